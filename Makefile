@@ -1,0 +1,107 @@
+# labbridge - build, run and test. `make run` and `make test` install what is missing first.
+
+# Debian 12 packages: what the build needs, and what the tests need on top.
+BUILD_PKGS := gcc make pkg-config libzmq3-dev libjansson-dev libinih-dev libserialport-dev \
+              libusb-1.0-0-dev
+TEST_PKGS  := $(BUILD_PKGS) clang libclang-rt-14-dev valgrind python3-zmq python3-websocket
+PY         := /usr/bin/python3
+LIBS       := libzmq jansson inih libserialport libusb-1.0
+
+CC      ?= gcc
+CSTD    := -std=c11 -D_GNU_SOURCE
+WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
+CFLAGS  ?= -O2 -g
+SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+PKG_CFLAGS = $(shell pkg-config --cflags $(LIBS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(LIBS) 2>/dev/null) -lm -lpthread
+
+CORE_SRC   := $(filter-out bridge/main.c bridge/labctl.c,$(wildcard bridge/*.c))
+DRIVER_SRC := $(wildcard drivers/*/*.c)
+PROTO_SRC  := $(wildcard protocols/*.c)
+DAEMON_SRC := bridge/main.c $(CORE_SRC) $(DRIVER_SRC) $(PROTO_SRC)
+HEADERS    := $(wildcard bridge/*.h drivers/*/*.h protocols/*.h)
+UNIT_SRC   := $(wildcard tests/unit/test_*.c)
+UNIT_BIN   := $(patsubst tests/unit/%.c,build/asan/%,$(UNIT_SRC))
+FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN   := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
+BENCH_SRC  := $(wildcard tests/bench/bench_*.c)
+BENCH_BIN  := $(patsubst tests/bench/%.c,build/%,$(BENCH_SRC))
+
+.PHONY: all deps test-deps run test unit integration examples-test fuzz-smoke fuzz memcheck \
+        bench format clean
+
+all: deps build/labbridge build/labctl build/watch
+
+# Install missing Debian packages (as root), or say exactly what to run.
+deps:
+	@./udev/install-deps $(BUILD_PKGS)
+test-deps:
+	@./udev/install-deps $(TEST_PKGS)
+
+build/labbridge: $(DAEMON_SRC) $(HEADERS) | build
+	$(CC) $(CSTD) $(WARN) $(CFLAGS) $(PKG_CFLAGS) -o $@ $(DAEMON_SRC) $(PKG_LIBS)
+
+build/labctl: bridge/labctl.c | build
+	$(CC) $(CSTD) $(WARN) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(PKG_LIBS)
+
+build/watch: examples/c/watch.c | build
+	$(CC) $(CSTD) $(WARN) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(PKG_LIBS)
+
+# Sanitized builds for the tests.
+build/asan/labbridge: $(DAEMON_SRC) $(HEADERS) | build/asan
+	$(CC) $(CSTD) $(WARN) -O1 -g $(SAN) $(PKG_CFLAGS) -o $@ $(DAEMON_SRC) $(PKG_LIBS)
+
+build/asan/labctl: bridge/labctl.c | build/asan
+	$(CC) $(CSTD) $(WARN) -O1 -g $(SAN) $(PKG_CFLAGS) -o $@ $< $(PKG_LIBS)
+
+build/asan/watch: examples/c/watch.c | build/asan
+	$(CC) $(CSTD) $(WARN) -O1 -g $(SAN) $(PKG_CFLAGS) -o $@ $< $(PKG_LIBS)
+
+build/asan/test_%: tests/unit/test_%.c tests/unit/check.h $(CORE_SRC) $(DRIVER_SRC) $(PROTO_SRC) $(HEADERS) | build/asan
+	$(CC) $(CSTD) $(WARN) -O1 -g $(SAN) $(PKG_CFLAGS) -Ibridge -o $@ $< $(CORE_SRC) $(DRIVER_SRC) $(PROTO_SRC) $(PKG_LIBS)
+
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CORE_SRC) $(PROTO_SRC) $(HEADERS) | build/fuzz
+	clang $(CSTD) $(WARN) -O1 -g -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS) -Ibridge -o $@ $< $(CORE_SRC) $(PROTO_SRC) $(PKG_LIBS)
+
+build/bench_%: tests/bench/bench_%.c $(CORE_SRC) $(HEADERS) | build
+	$(CC) $(CSTD) $(WARN) -O2 -g $(PKG_CFLAGS) -Ibridge -o $@ $< $(PKG_LIBS)
+
+build build/asan build/fuzz:
+	mkdir -p $@
+
+run: deps build/labbridge build/labctl
+	@echo "Starting labbridge; in another terminal try:  build/labctl devices   and   build/labctl watch sensor/ --count 100"
+	./build/labbridge --simulate=auto
+
+# The whole suite: unit tests, integration tests against the sanitized daemon, examples, fuzz smoke.
+test: test-deps unit integration fuzz-smoke
+	@echo "make test: all tests passed"
+
+unit: $(UNIT_BIN)
+	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
+
+integration: build/asan/labbridge build/asan/labctl build/asan/watch
+	$(PY) tests/integration/run.py --bridge build/asan/labbridge --labctl build/asan/labctl --watch build/asan/watch
+
+fuzz-smoke: $(FUZZ_BIN)
+	@set -e; for f in $(FUZZ_BIN); do n=$$(basename $$f); echo "== $$n (seed corpus + 20000 runs)"; \
+	  $$f -runs=20000 -max_len=4096 -seed=1 tests/fuzz/corpus/$${n#fuzz_} 2>&1 | tail -1; done
+
+# Longer fuzzing: make fuzz FUZZ_SECONDS=600
+FUZZ_SECONDS ?= 60
+fuzz: $(FUZZ_BIN)
+	@set -e; for f in $(FUZZ_BIN); do n=$$(basename $$f); mkdir -p build/corpus/$$n; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) build/corpus/$$n tests/fuzz/corpus/$${n#fuzz_}; done
+
+# valgrind over the unit tests (built without sanitizers) and a short daemon run.
+memcheck: test-deps build/labbridge build/labctl
+	$(PY) tests/integration/memcheck.py --bridge build/labbridge --labctl build/labctl
+
+bench: deps $(BENCH_BIN) build/labbridge
+	$(PY) tests/bench/run.py --bridge build/labbridge
+
+format:
+	clang-format -i $(wildcard bridge/*.[ch] drivers/*/*.[ch] protocols/*.[ch] tests/*/*.[ch] examples/c/*.c)
+
+clean:
+	rm -rf build

@@ -1,0 +1,452 @@
+/* device.c - a device's own thread: runs its driver, publishes its streams, answers requests. */
+#include "device.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define LB_MAX_POLLITEMS 16
+
+/* Rebuild a stream's constant header part after its metadata changed. */
+static int stream_rebuild_prefix(lb_device *dev, lb_stream *s)
+{
+	s->prefix_len = lb_header_prefix(s->prefix, sizeof s->prefix, dev->epoch, s->type,
+					 s->quantity, s->unit, s->rate, dev->spec.simulated);
+	return s->prefix_len < 0 ? LB_EINVAL : 0;
+}
+
+int lb_device_add_stream(lb_device *dev, const char *name, const char *quantity, const char *unit,
+			 lb_sample_type type, double rate)
+{
+	lb_stream *s;
+	json_t *base;
+
+	if (dev->nstreams >= LB_MAX_STREAMS || !name || !*name)
+		return LB_EINVAL;
+	s = &dev->streams[dev->nstreams];
+	memset(s, 0, sizeof *s);
+	snprintf(s->name, sizeof s->name, "%s", name);
+	snprintf(s->quantity, sizeof s->quantity, "%s", quantity ? quantity : "");
+	snprintf(s->unit, sizeof s->unit, "%s", unit ? unit : "");
+	snprintf(s->topic, sizeof s->topic, "%s/%s/%s/", dev->spec.kind, dev->spec.id, name);
+	s->type = type;
+	s->rate = rate;
+	base = dev->seq_base ? json_object_get(dev->seq_base, name) : NULL;
+	s->seq = json_is_integer(base) ? (uint64_t)json_integer_value(base) : 0;
+	if (stream_rebuild_prefix(dev, s) < 0)
+		return LB_EINVAL;
+	return dev->nstreams++;
+}
+
+void lb_stream_set_range(lb_device *dev, int stream, double min, double max, double resolution)
+{
+	if (stream < 0 || stream >= dev->nstreams)
+		return;
+	dev->streams[stream].min = min;
+	dev->streams[stream].max = max;
+	dev->streams[stream].resolution = resolution;
+}
+
+int lb_stream_set_rate(lb_device *dev, int stream, double rate)
+{
+	if (stream < 0 || stream >= dev->nstreams || !(rate >= 0))
+		return LB_EINVAL;
+	dev->streams[stream].rate = rate;
+	return stream_rebuild_prefix(dev, &dev->streams[stream]);
+}
+
+/* Send a control message (meta + optional text frame) to the main loop; blocks if it must. */
+static void chan_send_control(lb_device *dev, uint32_t type, uint64_t token, const char *text)
+{
+	lb_chan_meta m = {.type = type, .dev = dev, .token = token};
+
+	if (zmq_send(dev->chan, &m, sizeof m, text ? ZMQ_SNDMORE : 0) < 0)
+		return;
+	if (text)
+		zmq_send(dev->chan, text, strlen(text), 0);
+}
+
+/* Send meta, topic, header and an optional payload; drops the whole message if main is full. */
+static int chan_send_data(lb_device *dev, int stream, const lb_stream *s, double last,
+			  const char *header, size_t hlen, const void *payload, size_t plen)
+{
+	lb_chan_meta m = {.type = LB_CHAN_DATA, .stream = (uint32_t)stream, .dev = dev,
+			  .seq = s->seq, .last = last};
+
+	if (zmq_send(dev->chan, &m, sizeof m, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+		return errno == EAGAIN ? LB_EAGAIN : LB_EFAIL; /* a gap in seq shows the loss */
+	zmq_send(dev->chan, s->topic, strlen(s->topic), ZMQ_SNDMORE);
+	zmq_send(dev->chan, header, hlen, payload ? ZMQ_SNDMORE : 0);
+	if (payload)
+		zmq_send(dev->chan, payload, plen, 0);
+	return 0;
+}
+
+int lb_stream_publish(lb_device *dev, int stream, int64_t t_dev, int64_t t_host,
+		      const void *samples, uint32_t count)
+{
+	char header[LB_HEADER_MAX + 128];
+	lb_stream *s;
+	size_t size;
+	int hlen;
+
+	if (stream < 0 || stream >= dev->nstreams || count == 0)
+		return LB_EINVAL;
+	s = &dev->streams[stream];
+	size = lb_sample_type_size(s->type);
+	if (!size)
+		return LB_EINVAL;
+	hlen = lb_header_finish(header, sizeof header, s->prefix, (size_t)s->prefix_len, s->seq + 1,
+				t_host, t_dev, count);
+	if (hlen < 0)
+		return LB_EINVAL;
+	s->seq++;
+	chan_send_data(dev, stream, s, lb_sample_get(s->type, samples, count - 1), header,
+		       (size_t)hlen, samples, (size_t)count * size);
+	return 0;
+}
+
+int lb_stream_publish_json(lb_device *dev, int stream, int64_t t_host, const json_t *data)
+{
+	lb_stream *s;
+	json_t *h;
+	char *text;
+	int rc = LB_ENOMEM;
+
+	if (stream < 0 || stream >= dev->nstreams || dev->streams[stream].type != LB_JSON)
+		return LB_EINVAL;
+	s = &dev->streams[stream];
+	h = json_pack("{s:i,s:s,s:I,s:I,s:s,s:i,s:O}", "v", LB_PROTOCOL_VERSION, "epoch", dev->epoch,
+		      "seq", (json_int_t)(s->seq + 1), "t_host", (json_int_t)t_host, "type", "json",
+		      "count", 1, "data", data);
+	if (!h)
+		return LB_ENOMEM;
+	if (dev->spec.simulated)
+		json_object_set_new(h, "sim", json_true());
+	text = json_dumps(h, JSON_COMPACT);
+	if (text) {
+		s->seq++;
+		chan_send_data(dev, stream, s, 0, text, strlen(text), NULL, 0);
+		rc = 0;
+	}
+	free(text);
+	json_decref(h);
+	return rc;
+}
+
+json_t *lb_device_describe(lb_device *dev)
+{
+	json_t *d, *streams;
+
+	streams = json_array();
+	for (int i = 0; i < dev->nstreams; i++) {
+		lb_stream *s = &dev->streams[i];
+		json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:f}", "name", s->name, "topic", s->topic,
+				      "quantity", s->quantity, "unit", s->unit, "type",
+				      lb_sample_type_name(s->type), "rate", s->rate);
+		if (o && s->max > s->min) {
+			json_object_set_new(o, "min", json_real(s->min));
+			json_object_set_new(o, "max", json_real(s->max));
+			json_object_set_new(o, "resolution", json_real(s->resolution));
+		}
+		json_array_append_new(streams, o);
+	}
+	d = json_pack("{s:s,s:s,s:s,s:s,s:b,s:s,s:o}", "id", dev->spec.id, "kind", dev->spec.kind,
+		      "driver", dev->driver->name, "name", dev->spec.name, "simulated",
+		      dev->spec.simulated, "state", dev->running ? "running" : "ready", "streams",
+		      streams);
+	if (!d)
+		return NULL;
+	json_object_set_new(d, "config",
+			    dev->driver->config_get ? dev->driver->config_get(dev) : json_object());
+	json_object_set_new(d, "limits",
+			    dev->driver->limits_get ? dev->driver->limits_get(dev) : json_object());
+	return d;
+}
+
+/* Send the description as an OPENED or DESC message. */
+static void send_desc(lb_device *dev, uint32_t type)
+{
+	json_t *d = lb_device_describe(dev);
+	char *text = d ? json_dumps(d, JSON_COMPACT) : NULL;
+
+	chan_send_control(dev, type, 0, text ? text : "{}");
+	free(text);
+	json_decref(d);
+}
+
+void lb_device_changed(lb_device *dev)
+{
+	send_desc(dev, LB_CHAN_DESC);
+}
+
+/* Send {"result": result} (stolen) or {"error": {...}} as the reply to token. */
+static void send_reply(lb_device *dev, uint64_t token, json_t *result, const lb_error *err)
+{
+	json_t *r;
+	char *text;
+
+	if (err)
+		r = json_pack("{s:{s:i,s:s}}", "error", "code", err->code, "message", err->message);
+	else
+		r = json_pack("{s:o}", "result", result ? result : json_null());
+	text = r ? json_dumps(r, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+	chan_send_control(dev, LB_CHAN_REPLY, token, text ? text : "{\"result\":null}");
+	free(text);
+	json_decref(r);
+}
+
+/* Handle one command from the main loop; returns 1 when told to terminate. */
+static int handle_command(lb_device *dev, void *cmd)
+{
+	char name[16] = "";
+	uint64_t token = 0;
+	json_t *params = NULL, *result = NULL;
+	lb_error err = {0};
+	const lb_driver *drv = dev->driver;
+	int n, more, failed = 0, changed = 0, term = 0;
+	size_t moresz = sizeof more;
+	zmq_msg_t part;
+
+	n = zmq_recv(cmd, name, sizeof name - 1, 0);
+	if (n < 0)
+		return 0;
+	name[n < (int)sizeof name ? n : (int)sizeof name - 1] = '\0';
+	/* token and params frames */
+	zmq_getsockopt(cmd, ZMQ_RCVMORE, &more, &moresz);
+	if (more)
+		zmq_recv(cmd, &token, sizeof token, 0);
+	zmq_getsockopt(cmd, ZMQ_RCVMORE, &more, &moresz);
+	if (more) {
+		zmq_msg_init(&part);
+		if (zmq_msg_recv(&part, cmd, 0) >= 0)
+			params = json_loadb(zmq_msg_data(&part), zmq_msg_size(&part), 0, NULL);
+		zmq_msg_close(&part);
+	}
+	if (strcmp(name, "term") == 0) {
+		term = 1;
+		goto done;
+	}
+	if (strcmp(name, "start") == 0) {
+		lb_now now = lb_now_read();
+		if (!dev->running) {
+			if (!drv->start)
+				failed = lb_error_set(&err, LB_ERR_NOT_SUPPORTED, "device cannot start");
+			else if (drv->start(dev, &now, &err) < 0)
+				failed = 1;
+			else
+				dev->running = true, changed = 1;
+		}
+		if (!failed)
+			result = lb_device_describe(dev);
+	} else if (strcmp(name, "stop") == 0) {
+		if (dev->running) {
+			if (drv->stop && drv->stop(dev, &err) < 0)
+				failed = 1;
+			else
+				dev->running = false, changed = 1;
+		}
+		if (!failed)
+			result = lb_device_describe(dev);
+	} else if (strcmp(name, "get") == 0 || strcmp(name, "set") == 0) {
+		const char *key = json_string_value(json_object_get(params, "key"));
+		json_t *cfg;
+
+		if (name[0] == 's') {
+			if (!drv->config_set)
+				failed = lb_error_set(&err, LB_ERR_NOT_SUPPORTED,
+						      "device has no settings");
+			else if (drv->config_set(dev, key, json_object_get(params, "value"), &err) < 0)
+				failed = 1;
+			else
+				changed = 1;
+		}
+		cfg = drv->config_get ? drv->config_get(dev) : json_object();
+		if (!failed && key) {
+			result = json_incref(json_object_get(cfg, key));
+			if (!result)
+				failed = lb_error_set(&err, LB_ERR_INVALID_PARAMS,
+						      "device '%s' has no setting '%s'", dev->spec.id,
+						      key);
+			json_decref(cfg);
+		} else if (!failed) {
+			result = cfg;
+		} else {
+			json_decref(cfg);
+		}
+	} else if (strcmp(name, "call") == 0) {
+		const char *action = json_string_value(json_object_get(params, "action"));
+		if (!drv->call)
+			failed = lb_error_set(&err, LB_ERR_NOT_SUPPORTED, "device '%s' has no actions",
+					      dev->spec.id);
+		else if (drv->call(dev, action ? action : "", json_object_get(params, "args"), &result,
+				   &err) < 0)
+			failed = 1;
+		changed = !failed;
+	} else {
+		failed = lb_error_set(&err, LB_ERR_INTERNAL, "unknown device command '%s'", name);
+	}
+	if (changed)
+		send_desc(dev, LB_CHAN_DESC);
+	if (failed) {
+		if (!err.code)
+			lb_error_set(&err, LB_ERR_DEVICE, "device '%s' failed", dev->spec.id);
+		json_decref(result);
+		send_reply(dev, token, NULL, &err);
+	} else {
+		send_reply(dev, token, result, NULL);
+	}
+done:
+	json_decref(params);
+	return term;
+}
+
+/* Arm the thread's timerfd at an absolute monotonic deadline (-1 disarms). */
+static void arm_timer(int tfd, int64_t deadline)
+{
+	struct itimerspec its = {0};
+
+	if (deadline >= 0) {
+		if (deadline == 0)
+			deadline = 1;
+		its.it_value.tv_sec = deadline / 1000000000LL;
+		its.it_value.tv_nsec = deadline % 1000000000LL;
+	}
+	timerfd_settime(tfd, TFD_TIMER_ABSTIME, &its, NULL);
+}
+
+/* The device thread: open, loop on commands, fds and the driver's deadline; close; say BYE. */
+static void *device_thread(void *arg)
+{
+	lb_device *dev = arg;
+	const lb_driver *drv = dev->driver;
+	void *cmd = zmq_socket(dev->zctx, ZMQ_PAIR);
+	int tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	int hwm = 100000, zero = 0;
+	lb_error err = {0};
+	lb_now now = lb_now_read();
+	int64_t deadline = 0, armed = -2; /* run the driver once at once */
+
+	dev->chan = zmq_socket(dev->zctx, ZMQ_PUSH);
+	zmq_setsockopt(dev->chan, ZMQ_SNDHWM, &hwm, sizeof hwm);
+	zmq_setsockopt(dev->chan, ZMQ_LINGER, &zero, sizeof zero);
+	zmq_setsockopt(cmd, ZMQ_LINGER, &zero, sizeof zero);
+	if (!cmd || tfd < 0 || zmq_connect(dev->chan, dev->chan_endpoint) < 0 ||
+	    zmq_connect(cmd, dev->cmd_endpoint) < 0) {
+		chan_send_control(dev, LB_CHAN_FAILED, 0, "cannot create the device's sockets");
+		goto bye;
+	}
+	if (drv->open(dev, &now, &err) < 0) {
+		chan_send_control(dev, LB_CHAN_FAILED, 0, err.message[0] ? err.message : "open failed");
+		goto bye;
+	}
+	send_desc(dev, LB_CHAN_OPENED);
+	for (;;) {
+		zmq_pollitem_t items[LB_MAX_POLLITEMS + 2] = {
+			{cmd, 0, ZMQ_POLLIN, 0},
+			{NULL, tfd, ZMQ_POLLIN, 0},
+		};
+		int n = drv->pollitems ? drv->pollitems(dev, items + 2, LB_MAX_POLLITEMS) : 0;
+
+		if (deadline != armed)
+			arm_timer(tfd, armed = deadline);
+		if (zmq_poll(items, 2 + n, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break; /* context terminated */
+		}
+		if (items[0].revents & ZMQ_POLLIN) {
+			if (handle_command(dev, cmd))
+				break;
+		}
+		if (items[1].revents & ZMQ_POLLIN) {
+			uint64_t ticks;
+			if (read(tfd, &ticks, sizeof ticks) < 0)
+				ticks = 0;
+			armed = -2;
+		}
+		if (drv->run) {
+			now = lb_now_read();
+			deadline = -1;
+			if (drv->run(dev, &now, items + 2, n, &deadline) == LB_EGONE) {
+				lb_info("device %s is gone", dev->spec.id);
+				chan_send_control(dev, LB_CHAN_GONE, 0, NULL);
+				break;
+			}
+		}
+	}
+	if (dev->running && drv->stop)
+		drv->stop(dev, &err);
+	dev->running = false;
+	if (drv->close)
+		drv->close(dev);
+bye:
+	chan_send_control(dev, LB_CHAN_BYE, 0, NULL);
+	if (tfd >= 0)
+		close(tfd);
+	zmq_close(cmd);
+	zmq_close(dev->chan);
+	return NULL;
+}
+
+int lb_device_spawn(lb_device *dev)
+{
+	int zero = 0;
+
+	dev->cmd = zmq_socket(dev->zctx, ZMQ_PAIR);
+	if (!dev->cmd)
+		return LB_EFAIL;
+	zmq_setsockopt(dev->cmd, ZMQ_LINGER, &zero, sizeof zero);
+	if (zmq_bind(dev->cmd, dev->cmd_endpoint) < 0)
+		goto fail;
+	if (pthread_create(&dev->thread, NULL, device_thread, dev) != 0)
+		goto fail;
+	return 0;
+fail:
+	zmq_close(dev->cmd);
+	dev->cmd = NULL;
+	return LB_EFAIL;
+}
+
+int lb_device_send(lb_device *dev, const char *cmd, uint64_t token, const json_t *params)
+{
+	char *text = params ? json_dumps(params, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+	int rc = 0;
+
+	if (zmq_send(dev->cmd, cmd, strlen(cmd), ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
+		rc = LB_EAGAIN;
+		goto done;
+	}
+	zmq_send(dev->cmd, &token, sizeof token, ZMQ_SNDMORE);
+	zmq_send(dev->cmd, text ? text : "{}", text ? strlen(text) : 2, 0);
+done:
+	free(text);
+	return rc;
+}
+
+void lb_device_destroy(lb_device **pdev)
+{
+	lb_device *dev;
+
+	if (!pdev || !*pdev)
+		return;
+	dev = *pdev;
+	if (dev->cmd) {
+		pthread_join(dev->thread, NULL);
+		zmq_close(dev->cmd);
+	}
+	for (int i = 0; i < LB_MAX_STREAMS; i++)
+		if (dev->cache[i].has_header)
+			zmq_msg_close(&dev->cache[i].header);
+	json_decref(dev->desc);
+	json_decref(dev->seq_base);
+	json_decref(dev->spec.params);
+	free(dev);
+	*pdev = NULL;
+}

@@ -1,0 +1,124 @@
+/* device.h - a device: its streams, its own thread, and the publishing API drivers call. */
+#ifndef LB_DEVICE_H
+#define LB_DEVICE_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <zmq.h>
+
+#include "driver.h"
+#include "header.h"
+
+#define LB_MAX_STREAMS 32
+#define LB_HEADER_MAX 512
+
+/* Kinds of messages a device thread sends to the main loop (first frame: lb_chan_meta). */
+enum lb_chan_type {
+	LB_CHAN_DATA = 1, /* + topic, header, [samples]: publish */
+	LB_CHAN_OPENED,   /* + description JSON: the device is open and ready */
+	LB_CHAN_FAILED,   /* + error message: open failed, the thread ends (BYE follows) */
+	LB_CHAN_DESC,     /* + description JSON: settings or state changed */
+	LB_CHAN_REPLY,    /* + reply JSON {"result":...} or {"error":{...}} to request `token` */
+	LB_CHAN_GONE,     /* the device went away; the thread ends (BYE follows) */
+	LB_CHAN_BYE,      /* the thread has closed the device and exits: last message */
+};
+
+typedef struct lb_chan_meta {
+	uint32_t type;
+	uint32_t stream;
+	lb_device *dev;
+	uint64_t seq;
+	uint64_t token;
+	double last;
+} lb_chan_meta;
+
+/* A stream as its device thread sees it. */
+typedef struct lb_stream {
+	char name[32];
+	char topic[128];
+	char quantity[32];
+	char unit[16];
+	lb_sample_type type;
+	double rate;
+	double min, max, resolution;
+	uint64_t seq;              /* last sequence number sent */
+	char prefix[LB_HEADER_MAX];
+	int prefix_len;
+} lb_stream;
+
+/* The main loop's view of a stream: the Clone pattern's last value. */
+typedef struct lb_stream_cache {
+	uint64_t seq;
+	double last;
+	zmq_msg_t header; /* copy of the last header (reference-counted, not copied) */
+	bool has_header;
+} lb_stream_cache;
+
+struct lb_device {
+	/* Set by the registry before the thread starts; read-only afterwards. */
+	const lb_driver *driver;
+	lb_device_spec spec;
+	char epoch[17];
+	void *zctx;
+	json_t *seq_base;       /* {"stream name": last seq} from an earlier plug-in, or NULL */
+	char cmd_endpoint[64];  /* inproc PAIR: main -> thread */
+	const char *chan_endpoint; /* inproc PUSH/PULL: thread -> main */
+
+	/* Owned by the device thread. */
+	lb_stream streams[LB_MAX_STREAMS];
+	int nstreams;
+	bool running;
+	void *priv;
+	void *chan; /* PUSH */
+
+	/* Owned by the main thread. */
+	pthread_t thread;
+	void *cmd; /* PAIR */
+	bool opened, removing;
+	json_t *desc;
+	lb_stream_cache cache[LB_MAX_STREAMS];
+	int ncache;
+};
+
+/* Declare a stream (in open()); returns its index, or negative. The topic is kind/id/name/. */
+int lb_device_add_stream(lb_device *dev, const char *name, const char *quantity, const char *unit,
+			 lb_sample_type type, double rate);
+
+/* Set the range and resolution a stream reports in the device description. */
+void lb_stream_set_range(lb_device *dev, int stream, double min, double max, double resolution);
+
+/* Change a stream's nominal rate (the next headers carry it). 0 or LB_EINVAL. */
+int lb_stream_set_rate(lb_device *dev, int stream, double rate);
+
+/*
+ * Publish count packed little-endian samples of the stream's type, the first taken at t_host
+ * (ns since 1970) and t_dev (device clock). Never blocks; 0, or LB_EINVAL / LB_ENOMEM.
+ */
+int lb_stream_publish(lb_device *dev, int stream, int64_t t_dev, int64_t t_host,
+		      const void *samples, uint32_t count);
+
+/* Publish a JSON event on a json stream (data is borrowed). 0 or negative. */
+int lb_stream_publish_json(lb_device *dev, int stream, int64_t t_host, const json_t *data);
+
+/* Tell the bridge the device's settings or state changed (a "changed" event follows). */
+void lb_device_changed(lb_device *dev);
+
+/* The device's description as a new JSON object (device thread only). */
+json_t *lb_device_describe(lb_device *dev);
+
+/* Start the device's thread; it opens the device and reports OPENED or FAILED. 0 or negative. */
+int lb_device_spawn(lb_device *dev);
+
+/*
+ * Send a request to the device thread (main thread): cmd is start, stop, get, set, call or term;
+ * the answer comes back as a REPLY with the same token. 0, or LB_EAGAIN if the thread's queue is
+ * full (the device is stuck).
+ */
+int lb_device_send(lb_device *dev, const char *cmd, uint64_t token, const json_t *params);
+
+/* Free a device whose thread has said BYE (joins it). Accepts NULL; nulls the pointer. */
+void lb_device_destroy(lb_device **pdev);
+
+#endif

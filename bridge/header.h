@@ -1,0 +1,35 @@
+/* header.h - formatting of stream message headers (pure: byte buffers in, byte buffers out). */
+#ifndef LB_HEADER_H
+#define LB_HEADER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define LB_PROTOCOL_VERSION 1
+
+/* Sample types of the binary frame, and json for messages that carry a data object. */
+typedef enum lb_sample_type { LB_F32, LB_F64, LB_I16, LB_U16, LB_I32, LB_U8, LB_JSON } lb_sample_type;
+
+/* Name on the wire ("f32"...) and size in bytes (0 for json) of a sample type. */
+const char *lb_sample_type_name(lb_sample_type t);
+size_t lb_sample_type_size(lb_sample_type t);
+
+/* The value of sample i of a packed little-endian buffer of type t, as a double. */
+double lb_sample_get(lb_sample_type t, const void *buf, size_t i);
+
+/*
+ * Build the constant part of a header: `{"v":1,"epoch":"...","type":...,"quantity":...,"unit":...,
+ * "rate":...` (plus `"sim":true`), without the closing brace. Strings are JSON-escaped. Returns
+ * its length, or -1 if it does not fit in cap bytes.
+ */
+int lb_header_prefix(char *buf, size_t cap, const char *epoch, lb_sample_type type,
+		     const char *quantity, const char *unit, double rate, int simulated);
+
+/*
+ * Complete a header: prefix + `,"seq":S,"t_host":H,"t_dev":D,"count":N}`. Returns the length
+ * written, or -1 if it does not fit in cap bytes. Fast: no allocation, no locale.
+ */
+int lb_header_finish(char *buf, size_t cap, const char *prefix, size_t prefix_len, uint64_t seq,
+		     int64_t t_host, int64_t t_dev, uint32_t count);
+
+#endif

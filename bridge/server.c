@@ -1,0 +1,1213 @@
+/* server.c - the bridge's main loop: publishing, requests, the device registry and hot-plug. */
+#include "server.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "auth.h"
+#include "clock.h"
+#include "device.h"
+#include "driver.h"
+#include "hotplug.h"
+#include "log.h"
+#include "request.h"
+
+#define CHAN_ENDPOINT "inproc://lb-chan"
+#define MONITOR_ENDPOINT "inproc://lb-rpc-monitor"
+#define RESCAN_NS 2000000000LL
+#define MAX_ENVELOPE 8
+#define MAX_BINARY (16 * 1024 * 1024)
+#define LB_VERSION "0.1.0"
+
+/* A request waiting for a device thread's answer. */
+typedef struct pending {
+	uint64_t token;
+	lb_device *dev;
+	int64_t deadline;
+	json_t *id;
+	zmq_msg_t env[MAX_ENVELOPE];
+	int nenv;
+} pending;
+
+/* A connection that said session.hello. */
+typedef struct session {
+	lb_client c;
+} session;
+
+/* One request being handled. */
+typedef struct call {
+	lb_client client;
+	lb_request req;
+	zmq_msg_t *env;
+	int nenv;
+	lb_now now;
+} call;
+
+struct lb_server {
+	lb_server_opts opts;
+	void *zctx, *xpub, *router, *pull, *monitor;
+	lb_auth *auth;
+	lb_hotplug *hotplug;
+	char epoch[17];
+	char ep_pub[256], ep_rpc[256], ep_ws[256];
+	int64_t start_mono;
+
+	lb_device **dev;
+	size_t ndev, capdev;
+	unsigned dev_counter;
+	json_t *seq_memory; /* {device id: {stream: last seq}}, kept across unplugging */
+	json_t *failed;     /* {device id: last open error}, to log each failure once */
+	json_t *ports;
+	int simulate;
+	int rescan;
+	int ready_reported;
+
+	lb_leases leases;
+	session *sess;
+	size_t nsess, capsess;
+	pending *pend;
+	size_t npend, cappend;
+	uint64_t next_token;
+
+	uint64_t hb_seq, dev_seq;
+	int64_t next_hb, next_scan;
+};
+
+/* ---------------------------------------------------------------- publishing (main thread) */
+
+/* Publish a json message on a bridge topic: topic frame, header with data. */
+static void publish_json(lb_server *s, const char *topic, uint64_t *seq, json_t *data)
+{
+	lb_now now = lb_now_read();
+	json_t *h = json_pack("{s:i,s:s,s:I,s:I,s:s,s:i,s:o}", "v", LB_PROTOCOL_VERSION, "epoch",
+			      s->epoch, "seq", (json_int_t)++*seq, "t_host", (json_int_t)now.real,
+			      "type", "json", "count", 1, "data", data);
+	char *text = h ? json_dumps(h, JSON_COMPACT | JSON_REAL_PRECISION(10)) : NULL;
+
+	if (text) {
+		zmq_send(s->xpub, topic, strlen(topic), ZMQ_SNDMORE | ZMQ_DONTWAIT);
+		zmq_send(s->xpub, text, strlen(text), ZMQ_DONTWAIT);
+	}
+	free(text);
+	json_decref(h);
+}
+
+/* Find an opened device by id (not one being removed), or NULL. */
+static lb_device *find_device(lb_server *s, const char *id)
+{
+	for (size_t i = 0; i < s->ndev; i++)
+		if (s->dev[i]->opened && !s->dev[i]->removing && strcmp(s->dev[i]->spec.id, id) == 0)
+			return s->dev[i];
+	return NULL;
+}
+
+/* The lease as clients see it, or null. */
+static json_t *lease_json(lb_server *s, const char *device, int64_t now)
+{
+	const lb_lease *l = lb_lease_find(&s->leases, device, now);
+
+	if (!l)
+		return json_null();
+	return json_pack("{s:s,s:s,s:s,s:s,s:I}", "device", l->device, "holder", l->holder.user,
+			 "name", l->holder.name, "role", lb_role_name(l->holder.role), "expires_ms",
+			 (json_int_t)((l->expires - now) / 1000000));
+}
+
+/* A device as clients see it: its thread's description plus its lease. New reference. */
+static json_t *device_json(lb_server *s, lb_device *d, int64_t now)
+{
+	json_t *o = json_copy(d->desc ? d->desc : json_object());
+
+	json_object_set_new(o, "lease", lease_json(s, d->spec.id, now));
+	return o;
+}
+
+/* Publish a lifecycle event on bridge/devices/. */
+static void publish_device_event(lb_server *s, const char *event, lb_device *d)
+{
+	json_t *data = json_pack("{s:s,s:o}", "event", event, "device",
+				 device_json(s, d, lb_clock_ns(CLOCK_MONOTONIC)));
+	publish_json(s, "bridge/devices/", &s->dev_seq, data);
+}
+
+/* Publish the heartbeat: uptime, device count and the last seq of every stream. */
+static void publish_heartbeat(lb_server *s, int64_t now)
+{
+	json_t *streams = json_object();
+	size_t live = 0;
+
+	for (size_t i = 0; i < s->ndev; i++) {
+		lb_device *d = s->dev[i];
+		if (!d->opened || d->removing)
+			continue;
+		live++;
+		for (int k = 0; k < d->nstreams; k++)
+			if (d->cache[k].seq)
+				json_object_set_new(streams, d->streams[k].topic,
+						    json_integer((json_int_t)d->cache[k].seq));
+	}
+	json_object_set_new(streams, "bridge/devices/", json_integer((json_int_t)s->dev_seq));
+	publish_json(s, "bridge/heartbeat/", &s->hb_seq,
+		     json_pack("{s:I,s:I,s:o}", "uptime_ms",
+			       (json_int_t)((now - s->start_mono) / 1000000), "devices",
+			       (json_int_t)live, "streams", streams));
+}
+
+/* ---------------------------------------------------------------- replies */
+
+/* Send a reply text after the envelope (the envelope messages are consumed). */
+static void send_reply(lb_server *s, zmq_msg_t *env, int nenv, char *text)
+{
+	for (int i = 0; i < nenv; i++)
+		zmq_msg_send(&env[i], s->router, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+	if (text)
+		zmq_send(s->router, text, strlen(text), ZMQ_DONTWAIT);
+	else
+		zmq_send(s->router, "{\"id\":null,\"error\":{\"code\":-32603,\"name\":\"internal_error\","
+				    "\"message\":\"out of memory\"}}",
+			 91, ZMQ_DONTWAIT);
+	free(text);
+}
+
+/* Fail every pending request of a device (it is gone). */
+static void fail_pending_of(lb_server *s, lb_device *d)
+{
+	for (size_t i = 0; i < s->npend;) {
+		pending *p = &s->pend[i];
+		if (p->dev == d) {
+			lb_error err;
+			lb_error_set(&err, LB_ERR_UNKNOWN_DEVICE, "device '%s' was unplugged",
+				     d->spec.id);
+			send_reply(s, p->env, p->nenv, lb_reply_error(p->id, &err));
+			json_decref(p->id);
+			s->pend[i] = s->pend[--s->npend];
+		} else {
+			i++;
+		}
+	}
+}
+
+/* ---------------------------------------------------------------- registry */
+
+/* Create a device from a spec and start its thread; the spec's params are taken over. */
+static void add_device(lb_server *s, const lb_driver *drv, lb_device_spec *spec)
+{
+	lb_device *d;
+
+	if (s->ndev == s->capdev) {
+		size_t cap = s->capdev ? s->capdev * 2 : 16;
+		lb_device **v = realloc(s->dev, cap * sizeof *v);
+		if (!v)
+			return;
+		s->dev = v;
+		s->capdev = cap;
+	}
+	d = calloc(1, sizeof *d);
+	if (!d)
+		return;
+	d->driver = drv;
+	d->spec = *spec;
+	spec->params = NULL;
+	memcpy(d->epoch, s->epoch, sizeof d->epoch);
+	d->zctx = s->zctx;
+	d->seq_base = json_incref(json_object_get(s->seq_memory, spec->id));
+	snprintf(d->cmd_endpoint, sizeof d->cmd_endpoint, "inproc://lb-dev-%u", s->dev_counter++);
+	d->chan_endpoint = CHAN_ENDPOINT;
+	if (lb_device_spawn(d) < 0) {
+		lb_err("cannot start a thread for device %s", spec->id);
+		lb_device_destroy(&d);
+		return;
+	}
+	s->dev[s->ndev++] = d;
+}
+
+/* Whether a device with that id is in the registry (opening, open or closing). */
+static int have_device(lb_server *s, const char *id)
+{
+	for (size_t i = 0; i < s->ndev; i++)
+		if (strcmp(s->dev[i]->spec.id, id) == 0)
+			return 1;
+	return 0;
+}
+
+/* Ask every driver for its devices; open the new ones, stop those no longer listed. */
+static void scan(lb_server *s)
+{
+	size_t ndrv;
+	const lb_driver *const *drv = lb_drivers(&ndrv);
+	lb_spec_list found[64] = {{0}};
+	size_t real = 0;
+
+	for (size_t k = 0; k < ndrv && k < 64; k++) {
+		lb_scan_ctx ctx = {s->opts.config, s->ports, 0};
+		if (strcmp(drv[k]->name, "sim") == 0)
+			continue;
+		if (drv[k]->scan(drv[k], &ctx, &found[k]) < 0)
+			lb_warn("driver %s: scan failed", drv[k]->name);
+		real += found[k].n;
+	}
+	if (s->simulate < 0) {
+		s->simulate = real == 0;
+		if (s->simulate)
+			lb_info("no lab hardware found: serving the SIMULATED lab (devices marked "
+				"\"simulated\": true)");
+	}
+	for (size_t k = 0; k < ndrv && k < 64; k++) {
+		lb_scan_ctx ctx = {s->opts.config, s->ports, s->simulate > 0};
+		if (strcmp(drv[k]->name, "sim") != 0)
+			continue;
+		if (drv[k]->scan(drv[k], &ctx, &found[k]) < 0)
+			lb_warn("driver %s: scan failed", drv[k]->name);
+	}
+	/* new devices */
+	for (size_t k = 0; k < ndrv && k < 64; k++)
+		for (size_t i = 0; i < found[k].n; i++)
+			if (!have_device(s, found[k].v[i].id))
+				add_device(s, drv[k], &found[k].v[i]);
+	/* devices no longer present */
+	for (size_t i = 0; i < s->ndev; i++) {
+		lb_device *d = s->dev[i];
+		int present = 0;
+		for (size_t k = 0; k < ndrv && k < 64 && !present; k++)
+			for (size_t j = 0; j < found[k].n && !present; j++)
+				present = strcmp(found[k].v[j].id, d->spec.id) == 0;
+		if (!present && !d->removing) {
+			lb_info("device %s is no longer present", d->spec.id);
+			d->removing = true;
+			lb_device_send(d, "term", 0, NULL);
+		}
+	}
+	for (size_t k = 0; k < ndrv && k < 64; k++)
+		lb_spec_list_clear(&found[k]);
+}
+
+/* Remember a device's sequence numbers so its topics continue when it comes back. */
+static void remember_seqs(lb_server *s, lb_device *d)
+{
+	json_t *m = json_object();
+
+	for (int k = 0; k < d->nstreams && k < d->ncache; k++)
+		json_object_set_new(m, d->streams[k].name, json_integer((json_int_t)d->cache[k].seq));
+	json_object_set_new(s->seq_memory, d->spec.id, m);
+}
+
+/* The device's thread has ended: forget it. */
+static void remove_device(lb_server *s, size_t i)
+{
+	lb_device *d = s->dev[i];
+
+	if (d->opened) {
+		remember_seqs(s, d);
+		d->removing = true;
+		fail_pending_of(s, d);
+		publish_device_event(s, "removed", d);
+		lb_info("device %s removed", d->spec.id);
+	}
+	s->dev[i] = s->dev[--s->ndev];
+	lb_device_destroy(&d);
+}
+
+/* Report readiness once every device found at start has opened or failed. */
+static void check_ready(lb_server *s)
+{
+	if (s->ready_reported)
+		return;
+	for (size_t i = 0; i < s->ndev; i++)
+		if (!s->dev[i]->opened)
+			return;
+	s->ready_reported = 1;
+	printf("labbridge ready in %.1f ms: %zu device%s%s, streams on %s%s%s, requests on %s\n",
+	       (double)(lb_clock_ns(CLOCK_MONOTONIC) - s->start_mono) / 1e6, s->ndev,
+	       s->ndev == 1 ? "" : "s", s->simulate > 0 ? " (SIMULATED lab)" : "", s->ep_pub,
+	       s->ep_ws[0] ? " and " : "", s->ep_ws, s->ep_rpc);
+	fflush(stdout);
+}
+
+/* ---------------------------------------------------------------- device thread messages */
+
+/* Handle one message from a device thread (first frame already in meta). */
+static void handle_chan(lb_server *s, zmq_msg_t *first)
+{
+	lb_chan_meta m;
+	lb_device *d;
+	zmq_msg_t part;
+	int more;
+
+	if (zmq_msg_size(first) != sizeof m) {
+		lb_err("internal: malformed device message");
+		return;
+	}
+	memcpy(&m, zmq_msg_data(first), sizeof m);
+	d = m.dev;
+	if (m.type == LB_CHAN_DATA) {
+		/* topic, header, [samples]: forward without copying; keep the header for snapshots */
+		lb_stream_cache *c = &d->cache[m.stream < LB_MAX_STREAMS ? m.stream : 0];
+		for (int f = 0;; f++) {
+			zmq_msg_init(&part);
+			if (zmq_msg_recv(&part, s->pull, 0) < 0) {
+				zmq_msg_close(&part);
+				return;
+			}
+			more = zmq_msg_more(&part);
+			if (f == 1) {
+				if (c->has_header)
+					zmq_msg_close(&c->header);
+				zmq_msg_init(&c->header);
+				zmq_msg_copy(&c->header, &part);
+				c->has_header = true;
+			}
+			zmq_msg_send(&part, s->xpub, (more ? ZMQ_SNDMORE : 0) | ZMQ_DONTWAIT);
+			zmq_msg_close(&part);
+			if (!more)
+				break;
+		}
+		c->seq = m.seq;
+		c->last = m.last;
+		if ((int)m.stream >= d->ncache)
+			d->ncache = (int)m.stream + 1;
+		return;
+	}
+	/* control messages: an optional text frame */
+	zmq_msg_init(&part);
+	if (zmq_msg_more(first))
+		zmq_msg_recv(&part, s->pull, 0);
+	switch (m.type) {
+	case LB_CHAN_OPENED:
+	case LB_CHAN_DESC: {
+		json_t *desc = json_loadb(zmq_msg_data(&part), zmq_msg_size(&part), 0, NULL);
+		if (desc) {
+			json_decref(d->desc);
+			d->desc = desc;
+		}
+		if (m.type == LB_CHAN_OPENED) {
+			d->opened = true;
+			json_object_del(s->failed, d->spec.id);
+			lb_info("device %s (%s, driver %s) is ready", d->spec.id, d->spec.name,
+				d->driver->name);
+			publish_device_event(s, "added", d);
+		} else if (!d->removing) {
+			publish_device_event(s, "changed", d);
+		}
+		break;
+	}
+	case LB_CHAN_FAILED: {
+		const char *prev = json_string_value(json_object_get(s->failed, d->spec.id));
+		char msg[300];
+		snprintf(msg, sizeof msg, "%.*s", (int)zmq_msg_size(&part),
+			 (const char *)zmq_msg_data(&part));
+		if (!prev || strcmp(prev, msg) != 0)
+			lb_warn("device %s: cannot open: %s", d->spec.id, msg);
+		json_object_set_new(s->failed, d->spec.id, json_string(msg));
+		d->removing = true;
+		break;
+	}
+	case LB_CHAN_REPLY:
+		for (size_t i = 0; i < s->npend; i++) {
+			pending *p = &s->pend[i];
+			json_t *r;
+			char *text;
+			if (p->token != m.token)
+				continue;
+			r = json_loadb(zmq_msg_data(&part), zmq_msg_size(&part), 0, NULL);
+			if (json_object_get(r, "error")) {
+				lb_error err;
+				json_t *e = json_object_get(r, "error");
+				lb_error_set(&err, (int)json_integer_value(json_object_get(e, "code")),
+					     "%s", json_string_value(json_object_get(e, "message")));
+				text = lb_reply_error(p->id, &err);
+			} else {
+				text = lb_reply_result(p->id, json_incref(json_object_get(r, "result")));
+			}
+			json_decref(r);
+			send_reply(s, p->env, p->nenv, text);
+			json_decref(p->id);
+			s->pend[i] = s->pend[--s->npend];
+			break;
+		}
+		break;
+	case LB_CHAN_GONE:
+		d->removing = true;
+		break;
+	case LB_CHAN_BYE:
+		for (size_t i = 0; i < s->ndev; i++)
+			if (s->dev[i] == d) {
+				remove_device(s, i);
+				break;
+			}
+		break;
+	default:
+		lb_err("internal: unknown device message %u", m.type);
+	}
+	zmq_msg_close(&part);
+	check_ready(s);
+}
+
+/* ---------------------------------------------------------------- methods */
+
+typedef int (*method_fn)(lb_server *s, call *c, json_t **result, lb_error *err);
+
+/* bridge.info */
+static int m_info(lb_server *s, call *c, json_t **result, lb_error *err)
+{
+	size_t live = 0;
+
+	(void)err;
+	for (size_t i = 0; i < s->ndev; i++)
+		live += s->dev[i]->opened && !s->dev[i]->removing;
+	*result = json_pack("{s:i,s:s,s:s,s:b,s:I,s:I,s:{s:s,s:s,s:s?},s:I}", "protocol",
+			    LB_PROTOCOL_VERSION, "version", LB_VERSION, "epoch", s->epoch,
+			    "simulated", s->simulate > 0, "uptime_ms",
+			    (json_int_t)((c->now.mono - s->start_mono) / 1000000), "t_host",
+			    (json_int_t)c->now.real, "endpoints", "pub", s->ep_pub, "rpc", s->ep_rpc,
+			    "ws", s->ep_ws[0] ? s->ep_ws : NULL, "devices", (json_int_t)live);
+	return 0;
+}
+
+/* whoami */
+static int m_whoami(lb_server *s, call *c, json_t **result, lb_error *err)
+{
+	(void)s, (void)err;
+	*result = json_pack("{s:s,s:s,s:s}", "user", c->client.user, "role",
+			    lb_role_name(c->client.role), "name", c->client.name);
+	return 0;
+}
+
+/* session.hello: a display name, and optionally a lower role for this connection. */
+static int m_hello(lb_server *s, call *c, json_t **result, lb_error *err)
+{
+	static const char *const allowed[] = {"name", "role", NULL};
+	const char *name = NULL, *role = NULL;
+	lb_role r = c->client.role;
+	session *se = NULL;
+
+	if (lb_param_only(c->req.params, allowed, err) < 0 ||
+	    lb_param_string(c->req.params, "name", false, &name, err) < 0 ||
+	    lb_param_string(c->req.params, "role", false, &role, err) < 0)
+		return LB_EFAIL;
+	if (role && lb_role_parse(role, &r) < 0)
+		return lb_error_set(err, LB_ERR_INVALID_PARAMS,
+				    "role must be observer, student or teacher");
+	if (r > c->client.role)
+		return lb_error_set(err, LB_ERR_FORBIDDEN,
+				    "this connection is a %s and cannot raise itself to %s",
+				    lb_role_name(c->client.role), role);
+	for (size_t i = 0; i < s->nsess; i++)
+		if (lb_client_same(&s->sess[i].c, &c->client))
+			se = &s->sess[i];
+	if (!se) {
+		if (s->nsess == s->capsess) {
+			size_t cap = s->capsess ? s->capsess * 2 : 16;
+			session *v = realloc(s->sess, cap * sizeof *v);
+			if (!v)
+				return lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
+			s->sess = v;
+			s->capsess = cap;
+		}
+		se = &s->sess[s->nsess++];
+	}
+	c->client.role = r;
+	if (name)
+		snprintf(c->client.name, sizeof c->client.name, "%s", name);
+	se->c = c->client;
+	return m_whoami(s, c, result, err);
+}
+
+/* devices.list */
+static int m_devices(lb_server *s, call *c, json_t **result, lb_error *err)
+{
+	static const char *const allowed[] = {"kind", NULL};
+	const char *kind = NULL;
+
+	if (lb_param_only(c->req.params, allowed, err) < 0 ||
+	    lb_param_string(c->req.params, "kind", false, &kind, err) < 0)
+		return LB_EFAIL;
+	*result = json_array();
+	for (size_t i = 0; i < s->ndev; i++) {
+		lb_device *d = s->dev[i];
+		if (d->opened && !d->removing && (!kind || strcmp(kind, d->spec.kind) == 0))
+			json_array_append_new(*result, device_json(s, d, c->now.mono));
+	}
+	return 0;
+}
+
+/* The device named by params.device, or NULL with err set. */
+static lb_device *param_device(lb_server *s, call *c, lb_error *err)
+{
+	const char *id = NULL;
+	lb_device *d;
+
+	if (lb_param_string(c->req.params, "device", true, &id, err) < 0)
+		return NULL;
+	d = find_device(s, id);
+	if (!d)
+		lb_error_set(err, LB_ERR_UNKNOWN_DEVICE,
+			     "no device '%s' (see devices.list; it may be unplugged)", id);
+	return d;
+}
+
+/* device.info */
+static int m_device_info(lb_server *s, call *c, json_t **result, lb_error *err)
+{
+	static const char *const allowed[] = {"device", NULL};
+	lb_device *d;
+
+	if (lb_param_only(c->req.params, allowed, err) < 0 || !(d = param_device(s, c, err)))
+		return LB_EFAIL;
+	*result = device_json(s, d, c->now.mono);
+	return 0;
+}
+
+/* snapshot: devices and the last value of every stream (the Clone pattern). */
+static int m_snapshot(lb_server *s, call *c, json_t **result, lb_error *err)
+{
+	static const char *const allowed[] = {"prefix", NULL};
+	const char *prefix = "";
+	json_t *devices = json_array(), *streams = json_array();
+	size_t plen;
+
+	if (lb_param_only(c->req.params, allowed, err) < 0 ||
+	    lb_param_string(c->req.params, "prefix", false, &prefix, err) < 0) {
+		json_decref(devices);
+		json_decref(streams);
+		return LB_EFAIL;
+	}
+	plen = strlen(prefix);
+	for (size_t i = 0; i < s->ndev; i++) {
+		lb_device *d = s->dev[i];
+		if (!d->opened || d->removing)
+			continue;
+		json_array_append_new(devices, device_json(s, d, c->now.mono));
+		for (int k = 0; k < d->ncache && k < d->nstreams; k++) {
+			lb_stream_cache *sc = &d->cache[k];
+			json_t *h, *e;
+			if (!sc->seq || strncmp(d->streams[k].topic, prefix, plen) != 0)
+				continue;
+			h = sc->has_header ? json_loadb(zmq_msg_data(&sc->header),
+							zmq_msg_size(&sc->header), 0, NULL)
+					   : NULL;
+			e = json_pack("{s:s,s:I,s:o}", "topic", d->streams[k].topic, "seq",
+				      (json_int_t)sc->seq, "header", h ? h : json_object());
+			if (d->streams[k].type == LB_JSON)
+				json_object_set(e, "value", json_object_get(h, "data"));
+			else
+				json_object_set_new(e, "value", json_real(sc->last));
+			json_array_append_new(streams, e);
+		}
+	}
+	if (strncmp("bridge/devices/", prefix, plen) == 0)
+		json_array_append_new(streams, json_pack("{s:s,s:I}", "topic", "bridge/devices/",
+							 "seq", (json_int_t)s->dev_seq));
+	*result = json_pack("{s:s,s:I,s:o,s:o}", "epoch", s->epoch, "t_host",
+			    (json_int_t)c->now.real, "devices", devices, "streams", streams);
+	return 0;
+}
+
+/* Forward a request to a device thread; the reply comes later (LB_EAGAIN). */
+static int forward(lb_server *s, call *c, lb_device *d, const char *cmd, json_t *params,
+		   lb_error *err)
+{
+	pending *p;
+	uint64_t token = ++s->next_token;
+
+	if (s->npend == s->cappend) {
+		size_t cap = s->cappend ? s->cappend * 2 : 16;
+		pending *v = realloc(s->pend, cap * sizeof *v);
+		if (!v)
+			return lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
+		s->pend = v;
+		s->cappend = cap;
+	}
+	if (lb_device_send(d, cmd, token, params) < 0)
+		return lb_error_set(err, LB_ERR_TIMEOUT,
+				    "device '%s' is not answering (its queue is full)", d->spec.id);
+	p = &s->pend[s->npend++];
+	p->token = token;
+	p->dev = d;
+	p->deadline = c->now.mono + (int64_t)s->opts.request_timeout_ms * 1000000;
+	p->id = json_copy(c->req.id);
+	p->nenv = c->nenv;
+	for (int i = 0; i < c->nenv; i++) {
+		zmq_msg_init(&p->env[i]);
+		zmq_msg_move(&p->env[i], &c->env[i]);
+	}
+	return LB_EAGAIN;
+}
+
+/* device.start, device.stop, device.get, device.set, device.call */
+static int m_device_cmd(lb_server *s, call *c, const char *cmd, const char *const *allowed,
+			lb_error *err)
+{
+	lb_device *d;
+
+	if (lb_param_only(c->req.params, allowed, err) < 0 || !(d = param_device(s, c, err)))
+		return LB_EFAIL;
+	if (strcmp(cmd, "get") != 0 &&
+	    lb_lease_check(&s->leases, d->spec.id, &c->client, c->now.mono, err) < 0)
+		return LB_EFAIL;
+	if (strcmp(cmd, "set") == 0) {
+		const char *key = NULL;
+		if (lb_param_string(c->req.params, "key", true, &key, err) < 0)
+			return LB_EFAIL;
+		if (!json_object_get(c->req.params, "value"))
+			return lb_error_set(err, LB_ERR_INVALID_PARAMS, "missing parameter 'value'");
+	} else if (strcmp(cmd, "call") == 0) {
+		const char *action = NULL;
+		if (lb_param_string(c->req.params, "action", true, &action, err) < 0)
+			return LB_EFAIL;
+	} else if (strcmp(cmd, "get") == 0) {
+		const char *key = NULL;
+		if (lb_param_string(c->req.params, "key", false, &key, err) < 0)
+			return LB_EFAIL;
+	}
+	return forward(s, c, d, cmd, c->req.params, err);
+}
+
+static int m_start(lb_server *s, call *c, json_t **r, lb_error *err)
+{
+	static const char *const allowed[] = {"device", NULL};
+	(void)r;
+	return m_device_cmd(s, c, "start", allowed, err);
+}
+
+static int m_stop(lb_server *s, call *c, json_t **r, lb_error *err)
+{
+	static const char *const allowed[] = {"device", NULL};
+	(void)r;
+	return m_device_cmd(s, c, "stop", allowed, err);
+}
+
+static int m_get(lb_server *s, call *c, json_t **r, lb_error *err)
+{
+	static const char *const allowed[] = {"device", "key", NULL};
+	(void)r;
+	return m_device_cmd(s, c, "get", allowed, err);
+}
+
+static int m_set(lb_server *s, call *c, json_t **r, lb_error *err)
+{
+	static const char *const allowed[] = {"device", "key", "value", NULL};
+	(void)r;
+	return m_device_cmd(s, c, "set", allowed, err);
+}
+
+static int m_call(lb_server *s, call *c, json_t **r, lb_error *err)
+{
+	static const char *const allowed[] = {"device", "action", "args", NULL};
+	(void)r;
+	return m_device_cmd(s, c, "call", allowed, err);
+}
+
+/* lease.acquire */
+static int m_lease_acquire(lb_server *s, call *c, json_t **result, lb_error *err)
+{
+	static const char *const allowed[] = {"device", "ttl_ms", "force", NULL};
+	long long ttl = 30000;
+	bool force = false;
+	lb_device *d;
+	const lb_lease *l;
+
+	if (lb_param_only(c->req.params, allowed, err) < 0 || !(d = param_device(s, c, err)) ||
+	    lb_param_int(c->req.params, "ttl_ms", false, 1000, 600000, &ttl, err) < 0 ||
+	    lb_param_bool(c->req.params, "force", &force, err) < 0)
+		return LB_EFAIL;
+	if (lb_lease_acquire(&s->leases, d->spec.id, &c->client, ttl * 1000000, force, c->now.mono,
+			     &l, err) < 0)
+		return LB_EFAIL;
+	*result = lease_json(s, d->spec.id, c->now.mono);
+	publish_device_event(s, "changed", d);
+	return 0;
+}
+
+/* lease.release */
+static int m_lease_release(lb_server *s, call *c, json_t **result, lb_error *err)
+{
+	static const char *const allowed[] = {"device", NULL};
+	lb_device *d;
+
+	if (lb_param_only(c->req.params, allowed, err) < 0 || !(d = param_device(s, c, err)) ||
+	    lb_lease_release(&s->leases, d->spec.id, &c->client, c->now.mono, err) < 0)
+		return LB_EFAIL;
+	*result = json_null();
+	publish_device_event(s, "changed", d);
+	return 0;
+}
+
+static const struct method {
+	const char *name;
+	lb_role role;
+	method_fn fn;
+} methods[] = {
+	{"bridge.info", LB_ROLE_OBSERVER, m_info},
+	{"whoami", LB_ROLE_OBSERVER, m_whoami},
+	{"session.hello", LB_ROLE_OBSERVER, m_hello},
+	{"devices.list", LB_ROLE_OBSERVER, m_devices},
+	{"device.info", LB_ROLE_OBSERVER, m_device_info},
+	{"device.get", LB_ROLE_OBSERVER, m_get},
+	{"snapshot", LB_ROLE_OBSERVER, m_snapshot},
+	{"device.start", LB_ROLE_STUDENT, m_start},
+	{"device.stop", LB_ROLE_STUDENT, m_stop},
+	{"device.set", LB_ROLE_STUDENT, m_set},
+	{"device.call", LB_ROLE_STUDENT, m_call},
+	{"lease.acquire", LB_ROLE_STUDENT, m_lease_acquire},
+	{"lease.release", LB_ROLE_STUDENT, m_lease_release},
+};
+
+/* Route a method to its handler, or a driver's bridge_call for "<driver>.<method>". */
+static int dispatch(lb_server *s, call *c, json_t **result, lb_error *err)
+{
+	const char *dot;
+
+	for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
+		if (strcmp(methods[i].name, c->req.method) != 0)
+			continue;
+		if (c->client.role < methods[i].role)
+			return lb_error_set(err, LB_ERR_FORBIDDEN, "%s requires the %s role; you are %s",
+					    c->req.method, lb_role_name(methods[i].role),
+					    lb_role_name(c->client.role));
+		return methods[i].fn(s, c, result, err);
+	}
+	dot = strchr(c->req.method, '.');
+	if (dot && dot - c->req.method < 32) {
+		char name[32];
+		const lb_driver *drv;
+		snprintf(name, sizeof name, "%.*s", (int)(dot - c->req.method), c->req.method);
+		drv = lb_driver_find(name);
+		if (drv && drv->bridge_call) {
+			int rc;
+			if (c->client.role < LB_ROLE_TEACHER)
+				return lb_error_set(err, LB_ERR_FORBIDDEN,
+						    "%s requires the teacher role; you are %s",
+						    c->req.method, lb_role_name(c->client.role));
+			rc = drv->bridge_call(drv, dot + 1, c->req.params, result, err);
+			s->rescan = 1; /* it may have changed which devices are present */
+			return rc;
+		}
+	}
+	return lb_error_set(err, LB_ERR_METHOD_NOT_FOUND, "unknown method '%s'", c->req.method);
+}
+
+/* The client behind a request: its connection, ZAP identity and session. */
+static void identify(lb_server *s, call *c, zmq_msg_t *body)
+{
+	const char *user = zmq_msg_gets(body, "User-Id");
+	const char *role = zmq_msg_gets(body, "X-Role");
+	lb_role r = LB_ROLE_OBSERVER;
+
+	memset(&c->client, 0, sizeof c->client);
+	if (c->nenv > 0) {
+		size_t n = zmq_msg_size(&c->env[0]);
+		c->client.rid_len = n < sizeof c->client.rid ? n : sizeof c->client.rid;
+		memcpy(c->client.rid, zmq_msg_data(&c->env[0]), c->client.rid_len);
+	}
+	c->client.fd = zmq_msg_get(body, ZMQ_SRCFD);
+	snprintf(c->client.user, sizeof c->client.user, "%s", user ? user : "anonymous");
+	if (!role || lb_role_parse(role, &r) < 0)
+		r = LB_ROLE_OBSERVER; /* no identity: the least privilege */
+	c->client.role = r;
+	for (size_t i = 0; i < s->nsess; i++)
+		if (lb_client_same(&s->sess[i].c, &c->client)) {
+			c->client.role = s->sess[i].c.role;
+			memcpy(c->client.name, s->sess[i].c.name, sizeof c->client.name);
+		}
+}
+
+/* Read one request (all its frames) from the ROUTER and answer it, now or later. */
+static void handle_request(lb_server *s)
+{
+	zmq_msg_t f[MAX_ENVELOPE + 2];
+	int nf = 0, more = 1, nenv, body = -1;
+	size_t binary = 0, nbinary = 0;
+	call c;
+	lb_error err = {0};
+	json_t *result = NULL;
+	int rc;
+
+	memset(&c, 0, sizeof c);
+	/* Keep the envelope and the body; only count the binary frames (v1 methods take none). */
+	while (more) {
+		zmq_msg_t part;
+		zmq_msg_init(&part);
+		if (zmq_msg_recv(&part, s->router, 0) < 0) {
+			zmq_msg_close(&part);
+			break;
+		}
+		more = zmq_msg_more(&part);
+		if (nf < MAX_ENVELOPE + 2) {
+			zmq_msg_init(&f[nf]);
+			zmq_msg_move(&f[nf++], &part);
+		} else {
+			binary += zmq_msg_size(&part);
+			nbinary++;
+		}
+		zmq_msg_close(&part);
+	}
+	/* with a delimiter, frame 1 may be the delimiter itself; the body is after it */
+	if (nf >= 3 && zmq_msg_size(&f[1]) == 0)
+		body = 2;
+	else if (nf >= 2 && zmq_msg_size(&f[1]) != 0)
+		body = 1;
+	else
+		body = -1;
+	/* anything after the body within f is binary too */
+	for (int i = body + 1; body >= 0 && i < nf; i++) {
+		binary += zmq_msg_size(&f[i]);
+		nbinary++;
+	}
+	nenv = body >= 0 ? body : (nf > 0 ? (nf > 2 ? 2 : nf) : 0);
+	c.env = f;
+	c.nenv = nenv;
+	c.now = lb_now_read();
+	if (nf == 0)
+		return;
+	if (body < 0) {
+		lb_error_set(&err, LB_ERR_INVALID_REQUEST,
+			     "empty request: send one JSON frame {id, method, params}");
+		send_reply(s, f, nenv, lb_reply_error(NULL, &err));
+		goto out;
+	}
+	identify(s, &c, &f[body]);
+	if (binary > MAX_BINARY) {
+		rc = lb_error_set(&err, LB_ERR_TOO_LARGE,
+				  "binary frames total %zu bytes, over the %d-byte limit", binary,
+				  MAX_BINARY);
+		/* still read the id for the reply */
+		lb_request_parse(zmq_msg_data(&f[body]), zmq_msg_size(&f[body]), &c.req, NULL);
+	} else if ((rc = lb_request_parse(zmq_msg_data(&f[body]), zmq_msg_size(&f[body]), &c.req,
+					  &err)) == 0) {
+		if (nbinary)
+			rc = lb_error_set(&err, LB_ERR_INVALID_PARAMS,
+					  "%s takes no binary frames (got %zu)", c.req.method,
+					  nbinary);
+		else
+			rc = dispatch(s, &c, &result, &err);
+	}
+	if (rc != LB_EAGAIN) {
+		char *text = rc < 0 ? lb_reply_error(c.req.id, &err) : lb_reply_result(c.req.id, result);
+		if (rc < 0) {
+			json_decref(result);
+			lb_dbg("request %s failed: %s", c.req.method ? c.req.method : "?", err.message);
+		}
+		send_reply(s, f, nenv, text);
+	}
+	/* on LB_EAGAIN the envelope moved into the pending entry (the moved messages are empty) */
+	lb_request_clear(&c.req);
+out:
+	for (int i = 0; i < nf; i++)
+		zmq_msg_close(&f[i]);
+}
+
+/* ---------------------------------------------------------------- timers and events */
+
+/* A lease went away: tell subscribers. */
+static void on_lease_released(const char *device, void *arg)
+{
+	lb_server *s = arg;
+	lb_device *d = find_device(s, device);
+
+	lb_info("lease on %s released", device);
+	if (d)
+		publish_device_event(s, "changed", d);
+}
+
+/* A request connection closed: drop its session and leases. */
+static void handle_monitor(lb_server *s)
+{
+	zmq_msg_t ev, addr;
+	uint16_t event;
+	int32_t value;
+
+	zmq_msg_init(&ev);
+	zmq_msg_init(&addr);
+	if (zmq_msg_recv(&ev, s->monitor, 0) < 0 || zmq_msg_recv(&addr, s->monitor, 0) < 0)
+		goto out;
+	if (zmq_msg_size(&ev) < 6)
+		goto out;
+	memcpy(&event, zmq_msg_data(&ev), 2);
+	memcpy(&value, (char *)zmq_msg_data(&ev) + 2, 4);
+	if (event == ZMQ_EVENT_DISCONNECTED) {
+		lb_leases_sweep(&s->leases, lb_clock_ns(CLOCK_MONOTONIC), value, on_lease_released, s);
+		for (size_t i = 0; i < s->nsess;)
+			if (s->sess[i].c.fd == value)
+				s->sess[i] = s->sess[--s->nsess];
+			else
+				i++;
+	}
+out:
+	zmq_msg_close(&ev);
+	zmq_msg_close(&addr);
+}
+
+/* Answer requests whose device did not reply in time. */
+static void expire_pending(lb_server *s, int64_t now)
+{
+	for (size_t i = 0; i < s->npend;) {
+		pending *p = &s->pend[i];
+		if (p->deadline <= now) {
+			lb_error err;
+			lb_error_set(&err, LB_ERR_TIMEOUT, "device '%s' did not answer within %d ms",
+				     p->dev->spec.id, s->opts.request_timeout_ms);
+			send_reply(s, p->env, p->nenv, lb_reply_error(p->id, &err));
+			json_decref(p->id);
+			s->pend[i] = s->pend[--s->npend];
+			/* a late answer finds no pending entry and is dropped */
+		} else {
+			i++;
+		}
+	}
+}
+
+/* ---------------------------------------------------------------- life cycle */
+
+/* Bind sock to ep; record the bound endpoint (with the chosen port); 0 or -1 with a message. */
+static int bind_endpoint(void *sock, const char *what, const char *ep, char *out, size_t cap)
+{
+	if (zmq_bind(sock, ep) < 0) {
+		lb_err("cannot bind the %s endpoint %s: %s%s", what, ep, zmq_strerror(zmq_errno()),
+		       zmq_errno() == EADDRINUSE ? " (is another labbridge running? use --pub/--rpc/--ws)"
+						 : "");
+		return -1;
+	}
+	zmq_getsockopt(sock, ZMQ_LAST_ENDPOINT, out, &cap);
+	return 0;
+}
+
+/* A random 64-bit epoch id, as 16 hex digits. */
+static void make_epoch(char out[17])
+{
+	uint64_t r = 0;
+	FILE *f = fopen("/dev/urandom", "rb");
+
+	if (!f || fread(&r, sizeof r, 1, f) != 1)
+		r = (uint64_t)lb_clock_ns(CLOCK_REALTIME) ^ ((uint64_t)getpid() << 32);
+	if (f)
+		fclose(f);
+	snprintf(out, 17, "%016" PRIx64, r);
+}
+
+lb_server *lb_server_new(const lb_server_opts *opts)
+{
+	lb_server *s = calloc(1, sizeof *s);
+	int zero = 0, one = 1, hwm;
+	int hb_ivl = 1000, hb_timeout = 3000;
+
+	if (!s)
+		return NULL;
+	s->opts = *opts;
+	s->start_mono = lb_clock_ns(CLOCK_MONOTONIC);
+	s->simulate = opts->simulate;
+	s->seq_memory = json_object();
+	s->failed = json_object();
+	s->ports = json_array();
+	make_epoch(s->epoch);
+	s->zctx = zmq_ctx_new();
+	if (!s->zctx)
+		goto fail;
+	zmq_ctx_set(s->zctx, ZMQ_IO_THREADS, 1);
+	s->auth = lb_auth_new(s->zctx, opts->local_role, opts->remote_role);
+	if (!s->auth)
+		goto fail;
+	s->xpub = zmq_socket(s->zctx, ZMQ_XPUB);
+	s->router = zmq_socket(s->zctx, ZMQ_ROUTER);
+	s->pull = zmq_socket(s->zctx, ZMQ_PULL);
+	if (!s->xpub || !s->router || !s->pull)
+		goto fail;
+	hwm = opts->pub_hwm;
+	zmq_setsockopt(s->xpub, ZMQ_SNDHWM, &hwm, sizeof hwm);
+	zmq_setsockopt(s->xpub, ZMQ_LINGER, &zero, sizeof zero);
+	zmq_setsockopt(s->router, ZMQ_LINGER, &zero, sizeof zero);
+	zmq_setsockopt(s->router, ZMQ_ZAP_DOMAIN, LB_AUTH_DOMAIN, strlen(LB_AUTH_DOMAIN));
+	zmq_setsockopt(s->router, ZMQ_HEARTBEAT_IVL, &hb_ivl, sizeof hb_ivl);
+	zmq_setsockopt(s->router, ZMQ_HEARTBEAT_TIMEOUT, &hb_timeout, sizeof hb_timeout);
+	zmq_setsockopt(s->pull, ZMQ_LINGER, &zero, sizeof zero);
+	(void)one;
+	hwm = 0; /* device threads decide what to drop (counted in their seq) */
+	zmq_setsockopt(s->pull, ZMQ_RCVHWM, &hwm, sizeof hwm);
+	if (zmq_bind(s->pull, CHAN_ENDPOINT) < 0)
+		goto fail;
+	if (bind_endpoint(s->xpub, "streams", opts->pub, s->ep_pub, sizeof s->ep_pub) < 0 ||
+	    bind_endpoint(s->router, "requests", opts->rpc, s->ep_rpc, sizeof s->ep_rpc) < 0)
+		goto fail;
+	if (opts->ws && *opts->ws &&
+	    bind_endpoint(s->xpub, "WebSocket streams", opts->ws, s->ep_ws, sizeof s->ep_ws) < 0)
+		goto fail;
+	if (zmq_socket_monitor(s->router, MONITOR_ENDPOINT, ZMQ_EVENT_DISCONNECTED) < 0)
+		goto fail;
+	s->monitor = zmq_socket(s->zctx, ZMQ_PAIR);
+	zmq_setsockopt(s->monitor, ZMQ_LINGER, &zero, sizeof zero);
+	if (zmq_connect(s->monitor, MONITOR_ENDPOINT) < 0)
+		goto fail;
+	s->hotplug = lb_hotplug_new(s->zctx);
+	if (!s->hotplug)
+		lb_warn("hot-plug watcher unavailable: devices are found at start and every 2 s");
+	scan(s);
+	s->next_scan = s->start_mono + RESCAN_NS;
+	s->next_hb = s->start_mono;
+	return s;
+fail:
+	lb_server_destroy(&s);
+	return NULL;
+}
+
+int lb_server_run(lb_server *s, volatile sig_atomic_t *stop)
+{
+	int64_t hb_ns = (int64_t)s->opts.heartbeat_ms * 1000000;
+
+	check_ready(s);
+	while (!*stop) {
+		lb_now now = lb_now_read();
+		int64_t next = s->next_hb < s->next_scan ? s->next_hb : s->next_scan;
+		long timeout;
+		zmq_pollitem_t items[5] = {
+			{s->pull, 0, ZMQ_POLLIN, 0},
+			{s->router, 0, ZMQ_POLLIN, 0},
+			{s->xpub, 0, ZMQ_POLLIN, 0},
+			{s->monitor, 0, ZMQ_POLLIN, 0},
+			{s->hotplug ? s->hotplug->pipe : NULL, 0, ZMQ_POLLIN, 0},
+		};
+
+		for (size_t i = 0; i < s->npend; i++)
+			if (s->pend[i].deadline < next)
+				next = s->pend[i].deadline;
+		for (size_t i = 0; i < s->leases.n; i++)
+			if (s->leases.v[i].expires < next)
+				next = s->leases.v[i].expires;
+		timeout = next <= now.mono ? 0 : (long)((next - now.mono) / 1000000 + 1);
+		if (zmq_poll(items, s->hotplug ? 5 : 4, timeout) < 0) {
+			if (zmq_errno() == EINTR)
+				continue;
+			lb_err("poll failed: %s", zmq_strerror(zmq_errno()));
+			return LB_EFAIL;
+		}
+		if (items[0].revents & ZMQ_POLLIN) {
+			/* drain a bounded batch so requests are never starved */
+			for (int n = 0; n < 4096; n++) {
+				zmq_msg_t first;
+				zmq_msg_init(&first);
+				if (zmq_msg_recv(&first, s->pull, ZMQ_DONTWAIT) < 0) {
+					zmq_msg_close(&first);
+					break;
+				}
+				handle_chan(s, &first);
+				zmq_msg_close(&first);
+			}
+		}
+		if (items[1].revents & ZMQ_POLLIN) {
+			for (int n = 0; n < 64; n++) {
+				int ev = 0;
+				size_t sz = sizeof ev;
+				zmq_getsockopt(s->router, ZMQ_EVENTS, &ev, &sz);
+				if (!(ev & ZMQ_POLLIN))
+					break;
+				handle_request(s);
+			}
+		}
+		if (items[2].revents & ZMQ_POLLIN) {
+			/* subscriptions: nothing to do but read them (all topics are open to all) */
+			char buf[256];
+			while (zmq_recv(s->xpub, buf, sizeof buf, ZMQ_DONTWAIT) >= 0)
+				;
+		}
+		if (items[3].revents & ZMQ_POLLIN)
+			handle_monitor(s);
+		if (s->hotplug && (items[4].revents & ZMQ_POLLIN)) {
+			zmq_msg_t m;
+			zmq_msg_init(&m);
+			if (zmq_msg_recv(&m, s->hotplug->pipe, 0) >= 0) {
+				json_t *ports = json_loadb(zmq_msg_data(&m), zmq_msg_size(&m), 0, NULL);
+				if (ports) {
+					json_decref(s->ports);
+					s->ports = ports;
+					s->rescan = 1;
+				}
+			}
+			zmq_msg_close(&m);
+		}
+		now = lb_now_read();
+		if (now.mono >= s->next_hb) {
+			publish_heartbeat(s, now.mono);
+			s->next_hb = now.mono + hb_ns;
+		}
+		lb_leases_sweep(&s->leases, now.mono, -1, on_lease_released, s);
+		expire_pending(s, now.mono);
+		if (s->rescan || now.mono >= s->next_scan) {
+			scan(s);
+			s->rescan = 0;
+			s->next_scan = now.mono + RESCAN_NS;
+		}
+	}
+	return 0;
+}
+
+const char *lb_server_endpoint(const lb_server *s, const char *which)
+{
+	if (strcmp(which, "pub") == 0)
+		return s->ep_pub;
+	if (strcmp(which, "rpc") == 0)
+		return s->ep_rpc;
+	return s->ep_ws;
+}
+
+int lb_server_simulated(const lb_server *s)
+{
+	return s->simulate > 0;
+}
+
+void lb_server_destroy(lb_server **ps)
+{
+	lb_server *s;
+
+	if (!ps || !*ps)
+		return;
+	s = *ps;
+	/* stop every device thread and wait for each BYE */
+	for (size_t i = 0; i < s->ndev; i++)
+		if (s->dev[i]->cmd)
+			lb_device_send(s->dev[i], "term", 0, NULL);
+	while (s->ndev && s->pull) {
+		zmq_msg_t first;
+		zmq_pollitem_t it = {s->pull, 0, ZMQ_POLLIN, 0};
+		if (zmq_poll(&it, 1, 5000) <= 0) {
+			lb_err("%zu device(s) did not stop within 5 s", s->ndev);
+			break;
+		}
+		zmq_msg_init(&first);
+		if (zmq_msg_recv(&first, s->pull, 0) >= 0)
+			handle_chan(s, &first);
+		zmq_msg_close(&first);
+	}
+	lb_hotplug_destroy(&s->hotplug);
+	for (size_t i = 0; i < s->npend; i++) {
+		for (int k = 0; k < s->pend[i].nenv; k++)
+			zmq_msg_close(&s->pend[i].env[k]);
+		json_decref(s->pend[i].id);
+	}
+	free(s->pend);
+	if (s->router)
+		zmq_socket_monitor(s->router, NULL, 0);
+	if (s->monitor)
+		zmq_close(s->monitor);
+	if (s->xpub)
+		zmq_close(s->xpub);
+	if (s->router)
+		zmq_close(s->router);
+	if (s->pull)
+		zmq_close(s->pull);
+	if (s->zctx)
+		zmq_ctx_term(s->zctx);
+	lb_auth_destroy(&s->auth);
+	for (size_t i = 0; i < s->ndev; i++)
+		lb_device_destroy(&s->dev[i]);
+	free(s->dev);
+	free(s->sess);
+	lb_leases_clear(&s->leases);
+	json_decref(s->seq_memory);
+	json_decref(s->failed);
+	json_decref(s->ports);
+	free(s);
+	*ps = NULL;
+}

@@ -1,0 +1,408 @@
+/* sim.c - the simulated lab's sensors: configurable waveforms streamed like real ones. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../../bridge/config.h"
+#include "../../bridge/device.h"
+#include "../../bridge/driver.h"
+#include "../../bridge/log.h"
+#include "../../bridge/request.h"
+#include "signal.h"
+
+#define SIM_MAX_RATE 100000.0
+#define SIM_MAX_BATCH 65536
+#define SIM_MAX_DEVICES 64
+
+/* The built-in lab, used when the config has no [sim.*] section. */
+static const struct sim_default {
+	const char *name, *title, *quantity, *unit, *wave;
+	double rate, offset, amplitude, frequency, noise, min, max, resolution;
+} sim_defaults[] = {
+	{"temp-1", "Simulated temperature probe", "temperature", "°C", "walk", 10, 21.5, 2.0, 0,
+	 0.02, -40, 125, 0.01},
+	{"ph-1", "Simulated pH electrode", "ph", "pH", "walk", 5, 7.0, 0.3, 0, 0.01, 0, 14, 0.01},
+	{"volt-1", "Simulated voltage probe", "voltage", "V", "sine", 1000, 0.0, 5.0, 50, 0.01, -10,
+	 10, 0.005},
+	{"force-1", "Simulated force sensor", "force", "N", "sine", 100, 0.0, 10.0, 0.5, 0.05, -50,
+	 50, 0.01},
+	{"light-1", "Simulated light sensor", "light", "lx", "walk", 10, 350, 50, 0, 2, 0, 100000,
+	 1},
+};
+
+/* Devices the teacher "unplugged" with sim.unplug, and the ids of the lab (main thread only). */
+static char sim_unplugged[SIM_MAX_DEVICES][64];
+static int sim_nunplugged;
+static char sim_known[SIM_MAX_DEVICES][64];
+static int sim_nknown;
+
+typedef struct sim_priv {
+	lb_signal sig;
+	double rate;
+	int batch;        /* samples per message; 0 = automatic (about 100 messages/s) */
+	int autostart;
+	int64_t t0_mono, t0_real, dev_t0;
+	uint64_t produced;
+	float *buf;
+	int bufcap;
+} sim_priv;
+
+/* Samples per message for the current rate. */
+static int sim_batch(const sim_priv *p)
+{
+	int b = p->batch ? p->batch : (int)ceil(p->rate / 100.0);
+	return b < 1 ? 1 : b;
+}
+
+/* Read one numeric option of a [sim.NAME] section into the params object; 0 or negative. */
+static int sim_opt(const json_t *cfg, const char *section, json_t *params, const char *key,
+		   double min, double max, double def)
+{
+	double v;
+	lb_error err;
+
+	if (lb_config_num(cfg, section, key, min, max, def, &v, &err) < 0) {
+		lb_err("%s", err.message);
+		return -1;
+	}
+	json_object_set_new(params, key, json_real(v));
+	return 0;
+}
+
+/* Whether id has been unplugged by sim.unplug. */
+static int sim_is_unplugged(const char *id)
+{
+	for (int i = 0; i < sim_nunplugged; i++)
+		if (strcmp(sim_unplugged[i], id) == 0)
+			return 1;
+	return 0;
+}
+
+/* Add one simulated device to out unless it is unplugged. */
+static void sim_add(lb_spec_list *out, const char *name, const char *title, json_t *params)
+{
+	char id[64];
+
+	snprintf(id, sizeof id, "sim-%s", name);
+	if (sim_nknown < SIM_MAX_DEVICES)
+		snprintf(sim_known[sim_nknown++], sizeof sim_known[0], "%s", id);
+	if (sim_is_unplugged(id)) {
+		json_decref(params);
+		return;
+	}
+	lb_spec_list_add(out, id, title, "sensor", true, params);
+}
+
+/* scan: the devices of the [sim.*] sections, or the built-in lab. */
+static int sim_scan(const lb_driver *drv, const lb_scan_ctx *ctx, lb_spec_list *out)
+{
+	const char *section;
+	json_t *sec;
+	int configured = 0;
+
+	(void)drv;
+	sim_nknown = 0;
+	if (!ctx->simulate)
+		return 0;
+	json_object_foreach((json_t *)ctx->config, section, sec) {
+		const char *name = section + 4;
+		const char *wave;
+		lb_wave w;
+		json_t *p;
+
+		if (strncmp(section, "sim.", 4) != 0)
+			continue;
+		configured = 1;
+		if (!*name || strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+					   "0123456789._-") != strlen(name)) {
+			lb_err("config [%s]: a simulated device name may only use letters, digits, "
+			       "'.', '_' and '-'",
+			       section);
+			continue;
+		}
+		wave = lb_config_str(ctx->config, section, "wave", "sine");
+		if (lb_wave_parse(wave, &w) < 0) {
+			lb_err("config [%s]: wave = '%s' must be constant, sine, square, ramp or walk",
+			       section, wave);
+			continue;
+		}
+		p = json_pack("{s:s,s:s,s:s}", "quantity",
+			      lb_config_str(ctx->config, section, "quantity", "voltage"), "unit",
+			      lb_config_str(ctx->config, section, "unit", "V"), "wave", wave);
+		if (sim_opt(ctx->config, section, p, "rate", 0.001, SIM_MAX_RATE, 10) < 0 ||
+		    sim_opt(ctx->config, section, p, "offset", -1e9, 1e9, 0) < 0 ||
+		    sim_opt(ctx->config, section, p, "amplitude", -1e9, 1e9, 1) < 0 ||
+		    sim_opt(ctx->config, section, p, "frequency", 0, 1e6, 1) < 0 ||
+		    sim_opt(ctx->config, section, p, "noise", 0, 1e9, 0) < 0 ||
+		    sim_opt(ctx->config, section, p, "min", -1e12, 1e12, 0) < 0 ||
+		    sim_opt(ctx->config, section, p, "max", -1e12, 1e12, 0) < 0 ||
+		    sim_opt(ctx->config, section, p, "resolution", 0, 1e9, 0) < 0 ||
+		    sim_opt(ctx->config, section, p, "batch", 0, SIM_MAX_BATCH, 0) < 0 ||
+		    sim_opt(ctx->config, section, p, "autostart", 0, 1, 1) < 0) {
+			json_decref(p);
+			continue;
+		}
+		sim_add(out, name, lb_config_str(ctx->config, section, "title", "Simulated sensor"),
+			p);
+	}
+	if (configured)
+		return 0;
+	for (size_t i = 0; i < sizeof sim_defaults / sizeof sim_defaults[0]; i++) {
+		const struct sim_default *d = &sim_defaults[i];
+		sim_add(out, d->name, d->title,
+			json_pack("{s:s,s:s,s:s,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f}", "quantity",
+				  d->quantity, "unit", d->unit, "wave", d->wave, "rate", d->rate,
+				  "offset", d->offset, "amplitude", d->amplitude, "frequency",
+				  d->frequency, "noise", d->noise, "min", d->min, "max", d->max,
+				  "resolution", d->resolution, "batch", 0.0, "autostart", 1.0));
+	}
+	return 0;
+}
+
+/* A number from the spec's params. */
+static double param(const lb_device *dev, const char *key)
+{
+	return json_number_value(json_object_get(dev->spec.params, key));
+}
+
+/* Reset the acquisition timeline at now (after start or a rate change). */
+static void sim_restart(lb_device *dev, sim_priv *p, const lb_now *now)
+{
+	p->dev_t0 += (int64_t)((double)p->produced * 1e9 / (p->rate > 0 ? p->rate : 1));
+	p->t0_mono = now->mono;
+	p->t0_real = now->real;
+	p->produced = 0;
+	(void)dev;
+}
+
+static int sim_open(lb_device *dev, const lb_now *now, lb_error *err)
+{
+	sim_priv *p = calloc(1, sizeof *p);
+	int s;
+
+	if (!p)
+		return lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
+	lb_wave_parse(json_string_value(json_object_get(dev->spec.params, "wave")), &p->sig.wave);
+	p->sig.offset = param(dev, "offset");
+	p->sig.amplitude = param(dev, "amplitude");
+	p->sig.frequency = param(dev, "frequency");
+	p->sig.noise = param(dev, "noise");
+	p->sig.min = param(dev, "min");
+	p->sig.max = param(dev, "max");
+	p->sig.rng = 0x2545F4914F6CDD1DULL ^ (uint64_t)(uintptr_t)dev;
+	p->rate = param(dev, "rate");
+	p->batch = (int)param(dev, "batch");
+	p->autostart = param(dev, "autostart") != 0;
+	dev->priv = p;
+	s = lb_device_add_stream(dev, json_string_value(json_object_get(dev->spec.params, "quantity")),
+				 json_string_value(json_object_get(dev->spec.params, "quantity")),
+				 json_string_value(json_object_get(dev->spec.params, "unit")), LB_F32,
+				 p->rate);
+	if (s < 0)
+		return lb_error_set(err, LB_ERR_DEVICE, "invalid stream description");
+	lb_stream_set_range(dev, s, p->sig.min, p->sig.max, param(dev, "resolution"));
+	if (p->autostart) {
+		dev->running = true;
+		sim_restart(dev, p, now);
+	}
+	return 0;
+}
+
+static void sim_close(lb_device *dev)
+{
+	sim_priv *p = dev->priv;
+
+	if (p)
+		free(p->buf);
+	free(p);
+	dev->priv = NULL;
+}
+
+static int sim_start(lb_device *dev, const lb_now *now, lb_error *err)
+{
+	(void)err;
+	sim_restart(dev, dev->priv, now);
+	return 0;
+}
+
+static int sim_stop(lb_device *dev, lb_error *err)
+{
+	(void)dev, (void)err;
+	return 0;
+}
+
+static json_t *sim_config_get(lb_device *dev)
+{
+	sim_priv *p = dev->priv;
+
+	return json_pack("{s:f,s:i,s:s,s:f,s:f,s:f,s:f}", "rate", p->rate, "batch", p->batch, "wave",
+			 lb_wave_name(p->sig.wave), "offset", p->sig.offset, "amplitude",
+			 p->sig.amplitude, "frequency", p->sig.frequency, "noise", p->sig.noise);
+}
+
+static json_t *sim_limits_get(lb_device *dev)
+{
+	(void)dev;
+	return json_pack("{s:{s:f,s:f},s:{s:i,s:i}}", "rate", "min", 0.001, "max", SIM_MAX_RATE,
+			 "batch", "min", 0, "max", SIM_MAX_BATCH);
+}
+
+/* Read a number for config_set, within [min, max]; 0 or negative with err set. */
+static int number_in(const char *key, const json_t *v, double min, double max, double *out,
+		     lb_error *err)
+{
+	if (!json_is_number(v))
+		return lb_error_set(err, LB_ERR_INVALID_PARAMS, "%s must be a number", key);
+	*out = json_number_value(v);
+	if (!(*out >= min && *out <= max))
+		return lb_error_set(err, LB_ERR_INVALID_PARAMS,
+				    "%s = %g is outside the device's limits [%g, %g]", key, *out, min,
+				    max);
+	return 0;
+}
+
+static int sim_config_set(lb_device *dev, const char *key, const json_t *value, lb_error *err)
+{
+	sim_priv *p = dev->priv;
+	double v;
+	lb_now now = lb_now_read();
+
+	if (strcmp(key, "rate") == 0) {
+		if (number_in(key, value, 0.001, SIM_MAX_RATE, &v, err) < 0)
+			return LB_EFAIL;
+		sim_restart(dev, p, &now);
+		p->rate = v;
+		return lb_stream_set_rate(dev, 0, v);
+	}
+	if (strcmp(key, "batch") == 0) {
+		if (number_in(key, value, 0, SIM_MAX_BATCH, &v, err) < 0)
+			return LB_EFAIL;
+		p->batch = (int)v;
+		return 0;
+	}
+	if (strcmp(key, "wave") == 0) {
+		if (!json_is_string(value) || lb_wave_parse(json_string_value(value), &p->sig.wave) < 0)
+			return lb_error_set(err, LB_ERR_INVALID_PARAMS,
+					    "wave must be constant, sine, square, ramp or walk");
+		return 0;
+	}
+	if (strcmp(key, "offset") == 0 || strcmp(key, "amplitude") == 0 ||
+	    strcmp(key, "frequency") == 0 || strcmp(key, "noise") == 0) {
+		if (number_in(key, value, key[0] == 'o' || key[0] == 'a' ? -1e9 : 0, 1e9, &v, err) < 0)
+			return LB_EFAIL;
+		*(key[0] == 'o'	  ? &p->sig.offset
+		  : key[0] == 'a' ? &p->sig.amplitude
+		  : key[0] == 'f' ? &p->sig.frequency
+				  : &p->sig.noise) = v;
+		return 0;
+	}
+	return lb_error_set(err, LB_ERR_NOT_SUPPORTED,
+			    "no setting '%s' (settings: rate, batch, wave, offset, amplitude, "
+			    "frequency, noise)",
+			    key ? key : "");
+}
+
+static int sim_call(lb_device *dev, const char *action, const json_t *args, json_t **result,
+		    lb_error *err)
+{
+	(void)dev;
+	if (strcmp(action, "hang") == 0) {
+		/* Block this device's thread, as a stuck driver would: the others must not notice. */
+		long long ms = 1000;
+		struct timespec ts;
+		if (lb_param_int(args, "ms", false, 0, 60000, &ms, err) < 0)
+			return LB_EFAIL;
+		ts.tv_sec = ms / 1000;
+		ts.tv_nsec = (ms % 1000) * 1000000;
+		nanosleep(&ts, NULL);
+		*result = json_pack("{s:I}", "slept_ms", (json_int_t)ms);
+		return 0;
+	}
+	return lb_error_set(err, LB_ERR_NOT_SUPPORTED, "unknown action '%s' (actions: hang)",
+			    action);
+}
+
+static int sim_run(lb_device *dev, const lb_now *now, const zmq_pollitem_t *items, int nitems,
+		   int64_t *deadline)
+{
+	sim_priv *p = dev->priv;
+	double period_ns = 1e9 / p->rate;
+	int batch = sim_batch(p);
+	uint64_t due;
+
+	(void)items, (void)nitems;
+	if (!dev->running) {
+		*deadline = -1;
+		return 0;
+	}
+	if (batch > p->bufcap) {
+		float *b = realloc(p->buf, (size_t)batch * sizeof *b);
+		if (!b)
+			return LB_ENOMEM;
+		p->buf = b;
+		p->bufcap = batch;
+	}
+	due = now->mono < p->t0_mono ? 0 : (uint64_t)((double)(now->mono - p->t0_mono) / period_ns) + 1;
+	for (int loops = 0; due - p->produced >= (uint64_t)batch; loops++) {
+		int64_t t = (int64_t)((double)p->produced * period_ns);
+		if (loops == 64) {
+			*deadline = now->mono; /* far behind: let commands in, then continue */
+			return 0;
+		}
+		lb_signal_fill_f32(&p->sig, (double)(p->dev_t0 + t) / 1e9, 1.0 / p->rate, p->buf,
+				   (size_t)batch);
+		lb_stream_publish(dev, 0, p->dev_t0 + t, p->t0_real + t, p->buf, (uint32_t)batch);
+		p->produced += (uint64_t)batch;
+	}
+	*deadline = p->t0_mono + (int64_t)((double)(p->produced + (uint64_t)batch - 1) * period_ns);
+	return 0;
+}
+
+/* sim.unplug / sim.plug: make a simulated device disappear or come back. */
+static int sim_bridge_call(const lb_driver *drv, const char *method, const json_t *params,
+			   json_t **result, lb_error *err)
+{
+	const char *id = NULL;
+	int known = 0;
+
+	(void)drv;
+	if (strcmp(method, "unplug") != 0 && strcmp(method, "plug") != 0)
+		return lb_error_set(err, LB_ERR_METHOD_NOT_FOUND,
+				    "unknown method 'sim.%s' (sim.unplug, sim.plug)", method);
+	if (lb_param_string(params, "device", true, &id, err) < 0)
+		return LB_EFAIL;
+	for (int i = 0; i < sim_nknown; i++)
+		known |= strcmp(sim_known[i], id) == 0;
+	if (!known)
+		return lb_error_set(err, LB_ERR_UNKNOWN_DEVICE, "no simulated device '%s'", id);
+	if (method[0] == 'u' && !sim_is_unplugged(id) && sim_nunplugged < SIM_MAX_DEVICES)
+		snprintf(sim_unplugged[sim_nunplugged++], sizeof sim_unplugged[0], "%s", id);
+	if (method[0] == 'p')
+		for (int i = 0; i < sim_nunplugged; i++)
+			if (strcmp(sim_unplugged[i], id) == 0) {
+				memcpy(sim_unplugged[i], sim_unplugged[--sim_nunplugged],
+				       sizeof sim_unplugged[0]);
+				break;
+			}
+	*result = json_null();
+	return 0;
+}
+
+static lb_driver sim_driver = {
+	.name = "sim",
+	.description = "Simulated sensors (the simulated lab)",
+	.scan = sim_scan,
+	.open = sim_open,
+	.close = sim_close,
+	.start = sim_start,
+	.stop = sim_stop,
+	.config_get = sim_config_get,
+	.limits_get = sim_limits_get,
+	.config_set = sim_config_set,
+	.call = sim_call,
+	.run = sim_run,
+	.bridge_call = sim_bridge_call,
+};
+LB_REGISTER_DRIVER(sim_driver);
