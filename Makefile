@@ -27,7 +27,7 @@ FUZZ_BIN   := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
 BENCH_SRC  := $(wildcard tests/bench/bench_*.c)
 BENCH_BIN  := $(patsubst tests/bench/%.c,build/%,$(BENCH_SRC))
 
-.PHONY: all deps test-deps run test unit integration examples-test fuzz-smoke fuzz memcheck \
+.PHONY: all install deps test-deps run test unit integration examples-test fuzz-smoke fuzz memcheck \
         bench format clean
 
 all: deps build/labbridge build/labctl build/watch
@@ -99,6 +99,21 @@ memcheck: test-deps build/labbridge build/labctl
 
 bench: deps $(BENCH_BIN) build/labbridge
 	$(PY) tests/bench/run.py --bridge build/labbridge
+
+# Install the daemon, labctl, the udev rules, the service and an example configuration.
+PREFIX ?= /usr/local
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/etc/labbridge $(DESTDIR)/etc/udev/rules.d \
+	  $(DESTDIR)/etc/systemd/system $(DESTDIR)$(PREFIX)/share/doc/labbridge
+	install -m 755 build/labbridge build/labctl $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 udev/60-labbridge.rules $(DESTDIR)/etc/udev/rules.d/
+	install -m 644 udev/labbridge.service $(DESTDIR)/etc/systemd/system/
+	install -m 644 bridge/PROTOCOL.md bridge/DESIGN.md $(DESTDIR)$(PREFIX)/share/doc/labbridge/
+	[ -e $(DESTDIR)/etc/labbridge/labbridge.conf ] || install -m 644 udev/labbridge.conf $(DESTDIR)/etc/labbridge/
+	[ -n "$(DESTDIR)" ] || { getent group labbridge >/dev/null || groupadd --system labbridge; \
+	  getent passwd labbridge >/dev/null || useradd --system -g labbridge -G dialout,plugdev \
+	  -d /var/lib/labbridge -s /usr/sbin/nologin labbridge; \
+	  udevadm control --reload 2>/dev/null || true; systemctl daemon-reload 2>/dev/null || true; }
 
 format:
 	clang-format -i $(wildcard bridge/*.[ch] drivers/*/*.[ch] protocols/*.[ch] tests/*/*.[ch] examples/c/*.c)
