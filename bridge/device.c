@@ -328,7 +328,7 @@ static void *device_thread(void *arg)
 	const lb_driver *drv = dev->driver;
 	void *cmd = zmq_socket(dev->zctx, ZMQ_PAIR);
 	int tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	int hwm = 100000, zero = 0;
+	int hwm = 10000, zero = 0; /* about 100 s of a batched stream */
 	lb_error err = {0};
 	lb_now now = lb_now_read();
 	int64_t deadline = 0, armed = -2; /* run the driver once at once */

@@ -125,7 +125,7 @@ int main(int argc, char **argv)
 	if (lb_config_num(cfg, "bridge", "heartbeat_ms", 10, 1000, 500, &num, &err) < 0)
 		goto bad;
 	so.heartbeat_ms = (int)num;
-	if (lb_config_num(cfg, "bridge", "pub_hwm", 0, 1e8, 100000, &num, &err) < 0)
+	if (lb_config_num(cfg, "bridge", "pub_hwm", 0, 1e8, 10000, &num, &err) < 0)
 		goto bad;
 	so.pub_hwm = (int)num;
 	if (lb_config_num(cfg, "bridge", "request_timeout_ms", 10, 600000, 5000, &num, &err) < 0)

@@ -1025,7 +1025,9 @@ lb_server *lb_server_new(const lb_server_opts *opts)
 	zmq_setsockopt(s->router, ZMQ_HEARTBEAT_TIMEOUT, &hb_timeout, sizeof hb_timeout);
 	zmq_setsockopt(s->pull, ZMQ_LINGER, &zero, sizeof zero);
 	(void)one;
-	hwm = 0; /* device threads decide what to drop (counted in their seq) */
+	/* bounded (with each device's SNDHWM): a device thread whose queue is full drops the
+	 * message, and the gap shows in its seq; 0 here would make the queue unlimited */
+	hwm = 1000;
 	zmq_setsockopt(s->pull, ZMQ_RCVHWM, &hwm, sizeof hwm);
 	if (zmq_bind(s->pull, CHAN_ENDPOINT) < 0)
 		goto fail;
