@@ -10,7 +10,9 @@
 
 lb_role lb_auth_role_for(const lb_auth *auth, const char *address)
 {
-	if (strncmp(address, "127.", 4) == 0 || strcmp(address, "::1") == 0 || address[0] == '\0')
+	/* ipc:// peers are reported as "localhost:<uid>:<gid>:<pid>" by libzmq */
+	if (strncmp(address, "127.", 4) == 0 || strcmp(address, "::1") == 0 || address[0] == '\0' ||
+	    strncmp(address, "localhost", 9) == 0)
 		return auth->local_role;
 	return auth->remote_role;
 }
@@ -71,6 +73,7 @@ static void *auth_thread(void *arg)
 			zmq_getsockopt(auth->sock, ZMQ_RCVMORE, &more, &moresz);
 		}
 		role = lb_auth_role_for(auth, address);
+		lb_dbg("ZAP: %s connection from '%s' gets role %s", mechanism, address, lb_role_name(role));
 		snprintf(user, sizeof user, "local:%s", address[0] ? address : "ipc");
 		metalen = put_property(meta, "X-Role", lb_role_name(role));
 		if (strcmp(mechanism, "NULL") != 0) {

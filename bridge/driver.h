@@ -76,6 +76,15 @@ struct lb_driver {
 	int (*run)(lb_device *dev, const lb_now *now, const zmq_pollitem_t *items, int nitems,
 		   int64_t *deadline);
 
+	/*
+	 * The simulated lab (main thread): start this family's emulators if not yet running and
+	 * append the ports they serve to ports ([{path, vid, pid, serial, description}]), so that
+	 * scan finds them as it finds real devices. 0 or negative. NULL if the family has none.
+	 */
+	int (*simulate)(const lb_driver *drv, const lb_scan_ctx *ctx, json_t *ports);
+	/* Stop what simulate started (at shutdown, after every device has closed). */
+	void (*cleanup)(const lb_driver *drv);
+
 	/* Bridge-level method "<name>.<method>" (main thread, non-blocking); NULL if none. */
 	int (*bridge_call)(const lb_driver *drv, const char *method, const json_t *params,
 			   json_t **result, lb_error *err);

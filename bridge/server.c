@@ -241,31 +241,38 @@ static void scan(lb_server *s)
 	size_t ndrv;
 	const lb_driver *const *drv = lb_drivers(&ndrv);
 	lb_spec_list found[64] = {{0}};
+	json_t *ports = json_deep_copy(s->ports);
 	size_t real = 0;
 
-	for (size_t k = 0; k < ndrv && k < 64; k++) {
-		lb_scan_ctx ctx = {s->opts.config, s->ports, 0};
-		if (strcmp(drv[k]->name, "sim") == 0)
-			continue;
-		if (drv[k]->scan(drv[k], &ctx, &found[k]) < 0)
-			lb_warn("driver %s: scan failed", drv[k]->name);
-		real += found[k].n;
-	}
+	if (ndrv > 64)
+		ndrv = 64;
 	if (s->simulate < 0) {
+		/* auto: the simulated lab only if no real device answers to any driver */
+		for (size_t k = 0; k < ndrv; k++) {
+			lb_scan_ctx ctx = {s->opts.config, ports, 0};
+			lb_spec_list l = {0};
+			if (drv[k]->scan(drv[k], &ctx, &l) == 0)
+				real += l.n;
+			lb_spec_list_clear(&l);
+		}
 		s->simulate = real == 0;
 		if (s->simulate)
 			lb_info("no lab hardware found: serving the SIMULATED lab (devices marked "
 				"\"simulated\": true)");
 	}
-	for (size_t k = 0; k < ndrv && k < 64; k++) {
-		lb_scan_ctx ctx = {s->opts.config, s->ports, s->simulate > 0};
-		if (strcmp(drv[k]->name, "sim") != 0)
-			continue;
+	for (size_t k = 0; k < ndrv && s->simulate > 0; k++) {
+		lb_scan_ctx ctx = {s->opts.config, ports, 1};
+		if (drv[k]->simulate && drv[k]->simulate(drv[k], &ctx, ports) < 0)
+			lb_warn("driver %s: its emulator did not start", drv[k]->name);
+	}
+	for (size_t k = 0; k < ndrv; k++) {
+		lb_scan_ctx ctx = {s->opts.config, ports, s->simulate > 0};
 		if (drv[k]->scan(drv[k], &ctx, &found[k]) < 0)
 			lb_warn("driver %s: scan failed", drv[k]->name);
 	}
+	json_decref(ports);
 	/* new devices */
-	for (size_t k = 0; k < ndrv && k < 64; k++)
+	for (size_t k = 0; k < ndrv; k++)
 		for (size_t i = 0; i < found[k].n; i++)
 			if (!have_device(s, found[k].v[i].id))
 				add_device(s, drv[k], &found[k].v[i]);
@@ -273,7 +280,7 @@ static void scan(lb_server *s)
 	for (size_t i = 0; i < s->ndev; i++) {
 		lb_device *d = s->dev[i];
 		int present = 0;
-		for (size_t k = 0; k < ndrv && k < 64 && !present; k++)
+		for (size_t k = 0; k < ndrv && !present; k++)
 			for (size_t j = 0; j < found[k].n && !present; j++)
 				present = strcmp(found[k].v[j].id, d->spec.id) == 0;
 		if (!present && !d->removing) {
@@ -282,7 +289,7 @@ static void scan(lb_server *s)
 			lb_device_send(d, "term", 0, NULL);
 		}
 	}
-	for (size_t k = 0; k < ndrv && k < 64; k++)
+	for (size_t k = 0; k < ndrv; k++)
 		lb_spec_list_clear(&found[k]);
 }
 
@@ -1187,6 +1194,13 @@ void lb_server_destroy(lb_server **ps)
 		zmq_msg_close(&first);
 	}
 	lb_hotplug_destroy(&s->hotplug);
+	if (!stuck) {
+		size_t ndrv;
+		const lb_driver *const *drv = lb_drivers(&ndrv);
+		for (size_t k = 0; k < ndrv; k++)
+			if (drv[k]->cleanup)
+				drv[k]->cleanup(drv[k]);
+	}
 	for (size_t i = 0; i < s->npend; i++) {
 		for (int k = 0; k < s->pend[i].nenv; k++)
 			zmq_msg_close(&s->pend[i].env[k]);

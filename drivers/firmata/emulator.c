@@ -1,0 +1,296 @@
+/* emulator.c - a StandardFirmata board (Arduino Uno) on a pseudo-terminal, for the simulated lab. */
+#include "emulator.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../../protocols/firmata.h"
+
+#define EMU_PINS 20       /* D0-D13, A0-A5 as pins 14-19 */
+#define EMU_CHANNELS 6
+#define EMU_BYTES_PER_S (FIRMATA_BAUD / 10) /* 8N1: 10 bits per byte */
+#define EMU_BOOT_NS 30000000LL              /* bootloader delay after the port opens */
+
+struct firmata_emu {
+	int master;
+	char path[64];
+	pthread_t thread;
+	atomic_int stop;
+	atomic_int fault;
+	/* board state (emulator thread only) */
+	int interval_ms;
+	int reporting[EMU_CHANNELS];
+	int modes[EMU_PINS];
+	int outputs[EMU_PINS];
+	uint64_t rng;
+};
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* Write to the host; drops what the pty cannot take (a real UART would too). */
+static void emit(firmata_emu *e, const uint8_t *buf, size_t len)
+{
+	if (len && write(e->master, buf, len) < 0)
+		return;
+}
+
+/* The board's answer to a capability query: an Uno's pins. */
+static void send_capabilities(firmata_emu *e)
+{
+	uint8_t b[256];
+	size_t n = 0;
+
+	b[n++] = FIRMATA_START_SYSEX;
+	b[n++] = FIRMATA_CAPABILITY_RESPONSE;
+	for (int pin = 0; pin < EMU_PINS; pin++) {
+		if (pin >= 2) {
+			b[n++] = FIRMATA_MODE_INPUT, b[n++] = 1;
+			b[n++] = FIRMATA_MODE_OUTPUT, b[n++] = 1;
+			b[n++] = FIRMATA_MODE_PULLUP, b[n++] = 1;
+		}
+		if (pin == 3 || pin == 5 || pin == 6 || pin == 9 || pin == 10 || pin == 11)
+			b[n++] = FIRMATA_MODE_PWM, b[n++] = 8;
+		if (pin >= 14)
+			b[n++] = FIRMATA_MODE_ANALOG, b[n++] = 10;
+		b[n++] = 0x7F;
+	}
+	b[n++] = FIRMATA_END_SYSEX;
+	emit(e, b, n);
+}
+
+/* The analog mapping: pins 14-19 are channels 0-5. */
+static void send_mapping(firmata_emu *e)
+{
+	uint8_t b[EMU_PINS + 3];
+	size_t n = 0;
+
+	b[n++] = FIRMATA_START_SYSEX;
+	b[n++] = FIRMATA_ANALOG_MAPPING_RESPONSE;
+	for (int pin = 0; pin < EMU_PINS; pin++)
+		b[n++] = pin >= 14 ? (uint8_t)(pin - 14) : 127;
+	b[n++] = FIRMATA_END_SYSEX;
+	emit(e, b, n);
+}
+
+/* What StandardFirmata sends when it starts: protocol version and firmware report. */
+static void boot(firmata_emu *e)
+{
+	uint8_t b[64];
+	size_t n;
+
+	e->interval_ms = 19;
+	memset(e->reporting, 0, sizeof e->reporting);
+	n = firmata_enc_version(b, 2, 5);
+	emit(e, b, n);
+	n = firmata_enc_firmware(b, sizeof b, 2, 5, "StandardFirmata.ino");
+	emit(e, b, n);
+}
+
+/* Handle one message from the host. */
+static void handle(firmata_emu *e, const firmata_msg *m)
+{
+	uint8_t b[64];
+	size_t n;
+
+	switch (m->type) {
+	case FIRMATA_MSG_VERSION_QUERY:
+		n = firmata_enc_version(b, 2, 5);
+		emit(e, b, n);
+		break;
+	case FIRMATA_MSG_RESET: boot(e); break;
+	case FIRMATA_MSG_REPORT_ANALOG:
+		if (m->pin < EMU_CHANNELS)
+			e->reporting[m->pin] = m->value != 0;
+		break;
+	case FIRMATA_MSG_PIN_MODE:
+		if (m->pin < EMU_PINS)
+			e->modes[m->pin] = m->value;
+		break;
+	case FIRMATA_MSG_DIGITAL_WRITE:
+		if (m->pin < EMU_PINS)
+			e->outputs[m->pin] = m->value;
+		break;
+	case FIRMATA_MSG_SYSEX:
+		if (m->command == FIRMATA_REPORT_FIRMWARE) {
+			n = firmata_enc_firmware(b, sizeof b, 2, 5, "StandardFirmata.ino");
+			emit(e, b, n);
+		} else if (m->command == FIRMATA_CAPABILITY_QUERY) {
+			send_capabilities(e);
+		} else if (m->command == FIRMATA_ANALOG_MAPPING_QUERY) {
+			send_mapping(e);
+		} else if (m->command == FIRMATA_SAMPLING_INTERVAL && m->len >= 2) {
+			int ms = m->data[0] | (m->data[1] << 7);
+			e->interval_ms = ms < 1 ? 1 : ms;
+		}
+		break;
+	default: break;
+	}
+}
+
+/* The simulated input of channel c at time t (seconds), as a 10-bit reading. */
+static int analog_value(firmata_emu *e, int c, double t)
+{
+	static const double freq[EMU_CHANNELS] = {0.05, 1.0, 0.5, 2.0, 0.2, 5.0};
+	double v = 0.5 + 0.4 * sin(2.0 * M_PI * freq[c] * t + c);
+
+	e->rng ^= e->rng << 13, e->rng ^= e->rng >> 7, e->rng ^= e->rng << 17;
+	v += ((double)(e->rng % 1000) / 1000.0 - 0.5) * 0.004; /* a couple of LSB of noise */
+	if (v < 0)
+		v = 0;
+	if (v > 1)
+		v = 1;
+	return (int)lround(v * 1023.0);
+}
+
+static void *emu_thread(void *arg)
+{
+	firmata_emu *e = arg;
+	firmata_parser parser = {.from_host = 1};
+	int host_open = 0;
+	int64_t boot_at = -1, next_report = 0, t0 = now_ns();
+	double budget = 0; /* bytes the 57600-baud line may still carry */
+	int64_t last_budget = t0;
+
+	while (!atomic_load(&e->stop)) {
+		struct pollfd p = {e->master, POLLIN, 0};
+		int64_t now = now_ns(), wait_ns = 100000000LL;
+		int fault = atomic_load(&e->fault);
+
+		if (boot_at >= 0 && boot_at - now < wait_ns)
+			wait_ns = boot_at - now;
+		if (host_open && next_report && next_report - now < wait_ns)
+			wait_ns = next_report - now;
+		if (wait_ns < 0)
+			wait_ns = 0;
+		if (poll(&p, 1, (int)(wait_ns / 1000000)) < 0 && errno != EINTR)
+			break;
+		now = now_ns();
+		if (p.revents & POLLHUP) {
+			/* no host has the port open: the board is unpowered */
+			host_open = 0;
+			boot_at = -1;
+			{
+				struct timespec ts = {0, 20000000};
+				nanosleep(&ts, NULL);
+			}
+			continue;
+		}
+		if (!host_open) {
+			host_open = 1; /* the port was opened: DTR resets the board */
+			boot_at = now + EMU_BOOT_NS;
+			parser = (firmata_parser){.from_host = 1};
+		}
+		if (p.revents & POLLIN) {
+			uint8_t buf[256];
+			ssize_t n = read(e->master, buf, sizeof buf);
+			for (ssize_t i = 0; i < n && fault != FIRMATA_EMU_SILENT; i++) {
+				firmata_msg m;
+				if (boot_at < 0 && firmata_feed(&parser, buf[i], &m) == 1)
+					handle(e, &m);
+			}
+		}
+		if (boot_at >= 0 && now >= boot_at) {
+			boot_at = -1;
+			if (fault != FIRMATA_EMU_SILENT)
+				boot(e);
+			next_report = now;
+		}
+		budget += (double)(now - last_budget) * EMU_BYTES_PER_S / 1e9;
+		if (budget > 64)
+			budget = 64;
+		last_budget = now;
+		if (host_open && boot_at < 0 && next_report && now >= next_report) {
+			uint8_t b[3 * EMU_CHANNELS + 8];
+			size_t n = 0;
+			double t = (double)(now - t0) / 1e9;
+			for (int c = 0; c < EMU_CHANNELS; c++)
+				if (e->reporting[c])
+					n += firmata_enc_analog(b + n, c, analog_value(e, c, t));
+			if (fault == FIRMATA_EMU_GARBAGE && n) {
+				b[n++] = (uint8_t)(e->rng & 0x7F); /* a stray data byte */
+				b[n++] = 0xF3;                      /* an undefined status byte */
+			}
+			if (fault != FIRMATA_EMU_SILENT && (double)n <= budget + 1) {
+				emit(e, b, n);
+				budget -= (double)n;
+			}
+			next_report += (int64_t)e->interval_ms * 1000000;
+			if (next_report < now)
+				next_report = now + (int64_t)e->interval_ms * 1000000;
+		}
+	}
+	return NULL;
+}
+
+firmata_emu *firmata_emu_new(lb_error *err)
+{
+	firmata_emu *e = calloc(1, sizeof *e);
+	struct termios t;
+
+	if (!e) {
+		lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
+		return NULL;
+	}
+	e->rng = 0x853c49e6748fea9bULL;
+	e->interval_ms = 19;
+	e->master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (e->master < 0 || grantpt(e->master) < 0 || unlockpt(e->master) < 0 ||
+	    ptsname_r(e->master, e->path, sizeof e->path) != 0) {
+		lb_error_set(err, LB_ERR_DEVICE, "cannot create a pseudo-terminal: %s", strerror(errno));
+		goto fail;
+	}
+	if (tcgetattr(e->master, &t) == 0) {
+		cfmakeraw(&t);
+		tcsetattr(e->master, TCSANOW, &t);
+	}
+	if (pthread_create(&e->thread, NULL, emu_thread, e) != 0) {
+		lb_error_set(err, LB_ERR_INTERNAL, "cannot start the emulator thread");
+		goto fail;
+	}
+	return e;
+fail:
+	if (e->master >= 0)
+		close(e->master);
+	free(e);
+	return NULL;
+}
+
+const char *firmata_emu_path(const firmata_emu *e)
+{
+	return e->path;
+}
+
+void firmata_emu_set_fault(firmata_emu *e, firmata_emu_fault fault)
+{
+	atomic_store(&e->fault, (int)fault);
+}
+
+void firmata_emu_destroy(firmata_emu **pe)
+{
+	firmata_emu *e;
+
+	if (!pe || !*pe)
+		return;
+	e = *pe;
+	atomic_store(&e->stop, 1);
+	pthread_join(e->thread, NULL);
+	close(e->master);
+	free(e);
+	*pe = NULL;
+}
