@@ -21,7 +21,7 @@ typedef struct load_ctx {
 
 static const char *const bridge_keys[] = {"pub", "rpc", "ws", "simulate", "heartbeat_ms",
 					  "log_level", "data_dir", "pub_hwm",
-					  "request_timeout_ms", NULL};
+					  "request_timeout_ms", "emulate", NULL};
 static const char *const access_keys[] = {"default_role", "remote_role", NULL};
 
 /* Whether key is in the NULL-terminated list. */

@@ -10,6 +10,7 @@
 #include <zmq.h>
 
 #include "auth.h"
+#include "config.h"
 #include "clock.h"
 #include "device.h"
 #include "driver.h"
@@ -235,6 +236,21 @@ static int have_device(lb_server *s, const char *id)
 	return 0;
 }
 
+/* Whether the simulated lab includes the emulators of this driver ([bridge] emulate). */
+static int emulated(const lb_server *s, const char *driver)
+{
+	const char *list = lb_config_str(s->opts.config, "bridge", "emulate", "all");
+	size_t n = strlen(driver);
+
+	if (strcmp(list, "all") == 0)
+		return 1;
+	for (const char *p = list; (p = strstr(p, driver)) != NULL; p += n)
+		if ((p == list || p[-1] == ',' || p[-1] == ' ') &&
+		    (p[n] == '\0' || p[n] == ',' || p[n] == ' '))
+			return 1;
+	return 0;
+}
+
 /* Ask every driver for its devices; open the new ones, stop those no longer listed. */
 static void scan(lb_server *s)
 {
@@ -262,7 +278,8 @@ static void scan(lb_server *s)
 	}
 	for (size_t k = 0; k < ndrv && s->simulate > 0; k++) {
 		lb_scan_ctx ctx = {s->opts.config, ports, 1};
-		if (drv[k]->simulate && drv[k]->simulate(drv[k], &ctx, ports) < 0)
+		if (drv[k]->simulate && emulated(s, drv[k]->name) &&
+		    drv[k]->simulate(drv[k], &ctx, ports) < 0)
 			lb_warn("driver %s: its emulator did not start", drv[k]->name);
 	}
 	for (size_t k = 0; k < ndrv; k++) {
