@@ -9,9 +9,17 @@ int lb_error_set(lb_error *err, int code, const char *fmt, ...)
 	if (err) {
 		va_list ap;
 		err->code = code;
+		int n;
 		va_start(ap, fmt);
-		vsnprintf(err->message, sizeof err->message, fmt, ap);
+		n = vsnprintf(err->message, sizeof err->message, fmt, ap);
 		va_end(ap);
+		if (n >= (int)sizeof err->message) {
+			/* cut at a character boundary: messages are UTF-8 and end up in JSON */
+			size_t len = sizeof err->message - 1;
+			while (len > 0 && ((unsigned char)err->message[len] & 0xC0) == 0x80)
+				len--;
+			err->message[len] = '\0';
+		}
 	}
 	return LB_EFAIL;
 }

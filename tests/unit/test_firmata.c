@@ -1,0 +1,201 @@
+/* test_firmata.c - the Firmata codec against byte vectors from the protocol specification. */
+#include <stdint.h>
+#include <string.h>
+
+#include "../../protocols/firmata.h"
+#include "check.h"
+
+/* Feed a whole buffer; returns the number of messages, copying up to max of them to out. */
+static int feed_all(firmata_parser *p, const uint8_t *b, size_t n, firmata_msg *out, int max)
+{
+	int count = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		firmata_msg m;
+		if (firmata_feed(p, b[i], &m) == 1) {
+			if (count < max)
+				out[count] = m;
+			count++;
+		}
+	}
+	return count;
+}
+
+static void test_analog_and_digital(void)
+{
+	/* E3 LSB MSB: analog channel 3 = 0x2A5 (677); 92 LSB MSB: port 2 = 0xA5 */
+	const uint8_t b[] = {0xE3, 0x25, 0x05, 0x92, 0x25, 0x01};
+	firmata_parser p = {0};
+	firmata_msg m[4];
+
+	CHECK_EQ_INT(feed_all(&p, b, sizeof b, m, 4), 2);
+	CHECK_EQ_INT(m[0].type, FIRMATA_MSG_ANALOG);
+	CHECK_EQ_INT(m[0].pin, 3);
+	CHECK_EQ_INT(m[0].value, 677);
+	CHECK_EQ_INT(m[1].type, FIRMATA_MSG_DIGITAL);
+	CHECK_EQ_INT(m[1].pin, 2);
+	CHECK_EQ_INT(m[1].value, 0xA5);
+	CHECK_EQ_INT((int)p.errors, 0);
+}
+
+static void test_version_and_firmware(void)
+{
+	/* F9 02 05, then REPORT_FIRMWARE 2.5 "AB" as 7-bit pairs */
+	const uint8_t b[] = {0xF9, 0x02, 0x05, 0xF0, 0x79, 0x02, 0x05, 'A', 0, 'B', 0, 0xF7};
+	firmata_parser p = {0};
+	firmata_msg m[4];
+	int major, minor;
+	char name[16];
+
+	CHECK_EQ_INT(feed_all(&p, b, sizeof b, m, 4), 2);
+	CHECK_EQ_INT(m[0].type, FIRMATA_MSG_VERSION);
+	CHECK_EQ_INT(m[0].major, 2);
+	CHECK_EQ_INT(m[0].minor, 5);
+	CHECK_EQ_INT(m[1].type, FIRMATA_MSG_SYSEX);
+	CHECK_EQ_INT(m[1].command, FIRMATA_REPORT_FIRMWARE);
+	CHECK_EQ_INT(firmata_decode_firmware(m[1].data, m[1].len, &major, &minor, name, sizeof name),
+		     0);
+	CHECK_EQ_INT(major, 2);
+	CHECK_EQ_INT(minor, 5);
+	CHECK_STR(name, "AB");
+}
+
+static void test_firmware_roundtrip(void)
+{
+	uint8_t b[64];
+	size_t n = firmata_enc_firmware(b, sizeof b, 2, 6, "StandardFirmata.ino");
+	firmata_parser p = {0};
+	firmata_msg m;
+	int got = 0, major, minor;
+	char name[64];
+
+	CHECK_EQ_INT((int)n, 5 + 2 * 19);
+	CHECK_EQ_INT(b[0], 0xF0);
+	CHECK_EQ_INT(b[n - 1], 0xF7);
+	for (size_t i = 0; i < n; i++)
+		if (firmata_feed(&p, b[i], &m) == 1)
+			got++;
+	CHECK_EQ_INT(got, 1);
+	CHECK_EQ_INT(firmata_decode_firmware(m.data, m.len, &major, &minor, name, sizeof name), 0);
+	CHECK_STR(name, "StandardFirmata.ino");
+	CHECK_EQ_INT(firmata_enc_firmware(b, 10, 2, 6, "StandardFirmata.ino"), 0); /* too small */
+}
+
+static void test_capabilities_and_mapping(void)
+{
+	/* pin 0: no modes; pin 1: input(1), output(1); pin 2: analog(10 bits) */
+	const uint8_t caps[] = {0x7F, 0x00, 0x01, 0x01, 0x01, 0x7F, 0x02, 0x0A, 0x7F};
+	const uint8_t map[] = {0x7F, 0x7F, 0x00};
+	const uint8_t bad[] = {0x00, 0x01, 0x02}; /* unterminated and odd */
+	firmata_pin pins[8];
+
+	CHECK_EQ_INT(firmata_decode_capabilities(caps, sizeof caps, pins, 8), 3);
+	CHECK_EQ_UINT(pins[0].modes, 0);
+	CHECK_EQ_UINT(pins[1].modes, 0x3);
+	CHECK_EQ_UINT(pins[2].modes, 1u << FIRMATA_MODE_ANALOG);
+	CHECK_EQ_INT(pins[2].resolution[FIRMATA_MODE_ANALOG], 10);
+	CHECK_EQ_INT(firmata_decode_analog_mapping(map, sizeof map, pins, 3), 0);
+	CHECK_EQ_INT(pins[0].analog_channel, 127);
+	CHECK_EQ_INT(pins[2].analog_channel, 0);
+	CHECK_EQ_INT(firmata_decode_capabilities(bad, sizeof bad, pins, 8), -1);
+	CHECK_EQ_INT(firmata_decode_capabilities(caps, sizeof caps, pins, 2), 2); /* truncated */
+}
+
+static void test_encoders(void)
+{
+	uint8_t b[8];
+
+	CHECK_EQ_INT((int)firmata_enc_report_analog(b, 5, 1), 2);
+	CHECK(b[0] == 0xC5 && b[1] == 1);
+	CHECK_EQ_INT((int)firmata_enc_report_digital(b, 1, 0), 2);
+	CHECK(b[0] == 0xD1 && b[1] == 0);
+	CHECK_EQ_INT((int)firmata_enc_pin_mode(b, 13, FIRMATA_MODE_OUTPUT), 3);
+	CHECK(b[0] == 0xF4 && b[1] == 13 && b[2] == 1);
+	CHECK_EQ_INT((int)firmata_enc_digital_write(b, 13, 1), 3);
+	CHECK(b[0] == 0xF5 && b[1] == 13 && b[2] == 1);
+	/* sampling interval 19 ms and 1000 ms (0x3E8 = LSB 0x68, MSB 0x07) */
+	CHECK_EQ_INT((int)firmata_enc_sampling_interval(b, 1000), 5);
+	CHECK(b[0] == 0xF0 && b[1] == 0x7A && b[2] == 0x68 && b[3] == 0x07 && b[4] == 0xF7);
+	CHECK_EQ_INT((int)firmata_enc_sampling_interval(b, 0), 0);
+	CHECK_EQ_INT((int)firmata_enc_analog(b, 16, 0), 0);
+	CHECK_EQ_INT((int)firmata_enc_analog(b, 0, 16384), 0);
+	CHECK_EQ_INT((int)firmata_enc_query(b, FIRMATA_CAPABILITY_QUERY), 3);
+	CHECK(b[0] == 0xF0 && b[1] == 0x6B && b[2] == 0xF7);
+}
+
+static void test_garbage_resync(void)
+{
+	/* stray data bytes, an undefined status byte, a cut message, then a good analog value */
+	const uint8_t b[] = {0x12, 0x34, 0xF3, 0xE0, 0x01, 0x90, 0x7F, 0x01, 0xE1, 0x7F, 0x07};
+	firmata_parser p = {0};
+	firmata_msg m[4];
+	int n = feed_all(&p, b, sizeof b, m, 4);
+
+	CHECK_EQ_INT(n, 2);
+	CHECK_EQ_INT(m[0].type, FIRMATA_MSG_DIGITAL);
+	CHECK_EQ_INT(m[1].type, FIRMATA_MSG_ANALOG);
+	CHECK_EQ_INT(m[1].pin, 1);
+	CHECK_EQ_INT(m[1].value, 0x3FF);
+	CHECK(p.errors >= 3);
+}
+
+static void test_sysex_overflow(void)
+{
+	uint8_t b[FIRMATA_MAX_SYSEX + 16];
+	firmata_parser p = {0};
+	firmata_msg m[2];
+	size_t n = 0;
+
+	b[n++] = 0xF0;
+	while (n < sizeof b - 4)
+		b[n++] = 0x11;
+	b[n++] = 0xF7;
+	b[n++] = 0xF9, b[n++] = 2, b[n++] = 6;
+	CHECK_EQ_INT(feed_all(&p, b, n, m, 2), 1); /* the overlong sysex is dropped */
+	CHECK_EQ_INT(m[0].type, FIRMATA_MSG_VERSION);
+	CHECK_EQ_INT(m[0].minor, 6);
+}
+
+static void test_host_side(void)
+{
+	/* what a host sends: version query, report analog 0 on, pin mode, sysex query, reset */
+	const uint8_t b[] = {0xF9, 0xC0, 0x01, 0xF4, 0x0D, 0x01, 0xF0, 0x6B, 0xF7, 0xFF};
+	firmata_parser p = {.from_host = 1};
+	firmata_msg m[8];
+
+	CHECK_EQ_INT(feed_all(&p, b, sizeof b, m, 8), 5);
+	CHECK_EQ_INT(m[0].type, FIRMATA_MSG_VERSION_QUERY);
+	CHECK_EQ_INT(m[1].type, FIRMATA_MSG_REPORT_ANALOG);
+	CHECK_EQ_INT(m[1].pin, 0);
+	CHECK_EQ_INT(m[1].value, 1);
+	CHECK_EQ_INT(m[2].type, FIRMATA_MSG_PIN_MODE);
+	CHECK_EQ_INT(m[2].pin, 13);
+	CHECK_EQ_INT(m[2].value, 1);
+	CHECK_EQ_INT(m[3].type, FIRMATA_MSG_SYSEX);
+	CHECK_EQ_INT(m[3].command, FIRMATA_CAPABILITY_QUERY);
+	CHECK_EQ_INT(m[4].type, FIRMATA_MSG_RESET);
+}
+
+static void test_string(void)
+{
+	const uint8_t s[] = {'o', 0, 'k', 0};
+	char out[8];
+
+	CHECK_EQ_INT(firmata_decode_string(s, sizeof s, out, sizeof out), 0);
+	CHECK_STR(out, "ok");
+	CHECK_EQ_INT(firmata_decode_string(s, 3, out, sizeof out), -1);
+}
+
+int main(void)
+{
+	RUN(test_analog_and_digital);
+	RUN(test_version_and_firmware);
+	RUN(test_firmware_roundtrip);
+	RUN(test_capabilities_and_mapping);
+	RUN(test_encoders);
+	RUN(test_garbage_resync);
+	RUN(test_sysex_overflow);
+	RUN(test_host_side);
+	RUN(test_string);
+	return check_summary();
+}
