@@ -13,11 +13,24 @@
 
 #define LB_MAX_POLLITEMS 16
 
+/* Whether a stream has a calibration other than the identity. */
+static int calibrated(const lb_stream *s)
+{
+	return s->gain != 1.0 || s->offset != 0.0;
+}
+
 /* Rebuild a stream's constant header part after its metadata changed. */
 static int stream_rebuild_prefix(lb_device *dev, lb_stream *s)
 {
 	s->prefix_len = lb_header_prefix(s->prefix, sizeof s->prefix, dev->epoch, s->type,
 					 s->quantity, s->unit, s->rate, dev->spec.simulated);
+	if (s->prefix_len >= 0 && calibrated(s)) {
+		int n = snprintf(s->prefix + s->prefix_len, sizeof s->prefix - (size_t)s->prefix_len,
+				 ",\"calib\":{\"gain\":%.10g,\"offset\":%.10g}", s->gain, s->offset);
+		s->prefix_len = n < 0 || (size_t)n >= sizeof s->prefix - (size_t)s->prefix_len
+					? -1
+					: s->prefix_len + n;
+	}
 	return s->prefix_len < 0 ? LB_EINVAL : 0;
 }
 
@@ -39,6 +52,12 @@ int lb_device_add_stream(lb_device *dev, const char *name, const char *quantity,
 	s->rate = rate;
 	base = dev->seq_base ? json_object_get(dev->seq_base, name) : NULL;
 	s->seq = json_is_integer(base) ? (uint64_t)json_integer_value(base) : 0;
+	s->gain = 1.0;
+	base = dev->calib ? json_object_get(dev->calib, name) : NULL;
+	if (base && (type == LB_F32 || type == LB_F64)) {
+		s->gain = json_number_value(json_object_get(base, "gain"));
+		s->offset = json_number_value(json_object_get(base, "offset"));
+	}
 	if (stream_rebuild_prefix(dev, s) < 0)
 		return LB_EINVAL;
 	return dev->nstreams++;
@@ -106,6 +125,19 @@ int lb_stream_publish(lb_device *dev, int stream, int64_t t_dev, int64_t t_host,
 				t_host, t_dev, count);
 	if (hlen < 0)
 		return LB_EINVAL;
+	if (calibrated(s) && s->type == LB_F32) {
+		/* calibration is applied here, once, for every client and recording */
+		if (count > dev->scratch_cap) {
+			float *b = realloc(dev->scratch, count * sizeof *b);
+			if (!b)
+				return LB_ENOMEM;
+			dev->scratch = b;
+			dev->scratch_cap = count;
+		}
+		for (uint32_t i = 0; i < count; i++)
+			dev->scratch[i] = (float)(s->gain * lb_sample_get(LB_F32, samples, i) + s->offset);
+		samples = dev->scratch;
+	}
 	s->seq++;
 	chan_send_data(dev, stream, s, lb_sample_get(s->type, samples, count - 1), header,
 		       (size_t)hlen, samples, (size_t)count * size);
@@ -150,6 +182,9 @@ json_t *lb_device_describe(lb_device *dev)
 		json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:f}", "name", s->name, "topic", s->topic,
 				      "quantity", s->quantity, "unit", s->unit, "type",
 				      lb_sample_type_name(s->type), "rate", s->rate);
+		if (o && calibrated(s))
+			json_object_set_new(o, "calib",
+					    json_pack("{s:f,s:f}", "gain", s->gain, "offset", s->offset));
 		if (o && s->max > s->min) {
 			json_object_set_new(o, "min", json_real(s->min));
 			json_object_set_new(o, "max", json_real(s->max));
@@ -233,8 +268,38 @@ static int handle_command(lb_device *dev, void *cmd)
 		term = 1;
 		goto done;
 	}
-	if (strcmp(name, "start") == 0) {
+	if (strcmp(name, "calib") == 0) {
+		const char *sname = json_string_value(json_object_get(params, "stream"));
+		int k;
+		for (k = 0; k < dev->nstreams && strcmp(dev->streams[k].name, sname ? sname : ""); k++)
+			;
+		if (k == dev->nstreams)
+			failed = lb_error_set(&err, LB_ERR_INVALID_PARAMS, "device '%s' has no stream '%s'",
+					      dev->spec.id, sname ? sname : "");
+		else if (dev->streams[k].type != LB_F32)
+			failed = lb_error_set(&err, LB_ERR_NOT_SUPPORTED,
+					      "stream '%s' is not a float stream: it cannot be calibrated",
+					      sname);
+		else {
+			dev->streams[k].gain = json_number_value(json_object_get(params, "gain"));
+			dev->streams[k].offset = json_number_value(json_object_get(params, "offset"));
+			stream_rebuild_prefix(dev, &dev->streams[k]);
+			changed = 1;
+			result = json_pack("{s:s,s:f,s:f}", "stream", sname, "gain",
+					   dev->streams[k].gain, "offset", dev->streams[k].offset);
+		}
+	} else if (strcmp(name, "start") == 0 && json_is_integer(json_object_get(params, "at_ns"))) {
+		/* a synchronised start: restart at that moment of the common host clock */
+		if (dev->running && drv->stop)
+			drv->stop(dev, &err);
+		dev->running = false;
+		dev->start_at = json_integer_value(json_object_get(params, "at_ns"));
+		result = json_pack("{s:s,s:I}", "device", dev->spec.id, "at_ns",
+				   (json_int_t)dev->start_at);
+		changed = 1;
+	} else if (strcmp(name, "start") == 0) {
 		lb_now now = lb_now_read();
+		dev->start_at = 0;
 		if (!dev->running) {
 			if (!drv->start)
 				failed = lb_error_set(&err, LB_ERR_NOT_SUPPORTED, "device cannot start");
@@ -354,6 +419,13 @@ static void *device_thread(void *arg)
 		};
 		int n = drv->pollitems ? drv->pollitems(dev, items + 2, LB_MAX_POLLITEMS) : 0;
 
+		if (dev->start_at) {
+			/* wake up for the scheduled start (the real clock's offset to mono now) */
+			lb_now t = lb_now_read();
+			int64_t at = t.mono + (dev->start_at - t.real);
+			if (deadline < 0 || at < deadline)
+				deadline = at;
+		}
 		if (deadline != armed)
 			arm_timer(tfd, armed = deadline);
 		if (zmq_poll(items, 2 + n, -1) < 0) {
@@ -370,6 +442,21 @@ static void *device_thread(void *arg)
 			if (read(tfd, &ticks, sizeof ticks) < 0)
 				ticks = 0;
 			armed = -2;
+		}
+		if (dev->start_at) {
+			now = lb_now_read();
+			if (now.real >= dev->start_at) {
+				/* start on the scheduled instant exactly, on both clocks */
+				lb_now at = {now.mono - (now.real - dev->start_at), dev->start_at};
+				dev->start_at = 0;
+				if (drv->start && drv->start(dev, &at, &err) == 0) {
+					dev->running = true;
+				} else {
+					lb_warn("device %s: synchronised start failed: %s", dev->spec.id,
+						err.message);
+				}
+				send_desc(dev, LB_CHAN_DESC);
+			}
 		}
 		if (drv->run) {
 			now = lb_now_read();
@@ -446,6 +533,8 @@ void lb_device_destroy(lb_device **pdev)
 			zmq_msg_close(&dev->cache[i].header);
 	json_decref(dev->desc);
 	json_decref(dev->seq_base);
+	json_decref(dev->calib);
+	free(dev->scratch);
 	json_decref(dev->spec.params);
 	free(dev);
 	*pdev = NULL;

@@ -44,6 +44,7 @@ typedef struct lb_stream {
 	double rate;
 	double min, max, resolution;
 	uint64_t seq;              /* last sequence number sent */
+	double gain, offset;       /* calibration applied to float samples: gain * x + offset */
 	char prefix[LB_HEADER_MAX];
 	int prefix_len;
 } lb_stream;
@@ -63,6 +64,7 @@ struct lb_device {
 	char epoch[17];
 	void *zctx;
 	json_t *seq_base;       /* {"stream name": last seq} from an earlier plug-in, or NULL */
+	json_t *calib;          /* {"stream name": {gain, offset}} stored calibrations, or NULL */
 	char cmd_endpoint[64];  /* inproc PAIR: main -> thread */
 	const char *chan_endpoint; /* inproc PUSH/PULL: thread -> main */
 
@@ -72,6 +74,9 @@ struct lb_device {
 	bool running;
 	void *priv;
 	void *chan; /* PUSH */
+	int64_t start_at;     /* real time of a scheduled start (synchronised acquisition), or 0 */
+	float *scratch;       /* calibrated copy of a batch */
+	size_t scratch_cap;
 
 	/* Owned by the main thread. */
 	pthread_t thread;
@@ -112,7 +117,8 @@ json_t *lb_device_describe(lb_device *dev);
 int lb_device_spawn(lb_device *dev);
 
 /*
- * Send a request to the device thread (main thread): cmd is start, stop, get, set, call or term;
+ * Send a request to the device thread (main thread): cmd is start, stop, get, set, call, calib
+ * or term;
  * the answer comes back as a REPLY with the same token. 0, or LB_EAGAIN if the thread's queue is
  * full (the device is stuck).
  */

@@ -73,6 +73,7 @@ int main(int argc, char **argv)
 	struct sigaction sa;
 	double num;
 	const char *ws;
+	char home_dir[512];
 
 	while ((opt = getopt_long(argc, argv, "c:vqh", longopts, NULL)) != -1) {
 		switch (opt) {
@@ -135,6 +136,18 @@ int main(int argc, char **argv)
 	so.remote_role = LB_ROLE_OBSERVER;
 	lb_role_parse(lb_config_str(cfg, "access", "remote_role", "observer"), &so.remote_role);
 	so.config = cfg;
+	so.data_dir = lb_config_str(cfg, "bridge", "data_dir", NULL);
+	if (!so.data_dir) {
+		const char *state = getenv("STATE_DIRECTORY"), *home = getenv("HOME");
+		if (state && *state)
+			so.data_dir = state; /* systemd's StateDirectory= */
+		else if (geteuid() == 0 || !home)
+			so.data_dir = "/var/lib/labbridge";
+		else {
+			snprintf(home_dir, sizeof home_dir, "%s/.local/share/labbridge", home);
+			so.data_dir = home_dir;
+		}
+	}
 
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_signal; /* no SA_RESTART: poll returns EINTR */

@@ -19,6 +19,7 @@ typedef struct lb_server_opts {
 	int request_timeout_ms;    /* how long a device may take to answer */
 	lb_role local_role, remote_role;
 	const json_t *config;      /* the whole configuration (borrowed) */
+	const char *data_dir;      /* calibrations, recordings (SQLite database and CSV files) */
 } lb_server_opts;
 
 /* Bind the endpoints, start the authenticator and hot-plug watcher, scan for devices.
