@@ -82,6 +82,7 @@ struct lb_device {
 	pthread_t thread;
 	void *cmd; /* PAIR */
 	bool opened, removing;
+	const char *end_reason; /* why its streams end: "unplugged", "stopped answering"... */
 	json_t *desc;
 	lb_stream_cache cache[LB_MAX_STREAMS];
 	int ncache;

@@ -327,6 +327,7 @@ static void scan(lb_server *s)
 		if (!present && !d->removing) {
 			lb_info("device %s is no longer present", d->spec.id);
 			d->removing = true;
+			d->end_reason = "unplugged";
 			lb_device_send(d, "term", 0, NULL);
 		}
 	}
@@ -344,12 +345,38 @@ static void remember_seqs(lb_server *s, lb_device *d)
 	json_object_set_new(s->seq_memory, d->spec.id, m);
 }
 
+/* End each stream of a device with an explicit message (continuing its seq). */
+static void publish_stream_ends(lb_server *s, lb_device *d)
+{
+	lb_now now = lb_now_read();
+
+	for (int k = 0; k < d->nstreams && k < LB_MAX_STREAMS; k++) {
+		json_t *h = json_pack("{s:i,s:s,s:I,s:I,s:s,s:i,s:{s:s,s:s}}", "v",
+				      LB_PROTOCOL_VERSION, "epoch", s->epoch, "seq",
+				      (json_int_t)(d->cache[k].seq + 1), "t_host", (json_int_t)now.real,
+				      "type", "json", "count", 1, "data", "event", "end", "reason",
+				      d->end_reason ? d->end_reason : "removed");
+		char *text = h ? json_dumps(h, JSON_COMPACT) : NULL;
+		if (text) {
+			zmq_send(s->xpub, d->streams[k].topic, strlen(d->streams[k].topic),
+				 ZMQ_SNDMORE | ZMQ_DONTWAIT);
+			zmq_send(s->xpub, text, strlen(text), ZMQ_DONTWAIT);
+			d->cache[k].seq++;
+			if (k >= d->ncache)
+				d->ncache = k + 1;
+		}
+		free(text);
+		json_decref(h);
+	}
+}
+
 /* The device's thread has ended: forget it. */
 static void remove_device(lb_server *s, size_t i)
 {
 	lb_device *d = s->dev[i];
 
 	if (d->opened) {
+		publish_stream_ends(s, d);
 		remember_seqs(s, d);
 		d->removing = true;
 		fail_pending_of(s, d);
@@ -480,6 +507,7 @@ static void handle_chan(lb_server *s, zmq_msg_t *first)
 		break;
 	case LB_CHAN_GONE:
 		d->removing = true;
+		d->end_reason = "device lost (unplugged or stopped answering)";
 		break;
 	case LB_CHAN_BYE:
 		for (size_t i = 0; i < s->ndev; i++)
@@ -1639,8 +1667,10 @@ void lb_server_destroy(lb_server **ps)
 	s = *ps;
 	/* stop every device thread and wait for each BYE */
 	for (size_t i = 0; i < s->ndev; i++)
-		if (s->dev[i]->cmd)
+		if (s->dev[i]->cmd) {
+			s->dev[i]->end_reason = "bridge stopping";
 			lb_device_send(s->dev[i], "term", 0, NULL);
+		}
 	while (s->ndev && s->pull) {
 		zmq_msg_t first;
 		zmq_pollitem_t it = {s->pull, 0, ZMQ_POLLIN, 0};

@@ -100,6 +100,9 @@ class FirmataTest(BridgeTest):
         events = self.subscriber(d, ["bridge/devices/", A0])
         before = events.wait_for(lambda m: m.topic == A0, what="a sample").header["seq"]
         c.call("firmata.emulator", {"fault": "unplug"})
+        end = events.wait_for(lambda m: m.topic == A0 and m.header["type"] == "json", timeout=5,
+                              what="the explicit end of the stream")
+        self.assertEqual(end.data["event"], "end")
         events.wait_for(lambda m: m.topic == "bridge/devices/" and m.data["event"] == "removed",
                         timeout=5, what="removed")
         self.assertIsNone(self.device(c))
@@ -108,6 +111,7 @@ class FirmataTest(BridgeTest):
         events.wait_for(lambda m: m.topic == "bridge/devices/" and m.data["event"] == "added",
                         timeout=10, what="added again")
         m = events.wait_for(lambda m: m.topic == A0, what="samples again")
+        self.assertEqual(m.header["seq"], end.header["seq"] + 1, "seq continues after the end")
         self.assertGreater(m.header["seq"], before)
 
     def test_pin_actions(self):
