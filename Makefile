@@ -83,15 +83,23 @@ unit: $(UNIT_BIN)
 integration: build/asan/labbridge build/asan/labctl build/asan/watch
 	$(PY) tests/integration/run.py --bridge build/asan/labbridge --labctl build/asan/labctl --watch build/asan/watch
 
+# Each harness replays its seed corpus and runs 20000 new inputs in a scratch corpus; a crash
+# fails the target (the fuzzer's own exit status) and leaves its reproducer in build/fuzz/.
 fuzz-smoke: $(FUZZ_BIN)
-	@set -e; for f in $(FUZZ_BIN); do n=$$(basename $$f); echo "== $$n (seed corpus + 20000 runs)"; \
-	  $$f -runs=20000 -max_len=4096 -seed=1 tests/fuzz/corpus/$${n#fuzz_} 2>&1 | tail -1; done
+	@set -e; for f in $(FUZZ_BIN); do n=$$(basename $$f); c=$${n#fuzz_}; \
+	  rm -rf build/fuzz/smoke-$$c; mkdir -p build/fuzz/smoke-$$c; \
+	  echo "== $$n (seed corpus + 20000 runs)"; \
+	  if ! $$f -runs=20000 -max_len=4096 -seed=1 -artifact_prefix=build/fuzz/$$c- \
+	       build/fuzz/smoke-$$c tests/fuzz/corpus/$$c > build/fuzz/$$c.log 2>&1; then \
+	    tail -30 build/fuzz/$$c.log; echo "$$n FAILED (log: build/fuzz/$$c.log)"; exit 1; fi; \
+	  tail -1 build/fuzz/$$c.log; done
 
 # Longer fuzzing: make fuzz FUZZ_SECONDS=600
 FUZZ_SECONDS ?= 60
 fuzz: $(FUZZ_BIN)
-	@set -e; for f in $(FUZZ_BIN); do n=$$(basename $$f); mkdir -p build/corpus/$$n; \
-	  $$f -max_total_time=$(FUZZ_SECONDS) build/corpus/$$n tests/fuzz/corpus/$${n#fuzz_}; done
+	@set -e; for f in $(FUZZ_BIN); do n=$$(basename $$f); c=$${n#fuzz_}; mkdir -p build/corpus/$$c; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=build/fuzz/$$c- build/corpus/$$c \
+	    tests/fuzz/corpus/$$c; done
 
 # valgrind over the unit tests (built without sanitizers) and a short daemon run.
 memcheck: test-deps build/labbridge build/labctl

@@ -46,12 +46,9 @@ const lb_lease *lb_lease_find(lb_leases *t, const char *device, int64_t now)
 {
 	long i = lease_index(t, device);
 
-	if (i < 0)
+	/* an expired lease is absent, but only lb_leases_sweep removes it (and announces it) */
+	if (i < 0 || t->v[i].expires <= now)
 		return NULL;
-	if (t->v[i].expires <= now) {
-		lease_remove(t, (size_t)i);
-		return NULL;
-	}
 	return &t->v[i];
 }
 
@@ -75,6 +72,8 @@ int lb_lease_acquire(lb_leases *t, const char *device, const lb_client *c, int64
 	}
 	if (cur) {
 		l = (lb_lease *)cur;
+	} else if (lease_index(t, device) >= 0) {
+		l = &t->v[lease_index(t, device)]; /* reuse an expired entry not yet swept */
 	} else {
 		if (t->n == t->cap) {
 			size_t cap = t->cap ? t->cap * 2 : 16;

@@ -57,7 +57,7 @@ int lb_lease_release(lb_leases *t, const char *device, const lb_client *c, int64
 int lb_lease_check(lb_leases *t, const char *device, const lb_client *c, int64_t now,
 		   lb_error *err);
 
-/* The live lease on device, or NULL. */
+/* The live lease on device, or NULL (an expired one is ignored, not removed). */
 const lb_lease *lb_lease_find(lb_leases *t, const char *device, int64_t now);
 
 /*

@@ -13,10 +13,12 @@
 typedef struct load_ctx {
 	json_t *root;
 	FILE *f;
-	int line; /* the line inih is handling (counted by the reader) */
+	int line;           /* the line inih is handling (counted by the reader) */
+	int indented;       /* it starts with blanks: inih reads it as a continuation line */
+	char last_key[128]; /* the section's last key ("" after a header), as inih's prev_name */
 	const char *path;
 	lb_error *err;
-	int failed;
+	int failed; /* line of the first error found here, 0 if none */
 } load_ctx;
 
 static const char *const bridge_keys[] = {"pub", "rpc", "ws", "simulate", "heartbeat_ms",
@@ -33,61 +35,114 @@ static int in_list(const char *const *list, const char *key)
 	return 0;
 }
 
+/* Record the first error (at line); returns 0, what inih expects from a failing handler. */
+static int fail(load_ctx *c, int line, const char *what)
+{
+	if (!c->failed) {
+		lb_error_set(c->err, LB_ERR_INVALID_PARAMS, "%s:%d: %s", c->path, line, what);
+		c->failed = line;
+	}
+	return 0;
+}
+
+/* The object of section name, created (starting at line) if new; NULL after an error. */
+static json_t *section_get(load_ctx *c, const char *name, int line)
+{
+	json_t *sec = json_object_get(c->root, name);
+
+	if (sec)
+		return sec;
+	sec = json_pack("{s:i,s:{}}", "_line", line, "_lines");
+	if (!sec) {
+		fail(c, line, "out of memory");
+		return NULL;
+	}
+	/* On failure json_object_set_new frees sec. */
+	if (json_object_set_new(c->root, name, sec) < 0) {
+		fail(c, line, "the section name is not valid UTF-8 (save the file as UTF-8)");
+		return NULL;
+	}
+	return sec;
+}
+
 /* inih callback: store one key; returns 0 (inih records the line) on an invalid entry. */
 static int on_entry(void *user, const char *section, const char *key, const char *value)
 {
 	load_ctx *c = user;
 	int lineno = c->line;
-	json_t *sec, *lines;
+	char msg[200];
+	json_t *sec, *str;
 
 	if (c->failed)
 		return 1;
 	if (!section[0]) {
-		lb_error_set(c->err, LB_ERR_INVALID_PARAMS, "%s:%d: '%s' is outside any [section]",
-			     c->path, lineno, key ? key : "");
-		return c->failed = 1, 0;
+		snprintf(msg, sizeof msg, "'%s' is outside any [section]", key ? key : "");
+		return fail(c, lineno, msg);
 	}
-	sec = json_object_get(c->root, section);
-	if (!sec) {
-		sec = json_pack("{s:i,s:{}}", "_line", lineno, "_lines");
-		json_object_set_new(c->root, section, sec);
-	}
+	if (key && c->indented && c->last_key[0] && strcmp(key, c->last_key) == 0)
+		return fail(c, lineno, "an indented line continues the previous value, which is not "
+				       "supported: remove the blanks at its start");
+	sec = section_get(c, section, lineno);
+	if (!sec)
+		return 0;
 	if (!key)
 		return 1; /* a section header alone */
 	if ((strcmp(section, "bridge") == 0 && !in_list(bridge_keys, key)) ||
 	    (strcmp(section, "access") == 0 && !in_list(access_keys, key))) {
-		lb_error_set(c->err, LB_ERR_INVALID_PARAMS, "%s:%d: unknown key '%s' in [%s]",
-			     c->path, lineno, key, section);
-		return c->failed = 1, 0;
+		snprintf(msg, sizeof msg, "unknown key '%s' in [%s]", key, section);
+		return fail(c, lineno, msg);
 	}
 	if (strcmp(section, "access") == 0) {
 		lb_role r;
 		if (lb_role_parse(value, &r) < 0) {
-			lb_error_set(c->err, LB_ERR_INVALID_PARAMS,
-				     "%s:%d: %s must be observer, student or teacher, not '%s'",
-				     c->path, lineno, key, value);
-			return c->failed = 1, 0;
+			snprintf(msg, sizeof msg,
+				 "%s must be observer, student or teacher, not '%s'", key, value);
+			return fail(c, lineno, msg);
 		}
 	}
-	if (key[0] == '_') {
-		lb_error_set(c->err, LB_ERR_INVALID_PARAMS, "%s:%d: keys may not start with '_'",
-			     c->path, lineno);
-		return c->failed = 1, 0;
-	}
-	json_object_set_new(sec, key, json_string(value));
-	lines = json_object_get(sec, "_lines");
-	json_object_set_new(lines, key, json_integer(lineno));
+	if (key[0] == '_')
+		return fail(c, lineno, "keys may not start with '_'");
+	str = json_string(value);
+	if (!str)
+		return fail(c, lineno, "the value is not valid UTF-8 (save the file as UTF-8)");
+	if (json_object_set_new(sec, key, str) < 0)
+		return fail(c, lineno, "the key is not valid UTF-8 (save the file as UTF-8)");
+	json_object_set_new(json_object_get(sec, "_lines"), key, json_integer(lineno));
+	snprintf(c->last_key, sizeof c->last_key, "%s", key);
 	return 1;
 }
 
-/* inih line reader: fgets that counts lines, so errors can name them. */
+/* inih line reader: fgets that counts lines, so errors can name them, and sees headers. */
 static char *read_line(char *buf, int size, void *user)
 {
 	load_ctx *c = user;
 	char *r = fgets(buf, size, c->f);
+	size_t n;
 
-	if (r)
-		c->line++;
+	if (!r)
+		return NULL;
+	c->line++;
+	n = strlen(buf);
+	if (n == (size_t)size - 1 && buf[n - 1] != '\n' && !feof(c->f)) {
+		int ch;
+		char msg[64];
+		snprintf(msg, sizeof msg, "line too long (at most %d characters)", size - 2);
+		fail(c, c->line, msg);
+		while ((ch = fgetc(c->f)) != EOF && ch != '\n')
+			;
+	}
+	c->indented = buf[0] == ' ' || buf[0] == '\t';
+	if (buf[0] == '[') {
+		/* A header: inih calls no handler for it (Debian builds it without
+		 * INI_CALL_HANDLER_ON_NEW_SECTION), so create the section here. */
+		char *end = strchr(buf + 1, ']');
+		c->last_key[0] = '\0';
+		if (end && !c->failed) {
+			*end = '\0';
+			section_get(c, buf + 1, c->line);
+			*end = ']';
+		}
+	}
 	return r;
 }
 
@@ -98,7 +153,7 @@ json_t *lb_config_empty(void)
 
 json_t *lb_config_load(const char *path, lb_error *err)
 {
-	load_ctx c = {json_object(), NULL, 0, path, err, 0};
+	load_ctx c = {.root = json_object(), .path = path, .err = err};
 	int rc;
 
 	if (!c.root) {
@@ -114,10 +169,10 @@ json_t *lb_config_load(const char *path, lb_error *err)
 		lb_error_set(err, LB_ERR_INVALID_PARAMS, "%s: cannot open: %s", path, strerror(errno));
 	else if (rc == -2)
 		lb_error_set(err, LB_ERR_INTERNAL, "%s: out of memory", path);
-	else if (rc > 0 && !c.failed)
+	else if (rc > 0 && (!c.failed || rc < c.failed)) /* the first error is the cause */
 		lb_error_set(err, LB_ERR_INVALID_PARAMS,
 			     "%s:%d: syntax error (expected [section] or key = value)", path, rc);
-	if (rc != 0) {
+	if (rc != 0 || c.failed) {
 		json_decref(c.root);
 		return NULL;
 	}

@@ -37,11 +37,12 @@ static int stream_rebuild_prefix(lb_device *dev, lb_stream *s)
 int lb_device_add_stream(lb_device *dev, const char *name, const char *quantity, const char *unit,
 			 lb_sample_type type, double rate)
 {
-	lb_stream *s;
+	lb_stream *s = NULL;
 	json_t *base;
 
-	if (dev->nstreams >= LB_MAX_STREAMS || !name || !*name)
-		return LB_EINVAL;
+	if (dev->nstreams >= LB_MAX_STREAMS || !name || !*name || strlen(name) >= sizeof s->name ||
+	    strspn(name, LB_NAME_CHARS) != strlen(name))
+		return LB_EINVAL; /* topics promise [A-Za-z0-9._-] segments */
 	s = &dev->streams[dev->nstreams];
 	memset(s, 0, sizeof *s);
 	snprintf(s->name, sizeof s->name, "%s", name);

@@ -12,6 +12,9 @@
 #include "header.h"
 
 #define LB_MAX_STREAMS 32
+/* The characters of device ids and stream names (topic segments). */
+#define LB_NAME_CHARS "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-"
+
 #define LB_HEADER_MAX 512
 
 /* Kinds of messages a device thread sends to the main loop (first frame: lb_chan_meta). */
@@ -88,7 +91,10 @@ struct lb_device {
 	int ncache;
 };
 
-/* Declare a stream (in open()); returns its index, or negative. The topic is kind/id/name/. */
+/*
+ * Declare a stream (in open()); returns its index, or LB_EINVAL when there are too many or the
+ * name is not made of LB_NAME_CHARS. The topic is kind/id/name/.
+ */
 int lb_device_add_stream(lb_device *dev, const char *name, const char *quantity, const char *unit,
 			 lb_sample_type type, double rate);
 

@@ -14,11 +14,17 @@ int lb_error_set(lb_error *err, int code, const char *fmt, ...)
 		n = vsnprintf(err->message, sizeof err->message, fmt, ap);
 		va_end(ap);
 		if (n >= (int)sizeof err->message) {
-			/* cut at a character boundary: messages are UTF-8 and end up in JSON */
-			size_t len = sizeof err->message - 1;
-			while (len > 0 && ((unsigned char)err->message[len] & 0xC0) == 0x80)
-				len--;
-			err->message[len] = '\0';
+			/* Cut at a character boundary: messages are UTF-8 and end up in JSON.
+			 * message[255] is already the NUL: look at the last sequence kept. */
+			size_t end = sizeof err->message - 1, i = end;
+			while (i > 0 && ((unsigned char)err->message[i - 1] & 0xC0) == 0x80)
+				i--;
+			if (i > 0 && (unsigned char)err->message[i - 1] >= 0xC0) {
+				unsigned char c = (unsigned char)err->message[i - 1];
+				size_t need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+				if (end - (i - 1) < need)
+					err->message[i - 1] = '\0';
+			}
 		}
 	}
 	return LB_EFAIL;

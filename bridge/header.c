@@ -2,6 +2,8 @@
 #include "header.h"
 
 #include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -57,7 +59,7 @@ static int append_json_string(char *buf, size_t cap, size_t *len, const char *s)
 		return -1;
 	n = json_dumpb(str, buf + *len, cap - *len, JSON_ENCODE_ANY | JSON_ENSURE_ASCII);
 	json_decref(str);
-	if (n == 0 || n > cap - *len)
+	if (n == 0 || n >= cap - *len) /* keep room for the NUL */
 		return -1;
 	*len += n;
 	return 0;
@@ -74,7 +76,14 @@ int lb_header_prefix(char *buf, size_t cap, const char *epoch, lb_sample_type ty
 		return -1;
 	len = (size_t)n;
 	if (type != LB_JSON) {
-		n = snprintf(buf + len, cap - len, ",\"rate\":%.15g,\"quantity\":", rate);
+		char num[32];
+
+		if (!isfinite(rate))
+			return -1; /* nan and inf are not JSON */
+		snprintf(num, sizeof num, "%.15g", rate);
+		if (strtod(num, NULL) != rate) /* rounded (even past DBL_MAX): print all digits */
+			snprintf(num, sizeof num, "%.17g", rate);
+		n = snprintf(buf + len, cap - len, ",\"rate\":%s,\"quantity\":", num);
 		if (n < 0 || (size_t)n >= cap - len)
 			return -1;
 		len += (size_t)n;

@@ -15,7 +15,7 @@ int lb_request_parse(const void *buf, size_t len, lb_request *req, lb_error *err
 				    "request frame of %zu bytes exceeds the %d-byte limit", len,
 				    LB_REQUEST_MAX_JSON);
 	/* jansson rejects invalid UTF-8 and NUL characters in strings. */
-	req->root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+	req->root = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
 	if (!req->root)
 		return lb_error_set(err, LB_ERR_PARSE, "malformed request (column %d): %s",
 				    jerr.column, jerr.text);
@@ -84,6 +84,10 @@ char *lb_reply_error(const json_t *id, const lb_error *err)
 	json_t *r = json_pack("{s:o,s:{s:i,s:s,s:s}}", "id", id ? json_copy((json_t *)id) : json_null(),
 			      "error", "code", err->code, "name", lb_error_name(err->code),
 			      "message", err->message);
+	if (!r) /* a message that is not UTF-8 */
+		r = json_pack("{s:o,s:{s:i,s:s,s:s}}", "id",
+			      id ? json_copy((json_t *)id) : json_null(), "error", "code", err->code,
+			      "name", lb_error_name(err->code), "message", "(message not UTF-8)");
 	return reply_dump(r);
 }
 

@@ -9,7 +9,9 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <math.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -176,14 +178,15 @@ static void publish_heartbeat(lb_server *s, int64_t now)
 /* Send a reply text after the envelope (the envelope messages are consumed). */
 static void send_reply(lb_server *s, zmq_msg_t *env, int nenv, char *text)
 {
+	static const char oom[] = "{\"id\":null,\"error\":{\"code\":-32603,\"name\":"
+				  "\"internal_error\",\"message\":\"out of memory\"}}";
+
 	for (int i = 0; i < nenv; i++)
 		zmq_msg_send(&env[i], s->router, ZMQ_SNDMORE | ZMQ_DONTWAIT);
 	if (text)
 		zmq_send(s->router, text, strlen(text), ZMQ_DONTWAIT);
 	else
-		zmq_send(s->router, "{\"id\":null,\"error\":{\"code\":-32603,\"name\":\"internal_error\","
-				    "\"message\":\"out of memory\"}}",
-			 91, ZMQ_DONTWAIT);
+		zmq_send(s->router, oom, sizeof oom - 1, ZMQ_DONTWAIT);
 	free(text);
 }
 
@@ -530,9 +533,11 @@ typedef int (*method_fn)(lb_server *s, call *c, json_t **result, lb_error *err);
 /* bridge.info */
 static int m_info(lb_server *s, call *c, json_t **result, lb_error *err)
 {
+	static const char *const allowed[] = {NULL};
 	size_t live = 0;
 
-	(void)err;
+	if (lb_param_only(c->req.params, allowed, err) < 0)
+		return LB_EFAIL;
 	for (size_t i = 0; i < s->ndev; i++)
 		live += s->dev[i]->opened && !s->dev[i]->removing;
 	*result = json_pack("{s:i,s:s,s:s,s:b,s:I,s:I,s:{s:s,s:s,s:s?},s:I}", "protocol",
@@ -547,7 +552,11 @@ static int m_info(lb_server *s, call *c, json_t **result, lb_error *err)
 /* whoami */
 static int m_whoami(lb_server *s, call *c, json_t **result, lb_error *err)
 {
-	(void)s, (void)err;
+	static const char *const allowed[] = {NULL};
+
+	(void)s;
+	if (strcmp(c->req.method, "whoami") == 0 && lb_param_only(c->req.params, allowed, err) < 0)
+		return LB_EFAIL;
 	*result = json_pack("{s:s,s:s,s:s}", "user", c->client.user, "role",
 			    lb_role_name(c->client.role), "name", c->client.name);
 	return 0;
@@ -1448,9 +1457,32 @@ static void expire_pending(lb_server *s, int64_t now)
 
 /* ---------------------------------------------------------------- life cycle */
 
+/* Whether something listens on the Unix socket path (libzmq would silently replace it). */
+static int ipc_in_use(const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd, rc;
+
+	if (strlen(path) >= sizeof sa.sun_path || path[0] == '@')
+		return 0;
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return 0;
+	rc = connect(fd, (struct sockaddr *)&sa, sizeof sa);
+	close(fd);
+	return rc == 0; /* refused or absent: a stale file, binding is fine */
+}
+
 /* Bind sock to ep; record the bound endpoint (with the chosen port); 0 or -1 with a message. */
 static int bind_endpoint(void *sock, const char *what, const char *ep, char *out, size_t cap)
 {
+	if (strncmp(ep, "ipc://", 6) == 0 && ipc_in_use(ep + 6)) {
+		lb_err("cannot bind the %s endpoint %s: another program is listening there (is another "
+		       "labbridge running? use --pub/--rpc/--ws)",
+		       what, ep);
+		return -1;
+	}
 	if (zmq_bind(sock, ep) < 0) {
 		lb_err("cannot bind the %s endpoint %s: %s%s", what, ep, zmq_strerror(zmq_errno()),
 		       zmq_errno() == EADDRINUSE ? " (is another labbridge running? use --pub/--rpc/--ws)"

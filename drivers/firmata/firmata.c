@@ -473,6 +473,7 @@ static int fm_bridge_call(const lb_driver *drv, const char *method, const json_t
 			  json_t **result, lb_error *err)
 {
 	static const char *const faults[] = {"ok", "silent", "garbage", "unplug", "plug", NULL};
+	static const char *const allowed[] = {"fault", NULL};
 	const char *fault = NULL;
 	int f;
 
@@ -480,7 +481,8 @@ static int fm_bridge_call(const lb_driver *drv, const char *method, const json_t
 	if (strcmp(method, "emulator") != 0)
 		return lb_error_set(err, LB_ERR_METHOD_NOT_FOUND,
 				    "unknown method 'firmata.%s' (firmata.emulator)", method);
-	if (lb_param_string(params, "fault", true, &fault, err) < 0)
+	if (lb_param_only(params, allowed, err) < 0 ||
+	    lb_param_string(params, "fault", true, &fault, err) < 0)
 		return LB_EFAIL;
 	for (f = 0; faults[f] && strcmp(faults[f], fault) != 0; f++)
 		;

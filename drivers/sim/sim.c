@@ -56,6 +56,29 @@ static int sim_batch(const sim_priv *p)
 	return b < 1 ? 1 : b;
 }
 
+/* The keys a [sim.NAME] section may hold. */
+static const char *const sim_keys[] = {"title", "quantity", "unit", "wave", "rate", "offset",
+				       "amplitude", "frequency", "noise", "min", "max",
+				       "resolution", "batch", "autostart", NULL};
+
+/* Log a configuration error once (scans run every 2 s: do not repeat it each time). */
+static void sim_config_error(const char *section, const char *msg)
+{
+	static json_t *reported;
+	json_t *m;
+
+	if (!reported)
+		reported = json_object();
+	m = json_string(msg);
+
+	if (json_equal(json_object_get(reported, section), m)) {
+		json_decref(m);
+		return;
+	}
+	json_object_set_new(reported, section, m);
+	lb_err("%s (the simulated device [%s] is left out)", msg, section);
+}
+
 /* Read one numeric option of a [sim.NAME] section into the params object; 0 or negative. */
 static int sim_opt(const json_t *cfg, const char *section, json_t *params, const char *key,
 		   double min, double max, double def)
@@ -64,10 +87,47 @@ static int sim_opt(const json_t *cfg, const char *section, json_t *params, const
 	lb_error err;
 
 	if (lb_config_num(cfg, section, key, min, max, def, &v, &err) < 0) {
-		lb_err("%s", err.message);
+		sim_config_error(section, err.message);
 		return -1;
 	}
 	json_object_set_new(params, key, json_real(v));
+	return 0;
+}
+
+/* Check a section's keys and names; 0, or -1 after logging what is wrong (file:line). */
+static int sim_check_section(const json_t *cfg, const char *section, const json_t *sec)
+{
+	const char *path = json_string_value(json_object_get(cfg, "_path"));
+	const char *key, *q;
+	json_t *v;
+	char msg[300];
+
+	json_object_foreach((json_t *)sec, key, v) {
+		int known = key[0] == '_';
+		for (int i = 0; sim_keys[i] && !known; i++)
+			known = strcmp(sim_keys[i], key) == 0;
+		if (!known) {
+			snprintf(msg, sizeof msg, "%s:%lld: unknown key '%s' in [%s]",
+				 path ? path : "config",
+				 (long long)json_integer_value(
+					 json_object_get(json_object_get(sec, "_lines"), key)),
+				 key, section);
+			sim_config_error(section, msg);
+			return -1;
+		}
+	}
+	q = lb_config_str(cfg, section, "quantity", "voltage");
+	if (!*q || strspn(q, LB_NAME_CHARS) != strlen(q) || strlen(q) > 31) {
+		snprintf(msg, sizeof msg,
+			 "%s:%lld: [%s] quantity = '%s' names the stream: use letters, digits, '.', "
+			 "'_' or '-' (e.g. temperature, light_level)",
+			 path ? path : "config",
+			 (long long)json_integer_value(
+				 json_object_get(json_object_get(sec, "_lines"), "quantity")),
+			 section, q);
+		sim_config_error(section, msg);
+		return -1;
+	}
 	return 0;
 }
 
@@ -115,17 +175,20 @@ static int sim_scan(const lb_driver *drv, const lb_scan_ctx *ctx, lb_spec_list *
 		if (strncmp(section, "sim.", 4) != 0)
 			continue;
 		configured = 1;
-		if (!*name || strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-					   "0123456789._-") != strlen(name)) {
-			lb_err("config [%s]: a simulated device name may only use letters, digits, "
-			       "'.', '_' and '-'",
-			       section);
+		if (!*name || strspn(name, LB_NAME_CHARS) != strlen(name)) {
+			sim_config_error(section, "a simulated device name may only use letters, "
+						  "digits, '.', '_' and '-'");
 			continue;
 		}
+		if (sim_check_section(ctx->config, section, sec) < 0)
+			continue;
 		wave = lb_config_str(ctx->config, section, "wave", "sine");
 		if (lb_wave_parse(wave, &w) < 0) {
-			lb_err("config [%s]: wave = '%s' must be constant, sine, square, ramp or walk",
-			       section, wave);
+			char msg[200];
+			snprintf(msg, sizeof msg,
+				 "[%s] wave = '%s' must be constant, sine, square, ramp or walk", section,
+				 wave);
+			sim_config_error(section, msg);
 			continue;
 		}
 		p = json_pack("{s:s,s:s,s:s}", "quantity",
@@ -364,6 +427,7 @@ static int sim_run(lb_device *dev, const lb_now *now, const zmq_pollitem_t *item
 static int sim_bridge_call(const lb_driver *drv, const char *method, const json_t *params,
 			   json_t **result, lb_error *err)
 {
+	static const char *const allowed[] = {"device", NULL};
 	const char *id = NULL;
 	int known = 0;
 
@@ -371,7 +435,8 @@ static int sim_bridge_call(const lb_driver *drv, const char *method, const json_
 	if (strcmp(method, "unplug") != 0 && strcmp(method, "plug") != 0)
 		return lb_error_set(err, LB_ERR_METHOD_NOT_FOUND,
 				    "unknown method 'sim.%s' (sim.unplug, sim.plug)", method);
-	if (lb_param_string(params, "device", true, &id, err) < 0)
+	if (lb_param_only(params, allowed, err) < 0 ||
+	    lb_param_string(params, "device", true, &id, err) < 0)
 		return LB_EFAIL;
 	for (int i = 0; i < sim_nknown; i++)
 		known |= strcmp(sim_known[i], id) == 0;
