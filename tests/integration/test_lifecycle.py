@@ -27,10 +27,12 @@ class CloneTest(BridgeTest):
         c = self.client(d)
         # 1. subscribe first, and queue messages
         sub = self.subscriber(d, ["sensor/"], rcvhwm=100000)
+        # (let every running stream send once, so that all three are in the snapshot)
+        early = sub.collect(until=lambda got: len({m.topic for m in got}) >= 3, seconds=5)
         # 2. snapshot
         snap = c.call("snapshot", {"prefix": "sensor/"})
         # 3. collect updates, apply those with seq > the snapshot's
-        msgs = sub.collect(1.5)
+        msgs = early + sub.collect(1.5)
         self.assertRegex(snap["epoch"], r"^[0-9a-f]{16}$")
         self.assertEqual(len(snap["devices"]), 4)
         state = {s["topic"]: s for s in snap["streams"]}
