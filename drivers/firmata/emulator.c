@@ -178,8 +178,12 @@ static void *emu_thread(void *arg)
 			wait_ns = next_report - now;
 		if (wait_ns < 0)
 			wait_ns = 0;
-		if (poll(&p, 1, (int)(wait_ns / 1000000)) < 0 && errno != EINTR)
-			break;
+		{
+			/* ppoll: nanosecond timeouts (poll's milliseconds would spin below 1 ms) */
+			struct timespec ts = {wait_ns / 1000000000LL, wait_ns % 1000000000LL};
+			if (ppoll(&p, 1, &ts, NULL) < 0 && errno != EINTR)
+				break;
+		}
 		now = now_ns();
 		if (p.revents & POLLHUP) {
 			/* no host has the port open: the board is unpowered */

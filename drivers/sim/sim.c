@@ -15,6 +15,8 @@
 #define SIM_MAX_RATE 100000.0
 #define SIM_MAX_BATCH 65536
 #define SIM_MAX_DEVICES 64
+/* Automatic batching: at most this many messages per second per stream (50 ms of latency). */
+#define SIM_MESSAGES_PER_S 20.0
 
 /* The built-in lab, used when the config has no [sim.*] section. */
 static const struct sim_default {
@@ -41,7 +43,7 @@ static int sim_nknown;
 typedef struct sim_priv {
 	lb_signal sig;
 	double rate;
-	int batch;        /* samples per message; 0 = automatic (about 100 messages/s) */
+	int batch;        /* samples per message; 0 = automatic (about 20 messages/s) */
 	int autostart;
 	int64_t t0_mono, t0_real, dev_t0;
 	uint64_t produced;
@@ -52,7 +54,7 @@ typedef struct sim_priv {
 /* Samples per message for the current rate. */
 static int sim_batch(const sim_priv *p)
 {
-	int b = p->batch ? p->batch : (int)ceil(p->rate / 100.0);
+	int b = p->batch ? p->batch : (int)ceil(p->rate / SIM_MESSAGES_PER_S);
 	return b < 1 ? 1 : b;
 }
 
