@@ -201,7 +201,10 @@ static void record_message(lb_recorder *rc, zmq_msg_t *topic, zmq_msg_t *header,
 			continue;
 		for (size_t k = 0; k < count; k++) {
 			int64_t ts = t_host + (rate > 0 ? (int64_t)((double)k * 1e9 / rate) : 0);
-			int n = lb_csv_row(buf + len, cap - len, &r->opts, ts, r->t0,
+			int n;
+			if (ts < r->t0)
+				continue; /* measured before the recording started */
+			n = lb_csv_row(buf + len, cap - len, &r->opts, ts, r->t0,
 					   lb_sample_get(type, zmq_msg_data(data), k));
 			if (n > 0)
 				len += (size_t)n;

@@ -147,7 +147,8 @@ class LoadTest(BridgeTest):
         self.assertGreater(late[-1].header["seq"] - late[0].header["seq"] + 1, len(late))
 
     def test_hung_device_does_not_stall_the_others(self):
-        d = self.start_bridge(make_conf({"t1": sensor(rate=50), "t2": sensor(rate=50)},
+        d = self.start_bridge(make_conf({"t1": sensor(rate=50, batch=1),
+                                         "t2": sensor(rate=50, batch=1)},
                                         bridge={"request_timeout_ms": 1000,
                                                 "heartbeat_ms": None}))
         c = self.client(d)
