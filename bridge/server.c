@@ -99,10 +99,14 @@ struct lb_server {
 static void publish_json(lb_server *s, const char *topic, uint64_t *seq, json_t *data)
 {
 	lb_now now = lb_now_read();
-	json_t *h = json_pack("{s:i,s:s,s:I,s:I,s:s,s:i,s:o}", "v", LB_PROTOCOL_VERSION, "epoch",
-			      s->epoch, "seq", (json_int_t)++*seq, "t_host", (json_int_t)now.real,
-			      "type", "json", "count", 1, "data", data);
-	char *text = h ? json_dumps(h, JSON_COMPACT | JSON_REAL_PRECISION(10)) : NULL;
+	json_t *h;
+	char *text;
+
+	*seq += 1;
+	h = json_pack("{s:i,s:s,s:I,s:I,s:s,s:i,s:o}", "v", LB_PROTOCOL_VERSION, "epoch", s->epoch,
+		      "seq", (json_int_t)*seq, "t_host", (json_int_t)now.real, "type", "json",
+		      "count", 1, "data", data);
+	text = h ? json_dumps(h, JSON_COMPACT | JSON_REAL_PRECISION(10)) : NULL;
 
 	if (text) {
 		zmq_send(s->xpub, topic, strlen(topic), ZMQ_SNDMORE | ZMQ_DONTWAIT);
