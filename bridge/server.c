@@ -1,4 +1,4 @@
-/* server.c - the bridge's main loop: publishing, requests, the device registry and hot-plug. */
+/* server.c - the bridge's main loop: sockets, publishing, the device registry, hot-plug, requests in. */
 #include "server.h"
 
 #include <errno.h>
@@ -6,92 +6,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <dirent.h>
-#include <fcntl.h>
-#include <math.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 #include <zmq.h>
 
-#include "auth.h"
 #include "config.h"
-#include "clock.h"
-#include "device.h"
 #include "driver.h"
-#include "hotplug.h"
 #include "log.h"
-#include "recorder.h"
-#include "request.h"
-#include "store.h"
+#include "server_private.h"
 
 #define CHAN_ENDPOINT "inproc://lb-chan"
 #define STREAMS_INPROC "inproc://lb-streams"
-#define FETCH_MAX (1024 * 1024)
 #define MONITOR_ENDPOINT "inproc://lb-rpc-monitor"
 #define RESCAN_NS 2000000000LL
-#define MAX_ENVELOPE 8
 #define MAX_BINARY (16 * 1024 * 1024)
-#define LB_VERSION "0.1.0"
-
-/* A request waiting for a device thread's answer. */
-typedef struct pending {
-	uint64_t token;
-	lb_device *dev;
-	int64_t deadline;
-	json_t *id;
-	zmq_msg_t env[MAX_ENVELOPE];
-	int nenv;
-} pending;
-
-/* A connection that said session.hello. */
-typedef struct session {
-	lb_client c;
-} session;
-
-/* One request being handled. */
-typedef struct call {
-	lb_client client;
-	lb_request req;
-	zmq_msg_t *env;
-	int nenv;
-	lb_now now;
-	void *data; /* a binary frame to send after the reply (malloc'd), or NULL */
-	size_t datalen;
-} call;
-
-struct lb_server {
-	lb_server_opts opts;
-	void *zctx, *xpub, *router, *pull, *monitor;
-	lb_auth *auth;
-	lb_hotplug *hotplug;
-	lb_store *store;       /* NULL when the data directory is unusable */
-	lb_recorder *recorder;
-	char epoch[17];
-	char ep_pub[256], ep_rpc[256], ep_ws[256];
-	int64_t start_mono;
-
-	lb_device **dev;
-	size_t ndev, capdev;
-	unsigned dev_counter;
-	json_t *seq_memory; /* {device id: {stream: last seq}}, kept across unplugging */
-	json_t *failed;     /* {device id: last open error}, to log each failure once */
-	json_t *ports;
-	int simulate;
-	int rescan;
-	int ready_reported;
-
-	lb_leases leases;
-	session *sess;
-	size_t nsess, capsess;
-	pending *pend;
-	size_t npend, cappend;
-	uint64_t next_token;
-
-	uint64_t hb_seq, dev_seq;
-	int64_t next_hb, next_scan;
-};
 
 /* ---------------------------------------------------------------- publishing (main thread) */
 
@@ -117,7 +47,7 @@ static void publish_json(lb_server *s, const char *topic, uint64_t *seq, json_t 
 }
 
 /* Find an opened device by id (not one being removed), or NULL. */
-static lb_device *find_device(lb_server *s, const char *id)
+lb_device *srv_find_device(lb_server *s, const char *id)
 {
 	for (size_t i = 0; i < s->ndev; i++)
 		if (s->dev[i]->opened && !s->dev[i]->removing && strcmp(s->dev[i]->spec.id, id) == 0)
@@ -126,7 +56,7 @@ static lb_device *find_device(lb_server *s, const char *id)
 }
 
 /* The lease as clients see it, or null. */
-static json_t *lease_json(lb_server *s, const char *device, int64_t now)
+json_t *srv_lease_json(lb_server *s, const char *device, int64_t now)
 {
 	const lb_lease *l = lb_lease_find(&s->leases, device, now);
 
@@ -138,19 +68,19 @@ static json_t *lease_json(lb_server *s, const char *device, int64_t now)
 }
 
 /* A device as clients see it: its thread's description plus its lease. New reference. */
-static json_t *device_json(lb_server *s, lb_device *d, int64_t now)
+json_t *srv_device_json(lb_server *s, lb_device *d, int64_t now)
 {
 	json_t *o = json_copy(d->desc ? d->desc : json_object());
 
-	json_object_set_new(o, "lease", lease_json(s, d->spec.id, now));
+	json_object_set_new(o, "lease", srv_lease_json(s, d->spec.id, now));
 	return o;
 }
 
 /* Publish a lifecycle event on bridge/devices/. */
-static void publish_device_event(lb_server *s, const char *event, lb_device *d)
+void srv_publish_device_event(lb_server *s, const char *event, lb_device *d)
 {
 	json_t *data = json_pack("{s:s,s:o}", "event", event, "device",
-				 device_json(s, d, lb_clock_ns(CLOCK_MONOTONIC)));
+				 srv_device_json(s, d, lb_clock_ns(CLOCK_MONOTONIC)));
 	publish_json(s, "bridge/devices/", &s->dev_seq, data);
 }
 
@@ -180,7 +110,7 @@ static void publish_heartbeat(lb_server *s, int64_t now)
 /* ---------------------------------------------------------------- replies */
 
 /* Send a reply text after the envelope (the envelope messages are consumed). */
-static void send_reply(lb_server *s, zmq_msg_t *env, int nenv, char *text)
+void srv_send_reply(lb_server *s, zmq_msg_t *env, int nenv, char *text)
 {
 	static const char oom[] = "{\"id\":null,\"error\":{\"code\":-32603,\"name\":"
 				  "\"internal_error\",\"message\":\"out of memory\"}}";
@@ -195,7 +125,7 @@ static void send_reply(lb_server *s, zmq_msg_t *env, int nenv, char *text)
 }
 
 /* Send a reply text and one binary frame after the envelope. */
-static void send_reply_data(lb_server *s, zmq_msg_t *env, int nenv, char *text, const void *data,
+void srv_send_reply_data(lb_server *s, zmq_msg_t *env, int nenv, char *text, const void *data,
 			    size_t len)
 {
 	for (int i = 0; i < nenv; i++)
@@ -214,7 +144,7 @@ static void fail_pending_of(lb_server *s, lb_device *d)
 			lb_error err;
 			lb_error_set(&err, LB_ERR_UNKNOWN_DEVICE, "device '%s' was unplugged",
 				     d->spec.id);
-			send_reply(s, p->env, p->nenv, lb_reply_error(p->id, &err));
+			srv_send_reply(s, p->env, p->nenv, lb_reply_error(p->id, &err));
 			json_decref(p->id);
 			s->pend[i] = s->pend[--s->npend];
 		} else {
@@ -387,7 +317,7 @@ static void remove_device(lb_server *s, size_t i)
 		remember_seqs(s, d);
 		d->removing = true;
 		fail_pending_of(s, d);
-		publish_device_event(s, "removed", d);
+		srv_publish_device_event(s, "removed", d);
 		lb_info("device %s removed", d->spec.id);
 	}
 	s->dev[i] = s->dev[--s->ndev];
@@ -427,7 +357,7 @@ static void handle_chan(lb_server *s, zmq_msg_t *first)
 	memcpy(&m, zmq_msg_data(first), sizeof m);
 	d = m.dev;
 	if (m.type == LB_CHAN_DATA) {
-		/* topic, header, [samples]: forward without copying; keep the header for snapshots */
+		/* topic, header, [samples]: srv_forward without copying; keep the header for snapshots */
 		lb_stream_cache *c = &d->cache[m.stream < LB_MAX_STREAMS ? m.stream : 0];
 		for (int f = 0;; f++) {
 			zmq_msg_init(&part);
@@ -471,9 +401,9 @@ static void handle_chan(lb_server *s, zmq_msg_t *first)
 			json_object_del(s->failed, d->spec.id);
 			lb_info("device %s (%s, driver %s) is ready", d->spec.id, d->spec.name,
 				d->driver->name);
-			publish_device_event(s, "added", d);
+			srv_publish_device_event(s, "added", d);
 		} else if (!d->removing) {
-			publish_device_event(s, "changed", d);
+			srv_publish_device_event(s, "changed", d);
 		}
 		break;
 	}
@@ -506,7 +436,7 @@ static void handle_chan(lb_server *s, zmq_msg_t *first)
 				text = lb_reply_result(p->id, json_incref(json_object_get(r, "result")));
 			}
 			json_decref(r);
-			send_reply(s, p->env, p->nenv, text);
+			srv_send_reply(s, p->env, p->nenv, text);
 			json_decref(p->id);
 			s->pend[i] = s->pend[--s->npend];
 			break;
@@ -528,761 +458,6 @@ static void handle_chan(lb_server *s, zmq_msg_t *first)
 	}
 	zmq_msg_close(&part);
 	check_ready(s);
-}
-
-/* ---------------------------------------------------------------- methods */
-
-typedef int (*method_fn)(lb_server *s, call *c, json_t **result, lb_error *err);
-
-/* bridge.info */
-static int m_info(lb_server *s, call *c, json_t **result, lb_error *err)
-{
-	static const char *const allowed[] = {NULL};
-	size_t live = 0;
-
-	if (lb_param_only(c->req.params, allowed, err) < 0)
-		return LB_EFAIL;
-	for (size_t i = 0; i < s->ndev; i++)
-		live += s->dev[i]->opened && !s->dev[i]->removing;
-	*result = json_pack("{s:i,s:s,s:s,s:b,s:I,s:I,s:{s:s,s:s,s:s?},s:I}", "protocol",
-			    LB_PROTOCOL_VERSION, "version", LB_VERSION, "epoch", s->epoch,
-			    "simulated", s->simulate > 0, "uptime_ms",
-			    (json_int_t)((c->now.mono - s->start_mono) / 1000000), "t_host",
-			    (json_int_t)c->now.real, "endpoints", "pub", s->ep_pub, "rpc", s->ep_rpc,
-			    "ws", s->ep_ws[0] ? s->ep_ws : NULL, "devices", (json_int_t)live);
-	return 0;
-}
-
-/* whoami */
-static int m_whoami(lb_server *s, call *c, json_t **result, lb_error *err)
-{
-	static const char *const allowed[] = {NULL};
-
-	(void)s;
-	if (strcmp(c->req.method, "whoami") == 0 && lb_param_only(c->req.params, allowed, err) < 0)
-		return LB_EFAIL;
-	*result = json_pack("{s:s,s:s,s:s}", "user", c->client.user, "role",
-			    lb_role_name(c->client.role), "name", c->client.name);
-	return 0;
-}
-
-/* session.hello: a display name, and optionally a lower role for this connection. */
-static int m_hello(lb_server *s, call *c, json_t **result, lb_error *err)
-{
-	static const char *const allowed[] = {"name", "role", NULL};
-	const char *name = NULL, *role = NULL;
-	lb_role r = c->client.role;
-	session *se = NULL;
-
-	if (lb_param_only(c->req.params, allowed, err) < 0 ||
-	    lb_param_string(c->req.params, "name", false, &name, err) < 0 ||
-	    lb_param_string(c->req.params, "role", false, &role, err) < 0)
-		return LB_EFAIL;
-	if (role && lb_role_parse(role, &r) < 0)
-		return lb_error_set(err, LB_ERR_INVALID_PARAMS,
-				    "role must be observer, student or teacher");
-	if (r > c->client.role)
-		return lb_error_set(err, LB_ERR_FORBIDDEN,
-				    "this connection is a %s and cannot raise itself to %s",
-				    lb_role_name(c->client.role), role);
-	for (size_t i = 0; i < s->nsess; i++)
-		if (lb_client_same(&s->sess[i].c, &c->client))
-			se = &s->sess[i];
-	if (!se) {
-		if (s->nsess == s->capsess) {
-			size_t cap = s->capsess ? s->capsess * 2 : 16;
-			session *v = realloc(s->sess, cap * sizeof *v);
-			if (!v)
-				return lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
-			s->sess = v;
-			s->capsess = cap;
-		}
-		se = &s->sess[s->nsess++];
-	}
-	c->client.role = r;
-	if (name)
-		snprintf(c->client.name, sizeof c->client.name, "%s", name);
-	se->c = c->client;
-	return m_whoami(s, c, result, err);
-}
-
-/* devices.list */
-static int m_devices(lb_server *s, call *c, json_t **result, lb_error *err)
-{
-	static const char *const allowed[] = {"kind", NULL};
-	const char *kind = NULL;
-
-	if (lb_param_only(c->req.params, allowed, err) < 0 ||
-	    lb_param_string(c->req.params, "kind", false, &kind, err) < 0)
-		return LB_EFAIL;
-	*result = json_array();
-	for (size_t i = 0; i < s->ndev; i++) {
-		lb_device *d = s->dev[i];
-		if (d->opened && !d->removing && (!kind || strcmp(kind, d->spec.kind) == 0))
-			json_array_append_new(*result, device_json(s, d, c->now.mono));
-	}
-	return 0;
-}
-
-/* The device named by params.device, or NULL with err set. */
-static lb_device *param_device(lb_server *s, call *c, lb_error *err)
-{
-	const char *id = NULL;
-	lb_device *d;
-
-	if (lb_param_string(c->req.params, "device", true, &id, err) < 0)
-		return NULL;
-	d = find_device(s, id);
-	if (!d)
-		lb_error_set(err, LB_ERR_UNKNOWN_DEVICE,
-			     "no device '%s' (see devices.list; it may be unplugged)", id);
-	return d;
-}
-
-/* device.info */
-static int m_device_info(lb_server *s, call *c, json_t **result, lb_error *err)
-{
-	static const char *const allowed[] = {"device", NULL};
-	lb_device *d;
-
-	if (lb_param_only(c->req.params, allowed, err) < 0 || !(d = param_device(s, c, err)))
-		return LB_EFAIL;
-	*result = device_json(s, d, c->now.mono);
-	return 0;
-}
-
-/* snapshot: devices and the last value of every stream (the Clone pattern). */
-static int m_snapshot(lb_server *s, call *c, json_t **result, lb_error *err)
-{
-	static const char *const allowed[] = {"prefix", NULL};
-	const char *prefix = "";
-	json_t *devices = json_array(), *streams = json_array();
-	size_t plen;
-
-	if (lb_param_only(c->req.params, allowed, err) < 0 ||
-	    lb_param_string(c->req.params, "prefix", false, &prefix, err) < 0) {
-		json_decref(devices);
-		json_decref(streams);
-		return LB_EFAIL;
-	}
-	plen = strlen(prefix);
-	for (size_t i = 0; i < s->ndev; i++) {
-		lb_device *d = s->dev[i];
-		if (!d->opened || d->removing)
-			continue;
-		json_array_append_new(devices, device_json(s, d, c->now.mono));
-		for (int k = 0; k < d->ncache && k < d->nstreams; k++) {
-			lb_stream_cache *sc = &d->cache[k];
-			json_t *h, *e;
-			if (!sc->seq || strncmp(d->streams[k].topic, prefix, plen) != 0)
-				continue;
-			h = sc->has_header ? json_loadb(zmq_msg_data(&sc->header),
-							zmq_msg_size(&sc->header), 0, NULL)
-					   : NULL;
-			e = json_pack("{s:s,s:I,s:o}", "topic", d->streams[k].topic, "seq",
-				      (json_int_t)sc->seq, "header", h ? h : json_object());
-			if (d->streams[k].type == LB_JSON)
-				json_object_set(e, "value", json_object_get(h, "data"));
-			else
-				json_object_set_new(e, "value", json_real(sc->last));
-			json_array_append_new(streams, e);
-		}
-	}
-	if (strncmp("bridge/devices/", prefix, plen) == 0)
-		json_array_append_new(streams, json_pack("{s:s,s:I}", "topic", "bridge/devices/",
-							 "seq", (json_int_t)s->dev_seq));
-	*result = json_pack("{s:s,s:I,s:o,s:o}", "epoch", s->epoch, "t_host",
-			    (json_int_t)c->now.real, "devices", devices, "streams", streams);
-	return 0;
-}
-
-/* Forward a request to a device thread; the reply comes later (LB_EAGAIN). */
-static int forward(lb_server *s, call *c, lb_device *d, const char *cmd, json_t *params,
-		   lb_error *err)
-{
-	pending *p;
-	uint64_t token = ++s->next_token;
-
-	if (s->npend == s->cappend) {
-		size_t cap = s->cappend ? s->cappend * 2 : 16;
-		pending *v = realloc(s->pend, cap * sizeof *v);
-		if (!v)
-			return lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
-		s->pend = v;
-		s->cappend = cap;
-	}
-	if (lb_device_send(d, cmd, token, params) < 0)
-		return lb_error_set(err, LB_ERR_TIMEOUT,
-				    "device '%s' is not answering (its queue is full)", d->spec.id);
-	p = &s->pend[s->npend++];
-	p->token = token;
-	p->dev = d;
-	p->deadline = c->now.mono + (int64_t)s->opts.request_timeout_ms * 1000000;
-	p->id = json_copy(c->req.id);
-	p->nenv = c->nenv;
-	for (int i = 0; i < c->nenv; i++) {
-		zmq_msg_init(&p->env[i]);
-		zmq_msg_move(&p->env[i], &c->env[i]);
-	}
-	return LB_EAGAIN;
-}
-
-/* device.start, device.stop, device.get, device.set, device.call */
-static int m_device_cmd(lb_server *s, call *c, const char *cmd, const char *const *allowed,
-			lb_error *err)
-{
-	lb_device *d;
-
-	if (lb_param_only(c->req.params, allowed, err) < 0 || !(d = param_device(s, c, err)))
-		return LB_EFAIL;
-	if (strcmp(cmd, "get") != 0 &&
-	    lb_lease_check(&s->leases, d->spec.id, &c->client, c->now.mono, err) < 0)
-		return LB_EFAIL;
-	if (strcmp(cmd, "set") == 0) {
-		const char *key = NULL;
-		if (lb_param_string(c->req.params, "key", true, &key, err) < 0)
-			return LB_EFAIL;
-		if (!json_object_get(c->req.params, "value"))
-			return lb_error_set(err, LB_ERR_INVALID_PARAMS, "missing parameter 'value'");
-	} else if (strcmp(cmd, "call") == 0) {
-		const char *action = NULL;
-		if (lb_param_string(c->req.params, "action", true, &action, err) < 0)
-			return LB_EFAIL;
-	} else if (strcmp(cmd, "get") == 0) {
-		const char *key = NULL;
-		if (lb_param_string(c->req.params, "key", false, &key, err) < 0)
-			return LB_EFAIL;
-	}
-	return forward(s, c, d, cmd, c->req.params, err);
-}
-
-static int m_start(lb_server *s, call *c, json_t **r, lb_error *err)
-{
-	static const char *const allowed[] = {"device", NULL};
-	(void)r;
-	return m_device_cmd(s, c, "start", allowed, err);
-}
-
-static int m_stop(lb_server *s, call *c, json_t **r, lb_error *err)
-{
-	static const char *const allowed[] = {"device", NULL};
-	(void)r;
-	return m_device_cmd(s, c, "stop", allowed, err);
-}
-
-static int m_get(lb_server *s, call *c, json_t **r, lb_error *err)
-{
-	static const char *const allowed[] = {"device", "key", NULL};
-	(void)r;
-	return m_device_cmd(s, c, "get", allowed, err);
-}
-
-static int m_set(lb_server *s, call *c, json_t **r, lb_error *err)
-{
-	static const char *const allowed[] = {"device", "key", "value", NULL};
-	(void)r;
-	return m_device_cmd(s, c, "set", allowed, err);
-}
-
-static int m_call(lb_server *s, call *c, json_t **r, lb_error *err)
-{
-	static const char *const allowed[] = {"device", "action", "args", NULL};
-	(void)r;
-	return m_device_cmd(s, c, "call", allowed, err);
-}
-
-/* lease.acquire */
-static int m_lease_acquire(lb_server *s, call *c, json_t **result, lb_error *err)
-{
-	static const char *const allowed[] = {"device", "ttl_ms", "force", NULL};
-	long long ttl = 30000;
-	bool force = false;
-	lb_device *d;
-	const lb_lease *l;
-
-	if (lb_param_only(c->req.params, allowed, err) < 0 || !(d = param_device(s, c, err)) ||
-	    lb_param_int(c->req.params, "ttl_ms", false, 1000, 600000, &ttl, err) < 0 ||
-	    lb_param_bool(c->req.params, "force", &force, err) < 0)
-		return LB_EFAIL;
-	if (lb_lease_acquire(&s->leases, d->spec.id, &c->client, ttl * 1000000, force, c->now.mono,
-			     &l, err) < 0)
-		return LB_EFAIL;
-	*result = lease_json(s, d->spec.id, c->now.mono);
-	publish_device_event(s, "changed", d);
-	return 0;
-}
-
-/* lease.release */
-static int m_lease_release(lb_server *s, call *c, json_t **result, lb_error *err)
-{
-	static const char *const allowed[] = {"device", NULL};
-	lb_device *d;
-
-	if (lb_param_only(c->req.params, allowed, err) < 0 || !(d = param_device(s, c, err)) ||
-	    lb_lease_release(&s->leases, d->spec.id, &c->client, c->now.mono, err) < 0)
-		return LB_EFAIL;
-	*result = json_null();
-	publish_device_event(s, "changed", d);
-	return 0;
-}
-
-/* The store, or NULL with an error saying why persistence is off. */
-static lb_store *need_store(lb_server *s, lb_error *err)
-{
-	if (!s->store)
-		lb_error_set(err, LB_ERR_INTERNAL,
-			     "persistence is off: the data directory %s is not usable (see the log)",
-			     s->opts.data_dir);
-	return s->store;
-}
-
-/* The stream of a device named by params.stream (a numeric stream), or -1 with err set. */
-static int param_stream(lb_device *d, call *c, lb_error *err)
-{
-	const char *name = NULL;
-
-	if (lb_param_string(c->req.params, "stream", true, &name, err) < 0)
-		return -1;
-	for (int k = 0; k < d->nstreams; k++)
-		if (strcmp(d->streams[k].name, name) == 0)
-			return k;
-	lb_error_set(err, LB_ERR_INVALID_PARAMS, "device '%s' has no stream '%s'", d->spec.id, name);
-	return -1;
-}
-
-/* The calibration in effect for a stream, from the device's description. */
-static void current_calib(lb_device *d, int k, double *gain, double *offset)
-{
-	json_t *st = json_array_get(json_object_get(d->desc, "streams"), (size_t)k);
-	json_t *cal = json_object_get(st, "calib");
-
-	*gain = cal ? json_number_value(json_object_get(cal, "gain")) : 1.0;
-	*offset = cal ? json_number_value(json_object_get(cal, "offset")) : 0.0;
-}
-
-/* Store a calibration and send it to the device thread (the reply comes from there). */
-static int apply_calib(lb_server *s, call *c, lb_device *d, int k, double gain, double offset,
-		       lb_error *err)
-{
-	json_t *p;
-	int rc;
-
-	if (!isfinite(gain) || !isfinite(offset) || gain == 0)
-		return lb_error_set(err, LB_ERR_INVALID_PARAMS,
-				    "calibration gives gain %g, offset %g: not usable", gain, offset);
-	if (!need_store(s, err) || lb_store_calib_set(s->store, d->spec.id, d->streams[k].name, gain,
-						      offset, c->now.real, err) < 0)
-		return LB_EFAIL;
-	p = json_pack("{s:s,s:f,s:f}", "stream", d->streams[k].name, "gain", gain, "offset", offset);
-	rc = forward(s, c, d, "calib", p, err);
-	json_decref(p);
-	return rc;
-}
-
-/*
- * calib.set {device, stream, gain?, offset?, points?}: points [[shown, true], [shown, true]] is a
- * two-point calibration against the values shown now; gain/offset set the mapping of the raw
- * values directly. Stored by device id (the serial number), applied in the bridge.
- */
-static int m_calib_set(lb_server *s, call *c, json_t **result, lb_error *err)
-{
-	static const char *const allowed[] = {"device", "stream", "gain", "offset", "points", NULL};
-	json_t *pts = json_object_get(c->req.params, "points");
-	json_t *g = json_object_get(c->req.params, "gain"), *o = json_object_get(c->req.params, "offset");
-	double gain, offset;
-	lb_device *d;
-	int k;
-
-	(void)result;
-	if (lb_param_only(c->req.params, allowed, err) < 0 || !(d = param_device(s, c, err)) ||
-	    (k = param_stream(d, c, err)) < 0 ||
-	    lb_lease_check(&s->leases, d->spec.id, &c->client, c->now.mono, err) < 0)
-		return LB_EFAIL;
-	if (pts) {
-		double x1, y1, x2, y2, a, b;
-		double g0, o0;
-		if (!json_is_array(pts) || json_array_size(pts) != 2 ||
-		    json_array_size(json_array_get(pts, 0)) != 2 ||
-		    json_array_size(json_array_get(pts, 1)) != 2 ||
-		    !json_is_number(json_array_get(json_array_get(pts, 0), 0)) ||
-		    !json_is_number(json_array_get(json_array_get(pts, 0), 1)) ||
-		    !json_is_number(json_array_get(json_array_get(pts, 1), 0)) ||
-		    !json_is_number(json_array_get(json_array_get(pts, 1), 1)))
-			return lb_error_set(err, LB_ERR_INVALID_PARAMS,
-					    "points must be [[shown, true], [shown, true]] (numbers)");
-		x1 = json_number_value(json_array_get(json_array_get(pts, 0), 0));
-		y1 = json_number_value(json_array_get(json_array_get(pts, 0), 1));
-		x2 = json_number_value(json_array_get(json_array_get(pts, 1), 0));
-		y2 = json_number_value(json_array_get(json_array_get(pts, 1), 1));
-		if (x1 == x2)
-			return lb_error_set(err, LB_ERR_INVALID_PARAMS,
-					    "the two points must have different shown values");
-		a = (y2 - y1) / (x2 - x1);
-		b = y1 - a * x1;
-		/* the points are in shown (already calibrated) values: compose */
-		current_calib(d, k, &g0, &o0);
-		gain = a * g0;
-		offset = a * o0 + b;
-	} else {
-		if ((g && !json_is_number(g)) || (o && !json_is_number(o)) || (!g && !o))
-			return lb_error_set(err, LB_ERR_INVALID_PARAMS,
-					    "give points, or gain and/or offset (numbers)");
-		current_calib(d, k, &gain, &offset);
-		if (g)
-			gain = json_number_value(g);
-		if (o)
-			offset = json_number_value(o);
-	}
-	return apply_calib(s, c, d, k, gain, offset, err);
-}
-
-/* calib.tare {device, stream}: shift the calibration so that the value shown now reads 0. */
-static int m_calib_tare(lb_server *s, call *c, json_t **result, lb_error *err)
-{
-	static const char *const allowed[] = {"device", "stream", NULL};
-	double gain, offset;
-	lb_device *d;
-	int k;
-
-	(void)result;
-	if (lb_param_only(c->req.params, allowed, err) < 0 || !(d = param_device(s, c, err)) ||
-	    (k = param_stream(d, c, err)) < 0 ||
-	    lb_lease_check(&s->leases, d->spec.id, &c->client, c->now.mono, err) < 0)
-		return LB_EFAIL;
-	if (k >= d->ncache || !d->cache[k].seq)
-		return lb_error_set(err, LB_ERR_DEVICE,
-				    "stream '%s' has sent no value yet: start it before taring",
-				    d->streams[k].name);
-	current_calib(d, k, &gain, &offset);
-	return apply_calib(s, c, d, k, gain, offset - d->cache[k].last, err);
-}
-
-/* calib.clear {device, stream}: back to the raw values. */
-static int m_calib_clear(lb_server *s, call *c, json_t **result, lb_error *err)
-{
-	static const char *const allowed[] = {"device", "stream", NULL};
-	lb_device *d;
-	int k;
-	json_t *p;
-	int rc;
-
-	(void)result;
-	if (lb_param_only(c->req.params, allowed, err) < 0 || !(d = param_device(s, c, err)) ||
-	    (k = param_stream(d, c, err)) < 0 ||
-	    lb_lease_check(&s->leases, d->spec.id, &c->client, c->now.mono, err) < 0 ||
-	    !need_store(s, err) ||
-	    lb_store_calib_clear(s->store, d->spec.id, d->streams[k].name, err) < 0)
-		return LB_EFAIL;
-	p = json_pack("{s:s,s:f,s:f}", "stream", d->streams[k].name, "gain", 1.0, "offset", 0.0);
-	rc = forward(s, c, d, "calib", p, err);
-	json_decref(p);
-	return rc;
-}
-
-/* acquisition.start {devices: [...], delay_ms?}: start several devices at one instant. */
-static int m_acq_start(lb_server *s, call *c, json_t **result, lb_error *err)
-{
-	static const char *const allowed[] = {"devices", "delay_ms", NULL};
-	json_t *ids = json_object_get(c->req.params, "devices"), *id;
-	long long delay = 200;
-	lb_device *devs[64];
-	size_t i, n;
-	int64_t at;
-
-	if (lb_param_only(c->req.params, allowed, err) < 0 ||
-	    lb_param_int(c->req.params, "delay_ms", false, 10, 10000, &delay, err) < 0)
-		return LB_EFAIL;
-	if (!json_is_array(ids) || json_array_size(ids) == 0 || json_array_size(ids) > 64)
-		return lb_error_set(err, LB_ERR_INVALID_PARAMS,
-				    "devices must be an array of 1 to 64 device ids");
-	n = json_array_size(ids);
-	json_array_foreach(ids, i, id) {
-		if (!json_is_string(id) || !(devs[i] = find_device(s, json_string_value(id))))
-			return lb_error_set(err, json_is_string(id) ? LB_ERR_UNKNOWN_DEVICE
-								    : LB_ERR_INVALID_PARAMS,
-					    "devices[%zu]: no device %s", i,
-					    json_is_string(id) ? json_string_value(id) : "(not a string)");
-		if (lb_lease_check(&s->leases, devs[i]->spec.id, &c->client, c->now.mono, err) < 0)
-			return LB_EFAIL;
-	}
-	/* every device restarts at the same instant of the common host clock */
-	at = c->now.real + delay * 1000000;
-	for (i = 0; i < n; i++) {
-		json_t *p = json_pack("{s:I}", "at_ns", (json_int_t)at);
-		lb_device_send(devs[i], "start", 0, p); /* token 0: no reply expected */
-		json_decref(p);
-	}
-	*result = json_pack("{s:I,s:O}", "at_ns", (json_int_t)at, "devices", ids);
-	return 0;
-}
-
-/* A file name made of [A-Za-z0-9._-] from any text (recording names), not starting with '.'. */
-static void safe_name(char *out, size_t cap, const char *in)
-{
-	size_t n = 0;
-
-	for (; *in && n + 1 < cap; in++) {
-		int ok = (*in >= 'a' && *in <= 'z') || (*in >= 'A' && *in <= 'Z') ||
-			 (*in >= '0' && *in <= '9') || *in == '-' || *in == '_' || (*in == '.' && n);
-		out[n] = ok ? *in : '_';
-		n++;
-	}
-	out[n] = '\0';
-}
-
-/* recording.start {streams: [prefix...], name?, sep?, decimal_comma?} */
-static int m_rec_start(lb_server *s, call *c, json_t **result, lb_error *err)
-{
-	static const char *const allowed[] = {"streams", "name", "sep", "decimal_comma", NULL};
-	json_t *streams = json_object_get(c->req.params, "streams"), *p, *rec;
-	const char *name = "recording", *sep = ",";
-	bool dc = false;
-	char dir[512], sname[64];
-	lb_csv_opts o;
-	long long id;
-	size_t i;
-
-	if (lb_param_only(c->req.params, allowed, err) < 0 ||
-	    lb_param_string(c->req.params, "name", false, &name, err) < 0 ||
-	    lb_param_string(c->req.params, "sep", false, &sep, err) < 0 ||
-	    lb_param_bool(c->req.params, "decimal_comma", &dc, err) < 0 || !need_store(s, err))
-		return LB_EFAIL;
-	if (!json_is_array(streams) || json_array_size(streams) == 0 || json_array_size(streams) > 32)
-		return lb_error_set(err, LB_ERR_INVALID_PARAMS,
-				    "streams must be an array of 1 to 32 topic prefixes");
-	json_array_foreach(streams, i, p)
-		if (!json_is_string(p) || json_string_length(p) == 0 ||
-		    strncmp(json_string_value(p), "bridge/", 7) == 0)
-			return lb_error_set(err, LB_ERR_INVALID_PARAMS,
-					    "streams[%zu] must be a topic prefix such as "
-					    "\"sensor/sim-temp-1/\"",
-					    i);
-	if (strcmp(sep, ",") && strcmp(sep, ";") && strcmp(sep, "\t"))
-		return lb_error_set(err, LB_ERR_INVALID_PARAMS, "sep must be \",\", \";\" or a tab");
-	if (dc && sep[0] == ',')
-		return lb_error_set(err, LB_ERR_INVALID_PARAMS,
-				    "decimal_comma needs sep \";\" or a tab (French spreadsheets use "
-				    "\";\")");
-	safe_name(sname, sizeof sname, name);
-	rec = json_pack("{s:s,s:s,s:I,s:s,s:O,s:s,s:b}", "name", name, "owner", c->client.user,
-			"started", (json_int_t)c->now.real, "dir", "", "streams", streams, "sep", sep,
-			"decimal_comma", dc);
-	id = lb_store_recording_add(s->store, rec, err);
-	json_decref(rec);
-	if (id < 0)
-		return LB_EFAIL;
-	snprintf(dir, sizeof dir, "%s/recordings", s->opts.data_dir);
-	mkdir(dir, 0755);
-	snprintf(dir, sizeof dir, "%s/recordings/%lld-%s", s->opts.data_dir, id, sname);
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
-		lb_store_recording_state(s->store, id, "failed", c->now.real, NULL);
-		return lb_error_set(err, LB_ERR_INTERNAL, "cannot create %s: %s", dir, strerror(errno));
-	}
-	o.sep = sep[0];
-	o.decimal_comma = dc;
-	if (lb_recorder_start(s->recorder, id, dir, streams, &o, c->now.real) < 0) {
-		lb_store_recording_state(s->store, id, "failed", c->now.real, NULL);
-		return lb_error_set(err, LB_ERR_INTERNAL, "the recorder did not accept recording %lld",
-				    id);
-	}
-	if (lb_store_recording_dir(s->store, id, dir, err) < 0)
-		return LB_EFAIL;
-	*result = json_pack("{s:I,s:s,s:s,s:O}", "id", (json_int_t)id, "name", name, "dir", dir,
-			    "streams", streams);
-	return 0;
-}
-
-/* The recording named by params.id (a new reference), or NULL with err set. */
-static json_t *param_recording(lb_server *s, call *c, lb_error *err)
-{
-	long long id = 0;
-	json_t *r;
-
-	if (lb_param_int(c->req.params, "id", true, 1, 1LL << 53, &id, err) < 0 || !need_store(s, err))
-		return NULL;
-	r = lb_store_recordings(s->store, id);
-	if (!r)
-		lb_error_set(err, LB_ERR_INVALID_PARAMS, "no recording %lld (see recording.list)", id);
-	return r;
-}
-
-/* The CSV files of a recording, [{name, size}], as a new array. */
-static json_t *recording_files(const char *dir)
-{
-	json_t *a = json_array();
-	DIR *dd = opendir(dir);
-	struct dirent *e;
-
-	while (dd && (e = readdir(dd)) != NULL) {
-		char path[800];
-		struct stat st;
-		size_t n = strlen(e->d_name);
-		if (n < 5 || strcmp(e->d_name + n - 4, ".csv") != 0)
-			continue;
-		snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-		if (stat(path, &st) == 0)
-			json_array_append_new(a, json_pack("{s:s,s:I}", "name", e->d_name, "size",
-							   (json_int_t)st.st_size));
-	}
-	if (dd)
-		closedir(dd);
-	return a;
-}
-
-/* recording.stop {id}: its owner or a teacher. */
-static int m_rec_stop(lb_server *s, call *c, json_t **result, lb_error *err)
-{
-	static const char *const allowed[] = {"id", NULL};
-	json_t *r;
-	long long id;
-
-	if (lb_param_only(c->req.params, allowed, err) < 0 || !(r = param_recording(s, c, err)))
-		return LB_EFAIL;
-	id = json_integer_value(json_object_get(r, "id"));
-	if (strcmp(json_string_value(json_object_get(r, "state")), "recording") != 0) {
-		json_decref(r);
-		return lb_error_set(err, LB_ERR_INVALID_PARAMS, "recording %lld is not running", id);
-	}
-	if (c->client.role < LB_ROLE_TEACHER &&
-	    strcmp(json_string_value(json_object_get(r, "owner")), c->client.user) != 0) {
-		json_decref(r);
-		return lb_error_set(err, LB_ERR_FORBIDDEN,
-				    "recording %lld belongs to another user: only a teacher may stop it",
-				    id);
-	}
-	json_decref(r);
-	lb_recorder_stop(s->recorder, id);
-	if (lb_store_recording_state(s->store, id, "stopped", c->now.real, err) < 0)
-		return LB_EFAIL;
-	*result = lb_store_recordings(s->store, id);
-	json_object_set_new(*result, "files",
-			    recording_files(json_string_value(json_object_get(*result, "dir"))));
-	return 0;
-}
-
-/* recording.list: every recording with its files. */
-static int m_rec_list(lb_server *s, call *c, json_t **result, lb_error *err)
-{
-	static const char *const allowed[] = {NULL};
-	size_t i;
-	json_t *r;
-
-	if (lb_param_only(c->req.params, allowed, err) < 0 || !need_store(s, err))
-		return LB_EFAIL;
-	*result = lb_store_recordings(s->store, 0);
-	json_array_foreach(*result, i, r)
-		json_object_set_new(r, "files",
-				    recording_files(json_string_value(json_object_get(r, "dir"))));
-	return 0;
-}
-
-/* recording.fetch {id, file, offset?, max?}: a chunk of a CSV file, in a binary frame. */
-static int m_rec_fetch(lb_server *s, call *c, json_t **result, lb_error *err)
-{
-	static const char *const allowed[] = {"id", "file", "offset", "max", NULL};
-	const char *file = NULL;
-	long long offset = 0, max = FETCH_MAX;
-	char path[800];
-	json_t *r;
-	struct stat st;
-	ssize_t n;
-	int fd;
-
-	if (lb_param_only(c->req.params, allowed, err) < 0 ||
-	    lb_param_string(c->req.params, "file", true, &file, err) < 0 ||
-	    lb_param_int(c->req.params, "offset", false, 0, 1LL << 53, &offset, err) < 0 ||
-	    lb_param_int(c->req.params, "max", false, 1, FETCH_MAX, &max, err) < 0 ||
-	    !(r = param_recording(s, c, err)))
-		return LB_EFAIL;
-	if (strchr(file, '/') || file[0] == '.' || strlen(file) < 5 ||
-	    strcmp(file + strlen(file) - 4, ".csv") != 0) {
-		json_decref(r);
-		return lb_error_set(err, LB_ERR_INVALID_PARAMS,
-				    "file must be one of the recording's .csv files (recording.list)");
-	}
-	snprintf(path, sizeof path, "%s/%s", json_string_value(json_object_get(r, "dir")), file);
-	json_decref(r);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		if (fd >= 0)
-			close(fd);
-		return lb_error_set(err, LB_ERR_INVALID_PARAMS, "no file %s in that recording", file);
-	}
-	c->data = malloc((size_t)max);
-	n = c->data ? pread(fd, c->data, (size_t)max, (off_t)offset) : -1;
-	close(fd);
-	if (n < 0) {
-		free(c->data);
-		c->data = NULL;
-		return lb_error_set(err, LB_ERR_INTERNAL, "cannot read %s: %s", file, strerror(errno));
-	}
-	c->datalen = (size_t)n;
-	*result = json_pack("{s:s,s:I,s:I,s:I,s:b}", "file", file, "offset", (json_int_t)offset,
-			    "size", (json_int_t)n, "total", (json_int_t)st.st_size, "eof",
-			    offset + n >= st.st_size);
-	return 0;
-}
-
-static const struct method {
-	const char *name;
-	lb_role role;
-	method_fn fn;
-} methods[] = {
-	{"bridge.info", LB_ROLE_OBSERVER, m_info},
-	{"whoami", LB_ROLE_OBSERVER, m_whoami},
-	{"session.hello", LB_ROLE_OBSERVER, m_hello},
-	{"devices.list", LB_ROLE_OBSERVER, m_devices},
-	{"device.info", LB_ROLE_OBSERVER, m_device_info},
-	{"device.get", LB_ROLE_OBSERVER, m_get},
-	{"snapshot", LB_ROLE_OBSERVER, m_snapshot},
-	{"device.start", LB_ROLE_STUDENT, m_start},
-	{"device.stop", LB_ROLE_STUDENT, m_stop},
-	{"device.set", LB_ROLE_STUDENT, m_set},
-	{"device.call", LB_ROLE_STUDENT, m_call},
-	{"lease.acquire", LB_ROLE_STUDENT, m_lease_acquire},
-	{"lease.release", LB_ROLE_STUDENT, m_lease_release},
-	{"calib.set", LB_ROLE_STUDENT, m_calib_set},
-	{"calib.tare", LB_ROLE_STUDENT, m_calib_tare},
-	{"calib.clear", LB_ROLE_STUDENT, m_calib_clear},
-	{"acquisition.start", LB_ROLE_STUDENT, m_acq_start},
-	{"recording.start", LB_ROLE_STUDENT, m_rec_start},
-	{"recording.stop", LB_ROLE_STUDENT, m_rec_stop},
-	{"recording.list", LB_ROLE_OBSERVER, m_rec_list},
-	{"recording.fetch", LB_ROLE_OBSERVER, m_rec_fetch},
-};
-
-/* Route a method to its handler, or a driver's bridge_call for "<driver>.<method>". */
-static int dispatch(lb_server *s, call *c, json_t **result, lb_error *err)
-{
-	const char *dot;
-
-	for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
-		if (strcmp(methods[i].name, c->req.method) != 0)
-			continue;
-		if (c->client.role < methods[i].role)
-			return lb_error_set(err, LB_ERR_FORBIDDEN, "%s requires the %s role; you are %s",
-					    c->req.method, lb_role_name(methods[i].role),
-					    lb_role_name(c->client.role));
-		return methods[i].fn(s, c, result, err);
-	}
-	dot = strchr(c->req.method, '.');
-	if (dot && dot - c->req.method < 32) {
-		char name[32];
-		const lb_driver *drv;
-		snprintf(name, sizeof name, "%.*s", (int)(dot - c->req.method), c->req.method);
-		drv = lb_driver_find(name);
-		if (drv && drv->bridge_call) {
-			int rc;
-			if (c->client.role < LB_ROLE_TEACHER)
-				return lb_error_set(err, LB_ERR_FORBIDDEN,
-						    "%s requires the teacher role; you are %s",
-						    c->req.method, lb_role_name(c->client.role));
-			rc = drv->bridge_call(drv, dot + 1, c->req.params, result, err);
-			s->rescan = 1; /* it may have changed which devices are present */
-			return rc;
-		}
-	}
-	return lb_error_set(err, LB_ERR_METHOD_NOT_FOUND, "unknown method '%s'", c->req.method);
 }
 
 /* The client behind a request: its connection, ZAP identity and session. */
@@ -1361,7 +536,7 @@ static void handle_request(lb_server *s)
 	if (body < 0) {
 		lb_error_set(&err, LB_ERR_INVALID_REQUEST,
 			     "empty request: send one JSON frame {id, method, params}");
-		send_reply(s, f, nenv, lb_reply_error(NULL, &err));
+		srv_send_reply(s, f, nenv, lb_reply_error(NULL, &err));
 		goto out;
 	}
 	identify(s, &c, &f[body]);
@@ -1378,7 +553,7 @@ static void handle_request(lb_server *s)
 					  "%s takes no binary frames (got %zu)", c.req.method,
 					  nbinary);
 		else
-			rc = dispatch(s, &c, &result, &err);
+			rc = srv_dispatch(s, &c, &result, &err);
 	}
 	if (rc != LB_EAGAIN) {
 		char *text = rc < 0 ? lb_reply_error(c.req.id, &err) : lb_reply_result(c.req.id, result);
@@ -1387,9 +562,9 @@ static void handle_request(lb_server *s)
 			lb_dbg("request %s failed: %s", c.req.method ? c.req.method : "?", err.message);
 		}
 		if (rc >= 0 && c.data)
-			send_reply_data(s, f, nenv, text, c.data, c.datalen);
+			srv_send_reply_data(s, f, nenv, text, c.data, c.datalen);
 		else
-			send_reply(s, f, nenv, text);
+			srv_send_reply(s, f, nenv, text);
 	}
 	free(c.data);
 	/* on LB_EAGAIN the envelope moved into the pending entry (the moved messages are empty) */
@@ -1405,11 +580,11 @@ out:
 static void on_lease_released(const char *device, void *arg)
 {
 	lb_server *s = arg;
-	lb_device *d = find_device(s, device);
+	lb_device *d = srv_find_device(s, device);
 
 	lb_info("lease on %s released", device);
 	if (d)
-		publish_device_event(s, "changed", d);
+		srv_publish_device_event(s, "changed", d);
 }
 
 /* A request connection closed: drop its session and leases. */
@@ -1449,7 +624,7 @@ static void expire_pending(lb_server *s, int64_t now)
 			lb_error err;
 			lb_error_set(&err, LB_ERR_TIMEOUT, "device '%s' did not answer within %d ms",
 				     p->dev->spec.id, s->opts.request_timeout_ms);
-			send_reply(s, p->env, p->nenv, lb_reply_error(p->id, &err));
+			srv_send_reply(s, p->env, p->nenv, lb_reply_error(p->id, &err));
 			json_decref(p->id);
 			s->pend[i] = s->pend[--s->npend];
 			/* a late answer finds no pending entry and is dropped */

@@ -1,0 +1,109 @@
+/* server_private.h - what the main loop (server.c) and the request methods (methods*.c) share. */
+#ifndef LB_SERVER_PRIVATE_H
+#define LB_SERVER_PRIVATE_H
+
+#include <jansson.h>
+#include <stdint.h>
+#include <zmq.h>
+
+#include "access.h"
+#include "auth.h"
+#include "clock.h"
+#include "device.h"
+#include "hotplug.h"
+#include "recorder.h"
+#include "request.h"
+#include "server.h"
+#include "store.h"
+
+#define MAX_ENVELOPE 8
+#define LB_VERSION "0.1.0"
+
+/* A request waiting for a device thread's answer. */
+typedef struct pending {
+	uint64_t token;
+	lb_device *dev;
+	int64_t deadline;
+	json_t *id;
+	zmq_msg_t env[MAX_ENVELOPE];
+	int nenv;
+} pending;
+
+/* A connection that said session.hello. */
+typedef struct session {
+	lb_client c;
+} session;
+
+/* One request being handled. */
+typedef struct call {
+	lb_client client;
+	lb_request req;
+	zmq_msg_t *env;
+	int nenv;
+	lb_now now;
+	void *data; /* a binary frame to send after the reply (malloc'd), or NULL */
+	size_t datalen;
+} call;
+
+struct lb_server {
+	lb_server_opts opts;
+	void *zctx, *xpub, *router, *pull, *monitor;
+	lb_auth *auth;
+	lb_hotplug *hotplug;
+	lb_store *store;       /* NULL when the data directory is unusable */
+	lb_recorder *recorder;
+	char epoch[17];
+	char ep_pub[256], ep_rpc[256], ep_ws[256];
+	int64_t start_mono;
+
+	lb_device **dev;
+	size_t ndev, capdev;
+	unsigned dev_counter;
+	json_t *seq_memory; /* {device id: {stream: last seq}}, kept across unplugging */
+	json_t *failed;     /* {device id: last open error}, to log each failure once */
+	json_t *ports;
+	int simulate;
+	int rescan;
+	int ready_reported;
+
+	lb_leases leases;
+	session *sess;
+	size_t nsess, capsess;
+	pending *pend;
+	size_t npend, cappend;
+	uint64_t next_token;
+
+	uint64_t hb_seq, dev_seq;
+	int64_t next_hb, next_scan;
+};
+
+/* A request method: 0 with *result set (reply now), LB_EAGAIN (a device thread will answer),
+ * or negative with err set. */
+typedef int (*method_fn)(lb_server *s, call *c, json_t **result, lb_error *err);
+
+/* server.c */
+lb_device *srv_find_device(lb_server *s, const char *id);
+json_t *srv_lease_json(lb_server *s, const char *device, int64_t now);
+json_t *srv_device_json(lb_server *s, lb_device *d, int64_t now);
+void srv_publish_device_event(lb_server *s, const char *event, lb_device *d);
+void srv_send_reply(lb_server *s, zmq_msg_t *env, int nenv, char *text);
+void srv_send_reply_data(lb_server *s, zmq_msg_t *env, int nenv, char *text, const void *data,
+			 size_t len);
+
+/* methods.c */
+lb_device *srv_param_device(lb_server *s, call *c, lb_error *err);
+int srv_forward(lb_server *s, call *c, lb_device *d, const char *cmd, json_t *params,
+		lb_error *err);
+int srv_dispatch(lb_server *s, call *c, json_t **result, lb_error *err);
+
+/* methods_sensing.c: calibration, synchronised acquisition, recordings */
+int m_calib_set(lb_server *s, call *c, json_t **result, lb_error *err);
+int m_calib_tare(lb_server *s, call *c, json_t **result, lb_error *err);
+int m_calib_clear(lb_server *s, call *c, json_t **result, lb_error *err);
+int m_acq_start(lb_server *s, call *c, json_t **result, lb_error *err);
+int m_rec_start(lb_server *s, call *c, json_t **result, lb_error *err);
+int m_rec_stop(lb_server *s, call *c, json_t **result, lb_error *err);
+int m_rec_list(lb_server *s, call *c, json_t **result, lb_error *err);
+int m_rec_fetch(lb_server *s, call *c, json_t **result, lb_error *err);
+
+#endif
