@@ -19,11 +19,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#define EMU_MAX_CLIENTS	  8
-#define EMU_INPUT_N	  11
+#define EMU_MAX_CLIENTS 8
+#define EMU_INPUT_N 11
 #define EMU_HOLDING_START 100
-#define EMU_HOLDING_N	  5
-#define EMU_POLL_MS	  100
+#define EMU_HOLDING_N 5
+#define EMU_POLL_MS 100
+#define EMU_GAP_MS 5 /* end of an RTU frame: 3.5 characters are 1.8 ms at 19200 baud */
 
 const modbus_emu_channel modbus_emu_channels[] = {
     {"temperature", "input 0 float32 quantity=temperature unit=°C", 21.5},
@@ -175,7 +176,7 @@ static void serve(modbus_emu *e, int fd, const uint8_t *q, int len)
 	modbus_reply(e->ctx, q, len, e->map);
 }
 
-/* Receive and serve one request on fd; -1 when the connection is closed or broken. */
+/* Receive and serve one request on a TCP connection; -1 when it is closed or broken. */
 static int receive(modbus_emu *e, int fd)
 {
 	uint8_t q[MODBUS_TCP_MAX_ADU_LENGTH];
@@ -194,20 +195,48 @@ static int receive(modbus_emu *e, int fd)
 	return 0;
 }
 
-/* The RTU loop: serve the pty master; idle while no host has the slave open. */
+/*
+ * Handle one RTU frame: a request with a good CRC for our unit is served; frames for other units
+ * (a bus shared with other devices) and damaged ones are ignored, as a device does. libmodbus's
+ * own receive is not used here: after a request for another unit it expects that unit's answer
+ * and swallows the next request, which a real device does not.
+ */
+static void rtu_frame(modbus_emu *e, const uint8_t *f, size_t n)
+{
+	if (n < 4 || crc16(f, n - 2) != (uint16_t)(f[n - 2] | f[n - 1] << 8))
+		return;
+	if (f[0] != MODBUS_EMU_UNIT)
+		return; /* another unit's request (or a broadcast: no answer to those) */
+	serve(e, e->fd, f, (int)n);
+}
+
+/* The RTU loop: frames end with a silence on the line; idle while no host has the slave open. */
 static void rtu_loop(modbus_emu *e)
 {
+	uint8_t f[MODBUS_RTU_MAX_ADU_LENGTH];
+	size_t n = 0;
+
 	while (!atomic_load(&e->stop)) {
 		struct pollfd p = {e->fd, POLLIN, 0};
-		if (poll(&p, 1, EMU_POLL_MS) < 0 && errno != EINTR)
+		int rc = poll(&p, 1, n ? EMU_GAP_MS : EMU_POLL_MS);
+		if (rc < 0 && errno != EINTR)
 			break;
 		if (p.revents & POLLHUP) {
 			struct timespec ts = {0, 20000000};
+			n = 0;
 			nanosleep(&ts, NULL); /* no host: the sensor is unpowered */
 			continue;
 		}
-		if (p.revents & POLLIN)
-			receive(e, e->fd);
+		if (p.revents & POLLIN) {
+			ssize_t r = read(e->fd, f + n, sizeof f - n);
+			if (r > 0)
+				n += (size_t)r;
+			if (n == sizeof f)
+				n = 0; /* longer than any frame: noise */
+		} else if (rc == 0 && n) {
+			rtu_frame(e, f, n); /* 3.5 characters of silence: the frame is complete */
+			n = 0;
+		}
 	}
 }
 
@@ -246,6 +275,7 @@ static void tcp_loop(modbus_emu *e)
 	}
 }
 
+/* The emulator's thread: serves its link until told to stop. */
 static void *emu_thread(void *arg)
 {
 	modbus_emu *e = arg;
@@ -299,6 +329,7 @@ static int open_tcp(modbus_emu *e, lb_error *err)
 	return 0;
 }
 
+/* See emulator.h: a new sensor on its own thread; NULL with err set (nothing left behind). */
 modbus_emu *modbus_emu_new(modbus_emu_link link, lb_error *err)
 {
 	modbus_emu *e = calloc(1, sizeof *e);
@@ -334,16 +365,19 @@ fail:
 	return NULL;
 }
 
+/* The pty slave's path, "" for TCP. */
 const char *modbus_emu_path(const modbus_emu *e)
 {
 	return e->path;
 }
 
+/* The TCP port, 0 for RTU. */
 int modbus_emu_port(const modbus_emu *e)
 {
 	return e->port;
 }
 
+/* Set the fault (and the exception fault's register, -1: the default); thread-safe. */
 void modbus_emu_set_fault(modbus_emu *e, modbus_emu_fault fault, int reg)
 {
 	if (fault == MODBUS_EMU_EXCEPTION)
@@ -351,11 +385,13 @@ void modbus_emu_set_fault(modbus_emu *e, modbus_emu_fault fault, int reg)
 	atomic_store(&e->fault, (int)fault);
 }
 
+/* Requests received so far; thread-safe. */
 unsigned long modbus_emu_requests(const modbus_emu *e)
 {
 	return atomic_load(&((modbus_emu *)e)->requests);
 }
 
+/* Stop the thread, close the pty or sockets, free everything. Accepts NULL; nulls *pe. */
 void modbus_emu_destroy(modbus_emu **pe)
 {
 	modbus_emu *e;

@@ -25,17 +25,20 @@
  *
  * RTU: libmodbus serves the pty's master side. The master has no path that open() could give
  * back (opening /dev/ptmx makes a new pty), so the server's RTU context is never "connected":
- * it is given the master fd with modbus_set_socket(), and its RTU backend reads, writes and
- * select()s on that fd as on a serial port (it needs no termios for that). The driver opens the
- * slave path (/dev/pts/N) with modbus_new_rtu() + modbus_connect(), exactly as it opens a USB
- * adapter, with its termios and all. When no host has the slave open the master reports POLLHUP
- * and the emulator idles. TCP: the emulator binds 127.0.0.1 port 0 itself (no race for a free
- * port), reads the port back, and serves each accepted connection with modbus_set_socket().
+ * it is given the master fd with modbus_set_socket(), and modbus_reply() writes the answers on
+ * it as on a serial port (no termios needed). Requests are framed by the emulator itself (a
+ * silence ends a frame; CRC and unit checked, other units' requests ignored): libmodbus's
+ * server-side receive, after a request for another unit of a shared bus, takes the next request
+ * for that unit's answer and drops it, which a real device does not. The driver opens the slave
+ * path (/dev/pts/N) with modbus_new_rtu() + modbus_connect(), exactly as it opens a USB adapter,
+ * termios and all. When no host has the slave open the master reports POLLHUP and the emulator
+ * idles. TCP: the emulator binds 127.0.0.1 port 0 itself (no race for a free port), reads the
+ * port back, and serves each accepted connection with modbus_set_socket().
  */
 
-#define MODBUS_EMU_UNIT		      1
-#define MODBUS_EMU_BAUD		      19200
-#define MODBUS_EMU_PARITY	      'E'
+#define MODBUS_EMU_UNIT 1
+#define MODBUS_EMU_BAUD 19200
+#define MODBUS_EMU_PARITY 'E'
 #define MODBUS_EMU_EXCEPTION_REGISTER 2 /* default register of the exception fault */
 
 typedef struct modbus_emu modbus_emu;

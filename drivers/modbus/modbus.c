@@ -47,19 +47,19 @@
  * with a clear message until the unit answers again.
  */
 
-#define DEFAULT_BAUD	     19200
-#define DEFAULT_PERIOD_MS    1000
-#define DEFAULT_TIMEOUT_MS   500
+#define DEFAULT_BAUD 19200
+#define DEFAULT_PERIOD_MS 1000
+#define DEFAULT_TIMEOUT_MS 500
 #define DEFAULT_MAX_TIMEOUTS 5
-#define TIMEOUT_MS_MIN	     10
-#define TIMEOUT_MS_MAX	     10000
-#define MAX_TIMEOUTS_MAX     1000
-#define LOG_EVERY_NS	     10000000000LL /* repeated warnings: at most one per 10 s per kind */
-#define ON_TIME_NS	     50000000LL /* a sample this late is stamped when read, not when due */
-#define REJOIN_AFTER	     10		/* good reads before a split channel is grouped again */
-#define MAX_BUSES	     16
-#define SIM_PERIOD_MS	     "500"
-#define SIM_TIMEOUT_MS	     "300"
+#define TIMEOUT_MS_MIN 10
+#define TIMEOUT_MS_MAX 10000
+#define MAX_TIMEOUTS_MAX 1000
+#define LOG_EVERY_NS 10000000000LL /* repeated warnings: at most one per 10 s per kind */
+#define ON_TIME_NS 50000000LL	   /* a sample this late is stamped when read, not when due */
+#define REJOIN_AFTER 10		   /* good reads before a split channel is grouped again */
+#define MAX_BUSES 16
+#define SIM_PERIOD_MS "500"
+#define SIM_TIMEOUT_MS "300"
 
 /* What a failed request means. */
 enum { MB_OK, MB_EXCEPTION, MB_TIMEOUT, MB_BAD, MB_LINK };
@@ -112,6 +112,50 @@ typedef struct mb_priv {
 
 /* ------------------------------------------------------------------ configuration */
 
+/* Replace what is not valid UTF-8 in s by '?' (a message cut by a size limit stays valid JSON). */
+static void utf8_fix(char *s)
+{
+	unsigned char *u = (unsigned char *)s;
+
+	while (*u) {
+		int n = *u < 0x80		   ? 1
+			: *u >= 0xC2 && *u <= 0xDF ? 2
+			: *u >= 0xE0 && *u <= 0xEF ? 3
+			: *u >= 0xF0 && *u <= 0xF4 ? 4
+						   : 0;
+		int ok = n > 0;
+		for (int i = 1; ok && i < n; i++)
+			ok = (u[i] & 0xC0) == 0x80;
+		if (ok && n == 3)
+			ok = !(u[0] == 0xE0 && u[1] < 0xA0) && !(u[0] == 0xED && u[1] >= 0xA0);
+		if (ok && n == 4)
+			ok = !(u[0] == 0xF0 && u[1] < 0x90) && !(u[0] == 0xF4 && u[1] >= 0x90);
+		if (!ok) {
+			*u++ = '?';
+			continue;
+		}
+		u += n;
+	}
+}
+
+/* lb_error_set, with the message kept valid UTF-8; returns LB_EFAIL. */
+static int mb_err(lb_error *err, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int mb_err(lb_error *err, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err)
+		return LB_EFAIL;
+	err->code = code;
+	va_start(ap, fmt);
+	vsnprintf(err->message, sizeof err->message, fmt, ap);
+	va_end(ap);
+	utf8_fix(err->message);
+	return LB_EFAIL;
+}
+
 /*
  * Fill err with "FILE:LINE: [modbus.NAME] KEY: message" (or "[modbus.NAME] KEY: ..." for the
  * built-in simulated devices) and return LB_EFAIL.
@@ -140,8 +184,8 @@ static int cfg_fail(lb_error *err, const json_t *params, const char *key, const 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	return lb_error_set(err, LB_ERR_INVALID_PARAMS, "%s %s%s%s", where, key ? key : "",
-			    key ? ": " : "", msg);
+	return mb_err(err, LB_ERR_INVALID_PARAMS, "%s %s%s%s", where, key ? key : "",
+		      key ? ": " : "", msg);
 }
 
 /* The integer value of key in [min, max], or def when absent; 0 or LB_EFAIL with err set. */
@@ -382,7 +426,7 @@ static mb_bus *bus_connect(mb_priv *p, lb_error *err)
 	int e;
 
 	if (!b) {
-		lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
+		mb_err(err, LB_ERR_INTERNAL, "out of memory");
 		return NULL;
 	}
 	pthread_mutex_init(&b->lock, NULL);
@@ -394,8 +438,8 @@ static mb_bus *bus_connect(mb_priv *p, lb_error *err)
 	else
 		b->ctx = modbus_new_rtu(p->path, p->baud, p->parity, 8, p->stop_bits);
 	if (!b->ctx) {
-		lb_error_set(err, LB_ERR_DEVICE, "libmodbus refuses %s: %s", p->where,
-			     modbus_strerror(errno));
+		mb_err(err, LB_ERR_DEVICE, "libmodbus refuses %s: %s", p->where,
+		       modbus_strerror(errno));
 		goto fail;
 	}
 	bus_timeouts(b, p->timeout_ms);
@@ -404,12 +448,12 @@ static mb_bus *bus_connect(mb_priv *p, lb_error *err)
 		modbus_free(b->ctx);
 		b->ctx = NULL;
 		if (p->tcp)
-			lb_error_set(err, LB_ERR_DEVICE, "cannot connect to %s: %s", p->where,
-				     modbus_strerror(e));
+			mb_err(err, LB_ERR_DEVICE, "cannot connect to %s: %s", p->where,
+			       modbus_strerror(e));
 		else
-			lb_error_set(err, LB_ERR_DEVICE, "cannot open %s: %s%s", p->path,
-				     modbus_strerror(e),
-				     e == EACCES ? " (is the user in the dialout group?)" : "");
+			mb_err(err, LB_ERR_DEVICE, "cannot open %s: %s%s", p->path,
+			       modbus_strerror(e),
+			       e == EACCES ? " (is the user in the dialout group?)" : "");
 		goto fail;
 	}
 	modbus_flush(b->ctx); /* whatever the line held before */
@@ -445,11 +489,10 @@ static int bus_open(mb_priv *p, lb_error *err)
 		} else if (strcmp(b->key, p->path) == 0) {
 			if (b->baud != p->baud || b->parity != p->parity ||
 			    b->stop_bits != p->stop_bits) {
-				rc =
-				    lb_error_set(err, LB_ERR_DEVICE,
-						 "%s is already open at %d 8%c%d for another unit: "
-						 "the units of one bus need the same settings",
-						 p->path, b->baud, b->parity, b->stop_bits);
+				rc = mb_err(err, LB_ERR_DEVICE,
+					    "%s is already open at %d 8%c%d for another unit: "
+					    "the units of one bus need the same settings",
+					    p->path, b->baud, b->parity, b->stop_bits);
 				break;
 			}
 			b->refs++;
@@ -563,8 +606,7 @@ static void sample_time(const mb_priv *p, const lb_now *now, int64_t due, int64_
 	}
 }
 
-/* Publish channel c's value from a block read at base; skips (with a warning) NaN and infinities.
- */
+/* Publish channel c's value from a block read at base; NaN and infinities are warned, skipped. */
 static void publish(lb_device *dev, mb_priv *p, int c, const lb_now *now, uint16_t base,
 		    const uint16_t *regs, int nregs)
 {
@@ -683,8 +725,8 @@ static int do_read(lb_device *dev, mb_priv *p, const modbus_map_read *r, const i
 			    more(buf, sizeof buf, held));
 		return 0;
 	default:
-		lb_warn("device %s: the link to %s failed: %s", dev->spec.id, p->where,
-			modbus_strerror(eno));
+		lb_warn("device %s: lost the link to %s (%s)%s", dev->spec.id, p->where,
+			modbus_strerror(eno), p->tcp ? "" : ": unplugged?");
 		return LB_EGONE;
 	}
 }
@@ -817,6 +859,7 @@ static int mb_scan(const lb_driver *drv, const lb_scan_ctx *ctx, lb_spec_list *o
 	return 0;
 }
 
+/* close: release the link (the last unit of a bus closes the port) and the state. Idempotent. */
 static void mb_close(lb_device *dev);
 static int mb_start(lb_device *dev, const lb_now *now, lb_error *err);
 
@@ -848,19 +891,17 @@ static int mb_probe(mb_priv *p, lb_error *err)
 		timeouts += cls == MB_TIMEOUT;
 	}
 	if (cls == MB_TIMEOUT)
-		return lb_error_set(err, LB_ERR_DEVICE,
-				    "no answer from unit %d on %s within %d ms (is it powered, and "
-				    "are the unit id%s right?)",
-				    p->unit, p->where, p->timeout_ms,
-				    p->tcp ? "" : ", baud rate, parity and wiring");
+		return mb_err(err, LB_ERR_DEVICE,
+			      "no answer from unit %d on %s within %d ms (is it powered, and "
+			      "are the unit id%s right?)",
+			      p->unit, p->where, p->timeout_ms,
+			      p->tcp ? "" : ", baud rate, parity and wiring");
 	if (cls == MB_BAD)
-		return lb_error_set(
-		    err, LB_ERR_DEVICE,
-		    "only bad answers from unit %d on %s (%s): noise, or a wrong baud "
-		    "rate or parity?",
-		    p->unit, p->where, modbus_strerror(eno));
-	return lb_error_set(err, LB_ERR_DEVICE, "cannot talk to %s: %s", p->where,
-			    modbus_strerror(eno));
+		return mb_err(err, LB_ERR_DEVICE,
+			      "only bad answers from unit %d on %s (%s): noise, or a wrong baud "
+			      "rate or parity?",
+			      p->unit, p->where, modbus_strerror(eno));
+	return mb_err(err, LB_ERR_DEVICE, "cannot talk to %s: %s", p->where, modbus_strerror(eno));
 }
 
 /* The range a channel's integer type can show after scaling (none for float32). */
@@ -877,12 +918,17 @@ static void set_range(lb_device *dev, int s, const modbus_map_channel *m)
 	lb_stream_set_range(dev, s, a < b ? a : b, a < b ? b : a, fabs(m->scale));
 }
 
+/*
+ * open: read the settings and the register map (errors name the file and line), open the link,
+ * and make a first read that the unit must answer; declares one f32 stream per channel and
+ * starts polling. On failure releases everything and returns LB_EFAIL with err set.
+ */
 static int mb_open(lb_device *dev, const lb_now *now, lb_error *err)
 {
 	mb_priv *p = calloc(1, sizeof *p);
 
 	if (!p)
-		return lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
+		return mb_err(err, LB_ERR_INTERNAL, "out of memory");
 	dev->priv = p;
 	if (mb_configure(p, dev->spec.params, err) < 0 || bus_open(p, err) < 0 ||
 	    mb_probe(p, err) < 0)
@@ -892,8 +938,7 @@ static int mb_open(lb_device *dev, const lb_now *now, lb_error *err)
 		int s = lb_device_add_stream(dev, p->ch[i].name, m->quantity, m->unit, LB_F32,
 					     1000.0 / p->ch[i].period_ms);
 		if (s < 0) {
-			lb_error_set(err, LB_ERR_INTERNAL, "cannot declare stream '%s'",
-				     p->ch[i].name);
+			mb_err(err, LB_ERR_INTERNAL, "cannot declare stream '%s'", p->ch[i].name);
 			goto fail;
 		}
 		p->ch[i].stream = s;
@@ -934,12 +979,14 @@ static int mb_start(lb_device *dev, const lb_now *now, lb_error *err)
 	return 0;
 }
 
+/* stop: polling stops with dev->running; nothing to tell the device. Never fails. */
 static int mb_stop(lb_device *dev, lb_error *err)
 {
 	(void)dev, (void)err;
 	return 0; /* polling stops with dev->running */
 }
 
+/* config_get: the settings, the canonical register map and the error counters; NULL on ENOMEM. */
 static json_t *mb_config_get(lb_device *dev)
 {
 	mb_priv *p = dev->priv;
@@ -969,6 +1016,7 @@ static json_t *mb_config_get(lb_device *dev)
 	return c;
 }
 
+/* limits_get: the ranges config_set accepts; NULL on ENOMEM. */
 static json_t *mb_limits_get(lb_device *dev)
 {
 	(void)dev;
@@ -985,12 +1033,16 @@ static int set_int(const char *key, const json_t *value, long min, long max, int
 	json_int_t v = json_integer_value(value);
 
 	if (!json_is_integer(value) || v < min || v > max)
-		return lb_error_set(err, LB_ERR_INVALID_PARAMS,
-				    "%s must be an integer from %ld to %ld", key, min, max);
+		return mb_err(err, LB_ERR_INVALID_PARAMS, "%s must be an integer from %ld to %ld",
+			      key, min, max);
 	*out = (int)v;
 	return 0;
 }
 
+/*
+ * config_set: period_ms (the channels without their own period= follow; a shorter period takes
+ * effect at once), timeout_ms, max_timeouts. invalid_params out of range, not_supported others.
+ */
 static int mb_config_set(lb_device *dev, const char *key, const json_t *value, lb_error *err)
 {
 	mb_priv *p = dev->priv;
@@ -1017,21 +1069,20 @@ static int mb_config_set(lb_device *dev, const char *key, const json_t *value, l
 		return set_int(key, value, TIMEOUT_MS_MIN, TIMEOUT_MS_MAX, &p->timeout_ms, err);
 	if (strcmp(key, "max_timeouts") == 0)
 		return set_int(key, value, 1, MAX_TIMEOUTS_MAX, &p->max_timeouts, err);
-	return lb_error_set(err, LB_ERR_NOT_SUPPORTED,
-			    "no setting '%s' (settings: period_ms, timeout_ms, max_timeouts)", key);
+	return mb_err(err, LB_ERR_NOT_SUPPORTED,
+		      "no setting '%s' (settings: period_ms, timeout_ms, max_timeouts)", key);
 }
 
 /* A failed request as a reply error: timeout, or device_error with libmodbus's reason. */
 static int request_error(mb_priv *p, int cls, int eno, const char *what, lb_error *err)
 {
 	if (cls == MB_TIMEOUT)
-		return lb_error_set(err, LB_ERR_TIMEOUT, "unit %d did not answer %s within %d ms",
-				    p->unit, what, p->timeout_ms);
+		return mb_err(err, LB_ERR_TIMEOUT, "unit %d did not answer %s within %d ms",
+			      p->unit, what, p->timeout_ms);
 	if (cls == MB_EXCEPTION)
-		return lb_error_set(err, LB_ERR_DEVICE,
-				    "unit %d answered %s with exception %d (%s)", p->unit, what,
-				    eno - MODBUS_ENOBASE, modbus_strerror(eno));
-	return lb_error_set(err, LB_ERR_DEVICE, "%s failed: %s", what, modbus_strerror(eno));
+		return mb_err(err, LB_ERR_DEVICE, "unit %d answered %s with exception %d (%s)",
+			      p->unit, what, eno - MODBUS_ENOBASE, modbus_strerror(eno));
+	return mb_err(err, LB_ERR_DEVICE, "%s failed: %s", what, modbus_strerror(eno));
 }
 
 /*
@@ -1059,11 +1110,10 @@ static int mb_call(lb_device *dev, const char *action, const json_t *args, json_
 		    lb_param_int(args, "count", false, 1, MODBUS_MAP_MAX_READ, &count, err) < 0)
 			return LB_EFAIL;
 		if (strcmp(table, "input") != 0 && strcmp(table, "holding") != 0)
-			return lb_error_set(err, LB_ERR_INVALID_PARAMS,
-					    "table must be input or holding");
+			return mb_err(err, LB_ERR_INVALID_PARAMS, "table must be input or holding");
 		if (addr + count > 65536)
-			return lb_error_set(err, LB_ERR_INVALID_PARAMS,
-					    "address + count goes beyond register 65535");
+			return mb_err(err, LB_ERR_INVALID_PARAMS,
+				      "address + count goes beyond register 65535");
 		t = table[0] == 'i' ? MODBUS_MAP_INPUT : MODBUS_MAP_HOLDING;
 		snprintf(what, sizeof what, "a read of %s %lld..%lld", table, addr,
 			 addr + count - 1);
@@ -1087,17 +1137,16 @@ static int mb_call(lb_device *dev, const char *action, const json_t *args, json_
 		for (c = 0; c < p->nch && strcmp(p->ch[c].name, name) != 0; c++)
 			;
 		if (c == p->nch)
-			return lb_error_set(err, LB_ERR_INVALID_PARAMS, "no channel '%s'", name);
+			return mb_err(err, LB_ERR_INVALID_PARAMS, "no channel '%s'", name);
 		if (p->map[c].table != MODBUS_MAP_HOLDING)
-			return lb_error_set(err, LB_ERR_INVALID_PARAMS,
-					    "channel '%s' is an input register: read-only", name);
+			return mb_err(err, LB_ERR_INVALID_PARAMS,
+				      "channel '%s' is an input register: read-only", name);
 		if (!json_is_number(value))
-			return lb_error_set(err, LB_ERR_INVALID_PARAMS, "value must be a number");
+			return mb_err(err, LB_ERR_INVALID_PARAMS, "value must be a number");
 		n = modbus_map_encode(&p->map[c], json_number_value(value), regs, perr,
 				      sizeof perr);
 		if (n < 0)
-			return lb_error_set(err, LB_ERR_INVALID_PARAMS, "channel '%s': %s", name,
-					    perr);
+			return mb_err(err, LB_ERR_INVALID_PARAMS, "channel '%s': %s", name, perr);
 		snprintf(what, sizeof what, "the write of channel '%s' (holding %u)", name,
 			 (unsigned)p->map[c].address);
 		cls = mb_request(p, 1, MODBUS_MAP_HOLDING, p->map[c].address, n, regs, &eno);
@@ -1106,10 +1155,11 @@ static int mb_call(lb_device *dev, const char *action, const json_t *args, json_
 		*result = json_real(modbus_map_value(&p->map[c], regs));
 		return 0;
 	}
-	return lb_error_set(err, LB_ERR_NOT_SUPPORTED, "unknown action '%s' (actions: read, write)",
-			    action);
+	return mb_err(err, LB_ERR_NOT_SUPPORTED, "unknown action '%s' (actions: read, write)",
+		      action);
 }
 
+/* run: poll the due channels; the deadline is the next due one. 0, or LB_EGONE when gone. */
 static int mb_run(lb_device *dev, const lb_now *now, const zmq_pollitem_t *items, int nitems,
 		  int64_t *deadline)
 {
@@ -1146,6 +1196,7 @@ static int mb_simulate(const lb_driver *drv, const lb_scan_ctx *ctx, json_t *por
 	return rc;
 }
 
+/* cleanup: stop the emulators simulate started (at shutdown, the devices already closed). */
 static void mb_cleanup(const lb_driver *drv)
 {
 	(void)drv;
@@ -1169,8 +1220,8 @@ static int mb_bridge_call(const lb_driver *drv, const char *method, const json_t
 
 	(void)drv;
 	if (strcmp(method, "emulator") != 0)
-		return lb_error_set(err, LB_ERR_METHOD_NOT_FOUND,
-				    "unknown method 'modbus.%s' (modbus.emulator)", method);
+		return mb_err(err, LB_ERR_METHOD_NOT_FOUND,
+			      "unknown method 'modbus.%s' (modbus.emulator)", method);
 	if (lb_param_only(params, allowed, err) < 0 ||
 	    lb_param_string(params, "fault", true, &fault, err) < 0 ||
 	    lb_param_string(params, "link", false, &link, err) < 0 ||
@@ -1179,14 +1230,14 @@ static int mb_bridge_call(const lb_driver *drv, const char *method, const json_t
 	for (f = 0; faults[f] && strcmp(faults[f], fault) != 0; f++)
 		;
 	if (!faults[f])
-		return lb_error_set(err, LB_ERR_INVALID_PARAMS,
-				    "fault must be ok, silent, garbage, exception, unplug or plug");
+		return mb_err(err, LB_ERR_INVALID_PARAMS,
+			      "fault must be ok, silent, garbage, exception, unplug or plug");
 	if (link && strcmp(link, "rtu") == 0)
 		to = 1;
 	else if (link && strcmp(link, "tcp") == 0)
 		from = 1;
 	else if (link)
-		return lb_error_set(err, LB_ERR_INVALID_PARAMS, "link must be rtu or tcp");
+		return mb_err(err, LB_ERR_INVALID_PARAMS, "link must be rtu or tcp");
 	for (int l = from; l < to; l++) {
 		if (f == 4) {
 			modbus_emu_destroy(&mb_emu[l]);
@@ -1194,10 +1245,10 @@ static int mb_bridge_call(const lb_driver *drv, const char *method, const json_t
 		} else if (f == 5) {
 			mb_emu_unplugged[l] = 0; /* the rescan that follows starts it */
 		} else if (!mb_emu[l]) {
-			return lb_error_set(err, LB_ERR_UNKNOWN_DEVICE,
-					    "the simulated Modbus %s sensor is not running "
-					    "(unplugged, or the simulated lab is off)",
-					    l ? "TCP" : "RTU");
+			return mb_err(err, LB_ERR_UNKNOWN_DEVICE,
+				      "the simulated Modbus %s sensor is not running "
+				      "(unplugged, or the simulated lab is off)",
+				      l ? "TCP" : "RTU");
 		}
 	}
 	for (int l = from; l < to && f < 4; l++)
