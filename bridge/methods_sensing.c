@@ -17,7 +17,7 @@
 /* The store, or NULL with an error saying why persistence is off. */
 static lb_store *need_store(lb_server *s, lb_error *err)
 {
-	if (!s->store)
+	if (!srv_store(s, 1))
 		lb_error_set(err, LB_ERR_INTERNAL,
 			     "persistence is off: the data directory %s is not usable (see the log)",
 			     s->opts.data_dir);
@@ -225,10 +225,12 @@ static void safe_name(char *out, size_t cap, const char *in)
 /* recording.start {streams: [prefix...], name?, sep?, decimal_comma?} */
 int m_rec_start(lb_server *s, call *c, json_t **result, lb_error *err)
 {
-	static const char *const allowed[] = {"streams", "name", "sep", "decimal_comma", NULL};
+	static const char *const allowed[] = {"streams", "name", "sep", "decimal_comma", "at_ns",
+					      NULL};
 	json_t *streams = json_object_get(c->req.params, "streams"), *p, *rec;
 	const char *name = "recording", *sep = ",";
 	bool dc = false;
+	long long at = 0;
 	char dir[512], sname[64];
 	lb_csv_opts o;
 	long long id;
@@ -237,7 +239,9 @@ int m_rec_start(lb_server *s, call *c, json_t **result, lb_error *err)
 	if (lb_param_only(c->req.params, allowed, err) < 0 ||
 	    lb_param_string(c->req.params, "name", false, &name, err) < 0 ||
 	    lb_param_string(c->req.params, "sep", false, &sep, err) < 0 ||
-	    lb_param_bool(c->req.params, "decimal_comma", &dc, err) < 0 || !need_store(s, err))
+	    lb_param_bool(c->req.params, "decimal_comma", &dc, err) < 0 ||
+	    lb_param_int(c->req.params, "at_ns", false, 0, INT64_MAX, &at, err) < 0 ||
+	    !need_store(s, err))
 		return LB_EFAIL;
 	if (!json_is_array(streams) || json_array_size(streams) == 0 || json_array_size(streams) > 32)
 		return lb_error_set(err, LB_ERR_INVALID_PARAMS,
@@ -272,7 +276,9 @@ int m_rec_start(lb_server *s, call *c, json_t **result, lb_error *err)
 	}
 	o.sep = sep[0];
 	o.decimal_comma = dc;
-	if (lb_recorder_start(s->recorder, id, dir, streams, &o, c->now.real) < 0) {
+	/* from at_ns (a synchronised start), or from now */
+	if (lb_recorder_start(s->recorder, id, dir, streams, &o, at > c->now.real ? at : c->now.real) <
+	    0) {
 		lb_store_recording_state(s->store, id, "failed", c->now.real, NULL);
 		return lb_error_set(err, LB_ERR_INTERNAL, "the recorder did not accept recording %lld",
 				    id);

@@ -21,6 +21,7 @@
 #define STREAMS_INPROC "inproc://lb-streams"
 #define MONITOR_ENDPOINT "inproc://lb-rpc-monitor"
 #define RESCAN_NS 2000000000LL
+#define RETRY_MAX_NS 30000000000LL
 #define MAX_BINARY (16 * 1024 * 1024)
 
 /* ---------------------------------------------------------------- publishing (main thread) */
@@ -155,6 +156,25 @@ static void fail_pending_of(lb_server *s, lb_device *d)
 
 /* ---------------------------------------------------------------- registry */
 
+lb_store *srv_store(lb_server *s, int create)
+{
+	char path[600];
+	lb_error err;
+
+	if (s->store || s->store_failed)
+		return s->store;
+	/* opened on first use: a bridge that never calibrates nor records keeps it closed */
+	snprintf(path, sizeof path, "%s/labbridge.db", s->opts.data_dir);
+	if (!create && access(path, F_OK) != 0)
+		return NULL;
+	s->store = lb_store_new(s->opts.data_dir, &err);
+	if (!s->store) {
+		lb_warn("%s: calibrations and recordings are off", err.message);
+		s->store_failed = 1;
+	}
+	return s->store;
+}
+
 /* Create a device from a spec and start its thread; the spec's params are taken over. */
 static void add_device(lb_server *s, const lb_driver *drv, lb_device_spec *spec)
 {
@@ -177,7 +197,7 @@ static void add_device(lb_server *s, const lb_driver *drv, lb_device_spec *spec)
 	memcpy(d->epoch, s->epoch, sizeof d->epoch);
 	d->zctx = s->zctx;
 	d->seq_base = json_incref(json_object_get(s->seq_memory, spec->id));
-	d->calib = s->store ? lb_store_calib_get(s->store, spec->id) : NULL;
+	d->calib = srv_store(s, 0) ? lb_store_calib_get(s->store, spec->id) : NULL;
 	snprintf(d->cmd_endpoint, sizeof d->cmd_endpoint, "inproc://lb-dev-%u", s->dev_counter++);
 	d->chan_endpoint = CHAN_ENDPOINT;
 	if (lb_device_spawn(d) < 0) {
@@ -249,11 +269,16 @@ static void scan(lb_server *s)
 			lb_warn("driver %s: scan failed", drv[k]->name);
 	}
 	json_decref(ports);
-	/* new devices */
+	/* new devices (those that failed to open wait for their retry time) */
 	for (size_t k = 0; k < ndrv; k++)
-		for (size_t i = 0; i < found[k].n; i++)
+		for (size_t i = 0; i < found[k].n; i++) {
+			json_t *f = json_object_get(s->failed, found[k].v[i].id);
+			if (f && json_integer_value(json_object_get(f, "retry_at")) >
+					 lb_clock_ns(CLOCK_MONOTONIC))
+				continue;
 			if (!have_device(s, found[k].v[i].id))
 				add_device(s, drv[k], &found[k].v[i]);
+		}
 	/* devices no longer present */
 	for (size_t i = 0; i < s->ndev; i++) {
 		lb_device *d = s->dev[i];
@@ -408,13 +433,21 @@ static void handle_chan(lb_server *s, zmq_msg_t *first)
 		break;
 	}
 	case LB_CHAN_FAILED: {
-		const char *prev = json_string_value(json_object_get(s->failed, d->spec.id));
+		json_t *f = json_object_get(s->failed, d->spec.id);
+		const char *prev = json_string_value(json_object_get(f, "message"));
+		json_int_t delay = json_integer_value(json_object_get(f, "delay_ns"));
 		char msg[300];
 		snprintf(msg, sizeof msg, "%.*s", (int)zmq_msg_size(&part),
 			 (const char *)zmq_msg_data(&part));
 		if (!prev || strcmp(prev, msg) != 0)
 			lb_warn("device %s: cannot open: %s", d->spec.id, msg);
-		json_object_set_new(s->failed, d->spec.id, json_string(msg));
+		/* retry later and later (2 s doubling up to 30 s): a device that keeps failing
+		 * does not cost a thread every scan */
+		delay = delay ? (delay * 2 > RETRY_MAX_NS ? RETRY_MAX_NS : delay * 2) : RESCAN_NS;
+		json_object_set_new(s->failed, d->spec.id,
+				    json_pack("{s:s,s:I,s:I}", "message", msg, "delay_ns", delay,
+					      "retry_at", (json_int_t)(lb_clock_ns(CLOCK_MONOTONIC) +
+								       delay)));
 		d->removing = true;
 		break;
 	}
@@ -704,6 +737,8 @@ lb_server *lb_server_new(const lb_server_opts *opts)
 	if (!s->zctx)
 		goto fail;
 	zmq_ctx_set(s->zctx, ZMQ_IO_THREADS, 1);
+	/* each device takes 3 sockets: room for a few thousand devices (libzmq's default: 1023) */
+	zmq_ctx_set(s->zctx, ZMQ_MAX_SOCKETS, 8192);
 	s->auth = lb_auth_new(s->zctx, opts->local_role, opts->remote_role);
 	if (!s->auth)
 		goto fail;
@@ -739,9 +774,6 @@ lb_server *lb_server_new(const lb_server_opts *opts)
 		goto fail;
 	{
 		lb_error err;
-		s->store = lb_store_new(opts->data_dir, &err);
-		if (!s->store)
-			lb_warn("%s: calibrations and recordings are off", err.message);
 		s->recorder = lb_recorder_new(s->zctx, STREAMS_INPROC, &err);
 		if (!s->recorder) {
 			lb_err("%s", err.message);

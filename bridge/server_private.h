@@ -50,7 +50,8 @@ struct lb_server {
 	void *zctx, *xpub, *router, *pull, *monitor;
 	lb_auth *auth;
 	lb_hotplug *hotplug;
-	lb_store *store;       /* NULL when the data directory is unusable */
+	lb_store *store;       /* opened on first use: srv_store() */
+	int store_failed;
 	lb_recorder *recorder;
 	char epoch[17];
 	char ep_pub[256], ep_rpc[256], ep_ws[256];
@@ -60,7 +61,7 @@ struct lb_server {
 	size_t ndev, capdev;
 	unsigned dev_counter;
 	json_t *seq_memory; /* {device id: {stream: last seq}}, kept across unplugging */
-	json_t *failed;     /* {device id: last open error}, to log each failure once */
+	json_t *failed;     /* {device id: {message, delay_ns, retry_at}}: open failures, retried later */
 	json_t *ports;
 	int simulate;
 	int rescan;
@@ -82,6 +83,9 @@ struct lb_server {
 typedef int (*method_fn)(lb_server *s, call *c, json_t **result, lb_error *err);
 
 /* server.c */
+/* The store, opened on first use (create: make the database if there is none); NULL when the
+ * data directory is unusable (logged once) or, without create, when there is no database yet. */
+lb_store *srv_store(lb_server *s, int create);
 lb_device *srv_find_device(lb_server *s, const char *id);
 json_t *srv_lease_json(lb_server *s, const char *device, int64_t now);
 json_t *srv_device_json(lb_server *s, lb_device *d, int64_t now);

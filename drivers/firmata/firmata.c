@@ -198,6 +198,7 @@ static int have_mapping(const fm_priv *p)
 }
 
 static int fm_start(lb_device *dev, const lb_now *now, lb_error *err);
+static void fm_close(lb_device *dev);
 
 static int fm_open(lb_device *dev, const lb_now *now, lb_error *err)
 {
@@ -216,24 +217,27 @@ static int fm_open(lb_device *dev, const lb_now *now, lb_error *err)
 		p->stream_of[c] = -1;
 	p->port = lb_serial_open(path, FIRMATA_BAUD, err);
 	if (!p->port)
-		return LB_EFAIL;
+		goto fail;
 	lb_serial_pulse_dtr(p->port); /* a known state: the board restarts its sketch */
 	lb_serial_flush_input(p->port);
 	rc = fm_await(dev, p, have_firmware, q, firmata_enc_query(q, FIRMATA_REPORT_FIRMWARE),
 		      HANDSHAKE_NS);
-	if (rc < 0)
-		return lb_error_set(err, LB_ERR_DEVICE,
-				    "%s: no Firmata answer within %lld s (is StandardFirmata uploaded "
-				    "to the board?)",
-				    path, HANDSHAKE_NS / 1000000000LL);
+	if (rc < 0) {
+		lb_error_set(err, LB_ERR_DEVICE,
+			     "%s: no Firmata answer within %lld s (is StandardFirmata uploaded to the "
+			     "board?)",
+			     path, HANDSHAKE_NS / 1000000000LL);
+		goto fail;
+	}
 	if (fm_await(dev, p, have_capabilities, q, firmata_enc_query(q, FIRMATA_CAPABILITY_QUERY),
 		     2000000000LL) < 0 ||
 	    fm_await(dev, p, have_mapping, q, firmata_enc_query(q, FIRMATA_ANALOG_MAPPING_QUERY),
-		     2000000000LL) < 0)
-		return lb_error_set(err, LB_ERR_DEVICE,
-				    "%s: %s %d.%d answered but not the capability/analog mapping "
-				    "queries",
-				    path, p->firmware, p->fw_major, p->fw_minor);
+		     2000000000LL) < 0) {
+		lb_error_set(err, LB_ERR_DEVICE,
+			     "%s: %s %d.%d answered but not the capability/analog mapping queries",
+			     path, p->firmware, p->fw_major, p->fw_minor);
+		goto fail;
+	}
 	for (int pin = 0; pin < p->npins; pin++) {
 		int c = p->pins[pin].analog_channel;
 		char name[8];
@@ -254,9 +258,12 @@ static int fm_open(lb_device *dev, const lb_now *now, lb_error *err)
 		p->fw_major, p->fw_minor, path, p->npins, dev->nstreams);
 	/* sensors stream from the start, as the simulated ones do */
 	if (fm_start(dev, now, err) < 0)
-		return LB_EFAIL;
+		goto fail;
 	dev->running = true;
 	return 0;
+fail:
+	fm_close(dev); /* close() is only called after a successful open */
+	return LB_EFAIL;
 }
 
 /* Turn reporting of the enabled analog channels on (or all off). */

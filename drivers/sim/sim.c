@@ -12,7 +12,7 @@
 #include "../../bridge/request.h"
 #include "signal.h"
 
-#define SIM_MAX_RATE 100000.0
+#define SIM_MAX_RATE 1000000.0 /* a signal generator: up to 1 MHz */
 #define SIM_MAX_BATCH 65536
 #define SIM_MAX_DEVICES 64
 /* Automatic batching: at most this many messages per second per stream (50 ms of latency). */

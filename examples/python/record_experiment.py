@@ -53,8 +53,10 @@ def main():
 
     streams = ["sensor/%s/" % d for d in args.devices]
     opts = {"sep": ";", "decimal_comma": True} if args.french else {}
-    rec, _ = call(rpc, "recording.start", dict(streams=streams, name=args.name, **opts))
+    # the devices restart together at start["at_ns"]; the recording keeps rows from then on
     start, _ = call(rpc, "acquisition.start", {"devices": args.devices, "delay_ms": 200})
+    rec, _ = call(rpc, "recording.start", dict(streams=streams, name=args.name,
+                                               at_ns=start["at_ns"], **opts))
     print("recording %d: %s, synchronised start at %s" %
           (rec["id"], ", ".join(args.devices),
            time.strftime("%H:%M:%S", time.localtime(start["at_ns"] / 1e9))))
