@@ -106,7 +106,10 @@ fuzz: $(FUZZ_BIN)
 memcheck: test-deps build/labbridge build/labctl
 	$(PY) tests/integration/memcheck.py --bridge build/labbridge --labctl build/labctl
 
+# Benchmarks: figures and ratios against references measured in the same run (see tests/bench/).
 bench: deps $(BENCH_BIN) build/labbridge
+	@for b in $(filter-out build/bench_zmq,$(BENCH_BIN)); do $$b; done
+	$(PY) tests/bench/sensors.py --bridge build/labbridge
 	$(PY) tests/bench/run.py --bridge build/labbridge
 
 # Install the daemon, labctl, the udev rules, the service and an example configuration.
