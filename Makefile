@@ -42,8 +42,10 @@ test-deps:
 build/labbridge: $(DAEMON_SRC) $(HEADERS) | build
 	$(CC) $(CSTD) $(WARN) $(CFLAGS) $(PKG_CFLAGS) -o $@ $(DAEMON_SRC) $(PKG_LIBS)
 
-build/labctl: bridge/labctl.c | build
-	$(CC) $(CSTD) $(WARN) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(PKG_LIBS)
+LABCTL_SRC := bridge/labctl.c bridge/header.c
+
+build/labctl: $(LABCTL_SRC) bridge/header.h | build
+	$(CC) $(CSTD) $(WARN) $(CFLAGS) $(PKG_CFLAGS) -o $@ $(LABCTL_SRC) $(PKG_LIBS)
 
 build/watch: examples/c/watch.c | build
 	$(CC) $(CSTD) $(WARN) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(PKG_LIBS)
@@ -52,8 +54,8 @@ build/watch: examples/c/watch.c | build
 build/asan/labbridge: $(DAEMON_SRC) $(HEADERS) | build/asan
 	$(CC) $(CSTD) $(WARN) -O1 -g $(SAN) $(PKG_CFLAGS) -o $@ $(DAEMON_SRC) $(PKG_LIBS)
 
-build/asan/labctl: bridge/labctl.c | build/asan
-	$(CC) $(CSTD) $(WARN) -O1 -g $(SAN) $(PKG_CFLAGS) -o $@ $< $(PKG_LIBS)
+build/asan/labctl: $(LABCTL_SRC) bridge/header.h | build/asan
+	$(CC) $(CSTD) $(WARN) -O1 -g $(SAN) $(PKG_CFLAGS) -o $@ $(LABCTL_SRC) $(PKG_LIBS)
 
 build/asan/watch: examples/c/watch.c | build/asan
 	$(CC) $(CSTD) $(WARN) -O1 -g $(SAN) $(PKG_CFLAGS) -o $@ $< $(PKG_LIBS)

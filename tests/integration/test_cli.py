@@ -14,7 +14,7 @@ import sys
 import unittest
 
 from lbtest import (BridgeTest, ROOT, make_conf, sensor, labctl_path, watch_path, run_program,
-                    san_env, sanitizer_errors)
+                    san_env, sanitizer_errors, wait_until)
 
 PY = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
 EXAMPLES = os.environ.get("LB_EXAMPLES") or os.path.join(ROOT, "examples")
@@ -128,7 +128,10 @@ class CliTest(BridgeTest):
 
     def test_labctl_snapshot(self):
         self.lab()
-        _, out, _, _ = self.labctl("snapshot")
+        # right after start a stream may not have sent its first sample yet: ask until it has
+        out = wait_until(lambda: (lambda o: o if "sensor/sim-t2/voltage/" in o and
+                                  "sensor/sim-t1/temperature/" in o else None)(
+                                      self.labctl("snapshot")[1]), what="streams in the snapshot")
         self.assertIn("sensor/sim-t1/temperature/", out)
         self.assertIn("sensor/sim-t2/voltage/", out)
 
