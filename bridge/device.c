@@ -2,13 +2,13 @@
 #include "device.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
-#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -375,18 +375,86 @@ done:
 	return term;
 }
 
-/* Arm the thread's timerfd at an absolute monotonic deadline (-1 disarms). */
-static void arm_timer(int tfd, int64_t deadline)
+/* Whether a ZeroMQ socket has a message waiting (ZMQ_FD only says "look again"). */
+static int zsock_readable(void *sock)
 {
-	struct itimerspec its = {0};
+	int ev = 0;
+	size_t sz = sizeof ev;
 
-	if (deadline >= 0) {
-		if (deadline == 0)
-			deadline = 1;
-		its.it_value.tv_sec = deadline / 1000000000LL;
-		its.it_value.tv_nsec = deadline % 1000000000LL;
+	return zmq_getsockopt(sock, ZMQ_EVENTS, &ev, &sz) == 0 && (ev & ZMQ_POLLIN);
+}
+
+/*
+ * Wait until a command, a driver's fd or the deadline (monotonic ns, -1: none): one ppoll(2)
+ * with a nanosecond timeout, no timer descriptor to arm and read on every wake-up. Sets the
+ * revents of the driver's items. Returns 1 when a command is waiting.
+ */
+static int wait_events(void *cmd, int cmd_fd, zmq_pollitem_t *items, int n, int64_t deadline)
+{
+	struct pollfd pfd[LB_MAX_POLLITEMS + 1];
+	struct timespec ts, *tp = NULL;
+	int cmd_ready = zsock_readable(cmd);
+
+	pfd[0] = (struct pollfd){cmd_fd, POLLIN, 0};
+	for (int i = 0; i < n; i++) {
+		int fd = items[i].fd;
+		size_t sz = sizeof fd;
+		if (items[i].socket)
+			zmq_getsockopt(items[i].socket, ZMQ_FD, &fd, &sz);
+		pfd[1 + i] = (struct pollfd){fd, 0, 0};
+		if (items[i].events & ZMQ_POLLIN)
+			pfd[1 + i].events |= POLLIN;
+		if (items[i].events & ZMQ_POLLOUT)
+			pfd[1 + i].events |= POLLOUT;
+		if (items[i].socket)
+			pfd[1 + i].events = POLLIN; /* the ZMQ_FD of a socket signals any change */
 	}
-	timerfd_settime(tfd, TFD_TIMER_ABSTIME, &its, NULL);
+	if (cmd_ready) {
+		ts = (struct timespec){0, 0};
+		tp = &ts;
+	} else if (deadline >= 0) {
+		int64_t left = deadline - lb_clock_ns(CLOCK_MONOTONIC);
+		if (left < 0)
+			left = 0;
+		ts = (struct timespec){left / 1000000000LL, left % 1000000000LL};
+		tp = &ts;
+	}
+	if (ppoll(pfd, (nfds_t)(1 + n), tp, NULL) < 0 && errno != EINTR)
+		return cmd_ready;
+	for (int i = 0; i < n; i++) {
+		if (items[i].socket) {
+			int ev = 0;
+			size_t sz = sizeof ev;
+			zmq_getsockopt(items[i].socket, ZMQ_EVENTS, &ev, &sz);
+			items[i].revents = (short)(ev & items[i].events);
+		} else {
+			short r = pfd[1 + i].revents;
+			items[i].revents = (short)(((r & POLLIN) ? ZMQ_POLLIN : 0) |
+						   ((r & POLLOUT) ? ZMQ_POLLOUT : 0) |
+						   ((r & (POLLERR | POLLHUP)) ? ZMQ_POLLERR : 0));
+		}
+	}
+	return cmd_ready || zsock_readable(cmd);
+}
+
+/* Start the device at the scheduled instant of a synchronised acquisition, if it has come. */
+static void scheduled_start(lb_device *dev)
+{
+	lb_error err = {0};
+	lb_now now = lb_now_read();
+
+	if (!dev->start_at || now.real < dev->start_at)
+		return;
+	/* start on the scheduled instant exactly, on both clocks */
+	{
+		lb_now at = {now.mono - (now.real - dev->start_at), dev->start_at};
+		dev->start_at = 0;
+		if (dev->driver->start && dev->driver->start(dev, &at, &err) == 0)
+			dev->running = true;
+		else
+			lb_warn("device %s: synchronised start failed: %s", dev->spec.id, err.message);
+	}
+	send_desc(dev, LB_CHAN_DESC);
 }
 
 /* The device thread: open, loop on commands, fds and the driver's deadline; close; say BYE. */
@@ -395,23 +463,23 @@ static void *device_thread(void *arg)
 	lb_device *dev = arg;
 	const lb_driver *drv = dev->driver;
 	void *cmd = zmq_socket(dev->zctx, ZMQ_PAIR);
-	int tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	int hwm = 1000, zero = 0; /* 50 s of a stream at 20 messages/s; beyond, seq shows the loss */
+	int cmd_fd = -1;
+	size_t fdsz = sizeof cmd_fd;
 	lb_error err = {0};
 	lb_now now = lb_now_read();
-	int64_t deadline = 0, armed = -2; /* run the driver once at once */
-	int due;
+	int64_t deadline = 0; /* run the driver once at once */
 
 	/* Device threads yield to the publishing loop: an overloaded machine loses samples (seen as
 	 * seq gaps) rather than stalling every stream behind a backlog. */
 	setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 5);
-
 	dev->chan = zmq_socket(dev->zctx, ZMQ_PUSH);
 	zmq_setsockopt(dev->chan, ZMQ_SNDHWM, &hwm, sizeof hwm);
 	zmq_setsockopt(dev->chan, ZMQ_LINGER, &zero, sizeof zero);
 	zmq_setsockopt(cmd, ZMQ_LINGER, &zero, sizeof zero);
-	if (!cmd || tfd < 0 || zmq_connect(dev->chan, dev->chan_endpoint) < 0 ||
-	    zmq_connect(cmd, dev->cmd_endpoint) < 0) {
+	if (!cmd || zmq_connect(dev->chan, dev->chan_endpoint) < 0 ||
+	    zmq_connect(cmd, dev->cmd_endpoint) < 0 ||
+	    zmq_getsockopt(cmd, ZMQ_FD, &cmd_fd, &fdsz) < 0) {
 		chan_send_control(dev, LB_CHAN_FAILED, 0, "cannot create the device's sockets");
 		goto bye;
 	}
@@ -421,11 +489,9 @@ static void *device_thread(void *arg)
 	}
 	send_desc(dev, LB_CHAN_OPENED);
 	for (;;) {
-		zmq_pollitem_t items[LB_MAX_POLLITEMS + 2] = {
-			{cmd, 0, ZMQ_POLLIN, 0},
-			{NULL, tfd, ZMQ_POLLIN, 0},
-		};
-		int n = drv->pollitems ? drv->pollitems(dev, items + 2, LB_MAX_POLLITEMS) : 0;
+		zmq_pollitem_t items[LB_MAX_POLLITEMS] = {{0}};
+		int n = drv->pollitems ? drv->pollitems(dev, items, LB_MAX_POLLITEMS) : 0;
+		int term = 0;
 
 		if (dev->start_at) {
 			/* wake up for the scheduled start (the real clock's offset to mono now) */
@@ -434,48 +500,22 @@ static void *device_thread(void *arg)
 			if (deadline < 0 || at < deadline)
 				deadline = at;
 		}
-		/* a deadline already due: just look for commands and input, no timer round trip */
-		due = deadline >= 0 && deadline <= lb_clock_ns(CLOCK_MONOTONIC);
-		if (!due && deadline != armed)
-			arm_timer(tfd, armed = deadline);
-		if (zmq_poll(items, 2 + n, due ? 0 : -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			break; /* context terminated */
-		}
-		if (items[0].revents & ZMQ_POLLIN) {
-			if (handle_command(dev, cmd))
-				break;
-		}
-		if (items[1].revents & ZMQ_POLLIN) {
-			uint64_t ticks;
-			if (read(tfd, &ticks, sizeof ticks) < 0)
-				ticks = 0;
-			armed = -2;
-		}
-		if (dev->start_at) {
-			now = lb_now_read();
-			if (now.real >= dev->start_at) {
-				/* start on the scheduled instant exactly, on both clocks */
-				lb_now at = {now.mono - (now.real - dev->start_at), dev->start_at};
-				dev->start_at = 0;
-				if (drv->start && drv->start(dev, &at, &err) == 0) {
-					dev->running = true;
-				} else {
-					lb_warn("device %s: synchronised start failed: %s", dev->spec.id,
-						err.message);
-				}
-				send_desc(dev, LB_CHAN_DESC);
-			}
-		}
+		if (wait_events(cmd, cmd_fd, items, n, deadline))
+			while (!term && zsock_readable(cmd))
+				term = handle_command(dev, cmd);
+		if (term)
+			break;
+		scheduled_start(dev);
 		if (drv->run) {
 			now = lb_now_read();
 			deadline = -1;
-			if (drv->run(dev, &now, items + 2, n, &deadline) == LB_EGONE) {
+			if (drv->run(dev, &now, items, n, &deadline) == LB_EGONE) {
 				lb_info("device %s is gone", dev->spec.id);
 				chan_send_control(dev, LB_CHAN_GONE, 0, NULL);
 				break;
 			}
+		} else {
+			deadline = -1;
 		}
 	}
 	if (dev->running && drv->stop)
@@ -485,8 +525,6 @@ static void *device_thread(void *arg)
 		drv->close(dev);
 bye:
 	chan_send_control(dev, LB_CHAN_BYE, 0, NULL);
-	if (tfd >= 0)
-		close(tfd);
 	zmq_close(cmd);
 	zmq_close(dev->chan);
 	return NULL;
