@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -473,6 +474,8 @@ static void *device_thread(void *arg)
 	/* Device threads yield to the publishing loop: an overloaded machine loses samples (seen as
 	 * seq gaps) rather than stalling every stream behind a backlog. */
 	setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 5);
+	/* deadlines are met to the microsecond: no timer slack (50 us by default) on ppoll */
+	prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
 	dev->chan = zmq_socket(dev->zctx, ZMQ_PUSH);
 	zmq_setsockopt(dev->chan, ZMQ_SNDHWM, &hwm, sizeof hwm);
 	zmq_setsockopt(dev->chan, ZMQ_LINGER, &zero, sizeof zero);
