@@ -52,8 +52,8 @@ const lb_lease *lb_lease_find(lb_leases *t, const char *device, int64_t now)
 	return &t->v[i];
 }
 
-int lb_lease_acquire(lb_leases *t, const char *device, const lb_client *c, int64_t ttl,
-		     bool force, int64_t now, const lb_lease **out, lb_error *err)
+int lb_lease_acquire(lb_leases *t, const char *device, const lb_client *c, int64_t ttl, bool force,
+		     int64_t now, const lb_lease **out, lb_error *err)
 {
 	const lb_lease *cur = lb_lease_find(t, device, now);
 	lb_lease *l;
@@ -62,10 +62,10 @@ int lb_lease_acquire(lb_leases *t, const char *device, const lb_client *c, int64
 		return lb_error_set(err, LB_ERR_FORBIDDEN, "an observer cannot lease devices");
 	if (cur && !lb_client_same(&cur->holder, c)) {
 		if (!force)
-			return lb_error_set(err, LB_ERR_LEASED,
-					    "device '%s' is leased by %s (%s) for %lld ms more", device,
-					    cur->holder.name[0] ? cur->holder.name : cur->holder.user,
-					    cur->holder.user, (long long)((cur->expires - now) / 1000000));
+			return lb_error_set(
+			    err, LB_ERR_LEASED, "device '%s' is leased by %s (%s) for %lld ms more",
+			    device, cur->holder.name[0] ? cur->holder.name : cur->holder.user,
+			    cur->holder.user, (long long)((cur->expires - now) / 1000000));
 		if (c->role < LB_ROLE_TEACHER)
 			return lb_error_set(err, LB_ERR_FORBIDDEN,
 					    "only a teacher may take over another client's lease");
@@ -108,8 +108,7 @@ int lb_lease_release(lb_leases *t, const char *device, const lb_client *c, int64
 	return 0;
 }
 
-int lb_lease_check(lb_leases *t, const char *device, const lb_client *c, int64_t now,
-		   lb_error *err)
+int lb_lease_check(lb_leases *t, const char *device, const lb_client *c, int64_t now, lb_error *err)
 {
 	const lb_lease *cur = lb_lease_find(t, device, now);
 

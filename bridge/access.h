@@ -20,10 +20,10 @@ int lb_role_parse(const char *name, lb_role *out);
 typedef struct lb_client {
 	unsigned char rid[256]; /* ROUTER routing id of the connection */
 	size_t rid_len;
-	int fd;                 /* the connection's socket, to notice its disconnection */
-	char user[128];         /* ZAP User-Id, e.g. local:127.0.0.1 or a CURVE key */
-	char name[64];          /* display name chosen with session.hello */
-	lb_role role;           /* effective role */
+	int fd;		/* the connection's socket, to notice its disconnection */
+	char user[128]; /* ZAP User-Id, e.g. local:127.0.0.1 or a CURVE key */
+	char name[64];	/* display name chosen with session.hello */
+	lb_role role;	/* effective role */
 } lb_client;
 
 /* Whether two clients are the same connection. */
@@ -46,8 +46,8 @@ typedef struct lb_leases {
  * live client holds it, unless force is set and c is a teacher. On success *out (if not NULL)
  * points to the lease (valid until the next call that changes the table).
  */
-int lb_lease_acquire(lb_leases *t, const char *device, const lb_client *c, int64_t ttl,
-		     bool force, int64_t now, const lb_lease **out, lb_error *err);
+int lb_lease_acquire(lb_leases *t, const char *device, const lb_client *c, int64_t ttl, bool force,
+		     int64_t now, const lb_lease **out, lb_error *err);
 
 /* Release c's lease on device (a teacher may release anyone's); 0 or negative with err set. */
 int lb_lease_release(lb_leases *t, const char *device, const lb_client *c, int64_t now,

@@ -73,7 +73,8 @@ static void *auth_thread(void *arg)
 			zmq_getsockopt(auth->sock, ZMQ_RCVMORE, &more, &moresz);
 		}
 		role = lb_auth_role_for(auth, address);
-		lb_dbg("ZAP: %s connection from '%s' gets role %s", mechanism, address, lb_role_name(role));
+		lb_dbg("ZAP: %s connection from '%s' gets role %s", mechanism, address,
+		       lb_role_name(role));
 		snprintf(user, sizeof user, "local:%s", address[0] ? address : "ipc");
 		metalen = put_property(meta, "X-Role", lb_role_name(role));
 		if (strcmp(mechanism, "NULL") != 0) {

@@ -1,4 +1,5 @@
-/* clock.h - the two clocks of the bridge, read only at the edges and passed into logic as lb_now. */
+/* clock.h - the two clocks of the bridge, read only at the edges and passed into logic as lb_now.
+ */
 #ifndef LB_CLOCK_H
 #define LB_CLOCK_H
 

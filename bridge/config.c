@@ -13,17 +13,18 @@
 typedef struct load_ctx {
 	json_t *root;
 	FILE *f;
-	int line;           /* the line inih is handling (counted by the reader) */
-	int indented;       /* it starts with blanks: inih reads it as a continuation line */
+	int line;	    /* the line inih is handling (counted by the reader) */
+	int indented;	    /* it starts with blanks: inih reads it as a continuation line */
 	char last_key[128]; /* the section's last key ("" after a header), as inih's prev_name */
 	const char *path;
 	lb_error *err;
 	int failed; /* line of the first error found here, 0 if none */
 } load_ctx;
 
-static const char *const bridge_keys[] = {"pub", "rpc", "ws", "simulate", "heartbeat_ms",
-					  "log_level", "data_dir", "pub_hwm",
-					  "request_timeout_ms", "emulate", NULL};
+static const char *const bridge_keys[] = {
+    "pub",	 "rpc",	     "ws",	"simulate",	      "heartbeat_ms",
+    "log_level", "data_dir", "pub_hwm", "request_timeout_ms", "emulate",
+    NULL};
 static const char *const access_keys[] = {"default_role", "remote_role", NULL};
 
 /* Whether key is in the NULL-terminated list. */
@@ -80,8 +81,9 @@ static int on_entry(void *user, const char *section, const char *key, const char
 		return fail(c, lineno, msg);
 	}
 	if (key && c->indented && c->last_key[0] && strcmp(key, c->last_key) == 0)
-		return fail(c, lineno, "an indented line continues the previous value, which is not "
-				       "supported: remove the blanks at its start");
+		return fail(c, lineno,
+			    "an indented line continues the previous value, which is not "
+			    "supported: remove the blanks at its start");
 	sec = section_get(c, section, lineno);
 	if (!sec)
 		return 0;
@@ -166,7 +168,8 @@ json_t *lb_config_load(const char *path, lb_error *err)
 	if (c.f)
 		fclose(c.f);
 	if (rc == -1)
-		lb_error_set(err, LB_ERR_INVALID_PARAMS, "%s: cannot open: %s", path, strerror(errno));
+		lb_error_set(err, LB_ERR_INVALID_PARAMS, "%s: cannot open: %s", path,
+			     strerror(errno));
 	else if (rc == -2)
 		lb_error_set(err, LB_ERR_INTERNAL, "%s: out of memory", path);
 	else if (rc > 0 && (!c.failed || rc < c.failed)) /* the first error is the cause */
@@ -207,7 +210,8 @@ int lb_config_num(const json_t *cfg, const char *section, const char *key, doubl
 	if (end == v || *end || errno || !isfinite(x) || x < min || x > max) {
 		lb_error_set(err, LB_ERR_INVALID_PARAMS,
 			     "%s:%lld: [%s] %s = '%s' must be a number from %g to %g",
-			     path ? path : "(command line)", (long long)line, section, key, v, min, max);
+			     path ? path : "(command line)", (long long)line, section, key, v, min,
+			     max);
 		return LB_EINVAL;
 	}
 	*out = x;

@@ -28,11 +28,12 @@ static int stream_rebuild_prefix(lb_device *dev, lb_stream *s)
 	s->prefix_len = lb_header_prefix(s->prefix, sizeof s->prefix, dev->epoch, s->type,
 					 s->quantity, s->unit, s->rate, dev->spec.simulated);
 	if (s->prefix_len >= 0 && calibrated(s)) {
-		int n = snprintf(s->prefix + s->prefix_len, sizeof s->prefix - (size_t)s->prefix_len,
-				 ",\"calib\":{\"gain\":%.10g,\"offset\":%.10g}", s->gain, s->offset);
+		int n =
+		    snprintf(s->prefix + s->prefix_len, sizeof s->prefix - (size_t)s->prefix_len,
+			     ",\"calib\":{\"gain\":%.10g,\"offset\":%.10g}", s->gain, s->offset);
 		s->prefix_len = n < 0 || (size_t)n >= sizeof s->prefix - (size_t)s->prefix_len
-					? -1
-					: s->prefix_len + n;
+				    ? -1
+				    : s->prefix_len + n;
 	}
 	return s->prefix_len < 0 ? LB_EINVAL : 0;
 }
@@ -99,8 +100,11 @@ static void chan_send_control(lb_device *dev, uint32_t type, uint64_t token, con
 static int chan_send_data(lb_device *dev, int stream, const lb_stream *s, double last,
 			  const char *header, size_t hlen, const void *payload, size_t plen)
 {
-	lb_chan_meta m = {.type = LB_CHAN_DATA, .stream = (uint32_t)stream, .dev = dev,
-			  .seq = s->seq, .last = last};
+	lb_chan_meta m = {.type = LB_CHAN_DATA,
+			  .stream = (uint32_t)stream,
+			  .dev = dev,
+			  .seq = s->seq,
+			  .last = last};
 
 	if (zmq_send(dev->chan, &m, sizeof m, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
 		return errno == EAGAIN ? LB_EAGAIN : LB_EFAIL; /* a gap in seq shows the loss */
@@ -139,7 +143,8 @@ int lb_stream_publish(lb_device *dev, int stream, int64_t t_dev, int64_t t_host,
 			dev->scratch_cap = count;
 		}
 		for (uint32_t i = 0; i < count; i++)
-			dev->scratch[i] = (float)(s->gain * lb_sample_get(LB_F32, samples, i) + s->offset);
+			dev->scratch[i] =
+			    (float)(s->gain * lb_sample_get(LB_F32, samples, i) + s->offset);
 		samples = dev->scratch;
 	}
 	s->seq++;
@@ -158,9 +163,9 @@ int lb_stream_publish_json(lb_device *dev, int stream, int64_t t_host, const jso
 	if (stream < 0 || stream >= dev->nstreams || dev->streams[stream].type != LB_JSON)
 		return LB_EINVAL;
 	s = &dev->streams[stream];
-	h = json_pack("{s:i,s:s,s:I,s:I,s:s,s:i,s:O}", "v", LB_PROTOCOL_VERSION, "epoch", dev->epoch,
-		      "seq", (json_int_t)(s->seq + 1), "t_host", (json_int_t)t_host, "type", "json",
-		      "count", 1, "data", data);
+	h = json_pack("{s:i,s:s,s:I,s:I,s:s,s:i,s:O}", "v", LB_PROTOCOL_VERSION, "epoch",
+		      dev->epoch, "seq", (json_int_t)(s->seq + 1), "t_host", (json_int_t)t_host,
+		      "type", "json", "count", 1, "data", data);
 	if (!h)
 		return LB_ENOMEM;
 	if (dev->spec.simulated)
@@ -183,12 +188,13 @@ json_t *lb_device_describe(lb_device *dev)
 	streams = json_array();
 	for (int i = 0; i < dev->nstreams; i++) {
 		lb_stream *s = &dev->streams[i];
-		json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:f}", "name", s->name, "topic", s->topic,
-				      "quantity", s->quantity, "unit", s->unit, "type",
+		json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:f}", "name", s->name, "topic",
+				      s->topic, "quantity", s->quantity, "unit", s->unit, "type",
 				      lb_sample_type_name(s->type), "rate", s->rate);
 		if (o && calibrated(s))
-			json_object_set_new(o, "calib",
-					    json_pack("{s:f,s:f}", "gain", s->gain, "offset", s->offset));
+			json_object_set_new(
+			    o, "calib",
+			    json_pack("{s:f,s:f}", "gain", s->gain, "offset", s->offset));
 		if (o && s->max > s->min) {
 			json_object_set_new(o, "min", json_real(s->min));
 			json_object_set_new(o, "max", json_real(s->max));
@@ -275,24 +281,28 @@ static int handle_command(lb_device *dev, void *cmd)
 	if (strcmp(name, "calib") == 0) {
 		const char *sname = json_string_value(json_object_get(params, "stream"));
 		int k;
-		for (k = 0; k < dev->nstreams && strcmp(dev->streams[k].name, sname ? sname : ""); k++)
+		for (k = 0; k < dev->nstreams && strcmp(dev->streams[k].name, sname ? sname : "");
+		     k++)
 			;
 		if (k == dev->nstreams)
-			failed = lb_error_set(&err, LB_ERR_INVALID_PARAMS, "device '%s' has no stream '%s'",
-					      dev->spec.id, sname ? sname : "");
+			failed = lb_error_set(&err, LB_ERR_INVALID_PARAMS,
+					      "device '%s' has no stream '%s'", dev->spec.id,
+					      sname ? sname : "");
 		else if (dev->streams[k].type != LB_F32)
-			failed = lb_error_set(&err, LB_ERR_NOT_SUPPORTED,
-					      "stream '%s' is not a float stream: it cannot be calibrated",
-					      sname);
+			failed = lb_error_set(
+			    &err, LB_ERR_NOT_SUPPORTED,
+			    "stream '%s' is not a float stream: it cannot be calibrated", sname);
 		else {
 			dev->streams[k].gain = json_number_value(json_object_get(params, "gain"));
-			dev->streams[k].offset = json_number_value(json_object_get(params, "offset"));
+			dev->streams[k].offset =
+			    json_number_value(json_object_get(params, "offset"));
 			stream_rebuild_prefix(dev, &dev->streams[k]);
 			changed = 1;
 			result = json_pack("{s:s,s:f,s:f}", "stream", sname, "gain",
 					   dev->streams[k].gain, "offset", dev->streams[k].offset);
 		}
-	} else if (strcmp(name, "start") == 0 && json_is_integer(json_object_get(params, "at_ns"))) {
+	} else if (strcmp(name, "start") == 0 &&
+		   json_is_integer(json_object_get(params, "at_ns"))) {
 		/* a synchronised start: restart at that moment of the common host clock */
 		if (dev->running && drv->stop)
 			drv->stop(dev, &err);
@@ -306,7 +316,8 @@ static int handle_command(lb_device *dev, void *cmd)
 		dev->start_at = 0;
 		if (!dev->running) {
 			if (!drv->start)
-				failed = lb_error_set(&err, LB_ERR_NOT_SUPPORTED, "device cannot start");
+				failed =
+				    lb_error_set(&err, LB_ERR_NOT_SUPPORTED, "device cannot start");
 			else if (drv->start(dev, &now, &err) < 0)
 				failed = 1;
 			else
@@ -331,7 +342,8 @@ static int handle_command(lb_device *dev, void *cmd)
 			if (!drv->config_set)
 				failed = lb_error_set(&err, LB_ERR_NOT_SUPPORTED,
 						      "device has no settings");
-			else if (drv->config_set(dev, key, json_object_get(params, "value"), &err) < 0)
+			else if (drv->config_set(dev, key, json_object_get(params, "value"), &err) <
+				 0)
 				failed = 1;
 			else
 				changed = 1;
@@ -341,8 +353,8 @@ static int handle_command(lb_device *dev, void *cmd)
 			result = json_incref(json_object_get(cfg, key));
 			if (!result)
 				failed = lb_error_set(&err, LB_ERR_INVALID_PARAMS,
-						      "device '%s' has no setting '%s'", dev->spec.id,
-						      key);
+						      "device '%s' has no setting '%s'",
+						      dev->spec.id, key);
 			json_decref(cfg);
 		} else if (!failed) {
 			result = cfg;
@@ -352,10 +364,10 @@ static int handle_command(lb_device *dev, void *cmd)
 	} else if (strcmp(name, "call") == 0) {
 		const char *action = json_string_value(json_object_get(params, "action"));
 		if (!drv->call)
-			failed = lb_error_set(&err, LB_ERR_NOT_SUPPORTED, "device '%s' has no actions",
-					      dev->spec.id);
-		else if (drv->call(dev, action ? action : "", json_object_get(params, "args"), &result,
-				   &err) < 0)
+			failed = lb_error_set(&err, LB_ERR_NOT_SUPPORTED,
+					      "device '%s' has no actions", dev->spec.id);
+		else if (drv->call(dev, action ? action : "", json_object_get(params, "args"),
+				   &result, &err) < 0)
 			failed = 1;
 		changed = !failed;
 	} else {
@@ -453,7 +465,8 @@ static void scheduled_start(lb_device *dev)
 		if (dev->driver->start && dev->driver->start(dev, &at, &err) == 0)
 			dev->running = true;
 		else
-			lb_warn("device %s: synchronised start failed: %s", dev->spec.id, err.message);
+			lb_warn("device %s: synchronised start failed: %s", dev->spec.id,
+				err.message);
 	}
 	send_desc(dev, LB_CHAN_DESC);
 }
@@ -464,7 +477,8 @@ static void *device_thread(void *arg)
 	lb_device *dev = arg;
 	const lb_driver *drv = dev->driver;
 	void *cmd = zmq_socket(dev->zctx, ZMQ_PAIR);
-	int hwm = 1000, zero = 0; /* 50 s of a stream at 20 messages/s; beyond, seq shows the loss */
+	int hwm = 1000,
+	    zero = 0; /* 50 s of a stream at 20 messages/s; beyond, seq shows the loss */
 	int cmd_fd = -1;
 	size_t fdsz = sizeof cmd_fd;
 	lb_error err = {0};
@@ -487,7 +501,8 @@ static void *device_thread(void *arg)
 		goto bye;
 	}
 	if (drv->open(dev, &now, &err) < 0) {
-		chan_send_control(dev, LB_CHAN_FAILED, 0, err.message[0] ? err.message : "open failed");
+		chan_send_control(dev, LB_CHAN_FAILED, 0,
+				  err.message[0] ? err.message : "open failed");
 		goto bye;
 	}
 	send_desc(dev, LB_CHAN_OPENED);

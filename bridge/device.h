@@ -20,12 +20,12 @@
 /* Kinds of messages a device thread sends to the main loop (first frame: lb_chan_meta). */
 enum lb_chan_type {
 	LB_CHAN_DATA = 1, /* + topic, header, [samples]: publish */
-	LB_CHAN_OPENED,   /* + description JSON: the device is open and ready */
-	LB_CHAN_FAILED,   /* + error message: open failed, the thread ends (BYE follows) */
-	LB_CHAN_DESC,     /* + description JSON: settings or state changed */
-	LB_CHAN_REPLY,    /* + reply JSON {"result":...} or {"error":{...}} to request `token` */
-	LB_CHAN_GONE,     /* the device went away; the thread ends (BYE follows) */
-	LB_CHAN_BYE,      /* the thread has closed the device and exits: last message */
+	LB_CHAN_OPENED,	  /* + description JSON: the device is open and ready */
+	LB_CHAN_FAILED,	  /* + error message: open failed, the thread ends (BYE follows) */
+	LB_CHAN_DESC,	  /* + description JSON: settings or state changed */
+	LB_CHAN_REPLY,	  /* + reply JSON {"result":...} or {"error":{...}} to request `token` */
+	LB_CHAN_GONE,	  /* the device went away; the thread ends (BYE follows) */
+	LB_CHAN_BYE,	  /* the thread has closed the device and exits: last message */
 };
 
 typedef struct lb_chan_meta {
@@ -46,8 +46,8 @@ typedef struct lb_stream {
 	lb_sample_type type;
 	double rate;
 	double min, max, resolution;
-	uint64_t seq;              /* last sequence number sent */
-	double gain, offset;       /* calibration applied to float samples: gain * x + offset */
+	uint64_t seq;	     /* last sequence number sent */
+	double gain, offset; /* calibration applied to float samples: gain * x + offset */
 	char prefix[LB_HEADER_MAX];
 	int prefix_len;
 } lb_stream;
@@ -66,9 +66,9 @@ struct lb_device {
 	lb_device_spec spec;
 	char epoch[17];
 	void *zctx;
-	json_t *seq_base;       /* {"stream name": last seq} from an earlier plug-in, or NULL */
-	json_t *calib;          /* {"stream name": {gain, offset}} stored calibrations, or NULL */
-	char cmd_endpoint[64];  /* inproc PAIR: main -> thread */
+	json_t *seq_base;      /* {"stream name": last seq} from an earlier plug-in, or NULL */
+	json_t *calib;	       /* {"stream name": {gain, offset}} stored calibrations, or NULL */
+	char cmd_endpoint[64]; /* inproc PAIR: main -> thread */
 	const char *chan_endpoint; /* inproc PUSH/PULL: thread -> main */
 
 	/* Owned by the device thread. */
@@ -76,9 +76,9 @@ struct lb_device {
 	int nstreams;
 	bool running;
 	void *priv;
-	void *chan; /* PUSH */
-	int64_t start_at;     /* real time of a scheduled start (synchronised acquisition), or 0 */
-	float *scratch;       /* calibrated copy of a batch */
+	void *chan;	  /* PUSH */
+	int64_t start_at; /* real time of a scheduled start (synchronised acquisition), or 0 */
+	float *scratch;	  /* calibrated copy of a batch */
 	size_t scratch_cap;
 
 	/* Owned by the main thread. */

@@ -6,8 +6,8 @@
 #include <string.h>
 
 /* A placeholder keeps the section present even in a binary without drivers (unit tests). */
-static const lb_driver *lb_driver_none __attribute__((section("lb_driver_list"), used,
-						      aligned(sizeof(void *)))) = NULL;
+static const lb_driver *lb_driver_none
+    __attribute__((section("lb_driver_list"), used, aligned(sizeof(void *)))) = NULL;
 
 extern const lb_driver *__start_lb_driver_list[];
 extern const lb_driver *__stop_lb_driver_list[];

@@ -15,18 +15,18 @@ typedef struct lb_driver lb_driver;
 
 /* A device found by a driver's scan: enough to open it later in its own thread. */
 typedef struct lb_device_spec {
-	char id[64];        /* stable id: [A-Za-z0-9._-], e.g. from the USB serial number */
-	char name[128];     /* human-readable name */
-	char kind[16];      /* sensor, robot, printer, scanner, scanner3d */
+	char id[64];	/* stable id: [A-Za-z0-9._-], e.g. from the USB serial number */
+	char name[128]; /* human-readable name */
+	char kind[16];	/* sensor, robot, printer, scanner, scanner3d */
 	bool simulated;
-	json_t *params;     /* driver-private (port path, config section...); owned by the spec */
+	json_t *params; /* driver-private (port path, config section...); owned by the spec */
 } lb_device_spec;
 
 /* What scan gets: the bridge's config and the current hot-plug view. */
 typedef struct lb_scan_ctx {
-	const json_t *config;    /* whole configuration, as JSON (sections -> objects) */
-	const json_t *ports;     /* serial ports: [{path, vid, pid, serial, description}] */
-	bool simulate;           /* the simulated lab is on */
+	const json_t *config; /* whole configuration, as JSON (sections -> objects) */
+	const json_t *ports;  /* serial ports: [{path, vid, pid, serial, description}] */
+	bool simulate;	      /* the simulated lab is on */
 } lb_scan_ctx;
 
 /* Appends a spec to a growable list; 0 or LB_ENOMEM. params is taken over (even on failure). */
@@ -44,13 +44,14 @@ void lb_spec_list_clear(lb_spec_list *l);
  * only delays that device. Any function pointer but scan and open may be NULL.
  */
 struct lb_driver {
-	const char *name;        /* "sim", "firmata"...: also the prefix of its bridge methods */
+	const char *name; /* "sim", "firmata"...: also the prefix of its bridge methods */
 	const char *description;
 
 	/* Append the devices present now to out; 0 or negative. Called at start and on hot-plug. */
 	int (*scan)(const lb_driver *drv, const lb_scan_ctx *ctx, lb_spec_list *out);
 
-	/* Open the device (dev->spec says which), declare its streams; 0 or negative with err set. */
+	/* Open the device (dev->spec says which), declare its streams; 0 or negative with err set.
+	 */
 	int (*open)(lb_device *dev, const lb_now *now, lb_error *err);
 	/* Release everything open() took. Always called once after a successful open. */
 	void (*close)(lb_device *dev);
@@ -59,9 +60,11 @@ struct lb_driver {
 	int (*stop)(lb_device *dev, lb_error *err);
 	/* Current settings as a new JSON object (e.g. {"rate": 10}); NULL if none. */
 	json_t *(*config_get)(lb_device *dev);
-	/* The device's real limits as a new JSON object ({"rate": {"min":1,"max":1000}}); or NULL. */
+	/* The device's real limits as a new JSON object ({"rate": {"min":1,"max":1000}}); or NULL.
+	 */
 	json_t *(*limits_get)(lb_device *dev);
-	/* Change one setting; 0 or negative with err set (LB_ERR_INVALID_PARAMS, _NOT_SUPPORTED...). */
+	/* Change one setting; 0 or negative with err set (LB_ERR_INVALID_PARAMS,
+	 * _NOT_SUPPORTED...). */
 	int (*config_set)(lb_device *dev, const char *key, const json_t *value, lb_error *err);
 	/* A driver-specific action; *result is a new reference (may stay NULL for null). */
 	int (*call)(lb_device *dev, const char *action, const json_t *args, json_t **result,
@@ -69,9 +72,9 @@ struct lb_driver {
 	/* Fill up to max poll items with the fds/sockets to watch; returns how many. */
 	int (*pollitems)(lb_device *dev, zmq_pollitem_t *items, int max);
 	/*
-	 * Do the due work: read ready fds (items as filled by pollitems, revents set), produce samples
-	 * up to now. Sets *deadline to the next monotonic time it wants to run (or -1 for none).
-	 * Returns 0, or LB_EGONE when the device has gone (its streams end, it is removed).
+	 * Do the due work: read ready fds (items as filled by pollitems, revents set), produce
+	 * samples up to now. Sets *deadline to the next monotonic time it wants to run (or -1 for
+	 * none). Returns 0, or LB_EGONE when the device has gone (its streams end, it is removed).
 	 */
 	int (*run)(lb_device *dev, const lb_now *now, const zmq_pollitem_t *items, int nitems,
 		   int64_t *deadline);
@@ -94,9 +97,9 @@ struct lb_driver {
  * Register a driver: put LB_REGISTER_DRIVER(my_driver); after its vtable. The bridge finds every
  * registered driver through a linker section, so adding a driver touches no shared list.
  */
-#define LB_REGISTER_DRIVER(drv)                                                                  \
-	static const lb_driver *lb_driver_ptr_##drv                                              \
-		__attribute__((section("lb_driver_list"), used, aligned(sizeof(void *)))) = &drv
+#define LB_REGISTER_DRIVER(drv)                                                                    \
+	static const lb_driver *lb_driver_ptr_##drv                                                \
+	    __attribute__((section("lb_driver_list"), used, aligned(sizeof(void *)))) = &drv
 
 /* The registered drivers, in link order; *n receives their number. */
 const lb_driver *const *lb_drivers(size_t *n);

@@ -1,4 +1,5 @@
-/* error.h - the one error convention of labbridge: 0 on success, a negative LB_E* code on failure. */
+/* error.h - the one error convention of labbridge: 0 on success, a negative LB_E* code on failure.
+ */
 #ifndef LB_ERROR_H
 #define LB_ERROR_H
 
@@ -21,11 +22,11 @@ enum lb_errcode {
 /* Internal return codes: 0 or one of these (negative). */
 enum {
 	LB_OK = 0,
-	LB_EFAIL = -1,   /* generic failure, see the lb_error filled in */
-	LB_ENOMEM = -2,  /* out of memory */
-	LB_EGONE = -3,   /* the device disappeared (unplugged, I/O error) */
-	LB_EINVAL = -4,  /* invalid argument */
-	LB_EAGAIN = -5,  /* try again later */
+	LB_EFAIL = -1,	/* generic failure, see the lb_error filled in */
+	LB_ENOMEM = -2, /* out of memory */
+	LB_EGONE = -3,	/* the device disappeared (unplugged, I/O error) */
+	LB_EINVAL = -4, /* invalid argument */
+	LB_EAGAIN = -5, /* try again later */
 };
 
 /* An error with a wire code and a human message, filled in by whoever fails. */
@@ -35,7 +36,8 @@ typedef struct lb_error {
 } lb_error;
 
 /* Fill err (if not NULL) with code and a printf-style message; returns LB_EFAIL for convenience. */
-int lb_error_set(lb_error *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int lb_error_set(lb_error *err, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* The stable name of a wire error code ("unknown_device"), or "error" for an unknown code. */
 const char *lb_error_name(int code);

@@ -11,9 +11,8 @@ static const struct {
 	const char *name;
 	size_t size;
 } sample_types[] = {
-	[LB_F32] = {"f32", 4}, [LB_F64] = {"f64", 8}, [LB_I16] = {"i16", 2},
-	[LB_U16] = {"u16", 2}, [LB_I32] = {"i32", 4}, [LB_U8] = {"u8", 1},
-	[LB_JSON] = {"json", 0},
+    [LB_F32] = {"f32", 4}, [LB_F64] = {"f64", 8}, [LB_I16] = {"i16", 2},   [LB_U16] = {"u16", 2},
+    [LB_I32] = {"i32", 4}, [LB_U8] = {"u8", 1},	  [LB_JSON] = {"json", 0},
 };
 
 const char *lb_sample_type_name(lb_sample_type t)
@@ -69,8 +68,8 @@ int lb_header_prefix(char *buf, size_t cap, const char *epoch, lb_sample_type ty
 		     const char *quantity, const char *unit, double rate, int simulated)
 {
 	size_t len = 0;
-	int n = snprintf(buf, cap, "{\"v\":%d,\"epoch\":\"%s\",\"type\":\"%s\"", LB_PROTOCOL_VERSION,
-			 epoch, lb_sample_type_name(type));
+	int n = snprintf(buf, cap, "{\"v\":%d,\"epoch\":\"%s\",\"type\":\"%s\"",
+			 LB_PROTOCOL_VERSION, epoch, lb_sample_type_name(type));
 
 	if (n < 0 || (size_t)n >= cap)
 		return -1;

@@ -8,7 +8,15 @@
 #define LB_PROTOCOL_VERSION 1
 
 /* Sample types of the binary frame, and json for messages that carry a data object. */
-typedef enum lb_sample_type { LB_F32, LB_F64, LB_I16, LB_U16, LB_I32, LB_U8, LB_JSON } lb_sample_type;
+typedef enum lb_sample_type {
+	LB_F32,
+	LB_F64,
+	LB_I16,
+	LB_U16,
+	LB_I32,
+	LB_U8,
+	LB_JSON
+} lb_sample_type;
 
 /* Name on the wire ("f32"...) and size in bytes (0 for json) of a sample type. */
 const char *lb_sample_type_name(lb_sample_type t);

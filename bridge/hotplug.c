@@ -34,9 +34,9 @@ static json_t *list_serial_ports(void)
 			serial = sp_get_port_usb_serial(p);
 		}
 		json_array_append_new(
-			a, json_pack("{s:s,s:i,s:i,s:s,s:s}", "path", sp_get_port_name(p), "vid", vid,
-				     "pid", pid, "serial", serial ? serial : "", "description",
-				     sp_get_port_description(p) ? sp_get_port_description(p) : ""));
+		    a, json_pack("{s:s,s:i,s:i,s:s,s:s}", "path", sp_get_port_name(p), "vid", vid,
+				 "pid", pid, "serial", serial ? serial : "", "description",
+				 sp_get_port_description(p) ? sp_get_port_description(p) : ""));
 	}
 	sp_free_port_list(ports);
 	return a;
@@ -66,9 +66,9 @@ static void *hotplug_thread(void *arg)
 		usb = NULL;
 	} else if (libusb_has_capability(LIBUSB_CAP_HAS_HOTPLUG) &&
 		   libusb_hotplug_register_callback(
-			   usb, LIBUSB_HOTPLUG_EVENT_DEVICE_ARRIVED | LIBUSB_HOTPLUG_EVENT_DEVICE_LEFT,
-			   0, LIBUSB_HOTPLUG_MATCH_ANY, LIBUSB_HOTPLUG_MATCH_ANY,
-			   LIBUSB_HOTPLUG_MATCH_ANY, on_usb_event, &usb_changed, &cb) == 0) {
+		       usb, LIBUSB_HOTPLUG_EVENT_DEVICE_ARRIVED | LIBUSB_HOTPLUG_EVENT_DEVICE_LEFT,
+		       0, LIBUSB_HOTPLUG_MATCH_ANY, LIBUSB_HOTPLUG_MATCH_ANY,
+		       LIBUSB_HOTPLUG_MATCH_ANY, on_usb_event, &usb_changed, &cb) == 0) {
 		have_cb = 1;
 	}
 	for (;;) {
@@ -94,8 +94,9 @@ static void *hotplug_thread(void *arg)
 			const struct libusb_pollfd **fds = libusb_get_pollfds(usb);
 			for (int i = 0; fds && fds[i] && n < 33; i++, n++) {
 				items[n].fd = fds[i]->fd;
-				items[n].events = (short)((fds[i]->events & POLLIN ? ZMQ_POLLIN : 0) |
-							  (fds[i]->events & POLLOUT ? ZMQ_POLLOUT : 0));
+				items[n].events =
+				    (short)((fds[i]->events & POLLIN ? ZMQ_POLLIN : 0) |
+					    (fds[i]->events & POLLOUT ? ZMQ_POLLOUT : 0));
 			}
 			libusb_free_pollfds(fds);
 		}

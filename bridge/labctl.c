@@ -18,8 +18,8 @@ typedef struct opts {
 	const char *pub, *rpc;
 	int timeout_ms;
 	int json, csv;
-	long count;      /* watch: samples to print, 0 = forever */
-	double wait_s;   /* watch: give up when no sample arrives for this long (0: never) */
+	long count;    /* watch: samples to print, 0 = forever */
+	double wait_s; /* watch: give up when no sample arrives for this long (0: never) */
 } opts;
 
 static volatile sig_atomic_t interrupted;
@@ -34,20 +34,21 @@ static void on_sigint(int sig)
 /* Print the usage text on f. */
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: labctl [--pub EP] [--rpc EP] [--timeout-ms N] COMMAND [ARGS]\n"
-		"Talks to labbridge (bridge/PROTOCOL.md).\n\n"
-		"commands:\n"
-		"  devices [--json]                   the devices, their streams and leases\n"
-		"  watch PREFIX [--count N] [--json|--csv] [--timeout S]\n"
-		"                                     live samples of the topics under PREFIX\n"
-		"                                     (sensor/, sensor/sim-temp-1/, ...)\n"
-		"  snapshot [PREFIX] [--json]         the last value of every stream\n"
-		"  call METHOD [JSON-PARAMS]          any request; prints the result as JSON\n"
-		"  info                               bridge.info\n\n"
-		"Endpoints default to $LABBRIDGE_PUB / $LABBRIDGE_RPC, else tcp://127.0.0.1:5555 and\n"
-		"tcp://127.0.0.1:5556. Exit status: 0, 1 on an error (its message on stderr), 2 on bad "
-		"usage.\n");
+	fprintf(
+	    f,
+	    "usage: labctl [--pub EP] [--rpc EP] [--timeout-ms N] COMMAND [ARGS]\n"
+	    "Talks to labbridge (bridge/PROTOCOL.md).\n\n"
+	    "commands:\n"
+	    "  devices [--json]                   the devices, their streams and leases\n"
+	    "  watch PREFIX [--count N] [--json|--csv] [--timeout S]\n"
+	    "                                     live samples of the topics under PREFIX\n"
+	    "                                     (sensor/, sensor/sim-temp-1/, ...)\n"
+	    "  snapshot [PREFIX] [--json]         the last value of every stream\n"
+	    "  call METHOD [JSON-PARAMS]          any request; prints the result as JSON\n"
+	    "  info                               bridge.info\n\n"
+	    "Endpoints default to $LABBRIDGE_PUB / $LABBRIDGE_RPC, else tcp://127.0.0.1:5555 and\n"
+	    "tcp://127.0.0.1:5556. Exit status: 0, 1 on an error (its message on stderr), 2 on bad "
+	    "usage.\n");
 }
 
 /* Send a request and wait for its reply. Returns the reply's result (new reference), or NULL
@@ -76,10 +77,11 @@ static json_t *request(void *ctx, const opts *o, const char *method, json_t *par
 		zmq_msg_t m;
 		int n = zmq_poll(&it, 1, o->timeout_ms);
 		if (n <= 0) {
-			fprintf(stderr,
-				"labctl: no answer from the bridge at %s within %d ms - is labbridge "
-				"running?\n",
-				o->rpc, o->timeout_ms);
+			fprintf(
+			    stderr,
+			    "labctl: no answer from the bridge at %s within %d ms - is labbridge "
+			    "running?\n",
+			    o->rpc, o->timeout_ms);
 			goto out;
 		}
 		zmq_msg_init(&m);
@@ -137,13 +139,15 @@ static int cmd_devices(void *ctx, const opts *o)
 	}
 	printf("%-24s %-8s %-8s %-8s %-4s %s\n", "DEVICE", "KIND", "DRIVER", "STATE", "SIM",
 	       "STREAMS");
-	json_array_foreach(devs, i, d) {
+	json_array_foreach(devs, i, d)
+	{
 		json_t *streams = json_object_get(d, "streams"), *st;
 		json_t *lease = json_object_get(d, "lease");
 		size_t k;
 		char line[512] = "";
 		size_t n = 0;
-		json_array_foreach(streams, k, st) {
+		json_array_foreach(streams, k, st)
+		{
 			n += (size_t)snprintf(line + n, n < sizeof line ? sizeof line - n : 0,
 					      "%s%s (%s, %g Hz)", k ? ", " : "",
 					      json_string_value(json_object_get(st, "name")),
@@ -157,7 +161,8 @@ static int cmd_devices(void *ctx, const opts *o)
 		       json_string_value(json_object_get(d, "state")),
 		       json_is_true(json_object_get(d, "simulated")) ? "yes" : "no", line,
 		       json_is_object(lease) ? "  [leased by " : "",
-		       json_is_object(lease) ? json_string_value(json_object_get(lease, "holder")) : "");
+		       json_is_object(lease) ? json_string_value(json_object_get(lease, "holder"))
+					     : "");
 		if (json_is_object(lease))
 			putchar(']'), putchar('\n');
 	}
@@ -256,7 +261,8 @@ static int cmd_watch(void *ctx, const opts *o, const char *prefix)
 				goto out;
 			}
 			if (o->wait_s > 0 && now - last_sample > o->wait_s) {
-				fprintf(stderr, "labctl: nothing on %s for %.0f s\n", prefix, o->wait_s);
+				fprintf(stderr, "labctl: nothing on %s for %.0f s\n", prefix,
+					o->wait_s);
 				goto out;
 			}
 			continue;
@@ -279,11 +285,13 @@ static int cmd_watch(void *ctx, const opts *o, const char *prefix)
 		h = nf > 1 ? json_loadb(zmq_msg_data(&f[1]), zmq_msg_size(&f[1]), 0, NULL) : NULL;
 		if (!h || (strncmp(topic, prefix, strlen(prefix)) != 0))
 			goto next; /* the heartbeat we asked for ourselves */
-		check_gap(tab, &ntab, topic, (uint64_t)json_integer_value(json_object_get(h, "seq")));
+		check_gap(tab, &ntab, topic,
+			  (uint64_t)json_integer_value(json_object_get(h, "seq")));
 		type = sample_type(h);
 		if (type < 0 || nf < 3) {
 			/* an event (device change, end of a stream, heartbeat) */
-			char *d = json_dumps(json_object_get(h, "data"), JSON_COMPACT | JSON_ENCODE_ANY);
+			char *d =
+			    json_dumps(json_object_get(h, "data"), JSON_COMPACT | JSON_ENCODE_ANY);
 			if (o->json)
 				printf("{\"topic\":\"%s\",\"seq\":%lld,\"data\":%s}\n", topic,
 				       (long long)json_integer_value(json_object_get(h, "seq")),
@@ -301,20 +309,25 @@ static int cmd_watch(void *ctx, const opts *o, const char *prefix)
 			const char *unit = json_string_value(json_object_get(h, "unit"));
 			for (size_t i = 0; i < count && (!o->count || printed < o->count); i++) {
 				int64_t t = t0 + (rate > 0 ? (int64_t)((double)i * 1e9 / rate) : 0);
-				double v = lb_sample_get((lb_sample_type)type, zmq_msg_data(&f[2]), i);
+				double v =
+				    lb_sample_get((lb_sample_type)type, zmq_msg_data(&f[2]), i);
 				char when[64];
 				if (o->csv) {
 					printf("%" PRId64 ",%s,%.7g%s,%s\n", t, topic, v,
-					       fabs(v - rint(v)) < 1e-12 ? ".0" : "", unit ? unit : "");
+					       fabs(v - rint(v)) < 1e-12 ? ".0" : "",
+					       unit ? unit : "");
 				} else if (o->json) {
-					printf("{\"topic\":\"%s\",\"t_ns\":%" PRId64 ",\"value\":%.9g,"
-					       "\"unit\":\"%s\",\"quantity\":\"%s\",\"seq\":%lld}\n",
-					       topic, t, v, unit ? unit : "",
-					       json_string_value(json_object_get(h, "quantity")),
-					       (long long)json_integer_value(json_object_get(h, "seq")));
+					printf(
+					    "{\"topic\":\"%s\",\"t_ns\":%" PRId64 ",\"value\":%.9g,"
+					    "\"unit\":\"%s\",\"quantity\":\"%s\",\"seq\":%lld}\n",
+					    topic, t, v, unit ? unit : "",
+					    json_string_value(json_object_get(h, "quantity")),
+					    (long long)json_integer_value(
+						json_object_get(h, "seq")));
 				} else {
 					format_time(when, sizeof when, t);
-					printf("%s  %s  %.7g %s\n", when, topic, v, unit ? unit : "");
+					printf("%s  %s  %.7g %s\n", when, topic, v,
+					       unit ? unit : "");
 				}
 				printed++;
 			}
@@ -335,8 +348,8 @@ out:
 /* labctl snapshot [PREFIX]: a table topic / seq / value, or the JSON. */
 static int cmd_snapshot(void *ctx, const opts *o, const char *prefix)
 {
-	json_t *snap = request(ctx, o, "snapshot",
-			       prefix ? json_pack("{s:s}", "prefix", prefix) : NULL);
+	json_t *snap =
+	    request(ctx, o, "snapshot", prefix ? json_pack("{s:s}", "prefix", prefix) : NULL);
 	json_t *st;
 	size_t i;
 
@@ -349,19 +362,23 @@ static int cmd_snapshot(void *ctx, const opts *o, const char *prefix)
 	}
 	printf("epoch %s\n%-44s %10s  %s\n", json_string_value(json_object_get(snap, "epoch")),
 	       "TOPIC", "SEQ", "VALUE");
-	json_array_foreach(json_object_get(snap, "streams"), i, st) {
+	json_array_foreach(json_object_get(snap, "streams"), i, st)
+	{
 		json_t *v = json_object_get(st, "value");
 		json_t *h = json_object_get(st, "header");
-		char *text = json_is_number(v) ? NULL : json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+		char *text =
+		    json_is_number(v) ? NULL : json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
 		if (json_is_number(v))
-			printf("%-44s %10lld  %.7g %s\n", json_string_value(json_object_get(st, "topic")),
+			printf("%-44s %10lld  %.7g %s\n",
+			       json_string_value(json_object_get(st, "topic")),
 			       (long long)json_integer_value(json_object_get(st, "seq")),
 			       json_number_value(v),
 			       json_string_value(json_object_get(h, "unit"))
-				       ? json_string_value(json_object_get(h, "unit"))
-				       : "");
+				   ? json_string_value(json_object_get(h, "unit"))
+				   : "");
 		else
-			printf("%-44s %10lld  %s\n", json_string_value(json_object_get(st, "topic")),
+			printf("%-44s %10lld  %s\n",
+			       json_string_value(json_object_get(st, "topic")),
 			       (long long)json_integer_value(json_object_get(st, "seq")),
 			       text ? text : "-");
 		free(text);

@@ -26,21 +26,21 @@ static void on_signal(int sig)
 /* Print the usage text on f. */
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: labbridge [options]\n"
-		"Bridges the lab's sensors, robots, printers and scanners to ZeroMQ streams.\n\n"
-		"  -c, --config FILE    configuration file (default " DEFAULT_CONFIG " if present)\n"
-		"      --pub EP         stream endpoint (default tcp://127.0.0.1:5555)\n"
-		"      --rpc EP         request endpoint (default tcp://127.0.0.1:5556)\n"
-		"      --ws EP          WebSocket stream endpoint, or 'none' (default "
-		"ws://127.0.0.1:5557)\n"
-		"      --simulate[=WHEN] serve the simulated lab: yes, no or auto (default auto:\n"
-		"                       when no hardware is found)\n"
-		"  -v, --verbose        more log messages (-vv: debug)\n"
-		"  -q, --quiet          errors only\n"
-		"  -h, --help           this text\n"
-		"      --version        print the version\n\n"
-		"Protocol: bridge/PROTOCOL.md. Command-line options override the file.\n");
+	fprintf(
+	    f, "usage: labbridge [options]\n"
+	       "Bridges the lab's sensors, robots, printers and scanners to ZeroMQ streams.\n\n"
+	       "  -c, --config FILE    configuration file (default " DEFAULT_CONFIG " if present)\n"
+	       "      --pub EP         stream endpoint (default tcp://127.0.0.1:5555)\n"
+	       "      --rpc EP         request endpoint (default tcp://127.0.0.1:5556)\n"
+	       "      --ws EP          WebSocket stream endpoint, or 'none' (default "
+	       "ws://127.0.0.1:5557)\n"
+	       "      --simulate[=WHEN] serve the simulated lab: yes, no or auto (default auto:\n"
+	       "                       when no hardware is found)\n"
+	       "  -v, --verbose        more log messages (-vv: debug)\n"
+	       "  -q, --quiet          errors only\n"
+	       "  -h, --help           this text\n"
+	       "      --version        print the version\n\n"
+	       "Protocol: bridge/PROTOCOL.md. Command-line options override the file.\n");
 }
 
 /* Parse an "auto/yes/no" word; -1, 1, 0, or -2 if invalid. */
@@ -58,11 +58,11 @@ static int parse_when(const char *s)
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"config", required_argument, NULL, 'c'}, {"pub", required_argument, NULL, 'P'},
-		{"rpc", required_argument, NULL, 'R'},    {"ws", required_argument, NULL, 'W'},
-		{"simulate", optional_argument, NULL, 'S'}, {"verbose", no_argument, NULL, 'v'},
-		{"quiet", no_argument, NULL, 'q'},        {"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'c'},	{"pub", required_argument, NULL, 'P'},
+	    {"rpc", required_argument, NULL, 'R'},	{"ws", required_argument, NULL, 'W'},
+	    {"simulate", optional_argument, NULL, 'S'}, {"verbose", no_argument, NULL, 'v'},
+	    {"quiet", no_argument, NULL, 'q'},		{"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},	{NULL, 0, NULL, 0},
 	};
 	const char *config_path = NULL;
 	const char *o_pub = NULL, *o_rpc = NULL, *o_ws = NULL, *o_sim = NULL;

@@ -16,12 +16,12 @@ static int m_info(lb_server *s, call *c, json_t **result, lb_error *err)
 		return LB_EFAIL;
 	for (size_t i = 0; i < s->ndev; i++)
 		live += s->dev[i]->opened && !s->dev[i]->removing;
-	*result = json_pack("{s:i,s:s,s:s,s:b,s:I,s:I,s:{s:s,s:s,s:s?},s:I}", "protocol",
-			    LB_PROTOCOL_VERSION, "version", LB_VERSION, "epoch", s->epoch,
-			    "simulated", s->simulate > 0, "uptime_ms",
-			    (json_int_t)((c->now.mono - s->start_mono) / 1000000), "t_host",
-			    (json_int_t)c->now.real, "endpoints", "pub", s->ep_pub, "rpc", s->ep_rpc,
-			    "ws", s->ep_ws[0] ? s->ep_ws : NULL, "devices", (json_int_t)live);
+	*result = json_pack(
+	    "{s:i,s:s,s:s,s:b,s:I,s:I,s:{s:s,s:s,s:s?},s:I}", "protocol", LB_PROTOCOL_VERSION,
+	    "version", LB_VERSION, "epoch", s->epoch, "simulated", s->simulate > 0, "uptime_ms",
+	    (json_int_t)((c->now.mono - s->start_mono) / 1000000), "t_host",
+	    (json_int_t)c->now.real, "endpoints", "pub", s->ep_pub, "rpc", s->ep_rpc, "ws",
+	    s->ep_ws[0] ? s->ep_ws : NULL, "devices", (json_int_t)live);
 	return 0;
 }
 
@@ -169,8 +169,7 @@ static int m_snapshot(lb_server *s, call *c, json_t **result, lb_error *err)
 }
 
 /* Forward a request to a device thread; the reply comes later (LB_EAGAIN). */
-int srv_forward(lb_server *s, call *c, lb_device *d, const char *cmd, json_t *params,
-		   lb_error *err)
+int srv_forward(lb_server *s, call *c, lb_device *d, const char *cmd, json_t *params, lb_error *err)
 {
 	pending *p;
 	uint64_t token = ++s->next_token;
@@ -215,7 +214,8 @@ static int m_device_cmd(lb_server *s, call *c, const char *cmd, const char *cons
 		if (lb_param_string(c->req.params, "key", true, &key, err) < 0)
 			return LB_EFAIL;
 		if (!json_object_get(c->req.params, "value"))
-			return lb_error_set(err, LB_ERR_INVALID_PARAMS, "missing parameter 'value'");
+			return lb_error_set(err, LB_ERR_INVALID_PARAMS,
+					    "missing parameter 'value'");
 	} else if (strcmp(cmd, "call") == 0) {
 		const char *action = NULL;
 		if (lb_param_string(c->req.params, "action", true, &action, err) < 0)
@@ -303,27 +303,27 @@ static const struct method {
 	lb_role role;
 	method_fn fn;
 } methods[] = {
-	{"bridge.info", LB_ROLE_OBSERVER, m_info},
-	{"whoami", LB_ROLE_OBSERVER, m_whoami},
-	{"session.hello", LB_ROLE_OBSERVER, m_hello},
-	{"devices.list", LB_ROLE_OBSERVER, m_devices},
-	{"device.info", LB_ROLE_OBSERVER, m_device_info},
-	{"device.get", LB_ROLE_OBSERVER, m_get},
-	{"snapshot", LB_ROLE_OBSERVER, m_snapshot},
-	{"device.start", LB_ROLE_STUDENT, m_start},
-	{"device.stop", LB_ROLE_STUDENT, m_stop},
-	{"device.set", LB_ROLE_STUDENT, m_set},
-	{"device.call", LB_ROLE_STUDENT, m_call},
-	{"lease.acquire", LB_ROLE_STUDENT, m_lease_acquire},
-	{"lease.release", LB_ROLE_STUDENT, m_lease_release},
-	{"calib.set", LB_ROLE_STUDENT, m_calib_set},
-	{"calib.tare", LB_ROLE_STUDENT, m_calib_tare},
-	{"calib.clear", LB_ROLE_STUDENT, m_calib_clear},
-	{"acquisition.start", LB_ROLE_STUDENT, m_acq_start},
-	{"recording.start", LB_ROLE_STUDENT, m_rec_start},
-	{"recording.stop", LB_ROLE_STUDENT, m_rec_stop},
-	{"recording.list", LB_ROLE_OBSERVER, m_rec_list},
-	{"recording.fetch", LB_ROLE_OBSERVER, m_rec_fetch},
+    {"bridge.info", LB_ROLE_OBSERVER, m_info},
+    {"whoami", LB_ROLE_OBSERVER, m_whoami},
+    {"session.hello", LB_ROLE_OBSERVER, m_hello},
+    {"devices.list", LB_ROLE_OBSERVER, m_devices},
+    {"device.info", LB_ROLE_OBSERVER, m_device_info},
+    {"device.get", LB_ROLE_OBSERVER, m_get},
+    {"snapshot", LB_ROLE_OBSERVER, m_snapshot},
+    {"device.start", LB_ROLE_STUDENT, m_start},
+    {"device.stop", LB_ROLE_STUDENT, m_stop},
+    {"device.set", LB_ROLE_STUDENT, m_set},
+    {"device.call", LB_ROLE_STUDENT, m_call},
+    {"lease.acquire", LB_ROLE_STUDENT, m_lease_acquire},
+    {"lease.release", LB_ROLE_STUDENT, m_lease_release},
+    {"calib.set", LB_ROLE_STUDENT, m_calib_set},
+    {"calib.tare", LB_ROLE_STUDENT, m_calib_tare},
+    {"calib.clear", LB_ROLE_STUDENT, m_calib_clear},
+    {"acquisition.start", LB_ROLE_STUDENT, m_acq_start},
+    {"recording.start", LB_ROLE_STUDENT, m_rec_start},
+    {"recording.stop", LB_ROLE_STUDENT, m_rec_stop},
+    {"recording.list", LB_ROLE_OBSERVER, m_rec_list},
+    {"recording.fetch", LB_ROLE_OBSERVER, m_rec_fetch},
 };
 
 /* Route a method to its handler, or a driver's bridge_call for "<driver>.<method>". */
@@ -335,8 +335,9 @@ int srv_dispatch(lb_server *s, call *c, json_t **result, lb_error *err)
 		if (strcmp(methods[i].name, c->req.method) != 0)
 			continue;
 		if (c->client.role < methods[i].role)
-			return lb_error_set(err, LB_ERR_FORBIDDEN, "%s requires the %s role; you are %s",
-					    c->req.method, lb_role_name(methods[i].role),
+			return lb_error_set(err, LB_ERR_FORBIDDEN,
+					    "%s requires the %s role; you are %s", c->req.method,
+					    lb_role_name(methods[i].role),
 					    lb_role_name(c->client.role));
 		return methods[i].fn(s, c, result, err);
 	}

@@ -18,9 +18,10 @@
 static lb_store *need_store(lb_server *s, lb_error *err)
 {
 	if (!srv_store(s, 1))
-		lb_error_set(err, LB_ERR_INTERNAL,
-			     "persistence is off: the data directory %s is not usable (see the log)",
-			     s->opts.data_dir);
+		lb_error_set(
+		    err, LB_ERR_INTERNAL,
+		    "persistence is off: the data directory %s is not usable (see the log)",
+		    s->opts.data_dir);
 	return s->store;
 }
 
@@ -34,7 +35,8 @@ static int param_stream(lb_device *d, call *c, lb_error *err)
 	for (int k = 0; k < d->nstreams; k++)
 		if (strcmp(d->streams[k].name, name) == 0)
 			return k;
-	lb_error_set(err, LB_ERR_INVALID_PARAMS, "device '%s' has no stream '%s'", d->spec.id, name);
+	lb_error_set(err, LB_ERR_INVALID_PARAMS, "device '%s' has no stream '%s'", d->spec.id,
+		     name);
 	return -1;
 }
 
@@ -68,11 +70,13 @@ static int apply_calib(lb_server *s, call *c, lb_device *d, int k, double gain, 
 
 	if (!isfinite(gain) || !isfinite(offset) || gain == 0)
 		return lb_error_set(err, LB_ERR_INVALID_PARAMS,
-				    "calibration gives gain %g, offset %g: not usable", gain, offset);
-	if (!need_store(s, err) || lb_store_calib_set(s->store, d->spec.id, d->streams[k].name, gain,
-						      offset, c->now.real, err) < 0)
+				    "calibration gives gain %g, offset %g: not usable", gain,
+				    offset);
+	if (!need_store(s, err) || lb_store_calib_set(s->store, d->spec.id, d->streams[k].name,
+						      gain, offset, c->now.real, err) < 0)
 		return LB_EFAIL;
-	p = json_pack("{s:s,s:f,s:f}", "stream", d->streams[k].name, "gain", gain, "offset", offset);
+	p = json_pack("{s:s,s:f,s:f}", "stream", d->streams[k].name, "gain", gain, "offset",
+		      offset);
 	rc = srv_forward(s, c, d, "calib", p, err);
 	json_decref(p);
 	return rc;
@@ -87,7 +91,8 @@ int m_calib_set(lb_server *s, call *c, json_t **result, lb_error *err)
 {
 	static const char *const allowed[] = {"device", "stream", "gain", "offset", "points", NULL};
 	json_t *pts = json_object_get(c->req.params, "points");
-	json_t *g = json_object_get(c->req.params, "gain"), *o = json_object_get(c->req.params, "offset");
+	json_t *g = json_object_get(c->req.params, "gain"),
+	       *o = json_object_get(c->req.params, "offset");
 	double gain, offset;
 	lb_device *d;
 	int k;
@@ -105,8 +110,9 @@ int m_calib_set(lb_server *s, call *c, json_t **result, lb_error *err)
 		    !json_is_number(json_array_get(json_array_get(pts, 0), 1)) ||
 		    !json_is_number(json_array_get(json_array_get(pts, 1), 0)) ||
 		    !json_is_number(json_array_get(json_array_get(pts, 1), 1)))
-			return lb_error_set(err, LB_ERR_INVALID_PARAMS,
-					    "points must be [[shown, true], [shown, true]] (numbers)");
+			return lb_error_set(
+			    err, LB_ERR_INVALID_PARAMS,
+			    "points must be [[shown, true], [shown, true]] (numbers)");
 		x1 = json_number_value(json_array_get(json_array_get(pts, 0), 0));
 		y1 = json_number_value(json_array_get(json_array_get(pts, 0), 1));
 		x2 = json_number_value(json_array_get(json_array_get(pts, 1), 0));
@@ -188,12 +194,13 @@ int m_acq_start(lb_server *s, call *c, json_t **result, lb_error *err)
 		return lb_error_set(err, LB_ERR_INVALID_PARAMS,
 				    "devices must be an array of 1 to 64 device ids");
 	n = json_array_size(ids);
-	json_array_foreach(ids, i, id) {
+	json_array_foreach(ids, i, id)
+	{
 		if (!json_is_string(id) || !(devs[i] = srv_find_device(s, json_string_value(id))))
-			return lb_error_set(err, json_is_string(id) ? LB_ERR_UNKNOWN_DEVICE
-								    : LB_ERR_INVALID_PARAMS,
-					    "devices[%zu]: no device %s", i,
-					    json_is_string(id) ? json_string_value(id) : "(not a string)");
+			return lb_error_set(
+			    err, json_is_string(id) ? LB_ERR_UNKNOWN_DEVICE : LB_ERR_INVALID_PARAMS,
+			    "devices[%zu]: no device %s", i,
+			    json_is_string(id) ? json_string_value(id) : "(not a string)");
 		if (lb_lease_check(&s->leases, devs[i]->spec.id, &c->client, c->now.mono, err) < 0)
 			return LB_EFAIL;
 	}
@@ -215,7 +222,8 @@ static void safe_name(char *out, size_t cap, const char *in)
 
 	for (; *in && n + 1 < cap; in++) {
 		int ok = (*in >= 'a' && *in <= 'z') || (*in >= 'A' && *in <= 'Z') ||
-			 (*in >= '0' && *in <= '9') || *in == '-' || *in == '_' || (*in == '.' && n);
+			 (*in >= '0' && *in <= '9') || *in == '-' || *in == '_' ||
+			 (*in == '.' && n);
 		out[n] = ok ? *in : '_';
 		n++;
 	}
@@ -225,8 +233,8 @@ static void safe_name(char *out, size_t cap, const char *in)
 /* recording.start {streams: [prefix...], name?, sep?, decimal_comma?} */
 int m_rec_start(lb_server *s, call *c, json_t **result, lb_error *err)
 {
-	static const char *const allowed[] = {"streams", "name", "sep", "decimal_comma", "at_ns",
-					      NULL};
+	static const char *const allowed[] = {"streams",       "name",	"sep",
+					      "decimal_comma", "at_ns", NULL};
 	json_t *streams = json_object_get(c->req.params, "streams"), *p, *rec;
 	const char *name = "recording", *sep = ",";
 	bool dc = false;
@@ -243,26 +251,30 @@ int m_rec_start(lb_server *s, call *c, json_t **result, lb_error *err)
 	    lb_param_int(c->req.params, "at_ns", false, 0, INT64_MAX, &at, err) < 0 ||
 	    !need_store(s, err))
 		return LB_EFAIL;
-	if (!json_is_array(streams) || json_array_size(streams) == 0 || json_array_size(streams) > 32)
+	if (!json_is_array(streams) || json_array_size(streams) == 0 ||
+	    json_array_size(streams) > 32)
 		return lb_error_set(err, LB_ERR_INVALID_PARAMS,
 				    "streams must be an array of 1 to 32 topic prefixes");
-	json_array_foreach(streams, i, p)
-		if (!json_is_string(p) || json_string_length(p) == 0 ||
-		    strncmp(json_string_value(p), "bridge/", 7) == 0)
-			return lb_error_set(err, LB_ERR_INVALID_PARAMS,
-					    "streams[%zu] must be a topic prefix such as "
-					    "\"sensor/sim-temp-1/\"",
-					    i);
+	json_array_foreach(
+	    streams, i,
+	    p) if (!json_is_string(p) || json_string_length(p) == 0 ||
+		   strncmp(json_string_value(p), "bridge/", 7) ==
+		       0) return lb_error_set(err, LB_ERR_INVALID_PARAMS,
+					      "streams[%zu] must be a topic prefix such as "
+					      "\"sensor/sim-temp-1/\"",
+					      i);
 	if (strcmp(sep, ",") && strcmp(sep, ";") && strcmp(sep, "\t"))
-		return lb_error_set(err, LB_ERR_INVALID_PARAMS, "sep must be \",\", \";\" or a tab");
-	if (dc && sep[0] == ',')
 		return lb_error_set(err, LB_ERR_INVALID_PARAMS,
-				    "decimal_comma needs sep \";\" or a tab (French spreadsheets use "
-				    "\";\")");
+				    "sep must be \",\", \";\" or a tab");
+	if (dc && sep[0] == ',')
+		return lb_error_set(
+		    err, LB_ERR_INVALID_PARAMS,
+		    "decimal_comma needs sep \";\" or a tab (French spreadsheets use "
+		    "\";\")");
 	safe_name(sname, sizeof sname, name);
 	rec = json_pack("{s:s,s:s,s:I,s:s,s:O,s:s,s:b}", "name", name, "owner", c->client.user,
-			"started", (json_int_t)c->now.real, "dir", "", "streams", streams, "sep", sep,
-			"decimal_comma", dc);
+			"started", (json_int_t)c->now.real, "dir", "", "streams", streams, "sep",
+			sep, "decimal_comma", dc);
 	id = lb_store_recording_add(s->store, rec, err);
 	json_decref(rec);
 	if (id < 0)
@@ -272,16 +284,17 @@ int m_rec_start(lb_server *s, call *c, json_t **result, lb_error *err)
 	snprintf(dir, sizeof dir, "%s/recordings/%lld-%s", s->opts.data_dir, id, sname);
 	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
 		lb_store_recording_state(s->store, id, "failed", c->now.real, NULL);
-		return lb_error_set(err, LB_ERR_INTERNAL, "cannot create %s: %s", dir, strerror(errno));
+		return lb_error_set(err, LB_ERR_INTERNAL, "cannot create %s: %s", dir,
+				    strerror(errno));
 	}
 	o.sep = sep[0];
 	o.decimal_comma = dc;
 	/* from at_ns (a synchronised start), or from now */
-	if (lb_recorder_start(s->recorder, id, dir, streams, &o, at > c->now.real ? at : c->now.real) <
-	    0) {
+	if (lb_recorder_start(s->recorder, id, dir, streams, &o,
+			      at > c->now.real ? at : c->now.real) < 0) {
 		lb_store_recording_state(s->store, id, "failed", c->now.real, NULL);
-		return lb_error_set(err, LB_ERR_INTERNAL, "the recorder did not accept recording %lld",
-				    id);
+		return lb_error_set(err, LB_ERR_INTERNAL,
+				    "the recorder did not accept recording %lld", id);
 	}
 	if (lb_store_recording_dir(s->store, id, dir, err) < 0)
 		return LB_EFAIL;
@@ -296,11 +309,13 @@ static json_t *param_recording(lb_server *s, call *c, lb_error *err)
 	long long id = 0;
 	json_t *r;
 
-	if (lb_param_int(c->req.params, "id", true, 1, 1LL << 53, &id, err) < 0 || !need_store(s, err))
+	if (lb_param_int(c->req.params, "id", true, 1, 1LL << 53, &id, err) < 0 ||
+	    !need_store(s, err))
 		return NULL;
 	r = lb_store_recordings(s->store, id);
 	if (!r)
-		lb_error_set(err, LB_ERR_INVALID_PARAMS, "no recording %lld (see recording.list)", id);
+		lb_error_set(err, LB_ERR_INVALID_PARAMS, "no recording %lld (see recording.list)",
+			     id);
 	return r;
 }
 
@@ -339,14 +354,15 @@ int m_rec_stop(lb_server *s, call *c, json_t **result, lb_error *err)
 	id = json_integer_value(json_object_get(r, "id"));
 	if (strcmp(json_string_value(json_object_get(r, "state")), "recording") != 0) {
 		json_decref(r);
-		return lb_error_set(err, LB_ERR_INVALID_PARAMS, "recording %lld is not running", id);
+		return lb_error_set(err, LB_ERR_INVALID_PARAMS, "recording %lld is not running",
+				    id);
 	}
 	if (c->client.role < LB_ROLE_TEACHER &&
 	    strcmp(json_string_value(json_object_get(r, "owner")), c->client.user) != 0) {
 		json_decref(r);
-		return lb_error_set(err, LB_ERR_FORBIDDEN,
-				    "recording %lld belongs to another user: only a teacher may stop it",
-				    id);
+		return lb_error_set(
+		    err, LB_ERR_FORBIDDEN,
+		    "recording %lld belongs to another user: only a teacher may stop it", id);
 	}
 	json_decref(r);
 	lb_recorder_stop(s->recorder, id);
@@ -368,9 +384,8 @@ int m_rec_list(lb_server *s, call *c, json_t **result, lb_error *err)
 	if (lb_param_only(c->req.params, allowed, err) < 0 || !need_store(s, err))
 		return LB_EFAIL;
 	*result = lb_store_recordings(s->store, 0);
-	json_array_foreach(*result, i, r)
-		json_object_set_new(r, "files",
-				    recording_files(json_string_value(json_object_get(r, "dir"))));
+	json_array_foreach(*result, i, r) json_object_set_new(
+	    r, "files", recording_files(json_string_value(json_object_get(r, "dir"))));
 	return 0;
 }
 
@@ -395,8 +410,9 @@ int m_rec_fetch(lb_server *s, call *c, json_t **result, lb_error *err)
 	if (strchr(file, '/') || file[0] == '.' || strlen(file) < 5 ||
 	    strcmp(file + strlen(file) - 4, ".csv") != 0) {
 		json_decref(r);
-		return lb_error_set(err, LB_ERR_INVALID_PARAMS,
-				    "file must be one of the recording's .csv files (recording.list)");
+		return lb_error_set(
+		    err, LB_ERR_INVALID_PARAMS,
+		    "file must be one of the recording's .csv files (recording.list)");
 	}
 	snprintf(path, sizeof path, "%s/%s", json_string_value(json_object_get(r, "dir")), file);
 	json_decref(r);
@@ -404,7 +420,8 @@ int m_rec_fetch(lb_server *s, call *c, json_t **result, lb_error *err)
 	if (fd < 0 || fstat(fd, &st) < 0) {
 		if (fd >= 0)
 			close(fd);
-		return lb_error_set(err, LB_ERR_INVALID_PARAMS, "no file %s in that recording", file);
+		return lb_error_set(err, LB_ERR_INVALID_PARAMS, "no file %s in that recording",
+				    file);
 	}
 	c->data = malloc((size_t)max);
 	n = c->data ? pread(fd, c->data, (size_t)max, (off_t)offset) : -1;
@@ -412,7 +429,8 @@ int m_rec_fetch(lb_server *s, call *c, json_t **result, lb_error *err)
 	if (n < 0) {
 		free(c->data);
 		c->data = NULL;
-		return lb_error_set(err, LB_ERR_INTERNAL, "cannot read %s: %s", file, strerror(errno));
+		return lb_error_set(err, LB_ERR_INTERNAL, "cannot read %s: %s", file,
+				    strerror(errno));
 	}
 	c->datalen = (size_t)n;
 	*result = json_pack("{s:s,s:I,s:I,s:I,s:b}", "file", file, "offset", (json_int_t)offset,

@@ -80,8 +80,8 @@ int lb_csv_row(char *buf, size_t cap, const lb_csv_opts *o, int64_t t_ns, int64_
 	gmtime_r(&secs, &tm);
 	n = snprintf(buf, cap, "%s%c%04d-%02d-%02dT%02d:%02d:%02d%c%06lldZ%c%s\n", rel_s, o->sep,
 		     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-		     o->decimal_comma ? ',' : '.', (long long)((t_ns % 1000000000LL) / 1000), o->sep,
-		     val);
+		     o->decimal_comma ? ',' : '.', (long long)((t_ns % 1000000000LL) / 1000),
+		     o->sep, val);
 	return n < 0 || (size_t)n >= cap ? -1 : n;
 }
 
@@ -117,7 +117,8 @@ static int wants(const recording *r, const char *topic, size_t len)
 	size_t i;
 	json_t *p;
 
-	json_array_foreach(r->prefixes, i, p) {
+	json_array_foreach(r->prefixes, i, p)
+	{
 		size_t pl = json_string_length(p);
 		if (pl <= len && memcmp(json_string_value(p), topic, pl) == 0)
 			return 1;
@@ -205,7 +206,7 @@ static void record_message(lb_recorder *rc, zmq_msg_t *topic, zmq_msg_t *header,
 			if (ts < r->t0)
 				continue; /* measured before the recording started */
 			n = lb_csv_row(buf + len, cap - len, &r->opts, ts, r->t0,
-					   lb_sample_get(type, zmq_msg_data(data), k));
+				       lb_sample_get(type, zmq_msg_data(data), k));
 			if (n > 0)
 				len += (size_t)n;
 		}
@@ -227,7 +228,7 @@ static void close_recording(lb_recorder *rc, int i)
 	json_t *p;
 
 	json_array_foreach(r->prefixes, k, p)
-		zmq_setsockopt(rc->sub, ZMQ_UNSUBSCRIBE, json_string_value(p), json_string_length(p));
+	    zmq_setsockopt(rc->sub, ZMQ_UNSUBSCRIBE, json_string_value(p), json_string_length(p));
 	for (int f = 0; f < r->nfiles; f++) {
 		fdatasync(r->files[f].fd);
 		close(r->files[f].fd);
@@ -267,14 +268,14 @@ static int handle_command(lb_recorder *rc)
 		json_t *p;
 		memset(r, 0, sizeof *r);
 		r->id = json_integer_value(json_object_get(spec, "id"));
-		snprintf(r->dir, sizeof r->dir, "%s", json_string_value(json_object_get(spec, "dir")));
+		snprintf(r->dir, sizeof r->dir, "%s",
+			 json_string_value(json_object_get(spec, "dir")));
 		r->prefixes = json_incref(json_object_get(spec, "streams"));
 		r->opts.sep = sep && *sep ? sep[0] : ',';
 		r->opts.decimal_comma = json_is_true(json_object_get(spec, "decimal_comma"));
 		r->t0 = json_integer_value(json_object_get(spec, "t0"));
-		json_array_foreach(r->prefixes, k, p)
-			zmq_setsockopt(rc->sub, ZMQ_SUBSCRIBE, json_string_value(p),
-				       json_string_length(p));
+		json_array_foreach(r->prefixes, k, p) zmq_setsockopt(
+		    rc->sub, ZMQ_SUBSCRIBE, json_string_value(p), json_string_length(p));
 	} else if (strcmp(cmd, "stop") == 0) {
 		long long id = json_integer_value(json_object_get(spec, "id"));
 		rcode = -1;
@@ -298,7 +299,8 @@ static void *recorder_thread(void *arg)
 	int64_t next_sync = lb_clock_ns(CLOCK_MONOTONIC) + 1000000000LL;
 
 	for (;;) {
-		zmq_pollitem_t items[2] = {{rc->peer, 0, ZMQ_POLLIN, 0}, {rc->sub, 0, ZMQ_POLLIN, 0}};
+		zmq_pollitem_t items[2] = {{rc->peer, 0, ZMQ_POLLIN, 0},
+					   {rc->sub, 0, ZMQ_POLLIN, 0}};
 		int64_t now;
 
 		if (zmq_poll(items, 2, 1000) < 0 && zmq_errno() != EINTR)
@@ -320,7 +322,8 @@ static void *recorder_thread(void *arg)
 			if (more == -1 && np == 0)
 				break;
 			if (np >= 2)
-				record_message(rc, &parts[0], &parts[1], np == 3 ? &parts[2] : NULL);
+				record_message(rc, &parts[0], &parts[1],
+					       np == 3 ? &parts[2] : NULL);
 			for (int i = 0; i < np; i++)
 				zmq_msg_close(&parts[i]);
 		}
@@ -368,7 +371,8 @@ lb_recorder *lb_recorder_new(void *zctx, const char *endpoint, lb_error *err)
 		goto fail;
 	return rc;
 fail:
-	lb_error_set(err, LB_ERR_INTERNAL, "cannot start the recorder: %s", zmq_strerror(zmq_errno()));
+	lb_error_set(err, LB_ERR_INTERNAL, "cannot start the recorder: %s",
+		     zmq_strerror(zmq_errno()));
 	if (rc->sub)
 		zmq_close(rc->sub);
 	if (rc->peer)

@@ -13,7 +13,7 @@ typedef struct lb_recorder lb_recorder;
 
 /* CSV options: the separator and the decimal mark (',' for French spreadsheets). */
 typedef struct lb_csv_opts {
-	char sep;          /* ',' or ';' or '\t' */
+	char sep;	   /* ',' or ';' or '\t' */
 	int decimal_comma; /* 1: 21,5 instead of 21.5 (needs sep != ',') */
 } lb_csv_opts;
 

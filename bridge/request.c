@@ -39,7 +39,8 @@ int lb_request_parse(const void *buf, size_t len, lb_request *req, lb_error *err
 		if (!params || json_object_set_new(req->root, "params", params) < 0)
 			return lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
 	} else if (!json_is_object(params)) {
-		return lb_error_set(err, LB_ERR_INVALID_PARAMS, "request 'params' must be an object");
+		return lb_error_set(err, LB_ERR_INVALID_PARAMS,
+				    "request 'params' must be an object");
 	}
 	req->params = params;
 	{
@@ -81,13 +82,14 @@ char *lb_reply_result(const json_t *id, json_t *result)
 
 char *lb_reply_error(const json_t *id, const lb_error *err)
 {
-	json_t *r = json_pack("{s:o,s:{s:i,s:s,s:s}}", "id", id ? json_copy((json_t *)id) : json_null(),
-			      "error", "code", err->code, "name", lb_error_name(err->code),
-			      "message", err->message);
+	json_t *r = json_pack("{s:o,s:{s:i,s:s,s:s}}", "id",
+			      id ? json_copy((json_t *)id) : json_null(), "error", "code",
+			      err->code, "name", lb_error_name(err->code), "message", err->message);
 	if (!r) /* a message that is not UTF-8 */
 		r = json_pack("{s:o,s:{s:i,s:s,s:s}}", "id",
-			      id ? json_copy((json_t *)id) : json_null(), "error", "code", err->code,
-			      "name", lb_error_name(err->code), "message", "(message not UTF-8)");
+			      id ? json_copy((json_t *)id) : json_null(), "error", "code",
+			      err->code, "name", lb_error_name(err->code), "message",
+			      "(message not UTF-8)");
 	return reply_dump(r);
 }
 
@@ -109,8 +111,8 @@ int lb_param_string(const json_t *params, const char *key, bool required, const 
 	return 0;
 }
 
-int lb_param_int(const json_t *params, const char *key, bool required, long long min,
-		 long long max, long long *out, lb_error *err)
+int lb_param_int(const json_t *params, const char *key, bool required, long long min, long long max,
+		 long long *out, lb_error *err)
 {
 	json_t *v = json_object_get(params, key);
 	long long x;
@@ -122,13 +124,13 @@ int lb_param_int(const json_t *params, const char *key, bool required, long long
 		return 0;
 	}
 	if (!json_is_integer(v))
-		return lb_error_set(err, LB_ERR_INVALID_PARAMS,
-				    "parameter '%s' must be an integer", key);
+		return lb_error_set(err, LB_ERR_INVALID_PARAMS, "parameter '%s' must be an integer",
+				    key);
 	x = json_integer_value(v);
 	if (x < min || x > max)
 		return lb_error_set(err, LB_ERR_INVALID_PARAMS,
-				    "parameter '%s' = %lld is out of range [%lld, %lld]", key, x, min,
-				    max);
+				    "parameter '%s' = %lld is out of range [%lld, %lld]", key, x,
+				    min, max);
 	*out = x;
 	return 0;
 }
@@ -151,7 +153,8 @@ int lb_param_only(const json_t *params, const char *const *allowed, lb_error *er
 	const char *key;
 	json_t *value;
 
-	json_object_foreach((json_t *)params, key, value) {
+	json_object_foreach((json_t *)params, key, value)
+	{
 		const char *const *a;
 		(void)value;
 		for (a = allowed; *a; a++)

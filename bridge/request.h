@@ -13,9 +13,9 @@
 /* A parsed request. root owns everything; id, method and params point into it. */
 typedef struct lb_request {
 	json_t *root;
-	json_t *id;         /* string or integer; NULL when it could not be read */
+	json_t *id; /* string or integer; NULL when it could not be read */
 	const char *method;
-	json_t *params;     /* always an object (an empty one when absent) */
+	json_t *params; /* always an object (an empty one when absent) */
 } lb_request;
 
 /*
@@ -40,8 +40,8 @@ char *lb_reply_error(const json_t *id, const lb_error *err);
  */
 int lb_param_string(const json_t *params, const char *key, bool required, const char **out,
 		    lb_error *err);
-int lb_param_int(const json_t *params, const char *key, bool required, long long min,
-		 long long max, long long *out, lb_error *err);
+int lb_param_int(const json_t *params, const char *key, bool required, long long min, long long max,
+		 long long *out, lb_error *err);
 int lb_param_bool(const json_t *params, const char *key, bool *out, lb_error *err);
 
 /* Reject any key of params not in the NULL-terminated list allowed; 0 or negative. */

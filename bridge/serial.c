@@ -1,4 +1,5 @@
-/* serial.c - a serial port for drivers: libserialport for real ports, termios for pseudo-terminals. */
+/* serial.c - a serial port for drivers: libserialport for real ports, termios for pseudo-terminals.
+ */
 #include "serial.h"
 
 #include <errno.h>
@@ -23,9 +24,8 @@ static speed_t speed_for(int baud)
 	static const struct {
 		int baud;
 		speed_t speed;
-	} map[] = {{9600, B9600},     {19200, B19200},   {38400, B38400},
-		   {57600, B57600},   {115200, B115200}, {230400, B230400},
-		   {460800, B460800}, {500000, B500000},
+	} map[] = {{9600, B9600},     {19200, B19200},	  {38400, B38400},   {57600, B57600},
+		   {115200, B115200}, {230400, B230400},  {460800, B460800}, {500000, B500000},
 		   {921600, B921600}, {1000000, B1000000}};
 	for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
 		if (map[i].baud == baud)
@@ -41,7 +41,8 @@ static int open_termios(lb_serial *s, const char *path, int baud, lb_error *err)
 
 	s->fd = open(path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
 	if (s->fd < 0)
-		return lb_error_set(err, LB_ERR_DEVICE, "cannot open %s: %s", path, strerror(errno));
+		return lb_error_set(err, LB_ERR_DEVICE, "cannot open %s: %s", path,
+				    strerror(errno));
 	if (tcgetattr(s->fd, &t) == 0) {
 		cfmakeraw(&t);
 		t.c_cflag |= CLOCAL | CREAD;

@@ -1,4 +1,5 @@
-/* serial.h - a serial port for drivers: libserialport for real ports, termios for pseudo-terminals. */
+/* serial.h - a serial port for drivers: libserialport for real ports, termios for pseudo-terminals.
+ */
 #ifndef LB_SERIAL_H
 #define LB_SERIAL_H
 
@@ -28,7 +29,8 @@ int lb_serial_fd(const lb_serial *s);
  */
 ssize_t lb_serial_read(lb_serial *s, void *buf, size_t cap);
 
-/* Write all of buf, waiting at most timeout_ms for the port to accept it. 0, LB_EGONE or LB_EAGAIN. */
+/* Write all of buf, waiting at most timeout_ms for the port to accept it. 0, LB_EGONE or LB_EAGAIN.
+ */
 int lb_serial_write(lb_serial *s, const void *buf, size_t len, int timeout_ms);
 
 /* Pulse DTR (resets an Arduino); ignored where the port has no modem lines. */

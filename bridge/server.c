@@ -1,4 +1,4 @@
-/* server.c - the bridge's main loop: sockets, publishing, the device registry, hot-plug, requests in. */
+/* server.c - the bridge's main loop: sockets, publishing, device registry, hot-plug, requests. */
 #include "server.h"
 
 #include <errno.h>
@@ -51,7 +51,8 @@ static void publish_json(lb_server *s, const char *topic, uint64_t *seq, json_t 
 lb_device *srv_find_device(lb_server *s, const char *id)
 {
 	for (size_t i = 0; i < s->ndev; i++)
-		if (s->dev[i]->opened && !s->dev[i]->removing && strcmp(s->dev[i]->spec.id, id) == 0)
+		if (s->dev[i]->opened && !s->dev[i]->removing &&
+		    strcmp(s->dev[i]->spec.id, id) == 0)
 			return s->dev[i];
 	return NULL;
 }
@@ -127,11 +128,12 @@ void srv_send_reply(lb_server *s, zmq_msg_t *env, int nenv, char *text)
 
 /* Send a reply text and one binary frame after the envelope. */
 void srv_send_reply_data(lb_server *s, zmq_msg_t *env, int nenv, char *text, const void *data,
-			    size_t len)
+			 size_t len)
 {
 	for (int i = 0; i < nenv; i++)
 		zmq_msg_send(&env[i], s->router, ZMQ_SNDMORE | ZMQ_DONTWAIT);
-	zmq_send(s->router, text ? text : "{}", text ? strlen(text) : 2, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+	zmq_send(s->router, text ? text : "{}", text ? strlen(text) : 2,
+		 ZMQ_SNDMORE | ZMQ_DONTWAIT);
 	zmq_send(s->router, data, len, ZMQ_DONTWAIT);
 	free(text);
 }
@@ -274,7 +276,7 @@ static void scan(lb_server *s)
 		for (size_t i = 0; i < found[k].n; i++) {
 			json_t *f = json_object_get(s->failed, found[k].v[i].id);
 			if (f && json_integer_value(json_object_get(f, "retry_at")) >
-					 lb_clock_ns(CLOCK_MONOTONIC))
+				     lb_clock_ns(CLOCK_MONOTONIC))
 				continue;
 			if (!have_device(s, found[k].v[i].id))
 				add_device(s, drv[k], &found[k].v[i]);
@@ -303,7 +305,8 @@ static void remember_seqs(lb_server *s, lb_device *d)
 	json_t *m = json_object();
 
 	for (int k = 0; k < d->nstreams && k < d->ncache; k++)
-		json_object_set_new(m, d->streams[k].name, json_integer((json_int_t)d->cache[k].seq));
+		json_object_set_new(m, d->streams[k].name,
+				    json_integer((json_int_t)d->cache[k].seq));
 	json_object_set_new(s->seq_memory, d->spec.id, m);
 }
 
@@ -313,11 +316,11 @@ static void publish_stream_ends(lb_server *s, lb_device *d)
 	lb_now now = lb_now_read();
 
 	for (int k = 0; k < d->nstreams && k < LB_MAX_STREAMS; k++) {
-		json_t *h = json_pack("{s:i,s:s,s:I,s:I,s:s,s:i,s:{s:s,s:s}}", "v",
-				      LB_PROTOCOL_VERSION, "epoch", s->epoch, "seq",
-				      (json_int_t)(d->cache[k].seq + 1), "t_host", (json_int_t)now.real,
-				      "type", "json", "count", 1, "data", "event", "end", "reason",
-				      d->end_reason ? d->end_reason : "removed");
+		json_t *h =
+		    json_pack("{s:i,s:s,s:I,s:I,s:s,s:i,s:{s:s,s:s}}", "v", LB_PROTOCOL_VERSION,
+			      "epoch", s->epoch, "seq", (json_int_t)(d->cache[k].seq + 1), "t_host",
+			      (json_int_t)now.real, "type", "json", "count", 1, "data", "event",
+			      "end", "reason", d->end_reason ? d->end_reason : "removed");
 		char *text = h ? json_dumps(h, JSON_COMPACT) : NULL;
 		if (text) {
 			zmq_send(s->xpub, d->streams[k].topic, strlen(d->streams[k].topic),
@@ -382,7 +385,8 @@ static void handle_chan(lb_server *s, zmq_msg_t *first)
 	memcpy(&m, zmq_msg_data(first), sizeof m);
 	d = m.dev;
 	if (m.type == LB_CHAN_DATA) {
-		/* topic, header, [samples]: srv_forward without copying; keep the header for snapshots */
+		/* topic, header, [samples]: srv_forward without copying; keep the header for
+		 * snapshots */
 		lb_stream_cache *c = &d->cache[m.stream < LB_MAX_STREAMS ? m.stream : 0];
 		for (int f = 0;; f++) {
 			zmq_msg_init(&part);
@@ -446,8 +450,8 @@ static void handle_chan(lb_server *s, zmq_msg_t *first)
 		delay = delay ? (delay * 2 > RETRY_MAX_NS ? RETRY_MAX_NS : delay * 2) : RESCAN_NS;
 		json_object_set_new(s->failed, d->spec.id,
 				    json_pack("{s:s,s:I,s:I}", "message", msg, "delay_ns", delay,
-					      "retry_at", (json_int_t)(lb_clock_ns(CLOCK_MONOTONIC) +
-								       delay)));
+					      "retry_at",
+					      (json_int_t)(lb_clock_ns(CLOCK_MONOTONIC) + delay)));
 		d->removing = true;
 		break;
 	}
@@ -462,11 +466,13 @@ static void handle_chan(lb_server *s, zmq_msg_t *first)
 			if (json_object_get(r, "error")) {
 				lb_error err;
 				json_t *e = json_object_get(r, "error");
-				lb_error_set(&err, (int)json_integer_value(json_object_get(e, "code")),
-					     "%s", json_string_value(json_object_get(e, "message")));
+				lb_error_set(
+				    &err, (int)json_integer_value(json_object_get(e, "code")), "%s",
+				    json_string_value(json_object_get(e, "message")));
 				text = lb_reply_error(p->id, &err);
 			} else {
-				text = lb_reply_result(p->id, json_incref(json_object_get(r, "result")));
+				text = lb_reply_result(p->id,
+						       json_incref(json_object_get(r, "result")));
 			}
 			json_decref(r);
 			srv_send_reply(s, p->env, p->nenv, text);
@@ -486,8 +492,7 @@ static void handle_chan(lb_server *s, zmq_msg_t *first)
 				break;
 			}
 		break;
-	default:
-		lb_err("internal: unknown device message %u", m.type);
+	default: lb_err("internal: unknown device message %u", m.type);
 	}
 	zmq_msg_close(&part);
 	check_ready(s);
@@ -589,10 +594,12 @@ static void handle_request(lb_server *s)
 			rc = srv_dispatch(s, &c, &result, &err);
 	}
 	if (rc != LB_EAGAIN) {
-		char *text = rc < 0 ? lb_reply_error(c.req.id, &err) : lb_reply_result(c.req.id, result);
+		char *text =
+		    rc < 0 ? lb_reply_error(c.req.id, &err) : lb_reply_result(c.req.id, result);
 		if (rc < 0) {
 			json_decref(result);
-			lb_dbg("request %s failed: %s", c.req.method ? c.req.method : "?", err.message);
+			lb_dbg("request %s failed: %s", c.req.method ? c.req.method : "?",
+			       err.message);
 		}
 		if (rc >= 0 && c.data)
 			srv_send_reply_data(s, f, nenv, text, c.data, c.datalen);
@@ -636,7 +643,8 @@ static void handle_monitor(lb_server *s)
 	memcpy(&event, zmq_msg_data(&ev), 2);
 	memcpy(&value, (char *)zmq_msg_data(&ev) + 2, 4);
 	if (event == ZMQ_EVENT_DISCONNECTED) {
-		lb_leases_sweep(&s->leases, lb_clock_ns(CLOCK_MONOTONIC), value, on_lease_released, s);
+		lb_leases_sweep(&s->leases, lb_clock_ns(CLOCK_MONOTONIC), value, on_lease_released,
+				s);
 		for (size_t i = 0; i < s->nsess;)
 			if (s->sess[i].c.fd == value)
 				s->sess[i] = s->sess[--s->nsess];
@@ -655,8 +663,9 @@ static void expire_pending(lb_server *s, int64_t now)
 		pending *p = &s->pend[i];
 		if (p->deadline <= now) {
 			lb_error err;
-			lb_error_set(&err, LB_ERR_TIMEOUT, "device '%s' did not answer within %d ms",
-				     p->dev->spec.id, s->opts.request_timeout_ms);
+			lb_error_set(&err, LB_ERR_TIMEOUT,
+				     "device '%s' did not answer within %d ms", p->dev->spec.id,
+				     s->opts.request_timeout_ms);
 			srv_send_reply(s, p->env, p->nenv, lb_reply_error(p->id, &err));
 			json_decref(p->id);
 			s->pend[i] = s->pend[--s->npend];
@@ -690,15 +699,17 @@ static int ipc_in_use(const char *path)
 static int bind_endpoint(void *sock, const char *what, const char *ep, char *out, size_t cap)
 {
 	if (strncmp(ep, "ipc://", 6) == 0 && ipc_in_use(ep + 6)) {
-		lb_err("cannot bind the %s endpoint %s: another program is listening there (is another "
+		lb_err("cannot bind the %s endpoint %s: another program is listening there (is "
+		       "another "
 		       "labbridge running? use --pub/--rpc/--ws)",
 		       what, ep);
 		return -1;
 	}
 	if (zmq_bind(sock, ep) < 0) {
 		lb_err("cannot bind the %s endpoint %s: %s%s", what, ep, zmq_strerror(zmq_errno()),
-		       zmq_errno() == EADDRINUSE ? " (is another labbridge running? use --pub/--rpc/--ws)"
-						 : "");
+		       zmq_errno() == EADDRINUSE
+			   ? " (is another labbridge running? use --pub/--rpc/--ws)"
+			   : "");
 		return -1;
 	}
 	zmq_getsockopt(sock, ZMQ_LAST_ENDPOINT, out, &cap);
@@ -806,11 +817,11 @@ int lb_server_run(lb_server *s, volatile sig_atomic_t *stop)
 		int64_t next = s->next_hb < s->next_scan ? s->next_hb : s->next_scan;
 		long timeout;
 		zmq_pollitem_t items[5] = {
-			{s->pull, 0, ZMQ_POLLIN, 0},
-			{s->router, 0, ZMQ_POLLIN, 0},
-			{s->xpub, 0, ZMQ_POLLIN, 0},
-			{s->monitor, 0, ZMQ_POLLIN, 0},
-			{s->hotplug ? s->hotplug->pipe : NULL, 0, ZMQ_POLLIN, 0},
+		    {s->pull, 0, ZMQ_POLLIN, 0},
+		    {s->router, 0, ZMQ_POLLIN, 0},
+		    {s->xpub, 0, ZMQ_POLLIN, 0},
+		    {s->monitor, 0, ZMQ_POLLIN, 0},
+		    {s->hotplug ? s->hotplug->pipe : NULL, 0, ZMQ_POLLIN, 0},
 		};
 
 		for (size_t i = 0; i < s->npend; i++)
@@ -850,7 +861,8 @@ int lb_server_run(lb_server *s, volatile sig_atomic_t *stop)
 			}
 		}
 		if (items[2].revents & ZMQ_POLLIN) {
-			/* subscriptions: nothing to do but read them (all topics are open to all) */
+			/* subscriptions: nothing to do but read them (all topics are open to all)
+			 */
 			char buf[256];
 			while (zmq_recv(s->xpub, buf, sizeof buf, ZMQ_DONTWAIT) >= 0)
 				;
@@ -861,7 +873,8 @@ int lb_server_run(lb_server *s, volatile sig_atomic_t *stop)
 			zmq_msg_t m;
 			zmq_msg_init(&m);
 			if (zmq_msg_recv(&m, s->hotplug->pipe, 0) >= 0) {
-				json_t *ports = json_loadb(zmq_msg_data(&m), zmq_msg_size(&m), 0, NULL);
+				json_t *ports =
+				    json_loadb(zmq_msg_data(&m), zmq_msg_size(&m), 0, NULL);
 				if (ports) {
 					json_decref(s->ports);
 					s->ports = ports;
@@ -920,7 +933,8 @@ void lb_server_destroy(lb_server **ps)
 		if (zmq_poll(&it, 1, 5000) <= 0) {
 			/* A driver is stuck in a blocking call: its sockets stay open, so the
 			 * context cannot be terminated. Leave it to the process exit. */
-			lb_err("%zu device(s) did not stop within 5 s; exiting without them", s->ndev);
+			lb_err("%zu device(s) did not stop within 5 s; exiting without them",
+			       s->ndev);
 			stuck = 1;
 			break;
 		}

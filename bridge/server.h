@@ -10,16 +10,16 @@
 typedef struct lb_server lb_server;
 
 typedef struct lb_server_opts {
-	const char *pub;           /* stream endpoint (XPUB) */
-	const char *rpc;           /* request endpoint (ROUTER) */
-	const char *ws;            /* WebSocket stream endpoint, or NULL */
-	int simulate;              /* 1 on, 0 off, -1 auto (on when no hardware is found) */
-	int heartbeat_ms;          /* heartbeat period, at most 1000 */
-	int pub_hwm;               /* per-subscriber queue, in messages */
-	int request_timeout_ms;    /* how long a device may take to answer */
+	const char *pub;	/* stream endpoint (XPUB) */
+	const char *rpc;	/* request endpoint (ROUTER) */
+	const char *ws;		/* WebSocket stream endpoint, or NULL */
+	int simulate;		/* 1 on, 0 off, -1 auto (on when no hardware is found) */
+	int heartbeat_ms;	/* heartbeat period, at most 1000 */
+	int pub_hwm;		/* per-subscriber queue, in messages */
+	int request_timeout_ms; /* how long a device may take to answer */
 	lb_role local_role, remote_role;
-	const json_t *config;      /* the whole configuration (borrowed) */
-	const char *data_dir;      /* calibrations, recordings (SQLite database and CSV files) */
+	const json_t *config; /* the whole configuration (borrowed) */
+	const char *data_dir; /* calibrations, recordings (SQLite database and CSV files) */
 } lb_server_opts;
 
 /* Bind the endpoints, start the authenticator and hot-plug watcher, scan for devices.

@@ -50,7 +50,7 @@ struct lb_server {
 	void *zctx, *xpub, *router, *pull, *monitor;
 	lb_auth *auth;
 	lb_hotplug *hotplug;
-	lb_store *store;       /* opened on first use: srv_store() */
+	lb_store *store; /* opened on first use: srv_store() */
 	int store_failed;
 	lb_recorder *recorder;
 	char epoch[17];
@@ -61,7 +61,8 @@ struct lb_server {
 	size_t ndev, capdev;
 	unsigned dev_counter;
 	json_t *seq_memory; /* {device id: {stream: last seq}}, kept across unplugging */
-	json_t *failed;     /* {device id: {message, delay_ns, retry_at}}: open failures, retried later */
+	json_t
+	    *failed; /* {device id: {message, delay_ns, retry_at}}: open failures, retried later */
 	json_t *ports;
 	int simulate;
 	int rescan;

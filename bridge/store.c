@@ -15,16 +15,16 @@ struct lb_store {
 };
 
 static const char schema[] =
-	"PRAGMA journal_mode=WAL;"
-	"PRAGMA synchronous=NORMAL;"
-	"CREATE TABLE IF NOT EXISTS calibration ("
-	" device TEXT NOT NULL, stream TEXT NOT NULL, gain REAL NOT NULL, offset REAL NOT NULL,"
-	" updated INTEGER NOT NULL, PRIMARY KEY (device, stream));"
-	"CREATE TABLE IF NOT EXISTS recording ("
-	" id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, owner TEXT NOT NULL,"
-	" state TEXT NOT NULL, started INTEGER NOT NULL, stopped INTEGER,"
-	" dir TEXT NOT NULL, spec TEXT NOT NULL);"
-	"UPDATE recording SET state = 'interrupted' WHERE state = 'recording';";
+    "PRAGMA journal_mode=WAL;"
+    "PRAGMA synchronous=NORMAL;"
+    "CREATE TABLE IF NOT EXISTS calibration ("
+    " device TEXT NOT NULL, stream TEXT NOT NULL, gain REAL NOT NULL, offset REAL NOT NULL,"
+    " updated INTEGER NOT NULL, PRIMARY KEY (device, stream));"
+    "CREATE TABLE IF NOT EXISTS recording ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, owner TEXT NOT NULL,"
+    " state TEXT NOT NULL, started INTEGER NOT NULL, stopped INTEGER,"
+    " dir TEXT NOT NULL, spec TEXT NOT NULL);"
+    "UPDATE recording SET state = 'interrupted' WHERE state = 'recording';";
 
 /* mkdir -p; 0 or -1 with errno. */
 static int make_dirs(const char *dir)
@@ -112,8 +112,8 @@ static int run(lb_store *st, sqlite3_stmt *s, lb_error *err)
 
 json_t *lb_store_calib_get(lb_store *st, const char *device)
 {
-	sqlite3_stmt *s = prepare(st, "SELECT stream, gain, offset FROM calibration WHERE device = ?",
-				  NULL);
+	sqlite3_stmt *s =
+	    prepare(st, "SELECT stream, gain, offset FROM calibration WHERE device = ?", NULL);
 	json_t *o = json_object();
 
 	if (!s)
@@ -130,10 +130,11 @@ json_t *lb_store_calib_get(lb_store *st, const char *device)
 int lb_store_calib_set(lb_store *st, const char *device, const char *stream, double gain,
 		       double offset, int64_t now_real, lb_error *err)
 {
-	sqlite3_stmt *s = prepare(st,
-				  "INSERT OR REPLACE INTO calibration (device, stream, gain, offset, "
-				  "updated) VALUES (?, ?, ?, ?, ?)",
-				  err);
+	sqlite3_stmt *s =
+	    prepare(st,
+		    "INSERT OR REPLACE INTO calibration (device, stream, gain, offset, "
+		    "updated) VALUES (?, ?, ?, ?, ?)",
+		    err);
 
 	if (!s)
 		return LB_EFAIL;
@@ -199,8 +200,8 @@ int lb_store_recording_dir(lb_store *st, long long id, const char *dir, lb_error
 int lb_store_recording_state(lb_store *st, long long id, const char *state, int64_t stopped,
 			     lb_error *err)
 {
-	sqlite3_stmt *s = prepare(st, "UPDATE recording SET state = ?, stopped = ? WHERE id = ?",
-				  err);
+	sqlite3_stmt *s =
+	    prepare(st, "UPDATE recording SET state = ?, stopped = ? WHERE id = ?", err);
 
 	if (!s)
 		return LB_EFAIL;
@@ -212,12 +213,13 @@ int lb_store_recording_state(lb_store *st, long long id, const char *state, int6
 
 json_t *lb_store_recordings(lb_store *st, long long id)
 {
-	sqlite3_stmt *s = prepare(st,
-				  id > 0 ? "SELECT id, name, owner, state, started, stopped, dir, spec "
-					   "FROM recording WHERE id = ?"
-					 : "SELECT id, name, owner, state, started, stopped, dir, spec "
-					   "FROM recording ORDER BY id DESC",
-				  NULL);
+	sqlite3_stmt *s =
+	    prepare(st,
+		    id > 0 ? "SELECT id, name, owner, state, started, stopped, dir, spec "
+			     "FROM recording WHERE id = ?"
+			   : "SELECT id, name, owner, state, started, stopped, dir, spec "
+			     "FROM recording ORDER BY id DESC",
+		    NULL);
 	json_t *a = json_array();
 
 	if (!s)
@@ -239,8 +241,8 @@ json_t *lb_store_recordings(lb_store *st, long long id)
 		}
 		json_object_set_new(r, "stopped_ns",
 				    sqlite3_column_type(s, 5) == SQLITE_NULL
-					    ? json_null()
-					    : json_integer(sqlite3_column_int64(s, 5)));
+					? json_null()
+					: json_integer(sqlite3_column_int64(s, 5)));
 		json_object_set(r, "streams", json_object_get(spec, "streams"));
 		json_object_set(r, "sep", json_object_get(spec, "sep"));
 		json_object_set(r, "decimal_comma", json_object_get(spec, "decimal_comma"));

@@ -61,7 +61,8 @@ int firmata_feed(firmata_parser *p, uint8_t byte, firmata_msg *msg)
 			p->status = 0;
 			return 0;
 		}
-		if (p->from_host && (byte == FIRMATA_SYSTEM_RESET || byte == FIRMATA_PROTOCOL_VERSION)) {
+		if (p->from_host &&
+		    (byte == FIRMATA_SYSTEM_RESET || byte == FIRMATA_PROTOCOL_VERSION)) {
 			memset(msg, 0, sizeof *msg);
 			msg->type = byte == FIRMATA_SYSTEM_RESET ? FIRMATA_MSG_RESET
 								 : FIRMATA_MSG_VERSION_QUERY;

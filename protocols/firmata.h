@@ -45,33 +45,33 @@ enum {
 
 /* What a complete message from the board is. */
 typedef enum firmata_msg_type {
-	FIRMATA_MSG_ANALOG = 1,   /* pin, value (14 bits) */
-	FIRMATA_MSG_DIGITAL,      /* port, value (8 pins as bits) */
-	FIRMATA_MSG_VERSION,      /* major, minor */
-	FIRMATA_MSG_SYSEX,        /* command, data[len] (7-bit bytes between command and END) */
+	FIRMATA_MSG_ANALOG = 1, /* pin, value (14 bits) */
+	FIRMATA_MSG_DIGITAL,	/* port, value (8 pins as bits) */
+	FIRMATA_MSG_VERSION,	/* major, minor */
+	FIRMATA_MSG_SYSEX,	/* command, data[len] (7-bit bytes between command and END) */
 	/* messages a board receives (parsed with from_host set) */
 	FIRMATA_MSG_VERSION_QUERY,
 	FIRMATA_MSG_REPORT_ANALOG,  /* pin = channel, value = on/off */
 	FIRMATA_MSG_REPORT_DIGITAL, /* pin = port, value = on/off */
-	FIRMATA_MSG_PIN_MODE,       /* pin, value = mode */
+	FIRMATA_MSG_PIN_MODE,	    /* pin, value = mode */
 	FIRMATA_MSG_DIGITAL_WRITE,  /* pin, value */
 	FIRMATA_MSG_RESET,
 } firmata_msg_type;
 
 typedef struct firmata_msg {
 	firmata_msg_type type;
-	int pin;     /* analog channel, or digital port */
+	int pin; /* analog channel, or digital port */
 	int value;
 	int major, minor;
-	uint8_t command;                  /* sysex command */
-	const uint8_t *data;              /* sysex payload, valid until the next feed */
+	uint8_t command;     /* sysex command */
+	const uint8_t *data; /* sysex payload, valid until the next feed */
 	size_t len;
 } firmata_msg;
 
 /* A byte-at-a-time parser; zero it to start. */
 typedef struct firmata_parser {
-	int from_host;      /* set to parse what a host sends (emulators); 0 to parse a board */
-	uint8_t status;     /* status byte of the message being read, 0 if none */
+	int from_host;	/* set to parse what a host sends (emulators); 0 to parse a board */
+	uint8_t status; /* status byte of the message being read, 0 if none */
 	uint8_t data[2];
 	int ndata;
 	int in_sysex;
@@ -95,7 +95,7 @@ int firmata_decode_firmware(const uint8_t *data, size_t len, int *major, int *mi
 
 /* Pin capabilities from a CAPABILITY_RESPONSE payload. */
 typedef struct firmata_pin {
-	uint32_t modes;         /* bit m set: mode m supported */
+	uint32_t modes;		/* bit m set: mode m supported */
 	uint8_t resolution[16]; /* bits of resolution per mode (modes 0..15) */
 	uint8_t analog_channel; /* from ANALOG_MAPPING_RESPONSE; 127 = not analog */
 } firmata_pin;

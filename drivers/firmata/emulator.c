@@ -1,4 +1,5 @@
-/* emulator.c - a StandardFirmata board (Arduino Uno) on a pseudo-terminal, for the simulated lab. */
+/* emulator.c - a StandardFirmata board (Arduino Uno) on a pseudo-terminal, for the simulated lab.
+ */
 #include "emulator.h"
 
 #include <errno.h>
@@ -17,10 +18,10 @@
 
 #include "../../protocols/firmata.h"
 
-#define EMU_PINS 20       /* D0-D13, A0-A5 as pins 14-19 */
+#define EMU_PINS 20 /* D0-D13, A0-A5 as pins 14-19 */
 #define EMU_CHANNELS 6
 #define EMU_BYTES_PER_S (FIRMATA_BAUD / 10) /* 8N1: 10 bits per byte */
-#define EMU_BOOT_NS 30000000LL              /* bootloader delay after the port opens */
+#define EMU_BOOT_NS 30000000LL		    /* bootloader delay after the port opens */
 
 struct firmata_emu {
 	int master;
@@ -228,7 +229,7 @@ static void *emu_thread(void *arg)
 					n += firmata_enc_analog(b + n, c, analog_value(e, c, t));
 			if (fault == FIRMATA_EMU_GARBAGE && n) {
 				b[n++] = (uint8_t)(e->rng & 0x7F); /* a stray data byte */
-				b[n++] = 0xF3;                      /* an undefined status byte */
+				b[n++] = 0xF3;			   /* an undefined status byte */
 			}
 			if (fault != FIRMATA_EMU_SILENT && (double)n <= budget + 1) {
 				emit(e, b, n);
@@ -256,7 +257,8 @@ firmata_emu *firmata_emu_new(lb_error *err)
 	e->master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
 	if (e->master < 0 || grantpt(e->master) < 0 || unlockpt(e->master) < 0 ||
 	    ptsname_r(e->master, e->path, sizeof e->path) != 0) {
-		lb_error_set(err, LB_ERR_DEVICE, "cannot create a pseudo-terminal: %s", strerror(errno));
+		lb_error_set(err, LB_ERR_DEVICE, "cannot create a pseudo-terminal: %s",
+			     strerror(errno));
 		goto fail;
 	}
 	if (tcgetattr(e->master, &t) == 0) {

@@ -1,4 +1,5 @@
-/* emulator.h - a StandardFirmata board (Arduino Uno) on a pseudo-terminal, for the simulated lab. */
+/* emulator.h - a StandardFirmata board (Arduino Uno) on a pseudo-terminal, for the simulated lab.
+ */
 #ifndef LB_FIRMATA_EMULATOR_H
 #define LB_FIRMATA_EMULATOR_H
 
@@ -8,7 +9,7 @@ typedef struct firmata_emu firmata_emu;
 
 /* Faults a test or a teacher can inject. */
 typedef enum firmata_emu_fault {
-	FIRMATA_EMU_OK,      /* behave */
+	FIRMATA_EMU_OK,	     /* behave */
 	FIRMATA_EMU_SILENT,  /* stop answering and reporting (a crashed sketch) */
 	FIRMATA_EMU_GARBAGE, /* mix random bytes into the stream (a noisy cable) */
 } firmata_emu_fault;

@@ -1,4 +1,5 @@
-/* firmata.c - Arduino boards running StandardFirmata as sensor boards (glue: scan, open, streams). */
+/* firmata.c - Arduino boards running StandardFirmata as sensor boards (glue: scan, open, streams).
+ */
 #include <math.h>
 #include <poll.h>
 #include <stdio.h>
@@ -16,9 +17,9 @@
 #include "../../protocols/firmata.h"
 #include "emulator.h"
 
-#define HANDSHAKE_NS 4000000000LL  /* the bootloader takes up to 2 s after the reset */
+#define HANDSHAKE_NS 4000000000LL /* the bootloader takes up to 2 s after the reset */
 #define QUERY_EVERY_NS 400000000LL
-#define SILENCE_NS 3000000000LL    /* reporting but nothing heard for this long: gone */
+#define SILENCE_NS 3000000000LL /* reporting but nothing heard for this long: gone */
 #define MAX_CHANNELS 16
 
 typedef struct fm_priv {
@@ -30,7 +31,7 @@ typedef struct fm_priv {
 	int fw_major, fw_minor;
 	int stream_of[MAX_CHANNELS]; /* analog channel -> stream index, -1 if none */
 	int resolution[MAX_CHANNELS];
-	uint32_t enabled;            /* analog channels reported while running */
+	uint32_t enabled; /* analog channels reported while running */
 	int interval_ms;
 	double vref;
 	int64_t last_rx;
@@ -49,11 +50,12 @@ static void make_id(char *out, size_t cap, const char *tail)
 	size_t n = (size_t)snprintf(out, cap, "firmata-");
 
 	for (; *tail && n + 1 < cap; tail++)
-		out[n++] = (char)((*tail >= 'a' && *tail <= 'z') || (*tail >= 'A' && *tail <= 'Z') ||
-					  (*tail >= '0' && *tail <= '9') || *tail == '.' ||
-					  *tail == '-' || *tail == '_'
-				  ? *tail
-				  : '_');
+		out[n++] =
+		    (char)((*tail >= 'a' && *tail <= 'z') || (*tail >= 'A' && *tail <= 'Z') ||
+				   (*tail >= '0' && *tail <= '9') || *tail == '.' || *tail == '-' ||
+				   *tail == '_'
+			       ? *tail
+			       : '_');
 	out[n] = '\0';
 }
 
@@ -65,23 +67,27 @@ static int fm_scan(const lb_driver *drv, const lb_scan_ctx *ctx, lb_spec_list *o
 	size_t i;
 
 	(void)drv;
-	json_object_foreach((json_t *)ctx->config, section, sec) {
+	json_object_foreach((json_t *)ctx->config, section, sec)
+	{
 		const char *path;
 		char id[64];
 		if (strncmp(section, "firmata.", 8) != 0)
 			continue;
 		path = lb_config_str(ctx->config, section, "port", NULL);
 		if (!path) {
-			lb_err("config [%s]: 'port' is missing (e.g. port = /dev/ttyACM0)", section);
+			lb_err("config [%s]: 'port' is missing (e.g. port = /dev/ttyACM0)",
+			       section);
 			continue;
 		}
 		if (access(path, F_OK) != 0)
 			continue; /* not plugged in */
 		make_id(id, sizeof id, section + 8);
-		lb_spec_list_add(out, id, lb_config_str(ctx->config, section, "title", "Firmata board"),
-				 "sensor", false, json_pack("{s:s,s:s}", "path", path, "section", section));
+		lb_spec_list_add(
+		    out, id, lb_config_str(ctx->config, section, "title", "Firmata board"),
+		    "sensor", false, json_pack("{s:s,s:s}", "path", path, "section", section));
 	}
-	json_array_foreach(ctx->ports, i, port) {
+	json_array_foreach(ctx->ports, i, port)
+	{
 		const char *serial = json_string_value(json_object_get(port, "serial"));
 		const char *path = json_string_value(json_object_get(port, "path"));
 		const char *hint = json_string_value(json_object_get(port, "driver"));
@@ -92,8 +98,8 @@ static int fm_scan(const lb_driver *drv, const lb_scan_ctx *ctx, lb_spec_list *o
 		make_id(id, sizeof id, serial && *serial ? serial : strrchr(path, '/') + 1);
 		lb_spec_list_add(out, id,
 				 json_is_true(json_object_get(port, "simulated"))
-					 ? "Simulated Arduino Uno (StandardFirmata emulator)"
-					 : "Arduino board (Firmata)",
+				     ? "Simulated Arduino Uno (StandardFirmata emulator)"
+				     : "Arduino board (Firmata)",
 				 "sensor", json_is_true(json_object_get(port, "simulated")),
 				 json_pack("{s:s}", "path", path));
 	}
@@ -121,7 +127,8 @@ static void fm_handle(lb_device *dev, fm_priv *p, const firmata_msg *m, const lb
 			firmata_decode_firmware(m->data, m->len, &p->fw_major, &p->fw_minor,
 						p->firmware, sizeof p->firmware);
 		} else if (m->command == FIRMATA_CAPABILITY_RESPONSE) {
-			int n = firmata_decode_capabilities(m->data, m->len, p->pins, FIRMATA_MAX_PINS);
+			int n =
+			    firmata_decode_capabilities(m->data, m->len, p->pins, FIRMATA_MAX_PINS);
 			p->npins = n > 0 ? n : 0;
 		} else if (m->command == FIRMATA_ANALOG_MAPPING_RESPONSE && p->npins) {
 			firmata_decode_analog_mapping(m->data, m->len, p->pins, p->npins);
@@ -223,10 +230,11 @@ static int fm_open(lb_device *dev, const lb_now *now, lb_error *err)
 	rc = fm_await(dev, p, have_firmware, q, firmata_enc_query(q, FIRMATA_REPORT_FIRMWARE),
 		      HANDSHAKE_NS);
 	if (rc < 0) {
-		lb_error_set(err, LB_ERR_DEVICE,
-			     "%s: no Firmata answer within %lld s (is StandardFirmata uploaded to the "
-			     "board?)",
-			     path, HANDSHAKE_NS / 1000000000LL);
+		lb_error_set(
+		    err, LB_ERR_DEVICE,
+		    "%s: no Firmata answer within %lld s (is StandardFirmata uploaded to the "
+		    "board?)",
+		    path, HANDSHAKE_NS / 1000000000LL);
 		goto fail;
 	}
 	if (fm_await(dev, p, have_capabilities, q, firmata_enc_query(q, FIRMATA_CAPABILITY_QUERY),
@@ -245,13 +253,15 @@ static int fm_open(lb_device *dev, const lb_now *now, lb_error *err)
 		if (c >= MAX_CHANNELS || !(p->pins[pin].modes & (1u << FIRMATA_MODE_ANALOG)))
 			continue;
 		snprintf(name, sizeof name, "a%d", c);
-		s = lb_device_add_stream(dev, name, "voltage", "V", LB_F32, 1000.0 / p->interval_ms);
+		s = lb_device_add_stream(dev, name, "voltage", "V", LB_F32,
+					 1000.0 / p->interval_ms);
 		if (s < 0)
 			break;
 		p->stream_of[c] = s;
 		p->resolution[c] = p->pins[pin].resolution[FIRMATA_MODE_ANALOG];
 		lb_stream_set_range(dev, s, 0, p->vref,
-				    p->vref / ((1 << (p->resolution[c] ? p->resolution[c] : 10)) - 1));
+				    p->vref /
+					((1 << (p->resolution[c] ? p->resolution[c] : 10)) - 1));
 		p->enabled |= 1u << c;
 	}
 	lb_info("device %s: %s %d.%d on %s, %d pins, %d analog inputs", dev->spec.id, p->firmware,
@@ -364,13 +374,15 @@ static int fm_config_set(lb_device *dev, const char *key, const json_t *value, l
 		if (!json_is_array(value))
 			return lb_error_set(err, LB_ERR_INVALID_PARAMS,
 					    "channels must be an array of analog channel numbers");
-		json_array_foreach(value, i, c) {
+		json_array_foreach(value, i, c)
+		{
 			json_int_t ch = json_integer_value(c);
 			if (!json_is_integer(c) || ch < 0 || ch >= MAX_CHANNELS ||
 			    p->stream_of[ch] < 0)
 				return lb_error_set(err, LB_ERR_INVALID_PARAMS,
 						    "the board has no analog channel %s",
-						    json_is_integer(c) ? "with that number" : "(not a number)");
+						    json_is_integer(c) ? "with that number"
+								       : "(not a number)");
 			mask |= 1u << ch;
 		}
 		p->enabled = mask;
@@ -393,7 +405,8 @@ static int fm_call(lb_device *dev, const char *action, const json_t *args, json_
 
 	if (strcmp(action, "pin_mode") != 0 && strcmp(action, "digital_write") != 0)
 		return lb_error_set(err, LB_ERR_NOT_SUPPORTED,
-				    "unknown action '%s' (actions: pin_mode, digital_write)", action);
+				    "unknown action '%s' (actions: pin_mode, digital_write)",
+				    action);
 	if (lb_param_int(args, "pin", true, 0, p->npins - 1, &pin, err) < 0)
 		return LB_EFAIL;
 	if (action[0] == 'p') {
@@ -463,10 +476,10 @@ static int fm_simulate(const lb_driver *drv, const lb_scan_ctx *ctx, json_t *por
 		return LB_EFAIL;
 	}
 	return json_array_append_new(
-		ports, json_pack("{s:s,s:i,s:i,s:s,s:s,s:s,s:b}", "path", firmata_emu_path(fm_emu),
-				 "vid", 0x2341, "pid", 0x0043, "serial", "sim-uno-1", "description",
-				 "Simulated Arduino Uno (StandardFirmata emulator)", "driver",
-				 "firmata", "simulated", 1));
+	    ports, json_pack("{s:s,s:i,s:i,s:s,s:s,s:s,s:b}", "path", firmata_emu_path(fm_emu),
+			     "vid", 0x2341, "pid", 0x0043, "serial", "sim-uno-1", "description",
+			     "Simulated Arduino Uno (StandardFirmata emulator)", "driver",
+			     "firmata", "simulated", 1));
 }
 
 static void fm_cleanup(const lb_driver *drv)
@@ -513,21 +526,21 @@ static int fm_bridge_call(const lb_driver *drv, const char *method, const json_t
 }
 
 static lb_driver firmata_driver = {
-	.name = "firmata",
-	.description = "Arduino-based sensor boards running StandardFirmata (57600 baud)",
-	.scan = fm_scan,
-	.open = fm_open,
-	.close = fm_close,
-	.start = fm_start,
-	.stop = fm_stop,
-	.config_get = fm_config_get,
-	.limits_get = fm_limits_get,
-	.config_set = fm_config_set,
-	.call = fm_call,
-	.pollitems = fm_pollitems,
-	.run = fm_run,
-	.simulate = fm_simulate,
-	.cleanup = fm_cleanup,
-	.bridge_call = fm_bridge_call,
+    .name = "firmata",
+    .description = "Arduino-based sensor boards running StandardFirmata (57600 baud)",
+    .scan = fm_scan,
+    .open = fm_open,
+    .close = fm_close,
+    .start = fm_start,
+    .stop = fm_stop,
+    .config_get = fm_config_get,
+    .limits_get = fm_limits_get,
+    .config_set = fm_config_set,
+    .call = fm_call,
+    .pollitems = fm_pollitems,
+    .run = fm_run,
+    .simulate = fm_simulate,
+    .cleanup = fm_cleanup,
+    .bridge_call = fm_bridge_call,
 };
 LB_REGISTER_DRIVER(firmata_driver);

@@ -85,7 +85,7 @@ static void finish_block(lb_signal *s, float *out, size_t n)
 			out[i] = (float)(out[i] + s->noise * gaussian(&s->rng));
 	if (s->max > s->min)
 		for (size_t i = 0; i < n; i++)
-			out[i] = out[i] < s->min ? (float)s->min
+			out[i] = out[i] < s->min   ? (float)s->min
 				 : out[i] > s->max ? (float)s->max
 						   : out[i];
 }
@@ -104,7 +104,8 @@ void lb_signal_fill_f32(lb_signal *s, double t0, double dt, float *out, size_t n
 	case LB_WAVE_SINE: {
 		/* a rotation per sample instead of sin(): exact at the block start, drift ~1e-12 */
 		double c = cos(2.0 * M_PI * step), sn = sin(2.0 * M_PI * step);
-		double x = cos(2.0 * M_PI * s->frequency * t0), y = sin(2.0 * M_PI * s->frequency * t0);
+		double x = cos(2.0 * M_PI * s->frequency * t0),
+		       y = sin(2.0 * M_PI * s->frequency * t0);
 		for (size_t i = 0; i < n; i++) {
 			double nx = x * c - y * sn;
 			out[i] = (float)(s->offset + s->amplitude * y);
@@ -118,7 +119,8 @@ void lb_signal_fill_f32(lb_signal *s, double t0, double dt, float *out, size_t n
 		ph = s->frequency * t0;
 		ph -= floor(ph);
 		for (size_t i = 0; i < n; i++) {
-			double w = s->wave == LB_WAVE_SQUARE ? (ph < 0.5 ? 1.0 : -1.0) : 2.0 * ph - 1.0;
+			double w =
+			    s->wave == LB_WAVE_SQUARE ? (ph < 0.5 ? 1.0 : -1.0) : 2.0 * ph - 1.0;
 			out[i] = (float)(s->offset + s->amplitude * w);
 			ph += step;
 			if (ph >= 1.0)
@@ -127,8 +129,9 @@ void lb_signal_fill_f32(lb_signal *s, double t0, double dt, float *out, size_t n
 		break;
 	case LB_WAVE_WALK:
 		for (size_t i = 0; i < n; i++)
-			out[i] = (float)lb_signal_at(s, t0 + (double)i * dt); /* sequential by nature */
-		return;                                                     /* noise and clamp done */
+			out[i] =
+			    (float)lb_signal_at(s, t0 + (double)i * dt); /* sequential by nature */
+		return;							 /* noise and clamp done */
 	}
 	finish_block(s, out, n);
 }

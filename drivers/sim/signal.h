@@ -5,15 +5,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum lb_wave { LB_WAVE_CONSTANT, LB_WAVE_SINE, LB_WAVE_SQUARE, LB_WAVE_RAMP, LB_WAVE_WALK } lb_wave;
+typedef enum lb_wave {
+	LB_WAVE_CONSTANT,
+	LB_WAVE_SINE,
+	LB_WAVE_SQUARE,
+	LB_WAVE_RAMP,
+	LB_WAVE_WALK
+} lb_wave;
 
 /* A signal: offset + amplitude * wave(frequency * t) + gaussian noise of stddev `noise`. */
 typedef struct lb_signal {
 	lb_wave wave;
 	double offset, amplitude, frequency, noise;
-	double min, max;  /* the sensor's range: values are clamped to it (when max > min) */
-	uint64_t rng;     /* xorshift64 state, never 0 */
-	double walk;      /* current offset of a random walk */
+	double min, max; /* the sensor's range: values are clamped to it (when max > min) */
+	uint64_t rng;	 /* xorshift64 state, never 0 */
+	double walk;	 /* current offset of a random walk */
 } lb_signal;
 
 /* Parse "constant", "sine", "square", "ramp" or "walk"; 0 or -1. */

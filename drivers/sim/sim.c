@@ -23,15 +23,14 @@ static const struct sim_default {
 	const char *name, *title, *quantity, *unit, *wave;
 	double rate, offset, amplitude, frequency, noise, min, max, resolution;
 } sim_defaults[] = {
-	{"temp-1", "Simulated temperature probe", "temperature", "°C", "walk", 10, 21.5, 2.0, 0,
-	 0.02, -40, 125, 0.01},
-	{"ph-1", "Simulated pH electrode", "ph", "pH", "walk", 5, 7.0, 0.3, 0, 0.01, 0, 14, 0.01},
-	{"volt-1", "Simulated voltage probe", "voltage", "V", "sine", 1000, 0.0, 5.0, 50, 0.01, -10,
-	 10, 0.005},
-	{"force-1", "Simulated force sensor", "force", "N", "sine", 100, 0.0, 10.0, 0.5, 0.05, -50,
-	 50, 0.01},
-	{"light-1", "Simulated light sensor", "light", "lx", "walk", 10, 350, 50, 0, 2, 0, 100000,
-	 1},
+    {"temp-1", "Simulated temperature probe", "temperature", "°C", "walk", 10, 21.5, 2.0, 0, 0.02,
+     -40, 125, 0.01},
+    {"ph-1", "Simulated pH electrode", "ph", "pH", "walk", 5, 7.0, 0.3, 0, 0.01, 0, 14, 0.01},
+    {"volt-1", "Simulated voltage probe", "voltage", "V", "sine", 1000, 0.0, 5.0, 50, 0.01, -10, 10,
+     0.005},
+    {"force-1", "Simulated force sensor", "force", "N", "sine", 100, 0.0, 10.0, 0.5, 0.05, -50, 50,
+     0.01},
+    {"light-1", "Simulated light sensor", "light", "lx", "walk", 10, 350, 50, 0, 2, 0, 100000, 1},
 };
 
 /* Devices the teacher "unplugged" with sim.unplug, and the ids of the lab (main thread only). */
@@ -43,7 +42,7 @@ static int sim_nknown;
 typedef struct sim_priv {
 	lb_signal sig;
 	double rate;
-	int batch;        /* samples per message; 0 = automatic (about 20 messages/s) */
+	int batch; /* samples per message; 0 = automatic (about 20 messages/s) */
 	int autostart;
 	int64_t t0_mono, t0_real, dev_t0;
 	uint64_t produced;
@@ -59,9 +58,9 @@ static int sim_batch(const sim_priv *p)
 }
 
 /* The keys a [sim.NAME] section may hold. */
-static const char *const sim_keys[] = {"title", "quantity", "unit", "wave", "rate", "offset",
-				       "amplitude", "frequency", "noise", "min", "max",
-				       "resolution", "batch", "autostart", NULL};
+static const char *const sim_keys[] = {"title",	 "quantity",   "unit",	    "wave",	 "rate",
+				       "offset", "amplitude",  "frequency", "noise",	 "min",
+				       "max",	 "resolution", "batch",	    "autostart", NULL};
 
 /* Log a configuration error once (scans run every 2 s: do not repeat it each time). */
 static void sim_config_error(const char *section, const char *msg)
@@ -104,7 +103,8 @@ static int sim_check_section(const json_t *cfg, const char *section, const json_
 	json_t *v;
 	char msg[300];
 
-	json_object_foreach((json_t *)sec, key, v) {
+	json_object_foreach((json_t *)sec, key, v)
+	{
 		int known = key[0] == '_';
 		for (int i = 0; sim_keys[i] && !known; i++)
 			known = strcmp(sim_keys[i], key) == 0;
@@ -112,7 +112,7 @@ static int sim_check_section(const json_t *cfg, const char *section, const json_
 			snprintf(msg, sizeof msg, "%s:%lld: unknown key '%s' in [%s]",
 				 path ? path : "config",
 				 (long long)json_integer_value(
-					 json_object_get(json_object_get(sec, "_lines"), key)),
+				     json_object_get(json_object_get(sec, "_lines"), key)),
 				 key, section);
 			sim_config_error(section, msg);
 			return -1;
@@ -120,13 +120,14 @@ static int sim_check_section(const json_t *cfg, const char *section, const json_
 	}
 	q = lb_config_str(cfg, section, "quantity", "voltage");
 	if (!*q || strspn(q, LB_NAME_CHARS) != strlen(q) || strlen(q) > 31) {
-		snprintf(msg, sizeof msg,
-			 "%s:%lld: [%s] quantity = '%s' names the stream: use letters, digits, '.', "
-			 "'_' or '-' (e.g. temperature, light_level)",
-			 path ? path : "config",
-			 (long long)json_integer_value(
-				 json_object_get(json_object_get(sec, "_lines"), "quantity")),
-			 section, q);
+		snprintf(
+		    msg, sizeof msg,
+		    "%s:%lld: [%s] quantity = '%s' names the stream: use letters, digits, '.', "
+		    "'_' or '-' (e.g. temperature, light_level)",
+		    path ? path : "config",
+		    (long long)json_integer_value(
+			json_object_get(json_object_get(sec, "_lines"), "quantity")),
+		    section, q);
 		sim_config_error(section, msg);
 		return -1;
 	}
@@ -168,7 +169,8 @@ static int sim_scan(const lb_driver *drv, const lb_scan_ctx *ctx, lb_spec_list *
 	sim_nknown = 0;
 	if (!ctx->simulate)
 		return 0;
-	json_object_foreach((json_t *)ctx->config, section, sec) {
+	json_object_foreach((json_t *)ctx->config, section, sec)
+	{
 		const char *name = section + 4;
 		const char *wave;
 		lb_wave w;
@@ -188,8 +190,8 @@ static int sim_scan(const lb_driver *drv, const lb_scan_ctx *ctx, lb_spec_list *
 		if (lb_wave_parse(wave, &w) < 0) {
 			char msg[200];
 			snprintf(msg, sizeof msg,
-				 "[%s] wave = '%s' must be constant, sine, square, ramp or walk", section,
-				 wave);
+				 "[%s] wave = '%s' must be constant, sine, square, ramp or walk",
+				 section, wave);
 			sim_config_error(section, msg);
 			continue;
 		}
@@ -217,11 +219,12 @@ static int sim_scan(const lb_driver *drv, const lb_scan_ctx *ctx, lb_spec_list *
 	for (size_t i = 0; i < sizeof sim_defaults / sizeof sim_defaults[0]; i++) {
 		const struct sim_default *d = &sim_defaults[i];
 		sim_add(out, d->name, d->title,
-			json_pack("{s:s,s:s,s:s,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f}", "quantity",
-				  d->quantity, "unit", d->unit, "wave", d->wave, "rate", d->rate,
-				  "offset", d->offset, "amplitude", d->amplitude, "frequency",
-				  d->frequency, "noise", d->noise, "min", d->min, "max", d->max,
-				  "resolution", d->resolution, "batch", 0.0, "autostart", 1.0));
+			json_pack("{s:s,s:s,s:s,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f}",
+				  "quantity", d->quantity, "unit", d->unit, "wave", d->wave, "rate",
+				  d->rate, "offset", d->offset, "amplitude", d->amplitude,
+				  "frequency", d->frequency, "noise", d->noise, "min", d->min,
+				  "max", d->max, "resolution", d->resolution, "batch", 0.0,
+				  "autostart", 1.0));
 	}
 	return 0;
 }
@@ -261,10 +264,10 @@ static int sim_open(lb_device *dev, const lb_now *now, lb_error *err)
 	p->batch = (int)param(dev, "batch");
 	p->autostart = param(dev, "autostart") != 0;
 	dev->priv = p;
-	s = lb_device_add_stream(dev, json_string_value(json_object_get(dev->spec.params, "quantity")),
-				 json_string_value(json_object_get(dev->spec.params, "quantity")),
-				 json_string_value(json_object_get(dev->spec.params, "unit")), LB_F32,
-				 p->rate);
+	s = lb_device_add_stream(
+	    dev, json_string_value(json_object_get(dev->spec.params, "quantity")),
+	    json_string_value(json_object_get(dev->spec.params, "quantity")),
+	    json_string_value(json_object_get(dev->spec.params, "unit")), LB_F32, p->rate);
 	if (s < 0)
 		return lb_error_set(err, LB_ERR_DEVICE, "invalid stream description");
 	lb_stream_set_range(dev, s, p->sig.min, p->sig.max, param(dev, "resolution"));
@@ -302,8 +305,8 @@ static json_t *sim_config_get(lb_device *dev)
 {
 	sim_priv *p = dev->priv;
 
-	return json_pack("{s:f,s:i,s:s,s:f,s:f,s:f,s:f}", "rate", p->rate, "batch", p->batch, "wave",
-			 lb_wave_name(p->sig.wave), "offset", p->sig.offset, "amplitude",
+	return json_pack("{s:f,s:i,s:s,s:f,s:f,s:f,s:f}", "rate", p->rate, "batch", p->batch,
+			 "wave", lb_wave_name(p->sig.wave), "offset", p->sig.offset, "amplitude",
 			 p->sig.amplitude, "frequency", p->sig.frequency, "noise", p->sig.noise);
 }
 
@@ -323,8 +326,8 @@ static int number_in(const char *key, const json_t *v, double min, double max, d
 	*out = json_number_value(v);
 	if (!(*out >= min && *out <= max))
 		return lb_error_set(err, LB_ERR_INVALID_PARAMS,
-				    "%s = %g is outside the device's limits [%g, %g]", key, *out, min,
-				    max);
+				    "%s = %g is outside the device's limits [%g, %g]", key, *out,
+				    min, max);
 	return 0;
 }
 
@@ -348,14 +351,16 @@ static int sim_config_set(lb_device *dev, const char *key, const json_t *value, 
 		return 0;
 	}
 	if (strcmp(key, "wave") == 0) {
-		if (!json_is_string(value) || lb_wave_parse(json_string_value(value), &p->sig.wave) < 0)
+		if (!json_is_string(value) ||
+		    lb_wave_parse(json_string_value(value), &p->sig.wave) < 0)
 			return lb_error_set(err, LB_ERR_INVALID_PARAMS,
 					    "wave must be constant, sine, square, ramp or walk");
 		return 0;
 	}
 	if (strcmp(key, "offset") == 0 || strcmp(key, "amplitude") == 0 ||
 	    strcmp(key, "frequency") == 0 || strcmp(key, "noise") == 0) {
-		if (number_in(key, value, key[0] == 'o' || key[0] == 'a' ? -1e9 : 0, 1e9, &v, err) < 0)
+		if (number_in(key, value, key[0] == 'o' || key[0] == 'a' ? -1e9 : 0, 1e9, &v, err) <
+		    0)
 			return LB_EFAIL;
 		*(key[0] == 'o'	  ? &p->sig.offset
 		  : key[0] == 'a' ? &p->sig.amplitude
@@ -374,7 +379,8 @@ static int sim_call(lb_device *dev, const char *action, const json_t *args, json
 {
 	(void)dev;
 	if (strcmp(action, "hang") == 0) {
-		/* Block this device's thread, as a stuck driver would: the others must not notice. */
+		/* Block this device's thread, as a stuck driver would: the others must not notice.
+		 */
 		long long ms = 1000;
 		struct timespec ts;
 		if (lb_param_int(args, "ms", false, 0, 60000, &ms, err) < 0)
@@ -409,7 +415,8 @@ static int sim_run(lb_device *dev, const lb_now *now, const zmq_pollitem_t *item
 		p->buf = b;
 		p->bufcap = batch;
 	}
-	due = now->mono < p->t0_mono ? 0 : (uint64_t)((double)(now->mono - p->t0_mono) / period_ns) + 1;
+	due = now->mono < p->t0_mono ? 0
+				     : (uint64_t)((double)(now->mono - p->t0_mono) / period_ns) + 1;
 	for (int loops = 0; due - p->produced >= (uint64_t)batch; loops++) {
 		int64_t t = (int64_t)((double)p->produced * period_ns);
 		if (loops == 64) {
@@ -458,18 +465,18 @@ static int sim_bridge_call(const lb_driver *drv, const char *method, const json_
 }
 
 static lb_driver sim_driver = {
-	.name = "sim",
-	.description = "Simulated sensors (the simulated lab)",
-	.scan = sim_scan,
-	.open = sim_open,
-	.close = sim_close,
-	.start = sim_start,
-	.stop = sim_stop,
-	.config_get = sim_config_get,
-	.limits_get = sim_limits_get,
-	.config_set = sim_config_set,
-	.call = sim_call,
-	.run = sim_run,
-	.bridge_call = sim_bridge_call,
+    .name = "sim",
+    .description = "Simulated sensors (the simulated lab)",
+    .scan = sim_scan,
+    .open = sim_open,
+    .close = sim_close,
+    .start = sim_start,
+    .stop = sim_stop,
+    .config_get = sim_config_get,
+    .limits_get = sim_limits_get,
+    .config_set = sim_config_set,
+    .call = sim_call,
+    .run = sim_run,
+    .bridge_call = sim_bridge_call,
 };
 LB_REGISTER_DRIVER(sim_driver);

@@ -38,7 +38,8 @@ int main(int argc, char **argv)
 		json_t *h;
 
 		if (zmq_poll(&it, 1, 5000) <= 0) {
-			fprintf(stderr, "watch: nothing on %s within 5 s: is labbridge running?\n", ep);
+			fprintf(stderr, "watch: nothing on %s within 5 s: is labbridge running?\n",
+				ep);
 			break;
 		}
 		zmq_msg_init(&topic), zmq_msg_init(&header), zmq_msg_init(&samples);

@@ -379,7 +379,8 @@ static int run_pub(const char *endpoint, long size, long count, double rate)
 			if (late)
 				late[nlate++] = now_ns(CLOCK_MONOTONIC) - due;
 			t_host = now_ns(CLOCK_REALTIME); /* stamped at send time */
-			t_due = t0_real + (due - t0_mono); /* when it was due, as the bridge stamps */
+			t_due =
+			    t0_real + (due - t0_mono); /* when it was due, as the bridge stamps */
 		} else {
 			t_host = t0_real + (int64_t)i * 10000000LL;
 		}
@@ -468,13 +469,14 @@ static int run_sub(const char *endpoint, long size, long count)
 	}
 	secs = (double)(t_last - t_first) / 1e9;
 	/* the first message starts the clock: n-1 messages arrived during secs */
-	printf("{\"mode\":\"sub\",\"size\":%ld,\"messages\":%ld,\"seconds\":%.6f,\"msgs_per_s\":%.1f,"
-	       "\"samples_per_s\":%.1f,\"bytes_per_s\":%.1f,\"missing\":%" PRIu64
-	       ",\"bad\":%ld,\"timeout\":%s}\n",
-	       size, n, secs, secs > 0 ? (double)(n - 1) / secs : 0,
-	       secs > 0 ? (double)(n - 1) * (double)(size / 4) / secs : 0,
-	       secs > 0 && n > 0 ? (double)bytes * (double)(n - 1) / (double)n / secs : 0,
-	       st.missing, bad, timed_out ? "true" : "false");
+	printf(
+	    "{\"mode\":\"sub\",\"size\":%ld,\"messages\":%ld,\"seconds\":%.6f,\"msgs_per_s\":%.1f,"
+	    "\"samples_per_s\":%.1f,\"bytes_per_s\":%.1f,\"missing\":%" PRIu64
+	    ",\"bad\":%ld,\"timeout\":%s}\n",
+	    size, n, secs, secs > 0 ? (double)(n - 1) / secs : 0,
+	    secs > 0 ? (double)(n - 1) * (double)(size / 4) / secs : 0,
+	    secs > 0 && n > 0 ? (double)bytes * (double)(n - 1) / (double)n / secs : 0, st.missing,
+	    bad, timed_out ? "true" : "false");
 	fflush(stdout);
 	rx_close(&m);
 	free(st.slot);
@@ -655,17 +657,18 @@ static int run_subtput(const char *endpoint, const char *prefix, double seconds,
 		double secs = (double)(t_stop - t_begin) / 1e9;
 		if (timed_out || secs <= 0)
 			secs = 0;
-		printf("{\"mode\":\"subtput\",\"prefix\":\"%s\",\"seconds\":%.3f,\"messages\":%" PRIu64
-		       ",\"samples\":%" PRIu64 ",\"bytes\":%" PRIu64
-		       ",\"msgs_per_s\":%.1f,\"samples_per_s\":%.1f,\"bytes_per_s\":%.1f,"
-		       "\"missing\":%" PRIu64 ",\"gap_events\":%" PRIu64 ",\"reordered\":%" PRIu64
-		       ",\"topics\":%zu,\"lag_first_ms\":%.3f,\"lag_last_ms\":%.3f,"
-		       "\"lag_max_ms\":%.3f,\"bad\":%" PRIu64 ",\"timeout\":%s}\n",
-		       prefix, secs, msgs, samples, bytes, secs > 0 ? (double)msgs / secs : 0,
-		       secs > 0 ? (double)samples / secs : 0, secs > 0 ? (double)bytes / secs : 0,
-		       st.missing, st.gap_events, st.reordered, st.ntopics,
-		       lag_first < 0 ? 0 : lag_first / 1e6, lag_last / 1e6, lag_max / 1e6, bad,
-		       timed_out ? "true" : "false");
+		printf(
+		    "{\"mode\":\"subtput\",\"prefix\":\"%s\",\"seconds\":%.3f,\"messages\":%" PRIu64
+		    ",\"samples\":%" PRIu64 ",\"bytes\":%" PRIu64
+		    ",\"msgs_per_s\":%.1f,\"samples_per_s\":%.1f,\"bytes_per_s\":%.1f,"
+		    "\"missing\":%" PRIu64 ",\"gap_events\":%" PRIu64 ",\"reordered\":%" PRIu64
+		    ",\"topics\":%zu,\"lag_first_ms\":%.3f,\"lag_last_ms\":%.3f,"
+		    "\"lag_max_ms\":%.3f,\"bad\":%" PRIu64 ",\"timeout\":%s}\n",
+		    prefix, secs, msgs, samples, bytes, secs > 0 ? (double)msgs / secs : 0,
+		    secs > 0 ? (double)samples / secs : 0, secs > 0 ? (double)bytes / secs : 0,
+		    st.missing, st.gap_events, st.reordered, st.ntopics,
+		    lag_first < 0 ? 0 : lag_first / 1e6, lag_last / 1e6, lag_max / 1e6, bad,
+		    timed_out ? "true" : "false");
 		fflush(stdout);
 	}
 	rx_close(&m);

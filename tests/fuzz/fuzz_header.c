@@ -24,7 +24,7 @@
  */
 
 #define EPOCH "0123456789abcdef"
-#define HEAD  41
+#define HEAD 41
 
 #define FUZZ_ASSERT(cond)                                                                          \
 	do {                                                                                       \

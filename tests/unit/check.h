@@ -114,8 +114,8 @@ static inline __attribute__((unused)) void check_run(const char *name, void (*fn
 /* Print the summary; returns the exit status (0 when every check passed). */
 static inline __attribute__((unused)) int check_summary(void)
 {
-	printf("%d tests, %d checks: %d passed, %d failed", check_ntests,
-	       check_npass + check_nfail, check_npass, check_nfail);
+	printf("%d tests, %d checks: %d passed, %d failed", check_ntests, check_npass + check_nfail,
+	       check_npass, check_nfail);
 	printf("%s\n", check_nfail ? " - FAILED" : "");
 	fflush(stdout);
 	return check_nfail ? 1 : 0;

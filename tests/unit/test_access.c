@@ -7,8 +7,8 @@
 #include "access.h"
 #include "check.h"
 
-#define MS  1000000LL /* ns */
-#define T0  (5 * 1000000000LL)
+#define MS 1000000LL /* ns */
+#define T0 (5 * 1000000000LL)
 #define TTL (30000 * MS)
 
 /* A client with routing id rid, connection fd, user and role. */

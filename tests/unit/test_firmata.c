@@ -53,8 +53,8 @@ static void test_version_and_firmware(void)
 	CHECK_EQ_INT(m[0].minor, 5);
 	CHECK_EQ_INT(m[1].type, FIRMATA_MSG_SYSEX);
 	CHECK_EQ_INT(m[1].command, FIRMATA_REPORT_FIRMWARE);
-	CHECK_EQ_INT(firmata_decode_firmware(m[1].data, m[1].len, &major, &minor, name, sizeof name),
-		     0);
+	CHECK_EQ_INT(
+	    firmata_decode_firmware(m[1].data, m[1].len, &major, &minor, name, sizeof name), 0);
 	CHECK_EQ_INT(major, 2);
 	CHECK_EQ_INT(minor, 5);
 	CHECK_STR(name, "AB");

@@ -52,12 +52,15 @@ static void test_store(void)
 	if (!st)
 		return;
 	CHECK_EQ_INT(lb_store_calib_set(st, "firmata-123", "a0", 2.0, -1.5, 1, &err), 0);
-	CHECK_EQ_INT(lb_store_calib_set(st, "firmata-123", "a0", 3.0, 0.5, 2, &err), 0); /* replace */
+	CHECK_EQ_INT(lb_store_calib_set(st, "firmata-123", "a0", 3.0, 0.5, 2, &err),
+		     0); /* replace */
 	CHECK_EQ_INT(lb_store_calib_set(st, "firmata-123", "a1", 1.0, 1.0, 2, &err), 0);
 	c = lb_store_calib_get(st, "firmata-123");
 	CHECK_EQ_INT((int)json_object_size(c), 2);
-	CHECK_NEAR(json_number_value(json_object_get(json_object_get(c, "a0"), "gain")), 3.0, 1e-12);
-	CHECK_NEAR(json_number_value(json_object_get(json_object_get(c, "a0"), "offset")), 0.5, 1e-12);
+	CHECK_NEAR(json_number_value(json_object_get(json_object_get(c, "a0"), "gain")), 3.0,
+		   1e-12);
+	CHECK_NEAR(json_number_value(json_object_get(json_object_get(c, "a0"), "offset")), 0.5,
+		   1e-12);
 	json_decref(c);
 	CHECK_EQ_INT(lb_store_calib_clear(st, "firmata-123", "a1", &err), 0);
 	c = lb_store_calib_get(st, "firmata-123");

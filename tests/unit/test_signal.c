@@ -7,7 +7,7 @@
 #include "../../drivers/sim/signal.h"
 #include "check.h"
 
-#define EPS	 1e-9
+#define EPS 1e-9
 #define NSAMPLES 100000
 
 /* A signal without noise or range. */
