@@ -1,5 +1,4 @@
-/* methods_sensing.c - requests of the sensor services: calibration, synchronised acquisition,
- * recordings. */
+/* methods_sensing.c - sensor service requests: calibration, synchronised start, recordings. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
