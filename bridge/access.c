@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
+
 static const char *const role_names[] = {"observer", "student", "teacher"};
 
 const char *lb_role_name(lb_role role)
@@ -75,14 +77,8 @@ int lb_lease_acquire(lb_leases *t, const char *device, const lb_client *c, int64
 	} else if (lease_index(t, device) >= 0) {
 		l = &t->v[lease_index(t, device)]; /* reuse an expired entry not yet swept */
 	} else {
-		if (t->n == t->cap) {
-			size_t cap = t->cap ? t->cap * 2 : 16;
-			lb_lease *v = realloc(t->v, cap * sizeof *v);
-			if (!v)
-				return lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
-			t->v = v;
-			t->cap = cap;
-		}
+		if (lb_grow(&t->v, &t->cap, t->n, sizeof *t->v) < 0)
+			return lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
 		l = &t->v[t->n++];
 		memset(l, 0, sizeof *l);
 		snprintf(l->device, sizeof l->device, "%s", device);

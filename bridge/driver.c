@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
+
 /* A placeholder keeps the section present even in a binary without drivers (unit tests). */
 static const lb_driver *lb_driver_none
     __attribute__((section("lb_driver_list"), used, aligned(sizeof(void *)))) = NULL;
@@ -43,15 +45,9 @@ int lb_spec_list_add(lb_spec_list *l, const char *id, const char *name, const ch
 {
 	lb_device_spec *s;
 
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 8;
-		lb_device_spec *v = realloc(l->v, cap * sizeof *v);
-		if (!v) {
-			json_decref(params);
-			return LB_ENOMEM;
-		}
-		l->v = v;
-		l->cap = cap;
+	if (lb_grow(&l->v, &l->cap, l->n, sizeof *l->v) < 0) {
+		json_decref(params);
+		return LB_ENOMEM;
 	}
 	s = &l->v[l->n++];
 	memset(s, 0, sizeof *s);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "driver.h"
+#include "grow.h"
 #include "server_private.h"
 
 /* bridge.info */
@@ -61,14 +62,8 @@ static int m_hello(lb_server *s, call *c, json_t **result, lb_error *err)
 		if (lb_client_same(&s->sess[i].c, &c->client))
 			se = &s->sess[i];
 	if (!se) {
-		if (s->nsess == s->capsess) {
-			size_t cap = s->capsess ? s->capsess * 2 : 16;
-			session *v = realloc(s->sess, cap * sizeof *v);
-			if (!v)
-				return lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
-			s->sess = v;
-			s->capsess = cap;
-		}
+		if (lb_grow(&s->sess, &s->capsess, s->nsess, sizeof *s->sess) < 0)
+			return lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
 		se = &s->sess[s->nsess++];
 	}
 	c->client.role = r;
@@ -174,14 +169,8 @@ int srv_forward(lb_server *s, call *c, lb_device *d, const char *cmd, json_t *pa
 	pending *p;
 	uint64_t token = ++s->next_token;
 
-	if (s->npend == s->cappend) {
-		size_t cap = s->cappend ? s->cappend * 2 : 16;
-		pending *v = realloc(s->pend, cap * sizeof *v);
-		if (!v)
-			return lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
-		s->pend = v;
-		s->cappend = cap;
-	}
+	if (lb_grow(&s->pend, &s->cappend, s->npend, sizeof *s->pend) < 0)
+		return lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
 	if (lb_device_send(d, cmd, token, params) < 0)
 		return lb_error_set(err, LB_ERR_TIMEOUT,
 				    "device '%s' is not answering (its queue is full)", d->spec.id);

@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "driver.h"
+#include "grow.h"
 #include "log.h"
 #include "server_private.h"
 
@@ -182,14 +183,8 @@ static void add_device(lb_server *s, const lb_driver *drv, lb_device_spec *spec)
 {
 	lb_device *d;
 
-	if (s->ndev == s->capdev) {
-		size_t cap = s->capdev ? s->capdev * 2 : 16;
-		lb_device **v = realloc(s->dev, cap * sizeof *v);
-		if (!v)
-			return;
-		s->dev = v;
-		s->capdev = cap;
-	}
+	if (lb_grow(&s->dev, &s->capdev, s->ndev, sizeof *s->dev) < 0)
+		return;
 	d = calloc(1, sizeof *d);
 	if (!d)
 		return;
