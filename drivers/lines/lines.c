@@ -1,0 +1,460 @@
+/* lines.c - serial text-line sensors: micro:bit, Arduino Serial.println, home-made boards. */
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../../bridge/config.h"
+#include "../../bridge/device.h"
+#include "../../bridge/driver.h"
+#include "../../bridge/log.h"
+#include "../../bridge/request.h"
+#include "../../bridge/serial.h"
+#include "../../protocols/lines.h"
+#include "emulator.h"
+
+#define DEFAULT_BAUD 115200
+#define LEARN_NS 3000000000LL /* how long open waits for a header or a first record */
+#define DEFAULT_SILENCE_S 5.0
+#define WARN_EVERY_NS 10000000000LL
+
+/*
+ * A [lines.NAME] section is one board (device id "lines-NAME"):
+ *   port = /dev/ttyACM0               the serial port
+ *   baud = 115200                     9600, 19200, 38400, 57600 or 115200
+ *   channels = temperature:°C, light:lx   names and units, in the order of the fields;
+ *                                     without it, the board's header line names them (or
+ *                                     name:value pairs, or ch1, ch2... for bare numbers)
+ *   silence_s = 5                     nothing for this long while streaming: the board is gone
+ * The simulated lab's micro:bit emulator is found through its port hint "lines".
+ */
+
+typedef struct ln_priv {
+	lb_serial *port;
+	lines_splitter sp;
+	int nch;
+	char name[LINES_MAX_FIELDS][LINES_NAME_MAX];
+	double silence_s;
+	int64_t last_rx;
+	int64_t last_warn;
+	unsigned long bad, bad_reported;
+	char last_error[64];
+	uint8_t pend[512]; /* bytes read from the port, not yet split into lines */
+	size_t npend, off;
+} ln_priv;
+
+/* The simulated lab's board, unless unplugged with lines.emulator (main thread only). */
+static lines_emu *ln_emu;
+static int ln_emu_unplugged;
+
+/* A device id "lines-" + [A-Za-z0-9._-] of tail. */
+static void make_id(char *out, size_t cap, const char *tail)
+{
+	size_t n = (size_t)snprintf(out, cap, "lines-");
+
+	for (; *tail && n + 1 < cap; tail++)
+		out[n++] = strchr(LB_NAME_CHARS, *tail) ? *tail : '_';
+	out[n] = '\0';
+}
+
+/* scan: configured [lines.NAME] sections, and ports whose hint is "lines" (the emulator). */
+static int ln_scan(const lb_driver *drv, const lb_scan_ctx *ctx, lb_spec_list *out)
+{
+	const char *section;
+	json_t *sec, *port;
+	size_t i;
+
+	(void)drv;
+	json_object_foreach((json_t *)ctx->config, section, sec)
+	{
+		const char *path;
+		char id[64];
+		double baud, silence;
+		lb_error err;
+		json_t *params;
+		if (strncmp(section, "lines.", 6) != 0)
+			continue;
+		path = lb_config_str(ctx->config, section, "port", NULL);
+		if (!path || access(path, F_OK) != 0)
+			continue; /* not plugged in (a missing port key is reported by open) */
+		make_id(id, sizeof id, section + 6);
+		params = json_pack("{s:s}", "path", path);
+		if (lb_config_num(ctx->config, section, "baud", 1200, 4000000, DEFAULT_BAUD, &baud,
+				  &err) < 0 ||
+		    lb_config_num(ctx->config, section, "silence_s", 0.5, 3600, DEFAULT_SILENCE_S,
+				  &silence, &err) < 0) {
+			lb_err("%s", err.message);
+			json_decref(params);
+			continue;
+		}
+		json_object_set_new(params, "baud", json_real(baud));
+		json_object_set_new(params, "silence_s", json_real(silence));
+		if (lb_config_str(ctx->config, section, "channels", NULL))
+			json_object_set_new(
+			    params, "channels",
+			    json_string(lb_config_str(ctx->config, section, "channels", NULL)));
+		lb_spec_list_add(
+		    out, id, lb_config_str(ctx->config, section, "title", "Serial sensor board"),
+		    "sensor", false, params);
+	}
+	json_array_foreach(ctx->ports, i, port)
+	{
+		const char *hint = json_string_value(json_object_get(port, "driver"));
+		const char *serial = json_string_value(json_object_get(port, "serial"));
+		char id[64];
+		if (!hint || strcmp(hint, "lines") != 0)
+			continue;
+		make_id(id, sizeof id, serial && *serial ? serial : "board");
+		lb_spec_list_add(
+		    out, id, json_string_value(json_object_get(port, "description")), "sensor",
+		    json_is_true(json_object_get(port, "simulated")),
+		    json_pack("{s:s}", "path", json_string_value(json_object_get(port, "path"))));
+	}
+	return 0;
+}
+
+/* Declare the streams of the channels in rec (names, units); 0 or negative with err set. */
+static int declare(lb_device *dev, ln_priv *p, const lines_record *rec, int header, lb_error *err)
+{
+	for (int k = 0; k < rec->n; k++) {
+		char name[LINES_NAME_MAX];
+		int s;
+		if (header || rec->named)
+			snprintf(name, sizeof name, "%s", rec->name[k]);
+		else
+			snprintf(name, sizeof name, "ch%d", k + 1);
+		s = lb_device_add_stream(dev, name, name, header ? rec->unit[k] : "", LB_F32, 0);
+		if (s < 0)
+			return lb_error_set(err, LB_ERR_DEVICE,
+					    "channel name '%s' cannot name a stream (use letters, "
+					    "digits, '.', '_', '-')",
+					    name);
+		snprintf(p->name[k], sizeof p->name[k], "%s", name);
+	}
+	p->nch = rec->n;
+	return 0;
+}
+
+/* The channels of a "channels = name:unit, ..." config value; 0 or negative with err set. */
+static int declare_configured(lb_device *dev, ln_priv *p, const char *list, lb_error *err)
+{
+	lines_record rec = {0};
+	char buf[512], *save = NULL;
+
+	snprintf(buf, sizeof buf, "%s", list);
+	for (char *tok = strtok_r(buf, ",", &save); tok && rec.n < LINES_MAX_FIELDS;
+	     tok = strtok_r(NULL, ",", &save)) {
+		char *colon = strchr(tok, ':');
+		while (*tok == ' ')
+			tok++;
+		if (colon)
+			*colon = '\0';
+		snprintf(rec.name[rec.n], sizeof rec.name[0], "%.*s", (int)strcspn(tok, " "), tok);
+		snprintf(rec.unit[rec.n], sizeof rec.unit[0], "%s",
+			 colon ? colon + 1 + strspn(colon + 1, " ") : "");
+		rec.n++;
+	}
+	if (!rec.n)
+		return lb_error_set(err, LB_ERR_DEVICE, "'channels' names no channel");
+	return declare(dev, p, &rec, 1, err);
+}
+
+/*
+ * The next complete line from the bytes already read (1), else read what the port has now and
+ * try again; 0 when there is no complete line yet, LB_EGONE when the port went away. Lines too
+ * long are counted as bad.
+ */
+static int next_line(ln_priv *p, char *line, const lb_now *now)
+{
+	for (;;) {
+		ssize_t n;
+		while (p->off < p->npend) {
+			size_t used;
+			int r =
+			    lines_next(&p->sp, p->pend + p->off, p->npend - p->off, &used, line);
+			p->off += used;
+			if (r == 1)
+				return 1;
+			if (r < 0) {
+				p->bad++;
+				snprintf(p->last_error, sizeof p->last_error, "a line too long");
+			}
+		}
+		p->off = p->npend = 0;
+		n = lb_serial_read(p->port, p->pend, sizeof p->pend);
+		if (n <= 0)
+			return n < 0 ? LB_EGONE : 0;
+		p->npend = (size_t)n;
+		p->last_rx = now->mono;
+	}
+}
+
+/* Wait (until deadline, monotonic ns) for a line; 1, 0 on timeout, or LB_EGONE. */
+static int wait_line(ln_priv *p, char *line, int64_t deadline)
+{
+	for (;;) {
+		lb_now now = lb_now_read();
+		struct pollfd pf = {lb_serial_fd(p->port), POLLIN, 0};
+		int r = next_line(p, line, &now);
+		if (r != 0)
+			return r;
+		if (deadline <= now.mono)
+			return 0;
+		poll(&pf, 1, (int)((deadline - now.mono) / 1000000) + 1);
+	}
+}
+
+static void ln_close(lb_device *dev);
+
+static int ln_open(lb_device *dev, const lb_now *now, lb_error *err)
+{
+	const char *path = json_string_value(json_object_get(dev->spec.params, "path"));
+	ln_priv *p = calloc(1, sizeof *p);
+	double baud = DEFAULT_BAUD;
+
+	if (!p)
+		return lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
+	dev->priv = p;
+	p->silence_s = json_number_value(json_object_get(dev->spec.params, "silence_s"));
+	if (p->silence_s <= 0)
+		p->silence_s = DEFAULT_SILENCE_S;
+	if (json_is_number(json_object_get(dev->spec.params, "baud")))
+		baud = json_number_value(json_object_get(dev->spec.params, "baud"));
+	p->port = lb_serial_open(path, (int)baud, err);
+	if (!p->port)
+		goto fail;
+	if (json_is_string(json_object_get(dev->spec.params, "channels"))) {
+		if (declare_configured(
+			dev, p, json_string_value(json_object_get(dev->spec.params, "channels")),
+			err) < 0)
+			goto fail;
+	} else {
+		/* learn the channels from what the board prints first */
+		int64_t deadline = now->mono + LEARN_NS;
+		char line[LINES_MAX_LEN + 1];
+		for (;;) {
+			lines_record rec;
+			char why[64];
+			int r = wait_line(p, line, deadline);
+			lines_kind k;
+			if (r == LB_EGONE || r == 0) {
+				lb_error_set(
+				    err, LB_ERR_DEVICE,
+				    "%s: %s within %lld s (set 'channels' in the config, or "
+				    "check the baud rate)",
+				    path, r == 0 ? "no readable line" : "the port went away",
+				    LEARN_NS / 1000000000LL);
+				goto fail;
+			}
+			k = lines_parse(line, &rec, why, sizeof why);
+			if (k == LINES_HEADER || k == LINES_DATA) {
+				if (declare(dev, p, &rec, k == LINES_HEADER, err) < 0)
+					goto fail;
+				break;
+			}
+		}
+	}
+	p->last_rx = now->mono;
+	dev->running = true; /* boards print all the time: the streams run from the start */
+	lb_info("device %s: %d channels on %s", dev->spec.id, p->nch, path);
+	return 0;
+fail:
+	ln_close(dev);
+	return LB_EFAIL;
+}
+
+static void ln_close(lb_device *dev)
+{
+	ln_priv *p = dev->priv;
+
+	if (!p)
+		return;
+	lb_serial_destroy(&p->port);
+	free(p);
+	dev->priv = NULL;
+}
+
+static int ln_start(lb_device *dev, const lb_now *now, lb_error *err)
+{
+	ln_priv *p = dev->priv;
+
+	(void)err;
+	p->last_rx = now->mono;
+	return 0;
+}
+
+static json_t *ln_config_get(lb_device *dev)
+{
+	ln_priv *p = dev->priv;
+	json_t *ch = json_array();
+
+	for (int k = 0; k < p->nch; k++)
+		json_array_append_new(ch, json_string(p->name[k]));
+	return json_pack("{s:o,s:f,s:s,s:I}", "channels", ch, "silence_s", p->silence_s, "port",
+			 json_string_value(json_object_get(dev->spec.params, "path")), "bad_lines",
+			 (json_int_t)p->bad);
+}
+
+static int ln_config_set(lb_device *dev, const char *key, const json_t *value, lb_error *err)
+{
+	ln_priv *p = dev->priv;
+
+	if (strcmp(key, "silence_s") == 0) {
+		if (!json_is_number(value) || json_number_value(value) < 0.5 ||
+		    json_number_value(value) > 3600)
+			return lb_error_set(
+			    err, LB_ERR_INVALID_PARAMS,
+			    "silence_s must be a number of seconds from 0.5 to 3600");
+		p->silence_s = json_number_value(value);
+		return 0;
+	}
+	return lb_error_set(err, LB_ERR_NOT_SUPPORTED,
+			    "no setting '%s' (settings: silence_s; channels and baud are set in "
+			    "the config)",
+			    key);
+}
+
+/* Publish one record: positional fields in channel order, or pairs by name. */
+static void publish(lb_device *dev, ln_priv *p, const lines_record *rec, const lb_now *now)
+{
+	for (int k = 0; k < rec->n; k++) {
+		int ch = k;
+		float v = (float)rec->value[k];
+		if (rec->named)
+			for (ch = 0; ch < p->nch && strcmp(p->name[ch], rec->name[k]) != 0; ch++)
+				;
+		if (ch < p->nch)
+			lb_stream_publish(dev, ch, now->mono, now->real, &v, 1);
+	}
+}
+
+static int ln_pollitems(lb_device *dev, zmq_pollitem_t *items, int max)
+{
+	ln_priv *p = dev->priv;
+
+	if (max < 1)
+		return 0;
+	items[0] = (zmq_pollitem_t){NULL, lb_serial_fd(p->port), ZMQ_POLLIN, 0};
+	return 1;
+}
+
+static int ln_run(lb_device *dev, const lb_now *now, const zmq_pollitem_t *items, int nitems,
+		  int64_t *deadline)
+{
+	ln_priv *p = dev->priv;
+	char line[LINES_MAX_LEN + 1];
+	int r;
+
+	(void)items, (void)nitems;
+	while ((r = next_line(p, line, now)) == 1) {
+		lines_record rec;
+		lines_kind k = lines_parse(line, &rec, p->last_error, sizeof p->last_error);
+		if (k == LINES_DATA && (rec.named || rec.n == p->nch)) {
+			if (dev->running)
+				publish(dev, p, &rec, now);
+		} else if (k == LINES_DATA) {
+			p->bad++;
+			snprintf(p->last_error, sizeof p->last_error, "%d fields for %d channels",
+				 rec.n, p->nch);
+		} else if (k == LINES_ERROR) {
+			p->bad++;
+		}
+	}
+	if (r == LB_EGONE)
+		return LB_EGONE;
+	if (p->bad > p->bad_reported && now->mono - p->last_warn > WARN_EVERY_NS) {
+		lb_warn("device %s: %lu garbled line(s) skipped (last: %s)", dev->spec.id,
+			p->bad - p->bad_reported, p->last_error);
+		p->bad_reported = p->bad;
+		p->last_warn = now->mono;
+	}
+	if (dev->running) {
+		int64_t silence = (int64_t)(p->silence_s * 1e9);
+		if (now->mono - p->last_rx > silence) {
+			lb_warn("device %s stopped answering (nothing for %.1f s)", dev->spec.id,
+				p->silence_s);
+			return LB_EGONE;
+		}
+		*deadline = p->last_rx + silence + 1;
+	}
+	return 0;
+}
+
+static int ln_simulate(const lb_driver *drv, const lb_scan_ctx *ctx, json_t *ports)
+{
+	lb_error err;
+
+	(void)drv, (void)ctx;
+	if (ln_emu_unplugged)
+		return 0;
+	if (!ln_emu && !(ln_emu = lines_emu_new(&err))) {
+		lb_err("serial-line emulator: %s", err.message);
+		return LB_EFAIL;
+	}
+	return json_array_append_new(
+	    ports, json_pack("{s:s,s:i,s:i,s:s,s:s,s:s,s:b}", "path", lines_emu_path(ln_emu), "vid",
+			     0x0d28, "pid", 0x0204, "serial", "sim-microbit-1", "description",
+			     "Simulated micro:bit printing sensor lines", "driver", "lines",
+			     "simulated", 1));
+}
+
+static void ln_cleanup(const lb_driver *drv)
+{
+	(void)drv;
+	lines_emu_destroy(&ln_emu);
+}
+
+/* lines.emulator {fault: ok|silent|garbage|unplug|plug}: faults of the simulated board. */
+static int ln_bridge_call(const lb_driver *drv, const char *method, const json_t *params,
+			  json_t **result, lb_error *err)
+{
+	static const char *const faults[] = {"ok", "silent", "garbage", "unplug", "plug", NULL};
+	static const char *const allowed[] = {"fault", NULL};
+	const char *fault = NULL;
+	int f;
+
+	(void)drv;
+	if (strcmp(method, "emulator") != 0)
+		return lb_error_set(err, LB_ERR_METHOD_NOT_FOUND,
+				    "unknown method 'lines.%s' (lines.emulator)", method);
+	if (lb_param_only(params, allowed, err) < 0 ||
+	    lb_param_string(params, "fault", true, &fault, err) < 0)
+		return LB_EFAIL;
+	for (f = 0; faults[f] && strcmp(faults[f], fault) != 0; f++)
+		;
+	if (!faults[f])
+		return lb_error_set(err, LB_ERR_INVALID_PARAMS,
+				    "fault must be ok, silent, garbage, unplug or plug");
+	if (f == 3) {
+		lines_emu_destroy(&ln_emu);
+		ln_emu_unplugged = 1;
+	} else if (f == 4) {
+		ln_emu_unplugged = 0;
+	} else if (!ln_emu) {
+		return lb_error_set(err, LB_ERR_UNKNOWN_DEVICE,
+				    "the simulated micro:bit is not running (unplugged, or the "
+				    "simulated lab is off)");
+	} else {
+		lines_emu_set_fault(ln_emu, (lines_emu_fault)f);
+	}
+	*result = json_null();
+	return 0;
+}
+
+static lb_driver lines_driver = {
+    .name = "lines",
+    .description = "Serial sensor boards printing text lines (micro:bit, Arduino, home-made)",
+    .scan = ln_scan,
+    .open = ln_open,
+    .close = ln_close,
+    .start = ln_start,
+    .config_get = ln_config_get,
+    .config_set = ln_config_set,
+    .pollitems = ln_pollitems,
+    .run = ln_run,
+    .simulate = ln_simulate,
+    .cleanup = ln_cleanup,
+    .bridge_call = ln_bridge_call,
+};
+LB_REGISTER_DRIVER(lines_driver);
