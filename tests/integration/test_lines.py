@@ -1,30 +1,26 @@
-""
-    "Serial text-line sensors through the real driver: the simulated lab's micro:bit emulator on a
-    pseudo -
-    terminal(header line, records),
-    garbage, silence, unplug and replug;
-a configured board whose channels come from the configuration.""
-							      "
-    import os import pty import threading
+"""Serial text-line sensors through the real driver: the simulated lab's micro:bit emulator on a
+pseudo-terminal (header line, records), garbage, silence, unplug and replug; a configured board
+whose channels come from the configuration."""
+import os
+import pty
+import threading
 
-	from lbtest import BridgeTest,
-    make_conf, seq_gaps, by_topic,
-    wait_until
+from lbtest import BridgeTest, make_conf, seq_gaps, by_topic, wait_until
 
-	DEV = "lines-sim-microbit-1" TEMP =
-	    "sensor/%s/temperature/" % DEV
+DEV = "lines-sim-microbit-1"
+TEMP = "sensor/%s/temperature/" % DEV
 
-					   def
-					   conf(raw = "", **bridge)
-    : b = {"emulate" : "lines"} b.update(bridge) return make_conf(
-		{}, bridge = b, raw = "[sim.idle]\nrate = 1\nautostart = 0\n" + raw)
 
-		class LinesTest(BridgeTest)
-    :
+def conf(raw="", **bridge):
+    b = {"emulate": "lines"}
+    b.update(bridge)
+    return make_conf({}, bridge=b, raw="[sim.idle]\nrate = 1\nautostart = 0\n" + raw)
 
-      def device(self, c, dev = DEV) : return
-{d["id"]: d for d in c.call("devices.list")
-}.get(dev)
+
+class LinesTest(BridgeTest):
+
+    def device(self, c, dev=DEV):
+        return {d["id"]: d for d in c.call("devices.list")}.get(dev)
 
     def test_channels_from_the_header(self):
         d = self.start_bridge(conf())
@@ -73,19 +69,23 @@ a configured board whose channels come from the configuration.""
                      timeout=10, what="plugged back")
 
     def test_configured_board(self):
-#a home - made board on a pty, printing "name:value" pairs; channels from the config
+        # a home-made board on a pty, printing "name:value" pairs; channels from the config
         master, slave = pty.openpty()
         path = os.ttyname(slave)
         stop = threading.Event()
 
         def board():
             n = 0
-            while not stop.wait(0.05):
+            while not stop.wait(0.05):  # the board's own pace: 20 records per second
                 n += 1
-try : os
-	.write(master, b "force:%d.5;angle:%d\r\n" % (n % 10, n % 90)) except OSError
-	    : return t = threading.Thread(target = board, daemon = True) t.start()
-	try : d = self.start_bridge(conf(raw="[lines.bench]\nport = %s\nbaud = 9600\n"
+                try:
+                    os.write(master, b"force:%d.5;angle:%d\r\n" % (n % 10, n % 90))
+                except OSError:
+                    return
+        t = threading.Thread(target=board, daemon=True)
+        t.start()
+        try:
+            d = self.start_bridge(conf(raw="[lines.bench]\nport = %s\nbaud = 9600\n"
                                            "channels = force:N, angle:°\n" % path,
                                        emulate="none"))
             c = self.client(d)
