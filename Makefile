@@ -42,9 +42,9 @@ test-deps:
 build/labbridge: $(DAEMON_SRC) $(HEADERS) | build
 	$(CC) $(CSTD) $(WARN) $(CFLAGS) $(PKG_CFLAGS) -o $@ $(DAEMON_SRC) $(PKG_LIBS)
 
-LABCTL_SRC := bridge/labctl.c bridge/header.c
+LABCTL_SRC := bridge/labctl.c
 
-build/labctl: $(LABCTL_SRC) bridge/header.h | build
+build/labctl: $(LABCTL_SRC) | build
 	$(CC) $(CSTD) $(WARN) $(CFLAGS) $(PKG_CFLAGS) -o $@ $(LABCTL_SRC) $(PKG_LIBS)
 
 build/watch: examples/c/watch.c | build
@@ -54,7 +54,7 @@ build/watch: examples/c/watch.c | build
 build/asan/labbridge: $(DAEMON_SRC) $(HEADERS) | build/asan
 	$(CC) $(CSTD) $(WARN) -O1 -g $(SAN) $(PKG_CFLAGS) -o $@ $(DAEMON_SRC) $(PKG_LIBS)
 
-build/asan/labctl: $(LABCTL_SRC) bridge/header.h | build/asan
+build/asan/labctl: $(LABCTL_SRC) | build/asan
 	$(CC) $(CSTD) $(WARN) -O1 -g $(SAN) $(PKG_CFLAGS) -o $@ $(LABCTL_SRC) $(PKG_LIBS)
 
 build/asan/watch: examples/c/watch.c | build/asan
