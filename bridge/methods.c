@@ -155,6 +155,18 @@ static int m_snapshot(lb_server *s, call *c, json_t **result, lb_error *err)
 			json_array_append_new(streams, e);
 		}
 	}
+	{
+		/* streams of devices gone away: their last seq (their last message ended them) */
+		const char *topic;
+		json_t *seq;
+		json_object_foreach(s->ended, topic, seq)
+		{
+			if (strncmp(topic, prefix, plen) == 0)
+				json_array_append_new(streams,
+						      json_pack("{s:s,s:O,s:n,s:b}", "topic", topic,
+								"seq", seq, "value", "ended", 1));
+		}
+	}
 	if (strncmp("bridge/devices/", prefix, plen) == 0)
 		json_array_append_new(streams, json_pack("{s:s,s:I}", "topic", "bridge/devices/",
 							 "seq", (json_int_t)s->dev_seq));

@@ -90,7 +90,7 @@ void srv_publish_device_event(lb_server *s, const char *event, lb_device *d)
 /* Publish the heartbeat: uptime, device count and the last seq of every stream. */
 static void publish_heartbeat(lb_server *s, int64_t now)
 {
-	json_t *streams = json_object();
+	json_t *streams = json_deep_copy(s->ended); /* ended streams keep their last seq */
 	size_t live = 0;
 
 	for (size_t i = 0; i < s->ndev; i++) {
@@ -299,9 +299,13 @@ static void remember_seqs(lb_server *s, lb_device *d)
 {
 	json_t *m = json_object();
 
-	for (int k = 0; k < d->nstreams && k < d->ncache; k++)
+	for (int k = 0; k < d->nstreams && k < d->ncache; k++) {
 		json_object_set_new(m, d->streams[k].name,
 				    json_integer((json_int_t)d->cache[k].seq));
+		/* the topic stays known (snapshot, heartbeat) until the device comes back */
+		json_object_set_new(s->ended, d->streams[k].topic,
+				    json_integer((json_int_t)d->cache[k].seq));
+	}
 	json_object_set_new(s->seq_memory, d->spec.id, m);
 }
 
@@ -422,6 +426,8 @@ static void handle_chan(lb_server *s, zmq_msg_t *first)
 		}
 		if (m.type == LB_CHAN_OPENED) {
 			d->opened = true;
+			for (int k = 0; k < d->nstreams; k++)
+				json_object_del(s->ended, d->streams[k].topic);
 			json_object_del(s->failed, d->spec.id);
 			lb_info("device %s (%s, driver %s) is ready", d->spec.id, d->spec.name,
 				d->driver->name);
@@ -736,6 +742,7 @@ lb_server *lb_server_new(const lb_server_opts *opts)
 	s->start_mono = lb_clock_ns(CLOCK_MONOTONIC);
 	s->simulate = opts->simulate;
 	s->seq_memory = json_object();
+	s->ended = json_object();
 	s->failed = json_object();
 	s->ports = json_array();
 	make_epoch(s->epoch);
@@ -977,6 +984,7 @@ void lb_server_destroy(lb_server **ps)
 	free(s->sess);
 	lb_leases_clear(&s->leases);
 	json_decref(s->seq_memory);
+	json_decref(s->ended);
 	json_decref(s->failed);
 	json_decref(s->ports);
 	free(s);

@@ -61,6 +61,7 @@ struct lb_server {
 	size_t ndev, capdev;
 	unsigned dev_counter;
 	json_t *seq_memory; /* {device id: {stream: last seq}}, kept across unplugging */
+	json_t *ended;	    /* {topic: last seq} of the streams of devices gone away */
 	json_t
 	    *failed; /* {device id: {message, delay_ns, retry_at}}: open failures, retried later */
 	json_t *ports;
