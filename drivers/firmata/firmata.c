@@ -11,6 +11,7 @@
 #include "../../bridge/config.h"
 #include "../../bridge/device.h"
 #include "../../bridge/driver.h"
+#include "../../bridge/emulated.h"
 #include "../../bridge/log.h"
 #include "../../bridge/request.h"
 #include "../../bridge/serial.h"
@@ -460,69 +461,59 @@ static int fm_run(lb_device *dev, const lb_now *now, const zmq_pollitem_t *items
 	return 0;
 }
 
-/* The simulated lab's boards: one emulated Uno, unless unplugged with firmata.emulator. */
-static firmata_emu *fm_emu;
-static int fm_emu_unplugged;
+/* The simulated lab's board: an emulated Uno (firmata.emulator injects faults). */
+static void *fm_emu_create(lb_error *err)
+{
+	return firmata_emu_new(err);
+}
+
+static const char *fm_emu_path(const void *emu)
+{
+	return firmata_emu_path(emu);
+}
+
+static void fm_emu_fault(void *emu, lb_fault fault)
+{
+	/* the emulator's faults are numbered like lb_fault (ok, silent, garbage) */
+	firmata_emu_set_fault(emu, (firmata_emu_fault)fault);
+}
+
+static void fm_emu_destroy(void *emu)
+{
+	firmata_emu *e = emu;
+	firmata_emu_destroy(&e);
+}
+
+static lb_emulated fm_emulated = {
+    .driver = "firmata",
+    .description = "Simulated Arduino Uno (StandardFirmata emulator)",
+    .serial = "sim-uno-1",
+    .vid = 0x2341,
+    .pid = 0x0043,
+    .create = fm_emu_create,
+    .path = fm_emu_path,
+    .set_fault = fm_emu_fault,
+    .destroy = fm_emu_destroy,
+};
 
 static int fm_simulate(const lb_driver *drv, const lb_scan_ctx *ctx, json_t *ports)
 {
-	lb_error err;
-
 	(void)drv, (void)ctx;
-	if (fm_emu_unplugged)
-		return 0;
-	if (!fm_emu && !(fm_emu = firmata_emu_new(&err))) {
-		lb_err("Firmata emulator: %s", err.message);
-		return LB_EFAIL;
-	}
-	return json_array_append_new(
-	    ports, json_pack("{s:s,s:i,s:i,s:s,s:s,s:s,s:b}", "path", firmata_emu_path(fm_emu),
-			     "vid", 0x2341, "pid", 0x0043, "serial", "sim-uno-1", "description",
-			     "Simulated Arduino Uno (StandardFirmata emulator)", "driver",
-			     "firmata", "simulated", 1));
+	return lb_emulated_port(&fm_emulated, ports);
 }
 
 static void fm_cleanup(const lb_driver *drv)
 {
 	(void)drv;
-	firmata_emu_destroy(&fm_emu);
+	lb_emulated_stop(&fm_emulated);
 }
 
 /* firmata.emulator {fault: ok|silent|garbage|unplug|plug}: faults of the simulated board. */
 static int fm_bridge_call(const lb_driver *drv, const char *method, const json_t *params,
 			  json_t **result, lb_error *err)
 {
-	static const char *const faults[] = {"ok", "silent", "garbage", "unplug", "plug", NULL};
-	static const char *const allowed[] = {"fault", NULL};
-	const char *fault = NULL;
-	int f;
-
 	(void)drv;
-	if (strcmp(method, "emulator") != 0)
-		return lb_error_set(err, LB_ERR_METHOD_NOT_FOUND,
-				    "unknown method 'firmata.%s' (firmata.emulator)", method);
-	if (lb_param_only(params, allowed, err) < 0 ||
-	    lb_param_string(params, "fault", true, &fault, err) < 0)
-		return LB_EFAIL;
-	for (f = 0; faults[f] && strcmp(faults[f], fault) != 0; f++)
-		;
-	if (!faults[f])
-		return lb_error_set(err, LB_ERR_INVALID_PARAMS,
-				    "fault must be ok, silent, garbage, unplug or plug");
-	if (f == 3) {
-		firmata_emu_destroy(&fm_emu);
-		fm_emu_unplugged = 1;
-	} else if (f == 4) {
-		fm_emu_unplugged = 0;
-	} else if (!fm_emu) {
-		return lb_error_set(err, LB_ERR_UNKNOWN_DEVICE,
-				    "the simulated Firmata board is not running (unplugged, or the "
-				    "simulated lab is off)");
-	} else {
-		firmata_emu_set_fault(fm_emu, (firmata_emu_fault)f);
-	}
-	*result = json_null();
-	return 0;
+	return lb_emulated_fault(&fm_emulated, method, params, result, err);
 }
 
 static lb_driver firmata_driver = {

@@ -8,6 +8,7 @@
 #include "../../bridge/config.h"
 #include "../../bridge/device.h"
 #include "../../bridge/driver.h"
+#include "../../bridge/emulated.h"
 #include "../../bridge/log.h"
 #include "../../bridge/request.h"
 #include "../../bridge/serial.h"
@@ -43,10 +44,6 @@ typedef struct ln_priv {
 	uint8_t pend[512]; /* bytes read from the port, not yet split into lines */
 	size_t npend, off;
 } ln_priv;
-
-/* The simulated lab's board, unless unplugged with lines.emulator (main thread only). */
-static lines_emu *ln_emu;
-static int ln_emu_unplugged;
 
 /* A device id "lines-" + [A-Za-z0-9._-] of tail. */
 static void make_id(char *out, size_t cap, const char *tail)
@@ -381,65 +378,58 @@ static int ln_run(lb_device *dev, const lb_now *now, const zmq_pollitem_t *items
 	return 0;
 }
 
+/* The simulated lab's board: an emulated micro:bit (lines.emulator injects faults). */
+static void *ln_emu_create(lb_error *err)
+{
+	return lines_emu_new(err);
+}
+
+static const char *ln_emu_path(const void *emu)
+{
+	return lines_emu_path(emu);
+}
+
+static void ln_emu_fault(void *emu, lb_fault fault)
+{
+	lines_emu_set_fault(emu, (lines_emu_fault)fault); /* numbered like lb_fault */
+}
+
+static void ln_emu_destroy(void *emu)
+{
+	lines_emu *e = emu;
+	lines_emu_destroy(&e);
+}
+
+static lb_emulated ln_emulated = {
+    .driver = "lines",
+    .description = "Simulated micro:bit printing sensor lines",
+    .serial = "sim-microbit-1",
+    .vid = 0x0d28,
+    .pid = 0x0204,
+    .create = ln_emu_create,
+    .path = ln_emu_path,
+    .set_fault = ln_emu_fault,
+    .destroy = ln_emu_destroy,
+};
+
 static int ln_simulate(const lb_driver *drv, const lb_scan_ctx *ctx, json_t *ports)
 {
-	lb_error err;
-
 	(void)drv, (void)ctx;
-	if (ln_emu_unplugged)
-		return 0;
-	if (!ln_emu && !(ln_emu = lines_emu_new(&err))) {
-		lb_err("serial-line emulator: %s", err.message);
-		return LB_EFAIL;
-	}
-	return json_array_append_new(
-	    ports, json_pack("{s:s,s:i,s:i,s:s,s:s,s:s,s:b}", "path", lines_emu_path(ln_emu), "vid",
-			     0x0d28, "pid", 0x0204, "serial", "sim-microbit-1", "description",
-			     "Simulated micro:bit printing sensor lines", "driver", "lines",
-			     "simulated", 1));
+	return lb_emulated_port(&ln_emulated, ports);
 }
 
 static void ln_cleanup(const lb_driver *drv)
 {
 	(void)drv;
-	lines_emu_destroy(&ln_emu);
+	lb_emulated_stop(&ln_emulated);
 }
 
 /* lines.emulator {fault: ok|silent|garbage|unplug|plug}: faults of the simulated board. */
 static int ln_bridge_call(const lb_driver *drv, const char *method, const json_t *params,
 			  json_t **result, lb_error *err)
 {
-	static const char *const faults[] = {"ok", "silent", "garbage", "unplug", "plug", NULL};
-	static const char *const allowed[] = {"fault", NULL};
-	const char *fault = NULL;
-	int f;
-
 	(void)drv;
-	if (strcmp(method, "emulator") != 0)
-		return lb_error_set(err, LB_ERR_METHOD_NOT_FOUND,
-				    "unknown method 'lines.%s' (lines.emulator)", method);
-	if (lb_param_only(params, allowed, err) < 0 ||
-	    lb_param_string(params, "fault", true, &fault, err) < 0)
-		return LB_EFAIL;
-	for (f = 0; faults[f] && strcmp(faults[f], fault) != 0; f++)
-		;
-	if (!faults[f])
-		return lb_error_set(err, LB_ERR_INVALID_PARAMS,
-				    "fault must be ok, silent, garbage, unplug or plug");
-	if (f == 3) {
-		lines_emu_destroy(&ln_emu);
-		ln_emu_unplugged = 1;
-	} else if (f == 4) {
-		ln_emu_unplugged = 0;
-	} else if (!ln_emu) {
-		return lb_error_set(err, LB_ERR_UNKNOWN_DEVICE,
-				    "the simulated micro:bit is not running (unplugged, or the "
-				    "simulated lab is off)");
-	} else {
-		lines_emu_set_fault(ln_emu, (lines_emu_fault)f);
-	}
-	*result = json_null();
-	return 0;
+	return lb_emulated_fault(&ln_emulated, method, params, result, err);
 }
 
 static lb_driver lines_driver = {
