@@ -172,6 +172,25 @@ void lb_serial_pulse_dtr(lb_serial *s)
 	sp_set_dtr(s->sp, SP_DTR_ON);
 }
 
+int lb_pty_new(char *path, size_t cap, lb_error *err)
+{
+	int fd = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	struct termios t;
+
+	if (fd < 0 || grantpt(fd) < 0 || unlockpt(fd) < 0 || ptsname_r(fd, path, cap) != 0) {
+		lb_error_set(err, LB_ERR_DEVICE, "cannot create a pseudo-terminal: %s",
+			     strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return LB_EFAIL;
+	}
+	if (tcgetattr(fd, &t) == 0) {
+		cfmakeraw(&t);
+		tcsetattr(fd, TCSANOW, &t);
+	}
+	return fd;
+}
+
 void lb_serial_flush_input(lb_serial *s)
 {
 	if (s->sp)

@@ -39,4 +39,11 @@ void lb_serial_pulse_dtr(lb_serial *s);
 /* Drop unread input. */
 void lb_serial_flush_input(lb_serial *s);
 
+/*
+ * A new pseudo-terminal in raw mode, for an emulated device: returns the master's descriptor
+ * (the emulator's end) and writes the slave's path (what a driver opens like /dev/ttyACM0) to
+ * path[cap]; negative with err set on failure.
+ */
+int lb_pty_new(char *path, size_t cap, lb_error *err);
+
 #endif

@@ -2,6 +2,8 @@
  */
 #include "emulator.h"
 
+#include "../../bridge/serial.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -246,25 +248,15 @@ static void *emu_thread(void *arg)
 firmata_emu *firmata_emu_new(lb_error *err)
 {
 	firmata_emu *e = calloc(1, sizeof *e);
-	struct termios t;
-
 	if (!e) {
 		lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
 		return NULL;
 	}
 	e->rng = 0x853c49e6748fea9bULL;
 	e->interval_ms = 19;
-	e->master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-	if (e->master < 0 || grantpt(e->master) < 0 || unlockpt(e->master) < 0 ||
-	    ptsname_r(e->master, e->path, sizeof e->path) != 0) {
-		lb_error_set(err, LB_ERR_DEVICE, "cannot create a pseudo-terminal: %s",
-			     strerror(errno));
+	e->master = lb_pty_new(e->path, sizeof e->path, err);
+	if (e->master < 0)
 		goto fail;
-	}
-	if (tcgetattr(e->master, &t) == 0) {
-		cfmakeraw(&t);
-		tcsetattr(e->master, TCSANOW, &t);
-	}
 	if (pthread_create(&e->thread, NULL, emu_thread, e) != 0) {
 		lb_error_set(err, LB_ERR_INTERNAL, "cannot start the emulator thread");
 		goto fail;

@@ -2,6 +2,8 @@
  */
 #include "emulator.h"
 
+#include "../../bridge/serial.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -290,17 +292,9 @@ static void *emu_thread(void *arg)
 /* Create the pty (RTU) and its libmodbus server context; 0 or -1 with err set. */
 static int open_rtu(modbus_emu *e, lb_error *err)
 {
-	struct termios t;
-
-	e->fd = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-	if (e->fd < 0 || grantpt(e->fd) < 0 || unlockpt(e->fd) < 0 ||
-	    ptsname_r(e->fd, e->path, sizeof e->path) != 0)
-		return lb_error_set(err, LB_ERR_DEVICE, "cannot create a pseudo-terminal: %s",
-				    strerror(errno));
-	if (tcgetattr(e->fd, &t) == 0) {
-		cfmakeraw(&t);
-		tcsetattr(e->fd, TCSANOW, &t);
-	}
+	e->fd = lb_pty_new(e->path, sizeof e->path, err);
+	if (e->fd < 0)
+		return LB_EFAIL;
 	e->ctx = modbus_new_rtu(e->path, MODBUS_EMU_BAUD, MODBUS_EMU_PARITY, 8, 1);
 	if (!e->ctx)
 		return lb_error_set(err, LB_ERR_INTERNAL, "libmodbus: %s", modbus_strerror(errno));
