@@ -10,6 +10,7 @@
 #include "../../bridge/driver.h"
 #include "../../bridge/log.h"
 #include "../../protocols/godirect.h"
+#include "emulator.h"
 
 /*
  * I/O model: synchronous libusb transfers, one at a time, in the device's own thread.
@@ -45,6 +46,7 @@ typedef struct gd_sensor {
 } gd_sensor;
 
 typedef struct gd_priv {
+	gdx_emu *emu; /* the simulated lab's sensor instead of libusb, or NULL */
 	libusb_context *usb;
 	libusb_device_handle *h;
 	int iface;
@@ -134,6 +136,21 @@ static int gd_scan(const lb_driver *drv, const lb_scan_ctx *ctx, lb_spec_list *o
 	ssize_t n;
 
 	(void)drv;
+	{
+		/* the simulated lab's sensor (see gd_simulate) */
+		size_t k;
+		json_t *port;
+		json_array_foreach(ctx->ports, k, port)
+		{
+			const char *hint = json_string_value(json_object_get(port, "driver"));
+			if (hint && strcmp(hint, "godirect") == 0)
+				lb_spec_list_add(out, "godirect-sim-gdx-for-1",
+						 "Simulated Vernier GDX-FOR (Go Direct emulator)",
+						 "sensor", true,
+						 json_pack("{s:s,s:b,s:b}", "port", "emulated",
+							   "emulated", 1, "autostart", 1));
+		}
+	}
 	if (!gd_scan_usb && !gd_scan_unavailable && libusb_init(&gd_scan_usb) != 0) {
 		lb_dbg("godirect: libusb unavailable, no Go Direct sensors");
 		gd_scan_usb = NULL;
@@ -186,6 +203,10 @@ static int gd_write(lb_device *dev, gd_priv *p, const uint8_t *pkt, size_t len)
 	for (int i = 0; i < n; i++) {
 		uint8_t *r = reports + i * GDX_REPORT_SIZE;
 		int rc, done = 0;
+		if (p->emu) {
+			gdx_emu_write(p->emu, r, GDX_REPORT_SIZE);
+			continue;
+		}
 		if (p->ep_out)
 			rc = libusb_interrupt_transfer(p->h, p->ep_out, r, GDX_REPORT_SIZE, &done,
 						       WRITE_TIMEOUT_MS);
@@ -339,8 +360,13 @@ static int gd_read(lb_device *dev, gd_priv *p, unsigned timeout_ms)
 
 	if (p->gone)
 		return LB_EGONE;
-	rc =
-	    libusb_interrupt_transfer(p->h, p->ep_in, p->report, GDX_REPORT_SIZE, &got, timeout_ms);
+	if (p->emu) {
+		got = gdx_emu_read(p->emu, p->report, GDX_REPORT_SIZE, timeout_ms);
+		rc = got ? 0 : LIBUSB_ERROR_TIMEOUT;
+	} else {
+		rc = libusb_interrupt_transfer(p->h, p->ep_in, p->report, GDX_REPORT_SIZE, &got,
+					       timeout_ms);
+	}
 	if (rc == LIBUSB_ERROR_TIMEOUT && got == 0) {
 		if (p->reasm.have) {
 			p->malformed++; /* the rest of a packet never came */
@@ -618,6 +644,7 @@ static void gd_close(lb_device *dev)
 	}
 	if (p->usb)
 		libusb_exit(p->usb);
+	gdx_emu_destroy(p->emu);
 	free(p);
 	dev->priv = NULL;
 }
@@ -667,6 +694,11 @@ static int gd_usb_open(lb_device *dev, gd_priv *p, lb_error *err)
 	ssize_t n;
 	int rc;
 
+	if (json_is_true(json_object_get(dev->spec.params, "emulated"))) {
+		/* the simulated lab: the same packets, through reports, without USB */
+		p->emu = gdx_emu_new();
+		return p->emu ? 0 : lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
+	}
 	if (libusb_init(&p->usb) != 0) {
 		p->usb = NULL;
 		return lb_error_set(err, LB_ERR_DEVICE, "libusb cannot start");
@@ -983,6 +1015,15 @@ static int gd_run(lb_device *dev, const lb_now *now, const zmq_pollitem_t *items
 }
 
 /* At shutdown: free scan's libusb context. */
+/* The simulated lab: an emulated GDX-FOR, driven through the same packets and reports. */
+static int gd_simulate(const lb_driver *drv, const lb_scan_ctx *ctx, json_t *ports)
+{
+	(void)drv, (void)ctx;
+	return json_array_append_new(ports, json_pack("{s:s,s:s,s:s,s:b}", "path", "emulated",
+						      "driver", "godirect", "description",
+						      "Simulated Vernier GDX-FOR", "simulated", 1));
+}
+
 static void gd_cleanup(const lb_driver *drv)
 {
 	(void)drv;
@@ -1003,6 +1044,7 @@ static lb_driver godirect_driver = {
     .limits_get = gd_limits_get,
     .config_set = gd_config_set,
     .run = gd_run,
+    .simulate = gd_simulate,
     .cleanup = gd_cleanup,
 };
 LB_REGISTER_DRIVER(godirect_driver);
