@@ -34,6 +34,8 @@ struct firmata_emu {
 	/* board state (emulator thread only) */
 	int interval_ms;
 	int reporting[EMU_CHANNELS];
+	int reporting_port[3]; /* digital ports 0-2 */
+	int port_value[3];     /* last levels sent */
 	int modes[EMU_PINS];
 	int outputs[EMU_PINS];
 	uint64_t rng;
@@ -99,6 +101,7 @@ static void boot(firmata_emu *e)
 
 	e->interval_ms = 19;
 	memset(e->reporting, 0, sizeof e->reporting);
+	memset(e->reporting_port, 0, sizeof e->reporting_port);
 	n = firmata_enc_version(b, 2, 5);
 	emit(e, b, n);
 	n = firmata_enc_firmware(b, sizeof b, 2, 5, "StandardFirmata.ino");
@@ -120,6 +123,12 @@ static void handle(firmata_emu *e, const firmata_msg *m)
 	case FIRMATA_MSG_REPORT_ANALOG:
 		if (m->pin < EMU_CHANNELS)
 			e->reporting[m->pin] = m->value != 0;
+		break;
+	case FIRMATA_MSG_REPORT_DIGITAL:
+		if (m->pin < 3) {
+			e->reporting_port[m->pin] = m->value != 0;
+			e->port_value[m->pin] = -1; /* Firmata 2.4+: report the port at once */
+		}
 		break;
 	case FIRMATA_MSG_PIN_MODE:
 		if (m->pin < EMU_PINS)
@@ -222,6 +231,23 @@ static void *emu_thread(void *arg)
 		if (budget > 64)
 			budget = 64;
 		last_budget = now;
+		if (host_open && boot_at < 0 && fault != FIRMATA_EMU_SILENT) {
+			/* digital inputs: a push button on pin 2 (pressed half of each second), and
+			 * the outputs the host wrote; a port is sent when one of its pins changes
+			 */
+			for (int port = 0; port < 3; port++) {
+				int v = 0;
+				uint8_t b[4];
+				for (int k = 0; k < 8 && 8 * port + k < EMU_PINS; k++)
+					v |= (e->outputs[8 * port + k] ? 1 : 0) << k;
+				if (port == 0 && ((now - t0) / 500000000LL) % 2)
+					v |= 1 << 2;
+				if (e->reporting_port[port] && v != e->port_value[port]) {
+					emit(e, b, firmata_enc_digital(b, port, v));
+					e->port_value[port] = v;
+				}
+			}
+		}
 		if (host_open && boot_at < 0 && next_report && now >= next_report) {
 			uint8_t b[3 * EMU_CHANNELS + 8];
 			size_t n = 0;

@@ -22,6 +22,7 @@
 #define QUERY_EVERY_NS 400000000LL
 #define SILENCE_NS 3000000000LL /* reporting but nothing heard for this long: gone */
 #define MAX_CHANNELS 16
+#define MAX_PORTS 16 /* digital ports of 8 pins */
 
 typedef struct fm_priv {
 	lb_serial *port;
@@ -31,6 +32,7 @@ typedef struct fm_priv {
 	char firmware[64];
 	int fw_major, fw_minor;
 	int stream_of[MAX_CHANNELS]; /* analog channel -> stream index, -1 if none */
+	int port_stream[MAX_PORTS];  /* digital port -> stream index (8 pins as bits), -1 if none */
 	int resolution[MAX_CHANNELS];
 	uint32_t enabled; /* analog channels reported while running */
 	int interval_ms;
@@ -123,6 +125,13 @@ static void fm_handle(lb_device *dev, fm_priv *p, const firmata_msg *m, const lb
 			float v = (float)(m->value * p->vref / ((1 << res) - 1));
 			lb_stream_publish(dev, s, now->mono, now->real, &v, 1);
 		}
+	} else if (m->type == FIRMATA_MSG_DIGITAL) {
+		/* a digital port: the 8 pins' levels as bits, sent when one of them changes */
+		int s = m->pin < MAX_PORTS ? p->port_stream[m->pin] : -1;
+		if (s >= 0 && dev->running) {
+			uint8_t v = (uint8_t)(m->value & 0xFF);
+			lb_stream_publish(dev, s, now->mono, now->real, &v, 1);
+		}
 	} else if (m->type == FIRMATA_MSG_SYSEX) {
 		if (m->command == FIRMATA_REPORT_FIRMWARE) {
 			firmata_decode_firmware(m->data, m->len, &p->fw_major, &p->fw_minor,
@@ -213,7 +222,7 @@ static int fm_open(lb_device *dev, const lb_now *now, lb_error *err)
 	const char *path = json_string_value(json_object_get(dev->spec.params, "path"));
 	fm_priv *p = calloc(1, sizeof *p);
 	uint8_t q[8];
-	int rc;
+	int rc, n_analog;
 
 	if (!p)
 		return lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
@@ -223,6 +232,8 @@ static int fm_open(lb_device *dev, const lb_now *now, lb_error *err)
 	p->last_rx = now->mono;
 	for (int c = 0; c < MAX_CHANNELS; c++)
 		p->stream_of[c] = -1;
+	for (int k = 0; k < MAX_PORTS; k++)
+		p->port_stream[k] = -1;
 	p->port = lb_serial_open(path, FIRMATA_BAUD, err);
 	if (!p->port)
 		goto fail;
@@ -265,8 +276,23 @@ static int fm_open(lb_device *dev, const lb_now *now, lb_error *err)
 					((1 << (p->resolution[c] ? p->resolution[c] : 10)) - 1));
 		p->enabled |= 1u << c;
 	}
-	lb_info("device %s: %s %d.%d on %s, %d pins, %d analog inputs", dev->spec.id, p->firmware,
-		p->fw_major, p->fw_minor, path, p->npins, dev->nstreams);
+	n_analog = dev->nstreams;
+	for (int pin = 0; pin < p->npins && pin / 8 < MAX_PORTS; pin++) {
+		/* a port with a digital input pin streams its pins' levels (bit k: pin 8 * port +
+		 * k) */
+		char name[16];
+		int port = pin / 8, s;
+		if (p->port_stream[port] >= 0 || !(p->pins[pin].modes & (1u << FIRMATA_MODE_INPUT)))
+			continue;
+		snprintf(name, sizeof name, "port%d", port);
+		s = lb_device_add_stream(dev, name, "digital", "", LB_U8, 0);
+		if (s < 0)
+			break;
+		p->port_stream[port] = s;
+	}
+	lb_info("device %s: %s %d.%d on %s, %d pins, %d analog inputs, %d digital ports",
+		dev->spec.id, p->firmware, p->fw_major, p->fw_minor, path, p->npins, n_analog,
+		dev->nstreams - n_analog);
 	/* sensors stream from the start, as the simulated ones do */
 	if (fm_start(dev, now, err) < 0)
 		goto fail;
@@ -280,7 +306,7 @@ fail:
 /* Turn reporting of the enabled analog channels on (or all off). */
 static int fm_report(fm_priv *p, int on)
 {
-	uint8_t b[2 * MAX_CHANNELS + 8];
+	uint8_t b[2 * MAX_CHANNELS + 2 * MAX_PORTS + 8];
 	size_t n = 0;
 
 	if (on)
@@ -288,6 +314,9 @@ static int fm_report(fm_priv *p, int on)
 	for (int c = 0; c < MAX_CHANNELS; c++)
 		if (p->stream_of[c] >= 0)
 			n += firmata_enc_report_analog(b + n, c, on && (p->enabled & (1u << c)));
+	for (int k = 0; k < MAX_PORTS; k++)
+		if (p->port_stream[k] >= 0)
+			n += firmata_enc_report_digital(b + n, k, on);
 	return fm_send(p, b, n);
 }
 

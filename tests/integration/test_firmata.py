@@ -24,14 +24,17 @@ class FirmataTest(BridgeTest):
         dev = wait_until(lambda: self.device(c), what="the emulated Firmata board")
         self.assertEqual(dev["driver"], "firmata")
         self.assertTrue(dev["simulated"])
-        self.assertEqual([s["name"] for s in dev["streams"]], ["a%d" % i for i in range(6)])
-        for s in dev["streams"]:
+        self.assertEqual([s["name"] for s in dev["streams"]],
+                         ["a%d" % i for i in range(6)] + ["port0", "port1", "port2"])
+        for s in dev["streams"][6:]:
+            self.assertEqual((s["quantity"], s["type"]), ("digital", "u8"))
+        for s in dev["streams"][:6]:
             self.assertEqual((s["quantity"], s["unit"], s["type"]), ("voltage", "V", "f32"))
             self.assertAlmostEqual(s["rate"], 1000 / 19, places=3)  # the firmware's default
             self.assertAlmostEqual(s["resolution"], 5.0 / 1023, places=6)
         self.assertEqual(dev["config"]["firmware"], "StandardFirmata.ino")
         self.assertEqual(dev["config"]["channels"], list(range(6)))
-        sub = self.subscriber(d, ["sensor/%s/" % DEV])
+        sub = self.subscriber(d, ["sensor/%s/a" % DEV])
         msgs = sub.collect(count=120)
         topics = by_topic(msgs)
         self.assertEqual(len(topics), 6, "all six analog inputs stream")
@@ -53,7 +56,7 @@ class FirmataTest(BridgeTest):
                          "invalid_params", -32602)
         self.assertEqual(c.call("device.set", {"device": DEV, "key": "channels", "value": [0, 2]}),
                          [0, 2])
-        sub = self.subscriber(d, ["sensor/%s/" % DEV])
+        sub = self.subscriber(d, ["sensor/%s/a" % DEV])
         sub.drain()
         msgs = sub.collect(seconds=1.0)
         topics = by_topic(msgs)
@@ -113,6 +116,26 @@ class FirmataTest(BridgeTest):
         m = events.wait_for(lambda m: m.topic == A0, what="samples again")
         self.assertEqual(m.header["seq"], end.header["seq"] + 1, "seq continues after the end")
         self.assertGreater(m.header["seq"], before)
+
+    def test_digital_inputs(self):
+        d = self.start_bridge(conf())
+        c = self.client(d)
+        wait_until(lambda: self.device(c), what="the emulated Firmata board")
+        port0 = "sensor/%s/port0/" % DEV
+        sub = self.subscriber(d, [port0])
+        # the emulated push button on pin 2 changes every 0.5 s: the port is sent on change
+        ms = sub.collect(count=3, seconds=5)
+        self.assertEqual(len(ms), 3)
+        self.assertEqual(seq_gaps(ms), [])
+        levels = [int(m.samples[0]) & 4 for m in ms]
+        self.assertTrue(levels[0] != levels[1] and levels[1] != levels[2], levels)
+        # an output written by the host shows in its port's levels (pin 13: port 1, bit 5)
+        port1 = "sensor/%s/port1/" % DEV
+        sub2 = self.subscriber(d, [port1])
+        c.call("device.call", {"device": DEV, "action": "pin_mode", "args": {"pin": 13, "mode": 1}})
+        c.call("device.call", {"device": DEV, "action": "digital_write",
+                               "args": {"pin": 13, "value": 1}})
+        sub2.wait_for(lambda m: int(m.samples[0]) & (1 << 5), what="pin 13 high on port 1")
 
     def test_pin_actions(self):
         d = self.start_bridge(conf())
