@@ -202,6 +202,30 @@ static int wait_line(ln_priv *p, char *line, int64_t deadline)
 	}
 }
 
+/* Add the names of a record of pairs to learned; 1 when a name was already there (a full round
+ * of the board's values has been seen), 0 otherwise. */
+static int merge_names(lines_record *learned, const lines_record *rec)
+{
+	learned->named = 1;
+	for (int k = 0; k < rec->n; k++) {
+		for (int i = 0; i < learned->n; i++)
+			if (strcmp(learned->name[i], rec->name[k]) == 0)
+				return 1;
+		if (learned->n == LINES_MAX_FIELDS)
+			return 1;
+		memcpy(learned->name[learned->n], rec->name[k], LINES_NAME_MAX);
+		learned->unit[learned->n][0] = '\0';
+		learned->n++;
+	}
+	return 0;
+}
+
+/* Whether the monotonic deadline has passed. */
+static int wait_deadline_passed(int64_t deadline)
+{
+	return lb_now_read().mono >= deadline;
+}
+
 static void ln_close(lb_device *dev);
 
 static int ln_open(lb_device *dev, const lb_now *now, lb_error *err)
@@ -230,11 +254,15 @@ static int ln_open(lb_device *dev, const lb_now *now, lb_error *err)
 		/* learn the channels from what the board prints first */
 		int64_t deadline = now->mono + LEARN_NS;
 		char line[LINES_MAX_LEN + 1];
+		lines_record learned = {0};
+		int header = 0;
 		for (;;) {
 			lines_record rec;
 			char why[64];
 			int r = wait_line(p, line, deadline);
 			lines_kind k;
+			if (r == 0 && learned.n)
+				break; /* the deadline, with pairs learned */
 			if (r == LB_EGONE || r == 0) {
 				lb_error_set(
 				    err, LB_ERR_DEVICE,
@@ -245,12 +273,26 @@ static int ln_open(lb_device *dev, const lb_now *now, lb_error *err)
 				goto fail;
 			}
 			k = lines_parse(line, &rec, why, sizeof why);
+			if (k == LINES_DATA && rec.named) {
+				/* micro:bit's serial.writeValue prints one name:value per line:
+				 * gather names until one comes back, then they are all known */
+				if (merge_names(&learned, &rec))
+					break;
+				if (wait_deadline_passed(deadline) && learned.n)
+					break;
+				continue;
+			}
 			if (k == LINES_HEADER || k == LINES_DATA) {
-				if (declare(dev, p, &rec, k == LINES_HEADER, err) < 0)
-					goto fail;
+				learned = rec;
+				learned.named = 0;
+				header = k == LINES_HEADER;
 				break;
 			}
 		}
+		if (learned.n == 0)
+			goto fail;
+		if (declare(dev, p, &learned, header || learned.named, err) < 0)
+			goto fail;
 	}
 	p->last_rx = now->mono;
 	dev->running = true; /* boards print all the time: the streams run from the start */

@@ -102,6 +102,35 @@ class LinesTest(BridgeTest):
             os.close(master)
             os.close(slave)
 
+    def test_one_pair_per_line(self):
+        # micro:bit serial.writeValue: "temp:21" then "light:120", one pair per line
+        master, slave = pty.openpty()
+        path = os.ttyname(slave)
+        stop = threading.Event()
+
+        def board():
+            n = 0
+            while not stop.wait(0.02):  # the board's own pace
+                n += 1
+                try:
+                    os.write(master, b"temp:%d\r\nlight:%d\r\n" % (20 + n % 3, 100 + n))
+                except OSError:
+                    return
+        t = threading.Thread(target=board, daemon=True)
+        t.start()
+        try:
+            d = self.start_bridge(conf(raw="[lines.mb]\nport = %s\n" % path, emulate="none"))
+            c = self.client(d)
+            dev = wait_until(lambda: self.device(c, "lines-mb"), what="the micro:bit")
+            self.assertEqual([s["name"] for s in dev["streams"]], ["temp", "light"])
+            sub = self.subscriber(d, ["sensor/lines-mb/light/"])
+            self.assertEqual(len(sub.collect(count=3)), 3)
+        finally:
+            stop.set()
+            t.join(2)
+            os.close(master)
+            os.close(slave)
+
 
 if __name__ == "__main__":
     import unittest
