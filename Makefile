@@ -2,11 +2,11 @@
 
 # Debian 12 packages: what the build needs, and what the tests need on top.
 BUILD_PKGS := gcc make pkg-config libzmq3-dev libjansson-dev libinih-dev libserialport-dev libmodbus-dev \
-              libusb-1.0-0-dev libsqlite3-dev
+              libusb-1.0-0-dev libsqlite3-dev zlib1g-dev
 TEST_PKGS  := $(BUILD_PKGS) clang libclang-rt-14-dev valgrind python3-zmq python3-websocket \
               python3-matplotlib umockdev
 PY         := /usr/bin/python3
-LIBS       := libzmq jansson inih libserialport libusb-1.0 libmodbus sqlite3
+LIBS       := libzmq jansson inih libserialport libusb-1.0 libmodbus sqlite3 zlib
 
 CC      ?= gcc
 CSTD    := -std=c11 -D_GNU_SOURCE
@@ -60,6 +60,14 @@ build/asan/labctl: $(LABCTL_SRC) | build/asan
 build/asan/watch: examples/c/watch.c | build/asan
 	$(CC) $(CSTD) $(WARN) -O1 -g $(SAN) $(PKG_CFLAGS) -o $@ $< $(PKG_LIBS)
 
+# Standalone device emulators (pseudo-terminals) for the integration tests and the benchmarks.
+EMU_SRC := drivers/marlin/emulator.c bridge/serial.c bridge/error.c bridge/log.c
+build/marlin-emu: tests/emulators/marlin_emu.c $(EMU_SRC) $(HEADERS) | build
+	$(CC) $(CSTD) $(WARN) -O2 -g $(PKG_CFLAGS) -o $@ $< $(EMU_SRC) $(PKG_LIBS)
+
+build/asan/marlin-emu: tests/emulators/marlin_emu.c $(EMU_SRC) $(HEADERS) | build/asan
+	$(CC) $(CSTD) $(WARN) -O1 -g $(SAN) $(PKG_CFLAGS) -o $@ $< $(EMU_SRC) $(PKG_LIBS)
+
 build/asan/test_%: tests/unit/test_%.c tests/unit/check.h $(CORE_SRC) $(DRIVER_SRC) $(PROTO_SRC) $(HEADERS) | build/asan
 	$(CC) $(CSTD) $(WARN) -O1 -g $(SAN) $(PKG_CFLAGS) -Ibridge -o $@ $< $(CORE_SRC) $(DRIVER_SRC) $(PROTO_SRC) $(PKG_LIBS)
 
@@ -83,8 +91,9 @@ test: test-deps unit integration fuzz-smoke
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
 
-integration: build/asan/labbridge build/asan/labctl build/asan/watch
-	$(PY) tests/integration/run.py --bridge build/asan/labbridge --labctl build/asan/labctl --watch build/asan/watch
+integration: build/asan/labbridge build/asan/labctl build/asan/watch build/asan/marlin-emu
+	$(PY) tests/integration/run.py --bridge build/asan/labbridge --labctl build/asan/labctl --watch build/asan/watch \
+	  --marlin-emu build/asan/marlin-emu
 
 # Each harness replays its seed corpus and runs 20000 new inputs in a scratch corpus; a crash
 # fails the target (the fuzzer's own exit status) and leaves its reproducer in build/fuzz/.

@@ -83,6 +83,8 @@ def main():
     ap.add_argument("--bridge", default="build/asan/labbridge", help="the daemon under test")
     ap.add_argument("--labctl", default="build/asan/labctl", help="the command-line client")
     ap.add_argument("--watch", default="build/asan/watch", help="the C example (examples/c/watch.c)")
+    ap.add_argument("--marlin-emu", default="build/asan/marlin-emu",
+                    help="the standalone Marlin emulator (tests/emulators/marlin_emu.c)")
     ap.add_argument("-k", dest="patterns", action="append", default=[],
                     help="run only tests whose id contains this (repeatable)")
     ap.add_argument("-q", "--quiet", action="store_true", help="one character per test")
@@ -90,7 +92,7 @@ def main():
     args = ap.parse_args()
 
     for var, path in (("LB_BRIDGE", args.bridge), ("LB_LABCTL", args.labctl),
-                      ("LB_WATCH", args.watch)):
+                      ("LB_WATCH", args.watch), ("LB_MARLIN_EMU", args.marlin_emu)):
         os.environ[var] = os.path.abspath(path)
     if not os.access(os.environ["LB_BRIDGE"], os.X_OK):
         print("run.py: the daemon %s does not exist or is not executable (make %s)" %
