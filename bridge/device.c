@@ -231,6 +231,15 @@ void lb_device_changed(lb_device *dev)
 	send_desc(dev, LB_CHAN_DESC);
 }
 
+void lb_device_event(lb_device *dev, const json_t *event)
+{
+	char *text = json_dumps(event, JSON_COMPACT);
+
+	if (text)
+		chan_send_control(dev, LB_CHAN_EVENT, 0, text);
+	free(text);
+}
+
 /* Send {"result": result} (stolen) or {"error": {...}} as the reply to token. */
 static void send_reply(lb_device *dev, uint64_t token, json_t *result, const lb_error *err)
 {

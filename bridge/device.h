@@ -26,6 +26,7 @@ enum lb_chan_type {
 	LB_CHAN_REPLY,	  /* + reply JSON {"result":...} or {"error":{...}} to request `token` */
 	LB_CHAN_GONE,	  /* the device went away; the thread ends (BYE follows) */
 	LB_CHAN_BYE,	  /* the thread has closed the device and exits: last message */
+	LB_CHAN_EVENT,	  /* + event JSON for the bridge's services (e.g. a print job's state) */
 };
 
 typedef struct lb_chan_meta {
@@ -116,6 +117,13 @@ int lb_stream_publish_json(lb_device *dev, int stream, int64_t t_host, const jso
 
 /* Tell the bridge the device's settings or state changed (a "changed" event follows). */
 void lb_device_changed(lb_device *dev);
+
+/*
+ * Tell the bridge's services something only they act on (device thread only): e.g. a printer's
+ * {"job": 12, "state": "done"} reaches the print queue. event is borrowed. Never lost: blocks
+ * if the main loop is behind.
+ */
+void lb_device_event(lb_device *dev, const json_t *event);
 
 /* The device's description as a new JSON object (device thread only). */
 json_t *lb_device_describe(lb_device *dev);

@@ -325,6 +325,18 @@ static const struct method {
     {"recording.stop", LB_ROLE_STUDENT, m_rec_stop},
     {"recording.list", LB_ROLE_OBSERVER, m_rec_list},
     {"recording.fetch", LB_ROLE_OBSERVER, m_rec_fetch},
+    {"print.upload", LB_ROLE_STUDENT, m_print_upload},
+    {"print.queue", LB_ROLE_OBSERVER, m_print_queue},
+    {"print.job", LB_ROLE_OBSERVER, m_print_job},
+    {"print.approve", LB_ROLE_TEACHER, m_print_approve},
+    {"print.cancel", LB_ROLE_STUDENT, m_print_cancel},
+    {"print.pause", LB_ROLE_STUDENT, m_print_pause},
+    {"print.resume", LB_ROLE_STUDENT, m_print_resume},
+    {"print.retry", LB_ROLE_TEACHER, m_print_retry},
+    {"print.delete", LB_ROLE_TEACHER, m_print_delete},
+    {"print.move", LB_ROLE_TEACHER, m_print_move},
+    {"printer.clear", LB_ROLE_TEACHER, m_printer_clear},
+    {"printer.estop", LB_ROLE_STUDENT, m_printer_estop},
 };
 
 /* Route a method to its handler, or a driver's bridge_call for "<driver>.<method>". */

@@ -28,7 +28,7 @@
 /* ---------------------------------------------------------------- publishing (main thread) */
 
 /* Publish a json message on a bridge topic: topic frame, header with data. */
-static void publish_json(lb_server *s, const char *topic, uint64_t *seq, json_t *data)
+void srv_publish_json(lb_server *s, const char *topic, uint64_t *seq, json_t *data)
 {
 	lb_now now = lb_now_read();
 	json_t *h;
@@ -84,7 +84,7 @@ void srv_publish_device_event(lb_server *s, const char *event, lb_device *d)
 {
 	json_t *data = json_pack("{s:s,s:o}", "event", event, "device",
 				 srv_device_json(s, d, lb_clock_ns(CLOCK_MONOTONIC)));
-	publish_json(s, "bridge/devices/", &s->dev_seq, data);
+	srv_publish_json(s, "bridge/devices/", &s->dev_seq, data);
 }
 
 /* Publish the heartbeat: uptime, device count and the last seq of every stream. */
@@ -104,10 +104,10 @@ static void publish_heartbeat(lb_server *s, int64_t now)
 						    json_integer((json_int_t)d->cache[k].seq));
 	}
 	json_object_set_new(streams, "bridge/devices/", json_integer((json_int_t)s->dev_seq));
-	publish_json(s, "bridge/heartbeat/", &s->hb_seq,
-		     json_pack("{s:I,s:I,s:o}", "uptime_ms",
-			       (json_int_t)((now - s->start_mono) / 1000000), "devices",
-			       (json_int_t)live, "streams", streams));
+	srv_publish_json(s, "bridge/heartbeat/", &s->hb_seq,
+			 json_pack("{s:I,s:I,s:o}", "uptime_ms",
+				   (json_int_t)((now - s->start_mono) / 1000000), "devices",
+				   (json_int_t)live, "streams", streams));
 }
 
 /* ---------------------------------------------------------------- replies */
@@ -346,6 +346,7 @@ static void remove_device(lb_server *s, size_t i)
 		fail_pending_of(s, d);
 		srv_publish_device_event(s, "removed", d);
 		lb_info("device %s removed", d->spec.id);
+		json_object_del(s->print_busy, d->spec.id); /* its job ended as interrupted */
 	}
 	s->dev[i] = s->dev[--s->ndev];
 	lb_device_destroy(&d);
@@ -435,6 +436,8 @@ static void handle_chan(lb_server *s, zmq_msg_t *first)
 		} else if (!d->removing) {
 			srv_publish_device_event(s, "changed", d);
 		}
+		if (strcmp(d->spec.kind, "printer") == 0)
+			srv_print_dispatch(s);
 		break;
 	}
 	case LB_CHAN_FAILED: {
@@ -456,7 +459,15 @@ static void handle_chan(lb_server *s, zmq_msg_t *first)
 		d->removing = true;
 		break;
 	}
-	case LB_CHAN_REPLY:
+	case LB_CHAN_EVENT: {
+		json_t *ev = json_loadb(zmq_msg_data(&part), zmq_msg_size(&part), 0, NULL);
+		if (ev && json_object_get(ev, "job"))
+			srv_print_event(s, d, ev);
+		json_decref(ev);
+		break;
+	}
+	case LB_CHAN_REPLY: {
+		int matched = 0;
 		for (size_t i = 0; i < s->npend; i++) {
 			pending *p = &s->pend[i];
 			json_t *r;
@@ -479,9 +490,16 @@ static void handle_chan(lb_server *s, zmq_msg_t *first)
 			srv_send_reply(s, p->env, p->nenv, text);
 			json_decref(p->id);
 			s->pend[i] = s->pend[--s->npend];
+			matched = 1;
 			break;
 		}
+		if (!matched) {
+			json_t *r = json_loadb(zmq_msg_data(&part), zmq_msg_size(&part), 0, NULL);
+			srv_print_reply(s, m.token, r);
+			json_decref(r);
+		}
 		break;
+	}
 	case LB_CHAN_GONE:
 		d->removing = true;
 		d->end_reason = "device lost (unplugged or stopped answering)";
@@ -587,7 +605,11 @@ static void handle_request(lb_server *s)
 		lb_request_parse(zmq_msg_data(&f[body]), zmq_msg_size(&f[body]), &c.req, NULL);
 	} else if ((rc = lb_request_parse(zmq_msg_data(&f[body]), zmq_msg_size(&f[body]), &c.req,
 					  &err)) == 0) {
-		if (nbinary)
+		if (nbinary == 1 && strcmp(c.req.method, "print.upload") == 0 && body + 1 < nf) {
+			c.in_data = zmq_msg_data(&f[body + 1]);
+			c.in_len = zmq_msg_size(&f[body + 1]);
+		}
+		if (nbinary && !c.in_data)
 			rc = lb_error_set(&err, LB_ERR_INVALID_PARAMS,
 					  "%s takes no binary frames (got %zu)", c.req.method,
 					  nbinary);
@@ -743,6 +765,8 @@ lb_server *lb_server_new(const lb_server_opts *opts)
 	s->simulate = opts->simulate;
 	s->seq_memory = json_object();
 	s->ended = json_object();
+	s->print_busy = json_object();
+	s->print_tokens = json_object();
 	s->failed = json_object();
 	s->ports = json_array();
 	make_epoch(s->epoch);
@@ -948,6 +972,9 @@ void lb_server_destroy(lb_server **ps)
 	lb_hotplug_destroy(&s->hotplug);
 	lb_recorder_destroy(&s->recorder);
 	lb_store_destroy(&s->store);
+	lb_printq_destroy(&s->printq);
+	json_decref(s->print_busy);
+	json_decref(s->print_tokens);
 	if (!stuck) {
 		size_t ndrv;
 		const lb_driver *const *drv = lb_drivers(&ndrv);

@@ -11,6 +11,7 @@
 #include "clock.h"
 #include "device.h"
 #include "hotplug.h"
+#include "printq.h"
 #include "recorder.h"
 #include "request.h"
 #include "server.h"
@@ -43,6 +44,8 @@ typedef struct call {
 	lb_now now;
 	void *data; /* a binary frame to send after the reply (malloc'd), or NULL */
 	size_t datalen;
+	const void *in_data; /* the request's binary frame (print.upload), or NULL */
+	size_t in_len;
 } call;
 
 struct lb_server {
@@ -53,6 +56,10 @@ struct lb_server {
 	lb_store *store; /* opened on first use: srv_store() */
 	int store_failed;
 	lb_recorder *recorder;
+	lb_printq *printq;    /* opened on first use */
+	json_t *print_busy;   /* {printer id: job id} handed to a printer, not finished */
+	json_t *print_tokens; /* {token: job id} of "print" calls awaiting the printer's answer */
+	uint64_t queue_seq;
 	char epoch[17];
 	char ep_pub[256], ep_rpc[256], ep_ws[256];
 	int64_t start_mono;
@@ -92,6 +99,7 @@ lb_device *srv_find_device(lb_server *s, const char *id);
 json_t *srv_lease_json(lb_server *s, const char *device, int64_t now);
 json_t *srv_device_json(lb_server *s, lb_device *d, int64_t now);
 void srv_publish_device_event(lb_server *s, const char *event, lb_device *d);
+void srv_publish_json(lb_server *s, const char *topic, uint64_t *seq, json_t *data);
 void srv_send_reply(lb_server *s, zmq_msg_t *env, int nenv, char *text);
 void srv_send_reply_data(lb_server *s, zmq_msg_t *env, int nenv, char *text, const void *data,
 			 size_t len);
@@ -111,5 +119,25 @@ int m_rec_start(lb_server *s, call *c, json_t **result, lb_error *err);
 int m_rec_stop(lb_server *s, call *c, json_t **result, lb_error *err);
 int m_rec_list(lb_server *s, call *c, json_t **result, lb_error *err);
 int m_rec_fetch(lb_server *s, call *c, json_t **result, lb_error *err);
+
+/* printing.c: the print queue's requests and dispatcher */
+/* Hand approved jobs to idle printers whose bed is clear. */
+void srv_print_dispatch(lb_server *s);
+/* A device's answer to a dispatcher's call (token); 1 if it was one, else 0. */
+int srv_print_reply(lb_server *s, uint64_t token, const json_t *reply);
+/* A printer's job event: {job, state?, line, offset, error?}. */
+void srv_print_event(lb_server *s, lb_device *d, const json_t *ev);
+int m_print_upload(lb_server *s, call *c, json_t **result, lb_error *err);
+int m_print_queue(lb_server *s, call *c, json_t **result, lb_error *err);
+int m_print_job(lb_server *s, call *c, json_t **result, lb_error *err);
+int m_print_approve(lb_server *s, call *c, json_t **result, lb_error *err);
+int m_print_cancel(lb_server *s, call *c, json_t **result, lb_error *err);
+int m_print_pause(lb_server *s, call *c, json_t **result, lb_error *err);
+int m_print_resume(lb_server *s, call *c, json_t **result, lb_error *err);
+int m_print_retry(lb_server *s, call *c, json_t **result, lb_error *err);
+int m_print_delete(lb_server *s, call *c, json_t **result, lb_error *err);
+int m_print_move(lb_server *s, call *c, json_t **result, lb_error *err);
+int m_printer_clear(lb_server *s, call *c, json_t **result, lb_error *err);
+int m_printer_estop(lb_server *s, call *c, json_t **result, lb_error *err);
 
 #endif

@@ -1,0 +1,1086 @@
+/* marlin.c - 3D printers running Marlin or RepRap firmware over USB serial: the driver's glue. */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../../bridge/config.h"
+#include "../../bridge/device.h"
+#include "../../bridge/driver.h"
+#include "../../bridge/emulated.h"
+#include "../../bridge/log.h"
+#include "../../bridge/request.h"
+#include "../../bridge/serial.h"
+#include "../../protocols/gcode.h"
+#include "../../protocols/marlin.h"
+#include "emulator.h"
+#include "sender.h"
+
+/*
+ * A [marlin.NAME] section is one printer (device id "printer-NAME"):
+ *   port = /dev/ttyUSB0         the serial port
+ *   baud = 115200               115200 or 250000 for most boards
+ *   inflight = 4                lines in flight at most (1: one at a time; default: the
+ *                               firmware's free command slots when it reports ADVANCED_OK, else 4)
+ *   rx_buffer = 127             bytes in flight at most (the board's serial receive buffer)
+ *   timeout_s = 30              an ordinary command unanswered this long: its ok is taken as lost
+ *   homing_timeout_s = 600, heating_timeout_s = 1800, wait_timeout_s = 3600
+ *   pause_gcode = G91 | G1 Z10 F600 | G90      sent when a job pauses ('|' separates lines)
+ *   resume_gcode = G91 | G1 Z-10 F600 | G90    sent before the job goes on
+ *   cancel_gcode = M104 S0 | M140 S0 | M107 | M84   sent when a job is cancelled
+ * The simulated lab's printer is found through its port hint "marlin".
+ */
+
+#define DEFAULT_BAUD 115200
+#define CONNECT_NS 3000000000LL	    /* how long open waits for "start" and each answer */
+#define STATUS_EVERY_NS 500000000LL /* status while printing */
+#define IDLE_STATUS_NS 2000000000LL
+#define POLL_NS 1000000000LL /* temperature polling when the firmware cannot auto-report */
+#define PROGRESS_EVERY_NS 1000000000LL /* the queue records the acknowledged line this often */
+#define OWN_MAX 64		       /* the driver's own commands waiting to be sent */
+#define OUT_MAX 8192
+#define READ_MAX 8192
+
+typedef enum mk_state {
+	ST_IDLE,
+	ST_PRINTING,
+	ST_PAUSING, /* no more job lines; waiting for the lines in flight, then park */
+	ST_PAUSED,
+	ST_CANCELLING, /* no more job lines; waiting for the lines in flight, then end G-code */
+	ST_HALTED,     /* the firmware stopped (kill, thermal error, emergency stop) */
+} mk_state;
+
+static const char *const state_names[] = {"idle",   "printing",	  "pausing",
+					  "paused", "cancelling", "halted"};
+
+typedef struct mk_job {
+	long long id;
+	char name[128];
+	FILE *f;
+	long long size;
+	long lines; /* lines in the file (from the queue's metadata), 0 if unknown */
+	long line;  /* lines read so far */
+	long long offset;
+	double est_s; /* slicer's estimate, or -1 */
+	int eof;
+	int64_t started, last_progress;
+	double paused_s;
+	int64_t paused_at;
+} mk_job;
+
+typedef struct mk_priv {
+	lb_serial *port;
+	mk_sender snd;
+	marlin_splitter split;
+	mk_state state;
+	char message[MARLIN_TEXT_MAX]; /* the last error or notice */
+	char last_error[MARLIN_TEXT_MAX];
+	char firmware[MARLIN_TEXT_MAX];
+	int autoreport, advanced_ok, emergency_parser;
+	int inflight_cfg, rx_buffer, max_free_slots;
+	int64_t timeouts[4];
+	double hotend, hotend_target, bed, bed_target;
+	int s_status, s_hotend, s_bed, s_console;
+	int64_t next_status, next_poll;
+	char own[OWN_MAX][GCODE_CMD_MAX + 1];
+	int own_head, own_count;
+	char pause_gcode[512], resume_gcode[512], cancel_gcode[512];
+	mk_job job;
+	char out[OUT_MAX];
+	size_t nout;
+	char pend[GCODE_CMD_MAX + 1]; /* a job line read but not yet sent (window full) */
+	int pend_len;
+	mk_tag pend_tag;
+} mk_priv;
+
+/* ---------------------------------------------------------------- small helpers */
+
+/* A device id "printer-" + [A-Za-z0-9._-] of tail. */
+static void make_id(char *out, size_t cap, const char *tail)
+{
+	size_t n = (size_t)snprintf(out, cap, "printer-");
+
+	for (; *tail && n + 1 < cap; tail++)
+		out[n++] = strchr(LB_NAME_CHARS, *tail) ? *tail : '_';
+	out[n] = '\0';
+}
+
+/* Queue one of the driver's own commands (cleaned first); 0, or -1 when it is empty/too many. */
+static int own_add(mk_priv *p, const char *cmd)
+{
+	char clean[GCODE_CMD_MAX + 1];
+	int n = gcode_clean(cmd, strlen(cmd), clean, sizeof clean);
+
+	if (n <= 0 || p->own_count == OWN_MAX)
+		return -1;
+	memcpy(p->own[(p->own_head + p->own_count) % OWN_MAX], clean, (size_t)n + 1);
+	p->own_count++;
+	return 0;
+}
+
+/* Queue a '|'- or newline-separated list of commands. */
+static void own_add_list(mk_priv *p, const char *list)
+{
+	char buf[512], *save = NULL;
+
+	snprintf(buf, sizeof buf, "%s", list);
+	for (char *tok = strtok_r(buf, "|\n", &save); tok; tok = strtok_r(NULL, "|\n", &save))
+		own_add(p, tok);
+}
+
+/* Publish a console line (direction "recv" or "send"). */
+static void console(lb_device *dev, mk_priv *p, const char *dir, const char *text, int64_t t)
+{
+	json_t *o = json_pack("{s:s,s:s}", "dir", dir, "line", text);
+
+	if (o)
+		lb_stream_publish_json(dev, p->s_console, t, o);
+	json_decref(o);
+}
+
+/* Tell the print queue about the job: state (or NULL for progress only) and error (or NULL). */
+static void job_event(lb_device *dev, mk_priv *p, const char *state, const char *error)
+{
+	json_t *ev;
+
+	if (!p->job.id)
+		return;
+	ev = json_pack("{s:I,s:I,s:I}", "job", (json_int_t)p->job.id, "line",
+		       (json_int_t)p->snd.acked.file_line, "offset",
+		       (json_int_t)p->snd.acked.offset);
+	if (state)
+		json_object_set_new(ev, "state", json_string(state));
+	if (error)
+		json_object_set_new(ev, "error", json_string(error));
+	lb_device_event(dev, ev);
+	json_decref(ev);
+}
+
+/* The printer's status as a new JSON object. */
+static json_t *status_json(mk_priv *p, int64_t mono)
+{
+	json_t *o = json_pack("{s:s,s:s,s:s,s:{s:f,s:f},s:{s:f,s:f},s:i,s:I,s:I}", "state",
+			      state_names[p->state], "message", p->message, "firmware", p->firmware,
+			      "hotend", "actual", p->hotend, "target", p->hotend_target, "bed",
+			      "actual", p->bed, "target", p->bed_target, "inflight",
+			      mk_sender_inflight(&p->snd), "resends", (json_int_t)p->snd.resends,
+			      "timeouts", (json_int_t)p->snd.timeouts);
+
+	if (p->job.id) {
+		mk_job *j = &p->job;
+		double pct =
+		    j->size > 0 ? 100.0 * (double)p->snd.acked.offset / (double)j->size : 0;
+		int64_t end = p->state == ST_PAUSED ? j->paused_at : mono;
+		double elapsed = (double)(end - j->started) / 1e9 - j->paused_s;
+		double eta = -1;
+		if (pct >= 1)
+			eta = elapsed * (100 - pct) / pct;
+		else if (j->est_s > 0)
+			eta = j->est_s - elapsed;
+		json_object_set_new(
+		    o, "job",
+		    json_pack("{s:I,s:s,s:I,s:I,s:I,s:I,s:f,s:f,s:f}", "id", (json_int_t)j->id,
+			      "name", j->name, "line", (json_int_t)p->snd.acked.file_line, "lines",
+			      (json_int_t)j->lines, "offset", (json_int_t)p->snd.acked.offset,
+			      "size", (json_int_t)j->size, "percent", pct, "elapsed_s", elapsed,
+			      "eta_s", eta < 0 ? -1 : eta));
+	} else {
+		json_object_set_new(o, "job", json_null());
+	}
+	return o;
+}
+
+/* Publish the status now and schedule the next one. */
+static void publish_status(lb_device *dev, mk_priv *p, const lb_now *now)
+{
+	json_t *o = status_json(p, now->mono);
+
+	lb_stream_publish_json(dev, p->s_status, now->real, o);
+	json_decref(o);
+	p->next_status =
+	    now->mono +
+	    (p->state == ST_IDLE || p->state == ST_HALTED ? IDLE_STATUS_NS : STATUS_EVERY_NS);
+}
+
+/* Change state: the status goes out at once and the description follows. */
+static void set_state(lb_device *dev, mk_priv *p, mk_state st, const lb_now *now)
+{
+	if (p->state == st)
+		return;
+	p->state = st;
+	publish_status(dev, p, now);
+	lb_device_changed(dev);
+}
+
+/* Close the job's file and forget it. */
+static void job_close(mk_priv *p)
+{
+	if (p->job.f)
+		fclose(p->job.f);
+	memset(&p->job, 0, sizeof p->job);
+	p->pend_len = 0;
+}
+
+/* End the job with a final state (done, failed, cancelled, interrupted). */
+static void job_end(lb_device *dev, mk_priv *p, const char *state, const char *error,
+		    const lb_now *now)
+{
+	if (!p->job.id)
+		return;
+	lb_info("printer %s: job %lld %s%s%s", dev->spec.id, p->job.id, state, error ? ": " : "",
+		error ? error : "");
+	job_event(dev, p, state, error);
+	job_close(p);
+	if (p->state != ST_HALTED)
+		set_state(dev, p, ST_IDLE, now);
+	else
+		publish_status(dev, p, now);
+	lb_device_changed(dev);
+}
+
+/* Take temperatures from a reply. */
+static void take_temps(mk_priv *p, const marlin_reply *r)
+{
+	for (int i = 0; i < r->ntemps; i++) {
+		const marlin_temp *t = &r->temps[i];
+		if (strcmp(t->name, "T") == 0 || strcmp(t->name, "T0") == 0) {
+			p->hotend = t->actual;
+			if (t->target >= 0)
+				p->hotend_target = t->target;
+		} else if (strcmp(t->name, "B") == 0) {
+			p->bed = t->actual;
+			if (t->target >= 0)
+				p->bed_target = t->target;
+		}
+	}
+}
+
+/* Publish the temperatures as numeric streams. */
+static void publish_temps(lb_device *dev, mk_priv *p, const lb_now *now)
+{
+	float h = (float)p->hotend, b = (float)p->bed;
+
+	lb_stream_publish(dev, p->s_hotend, now->mono, now->real, &h, 1);
+	lb_stream_publish(dev, p->s_bed, now->mono, now->real, &b, 1);
+}
+
+/* Append bytes to the output buffer (written once per run). */
+static void out_add(mk_priv *p, const char *buf, int n)
+{
+	if (n > 0 && p->nout + (size_t)n <= sizeof p->out) {
+		memcpy(p->out + p->nout, buf, (size_t)n);
+		p->nout += (size_t)n;
+	}
+}
+
+/* Write what is buffered; 0 or LB_EGONE. */
+static int flush_out(mk_priv *p)
+{
+	int rc = 0;
+
+	if (p->nout)
+		rc = lb_serial_write(p->port, p->out, p->nout, 1000);
+	p->nout = 0;
+	return rc == LB_EGONE ? LB_EGONE : 0;
+}
+
+/* ---------------------------------------------------------------- connecting */
+
+/* Push one command now, outside the job (open only). */
+static int send_now(mk_priv *p, const char *cmd, int64_t mono)
+{
+	char frame[GCODE_FRAME_MAX];
+	mk_tag tag = {-1, 0, GCODE_CLASS_QUICK};
+	int n = mk_sender_push(&p->snd, cmd, strlen(cmd), &tag, mono, frame, sizeof frame);
+
+	return n > 0 ? lb_serial_write(p->port, frame, (size_t)n, 1000) : LB_EFAIL;
+}
+
+/* Read replies until an ok (1), a resend or error (-1), or the deadline (0); firmware name and
+ * capabilities are taken on the way. */
+static int wait_ok(mk_priv *p, int64_t deadline)
+{
+	char buf[512];
+
+	for (;;) {
+		lb_now now = lb_now_read();
+		struct pollfd pf = {lb_serial_fd(p->port), POLLIN, 0};
+		ssize_t n = lb_serial_read(p->port, buf, sizeof buf);
+		size_t off = 0;
+		if (n < 0)
+			return -1;
+		while ((size_t)off < (size_t)n) {
+			const char *line;
+			size_t len, used;
+			marlin_reply r;
+			char why[8];
+			if (!marlin_next_line(&p->split, buf + off, (size_t)n - off, &used, &line,
+					      &len)) {
+				off = (size_t)n;
+				break;
+			}
+			off += used;
+			marlin_parse(line, len, &r);
+			if (r.kind == MARLIN_FIRMWARE)
+				snprintf(p->firmware, sizeof p->firmware, "%s", r.text);
+			else if (r.kind == MARLIN_CAP) {
+				if (strcmp(r.text, "AUTOREPORT_TEMP") == 0)
+					p->autoreport = r.cap_value;
+				else if (strcmp(r.text, "ADVANCED_OK") == 0)
+					p->advanced_ok = r.cap_value;
+				else if (strcmp(r.text, "EMERGENCY_PARSER") == 0)
+					p->emergency_parser = r.cap_value;
+			} else if (r.kind == MARLIN_OK) {
+				take_temps(p, &r);
+				if (r.buffer >= 0 && r.buffer + 1 > p->max_free_slots)
+					p->max_free_slots = r.buffer + 1;
+				mk_sender_on_reply(&p->snd, &r, now.mono, why, sizeof why);
+				return 1;
+			} else if (r.kind == MARLIN_RESEND || r.kind == MARLIN_ERROR ||
+				   r.kind == MARLIN_FATAL) {
+				snprintf(p->last_error, sizeof p->last_error, "%s", r.text);
+				if (r.kind != MARLIN_ERROR)
+					return -1;
+			}
+		}
+		if (now.mono >= deadline)
+			return 0;
+		poll(&pf, 1, (int)((deadline - now.mono) / 1000000) + 1);
+	}
+}
+
+/* Wait for "start" (a board that resets when its port opens) until the deadline; the rest of
+ * its boot chatter is dropped. */
+static void wait_start(mk_priv *p, int64_t deadline)
+{
+	char buf[512];
+
+	for (;;) {
+		lb_now now = lb_now_read();
+		struct pollfd pf = {lb_serial_fd(p->port), POLLIN, 0};
+		ssize_t n = lb_serial_read(p->port, buf, sizeof buf);
+		size_t off = 0;
+		while (n > 0 && off < (size_t)n) {
+			const char *line;
+			size_t len, used;
+			marlin_reply r;
+			if (!marlin_next_line(&p->split, buf + off, (size_t)n - off, &used, &line,
+					      &len))
+				break;
+			off += used;
+			if (marlin_parse(line, len, &r) == MARLIN_START) {
+				/* give the boot chatter a moment, then drop it */
+				poll(NULL, 0, 50);
+				lb_serial_flush_input(p->port);
+				memset(&p->split, 0, sizeof p->split);
+				return;
+			}
+		}
+		if (n < 0 || now.mono >= deadline)
+			return;
+		poll(&pf, 1, (int)((deadline - now.mono) / 1000000) + 1);
+	}
+}
+
+/* The handshake: line numbers reset, firmware and capabilities read, temperatures reported.
+ * 0 or negative with err set. */
+static int handshake(lb_device *dev, mk_priv *p, lb_error *err)
+{
+	const char *path = json_string_value(json_object_get(dev->spec.params, "path"));
+	int64_t t = lb_now_read().mono;
+	int r;
+
+	wait_start(p, t + CONNECT_NS);
+	mk_sender_reset(&p->snd, 0, 1, 0);
+	if (send_now(p, "M110 N0", lb_now_read().mono) < 0 ||
+	    (r = wait_ok(p, lb_now_read().mono + CONNECT_NS)) <= 0)
+		return lb_error_set(err, LB_ERR_DEVICE,
+				    "%s: no answer to M110 (line numbers) within %lld s: %s", path,
+				    CONNECT_NS / 1000000000LL,
+				    p->last_error[0] ? p->last_error
+						     : "check the baud rate and that the printer "
+						       "runs Marlin or RepRap firmware");
+	if (send_now(p, "M115", lb_now_read().mono) < 0 ||
+	    wait_ok(p, lb_now_read().mono + CONNECT_NS) <= 0)
+		return lb_error_set(err, LB_ERR_DEVICE, "%s: no answer to M115 (firmware info)",
+				    path);
+	if (!p->firmware[0])
+		snprintf(p->firmware, sizeof p->firmware, "unknown (no FIRMWARE_NAME)");
+	if (p->autoreport && (send_now(p, "M155 S1", lb_now_read().mono) < 0 ||
+			      wait_ok(p, lb_now_read().mono + CONNECT_NS) <= 0))
+		p->autoreport = 0;
+	{
+		int lines = p->inflight_cfg > 0			      ? p->inflight_cfg
+			    : p->advanced_ok && p->max_free_slots > 0 ? p->max_free_slots
+								      : 4;
+		long next = p->snd.next_n;
+		mk_sender_reset(&p->snd, next, lines, p->rx_buffer);
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------- scan, open, close */
+
+/* Read a number option of a [marlin.NAME] section into params; 0 or -1 (logged). */
+static int param_num(const json_t *cfg, const char *section, const char *key, double min,
+		     double max, double def, json_t *params)
+{
+	double v;
+	lb_error err;
+
+	if (lb_config_num(cfg, section, key, min, max, def, &v, &err) < 0) {
+		lb_err("%s", err.message);
+		return -1;
+	}
+	json_object_set_new(params, key, json_real(v));
+	return 0;
+}
+
+/* scan: configured [marlin.NAME] sections whose port exists, and ports whose hint is "marlin". */
+static int mk_scan(const lb_driver *drv, const lb_scan_ctx *ctx, lb_spec_list *out)
+{
+	static const char *const gcodes[] = {"pause_gcode", "resume_gcode", "cancel_gcode"};
+	const char *section;
+	json_t *sec, *port;
+	size_t i;
+
+	(void)drv;
+	json_object_foreach((json_t *)ctx->config, section, sec)
+	{
+		const char *path;
+		char id[64];
+		json_t *params;
+		if (strncmp(section, "marlin.", 7) != 0)
+			continue;
+		path = lb_config_str(ctx->config, section, "port", NULL);
+		if (!path || access(path, F_OK) != 0)
+			continue;
+		make_id(id, sizeof id, section + 7);
+		params = json_pack("{s:s}", "path", path);
+		if (param_num(ctx->config, section, "baud", 1200, 4000000, DEFAULT_BAUD, params) ||
+		    param_num(ctx->config, section, "inflight", 0, MK_WINDOW_MAX, 0, params) ||
+		    param_num(ctx->config, section, "rx_buffer", 16, 65536, 127, params) ||
+		    param_num(ctx->config, section, "timeout_s", 1, 3600, 30, params) ||
+		    param_num(ctx->config, section, "homing_timeout_s", 1, 36000, 600, params) ||
+		    param_num(ctx->config, section, "heating_timeout_s", 1, 36000, 1800, params) ||
+		    param_num(ctx->config, section, "wait_timeout_s", 1, 360000, 3600, params)) {
+			json_decref(params);
+			continue;
+		}
+		for (int k = 0; k < 3; k++) {
+			const char *g = lb_config_str(ctx->config, section, gcodes[k], NULL);
+			if (g)
+				json_object_set_new(params, gcodes[k], json_string(g));
+		}
+		lb_spec_list_add(out, id,
+				 lb_config_str(ctx->config, section, "title", "3D printer"),
+				 "printer", false, params);
+	}
+	json_array_foreach(ctx->ports, i, port)
+	{
+		const char *hint = json_string_value(json_object_get(port, "driver"));
+		const char *serial = json_string_value(json_object_get(port, "serial"));
+		char id[64];
+		if (!hint || strcmp(hint, "marlin") != 0)
+			continue;
+		make_id(id, sizeof id, serial && *serial ? serial : "usb");
+		lb_spec_list_add(
+		    out, id, json_string_value(json_object_get(port, "description")), "printer",
+		    json_is_true(json_object_get(port, "simulated")),
+		    json_pack("{s:s}", "path", json_string_value(json_object_get(port, "path"))));
+	}
+	return 0;
+}
+
+/* A number from the spec's params, or def. */
+static double spec_num(lb_device *dev, const char *key, double def)
+{
+	json_t *v = json_object_get(dev->spec.params, key);
+
+	return json_is_number(v) ? json_number_value(v) : def;
+}
+
+/* A string from the spec's params, or def, into out[cap]. */
+static void spec_str(lb_device *dev, const char *key, const char *def, char *out, size_t cap)
+{
+	const char *v = json_string_value(json_object_get(dev->spec.params, key));
+
+	snprintf(out, cap, "%s", v ? v : def);
+}
+
+static void mk_close(lb_device *dev);
+
+static int mk_open(lb_device *dev, const lb_now *now, lb_error *err)
+{
+	const char *path = json_string_value(json_object_get(dev->spec.params, "path"));
+	mk_priv *p = calloc(1, sizeof *p);
+
+	if (!p)
+		return lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
+	dev->priv = p;
+	p->inflight_cfg = (int)spec_num(dev, "inflight", 0);
+	p->rx_buffer = (int)spec_num(dev, "rx_buffer", 127);
+	p->timeouts[GCODE_CLASS_QUICK] = (int64_t)(spec_num(dev, "timeout_s", 30) * 1e9);
+	p->timeouts[GCODE_CLASS_HOMING] = (int64_t)(spec_num(dev, "homing_timeout_s", 600) * 1e9);
+	p->timeouts[GCODE_CLASS_HEATING] =
+	    (int64_t)(spec_num(dev, "heating_timeout_s", 1800) * 1e9);
+	p->timeouts[GCODE_CLASS_WAIT] = (int64_t)(spec_num(dev, "wait_timeout_s", 3600) * 1e9);
+	spec_str(dev, "pause_gcode", "G91 | G1 Z10 F600 | G90", p->pause_gcode,
+		 sizeof p->pause_gcode);
+	spec_str(dev, "resume_gcode", "G91 | G1 Z-10 F600 | G90", p->resume_gcode,
+		 sizeof p->resume_gcode);
+	spec_str(dev, "cancel_gcode", "M104 S0 | M140 S0 | M107 | M84", p->cancel_gcode,
+		 sizeof p->cancel_gcode);
+	p->port = lb_serial_open(path, (int)spec_num(dev, "baud", DEFAULT_BAUD), err);
+	if (!p->port)
+		goto fail;
+	if (handshake(dev, p, err) < 0)
+		goto fail;
+	p->s_status = lb_device_add_stream(dev, "status", "printer status", "", LB_JSON, 2);
+	p->s_hotend = lb_device_add_stream(dev, "hotend", "temperature", "°C", LB_F32, 1);
+	p->s_bed = lb_device_add_stream(dev, "bed", "temperature", "°C", LB_F32, 1);
+	p->s_console = lb_device_add_stream(dev, "console", "console", "", LB_JSON, 0);
+	if (p->s_status < 0 || p->s_hotend < 0 || p->s_bed < 0 || p->s_console < 0) {
+		lb_error_set(err, LB_ERR_INTERNAL, "cannot declare the printer's streams");
+		goto fail;
+	}
+	dev->running = true;
+	p->next_status = now->mono;
+	p->next_poll = now->mono + POLL_NS;
+	lb_info("printer %s on %s: %s, %s temperature reports, %d line(s) / %d bytes in flight",
+		dev->spec.id, path, p->firmware, p->autoreport ? "automatic" : "polled",
+		p->snd.window_lines, p->rx_buffer);
+	return 0;
+fail:
+	mk_close(dev);
+	return LB_EFAIL;
+}
+
+static void mk_close(lb_device *dev)
+{
+	mk_priv *p = dev->priv;
+
+	if (!p)
+		return;
+	if (p->job.id) {
+		/* the port is going away with the job unfinished */
+		job_event(dev, p, "interrupted", "the printer was disconnected during the print");
+		job_close(p);
+	}
+	lb_serial_destroy(&p->port);
+	free(p);
+	dev->priv = NULL;
+}
+
+/* ---------------------------------------------------------------- streaming */
+
+/* Read the next command of the job's file into p->pend (skipping blanks and comments); 1, 0 at
+ * the end of the file, or -1 on a line the printer cannot take (with why). */
+static int job_next(mk_priv *p, char *why, size_t cap)
+{
+	char raw[1024];
+
+	while (fgets(raw, sizeof raw, p->job.f)) {
+		size_t len = strlen(raw);
+		int n;
+		p->job.line++;
+		p->job.offset += (long long)len;
+		if (len == sizeof raw - 1 && raw[len - 1] != '\n') {
+			snprintf(why, cap, "line %ld of the file is too long", p->job.line);
+			return -1;
+		}
+		n = gcode_clean(raw, len, p->pend, sizeof p->pend);
+		if (n < 0) {
+			snprintf(why, cap,
+				 "line %ld of the file is too long or holds control bytes",
+				 p->job.line);
+			return -1;
+		}
+		if (n == 0)
+			continue;
+		{
+			gcode_code code;
+			p->pend_tag.file_line = p->job.line;
+			p->pend_tag.offset = p->job.offset;
+			p->pend_tag.cls = gcode_code_parse(p->pend, &code) == 0
+					      ? gcode_classify(&code)
+					      : GCODE_CLASS_QUICK;
+		}
+		p->pend_len = n;
+		return 1;
+	}
+	if (ferror(p->job.f)) {
+		snprintf(why, cap, "cannot read the file: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Put on the wire what the window allows: resends first, then the driver's own commands, then
+ * the job's lines. */
+static void fill(lb_device *dev, mk_priv *p, const lb_now *now)
+{
+	char frame[GCODE_FRAME_MAX], why[160];
+	int n;
+
+	while ((n = mk_sender_resend_next(&p->snd, now->mono, frame, sizeof frame)) > 0)
+		out_add(p, frame, n);
+	while (p->own_count &&
+	       mk_sender_can_push(&p->snd, strlen(p->own[p->own_head]), now->mono)) {
+		char *cmd = p->own[p->own_head];
+		gcode_code code;
+		mk_tag tag = {-1, 0, GCODE_CLASS_QUICK};
+		if (gcode_code_parse(cmd, &code) == 0)
+			tag.cls = gcode_classify(&code);
+		n = mk_sender_push(&p->snd, cmd, strlen(cmd), &tag, now->mono, frame, sizeof frame);
+		out_add(p, frame, n);
+		p->own_head = (p->own_head + 1) % OWN_MAX;
+		p->own_count--;
+	}
+	if (p->state != ST_PRINTING || !p->job.id || p->own_count)
+		return;
+	while (p->nout + GCODE_FRAME_MAX < sizeof p->out) {
+		if (!p->pend_len && !p->job.eof) {
+			int r = job_next(p, why, sizeof why);
+			if (r < 0) {
+				job_end(dev, p, "failed", why, now);
+				return;
+			}
+			if (r == 0)
+				p->job.eof = 1;
+		}
+		if (!p->pend_len || !mk_sender_can_push(&p->snd, (size_t)p->pend_len, now->mono))
+			break;
+		n = mk_sender_push(&p->snd, p->pend, (size_t)p->pend_len, &p->pend_tag, now->mono,
+				   frame, sizeof frame);
+		if (n < 0) {
+			snprintf(why, sizeof why, "line %ld of the file is too long to send",
+				 p->pend_tag.file_line);
+			job_end(dev, p, "failed", why, now);
+			return;
+		}
+		out_add(p, frame, n);
+		p->pend_len = 0;
+	}
+}
+
+/* Everything sent has been acknowledged. */
+static int drained(const mk_priv *p)
+{
+	return mk_sender_inflight(&p->snd) == 0 && p->snd.send_n == p->snd.next_n && !p->own_count;
+}
+
+/* The firmware stopped: the job fails with its message. */
+static void halted(lb_device *dev, mk_priv *p, const char *why, const lb_now *now)
+{
+	snprintf(p->message, sizeof p->message, "%s", why);
+	lb_warn("printer %s halted: %s", dev->spec.id, why);
+	p->own_count = 0;
+	set_state(dev, p, ST_HALTED, now);
+	job_end(dev, p, "failed", why, now);
+}
+
+/* Handle one line from the firmware. */
+static void on_line(lb_device *dev, mk_priv *p, const char *line, size_t len, const lb_now *now)
+{
+	marlin_reply r;
+	char why[200] = "";
+	mk_event ev;
+
+	marlin_parse(line, len, &r);
+	if (p->state == ST_HALTED && r.kind != MARLIN_START) {
+		if (r.kind != MARLIN_OK && r.kind != MARLIN_TEMP)
+			console(dev, p, "recv", r.text, now->real);
+		return;
+	}
+	switch (r.kind) {
+	case MARLIN_OK:
+	case MARLIN_TEMP:
+		take_temps(p, &r);
+		if (r.ntemps)
+			publish_temps(dev, p, now);
+		break;
+	case MARLIN_START:
+		if (p->job.id) {
+			snprintf(why, sizeof why,
+				 "the printer restarted (reset) during the print, after line %ld",
+				 p->snd.acked.file_line);
+			job_end(dev, p, "interrupted", why, now);
+		}
+		snprintf(p->message, sizeof p->message, "the printer restarted");
+		/* numbering starts again */
+		mk_sender_reset(&p->snd, 0, p->snd.window_lines, p->rx_buffer);
+		p->own_count = 0;
+		own_add(p, "M110 N0");
+		if (p->autoreport)
+			own_add(p, "M155 S1");
+		set_state(dev, p, ST_IDLE, now);
+		console(dev, p, "recv", "start", now->real);
+		return;
+	case MARLIN_ERROR:
+		snprintf(p->last_error, sizeof p->last_error, "%s", r.text);
+		console(dev, p, "recv", r.text, now->real);
+		return;
+	case MARLIN_FATAL:
+		console(dev, p, "recv", r.text, now->real);
+		halted(dev, p, r.text, now);
+		return;
+	case MARLIN_OTHER:
+	case MARLIN_UNKNOWN_COMMAND:
+	case MARLIN_BUSY:
+	case MARLIN_FIRMWARE:
+	case MARLIN_CAP:
+	case MARLIN_POSITION:
+	case MARLIN_WAIT:
+	case MARLIN_RESEND:
+		if (r.kind != MARLIN_WAIT && r.kind != MARLIN_RESEND)
+			console(dev, p, "recv", r.kind == MARLIN_OTHER ? r.text : line, now->real);
+		break;
+	}
+	ev = mk_sender_on_reply(&p->snd, &r, now->mono, why, sizeof why);
+	if (ev == MK_ACK && r.buffer >= 0 && p->inflight_cfg == 0 && p->advanced_ok &&
+	    r.buffer + 1 > p->max_free_slots) {
+		/* the firmware has more command slots than thought */
+		p->max_free_slots = r.buffer + 1;
+		if (p->max_free_slots <= MK_WINDOW_MAX)
+			p->snd.window_lines = p->max_free_slots;
+	}
+	if (ev == MK_REWIND)
+		lb_dbg("printer %s: resend from line %ld (%s)", dev->spec.id, r.line,
+		       p->last_error);
+	if (ev == MK_FAIL) {
+		if (strstr(why, "rejected") && p->last_error[0]) {
+			size_t l = strlen(why);
+			snprintf(why + l, sizeof why - l, " (%s)", p->last_error);
+		}
+		snprintf(p->message, sizeof p->message, "%s", why);
+		p->snd.send_n = p->snd.next_n; /* nothing more to resend */
+		job_end(dev, p, "failed", why, now);
+	}
+}
+
+/* Read and handle what the firmware printed; 0 or LB_EGONE. */
+static int read_port(lb_device *dev, mk_priv *p, const lb_now *now)
+{
+	char buf[READ_MAX];
+
+	for (int rounds = 0; rounds < 16; rounds++) {
+		ssize_t n = lb_serial_read(p->port, buf, sizeof buf);
+		size_t off = 0;
+		if (n < 0)
+			return LB_EGONE;
+		if (n == 0)
+			return 0;
+		while (off < (size_t)n) {
+			const char *line;
+			size_t len, used;
+			if (!marlin_next_line(&p->split, buf + off, (size_t)n - off, &used, &line,
+					      &len))
+				break;
+			off += used;
+			on_line(dev, p, line, len, now);
+		}
+		if ((size_t)n < sizeof buf)
+			return 0;
+	}
+	return 0;
+}
+
+/* Pausing and cancelling wait for the lines in flight, then send their G-code. */
+static void advance_transitions(lb_device *dev, mk_priv *p, const lb_now *now)
+{
+	if (p->state == ST_PAUSING && drained(p)) {
+		own_add_list(p, p->pause_gcode);
+		p->job.paused_at = now->mono;
+		set_state(dev, p, ST_PAUSED, now);
+		job_event(dev, p, "paused", NULL);
+	} else if (p->state == ST_CANCELLING && drained(p)) {
+		own_add_list(p, p->cancel_gcode);
+		job_end(dev, p, "cancelled", NULL, now);
+	} else if (p->state == ST_PRINTING && p->job.eof && !p->pend_len && drained(p)) {
+		job_end(dev, p, "done", NULL, now);
+	}
+}
+
+static int mk_run(lb_device *dev, const lb_now *now, const zmq_pollitem_t *items, int nitems,
+		  int64_t *deadline)
+{
+	mk_priv *p = dev->priv;
+	int64_t t;
+
+	(void)items, (void)nitems;
+	if (read_port(dev, p, now) == LB_EGONE)
+		return LB_EGONE;
+	if (p->state != ST_HALTED) {
+		if (mk_sender_check_timeout(&p->snd, p->timeouts, now->mono, &t))
+			lb_warn("printer %s: no answer in time, assuming a lost ok", dev->spec.id);
+		if (!p->autoreport && now->mono >= p->next_poll) {
+			if (p->own_count == 0)
+				own_add(p, "M105");
+			p->next_poll = now->mono + POLL_NS;
+		}
+		fill(dev, p, now);
+		advance_transitions(dev, p, now);
+		fill(dev, p, now);
+	}
+	if (flush_out(p) == LB_EGONE)
+		return LB_EGONE;
+	if (p->job.id && now->mono - p->job.last_progress >= PROGRESS_EVERY_NS) {
+		job_event(dev, p, NULL, NULL);
+		p->job.last_progress = now->mono;
+	}
+	if (now->mono >= p->next_status)
+		publish_status(dev, p, now);
+	/* next wake-up: the status, the poll, the sender's timeouts */
+	*deadline = p->next_status;
+	if (!p->autoreport && p->next_poll < *deadline)
+		*deadline = p->next_poll;
+	mk_sender_check_timeout(&p->snd, p->timeouts, now->mono, &t);
+	if (t >= 0 && t < *deadline)
+		*deadline = t;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- actions */
+
+/* Emergency stop: M112 on the wire at once, ahead of anything queued, then heaters off. */
+static int estop(lb_device *dev, mk_priv *p, lb_error *err)
+{
+	static const char stop[] = "M112\n";
+	static const char heaters[] = "M104 S0\nM140 S0\n";
+	lb_now now = lb_now_read();
+
+	p->nout = 0;
+	if (lb_serial_write(p->port, stop, sizeof stop - 1, 100) < 0)
+		return lb_error_set(err, LB_ERR_DEVICE, "cannot write M112 to the printer");
+	lb_serial_write(p->port, heaters, sizeof heaters - 1, 100);
+	lb_warn("printer %s: EMERGENCY STOP", dev->spec.id);
+	p->own_count = 0;
+	mk_sender_reset(&p->snd, p->snd.next_n, p->snd.window_lines, p->rx_buffer);
+	snprintf(p->message, sizeof p->message, "emergency stop (M112): reset the printer");
+	p->state = ST_HALTED;
+	job_end(dev, p, "failed", "emergency stop", &now);
+	publish_status(dev, p, &now);
+	return 0;
+}
+
+/* print {job, path, name, size, lines, time_s}: start streaming a file. */
+static int start_print(lb_device *dev, mk_priv *p, const json_t *args, lb_error *err)
+{
+	const char *path = json_string_value(json_object_get(args, "path"));
+	const char *name = json_string_value(json_object_get(args, "name"));
+	json_int_t id = json_integer_value(json_object_get(args, "job"));
+	lb_now now = lb_now_read();
+
+	if (p->state != ST_IDLE || p->job.id)
+		return lb_error_set(err, LB_ERR_DEVICE, "printer %s is %s", dev->spec.id,
+				    state_names[p->state]);
+	if (!path || id <= 0)
+		return lb_error_set(err, LB_ERR_INVALID_PARAMS, "print needs job and path");
+	memset(&p->job, 0, sizeof p->job);
+	p->job.f = fopen(path, "r");
+	if (!p->job.f)
+		return lb_error_set(err, LB_ERR_DEVICE, "cannot open %s: %s", path,
+				    strerror(errno));
+	p->job.id = id;
+	snprintf(p->job.name, sizeof p->job.name, "%s", name ? name : "");
+	p->job.size = json_integer_value(json_object_get(args, "size"));
+	p->job.lines = (long)json_integer_value(json_object_get(args, "lines"));
+	p->job.est_s = json_is_number(json_object_get(args, "time_s"))
+			   ? json_number_value(json_object_get(args, "time_s"))
+			   : -1;
+	p->job.started = p->job.last_progress = now.mono;
+	p->snd.acked = (mk_tag){0, 0, GCODE_CLASS_QUICK};
+	p->message[0] = '\0';
+	lb_info("printer %s: printing job %lld (%s)", dev->spec.id, (long long)id, p->job.name);
+	set_state(dev, p, ST_PRINTING, &now);
+	job_event(dev, p, "printing", NULL);
+	return 0;
+}
+
+/* gcode {lines}: commands typed by a person (console), sent between the job's lines. */
+static int manual_gcode(lb_device *dev, mk_priv *p, const json_t *args, lb_error *err)
+{
+	const char *lines = json_string_value(json_object_get(args, "lines"));
+	lb_now now = lb_now_read();
+	char buf[1024], *save = NULL;
+	int n = 0;
+
+	if (!lines)
+		return lb_error_set(err, LB_ERR_INVALID_PARAMS, "gcode needs lines (a string)");
+	if (p->state == ST_HALTED)
+		return lb_error_set(err, LB_ERR_DEVICE, "the printer is halted (%s): reset it",
+				    p->message);
+	snprintf(buf, sizeof buf, "%s", lines);
+	for (char *tok = strtok_r(buf, "\n", &save); tok; tok = strtok_r(NULL, "\n", &save)) {
+		if (own_add(p, tok) == 0) {
+			console(dev, p, "send", tok, now.real);
+			n++;
+		}
+	}
+	(void)dev;
+	return n ? 0 : lb_error_set(err, LB_ERR_INVALID_PARAMS, "no command to send");
+}
+
+static int mk_call(lb_device *dev, const char *action, const json_t *args, json_t **result,
+		   lb_error *err)
+{
+	mk_priv *p = dev->priv;
+	lb_now now = lb_now_read();
+
+	if (strcmp(action, "estop") == 0)
+		return estop(dev, p, err);
+	if (strcmp(action, "print") == 0)
+		return start_print(dev, p, args, err);
+	if (strcmp(action, "gcode") == 0)
+		return manual_gcode(dev, p, args, err);
+	if (strcmp(action, "pause") == 0) {
+		if (p->state != ST_PRINTING)
+			return lb_error_set(err, LB_ERR_DEVICE,
+					    "nothing to pause: the printer is %s",
+					    state_names[p->state]);
+		set_state(dev, p, ST_PAUSING, &now);
+		return 0;
+	}
+	if (strcmp(action, "resume") == 0) {
+		if (p->state != ST_PAUSED)
+			return lb_error_set(err, LB_ERR_DEVICE, "not paused: the printer is %s",
+					    state_names[p->state]);
+		own_add_list(p, p->resume_gcode);
+		p->job.paused_s += (double)(now.mono - p->job.paused_at) / 1e9;
+		set_state(dev, p, ST_PRINTING, &now);
+		job_event(dev, p, "printing", NULL);
+		return 0;
+	}
+	if (strcmp(action, "cancel") == 0) {
+		if (!p->job.id)
+			return lb_error_set(err, LB_ERR_DEVICE, "no job on printer %s",
+					    dev->spec.id);
+		set_state(dev, p, ST_CANCELLING, &now);
+		return 0;
+	}
+	if (strcmp(action, "reset") == 0) {
+		/* reopen the port: boards reset when it opens; the bridge finds it again */
+		lb_serial_pulse_dtr(p->port);
+		p->state = ST_HALTED;
+		snprintf(p->message, sizeof p->message, "resetting");
+		lb_serial_destroy(&p->port);
+		return 0;
+	}
+	(void)result;
+	return lb_error_set(err, LB_ERR_NOT_SUPPORTED,
+			    "printer action '%s' unknown (print, pause, resume, cancel, estop, "
+			    "gcode, reset)",
+			    action);
+}
+
+static json_t *mk_config_get(lb_device *dev)
+{
+	mk_priv *p = dev->priv;
+	json_t *st = status_json(p, lb_now_read().mono);
+
+	json_object_set_new(
+	    st, "port", json_string(json_string_value(json_object_get(dev->spec.params, "path"))));
+	json_object_set_new(st, "window_lines", json_integer(p->snd.window_lines));
+	json_object_set_new(st, "window_bytes", json_integer(p->rx_buffer));
+	json_object_set_new(st, "autoreport", json_boolean(p->autoreport));
+	json_object_set_new(st, "advanced_ok", json_boolean(p->advanced_ok));
+	return st;
+}
+
+static int mk_pollitems(lb_device *dev, zmq_pollitem_t *items, int max)
+{
+	mk_priv *p = dev->priv;
+
+	if (max < 1 || !p->port)
+		return 0;
+	items[0] = (zmq_pollitem_t){NULL, lb_serial_fd(p->port), ZMQ_POLLIN, 0};
+	return 1;
+}
+
+/* reset closed the port: the device goes, and comes back at the next scan. */
+static int mk_run_checked(lb_device *dev, const lb_now *now, const zmq_pollitem_t *items,
+			  int nitems, int64_t *deadline)
+{
+	mk_priv *p = dev->priv;
+
+	if (!p->port)
+		return LB_EGONE;
+	return mk_run(dev, now, items, nitems, deadline);
+}
+
+/* ---------------------------------------------------------------- the simulated lab */
+
+static void *mk_emu_create(lb_error *err)
+{
+	marlin_emu_options o;
+
+	marlin_emu_options_default(&o);
+	return marlin_emu_new(&o, err);
+}
+
+static const char *mk_emu_path(const void *emu)
+{
+	return marlin_emu_path(emu);
+}
+
+static void mk_emu_fault(void *emu, lb_fault fault)
+{
+	marlin_emu_set_fault(emu, (marlin_emu_fault)fault, 0); /* numbered like lb_fault */
+}
+
+static void mk_emu_destroy(void *emu)
+{
+	marlin_emu *e = emu;
+	marlin_emu_destroy(&e);
+}
+
+static lb_emulated mk_emulated = {
+    .driver = "marlin",
+    .description = "Simulated 3D printer (Marlin 2.1)",
+    .serial = "sim-1",
+    .vid = 0x1a86,
+    .pid = 0x7523,
+    .create = mk_emu_create,
+    .path = mk_emu_path,
+    .set_fault = mk_emu_fault,
+    .destroy = mk_emu_destroy,
+};
+
+static int mk_simulate(const lb_driver *drv, const lb_scan_ctx *ctx, json_t *ports)
+{
+	(void)drv, (void)ctx;
+	return lb_emulated_port(&mk_emulated, ports);
+}
+
+static void mk_cleanup(const lb_driver *drv)
+{
+	(void)drv;
+	lb_emulated_stop(&mk_emulated);
+}
+
+/* marlin.emulator {fault}: faults of the simulated printer. */
+static int mk_bridge_call(const lb_driver *drv, const char *method, const json_t *params,
+			  json_t **result, lb_error *err)
+{
+	(void)drv;
+	return lb_emulated_fault(&mk_emulated, method, params, result, err);
+}
+
+static lb_driver marlin_driver = {
+    .name = "marlin",
+    .description = "3D printers with Marlin or RepRap firmware (G-code over USB serial)",
+    .scan = mk_scan,
+    .open = mk_open,
+    .close = mk_close,
+    .config_get = mk_config_get,
+    .call = mk_call,
+    .pollitems = mk_pollitems,
+    .run = mk_run_checked,
+    .simulate = mk_simulate,
+    .cleanup = mk_cleanup,
+    .bridge_call = mk_bridge_call,
+};
+LB_REGISTER_DRIVER(marlin_driver);

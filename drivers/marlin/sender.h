@@ -1,0 +1,105 @@
+/* sender.h - the host side of Marlin's line protocol: numbering, flow window, resends (no I/O). */
+#ifndef LB_MARLIN_SENDER_H
+#define LB_MARLIN_SENDER_H
+
+#include <stdint.h>
+
+#include "../../protocols/gcode.h"
+#include "../../protocols/marlin.h"
+
+#define MK_HISTORY 512		 /* lines kept for resend requests */
+#define MK_WINDOW_MAX 64	 /* lines in flight at most */
+#define MK_MAX_RETRIES 5	 /* a line rejected more often than this ends the job */
+#define MK_SWALLOW_NS 50000000LL /* how long to wait for the "ok" that follows a resend request */
+
+/* What a line is, for progress and timeouts. */
+typedef struct mk_tag {
+	long file_line;	  /* 1-based line of the job file, or -1 for the bridge's own commands */
+	long long offset; /* byte offset in the file just after this line */
+	gcode_class cls;
+} mk_tag;
+
+typedef struct mk_hist {
+	long n;
+	mk_tag tag;
+	uint16_t len;
+	char frame[GCODE_FRAME_MAX];
+} mk_hist;
+
+typedef struct mk_flight {
+	long n;
+	uint32_t gen;
+	uint16_t bytes;
+	mk_tag tag;
+	int64_t sent;
+} mk_flight;
+
+/* The sender's state: zero it, then mk_sender_reset. */
+typedef struct mk_sender {
+	int window_lines; /* lines in flight at most (1: one at a time) */
+	int window_bytes; /* bytes in flight at most (the firmware's receive buffer) */
+	long next_n;	  /* number of the next new line */
+	long send_n;	  /* next number to put on the wire: < next_n while resending */
+	mk_hist hist[MK_HISTORY];
+	mk_flight fl[MK_WINDOW_MAX];
+	int fl_head, fl_count, fl_bytes;
+	uint32_t gen; /* incremented at each rewind: older lines in flight are stale */
+	int swallow;  /* an "ok" following a resend request is expected */
+	int64_t swallow_until;
+	long fail_n;
+	int fail_count;
+	mk_tag acked; /* the last acknowledged line of the file */
+	long acked_n;
+	long resends, timeouts; /* counters */
+	int64_t last_rx;
+} mk_sender;
+
+/* Start numbering at n (after "M110 N<n-1>" was acknowledged, or 0 to send M110 itself). */
+void mk_sender_reset(mk_sender *s, long n, int window_lines, int window_bytes);
+
+/* Whether a new line of len command bytes may be sent now (window free, no resend pending). */
+int mk_sender_can_push(const mk_sender *s, size_t len, int64_t now);
+
+/*
+ * Number and frame a cleaned command, keep it for resends, count it in flight. Writes the bytes
+ * to put on the wire to out[cap] and returns their length, or -1 when the command does not fit a
+ * frame (an over-long line).
+ */
+int mk_sender_push(mk_sender *s, const char *cmd, size_t len, const mk_tag *tag, int64_t now,
+		   char *out, size_t cap);
+
+/*
+ * While resending: the next line to put on the wire again into out[cap] and its length, or 0
+ * when there is none (or the window is full).
+ */
+int mk_sender_resend_next(mk_sender *s, int64_t now, char *out, size_t cap);
+
+/* What a reply meant to the sender. */
+typedef enum mk_event {
+	MK_NONE = 0,  /* nothing for the sender (temperatures, echo...) */
+	MK_ACK,	      /* a line was acknowledged */
+	MK_REWIND,    /* a resend request: lines will go again from the one asked for */
+	MK_DUPLICATE, /* a repeated resend request for lines already being resent: ignored */
+	MK_BUSY,      /* the firmware is busy: its line's timeout starts again */
+	MK_FAIL,      /* the stream cannot go on: why says why */
+} mk_event;
+
+/* Account for one parsed reply; writes a reason to why[cap] for MK_FAIL. */
+mk_event mk_sender_on_reply(mk_sender *s, const marlin_reply *r, int64_t now, char *why,
+			    size_t cap);
+
+/*
+ * Timeouts (ns) by command class: when the oldest line in flight has waited longer than its
+ * class allows with nothing from the firmware, its "ok" is taken as lost (returns 1, counted in
+ * s->timeouts); 0 otherwise. *deadline receives when to look again (-1: nothing in flight).
+ */
+int mk_sender_check_timeout(mk_sender *s, const int64_t timeout_ns[4], int64_t now,
+			    int64_t *deadline);
+
+/* Lines in flight. */
+static inline int mk_sender_inflight(const mk_sender *s)
+{
+	return s->fl_count;
+}
+
+#endif
