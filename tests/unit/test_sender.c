@@ -1,0 +1,243 @@
+/* test_sender.c - the Marlin sender: numbering, flow window, resends, duplicates, timeouts. */
+#include <string.h>
+
+#include "../../drivers/marlin/sender.h"
+#include "check.h"
+
+#define MS 1000000LL
+
+static const int64_t timeouts[4] = {30000 * MS, 600000 * MS, 1800000 * MS, 3600000 * MS};
+
+/* Push "G1 X<i>" as file line i; returns the frame length (0 when the window is full). */
+static int push(mk_sender *s, long i, int64_t now, char *out)
+{
+	char cmd[32];
+	mk_tag tag = {i, i * 10, GCODE_CLASS_QUICK};
+	int n = snprintf(cmd, sizeof cmd, "G1 X%ld", i);
+
+	if (!mk_sender_can_push(s, (size_t)n, now))
+		return 0;
+	return mk_sender_push(s, cmd, (size_t)n, &tag, now, out, GCODE_FRAME_MAX);
+}
+
+/* Feed one reply line. */
+static mk_event reply(mk_sender *s, const char *line, int64_t now)
+{
+	marlin_reply r;
+	char why[200];
+
+	marlin_parse(line, strlen(line), &r);
+	return mk_sender_on_reply(s, &r, now, why, sizeof why);
+}
+
+static void test_numbering_and_window(void)
+{
+	static mk_sender s;
+	char out[GCODE_FRAME_MAX];
+	int n;
+
+	mk_sender_reset(&s, 1, 3, 1000);
+	n = push(&s, 1, 0, out);
+	CHECK_EQ_INT(n, (int)strlen("N1 G1 X1*NN\n"));
+	CHECK(n > 0 && memcmp(out, "N1 G1 X1*", 9) == 0 && out[n - 1] == '\n');
+	CHECK(push(&s, 2, 0, out) > 0);
+	CHECK(push(&s, 3, 0, out) > 0);
+	CHECK_EQ_INT(push(&s, 4, 0, out), 0); /* three lines in flight: the window is full */
+	CHECK_EQ_INT(mk_sender_inflight(&s), 3);
+	CHECK_EQ_INT(reply(&s, "ok", 1), MK_ACK);
+	CHECK_EQ_INT(s.acked.file_line, 1);
+	CHECK_EQ_INT(s.acked.offset, 10);
+	CHECK(push(&s, 4, 1, out) > 0);
+	CHECK(memcmp(out, "N4 G1 X4*", 9) == 0);
+	CHECK_EQ_INT(reply(&s, " T:20.0 /0.0 B:20.0 /0.0 @:0 B@:0", 2), MK_NONE);
+	CHECK_EQ_INT(mk_sender_inflight(&s), 3);
+}
+
+static void test_byte_window(void)
+{
+	static mk_sender s;
+	char out[GCODE_FRAME_MAX];
+
+	/* each frame is 12 bytes ("N1 G1 X1*cs\n", counted as 18 before framing): 30 bytes hold two
+	 */
+	mk_sender_reset(&s, 1, 16, 30);
+	CHECK(push(&s, 1, 0, out) > 0);
+	CHECK(push(&s, 2, 0, out) > 0);
+	CHECK_EQ_INT(push(&s, 3, 0, out), 0);
+	/* a line longer than the whole window still goes when nothing is in flight */
+	reply(&s, "ok", 1);
+	reply(&s, "ok", 1);
+	CHECK_EQ_INT(mk_sender_inflight(&s), 0);
+	{
+		char cmd[80];
+		mk_tag tag = {9, 90, GCODE_CLASS_QUICK};
+		memset(cmd, 'X', sizeof cmd - 1);
+		cmd[0] = 'M', cmd[1] = '1', cmd[2] = '1', cmd[3] = '7', cmd[4] = ' ';
+		CHECK(mk_sender_can_push(&s, 79, 2));
+		CHECK(mk_sender_push(&s, cmd, 79, &tag, 2, out, sizeof out) > 0);
+	}
+}
+
+/* Marlin rejects line 3; lines 4 and 5, already in flight, are rejected as well (duplicates). */
+static void test_resend_with_duplicates(void)
+{
+	static mk_sender s;
+	char out[GCODE_FRAME_MAX];
+
+	mk_sender_reset(&s, 1, 8, 1000);
+	for (long i = 1; i <= 5; i++)
+		CHECK(push(&s, i, 0, out) > 0);
+	CHECK_EQ_INT(reply(&s, "ok", 1), MK_ACK);
+	CHECK_EQ_INT(reply(&s, "ok", 1), MK_ACK);
+	CHECK_EQ_INT(reply(&s, "Error:checksum mismatch, Last Line: 2", 1), MK_NONE);
+	CHECK_EQ_INT(reply(&s, "Resend: 3", 1), MK_REWIND);
+	CHECK_EQ_INT(reply(&s, "ok", 1), MK_NONE); /* the ok after the resend request */
+	/* no new line while a resend is pending */
+	CHECK(!mk_sender_can_push(&s, 8, 1 + MK_SWALLOW_NS));
+	/* the stale lines' answers */
+	CHECK_EQ_INT(reply(&s, "Error:Line Number is not Last Line Number+1, Last Line: 2", 2),
+		     MK_NONE);
+	CHECK_EQ_INT(reply(&s, "Resend: 3", 2), MK_DUPLICATE);
+	CHECK_EQ_INT(reply(&s, "ok", 2), MK_NONE);
+	CHECK_EQ_INT(reply(&s, "Resend: 3", 3), MK_DUPLICATE);
+	CHECK_EQ_INT(reply(&s, "ok", 3), MK_NONE);
+	CHECK_EQ_INT(mk_sender_inflight(&s), 0);
+	/* lines 3, 4, 5 go again, in order, then new lines */
+	CHECK(mk_sender_resend_next(&s, 4, out, sizeof out) > 0 &&
+	      memcmp(out, "N3 G1 X3*", 9) == 0);
+	CHECK(mk_sender_resend_next(&s, 4, out, sizeof out) > 0 &&
+	      memcmp(out, "N4 G1 X4*", 9) == 0);
+	CHECK(mk_sender_resend_next(&s, 4, out, sizeof out) > 0 &&
+	      memcmp(out, "N5 G1 X5*", 9) == 0);
+	CHECK_EQ_INT(mk_sender_resend_next(&s, 4, out, sizeof out), 0);
+	CHECK(push(&s, 6, 4, out) > 0 && memcmp(out, "N6 G1 X6*", 9) == 0);
+	for (int i = 0; i < 4; i++)
+		CHECK_EQ_INT(reply(&s, "ok", 5), MK_ACK);
+	CHECK_EQ_INT(s.acked.file_line, 6);
+	CHECK_EQ_INT(s.resends, 1);
+}
+
+/* Firmware that sends no ok after a resend request: the sender waits a moment, then goes on. */
+static void test_resend_without_ok(void)
+{
+	static mk_sender s;
+	char out[GCODE_FRAME_MAX];
+	int64_t dl;
+
+	mk_sender_reset(&s, 1, 1, 1000);
+	CHECK(push(&s, 1, 0, out) > 0);
+	CHECK_EQ_INT(reply(&s, "Resend: 1", 10), MK_REWIND);
+	CHECK_EQ_INT(mk_sender_resend_next(&s, 11, out, sizeof out), 0); /* waiting for the ok */
+	mk_sender_check_timeout(&s, timeouts, 11, &dl);
+	CHECK_EQ_INT(dl, 10 + MK_SWALLOW_NS);
+	mk_sender_check_timeout(&s, timeouts, 10 + MK_SWALLOW_NS, &dl);
+	CHECK(mk_sender_resend_next(&s, 10 + MK_SWALLOW_NS, out, sizeof out) > 0);
+	/* the ok of the resent line is not swallowed */
+	CHECK_EQ_INT(reply(&s, "ok", 20 + MK_SWALLOW_NS), MK_ACK);
+	CHECK_EQ_INT(s.acked.file_line, 1);
+}
+
+/* ADVANCED_OK: N tells which line an ok is for. */
+static void test_advanced_ok(void)
+{
+	static mk_sender s;
+	char out[GCODE_FRAME_MAX];
+
+	mk_sender_reset(&s, 1, 8, 1000);
+	for (long i = 1; i <= 4; i++)
+		push(&s, i, 0, out);
+	/* a lost ok: the next one says line 2 is done */
+	CHECK_EQ_INT(reply(&s, "ok N2 P15 B3", 1), MK_ACK);
+	CHECK_EQ_INT(mk_sender_inflight(&s), 2);
+	CHECK_EQ_INT(s.acked.file_line, 2);
+	CHECK_EQ_INT(reply(&s, "Resend: 3", 1), MK_REWIND);
+	/* the resend's ok carries the last good line: nothing acknowledged */
+	CHECK_EQ_INT(reply(&s, "ok N2 P15 B3", 1), MK_NONE);
+	CHECK_EQ_INT(reply(&s, "Resend: 3", 1), MK_DUPLICATE);
+	CHECK_EQ_INT(reply(&s, "ok N2 P15 B3", 1), MK_NONE);
+	CHECK(mk_sender_resend_next(&s, 2, out, sizeof out) > 0);
+	CHECK_EQ_INT(reply(&s, "ok N3 P15 B3", 3), MK_ACK);
+	CHECK_EQ_INT(s.acked.file_line, 3);
+}
+
+/* A line that keeps failing ends the stream with a reason. */
+static void test_keeps_failing(void)
+{
+	static mk_sender s;
+	char out[GCODE_FRAME_MAX], why[200] = "";
+	marlin_reply r;
+	mk_event ev = MK_NONE;
+	int64_t t = 0;
+
+	mk_sender_reset(&s, 1, 1, 1000);
+	push(&s, 1, 0, out);
+	for (int k = 0; k <= MK_MAX_RETRIES && ev != MK_FAIL; k++) {
+		marlin_parse("Resend: 1", 9, &r);
+		ev = mk_sender_on_reply(&s, &r, t, why, sizeof why);
+		reply(&s, "ok", t);
+		t += MK_SWALLOW_NS;
+		mk_sender_resend_next(&s, t, out, sizeof out);
+	}
+	CHECK_EQ_INT(ev, MK_FAIL);
+	CHECK_CONTAINS(why, "line 1 of the file");
+	CHECK_CONTAINS(why, "rejected 6 times");
+	/* a resend of a line never sent is an error too */
+	mk_sender_reset(&s, 1, 1, 1000);
+	push(&s, 1, 0, out);
+	marlin_parse("Resend: 7", 9, &r);
+	reply(&s, "ok", 0);
+	CHECK_EQ_INT(mk_sender_on_reply(&s, &r, 1, why, sizeof why), MK_FAIL);
+	CHECK_CONTAINS(why, "never sent");
+}
+
+/* A lost ok: after the class's timeout, the line is taken as acknowledged. */
+static void test_timeout(void)
+{
+	static mk_sender s;
+	char out[GCODE_FRAME_MAX];
+	int64_t dl;
+	mk_tag heat = {5, 50, GCODE_CLASS_HEATING};
+
+	mk_sender_reset(&s, 1, 1, 1000);
+	CHECK(mk_sender_push(&s, "M109 S200", 9, &heat, 0, out, sizeof out) > 0);
+	CHECK_EQ_INT(mk_sender_check_timeout(&s, timeouts, 60000 * MS, &dl), 0); /* heating */
+	CHECK_EQ_INT(dl, 1800000 * MS);
+	CHECK_EQ_INT(reply(&s, "echo:busy: processing", 1000000 * MS), MK_BUSY);
+	CHECK_EQ_INT(mk_sender_check_timeout(&s, timeouts, 1800000 * MS, &dl), 0); /* busy kept */
+	CHECK_EQ_INT(mk_sender_check_timeout(&s, timeouts, 2800001 * MS, &dl), 1);
+	CHECK_EQ_INT(mk_sender_inflight(&s), 0);
+	CHECK_EQ_INT(s.timeouts, 1);
+	CHECK_EQ_INT(mk_sender_check_timeout(&s, timeouts, 2800002 * MS, &dl), 0);
+	CHECK_EQ_INT(dl, -1);
+}
+
+/* Over a long run the history wraps: numbers keep increasing and resends use recent lines. */
+static void test_long_run(void)
+{
+	static mk_sender s;
+	char out[GCODE_FRAME_MAX];
+
+	mk_sender_reset(&s, 1, 4, 1000);
+	for (long i = 1; i <= 5000; i++) {
+		while (!push(&s, i, 0, out))
+			CHECK_EQ_INT(reply(&s, "ok", 0), MK_ACK);
+	}
+	CHECK_EQ_INT(s.next_n, 5001);
+	CHECK_EQ_INT(reply(&s, "Resend: 4998", 1), MK_REWIND);
+	reply(&s, "ok", 1);
+	CHECK(mk_sender_resend_next(&s, 2, out, sizeof out) > 0);
+	CHECK(memcmp(out, "N4998 G1 X4998*", 15) == 0);
+}
+
+int main(void)
+{
+	RUN(test_numbering_and_window);
+	RUN(test_byte_window);
+	RUN(test_resend_with_duplicates);
+	RUN(test_resend_without_ok);
+	RUN(test_advanced_ok);
+	RUN(test_keeps_failing);
+	RUN(test_timeout);
+	RUN(test_long_run);
+	return check_summary();
+}
