@@ -1,4 +1,4 @@
-/* printq.h - the classroom print queue: jobs, their G-code files and states, kept in SQLite (WAL). */
+/* printq.h - the classroom print queue: jobs, their G-code files and states, in SQLite (WAL). */
 #ifndef LB_PRINTQ_H
 #define LB_PRINTQ_H
 
@@ -63,7 +63,9 @@ int lb_printq_upload(lb_printq *q, const lb_upload *u, const void *chunk, size_t
  * A job as a new JSON object: {id, request_id, name, owner, role, printer, assigned, state,
  * position, size, crc32, submitted, approved_by, started, finished, error, progress: {line, offset,
  * lines, percent}, meta: {slicer, time_s, filament_mm, filament_g, layer_count, lines, commands,
- * thumbnails: [{width, height}]}}; NULL if there is no such job.
+ * thumbnails: [{width, height}]}}; NULL if there is no such job. position is the job's place
+ * among the waiting jobs (1 = next, as lb_printq_move counts), null when it is not waiting;
+ * timestamps are ns since 1970, null when unset; percent = 100 * offset / size.
  */
 json_t *lb_printq_job(lb_printq *q, long long id);
 
@@ -90,11 +92,10 @@ int lb_printq_progress(lb_printq *q, long long id, long line, long long offset, 
 
 /* Cancel a job that is not finished; *was receives its state before ("printing" means the
  * caller must stop the printer). 0 or negative with err set. */
-int lb_printq_cancel(lb_printq *q, long long id, int64_t now_real, const char **was,
-		     lb_error *err);
+int lb_printq_cancel(lb_printq *q, long long id, int64_t now_real, const char **was, lb_error *err);
 
-/* A finished job (failed, cancelled, interrupted) goes back to approved, progress reset, at the
- * end of the queue. 0 or negative with err set. */
+/* A finished job (failed, cancelled, interrupted) goes back to approved (to submitted if it was
+ * never approved), progress reset, at the end of the queue. 0 or negative with err set. */
 int lb_printq_retry(lb_printq *q, long long id, int64_t now_real, lb_error *err);
 
 /* Remove a finished or submitted job and its file. 0 or negative with err set. */
