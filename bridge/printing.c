@@ -215,12 +215,19 @@ static json_t *param_job(lb_server *s, call *c, long long *id, lb_error *err)
 	return job;
 }
 
+/* Who the caller is for the queue: the name given with session.hello, else the transport's
+ * identity. */
+static const char *who(const call *c)
+{
+	return c->client.name[0] ? c->client.name : c->client.user;
+}
+
 /* Whether the caller owns the job or is a teacher; else err set. */
 static int may_touch(call *c, const json_t *job, const char *what, lb_error *err)
 {
 	const char *owner = json_string_value(json_object_get(job, "owner"));
 
-	if (c->client.role >= LB_ROLE_TEACHER || (owner && strcmp(owner, c->client.user) == 0))
+	if (c->client.role >= LB_ROLE_TEACHER || (owner && strcmp(owner, who(c)) == 0))
 		return 0;
 	return lb_error_set(err, LB_ERR_FORBIDDEN,
 			    "only its owner (%s) or a teacher may %s job %lld", owner ? owner : "?",
@@ -260,7 +267,7 @@ int m_print_upload(lb_server *s, call *c, json_t **result, lb_error *err)
 	u.final = final;
 	u.has_crc = crc >= 0;
 	u.crc32 = (uint32_t)crc;
-	u.owner = c->client.user;
+	u.owner = who(c);
 	u.role = lb_role_name(c->client.role);
 	u.approve = c->client.role >= LB_ROLE_TEACHER || !print_flag(s, "approval", 1);
 	u.max_bytes = (long long)(max_mb * 1024 * 1024);
@@ -310,7 +317,7 @@ int m_print_approve(lb_server *s, call *c, json_t **result, lb_error *err)
 	if (lb_param_only(c->req.params, allowed, err) < 0 || !(job = param_job(s, c, &id, err)))
 		return LB_EFAIL;
 	json_decref(job);
-	if (lb_printq_approve(s->printq, id, c->client.user, c->now.real, err) < 0)
+	if (lb_printq_approve(s->printq, id, who(c), c->now.real, err) < 0)
 		return LB_EFAIL;
 	queue_changed(s, "approved", id);
 	srv_print_dispatch(s);
@@ -461,7 +468,7 @@ int m_printer_clear(lb_server *s, call *c, json_t **result, lb_error *err)
 		return LB_EFAIL;
 	if (lb_printq_set_bed(s->printq, printer, true, err) < 0)
 		return LB_EFAIL;
-	lb_info("print queue: bed of %s confirmed clear by %s", printer, c->client.user);
+	lb_info("print queue: bed of %s confirmed clear by %s", printer, who(c));
 	srv_print_dispatch(s);
 	*result = json_null();
 	return 0;
@@ -486,7 +493,7 @@ int m_printer_estop(lb_server *s, call *c, json_t **result, lb_error *err)
 		json_decref(stopped);
 		if (!d || strcmp(d->spec.kind, "printer") != 0)
 			return lb_error_set(err, LB_ERR_UNKNOWN_DEVICE, "no printer '%s'", printer);
-		lb_warn("emergency stop of %s by %s", printer, c->client.user);
+		lb_warn("emergency stop of %s by %s", printer, who(c));
 		params = json_pack("{s:s,s:s}", "device", printer, "action", "estop");
 		rc = srv_forward(s, c, d, "call", params, err);
 		json_decref(params);
@@ -501,7 +508,7 @@ int m_printer_estop(lb_server *s, call *c, json_t **result, lb_error *err)
 			json_array_append_new(stopped, json_string(d->spec.id));
 		json_decref(params);
 	}
-	lb_warn("emergency stop of every printer by %s", c->client.user);
+	lb_warn("emergency stop of every printer by %s", who(c));
 	*result = json_pack("{s:o}", "stopped", stopped);
 	return 0;
 }

@@ -755,7 +755,7 @@ static void on_line(lb_device *dev, mk_priv *p, const char *line, size_t len, co
 			size_t l = strlen(why);
 			snprintf(why + l, sizeof why - l, " (%s)", p->last_error);
 		}
-		snprintf(p->message, sizeof p->message, "%s", why);
+		snprintf(p->message, sizeof p->message, "%.*s", (int)sizeof p->message - 1, why);
 		p->snd.send_n = p->snd.next_n; /* nothing more to resend */
 		job_end(dev, p, "failed", why, now);
 	}
