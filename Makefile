@@ -5,6 +5,7 @@ BUILD_PKGS := gcc make pkg-config libzmq3-dev libjansson-dev libinih-dev libseri
               libusb-1.0-0-dev libsqlite3-dev zlib1g-dev
 TEST_PKGS  := $(BUILD_PKGS) clang libclang-rt-14-dev valgrind python3-zmq python3-websocket \
               python3-matplotlib umockdev
+BENCH_PKGS := $(BUILD_PKGS) python3-zmq printcore
 PY         := /usr/bin/python3
 LIBS       := libzmq jansson inih libserialport libusb-1.0 libmodbus sqlite3 zlib
 
@@ -118,10 +119,12 @@ memcheck: test-deps build/labbridge build/labctl
 	$(PY) tests/integration/memcheck.py --bridge build/labbridge --labctl build/labctl
 
 # Benchmarks: figures and ratios against references measured in the same run (see tests/bench/).
-bench: deps $(BENCH_BIN) build/labbridge
+bench: $(BENCH_BIN) build/labbridge build/marlin-emu
+	@./udev/install-deps $(BENCH_PKGS)
 	@for b in $(filter-out build/bench_zmq,$(BENCH_BIN)); do $$b; done
 	$(PY) tests/bench/sensors.py --bridge build/labbridge
 	$(PY) tests/bench/run.py --bridge build/labbridge
+	$(PY) tests/bench/printers.py --bridge build/labbridge --emu build/marlin-emu
 
 # Install the daemon, labctl, the udev rules, the service and an example configuration.
 PREFIX ?= /usr/local
