@@ -119,7 +119,7 @@ memcheck: test-deps build/labbridge build/labctl
 	$(PY) tests/integration/memcheck.py --bridge build/labbridge --labctl build/labctl
 
 # Benchmarks: figures and ratios against references measured in the same run (see tests/bench/).
-bench: $(BENCH_BIN) build/labbridge build/marlin-emu
+bench: deps $(BENCH_BIN) build/labbridge build/marlin-emu
 	@./udev/install-deps $(BENCH_PKGS)
 	@for b in $(filter-out build/bench_zmq,$(BENCH_BIN)); do $$b; done
 	$(PY) tests/bench/sensors.py --bridge build/labbridge
