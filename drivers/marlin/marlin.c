@@ -438,7 +438,23 @@ static int param_num(const json_t *cfg, const char *section, const char *key, do
 	return 0;
 }
 
-/* scan: configured [marlin.NAME] sections whose port exists, and ports whose hint is "marlin". */
+/* Whether a [marlin.NAME] section names that port (it is scanned as configured). */
+static int configured_port(const json_t *cfg, const char *path)
+{
+	const char *section;
+	json_t *sec;
+
+	json_object_foreach((json_t *)cfg, section, sec)
+	{
+		const char *p = lb_config_str(cfg, section, "port", NULL);
+		if (strncmp(section, "marlin.", 7) == 0 && p && path && strcmp(p, path) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* scan: configured [marlin.NAME] sections whose port exists, Prusa and Marlin-LPC USB boards, and
+ * ports whose hint is "marlin" (the emulator). */
 static int mk_scan(const lb_driver *drv, const lb_scan_ctx *ctx, lb_spec_list *out)
 {
 	static const char *const gcodes[] = {"pause_gcode", "resume_gcode", "cancel_gcode"};
@@ -482,8 +498,16 @@ static int mk_scan(const lb_driver *drv, const lb_scan_ctx *ctx, lb_spec_list *o
 	{
 		const char *hint = json_string_value(json_object_get(port, "driver"));
 		const char *serial = json_string_value(json_object_get(port, "serial"));
+		json_int_t vid = json_integer_value(json_object_get(port, "vid"));
+		json_int_t pid = json_integer_value(json_object_get(port, "pid"));
 		char id[64];
-		if (!hint || strcmp(hint, "marlin") != 0)
+		/* the emulator, and boards that are printers whatever they run: Prusa Research's,
+		 * and Marlin's own LPC176x id (CH340/FTDI boards are configured: they could be
+		 * anything) */
+		if (!(hint && strcmp(hint, "marlin") == 0) && vid != 0x2c99 &&
+		    !(vid == 0x1d50 && pid == 0x6029))
+			continue;
+		if (configured_port(ctx->config, json_string_value(json_object_get(port, "path"))))
 			continue;
 		make_id(id, sizeof id, serial && *serial ? serial : "usb");
 		lb_spec_list_add(
