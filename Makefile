@@ -95,6 +95,7 @@ unit: $(UNIT_BIN)
 integration: build/asan/labbridge build/asan/labctl build/asan/watch build/asan/marlin-emu
 	$(PY) tests/integration/run.py --bridge build/asan/labbridge --labctl build/asan/labctl --watch build/asan/watch \
 	  --marlin-emu build/asan/marlin-emu
+	MARLIN_EMU=build/asan/marlin-emu $(PY) tests/emulators/test_marlin_emu.py
 
 # Each harness replays its seed corpus and runs 20000 new inputs in a scratch corpus; a crash
 # fails the target (the fuzzer's own exit status) and leaves its reproducer in build/fuzz/.

@@ -464,7 +464,9 @@ static void exec_head(marlin_emu *e, int64_t now)
 				break;
 			}
 			if (param(c, 'S', &v)) {
-				e->autoreport_ns = v > 0 ? sim_ns(e, v) : 0;
+				/* the host's interval, real time (not scaled: the reports share the
+				 * link with the oks, as on a real board) */
+				e->autoreport_ns = v > 0 ? (int64_t)(v * 1e9) : 0;
 				if (v > 0 && e->autoreport_ns < 1000000)
 					e->autoreport_ns = 1000000; /* at most 1000 reports/s */
 				e->next_autoreport = now + e->autoreport_ns;

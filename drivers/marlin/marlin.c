@@ -80,6 +80,7 @@ typedef struct mk_priv {
 	char firmware[MARLIN_TEXT_MAX];
 	int autoreport, advanced_ok, emergency_parser;
 	int inflight_cfg, rx_buffer, max_free_slots;
+	int64_t quiet_ns; /* how long the bytes in flight take to arrive: twice their wire time */
 	int64_t timeouts[4];
 	double hotend, hotend_target, bed, bed_target;
 	int s_status, s_hotend, s_bed, s_console;
@@ -334,6 +335,9 @@ static int wait_ok(mk_priv *p, int64_t deadline)
 					p->emergency_parser = r.cap_value;
 			} else if (r.kind == MARLIN_OK) {
 				take_temps(p, &r);
+				if (r.buffer >= 0)
+					p->advanced_ok =
+					    1; /* "ok N.. P.. B..": it says its free slots */
 				if (r.buffer >= 0 && r.buffer + 1 > p->max_free_slots)
 					p->max_free_slots = r.buffer + 1;
 				mk_sender_on_reply(&p->snd, &r, now.mono, why, sizeof why);
@@ -393,7 +397,7 @@ static int handshake(lb_device *dev, mk_priv *p, lb_error *err)
 	int r;
 
 	wait_start(p, t + CONNECT_NS);
-	mk_sender_reset(&p->snd, 0, 1, 0);
+	mk_sender_reset(&p->snd, 0, 1, 0, p->quiet_ns);
 	if (send_now(p, "M110 N0", lb_now_read().mono) < 0 ||
 	    (r = wait_ok(p, lb_now_read().mono + CONNECT_NS)) <= 0)
 		return lb_error_set(err, LB_ERR_DEVICE,
@@ -416,7 +420,7 @@ static int handshake(lb_device *dev, mk_priv *p, lb_error *err)
 			    : p->advanced_ok && p->max_free_slots > 0 ? p->max_free_slots
 								      : 4;
 		long next = p->snd.next_n;
-		mk_sender_reset(&p->snd, next, lines, p->rx_buffer);
+		mk_sender_reset(&p->snd, next, lines, p->rx_buffer, p->quiet_ns);
 	}
 	return 0;
 }
@@ -546,6 +550,8 @@ static int mk_open(lb_device *dev, const lb_now *now, lb_error *err)
 	dev->priv = p;
 	p->inflight_cfg = (int)spec_num(dev, "inflight", 0);
 	p->rx_buffer = (int)spec_num(dev, "rx_buffer", 127);
+	p->quiet_ns =
+	    MK_QUIET_NS + (int64_t)(2e9 * 10 * p->rx_buffer / spec_num(dev, "baud", DEFAULT_BAUD));
 	p->timeouts[GCODE_CLASS_QUICK] = (int64_t)(spec_num(dev, "timeout_s", 30) * 1e9);
 	p->timeouts[GCODE_CLASS_HOMING] = (int64_t)(spec_num(dev, "homing_timeout_s", 600) * 1e9);
 	p->timeouts[GCODE_CLASS_HEATING] =
@@ -735,7 +741,7 @@ static void on_line(lb_device *dev, mk_priv *p, const char *line, size_t len, co
 		}
 		snprintf(p->message, sizeof p->message, "the printer restarted");
 		/* numbering starts again */
-		mk_sender_reset(&p->snd, 0, p->snd.window_lines, p->rx_buffer);
+		mk_sender_reset(&p->snd, 0, p->snd.window_lines, p->rx_buffer, p->quiet_ns);
 		p->own_count = 0;
 		own_add(p, "M110 N0");
 		if (p->autoreport)
@@ -882,7 +888,7 @@ static int estop(lb_device *dev, mk_priv *p, lb_error *err)
 	lb_serial_write(p->port, heaters, sizeof heaters - 1, 100);
 	lb_warn("printer %s: EMERGENCY STOP", dev->spec.id);
 	p->own_count = 0;
-	mk_sender_reset(&p->snd, p->snd.next_n, p->snd.window_lines, p->rx_buffer);
+	mk_sender_reset(&p->snd, p->snd.next_n, p->snd.window_lines, p->rx_buffer, p->quiet_ns);
 	snprintf(p->message, sizeof p->message, "emergency stop (M112): reset the printer");
 	p->state = ST_HALTED;
 	job_end(dev, p, "failed", "emergency stop", &now);

@@ -4,8 +4,11 @@
 #include <stdio.h>
 #include <string.h>
 
-void mk_sender_reset(mk_sender *s, long n, int window_lines, int window_bytes)
+void mk_sender_reset(mk_sender *s, long n, int window_lines, int window_bytes, int64_t quiet_ns)
 {
+	s->quiet_ns = quiet_ns > 0 ? quiet_ns : MK_QUIET_NS;
+	s->hold_until = 0;
+	s->after_resend = 0;
 	if (window_lines < 1)
 		window_lines = 1;
 	if (window_lines > MK_WINDOW_MAX)
@@ -15,7 +18,7 @@ void mk_sender_reset(mk_sender *s, long n, int window_lines, int window_bytes)
 	s->next_n = s->send_n = n;
 	s->fl_head = s->fl_count = s->fl_bytes = 0;
 	s->gen++;
-	s->swallow = 0;
+	s->owed = 0;
 	s->fail_n = -1;
 	s->fail_count = 0;
 	s->acked_n = n - 1;
@@ -33,10 +36,10 @@ static int in_history(const mk_sender *s, long n)
 	return n < s->next_n && n >= s->next_n - MK_HISTORY && n >= 0;
 }
 
-/* Whether bytes more may go out now (window, pending resend-ok). */
+/* Whether bytes more may go out now (window, answers to stale lines still coming). */
 static int window_open(const mk_sender *s, size_t bytes, int64_t now)
 {
-	if (s->swallow && now < s->swallow_until)
+	if (now < s->hold_until)
 		return 0;
 	if (s->fl_count >= s->window_lines)
 		return 0;
@@ -121,26 +124,30 @@ int mk_sender_resend_next(mk_sender *s, int64_t now, char *out, size_t cap)
 	return h->len;
 }
 
-/* A resend request for line k. */
-static mk_event on_resend(mk_sender *s, long k, const char *text, int64_t now, char *why,
-			  size_t cap)
+/*
+ * A resend request for line k. Marlin, on a bad line, drops what it has received after it and
+ * asks for it; lines still on their way arrive after that and are refused with the same request
+ * (or, flushed, never answered at all). So the first request rewinds and forgets every line in
+ * flight; requests that come before the lines go again (the hold) are about those stale lines.
+ */
+static mk_event on_resend(mk_sender *s, long k, int64_t now, char *why, size_t cap)
 {
 	mk_flight *f;
-	int stale;
 
-	/* the firmware asks for k: every line before k was accepted */
-	while ((f = flight_head(s)) && f->n < k && f->gen == s->gen)
+	if (now < s->hold_until || k < 0) {
+		/* more stale answers may follow this one */
+		if (now + s->quiet_ns / 2 > s->hold_until)
+			s->hold_until = now + s->quiet_ns / 2;
+		return MK_DUPLICATE;
+	}
+	/* every line before k was accepted; Marlin reads several lines before it runs them, so
+	 * the oks of those still in its queue come later */
+	while ((f = flight_head(s)) && f->n < k) {
 		flight_pop(s, 1);
-	f = flight_head(s);
-	stale = f && f->gen != s->gen;
-	if (f)
-		flight_pop(s, 0); /* the rejected line */
-	s->swallow = 1;
-	s->swallow_until = now + MK_SWALLOW_NS;
-	if (stale)
-		return MK_DUPLICATE; /* sent before the rewind: already being resent */
-	if (k == s->next_n && s->send_n == s->next_n)
-		return MK_DUPLICATE; /* nothing to send again: the next new line is what it wants */
+		s->owed++;
+	}
+	if (k == s->next_n && s->send_n == s->next_n && !s->fl_count)
+		return MK_DUPLICATE; /* nothing to send again: it wants the next new line */
 	if (!in_history(s, k)) {
 		snprintf(why, cap,
 			 "the printer asked to resend line %ld, which %s (lines sent: %ld..%ld)", k,
@@ -151,55 +158,59 @@ static mk_event on_resend(mk_sender *s, long k, const char *text, int64_t now, c
 	if (k == s->fail_n) {
 		if (++s->fail_count > MK_MAX_RETRIES) {
 			mk_hist *h = hist_of(s, k);
-			snprintf(
-			    why, cap,
-			    "line %ld of the file (\"%.*s\") was rejected %d times in a row%s%s",
-			    h->tag.file_line, h->len > 1 ? h->len - 1 : 0, h->frame, s->fail_count,
-			    text && *text ? ": " : "", text ? text : "");
+			snprintf(why, cap,
+				 "line %ld of the file (\"%.*s\") was rejected %d times in a row",
+				 h->tag.file_line, h->len > 1 ? h->len - 1 : 0, h->frame,
+				 s->fail_count);
 			return MK_FAIL;
 		}
 	} else {
 		s->fail_n = k;
 		s->fail_count = 1;
 	}
-	s->gen++; /* what is still in flight will be rejected: those answers are stale */
+	/* forget what is in flight: it goes again from k */
+	s->fl_head = s->fl_count = s->fl_bytes = 0;
+	s->gen++;
 	s->send_n = k;
+	s->hold_until = now + s->quiet_ns;
 	s->resends++;
 	return MK_REWIND;
 }
 
 /* An "ok": the oldest line in flight is acknowledged (ADVANCED_OK's N says up to which). */
-static mk_event on_ok(mk_sender *s, const marlin_reply *r)
+static mk_event on_ok(mk_sender *s, const marlin_reply *r, int after_resend, int64_t now)
 {
 	mk_flight *f = flight_head(s);
 	int acked = 0;
 
-	if (s->swallow) {
-		s->swallow = 0;
-		/* the ok that follows a resend request acknowledges nothing, unless its N says
-		 * it does */
-		if (!(r->line >= 0 && f && f->gen == s->gen && r->line >= f->n))
-			return MK_NONE;
-	}
-	if (!f)
-		return MK_NONE;
-	if (r->line >= 0 && f->gen == s->gen) {
-		while ((f = flight_head(s)) && f->gen == s->gen && f->n <= r->line)
+	if (after_resend && now < s->hold_until)
+		return MK_NONE; /* Marlin's "ok" right after a resend request acknowledges nothing
+				 */
+	if (r->line >= 0 && f && r->line >= f->n) {
+		/* ADVANCED_OK: N is the line just processed */
+		while ((f = flight_head(s)) && f->n <= r->line)
 			acked |= flight_pop(s, 1);
-		if (acked)
-			return MK_ACK;
-		if (!f || f->gen == s->gen)
-			return MK_NONE; /* N of a line not ours (a bare command): nothing to pop */
+		s->owed = 0; /* N counts exactly: nothing is owed any more */
+		return acked ? MK_ACK : MK_NONE;
 	}
+	if (s->owed > 0) {
+		s->owed--; /* a line already counted as accepted has run */
+		return MK_NONE;
+	}
+	if (!f || (r->line >= 0 && r->line < f->n && r->line >= s->next_n - MK_HISTORY))
+		return MK_NONE; /* nothing in flight, or N of a line already acknowledged */
 	return flight_pop(s, 1) ? MK_ACK : MK_NONE;
 }
 
 mk_event mk_sender_on_reply(mk_sender *s, const marlin_reply *r, int64_t now, char *why, size_t cap)
 {
+	int after_resend = s->after_resend;
+
 	s->last_rx = now;
+	s->after_resend = r->kind == MARLIN_RESEND;
 	switch (r->kind) {
-	case MARLIN_OK: return on_ok(s, r);
-	case MARLIN_RESEND: return on_resend(s, r->line, NULL, now, why, cap);
+	case MARLIN_OK: return on_ok(s, r, after_resend, now);
+	case MARLIN_RESEND: return on_resend(s, r->line, now, why, cap);
 	case MARLIN_BUSY: return MK_BUSY;
 	default: return MK_NONE;
 	}
@@ -211,18 +222,16 @@ int mk_sender_check_timeout(mk_sender *s, const int64_t timeout_ns[4], int64_t n
 	mk_flight *f = flight_head(s);
 	int64_t since, limit;
 
-	if (s->swallow && now >= s->swallow_until)
-		s->swallow = 0; /* the firmware sends no ok after a resend request */
 	if (!f) {
-		*deadline = s->send_n < s->next_n && s->swallow ? s->swallow_until : -1;
+		*deadline = s->send_n < s->next_n && now < s->hold_until ? s->hold_until : -1;
 		return 0;
 	}
 	since = f->sent > s->last_rx ? f->sent : s->last_rx;
 	limit = timeout_ns[f->tag.cls & 3];
 	if (now - since < limit) {
 		*deadline = since + limit;
-		if (s->swallow && s->swallow_until < *deadline)
-			*deadline = s->swallow_until;
+		if (now < s->hold_until && s->hold_until < *deadline)
+			*deadline = s->hold_until;
 		return 0;
 	}
 	flight_pop(s, 1);

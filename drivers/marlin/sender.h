@@ -7,10 +7,12 @@
 #include "../../protocols/gcode.h"
 #include "../../protocols/marlin.h"
 
-#define MK_HISTORY 512		 /* lines kept for resend requests */
-#define MK_WINDOW_MAX 64	 /* lines in flight at most */
-#define MK_MAX_RETRIES 5	 /* a line rejected more often than this ends the job */
-#define MK_SWALLOW_NS 50000000LL /* how long to wait for the "ok" that follows a resend request */
+#define MK_HISTORY 512	 /* lines kept for resend requests */
+#define MK_WINDOW_MAX 64 /* lines in flight at most */
+#define MK_MAX_RETRIES 5 /* a line rejected more often than this ends the job */
+#define MK_QUIET_NS                                                                                \
+	20000000LL /* after a resend request, lines already on their way are answered              \
+		     within this (default; more on slow links) before lines go again */
 
 /* What a line is, for progress and timeouts. */
 typedef struct mk_tag {
@@ -43,9 +45,11 @@ typedef struct mk_sender {
 	mk_hist hist[MK_HISTORY];
 	mk_flight fl[MK_WINDOW_MAX];
 	int fl_head, fl_count, fl_bytes;
-	uint32_t gen; /* incremented at each rewind: older lines in flight are stale */
-	int swallow;  /* an "ok" following a resend request is expected */
-	int64_t swallow_until;
+	uint32_t gen;	    /* incremented at each rewind */
+	int after_resend;   /* the last reply was a resend request: an "ok" now belongs to it */
+	int owed;	    /* oks still to come for lines queued before a rejected one */
+	int64_t quiet_ns;   /* how long answers to lines sent before a rewind may take */
+	int64_t hold_until; /* after a rewind: answers until then are about stale lines */
 	long fail_n;
 	int fail_count;
 	mk_tag acked; /* the last acknowledged line of the file */
@@ -54,8 +58,11 @@ typedef struct mk_sender {
 	int64_t last_rx;
 } mk_sender;
 
-/* Start numbering at n (after "M110 N<n-1>" was acknowledged, or 0 to send M110 itself). */
-void mk_sender_reset(mk_sender *s, long n, int window_lines, int window_bytes);
+/*
+ * Start numbering at n (after "M110 N<n-1>" was acknowledged, or 0 to send M110 itself).
+ * quiet_ns: how long the link may take to deliver what is in flight (0: MK_QUIET_NS).
+ */
+void mk_sender_reset(mk_sender *s, long n, int window_lines, int window_bytes, int64_t quiet_ns);
 
 /* Whether a new line of len command bytes may be sent now (window free, no resend pending). */
 int mk_sender_can_push(const mk_sender *s, size_t len, int64_t now);
@@ -78,8 +85,9 @@ int mk_sender_resend_next(mk_sender *s, int64_t now, char *out, size_t cap);
 typedef enum mk_event {
 	MK_NONE = 0,  /* nothing for the sender (temperatures, echo...) */
 	MK_ACK,	      /* a line was acknowledged */
-	MK_REWIND,    /* a resend request: lines will go again from the one asked for */
-	MK_DUPLICATE, /* a repeated resend request for lines already being resent: ignored */
+	MK_REWIND,    /* a resend request: lines will go again from the one asked for, once the
+			 answers to the lines already on their way are in */
+	MK_DUPLICATE, /* a resend request about a line sent before the rewind: ignored */
 	MK_BUSY,      /* the firmware is busy: its line's timeout starts again */
 	MK_FAIL,      /* the stream cannot go on: why says why */
 } mk_event;

@@ -5,6 +5,7 @@
 #include "check.h"
 
 #define MS 1000000LL
+#define Q (2 * MK_QUIET_NS) /* past the hold after a resend request */
 
 static const int64_t timeouts[4] = {30000 * MS, 600000 * MS, 1800000 * MS, 3600000 * MS};
 
@@ -36,7 +37,7 @@ static void test_numbering_and_window(void)
 	char out[GCODE_FRAME_MAX];
 	int n;
 
-	mk_sender_reset(&s, 1, 3, 1000);
+	mk_sender_reset(&s, 1, 3, 1000, 0);
 	n = push(&s, 1, 0, out);
 	CHECK_EQ_INT(n, (int)strlen("N1 G1 X1*NN\n"));
 	CHECK(n > 0 && memcmp(out, "N1 G1 X1*", 9) == 0 && out[n - 1] == '\n');
@@ -60,7 +61,7 @@ static void test_byte_window(void)
 
 	/* each frame is 12 bytes ("N1 G1 X1*cs\n", counted as 18 before framing): 30 bytes hold two
 	 */
-	mk_sender_reset(&s, 1, 16, 30);
+	mk_sender_reset(&s, 1, 16, 30, 0);
 	CHECK(push(&s, 1, 0, out) > 0);
 	CHECK(push(&s, 2, 0, out) > 0);
 	CHECK_EQ_INT(push(&s, 3, 0, out), 0);
@@ -84,7 +85,7 @@ static void test_resend_with_duplicates(void)
 	static mk_sender s;
 	char out[GCODE_FRAME_MAX];
 
-	mk_sender_reset(&s, 1, 8, 1000);
+	mk_sender_reset(&s, 1, 8, 1000, 0);
 	for (long i = 1; i <= 5; i++)
 		CHECK(push(&s, i, 0, out) > 0);
 	CHECK_EQ_INT(reply(&s, "ok", 1), MK_ACK);
@@ -93,7 +94,7 @@ static void test_resend_with_duplicates(void)
 	CHECK_EQ_INT(reply(&s, "Resend: 3", 1), MK_REWIND);
 	CHECK_EQ_INT(reply(&s, "ok", 1), MK_NONE); /* the ok after the resend request */
 	/* no new line while a resend is pending */
-	CHECK(!mk_sender_can_push(&s, 8, 1 + MK_SWALLOW_NS));
+	CHECK(!mk_sender_can_push(&s, 8, 1 + MK_QUIET_NS));
 	/* the stale lines' answers */
 	CHECK_EQ_INT(reply(&s, "Error:Line Number is not Last Line Number+1, Last Line: 2", 2),
 		     MK_NONE);
@@ -102,19 +103,47 @@ static void test_resend_with_duplicates(void)
 	CHECK_EQ_INT(reply(&s, "Resend: 3", 3), MK_DUPLICATE);
 	CHECK_EQ_INT(reply(&s, "ok", 3), MK_NONE);
 	CHECK_EQ_INT(mk_sender_inflight(&s), 0);
+	CHECK_EQ_INT(mk_sender_resend_next(&s, 4, out, sizeof out), 0); /* the hold */
 	/* lines 3, 4, 5 go again, in order, then new lines */
-	CHECK(mk_sender_resend_next(&s, 4, out, sizeof out) > 0 &&
+	CHECK(mk_sender_resend_next(&s, Q, out, sizeof out) > 0 &&
 	      memcmp(out, "N3 G1 X3*", 9) == 0);
-	CHECK(mk_sender_resend_next(&s, 4, out, sizeof out) > 0 &&
+	CHECK(mk_sender_resend_next(&s, Q, out, sizeof out) > 0 &&
 	      memcmp(out, "N4 G1 X4*", 9) == 0);
-	CHECK(mk_sender_resend_next(&s, 4, out, sizeof out) > 0 &&
+	CHECK(mk_sender_resend_next(&s, Q, out, sizeof out) > 0 &&
 	      memcmp(out, "N5 G1 X5*", 9) == 0);
-	CHECK_EQ_INT(mk_sender_resend_next(&s, 4, out, sizeof out), 0);
-	CHECK(push(&s, 6, 4, out) > 0 && memcmp(out, "N6 G1 X6*", 9) == 0);
+	CHECK_EQ_INT(mk_sender_resend_next(&s, Q, out, sizeof out), 0);
+	CHECK(push(&s, 6, Q, out) > 0 && memcmp(out, "N6 G1 X6*", 9) == 0);
 	for (int i = 0; i < 4; i++)
-		CHECK_EQ_INT(reply(&s, "ok", 5), MK_ACK);
+		CHECK_EQ_INT(reply(&s, "ok", Q + 1), MK_ACK);
 	CHECK_EQ_INT(s.acked.file_line, 6);
 	CHECK_EQ_INT(s.resends, 1);
+}
+
+/* Marlin read lines 1-4 at once, queued 1 and 2, rejected 3: the resend request comes before the
+ * oks of 1 and 2, which must not count for the lines sent again. */
+static void test_resend_before_queued_oks(void)
+{
+	static mk_sender s;
+	char out[GCODE_FRAME_MAX];
+
+	mk_sender_reset(&s, 1, 4, 1000, 0);
+	for (long i = 1; i <= 4; i++)
+		push(&s, i, 0, out);
+	CHECK_EQ_INT(reply(&s, "Resend: 3", 1), MK_REWIND);
+	CHECK_EQ_INT(s.acked.file_line, 2);		       /* received, queued */
+	CHECK_EQ_INT(reply(&s, "ok", 1), MK_NONE);	       /* the resend's ok */
+	CHECK_EQ_INT(reply(&s, "Resend: 3", 1), MK_DUPLICATE); /* line 4, stale */
+	CHECK_EQ_INT(reply(&s, "ok", 1), MK_NONE);
+	CHECK(mk_sender_resend_next(&s, Q, out, sizeof out) > 0);
+	CHECK(mk_sender_resend_next(&s, Q, out, sizeof out) > 0);
+	CHECK_EQ_INT(mk_sender_inflight(&s), 2);
+	CHECK_EQ_INT(reply(&s, "ok", Q), MK_NONE); /* line 1 ran */
+	CHECK_EQ_INT(reply(&s, "ok", Q), MK_NONE); /* line 2 ran */
+	CHECK_EQ_INT(mk_sender_inflight(&s), 2);
+	CHECK_EQ_INT(reply(&s, "ok", Q), MK_ACK);
+	CHECK_EQ_INT(reply(&s, "ok", Q), MK_ACK);
+	CHECK_EQ_INT(s.acked.file_line, 4);
+	CHECK_EQ_INT(mk_sender_inflight(&s), 0);
 }
 
 /* Firmware that sends no ok after a resend request: the sender waits a moment, then goes on. */
@@ -124,16 +153,16 @@ static void test_resend_without_ok(void)
 	char out[GCODE_FRAME_MAX];
 	int64_t dl;
 
-	mk_sender_reset(&s, 1, 1, 1000);
+	mk_sender_reset(&s, 1, 1, 1000, 0);
 	CHECK(push(&s, 1, 0, out) > 0);
 	CHECK_EQ_INT(reply(&s, "Resend: 1", 10), MK_REWIND);
 	CHECK_EQ_INT(mk_sender_resend_next(&s, 11, out, sizeof out), 0); /* waiting for the ok */
 	mk_sender_check_timeout(&s, timeouts, 11, &dl);
-	CHECK_EQ_INT(dl, 10 + MK_SWALLOW_NS);
-	mk_sender_check_timeout(&s, timeouts, 10 + MK_SWALLOW_NS, &dl);
-	CHECK(mk_sender_resend_next(&s, 10 + MK_SWALLOW_NS, out, sizeof out) > 0);
+	CHECK_EQ_INT(dl, 10 + MK_QUIET_NS);
+	mk_sender_check_timeout(&s, timeouts, 10 + MK_QUIET_NS, &dl);
+	CHECK(mk_sender_resend_next(&s, 10 + MK_QUIET_NS, out, sizeof out) > 0);
 	/* the ok of the resent line is not swallowed */
-	CHECK_EQ_INT(reply(&s, "ok", 20 + MK_SWALLOW_NS), MK_ACK);
+	CHECK_EQ_INT(reply(&s, "ok", 20 + MK_QUIET_NS), MK_ACK);
 	CHECK_EQ_INT(s.acked.file_line, 1);
 }
 
@@ -143,7 +172,7 @@ static void test_advanced_ok(void)
 	static mk_sender s;
 	char out[GCODE_FRAME_MAX];
 
-	mk_sender_reset(&s, 1, 8, 1000);
+	mk_sender_reset(&s, 1, 8, 1000, 0);
 	for (long i = 1; i <= 4; i++)
 		push(&s, i, 0, out);
 	/* a lost ok: the next one says line 2 is done */
@@ -155,8 +184,8 @@ static void test_advanced_ok(void)
 	CHECK_EQ_INT(reply(&s, "ok N2 P15 B3", 1), MK_NONE);
 	CHECK_EQ_INT(reply(&s, "Resend: 3", 1), MK_DUPLICATE);
 	CHECK_EQ_INT(reply(&s, "ok N2 P15 B3", 1), MK_NONE);
-	CHECK(mk_sender_resend_next(&s, 2, out, sizeof out) > 0);
-	CHECK_EQ_INT(reply(&s, "ok N3 P15 B3", 3), MK_ACK);
+	CHECK(mk_sender_resend_next(&s, Q, out, sizeof out) > 0);
+	CHECK_EQ_INT(reply(&s, "ok N3 P15 B3", Q), MK_ACK);
 	CHECK_EQ_INT(s.acked.file_line, 3);
 }
 
@@ -169,20 +198,20 @@ static void test_keeps_failing(void)
 	mk_event ev = MK_NONE;
 	int64_t t = 0;
 
-	mk_sender_reset(&s, 1, 1, 1000);
+	mk_sender_reset(&s, 1, 1, 1000, 0);
 	push(&s, 1, 0, out);
 	for (int k = 0; k <= MK_MAX_RETRIES && ev != MK_FAIL; k++) {
 		marlin_parse("Resend: 1", 9, &r);
 		ev = mk_sender_on_reply(&s, &r, t, why, sizeof why);
 		reply(&s, "ok", t);
-		t += MK_SWALLOW_NS;
+		t += MK_QUIET_NS;
 		mk_sender_resend_next(&s, t, out, sizeof out);
 	}
 	CHECK_EQ_INT(ev, MK_FAIL);
 	CHECK_CONTAINS(why, "line 1 of the file");
 	CHECK_CONTAINS(why, "rejected 6 times");
 	/* a resend of a line never sent is an error too */
-	mk_sender_reset(&s, 1, 1, 1000);
+	mk_sender_reset(&s, 1, 1, 1000, 0);
 	push(&s, 1, 0, out);
 	marlin_parse("Resend: 7", 9, &r);
 	reply(&s, "ok", 0);
@@ -198,7 +227,7 @@ static void test_timeout(void)
 	int64_t dl;
 	mk_tag heat = {5, 50, GCODE_CLASS_HEATING};
 
-	mk_sender_reset(&s, 1, 1, 1000);
+	mk_sender_reset(&s, 1, 1, 1000, 0);
 	CHECK(mk_sender_push(&s, "M109 S200", 9, &heat, 0, out, sizeof out) > 0);
 	CHECK_EQ_INT(mk_sender_check_timeout(&s, timeouts, 60000 * MS, &dl), 0); /* heating */
 	CHECK_EQ_INT(dl, 1800000 * MS);
@@ -217,7 +246,7 @@ static void test_long_run(void)
 	static mk_sender s;
 	char out[GCODE_FRAME_MAX];
 
-	mk_sender_reset(&s, 1, 4, 1000);
+	mk_sender_reset(&s, 1, 4, 1000, 0);
 	for (long i = 1; i <= 5000; i++) {
 		while (!push(&s, i, 0, out))
 			CHECK_EQ_INT(reply(&s, "ok", 0), MK_ACK);
@@ -225,7 +254,7 @@ static void test_long_run(void)
 	CHECK_EQ_INT(s.next_n, 5001);
 	CHECK_EQ_INT(reply(&s, "Resend: 4998", 1), MK_REWIND);
 	reply(&s, "ok", 1);
-	CHECK(mk_sender_resend_next(&s, 2, out, sizeof out) > 0);
+	CHECK(mk_sender_resend_next(&s, Q, out, sizeof out) > 0);
 	CHECK(memcmp(out, "N4998 G1 X4998*", 15) == 0);
 }
 
@@ -234,6 +263,7 @@ int main(void)
 	RUN(test_numbering_and_window);
 	RUN(test_byte_window);
 	RUN(test_resend_with_duplicates);
+	RUN(test_resend_before_queued_oks);
 	RUN(test_resend_without_ok);
 	RUN(test_advanced_ok);
 	RUN(test_keeps_failing);
