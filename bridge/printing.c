@@ -384,8 +384,16 @@ static int pause_resume(lb_server *s, call *c, const char *action, json_t **resu
 	if (lb_param_only(c->req.params, allowed, err) < 0 || !(job = param_job(s, c, &id, err)))
 		return LB_EFAIL;
 	rc = may_touch(c, job, action, err);
-	if (rc == 0)
-		rc = tell_printer(s, job, action, err);
+	if (rc == 0) {
+		const char *state = json_string_value(json_object_get(job, "state"));
+		const char *need = strcmp(action, "pause") == 0 ? "printing" : "paused";
+		if (strcmp(state, need) != 0)
+			rc = lb_error_set(
+			    err, LB_ERR_INVALID_PARAMS, "job %lld is %s: only a %s job can be %s",
+			    id, state, need, strcmp(action, "pause") == 0 ? "paused" : "resumed");
+		else
+			rc = tell_printer(s, job, action, err);
+	}
 	json_decref(job);
 	if (rc == 0)
 		*result = json_null();

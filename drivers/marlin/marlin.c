@@ -988,6 +988,10 @@ static int mk_call(lb_device *dev, const char *action, const json_t *args, json_
 		if (!p->job.id)
 			return lb_error_set(err, LB_ERR_DEVICE, "no job on printer %s",
 					    dev->spec.id);
+		/* a heating or user wait (M109, M190, M0) would hold the cancel: M108 breaks it
+		 * (emergency parser) */
+		if (p->emergency_parser)
+			lb_serial_write(p->port, "M108\n", 5, 100);
 		set_state(dev, p, ST_CANCELLING, &now);
 		return 0;
 	}
