@@ -25,6 +25,8 @@
  *   inflight = 4                lines in flight at most (1: one at a time; default: the
  *                               firmware's free command slots when it reports ADVANCED_OK, else 4)
  *   rx_buffer = 127             bytes in flight at most (the board's serial receive buffer)
+ *   pace = 1                    write at the link's pace (boards with a USB-serial chip); 0 for
+ *                               boards with native USB (baud is meaningless), found by USB id
  *   timeout_s = 30              an ordinary command unanswered this long: its ok is taken as lost
  *   homing_timeout_s = 600, heating_timeout_s = 1800, wait_timeout_s = 3600
  *   pause_gcode = G91 | G1 Z10 F600 | G90      sent when a job pauses ('|' separates lines)
@@ -34,6 +36,7 @@
  */
 
 #define DEFAULT_BAUD 115200
+#define MK_DEFAULT_FORBIDDEN "M500 M502 M997 M303 M928" /* as the print queue's */
 #define CONNECT_NS 3000000000LL	    /* how long open waits for "start" and each answer */
 #define STATUS_EVERY_NS 500000000LL /* status while printing */
 #define IDLE_STATUS_NS 2000000000LL
@@ -42,6 +45,8 @@
 #define OWN_MAX 64		       /* the driver's own commands waiting to be sent */
 #define OUT_MAX 8192
 #define READ_MAX 8192
+#define PACE_AHEAD_NS 3000000LL	 /* paced links: bytes written ahead of the wire, in time */
+#define PACE_REFILL_NS 1000000LL /* ... topped up when this little is left */
 
 typedef enum mk_state {
 	ST_IDLE,
@@ -81,6 +86,9 @@ typedef struct mk_priv {
 	int autoreport, advanced_ok, emergency_parser;
 	int inflight_cfg, rx_buffer, max_free_slots;
 	int64_t quiet_ns; /* how long the bytes in flight take to arrive: twice their wire time */
+	int pace;	  /* write at the link's pace (a UART at baud), not ahead of it */
+	long baud;
+	int64_t wire_at; /* when the link will have sent everything written */
 	int64_t timeouts[4];
 	double hotend, hotend_target, bed, bed_target;
 	int s_status, s_hotend, s_bed, s_console;
@@ -88,6 +96,7 @@ typedef struct mk_priv {
 	char own[OWN_MAX][GCODE_CMD_MAX + 1];
 	int own_head, own_count;
 	char pause_gcode[512], resume_gcode[512], cancel_gcode[512];
+	gcode_policy policy; /* what console commands may do */
 	mk_job job;
 	char out[OUT_MAX];
 	size_t nout;
@@ -276,14 +285,35 @@ static void out_add(mk_priv *p, const char *buf, int n)
 	}
 }
 
-/* Write what is buffered; 0 or LB_EGONE. */
-static int flush_out(mk_priv *p)
+/*
+ * Write what is buffered; 0 or LB_EGONE. Paced (a serial link at p->baud): only what the link
+ * carries in the next PACE_AHEAD_NS is written; the rest waits here, where an emergency stop can
+ * still drop it, instead of in the port's buffers ahead of M112. *next: when to write more (or
+ * -1).
+ */
+static int flush_out(mk_priv *p, int64_t now, int64_t *next)
 {
-	int rc = 0;
+	size_t n = p->nout;
+	int rc;
 
-	if (p->nout)
-		rc = lb_serial_write(p->port, p->out, p->nout, 1000);
-	p->nout = 0;
+	*next = -1;
+	if (!n)
+		return 0;
+	if (p->pace) {
+		int64_t busy = p->wire_at > now ? p->wire_at - now : 0;
+		int64_t room = PACE_AHEAD_NS - busy;
+		size_t allowed = room > 0 ? (size_t)(room * p->baud / 10 / 1000000000LL) : 0;
+		if (allowed < n) {
+			n = allowed;
+			*next = now + busy - PACE_REFILL_NS;
+		}
+		if (!n)
+			return 0;
+		p->wire_at = now + busy + (int64_t)n * 10 * 1000000000LL / p->baud;
+	}
+	rc = lb_serial_write(p->port, p->out, n, 1000);
+	memmove(p->out, p->out + n, p->nout - n);
+	p->nout -= n;
 	return rc == LB_EGONE ? LB_EGONE : 0;
 }
 
@@ -457,6 +487,19 @@ static int configured_port(const json_t *cfg, const char *path)
 	return 0;
 }
 
+/* The print queue's safety policy ([print]), which console commands obey too, as params. */
+static json_t *policy_params(const json_t *cfg)
+{
+	double hot, bed;
+	lb_error err;
+
+	if (lb_config_num(cfg, "print", "max_hotend", 0, 500, 260, &hot, &err) < 0 ||
+	    lb_config_num(cfg, "print", "max_bed", 0, 200, 110, &bed, &err) < 0)
+		hot = 260, bed = 110; /* the queue reports the bad value */
+	return json_pack("{s:f,s:f,s:s}", "max_hotend", hot, "max_bed", bed, "forbidden",
+			 lb_config_str(cfg, "print", "forbidden", MK_DEFAULT_FORBIDDEN));
+}
+
 /* scan: configured [marlin.NAME] sections whose port exists, Prusa and Marlin-LPC USB boards, and
  * ports whose hint is "marlin" (the emulator). */
 static int mk_scan(const lb_driver *drv, const lb_scan_ctx *ctx, lb_spec_list *out)
@@ -482,6 +525,7 @@ static int mk_scan(const lb_driver *drv, const lb_scan_ctx *ctx, lb_spec_list *o
 		if (param_num(ctx->config, section, "baud", 1200, 4000000, DEFAULT_BAUD, params) ||
 		    param_num(ctx->config, section, "inflight", 0, MK_WINDOW_MAX, 0, params) ||
 		    param_num(ctx->config, section, "rx_buffer", 16, 65536, 127, params) ||
+		    param_num(ctx->config, section, "pace", 0, 1, 1, params) ||
 		    param_num(ctx->config, section, "timeout_s", 1, 3600, 30, params) ||
 		    param_num(ctx->config, section, "homing_timeout_s", 1, 36000, 600, params) ||
 		    param_num(ctx->config, section, "heating_timeout_s", 1, 36000, 1800, params) ||
@@ -494,6 +538,7 @@ static int mk_scan(const lb_driver *drv, const lb_scan_ctx *ctx, lb_spec_list *o
 			if (g)
 				json_object_set_new(params, gcodes[k], json_string(g));
 		}
+		json_object_set_new(params, "policy", policy_params(ctx->config));
 		lb_spec_list_add(out, id,
 				 lb_config_str(ctx->config, section, "title", "3D printer"),
 				 "printer", false, params);
@@ -514,10 +559,12 @@ static int mk_scan(const lb_driver *drv, const lb_scan_ctx *ctx, lb_spec_list *o
 		if (configured_port(ctx->config, json_string_value(json_object_get(port, "path"))))
 			continue;
 		make_id(id, sizeof id, serial && *serial ? serial : "usb");
-		lb_spec_list_add(
-		    out, id, json_string_value(json_object_get(port, "description")), "printer",
-		    json_is_true(json_object_get(port, "simulated")),
-		    json_pack("{s:s}", "path", json_string_value(json_object_get(port, "path"))));
+		lb_spec_list_add(out, id, json_string_value(json_object_get(port, "description")),
+				 "printer", json_is_true(json_object_get(port, "simulated")),
+				 json_pack("{s:s,s:o,s:i}", "path",
+					   json_string_value(json_object_get(port, "path")),
+					   "policy", policy_params(ctx->config), "pace",
+					   hint ? 1 : 0)); /* native USB boards: no UART */
 	}
 	return 0;
 }
@@ -550,6 +597,8 @@ static int mk_open(lb_device *dev, const lb_now *now, lb_error *err)
 	dev->priv = p;
 	p->inflight_cfg = (int)spec_num(dev, "inflight", 0);
 	p->rx_buffer = (int)spec_num(dev, "rx_buffer", 127);
+	p->baud = (long)spec_num(dev, "baud", DEFAULT_BAUD);
+	p->pace = spec_num(dev, "pace", 1) != 0;
 	p->quiet_ns =
 	    MK_QUIET_NS + (int64_t)(2e9 * 10 * p->rx_buffer / spec_num(dev, "baud", DEFAULT_BAUD));
 	p->timeouts[GCODE_CLASS_QUICK] = (int64_t)(spec_num(dev, "timeout_s", 30) * 1e9);
@@ -563,6 +612,16 @@ static int mk_open(lb_device *dev, const lb_now *now, lb_error *err)
 		 sizeof p->resume_gcode);
 	spec_str(dev, "cancel_gcode", "M104 S0 | M140 S0 | M107 | M84", p->cancel_gcode,
 		 sizeof p->cancel_gcode);
+	{
+		const json_t *pol = json_object_get(dev->spec.params, "policy");
+		const char *forbid = json_string_value(json_object_get(pol, "forbidden"));
+		char why[160];
+		p->policy.max_hotend = json_number_value(json_object_get(pol, "max_hotend"));
+		p->policy.max_bed = json_number_value(json_object_get(pol, "max_bed"));
+		if (gcode_policy_forbid(&p->policy, forbid ? forbid : MK_DEFAULT_FORBIDDEN, why,
+					sizeof why) < 0)
+			gcode_policy_forbid(&p->policy, MK_DEFAULT_FORBIDDEN, why, sizeof why);
+	}
 	p->port = lb_serial_open(path, (int)spec_num(dev, "baud", DEFAULT_BAUD), err);
 	if (!p->port)
 		goto fail;
@@ -838,10 +897,11 @@ static int mk_run(lb_device *dev, const lb_now *now, const zmq_pollitem_t *items
 		  int64_t *deadline)
 {
 	mk_priv *p = dev->priv;
-	int64_t t;
+	int64_t t, t_out;
 
-	(void)items, (void)nitems;
-	if (read_port(dev, p, now) == LB_EGONE)
+	/* a wake-up for the pacing alone needs no read */
+	if ((nitems < 1 || (items[0].revents & (ZMQ_POLLIN | ZMQ_POLLERR))) &&
+	    read_port(dev, p, now) == LB_EGONE)
 		return LB_EGONE;
 	if (p->state != ST_HALTED) {
 		if (mk_sender_check_timeout(&p->snd, p->timeouts, now->mono, &t))
@@ -855,7 +915,7 @@ static int mk_run(lb_device *dev, const lb_now *now, const zmq_pollitem_t *items
 		advance_transitions(dev, p, now);
 		fill(dev, p, now);
 	}
-	if (flush_out(p) == LB_EGONE)
+	if (flush_out(p, now->mono, &t_out) == LB_EGONE)
 		return LB_EGONE;
 	if (p->job.id && now->mono - p->job.last_progress >= PROGRESS_EVERY_NS) {
 		job_event(dev, p, NULL, NULL);
@@ -865,6 +925,8 @@ static int mk_run(lb_device *dev, const lb_now *now, const zmq_pollitem_t *items
 		publish_status(dev, p, now);
 	/* next wake-up: the status, the poll, the sender's timeouts */
 	*deadline = p->next_status;
+	if (t_out >= 0 && t_out < *deadline)
+		*deadline = t_out;
 	if (!p->autoreport && p->next_poll < *deadline)
 		*deadline = p->next_poll;
 	mk_sender_check_timeout(&p->snd, p->timeouts, now->mono, &t);
@@ -878,7 +940,7 @@ static int mk_run(lb_device *dev, const lb_now *now, const zmq_pollitem_t *items
 /* Emergency stop: M112 on the wire at once, ahead of anything queued, then heaters off. */
 static int estop(lb_device *dev, mk_priv *p, lb_error *err)
 {
-	static const char stop[] = "M112\n";
+	static const char stop[] = "\nM112\n"; /* after a line the pacing may have cut */
 	static const char heaters[] = "M104 S0\nM140 S0\n";
 	lb_now now = lb_now_read();
 
@@ -944,6 +1006,18 @@ static int manual_gcode(lb_device *dev, mk_priv *p, const json_t *args, lb_error
 		return lb_error_set(err, LB_ERR_DEVICE, "the printer is halted (%s): reset it",
 				    p->message);
 	snprintf(buf, sizeof buf, "%s", lines);
+	/* the whole batch or nothing: every line obeys the safety policy first */
+	for (char *tok = strtok_r(buf, "\n", &save); tok; tok = strtok_r(NULL, "\n", &save)) {
+		char clean[GCODE_CMD_MAX + 1], why[160];
+		int len = gcode_clean(tok, strlen(tok), clean, sizeof clean);
+		if (len < 0)
+			return lb_error_set(err, LB_ERR_INVALID_PARAMS,
+					    "a command is too long or holds control bytes");
+		if (len > 0 && gcode_policy_check(&p->policy, clean, why, sizeof why) < 0)
+			return lb_error_set(err, LB_ERR_FORBIDDEN, "%s", why);
+	}
+	snprintf(buf, sizeof buf, "%s", lines);
+	save = NULL;
 	for (char *tok = strtok_r(buf, "\n", &save); tok; tok = strtok_r(NULL, "\n", &save)) {
 		if (own_add(p, tok) == 0) {
 			console(dev, p, "send", tok, now.real);
@@ -1052,6 +1126,7 @@ static void *mk_emu_create(lb_error *err)
 	marlin_emu_options o;
 
 	marlin_emu_options_default(&o);
+	o.baud = 115200; /* a printer's pace, so that progress is there to watch */
 	return marlin_emu_new(&o, err);
 }
 

@@ -73,10 +73,13 @@ def commands(text):
     return out
 
 
-def conf(tmp, port, print_opts=None, printer_opts=None):
+def conf(tmp, port, print_opts=None, printer_opts=None, emu_baud=0):
+    """The bridge's configuration for the emulator on port: the driver paces its writes to the
+    emulator's simulated baud rate, and writes freely when the emulator has none."""
     p = {"approval": "no", "confirm_bed": "no"}
     p.update(print_opts or {})
     m = {"port": port}
+    m.update({"baud": emu_baud} if emu_baud else {"pace": 0})
     m.update(printer_opts or {})
     raw = "[print]\n" + "".join("%s = %s\n" % kv for kv in p.items())
     raw += "[marlin.t]\n" + "".join("%s = %s\n" % kv for kv in m.items())
@@ -125,7 +128,8 @@ class PrinterTest(BridgeTest):
 
     def start(self, *emu_args, print_opts=None, printer_opts=None):
         e = self.emulator(*emu_args)
-        d = self.start_bridge(conf(self.tmp, e.path, print_opts, printer_opts))
+        baud = int(emu_args[emu_args.index("--baud") + 1]) if "--baud" in emu_args else 0
+        d = self.start_bridge(conf(self.tmp, e.path, print_opts, printer_opts, baud))
         c = self.client(d)
         wait_until(lambda: self.printer(c), timeout=10, what="the printer")
         return e, d, c
@@ -259,7 +263,7 @@ class PrinterTest(BridgeTest):
 
     def test_queue_survives_kill_9(self):
         e = self.emulator("--baud", "19200")
-        cf = conf(self.tmp, e.path, {"approval": "yes"})
+        cf = conf(self.tmp, e.path, {"approval": "yes"}, emu_baud=19200)
         d = self.start_bridge(cf, check_exit=False)
         c = self.client(d)
         wait_until(lambda: self.printer(c), timeout=10, what="the printer")
@@ -308,3 +312,20 @@ class PrinterTest(BridgeTest):
         self.assertEqual(s1.error("printer.clear", {"printer": PRINTER})["name"], "forbidden")
         c.call("printer.clear", {"printer": PRINTER})
         self.assertEqual(self.wait_job(c, j2["id"])["state"], "done")
+
+    def test_console_commands_obey_the_policy(self):
+        e, d, c = self.start(print_opts={"max_hotend": 250})
+        err = c.error("device.call", {"device": PRINTER, "action": "gcode",
+                                      "args": {"lines": "G28\nM104 S300"}})
+        self.assertEqual(err["name"], "forbidden")
+        self.assertIn("250", err["message"])
+        err = c.error("device.call", {"device": PRINTER, "action": "gcode",
+                                      "args": {"lines": "M500"}})
+        self.assertIn("EEPROM", err["message"])
+        sub = self.subscriber(d, ["printer/%s/console/" % PRINTER])
+        c.call("device.call", {"device": PRINTER, "action": "gcode",
+                               "args": {"lines": "G28\nM104 S200 ; preheat"}})
+        sub.wait_for(lambda m: m.data["dir"] == "send" and m.data["line"].startswith("M104"),
+                     what="the command on the console")
+        wait_until(lambda: "M104 S200" in e.executed(), what="M104 executed")
+        self.assertNotIn("M104 S300", e.executed())  # nothing of the refused batch went
