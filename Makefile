@@ -51,9 +51,17 @@ build/labctl: $(LABCTL_SRC) | build
 build/watch: examples/c/watch.c | build
 	$(CC) $(CSTD) $(WARN) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(PKG_LIBS)
 
-# Sanitized builds for the tests.
-build/asan/labbridge: $(DAEMON_SRC) $(HEADERS) | build/asan
-	$(CC) $(CSTD) $(WARN) -O1 -g $(SAN) $(PKG_CFLAGS) -o $@ $(DAEMON_SRC) $(PKG_LIBS)
+# Sanitized builds for the tests: every source compiled once, the daemon and each unit test
+# linked from the same objects (object files, not an archive: the drivers' registration sections
+# must all be linked in).
+ASAN_OBJ := $(patsubst %.c,build/asan/obj/%.o,$(CORE_SRC) $(DRIVER_SRC) $(PROTO_SRC))
+
+build/asan/obj/%.o: %.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(WARN) -O1 -g $(SAN) $(PKG_CFLAGS) -c -o $@ $<
+
+build/asan/labbridge: build/asan/obj/bridge/main.o $(ASAN_OBJ) | build/asan
+	$(CC) -O1 -g $(SAN) -o $@ $^ $(PKG_LIBS)
 
 build/asan/labctl: $(LABCTL_SRC) | build/asan
 	$(CC) $(CSTD) $(WARN) -O1 -g $(SAN) $(PKG_CFLAGS) -o $@ $(LABCTL_SRC) $(PKG_LIBS)
@@ -69,11 +77,17 @@ build/marlin-emu: tests/emulators/marlin_emu.c $(EMU_SRC) $(HEADERS) | build
 build/asan/marlin-emu: tests/emulators/marlin_emu.c $(EMU_SRC) $(HEADERS) | build/asan
 	$(CC) $(CSTD) $(WARN) -O1 -g $(SAN) $(PKG_CFLAGS) -o $@ $< $(EMU_SRC) $(PKG_LIBS)
 
-build/asan/test_%: tests/unit/test_%.c tests/unit/check.h $(CORE_SRC) $(DRIVER_SRC) $(PROTO_SRC) $(HEADERS) | build/asan
-	$(CC) $(CSTD) $(WARN) -O1 -g $(SAN) $(PKG_CFLAGS) -Ibridge -o $@ $< $(CORE_SRC) $(DRIVER_SRC) $(PROTO_SRC) $(PKG_LIBS)
+build/asan/test_%: tests/unit/test_%.c tests/unit/check.h $(ASAN_OBJ) $(HEADERS) | build/asan
+	$(CC) $(CSTD) $(WARN) -O1 -g $(SAN) $(PKG_CFLAGS) -Ibridge -o $@ $< $(ASAN_OBJ) $(PKG_LIBS)
 
-build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CORE_SRC) $(PROTO_SRC) $(HEADERS) | build/fuzz
-	clang $(CSTD) $(WARN) -O1 -g -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS) -Ibridge -o $@ $< $(CORE_SRC) $(PROTO_SRC) $(PKG_LIBS)
+FUZZ_OBJ := $(patsubst %.c,build/fuzz/obj/%.o,$(CORE_SRC) $(PROTO_SRC))
+
+build/fuzz/obj/%.o: %.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	clang $(CSTD) $(WARN) -O1 -g -fsanitize=fuzzer-no-link,address,undefined $(PKG_CFLAGS) -c -o $@ $<
+
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJ) $(HEADERS) | build/fuzz
+	clang $(CSTD) $(WARN) -O1 -g -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS) -Ibridge -o $@ $< $(FUZZ_OBJ) $(PKG_LIBS)
 
 build/bench_%: tests/bench/bench_%.c $(CORE_SRC) $(HEADERS) | build
 	$(CC) $(CSTD) $(WARN) -O2 -g $(PKG_CFLAGS) -Ibridge -o $@ $< $(PKG_LIBS)
