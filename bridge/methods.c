@@ -328,6 +328,7 @@ static const struct method {
     {"print.upload", LB_ROLE_STUDENT, m_print_upload},
     {"print.queue", LB_ROLE_OBSERVER, m_print_queue},
     {"print.job", LB_ROLE_OBSERVER, m_print_job},
+    {"print.thumbnail", LB_ROLE_OBSERVER, m_print_thumbnail},
     {"print.approve", LB_ROLE_TEACHER, m_print_approve},
     {"print.cancel", LB_ROLE_STUDENT, m_print_cancel},
     {"print.pause", LB_ROLE_STUDENT, m_print_pause},

@@ -464,6 +464,65 @@ int m_print_move(lb_server *s, call *c, json_t **result, lb_error *err)
 	return 0;
 }
 
+/* print.thumbnail {id, index?}: a picture the slicer embedded in the file, as base64 PNG (or
+ * JPG/QOI, as the slicer wrote it). */
+int m_print_thumbnail(lb_server *s, call *c, json_t **result, lb_error *err)
+{
+	static const char *const allowed[] = {"id", "index", NULL};
+	long long id, index = -1;
+	json_t *job, *th;
+	char path[600], line[1024];
+	FILE *f = NULL;
+	long long off, end;
+	size_t cap, n = 0;
+	char *b64 = NULL;
+
+	if (lb_param_only(c->req.params, allowed, err) < 0 ||
+	    lb_param_int(c->req.params, "index", false, 0, GCODE_THUMBS_MAX - 1, &index, err) < 0 ||
+	    !(job = param_job(s, c, &id, err)))
+		return LB_EFAIL;
+	th = json_object_get(json_object_get(job, "meta"), "thumbnails");
+	if (index < 0) /* the largest */
+		for (size_t i = 0; i < json_array_size(th); i++)
+			if (index < 0 ||
+			    json_integer_value(json_object_get(json_array_get(th, i), "width")) >
+				json_integer_value(
+				    json_object_get(json_array_get(th, index), "width")))
+				index = (long long)i;
+	th = index >= 0 ? json_array_get(th, (size_t)index) : NULL;
+	if (!th) {
+		json_decref(job);
+		return lb_error_set(err, LB_ERR_INVALID_PARAMS, "job %lld has no thumbnail%s", id,
+				    index >= 0 ? " of that index" : "");
+	}
+	off = json_integer_value(json_object_get(th, "offset"));
+	end = json_integer_value(json_object_get(th, "end"));
+	cap = end > off ? (size_t)(end - off) + 1 : 1;
+	if (lb_printq_path(s->printq, id, path, sizeof path) < 0 || !(f = fopen(path, "r")) ||
+	    fseeko(f, off, SEEK_SET) < 0 || !(b64 = malloc(cap))) {
+		lb_error_set(err, LB_ERR_INTERNAL, "cannot read the file of job %lld", id);
+		goto done;
+	}
+	/* "; <base64>" lines up to the end marker */
+	while (ftello(f) < end && fgets(line, sizeof line, f)) {
+		for (char *p = line; *p; p++)
+			if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+			    (*p >= '0' && *p <= '9') || *p == '+' || *p == '/' || *p == '=')
+				if (n + 1 < cap)
+					b64[n++] = *p;
+	}
+	b64[n] = '\0';
+	*result = json_pack("{s:I,s:I,s:O,s:O,s:s}", "id", (json_int_t)id, "index",
+			    (json_int_t)index, "width", json_object_get(th, "width"), "height",
+			    json_object_get(th, "height"), "base64", b64);
+done:
+	if (f)
+		fclose(f);
+	free(b64);
+	json_decref(job);
+	return *result ? 0 : LB_EFAIL;
+}
+
 /* printer.clear {printer} (teacher): the bed is clear, the next job may start. */
 int m_printer_clear(lb_server *s, call *c, json_t **result, lb_error *err)
 {

@@ -705,8 +705,11 @@ static char *meta_json(const gcode_meta *m)
 	json_object_set_new(o, "lines", json_integer(m->lines));
 	json_object_set_new(o, "commands", json_integer(m->commands));
 	for (int i = 0; i < m->nthumbs && i < GCODE_THUMBS_MAX; i++)
-		json_array_append_new(thumbs, json_pack("{s:i,s:i}", "width", m->thumbs[i].width,
-							"height", m->thumbs[i].height));
+		json_array_append_new(thumbs,
+				      json_pack("{s:i,s:i,s:I,s:I}", "width", m->thumbs[i].width,
+						"height", m->thumbs[i].height, "offset",
+						(json_int_t)m->thumbs[i].begin_offset, "end",
+						(json_int_t)m->thumbs[i].end_offset));
 	json_object_set(o, "thumbnails", thumbs);
 	text = json_dumps(o, JSON_COMPACT);
 cleanup:

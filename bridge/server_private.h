@@ -137,6 +137,7 @@ int m_print_resume(lb_server *s, call *c, json_t **result, lb_error *err);
 int m_print_retry(lb_server *s, call *c, json_t **result, lb_error *err);
 int m_print_delete(lb_server *s, call *c, json_t **result, lb_error *err);
 int m_print_move(lb_server *s, call *c, json_t **result, lb_error *err);
+int m_print_thumbnail(lb_server *s, call *c, json_t **result, lb_error *err);
 int m_printer_clear(lb_server *s, call *c, json_t **result, lb_error *err);
 int m_printer_estop(lb_server *s, call *c, json_t **result, lb_error *err);
 
