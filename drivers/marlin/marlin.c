@@ -40,7 +40,8 @@
 #define CONNECT_NS 3000000000LL	    /* how long open waits for "start" and each answer */
 #define STATUS_EVERY_NS 500000000LL /* status while printing */
 #define IDLE_STATUS_NS 2000000000LL
-#define POLL_NS 1000000000LL /* temperature polling when the firmware cannot auto-report */
+#define POSITION_NS 2000000000LL /* position polling (M114) */
+#define POLL_NS 1000000000LL	 /* temperature polling when the firmware cannot auto-report */
 #define PROGRESS_EVERY_NS 1000000000LL /* the queue records the acknowledged line this often */
 #define OWN_MAX 64		       /* the driver's own commands waiting to be sent */
 #define OUT_MAX 8192
@@ -91,6 +92,9 @@ typedef struct mk_priv {
 	int64_t wire_at; /* when the link will have sent everything written */
 	int64_t timeouts[4];
 	double hotend, hotend_target, bed, bed_target;
+	double pos[4]; /* X Y Z E from the last M114 */
+	int has_pos;
+	int64_t next_pos;
 	int s_status, s_hotend, s_bed, s_console;
 	int64_t next_status, next_poll;
 	char own[OWN_MAX][GCODE_CMD_MAX + 1];
@@ -178,6 +182,10 @@ static json_t *status_json(mk_priv *p, int64_t mono)
 			      mk_sender_inflight(&p->snd), "resends", (json_int_t)p->snd.resends,
 			      "timeouts", (json_int_t)p->snd.timeouts);
 
+	json_object_set_new(o, "position",
+			    p->has_pos ? json_pack("{s:f,s:f,s:f,s:f}", "x", p->pos[0], "y",
+						   p->pos[1], "z", p->pos[2], "e", p->pos[3])
+				       : json_null());
 	if (p->job.id) {
 		mk_job *j = &p->job;
 		double pct =
@@ -638,6 +646,7 @@ static int mk_open(lb_device *dev, const lb_now *now, lb_error *err)
 	dev->running = true;
 	p->next_status = now->mono;
 	p->next_poll = now->mono + POLL_NS;
+	p->next_pos = now->mono;
 	lb_info("printer %s on %s: %s, %s temperature reports, %d line(s) / %d bytes in flight",
 		dev->spec.id, path, p->firmware, p->autoreport ? "automatic" : "polled",
 		p->snd.window_lines, p->rx_buffer);
@@ -816,12 +825,15 @@ static void on_line(lb_device *dev, mk_priv *p, const char *line, size_t len, co
 		console(dev, p, "recv", r.text, now->real);
 		halted(dev, p, r.text, now);
 		return;
+	case MARLIN_POSITION:
+		memcpy(p->pos, r.pos, sizeof p->pos);
+		p->has_pos = 1;
+		break;
 	case MARLIN_OTHER:
 	case MARLIN_UNKNOWN_COMMAND:
 	case MARLIN_BUSY:
 	case MARLIN_FIRMWARE:
 	case MARLIN_CAP:
-	case MARLIN_POSITION:
 	case MARLIN_WAIT:
 	case MARLIN_RESEND:
 		if (r.kind != MARLIN_WAIT && r.kind != MARLIN_RESEND)
@@ -906,10 +918,16 @@ static int mk_run(lb_device *dev, const lb_now *now, const zmq_pollitem_t *items
 	if (p->state != ST_HALTED) {
 		if (mk_sender_check_timeout(&p->snd, p->timeouts, now->mono, &t))
 			lb_warn("printer %s: no answer in time, assuming a lost ok", dev->spec.id);
+		if (now->mono >= p->next_pos) {
+			if (p->own_count < 2)
+				own_add(p, "M114");
+			p->next_pos = now->mono + POSITION_NS;
+		}
 		if (!p->autoreport && now->mono >= p->next_poll) {
 			if (p->own_count == 0)
 				own_add(p, "M105");
 			p->next_poll = now->mono + POLL_NS;
+			p->next_pos = now->mono;
 		}
 		fill(dev, p, now);
 		advance_transitions(dev, p, now);
@@ -929,6 +947,8 @@ static int mk_run(lb_device *dev, const lb_now *now, const zmq_pollitem_t *items
 		*deadline = t_out;
 	if (!p->autoreport && p->next_poll < *deadline)
 		*deadline = p->next_poll;
+	if (p->state != ST_HALTED && p->next_pos < *deadline)
+		*deadline = p->next_pos;
 	mk_sender_check_timeout(&p->snd, p->timeouts, now->mono, &t);
 	if (t >= 0 && t < *deadline)
 		*deadline = t;

@@ -12,7 +12,7 @@ import zlib
 from lbtest import BridgeTest, make_conf, wait_until, program
 
 FINAL = ("done", "failed", "cancelled", "interrupted")
-OWN = ("M110", "M115", "M155", "M105")  # the bridge's own commands, not the job's
+OWN = ("M110", "M115", "M155", "M105", "M114")  # the bridge's own commands, not the job's
 
 
 class Emulator:
@@ -164,6 +164,9 @@ class PrinterTest(BridgeTest):
         st = sub.wait_for(lambda m: m.topic.startswith("printer/") and m.data["state"] == "idle",
                           what="idle status")
         self.assertIn("hotend", st.data)
+        st = sub.wait_for(lambda m: m.topic.startswith("printer/") and m.data["position"],
+                          what="a status with the position (M114)")
+        self.assertEqual(set(st.data["position"]), {"x", "y", "z", "e"})
 
     def test_corrupted_lines_and_lost_oks(self):
         # one line in 37 arrives corrupted, one ok in 53 is lost, no ok after resend requests
