@@ -367,6 +367,113 @@ static void test_fill_f32(void)
 	CHECK(out[0] == 42.0f);
 }
 
+/*
+ * The general form of a block, one sample at a time: the wave's switch, then noise, then the
+ * clamp, for every sample (the block generator before its fast paths; same arithmetic, so the
+ * results must be bit-identical). The noise's deviate is lb_signal_at's (a constant signal with
+ * only noise: offset 0 + noise * gaussian, exact in double).
+ */
+static void fill_general(lb_signal *s, double t0, double dt, float *out, size_t n)
+{
+	double step = s->frequency * dt, ph = s->frequency * t0;
+	double c = cos(2.0 * M_PI * step), sn = sin(2.0 * M_PI * step);
+	double x = cos(2.0 * M_PI * s->frequency * t0), y = sin(2.0 * M_PI * s->frequency * t0);
+
+	ph -= floor(ph);
+	for (size_t i = 0; i < n; i++) {
+		double w = 0;
+		switch (s->wave) {
+		case LB_WAVE_CONSTANT: out[i] = (float)s->offset; break;
+		case LB_WAVE_SINE: {
+			double nx = x * c - y * sn;
+			out[i] = (float)(s->offset + s->amplitude * y);
+			y = x * sn + y * c;
+			x = nx;
+			break;
+		}
+		case LB_WAVE_SQUARE:
+		case LB_WAVE_RAMP:
+			w = s->wave == LB_WAVE_SQUARE ? (ph < 0.5 ? 1.0 : -1.0) : 2.0 * ph - 1.0;
+			out[i] = (float)(s->offset + s->amplitude * w);
+			ph += step;
+			if (ph >= 1.0)
+				ph -= floor(ph);
+			break;
+		default: break;
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (s->noise > 0) {
+			lb_signal g = *s;
+			g.wave = LB_WAVE_CONSTANT;
+			g.offset = 0;
+			g.min = g.max = 0;
+			out[i] = (float)(out[i] + lb_signal_at(&g, 0));
+			s->rng = g.rng;
+		}
+		if (s->max > s->min)
+			out[i] = out[i] < s->min   ? (float)s->min
+				 : out[i] > s->max ? (float)s->max
+						   : out[i];
+	}
+}
+
+static void test_fill_fast_paths(void)
+{
+	/* offset, min, max, noise: inside, below, above the range, no range, zeros, with noise */
+	static const double cases[][4] = {
+	    {1.5, 0, 0, 0},	{1.5, -1, 2, 0},   {-7.25, -1, 2, 0},	 {9.5, -1, 2, 0},
+	    {0.0, 0, 0, 0},	{-0.0, 0, 0, 0},   {-0.0, -1, 1, 0},	 {0.1, 0.1, 0.2, 0},
+	    {1e9, -40, 125, 0}, {0.3, 0, 0, 0.05}, {0.3, 0.2, 0.4, 0.5}, {2.0, -1, 1, 0.01},
+	};
+	static const size_t sizes[] = {0, 1, 3, 7, 8, 1000, 1001};
+	static float a[1002], b[1002];
+	int same = 1, same_at = 1, same_rng = 1;
+
+	for (int w = LB_WAVE_CONSTANT; w <= LB_WAVE_RAMP; w++)
+		for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++)
+			for (size_t z = 0; z < sizeof sizes / sizeof sizes[0]; z++) {
+				lb_signal s = sig((lb_wave)w, cases[k][0], 1.75, 3.0), r;
+				size_t n = sizes[z];
+				s.min = cases[k][1];
+				s.max = cases[k][2];
+				s.noise = cases[k][3];
+				s.rng = 12345 + k;
+				r = s;
+				a[n] = b[n] = -99.0f; /* no more than n written */
+				lb_signal_fill_f32(&s, 0.37, 1e-5, a, n);
+				fill_general(&r, 0.37, 1e-5, b, n);
+				same &= memcmp(a, b, (n + 1) * sizeof a[0]) == 0;
+				same_rng &= s.rng == r.rng;
+			}
+	CHECK(same);
+	CHECK(same_rng);
+
+	/* the constant fast path equals lb_signal_at, clamped, sample by sample */
+	for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+		lb_signal s = sig(LB_WAVE_CONSTANT, cases[k][0], 1.75, 3.0), r;
+		if (cases[k][3] > 0)
+			continue;
+		s.min = cases[k][1];
+		s.max = cases[k][2];
+		r = s;
+		lb_signal_fill_f32(&s, 2.0, 1e-8, a, 1000);
+		for (int i = 0; i < 1000; i++)
+			same_at &= a[i] == (float)lb_signal_at(&r, 2.0 + i * 1e-8);
+	}
+	CHECK(same_at);
+	{
+		lb_signal s = sig(LB_WAVE_CONSTANT, 9.5, 1, 1);
+		s.min = -1;
+		s.max = 2;
+		lb_signal_fill_f32(&s, 0, 1e-8, a, 5);
+		CHECK(a[0] == 2.0f && a[4] == 2.0f); /* clamped */
+		s = sig(LB_WAVE_CONSTANT, -0.0, 1, 1);
+		lb_signal_fill_f32(&s, 0, 1e-8, a, 5);
+		CHECK(a[4] == 0.0f && signbit(a[4])); /* -0.0 kept, not memset to +0.0 */
+	}
+}
+
 int main(void)
 {
 	RUN(test_wave_names);
@@ -379,5 +486,6 @@ int main(void)
 	RUN(test_determinism);
 	RUN(test_walk);
 	RUN(test_fill_f32);
+	RUN(test_fill_fast_paths);
 	return check_summary();
 }
