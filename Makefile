@@ -82,6 +82,8 @@ build/asan/test_%: tests/unit/test_%.c tests/unit/check.h $(ASAN_OBJ) $(HEADERS)
 
 FUZZ_OBJ := $(patsubst %.c,build/fuzz/obj/%.o,$(CORE_SRC) $(PROTO_SRC))
 
+.SECONDARY: $(ASAN_OBJ) $(FUZZ_OBJ) # kept between runs, not removed as intermediates
+
 build/fuzz/obj/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
 	clang $(CSTD) $(WARN) -O1 -g -fsanitize=fuzzer-no-link,address,undefined $(PKG_CFLAGS) -c -o $@ $<
