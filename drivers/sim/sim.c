@@ -12,7 +12,16 @@
 #include "../../bridge/request.h"
 #include "signal.h"
 
-#define SIM_MAX_RATE 1000000.0 /* a signal generator: up to 1 MHz */
+/*
+ * Rates up to 100 MHz: above ~1 MHz a simulated device is a load generator for benchmarks
+ * (tests/bench/run.py offers tens of M samples/s from one or two device threads, as raw libzmq
+ * does from one publisher thread); real sensors are below 100 kHz. The work stays one wake-up
+ * per message (or fewer: a late wake-up publishes every due message at once) and one
+ * lb_signal_fill_f32 per message, whatever the rate: the batch sets the messages per second
+ * (rate 1e8 with batch = 1000: 100 000 messages/s; automatic: SIM_MAX_BATCH samples, 1 526
+ * messages of 256 KiB per second).
+ */
+#define SIM_MAX_RATE 100000000.0
 #define SIM_MAX_BATCH 65536
 #define SIM_MAX_DEVICES 64
 /* Automatic batching: at most this many messages per second per stream (50 ms of latency). */
@@ -50,11 +59,12 @@ typedef struct sim_priv {
 	int bufcap;
 } sim_priv;
 
-/* Samples per message for the current rate. */
+/* Samples per message for the current rate; automatic batches stop at SIM_MAX_BATCH (above
+ * 1.3 MHz: more than 20 messages/s rather than messages of many MB). */
 static int sim_batch(const sim_priv *p)
 {
-	int b = p->batch ? p->batch : (int)ceil(p->rate / SIM_MESSAGES_PER_S);
-	return b < 1 ? 1 : b;
+	double b = p->batch ? p->batch : ceil(p->rate / SIM_MESSAGES_PER_S);
+	return b < 1 ? 1 : b > SIM_MAX_BATCH ? SIM_MAX_BATCH : (int)b;
 }
 
 /* The keys a [sim.NAME] section may hold. */
@@ -326,8 +336,8 @@ static int number_in(const char *key, const json_t *v, double min, double max, d
 	*out = json_number_value(v);
 	if (!(*out >= min && *out <= max))
 		return lb_error_set(err, LB_ERR_INVALID_PARAMS,
-				    "%s = %g is outside the device's limits [%g, %g]", key, *out,
-				    min, max);
+				    "%s = %.15g is outside the device's limits [%.15g, %.15g]", key,
+				    *out, min, max);
 	return 0;
 }
 
