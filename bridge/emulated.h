@@ -4,6 +4,7 @@
 
 #include <jansson.h>
 
+#include "driver.h"
 #include "error.h"
 
 /* Faults every emulated board understands (an emulator may ignore some). */
@@ -44,5 +45,28 @@ int lb_emulated_fault(lb_emulated *e, const char *method, const json_t *params, 
 
 /* Stop the emulator (at shutdown). */
 void lb_emulated_stop(lb_emulated *e);
+
+/*
+ * Define a driver's simulate, cleanup and bridge_call hooks (prefix_simulate, prefix_cleanup,
+ * prefix_bridge_call) for its one emulated board e, a static lb_emulated: the board starts with
+ * the simulated lab, stops at shutdown, and takes faults through "<driver>.emulator {fault}".
+ */
+#define LB_EMULATED_HOOKS(prefix, e)                                                               \
+	static int prefix##_simulate(const lb_driver *drv, const lb_scan_ctx *ctx, json_t *ports)  \
+	{                                                                                          \
+		(void)drv, (void)ctx;                                                              \
+		return lb_emulated_port(&(e), ports);                                              \
+	}                                                                                          \
+	static void prefix##_cleanup(const lb_driver *drv)                                         \
+	{                                                                                          \
+		(void)drv;                                                                         \
+		lb_emulated_stop(&(e));                                                            \
+	}                                                                                          \
+	static int prefix##_bridge_call(const lb_driver *drv, const char *method,                  \
+					const json_t *params, json_t **result, lb_error *err)      \
+	{                                                                                          \
+		(void)drv;                                                                         \
+		return lb_emulated_fault(&(e), method, params, result, err);                       \
+	}
 
 #endif

@@ -525,25 +525,8 @@ static lb_emulated fm_emulated = {
     .destroy = fm_emu_destroy,
 };
 
-static int fm_simulate(const lb_driver *drv, const lb_scan_ctx *ctx, json_t *ports)
-{
-	(void)drv, (void)ctx;
-	return lb_emulated_port(&fm_emulated, ports);
-}
-
-static void fm_cleanup(const lb_driver *drv)
-{
-	(void)drv;
-	lb_emulated_stop(&fm_emulated);
-}
-
 /* firmata.emulator {fault: ok|silent|garbage|unplug|plug}: faults of the simulated board. */
-static int fm_bridge_call(const lb_driver *drv, const char *method, const json_t *params,
-			  json_t **result, lb_error *err)
-{
-	(void)drv;
-	return lb_emulated_fault(&fm_emulated, method, params, result, err);
-}
+LB_EMULATED_HOOKS(fm, fm_emulated)
 
 static lb_driver firmata_driver = {
     .name = "firmata",

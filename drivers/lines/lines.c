@@ -454,25 +454,8 @@ static lb_emulated ln_emulated = {
     .destroy = ln_emu_destroy,
 };
 
-static int ln_simulate(const lb_driver *drv, const lb_scan_ctx *ctx, json_t *ports)
-{
-	(void)drv, (void)ctx;
-	return lb_emulated_port(&ln_emulated, ports);
-}
-
-static void ln_cleanup(const lb_driver *drv)
-{
-	(void)drv;
-	lb_emulated_stop(&ln_emulated);
-}
-
 /* lines.emulator {fault: ok|silent|garbage|unplug|plug}: faults of the simulated board. */
-static int ln_bridge_call(const lb_driver *drv, const char *method, const json_t *params,
-			  json_t **result, lb_error *err)
-{
-	(void)drv;
-	return lb_emulated_fault(&ln_emulated, method, params, result, err);
-}
+LB_EMULATED_HOOKS(ln, ln_emulated)
 
 static lb_driver lines_driver = {
     .name = "lines",

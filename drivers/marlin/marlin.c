@@ -1178,25 +1178,8 @@ static lb_emulated mk_emulated = {
     .destroy = mk_emu_destroy,
 };
 
-static int mk_simulate(const lb_driver *drv, const lb_scan_ctx *ctx, json_t *ports)
-{
-	(void)drv, (void)ctx;
-	return lb_emulated_port(&mk_emulated, ports);
-}
-
-static void mk_cleanup(const lb_driver *drv)
-{
-	(void)drv;
-	lb_emulated_stop(&mk_emulated);
-}
-
-/* marlin.emulator {fault}: faults of the simulated printer. */
-static int mk_bridge_call(const lb_driver *drv, const char *method, const json_t *params,
-			  json_t **result, lb_error *err)
-{
-	(void)drv;
-	return lb_emulated_fault(&mk_emulated, method, params, result, err);
-}
+/* marlin.emulator {fault: ok|silent|garbage|unplug|plug}: faults of the simulated printer. */
+LB_EMULATED_HOOKS(mk, mk_emulated)
 
 static lb_driver marlin_driver = {
     .name = "marlin",
