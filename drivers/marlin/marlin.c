@@ -104,6 +104,8 @@ typedef struct mk_priv {
 	mk_job job;
 	char out[OUT_MAX];
 	size_t nout;
+	char rx[READ_MAX]; /* read from the port, not yet split into lines */
+	size_t rx_off, rx_len;
 	char pend[GCODE_CMD_MAX + 1]; /* a job line read but not yet sent (window full) */
 	int pend_len;
 	mk_tag pend_tag;
@@ -337,92 +339,103 @@ static int send_now(mk_priv *p, const char *cmd, int64_t mono)
 	return n > 0 ? lb_serial_write(p->port, frame, (size_t)n, 1000) : LB_EFAIL;
 }
 
-/* Read replies until an ok (1), a resend or error (-1), or the deadline (0); firmware name and
- * capabilities are taken on the way. */
+/*
+ * The next complete line from the firmware (1, *line and *len inside p->split), from the bytes
+ * already read or, if there are none, from the port; 0 when nothing more is there now,
+ * LB_EGONE when the port went away. Bytes read beyond the line wait in p->rx for the next call.
+ */
+static int next_line(mk_priv *p, const char **line, size_t *len)
+{
+	for (;;) {
+		ssize_t n;
+		while (p->rx_off < p->rx_len) {
+			size_t used;
+			int got = marlin_next_line(&p->split, p->rx + p->rx_off,
+						   p->rx_len - p->rx_off, &used, line, len);
+			p->rx_off += used;
+			if (got)
+				return 1;
+		}
+		p->rx_off = p->rx_len = 0;
+		n = lb_serial_read(p->port, p->rx, sizeof p->rx);
+		if (n <= 0)
+			return n < 0 ? LB_EGONE : 0;
+		p->rx_len = (size_t)n;
+	}
+}
+
+/* The next reply parsed into r, waiting until the deadline (monotonic ns): 1, 0 at the deadline,
+ * LB_EGONE. */
+static int wait_reply(mk_priv *p, int64_t deadline, marlin_reply *r)
+{
+	for (;;) {
+		const char *line;
+		size_t len;
+		struct pollfd pf = {lb_serial_fd(p->port), POLLIN, 0};
+		int64_t now;
+		int got = next_line(p, &line, &len);
+		if (got) {
+			if (got == 1)
+				marlin_parse(line, len, r);
+			return got;
+		}
+		now = lb_now_read().mono;
+		if (now >= deadline)
+			return 0;
+		poll(&pf, 1, (int)((deadline - now) / 1000000) + 1);
+	}
+}
+
+/* Read replies until an ok (1), a resend or fatal error (-1), or the deadline (0); firmware name
+ * and capabilities are taken on the way. */
 static int wait_ok(mk_priv *p, int64_t deadline)
 {
-	char buf[512];
+	marlin_reply r;
+	char why[8];
+	int got;
 
-	for (;;) {
-		lb_now now = lb_now_read();
-		struct pollfd pf = {lb_serial_fd(p->port), POLLIN, 0};
-		ssize_t n = lb_serial_read(p->port, buf, sizeof buf);
-		size_t off = 0;
-		if (n < 0)
-			return -1;
-		while ((size_t)off < (size_t)n) {
-			const char *line;
-			size_t len, used;
-			marlin_reply r;
-			char why[8];
-			if (!marlin_next_line(&p->split, buf + off, (size_t)n - off, &used, &line,
-					      &len)) {
-				off = (size_t)n;
-				break;
-			}
-			off += used;
-			marlin_parse(line, len, &r);
-			if (r.kind == MARLIN_FIRMWARE)
-				snprintf(p->firmware, sizeof p->firmware, "%s", r.text);
-			else if (r.kind == MARLIN_CAP) {
-				if (strcmp(r.text, "AUTOREPORT_TEMP") == 0)
-					p->autoreport = r.cap_value;
-				else if (strcmp(r.text, "ADVANCED_OK") == 0)
-					p->advanced_ok = r.cap_value;
-				else if (strcmp(r.text, "EMERGENCY_PARSER") == 0)
-					p->emergency_parser = r.cap_value;
-			} else if (r.kind == MARLIN_OK) {
-				take_temps(p, &r);
-				if (r.buffer >= 0)
-					p->advanced_ok =
-					    1; /* "ok N.. P.. B..": it says its free slots */
-				if (r.buffer >= 0 && r.buffer + 1 > p->max_free_slots)
+	while ((got = wait_reply(p, deadline, &r)) == 1) {
+		if (r.kind == MARLIN_FIRMWARE) {
+			snprintf(p->firmware, sizeof p->firmware, "%s", r.text);
+		} else if (r.kind == MARLIN_CAP) {
+			if (strcmp(r.text, "AUTOREPORT_TEMP") == 0)
+				p->autoreport = r.cap_value;
+			else if (strcmp(r.text, "EMERGENCY_PARSER") == 0)
+				p->emergency_parser = r.cap_value;
+		} else if (r.kind == MARLIN_OK) {
+			take_temps(p, &r);
+			if (r.buffer >= 0) {
+				p->advanced_ok = 1; /* "ok N.. P.. B..": it says its free slots */
+				if (r.buffer + 1 > p->max_free_slots)
 					p->max_free_slots = r.buffer + 1;
-				mk_sender_on_reply(&p->snd, &r, now.mono, why, sizeof why);
-				return 1;
-			} else if (r.kind == MARLIN_RESEND || r.kind == MARLIN_ERROR ||
-				   r.kind == MARLIN_FATAL) {
-				snprintf(p->last_error, sizeof p->last_error, "%s", r.text);
-				if (r.kind != MARLIN_ERROR)
-					return -1;
 			}
+			mk_sender_on_reply(&p->snd, &r, lb_now_read().mono, why, sizeof why);
+			return 1;
+		} else if (r.kind == MARLIN_RESEND || r.kind == MARLIN_ERROR ||
+			   r.kind == MARLIN_FATAL) {
+			snprintf(p->last_error, sizeof p->last_error, "%s", r.text);
+			if (r.kind != MARLIN_ERROR)
+				return -1;
 		}
-		if (now.mono >= deadline)
-			return 0;
-		poll(&pf, 1, (int)((deadline - now.mono) / 1000000) + 1);
 	}
+	return got == 0 ? 0 : -1;
 }
 
 /* Wait for "start" (a board that resets when its port opens) until the deadline; the rest of
  * its boot chatter is dropped. */
 static void wait_start(mk_priv *p, int64_t deadline)
 {
-	char buf[512];
+	marlin_reply r;
 
-	for (;;) {
-		lb_now now = lb_now_read();
-		struct pollfd pf = {lb_serial_fd(p->port), POLLIN, 0};
-		ssize_t n = lb_serial_read(p->port, buf, sizeof buf);
-		size_t off = 0;
-		while (n > 0 && off < (size_t)n) {
-			const char *line;
-			size_t len, used;
-			marlin_reply r;
-			if (!marlin_next_line(&p->split, buf + off, (size_t)n - off, &used, &line,
-					      &len))
-				break;
-			off += used;
-			if (marlin_parse(line, len, &r) == MARLIN_START) {
-				/* give the boot chatter a moment, then drop it */
-				poll(NULL, 0, 50);
-				lb_serial_flush_input(p->port);
-				memset(&p->split, 0, sizeof p->split);
-				return;
-			}
-		}
-		if (n < 0 || now.mono >= deadline)
+	while (wait_reply(p, deadline, &r) == 1) {
+		if (r.kind == MARLIN_START) {
+			/* give the boot chatter a moment, then drop it */
+			poll(NULL, 0, 50);
+			lb_serial_flush_input(p->port);
+			memset(&p->split, 0, sizeof p->split);
+			p->rx_off = p->rx_len = 0;
 			return;
-		poll(&pf, 1, (int)((deadline - now.mono) / 1000000) + 1);
+		}
 	}
 }
 
@@ -862,31 +875,17 @@ static void on_line(lb_device *dev, mk_priv *p, const char *line, size_t len, co
 	}
 }
 
-/* Read and handle what the firmware printed; 0 or LB_EGONE. */
+/* Read and handle what the firmware printed (at most 64 lines, so that a chatty board cannot
+ * hold the thread); 0 or LB_EGONE. */
 static int read_port(lb_device *dev, mk_priv *p, const lb_now *now)
 {
-	char buf[READ_MAX];
+	const char *line;
+	size_t len;
+	int got = 0;
 
-	for (int rounds = 0; rounds < 16; rounds++) {
-		ssize_t n = lb_serial_read(p->port, buf, sizeof buf);
-		size_t off = 0;
-		if (n < 0)
-			return LB_EGONE;
-		if (n == 0)
-			return 0;
-		while (off < (size_t)n) {
-			const char *line;
-			size_t len, used;
-			if (!marlin_next_line(&p->split, buf + off, (size_t)n - off, &used, &line,
-					      &len))
-				break;
-			off += used;
-			on_line(dev, p, line, len, now);
-		}
-		if ((size_t)n < sizeof buf)
-			return 0;
-	}
-	return 0;
+	for (int k = 0; k < 64 && (got = next_line(p, &line, &len)) == 1; k++)
+		on_line(dev, p, line, len, now);
+	return got == LB_EGONE ? LB_EGONE : 0;
 }
 
 /* Pausing and cancelling wait for the lines in flight, then send their G-code. */
@@ -912,7 +911,8 @@ static int mk_run(lb_device *dev, const lb_now *now, const zmq_pollitem_t *items
 	int64_t t, t_out;
 
 	/* a wake-up for the pacing alone needs no read */
-	if ((nitems < 1 || (items[0].revents & (ZMQ_POLLIN | ZMQ_POLLERR))) &&
+	if ((nitems < 1 || (items[0].revents & (ZMQ_POLLIN | ZMQ_POLLERR)) ||
+	     p->rx_off < p->rx_len) &&
 	    read_port(dev, p, now) == LB_EGONE)
 		return LB_EGONE;
 	if (p->state != ST_HALTED) {
@@ -945,6 +945,8 @@ static int mk_run(lb_device *dev, const lb_now *now, const zmq_pollitem_t *items
 	*deadline = p->next_status;
 	if (t_out >= 0 && t_out < *deadline)
 		*deadline = t_out;
+	if (p->rx_off < p->rx_len)
+		*deadline = now->mono; /* lines read but not handled yet */
 	if (!p->autoreport && p->next_poll < *deadline)
 		*deadline = p->next_poll;
 	if (p->state != ST_HALTED && p->next_pos < *deadline)
