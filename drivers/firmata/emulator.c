@@ -2,7 +2,7 @@
  */
 #include "emulator.h"
 
-#include "../../bridge/serial.h"
+#include "../../bridge/ptyboard.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -26,10 +26,7 @@
 #define EMU_BOOT_NS 30000000LL		    /* bootloader delay after the port opens */
 
 struct firmata_emu {
-	int master;
-	char path[64];
-	pthread_t thread;
-	atomic_int stop;
+	lb_pty_board b; /* the pseudo-terminal and the thread */
 	atomic_int fault;
 	/* board state (emulator thread only) */
 	int interval_ms;
@@ -51,7 +48,7 @@ static int64_t now_ns(void)
 /* Write to the host; drops what the pty cannot take (a real UART would too). */
 static void emit(firmata_emu *e, const uint8_t *buf, size_t len)
 {
-	if (len && write(e->master, buf, len) < 0)
+	if (len && write(e->b.master, buf, len) < 0)
 		return;
 }
 
@@ -179,8 +176,8 @@ static void *emu_thread(void *arg)
 	double budget = 0; /* bytes the 57600-baud line may still carry */
 	int64_t last_budget = t0;
 
-	while (!atomic_load(&e->stop)) {
-		struct pollfd p = {e->master, POLLIN, 0};
+	while (!lb_pty_board_stopping(&e->b)) {
+		struct pollfd p = {e->b.master, POLLIN, 0};
 		int64_t now = now_ns(), wait_ns = 100000000LL;
 		int fault = atomic_load(&e->fault);
 
@@ -214,7 +211,7 @@ static void *emu_thread(void *arg)
 		}
 		if (p.revents & POLLIN) {
 			uint8_t buf[256];
-			ssize_t n = read(e->master, buf, sizeof buf);
+			ssize_t n = read(e->b.master, buf, sizeof buf);
 			for (ssize_t i = 0; i < n && fault != FIRMATA_EMU_SILENT; i++) {
 				firmata_msg m;
 				if (boot_at < 0 && firmata_feed(&parser, buf[i], &m) == 1)
@@ -280,24 +277,16 @@ firmata_emu *firmata_emu_new(lb_error *err)
 	}
 	e->rng = 0x853c49e6748fea9bULL;
 	e->interval_ms = 19;
-	e->master = lb_pty_new(e->path, sizeof e->path, err);
-	if (e->master < 0)
-		goto fail;
-	if (pthread_create(&e->thread, NULL, emu_thread, e) != 0) {
-		lb_error_set(err, LB_ERR_INTERNAL, "cannot start the emulator thread");
-		goto fail;
+	if (lb_pty_board_start(&e->b, 0, emu_thread, e, err) < 0) {
+		free(e);
+		return NULL;
 	}
 	return e;
-fail:
-	if (e->master >= 0)
-		close(e->master);
-	free(e);
-	return NULL;
 }
 
 const char *firmata_emu_path(const firmata_emu *e)
 {
-	return e->path;
+	return e->b.path;
 }
 
 void firmata_emu_set_fault(firmata_emu *e, firmata_emu_fault fault)
@@ -312,9 +301,7 @@ void firmata_emu_destroy(firmata_emu **pe)
 	if (!pe || !*pe)
 		return;
 	e = *pe;
-	atomic_store(&e->stop, 1);
-	pthread_join(e->thread, NULL);
-	close(e->master);
+	lb_pty_board_stop(&e->b);
 	free(e);
 	*pe = NULL;
 }

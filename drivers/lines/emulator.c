@@ -1,7 +1,7 @@
 /* emulator.c - a micro:bit printing sensor lines on a pseudo-terminal, for the simulated lab. */
 #include "emulator.h"
 
-#include "../../bridge/serial.h"
+#include "../../bridge/ptyboard.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,10 +20,7 @@
 #define PERIOD_NS 100000000LL /* a record every 100 ms */
 
 struct lines_emu {
-	int master;
-	char path[64];
-	pthread_t thread;
-	atomic_int stop;
+	lb_pty_board b; /* the pseudo-terminal and the thread */
 	atomic_int fault;
 };
 
@@ -37,7 +34,7 @@ static int64_t now_ns(void)
 /* Print text to the host (what the pty cannot take is dropped, like a UART would). */
 static void emit(lines_emu *e, const char *text)
 {
-	if (write(e->master, text, strlen(text)) < 0)
+	if (write(e->b.master, text, strlen(text)) < 0)
 		return;
 }
 
@@ -48,8 +45,8 @@ static void *emu_thread(void *arg)
 	int64_t next = 0, t0 = now_ns();
 	uint64_t rng = 0x2545F4914F6CDD1DULL;
 
-	while (!atomic_load(&e->stop)) {
-		struct pollfd p = {e->master, POLLIN, 0};
+	while (!lb_pty_board_stopping(&e->b)) {
+		struct pollfd p = {e->b.master, POLLIN, 0};
 		int64_t now = now_ns(), wait = open_ ? next - now : 20000000LL;
 		struct timespec ts;
 		char line[128];
@@ -67,7 +64,7 @@ static void *emu_thread(void *arg)
 		}
 		if (p.revents & POLLIN) {
 			char sink[64];
-			if (read(e->master, sink, sizeof sink) < 0)
+			if (read(e->b.master, sink, sizeof sink) < 0)
 				continue; /* the host may type: the program ignores it */
 		}
 		now = now_ns();
@@ -108,24 +105,16 @@ lines_emu *lines_emu_new(lb_error *err)
 		lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
 		return NULL;
 	}
-	e->master = lb_pty_new(e->path, sizeof e->path, err);
-	if (e->master < 0)
-		goto fail;
-	if (pthread_create(&e->thread, NULL, emu_thread, e) != 0) {
-		lb_error_set(err, LB_ERR_INTERNAL, "cannot start the emulator thread");
-		goto fail;
+	if (lb_pty_board_start(&e->b, 0, emu_thread, e, err) < 0) {
+		free(e);
+		return NULL;
 	}
 	return e;
-fail:
-	if (e->master >= 0)
-		close(e->master);
-	free(e);
-	return NULL;
 }
 
 const char *lines_emu_path(const lines_emu *e)
 {
-	return e->path;
+	return e->b.path;
 }
 
 void lines_emu_set_fault(lines_emu *e, lines_emu_fault fault)
@@ -140,9 +129,7 @@ void lines_emu_destroy(lines_emu **pe)
 	if (!pe || !*pe)
 		return;
 	e = *pe;
-	atomic_store(&e->stop, 1);
-	pthread_join(e->thread, NULL);
-	close(e->master);
+	lb_pty_board_stop(&e->b);
 	free(e);
 	*pe = NULL;
 }

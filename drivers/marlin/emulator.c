@@ -2,7 +2,7 @@
  */
 #include "emulator.h"
 
-#include "../../bridge/serial.h"
+#include "../../bridge/ptyboard.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -54,11 +54,8 @@ typedef struct slot {
 struct marlin_emu {
 	marlin_emu_options o;
 	char serial[64];
-	char path[64];
-	int master;
+	lb_pty_board b; /* the pseudo-terminal and the thread */
 	FILE *log;
-	pthread_t thread;
-	atomic_int stop;
 
 	/* faults (set from any thread) */
 	atomic_int f_silent, f_garbage, f_no_resend_ok, f_reset, f_thermal, f_always_on;
@@ -782,7 +779,7 @@ static void transmit(marlin_emu *e, int64_t now)
 		if ((double)n > allowed)
 			n = (size_t)allowed;
 	}
-	w = write(e->master, e->out, n);
+	w = write(e->b.master, e->out, n);
 	e->tx_blocked = w < 0 && errno == EAGAIN;
 	if (w > 0) {
 		memmove(e->out, e->out + w, e->out_len - (size_t)w);
@@ -813,7 +810,7 @@ static int take_input(marlin_emu *e, uint8_t *buf, int64_t now)
 		if (allowed < (double)want)
 			want = (size_t)allowed;
 	}
-	r = read(e->master, buf, want);
+	r = read(e->b.master, buf, want);
 	if (r < 0) {
 		e->rx_pending = 0;
 		return errno == EAGAIN || errno == EINTR ? 0 : LB_EGONE;
@@ -862,9 +859,9 @@ static void *emu_thread(void *arg)
 	if (!buf)
 		return NULL;
 	e->last_temp_ns = now_ns();
-	while (!atomic_load(&e->stop)) {
+	while (!lb_pty_board_stopping(&e->b)) {
 		int64_t now = now_ns(), deadline = next_deadline(e, now), wait = deadline - now;
-		struct pollfd p = {e->master, 0, 0};
+		struct pollfd p = {e->b.master, 0, 0};
 		struct timespec ts;
 
 		if (!e->open_)
@@ -893,7 +890,7 @@ static void *emu_thread(void *arg)
 		if (!e->open_) {
 			/* the port was opened: DTR resets the board */
 			e->open_ = 1;
-			tcflush(e->master, TCOFLUSH);
+			tcflush(e->b.master, TCOFLUSH);
 			atomic_store(&e->f_reset, 0);
 			board_reset(e);
 			e->rx_clock = e->tx_clock = (double)now;
@@ -937,13 +934,12 @@ void marlin_emu_options_default(marlin_emu_options *o)
 marlin_emu *marlin_emu_new(const marlin_emu_options *o, lb_error *err)
 {
 	marlin_emu *e = calloc(1, sizeof *e);
-	int flags;
 
 	if (!e) {
 		lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
 		return NULL;
 	}
-	e->master = -1;
+	e->b.master = -1;
 	if (o)
 		e->o = *o;
 	else
@@ -974,23 +970,10 @@ marlin_emu *marlin_emu_new(const marlin_emu_options *o, lb_error *err)
 	e->o.log_path = NULL; /* the caller's string need not outlive this call */
 	e->hotend = e->bed = AMBIENT;
 	publish(e);
-	e->master = lb_pty_new(e->path, sizeof e->path, err);
-	if (e->master < 0)
+	if (lb_pty_board_start(&e->b, 1, emu_thread, e, err) < 0)
 		goto fail;
-	flags = fcntl(e->master, F_GETFL);
-	if (flags < 0 || fcntl(e->master, F_SETFL, flags | O_NONBLOCK) < 0) {
-		lb_error_set(err, LB_ERR_INTERNAL, "cannot make the pty non-blocking: %s",
-			     strerror(errno));
-		goto fail;
-	}
-	if (pthread_create(&e->thread, NULL, emu_thread, e) != 0) {
-		lb_error_set(err, LB_ERR_INTERNAL, "cannot start the emulator thread");
-		goto fail;
-	}
 	return e;
 fail:
-	if (e->master >= 0)
-		close(e->master);
 	if (e->log)
 		fclose(e->log);
 	free(e->ring);
@@ -1002,7 +985,7 @@ fail:
 /* The slave's path; valid until destroy. */
 const char *marlin_emu_path(const marlin_emu *e)
 {
-	return e->path;
+	return e->b.path;
 }
 
 /* Set or clear a fault with atomics; RESET and THERMAL act at the thread's next turn. */
@@ -1052,9 +1035,7 @@ void marlin_emu_destroy(marlin_emu **pe)
 	if (!pe || !*pe)
 		return;
 	e = *pe;
-	atomic_store(&e->stop, 1);
-	pthread_join(e->thread, NULL);
-	close(e->master);
+	lb_pty_board_stop(&e->b);
 	if (e->log)
 		fclose(e->log);
 	free(e->ring);
