@@ -8,11 +8,14 @@
     bridge's (topic, ~180-byte JSON header, payload), HWM unlimited: 4000-byte payloads (1000 f32
     samples, the reference for the batched figures) and 4-byte payloads (the message-rate
     reference);
-(b) the bridge: simulated devices at 100 kHz (the simulator's maximum rate) with batch=1000 (the
-    same 4000-byte payloads), more and more devices until the bridge saturates or the ramp ends;
+(b) the bridge, batch=1000 (the same 4000-byte payloads): first one or two fast simulated devices
+    (tens of MHz each, when the simulator allows more than 1 MHz: one or two producer threads, as
+    raw libzmq has one publisher thread: the like-for-like comparison), more and more samples/s
+    until the bridge saturates; then simulated devices at 100 kHz (a real sensor's order of
+    magnitude), more and more devices (one thread each: the cost of many device threads);
     samples/s delivered to one subscriber, seq gaps, lag, and the daemon's CPU per thread kind;
-    then batch=1 (4-byte payloads, 100000 messages/s per device) with 1, 2, 4... devices for the
-    message-rate ceiling;
+    bridge/raw is the best lossless step over these ramps; then batch=1 (4-byte payloads, 100000
+    messages/s per device) with 1, 2, 4... devices for the message-rate ceiling;
 (c) latency at 1 kHz, batch=1: receive time minus the time of the last sample of the message, for
     the bridge and for a raw C publisher that stamps CLOCK_REALTIME when it sends; raw and bridge
     alternate in rounds and each side's rounds are pooled, so both see the same background load;
@@ -49,7 +52,8 @@ TARGET_P99_ADDED_US = 200.0   # added latency p99 at 1 kHz
 TARGET_STARTUP_MS = 100.0
 TARGET_RSS_KB = 8 * 1024
 
-SIM_MAX_RATE = 100000         # drivers/sim/sim.c SIM_MAX_RATE
+SENSOR_RATE = 100000          # Hz: the many-devices ramp (a fast real sensor)
+FAST_MIN_RATE = 1e6           # Hz: a simulator allowing more than this gets the fast ramps
 READY_RE = re.compile(r"labbridge ready in ([0-9.]+) ms.*?streams on (\S+?)(?:,| and )")
 
 RAW_BATCH_SIZE = 4000         # bytes: 1000 f32 samples, as batch=1000
@@ -375,7 +379,7 @@ def raw_throughput(args, size, count, repeats):
 
 # ------------------------------------------------------------------------------------ (b) bridge
 
-def bridge_step(args, tmpdir, ndev, batch, seconds, warm, rate=SIM_MAX_RATE, limits=None):
+def bridge_step(args, tmpdir, ndev, batch, seconds, warm, rate=SENSOR_RATE, limits=None):
     """One daemon with ndev simulated devices at rate; the subscriber's figures and CPU use.
     limits (a dict) receives the simulator's rate limit, read with devices.list."""
     devs = [("b%03d" % i, {"rate": "%.0f" % rate, "batch": batch, "wave": "constant",
@@ -435,7 +439,7 @@ def ramp(args, tmpdir, batch, steps, seconds, warm, label, stop=saturated, limit
     """steps: device counts, or (devices, rate) pairs."""
     results = []
     for step in steps:
-        n, rate = step if isinstance(step, tuple) else (step, SIM_MAX_RATE)
+        n, rate = step if isinstance(step, tuple) else (step, SENSOR_RATE)
         r = bridge_step(args, tmpdir, n, batch, seconds, warm, rate,
                         limits if not results else None)
         results.append(r)
@@ -655,41 +659,82 @@ def section_raw(args, tmpdir, q, seconds, warm, summary):
     return out
 
 
+def fmt_rate(hz):
+    return "%g MHz" % (hz / 1e6) if hz >= 1e6 else "%g kHz" % (hz / 1e3)
+
+
+def fast_steps(rmax, ndev, totals):
+    """(devices, rate) steps offering each total samples/s from ndev devices within rmax."""
+    return [(ndev, tot / ndev) for tot in totals if tot / ndev <= rmax]
+
+
 def section_bridge(args, tmpdir, q, seconds, warm, summary):
     if "raw" not in summary:
         raise BenchError("no raw reference to compare with")
     raw_b, raw_s = summary["raw"]["batched_4000"], summary["raw"]["small_4"]
-    log("(b) the bridge: simulated devices at 100 kHz, one subscriber on tcp loopback")
     limits = {}
-    batched = ramp(args, tmpdir, 1000, [50, 200] if q else [25, 50, 100, 200, 250, 300],
-                   seconds, warm, "b=1000", limits=limits)
-    fast = []
-    rmax = limits.get("rate_max") or SIM_MAX_RATE
-    if rmax >= 1e6:
-        # a simulator that allows more than 100 kHz: the same 4000-byte messages from a few
-        # fast devices, without hundreds of device threads
-        per = min(rmax, 25e6)
-        steps = []
-        for off in ([25e6, 100e6] if q else [10e6, 25e6, 50e6, 75e6, 100e6, 150e6]):
-            nd = int(-(-off // per))
-            steps.append((nd, off / nd))
-        log("  (the simulator allows %.0f Hz per device: fast devices too)" % rmax)
-        fast = ramp(args, tmpdir, 1000, steps, seconds, warm, "fast")
-    small = ramp(args, tmpdir, 1, [1, 4] if q else [1, 2, 4], seconds, warm, "b=1",
+    # the simulator's limit, from devices.list of a one-device daemon (also a warm-up)
+    bridge_step(args, tmpdir, 1, 1000, 0.3, 0.1, SENSOR_RATE, limits=limits)
+    rmax = limits.get("rate_max") or SENSOR_RATE
+    fast1, fast2 = [], []
+    log("(b) the bridge, batch=1000 (4000-byte payloads), one subscriber on tcp loopback; the "
+        "simulator allows up to %s per device" % fmt_rate(rmax))
+    if rmax > FAST_MIN_RATE:
+        # the same 4000-byte messages from one, then two, fast devices: one or two producer
+        # threads, as raw libzmq has one publisher thread (the like-for-like comparison)
+        log("  fast devices: 1 and 2 producer threads (raw libzmq: 1 publisher thread)")
+        # (each ramp stops at its first saturated step)
+        fast1 = ramp(args, tmpdir, 1000, fast_steps(
+            rmax, 1, [25e6, 50e6, 75e6, 100e6] if q else [10e6, 25e6, 40e6, 50e6, 60e6, 75e6,
+                                                          90e6, 100e6]),
+            seconds, warm, "fast-1")
+        fast2 = ramp(args, tmpdir, 1000, fast_steps(
+            rmax, 2, [50e6, 100e6, 150e6] if q else [50e6, 75e6, 100e6, 120e6, 140e6, 160e6,
+                                                     200e6]),
+            seconds, warm, "fast-2")
+    else:
+        log("  (no fast devices: the simulator allows only %s per device)" % fmt_rate(rmax))
+    log("  100 kHz devices, one thread each (the cost of many device threads)")
+    batched = ramp(args, tmpdir, 1000, [50, 200] if q else [50, 100, 200, 250],
+                   seconds, warm, "100kHz")
+    small = ramp(args, tmpdir, 1, [1, 4] if q else [1, 2, 4, 8], seconds, warm, "b=1",
                  stop=lambda r: r["delivered_fraction"] < 0.8)
-    # the ceiling: the best step without loss (falling back to the best step)
-    pool = batched + fast
-    best_b = max([r for r in pool if lossless(r)] or pool, key=lambda r: r["samples_per_s"])
-    most_b = max(pool, key=lambda r: r["samples_per_s"])
-    best_s = max([r for r in small if lossless(r)] or small, key=lambda r: r["msgs_per_s"])
-    most_s = max(small, key=lambda r: r["msgs_per_s"])
+
+    def best(rs, key="samples_per_s"):
+        """The best lossless step (falling back to the best step); None without steps."""
+        return max([r for r in rs if lossless(r)] or rs, key=lambda r: r[key]) if rs else None
+
+    # the ceiling: the best step without loss over every batch=1000 ramp
+    pool = fast1 + fast2 + batched
+    best_b, most_b = best(pool), max(pool, key=lambda r: r["samples_per_s"])
+    best_s, most_s = best(small, "msgs_per_s"), max(small, key=lambda r: r["msgs_per_s"])
     keys = ("devices", "rate", "samples_per_s", "msgs_per_s", "missing", "lag_last_ms")
+    ramps = {}
+    for name, rs in (("fast_1_device", fast1), ("fast_2_devices", fast2),
+                     ("sensor_100khz_devices", batched)):
+        b = best(rs)
+        if b:
+            ramps[name] = dict({k: b[k] for k in keys}, lossless=lossless(b),
+                               saturated=saturated(rs[-1]),
+                               ratio_per_byte=b["bytes_per_s"] / raw_b["bytes_per_s"],
+                               bridge_cores=b["bridge_cores"],
+                               bridge_cpu_us_per_msg=b["bridge_cpu_us_per_msg"])
+    log("  compared: raw libzmq = 1 publisher thread -> XPUB -> SUB (%.2f M samples/s); "
+        "bridge = device thread(s) -> main loop -> XPUB -> SUB, best lossless step per ramp:"
+        % (raw_b["samples_per_s"] / 1e6))
+    for name, r in ramps.items():
+        log("    %-22s %6.2f M samples/s (%d dev x %s)%s -> bridge/raw %.2f" % (
+            name, r["samples_per_s"] / 1e6, r["devices"], fmt_rate(r["rate"]),
+            "" if r["lossless"] else " (NOT lossless)", r["ratio_per_byte"]))
     return {
-        "batched": batched, "fast": fast, "batch1": small, "sim_rate_max": rmax,
+        "batched": batched, "fast": fast1 + fast2, "fast_1": fast1, "fast_2": fast2,
+        "batch1": small, "sim_rate_max": rmax, "ramps": ramps,
         "best_batched": {k: best_b[k] for k in keys},
         "best_batched_lossless": lossless(best_b),
         "most_batched": {k: most_b[k] for k in keys},
-        "batched_saturated": saturated(batched[-1]) or bool(fast and saturated(fast[-1])),
+        # whether the ramp of the ceiling went on until the bridge saturated
+        "batched_saturated": any(saturated(rs[-1]) for rs in (fast1, fast2, batched)
+                                 if best_b in rs),
         "ratio_per_byte": best_b["bytes_per_s"] / raw_b["bytes_per_s"],
         "ratio_per_message_batched": best_b["msgs_per_s"] / raw_b["msgs_per_s"],
         "best_batch1": {k: best_s[k] for k in keys},
@@ -819,18 +864,29 @@ def print_table(s):
         rows += [
             ("raw libzmq, 4000-B payloads", "%.2f M samples/s (%.0f msg/s)" % (
                 rb["samples_per_s"] / 1e6, rb["msgs_per_s"]), "reference", ""),
-            ("bridge, batch=1000, %d dev x %.0f kHz" % (bb["devices"], bb["rate"] / 1e3),
+            ("bridge, batch=1000, %d dev x %s" % (bb["devices"], fmt_rate(bb["rate"])),
              "%.2f M samples/s (%.0f msg/s), %d lost" % (
                  bb["samples_per_s"] / 1e6, bb["msgs_per_s"], bb["missing"]),
              ">= 5 M samples/s", yes(t["batched_ge_5M_samples"])),
             ("  bridge/raw, per byte (= per msg)", "%.2f (%s)" % (bt["ratio_per_byte"], how),
              ">= 0.5", yes(t["ratio_ge_0.5"])),
+        ]
+        for name, label in (("fast_1_device", "1 fast device (1 producer thread)"),
+                            ("fast_2_devices", "2 fast devices"),
+                            ("sensor_100khz_devices", "100 kHz devices (1 thread each)")):
+            r = bt.get("ramps", {}).get(name)
+            if r:
+                rows.append(("  %s" % label, "%.2f M samples/s, %d dev x %s, %s: bridge/raw %.2f"
+                             % (r["samples_per_s"] / 1e6, r["devices"], fmt_rate(r["rate"]),
+                                "lossless" if r["lossless"] else "%d lost" % r["missing"],
+                                r["ratio_per_byte"]), "", ""))
+        rows += [
             ("  most delivered in any step", "%.2f M samples/s, %d dev, %d lost" % (
                 mb["samples_per_s"] / 1e6, mb["devices"], mb["missing"]), "", ""),
             ("  CPU per 4000-B message", "bridge %.0f us, raw publisher %.1f us" % (
                 bt["cpu_us_per_msg_bridge_4000"] or 0, rb["pub_cpu_us_per_msg"]), "", ""),
             ("raw libzmq, 4-B payloads", "%.0f msg/s" % rs["msgs_per_s"], "reference", ""),
-            ("bridge, batch=1, %d dev x 100 kHz" % bs["devices"],
+            ("bridge, batch=1, %d dev x %s" % (bs["devices"], fmt_rate(bs["rate"])),
              "%.0f msg/s, %d lost (most: %.0f msg/s, %d lost)" % (
                  bs["msgs_per_s"], bs["missing"], ms["msgs_per_s"], ms["missing"]),
              "", ""),
