@@ -206,7 +206,9 @@ mk_event mk_sender_on_reply(mk_sender *s, const marlin_reply *r, int64_t now, ch
 {
 	int after_resend = s->after_resend;
 
-	s->last_rx = now;
+	/* only what concerns the flow keeps a wait alive: temperature reports come anyway */
+	if (r->kind == MARLIN_OK || r->kind == MARLIN_RESEND || r->kind == MARLIN_BUSY)
+		s->last_rx = now;
 	s->after_resend = r->kind == MARLIN_RESEND;
 	switch (r->kind) {
 	case MARLIN_OK: return on_ok(s, r, after_resend, now);

@@ -55,7 +55,7 @@ typedef struct mk_sender {
 	mk_tag acked; /* the last acknowledged line of the file */
 	long acked_n;
 	long resends, timeouts; /* counters */
-	int64_t last_rx;
+	int64_t last_rx;	/* the last ok, resend request or busy */
 } mk_sender;
 
 /*

@@ -179,6 +179,27 @@ class PrinterTest(BridgeTest):
         st = e.stats()
         self.assertGreater(st["rejected"], 10)
 
+    def test_lost_oks_with_advanced_ok(self):
+        # ADVANCED_OK's N tells which line each ok is for: lost oks cost nothing
+        e, d, c = self.start()
+        e.fault("drop_ok", 53)
+        e.fault("corrupt", 41)
+        text = gcode(1500)
+        job = self.wait_job(c, self.submit(c, text)["result"]["id"], timeout=20)
+        self.assertEqual(job["state"], "done", job)
+        self.check_executed(e, text)
+        self.assertGreater(e.stats()["dropped_ok"], 20)
+
+    def test_lost_oks_without_advanced_ok(self):
+        # a plain "ok" says nothing of its line: a lost one is taken as given after timeout_s
+        e, d, c = self.start("--no-advanced-ok", printer_opts={"timeout_s": 1})
+        e.fault("drop_ok", 500)
+        text = gcode(1200)
+        job = self.wait_job(c, self.submit(c, text)["result"]["id"], timeout=30)
+        self.assertEqual(job["state"], "done", job)
+        self.check_executed(e, text)
+        self.assertGreaterEqual(self.printer(c)["config"]["timeouts"], 1)
+
     def test_no_ok_after_resend(self):
         e, d, c = self.start()
         e.fault("no_resend_ok")

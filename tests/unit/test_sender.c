@@ -219,7 +219,8 @@ static void test_keeps_failing(void)
 	CHECK_CONTAINS(why, "never sent");
 }
 
-/* A lost ok: after the class's timeout, the line is taken as acknowledged. */
+/* A lost ok: after the class's timeout, the line is taken as acknowledged; busy keeps the wait
+ * alive, temperature reports do not. */
 static void test_timeout(void)
 {
 	static mk_sender s;
@@ -231,12 +232,16 @@ static void test_timeout(void)
 	CHECK(mk_sender_push(&s, "M109 S200", 9, &heat, 0, out, sizeof out) > 0);
 	CHECK_EQ_INT(mk_sender_check_timeout(&s, timeouts, 60000 * MS, &dl), 0); /* heating */
 	CHECK_EQ_INT(dl, 1800000 * MS);
-	CHECK_EQ_INT(reply(&s, "echo:busy: processing", 1000000 * MS), MK_BUSY);
+	CHECK_EQ_INT(reply(&s, " T:150.0 /200.0 B:60.0 /60.0 @:0 B@:0", 1700000 * MS), MK_NONE);
+	CHECK_EQ_INT(mk_sender_check_timeout(&s, timeouts, 1700001 * MS, &dl), 0);
+	CHECK_EQ_INT(dl, 1800000 * MS);
+	CHECK_EQ_INT(reply(&s, "echo:busy: processing", 1750000 * MS), MK_BUSY);
 	CHECK_EQ_INT(mk_sender_check_timeout(&s, timeouts, 1800000 * MS, &dl), 0); /* busy kept */
-	CHECK_EQ_INT(mk_sender_check_timeout(&s, timeouts, 2800001 * MS, &dl), 1);
+	CHECK_EQ_INT(dl, 3550000 * MS);
+	CHECK_EQ_INT(mk_sender_check_timeout(&s, timeouts, 3550001 * MS, &dl), 1);
 	CHECK_EQ_INT(mk_sender_inflight(&s), 0);
 	CHECK_EQ_INT(s.timeouts, 1);
-	CHECK_EQ_INT(mk_sender_check_timeout(&s, timeouts, 2800002 * MS, &dl), 0);
+	CHECK_EQ_INT(mk_sender_check_timeout(&s, timeouts, 3550002 * MS, &dl), 0);
 	CHECK_EQ_INT(dl, -1);
 }
 
