@@ -685,12 +685,12 @@ def section_bridge(args, tmpdir, q, seconds, warm, summary):
         log("  fast devices: 1 and 2 producer threads (raw libzmq: 1 publisher thread)")
         # (each ramp stops at its first saturated step)
         fast1 = ramp(args, tmpdir, 1000, fast_steps(
-            rmax, 1, [25e6, 50e6, 75e6, 100e6] if q else [10e6, 25e6, 40e6, 50e6, 60e6, 75e6,
-                                                          90e6, 100e6]),
+            rmax, 1, [50e6, 100e6, 150e6, 200e6] if q else [25e6, 50e6, 75e6, 100e6, 125e6,
+                                                            150e6, 175e6, 200e6]),
             seconds, warm, "fast-1")
         fast2 = ramp(args, tmpdir, 1000, fast_steps(
-            rmax, 2, [50e6, 100e6, 150e6] if q else [50e6, 75e6, 100e6, 120e6, 140e6, 160e6,
-                                                     200e6]),
+            rmax, 2, [100e6, 150e6, 200e6] if q else [100e6, 125e6, 150e6, 175e6, 200e6,
+                                                      250e6]),
             seconds, warm, "fast-2")
     else:
         log("  (no fast devices: the simulator allows only %s per device)" % fmt_rate(rmax))

@@ -303,7 +303,7 @@ class RequestTest(BridgeTest):
                      ("resolution", 0.01)):
             self.assertEqual(s[k], v, "stream " + k)
         self.assertEqual(t1["config"]["rate"], 50)
-        self.assertEqual(t1["limits"]["rate"], {"min": 0.001, "max": 100000000})
+        self.assertEqual(t1["limits"]["rate"], {"min": 0.001, "max": 1000000000})
 
     def test_device_get_and_set_rate(self):
         d = self.lab()
