@@ -98,7 +98,7 @@ build build/asan build/fuzz:
 	mkdir -p $@
 
 run: deps build/labbridge build/labctl
-	@echo "Starting labbridge; in another terminal try:  build/labctl devices   and   build/labctl watch sensor/ --count 100"
+	@echo "Starting labbridge; in another terminal try:  build/labctl devices,  build/labctl watch sensor/ --count 100,  build/labctl queue"
 	./build/labbridge --simulate=auto
 
 # The whole suite: unit tests, integration tests against the sanitized daemon, examples, fuzz smoke.
