@@ -199,6 +199,33 @@ void srv_print_event(lb_server *s, lb_device *d, const json_t *ev)
 	srv_print_dispatch(s);
 }
 
+void srv_print_device_gone(lb_server *s, lb_device *d)
+{
+	json_t *v = json_object_get(s->print_busy, d->spec.id), *job;
+	long long id = json_integer_value(v);
+	const char *state;
+	lb_error err;
+
+	if (!v || !s->printq)
+		return;
+	job = lb_printq_job(s->printq, id);
+	state = json_string_value(json_object_get(job, "state"));
+	/* its thread ended without a word on the job: handed over but never started, it waits for
+	 * a printer again; started, it was interrupted */
+	if (state && strcmp(state, "queued") == 0) {
+		lb_printq_set_state(s->printq, id, "approved", NULL, NULL, lb_now_read().real,
+				    &err);
+		queue_changed(s, "approved", id);
+	} else if (state && (strcmp(state, "printing") == 0 || strcmp(state, "paused") == 0)) {
+		lb_printq_set_state(s->printq, id, "interrupted", d->spec.id,
+				    "the printer went away during the print", lb_now_read().real,
+				    &err);
+		queue_changed(s, "interrupted", id);
+	}
+	json_decref(job);
+	json_object_del(s->print_busy, d->spec.id);
+}
+
 /* ---------------------------------------------------------------- requests */
 
 /* The job named by params.id, as a new object; NULL with err set. */

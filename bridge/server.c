@@ -346,7 +346,7 @@ static void remove_device(lb_server *s, size_t i)
 		fail_pending_of(s, d);
 		srv_publish_device_event(s, "removed", d);
 		lb_info("device %s removed", d->spec.id);
-		json_object_del(s->print_busy, d->spec.id); /* its job ended as interrupted */
+		srv_print_device_gone(s, d);
 	}
 	s->dev[i] = s->dev[--s->ndev];
 	lb_device_destroy(&d);

@@ -125,6 +125,8 @@ int m_rec_fetch(lb_server *s, call *c, json_t **result, lb_error *err);
 void srv_print_dispatch(lb_server *s);
 /* A device's answer to a dispatcher's call (token); 1 if it was one, else 0. */
 int srv_print_reply(lb_server *s, uint64_t token, const json_t *reply);
+/* A device is being removed: a job handed to it that it never reported on is put right. */
+void srv_print_device_gone(lb_server *s, lb_device *d);
 /* A printer's job event: {job, state?, line, offset, error?}. */
 void srv_print_event(lb_server *s, lb_device *d, const json_t *ev);
 int m_print_upload(lb_server *s, call *c, json_t **result, lb_error *err);

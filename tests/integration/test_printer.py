@@ -370,3 +370,17 @@ class PrinterTest(BridgeTest):
         self.assertEqual(base64.b64decode(th["base64"]), png)
         self.assertEqual(c.error("print.thumbnail", {"id": job["id"], "index": 1})["name"],
                          "invalid_params")
+
+    def test_unplugged_mid_print(self):
+        e, d, c = self.start("--baud", "115200")
+        jid = self.submit(c, gcode(5000))["result"]["id"]
+        self.wait_job(c, jid, ("printing",))
+        e.proc.kill()  # the USB cable: the port disappears
+        e.proc.wait()
+        job = self.wait_job(c, jid)
+        self.assertEqual(job["state"], "interrupted")
+        self.assertIn("disconnected", job["error"])
+        wait_until(lambda: self.printer(c) is None, what="the printer removed")
+        # the bridge goes on: the queue still answers, a new job waits for a printer
+        j2 = self.submit(c, gcode(10))["result"]
+        self.assertEqual(c.call("print.job", {"id": j2["id"]})["state"], "approved")
