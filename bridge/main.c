@@ -1,5 +1,6 @@
 /* main.c - labbridge: command line, configuration and signals around the server loop. */
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,6 +77,9 @@ int main(int argc, char **argv)
 	const char *ws;
 	char home_dir[512];
 
+	/* one malloc arena per thread would hold memory for each of the dozens of device threads,
+	 * which allocate little: two arenas keep the idle resident size down */
+	mallopt(M_ARENA_MAX, 2);
 	while ((opt = getopt_long(argc, argv, "c:vqh", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c': config_path = optarg; break;

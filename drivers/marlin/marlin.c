@@ -37,7 +37,8 @@
 
 #define DEFAULT_BAUD 115200
 #define MK_DEFAULT_FORBIDDEN "M500 M502 M997 M303 M928" /* as the print queue's */
-#define CONNECT_NS 3000000000LL	    /* how long open waits for "start" and each answer */
+#define CONNECT_NS 5000000000LL	    /* how long open may take (a board's bootloader: 1-2 s) */
+#define START_WAIT_NS 300000000LL   /* how long "start" is awaited before asking anyway */
 #define STATUS_EVERY_NS 500000000LL /* status while printing */
 #define IDLE_STATUS_NS 2000000000LL
 #define POSITION_NS 2000000000LL /* position polling (M114) */
@@ -46,8 +47,7 @@
 #define OWN_MAX 64		       /* the driver's own commands waiting to be sent */
 #define OUT_MAX 8192
 #define READ_MAX 8192
-#define PACE_AHEAD_NS 3000000LL	 /* paced links: bytes written ahead of the wire, in time */
-#define PACE_REFILL_NS 1000000LL /* ... topped up when this little is left */
+#define PACE_AHEAD_NS 3000000LL /* paced links: bytes written ahead of the wire, in time */
 
 typedef enum mk_state {
 	ST_IDLE,
@@ -85,6 +85,7 @@ typedef struct mk_priv {
 	char last_error[MARLIN_TEXT_MAX];
 	char firmware[MARLIN_TEXT_MAX];
 	int autoreport, advanced_ok, emergency_parser;
+	int m110_pending; /* 2: M110 is on its way, nothing else until it is acknowledged */
 	int inflight_cfg, rx_buffer, max_free_slots;
 	int64_t quiet_ns; /* how long the bytes in flight take to arrive: twice their wire time */
 	int pace;	  /* write at the link's pace (a UART at baud), not ahead of it */
@@ -304,7 +305,7 @@ static void out_add(mk_priv *p, const char *buf, int n)
 static int flush_out(mk_priv *p, int64_t now, int64_t *next)
 {
 	size_t n = p->nout;
-	int rc;
+	int rc = 0;
 
 	*next = -1;
 	if (!n)
@@ -314,16 +315,37 @@ static int flush_out(mk_priv *p, int64_t now, int64_t *next)
 		int64_t room = PACE_AHEAD_NS - busy;
 		size_t allowed = room > 0 ? (size_t)(room * p->baud / 10 / 1000000000LL) : 0;
 		if (allowed < n) {
+			/* whole lines only: a line cut here could be finished after a board reset
+			 * or an emergency stop, and run as a bare command */
 			n = allowed;
-			*next = now + busy - PACE_REFILL_NS;
+			while (n > 0 && p->out[n - 1] != '\n')
+				n--;
+			if (n == 0 &&
+			    busy == 0) { /* a line longer than the room: the wire is idle */
+				const char *nl = memchr(p->out, '\n', p->nout);
+				n = nl ? (size_t)(nl - p->out) + 1 : p->nout;
+			}
 		}
-		if (!n)
-			return 0;
-		p->wire_at = now + busy + (int64_t)n * 10 * 1000000000LL / p->baud;
+		if (n) {
+			p->wire_at = now + busy + (int64_t)n * 10 * 1000000000LL / p->baud;
+			rc = lb_serial_write(p->port, p->out, n, 1000);
+			memmove(p->out, p->out + n, p->nout - n);
+			p->nout -= n;
+		}
+		if (p->nout) {
+			/* when the next line fits in the room */
+			const char *nl = memchr(p->out, '\n', p->nout);
+			size_t len = nl ? (size_t)(nl - p->out) + 1 : p->nout;
+			int64_t line_ns = (int64_t)len * 10 * 1000000000LL / p->baud;
+			*next =
+			    p->wire_at - (line_ns < PACE_AHEAD_NS ? PACE_AHEAD_NS - line_ns : 0);
+			if (*next <= now)
+				*next = now + 1;
+		}
+		return rc == LB_EGONE ? LB_EGONE : 0;
 	}
 	rc = lb_serial_write(p->port, p->out, n, 1000);
-	memmove(p->out, p->out + n, p->nout - n);
-	p->nout -= n;
+	p->nout = 0;
 	return rc == LB_EGONE ? LB_EGONE : 0;
 }
 
@@ -386,8 +408,8 @@ static int wait_reply(mk_priv *p, int64_t deadline, marlin_reply *r)
 	}
 }
 
-/* Read replies until an ok (1), a resend or fatal error (-1), or the deadline (0); firmware name
- * and capabilities are taken on the way. */
+/* Read replies until an ok (1), "start" (2: the board restarted), a fatal error (-1), or the
+ * deadline (0); firmware name and capabilities are taken on the way. */
 static int wait_ok(mk_priv *p, int64_t deadline)
 {
 	marlin_reply r;
@@ -411,68 +433,66 @@ static int wait_ok(mk_priv *p, int64_t deadline)
 			}
 			mk_sender_on_reply(&p->snd, &r, lb_now_read().mono, why, sizeof why);
 			return 1;
+		} else if (r.kind == MARLIN_START) {
+			return 2; /* the board (re)started: what was sent is lost */
 		} else if (r.kind == MARLIN_RESEND || r.kind == MARLIN_ERROR ||
 			   r.kind == MARLIN_FATAL) {
 			snprintf(p->last_error, sizeof p->last_error, "%s", r.text);
-			if (r.kind != MARLIN_ERROR)
+			if (r.kind == MARLIN_FATAL)
 				return -1;
 		}
 	}
 	return got == 0 ? 0 : -1;
 }
 
-/* Wait for "start" (a board that resets when its port opens) until the deadline; the rest of
- * its boot chatter is dropped. */
-static void wait_start(mk_priv *p, int64_t deadline)
+/* Wait until the deadline for "start" (a board that resets when its port opens); 1 when it came,
+ * 0 otherwise. Its boot chatter that follows is left to the next reads, which skip it. */
+static int wait_start(mk_priv *p, int64_t deadline)
 {
 	marlin_reply r;
 
-	while (wait_reply(p, deadline, &r) == 1) {
-		if (r.kind == MARLIN_START) {
-			/* give the boot chatter a moment, then drop it */
-			poll(NULL, 0, 50);
-			lb_serial_flush_input(p->port);
-			memset(&p->split, 0, sizeof p->split);
-			p->rx_off = p->rx_len = 0;
-			return;
-		}
-	}
+	while (wait_reply(p, deadline, &r) == 1)
+		if (r.kind == MARLIN_START)
+			return 1;
+	return 0;
 }
 
-/* The handshake: line numbers reset, firmware and capabilities read, temperatures reported.
- * 0 or negative with err set. */
+/*
+ * The handshake: line numbers reset with M110, answered. A board that resets when its port
+ * opens says "start" after its bootloader, and loses what came before: M110 goes again then, and
+ * every second until CONNECT_NS. The firmware's name and capabilities (M115) are asked next but
+ * read as the device runs, so that opening takes one round trip. 0 or negative with err set.
+ */
 static int handshake(lb_device *dev, mk_priv *p, lb_error *err)
 {
 	const char *path = json_string_value(json_object_get(dev->spec.params, "path"));
-	int64_t t = lb_now_read().mono;
-	int r;
+	int64_t deadline = lb_now_read().mono + CONNECT_NS;
+	int r = 0;
 
-	wait_start(p, t + CONNECT_NS);
-	mk_sender_reset(&p->snd, 0, 1, 0, p->quiet_ns);
-	if (send_now(p, "M110 N0", lb_now_read().mono) < 0 ||
-	    (r = wait_ok(p, lb_now_read().mono + CONNECT_NS)) <= 0)
-		return lb_error_set(err, LB_ERR_DEVICE,
-				    "%s: no answer to M110 (line numbers) within %lld s: %s", path,
-				    CONNECT_NS / 1000000000LL,
-				    p->last_error[0] ? p->last_error
-						     : "check the baud rate and that the printer "
-						       "runs Marlin or RepRap firmware");
-	if (send_now(p, "M115", lb_now_read().mono) < 0 ||
-	    wait_ok(p, lb_now_read().mono + CONNECT_NS) <= 0)
-		return lb_error_set(err, LB_ERR_DEVICE, "%s: no answer to M115 (firmware info)",
-				    path);
-	if (!p->firmware[0])
-		snprintf(p->firmware, sizeof p->firmware, "unknown (no FIRMWARE_NAME)");
-	if (p->autoreport && (send_now(p, "M155 S1", lb_now_read().mono) < 0 ||
-			      wait_ok(p, lb_now_read().mono + CONNECT_NS) <= 0))
-		p->autoreport = 0;
-	{
-		int lines = p->inflight_cfg > 0			      ? p->inflight_cfg
-			    : p->advanced_ok && p->max_free_slots > 0 ? p->max_free_slots
-								      : 4;
-		long next = p->snd.next_n;
-		mk_sender_reset(&p->snd, next, lines, p->rx_buffer, p->quiet_ns);
+	wait_start(p, lb_now_read().mono + START_WAIT_NS);
+	while (r != 1) {
+		int64_t now = lb_now_read().mono;
+		if (now >= deadline)
+			return lb_error_set(
+			    err, LB_ERR_DEVICE,
+			    "%s: no answer to M110 (line numbers) within %lld s: %s", path,
+			    CONNECT_NS / 1000000000LL,
+			    p->last_error[0]
+				? p->last_error
+				: "check the baud rate and that the printer runs Marlin "
+				  "or RepRap firmware");
+		mk_sender_reset(&p->snd, 0, 1, 0, p->quiet_ns);
+		if (send_now(p, "M110 N0", now) < 0)
+			return lb_error_set(err, LB_ERR_DEVICE, "%s: cannot write to the port",
+					    path);
+		r = wait_ok(p, now + 1000000000LL < deadline ? now + 1000000000LL : deadline);
 	}
+	mk_sender_reset(&p->snd, p->snd.next_n,
+			p->inflight_cfg > 0			  ? p->inflight_cfg
+			: p->advanced_ok && p->max_free_slots > 0 ? p->max_free_slots
+								  : 4,
+			p->rx_buffer, p->quiet_ns);
+	own_add(p, "M115"); /* firmware and capabilities: see on_line */
 	return 0;
 }
 
@@ -660,8 +680,7 @@ static int mk_open(lb_device *dev, const lb_now *now, lb_error *err)
 	p->next_status = now->mono;
 	p->next_poll = now->mono + POLL_NS;
 	p->next_pos = now->mono;
-	lb_info("printer %s on %s: %s, %s temperature reports, %d line(s) / %d bytes in flight",
-		dev->spec.id, path, p->firmware, p->autoreport ? "automatic" : "polled",
+	lb_info("printer %s on %s: %d line(s) / %d bytes in flight", dev->spec.id, path,
 		p->snd.window_lines, p->rx_buffer);
 	return 0;
 fail:
@@ -738,6 +757,11 @@ static void fill(lb_device *dev, mk_priv *p, const lb_now *now)
 
 	while ((n = mk_sender_resend_next(&p->snd, now->mono, frame, sizeof frame)) > 0)
 		out_add(p, frame, n);
+	if (p->m110_pending == 2) {
+		if (mk_sender_inflight(&p->snd) > 0)
+			return; /* Marlin renumbers when M110 runs: nothing more until its ok */
+		p->m110_pending = 0;
+	}
 	while (p->own_count &&
 	       mk_sender_can_push(&p->snd, strlen(p->own[p->own_head]), now->mono)) {
 		char *cmd = p->own[p->own_head];
@@ -749,6 +773,10 @@ static void fill(lb_device *dev, mk_priv *p, const lb_now *now)
 		out_add(p, frame, n);
 		p->own_head = (p->own_head + 1) % OWN_MAX;
 		p->own_count--;
+		if (code.letter == 'M' && code.number == 110) {
+			p->m110_pending = 2;
+			return;
+		}
 	}
 	if (p->state != ST_PRINTING || !p->job.id || p->own_count)
 		return;
@@ -821,12 +849,16 @@ static void on_line(lb_device *dev, mk_priv *p, const char *line, size_t len, co
 			job_end(dev, p, "interrupted", why, now);
 		}
 		snprintf(p->message, sizeof p->message, "the printer restarted");
+		p->nout =
+		    0; /* lines not yet written were numbered for the board before its reset */
 		/* numbering starts again */
 		mk_sender_reset(&p->snd, 0, p->snd.window_lines, p->rx_buffer, p->quiet_ns);
+		/* lines sent before the reset may still be arriving: let the board refuse them
+		 * before M110 goes, so they are not taken for answers to the new numbering */
+		p->snd.hold_until = now->mono + p->quiet_ns;
 		p->own_count = 0;
 		own_add(p, "M110 N0");
-		if (p->autoreport)
-			own_add(p, "M155 S1");
+		own_add(p, "M115");
 		set_state(dev, p, ST_IDLE, now);
 		console(dev, p, "recv", "start", now->real);
 		return;
@@ -842,11 +874,24 @@ static void on_line(lb_device *dev, mk_priv *p, const char *line, size_t len, co
 		memcpy(p->pos, r.pos, sizeof p->pos);
 		p->has_pos = 1;
 		break;
+	case MARLIN_FIRMWARE:
+		snprintf(p->firmware, sizeof p->firmware, "%s", r.text);
+		lb_info("printer %s: %s", dev->spec.id, p->firmware);
+		lb_device_changed(dev);
+		console(dev, p, "recv", line, now->real);
+		break;
+	case MARLIN_CAP:
+		if (strcmp(r.text, "AUTOREPORT_TEMP") == 0 && r.cap_value && !p->autoreport) {
+			p->autoreport = 1; /* temperatures every second, unasked */
+			own_add(p, "M155 S1");
+		} else if (strcmp(r.text, "EMERGENCY_PARSER") == 0) {
+			p->emergency_parser = r.cap_value;
+		}
+		console(dev, p, "recv", line, now->real);
+		break;
 	case MARLIN_OTHER:
 	case MARLIN_UNKNOWN_COMMAND:
 	case MARLIN_BUSY:
-	case MARLIN_FIRMWARE:
-	case MARLIN_CAP:
 	case MARLIN_WAIT:
 	case MARLIN_RESEND:
 		if (r.kind != MARLIN_WAIT && r.kind != MARLIN_RESEND)

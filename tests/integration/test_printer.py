@@ -146,9 +146,9 @@ class PrinterTest(BridgeTest):
 
     def test_prints_a_file_line_for_line(self):
         e, d, c = self.start()
-        dev = self.printer(c)
+        dev = wait_until(lambda: (lambda d: d if "Marlin" in d["config"]["firmware"] else None)(
+            self.printer(c)), what="the firmware's name (M115)")
         self.assertEqual(dev["kind"], "printer")
-        self.assertIn("Marlin", dev["config"]["firmware"])
         text = gcode(3000)
         sub = self.subscriber(d, ["printer/%s/status/" % PRINTER, "bridge/queue/"])
         job = self.submit(c, text)["result"]
@@ -227,6 +227,13 @@ class PrinterTest(BridgeTest):
         self.assertEqual(job["state"], "interrupted", job)
         self.assertIn("restarted", job["error"])
         self.assertGreater(job["progress"]["line"], 0)
+        # numbering starts again (M110, then nothing until its ok): the next job prints whole
+        text = gcode(300)
+        before = len([l for l in e.executed() if not l.startswith(OWN)])
+        job = self.wait_job(c, self.submit(c, text)["result"]["id"])
+        self.assertEqual(job["state"], "done", job)
+        got = [l for l in e.executed() if not l.startswith(OWN)][before:]
+        self.assertEqual(got, commands(text))
 
     def test_thermal_error_fails_the_job(self):
         e, d, c = self.start("--baud", "115200")
