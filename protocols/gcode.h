@@ -1,4 +1,5 @@
-/* gcode.h - G-code as the host sends it: numbered lines with checksums, commands, policy, metadata. */
+/* gcode.h - G-code as the host sends it: numbered lines with checksums, commands, policy, metadata.
+ */
 #ifndef LB_PROTO_GCODE_H
 #define LB_PROTO_GCODE_H
 

@@ -38,9 +38,9 @@ typedef struct marlin_reply {
 	int buffer;  /* OK with ADVANCED_OK: free command-buffer slots (B), else -1 */
 	int ntemps;  /* OK or TEMP: temperatures carried */
 	marlin_temp temps[MARLIN_TEMPS_MAX];
-	int has_pos; /* POSITION: pos[] set */
-	double pos[4]; /* X Y Z E */
-	int cap_value; /* CAP: 0 or 1 */
+	int has_pos;		    /* POSITION: pos[] set */
+	double pos[4];		    /* X Y Z E */
+	int cap_value;		    /* CAP: 0 or 1 */
 	char text[MARLIN_TEXT_MAX]; /* FIRMWARE: the firmware name ("Marlin 2.1.2"); CAP: the name;
 				       ERROR/FATAL: the message; BUSY: the reason; OTHER: the line;
 				       NUL-terminated, truncated, control bytes replaced by '?' */

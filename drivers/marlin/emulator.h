@@ -9,15 +9,15 @@
 typedef struct marlin_emu marlin_emu;
 
 typedef struct marlin_emu_options {
-	int baud;	  /* simulated link speed in both directions (bytes take 10 bits); 0: as
-			     fast as the pseudo-terminal goes */
-	int bufsize;	  /* command buffer slots (Marlin BUFSIZE), default 4 */
-	int rx_buffer;	  /* serial receive buffer in bytes (RX_BUFFER_SIZE), default 128; bytes
-			     beyond it while the command buffer is full are lost, as on a real board */
-	int advanced_ok;  /* print "ok N<n> P<p> B<b>" (default 1) */
-	int autoreport;	  /* offer Cap:AUTOREPORT_TEMP:1 and honour M155 (default 1) */
-	double time_scale; /* multiply simulated durations (heating, homing, dwell) by this;
-			      default 1, tests use e.g. 0.01 */
+	int baud;	      /* simulated link speed in both directions (bytes take 10 bits); 0: as
+				 fast as the pseudo-terminal goes */
+	int bufsize;	      /* command buffer slots (Marlin BUFSIZE), default 4 */
+	int rx_buffer;	      /* serial receive buffer in bytes (RX_BUFFER_SIZE), default 128; bytes
+				 beyond it while the command buffer is full are lost, as on a real board */
+	int advanced_ok;      /* print "ok N<n> P<p> B<b>" (default 1) */
+	int autoreport;	      /* offer Cap:AUTOREPORT_TEMP:1 and honour M155 (default 1) */
+	double time_scale;    /* multiply simulated durations (heating, homing, dwell) by this;
+				 default 1, tests use e.g. 0.01 */
 	const char *log_path; /* if set: every executed command, one per line, in order ("G1 X1"),
 				 written as it executes (flushed per line) */
 	const char *serial;   /* reported in M115 (UUID), default "sim-marlin-1" */
@@ -25,15 +25,15 @@ typedef struct marlin_emu_options {
 
 typedef enum marlin_emu_fault {
 	MARLIN_EMU_OK = 0,
-	MARLIN_EMU_SILENT,	    /* stop answering */
-	MARLIN_EMU_GARBAGE,	    /* noise lines mixed into the output */
-	MARLIN_EMU_CORRUPT = 16,    /* corrupt one received line in `every` (checksum fails) */
-	MARLIN_EMU_DROP_OK,	    /* drop one "ok" in `every` */
-	MARLIN_EMU_NO_RESEND_OK,    /* send no "ok" after a resend request */
-	MARLIN_EMU_RESET,	    /* the board resets now: buffers lost, "start" printed */
-	MARLIN_EMU_THERMAL,	    /* a thermal runaway now: "Error:..." then halted (kill()) */
-	MARLIN_EMU_ALWAYS_CORRUPT,  /* corrupt every reception of line `every` (a line that keeps
-				       failing) */
+	MARLIN_EMU_SILENT,	   /* stop answering */
+	MARLIN_EMU_GARBAGE,	   /* noise lines mixed into the output */
+	MARLIN_EMU_CORRUPT = 16,   /* corrupt one received line in `every` (checksum fails) */
+	MARLIN_EMU_DROP_OK,	   /* drop one "ok" in `every` */
+	MARLIN_EMU_NO_RESEND_OK,   /* send no "ok" after a resend request */
+	MARLIN_EMU_RESET,	   /* the board resets now: buffers lost, "start" printed */
+	MARLIN_EMU_THERMAL,	   /* a thermal runaway now: "Error:..." then halted (kill()) */
+	MARLIN_EMU_ALWAYS_CORRUPT, /* corrupt every reception of line `every` (a line that keeps
+				      failing) */
 } marlin_emu_fault;
 
 /* Defaults for every option (the sim lab uses them with time_scale 1). */
@@ -55,7 +55,7 @@ void marlin_emu_set_fault(marlin_emu *e, marlin_emu_fault fault, long every);
 /* Counters (thread-safe): commands executed, lines rejected (resend asked), oks dropped. */
 typedef struct marlin_emu_stats {
 	long executed, rejected, dropped_ok, resets;
-	int64_t estop_ns; /* CLOCK_MONOTONIC when M112 was read off the wire; 0 if never */
+	int64_t estop_ns;   /* CLOCK_MONOTONIC when M112 was read off the wire; 0 if never */
 	double hotend, bed; /* current temperatures */
 	int halted;	    /* after M112, kill() or a thermal error, until the port is reopened */
 } marlin_emu_stats;
