@@ -1,0 +1,104 @@
+/* printer.h - a Marlin/RepRap printer's state and the driver's protocol handling behind it. */
+#ifndef LB_MARLIN_PRINTER_H
+#define LB_MARLIN_PRINTER_H
+
+#include <jansson.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "../../bridge/device.h"
+#include "../../bridge/serial.h"
+#include "../../protocols/gcode.h"
+#include "../../protocols/marlin.h"
+#include "sender.h"
+
+#define DEFAULT_BAUD 115200
+#define MK_DEFAULT_FORBIDDEN "M500 M502 M997 M303 M928" /* as the print queue's */
+#define OWN_MAX 64 /* the driver's own commands waiting to be sent */
+#define OUT_MAX 8192
+#define READ_MAX 8192
+
+typedef enum mk_state {
+	ST_IDLE,
+	ST_PRINTING,
+	ST_PAUSING, /* no more job lines; waiting for the lines in flight, then park */
+	ST_PAUSED,
+	ST_CANCELLING, /* no more job lines; waiting for the lines in flight, then end G-code */
+	ST_HALTED,     /* the firmware stopped (kill, thermal error, emergency stop) */
+} mk_state;
+
+typedef struct mk_job {
+	long long id;
+	char name[128];
+	FILE *f;
+	long long size;
+	long lines; /* lines in the file (from the queue's metadata), 0 if unknown */
+	long line;  /* lines read so far */
+	long long offset;
+	double est_s; /* slicer's estimate, or -1 */
+	int eof;
+	int64_t started, last_progress;
+	double paused_s;
+	int64_t paused_at;
+} mk_job;
+
+typedef struct mk_priv {
+	lb_serial *port;
+	mk_sender snd;
+	marlin_splitter split;
+	mk_state state;
+	char message[MARLIN_TEXT_MAX]; /* the last error or notice */
+	char last_error[MARLIN_TEXT_MAX];
+	char firmware[MARLIN_TEXT_MAX];
+	int autoreport, advanced_ok, emergency_parser;
+	int m110_pending; /* 2: M110 is on its way, nothing else until it is acknowledged */
+	int inflight_cfg, rx_buffer, max_free_slots;
+	int64_t quiet_ns; /* how long the bytes in flight take to arrive: twice their wire time */
+	int pace;	  /* write at the link's pace (a UART at baud), not ahead of it */
+	long baud;
+	int64_t wire_at; /* when the link will have sent everything written */
+	int64_t timeouts[4];
+	double hotend, hotend_target, bed, bed_target;
+	double pos[4]; /* X Y Z E from the last M114 */
+	int has_pos;
+	int64_t next_pos;
+	int s_status, s_hotend, s_bed, s_console;
+	int64_t next_status, next_poll;
+	char own[OWN_MAX][GCODE_CMD_MAX + 1];
+	int own_head, own_count;
+	char pause_gcode[512], resume_gcode[512], cancel_gcode[512];
+	gcode_policy policy; /* what console commands may do */
+	mk_job job;
+	char out[OUT_MAX];
+	size_t nout;
+	char rx[READ_MAX]; /* read from the port, not yet split into lines */
+	size_t rx_off, rx_len;
+	char pend[GCODE_CMD_MAX + 1]; /* a job line read but not yet sent (window full) */
+	int pend_len;
+	mk_tag pend_tag;
+} mk_priv;
+
+/*
+ * Connect to the firmware on the open port p->port (p's settings filled by open): line numbers
+ * reset (M110, answered), the firmware's name and capabilities asked (M115, read as it runs).
+ * 0, or negative with err set (no answer: wrong baud rate, not a Marlin/RepRap printer).
+ */
+int mk_connect(lb_device *dev, mk_priv *p, lb_error *err);
+
+/* The device thread's work: replies read, the job's lines sent within the window, status
+ * published; *deadline receives the next wake-up. 0, or LB_EGONE when the port went away. */
+int mk_printer_run(lb_device *dev, mk_priv *p, const lb_now *now, const zmq_pollitem_t *items,
+		   int nitems, int64_t *deadline);
+
+/* A device.call action: print, pause, resume, cancel, estop, gcode, reset. 0 or negative with
+ * err set. */
+int mk_printer_call(lb_device *dev, mk_priv *p, const char *action, const json_t *args,
+		    lb_error *err);
+
+/* The printer's settings and status as a new object (the device description's "config"). */
+json_t *mk_printer_config(lb_device *dev, mk_priv *p);
+
+/* The port is closing: a job still on the printer is reported interrupted. */
+void mk_printer_abandon(lb_device *dev, mk_priv *p);
+
+#endif
