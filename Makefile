@@ -17,7 +17,7 @@ SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-re
 PKG_CFLAGS = $(shell pkg-config --cflags $(LIBS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(LIBS) 2>/dev/null) -lm -lpthread
 
-CORE_SRC   := $(filter-out bridge/main.c bridge/labctl.c,$(wildcard bridge/*.c))
+CORE_SRC   := $(filter-out bridge/main.c bridge/labctl%.c,$(wildcard bridge/*.c))
 DRIVER_SRC := $(wildcard drivers/*/*.c)
 PROTO_SRC  := $(wildcard protocols/*.c)
 DAEMON_SRC := bridge/main.c $(CORE_SRC) $(DRIVER_SRC) $(PROTO_SRC)
@@ -43,9 +43,10 @@ test-deps:
 build/labbridge: $(DAEMON_SRC) $(HEADERS) | build
 	$(CC) $(CSTD) $(WARN) $(CFLAGS) $(PKG_CFLAGS) -o $@ $(DAEMON_SRC) $(PKG_LIBS)
 
-LABCTL_SRC := bridge/labctl.c
+LABCTL_SRC := bridge/labctl.c $(wildcard bridge/labctl_*.c)
+LABCTL_HDR := bridge/labctl.h
 
-build/labctl: $(LABCTL_SRC) | build
+build/labctl: $(LABCTL_SRC) $(LABCTL_HDR) | build
 	$(CC) $(CSTD) $(WARN) $(CFLAGS) $(PKG_CFLAGS) -o $@ $(LABCTL_SRC) $(PKG_LIBS)
 
 build/watch: examples/c/watch.c | build
@@ -63,7 +64,7 @@ build/asan/obj/%.o: %.c $(HEADERS)
 build/asan/labbridge: build/asan/obj/bridge/main.o $(ASAN_OBJ) | build/asan
 	$(CC) -O1 -g $(SAN) -o $@ $^ $(PKG_LIBS)
 
-build/asan/labctl: $(LABCTL_SRC) | build/asan
+build/asan/labctl: $(LABCTL_SRC) $(LABCTL_HDR) | build/asan
 	$(CC) $(CSTD) $(WARN) -O1 -g $(SAN) $(PKG_CFLAGS) -o $@ $(LABCTL_SRC) $(PKG_LIBS)
 
 build/asan/watch: examples/c/watch.c | build/asan

@@ -1,0 +1,139 @@
+/* labctl.h - what the parts of labctl share: options, requests, stream messages, output. */
+#ifndef LABCTL_H
+#define LABCTL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <zmq.h>
+
+/*
+ * The error convention. A command returns the exit status: LABCTL_OK, LABCTL_FAIL (the bridge,
+ * the network or an error reply) or LABCTL_USAGE (a bad command line). A helper returns 0 on
+ * success and a negative number on failure, after saying why on stderr with labctl_errmsg
+ * ("labctl: ..."); its comment says when it leaves that to the caller instead.
+ */
+enum { LABCTL_OK = 0, LABCTL_FAIL = 1, LABCTL_USAGE = 2 };
+
+/* Nothing at all from the bridge, not even a heartbeat, for this long: it is gone. */
+#define LABCTL_LIVENESS_MS 3000
+/* Our receive queue for stream messages, in messages (libzmq's default is 1000). */
+#define LABCTL_SUB_HWM 100000
+/* The bridge's heartbeat: alive, and the last seq sent on each stream. */
+#define LABCTL_HEARTBEAT_TOPIC "bridge/heartbeat/"
+
+/* What the command line asked for. */
+struct labctl_opts {
+	const char *pub, *rpc; /* endpoints */
+	long timeout_ms;       /* requests */
+	bool json, csv;	       /* output format */
+	long count;	       /* watch: samples to print, 0 for no limit */
+	double timeout_s;      /* watch: give up after this long without a sample, 0: never */
+	bool timeout_set;      /* watch: --timeout was given */
+	unsigned given;	       /* the command-specific options given (OPT_* bits, labctl.c) */
+	const char *printer;   /* print: --printer */
+	const char *name;      /* print: --name */
+	bool no_wait;	       /* print: --no-wait */
+	bool history;	       /* queue: --history */
+	const char *cmd;       /* the command word */
+	const char *arg[3];    /* its positional arguments */
+	int narg;
+};
+
+/* ---------------------------------------------------------------- the commands */
+
+/* Each runs one command with the ZeroMQ context ctx and returns its exit status (LABCTL_*).
+ * labctl_devices.c: */
+int labctl_cmd_devices(void *ctx, const struct labctl_opts *o);
+int labctl_cmd_snapshot(void *ctx, const struct labctl_opts *o);
+int labctl_cmd_call(void *ctx, const struct labctl_opts *o);
+int labctl_cmd_info(void *ctx, const struct labctl_opts *o);
+int labctl_cmd_watch(void *ctx, const struct labctl_opts *o);
+/* labctl_print.c: */
+int labctl_cmd_print(void *ctx, const struct labctl_opts *o);
+int labctl_cmd_queue(void *ctx, const struct labctl_opts *o);
+int labctl_cmd_job(void *ctx, const struct labctl_opts *o);
+int labctl_cmd_printer(void *ctx, const struct labctl_opts *o);
+
+/* ---------------------------------------------------------------- messages, signals, parsing */
+
+/* Print a message on stderr, on a line of its own when a progress bar is drawn. Never fails. */
+void __attribute__((format(printf, 1, 2))) labctl_errmsg(const char *fmt, ...);
+
+/* Redraw the progress bar line on stderr (a terminal) with the formatted text; the next message
+ * or labctl_bar_break ends that line first. Never fails. */
+void __attribute__((format(printf, 1, 2))) labctl_bar_draw(const char *fmt, ...);
+
+/* End the progress bar's line on stderr, if one is drawn, before printing something else. */
+void labctl_bar_break(void);
+
+/* From now on SIGINT and SIGTERM only ask to stop (labctl_stopping), without SA_RESTART: a
+ * zmq_poll waiting returns with EINTR. For watch and following a print. */
+void labctl_catch_stop(void);
+
+/* Whether SIGINT or SIGTERM arrived since labctl_catch_stop. */
+bool labctl_stopping(void);
+
+/* Milliseconds of the monotonic clock. */
+int64_t labctl_mono_ms(void);
+
+/* Parse a whole decimal integer within [min, max] into *out; 0, or -1 if s is not one (nothing
+ * printed: the caller says what it wanted). */
+int labctl_parse_long(const char *s, long min, long max, long *out);
+
+/* ---------------------------------------------------------------- output */
+
+/* A JSON object's member key as a string, or dflt when it is missing or not a string. */
+const char *labctl_jstr(const json_t *obj, const char *key, const char *dflt);
+
+/* Print v as indented JSON followed by a newline on stdout. 0, or -1 when out of memory. */
+int labctl_print_json(const json_t *v);
+
+/* A table of strings printed with aligned columns; row 0 is the heading. Set ncols (at most
+ * 16 columns are aligned) and zero the rest: struct labctl_table t = {.ncols = 3}. */
+struct labctl_table {
+	size_t ncols, nrows, cap;
+	char **cell; /* nrows * ncols copies, row by row */
+};
+
+/* Append a row of t->ncols strings, copied (NULL shows as "-"). 0, or -1 when out of memory
+ * (nothing printed). */
+int labctl_table_add(struct labctl_table *t, const char *const *row);
+
+/* Print the table on stdout, each column as wide as its widest cell, two spaces apart (the
+ * last column unpadded). */
+void labctl_table_print(const struct labctl_table *t);
+
+/* Free the table's cells; t may be used again. */
+void labctl_table_free(struct labctl_table *t);
+
+/* ---------------------------------------------------------------- requests and streams */
+
+/* Send one request {id, method, params} to o->rpc (params may be NULL: omitted; it is not
+ * stolen), followed by one binary frame of len bytes when data is not NULL, and wait up to
+ * timeout_ms for its reply. 0 with *result set (a new reference; JSON null when the method
+ * returns nothing); -1 when the bridge cannot be reached or answers something unreadable, or on
+ * Ctrl-C; -2 when it answers with an error; -3 when it does not answer in time. The first two
+ * failures are explained on stderr, an error reply as "error CODE name: message"; a timeout
+ * and Ctrl-C are left to the caller. */
+int labctl_rpc_request(void *ctx, const struct labctl_opts *o, const char *method, json_t *params,
+		       const void *data, size_t len, long timeout_ms, json_t **result);
+
+/* Send one request and wait up to --timeout-ms for its reply, as labctl_rpc_request (without
+ * binary frames); a timeout is explained on stderr too and returns -1. */
+int labctl_rpc_call(void *ctx, const struct labctl_opts *o, const char *method, json_t *params,
+		    json_t **result);
+
+/* Open a SUB socket to o->pub subscribed to the topics starting with topic and to the bridge's
+ * heartbeat (which tells that the bridge is alive), queueing up to LABCTL_SUB_HWM messages. The
+ * socket, or NULL after saying why on stderr. */
+void *labctl_subscribe(void *ctx, const struct labctl_opts *o, const char *topic);
+
+/* Receive one whole message from sock without waiting: up to 3 frames into frames[] (more are
+ * read and dropped), their number in *n. 1 when a message was read, 0 when none is waiting,
+ * -1 on an error (printed). The caller closes frames[0 .. *n - 1]. */
+int labctl_recv_message(void *sock, zmq_msg_t frames[3], int *n);
+
+#endif

@@ -1,0 +1,429 @@
+/* labctl_client.c - what labctl's commands share: requests, subscriptions, tables, messages. */
+#if !defined(_GNU_SOURCE) && !defined(_POSIX_C_SOURCE)
+#define _POSIX_C_SOURCE 200809L
+#endif
+
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <zmq.h>
+
+#include "labctl.h"
+
+#define REQUEST_ID 1
+
+static volatile sig_atomic_t stop_requested;
+
+/* A progress bar is drawn on the current line of stderr (a terminal): a message ends it first. */
+static bool bar_shown;
+
+/* SIGINT/SIGTERM during watch or while following a print: stop at the next message or poll wake-up.
+ */
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+/* Make SIGINT and SIGTERM set stop_requested (without SA_RESTART). Never fails. */
+void labctl_catch_stop(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal; /* no SA_RESTART: zmq_poll returns with EINTR */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+/* Whether SIGINT or SIGTERM arrived. */
+bool labctl_stopping(void)
+{
+	return stop_requested;
+}
+
+/* ---------------------------------------------------------------- small helpers */
+
+/* End the progress bar's line on stderr, if one is drawn, before printing something else. */
+void labctl_bar_break(void)
+{
+	if (bar_shown) {
+		fputc('\n', stderr);
+		bar_shown = false;
+	}
+}
+
+/* Redraw the progress bar's line on stderr with the formatted text. Never fails. */
+void labctl_bar_draw(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("\r\033[K", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	bar_shown = true;
+}
+
+/* Print a message on stderr, on a line of its own when a progress bar is drawn. Never fails. */
+void labctl_errmsg(const char *fmt, ...)
+{
+	va_list ap;
+
+	labctl_bar_break();
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+}
+
+/* Milliseconds of the monotonic clock. */
+int64_t labctl_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Parse a whole decimal integer within [min, max] into *out; 0, or -1 (not printed) if s is not
+ * one. */
+int labctl_parse_long(const char *s, long min, long max, long *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* Width of a UTF-8 string in characters (each code point counts one column). */
+static size_t text_width(const char *s)
+{
+	size_t w = 0;
+
+	for (; *s; s++)
+		w += ((unsigned char)*s & 0xC0) != 0x80;
+	return w;
+}
+
+/* A JSON value's string, or dflt when it is not a string. */
+const char *labctl_jstr(const json_t *obj, const char *key, const char *dflt)
+{
+	const char *s = json_string_value(json_object_get(obj, key));
+
+	return s ? s : dflt;
+}
+
+/* Print v as indented JSON followed by a newline on stdout. 0, or -1 when out of memory. */
+int labctl_print_json(const json_t *v)
+{
+	char *text = json_dumps(v, JSON_INDENT(2) | JSON_ENCODE_ANY);
+
+	if (!text) {
+		labctl_errmsg("labctl: out of memory\n");
+		return -1;
+	}
+	puts(text);
+	free(text);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- tables */
+
+/* Append a row of t->ncols strings, copied (NULL shows as "-"). 0, or -1 when out of memory. */
+int labctl_table_add(struct labctl_table *t, const char *const *row)
+{
+	if (t->nrows == t->cap) {
+		size_t cap = t->cap ? 2 * t->cap : 16;
+		char **cell = realloc(t->cell, cap * t->ncols * sizeof *cell);
+
+		if (!cell)
+			return -1;
+		t->cell = cell;
+		t->cap = cap;
+	}
+	for (size_t c = 0; c < t->ncols; c++) {
+		char *s = strdup(row[c] ? row[c] : "-");
+
+		if (!s) {
+			while (c--)
+				free(t->cell[t->nrows * t->ncols + c]);
+			return -1;
+		}
+		t->cell[t->nrows * t->ncols + c] = s;
+	}
+	t->nrows++;
+	return 0;
+}
+
+/* Print the table on stdout, each column as wide as its widest cell, two spaces apart (the
+ * last column unpadded). */
+void labctl_table_print(const struct labctl_table *t)
+{
+	size_t width[16] = {0};
+
+	for (size_t r = 0; r < t->nrows; r++)
+		for (size_t c = 0; c < t->ncols && c < 16; c++) {
+			size_t w = text_width(t->cell[r * t->ncols + c]);
+
+			if (w > width[c])
+				width[c] = w;
+		}
+	for (size_t r = 0; r < t->nrows; r++) {
+		for (size_t c = 0; c < t->ncols; c++) {
+			const char *s = t->cell[r * t->ncols + c];
+
+			fputs(s, stdout);
+			if (c + 1 < t->ncols)
+				printf("%*s", (int)(width[c < 16 ? c : 15] - text_width(s) + 2),
+				       "");
+		}
+		putchar('\n');
+	}
+}
+
+/* Free the table's cells. */
+void labctl_table_free(struct labctl_table *t)
+{
+	for (size_t i = 0; i < t->nrows * t->ncols; i++)
+		free(t->cell[i]);
+	free(t->cell);
+	t->cell = NULL;
+	t->nrows = t->cap = 0;
+}
+
+/* ---------------------------------------------------------------- requests */
+
+/* Read one reply message from sock (a DEALER): skip the envelope up to the empty delimiter,
+ * parse the JSON frame into *reply, count the binary frames after it. 0, or -1 after printing
+ * why the reply cannot be read. */
+static int recv_reply(void *sock, json_t **reply, size_t *nbin, size_t *binbytes)
+{
+	bool delimited = false;
+	int more = 1, rc = 0;
+
+	*reply = NULL;
+	*nbin = *binbytes = 0;
+	while (more) {
+		zmq_msg_t m;
+		size_t size;
+
+		zmq_msg_init(&m);
+		if (zmq_msg_recv(&m, sock, 0) < 0) {
+			labctl_errmsg("labctl: receiving the reply: %s\n", zmq_strerror(errno));
+			zmq_msg_close(&m);
+			return -1;
+		}
+		more = zmq_msg_more(&m);
+		size = zmq_msg_size(&m);
+		if (!delimited && !*reply && size == 0) {
+			delimited = true;
+		} else if (!*reply && rc == 0) {
+			json_error_t err;
+
+			*reply = json_loadb(zmq_msg_data(&m), size, 0, &err);
+			if (!*reply) {
+				labctl_errmsg("labctl: unreadable reply from the bridge: %s\n",
+					      err.text);
+				rc = -1;
+			}
+		} else {
+			(*nbin)++;
+			*binbytes += size;
+		}
+		zmq_msg_close(&m);
+	}
+	if (rc == 0 && !*reply) {
+		labctl_errmsg("labctl: empty reply from the bridge\n");
+		rc = -1;
+	}
+	if (rc < 0) {
+		json_decref(*reply);
+		*reply = NULL;
+	}
+	return rc;
+}
+
+/* Send one request {id, method, params}, plus a binary frame when data is not NULL, and wait up
+ * to timeout_ms for its reply (labctl.h says more). 0 with *result set; -1 unreachable, an
+ * unreadable reply or Ctrl-C; -2 an error reply (printed); -3 no reply in time (not printed). */
+int labctl_rpc_request(void *ctx, const struct labctl_opts *o, const char *method, json_t *params,
+		       const void *data, size_t len, long timeout_ms, json_t **result)
+{
+	void *sock = NULL;
+	json_t *req = NULL, *reply = NULL;
+	char *text = NULL;
+	int linger = 0, sndtimeo = (int)timeout_ms, rc = -1;
+	int64_t deadline = labctl_mono_ms() + timeout_ms;
+
+	*result = NULL;
+	sock = zmq_socket(ctx, ZMQ_DEALER);
+	if (!sock) {
+		labctl_errmsg("labctl: cannot create a socket: %s\n", zmq_strerror(errno));
+		goto cleanup;
+	}
+	zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
+	zmq_setsockopt(sock, ZMQ_SNDTIMEO, &sndtimeo, sizeof sndtimeo);
+	if (zmq_connect(sock, o->rpc) < 0) {
+		labctl_errmsg("labctl: cannot connect to '%s': %s\n", o->rpc, zmq_strerror(errno));
+		goto cleanup;
+	}
+	req = json_pack("{s:i,s:s}", "id", REQUEST_ID, "method", method);
+	if (!req || (params && json_object_set(req, "params", params) < 0) ||
+	    !(text = json_dumps(req, JSON_COMPACT))) {
+		labctl_errmsg("labctl: cannot build the request (out of memory?)\n");
+		goto cleanup;
+	}
+	if (zmq_send(sock, "", 0, ZMQ_SNDMORE) < 0 ||
+	    zmq_send(sock, text, strlen(text), data ? ZMQ_SNDMORE : 0) < 0 ||
+	    (data && zmq_send(sock, data, len, 0) < 0)) {
+		labctl_errmsg("labctl: cannot send to the bridge at %s: %s\n", o->rpc,
+			      zmq_strerror(errno));
+		goto cleanup;
+	}
+	for (;;) {
+		zmq_pollitem_t item = {sock, 0, ZMQ_POLLIN, 0};
+		int64_t left = deadline - labctl_mono_ms();
+		size_t nbin, binbytes;
+		json_t *id, *error;
+
+		if (left <= 0) {
+			rc = -3;
+			goto cleanup;
+		}
+		if (zmq_poll(&item, 1, (long)left) < 0) {
+			if (errno == EINTR && !labctl_stopping())
+				continue;
+			if (errno == EINTR)
+				goto cleanup; /* Ctrl-C: the caller says what it stopped */
+			labctl_errmsg("labctl: waiting for the reply: %s\n", zmq_strerror(errno));
+			goto cleanup;
+		}
+		if (!(item.revents & ZMQ_POLLIN))
+			continue;
+		if (recv_reply(sock, &reply, &nbin, &binbytes) < 0)
+			goto cleanup;
+		id = json_object_get(reply, "id");
+		if (!json_is_integer(id) || json_integer_value(id) != REQUEST_ID) {
+			json_decref(reply); /* not ours (a stale reply): keep waiting */
+			reply = NULL;
+			continue;
+		}
+		error = json_object_get(reply, "error");
+		if (error) {
+			labctl_errmsg("error %" JSON_INTEGER_FORMAT " %s: %s\n",
+				      json_integer_value(json_object_get(error, "code")),
+				      labctl_jstr(error, "name", "?"),
+				      labctl_jstr(error, "message", ""));
+			rc = -2;
+			goto cleanup;
+		}
+		if (nbin)
+			labctl_errmsg(
+			    "labctl: the reply also carries %zu binary frame(s), %zu bytes, "
+			    "not shown\n",
+			    nbin, binbytes);
+		*result = json_object_get(reply, "result");
+		*result = *result ? json_incref(*result) : json_null();
+		rc = 0;
+		goto cleanup;
+	}
+cleanup:
+	json_decref(reply);
+	json_decref(req);
+	free(text);
+	if (sock)
+		zmq_close(sock);
+	return rc;
+}
+
+/* Send one request and wait up to --timeout-ms for its reply, as rpc_request (without binary
+ * frames); a timeout is explained on stderr too and returns -1. */
+int labctl_rpc_call(void *ctx, const struct labctl_opts *o, const char *method, json_t *params,
+		    json_t **result)
+{
+	int rc = labctl_rpc_request(ctx, o, method, params, NULL, 0, o->timeout_ms, result);
+
+	if (rc == -3) {
+		labctl_errmsg(
+		    "labctl: no answer from the bridge at %s within %ld ms — is labbridge "
+		    "running?\n",
+		    o->rpc, o->timeout_ms);
+		rc = -1;
+	}
+	return rc;
+}
+
+/* Open a SUB socket to o->pub subscribed to topic and the heartbeat. The socket, or
+ * NULL after saying why on stderr. */
+void *labctl_subscribe(void *ctx, const struct labctl_opts *o, const char *topic)
+{
+	void *sub = zmq_socket(ctx, ZMQ_SUB);
+	int linger = 0, hwm = LABCTL_SUB_HWM;
+	size_t tlen = strlen(topic);
+
+	if (!sub) {
+		labctl_errmsg("labctl: cannot create a socket: %s\n", zmq_strerror(errno));
+		return NULL;
+	}
+	zmq_setsockopt(sub, ZMQ_LINGER, &linger, sizeof linger);
+	zmq_setsockopt(sub, ZMQ_RCVHWM, &hwm, sizeof hwm);
+	/* the heartbeat tells us the bridge is alive and what was sent, even when not printed */
+	if (zmq_setsockopt(sub, ZMQ_SUBSCRIBE, topic, tlen) < 0 ||
+	    (strncmp(LABCTL_HEARTBEAT_TOPIC, topic, tlen) &&
+	     zmq_setsockopt(sub, ZMQ_SUBSCRIBE, LABCTL_HEARTBEAT_TOPIC,
+			    strlen(LABCTL_HEARTBEAT_TOPIC)) < 0)) {
+		labctl_errmsg("labctl: cannot subscribe: %s\n", zmq_strerror(errno));
+		goto fail;
+	}
+	if (zmq_connect(sub, o->pub) < 0) {
+		labctl_errmsg("labctl: cannot connect to '%s': %s\n", o->pub, zmq_strerror(errno));
+		goto fail;
+	}
+	return sub;
+fail:
+	zmq_close(sub);
+	return NULL;
+}
+
+/* Receive one whole message from sock without waiting (up to 3 frames kept). 1 when a message
+ * was read, 0 when none is waiting, -1 on an error (printed). */
+int labctl_recv_message(void *sock, zmq_msg_t frames[3], int *n)
+{
+	int more = 1;
+
+	*n = 0;
+	while (more) {
+		zmq_msg_t m;
+
+		zmq_msg_init(&m);
+		if (zmq_msg_recv(&m, sock, *n == 0 ? ZMQ_DONTWAIT : 0) < 0) {
+			int e = errno;
+
+			zmq_msg_close(&m);
+			if (*n == 0 && (e == EAGAIN || e == EINTR))
+				return 0;
+			labctl_errmsg("labctl: receiving a stream message: %s\n", zmq_strerror(e));
+			return -1;
+		}
+		more = zmq_msg_more(&m);
+		if (*n < 3)
+			frames[(*n)++] = m; /* the message moves into frames[] */
+		else
+			zmq_msg_close(&m);
+	}
+	return 1;
+}
