@@ -1,6 +1,8 @@
 /* printq.c - the classroom print queue: jobs, their G-code files and states, in SQLite (WAL). */
 #include "printq.h"
 
+#include "db.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -94,45 +96,6 @@ static int make_dirs(const char *dir, mode_t mode)
 			*p = '/';
 		}
 	return mkdir(path, mode) < 0 && errno != EEXIST ? -1 : 0;
-}
-
-/* Prepare sql or fill err; NULL on failure. */
-static sqlite3_stmt *prepare(lb_printq *q, const char *sql, lb_error *err)
-{
-	sqlite3_stmt *s = NULL;
-
-	if (sqlite3_prepare_v2(q->db, sql, -1, &s, NULL) != SQLITE_OK) {
-		lb_error_set(err, LB_ERR_INTERNAL, "print queue database: %s",
-			     sqlite3_errmsg(q->db));
-		return NULL;
-	}
-	return s;
-}
-
-/* Step a statement that returns no rows, finalize it; 0 or LB_EFAIL with err set. */
-static int run(lb_printq *q, sqlite3_stmt *s, lb_error *err)
-{
-	int rc = sqlite3_step(s);
-
-	sqlite3_finalize(s);
-	if (rc != SQLITE_DONE)
-		return lb_error_set(err, LB_ERR_INTERNAL, "print queue database: %s",
-				    sqlite3_errmsg(q->db));
-	return 0;
-}
-
-/* Run SQL text without parameters; 0 or LB_EFAIL with err set. */
-static int exec(lb_printq *q, const char *sql, lb_error *err)
-{
-	char *msg = NULL;
-
-	if (sqlite3_exec(q->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-		lb_error_set(err, LB_ERR_INTERNAL, "print queue database: %s",
-			     msg ? msg : sqlite3_errmsg(q->db));
-		sqlite3_free(msg);
-		return LB_EFAIL;
-	}
-	return 0;
 }
 
 /* fsync a directory so that renames and unlinks in it are durable; 0 or -1 with errno. */
@@ -248,7 +211,7 @@ static json_t *job_from_row(sqlite3_stmt *s, long rank)
  */
 static int job_state(lb_printq *q, long long id, const char **state, lb_error *err)
 {
-	sqlite3_stmt *s = prepare(q, "SELECT state FROM jobs WHERE id = ?", err);
+	sqlite3_stmt *s = lb_db_prepare(q->db, "SELECT state FROM jobs WHERE id = ?", err);
 	int rc;
 
 	if (!s)
@@ -285,7 +248,7 @@ static int need_job(lb_printq *q, long long id, const char **state, lb_error *er
 /* The id of the job made by a request id: > 0, 0 when none, LB_EFAIL with err set. */
 static long long job_by_request(lb_printq *q, const char *request_id, lb_error *err)
 {
-	sqlite3_stmt *s = prepare(q, "SELECT id FROM jobs WHERE request_id = ?", err);
+	sqlite3_stmt *s = lb_db_prepare(q->db, "SELECT id FROM jobs WHERE request_id = ?", err);
 	long long id = 0;
 	int rc;
 
@@ -309,7 +272,7 @@ static long long job_by_request(lb_printq *q, const char *request_id, lb_error *
  */
 static void recover_files(lb_printq *q, int64_t now_real)
 {
-	sqlite3_stmt *s = prepare(q, "SELECT id, request_id, state FROM jobs", NULL);
+	sqlite3_stmt *s = lb_db_prepare(q->db, "SELECT id, request_id, state FROM jobs", NULL);
 	long long *lost = NULL;
 	size_t nlost = 0, cap = 0;
 	int moved = 0;
@@ -344,7 +307,7 @@ static void recover_files(lb_printq *q, int64_t now_real)
 	free(lost);
 
 	d = opendir(q->prints);
-	s = prepare(q, "SELECT 1 FROM jobs WHERE id = ?", NULL);
+	s = lb_db_prepare(q->db, "SELECT 1 FROM jobs WHERE id = ?", NULL);
 	while (d && s && (e = readdir(d))) {
 		char *end;
 		long long id = strtoll(e->d_name, &end, 10);
@@ -390,23 +353,19 @@ lb_printq *lb_printq_new(const char *dir, int64_t now_real, lb_error *err)
 		goto fail;
 	}
 	snprintf(path, sizeof path, "%s/printq.db", dir);
-	if (sqlite3_open(path, &q->db) != SQLITE_OK) {
-		lb_error_set(err, LB_ERR_INTERNAL, "cannot open %s: %s", path,
-			     q->db ? sqlite3_errmsg(q->db) : "out of memory");
+	q->db = lb_db_open(path, schema, err);
+	if (!q->db)
 		goto fail;
-	}
-	sqlite3_busy_timeout(q->db, 2000);
-	if (exec(q, schema, err) < 0)
-		goto fail;
-	s = prepare(q,
-		    "UPDATE jobs SET state = 'interrupted', finished = ?,"
-		    " error = 'the bridge stopped while printing (last acknowledged line ' || line"
-		    " || ', byte offset ' || offset || ')' WHERE state IN " ACTIVE,
-		    err);
+	s = lb_db_prepare(
+	    q->db,
+	    "UPDATE jobs SET state = 'interrupted', finished = ?,"
+	    " error = 'the bridge stopped while printing (last acknowledged line ' || line"
+	    " || ', byte offset ' || offset || ')' WHERE state IN " ACTIVE,
+	    err);
 	if (!s)
 		goto fail;
 	sqlite3_bind_int64(s, 1, now_real);
-	if (run(q, s, err) < 0)
+	if (lb_db_run(q->db, s, err) < 0)
 		goto fail;
 	if (sqlite3_changes(q->db) > 0)
 		lb_warn("print queue: %d job(s) interrupted by the last stop",
@@ -430,12 +389,12 @@ void lb_printq_destroy(lb_printq **pq)
 /* A file's place among the waiting jobs (1 = next): 0 when it is not waiting or on error. */
 static long waiting_rank(lb_printq *q, long long id)
 {
-	sqlite3_stmt *s = prepare(q,
-				  "SELECT COUNT(*) FROM jobs j, jobs me WHERE me.id = ?1"
-				  " AND me.state IN " WAITING " AND j.state IN " WAITING
-				  " AND (j.position < me.position OR"
-				  " (j.position = me.position AND j.id <= me.id))",
-				  NULL);
+	sqlite3_stmt *s = lb_db_prepare(q->db,
+					"SELECT COUNT(*) FROM jobs j, jobs me WHERE me.id = ?1"
+					" AND me.state IN " WAITING " AND j.state IN " WAITING
+					" AND (j.position < me.position OR"
+					" (j.position = me.position AND j.id <= me.id))",
+					NULL);
 	long rank = 0;
 
 	if (!s)
@@ -449,7 +408,8 @@ static long waiting_rank(lb_printq *q, long long id)
 
 json_t *lb_printq_job(lb_printq *q, long long id)
 {
-	sqlite3_stmt *s = q ? prepare(q, "SELECT " JOB_COLS " FROM jobs WHERE id = ?", NULL) : NULL;
+	sqlite3_stmt *s =
+	    q ? lb_db_prepare(q->db, "SELECT " JOB_COLS " FROM jobs WHERE id = ?", NULL) : NULL;
 	json_t *j = NULL;
 
 	if (!s)
@@ -464,12 +424,12 @@ json_t *lb_printq_job(lb_printq *q, long long id)
 json_t *lb_printq_list(lb_printq *q, bool history)
 {
 	sqlite3_stmt *s =
-	    q ? prepare(q,
-			history ? "SELECT " JOB_COLS " FROM jobs WHERE state IN " FINISHED
-				  " ORDER BY finished DESC, id DESC"
-				: "SELECT " JOB_COLS " FROM jobs WHERE state NOT IN " FINISHED
-				  " ORDER BY state IN " WAITING ", position, id",
-			NULL)
+	    q ? lb_db_prepare(q->db,
+			      history ? "SELECT " JOB_COLS " FROM jobs WHERE state IN " FINISHED
+					" ORDER BY finished DESC, id DESC"
+				      : "SELECT " JOB_COLS " FROM jobs WHERE state NOT IN " FINISHED
+					" ORDER BY state IN " WAITING ", position, id",
+			      NULL)
 	      : NULL;
 	json_t *a = json_array();
 	long rank = 0;
@@ -728,13 +688,14 @@ static long long insert_job(lb_printq *q, const lb_upload *u, long long size, ui
 	sqlite3_stmt *s;
 	long long id = LB_EFAIL;
 
-	if (exec(q, "PRAGMA synchronous=FULL", err) < 0)
+	if (lb_db_exec(q->db, "PRAGMA synchronous=FULL", err) < 0)
 		return LB_EFAIL;
-	s = prepare(q,
-		    "INSERT INTO jobs (request_id, name, owner, role, printer, state, position,"
-		    " size, crc32, submitted, approved_by, meta) VALUES (?, ?, ?, ?, ?, ?,"
-		    " (SELECT COALESCE(MAX(position), 0) + 1 FROM jobs), ?, ?, ?, ?, ?)",
-		    err);
+	s = lb_db_prepare(
+	    q->db,
+	    "INSERT INTO jobs (request_id, name, owner, role, printer, state, position,"
+	    " size, crc32, submitted, approved_by, meta) VALUES (?, ?, ?, ?, ?, ?,"
+	    " (SELECT COALESCE(MAX(position), 0) + 1 FROM jobs), ?, ?, ?, ?, ?)",
+	    err);
 	if (!s)
 		goto cleanup;
 	sqlite3_bind_text(s, 1, u->request_id, -1, SQLITE_TRANSIENT);
@@ -749,10 +710,10 @@ static long long insert_job(lb_printq *q, const lb_upload *u, long long size, ui
 	if (u->approve)
 		sqlite3_bind_text(s, 10, u->owner, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(s, 11, meta, -1, SQLITE_TRANSIENT);
-	if (run(q, s, err) == 0)
+	if (lb_db_run(q->db, s, err) == 0)
 		id = (long long)sqlite3_last_insert_rowid(q->db);
 cleanup:
-	exec(q, "PRAGMA synchronous=NORMAL", NULL);
+	lb_db_exec(q->db, "PRAGMA synchronous=NORMAL", NULL);
 	return id;
 }
 
@@ -934,12 +895,13 @@ int lb_printq_approve(lb_printq *q, long long id, const char *by, int64_t now_re
 		return LB_EFAIL;
 	if (strcmp(state, "submitted") != 0)
 		return wrong_state(err, id, state, "only submitted jobs can be approved");
-	s = prepare(q, "UPDATE jobs SET state = 'approved', approved_by = ? WHERE id = ?", err);
+	s = lb_db_prepare(q->db, "UPDATE jobs SET state = 'approved', approved_by = ? WHERE id = ?",
+			  err);
 	if (!s)
 		return LB_EFAIL;
 	sqlite3_bind_text(s, 1, by, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(s, 2, id);
-	return run(q, s, err);
+	return lb_db_run(q->db, s, err);
 }
 
 int lb_printq_set_state(lb_printq *q, long long id, const char *state, const char *printer,
@@ -958,14 +920,14 @@ int lb_printq_set_state(lb_printq *q, long long id, const char *state, const cha
 		return LB_EFAIL;
 	/* started: the first time it prints; finished: set when finished, cleared otherwise; the
 	 * error: replaced when given, cleared when the job is back to an unfinished state */
-	s = prepare(q,
-		    "UPDATE jobs SET state = ?1, assigned = COALESCE(?2, assigned),"
-		    " started = CASE WHEN ?1 = 'printing' AND started IS NULL THEN ?4"
-		    " ELSE started END,"
-		    " finished = CASE WHEN ?1 IN " FINISHED " THEN ?4 ELSE NULL END,"
-		    " error = CASE WHEN ?3 IS NOT NULL THEN ?3 WHEN ?1 IN " FINISHED
-		    " THEN error ELSE NULL END WHERE id = ?5",
-		    err);
+	s = lb_db_prepare(q->db,
+			  "UPDATE jobs SET state = ?1, assigned = COALESCE(?2, assigned),"
+			  " started = CASE WHEN ?1 = 'printing' AND started IS NULL THEN ?4"
+			  " ELSE started END,"
+			  " finished = CASE WHEN ?1 IN " FINISHED " THEN ?4 ELSE NULL END,"
+			  " error = CASE WHEN ?3 IS NOT NULL THEN ?3 WHEN ?1 IN " FINISHED
+			  " THEN error ELSE NULL END WHERE id = ?5",
+			  err);
 	if (!s)
 		return LB_EFAIL;
 	sqlite3_bind_text(s, 1, target, -1, SQLITE_STATIC);
@@ -973,7 +935,7 @@ int lb_printq_set_state(lb_printq *q, long long id, const char *state, const cha
 	sqlite3_bind_text(s, 3, error, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(s, 4, now_real);
 	sqlite3_bind_int64(s, 5, id);
-	return run(q, s, err);
+	return lb_db_run(q->db, s, err);
 }
 
 int lb_printq_progress(lb_printq *q, long long id, long line, long long offset, lb_error *err)
@@ -984,13 +946,13 @@ int lb_printq_progress(lb_printq *q, long long id, long line, long long offset, 
 		return lb_error_set(err, LB_ERR_INVALID_PARAMS, "no print queue");
 	if (line < 0 || offset < 0)
 		return lb_error_set(err, LB_ERR_INVALID_PARAMS, "negative progress");
-	s = prepare(q, "UPDATE jobs SET line = ?, offset = ? WHERE id = ?", err);
+	s = lb_db_prepare(q->db, "UPDATE jobs SET line = ?, offset = ? WHERE id = ?", err);
 	if (!s)
 		return LB_EFAIL;
 	sqlite3_bind_int64(s, 1, line);
 	sqlite3_bind_int64(s, 2, offset);
 	sqlite3_bind_int64(s, 3, id);
-	if (run(q, s, err) < 0)
+	if (lb_db_run(q->db, s, err) < 0)
 		return LB_EFAIL;
 	if (sqlite3_changes(q->db) == 0)
 		return lb_error_set(err, LB_ERR_INVALID_PARAMS, "no job %lld", id);
@@ -1031,16 +993,17 @@ int lb_printq_retry(lb_printq *q, long long id, int64_t now_real, lb_error *err)
 		return wrong_state(err, id, state,
 				   "only failed, cancelled or interrupted jobs can be retried");
 	/* a job cancelled before a teacher approved it goes back to waiting for approval */
-	s = prepare(q,
-		    "UPDATE jobs SET state = CASE WHEN approved_by IS NULL THEN 'submitted'"
-		    " ELSE 'approved' END, assigned = NULL, started = NULL, finished = NULL,"
-		    " error = NULL, line = 0, offset = 0,"
-		    " position = (SELECT COALESCE(MAX(position), 0) + 1 FROM jobs) WHERE id = ?",
-		    err);
+	s = lb_db_prepare(
+	    q->db,
+	    "UPDATE jobs SET state = CASE WHEN approved_by IS NULL THEN 'submitted'"
+	    " ELSE 'approved' END, assigned = NULL, started = NULL, finished = NULL,"
+	    " error = NULL, line = 0, offset = 0,"
+	    " position = (SELECT COALESCE(MAX(position), 0) + 1 FROM jobs) WHERE id = ?",
+	    err);
 	if (!s)
 		return LB_EFAIL;
 	sqlite3_bind_int64(s, 1, id);
-	return run(q, s, err);
+	return lb_db_run(q->db, s, err);
 }
 
 int lb_printq_delete(lb_printq *q, long long id, lb_error *err)
@@ -1057,11 +1020,11 @@ int lb_printq_delete(lb_printq *q, long long id, lb_error *err)
 		return wrong_state(
 		    err, id, state,
 		    "only finished or submitted jobs can be deleted (cancel it first)");
-	s = prepare(q, "DELETE FROM jobs WHERE id = ?", err);
+	s = lb_db_prepare(q->db, "DELETE FROM jobs WHERE id = ?", err);
 	if (!s)
 		return LB_EFAIL;
 	sqlite3_bind_int64(s, 1, id);
-	if (run(q, s, err) < 0)
+	if (lb_db_run(q->db, s, err) < 0)
 		return LB_EFAIL;
 	/* the row first: a crash before the unlink leaves a file that lb_printq_new removes */
 	if (gcode_path(q, id, file, sizeof file) == 0 && unlink(file) < 0 && errno != ENOENT)
@@ -1089,10 +1052,11 @@ int lb_printq_move(lb_printq *q, long long id, int pos, lb_error *err)
 	if (!is_waiting(state))
 		return wrong_state(err, id, state,
 				   "only waiting (submitted or approved) jobs can be moved");
-	if (exec(q, "BEGIN IMMEDIATE", err) < 0)
+	if (lb_db_exec(q->db, "BEGIN IMMEDIATE", err) < 0)
 		return LB_EFAIL;
 	/* the waiting jobs in order, without the one moved, then it inserted at pos */
-	s = prepare(q, "SELECT id FROM jobs WHERE state IN " WAITING " ORDER BY position, id", err);
+	s = lb_db_prepare(
+	    q->db, "SELECT id FROM jobs WHERE state IN " WAITING " ORDER BY position, id", err);
 	if (!s)
 		goto cleanup;
 	while (sqlite3_step(s) == SQLITE_ROW) {
@@ -1117,7 +1081,7 @@ int lb_printq_move(lb_printq *q, long long id, int pos, lb_error *err)
 	ids[at] = id;
 	n++;
 	/* renumber the waiting jobs 1..n: new jobs take MAX(position) + 1, still after them */
-	s = prepare(q, "UPDATE jobs SET position = ? WHERE id = ?", err);
+	s = lb_db_prepare(q->db, "UPDATE jobs SET position = ? WHERE id = ?", err);
 	if (!s)
 		goto cleanup;
 	for (size_t i = 0; i < n; i++) {
@@ -1130,23 +1094,24 @@ int lb_printq_move(lb_printq *q, long long id, int pos, lb_error *err)
 			goto cleanup;
 		}
 	}
-	rc = exec(q, "COMMIT", err);
+	rc = lb_db_exec(q->db, "COMMIT", err);
 cleanup:
 	sqlite3_finalize(s);
 	if (rc < 0)
-		exec(q, "ROLLBACK", NULL);
+		lb_db_exec(q->db, "ROLLBACK", NULL);
 	free(ids);
 	return rc;
 }
 
 long long lb_printq_next(lb_printq *q, const char *printer)
 {
-	sqlite3_stmt *s = q ? prepare(q,
-				      "SELECT id FROM jobs WHERE state = 'approved' AND"
-				      " (printer IS NULL OR printer = ?) ORDER BY position, id"
-				      " LIMIT 1",
-				      NULL)
-			    : NULL;
+	sqlite3_stmt *s =
+	    q ? lb_db_prepare(q->db,
+			      "SELECT id FROM jobs WHERE state = 'approved' AND"
+			      " (printer IS NULL OR printer = ?) ORDER BY position, id"
+			      " LIMIT 1",
+			      NULL)
+	      : NULL;
 	long long id = 0;
 
 	if (!s)
@@ -1161,7 +1126,8 @@ long long lb_printq_next(lb_printq *q, const char *printer)
 bool lb_printq_bed_clear(lb_printq *q, const char *printer)
 {
 	sqlite3_stmt *s =
-	    q && printer ? prepare(q, "SELECT clear FROM beds WHERE printer = ?", NULL) : NULL;
+	    q && printer ? lb_db_prepare(q->db, "SELECT clear FROM beds WHERE printer = ?", NULL)
+			 : NULL;
 	bool clear = true;
 
 	if (!s)
@@ -1179,10 +1145,10 @@ int lb_printq_set_bed(lb_printq *q, const char *printer, bool clear, lb_error *e
 
 	if (!q || !printer)
 		return lb_error_set(err, LB_ERR_INVALID_PARAMS, "no printer given");
-	s = prepare(q, "INSERT OR REPLACE INTO beds (printer, clear) VALUES (?, ?)", err);
+	s = lb_db_prepare(q->db, "INSERT OR REPLACE INTO beds (printer, clear) VALUES (?, ?)", err);
 	if (!s)
 		return LB_EFAIL;
 	sqlite3_bind_text(s, 1, printer, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int(s, 2, clear ? 1 : 0);
-	return run(q, s, err);
+	return lb_db_run(q->db, s, err);
 }

@@ -1,6 +1,8 @@
 /* store.c - what must survive a restart (calibrations, recordings), in SQLite (WAL). */
 #include "store.h"
 
+#include "db.h"
+
 #include <errno.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -49,7 +51,6 @@ lb_store *lb_store_new(const char *dir, lb_error *err)
 {
 	lb_store *st = calloc(1, sizeof *st);
 	char path[600];
-	char *msg = NULL;
 
 	if (!st) {
 		lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
@@ -61,17 +62,9 @@ lb_store *lb_store_new(const char *dir, lb_error *err)
 		goto fail;
 	}
 	snprintf(path, sizeof path, "%s/labbridge.db", dir);
-	if (sqlite3_open(path, &st->db) != SQLITE_OK) {
-		lb_error_set(err, LB_ERR_INTERNAL, "cannot open %s: %s", path,
-			     st->db ? sqlite3_errmsg(st->db) : "out of memory");
+	st->db = lb_db_open(path, schema, err);
+	if (!st->db)
 		goto fail;
-	}
-	sqlite3_busy_timeout(st->db, 2000);
-	if (sqlite3_exec(st->db, schema, NULL, NULL, &msg) != SQLITE_OK) {
-		lb_error_set(err, LB_ERR_INTERNAL, "%s: %s", path, msg ? msg : "schema failed");
-		sqlite3_free(msg);
-		goto fail;
-	}
 	return st;
 fail:
 	lb_store_destroy(&st);
@@ -87,33 +80,10 @@ void lb_store_destroy(lb_store **pst)
 	*pst = NULL;
 }
 
-/* Prepare sql or fill err; NULL on failure. */
-static sqlite3_stmt *prepare(lb_store *st, const char *sql, lb_error *err)
-{
-	sqlite3_stmt *s = NULL;
-
-	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
-		lb_error_set(err, LB_ERR_INTERNAL, "database: %s", sqlite3_errmsg(st->db));
-		return NULL;
-	}
-	return s;
-}
-
-/* Step a statement that returns no rows, finalize it; 0 or negative with err set. */
-static int run(lb_store *st, sqlite3_stmt *s, lb_error *err)
-{
-	int rc = sqlite3_step(s);
-
-	sqlite3_finalize(s);
-	if (rc != SQLITE_DONE)
-		return lb_error_set(err, LB_ERR_INTERNAL, "database: %s", sqlite3_errmsg(st->db));
-	return 0;
-}
-
 json_t *lb_store_calib_get(lb_store *st, const char *device)
 {
-	sqlite3_stmt *s =
-	    prepare(st, "SELECT stream, gain, offset FROM calibration WHERE device = ?", NULL);
+	sqlite3_stmt *s = lb_db_prepare(
+	    st->db, "SELECT stream, gain, offset FROM calibration WHERE device = ?", NULL);
 	json_t *o = json_object();
 
 	if (!s)
@@ -131,10 +101,10 @@ int lb_store_calib_set(lb_store *st, const char *device, const char *stream, dou
 		       double offset, int64_t now_real, lb_error *err)
 {
 	sqlite3_stmt *s =
-	    prepare(st,
-		    "INSERT OR REPLACE INTO calibration (device, stream, gain, offset, "
-		    "updated) VALUES (?, ?, ?, ?, ?)",
-		    err);
+	    lb_db_prepare(st->db,
+			  "INSERT OR REPLACE INTO calibration (device, stream, gain, offset, "
+			  "updated) VALUES (?, ?, ?, ?, ?)",
+			  err);
 
 	if (!s)
 		return LB_EFAIL;
@@ -143,30 +113,32 @@ int lb_store_calib_set(lb_store *st, const char *device, const char *stream, dou
 	sqlite3_bind_double(s, 3, gain);
 	sqlite3_bind_double(s, 4, offset);
 	sqlite3_bind_int64(s, 5, now_real);
-	return run(st, s, err);
+	return lb_db_run(st->db, s, err);
 }
 
 int lb_store_calib_clear(lb_store *st, const char *device, const char *stream, lb_error *err)
 {
-	sqlite3_stmt *s = prepare(st,
-				  stream ? "DELETE FROM calibration WHERE device = ? AND stream = ?"
-					 : "DELETE FROM calibration WHERE device = ?",
-				  err);
+	sqlite3_stmt *s =
+	    lb_db_prepare(st->db,
+			  stream ? "DELETE FROM calibration WHERE device = ? AND stream = ?"
+				 : "DELETE FROM calibration WHERE device = ?",
+			  err);
 
 	if (!s)
 		return LB_EFAIL;
 	sqlite3_bind_text(s, 1, device, -1, SQLITE_TRANSIENT);
 	if (stream)
 		sqlite3_bind_text(s, 2, stream, -1, SQLITE_TRANSIENT);
-	return run(st, s, err);
+	return lb_db_run(st->db, s, err);
 }
 
 long long lb_store_recording_add(lb_store *st, const json_t *rec, lb_error *err)
 {
-	sqlite3_stmt *s = prepare(st,
-				  "INSERT INTO recording (name, owner, state, started, dir, spec) "
-				  "VALUES (?, ?, 'recording', ?, ?, ?)",
-				  err);
+	sqlite3_stmt *s =
+	    lb_db_prepare(st->db,
+			  "INSERT INTO recording (name, owner, state, started, dir, spec) "
+			  "VALUES (?, ?, 'recording', ?, ?, ?)",
+			  err);
 	char *spec;
 
 	if (!s)
@@ -181,45 +153,45 @@ long long lb_store_recording_add(lb_store *st, const json_t *rec, lb_error *err)
 			  SQLITE_TRANSIENT);
 	sqlite3_bind_text(s, 5, spec ? spec : "{}", -1, SQLITE_TRANSIENT);
 	free(spec);
-	if (run(st, s, err) < 0)
+	if (lb_db_run(st->db, s, err) < 0)
 		return LB_EFAIL;
 	return (long long)sqlite3_last_insert_rowid(st->db);
 }
 
 int lb_store_recording_dir(lb_store *st, long long id, const char *dir, lb_error *err)
 {
-	sqlite3_stmt *s = prepare(st, "UPDATE recording SET dir = ? WHERE id = ?", err);
+	sqlite3_stmt *s = lb_db_prepare(st->db, "UPDATE recording SET dir = ? WHERE id = ?", err);
 
 	if (!s)
 		return LB_EFAIL;
 	sqlite3_bind_text(s, 1, dir, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(s, 2, id);
-	return run(st, s, err);
+	return lb_db_run(st->db, s, err);
 }
 
 int lb_store_recording_state(lb_store *st, long long id, const char *state, int64_t stopped,
 			     lb_error *err)
 {
 	sqlite3_stmt *s =
-	    prepare(st, "UPDATE recording SET state = ?, stopped = ? WHERE id = ?", err);
+	    lb_db_prepare(st->db, "UPDATE recording SET state = ?, stopped = ? WHERE id = ?", err);
 
 	if (!s)
 		return LB_EFAIL;
 	sqlite3_bind_text(s, 1, state, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(s, 2, stopped);
 	sqlite3_bind_int64(s, 3, id);
-	return run(st, s, err);
+	return lb_db_run(st->db, s, err);
 }
 
 json_t *lb_store_recordings(lb_store *st, long long id)
 {
 	sqlite3_stmt *s =
-	    prepare(st,
-		    id > 0 ? "SELECT id, name, owner, state, started, stopped, dir, spec "
-			     "FROM recording WHERE id = ?"
-			   : "SELECT id, name, owner, state, started, stopped, dir, spec "
-			     "FROM recording ORDER BY id DESC",
-		    NULL);
+	    lb_db_prepare(st->db,
+			  id > 0 ? "SELECT id, name, owner, state, started, stopped, dir, spec "
+				   "FROM recording WHERE id = ?"
+				 : "SELECT id, name, owner, state, started, stopped, dir, spec "
+				   "FROM recording ORDER BY id DESC",
+			  NULL);
 	json_t *a = json_array();
 
 	if (!s)
