@@ -47,6 +47,17 @@ int lb_device_add_stream(lb_device *dev, const char *name, const char *quantity,
 	if (dev->nstreams >= LB_MAX_STREAMS || !name || !*name || strlen(name) >= sizeof s->name ||
 	    strspn(name, LB_NAME_CHARS) != strlen(name))
 		return LB_EINVAL; /* topics promise [A-Za-z0-9._-] segments */
+	/* room for the streams it has, not LB_MAX_STREAMS of them: most devices have a few, and an
+	 * idle bridge keeps its memory small (streams are declared in open(), before the main loop
+	 * reads them) */
+	if ((size_t)dev->nstreams == dev->capstreams) {
+		size_t cap = dev->capstreams ? dev->capstreams * 2 : 4;
+		lb_stream *v = realloc(dev->streams, cap * sizeof *v);
+		if (!v)
+			return LB_ENOMEM;
+		dev->streams = v;
+		dev->capstreams = cap;
+	}
 	s = &dev->streams[dev->nstreams];
 	memset(s, 0, sizeof *s);
 	snprintf(s->name, sizeof s->name, "%s", name);
@@ -606,6 +617,7 @@ void lb_device_destroy(lb_device **pdev)
 	for (int i = 0; i < LB_MAX_STREAMS; i++)
 		if (dev->cache[i].has_header)
 			zmq_msg_close(&dev->cache[i].header);
+	free(dev->streams);
 	json_decref(dev->desc);
 	json_decref(dev->seq_base);
 	json_decref(dev->calib);

@@ -73,8 +73,9 @@ struct lb_device {
 	const char *chan_endpoint; /* inproc PUSH/PULL: thread -> main */
 
 	/* Owned by the device thread. */
-	lb_stream streams[LB_MAX_STREAMS];
+	lb_stream *streams; /* nstreams of them, at most LB_MAX_STREAMS */
 	int nstreams;
+	size_t capstreams;
 	bool running;
 	void *priv;
 	void *chan;	  /* PUSH */

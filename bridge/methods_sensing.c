@@ -289,6 +289,10 @@ int m_rec_start(lb_server *s, call *c, json_t **result, lb_error *err)
 	o.sep = sep[0];
 	o.decimal_comma = dc;
 	/* from at_ns (a synchronised start), or from now */
+	if (!srv_recorder(s, err)) {
+		lb_store_recording_state(s->store, id, "failed", c->now.real, NULL);
+		return LB_EFAIL;
+	}
 	if (lb_recorder_start(s->recorder, id, dir, streams, &o,
 			      at > c->now.real ? at : c->now.real) < 0) {
 		lb_store_recording_state(s->store, id, "failed", c->now.real, NULL);
@@ -364,7 +368,8 @@ int m_rec_stop(lb_server *s, call *c, json_t **result, lb_error *err)
 		    "recording %lld belongs to another user: only a teacher may stop it", id);
 	}
 	json_decref(r);
-	lb_recorder_stop(s->recorder, id);
+	if (s->recorder)
+		lb_recorder_stop(s->recorder, id);
 	if (lb_store_recording_state(s->store, id, "stopped", c->now.real, err) < 0)
 		return LB_EFAIL;
 	*result = lb_store_recordings(s->store, id);

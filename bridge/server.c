@@ -178,6 +178,14 @@ lb_store *srv_store(lb_server *s, int create)
 	return s->store;
 }
 
+lb_recorder *srv_recorder(lb_server *s, lb_error *err)
+{
+	/* started on first use: a bridge that never records has no recorder thread */
+	if (!s->recorder)
+		s->recorder = lb_recorder_new(s->zctx, STREAMS_INPROC, err);
+	return s->recorder;
+}
+
 /* Create a device from a spec and start its thread; the spec's params are taken over. */
 static void add_device(lb_server *s, const lb_driver *drv, lb_device_spec *spec)
 {
@@ -809,14 +817,6 @@ lb_server *lb_server_new(const lb_server_opts *opts)
 		goto fail;
 	if (zmq_socket_monitor(s->router, MONITOR_ENDPOINT, ZMQ_EVENT_DISCONNECTED) < 0)
 		goto fail;
-	{
-		lb_error err;
-		s->recorder = lb_recorder_new(s->zctx, STREAMS_INPROC, &err);
-		if (!s->recorder) {
-			lb_err("%s", err.message);
-			goto fail;
-		}
-	}
 	s->monitor = zmq_socket(s->zctx, ZMQ_PAIR);
 	zmq_setsockopt(s->monitor, ZMQ_LINGER, &zero, sizeof zero);
 	if (zmq_connect(s->monitor, MONITOR_ENDPOINT) < 0)

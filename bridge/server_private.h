@@ -95,6 +95,8 @@ typedef int (*method_fn)(lb_server *s, call *c, json_t **result, lb_error *err);
 /* The store, opened on first use (create: make the database if there is none); NULL when the
  * data directory is unusable (logged once) or, without create, when there is no database yet. */
 lb_store *srv_store(lb_server *s, int create);
+/* The CSV recorder, started on first use; NULL with err set if it cannot start. */
+lb_recorder *srv_recorder(lb_server *s, lb_error *err);
 lb_device *srv_find_device(lb_server *s, const char *id);
 json_t *srv_lease_json(lb_server *s, const char *device, int64_t now);
 json_t *srv_device_json(lb_server *s, lb_device *d, int64_t now);
