@@ -242,12 +242,34 @@ static json_t *param_job(lb_server *s, call *c, long long *id, lb_error *err)
 	return job;
 }
 
-/* Who the caller is for the queue: the name given with session.hello, else the transport's
- * identity. */
-static const char *who(const call *c)
+/* An owner's name, for the queue. */
+typedef struct who_buf {
+	char s[sizeof(((lb_client *)0)->user)];
+} who_buf;
+
+/*
+ * Who the caller is for the queue: the name given with session.hello, else the transport's
+ * identity, without the process id of a local (ipc) one ("local:localhost:UID:GID:PID"): the
+ * same person running labctl twice owns the same jobs. Written into b.
+ */
+static const char *who_is(const call *c, who_buf *b)
 {
-	return c->client.name[0] ? c->client.name : c->client.user;
+	const char *u = c->client.name[0] ? c->client.name : c->client.user;
+	int colons = 0;
+	char *last = NULL;
+
+	snprintf(b->s, sizeof b->s, "%s", u);
+	if (!c->client.name[0] && strncmp(b->s, "local:localhost:", 16) == 0) {
+		for (char *p = b->s; *p; p++)
+			if (*p == ':')
+				colons++, last = p;
+		if (colons == 4)
+			*last = '\0';
+	}
+	return b->s;
 }
+
+#define who(c) who_is((c), &(who_buf){{0}})
 
 /* Whether the caller owns the job or is a teacher; else err set. */
 static int may_touch(call *c, const json_t *job, const char *what, lb_error *err)

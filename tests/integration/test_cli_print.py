@@ -210,6 +210,9 @@ class CliPrintTest(BridgeTest):
         self.assertIn("labctl job approve %d" % jid, err)
         _, _, err = self.labctl("job", "approve", str(jid), expect=1)
         self.assertRegex(err, r"forbidden|1002")
+        # the same person, in another labctl run, owns the job and may cancel it
+        _, out, _ = self.labctl("job", "cancel", str(jid))
+        self.assertIn("cancelled", out)
 
     def test_print_dead_bridge(self):
         self.d = type("Dead", (), {"pub": "ipc://%s/nobody-pub" % self.tmp,
