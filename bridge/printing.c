@@ -183,8 +183,9 @@ void srv_print_event(lb_server *s, lb_device *d, const json_t *ev)
 
 	if (id <= 0 || !need_printq(s, &err))
 		return;
-	lb_printq_progress(s->printq, id, (long)json_integer_value(json_object_get(ev, "line")),
-			   json_integer_value(json_object_get(ev, "offset")), &err);
+	if (lb_printq_progress(s->printq, id, (long)json_integer_value(json_object_get(ev, "line")),
+			       json_integer_value(json_object_get(ev, "offset")), &err) < 0)
+		lb_warn("print queue: job %lld: progress not recorded: %s", id, err.message);
 	if (!state)
 		return;
 	if (lb_printq_set_state(s->printq, id, state, d->spec.id, error, lb_now_read().real, &err) <
@@ -240,6 +241,18 @@ static json_t *param_job(lb_server *s, call *c, long long *id, lb_error *err)
 	if (!job)
 		lb_error_set(err, LB_ERR_INVALID_PARAMS, "no job %lld", *id);
 	return job;
+}
+
+/* A request whose only parameter is a job id (the queue itself says when there is no such job):
+ * 0 with *id set, or negative with err set. */
+static int param_id_only(lb_server *s, call *c, long long *id, lb_error *err)
+{
+	static const char *const allowed[] = {"id", NULL};
+
+	if (lb_param_only(c->req.params, allowed, err) < 0 || !need_printq(s, err) ||
+	    lb_param_int(c->req.params, "id", true, 1, 1LL << 53, id, err) < 0)
+		return LB_EFAIL;
+	return 0;
 }
 
 /* An owner's name, for the queue. */
@@ -359,14 +372,10 @@ int m_print_job(lb_server *s, call *c, json_t **result, lb_error *err)
 /* print.approve {id} (teacher) */
 int m_print_approve(lb_server *s, call *c, json_t **result, lb_error *err)
 {
-	static const char *const allowed[] = {"id", NULL};
 	long long id;
-	json_t *job;
 
-	if (lb_param_only(c->req.params, allowed, err) < 0 || !(job = param_job(s, c, &id, err)))
-		return LB_EFAIL;
-	json_decref(job);
-	if (lb_printq_approve(s->printq, id, who(c), c->now.real, err) < 0)
+	if (param_id_only(s, c, &id, err) < 0 ||
+	    lb_printq_approve(s->printq, id, who(c), c->now.real, err) < 0)
 		return LB_EFAIL;
 	queue_changed(s, "approved", id);
 	srv_print_dispatch(s);
@@ -462,32 +471,23 @@ int m_print_resume(lb_server *s, call *c, json_t **result, lb_error *err)
 /* print.retry {id} (teacher) */
 int m_print_retry(lb_server *s, call *c, json_t **result, lb_error *err)
 {
-	static const char *const allowed[] = {"id", NULL};
 	long long id;
-	json_t *job;
 
-	if (lb_param_only(c->req.params, allowed, err) < 0 || !(job = param_job(s, c, &id, err)))
+	if (param_id_only(s, c, &id, err) < 0 ||
+	    lb_printq_retry(s->printq, id, c->now.real, err) < 0)
 		return LB_EFAIL;
-	json_decref(job);
-	if (lb_printq_retry(s->printq, id, c->now.real, err) < 0)
-		return LB_EFAIL;
-	queue_changed(s, "approved", id);
-	srv_print_dispatch(s);
 	*result = lb_printq_job(s->printq, id);
+	queue_changed(s, json_string_value(json_object_get(*result, "state")), id);
+	srv_print_dispatch(s);
 	return 0;
 }
 
 /* print.delete {id} (teacher) */
 int m_print_delete(lb_server *s, call *c, json_t **result, lb_error *err)
 {
-	static const char *const allowed[] = {"id", NULL};
 	long long id;
-	json_t *job;
 
-	if (lb_param_only(c->req.params, allowed, err) < 0 || !(job = param_job(s, c, &id, err)))
-		return LB_EFAIL;
-	json_decref(job);
-	if (lb_printq_delete(s->printq, id, err) < 0)
+	if (param_id_only(s, c, &id, err) < 0 || lb_printq_delete(s->printq, id, err) < 0)
 		return LB_EFAIL;
 	queue_changed(s, "deleted", id);
 	*result = json_null();

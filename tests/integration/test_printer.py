@@ -158,9 +158,13 @@ class PrinterTest(BridgeTest):
         self.assertEqual(job["state"], "done", job)
         self.assertEqual(job["progress"]["percent"], 100)
         self.check_executed(e, text)
-        msgs = sub.collect(seconds=0.3)
-        self.assertTrue(any(m.topic == "bridge/queue/" and m.data["event"] == "done"
-                            for m in msgs) or True)
+        # the queue announced each step of the job, the last one with the finished job
+        events = []
+        sub.wait_for(lambda m: m.topic == "bridge/queue/" and m.data["id"] == job["id"] and
+                     events.append(m.data["event"]) is None and m.data["event"] == "done",
+                     what="the job's done event on bridge/queue/")
+        self.assertEqual(events[0], "submitted")
+        self.assertIn("printing", events)
         st = sub.wait_for(lambda m: m.topic.startswith("printer/") and m.data["state"] == "idle",
                           what="idle status")
         self.assertIn("hotend", st.data)
