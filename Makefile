@@ -71,7 +71,7 @@ build/asan/watch: examples/c/watch.c | build/asan
 	$(CC) $(CSTD) $(WARN) -O1 -g $(SAN) $(PKG_CFLAGS) -o $@ $< $(PKG_LIBS)
 
 # Standalone device emulators (pseudo-terminals) for the integration tests and the benchmarks.
-EMU_SRC := drivers/marlin/emulator.c bridge/ptyboard.c bridge/serial.c bridge/error.c bridge/log.c
+EMU_SRC := drivers/marlin/emulator.c bridge/ptyboard.c bridge/simmath.c bridge/serial.c bridge/error.c bridge/log.c
 build/marlin-emu: tests/emulators/marlin_emu.c $(EMU_SRC) $(HEADERS) | build
 	$(CC) $(CSTD) $(WARN) -O2 -g $(PKG_CFLAGS) -o $@ $< $(EMU_SRC) $(PKG_LIBS)
 

@@ -2,11 +2,11 @@
  */
 #include "emulator.h"
 
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "../../bridge/simmath.h"
 #include "../../protocols/godirect.h"
 
 #define QUEUE 64 /* reports waiting to be read */
@@ -154,9 +154,9 @@ static void measure(gdx_emu *e, int64_t now)
 		for (int r = 0, k = 0; r < rows; r++) {
 			double t = (double)(e->row + (uint64_t)r) * (double)e->period_us / 1e6;
 			if (e->mask & 2)
-				v[k++] = (float)(3.0 + 2.0 * sin(t));
+				v[k++] = (float)(3.0 + 2.0 * lb_sin_turns(t * 0.15915494309189535));
 			if (e->mask & 4)
-				v[k++] = (float)(9.81 + 0.3 * sin(3.0 * t));
+				v[k++] = (float)(9.81 + 0.3 * lb_sin_turns(3.0 * t * 0.15915494309189535));
 		}
 		len =
 		    gdx_enc_normal(pkt, sizeof pkt, ++e->counter, (uint16_t)(e->mask & 6), rows, v);

@@ -3,6 +3,7 @@
 #include "emulator.h"
 
 #include "../../bridge/ptyboard.h"
+#include "../../bridge/simmath.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -697,8 +698,8 @@ static void update_temps(marlin_emu *e, int64_t now)
 	e->last_temp_ns = now;
 	if (dt <= 0)
 		return;
-	e->hotend = th > 0 ? goal_h + (e->hotend - goal_h) * exp(-dt / th) : goal_h;
-	e->bed = tb > 0 ? goal_b + (e->bed - goal_b) * exp(-dt / tb) : goal_b;
+	e->hotend = th > 0 ? goal_h + (e->hotend - goal_h) * lb_exp_neg(dt / th) : goal_h;
+	e->bed = tb > 0 ? goal_b + (e->bed - goal_b) * lb_exp_neg(dt / tb) : goal_b;
 	publish(e);
 }
 

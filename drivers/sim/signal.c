@@ -1,8 +1,10 @@
 /* signal.c - waveforms with noise for simulated sensors (pure: state in, samples out). */
 #include "signal.h"
 
-#include <math.h>
+#include <math.h> /* signbit, a macro: no libm call */
 #include <string.h>
+
+#include "../../bridge/simmath.h"
 
 static const char *const wave_names[] = {"constant", "sine", "square", "ramp", "walk"};
 
@@ -56,9 +58,9 @@ double lb_signal_at(lb_signal *s, double t)
 		s->rng = 0x9E3779B97F4A7C15ULL;
 	switch (s->wave) {
 	case LB_WAVE_CONSTANT: w = 0; break;
-	case LB_WAVE_SINE: w = sin(2.0 * M_PI * phase); break;
-	case LB_WAVE_SQUARE: w = phase - floor(phase) < 0.5 ? 1.0 : -1.0; break;
-	case LB_WAVE_RAMP: w = 2.0 * (phase - floor(phase)) - 1.0; break;
+	case LB_WAVE_SINE: w = lb_sin_turns(phase); break;
+	case LB_WAVE_SQUARE: w = lb_frac(phase) < 0.5 ? 1.0 : -1.0; break;
+	case LB_WAVE_RAMP: w = 2.0 * lb_frac(phase) - 1.0; break;
 	case LB_WAVE_WALK:
 		s->walk += 0.01 * s->amplitude * gaussian(&s->rng);
 		s->walk *= 0.999; /* drifts back towards the offset */
@@ -143,9 +145,8 @@ void lb_signal_fill_f32(lb_signal *s, double t0, double dt, float *out, size_t n
 	}
 	case LB_WAVE_SINE: {
 		/* a rotation per sample instead of sin(): exact at the block start, drift ~1e-12 */
-		double c = cos(2.0 * M_PI * step), sn = sin(2.0 * M_PI * step);
-		double x = cos(2.0 * M_PI * s->frequency * t0),
-		       y = sin(2.0 * M_PI * s->frequency * t0);
+		double c = lb_cos_turns(step), sn = lb_sin_turns(step);
+		double x = lb_cos_turns(s->frequency * t0), y = lb_sin_turns(s->frequency * t0);
 		for (size_t i = 0; i < n; i++) {
 			double nx = x * c - y * sn;
 			out[i] = (float)(offset + amplitude * y);
@@ -156,22 +157,22 @@ void lb_signal_fill_f32(lb_signal *s, double t0, double dt, float *out, size_t n
 	}
 	case LB_WAVE_SQUARE:
 		ph = s->frequency * t0;
-		ph -= floor(ph);
+		ph = lb_frac(ph);
 		for (size_t i = 0; i < n; i++) {
 			out[i] = (float)(offset + amplitude * (ph < 0.5 ? 1.0 : -1.0));
 			ph += step;
 			if (ph >= 1.0)
-				ph -= floor(ph);
+				ph = lb_frac(ph);
 		}
 		break;
 	case LB_WAVE_RAMP:
 		ph = s->frequency * t0;
-		ph -= floor(ph);
+		ph = lb_frac(ph);
 		for (size_t i = 0; i < n; i++) {
 			out[i] = (float)(offset + amplitude * (2.0 * ph - 1.0));
 			ph += step;
 			if (ph >= 1.0)
-				ph -= floor(ph);
+				ph = lb_frac(ph);
 		}
 		break;
 	case LB_WAVE_WALK:
