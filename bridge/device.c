@@ -1,20 +1,13 @@
-/* device.c - a device's own thread: runs its driver, publishes its streams, answers requests. */
+/* device.c - a device in its thread: publishes its streams, answers the main loop's commands. */
 #include "device.h"
 
-#include <errno.h>
-#include <poll.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
+#include "host.h"
 #include "log.h"
-
-#define LB_MAX_POLLITEMS 16
 
 /* Whether a stream has a calibration other than the identity. */
 static int calibrated(const lb_stream *s)
@@ -267,33 +260,13 @@ static void send_reply(lb_device *dev, uint64_t token, json_t *result, const lb_
 	json_decref(r);
 }
 
-/* Handle one command from the main loop; returns 1 when told to terminate. */
-static int handle_command(lb_device *dev, void *cmd)
+int lb_device_command(lb_device *dev, const char *name, uint64_t token, json_t *params)
 {
-	char name[16] = "";
-	uint64_t token = 0;
-	json_t *params = NULL, *result = NULL;
+	json_t *result = NULL;
 	lb_error err = {0};
 	const lb_driver *drv = dev->driver;
-	int n, more, failed = 0, changed = 0, term = 0;
-	size_t moresz = sizeof more;
-	zmq_msg_t part;
+	int failed = 0, changed = 0, term = 0;
 
-	n = zmq_recv(cmd, name, sizeof name - 1, 0);
-	if (n < 0)
-		return 0;
-	name[n < (int)sizeof name ? n : (int)sizeof name - 1] = '\0';
-	/* token and params frames */
-	zmq_getsockopt(cmd, ZMQ_RCVMORE, &more, &moresz);
-	if (more)
-		zmq_recv(cmd, &token, sizeof token, 0);
-	zmq_getsockopt(cmd, ZMQ_RCVMORE, &more, &moresz);
-	if (more) {
-		zmq_msg_init(&part);
-		if (zmq_msg_recv(&part, cmd, 0) >= 0)
-			params = json_loadb(zmq_msg_data(&part), zmq_msg_size(&part), 0, NULL);
-		zmq_msg_close(&part);
-	}
 	if (strcmp(name, "term") == 0) {
 		term = 1;
 		goto done;
@@ -408,79 +381,15 @@ done:
 	return term;
 }
 
-/* Whether a ZeroMQ socket has a message waiting (ZMQ_FD only says "look again"). */
-static int zsock_readable(void *sock)
-{
-	int ev = 0;
-	size_t sz = sizeof ev;
-
-	return zmq_getsockopt(sock, ZMQ_EVENTS, &ev, &sz) == 0 && (ev & ZMQ_POLLIN);
-}
-
-/*
- * Wait until a command, a driver's fd or the deadline (monotonic ns, -1: none): one ppoll(2)
- * with a nanosecond timeout, no timer descriptor to arm and read on every wake-up. Sets the
- * revents of the driver's items. Returns 1 when a command is waiting.
- */
-static int wait_events(void *cmd, int cmd_fd, zmq_pollitem_t *items, int n, int64_t deadline)
-{
-	struct pollfd pfd[LB_MAX_POLLITEMS + 1];
-	struct timespec ts, *tp = NULL;
-	int cmd_ready = zsock_readable(cmd);
-
-	pfd[0] = (struct pollfd){cmd_fd, POLLIN, 0};
-	for (int i = 0; i < n; i++) {
-		int fd = items[i].fd;
-		size_t sz = sizeof fd;
-		if (items[i].socket)
-			zmq_getsockopt(items[i].socket, ZMQ_FD, &fd, &sz);
-		pfd[1 + i] = (struct pollfd){fd, 0, 0};
-		if (items[i].events & ZMQ_POLLIN)
-			pfd[1 + i].events |= POLLIN;
-		if (items[i].events & ZMQ_POLLOUT)
-			pfd[1 + i].events |= POLLOUT;
-		if (items[i].socket)
-			pfd[1 + i].events = POLLIN; /* the ZMQ_FD of a socket signals any change */
-	}
-	if (cmd_ready) {
-		ts = (struct timespec){0, 0};
-		tp = &ts;
-	} else if (deadline >= 0) {
-		int64_t left = deadline - lb_clock_ns(CLOCK_MONOTONIC);
-		if (left < 0)
-			left = 0;
-		ts = (struct timespec){left / 1000000000LL, left % 1000000000LL};
-		tp = &ts;
-	}
-	if (ppoll(pfd, (nfds_t)(1 + n), tp, NULL) < 0 && errno != EINTR)
-		return cmd_ready;
-	for (int i = 0; i < n; i++) {
-		if (items[i].socket) {
-			int ev = 0;
-			size_t sz = sizeof ev;
-			zmq_getsockopt(items[i].socket, ZMQ_EVENTS, &ev, &sz);
-			items[i].revents = (short)(ev & items[i].events);
-		} else {
-			short r = pfd[1 + i].revents;
-			items[i].revents = (short)(((r & POLLIN) ? ZMQ_POLLIN : 0) |
-						   ((r & POLLOUT) ? ZMQ_POLLOUT : 0) |
-						   ((r & (POLLERR | POLLHUP)) ? ZMQ_POLLERR : 0));
-		}
-	}
-	return cmd_ready || zsock_readable(cmd);
-}
-
-/* Start the device at the scheduled instant of a synchronised acquisition, if it has come. */
-static void scheduled_start(lb_device *dev)
+int lb_device_scheduled_start(lb_device *dev, const lb_now *now)
 {
 	lb_error err = {0};
-	lb_now now = lb_now_read();
 
-	if (!dev->start_at || now.real < dev->start_at)
-		return;
+	if (!dev->start_at || now->real < dev->start_at)
+		return 0;
 	/* start on the scheduled instant exactly, on both clocks */
 	{
-		lb_now at = {now.mono - (now.real - dev->start_at), dev->start_at};
+		lb_now at = {now->mono - (now->real - dev->start_at), dev->start_at};
 		dev->start_at = 0;
 		if (dev->driver->start && dev->driver->start(dev, &at, &err) == 0)
 			dev->running = true;
@@ -489,118 +398,17 @@ static void scheduled_start(lb_device *dev)
 				err.message);
 	}
 	send_desc(dev, LB_CHAN_DESC);
+	return 1;
 }
 
-/* The device thread: open, loop on commands, fds and the driver's deadline; close; say BYE. */
-static void *device_thread(void *arg)
+void lb_device_report(lb_device *dev, uint32_t type, const char *text)
 {
-	lb_device *dev = arg;
-	const lb_driver *drv = dev->driver;
-	void *cmd = zmq_socket(dev->zctx, ZMQ_PAIR);
-	int hwm = 1000,
-	    zero = 0; /* 50 s of a stream at 20 messages/s; beyond, seq shows the loss */
-	int cmd_fd = -1;
-	size_t fdsz = sizeof cmd_fd;
-	lb_error err = {0};
-	lb_now now = lb_now_read();
-	int64_t deadline = 0; /* run the driver once at once */
+	chan_send_control(dev, type, 0, text);
+}
 
-	/* Device threads yield to the publishing loop: an overloaded machine loses samples (seen as
-	 * seq gaps) rather than stalling every stream behind a backlog. */
-	setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 5);
-	/* deadlines are met to the microsecond: no timer slack (50 us by default) on ppoll */
-	prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
-	dev->chan = zmq_socket(dev->zctx, ZMQ_PUSH);
-	zmq_setsockopt(dev->chan, ZMQ_SNDHWM, &hwm, sizeof hwm);
-	zmq_setsockopt(dev->chan, ZMQ_LINGER, &zero, sizeof zero);
-	zmq_setsockopt(cmd, ZMQ_LINGER, &zero, sizeof zero);
-	if (!cmd || zmq_connect(dev->chan, dev->chan_endpoint) < 0 ||
-	    zmq_connect(cmd, dev->cmd_endpoint) < 0 ||
-	    zmq_getsockopt(cmd, ZMQ_FD, &cmd_fd, &fdsz) < 0) {
-		chan_send_control(dev, LB_CHAN_FAILED, 0, "cannot create the device's sockets");
-		goto bye;
-	}
-	if (drv->open(dev, &now, &err) < 0) {
-		chan_send_control(dev, LB_CHAN_FAILED, 0,
-				  err.message[0] ? err.message : "open failed");
-		goto bye;
-	}
+void lb_device_opened(lb_device *dev)
+{
 	send_desc(dev, LB_CHAN_OPENED);
-	for (;;) {
-		zmq_pollitem_t items[LB_MAX_POLLITEMS] = {{0}};
-		int n = drv->pollitems ? drv->pollitems(dev, items, LB_MAX_POLLITEMS) : 0;
-		int term = 0;
-
-		if (dev->start_at) {
-			/* wake up for the scheduled start (the real clock's offset to mono now) */
-			lb_now t = lb_now_read();
-			int64_t at = t.mono + (dev->start_at - t.real);
-			if (deadline < 0 || at < deadline)
-				deadline = at;
-		}
-		if (wait_events(cmd, cmd_fd, items, n, deadline))
-			while (!term && zsock_readable(cmd))
-				term = handle_command(dev, cmd);
-		if (term)
-			break;
-		scheduled_start(dev);
-		if (drv->run) {
-			now = lb_now_read();
-			deadline = -1;
-			if (drv->run(dev, &now, items, n, &deadline) == LB_EGONE) {
-				lb_info("device %s is gone", dev->spec.id);
-				chan_send_control(dev, LB_CHAN_GONE, 0, NULL);
-				break;
-			}
-		} else {
-			deadline = -1;
-		}
-	}
-	if (dev->running && drv->stop)
-		drv->stop(dev, &err);
-	dev->running = false;
-	if (drv->close)
-		drv->close(dev);
-bye:
-	chan_send_control(dev, LB_CHAN_BYE, 0, NULL);
-	zmq_close(cmd);
-	zmq_close(dev->chan);
-	return NULL;
-}
-
-int lb_device_spawn(lb_device *dev)
-{
-	int zero = 0;
-
-	dev->cmd = zmq_socket(dev->zctx, ZMQ_PAIR);
-	if (!dev->cmd)
-		return LB_EFAIL;
-	zmq_setsockopt(dev->cmd, ZMQ_LINGER, &zero, sizeof zero);
-	if (zmq_bind(dev->cmd, dev->cmd_endpoint) < 0)
-		goto fail;
-	if (pthread_create(&dev->thread, NULL, device_thread, dev) != 0)
-		goto fail;
-	return 0;
-fail:
-	zmq_close(dev->cmd);
-	dev->cmd = NULL;
-	return LB_EFAIL;
-}
-
-int lb_device_send(lb_device *dev, const char *cmd, uint64_t token, const json_t *params)
-{
-	char *text = params ? json_dumps(params, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
-	int rc = 0;
-
-	if (zmq_send(dev->cmd, cmd, strlen(cmd), ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
-		rc = LB_EAGAIN;
-		goto done;
-	}
-	zmq_send(dev->cmd, &token, sizeof token, ZMQ_SNDMORE);
-	zmq_send(dev->cmd, text ? text : "{}", text ? strlen(text) : 2, 0);
-done:
-	free(text);
-	return rc;
 }
 
 void lb_device_destroy(lb_device **pdev)
@@ -610,10 +418,7 @@ void lb_device_destroy(lb_device **pdev)
 	if (!pdev || !*pdev)
 		return;
 	dev = *pdev;
-	if (dev->cmd) {
-		pthread_join(dev->thread, NULL);
-		zmq_close(dev->cmd);
-	}
+	lb_device_unspawn(dev);
 	for (int i = 0; i < LB_MAX_STREAMS; i++)
 		if (dev->cache[i].has_header)
 			zmq_msg_close(&dev->cache[i].header);

@@ -1,4 +1,4 @@
-/* device.h - a device: its streams, its own thread, and the publishing API drivers call. */
+/* device.h - a device: its streams, its commands, and the publishing API drivers call. */
 #ifndef LB_DEVICE_H
 #define LB_DEVICE_H
 
@@ -69,23 +69,21 @@ struct lb_device {
 	void *zctx;
 	json_t *seq_base;      /* {"stream name": last seq} from an earlier plug-in, or NULL */
 	json_t *calib;	       /* {"stream name": {gain, offset}} stored calibrations, or NULL */
-	char cmd_endpoint[64]; /* inproc PAIR: main -> thread */
 	const char *chan_endpoint; /* inproc PUSH/PULL: thread -> main */
 
-	/* Owned by the device thread. */
+	/* Owned by the device's thread. */
 	lb_stream *streams; /* nstreams of them, at most LB_MAX_STREAMS */
 	int nstreams;
 	size_t capstreams;
 	bool running;
 	void *priv;
-	void *chan;	  /* PUSH */
+	void *chan;	  /* PUSH to the main loop (its host's) */
 	int64_t start_at; /* real time of a scheduled start (synchronised acquisition), or 0 */
 	float *scratch;	  /* calibrated copy of a batch */
 	size_t scratch_cap;
 
 	/* Owned by the main thread. */
-	pthread_t thread;
-	void *cmd; /* PAIR */
+	struct lb_host *host; /* the thread that runs it (host.c); NULL until spawned */
 	bool opened, removing;
 	const char *end_reason; /* why its streams end: "unplugged", "stopped answering"... */
 	json_t *desc;
@@ -129,18 +127,25 @@ void lb_device_event(lb_device *dev, const json_t *event);
 /* The device's description as a new JSON object (device thread only). */
 json_t *lb_device_describe(lb_device *dev);
 
-/* Start the device's thread; it opens the device and reports OPENED or FAILED. 0 or negative. */
-int lb_device_spawn(lb_device *dev);
+/* For the host loop (host.c), in the device's thread: */
 
 /*
- * Send a request to the device thread (main thread): cmd is start, stop, get, set, call, calib
- * or term;
- * the answer comes back as a REPLY with the same token. 0, or LB_EAGAIN if the thread's queue is
- * full (the device is stuck).
+ * Carry out one command from the main loop (start, stop, get, set, call, calib or term) and send
+ * its reply for token; params (may be NULL) is taken over. Returns 1 on "term": the caller then
+ * closes the device.
  */
-int lb_device_send(lb_device *dev, const char *cmd, uint64_t token, const json_t *params);
+int lb_device_command(lb_device *dev, const char *name, uint64_t token, json_t *params);
 
-/* Free a device whose thread has said BYE (joins it). Accepts NULL; nulls the pointer. */
+/* Start the device if its synchronised start (start_at) has come; 1 if it was due. */
+int lb_device_scheduled_start(lb_device *dev, const lb_now *now);
+
+/* Send the main loop a control message of that type, with an optional text frame. */
+void lb_device_report(lb_device *dev, uint32_t type, const char *text);
+
+/* Report the device open, with its description. */
+void lb_device_opened(lb_device *dev);
+
+/* Free a device that has said BYE (joins its own thread). Accepts NULL; nulls the pointer. */
 void lb_device_destroy(lb_device **pdev);
 
 #endif

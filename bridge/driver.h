@@ -13,12 +13,16 @@
 typedef struct lb_device lb_device;
 typedef struct lb_driver lb_driver;
 
-/* A device found by a driver's scan: enough to open it later in its own thread. */
+/* A device found by a driver's scan: enough to open it later in its thread. */
 typedef struct lb_device_spec {
 	char id[64];	/* stable id: [A-Za-z0-9._-], e.g. from the USB serial number */
 	char name[128]; /* human-readable name */
 	char kind[16];	/* sensor, robot, printer, scanner, scanner3d */
 	bool simulated;
+	/* "" (the default): the device runs in a thread of its own, where a blocking call only
+	 * delays it. A name: it shares that thread with the other devices naming it, for drivers
+	 * whose every call returns at once (the simulated sensors); set by scan. */
+	char thread[16];
 	json_t *params; /* driver-private (port path, config section...); owned by the spec */
 } lb_device_spec;
 
@@ -40,8 +44,9 @@ void lb_spec_list_clear(lb_spec_list *l);
 
 /*
  * The driver vtable, in the spirit of libsigrok's sr_dev_driver. scan and bridge_call run in the
- * main thread and must not block; all the others run in the device's own thread, where blocking
- * only delays that device. Any function pointer but scan and open may be NULL.
+ * main thread and must not block; all the others run in the device's thread: its own, where
+ * blocking only delays that device, or one it shares (lb_device_spec.thread), where they must
+ * not block. Any function pointer but scan and open may be NULL.
  */
 struct lb_driver {
 	const char *name; /* "sim", "firmata"...: also the prefix of its bridge methods */

@@ -15,6 +15,7 @@
 #include "config.h"
 #include "driver.h"
 #include "grow.h"
+#include "host.h"
 #include "log.h"
 #include "server_private.h"
 
@@ -186,7 +187,27 @@ lb_recorder *srv_recorder(lb_server *s, lb_error *err)
 	return s->recorder;
 }
 
-/* Create a device from a spec and start its thread; the spec's params are taken over. */
+/* The shared device thread of that name, started on first use; NULL if it cannot start (the
+ * device then gets a thread of its own). */
+static lb_host *shared_host(lb_server *s, const char *name)
+{
+	lb_host *h;
+
+	for (size_t i = 0; i < s->nhosts; i++)
+		if (strcmp(lb_host_name(s->hosts[i]), name) == 0)
+			return s->hosts[i];
+	if (lb_grow(&s->hosts, &s->caphosts, s->nhosts, sizeof *s->hosts) < 0)
+		return NULL;
+	h = lb_host_new(s->zctx, name, CHAN_ENDPOINT);
+	if (!h) {
+		lb_warn("cannot start the shared thread '%s'", name);
+		return NULL;
+	}
+	s->hosts[s->nhosts++] = h;
+	return h;
+}
+
+/* Create a device from a spec and start it in its thread; the spec's params are taken over. */
 static void add_device(lb_server *s, const lb_driver *drv, lb_device_spec *spec)
 {
 	lb_device *d;
@@ -203,10 +224,9 @@ static void add_device(lb_server *s, const lb_driver *drv, lb_device_spec *spec)
 	d->zctx = s->zctx;
 	d->seq_base = json_incref(json_object_get(s->seq_memory, spec->id));
 	d->calib = srv_store(s, 0) ? lb_store_calib_get(s->store, spec->id) : NULL;
-	snprintf(d->cmd_endpoint, sizeof d->cmd_endpoint, "inproc://lb-dev-%u", s->dev_counter++);
 	d->chan_endpoint = CHAN_ENDPOINT;
-	if (lb_device_spawn(d) < 0) {
-		lb_err("cannot start a thread for device %s", spec->id);
+	if (lb_device_spawn(d, d->spec.thread[0] ? shared_host(s, d->spec.thread) : NULL) < 0) {
+		lb_err("cannot start device %s: no thread or socket left", spec->id);
 		lb_device_destroy(&d);
 		return;
 	}
@@ -951,7 +971,7 @@ void lb_server_destroy(lb_server **ps)
 	s = *ps;
 	/* stop every device thread and wait for each BYE */
 	for (size_t i = 0; i < s->ndev; i++)
-		if (s->dev[i]->cmd) {
+		if (s->dev[i]->host) {
 			s->dev[i]->end_reason = "bridge stopping";
 			lb_device_send(s->dev[i], "term", 0, NULL);
 		}
@@ -971,6 +991,10 @@ void lb_server_destroy(lb_server **ps)
 			handle_chan(s, &first);
 		zmq_msg_close(&first);
 	}
+	if (!stuck)
+		for (size_t i = 0; i < s->nhosts; i++)
+			lb_host_destroy(&s->hosts[i]);
+	free(s->hosts);
 	lb_hotplug_destroy(&s->hotplug);
 	lb_recorder_destroy(&s->recorder);
 	lb_store_destroy(&s->store);

@@ -10,6 +10,7 @@
 #include "auth.h"
 #include "clock.h"
 #include "device.h"
+#include "host.h"
 #include "hotplug.h"
 #include "printq.h"
 #include "recorder.h"
@@ -66,7 +67,8 @@ struct lb_server {
 
 	lb_device **dev;
 	size_t ndev, capdev;
-	unsigned dev_counter;
+	struct lb_host **hosts; /* the shared device threads, by name (host.c) */
+	size_t nhosts, caphosts;
 	json_t *seq_memory; /* {device id: {stream: last seq}}, kept across unplugging */
 	json_t *ended;	    /* {topic: last seq} of the streams of devices gone away */
 	json_t

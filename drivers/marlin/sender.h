@@ -7,8 +7,11 @@
 #include "../../protocols/gcode.h"
 #include "../../protocols/marlin.h"
 
-#define MK_HISTORY 512	 /* lines kept for resend requests */
+/* Lines kept for resend requests. Marlin only asks again for a line it has not acknowledged, so
+ * for one of the lines in flight: twice the widest window is plenty (OctoPrint keeps 50). */
+#define MK_HISTORY 128
 #define MK_WINDOW_MAX 64 /* lines in flight at most */
+_Static_assert(MK_HISTORY >= 2 * MK_WINDOW_MAX, "the history covers every line in flight");
 #define MK_MAX_RETRIES 5 /* a line rejected more often than this ends the job */
 #define MK_QUIET_NS                                                                                \
 	20000000LL /* after a resend request, lines already on their way are answered              \

@@ -79,7 +79,8 @@ static int sim_batch(const sim_priv *p)
 /* The keys a [sim.NAME] section may hold. */
 static const char *const sim_keys[] = {"title",	 "quantity",   "unit",	    "wave",	 "rate",
 				       "offset", "amplitude",  "frequency", "noise",	 "min",
-				       "max",	 "resolution", "batch",	    "autostart", NULL};
+				       "max",	 "resolution", "batch",	    "autostart", "thread",
+				       NULL};
 
 /* Log a configuration error once (scans run every 2 s: do not repeat it each time). */
 static void sim_config_error(const char *section, const char *msg)
@@ -162,8 +163,13 @@ static int sim_is_unplugged(const char *id)
 	return 0;
 }
 
-/* Add one simulated device to out unless it is unplugged. */
-static void sim_add(lb_spec_list *out, const char *name, const char *title, json_t *params)
+/*
+ * Add one simulated device to out unless it is unplugged. Simulated sensors never block, so
+ * they share one thread ("sim") unless own is set ([sim.NAME] thread = own: a thread of its
+ * own, e.g. for a load generator, or to try the "hang" action).
+ */
+static void sim_add(lb_spec_list *out, const char *name, const char *title, bool own,
+		    json_t *params)
 {
 	char id[64];
 
@@ -174,7 +180,8 @@ static void sim_add(lb_spec_list *out, const char *name, const char *title, json
 		json_decref(params);
 		return;
 	}
-	lb_spec_list_add(out, id, title, "sensor", true, params);
+	if (lb_spec_list_add(out, id, title, "sensor", true, params) == 0 && !own)
+		snprintf(out->v[out->n - 1].thread, sizeof out->v[0].thread, "sim");
 }
 
 /* scan: the devices of the [sim.*] sections, or the built-in lab. */
@@ -191,7 +198,7 @@ static int sim_scan(const lb_driver *drv, const lb_scan_ctx *ctx, lb_spec_list *
 	json_object_foreach((json_t *)ctx->config, section, sec)
 	{
 		const char *name = section + 4;
-		const char *wave;
+		const char *wave, *thread;
 		lb_wave w;
 		json_t *p;
 
@@ -205,6 +212,14 @@ static int sim_scan(const lb_driver *drv, const lb_scan_ctx *ctx, lb_spec_list *
 		}
 		if (sim_check_section(ctx->config, section, sec) < 0)
 			continue;
+		thread = lb_config_str(ctx->config, section, "thread", "shared");
+		if (strcmp(thread, "shared") != 0 && strcmp(thread, "own") != 0) {
+			char msg[200];
+			snprintf(msg, sizeof msg, "[%s] thread = '%s' must be shared or own",
+				 section, thread);
+			sim_config_error(section, msg);
+			continue;
+		}
 		wave = lb_config_str(ctx->config, section, "wave", "sine");
 		if (lb_wave_parse(wave, &w) < 0) {
 			char msg[200];
@@ -231,13 +246,13 @@ static int sim_scan(const lb_driver *drv, const lb_scan_ctx *ctx, lb_spec_list *
 			continue;
 		}
 		sim_add(out, name, lb_config_str(ctx->config, section, "title", "Simulated sensor"),
-			p);
+			strcmp(thread, "own") == 0, p);
 	}
 	if (configured)
 		return 0;
 	for (size_t i = 0; i < sizeof sim_defaults / sizeof sim_defaults[0]; i++) {
 		const struct sim_default *d = &sim_defaults[i];
-		sim_add(out, d->name, d->title,
+		sim_add(out, d->name, d->title, false,
 			json_pack("{s:s,s:s,s:s,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f}",
 				  "quantity", d->quantity, "unit", d->unit, "wave", d->wave, "rate",
 				  d->rate, "offset", d->offset, "amplitude", d->amplitude,
@@ -396,7 +411,6 @@ static int sim_config_set(lb_device *dev, const char *key, const json_t *value, 
 static int sim_call(lb_device *dev, const char *action, const json_t *args, json_t **result,
 		    lb_error *err)
 {
-	(void)dev;
 	if (strcmp(action, "hang") == 0) {
 		/* Block this device's thread, as a stuck driver would: the others must not notice.
 		 */
@@ -404,6 +418,11 @@ static int sim_call(lb_device *dev, const char *action, const json_t *args, json
 		struct timespec ts;
 		if (lb_param_int(args, "ms", false, 0, 60000, &ms, err) < 0)
 			return LB_EFAIL;
+		if (dev->spec.thread[0])
+			return lb_error_set(err, LB_ERR_NOT_SUPPORTED,
+					    "device '%s' shares its thread with the other simulated "
+					    "sensors: 'hang' needs [sim.NAME] thread = own",
+					    dev->spec.id);
 		ts.tv_sec = ms / 1000;
 		ts.tv_nsec = (ms % 1000) * 1000000;
 		nanosleep(&ts, NULL);

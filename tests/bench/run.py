@@ -379,11 +379,14 @@ def raw_throughput(args, size, count, repeats):
 
 # ------------------------------------------------------------------------------------ (b) bridge
 
-def bridge_step(args, tmpdir, ndev, batch, seconds, warm, rate=SENSOR_RATE, limits=None):
+def bridge_step(args, tmpdir, ndev, batch, seconds, warm, rate=SENSOR_RATE, limits=None,
+                thread="shared"):
     """One daemon with ndev simulated devices at rate; the subscriber's figures and CPU use.
-    limits (a dict) receives the simulator's rate limit, read with devices.list."""
+    limits (a dict) receives the simulator's rate limit, read with devices.list. thread: "own"
+    gives each device a producer thread of its own; "shared" (the bridge's default for
+    simulated sensors) runs them all in one."""
     devs = [("b%03d" % i, {"rate": "%.0f" % rate, "batch": batch, "wave": "constant",
-                           "offset": 1.5, "noise": 0}) for i in range(ndev)]
+                           "offset": 1.5, "noise": 0, "thread": thread}) for i in range(ndev)]
     watch = CpuWatch()
     b = start_bridge(args, tmpdir, "tput", devs)
     try:
@@ -435,13 +438,14 @@ def lossless(r):
     return r["missing"] == 0 and r["delivered_fraction"] >= 0.97 and r["lag_last_ms"] <= 100
 
 
-def ramp(args, tmpdir, batch, steps, seconds, warm, label, stop=saturated, limits=None):
+def ramp(args, tmpdir, batch, steps, seconds, warm, label, stop=saturated, limits=None,
+         thread="shared"):
     """steps: device counts, or (devices, rate) pairs."""
     results = []
     for step in steps:
         n, rate = step if isinstance(step, tuple) else (step, SENSOR_RATE)
         r = bridge_step(args, tmpdir, n, batch, seconds, warm, rate,
-                        limits if not results else None)
+                        limits if not results else None, thread)
         results.append(r)
         sp = r["bridge_threads_cpu"]
         log("  %-7s %3d dev: offered %5.1f M smp/s -> delivered %6.2f M smp/s %7.0f msg/s "
@@ -687,16 +691,19 @@ def section_bridge(args, tmpdir, q, seconds, warm, summary):
         fast1 = ramp(args, tmpdir, 1000, fast_steps(
             rmax, 1, [50e6, 100e6, 150e6, 200e6] if q else [25e6, 50e6, 75e6, 100e6, 125e6,
                                                             150e6, 175e6, 200e6]),
-            seconds, warm, "fast-1")
+            seconds, warm, "fast-1", thread="own")
         fast2 = ramp(args, tmpdir, 1000, fast_steps(
             rmax, 2, [100e6, 150e6, 200e6] if q else [100e6, 125e6, 150e6, 175e6, 200e6,
                                                       250e6]),
-            seconds, warm, "fast-2")
+            seconds, warm, "fast-2", thread="own")
     else:
         log("  (no fast devices: the simulator allows only %s per device)" % fmt_rate(rmax))
     log("  100 kHz devices, one thread each (the cost of many device threads)")
+    batched_own = ramp(args, tmpdir, 1000, [50, 200] if q else [50, 100, 200, 250],
+                       seconds, warm, "100kHz", thread="own")
+    log("  100 kHz devices sharing the simulated sensors' thread (the default)")
     batched = ramp(args, tmpdir, 1000, [50, 200] if q else [50, 100, 200, 250],
-                   seconds, warm, "100kHz")
+                   seconds, warm, "100kHz-s")
     small = ramp(args, tmpdir, 1, [1, 4] if q else [1, 2, 4, 8], seconds, warm, "b=1",
                  stop=lambda r: r["delivered_fraction"] < 0.8)
 
@@ -705,13 +712,14 @@ def section_bridge(args, tmpdir, q, seconds, warm, summary):
         return max([r for r in rs if lossless(r)] or rs, key=lambda r: r[key]) if rs else None
 
     # the ceiling: the best step without loss over every batch=1000 ramp
-    pool = fast1 + fast2 + batched
+    pool = fast1 + fast2 + batched + batched_own
     best_b, most_b = best(pool), max(pool, key=lambda r: r["samples_per_s"])
     best_s, most_s = best(small, "msgs_per_s"), max(small, key=lambda r: r["msgs_per_s"])
     keys = ("devices", "rate", "samples_per_s", "msgs_per_s", "missing", "lag_last_ms")
     ramps = {}
     for name, rs in (("fast_1_device", fast1), ("fast_2_devices", fast2),
-                     ("sensor_100khz_devices", batched)):
+                     ("sensor_100khz_devices_own_threads", batched_own),
+                     ("sensor_100khz_devices_shared_thread", batched)):
         b = best(rs)
         if b:
             ramps[name] = dict({k: b[k] for k in keys}, lossless=lossless(b),
@@ -727,13 +735,14 @@ def section_bridge(args, tmpdir, q, seconds, warm, summary):
             name, r["samples_per_s"] / 1e6, r["devices"], fmt_rate(r["rate"]),
             "" if r["lossless"] else " (NOT lossless)", r["ratio_per_byte"]))
     return {
-        "batched": batched, "fast": fast1 + fast2, "fast_1": fast1, "fast_2": fast2,
+        "batched": batched, "batched_own": batched_own, "fast": fast1 + fast2, "fast_1": fast1, "fast_2": fast2,
         "batch1": small, "sim_rate_max": rmax, "ramps": ramps,
         "best_batched": {k: best_b[k] for k in keys},
         "best_batched_lossless": lossless(best_b),
         "most_batched": {k: most_b[k] for k in keys},
         # whether the ramp of the ceiling went on until the bridge saturated
-        "batched_saturated": any(saturated(rs[-1]) for rs in (fast1, fast2, batched)
+        "batched_saturated": any(saturated(rs[-1]) for rs in (fast1, fast2, batched,
+                                                              batched_own)
                                  if best_b in rs),
         "ratio_per_byte": best_b["bytes_per_s"] / raw_b["bytes_per_s"],
         "ratio_per_message_batched": best_b["msgs_per_s"] / raw_b["msgs_per_s"],
@@ -873,7 +882,10 @@ def print_table(s):
         ]
         for name, label in (("fast_1_device", "1 fast device (1 producer thread)"),
                             ("fast_2_devices", "2 fast devices"),
-                            ("sensor_100khz_devices", "100 kHz devices (1 thread each)")):
+                            ("sensor_100khz_devices_own_threads",
+                             "100 kHz devices (1 thread each)"),
+                            ("sensor_100khz_devices_shared_thread",
+                             "100 kHz devices (1 shared thread)")):
             r = bt.get("ramps", {}).get(name)
             if r:
                 rows.append(("  %s" % label, "%.2f M samples/s, %d dev x %s, %s: bridge/raw %.2f"

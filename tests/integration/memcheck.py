@@ -151,7 +151,7 @@ def main():
     failures = []
     t0 = time.monotonic()
     vg_log = os.path.join(tmp, "bridge.valgrind")
-    conf = make_conf({"t1": sensor(rate=50), "t2": sensor(rate=20),
+    conf = make_conf({"t1": sensor(rate=50), "t2": sensor(rate=20, thread="own"),
                       "fast": sensor(rate=20000)},
                      bridge={"request_timeout_ms": 5000, "emulate": "marlin",
                              "data_dir": os.path.join(tmp, "data")},

@@ -151,8 +151,9 @@ class LoadTest(BridgeTest):
         self.assertGreater(late[-1].header["seq"] - late[0].header["seq"] + 1, len(late))
 
     def test_hung_device_does_not_stall_the_others(self):
+        # t2 has a thread of its own, as a driver that may block has
         d = self.start_bridge(make_conf({"t1": sensor(rate=50, batch=1),
-                                         "t2": sensor(rate=50, batch=1)},
+                                         "t2": sensor(rate=50, batch=1, thread="own")},
                                         bridge={"request_timeout_ms": 1000,
                                                 "heartbeat_ms": None}))
         c = self.client(d)
@@ -242,7 +243,8 @@ class ShutdownTest(BridgeTest):
 
     def test_sigterm_shuts_down_cleanly_within_3s(self):
         d = self.start_bridge(make_conf({"t1": sensor(rate=50), "fast": sensor(rate=50000),
-                                         "t2": sensor(rate=10, autostart=0)}), ws=True)
+                                         "t2": sensor(rate=10, autostart=0, thread="own")}),
+                              ws=True)
         c = self.client(d)
         sub = self.subscriber(d, [""])
         sub.collect(0.3)

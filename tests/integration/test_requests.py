@@ -18,7 +18,7 @@ class RequestTest(BridgeTest):
     def lab(self, ws=False):
         self.d = self.start_bridge(make_conf({
             "t1": sensor(rate=50, quantity="temperature", unit="°C", min=-40, max=125,
-                         resolution=0.01, title="Test probe"),
+                         resolution=0.01, title="Test probe", thread="own"),
             "t2": sensor(rate=20, autostart=0),
         }), ws=ws)
         return self.d
@@ -376,6 +376,10 @@ class RequestTest(BridgeTest):
                          "not_supported", NOT_SUPPORTED)
         self.assertEqual(c.call("device.call", {"device": "sim-t1", "action": "hang",
                                                 "args": {"ms": 50}}), {"slept_ms": 50})
+        # t2 shares the simulated sensors' thread: it may not block it
+        e = c.error("device.call", {"device": "sim-t2", "action": "hang", "args": {"ms": 50}})
+        self.assertError(e, "not_supported", NOT_SUPPORTED)
+        self.assertIn("thread = own", e["message"])
 
     def test_bridge_info(self):
         d = self.lab()

@@ -1,0 +1,52 @@
+/* host.h - the threads that run devices: one device in a thread of its own, or several sharing one. */
+#ifndef LB_HOST_H
+#define LB_HOST_H
+
+#include "device.h"
+
+/*
+ * A host is a thread with one poll loop over its devices: the main loop's commands (a mailbox),
+ * the fds their drivers ask for and their deadlines. A device whose spec names no thread gets a host of its
+ * own, which ends with it: a blocking driver then only delays itself. Devices whose drivers
+ * never block (the simulated sensors) share a named host, which saves a thread, a stack and a
+ * message pipe to the main loop per device. All their messages go to the main loop's PULL
+ * socket at chan_endpoint.
+ */
+typedef struct lb_host lb_host;
+
+/*
+ * A shared host named name (main thread): its thread runs until lb_host_destroy. NULL if its
+ * sockets or thread cannot be created.
+ */
+lb_host *lb_host_new(void *zctx, const char *name, const char *chan_endpoint);
+
+/* The name devices give in lb_device_spec.thread to share this host. */
+const char *lb_host_name(const lb_host *h);
+
+/*
+ * Stop a shared host's thread and free it (main thread), once its devices have said BYE (any
+ * left are closed first). Accepts NULL; nulls *ph.
+ */
+void lb_host_destroy(lb_host **ph);
+
+/*
+ * Start dev (main thread): in host, or in a host of its own when host is NULL. The device then
+ * reports OPENED or FAILED, and BYE when it has closed. 0, or LB_EFAIL with nothing started
+ * (no memory, socket or thread left).
+ */
+int lb_device_spawn(lb_device *dev, lb_host *host);
+
+/*
+ * Send a command to the device's thread (main thread): cmd is start, stop, get, set, call,
+ * calib or term, params is copied (may be NULL). The answer comes back as a REPLY with the same
+ * token. 0, or LB_EAGAIN if the thread has 1000 commands waiting (the device is stuck).
+ */
+int lb_device_send(lb_device *dev, const char *cmd, uint64_t token, const json_t *params);
+
+/*
+ * After the device's BYE (main thread): join and free its host if it had one of its own. Called
+ * by lb_device_destroy.
+ */
+void lb_device_unspawn(lb_device *dev);
+
+#endif
