@@ -89,33 +89,55 @@ int lb_stream_set_rate(lb_device *dev, int stream, double rate)
 	return stream_rebuild_prefix(dev, &dev->streams[stream]);
 }
 
-/* Send a control message (meta + optional text frame) to the main loop; blocks if it must. */
-static void chan_send_control(lb_device *dev, uint32_t type, uint64_t token, const char *text)
+/* Add a frame holding a copy of data to m; 0 or LB_ENOMEM. */
+static int up_frame(lb_up *m, const void *data, size_t len)
 {
-	lb_chan_meta m = {.type = type, .dev = dev, .token = token};
+	zmq_msg_t *f = &m->frame[m->nframes];
 
-	if (zmq_send(dev->chan, &m, sizeof m, text ? ZMQ_SNDMORE : 0) < 0)
-		return;
-	if (text)
-		zmq_send(dev->chan, text, strlen(text), 0);
+	if (zmq_msg_init_size(f, len) < 0)
+		return LB_ENOMEM;
+	if (len)
+		memcpy(zmq_msg_data(f), data, len);
+	m->nframes++;
+	return 0;
 }
 
-/* Send meta, topic, header and an optional payload; drops the whole message if main is full. */
+/* Send a control message (meta + optional text frame) to the main loop: never dropped. */
+static void chan_send_control(lb_device *dev, uint32_t type, uint64_t token, const char *text)
+{
+	lb_chan_meta meta = {.type = type, .dev = dev, .token = token};
+	lb_up *m = lb_up_new(&meta);
+
+	if (!m || (text && up_frame(m, text, strlen(text)) < 0)) {
+		lb_err("device %s: out of memory for a message to the main loop", dev->spec.id);
+		lb_up_free(m);
+		return;
+	}
+	lb_upq_push(dev->upq, m);
+}
+
+/* Send topic, header and an optional payload to be published; dropped (LB_EAGAIN) if LB_CHAN_HWM
+ * messages of the device are waiting: the main loop is saturated, and seq shows the gap. */
 static int chan_send_data(lb_device *dev, int stream, const lb_stream *s, double last,
 			  const char *header, size_t hlen, const void *payload, size_t plen)
 {
-	lb_chan_meta m = {.type = LB_CHAN_DATA,
-			  .stream = (uint32_t)stream,
-			  .dev = dev,
-			  .seq = s->seq,
-			  .last = last};
+	lb_chan_meta meta = {.type = LB_CHAN_DATA,
+			     .stream = (uint32_t)stream,
+			     .dev = dev,
+			     .seq = s->seq,
+			     .last = last};
+	lb_up *m;
 
-	if (zmq_send(dev->chan, &m, sizeof m, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
-		return errno == EAGAIN ? LB_EAGAIN : LB_EFAIL; /* a gap in seq shows the loss */
-	zmq_send(dev->chan, s->topic, strlen(s->topic), ZMQ_SNDMORE);
-	zmq_send(dev->chan, header, hlen, payload ? ZMQ_SNDMORE : 0);
-	if (payload)
-		zmq_send(dev->chan, payload, plen, 0);
+	if (atomic_load_explicit(&dev->queued, memory_order_relaxed) >= LB_CHAN_HWM)
+		return LB_EAGAIN;
+	m = lb_up_new(&meta);
+	if (!m || up_frame(m, s->topic, strlen(s->topic)) < 0 || up_frame(m, header, hlen) < 0 ||
+	    (payload && up_frame(m, payload, plen) < 0)) {
+		lb_up_free(m);
+		return LB_ENOMEM;
+	}
+	atomic_fetch_add_explicit(&dev->queued, 1, memory_order_relaxed);
+	lb_upq_push(dev->upq, m);
 	return 0;
 }
 

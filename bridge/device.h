@@ -10,33 +10,16 @@
 
 #include "driver.h"
 #include "header.h"
+#include "uplink.h"
 
 #define LB_MAX_STREAMS 32
 /* The characters of device ids and stream names (topic segments). */
 #define LB_NAME_CHARS "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-"
 
 #define LB_HEADER_MAX 512
+/* Data messages a device may have waiting for the main loop (50 s of a stream at 20/s). */
+#define LB_CHAN_HWM 1000
 
-/* Kinds of messages a device thread sends to the main loop (first frame: lb_chan_meta). */
-enum lb_chan_type {
-	LB_CHAN_DATA = 1, /* + topic, header, [samples]: publish */
-	LB_CHAN_OPENED,	  /* + description JSON: the device is open and ready */
-	LB_CHAN_FAILED,	  /* + error message: open failed, the thread ends (BYE follows) */
-	LB_CHAN_DESC,	  /* + description JSON: settings or state changed */
-	LB_CHAN_REPLY,	  /* + reply JSON {"result":...} or {"error":{...}} to request `token` */
-	LB_CHAN_GONE,	  /* the device went away; the thread ends (BYE follows) */
-	LB_CHAN_BYE,	  /* the thread has closed the device and exits: last message */
-	LB_CHAN_EVENT,	  /* + event JSON for the bridge's services (e.g. a print job's state) */
-};
-
-typedef struct lb_chan_meta {
-	uint32_t type;
-	uint32_t stream;
-	lb_device *dev;
-	uint64_t seq;
-	uint64_t token;
-	double last;
-} lb_chan_meta;
 
 /* A stream as its device thread sees it. */
 typedef struct lb_stream {
@@ -69,7 +52,7 @@ struct lb_device {
 	void *zctx;
 	json_t *seq_base;      /* {"stream name": last seq} from an earlier plug-in, or NULL */
 	json_t *calib;	       /* {"stream name": {gain, offset}} stored calibrations, or NULL */
-	const char *chan_endpoint; /* inproc PUSH/PULL: thread -> main */
+	int up_efd; /* the main loop's eventfd, for the uplink (uplink.h) */
 
 	/* Owned by the device's thread. */
 	lb_stream *streams; /* nstreams of them, at most LB_MAX_STREAMS */
@@ -77,10 +60,14 @@ struct lb_device {
 	size_t capstreams;
 	bool running;
 	void *priv;
-	void *chan;	  /* PUSH to the main loop (its host's) */
+	lb_upq *upq;	  /* its host's queue to the main loop */
 	int64_t start_at; /* real time of a scheduled start (synchronised acquisition), or 0 */
 	float *scratch;	  /* calibrated copy of a batch */
 	size_t scratch_cap;
+
+	/* Data messages in the uplink, not yet published (device: +1, main loop: -1). Beyond
+	 * LB_CHAN_HWM the device drops (seq shows the gap), as a full ZeroMQ pipe would. */
+	atomic_int queued;
 
 	/* Owned by the main thread. */
 	struct lb_host *host; /* the thread that runs it (host.c); NULL until spawned */

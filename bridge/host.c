@@ -54,7 +54,7 @@ struct lb_host {
 	mail *head, *tail;
 	size_t queued;
 	int efd;    /* eventfd: mail has come */
-	void *chan; /* PUSH to the main loop, shared by the host's devices */
+	lb_upq upq; /* its devices' messages to the main loop */
 	/* the host thread's */
 	slot *slots;
 	size_t nslots, capslots;
@@ -63,24 +63,6 @@ struct lb_host {
 	bool stopping;
 	lb_device *first; /* an own host's device, opened when its thread starts */
 };
-
-/* The PUSH socket to the main loop; NULL on failure. */
-static void *chan_new(void *zctx, const char *endpoint)
-{
-	void *chan = zmq_socket(zctx, ZMQ_PUSH);
-	int hwm = 1000, /* 50 s of a stream at 20 messages/s; beyond, seq shows the loss */
-	    zero = 0;
-
-	if (!chan)
-		return NULL;
-	zmq_setsockopt(chan, ZMQ_SNDHWM, &hwm, sizeof hwm);
-	zmq_setsockopt(chan, ZMQ_LINGER, &zero, sizeof zero);
-	if (zmq_connect(chan, endpoint) < 0) {
-		zmq_close(chan);
-		return NULL;
-	}
-	return chan;
-}
 
 static void mail_free(mail *m)
 {
@@ -148,7 +130,7 @@ static void slot_open(lb_host *h, lb_device *dev)
 	lb_now now = lb_now_read();
 	slot *sl;
 
-	dev->chan = h->chan;
+	dev->upq = &h->upq;
 	if (lb_grow(&h->slots, &h->capslots, h->nslots, sizeof *h->slots) < 0) {
 		lb_device_report(dev, LB_CHAN_FAILED, "out of memory");
 		goto fail;
@@ -389,8 +371,7 @@ static void host_free(lb_host *h)
 		next = m->next;
 		mail_free(m);
 	}
-	if (h->chan)
-		zmq_close(h->chan);
+	lb_upq_fini(&h->upq);
 	if (h->efd >= 0)
 		close(h->efd);
 	pthread_mutex_destroy(&h->lock);
@@ -399,9 +380,8 @@ static void host_free(lb_host *h)
 	free(h);
 }
 
-/* A host with its PUSH socket and mailbox, its thread started; NULL on failure. */
-static lb_host *host_start(void *zctx, const char *name, const char *chan_endpoint,
-			   lb_device *first)
+/* A host with its mailbox and uplink queue, its thread started; NULL on failure. */
+static lb_host *host_start(const char *name, int up_efd, lb_device *first)
 {
 	lb_host *h = calloc(1, sizeof *h);
 
@@ -411,10 +391,10 @@ static lb_host *host_start(void *zctx, const char *name, const char *chan_endpoi
 	h->first = first;
 	snprintf(h->name, sizeof h->name, "%s", name);
 	pthread_mutex_init(&h->lock, NULL);
+	lb_upq_init(&h->upq, up_efd);
 	h->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	h->chan = chan_new(zctx, chan_endpoint);
 	/* the thread needs one pollfd at least: the eventfd */
-	if (h->efd < 0 || !h->chan || pfd_reserve(h, 8) < 0 ||
+	if (h->efd < 0 || pfd_reserve(h, 8) < 0 ||
 	    pthread_create(&h->thread, NULL, host_thread, h) != 0) {
 		host_free(h);
 		return NULL;
@@ -422,9 +402,14 @@ static lb_host *host_start(void *zctx, const char *name, const char *chan_endpoi
 	return h;
 }
 
-lb_host *lb_host_new(void *zctx, const char *name, const char *chan_endpoint)
+lb_host *lb_host_new(const char *name, int up_efd)
 {
-	return host_start(zctx, name, chan_endpoint, NULL);
+	return host_start(name, up_efd, NULL);
+}
+
+lb_up *lb_host_take_up(lb_host *h)
+{
+	return lb_upq_take(&h->upq);
 }
 
 const char *lb_host_name(const lb_host *h)
@@ -455,7 +440,7 @@ int lb_device_spawn(lb_device *dev, lb_host *host)
 		dev->host = host;
 		return 0;
 	}
-	dev->host = host_start(dev->zctx, dev->spec.id, dev->chan_endpoint, dev);
+	dev->host = host_start(dev->spec.id, dev->up_efd, dev);
 	return dev->host ? 0 : LB_EFAIL;
 }
 

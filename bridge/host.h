@@ -6,11 +6,11 @@
 
 /*
  * A host is a thread with one poll loop over its devices: the main loop's commands (a mailbox),
- * the fds their drivers ask for and their deadlines. A device whose spec names no thread gets a host of its
- * own, which ends with it: a blocking driver then only delays itself. Devices whose drivers
- * never block (the simulated sensors) share a named host, which saves a thread, a stack and a
- * message pipe to the main loop per device. All their messages go to the main loop's PULL
- * socket at chan_endpoint.
+ * the fds their drivers ask for and their deadlines. A device whose spec names no thread gets a
+ * host of its own, which ends with it: a blocking driver then only delays itself. Devices whose
+ * drivers never block (the simulated sensors) share a named host, which saves a thread and its
+ * stack per device. The devices' messages reach the main loop through the host's uplink queue
+ * (uplink.h), which wakes the main loop's eventfd up_efd.
  */
 typedef struct lb_host lb_host;
 
@@ -18,7 +18,10 @@ typedef struct lb_host lb_host;
  * A shared host named name (main thread): its thread runs until lb_host_destroy. NULL if its
  * sockets or thread cannot be created.
  */
-lb_host *lb_host_new(void *zctx, const char *name, const char *chan_endpoint);
+lb_host *lb_host_new(const char *name, int up_efd);
+
+/* The messages the host's devices sent the main loop, oldest first (main thread); NULL if none. */
+lb_up *lb_host_take_up(lb_host *h);
 
 /* The name devices give in lb_device_spec.thread to share this host. */
 const char *lb_host_name(const lb_host *h);

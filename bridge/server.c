@@ -3,9 +3,12 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -19,7 +22,6 @@
 #include "log.h"
 #include "server_private.h"
 
-#define CHAN_ENDPOINT "inproc://lb-chan"
 #define STREAMS_INPROC "inproc://lb-streams"
 #define MONITOR_ENDPOINT "inproc://lb-rpc-monitor"
 #define RESCAN_NS 2000000000LL
@@ -198,7 +200,7 @@ static lb_host *shared_host(lb_server *s, const char *name)
 			return s->hosts[i];
 	if (lb_grow(&s->hosts, &s->caphosts, s->nhosts, sizeof *s->hosts) < 0)
 		return NULL;
-	h = lb_host_new(s->zctx, name, CHAN_ENDPOINT);
+	h = lb_host_new(name, s->up_efd);
 	if (!h) {
 		lb_warn("cannot start the shared thread '%s'", name);
 		return NULL;
@@ -224,7 +226,7 @@ static void add_device(lb_server *s, const lb_driver *drv, lb_device_spec *spec)
 	d->zctx = s->zctx;
 	d->seq_base = json_incref(json_object_get(s->seq_memory, spec->id));
 	d->calib = srv_store(s, 0) ? lb_store_calib_get(s->store, spec->id) : NULL;
-	d->chan_endpoint = CHAN_ENDPOINT;
+	d->up_efd = s->up_efd;
 	if (lb_device_spawn(d, d->spec.thread[0] ? shared_host(s, d->spec.thread) : NULL) < 0) {
 		lb_err("cannot start device %s: no thread or socket left", spec->id);
 		lb_device_destroy(&d);
@@ -398,42 +400,66 @@ static void check_ready(lb_server *s)
 
 /* ---------------------------------------------------------------- device thread messages */
 
-/* Handle one message from a device thread (first frame already in meta). */
-static void handle_chan(lb_server *s, zmq_msg_t *first)
+/* Take the messages waiting in every host's queue, in order, after those not yet handled. */
+static void take_uplink(lb_server *s)
 {
-	lb_chan_meta m;
-	lb_device *d;
-	zmq_msg_t part;
-	int more;
+	uint64_t n;
 
-	if (zmq_msg_size(first) != sizeof m) {
-		lb_err("internal: malformed device message");
-		return;
+	if (read(s->up_efd, &n, sizeof n) < 0 && errno != EAGAIN)
+		lb_warn("uplink eventfd: %s", strerror(errno));
+	/* a shared host appears once per device: its second take finds its queue empty */
+	for (size_t i = 0; i < s->ndev; i++) {
+		lb_up *m = s->dev[i]->host ? lb_host_take_up(s->dev[i]->host) : NULL;
+		if (!m)
+			continue;
+		if (s->up_tail)
+			s->up_tail->next = m;
+		else
+			s->up_head = m;
+		while (m->next)
+			m = m->next;
+		s->up_tail = m;
 	}
-	memcpy(&m, zmq_msg_data(first), sizeof m);
-	d = m.dev;
+}
+
+static void handle_chan(lb_server *s, lb_up *up);
+
+/* Handle up to max device messages taken from the queues; 1 if some are left. */
+static int handle_uplink(lb_server *s, int max)
+{
+	while (s->up_head && max-- > 0) {
+		lb_up *m = s->up_head;
+		s->up_head = m->next;
+		if (!s->up_head)
+			s->up_tail = NULL;
+		handle_chan(s, m);
+		lb_up_free(m);
+	}
+	return s->up_head != NULL;
+}
+
+/* Handle one message from a device's thread. */
+static void handle_chan(lb_server *s, lb_up *up)
+{
+	lb_chan_meta m = up->meta;
+	lb_device *d = m.dev;
+	zmq_msg_t part;
+
 	if (m.type == LB_CHAN_DATA) {
-		/* topic, header, [samples]: srv_forward without copying; keep the header for
-		 * snapshots */
+		/* topic, header, [samples]: to the XPUB socket without copying; keep the header
+		 * for snapshots */
 		lb_stream_cache *c = &d->cache[m.stream < LB_MAX_STREAMS ? m.stream : 0];
-		for (int f = 0;; f++) {
-			zmq_msg_init(&part);
-			if (zmq_msg_recv(&part, s->pull, 0) < 0) {
-				zmq_msg_close(&part);
-				return;
-			}
-			more = zmq_msg_more(&part);
+		atomic_fetch_sub_explicit(&d->queued, 1, memory_order_relaxed);
+		for (int f = 0; f < up->nframes; f++) {
 			if (f == 1) {
 				if (c->has_header)
 					zmq_msg_close(&c->header);
 				zmq_msg_init(&c->header);
-				zmq_msg_copy(&c->header, &part);
+				zmq_msg_copy(&c->header, &up->frame[f]);
 				c->has_header = true;
 			}
-			zmq_msg_send(&part, s->xpub, (more ? ZMQ_SNDMORE : 0) | ZMQ_DONTWAIT);
-			zmq_msg_close(&part);
-			if (!more)
-				break;
+			zmq_msg_send(&up->frame[f], s->xpub,
+				     (f + 1 < up->nframes ? ZMQ_SNDMORE : 0) | ZMQ_DONTWAIT);
 		}
 		c->seq = m.seq;
 		c->last = m.last;
@@ -443,8 +469,8 @@ static void handle_chan(lb_server *s, zmq_msg_t *first)
 	}
 	/* control messages: an optional text frame */
 	zmq_msg_init(&part);
-	if (zmq_msg_more(first))
-		zmq_msg_recv(&part, s->pull, 0);
+	if (up->nframes > 0)
+		zmq_msg_move(&part, &up->frame[0]);
 	switch (m.type) {
 	case LB_CHAN_OPENED:
 	case LB_CHAN_DESC: {
@@ -788,6 +814,7 @@ lb_server *lb_server_new(const lb_server_opts *opts)
 
 	if (!s)
 		return NULL;
+	s->up_efd = -1;
 	s->opts = *opts;
 	s->start_mono = lb_clock_ns(CLOCK_MONOTONIC);
 	s->simulate = opts->simulate;
@@ -811,8 +838,8 @@ lb_server *lb_server_new(const lb_server_opts *opts)
 		goto fail;
 	s->xpub = zmq_socket(s->zctx, ZMQ_XPUB);
 	s->router = zmq_socket(s->zctx, ZMQ_ROUTER);
-	s->pull = zmq_socket(s->zctx, ZMQ_PULL);
-	if (!s->xpub || !s->router || !s->pull)
+	s->up_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (!s->xpub || !s->router || s->up_efd < 0)
 		goto fail;
 	hwm = opts->pub_hwm;
 	zmq_setsockopt(s->xpub, ZMQ_SNDHWM, &hwm, sizeof hwm);
@@ -821,14 +848,7 @@ lb_server *lb_server_new(const lb_server_opts *opts)
 	zmq_setsockopt(s->router, ZMQ_ZAP_DOMAIN, LB_AUTH_DOMAIN, strlen(LB_AUTH_DOMAIN));
 	zmq_setsockopt(s->router, ZMQ_HEARTBEAT_IVL, &hb_ivl, sizeof hb_ivl);
 	zmq_setsockopt(s->router, ZMQ_HEARTBEAT_TIMEOUT, &hb_timeout, sizeof hb_timeout);
-	zmq_setsockopt(s->pull, ZMQ_LINGER, &zero, sizeof zero);
 	(void)one;
-	/* bounded (with each device's SNDHWM): a device thread whose queue is full drops the
-	 * message, and the gap shows in its seq; 0 here would make the queue unlimited */
-	hwm = 1000;
-	zmq_setsockopt(s->pull, ZMQ_RCVHWM, &hwm, sizeof hwm);
-	if (zmq_bind(s->pull, CHAN_ENDPOINT) < 0)
-		goto fail;
 	if (bind_endpoint(s->xpub, "streams", opts->pub, s->ep_pub, sizeof s->ep_pub) < 0 ||
 	    bind_endpoint(s->router, "requests", opts->rpc, s->ep_rpc, sizeof s->ep_rpc) < 0)
 		goto fail;
@@ -865,7 +885,7 @@ int lb_server_run(lb_server *s, volatile sig_atomic_t *stop)
 		int64_t next = s->next_hb < s->next_scan ? s->next_hb : s->next_scan;
 		long timeout;
 		zmq_pollitem_t items[5] = {
-		    {s->pull, 0, ZMQ_POLLIN, 0},
+		    {NULL, s->up_efd, ZMQ_POLLIN, 0},
 		    {s->router, 0, ZMQ_POLLIN, 0},
 		    {s->xpub, 0, ZMQ_POLLIN, 0},
 		    {s->monitor, 0, ZMQ_POLLIN, 0},
@@ -878,26 +898,17 @@ int lb_server_run(lb_server *s, volatile sig_atomic_t *stop)
 		for (size_t i = 0; i < s->leases.n; i++)
 			if (s->leases.v[i].expires < next)
 				next = s->leases.v[i].expires;
-		timeout = next <= now.mono ? 0 : (long)((next - now.mono) / 1000000 + 1);
+		timeout = next <= now.mono || s->up_head ? 0 : (long)((next - now.mono) / 1000000 + 1);
 		if (zmq_poll(items, s->hotplug ? 5 : 4, timeout) < 0) {
 			if (zmq_errno() == EINTR)
 				continue;
 			lb_err("poll failed: %s", zmq_strerror(zmq_errno()));
 			return LB_EFAIL;
 		}
-		if (items[0].revents & ZMQ_POLLIN) {
-			/* drain a bounded batch so requests are never starved */
-			for (int n = 0; n < 4096; n++) {
-				zmq_msg_t first;
-				zmq_msg_init(&first);
-				if (zmq_msg_recv(&first, s->pull, ZMQ_DONTWAIT) < 0) {
-					zmq_msg_close(&first);
-					break;
-				}
-				handle_chan(s, &first);
-				zmq_msg_close(&first);
-			}
-		}
+		if (items[0].revents & ZMQ_POLLIN)
+			take_uplink(s);
+		/* a bounded batch, so that requests are never starved */
+		handle_uplink(s, 4096);
 		if (items[1].revents & ZMQ_POLLIN) {
 			for (int n = 0; n < 64; n++) {
 				int ev = 0;
@@ -975,21 +986,18 @@ void lb_server_destroy(lb_server **ps)
 			s->dev[i]->end_reason = "bridge stopping";
 			lb_device_send(s->dev[i], "term", 0, NULL);
 		}
-	while (s->ndev && s->pull) {
-		zmq_msg_t first;
-		zmq_pollitem_t it = {s->pull, 0, ZMQ_POLLIN, 0};
-		if (zmq_poll(&it, 1, 5000) <= 0) {
-			/* A driver is stuck in a blocking call: its sockets stay open, so the
-			 * context cannot be terminated. Leave it to the process exit. */
+	while (s->ndev && s->up_efd >= 0) {
+		zmq_pollitem_t it = {NULL, s->up_efd, ZMQ_POLLIN, 0};
+		if (!s->up_head && zmq_poll(&it, 1, 5000) <= 0) {
+			/* A driver is stuck in a blocking call: its thread still uses the device,
+			 * which cannot be freed. Leave it to the process exit. */
 			lb_err("%zu device(s) did not stop within 5 s; exiting without them",
 			       s->ndev);
 			stuck = 1;
 			break;
 		}
-		zmq_msg_init(&first);
-		if (zmq_msg_recv(&first, s->pull, 0) >= 0)
-			handle_chan(s, &first);
-		zmq_msg_close(&first);
+		take_uplink(s);
+		handle_uplink(s, INT_MAX);
 	}
 	if (!stuck)
 		for (size_t i = 0; i < s->nhosts; i++)
@@ -1022,8 +1030,6 @@ void lb_server_destroy(lb_server **ps)
 		zmq_close(s->xpub);
 	if (s->router)
 		zmq_close(s->router);
-	if (s->pull)
-		zmq_close(s->pull);
 	if (stuck) {
 		*ps = NULL;
 		return;
@@ -1031,9 +1037,16 @@ void lb_server_destroy(lb_server **ps)
 	if (s->zctx)
 		zmq_ctx_term(s->zctx);
 	lb_auth_destroy(&s->auth);
+	while (s->up_head) {
+		lb_up *m = s->up_head;
+		s->up_head = m->next;
+		lb_up_free(m);
+	}
 	for (size_t i = 0; i < s->ndev; i++)
 		lb_device_destroy(&s->dev[i]);
 	free(s->dev);
+	if (s->up_efd >= 0)
+		close(s->up_efd);
 	free(s->sess);
 	lb_leases_clear(&s->leases);
 	json_decref(s->seq_memory);

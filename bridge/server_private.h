@@ -51,7 +51,9 @@ typedef struct call {
 
 struct lb_server {
 	lb_server_opts opts;
-	void *zctx, *xpub, *router, *pull, *monitor;
+	void *zctx, *xpub, *router, *monitor;
+	int up_efd;		   /* the device threads' messages wait (uplink.h) */
+	lb_up *up_head, *up_tail;  /* taken from the hosts' queues, not yet handled */
 	lb_auth *auth;
 	lb_hotplug *hotplug;
 	lb_store *store; /* opened on first use: srv_store() */

@@ -1,0 +1,73 @@
+/* uplink.h - messages from the device threads to the main loop: a queue per thread, one eventfd. */
+#ifndef LB_UPLINK_H
+#define LB_UPLINK_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <zmq.h>
+
+/*
+ * A device thread hands the main loop its messages (samples to publish, replies, lifecycle) as
+ * ZeroMQ frames, which the main loop then sends on the XPUB socket without copying. They travel
+ * in a FIFO per host thread, under a mutex, and an eventfd shared by every queue wakes the main
+ * loop when a queue stops being empty. (An inproc PUSH/PULL pipe per thread did the same, but
+ * each pipe keeps two 16 KB chunks of message slots resident once a few hundred messages have
+ * passed: ~32 KB per device thread of an idle bridge.)
+ */
+
+/* Kinds of messages a device thread sends to the main loop (lb_up.meta.type). */
+enum lb_chan_type {
+	LB_CHAN_DATA = 1, /* + topic, header, [samples]: publish */
+	LB_CHAN_OPENED,	  /* + description JSON: the device is open and ready */
+	LB_CHAN_FAILED,	  /* + error message: open failed, the thread ends (BYE follows) */
+	LB_CHAN_DESC,	  /* + description JSON: settings or state changed */
+	LB_CHAN_REPLY,	  /* + reply JSON {"result":...} or {"error":{...}} to request `token` */
+	LB_CHAN_GONE,	  /* the device went away; the thread ends (BYE follows) */
+	LB_CHAN_BYE,	  /* the device is closed: its last message (main may free it) */
+	LB_CHAN_EVENT,	  /* + event JSON for the bridge's services (e.g. a print job's state) */
+};
+
+typedef struct lb_chan_meta {
+	uint32_t type;
+	uint32_t stream;
+	struct lb_device *dev;
+	uint64_t seq;
+	uint64_t token;
+	double last;
+} lb_chan_meta;
+
+/* A message: its meaning and its frames. */
+typedef struct lb_up {
+	struct lb_up *next;
+	lb_chan_meta meta;
+	int nframes;	  /* data: topic, header[, samples]; control: [text] */
+	zmq_msg_t frame[3];
+} lb_up;
+
+typedef struct lb_upq {
+	pthread_mutex_t lock;
+	lb_up *head, *tail;
+	int efd; /* the main loop's eventfd (shared, not owned) */
+} lb_upq;
+
+/* An empty queue that wakes the main loop through efd. */
+void lb_upq_init(lb_upq *q, int efd);
+
+/* Append m (taken over) and wake the main loop if the queue was empty. Never blocks long. */
+void lb_upq_push(lb_upq *q, lb_up *m);
+
+/* Take every message waiting, oldest first (main thread); NULL if none. */
+lb_up *lb_upq_take(lb_upq *q);
+
+/* Free what is left in the queue. */
+void lb_upq_fini(lb_upq *q);
+
+/* A message without frames yet (add them with zmq_msg_init_* on frame[nframes++]); NULL if out
+ * of memory. */
+lb_up *lb_up_new(const lb_chan_meta *meta);
+
+/* Close a message's frames and free it; accepts NULL. */
+void lb_up_free(lb_up *m);
+
+#endif
