@@ -18,17 +18,26 @@ static int calibrated(const lb_stream *s)
 /* Rebuild a stream's constant header part after its metadata changed. */
 static int stream_rebuild_prefix(lb_device *dev, lb_stream *s)
 {
-	s->prefix_len = lb_header_prefix(s->prefix, sizeof s->prefix, dev->epoch, s->type,
-					 s->quantity, s->unit, s->rate, dev->spec.simulated);
-	if (s->prefix_len >= 0 && calibrated(s)) {
-		int n =
-		    snprintf(s->prefix + s->prefix_len, sizeof s->prefix - (size_t)s->prefix_len,
-			     ",\"calib\":{\"gain\":%.10g,\"offset\":%.10g}", s->gain, s->offset);
-		s->prefix_len = n < 0 || (size_t)n >= sizeof s->prefix - (size_t)s->prefix_len
-				    ? -1
-				    : s->prefix_len + n;
+	char buf[LB_HEADER_MAX];
+	int len = lb_header_prefix(buf, sizeof buf, dev->epoch, s->type, s->quantity, s->unit,
+				   s->rate, dev->spec.simulated);
+	char *p;
+
+	if (len >= 0 && calibrated(s)) {
+		int n = snprintf(buf + len, sizeof buf - (size_t)len,
+				 ",\"calib\":{\"gain\":%.10g,\"offset\":%.10g}", s->gain, s->offset);
+		len = n < 0 || (size_t)n >= sizeof buf - (size_t)len ? -1 : len + n;
 	}
-	return s->prefix_len < 0 ? LB_EINVAL : 0;
+	if (len < 0)
+		return LB_EINVAL;
+	/* kept at its size: a stream table stays small (most prefixes are ~150 bytes) */
+	p = realloc(s->prefix, (size_t)len + 1);
+	if (!p)
+		return LB_ENOMEM;
+	memcpy(p, buf, (size_t)len + 1);
+	s->prefix = p;
+	s->prefix_len = len;
+	return 0;
 }
 
 int lb_device_add_stream(lb_device *dev, const char *name, const char *quantity, const char *unit,
@@ -441,9 +450,12 @@ void lb_device_destroy(lb_device **pdev)
 		return;
 	dev = *pdev;
 	lb_device_unspawn(dev);
-	for (int i = 0; i < LB_MAX_STREAMS; i++)
+	for (int i = 0; i < dev->capcache; i++)
 		if (dev->cache[i].has_header)
 			zmq_msg_close(&dev->cache[i].header);
+	free(dev->cache);
+	for (int i = 0; i < dev->nstreams; i++)
+		free(dev->streams[i].prefix);
 	free(dev->streams);
 	json_decref(dev->desc);
 	json_decref(dev->seq_base);

@@ -32,7 +32,7 @@ typedef struct lb_stream {
 	double min, max, resolution;
 	uint64_t seq;	     /* last sequence number sent */
 	double gain, offset; /* calibration applied to float samples: gain * x + offset */
-	char prefix[LB_HEADER_MAX];
+	char *prefix; /* the header's constant part (malloc'd, prefix_len bytes + NUL) */
 	int prefix_len;
 } lb_stream;
 
@@ -52,7 +52,7 @@ struct lb_device {
 	void *zctx;
 	json_t *seq_base;      /* {"stream name": last seq} from an earlier plug-in, or NULL */
 	json_t *calib;	       /* {"stream name": {gain, offset}} stored calibrations, or NULL */
-	int up_efd; /* the main loop's eventfd, for the uplink (uplink.h) */
+	lb_upwake *upwake; /* what wakes the main loop (uplink.h) */
 
 	/* Owned by the device's thread. */
 	lb_stream *streams; /* nstreams of them, at most LB_MAX_STREAMS */
@@ -74,8 +74,9 @@ struct lb_device {
 	bool opened, removing;
 	const char *end_reason; /* why its streams end: "unplugged", "stopped answering"... */
 	json_t *desc;
-	lb_stream_cache cache[LB_MAX_STREAMS];
-	int ncache;
+	lb_stream_cache *cache; /* one per stream, allocated when the device opens */
+	int capcache;		/* entries in cache (its streams) */
+	int ncache;		/* 1 + the highest stream that has sent */
 };
 
 /*

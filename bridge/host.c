@@ -381,7 +381,7 @@ static void host_free(lb_host *h)
 }
 
 /* A host with its mailbox and uplink queue, its thread started; NULL on failure. */
-static lb_host *host_start(const char *name, int up_efd, lb_device *first)
+static lb_host *host_start(const char *name, lb_upwake *upwake, lb_device *first)
 {
 	lb_host *h = calloc(1, sizeof *h);
 
@@ -391,7 +391,7 @@ static lb_host *host_start(const char *name, int up_efd, lb_device *first)
 	h->first = first;
 	snprintf(h->name, sizeof h->name, "%s", name);
 	pthread_mutex_init(&h->lock, NULL);
-	lb_upq_init(&h->upq, up_efd);
+	lb_upq_init(&h->upq, upwake);
 	h->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	/* the thread needs one pollfd at least: the eventfd */
 	if (h->efd < 0 || pfd_reserve(h, 8) < 0 ||
@@ -402,9 +402,9 @@ static lb_host *host_start(const char *name, int up_efd, lb_device *first)
 	return h;
 }
 
-lb_host *lb_host_new(const char *name, int up_efd)
+lb_host *lb_host_new(const char *name, lb_upwake *upwake)
 {
-	return host_start(name, up_efd, NULL);
+	return host_start(name, upwake, NULL);
 }
 
 lb_up *lb_host_take_up(lb_host *h)
@@ -440,7 +440,7 @@ int lb_device_spawn(lb_device *dev, lb_host *host)
 		dev->host = host;
 		return 0;
 	}
-	dev->host = host_start(dev->spec.id, dev->up_efd, dev);
+	dev->host = host_start(dev->spec.id, dev->upwake, dev);
 	return dev->host ? 0 : LB_EFAIL;
 }
 

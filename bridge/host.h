@@ -10,7 +10,7 @@
  * host of its own, which ends with it: a blocking driver then only delays itself. Devices whose
  * drivers never block (the simulated sensors) share a named host, which saves a thread and its
  * stack per device. The devices' messages reach the main loop through the host's uplink queue
- * (uplink.h), which wakes the main loop's eventfd up_efd.
+ * (uplink.h), which wakes the main loop through upwake.
  */
 typedef struct lb_host lb_host;
 
@@ -18,7 +18,7 @@ typedef struct lb_host lb_host;
  * A shared host named name (main thread): its thread runs until lb_host_destroy. NULL if its
  * sockets or thread cannot be created.
  */
-lb_host *lb_host_new(const char *name, int up_efd);
+lb_host *lb_host_new(const char *name, lb_upwake *upwake);
 
 /* The messages the host's devices sent the main loop, oldest first (main thread); NULL if none. */
 lb_up *lb_host_take_up(lb_host *h);

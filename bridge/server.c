@@ -101,7 +101,7 @@ static void publish_heartbeat(lb_server *s, int64_t now)
 		if (!d->opened || d->removing)
 			continue;
 		live++;
-		for (int k = 0; k < d->nstreams; k++)
+		for (int k = 0; k < d->nstreams && k < d->capcache; k++)
 			if (d->cache[k].seq)
 				json_object_set_new(streams, d->streams[k].topic,
 						    json_integer((json_int_t)d->cache[k].seq));
@@ -200,7 +200,7 @@ static lb_host *shared_host(lb_server *s, const char *name)
 			return s->hosts[i];
 	if (lb_grow(&s->hosts, &s->caphosts, s->nhosts, sizeof *s->hosts) < 0)
 		return NULL;
-	h = lb_host_new(name, s->up_efd);
+	h = lb_host_new(name, &s->up);
 	if (!h) {
 		lb_warn("cannot start the shared thread '%s'", name);
 		return NULL;
@@ -226,7 +226,7 @@ static void add_device(lb_server *s, const lb_driver *drv, lb_device_spec *spec)
 	d->zctx = s->zctx;
 	d->seq_base = json_incref(json_object_get(s->seq_memory, spec->id));
 	d->calib = srv_store(s, 0) ? lb_store_calib_get(s->store, spec->id) : NULL;
-	d->up_efd = s->up_efd;
+	d->upwake = &s->up;
 	if (lb_device_spawn(d, d->spec.thread[0] ? shared_host(s, d->spec.thread) : NULL) < 0) {
 		lb_err("cannot start device %s: no thread or socket left", spec->id);
 		lb_device_destroy(&d);
@@ -344,7 +344,7 @@ static void publish_stream_ends(lb_server *s, lb_device *d)
 {
 	lb_now now = lb_now_read();
 
-	for (int k = 0; k < d->nstreams && k < LB_MAX_STREAMS; k++) {
+	for (int k = 0; k < d->nstreams && k < d->capcache; k++) {
 		json_t *h =
 		    json_pack("{s:i,s:s,s:I,s:I,s:s,s:i,s:{s:s,s:s}}", "v", LB_PROTOCOL_VERSION,
 			      "epoch", s->epoch, "seq", (json_int_t)(d->cache[k].seq + 1), "t_host",
@@ -403,10 +403,6 @@ static void check_ready(lb_server *s)
 /* Take the messages waiting in every host's queue, in order, after those not yet handled. */
 static void take_uplink(lb_server *s)
 {
-	uint64_t n;
-
-	if (read(s->up_efd, &n, sizeof n) < 0 && errno != EAGAIN)
-		lb_warn("uplink eventfd: %s", strerror(errno));
 	/* a shared host appears once per device: its second take finds its queue empty */
 	for (size_t i = 0; i < s->ndev; i++) {
 		lb_up *m = s->dev[i]->host ? lb_host_take_up(s->dev[i]->host) : NULL;
@@ -448,10 +444,10 @@ static void handle_chan(lb_server *s, lb_up *up)
 	if (m.type == LB_CHAN_DATA) {
 		/* topic, header, [samples]: to the XPUB socket without copying; keep the header
 		 * for snapshots */
-		lb_stream_cache *c = &d->cache[m.stream < LB_MAX_STREAMS ? m.stream : 0];
+		lb_stream_cache *c = (int)m.stream < d->capcache ? &d->cache[m.stream] : NULL;
 		atomic_fetch_sub_explicit(&d->queued, 1, memory_order_relaxed);
 		for (int f = 0; f < up->nframes; f++) {
-			if (f == 1) {
+			if (f == 1 && c) {
 				if (c->has_header)
 					zmq_msg_close(&c->header);
 				zmq_msg_init(&c->header);
@@ -461,6 +457,8 @@ static void handle_chan(lb_server *s, lb_up *up)
 			zmq_msg_send(&up->frame[f], s->xpub,
 				     (f + 1 < up->nframes ? ZMQ_SNDMORE : 0) | ZMQ_DONTWAIT);
 		}
+		if (!c)
+			return;
 		c->seq = m.seq;
 		c->last = m.last;
 		if ((int)m.stream >= d->ncache)
@@ -480,6 +478,10 @@ static void handle_chan(lb_server *s, lb_up *up)
 			d->desc = desc;
 		}
 		if (m.type == LB_CHAN_OPENED) {
+			/* the streams were declared in open(): one cache entry each (the Clone
+			 * pattern's last values) */
+			d->cache = calloc(d->nstreams > 0 ? (size_t)d->nstreams : 1, sizeof *d->cache);
+			d->capcache = d->cache ? d->nstreams : 0;
 			d->opened = true;
 			for (int k = 0; k < d->nstreams; k++)
 				json_object_del(s->ended, d->streams[k].topic);
@@ -814,7 +816,7 @@ lb_server *lb_server_new(const lb_server_opts *opts)
 
 	if (!s)
 		return NULL;
-	s->up_efd = -1;
+	s->up.efd = -1;
 	s->opts = *opts;
 	s->start_mono = lb_clock_ns(CLOCK_MONOTONIC);
 	s->simulate = opts->simulate;
@@ -838,8 +840,8 @@ lb_server *lb_server_new(const lb_server_opts *opts)
 		goto fail;
 	s->xpub = zmq_socket(s->zctx, ZMQ_XPUB);
 	s->router = zmq_socket(s->zctx, ZMQ_ROUTER);
-	s->up_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (!s->xpub || !s->router || s->up_efd < 0)
+	s->up.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (!s->xpub || !s->router || s->up.efd < 0)
 		goto fail;
 	hwm = opts->pub_hwm;
 	zmq_setsockopt(s->xpub, ZMQ_SNDHWM, &hwm, sizeof hwm);
@@ -884,8 +886,9 @@ int lb_server_run(lb_server *s, volatile sig_atomic_t *stop)
 		lb_now now = lb_now_read();
 		int64_t next = s->next_hb < s->next_scan ? s->next_hb : s->next_scan;
 		long timeout;
+		int rc, perr;
 		zmq_pollitem_t items[5] = {
-		    {NULL, s->up_efd, ZMQ_POLLIN, 0},
+		    {NULL, s->up.efd, ZMQ_POLLIN, 0},
 		    {s->router, 0, ZMQ_POLLIN, 0},
 		    {s->xpub, 0, ZMQ_POLLIN, 0},
 		    {s->monitor, 0, ZMQ_POLLIN, 0},
@@ -898,15 +901,21 @@ int lb_server_run(lb_server *s, volatile sig_atomic_t *stop)
 		for (size_t i = 0; i < s->leases.n; i++)
 			if (s->leases.v[i].expires < next)
 				next = s->leases.v[i].expires;
+		/* device messages: those queued before we sleep are taken now, a later one wakes
+		 * the poll (uplink.h) */
+		lb_upwake_sleeping(&s->up);
+		take_uplink(s);
 		timeout = next <= now.mono || s->up_head ? 0 : (long)((next - now.mono) / 1000000 + 1);
-		if (zmq_poll(items, s->hotplug ? 5 : 4, timeout) < 0) {
-			if (zmq_errno() == EINTR)
+		rc = zmq_poll(items, s->hotplug ? 5 : 4, timeout);
+		perr = rc < 0 ? zmq_errno() : 0; /* before awake's read() may change errno */
+		lb_upwake_awake(&s->up);
+		if (rc < 0) {
+			if (perr == EINTR)
 				continue;
-			lb_err("poll failed: %s", zmq_strerror(zmq_errno()));
+			lb_err("poll failed: %s", zmq_strerror(perr));
 			return LB_EFAIL;
 		}
-		if (items[0].revents & ZMQ_POLLIN)
-			take_uplink(s);
+		take_uplink(s);
 		/* a bounded batch, so that requests are never starved */
 		handle_uplink(s, 4096);
 		if (items[1].revents & ZMQ_POLLIN) {
@@ -976,6 +985,7 @@ void lb_server_destroy(lb_server **ps)
 {
 	lb_server *s;
 	int stuck = 0;
+	int64_t give_up;
 
 	if (!ps || !*ps)
 		return;
@@ -986,9 +996,17 @@ void lb_server_destroy(lb_server **ps)
 			s->dev[i]->end_reason = "bridge stopping";
 			lb_device_send(s->dev[i], "term", 0, NULL);
 		}
-	while (s->ndev && s->up_efd >= 0) {
-		zmq_pollitem_t it = {NULL, s->up_efd, ZMQ_POLLIN, 0};
-		if (!s->up_head && zmq_poll(&it, 1, 5000) <= 0) {
+	give_up = lb_clock_ns(CLOCK_MONOTONIC) + 5000000000LL;
+	while (s->ndev && s->up.efd >= 0) {
+		zmq_pollitem_t it = {NULL, s->up.efd, ZMQ_POLLIN, 0};
+		int64_t left = give_up - lb_clock_ns(CLOCK_MONOTONIC);
+		lb_upwake_sleeping(&s->up);
+		take_uplink(s);
+		if (!s->up_head && left > 0)
+			zmq_poll(&it, 1, (long)(left / 1000000) + 1); /* EINTR: look again */
+		lb_upwake_awake(&s->up);
+		take_uplink(s);
+		if (!s->up_head && lb_clock_ns(CLOCK_MONOTONIC) >= give_up) {
 			/* A driver is stuck in a blocking call: its thread still uses the device,
 			 * which cannot be freed. Leave it to the process exit. */
 			lb_err("%zu device(s) did not stop within 5 s; exiting without them",
@@ -996,7 +1014,6 @@ void lb_server_destroy(lb_server **ps)
 			stuck = 1;
 			break;
 		}
-		take_uplink(s);
 		handle_uplink(s, INT_MAX);
 	}
 	if (!stuck)
@@ -1045,8 +1062,8 @@ void lb_server_destroy(lb_server **ps)
 	for (size_t i = 0; i < s->ndev; i++)
 		lb_device_destroy(&s->dev[i]);
 	free(s->dev);
-	if (s->up_efd >= 0)
-		close(s->up_efd);
+	if (s->up.efd >= 0)
+		close(s->up.efd);
 	free(s->sess);
 	lb_leases_clear(&s->leases);
 	json_decref(s->seq_memory);

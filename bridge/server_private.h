@@ -52,7 +52,7 @@ typedef struct call {
 struct lb_server {
 	lb_server_opts opts;
 	void *zctx, *xpub, *router, *monitor;
-	int up_efd;		   /* the device threads' messages wait (uplink.h) */
+	lb_upwake up;		   /* wakes the main loop: device threads' messages wait */
 	lb_up *up_head, *up_tail;  /* taken from the hosts' queues, not yet handled */
 	lb_auth *auth;
 	lb_hotplug *hotplug;

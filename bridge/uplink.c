@@ -5,30 +5,47 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-void lb_upq_init(lb_upq *q, int efd)
+void lb_upq_init(lb_upq *q, lb_upwake *wake)
 {
 	pthread_mutex_init(&q->lock, NULL);
 	q->head = q->tail = NULL;
-	q->efd = efd;
+	q->wake = wake;
 }
 
 void lb_upq_push(lb_upq *q, lb_up *m)
 {
-	int was_empty;
 	uint64_t one = 1;
 
 	m->next = NULL;
 	pthread_mutex_lock(&q->lock);
-	was_empty = q->head == NULL;
 	if (q->tail)
 		q->tail->next = m;
 	else
 		q->head = m;
 	q->tail = m;
 	pthread_mutex_unlock(&q->lock);
-	/* one wake-up per batch: the main loop takes the whole queue when it wakes */
-	if (was_empty && write(q->efd, &one, sizeof one) < 0 && errno != EAGAIN)
+	/* the main loop took every queue after it said it would sleep: if it still says so, this
+	 * message came later, and the first writer to see it wakes it */
+	if (atomic_load_explicit(&q->wake->sleeping, memory_order_seq_cst) &&
+	    atomic_exchange_explicit(&q->wake->sleeping, 0, memory_order_seq_cst) &&
+	    write(q->wake->efd, &one, sizeof one) < 0 && errno != EAGAIN)
 		abort(); /* a bad eventfd is a bug: the main loop would never hear of this device */
+}
+
+void lb_upwake_sleeping(lb_upwake *w)
+{
+	atomic_store_explicit(&w->sleeping, 1, memory_order_seq_cst);
+}
+
+void lb_upwake_awake(lb_upwake *w)
+{
+	uint64_t n;
+	int saved = errno;
+
+	atomic_store_explicit(&w->sleeping, 0, memory_order_seq_cst);
+	if (read(w->efd, &n, sizeof n) < 0 && errno != EAGAIN)
+		abort();
+	errno = saved; /* the caller may still look at its poll's errno */
 }
 
 lb_up *lb_upq_take(lb_upq *q)

@@ -11,7 +11,7 @@
  * A device thread hands the main loop its messages (samples to publish, replies, lifecycle) as
  * ZeroMQ frames, which the main loop then sends on the XPUB socket without copying. They travel
  * in a FIFO per host thread, under a mutex, and an eventfd shared by every queue wakes the main
- * loop when a queue stops being empty. (An inproc PUSH/PULL pipe per thread did the same, but
+ * loop when it sleeps. (An inproc PUSH/PULL pipe per thread did the same, but
  * each pipe keeps two 16 KB chunks of message slots resident once a few hundred messages have
  * passed: ~32 KB per device thread of an idle bridge.)
  */
@@ -45,17 +45,35 @@ typedef struct lb_up {
 	zmq_msg_t frame[3];
 } lb_up;
 
+/* What wakes the main loop: its eventfd, written only while it sleeps (one per server). */
+typedef struct lb_upwake {
+	int efd;
+	atomic_int sleeping; /* set by the main loop before it polls, cleared by the first writer */
+} lb_upwake;
+
 typedef struct lb_upq {
 	pthread_mutex_t lock;
 	lb_up *head, *tail;
-	int efd; /* the main loop's eventfd (shared, not owned) */
+	lb_upwake *wake; /* the main loop's (shared, not owned) */
 } lb_upq;
 
-/* An empty queue that wakes the main loop through efd. */
-void lb_upq_init(lb_upq *q, int efd);
+/* An empty queue that wakes the main loop through wake. */
+void lb_upq_init(lb_upq *q, lb_upwake *wake);
 
-/* Append m (taken over) and wake the main loop if the queue was empty. Never blocks long. */
+/*
+ * Append m (taken over); if the main loop sleeps, wake it. Never blocks long. A busy main loop
+ * costs its producers no system call: it takes every queue again before it sleeps (below).
+ */
 void lb_upq_push(lb_upq *q, lb_up *m);
+
+/*
+ * The main loop is about to sleep: from now on, a push wakes it. Call it, then take every
+ * queue, then poll (without waiting if something was taken).
+ */
+void lb_upwake_sleeping(lb_upwake *w);
+
+/* The main loop is awake again (after its poll): no more wake-ups, and the eventfd reset. */
+void lb_upwake_awake(lb_upwake *w);
 
 /* Take every message waiting, oldest first (main thread); NULL if none. */
 lb_up *lb_upq_take(lb_upq *q);
