@@ -43,33 +43,33 @@ static size_t put_property(unsigned char *p, const char *name, const char *value
 	return 5 + nl + vl;
 }
 
-/* Answer ZAP requests until the context ends. */
-static void *auth_thread(void *arg)
+void lb_auth_handle(lb_auth *auth)
 {
-	lb_auth *auth = arg;
-
 	for (;;) {
 		char version[16], reqid[256], domain[64], address[128], mechanism[16];
 		char user[192];
 		unsigned char meta[256];
 		size_t metalen;
-		int more = 1;
-		size_t moresz = sizeof more;
+		int more = 1, ev = 0;
+		size_t moresz = sizeof more, evsz = sizeof ev;
 		lb_role role;
 
+		/* a request arrives whole (multipart): once its first frame is there, so is the rest */
+		if (zmq_getsockopt(auth->sock, ZMQ_EVENTS, &ev, &evsz) < 0 || !(ev & ZMQ_POLLIN))
+			return;
 		if (recv_str(auth->sock, version, sizeof version) < 0 ||
 		    recv_str(auth->sock, reqid, sizeof reqid) < 0 ||
 		    recv_str(auth->sock, domain, sizeof domain) < 0 ||
 		    recv_str(auth->sock, address, sizeof address) < 0 ||
 		    recv_str(auth->sock, user, sizeof user) < 0 || /* routing identity, unused */
 		    recv_str(auth->sock, mechanism, sizeof mechanism) < 0)
-			break;
+			return;
 		/* credentials frames, if any */
 		zmq_getsockopt(auth->sock, ZMQ_RCVMORE, &more, &moresz);
 		while (more) {
 			char skip[8];
 			if (zmq_recv(auth->sock, skip, sizeof skip, 0) < 0)
-				goto out;
+				return;
 			zmq_getsockopt(auth->sock, ZMQ_RCVMORE, &more, &moresz);
 		}
 		role = lb_auth_role_for(auth, address);
@@ -94,9 +94,6 @@ static void *auth_thread(void *arg)
 		zmq_send(auth->sock, user, strlen(user), ZMQ_SNDMORE);
 		zmq_send(auth->sock, meta, metalen, 0);
 	}
-out:
-	zmq_close(auth->sock);
-	return NULL;
 }
 
 lb_auth *lb_auth_new(void *zctx, lb_role local_role, lb_role remote_role)
@@ -118,11 +115,6 @@ lb_auth *lb_auth_new(void *zctx, lb_role local_role, lb_role remote_role)
 		zmq_close(auth->sock);
 		goto fail;
 	}
-	if (pthread_create(&auth->thread, NULL, auth_thread, auth) != 0) {
-		zmq_close(auth->sock);
-		goto fail;
-	}
-	auth->started = 1;
 	return auth;
 fail:
 	free(auth);
@@ -133,8 +125,7 @@ void lb_auth_destroy(lb_auth **pauth)
 {
 	if (!pauth || !*pauth)
 		return;
-	if ((*pauth)->started)
-		pthread_join((*pauth)->thread, NULL);
+	zmq_close((*pauth)->sock);
 	free(*pauth);
 	*pauth = NULL;
 }

@@ -2,30 +2,30 @@
 #ifndef LB_AUTH_H
 #define LB_AUTH_H
 
-#include <pthread.h>
-
 #include "access.h"
 
 #define LB_AUTH_DOMAIN "labbridge"
 
-/* The authenticator thread and its policy. */
+/* The authenticator's socket and its policy. */
 typedef struct lb_auth {
 	void *zctx;
-	pthread_t thread;
-	void *sock;
+	void *sock;	     /* REP, bound to inproc://zeromq.zap.01 */
 	lb_role local_role;  /* role of loopback connections (NULL mechanism) */
 	lb_role remote_role; /* role of other connections (NULL mechanism) */
-	int started;
 } lb_auth;
 
 /*
- * Start answering ZAP requests in zctx (binds inproc://zeromq.zap.01). A socket takes part when
- * its ZMQ_ZAP_DOMAIN is set to LB_AUTH_DOMAIN. Returns a new authenticator, or NULL on failure.
- * It stops when the context is terminated; then call lb_auth_destroy.
+ * Take the ZAP requests of zctx (binds inproc://zeromq.zap.01): a socket takes part when its
+ * ZMQ_ZAP_DOMAIN is set to LB_AUTH_DOMAIN. The main loop polls auth->sock and calls
+ * lb_auth_handle when it is readable (libzmq's handshake waits for the answer without blocking
+ * anyone: no thread of its own is needed). A new authenticator, or NULL on failure.
  */
 lb_auth *lb_auth_new(void *zctx, lb_role local_role, lb_role remote_role);
 
-/* Join the thread (after zmq_ctx_term started) and free. Accepts NULL; nulls the pointer. */
+/* Answer every ZAP request waiting (never blocks). */
+void lb_auth_handle(lb_auth *auth);
+
+/* Close the socket (before zmq_ctx_term) and free. Accepts NULL; nulls the pointer. */
 void lb_auth_destroy(lb_auth **pauth);
 
 /* The role a connection from address gets under the NULL mechanism (pure). */

@@ -887,11 +887,12 @@ int lb_server_run(lb_server *s, volatile sig_atomic_t *stop)
 		int64_t next = s->next_hb < s->next_scan ? s->next_hb : s->next_scan;
 		long timeout;
 		int rc, perr;
-		zmq_pollitem_t items[5] = {
+		zmq_pollitem_t items[6] = {
 		    {NULL, s->up.efd, ZMQ_POLLIN, 0},
 		    {s->router, 0, ZMQ_POLLIN, 0},
 		    {s->xpub, 0, ZMQ_POLLIN, 0},
 		    {s->monitor, 0, ZMQ_POLLIN, 0},
+		    {s->auth->sock, 0, ZMQ_POLLIN, 0},
 		    {s->hotplug ? s->hotplug->pipe : NULL, 0, ZMQ_POLLIN, 0},
 		};
 
@@ -906,7 +907,7 @@ int lb_server_run(lb_server *s, volatile sig_atomic_t *stop)
 		lb_upwake_sleeping(&s->up);
 		take_uplink(s);
 		timeout = next <= now.mono || s->up_head ? 0 : (long)((next - now.mono) / 1000000 + 1);
-		rc = zmq_poll(items, s->hotplug ? 5 : 4, timeout);
+		rc = zmq_poll(items, s->hotplug ? 6 : 5, timeout);
 		perr = rc < 0 ? zmq_errno() : 0; /* before awake's read() may change errno */
 		lb_upwake_awake(&s->up);
 		if (rc < 0) {
@@ -937,7 +938,9 @@ int lb_server_run(lb_server *s, volatile sig_atomic_t *stop)
 		}
 		if (items[3].revents & ZMQ_POLLIN)
 			handle_monitor(s);
-		if (s->hotplug && (items[4].revents & ZMQ_POLLIN)) {
+		if (items[4].revents & ZMQ_POLLIN)
+			lb_auth_handle(s->auth);
+		if (s->hotplug && (items[5].revents & ZMQ_POLLIN)) {
 			zmq_msg_t m;
 			zmq_msg_init(&m);
 			if (zmq_msg_recv(&m, s->hotplug->pipe, 0) >= 0) {
@@ -1047,13 +1050,13 @@ void lb_server_destroy(lb_server **ps)
 		zmq_close(s->xpub);
 	if (s->router)
 		zmq_close(s->router);
+	lb_auth_destroy(&s->auth);
 	if (stuck) {
 		*ps = NULL;
 		return;
 	}
 	if (s->zctx)
 		zmq_ctx_term(s->zctx);
-	lb_auth_destroy(&s->auth);
 	while (s->up_head) {
 		lb_up *m = s->up_head;
 		s->up_head = m->next;
