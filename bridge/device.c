@@ -457,7 +457,7 @@ void lb_device_destroy(lb_device **pdev)
 	for (int i = 0; i < dev->nstreams; i++)
 		free(dev->streams[i].prefix);
 	free(dev->streams);
-	json_decref(dev->desc);
+	free(dev->desc);
 	json_decref(dev->seq_base);
 	json_decref(dev->calib);
 	free(dev->scratch);

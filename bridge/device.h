@@ -73,7 +73,7 @@ struct lb_device {
 	struct lb_host *host; /* the thread that runs it (host.c); NULL until spawned */
 	bool opened, removing;
 	const char *end_reason; /* why its streams end: "unplugged", "stopped answering"... */
-	json_t *desc;
+	char *desc; /* the last description, compact JSON text (a jansson tree costs ~5x) */
 	lb_stream_cache *cache; /* one per stream, allocated when the device opens */
 	int capcache;		/* entries in cache (its streams) */
 	int ncache;		/* 1 + the highest stream that has sent */

@@ -53,11 +53,13 @@ static int calib_target(lb_server *s, call *c, const char *const *allowed, lb_de
 /* The calibration in effect for a stream, from the device's description. */
 static void current_calib(lb_device *d, int k, double *gain, double *offset)
 {
-	json_t *st = json_array_get(json_object_get(d->desc, "streams"), (size_t)k);
+	json_t *desc = srv_device_desc(d);
+	json_t *st = json_array_get(json_object_get(desc, "streams"), (size_t)k);
 	json_t *cal = json_object_get(st, "calib");
 
 	*gain = cal ? json_number_value(json_object_get(cal, "gain")) : 1.0;
 	*offset = cal ? json_number_value(json_object_get(cal, "offset")) : 0.0;
+	json_decref(desc);
 }
 
 /* Store a calibration and send it to the device thread (the reply comes from there). */

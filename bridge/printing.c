@@ -80,10 +80,13 @@ static lb_device *job_printer(lb_server *s, const json_t *job)
 /* Whether a printer device is idle, per its last description, and has no job handed to it. */
 static int printer_free(lb_server *s, lb_device *d)
 {
+	json_t *desc = srv_device_desc(d);
 	const char *st =
-	    json_string_value(json_object_get(json_object_get(d->desc, "config"), "state"));
+	    json_string_value(json_object_get(json_object_get(desc, "config"), "state"));
+	int free_ = st && strcmp(st, "idle") == 0 && !json_object_get(s->print_busy, d->spec.id);
 
-	return st && strcmp(st, "idle") == 0 && !json_object_get(s->print_busy, d->spec.id);
+	json_decref(desc);
+	return free_;
 }
 
 void srv_print_dispatch(lb_server *s)

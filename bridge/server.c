@@ -73,10 +73,17 @@ json_t *srv_lease_json(lb_server *s, const char *device, int64_t now)
 			 (json_int_t)((l->expires - now) / 1000000));
 }
 
+json_t *srv_device_desc(const lb_device *d)
+{
+	json_t *o = d->desc ? json_loads(d->desc, 0, NULL) : NULL;
+
+	return json_is_object(o) ? o : (json_decref(o), json_object());
+}
+
 /* A device as clients see it: its thread's description plus its lease. New reference. */
 json_t *srv_device_json(lb_server *s, lb_device *d, int64_t now)
 {
-	json_t *o = json_copy(d->desc ? d->desc : json_object());
+	json_t *o = srv_device_desc(d);
 
 	json_object_set_new(o, "lease", srv_lease_json(s, d->spec.id, now));
 	return o;
@@ -472,9 +479,10 @@ static void handle_chan(lb_server *s, lb_up *up)
 	switch (m.type) {
 	case LB_CHAN_OPENED:
 	case LB_CHAN_DESC: {
-		json_t *desc = json_loadb(zmq_msg_data(&part), zmq_msg_size(&part), 0, NULL);
+		/* kept as text, parsed when asked (srv_device_desc) */
+		char *desc = strndup(zmq_msg_data(&part), zmq_msg_size(&part));
 		if (desc) {
-			json_decref(d->desc);
+			free(d->desc);
 			d->desc = desc;
 		}
 		if (m.type == LB_CHAN_OPENED) {

@@ -104,6 +104,9 @@ lb_recorder *srv_recorder(lb_server *s, lb_error *err);
 lb_device *srv_find_device(lb_server *s, const char *id);
 json_t *srv_lease_json(lb_server *s, const char *device, int64_t now);
 json_t *srv_device_json(lb_server *s, lb_device *d, int64_t now);
+
+/* The device's last description, parsed: a new object ({} if it has none yet). */
+json_t *srv_device_desc(const lb_device *d);
 void srv_publish_device_event(lb_server *s, const char *event, lb_device *d);
 void srv_publish_json(lb_server *s, const char *topic, uint64_t *seq, json_t *data);
 void srv_send_reply(lb_server *s, zmq_msg_t *env, int nenv, char *text);
