@@ -54,7 +54,8 @@ void lb_auth_handle(lb_auth *auth)
 		size_t moresz = sizeof more, evsz = sizeof ev;
 		lb_role role;
 
-		/* a request arrives whole (multipart): once its first frame is there, so is the rest */
+		/* a request arrives whole (multipart): once its first frame is there, so is the
+		 * rest */
 		if (zmq_getsockopt(auth->sock, ZMQ_EVENTS, &ev, &evsz) < 0 || !(ev & ZMQ_POLLIN))
 			return;
 		if (recv_str(auth->sock, version, sizeof version) < 0 ||

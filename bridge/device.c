@@ -24,8 +24,9 @@ static int stream_rebuild_prefix(lb_device *dev, lb_stream *s)
 	char *p;
 
 	if (len >= 0 && calibrated(s)) {
-		int n = snprintf(buf + len, sizeof buf - (size_t)len,
-				 ",\"calib\":{\"gain\":%.10g,\"offset\":%.10g}", s->gain, s->offset);
+		int n =
+		    snprintf(buf + len, sizeof buf - (size_t)len,
+			     ",\"calib\":{\"gain\":%.10g,\"offset\":%.10g}", s->gain, s->offset);
 		len = n < 0 || (size_t)n >= sizeof buf - (size_t)len ? -1 : len + n;
 	}
 	if (len < 0)

@@ -20,7 +20,6 @@
 /* Data messages a device may have waiting for the main loop (50 s of a stream at 20/s). */
 #define LB_CHAN_HWM 1000
 
-
 /* A stream as its device thread sees it. */
 typedef struct lb_stream {
 	char name[32];
@@ -32,7 +31,7 @@ typedef struct lb_stream {
 	double min, max, resolution;
 	uint64_t seq;	     /* last sequence number sent */
 	double gain, offset; /* calibration applied to float samples: gain * x + offset */
-	char *prefix; /* the header's constant part (malloc'd, prefix_len bytes + NUL) */
+	char *prefix;	     /* the header's constant part (malloc'd, prefix_len bytes + NUL) */
 	int prefix_len;
 } lb_stream;
 
@@ -50,8 +49,8 @@ struct lb_device {
 	lb_device_spec spec;
 	char epoch[17];
 	void *zctx;
-	json_t *seq_base;      /* {"stream name": last seq} from an earlier plug-in, or NULL */
-	json_t *calib;	       /* {"stream name": {gain, offset}} stored calibrations, or NULL */
+	json_t *seq_base;  /* {"stream name": last seq} from an earlier plug-in, or NULL */
+	json_t *calib;	   /* {"stream name": {gain, offset}} stored calibrations, or NULL */
 	lb_upwake *upwake; /* what wakes the main loop (uplink.h) */
 
 	/* Owned by the device's thread. */

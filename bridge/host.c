@@ -1,4 +1,5 @@
-/* host.c - the threads that run devices: one device in a thread of its own, or several sharing one. */
+/* host.c - the threads that run devices: one device in a thread of its own, or several sharing one.
+ */
 #include "host.h"
 
 #include <errno.h>

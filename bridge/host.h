@@ -1,4 +1,5 @@
-/* host.h - the threads that run devices: one device in a thread of its own, or several sharing one. */
+/* host.h - the threads that run devices: one device in a thread of its own, or several sharing one.
+ */
 #ifndef LB_HOST_H
 #define LB_HOST_H
 

@@ -488,7 +488,8 @@ static void handle_chan(lb_server *s, lb_up *up)
 		if (m.type == LB_CHAN_OPENED) {
 			/* the streams were declared in open(): one cache entry each (the Clone
 			 * pattern's last values) */
-			d->cache = calloc(d->nstreams > 0 ? (size_t)d->nstreams : 1, sizeof *d->cache);
+			d->cache =
+			    calloc(d->nstreams > 0 ? (size_t)d->nstreams : 1, sizeof *d->cache);
 			d->capcache = d->cache ? d->nstreams : 0;
 			d->opened = true;
 			for (int k = 0; k < d->nstreams; k++)
@@ -914,7 +915,8 @@ int lb_server_run(lb_server *s, volatile sig_atomic_t *stop)
 		 * the poll (uplink.h) */
 		lb_upwake_sleeping(&s->up);
 		take_uplink(s);
-		timeout = next <= now.mono || s->up_head ? 0 : (long)((next - now.mono) / 1000000 + 1);
+		timeout =
+		    next <= now.mono || s->up_head ? 0 : (long)((next - now.mono) / 1000000 + 1);
 		rc = zmq_poll(items, s->hotplug ? 6 : 5, timeout);
 		perr = rc < 0 ? zmq_errno() : 0; /* before awake's read() may change errno */
 		lb_upwake_awake(&s->up);

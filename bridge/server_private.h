@@ -52,8 +52,8 @@ typedef struct call {
 struct lb_server {
 	lb_server_opts opts;
 	void *zctx, *xpub, *router, *monitor;
-	lb_upwake up;		   /* wakes the main loop: device threads' messages wait */
-	lb_up *up_head, *up_tail;  /* taken from the hosts' queues, not yet handled */
+	lb_upwake up;		  /* wakes the main loop: device threads' messages wait */
+	lb_up *up_head, *up_tail; /* taken from the hosts' queues, not yet handled */
 	lb_auth *auth;
 	lb_hotplug *hotplug;
 	lb_store *store; /* opened on first use: srv_store() */

@@ -41,7 +41,7 @@ typedef struct lb_chan_meta {
 typedef struct lb_up {
 	struct lb_up *next;
 	lb_chan_meta meta;
-	int nframes;	  /* data: topic, header[, samples]; control: [text] */
+	int nframes; /* data: topic, header[, samples]; control: [text] */
 	zmq_msg_t frame[3];
 } lb_up;
 

@@ -157,7 +157,8 @@ static void handle(firmata_emu *e, const firmata_msg *m)
 static int analog_value(firmata_emu *e, int c, double t)
 {
 	static const double freq[EMU_CHANNELS] = {0.05, 1.0, 0.5, 2.0, 0.2, 5.0};
-	double v = 0.5 + 0.4 * lb_sin_turns(freq[c] * t + c * 0.15915494309189535); /* phase c rad */
+	double v =
+	    0.5 + 0.4 * lb_sin_turns(freq[c] * t + c * 0.15915494309189535); /* phase c rad */
 
 	e->rng ^= e->rng << 13, e->rng ^= e->rng >> 7, e->rng ^= e->rng << 17;
 	v += ((double)(e->rng % 1000) / 1000.0 - 0.5) * 0.004; /* a couple of LSB of noise */

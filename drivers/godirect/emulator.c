@@ -156,7 +156,8 @@ static void measure(gdx_emu *e, int64_t now)
 			if (e->mask & 2)
 				v[k++] = (float)(3.0 + 2.0 * lb_sin_turns(t * 0.15915494309189535));
 			if (e->mask & 4)
-				v[k++] = (float)(9.81 + 0.3 * lb_sin_turns(3.0 * t * 0.15915494309189535));
+				v[k++] = (float)(9.81 +
+						 0.3 * lb_sin_turns(3.0 * t * 0.15915494309189535));
 		}
 		len =
 		    gdx_enc_normal(pkt, sizeof pkt, ++e->counter, (uint16_t)(e->mask & 6), rows, v);

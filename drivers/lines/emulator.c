@@ -86,8 +86,10 @@ static void *emu_thread(void *arg)
 		{
 			double t = (double)(now - t0) / 1e9;
 			rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
-			snprintf(line, sizeof line, "%.1f,%d,%d\r\n", 21.0 + 2.0 * lb_sin_turns(0.2 * t * 0.15915494309189535),
-				 (int)(120 + 30 * lb_sin_turns(t * 0.15915494309189535)), (int)(rng % 41) - 20);
+			snprintf(line, sizeof line, "%.1f,%d,%d\r\n",
+				 21.0 + 2.0 * lb_sin_turns(0.2 * t * 0.15915494309189535),
+				 (int)(120 + 30 * lb_sin_turns(t * 0.15915494309189535)),
+				 (int)(rng % 41) - 20);
 		}
 		if (atomic_load(&e->fault) == LINES_EMU_GARBAGE) {
 			emit(e, "\x13\xfe\x01#!?,,\r\n21."); /* noise, then a cut line */

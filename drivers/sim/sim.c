@@ -77,10 +77,9 @@ static int sim_batch(const sim_priv *p)
 }
 
 /* The keys a [sim.NAME] section may hold. */
-static const char *const sim_keys[] = {"title",	 "quantity",   "unit",	    "wave",	 "rate",
-				       "offset", "amplitude",  "frequency", "noise",	 "min",
-				       "max",	 "resolution", "batch",	    "autostart", "thread",
-				       NULL};
+static const char *const sim_keys[] = {
+    "title", "quantity", "unit", "wave",       "rate",	"offset",    "amplitude", "frequency",
+    "noise", "min",	 "max",	 "resolution", "batch", "autostart", "thread",	  NULL};
 
 /* Log a configuration error once (scans run every 2 s: do not repeat it each time). */
 static void sim_config_error(const char *section, const char *msg)
@@ -419,10 +418,11 @@ static int sim_call(lb_device *dev, const char *action, const json_t *args, json
 		if (lb_param_int(args, "ms", false, 0, 60000, &ms, err) < 0)
 			return LB_EFAIL;
 		if (dev->spec.thread[0])
-			return lb_error_set(err, LB_ERR_NOT_SUPPORTED,
-					    "device '%s' shares its thread with the other simulated "
-					    "sensors: 'hang' needs [sim.NAME] thread = own",
-					    dev->spec.id);
+			return lb_error_set(
+			    err, LB_ERR_NOT_SUPPORTED,
+			    "device '%s' shares its thread with the other simulated "
+			    "sensors: 'hang' needs [sim.NAME] thread = own",
+			    dev->spec.id);
 		ts.tv_sec = ms / 1000;
 		ts.tv_nsec = (ms % 1000) * 1000000;
 		nanosleep(&ts, NULL);

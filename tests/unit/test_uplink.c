@@ -48,7 +48,9 @@ static void test_fifo_order(void)
 	CHECK(lb_upq_take(&q) == NULL); /* taking empties the queue */
 	for (; m; m = next, n++) {
 		next = m->next;
-		CHECK_EQ_INT(m->meta.type, n == 0 ? LB_CHAN_OPENED : n == 1 ? LB_CHAN_DATA : LB_CHAN_BYE);
+		CHECK_EQ_INT(m->meta.type, n == 0   ? LB_CHAN_OPENED
+					   : n == 1 ? LB_CHAN_DATA
+						    : LB_CHAN_BYE);
 		CHECK_EQ_INT(m->meta.seq, 7);
 		CHECK_EQ_INT(m->nframes, n < 2 ? 1 : 0);
 		if (n == 1)
@@ -85,7 +87,11 @@ static void test_wakes_only_a_sleeping_main_loop(void)
 	m = lb_upq_take(&q);
 	for (int n = 0; m; m = next, n++) {
 		next = m->next;
-		CHECK(memcmp(zmq_msg_data(&m->frame[0]), n == 0 ? "1" : n == 1 ? "2" : "3", 1) == 0);
+		CHECK(memcmp(zmq_msg_data(&m->frame[0]),
+			     n == 0   ? "1"
+			     : n == 1 ? "2"
+				      : "3",
+			     1) == 0);
 		lb_up_free(m);
 	}
 	lb_upq_fini(&q);
@@ -105,7 +111,8 @@ static void *produce(void *arg)
 	producer *p = arg;
 
 	for (int i = 0; i < PER_PRODUCER; i++) {
-		lb_chan_meta meta = {.type = LB_CHAN_DATA, .stream = (uint32_t)p->id, .seq = (uint64_t)i};
+		lb_chan_meta meta = {
+		    .type = LB_CHAN_DATA, .stream = (uint32_t)p->id, .seq = (uint64_t)i};
 		lb_up *m = lb_up_new(&meta);
 		if (m)
 			lb_upq_push(&p->q, m);
