@@ -93,7 +93,9 @@ int lb_stream_set_rate(lb_device *dev, int stream, double rate);
 
 /*
  * Publish count packed little-endian samples of the stream's type, the first taken at t_host
- * (ns since 1970) and t_dev (device clock). Never blocks; 0, or LB_EINVAL / LB_ENOMEM.
+ * (ns since 1970) and t_dev (device clock). Never blocks; 0, or LB_EINVAL / LB_ENOMEM. When
+ * LB_CHAN_HWM messages of the device wait for the main loop, this one is dropped (still 0): its
+ * seq advances, so subscribers see the gap.
  */
 int lb_stream_publish(lb_device *dev, int stream, int64_t t_dev, int64_t t_host,
 		      const void *samples, uint32_t count);
@@ -106,8 +108,9 @@ void lb_device_changed(lb_device *dev);
 
 /*
  * Tell the bridge's services something only they act on (device thread only): e.g. a printer's
- * {"job": 12, "state": "done"} reaches the print queue. event is borrowed. Never lost: blocks
- * if the main loop is behind.
+ * {"job": 12, "state": "done"} reaches the print queue. event is borrowed. Never dropped (it
+ * waits in the uplink queue however far behind the main loop is); lost only if out of memory,
+ * which is logged.
  */
 void lb_device_event(lb_device *dev, const json_t *event);
 
