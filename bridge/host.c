@@ -418,6 +418,11 @@ const char *lb_host_name(const lb_host *h)
 	return h->name;
 }
 
+int lb_host_shared(const lb_host *h)
+{
+	return !h->own;
+}
+
 void lb_host_destroy(lb_host **ph)
 {
 	if (!ph || !*ph)

@@ -27,6 +27,9 @@ lb_up *lb_host_take_up(lb_host *h);
 /* The name devices give in lb_device_spec.thread to share this host. */
 const char *lb_host_name(const lb_host *h);
 
+/* Whether the host is shared (made by lb_host_new), not a device's own. */
+int lb_host_shared(const lb_host *h);
+
 /*
  * Stop a shared host's thread and free it (main thread), once its devices have said BYE (any
  * left are closed first). Accepts NULL; nulls *ph.

@@ -410,9 +410,10 @@ static void check_ready(lb_server *s)
 /* Take the messages waiting in every host's queue, in order, after those not yet handled. */
 static void take_uplink(lb_server *s)
 {
-	/* a shared host appears once per device: its second take finds its queue empty */
-	for (size_t i = 0; i < s->ndev; i++) {
-		lb_up *m = s->dev[i]->host ? lb_host_take_up(s->dev[i]->host) : NULL;
+	/* each host once: the shared ones, then those of a device of their own */
+	for (size_t i = 0; i < s->nhosts + s->ndev; i++) {
+		lb_host *h = i < s->nhosts ? s->hosts[i] : s->dev[i - s->nhosts]->host;
+		lb_up *m = h && (i < s->nhosts || !lb_host_shared(h)) ? lb_host_take_up(h) : NULL;
 		if (!m)
 			continue;
 		if (s->up_tail)
