@@ -91,15 +91,34 @@ static lb_device *device(const char *id, lb_upwake *w)
 #define STALE_TOKEN 8
 static int stale_replies;
 
-/* Counts of what the main loop received, per kind and device. */
+/* Counts of what the main loop received from one device, per kind. */
 typedef struct seen {
+	lb_device *dev;
 	int opened, failed, data, reply, bye;
 	char failed_msg[128];
 } seen;
 
+/* The devices whose messages are counted: a pump counts them all, whichever it waits for. */
+static seen *tracked[4];
+static int ntracked;
+
+static void track(seen *s, lb_device *dev)
+{
+	memset(s, 0, sizeof *s);
+	s->dev = dev;
+	tracked[ntracked++] = s;
+}
+
+static seen *seen_of(const lb_device *dev)
+{
+	for (int i = 0; i < ntracked; i++)
+		if (tracked[i]->dev == dev)
+			return tracked[i];
+	return NULL;
+}
+
 /* Take and count the messages of h until cond(s), for at most ms milliseconds. */
-static int pump_for(lb_host *h, lb_upwake *w, seen *s, lb_device *dev, int (*cond)(const seen *),
-		    long ms)
+static int pump_for(lb_host *h, lb_upwake *w, seen *want, int (*cond)(const seen *), long ms)
 {
 	struct timespec t0, t;
 
@@ -118,7 +137,9 @@ static int pump_for(lb_host *h, lb_upwake *w, seen *s, lb_device *dev, int (*con
 			next = m->next;
 			if (m->meta.type == LB_CHAN_REPLY && m->meta.token == STALE_TOKEN)
 				stale_replies++; /* from any device */
-			if (m->meta.dev == dev) {
+			seen *c = seen_of(m->meta.dev);
+			if (c) {
+				seen *s = c;
 				switch (m->meta.type) {
 				case LB_CHAN_OPENED: s->opened++; break;
 				case LB_CHAN_FAILED:
@@ -140,7 +161,7 @@ static int pump_for(lb_host *h, lb_upwake *w, seen *s, lb_device *dev, int (*con
 			}
 			lb_up_free(m);
 		}
-		if (cond(s))
+		if (cond(want))
 			return 1;
 		clock_gettime(CLOCK_MONOTONIC, &t);
 		if ((t.tv_sec - t0.tv_sec) * 1000000000LL + (t.tv_nsec - t0.tv_nsec) >
@@ -150,9 +171,9 @@ static int pump_for(lb_host *h, lb_upwake *w, seen *s, lb_device *dev, int (*con
 }
 
 /* The same within 2 s: what must come. */
-static int pump(lb_host *h, lb_upwake *w, seen *s, lb_device *dev, int (*cond)(const seen *))
+static int pump(lb_host *h, lb_upwake *w, seen *want, int (*cond)(const seen *))
 {
-	return pump_for(h, w, s, dev, cond, 2000);
+	return pump_for(h, w, want, cond, 2000);
 }
 
 static int opened(const seen *s)
@@ -184,33 +205,36 @@ static void test_shared_host_runs_two_devices(void)
 	lb_upwake w = {.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)};
 	lb_host *h = lb_host_new("sim", &w);
 	lb_device *a = device("a", &w), *b = device("b", &w);
-	seen sa = {0}, sb = {0};
+	seen sa, sb;
 
+	ntracked = 0;
+	track(&sa, a);
+	track(&sb, b);
 	CHECK(h != NULL);
 	CHECK_STR(lb_host_name(h), "sim");
 	CHECK(lb_host_shared(h));
 	CHECK_EQ_INT(lb_device_spawn(a, h), 0);
 	CHECK_EQ_INT(lb_device_spawn(b, h), 0);
-	CHECK(pump(h, &w, &sa, a, opened));
-	CHECK(pump(h, &w, &sb, b, opened));
+	CHECK(pump(h, &w, &sa, opened));
+	CHECK(pump(h, &w, &sb, opened));
 	/* both run on their own deadlines, in one thread */
-	CHECK(pump(h, &w, &sa, a, some_data));
-	CHECK(pump(h, &w, &sb, b, some_data));
+	CHECK(pump(h, &w, &sa, some_data));
+	CHECK(pump(h, &w, &sb, some_data));
 	CHECK_MSG(atomic_load(&((fake *)a->priv)->late_ns) < 50000000LL,
 		  "a run came more than 50 ms after its deadline");
 	/* a command: its reply, and the driver runs */
 	CHECK_EQ_INT(lb_device_send(a, "start", 7, NULL), 0);
-	CHECK(pump(h, &w, &sa, a, replied));
+	CHECK(pump(h, &w, &sa, replied));
 	CHECK_EQ_INT(atomic_load(&((fake *)a->priv)->starts), 0); /* already running */
 	/* term: a closes and says BYE, b goes on */
 	CHECK_EQ_INT(lb_device_send(a, "term", 0, NULL), 0);
-	CHECK(pump(h, &w, &sa, a, said_bye));
+	CHECK(pump(h, &w, &sa, said_bye));
 	CHECK_EQ_INT(atomic_load(&((fake *)a->priv)->closes), 1);
 	sb.data = 0;
-	CHECK(pump(h, &w, &sb, b, some_data));
+	CHECK(pump(h, &w, &sb, some_data));
 	/* a command for a device that has closed is dropped, not sent to another */
 	CHECK_EQ_INT(lb_device_send(a, "get", STALE_TOKEN, NULL), 0);
-	CHECK(!pump_for(h, &w, &sb, b, replied, 300));
+	CHECK(!pump_for(h, &w, &sb, replied, 300));
 	CHECK_EQ_INT(stale_replies, 0);
 	drop(&a);
 	/* stopping the host closes what it still runs */
@@ -228,10 +252,12 @@ static void test_failed_open_says_failed_then_bye(void)
 	lb_upwake w = {.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)};
 	lb_host *h = lb_host_new("sim", &w);
 	lb_device *d = device("bad-1", &w);
-	seen s = {0};
+	seen s;
 
+	ntracked = 0;
+	track(&s, d);
 	CHECK_EQ_INT(lb_device_spawn(d, h), 0);
-	CHECK(pump(h, &w, &s, d, said_bye));
+	CHECK(pump(h, &w, &s, said_bye));
 	CHECK_EQ_INT(s.failed, 1);
 	CHECK_EQ_INT(s.opened, 0);
 	CHECK_STR(s.failed_msg, "no such board");
@@ -244,14 +270,16 @@ static void test_own_thread_ends_with_its_device(void)
 {
 	lb_upwake w = {.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)};
 	lb_device *d = device("solo", &w);
-	seen s = {0};
+	seen s;
 
+	ntracked = 0;
+	track(&s, d);
 	CHECK_EQ_INT(lb_device_spawn(d, NULL), 0);
 	CHECK(d->host != NULL && !lb_host_shared(d->host));
-	CHECK(pump(d->host, &w, &s, d, opened));
-	CHECK(pump(d->host, &w, &s, d, some_data));
+	CHECK(pump(d->host, &w, &s, opened));
+	CHECK(pump(d->host, &w, &s, some_data));
 	CHECK_EQ_INT(lb_device_send(d, "term", 0, NULL), 0);
-	CHECK(pump(d->host, &w, &s, d, said_bye));
+	CHECK(pump(d->host, &w, &s, said_bye));
 	drop(&d); /* joins the thread */
 	CHECK(d == NULL);
 	close(w.efd);
