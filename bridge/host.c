@@ -1,5 +1,4 @@
-/* host.c - the threads that run devices: one device in a thread of its own, or several sharing one.
- */
+/* host.c - the threads that run devices: a thread per device, or one shared by several. */
 #include "host.h"
 
 #include <errno.h>

@@ -1,5 +1,4 @@
-/* host.h - the threads that run devices: one device in a thread of its own, or several sharing one.
- */
+/* host.h - the threads that run devices: a thread per device, or one shared by several. */
 #ifndef LB_HOST_H
 #define LB_HOST_H
 
