@@ -38,7 +38,7 @@ void lb_host_destroy(lb_host **ph);
 /*
  * Start dev (main thread): in host, or in a host of its own when host is NULL. The device then
  * reports OPENED or FAILED, and BYE when it has closed. 0, or LB_EFAIL with nothing started
- * (no memory, socket or thread left).
+ * (no memory or thread left).
  */
 int lb_device_spawn(lb_device *dev, lb_host *host);
 

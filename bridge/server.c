@@ -235,7 +235,7 @@ static void add_device(lb_server *s, const lb_driver *drv, lb_device_spec *spec)
 	d->calib = srv_store(s, 0) ? lb_store_calib_get(s->store, spec->id) : NULL;
 	d->upwake = &s->up;
 	if (lb_device_spawn(d, d->spec.thread[0] ? shared_host(s, d->spec.thread) : NULL) < 0) {
-		lb_err("cannot start device %s: no thread or socket left", spec->id);
+		lb_err("cannot start device %s: no memory or thread left", spec->id);
 		lb_device_destroy(&d);
 		return;
 	}
