@@ -842,9 +842,9 @@ lb_server *lb_server_new(const lb_server_opts *opts)
 		goto fail;
 	zmq_ctx_set(s->zctx, ZMQ_IO_THREADS, 1);
 	/* libzmq allocates (and zeroes) a slot per possible socket when the first one is made: 8192
-	 * slots cost 96 KB of an idle bridge. A device thread takes 3 sockets: 1024 leave room for
-	 * ~300 device threads, ten times a classroom. */
-	zmq_ctx_set(s->zctx, ZMQ_MAX_SOCKETS, 1024);
+	 * slots cost 96 KB of an idle bridge. The bridge makes about ten sockets (devices talk to the
+	 * main loop through queues, not sockets): 256 leave room for drivers that would need some. */
+	zmq_ctx_set(s->zctx, ZMQ_MAX_SOCKETS, 256);
 	s->auth = lb_auth_new(s->zctx, opts->local_role, opts->remote_role);
 	if (!s->auth)
 		goto fail;
