@@ -1,0 +1,211 @@
+/* test_device.c - unit tests of bridge/device.c: streams, headers, calibration, losses as gaps. */
+#include <jansson.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "../../bridge/device.h"
+#include "check.h"
+
+static const lb_driver test_driver = {.name = "test"};
+
+/* A device whose messages go to q (no thread: the test plays the device's thread). */
+static lb_device *device(lb_upq *q)
+{
+	lb_device *d = calloc(1, sizeof *d);
+
+	d->driver = &test_driver;
+	snprintf(d->spec.id, sizeof d->spec.id, "dev-1");
+	snprintf(d->spec.kind, sizeof d->spec.kind, "sensor");
+	memcpy(d->epoch, "0123456789abcdef", 17);
+	d->upq = q;
+	return d;
+}
+
+/* The messages queued so far, oldest first. */
+static lb_up *take(lb_upq *q)
+{
+	return lb_upq_take(q);
+}
+
+/* A frame as a NUL-terminated string (static buffer). */
+static const char *text(const zmq_msg_t *m)
+{
+	static char buf[1024];
+
+	snprintf(buf, sizeof buf, "%.*s", (int)zmq_msg_size((zmq_msg_t *)m),
+		 (const char *)zmq_msg_data((zmq_msg_t *)m));
+	return buf;
+}
+
+static void free_all(lb_up *m)
+{
+	for (lb_up *next; m; m = next) {
+		next = m->next;
+		lb_up_free(m);
+	}
+}
+
+static void test_streams_are_checked(void)
+{
+	lb_upwake w = {.efd = eventfd(0, EFD_NONBLOCK)};
+	lb_upq q;
+	lb_device *d;
+	char name[16];
+
+	lb_upq_init(&q, &w);
+	d = device(&q);
+	CHECK_EQ_INT(lb_device_add_stream(d, "temperature", "temperature", "°C", LB_F32, 10), 0);
+	CHECK_STR(d->streams[0].topic, "sensor/dev-1/temperature/");
+	CHECK(lb_device_add_stream(d, "bad name", "q", "u", LB_F32, 1) < 0);
+	CHECK(lb_device_add_stream(d, "", "q", "u", LB_F32, 1) < 0);
+	CHECK(lb_device_add_stream(d, "a/b", "q", "u", LB_F32, 1) < 0);
+	for (int i = 1; i < LB_MAX_STREAMS; i++) {
+		snprintf(name, sizeof name, "s%d", i);
+		CHECK_EQ_INT(lb_device_add_stream(d, name, "q", "u", LB_F32, 1), i);
+	}
+	CHECK(lb_device_add_stream(d, "one-too-many", "q", "u", LB_F32, 1) < 0);
+	CHECK_EQ_INT(d->nstreams, LB_MAX_STREAMS);
+	CHECK(lb_stream_set_rate(d, 0, -1) < 0);
+	CHECK_EQ_INT(lb_stream_set_rate(d, 0, 20), 0);
+	CHECK(strstr(d->streams[0].prefix, "\"rate\":20") != NULL);
+	lb_device_destroy(&d);
+	lb_upq_fini(&q);
+	close(w.efd);
+}
+
+static void test_publish_sends_topic_header_samples(void)
+{
+	lb_upwake w = {.efd = eventfd(0, EFD_NONBLOCK)};
+	lb_upq q;
+	lb_device *d;
+	float v[3] = {1.0f, 2.0f, 3.0f};
+	lb_up *m;
+	json_t *h;
+
+	lb_upq_init(&q, &w);
+	d = device(&q);
+	lb_device_add_stream(d, "v", "voltage", "V", LB_F32, 100);
+	CHECK_EQ_INT(lb_stream_publish(d, 0, 5, 1000, v, 3), 0);
+	CHECK(lb_stream_publish(d, 1, 5, 1000, v, 3) < 0); /* no such stream */
+	CHECK(lb_stream_publish(d, 0, 5, 1000, v, 0) < 0); /* nothing to send */
+	m = take(&q);
+	CHECK(m != NULL && m->next == NULL);
+	if (m) {
+		CHECK_EQ_INT(m->meta.type, LB_CHAN_DATA);
+		CHECK_EQ_INT(m->meta.seq, 1);
+		CHECK(m->meta.last == 3.0);
+		CHECK_EQ_INT(m->nframes, 3);
+		CHECK_STR(text(&m->frame[0]), "sensor/dev-1/v/");
+		h = json_loads(text(&m->frame[1]), 0, NULL);
+		CHECK(h != NULL);
+		CHECK_EQ_INT(json_integer_value(json_object_get(h, "seq")), 1);
+		CHECK_EQ_INT(json_integer_value(json_object_get(h, "count")), 3);
+		CHECK_EQ_INT(json_integer_value(json_object_get(h, "t_host")), 1000);
+		CHECK_STR(json_string_value(json_object_get(h, "unit")), "V");
+		json_decref(h);
+		CHECK_EQ_INT(zmq_msg_size(&m->frame[2]), sizeof v);
+		CHECK(memcmp(zmq_msg_data(&m->frame[2]), v, sizeof v) == 0);
+	}
+	free_all(m);
+	lb_device_destroy(&d);
+	lb_upq_fini(&q);
+	close(w.efd);
+}
+
+static void test_calibration_is_applied_and_announced(void)
+{
+	lb_upwake w = {.efd = eventfd(0, EFD_NONBLOCK)};
+	lb_upq q;
+	lb_device *d;
+	float v[2] = {1.0f, 2.0f}, out[2];
+	lb_up *m;
+
+	lb_upq_init(&q, &w);
+	d = device(&q);
+	lb_device_add_stream(d, "t", "temperature", "°C", LB_F32, 1);
+	lb_device_command(d, "calib", 1,
+			  json_pack("{s:s,s:f,s:f}", "stream", "t", "gain", 2.0, "offset", 0.5));
+	lb_stream_publish(d, 0, 0, 0, v, 2);
+	/* the command's description and reply, then the calibrated samples */
+	m = take(&q);
+	for (lb_up *x = m; x; x = x->next) {
+		if (x->meta.type == LB_CHAN_REPLY)
+			CHECK(strstr(text(&x->frame[0]), "\"gain\": 2") ||
+			      strstr(text(&x->frame[0]), "\"gain\":2"));
+		if (x->meta.type != LB_CHAN_DATA)
+			continue;
+		CHECK(strstr(text(&x->frame[1]), "\"calib\":{\"gain\":2,\"offset\":0.5}") != NULL);
+		memcpy(out, zmq_msg_data(&x->frame[2]), sizeof out);
+		CHECK(out[0] == 2.5f && out[1] == 4.5f);
+		CHECK(x->meta.last == 4.5);
+	}
+	CHECK(v[0] == 1.0f); /* the driver's buffer is left alone */
+	free_all(m);
+	/* a stream that does not exist: an error reply, nothing else */
+	lb_device_command(d, "calib", 2,
+			  json_pack("{s:s,s:f,s:f}", "stream", "nope", "gain", 1.0, "offset", 0.0));
+	m = take(&q);
+	CHECK(m && m->meta.type == LB_CHAN_REPLY && m->meta.token == 2 && !m->next);
+	if (m)
+		CHECK(strstr(text(&m->frame[0]), "no stream 'nope'") != NULL);
+	free_all(m);
+	lb_device_destroy(&d);
+	lb_upq_fini(&q);
+	close(w.efd);
+}
+
+/* A main loop that does not keep up: beyond LB_CHAN_HWM waiting messages the device drops, and
+ * the gap shows in seq; control messages are never dropped. */
+static void test_losses_are_gaps_in_seq(void)
+{
+	lb_upwake w = {.efd = eventfd(0, EFD_NONBLOCK)};
+	lb_upq q;
+	lb_device *d;
+	float v = 1.0f;
+	lb_up *m;
+	int n = 0;
+	uint64_t last = 0;
+
+	lb_upq_init(&q, &w);
+	d = device(&q);
+	lb_device_add_stream(d, "v", "voltage", "V", LB_F32, 1000);
+	for (int i = 0; i < LB_CHAN_HWM + 5; i++)
+		CHECK_EQ_INT(lb_stream_publish(d, 0, i, i, &v, 1), 0);
+	lb_device_changed(d); /* a control message: queued even now */
+	m = take(&q);
+	for (lb_up *x = m; x; x = x->next) {
+		if (x->meta.type == LB_CHAN_DATA) {
+			n++;
+			last = x->meta.seq;
+			atomic_fetch_sub(&d->queued, 1); /* what the main loop does */
+		} else {
+			CHECK_EQ_INT(x->meta.type, LB_CHAN_DESC);
+		}
+	}
+	CHECK_EQ_INT(n, LB_CHAN_HWM);
+	CHECK_EQ_INT(last, LB_CHAN_HWM);
+	free_all(m);
+	/* the main loop has caught up: the next message says seq 1006, 5 after the last seen */
+	lb_stream_publish(d, 0, 0, 0, &v, 1);
+	m = take(&q);
+	CHECK(m != NULL);
+	if (m)
+		CHECK_EQ_INT(m->meta.seq, LB_CHAN_HWM + 6);
+	free_all(m);
+	lb_device_destroy(&d);
+	lb_upq_fini(&q);
+	close(w.efd);
+}
+
+int main(void)
+{
+	RUN(test_streams_are_checked);
+	RUN(test_publish_sends_topic_header_samples);
+	RUN(test_calibration_is_applied_and_announced);
+	RUN(test_losses_are_gaps_in_seq);
+	return check_summary();
+}
