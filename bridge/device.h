@@ -3,7 +3,6 @@
 #define LB_DEVICE_H
 
 #include <jansson.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <zmq.h>
@@ -48,7 +47,6 @@ struct lb_device {
 	const lb_driver *driver;
 	lb_device_spec spec;
 	char epoch[17];
-	void *zctx;
 	json_t *seq_base;  /* {"stream name": last seq} from an earlier plug-in, or NULL */
 	json_t *calib;	   /* {"stream name": {gain, offset}} stored calibrations, or NULL */
 	lb_upwake *upwake; /* what wakes the main loop (uplink.h) */

@@ -230,7 +230,6 @@ static void add_device(lb_server *s, const lb_driver *drv, lb_device_spec *spec)
 	d->spec = *spec;
 	spec->params = NULL;
 	memcpy(d->epoch, s->epoch, sizeof d->epoch);
-	d->zctx = s->zctx;
 	d->seq_base = json_incref(json_object_get(s->seq_memory, spec->id));
 	d->calib = srv_store(s, 0) ? lb_store_calib_get(s->store, spec->id) : NULL;
 	d->upwake = &s->up;
@@ -428,8 +427,8 @@ static void take_uplink(lb_server *s)
 
 static void handle_chan(lb_server *s, lb_up *up);
 
-/* Handle up to max device messages taken from the queues; 1 if some are left. */
-static int handle_uplink(lb_server *s, int max)
+/* Handle up to max device messages taken from the queues (the rest wait in s->up_head). */
+static void handle_uplink(lb_server *s, int max)
 {
 	while (s->up_head && max-- > 0) {
 		lb_up *m = s->up_head;
@@ -439,7 +438,6 @@ static int handle_uplink(lb_server *s, int max)
 		handle_chan(s, m);
 		lb_up_free(m);
 	}
-	return s->up_head != NULL;
 }
 
 /* Handle one message from a device's thread. */
@@ -842,8 +840,9 @@ lb_server *lb_server_new(const lb_server_opts *opts)
 		goto fail;
 	zmq_ctx_set(s->zctx, ZMQ_IO_THREADS, 1);
 	/* libzmq allocates (and zeroes) a slot per possible socket when the first one is made: 8192
-	 * slots cost 96 KB of an idle bridge. The bridge makes about ten sockets (devices talk to the
-	 * main loop through queues, not sockets): 256 leave room for drivers that would need some. */
+	 * slots cost 96 KB of an idle bridge. The bridge makes about ten sockets (devices talk to
+	 * the main loop through queues, not sockets): 256 leave room for drivers that would need
+	 * some. */
 	zmq_ctx_set(s->zctx, ZMQ_MAX_SOCKETS, 256);
 	s->auth = lb_auth_new(s->zctx, opts->local_role, opts->remote_role);
 	if (!s->auth)

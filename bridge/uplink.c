@@ -3,7 +3,10 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
+
+#include "log.h"
 
 void lb_upq_init(lb_upq *q, lb_upwake *wake)
 {
@@ -29,7 +32,8 @@ void lb_upq_push(lb_upq *q, lb_up *m)
 	if (atomic_load_explicit(&q->wake->sleeping, memory_order_seq_cst) &&
 	    atomic_exchange_explicit(&q->wake->sleeping, 0, memory_order_seq_cst) &&
 	    write(q->wake->efd, &one, sizeof one) < 0 && errno != EAGAIN)
-		abort(); /* a bad eventfd is a bug: the main loop would never hear of this device */
+		/* the main loop still takes the queue at its next timer (heartbeat), only later */
+		lb_err("uplink: cannot wake the main loop: %s", strerror(errno));
 }
 
 void lb_upwake_sleeping(lb_upwake *w)
@@ -44,7 +48,7 @@ void lb_upwake_awake(lb_upwake *w)
 
 	atomic_store_explicit(&w->sleeping, 0, memory_order_seq_cst);
 	if (read(w->efd, &n, sizeof n) < 0 && errno != EAGAIN)
-		abort();
+		lb_err("uplink: cannot reset the main loop's eventfd: %s", strerror(errno));
 	errno = saved; /* the caller may still look at its poll's errno */
 }
 
