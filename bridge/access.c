@@ -24,6 +24,20 @@ int lb_role_parse(const char *name, lb_role *out)
 	return LB_EINVAL;
 }
 
+lb_role lb_policy_role(const lb_policy *p, uid_t uid, const gid_t *groups, size_t ngroups)
+{
+	if (p->every_local >= 0)
+		return (lb_role)p->every_local;
+	for (size_t i = 0; i < p->nteachers; i++)
+		if (p->teachers[i] == uid)
+			return LB_ROLE_TEACHER;
+	for (size_t i = 0; i < p->nteacher_groups; i++)
+		for (size_t k = 0; k < ngroups; k++)
+			if (p->teacher_groups[i] == groups[k])
+				return LB_ROLE_TEACHER;
+	return p->local_role;
+}
+
 bool lb_client_same(const lb_client *a, const lb_client *b)
 {
 	return a->rid_len == b->rid_len && memcmp(a->rid, b->rid, a->rid_len) == 0;

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "error.h"
 
@@ -16,13 +17,38 @@ const char *lb_role_name(lb_role role);
 /* Parse a role name; 0, or LB_EINVAL for anything else. */
 int lb_role_parse(const char *name, lb_role *out);
 
+#define LB_POLICY_MAX 32
+
+/*
+ * Who may do what ([access] of the configuration). A program on this computer is identified by
+ * its Unix user (the kernel says who, see peer.h): the listed teachers (users, or members of the
+ * listed groups) are teachers, everyone else gets local_role. A connection from another computer
+ * that the handshake does not identify gets remote_role.
+ */
+typedef struct lb_policy {
+	uid_t teachers[LB_POLICY_MAX];
+	size_t nteachers;
+	gid_t teacher_groups[LB_POLICY_MAX];
+	size_t nteacher_groups;
+	lb_role local_role;  /* the other users of this computer (default: student) */
+	lb_role remote_role; /* unidentified connections from elsewhere (default: observer) */
+	int every_local;     /* -1, or the role every local program gets (legacy default_role) */
+	double student_max_rate;  /* the highest rate a student may set, samples/s */
+	double student_max_batch; /* the largest batch a student may set, samples */
+} lb_policy;
+
+/* The role of a local program run by uid, member of groups (its supplementary groups). */
+lb_role lb_policy_role(const lb_policy *p, uid_t uid, const gid_t *groups, size_t ngroups);
+
 /* Who sent a request: the connection (routing id + fd) and the identity the handshake gave it. */
 typedef struct lb_client {
 	unsigned char rid[256]; /* ROUTER routing id of the connection */
 	size_t rid_len;
 	int fd;		/* the connection's socket, to notice its disconnection */
-	char user[128]; /* ZAP User-Id, e.g. local:127.0.0.1 or a CURVE key */
-	char name[64];	/* display name chosen with session.hello */
+	char user[128]; /* the identity the client cannot choose: unix:alice (a program on this
+			 * computer, by its Unix user), remote:10.0.0.7 (unidentified), a CURVE key;
+			 * what owns jobs and recordings */
+	char name[64];	/* display name chosen with session.hello: a label, never an identity */
 	lb_role role;	/* effective role */
 } lb_client;
 

@@ -1,17 +1,28 @@
-/* auth.h - the ZAP authenticator: gives each connection a User-Id and an X-Role property. */
+/* auth.h - who is connected: the ZAP authenticator, and the Unix user behind local connections. */
 #ifndef LB_AUTH_H
 #define LB_AUTH_H
+
+#include <jansson.h>
 
 #include "access.h"
 
 #define LB_AUTH_DOMAIN "labbridge"
 
-/* The authenticator's socket and its policy. */
+/* What the bridge remembers of one local connection (by fd, checked against its inode). */
+typedef struct lb_auth_conn {
+	int fd;
+	unsigned long ino;
+	char user[64];
+	lb_role role;
+} lb_auth_conn;
+
+/* The authenticator's socket, its policy, and the identities of the local connections. */
 typedef struct lb_auth {
 	void *zctx;
-	void *sock;	     /* REP, bound to inproc://zeromq.zap.01 */
-	lb_role local_role;  /* role of loopback connections (NULL mechanism) */
-	lb_role remote_role; /* role of other connections (NULL mechanism) */
+	void *sock; /* REP, bound to inproc://zeromq.zap.01 */
+	lb_policy policy;
+	lb_auth_conn *conn;
+	size_t nconn, capconn;
 } lb_auth;
 
 /*
@@ -20,15 +31,38 @@ typedef struct lb_auth {
  * lb_auth_handle when it is readable (libzmq's handshake waits for the answer without blocking
  * anyone: no thread of its own is needed). A new authenticator, or NULL on failure.
  */
-lb_auth *lb_auth_new(void *zctx, lb_role local_role, lb_role remote_role);
+lb_auth *lb_auth_new(void *zctx, const lb_policy *policy);
 
-/* Answer every ZAP request waiting (never blocks). */
+/*
+ * Answer every ZAP request waiting (never blocks). A connection from this computer gets the
+ * User-Id "local:<address>" and the property X-Local: its Unix user is asked of the kernel on its
+ * first request (lb_auth_local); another one gets "remote:<address>" and X-Role remote_role.
+ */
 void lb_auth_handle(lb_auth *auth);
+
+/*
+ * Identify a local connection (fd, from a request's ZMQ_SRCFD): its Unix user from the kernel
+ * (peer.h) as "unix:NAME" in user (cap bytes), and its role by the policy. Remembered for the
+ * connection (lb_auth_forget when it closes). When the kernel does not say (the connection is
+ * already gone), user is "local:unknown" and the role observer: 0 or LB_EFAIL, logged.
+ */
+int lb_auth_local(lb_auth *auth, int fd, char *user, size_t cap, lb_role *role);
+
+/* Forget what lb_auth_local remembered of a connection that closed. */
+void lb_auth_forget(lb_auth *auth, int fd);
 
 /* Close the socket (before zmq_ctx_term) and free. Accepts NULL; nulls the pointer. */
 void lb_auth_destroy(lb_auth **pauth);
 
-/* The role a connection from address gets under the NULL mechanism (pure). */
-lb_role lb_auth_role_for(const lb_auth *auth, const char *address);
+/* Whether a ZAP peer address is this computer (loopback IP, or "localhost:uid:gid:pid" ipc). */
+bool lb_auth_address_local(const char *address);
+
+/*
+ * The policy of [access] (see lb_policy): teachers = users and @groups (default: the user running
+ * the bridge, and root), local_role (student), remote_role (observer), default_role (deprecated:
+ * one role for every local program, logged as a warning). 0, or LB_EINVAL with err naming the
+ * file and line of an unknown user or group.
+ */
+int lb_policy_load(const json_t *cfg, lb_policy *p, lb_error *err);
 
 #endif

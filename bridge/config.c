@@ -25,7 +25,11 @@ static const char *const bridge_keys[] = {
     "pub",	 "rpc",	     "ws",	"simulate",	      "heartbeat_ms",
     "log_level", "data_dir", "pub_hwm", "request_timeout_ms", "emulate",
     NULL};
-static const char *const access_keys[] = {"default_role", "remote_role", NULL};
+static const char *const access_keys[] = {"teachers",	   "local_role",	"remote_role",
+					  "default_role",   "student_max_rate", "student_max_batch",
+					  NULL};
+/* The [access] keys whose value is a role. */
+static const char *const role_keys[] = {"local_role", "remote_role", "default_role", NULL};
 
 /* Whether key is in the NULL-terminated list. */
 static int in_list(const char *const *list, const char *key)
@@ -94,7 +98,7 @@ static int on_entry(void *user, const char *section, const char *key, const char
 		snprintf(msg, sizeof msg, "unknown key '%s' in [%s]", key, section);
 		return fail(c, lineno, msg);
 	}
-	if (strcmp(section, "access") == 0) {
+	if (strcmp(section, "access") == 0 && in_list(role_keys, key)) {
 		lb_role r;
 		if (lb_role_parse(value, &r) < 0) {
 			snprintf(msg, sizeof msg,

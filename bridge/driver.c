@@ -40,6 +40,14 @@ const lb_driver *lb_driver_find(const char *name)
 	return NULL;
 }
 
+const lb_action *lb_driver_action(const lb_driver *drv, const char *name)
+{
+	for (const lb_action *a = drv ? drv->actions : NULL; a && a->name; a++)
+		if (strcmp(a->name, name) == 0)
+			return a;
+	return NULL;
+}
+
 int lb_spec_list_add(lb_spec_list *l, const char *id, const char *name, const char *kind,
 		     bool simulated, json_t *params)
 {

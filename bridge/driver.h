@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <zmq.h>
 
+#include "access.h"
 #include "clock.h"
 #include "error.h"
 
@@ -42,6 +43,21 @@ int lb_spec_list_add(lb_spec_list *l, const char *id, const char *name, const ch
 		     bool simulated, json_t *params);
 void lb_spec_list_clear(lb_spec_list *l);
 
+/* What a driver action asks of the client calling it through device.call (lb_action.flags). */
+enum {
+	/* For the bridge's services only (the print queue's "print"): never reachable by clients. */
+	LB_ACTION_SERVICE = 1u << 0,
+	/* Acts on the job the device is running: only its owner or a teacher, while there is one. */
+	LB_ACTION_JOB = 1u << 1,
+};
+
+/* A driver action, as the core checks it before the device's thread sees it. */
+typedef struct lb_action {
+	const char *name;
+	lb_role role;	/* the least role allowed (the device's lease is checked as well) */
+	unsigned flags; /* LB_ACTION_* */
+} lb_action;
+
 /*
  * The driver vtable, in the spirit of libsigrok's sr_dev_driver. scan and bridge_call run in the
  * main thread and must not block; all the others run in the device's thread: its own, where
@@ -71,6 +87,9 @@ struct lb_driver {
 	/* Change one setting; 0 or negative with err set (LB_ERR_INVALID_PARAMS,
 	 * _NOT_SUPPORTED...). */
 	int (*config_set)(lb_device *dev, const char *key, const json_t *value, lb_error *err);
+	/* The driver's actions, ended by {NULL}: device.call reaches only these, with their roles
+	 * checked by the core; call() sees nothing else from a client. NULL: no actions. */
+	const lb_action *actions;
 	/* A driver-specific action; *result is a new reference (may stay NULL for null). */
 	int (*call)(lb_device *dev, const char *action, const json_t *args, json_t **result,
 		    lb_error *err);
@@ -111,5 +130,8 @@ const lb_driver *const *lb_drivers(size_t *n);
 
 /* The registered driver of that name, or NULL. */
 const lb_driver *lb_driver_find(const char *name);
+
+/* The action of that name among drv's (a service-only one too), or NULL. */
+const lb_action *lb_driver_action(const lb_driver *drv, const char *name);
 
 #endif

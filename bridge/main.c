@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "auth.h"
 #include "config.h"
 #include "log.h"
 #include "server.h"
@@ -137,9 +138,8 @@ int main(int argc, char **argv)
 	if (lb_config_num(cfg, "bridge", "request_timeout_ms", 10, 600000, 5000, &num, &err) < 0)
 		goto bad;
 	so.request_timeout_ms = (int)num;
-	lb_role_parse(lb_config_str(cfg, "access", "default_role", "teacher"), &so.local_role);
-	so.remote_role = LB_ROLE_OBSERVER;
-	lb_role_parse(lb_config_str(cfg, "access", "remote_role", "observer"), &so.remote_role);
+	if (lb_policy_load(cfg, &so.policy, &err) < 0)
+		goto bad;
 	so.config = cfg;
 	so.data_dir = lb_config_str(cfg, "bridge", "data_dir", NULL);
 	if (!so.data_dir) {

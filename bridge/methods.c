@@ -199,6 +199,69 @@ int srv_forward(lb_server *s, call *c, lb_device *d, const char *cmd, json_t *pa
 	return LB_EAGAIN;
 }
 
+/*
+ * May this client call action on d? Only the actions the driver declares reach a device from a
+ * client, each with its least role; a service's action (the print queue's "print") never does;
+ * an action on the device's job needs its owner or a teacher. 0, or LB_EFAIL with err set.
+ */
+static int check_action(lb_server *s, call *c, lb_device *d, const char *action, lb_error *err)
+{
+	const lb_action *a = lb_driver_action(d->driver, action);
+	char owner[sizeof c->client.user];
+
+	if (!a || (a->flags & LB_ACTION_SERVICE)) {
+		char list[256] = "";
+		size_t n = 0;
+		for (const lb_action *x = d->driver->actions; x && x->name; x++)
+			if (!(x->flags & LB_ACTION_SERVICE) && n < sizeof list)
+				n += (size_t)snprintf(list + n, sizeof list - n, "%s%s",
+						      n ? ", " : "", x->name);
+		if (a)
+			return lb_error_set(err, LB_ERR_FORBIDDEN,
+					    "action '%s' of %s is the bridge's own (a service uses "
+					    "it); clients' actions: %s",
+					    action, d->spec.id, n ? list : "none");
+		return lb_error_set(err, LB_ERR_NOT_SUPPORTED,
+				    "device '%s' has no action '%s' (actions: %s)", d->spec.id,
+				    action, n ? list : "none");
+	}
+	if (c->client.role < a->role)
+		return lb_error_set(err, LB_ERR_FORBIDDEN, "action '%s' requires the %s role; you are %s",
+				    action, lb_role_name(a->role), lb_role_name(c->client.role));
+	if ((a->flags & LB_ACTION_JOB) && c->client.role < LB_ROLE_TEACHER &&
+	    srv_job_owner(s, d, owner, sizeof owner) && strcmp(owner, c->client.user) != 0)
+		return lb_error_set(err, LB_ERR_FORBIDDEN,
+				    "%s is running a job of %s: only its owner or a teacher may %s it",
+				    d->spec.id, owner, action);
+	return 0;
+}
+
+/*
+ * Settings above what a classroom needs are a teacher's decision: a student may not set a rate
+ * above [access] student_max_rate samples/s nor a batch above student_max_batch samples.
+ * 0, or LB_EFAIL with err set.
+ */
+static int check_setting(lb_server *s, call *c, const char *key, const json_t *value,
+			 lb_error *err)
+{
+	const lb_policy *p = &s->opts.policy;
+	double v = json_number_value(value);
+
+	if (c->client.role >= LB_ROLE_TEACHER || !json_is_number(value))
+		return 0;
+	if (strcmp(key, "rate") == 0 && v > p->student_max_rate)
+		return lb_error_set(err, LB_ERR_FORBIDDEN,
+				    "a rate above %g samples/s is a teacher's decision (ask them, "
+				    "or see [access] student_max_rate)",
+				    p->student_max_rate);
+	if (strcmp(key, "batch") == 0 && v > p->student_max_batch)
+		return lb_error_set(err, LB_ERR_FORBIDDEN,
+				    "a batch above %g samples is a teacher's decision (ask them, or "
+				    "see [access] student_max_batch)",
+				    p->student_max_batch);
+	return 0;
+}
+
 /* device.start, device.stop, device.get, device.set, device.call */
 static int m_device_cmd(lb_server *s, call *c, const char *cmd, const char *const *allowed,
 			lb_error *err)
@@ -217,9 +280,12 @@ static int m_device_cmd(lb_server *s, call *c, const char *cmd, const char *cons
 		if (!json_object_get(c->req.params, "value"))
 			return lb_error_set(err, LB_ERR_INVALID_PARAMS,
 					    "missing parameter 'value'");
+		if (check_setting(s, c, key, json_object_get(c->req.params, "value"), err) < 0)
+			return LB_EFAIL;
 	} else if (strcmp(cmd, "call") == 0) {
 		const char *action = NULL;
-		if (lb_param_string(c->req.params, "action", true, &action, err) < 0)
+		if (lb_param_string(c->req.params, "action", true, &action, err) < 0 ||
+		    check_action(s, c, d, action, err) < 0)
 			return LB_EFAIL;
 	} else if (strcmp(cmd, "get") == 0) {
 		const char *key = NULL;

@@ -258,34 +258,28 @@ static int param_id_only(lb_server *s, call *c, long long *id, lb_error *err)
 	return 0;
 }
 
-/* An owner's name, for the queue. */
-typedef struct who_buf {
-	char s[sizeof(((lb_client *)0)->user)];
-} who_buf;
-
 /*
- * Who the caller is for the queue: the name given with session.hello, else the transport's
- * identity, without the process id of a local (ipc) one ("local:localhost:UID:GID:PID"): the
- * same person running labctl twice owns the same jobs. Written into b.
+ * Who the caller is for the queue: the identity the client cannot choose (its Unix user on this
+ * computer, "unix:alice"; later its CURVE key), never the display name of session.hello, which
+ * anyone may claim. The same person running labctl twice owns the same jobs.
  */
-static const char *who_is(const call *c, who_buf *b)
+static const char *who(const call *c)
 {
-	const char *u = c->client.name[0] ? c->client.name : c->client.user;
-	int colons = 0;
-	char *last = NULL;
-
-	snprintf(b->s, sizeof b->s, "%s", u);
-	if (!c->client.name[0] && strncmp(b->s, "local:localhost:", 16) == 0) {
-		for (char *p = b->s; *p; p++)
-			if (*p == ':')
-				colons++, last = p;
-		if (colons == 4)
-			*last = '\0';
-	}
-	return b->s;
+	return c->client.user;
 }
 
-#define who(c) who_is((c), &(who_buf){{0}})
+int srv_job_owner(lb_server *s, lb_device *d, char *owner, size_t cap)
+{
+	json_t *id = json_object_get(s->print_busy, d->spec.id);
+	json_t *job = id && s->printq ? lb_printq_job(s->printq, json_integer_value(id)) : NULL;
+	const char *who_owns = json_string_value(json_object_get(job, "owner"));
+
+	if (id)
+		/* a job of nobody known (a database error) is nobody's: teachers only */
+		snprintf(owner, cap, "%s", who_owns ? who_owns : "(unknown)");
+	json_decref(job);
+	return id != NULL;
+}
 
 /* Whether the caller owns the job or is a teacher; else err set. */
 static int may_touch(call *c, const json_t *job, const char *what, lb_error *err)

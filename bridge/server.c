@@ -586,6 +586,7 @@ static void identify(lb_server *s, call *c, zmq_msg_t *body)
 {
 	const char *user = zmq_msg_gets(body, "User-Id");
 	const char *role = zmq_msg_gets(body, "X-Role");
+	const char *local = zmq_msg_gets(body, "X-Local");
 	lb_role r = LB_ROLE_OBSERVER;
 
 	memset(&c->client, 0, sizeof c->client);
@@ -598,6 +599,8 @@ static void identify(lb_server *s, call *c, zmq_msg_t *body)
 	snprintf(c->client.user, sizeof c->client.user, "%s", user ? user : "anonymous");
 	if (!role || lb_role_parse(role, &r) < 0)
 		r = LB_ROLE_OBSERVER; /* no identity: the least privilege */
+	if (local && strcmp(local, "1") == 0) /* a program on this computer: its Unix user */
+		lb_auth_local(s->auth, c->client.fd, c->client.user, sizeof c->client.user, &r);
 	c->client.role = r;
 	for (size_t i = 0; i < s->nsess; i++)
 		if (lb_client_same(&s->sess[i].c, &c->client)) {
@@ -732,6 +735,7 @@ static void handle_monitor(lb_server *s)
 	if (event == ZMQ_EVENT_DISCONNECTED) {
 		lb_leases_sweep(&s->leases, lb_clock_ns(CLOCK_MONOTONIC), value, on_lease_released,
 				s);
+		lb_auth_forget(s->auth, value);
 		for (size_t i = 0; i < s->nsess;)
 			if (s->sess[i].c.fd == value)
 				s->sess[i] = s->sess[--s->nsess];
@@ -844,7 +848,7 @@ lb_server *lb_server_new(const lb_server_opts *opts)
 	 * the main loop through queues, not sockets): 256 leave room for drivers that would need
 	 * some. */
 	zmq_ctx_set(s->zctx, ZMQ_MAX_SOCKETS, 256);
-	s->auth = lb_auth_new(s->zctx, opts->local_role, opts->remote_role);
+	s->auth = lb_auth_new(s->zctx, &opts->policy);
 	if (!s->auth)
 		goto fail;
 	s->xpub = zmq_socket(s->zctx, ZMQ_XPUB);

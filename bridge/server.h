@@ -17,7 +17,7 @@ typedef struct lb_server_opts {
 	int heartbeat_ms;	/* heartbeat period, at most 1000 */
 	int pub_hwm;		/* per-subscriber queue, in messages */
 	int request_timeout_ms; /* how long a device may take to answer */
-	lb_role local_role, remote_role;
+	lb_policy policy;	/* who is a teacher, the others' roles ([access]) */
 	const json_t *config; /* the whole configuration (borrowed) */
 	const char *data_dir; /* calibrations, recordings (SQLite database and CSV files) */
 } lb_server_opts;

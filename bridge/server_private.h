@@ -138,6 +138,9 @@ int srv_print_reply(lb_server *s, uint64_t token, const json_t *reply);
 void srv_print_device_gone(lb_server *s, lb_device *d);
 /* A printer's job event: {job, state?, line, offset, error?}. */
 void srv_print_event(lb_server *s, lb_device *d, const json_t *ev);
+/* Copy into owner (cap bytes) the identity owning the job device d is running: 1, or 0 when it
+ * runs none. */
+int srv_job_owner(lb_server *s, lb_device *d, char *owner, size_t cap);
 int m_print_upload(lb_server *s, call *c, json_t **result, lb_error *err);
 int m_print_queue(lb_server *s, call *c, json_t **result, lb_error *err);
 int m_print_job(lb_server *s, call *c, json_t **result, lb_error *err);

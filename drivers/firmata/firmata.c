@@ -528,6 +528,13 @@ static lb_emulated fm_emulated = {
 /* firmata.emulator {fault: ok|silent|garbage|unplug|plug}: faults of the simulated board. */
 LB_EMULATED_HOOKS(fm, fm_emulated)
 
+/* What device.call reaches: the pins, for students holding the device. */
+static const lb_action fm_actions[] = {
+    {"pin_mode", LB_ROLE_STUDENT, 0},
+    {"digital_write", LB_ROLE_STUDENT, 0},
+    {NULL, 0, 0},
+};
+
 static lb_driver firmata_driver = {
     .name = "firmata",
     .description = "Arduino-based sensor boards running StandardFirmata (57600 baud)",
@@ -540,6 +547,7 @@ static lb_driver firmata_driver = {
     .limits_get = fm_limits_get,
     .config_set = fm_config_set,
     .call = fm_call,
+    .actions = fm_actions,
     .pollitems = fm_pollitems,
     .run = fm_run,
     .simulate = fm_simulate,

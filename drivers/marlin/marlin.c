@@ -313,6 +313,22 @@ static lb_emulated mk_emulated = {
 /* marlin.emulator {fault: ok|silent|garbage|unplug|plug}: faults of the simulated printer. */
 LB_EMULATED_HOOKS(mk, mk_emulated)
 
+/*
+ * What device.call reaches. "print" is the print queue's (it hands over a checked, approved file):
+ * clients print through print.upload. Pause, resume, cancel and console G-code act on the job
+ * being printed: its owner or a teacher. Anyone may stop a printer in an emergency.
+ */
+static const lb_action mk_actions[] = {
+    {"print", LB_ROLE_TEACHER, LB_ACTION_SERVICE},
+    {"pause", LB_ROLE_STUDENT, LB_ACTION_JOB},
+    {"resume", LB_ROLE_STUDENT, LB_ACTION_JOB},
+    {"cancel", LB_ROLE_STUDENT, LB_ACTION_JOB},
+    {"gcode", LB_ROLE_STUDENT, LB_ACTION_JOB},
+    {"estop", LB_ROLE_STUDENT, 0},
+    {"reset", LB_ROLE_TEACHER, 0},
+    {NULL, 0, 0},
+};
+
 static lb_driver marlin_driver = {
     .name = "marlin",
     .description = "3D printers with Marlin or RepRap firmware (G-code over USB serial)",
@@ -321,6 +337,7 @@ static lb_driver marlin_driver = {
     .close = mk_close,
     .config_get = mk_config_get,
     .call = mk_call,
+    .actions = mk_actions,
     .pollitems = mk_pollitems,
     .run = mk_run_checked,
     .simulate = mk_simulate,

@@ -1257,6 +1257,13 @@ static int mb_bridge_call(const lb_driver *drv, const char *method, const json_t
 	return 0;
 }
 
+/* What device.call reaches: raw reads and writes of the unit, for students holding it. */
+static const lb_action mb_actions[] = {
+    {"read", LB_ROLE_STUDENT, 0},
+    {"write", LB_ROLE_STUDENT, 0},
+    {NULL, 0, 0},
+};
+
 static lb_driver modbus_driver = {
     .name = "modbus",
     .description = "Modbus RTU (serial) and TCP sensors described by a register map (libmodbus)",
@@ -1269,6 +1276,7 @@ static lb_driver modbus_driver = {
     .limits_get = mb_limits_get,
     .config_set = mb_config_set,
     .call = mb_call,
+    .actions = mb_actions,
     .run = mb_run,
     .simulate = mb_simulate,
     .cleanup = mb_cleanup,

@@ -504,6 +504,12 @@ static int sim_bridge_call(const lb_driver *drv, const char *method, const json_
 	return 0;
 }
 
+/* What device.call reaches: "hang" blocks the device's thread, a fault for teachers to show. */
+static const lb_action sim_actions[] = {
+    {"hang", LB_ROLE_TEACHER, 0},
+    {NULL, 0, 0},
+};
+
 static lb_driver sim_driver = {
     .name = "sim",
     .description = "Simulated sensors (the simulated lab)",
@@ -516,6 +522,7 @@ static lb_driver sim_driver = {
     .limits_get = sim_limits_get,
     .config_set = sim_config_set,
     .call = sim_call,
+    .actions = sim_actions,
     .run = sim_run,
     .bridge_call = sim_bridge_call,
 };

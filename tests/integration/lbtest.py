@@ -588,3 +588,47 @@ class BridgeTest(unittest.TestCase):
             yield
         except AssertionError as e:
             raise AssertionError("%s -- regression of: %s" % (e, description)) from e
+
+
+# ------------------------------------------------------------------------------------ other users
+
+NOBODY = 65534  # a Unix user that is neither root nor the bridge's: a pupil on a shared computer
+
+_AS_USER_CLIENT = r"""
+import base64, json, sys, zmq
+endpoint, calls = sys.argv[1], json.loads(sys.stdin.read())
+s = zmq.Context().socket(zmq.DEALER)
+s.setsockopt(zmq.LINGER, 0)
+s.connect(endpoint)
+out = []
+for i, (method, params, *frames) in enumerate(calls):
+    body = json.dumps({"id": i, "method": method, "params": params}).encode()
+    s.send_multipart([body] + [base64.b64decode(f) for f in frames])
+    if not s.poll(10000):
+        out.append({"error": {"code": 0, "message": "no reply within 10 s"}})
+        break
+    out.append(json.loads(s.recv()))
+print(json.dumps(out))
+"""
+
+
+def requests_as(uid, endpoint, calls, timeout=30):
+    """Send calls [(method, params, *base64 binary frames)...] over one connection from a process running as Unix user
+    uid (setpriv, util-linux); returns the replies [{id, result|error}...]. For ipc://, the
+    socket file and its folders are opened to that user first."""
+    if endpoint.startswith("ipc://"):
+        path = endpoint[len("ipc://"):]
+        os.chmod(path, 0o777)
+        d = os.path.dirname(path)
+        while d not in ("/", ""):
+            os.chmod(d, os.stat(d).st_mode | 0o011)
+            if d == tempfile.gettempdir():
+                break
+            d = os.path.dirname(d)
+    cmd = ["setpriv", "--reuid=%d" % uid, "--regid=%d" % uid, "--clear-groups",
+           "/usr/bin/python3", "-c", _AS_USER_CLIENT, endpoint]
+    p = subprocess.run(cmd, input=json.dumps(calls).encode(), capture_output=True,
+                       timeout=timeout, env={"PATH": "/usr/bin:/bin"})
+    if p.returncode != 0:
+        raise AssertionError("client as uid %d failed: %s" % (uid, p.stderr.decode()[-2000:]))
+    return json.loads(p.stdout)

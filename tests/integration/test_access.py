@@ -16,21 +16,16 @@ def lease_of(c, device):
 
 class RoleTest(BridgeTest):
 
-    def test_default_role_is_teacher_for_local_connections(self):
-        # no [access] section at all: the built-in default_role (teacher) for local clients
+    def test_the_bridges_own_user_is_a_teacher(self):
+        # no [access] section: the user running the bridge (root here) is a teacher, identified
+        # by its Unix user over TCP on the loopback and over ipc:// alike (test_security.py
+        # checks the other users)
         conf = make_conf(LAB)
-        # over TCP on the loopback
         d = self.start_bridge(conf, name="tcp", rpc="tcp://127.0.0.1:0")
         tcp = self.client(d.ready_endpoint("requests"))
-        me = tcp.call("whoami")
-        self.assertEqual(me["role"], "teacher")
-        self.assertEqual(me["user"], "local:127.0.0.1")
-        # over ipc:// (a socket file: always this machine; libzmq reports the peer as
-        # "localhost:UID:GID:PID")
+        self.assertEqual(tcp.call("whoami"), {"user": "unix:root", "role": "teacher", "name": ""})
         ipc = self.client(self.start_bridge(conf, name="ipc"))
-        me = ipc.call("whoami")
-        self.assertEqual(me["role"], "teacher", "ipc client: %r" % me)
-        self.assertTrue(me["user"].startswith("local:"), me)
+        self.assertEqual(ipc.call("whoami"), {"user": "unix:root", "role": "teacher", "name": ""})
         # a client on another machine gets remote_role: not testable without a second address
 
     def test_observer_reads_but_cannot_command(self):
@@ -114,7 +109,7 @@ class LeaseTest(BridgeTest):
         lease = a.call("lease.acquire", {"device": "sim-t1"})
         self.assertEqual(lease["device"], "sim-t1")
         self.assertEqual(lease["name"], "A")
-        self.assertTrue(lease["holder"].startswith("local:"), lease)
+        self.assertEqual(lease["holder"], "unix:root")
         self.assertTrue(29000 <= lease["expires_ms"] <= 30000, "default ttl 30 s: %r" % lease)
         for method, params in (SET_T1, ("device.stop", {"device": "sim-t1"}),
                                ("device.start", {"device": "sim-t1"}),
