@@ -260,8 +260,8 @@ int lb_policy_load(const json_t *cfg, lb_policy *p, lb_error *err)
 	const json_t *sec = json_object_get(cfg, "access");
 	const char *list = lb_config_str(cfg, "access", "teachers", NULL);
 	const char *path = json_string_value(json_object_get(cfg, "_path"));
-	json_int_t line = json_integer_value(json_object_get(json_object_get(sec, "_lines"),
-							     "teachers"));
+	json_int_t line =
+	    json_integer_value(json_object_get(json_object_get(sec, "_lines"), "teachers"));
 	const char *legacy = lb_config_str(cfg, "access", "default_role", NULL);
 
 	memset(p, 0, sizeof *p);
@@ -301,7 +301,8 @@ int lb_policy_load(const json_t *cfg, lb_policy *p, lb_error *err)
 				    err, LB_ERR_INVALID_PARAMS,
 				    "%s:%lld: [access] teachers: '%s' is %s",
 				    path ? path : "(configuration)", (long long)line, w,
-				    (w[0] == '@' ? p->nteacher_groups : p->nteachers) >= LB_POLICY_MAX
+				    (w[0] == '@' ? p->nteacher_groups : p->nteachers) >=
+					    LB_POLICY_MAX
 					? "one too many (at most 32 users and 32 groups)"
 				    : w[0] == '@' ? "not a group of this computer"
 						  : "not a user of this computer");

@@ -45,9 +45,11 @@ void lb_spec_list_clear(lb_spec_list *l);
 
 /* What a driver action asks of the client calling it through device.call (lb_action.flags). */
 enum {
-	/* For the bridge's services only (the print queue's "print"): never reachable by clients. */
+	/* For the bridge's services only (the print queue's "print"): never reachable by clients.
+	 */
 	LB_ACTION_SERVICE = 1u << 0,
-	/* Acts on the job the device is running: only its owner or a teacher, while there is one. */
+	/* Acts on the job the device is running: only its owner or a teacher, while there is one.
+	 */
 	LB_ACTION_JOB = 1u << 1,
 };
 

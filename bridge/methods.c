@@ -226,13 +226,15 @@ static int check_action(lb_server *s, call *c, lb_device *d, const char *action,
 				    action, n ? list : "none");
 	}
 	if (c->client.role < a->role)
-		return lb_error_set(err, LB_ERR_FORBIDDEN, "action '%s' requires the %s role; you are %s",
-				    action, lb_role_name(a->role), lb_role_name(c->client.role));
+		return lb_error_set(err, LB_ERR_FORBIDDEN,
+				    "action '%s' requires the %s role; you are %s", action,
+				    lb_role_name(a->role), lb_role_name(c->client.role));
 	if ((a->flags & LB_ACTION_JOB) && c->client.role < LB_ROLE_TEACHER &&
 	    srv_job_owner(s, d, owner, sizeof owner) && strcmp(owner, c->client.user) != 0)
-		return lb_error_set(err, LB_ERR_FORBIDDEN,
-				    "%s is running a job of %s: only its owner or a teacher may %s it",
-				    d->spec.id, owner, action);
+		return lb_error_set(
+		    err, LB_ERR_FORBIDDEN,
+		    "%s is running a job of %s: only its owner or a teacher may %s it", d->spec.id,
+		    owner, action);
 	return 0;
 }
 
@@ -241,8 +243,7 @@ static int check_action(lb_server *s, call *c, lb_device *d, const char *action,
  * above [access] student_max_rate samples/s nor a batch above student_max_batch samples.
  * 0, or LB_EFAIL with err set.
  */
-static int check_setting(lb_server *s, call *c, const char *key, const json_t *value,
-			 lb_error *err)
+static int check_setting(lb_server *s, call *c, const char *key, const json_t *value, lb_error *err)
 {
 	const lb_policy *p = &s->opts.policy;
 	double v = json_number_value(value);
@@ -255,10 +256,11 @@ static int check_setting(lb_server *s, call *c, const char *key, const json_t *v
 				    "or see [access] student_max_rate)",
 				    p->student_max_rate);
 	if (strcmp(key, "batch") == 0 && v > p->student_max_batch)
-		return lb_error_set(err, LB_ERR_FORBIDDEN,
-				    "a batch above %g samples is a teacher's decision (ask them, or "
-				    "see [access] student_max_batch)",
-				    p->student_max_batch);
+		return lb_error_set(
+		    err, LB_ERR_FORBIDDEN,
+		    "a batch above %g samples is a teacher's decision (ask them, or "
+		    "see [access] student_max_batch)",
+		    p->student_max_batch);
 	return 0;
 }
 

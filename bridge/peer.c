@@ -19,7 +19,8 @@ static bool is_loopback(const struct sockaddr_storage *a)
 		return (ntohl(((const struct sockaddr_in *)a)->sin_addr.s_addr) >> 24) == 127;
 	if (a->ss_family == AF_INET6) {
 		const struct in6_addr *x = &((const struct sockaddr_in6 *)a)->sin6_addr;
-		return IN6_IS_ADDR_LOOPBACK(x) || (IN6_IS_ADDR_V4MAPPED(x) && x->s6_addr[12] == 127);
+		return IN6_IS_ADDR_LOOPBACK(x) ||
+		       (IN6_IS_ADDR_V4MAPPED(x) && x->s6_addr[12] == 127);
 	}
 	return false;
 }
@@ -96,8 +97,7 @@ static int diag_owner(const struct sockaddr_storage *them, const struct sockaddr
 			errno = e->error ? -e->error : ENOENT;
 			goto out;
 		}
-		if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY ||
-		    h->nlmsg_len < NLMSG_LENGTH(sizeof *d))
+		if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY || h->nlmsg_len < NLMSG_LENGTH(sizeof *d))
 			continue;
 		/* the kernel found it by these ports: check it is the one we asked for */
 		if (d->id.idiag_sport != msg.req.id.idiag_sport ||

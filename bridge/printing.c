@@ -299,6 +299,7 @@ int m_print_upload(lb_server *s, call *c, json_t **result, lb_error *err)
 	static const char *const allowed[] = {"request_id", "name",    "offset", "final",
 					      "crc32",	    "printer", NULL};
 	lb_upload u = {0};
+	char scoped[sizeof c->client.user + 130];
 	gcode_policy policy;
 	long long crc = -1;
 	double max_mb;
@@ -316,6 +317,10 @@ int m_print_upload(lb_server *s, call *c, json_t **result, lb_error *err)
 	if (!*u.request_id || strlen(u.request_id) > 128)
 		return lb_error_set(err, LB_ERR_INVALID_PARAMS,
 				    "request_id must be 1 to 128 characters");
+	/* request ids are the submitter's own: another user's same id is another upload (nobody
+	 * writes into, or is handed, someone else's) */
+	snprintf(scoped, sizeof scoped, "%s/%s", who(c), u.request_id);
+	u.request_id = scoped;
 	if (u.printer && !srv_find_device(s, u.printer) &&
 	    !json_object_get(s->print_busy, u.printer))
 		lb_info("print queue: job for printer %s, not connected now", u.printer);

@@ -9,7 +9,6 @@ from lbtest import BridgeTest, NOBODY, make_conf, requests_as, sensor, wait_unti
 import test_printer  # its helpers; importing the class by name would run its tests twice
 from test_printer import PRINTER, gcode
 
-_P = test_printer.PrinterTest
 
 FORBIDDEN, NOT_SUPPORTED = 1002, 1005
 LAB = {"t1": sensor(rate=20)}
@@ -115,6 +114,7 @@ class IdentityTest(BridgeTest):
 class PrinterSecurityTest(BridgeTest):
     """The printer tests' emulator and helpers, without their tests."""
 
+    _P = test_printer.PrinterTest  # not at module level: the loader would run its tests here
     TEST_TIMEOUT = _P.TEST_TIMEOUT
     emulator, printer, submit, wait_job, start = _P.emulator, _P.printer, _P.submit, \
         _P.wait_job, _P.start
@@ -182,3 +182,24 @@ class PrinterSecurityTest(BridgeTest):
         st = wait_until(lambda: (lambda s: s if s["estop_ns"] else None)(e.stats()),
                         what="M112 on the wire")
         self.assertTrue(st["halted"])
+
+    def test_request_ids_belong_to_their_submitter(self):
+        # a pupil who knows (or guesses) another's request id neither writes into that upload
+        # nor is handed that job
+        e, d, c = self.start(print_opts={"approval": "yes"})
+        text = gcode(20).encode()
+        mine = self.submit(c, gcode(30), request_id="shared-id")["result"]
+        r = requests_as(NOBODY, d.rpc, [
+            ["print.upload", {"request_id": "shared-id", "name": "n.gcode", "offset": 0,
+                              "final": True, "crc32": zlib.crc32(text)},
+             base64.b64encode(text).decode()],
+            ["print.upload", {"request_id": "shared-id", "name": "n.gcode", "offset": 0,
+                              "final": True, "crc32": zlib.crc32(text)},
+             base64.b64encode(text).decode()],
+        ])
+        theirs, again = result(r[0]), result(r[1])
+        self.assertNotEqual(theirs["id"], mine["id"])
+        self.assertEqual(theirs["owner"], "unix:nobody")
+        self.assertNotIn("duplicate", theirs)
+        self.assertEqual((again["id"], again.get("duplicate")), (theirs["id"], True))
+        self.assertEqual(c.call("print.job", {"id": mine["id"]})["owner"], "unix:root")

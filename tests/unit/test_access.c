@@ -494,9 +494,38 @@ static void test_many(void)
 	lb_leases_clear(&t); /* twice is harmless */
 }
 
+/* The policy: listed users and groups are teachers, the rest local_role; legacy every_local. */
+static void test_policy(void)
+{
+	lb_policy p = {.teachers = {0, 1000},
+		       .nteachers = 2,
+		       .teacher_groups = {50},
+		       .nteacher_groups = 1,
+		       .local_role = LB_ROLE_STUDENT,
+		       .remote_role = LB_ROLE_OBSERVER,
+		       .every_local = -1};
+	gid_t pupil[] = {1001, 100}, prof[] = {1002, 50};
+
+	CHECK_EQ_INT(lb_policy_role(&p, 0, NULL, 0), LB_ROLE_TEACHER);
+	CHECK_EQ_INT(lb_policy_role(&p, 1000, pupil, 2), LB_ROLE_TEACHER);
+	CHECK_EQ_INT(lb_policy_role(&p, 1001, pupil, 2), LB_ROLE_STUDENT);
+	CHECK_EQ_INT(lb_policy_role(&p, 1002, prof, 2), LB_ROLE_TEACHER);
+	CHECK_EQ_INT(lb_policy_role(&p, 1002, prof, 1),
+		     LB_ROLE_STUDENT); /* only the groups given */
+	p.local_role = LB_ROLE_OBSERVER;
+	CHECK_EQ_INT(lb_policy_role(&p, 1001, pupil, 2), LB_ROLE_OBSERVER);
+	p.every_local = LB_ROLE_STUDENT; /* default_role: everyone, teachers too */
+	CHECK_EQ_INT(lb_policy_role(&p, 0, NULL, 0), LB_ROLE_STUDENT);
+	p.nteachers = 0;
+	p.nteacher_groups = 0;
+	p.every_local = -1;
+	CHECK_EQ_INT(lb_policy_role(&p, 0, NULL, 0), LB_ROLE_OBSERVER); /* root only if listed */
+}
+
 int main(void)
 {
 	RUN(test_roles);
+	RUN(test_policy);
 	RUN(test_client_same);
 	RUN(test_acquire_and_renew);
 	RUN(test_refused_for_other_student);
