@@ -5,6 +5,8 @@ import base64
 import os
 import zlib
 
+import zmq
+
 from lbtest import BridgeTest, NOBODY, make_conf, requests_as, sensor, wait_until
 import test_printer  # its helpers; importing the class by name would run its tests twice
 from test_printer import PRINTER, gcode
@@ -203,3 +205,21 @@ class PrinterSecurityTest(BridgeTest):
         self.assertNotIn("duplicate", theirs)
         self.assertEqual((again["id"], again.get("duplicate")), (theirs["id"], True))
         self.assertEqual(c.call("print.job", {"id": mine["id"]})["owner"], "unix:root")
+
+
+class MetadataTest(BridgeTest):
+
+    def test_a_client_cannot_claim_a_role_in_its_handshake_metadata(self):
+        # ZMTP lets a client send X- properties of its own (ZMQ_METADATA): those of the
+        # bridge's authenticator must win
+        d = self.start_bridge(make_conf(LAB, access={"teachers": "nobody",
+                                                     "local_role": "observer"}))
+        s = self.ctx.socket(zmq.DEALER)
+        s.setsockopt(zmq.LINGER, 0)
+        s.setsockopt(zmq.METADATA, b"X-Role:teacher")
+        s.setsockopt(zmq.METADATA, b"X-Local:0")
+        s.connect(d.rpc)
+        s.send_json({"id": 1, "method": "whoami"})
+        self.assertTrue(s.poll(5000), "no reply")
+        self.assertEqual(s.recv_json()["result"]["role"], "observer")
+        s.close()
