@@ -139,7 +139,55 @@ static void fmt_stream(char *buf, size_t n, const json_t *st)
 		 rate);
 }
 
-/* labctl devices: the device table, or devices.list's result as JSON. A status. */
+/* Print the second part of labctl devices: the devices of list that are not available
+ * (opening, failed to open, configured but absent), with the reason, the retry time and where
+ * they are configured; nothing when there are none. 0, or -1 when out of memory. */
+static int unavailable_table(const json_t *list)
+{
+	static const char *const heading[] = {"NOT AVAILABLE", "KIND", "DRIVER", "STATE", "REASON"};
+	struct labctl_table t = {.ncols = 5};
+	json_t *dev;
+	size_t i;
+	int rc = -1;
+
+	json_array_foreach(list, i, dev)
+	{
+		char reason[600];
+		const char *row[5], *where = labctl_jstr(dev, "config", "");
+		json_t *retry = json_object_get(dev, "retry_ms");
+		size_t n;
+
+		if (!json_is_false(json_object_get(dev, "available")))
+			continue;
+		if (!t.nrows && labctl_table_add(&t, heading) < 0)
+			goto cleanup;
+		n = (size_t)snprintf(reason, sizeof reason, "%s",
+				     labctl_jstr(dev, "reason", "(no reason given)"));
+		if (json_is_integer(retry) && n < sizeof reason)
+			n += (size_t)snprintf(reason + n, sizeof reason - n, "; retry in %.0f s",
+					      ceil((double)json_integer_value(retry) / 1000));
+		if (*where && n < sizeof reason)
+			snprintf(reason + n, sizeof reason - n, " (%s)", where);
+		row[0] = labctl_jstr(dev, "id", "?");
+		row[1] = labctl_jstr(dev, "kind", "?");
+		row[2] = labctl_jstr(dev, "driver", "?");
+		row[3] = labctl_jstr(dev, "state", "?");
+		row[4] = reason;
+		if (labctl_table_add(&t, row) < 0)
+			goto cleanup;
+	}
+	if (t.nrows) {
+		printf("\n");
+		labctl_table_print(&t);
+	}
+	rc = 0;
+cleanup:
+	labctl_table_free(&t);
+	return rc;
+}
+
+/* labctl devices: the device table, then those not available (devices.list {all: true}), or
+ * the whole list as JSON. A status. */
 int labctl_cmd_devices(void *ctx, const struct labctl_opts *o)
 {
 	static const char *const heading[] = {"ID",	   "KIND",  "DRIVER", "STATE",
@@ -149,7 +197,10 @@ int labctl_cmd_devices(void *ctx, const struct labctl_opts *o)
 	size_t i;
 	int st = LABCTL_FAIL;
 
-	if (labctl_rpc_call(ctx, o, "devices.list", NULL, &list) < 0)
+	json_t *params = json_pack("{s:b}", "all", 1);
+	size_t live = 0;
+
+	if (!params || labctl_rpc_call(ctx, o, "devices.list", params, &list) < 0)
 		goto cleanup;
 	if (o->json) {
 		st = labctl_print_json(list) < 0 ? LABCTL_FAIL : LABCTL_OK;
@@ -159,12 +210,15 @@ int labctl_cmd_devices(void *ctx, const struct labctl_opts *o)
 		labctl_errmsg("labctl: devices.list did not return a list\n");
 		goto cleanup;
 	}
+	json_array_foreach(list, i, dev) live += !json_is_false(json_object_get(dev, "available"));
 	if (json_array_size(list) == 0) {
 		printf("no devices\n");
 		st = LABCTL_OK;
 		goto cleanup;
 	}
-	if (labctl_table_add(&t, heading) < 0)
+	if (!live)
+		printf("no devices available\n");
+	else if (labctl_table_add(&t, heading) < 0)
 		goto oom;
 	json_array_foreach(list, i, dev)
 	{
@@ -174,6 +228,8 @@ int labctl_cmd_devices(void *ctx, const struct labctl_opts *o)
 		char lease_text[256], stream_text[256];
 		const char *row[7];
 
+		if (json_is_false(json_object_get(dev, "available")))
+			continue; /* in the second part */
 		if (json_is_object(lease)) {
 			const char *name = labctl_jstr(lease, "name", "");
 
@@ -204,6 +260,8 @@ int labctl_cmd_devices(void *ctx, const struct labctl_opts *o)
 		}
 	}
 	labctl_table_print(&t);
+	if (unavailable_table(list) < 0)
+		goto oom;
 	st = LABCTL_OK;
 	goto cleanup;
 oom:
@@ -211,6 +269,7 @@ oom:
 cleanup:
 	labctl_table_free(&t);
 	json_decref(list);
+	json_decref(params);
 	return st;
 }
 
