@@ -43,8 +43,8 @@ test-deps:
 build/labbridge: $(DAEMON_SRC) $(HEADERS) | build
 	$(CC) $(CSTD) $(WARN) $(CFLAGS) $(PKG_CFLAGS) -o $@ $(DAEMON_SRC) $(PKG_LIBS)
 
-LABCTL_SRC := bridge/labctl.c $(wildcard bridge/labctl_*.c)
-LABCTL_HDR := bridge/labctl.h
+LABCTL_SRC := bridge/labctl.c $(wildcard bridge/labctl_*.c) bridge/numfmt.c
+LABCTL_HDR := bridge/labctl.h bridge/numfmt.h
 
 build/labctl: $(LABCTL_SRC) $(LABCTL_HDR) | build
 	$(CC) $(CSTD) $(WARN) $(CFLAGS) $(PKG_CFLAGS) -o $@ $(LABCTL_SRC) $(PKG_LIBS)

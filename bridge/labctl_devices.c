@@ -17,6 +17,7 @@
 #include <zmq.h>
 
 #include "labctl.h"
+#include "numfmt.h"
 
 #define COUNT_TIMEOUT_S 10.0 /* watch --count N: default --timeout */
 
@@ -46,38 +47,30 @@ static void fmt_time(char *buf, size_t n, int64_t ns)
 	snprintf(buf, n, "%s.%06d", cached, (int)(frac / 1000));
 }
 
-/* Write v in the shortest form that reads back to the same float (single) or double, in the C
- * locale ("21.53", "1e-05"); NaN and infinities as "nan", "inf", "-inf". Returns whether the
- * text is also a valid JSON number. */
+/* Write v as people read it, with the digits that read back to the same float (single) or
+ * double ("20", "21.53", "0.00123"; "1e-7" only beyond 1e-5..1e15); NaN and infinities as
+ * "nan", "inf", "-inf". Returns whether the text is also a valid JSON number (numfmt.h). */
 static bool fmt_real(char *buf, size_t n, double v, bool single)
 {
-	if (isnan(v)) {
-		snprintf(buf, n, "nan");
-		return false;
-	}
-	if (isinf(v)) {
-		snprintf(buf, n, "%s", v > 0 ? "inf" : "-inf");
-		return false;
-	}
-	for (int prec = 1; prec <= 17; prec++) {
-		snprintf(buf, n, "%.*g", prec, v);
-		if (single ? strtof(buf, NULL) == (float)v : strtod(buf, NULL) == v)
-			break;
-	}
-	return true;
+	return lb_fmt_number(buf, n, v, single);
 }
 
 /* Write a rate in Hz readably ("10 Hz", "100 kHz", "irregular" for 0). */
 static void fmt_rate(char *buf, size_t n, double rate)
 {
-	if (!(rate > 0))
+	char num[32];
+	const char *unit = rate >= 1e6 ? "MHz" : rate >= 1e3 ? "kHz" : "Hz";
+
+	if (!(rate > 0)) {
 		snprintf(buf, n, "irregular");
-	else if (rate >= 1e6)
-		snprintf(buf, n, "%g MHz", rate / 1e6);
-	else if (rate >= 1e3)
-		snprintf(buf, n, "%g kHz", rate / 1e3);
-	else
-		snprintf(buf, n, "%g Hz", rate);
+		return;
+	}
+	lb_fmt_number(num, sizeof num,
+		      rate >= 1e6   ? rate / 1e6
+		      : rate >= 1e3 ? rate / 1e3
+				    : rate,
+		      false);
+	snprintf(buf, n, "%s %s", num, unit);
 }
 
 /* Write a JSON value compactly into buf, cut with "..." when longer than n - 1 bytes. */
@@ -131,7 +124,7 @@ static void csv_field(FILE *f, const char *s)
 /* Write one stream's description, "temperature (°C, 10 Hz)", into buf. */
 static void fmt_stream(char *buf, size_t n, const json_t *st)
 {
-	char rate[32];
+	char rate[48];
 	const char *unit = labctl_jstr(st, "unit", "");
 
 	fmt_rate(rate, sizeof rate, json_number_value(json_object_get(st, "rate")));
