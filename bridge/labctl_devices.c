@@ -146,7 +146,7 @@ static int unavailable_table(const json_t *list)
 	json_array_foreach(list, i, dev)
 	{
 		char reason[600];
-		const char *row[5], *where = labctl_jstr(dev, "config", "");
+		const char *row[5], *where = labctl_jstr(dev, "where", "");
 		json_t *retry = json_object_get(dev, "retry_ms");
 		size_t n;
 

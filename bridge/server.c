@@ -313,7 +313,7 @@ static void note_absent(lb_server *s, const lb_driver *const *drv, size_t ndrv,
 			json_object_set_new(absent, a->id,
 					    json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "id", a->id,
 						      "name", a->name, "kind", a->kind, "driver",
-						      drv[k]->name, "reason", a->reason, "config",
+						      drv[k]->name, "reason", a->reason, "where",
 						      a->where));
 		}
 	json_decref(s->absent);

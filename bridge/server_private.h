@@ -76,7 +76,7 @@ struct lb_server {
 	/* {device id: {message, delay_ns, retry_at, name, kind, driver}}: open failures, retried
 	 * later */
 	json_t *failed;
-	json_t *absent; /* {device id: {id, name, kind, driver, reason, config}}: configured, not
+	json_t *absent; /* {device id: {id, name, kind, driver, reason, where}}: configured, not
 			   found by the last scan */
 	json_t *ports;
 	int simulate;

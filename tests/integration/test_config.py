@@ -45,7 +45,9 @@ class ConfigDiagnostics(BridgeTest):
                "[marlin.noport]\n"
                "title = Printer without a port\n"
                "[lines.noport]\n"
-               "baud = 9600\n")
+               "baud = 9600\n"
+               "[sim.w]\n"
+               "wave = zigzag\n")
         conf = make_conf({"t": sensor()}, raw=raw)
         d = self.start_bridge(conf)
         c = self.client(d)
@@ -60,6 +62,8 @@ class ConfigDiagnostics(BridgeTest):
             (path, line_of(conf, "[marlin.noport]")),
             "%s:%d: device lines-noport is not available: [lines.noport] has no port" %
             (path, line_of(conf, "[lines.noport]")),
+            "%s:%d: [sim.w] wave = 'zigzag' must be constant, sine" %
+            (path, line_of(conf, "[sim.w]")),
         ]
         for e in expect:
             wait_until(lambda: e in d.stderr(), what="the warning %r" % e)
@@ -75,7 +79,7 @@ class ConfigDiagnostics(BridgeTest):
         self.assertEqual((nope["state"], nope["available"], nope["driver"], nope["kind"]),
                          ("absent", False, "firmata", "sensor"))
         self.assertIn("port /dev/ttyNOPE0 does not exist", nope["reason"])
-        self.assertEqual(nope["config"], "%s:%d" % (path, line_of(conf, "[firmata.nope]")))
+        self.assertEqual(nope["where"], "%s:%d" % (path, line_of(conf, "[firmata.nope]")))
         self.assertIn("has no port", every["printer-noport"]["reason"])
         self.assertEqual([x["id"] for x in c.call("devices.list", {"all": True,
                                                                    "kind": "printer"})],
