@@ -89,7 +89,7 @@ build/marlin-emu: $(patsubst %.c,build/obj/%.o,$(EMU_SRC)) | build
 build/asan/marlin-emu: $(patsubst %.c,build/asan/obj/%.o,$(EMU_SRC)) | build/asan
 	$(CC) -O1 -g $(SAN) -o $@ $^ $(PKG_LIBS)
 
-build/asan/test_%: tests/unit/test_%.c $(ASAN_OBJ) | build/asan
+build/asan/test_%: tests/unit/test_%.c build/asan/test_%.d $(ASAN_OBJ) | build/asan
 	$(CC) $(CSTD) $(WARN) -O1 -g $(SAN) $(DEP) -MF $@.d -MT $@ $(PKG_CFLAGS) -Ibridge -o $@ $< $(ASAN_OBJ) $(PKG_LIBS)
 
 FUZZ_OBJ := $(patsubst %.c,build/fuzz/obj/%.o,$(CORE_SRC) $(PROTO_SRC))
@@ -100,11 +100,11 @@ build/fuzz/obj/%.o: %.c build/fuzz/obj/%.d
 	@mkdir -p $(dir $@)
 	clang $(CSTD) $(WARN) -O1 -g -fsanitize=fuzzer-no-link,address,undefined $(DEP) $(PKG_CFLAGS) -c -o $@ $<
 
-build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJ) | build/fuzz
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c build/fuzz/fuzz_%.d $(FUZZ_OBJ) | build/fuzz
 	clang $(CSTD) $(WARN) -O1 -g -fsanitize=fuzzer,address,undefined $(DEP) -MF $@.d -MT $@ $(PKG_CFLAGS) -Ibridge -o $@ $< $(FUZZ_OBJ) $(PKG_LIBS)
 
 # (benchmarks include the sources they measure: their .d files list them)
-build/bench_%: tests/bench/bench_%.c | build
+build/bench_%: tests/bench/bench_%.c build/bench_%.d | build
 	$(CC) $(CSTD) $(WARN) -O2 -g $(DEP) -MF $@.d -MT $@ $(PKG_CFLAGS) -Ibridge -o $@ $< $(PKG_LIBS)
 
 build build/asan build/fuzz:
@@ -181,6 +181,6 @@ clean:
 # (never built, or built before the .d files existed) is rebuilt: the .d files' empty rule.
 ALL_OBJ := $(REL_OBJ) $(ASAN_OBJ) $(FUZZ_OBJ) $(foreach d,build/obj build/asan/obj,\
              $(patsubst %.c,$(d)/%.o,bridge/main.c $(LABCTL_SRC) $(EMU_SRC) examples/c/watch.c))
-DEP_FILES := $(sort $(ALL_OBJ:.o=.d))
+DEP_FILES := $(sort $(ALL_OBJ:.o=.d) $(addsuffix .d,$(UNIT_BIN) $(FUZZ_BIN) $(BENCH_BIN)))
 $(DEP_FILES):
--include $(wildcard $(DEP_FILES) build/asan/test_*.d build/fuzz/fuzz_*.d build/bench_*.d)
+-include $(wildcard $(DEP_FILES))
