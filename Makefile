@@ -14,6 +14,10 @@ CSTD    := -std=c11 -D_GNU_SOURCE
 WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 CFLAGS  ?= -O2 -g
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+# Header dependencies: each compile writes the headers it read into a .d file next to its output
+# (-MMD), with an empty rule per header (-MP) so that a deleted header does not break the build;
+# the .d files are included at the end. A header change rebuilds what includes it, and only that.
+DEP     = -MMD -MP
 PKG_CFLAGS = $(shell pkg-config --cflags $(LIBS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(LIBS) 2>/dev/null) -lm -lpthread
 
@@ -21,7 +25,6 @@ CORE_SRC   := $(filter-out bridge/main.c bridge/labctl%.c,$(wildcard bridge/*.c)
 DRIVER_SRC := $(wildcard drivers/*/*.c)
 PROTO_SRC  := $(wildcard protocols/*.c)
 DAEMON_SRC := bridge/main.c $(CORE_SRC) $(DRIVER_SRC) $(PROTO_SRC)
-HEADERS    := $(wildcard bridge/*.h drivers/*/*.h protocols/*.h)
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(patsubst tests/unit/%.c,build/asan/%,$(UNIT_SRC))
 FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
@@ -40,60 +43,69 @@ deps:
 test-deps:
 	@./udev/install-deps $(TEST_PKGS)
 
-build/labbridge: $(DAEMON_SRC) $(HEADERS) | build
-	$(CC) $(CSTD) $(WARN) $(CFLAGS) $(PKG_CFLAGS) -o $@ $(DAEMON_SRC) $(PKG_LIBS)
+# Release builds: one object per source (build/obj/), each with its header dependencies.
+REL_OBJ := $(patsubst %.c,build/obj/%.o,$(DAEMON_SRC))
 
-LABCTL_SRC := bridge/labctl.c $(wildcard bridge/labctl_*.c)
-LABCTL_HDR := bridge/labctl.h
+build/obj/%.o: %.c build/obj/%.d
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(WARN) $(CFLAGS) $(DEP) $(PKG_CFLAGS) -c -o $@ $<
 
-build/labctl: $(LABCTL_SRC) $(LABCTL_HDR) | build
-	$(CC) $(CSTD) $(WARN) $(CFLAGS) $(PKG_CFLAGS) -o $@ $(LABCTL_SRC) $(PKG_LIBS)
+build/labbridge: $(REL_OBJ) | build
+	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
 
-build/watch: examples/c/watch.c | build
-	$(CC) $(CSTD) $(WARN) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(PKG_LIBS)
+LABCTL_SRC := bridge/labctl.c $(wildcard bridge/labctl_*.c) bridge/numfmt.c
+
+build/labctl: $(patsubst %.c,build/obj/%.o,$(LABCTL_SRC)) | build
+	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
+
+build/watch: build/obj/examples/c/watch.o | build
+	$(CC) $(CFLAGS) -o $@ $< $(PKG_LIBS)
 
 # Sanitized builds for the tests: every source compiled once, the daemon and each unit test
 # linked from the same objects (object files, not an archive: the drivers' registration sections
 # must all be linked in).
 ASAN_OBJ := $(patsubst %.c,build/asan/obj/%.o,$(CORE_SRC) $(DRIVER_SRC) $(PROTO_SRC))
 
-build/asan/obj/%.o: %.c $(HEADERS)
+build/asan/obj/%.o: %.c build/asan/obj/%.d
 	@mkdir -p $(dir $@)
-	$(CC) $(CSTD) $(WARN) -O1 -g $(SAN) $(PKG_CFLAGS) -c -o $@ $<
+	$(CC) $(CSTD) $(WARN) -O1 -g $(SAN) $(DEP) $(PKG_CFLAGS) -c -o $@ $<
 
 build/asan/labbridge: build/asan/obj/bridge/main.o $(ASAN_OBJ) | build/asan
 	$(CC) -O1 -g $(SAN) -o $@ $^ $(PKG_LIBS)
 
-build/asan/labctl: $(LABCTL_SRC) $(LABCTL_HDR) | build/asan
-	$(CC) $(CSTD) $(WARN) -O1 -g $(SAN) $(PKG_CFLAGS) -o $@ $(LABCTL_SRC) $(PKG_LIBS)
+build/asan/labctl: $(patsubst %.c,build/asan/obj/%.o,$(LABCTL_SRC)) | build/asan
+	$(CC) -O1 -g $(SAN) -o $@ $^ $(PKG_LIBS)
 
-build/asan/watch: examples/c/watch.c | build/asan
-	$(CC) $(CSTD) $(WARN) -O1 -g $(SAN) $(PKG_CFLAGS) -o $@ $< $(PKG_LIBS)
+build/asan/watch: build/asan/obj/examples/c/watch.o | build/asan
+	$(CC) -O1 -g $(SAN) -o $@ $< $(PKG_LIBS)
 
-# Standalone device emulators (pseudo-terminals) for the integration tests and the benchmarks.
-EMU_SRC := drivers/marlin/emulator.c bridge/ptyboard.c bridge/simmath.c bridge/serial.c bridge/error.c bridge/log.c
-build/marlin-emu: tests/emulators/marlin_emu.c $(EMU_SRC) $(HEADERS) | build
-	$(CC) $(CSTD) $(WARN) -O2 -g $(PKG_CFLAGS) -o $@ $< $(EMU_SRC) $(PKG_LIBS)
+# Standalone device emulators (pseudo-terminals) for the integration tests and the benchmarks,
+# linked from the same objects as the daemon.
+EMU_SRC := tests/emulators/marlin_emu.c drivers/marlin/emulator.c bridge/ptyboard.c bridge/simmath.c \
+           bridge/serial.c bridge/error.c bridge/log.c
+build/marlin-emu: $(patsubst %.c,build/obj/%.o,$(EMU_SRC)) | build
+	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
 
-build/asan/marlin-emu: tests/emulators/marlin_emu.c $(EMU_SRC) $(HEADERS) | build/asan
-	$(CC) $(CSTD) $(WARN) -O1 -g $(SAN) $(PKG_CFLAGS) -o $@ $< $(EMU_SRC) $(PKG_LIBS)
+build/asan/marlin-emu: $(patsubst %.c,build/asan/obj/%.o,$(EMU_SRC)) | build/asan
+	$(CC) -O1 -g $(SAN) -o $@ $^ $(PKG_LIBS)
 
-build/asan/test_%: tests/unit/test_%.c tests/unit/check.h $(ASAN_OBJ) $(HEADERS) | build/asan
-	$(CC) $(CSTD) $(WARN) -O1 -g $(SAN) $(PKG_CFLAGS) -Ibridge -o $@ $< $(ASAN_OBJ) $(PKG_LIBS)
+build/asan/test_%: tests/unit/test_%.c build/asan/test_%.d $(ASAN_OBJ) | build/asan
+	$(CC) $(CSTD) $(WARN) -O1 -g $(SAN) $(DEP) -MF $@.d -MT $@ $(PKG_CFLAGS) -Ibridge -o $@ $< $(ASAN_OBJ) $(PKG_LIBS)
 
 FUZZ_OBJ := $(patsubst %.c,build/fuzz/obj/%.o,$(CORE_SRC) $(PROTO_SRC))
 
 .SECONDARY: $(ASAN_OBJ) $(FUZZ_OBJ) # kept between runs, not removed as intermediates
 
-build/fuzz/obj/%.o: %.c $(HEADERS)
+build/fuzz/obj/%.o: %.c build/fuzz/obj/%.d
 	@mkdir -p $(dir $@)
-	clang $(CSTD) $(WARN) -O1 -g -fsanitize=fuzzer-no-link,address,undefined $(PKG_CFLAGS) -c -o $@ $<
+	clang $(CSTD) $(WARN) -O1 -g -fsanitize=fuzzer-no-link,address,undefined $(DEP) $(PKG_CFLAGS) -c -o $@ $<
 
-build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJ) $(HEADERS) | build/fuzz
-	clang $(CSTD) $(WARN) -O1 -g -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS) -Ibridge -o $@ $< $(FUZZ_OBJ) $(PKG_LIBS)
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c build/fuzz/fuzz_%.d $(FUZZ_OBJ) | build/fuzz
+	clang $(CSTD) $(WARN) -O1 -g -fsanitize=fuzzer,address,undefined $(DEP) -MF $@.d -MT $@ $(PKG_CFLAGS) -Ibridge -o $@ $< $(FUZZ_OBJ) $(PKG_LIBS)
 
-build/bench_%: tests/bench/bench_%.c $(CORE_SRC) $(HEADERS) | build
-	$(CC) $(CSTD) $(WARN) -O2 -g $(PKG_CFLAGS) -Ibridge -o $@ $< $(PKG_LIBS)
+# (benchmarks include the sources they measure: their .d files list them)
+build/bench_%: tests/bench/bench_%.c build/bench_%.d | build
+	$(CC) $(CSTD) $(WARN) -O2 -g $(DEP) -MF $@.d -MT $@ $(PKG_CFLAGS) -Ibridge -o $@ $< $(PKG_LIBS)
 
 build build/asan build/fuzz:
 	mkdir -p $@
@@ -164,3 +176,11 @@ format:
 
 clean:
 	rm -rf build
+
+# The header dependencies written by the compiles above. An object whose .d file is missing
+# (never built, or built before the .d files existed) is rebuilt: the .d files' empty rule.
+ALL_OBJ := $(REL_OBJ) $(ASAN_OBJ) $(FUZZ_OBJ) $(foreach d,build/obj build/asan/obj,\
+             $(patsubst %.c,$(d)/%.o,bridge/main.c $(LABCTL_SRC) $(EMU_SRC) examples/c/watch.c))
+DEP_FILES := $(sort $(ALL_OBJ:.o=.d) $(addsuffix .d,$(UNIT_BIN) $(FUZZ_BIN) $(BENCH_BIN)))
+$(DEP_FILES):
+-include $(wildcard $(DEP_FILES))

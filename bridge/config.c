@@ -4,11 +4,13 @@
 #include <errno.h>
 #include <ini.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "access.h"
+#include "log.h"
 
 typedef struct load_ctx {
 	json_t *root;
@@ -232,4 +234,127 @@ int lb_config_set(json_t *cfg, const char *section, const char *key, const char 
 			return LB_ENOMEM;
 	}
 	return json_object_set_new(sec, key, json_string(value)) < 0 ? LB_ENOMEM : 0;
+}
+
+void lb_config_where(const json_t *cfg, const char *section, const char *key, char *buf, size_t n)
+{
+	const json_t *sec = json_object_get(cfg, section);
+	const char *path = json_string_value(json_object_get(cfg, "_path"));
+	json_int_t line =
+	    key ? json_integer_value(json_object_get(json_object_get(sec, "_lines"), key))
+		: json_integer_value(json_object_get(sec, "_line"));
+
+	if (!path)
+		snprintf(buf, n, "(command line)");
+	else if (line > 0)
+		snprintf(buf, n, "%s:%lld", path, (long long)line);
+	else
+		snprintf(buf, n, "%s", path);
+}
+
+int lb_config_report(const json_t *cfg, const char *section, const char *key, const char *fmt, ...)
+{
+	/* what was reported: "section\nkey\nmessage" -> true (the configuration is loaded once) */
+	static json_t *reported;
+	char where[600], msg[600], id[1400];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	snprintf(id, sizeof id, "%s\n%s\n%s", section, key ? key : "", msg);
+	if (!reported)
+		reported = json_object();
+	if (json_object_get(reported, id))
+		return 0;
+	json_object_set_new(reported, id, json_true());
+	lb_config_where(cfg, section, key, where, sizeof where);
+	lb_warn("%s: [%s] %s", where, section, msg);
+	return 1;
+}
+
+/* The edit distance between a[0..la) and b[0..lb), capped: words of up to 31 characters. */
+static size_t edit_distance(const char *a, size_t la, const char *b, size_t lb)
+{
+	size_t row[32], prev, tmp;
+
+	if (la > 31 || lb > 31)
+		return 99;
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		prev = row[0];
+		row[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t best = prev + (a[i - 1] != b[j - 1]);
+			if (row[j] + 1 < best)
+				best = row[j] + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			tmp = row[j];
+			row[j] = best;
+			prev = tmp;
+		}
+	}
+	return row[lb];
+}
+
+/* Whether section is one of known (a "PREFIX.*" entry matches [PREFIX.NAME]). */
+static int section_known(const char *section, const char *const *known)
+{
+	for (; *known; known++) {
+		size_t n = strlen(*known);
+		if (n >= 2 && strcmp(*known + n - 2, ".*") == 0) {
+			if (strncmp(section, *known, n - 1) == 0 && section[n - 1])
+				return 1;
+		} else if (strcmp(section, *known) == 0) {
+			return 1;
+		}
+	}
+	return 0;
+}
+
+int lb_config_check_sections(const json_t *cfg, const char *const *known)
+{
+	const char *section;
+	json_t *sec;
+	int unknown = 0;
+
+	json_object_foreach((json_t *)cfg, section, sec)
+	{
+		const char *dot = strchr(section, '.');
+		size_t head = dot ? (size_t)(dot - section) : strlen(section), best = 3;
+		char guess[300] = "", list[600] = "";
+		size_t used = 0;
+
+		if (section[0] == '_' || !json_is_object(sec) || section_known(section, known))
+			continue;
+		for (const char *const *k = known; *k; k++) {
+			size_t n = strlen(*k), d;
+			int prefix = n >= 2 && strcmp(*k + n - 2, ".*") == 0;
+			if (prefix)
+				n -= 2;
+			if (used < sizeof list)
+				used += (size_t)snprintf(list + used, sizeof list - used,
+							 "%s%.*s%s", used ? ", " : "", (int)n, *k,
+							 prefix ? ".NAME" : "");
+			/* [firmatta.x] for [firmata.x], [bridg] for [bridge], [firmata] alone */
+			d = edit_distance(section, head, *k, n);
+			if (d < best && (dot ? prefix : 1)) {
+				best = d;
+				if (prefix && dot)
+					snprintf(guess, sizeof guess, "[%.*s%s]", (int)n, *k, dot);
+				else if (prefix)
+					snprintf(guess, sizeof guess, "[%.*s.NAME]", (int)n, *k);
+				else
+					snprintf(guess, sizeof guess, "[%s]", *k);
+			}
+		}
+		unknown++;
+		lb_config_report(
+		    cfg, section, NULL,
+		    "is not a section labbridge knows, so it is ignored%s%s%s (known: %s)",
+		    guess[0] ? ": did you mean " : "", guess, guess[0] ? "?" : "", list);
+	}
+	return unknown;
 }

@@ -5,6 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <errno.h>
+#include <unistd.h>
+
+#include "config.h"
 #include "grow.h"
 
 /* A placeholder keeps the section present even in a binary without drivers (unit tests). */
@@ -67,10 +71,52 @@ int lb_spec_list_add(lb_spec_list *l, const char *id, const char *name, const ch
 	return 0;
 }
 
+int lb_spec_list_absent(lb_spec_list *l, const char *id, const char *name, const char *kind,
+			const json_t *cfg, const char *section, const char *reason)
+{
+	lb_absent_spec *a;
+
+	if (lb_grow(&l->absent, &l->capabsent, l->nabsent, sizeof *l->absent) < 0)
+		return LB_ENOMEM;
+	a = &l->absent[l->nabsent++];
+	memset(a, 0, sizeof *a);
+	snprintf(a->id, sizeof a->id, "%s", id);
+	snprintf(a->name, sizeof a->name, "%s", name);
+	snprintf(a->kind, sizeof a->kind, "%s", kind);
+	snprintf(a->reason, sizeof a->reason, "%s", reason);
+	if (section)
+		lb_config_where(cfg, section, NULL, a->where, sizeof a->where);
+	return 0;
+}
+
+const char *lb_scan_port(const lb_scan_ctx *ctx, const char *section, const char *key,
+			 lb_spec_list *out, const char *id, const char *name, const char *kind)
+{
+	const char *path = lb_config_str(ctx->config, section, key, NULL);
+	char reason[256];
+
+	if (!path || !*path) {
+		snprintf(reason, sizeof reason, "[%s] has no %s (e.g. %s = /dev/ttyACM0)", section,
+			 key, key);
+		lb_spec_list_absent(out, id, name, kind, ctx->config, section, reason);
+		return NULL;
+	}
+	if (access(path, F_OK) == 0)
+		return path;
+	if (errno == ENOENT)
+		snprintf(reason, sizeof reason, "port %s does not exist (not plugged in?)", path);
+	else
+		snprintf(reason, sizeof reason, "port %s cannot be checked: %s", path,
+			 strerror(errno));
+	lb_spec_list_absent(out, id, name, kind, ctx->config, section, reason);
+	return NULL;
+}
+
 void lb_spec_list_clear(lb_spec_list *l)
 {
 	for (size_t i = 0; i < l->n; i++)
 		json_decref(l->v[i].params);
 	free(l->v);
+	free(l->absent);
 	memset(l, 0, sizeof *l);
 }

@@ -34,13 +34,36 @@ typedef struct lb_scan_ctx {
 	bool simulate;	      /* the simulated lab is on */
 } lb_scan_ctx;
 
-/* Appends a spec to a growable list; 0 or LB_ENOMEM. params is taken over (even on failure). */
+/* A configured device that scan did not find, and why: shown by devices.list {all: true}. */
+typedef struct lb_absent_spec {
+	char id[64];
+	char name[128];
+	char kind[16];
+	char reason[256]; /* "port /dev/ttyUSB3 does not exist", "[marlin.x] has no port" */
+	char where[320];  /* the section's "FILE:LINE", or "" */
+} lb_absent_spec;
+
+/* What scan returns: the devices present now (v), and the configured ones absent (absent). */
 typedef struct lb_spec_list {
 	lb_device_spec *v;
 	size_t n, cap;
+	lb_absent_spec *absent;
+	size_t nabsent, capabsent;
 } lb_spec_list;
+
+/* Appends a spec to the list; 0 or LB_ENOMEM. params is taken over (even on failure). */
 int lb_spec_list_add(lb_spec_list *l, const char *id, const char *name, const char *kind,
 		     bool simulated, json_t *params);
+
+/*
+ * Appends a configured device that is not there, with the reason in words and where it is
+ * configured (cfg and section give "FILE:LINE"; section NULL: nowhere). The bridge logs it
+ * once (again when the reason changes) and devices.list {all: true} shows it. 0 or LB_ENOMEM.
+ */
+int lb_spec_list_absent(lb_spec_list *l, const char *id, const char *name, const char *kind,
+			const json_t *cfg, const char *section, const char *reason);
+
+/* Frees both lists' entries; l may be used again. */
 void lb_spec_list_clear(lb_spec_list *l);
 
 /* What a driver action asks of the client calling it through device.call (lb_action.flags). */
@@ -135,5 +158,14 @@ const lb_driver *lb_driver_find(const char *name);
 
 /* The action of that name among drv's (a service-only one too), or NULL. */
 const lb_action *lb_driver_action(const lb_driver *drv, const char *name);
+
+/*
+ * For a driver's scan: the port of a configured device's section ([DRIVER.NAME] port = PATH)
+ * when that path exists now. Otherwise NULL, after appending the device to out's absent list
+ * with the reason ("port PATH does not exist", or "[SECTION] has no port"), which the bridge
+ * logs once with the section's file and line. key is the option's name ("port").
+ */
+const char *lb_scan_port(const lb_scan_ctx *ctx, const char *section, const char *key,
+			 lb_spec_list *out, const char *id, const char *name, const char *kind);
 
 #endif

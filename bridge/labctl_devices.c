@@ -17,6 +17,7 @@
 #include <zmq.h>
 
 #include "labctl.h"
+#include "numfmt.h"
 
 #define COUNT_TIMEOUT_S 10.0 /* watch --count N: default --timeout */
 
@@ -46,38 +47,30 @@ static void fmt_time(char *buf, size_t n, int64_t ns)
 	snprintf(buf, n, "%s.%06d", cached, (int)(frac / 1000));
 }
 
-/* Write v in the shortest form that reads back to the same float (single) or double, in the C
- * locale ("21.53", "1e-05"); NaN and infinities as "nan", "inf", "-inf". Returns whether the
- * text is also a valid JSON number. */
+/* Write v as people read it, with the digits that read back to the same float (single) or
+ * double ("20", "21.53", "0.00123"; "1e-7" only beyond 1e-5..1e15); NaN and infinities as
+ * "nan", "inf", "-inf". Returns whether the text is also a valid JSON number (numfmt.h). */
 static bool fmt_real(char *buf, size_t n, double v, bool single)
 {
-	if (isnan(v)) {
-		snprintf(buf, n, "nan");
-		return false;
-	}
-	if (isinf(v)) {
-		snprintf(buf, n, "%s", v > 0 ? "inf" : "-inf");
-		return false;
-	}
-	for (int prec = 1; prec <= 17; prec++) {
-		snprintf(buf, n, "%.*g", prec, v);
-		if (single ? strtof(buf, NULL) == (float)v : strtod(buf, NULL) == v)
-			break;
-	}
-	return true;
+	return lb_fmt_number(buf, n, v, single);
 }
 
 /* Write a rate in Hz readably ("10 Hz", "100 kHz", "irregular" for 0). */
 static void fmt_rate(char *buf, size_t n, double rate)
 {
-	if (!(rate > 0))
+	char num[32];
+	const char *unit = rate >= 1e6 ? "MHz" : rate >= 1e3 ? "kHz" : "Hz";
+
+	if (!(rate > 0)) {
 		snprintf(buf, n, "irregular");
-	else if (rate >= 1e6)
-		snprintf(buf, n, "%g MHz", rate / 1e6);
-	else if (rate >= 1e3)
-		snprintf(buf, n, "%g kHz", rate / 1e3);
-	else
-		snprintf(buf, n, "%g Hz", rate);
+		return;
+	}
+	lb_fmt_number(num, sizeof num,
+		      rate >= 1e6   ? rate / 1e6
+		      : rate >= 1e3 ? rate / 1e3
+				    : rate,
+		      false);
+	snprintf(buf, n, "%s %s", num, unit);
 }
 
 /* Write a JSON value compactly into buf, cut with "..." when longer than n - 1 bytes. */
@@ -131,7 +124,7 @@ static void csv_field(FILE *f, const char *s)
 /* Write one stream's description, "temperature (°C, 10 Hz)", into buf. */
 static void fmt_stream(char *buf, size_t n, const json_t *st)
 {
-	char rate[32];
+	char rate[48];
 	const char *unit = labctl_jstr(st, "unit", "");
 
 	fmt_rate(rate, sizeof rate, json_number_value(json_object_get(st, "rate")));
@@ -139,7 +132,55 @@ static void fmt_stream(char *buf, size_t n, const json_t *st)
 		 rate);
 }
 
-/* labctl devices: the device table, or devices.list's result as JSON. A status. */
+/* Print the second part of labctl devices: the devices of list that are not available
+ * (opening, failed to open, configured but absent), with the reason, the retry time and where
+ * they are configured; nothing when there are none. 0, or -1 when out of memory. */
+static int unavailable_table(const json_t *list)
+{
+	static const char *const heading[] = {"NOT AVAILABLE", "KIND", "DRIVER", "STATE", "REASON"};
+	struct labctl_table t = {.ncols = 5};
+	json_t *dev;
+	size_t i;
+	int rc = -1;
+
+	json_array_foreach(list, i, dev)
+	{
+		char reason[600];
+		const char *row[5], *where = labctl_jstr(dev, "where", "");
+		json_t *retry = json_object_get(dev, "retry_ms");
+		size_t n;
+
+		if (!json_is_false(json_object_get(dev, "available")))
+			continue;
+		if (!t.nrows && labctl_table_add(&t, heading) < 0)
+			goto cleanup;
+		n = (size_t)snprintf(reason, sizeof reason, "%s",
+				     labctl_jstr(dev, "reason", "(no reason given)"));
+		if (json_is_integer(retry) && n < sizeof reason)
+			n += (size_t)snprintf(reason + n, sizeof reason - n, "; retry in %.0f s",
+					      ceil((double)json_integer_value(retry) / 1000));
+		if (*where && n < sizeof reason)
+			snprintf(reason + n, sizeof reason - n, " (%s)", where);
+		row[0] = labctl_jstr(dev, "id", "?");
+		row[1] = labctl_jstr(dev, "kind", "?");
+		row[2] = labctl_jstr(dev, "driver", "?");
+		row[3] = labctl_jstr(dev, "state", "?");
+		row[4] = reason;
+		if (labctl_table_add(&t, row) < 0)
+			goto cleanup;
+	}
+	if (t.nrows) {
+		printf("\n");
+		labctl_table_print(&t);
+	}
+	rc = 0;
+cleanup:
+	labctl_table_free(&t);
+	return rc;
+}
+
+/* labctl devices: the device table, then those not available (devices.list {all: true}), or
+ * the whole list as JSON. A status. */
 int labctl_cmd_devices(void *ctx, const struct labctl_opts *o)
 {
 	static const char *const heading[] = {"ID",	   "KIND",  "DRIVER", "STATE",
@@ -149,7 +190,10 @@ int labctl_cmd_devices(void *ctx, const struct labctl_opts *o)
 	size_t i;
 	int st = LABCTL_FAIL;
 
-	if (labctl_rpc_call(ctx, o, "devices.list", NULL, &list) < 0)
+	json_t *params = json_pack("{s:b}", "all", 1);
+	size_t live = 0;
+
+	if (!params || labctl_rpc_call(ctx, o, "devices.list", params, &list) < 0)
 		goto cleanup;
 	if (o->json) {
 		st = labctl_print_json(list) < 0 ? LABCTL_FAIL : LABCTL_OK;
@@ -159,12 +203,15 @@ int labctl_cmd_devices(void *ctx, const struct labctl_opts *o)
 		labctl_errmsg("labctl: devices.list did not return a list\n");
 		goto cleanup;
 	}
+	json_array_foreach(list, i, dev) live += !json_is_false(json_object_get(dev, "available"));
 	if (json_array_size(list) == 0) {
 		printf("no devices\n");
 		st = LABCTL_OK;
 		goto cleanup;
 	}
-	if (labctl_table_add(&t, heading) < 0)
+	if (!live)
+		printf("no devices available\n");
+	else if (labctl_table_add(&t, heading) < 0)
 		goto oom;
 	json_array_foreach(list, i, dev)
 	{
@@ -174,6 +221,8 @@ int labctl_cmd_devices(void *ctx, const struct labctl_opts *o)
 		char lease_text[256], stream_text[256];
 		const char *row[7];
 
+		if (json_is_false(json_object_get(dev, "available")))
+			continue; /* in the second part */
 		if (json_is_object(lease)) {
 			const char *name = labctl_jstr(lease, "name", "");
 
@@ -204,6 +253,8 @@ int labctl_cmd_devices(void *ctx, const struct labctl_opts *o)
 		}
 	}
 	labctl_table_print(&t);
+	if (unavailable_table(list) < 0)
+		goto oom;
 	st = LABCTL_OK;
 	goto cleanup;
 oom:
@@ -211,6 +262,7 @@ oom:
 cleanup:
 	labctl_table_free(&t);
 	json_decref(list);
+	json_decref(params);
 	return st;
 }
 

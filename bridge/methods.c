@@ -76,18 +76,32 @@ static int m_hello(lb_server *s, call *c, json_t **result, lb_error *err)
 /* devices.list */
 static int m_devices(lb_server *s, call *c, json_t **result, lb_error *err)
 {
-	static const char *const allowed[] = {"kind", NULL};
+	static const char *const allowed[] = {"kind", "all", NULL};
 	const char *kind = NULL;
+	json_t *all = json_object_get(c->req.params, "all"), *u, *e;
+	size_t i;
 
 	if (lb_param_only(c->req.params, allowed, err) < 0 ||
 	    lb_param_string(c->req.params, "kind", false, &kind, err) < 0)
 		return LB_EFAIL;
+	if (all && !json_is_boolean(all))
+		return lb_error_set(err, LB_ERR_INVALID_PARAMS, "all must be true or false");
 	*result = json_array();
-	for (size_t i = 0; i < s->ndev; i++) {
+	for (i = 0; i < s->ndev; i++) {
 		lb_device *d = s->dev[i];
 		if (d->opened && !d->removing && (!kind || strcmp(kind, d->spec.kind) == 0))
 			json_array_append_new(*result, srv_device_json(s, d, c->now.mono));
 	}
+	if (!json_is_true(all))
+		return 0;
+	/* all: then the devices that are opening, failed to open or are configured but absent */
+	u = srv_unavailable_json(s, c->now.mono);
+	json_array_foreach(u, i, e)
+	{
+		if (!kind || strcmp(kind, json_string_value(json_object_get(e, "kind"))) == 0)
+			json_array_append(*result, e);
+	}
+	json_decref(u);
 	return 0;
 }
 

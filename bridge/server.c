@@ -265,6 +265,128 @@ static int emulated(const lb_server *s, const char *driver)
 	return 0;
 }
 
+/* Warn (once, with the file and line) about each configuration section that nothing reads:
+ * the known ones are [bridge], [access], [print] and each registered driver's [NAME] and
+ * [NAME.*]. */
+static void check_config_sections(lb_server *s)
+{
+	static const char *const fixed[] = {"bridge", "access", "print"};
+	const char *known[3 + 2 * 64 + 1];
+	char prefixed[64][40];
+	size_t ndrv, n = 0;
+	const lb_driver *const *drv = lb_drivers(&ndrv);
+
+	for (size_t i = 0; i < 3; i++)
+		known[n++] = fixed[i];
+	for (size_t k = 0; k < ndrv && k < 64; k++) {
+		snprintf(prefixed[k], sizeof prefixed[k], "%s.*", drv[k]->name);
+		known[n++] = drv[k]->name;
+		known[n++] = prefixed[k];
+	}
+	known[n] = NULL;
+	lb_config_check_sections(s->opts.config, known);
+}
+
+/* Keep the configured devices the drivers did not find, logging each once (and again when its
+ * reason changes), and forget the open failures of devices no longer found. */
+static void note_absent(lb_server *s, const lb_driver *const *drv, size_t ndrv,
+			const lb_spec_list *found)
+{
+	json_t *absent = json_object();
+	const char *id;
+	json_t *v, *tmp;
+
+	for (size_t k = 0; k < ndrv; k++)
+		for (size_t i = 0; i < found[k].nabsent; i++) {
+			const lb_absent_spec *a = &found[k].absent[i];
+			json_t *prev = json_object_get(s->absent, a->id);
+			const char *before = json_string_value(json_object_get(prev, "reason"));
+			size_t file = strcspn(a->where, ":");
+			if (!before || strcmp(before, a->reason) != 0) {
+				/* a reason from the config parser names its own file:line */
+				if (a->where[0] && strncmp(a->reason, a->where, file) != 0)
+					lb_warn("%s: device %s is not available: %s", a->where,
+						a->id, a->reason);
+				else
+					lb_warn("device %s is not available: %s", a->id, a->reason);
+			}
+			json_object_set_new(absent, a->id,
+					    json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "id", a->id,
+						      "name", a->name, "kind", a->kind, "driver",
+						      drv[k]->name, "reason", a->reason, "where",
+						      a->where));
+		}
+	json_decref(s->absent);
+	s->absent = absent;
+	json_object_foreach_safe(s->failed, tmp, id, v)
+	{
+		int present = 0;
+		for (size_t k = 0; k < ndrv && !present; k++)
+			for (size_t i = 0; i < found[k].n && !present; i++)
+				present = strcmp(found[k].v[i].id, id) == 0;
+		if (!present)
+			json_object_del(s->failed, id);
+	}
+}
+
+json_t *srv_unavailable_json(lb_server *s, int64_t now)
+{
+	json_t *out = json_array(), *seen = json_object(), *v;
+	const char *id;
+
+	/* being opened (perhaps again, after a failure) */
+	for (size_t i = 0; i < s->ndev; i++) {
+		lb_device *d = s->dev[i];
+		json_t *f = json_object_get(s->failed, d->spec.id);
+		const char *before = json_string_value(json_object_get(f, "message"));
+		char reason[400];
+		if (d->opened || d->removing)
+			continue;
+		snprintf(reason, sizeof reason, "opening%s%s", before ? " again after: " : "",
+			 before ? before : "");
+		json_array_append_new(out, json_pack("{s:s,s:s,s:s,s:s,s:b,s:s,s:s,s:b,s:[],s:n}",
+						     "id", d->spec.id, "name", d->spec.name, "kind",
+						     d->spec.kind, "driver", d->driver->name,
+						     "simulated", d->spec.simulated, "state",
+						     "opening", "reason", reason, "available", 0,
+						     "streams", "lease"));
+		json_object_set_new(seen, d->spec.id, json_true());
+	}
+	/* failed to open, waiting for their retry time */
+	json_object_foreach(s->failed, id, v)
+	{
+		json_int_t left = json_integer_value(json_object_get(v, "retry_at")) - now;
+		if (json_object_get(seen, id) || srv_find_device(s, id))
+			continue;
+		json_array_append_new(
+		    out, json_pack("{s:s,s:s,s:s,s:s,s:b,s:s,s:s,s:I,s:b,s:[],s:n}", "id", id,
+				   "name", json_string_value(json_object_get(v, "name")), "kind",
+				   json_string_value(json_object_get(v, "kind")), "driver",
+				   json_string_value(json_object_get(v, "driver")), "simulated",
+				   json_is_true(json_object_get(v, "simulated")), "state", "failed",
+				   "reason", json_string_value(json_object_get(v, "message")),
+				   "retry_ms", (json_int_t)(left > 0 ? left / 1000000 : 0),
+				   "available", 0, "streams", "lease"));
+		json_object_set_new(seen, id, json_true());
+	}
+	/* configured but not found */
+	json_object_foreach(s->absent, id, v)
+	{
+		json_t *e;
+		if (json_object_get(seen, id))
+			continue;
+		e = json_deep_copy(v);
+		json_object_set_new(e, "simulated", json_false());
+		json_object_set_new(e, "state", json_string("absent"));
+		json_object_set_new(e, "available", json_false());
+		json_object_set_new(e, "streams", json_array());
+		json_object_set_new(e, "lease", json_null());
+		json_array_append_new(out, e);
+	}
+	json_decref(seen);
+	return out;
+}
+
 /* Ask every driver for its devices; open the new ones, stop those no longer listed. */
 static void scan(lb_server *s)
 {
@@ -302,6 +424,7 @@ static void scan(lb_server *s)
 			lb_warn("driver %s: scan failed", drv[k]->name);
 	}
 	json_decref(ports);
+	note_absent(s, drv, ndrv, found);
 	/* new devices (those that failed to open wait for their retry time) */
 	for (size_t k = 0; k < ndrv; k++)
 		for (size_t i = 0; i < found[k].n; i++) {
@@ -388,19 +511,33 @@ static void remove_device(lb_server *s, size_t i)
 	lb_device_destroy(&d);
 }
 
-/* Report readiness once every device found at start has opened or failed. */
+/*
+ * Report readiness (the sockets are bound, the first scan is done) once every simulated device
+ * found at start has opened or failed: the bridge serves those itself, without waiting for any
+ * hardware. Hardware (a serial handshake may take seconds, or never answer) does not hold the
+ * start: its devices are listed as "opening" by devices.list {all: true} until they open or fail.
+ */
 static void check_ready(lb_server *s)
 {
+	size_t opening = 0;
+
 	if (s->ready_reported)
 		return;
-	for (size_t i = 0; i < s->ndev; i++)
-		if (!s->dev[i]->opened)
+	for (size_t i = 0; i < s->ndev; i++) {
+		if (s->dev[i]->opened)
+			continue;
+		if (s->dev[i]->spec.simulated)
 			return;
+		opening += !s->dev[i]->removing;
+	}
 	s->ready_reported = 1;
-	printf("labbridge ready in %.1f ms: %zu device%s%s, streams on %s%s%s, requests on %s\n",
-	       (double)(lb_clock_ns(CLOCK_MONOTONIC) - s->start_mono) / 1e6, s->ndev,
-	       s->ndev == 1 ? "" : "s", s->simulate > 0 ? " (SIMULATED lab)" : "", s->ep_pub,
-	       s->ep_ws[0] ? " and " : "", s->ep_ws, s->ep_rpc);
+	printf(
+	    "labbridge ready in %.1f ms: %zu device%s%s%s%s, streams on %s%s%s, requests on %s\n",
+	    (double)(lb_clock_ns(CLOCK_MONOTONIC) - s->start_mono) / 1e6, s->ndev,
+	    s->ndev == 1 ? "" : "s", s->simulate > 0 ? " (SIMULATED lab)" : "",
+	    opening ? " (some still opening: labctl devices shows them)" : "",
+	    json_object_size(s->absent) ? " (some configured ones absent: labctl devices)" : "",
+	    s->ep_pub, s->ep_ws[0] ? " and " : "", s->ep_ws, s->ep_rpc);
 	fflush(stdout);
 }
 
@@ -511,15 +648,20 @@ static void handle_chan(lb_server *s, lb_up *up)
 		char msg[300];
 		snprintf(msg, sizeof msg, "%.*s", (int)zmq_msg_size(&part),
 			 (const char *)zmq_msg_data(&part));
-		if (!prev || strcmp(prev, msg) != 0)
-			lb_warn("device %s: cannot open: %s", d->spec.id, msg);
 		/* retry later and later (2 s doubling up to 30 s): a device that keeps failing
 		 * does not cost a thread every scan */
 		delay = delay ? (delay * 2 > RETRY_MAX_NS ? RETRY_MAX_NS : delay * 2) : RESCAN_NS;
+		if (!prev || strcmp(prev, msg) != 0)
+			lb_warn(
+			    "device %s: cannot open: %s (trying again in %lld s; labctl devices "
+			    "lists it)",
+			    d->spec.id, msg, (long long)(delay / 1000000000));
 		json_object_set_new(s->failed, d->spec.id,
-				    json_pack("{s:s,s:I,s:I}", "message", msg, "delay_ns", delay,
-					      "retry_at",
-					      (json_int_t)(lb_clock_ns(CLOCK_MONOTONIC) + delay)));
+				    json_pack("{s:s,s:I,s:I,s:s,s:s,s:s,s:b}", "message", msg,
+					      "delay_ns", delay, "retry_at",
+					      (json_int_t)(lb_clock_ns(CLOCK_MONOTONIC) + delay),
+					      "name", d->spec.name, "kind", d->spec.kind, "driver",
+					      d->driver->name, "simulated", d->spec.simulated));
 		d->removing = true;
 		break;
 	}
@@ -837,6 +979,7 @@ lb_server *lb_server_new(const lb_server_opts *opts)
 	s->print_busy = json_object();
 	s->print_tokens = json_object();
 	s->failed = json_object();
+	s->absent = json_object();
 	s->ports = json_array();
 	make_epoch(s->epoch);
 	s->zctx = zmq_ctx_new();
@@ -881,6 +1024,7 @@ lb_server *lb_server_new(const lb_server_opts *opts)
 	s->hotplug = lb_hotplug_new(s->zctx);
 	if (!s->hotplug)
 		lb_warn("hot-plug watcher unavailable: devices are found at start and every 2 s");
+	check_config_sections(s);
 	scan(s);
 	s->next_scan = s->start_mono + RESCAN_NS;
 	s->next_hb = s->start_mono;
@@ -1086,6 +1230,7 @@ void lb_server_destroy(lb_server **ps)
 	json_decref(s->seq_memory);
 	json_decref(s->ended);
 	json_decref(s->failed);
+	json_decref(s->absent);
 	json_decref(s->ports);
 	free(s);
 	*ps = NULL;

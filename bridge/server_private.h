@@ -73,8 +73,11 @@ struct lb_server {
 	size_t nhosts, caphosts;
 	json_t *seq_memory; /* {device id: {stream: last seq}}, kept across unplugging */
 	json_t *ended;	    /* {topic: last seq} of the streams of devices gone away */
-	json_t
-	    *failed; /* {device id: {message, delay_ns, retry_at}}: open failures, retried later */
+	/* {device id: {message, delay_ns, retry_at, name, kind, driver}}: open failures, retried
+	 * later */
+	json_t *failed;
+	json_t *absent; /* {device id: {id, name, kind, driver, reason, where}}: configured, not
+			   found by the last scan */
 	json_t *ports;
 	int simulate;
 	int rescan;
@@ -104,6 +107,9 @@ lb_recorder *srv_recorder(lb_server *s, lb_error *err);
 lb_device *srv_find_device(lb_server *s, const char *id);
 json_t *srv_lease_json(lb_server *s, const char *device, int64_t now);
 json_t *srv_device_json(lb_server *s, lb_device *d, int64_t now);
+/* The devices that are not available (opening, failed to open, configured but absent), as
+ * devices.list {all: true} shows them after the live ones: a new array. */
+json_t *srv_unavailable_json(lb_server *s, int64_t now);
 
 /* The device's last description, parsed: a new object ({} if it has none yet). */
 json_t *srv_device_desc(const lb_device *d);

@@ -72,22 +72,18 @@ static int fm_scan(const lb_driver *drv, const lb_scan_ctx *ctx, lb_spec_list *o
 	(void)drv;
 	json_object_foreach((json_t *)ctx->config, section, sec)
 	{
-		const char *path;
+		const char *path, *title;
 		char id[64];
 		if (strncmp(section, "firmata.", 8) != 0)
 			continue;
-		path = lb_config_str(ctx->config, section, "port", NULL);
-		if (!path) {
-			lb_err("config [%s]: 'port' is missing (e.g. port = /dev/ttyACM0)",
-			       section);
-			continue;
-		}
-		if (access(path, F_OK) != 0)
-			continue; /* not plugged in */
 		make_id(id, sizeof id, section + 8);
-		lb_spec_list_add(
-		    out, id, lb_config_str(ctx->config, section, "title", "Firmata board"),
-		    "sensor", false, json_pack("{s:s,s:s}", "path", path, "section", section));
+		title = lb_config_str(ctx->config, section, "title", "Firmata board");
+		/* a missing port is reported (once, with its line) and listed as absent */
+		path = lb_scan_port(ctx, section, "port", out, id, title, "sensor");
+		if (!path)
+			continue;
+		lb_spec_list_add(out, id, title, "sensor", false,
+				 json_pack("{s:s,s:s}", "path", path, "section", section));
 	}
 	json_array_foreach(ctx->ports, i, port)
 	{

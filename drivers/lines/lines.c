@@ -65,23 +65,26 @@ static int ln_scan(const lb_driver *drv, const lb_scan_ctx *ctx, lb_spec_list *o
 	(void)drv;
 	json_object_foreach((json_t *)ctx->config, section, sec)
 	{
-		const char *path;
+		const char *path, *title;
 		char id[64];
 		double baud, silence;
 		lb_error err;
 		json_t *params;
 		if (strncmp(section, "lines.", 6) != 0)
 			continue;
-		path = lb_config_str(ctx->config, section, "port", NULL);
-		if (!path || access(path, F_OK) != 0)
-			continue; /* not plugged in (a missing port key is reported by open) */
 		make_id(id, sizeof id, section + 6);
+		title = lb_config_str(ctx->config, section, "title", "Serial sensor board");
+		path = lb_scan_port(ctx, section, "port", out, id, title, "sensor");
+		if (!path)
+			continue; /* listed as absent, with the reason */
 		params = json_pack("{s:s}", "path", path);
 		if (lb_config_num(ctx->config, section, "baud", 1200, 4000000, DEFAULT_BAUD, &baud,
 				  &err) < 0 ||
 		    lb_config_num(ctx->config, section, "silence_s", 0.5, 3600, DEFAULT_SILENCE_S,
 				  &silence, &err) < 0) {
-			lb_err("%s", err.message);
+			/* the message names the file and line; listed as absent (logged once) */
+			lb_spec_list_absent(out, id, title, "sensor", ctx->config, section,
+					    err.message);
 			json_decref(params);
 			continue;
 		}
@@ -91,9 +94,7 @@ static int ln_scan(const lb_driver *drv, const lb_scan_ctx *ctx, lb_spec_list *o
 			json_object_set_new(
 			    params, "channels",
 			    json_string(lb_config_str(ctx->config, section, "channels", NULL)));
-		lb_spec_list_add(
-		    out, id, lb_config_str(ctx->config, section, "title", "Serial sensor board"),
-		    "sensor", false, params);
+		lb_spec_list_add(out, id, title, "sensor", false, params);
 	}
 	json_array_foreach(ctx->ports, i, port)
 	{

@@ -39,7 +39,8 @@ static void make_id(char *out, size_t cap, const char *tail)
 	out[n] = '\0';
 }
 
-/* Read a number option of a [marlin.NAME] section into params; 0 or -1 (logged). */
+/* Read a number option of a [marlin.NAME] section into params; 0, or -1 with the message in
+ * params._error. */
 static int param_num(const json_t *cfg, const char *section, const char *key, double min,
 		     double max, double def, json_t *params)
 {
@@ -47,7 +48,9 @@ static int param_num(const json_t *cfg, const char *section, const char *key, do
 	lb_error err;
 
 	if (lb_config_num(cfg, section, key, min, max, def, &v, &err) < 0) {
-		lb_err("%s", err.message);
+		/* err names the file and line: the device is listed as absent for it (logged
+		 * once, not at every scan) */
+		json_object_set_new(params, "_error", json_string(err.message));
 		return -1;
 	}
 	json_object_set_new(params, key, json_real(v));
@@ -94,15 +97,16 @@ static int mk_scan(const lb_driver *drv, const lb_scan_ctx *ctx, lb_spec_list *o
 	(void)drv;
 	json_object_foreach((json_t *)ctx->config, section, sec)
 	{
-		const char *path;
+		const char *path, *title;
 		char id[64];
 		json_t *params;
 		if (strncmp(section, "marlin.", 7) != 0)
 			continue;
-		path = lb_config_str(ctx->config, section, "port", NULL);
-		if (!path || access(path, F_OK) != 0)
-			continue;
 		make_id(id, sizeof id, section + 7);
+		title = lb_config_str(ctx->config, section, "title", "3D printer");
+		path = lb_scan_port(ctx, section, "port", out, id, title, "printer");
+		if (!path)
+			continue; /* listed as absent, with the reason */
 		params = json_pack("{s:s}", "path", path);
 		if (param_num(ctx->config, section, "baud", 1200, 4000000, DEFAULT_BAUD, params) ||
 		    param_num(ctx->config, section, "inflight", 0, MK_WINDOW_MAX, 0, params) ||
@@ -112,6 +116,8 @@ static int mk_scan(const lb_driver *drv, const lb_scan_ctx *ctx, lb_spec_list *o
 		    param_num(ctx->config, section, "homing_timeout_s", 1, 36000, 600, params) ||
 		    param_num(ctx->config, section, "heating_timeout_s", 1, 36000, 1800, params) ||
 		    param_num(ctx->config, section, "wait_timeout_s", 1, 360000, 3600, params)) {
+			lb_spec_list_absent(out, id, title, "printer", ctx->config, section,
+					    json_string_value(json_object_get(params, "_error")));
 			json_decref(params);
 			continue;
 		}
@@ -121,9 +127,7 @@ static int mk_scan(const lb_driver *drv, const lb_scan_ctx *ctx, lb_spec_list *o
 				json_object_set_new(params, gcodes[k], json_string(g));
 		}
 		json_object_set_new(params, "policy", policy_params(ctx->config));
-		lb_spec_list_add(out, id,
-				 lb_config_str(ctx->config, section, "title", "3D printer"),
-				 "printer", false, params);
+		lb_spec_list_add(out, id, title, "printer", false, params);
 	}
 	json_array_foreach(ctx->ports, i, port)
 	{

@@ -838,9 +838,11 @@ static int mb_scan(const lb_driver *drv, const lb_scan_ctx *ctx, lb_spec_list *o
 		char id[64];
 		if (strncmp(section, "modbus.", 7) != 0 || !section[7])
 			continue;
-		if (port && !json_object_get(sec, "tcp") && access(port, F_OK) != 0)
-			continue; /* not plugged in */
 		make_id(id, sizeof id, section + 7);
+		if (port && !json_object_get(sec, "tcp") &&
+		    !lb_scan_port(ctx, section, "port", out, id, title ? title : "Modbus sensor",
+				  "sensor"))
+			continue; /* not plugged in: listed as absent, with the reason */
 		if (lb_spec_list_add(out, id, title ? title : "Modbus sensor", "sensor", false,
 				     json_pack("{s:s,s:o,s:s?}", "name", section + 7, "section",
 					       json_deep_copy(sec), "file", file)) < 0)

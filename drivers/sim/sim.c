@@ -82,10 +82,11 @@ static const char *const sim_keys[] = {
     "noise", "min",	 "max",	 "resolution", "batch", "autostart", "thread",	  NULL};
 
 /* Log a configuration error once (scans run every 2 s: do not repeat it each time). */
-static void sim_config_error(const char *section, const char *msg)
+static void sim_config_error(const json_t *cfg, const char *section, const char *msg)
 {
 	static json_t *reported;
 	json_t *m;
+	char where[400];
 
 	if (!reported)
 		reported = json_object();
@@ -96,7 +97,12 @@ static void sim_config_error(const char *section, const char *msg)
 		return;
 	}
 	json_object_set_new(reported, section, m);
-	lb_err("%s (the simulated device [%s] is left out)", msg, section);
+	/* every message names the file and line: the section's, unless it names a key's */
+	lb_config_where(cfg, section, NULL, where, sizeof where);
+	if (strncmp(msg, where, strcspn(where, ":")) == 0)
+		lb_err("%s (the simulated device [%s] is left out)", msg, section);
+	else
+		lb_err("%s: %s (the simulated device [%s] is left out)", where, msg, section);
 }
 
 /* Read one numeric option of a [sim.NAME] section into the params object; 0 or negative. */
@@ -107,7 +113,7 @@ static int sim_opt(const json_t *cfg, const char *section, json_t *params, const
 	lb_error err;
 
 	if (lb_config_num(cfg, section, key, min, max, def, &v, &err) < 0) {
-		sim_config_error(section, err.message);
+		sim_config_error(cfg, section, err.message);
 		return -1;
 	}
 	json_object_set_new(params, key, json_real(v));
@@ -133,7 +139,7 @@ static int sim_check_section(const json_t *cfg, const char *section, const json_
 				 (long long)json_integer_value(
 				     json_object_get(json_object_get(sec, "_lines"), key)),
 				 key, section);
-			sim_config_error(section, msg);
+			sim_config_error(cfg, section, msg);
 			return -1;
 		}
 	}
@@ -147,7 +153,7 @@ static int sim_check_section(const json_t *cfg, const char *section, const json_
 		    (long long)json_integer_value(
 			json_object_get(json_object_get(sec, "_lines"), "quantity")),
 		    section, q);
-		sim_config_error(section, msg);
+		sim_config_error(cfg, section, msg);
 		return -1;
 	}
 	return 0;
@@ -205,8 +211,9 @@ static int sim_scan(const lb_driver *drv, const lb_scan_ctx *ctx, lb_spec_list *
 			continue;
 		configured = 1;
 		if (!*name || strspn(name, LB_NAME_CHARS) != strlen(name)) {
-			sim_config_error(section, "a simulated device name may only use letters, "
-						  "digits, '.', '_' and '-'");
+			sim_config_error(ctx->config, section,
+					 "a simulated device name may only use letters, "
+					 "digits, '.', '_' and '-'");
 			continue;
 		}
 		if (sim_check_section(ctx->config, section, sec) < 0)
@@ -216,7 +223,7 @@ static int sim_scan(const lb_driver *drv, const lb_scan_ctx *ctx, lb_spec_list *
 			char msg[200];
 			snprintf(msg, sizeof msg, "[%s] thread = '%s' must be shared or own",
 				 section, thread);
-			sim_config_error(section, msg);
+			sim_config_error(ctx->config, section, msg);
 			continue;
 		}
 		wave = lb_config_str(ctx->config, section, "wave", "sine");
@@ -225,7 +232,7 @@ static int sim_scan(const lb_driver *drv, const lb_scan_ctx *ctx, lb_spec_list *
 			snprintf(msg, sizeof msg,
 				 "[%s] wave = '%s' must be constant, sine, square, ramp or walk",
 				 section, wave);
-			sim_config_error(section, msg);
+			sim_config_error(ctx->config, section, msg);
 			continue;
 		}
 		p = json_pack("{s:s,s:s,s:s}", "quantity",

@@ -125,7 +125,10 @@ class Daemon:
         self.binary = binary or bridge_path()
         self.cmd = list(wrapper) + [self.binary, "-c", self.conf_path, "--pub", self.pub,
                                     "--rpc", self.rpc, "--ws", self.ws_arg] + list(args)
-        self.env = san_env(env)
+        # a private data directory (calibrations, recordings, print queue) unless the test
+        # names one: tests run in parallel and must not share /var/lib/labbridge
+        self.env = san_env(dict({"STATE_DIRECTORY": os.path.join(tmpdir, name + "-data")},
+                                **(env or {})))
         self.err_path = os.path.join(tmpdir, name + ".stderr")
         self.proc = None
         self.stdout_lines = []

@@ -135,6 +135,25 @@ class CliTest(BridgeTest):
         self.assertIn("sensor/sim-t1/temperature/", out)
         self.assertIn("sensor/sim-t2/voltage/", out)
 
+    def test_labctl_snapshot_numbers_readable(self):
+        # constant values: the table shows them as a person writes them, never "2e+01"
+        values = {"warm": ("20", "°C", 20), "half": ("20.5", "°C", 20.5),
+                  "tiny": ("0.00123", "V", 0.00123), "big": ("123456.7", "Pa", 123456.7),
+                  "minus": ("-40", "°C", -40)}
+        self.d = self.start_bridge(make_conf({
+            name: sensor(rate=20, quantity="x", unit=unit, wave="constant", offset=v,
+                         amplitude=0, noise=0, min=-1e6, max=1e6)
+            for name, (_, unit, v) in values.items()}))
+
+        def table():
+            o = self.labctl("snapshot")[1]
+            return o if all("sensor/sim-%s/x/" % n in o for n in values) else None
+        out = wait_until(table, what="every stream in the snapshot")
+        rows = {l.split()[0]: l.split()[2:] for l in lines_of(out)[1:]}
+        for name, (text, unit, _) in values.items():
+            self.assertEqual(rows["sensor/sim-%s/x/" % name], [text, unit], out)
+        self.assertNotRegex(out, r"\de[+-]\d", "no exponent in the normal range:\n" + out)
+
     def test_labctl_call_and_info(self):
         d = self.lab()
         _, out, _, _ = self.labctl("call", "bridge.info")

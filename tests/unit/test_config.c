@@ -529,6 +529,54 @@ static void test_long_line(void)
 	temp_remove(&t);
 }
 
+/* Unknown sections are counted (each reported once), known ones and [PREFIX.NAME] are not;
+ * where() names the file and line. */
+static void test_sections_and_reports(void)
+{
+	static const char ini[] = "[bridge]\n"		  /* 1 */
+				  "pub = ipc:///tmp/x\n"  /* 2 */
+				  "[firmata.bench]\n"	  /* 3 */
+				  "port = /dev/ttyACM0\n" /* 4 */
+				  "[firmatta.x]\n"	  /* 5 */
+				  "[foo]\n"		  /* 6 */
+				  "[godirect]\n"	  /* 7 */
+				  "[firmata.]\n";	  /* 8 */
+	static const char *const known[] = {"bridge",	"access",     "firmata", "firmata.*",
+					    "godirect", "godirect.*", NULL};
+	char where[700], want[700];
+	temp t;
+	lb_error err;
+	json_t *cfg;
+
+	TEMP_WRITE(&t, ini);
+	cfg = lb_config_load(t.path, &err);
+	CHECK(cfg != NULL);
+	if (!cfg)
+		goto out;
+	/* [firmatta.x], [foo] and [firmata.] (a prefix needs a name) */
+	CHECK_EQ_INT(lb_config_check_sections(cfg, known), 3);
+	lb_config_where(cfg, "firmata.bench", NULL, where, sizeof where);
+	snprintf(want, sizeof want, "%s:3", t.path);
+	CHECK_STR(where, want);
+	lb_config_where(cfg, "firmata.bench", "port", where, sizeof where);
+	snprintf(want, sizeof want, "%s:4", t.path);
+	CHECK_STR(where, want);
+	lb_config_where(cfg, "nosuch", NULL, where, sizeof where);
+	CHECK_STR(where, t.path);
+	/* once per (section, key, message) */
+	CHECK_EQ_INT(lb_config_report(cfg, "firmata.bench", "port", "bad %d", 1), 1);
+	CHECK_EQ_INT(lb_config_report(cfg, "firmata.bench", "port", "bad %d", 1), 0);
+	CHECK_EQ_INT(lb_config_report(cfg, "firmata.bench", "port", "bad %d", 2), 1);
+	CHECK_EQ_INT(lb_config_report(cfg, "firmata.bench", NULL, "bad %d", 1), 1);
+	json_decref(cfg);
+	cfg = lb_config_empty();
+	lb_config_where(cfg, "bridge", "pub", where, sizeof where);
+	CHECK_STR(where, "(command line)");
+	json_decref(cfg);
+out:
+	temp_remove(&t);
+}
+
 int main(void)
 {
 	RUN(test_load_sections_keys);
@@ -545,5 +593,6 @@ int main(void)
 	RUN(test_indented_line);
 	RUN(test_not_utf8);
 	RUN(test_long_line);
+	RUN(test_sections_and_reports);
 	return check_summary();
 }

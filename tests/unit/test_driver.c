@@ -1,0 +1,92 @@
+/* test_driver.c - unit tests of bridge/driver.c: spec lists, absent devices, lb_scan_port. */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "config.h"
+#include "driver.h"
+
+/* Write text to a new temporary file; its path in path (cap bytes). 0 or -1. */
+static int write_conf(char *path, size_t cap, const char *text)
+{
+	const char *dir = getenv("TMPDIR");
+	FILE *f;
+	int fd;
+
+	snprintf(path, cap, "%s/labbridge-test-driver-XXXXXX", dir && *dir ? dir : "/tmp");
+	fd = mkstemp(path);
+	if (fd < 0)
+		return -1;
+	f = fdopen(fd, "w");
+	if (!f) {
+		close(fd);
+		return -1;
+	}
+	fputs(text, f);
+	return fclose(f);
+}
+
+/* A configured port that exists is returned; one that does not, or no port at all, leaves an
+ * absent entry with the reason and the section's file:line. */
+static void test_scan_port(void)
+{
+	static const char ini[] = "[firmata.here]\n"	   /* 1 */
+				  "port = /dev/null\n"	   /* 2 */
+				  "[firmata.nope]\n"	   /* 3 */
+				  "port = /dev/ttyNOPE0\n" /* 4 */
+				  "[firmata.none]\n"	   /* 5 */
+				  "title = Bench 3\n";	   /* 6 */
+	char path[512], want[600];
+	lb_error err;
+	lb_spec_list out = {0};
+	json_t *cfg;
+	lb_scan_ctx ctx = {0};
+
+	CHECK_EQ_INT(write_conf(path, sizeof path, ini), 0);
+	cfg = lb_config_load(path, &err);
+	CHECK(cfg != NULL);
+	if (!cfg)
+		goto out;
+	ctx.config = cfg;
+	CHECK_STR(lb_scan_port(&ctx, "firmata.here", "port", &out, "firmata-here", "B", "sensor"),
+		  "/dev/null");
+	CHECK_EQ_UINT(out.nabsent, 0);
+	CHECK(lb_scan_port(&ctx, "firmata.nope", "port", &out, "firmata-nope", "B", "sensor") ==
+	      NULL);
+	CHECK(lb_scan_port(&ctx, "firmata.none", "port", &out, "firmata-none", "Bench 3",
+			   "sensor") == NULL);
+	CHECK_EQ_UINT(out.nabsent, 2);
+	CHECK_EQ_UINT(out.n, 0);
+	if (out.nabsent == 2) {
+		CHECK_STR(out.absent[0].id, "firmata-nope");
+		CHECK_CONTAINS(out.absent[0].reason, "port /dev/ttyNOPE0 does not exist");
+		snprintf(want, sizeof want, "%s:3", path);
+		CHECK_STR(out.absent[0].where, want);
+		CHECK_STR(out.absent[1].name, "Bench 3");
+		CHECK_STR(out.absent[1].kind, "sensor");
+		CHECK_CONTAINS(out.absent[1].reason, "[firmata.none] has no port");
+		snprintf(want, sizeof want, "%s:5", path);
+		CHECK_STR(out.absent[1].where, want);
+	}
+	/* a present device and an absent one side by side; clear frees both lists */
+	CHECK_EQ_INT(lb_spec_list_add(&out, "a", "A", "sensor", false, json_object()), 0);
+	CHECK_EQ_INT(lb_spec_list_absent(&out, "b", "B", "printer", cfg, NULL, "why"), 0);
+	CHECK_EQ_UINT(out.n, 1);
+	CHECK_EQ_UINT(out.nabsent, 3);
+	CHECK_STR(out.absent[2].where, "");
+	lb_spec_list_clear(&out);
+	CHECK_EQ_UINT(out.n + out.nabsent, 0);
+	CHECK(out.absent == NULL);
+	json_decref(cfg);
+out:
+	unlink(path);
+}
+
+int main(void)
+{
+	RUN(test_scan_port);
+	return check_summary();
+}
