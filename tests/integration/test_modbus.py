@@ -228,6 +228,15 @@ class ModbusTest(BridgeTest):
         c.call("modbus.emulator", {"fault": "exception", "link": "tcp"})  # register 2: humidity
         wait_until(lambda: "channel 'humidity' (input register 2, int16): the device answered "
                    "exception 2" in d.stderr(), timeout=5, what="a warning naming the channel")
+        # clients see it too: an error event on the stream, and the error in device.info
+        ev = sub.wait_for(lambda m: m.topic == hum and m.header["type"] == "json", timeout=5,
+                          what="the error event on the humidity stream")
+        err = {"code": "illegal_data_address",
+               "message": "unit 1 refused input register 2 (exception 2: illegal data address)"}
+        self.assertEqual(ev.data, dict(event="error", **err))
+        streams = {s["name"]: s for s in c.call("device.info", {"device": TCP})["streams"]}
+        self.assertEqual(streams["humidity"]["error"], err)
+        self.assertEqual([n for n, s in streams.items() if "error" in s], ["humidity"])
         # from now on only humidity is skipped: the other channels of the group keep flowing
         sub.collect(until=lambda got: sum(m.topic == temp for m in got) >= 2, seconds=5)
         snap = {s["topic"]: s for s in c.call("snapshot", {"prefix": hum})["streams"]}
@@ -248,6 +257,8 @@ class ModbusTest(BridgeTest):
         self.assertEqual(m.header["seq"], h0 + 1, "a skipped sample is not a fake seq gap")
         self.assertEqual(m.samples[0], f32(45.6))
         wait_until(lambda: "channel 'humidity' reads again" in d.stderr(), what="the recovery")
+        wait_until(lambda: "error" not in {s["name"]: s for s in c.call(
+            "device.info", {"device": TCP})["streams"]}["humidity"], what="the error cleared")
 
     def test_garbage_on_the_line(self):
         d, c = self.start_lab()
