@@ -134,9 +134,11 @@ static void fmt_stream(char *buf, size_t n, const json_t *st)
 	char rate[32];
 	const char *unit = labctl_jstr(st, "unit", "");
 
+	const json_t *error = json_object_get(st, "error");
+
 	fmt_rate(rate, sizeof rate, json_number_value(json_object_get(st, "rate")));
-	snprintf(buf, n, "%s (%s%s%s)", labctl_jstr(st, "name", "?"), unit, *unit ? ", " : "",
-		 rate);
+	snprintf(buf, n, "%s (%s%s%s)%s%s", labctl_jstr(st, "name", "?"), unit, *unit ? ", " : "",
+		 rate, error ? " ERROR: " : "", error ? labctl_jstr(error, "message", "?") : "");
 }
 
 /* labctl devices: the device table, or devices.list's result as JSON. A status. */

@@ -29,7 +29,8 @@ if __name__ == "__main__":
     sys.argv[1:] = args
 sys.path.insert(0, HERE)
 
-from lbtest import BridgeTest, make_conf, seq_gaps, wait_until  # noqa: E402
+from lbtest import (BridgeTest, labctl_path, make_conf, run_program, san_env,  # noqa: E402
+                    sanitizer_errors, seq_gaps, wait_until)
 
 from pymodbus.datastore import (ModbusSequentialDataBlock, ModbusServerContext,  # noqa: E402
                                 ModbusSlaveContext)
@@ -287,6 +288,11 @@ class ModbusPeerTest(BridgeTest):
                                            "message": MISSING_MSG})
         dinfo = c.call("device.info", {"device": DEV})
         self.assertEqual([s["name"] for s in dinfo["streams"] if "error" in s], ["missing"])
+        # and labctl devices says it on the stream's line
+        rc, out, err, _ = run_program([labctl_path(), "--pub", d.pub, "--rpc", d.rpc, "devices"],
+                                      10, env=san_env())
+        self.assertEqual((rc, sanitizer_errors(err)), (0, []), err)
+        self.assertIn("missing (10 Hz) ERROR: " + MISSING_MSG, out)
         # the snapshot lists the stream, its last message being the error
         snap = {s["topic"]: s for s in c.call("snapshot", {"prefix": topic("missing")})["streams"]}
         self.assertEqual(snap[topic("missing")]["value"]["code"], "illegal_data_address")
