@@ -45,10 +45,10 @@
  * Errors are not silent: a Modbus exception skips that channel's sample, with a warning naming
  * the channel and register, an error event on the channel's stream and the error in the
  * stream's description until it reads again (lb_stream_set_error); a group that gets one is
- * split so the other channels keep flowing. A bad answer (CRC error, garbage) is counted and warned
- * about at most every 10 s; max_timeouts requests in a row without an answer, or a broken link,
- * remove the device (LB_EGONE). scan lists configured sections without touching the device; open
- * fails with a clear message until the unit answers again.
+ * split so the other channels keep flowing. A bad answer (CRC error, garbage) is counted and
+ * warned about at most every 10 s; max_timeouts requests in a row without an answer, or a broken
+ * link, remove the device (LB_EGONE). scan lists configured sections without touching the
+ * device; open fails with a clear message until the unit answers again.
  */
 
 #define DEFAULT_BAUD 19200
@@ -697,16 +697,17 @@ static void exception_names(int code, const char **name, const char **text)
 	*text = names[i][1];
 }
 
-/* A channel's read got a Modbus exception: warn (rate-limited) and skip its sample. */
+/*
+ * A channel's read got a Modbus exception: warn (rate-limited), skip its sample, and say it on
+ * the channel's stream and in its description (once, until it reads again).
+ */
 static void channel_exception(lb_device *dev, mb_priv *p, int c, int eno, const lb_now *now)
 {
 	mb_chan *ch = &p->ch[c];
 	const modbus_map_channel *m = &p->map[c];
-	unsigned long held;
-	char buf[64];
-
 	const char *code, *text;
-	char msg[200];
+	unsigned long held;
+	char buf[64], msg[200];
 
 	ch->exceptions++;
 	ch->failing = 1;
@@ -716,12 +717,11 @@ static void channel_exception(lb_device *dev, mb_priv *p, int c, int eno, const 
 		 what_at(m->table), (unsigned)m->address, eno - MODBUS_ENOBASE, text);
 	lb_stream_set_error(dev, ch->stream, now->real, code, msg); /* once, until it reads */
 	if (limit_ok(&ch->exc_log, now->mono, &held))
-		lb_warn(
-		    "device %s: channel '%s' (%s register %u, %s): the device answered exception "
-		    "%d (%s): sample skipped%s",
-		    dev->spec.id, ch->name, modbus_map_table_name(m->table), (unsigned)m->address,
-		    modbus_map_type_name(m->type), eno - MODBUS_ENOBASE, modbus_strerror(eno),
-		    more(buf, sizeof buf, held));
+		lb_warn("device %s: channel '%s' (%s %u, %s): the device answered exception "
+			"%d (%s): sample skipped%s",
+			dev->spec.id, ch->name, what_at(m->table), (unsigned)m->address,
+			modbus_map_type_name(m->type), eno - MODBUS_ENOBASE, modbus_strerror(eno),
+			more(buf, sizeof buf, held));
 }
 
 /*

@@ -377,8 +377,8 @@ class ModbusTest(BridgeTest):
         err = wait_until(lambda: "modbus-typo: cannot open" in d.stderr() and d.stderr(),
                          what="the configuration errors")
         self.assertIn("device modbus-bad: cannot open: %s:%d: [modbus.bad] channel.t: unknown "
-                      "type 'flaot32' (expected int16, uint16, int32, uint32, float32, or bool for coils and "
-                      "discrete inputs)"
+                      "type 'flaot32' (expected int16, uint16, int32, uint32, float32, or bool "
+                      "for coils and discrete inputs)"
                       % (d.conf_path, line), err)
         self.assertIn("device modbus-nolink: cannot open: %s:%d: [modbus.nolink] needs tcp = "
                       "HOST:PORT (Modbus TCP) or port = /dev/ttyUSB0" % (d.conf_path, nolink),

@@ -180,7 +180,7 @@ class PtyPair:
 class ModbusPeerTest(BridgeTest):
 
     def peer(self, rtu=False):
-        """The pymodbus server and the bridge configured for it; returns (server, daemon, client)."""
+        """The pymodbus server and the bridge configured for it: (server, daemon, client)."""
         if rtu:
             pair = PtyPair(self.tmp)
             self.addCleanup(pair.close)
