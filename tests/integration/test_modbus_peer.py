@@ -191,7 +191,7 @@ class ModbusPeerTest(BridgeTest):
             server = PeerServer()
             link = "tcp = 127.0.0.1:%d\n" % server.port
         self.addCleanup(server.close)
-        raw = ("[modbus.peer]\n" + link + "unit = %d\nperiod_ms = 100\ntimeout_ms = 500\n" % UNIT +
+        raw = ("[modbus.peer]\n" + link + "unit = %d\nperiod_ms = 100\ntimeout_ms = 2000\n" % UNIT +
                "".join("channel.%s = %s\n" % kv for kv in MAP.items()) +
                "[sim.idle]\nrate = 1\nautostart = 0\n")
         d = self.start_bridge(make_conf({}, bridge={"emulate": "none"}, raw=raw))
