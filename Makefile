@@ -4,7 +4,7 @@
 BUILD_PKGS := gcc make pkg-config libzmq3-dev libjansson-dev libinih-dev libserialport-dev libmodbus-dev \
               libusb-1.0-0-dev libsqlite3-dev zlib1g-dev
 TEST_PKGS  := $(BUILD_PKGS) clang libclang-rt-14-dev valgrind python3-zmq python3-websocket \
-              python3-matplotlib umockdev
+              python3-matplotlib umockdev python3-pymodbus socat
 BENCH_PKGS := $(BUILD_PKGS) python3-zmq printcore
 PY         := /usr/bin/python3
 LIBS       := libzmq jansson inih libserialport libusb-1.0 libmodbus sqlite3 zlib

@@ -189,16 +189,14 @@ int lb_stream_publish(lb_device *dev, int stream, int64_t t_dev, int64_t t_host,
 	return 0;
 }
 
-int lb_stream_publish_json(lb_device *dev, int stream, int64_t t_host, const json_t *data)
+/* Publish a json message on any stream (events on numeric streams too); 0 or LB_ENOMEM. */
+static int publish_json(lb_device *dev, int stream, int64_t t_host, const json_t *data)
 {
-	lb_stream *s;
+	lb_stream *s = &dev->streams[stream];
 	json_t *h;
 	char *text;
 	int rc = LB_ENOMEM;
 
-	if (stream < 0 || stream >= dev->nstreams || dev->streams[stream].type != LB_JSON)
-		return LB_EINVAL;
-	s = &dev->streams[stream];
 	h = json_pack("{s:i,s:s,s:I,s:I,s:s,s:i,s:O}", "v", LB_PROTOCOL_VERSION, "epoch",
 		      dev->epoch, "seq", (json_int_t)(s->seq + 1), "t_host", (json_int_t)t_host,
 		      "type", "json", "count", 1, "data", data);
@@ -214,6 +212,60 @@ int lb_stream_publish_json(lb_device *dev, int stream, int64_t t_host, const jso
 	}
 	free(text);
 	json_decref(h);
+	return rc;
+}
+
+int lb_stream_publish_json(lb_device *dev, int stream, int64_t t_host, const json_t *data)
+{
+	if (stream < 0 || stream >= dev->nstreams || dev->streams[stream].type != LB_JSON)
+		return LB_EINVAL;
+	return publish_json(dev, stream, t_host, data);
+}
+
+static void send_desc(lb_device *dev, uint32_t type);
+
+int lb_stream_set_error(lb_device *dev, int stream, int64_t t_host, const char *code,
+			const char *message)
+{
+	lb_stream *s;
+	size_t clen, mlen;
+	json_t *ev;
+	char *e;
+	int rc;
+
+	if (stream < 0 || stream >= dev->nstreams)
+		return LB_EINVAL;
+	s = &dev->streams[stream];
+	if (!code) {
+		if (s->error) {
+			free(s->error);
+			s->error = NULL;
+			send_desc(dev, LB_CHAN_DESC);
+		}
+		return 0;
+	}
+	if (!message)
+		message = "";
+	clen = strlen(code);
+	mlen = strlen(message);
+	if (s->error && strcmp(s->error, code) == 0 && strcmp(s->error + clen + 1, message) == 0)
+		return 0; /* said already */
+	ev = json_pack("{s:s,s:s,s:s}", "event", "error", "code", code, "message", message);
+	if (!ev)
+		return LB_EINVAL; /* not UTF-8 */
+	e = malloc(clen + mlen + 2);
+	if (!e) {
+		json_decref(ev);
+		return LB_ENOMEM;
+	}
+	memcpy(e, code, clen + 1);
+	memcpy(e + clen + 1, message, mlen + 1);
+	free(s->error);
+	s->error = e;
+	/* the description first: a client that sees the event and asks finds the error there */
+	send_desc(dev, LB_CHAN_DESC);
+	rc = publish_json(dev, stream, t_host, ev);
+	json_decref(ev);
 	return rc;
 }
 
@@ -236,6 +288,10 @@ json_t *lb_device_describe(lb_device *dev)
 			json_object_set_new(o, "max", json_real(s->max));
 			json_object_set_new(o, "resolution", json_real(s->resolution));
 		}
+		if (o && s->error)
+			json_object_set_new(o, "error",
+					    json_pack("{s:s,s:s}", "code", s->error, "message",
+						      s->error + strlen(s->error) + 1));
 		json_array_append_new(streams, o);
 	}
 	d = json_pack("{s:s,s:s,s:s,s:s,s:b,s:s,s:o}", "id", dev->spec.id, "kind", dev->spec.kind,
@@ -251,20 +307,58 @@ json_t *lb_device_describe(lb_device *dev)
 	return d;
 }
 
-/* Send the description as an OPENED or DESC message. */
-static void send_desc(lb_device *dev, uint32_t type)
+/* FNV-1a of a text; never 0 (0 means "nothing sent yet"). */
+static uint64_t text_hash(const char *t)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (; *t; t++)
+		h = (h ^ (unsigned char)*t) * 0x100000001b3ULL;
+	return h ? h : 1;
+}
+
+/* The description as compact JSON text (malloc'd), or NULL when out of memory. */
+static char *describe_text(lb_device *dev)
 {
 	json_t *d = lb_device_describe(dev);
 	char *text = d ? json_dumps(d, JSON_COMPACT) : NULL;
 
-	chan_send_control(dev, type, 0, text ? text : "{}");
-	free(text);
 	json_decref(d);
+	return text;
+}
+
+/* Send the description as an OPENED or DESC message; remembered for lb_device_refresh. */
+static void send_desc(lb_device *dev, uint32_t type)
+{
+	char *text = describe_text(dev);
+
+	chan_send_control(dev, type, 0, text ? text : "{}");
+	if (text)
+		dev->desc_hash = text_hash(text);
+	free(text);
 }
 
 void lb_device_changed(lb_device *dev)
 {
 	send_desc(dev, LB_CHAN_DESC);
+}
+
+int64_t lb_device_refresh(lb_device *dev, int64_t mono)
+{
+	char *text;
+
+	if (!dev->desc_hash)
+		return -1; /* not open yet: OPENED carries the first one */
+	if (mono < dev->desc_next)
+		return dev->desc_next;
+	dev->desc_next = mono + LB_DESC_EVERY_NS;
+	text = describe_text(dev);
+	if (text && text_hash(text) != dev->desc_hash) {
+		chan_send_control(dev, LB_CHAN_DESC, 0, text);
+		dev->desc_hash = text_hash(text);
+	}
+	free(text);
+	return dev->desc_next;
 }
 
 void lb_device_event(lb_device *dev, const json_t *event)
@@ -455,8 +549,10 @@ void lb_device_destroy(lb_device **pdev)
 		if (dev->cache[i].has_header)
 			zmq_msg_close(&dev->cache[i].header);
 	free(dev->cache);
-	for (int i = 0; i < dev->nstreams; i++)
+	for (int i = 0; i < dev->nstreams; i++) {
 		free(dev->streams[i].prefix);
+		free(dev->streams[i].error);
+	}
 	free(dev->streams);
 	free(dev->desc);
 	json_decref(dev->seq_base);

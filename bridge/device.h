@@ -18,6 +18,8 @@
 #define LB_HEADER_MAX 512
 /* Data messages a device may have waiting for the main loop (50 s of a stream at 20/s). */
 #define LB_CHAN_HWM 1000
+/* How often a device thread looks whether its description changed (lb_device_refresh). */
+#define LB_DESC_EVERY_NS 1000000000LL
 
 /* A stream as its device thread sees it. */
 typedef struct lb_stream {
@@ -32,6 +34,7 @@ typedef struct lb_stream {
 	double gain, offset; /* calibration applied to float samples: gain * x + offset */
 	char *prefix;	     /* the header's constant part (malloc'd, prefix_len bytes + NUL) */
 	int prefix_len;
+	char *error; /* "code\0message" while the stream cannot deliver (malloc'd), or NULL */
 } lb_stream;
 
 /* The main loop's view of a stream: the Clone pattern's last value. */
@@ -61,6 +64,8 @@ struct lb_device {
 	int64_t start_at; /* real time of a scheduled start (synchronised acquisition), or 0 */
 	float *scratch;	  /* calibrated copy of a batch */
 	size_t scratch_cap;
+	uint64_t desc_hash; /* FNV-1a of the last description sent; 0 until the device opened */
+	int64_t desc_next;  /* monotonic ns of the next look for a changed description */
 
 	/* Data messages in the uplink, not yet published (device: +1, main loop: -1). Beyond
 	 * LB_CHAN_HWM the device drops (seq shows the gap), as a full ZeroMQ pipe would. */
@@ -101,7 +106,24 @@ int lb_stream_publish(lb_device *dev, int stream, int64_t t_dev, int64_t t_host,
 /* Publish a JSON event on a json stream (data is borrowed). 0 or negative. */
 int lb_stream_publish_json(lb_device *dev, int stream, int64_t t_host, const json_t *data);
 
-/* Tell the bridge the device's settings or state changed (a "changed" event follows). */
+/*
+ * Say that a stream cannot deliver (code: a short snake_case name such as
+ * "illegal_data_address", message: one line for people, valid UTF-8), or that it delivers again
+ * (code NULL). A new or different error updates the description (the stream gets "error":
+ * {code, message}) and then publishes {"event": "error", "code", "message"} as a json message on
+ * the stream's own topic (taking the next seq, whatever the stream's type), so subscribers and
+ * snapshots see it; the same error again does nothing. Clearing updates the description only:
+ * the next sample shows the stream delivers. 0, or LB_EINVAL / LB_ENOMEM.
+ */
+int lb_stream_set_error(lb_device *dev, int stream, int64_t t_host, const char *code,
+			const char *message);
+
+/*
+ * Tell the bridge the device's settings or state changed: the description is sent at once (a
+ * "changed" event follows). For state that changes all the time (counters, temperatures) there
+ * is no need to call it: the host sends the description again when its text changed, looking
+ * at most once per LB_DESC_EVERY_NS (lb_device_refresh).
+ */
 void lb_device_changed(lb_device *dev);
 
 /*
@@ -123,6 +145,14 @@ json_t *lb_device_describe(lb_device *dev);
  * closes the device.
  */
 int lb_device_command(lb_device *dev, const char *name, uint64_t token, json_t *params);
+
+/*
+ * Keep the main loop's copy of the description current: once LB_DESC_EVERY_NS has passed since
+ * the last look, describe the device and send the description if its text differs from the last
+ * one sent (a "changed" event follows, at most once per period). Does nothing before the device
+ * opened. Returns the monotonic time of the next look, or -1 before the device opened.
+ */
+int64_t lb_device_refresh(lb_device *dev, int64_t mono);
 
 /* Start the device if its synchronised start (start_at) has come; 1 if it was due. */
 int lb_device_scheduled_start(lb_device *dev, const lb_now *now);

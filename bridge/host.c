@@ -282,6 +282,9 @@ static void host_wait(lb_host *h)
 	for (size_t i = 0; i < h->nslots; i++) {
 		slot *sl = &h->slots[i];
 		int64_t d = sl->deadline;
+		int64_t r = sl->dev->desc_hash ? sl->dev->desc_next : -1;
+		if (r >= 0 && (d < 0 || r < d))
+			d = r; /* the next look at its description */
 		if (sl->dev->start_at) {
 			/* wake up for the scheduled start (the real clock's offset to mono now) */
 			lb_now t = lb_now_read();
@@ -309,8 +312,9 @@ static void host_wait(lb_host *h)
 }
 
 /*
- * Serve slot i after a wait: a scheduled start, and its driver's run when due (deadline
- * reached, an item ready, or a command handled). Returns 1 if the slot was closed.
+ * Serve slot i after a wait: a look at its description (once a second), a scheduled start, and
+ * its driver's run when due (deadline reached, an item ready, or a command handled). Returns 1
+ * if the slot was closed.
  */
 static int slot_serve(lb_host *h, size_t i)
 {
@@ -320,6 +324,7 @@ static int slot_serve(lb_host *h, size_t i)
 	int due = sl->due;
 
 	sl->due = false;
+	lb_device_refresh(dev, now.mono); /* a description that follows the device */
 	due |= lb_device_scheduled_start(dev, &now);
 	due |= sl->deadline >= 0 && now.mono >= sl->deadline;
 	for (int k = 0; !due && k < sl->nitems; k++)

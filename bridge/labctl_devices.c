@@ -127,9 +127,11 @@ static void fmt_stream(char *buf, size_t n, const json_t *st)
 	char rate[48];
 	const char *unit = labctl_jstr(st, "unit", "");
 
+	const json_t *error = json_object_get(st, "error");
+
 	fmt_rate(rate, sizeof rate, json_number_value(json_object_get(st, "rate")));
-	snprintf(buf, n, "%s (%s%s%s)", labctl_jstr(st, "name", "?"), unit, *unit ? ", " : "",
-		 rate);
+	snprintf(buf, n, "%s (%s%s%s)%s%s", labctl_jstr(st, "name", "?"), unit, *unit ? ", " : "",
+		 rate, error ? " ERROR: " : "", error ? labctl_jstr(error, "message", "?") : "");
 }
 
 /* Print the second part of labctl devices: the devices of list that are not available

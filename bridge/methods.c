@@ -162,7 +162,8 @@ static int m_snapshot(lb_server *s, call *c, json_t **result, lb_error *err)
 					   : NULL;
 			e = json_pack("{s:s,s:I,s:o}", "topic", d->streams[k].topic, "seq",
 				      (json_int_t)sc->seq, "header", h ? h : json_object());
-			if (d->streams[k].type == LB_JSON)
+			if (d->streams[k].type == LB_JSON ||
+			    json_object_get(h, "data")) /* an event on a numeric stream */
 				json_object_set(e, "value", json_object_get(h, "data"));
 			else
 				json_object_set_new(e, "value", json_real(sc->last));

@@ -11,9 +11,11 @@
 
 #define TOKEN_SHOWN 40 /* bytes of a bad token quoted in an error message */
 
-static const char *const table_names[] = {
-    [MODBUS_MAP_HOLDING] = "holding", [MODBUS_MAP_INPUT] = "input"};
-static const char *const type_names[] = {"int16", "uint16", "int32", "uint32", "float32"};
+static const char *const table_names[] = {[MODBUS_MAP_COIL] = "coil",
+					  [MODBUS_MAP_DISCRETE] = "discrete",
+					  [MODBUS_MAP_HOLDING] = "holding",
+					  [MODBUS_MAP_INPUT] = "input"};
+static const char *const type_names[] = {"int16", "uint16", "int32", "uint32", "float32", "bool"};
 static const char *const order_names[] = {"abcd", "cdab", "badc", "dcba"};
 
 /* Write a printf-style message to err (if any); always returns -1. */
@@ -167,20 +169,27 @@ int modbus_map_registers(modbus_map_type type)
 	case MODBUS_MAP_INT32:
 	case MODBUS_MAP_UINT32:
 	case MODBUS_MAP_FLOAT32: return 2;
+	case MODBUS_MAP_BOOL: return 1;
 	}
 	return 0;
 }
 
-/* "input" or "holding"; "?" for anything else. */
-const char *modbus_map_table_name(modbus_map_table table)
+/* Coils and discrete inputs hold bits. */
+int modbus_map_bits(modbus_map_table table)
 {
-	return table == MODBUS_MAP_HOLDING || table == MODBUS_MAP_INPUT ? table_names[table] : "?";
+	return table == MODBUS_MAP_COIL || table == MODBUS_MAP_DISCRETE;
 }
 
-/* "int16"..."float32"; "?" for anything else. */
+/* "input", "holding", "discrete" or "coil"; "?" for anything else. */
+const char *modbus_map_table_name(modbus_map_table table)
+{
+	return table >= MODBUS_MAP_COIL && table <= MODBUS_MAP_INPUT ? table_names[table] : "?";
+}
+
+/* "int16"..."bool"; "?" for anything else. */
 const char *modbus_map_type_name(modbus_map_type type)
 {
-	return (unsigned)type <= MODBUS_MAP_FLOAT32 ? type_names[type] : "?";
+	return (unsigned)type <= MODBUS_MAP_BOOL ? type_names[type] : "?";
 }
 
 /* "abcd"... ("ab"/"ba" for one-register types); "?" for anything else. */
@@ -265,6 +274,11 @@ static int parse_option(modbus_map_channel *ch, const char *tok, size_t len, siz
 	}
 	if (*seen & (1u << k))
 		return fail(err, cap, "%s= is given twice", keys[k]);
+	if (ch->type == MODBUS_MAP_BOOL && k <= 2)
+		return fail(err, cap,
+			    "%s= does not apply to a bool: a coil or discrete input is one bit, "
+			    "0 or 1",
+			    keys[k]);
 	*seen |= 1u << k;
 	if (!vlen)
 		return fail(err, cap, "%s= has no value", keys[k]);
@@ -333,23 +347,17 @@ int modbus_map_parse(const char *text, modbus_map_channel *ch, char *err, size_t
 		show_token(shown, tok, len);
 		switch (ntok++) {
 		case 0:
-			if (token_is(tok, len, "input")) {
-				ch->table = MODBUS_MAP_INPUT;
-			} else if (token_is(tok, len, "holding")) {
-				ch->table = MODBUS_MAP_HOLDING;
-			} else if (token_is(tok, len, "coil") || token_is(tok, len, "discrete")) {
+			for (t = MODBUS_MAP_COIL;
+			     t <= MODBUS_MAP_INPUT && !token_is(tok, len, table_names[t]); t++)
+				;
+			if (t > MODBUS_MAP_INPUT)
 				return fail(
 				    err, errcap,
-				    "'%s': coils and discrete inputs are not supported (only "
-				    "input and holding registers)",
+				    "unknown register table '%s' (expected input, holding, "
+				    "discrete or coil, then the address and the type: input 3 "
+				    "float32, discrete 0 bool)",
 				    shown);
-			} else {
-				return fail(
-				    err, errcap,
-				    "unknown register table '%s' (expected input or holding, "
-				    "then the address and the type: input 3 float32)",
-				    shown);
-			}
+			ch->table = (modbus_map_table)t;
 			break;
 		case 1:
 			if (parse_uint(tok, len, 65535, &addr) < 0)
@@ -361,15 +369,27 @@ int modbus_map_parse(const char *text, modbus_map_channel *ch, char *err, size_t
 			ch->address = (uint16_t)addr;
 			break;
 		case 2:
-			for (t = 0; t <= MODBUS_MAP_FLOAT32 && !token_is(tok, len, type_names[t]);
-			     t++)
+			for (t = 0; t <= MODBUS_MAP_BOOL && !token_is(tok, len, type_names[t]); t++)
 				;
-			if (t > MODBUS_MAP_FLOAT32)
+			if (t > MODBUS_MAP_BOOL)
 				return fail(
 				    err, errcap,
-				    "unknown type '%s' (expected int16, uint16, int32, uint32 "
-				    "or float32)",
+				    "unknown type '%s' (expected int16, uint16, int32, uint32, "
+				    "float32, or bool for coils and discrete inputs)",
 				    shown);
+			if (modbus_map_bits(ch->table) && t != MODBUS_MAP_BOOL)
+				return fail(
+				    err, errcap,
+				    "'%s': a %s is one bit, its type is bool (e.g. %s %u "
+				    "bool)",
+				    shown, ch->table == MODBUS_MAP_COIL ? "coil" : "discrete input",
+				    table_names[ch->table], (unsigned)ch->address);
+			if (!modbus_map_bits(ch->table) && t == MODBUS_MAP_BOOL)
+				return fail(
+				    err, errcap,
+				    "bool is the type of coils and discrete inputs; %s "
+				    "registers take int16, uint16, int32, uint32 or float32",
+				    table_names[ch->table]);
 			ch->type = (modbus_map_type)t;
 			if (ch->address + modbus_map_registers(ch->type) - 1 > 65535)
 				return fail(err, errcap,
@@ -487,6 +507,7 @@ double modbus_map_raw(const modbus_map_channel *ch, const uint16_t *regs)
 		b = bits32(ch->order, regs);
 		memcpy(&f, &b, sizeof f);
 		return (double)f;
+	case MODBUS_MAP_BOOL: return regs[0] ? 1.0 : 0.0;
 	}
 	return NAN;
 }
@@ -521,6 +542,12 @@ int modbus_map_encode(const modbus_map_channel *ch, double value, uint16_t *regs
 
 	if (modbus_map_registers(ch->type) == 0 || ch->scale == 0 || !isfinite(ch->scale))
 		return fail(err, errcap, "invalid channel");
+	if (ch->type == MODBUS_MAP_BOOL) {
+		if (value != 0 && value != 1)
+			return fail(err, errcap, "%g is not a bit value: a coil is 0 or 1", value);
+		regs[0] = value == 1;
+		return 1;
+	}
 	raw = (value - ch->offset) / ch->scale;
 	if (!isfinite(value) || !isfinite(raw))
 		return fail(err, errcap, "%g is not a finite value", value);

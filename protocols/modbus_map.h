@@ -8,12 +8,18 @@
  *
  *     TABLE ADDRESS TYPE [order=ORDER] [scale=X] [offset=X] [quantity=Q] [unit=U] [period=MS]
  *
- * TABLE     input   input registers (function 4, read-only)
- *           holding holding registers (function 3; written with function 16)
- * ADDRESS   the register's address in the protocol, 0..65535, decimal or 0x hex. It is 0-based:
- *           a datasheet's "register 30001" is `input 0`, "40001" is `holding 0`.
+ * TABLE     input    input registers (function 4, read-only)
+ *           holding  holding registers (function 3; written with functions 6 and 16)
+ *           discrete discrete inputs, one bit each (function 2, read-only): a door contact
+ *           coil     coils, one bit each (function 1; written with function 5): a relay
+ * ADDRESS   the register's (or bit's) address in the protocol, 0..65535, decimal or 0x hex. It
+ *           is 0-based: a datasheet's "register 30001" is `input 0`, "40001" is `holding 0`,
+ *           "10001" is `discrete 0` and "00001" is `coil 0`.
  * TYPE      int16, uint16          one register
  *           int32, uint32, float32 two registers, ADDRESS and ADDRESS + 1 (float32: IEEE 754)
+ *           bool                   one bit: the type of coils and discrete inputs (and theirs
+ *                                  only); the value is 0 or 1, so order=, scale= and offset=
+ *                                  do not apply
  * order=    where the value's bytes lie, A the most significant ... D the least, listed in the
  *           order they come on the wire (register ADDRESS first, high byte first):
  *             abcd  big-endian, high word first: the Modbus convention (default)
@@ -45,8 +51,13 @@
 #define MODBUS_MAP_PERIOD_MAX 3600000
 #define MODBUS_MAP_MAX_READ 125 /* registers in one read request (the protocol's limit) */
 
-/* Register tables; the values are the read function codes. */
-typedef enum modbus_map_table { MODBUS_MAP_HOLDING = 3, MODBUS_MAP_INPUT = 4 } modbus_map_table;
+/* Tables; the values are the read function codes. Coils and discrete inputs hold bits. */
+typedef enum modbus_map_table {
+	MODBUS_MAP_COIL = 1,
+	MODBUS_MAP_DISCRETE = 2,
+	MODBUS_MAP_HOLDING = 3,
+	MODBUS_MAP_INPUT = 4
+} modbus_map_table;
 
 typedef enum modbus_map_type {
 	MODBUS_MAP_INT16,
@@ -54,6 +65,7 @@ typedef enum modbus_map_type {
 	MODBUS_MAP_INT32,
 	MODBUS_MAP_UINT32,
 	MODBUS_MAP_FLOAT32,
+	MODBUS_MAP_BOOL, /* one bit of a coil or discrete input, read as 0 or 1 */
 } modbus_map_type;
 
 /* Byte orders; for one-register types ABCD is "ab" and BADC is "ba". */
@@ -89,17 +101,27 @@ int modbus_map_parse(const char *text, modbus_map_channel *ch, char *err, size_t
  */
 int modbus_map_format(const modbus_map_channel *ch, char *buf, size_t cap);
 
-/* Number of registers a type takes: 1 or 2 (0 for a value outside the enum). */
+/*
+ * Number of addresses of its table a type takes: 1 or 2 registers, 1 bit for bool (0 for a
+ * value outside the enum). A plan counts bits and registers alike, in their own tables.
+ */
 int modbus_map_registers(modbus_map_type type);
 
-/* Names: "input"/"holding", "int16"..., and "abcd"... (or "ab"/"ba" for a one-register type). */
+/* Whether a table holds bits (coils, discrete inputs) rather than 16-bit registers. */
+int modbus_map_bits(modbus_map_table table);
+
+/*
+ * Names: "input"/"holding"/"discrete"/"coil", "int16"..."bool", and "abcd"... (or "ab"/"ba" for a
+ * one-register type).
+ */
 const char *modbus_map_table_name(modbus_map_table table);
 const char *modbus_map_type_name(modbus_map_type type);
 const char *modbus_map_order_name(modbus_map_order order, modbus_map_type type);
 
 /*
  * The value of ch in its registers regs[0..modbus_map_registers(ch->type)), as read (host order,
- * one uint16 per register): raw (before scale and offset) and scaled (raw * scale + offset). A
+ * one uint16 per register; a bit as one uint16, any non-zero value being 1): raw (before scale
+ * and offset) and scaled (raw * scale + offset). A
  * float32 may decode to NaN or an infinity, which the caller decides what to do with.
  */
 double modbus_map_raw(const modbus_map_channel *ch, const uint16_t *regs);
@@ -113,9 +135,10 @@ int modbus_map_decode_at(const modbus_map_channel *ch, uint16_t base, const uint
 			 size_t nregs, double *out);
 
 /*
- * The inverse, to write a holding register: the registers that make ch read value (integer types
- * round to the nearest raw value). Returns the number of registers written to regs (1 or 2), or
- * -1 with a message in err when value is not finite or out of the type's range after scaling.
+ * The inverse, to write a holding register or a coil: the registers that make ch read value
+ * (integer types round to the nearest raw value; a bool takes exactly 0 or 1, written as 0 or 1
+ * in regs[0]). Returns the number of registers written to regs (1 or 2), or -1 with a message in
+ * err when value is not finite or out of the type's range after scaling.
  */
 int modbus_map_encode(const modbus_map_channel *ch, double value, uint16_t *regs, char *err,
 		      size_t errcap);

@@ -582,6 +582,7 @@ static void on_line(lb_device *dev, mk_priv *p, const char *line, size_t len, co
 		if (strcmp(r.text, "AUTOREPORT_TEMP") == 0 && r.cap_value && !p->autoreport) {
 			p->autoreport = 1; /* temperatures every second, unasked */
 			own_add(p, "M155 S1");
+			lb_device_changed(dev); /* the description shows it at once */
 		} else if (strcmp(r.text, "EMERGENCY_PARSER") == 0) {
 			p->emergency_parser = r.cap_value;
 		}

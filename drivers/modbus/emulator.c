@@ -25,6 +25,8 @@
 #define EMU_INPUT_N 11
 #define EMU_HOLDING_START 100
 #define EMU_HOLDING_N 5
+#define EMU_COILS_N 1
+#define EMU_DISCRETE_N 1
 #define EMU_POLL_MS 100
 #define EMU_GAP_MS 5 /* end of an RTU frame: 3.5 characters are 1.8 ms at 19200 baud */
 
@@ -39,6 +41,8 @@ const modbus_emu_channel modbus_emu_channels[] = {
     {"setpoint", "holding 100 uint16 scale=0.1 quantity=temperature unit=°C", 22.5},
     {"temp_trim", "holding 101 float32 order=badc quantity=temperature unit=°C", 1.25},
     {"pressure_trim", "holding 103 int32 order=dcba scale=0.01 quantity=pressure unit=hPa", -2},
+    {"door", "discrete 0 bool", 1},
+    {"heater", "coil 0 bool quantity=running", 0},
 };
 const int modbus_emu_nchannels = sizeof modbus_emu_channels / sizeof modbus_emu_channels[0];
 
@@ -340,14 +344,15 @@ modbus_emu *modbus_emu_new(modbus_emu_link link, lb_error *err)
 		goto fail;
 	modbus_set_slave(e->ctx, MODBUS_EMU_UNIT);
 	modbus_set_indication_timeout(e->ctx, 1, 0); /* a request cut short cannot hang it */
-	e->map = modbus_mapping_new_start_address(0, 0, 0, 0, EMU_HOLDING_START, EMU_HOLDING_N, 0,
-						  EMU_INPUT_N);
+	e->map = modbus_mapping_new_start_address(0, EMU_COILS_N, 0, EMU_DISCRETE_N,
+						  EMU_HOLDING_START, EMU_HOLDING_N, 0, EMU_INPUT_N);
 	if (!e->map) {
 		lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
 		goto fail;
 	}
 	memcpy(e->map->tab_input_registers, input_words, sizeof input_words);
 	memcpy(e->map->tab_registers, holding_words, sizeof holding_words);
+	e->map->tab_input_bits[0] = 1; /* the door is closed; the heater's coil is off */
 	if (pthread_create(&e->thread, NULL, emu_thread, e) != 0) {
 		lb_error_set(err, LB_ERR_INTERNAL, "cannot start the emulator thread");
 		goto fail;

@@ -20,6 +20,8 @@
  *   holding 100   uint16 x0.1        setpoint        22.5 °C       (writable)
  *   holding 101-2 float32 badc       temperature trim 1.25 °C      (writable)
  *   holding 103-4 int32 dcba x0.01   pressure trim   -2 hPa        (writable)
+ *   discrete 0    bool               door contact    1 (closed)
+ *   coil 0        bool               heater relay    0 (off)       (writable)
  *
  * Any other register answers exception 2 (illegal data address), as a real device does.
  *

@@ -32,19 +32,23 @@
  *   max_timeouts = 5            this many requests in a row without an answer: the device is gone
  *   title = Weather station     the device's name in device lists
  *   channel.NAME = input 3 float32 scale=0.1 unit=°C    one stream per channel (modbus_map.h)
+ *   channel.door = discrete 0 bool                      a discrete input (or a coil): a u8
+ *                                                       stream of 0 and 1, quantity "state"
  *
- * Each poll period the device thread reads the due channels, registers of one table that touch
- * being read together (modbus_map_plan), and publishes one f32 sample per channel at its
- * scheduled instant (the first one exactly at the start: synchronised acquisition works).
+ * Each poll period the device thread reads the due channels, registers (or bits) of one table
+ * that touch being read together (modbus_map_plan), and publishes one sample per channel (f32;
+ * u8 for a bit) at its scheduled instant (the first one exactly at the start: synchronised
+ * acquisition works).
  * Several units on one RS-485 bus share the port: the devices of the same port share one
  * libmodbus context and take turns, one request at a time.
  *
- * Errors are not silent: a Modbus exception skips that channel's sample (its seq does not move)
- * with a warning naming the channel and register (a group that gets one is split so the other
- * channels keep flowing); a bad answer (CRC error, garbage) is counted and warned about at most
- * every 10 s; max_timeouts requests in a row without an answer, or a broken link, remove the
- * device (LB_EGONE). scan lists configured sections without touching the device; open fails
- * with a clear message until the unit answers again.
+ * Errors are not silent: a Modbus exception skips that channel's sample, with a warning naming
+ * the channel and register, an error event on the channel's stream and the error in the
+ * stream's description until it reads again (lb_stream_set_error); a group that gets one is
+ * split so the other channels keep flowing. A bad answer (CRC error, garbage) is counted and
+ * warned about at most every 10 s; max_timeouts requests in a row without an answer, or a broken
+ * link, remove the device (LB_EGONE). scan lists configured sections without touching the
+ * device; open fails with a clear message until the unit answers again.
  */
 
 #define DEFAULT_BAUD 19200
@@ -88,6 +92,8 @@ typedef struct mb_chan {
 	int solo;      /* read alone since its group got an exception */
 	int ok_streak; /* good reads in a row while solo */
 	int failing;   /* its last read got an exception */
+	int has_last;  /* last: the last value read (shown in the description) */
+	double last;
 	unsigned long exceptions;
 	mb_limit exc_log;
 } mb_chan;
@@ -526,14 +532,16 @@ static int mb_class(int e)
 }
 
 /*
- * One request on the device's link: read count registers (write: write them) at addr of table.
- * Returns MB_OK, or the class of the failure with its errno in *eno. A TCP connection that broke
- * is reconnected once and the request retried.
+ * One request on the device's link: read count registers (write: write them) at addr of table;
+ * bits (coils, discrete inputs) are one uint16 each, 0 or 1, in regs too. Returns MB_OK, or the
+ * class of the failure with its errno in *eno. A TCP connection that broke is reconnected once
+ * and the request retried.
  */
 static int mb_request(mb_priv *p, int write, modbus_map_table table, int addr, int count,
 		      uint16_t *regs, int *eno)
 {
 	mb_bus *b = p->bus;
+	uint8_t bits[MODBUS_MAP_MAX_READ];
 	int rc, cls;
 
 	pthread_mutex_lock(&b->lock);
@@ -542,13 +550,22 @@ static int mb_request(mb_priv *p, int write, modbus_map_table table, int addr, i
 		bus_timeouts(b, p->timeout_ms);
 		p->requests++;
 		errno = 0;
-		if (write)
+		if (write && table == MODBUS_MAP_COIL)
+			rc = modbus_write_bit(b->ctx, addr, regs[0] != 0);
+		else if (write)
 			rc = count == 1 ? modbus_write_register(b->ctx, addr, regs[0])
 					: modbus_write_registers(b->ctx, addr, count, regs);
 		else if (table == MODBUS_MAP_INPUT)
 			rc = modbus_read_input_registers(b->ctx, addr, count, regs);
-		else
+		else if (table == MODBUS_MAP_HOLDING)
 			rc = modbus_read_registers(b->ctx, addr, count, regs);
+		else {
+			rc = table == MODBUS_MAP_COIL
+				 ? modbus_read_bits(b->ctx, addr, count, bits)
+				 : modbus_read_input_bits(b->ctx, addr, count, bits);
+			for (int i = 0; i < rc && i < count; i++)
+				regs[i] = bits[i] != 0;
+		}
 		if (rc == count) {
 			cls = MB_OK;
 			break;
@@ -616,10 +633,13 @@ static void publish(lb_device *dev, mb_priv *p, int c, const lb_now *now, uint16
 	char buf[64];
 	double v;
 	float f;
+	uint8_t bit;
 
 	if (modbus_map_decode_at(&p->map[c], base, regs, (size_t)nregs, &v) < 0)
 		return; /* cannot happen: the plan covers the channel */
 	f = (float)v;
+	ch->has_last = 1;
+	ch->last = v;
 	if (!isfinite(f)) {
 		p->nonfinite++;
 		if (limit_ok(&p->nan_log, now->mono, &held))
@@ -632,29 +652,76 @@ static void publish(lb_device *dev, mb_priv *p, int c, const lb_now *now, uint16
 	if (ch->failing) {
 		ch->failing = 0;
 		lb_info("device %s: channel '%s' reads again", dev->spec.id, ch->name);
+		lb_stream_set_error(dev, ch->stream, now->real, NULL, NULL);
 	}
 	sample_time(p, now, ch->due, &t_host, &t_dev);
-	lb_stream_publish(dev, ch->stream, t_dev, t_host, &f, 1);
+	if (p->map[c].type == MODBUS_MAP_BOOL) {
+		bit = v != 0;
+		lb_stream_publish(dev, ch->stream, t_dev, t_host, &bit, 1);
+	} else {
+		lb_stream_publish(dev, ch->stream, t_dev, t_host, &f, 1);
+	}
 }
 
-/* A channel's read got a Modbus exception: warn (rate-limited) and skip its sample. */
+/* What a table's address is called in messages: "input register", "coil"... */
+static const char *what_at(modbus_map_table table)
+{
+	switch (table) {
+	case MODBUS_MAP_COIL: return "coil";
+	case MODBUS_MAP_DISCRETE: return "discrete input";
+	case MODBUS_MAP_HOLDING: return "holding register";
+	default: return "input register";
+	}
+}
+
+/* A Modbus exception's name for clients ("illegal_data_address") and for people. */
+static void exception_names(int code, const char **name, const char **text)
+{
+	static const char *const names[][2] = {
+	    {"exception", "exception"},
+	    {"illegal_function", "illegal function"},
+	    {"illegal_data_address", "illegal data address"},
+	    {"illegal_data_value", "illegal data value"},
+	    {"server_device_failure", "server device failure"},
+	    {"acknowledge", "acknowledge"},
+	    {"server_device_busy", "server device busy"},
+	    {"negative_acknowledge", "negative acknowledge"},
+	    {"memory_parity_error", "memory parity error"},
+	    {"exception", "exception"},
+	    {"gateway_path_unavailable", "gateway path unavailable"},
+	    {"gateway_target_failed", "gateway target device failed to respond"},
+	};
+	int i = code > 0 && code < (int)(sizeof names / sizeof names[0]) ? code : 0;
+
+	*name = names[i][0];
+	*text = names[i][1];
+}
+
+/*
+ * A channel's read got a Modbus exception: warn (rate-limited), skip its sample, and say it on
+ * the channel's stream and in its description (once, until it reads again).
+ */
 static void channel_exception(lb_device *dev, mb_priv *p, int c, int eno, const lb_now *now)
 {
 	mb_chan *ch = &p->ch[c];
 	const modbus_map_channel *m = &p->map[c];
+	const char *code, *text;
 	unsigned long held;
-	char buf[64];
+	char buf[64], msg[200];
 
 	ch->exceptions++;
 	ch->failing = 1;
 	ch->ok_streak = 0;
+	exception_names(eno - MODBUS_ENOBASE, &code, &text);
+	snprintf(msg, sizeof msg, "unit %d refused %s %u (exception %d: %s)", p->unit,
+		 what_at(m->table), (unsigned)m->address, eno - MODBUS_ENOBASE, text);
+	lb_stream_set_error(dev, ch->stream, now->real, code, msg); /* once, until it reads */
 	if (limit_ok(&ch->exc_log, now->mono, &held))
-		lb_warn(
-		    "device %s: channel '%s' (%s register %u, %s): the device answered exception "
-		    "%d (%s): sample skipped%s",
-		    dev->spec.id, ch->name, modbus_map_table_name(m->table), (unsigned)m->address,
-		    modbus_map_type_name(m->type), eno - MODBUS_ENOBASE, modbus_strerror(eno),
-		    more(buf, sizeof buf, held));
+		lb_warn("device %s: channel '%s' (%s %u, %s): the device answered exception "
+			"%d (%s): sample skipped%s",
+			dev->spec.id, ch->name, what_at(m->table), (unsigned)m->address,
+			modbus_map_type_name(m->type), eno - MODBUS_ENOBASE, modbus_strerror(eno),
+			more(buf, sizeof buf, held));
 }
 
 /*
@@ -915,6 +982,10 @@ static void set_range(lb_device *dev, int s, const modbus_map_channel *m)
 
 	if (m->type == MODBUS_MAP_FLOAT32)
 		return;
+	if (m->type == MODBUS_MAP_BOOL) {
+		lb_stream_set_range(dev, s, 0, 1, 1);
+		return;
+	}
 	a = lo[m->type] * m->scale + m->offset;
 	b = hi[m->type] * m->scale + m->offset;
 	lb_stream_set_range(dev, s, a < b ? a : b, a < b ? b : a, fabs(m->scale));
@@ -937,8 +1008,10 @@ static int mb_open(lb_device *dev, const lb_now *now, lb_error *err)
 		goto fail;
 	for (int i = 0; i < p->nch; i++) {
 		const modbus_map_channel *m = &p->map[i];
-		int s = lb_device_add_stream(dev, p->ch[i].name, m->quantity, m->unit, LB_F32,
-					     1000.0 / p->ch[i].period_ms);
+		int bit = m->type == MODBUS_MAP_BOOL;
+		int s = lb_device_add_stream(
+		    dev, p->ch[i].name, bit && !m->quantity[0] ? "state" : m->quantity, m->unit,
+		    bit ? LB_U8 : LB_F32, 1000.0 / p->ch[i].period_ms);
 		if (s < 0) {
 			mb_err(err, LB_ERR_INTERNAL, "cannot declare stream '%s'", p->ch[i].name);
 			goto fail;
@@ -992,16 +1065,21 @@ static int mb_stop(lb_device *dev, lb_error *err)
 static json_t *mb_config_get(lb_device *dev)
 {
 	mb_priv *p = dev->priv;
-	json_t *ch = json_object(), *c;
+	json_t *ch = json_object(), *values = json_object(), *c;
 	char buf[256];
 
-	for (int i = 0; i < p->nch; i++)
+	for (int i = 0; i < p->nch; i++) {
 		if (modbus_map_format(&p->map[i], buf, sizeof buf) > 0)
 			json_object_set_new(ch, p->ch[i].name, json_string(buf));
-	c = json_pack("{s:s,s:i,s:i,s:i,s:i,s:o,s:{s:I,s:I,s:I,s:I,s:I}}", "link",
+		json_object_set_new(values, p->ch[i].name,
+				    p->ch[i].has_last && isfinite(p->ch[i].last)
+					? json_real(p->ch[i].last)
+					: json_null());
+	}
+	c = json_pack("{s:s,s:i,s:i,s:i,s:i,s:o,s:o,s:{s:I,s:I,s:I,s:I,s:I}}", "link",
 		      p->tcp ? "tcp" : "rtu", "unit", p->unit, "period_ms", p->period_ms,
 		      "timeout_ms", p->timeout_ms, "max_timeouts", p->max_timeouts, "channels", ch,
-		      "stats", "requests", (json_int_t)p->requests, "timeouts",
+		      "values", values, "stats", "requests", (json_int_t)p->requests, "timeouts",
 		      (json_int_t)p->timeouts, "exceptions", (json_int_t)p->exceptions,
 		      "bad_answers", (json_int_t)p->bad, "not_a_number", (json_int_t)p->nonfinite);
 	if (!c)
@@ -1088,8 +1166,9 @@ static int request_error(mb_priv *p, int cls, int eno, const char *what, lb_erro
 }
 
 /*
- * Actions: read {table: input|holding, address, count (1..125)} -> the raw registers; write
- * {channel, value} -> the value the holding channel now has (after the type's rounding).
+ * Actions: read {table: input|holding|discrete|coil, address, count (1..125)} -> the raw
+ * registers (or bits, 0 or 1); write {channel, value} -> the value the holding or coil channel
+ * now has (after the type's rounding; a coil takes 0, 1, false or true).
  */
 static int mb_call(lb_device *dev, const char *action, const json_t *args, json_t **result,
 		   lb_error *err)
@@ -1111,12 +1190,20 @@ static int mb_call(lb_device *dev, const char *action, const json_t *args, json_
 		    lb_param_int(args, "address", true, 0, 65535, &addr, err) < 0 ||
 		    lb_param_int(args, "count", false, 1, MODBUS_MAP_MAX_READ, &count, err) < 0)
 			return LB_EFAIL;
-		if (strcmp(table, "input") != 0 && strcmp(table, "holding") != 0)
-			return mb_err(err, LB_ERR_INVALID_PARAMS, "table must be input or holding");
+		if (strcmp(table, "input") == 0)
+			t = MODBUS_MAP_INPUT;
+		else if (strcmp(table, "holding") == 0)
+			t = MODBUS_MAP_HOLDING;
+		else if (strcmp(table, "discrete") == 0)
+			t = MODBUS_MAP_DISCRETE;
+		else if (strcmp(table, "coil") == 0)
+			t = MODBUS_MAP_COIL;
+		else
+			return mb_err(err, LB_ERR_INVALID_PARAMS,
+				      "table must be input, holding, discrete or coil");
 		if (addr + count > 65536)
 			return mb_err(err, LB_ERR_INVALID_PARAMS,
-				      "address + count goes beyond register 65535");
-		t = table[0] == 'i' ? MODBUS_MAP_INPUT : MODBUS_MAP_HOLDING;
+				      "address + count goes beyond address 65535");
 		snprintf(what, sizeof what, "a read of %s %lld..%lld", table, addr,
 			 addr + count - 1);
 		cls = mb_request(p, 0, t, (int)addr, (int)count, regs, &eno);
@@ -1140,18 +1227,27 @@ static int mb_call(lb_device *dev, const char *action, const json_t *args, json_
 			;
 		if (c == p->nch)
 			return mb_err(err, LB_ERR_INVALID_PARAMS, "no channel '%s'", name);
-		if (p->map[c].table != MODBUS_MAP_HOLDING)
+		if (p->map[c].table != MODBUS_MAP_HOLDING && p->map[c].table != MODBUS_MAP_COIL)
+			return mb_err(err, LB_ERR_INVALID_PARAMS, "channel '%s' is %s: read-only",
+				      name,
+				      p->map[c].table == MODBUS_MAP_INPUT ? "an input register"
+									  : "a discrete input");
+		if (p->map[c].table == MODBUS_MAP_COIL && json_is_boolean(value))
+			n = modbus_map_encode(&p->map[c], json_is_true(value), regs, perr,
+					      sizeof perr);
+		else if (!json_is_number(value))
 			return mb_err(err, LB_ERR_INVALID_PARAMS,
-				      "channel '%s' is an input register: read-only", name);
-		if (!json_is_number(value))
-			return mb_err(err, LB_ERR_INVALID_PARAMS, "value must be a number");
-		n = modbus_map_encode(&p->map[c], json_number_value(value), regs, perr,
-				      sizeof perr);
+				      p->map[c].table == MODBUS_MAP_COIL
+					  ? "value must be 0, 1, false or true"
+					  : "value must be a number");
+		else
+			n = modbus_map_encode(&p->map[c], json_number_value(value), regs, perr,
+					      sizeof perr);
 		if (n < 0)
 			return mb_err(err, LB_ERR_INVALID_PARAMS, "channel '%s': %s", name, perr);
-		snprintf(what, sizeof what, "the write of channel '%s' (holding %u)", name,
-			 (unsigned)p->map[c].address);
-		cls = mb_request(p, 1, MODBUS_MAP_HOLDING, p->map[c].address, n, regs, &eno);
+		snprintf(what, sizeof what, "the write of channel '%s' (%s %u)", name,
+			 modbus_map_table_name(p->map[c].table), (unsigned)p->map[c].address);
+		cls = mb_request(p, 1, p->map[c].table, p->map[c].address, n, regs, &eno);
 		if (cls != MB_OK)
 			return request_error(p, cls, eno, what, err);
 		*result = json_real(modbus_map_value(&p->map[c], regs));

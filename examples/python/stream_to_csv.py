@@ -77,6 +77,8 @@ class Writer:
         if h["type"] not in TYPES or len(frames) < 3:
             if isinstance(h.get("data"), dict) and h["data"].get("event") == "end":
                 print("%s ended: %s" % (topic, h["data"].get("reason")), file=sys.stderr)
+            elif isinstance(h.get("data"), dict) and h["data"].get("event") == "error":
+                print("%s error: %s" % (topic, h["data"].get("message")), file=sys.stderr)
             return False
         values = struct.unpack("<%d%s" % (h["count"], TYPES[h["type"]]), frames[2])
         for i, v in enumerate(values):

@@ -79,7 +79,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			uint16_t enc[2];
 			if (c.type != MODBUS_MAP_FLOAT32 && !isfinite(raw))
 				abort();
-			if (c.type != MODBUS_MAP_FLOAT32 && c.scale == 1 && c.offset == 0 &&
+			if (c.type == MODBUS_MAP_BOOL &&
+			    (raw != (regs[i] != 0) || c.scale != 1 || c.offset != 0 ||
+			     modbus_map_encode(&c, raw, enc, err, sizeof err) != 1 ||
+			     enc[0] != (regs[i] != 0)))
+				abort(); /* a bit is 0 or 1, and writes back as itself */
+			if (c.type != MODBUS_MAP_FLOAT32 && c.type != MODBUS_MAP_BOOL &&
+			    c.scale == 1 && c.offset == 0 &&
 			    (modbus_map_encode(&c, raw, enc, err, sizeof err) !=
 				 modbus_map_registers(c.type) ||
 			     enc[0] != regs[i] ||

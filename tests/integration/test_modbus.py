@@ -41,9 +41,16 @@ CHANNELS = {
     "setpoint": ("temperature", "°C", 22.5),
     "temp_trim": ("temperature", "°C", 1.25),
     "pressure_trim": ("pressure", "hPa", -2.0),
+    "door": ("state", "", 1),     # a discrete input (a u8 stream of 0 and 1)
+    "heater": ("running", "", 0),  # a coil
 }
 ORDER = ["temperature", "humidity", "pressure", "light", "dewpoint", "wind", "rain", "setpoint",
-         "temp_trim", "pressure_trim"]
+         "temp_trim", "pressure_trim", "door", "heater"]
+BITS = ("door", "heater")
+
+
+def stype(name):
+    return "u8" if name in BITS else "f32"
 
 
 def f32(x):
@@ -147,7 +154,8 @@ class ModbusTest(BridgeTest):
             self.assertEqual([s["name"] for s in info["streams"]], ORDER)
             for s in info["streams"]:
                 q, unit, _ = CHANNELS[s["name"]]
-                self.assertEqual((s["quantity"], s["unit"], s["type"]), (q, unit, "f32"), s)
+                self.assertEqual((s["quantity"], s["unit"], s["type"]),
+                                 (q, unit, stype(s["name"])), s)
                 self.assertEqual(s["rate"], 2.0)  # the built-in period of 500 ms
             cfg = info["config"]
             self.assertEqual((cfg["link"], cfg["unit"], cfg["period_ms"]),
@@ -174,7 +182,7 @@ class ModbusTest(BridgeTest):
             for m in ms:
                 h = m.header
                 self.assertEqual((h["type"], h["count"], h["quantity"], h["unit"], h["sim"]),
-                                 ("f32", 1, q, unit, True))
+                                 (stype(name), 1, q, unit, True))
                 self.assertEqual(m.samples[0], f32(value), "%s decodes to %r" % (t, value))
 
     def test_settings_and_actions(self):
@@ -206,6 +214,20 @@ class ModbusTest(BridgeTest):
         sub2.wait_for(lambda m: m.samples[0] == f32(23.4), what="the written setpoint")
         self.assertAlmostEqual(c.call("device.call", {"device": RTU, "action": "write", "args": {
             "channel": "temp_trim", "value": -0.5}}), -0.5)
+        # the heater's coil: written with function 5, read back as a bit and on its stream
+        self.assertEqual(c.call("device.call", {"device": RTU, "action": "write", "args": {
+            "channel": "heater", "value": True}}), 1)
+        self.assertEqual(c.call("device.call", {"device": RTU, "action": "read", "args": {
+            "table": "coil", "address": 0}}), [1])
+        sub3 = self.subscriber(d, [topic(RTU, "heater")])
+        sub3.wait_for(lambda m: m.samples == (1,), what="the heater on")
+        wait_until(lambda: c.call("device.info", {"device": RTU})["config"]["values"]["heater"]
+                   == 1, what="the heater on in device.info")
+        self.assertEqual(c.call("device.call", {"device": RTU, "action": "read", "args": {
+            "table": "discrete", "address": 0}}), [1])
+        err = c.error("device.call", {"device": RTU, "action": "write",
+                                      "args": {"channel": "door", "value": 0}})
+        self.assertIn("discrete input: read-only", err["message"])
         err = c.error("device.call", {"device": RTU, "action": "write",
                                       "args": {"channel": "temperature", "value": 1}})
         self.assertError(err, "invalid_params", -32602)
@@ -228,6 +250,15 @@ class ModbusTest(BridgeTest):
         c.call("modbus.emulator", {"fault": "exception", "link": "tcp"})  # register 2: humidity
         wait_until(lambda: "channel 'humidity' (input register 2, int16): the device answered "
                    "exception 2" in d.stderr(), timeout=5, what="a warning naming the channel")
+        # clients see it too: an error event on the stream, and the error in device.info
+        ev = sub.wait_for(lambda m: m.topic == hum and m.header["type"] == "json", timeout=5,
+                          what="the error event on the humidity stream")
+        err = {"code": "illegal_data_address",
+               "message": "unit 1 refused input register 2 (exception 2: illegal data address)"}
+        self.assertEqual(ev.data, dict(event="error", **err))
+        streams = {s["name"]: s for s in c.call("device.info", {"device": TCP})["streams"]}
+        self.assertEqual(streams["humidity"]["error"], err)
+        self.assertEqual([n for n, s in streams.items() if "error" in s], ["humidity"])
         # from now on only humidity is skipped: the other channels of the group keep flowing
         sub.collect(until=lambda got: sum(m.topic == temp for m in got) >= 2, seconds=5)
         snap = {s["topic"]: s for s in c.call("snapshot", {"prefix": hum})["streams"]}
@@ -248,6 +279,8 @@ class ModbusTest(BridgeTest):
         self.assertEqual(m.header["seq"], h0 + 1, "a skipped sample is not a fake seq gap")
         self.assertEqual(m.samples[0], f32(45.6))
         wait_until(lambda: "channel 'humidity' reads again" in d.stderr(), what="the recovery")
+        wait_until(lambda: "error" not in {s["name"]: s for s in c.call(
+            "device.info", {"device": TCP})["streams"]}["humidity"], what="the error cleared")
 
     def test_garbage_on_the_line(self):
         d, c = self.start_lab()
@@ -344,7 +377,8 @@ class ModbusTest(BridgeTest):
         err = wait_until(lambda: "modbus-typo: cannot open" in d.stderr() and d.stderr(),
                          what="the configuration errors")
         self.assertIn("device modbus-bad: cannot open: %s:%d: [modbus.bad] channel.t: unknown "
-                      "type 'flaot32' (expected int16, uint16, int32, uint32 or float32)"
+                      "type 'flaot32' (expected int16, uint16, int32, uint32, float32, or bool "
+                      "for coils and discrete inputs)"
                       % (d.conf_path, line), err)
         self.assertIn("device modbus-nolink: cannot open: %s:%d: [modbus.nolink] needs tcp = "
                       "HOST:PORT (Modbus TCP) or port = /dev/ttyUSB0" % (d.conf_path, nolink),

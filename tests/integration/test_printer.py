@@ -367,6 +367,28 @@ class PrinterTest(BridgeTest):
         wait_until(lambda: "M104 S200" in e.executed(), what="M104 executed")
         self.assertNotIn("M104 S300", e.executed())  # nothing of the refused batch went
 
+    def test_description_follows_the_printer(self):
+        # temperatures come unasked (M155 autoreport): device.info and devices.list follow them,
+        # not the state of the moment the printer opened or was last commanded
+        e, d, c = self.start()
+        # the firmware's capabilities (M115) come after the printer opened: AUTOREPORT_TEMP
+        # turns autoreport on (M155 S1), and the description says so
+        cfg = wait_until(lambda: (lambda cfg: cfg if cfg["autoreport"] else None)(
+            c.call("device.info", {"device": PRINTER})["config"]), timeout=5,
+            what="autoreport on in device.info")
+        start = cfg["hotend"]["actual"]
+        self.assertLess(start, 50)
+        c.call("device.call", {"device": PRINTER, "action": "gcode",
+                               "args": {"lines": "M104 S200"}})
+        hot = lambda cfg: cfg["hotend"]["target"] == 200 and cfg["hotend"]["actual"] > 150
+        wait_until(lambda: hot(c.call("device.info", {"device": PRINTER})["config"]),
+                   timeout=15, what="the hotend's heating in device.info")
+        wait_until(lambda: hot(self.printer(c)["config"]), timeout=5,
+                   what="the hotend's heating in devices.list")
+        c.call("device.call", {"device": PRINTER, "action": "gcode", "args": {"lines": "M104 S0"}})
+        wait_until(lambda: c.call("device.info", {"device": PRINTER})["config"]["hotend"]
+                   ["target"] == 0, timeout=15, what="the hotend's target off in device.info")
+
     def test_thumbnail(self):
         e, d, c = self.start()
         import base64

@@ -201,11 +201,158 @@ static void test_losses_are_gaps_in_seq(void)
 	close(w.efd);
 }
 
+/* A driver whose description holds a counter (dev->priv points to it). */
+static json_t *count_config(lb_device *dev)
+{
+	return json_pack("{s:i}", "count", *(int *)dev->priv);
+}
+
+static const lb_driver counting_driver = {.name = "count", .config_get = count_config};
+
+/* Whether m is a control message of type with text containing needle. */
+static int control_is(const lb_up *m, uint32_t type, const char *needle)
+{
+	return m && m->meta.type == type && m->nframes == 1 &&
+	       strstr(text(&m->frame[0]), needle) != NULL;
+}
+
+/* The description follows the device: sent when its text changed, at most once a period. */
+static void test_description_follows_the_device(void)
+{
+	lb_upwake w = {.efd = eventfd(0, EFD_NONBLOCK)};
+	const int64_t t0 = 5000000000LL, E = LB_DESC_EVERY_NS;
+	lb_upq q;
+	lb_device *d;
+	lb_up *m;
+	int n = 1;
+
+	lb_upq_init(&q, &w);
+	d = device(&q);
+	d->driver = &counting_driver;
+	d->priv = &n;
+	lb_device_add_stream(d, "v", "voltage", "V", LB_F32, 10);
+	CHECK_EQ_INT(lb_device_refresh(d, t0), -1); /* not open: OPENED carries the first one */
+	CHECK(take(&q) == NULL);
+	lb_device_opened(d);
+	m = take(&q);
+	CHECK(control_is(m, LB_CHAN_OPENED, "\"count\":1"));
+	free_all(m);
+	/* unchanged: nothing sent, the next look a period later */
+	CHECK(lb_device_refresh(d, t0) == t0 + E);
+	CHECK(take(&q) == NULL);
+	/* changed, but the period has not passed: not yet */
+	n = 2;
+	CHECK(lb_device_refresh(d, t0 + E - 1) == t0 + E);
+	CHECK(take(&q) == NULL);
+	/* the period has passed: the last state, once */
+	n = 3;
+	CHECK(lb_device_refresh(d, t0 + E) == t0 + 2 * E);
+	m = take(&q);
+	CHECK(control_is(m, LB_CHAN_DESC, "\"count\":3"));
+	CHECK(m && m->next == NULL);
+	free_all(m);
+	CHECK(lb_device_refresh(d, t0 + 2 * E) == t0 + 3 * E);
+	CHECK(take(&q) == NULL); /* the same text is not sent again */
+	/* lb_device_changed sends at once, and the next look knows it was sent */
+	n = 4;
+	lb_device_changed(d);
+	m = take(&q);
+	CHECK(control_is(m, LB_CHAN_DESC, "\"count\":4"));
+	free_all(m);
+	CHECK(lb_device_refresh(d, t0 + 3 * E) == t0 + 4 * E);
+	CHECK(take(&q) == NULL);
+	d->priv = NULL;
+	lb_device_destroy(&d);
+	lb_upq_fini(&q);
+	close(w.efd);
+}
+
+/* A stream's error: in the description, and an event on the stream's topic, once. */
+static void test_stream_errors(void)
+{
+	lb_upwake w = {.efd = eventfd(0, EFD_NONBLOCK)};
+	lb_upq q;
+	lb_device *d;
+	float v = 1.5f;
+	lb_up *m;
+	json_t *h;
+
+	lb_upq_init(&q, &w);
+	d = device(&q);
+	lb_device_add_stream(d, "a", "q", "u", LB_F32, 10);
+	lb_device_add_stream(d, "b", "q", "u", LB_U8, 10);
+	CHECK_EQ_INT(lb_stream_set_error(d, 1, 77, "illegal_data_address", "refused register 5"),
+		     0);
+	m = take(&q);
+	/* the description first, with the error on stream b only */
+	CHECK(control_is(m, LB_CHAN_DESC,
+			 "\"name\":\"b\",\"topic\":\"sensor/dev-1/b/\",\"quantity\":\"q\","
+			 "\"unit\":\"u\",\"type\":\"u8\",\"rate\":10.0,\"error\":{\"code\":"
+			 "\"illegal_data_address\",\"message\":\"refused register 5\"}"));
+	if (m) {
+		/* stream a (described before b) has no error */
+		const char *a = strstr(text(&m->frame[0]), "\"name\":\"a\"");
+		const char *err = a ? strstr(a, "\"error\"") : NULL;
+		const char *b = a ? strstr(a, "\"name\":\"b\"") : NULL;
+		CHECK(a && b && err && err > b);
+	}
+	/* then the event, as a json message on b's topic */
+	CHECK(m && m->next && m->next->meta.type == LB_CHAN_DATA && m->next->nframes == 2);
+	if (m && m->next && m->next->nframes == 2) {
+		CHECK_STR(text(&m->next->frame[0]), "sensor/dev-1/b/");
+		h = json_loads(text(&m->next->frame[1]), 0, NULL);
+		CHECK_STR(json_string_value(json_object_get(h, "type")), "json");
+		CHECK_EQ_INT(json_integer_value(json_object_get(h, "seq")), 1);
+		CHECK_EQ_INT(json_integer_value(json_object_get(h, "t_host")), 77);
+		CHECK_STR(json_string_value(json_object_get(json_object_get(h, "data"), "event")),
+			  "error");
+		CHECK_STR(json_string_value(json_object_get(json_object_get(h, "data"), "code")),
+			  "illegal_data_address");
+		CHECK_STR(json_string_value(json_object_get(json_object_get(h, "data"), "message")),
+			  "refused register 5");
+		json_decref(h);
+		CHECK_EQ_INT(m->next->meta.seq, 1);
+	}
+	free_all(m);
+	/* the same error again: nothing; another message: said again */
+	CHECK_EQ_INT(lb_stream_set_error(d, 1, 78, "illegal_data_address", "refused register 5"),
+		     0);
+	CHECK(take(&q) == NULL);
+	CHECK_EQ_INT(lb_stream_set_error(d, 1, 79, "illegal_data_address", "refused register 6"),
+		     0);
+	m = take(&q);
+	CHECK(control_is(m, LB_CHAN_DESC, "refused register 6"));
+	CHECK(m && m->next && m->next->meta.seq == 2);
+	free_all(m);
+	/* bad arguments change nothing */
+	CHECK(lb_stream_set_error(d, 2, 79, "x", "y") < 0);
+	CHECK(lb_stream_set_error(d, 1, 79, "x", "\xC3\x28") < 0); /* not UTF-8 */
+	CHECK(take(&q) == NULL);
+	/* cleared: the description without it, no message on the stream */
+	CHECK_EQ_INT(lb_stream_set_error(d, 1, 80, NULL, NULL), 0);
+	m = take(&q);
+	CHECK(m && m->meta.type == LB_CHAN_DESC && m->next == NULL &&
+	      strstr(text(&m->frame[0]), "error") == NULL);
+	free_all(m);
+	CHECK_EQ_INT(lb_stream_set_error(d, 1, 80, NULL, NULL), 0);
+	CHECK(take(&q) == NULL);
+	/* stream a was never touched: its seq starts at 1 */
+	CHECK_EQ_INT(lb_stream_publish(d, 0, 1, 81, &v, 1), 0);
+	m = take(&q);
+	CHECK(m && m->meta.seq == 1);
+	free_all(m);
+	lb_device_destroy(&d);
+	lb_upq_fini(&q);
+	close(w.efd);
+}
+
 int main(void)
 {
 	RUN(test_streams_are_checked);
 	RUN(test_publish_sends_topic_header_samples);
 	RUN(test_calibration_is_applied_and_announced);
 	RUN(test_losses_are_gaps_in_seq);
+	RUN(test_description_follows_the_device);
+	RUN(test_stream_errors);
 	return check_summary();
 }

@@ -76,7 +76,16 @@ static void test_parse_errors(void)
 	parse_fails("   ", "empty");
 	parse_fails(NULL, "no channel description");
 	parse_fails("inptu 3 float32", "unknown register table 'inptu'");
-	parse_fails("coil 3 uint16", "coils and discrete inputs are not supported");
+	parse_fails("coil 3 uint16",
+		    "'uint16': a coil is one bit, its type is bool (e.g. coil 3 bool)");
+	parse_fails("discrete 0x10 int16", "a discrete input is one bit, its type is bool (e.g. "
+					   "discrete 16 bool)");
+	parse_fails("input 3 bool", "bool is the type of coils and discrete inputs");
+	parse_fails("discrete 0 bool order=ab", "order= does not apply to a bool");
+	parse_fails("coil 0 bool scale=-1", "scale= does not apply to a bool");
+	parse_fails("coil 0 bool offset=1", "offset= does not apply to a bool");
+	parse_fails("coils 0 bool", "unknown register table 'coils' (expected input, holding, "
+				    "discrete or coil");
 	parse_fails("input", "address and type are missing");
 	parse_fails("input 3", "the type is missing");
 	parse_fails("input 3 flaot32", "unknown type 'flaot32'");
@@ -297,6 +306,71 @@ static void test_encode(void)
 	}
 }
 
+/* Coils and discrete inputs: one bit each, read as 0 or 1, written as 0 or 1, planned apart. */
+static void test_bits(void)
+{
+	static const char *const texts[] = {
+	    "discrete 0 bool quantity=state",
+	    "coil 17 bool quantity=state unit=on period=100",
+	    "discrete 65535 bool",
+	};
+	modbus_map_channel ch, bits[5];
+	modbus_map_read reads[5];
+	int idx[5] = {0, 1, 2, 3, 4};
+	uint16_t r[2] = {0, 0}, one = 1, five = 5, zero = 0;
+	char err[200], buf[256];
+	double v;
+
+	ch = parse_ok("discrete 3 bool");
+	CHECK_EQ_INT(ch.table, MODBUS_MAP_DISCRETE);
+	CHECK_EQ_INT(ch.address, 3);
+	CHECK_EQ_INT(ch.type, MODBUS_MAP_BOOL);
+	CHECK_EQ_INT(modbus_map_registers(ch.type), 1);
+	CHECK(modbus_map_bits(ch.table));
+	CHECK(!modbus_map_bits(MODBUS_MAP_INPUT));
+	CHECK_STR(modbus_map_table_name(MODBUS_MAP_COIL), "coil");
+	CHECK_STR(modbus_map_table_name(MODBUS_MAP_DISCRETE), "discrete");
+	CHECK_STR(modbus_map_type_name(MODBUS_MAP_BOOL), "bool");
+	CHECK_NEAR(modbus_map_value(&ch, &zero), 0, 0);
+	CHECK_NEAR(modbus_map_value(&ch, &one), 1, 0);
+	CHECK_NEAR(modbus_map_value(&ch, &five), 1, 0); /* any set bit is 1 */
+	for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+		modbus_map_channel a = parse_ok(texts[i]), b;
+		CHECK(modbus_map_format(&a, buf, sizeof buf) > 0);
+		CHECK_STR(buf, texts[i]);
+		b = parse_ok(buf);
+		CHECK(memcmp(&a, &b, sizeof a) == 0);
+	}
+	/* a coil is written 0 or 1, nothing else */
+	ch = parse_ok("coil 5 bool");
+	CHECK_EQ_INT(modbus_map_encode(&ch, 1, r, err, sizeof err), 1);
+	CHECK_EQ_UINT(r[0], 1);
+	CHECK_EQ_INT(modbus_map_encode(&ch, 0, r, err, sizeof err), 1);
+	CHECK_EQ_UINT(r[0], 0);
+	CHECK_EQ_INT(modbus_map_encode(&ch, 0.5, r, err, sizeof err), -1);
+	CHECK_CONTAINS(err, "0 or 1");
+	CHECK_EQ_INT(modbus_map_encode(&ch, NAN, r, err, sizeof err), -1);
+	/* bits are planned in their own tables, coils (function 1) first */
+	bits[0] = parse_ok("discrete 1 bool");
+	bits[1] = parse_ok("coil 0 bool");
+	bits[2] = parse_ok("discrete 0 bool");
+	bits[3] = parse_ok("input 0 uint16");
+	bits[4] = parse_ok("coil 1 bool");
+	CHECK_EQ_INT(modbus_map_plan(bits, idx, 5, 0, 125, reads, 5), 3);
+	CHECK_EQ_INT(reads[0].table, MODBUS_MAP_COIL);
+	CHECK_EQ_INT(reads[0].count, 2);
+	CHECK_EQ_INT(reads[1].table, MODBUS_MAP_DISCRETE);
+	CHECK_EQ_INT(reads[1].address, 0);
+	CHECK_EQ_INT(reads[1].count, 2);
+	CHECK_EQ_INT(idx[reads[1].first], 2);
+	CHECK_EQ_INT(reads[2].table, MODBUS_MAP_INPUT);
+	{
+		uint16_t block[2] = {0, 1};
+		CHECK_EQ_INT(modbus_map_decode_at(&bits[0], 0, block, 2, &v), 0);
+		CHECK_NEAR(v, 1, 0);
+	}
+}
+
 /* Grouping contiguous and overlapping registers, gaps, the size limit, bad arguments. */
 static void test_plan(void)
 {
@@ -358,6 +432,7 @@ int main(void)
 	RUN(test_decode_at);
 	RUN(test_format_round_trip);
 	RUN(test_encode);
+	RUN(test_bits);
 	RUN(test_plan);
 	return check_summary();
 }
