@@ -45,6 +45,9 @@ struct firmata_emu {
 	atomic_int probe_level[EMU_PINS];
 	atomic_int probe_mode[EMU_PINS];
 	atomic_int probe_interval;
+	atomic_int burst_ms, slow_ms; /* test knobs */
+	uint8_t held[8192];	      /* output held back in bursts */
+	size_t nheld;
 };
 
 static int64_t now_ns(void)
@@ -54,11 +57,27 @@ static int64_t now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-/* Write to the host; drops what the pty cannot take (a real UART would too). */
+/* Write to the host (or hold it for the next burst); drops what the pty cannot take. */
 static void emit(firmata_emu *e, const uint8_t *buf, size_t len)
 {
+	if (atomic_load(&e->burst_ms) > 0) {
+		if (len <= sizeof e->held - e->nheld) {
+			memcpy(e->held + e->nheld, buf, len);
+			e->nheld += len;
+		}
+		return;
+	}
 	if (len && write(e->b.master, buf, len) < 0)
 		return;
+}
+
+/* Let the held bytes out at once. */
+static void flush_held(firmata_emu *e)
+{
+	if (e->nheld && write(e->b.master, e->held, e->nheld) < 0) {
+		/* dropped, as a full UART buffer would */
+	}
+	e->nheld = 0;
 }
 
 static int is_digital(int pin)
@@ -330,12 +349,16 @@ static void *emu_thread(void *arg)
 	int host_open = 0;
 	int64_t boot_at = -1, next_report = 0, t0 = now_ns();
 	double budget = 0; /* bytes the 57600-baud line may still carry */
-	int64_t last_budget = t0;
+	int64_t last_budget = t0, flush_at = 0;
 
 	while (!lb_pty_board_stopping(&e->b)) {
 		struct pollfd p = {e->b.master, POLLIN, 0};
 		int64_t now = now_ns(), wait_ns = 50000000LL;
-		int fault = atomic_load(&e->fault);
+		int fault = atomic_load(&e->fault), burst = atomic_load(&e->burst_ms);
+		int slow = atomic_load(&e->slow_ms);
+
+		if (burst > 0 && flush_at - now < wait_ns)
+			wait_ns = flush_at - now;
 
 		if (boot_at >= 0 && boot_at - now < wait_ns)
 			wait_ns = boot_at - now;
@@ -350,9 +373,14 @@ static void *emu_thread(void *arg)
 				break;
 		}
 		now = now_ns();
+		if (burst <= 0 || now >= flush_at) {
+			flush_held(e);
+			flush_at = now + (int64_t)burst * 1000000;
+		}
 		if (p.revents & POLLHUP) {
 			/* no host has the port open: the board is unpowered */
 			host_open = 0;
+			e->nheld = 0;
 			boot_at = -1;
 			{
 				struct timespec ts = {0, 20000000};
@@ -411,9 +439,12 @@ static void *emu_thread(void *arg)
 				emit(e, b, n);
 				budget -= (double)n;
 			}
-			next_report += (int64_t)e->interval_ms * 1000000;
-			if (next_report < now)
-				next_report = now + (int64_t)e->interval_ms * 1000000;
+			{
+				int ms = slow > e->interval_ms ? slow : e->interval_ms;
+				next_report += (int64_t)ms * 1000000;
+				if (next_report < now)
+					next_report = now + (int64_t)ms * 1000000;
+			}
 		}
 		mirror(e, now - t0);
 	}
@@ -465,6 +496,12 @@ void firmata_emu_probe_pins(firmata_emu *e, firmata_emu_probe *out)
 		out->level[pin] = atomic_load(&e->probe_level[pin]);
 		out->mode[pin] = atomic_load(&e->probe_mode[pin]);
 	}
+}
+
+void firmata_emu_set_timing(firmata_emu *e, int burst_ms, int min_interval_ms)
+{
+	atomic_store(&e->burst_ms, burst_ms);
+	atomic_store(&e->slow_ms, min_interval_ms);
 }
 
 void firmata_emu_destroy(firmata_emu **pe)

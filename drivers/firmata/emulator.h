@@ -37,6 +37,13 @@ typedef struct firmata_emu_probe {
 } firmata_emu_probe;
 void firmata_emu_probe_pins(firmata_emu *e, firmata_emu_probe *out);
 
+/*
+ * Test knobs (thread-safe): burst_ms > 0 holds what the board sends and lets it out every
+ * burst_ms (a USB-serial adapter's latency timer, a stalled host); min_interval_ms > 0 makes the
+ * board sample no faster than that whatever it is asked (a firmware slower than its version says).
+ */
+void firmata_emu_set_timing(firmata_emu *e, int burst_ms, int min_interval_ms);
+
 /* The pseudo-terminal's path, to open like /dev/ttyACM0. */
 const char *firmata_emu_path(const firmata_emu *e);
 

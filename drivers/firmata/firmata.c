@@ -1046,12 +1046,25 @@ static void fm_cleanup(const lb_driver *drv)
 /*
  * firmata.emulator {fault: ok|silent|garbage|unplug|plug}: faults of the simulated board;
  * firmata.emulator {probe: true}: what its pins carry ({version, interval_ms, pins: {D2: {level,
- * mode}}}), as a voltmeter on the board would show.
+ * mode}}}), as a voltmeter on the board would show;
+ * firmata.emulator {burst_ms, min_interval_ms}: its output in bursts, a slower firmware (0: off).
  */
 static int fm_bridge_call(const lb_driver *drv, const char *method, const json_t *params,
 			  json_t **result, lb_error *err)
 {
 	(void)drv;
+	if (json_object_get(params, "burst_ms") || json_object_get(params, "min_interval_ms")) {
+		long long burst = 0, slow = 0;
+		if (lb_param_int(params, "burst_ms", false, 0, 2000, &burst, err) < 0 ||
+		    lb_param_int(params, "min_interval_ms", false, 0, 16383, &slow, err) < 0)
+			return LB_EFAIL;
+		if (!fm_emulated.emu)
+			return lb_error_set(err, LB_ERR_NOT_SUPPORTED,
+					    "the simulated Firmata board is not running");
+		firmata_emu_set_timing(fm_emulated.emu, (int)burst, (int)slow);
+		*result = json_null();
+		return 0;
+	}
 	if (json_is_true(json_object_get(params, "probe")) && json_object_size(params) == 1) {
 		firmata_emu_probe pr;
 		json_t *pins;

@@ -30,6 +30,6 @@ INO=$SRC/examples/StandardFirmata/StandardFirmata.ino
 	grep -E '^(void|byte|int|unsigned int|boolean|bool) +[A-Za-z_][A-Za-z0-9_]* *\([^;]*\) *\{? *$' "$INO" |
 		sed -e 's/ *{ *$//' -e 's/$/;/'
 	cat "$INO"
-} >"$WORK/sketch.cpp"
-$CXX -c "$WORK/sketch.cpp" -o "$WORK/sketch.o"
-avr-gcc -mmcu=atmega328p -Os -Wl,--gc-sections -o "$OUT" "$WORK/sketch.o" $objs -lm
+} >"$WORK/StandardFirmata.ino.cpp"
+$CXX -c "$WORK/StandardFirmata.ino.cpp" -o "$WORK/StandardFirmata.o"
+avr-gcc -mmcu=atmega328p -Os -Wl,--gc-sections -o "$OUT" "$WORK/StandardFirmata.o" $objs -lm
