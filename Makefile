@@ -4,7 +4,7 @@
 BUILD_PKGS := gcc make pkg-config libzmq3-dev libjansson-dev libinih-dev libserialport-dev libmodbus-dev \
               libusb-1.0-0-dev libsqlite3-dev zlib1g-dev
 TEST_PKGS  := $(BUILD_PKGS) clang libclang-rt-14-dev valgrind python3-zmq python3-websocket \
-              python3-matplotlib umockdev
+              python3-matplotlib umockdev libsimavr-dev libelf-dev gcc-avr avr-libc arduino-core-avr
 BENCH_PKGS := $(BUILD_PKGS) python3-zmq printcore
 PY         := /usr/bin/python3
 LIBS       := libzmq jansson inih libserialport libusb-1.0 libmodbus sqlite3 zlib
@@ -78,6 +78,10 @@ build/marlin-emu: tests/emulators/marlin_emu.c $(EMU_SRC) $(HEADERS) | build
 build/asan/marlin-emu: tests/emulators/marlin_emu.c $(EMU_SRC) $(HEADERS) | build/asan
 	$(CC) $(CSTD) $(WARN) -O1 -g $(SAN) $(PKG_CFLAGS) -o $@ $< $(EMU_SRC) $(PKG_LIBS)
 
+# An Arduino Uno simulated by simavr, its UART on a pty: runs the genuine StandardFirmata.
+build/avr-uno: tests/emulators/avr/avr_uno.c | build
+	$(CC) -std=gnu11 $(WARN) -O2 -g $$(pkg-config --cflags simavr) -o $@ $< $$(pkg-config --libs simavr)
+
 build/asan/test_%: tests/unit/test_%.c tests/unit/check.h $(ASAN_OBJ) $(HEADERS) | build/asan
 	$(CC) $(CSTD) $(WARN) -O1 -g $(SAN) $(PKG_CFLAGS) -Ibridge -o $@ $< $(ASAN_OBJ) $(PKG_LIBS)
 
@@ -109,7 +113,7 @@ test: test-deps unit integration fuzz-smoke
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
 
-integration: build/asan/labbridge build/asan/labctl build/asan/watch build/asan/marlin-emu
+integration: build/asan/labbridge build/asan/labctl build/asan/watch build/asan/marlin-emu build/avr-uno
 	$(PY) tests/integration/run.py --bridge build/asan/labbridge --labctl build/asan/labctl --watch build/asan/watch \
 	  --marlin-emu build/asan/marlin-emu
 	MARLIN_EMU=build/asan/marlin-emu $(PY) tests/emulators/test_marlin_emu.py

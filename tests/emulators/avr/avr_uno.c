@@ -18,11 +18,12 @@
 #include <simavr/sim_elf.h>
 
 /*
- * Usage: avr-uno FIRMWARE.elf
+ * Usage: avr-uno [-n] FIRMWARE.elf
  * Prints "pty PATH" on stdout, then one line "D13 0|1" (any of D2..D13) each time an output pin
  * changes. Reads commands on stdin: "D2 1" drives input pin D2 high (0: low, z: released, read
  * through its pull-up if the firmware enabled one), "A0 2500" puts 2500 mV on analog input A0.
- * Opening the pty resets the AVR, as DTR does on a real Uno. Exits when stdin closes.
+ * Opening the pty resets the AVR, as DTR does on a real Uno (-n: it does not, as on boards without
+ * auto-reset: the firmware boots once, when the program starts). Exits when stdin closes.
  */
 
 static avr_t *avr;
@@ -105,10 +106,14 @@ int main(int argc, char **argv)
 	avr_cycle_count_t c0;
 	char line[128];
 	size_t nline = 0;
-	int slips = 0;
+	int slips = 0, reset_on_open = 1;
 
+	if (argc == 3 && strcmp(argv[1], "-n") == 0) {
+		reset_on_open = 0;
+		argv++, argc--;
+	}
 	if (argc != 2) {
-		fprintf(stderr, "usage: avr-uno FIRMWARE.elf\n");
+		fprintf(stderr, "usage: avr-uno [-n] FIRMWARE.elf\n");
 		return 2;
 	}
 	memset(&fw, 0, sizeof fw);
@@ -184,7 +189,8 @@ int main(int argc, char **argv)
 			rx_len = 0;
 		} else if (!host_open) {
 			host_open = 1; /* the port was opened: DTR resets the board */
-			avr_reset(avr);
+			if (reset_on_open)
+				avr_reset(avr);
 		}
 		if (host_open && (pf[0].revents & POLLIN) && rx_len < sizeof rx) {
 			ssize_t n = read(master, rx + rx_len, sizeof rx - rx_len);
