@@ -78,6 +78,10 @@ build/marlin-emu: tests/emulators/marlin_emu.c $(EMU_SRC) $(HEADERS) | build
 build/asan/marlin-emu: tests/emulators/marlin_emu.c $(EMU_SRC) $(HEADERS) | build/asan
 	$(CC) $(CSTD) $(WARN) -O1 -g $(SAN) $(PKG_CFLAGS) -o $@ $< $(EMU_SRC) $(PKG_LIBS)
 
+FEMU_SRC := drivers/firmata/emulator.c protocols/firmata.c bridge/ptyboard.c bridge/simmath.c bridge/serial.c bridge/error.c bridge/log.c
+build/asan/firmata-emu: tests/emulators/firmata_emu.c $(FEMU_SRC) $(HEADERS) | build/asan
+	$(CC) $(CSTD) $(WARN) -O1 -g $(SAN) $(PKG_CFLAGS) -o $@ $< $(FEMU_SRC) $(PKG_LIBS)
+
 # An Arduino Uno simulated by simavr, its UART on a pty: runs the genuine StandardFirmata.
 build/avr-uno: tests/emulators/avr/avr_uno.c | build
 	$(CC) -std=gnu11 $(WARN) -O2 -g $$(pkg-config --cflags simavr) -o $@ $< $$(pkg-config --libs simavr)
@@ -113,7 +117,8 @@ test: test-deps unit integration fuzz-smoke
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
 
-integration: build/asan/labbridge build/asan/labctl build/asan/watch build/asan/marlin-emu build/avr-uno
+integration: build/asan/labbridge build/asan/labctl build/asan/watch build/asan/marlin-emu build/avr-uno \
+             build/asan/firmata-emu
 	$(PY) tests/integration/run.py --bridge build/asan/labbridge --labctl build/asan/labctl --watch build/asan/watch \
 	  --marlin-emu build/asan/marlin-emu
 	MARLIN_EMU=build/asan/marlin-emu $(PY) tests/emulators/test_marlin_emu.py

@@ -1,7 +1,9 @@
 """Firmata through the real driver: the simulated lab's StandardFirmata emulator (behaving as
 release 2.3, 2.4 or 2.5) on a pseudo-terminal, handshake, analog streams, sampling interval and
 its limits, per-sample times, digital inputs and writes per version, faults, unplug and replug."""
-from lbtest import BridgeTest, make_conf, seq_gaps, by_topic, wait_until
+import subprocess
+
+from lbtest import BridgeTest, make_conf, program, seq_gaps, by_topic, wait_until
 
 DEV = "firmata-sim-uno-1"
 A0 = "sensor/%s/a0/" % DEV
@@ -294,6 +296,43 @@ class FirmataTest(BridgeTest):
         wait_until(lambda: self.device(c)["streams"][0]["rate"] < 60,
                    what="devices.list announcing the measured rate")
         self.assertIn("not the 100.0 asked", d.stderr())
+
+    def test_config_keys(self):
+        """[firmata.NAME] inputs, pullup and interval_ms on a board found by its port (the
+        standalone emulator, as StandardFirmata 2.4): the interval below the firmware's 10 ms is
+        raised with a warning naming the section, a bad pin list is refused with a warning and the
+        board still opens."""
+        emu = subprocess.Popen([program("LB_FIRMATA_EMU", "build/asan/firmata-emu"), "2.4"],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.addCleanup(emu.wait, 10)
+        self.addCleanup(emu.stdin.close)
+        path = emu.stdout.readline().split()[1]
+        raw = ("[sim.idle]\nrate = 1\nautostart = 0\n[firmata.bench]\nport = %s\n"
+               "inputs = D2, D1\npullup = D3\ninterval_ms = 5\n" % path)
+        d = self.start_bridge(make_conf({}, raw=raw))
+        c = self.client(d)
+        dev = wait_until(lambda: {x["id"]: x for x in c.call("devices.list")}.get("firmata-bench"),
+                         what="the board of [firmata.bench]")
+        cfg = dev["config"]
+        self.assertEqual((cfg["protocol"], cfg["interval_ms"]), ("2.4", 10))
+        self.assertEqual((cfg["inputs"], cfg["pullup"]), ([], ["D3"]))
+        self.assertIn("config [firmata.bench]: interval_ms = 5 is below", d.stderr())
+        self.assertIn("config [firmata.bench]: inputs: D1 is not a digital input", d.stderr())
+        self.assertEqual(dev["limits"]["interval_ms"]["min"], 10)
+
+        def pins():
+            emu.stdin.write("probe\n")
+            emu.stdin.flush()
+            f = emu.stdout.readline().split()
+            return int(f[1]), {f[i]: (int(f[i + 1]), int(f[i + 2])) for i in range(2, len(f), 3)}
+
+        interval, p = pins()
+        self.assertEqual(interval, 10, "the board samples every 10 ms")
+        self.assertEqual(p["D3"][0], 0, "2.4 has no PULLUP mode: D3 is an INPUT")
+        sub = self.subscriber(d, ["sensor/firmata-bench/D3/"])
+        ms = sub.collect(count=2, seconds=10)
+        self.assertEqual(sorted(m.samples[0] for m in ms), [0, 1],
+                         "the button to ground reads high through the pull-up (port bit)")
 
 
 if __name__ == "__main__":
