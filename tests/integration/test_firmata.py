@@ -81,7 +81,7 @@ class FirmataTest(BridgeTest):
         self.assertEqual(set(topics), {A0, "sensor/%s/a2/" % DEV})
         self.assertEqual(topics[A0][-1].header["rate"], 200)
         self.assertEqual(seq_gaps(topics[A0]), [])
-        self.assertEqual(probe(c)["interval_ms"], 5, "the board samples at the interval asked")
+        wait_until(lambda: probe(c)["interval_ms"] == 5, what="the board sampling every 5 ms")
 
     def test_garbage_on_the_line(self):
         d = self.start_bridge(conf())
@@ -143,7 +143,7 @@ class FirmataTest(BridgeTest):
         sub = self.subscriber(d, [d2])
         self.assertEqual(c.call("device.set", {"device": DEV, "key": "inputs", "value": ["D2"]}),
                          ["D2"])
-        self.assertEqual(probe(c)["pins"]["D2"]["mode"], "input")
+        wait_until(lambda: probe(c)["pins"]["D2"]["mode"] == "input", what="D2 an input")
         ms = sub.collect(count=3, seconds=10)
         self.assertEqual(len(ms), 3, "D2 publishes its level when it changes")
         self.assertEqual(seq_gaps(ms), [])
@@ -169,8 +169,8 @@ class FirmataTest(BridgeTest):
                 sub = self.subscriber(d, [d3])
                 self.assertEqual(c.call("device.set", {"device": DEV, "key": "pullup",
                                                        "value": "D3"}), ["D3"])
-                pins = probe(c)["pins"]
-                self.assertEqual(pins["D3"]["mode"], "pullup" if version == "2.5" else "input")
+                mode = "pullup" if version == "2.5" else "input"
+                wait_until(lambda: probe(c)["pins"]["D3"]["mode"] == mode, what="D3 " + mode)
                 ms = sub.collect(count=2, seconds=10)
                 self.assertEqual(sorted(m.samples[0] for m in ms), [0, 1],
                                  "the released button reads high through the pull-up")
@@ -242,7 +242,7 @@ class FirmataTest(BridgeTest):
                 sub = self.subscriber(d, [A0])
                 m = sub.wait_for(lambda m: m.header["rate"] == 100, what="100 samples/s header")
                 self.assertEqual(self.device(c)["streams"][0]["rate"], 100)
-                self.assertEqual(probe(c)["interval_ms"], 10)
+                wait_until(lambda: probe(c)["interval_ms"] == 10, what="the board at 10 ms")
                 if version == "2.5":
                     # one input: 1 ms is the firmware's and the line's limit
                     c.call("device.set", {"device": DEV, "key": "channels", "value": [0]})
@@ -326,9 +326,9 @@ class FirmataTest(BridgeTest):
             f = emu.stdout.readline().split()
             return int(f[1]), {f[i]: (int(f[i + 1]), int(f[i + 2])) for i in range(2, len(f), 3)}
 
-        interval, p = pins()
-        self.assertEqual(interval, 10, "the board samples every 10 ms")
-        self.assertEqual(p["D3"][0], 0, "2.4 has no PULLUP mode: D3 is an INPUT")
+        # 2.4 has no PULLUP mode: D3 is an INPUT (mode 0); the board samples every 10 ms
+        wait_until(lambda: pins()[0] == 10 and pins()[1]["D3"][0] == 0,
+                   what="the board at 10 ms with D3 an INPUT")
         sub = self.subscriber(d, ["sensor/firmata-bench/D3/"])
         ms = sub.collect(count=2, seconds=10)
         self.assertEqual(sorted(m.samples[0] for m in ms), [0, 1],
