@@ -144,6 +144,9 @@ class RealFirmataTest(BridgeTest):
         self.assertEqual(m.header["rate"], 100 if version != "2.5" else 200)
         m = sub.wait_for(lambda m: m.topic == a0, what="a0 samples")
         self.assertAlmostEqual(m.samples[0], 2.5, delta=0.01)
+        t = [m.header["t_host"] for m in sub.collect(count=30, topic=a0, seconds=10)]
+        self.assertEqual(len(t), 30)
+        self.assertTrue(all(b > a for a, b in zip(t, t[1:])), "each sample its own t_host")
         # D4 is released: its pull-up reads high (published once, maybe before we subscribed:
         # the snapshot keeps it); D2 follows what the harness drives
         wait_until(lambda: self.last_value(c, "D4") == 1, what="D4 high through its pull-up")
