@@ -56,6 +56,8 @@ typedef struct fm_priv {
 	unsigned long bad_reported;
 } fm_priv;
 
+#define MODE_NONE 0x7F /* a pin the firmware does not drive (no capability) */
+
 static const char *const mode_names[] = {"input", "output", "analog", "pwm", "servo"};
 
 /* A mode's name for messages. */
@@ -660,9 +662,14 @@ static int fm_open(lb_device *dev, const lb_now *now, lb_error *err)
 	 * previous program left, on boards that DTR does not reset) */
 	if (fm_send(p, q, firmata_enc_reset(q)) < 0)
 		goto fail_write;
-	for (int pin = 0; pin < p->npins; pin++)
-		p->mode[pin] =
-		    p->pins[pin].analog_channel != 127 ? FIRMATA_MODE_ANALOG : FIRMATA_MODE_OUTPUT;
+	for (int pin = 0; pin < p->npins; pin++) {
+		if (p->pins[pin].analog_channel != 127)
+			p->mode[pin] = FIRMATA_MODE_ANALOG;
+		else if (p->pins[pin].modes & (1u << FIRMATA_MODE_OUTPUT))
+			p->mode[pin] = FIRMATA_MODE_OUTPUT;
+		else
+			p->mode[pin] = MODE_NONE; /* D0/D1: the serial line */
+	}
 	for (int pin = 0; pin < p->npins; pin++) {
 		int c = p->pins[pin].analog_channel;
 		char name[8];
@@ -935,6 +942,12 @@ static int fm_call(lb_device *dev, const char *action, const json_t *args, json_
 	} else {
 		if (lb_param_int(args, "value", true, 0, 1, &v, err) < 0)
 			return LB_EFAIL;
+		if (p->mode[pin] == MODE_NONE)
+			return lb_error_set(
+			    err, LB_ERR_INVALID_PARAMS,
+			    "D%d cannot be written: the firmware leaves it alone (D0 "
+			    "and D1 are its serial line)",
+			    pin);
 		if (p->mode[pin] != FIRMATA_MODE_OUTPUT)
 			return lb_error_set(err, LB_ERR_INVALID_PARAMS,
 					    "D%d is in %s mode: the firmware writes only outputs "

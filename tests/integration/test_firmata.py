@@ -190,6 +190,11 @@ class FirmataTest(BridgeTest):
         self.assertError(c.error("device.call", {"device": DEV, "action": "pin_mode",
                                                  "args": {"pin": 0, "mode": 1}}),
                          "invalid_params", -32602)
+        # the serial pins and analog pins (still analog inputs) are not outputs: refused
+        for pin in (0, 1, "D14"):
+            self.assertError(c.error("device.call", {"device": DEV, "action": "digital_write",
+                                                     "args": {"pin": pin, "value": 1}}),
+                             "invalid_params", -32602)
         self.assertError(c.error("device.call", {"device": DEV, "action": "fly"}),
                          "not_supported", 1005)
 
