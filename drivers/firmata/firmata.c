@@ -28,6 +28,7 @@
 #define LINE_SHARE 0.9		/* analog reports may fill this much of the line */
 #define MEASURE_NS 5000000000LL /* the delivered rate is measured over this window */
 #define RATE_TOLERANCE 0.1	/* announced rate kept while delivery is within 10% of it */
+#define QUIET_NS 200000000LL	/* 2.3: no port message this long after reporting began: 0 */
 
 typedef struct fm_priv {
 	lb_serial *port;
@@ -46,10 +47,11 @@ typedef struct fm_priv {
 	uint8_t mode[FIRMATA_MAX_PINS];	  /* each pin's mode as this driver set it */
 	uint8_t level[FIRMATA_MAX_PINS];  /* output pins: the level written */
 	int published[FIRMATA_MAX_PINS];  /* input pins: the last level published, -1 none */
-	uint32_t enabled;		  /* analog channels reported while running */
-	int interval_ms;		  /* the sampling interval asked of the firmware */
-	double rate;			  /* the analog rate announced (Hz): asked, or measured */
-	int64_t measure_start;		  /* delivered-rate window (mono ns), 0: not started */
+	int64_t quiet[MAX_PORTS]; /* 2.3: reporting began (mono ns; -1: at the next run; 0: no) */
+	uint32_t enabled;	  /* analog channels reported while running */
+	int interval_ms;	  /* the sampling interval asked of the firmware */
+	double rate;		  /* the analog rate announced (Hz): asked, or measured */
+	int64_t measure_start;	  /* delivered-rate window (mono ns), 0: not started */
 	unsigned long measured[MAX_CHANNELS];
 	double vref;
 	int64_t last_rx;
@@ -306,6 +308,8 @@ static void fm_handle(lb_device *dev, fm_priv *p, const firmata_msg *m, int64_t 
 		}
 	} else if (m->type == FIRMATA_MSG_DIGITAL) {
 		/* a port's input pins as bits (others 0), sent when one of them changes */
+		if (m->pin < MAX_PORTS)
+			p->quiet[m->pin] = 0;
 		for (int k = 0; k < 8 && dev->running; k++) {
 			int pin = 8 * m->pin + k;
 			if (pin < FIRMATA_MAX_PINS && p->pin_stream[pin] >= 0 &&
@@ -458,8 +462,11 @@ static int fm_report(fm_priv *p, int on)
 	for (int c = 0; c < MAX_CHANNELS; c++)
 		if (p->stream_of[c] >= 0)
 			n += firmata_enc_report_analog(b + n, c, on && (p->enabled & (1u << c)));
-	for (int k = 0; k < MAX_PORTS && 8 * k < p->npins; k++)
-		n += firmata_enc_report_digital(b + n, k, on && fm_port_has_input(p, k));
+	for (int k = 0; k < MAX_PORTS && 8 * k < p->npins; k++) {
+		int report = on && fm_port_has_input(p, k);
+		n += firmata_enc_report_digital(b + n, k, report);
+		p->quiet[k] = report && !p->feat.report_on_enable ? -1 : 0;
+	}
 	return fm_send(p, b, n);
 }
 
@@ -482,9 +489,12 @@ static int fm_set_pin(lb_device *dev, fm_priv *p, int pin, int mode)
 	p->published[pin] = -1;
 	if (pin < 8 * MAX_PORTS && (rc = fm_write_port(p, pin / 8)) < 0)
 		return rc;
-	if (dev->running && pin < 8 * MAX_PORTS)
+	if (dev->running && pin < 8 * MAX_PORTS) {
 		rc = fm_send(p, b,
 			     firmata_enc_report_digital(b, pin / 8, fm_port_has_input(p, pin / 8)));
+		if (is_input_mode(mode) && !p->feat.report_on_enable)
+			p->quiet[pin / 8] = -1;
+	}
 	return rc;
 }
 
@@ -974,6 +984,34 @@ static int fm_pollitems(lb_device *dev, zmq_pollitem_t *items, int max)
 	return 1;
 }
 
+/*
+ * StandardFirmata 2.3 sends no value when a port's reporting begins, only changes from its last
+ * report (0 after reset, input bits only): an input that reads 0 stays silent. A port that sent
+ * nothing QUIET_NS after reporting began (its message would have been read first) has its
+ * unpublished inputs at 0: publish that. Lowers *deadline to the next such check.
+ */
+static void fm_quiet_ports(lb_device *dev, fm_priv *p, const lb_now *now, int64_t *deadline)
+{
+	for (int k = 0; k < MAX_PORTS; k++) {
+		if (p->quiet[k] == -1)
+			p->quiet[k] = now->mono;
+		if (p->quiet[k] <= 0 || !dev->running)
+			continue;
+		if (now->mono - p->quiet[k] < QUIET_NS) {
+			if (*deadline < 0 || *deadline > p->quiet[k] + QUIET_NS)
+				*deadline = p->quiet[k] + QUIET_NS;
+			continue;
+		}
+		for (int i = 0; i < 8 && 8 * k + i < p->npins; i++) {
+			int pin = 8 * k + i;
+			if (p->pin_stream[pin] >= 0 && is_input_mode(p->mode[pin]) &&
+			    p->published[pin] < 0)
+				fm_publish_pin(dev, p, pin, 0, p->quiet[k], now);
+		}
+		p->quiet[k] = 0;
+	}
+}
+
 static int fm_run(lb_device *dev, const lb_now *now, const zmq_pollitem_t *items, int nitems,
 		  int64_t *deadline)
 {
@@ -992,6 +1030,7 @@ static int fm_run(lb_device *dev, const lb_now *now, const zmq_pollitem_t *items
 		}
 		*deadline = p->last_rx + SILENCE_NS + 1;
 	}
+	fm_quiet_ports(dev, p, now, deadline);
 	return 0;
 }
 

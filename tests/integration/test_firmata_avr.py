@@ -161,6 +161,9 @@ class RealFirmataTest(BridgeTest):
         c.call("device.call", {"device": DEV, "action": "digital_write",
                                "args": {"pin": "D13", "value": 0}})
         uno.wait_pin("D13 0")
+        # D9, alone on its port and low: 2.3 sends nothing for it, 2.4+ its value at once
+        c.call("device.set", {"device": DEV, "key": "inputs", "value": ["D2", "D9"]})
+        wait_until(lambda: self.last_value(c, "D9") == 0, what="D9 at 0 in the snapshot")
         d.stop()
 
     def test_release_2_3(self):
