@@ -80,11 +80,13 @@ static void flush_held(firmata_emu *e)
 	e->nheld = 0;
 }
 
+/* IS_PIN_DIGITAL of an Uno: D2..D19 (D0/D1 are the serial line). */
 static int is_digital(int pin)
 {
 	return pin >= 2 && pin < EMU_PINS;
 }
 
+/* IS_PIN_ANALOG of an Uno: A0..A5 are pins 14..19. */
 static int is_analog(int pin)
 {
 	return pin >= 14 && pin < EMU_PINS;
@@ -129,6 +131,7 @@ static void send_mapping(firmata_emu *e)
 	emit(e, b, n);
 }
 
+/* A STRING_DATA message (the firmware's complaints, e.g. "Unknown pin mode"). */
 static void send_string(firmata_emu *e, const char *text)
 {
 	uint8_t b[128];
@@ -240,6 +243,7 @@ static int pin_level(const firmata_emu *e, int pin, int64_t t)
 	return e->latch[pin] || e->modes[pin] == FIRMATA_MODE_PULLUP; /* pull-up, or floating: 0 */
 }
 
+/* Whether the pin's level is reported (portConfigInputs). */
 static int is_input(const firmata_emu *e, int pin)
 {
 	return e->input[pin];

@@ -279,6 +279,7 @@ static void fm_publish_pin(lb_device *dev, fm_priv *p, int pin, int level, int64
 	lb_stream_publish(dev, p->pin_stream[pin], t_mono, now->real - (now->mono - t_mono), &v, 1);
 }
 
+/* Whether mode makes a pin one of the driver's digital inputs. */
 static int is_input_mode(int mode)
 {
 	return mode == FIRMATA_MODE_INPUT || mode == FIRMATA_MODE_PULLUP;
@@ -1089,6 +1090,7 @@ static int fm_simulate(const lb_driver *drv, const lb_scan_ctx *ctx, json_t *por
 	return lb_emulated_port(&fm_emulated, ports);
 }
 
+/* Stop the simulated board at shutdown. */
 static void fm_cleanup(const lb_driver *drv)
 {
 	(void)drv;
