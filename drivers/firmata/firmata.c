@@ -1107,6 +1107,8 @@ static int fm_bridge_call(const lb_driver *drv, const char *method, const json_t
 			  json_t **result, lb_error *err)
 {
 	(void)drv;
+	if (strcmp(method, "emulator") != 0)
+		return lb_emulated_fault(&fm_emulated, method, params, result, err); /* its error */
 	if (json_object_get(params, "burst_ms") || json_object_get(params, "min_interval_ms")) {
 		long long burst = 0, slow = 0;
 		if (lb_param_int(params, "burst_ms", false, 0, 2000, &burst, err) < 0 ||
