@@ -40,8 +40,8 @@ void lb_sclock_reset(lb_sclock *c);
  * The time of the next sample, which arrived at arrival: the latest time it can have been taken.
  * When a read brings several samples of the stream, the k-th last of a read at t arrived at
  * t - k * period at the latest (pass that: a device faster than its interval then gets its
- * samples spread back from t instead of piled on t). Never after arrival; increasing as long as
- * arrivals increase.
+ * samples spread back from t instead of piled on t). Strictly increasing while arrivals do not
+ * decrease, and never after arrival, but for 1 ns per extra sample given the same arrival.
  */
 int64_t lb_sclock_stamp(lb_sclock *c, int64_t arrival);
 
