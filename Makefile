@@ -4,7 +4,8 @@
 BUILD_PKGS := gcc make pkg-config libzmq3-dev libjansson-dev libinih-dev libserialport-dev libmodbus-dev \
               libusb-1.0-0-dev libsqlite3-dev zlib1g-dev
 TEST_PKGS  := $(BUILD_PKGS) clang libclang-rt-14-dev valgrind python3-zmq python3-websocket \
-              python3-matplotlib umockdev python3-pymodbus socat
+              python3-matplotlib umockdev python3-pymodbus socat libsimavr-dev libelf-dev gcc-avr \
+              avr-libc arduino-core-avr
 BENCH_PKGS := $(BUILD_PKGS) python3-zmq printcore
 PY         := /usr/bin/python3
 LIBS       := libzmq jansson inih libserialport libusb-1.0 libmodbus sqlite3 zlib
@@ -89,6 +90,15 @@ build/marlin-emu: $(patsubst %.c,build/obj/%.o,$(EMU_SRC)) | build
 build/asan/marlin-emu: $(patsubst %.c,build/asan/obj/%.o,$(EMU_SRC)) | build/asan
 	$(CC) -O1 -g $(SAN) -o $@ $^ $(PKG_LIBS)
 
+FEMU_SRC := tests/emulators/firmata_emu.c drivers/firmata/emulator.c protocols/firmata.c \
+            bridge/ptyboard.c bridge/simmath.c bridge/serial.c bridge/error.c bridge/log.c
+build/asan/firmata-emu: $(patsubst %.c,build/asan/obj/%.o,$(FEMU_SRC)) | build/asan
+	$(CC) -O1 -g $(SAN) -o $@ $^ $(PKG_LIBS)
+
+# An Arduino Uno simulated by simavr, its UART on a pty: runs the genuine StandardFirmata.
+build/avr-uno: tests/emulators/avr/avr_uno.c | build
+	$(CC) -std=gnu11 $(WARN) -O2 -g $$(pkg-config --cflags simavr) -o $@ $< $$(pkg-config --libs simavr)
+
 build/asan/test_%: tests/unit/test_%.c build/asan/test_%.d $(ASAN_OBJ) | build/asan
 	$(CC) $(CSTD) $(WARN) -O1 -g $(SAN) $(DEP) -MF $@.d -MT $@ $(PKG_CFLAGS) -Ibridge -o $@ $< $(ASAN_OBJ) $(PKG_LIBS)
 
@@ -121,7 +131,8 @@ test: test-deps unit integration fuzz-smoke
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
 
-integration: build/asan/labbridge build/asan/labctl build/asan/watch build/asan/marlin-emu
+integration: build/asan/labbridge build/asan/labctl build/asan/watch build/asan/marlin-emu build/avr-uno \
+             build/asan/firmata-emu
 	$(PY) tests/integration/run.py --bridge build/asan/labbridge --labctl build/asan/labctl --watch build/asan/watch \
 	  --marlin-emu build/asan/marlin-emu
 	MARLIN_EMU=build/asan/marlin-emu $(PY) tests/emulators/test_marlin_emu.py

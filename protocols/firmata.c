@@ -323,3 +323,68 @@ size_t firmata_enc_firmware(uint8_t *buf, size_t cap, int major, int minor, cons
 	buf[len - 1] = FIRMATA_END_SYSEX;
 	return len;
 }
+
+size_t firmata_enc_digital_port(uint8_t *buf, int port, int value)
+{
+	return firmata_enc_digital(buf, port, value);
+}
+
+firmata_features firmata_features_of(int major, int minor)
+{
+	firmata_features f = {.min_interval_ms = 10};
+
+	if (major != 2 || minor < 4)
+		return f; /* 2.3: no immediate report, no F5, no pull-up mode */
+	f.report_on_enable = 1;
+	if (minor >= 5) {
+		f.min_interval_ms = 1;
+		f.set_pin_value = 1;
+		f.pullup_mode = 1;
+	}
+	return f;
+}
+
+int firmata_parse_pin(const char *s, size_t len)
+{
+	size_t i = 0, end = len;
+	int pin = 0, digits = 0;
+
+	while (i < end && (s[i] == ' ' || s[i] == '\t'))
+		i++;
+	while (end > i && (s[end - 1] == ' ' || s[end - 1] == '\t'))
+		end--;
+	if (i < end && (s[i] == 'D' || s[i] == 'd'))
+		i++;
+	for (; i < end; i++) {
+		if (s[i] < '0' || s[i] > '9' || ++digits > 3)
+			return -1;
+		pin = pin * 10 + (s[i] - '0');
+	}
+	return digits && pin < FIRMATA_MAX_PINS ? pin : -1;
+}
+
+int firmata_parse_pin_list(const char *s, uint32_t mask[FIRMATA_MAX_PINS / 32])
+{
+	size_t i = 0, n = strlen(s);
+	int count = 0;
+
+	while (i < n) {
+		size_t start, end;
+		int pin;
+		while (i < n && (s[i] == ',' || s[i] == ' ' || s[i] == '\t'))
+			i++;
+		if (i >= n)
+			break;
+		start = i;
+		while (i < n && s[i] != ',' && s[i] != ' ' && s[i] != '\t')
+			i++;
+		end = i;
+		pin = firmata_parse_pin(s + start, end - start);
+		if (pin < 0)
+			return -1 - (int)(start < 0x7FFFFFFF ? start : 0x7FFFFFFE);
+		if (!(mask[pin / 32] & (1u << (pin % 32))))
+			count++;
+		mask[pin / 32] |= 1u << (pin % 32);
+	}
+	return count;
+}

@@ -123,6 +123,42 @@ size_t firmata_enc_analog_write(uint8_t *buf, int pin, int value); /* 14-bit, pi
 size_t firmata_enc_sampling_interval(uint8_t *buf, int ms);
 size_t firmata_enc_reset(uint8_t *buf);
 
+/*
+ * DIGITAL_MESSAGE from the host: set the output levels of a whole port (pins 8 * port + k from the
+ * bits k of value). Every StandardFirmata version obeys it (2.3 and 2.4 ignore
+ * SET_DIGITAL_PIN_VALUE, a 2.5 addition); it writes the port's OUTPUT pins and, on INPUT pins, a 1
+ * enables the pull-up (the AVR's PORT bit). So value must carry the level of every output pin of
+ * the port and the wanted pull-up of every input pin. Returns 3, or 0 if out of range.
+ */
+size_t firmata_enc_digital_port(uint8_t *buf, int port, int value);
+
+/* What a firmware version can do, from the StandardFirmata sources of each release. */
+typedef struct firmata_features {
+	int min_interval_ms;  /* MINIMUM_SAMPLING_INTERVAL: 10 up to 2.4, 1 from 2.5 */
+	int set_pin_value;    /* SET_DIGITAL_PIN_VALUE (F5) is obeyed (2.5+; OUTPUT pins only) */
+	int report_on_enable; /* REPORT_ANALOG/REPORT_DIGITAL send the value at once (2.4+) */
+	int pullup_mode;      /* PIN_MODE_PULLUP (0x0B) exists (2.5+; see the capabilities too) */
+} firmata_features;
+
+/*
+ * The features of protocol version major.minor (the PROTOCOL_VERSION reply). Versions before
+ * 2.3 and unknown majors get the most conservative set (those of 2.3).
+ */
+firmata_features firmata_features_of(int major, int minor);
+
+/*
+ * A pin name as teachers write it: "D2".."D127" (case-insensitive) or a bare number. Leading and
+ * trailing blanks are allowed. Returns the pin number, or -1 if s is not such a name.
+ */
+int firmata_parse_pin(const char *s, size_t len);
+
+/*
+ * A list of pin names separated by commas or blanks ("D2, D3 D7"): sets bit p of mask[p / 32]
+ * for each pin p (mask has FIRMATA_MAX_PINS / 32 words, zeroed by the caller). Returns the number
+ * of pins, or -1 - (offset of the bad name) if one is not a pin name.
+ */
+int firmata_parse_pin_list(const char *s, uint32_t mask[FIRMATA_MAX_PINS / 32]);
+
 /* Board-side encoders (for emulators and tests). */
 size_t firmata_enc_analog(uint8_t *buf, int channel, int value);
 size_t firmata_enc_digital(uint8_t *buf, int port, int value);

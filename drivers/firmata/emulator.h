@@ -15,12 +15,34 @@ typedef enum firmata_emu_fault {
 } firmata_emu_fault;
 
 /*
- * Start an emulated board answering on a new pseudo-terminal: it boots (version and firmware
- * report) each time the port is opened, answers the capability and analog mapping queries, and
- * reports its six analog inputs (simulated waveforms) at the sampling interval, paced at 57600
- * baud. Returns NULL with err set.
+ * Start an emulated board running StandardFirmata 2.minor (3, 4 or 5; others are refused) on a
+ * new pseudo-terminal, behaving as that release's source does: it boots (version and firmware
+ * report) each time the port is opened, answers the capability and analog mapping queries,
+ * reports its six analog inputs (simulated waveforms) at the sampling interval (clamped to the
+ * release's MINIMUM_SAMPLING_INTERVAL: 10 ms up to 2.4, 1 ms from 2.5), paced at 57600 baud, and
+ * digital ports masked to the pins in INPUT (or, 2.5, PULLUP) mode. 2.3 and 2.4 ignore
+ * SET_DIGITAL_PIN_VALUE and know no PULLUP mode (a 1 written to an INPUT pin's port bit enables
+ * its pull-up); 2.3 does not report a value at once when reporting is turned on. Wiring: D2 is a
+ * light gate's output (high half of each second), D3 a push button to ground (pressed in the
+ * other half: it reads high only through a pull-up). Returns NULL with err set.
  */
-firmata_emu *firmata_emu_new(lb_error *err);
+firmata_emu *firmata_emu_new(int minor, lb_error *err);
+
+/* The board's pins as the test sees them (thread-safe): levels of D0..D19, and the interval. */
+typedef struct firmata_emu_probe {
+	int minor;
+	int interval_ms;
+	int level[20]; /* what the pin carries: an output's level, an input's signal */
+	int mode[20];  /* the firmware's pin mode (FIRMATA_MODE_*) */
+} firmata_emu_probe;
+void firmata_emu_probe_pins(firmata_emu *e, firmata_emu_probe *out);
+
+/*
+ * Test knobs (thread-safe): burst_ms > 0 holds what the board sends and lets it out every
+ * burst_ms (a USB-serial adapter's latency timer, a stalled host); min_interval_ms > 0 makes the
+ * board sample no faster than that whatever it is asked (a firmware slower than its version says).
+ */
+void firmata_emu_set_timing(firmata_emu *e, int burst_ms, int min_interval_ms);
 
 /* The pseudo-terminal's path, to open like /dev/ttyACM0. */
 const char *firmata_emu_path(const firmata_emu *e);

@@ -14,6 +14,7 @@
 #include "../../bridge/emulated.h"
 #include "../../bridge/log.h"
 #include "../../bridge/request.h"
+#include "../../bridge/sampleclock.h"
 #include "../../bridge/serial.h"
 #include "../../protocols/firmata.h"
 #include "emulator.h"
@@ -22,7 +23,12 @@
 #define QUERY_EVERY_NS 400000000LL
 #define SILENCE_NS 3000000000LL /* reporting but nothing heard for this long: gone */
 #define MAX_CHANNELS 16
-#define MAX_PORTS 16 /* digital ports of 8 pins */
+#define MAX_PORTS 16		/* digital ports of 8 pins */
+#define BYTE_NS 173611LL	/* one byte at 57600 baud, 8N1 */
+#define LINE_SHARE 0.9		/* analog reports may fill this much of the line */
+#define MEASURE_NS 5000000000LL /* the delivered rate is measured over this window */
+#define RATE_TOLERANCE 0.1	/* announced rate kept while delivery is within 10% of it */
+#define QUIET_NS 200000000LL	/* 2.3: no port message this long after reporting began: 0 */
 
 typedef struct fm_priv {
 	lb_serial *port;
@@ -31,15 +37,38 @@ typedef struct fm_priv {
 	int npins;
 	char firmware[64];
 	int fw_major, fw_minor;
-	int stream_of[MAX_CHANNELS]; /* analog channel -> stream index, -1 if none */
-	int port_stream[MAX_PORTS];  /* digital port -> stream index (8 pins as bits), -1 if none */
+	int proto_major, proto_minor; /* PROTOCOL_VERSION reply (0.0 until it came) */
+	firmata_features feat;	      /* what that version can do */
+	int stream_of[MAX_CHANNELS];  /* analog channel -> stream index, -1 if none */
 	int resolution[MAX_CHANNELS];
-	uint32_t enabled; /* analog channels reported while running */
-	int interval_ms;
+	lb_sclock clock[MAX_CHANNELS];	  /* each channel's sample times */
+	int remaining[MAX_CHANNELS];	  /* samples of the channel still to come in this read */
+	int pin_stream[FIRMATA_MAX_PINS]; /* digital pin -> stream "D<pin>", -1 if none */
+	uint8_t mode[FIRMATA_MAX_PINS];	  /* each pin's mode as this driver set it */
+	uint8_t level[FIRMATA_MAX_PINS];  /* output pins: the level written */
+	int published[FIRMATA_MAX_PINS];  /* input pins: the last level published, -1 none */
+	int64_t quiet[MAX_PORTS]; /* 2.3: reporting began (mono ns; -1: at the next run; 0: no) */
+	uint32_t enabled;	  /* analog channels reported while running */
+	int interval_ms;	  /* the sampling interval asked of the firmware */
+	double rate;		  /* the analog rate announced (Hz): asked, or measured */
+	int64_t measure_start;	  /* delivered-rate window (mono ns), 0: not started */
+	unsigned long measured[MAX_CHANNELS];
 	double vref;
 	int64_t last_rx;
 	unsigned long bad_reported;
 } fm_priv;
+
+#define MODE_NONE 0x7F /* a pin the firmware does not drive (no capability) */
+
+static const char *const mode_names[] = {"input", "output", "analog", "pwm", "servo"};
+
+/* A mode's name for messages. */
+static const char *mode_name(int mode)
+{
+	if (mode == FIRMATA_MODE_PULLUP)
+		return "pullup";
+	return mode >= 0 && mode < 5 ? mode_names[mode] : "other";
+}
 
 /* Arduino USB vendors: boards the driver probes without being told to. */
 static int is_arduino(json_int_t vid)
@@ -82,8 +111,17 @@ static int fm_scan(const lb_driver *drv, const lb_scan_ctx *ctx, lb_spec_list *o
 		path = lb_scan_port(ctx, section, "port", out, id, title, "sensor");
 		if (!path)
 			continue;
-		lb_spec_list_add(out, id, title, "sensor", false,
-				 json_pack("{s:s,s:s}", "path", path, "section", section));
+		{
+			/* the section's pin and rate settings travel with the device to open() */
+			static const char *const keys[] = {"inputs", "pullup", "interval_ms", NULL};
+			json_t *params = json_pack("{s:s,s:s}", "path", path, "section", section);
+			for (int k = 0; params && keys[k]; k++) {
+				const char *v = lb_config_str(ctx->config, section, keys[k], NULL);
+				if (v)
+					json_object_set_new(params, keys[k], json_string(v));
+			}
+			lb_spec_list_add(out, id, title, "sensor", false, params);
+		}
 	}
 	json_array_foreach(ctx->ports, i, port)
 	{
@@ -111,23 +149,172 @@ static int fm_send(fm_priv *p, const uint8_t *buf, size_t len)
 	return len ? lb_serial_write(p->port, buf, len, 500) : 0;
 }
 
-/* Handle one message from the board (in the handshake or while running). */
-static void fm_handle(lb_device *dev, fm_priv *p, const firmata_msg *m, const lb_now *now)
+/* The protocol version the board's features follow: PROTOCOL_VERSION, else its firmware's. */
+static void fm_version(const fm_priv *p, int *major, int *minor)
+{
+	*major = p->proto_major ? p->proto_major : p->fw_major;
+	*minor = p->proto_major ? p->proto_minor : p->fw_minor;
+}
+
+/* The number of analog channels reported while running. */
+static int fm_nenabled(const fm_priv *p)
+{
+	int n = 0;
+
+	for (int c = 0; c < MAX_CHANNELS; c++)
+		n += p->stream_of[c] >= 0 && (p->enabled & (1u << c));
+	return n;
+}
+
+/*
+ * The shortest interval the board can deliver with n analog channels reported: its firmware's
+ * MINIMUM_SAMPLING_INTERVAL (10 ms up to 2.4, 1 ms from 2.5), and what the 57600-baud line
+ * carries (3 bytes per channel per interval, in LINE_SHARE of the line).
+ */
+static int fm_min_interval(const fm_priv *p, int n)
+{
+	int line = (int)ceil(n * 3 * BYTE_NS / 1e6 / LINE_SHARE);
+
+	return line > p->feat.min_interval_ms ? line : p->feat.min_interval_ms;
+}
+
+/* Why interval ms is refused with n channels, in err; 0 if the board can deliver it. */
+static int fm_check_interval(const fm_priv *p, long long ms, int n, lb_error *err)
+{
+	int major, minor, min = fm_min_interval(p, n);
+
+	fm_version(p, &major, &minor);
+	if (ms > 16383)
+		return lb_error_set(
+		    err, LB_ERR_INVALID_PARAMS,
+		    "interval_ms is at most 16383 (14 bits in the Firmata message)");
+	if (ms >= min)
+		return 0;
+	if (min == p->feat.min_interval_ms)
+		return lb_error_set(
+		    err, LB_ERR_INVALID_PARAMS,
+		    "interval_ms must be at least %d: %s %d.%d samples every %d ms at the fastest "
+		    "(its MINIMUM_SAMPLING_INTERVAL)",
+		    min, p->firmware, major, minor, min);
+	return lb_error_set(err, LB_ERR_INVALID_PARAMS,
+			    "interval_ms must be at least %d: %d analog input(s) every %lld ms "
+			    "would need more than the 57600-baud line carries",
+			    min, n, ms);
+}
+
+/* Announce rate (Hz) on every analog stream and time their samples by it. */
+static void fm_announce(lb_device *dev, fm_priv *p, double rate)
+{
+	p->rate = rate;
+	for (int c = 0; c < MAX_CHANNELS; c++)
+		if (p->stream_of[c] >= 0) {
+			lb_stream_set_rate(dev, p->stream_of[c], rate);
+			lb_sclock_set_period(&p->clock[c], (int64_t)llround(1e9 / rate));
+		}
+}
+
+/* Start measuring the delivered rate again (after a start or a change of settings). */
+static void fm_measure_restart(fm_priv *p)
+{
+	p->measure_start = 0;
+	memset(p->measured, 0, sizeof p->measured);
+}
+
+/*
+ * Compare the rate delivered over the last window with the one announced: StandardFirmata cannot
+ * be asked its interval, and a board or a line may be slower than asked. Beyond RATE_TOLERANCE,
+ * the streams announce what arrives (and go back to the asked rate when it arrives again).
+ */
+static void fm_measure(lb_device *dev, fm_priv *p, int64_t now)
+{
+	double asked = 1000.0 / p->interval_ms, got, target;
+	unsigned long most = 0;
+
+	if (!p->measure_start) {
+		/* the first window starts after the reports turned on settled */
+		p->measure_start = now;
+		memset(p->measured, 0, sizeof p->measured);
+		return;
+	}
+	if (now - p->measure_start < MEASURE_NS)
+		return;
+	for (int c = 0; c < MAX_CHANNELS; c++)
+		if (p->measured[c] > most)
+			most = p->measured[c];
+	got = most * 1e9 / (double)(now - p->measure_start);
+	p->measure_start = now;
+	memset(p->measured, 0, sizeof p->measured);
+	if (!most)
+		return;
+	target = fabs(got - asked) > RATE_TOLERANCE * asked ? got : asked;
+	if (fabs(target - p->rate) <= RATE_TOLERANCE * p->rate && target != asked)
+		return; /* still close to the measured rate announced */
+	if (target == p->rate)
+		return;
+	target = target == asked ? asked : round(target * 10) / 10;
+	if (target == asked)
+		lb_info("device %s delivers the %.1f samples/s asked again", dev->spec.id, asked);
+	else
+		lb_warn("device %s delivers %.1f samples/s per input, not the %.1f asked "
+			"(interval_ms %d): announcing %.1f",
+			dev->spec.id, got, asked, p->interval_ms, target);
+	fm_announce(dev, p, target);
+	lb_device_changed(dev);
+}
+
+/* Publish a digital input's level if it changed (or was never published). */
+static void fm_publish_pin(lb_device *dev, fm_priv *p, int pin, int level, int64_t t_mono,
+			   const lb_now *now)
+{
+	uint8_t v = (uint8_t)level;
+
+	if (p->published[pin] == level)
+		return;
+	p->published[pin] = level;
+	lb_stream_publish(dev, p->pin_stream[pin], t_mono, now->real - (now->mono - t_mono), &v, 1);
+}
+
+/* Whether mode makes a pin one of the driver's digital inputs. */
+static int is_input_mode(int mode)
+{
+	return mode == FIRMATA_MODE_INPUT || mode == FIRMATA_MODE_PULLUP;
+}
+
+/*
+ * Handle one message from the board (in the handshake or while running). arrival: the latest
+ * time (mono ns) the message can have been sent, from its place in the read.
+ */
+static void fm_handle(lb_device *dev, fm_priv *p, const firmata_msg *m, int64_t arrival,
+		      const lb_now *now)
 {
 	if (m->type == FIRMATA_MSG_ANALOG) {
-		int s = m->pin < MAX_CHANNELS ? p->stream_of[m->pin] : -1;
+		int c = m->pin, s = c < MAX_CHANNELS ? p->stream_of[c] : -1;
 		if (s >= 0 && dev->running) {
-			int res = p->resolution[m->pin] ? p->resolution[m->pin] : 10;
+			int res = p->resolution[c] ? p->resolution[c] : 10;
 			float v = (float)(m->value * p->vref / ((1 << res) - 1));
-			lb_stream_publish(dev, s, now->mono, now->real, &v, 1);
+			/* the k-th last sample of the channel in this read was taken a period
+			 * (at least) before the next one */
+			int64_t t, latest;
+			if (p->remaining[c] > 0)
+				p->remaining[c]--;
+			latest = now->mono - p->remaining[c] * p->clock[c].period;
+			t = lb_sclock_stamp(&p->clock[c], arrival < latest ? arrival : latest);
+			p->measured[c]++;
+			lb_stream_publish(dev, s, t, now->real - (now->mono - t), &v, 1);
 		}
 	} else if (m->type == FIRMATA_MSG_DIGITAL) {
-		/* a digital port: the 8 pins' levels as bits, sent when one of them changes */
-		int s = m->pin < MAX_PORTS ? p->port_stream[m->pin] : -1;
-		if (s >= 0 && dev->running) {
-			uint8_t v = (uint8_t)(m->value & 0xFF);
-			lb_stream_publish(dev, s, now->mono, now->real, &v, 1);
+		/* a port's input pins as bits (others 0), sent when one of them changes */
+		if (m->pin < MAX_PORTS)
+			p->quiet[m->pin] = 0;
+		for (int k = 0; k < 8 && dev->running; k++) {
+			int pin = 8 * m->pin + k;
+			if (pin < FIRMATA_MAX_PINS && p->pin_stream[pin] >= 0 &&
+			    is_input_mode(p->mode[pin]))
+				fm_publish_pin(dev, p, pin, (m->value >> k) & 1, arrival, now);
 		}
+	} else if (m->type == FIRMATA_MSG_VERSION) {
+		p->proto_major = m->major;
+		p->proto_minor = m->minor;
 	} else if (m->type == FIRMATA_MSG_SYSEX) {
 		if (m->command == FIRMATA_REPORT_FIRMWARE) {
 			firmata_decode_firmware(m->data, m->len, &p->fw_major, &p->fw_minor,
@@ -153,11 +340,22 @@ static int fm_pump(lb_device *dev, fm_priv *p, const lb_now *now)
 	ssize_t n;
 
 	while ((n = lb_serial_read(p->port, buf, sizeof buf)) > 0) {
+		firmata_parser ahead = p->parser;
 		p->last_rx = now->mono;
+		/* first pass: how many samples of each channel this read brings */
+		memset(p->remaining, 0, sizeof p->remaining);
 		for (ssize_t i = 0; i < n; i++) {
 			firmata_msg m;
+			if (firmata_feed(&ahead, buf[i], &m) == 1 && m.type == FIRMATA_MSG_ANALOG &&
+			    m.pin < MAX_CHANNELS)
+				p->remaining[m.pin]++;
+		}
+		for (ssize_t i = 0; i < n; i++) {
+			firmata_msg m;
+			/* the bytes after this one took their time on the line */
+			int64_t arrival = now->mono - (int64_t)(n - 1 - i) * BYTE_NS;
 			if (firmata_feed(&p->parser, buf[i], &m) == 1)
-				fm_handle(dev, p, &m, now);
+				fm_handle(dev, p, &m, arrival, now);
 		}
 	}
 	if (p->parser.errors > p->bad_reported) {
@@ -197,6 +395,11 @@ static int have_firmware(const fm_priv *p)
 	return p->firmware[0] != '\0';
 }
 
+static int have_version(const fm_priv *p)
+{
+	return p->proto_major != 0;
+}
+
 static int have_capabilities(const fm_priv *p)
 {
 	return p->npins > 0;
@@ -210,15 +413,216 @@ static int have_mapping(const fm_priv *p)
 	return 0;
 }
 
+/* Whether the firmware has PIN_MODE_PULLUP for pin (else the pull-up is the port bit). */
+static int fm_pullup_mode(const fm_priv *p, int pin)
+{
+	return p->feat.pullup_mode && (p->pins[pin].modes & (1u << FIRMATA_MODE_PULLUP));
+}
+
+/*
+ * Write port k's outputs with one DIGITAL_MESSAGE (obeyed by every version): output pins carry
+ * the level written, input pins with a pull-up and no PULLUP mode carry 1 (their PORT bit).
+ */
+static int fm_write_port(fm_priv *p, int k)
+{
+	uint8_t b[4];
+	int v = 0;
+
+	for (int i = 0; i < 8 && 8 * k + i < p->npins; i++) {
+		int pin = 8 * k + i;
+		if (p->mode[pin] == FIRMATA_MODE_OUTPUT)
+			v |= (p->level[pin] & 1) << i;
+		else if (p->mode[pin] == FIRMATA_MODE_PULLUP && !fm_pullup_mode(p, pin))
+			v |= 1 << i;
+	}
+	return fm_send(p, b, firmata_enc_digital_port(b, k, v));
+}
+
+/* Whether port k has a pin this driver reads. */
+static int fm_port_has_input(const fm_priv *p, int k)
+{
+	for (int i = 0; i < 8 && 8 * k + i < p->npins; i++)
+		if (p->pin_stream[8 * k + i] >= 0 && is_input_mode(p->mode[8 * k + i]))
+			return 1;
+	return 0;
+}
+
+/* Turn reporting of the enabled analog channels and of the ports with inputs on (or all off). */
+static int fm_report(fm_priv *p, int on)
+{
+	uint8_t b[3 * MAX_CHANNELS + 3 * MAX_PORTS + 8];
+	size_t n = 0;
+
+	if (on)
+		n += firmata_enc_sampling_interval(b, p->interval_ms);
+	for (int c = 0; c < MAX_CHANNELS; c++)
+		if (p->stream_of[c] >= 0)
+			n += firmata_enc_report_analog(b + n, c, on && (p->enabled & (1u << c)));
+	for (int k = 0; k < MAX_PORTS && 8 * k < p->npins; k++) {
+		int report = on && fm_port_has_input(p, k);
+		n += firmata_enc_report_digital(b + n, k, report);
+		p->quiet[k] = report && !p->feat.report_on_enable ? -1 : 0;
+	}
+	return fm_send(p, b, n);
+}
+
+/*
+ * Set a digital pin's mode: input, pullup (PIN_MODE_PULLUP where the firmware has it, else INPUT
+ * and a 1 in its port bit, the pull-up of 2.3/2.4) or output (low until written); the port is
+ * written so that the firmware's levels are the ones tracked here, and its reporting follows.
+ */
+static int fm_set_pin(lb_device *dev, fm_priv *p, int pin, int mode)
+{
+	uint8_t b[4];
+	int wire =
+	    mode == FIRMATA_MODE_PULLUP && !fm_pullup_mode(p, pin) ? FIRMATA_MODE_INPUT : mode;
+	int rc;
+
+	if ((rc = fm_send(p, b, firmata_enc_pin_mode(b, pin, wire))) < 0)
+		return rc;
+	p->mode[pin] = (uint8_t)mode;
+	p->level[pin] = 0;
+	p->published[pin] = -1;
+	if (pin < 8 * MAX_PORTS && (rc = fm_write_port(p, pin / 8)) < 0)
+		return rc;
+	if (dev->running && pin < 8 * MAX_PORTS) {
+		rc = fm_send(p, b,
+			     firmata_enc_report_digital(b, pin / 8, fm_port_has_input(p, pin / 8)));
+		if (is_input_mode(mode) && !p->feat.report_on_enable)
+			p->quiet[pin / 8] = -1;
+	}
+	return rc;
+}
+
+/* Whether pin can be one of this driver's digital inputs ("D<pin>" stream). */
+static int fm_can_read(const fm_priv *p, int pin)
+{
+	return pin >= 0 && pin < p->npins && p->pin_stream[pin] >= 0;
+}
+
+/* Pins named in a config value (a list string) or a request value (array of names/numbers). */
+static int fm_pin_list(const fm_priv *p, const json_t *v, const char *what,
+		       uint32_t mask[FIRMATA_MAX_PINS / 32], lb_error *err)
+{
+	size_t i;
+	json_t *item;
+
+	memset(mask, 0, FIRMATA_MAX_PINS / 8);
+	if (json_is_string(v)) {
+		int rc = firmata_parse_pin_list(json_string_value(v), mask);
+		if (rc < 0)
+			return lb_error_set(err, LB_ERR_INVALID_PARAMS,
+					    "%s: '%s' is not a list of pins such as D2, D3", what,
+					    json_string_value(v));
+	} else if (json_is_array(v)) {
+		json_array_foreach(v, i, item)
+		{
+			int pin = -1;
+			if (json_is_integer(item) && json_integer_value(item) >= 0 &&
+			    json_integer_value(item) < FIRMATA_MAX_PINS)
+				pin = (int)json_integer_value(item);
+			else if (json_is_string(item))
+				pin = firmata_parse_pin(json_string_value(item),
+							strlen(json_string_value(item)));
+			if (pin < 0)
+				return lb_error_set(err, LB_ERR_INVALID_PARAMS,
+						    "%s: item %zu is not a pin (e.g. \"D2\" or 2)",
+						    what, i);
+			mask[pin / 32] |= 1u << (pin % 32);
+		}
+	} else {
+		return lb_error_set(err, LB_ERR_INVALID_PARAMS,
+				    "%s must be a list of pins, e.g. [\"D2\", \"D3\"]", what);
+	}
+	for (int pin = 0; pin < FIRMATA_MAX_PINS; pin++)
+		if ((mask[pin / 32] & (1u << (pin % 32))) && !fm_can_read(p, pin))
+			return lb_error_set(err, LB_ERR_INVALID_PARAMS,
+					    "%s: D%d is not a digital input of this board (inputs: "
+					    "D2..D%d)",
+					    what, pin, p->npins > 14 ? 13 : p->npins - 1);
+	return 0;
+}
+
+/*
+ * Make the pins of mask inputs of the given mode (input or pullup); the pins of that mode not
+ * in mask become outputs (low). 0, or negative with err set.
+ */
+static int fm_set_inputs(lb_device *dev, fm_priv *p, int mode,
+			 const uint32_t mask[FIRMATA_MAX_PINS / 32], lb_error *err)
+{
+	for (int pin = 0; pin < p->npins; pin++) {
+		int want = (mask[pin / 32] >> (pin % 32)) & 1, rc = 0;
+		if (want && p->mode[pin] != mode)
+			rc = fm_set_pin(dev, p, pin, mode);
+		else if (!want && p->mode[pin] == mode)
+			rc = fm_set_pin(dev, p, pin, FIRMATA_MODE_OUTPUT);
+		if (rc < 0)
+			return lb_error_set(err, LB_ERR_DEVICE, "cannot write to the board");
+	}
+	return 0;
+}
+
+/* Names of the pins in mode, as a JSON array ("D2", ...). */
+static json_t *fm_pins_in(const fm_priv *p, int mode)
+{
+	json_t *a = json_array();
+	char name[16];
+
+	for (int pin = 0; pin < p->npins; pin++)
+		if (p->pin_stream[pin] >= 0 && p->mode[pin] == mode) {
+			snprintf(name, sizeof name, "D%d", pin);
+			json_array_append_new(a, json_string(name));
+		}
+	return a;
+}
+
 static int fm_start(lb_device *dev, const lb_now *now, lb_error *err);
 static void fm_close(lb_device *dev);
+
+/* Apply [firmata.NAME] inputs, pullup and interval_ms (bad values: a warning, not a failure). */
+static void fm_apply_config(lb_device *dev, fm_priv *p)
+{
+	const char *section = json_string_value(json_object_get(dev->spec.params, "section"));
+	static const char *const keys[] = {"inputs", "pullup"};
+	const char *ms = json_string_value(json_object_get(dev->spec.params, "interval_ms"));
+
+	for (int k = 0; k < 2; k++) {
+		json_t *v = json_object_get(dev->spec.params, keys[k]);
+		uint32_t mask[FIRMATA_MAX_PINS / 32];
+		lb_error err = {0};
+		if (!v)
+			continue;
+		if (fm_pin_list(p, v, keys[k], mask, &err) < 0 ||
+		    fm_set_inputs(dev, p, k ? FIRMATA_MODE_PULLUP : FIRMATA_MODE_INPUT, mask,
+				  &err) < 0)
+			lb_warn("config [%s]: %s", section ? section : "firmata", err.message);
+	}
+	if (ms) {
+		char *end;
+		long v = strtol(ms, &end, 10);
+		int min = fm_min_interval(p, fm_nenabled(p));
+		if (*end || end == ms || v < 1 || v > 16383) {
+			lb_warn("config [%s]: interval_ms = %s is not a number of ms from %d to "
+				"16383; keeping %d",
+				section, ms, min, p->interval_ms);
+		} else if (v < min) {
+			lb_warn("config [%s]: interval_ms = %ld is below what %s %d.%d delivers "
+				"with %d analog input(s); using %d ms",
+				section, v, p->firmware, p->fw_major, p->fw_minor, fm_nenabled(p),
+				min);
+			p->interval_ms = min;
+		} else {
+			p->interval_ms = (int)v;
+		}
+	}
+}
 
 static int fm_open(lb_device *dev, const lb_now *now, lb_error *err)
 {
 	const char *path = json_string_value(json_object_get(dev->spec.params, "path"));
 	fm_priv *p = calloc(1, sizeof *p);
 	uint8_t q[8];
-	int rc, n_analog;
+	int rc, n_analog, major, minor;
 
 	if (!p)
 		return lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
@@ -228,8 +632,8 @@ static int fm_open(lb_device *dev, const lb_now *now, lb_error *err)
 	p->last_rx = now->mono;
 	for (int c = 0; c < MAX_CHANNELS; c++)
 		p->stream_of[c] = -1;
-	for (int k = 0; k < MAX_PORTS; k++)
-		p->port_stream[k] = -1;
+	for (int pin = 0; pin < FIRMATA_MAX_PINS; pin++)
+		p->pin_stream[pin] = -1, p->published[pin] = -1;
 	p->port = lb_serial_open(path, FIRMATA_BAUD, err);
 	if (!p->port)
 		goto fail;
@@ -245,6 +649,12 @@ static int fm_open(lb_device *dev, const lb_now *now, lb_error *err)
 		    path, HANDSHAKE_NS / 1000000000LL);
 		goto fail;
 	}
+	/* the version decides what the board can do (boards since 2.0 answer F9) */
+	if (fm_await(dev, p, have_version, q, firmata_enc_version_query(q), 1000000000LL) < 0)
+		lb_warn("device %s: no protocol version answer; assuming %d.%d as its firmware",
+			dev->spec.id, p->fw_major, p->fw_minor);
+	fm_version(p, &major, &minor);
+	p->feat = firmata_features_of(major, minor);
 	if (fm_await(dev, p, have_capabilities, q, firmata_enc_query(q, FIRMATA_CAPABILITY_QUERY),
 		     2000000000LL) < 0 ||
 	    fm_await(dev, p, have_mapping, q, firmata_enc_query(q, FIRMATA_ANALOG_MAPPING_QUERY),
@@ -253,6 +663,18 @@ static int fm_open(lb_device *dev, const lb_now *now, lb_error *err)
 			     "%s: %s %d.%d answered but not the capability/analog mapping queries",
 			     path, p->firmware, p->fw_major, p->fw_minor);
 		goto fail;
+	}
+	/* SYSTEM_RESET: analog pins analog, digital pins outputs, nothing reported (whatever a
+	 * previous program left, on boards that DTR does not reset) */
+	if (fm_send(p, q, firmata_enc_reset(q)) < 0)
+		goto fail_write;
+	for (int pin = 0; pin < p->npins; pin++) {
+		if (p->pins[pin].analog_channel != 127)
+			p->mode[pin] = FIRMATA_MODE_ANALOG;
+		else if (p->pins[pin].modes & (1u << FIRMATA_MODE_OUTPUT))
+			p->mode[pin] = FIRMATA_MODE_OUTPUT;
+		else
+			p->mode[pin] = MODE_NONE; /* D0/D1: the serial line */
 	}
 	for (int pin = 0; pin < p->npins; pin++) {
 		int c = p->pins[pin].analog_channel;
@@ -270,50 +692,43 @@ static int fm_open(lb_device *dev, const lb_now *now, lb_error *err)
 		lb_stream_set_range(dev, s, 0, p->vref,
 				    p->vref /
 					((1 << (p->resolution[c] ? p->resolution[c] : 10)) - 1));
+		lb_sclock_init(&p->clock[c], 1000000LL * p->interval_ms);
 		p->enabled |= 1u << c;
 	}
 	n_analog = dev->nstreams;
-	for (int pin = 0; pin < p->npins && pin / 8 < MAX_PORTS; pin++) {
-		/* a port with a digital input pin streams its pins' levels (bit k: pin 8 * port +
-		 * k) */
+	for (int pin = 0; pin < p->npins && pin < 8 * MAX_PORTS; pin++) {
+		/* a digital input stream per pin that is not an analog input: D2..D13 on an Uno */
 		char name[16];
-		int port = pin / 8, s;
-		if (p->port_stream[port] >= 0 || !(p->pins[pin].modes & (1u << FIRMATA_MODE_INPUT)))
+		int s;
+		if (!(p->pins[pin].modes & (1u << FIRMATA_MODE_INPUT)) ||
+		    p->pins[pin].analog_channel != 127)
 			continue;
-		snprintf(name, sizeof name, "port%d", port);
+		snprintf(name, sizeof name, "D%d", pin);
 		s = lb_device_add_stream(dev, name, "digital", "", LB_U8, 0);
 		if (s < 0)
-			break;
-		p->port_stream[port] = s;
+			break; /* boards with more pins than streams: the first ones */
+		lb_stream_set_range(dev, s, 0, 1, 1);
+		p->pin_stream[pin] = s;
 	}
-	lb_info("device %s: %s %d.%d on %s, %d pins, %d analog inputs, %d digital ports",
-		dev->spec.id, p->firmware, p->fw_major, p->fw_minor, path, p->npins, n_analog,
-		dev->nstreams - n_analog);
+	for (int k = 0; k < MAX_PORTS && 8 * k < p->npins; k++)
+		if (fm_write_port(p, k) < 0)
+			goto fail_write;
+	fm_apply_config(dev, p);
+	fm_announce(dev, p, 1000.0 / p->interval_ms);
+	lb_info("device %s: %s %d.%d (protocol %d.%d) on %s, %d pins, %d analog inputs, %d "
+		"digital pins, sampling every %d ms at the fastest",
+		dev->spec.id, p->firmware, p->fw_major, p->fw_minor, major, minor, path, p->npins,
+		n_analog, dev->nstreams - n_analog, p->feat.min_interval_ms);
 	/* sensors stream from the start, as the simulated ones do */
 	if (fm_start(dev, now, err) < 0)
 		goto fail;
 	dev->running = true;
 	return 0;
+fail_write:
+	lb_error_set(err, LB_ERR_DEVICE, "%s: cannot write to the board", path);
 fail:
 	fm_close(dev); /* close() is only called after a successful open */
 	return LB_EFAIL;
-}
-
-/* Turn reporting of the enabled analog channels on (or all off). */
-static int fm_report(fm_priv *p, int on)
-{
-	uint8_t b[2 * MAX_CHANNELS + 2 * MAX_PORTS + 8];
-	size_t n = 0;
-
-	if (on)
-		n += firmata_enc_sampling_interval(b, p->interval_ms);
-	for (int c = 0; c < MAX_CHANNELS; c++)
-		if (p->stream_of[c] >= 0)
-			n += firmata_enc_report_analog(b + n, c, on && (p->enabled & (1u << c)));
-	for (int k = 0; k < MAX_PORTS; k++)
-		if (p->port_stream[k] >= 0)
-			n += firmata_enc_report_digital(b + n, k, on);
-	return fm_send(p, b, n);
 }
 
 static int fm_start(lb_device *dev, const lb_now *now, lb_error *err)
@@ -321,6 +736,11 @@ static int fm_start(lb_device *dev, const lb_now *now, lb_error *err)
 	fm_priv *p = dev->priv;
 
 	p->last_rx = now->mono;
+	for (int c = 0; c < MAX_CHANNELS; c++)
+		lb_sclock_reset(&p->clock[c]);
+	for (int pin = 0; pin < FIRMATA_MAX_PINS; pin++)
+		p->published[pin] = -1;
+	fm_measure_restart(p);
 	if (fm_report(p, 1) < 0)
 		return lb_error_set(err, LB_ERR_DEVICE, "cannot write to the board");
 	return 0;
@@ -349,22 +769,37 @@ static void fm_close(lb_device *dev)
 static json_t *fm_config_get(lb_device *dev)
 {
 	fm_priv *p = dev->priv;
-	json_t *ch = json_array();
+	json_t *ch = json_array(), *outputs = json_object();
+	char version[16], name[16];
+	int major, minor;
 
 	for (int c = 0; c < MAX_CHANNELS; c++)
 		if (p->stream_of[c] >= 0 && (p->enabled & (1u << c)))
 			json_array_append_new(ch, json_integer(c));
-	return json_pack("{s:i,s:f,s:o,s:s,s:s}", "interval_ms", p->interval_ms, "vref", p->vref,
-			 "channels", ch, "firmware", p->firmware, "port",
-			 json_string_value(json_object_get(dev->spec.params, "path")));
+	for (int pin = 0; pin < p->npins; pin++)
+		if (p->pin_stream[pin] >= 0 && p->mode[pin] == FIRMATA_MODE_OUTPUT) {
+			snprintf(name, sizeof name, "D%d", pin);
+			json_object_set_new(outputs, name, json_integer(p->level[pin]));
+		}
+	fm_version(p, &major, &minor);
+	snprintf(version, sizeof version, "%d.%d", major, minor);
+	return json_pack(
+	    "{s:i,s:f,s:f,s:o,s:s,s:s,s:i,s:o,s:o,s:o,s:s,s:s}", "interval_ms", p->interval_ms,
+	    "rate", p->rate, "vref", p->vref, "channels", ch, "firmware", p->firmware, "protocol",
+	    version, "min_interval_ms", fm_min_interval(p, fm_nenabled(p)), "inputs",
+	    fm_pins_in(p, FIRMATA_MODE_INPUT), "pullup", fm_pins_in(p, FIRMATA_MODE_PULLUP),
+	    "outputs", outputs, "pullup_by", p->feat.pullup_mode ? "mode" : "port bit", "port",
+	    json_string_value(json_object_get(dev->spec.params, "path")));
 }
 
 static json_t *fm_limits_get(lb_device *dev)
 {
-	(void)dev;
-	/* StandardFirmata's MINIMUM_SAMPLING_INTERVAL is 1 ms; the value is 14 bits */
-	return json_pack("{s:{s:i,s:i},s:{s:f,s:f}}", "interval_ms", "min", 1, "max", 16383, "vref",
-			 "min", 0.1, "max", 30.0);
+	fm_priv *p = dev->priv;
+
+	/* the firmware's MINIMUM_SAMPLING_INTERVAL, or the line with the enabled inputs */
+	return json_pack("{s:{s:i,s:i},s:{s:f,s:f}}", "interval_ms", "min",
+			 fm_min_interval(p, fm_nenabled(p)), "max", 16383, "vref", "min", 0.1,
+			 "max", 30.0);
 }
 
 static int fm_config_set(lb_device *dev, const char *key, const json_t *value, lb_error *err)
@@ -373,14 +808,14 @@ static int fm_config_set(lb_device *dev, const char *key, const json_t *value, l
 
 	if (strcmp(key, "interval_ms") == 0) {
 		json_int_t ms = json_integer_value(value);
-		if (!json_is_integer(value) || ms < 1 || ms > 16383)
+		if (!json_is_integer(value) || ms < 1)
 			return lb_error_set(err, LB_ERR_INVALID_PARAMS,
-					    "interval_ms must be an integer from 1 to 16383 (the "
-					    "firmware's limits)");
+					    "interval_ms must be an integer number of ms");
+		if (fm_check_interval(p, ms, fm_nenabled(p), err) < 0)
+			return LB_EFAIL;
 		p->interval_ms = (int)ms;
-		for (int c = 0; c < MAX_CHANNELS; c++)
-			if (p->stream_of[c] >= 0)
-				lb_stream_set_rate(dev, p->stream_of[c], 1000.0 / p->interval_ms);
+		fm_announce(dev, p, 1000.0 / p->interval_ms);
+		fm_measure_restart(p);
 		if (dev->running && fm_report(p, 1) < 0)
 			return lb_error_set(err, LB_ERR_DEVICE, "cannot write to the board");
 		return 0;
@@ -397,6 +832,7 @@ static int fm_config_set(lb_device *dev, const char *key, const json_t *value, l
 		uint32_t mask = 0;
 		size_t i;
 		json_t *c;
+		int n = 0;
 		if (!json_is_array(value))
 			return lb_error_set(err, LB_ERR_INVALID_PARAMS,
 					    "channels must be an array of analog channel numbers");
@@ -409,15 +845,48 @@ static int fm_config_set(lb_device *dev, const char *key, const json_t *value, l
 						    "the board has no analog channel %s",
 						    json_is_integer(c) ? "with that number"
 								       : "(not a number)");
+			n += !(mask & (1u << ch));
 			mask |= 1u << ch;
 		}
+		if (fm_check_interval(p, p->interval_ms, n, err) < 0)
+			return LB_EFAIL;
 		p->enabled = mask;
+		fm_measure_restart(p);
 		if (dev->running && fm_report(p, 1) < 0)
 			return lb_error_set(err, LB_ERR_DEVICE, "cannot write to the board");
 		return 0;
 	}
-	return lb_error_set(err, LB_ERR_NOT_SUPPORTED,
-			    "no setting '%s' (settings: interval_ms, vref, channels)", key);
+	if (strcmp(key, "inputs") == 0 || strcmp(key, "pullup") == 0) {
+		uint32_t mask[FIRMATA_MAX_PINS / 32];
+		int rc = fm_pin_list(p, value, key, mask, err);
+		if (rc < 0)
+			return rc;
+		rc = fm_set_inputs(dev, p, key[0] == 'i' ? FIRMATA_MODE_INPUT : FIRMATA_MODE_PULLUP,
+				   mask, err);
+		lb_device_changed(dev);
+		return rc;
+	}
+	return lb_error_set(
+	    err, LB_ERR_NOT_SUPPORTED,
+	    "no setting '%s' (settings: interval_ms, vref, channels, inputs, pullup)", key);
+}
+
+/* A pin from args.pin: a number or a name such as "D13". */
+static int fm_arg_pin(const fm_priv *p, const json_t *args, lb_error *err)
+{
+	json_t *v = json_object_get(args, "pin");
+	long long pin = -1;
+
+	if (json_is_string(v))
+		pin = firmata_parse_pin(json_string_value(v), strlen(json_string_value(v)));
+	else if (json_is_integer(v))
+		pin = json_integer_value(v);
+	if (pin < 0 || pin >= p->npins)
+		return lb_error_set(err, LB_ERR_INVALID_PARAMS,
+				    "pin must be a pin of the board: 0 to %d, or a name such as "
+				    "\"D13\"",
+				    p->npins - 1);
+	return (int)pin;
 }
 
 /* Actions: pin_mode {pin, mode}, digital_write {pin, value}. */
@@ -425,32 +894,76 @@ static int fm_call(lb_device *dev, const char *action, const json_t *args, json_
 		   lb_error *err)
 {
 	fm_priv *p = dev->priv;
-	long long pin = 0, v = 0;
-	uint8_t b[4];
-	size_t n;
+	long long v = 0;
+	int pin;
 
 	if (strcmp(action, "pin_mode") != 0 && strcmp(action, "digital_write") != 0)
 		return lb_error_set(err, LB_ERR_NOT_SUPPORTED,
 				    "unknown action '%s' (actions: pin_mode, digital_write)",
 				    action);
-	if (lb_param_int(args, "pin", true, 0, p->npins - 1, &pin, err) < 0)
+	if ((pin = fm_arg_pin(p, args, err)) < 0)
 		return LB_EFAIL;
 	if (action[0] == 'p') {
-		if (lb_param_int(args, "mode", true, 0, 15, &v, err) < 0)
+		json_t *m = json_object_get(args, "mode");
+		if (json_is_string(m)) {
+			const char *name = json_string_value(m);
+			v = -1;
+			for (int k = 0; k < 5; k++)
+				if (strcmp(name, mode_names[k]) == 0)
+					v = k;
+			if (strcmp(name, "pullup") == 0)
+				v = FIRMATA_MODE_PULLUP;
+			if (v < 0)
+				return lb_error_set(err, LB_ERR_INVALID_PARAMS,
+						    "mode must be input, pullup, output, analog, "
+						    "pwm or servo (or its number)");
+		} else if (lb_param_int(args, "mode", true, 0, 15, &v, err) < 0) {
 			return LB_EFAIL;
-		if (!(p->pins[pin].modes & (1u << v)))
+		}
+		/* a pull-up without PULLUP mode: INPUT and the port bit (2.3/2.4) */
+		if (!(p->pins[pin].modes & (1u << v)) &&
+		    !(v == FIRMATA_MODE_PULLUP &&
+		      (p->pins[pin].modes & (1u << FIRMATA_MODE_INPUT))))
 			return lb_error_set(err, LB_ERR_INVALID_PARAMS,
-					    "pin %lld does not support mode %lld (see the board's "
+					    "pin %d does not support mode %s (see the board's "
 					    "capabilities)",
-					    pin, v);
-		n = firmata_enc_pin_mode(b, (int)pin, (int)v);
+					    pin, mode_name((int)v));
+		if (v == FIRMATA_MODE_INPUT || v == FIRMATA_MODE_PULLUP ||
+		    v == FIRMATA_MODE_OUTPUT) {
+			if (fm_set_pin(dev, p, pin, (int)v) < 0)
+				return lb_error_set(err, LB_ERR_DEVICE,
+						    "cannot write to the board");
+			if (is_input_mode((int)v) && p->pin_stream[pin] < 0)
+				lb_warn("device %s: D%d is an input but has no stream (the "
+					"board has more pins than a device has streams)",
+					dev->spec.id, pin);
+		} else {
+			uint8_t b[4];
+			if (fm_send(p, b, firmata_enc_pin_mode(b, pin, (int)v)) < 0)
+				return lb_error_set(err, LB_ERR_DEVICE,
+						    "cannot write to the board");
+			p->mode[pin] = (uint8_t)v;
+		}
+		lb_device_changed(dev);
 	} else {
 		if (lb_param_int(args, "value", true, 0, 1, &v, err) < 0)
 			return LB_EFAIL;
-		n = firmata_enc_digital_write(b, (int)pin, (int)v);
+		if (p->mode[pin] == MODE_NONE)
+			return lb_error_set(
+			    err, LB_ERR_INVALID_PARAMS,
+			    "D%d cannot be written: the firmware leaves it alone (D0 "
+			    "and D1 are its serial line)",
+			    pin);
+		if (p->mode[pin] != FIRMATA_MODE_OUTPUT)
+			return lb_error_set(err, LB_ERR_INVALID_PARAMS,
+					    "D%d is in %s mode: the firmware writes only outputs "
+					    "(pin_mode output first)",
+					    pin, mode_name(p->mode[pin]));
+		/* DIGITAL_MESSAGE, which every version obeys (2.3/2.4 ignore F5) */
+		p->level[pin] = (uint8_t)v;
+		if (pin >= 8 * MAX_PORTS || fm_write_port(p, pin / 8) < 0)
+			return lb_error_set(err, LB_ERR_DEVICE, "cannot write to the board");
 	}
-	if (fm_send(p, b, n) < 0)
-		return lb_error_set(err, LB_ERR_DEVICE, "cannot write to the board");
 	*result = json_null();
 	return 0;
 }
@@ -467,6 +980,34 @@ static int fm_pollitems(lb_device *dev, zmq_pollitem_t *items, int max)
 	return 1;
 }
 
+/*
+ * StandardFirmata 2.3 sends no value when a port's reporting begins, only changes from its last
+ * report (0 after reset, input bits only): an input that reads 0 stays silent. A port that sent
+ * nothing QUIET_NS after reporting began (its message would have been read first) has its
+ * unpublished inputs at 0: publish that. Lowers *deadline to the next such check.
+ */
+static void fm_quiet_ports(lb_device *dev, fm_priv *p, const lb_now *now, int64_t *deadline)
+{
+	for (int k = 0; k < MAX_PORTS; k++) {
+		if (p->quiet[k] == -1)
+			p->quiet[k] = now->mono;
+		if (p->quiet[k] <= 0 || !dev->running)
+			continue;
+		if (now->mono - p->quiet[k] < QUIET_NS) {
+			if (*deadline < 0 || *deadline > p->quiet[k] + QUIET_NS)
+				*deadline = p->quiet[k] + QUIET_NS;
+			continue;
+		}
+		for (int i = 0; i < 8 && 8 * k + i < p->npins; i++) {
+			int pin = 8 * k + i;
+			if (p->pin_stream[pin] >= 0 && is_input_mode(p->mode[pin]) &&
+			    p->published[pin] < 0)
+				fm_publish_pin(dev, p, pin, 0, p->quiet[k], now);
+		}
+		p->quiet[k] = 0;
+	}
+}
+
 static int fm_run(lb_device *dev, const lb_now *now, const zmq_pollitem_t *items, int nitems,
 		  int64_t *deadline)
 {
@@ -475,6 +1016,8 @@ static int fm_run(lb_device *dev, const lb_now *now, const zmq_pollitem_t *items
 	(void)items, (void)nitems;
 	if (fm_pump(dev, p, now) == LB_EGONE)
 		return LB_EGONE;
+	if (dev->running && fm_nenabled(p))
+		fm_measure(dev, p, now->mono);
 	if (dev->running && p->enabled) {
 		if (now->mono - p->last_rx > SILENCE_NS) {
 			lb_warn("device %s stopped answering (nothing for %lld s)", dev->spec.id,
@@ -483,13 +1026,17 @@ static int fm_run(lb_device *dev, const lb_now *now, const zmq_pollitem_t *items
 		}
 		*deadline = p->last_rx + SILENCE_NS + 1;
 	}
+	fm_quiet_ports(dev, p, now, deadline);
 	return 0;
 }
+
+/* The StandardFirmata release the emulated Uno runs: [firmata] emulator_version (2.3-2.5). */
+static int fm_emu_minor = 5;
 
 /* The simulated lab's board: an emulated Uno (firmata.emulator injects faults). */
 static void *fm_emu_create(lb_error *err)
 {
-	return firmata_emu_new(err);
+	return firmata_emu_new(fm_emu_minor, err);
 }
 
 static const char *fm_emu_path(const void *emu)
@@ -521,8 +1068,76 @@ static lb_emulated fm_emulated = {
     .destroy = fm_emu_destroy,
 };
 
-/* firmata.emulator {fault: ok|silent|garbage|unplug|plug}: faults of the simulated board. */
-LB_EMULATED_HOOKS(fm, fm_emulated)
+/* The simulated board starts with the lab, running the configured StandardFirmata release. */
+static int fm_simulate(const lb_driver *drv, const lb_scan_ctx *ctx, json_t *ports)
+{
+	const char *v = lb_config_str(ctx->config, "firmata", "emulator_version", NULL);
+
+	(void)drv;
+	if (v && !fm_emulated.emu) {
+		if (strcmp(v, "2.3") == 0 || strcmp(v, "2.4") == 0 || strcmp(v, "2.5") == 0)
+			fm_emu_minor = v[2] - '0';
+		else
+			lb_warn("config [firmata]: emulator_version = %s: the emulator runs 2.3, "
+				"2.4 or 2.5; using 2.%d",
+				v, fm_emu_minor);
+	}
+	return lb_emulated_port(&fm_emulated, ports);
+}
+
+/* Stop the simulated board at shutdown. */
+static void fm_cleanup(const lb_driver *drv)
+{
+	(void)drv;
+	lb_emulated_stop(&fm_emulated);
+}
+
+/*
+ * firmata.emulator {fault: ok|silent|garbage|unplug|plug}: faults of the simulated board;
+ * firmata.emulator {probe: true}: what its pins carry ({version, interval_ms, pins: {D2: {level,
+ * mode}}}), as a voltmeter on the board would show;
+ * firmata.emulator {burst_ms, min_interval_ms}: its output in bursts, a slower firmware (0: off).
+ */
+static int fm_bridge_call(const lb_driver *drv, const char *method, const json_t *params,
+			  json_t **result, lb_error *err)
+{
+	(void)drv;
+	if (strcmp(method, "emulator") != 0)
+		return lb_emulated_fault(&fm_emulated, method, params, result, err); /* its error */
+	if (json_object_get(params, "burst_ms") || json_object_get(params, "min_interval_ms")) {
+		long long burst = 0, slow = 0;
+		if (lb_param_int(params, "burst_ms", false, 0, 2000, &burst, err) < 0 ||
+		    lb_param_int(params, "min_interval_ms", false, 0, 16383, &slow, err) < 0)
+			return LB_EFAIL;
+		if (!fm_emulated.emu)
+			return lb_error_set(err, LB_ERR_NOT_SUPPORTED,
+					    "the simulated Firmata board is not running");
+		firmata_emu_set_timing(fm_emulated.emu, (int)burst, (int)slow);
+		*result = json_null();
+		return 0;
+	}
+	if (json_is_true(json_object_get(params, "probe")) && json_object_size(params) == 1) {
+		firmata_emu_probe pr;
+		json_t *pins;
+		char name[16], version[16];
+		if (!fm_emulated.emu)
+			return lb_error_set(err, LB_ERR_NOT_SUPPORTED,
+					    "the simulated Firmata board is not running");
+		firmata_emu_probe_pins(fm_emulated.emu, &pr);
+		pins = json_object();
+		for (int pin = 2; pin < 20; pin++) {
+			snprintf(name, sizeof name, "D%d", pin);
+			json_object_set_new(pins, name,
+					    json_pack("{s:i,s:s}", "level", pr.level[pin], "mode",
+						      mode_name(pr.mode[pin])));
+		}
+		snprintf(version, sizeof version, "2.%d", pr.minor);
+		*result = json_pack("{s:s,s:i,s:o}", "version", version, "interval_ms",
+				    pr.interval_ms, "pins", pins);
+		return 0;
+	}
+	return lb_emulated_fault(&fm_emulated, method, params, result, err);
+}
 
 /* What device.call reaches: the pins, for students holding the device. */
 static const lb_action fm_actions[] = {

@@ -1,7 +1,9 @@
-/* fuzz_firmata.c - libFuzzer harness: the Firmata parser (both directions) and sysex decoders. */
+/* fuzz_firmata.c - libFuzzer harness: the Firmata parser (both directions), sysex decoders, and
+ * the pin-name parsers (config values such as "inputs = D2, D3"). */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "../../protocols/firmata.h"
 
@@ -26,6 +28,24 @@ static void decode(const firmata_msg *m)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	firmata_parser board = {0}, host = {.from_host = 1};
+	uint32_t mask[FIRMATA_MAX_PINS / 32] = {0};
+	char text[257];
+	size_t tlen = size < 256 ? size : 256;
+	int n, bits = 0;
+
+	/* the input as a pin name and as a list: results in range, each pin counted once */
+	memcpy(text, data, tlen);
+	text[tlen] = '\0';
+	n = firmata_parse_pin(text, strlen(text));
+	if (n < -1 || n >= FIRMATA_MAX_PINS)
+		abort();
+	n = firmata_parse_pin_list(text, mask);
+	for (int w = 0; w < FIRMATA_MAX_PINS / 32; w++)
+		bits += __builtin_popcount(mask[w]);
+	if (n >= 0 && n != bits)
+		abort();
+	if (n < 0 && -1 - n >= (int)strlen(text))
+		abort();
 
 	for (size_t i = 0; i < size; i++) {
 		firmata_msg m;

@@ -186,6 +186,69 @@ static void test_string(void)
 	CHECK_EQ_INT(firmata_decode_string(s, 3, out, sizeof out), -1);
 }
 
+/* Features per release, as in each StandardFirmata source (MINIMUM_SAMPLING_INTERVAL, F5...). */
+static void test_features_per_version(void)
+{
+	firmata_features f23 = firmata_features_of(2, 3), f24 = firmata_features_of(2, 4);
+	firmata_features f25 = firmata_features_of(2, 5), f26 = firmata_features_of(2, 6);
+	firmata_features old = firmata_features_of(2, 1), odd = firmata_features_of(3, 0);
+
+	CHECK_EQ_INT(f23.min_interval_ms, 10);
+	CHECK_EQ_INT(f24.min_interval_ms, 10);
+	CHECK_EQ_INT(f25.min_interval_ms, 1);
+	CHECK_EQ_INT(f26.min_interval_ms, 1);
+	CHECK_EQ_INT(f23.set_pin_value + f24.set_pin_value, 0);
+	CHECK_EQ_INT(f25.set_pin_value, 1);
+	CHECK_EQ_INT(f23.pullup_mode + f24.pullup_mode, 0);
+	CHECK_EQ_INT(f25.pullup_mode, 1);
+	CHECK_EQ_INT(f23.report_on_enable, 0);
+	CHECK_EQ_INT(f24.report_on_enable, 1);
+	/* unknown versions: the most conservative set */
+	CHECK_EQ_INT(old.min_interval_ms, 10);
+	CHECK_EQ_INT(odd.set_pin_value + odd.pullup_mode + odd.report_on_enable, 0);
+}
+
+/* DIGITAL_MESSAGE from the host: 90|port, bits 0-6, bit 7. */
+static void test_digital_port_write(void)
+{
+	uint8_t b[8];
+	firmata_parser host = {.from_host = 1};
+	firmata_msg m[2];
+
+	CHECK_EQ_INT((int)firmata_enc_digital_port(b, 1, 0xA0), 3);
+	CHECK_EQ_INT(b[0], 0x91);
+	CHECK_EQ_INT(b[1], 0x20);
+	CHECK_EQ_INT(b[2], 0x01);
+	CHECK_EQ_INT(feed_all(&host, b, 3, m, 2), 1);
+	CHECK_EQ_INT(m[0].type, FIRMATA_MSG_DIGITAL);
+	CHECK_EQ_INT(m[0].pin, 1);
+	CHECK_EQ_INT(m[0].value, 0xA0);
+	CHECK_EQ_INT((int)firmata_enc_digital_port(b, 16, 0), 0);
+	CHECK_EQ_INT((int)firmata_enc_digital_port(b, 0, 256), 0);
+}
+
+static void test_pin_names(void)
+{
+	uint32_t mask[FIRMATA_MAX_PINS / 32];
+
+	CHECK_EQ_INT(firmata_parse_pin("D2", 2), 2);
+	CHECK_EQ_INT(firmata_parse_pin(" d13 ", 5), 13);
+	CHECK_EQ_INT(firmata_parse_pin("7", 1), 7);
+	CHECK_EQ_INT(firmata_parse_pin("D127", 4), 127);
+	CHECK_EQ_INT(firmata_parse_pin("D128", 4), -1);
+	CHECK_EQ_INT(firmata_parse_pin("D", 1), -1);
+	CHECK_EQ_INT(firmata_parse_pin("A0", 2), -1);
+	CHECK_EQ_INT(firmata_parse_pin("D2x", 3), -1);
+	CHECK_EQ_INT(firmata_parse_pin("", 0), -1);
+	CHECK_EQ_INT(firmata_parse_pin("D0002", 5), -1);
+	memset(mask, 0, sizeof mask);
+	CHECK_EQ_INT(firmata_parse_pin_list("D2, D3 D13,,D2", mask), 3);
+	CHECK_EQ_INT((int)mask[0], (1 << 2) | (1 << 3) | (1 << 13));
+	memset(mask, 0, sizeof mask);
+	CHECK_EQ_INT(firmata_parse_pin_list("", mask), 0);
+	CHECK_EQ_INT(firmata_parse_pin_list("D2, A1", mask), -1 - 4);
+}
+
 int main(void)
 {
 	RUN(test_analog_and_digital);
@@ -197,5 +260,8 @@ int main(void)
 	RUN(test_sysex_overflow);
 	RUN(test_host_side);
 	RUN(test_string);
+	RUN(test_features_per_version);
+	RUN(test_digital_port_write);
+	RUN(test_pin_names);
 	return check_summary();
 }

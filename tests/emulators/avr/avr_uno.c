@@ -1,0 +1,221 @@
+/* avr_uno.c - an Arduino Uno (ATmega328P, 16 MHz) simulated by simavr in real time, its UART on a
+ * pseudo-terminal: runs a genuine firmware image (e.g. StandardFirmata) for integration tests. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <simavr/avr_adc.h>
+#include <simavr/avr_ioport.h>
+#include <simavr/avr_uart.h>
+#include <simavr/sim_avr.h>
+#include <simavr/sim_elf.h>
+
+/*
+ * Usage: avr-uno [-n] FIRMWARE.elf
+ * Prints "pty PATH" on stdout, then one line "D13 0|1" (any of D2..D13) each time an output pin
+ * changes. Reads commands on stdin: "D2 1" drives input pin D2 high (0: low, z: released, read
+ * through its pull-up if the firmware enabled one), "A0 2500" puts 2500 mV on analog input A0.
+ * Opening the pty resets the AVR, as DTR does on a real Uno (-n: it does not, as on boards without
+ * auto-reset: the firmware boots once, when the program starts). Exits when stdin closes.
+ */
+
+static avr_t *avr;
+static int master = -1;
+static int xon = 1;
+static unsigned char rx[4096];
+static size_t rx_len;
+
+/* UART output (the firmware wrote a byte): to the pty; dropped if no one has it open. */
+static void uart_out(struct avr_irq_t *irq, uint32_t value, void *param)
+{
+	unsigned char c = (unsigned char)value;
+	(void)irq, (void)param;
+	if (write(master, &c, 1) < 0) {
+		/* no host: a real UART's bytes are lost too */
+	}
+}
+
+static void uart_xon(struct avr_irq_t *irq, uint32_t value, void *param)
+{
+	(void)irq, (void)value, (void)param;
+	xon = 1;
+}
+
+static void uart_xoff(struct avr_irq_t *irq, uint32_t value, void *param)
+{
+	(void)irq, (void)value, (void)param;
+	xon = 0;
+}
+
+/* An output pin changed: tell the test (D0-D7 are port D, D8-D13 port B bits 0-5). */
+static void pin_changed(struct avr_irq_t *irq, uint32_t value, void *param)
+{
+	(void)irq;
+	printf("D%d %u\n", (int)(intptr_t)param, value ? 1u : 0u);
+	fflush(stdout);
+}
+
+static avr_irq_t *pin_irq(int d)
+{
+	return avr_io_getirq(avr, AVR_IOCTL_IOPORT_GETIRQ(d < 8 ? 'D' : 'B'), d < 8 ? d : d - 8);
+}
+
+static int64_t wall_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* A command from stdin. */
+static void command(const char *line)
+{
+	int n;
+	char v[16];
+
+	if (sscanf(line, "D%d %15s", &n, v) == 2 && n >= 2 && n <= 13) {
+		avr_irq_t *irq = pin_irq(n);
+		if (v[0] == 'z') {
+			/* released: the AVR reads its own pull-up (or a floating low) */
+			avr_ioport_external_t ext = {.name = n < 8 ? 'D' : 'B',
+						     .mask = (uint8_t)(1u << (n & 7)),
+						     .value = 0};
+			avr_ioctl(avr, AVR_IOCTL_IOPORT_SET_EXTERNAL(ext.name), &ext);
+		} else {
+			avr_raise_irq(irq, v[0] == '1');
+		}
+	} else if (sscanf(line, "A%d %15s", &n, v) == 2 && n >= 0 && n <= 5) {
+		avr_raise_irq(avr_io_getirq(avr, AVR_IOCTL_ADC_GETIRQ, ADC_IRQ_ADC0 + n),
+			      (uint32_t)atoi(v));
+	}
+}
+
+int main(int argc, char **argv)
+{
+	elf_firmware_t fw;
+	uint32_t flags = 0;
+	int host_open = 0;
+	int64_t t0;
+	avr_cycle_count_t c0;
+	char line[128];
+	size_t nline = 0;
+	int slips = 0, reset_on_open = 1;
+
+	if (argc == 3 && strcmp(argv[1], "-n") == 0) {
+		reset_on_open = 0;
+		argv++, argc--;
+	}
+	if (argc != 2) {
+		fprintf(stderr, "usage: avr-uno [-n] FIRMWARE.elf\n");
+		return 2;
+	}
+	memset(&fw, 0, sizeof fw);
+	if (elf_read_firmware(argv[1], &fw) != 0) {
+		fprintf(stderr, "avr-uno: cannot read %s\n", argv[1]);
+		return 1;
+	}
+	avr = avr_make_mcu_by_name("atmega328p");
+	if (!avr) {
+		fprintf(stderr, "avr-uno: simavr has no atmega328p\n");
+		return 1;
+	}
+	avr_init(avr);
+	avr->frequency = 16000000;
+	avr->vcc = avr->avcc = avr->aref = 5000;
+	avr->log = 0;
+	avr_load_firmware(avr, &fw);
+	master = posix_openpt(O_RDWR | O_NOCTTY | O_NONBLOCK);
+	if (master < 0 || grantpt(master) || unlockpt(master)) {
+		perror("avr-uno: pty");
+		return 1;
+	}
+	{
+		/* raw: the firmware's bytes unchanged */
+		int s = open(ptsname(master), O_RDWR | O_NOCTTY);
+		struct termios t;
+		if (s >= 0 && tcgetattr(s, &t) == 0) {
+			cfmakeraw(&t);
+			tcsetattr(s, TCSANOW, &t);
+		}
+		if (s >= 0)
+			close(s);
+	}
+	avr_ioctl(avr, AVR_IOCTL_UART_GET_FLAGS('0'), &flags);
+	flags &= ~(uint32_t)AVR_UART_FLAG_STDIO;
+	avr_ioctl(avr, AVR_IOCTL_UART_SET_FLAGS('0'), &flags);
+	avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_UART_GETIRQ('0'), UART_IRQ_OUTPUT),
+				uart_out, NULL);
+	avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_UART_GETIRQ('0'), UART_IRQ_OUT_XON),
+				uart_xon, NULL);
+	avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_UART_GETIRQ('0'), UART_IRQ_OUT_XOFF),
+				uart_xoff, NULL);
+	for (int d = 2; d <= 13; d++)
+		avr_irq_register_notify(pin_irq(d), pin_changed, (void *)(intptr_t)d);
+	printf("pty %s\n", ptsname(master));
+	fflush(stdout);
+	fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_NONBLOCK);
+	t0 = wall_ns();
+	c0 = avr->cycle;
+	for (;;) {
+		struct pollfd pf[2] = {{master, POLLIN, 0}, {0, POLLIN, 0}};
+		int64_t sim_ns, ahead;
+		for (int i = 0; i < 4000; i++) {
+			int st = avr_run(avr);
+			if (st == cpu_Done || st == cpu_Crashed) {
+				fprintf(stderr, "avr-uno: the AVR stopped (%d)\n", st);
+				return 1;
+			}
+		}
+		/* real time: simulated cycles never run ahead of the wall clock */
+		sim_ns = (int64_t)((avr->cycle - c0) * 1000000000ULL / avr->frequency);
+		ahead = sim_ns - (wall_ns() - t0);
+		poll(pf, 2, ahead > 1000000 ? (int)(ahead / 1000000) : 0);
+		if (ahead < -200000000LL) {
+			/* far behind (a loaded machine): let simulated time slip, never race */
+			t0 = wall_ns() - sim_ns;
+			slips++;
+			if (getenv("AVR_UNO_DEBUG"))
+				fprintf(stderr, "avr-uno: behind real time, %d slip(s)\n", slips);
+		}
+		if (pf[0].revents & POLLHUP) {
+			host_open = 0;
+			rx_len = 0;
+		} else if (!host_open) {
+			host_open = 1; /* the port was opened: DTR resets the board */
+			if (reset_on_open)
+				avr_reset(avr);
+		}
+		if (host_open && (pf[0].revents & POLLIN) && rx_len < sizeof rx) {
+			ssize_t n = read(master, rx + rx_len, sizeof rx - rx_len);
+			if (n > 0)
+				rx_len += (size_t)n;
+		}
+		while (rx_len && xon) {
+			avr_raise_irq(
+			    avr_io_getirq(avr, AVR_IOCTL_UART_GETIRQ('0'), UART_IRQ_INPUT), rx[0]);
+			memmove(rx, rx + 1, --rx_len);
+		}
+		if (pf[1].revents & (POLLIN | POLLHUP)) {
+			char c;
+			ssize_t n;
+			while ((n = read(0, &c, 1)) == 1) {
+				if (c == '\n') {
+					line[nline] = '\0';
+					command(line);
+					nline = 0;
+				} else if (nline + 1 < sizeof line) {
+					line[nline++] = c;
+				}
+			}
+			if (n == 0)
+				return 0;
+		}
+	}
+}
