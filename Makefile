@@ -191,7 +191,7 @@ clean:
 # The header dependencies written by the compiles above. An object whose .d file is missing
 # (never built, or built before the .d files existed) is rebuilt: the .d files' empty rule.
 ALL_OBJ := $(REL_OBJ) $(ASAN_OBJ) $(FUZZ_OBJ) $(foreach d,build/obj build/asan/obj,\
-             $(patsubst %.c,$(d)/%.o,bridge/main.c $(LABCTL_SRC) $(EMU_SRC) examples/c/watch.c))
+             $(patsubst %.c,$(d)/%.o,bridge/main.c $(LABCTL_SRC) $(EMU_SRC) $(FEMU_SRC) examples/c/watch.c))
 DEP_FILES := $(sort $(ALL_OBJ:.o=.d) $(addsuffix .d,$(UNIT_BIN) $(FUZZ_BIN) $(BENCH_BIN)))
 $(DEP_FILES):
 -include $(wildcard $(DEP_FILES))
