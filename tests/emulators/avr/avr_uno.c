@@ -1,5 +1,6 @@
 /* avr_uno.c - an Arduino Uno (ATmega328P, 16 MHz) simulated by simavr in real time, its UART on a
- * pseudo-terminal: runs a genuine firmware image (e.g. StandardFirmata) for integration tests. */
+ * pseudo-terminal: runs a genuine firmware image (ELF or Intel HEX, e.g. StandardFirmata) for
+ * integration tests. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -18,12 +19,14 @@
 #include <simavr/sim_elf.h>
 
 /*
- * Usage: avr-uno [-n] FIRMWARE.elf
- * Prints "pty PATH" on stdout, then one line "D13 0|1" (any of D2..D13) each time an output pin
- * changes. Reads commands on stdin: "D2 1" drives input pin D2 high (0: low, z: released, read
- * through its pull-up if the firmware enabled one), "A0 2500" puts 2500 mV on analog input A0.
- * Opening the pty resets the AVR, as DTR does on a real Uno (-n: it does not, as on boards without
- * auto-reset: the firmware boots once, when the program starts). Exits when stdin closes.
+ * Usage: avr-uno [-n] FIRMWARE
+ * FIRMWARE is an ELF file (avr-gcc's output) or an Intel HEX file (what the Arduino IDE uploads),
+ * told apart by their first bytes. Prints "pty PATH" on stdout, then one line "D13 0|1" (any of
+ * D2..D13) each time an output pin changes. Reads commands on stdin: "D2 1" drives input pin D2
+ * high (0: low, z: released, read through its pull-up if the firmware enabled one), "A0 2500" puts
+ * 2500 mV on analog input A0. Opening the pty resets the AVR, as DTR does on a real Uno (-n: it
+ * does not, as on boards without auto-reset: the firmware boots once, when the program starts).
+ * Exits when stdin closes.
  */
 
 static avr_t *avr;
@@ -65,6 +68,135 @@ static void pin_changed(struct avr_irq_t *irq, uint32_t value, void *param)
 static avr_irq_t *pin_irq(int d)
 {
 	return avr_io_getirq(avr, AVR_IOCTL_IOPORT_GETIRQ(d < 8 ? 'D' : 'B'), d < 8 ? d : d - 8);
+}
+
+/* The value of hex digits s[0..2n-1], or -1 if one is not a hex digit. */
+static long hex_value(const char *s, int n)
+{
+	long v = 0;
+	for (int i = 0; i < 2 * n; i++) {
+		int c = s[i];
+		int d = c >= '0' && c <= '9'   ? c - '0'
+			: c >= 'A' && c <= 'F' ? c - 'A' + 10
+			: c >= 'a' && c <= 'f' ? c - 'a' + 10
+					       : -1;
+		if (d < 0)
+			return -1;
+		v = v << 4 | d;
+	}
+	return v;
+}
+
+/* Fill *fw's flash from the Intel HEX file path (records 00 data, 01 end, 02/04 extended
+ * addresses; 03/05 start addresses ignored). Strict, unlike simavr 1.6's reader, which stops
+ * quietly at a bad line: returns -1 with the file's line on stderr on a malformed record, a bad
+ * checksum, data outside the ATmega328P's 32 KiB of flash or a missing end record; 0 on success
+ * (fw->flash malloc'ed, its unwritten bytes 0xff as on an erased flash). */
+static int read_hex(const char *path, elf_firmware_t *fw)
+{
+	enum { FLASH = 32768 };
+	FILE *f = fopen(path, "r");
+	uint8_t *flash = malloc(FLASH);
+	char line[600];
+	uint32_t base = 0, end = 0;
+	int lineno = 0, done = 0, rc = -1;
+	const char *why = NULL;
+
+	if (!f || !flash) {
+		fprintf(stderr, "avr-uno: %s: %s\n", path, strerror(errno));
+		goto cleanup;
+	}
+	memset(flash, 0xff, FLASH);
+	while (!done && fgets(line, sizeof line, f)) {
+		size_t len = strcspn(line, "\r\n");
+		long n, addr, type, sum = 0;
+		lineno++;
+		line[len] = '\0';
+		if (len == 0)
+			continue;
+		n = len >= 11 && line[0] == ':' ? hex_value(line + 1, 1) : -1;
+		if (n < 0 || len != 11 + 2 * (size_t)n) {
+			why = "malformed record";
+			goto bad;
+		}
+		for (long i = 0; i < n + 5; i++) {
+			long b = hex_value(line + 1 + 2 * i, 1);
+			if (b < 0) {
+				why = "not a hex digit";
+				goto bad;
+			}
+			sum += b;
+		}
+		if (sum & 0xff) {
+			why = "bad checksum";
+			goto bad;
+		}
+		addr = hex_value(line + 3, 2);
+		type = hex_value(line + 7, 1);
+		if (type == 0) {
+			uint32_t at = base + (uint32_t)addr;
+			if (at >= FLASH || at + (uint32_t)n > FLASH) {
+				why = "data outside the 32 KiB flash";
+				goto bad;
+			}
+			for (long i = 0; i < n; i++)
+				flash[at + i] = (uint8_t)hex_value(line + 9 + 2 * i, 1);
+			if (at + (uint32_t)n > end)
+				end = at + (uint32_t)n;
+		} else if (type == 1) {
+			done = 1;
+		} else if ((type == 2 || type == 4) && n == 2) {
+			base = (uint32_t)hex_value(line + 9, 2) << (type == 2 ? 4 : 16);
+		} else if (type != 3 && type != 5) {
+			why = "unknown record type";
+			goto bad;
+		}
+	}
+	if (!done || end == 0) {
+		fprintf(stderr, "avr-uno: %s: %s\n", path,
+			!done ? "no end record (truncated Intel HEX file?)" : "no program data");
+		goto cleanup;
+	}
+	fw->flash = flash;
+	fw->flashbase = 0;
+	fw->flashsize = end;
+	flash = NULL;
+	rc = 0;
+	goto cleanup;
+bad:
+	fprintf(stderr, "avr-uno: %s:%d: %s\n", path, lineno, why);
+cleanup:
+	if (f)
+		fclose(f);
+	free(flash);
+	return rc;
+}
+
+/* Fill *fw from path, an ELF or an Intel HEX file. Returns 0, or -1 with a message on stderr. */
+static int read_firmware(const char *path, elf_firmware_t *fw)
+{
+	unsigned char magic[4] = {0};
+	FILE *f = fopen(path, "rb");
+
+	if (!f || fread(magic, 1, sizeof magic, f) < 1) {
+		fprintf(stderr, "avr-uno: cannot read %s: %s\n", path,
+			f ? "empty file" : strerror(errno));
+		if (f)
+			fclose(f);
+		return -1;
+	}
+	fclose(f);
+	if (memcmp(magic, "\177ELF", 4) == 0) {
+		if (elf_read_firmware(path, fw) != 0) {
+			fprintf(stderr, "avr-uno: %s: not a valid AVR ELF file\n", path);
+			return -1;
+		}
+		return 0;
+	}
+	if (magic[0] == ':')
+		return read_hex(path, fw);
+	fprintf(stderr, "avr-uno: %s is neither an ELF nor an Intel HEX file\n", path);
+	return -1;
 }
 
 static int64_t wall_ns(void)
@@ -113,14 +245,12 @@ int main(int argc, char **argv)
 		argv++, argc--;
 	}
 	if (argc != 2) {
-		fprintf(stderr, "usage: avr-uno [-n] FIRMWARE.elf\n");
+		fprintf(stderr, "usage: avr-uno [-n] FIRMWARE.elf|FIRMWARE.hex\n");
 		return 2;
 	}
 	memset(&fw, 0, sizeof fw);
-	if (elf_read_firmware(argv[1], &fw) != 0) {
-		fprintf(stderr, "avr-uno: cannot read %s\n", argv[1]);
+	if (read_firmware(argv[1], &fw) != 0)
 		return 1;
-	}
 	avr = avr_make_mcu_by_name("atmega328p");
 	if (!avr) {
 		fprintf(stderr, "avr-uno: simavr has no atmega328p\n");
