@@ -5,7 +5,7 @@ BUILD_PKGS := gcc make pkg-config libzmq3-dev libjansson-dev libinih-dev libseri
               libusb-1.0-0-dev libsqlite3-dev zlib1g-dev
 TEST_PKGS  := $(BUILD_PKGS) clang libclang-rt-14-dev valgrind python3-zmq python3-websocket \
               python3-matplotlib umockdev python3-pymodbus socat libsimavr-dev libelf-dev gcc-avr \
-              avr-libc arduino-core-avr
+              avr-libc arduino-core-avr npm
 BENCH_PKGS := $(BUILD_PKGS) python3-zmq printcore
 PY         := /usr/bin/python3
 LIBS       := libzmq jansson inih libserialport libusb-1.0 libmodbus sqlite3 zlib
@@ -99,6 +99,30 @@ build/asan/firmata-emu: $(patsubst %.c,build/asan/obj/%.o,$(FEMU_SRC)) | build/a
 build/avr-uno: tests/emulators/avr/avr_uno.c | build
 	$(CC) -std=gnu11 $(WARN) -O2 -g $$(pkg-config --cflags simavr) -o $@ $< $$(pkg-config --libs simavr)
 
+# The genuine StandardFirmata for the Uno, as built and published by others (Debian ships no
+# Firmata, and this repository keeps no third-party code): the prebuilt image in the npm package
+# avrgirl-arduino, fetched as its tarball only (`npm pack`: no dependencies, no scripts run), its
+# image checked against the checksum below and extracted with tar. It is StandardFirmata 2.4.3/2.4.4
+# (reports firmware StandardFirmata.ino 2.4, protocol 2.4); tests/integration/test_firmata_avr.py.
+FIRMATA_NPM    := avrgirl-arduino
+FIRMATA_NPMV   := 5.0.1
+FIRMATA_HEX    := package/junk/hex/uno/StandardFirmata.cpp.hex
+FIRMATA_SHA256 := 6d57ea7cf30e26c9c2f3a01ee37907d2c951f8bc9c27f84dddad12fa9c8b8f36
+build/firmware/$(FIRMATA_NPM)-$(FIRMATA_NPMV).tgz:
+	@command -v npm >/dev/null || { echo "$@: npm is not installed (Debian: apt-get install npm," \
+	  "or make test-deps)" >&2; exit 1; }
+	@mkdir -p $(dir $@)
+	cd $(dir $@) && rm -f $(notdir $@) && \
+	  npm pack --ignore-scripts --silent $(FIRMATA_NPM)@$(FIRMATA_NPMV) >/dev/null
+	@test -s $@ || { echo "$@: npm pack did not write it" >&2; exit 1; }
+
+build/firmware/StandardFirmata-uno.hex: build/firmware/$(FIRMATA_NPM)-$(FIRMATA_NPMV).tgz
+	tar -xzf $< -O $(FIRMATA_HEX) > $@.tmp
+	@echo "$(FIRMATA_SHA256)  $@.tmp" | sha256sum -c --quiet - || { rm -f $@.tmp; \
+	  echo "$@: $(FIRMATA_HEX) in $< is not the image expected (sha256 $(FIRMATA_SHA256))" >&2; \
+	  exit 1; }
+	mv $@.tmp $@
+
 build/asan/test_%: tests/unit/test_%.c build/asan/test_%.d $(ASAN_OBJ) | build/asan
 	$(CC) $(CSTD) $(WARN) -O1 -g $(SAN) $(DEP) -MF $@.d -MT $@ $(PKG_CFLAGS) -Ibridge -o $@ $< $(ASAN_OBJ) $(PKG_LIBS)
 
@@ -132,7 +156,7 @@ unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
 
 integration: build/asan/labbridge build/asan/labctl build/asan/watch build/asan/marlin-emu build/avr-uno \
-             build/asan/firmata-emu
+             build/asan/firmata-emu build/firmware/StandardFirmata-uno.hex
 	$(PY) tests/integration/run.py --bridge build/asan/labbridge --labctl build/asan/labctl --watch build/asan/watch \
 	  --marlin-emu build/asan/marlin-emu
 	MARLIN_EMU=build/asan/marlin-emu $(PY) tests/emulators/test_marlin_emu.py
