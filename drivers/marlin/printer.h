@@ -40,6 +40,10 @@ typedef struct mk_job {
 	int64_t started, last_progress;
 	double paused_s;
 	int64_t paused_at;
+	int has_progress_fd; /* progress_fd is the job's progress file (bridge/progress.h) */
+	int progress_fd;
+	long saved_line; /* the position last written there */
+	long long saved_offset;
 } mk_job;
 
 typedef struct mk_priv {
