@@ -56,7 +56,7 @@ struct marlin_emu {
 	marlin_emu_options o;
 	char serial[64];
 	lb_pty_board b; /* the pseudo-terminal and the thread */
-	FILE *log;
+	FILE *log, *ack_log;
 
 	/* faults (set from any thread) */
 	atomic_int f_silent, f_garbage, f_no_resend_ok, f_reset, f_thermal, f_always_on;
@@ -131,11 +131,12 @@ static void out_raw(marlin_emu *e, const char *s, size_t n)
 	e->out_len += n;
 }
 
-/* Print one line (text without its '\n'); noise first under GARBAGE, nothing under SILENT. */
-static void emit_line(marlin_emu *e, const char *s)
+/* Print one line (text without its '\n'); noise first under GARBAGE, nothing under SILENT.
+ * 1 when the line goes out, 0 when SILENT swallowed it. */
+static int emit_line(marlin_emu *e, const char *s)
 {
 	if (atomic_load_explicit(&e->f_silent, memory_order_relaxed))
-		return;
+		return 0;
 	if (atomic_load_explicit(&e->f_garbage, memory_order_relaxed) &&
 	    ++e->garbage_count % 3 == 0) {
 		static const char noise[] = "\x07\x1b\xfe garbage\n";
@@ -143,6 +144,7 @@ static void emit_line(marlin_emu *e, const char *s)
 	}
 	out_raw(e, s, strlen(s));
 	out_raw(e, "\n", 1);
+	return 1;
 }
 
 /* printf-style emit_line; lines longer than 255 bytes are cut. */
@@ -158,17 +160,18 @@ static void emitf(marlin_emu *e, const char *fmt, ...)
 	emit_line(e, buf);
 }
 
-/* Print an "ok" line (text starts with "ok"), or drop it under DROP_OK (counted). */
-static void emit_ok(marlin_emu *e, const char *text)
+/* Print an "ok" line (text starts with "ok"), or drop it under DROP_OK (counted). 1 when it
+ * goes out. */
+static int emit_ok(marlin_emu *e, const char *text)
 {
 	long every = atomic_load_explicit(&e->f_drop_ok, memory_order_relaxed);
 
 	e->ok_count++;
 	if (every > 0 && e->ok_count % every == 0) {
 		atomic_fetch_add(&e->dropped_ok, 1);
-		return;
+		return 0;
 	}
-	emit_line(e, text);
+	return emit_line(e, text);
 }
 
 /* Marlin's print_heater_states: " T:20.00 /0.00 B:20.00 /0.00 @:0 B@:0" into buf. */
@@ -271,7 +274,11 @@ static void finish(marlin_emu *e)
 			 e->o.bufsize - e->slot_count);
 	else
 		snprintf(buf, sizeof buf, "ok P%d B%d", PLANNER_FREE, e->o.bufsize - e->slot_count);
-	emit_ok(e, buf);
+	if (emit_ok(e, buf) && e->ack_log && s->has_n && s->text[0]) {
+		/* the host can count this line as accepted: it has its ok */
+		fprintf(e->ack_log, "%s\n", s->text);
+		fflush(e->ack_log);
+	}
 	e->run = RUN_NONE;
 	e->slot_head = (e->slot_head + 1) % e->o.bufsize;
 	e->slot_count--;
@@ -968,7 +975,16 @@ marlin_emu *marlin_emu_new(const marlin_emu_options *o, lb_error *err)
 			goto fail;
 		}
 	}
+	if (e->o.ack_log_path) {
+		e->ack_log = fopen(e->o.ack_log_path, "w");
+		if (!e->ack_log) {
+			lb_error_set(err, LB_ERR_INTERNAL, "cannot open %s: %s", e->o.ack_log_path,
+				     strerror(errno));
+			goto fail;
+		}
+	}
 	e->o.log_path = NULL; /* the caller's string need not outlive this call */
+	e->o.ack_log_path = NULL;
 	e->hotend = e->bed = AMBIENT;
 	publish(e);
 	if (lb_pty_board_start(&e->b, 1, emu_thread, e, err) < 0)
@@ -977,6 +993,8 @@ marlin_emu *marlin_emu_new(const marlin_emu_options *o, lb_error *err)
 fail:
 	if (e->log)
 		fclose(e->log);
+	if (e->ack_log)
+		fclose(e->ack_log);
 	free(e->ring);
 	free(e->slots);
 	free(e);
@@ -1039,6 +1057,8 @@ void marlin_emu_destroy(marlin_emu **pe)
 	lb_pty_board_stop(&e->b);
 	if (e->log)
 		fclose(e->log);
+	if (e->ack_log)
+		fclose(e->ack_log);
 	free(e->ring);
 	free(e->slots);
 	free(e->out);

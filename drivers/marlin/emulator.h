@@ -21,6 +21,9 @@ typedef struct marlin_emu_options {
 	const char *log_path; /* if set: every executed command, one per line, in order ("G1 X1"),
 				 written as it executes (flushed per line) */
 	const char *serial;   /* reported in M115 (UUID), default "sim-marlin-1" */
+	const char *ack_log_path; /* if set: every numbered command whose "ok" went out (not
+				     dropped, not silenced), one per line, flushed: what the host
+				     may count as accepted */
 } marlin_emu_options;
 
 typedef enum marlin_emu_fault {

@@ -24,7 +24,7 @@ static int usage(const char *msg, const char *arg)
 	fprintf(stderr, "marlin-emu: %s%s%s\n", msg, arg ? ": " : "", arg ? arg : "");
 	fprintf(stderr, "usage: marlin-emu [--baud N] [--bufsize N] [--rx-buffer N] "
 			"[--no-advanced-ok] [--no-autoreport] [--time-scale X] [--log FILE] "
-			"[--serial S]\n");
+			"[--ack-log FILE] [--serial S]\n");
 	return 2;
 }
 
@@ -141,6 +141,8 @@ int main(int argc, char **argv)
 				return usage("bad --time-scale", v);
 		} else if (strcmp(a, "--log") == 0) {
 			o.log_path = v;
+		} else if (strcmp(a, "--ack-log") == 0) {
+			o.ack_log_path = v;
 		} else if (strcmp(a, "--serial") == 0) {
 			o.serial = v;
 		} else {

@@ -20,8 +20,9 @@ class Emulator:
 
     def __init__(self, tmp, *args):
         self.log = os.path.join(tmp, "marlin-%d.log" % time.monotonic_ns())
+        self.ack_log = self.log + ".acked"
         self.proc = subprocess.Popen([program("LB_MARLIN_EMU", "build/asan/marlin-emu"),
-                                      "--log", self.log] + list(args),
+                                      "--log", self.log, "--ack-log", self.ack_log] + list(args),
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True)
         self.path = self.proc.stdout.readline().strip()
@@ -40,6 +41,11 @@ class Emulator:
 
     def executed(self):
         with open(self.log) as f:
+            return [l.rstrip("\n") for l in f if l.strip()]
+
+    def acked(self):
+        """The numbered commands whose ok went out, in order (what the host may count)."""
+        with open(self.ack_log) as f:
             return [l.rstrip("\n") for l in f if l.strip()]
 
     def close(self):
@@ -61,6 +67,17 @@ def gcode(n, head=""):
         lines.append("G1 X%.3f Y%.3f E%.5f ; move %d" % (i % 200 * 0.5, i % 150 * 0.4, i * 0.01, i))
     lines.append("M84")
     return "\n".join(lines) + "\n"
+
+
+def command_lines(text):
+    """(file line, command) of each command of a file: the line is 1-based, as the bridge counts
+    the job's progress."""
+    out = []
+    for i, line in enumerate(text.splitlines()):
+        line = line.split(";", 1)[0].strip()
+        if line:
+            out.append((i + 1, line))
+    return out
 
 
 def commands(text):
@@ -326,6 +343,71 @@ class PrinterTest(BridgeTest):
         r = self.submit(c2, gcode(10), request_id="alice-2")["result"]
         self.assertEqual((r["id"], r.get("duplicate")), (b["id"], True))
         self.assertEqual(len(c2.call("print.queue")), 1)
+
+    def test_kill_9_loop_waits_for_a_clear_bed_and_keeps_the_exact_line(self):
+        # the bridge is killed mid-print again and again, with bed confirmation on: after each
+        # restart the interrupted job's line is exactly the last line the printer acknowledged,
+        # and the next job waits for printer.clear, never printing on top of the part
+        e = self.emulator("--baud", "115200")
+        cf = conf(self.tmp, e.path, {"confirm_bed": "yes"}, emu_baud=115200)
+        d = self.start_bridge(cf, name="run0", check_exit=False)
+        c = self.client(d)
+        wait_until(lambda: self.printer(c), timeout=10, what="the printer")
+        status = "printer/%s/status/" % PRINTER
+
+        def job_acked():
+            return [l for l in e.acked() if not l.startswith(OWN)]
+
+        for i in range(4):
+            text_a = gcode(4000, head="M117 A%d" % i)
+            text_b = gcode(20, head="M117 B%d" % i)
+            mark = len(job_acked())
+            sub = self.subscriber(d, [status])
+            a = self.submit(c, text_a)["result"]
+            b = self.submit(c, text_b)["result"]
+            self.wait_job(c, a["id"], ("printing",))
+            # some progress, then the printer stops answering: what it acknowledged is final
+            sub.wait_for(lambda m: (m.data.get("job") or {}).get("line", 0) > 100,
+                         timeout=30, what="progress of job A%d" % i)
+            # statuses go out every 0.5 s: stopping after one more in odd rounds lands the kill at
+            # each phase of the bridge's timers (its periodic progress record among them)
+            for _ in range(i % 2):
+                sub.wait_for(lambda m: m.data.get("job"), what="one more status")
+            e.fault("silent")
+            want = command_lines(text_a)
+
+            def acked_line():
+                acked = job_acked()[mark:]
+                self.assertEqual(acked, [cmd for _, cmd in want[:len(acked)]])
+                return want[len(acked) - 1][0]
+            # the bridge has read every ok that went out: its status says the same line
+            st = sub.wait_for(lambda m: (m.data.get("job") or {}).get("line") == acked_line(),
+                              timeout=10, what="the bridge at the last acknowledged line")
+            d.proc.send_signal(signal.SIGKILL)
+            line = st.data["job"]["line"]
+            self.assertEqual(line, acked_line())
+            d.proc.wait(timeout=10)
+            e.fault("ok")
+            d = self.start_bridge(cf, name="run%d" % (i + 1), check_exit=False)
+            c = self.client(d)
+            job = c.call("print.job", {"id": a["id"]})
+            self.assertEqual(job["state"], "interrupted", job)
+            self.assertEqual(job["progress"]["line"], line,
+                             "round %d: the printer acknowledged line %d" % (i, line))
+            # the printer is back and idle: the dispatcher has looked at it
+            wait_until(lambda: (self.printer(c) or {}).get("config", {}).get("state") == "idle",
+                       timeout=15, what="the printer idle again")
+            self.assertEqual(c.call("print.job", {"id": b["id"]})["state"], "approved")
+            executed = len(e.executed())
+            c.call("printer.clear", {"printer": PRINTER})
+            self.assertEqual(self.wait_job(c, b["id"], timeout=30)["state"], "done")
+            ex = e.executed()
+            self.assertIn("M117 B%d" % i, ex)
+            self.assertGreaterEqual(ex.index("M117 B%d" % i), executed,
+                                    "round %d: job B started before printer.clear" % i)
+            # B is done: the bed holds its part until a teacher clears it again
+            c.call("printer.clear", {"printer": PRINTER})
+        d.check_exit = True
 
     def test_permissions_and_bed_confirmation(self):
         e, d, c = self.start(print_opts={"approval": "yes", "confirm_bed": "yes"})
