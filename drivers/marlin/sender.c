@@ -67,6 +67,27 @@ static mk_flight *flight_head(mk_sender *s)
 	return s->fl_count ? &s->fl[s->fl_head] : NULL;
 }
 
+/* Every line up to n is known accepted: the last acknowledged file line follows (from the
+ * history, so also for lines whose flight was forgotten at a rewind); 1 when it moved. */
+static int ack_upto(mk_sender *s, long n)
+{
+	long from = s->acked_n + 1;
+
+	if (n <= s->acked_n)
+		return 0;
+	if (from < s->next_n - MK_HISTORY)
+		from = s->next_n - MK_HISTORY;
+	for (long m = from; m <= n && m < s->next_n; m++) {
+		const mk_hist *h = &s->hist[(unsigned long)m % MK_HISTORY];
+		if (m >= 0 && h->n == m && h->tag.file_line >= 0)
+			s->acked = h->tag;
+	}
+	s->acked_n = n;
+	if (s->fail_n >= 0 && s->fail_n <= n)
+		s->fail_n = -1, s->fail_count = 0;
+	return 1;
+}
+
 /* Drop the oldest line in flight; 1 when it was acknowledged in the current numbering. */
 static int flight_pop(mk_sender *s, int acked)
 {
@@ -76,13 +97,8 @@ static int flight_pop(mk_sender *s, int acked)
 	s->fl_head = (s->fl_head + 1) % MK_WINDOW_MAX;
 	s->fl_count--;
 	s->fl_bytes -= f->bytes;
-	if (acked && current) {
-		s->acked_n = f->n;
-		if (f->tag.file_line >= 0)
-			s->acked = f->tag;
-		if (f->n == s->fail_n)
-			s->fail_n = -1, s->fail_count = 0;
-	}
+	if (acked && current)
+		ack_upto(s, f->n);
 	return acked && current;
 }
 
@@ -125,56 +141,79 @@ int mk_sender_resend_next(mk_sender *s, int64_t now, char *out, size_t cap)
 }
 
 /*
- * A resend request for line k. Marlin, on a bad line, drops what it has received after it and
- * asks for it; lines still on their way arrive after that and are refused with the same request
- * (or, flushed, never answered at all). So the first request rewinds and forgets every line in
- * flight; requests that come before the lines go again (the hold) are about those stale lines.
+ * A resend request for line k: Marlin accepted every line before k and wants k (it asks for its
+ * last line + 1). On a bad line it drops what its receive buffer holds (gcode_line_error) and
+ * asks; lines still on their way arrive after that and are refused with the same request. Those
+ * stale requests come in a burst, but also much later: a board busy with a long move or a heat-up
+ * leaves lines in its receive buffer for minutes, and their refusal drops whatever the host sent
+ * again behind them. So no request is ever ignored as stale: each one forgets the lines in flight
+ * and (re)starts the rewind to the line it asks for, which goes out once the requests have stopped
+ * for the quiet time (the hold). A copy too many costs nothing: Marlin refuses a line it already
+ * has, and asks for the one after its last. What the printer proves it has (an ok N, a request for
+ * a later line) is never sent again.
  */
 static mk_event on_resend(mk_sender *s, long k, int64_t now, char *why, size_t cap)
 {
 	mk_flight *f;
+	int burst = now < s->hold_until; /* more of the requests already being answered */
 
-	if (now < s->hold_until || k < 0) {
-		/* more stale answers may follow this one */
-		if (now + s->quiet_ns / 2 > s->hold_until)
-			s->hold_until = now + s->quiet_ns / 2;
+	if (k < 0)
 		return MK_DUPLICATE;
-	}
 	/* every line before k was accepted; Marlin reads several lines before it runs them, so
 	 * the oks of those still in its queue come later */
 	while ((f = flight_head(s)) && f->n < k) {
 		flight_pop(s, 1);
 		s->owed++;
 	}
-	if (k == s->next_n && s->send_n == s->next_n && !s->fl_count)
-		return MK_DUPLICATE; /* nothing to send again: it wants the next new line */
-	if (!in_history(s, k)) {
-		snprintf(why, cap,
-			 "the printer asked to resend line %ld, which %s (lines sent: %ld..%ld)", k,
-			 k >= s->next_n ? "was never sent" : "is too old to be resent",
-			 s->next_n - MK_HISTORY > 0 ? s->next_n - MK_HISTORY : 0, s->next_n - 1);
-		return MK_FAIL;
-	}
-	if (k == s->fail_n) {
-		if (++s->fail_count > MK_MAX_RETRIES) {
-			mk_hist *h = hist_of(s, k);
-			snprintf(why, cap,
-				 "line %ld of the file (\"%.*s\") was rejected %d times in a row",
-				 h->tag.file_line, h->len > 1 ? h->len - 1 : 0, h->frame,
-				 s->fail_count);
+	if (k >= s->next_n) {
+		if (k > s->next_n) {
+			snprintf(
+			    why, cap,
+			    "the printer asked to resend line %ld, which was never sent (lines "
+			    "sent: %ld..%ld)",
+			    k, s->next_n - MK_HISTORY > 0 ? s->next_n - MK_HISTORY : 0,
+			    s->next_n - 1);
 			return MK_FAIL;
 		}
-	} else {
-		s->fail_n = k;
-		s->fail_count = 1;
+		/* it has every line sent: nothing to send again */
+		ack_upto(s, k - 1);
+		s->fl_head = s->fl_count = s->fl_bytes = 0;
+		s->gen++;
+		s->send_n = s->next_n;
+		return MK_DUPLICATE;
 	}
-	/* forget what is in flight: it goes again from k */
+	if (!in_history(s, k)) {
+		snprintf(why, cap,
+			 "the printer asked to resend line %ld, which is too old to be resent "
+			 "(lines sent: %ld..%ld)",
+			 k, s->next_n - MK_HISTORY > 0 ? s->next_n - MK_HISTORY : 0, s->next_n - 1);
+		return MK_FAIL;
+	}
+	ack_upto(s, k - 1);
+	if (!burst) {
+		/* a new refusal (not one of a burst): count it against the line */
+		if (k == s->fail_n) {
+			if (++s->fail_count > MK_MAX_RETRIES) {
+				mk_hist *h = hist_of(s, k);
+				snprintf(why, cap,
+					 "line %ld of the file (\"%.*s\") was rejected %d times in "
+					 "a row",
+					 h->tag.file_line, h->len > 1 ? h->len - 1 : 0, h->frame,
+					 s->fail_count);
+				return MK_FAIL;
+			}
+		} else {
+			s->fail_n = k;
+			s->fail_count = 1;
+		}
+		s->resends++;
+	}
+	/* forget what is in flight: it goes again from k once the requests stop */
 	s->fl_head = s->fl_count = s->fl_bytes = 0;
 	s->gen++;
 	s->send_n = k;
 	s->hold_until = now + s->quiet_ns;
-	s->resends++;
-	return MK_REWIND;
+	return burst ? MK_DUPLICATE : MK_REWIND;
 }
 
 /* An "ok": the oldest line in flight is acknowledged (ADVANCED_OK's N says up to which). */
@@ -186,10 +225,15 @@ static mk_event on_ok(mk_sender *s, const marlin_reply *r, int after_resend, int
 	if (after_resend && now < s->hold_until)
 		return MK_NONE; /* Marlin's "ok" right after a resend request acknowledges nothing
 				 */
-	if (r->line >= 0 && f && r->line >= f->n) {
-		/* ADVANCED_OK: N is the line just processed */
+	if (r->line >= 0 && r->line < s->next_n && r->line >= s->next_n - MK_HISTORY &&
+	    (r->line > s->acked_n || (f && r->line >= f->n))) {
+		/* ADVANCED_OK: N is the line just processed, so every line up to it is in, also
+		 * lines whose flight a rewind forgot: they need not go again */
 		while ((f = flight_head(s)) && f->n <= r->line)
 			acked |= flight_pop(s, 1);
+		acked |= ack_upto(s, r->line);
+		if (s->send_n <= r->line)
+			s->send_n = r->line + 1;
 		s->owed = 0; /* N counts exactly: nothing is owed any more */
 		return acked ? MK_ACK : MK_NONE;
 	}
