@@ -901,6 +901,7 @@ json_t *mk_printer_config(lb_device *dev, mk_priv *p)
 	json_object_set_new(st, "window_bytes", json_integer(p->rx_buffer));
 	json_object_set_new(st, "autoreport", json_boolean(p->autoreport));
 	json_object_set_new(st, "advanced_ok", json_boolean(p->advanced_ok));
+	json_object_set_new(st, "pacing", json_string(p->pacing));
 	return st;
 }
 

@@ -59,6 +59,7 @@ typedef struct mk_priv {
 	int inflight_cfg, rx_buffer, max_free_slots;
 	int64_t quiet_ns; /* how long the bytes in flight take to arrive: twice their wire time */
 	int pace;	  /* write at the link's pace (a UART at baud), not ahead of it */
+	char pacing[96];  /* what pacing and why, for the description */
 	long baud;
 	int64_t wire_at; /* when the link will have sent everything written */
 	int64_t timeouts[4];

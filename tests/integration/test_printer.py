@@ -2,6 +2,7 @@
 (tests/emulators/marlin_emu.c) on a pseudo-terminal, with injected faults; the executed sequence
 must equal the file line for line. Queue persistence across kill -9, the safety policy, the
 emergency stop, permissions."""
+import collections
 import json
 import os
 import signal
@@ -154,7 +155,7 @@ class PrinterTest(BridgeTest):
     def check_executed(self, e, text):
         got = [l for l in e.executed() if not l.startswith(OWN)]
         want = commands(text)
-        import collections; extra = collections.Counter(got) - collections.Counter(want)
+        extra = collections.Counter(got) - collections.Counter(want)
         self.assertEqual(len(got), len(want), "executed %d commands, file has %d: extra %s" %
                          (len(got), len(want), list(extra.items())[:5]))
         for i, (g, w) in enumerate(zip(got, want)):
@@ -167,6 +168,7 @@ class PrinterTest(BridgeTest):
         dev = wait_until(lambda: (lambda d: d if "Marlin" in d["config"]["firmware"] else None)(
             self.printer(c)), what="the firmware's name (M115)")
         self.assertEqual(dev["kind"], "printer")
+        self.assertEqual(dev["config"]["pacing"], "none (pace = 0)")  # the test's pace = 0
         text = gcode(3000)
         sub = self.subscriber(d, ["printer/%s/status/" % PRINTER, "bridge/queue/"])
         job = self.submit(c, text)["result"]
@@ -249,6 +251,15 @@ class PrinterTest(BridgeTest):
         job = self.wait_job(c, self.submit(c, gcode(1000))["result"]["id"])
         self.assertEqual(job["state"], "failed")
         self.assertIn("rejected", job["error"])
+
+    def test_pacing_from_the_kind_of_port(self):
+        # pace = auto (the default): a pseudo-terminal is a port of unknown kind, paced
+        e = self.emulator()
+        d = self.start_bridge(conf(self.tmp, e.path, printer_opts={"pace": "auto"}))
+        c = self.client(d)
+        dev = wait_until(lambda: self.printer(c), timeout=10, what="the printer")
+        self.assertEqual(dev["config"]["pacing"],
+                         "link 115200 baud (serial port of unknown kind)")
 
     def test_board_reset_interrupts_the_job(self):
         e, d, c = self.start("--baud", "115200")
