@@ -13,12 +13,12 @@
  * [print] options:
  *   approval = yes          students' jobs wait for a teacher's approval (teachers' jobs never)
  *   confirm_bed = yes       after a job the printer waits until a teacher says the bed is clear
- *   max_hotend = 260        °C a file may ask of the hotend
+ *   max_hotend = 260        °C a file (or a console command) may ask of the hotend
  *   max_bed = 110           °C a file may ask of the bed
  *   forbidden = M500 M502 M997 M303 M928   commands a file may not hold
+ *   (the policy: lb_print_policy in printq.c, defaults in protocols/gcode.h)
  *   max_mb = 200            largest G-code file accepted
  */
-#define DEFAULT_FORBIDDEN "M500 M502 M997 M303 M928"
 
 /* The queue, opened on first use; NULL with err set when the data directory is unusable. */
 static lb_printq *need_printq(lb_server *s, lb_error *err)
@@ -42,21 +42,11 @@ static int print_flag(lb_server *s, const char *key, int def)
 	       strcmp(v, "on") == 0;
 }
 
-/* The safety policy from [print]; 0 or negative with err set (a bad config entry). */
+/* The safety policy from [print] (lb_print_policy: the one the printers' consoles obey too);
+ * 0 or negative with err set (a bad config entry). */
 static int print_policy(lb_server *s, gcode_policy *p, lb_error *err)
 {
-	char why[160];
-
-	memset(p, 0, sizeof *p);
-	if (lb_config_num(s->opts.config, "print", "max_hotend", 0, 500, 260, &p->max_hotend, err) <
-		0 ||
-	    lb_config_num(s->opts.config, "print", "max_bed", 0, 200, 110, &p->max_bed, err) < 0)
-		return LB_EFAIL;
-	if (gcode_policy_forbid(
-		p, lb_config_str(s->opts.config, "print", "forbidden", DEFAULT_FORBIDDEN), why,
-		sizeof why) < 0)
-		return lb_error_set(err, LB_ERR_INTERNAL, "[print] forbidden: %s", why);
-	return 0;
+	return lb_print_policy(s->opts.config, p, err);
 }
 
 /* Publish a queue change on bridge/queue/: {event, job}. */

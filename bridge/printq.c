@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "config.h"
 #include "grow.h"
 #include "log.h"
 #include "progress.h"
@@ -57,6 +58,29 @@ static const char schema[] =
 #define WAITING "('submitted', 'approved')"
 #define ACTIVE "('queued', 'printing', 'paused')"
 #define FINISHED "('done', 'failed', 'cancelled', 'interrupted')"
+
+int lb_print_policy(const json_t *config, gcode_policy *p, lb_error *err)
+{
+	char why[160];
+
+	memset(p, 0, sizeof *p);
+	if (lb_config_num(config, "print", "max_hotend", 0, 500, GCODE_POLICY_MAX_HOTEND,
+			  &p->max_hotend, err) < 0 ||
+	    lb_config_num(config, "print", "max_bed", 0, 200, GCODE_POLICY_MAX_BED, &p->max_bed,
+			  err) < 0)
+		goto strictest;
+	if (gcode_policy_forbid(p,
+				lb_config_str(config, "print", "forbidden", GCODE_POLICY_FORBIDDEN),
+				why, sizeof why) < 0) {
+		lb_error_set(err, LB_ERR_INTERNAL, "[print] forbidden: %s", why);
+		goto strictest;
+	}
+	return 0;
+strictest:
+	memset(p, 0, sizeof *p);
+	p->refuse_all = 1; /* nothing passes a policy that could not be read */
+	return LB_EFAIL;
+}
 
 /* The static string of a known state, or NULL. */
 static const char *state_static(const char *state)

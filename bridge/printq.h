@@ -20,6 +20,14 @@
 typedef struct lb_printq lb_printq;
 
 /*
+ * The safety policy from the [print] section of config (max_hotend, max_bed, forbidden; the
+ * defaults of protocols/gcode.h): the one policy that the queue checks submitted files against
+ * and that printers check console commands against. 0, or negative with err set naming the bad
+ * entry (file:line); *p then refuses every command (refuse_all).
+ */
+int lb_print_policy(const json_t *config, gcode_policy *p, lb_error *err);
+
+/*
  * Open (creating if needed) dir/printq.db and the file directory dir/prints/. Jobs that a crash
  * left printing, paused or queued are marked interrupted at now_real, with the last acknowledged
  * line and byte offset of their progress file, and their printers' beds not clear (one

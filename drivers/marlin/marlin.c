@@ -10,6 +10,7 @@
 #include "../../bridge/driver.h"
 #include "../../bridge/emulated.h"
 #include "../../bridge/log.h"
+#include "../../bridge/printq.h"
 #include "emulator.h"
 #include "link.h"
 #include "printer.h"
@@ -73,17 +74,19 @@ static int configured_port(const json_t *cfg, const char *path)
 	return 0;
 }
 
-/* The print queue's safety policy ([print]), which console commands obey too, as params. */
+/* The print queue's safety policy (lb_print_policy: [print]), which console commands obey too,
+ * as params: its limits and forbidden list, or the configuration error that makes it refuse
+ * everything. */
 static json_t *policy_params(const json_t *cfg)
 {
-	double hot, bed;
+	gcode_policy pol;
 	lb_error err;
 
-	if (lb_config_num(cfg, "print", "max_hotend", 0, 500, 260, &hot, &err) < 0 ||
-	    lb_config_num(cfg, "print", "max_bed", 0, 200, 110, &bed, &err) < 0)
-		hot = 260, bed = 110; /* the queue reports the bad value */
-	return json_pack("{s:f,s:f,s:s}", "max_hotend", hot, "max_bed", bed, "forbidden",
-			 lb_config_str(cfg, "print", "forbidden", MK_DEFAULT_FORBIDDEN));
+	if (lb_print_policy(cfg, &pol, &err) < 0)
+		return json_pack("{s:s}", "error", err.message);
+	return json_pack("{s:f,s:f,s:s}", "max_hotend", pol.max_hotend, "max_bed", pol.max_bed,
+			 "forbidden",
+			 lb_config_str(cfg, "print", "forbidden", GCODE_POLICY_FORBIDDEN));
 }
 
 /* pace = auto | 0 | 1 of a section into *out (MK_PACE_AUTO, 0, 1); 0, or -1 (logged). */
@@ -253,14 +256,23 @@ static int mk_open(lb_device *dev, const lb_now *now, lb_error *err)
 	spec_str(dev, "cancel_gcode", "M104 S0 | M140 S0 | M107 | M84", p->cancel_gcode,
 		 sizeof p->cancel_gcode);
 	{
+		/* the queue's policy, read once from [print] by lb_print_policy at the scan: a
+		 * policy that could not be read (or parsed here) refuses every console command */
 		const json_t *pol = json_object_get(dev->spec.params, "policy");
 		const char *forbid = json_string_value(json_object_get(pol, "forbidden"));
+		const char *bad = json_string_value(json_object_get(pol, "error"));
 		char why[160];
 		p->policy.max_hotend = json_number_value(json_object_get(pol, "max_hotend"));
 		p->policy.max_bed = json_number_value(json_object_get(pol, "max_bed"));
-		if (gcode_policy_forbid(&p->policy, forbid ? forbid : MK_DEFAULT_FORBIDDEN, why,
-					sizeof why) < 0)
-			gcode_policy_forbid(&p->policy, MK_DEFAULT_FORBIDDEN, why, sizeof why);
+		if (bad || !forbid ||
+		    gcode_policy_forbid(&p->policy, forbid, why, sizeof why) < 0) {
+			memset(&p->policy, 0, sizeof p->policy);
+			p->policy.refuse_all = 1;
+			snprintf(p->policy_error, sizeof p->policy_error, "%s",
+				 bad ? bad : "no safety policy");
+			lb_warn("printer %s: console commands refused: %s", dev->spec.id,
+				bad ? bad : "no safety policy");
+		}
 	}
 	p->port = lb_serial_open(path, (int)spec_num(dev, "baud", DEFAULT_BAUD), err);
 	if (!p->port)

@@ -823,7 +823,8 @@ static int manual_gcode(lb_device *dev, mk_priv *p, const json_t *args, lb_error
 			return lb_error_set(err, LB_ERR_INVALID_PARAMS,
 					    "a command is too long or holds control bytes");
 		if (len > 0 && gcode_policy_check(&p->policy, clean, why, sizeof why) < 0)
-			return lb_error_set(err, LB_ERR_FORBIDDEN, "%s", why);
+			return lb_error_set(err, LB_ERR_FORBIDDEN, "%s%s%s", why,
+					    p->policy_error[0] ? ": " : "", p->policy_error);
 	}
 	snprintf(buf, sizeof buf, "%s", lines);
 	save = NULL;

@@ -13,7 +13,6 @@
 #include "sender.h"
 
 #define DEFAULT_BAUD 115200
-#define MK_DEFAULT_FORBIDDEN "M500 M502 M997 M303 M928" /* as the print queue's */
 #define OWN_MAX 64 /* the driver's own commands waiting to be sent */
 #define OUT_MAX 8192
 #define READ_MAX 8192
@@ -72,7 +71,8 @@ typedef struct mk_priv {
 	char own[OWN_MAX][GCODE_CMD_MAX + 1];
 	int own_head, own_count;
 	char pause_gcode[512], resume_gcode[512], cancel_gcode[512];
-	gcode_policy policy; /* what console commands may do */
+	gcode_policy policy;	/* what console commands may do */
+	char policy_error[200]; /* why the policy refuses everything (a bad [print] entry) */
 	mk_job job;
 	char out[OUT_MAX];
 	size_t nout;

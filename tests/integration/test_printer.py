@@ -319,10 +319,11 @@ class PrinterTest(BridgeTest):
         job = self.wait_job(c, jid)
         self.assertEqual(job["state"], "cancelled")
         self.assertGreaterEqual(job["progress"]["line"], line)
-        ex = e.executed()
+        # the cancel G-code goes once the job is cancelled: wait for the printer to run it
+        ex = wait_until(lambda: (lambda x: x if x[-4:] == ["M104 S0", "M140 S0", "M107", "M84"]
+                                 else None)(e.executed()), what="the cancel G-code run")
         self.assertIn("G1 Z10 F600", ex)   # the park move
         self.assertIn("G1 Z-10 F600", ex)  # and back
-        self.assertEqual(ex[-4:], ["M104 S0", "M140 S0", "M107", "M84"])  # cancel G-code
 
     # ------------------------------------------------------------------------------ the queue
 
@@ -470,6 +471,28 @@ class PrinterTest(BridgeTest):
                      what="the command on the console")
         wait_until(lambda: "M104 S200" in e.executed(), what="M104 executed")
         self.assertNotIn("M104 S300", e.executed())  # nothing of the refused batch went
+
+    def test_one_policy_for_queue_and_console(self):
+        # the limit changed in [print] applies to files and to the console alike; a bad entry
+        # makes both refuse with the entry named, never a silent fallback to the defaults
+        e, d, c = self.start(print_opts={"max_hotend": 230, "forbidden": "M500 M303"})
+        r = self.submit(c, "G28\nM104 S240\n")
+        self.assertIn("230", r["error"]["message"])
+        err = c.error("device.call", {"device": PRINTER, "action": "gcode",
+                                      "args": {"lines": "M104 S240"}})
+        self.assertIn("230", err["message"])
+        # M997 is forbidden by default only: this configuration allows it in both places
+        self.assertIn("result", self.submit(c, "G28\nM997\n"))
+        c.call("device.call", {"device": PRINTER, "action": "gcode", "args": {"lines": "M997"}})
+
+    def test_bad_policy_entry_refuses_both(self):
+        e, d, c = self.start(print_opts={"max_hotend": 600})
+        r = self.submit(c, "G28\nM104 S200\n")
+        self.assertIn("max_hotend", r["error"]["message"])
+        err = c.error("device.call", {"device": PRINTER, "action": "gcode",
+                                      "args": {"lines": "M104 S200"}})
+        self.assertEqual(err["name"], "forbidden")
+        self.assertIn("max_hotend", err["message"])
 
     def test_thumbnail(self):
         e, d, c = self.start()

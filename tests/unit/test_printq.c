@@ -8,6 +8,7 @@
 #include <zlib.h>
 
 #include "check.h"
+#include "config.h"
 #include "printq.h"
 #include "progress.h"
 
@@ -1066,6 +1067,40 @@ static void test_bed_marked_at_start(void)
 	lb_printq_destroy(&q);
 }
 
+/* One policy from [print] for the queue and the consoles: defaults, a changed limit, a bad entry
+ * (which refuses everything rather than falling back to defaults). */
+static void test_print_policy(void)
+{
+	json_t *cfg = json_object();
+	gcode_policy p;
+	lb_error err = {0};
+	char why[200];
+
+	CHECK_EQ_INT(lb_print_policy(cfg, &p, &err), 0);
+	CHECK(p.max_hotend == GCODE_POLICY_MAX_HOTEND && p.max_bed == GCODE_POLICY_MAX_BED);
+	CHECK_EQ_INT(gcode_policy_check(&p, "M104 S255", why, sizeof why), 0);
+	CHECK_EQ_INT(gcode_policy_check(&p, "M500", why, sizeof why), -1);
+	CHECK_EQ_INT(gcode_policy_check(&p, "M303 E0 S200", why, sizeof why), -1);
+	CHECK_EQ_INT(lb_config_set(cfg, "print", "max_hotend", "250"), 0);
+	CHECK_EQ_INT(lb_print_policy(cfg, &p, &err), 0);
+	CHECK_EQ_INT(gcode_policy_check(&p, "M104 S255", why, sizeof why), -1);
+	CHECK_CONTAINS(why, "250");
+	CHECK_EQ_INT(lb_config_set(cfg, "print", "forbidden", "M500"), 0);
+	CHECK_EQ_INT(lb_print_policy(cfg, &p, &err), 0);
+	CHECK_EQ_INT(gcode_policy_check(&p, "M303 E0 S200", why, sizeof why), 0);
+	CHECK_EQ_INT(lb_config_set(cfg, "print", "max_hotend", "600"), 0);
+	CHECK_EQ_INT(lb_print_policy(cfg, &p, &err), LB_EFAIL);
+	CHECK_CONTAINS(err.message, "max_hotend");
+	CHECK_EQ_INT(gcode_policy_check(&p, "G28", why, sizeof why), -1);
+	CHECK_CONTAINS(why, "misconfigured");
+	CHECK_EQ_INT(lb_config_set(cfg, "print", "max_hotend", "250"), 0);
+	CHECK_EQ_INT(lb_config_set(cfg, "print", "forbidden", "M500 X12"), 0);
+	CHECK_EQ_INT(lb_print_policy(cfg, &p, &err), LB_EFAIL);
+	CHECK_CONTAINS(err.message, "forbidden");
+	CHECK_EQ_INT(gcode_policy_check(&p, "G1 X1", why, sizeof why), -1);
+	json_decref(cfg);
+}
+
 int main(void)
 {
 	char cmd[128];
@@ -1088,6 +1123,7 @@ int main(void)
 	RUN(test_big_file);
 	RUN(test_beds);
 	RUN(test_bed_marked_at_start);
+	RUN(test_print_policy);
 	rc = check_summary();
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
 	if (system(cmd) != 0)
