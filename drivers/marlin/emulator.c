@@ -64,6 +64,7 @@ struct marlin_emu {
 
 	/* statistics (read from any thread) */
 	atomic_long executed, rejected, dropped_ok, resets;
+	atomic_int port_open; /* a host has the port open (open_, for other threads) */
 	atomic_llong estop_ns, hotend_mc, bed_mc; /* temperatures in milli-°C */
 	atomic_int halted_pub;
 
@@ -888,6 +889,7 @@ static void *emu_thread(void *arg)
 		if (p.revents & POLLHUP) {
 			if (e->open_) {
 				e->open_ = 0; /* nobody listens: the board is unpowered */
+				atomic_store(&e->port_open, 0);
 				e->out_len = 0;
 				e->rx_pending = e->tx_pending = e->tx_blocked = 0;
 			}
@@ -898,6 +900,7 @@ static void *emu_thread(void *arg)
 		if (!e->open_) {
 			/* the port was opened: DTR resets the board */
 			e->open_ = 1;
+			atomic_store(&e->port_open, 1);
 			tcflush(e->b.master, TCOFLUSH);
 			atomic_store(&e->f_reset, 0);
 			board_reset(e);
@@ -906,6 +909,7 @@ static void *emu_thread(void *arg)
 		tick_faults(e);
 		if (take_input(e, buf, now) < 0) {
 			e->open_ = 0;
+			atomic_store(&e->port_open, 0);
 			continue;
 		}
 		if (!e->halted) {
@@ -1037,6 +1041,7 @@ void marlin_emu_set_fault(marlin_emu *e, marlin_emu_fault fault, long every)
 void marlin_emu_stats_get(marlin_emu *e, marlin_emu_stats *out)
 {
 	out->executed = atomic_load(&e->executed);
+	out->port_open = atomic_load(&e->port_open);
 	out->rejected = atomic_load(&e->rejected);
 	out->dropped_ok = atomic_load(&e->dropped_ok);
 	out->resets = atomic_load(&e->resets);

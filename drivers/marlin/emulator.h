@@ -61,6 +61,7 @@ typedef struct marlin_emu_stats {
 	int64_t estop_ns;   /* CLOCK_MONOTONIC when M112 was read off the wire; 0 if never */
 	double hotend, bed; /* current temperatures */
 	int halted;	    /* after M112, kill() or a thermal error, until the port is reopened */
+	int port_open;	    /* a host has the port open (a close is seen within ~20 ms) */
 } marlin_emu_stats;
 void marlin_emu_stats_get(marlin_emu *e, marlin_emu_stats *out);
 

@@ -91,9 +91,11 @@ static void command(marlin_emu *e, char *line)
 		marlin_emu_stats s;
 		marlin_emu_stats_get(e, &s);
 		printf("{\"executed\":%ld,\"rejected\":%ld,\"dropped_ok\":%ld,\"resets\":%ld,"
-		       "\"estop_ns\":%lld,\"hotend\":%.3f,\"bed\":%.3f,\"halted\":%s}\n",
+		       "\"estop_ns\":%lld,\"hotend\":%.3f,\"bed\":%.3f,\"halted\":%s,"
+		       "\"port_open\":%s}\n",
 		       s.executed, s.rejected, s.dropped_ok, s.resets, (long long)s.estop_ns,
-		       s.hotend, s.bed, s.halted ? "true" : "false");
+		       s.hotend, s.bed, s.halted ? "true" : "false",
+		       s.port_open ? "true" : "false");
 	} else {
 		printf("{\"ok\":false,\"error\":\"unknown command\"}\n");
 	}
