@@ -78,7 +78,7 @@ build/marlin-emu: tests/emulators/marlin_emu.c $(EMU_SRC) $(HEADERS) | build
 build/asan/marlin-emu: tests/emulators/marlin_emu.c $(EMU_SRC) $(HEADERS) | build/asan
 	$(CC) $(CSTD) $(WARN) -O1 -g $(SAN) $(PKG_CFLAGS) -o $@ $< $(EMU_SRC) $(PKG_LIBS)
 
-build/asan/test_%: tests/unit/test_%.c tests/unit/check.h $(ASAN_OBJ) $(HEADERS) | build/asan
+build/asan/test_%: tests/unit/test_%.c tests/unit/check.h $(wildcard tests/fuzz/*.h) $(ASAN_OBJ) $(HEADERS) | build/asan
 	$(CC) $(CSTD) $(WARN) -O1 -g $(SAN) $(PKG_CFLAGS) -Ibridge -o $@ $< $(ASAN_OBJ) $(PKG_LIBS)
 
 FUZZ_OBJ := $(patsubst %.c,build/fuzz/obj/%.o,$(CORE_SRC) $(PROTO_SRC))
@@ -89,7 +89,7 @@ build/fuzz/obj/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
 	clang $(CSTD) $(WARN) -O1 -g -fsanitize=fuzzer-no-link,address,undefined $(PKG_CFLAGS) -c -o $@ $<
 
-build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJ) $(HEADERS) | build/fuzz
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJ) $(HEADERS) $(DRIVER_SRC) $(wildcard tests/fuzz/*.h) | build/fuzz
 	clang $(CSTD) $(WARN) -O1 -g -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS) -Ibridge -o $@ $< $(FUZZ_OBJ) $(PKG_LIBS)
 
 build/bench_%: tests/bench/bench_%.c $(CORE_SRC) $(HEADERS) | build
