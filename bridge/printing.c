@@ -123,10 +123,12 @@ void srv_print_dispatch(lb_server *s)
 					   "args", args);
 		uint64_t token = ++s->next_token;
 		if (lb_device_send(d, "call", token, params) < 0) {
-			/* never reached the printer: nothing was printed */
+			/* never reached the printer: nothing was printed, the bed is as clear as
+			 * the dispatcher found it */
 			lb_printq_set_state(s->printq, id, "approved", NULL, NULL,
 					    lb_now_read().real, &err);
-			lb_printq_set_bed(s->printq, d->spec.id, true, &err);
+			if (print_flag(s, "confirm_bed", 1))
+				lb_printq_set_bed(s->printq, d->spec.id, true, &err);
 			json_decref(params);
 			continue;
 		}
@@ -165,9 +167,11 @@ int srv_print_reply(lb_server *s, uint64_t token, const json_t *reply)
 		lb_printq_set_state(s->printq, id, "approved", NULL, NULL, lb_now_read().real,
 				    &err);
 		if (printer) {
-			/* it refused before sending a line: the bed is as clear as it was */
+			/* it refused before sending a line: the bed is as clear as the dispatcher
+			 * found it (clear, when confirmations are on) */
 			json_object_del(s->print_busy, printer);
-			lb_printq_set_bed(s->printq, printer, true, &err);
+			if (print_flag(s, "confirm_bed", 1))
+				lb_printq_set_bed(s->printq, printer, true, &err);
 		}
 		json_decref(job);
 		queue_changed(s, "approved", id);
