@@ -26,6 +26,8 @@
  *                               adapters (CH340, FTDI, CP210x: ttyUSB) and ports of unknown kind,
  *                               not boards with native USB (ttyACM: Prusa, STM32, LPC), where baud
  *                               means nothing (link.c); 1 or 0 force it
+ *   resend_ok = auto            whether the firmware prints "ok" after "Resend:" (Marlin 1.x and
+ *                               2.0 do, 2.1 does not): auto learns it (ADVANCED_OK needs none)
  *   timeout_s = 30              an ordinary command unanswered this long: its ok is taken as lost
  *   homing_timeout_s = 600, heating_timeout_s = 1800, wait_timeout_s = 3600
  *   pause_gcode = G91 | G1 Z10 F600 | G90      sent when a job pauses ('|' separates lines)
@@ -87,6 +89,26 @@ static json_t *policy_params(const json_t *cfg)
 	return json_pack("{s:f,s:f,s:s}", "max_hotend", pol.max_hotend, "max_bed", pol.max_bed,
 			 "forbidden",
 			 lb_config_str(cfg, "print", "forbidden", GCODE_POLICY_FORBIDDEN));
+}
+
+/* resend_ok = auto | yes | no of a section into params (MK_RESEND_OK_*); 0, or -1 (logged). */
+static int param_resend_ok(const json_t *cfg, const char *section, json_t *params)
+{
+	const char *v = lb_config_str(cfg, section, "resend_ok", "auto");
+	int k;
+
+	if (strcmp(v, "auto") == 0)
+		k = MK_RESEND_OK_UNKNOWN;
+	else if (strcmp(v, "yes") == 0 || strcmp(v, "1") == 0)
+		k = MK_RESEND_OK_YES;
+	else if (strcmp(v, "no") == 0 || strcmp(v, "0") == 0)
+		k = MK_RESEND_OK_NO;
+	else {
+		lb_err("[%s] resend_ok = %s: auto, yes or no", section, v);
+		return -1;
+	}
+	json_object_set_new(params, "resend_ok", json_integer(k));
+	return 0;
 }
 
 /* pace = auto | 0 | 1 of a section into *out (MK_PACE_AUTO, 0, 1); 0, or -1 (logged). */
@@ -162,6 +184,7 @@ static int mk_scan(const lb_driver *drv, const lb_scan_ctx *ctx, lb_spec_list *o
 		    param_num(ctx->config, section, "inflight", 0, MK_WINDOW_MAX, 0, params) ||
 		    param_num(ctx->config, section, "rx_buffer", 16, 65536, 127, params) ||
 		    param_pace(ctx->config, section, &pace) ||
+		    param_resend_ok(ctx->config, section, params) ||
 		    param_num(ctx->config, section, "timeout_s", 1, 3600, 30, params) ||
 		    param_num(ctx->config, section, "homing_timeout_s", 1, 36000, 600, params) ||
 		    param_num(ctx->config, section, "heating_timeout_s", 1, 36000, 1800, params) ||
@@ -241,6 +264,8 @@ static int mk_open(lb_device *dev, const lb_now *now, lb_error *err)
 	p->rx_buffer = (int)spec_num(dev, "rx_buffer", 127);
 	p->baud = (long)spec_num(dev, "baud", DEFAULT_BAUD);
 	p->pace = spec_num(dev, "pace", 1) != 0;
+	/* whether the firmware prints an ok after a resend request: configured, else learnt */
+	p->snd.resend_ok = (int)spec_num(dev, "resend_ok", MK_RESEND_OK_UNKNOWN);
 	spec_str(dev, "pacing", p->pace ? "link" : "none", p->pacing, sizeof p->pacing);
 	p->quiet_ns =
 	    MK_QUIET_NS + (int64_t)(2e9 * 10 * p->rx_buffer / spec_num(dev, "baud", DEFAULT_BAUD));

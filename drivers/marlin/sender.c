@@ -21,7 +21,7 @@ void mk_sender_reset(mk_sender *s, long n, int window_lines, int window_bytes, i
 	s->owed = 0;
 	s->fail_n = -1;
 	s->fail_count = 0;
-	s->acked_n = n - 1;
+	s->acked_n = s->ok_n = n - 1;
 }
 
 /* The history entry of line n (valid for the last MK_HISTORY lines). */
@@ -86,6 +86,27 @@ static int ack_upto(mk_sender *s, long n)
 	if (s->fail_n >= 0 && s->fail_n <= n)
 		s->fail_n = -1, s->fail_count = 0;
 	return 1;
+}
+
+/*
+ * The printer asks for line k: it has nothing from k on, whatever the sender took for an ok
+ * (an ok given up as lost, a plain ok taken for a line's): counts go back to k - 1, so that
+ * progress never claims a line the printer does not have.
+ */
+static void unack_from(mk_sender *s, long k)
+{
+	if (s->ok_n >= k)
+		s->ok_n = k - 1;
+	if (s->acked_n < k)
+		return;
+	s->acked_n = k - 1;
+	for (long m = k - 1; m >= 0 && m >= s->next_n - MK_HISTORY; m--) {
+		const mk_hist *h = &s->hist[(unsigned long)m % MK_HISTORY];
+		if (h->n == m && h->tag.file_line >= 0) {
+			s->acked = h->tag;
+			return;
+		}
+	}
 }
 
 /* Drop the oldest line in flight; 1 when it was acknowledged in the current numbering. */
@@ -160,11 +181,9 @@ static mk_event on_resend(mk_sender *s, long k, int64_t now, char *why, size_t c
 	if (k < 0)
 		return MK_DUPLICATE;
 	/* every line before k was accepted; Marlin reads several lines before it runs them, so
-	 * the oks of those still in its queue come later */
-	while ((f = flight_head(s)) && f->n < k) {
+	 * the oks of those still in its queue come later (counted by ok_n) */
+	while ((f = flight_head(s)) && f->n < k)
 		flight_pop(s, 1);
-		s->owed++;
-	}
 	if (k >= s->next_n) {
 		if (k > s->next_n) {
 			snprintf(
@@ -190,6 +209,8 @@ static mk_event on_resend(mk_sender *s, long k, int64_t now, char *why, size_t c
 		return MK_FAIL;
 	}
 	ack_upto(s, k - 1);
+	unack_from(s, k);
+	s->owed = s->acked_n > s->ok_n ? (int)(s->acked_n - s->ok_n) : 0;
 	if (!burst) {
 		/* a new refusal (not one of a burst): count it against the line */
 		if (k == s->fail_n) {
@@ -216,34 +237,50 @@ static mk_event on_resend(mk_sender *s, long k, int64_t now, char *why, size_t c
 	return burst ? MK_DUPLICATE : MK_REWIND;
 }
 
-/* An "ok": the oldest line in flight is acknowledged (ADVANCED_OK's N says up to which). */
+/*
+ * An "ok": a line has run. ADVANCED_OK's N says which; a plain ok is for the line after the one
+ * the last ok was for (Marlin runs lines in the order it accepted them and prints one ok for
+ * each), whether the sender already counted that line as accepted (a later resend request said
+ * so) or it is still in flight. Every line up to it is in: never sent again.
+ */
 static mk_event on_ok(mk_sender *s, const marlin_reply *r, int after_resend, int64_t now)
 {
-	mk_flight *f = flight_head(s);
+	mk_flight *f;
 	int acked = 0;
+	long n;
 
-	if (after_resend && now < s->hold_until)
-		return MK_NONE; /* Marlin's "ok" right after a resend request acknowledges nothing
-				 */
-	if (r->line >= 0 && r->line < s->next_n && r->line >= s->next_n - MK_HISTORY &&
-	    (r->line > s->acked_n || (f && r->line >= f->n))) {
-		/* ADVANCED_OK: N is the line just processed, so every line up to it is in, also
-		 * lines whose flight a rewind forgot: they need not go again */
-		while ((f = flight_head(s)) && f->n <= r->line)
-			acked |= flight_pop(s, 1);
-		acked |= ack_upto(s, r->line);
-		if (s->send_n <= r->line)
-			s->send_n = r->line + 1;
-		s->owed = 0; /* N counts exactly: nothing is owed any more */
-		return acked ? MK_ACK : MK_NONE;
-	}
-	if (s->owed > 0) {
-		s->owed--; /* a line already counted as accepted has run */
+	/* the "ok" that some firmware prints right after a resend request acknowledges nothing */
+	if (after_resend && (s->resend_ok == MK_RESEND_OK_YES ||
+			     (s->resend_ok == MK_RESEND_OK_UNKNOWN && now < s->hold_until)))
 		return MK_NONE;
+	if (r->line >= 0) {
+		s->advanced = 1;
+		if (r->line >= s->next_n || r->line < s->next_n - MK_HISTORY)
+			return MK_NONE; /* N of a line not sent in this numbering */
+		n = r->line;
+	} else if (s->advanced) {
+		return MK_NONE; /* with ADVANCED_OK a line's ok has its N: this is another ok */
+	} else {
+		n = s->ok_n + 1;
+		if (n >= s->next_n) {
+			/* more oks than lines: the count ran ahead (an ok of a line fragment that
+			 * a flush left, run as a command): this one is the oldest line's */
+			f = flight_head(s);
+			if (!f)
+				return MK_NONE;
+			n = f->n;
+		}
 	}
-	if (!f || (r->line >= 0 && r->line < f->n && r->line >= s->next_n - MK_HISTORY))
-		return MK_NONE; /* nothing in flight, or N of a line already acknowledged */
-	return flight_pop(s, 1) ? MK_ACK : MK_NONE;
+	if (n > s->ok_n)
+		s->ok_n = n;
+	while ((f = flight_head(s)) && f->n <= n)
+		acked |= flight_pop(s, 1);
+	acked |= ack_upto(s, n);
+	/* only N proves which line it has: a plain ok might be one taken for another */
+	if (r->line >= 0 && s->send_n <= n && s->send_n < s->next_n)
+		s->send_n = n + 1 < s->next_n ? n + 1 : s->next_n;
+	s->owed = s->acked_n > s->ok_n ? (int)(s->acked_n - s->ok_n) : 0;
+	return acked ? MK_ACK : MK_NONE;
 }
 
 mk_event mk_sender_on_reply(mk_sender *s, const marlin_reply *r, int64_t now, char *why, size_t cap)
@@ -253,7 +290,10 @@ mk_event mk_sender_on_reply(mk_sender *s, const marlin_reply *r, int64_t now, ch
 	/* only what concerns the flow keeps a wait alive: temperature reports come anyway */
 	if (r->kind == MARLIN_OK || r->kind == MARLIN_RESEND || r->kind == MARLIN_BUSY)
 		s->last_rx = now;
-	s->after_resend = r->kind == MARLIN_RESEND;
+	if (r->kind == MARLIN_RESEND && after_resend && s->resend_ok == MK_RESEND_OK_UNKNOWN)
+		s->resend_ok = MK_RESEND_OK_NO; /* two requests, no "ok" between: it prints none */
+	if (r->kind == MARLIN_OK || r->kind == MARLIN_RESEND)
+		s->after_resend = r->kind == MARLIN_RESEND;
 	switch (r->kind) {
 	case MARLIN_OK: return on_ok(s, r, after_resend, now);
 	case MARLIN_RESEND: return on_resend(s, r->line, now, why, cap);
@@ -280,7 +320,10 @@ int mk_sender_check_timeout(mk_sender *s, const int64_t timeout_ns[4], int64_t n
 			*deadline = s->hold_until;
 		return 0;
 	}
+	if (f->n > s->ok_n)
+		s->ok_n = f->n; /* its ok was lost: the next one is for the line after it */
 	flight_pop(s, 1);
+	s->owed = s->acked_n > s->ok_n ? (int)(s->acked_n - s->ok_n) : 0;
 	s->timeouts++;
 	*deadline = now;
 	return 1;

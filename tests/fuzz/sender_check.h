@@ -9,7 +9,8 @@
  * ok is lost, when the host reads a reply, how time passes, when the timeouts are looked at.
  * Then the faults stop and the run must finish. What must hold:
  *  - the printer runs line i as the i-th command, exactly once, with the text pushed as line i;
- *  - no stall: with ADVANCED_OK and no lost reply, the sender never waits for an answer that the
+ *  - no stall: with ADVANCED_OK (or plain oks and the host told whether the firmware prints an
+ *    ok after a resend request) and no lost reply, the sender never waits for an answer that the
  *    printer will not send (everything quiet, lines still in flight), so it never times out
  *    once the printer has said everything (a timeout while a line is still on its way is the
  *    harness's slow link, a fault like a lost ok);
@@ -205,9 +206,13 @@ static inline int sc_run(sc_run_state *r, const uint8_t *data, size_t size)
 	int advanced = cfg & 1;
 
 	memset(r, 0, sizeof *r);
-	r->strict = advanced;
+	/* win's low bit: the host is told whether the firmware prints an ok after a resend
+	 * request (resend_ok = yes/no), so plain oks are exact too */
+	r->strict = advanced || (win & 1);
 	mm_init(&r->m, advanced, (cfg >> 1) & 1, 1 + ((cfg >> 2) & 7), 0);
 	mk_sender_reset(&r->s, 1, 1 + (cfg >> 5), 40 + win, 0);
+	if (win & 1)
+		r->s.resend_ok = r->m.ok_after_resend ? MK_RESEND_OK_YES : MK_RESEND_OK_NO;
 	for (size_t i = 2; i < size; i++) {
 		uint8_t b = data[i], arg = (uint8_t)(b >> 4);
 		switch (b & 15) {

@@ -338,6 +338,42 @@ static void test_stale_resend_after_hold(void)
 	CHECK_EQ_INT(mk_sender_inflight(&s), 0);
 }
 
+/*
+ * Plain oks, a firmware that prints no "ok" after "Resend:" (Marlin 2.1): line 2 arrives corrupted
+ * while 1 is queued and 3..5 are on the wire, so "Resend: 2" comes four times, then line 1 runs
+ * and its "ok" comes right after the last request. Taking that ok for the one some firmware print
+ * after a request left line 1's ok owed and the last line waiting for an ok that never comes: a
+ * 30 s stall ("no answer in time, assuming a lost ok") although the printer had answered. Two
+ * requests in a row show the firmware prints none: every ok counts.
+ */
+static void test_owed_ok_after_resend_burst(void)
+{
+	static mk_sender s;
+	static marlin_model m;
+	long pushed = 0;
+	int64_t now = 0;
+
+	mk_sender_reset(&s, 1, 8, 1000, 0);
+	mm_init(&m, 0, 0, 4, 0);
+	model_pump(&s, &m, &pushed, 5, now);
+	CHECK_EQ_INT(mm_deliver(&m, 0, 0), 1); /* N1 queued */
+	CHECK_EQ_INT(mm_deliver(&m, 1, 0), 1); /* N2 corrupted */
+	while (mm_deliver(&m, 0, 0))	       /* stale N3..N5 refused */
+		;
+	CHECK_EQ_INT(mm_execute(&m, 0), 1); /* N1 runs: its ok after the requests */
+	CHECK_EQ_INT(m.rejected, 4);
+	CHECK_EQ_INT(model_replies(&s, &m, now), 0);
+	now += Q;
+	model_pump(&s, &m, &pushed, 6, now);
+	while (mm_deliver(&m, 0, 0) || mm_execute(&m, 0))
+		;
+	CHECK_EQ_INT(m.executed, 6);
+	CHECK_EQ_INT(model_replies(&s, &m, now), 0);
+	CHECK_EQ_INT(s.resend_ok, MK_RESEND_OK_NO);
+	CHECK_EQ_INT(mk_sender_inflight(&s), 0); /* nothing waits for an ok */
+	CHECK_EQ_INT(s.acked.file_line, 6);
+}
+
 /* The fuzzer's inputs kept in tests/fuzz/corpus/sender/ (the crash it found in the old sender
  * among them) replayed through the model check, and a fixed pseudo-random sweep. */
 static void test_model_check(void)
@@ -389,6 +425,7 @@ int main(void)
 	RUN(test_timeout);
 	RUN(test_long_run);
 	RUN(test_stale_resend_after_hold);
+	RUN(test_owed_ok_after_resend_burst);
 	RUN(test_model_check);
 	return check_summary();
 }
