@@ -191,6 +191,7 @@ bench: deps $(BENCH_BIN) build/labbridge build/marlin-emu
 	$(PY) tests/bench/sensors.py --bridge build/labbridge
 	$(PY) tests/bench/run.py --bridge build/labbridge
 	$(PY) tests/bench/printers.py --bridge build/labbridge --emu build/marlin-emu
+	$(PY) tests/bench/marlin_emu.py --emu build/marlin-emu
 
 # Install the daemon, labctl, the udev rules, the service and an example configuration.
 PREFIX ?= /usr/local

@@ -13,12 +13,12 @@
  * [print] options:
  *   approval = yes          students' jobs wait for a teacher's approval (teachers' jobs never)
  *   confirm_bed = yes       after a job the printer waits until a teacher says the bed is clear
- *   max_hotend = 260        °C a file may ask of the hotend
+ *   max_hotend = 260        °C a file (or a console command) may ask of the hotend
  *   max_bed = 110           °C a file may ask of the bed
  *   forbidden = M500 M502 M997 M303 M928   commands a file may not hold
+ *   (the policy: lb_print_policy in printq.c, defaults in protocols/gcode.h)
  *   max_mb = 200            largest G-code file accepted
  */
-#define DEFAULT_FORBIDDEN "M500 M502 M997 M303 M928"
 
 /* The queue, opened on first use; NULL with err set when the data directory is unusable. */
 static lb_printq *need_printq(lb_server *s, lb_error *err)
@@ -42,21 +42,11 @@ static int print_flag(lb_server *s, const char *key, int def)
 	       strcmp(v, "on") == 0;
 }
 
-/* The safety policy from [print]; 0 or negative with err set (a bad config entry). */
+/* The safety policy from [print] (lb_print_policy: the one the printers' consoles obey too);
+ * 0 or negative with err set (a bad config entry). */
 static int print_policy(lb_server *s, gcode_policy *p, lb_error *err)
 {
-	char why[160];
-
-	memset(p, 0, sizeof *p);
-	if (lb_config_num(s->opts.config, "print", "max_hotend", 0, 500, 260, &p->max_hotend, err) <
-		0 ||
-	    lb_config_num(s->opts.config, "print", "max_bed", 0, 200, 110, &p->max_bed, err) < 0)
-		return LB_EFAIL;
-	if (gcode_policy_forbid(
-		p, lb_config_str(s->opts.config, "print", "forbidden", DEFAULT_FORBIDDEN), why,
-		sizeof why) < 0)
-		return lb_error_set(err, LB_ERR_INTERNAL, "[print] forbidden: %s", why);
-	return 0;
+	return lb_print_policy(s->opts.config, p, err);
 }
 
 /* Publish a queue change on bridge/queue/: {event, job}. */
@@ -104,19 +94,22 @@ void srv_print_dispatch(lb_server *s)
 		lb_device *d = s->dev[i];
 		long long id;
 		json_t *job, *args;
-		char file[600];
+		char file[600], progress[600];
 		if (!d->opened || d->removing || strcmp(d->spec.kind, "printer") != 0 ||
 		    !printer_free(s, d))
 			continue;
-		if (!lb_printq_bed_clear(s->printq, d->spec.id))
+		/* the bed is marked not clear when a job is handed over (persisted with the job's
+		 * state), so a restart after any stop still waits for printer.clear */
+		if (print_flag(s, "confirm_bed", 1) && !lb_printq_bed_clear(s->printq, d->spec.id))
 			continue;
 		id = lb_printq_next(s->printq, d->spec.id);
-		if (id <= 0 || lb_printq_path(s->printq, id, file, sizeof file) < 0)
+		if (id <= 0 || lb_printq_path(s->printq, id, file, sizeof file) < 0 ||
+		    lb_printq_progress_path(s->printq, id, progress, sizeof progress) < 0)
 			continue;
 		job = lb_printq_job(s->printq, id);
-		args = json_pack("{s:I,s:s,s:O,s:O,s:O,s:O}", "job", (json_int_t)id, "path", file,
-				 "name", json_object_get(job, "name"), "size",
-				 json_object_get(job, "size"), "lines",
+		args = json_pack("{s:I,s:s,s:s,s:O,s:O,s:O,s:O}", "job", (json_int_t)id, "path",
+				 file, "progress", progress, "name", json_object_get(job, "name"),
+				 "size", json_object_get(job, "size"), "lines",
 				 json_object_get(json_object_get(job, "meta"), "lines"), "time_s",
 				 json_object_get(json_object_get(job, "meta"), "time_s"));
 		json_decref(job);
@@ -130,8 +123,12 @@ void srv_print_dispatch(lb_server *s)
 					   "args", args);
 		uint64_t token = ++s->next_token;
 		if (lb_device_send(d, "call", token, params) < 0) {
+			/* never reached the printer: nothing was printed, the bed is as clear as
+			 * the dispatcher found it */
 			lb_printq_set_state(s->printq, id, "approved", NULL, NULL,
 					    lb_now_read().real, &err);
+			if (print_flag(s, "confirm_bed", 1))
+				lb_printq_set_bed(s->printq, d->spec.id, true, &err);
 			json_decref(params);
 			continue;
 		}
@@ -167,10 +164,15 @@ int srv_print_reply(lb_server *s, uint64_t token, const json_t *reply)
 		const char *printer = json_string_value(json_object_get(job, "assigned"));
 		lb_warn("print queue: printer %s refused job %lld: %s", printer ? printer : "?", id,
 			json_string_value(json_object_get(e, "message")));
-		if (printer)
-			json_object_del(s->print_busy, printer);
 		lb_printq_set_state(s->printq, id, "approved", NULL, NULL, lb_now_read().real,
 				    &err);
+		if (printer) {
+			/* it refused before sending a line: the bed is as clear as the dispatcher
+			 * found it (clear, when confirmations are on) */
+			json_object_del(s->print_busy, printer);
+			if (print_flag(s, "confirm_bed", 1))
+				lb_printq_set_bed(s->printq, printer, true, &err);
+		}
 		json_decref(job);
 		queue_changed(s, "approved", id);
 	}
@@ -194,11 +196,9 @@ void srv_print_event(lb_server *s, lb_device *d, const json_t *ev)
 	if (lb_printq_set_state(s->printq, id, state, d->spec.id, error, lb_now_read().real, &err) <
 	    0)
 		lb_err("print queue: job %lld: %s", id, err.message);
-	if (strcmp(state, "printing") != 0 && strcmp(state, "paused") != 0) {
+	/* the bed was marked not clear when the job started: it stays so until printer.clear */
+	if (strcmp(state, "printing") != 0 && strcmp(state, "paused") != 0)
 		json_object_del(s->print_busy, d->spec.id);
-		if (print_flag(s, "confirm_bed", 1))
-			lb_printq_set_bed(s->printq, d->spec.id, false, &err);
-	}
 	queue_changed(s, state, id);
 	srv_print_dispatch(s);
 }

@@ -15,8 +15,10 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "config.h"
 #include "grow.h"
 #include "log.h"
+#include "progress.h"
 
 #define PQ_BLOCK 65536	  /* bytes read at a time for the checksum */
 #define PQ_LINE_MAX 65536 /* a raw line (comments included) and its '\n' must fit */
@@ -56,6 +58,29 @@ static const char schema[] =
 #define WAITING "('submitted', 'approved')"
 #define ACTIVE "('queued', 'printing', 'paused')"
 #define FINISHED "('done', 'failed', 'cancelled', 'interrupted')"
+
+int lb_print_policy(const json_t *config, gcode_policy *p, lb_error *err)
+{
+	char why[160];
+
+	memset(p, 0, sizeof *p);
+	if (lb_config_num(config, "print", "max_hotend", 0, 500, GCODE_POLICY_MAX_HOTEND,
+			  &p->max_hotend, err) < 0 ||
+	    lb_config_num(config, "print", "max_bed", 0, 200, GCODE_POLICY_MAX_BED, &p->max_bed,
+			  err) < 0)
+		goto strictest;
+	if (gcode_policy_forbid(p,
+				lb_config_str(config, "print", "forbidden", GCODE_POLICY_FORBIDDEN),
+				why, sizeof why) < 0) {
+		lb_error_set(err, LB_ERR_INTERNAL, "[print] forbidden: %s", why);
+		goto strictest;
+	}
+	return 0;
+strictest:
+	memset(p, 0, sizeof *p);
+	p->refuse_all = 1; /* nothing passes a policy that could not be read */
+	return LB_EFAIL;
+}
 
 /* The static string of a known state, or NULL. */
 static const char *state_static(const char *state)
@@ -117,6 +142,53 @@ static int gcode_path(lb_printq *q, long long id, char *path, size_t cap)
 	int n = snprintf(path, cap, "%s/%lld.gcode", q->prints, id);
 
 	return n < 0 || (size_t)n >= cap ? LB_EINVAL : 0;
+}
+
+int lb_printq_progress_path(lb_printq *q, long long id, char *path, size_t cap)
+{
+	int n = q ? snprintf(path, cap, "%s/%lld.progress", q->prints, id) : -1;
+
+	return n < 0 || (size_t)n >= cap ? LB_EINVAL : 0;
+}
+
+/* Remove a job's progress file (it is folded into the database); best effort. */
+static void drop_progress(lb_printq *q, long long id)
+{
+	char file[PQ_PATH_MAX];
+
+	if (lb_printq_progress_path(q, id, file, sizeof file) == 0 && unlink(file) < 0 &&
+	    errno != ENOENT)
+		lb_warn("print queue: cannot remove %s: %s", file, strerror(errno));
+}
+
+/*
+ * Fold job id's progress file (written by its printer's thread at each acknowledged line) into
+ * its row: 1 when the file held a valid record and the row took it, 0 when there is none,
+ * LB_EFAIL with err set on a database error.
+ */
+static int fold_progress(lb_printq *q, long long id, lb_error *err)
+{
+	char file[PQ_PATH_MAX];
+	int64_t line, offset;
+	sqlite3_stmt *s;
+	int fd, ok;
+
+	if (lb_printq_progress_path(q, id, file, sizeof file) < 0)
+		return 0;
+	fd = open(file, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ok = lb_progress_read(fd, &line, &offset) == 0;
+	close(fd);
+	if (!ok)
+		return 0;
+	s = lb_db_prepare(q->db, "UPDATE jobs SET line = ?, offset = ? WHERE id = ?", err);
+	if (!s)
+		return LB_EFAIL;
+	sqlite3_bind_int64(s, 1, line);
+	sqlite3_bind_int64(s, 2, offset);
+	sqlite3_bind_int64(s, 3, id);
+	return lb_db_run(q->db, s, err) < 0 ? LB_EFAIL : 1;
 }
 
 /*
@@ -330,11 +402,69 @@ static void recover_files(lb_printq *q, int64_t now_real)
 		closedir(d);
 }
 
+/*
+ * After a stop: jobs left queued, printing or paused take the last acknowledged position from
+ * their progress file and become interrupted, and their printers' beds are marked not clear
+ * (a part may be on them), in one transaction. 0, or LB_EFAIL with err set.
+ */
+static int recover_active(lb_printq *q, int64_t now_real, lb_error *err)
+{
+	sqlite3_stmt *s;
+	long long *ids = NULL;
+	size_t nids = 0, cap = 0;
+	int rc = LB_EFAIL, changed;
+
+	if (lb_db_exec(q->db, "BEGIN IMMEDIATE", err) < 0)
+		return LB_EFAIL;
+	s = lb_db_prepare(q->db, "SELECT id FROM jobs WHERE state IN " ACTIVE, err);
+	if (!s)
+		goto done;
+	while (sqlite3_step(s) == SQLITE_ROW)
+		if (lb_grow(&ids, &cap, nids, sizeof *ids) == 0)
+			ids[nids++] = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	for (size_t i = 0; i < nids; i++)
+		if (fold_progress(q, ids[i], err) < 0)
+			goto done;
+	/* a database written before beds were marked at the start of a job: mark them now */
+	s = lb_db_prepare(q->db,
+			  "INSERT OR REPLACE INTO beds (printer, clear) SELECT DISTINCT assigned, 0"
+			  " FROM jobs WHERE state IN " ACTIVE " AND assigned IS NOT NULL",
+			  err);
+	if (!s || lb_db_run(q->db, s, err) < 0)
+		goto done;
+	s = lb_db_prepare(
+	    q->db,
+	    "UPDATE jobs SET state = 'interrupted', finished = ?,"
+	    " error = 'the bridge stopped while printing (last acknowledged line ' || line"
+	    " || ', byte offset ' || offset || ')' WHERE state IN " ACTIVE,
+	    err);
+	if (!s)
+		goto done;
+	sqlite3_bind_int64(s, 1, now_real);
+	if (lb_db_run(q->db, s, err) < 0)
+		goto done;
+	changed = sqlite3_changes(q->db);
+	if (lb_db_exec(q->db, "COMMIT", err) < 0)
+		goto done;
+	rc = 0;
+	if (changed > 0)
+		lb_warn("print queue: %d job(s) interrupted by the last stop: their printers wait "
+			"for printer.clear",
+			changed);
+	for (size_t i = 0; i < nids; i++)
+		drop_progress(q, ids[i]);
+done:
+	if (rc < 0)
+		lb_db_exec(q->db, "ROLLBACK", NULL);
+	free(ids);
+	return rc;
+}
+
 lb_printq *lb_printq_new(const char *dir, int64_t now_real, lb_error *err)
 {
 	lb_printq *q = calloc(1, sizeof *q);
 	char path[PQ_PATH_MAX];
-	sqlite3_stmt *s;
 	int n;
 
 	if (!q) {
@@ -356,20 +486,8 @@ lb_printq *lb_printq_new(const char *dir, int64_t now_real, lb_error *err)
 	q->db = lb_db_open(path, schema, err);
 	if (!q->db)
 		goto fail;
-	s = lb_db_prepare(
-	    q->db,
-	    "UPDATE jobs SET state = 'interrupted', finished = ?,"
-	    " error = 'the bridge stopped while printing (last acknowledged line ' || line"
-	    " || ', byte offset ' || offset || ')' WHERE state IN " ACTIVE,
-	    err);
-	if (!s)
+	if (recover_active(q, now_real, err) < 0)
 		goto fail;
-	sqlite3_bind_int64(s, 1, now_real);
-	if (lb_db_run(q->db, s, err) < 0)
-		goto fail;
-	if (sqlite3_changes(q->db) > 0)
-		lb_warn("print queue: %d job(s) interrupted by the last stop",
-			sqlite3_changes(q->db));
 	recover_files(q, now_real);
 	return q;
 fail:
@@ -909,6 +1027,7 @@ int lb_printq_set_state(lb_printq *q, long long id, const char *state, const cha
 {
 	const char *now_state, *target = state_static(state);
 	sqlite3_stmt *s;
+	bool active;
 
 	if (!q)
 		return lb_error_set(err, LB_ERR_INVALID_PARAMS, "no print queue");
@@ -918,6 +1037,8 @@ int lb_printq_set_state(lb_printq *q, long long id, const char *state, const cha
 				    state ? state : "");
 	if (need_job(q, id, &now_state, err) < 0)
 		return LB_EFAIL;
+	active = strcmp(target, "queued") == 0 || strcmp(target, "printing") == 0 ||
+		 strcmp(target, "paused") == 0;
 	/* started: the first time it prints; finished: set when finished, cleared otherwise; the
 	 * error: replaced when given, cleared when the job is back to an unfinished state */
 	s = lb_db_prepare(q->db,
@@ -935,7 +1056,37 @@ int lb_printq_set_state(lb_printq *q, long long id, const char *state, const cha
 	sqlite3_bind_text(s, 3, error, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(s, 4, now_real);
 	sqlite3_bind_int64(s, 5, id);
-	return lb_db_run(q->db, s, err);
+	if (!active) {
+		if (lb_db_run(q->db, s, err) < 0)
+			return LB_EFAIL;
+		/* finished: the exact last position is in the file, however the job ended */
+		if (is_finished(target) && fold_progress(q, id, err) >= 0)
+			drop_progress(q, id);
+		return 0;
+	}
+	/* a job handed to a printer: from now on its bed may hold a part, whatever stops the job
+	 * (crash, kill -9, unplug, reset): only printer.clear clears it. One transaction, so no
+	 * restart can see the job started and the bed clear. */
+	if (lb_db_exec(q->db, "BEGIN IMMEDIATE", err) < 0) {
+		sqlite3_finalize(s);
+		return LB_EFAIL;
+	}
+	if (lb_db_run(q->db, s, err) < 0)
+		goto rollback;
+	s = lb_db_prepare(
+	    q->db,
+	    "INSERT OR REPLACE INTO beds (printer, clear) SELECT assigned, 0 FROM jobs"
+	    " WHERE id = ? AND assigned IS NOT NULL",
+	    err);
+	if (!s)
+		goto rollback;
+	sqlite3_bind_int64(s, 1, id);
+	if (lb_db_run(q->db, s, err) < 0 || lb_db_exec(q->db, "COMMIT", err) < 0)
+		goto rollback;
+	return 0;
+rollback:
+	lb_db_exec(q->db, "ROLLBACK", NULL);
+	return LB_EFAIL;
 }
 
 int lb_printq_progress(lb_printq *q, long long id, long line, long long offset, lb_error *err)
@@ -1003,7 +1154,10 @@ int lb_printq_retry(lb_printq *q, long long id, int64_t now_real, lb_error *err)
 	if (!s)
 		return LB_EFAIL;
 	sqlite3_bind_int64(s, 1, id);
-	return lb_db_run(q->db, s, err);
+	if (lb_db_run(q->db, s, err) < 0)
+		return LB_EFAIL;
+	drop_progress(q, id);
+	return 0;
 }
 
 int lb_printq_delete(lb_printq *q, long long id, lb_error *err)
@@ -1026,6 +1180,7 @@ int lb_printq_delete(lb_printq *q, long long id, lb_error *err)
 	sqlite3_bind_int64(s, 1, id);
 	if (lb_db_run(q->db, s, err) < 0)
 		return LB_EFAIL;
+	drop_progress(q, id);
 	/* the row first: a crash before the unlink leaves a file that lb_printq_new removes */
 	if (gcode_path(q, id, file, sizeof file) == 0 && unlink(file) < 0 && errno != ENOENT)
 		lb_warn("print queue: cannot remove %s: %s", file, strerror(errno));

@@ -20,9 +20,18 @@
 typedef struct lb_printq lb_printq;
 
 /*
+ * The safety policy from the [print] section of config (max_hotend, max_bed, forbidden; the
+ * defaults of protocols/gcode.h): the one policy that the queue checks submitted files against
+ * and that printers check console commands against. 0, or negative with err set naming the bad
+ * entry (file:line); *p then refuses every command (refuse_all).
+ */
+int lb_print_policy(const json_t *config, gcode_policy *p, lb_error *err);
+
+/*
  * Open (creating if needed) dir/printq.db and the file directory dir/prints/. Jobs that a crash
- * left printing, paused or queued are marked interrupted (keeping their last acknowledged line
- * and byte offset) at now_real. NULL with err set on failure.
+ * left printing, paused or queued are marked interrupted at now_real, with the last acknowledged
+ * line and byte offset of their progress file, and their printers' beds not clear (one
+ * transaction). NULL with err set on failure.
  */
 lb_printq *lb_printq_new(const char *dir, int64_t now_real, lb_error *err);
 
@@ -82,10 +91,19 @@ int lb_printq_approve(lb_printq *q, long long id, const char *by, int64_t now_re
 /*
  * Set a job's state (and printer when not NULL, error message when not NULL), stamping started
  * (printing, first time) and finished (done, failed, cancelled, interrupted). Any transition is
- * accepted: the caller (the dispatcher) decides. 0 or negative with err set.
+ * accepted: the caller (the dispatcher) decides. A job going to queued, printing or paused marks
+ * its printer's bed not clear in the same transaction (only lb_printq_set_bed clears it); a job
+ * finishing takes its progress file's position. 0 or negative with err set.
  */
 int lb_printq_set_state(lb_printq *q, long long id, const char *state, const char *printer,
 			const char *error, int64_t now_real, lb_error *err);
+
+/*
+ * The progress file of job id into path[cap] (dir/prints/<id>.progress, see progress.h): the
+ * printer's thread records each acknowledged position there; the queue folds it into the job
+ * when the job finishes and when lb_printq_new recovers jobs a stop interrupted. 0 or negative.
+ */
+int lb_printq_progress_path(lb_printq *q, long long id, char *path, size_t cap);
 
 /* Record the last acknowledged line and byte offset of a printing job. 0 or negative. */
 int lb_printq_progress(lb_printq *q, long long id, long line, long long offset, lb_error *err);
@@ -112,7 +130,7 @@ long long lb_printq_next(lb_printq *q, const char *printer);
 /* Whether a printer's bed is known clear (persisted; a printer never seen is clear). */
 bool lb_printq_bed_clear(lb_printq *q, const char *printer);
 
-/* Record that a printer's bed is clear (a teacher confirmed) or not (a job just finished). */
+/* Record that a printer's bed is clear (a teacher confirmed) or not. */
 int lb_printq_set_bed(lb_printq *q, const char *printer, bool clear, lb_error *err);
 
 #endif

@@ -573,6 +573,11 @@ int gcode_policy_check(const gcode_policy *p, const char *cmd, char *why, size_t
 	char l;
 
 	gc_why(why, cap, "%s", "");
+	if (p && p->refuse_all) {
+		gc_why(why, cap, "%s",
+		       "the safety policy ([print]) is misconfigured: nothing is sent");
+		return -1;
+	}
 	if (!p || !cmd || gcode_code_parse(cmd, &c) < 0 || !c.letter)
 		return 0;
 	gc_code_text(&c, ct, sizeof ct);

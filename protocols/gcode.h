@@ -71,11 +71,18 @@ typedef enum gcode_class {
 
 gcode_class gcode_classify(const gcode_code *code);
 
+/* The policy's defaults: the one place they are written (the queue's submission check and the
+ * printers' console check both take their policy from lb_print_policy, bridge/printq.h). */
+#define GCODE_POLICY_MAX_HOTEND 260.0			  /* °C */
+#define GCODE_POLICY_MAX_BED 110.0			  /* °C */
+#define GCODE_POLICY_FORBIDDEN "M500 M502 M997 M303 M928" /* EEPROM, firmware, autotune, SD log */
+
 /* A safety policy applied to every command of a submitted file. */
 typedef struct gcode_policy {
 	double max_hotend; /* °C allowed in M104/M109 S or R, and G10 S; <= 0: no limit */
 	double max_bed;	   /* °C allowed in M140/M190 S or R; <= 0: no limit */
 	double max_chamber;
+	int refuse_all; /* a misconfigured policy: every command is refused */
 	int nforbidden;
 	gcode_code forbidden[GCODE_POLICY_MAX]; /* sub -1 forbids every subcode */
 } gcode_policy;

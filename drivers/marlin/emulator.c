@@ -56,7 +56,7 @@ struct marlin_emu {
 	marlin_emu_options o;
 	char serial[64];
 	lb_pty_board b; /* the pseudo-terminal and the thread */
-	FILE *log;
+	FILE *log, *ack_log;
 
 	/* faults (set from any thread) */
 	atomic_int f_silent, f_garbage, f_no_resend_ok, f_reset, f_thermal, f_always_on;
@@ -64,6 +64,7 @@ struct marlin_emu {
 
 	/* statistics (read from any thread) */
 	atomic_long executed, rejected, dropped_ok, resets;
+	atomic_int port_open; /* a host has the port open (open_, for other threads) */
 	atomic_llong estop_ns, hotend_mc, bed_mc; /* temperatures in milli-°C */
 	atomic_int halted_pub;
 
@@ -131,11 +132,12 @@ static void out_raw(marlin_emu *e, const char *s, size_t n)
 	e->out_len += n;
 }
 
-/* Print one line (text without its '\n'); noise first under GARBAGE, nothing under SILENT. */
-static void emit_line(marlin_emu *e, const char *s)
+/* Print one line (text without its '\n'); noise first under GARBAGE, nothing under SILENT.
+ * 1 when the line goes out, 0 when SILENT swallowed it. */
+static int emit_line(marlin_emu *e, const char *s)
 {
 	if (atomic_load_explicit(&e->f_silent, memory_order_relaxed))
-		return;
+		return 0;
 	if (atomic_load_explicit(&e->f_garbage, memory_order_relaxed) &&
 	    ++e->garbage_count % 3 == 0) {
 		static const char noise[] = "\x07\x1b\xfe garbage\n";
@@ -143,6 +145,7 @@ static void emit_line(marlin_emu *e, const char *s)
 	}
 	out_raw(e, s, strlen(s));
 	out_raw(e, "\n", 1);
+	return 1;
 }
 
 /* printf-style emit_line; lines longer than 255 bytes are cut. */
@@ -158,17 +161,18 @@ static void emitf(marlin_emu *e, const char *fmt, ...)
 	emit_line(e, buf);
 }
 
-/* Print an "ok" line (text starts with "ok"), or drop it under DROP_OK (counted). */
-static void emit_ok(marlin_emu *e, const char *text)
+/* Print an "ok" line (text starts with "ok"), or drop it under DROP_OK (counted). 1 when it
+ * goes out. */
+static int emit_ok(marlin_emu *e, const char *text)
 {
 	long every = atomic_load_explicit(&e->f_drop_ok, memory_order_relaxed);
 
 	e->ok_count++;
 	if (every > 0 && e->ok_count % every == 0) {
 		atomic_fetch_add(&e->dropped_ok, 1);
-		return;
+		return 0;
 	}
-	emit_line(e, text);
+	return emit_line(e, text);
 }
 
 /* Marlin's print_heater_states: " T:20.00 /0.00 B:20.00 /0.00 @:0 B@:0" into buf. */
@@ -271,7 +275,11 @@ static void finish(marlin_emu *e)
 			 e->o.bufsize - e->slot_count);
 	else
 		snprintf(buf, sizeof buf, "ok P%d B%d", PLANNER_FREE, e->o.bufsize - e->slot_count);
-	emit_ok(e, buf);
+	if (emit_ok(e, buf) && e->ack_log && s->has_n && s->text[0]) {
+		/* the host can count this line as accepted: it has its ok */
+		fprintf(e->ack_log, "%s\n", s->text);
+		fflush(e->ack_log);
+	}
 	e->run = RUN_NONE;
 	e->slot_head = (e->slot_head + 1) % e->o.bufsize;
 	e->slot_count--;
@@ -881,6 +889,7 @@ static void *emu_thread(void *arg)
 		if (p.revents & POLLHUP) {
 			if (e->open_) {
 				e->open_ = 0; /* nobody listens: the board is unpowered */
+				atomic_store(&e->port_open, 0);
 				e->out_len = 0;
 				e->rx_pending = e->tx_pending = e->tx_blocked = 0;
 			}
@@ -891,6 +900,7 @@ static void *emu_thread(void *arg)
 		if (!e->open_) {
 			/* the port was opened: DTR resets the board */
 			e->open_ = 1;
+			atomic_store(&e->port_open, 1);
 			tcflush(e->b.master, TCOFLUSH);
 			atomic_store(&e->f_reset, 0);
 			board_reset(e);
@@ -899,6 +909,7 @@ static void *emu_thread(void *arg)
 		tick_faults(e);
 		if (take_input(e, buf, now) < 0) {
 			e->open_ = 0;
+			atomic_store(&e->port_open, 0);
 			continue;
 		}
 		if (!e->halted) {
@@ -968,7 +979,16 @@ marlin_emu *marlin_emu_new(const marlin_emu_options *o, lb_error *err)
 			goto fail;
 		}
 	}
+	if (e->o.ack_log_path) {
+		e->ack_log = fopen(e->o.ack_log_path, "w");
+		if (!e->ack_log) {
+			lb_error_set(err, LB_ERR_INTERNAL, "cannot open %s: %s", e->o.ack_log_path,
+				     strerror(errno));
+			goto fail;
+		}
+	}
 	e->o.log_path = NULL; /* the caller's string need not outlive this call */
+	e->o.ack_log_path = NULL;
 	e->hotend = e->bed = AMBIENT;
 	publish(e);
 	if (lb_pty_board_start(&e->b, 1, emu_thread, e, err) < 0)
@@ -977,6 +997,8 @@ marlin_emu *marlin_emu_new(const marlin_emu_options *o, lb_error *err)
 fail:
 	if (e->log)
 		fclose(e->log);
+	if (e->ack_log)
+		fclose(e->ack_log);
 	free(e->ring);
 	free(e->slots);
 	free(e);
@@ -1019,6 +1041,7 @@ void marlin_emu_set_fault(marlin_emu *e, marlin_emu_fault fault, long every)
 void marlin_emu_stats_get(marlin_emu *e, marlin_emu_stats *out)
 {
 	out->executed = atomic_load(&e->executed);
+	out->port_open = atomic_load(&e->port_open);
 	out->rejected = atomic_load(&e->rejected);
 	out->dropped_ok = atomic_load(&e->dropped_ok);
 	out->resets = atomic_load(&e->resets);
@@ -1039,6 +1062,8 @@ void marlin_emu_destroy(marlin_emu **pe)
 	lb_pty_board_stop(&e->b);
 	if (e->log)
 		fclose(e->log);
+	if (e->ack_log)
+		fclose(e->ack_log);
 	free(e->ring);
 	free(e->slots);
 	free(e->out);

@@ -21,6 +21,9 @@ typedef struct marlin_emu_options {
 	const char *log_path; /* if set: every executed command, one per line, in order ("G1 X1"),
 				 written as it executes (flushed per line) */
 	const char *serial;   /* reported in M115 (UUID), default "sim-marlin-1" */
+	const char *ack_log_path; /* if set: every numbered command whose "ok" went out (not
+				     dropped, not silenced), one per line, flushed: what the host
+				     may count as accepted */
 } marlin_emu_options;
 
 typedef enum marlin_emu_fault {
@@ -58,6 +61,7 @@ typedef struct marlin_emu_stats {
 	int64_t estop_ns;   /* CLOCK_MONOTONIC when M112 was read off the wire; 0 if never */
 	double hotend, bed; /* current temperatures */
 	int halted;	    /* after M112, kill() or a thermal error, until the port is reopened */
+	int port_open;	    /* a host has the port open (a close is seen within ~20 ms) */
 } marlin_emu_stats;
 void marlin_emu_stats_get(marlin_emu *e, marlin_emu_stats *out);
 

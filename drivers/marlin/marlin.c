@@ -1,4 +1,5 @@
 /* marlin.c - 3D printers running Marlin or RepRap firmware over USB serial: the driver's glue. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,7 +10,9 @@
 #include "../../bridge/driver.h"
 #include "../../bridge/emulated.h"
 #include "../../bridge/log.h"
+#include "../../bridge/printq.h"
 #include "emulator.h"
+#include "link.h"
 #include "printer.h"
 
 /*
@@ -19,8 +22,12 @@
  *   inflight = 4                lines in flight at most (1: one at a time; default: the
  *                               firmware's free command slots when it reports ADVANCED_OK, else 4)
  *   rx_buffer = 127             bytes in flight at most (the board's serial receive buffer)
- *   pace = 1                    write at the link's pace (boards with a USB-serial chip); 0 for
- *                               boards with native USB (baud is meaningless), found by USB id
+ *   pace = auto                 write at the link's pace: auto (default) paces USB-serial
+ *                               adapters (CH340, FTDI, CP210x: ttyUSB) and ports of unknown kind,
+ *                               not boards with native USB (ttyACM: Prusa, STM32, LPC), where baud
+ *                               means nothing (link.c); 1 or 0 force it
+ *   resend_ok = auto            whether the firmware prints "ok" after "Resend:" (Marlin 1.x and
+ *                               2.0 do, 2.1 does not): auto learns it (ADVANCED_OK needs none)
  *   timeout_s = 30              an ordinary command unanswered this long: its ok is taken as lost
  *   homing_timeout_s = 600, heating_timeout_s = 1800, wait_timeout_s = 3600
  *   pause_gcode = G91 | G1 Z10 F600 | G90      sent when a job pauses ('|' separates lines)
@@ -72,17 +79,85 @@ static int configured_port(const json_t *cfg, const char *path)
 	return 0;
 }
 
-/* The print queue's safety policy ([print]), which console commands obey too, as params. */
+/* The print queue's safety policy (lb_print_policy: [print]), which console commands obey too,
+ * as params: its limits and forbidden list, or the configuration error that makes it refuse
+ * everything. */
 static json_t *policy_params(const json_t *cfg)
 {
-	double hot, bed;
+	gcode_policy pol;
 	lb_error err;
 
-	if (lb_config_num(cfg, "print", "max_hotend", 0, 500, 260, &hot, &err) < 0 ||
-	    lb_config_num(cfg, "print", "max_bed", 0, 200, 110, &bed, &err) < 0)
-		hot = 260, bed = 110; /* the queue reports the bad value */
-	return json_pack("{s:f,s:f,s:s}", "max_hotend", hot, "max_bed", bed, "forbidden",
-			 lb_config_str(cfg, "print", "forbidden", MK_DEFAULT_FORBIDDEN));
+	if (lb_print_policy(cfg, &pol, &err) < 0)
+		return json_pack("{s:s}", "error", err.message);
+	return json_pack("{s:f,s:f,s:s}", "max_hotend", pol.max_hotend, "max_bed", pol.max_bed,
+			 "forbidden",
+			 lb_config_str(cfg, "print", "forbidden", GCODE_POLICY_FORBIDDEN));
+}
+
+/* resend_ok = auto | yes | no of a section into params (MK_RESEND_OK_*); 0, or -1 (logged). */
+static int param_resend_ok(const json_t *cfg, const char *section, json_t *params)
+{
+	const char *v = lb_config_str(cfg, section, "resend_ok", "auto");
+	int k;
+
+	if (strcmp(v, "auto") == 0)
+		k = MK_RESEND_OK_UNKNOWN;
+	else if (strcmp(v, "yes") == 0 || strcmp(v, "1") == 0)
+		k = MK_RESEND_OK_YES;
+	else if (strcmp(v, "no") == 0 || strcmp(v, "0") == 0)
+		k = MK_RESEND_OK_NO;
+	else {
+		lb_err("[%s] resend_ok = %s: auto, yes or no", section, v);
+		return -1;
+	}
+	json_object_set_new(params, "resend_ok", json_integer(k));
+	return 0;
+}
+
+/* pace = auto | 0 | 1 of a section into *out (MK_PACE_AUTO, 0, 1); 0, or -1 (logged). */
+static int param_pace(const json_t *cfg, const char *section, int *out)
+{
+	const char *v = lb_config_str(cfg, section, "pace", "auto");
+
+	if (strcmp(v, "auto") == 0)
+		*out = MK_PACE_AUTO;
+	else if (strcmp(v, "0") == 0 || strcmp(v, "no") == 0 || strcmp(v, "off") == 0)
+		*out = 0;
+	else if (strcmp(v, "1") == 0 || strcmp(v, "yes") == 0 || strcmp(v, "on") == 0)
+		*out = 1;
+	else {
+		lb_err("[%s] pace = %s: auto, 0 or 1", section, v);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Pacing for the port at path into params ("pace": 0/1, "pacing": what and why): its USB ids from
+ * the scan's port list (matched after symlinks, e.g. /dev/serial/by-id/...) and its device name.
+ */
+static void set_pacing(const lb_scan_ctx *ctx, const char *path, int pace_cfg, long baud,
+		       json_t *params)
+{
+	char real[PATH_MAX], other[PATH_MAX], desc[96];
+	const char *name = realpath(path, real) ? real : path;
+	int vid = 0, pid = 0, pace;
+	json_t *port;
+	size_t i;
+
+	json_array_foreach(ctx->ports, i, port)
+	{
+		const char *pp = json_string_value(json_object_get(port, "path"));
+		if (pp &&
+		    (strcmp(pp, path) == 0 || (realpath(pp, other) && strcmp(other, name) == 0))) {
+			vid = (int)json_integer_value(json_object_get(port, "vid"));
+			pid = (int)json_integer_value(json_object_get(port, "pid"));
+			break;
+		}
+	}
+	pace = mk_link_pace(pace_cfg, name, vid, pid, baud, desc, sizeof desc);
+	json_object_set_new(params, "pace", json_integer(pace));
+	json_object_set_new(params, "pacing", json_string(desc));
 }
 
 /* scan: configured [marlin.NAME] sections whose port exists, Prusa and Marlin-LPC USB boards, and
@@ -100,6 +175,7 @@ static int mk_scan(const lb_driver *drv, const lb_scan_ctx *ctx, lb_spec_list *o
 		const char *path, *title;
 		char id[64];
 		json_t *params;
+		int pace;
 		if (strncmp(section, "marlin.", 7) != 0)
 			continue;
 		make_id(id, sizeof id, section + 7);
@@ -111,7 +187,8 @@ static int mk_scan(const lb_driver *drv, const lb_scan_ctx *ctx, lb_spec_list *o
 		if (param_num(ctx->config, section, "baud", 1200, 4000000, DEFAULT_BAUD, params) ||
 		    param_num(ctx->config, section, "inflight", 0, MK_WINDOW_MAX, 0, params) ||
 		    param_num(ctx->config, section, "rx_buffer", 16, 65536, 127, params) ||
-		    param_num(ctx->config, section, "pace", 0, 1, 1, params) ||
+		    param_pace(ctx->config, section, &pace) ||
+		    param_resend_ok(ctx->config, section, params) ||
 		    param_num(ctx->config, section, "timeout_s", 1, 3600, 30, params) ||
 		    param_num(ctx->config, section, "homing_timeout_s", 1, 36000, 600, params) ||
 		    param_num(ctx->config, section, "heating_timeout_s", 1, 36000, 1800, params) ||
@@ -121,6 +198,8 @@ static int mk_scan(const lb_driver *drv, const lb_scan_ctx *ctx, lb_spec_list *o
 			json_decref(params);
 			continue;
 		}
+		set_pacing(ctx, path, pace,
+			   (long)json_number_value(json_object_get(params, "baud")), params);
 		for (int k = 0; k < 3; k++) {
 			const char *g = lb_config_str(ctx->config, section, gcodes[k], NULL);
 			if (g)
@@ -145,12 +224,16 @@ static int mk_scan(const lb_driver *drv, const lb_scan_ctx *ctx, lb_spec_list *o
 		if (configured_port(ctx->config, json_string_value(json_object_get(port, "path"))))
 			continue;
 		make_id(id, sizeof id, serial && *serial ? serial : "usb");
-		lb_spec_list_add(out, id, json_string_value(json_object_get(port, "description")),
-				 "printer", json_is_true(json_object_get(port, "simulated")),
-				 json_pack("{s:s,s:o,s:i}", "path",
-					   json_string_value(json_object_get(port, "path")),
-					   "policy", policy_params(ctx->config), "pace",
-					   hint ? 1 : 0)); /* native USB boards: no UART */
+		{
+			const char *path = json_string_value(json_object_get(port, "path"));
+			json_t *params = json_pack("{s:s,s:o}", "path", path, "policy",
+						   policy_params(ctx->config));
+			/* the emulator is paced (its pty has no kind), native USB boards not */
+			set_pacing(ctx, path, MK_PACE_AUTO, DEFAULT_BAUD, params);
+			lb_spec_list_add(
+			    out, id, json_string_value(json_object_get(port, "description")),
+			    "printer", json_is_true(json_object_get(port, "simulated")), params);
+		}
 	}
 	return 0;
 }
@@ -185,6 +268,9 @@ static int mk_open(lb_device *dev, const lb_now *now, lb_error *err)
 	p->rx_buffer = (int)spec_num(dev, "rx_buffer", 127);
 	p->baud = (long)spec_num(dev, "baud", DEFAULT_BAUD);
 	p->pace = spec_num(dev, "pace", 1) != 0;
+	/* whether the firmware prints an ok after a resend request: configured, else learnt */
+	p->snd.resend_ok = (int)spec_num(dev, "resend_ok", MK_RESEND_OK_UNKNOWN);
+	spec_str(dev, "pacing", p->pace ? "link" : "none", p->pacing, sizeof p->pacing);
 	p->quiet_ns =
 	    MK_QUIET_NS + (int64_t)(2e9 * 10 * p->rx_buffer / spec_num(dev, "baud", DEFAULT_BAUD));
 	p->timeouts[GCODE_CLASS_QUICK] = (int64_t)(spec_num(dev, "timeout_s", 30) * 1e9);
@@ -199,14 +285,23 @@ static int mk_open(lb_device *dev, const lb_now *now, lb_error *err)
 	spec_str(dev, "cancel_gcode", "M104 S0 | M140 S0 | M107 | M84", p->cancel_gcode,
 		 sizeof p->cancel_gcode);
 	{
+		/* the queue's policy, read once from [print] by lb_print_policy at the scan: a
+		 * policy that could not be read (or parsed here) refuses every console command */
 		const json_t *pol = json_object_get(dev->spec.params, "policy");
 		const char *forbid = json_string_value(json_object_get(pol, "forbidden"));
+		const char *bad = json_string_value(json_object_get(pol, "error"));
 		char why[160];
 		p->policy.max_hotend = json_number_value(json_object_get(pol, "max_hotend"));
 		p->policy.max_bed = json_number_value(json_object_get(pol, "max_bed"));
-		if (gcode_policy_forbid(&p->policy, forbid ? forbid : MK_DEFAULT_FORBIDDEN, why,
-					sizeof why) < 0)
-			gcode_policy_forbid(&p->policy, MK_DEFAULT_FORBIDDEN, why, sizeof why);
+		if (bad || !forbid ||
+		    gcode_policy_forbid(&p->policy, forbid, why, sizeof why) < 0) {
+			memset(&p->policy, 0, sizeof p->policy);
+			p->policy.refuse_all = 1;
+			snprintf(p->policy_error, sizeof p->policy_error, "%s",
+				 bad ? bad : "no safety policy");
+			lb_warn("printer %s: console commands refused: %s", dev->spec.id,
+				bad ? bad : "no safety policy");
+		}
 	}
 	p->port = lb_serial_open(path, (int)spec_num(dev, "baud", DEFAULT_BAUD), err);
 	if (!p->port)

@@ -1,5 +1,6 @@
 /* printer.c - a Marlin/RepRap printer: connection, line streaming, job control, status. */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,6 +8,7 @@
 #include <unistd.h>
 
 #include "../../bridge/log.h"
+#include "../../bridge/progress.h"
 #include "printer.h"
 
 #define CONNECT_NS 5000000000LL	    /* how long open may take (a board's bootloader: 1-2 s) */
@@ -134,11 +136,36 @@ static void set_state(lb_device *dev, mk_priv *p, mk_state st, const lb_now *now
 	lb_device_changed(dev);
 }
 
+/*
+ * Record the last acknowledged position in the job's progress file when it moved: one pwrite,
+ * in the kernel once it returns, so a kill -9 of the bridge loses nothing (the queue reads it at
+ * start-up). A failed write is logged once and the file dropped (progress events still go).
+ */
+static void progress_save(lb_device *dev, mk_priv *p)
+{
+	mk_job *j = &p->job;
+
+	if (!j->id || !j->has_progress_fd ||
+	    (p->snd.acked.file_line == j->saved_line && p->snd.acked.offset == j->saved_offset))
+		return;
+	if (lb_progress_write(j->progress_fd, p->snd.acked.file_line, p->snd.acked.offset) < 0) {
+		lb_warn("printer %s: job %lld: cannot record progress: %s", dev->spec.id, j->id,
+			strerror(errno));
+		close(j->progress_fd);
+		j->has_progress_fd = 0;
+		return;
+	}
+	j->saved_line = p->snd.acked.file_line;
+	j->saved_offset = p->snd.acked.offset;
+}
+
 /* Close the job's file and forget it. */
 static void job_close(mk_priv *p)
 {
 	if (p->job.f)
 		fclose(p->job.f);
+	if (p->job.has_progress_fd)
+		close(p->job.progress_fd);
 	memset(&p->job, 0, sizeof p->job);
 	p->pend_len = 0;
 }
@@ -598,6 +625,7 @@ static void on_line(lb_device *dev, mk_priv *p, const char *line, size_t len, co
 		break;
 	}
 	ev = mk_sender_on_reply(&p->snd, &r, now->mono, why, sizeof why);
+	progress_save(dev, p);
 	if (ev == MK_ACK && r.buffer >= 0 && p->inflight_cfg == 0 && p->advanced_ok &&
 	    r.buffer + 1 > p->max_free_slots) {
 		/* the firmware has more command slots than thought */
@@ -659,8 +687,10 @@ int mk_printer_run(lb_device *dev, mk_priv *p, const lb_now *now, const zmq_poll
 	    read_port(dev, p, now) == LB_EGONE)
 		return LB_EGONE;
 	if (p->state != ST_HALTED) {
-		if (mk_sender_check_timeout(&p->snd, p->timeouts, now->mono, &t))
+		if (mk_sender_check_timeout(&p->snd, p->timeouts, now->mono, &t)) {
 			lb_warn("printer %s: no answer in time, assuming a lost ok", dev->spec.id);
+			progress_save(dev, p);
+		}
 		if (now->mono >= p->next_pos) {
 			if (p->own_count < 2)
 				own_add(p, "M114");
@@ -723,11 +753,13 @@ static int estop(lb_device *dev, mk_priv *p, lb_error *err)
 	return 0;
 }
 
-/* print {job, path, name, size, lines, time_s}: start streaming a file. */
+/* print {job, path, progress, name, size, lines, time_s}: start streaming a file, recording each
+ * acknowledged position in the progress file when given. */
 static int start_print(lb_device *dev, mk_priv *p, const json_t *args, lb_error *err)
 {
 	const char *path = json_string_value(json_object_get(args, "path"));
 	const char *name = json_string_value(json_object_get(args, "name"));
+	const char *progress = json_string_value(json_object_get(args, "progress"));
 	json_int_t id = json_integer_value(json_object_get(args, "job"));
 	lb_now now = lb_now_read();
 
@@ -750,6 +782,19 @@ static int start_print(lb_device *dev, mk_priv *p, const json_t *args, lb_error 
 			   : -1;
 	p->job.started = p->job.last_progress = now.mono;
 	p->snd.acked = (mk_tag){0, 0, GCODE_CLASS_QUICK};
+	if (progress) {
+		/* the queue's progress file: every acknowledged line goes there */
+		int fd = open(progress, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+		if (fd < 0 || lb_progress_write(fd, 0, 0) < 0) {
+			lb_warn("printer %s: job %lld: cannot record progress in %s: %s",
+				dev->spec.id, (long long)id, progress, strerror(errno));
+			if (fd >= 0)
+				close(fd);
+		} else {
+			p->job.progress_fd = fd;
+			p->job.has_progress_fd = 1;
+		}
+	}
 	p->message[0] = '\0';
 	lb_info("printer %s: printing job %lld (%s)", dev->spec.id, (long long)id, p->job.name);
 	set_state(dev, p, ST_PRINTING, &now);
@@ -779,7 +824,8 @@ static int manual_gcode(lb_device *dev, mk_priv *p, const json_t *args, lb_error
 			return lb_error_set(err, LB_ERR_INVALID_PARAMS,
 					    "a command is too long or holds control bytes");
 		if (len > 0 && gcode_policy_check(&p->policy, clean, why, sizeof why) < 0)
-			return lb_error_set(err, LB_ERR_FORBIDDEN, "%s", why);
+			return lb_error_set(err, LB_ERR_FORBIDDEN, "%s%s%s", why,
+					    p->policy_error[0] ? ": " : "", p->policy_error);
 	}
 	snprintf(buf, sizeof buf, "%s", lines);
 	save = NULL;
@@ -857,6 +903,7 @@ json_t *mk_printer_config(lb_device *dev, mk_priv *p)
 	json_object_set_new(st, "window_bytes", json_integer(p->rx_buffer));
 	json_object_set_new(st, "autoreport", json_boolean(p->autoreport));
 	json_object_set_new(st, "advanced_ok", json_boolean(p->advanced_ok));
+	json_object_set_new(st, "pacing", json_string(p->pacing));
 	return st;
 }
 

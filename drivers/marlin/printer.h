@@ -13,7 +13,6 @@
 #include "sender.h"
 
 #define DEFAULT_BAUD 115200
-#define MK_DEFAULT_FORBIDDEN "M500 M502 M997 M303 M928" /* as the print queue's */
 #define OWN_MAX 64 /* the driver's own commands waiting to be sent */
 #define OUT_MAX 8192
 #define READ_MAX 8192
@@ -40,6 +39,10 @@ typedef struct mk_job {
 	int64_t started, last_progress;
 	double paused_s;
 	int64_t paused_at;
+	int has_progress_fd; /* progress_fd is the job's progress file (bridge/progress.h) */
+	int progress_fd;
+	long saved_line; /* the position last written there */
+	long long saved_offset;
 } mk_job;
 
 typedef struct mk_priv {
@@ -55,6 +58,7 @@ typedef struct mk_priv {
 	int inflight_cfg, rx_buffer, max_free_slots;
 	int64_t quiet_ns; /* how long the bytes in flight take to arrive: twice their wire time */
 	int pace;	  /* write at the link's pace (a UART at baud), not ahead of it */
+	char pacing[96];  /* what pacing and why, for the description */
 	long baud;
 	int64_t wire_at; /* when the link will have sent everything written */
 	int64_t timeouts[4];
@@ -67,7 +71,8 @@ typedef struct mk_priv {
 	char own[OWN_MAX][GCODE_CMD_MAX + 1];
 	int own_head, own_count;
 	char pause_gcode[512], resume_gcode[512], cancel_gcode[512];
-	gcode_policy policy; /* what console commands may do */
+	gcode_policy policy;	/* what console commands may do */
+	char policy_error[200]; /* why the policy refuses everything (a bad [print] entry) */
 	mk_job job;
 	char out[OUT_MAX];
 	size_t nout;

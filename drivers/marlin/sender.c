@@ -21,7 +21,7 @@ void mk_sender_reset(mk_sender *s, long n, int window_lines, int window_bytes, i
 	s->owed = 0;
 	s->fail_n = -1;
 	s->fail_count = 0;
-	s->acked_n = n - 1;
+	s->acked_n = s->ok_n = n - 1;
 }
 
 /* The history entry of line n (valid for the last MK_HISTORY lines). */
@@ -67,6 +67,48 @@ static mk_flight *flight_head(mk_sender *s)
 	return s->fl_count ? &s->fl[s->fl_head] : NULL;
 }
 
+/* Every line up to n is known accepted: the last acknowledged file line follows (from the
+ * history, so also for lines whose flight was forgotten at a rewind); 1 when it moved. */
+static int ack_upto(mk_sender *s, long n)
+{
+	long from = s->acked_n + 1;
+
+	if (n <= s->acked_n)
+		return 0;
+	if (from < s->next_n - MK_HISTORY)
+		from = s->next_n - MK_HISTORY;
+	for (long m = from; m <= n && m < s->next_n; m++) {
+		const mk_hist *h = &s->hist[(unsigned long)m % MK_HISTORY];
+		if (m >= 0 && h->n == m && h->tag.file_line >= 0)
+			s->acked = h->tag;
+	}
+	s->acked_n = n;
+	if (s->fail_n >= 0 && s->fail_n <= n)
+		s->fail_n = -1, s->fail_count = 0;
+	return 1;
+}
+
+/*
+ * The printer asks for line k: it has nothing from k on, whatever the sender took for an ok
+ * (an ok given up as lost, a plain ok taken for a line's): counts go back to k - 1, so that
+ * progress never claims a line the printer does not have.
+ */
+static void unack_from(mk_sender *s, long k)
+{
+	if (s->ok_n >= k)
+		s->ok_n = k - 1;
+	if (s->acked_n < k)
+		return;
+	s->acked_n = k - 1;
+	for (long m = k - 1; m >= 0 && m >= s->next_n - MK_HISTORY; m--) {
+		const mk_hist *h = &s->hist[(unsigned long)m % MK_HISTORY];
+		if (h->n == m && h->tag.file_line >= 0) {
+			s->acked = h->tag;
+			return;
+		}
+	}
+}
+
 /* Drop the oldest line in flight; 1 when it was acknowledged in the current numbering. */
 static int flight_pop(mk_sender *s, int acked)
 {
@@ -76,13 +118,8 @@ static int flight_pop(mk_sender *s, int acked)
 	s->fl_head = (s->fl_head + 1) % MK_WINDOW_MAX;
 	s->fl_count--;
 	s->fl_bytes -= f->bytes;
-	if (acked && current) {
-		s->acked_n = f->n;
-		if (f->tag.file_line >= 0)
-			s->acked = f->tag;
-		if (f->n == s->fail_n)
-			s->fail_n = -1, s->fail_count = 0;
-	}
+	if (acked && current)
+		ack_upto(s, f->n);
 	return acked && current;
 }
 
@@ -125,81 +162,125 @@ int mk_sender_resend_next(mk_sender *s, int64_t now, char *out, size_t cap)
 }
 
 /*
- * A resend request for line k. Marlin, on a bad line, drops what it has received after it and
- * asks for it; lines still on their way arrive after that and are refused with the same request
- * (or, flushed, never answered at all). So the first request rewinds and forgets every line in
- * flight; requests that come before the lines go again (the hold) are about those stale lines.
+ * A resend request for line k: Marlin accepted every line before k and wants k (it asks for its
+ * last line + 1). On a bad line it drops what its receive buffer holds (gcode_line_error) and
+ * asks; lines still on their way arrive after that and are refused with the same request. Those
+ * stale requests come in a burst, but also much later: a board busy with a long move or a heat-up
+ * leaves lines in its receive buffer for minutes, and their refusal drops whatever the host sent
+ * again behind them. So no request is ever ignored as stale: each one forgets the lines in flight
+ * and (re)starts the rewind to the line it asks for, which goes out once the requests have stopped
+ * for the quiet time (the hold). A copy too many costs nothing: Marlin refuses a line it already
+ * has, and asks for the one after its last. What the printer proves it has (an ok N, a request for
+ * a later line) is never sent again.
  */
 static mk_event on_resend(mk_sender *s, long k, int64_t now, char *why, size_t cap)
 {
 	mk_flight *f;
+	int burst = now < s->hold_until; /* more of the requests already being answered */
 
-	if (now < s->hold_until || k < 0) {
-		/* more stale answers may follow this one */
-		if (now + s->quiet_ns / 2 > s->hold_until)
-			s->hold_until = now + s->quiet_ns / 2;
+	if (k < 0)
 		return MK_DUPLICATE;
-	}
 	/* every line before k was accepted; Marlin reads several lines before it runs them, so
-	 * the oks of those still in its queue come later */
-	while ((f = flight_head(s)) && f->n < k) {
+	 * the oks of those still in its queue come later (counted by ok_n) */
+	while ((f = flight_head(s)) && f->n < k)
 		flight_pop(s, 1);
-		s->owed++;
-	}
-	if (k == s->next_n && s->send_n == s->next_n && !s->fl_count)
-		return MK_DUPLICATE; /* nothing to send again: it wants the next new line */
-	if (!in_history(s, k)) {
-		snprintf(why, cap,
-			 "the printer asked to resend line %ld, which %s (lines sent: %ld..%ld)", k,
-			 k >= s->next_n ? "was never sent" : "is too old to be resent",
-			 s->next_n - MK_HISTORY > 0 ? s->next_n - MK_HISTORY : 0, s->next_n - 1);
-		return MK_FAIL;
-	}
-	if (k == s->fail_n) {
-		if (++s->fail_count > MK_MAX_RETRIES) {
-			mk_hist *h = hist_of(s, k);
-			snprintf(why, cap,
-				 "line %ld of the file (\"%.*s\") was rejected %d times in a row",
-				 h->tag.file_line, h->len > 1 ? h->len - 1 : 0, h->frame,
-				 s->fail_count);
+	if (k >= s->next_n) {
+		if (k > s->next_n) {
+			snprintf(
+			    why, cap,
+			    "the printer asked to resend line %ld, which was never sent (lines "
+			    "sent: %ld..%ld)",
+			    k, s->next_n - MK_HISTORY > 0 ? s->next_n - MK_HISTORY : 0,
+			    s->next_n - 1);
 			return MK_FAIL;
 		}
-	} else {
-		s->fail_n = k;
-		s->fail_count = 1;
+		/* it has every line sent: nothing to send again */
+		ack_upto(s, k - 1);
+		s->fl_head = s->fl_count = s->fl_bytes = 0;
+		s->gen++;
+		s->send_n = s->next_n;
+		return MK_DUPLICATE;
 	}
-	/* forget what is in flight: it goes again from k */
+	if (!in_history(s, k)) {
+		snprintf(why, cap,
+			 "the printer asked to resend line %ld, which is too old to be resent "
+			 "(lines sent: %ld..%ld)",
+			 k, s->next_n - MK_HISTORY > 0 ? s->next_n - MK_HISTORY : 0, s->next_n - 1);
+		return MK_FAIL;
+	}
+	ack_upto(s, k - 1);
+	unack_from(s, k);
+	s->owed = s->acked_n > s->ok_n ? (int)(s->acked_n - s->ok_n) : 0;
+	if (!burst) {
+		/* a new refusal (not one of a burst): count it against the line */
+		if (k == s->fail_n) {
+			if (++s->fail_count > MK_MAX_RETRIES) {
+				mk_hist *h = hist_of(s, k);
+				snprintf(why, cap,
+					 "line %ld of the file (\"%.*s\") was rejected %d times in "
+					 "a row",
+					 h->tag.file_line, h->len > 1 ? h->len - 1 : 0, h->frame,
+					 s->fail_count);
+				return MK_FAIL;
+			}
+		} else {
+			s->fail_n = k;
+			s->fail_count = 1;
+		}
+		s->resends++;
+	}
+	/* forget what is in flight: it goes again from k once the requests stop */
 	s->fl_head = s->fl_count = s->fl_bytes = 0;
 	s->gen++;
 	s->send_n = k;
 	s->hold_until = now + s->quiet_ns;
-	s->resends++;
-	return MK_REWIND;
+	return burst ? MK_DUPLICATE : MK_REWIND;
 }
 
-/* An "ok": the oldest line in flight is acknowledged (ADVANCED_OK's N says up to which). */
+/*
+ * An "ok": a line has run. ADVANCED_OK's N says which; a plain ok is for the line after the one
+ * the last ok was for (Marlin runs lines in the order it accepted them and prints one ok for
+ * each), whether the sender already counted that line as accepted (a later resend request said
+ * so) or it is still in flight. Every line up to it is in: never sent again.
+ */
 static mk_event on_ok(mk_sender *s, const marlin_reply *r, int after_resend, int64_t now)
 {
-	mk_flight *f = flight_head(s);
+	mk_flight *f;
 	int acked = 0;
+	long n;
 
-	if (after_resend && now < s->hold_until)
-		return MK_NONE; /* Marlin's "ok" right after a resend request acknowledges nothing
-				 */
-	if (r->line >= 0 && f && r->line >= f->n) {
-		/* ADVANCED_OK: N is the line just processed */
-		while ((f = flight_head(s)) && f->n <= r->line)
-			acked |= flight_pop(s, 1);
-		s->owed = 0; /* N counts exactly: nothing is owed any more */
-		return acked ? MK_ACK : MK_NONE;
-	}
-	if (s->owed > 0) {
-		s->owed--; /* a line already counted as accepted has run */
+	/* the "ok" that some firmware prints right after a resend request acknowledges nothing */
+	if (after_resend && (s->resend_ok == MK_RESEND_OK_YES ||
+			     (s->resend_ok == MK_RESEND_OK_UNKNOWN && now < s->hold_until)))
 		return MK_NONE;
+	if (r->line >= 0) {
+		s->advanced = 1;
+		if (r->line >= s->next_n || r->line < s->next_n - MK_HISTORY)
+			return MK_NONE; /* N of a line not sent in this numbering */
+		n = r->line;
+	} else if (s->advanced) {
+		return MK_NONE; /* with ADVANCED_OK a line's ok has its N: this is another ok */
+	} else {
+		n = s->ok_n + 1;
+		if (n >= s->next_n) {
+			/* more oks than lines: the count ran ahead (an ok of a line fragment that
+			 * a flush left, run as a command): this one is the oldest line's */
+			f = flight_head(s);
+			if (!f)
+				return MK_NONE;
+			n = f->n;
+		}
 	}
-	if (!f || (r->line >= 0 && r->line < f->n && r->line >= s->next_n - MK_HISTORY))
-		return MK_NONE; /* nothing in flight, or N of a line already acknowledged */
-	return flight_pop(s, 1) ? MK_ACK : MK_NONE;
+	if (n > s->ok_n)
+		s->ok_n = n;
+	while ((f = flight_head(s)) && f->n <= n)
+		acked |= flight_pop(s, 1);
+	acked |= ack_upto(s, n);
+	/* only N proves which line it has: a plain ok might be one taken for another */
+	if (r->line >= 0 && s->send_n <= n && s->send_n < s->next_n)
+		s->send_n = n + 1 < s->next_n ? n + 1 : s->next_n;
+	s->owed = s->acked_n > s->ok_n ? (int)(s->acked_n - s->ok_n) : 0;
+	return acked ? MK_ACK : MK_NONE;
 }
 
 mk_event mk_sender_on_reply(mk_sender *s, const marlin_reply *r, int64_t now, char *why, size_t cap)
@@ -209,7 +290,10 @@ mk_event mk_sender_on_reply(mk_sender *s, const marlin_reply *r, int64_t now, ch
 	/* only what concerns the flow keeps a wait alive: temperature reports come anyway */
 	if (r->kind == MARLIN_OK || r->kind == MARLIN_RESEND || r->kind == MARLIN_BUSY)
 		s->last_rx = now;
-	s->after_resend = r->kind == MARLIN_RESEND;
+	if (r->kind == MARLIN_RESEND && after_resend && s->resend_ok == MK_RESEND_OK_UNKNOWN)
+		s->resend_ok = MK_RESEND_OK_NO; /* two requests, no "ok" between: it prints none */
+	if (r->kind == MARLIN_OK || r->kind == MARLIN_RESEND)
+		s->after_resend = r->kind == MARLIN_RESEND;
 	switch (r->kind) {
 	case MARLIN_OK: return on_ok(s, r, after_resend, now);
 	case MARLIN_RESEND: return on_resend(s, r->line, now, why, cap);
@@ -236,7 +320,10 @@ int mk_sender_check_timeout(mk_sender *s, const int64_t timeout_ns[4], int64_t n
 			*deadline = s->hold_until;
 		return 0;
 	}
+	if (f->n > s->ok_n)
+		s->ok_n = f->n; /* its ok was lost: the next one is for the line after it */
 	flight_pop(s, 1);
+	s->owed = s->acked_n > s->ok_n ? (int)(s->acked_n - s->ok_n) : 0;
 	s->timeouts++;
 	*deadline = now;
 	return 1;

@@ -17,6 +17,19 @@ _Static_assert(MK_HISTORY >= 2 * MK_WINDOW_MAX, "the history covers every line i
 	20000000LL /* after a resend request, lines already on their way are answered              \
 		     within this (default; more on slow links) before lines go again */
 
+/*
+ * Whether the firmware prints an "ok" after "Resend:" (Marlin 1.x and forks do, Marlin 2.1's
+ * flush_and_request_resend does not). Not known at first: an "ok" right after a request, within
+ * the hold, is taken for that one (it acknowledges nothing). Two requests in a row with no "ok"
+ * between them show that it does not; from then on an "ok" after a request acknowledges a line
+ * (one of those queued before the bad one), as it does. A first lone request on such firmware
+ * stays ambiguous with plain oks (ADVANCED_OK's N is not): the configuration can say it
+ * ([marlin.NAME] resend_ok = yes | no; set resend_ok after mk_sender_reset, which keeps it).
+ */
+#define MK_RESEND_OK_UNKNOWN 0
+#define MK_RESEND_OK_YES 1
+#define MK_RESEND_OK_NO 2
+
 /* What a line is, for progress and timeouts. */
 typedef struct mk_tag {
 	long file_line;	  /* 1-based line of the job file, or -1 for the bridge's own commands */
@@ -49,8 +62,12 @@ typedef struct mk_sender {
 	mk_flight fl[MK_WINDOW_MAX];
 	int fl_head, fl_count, fl_bytes;
 	uint32_t gen;	    /* incremented at each rewind */
-	int after_resend;   /* the last reply was a resend request: an "ok" now belongs to it */
-	int owed;	    /* oks still to come for lines queued before a rejected one */
+	int after_resend;   /* the last ok or resend request was a resend request */
+	int resend_ok;	    /* the firmware prints "ok" after a resend request: MK_RESEND_OK_* */
+	int owed;	    /* oks still to come for lines known accepted (acked_n - ok_n) */
+	long ok_n;	    /* the line the last ok was for: oks come in the order lines were
+			       accepted, one each, so a plain ok is for ok_n + 1 */
+	int advanced;	    /* an "ok N" was seen (ADVANCED_OK): an ok without N is no line's */
 	int64_t quiet_ns;   /* how long answers to lines sent before a rewind may take */
 	int64_t hold_until; /* after a rewind: answers until then are about stale lines */
 	long fail_n;

@@ -24,7 +24,7 @@ static int usage(const char *msg, const char *arg)
 	fprintf(stderr, "marlin-emu: %s%s%s\n", msg, arg ? ": " : "", arg ? arg : "");
 	fprintf(stderr, "usage: marlin-emu [--baud N] [--bufsize N] [--rx-buffer N] "
 			"[--no-advanced-ok] [--no-autoreport] [--time-scale X] [--log FILE] "
-			"[--serial S]\n");
+			"[--ack-log FILE] [--serial S]\n");
 	return 2;
 }
 
@@ -91,9 +91,11 @@ static void command(marlin_emu *e, char *line)
 		marlin_emu_stats s;
 		marlin_emu_stats_get(e, &s);
 		printf("{\"executed\":%ld,\"rejected\":%ld,\"dropped_ok\":%ld,\"resets\":%ld,"
-		       "\"estop_ns\":%lld,\"hotend\":%.3f,\"bed\":%.3f,\"halted\":%s}\n",
+		       "\"estop_ns\":%lld,\"hotend\":%.3f,\"bed\":%.3f,\"halted\":%s,"
+		       "\"port_open\":%s}\n",
 		       s.executed, s.rejected, s.dropped_ok, s.resets, (long long)s.estop_ns,
-		       s.hotend, s.bed, s.halted ? "true" : "false");
+		       s.hotend, s.bed, s.halted ? "true" : "false",
+		       s.port_open ? "true" : "false");
 	} else {
 		printf("{\"ok\":false,\"error\":\"unknown command\"}\n");
 	}
@@ -141,6 +143,8 @@ int main(int argc, char **argv)
 				return usage("bad --time-scale", v);
 		} else if (strcmp(a, "--log") == 0) {
 			o.log_path = v;
+		} else if (strcmp(a, "--ack-log") == 0) {
+			o.ack_log_path = v;
 		} else if (strcmp(a, "--serial") == 0) {
 			o.serial = v;
 		} else {

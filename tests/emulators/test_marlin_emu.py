@@ -3,6 +3,11 @@
 
 Run: /usr/bin/python3 tests/emulators/test_marlin_emu.py [-v]
 The binary: $MARLIN_EMU, else build/marlin-emu, else build/asan/marlin-emu.
+
+These tests must pass on a loaded machine under ASan: they wait for conditions (a line, a stat)
+with generous timeouts, never for a fixed time, and assert no speed; a duration is only checked
+from below where the emulator must not be faster than it simulates (a baud rate, a heat-up).
+The emulator's speed and its baud accuracy are measured in tests/bench/marlin_emu.py.
 """
 import json
 import os
@@ -17,6 +22,7 @@ import tty
 import unittest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+WAIT = 30.0  # seconds: how long any expected answer may take on a loaded machine
 
 
 def emu_binary():
@@ -88,7 +94,7 @@ class Emu:
             except BlockingIOError:
                 pass
 
-    def line(self, timeout=5.0):
+    def line(self, timeout=WAIT):
         """The next line (str, without newline) or None on timeout."""
         end = time.monotonic() + timeout
         while b"\n" not in self.buf:
@@ -99,7 +105,7 @@ class Emu:
         line, self.buf = self.buf.split(b"\n", 1)
         return line.decode("latin-1")
 
-    def until(self, pred, timeout=5.0):
+    def until(self, pred, timeout=WAIT):
         """Lines up to and including the first one matching pred; fails on timeout."""
         out = []
         end = time.monotonic() + timeout
@@ -112,7 +118,8 @@ class Emu:
                 return out
 
     def quiet(self, seconds):
-        """Lines received within seconds (used to check that nothing comes)."""
+        """Lines received within seconds: only to check that nothing comes (a negative check
+        cannot fail because the machine is slow), never to wait for something."""
         out = []
         end = time.monotonic() + seconds
         while True:
@@ -120,6 +127,17 @@ class Emu:
             if line is None:
                 return out
             out.append(line)
+
+    def wait_stat(self, key, value, timeout=WAIT):
+        """Wait until stats()[key] == value; the stats. AssertionError on timeout."""
+        end = time.monotonic() + timeout
+        while True:
+            st = self.stats()
+            if st[key] == value:
+                return st
+            if time.monotonic() > end:
+                raise AssertionError("timeout waiting for %s = %r: %r" % (key, value, st))
+            time.sleep(0.01)  # polling interval of a condition, not a synchronisation
 
     def boot(self):
         self.open()
@@ -138,6 +156,36 @@ class Emu:
 
 def is_ok(line):
     return line.startswith("ok")
+
+
+def stream(e, window, total, timeout=WAIT):
+    """Stream total numbered moves with window lines in flight over e's open port (after
+    M110): {"seconds", "resends"}. AssertionError if the answers stop for timeout."""
+    e.send("N0 M110 N0*125\n")
+    e.line()
+    lines = [numbered(i, "G1 X%d.5 Y%d" % (i % 200, i % 150)).encode()
+             for i in range(1, total + 1)]
+    sent = acked = resends = 0
+    rest = b""
+    t0 = time.monotonic()
+    while acked < total:
+        if sent - acked < window and sent < total:
+            k = min(window - (sent - acked), total - sent)
+            e.send(b"".join(lines[sent:sent + k]))
+            sent += k
+        r, _, _ = select.select([e.fd], [], [], timeout)
+        if not r:
+            raise AssertionError("no answer for %.0f s (%d of %d acknowledged)" %
+                                 (timeout, acked, total))
+        try:
+            chunk = rest + os.read(e.fd, 1 << 16)
+        except BlockingIOError:
+            continue
+        cut = chunk.rfind(b"\n") + 1
+        acked += chunk.count(b"ok N", 0, cut)
+        resends += chunk.count(b"Resend", 0, cut)
+        rest = chunk[cut:]
+    return {"seconds": time.monotonic() - t0, "resends": resends}
 
 
 class MarlinEmuTest(unittest.TestCase):
@@ -243,68 +291,68 @@ class MarlinEmuTest(unittest.TestCase):
         dt = time.monotonic() - t0
         for r in reports:
             self.assertRegex(r, r"^ T:\d+\.\d\d /0\.00 B:\d+\.\d\d /0\.00 @:0 B@:0$")
-        self.assertGreater(dt, 0.12)  # 5 reports every 40 ms
-        self.assertLess(dt, 1.0)
+        self.assertGreater(dt, 0.12)  # 5 reports every 40 ms: never faster
         e.send("M155 S0\n")
-        e.until(is_ok)
-        e.quiet(0.05)
+        e.until(is_ok)  # reports printed before the ok come before it
         self.assertEqual(e.quiet(0.2), [])
 
     def test_m109_wait(self):
         e = self.start("--time-scale", "0.01")
         t0 = time.monotonic()
         e.send(numbered(1, "M109 S200"))
-        lines = e.until(is_ok, timeout=10)
+        lines = e.until(is_ok)
         dt = time.monotonic() - t0
         self.assertEqual(lines[-1], "ok N1 P15 B3")
         waits = lines[:-1]
         self.assertGreater(len(waits), 10)
         self.assertRegex(waits[0], r"^ T:\d+\.\d\d /200\.00 B:20\.00 /0\.00 @:0 B@:0 W:\?$")
         self.assertRegex(waits[-1], r" W:\d+$")
-        self.assertGreater(dt, 0.3)
-        self.assertLess(dt, 1.5)
+        self.assertGreater(dt, 0.3)  # the heat-up is simulated, never skipped
         self.assertGreater(e.stats()["hotend"], 198.5)
         # bed, and M108 cancels a wait
         e.send("M190 S100\n")
         e.line()
         e.send("M108\n")
-        lines = e.until(is_ok, timeout=2)
+        lines = e.until(is_ok)
         self.assertLess(e.stats()["bed"], 99)
 
     def test_busy_and_overflow(self):
         e = self.start("--time-scale", "0.01", "--rx-buffer", "32")
-        # G4 S5: 50 ms, busy every 20 ms; then 3 lines queued in the 32-byte buffer
-        e.send("G4 S5\n")
-        time.sleep(0.005)  # let G4 start before the next bytes arrive (not a sync point)
+        # G4 S200: 2 s, "busy" every 20 ms; once it is busy, what arrives waits in the 32-byte
+        # receive buffer and the rest is lost
+        e.send("G4 S200\n")
+        self.assertEqual(e.line(), "echo:busy: processing")  # G4 runs: the board is busy
         e.send("G1 X1\nG1 X2\nG1 X3\n" + "G1 X4 ; this comment is lost\n" * 4)
-        lines = e.until(lambda l: l.startswith("ok"), timeout=2)
-        self.assertIn("echo:busy: processing", lines)
-        got = e.quiet(0.3)
-        # the first 32 bytes survive; the rest overflowed: the 4th line arrives cut
-        self.assertEqual(e.stats()["executed"], 1 + len([l for l in got if l.startswith("ok")]))
-        self.assertGreaterEqual(len(got), 3)
-        self.assertLess(len(got), 7)
+        # G4's ok, then the three whole lines that fit (18 bytes); the 4th arrived cut after
+        # 14 bytes ("G1 X4 ; this c") and waits for its end of line
+        oks = []
+        while len(oks) < 4:
+            oks += [l for l in e.until(is_ok) if l.startswith("ok")]
+        self.assertEqual(len(oks), 4)
+        self.assertEqual(e.stats()["executed"], 4)
+        # an end of line completes the cut line (its comment stripped); then a marker
+        e.send("\nM105\n")
+        self.assertRegex(e.line(), r"^ok P15 B[23]$")  # B: M105 may be queued already
+        self.assertTrue(e.line().startswith("ok T:"))
+        self.assertEqual(e.stats()["executed"], 6)  # 1 + 3 + the cut G1 X4 + M105
 
     def test_m112_halts(self):
         e = self.start("--time-scale", "0.01")
-        e.send("G4 S100\nG1 X1\nG1 X2\nG1 X3\n")
-        time.sleep(0.02)
+        e.send("G4 S1000\nG1 X1\nG1 X2\nG1 X3\n")
+        self.assertEqual(e.line(), "echo:busy: processing")  # busy: M112 must cut through
         t0 = time.monotonic_ns()
         e.send("M112\n")
         self.assertEqual(e.until(lambda l: "kill()" in l)[-1],
                          "Error:Printer halted. kill() called!")
         s = e.stats()
         self.assertTrue(s["halted"])
-        self.assertGreater(s["estop_ns"], t0)
-        self.assertLess(s["estop_ns"] - t0, 50_000_000)
+        self.assertGreater(s["estop_ns"], t0)  # read off the wire (its latency: the bench)
+        self.assertEqual(s["executed"], 1)  # G4 only: the queued moves never ran
         e.send("M105\n")
         self.assertEqual(e.quiet(0.3), [])
-        # reopening resets the board
+        # reopening resets the board, once the emulator has seen the port closed
         e.close_port()
-        deadline = time.monotonic() + 2
-        while e.stats()["halted"] is False and time.monotonic() < deadline:
-            time.sleep(0.01)
-        time.sleep(0.1)  # the emulator polls for a hang-up every 20 ms
+        e.wait_stat("port_open", False)
         lines = e.boot()
         self.assertEqual(lines[0], "start")
         self.assertFalse(e.stats()["halted"])
@@ -313,8 +361,8 @@ class MarlinEmuTest(unittest.TestCase):
 
     def test_m112_numbered_when_full(self):
         e = self.start("--time-scale", "0.01", "--rx-buffer", "16")
-        e.send("G4 S100\n")
-        time.sleep(0.02)
+        e.send("G4 S1000\n")
+        self.assertEqual(e.line(), "echo:busy: processing")  # the buffer fills from now on
         e.send("G1 X1 Y1 Z1 E1 F1000\n" * 4 + numbered(7, "M112"))
         self.assertEqual(e.until(lambda l: "kill()" in l)[-1],
                          "Error:Printer halted. kill() called!")
@@ -400,6 +448,7 @@ class MarlinEmuTest(unittest.TestCase):
                 self.assertEqual(f.read().splitlines(), cmds)
 
     def test_baud_input(self):
+        # the simulated link is never faster than its baud rate (its accuracy: the bench)
         e = self.start("--baud", "19200")
         line = "G1 X100.000 Y100.000 Z1.000 E0.1234 F99\n"  # 40 bytes
         self.assertEqual(len(line), 40)
@@ -408,11 +457,10 @@ class MarlinEmuTest(unittest.TestCase):
         e.send(data)
         oks = 0
         while oks < 50:
-            oks += len([l for l in e.until(is_ok, timeout=5) if l.startswith("ok")])
+            oks += len([l for l in e.until(is_ok) if l.startswith("ok")])
         dt = time.monotonic() - t0
-        print("\n  19200 baud: 2000 bytes in %.4f s (ideal 1.0417)" % dt, file=sys.stderr)
         self.assertGreater(dt, 1.0417 * 0.95)
-        self.assertLess(dt, 1.0417 * 1.10)
+        self.assertEqual(e.stats()["executed"], 50)
 
     def test_baud_output(self):
         e = self.start("--baud", "9600")
@@ -424,50 +472,19 @@ class MarlinEmuTest(unittest.TestCase):
         t2 = time.monotonic()
         nbytes = sum(len(l) + 1 for l in rest)
         ideal = nbytes / 960.0
-        print("\n  9600 baud: %d bytes out in %.4f s (ideal %.4f)" % (nbytes, t2 - t1, ideal),
-              file=sys.stderr)
         self.assertTrue(first.startswith("FIRMWARE_NAME"))
-        self.assertGreater(t2 - t1, ideal * 0.9)
-        self.assertLess(t2 - t1, ideal * 1.1 + 0.01)
+        self.assertGreater(t2 - t1, ideal * 0.9)  # never faster than 9600 baud
         self.assertLess(t0, t1)
 
-    def throughput(self, window, total=100000):
-        e = self.start()
-        e.send("N0 M110 N0*125\n")
-        e.line()
-        lines = [numbered(i, "G1 X%d.5 Y%d" % (i % 200, i % 150)).encode()
-                 for i in range(1, total + 1)]
-        sent = acked = 0
-        rest = b""
-        t0 = time.monotonic()
-        while acked < total:
-            if sent - acked < window and sent < total:
-                k = min(window - (sent - acked), total - sent)
-                os.write(e.fd, b"".join(lines[sent:sent + k]))
-                sent += k
-            select.select([e.fd], [], [], 5)
-            try:
-                chunk = rest + os.read(e.fd, 1 << 16)
-            except BlockingIOError:
-                continue
-            cut = chunk.rfind(b"\n") + 1
-            acked += chunk.count(b"ok N", 0, cut)
-            rest = chunk[cut:]
-            self.assertNotIn(b"Resend", chunk)
-        dt = time.monotonic() - t0
-        self.assertEqual(e.stats()["executed"], total + 1)
-        return total / dt
-
-    def test_throughput_baud0(self):
+    def test_windows_baud0(self):
+        # lines streamed with 1 to 16 in flight, as fast as the pty goes: every one executed
+        # once, never a resend (the speed: tests/bench/marlin_emu.py)
         for window in (1, 4, 8, 16):
-            rate = self.throughput(window)
-            print("\n  baud 0, window %2d: %.0f lines/s" % (window, rate), file=sys.stderr,
-                  end="")
-            # the pty round trip (~50-100 us here) bounds small windows; the emulator is
-            # not the bottleneck: large windows show its own speed
-            if window >= 16:
-                self.assertGreater(rate, 50000)
-        print(file=sys.stderr)
+            e = self.start()
+            streamed = stream(e, window, 3000)
+            self.assertEqual(streamed["resends"], 0)
+            self.assertEqual(e.stats()["executed"], 3000 + 1)
+            e.stop()
 
     def test_bad_arguments(self):
         r = subprocess.run([emu_binary(), "--baud", "x"], capture_output=True, text=True)

@@ -1,5 +1,6 @@
 /* test_printq.c - the print queue: chunked uploads, checks, job states, crash recovery, beds. */
 #include <dirent.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -7,7 +8,9 @@
 #include <zlib.h>
 
 #include "check.h"
+#include "config.h"
 #include "printq.h"
+#include "progress.h"
 
 static char root[] = "/tmp/lbtest-printq-XXXXXX";
 static int ndirs;
@@ -957,6 +960,147 @@ static void test_beds(void)
 	CHECK_CONTAINS(err.message, "/proc/nope");
 }
 
+/* Write a progress record for job id as the printer's thread does; 0 or -1. */
+static int write_progress(lb_printq *q, long long id, long line, long long offset)
+{
+	char path[1024];
+	int fd, rc;
+
+	if (lb_printq_progress_path(q, id, path, sizeof path) < 0)
+		return -1;
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0640);
+	if (fd < 0)
+		return -1;
+	rc = lb_progress_write(fd, line, offset);
+	close(fd);
+	return rc;
+}
+
+/*
+ * A job handed to a printer marks its bed not clear in the same step, so whatever stops the job
+ * (here: the queue closed without a word, as after kill -9) the printer waits for a teacher; the
+ * exact acknowledged line comes from the progress file, not from the last (older) progress row.
+ */
+static void test_bed_marked_at_start(void)
+{
+	char dir[256], path[1024];
+	lb_error err = {0};
+	lb_printq *q;
+	long long a, b, c;
+	json_t *j;
+
+	fresh_dir(dir, sizeof dir);
+	q = lb_printq_new(dir, 1, &err);
+	CHECK(q != NULL);
+	if (!q)
+		return;
+	a = upload_all(q, upload_of("a"), prusa);
+	b = upload_all(q, upload_of("b"), prusa);
+	c = upload_all(q, upload_of("c"), prusa);
+	CHECK(lb_printq_bed_clear(q, "p1"));
+	/* queued on p1 (not yet printing): the bed is already not clear */
+	CHECK_EQ_INT(lb_printq_set_state(q, a, "queued", "p1", NULL, 10, &err), 0);
+	CHECK(!lb_printq_bed_clear(q, "p1"));
+	CHECK(lb_printq_bed_clear(q, "p2"));
+	CHECK_EQ_INT(lb_printq_set_state(q, a, "printing", "p1", NULL, 11, &err), 0);
+	CHECK_EQ_INT(lb_printq_progress(q, a, 5, 50, &err), 0);
+	CHECK_EQ_INT(write_progress(q, a, 9, 95), 0);
+	/* another printer queued a job then the bridge died before it printed */
+	CHECK_EQ_INT(lb_printq_set_state(q, b, "queued", "p2", NULL, 12, &err), 0);
+	/* a teacher's confirmation does not survive a job starting after it */
+	CHECK_EQ_INT(lb_printq_set_state(q, c, "printing", "p3", NULL, 12, &err), 0);
+	CHECK_EQ_INT(lb_printq_set_bed(q, "p3", true, &err), 0);
+	CHECK_EQ_INT(lb_printq_set_state(q, c, "done", NULL, NULL, 13, &err), 0);
+	CHECK(lb_printq_bed_clear(q, "p3"));
+	lb_printq_destroy(&q);
+
+	q = lb_printq_new(dir, 100, &err);
+	CHECK(q != NULL);
+	if (!q)
+		return;
+	CHECK(!lb_printq_bed_clear(q, "p1"));
+	CHECK(!lb_printq_bed_clear(q, "p2"));
+	j = lb_printq_job(q, a);
+	CHECK_STR(sget(j, "state"), "interrupted");
+	CHECK_EQ_INT(iget(json_object_get(j, "progress"), "line"), 9);
+	CHECK_EQ_INT(iget(json_object_get(j, "progress"), "offset"), 95);
+	CHECK_CONTAINS(sget(j, "error"), "line 9");
+	json_decref(j);
+	/* folded: the file is gone */
+	CHECK_EQ_INT(lb_printq_progress_path(q, a, path, sizeof path), 0);
+	CHECK(!exists(path));
+	/* a torn or foreign file is ignored */
+	CHECK_EQ_INT(lb_printq_set_state(q, b, "printing", "p2", NULL, 101, &err), 0);
+	CHECK_EQ_INT(lb_printq_progress(q, b, 3, 30, &err), 0);
+	CHECK_EQ_INT(lb_printq_progress_path(q, b, path, sizeof path), 0);
+	{
+		FILE *f = fopen(path, "w");
+		CHECK(f != NULL);
+		if (f) {
+			fputs("garbage garbage garbage garbage garbage", f);
+			fclose(f);
+		}
+	}
+	lb_printq_destroy(&q);
+	q = lb_printq_new(dir, 200, &err);
+	CHECK(q != NULL);
+	if (!q)
+		return;
+	j = lb_printq_job(q, b);
+	CHECK_STR(sget(j, "state"), "interrupted");
+	CHECK_EQ_INT(iget(json_object_get(j, "progress"), "line"), 3);
+	json_decref(j);
+	/* only printer.clear clears a bed */
+	CHECK(!lb_printq_bed_clear(q, "p1"));
+	CHECK_EQ_INT(lb_printq_set_bed(q, "p1", true, &err), 0);
+	CHECK(lb_printq_bed_clear(q, "p1"));
+	/* a job that finishes takes its file's last position */
+	CHECK_EQ_INT(lb_printq_retry(q, a, 201, &err), 0);
+	CHECK_EQ_INT(lb_printq_set_state(q, a, "printing", "p1", NULL, 202, &err), 0);
+	CHECK_EQ_INT(write_progress(q, a, 11, 120), 0);
+	CHECK_EQ_INT(lb_printq_set_state(q, a, "interrupted", NULL, "gone", 203, &err), 0);
+	j = lb_printq_job(q, a);
+	CHECK_EQ_INT(iget(json_object_get(j, "progress"), "line"), 11);
+	json_decref(j);
+	CHECK_EQ_INT(lb_printq_progress_path(q, a, path, sizeof path), 0);
+	CHECK(!exists(path));
+	lb_printq_destroy(&q);
+}
+
+/* One policy from [print] for the queue and the consoles: defaults, a changed limit, a bad entry
+ * (which refuses everything rather than falling back to defaults). */
+static void test_print_policy(void)
+{
+	json_t *cfg = json_object();
+	gcode_policy p;
+	lb_error err = {0};
+	char why[200];
+
+	CHECK_EQ_INT(lb_print_policy(cfg, &p, &err), 0);
+	CHECK(p.max_hotend == GCODE_POLICY_MAX_HOTEND && p.max_bed == GCODE_POLICY_MAX_BED);
+	CHECK_EQ_INT(gcode_policy_check(&p, "M104 S255", why, sizeof why), 0);
+	CHECK_EQ_INT(gcode_policy_check(&p, "M500", why, sizeof why), -1);
+	CHECK_EQ_INT(gcode_policy_check(&p, "M303 E0 S200", why, sizeof why), -1);
+	CHECK_EQ_INT(lb_config_set(cfg, "print", "max_hotend", "250"), 0);
+	CHECK_EQ_INT(lb_print_policy(cfg, &p, &err), 0);
+	CHECK_EQ_INT(gcode_policy_check(&p, "M104 S255", why, sizeof why), -1);
+	CHECK_CONTAINS(why, "250");
+	CHECK_EQ_INT(lb_config_set(cfg, "print", "forbidden", "M500"), 0);
+	CHECK_EQ_INT(lb_print_policy(cfg, &p, &err), 0);
+	CHECK_EQ_INT(gcode_policy_check(&p, "M303 E0 S200", why, sizeof why), 0);
+	CHECK_EQ_INT(lb_config_set(cfg, "print", "max_hotend", "600"), 0);
+	CHECK_EQ_INT(lb_print_policy(cfg, &p, &err), LB_EFAIL);
+	CHECK_CONTAINS(err.message, "max_hotend");
+	CHECK_EQ_INT(gcode_policy_check(&p, "G28", why, sizeof why), -1);
+	CHECK_CONTAINS(why, "misconfigured");
+	CHECK_EQ_INT(lb_config_set(cfg, "print", "max_hotend", "250"), 0);
+	CHECK_EQ_INT(lb_config_set(cfg, "print", "forbidden", "M500 X12"), 0);
+	CHECK_EQ_INT(lb_print_policy(cfg, &p, &err), LB_EFAIL);
+	CHECK_CONTAINS(err.message, "forbidden");
+	CHECK_EQ_INT(gcode_policy_check(&p, "G1 X1", why, sizeof why), -1);
+	json_decref(cfg);
+}
+
 int main(void)
 {
 	char cmd[128];
@@ -978,6 +1122,8 @@ int main(void)
 	RUN(test_file_recovery);
 	RUN(test_big_file);
 	RUN(test_beds);
+	RUN(test_bed_marked_at_start);
+	RUN(test_print_policy);
 	rc = check_summary();
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
 	if (system(cmd) != 0)
