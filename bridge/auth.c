@@ -90,7 +90,8 @@ void lb_auth_handle(lb_auth *auth)
 		snprintf(user, sizeof user, "%s:%s", local ? "local" : "remote",
 			 address[0] ? address : "ipc");
 		metalen = put_property(meta, "X-Role", lb_role_name(role));
-		/* always set: a property of ZAP's wins over one the client sends itself (ZMQ_METADATA) */
+		/* always set: a property of ZAP's wins over one the client sends itself
+		 * (ZMQ_METADATA) */
 		metalen += put_property(meta + metalen, "X-Local", local ? "1" : "0");
 		if (strcmp(mechanism, "NULL") != 0) {
 			/* Only NULL is configured today; CURVE keys will map to roles here. */

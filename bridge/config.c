@@ -27,9 +27,9 @@ static const char *const bridge_keys[] = {
     "pub",	 "rpc",	     "ws",	"simulate",	      "heartbeat_ms",
     "log_level", "data_dir", "pub_hwm", "request_timeout_ms", "emulate",
     NULL};
-static const char *const access_keys[] = {"teachers",	   "local_role",	"remote_role",
-					  "default_role",   "student_max_rate", "student_max_batch",
-					  NULL};
+static const char *const access_keys[] = {
+    "teachers",		"local_role",	     "remote_role", "default_role",
+    "student_max_rate", "student_max_batch", NULL};
 /* The [access] keys whose value is a role. */
 static const char *const role_keys[] = {"local_role", "remote_role", "default_role", NULL};
 

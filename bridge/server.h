@@ -18,8 +18,8 @@ typedef struct lb_server_opts {
 	int pub_hwm;		/* per-subscriber queue, in messages */
 	int request_timeout_ms; /* how long a device may take to answer */
 	lb_policy policy;	/* who is a teacher, the others' roles ([access]) */
-	const json_t *config; /* the whole configuration (borrowed) */
-	const char *data_dir; /* calibrations, recordings (SQLite database and CSV files) */
+	const json_t *config;	/* the whole configuration (borrowed) */
+	const char *data_dir;	/* calibrations, recordings (SQLite database and CSV files) */
 } lb_server_opts;
 
 /* Bind the endpoints, start the authenticator and hot-plug watcher, scan for devices.

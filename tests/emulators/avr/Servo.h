@@ -4,19 +4,38 @@
 #define LB_AVR_SERVO_STUB_H
 #include <inttypes.h>
 #define MAX_SERVOS 12
-class Servo {
+class Servo
+{
       public:
-	uint8_t attach(int pin) { return attach(pin, 544, 2400); }
+	uint8_t attach(int pin)
+	{
+		return attach(pin, 544, 2400);
+	}
 	uint8_t attach(int pin, int, int)
 	{
 		pin_ = pin;
 		return 0;
 	}
-	void detach() { pin_ = -1; }
-	void write(int v) { value_ = v; }
-	void writeMicroseconds(int v) { value_ = v; }
-	int read() { return value_; }
-	bool attached() { return pin_ >= 0; }
+	void detach()
+	{
+		pin_ = -1;
+	}
+	void write(int v)
+	{
+		value_ = v;
+	}
+	void writeMicroseconds(int v)
+	{
+		value_ = v;
+	}
+	int read()
+	{
+		return value_;
+	}
+	bool attached()
+	{
+		return pin_ >= 0;
+	}
 
       private:
 	int pin_ = -1;
