@@ -17,6 +17,7 @@
 #include "request.h"
 #include "server.h"
 #include "store.h"
+#include "subs.h"
 
 #define MAX_ENVELOPE 8
 #define LB_VERSION "0.1.0"
@@ -52,6 +53,10 @@ typedef struct call {
 struct lb_server {
 	lb_server_opts opts;
 	void *zctx, *xpub, *router, *monitor;
+	void *pub_monitor;	  /* the stream socket's connections: accepted, disconnected */
+	lb_subs *subs;		  /* their subscriptions, counted to bound memory (subs.h) */
+	int64_t subs_warned;	  /* when a connection closed over the limits was last logged */
+	unsigned subs_unlogged;	  /* connections closed since, not logged yet */
 	lb_upwake up;		  /* wakes the main loop: device threads' messages wait */
 	lb_up *up_head, *up_tail; /* taken from the hosts' queues, not yet handled */
 	lb_auth *auth;
