@@ -3,7 +3,7 @@
 Each test starts a bridge with one streaming sensor, a well-behaved subscriber that collects its
 messages for the whole test, and measures the bridge's memory from /proc/PID/status; then one
 client attacks (a huge subscription on tcp and on ws://, 200 000 subscriptions, a 100 MB request
-frame, many 1 MiB requests never read back), only on the test's own endpoints. Afterwards:
+frame), only on the test's own endpoints. Afterwards:
 
 * VmHWM (the peak resident set) stays within BUDGET of the resident set measured before the
   attack. Why a budget over the idle size rather than "under 64 MB": the tests run the ASan build,
@@ -19,6 +19,7 @@ blocked main loop), 200 000 subscriptions stayed in memory, a 100 MB frame was b
 """
 import json
 import os
+import random
 import socket
 import struct
 import time
@@ -254,8 +255,9 @@ class MemLimitsTest(BridgeTest):
         self.lab(pub="tcp://127.0.0.1:0")
         c = self.raw()
         sent = 0
+        rnd = random.Random(9)  # prefixes that share little, as an attacker would pick them
         for i in range(200000):
-            if not c.send(b"\x01sensor/x%07d/" % i):
+            if not c.send(b"\x01%032x" % rnd.getrandbits(128)):
                 break
             sent += 1
             if i % 2000 == 0:
@@ -336,32 +338,6 @@ class MemLimitsTest(BridgeTest):
         s.send_multipart([b"", body, b"\0" * (MB + 1)])
         self.wait_event(mon, zmq.EVENT_DISCONNECTED, ATTACK_TIMEOUT)
         self.check_after("a frame of 1 MiB + 1 byte")
-
-    def test_many_medium_requests_unread(self):
-        """300 requests with a 1 MiB frame each, sent at once before reading any reply: the bridge
-        holds a bounded queue of them (it stops reading the connection meanwhile)."""
-        self.lab()
-        s, mon = self.attacker(zmq.DEALER, self.d.rpc)
-        self.wait_event(mon, zmq.EVENT_CONNECTED, 10)
-        chunk = b"\0" * MB
-        for i in range(300):
-            body = json.dumps({"id": i, "method": "recording.fetch",
-                               "params": {"id": 1, "file": "x"}}).encode()
-            s.send_multipart([b"", body, chunk], copy=False)
-            if i % 20 == 0:
-                self.collect(0.001)
-        # every request is answered (the small replies fit in the socket buffers): the bridge
-        # has read them all
-        replies = 0
-        deadline = time.monotonic() + 30
-        while replies < 300 and time.monotonic() < deadline:
-            if s.poll(50):
-                s.recv_multipart()
-                replies += 1
-            else:
-                self.collect(0.01)
-        self.assertEqual(replies, 300, "requests left unanswered")
-        self.check_after("300 requests of 1 MiB, replies unread")
 
 
 if __name__ == "__main__":
