@@ -41,6 +41,10 @@
 #define RPC_SNDHWM 16
 #define PUB_MAXMSGSIZE 512
 #define PUB_RCVHWM 256
+/* Connections accepted at once on each socket (~30 KB each in libzmq, and a file descriptor): a
+ * connection beyond is closed. */
+#define MAX_CONNECTIONS 256
+#define MAX_CONNECTIONS_TEXT "256"
 
 /* ---------------------------------------------------------------- publishing (main thread) */
 
@@ -728,7 +732,10 @@ static void on_lease_released(const char *device, void *arg)
 		srv_publish_device_event(s, "changed", d);
 }
 
-/* A request connection closed: drop its session and leases. */
+static void close_conn(lb_server *s, int fd, const char *sock, const char *why);
+
+/* A request connection was accepted (over MAX_CONNECTIONS: closed) or closed: drop its session
+ * and leases. */
 static void handle_monitor(lb_server *s)
 {
 	zmq_msg_t ev, addr;
@@ -743,7 +750,11 @@ static void handle_monitor(lb_server *s)
 		goto out;
 	memcpy(&event, zmq_msg_data(&ev), 2);
 	memcpy(&value, (char *)zmq_msg_data(&ev) + 2, 4);
+	if (event == ZMQ_EVENT_ACCEPTED && ++s->rpc_conns > MAX_CONNECTIONS)
+		close_conn(s, value, "request", "over " MAX_CONNECTIONS_TEXT " connections");
 	if (event == ZMQ_EVENT_DISCONNECTED) {
+		if (s->rpc_conns > 0)
+			s->rpc_conns--;
 		lb_leases_sweep(&s->leases, lb_clock_ns(CLOCK_MONOTONIC), value, on_lease_released,
 				s);
 		for (size_t i = 0; i < s->nsess;)
@@ -776,6 +787,9 @@ static void handle_pub_monitor(lb_server *s)
 			lb_warn("out of memory: the subscriptions of stream connection %d are not "
 				"counted",
 				(int)value);
+		else if (event == ZMQ_EVENT_ACCEPTED &&
+			 lb_subs_connections(s->subs) > MAX_CONNECTIONS)
+			close_conn(s, value, "stream", "over " MAX_CONNECTIONS_TEXT " connections");
 		else if (event == ZMQ_EVENT_DISCONNECTED)
 			lb_subs_close(s->subs, value);
 	}
@@ -783,32 +797,23 @@ static void handle_pub_monitor(lb_server *s)
 	zmq_msg_close(&addr);
 }
 
-/* Close a stream connection that went over a subscription limit (libzmq has no call for that:
- * shutting its socket down makes libzmq see the end of the connection and free its trie entries;
- * the fd stays libzmq's to close). Logged at most every 10 s. */
-static void close_stream_conn(lb_server *s, int fd, lb_sub_verdict v)
+/* Close a connection of a socket ("stream", "request") that went over a limit (libzmq has no call
+ * for that: shutting its socket down makes libzmq see the end of the connection and free what it
+ * holds for it; the fd stays libzmq's to close). Logged at most every 10 s. */
+static void close_conn(lb_server *s, int fd, const char *sock, const char *why)
 {
-	char why[80];
 	int64_t now = lb_clock_ns(CLOCK_MONOTONIC);
+	lb_conn_log *l = &s->conn_log[strcmp(sock, "stream") != 0];
 
 	shutdown(fd, SHUT_RDWR);
-	s->subs_unlogged++;
-	if (s->subs_warned && now - s->subs_warned < 10000000000LL)
+	l->unlogged++;
+	if (l->last && now - l->last < 10000000000LL)
 		return;
-	if (v == LB_SUB_TOO_LONG)
-		snprintf(why, sizeof why, "a subscription prefix over %d bytes", LB_SUB_MAX_LEN);
-	else if (v == LB_SUB_TOO_MANY)
-		snprintf(why, sizeof why, "over %d subscriptions", LB_SUB_MAX_PER_CONN);
-	else if (v == LB_SUB_FULL)
-		snprintf(why, sizeof why, "all connections hold %d subscriptions already",
-			 LB_SUB_MAX_TOTAL);
-	else
-		snprintf(why, sizeof why, "a message that is not a subscription");
-	lb_warn("closed a stream connection: %s (%u closed over the limits since the last such "
+	lb_warn("closed a %s connection: %s (%u closed over the limits since the last such "
 		"message)",
-		why, s->subs_unlogged);
-	s->subs_warned = now;
-	s->subs_unlogged = 0;
+		sock, why, l->unlogged);
+	l->last = now;
+	l->unlogged = 0;
 }
 
 /* Read the stream socket's subscriptions (all topics are open to all): count them per connection,
@@ -823,8 +828,20 @@ static void handle_subscriptions(lb_server *s)
 		/* no fd: the recorder's inproc connection, or a closed connection's leftovers */
 		int fd = zmq_msg_get(&m, ZMQ_SRCFD);
 		lb_sub_verdict v = lb_subs_apply(s->subs, fd, zmq_msg_data(&m), zmq_msg_size(&m));
-		if (v != LB_SUB_OK)
-			close_stream_conn(s, fd, v);
+		char why[80];
+		if (v == LB_SUB_OK)
+			continue;
+		if (v == LB_SUB_TOO_LONG)
+			snprintf(why, sizeof why, "a subscription prefix over %d bytes",
+				 LB_SUB_MAX_LEN);
+		else if (v == LB_SUB_TOO_MANY)
+			snprintf(why, sizeof why, "over %d subscriptions", LB_SUB_MAX_PER_CONN);
+		else if (v == LB_SUB_FULL)
+			snprintf(why, sizeof why, "all connections hold %d subscriptions already",
+				 LB_SUB_MAX_TOTAL);
+		else
+			snprintf(why, sizeof why, "a message that is not a subscription");
+		close_conn(s, fd, "stream", why);
 	}
 	zmq_msg_close(&m);
 }
@@ -964,7 +981,8 @@ lb_server *lb_server_new(const lb_server_opts *opts)
 		goto fail;
 	if (zmq_bind(s->xpub, STREAMS_INPROC) < 0)
 		goto fail;
-	if (zmq_socket_monitor(s->router, MONITOR_ENDPOINT, ZMQ_EVENT_DISCONNECTED) < 0)
+	if (zmq_socket_monitor(s->router, MONITOR_ENDPOINT,
+			       ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED) < 0)
 		goto fail;
 	s->monitor = zmq_socket(s->zctx, ZMQ_PAIR);
 	zmq_setsockopt(s->monitor, ZMQ_LINGER, &zero, sizeof zero);

@@ -32,6 +32,12 @@ typedef struct pending {
 	int nenv;
 } pending;
 
+/* Connections of a socket closed over a limit: when it was last logged, how many since. */
+typedef struct lb_conn_log {
+	int64_t last;
+	unsigned unlogged;
+} lb_conn_log;
+
 /* A connection that said session.hello. */
 typedef struct session {
 	lb_client c;
@@ -55,8 +61,8 @@ struct lb_server {
 	void *zctx, *xpub, *router, *monitor;
 	void *pub_monitor;	  /* the stream socket's connections: accepted, disconnected */
 	lb_subs *subs;		  /* their subscriptions, counted to bound memory (subs.h) */
-	int64_t subs_warned;	  /* when a connection closed over the limits was last logged */
-	unsigned subs_unlogged;	  /* connections closed since, not logged yet */
+	lb_conn_log conn_log[2];  /* connections closed over a limit: stream, request */
+	size_t rpc_conns;	  /* request connections open (ACCEPTED, not yet DISCONNECTED) */
 	lb_upwake up;		  /* wakes the main loop: device threads' messages wait */
 	lb_up *up_head, *up_tail; /* taken from the hosts' queues, not yet handled */
 	lb_auth *auth;

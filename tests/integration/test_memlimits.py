@@ -27,7 +27,7 @@ import unittest
 
 import zmq
 
-from lbtest import BridgeTest, make_conf, seq_gaps, sensor
+from lbtest import BridgeTest, make_conf, seq_gaps, sensor, wait_until
 
 try:
     import websocket  # Debian's python3-websocket (websocket-client)
@@ -315,6 +315,69 @@ class MemLimitsTest(BridgeTest):
         self.assertTrue(self.wait_closed(c), "a 129-byte prefix kept")
         self.check_after("a 129-byte prefix")
         self.assertIn("a subscription prefix over 128 bytes", self.d.stderr())
+
+    def test_stream_connection_limit(self):
+        """At most 256 connections on the stream socket: the ones beyond are closed, those
+        within are served."""
+        self.lab(pub="tcp://127.0.0.1:0")
+        # the stream socket: hand-written peers (they send nothing but a subscription)
+        conns, closed = [], 0
+        for i in range(256 + 40):
+            try:
+                c = RawZMTP(self.d.ready_endpoint("streams"))
+                c.send(b"\x01sensor/")
+            except (AssertionError, ConnectionError, socket.timeout):
+                closed += 1  # closed during its handshake
+                continue
+            self.addCleanup(c.close)
+            conns.append(c)
+            if i % 20 == 0:
+                self.collect(0)
+        closed += sum(1 for c in conns if c.closed(0.02))
+        self.assertGreaterEqual(closed, 40, "stream connections beyond 256 kept")
+        self.assertLessEqual(closed, 40 + 8, "stream connections within 256 closed")
+        wait_until(lambda: "closed a stream connection: over 256 connections" in
+                   self.d.stderr(), timeout=10, what="the stream connections closed")
+        for c in conns:
+            c.close()
+        self.check_after("296 connections on the stream socket")
+
+    def test_request_connection_limit(self):
+        """At most 256 connections on the request socket: the ones beyond are closed."""
+        self.lab()
+        # DEALERs that do not reconnect, each asking once
+        dealers = []
+        for i in range(256 + 40):
+            s = self.ctx.socket(zmq.DEALER)
+            s.setsockopt(zmq.LINGER, 0)
+            s.setsockopt(zmq.RECONNECT_IVL, -1)
+            s.connect(self.d.rpc)
+            self._sockets.append(s)
+            dealers.append(s)
+        poller = zmq.Poller()
+        for s in dealers:
+            try:
+                s.send_multipart([b"", b'{"id": 1, "method": "bridge.info"}'], zmq.NOBLOCK)
+            except zmq.Again:
+                pass  # already closed
+            poller.register(s, zmq.POLLIN)
+        answered = set()
+        deadline = time.monotonic() + 10
+        while len(answered) < 255 and time.monotonic() < deadline:  # 256 with self.rpc
+            for s, _ in poller.poll(100):
+                s.recv_multipart()
+                answered.add(s)
+                poller.unregister(s)
+            self.collect(0)
+        # (the ASan build answers only ~230 of 255 simultaneous DEALERs, before this change too:
+        # the bound checked here is the cap)
+        self.assertLessEqual(len(answered), 255, "request connections beyond 256 kept")
+        self.assertGreaterEqual(len(answered), 128, "request connections within 256 unserved")
+        wait_until(lambda: "closed a request connection: over 256 connections" in
+                   self.d.stderr(), timeout=10, what="the request connections closed")
+        for s in dealers:
+            s.close(0)
+        self.check_after("296 connections on the request socket")
 
     # ------------------------------------------------------------------ the request socket
 
