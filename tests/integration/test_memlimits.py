@@ -368,7 +368,8 @@ class MemLimitsTest(BridgeTest):
                     answered += 1
                     poller.unregister(s)
                 self.collect(0)
-            self.assertEqual(answered, want, "request connections within 256 unserved")
+            self.assertEqual(answered, want, "request connections served: %d, expected %d "
+                             "(256 at once)" % (answered, want))
         wait_until(lambda: "closed a request connection: over 256 connections" in
                    self.d.stderr(), timeout=10, what="the request connections closed")
         # the closed ones are never answered
