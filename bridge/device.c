@@ -1,13 +1,47 @@
 /* device.c - a device in its thread: publishes its streams, answers the main loop's commands. */
 #include "device.h"
 
+#include <float.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "host.h"
 #include "log.h"
+
+json_t *lb_json_sample(double v)
+{
+	const char *name = lb_nonfinite_name(v);
+
+	return name ? json_string(name) : json_real(v);
+}
+
+int lb_calib_check(double gain, double offset, double min, double max, lb_error *err)
+{
+	if (!isfinite(gain) || !isfinite(offset))
+		return lb_error_set(err, LB_ERR_INVALID_PARAMS,
+				    "calibration gain %g, offset %g: both must be finite numbers",
+				    gain, offset);
+	if (gain == 0)
+		return lb_error_set(err, LB_ERR_INVALID_PARAMS,
+				    "calibration gain 0 would show the offset whatever the sensor "
+				    "measures");
+	if (fabs(gain) > LB_CALIB_MAX_GAIN || fabs(offset) > LB_CALIB_MAX_OFFSET)
+		return lb_error_set(err, LB_ERR_INVALID_PARAMS,
+				    "calibration gain %g, offset %g: out of range (|gain| <= %g, "
+				    "|offset| <= %g, so that samples stay finite in float32)",
+				    gain, offset, LB_CALIB_MAX_GAIN, LB_CALIB_MAX_OFFSET);
+	if (max > min &&
+	    (fabs(gain * min + offset) > FLT_MAX || fabs(gain * max + offset) > FLT_MAX))
+		return lb_error_set(
+		    err, LB_ERR_INVALID_PARAMS,
+		    "calibration gain %g, offset %g: the stream's range [%g, %g] would "
+		    "overflow float32 (beyond +-%g)",
+		    gain, offset, min, max, (double)FLT_MAX);
+	return 0;
+}
 
 /* Whether a stream has a calibration other than the identity. */
 static int calibrated(const lb_stream *s)
@@ -74,8 +108,17 @@ int lb_device_add_stream(lb_device *dev, const char *name, const char *quantity,
 	s->gain = 1.0;
 	base = dev->calib ? json_object_get(dev->calib, name) : NULL;
 	if (base && (type == LB_F32 || type == LB_F64)) {
-		s->gain = json_number_value(json_object_get(base, "gain"));
-		s->offset = json_number_value(json_object_get(base, "offset"));
+		lb_error err;
+		double g = json_number_value(json_object_get(base, "gain"));
+		double o = json_number_value(json_object_get(base, "offset"));
+		/* one stored before calibrations were bounded is not applied */
+		if (lb_calib_check(g, o, 0, 0, &err) == 0) {
+			s->gain = g;
+			s->offset = o;
+		} else {
+			lb_warn("device %s stream %s: stored %s: not applied", dev->spec.id, name,
+				err.message);
+		}
 	}
 	if (stream_rebuild_prefix(dev, s) < 0)
 		return LB_EINVAL;
@@ -276,17 +319,18 @@ json_t *lb_device_describe(lb_device *dev)
 	streams = json_array();
 	for (int i = 0; i < dev->nstreams; i++) {
 		lb_stream *s = &dev->streams[i];
-		json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:f}", "name", s->name, "topic",
-				      s->topic, "quantity", s->quantity, "unit", s->unit, "type",
-				      lb_sample_type_name(s->type), "rate", s->rate);
+		json_t *o =
+		    json_pack("{s:s,s:s,s:s,s:s,s:s,s:o}", "name", s->name, "topic", s->topic,
+			      "quantity", s->quantity, "unit", s->unit, "type",
+			      lb_sample_type_name(s->type), "rate", lb_json_sample(s->rate));
 		if (o && calibrated(s))
-			json_object_set_new(
-			    o, "calib",
-			    json_pack("{s:f,s:f}", "gain", s->gain, "offset", s->offset));
+			json_object_set_new(o, "calib",
+					    json_pack("{s:o,s:o}", "gain", lb_json_sample(s->gain),
+						      "offset", lb_json_sample(s->offset)));
 		if (o && s->max > s->min) {
-			json_object_set_new(o, "min", json_real(s->min));
-			json_object_set_new(o, "max", json_real(s->max));
-			json_object_set_new(o, "resolution", json_real(s->resolution));
+			json_object_set_new(o, "min", lb_json_sample(s->min));
+			json_object_set_new(o, "max", lb_json_sample(s->max));
+			json_object_set_new(o, "resolution", lb_json_sample(s->resolution));
 		}
 		if (o && s->error)
 			json_object_set_new(o, "error",
@@ -411,6 +455,10 @@ int lb_device_command(lb_device *dev, const char *name, uint64_t token, json_t *
 			failed = lb_error_set(
 			    &err, LB_ERR_NOT_SUPPORTED,
 			    "stream '%s' is not a float stream: it cannot be calibrated", sname);
+		else if (lb_calib_check(json_number_value(json_object_get(params, "gain")),
+					json_number_value(json_object_get(params, "offset")),
+					dev->streams[k].min, dev->streams[k].max, &err) < 0)
+			failed = LB_EFAIL;
 		else {
 			dev->streams[k].gain = json_number_value(json_object_get(params, "gain"));
 			dev->streams[k].offset =

@@ -91,6 +91,22 @@ int lb_device_add_stream(lb_device *dev, const char *name, const char *quantity,
 /* Set the range and resolution a stream reports in the device description. */
 void lb_stream_set_range(lb_device *dev, int stream, double min, double max, double resolution);
 
+/* A sample (or any measured number) as JSON: a real, or for a non-finite v its name as a string
+ * (lb_nonfinite_name). NULL only when out of memory. */
+json_t *lb_json_sample(double v);
+
+/*
+ * Largest calibration accepted: a calibrated float32 sample must stay finite. |gain| up to
+ * LB_CALIB_MAX_GAIN (not 0), |offset| up to LB_CALIB_MAX_OFFSET, and when the stream declares its
+ * range [min, max] (max > min), gain * min + offset and gain * max + offset within float32.
+ */
+#define LB_CALIB_MAX_GAIN 1e9
+#define LB_CALIB_MAX_OFFSET 1e30
+
+/* Whether gain and offset may calibrate a stream of range [min, max] (max <= min: none
+ * declared): 0, or LB_EFAIL with err saying why (LB_ERR_INVALID_PARAMS). */
+int lb_calib_check(double gain, double offset, double min, double max, lb_error *err);
+
 /* Change a stream's nominal rate (the next headers carry it). 0 or LB_EINVAL. */
 int lb_stream_set_rate(lb_device *dev, int stream, double rate);
 

@@ -25,6 +25,15 @@ size_t lb_sample_type_size(lb_sample_type t)
 	return (unsigned)t <= LB_JSON ? sample_types[t].size : 0;
 }
 
+const char *lb_nonfinite_name(double v)
+{
+	if (isnan(v))
+		return "NaN";
+	if (isinf(v))
+		return v > 0 ? "Infinity" : "-Infinity";
+	return NULL;
+}
+
 double lb_sample_get(lb_sample_type t, const void *buf, size_t i)
 {
 	const unsigned char *p = (const unsigned char *)buf + i * lb_sample_type_size(t);

@@ -26,6 +26,13 @@ size_t lb_sample_type_size(lb_sample_type t);
 double lb_sample_get(lb_sample_type t, const void *buf, size_t i);
 
 /*
+ * How a non-finite sample is written in JSON and CSV (JSON has no such numbers, and jansson
+ * refuses them): "NaN", "Infinity" or "-Infinity" (strings that JavaScript's Number() and
+ * Python's float() read back); NULL for a finite v.
+ */
+const char *lb_nonfinite_name(double v);
+
+/*
  * Build the constant part of a header: `{"v":1,"epoch":"...","type":...,"quantity":...,"unit":...,
  * "rate":...` (plus `"sim":true`), without the closing brace. Strings are JSON-escaped. Returns
  * its length, or -1 if it does not fit in cap bytes.

@@ -283,6 +283,8 @@ static void fmt_value(char *buf, size_t n, const json_t *value, const json_t *he
 		snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(value));
 	else if (json_is_real(value))
 		fmt_real(num, sizeof num, json_real_value(value), !strcmp(type, "f32"));
+	else if (json_is_string(value) && strcmp(type, "json") != 0)
+		snprintf(num, sizeof num, "%s", json_string_value(value)); /* NaN, Infinity */
 	else {
 		fmt_json_compact(buf, n, value);
 		return;

@@ -166,7 +166,7 @@ static int m_snapshot(lb_server *s, call *c, json_t **result, lb_error *err)
 			    json_object_get(h, "data")) /* an event on a numeric stream */
 				json_object_set(e, "value", json_object_get(h, "data"));
 			else
-				json_object_set_new(e, "value", json_real(sc->last));
+				json_object_set_new(e, "value", lb_json_sample(sc->last));
 			json_array_append_new(streams, e);
 		}
 	}

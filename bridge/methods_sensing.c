@@ -62,6 +62,17 @@ static void current_calib(lb_device *d, int k, double *gain, double *offset)
 	json_decref(desc);
 }
 
+/* The range a stream declares, from the device's description (min = max = 0: none). */
+static void stream_range(lb_device *d, int k, double *min, double *max)
+{
+	json_t *desc = srv_device_desc(d);
+	json_t *st = json_array_get(json_object_get(desc, "streams"), (size_t)k);
+
+	*min = json_number_value(json_object_get(st, "min"));
+	*max = json_number_value(json_object_get(st, "max"));
+	json_decref(desc);
+}
+
 /* Store a calibration and send it to the device thread (the reply comes from there). */
 static int apply_calib(lb_server *s, call *c, lb_device *d, int k, double gain, double offset,
 		       lb_error *err)
@@ -69,10 +80,11 @@ static int apply_calib(lb_server *s, call *c, lb_device *d, int k, double gain, 
 	json_t *p;
 	int rc;
 
-	if (!isfinite(gain) || !isfinite(offset) || gain == 0)
-		return lb_error_set(err, LB_ERR_INVALID_PARAMS,
-				    "calibration gives gain %g, offset %g: not usable", gain,
-				    offset);
+	double min, max;
+
+	stream_range(d, k, &min, &max);
+	if (lb_calib_check(gain, offset, min, max, err) < 0)
+		return LB_EFAIL;
 	if (!need_store(s, err) || lb_store_calib_set(s->store, d->spec.id, d->streams[k].name,
 						      gain, offset, c->now.real, err) < 0)
 		return LB_EFAIL;

@@ -321,6 +321,10 @@ int m_print_upload(lb_server *s, call *c, json_t **result, lb_error *err)
 	 * writes into, or is handed, someone else's) */
 	snprintf(scoped, sizeof scoped, "%s/%s", who(c), u.request_id);
 	u.request_id = scoped;
+	if (!c->in_data && !final)
+		return lb_error_set(err, LB_ERR_INVALID_PARAMS,
+				    "print.upload: the chunk's bytes must follow the JSON frame as "
+				    "one binary frame (none was sent)");
 	if (u.printer && !srv_find_device(s, u.printer) &&
 	    !json_object_get(s->print_busy, u.printer))
 		lb_info("print queue: job for printer %s, not connected now", u.printer);

@@ -24,6 +24,9 @@
 #define PQ_LINE_MAX 65536 /* a raw line (comments included) and its '\n' must fit */
 #define PQ_PATH_MAX 1024
 #define PQ_NAME_KEEP 64 /* characters of the sanitized request id kept in a part file's name */
+/* An upload untouched for this long is abandoned: its part file is removed (at start, and when
+ * an upload starts). Long enough for a client to resume after a bridge restart. */
+#define PQ_PART_EXPIRY_NS (3600LL * 1000000000LL)
 #define PQ_STR_(x) #x
 #define PQ_STR(x) PQ_STR_(x)
 
@@ -461,6 +464,37 @@ done:
 	return rc;
 }
 
+/* Remove the part files of uploads abandoned (untouched for PQ_PART_EXPIRY_NS at now_real).
+ * Best effort: problems are logged. */
+static void sweep_parts(lb_printq *q, int64_t now_real)
+{
+	DIR *d = opendir(q->prints);
+	struct dirent *e;
+
+	while (d && (e = readdir(d))) {
+		size_t n = strlen(e->d_name);
+		char path[PQ_PATH_MAX];
+		struct stat st;
+		int64_t mtime;
+
+		if (n < 5 || strcmp(e->d_name + n - 5, ".part") != 0 ||
+		    snprintf(path, sizeof path, "%s/%s", q->prints, e->d_name) >=
+			(int)sizeof path ||
+		    lstat(path, &st) < 0 || !S_ISREG(st.st_mode))
+			continue;
+		mtime = (int64_t)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+		if (now_real - mtime < PQ_PART_EXPIRY_NS)
+			continue;
+		if (unlink(path) == 0)
+			lb_info("print queue: removed %s (an upload abandoned for over %lld min)",
+				path, PQ_PART_EXPIRY_NS / 60000000000LL);
+		else
+			lb_warn("print queue: cannot remove %s: %s", path, strerror(errno));
+	}
+	if (d)
+		closedir(d);
+}
+
 lb_printq *lb_printq_new(const char *dir, int64_t now_real, lb_error *err)
 {
 	lb_printq *q = calloc(1, sizeof *q);
@@ -489,6 +523,7 @@ lb_printq *lb_printq_new(const char *dir, int64_t now_real, lb_error *err)
 	if (recover_active(q, now_real, err) < 0)
 		goto fail;
 	recover_files(q, now_real);
+	sweep_parts(q, now_real);
 	return q;
 fail:
 	lb_printq_destroy(&q);
@@ -946,6 +981,13 @@ int lb_printq_upload(lb_printq *q, const lb_upload *u, const void *chunk, size_t
 				    strerror(errno));
 	if (u->offset > size)
 		return lb_error_set(err, LB_ERR_INVALID_PARAMS, "expected offset %lld", size);
+	if (len == 0 && !u->final) {
+		/* an empty chunk only asks how much arrived: it makes no part file */
+		*result = json_pack("{s:I}", "received", (json_int_t)size);
+		return *result ? 0 : lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
+	}
+	if (u->offset == 0)
+		sweep_parts(q, u->now_real); /* an upload starts: clear the abandoned ones */
 	fd = open(part, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
 	if (fd < 0 || fstat(fd, &st) < 0) {
 		lb_error_set(err, LB_ERR_INTERNAL, "cannot open %s: %s", part, strerror(errno));
@@ -990,6 +1032,9 @@ int lb_printq_upload(lb_printq *q, const lb_upload *u, const void *chunk, size_t
 	}
 	rc = finish_upload(q, u, fd, part, end, policy, result, err);
 cleanup:
+	/* a failed start leaves no part file behind */
+	if (rc < 0 && fd >= 0 && fstat(fd, &st) == 0 && st.st_size == 0)
+		unlink(part);
 	if (fd >= 0)
 		close(fd);
 	return rc;

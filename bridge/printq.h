@@ -57,13 +57,16 @@ typedef struct lb_upload {
 /*
  * Take a chunk: write it at offset into dir/prints/<request>.part (offset must be the bytes
  * received so far; a chunk already received is accepted again without effect, so a retry is
- * harmless). The final chunk: verify the crc32, read the file line by line (never whole in
- * memory) for its metadata and for the policy (a violation rejects the file with its line number:
- * "line 12: M104 S300: hotend 300 °C is above the limit of 250 °C", and removes it), then create
- * the job, atomically with the file's move to dir/prints/<job id>.gcode. A request id that already
- * made a job returns that job again (with "duplicate": true), never a second one.
- * *result: {"received": bytes} for a chunk, the job object for the final one. 0 or negative with
- * err set (LB_ERR_INVALID_PARAMS with "expected offset N", LB_ERR_TOO_LARGE...).
+ * harmless; an empty chunk that is not the final one only asks how much arrived, and makes no
+ * part file). A part file untouched for an hour is an abandoned upload: it is removed when the
+ * queue opens and when an upload starts. A failed first chunk leaves no part file. The final chunk:
+ * verify the crc32, read the file line by line (never whole in memory) for its metadata and for the
+ * policy (a violation rejects the file with its line number: "line 12: M104 S300: hotend 300 °C is
+ * above the limit of 250 °C", and removes it), then create the job, atomically with the file's move
+ * to dir/prints/<job id>.gcode. A request id that already made a job returns that job again (with
+ * "duplicate": true), never a second one. *result: {"received": bytes} for a chunk, the job object
+ * for the final one. 0 or negative with err set (LB_ERR_INVALID_PARAMS with "expected offset N",
+ * LB_ERR_TOO_LARGE...).
  */
 int lb_printq_upload(lb_printq *q, const lb_upload *u, const void *chunk, size_t len,
 		     const gcode_policy *policy, json_t **result, lb_error *err);

@@ -48,7 +48,8 @@ struct lb_recorder {
 /* Write a number with 7 significant digits, '.' or ',' as the decimal mark. */
 static int put_number(char *buf, size_t cap, double v, int decimal_comma)
 {
-	int n = snprintf(buf, cap, "%.7g", v);
+	const char *name = lb_nonfinite_name(v); /* the same words as in JSON */
+	int n = name ? snprintf(buf, cap, "%s", name) : snprintf(buf, cap, "%.7g", v);
 
 	if (n < 0 || (size_t)n >= cap)
 		return -1;

@@ -24,9 +24,29 @@
 
 #define STREAMS_INPROC "inproc://lb-streams"
 #define MONITOR_ENDPOINT "inproc://lb-rpc-monitor"
+#define PUB_MONITOR_ENDPOINT "inproc://lb-pub-monitor"
 #define RESCAN_NS 2000000000LL
 #define RETRY_MAX_NS 30000000000LL
-#define MAX_BINARY (16 * 1024 * 1024)
+/*
+ * Bounded memory (DESIGN.md): libzmq allocates a frame whole as soon as its header announces its
+ * size, so the sockets refuse big frames before the bridge sees them (the connection is closed).
+ * The request socket's largest legitimate frame is one upload chunk (MAX_BINARY); a client gets
+ * RPC_RCVHWM requests queued unread and RPC_SNDHWM replies unsent (a 1 MiB recording.fetch each)
+ * before libzmq stops reading from it or drops its replies (the main loop answers up to 64
+ * requests at once: fewer dropped the replies of a client with 30 requests in flight, as
+ * test_access's dashboard has). The stream socket only receives
+ * subscriptions: 1 + LB_SUB_MAX_LEN bytes, with room for ZMTP commands (READY, CURVE's INITIATE).
+ */
+#define MAX_BINARY (1024 * 1024)
+#define RPC_MAXMSGSIZE MAX_BINARY
+#define RPC_RCVHWM 16
+#define RPC_SNDHWM 64
+#define PUB_MAXMSGSIZE 512
+#define PUB_RCVHWM 256
+/* Connections accepted at once on each socket (~30 KB each in libzmq, and a file descriptor): a
+ * connection beyond is closed. */
+#define MAX_CONNECTIONS 256
+#define MAX_CONNECTIONS_TEXT "256"
 
 /* ---------------------------------------------------------------- publishing (main thread) */
 
@@ -859,7 +879,10 @@ static void on_lease_released(const char *device, void *arg)
 		srv_publish_device_event(s, "changed", d);
 }
 
-/* A request connection closed: drop its session and leases. */
+static void close_conn(lb_server *s, int fd, const char *sock, const char *why);
+
+/* A request connection was accepted (over MAX_CONNECTIONS: closed) or closed: drop its session
+ * and leases. */
 static void handle_monitor(lb_server *s)
 {
 	zmq_msg_t ev, addr;
@@ -868,13 +891,19 @@ static void handle_monitor(lb_server *s)
 
 	zmq_msg_init(&ev);
 	zmq_msg_init(&addr);
-	if (zmq_msg_recv(&ev, s->monitor, 0) < 0 || zmq_msg_recv(&addr, s->monitor, 0) < 0)
-		goto out;
-	if (zmq_msg_size(&ev) < 6)
-		goto out;
-	memcpy(&event, zmq_msg_data(&ev), 2);
-	memcpy(&value, (char *)zmq_msg_data(&ev) + 2, 4);
-	if (event == ZMQ_EVENT_DISCONNECTED) {
+	/* every event waiting: a burst of connections is counted before their requests are read */
+	while (zmq_msg_recv(&ev, s->monitor, ZMQ_DONTWAIT) >= 0) {
+		if (zmq_msg_recv(&addr, s->monitor, 0) < 0 || zmq_msg_size(&ev) < 6)
+			continue;
+		memcpy(&event, zmq_msg_data(&ev), 2);
+		memcpy(&value, (char *)zmq_msg_data(&ev) + 2, 4);
+		if (event == ZMQ_EVENT_ACCEPTED && ++s->rpc_conns > MAX_CONNECTIONS)
+			close_conn(s, value, "request",
+				   "over " MAX_CONNECTIONS_TEXT " connections");
+		if (event != ZMQ_EVENT_DISCONNECTED)
+			continue;
+		if (s->rpc_conns > 0)
+			s->rpc_conns--;
 		lb_leases_sweep(&s->leases, lb_clock_ns(CLOCK_MONOTONIC), value, on_lease_released,
 				s);
 		lb_auth_forget(s->auth, value);
@@ -884,9 +913,86 @@ static void handle_monitor(lb_server *s)
 			else
 				i++;
 	}
-out:
 	zmq_msg_close(&ev);
 	zmq_msg_close(&addr);
+}
+
+/* Read the stream socket's connection events: a connection's subscriptions are counted from its
+ * ACCEPTED event to its DISCONNECTED one. */
+static void handle_pub_monitor(lb_server *s)
+{
+	zmq_msg_t ev, addr;
+	uint16_t event;
+	int32_t value;
+
+	zmq_msg_init(&ev);
+	zmq_msg_init(&addr);
+	while (zmq_msg_recv(&ev, s->pub_monitor, ZMQ_DONTWAIT) >= 0) {
+		if (zmq_msg_recv(&addr, s->pub_monitor, 0) < 0 || zmq_msg_size(&ev) < 6)
+			continue;
+		memcpy(&event, zmq_msg_data(&ev), 2);
+		memcpy(&value, (char *)zmq_msg_data(&ev) + 2, 4);
+		if (event == ZMQ_EVENT_ACCEPTED && lb_subs_open(s->subs, value) < 0)
+			lb_warn("out of memory: the subscriptions of stream connection %d are not "
+				"counted",
+				(int)value);
+		else if (event == ZMQ_EVENT_ACCEPTED &&
+			 lb_subs_connections(s->subs) > MAX_CONNECTIONS)
+			close_conn(s, value, "stream", "over " MAX_CONNECTIONS_TEXT " connections");
+		else if (event == ZMQ_EVENT_DISCONNECTED)
+			lb_subs_close(s->subs, value);
+	}
+	zmq_msg_close(&ev);
+	zmq_msg_close(&addr);
+}
+
+/* Close a connection of a socket ("stream", "request") that went over a limit (libzmq has no call
+ * for that: shutting its socket down makes libzmq see the end of the connection and free what it
+ * holds for it; the fd stays libzmq's to close). Logged at most every 10 s. */
+static void close_conn(lb_server *s, int fd, const char *sock, const char *why)
+{
+	int64_t now = lb_clock_ns(CLOCK_MONOTONIC);
+	lb_conn_log *l = &s->conn_log[strcmp(sock, "stream") != 0];
+
+	shutdown(fd, SHUT_RDWR);
+	l->unlogged++;
+	if (l->last && now - l->last < 10000000000LL)
+		return;
+	lb_warn("closed a %s connection: %s (%u closed over the limits since the last such "
+		"message)",
+		sock, why, l->unlogged);
+	l->last = now;
+	l->unlogged = 0;
+}
+
+/* Read the stream socket's subscriptions (all topics are open to all): count them per connection,
+ * closing a connection over the limits (subs.h). A bounded batch per call. */
+static void handle_subscriptions(lb_server *s)
+{
+	zmq_msg_t m;
+
+	handle_pub_monitor(s); /* connections accepted meanwhile are known first */
+	zmq_msg_init(&m);
+	for (int n = 0; n < 4096 && zmq_msg_recv(&m, s->xpub, ZMQ_DONTWAIT) >= 0; n++) {
+		/* no fd: the recorder's inproc connection, or a closed connection's leftovers */
+		int fd = zmq_msg_get(&m, ZMQ_SRCFD);
+		lb_sub_verdict v = lb_subs_apply(s->subs, fd, zmq_msg_data(&m), zmq_msg_size(&m));
+		char why[80];
+		if (v == LB_SUB_OK)
+			continue;
+		if (v == LB_SUB_TOO_LONG)
+			snprintf(why, sizeof why, "a subscription prefix over %d bytes",
+				 LB_SUB_MAX_LEN);
+		else if (v == LB_SUB_TOO_MANY)
+			snprintf(why, sizeof why, "over %d subscriptions", LB_SUB_MAX_PER_CONN);
+		else if (v == LB_SUB_FULL)
+			snprintf(why, sizeof why, "all connections hold %d subscriptions already",
+				 LB_SUB_MAX_TOTAL);
+		else
+			snprintf(why, sizeof why, "a message that is not a subscription");
+		close_conn(s, fd, "stream", why);
+	}
+	zmq_msg_close(&m);
 }
 
 /* Answer requests whose device did not reply in time. */
@@ -967,6 +1073,8 @@ lb_server *lb_server_new(const lb_server_opts *opts)
 	lb_server *s = calloc(1, sizeof *s);
 	int zero = 0, one = 1, hwm;
 	int hb_ivl = 1000, hb_timeout = 3000;
+	int64_t pub_max = PUB_MAXMSGSIZE, rpc_max = RPC_MAXMSGSIZE;
+	int pub_rcvhwm = PUB_RCVHWM, rpc_rcvhwm = RPC_RCVHWM, rpc_sndhwm = RPC_SNDHWM;
 
 	if (!s)
 		return NULL;
@@ -994,19 +1102,27 @@ lb_server *lb_server_new(const lb_server_opts *opts)
 	s->auth = lb_auth_new(s->zctx, &opts->policy);
 	if (!s->auth)
 		goto fail;
+	s->subs = lb_subs_new();
 	s->xpub = zmq_socket(s->zctx, ZMQ_XPUB);
 	s->router = zmq_socket(s->zctx, ZMQ_ROUTER);
 	s->up.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (!s->xpub || !s->router || s->up.efd < 0)
+	if (!s->subs || !s->xpub || !s->router || s->up.efd < 0)
 		goto fail;
 	hwm = opts->pub_hwm;
 	zmq_setsockopt(s->xpub, ZMQ_SNDHWM, &hwm, sizeof hwm);
 	zmq_setsockopt(s->xpub, ZMQ_LINGER, &zero, sizeof zero);
 	zmq_setsockopt(s->router, ZMQ_LINGER, &zero, sizeof zero);
+	/* bounded memory: before binding, so that every connection gets them */
+	if (zmq_setsockopt(s->xpub, ZMQ_MAXMSGSIZE, &pub_max, sizeof pub_max) < 0 ||
+	    zmq_setsockopt(s->xpub, ZMQ_RCVHWM, &pub_rcvhwm, sizeof pub_rcvhwm) < 0 ||
+	    zmq_setsockopt(s->xpub, ZMQ_XPUB_VERBOSER, &one, sizeof one) < 0 ||
+	    zmq_setsockopt(s->router, ZMQ_MAXMSGSIZE, &rpc_max, sizeof rpc_max) < 0 ||
+	    zmq_setsockopt(s->router, ZMQ_RCVHWM, &rpc_rcvhwm, sizeof rpc_rcvhwm) < 0 ||
+	    zmq_setsockopt(s->router, ZMQ_SNDHWM, &rpc_sndhwm, sizeof rpc_sndhwm) < 0)
+		goto fail;
 	zmq_setsockopt(s->router, ZMQ_ZAP_DOMAIN, LB_AUTH_DOMAIN, strlen(LB_AUTH_DOMAIN));
 	zmq_setsockopt(s->router, ZMQ_HEARTBEAT_IVL, &hb_ivl, sizeof hb_ivl);
 	zmq_setsockopt(s->router, ZMQ_HEARTBEAT_TIMEOUT, &hb_timeout, sizeof hb_timeout);
-	(void)one;
 	if (bind_endpoint(s->xpub, "streams", opts->pub, s->ep_pub, sizeof s->ep_pub) < 0 ||
 	    bind_endpoint(s->router, "requests", opts->rpc, s->ep_rpc, sizeof s->ep_rpc) < 0)
 		goto fail;
@@ -1015,11 +1131,19 @@ lb_server *lb_server_new(const lb_server_opts *opts)
 		goto fail;
 	if (zmq_bind(s->xpub, STREAMS_INPROC) < 0)
 		goto fail;
-	if (zmq_socket_monitor(s->router, MONITOR_ENDPOINT, ZMQ_EVENT_DISCONNECTED) < 0)
+	if (zmq_socket_monitor(s->router, MONITOR_ENDPOINT,
+			       ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED) < 0)
 		goto fail;
 	s->monitor = zmq_socket(s->zctx, ZMQ_PAIR);
 	zmq_setsockopt(s->monitor, ZMQ_LINGER, &zero, sizeof zero);
 	if (zmq_connect(s->monitor, MONITOR_ENDPOINT) < 0)
+		goto fail;
+	if (zmq_socket_monitor(s->xpub, PUB_MONITOR_ENDPOINT,
+			       ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED) < 0)
+		goto fail;
+	s->pub_monitor = zmq_socket(s->zctx, ZMQ_PAIR);
+	zmq_setsockopt(s->pub_monitor, ZMQ_LINGER, &zero, sizeof zero);
+	if (zmq_connect(s->pub_monitor, PUB_MONITOR_ENDPOINT) < 0)
 		goto fail;
 	s->hotplug = lb_hotplug_new(s->zctx);
 	if (!s->hotplug)
@@ -1044,12 +1168,13 @@ int lb_server_run(lb_server *s, volatile sig_atomic_t *stop)
 		int64_t next = s->next_hb < s->next_scan ? s->next_hb : s->next_scan;
 		long timeout;
 		int rc, perr;
-		zmq_pollitem_t items[6] = {
+		zmq_pollitem_t items[7] = {
 		    {NULL, s->up.efd, ZMQ_POLLIN, 0},
 		    {s->router, 0, ZMQ_POLLIN, 0},
 		    {s->xpub, 0, ZMQ_POLLIN, 0},
 		    {s->monitor, 0, ZMQ_POLLIN, 0},
 		    {s->auth->sock, 0, ZMQ_POLLIN, 0},
+		    {s->pub_monitor, 0, ZMQ_POLLIN, 0},
 		    {s->hotplug ? s->hotplug->pipe : NULL, 0, ZMQ_POLLIN, 0},
 		};
 
@@ -1065,7 +1190,7 @@ int lb_server_run(lb_server *s, volatile sig_atomic_t *stop)
 		take_uplink(s);
 		timeout =
 		    next <= now.mono || s->up_head ? 0 : (long)((next - now.mono) / 1000000 + 1);
-		rc = zmq_poll(items, s->hotplug ? 6 : 5, timeout);
+		rc = zmq_poll(items, s->hotplug ? 7 : 6, timeout);
 		perr = rc < 0 ? zmq_errno() : 0; /* before awake's read() may change errno */
 		lb_upwake_awake(&s->up);
 		if (rc < 0) {
@@ -1077,6 +1202,8 @@ int lb_server_run(lb_server *s, volatile sig_atomic_t *stop)
 		take_uplink(s);
 		/* a bounded batch, so that requests are never starved */
 		handle_uplink(s, 4096);
+		if (items[3].revents & ZMQ_POLLIN)
+			handle_monitor(s); /* new connections counted before their requests */
 		if (items[1].revents & ZMQ_POLLIN) {
 			for (int n = 0; n < 64; n++) {
 				int ev = 0;
@@ -1087,18 +1214,11 @@ int lb_server_run(lb_server *s, volatile sig_atomic_t *stop)
 				handle_request(s);
 			}
 		}
-		if (items[2].revents & ZMQ_POLLIN) {
-			/* subscriptions: nothing to do but read them (all topics are open to all)
-			 */
-			char buf[256];
-			while (zmq_recv(s->xpub, buf, sizeof buf, ZMQ_DONTWAIT) >= 0)
-				;
-		}
-		if (items[3].revents & ZMQ_POLLIN)
-			handle_monitor(s);
+		if ((items[2].revents | items[5].revents) & ZMQ_POLLIN)
+			handle_subscriptions(s);
 		if (items[4].revents & ZMQ_POLLIN)
 			lb_auth_handle(s->auth);
-		if (s->hotplug && (items[5].revents & ZMQ_POLLIN)) {
+		if (s->hotplug && (items[6].revents & ZMQ_POLLIN)) {
 			zmq_msg_t m;
 			zmq_msg_init(&m);
 			if (zmq_msg_recv(&m, s->hotplug->pipe, 0) >= 0) {
@@ -1204,6 +1324,11 @@ void lb_server_destroy(lb_server **ps)
 		zmq_socket_monitor(s->router, NULL, 0);
 	if (s->monitor)
 		zmq_close(s->monitor);
+	if (s->xpub)
+		zmq_socket_monitor(s->xpub, NULL, 0);
+	if (s->pub_monitor)
+		zmq_close(s->pub_monitor);
+	lb_subs_destroy(&s->subs);
 	if (s->xpub)
 		zmq_close(s->xpub);
 	if (s->router)

@@ -17,6 +17,7 @@
 #include "request.h"
 #include "server.h"
 #include "store.h"
+#include "subs.h"
 
 #define MAX_ENVELOPE 8
 #define LB_VERSION "0.1.0"
@@ -30,6 +31,12 @@ typedef struct pending {
 	zmq_msg_t env[MAX_ENVELOPE];
 	int nenv;
 } pending;
+
+/* Connections of a socket closed over a limit: when it was last logged, how many since. */
+typedef struct lb_conn_log {
+	int64_t last;
+	unsigned unlogged;
+} lb_conn_log;
 
 /* A connection that said session.hello. */
 typedef struct session {
@@ -52,6 +59,10 @@ typedef struct call {
 struct lb_server {
 	lb_server_opts opts;
 	void *zctx, *xpub, *router, *monitor;
+	void *pub_monitor;	  /* the stream socket's connections: accepted, disconnected */
+	lb_subs *subs;		  /* their subscriptions, counted to bound memory (subs.h) */
+	lb_conn_log conn_log[2];  /* connections closed over a limit: stream, request */
+	size_t rpc_conns;	  /* request connections open (ACCEPTED, not yet DISCONNECTED) */
 	lb_upwake up;		  /* wakes the main loop: device threads' messages wait */
 	lb_up *up_head, *up_tail; /* taken from the hosts' queues, not yet handled */
 	lb_auth *auth;

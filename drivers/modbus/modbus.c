@@ -1250,7 +1250,7 @@ static int mb_call(lb_device *dev, const char *action, const json_t *args, json_
 		cls = mb_request(p, 1, p->map[c].table, p->map[c].address, n, regs, &eno);
 		if (cls != MB_OK)
 			return request_error(p, cls, eno, what, err);
-		*result = json_real(modbus_map_value(&p->map[c], regs));
+		*result = lb_json_sample(modbus_map_value(&p->map[c], regs));
 		return 0;
 	}
 	return mb_err(err, LB_ERR_NOT_SUPPORTED, "unknown action '%s' (actions: read, write)",

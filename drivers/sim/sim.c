@@ -66,7 +66,11 @@ typedef struct sim_priv {
 	uint64_t produced;
 	float *buf;
 	int bufcap;
+	int fault; /* a broken probe: every sample is sim_faults[fault] (0: none) */
 } sim_priv;
+
+/* The values of device.set {key: "fault"}: what a broken or unplugged probe reads. */
+static const char *const sim_faults[] = {"none", "nan", "inf", "-inf", NULL};
 
 /* Samples per message for the current rate; automatic batches stop at SIM_MAX_BATCH (above
  * 1.3 MHz: more than 20 messages/s rather than messages of many MB). */
@@ -345,9 +349,10 @@ static json_t *sim_config_get(lb_device *dev)
 {
 	sim_priv *p = dev->priv;
 
-	return json_pack("{s:f,s:i,s:s,s:f,s:f,s:f,s:f}", "rate", p->rate, "batch", p->batch,
+	return json_pack("{s:f,s:i,s:s,s:f,s:f,s:f,s:f,s:s}", "rate", p->rate, "batch", p->batch,
 			 "wave", lb_wave_name(p->sig.wave), "offset", p->sig.offset, "amplitude",
-			 p->sig.amplitude, "frequency", p->sig.frequency, "noise", p->sig.noise);
+			 p->sig.amplitude, "frequency", p->sig.frequency, "noise", p->sig.noise,
+			 "fault", sim_faults[p->fault]);
 }
 
 static json_t *sim_limits_get(lb_device *dev)
@@ -408,9 +413,20 @@ static int sim_config_set(lb_device *dev, const char *key, const json_t *value, 
 				  : &p->sig.noise) = v;
 		return 0;
 	}
+	if (strcmp(key, "fault") == 0) {
+		for (int i = 0; sim_faults[i]; i++)
+			if (json_is_string(value) &&
+			    strcmp(json_string_value(value), sim_faults[i]) == 0) {
+				p->fault = i;
+				return 0;
+			}
+		return lb_error_set(
+		    err, LB_ERR_INVALID_PARAMS,
+		    "fault must be none, nan, inf or -inf (what a broken probe reads)");
+	}
 	return lb_error_set(err, LB_ERR_NOT_SUPPORTED,
 			    "no setting '%s' (settings: rate, batch, wave, offset, amplitude, "
-			    "frequency, noise)",
+			    "frequency, noise, fault)",
 			    key ? key : "");
 }
 
@@ -470,6 +486,8 @@ static int sim_run(lb_device *dev, const lb_now *now, const zmq_pollitem_t *item
 		}
 		lb_signal_fill_f32(&p->sig, (double)(p->dev_t0 + t) / 1e9, 1.0 / p->rate, p->buf,
 				   (size_t)batch);
+		for (int i = 0; p->fault && i < batch; i++)
+			p->buf[i] = p->fault == 1 ? NAN : p->fault == 2 ? INFINITY : -INFINITY;
 		lb_stream_publish(dev, 0, p->dev_t0 + t, p->t0_real + t, p->buf, (uint32_t)batch);
 		p->produced += (uint64_t)batch;
 	}

@@ -220,16 +220,16 @@ class RequestTest(BridgeTest):
     def test_too_large_binary_frames(self):
         c = self.client(self.lab())
         req = json.dumps({"id": 11, "method": "bridge.info"}).encode()
-        limit = 16 * 1024 * 1024
-        r = self.raw(c, req, b"\0" * (limit + 1), timeout=20)
-        self.assertError(r["error"], "too_large", TOO_LARGE)
-        self.assertEqual(r["id"], 11, "the id is read for a too_large reply on binary frames")
+        limit = 1024 * 1024
+        # one frame over the limit closes the connection before the bridge reads it (libzmq's
+        # ZMQ_MAXMSGSIZE): test_memlimits.MemLimitsTest.test_frame_size_limit
         # the total of several frames counts
         half = b"\1" * (limit // 2 + 1)
         r = self.raw(c, req, half, half, timeout=20)
         self.assertError(r["error"], "too_large", TOO_LARGE)
+        self.assertEqual(r["id"], 11, "the id is read for a too_large reply on binary frames")
         # many frames beyond the bridge's envelope buffer still add up
-        r = self.raw(c, req, *([b"\2" * (1024 * 1024)] * 17), timeout=20)
+        r = self.raw(c, req, *([b"\2" * (64 * 1024)] * 17), timeout=20)
         self.assertError(r["error"], "too_large", TOO_LARGE)
         self.assertStillServing(c)
 

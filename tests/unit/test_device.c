@@ -1,5 +1,6 @@
 /* test_device.c - unit tests of bridge/device.c: streams, headers, calibration, losses as gaps. */
 #include <jansson.h>
+#include <math.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -346,6 +347,40 @@ static void test_stream_errors(void)
 	close(w.efd);
 }
 
+/* Calibrations that would take float32 samples to infinity are refused; non-finite values are
+ * named in JSON, never dropped. */
+static void test_calib_bounds_and_nonfinite_json(void)
+{
+	lb_error err = {0};
+	json_t *v;
+
+	CHECK_EQ_INT(lb_calib_check(2, 1, -10, 10, &err), 0);
+	CHECK_EQ_INT(lb_calib_check(1e9, 1e30, 0, 0, &err), 0);
+	CHECK_EQ_INT(lb_calib_check(1e308, 0, 0, 0, &err), LB_EFAIL);
+	CHECK_EQ_INT(err.code, LB_ERR_INVALID_PARAMS);
+	CHECK(strstr(err.message, "out of range") != NULL);
+	CHECK_EQ_INT(lb_calib_check(1, -1e31, 0, 0, &err), LB_EFAIL);
+	CHECK_EQ_INT(lb_calib_check(0, 1, 0, 0, &err), LB_EFAIL);
+	CHECK_EQ_INT(lb_calib_check(NAN, 0, 0, 0, &err), LB_EFAIL);
+	CHECK_EQ_INT(lb_calib_check(1, INFINITY, 0, 0, &err), LB_EFAIL);
+	/* within the bounds, but the declared range would overflow float32 */
+	CHECK_EQ_INT(lb_calib_check(1e9, 0, -1e30, 1e30, &err), LB_EFAIL);
+	CHECK(strstr(err.message, "range") != NULL);
+	CHECK_EQ_INT(lb_calib_check(1e9, 0, -1e20, 1e20, &err), 0);
+	v = lb_json_sample(INFINITY);
+	CHECK_STR(json_string_value(v), "Infinity");
+	json_decref(v);
+	v = lb_json_sample(-INFINITY);
+	CHECK_STR(json_string_value(v), "-Infinity");
+	json_decref(v);
+	v = lb_json_sample(NAN);
+	CHECK_STR(json_string_value(v), "NaN");
+	json_decref(v);
+	v = lb_json_sample(21.5);
+	CHECK(json_is_real(v) && json_real_value(v) == 21.5);
+	json_decref(v);
+}
+
 int main(void)
 {
 	RUN(test_streams_are_checked);
@@ -354,5 +389,6 @@ int main(void)
 	RUN(test_losses_are_gaps_in_seq);
 	RUN(test_description_follows_the_device);
 	RUN(test_stream_errors);
+	RUN(test_calib_bounds_and_nonfinite_json);
 	return check_summary();
 }

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -156,6 +157,78 @@ static int find_file(const char *dir, const char *suffix, char *name, size_t cap
 static bool exists(const char *path)
 {
 	return access(path, F_OK) == 0;
+}
+
+/* Write an empty file at dir/prints/name, last modified at mtime_ns (since 1970). */
+static void make_part(const char *dir, const char *name, int64_t mtime_ns)
+{
+	char path[600];
+	struct timespec ts[2];
+	FILE *f;
+
+	snprintf(path, sizeof path, "%s/prints/%s", dir, name);
+	f = fopen(path, "w");
+	if (f)
+		fclose(f);
+	ts[0].tv_sec = ts[1].tv_sec = (time_t)(mtime_ns / 1000000000LL);
+	ts[0].tv_nsec = ts[1].tv_nsec = (long)(mtime_ns % 1000000000LL);
+	CHECK_EQ_INT(utimensat(AT_FDCWD, path, ts, 0), 0);
+}
+
+/* Whether dir/prints/name exists. */
+static bool part_exists(const char *dir, const char *name)
+{
+	char path[600];
+
+	snprintf(path, sizeof path, "%s/prints/%s", dir, name);
+	return exists(path);
+}
+
+/* No part file is left by an upload that sends nothing or fails at its start, and those of
+ * abandoned uploads (untouched for an hour) go when the queue opens and when an upload starts. */
+static void test_abandoned_parts(void)
+{
+	char dir[256];
+	lb_error err = {0};
+	lb_printq *q;
+	lb_upload u = upload_of("req-ask");
+	struct timespec now_ts;
+	int64_t now, hour = 3600LL * 1000000000LL;
+	json_t *r = NULL;
+
+	clock_gettime(CLOCK_REALTIME, &now_ts);
+	now = (int64_t)now_ts.tv_sec * 1000000000LL + now_ts.tv_nsec;
+	fresh_dir(dir, sizeof dir);
+	q = lb_printq_new(dir, now, &err);
+	CHECK(q != NULL);
+	if (!q)
+		return;
+	/* an empty chunk asks how much arrived: nothing, and it makes no part file */
+	u.now_real = now;
+	CHECK_EQ_INT(send_chunk(q, u, NULL, 0, 0, false, NULL, &r, &err), 0);
+	CHECK_EQ_INT(iget(r, "received"), 0);
+	json_decref(r);
+	CHECK_EQ_INT(find_file(dir, ".part", NULL, 0), 0);
+	/* an empty final chunk with nothing before: refused (empty file), no part file */
+	CHECK_EQ_INT(send_chunk(q, u, NULL, 0, 0, true, NULL, NULL, &err), LB_EFAIL);
+	CHECK_EQ_INT(find_file(dir, ".part", NULL, 0), 0);
+	/* abandoned uploads go when another one starts; a recent one stays */
+	make_part(dir, "old-1.part", now - 2 * hour);
+	make_part(dir, "young-1.part", now - hour / 6);
+	u = upload_of("req-new");
+	u.now_real = now;
+	CHECK_EQ_INT(send_chunk(q, u, prusa, 100, 0, false, NULL, NULL, &err), 0);
+	CHECK(!part_exists(dir, "old-1.part"));
+	CHECK(part_exists(dir, "young-1.part"));
+	CHECK_EQ_INT(find_file(dir, ".part", NULL, 0), 2);
+	lb_printq_destroy(&q);
+	/* and when the queue opens (a restart) */
+	make_part(dir, "young-1.part", now - 2 * hour);
+	q = lb_printq_new(dir, now, &err);
+	CHECK(q != NULL);
+	CHECK(!part_exists(dir, "young-1.part"));
+	CHECK_EQ_INT(find_file(dir, ".part", NULL, 0), 1); /* req-new's: recent */
+	lb_printq_destroy(&q);
 }
 
 static void test_upload_chunks(void)
@@ -1112,6 +1185,7 @@ int main(void)
 	}
 	RUN(test_upload_chunks);
 	RUN(test_retry_and_offsets);
+	RUN(test_abandoned_parts);
 	RUN(test_crc_mismatch);
 	RUN(test_policy);
 	RUN(test_duplicate);

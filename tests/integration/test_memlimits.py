@@ -1,0 +1,413 @@
+"""Bounded memory: what one unauthenticated client sends cannot exhaust the bridge (issue 9).
+
+Each test starts a bridge with one streaming sensor, a well-behaved subscriber that collects its
+messages for the whole test, and measures the bridge's memory from /proc/PID/status; then one
+client attacks (a huge subscription on tcp and on ws://, 200 000 subscriptions, a 100 MB request
+frame), only on the test's own endpoints. Afterwards:
+
+* VmHWM (the peak resident set) stays within BUDGET of the resident set measured before the
+  attack. Why a budget over the idle size rather than "under 64 MB": the tests run the ASan build,
+  whose shadow memory and allocator make the idle bridge itself bigger and vary with the machine;
+  a budget over the idle size means the same for both builds (ASan's quarantine of freed blocks
+  is made small for these tests: ASAN_ENV). When the daemon under test
+  is not an ASan build (LB_BRIDGE=build/labbridge), the peak must also stay under 64 MB absolute.
+* the well-behaved subscriber saw no seq gap and keeps receiving after the attack;
+* the bridge still answers requests.
+
+Before the fix: 8 MB subscriptions built a trie of 8 M nodes (hundreds of MB, seconds of a
+blocked main loop), 200 000 subscriptions stayed in memory, a 100 MB frame was buffered whole.
+"""
+import json
+import os
+import random
+import socket
+import struct
+import time
+import unittest
+
+import zmq
+
+from lbtest import BridgeTest, make_conf, seq_gaps, sensor, wait_until
+
+try:
+    import websocket  # Debian's python3-websocket (websocket-client)
+except ImportError:  # pragma: no cover
+    websocket = None
+
+MB = 1024 * 1024
+BUDGET = 64 * MB          # growth allowed over the resident set before the attack
+ABSOLUTE = 64 * MB        # the peak of a build without sanitizers
+ATTACK_TIMEOUT = 20.0     # seconds for an attack to be dealt with
+# ASan keeps freed blocks in a quarantine (256 MB by default) to catch uses after free: memory the
+# bridge has given back. A small one, so that the peak measures what the bridge holds.
+ASAN_ENV = {"ASAN_OPTIONS": "detect_leaks=1:quarantine_size_mb=16"}
+
+
+def proc_status(pid, key):
+    """A memory figure of /proc/PID/status in bytes (VmRSS, VmHWM)."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError("no %s in /proc/%d/status" % (key, pid))
+
+
+def is_asan(pid):
+    with open("/proc/%d/maps" % pid) as f:
+        return "libasan" in f.read()
+
+
+class RawZMTP:
+    """A peer written by hand (ZMTP 3.0, NULL mechanism) on tcp:// or ipc://: it sends what it
+    likes, with no libzmq of its own on the way (a libzmq XSUB would put an 8 MB subscription
+    into its own trie first)."""
+
+    def __init__(self, endpoint, socket_type=b"SUB", timeout=10):
+        if endpoint.startswith("tcp://"):
+            host, port = endpoint[6:].rsplit(":", 1)
+            self.sock = socket.create_connection((host, int(port)), timeout=timeout)
+        else:
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.settimeout(timeout)
+            self.sock.connect(endpoint[len("ipc://"):])
+        # the handshake step by step, as libzmq does it (it drops a peer that runs ahead)
+        greeting = b"\xff" + b"\0" * 7 + b"\x01\x7f" + b"\x03\x01" + b"NULL".ljust(20, b"\0")
+        greeting += b"\0" + b"\0" * 31
+        self.sock.sendall(greeting[:10])
+        self.recv_exactly(10)
+        self.sock.sendall(greeting[10:])
+        self.recv_exactly(54)
+        ready = b"\x05READY" + b"\x0bSocket-Type" + struct.pack(">I", len(socket_type)) + \
+            socket_type
+        self.sock.sendall(b"\x04" + bytes([len(ready)]) + ready)
+        flags, size = self.recv_exactly(2)
+        assert flags == 0x04, "no READY command from the bridge"
+        self.recv_exactly(size)
+        self.buf = b""
+
+    def recv_exactly(self, n):
+        data = b""
+        while len(data) < n:
+            d = self.sock.recv(n - len(data))
+            assert d, "the bridge closed the connection during the handshake"
+            data += d
+        return data
+
+    def send(self, data, more=False):
+        """One frame (the whole message unless more)."""
+        flags = 0x01 if more else 0
+        if len(data) > 255:
+            head = bytes([flags | 0x02]) + struct.pack(">Q", len(data))
+        else:
+            head = bytes([flags, len(data)])
+        try:
+            self.sock.sendall(head + data)
+            return True
+        except (BrokenPipeError, ConnectionResetError):
+            return False  # the bridge closed the connection
+        except socket.timeout:
+            return False  # the bridge stopped reading from it (its queue is full)
+
+    def closed(self, timeout):
+        """Whether the bridge closes the connection within timeout (what it sends is dropped)."""
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self.sock.settimeout(left)
+                if not self.sock.recv(65536):
+                    return True
+        except socket.timeout:
+            return False
+        except (ConnectionResetError, BrokenPipeError):
+            return True
+
+    def close(self):
+        self.sock.close()
+
+
+class MemLimitsTest(BridgeTest):
+    TEST_TIMEOUT = 90
+
+    def lab(self, **kw):
+        """A bridge streaming one sensor, a subscriber watching it, and the memory before."""
+        d = self.start_bridge(make_conf({"v1": sensor(rate=200, batch=10)}), env=ASAN_ENV, **kw)
+        self.d = d
+        self.pid = d.proc.pid
+        self.watch = self.subscriber(d.ready_endpoint("streams") if "pub" in kw else d,
+                                     ["sensor/sim-v1/"])
+        self.got = self.watch.collect(count=5, seconds=10)
+        self.assertGreaterEqual(len(self.got), 5, "the sensor does not stream")
+        self.rpc = self.client(d.ready_endpoint("requests") if "rpc" in kw else d)
+        self.rpc.call("bridge.info")
+        self.before = proc_status(self.pid, "VmRSS")
+        return d
+
+    def collect(self, seconds):
+        self.got += self.watch.collect(seconds=seconds)
+
+    def check_after(self, what):
+        """Memory, stream continuity and requests after the attack."""
+        peak = proc_status(self.pid, "VmHWM")
+        # streaming goes on without a gap: messages after the attack, none missing
+        n = len(self.got)
+        self.got += self.watch.collect(count=10, seconds=10)
+        self.assertGreaterEqual(len(self.got) - n, 10, "%s: the stream stopped" % what)
+        self.assertEqual(seq_gaps(self.got), [], "%s: the well-behaved subscriber lost "
+                         "messages" % what)
+        info = self.rpc.call("bridge.info", timeout=10)
+        self.assertEqual(info["protocol"], 1)
+        self.assertLessEqual(peak - self.before, BUDGET,
+                             "%s: the bridge's peak resident set grew by %.0f MB (from %.0f MB)"
+                             % (what, (peak - self.before) / MB, self.before / MB))
+        if os.environ.get("LB_MEMLIMITS_REPORT"):  # the figures, for a report
+            print("\n  %s: resident %.1f MB before, peak %.1f MB" % (what, self.before / MB,
+                                                                  peak / MB), end=" ")
+        if not is_asan(self.pid):
+            self.assertLessEqual(peak, ABSOLUTE, "%s: peak resident set %.0f MB"
+                                 % (what, peak / MB))
+        return peak
+
+    def attacker(self, kind, endpoint):
+        """A socket that does not reconnect, and its monitor (for the bridge closing it)."""
+        s = self.ctx.socket(kind)
+        s.setsockopt(zmq.LINGER, 0)
+        s.setsockopt(zmq.RECONNECT_IVL, -1)
+        s.setsockopt(zmq.SNDHWM, 0)  # push everything: the bridge must bound it
+        mon = s.get_monitor_socket(zmq.EVENT_CONNECTED | zmq.EVENT_DISCONNECTED)
+        self._sockets.append(mon)
+        self._sockets.append(s)
+        s.connect(endpoint)
+        return s, mon
+
+    def wait_event(self, mon, event, timeout, also=None):
+        """Wait for a monitor event (True), or for also() to be true (False); fail on timeout."""
+        from zmq.utils.monitor import recv_monitor_message
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if mon.poll(50):
+                if recv_monitor_message(mon)["event"] == event:
+                    return True
+            else:
+                self.collect(0.01)
+            if also is not None and also():
+                return False
+        self.fail("no %s event within %.0f s" % (event, timeout))
+
+    def over_budget(self):
+        return proc_status(self.pid, "VmHWM") - self.before > BUDGET
+
+    # ------------------------------------------------------------------ the stream socket
+
+    def raw(self, endpoint=None):
+        c = RawZMTP(endpoint or self.d.ready_endpoint("streams"))
+        self.addCleanup(c.close)
+        return c
+
+    def wait_closed(self, c, timeout=ATTACK_TIMEOUT):
+        """Wait for the bridge to close c (or to be over budget: a failure shown after)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not self.over_budget():
+            if c.closed(0.05):
+                return True
+            self.collect(0.01)
+        return False
+
+    def huge_subscription(self, endpoint):
+        c = self.raw(endpoint)
+        c.send(b"\x01" + b"x" * (8 * MB))
+        # the bridge closes the connection once it reads the frame's size
+        return self.wait_closed(c)
+
+    def test_huge_subscription_tcp(self):
+        self.lab(pub="tcp://127.0.0.1:0", rpc="tcp://127.0.0.1:0")
+        closed = self.huge_subscription(self.d.ready_endpoint("streams"))
+        self.check_after("an 8 MB subscription over tcp")
+        self.assertTrue(closed, "the bridge kept the connection open")
+
+    @unittest.skipIf(websocket is None, "python3-websocket (websocket-client) is not installed")
+    def test_huge_subscription_ws(self):
+        self.lab(ws=True)
+        url = self.rpc.call("bridge.info")["endpoints"].get("ws")
+        if url is None:
+            self.skipTest("the bridge serves no WebSocket endpoint (libzmq without WS)")
+        ws = websocket.create_connection(url, subprotocols=["ZWS2.0"], timeout=5)
+        self.addCleanup(ws.close)
+        ws.send_binary(b"\x00")                    # our (empty) routing id
+        closed = False
+        try:
+            ws.send_binary(b"\x00\x01" + b"x" * (8 * MB))  # subscribe to an 8 MB prefix
+        except (websocket.WebSocketConnectionClosedException, ConnectionError, socket.error):
+            closed = True  # the bridge closed it while we were sending
+        # the bridge closes the WebSocket
+        deadline = time.monotonic() + ATTACK_TIMEOUT
+        ws.settimeout(0.05)
+        while not closed and time.monotonic() < deadline and not self.over_budget():
+            try:
+                op, _ = ws.recv_data(control_frame=True)
+                closed = op == websocket.ABNF.OPCODE_CLOSE
+            except websocket.WebSocketTimeoutException:
+                self.collect(0.01)
+            except (websocket.WebSocketConnectionClosedException, ConnectionError,
+                    socket.error):
+                closed = True
+        self.check_after("an 8 MB subscription over ws://")
+        self.assertTrue(closed, "the bridge kept the WebSocket open")
+
+    def test_many_subscriptions_then_leave(self):
+        self.lab(pub="tcp://127.0.0.1:0")
+        c = self.raw()
+        sent = 0
+        rnd = random.Random(9)  # prefixes that share little, as an attacker would pick them
+        for i in range(200000):
+            if not c.send(b"\x01%032x" % rnd.getrandbits(128)):
+                break
+            sent += 1
+            if i % 2000 == 0:
+                self.collect(0.001)
+        # the bridge closes the connection past 256 subscriptions
+        closed = self.wait_closed(c)
+        self.check_after("%d subscriptions from one connection" % sent)
+        self.assertTrue(closed, "the bridge kept the connection open")
+        self.assertIn("over 256 subscriptions", self.d.stderr())
+
+    def test_subscriptions_within_the_limit(self):
+        """A client may hold 256 prefixes, unsubscribe and subscribe others; its 257th at once
+        closes it. Unsubscribing what it never subscribed does not make room."""
+        self.lab(pub="tcp://127.0.0.1:0")
+        c = self.raw()
+        for i in range(256):
+            c.send(b"\x01sensor/sim-v1/%d" % i)
+        for i in range(100):
+            c.send(b"\x00sensor/sim-v1/%d" % i)
+            c.send(b"\x00never/%d" % i)
+        for i in range(99):
+            c.send(b"\x01sensor/sim-v1/again%d" % i)
+        c.send(b"\x01sensor/sim-v1/")
+        for i in range(256):
+            c.send(b"\x01sensor/sim-v1/100")      # a repeat takes no room
+        # still served: it gets the sensor's messages (after the bridge's greeting)
+        c.sock.settimeout(10)
+        got = b""
+        while b"sensor/sim-v1/" not in got:
+            data = c.sock.recv(65536)
+            self.assertTrue(data, "a client within the limits was disconnected")
+            got += data
+        self.assertFalse(c.closed(0.2), "a client within the limits was disconnected")
+        c.send(b"\x01sensor/sim-v1/one-too-many")
+        self.assertTrue(self.wait_closed(c), "257 subscriptions kept")
+        self.check_after("257 subscriptions")
+
+    def test_long_prefix_closes(self):
+        self.lab(pub="tcp://127.0.0.1:0")
+        c = self.raw()
+        c.send(b"\x01" + b"p" * 128)          # 128 bytes: fine
+        c.send(b"\x01sensor/")
+        c.sock.settimeout(10)
+        got = b""
+        while b"sensor/sim-v1/" not in got:
+            data = c.sock.recv(65536)
+            self.assertTrue(data, "a 128-byte prefix refused")
+            got += data
+        c.send(b"\x01" + b"p" * 129)
+        self.assertTrue(self.wait_closed(c), "a 129-byte prefix kept")
+        self.check_after("a 129-byte prefix")
+        self.assertIn("a subscription prefix over 128 bytes", self.d.stderr())
+
+    def test_stream_connection_limit(self):
+        """At most 256 connections on the stream socket: the ones beyond are closed, those
+        within are served."""
+        self.lab(pub="tcp://127.0.0.1:0")
+        # the stream socket: hand-written peers (they send nothing but a subscription)
+        conns, closed = [], 0
+        for i in range(256 + 40):
+            try:
+                c = RawZMTP(self.d.ready_endpoint("streams"))
+                c.send(b"\x01sensor/")
+            except (AssertionError, ConnectionError, socket.timeout):
+                closed += 1  # closed during its handshake
+                continue
+            self.addCleanup(c.close)
+            conns.append(c)
+            if i % 20 == 0:
+                self.collect(0)
+        closed += sum(1 for c in conns if c.closed(0.02))
+        self.assertGreaterEqual(closed, 40, "stream connections beyond 256 kept")
+        self.assertLessEqual(closed, 40 + 8, "stream connections within 256 closed")
+        wait_until(lambda: "closed a stream connection: over 256 connections" in
+                   self.d.stderr(), timeout=10, what="the stream connections closed")
+        for c in conns:
+            c.close()
+        self.check_after("296 connections on the stream socket")
+
+    def test_request_connection_limit(self):
+        """At most 256 connections on the request socket: the ones beyond are closed."""
+        self.lab()
+        # DEALERs that do not reconnect, each asking once, by batches of 50 (each one served
+        # before the next: under the listening socket's backlog of 100)
+        dealers, answered = [], 0
+        for batch in range(6):
+            poller = zmq.Poller()
+            for i in range(50 if batch < 5 else 46):
+                s = self.ctx.socket(zmq.DEALER)
+                s.setsockopt(zmq.LINGER, 0)
+                s.setsockopt(zmq.RECONNECT_IVL, -1)
+                s.connect(self.d.rpc)
+                self._sockets.append(s)
+                dealers.append(s)
+                s.send_multipart([b"", b'{"id": 1, "method": "bridge.info"}'])
+                poller.register(s, zmq.POLLIN)
+            # 250 DEALERs and self.rpc are served; of the last 46, 5 (256 in all)
+            want = answered + (50 if batch < 5 else 5)
+            deadline = time.monotonic() + 15
+            while answered < want and time.monotonic() < deadline:
+                for s, _ in poller.poll(100):
+                    s.recv_multipart()
+                    answered += 1
+                    poller.unregister(s)
+                self.collect(0)
+            self.assertEqual(answered, want, "request connections served: %d, expected %d "
+                             "(256 at once)" % (answered, want))
+        wait_until(lambda: "closed a request connection: over 256 connections" in
+                   self.d.stderr(), timeout=10, what="the request connections closed")
+        # the closed ones are never answered
+        for s, _ in poller.poll(200):
+            answered += 1
+        self.assertEqual(answered, 255, "request connections beyond 256 served")
+        for s in dealers:
+            s.close(0)
+        self.check_after("296 connections on the request socket")
+
+    # ------------------------------------------------------------------ the request socket
+
+    def test_huge_request_frame(self):
+        self.lab()
+        s, mon = self.attacker(zmq.DEALER, self.d.rpc)
+        self.wait_event(mon, zmq.EVENT_CONNECTED, 10)
+        body = json.dumps({"id": 1, "method": "bridge.info"}).encode()
+        s.send_multipart([b"", body, b"\0" * (100 * MB)])
+        # closed without a reply (before the fix: read whole, then refused with too_large)
+        self.wait_event(mon, zmq.EVENT_DISCONNECTED, ATTACK_TIMEOUT,
+                        also=lambda: self.over_budget() or s.poll(0))
+        self.check_after("a 100 MB request frame")
+        self.assertFalse(s.poll(0), "the bridge read a 100 MB frame and answered it")
+
+    def test_frame_size_limit(self):
+        """A request frame of 1 MiB is read and answered; 1 MiB + 1 byte closes the connection."""
+        self.lab()
+        s, mon = self.attacker(zmq.DEALER, self.d.rpc)
+        self.wait_event(mon, zmq.EVENT_CONNECTED, 10)
+        body = json.dumps({"id": 1, "method": "bridge.info"}).encode()
+        s.send_multipart([b"", body, b"\0" * MB])
+        self.assertTrue(s.poll(10000), "no reply to a request with a 1 MiB frame")
+        reply = json.loads(s.recv_multipart()[-1])
+        self.assertEqual(reply["error"]["name"], "invalid_params")  # takes no binary frames
+        s.send_multipart([b"", body, b"\0" * (MB + 1)])
+        self.wait_event(mon, zmq.EVENT_DISCONNECTED, ATTACK_TIMEOUT)
+        self.check_after("a frame of 1 MiB + 1 byte")
+
+
+if __name__ == "__main__":
+    unittest.main()
