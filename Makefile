@@ -156,7 +156,7 @@ test: test-deps unit integration fuzz-smoke
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
 
-integration: build/asan/labbridge build/asan/labctl build/asan/watch build/asan/marlin-emu build/avr-uno \
+integration: build/asan/labbridge build/labbridge build/asan/labctl build/asan/watch build/asan/marlin-emu build/avr-uno \
              build/asan/firmata-emu build/firmware/StandardFirmata-uno.hex
 	$(PY) tests/integration/run.py --bridge build/asan/labbridge --labctl build/asan/labctl --watch build/asan/watch \
 	  --marlin-emu build/asan/marlin-emu
