@@ -128,8 +128,8 @@ static inline int sc_invariants(sc_run_state *r)
 	const mk_sender *s = &r->s;
 	long k = r->m.executed < MM_EXEC ? r->m.executed : MM_EXEC;
 
-	if (s->fl_count < 0 || s->fl_count > s->window_lines || s->send_n > s->next_n ||
-	    s->owed < 0 || s->fl_bytes < 0) {
+	if (s->fl_count < 0 || s->fl_count > s->window_lines + 1 /* the M105 probe */ ||
+	    s->send_n > s->next_n || s->owed < 0 || s->fl_bytes < 0) {
 		snprintf(r->why, sizeof r->why, "sender state broken (in flight %d, owed %d)",
 			 s->fl_count, s->owed);
 		return -1;

@@ -114,11 +114,19 @@ static void test_resend_with_duplicates(void)
 	      memcmp(out, "N4 G1 X4*", 9) == 0);
 	CHECK(mk_sender_resend_next(&s, Q, out, sizeof out) > 0 &&
 	      memcmp(out, "N5 G1 X5*", 9) == 0);
+	/* plain oks: an M105 follows them, and new lines wait for it */
+	CHECK(!mk_sender_can_push(&s, 8, Q));
+	CHECK(mk_sender_resend_next(&s, Q, out, sizeof out) > 0 && memcmp(out, "N6 M105*", 8) == 0);
 	CHECK_EQ_INT(mk_sender_resend_next(&s, Q, out, sizeof out), 0);
-	CHECK(push(&s, 6, Q, out) > 0 && memcmp(out, "N6 G1 X6*", 9) == 0);
-	for (int i = 0; i < 4; i++)
-		CHECK_EQ_INT(reply(&s, "ok", Q + 1), MK_ACK);
+	CHECK(push(&s, 6, Q, out) > 0 && memcmp(out, "N7 G1 X6*", 9) == 0);
+	CHECK_EQ_INT(reply(&s, "ok", Q + 1), MK_ACK);
+	/* its own answer: every line up to it has run, whatever the oks before said */
+	CHECK_EQ_INT(reply(&s, "ok T:20.0 /0.0 B:20.0 /0.0 @:0 B@:0", Q + 1), MK_ACK);
+	CHECK_EQ_INT(s.acked.file_line, 5);
+	CHECK_EQ_INT(mk_sender_inflight(&s), 1);
+	CHECK_EQ_INT(reply(&s, "ok", Q + 1), MK_ACK);
 	CHECK_EQ_INT(s.acked.file_line, 6);
+	CHECK_EQ_INT(s.probes, 1);
 	CHECK_EQ_INT(s.resends, 1);
 }
 
