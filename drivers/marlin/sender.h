@@ -23,8 +23,10 @@ _Static_assert(MK_HISTORY >= 2 * MK_WINDOW_MAX, "the history covers every line i
  * the hold, is taken for that one (it acknowledges nothing). Two requests in a row with no "ok"
  * between them show that it does not; from then on an "ok" after a request acknowledges a line
  * (one of those queued before the bad one), as it does. A first lone request on such firmware
- * stays ambiguous with plain oks (ADVANCED_OK's N is not): the configuration can say it
- * ([marlin.NAME] resend_ok = yes | no; set resend_ok after mk_sender_reset, which keeps it).
+ * stays ambiguous with plain oks (ADVANCED_OK's N is not), and the ok of a line's tail that a
+ * flush left (run as a command) can hide the pattern: the configuration can say it
+ * ([marlin.NAME] resend_ok = yes | no; set resend_ok after mk_sender_reset, which keeps it), and
+ * the M105 after each request (below) puts the count right whatever was guessed.
  */
 #define MK_RESEND_OK_UNKNOWN 0
 #define MK_RESEND_OK_YES 1
