@@ -435,14 +435,15 @@ static void test_fragment_ok_hides_no_resend_ok(void)
 	CHECK_EQ_INT(s.timeouts, 0);
 }
 
-/* The fuzzer's inputs kept in tests/fuzz/corpus/sender/ (the crash it found in the old sender
- * among them) replayed through the model check, and a fixed pseudo-random sweep. */
+/* The fuzzer's inputs kept in tests/fuzz/corpus/sender/ (the crashes it found in older senders
+ * among them: seed-*) replayed through the model check, and a fixed pseudo-random sweep. */
 static void test_model_check(void)
 {
 	static sc_run_state r;
 	static const char *const seeds[] = {
 	    "tests/fuzz/corpus/sender/seed-stale-resend-never-sent",
 	    "tests/fuzz/corpus/sender/seed-swallowed-ok-after-lone-resend",
+	    "tests/fuzz/corpus/sender/seed-fragment-ok-hides-no-resend-ok",
 	};
 	uint8_t buf[4096];
 	uint32_t x = 12345;
