@@ -22,6 +22,9 @@ void mk_sender_reset(mk_sender *s, long n, int window_lines, int window_bytes, i
 	s->fail_n = -1;
 	s->fail_count = 0;
 	s->acked_n = s->ok_n = n - 1;
+	s->probe_due = 0;
+	s->probe_n = n - 1;
+	s->req_k = -1;
 }
 
 /* The history entry of line n (valid for the last MK_HISTORY lines). */
@@ -57,6 +60,8 @@ static void flight_add(mk_sender *s, long n, size_t bytes, const mk_tag *tag, in
 	f->bytes = (uint16_t)bytes;
 	f->tag = *tag;
 	f->sent = now;
+	s->last_tx = now;
+	hist_of(s, n)->gen = s->gen;
 	s->fl_count++;
 	s->fl_bytes += (int)bytes;
 }
@@ -126,7 +131,13 @@ static int flight_pop(mk_sender *s, int acked)
 int mk_sender_can_push(const mk_sender *s, size_t len, int64_t now)
 {
 	/* "N<n> " + cmd + "*<cs>\n": about len + 12 bytes */
-	return s->send_n == s->next_n && window_open(s, len + 12, now);
+	return s->send_n == s->next_n && !s->probe_due && window_open(s, len + 12, now);
+}
+
+/* Whether a cleaned command is an M105 (its answer is "ok T:...", not "ok"). */
+static int is_m105(const char *cmd, size_t len)
+{
+	return len >= 4 && memcmp(cmd, "M105", 4) == 0 && (len == 4 || cmd[4] == ' ');
 }
 
 int mk_sender_push(mk_sender *s, const char *cmd, size_t len, const mk_tag *tag, int64_t now,
@@ -139,6 +150,7 @@ int mk_sender_push(mk_sender *s, const char *cmd, size_t len, const mk_tag *tag,
 		return -1;
 	h->n = s->next_n;
 	h->tag = *tag;
+	h->m105 = (uint8_t)is_m105(cmd, len);
 	h->len = (uint16_t)n;
 	memcpy(out, h->frame, (size_t)n);
 	flight_add(s, s->next_n, (size_t)n, tag, now);
@@ -146,11 +158,39 @@ int mk_sender_push(mk_sender *s, const char *cmd, size_t len, const mk_tag *tag,
 	return n;
 }
 
+/*
+ * The M105 probe, once the lines of a rewind are on the wire again (see sender.h). With
+ * ADVANCED_OK every ok says its line: none is needed. Past a full window only after the quiet
+ * time with nothing from the printer and nothing sent, and never beyond the flight ring.
+ */
+static int probe_next(mk_sender *s, int64_t now, char *out, size_t cap)
+{
+	static const mk_tag tag = {-1, 0, GCODE_CLASS_QUICK};
+	int n;
+
+	if (s->advanced)
+		s->probe_due = 0;
+	if (!s->probe_due || now < s->hold_until || s->send_n != s->next_n)
+		return 0;
+	if (!window_open(s, 4 + 12, now) &&
+	    (s->fl_count >= MK_WINDOW_MAX || now - s->last_rx < s->quiet_ns ||
+	     now - s->last_tx < s->quiet_ns))
+		return 0;
+	n = mk_sender_push(s, "M105", 4, &tag, now, out, cap);
+	if (n > 0) {
+		s->probe_due = 0;
+		s->probes++;
+	}
+	return n > 0 ? n : 0;
+}
+
 int mk_sender_resend_next(mk_sender *s, int64_t now, char *out, size_t cap)
 {
 	mk_hist *h;
 
-	if (s->send_n >= s->next_n || !in_history(s, s->send_n))
+	if (s->send_n >= s->next_n)
+		return probe_next(s, now, out, cap);
+	if (!in_history(s, s->send_n))
 		return 0;
 	h = hist_of(s, s->send_n);
 	if (!window_open(s, h->len, now) || h->len >= cap)
@@ -159,6 +199,17 @@ int mk_sender_resend_next(mk_sender *s, int64_t now, char *out, size_t cap)
 	flight_add(s, h->n, h->len, &h->tag, now);
 	s->send_n++;
 	return h->len;
+}
+
+/* Whether one of the lines from k on (to be sent again) is an M105. */
+static int m105_from(const mk_sender *s, long k)
+{
+	for (long m = k < 0 ? 0 : k; m < s->next_n; m++) {
+		const mk_hist *h = &s->hist[(unsigned long)m % MK_HISTORY];
+		if (in_history(s, m) && h->n == m && h->m105)
+			return 1;
+	}
+	return 0;
 }
 
 /*
@@ -180,6 +231,11 @@ static mk_event on_resend(mk_sender *s, long k, int64_t now, char *why, size_t c
 
 	if (k < 0)
 		return MK_DUPLICATE;
+	s->req_k = k;
+	/* plain oks: the count starts again from an M105 after the lines sent again (one of them
+	 * when there is one: a new one each time would be refused as a copy once the next request
+	 * came, and that request would call for yet another one, forever) */
+	s->probe_due = !s->advanced && !m105_from(s, k);
 	/* every line before k was accepted; Marlin reads several lines before it runs them, so
 	 * the oks of those still in its queue come later (counted by ok_n) */
 	while ((f = flight_head(s)) && f->n < k)
@@ -238,6 +294,27 @@ static mk_event on_resend(mk_sender *s, long k, int64_t now, char *why, size_t c
 }
 
 /*
+ * The M105 line an "ok T:..." answers, or -1: Marlin accepts numbered lines once each and in
+ * order and answers them in that order, so it is the first M105 after the last one answered.
+ * Only a copy put on the wire since the last resend request (or one before the line that
+ * request asked for, which the printer has): the tail of an older copy that a flush cut
+ * ("M105*..") runs as a command too, and proves nothing about the lines before it.
+ */
+static long probe_line(const mk_sender *s)
+{
+	long from = s->probe_n + 1;
+
+	if (from < s->next_n - MK_HISTORY)
+		from = s->next_n - MK_HISTORY;
+	for (long m = from < 0 ? 0 : from; m < s->next_n; m++) {
+		const mk_hist *h = &s->hist[(unsigned long)m % MK_HISTORY];
+		if (h->n == m && h->m105)
+			return m;
+	}
+	return -1;
+}
+
+/*
  * An "ok": a line has run. ADVANCED_OK's N says which; a plain ok is for the line after the one
  * the last ok was for (Marlin runs lines in the order it accepted them and prints one ok for
  * each), whether the sender already counted that line as accepted (a later resend request said
@@ -249,6 +326,18 @@ static mk_event on_ok(mk_sender *s, const marlin_reply *r, int after_resend, int
 	int acked = 0;
 	long n;
 
+	/* an M105's own "ok T:...": every line up to it has run (see sender.h) */
+	if (r->line < 0 && r->ntemps > 0 && (n = probe_line(s)) >= 0) {
+		s->probe_n = n;
+		s->ok_n = n; /* exact: the next ok is for the line after it */
+		while ((f = flight_head(s)) && f->n <= n)
+			acked |= flight_pop(s, 1);
+		acked |= ack_upto(s, n);
+		if (s->send_n <= n && s->send_n < s->next_n)
+			s->send_n = n + 1 < s->next_n ? n + 1 : s->next_n;
+		s->owed = s->acked_n > s->ok_n ? (int)(s->acked_n - s->ok_n) : 0;
+		return acked ? MK_ACK : MK_NONE;
+	}
 	/* the "ok" that some firmware prints right after a resend request acknowledges nothing */
 	if (after_resend && (s->resend_ok == MK_RESEND_OK_YES ||
 			     (s->resend_ok == MK_RESEND_OK_UNKNOWN && now < s->hold_until)))
@@ -310,6 +399,8 @@ int mk_sender_check_timeout(mk_sender *s, const int64_t timeout_ns[4], int64_t n
 
 	if (!f) {
 		*deadline = s->send_n < s->next_n && now < s->hold_until ? s->hold_until : -1;
+		if (*deadline < 0 && s->probe_due && !s->advanced)
+			*deadline = s->hold_until > now ? s->hold_until : now;
 		return 0;
 	}
 	since = f->sent > s->last_rx ? f->sent : s->last_rx;
@@ -318,6 +409,15 @@ int mk_sender_check_timeout(mk_sender *s, const int64_t timeout_ns[4], int64_t n
 		*deadline = since + limit;
 		if (now < s->hold_until && s->hold_until < *deadline)
 			*deadline = s->hold_until;
+		if (s->probe_due && !s->advanced && s->send_n == s->next_n) {
+			/* the probe past a full window: after the quiet time */
+			int64_t t =
+			    (s->last_rx > s->last_tx ? s->last_rx : s->last_tx) + s->quiet_ns;
+			if (t < s->hold_until)
+				t = s->hold_until;
+			if (t < *deadline)
+				*deadline = t > now ? t : now;
+		}
 		return 0;
 	}
 	if (f->n > s->ok_n)

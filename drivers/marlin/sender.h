@@ -23,8 +23,10 @@ _Static_assert(MK_HISTORY >= 2 * MK_WINDOW_MAX, "the history covers every line i
  * the hold, is taken for that one (it acknowledges nothing). Two requests in a row with no "ok"
  * between them show that it does not; from then on an "ok" after a request acknowledges a line
  * (one of those queued before the bad one), as it does. A first lone request on such firmware
- * stays ambiguous with plain oks (ADVANCED_OK's N is not): the configuration can say it
- * ([marlin.NAME] resend_ok = yes | no; set resend_ok after mk_sender_reset, which keeps it).
+ * stays ambiguous with plain oks (ADVANCED_OK's N is not), and the ok of a line's tail that a
+ * flush left (run as a command) can hide the pattern: the configuration can say it
+ * ([marlin.NAME] resend_ok = yes | no; set resend_ok after mk_sender_reset, which keeps it), and
+ * the M105 after each request (below) puts the count right whatever was guessed.
  */
 #define MK_RESEND_OK_UNKNOWN 0
 #define MK_RESEND_OK_YES 1
@@ -40,6 +42,8 @@ typedef struct mk_tag {
 typedef struct mk_hist {
 	long n;
 	mk_tag tag;
+	uint32_t gen; /* the numbering (rewinds) when it last went on the wire */
+	uint8_t m105; /* the line is an M105: its answer "ok T:..." says which line it is */
 	uint16_t len;
 	char frame[GCODE_FRAME_MAX];
 } mk_hist;
@@ -76,6 +80,11 @@ typedef struct mk_sender {
 	long acked_n;
 	long resends, timeouts; /* counters */
 	int64_t last_rx;	/* the last ok, resend request or busy */
+	int64_t last_tx;	/* the last line put on the wire */
+	int probe_due;		/* plain oks after a resend request: an M105 goes next */
+	long probe_n;		/* the last M105 line whose "ok T:" came */
+	long req_k;		/* the line the last resend request asked for */
+	long probes;		/* counter: M105 probes sent */
 } mk_sender;
 
 /*
@@ -84,7 +93,19 @@ typedef struct mk_sender {
  */
 void mk_sender_reset(mk_sender *s, long n, int window_lines, int window_bytes, int64_t quiet_ns);
 
-/* Whether a new line of len command bytes may be sent now (window free, no resend pending). */
+/*
+ * Plain oks cannot be told apart: an ok of a line queued before a bad one, the ok some firmware
+ * print after "Resend:", the ok of the tail of a line a flush cut (Marlin runs it as a command).
+ * So after a resend request, with plain oks, the sender puts an M105 on the wire after the lines
+ * it sends again (mk_sender_resend_next; new lines wait for it): Marlin answers M105 with its own
+ * "ok T:..." (no separate ok) once every command before it has run, and accepts numbered lines
+ * only in order, so that answer proves every line up to the M105 has run: the count starts again
+ * from it (MK_ACK). It goes even past a full window once nothing has come for the quiet time
+ * (lines counted in flight may all have been answered already).
+ */
+
+/* Whether a new line of len command bytes may be sent now (window free, no resend or probe
+ * pending). */
 int mk_sender_can_push(const mk_sender *s, size_t len, int64_t now);
 
 /*
@@ -97,7 +118,7 @@ int mk_sender_push(mk_sender *s, const char *cmd, size_t len, const mk_tag *tag,
 
 /*
  * While resending: the next line to put on the wire again into out[cap] and its length, or 0
- * when there is none (or the window is full).
+ * when there is none (or the window is full); then the M105 probe when one is due.
  */
 int mk_sender_resend_next(mk_sender *s, int64_t now, char *out, size_t cap);
 

@@ -245,6 +245,20 @@ class PrinterTest(BridgeTest):
         self.assertEqual(job["state"], "done", job)
         self.check_executed(e, text)
 
+    def test_plain_oks_no_ok_after_resend_five_percent_errors_never_stall(self):
+        # issue 9: plain oks, no ok after "Resend:", 1 line in 20 corrupted, nothing lost: every
+        # line is answered, so the job never waits for the 30 s lost-ok timeout (the wait is
+        # well below it: a stall fails the test)
+        e, d, c = self.start("--no-advanced-ok")
+        e.fault("no_resend_ok")
+        e.fault("corrupt", 20)
+        text = gcode(1500)
+        job = self.wait_job(c, self.submit(c, text)["result"]["id"], timeout=25)
+        self.assertEqual(job["state"], "done", job)
+        self.check_executed(e, text)
+        self.assertGreater(e.stats()["rejected"], 30)
+        self.assertEqual(self.printer(c)["config"]["timeouts"], 0)
+
     def test_a_line_that_keeps_failing_ends_the_job(self):
         e, d, c = self.start()
         e.fault("always_corrupt", 200)
