@@ -25,7 +25,7 @@
 #define LB_CONN_ALLOWANCE (2u * 1024 * 1024) /* undelivered bytes tolerated (> 1 MiB frame) */
 #define LB_CONN_FRAME_OVERHEAD 64u	     /* bytes credited per delivered frame */
 #define LB_CONN_PER_SECOND 64u		     /* bytes credited per second (heartbeats) */
-#define LB_CONN_STALL_NS 100000000LL	     /* nothing delivered for 100 ms */
+#define LB_CONN_STALL_NS 20000000LL	     /* nothing delivered for 20 ms */
 
 typedef struct lb_conns lb_conns;
 

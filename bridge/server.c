@@ -3,7 +3,10 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <linux/tcp.h> /* struct tcp_info with tcpi_bytes_received (not in glibc's) */
 #include <limits.h>
+#include <netinet/in.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +49,7 @@
 /* Connections accepted at once on each socket (~30 KB each in libzmq, and a file descriptor): a
  * connection beyond is closed. */
 #define MAX_CONNECTIONS 256
+#define CONNS_CHECK_NS 50000000LL /* how often to compare bytes received and delivered */
 #define MAX_CONNECTIONS_TEXT "256"
 
 /* ---------------------------------------------------------------- publishing (main thread) */
@@ -760,7 +764,7 @@ static void identify(lb_server *s, call *c, zmq_msg_t *body)
 	c->client.fd = zmq_msg_get(body, ZMQ_SRCFD);
 	snprintf(c->client.user, sizeof c->client.user, "%s", user ? user : "anonymous");
 	if (!role || lb_role_parse(role, &r) < 0)
-		r = LB_ROLE_OBSERVER; /* no identity: the least privilege */
+		r = LB_ROLE_OBSERVER;	      /* no identity: the least privilege */
 	if (local && strcmp(local, "1") == 0) /* a program on this computer: its Unix user */
 		lb_auth_local(s->auth, c->client.fd, c->client.user, sizeof c->client.user, &r);
 	c->client.role = r;
@@ -777,6 +781,9 @@ static void handle_request(lb_server *s)
 	zmq_msg_t f[MAX_ENVELOPE + 2];
 	int nf = 0, more = 1, nenv, body = -1;
 	size_t binary = 0, nbinary = 0;
+	uint64_t wire = 0; /* bytes and frames delivered, for conns.h */
+	unsigned nwire = 0;
+	int srcfd = -1;
 	call c;
 	lb_error err = {0};
 	json_t *result = NULL;
@@ -792,6 +799,10 @@ static void handle_request(lb_server *s)
 			break;
 		}
 		more = zmq_msg_more(&part);
+		wire += zmq_msg_size(&part);
+		nwire++;
+		if (srcfd < 0) /* the routing id frame is the ROUTER's own: no fd */
+			srcfd = zmq_msg_get(&part, ZMQ_SRCFD);
 		if (nf < MAX_ENVELOPE + 2) {
 			zmq_msg_init(&f[nf]);
 			zmq_msg_move(&f[nf++], &part);
@@ -813,6 +824,7 @@ static void handle_request(lb_server *s)
 		binary += zmq_msg_size(&f[i]);
 		nbinary++;
 	}
+	lb_conns_delivered(s->conns, 1, srcfd, wire, nwire, lb_clock_ns(CLOCK_MONOTONIC));
 	nenv = body >= 0 ? body : (nf > 0 ? (nf > 2 ? 2 : nf) : 0);
 	c.env = f;
 	c.nenv = nenv;
@@ -881,6 +893,53 @@ static void on_lease_released(const char *device, void *arg)
 
 static void close_conn(lb_server *s, int fd, const char *sock, const char *why);
 
+/* The bytes the kernel received on TCP connection fd: 0, or -1 when fd is not TCP (ipc://) or
+ * the kernel does not count them (before Linux 4.1). */
+static int tcp_received(int fd, uint64_t *out)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof ti;
+
+	memset(&ti, 0, sizeof ti);
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0 ||
+	    len < offsetof(struct tcp_info, tcpi_bytes_received) + sizeof ti.tcpi_bytes_received)
+		return -1;
+	*out = ti.tcpi_bytes_received;
+	return 0;
+}
+
+/* Count what a new connection of socket sock (0 stream, 1 request) sends against what libzmq
+ * delivers of it (conns.h). Not TCP (ipc://: no byte counter) or out of memory: not counted. */
+static void track_conn(lb_server *s, int sock, int fd)
+{
+	uint64_t got;
+
+	if (tcp_received(fd, &got) == 0 &&
+	    lb_conns_open(s->conns, sock, fd, got, lb_clock_ns(CLOCK_MONOTONIC)) < 0)
+		lb_warn("out of memory: connection %d is not watched for endless messages", fd);
+}
+
+/* Every CONNS_CHECK_NS: close the connections holding more bytes than libzmq delivered of them
+ * than conns.h allows (a multipart message that never ends). */
+static void check_conns(lb_server *s, int64_t now)
+{
+	if (lb_conns_count(s->conns) == 0 || now < s->next_conns)
+		return;
+	s->next_conns = now + CONNS_CHECK_NS;
+	for (size_t i = 0; i < lb_conns_count(s->conns); i++) {
+		int fd = lb_conns_fd(s->conns, i);
+		uint64_t got, undelivered;
+		char why[96];
+
+		if (tcp_received(fd, &got) < 0 ||
+		    !lb_conns_check(s->conns, i, got, now, &undelivered))
+			continue;
+		snprintf(why, sizeof why, "sent %.1f MB that never made a whole message",
+			 (double)undelivered / (1024 * 1024));
+		close_conn(s, fd, lb_conns_sock(s->conns, i) ? "request" : "stream", why);
+	}
+}
+
 /* A request connection was accepted (over MAX_CONNECTIONS: closed) or closed: drop its session
  * and leases. */
 static void handle_monitor(lb_server *s)
@@ -900,8 +959,11 @@ static void handle_monitor(lb_server *s)
 		if (event == ZMQ_EVENT_ACCEPTED && ++s->rpc_conns > MAX_CONNECTIONS)
 			close_conn(s, value, "request",
 				   "over " MAX_CONNECTIONS_TEXT " connections");
+		else if (event == ZMQ_EVENT_ACCEPTED)
+			track_conn(s, 1, value);
 		if (event != ZMQ_EVENT_DISCONNECTED)
 			continue;
+		lb_conns_close(s->conns, 1, value);
 		if (s->rpc_conns > 0)
 			s->rpc_conns--;
 		lb_leases_sweep(&s->leases, lb_clock_ns(CLOCK_MONOTONIC), value, on_lease_released,
@@ -939,8 +1001,12 @@ static void handle_pub_monitor(lb_server *s)
 		else if (event == ZMQ_EVENT_ACCEPTED &&
 			 lb_subs_connections(s->subs) > MAX_CONNECTIONS)
 			close_conn(s, value, "stream", "over " MAX_CONNECTIONS_TEXT " connections");
-		else if (event == ZMQ_EVENT_DISCONNECTED)
+		else if (event == ZMQ_EVENT_ACCEPTED)
+			track_conn(s, 0, value);
+		if (event == ZMQ_EVENT_DISCONNECTED) {
 			lb_subs_close(s->subs, value);
+			lb_conns_close(s->conns, 0, value);
+		}
 	}
 	zmq_msg_close(&ev);
 	zmq_msg_close(&addr);
@@ -976,6 +1042,8 @@ static void handle_subscriptions(lb_server *s)
 	for (int n = 0; n < 4096 && zmq_msg_recv(&m, s->xpub, ZMQ_DONTWAIT) >= 0; n++) {
 		/* no fd: the recorder's inproc connection, or a closed connection's leftovers */
 		int fd = zmq_msg_get(&m, ZMQ_SRCFD);
+		lb_conns_delivered(s->conns, 0, fd, zmq_msg_size(&m), 1,
+				   lb_clock_ns(CLOCK_MONOTONIC));
 		lb_sub_verdict v = lb_subs_apply(s->subs, fd, zmq_msg_data(&m), zmq_msg_size(&m));
 		char why[80];
 		if (v == LB_SUB_OK)
@@ -1103,10 +1171,11 @@ lb_server *lb_server_new(const lb_server_opts *opts)
 	if (!s->auth)
 		goto fail;
 	s->subs = lb_subs_new();
+	s->conns = lb_conns_new();
 	s->xpub = zmq_socket(s->zctx, ZMQ_XPUB);
 	s->router = zmq_socket(s->zctx, ZMQ_ROUTER);
 	s->up.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (!s->subs || !s->xpub || !s->router || s->up.efd < 0)
+	if (!s->subs || !s->conns || !s->xpub || !s->router || s->up.efd < 0)
 		goto fail;
 	hwm = opts->pub_hwm;
 	zmq_setsockopt(s->xpub, ZMQ_SNDHWM, &hwm, sizeof hwm);
@@ -1178,6 +1247,8 @@ int lb_server_run(lb_server *s, volatile sig_atomic_t *stop)
 		    {s->hotplug ? s->hotplug->pipe : NULL, 0, ZMQ_POLLIN, 0},
 		};
 
+		if (lb_conns_count(s->conns) && s->next_conns < next)
+			next = s->next_conns;
 		for (size_t i = 0; i < s->npend; i++)
 			if (s->pend[i].deadline < next)
 				next = s->pend[i].deadline;
@@ -1239,6 +1310,7 @@ int lb_server_run(lb_server *s, volatile sig_atomic_t *stop)
 		}
 		lb_leases_sweep(&s->leases, now.mono, -1, on_lease_released, s);
 		expire_pending(s, now.mono);
+		check_conns(s, now.mono);
 		if (s->rescan || now.mono >= s->next_scan) {
 			scan(s);
 			s->rescan = 0;
@@ -1329,6 +1401,7 @@ void lb_server_destroy(lb_server **ps)
 	if (s->pub_monitor)
 		zmq_close(s->pub_monitor);
 	lb_subs_destroy(&s->subs);
+	lb_conns_destroy(&s->conns);
 	if (s->xpub)
 		zmq_close(s->xpub);
 	if (s->router)

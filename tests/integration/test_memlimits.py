@@ -21,6 +21,7 @@ import socket
 import struct
 import time
 import unittest
+import zlib
 
 import zmq
 
@@ -136,10 +137,10 @@ class RawZMTP:
 class MemLimitsTest(BridgeTest):
     TEST_TIMEOUT = 90
 
-    def lab(self, **kw):
+    def lab(self, conf=None, **kw):
         """A bridge streaming one sensor, a subscriber watching it, and the memory before."""
-        d = self.start_bridge(make_conf({"v1": sensor(rate=200, batch=10)}), env=ASAN_ENV,
-                              binary=RELEASE, **kw)
+        d = self.start_bridge(conf or make_conf({"v1": sensor(rate=200, batch=10)}),
+                              env=ASAN_ENV, binary=RELEASE, **kw)
         self.d = d
         self.pid = d.proc.pid
         self.watch = self.subscriber(d.ready_endpoint("streams") if "pub" in kw else d,
@@ -413,6 +414,96 @@ class MemLimitsTest(BridgeTest):
         s.send_multipart([b"", body, b"\0" * (MB + 1)])
         self.wait_event(mon, zmq.EVENT_DISCONNECTED, ATTACK_TIMEOUT)
         self.check_after("a frame of 1 MiB + 1 byte")
+
+    # ------------------------------------------------------------------ endless multipart messages
+
+    def endless_message(self, c, frame, total=200 * MB):
+        """Send frames of `frame` bytes with the MORE flag, never a last one, until the bridge
+        closes the connection, total bytes are sent or the bridge is over budget: bytes sent."""
+        head = (bytes([0x03]) + struct.pack(">Q", frame)) if frame > 255 else \
+            bytes([0x01, frame])
+        one = head + b"m" * frame
+        batch = one * max(1, (256 * 1024) // len(one))
+        sent, checked = 0, 0
+        c.sock.settimeout(ATTACK_TIMEOUT)
+        while sent < total:
+            try:
+                c.sock.sendall(batch)
+            except (BrokenPipeError, ConnectionResetError, socket.timeout):
+                break  # closed (or no longer read)
+            sent += len(batch)
+            if sent - checked >= 4 * MB:
+                checked = sent
+                self.collect(0)
+                if self.over_budget():
+                    break
+        return sent
+
+    def test_endless_multipart_stream_tcp(self):
+        """500-byte frames with MORE on the stream socket, never a last one: closed after ~2 MB
+        (before: every frame kept, 179 MB for 200 000 of them)."""
+        self.lab(pub="tcp://127.0.0.1:0", rpc="tcp://127.0.0.1:0")
+        c = self.raw()
+        c.send(b"\x01sensor/")  # a whole message first: counted as delivered
+        sent = self.endless_message(c, 500)
+        closed = self.wait_closed(c)
+        self.check_after("an endless message of 500-byte frames (%.0f MB sent) on the stream "
+                         "socket" % (sent / MB))
+        self.assertTrue(closed, "the bridge kept the connection open")
+        self.assertIn("that never made a whole message", self.d.stderr())
+
+    def test_endless_multipart_request_tcp(self):
+        """1 MB frames with MORE on the request socket: closed after ~2 MB (before: 103 MB held
+        for 100 of them)."""
+        self.lab(pub="tcp://127.0.0.1:0", rpc="tcp://127.0.0.1:0")
+        c = RawZMTP(self.d.ready_endpoint("requests"), socket_type=b"DEALER")
+        self.addCleanup(c.close)
+        c.send(b"", more=True)  # the delimiter
+        sent = self.endless_message(c, 1000 * 1000)
+        closed = self.wait_closed(c)
+        self.check_after("an endless message of 1 MB frames (%.0f MB sent) on the request "
+                         "socket" % (sent / MB))
+        self.assertTrue(closed, "the bridge kept the connection open")
+        self.assertIn("closed a request connection: sent", self.d.stderr())
+
+    def test_long_upload_not_closed(self):
+        """20 chunks of 1 MiB through print.upload over tcp, then a heartbeating subscriber:
+        whole messages are delivered, nothing is closed."""
+        data_dir = os.path.join(self.tmp, "data")
+        conf = make_conf({"v1": sensor(rate=200, batch=10)}, bridge={"data_dir": data_dir},
+                         raw="[print]\napproval = no\n")
+        self.lab(conf=conf, pub="tcp://127.0.0.1:0", rpc="tcp://127.0.0.1:0")
+        up = self.client(self.d.ready_endpoint("requests"), timeout=30)
+        # the stream socket over tcp, with ZMTP heartbeats every 5 ms both ways
+        hb = self.ctx.socket(zmq.SUB)
+        hb.setsockopt(zmq.LINGER, 0)
+        hb.setsockopt(zmq.HEARTBEAT_IVL, 5)
+        hb.setsockopt(zmq.HEARTBEAT_TIMEOUT, 2000)
+        hb.setsockopt(zmq.RECONNECT_IVL, -1)
+        hb_mon = hb.get_monitor_socket(zmq.EVENT_DISCONNECTED)
+        self._sockets += [hb_mon, hb]
+        hb.setsockopt(zmq.SUBSCRIBE, b"bridge/heartbeat/")
+        hb.connect(self.d.ready_endpoint("streams"))
+        self.assertTrue(hb.poll(10000), "no heartbeat over tcp")
+        line = b"G1 X10.0 Y10.0 F3000 ; a long G-code file, one line of 64 bytes\n"
+        self.assertEqual(len(line), 64)
+        chunk = line * (MB // 64)  # 1 MiB
+        crc = 0
+        for i in range(20):
+            r = up.request("print.upload", {"request_id": "long-1", "name": "big.gcode",
+                                            "offset": i * MB}, frames=[chunk])
+            self.assertEqual(r.get("result"), {"received": (i + 1) * MB}, r)
+            crc = zlib.crc32(chunk, crc)
+            self.collect(0)
+        job = up.call("print.upload", {"request_id": "long-1", "name": "big.gcode",
+                                       "offset": 20 * MB, "final": True, "crc32": crc})
+        self.assertEqual(job["size"], 20 * MB)
+        self.assertFalse(hb_mon.poll(0), "the heartbeating subscriber was disconnected")
+        while hb.poll(0):
+            hb.recv_multipart()
+        self.assertTrue(hb.poll(10000), "the heartbeating subscriber stopped receiving")
+        self.assertNotIn("never made a whole message", self.d.stderr())
+        self.check_after("a 20 MiB upload in 1 MiB chunks")
 
 
 if __name__ == "__main__":
