@@ -468,6 +468,45 @@ class MemLimitsTest(BridgeTest):
         self.assertTrue(closed, "the bridge kept the connection open")
         self.assertIn("closed a request connection: sent", self.d.stderr())
 
+    @unittest.skipIf(websocket is None, "python3-websocket (websocket-client) is not installed")
+    def test_endless_multipart_ws(self):
+        """500-byte ZWS frames with MORE on the stream socket's ws:// endpoint: closed too."""
+        self.lab(ws=True)
+        url = self.rpc.call("bridge.info")["endpoints"].get("ws")
+        if url is None:
+            self.skipTest("the bridge serves no WebSocket endpoint (libzmq without WS)")
+        ws = websocket.create_connection(url, subprotocols=["ZWS2.0"], timeout=5)
+        self.addCleanup(ws.close)
+        ws.send_binary(b"\x00")                 # our (empty) routing id
+        ws.send_binary(b"\x00\x01sensor/")      # a whole subscription first
+        frame = b"\x01" + b"m" * 500            # MORE, never a last one
+        sent, closed = 0, False
+        while sent < 200 * MB and not closed:
+            try:
+                ws.send_binary(frame)
+            except (websocket.WebSocketException, ConnectionError, socket.error):
+                closed = True
+                break
+            sent += len(frame)
+            if sent % (4 * MB) < len(frame):
+                self.collect(0)
+                if self.over_budget():
+                    break
+        deadline = time.monotonic() + ATTACK_TIMEOUT
+        ws.settimeout(0.05)
+        while not closed and time.monotonic() < deadline and not self.over_budget():
+            try:
+                op, _ = ws.recv_data(control_frame=True)
+                closed = op == websocket.ABNF.OPCODE_CLOSE
+            except websocket.WebSocketTimeoutException:
+                self.collect(0.01)
+            except (websocket.WebSocketException, ConnectionError, socket.error):
+                closed = True
+        self.check_after("an endless message of 500-byte frames (%.0f MB sent) over ws://"
+                         % (sent / MB))
+        self.assertTrue(closed, "the bridge kept the WebSocket open")
+        self.assertIn("that never made a whole message", self.d.stderr())
+
     def test_long_upload_not_closed(self):
         """20 chunks of 1 MiB through print.upload over tcp, then a heartbeating subscriber:
         whole messages are delivered, nothing is closed."""
