@@ -9,6 +9,7 @@
 typedef struct conn {
 	int sock, fd;
 	int doomed;	    /* closed by a verdict: no second one */
+	uint64_t allowance; /* undelivered bytes tolerated */
 	uint64_t credit;    /* bytes accounted for: delivered, framing, time (<= received) */
 	int64_t last;	    /* last delivery (or the accept) */
 	int64_t checked;    /* last lb_conns_check (time credited up to there) */
@@ -43,7 +44,7 @@ static conn *find(const lb_conns *t, int sock, int fd)
 	return NULL;
 }
 
-int lb_conns_open(lb_conns *t, int sock, int fd, uint64_t received, int64_t now)
+int lb_conns_open(lb_conns *t, int sock, int fd, uint64_t received, uint64_t allowance, int64_t now)
 {
 	conn *c = find(t, sock, fd);
 
@@ -52,7 +53,12 @@ int lb_conns_open(lb_conns *t, int sock, int fd, uint64_t received, int64_t now)
 			return LB_ENOMEM;
 		c = &t->v[t->n++];
 	}
-	*c = (conn){.sock = sock, .fd = fd, .credit = received, .last = now, .checked = now};
+	*c = (conn){.sock = sock,
+		    .fd = fd,
+		    .allowance = allowance,
+		    .credit = received,
+		    .last = now,
+		    .checked = now};
 	return 0;
 }
 
@@ -102,7 +108,7 @@ int lb_conns_check(lb_conns *t, size_t i, uint64_t received, int64_t now, uint64
 	if (c->credit > received)
 		c->credit = received; /* no credit banked for later */
 	*undelivered = received - c->credit;
-	if (c->doomed || *undelivered <= LB_CONN_ALLOWANCE || now - c->last < LB_CONN_STALL_NS)
+	if (c->doomed || *undelivered <= c->allowance || now - c->last < LB_CONN_STALL_NS)
 		return 0;
 	c->doomed = 1;
 	return 1;

@@ -13,7 +13,7 @@
  * without bound, and no libzmq option stops it. The kernel counts the bytes each TCP connection
  * received (TCP_INFO's tcpi_bytes_received); the bridge counts here what libzmq delivered from it
  * (each message with its connection's fd, ZMQ_SRCFD). A connection whose undelivered bytes go
- * over LB_CONN_ALLOWANCE while nothing was delivered from it for LB_CONN_STALL_NS is holding an
+ * over its allowance while nothing was delivered from it for LB_CONN_STALL_NS is holding an
  * unfinished message (the frames of a connection are delivered in order: while one message is
  * open, nothing after it is delivered): the caller closes it.
  *
@@ -23,9 +23,12 @@
  * connection received, so that an idle or chatty connection cannot bank it for a later attack.
  */
 #define LB_CONN_ALLOWANCE (2u * 1024 * 1024) /* undelivered bytes tolerated (> 1 MiB frame) */
-#define LB_CONN_FRAME_OVERHEAD 64u	     /* bytes credited per delivered frame */
-#define LB_CONN_PER_SECOND 64u		     /* bytes credited per second (heartbeats) */
-#define LB_CONN_STALL_NS 20000000LL	     /* nothing delivered for 20 ms */
+/* On the stream socket (frames of at most 512 bytes, subscriptions only): libzmq's WebSocket
+ * engine holds ~9 bytes for each byte of small frames, so a smaller allowance there. */
+#define LB_CONN_ALLOWANCE_STREAM (256u * 1024)
+#define LB_CONN_FRAME_OVERHEAD 64u  /* bytes credited per delivered frame */
+#define LB_CONN_PER_SECOND 64u	    /* bytes credited per second (heartbeats) */
+#define LB_CONN_STALL_NS 20000000LL /* nothing delivered for 20 ms */
 
 typedef struct lb_conns lb_conns;
 
@@ -36,8 +39,10 @@ lb_conns *lb_conns_new(void);
 void lb_conns_destroy(lb_conns **pt);
 
 /* Connection fd of socket sock (the caller's tag: 0 stream, 1 request) was accepted at now (ns),
- * having received `received` bytes so far (its handshake). 0 or LB_ENOMEM. */
-int lb_conns_open(lb_conns *t, int sock, int fd, uint64_t received, int64_t now);
+ * having received `received` bytes so far (its handshake); it may hold `allowance` bytes
+ * undelivered (LB_CONN_ALLOWANCE, LB_CONN_ALLOWANCE_STREAM). 0 or LB_ENOMEM. */
+int lb_conns_open(lb_conns *t, int sock, int fd, uint64_t received, uint64_t allowance,
+		  int64_t now);
 
 /* The connection closed: forget it. Unknown ones are ignored. */
 void lb_conns_close(lb_conns *t, int sock, int fd);

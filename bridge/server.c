@@ -916,11 +916,13 @@ static void track_conn(lb_server *s, int sock, int fd)
 	uint64_t got;
 
 	if (tcp_received(fd, &got) == 0 &&
-	    lb_conns_open(s->conns, sock, fd, got, lb_clock_ns(CLOCK_MONOTONIC)) < 0)
+	    lb_conns_open(s->conns, sock, fd, got,
+			  sock ? LB_CONN_ALLOWANCE : LB_CONN_ALLOWANCE_STREAM,
+			  lb_clock_ns(CLOCK_MONOTONIC)) < 0)
 		lb_warn("out of memory: connection %d is not watched for endless messages", fd);
 }
 
-/* Every CONNS_CHECK_NS (CONNS_QUICK_NS while a connection holds over an eighth of its allowance
+/* Every CONNS_CHECK_NS (CONNS_QUICK_NS while a connection holds over 32 KiB
  * undelivered: on loopback an attacker sends hundreds of MB a second): close the connections
  * holding more bytes than libzmq delivered of them than conns.h allows (a multipart message that
  * never ends). */
@@ -938,7 +940,7 @@ static void check_conns(lb_server *s, int64_t now)
 		if (tcp_received(fd, &got) < 0)
 			continue;
 		if (!lb_conns_check(s->conns, i, got, now, &undelivered)) {
-			quick |= undelivered > LB_CONN_ALLOWANCE / 8;
+			quick |= undelivered > LB_CONN_ALLOWANCE_STREAM / 8;
 			continue;
 		}
 		snprintf(why, sizeof why, "sent %.1f MB that never made a whole message",

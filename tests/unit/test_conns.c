@@ -28,7 +28,7 @@ static void test_endless_message_closes_once(void)
 	uint64_t got = 100; /* the handshake */
 
 	CHECK(t != NULL);
-	CHECK_EQ_INT(lb_conns_open(t, 0, 9, got, now), 0);
+	CHECK_EQ_INT(lb_conns_open(t, 0, 9, got, LB_CONN_ALLOWANCE, now), 0);
 	CHECK_EQ_UINT(lb_conns_count(t), 1);
 	/* 1 MB every 50 ms, never a whole message */
 	int closed_at = -1;
@@ -59,7 +59,7 @@ static void test_deliveries_keep_a_connection(void)
 	uint64_t und = 0, got = 300;
 	int64_t now = 0;
 
-	lb_conns_open(t, 1, 4, got, now);
+	lb_conns_open(t, 1, 4, got, LB_CONN_ALLOWANCE, now);
 	for (int i = 0; i < 40; i++) {
 		/* a chunk: envelope, body, 1 MiB; wire framing below 64 bytes a frame */
 		uint64_t msg = 5 + 80 + MiB;
@@ -90,7 +90,7 @@ static void test_heartbeats_and_no_banking(void)
 	uint64_t und = 0, got = 64;
 	int64_t now = 0;
 
-	lb_conns_open(t, 0, 3, got, now);
+	lb_conns_open(t, 0, 3, got, LB_CONN_ALLOWANCE, now);
 	lb_conns_delivered(t, 0, 3, 9, 1, now); /* a subscription */
 	got += 11;
 	/* a week of 30-byte pings every second, checked every 50 ms */
@@ -130,7 +130,10 @@ static void test_table(void)
 	lb_conns_delivered(t, 0, 5, 1000, 1, 0); /* unknown: ignored */
 	CHECK_EQ_UINT(lb_conns_count(t), 0);
 	for (int fd = 0; fd < 40; fd++)
-		CHECK_EQ_INT(lb_conns_open(t, fd % 2, fd, 0, 0), 0);
+		CHECK_EQ_INT(lb_conns_open(t, fd % 2, fd, 0,
+					   fd % 2 ? LB_CONN_ALLOWANCE : LB_CONN_ALLOWANCE_STREAM,
+					   0),
+			     0);
 	CHECK_EQ_UINT(lb_conns_count(t), 40);
 	lb_conns_close(t, 1, 4); /* fd 4 is on socket 0 */
 	CHECK_EQ_UINT(lb_conns_count(t), 40);
@@ -141,6 +144,10 @@ static void test_table(void)
 	CHECK_EQ_INT(lb_conns_check(t, (size_t)at(t, 1, 7), 3 * MiB, S, &und), 0);
 	CHECK_EQ_UINT(und, 0);
 	CHECK_EQ_INT(lb_conns_check(t, (size_t)at(t, 0, 6), 3 * MiB, S, &und), 1);
+	/* each its own allowance: 300 KiB closes a stream connection, not a request one */
+	CHECK_EQ_INT(lb_conns_check(t, (size_t)at(t, 1, 9), 300 * 1024, S, &und), 0);
+	CHECK_EQ_INT(lb_conns_check(t, (size_t)at(t, 0, 8), 300 * 1024, S, &und), 1);
+	CHECK_EQ_INT(lb_conns_check(t, (size_t)at(t, 0, 10), 200 * 1024, S, &und), 0);
 	lb_conns_destroy(&t);
 }
 
