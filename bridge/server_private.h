@@ -60,17 +60,18 @@ typedef struct call {
 struct lb_server {
 	lb_server_opts opts;
 	void *zctx, *xpub, *router, *monitor;
-	void *pub_monitor;	 /* the stream socket's connections: accepted, disconnected */
-	lb_subs *subs;		 /* their subscriptions, counted to bound memory (subs.h) */
-	lb_conn_log conn_log[2]; /* connections closed over a limit: stream, request */
-	size_t rpc_conns;	 /* request connections open (ACCEPTED, not yet DISCONNECTED) */
-	lb_conns *conns;    /* tcp connections of both: bytes received vs delivered (conns.h) */
-	int64_t next_conns; /* when to compare them next */
-	lb_upwake up;	    /* wakes the main loop: device threads' messages wait */
+	void *pub_monitor;	  /* the stream socket's connections: accepted, disconnected */
+	lb_subs *subs;		  /* their subscriptions, counted to bound memory (subs.h) */
+	lb_conn_log conn_log[2];  /* connections closed over a limit: stream, request */
+	size_t rpc_conns;	  /* request connections open (ACCEPTED, not yet DISCONNECTED) */
+	lb_upwake up;		  /* wakes the main loop: device threads' messages wait */
 	lb_up *up_head, *up_tail; /* taken from the hosts' queues, not yet handled */
 	lb_auth *auth;
 	lb_hotplug *hotplug;
-	lb_store *store; /* opened on first use: srv_store() */
+	/* tcp connections of both sockets: bytes received against delivered (conns.h) */
+	lb_conns *conns;
+	int64_t next_conns; /* when to compare them next */
+	lb_store *store;    /* opened on first use: srv_store() */
 	int store_failed;
 	lb_recorder *recorder;
 	lb_printq *printq;    /* opened on first use */
