@@ -3,7 +3,8 @@
 Each test starts a bridge with one streaming sensor, a well-behaved subscriber that collects its
 messages for the whole test, and measures the bridge's memory from /proc/PID/status; then one
 client attacks (a huge subscription on tcp and on ws://, 200 000 subscriptions, a 100 MB request
-frame), only on the test's own endpoints. Afterwards:
+frame, multipart messages that never end on tcp and ws://), only on the test's own endpoints.
+Afterwards:
 
 * VmHWM (the peak resident set) stays within BUDGET of the resident set measured before the
   attack, and under 64 MB absolute: these tests run the release build (build/labbridge, or
