@@ -113,3 +113,25 @@ int lb_conns_check(lb_conns *t, size_t i, uint64_t received, int64_t now, uint64
 	c->doomed = 1;
 	return 1;
 }
+
+long lb_conns_over_budget(lb_conns *t, const uint64_t *undelivered, uint64_t budget)
+{
+	uint64_t total = 0, most = 0;
+	long worst = -1;
+
+	for (size_t i = 0; i < t->n; i++) {
+		uint64_t w;
+		if (t->v[i].doomed)
+			continue;
+		w = undelivered[i] * (t->v[i].sock == 0 ? LB_CONN_STREAM_WEIGHT : 1u);
+		total += w;
+		if (w > most) {
+			most = w;
+			worst = (long)i;
+		}
+	}
+	if (total <= budget || worst < 0)
+		return -1;
+	t->v[worst].doomed = 1;
+	return worst;
+}

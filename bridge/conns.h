@@ -64,4 +64,22 @@ int lb_conns_fd(const lb_conns *t, size_t i);
  */
 int lb_conns_check(lb_conns *t, size_t i, uint64_t received, int64_t now, uint64_t *undelivered);
 
+/*
+ * Many connections can each stay under their allowance and still add up: the held bytes of all
+ * of them are bounded too. Each connection's undelivered bytes count LB_CONN_STREAM_WEIGHT times
+ * on the stream socket (sock 0: the WebSocket engine's ~9 bytes a byte), once on the request
+ * socket; while the sum of the connections not yet closed exceeds LB_CONNS_BUDGET, the one
+ * holding most is closed. Legitimate clients hold next to nothing undelivered (their messages
+ * are delivered as they arrive).
+ */
+#define LB_CONN_STREAM_WEIGHT 8u
+#define LB_CONNS_BUDGET (24u * 1024 * 1024)
+
+/*
+ * Given undelivered[i] for every connection i (as lb_conns_check gave it this round), the index
+ * of the connection to close for the budget (marked closed, so that it is not chosen again and no
+ * longer counts), or -1 when the rest fits. Call until -1.
+ */
+long lb_conns_over_budget(lb_conns *t, const uint64_t *undelivered, uint64_t budget);
+
 #endif

@@ -930,22 +930,38 @@ static void check_conns(lb_server *s, int64_t now)
 {
 	int quick = 0;
 
-	if (lb_conns_count(s->conns) == 0 || now < s->next_conns)
+	uint64_t held[2 * MAX_CONNECTIONS + 64] = {0};
+	size_t n = lb_conns_count(s->conns);
+	long worst;
+
+	if (n == 0 || now < s->next_conns)
 		return;
-	for (size_t i = 0; i < lb_conns_count(s->conns); i++) {
+	if (n > sizeof held / sizeof *held)
+		n = sizeof held / sizeof *held; /* the rest wait for their DISCONNECTED events */
+	for (size_t i = 0; i < n; i++) {
 		int fd = lb_conns_fd(s->conns, i);
-		uint64_t got, undelivered;
+		uint64_t got;
 		char why[96];
 
 		if (tcp_received(fd, &got) < 0)
 			continue;
-		if (!lb_conns_check(s->conns, i, got, now, &undelivered)) {
-			quick |= undelivered > LB_CONN_ALLOWANCE_STREAM / 8;
+		if (!lb_conns_check(s->conns, i, got, now, &held[i])) {
+			quick |= held[i] > LB_CONN_ALLOWANCE_STREAM / 8;
 			continue;
 		}
 		snprintf(why, sizeof why, "sent %.1f MB that never made a whole message",
-			 (double)undelivered / (1024 * 1024));
+			 (double)held[i] / (1024 * 1024));
 		close_conn(s, fd, lb_conns_sock(s->conns, i) ? "request" : "stream", why);
+	}
+	/* together, the connections may not hold more than the budget either */
+	while ((worst = lb_conns_over_budget(s->conns, held, LB_CONNS_BUDGET)) >= 0) {
+		char why[128];
+		snprintf(why, sizeof why,
+			 "holds %.1f MB of unfinished messages while all connections together are "
+			 "over their budget",
+			 (double)held[worst] / (1024 * 1024));
+		close_conn(s, lb_conns_fd(s->conns, (size_t)worst),
+			   lb_conns_sock(s->conns, (size_t)worst) ? "request" : "stream", why);
 	}
 	s->next_conns = now + (quick ? CONNS_QUICK_NS : CONNS_CHECK_NS);
 }

@@ -460,6 +460,27 @@ class MemLimitsTest(BridgeTest):
         self.assertTrue(closed, "the bridge kept the connection open")
         self.assertIn("that never made a whole message", self.d.stderr())
 
+    def test_many_connections_under_their_allowance(self):
+        """Many request connections each holding an unfinished message below its own allowance
+        (1.5 MB of 2) add up: past the budget over all of them the biggest are closed (before:
+        every one kept, 40 x 1.5 MB)."""
+        self.lab(pub="tcp://127.0.0.1:0", rpc="tcp://127.0.0.1:0")
+        conns = []
+        for _ in range(40):
+            c = RawZMTP(self.d.ready_endpoint("requests"), socket_type=b"DEALER")
+            self.addCleanup(c.close)
+            c.send(b"", more=True)
+            self.endless_message(c, 100 * 1000, total=1500 * 1000)
+            conns.append(c)
+            self.collect(0)
+            if self.over_budget():
+                break
+        closed = sum(1 for c in conns if c.closed(0.5))
+        self.check_after("40 connections each holding 1.5 MB of an unfinished message")
+        self.assertGreater(closed, 0, "no connection was closed")
+        self.assertLess(closed, len(conns), "the connections under the budget were closed too")
+        self.assertIn("over their budget", self.d.stderr())
+
     def test_endless_multipart_request_tcp(self):
         """1 MB frames with MORE on the request socket: closed past ~2 MB (before: 103 MB held
         for 100 of them)."""

@@ -151,8 +151,33 @@ static void test_table(void)
 	lb_conns_destroy(&t);
 }
 
+/* Connections each under their allowance still add up: past the budget, the biggest goes. */
+static void test_budget_over_all_connections(void)
+{
+	lb_conns *t = lb_conns_new();
+	uint64_t held[4] = {100, 1000, 300, 10};
+
+	CHECK(t != NULL);
+	CHECK_EQ_INT(lb_conns_open(t, 0, 5, 0, 1000, 0), 0); /* stream: counts 8 times */
+	CHECK_EQ_INT(lb_conns_open(t, 1, 6, 0, 1000, 0), 0);
+	CHECK_EQ_INT(lb_conns_open(t, 1, 7, 0, 1000, 0), 0);
+	CHECK_EQ_INT(lb_conns_open(t, 0, 8, 0, 1000, 0), 0);
+	/* 800 + 1000 + 300 + 80 = 2180 */
+	CHECK_EQ_INT(lb_conns_over_budget(t, held, 2180), -1);
+	CHECK_EQ_INT(lb_conns_over_budget(t, held, 2000), 1);  /* the request conn holding 1000 */
+	CHECK_EQ_INT(lb_conns_over_budget(t, held, 2000), -1); /* 1180 left */
+	CHECK_EQ_INT(lb_conns_over_budget(t, held, 500), 0);   /* then the stream one (800) */
+	CHECK_EQ_INT(lb_conns_over_budget(t, held, 500), -1);  /* 380 left */
+	CHECK_EQ_INT(lb_conns_over_budget(t, held, 100), 2);
+	CHECK_EQ_INT(lb_conns_over_budget(t, held, 100), -1); /* 80 */
+	CHECK_EQ_INT(lb_conns_over_budget(t, held, 0), 3);
+	CHECK_EQ_INT(lb_conns_over_budget(t, held, 0), -1); /* nobody left to close */
+	lb_conns_destroy(&t);
+}
+
 int main(void)
 {
+	RUN(test_budget_over_all_connections);
 	RUN(test_endless_message_closes_once);
 	RUN(test_deliveries_keep_a_connection);
 	RUN(test_heartbeats_and_no_banking);
