@@ -164,6 +164,20 @@ static void drop_progress(lb_printq *q, long long id)
 		lb_warn("print queue: cannot remove %s: %s", file, strerror(errno));
 }
 
+/* Write a job's last acknowledged line and byte offset into its row: 0, or LB_EFAIL with err. */
+static int store_progress(lb_printq *q, long long id, int64_t line, int64_t offset, lb_error *err)
+{
+	sqlite3_stmt *s =
+	    lb_db_prepare(q->db, "UPDATE jobs SET line = ?, offset = ? WHERE id = ?", err);
+
+	if (!s)
+		return LB_EFAIL;
+	sqlite3_bind_int64(s, 1, line);
+	sqlite3_bind_int64(s, 2, offset);
+	sqlite3_bind_int64(s, 3, id);
+	return lb_db_run(q->db, s, err) < 0 ? LB_EFAIL : 0;
+}
+
 /*
  * Fold job id's progress file (written by its printer's thread at each acknowledged line) into
  * its row: 1 when the file held a valid record and the row took it, 0 when there is none,
@@ -173,7 +187,6 @@ static int fold_progress(lb_printq *q, long long id, lb_error *err)
 {
 	char file[PQ_PATH_MAX];
 	int64_t line, offset;
-	sqlite3_stmt *s;
 	int fd, ok;
 
 	if (lb_printq_progress_path(q, id, file, sizeof file) < 0)
@@ -185,13 +198,7 @@ static int fold_progress(lb_printq *q, long long id, lb_error *err)
 	close(fd);
 	if (!ok)
 		return 0;
-	s = lb_db_prepare(q->db, "UPDATE jobs SET line = ?, offset = ? WHERE id = ?", err);
-	if (!s)
-		return LB_EFAIL;
-	sqlite3_bind_int64(s, 1, line);
-	sqlite3_bind_int64(s, 2, offset);
-	sqlite3_bind_int64(s, 3, id);
-	return lb_db_run(q->db, s, err) < 0 ? LB_EFAIL : 1;
+	return store_progress(q, id, line, offset, err) < 0 ? LB_EFAIL : 1;
 }
 
 /*
@@ -1136,19 +1143,11 @@ rollback:
 
 int lb_printq_progress(lb_printq *q, long long id, long line, long long offset, lb_error *err)
 {
-	sqlite3_stmt *s;
-
 	if (!q)
 		return lb_error_set(err, LB_ERR_INVALID_PARAMS, "no print queue");
 	if (line < 0 || offset < 0)
 		return lb_error_set(err, LB_ERR_INVALID_PARAMS, "negative progress");
-	s = lb_db_prepare(q->db, "UPDATE jobs SET line = ?, offset = ? WHERE id = ?", err);
-	if (!s)
-		return LB_EFAIL;
-	sqlite3_bind_int64(s, 1, line);
-	sqlite3_bind_int64(s, 2, offset);
-	sqlite3_bind_int64(s, 3, id);
-	if (lb_db_run(q->db, s, err) < 0)
+	if (store_progress(q, id, line, offset, err) < 0)
 		return LB_EFAIL;
 	if (sqlite3_changes(q->db) == 0)
 		return lb_error_set(err, LB_ERR_INVALID_PARAMS, "no job %lld", id);
