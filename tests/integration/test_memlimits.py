@@ -34,6 +34,7 @@ except ImportError:  # pragma: no cover
     websocket = None
 
 MB = 1024 * 1024
+ENDLESS_CLOSED = "that never made a whole message|unfinished messages while all connections"
 BUDGET = 64 * MB          # growth allowed over the resident set before the attack
 ABSOLUTE = 64 * MB        # the peak of a build without sanitizers
 ATTACK_TIMEOUT = 20.0     # seconds for an attack to be dealt with
@@ -458,7 +459,9 @@ class MemLimitsTest(BridgeTest):
         self.check_after("an endless message of 500-byte frames (%.0f MB sent) on the stream "
                          "socket" % (sent / MB))
         self.assertTrue(closed, "the bridge kept the connection open")
-        self.assertIn("that never made a whole message", self.d.stderr())
+        # closed by its own allowance, or first by the budget over all connections (on a loaded
+        # machine more can arrive before the 20 ms without delivery that the first rule waits for)
+        self.assertRegex(self.d.stderr(), ENDLESS_CLOSED)
 
     def test_many_connections_under_their_allowance(self):
         """Many request connections each holding an unfinished message below its own allowance
@@ -493,7 +496,7 @@ class MemLimitsTest(BridgeTest):
         self.check_after("an endless message of 1 MB frames (%.0f MB sent) on the request "
                          "socket" % (sent / MB))
         self.assertTrue(closed, "the bridge kept the connection open")
-        self.assertIn("closed a request connection: sent", self.d.stderr())
+        self.assertRegex(self.d.stderr(), "closed a request connection: (sent|holds)")
 
     @unittest.skipIf(websocket is None, "python3-websocket (websocket-client) is not installed")
     def test_endless_multipart_ws(self):
@@ -532,7 +535,9 @@ class MemLimitsTest(BridgeTest):
         self.check_after("an endless message of 500-byte frames (%.0f MB sent) over ws://"
                          % (sent / MB))
         self.assertTrue(closed, "the bridge kept the WebSocket open")
-        self.assertIn("that never made a whole message", self.d.stderr())
+        # closed by its own allowance, or first by the budget over all connections (on a loaded
+        # machine more can arrive before the 20 ms without delivery that the first rule waits for)
+        self.assertRegex(self.d.stderr(), ENDLESS_CLOSED)
 
     def test_long_upload_not_closed(self):
         """20 chunks of 1 MiB through print.upload over tcp, then a heartbeating subscriber:
