@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "device.h"
 #include "grow.h"
 
 /* A placeholder keeps the section present even in a binary without drivers (unit tests). */
@@ -42,6 +43,20 @@ const lb_driver *lb_driver_find(const char *name)
 		if (strcmp(d[i]->name, name) == 0)
 			return d[i];
 	return NULL;
+}
+
+void lb_make_id(char *out, size_t cap, const char *prefix, const char *tail)
+{
+	size_t n;
+
+	if (cap == 0)
+		return;
+	n = (size_t)snprintf(out, cap, "%s", prefix);
+	if (n >= cap)
+		n = cap - 1;
+	for (; *tail && n + 1 < cap; tail++)
+		out[n++] = strchr(LB_NAME_CHARS, *tail) ? *tail : '_';
+	out[n] = '\0';
 }
 
 const lb_action *lb_driver_action(const lb_driver *drv, const char *name)

@@ -156,6 +156,13 @@ const lb_driver *const *lb_drivers(size_t *n);
 /* The registered driver of that name, or NULL. */
 const lb_driver *lb_driver_find(const char *name);
 
+/*
+ * A device id: prefix then tail (a config section's name, a USB serial number) with every
+ * character outside LB_NAME_CHARS made '_', truncated to cap - 1 bytes ("firmata-", "bench 3" ->
+ * "firmata-bench_3").
+ */
+void lb_make_id(char *out, size_t cap, const char *prefix, const char *tail);
+
 /* The action of that name among drv's (a service-only one too), or NULL. */
 const lb_action *lb_driver_action(const lb_driver *drv, const char *name);
 

@@ -76,19 +76,10 @@ static int is_arduino(json_int_t vid)
 	return vid == 0x2341 || vid == 0x2a03;
 }
 
-/* A device id from a USB serial number or a name: "firmata-" + [A-Za-z0-9._-]. */
+/* The device id for a section's or a serial number's tail (lb_make_id). */
 static void make_id(char *out, size_t cap, const char *tail)
 {
-	size_t n = (size_t)snprintf(out, cap, "firmata-");
-
-	for (; *tail && n + 1 < cap; tail++)
-		out[n++] =
-		    (char)((*tail >= 'a' && *tail <= 'z') || (*tail >= 'A' && *tail <= 'Z') ||
-				   (*tail >= '0' && *tail <= '9') || *tail == '.' || *tail == '-' ||
-				   *tail == '_'
-			       ? *tail
-			       : '_');
-	out[n] = '\0';
+	lb_make_id(out, cap, "firmata-", tail);
 }
 
 /* scan: ports of configured [firmata.NAME] sections, and Arduino boards on USB. */

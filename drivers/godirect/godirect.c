@@ -117,14 +117,10 @@ static void sysfs_attr(const char *port, const char *attr, char *out, size_t cap
 		out[--n] = '\0';
 }
 
-/* A device id: "godirect-" + tail with every character outside [A-Za-z0-9._-] made '_'. */
+/* The device id for a section's or a serial number's tail (lb_make_id). */
 static void make_id(char *out, size_t cap, const char *tail)
 {
-	size_t n = (size_t)snprintf(out, cap, "godirect-");
-
-	for (; *tail && n + 1 < cap; tail++)
-		out[n++] = strchr(LB_NAME_CHARS, *tail) ? *tail : '_';
-	out[n] = '\0';
+	lb_make_id(out, cap, "godirect-", tail);
 }
 
 /* scan: Go Direct sensors on USB (08f7:0010), from libusb's device list (no transfer). */

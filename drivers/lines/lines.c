@@ -45,14 +45,10 @@ typedef struct ln_priv {
 	size_t npend, off;
 } ln_priv;
 
-/* A device id "lines-" + [A-Za-z0-9._-] of tail. */
+/* The device id for a section's or a serial number's tail (lb_make_id). */
 static void make_id(char *out, size_t cap, const char *tail)
 {
-	size_t n = (size_t)snprintf(out, cap, "lines-");
-
-	for (; *tail && n + 1 < cap; tail++)
-		out[n++] = strchr(LB_NAME_CHARS, *tail) ? *tail : '_';
-	out[n] = '\0';
+	lb_make_id(out, cap, "lines-", tail);
 }
 
 /* scan: configured [lines.NAME] sections, and ports whose hint is "lines" (the emulator). */

@@ -36,14 +36,10 @@
  * The simulated lab's printer is found through its port hint "marlin".
  */
 
-/* A device id "printer-" + [A-Za-z0-9._-] of tail. */
+/* The device id for a section's or a serial number's tail (lb_make_id). */
 static void make_id(char *out, size_t cap, const char *tail)
 {
-	size_t n = (size_t)snprintf(out, cap, "printer-");
-
-	for (; *tail && n + 1 < cap; tail++)
-		out[n++] = strchr(LB_NAME_CHARS, *tail) ? *tail : '_';
-	out[n] = '\0';
+	lb_make_id(out, cap, "printer-", tail);
 }
 
 /* Read a number option of a [marlin.NAME] section into params; 0, or -1 with the message in

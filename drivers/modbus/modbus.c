@@ -836,18 +836,10 @@ static int mb_poll(lb_device *dev, mb_priv *p, const lb_now *now)
 
 /* ------------------------------------------------------------------ the driver */
 
-/* A device id: "modbus-" + the section's name in [A-Za-z0-9._-]. */
+/* The device id for a section's or a serial number's tail (lb_make_id). */
 static void make_id(char *out, size_t cap, const char *tail)
 {
-	size_t n = (size_t)snprintf(out, cap, "modbus-");
-
-	for (; *tail && n + 1 < cap; tail++)
-		out[n++] =
-		    strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-",
-			   *tail)
-			? *tail
-			: '_';
-	out[n] = '\0';
+	lb_make_id(out, cap, "modbus-", tail);
 }
 
 /* The simulated lab's two sensors: one per link, unless unplugged with modbus.emulator. */

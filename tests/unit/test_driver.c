@@ -85,8 +85,24 @@ out:
 	unlink(path);
 }
 
+/* Ids: the prefix, then the tail's characters outside LB_NAME_CHARS made '_', truncated. */
+static void test_make_id(void)
+{
+	char id[32];
+
+	lb_make_id(id, sizeof id, "firmata-", "bench 3/B");
+	CHECK_STR(id, "firmata-bench_3_B");
+	lb_make_id(id, sizeof id, "modbus-", "a.b-c_d");
+	CHECK_STR(id, "modbus-a.b-c_d");
+	lb_make_id(id, 6, "printer-", "x");
+	CHECK_STR(id, "print");
+	lb_make_id(id, sizeof id, "lines-", "\xc3\xa9t\xc3\xa9");
+	CHECK_STR(id, "lines-__t__");
+}
+
 int main(void)
 {
+	RUN(test_make_id);
 	RUN(test_scan_port);
 	return check_summary();
 }
