@@ -2,8 +2,8 @@
  */
 #include "emulator.h"
 
-#include "../../bridge/ptyboard.h"
-#include "../../bridge/simmath.h"
+#include "../../bridge/sim/ptyboard.h"
+#include "../../bridge/sim/simmath.h"
 
 #include <errno.h>
 #include <fcntl.h>

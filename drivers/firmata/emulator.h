@@ -3,7 +3,7 @@
 #ifndef LB_FIRMATA_EMULATOR_H
 #define LB_FIRMATA_EMULATOR_H
 
-#include "../../bridge/error.h"
+#include "../../bridge/util/error.h"
 
 typedef struct firmata_emu firmata_emu;
 

@@ -8,14 +8,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../bridge/config.h"
-#include "../../bridge/device.h"
-#include "../../bridge/driver.h"
-#include "../../bridge/emulated.h"
-#include "../../bridge/log.h"
-#include "../../bridge/request.h"
-#include "../../bridge/sampleclock.h"
-#include "../../bridge/serial.h"
+#include "../../bridge/util/config.h"
+#include "../../bridge/core/device.h"
+#include "../../bridge/sdk/driver.h"
+#include "../../bridge/sim/emulated.h"
+#include "../../bridge/util/log.h"
+#include "../../bridge/core/request.h"
+#include "../../bridge/sdk/sampleclock.h"
+#include "../../bridge/sdk/serial.h"
 #include "../../protocols/firmata.h"
 #include "emulator.h"
 

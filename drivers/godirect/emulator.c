@@ -6,7 +6,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "../../bridge/simmath.h"
+#include "../../bridge/sim/simmath.h"
 #include "../../protocols/godirect.h"
 
 #define QUEUE 64 /* reports waiting to be read */

@@ -1,8 +1,8 @@
 /* emulator.c - a micro:bit printing sensor lines on a pseudo-terminal, for the simulated lab. */
 #include "emulator.h"
 
-#include "../../bridge/ptyboard.h"
-#include "../../bridge/simmath.h"
+#include "../../bridge/sim/ptyboard.h"
+#include "../../bridge/sim/simmath.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -2,7 +2,7 @@
 #ifndef LB_LINES_EMULATOR_H
 #define LB_LINES_EMULATOR_H
 
-#include "../../bridge/error.h"
+#include "../../bridge/util/error.h"
 
 typedef struct lines_emu lines_emu;
 

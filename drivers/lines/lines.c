@@ -5,13 +5,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../bridge/config.h"
-#include "../../bridge/device.h"
-#include "../../bridge/driver.h"
-#include "../../bridge/emulated.h"
-#include "../../bridge/log.h"
-#include "../../bridge/request.h"
-#include "../../bridge/serial.h"
+#include "../../bridge/util/config.h"
+#include "../../bridge/core/device.h"
+#include "../../bridge/sdk/driver.h"
+#include "../../bridge/sim/emulated.h"
+#include "../../bridge/util/log.h"
+#include "../../bridge/core/request.h"
+#include "../../bridge/sdk/serial.h"
 #include "../../protocols/lines.h"
 #include "emulator.h"
 

@@ -4,7 +4,7 @@
 
 #include <stdint.h>
 
-#include "../../bridge/error.h"
+#include "../../bridge/util/error.h"
 
 typedef struct marlin_emu marlin_emu;
 

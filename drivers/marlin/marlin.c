@@ -5,12 +5,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../bridge/config.h"
-#include "../../bridge/device.h"
-#include "../../bridge/driver.h"
-#include "../../bridge/emulated.h"
-#include "../../bridge/log.h"
-#include "../../bridge/printq.h"
+#include "../../bridge/util/config.h"
+#include "../../bridge/core/device.h"
+#include "../../bridge/sdk/driver.h"
+#include "../../bridge/sim/emulated.h"
+#include "../../bridge/util/log.h"
+#include "../../bridge/services/print/printq.h"
 #include "emulator.h"
 #include "link.h"
 #include "printer.h"

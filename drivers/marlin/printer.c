@@ -7,8 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../bridge/log.h"
-#include "../../bridge/progress.h"
+#include "../../bridge/util/log.h"
+#include "../../bridge/sdk/progress.h"
 #include "printer.h"
 
 #define CONNECT_NS 5000000000LL	    /* how long open may take (a board's bootloader: 1-2 s) */

@@ -6,8 +6,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "../../bridge/device.h"
-#include "../../bridge/serial.h"
+#include "../../bridge/core/device.h"
+#include "../../bridge/sdk/serial.h"
 #include "../../protocols/gcode.h"
 #include "../../protocols/marlin.h"
 #include "sender.h"
@@ -39,7 +39,7 @@ typedef struct mk_job {
 	int64_t started, last_progress;
 	double paused_s;
 	int64_t paused_at;
-	int has_progress_fd; /* progress_fd is the job's progress file (bridge/progress.h) */
+	int has_progress_fd; /* progress_fd is the job's progress file (bridge/sdk/progress.h) */
 	int progress_fd;
 	long saved_line; /* the position last written there */
 	long long saved_offset;

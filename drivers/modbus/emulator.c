@@ -2,7 +2,8 @@
  */
 #include "emulator.h"
 
-#include "../../bridge/serial.h"
+#include "../../bridge/sdk/serial.h"
+#include "../../bridge/util/thread.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -353,7 +354,7 @@ modbus_emu *modbus_emu_new(modbus_emu_link link, lb_error *err)
 	memcpy(e->map->tab_input_registers, input_words, sizeof input_words);
 	memcpy(e->map->tab_registers, holding_words, sizeof holding_words);
 	e->map->tab_input_bits[0] = 1; /* the door is closed; the heater's coil is off */
-	if (pthread_create(&e->thread, NULL, emu_thread, e) != 0) {
+	if (lb_thread_start(&e->thread, emu_thread, e) != 0) {
 		lb_error_set(err, LB_ERR_INTERNAL, "cannot start the emulator thread");
 		goto fail;
 	}

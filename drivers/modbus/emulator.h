@@ -3,7 +3,7 @@
 #ifndef LB_MODBUS_EMULATOR_H
 #define LB_MODBUS_EMULATOR_H
 
-#include "../../bridge/error.h"
+#include "../../bridge/util/error.h"
 
 /*
  * The simulated lab's Modbus sensor: a small weather station, unit 1, with this register map

@@ -4,7 +4,7 @@
 #include <math.h> /* signbit, a macro: no libm call */
 #include <string.h>
 
-#include "../../bridge/simmath.h"
+#include "../../bridge/sim/simmath.h"
 
 static const char *const wave_names[] = {"constant", "sine", "square", "ramp", "walk"};
 

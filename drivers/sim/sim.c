@@ -5,11 +5,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "../../bridge/config.h"
-#include "../../bridge/device.h"
-#include "../../bridge/driver.h"
-#include "../../bridge/log.h"
-#include "../../bridge/request.h"
+#include "../../bridge/util/config.h"
+#include "../../bridge/core/device.h"
+#include "../../bridge/sdk/driver.h"
+#include "../../bridge/util/log.h"
+#include "../../bridge/core/request.h"
 #include "signal.h"
 
 /*

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "header.h"
+#include "../../bridge/core/header.h"
 
 /*
  * Input layout (short inputs are padded with zeros):

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "request.h"
+#include "../../bridge/core/request.h"
 
 /* A reply may only fail for lack of memory (error messages are cut at UTF-8 boundaries). */
 

@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "../../bridge/sampleclock.h"
+#include "../../bridge/sdk/sampleclock.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

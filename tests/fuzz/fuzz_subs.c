@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "subs.h"
+#include "../../bridge/core/subs.h"
 
 /*
  * Input: a sequence of operations on 4 connections (fds 3..6), each starting with a byte b:

@@ -37,6 +37,65 @@ SANITIZER_PATTERNS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtim
 READY_PREFIX = "labbridge ready in"
 READY_TIMEOUT = 15.0   # the ASan build under load can be slow to start
 STOP_TIMEOUT = 5.0
+
+
+def _descendants(pid):
+    """pid and every process below it (from /proc's parent links)."""
+    children = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open("/proc/%s/stat" % d) as f:
+                    st = f.read()
+                ppid = int(st[st.rindex(")") + 2:].split()[1])
+                children.setdefault(ppid, []).append(int(d))
+            except (OSError, ValueError):
+                pass
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(children.get(p, []))
+    return out
+
+
+def hang_report(pid):
+    """What a process that does not stop (and those below it) is doing: each thread's state,
+    kernel wait channel and system call, and gdb's backtraces when gdb is installed."""
+    lines = []
+    for p in _descendants(pid):
+        try:
+            tids = sorted(os.listdir("/proc/%d/task" % p), key=int)
+            with open("/proc/%d/cmdline" % p, "rb") as f:
+                lines.append("process %d: %s" % (p, f.read().replace(b"\0", b" ").decode(
+                    "utf-8", "replace")[:200]))
+        except OSError:
+            continue
+        for t in tids:
+            info = []
+            for name in ("comm", "wchan", "syscall"):
+                try:
+                    with open("/proc/%d/task/%s/%s" % (p, t, name)) as f:
+                        info.append(f.read().strip().split(" ")[0])
+                except OSError:
+                    info.append("?")
+            try:
+                with open("/proc/%d/task/%s/stat" % (p, t)) as f:
+                    st = f.read()
+                info.insert(1, st[st.rindex(")") + 2])
+            except (OSError, ValueError):
+                pass
+            lines.append("  thread %s: %s" % (t, " ".join(info)))
+        if shutil.which("gdb"):
+            try:
+                r = subprocess.run(["gdb", "-p", str(p), "-batch", "-nx", "-ex",
+                                    "thread apply all bt 30"], capture_output=True, timeout=60,
+                                   stdin=subprocess.DEVNULL)
+                lines.extend("  " + l for l in r.stdout.decode("utf-8", "replace").splitlines()
+                             if l.startswith(("#", "Thread")))
+            except (OSError, subprocess.TimeoutExpired) as e:
+                lines.append("  gdb: %s" % e)
+    return "\n".join(lines)
 DEFAULT_TIMEOUT = 5.0  # replies, events
 
 
@@ -138,6 +197,7 @@ class Daemon:
         self.returncode = None
         self.stop_seconds = None
         self.killed = False
+        self.hang_report = ""
         self._stderr_cache = None
 
     # -- life cycle
@@ -192,6 +252,7 @@ class Daemon:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
                 self.killed = True
+                self.hang_report = hang_report(self.proc.pid)
                 self.proc.kill()
                 self.proc.wait(10)
             self.stop_seconds = time.monotonic() - t0
@@ -540,8 +601,8 @@ class BridgeTest(unittest.TestCase):
             if not d.check_exit:
                 continue
             if d.killed:
-                problems.append("%s did not exit within %.0f s of SIGTERM (killed)" %
-                                (d.name, STOP_TIMEOUT))
+                problems.append("%s did not exit within %.0f s of SIGTERM (killed); what it "
+                                "was doing:\n%s" % (d.name, STOP_TIMEOUT, d.hang_report))
             elif rc != 0:
                 problems.append("%s exited with status %s after SIGTERM" % (d.name, rc))
             errs = sanitizer_errors(d.stderr())

@@ -65,7 +65,7 @@ class CliTest(BridgeTest):
         if self._testMethodName.startswith("test_labctl"):
             path = labctl_path()
             if not os.access(path, os.X_OK):
-                self.skipTest("%s is not built (bridge/labctl.c not written yet?)" % path)
+                self.skipTest("%s is not built (bridge/labctl/ not built yet?)" % path)
         super().setUp()
 
     def labctl(self, *args, expect=0, pub=None, rpc=None, timeout=RUN_TIMEOUT):

@@ -1,10 +1,10 @@
-/* test_access.c - unit tests of bridge/access.c: roles, and device leases with time passed in. */
+/* test_access.c - unit tests of bridge/core/access.c: roles, and device leases with time passed in. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "access.h"
+#include "../../bridge/core/access.h"
 #include "check.h"
 
 #define MS 1000000LL /* ns */

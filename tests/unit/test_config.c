@@ -1,4 +1,4 @@
-/* test_config.c - unit tests of bridge/config.c: INI loading, line numbers, errors, set. */
+/* test_config.c - unit tests of bridge/util/config.c: INI loading, line numbers, errors, set. */
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "config.h"
+#include "../../bridge/util/config.h"
 
 /* A temporary file: mkstemp in $TMPDIR (or /tmp), removed by temp_remove. */
 typedef struct temp {

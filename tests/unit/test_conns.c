@@ -1,8 +1,8 @@
-/* test_conns.c - unit tests of bridge/conns.c: undelivered bytes per connection, made-up numbers.
+/* test_conns.c - unit tests of bridge/core/conns.c: undelivered bytes per connection, made-up numbers.
  */
 #include <stdint.h>
 
-#include "../../bridge/conns.h"
+#include "../../bridge/core/conns.h"
 #include "check.h"
 
 #define MS 1000000LL

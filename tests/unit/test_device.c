@@ -1,4 +1,4 @@
-/* test_device.c - unit tests of bridge/device.c: streams, headers, calibration, losses as gaps. */
+/* test_device.c - unit tests of bridge/core/device.c: streams, headers, calibration, losses as gaps. */
 #include <jansson.h>
 #include <math.h>
 #include <stdatomic.h>
@@ -8,7 +8,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "../../bridge/device.h"
+#include "../../bridge/core/device.h"
 #include "check.h"
 
 static const lb_driver test_driver = {.name = "test"};

@@ -1,4 +1,4 @@
-/* test_driver.c - unit tests of bridge/driver.c: spec lists, absent devices, lb_scan_port. */
+/* test_driver.c - unit tests of bridge/sdk/driver.c: spec lists, absent devices, lb_scan_port. */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -6,8 +6,8 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "config.h"
-#include "driver.h"
+#include "../../bridge/util/config.h"
+#include "../../bridge/sdk/driver.h"
 
 /* Write text to a new temporary file; its path in path (cap bytes). 0 or -1. */
 static int write_conf(char *path, size_t cap, const char *text)

@@ -1,11 +1,11 @@
-/* test_error.c - unit tests of bridge/error.c: lb_error_set (format, truncation), lb_error_name. */
+/* test_error.c - unit tests of bridge/util/error.c: lb_error_set (format, truncation), lb_error_name. */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "check.h"
-#include "error.h"
+#include "../../bridge/util/error.h"
 
 /* Whether s (NUL-terminated) is valid UTF-8 (RFC 3629: no overlongs, surrogates, > U+10FFFF). */
 static bool utf8_valid(const char *s)

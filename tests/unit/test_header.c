@@ -1,4 +1,4 @@
-/* test_header.c - unit tests of bridge/header.c: header prefix/finish JSON, sample types. */
+/* test_header.c - unit tests of bridge/core/header.c: header prefix/finish JSON, sample types. */
 #include <jansson.h>
 #include <math.h>
 #include <stdbool.h>
@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "header.h"
+#include "../../bridge/core/header.h"
 
 #define EPOCH "0123456789abcdef"
 

@@ -1,4 +1,4 @@
-/* test_host.c - unit tests of bridge/host.c: shared and own threads, commands, deadlines, BYE. */
+/* test_host.c - unit tests of bridge/core/host.c: shared and own threads, commands, deadlines, BYE. */
 #include <poll.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -8,7 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../bridge/host.h"
+#include "../../bridge/core/host.h"
 #include "check.h"
 
 #define PERIOD_NS 5000000LL /* the fake driver runs every 5 ms */

@@ -1,11 +1,11 @@
-/* test_numfmt.c - unit tests of bridge/numfmt.c: numbers as people read them. */
+/* test_numfmt.c - unit tests of bridge/util/numfmt.c: numbers as people read them. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
-#include "numfmt.h"
+#include "../../bridge/util/numfmt.h"
 
 /* v written as a double (single: as a float) must read exactly want. */
 static void expect(double v, bool single, const char *want)

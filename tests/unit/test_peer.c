@@ -1,4 +1,4 @@
-/* test_peer.c - unit tests of bridge/peer.c: the Unix user behind ipc and loopback connections. */
+/* test_peer.c - unit tests of bridge/core/peer.c: the Unix user behind ipc and loopback connections. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "peer.h"
+#include "../../bridge/core/peer.h"
 
 /* A TCP listener on the loopback of family (AF_INET or AF_INET6), its address in addr; or -1. */
 static int tcp_listener(int family, struct sockaddr_storage *addr, socklen_t *len)

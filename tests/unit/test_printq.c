@@ -9,9 +9,9 @@
 #include <zlib.h>
 
 #include "check.h"
-#include "config.h"
-#include "printq.h"
-#include "progress.h"
+#include "../../bridge/util/config.h"
+#include "../../bridge/services/print/printq.h"
+#include "../../bridge/sdk/progress.h"
 
 static char root[] = "/tmp/lbtest-printq-XXXXXX";
 static int ndirs;

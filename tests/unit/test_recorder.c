@@ -4,8 +4,8 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "recorder.h"
-#include "store.h"
+#include "../../bridge/services/sensing/recorder.h"
+#include "../../bridge/services/sensing/store.h"
 
 static void test_csv_rows(void)
 {

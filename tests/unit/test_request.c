@@ -1,4 +1,4 @@
-/* test_request.c - unit tests of bridge/request.c: request parsing, replies, param readers. */
+/* test_request.c - unit tests of bridge/core/request.c: request parsing, replies, param readers. */
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "request.h"
+#include "../../bridge/core/request.h"
 
 /* Parse a C string as a request; returns the code, fills req and err. */
 static int parse_str(const char *text, lb_request *req, lb_error *err)

@@ -1,7 +1,7 @@
 /* test_sampleclock.c - per-sample time stamps from made-up arrival times: bursts, gaps, drift. */
 #include <stdint.h>
 
-#include "../../bridge/sampleclock.h"
+#include "../../bridge/sdk/sampleclock.h"
 #include "check.h"
 
 #define MS 1000000LL

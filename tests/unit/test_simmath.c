@@ -1,8 +1,8 @@
-/* test_simmath.c - unit tests of bridge/simmath.c against libm, edge cases included. */
+/* test_simmath.c - unit tests of bridge/sim/simmath.c against libm, edge cases included. */
 #include <math.h>
 #include <stdio.h>
 
-#include "../../bridge/simmath.h"
+#include "../../bridge/sim/simmath.h"
 #include "check.h"
 
 static void test_frac(void)

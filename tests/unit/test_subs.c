@@ -1,8 +1,8 @@
-/* test_subs.c - unit tests of bridge/subs.c: subscriptions counted per connection, exactly. */
+/* test_subs.c - unit tests of bridge/core/subs.c: subscriptions counted per connection, exactly. */
 #include <stdio.h>
 #include <string.h>
 
-#include "../../bridge/subs.h"
+#include "../../bridge/core/subs.h"
 #include "check.h"
 
 /* Apply "\x01prefix" (sub true) or "\x00prefix" from fd. */

@@ -1,4 +1,4 @@
-/* test_uplink.c - unit tests of bridge/uplink.c: order, wake-ups only while asleep, threads. */
+/* test_uplink.c - unit tests of bridge/core/uplink.c: order, wake-ups only while asleep, threads. */
 #include <poll.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -7,7 +7,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "../../bridge/uplink.h"
+#include "../../bridge/core/uplink.h"
 #include "check.h"
 
 /* Whether the eventfd has been written (and reset it). */

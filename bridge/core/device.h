@@ -1,0 +1,185 @@
+/* device.h - a device: its streams, its commands, and the publishing API drivers call. */
+#ifndef LB_DEVICE_H
+#define LB_DEVICE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <zmq.h>
+
+#include "../sdk/driver.h"
+#include "header.h"
+#include "uplink.h"
+
+#define LB_MAX_STREAMS 32
+/* The characters of device ids and stream names (topic segments). */
+#define LB_NAME_CHARS "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-"
+
+#define LB_HEADER_MAX 512
+/* Data messages a device may have waiting for the main loop (50 s of a stream at 20/s). */
+#define LB_CHAN_HWM 1000
+/* How often a device thread looks whether its description changed (lb_device_refresh). */
+#define LB_DESC_EVERY_NS 1000000000LL
+
+/* A stream as its device thread sees it. */
+typedef struct lb_stream {
+	char name[32];
+	char topic[128];
+	char quantity[32];
+	char unit[16];
+	lb_sample_type type;
+	double rate;
+	double min, max, resolution;
+	uint64_t seq;	     /* last sequence number sent */
+	double gain, offset; /* calibration applied to float samples: gain * x + offset */
+	char *prefix;	     /* the header's constant part (malloc'd, prefix_len bytes + NUL) */
+	int prefix_len;
+	char *error; /* "code\0message" while the stream cannot deliver (malloc'd), or NULL */
+} lb_stream;
+
+/* The main loop's view of a stream: the Clone pattern's last value. */
+typedef struct lb_stream_cache {
+	uint64_t seq;
+	double last;
+	zmq_msg_t header; /* copy of the last header (reference-counted, not copied) */
+	bool has_header;
+} lb_stream_cache;
+
+struct lb_device {
+	/* Set by the registry before the thread starts; read-only afterwards. */
+	const lb_driver *driver;
+	lb_device_spec spec;
+	char epoch[17];
+	json_t *seq_base;  /* {"stream name": last seq} from an earlier plug-in, or NULL */
+	json_t *calib;	   /* {"stream name": {gain, offset}} stored calibrations, or NULL */
+	lb_upwake *upwake; /* what wakes the main loop (uplink.h) */
+
+	/* Owned by the device's thread. */
+	lb_stream *streams; /* nstreams of them, at most LB_MAX_STREAMS */
+	int nstreams;
+	size_t capstreams;
+	bool running;
+	void *priv;
+	lb_upq *upq;	  /* its host's queue to the main loop */
+	int64_t start_at; /* real time of a scheduled start (synchronised acquisition), or 0 */
+	float *scratch;	  /* calibrated copy of a batch */
+	size_t scratch_cap;
+	uint64_t desc_hash; /* FNV-1a of the last description sent; 0 until the device opened */
+	int64_t desc_next;  /* monotonic ns of the next look for a changed description */
+
+	/* Data messages in the uplink, not yet published (device: +1, main loop: -1). Beyond
+	 * LB_CHAN_HWM the device drops (seq shows the gap), as a full ZeroMQ pipe would. */
+	atomic_int queued;
+
+	/* Owned by the main thread. */
+	struct lb_host *host; /* the thread that runs it (host.c); NULL until spawned */
+	bool opened, removing;
+	const char *end_reason; /* why its streams end: "unplugged", "stopped answering"... */
+	char *desc; /* the last description, compact JSON text (a jansson tree costs ~5x) */
+	lb_stream_cache *cache; /* one per stream, allocated when the device opens */
+	int capcache;		/* entries in cache (its streams) */
+	int ncache;		/* 1 + the highest stream that has sent */
+};
+
+/*
+ * Declare a stream (in open()); returns its index, or LB_EINVAL when there are too many or the
+ * name is not made of LB_NAME_CHARS. The topic is kind/id/name/.
+ */
+int lb_device_add_stream(lb_device *dev, const char *name, const char *quantity, const char *unit,
+			 lb_sample_type type, double rate);
+
+/* Set the range and resolution a stream reports in the device description. */
+void lb_stream_set_range(lb_device *dev, int stream, double min, double max, double resolution);
+
+/* A sample (or any measured number) as JSON: a real, or for a non-finite v its name as a string
+ * (lb_nonfinite_name). NULL only when out of memory. */
+json_t *lb_json_sample(double v);
+
+/*
+ * Largest calibration accepted: a calibrated float32 sample must stay finite. |gain| up to
+ * LB_CALIB_MAX_GAIN (not 0), |offset| up to LB_CALIB_MAX_OFFSET, and when the stream declares its
+ * range [min, max] (max > min), gain * min + offset and gain * max + offset within float32.
+ */
+#define LB_CALIB_MAX_GAIN 1e9
+#define LB_CALIB_MAX_OFFSET 1e30
+
+/* Whether gain and offset may calibrate a stream of range [min, max] (max <= min: none
+ * declared): 0, or LB_EFAIL with err saying why (LB_ERR_INVALID_PARAMS). */
+int lb_calib_check(double gain, double offset, double min, double max, lb_error *err);
+
+/* Change a stream's nominal rate (the next headers carry it). 0 or LB_EINVAL. */
+int lb_stream_set_rate(lb_device *dev, int stream, double rate);
+
+/*
+ * Publish count packed little-endian samples of the stream's type, the first taken at t_host
+ * (ns since 1970) and t_dev (device clock). Never blocks; 0, or LB_EINVAL / LB_ENOMEM. When
+ * LB_CHAN_HWM messages of the device wait for the main loop, this one is dropped (still 0): its
+ * seq advances, so subscribers see the gap.
+ */
+int lb_stream_publish(lb_device *dev, int stream, int64_t t_dev, int64_t t_host,
+		      const void *samples, uint32_t count);
+
+/* Publish a JSON event on a json stream (data is borrowed). 0 or negative. */
+int lb_stream_publish_json(lb_device *dev, int stream, int64_t t_host, const json_t *data);
+
+/*
+ * Say that a stream cannot deliver (code: a short snake_case name such as
+ * "illegal_data_address", message: one line for people, valid UTF-8), or that it delivers again
+ * (code NULL). A new or different error updates the description (the stream gets "error":
+ * {code, message}) and then publishes {"event": "error", "code", "message"} as a json message on
+ * the stream's own topic (taking the next seq, whatever the stream's type), so subscribers and
+ * snapshots see it; the same error again does nothing. Clearing updates the description only:
+ * the next sample shows the stream delivers. 0, or LB_EINVAL / LB_ENOMEM.
+ */
+int lb_stream_set_error(lb_device *dev, int stream, int64_t t_host, const char *code,
+			const char *message);
+
+/*
+ * Tell the bridge the device's settings or state changed: the description is sent at once (a
+ * "changed" event follows). For state that changes all the time (counters, temperatures) there
+ * is no need to call it: the host sends the description again when its text changed, looking
+ * at most once per LB_DESC_EVERY_NS (lb_device_refresh).
+ */
+void lb_device_changed(lb_device *dev);
+
+/*
+ * Tell the bridge's services something only they act on (device thread only): e.g. a printer's
+ * {"job": 12, "state": "done"} reaches the print queue. event is borrowed. Never dropped (it
+ * waits in the uplink queue however far behind the main loop is); lost only if out of memory,
+ * which is logged.
+ */
+void lb_device_event(lb_device *dev, const json_t *event);
+
+/* The device's description as a new JSON object (device thread only). */
+json_t *lb_device_describe(lb_device *dev);
+
+/* For the host loop (host.c), in the device's thread: */
+
+/*
+ * Carry out one command from the main loop (start, stop, get, set, call, calib or term) and send
+ * its reply for token; params (may be NULL) is taken over. Returns 1 on "term": the caller then
+ * closes the device.
+ */
+int lb_device_command(lb_device *dev, const char *name, uint64_t token, json_t *params);
+
+/*
+ * Keep the main loop's copy of the description current: once LB_DESC_EVERY_NS has passed since
+ * the last look, describe the device and send the description if its text differs from the last
+ * one sent (a "changed" event follows, at most once per period). Does nothing before the device
+ * opened. Returns the monotonic time of the next look, or -1 before the device opened.
+ */
+int64_t lb_device_refresh(lb_device *dev, int64_t mono);
+
+/* Start the device if its synchronised start (start_at) has come; 1 if it was due. */
+int lb_device_scheduled_start(lb_device *dev, const lb_now *now);
+
+/* Send the main loop a control message of that type, with an optional text frame. */
+void lb_device_report(lb_device *dev, uint32_t type, const char *text);
+
+/* Report the device open, with its description. */
+void lb_device_opened(lb_device *dev);
+
+/* Free a device that has said BYE (joins its own thread). Accepts NULL; nulls the pointer. */
+void lb_device_destroy(lb_device **pdev);
+
+#endif

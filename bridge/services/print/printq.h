@@ -1,0 +1,139 @@
+/* printq.h - the classroom print queue: jobs, their G-code files and states, in SQLite (WAL). */
+#ifndef LB_PRINTQ_H
+#define LB_PRINTQ_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../../../protocols/gcode.h"
+#include "../../util/error.h"
+
+/*
+ * Job states. submitted: waiting for a teacher's approval; approved: waiting for a printer;
+ * queued: handed to a printer that is starting it; printing; paused; and the finished ones: done,
+ * failed, cancelled, interrupted (the bridge or the board stopped in the middle).
+ */
+#define LB_JOB_STATES                                                                              \
+	"submitted, approved, queued, printing, paused, done, failed, cancelled, interrupted"
+
+typedef struct lb_printq lb_printq;
+
+/*
+ * The safety policy from the [print] section of config (max_hotend, max_bed, forbidden; the
+ * defaults of protocols/gcode.h): the one policy that the queue checks submitted files against
+ * and that printers check console commands against. 0, or negative with err set naming the bad
+ * entry (file:line); *p then refuses every command (refuse_all).
+ */
+int lb_print_policy(const json_t *config, gcode_policy *p, lb_error *err);
+
+/*
+ * Open (creating if needed) dir/printq.db and the file directory dir/prints/. Jobs that a crash
+ * left printing, paused or queued are marked interrupted at now_real, with the last acknowledged
+ * line and byte offset of their progress file, and their printers' beds not clear (one
+ * transaction). NULL with err set on failure.
+ */
+lb_printq *lb_printq_new(const char *dir, int64_t now_real, lb_error *err);
+
+/* Close. Accepts NULL; nulls the pointer. */
+void lb_printq_destroy(lb_printq **pq);
+
+/* One chunk of a G-code upload (the request's params, checked by the caller for types). */
+typedef struct lb_upload {
+	const char *request_id; /* the client's id for this submission: retries reuse it */
+	const char *name;	/* file name shown to people ("benchy.gcode") */
+	const char *owner;	/* who submits (client identity) */
+	const char *role;	/* "teacher" or "student" */
+	const char *printer;	/* target printer id, or NULL for any printer */
+	long long offset;	/* where this chunk goes in the file */
+	bool final;		/* the last chunk: check, read metadata and create the job */
+	bool has_crc;		/* final: crc32 of the whole file is given */
+	uint32_t crc32;		/* zlib crc32 of the whole file */
+	bool approve;		/* create the job already approved (teacher, or approval off) */
+	long long max_bytes;	/* largest file accepted (0: no limit) */
+	int64_t now_real;	/* ns since 1970 */
+} lb_upload;
+
+/*
+ * Take a chunk: write it at offset into dir/prints/<request>.part (offset must be the bytes
+ * received so far; a chunk already received is accepted again without effect, so a retry is
+ * harmless; an empty chunk that is not the final one only asks how much arrived, and makes no
+ * part file). A part file untouched for an hour is an abandoned upload: it is removed when the
+ * queue opens and when an upload starts. A failed first chunk leaves no part file. The final chunk:
+ * verify the crc32, read the file line by line (never whole in memory) for its metadata and for the
+ * policy (a violation rejects the file with its line number: "line 12: M104 S300: hotend 300 °C is
+ * above the limit of 250 °C", and removes it), then create the job, atomically with the file's move
+ * to dir/prints/<job id>.gcode. A request id that already made a job returns that job again (with
+ * "duplicate": true), never a second one. *result: {"received": bytes} for a chunk, the job object
+ * for the final one. 0 or negative with err set (LB_ERR_INVALID_PARAMS with "expected offset N",
+ * LB_ERR_TOO_LARGE...).
+ */
+int lb_printq_upload(lb_printq *q, const lb_upload *u, const void *chunk, size_t len,
+		     const gcode_policy *policy, json_t **result, lb_error *err);
+
+/*
+ * A job as a new JSON object: {id, request_id, name, owner, role, printer, assigned, state,
+ * position, size, crc32, submitted, approved_by, started, finished, error, progress: {line, offset,
+ * lines, percent}, meta: {slicer, time_s, filament_mm, filament_g, layer_count, lines, commands,
+ * thumbnails: [{width, height}]}}; NULL if there is no such job. position is the job's place
+ * among the waiting jobs (1 = next, as lb_printq_move counts), null when it is not waiting;
+ * timestamps are ns since 1970, null when unset; percent = 100 * offset / size.
+ */
+json_t *lb_printq_job(lb_printq *q, long long id);
+
+/* Jobs as a new array: the waiting and active ones in queue order (history false), or the
+ * finished ones, newest first (history true). */
+json_t *lb_printq_list(lb_printq *q, bool history);
+
+/* The G-code file of a job into path[cap]; 0 or negative (no such job). */
+int lb_printq_path(lb_printq *q, long long id, char *path, size_t cap);
+
+/* submitted -> approved (by: who approved). 0 or negative with err set (wrong state...). */
+int lb_printq_approve(lb_printq *q, long long id, const char *by, int64_t now_real, lb_error *err);
+
+/*
+ * Set a job's state (and printer when not NULL, error message when not NULL), stamping started
+ * (printing, first time) and finished (done, failed, cancelled, interrupted). Any transition is
+ * accepted: the caller (the dispatcher) decides. A job going to queued, printing or paused marks
+ * its printer's bed not clear in the same transaction (only lb_printq_set_bed clears it); a job
+ * finishing takes its progress file's position. 0 or negative with err set.
+ */
+int lb_printq_set_state(lb_printq *q, long long id, const char *state, const char *printer,
+			const char *error, int64_t now_real, lb_error *err);
+
+/*
+ * The progress file of job id into path[cap] (dir/prints/<id>.progress, see progress.h): the
+ * printer's thread records each acknowledged position there; the queue folds it into the job
+ * when the job finishes and when lb_printq_new recovers jobs a stop interrupted. 0 or negative.
+ */
+int lb_printq_progress_path(lb_printq *q, long long id, char *path, size_t cap);
+
+/* Record the last acknowledged line and byte offset of a printing job. 0 or negative. */
+int lb_printq_progress(lb_printq *q, long long id, long line, long long offset, lb_error *err);
+
+/* Cancel a job that is not finished; *was receives its state before ("printing" means the
+ * caller must stop the printer). 0 or negative with err set. */
+int lb_printq_cancel(lb_printq *q, long long id, int64_t now_real, const char **was, lb_error *err);
+
+/* A finished job (failed, cancelled, interrupted) goes back to approved (to submitted if it was
+ * never approved), progress reset, at the end of the queue. 0 or negative with err set. */
+int lb_printq_retry(lb_printq *q, long long id, int64_t now_real, lb_error *err);
+
+/* Remove a finished or submitted job and its file. 0 or negative with err set. */
+int lb_printq_delete(lb_printq *q, long long id, lb_error *err);
+
+/* Move a waiting job (submitted or approved) to position pos (1 = next) among the waiting jobs.
+ * 0 or negative with err set. */
+int lb_printq_move(lb_printq *q, long long id, int pos, lb_error *err);
+
+/* The next approved job that printer may print (target NULL or printer), in queue order: its id,
+ * or 0 when none. */
+long long lb_printq_next(lb_printq *q, const char *printer);
+
+/* Whether a printer's bed is known clear (persisted; a printer never seen is clear). */
+bool lb_printq_bed_clear(lb_printq *q, const char *printer);
+
+/* Record that a printer's bed is clear (a teacher confirmed) or not. */
+int lb_printq_set_bed(lb_printq *q, const char *printer, bool clear, lb_error *err);
+
+#endif
