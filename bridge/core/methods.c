@@ -1,4 +1,5 @@
-/* methods.c - the request methods of the bridge core, their table and the dispatcher. */
+/* methods.c - the request methods of the bridge core (the "core" service): bridge, devices, leases.
+ */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,7 +9,7 @@
 #include "server_private.h"
 
 /* bridge.info */
-static int m_info(lb_server *s, call *c, json_t **result, lb_error *err)
+static int m_info(lb_server *s, lb_call *c, json_t **result, lb_error *err)
 {
 	static const char *const allowed[] = {NULL};
 	size_t live = 0;
@@ -27,7 +28,7 @@ static int m_info(lb_server *s, call *c, json_t **result, lb_error *err)
 }
 
 /* whoami */
-static int m_whoami(lb_server *s, call *c, json_t **result, lb_error *err)
+static int m_whoami(lb_server *s, lb_call *c, json_t **result, lb_error *err)
 {
 	static const char *const allowed[] = {NULL};
 
@@ -40,7 +41,7 @@ static int m_whoami(lb_server *s, call *c, json_t **result, lb_error *err)
 }
 
 /* session.hello: a display name, and optionally a lower role for this connection. */
-static int m_hello(lb_server *s, call *c, json_t **result, lb_error *err)
+static int m_hello(lb_server *s, lb_call *c, json_t **result, lb_error *err)
 {
 	static const char *const allowed[] = {"name", "role", NULL};
 	const char *name = NULL, *role = NULL;
@@ -74,7 +75,7 @@ static int m_hello(lb_server *s, call *c, json_t **result, lb_error *err)
 }
 
 /* devices.list */
-static int m_devices(lb_server *s, call *c, json_t **result, lb_error *err)
+static int m_devices(lb_server *s, lb_call *c, json_t **result, lb_error *err)
 {
 	static const char *const allowed[] = {"kind", "all", NULL};
 	const char *kind = NULL;
@@ -105,23 +106,8 @@ static int m_devices(lb_server *s, call *c, json_t **result, lb_error *err)
 	return 0;
 }
 
-/* The device named by params.device, or NULL with err set. */
-lb_device *srv_param_device(lb_server *s, call *c, lb_error *err)
-{
-	const char *id = NULL;
-	lb_device *d;
-
-	if (lb_param_string(c->req.params, "device", true, &id, err) < 0)
-		return NULL;
-	d = srv_find_device(s, id);
-	if (!d)
-		lb_error_set(err, LB_ERR_UNKNOWN_DEVICE,
-			     "no device '%s' (see devices.list; it may be unplugged)", id);
-	return d;
-}
-
 /* device.info */
-static int m_device_info(lb_server *s, call *c, json_t **result, lb_error *err)
+static int m_device_info(lb_server *s, lb_call *c, json_t **result, lb_error *err)
 {
 	static const char *const allowed[] = {"device", NULL};
 	lb_device *d;
@@ -133,7 +119,7 @@ static int m_device_info(lb_server *s, call *c, json_t **result, lb_error *err)
 }
 
 /* snapshot: devices and the last value of every stream (the Clone pattern). */
-static int m_snapshot(lb_server *s, call *c, json_t **result, lb_error *err)
+static int m_snapshot(lb_server *s, lb_call *c, json_t **result, lb_error *err)
 {
 	static const char *const allowed[] = {"prefix", NULL};
 	const char *prefix = "";
@@ -190,28 +176,16 @@ static int m_snapshot(lb_server *s, call *c, json_t **result, lb_error *err)
 	return 0;
 }
 
-/* Forward a request to a device thread; the reply comes later (LB_EAGAIN). */
-int srv_forward(lb_server *s, call *c, lb_device *d, const char *cmd, json_t *params, lb_error *err)
+/* The identity owning the job d runs, as the service running it says: 1, or 0 when none. */
+static int job_owner(lb_server *s, lb_device *d, char *owner, size_t cap)
 {
-	pending *p;
-	uint64_t token = ++s->next_token;
+	size_t n;
+	const lb_service *const *v = lb_services(&n);
 
-	if (lb_grow(&s->pend, &s->cappend, s->npend, sizeof *s->pend) < 0)
-		return lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
-	if (lb_device_send(d, cmd, token, params) < 0)
-		return lb_error_set(err, LB_ERR_TIMEOUT,
-				    "device '%s' is not answering (its queue is full)", d->spec.id);
-	p = &s->pend[s->npend++];
-	p->token = token;
-	p->dev = d;
-	p->deadline = c->now.mono + (int64_t)s->opts.request_timeout_ms * 1000000;
-	p->id = json_copy(c->req.id);
-	p->nenv = c->nenv;
-	for (int i = 0; i < c->nenv; i++) {
-		zmq_msg_init(&p->env[i]);
-		zmq_msg_move(&p->env[i], &c->env[i]);
-	}
-	return LB_EAGAIN;
+	for (size_t i = 0; i < n; i++)
+		if (v[i]->job_owner && v[i]->job_owner(s, d, owner, cap))
+			return 1;
+	return 0;
 }
 
 /*
@@ -219,7 +193,7 @@ int srv_forward(lb_server *s, call *c, lb_device *d, const char *cmd, json_t *pa
  * client, each with its least role; a service's action (the print queue's "print") never does;
  * an action on the device's job needs its owner or a teacher. 0, or LB_EFAIL with err set.
  */
-static int check_action(lb_server *s, call *c, lb_device *d, const char *action, lb_error *err)
+static int check_action(lb_server *s, lb_call *c, lb_device *d, const char *action, lb_error *err)
 {
 	const lb_action *a = lb_driver_action(d->driver, action);
 	char owner[sizeof c->client.user];
@@ -245,7 +219,7 @@ static int check_action(lb_server *s, call *c, lb_device *d, const char *action,
 				    "action '%s' requires the %s role; you are %s", action,
 				    lb_role_name(a->role), lb_role_name(c->client.role));
 	if ((a->flags & LB_ACTION_JOB) && c->client.role < LB_ROLE_TEACHER &&
-	    srv_job_owner(s, d, owner, sizeof owner) && strcmp(owner, c->client.user) != 0)
+	    job_owner(s, d, owner, sizeof owner) && strcmp(owner, c->client.user) != 0)
 		return lb_error_set(
 		    err, LB_ERR_FORBIDDEN,
 		    "%s is running a job of %s: only its owner or a teacher may %s it", d->spec.id,
@@ -258,7 +232,8 @@ static int check_action(lb_server *s, call *c, lb_device *d, const char *action,
  * above [access] student_max_rate samples/s nor a batch above student_max_batch samples.
  * 0, or LB_EFAIL with err set.
  */
-static int check_setting(lb_server *s, call *c, const char *key, const json_t *value, lb_error *err)
+static int check_setting(lb_server *s, lb_call *c, const char *key, const json_t *value,
+			 lb_error *err)
 {
 	const lb_policy *p = &s->opts.policy;
 	double v = json_number_value(value);
@@ -280,15 +255,12 @@ static int check_setting(lb_server *s, call *c, const char *key, const json_t *v
 }
 
 /* device.start, device.stop, device.get, device.set, device.call */
-static int m_device_cmd(lb_server *s, call *c, const char *cmd, const char *const *allowed,
+static int m_device_cmd(lb_server *s, lb_call *c, const char *cmd, const char *const *allowed,
 			lb_error *err)
 {
 	lb_device *d;
 
 	if (lb_param_only(c->req.params, allowed, err) < 0 || !(d = srv_param_device(s, c, err)))
-		return LB_EFAIL;
-	if (strcmp(cmd, "get") != 0 &&
-	    lb_lease_check(&s->leases, d->spec.id, &c->client, c->now.mono, err) < 0)
 		return LB_EFAIL;
 	if (strcmp(cmd, "set") == 0) {
 		const char *key = NULL;
@@ -312,43 +284,79 @@ static int m_device_cmd(lb_server *s, call *c, const char *cmd, const char *cons
 	return srv_forward(s, c, d, cmd, c->req.params, err);
 }
 
-static int m_start(lb_server *s, call *c, json_t **r, lb_error *err)
+static int m_start(lb_server *s, lb_call *c, json_t **r, lb_error *err)
 {
 	static const char *const allowed[] = {"device", NULL};
 	(void)r;
 	return m_device_cmd(s, c, "start", allowed, err);
 }
 
-static int m_stop(lb_server *s, call *c, json_t **r, lb_error *err)
+static int m_stop(lb_server *s, lb_call *c, json_t **r, lb_error *err)
 {
 	static const char *const allowed[] = {"device", NULL};
 	(void)r;
 	return m_device_cmd(s, c, "stop", allowed, err);
 }
 
-static int m_get(lb_server *s, call *c, json_t **r, lb_error *err)
+static int m_get(lb_server *s, lb_call *c, json_t **r, lb_error *err)
 {
 	static const char *const allowed[] = {"device", "key", NULL};
 	(void)r;
 	return m_device_cmd(s, c, "get", allowed, err);
 }
 
-static int m_set(lb_server *s, call *c, json_t **r, lb_error *err)
+static int m_set(lb_server *s, lb_call *c, json_t **r, lb_error *err)
 {
 	static const char *const allowed[] = {"device", "key", "value", NULL};
 	(void)r;
 	return m_device_cmd(s, c, "set", allowed, err);
 }
 
-static int m_call(lb_server *s, call *c, json_t **r, lb_error *err)
+static int m_call(lb_server *s, lb_call *c, json_t **r, lb_error *err)
 {
 	static const char *const allowed[] = {"device", "action", "args", NULL};
 	(void)r;
 	return m_device_cmd(s, c, "call", allowed, err);
 }
 
+/* acquisition.start {devices: [...], delay_ms?}: start several devices at one instant. */
+static int m_acq_start(lb_server *s, lb_call *c, json_t **result, lb_error *err)
+{
+	static const char *const allowed[] = {"devices", "delay_ms", NULL};
+	json_t *ids = json_object_get(c->req.params, "devices"), *id;
+	long long delay = 200;
+	lb_device *devs[64];
+	size_t i, n;
+	int64_t at;
+
+	if (lb_param_only(c->req.params, allowed, err) < 0 ||
+	    lb_param_int(c->req.params, "delay_ms", false, 10, 10000, &delay, err) < 0)
+		return LB_EFAIL;
+	if (!json_is_array(ids) || json_array_size(ids) == 0 || json_array_size(ids) > 64)
+		return lb_error_set(err, LB_ERR_INVALID_PARAMS,
+				    "devices must be an array of 1 to 64 device ids");
+	n = json_array_size(ids);
+	json_array_foreach(ids, i, id)
+	{
+		if (!json_is_string(id) || !(devs[i] = srv_find_device(s, json_string_value(id))))
+			return lb_error_set(
+			    err, json_is_string(id) ? LB_ERR_UNKNOWN_DEVICE : LB_ERR_INVALID_PARAMS,
+			    "devices[%zu]: no device %s", i,
+			    json_is_string(id) ? json_string_value(id) : "(not a string)");
+	}
+	/* every device restarts at the same instant of the common host clock */
+	at = c->now.real + delay * 1000000;
+	for (i = 0; i < n; i++) {
+		json_t *p = json_pack("{s:I}", "at_ns", (json_int_t)at);
+		lb_device_send(devs[i], "start", 0, p); /* token 0: no reply expected */
+		json_decref(p);
+	}
+	*result = json_pack("{s:I,s:O}", "at_ns", (json_int_t)at, "devices", ids);
+	return 0;
+}
+
 /* lease.acquire */
-static int m_lease_acquire(lb_server *s, call *c, json_t **result, lb_error *err)
+static int m_lease_acquire(lb_server *s, lb_call *c, json_t **result, lb_error *err)
 {
 	static const char *const allowed[] = {"device", "ttl_ms", "force", NULL};
 	long long ttl = 30000;
@@ -369,7 +377,7 @@ static int m_lease_acquire(lb_server *s, call *c, json_t **result, lb_error *err
 }
 
 /* lease.release */
-static int m_lease_release(lb_server *s, call *c, json_t **result, lb_error *err)
+static int m_lease_release(lb_server *s, lb_call *c, json_t **result, lb_error *err)
 {
 	static const char *const allowed[] = {"device", NULL};
 	lb_device *d;
@@ -382,78 +390,27 @@ static int m_lease_release(lb_server *s, call *c, json_t **result, lb_error *err
 	return 0;
 }
 
-static const struct method {
-	const char *name;
-	lb_role role;
-	method_fn fn;
-} methods[] = {
-    {"bridge.info", LB_ROLE_OBSERVER, m_info},
-    {"whoami", LB_ROLE_OBSERVER, m_whoami},
-    {"session.hello", LB_ROLE_OBSERVER, m_hello},
-    {"devices.list", LB_ROLE_OBSERVER, m_devices},
-    {"device.info", LB_ROLE_OBSERVER, m_device_info},
-    {"device.get", LB_ROLE_OBSERVER, m_get},
-    {"snapshot", LB_ROLE_OBSERVER, m_snapshot},
-    {"device.start", LB_ROLE_STUDENT, m_start},
-    {"device.stop", LB_ROLE_STUDENT, m_stop},
-    {"device.set", LB_ROLE_STUDENT, m_set},
-    {"device.call", LB_ROLE_STUDENT, m_call},
-    {"lease.acquire", LB_ROLE_STUDENT, m_lease_acquire},
-    {"lease.release", LB_ROLE_STUDENT, m_lease_release},
-    {"calib.set", LB_ROLE_STUDENT, m_calib_set},
-    {"calib.tare", LB_ROLE_STUDENT, m_calib_tare},
-    {"calib.clear", LB_ROLE_STUDENT, m_calib_clear},
-    {"acquisition.start", LB_ROLE_STUDENT, m_acq_start},
-    {"recording.start", LB_ROLE_STUDENT, m_rec_start},
-    {"recording.stop", LB_ROLE_STUDENT, m_rec_stop},
-    {"recording.list", LB_ROLE_OBSERVER, m_rec_list},
-    {"recording.fetch", LB_ROLE_OBSERVER, m_rec_fetch},
-    {"print.upload", LB_ROLE_STUDENT, m_print_upload},
-    {"print.queue", LB_ROLE_OBSERVER, m_print_queue},
-    {"print.job", LB_ROLE_OBSERVER, m_print_job},
-    {"print.thumbnail", LB_ROLE_OBSERVER, m_print_thumbnail},
-    {"print.approve", LB_ROLE_TEACHER, m_print_approve},
-    {"print.cancel", LB_ROLE_STUDENT, m_print_cancel},
-    {"print.pause", LB_ROLE_STUDENT, m_print_pause},
-    {"print.resume", LB_ROLE_STUDENT, m_print_resume},
-    {"print.retry", LB_ROLE_TEACHER, m_print_retry},
-    {"print.delete", LB_ROLE_TEACHER, m_print_delete},
-    {"print.move", LB_ROLE_TEACHER, m_print_move},
-    {"printer.clear", LB_ROLE_TEACHER, m_printer_clear},
-    {"printer.estop", LB_ROLE_STUDENT, m_printer_estop},
+/* The core's methods: what each needs is checked by the dispatcher (dispatch.c) before it runs. */
+static const lb_method core_methods[] = {
+    {"bridge.info", LB_ROLE_OBSERVER, 0, m_info},
+    {"whoami", LB_ROLE_OBSERVER, 0, m_whoami},
+    {"session.hello", LB_ROLE_OBSERVER, 0, m_hello},
+    {"devices.list", LB_ROLE_OBSERVER, 0, m_devices},
+    {"device.info", LB_ROLE_OBSERVER, 0, m_device_info},
+    {"device.get", LB_ROLE_OBSERVER, 0, m_get},
+    {"snapshot", LB_ROLE_OBSERVER, 0, m_snapshot},
+    {"device.start", LB_ROLE_STUDENT, LB_METHOD_LEASE, m_start},
+    {"device.stop", LB_ROLE_STUDENT, LB_METHOD_LEASE, m_stop},
+    {"device.set", LB_ROLE_STUDENT, LB_METHOD_LEASE, m_set},
+    {"device.call", LB_ROLE_STUDENT, LB_METHOD_LEASE, m_call},
+    {"acquisition.start", LB_ROLE_STUDENT, LB_METHOD_LEASES, m_acq_start},
+    {"lease.acquire", LB_ROLE_STUDENT, 0, m_lease_acquire},
+    {"lease.release", LB_ROLE_STUDENT, 0, m_lease_release},
+    {NULL, 0, 0, NULL},
 };
 
-/* Route a method to its handler, or a driver's bridge_call for "<driver>.<method>". */
-int srv_dispatch(lb_server *s, call *c, json_t **result, lb_error *err)
-{
-	const char *dot;
-
-	for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
-		if (strcmp(methods[i].name, c->req.method) != 0)
-			continue;
-		if (c->client.role < methods[i].role)
-			return lb_error_set(err, LB_ERR_FORBIDDEN,
-					    "%s requires the %s role; you are %s", c->req.method,
-					    lb_role_name(methods[i].role),
-					    lb_role_name(c->client.role));
-		return methods[i].fn(s, c, result, err);
-	}
-	dot = strchr(c->req.method, '.');
-	if (dot && dot - c->req.method < 32) {
-		char name[32];
-		const lb_driver *drv;
-		snprintf(name, sizeof name, "%.*s", (int)(dot - c->req.method), c->req.method);
-		drv = lb_driver_find(name);
-		if (drv && drv->bridge_call) {
-			int rc;
-			if (c->client.role < LB_ROLE_TEACHER)
-				return lb_error_set(err, LB_ERR_FORBIDDEN,
-						    "%s requires the teacher role; you are %s",
-						    c->req.method, lb_role_name(c->client.role));
-			rc = drv->bridge_call(drv, dot + 1, c->req.params, result, err);
-			s->rescan = 1; /* it may have changed which devices are present */
-			return rc;
-		}
-	}
-	return lb_error_set(err, LB_ERR_METHOD_NOT_FOUND, "unknown method '%s'", c->req.method);
-}
+static const lb_service core_service = {
+    .name = "core",
+    .methods = core_methods,
+};
+LB_REGISTER_SERVICE(core_service);

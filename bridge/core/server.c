@@ -194,32 +194,57 @@ static void fail_pending_of(lb_server *s, lb_device *d)
 
 /* ---------------------------------------------------------------- registry */
 
-lb_store *srv_store(lb_server *s, int create)
+const json_t *srv_config(const lb_server *s)
 {
-	char path[600];
-	lb_error err;
-
-	if (s->store || s->store_failed)
-		return s->store;
-	/* opened on first use: a bridge that never calibrates nor records keeps it closed */
-	snprintf(path, sizeof path, "%s/labbridge.db", s->opts.data_dir);
-	if (!create && access(path, F_OK) != 0)
-		return NULL;
-	s->store = lb_store_new(s->opts.data_dir, &err);
-	if (!s->store) {
-		lb_warn("%s: calibrations and recordings are off", err.message);
-		s->store_failed = 1;
-	}
-	return s->store;
+	return s->opts.config;
 }
 
-lb_recorder *srv_recorder(lb_server *s, lb_error *err)
+const char *srv_data_dir(const lb_server *s)
 {
-	/* started on first use: a bridge that never records has no recorder thread */
-	if (!s->recorder)
-		s->recorder = lb_recorder_new(s->zctx, STREAMS_INPROC, err);
-	return s->recorder;
+	return s->opts.data_dir;
 }
+
+void *srv_zmq_context(lb_server *s)
+{
+	return s->zctx;
+}
+
+const char *srv_streams_endpoint(const lb_server *s)
+{
+	(void)s;
+	return STREAMS_INPROC;
+}
+
+lb_device *srv_device_at(lb_server *s, size_t i)
+{
+	return i < s->ndev ? s->dev[i] : NULL;
+}
+
+int srv_device_live(const lb_device *d)
+{
+	return d->opened && !d->removing;
+}
+
+void **lb_service_state(lb_server *s, const lb_service *svc)
+{
+	size_t n;
+	const lb_service *const *v = lb_services(&n);
+
+	for (size_t i = 0; i < n && i < LB_MAX_SERVICES; i++)
+		if (v[i] == svc)
+			return &s->svc_state[i];
+	return NULL;
+}
+
+/* Every registered service's hook of that member, called with the arguments that follow. */
+#define EACH_SERVICE(hook, ...)                                                                    \
+	do {                                                                                       \
+		size_t n_;                                                                         \
+		const lb_service *const *v_ = lb_services(&n_);                                    \
+		for (size_t i_ = 0; i_ < n_; i_++)                                                 \
+			if (v_[i_]->hook)                                                          \
+				v_[i_]->hook(__VA_ARGS__);                                         \
+	} while (0)
 
 /* The shared device thread of that name, started on first use; NULL if it cannot start (the
  * device then gets a thread of its own). */
@@ -256,8 +281,8 @@ static void add_device(lb_server *s, const lb_driver *drv, lb_device_spec *spec)
 	spec->params = NULL;
 	memcpy(d->epoch, s->epoch, sizeof d->epoch);
 	d->seq_base = json_incref(json_object_get(s->seq_memory, spec->id));
-	d->calib = srv_store(s, 0) ? lb_store_calib_get(s->store, spec->id) : NULL;
 	d->upwake = &s->up;
+	EACH_SERVICE(device_spawn, s, d);
 	if (lb_device_spawn(d, d->spec.thread[0] ? shared_host(s, d->spec.thread) : NULL) < 0) {
 		lb_err("cannot start device %s: no memory or thread left", spec->id);
 		lb_device_destroy(&d);
@@ -291,18 +316,21 @@ static int emulated(const lb_server *s, const char *driver)
 }
 
 /* Warn (once, with the file and line) about each configuration section that nothing reads:
- * the known ones are [bridge], [access], [print] and each registered driver's [NAME] and
- * [NAME.*]. */
+ * the known ones are [bridge], [access], each service's section and each registered driver's
+ * [NAME] and [NAME.*]. */
 static void check_config_sections(lb_server *s)
 {
-	static const char *const fixed[] = {"bridge", "access", "print"};
-	const char *known[3 + 2 * 64 + 1];
+	const char *known[2 + LB_MAX_SERVICES + 2 * 64 + 1];
 	char prefixed[64][40];
-	size_t ndrv, n = 0;
+	size_t ndrv, nsvc, n = 0;
 	const lb_driver *const *drv = lb_drivers(&ndrv);
+	const lb_service *const *svc = lb_services(&nsvc);
 
-	for (size_t i = 0; i < 3; i++)
-		known[n++] = fixed[i];
+	known[n++] = "bridge";
+	known[n++] = "access";
+	for (size_t i = 0; i < nsvc && i < LB_MAX_SERVICES; i++)
+		if (svc[i]->config_section)
+			known[n++] = svc[i]->config_section;
 	for (size_t k = 0; k < ndrv && k < 64; k++) {
 		snprintf(prefixed[k], sizeof prefixed[k], "%s.*", drv[k]->name);
 		known[n++] = drv[k]->name;
@@ -530,7 +558,7 @@ static void remove_device(lb_server *s, size_t i)
 		fail_pending_of(s, d);
 		srv_publish_device_event(s, "removed", d);
 		lb_info("device %s removed", d->spec.id);
-		srv_print_device_gone(s, d);
+		EACH_SERVICE(device_gone, s, d);
 	}
 	s->dev[i] = s->dev[--s->ndev];
 	lb_device_destroy(&d);
@@ -662,8 +690,7 @@ static void handle_chan(lb_server *s, lb_up *up)
 		} else if (!d->removing) {
 			srv_publish_device_event(s, "changed", d);
 		}
-		if (strcmp(d->spec.kind, "printer") == 0)
-			srv_print_dispatch(s);
+		EACH_SERVICE(device_ready, s, d);
 		break;
 	}
 	case LB_CHAN_FAILED: {
@@ -692,8 +719,11 @@ static void handle_chan(lb_server *s, lb_up *up)
 	}
 	case LB_CHAN_EVENT: {
 		json_t *ev = json_loadb(zmq_msg_data(&part), zmq_msg_size(&part), 0, NULL);
-		if (ev && json_object_get(ev, "job"))
-			srv_print_event(s, d, ev);
+		size_t n;
+		const lb_service *const *v = lb_services(&n);
+		for (size_t i = 0; ev && i < n; i++)
+			if (v[i]->event && v[i]->event(s, d, ev))
+				break;
 		json_decref(ev);
 		break;
 	}
@@ -726,7 +756,11 @@ static void handle_chan(lb_server *s, lb_up *up)
 		}
 		if (!matched) {
 			json_t *r = json_loadb(zmq_msg_data(&part), zmq_msg_size(&part), 0, NULL);
-			srv_print_reply(s, m.token, r);
+			size_t n;
+			const lb_service *const *v = lb_services(&n);
+			for (size_t i = 0; r && i < n; i++)
+				if (v[i]->reply && v[i]->reply(s, m.token, r))
+					break;
 			json_decref(r);
 		}
 		break;
@@ -749,7 +783,7 @@ static void handle_chan(lb_server *s, lb_up *up)
 }
 
 /* The client behind a request: its connection, ZAP identity and session. */
-static void identify(lb_server *s, call *c, zmq_msg_t *body)
+static void identify(lb_server *s, lb_call *c, zmq_msg_t *body)
 {
 	const char *user = zmq_msg_gets(body, "User-Id");
 	const char *role = zmq_msg_gets(body, "X-Role");
@@ -785,7 +819,7 @@ static void handle_request(lb_server *s)
 	uint64_t wire = 0; /* bytes and frames delivered, for conns.h */
 	unsigned nwire = 0;
 	int srcfd = -1;
-	call c;
+	lb_call c;
 	lb_error err = {0};
 	json_t *result = NULL;
 	int rc;
@@ -847,7 +881,8 @@ static void handle_request(lb_server *s)
 		lb_request_parse(zmq_msg_data(&f[body]), zmq_msg_size(&f[body]), &c.req, NULL);
 	} else if ((rc = lb_request_parse(zmq_msg_data(&f[body]), zmq_msg_size(&f[body]), &c.req,
 					  &err)) == 0) {
-		if (nbinary == 1 && strcmp(c.req.method, "print.upload") == 0 && body + 1 < nf) {
+		const lb_method *m = lb_service_method(c.req.method, NULL);
+		if (nbinary == 1 && m && (m->flags & LB_METHOD_UPLOAD) && body + 1 < nf) {
 			c.in_data = zmq_msg_data(&f[body + 1]);
 			c.in_len = zmq_msg_size(&f[body + 1]);
 		}
@@ -1178,8 +1213,6 @@ lb_server *lb_server_new(const lb_server_opts *opts)
 	s->simulate = opts->simulate;
 	s->seq_memory = json_object();
 	s->ended = json_object();
-	s->print_busy = json_object();
-	s->print_tokens = json_object();
 	s->failed = json_object();
 	s->absent = json_object();
 	s->ports = json_array();
@@ -1243,6 +1276,19 @@ lb_server *lb_server_new(const lb_server_opts *opts)
 	s->hotplug = lb_hotplug_new(s->zctx);
 	if (!s->hotplug)
 		lb_warn("hot-plug watcher unavailable: devices are found at start and every 2 s");
+	{
+		size_t n;
+		const lb_service *const *v = lb_services(&n);
+		if (n > LB_MAX_SERVICES) {
+			lb_err("internal: %zu services registered, at most %d", n, LB_MAX_SERVICES);
+			goto fail;
+		}
+		for (size_t i = 0; i < n; i++)
+			if (v[i]->init && v[i]->init(s) < 0) {
+				lb_err("service %s cannot start (out of memory)", v[i]->name);
+				goto fail;
+			}
+	}
 	check_config_sections(s);
 	scan(s);
 	s->next_scan = s->start_mono + RESCAN_NS;
@@ -1400,11 +1446,7 @@ void lb_server_destroy(lb_server **ps)
 			lb_host_destroy(&s->hosts[i]);
 	free(s->hosts);
 	lb_hotplug_destroy(&s->hotplug);
-	lb_recorder_destroy(&s->recorder);
-	lb_store_destroy(&s->store);
-	lb_printq_destroy(&s->printq);
-	json_decref(s->print_busy);
-	json_decref(s->print_tokens);
+	EACH_SERVICE(destroy, s);
 	if (!stuck) {
 		size_t ndrv;
 		const lb_driver *const *drv = lb_drivers(&ndrv);

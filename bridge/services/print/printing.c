@@ -7,7 +7,8 @@
 #include "../../util/config.h"
 #include "../../util/log.h"
 #include "printq.h"
-#include "../../core/server_private.h"
+#include "../../core/device.h"
+#include "../../core/service.h"
 
 /*
  * [print] options:
@@ -20,21 +21,37 @@
  *   max_mb = 200            largest G-code file accepted
  */
 
+/* What the print service keeps in the server (lb_service_state). */
+typedef struct print_state {
+	lb_printq *printq; /* opened on first use */
+	json_t *busy;	   /* {printer id: job id} handed to a printer, not finished */
+	json_t *tokens;	   /* {token: job id} of "print" calls awaiting the printer's answer */
+	uint64_t queue_seq;
+} print_state;
+
+static const lb_service print_service;
+
+/* The service's state in s (made by print_init, so never NULL while the server runs). */
+static print_state *P(lb_server *s)
+{
+	return *lb_service_state(s, &print_service);
+}
+
 /* The queue, opened on first use; NULL with err set when the data directory is unusable. */
 static lb_printq *need_printq(lb_server *s, lb_error *err)
 {
-	if (!s->printq) {
-		s->printq = lb_printq_new(s->opts.data_dir, lb_now_read().real, err);
-		if (!s->printq)
+	if (!P(s)->printq) {
+		P(s)->printq = lb_printq_new(srv_data_dir(s), lb_now_read().real, err);
+		if (!P(s)->printq)
 			return NULL;
 	}
-	return s->printq;
+	return P(s)->printq;
 }
 
 /* Whether a yes/no option of [print] is on. */
 static int print_flag(lb_server *s, const char *key, int def)
 {
-	const char *v = lb_config_str(s->opts.config, "print", key, NULL);
+	const char *v = lb_config_str(srv_config(s), "print", key, NULL);
 
 	if (!v)
 		return def;
@@ -46,15 +63,15 @@ static int print_flag(lb_server *s, const char *key, int def)
  * 0 or negative with err set (a bad config entry). */
 static int print_policy(lb_server *s, gcode_policy *p, lb_error *err)
 {
-	return lb_print_policy(s->opts.config, p, err);
+	return lb_print_policy(srv_config(s), p, err);
 }
 
 /* Publish a queue change on bridge/queue/: {event, job}. */
 static void queue_changed(lb_server *s, const char *event, long long id)
 {
-	json_t *job = s->printq ? lb_printq_job(s->printq, id) : NULL;
+	json_t *job = P(s)->printq ? lb_printq_job(P(s)->printq, id) : NULL;
 
-	srv_publish_json(s, "bridge/queue/", &s->queue_seq,
+	srv_publish_json(s, "bridge/queue/", &P(s)->queue_seq,
 			 json_pack("{s:s,s:I,s:o}", "event", event, "id", (json_int_t)id, "job",
 				   job ? job : json_null()));
 }
@@ -73,47 +90,48 @@ static int printer_free(lb_server *s, lb_device *d)
 	json_t *desc = srv_device_desc(d);
 	const char *st =
 	    json_string_value(json_object_get(json_object_get(desc, "config"), "state"));
-	int free_ = st && strcmp(st, "idle") == 0 && !json_object_get(s->print_busy, d->spec.id);
+	int free_ = st && strcmp(st, "idle") == 0 && !json_object_get(P(s)->busy, d->spec.id);
 
 	json_decref(desc);
 	return free_;
 }
 
-void srv_print_dispatch(lb_server *s)
+static void print_dispatch(lb_server *s)
 {
 	lb_error err;
 
-	if (!s->printq) {
+	if (!P(s)->printq) {
 		/* a queue exists from an earlier run: open it so its jobs go on */
 		char path[600];
-		snprintf(path, sizeof path, "%s/printq.db", s->opts.data_dir);
+		snprintf(path, sizeof path, "%s/printq.db", srv_data_dir(s));
 		if (access(path, F_OK) != 0 || !need_printq(s, &err))
 			return;
 	}
-	for (size_t i = 0; i < s->ndev; i++) {
-		lb_device *d = s->dev[i];
+	lb_device *d;
+	for (size_t i = 0; (d = srv_device_at(s, i)) != NULL; i++) {
 		long long id;
 		json_t *job, *args;
 		char file[600], progress[600];
-		if (!d->opened || d->removing || strcmp(d->spec.kind, "printer") != 0 ||
+		if (!srv_device_live(d) || strcmp(d->spec.kind, "printer") != 0 ||
 		    !printer_free(s, d))
 			continue;
 		/* the bed is marked not clear when a job is handed over (persisted with the job's
 		 * state), so a restart after any stop still waits for printer.clear */
-		if (print_flag(s, "confirm_bed", 1) && !lb_printq_bed_clear(s->printq, d->spec.id))
+		if (print_flag(s, "confirm_bed", 1) &&
+		    !lb_printq_bed_clear(P(s)->printq, d->spec.id))
 			continue;
-		id = lb_printq_next(s->printq, d->spec.id);
-		if (id <= 0 || lb_printq_path(s->printq, id, file, sizeof file) < 0 ||
-		    lb_printq_progress_path(s->printq, id, progress, sizeof progress) < 0)
+		id = lb_printq_next(P(s)->printq, d->spec.id);
+		if (id <= 0 || lb_printq_path(P(s)->printq, id, file, sizeof file) < 0 ||
+		    lb_printq_progress_path(P(s)->printq, id, progress, sizeof progress) < 0)
 			continue;
-		job = lb_printq_job(s->printq, id);
+		job = lb_printq_job(P(s)->printq, id);
 		args = json_pack("{s:I,s:s,s:s,s:O,s:O,s:O,s:O}", "job", (json_int_t)id, "path",
 				 file, "progress", progress, "name", json_object_get(job, "name"),
 				 "size", json_object_get(job, "size"), "lines",
 				 json_object_get(json_object_get(job, "meta"), "lines"), "time_s",
 				 json_object_get(json_object_get(job, "meta"), "time_s"));
 		json_decref(job);
-		if (lb_printq_set_state(s->printq, id, "queued", d->spec.id, NULL,
+		if (lb_printq_set_state(P(s)->printq, id, "queued", d->spec.id, NULL,
 					lb_now_read().real, &err) < 0) {
 			lb_err("print queue: %s", err.message);
 			json_decref(args);
@@ -121,30 +139,30 @@ void srv_print_dispatch(lb_server *s)
 		}
 		json_t *params = json_pack("{s:s,s:s,s:o}", "device", d->spec.id, "action", "print",
 					   "args", args);
-		uint64_t token = ++s->next_token;
-		if (lb_device_send(d, "call", token, params) < 0) {
+		uint64_t token = srv_send(s, d, "call", params);
+		if (!token) {
 			/* never reached the printer: nothing was printed, the bed is as clear as
 			 * the dispatcher found it */
-			lb_printq_set_state(s->printq, id, "approved", NULL, NULL,
+			lb_printq_set_state(P(s)->printq, id, "approved", NULL, NULL,
 					    lb_now_read().real, &err);
 			if (print_flag(s, "confirm_bed", 1))
-				lb_printq_set_bed(s->printq, d->spec.id, true, &err);
+				lb_printq_set_bed(P(s)->printq, d->spec.id, true, &err);
 			json_decref(params);
 			continue;
 		}
 		json_decref(params);
-		json_object_set_new(s->print_busy, d->spec.id, json_integer(id));
+		json_object_set_new(P(s)->busy, d->spec.id, json_integer(id));
 		{
 			char key[32];
 			snprintf(key, sizeof key, "%llu", (unsigned long long)token);
-			json_object_set_new(s->print_tokens, key, json_integer(id));
+			json_object_set_new(P(s)->tokens, key, json_integer(id));
 		}
 		lb_info("print queue: job %lld goes to %s", id, d->spec.id);
 		queue_changed(s, "queued", id);
 	}
 }
 
-int srv_print_reply(lb_server *s, uint64_t token, const json_t *reply)
+static int print_reply(lb_server *s, uint64_t token, const json_t *reply)
 {
 	char key[32];
 	json_t *v;
@@ -153,25 +171,25 @@ int srv_print_reply(lb_server *s, uint64_t token, const json_t *reply)
 	lb_error err;
 
 	snprintf(key, sizeof key, "%llu", (unsigned long long)token);
-	v = json_object_get(s->print_tokens, key);
+	v = json_object_get(P(s)->tokens, key);
 	if (!v)
 		return 0;
 	id = json_integer_value(v);
-	json_object_del(s->print_tokens, key);
-	if (e && s->printq) {
+	json_object_del(P(s)->tokens, key);
+	if (e && P(s)->printq) {
 		/* the printer refused it: the job waits for the next free printer */
-		json_t *job = lb_printq_job(s->printq, id);
+		json_t *job = lb_printq_job(P(s)->printq, id);
 		const char *printer = json_string_value(json_object_get(job, "assigned"));
 		lb_warn("print queue: printer %s refused job %lld: %s", printer ? printer : "?", id,
 			json_string_value(json_object_get(e, "message")));
-		lb_printq_set_state(s->printq, id, "approved", NULL, NULL, lb_now_read().real,
+		lb_printq_set_state(P(s)->printq, id, "approved", NULL, NULL, lb_now_read().real,
 				    &err);
 		if (printer) {
 			/* it refused before sending a line: the bed is as clear as the dispatcher
 			 * found it (clear, when confirmations are on) */
-			json_object_del(s->print_busy, printer);
+			json_object_del(P(s)->busy, printer);
 			if (print_flag(s, "confirm_bed", 1))
-				lb_printq_set_bed(s->printq, printer, true, &err);
+				lb_printq_set_bed(P(s)->printq, printer, true, &err);
 		}
 		json_decref(job);
 		queue_changed(s, "approved", id);
@@ -179,68 +197,73 @@ int srv_print_reply(lb_server *s, uint64_t token, const json_t *reply)
 	return 1;
 }
 
-void srv_print_event(lb_server *s, lb_device *d, const json_t *ev)
+static int print_event(lb_server *s, lb_device *d, const json_t *ev)
 {
 	long long id = json_integer_value(json_object_get(ev, "job"));
 	const char *state = json_string_value(json_object_get(ev, "state"));
 	const char *error = json_string_value(json_object_get(ev, "error"));
 	lb_error err;
 
+	/* a printer's job events: {job, state?, line, offset, error?} */
+	if (!json_object_get(ev, "job") || strcmp(d->spec.kind, "printer") != 0)
+		return 0;
 	if (id <= 0 || !need_printq(s, &err))
-		return;
-	if (lb_printq_progress(s->printq, id, (long)json_integer_value(json_object_get(ev, "line")),
+		return 1;
+	if (lb_printq_progress(P(s)->printq, id,
+			       (long)json_integer_value(json_object_get(ev, "line")),
 			       json_integer_value(json_object_get(ev, "offset")), &err) < 0)
 		lb_warn("print queue: job %lld: progress not recorded: %s", id, err.message);
 	if (!state)
-		return;
-	if (lb_printq_set_state(s->printq, id, state, d->spec.id, error, lb_now_read().real, &err) <
-	    0)
+		return 1;
+	if (lb_printq_set_state(P(s)->printq, id, state, d->spec.id, error, lb_now_read().real,
+				&err) < 0)
 		lb_err("print queue: job %lld: %s", id, err.message);
 	/* the bed was marked not clear when the job started: it stays so until printer.clear */
 	if (strcmp(state, "printing") != 0 && strcmp(state, "paused") != 0)
-		json_object_del(s->print_busy, d->spec.id);
+		json_object_del(P(s)->busy, d->spec.id);
 	queue_changed(s, state, id);
-	srv_print_dispatch(s);
+	print_dispatch(s);
+	return 1;
 }
 
-void srv_print_device_gone(lb_server *s, lb_device *d)
+static void print_device_gone(lb_server *s, lb_device *d)
 {
-	json_t *v = json_object_get(s->print_busy, d->spec.id), *job;
+	json_t *v = json_object_get(P(s)->busy, d->spec.id), *job;
 	long long id = json_integer_value(v);
 	const char *state;
 	lb_error err;
 
-	if (!v || !s->printq)
+	if (!v || !P(s)->printq)
 		return;
-	job = lb_printq_job(s->printq, id);
+	job = lb_printq_job(P(s)->printq, id);
 	state = json_string_value(json_object_get(job, "state"));
 	/* its thread ended without a word on the job: handed over but never started, it waits for
 	 * a printer again; started, it was interrupted */
 	if (state && strcmp(state, "queued") == 0) {
-		lb_printq_set_state(s->printq, id, "approved", NULL, NULL, lb_now_read().real,
+		lb_printq_set_state(P(s)->printq, id, "approved", NULL, NULL, lb_now_read().real,
 				    &err);
 		queue_changed(s, "approved", id);
 	} else if (state && (strcmp(state, "printing") == 0 || strcmp(state, "paused") == 0)) {
-		lb_printq_set_state(s->printq, id, "interrupted", d->spec.id,
+		lb_printq_set_state(P(s)->printq, id, "interrupted", d->spec.id,
 				    "the printer went away during the print", lb_now_read().real,
 				    &err);
 		queue_changed(s, "interrupted", id);
 	}
 	json_decref(job);
-	json_object_del(s->print_busy, d->spec.id);
+	json_object_del(P(s)->busy, d->spec.id);
 }
 
 /* ---------------------------------------------------------------- requests */
 
 /* The job named by params.id, as a new object; NULL with err set. */
-static json_t *param_job(lb_server *s, call *c, long long *id, lb_error *err)
+static json_t *param_job(lb_server *s, lb_call *c, long long *id, lb_error *err)
 {
 	json_t *job;
 
 	if (!need_printq(s, err) ||
-	    lb_param_int(c->req.params, "id", true, 1, 1LL << 53, id, err) < 0)
+	    lb_param_int(lb_call_params(c), "id", true, 1, 1LL << 53, id, err) < 0)
 		return NULL;
-	job = lb_printq_job(s->printq, *id);
+	job = lb_printq_job(P(s)->printq, *id);
 	if (!job)
 		lb_error_set(err, LB_ERR_INVALID_PARAMS, "no job %lld", *id);
 	return job;
@@ -248,12 +271,12 @@ static json_t *param_job(lb_server *s, call *c, long long *id, lb_error *err)
 
 /* A request whose only parameter is a job id (the queue itself says when there is no such job):
  * 0 with *id set, or negative with err set. */
-static int param_id_only(lb_server *s, call *c, long long *id, lb_error *err)
+static int param_id_only(lb_server *s, lb_call *c, long long *id, lb_error *err)
 {
 	static const char *const allowed[] = {"id", NULL};
 
-	if (lb_param_only(c->req.params, allowed, err) < 0 || !need_printq(s, err) ||
-	    lb_param_int(c->req.params, "id", true, 1, 1LL << 53, id, err) < 0)
+	if (lb_param_only(lb_call_params(c), allowed, err) < 0 || !need_printq(s, err) ||
+	    lb_param_int(lb_call_params(c), "id", true, 1, 1LL << 53, id, err) < 0)
 		return LB_EFAIL;
 	return 0;
 }
@@ -263,15 +286,16 @@ static int param_id_only(lb_server *s, call *c, long long *id, lb_error *err)
  * computer, "unix:alice"; later its CURVE key), never the display name of session.hello, which
  * anyone may claim. The same person running labctl twice owns the same jobs.
  */
-static const char *who(const call *c)
+static const char *who(const lb_call *c)
 {
-	return c->client.user;
+	return lb_call_client(c)->user;
 }
 
-int srv_job_owner(lb_server *s, lb_device *d, char *owner, size_t cap)
+static int print_job_owner(lb_server *s, lb_device *d, char *owner, size_t cap)
 {
-	json_t *id = json_object_get(s->print_busy, d->spec.id);
-	json_t *job = id && s->printq ? lb_printq_job(s->printq, json_integer_value(id)) : NULL;
+	json_t *id = json_object_get(P(s)->busy, d->spec.id);
+	json_t *job =
+	    id && P(s)->printq ? lb_printq_job(P(s)->printq, json_integer_value(id)) : NULL;
 	const char *who_owns = json_string_value(json_object_get(job, "owner"));
 
 	if (id)
@@ -282,11 +306,11 @@ int srv_job_owner(lb_server *s, lb_device *d, char *owner, size_t cap)
 }
 
 /* Whether the caller owns the job or is a teacher; else err set. */
-static int may_touch(call *c, const json_t *job, const char *what, lb_error *err)
+static int may_touch(lb_call *c, const json_t *job, const char *what, lb_error *err)
 {
 	const char *owner = json_string_value(json_object_get(job, "owner"));
 
-	if (c->client.role >= LB_ROLE_TEACHER || (owner && strcmp(owner, who(c)) == 0))
+	if (lb_call_client(c)->role >= LB_ROLE_TEACHER || (owner && strcmp(owner, who(c)) == 0))
 		return 0;
 	return lb_error_set(err, LB_ERR_FORBIDDEN,
 			    "only its owner (%s) or a teacher may %s job %lld", owner ? owner : "?",
@@ -294,25 +318,26 @@ static int may_touch(call *c, const json_t *job, const char *what, lb_error *err
 }
 
 /* print.upload {request_id, name, offset, final, crc32, printer} + one binary frame. */
-int m_print_upload(lb_server *s, call *c, json_t **result, lb_error *err)
+static int m_print_upload(lb_server *s, lb_call *c, json_t **result, lb_error *err)
 {
 	static const char *const allowed[] = {"request_id", "name",    "offset", "final",
 					      "crc32",	    "printer", NULL};
 	lb_upload u = {0};
-	char scoped[sizeof c->client.user + 130];
+	char scoped[sizeof lb_call_client(c)->user + 130];
 	gcode_policy policy;
 	long long crc = -1;
 	double max_mb;
 	bool final = false;
+	size_t in_len;
 	int rc;
 
-	if (lb_param_only(c->req.params, allowed, err) < 0 ||
-	    lb_param_string(c->req.params, "request_id", true, &u.request_id, err) < 0 ||
-	    lb_param_string(c->req.params, "name", true, &u.name, err) < 0 ||
-	    lb_param_int(c->req.params, "offset", true, 0, 1LL << 40, &u.offset, err) < 0 ||
-	    lb_param_bool(c->req.params, "final", &final, err) < 0 ||
-	    lb_param_int(c->req.params, "crc32", false, 0, 0xffffffffLL, &crc, err) < 0 ||
-	    lb_param_string(c->req.params, "printer", false, &u.printer, err) < 0)
+	if (lb_param_only(lb_call_params(c), allowed, err) < 0 ||
+	    lb_param_string(lb_call_params(c), "request_id", true, &u.request_id, err) < 0 ||
+	    lb_param_string(lb_call_params(c), "name", true, &u.name, err) < 0 ||
+	    lb_param_int(lb_call_params(c), "offset", true, 0, 1LL << 40, &u.offset, err) < 0 ||
+	    lb_param_bool(lb_call_params(c), "final", &final, err) < 0 ||
+	    lb_param_int(lb_call_params(c), "crc32", false, 0, 0xffffffffLL, &crc, err) < 0 ||
+	    lb_param_string(lb_call_params(c), "printer", false, &u.printer, err) < 0)
 		return LB_EFAIL;
 	if (!*u.request_id || strlen(u.request_id) > 128)
 		return lb_error_set(err, LB_ERR_INVALID_PARAMS,
@@ -321,71 +346,71 @@ int m_print_upload(lb_server *s, call *c, json_t **result, lb_error *err)
 	 * writes into, or is handed, someone else's) */
 	snprintf(scoped, sizeof scoped, "%s/%s", who(c), u.request_id);
 	u.request_id = scoped;
-	if (!c->in_data && !final)
+	if (!lb_call_input(c, &in_len) && !final)
 		return lb_error_set(err, LB_ERR_INVALID_PARAMS,
 				    "print.upload: the chunk's bytes must follow the JSON frame as "
 				    "one binary frame (none was sent)");
-	if (u.printer && !srv_find_device(s, u.printer) &&
-	    !json_object_get(s->print_busy, u.printer))
+	if (u.printer && !srv_find_device(s, u.printer) && !json_object_get(P(s)->busy, u.printer))
 		lb_info("print queue: job for printer %s, not connected now", u.printer);
 	if (print_policy(s, &policy, err) < 0 ||
-	    lb_config_num(s->opts.config, "print", "max_mb", 1, 4096, 200, &max_mb, err) < 0 ||
+	    lb_config_num(srv_config(s), "print", "max_mb", 1, 4096, 200, &max_mb, err) < 0 ||
 	    !need_printq(s, err))
 		return LB_EFAIL;
 	u.final = final;
 	u.has_crc = crc >= 0;
 	u.crc32 = (uint32_t)crc;
 	u.owner = who(c);
-	u.role = lb_role_name(c->client.role);
-	u.approve = c->client.role >= LB_ROLE_TEACHER || !print_flag(s, "approval", 1);
+	u.role = lb_role_name(lb_call_client(c)->role);
+	u.approve = lb_call_client(c)->role >= LB_ROLE_TEACHER || !print_flag(s, "approval", 1);
 	u.max_bytes = (long long)(max_mb * 1024 * 1024);
-	u.now_real = c->now.real;
-	rc = lb_printq_upload(s->printq, &u, c->in_data, c->in_len, &policy, result, err);
+	u.now_real = lb_call_now(c)->real;
+	rc = lb_printq_upload(P(s)->printq, &u, lb_call_input(c, &in_len), in_len, &policy, result,
+			      err);
 	if (rc == 0 && final && !json_is_true(json_object_get(*result, "duplicate"))) {
 		long long id = json_integer_value(json_object_get(*result, "id"));
 		lb_info("print queue: job %lld (%s) submitted by %s", id, u.name, u.owner);
 		queue_changed(s, "submitted", id);
-		srv_print_dispatch(s);
+		print_dispatch(s);
 	}
 	return rc;
 }
 
 /* print.queue {history}: the waiting and active jobs, or the finished ones. */
-int m_print_queue(lb_server *s, call *c, json_t **result, lb_error *err)
+static int m_print_queue(lb_server *s, lb_call *c, json_t **result, lb_error *err)
 {
 	static const char *const allowed[] = {"history", NULL};
 	bool history = false;
 
-	if (lb_param_only(c->req.params, allowed, err) < 0 ||
-	    lb_param_bool(c->req.params, "history", &history, err) < 0 || !need_printq(s, err))
+	if (lb_param_only(lb_call_params(c), allowed, err) < 0 ||
+	    lb_param_bool(lb_call_params(c), "history", &history, err) < 0 || !need_printq(s, err))
 		return LB_EFAIL;
-	*result = lb_printq_list(s->printq, history);
+	*result = lb_printq_list(P(s)->printq, history);
 	return 0;
 }
 
 /* print.job {id} */
-int m_print_job(lb_server *s, call *c, json_t **result, lb_error *err)
+static int m_print_job(lb_server *s, lb_call *c, json_t **result, lb_error *err)
 {
 	static const char *const allowed[] = {"id", NULL};
 	long long id;
 
-	if (lb_param_only(c->req.params, allowed, err) < 0)
+	if (lb_param_only(lb_call_params(c), allowed, err) < 0)
 		return LB_EFAIL;
 	*result = param_job(s, c, &id, err);
 	return *result ? 0 : LB_EFAIL;
 }
 
 /* print.approve {id} (teacher) */
-int m_print_approve(lb_server *s, call *c, json_t **result, lb_error *err)
+static int m_print_approve(lb_server *s, lb_call *c, json_t **result, lb_error *err)
 {
 	long long id;
 
 	if (param_id_only(s, c, &id, err) < 0 ||
-	    lb_printq_approve(s->printq, id, who(c), c->now.real, err) < 0)
+	    lb_printq_approve(P(s)->printq, id, who(c), lb_call_now(c)->real, err) < 0)
 		return LB_EFAIL;
 	queue_changed(s, "approved", id);
-	srv_print_dispatch(s);
-	*result = lb_printq_job(s->printq, id);
+	print_dispatch(s);
+	*result = lb_printq_job(P(s)->printq, id);
 	return 0;
 }
 
@@ -399,21 +424,22 @@ static int tell_printer(lb_server *s, const json_t *job, const char *action, lb_
 	if (!d)
 		return lb_error_set(err, LB_ERR_DEVICE, "the job's printer is not connected");
 	params = json_pack("{s:s,s:s}", "device", d->spec.id, "action", action);
-	rc = lb_device_send(d, "call", ++s->next_token, params);
+	rc = srv_send(s, d, "call", params) ? 0 : -1;
 	json_decref(params);
 	return rc < 0 ? lb_error_set(err, LB_ERR_DEVICE, "printer %s is not answering", d->spec.id)
 		      : 0;
 }
 
 /* print.cancel {id}: students their own jobs, teachers any. */
-int m_print_cancel(lb_server *s, call *c, json_t **result, lb_error *err)
+static int m_print_cancel(lb_server *s, lb_call *c, json_t **result, lb_error *err)
 {
 	static const char *const allowed[] = {"id", NULL};
 	long long id;
 	json_t *job;
 	const char *state;
 
-	if (lb_param_only(c->req.params, allowed, err) < 0 || !(job = param_job(s, c, &id, err)))
+	if (lb_param_only(lb_call_params(c), allowed, err) < 0 ||
+	    !(job = param_job(s, c, &id, err)))
 		return LB_EFAIL;
 	if (may_touch(c, job, "cancel", err) < 0)
 		goto fail;
@@ -425,12 +451,12 @@ int m_print_cancel(lb_server *s, call *c, json_t **result, lb_error *err)
 			goto fail;
 	} else {
 		const char *was;
-		if (lb_printq_cancel(s->printq, id, c->now.real, &was, err) < 0)
+		if (lb_printq_cancel(P(s)->printq, id, lb_call_now(c)->real, &was, err) < 0)
 			goto fail;
 		queue_changed(s, "cancelled", id);
 	}
 	json_decref(job);
-	*result = lb_printq_job(s->printq, id);
+	*result = lb_printq_job(P(s)->printq, id);
 	return 0;
 fail:
 	json_decref(job);
@@ -438,14 +464,16 @@ fail:
 }
 
 /* print.pause / print.resume {id}: the owner or a teacher. */
-static int pause_resume(lb_server *s, call *c, const char *action, json_t **result, lb_error *err)
+static int pause_resume(lb_server *s, lb_call *c, const char *action, json_t **result,
+			lb_error *err)
 {
 	static const char *const allowed[] = {"id", NULL};
 	long long id;
 	json_t *job;
 	int rc;
 
-	if (lb_param_only(c->req.params, allowed, err) < 0 || !(job = param_job(s, c, &id, err)))
+	if (lb_param_only(lb_call_params(c), allowed, err) < 0 ||
+	    !(job = param_job(s, c, &id, err)))
 		return LB_EFAIL;
 	rc = may_touch(c, job, action, err);
 	if (rc == 0) {
@@ -464,36 +492,36 @@ static int pause_resume(lb_server *s, call *c, const char *action, json_t **resu
 	return rc;
 }
 
-int m_print_pause(lb_server *s, call *c, json_t **result, lb_error *err)
+static int m_print_pause(lb_server *s, lb_call *c, json_t **result, lb_error *err)
 {
 	return pause_resume(s, c, "pause", result, err);
 }
 
-int m_print_resume(lb_server *s, call *c, json_t **result, lb_error *err)
+static int m_print_resume(lb_server *s, lb_call *c, json_t **result, lb_error *err)
 {
 	return pause_resume(s, c, "resume", result, err);
 }
 
 /* print.retry {id} (teacher) */
-int m_print_retry(lb_server *s, call *c, json_t **result, lb_error *err)
+static int m_print_retry(lb_server *s, lb_call *c, json_t **result, lb_error *err)
 {
 	long long id;
 
 	if (param_id_only(s, c, &id, err) < 0 ||
-	    lb_printq_retry(s->printq, id, c->now.real, err) < 0)
+	    lb_printq_retry(P(s)->printq, id, lb_call_now(c)->real, err) < 0)
 		return LB_EFAIL;
-	*result = lb_printq_job(s->printq, id);
+	*result = lb_printq_job(P(s)->printq, id);
 	queue_changed(s, json_string_value(json_object_get(*result, "state")), id);
-	srv_print_dispatch(s);
+	print_dispatch(s);
 	return 0;
 }
 
 /* print.delete {id} (teacher) */
-int m_print_delete(lb_server *s, call *c, json_t **result, lb_error *err)
+static int m_print_delete(lb_server *s, lb_call *c, json_t **result, lb_error *err)
 {
 	long long id;
 
-	if (param_id_only(s, c, &id, err) < 0 || lb_printq_delete(s->printq, id, err) < 0)
+	if (param_id_only(s, c, &id, err) < 0 || lb_printq_delete(P(s)->printq, id, err) < 0)
 		return LB_EFAIL;
 	queue_changed(s, "deleted", id);
 	*result = json_null();
@@ -501,27 +529,27 @@ int m_print_delete(lb_server *s, call *c, json_t **result, lb_error *err)
 }
 
 /* print.move {id, position} (teacher) */
-int m_print_move(lb_server *s, call *c, json_t **result, lb_error *err)
+static int m_print_move(lb_server *s, lb_call *c, json_t **result, lb_error *err)
 {
 	static const char *const allowed[] = {"id", "position", NULL};
 	long long id, pos;
 	json_t *job;
 
-	if (lb_param_only(c->req.params, allowed, err) < 0 ||
-	    lb_param_int(c->req.params, "position", true, 1, 1000000, &pos, err) < 0 ||
+	if (lb_param_only(lb_call_params(c), allowed, err) < 0 ||
+	    lb_param_int(lb_call_params(c), "position", true, 1, 1000000, &pos, err) < 0 ||
 	    !(job = param_job(s, c, &id, err)))
 		return LB_EFAIL;
 	json_decref(job);
-	if (lb_printq_move(s->printq, id, (int)pos, err) < 0)
+	if (lb_printq_move(P(s)->printq, id, (int)pos, err) < 0)
 		return LB_EFAIL;
 	queue_changed(s, "moved", id);
-	*result = lb_printq_list(s->printq, false);
+	*result = lb_printq_list(P(s)->printq, false);
 	return 0;
 }
 
 /* print.thumbnail {id, index?}: a picture the slicer embedded in the file, as base64 PNG (or
  * JPG/QOI, as the slicer wrote it). */
-int m_print_thumbnail(lb_server *s, call *c, json_t **result, lb_error *err)
+static int m_print_thumbnail(lb_server *s, lb_call *c, json_t **result, lb_error *err)
 {
 	static const char *const allowed[] = {"id", "index", NULL};
 	long long id, index = -1;
@@ -532,8 +560,9 @@ int m_print_thumbnail(lb_server *s, call *c, json_t **result, lb_error *err)
 	size_t cap, n = 0;
 	char *b64 = NULL;
 
-	if (lb_param_only(c->req.params, allowed, err) < 0 ||
-	    lb_param_int(c->req.params, "index", false, 0, GCODE_THUMBS_MAX - 1, &index, err) < 0 ||
+	if (lb_param_only(lb_call_params(c), allowed, err) < 0 ||
+	    lb_param_int(lb_call_params(c), "index", false, 0, GCODE_THUMBS_MAX - 1, &index, err) <
+		0 ||
 	    !(job = param_job(s, c, &id, err)))
 		return LB_EFAIL;
 	th = json_object_get(json_object_get(job, "meta"), "thumbnails");
@@ -553,7 +582,7 @@ int m_print_thumbnail(lb_server *s, call *c, json_t **result, lb_error *err)
 	off = json_integer_value(json_object_get(th, "offset"));
 	end = json_integer_value(json_object_get(th, "end"));
 	cap = end > off ? (size_t)(end - off) + 1 : 1;
-	if (lb_printq_path(s->printq, id, path, sizeof path) < 0 || !(f = fopen(path, "r")) ||
+	if (lb_printq_path(P(s)->printq, id, path, sizeof path) < 0 || !(f = fopen(path, "r")) ||
 	    fseeko(f, off, SEEK_SET) < 0 || !(b64 = malloc(cap))) {
 		lb_error_set(err, LB_ERR_INTERNAL, "cannot read the file of job %lld", id);
 		goto done;
@@ -579,34 +608,34 @@ done:
 }
 
 /* printer.clear {printer} (teacher): the bed is clear, the next job may start. */
-int m_printer_clear(lb_server *s, call *c, json_t **result, lb_error *err)
+static int m_printer_clear(lb_server *s, lb_call *c, json_t **result, lb_error *err)
 {
 	static const char *const allowed[] = {"printer", NULL};
 	const char *printer;
 
-	if (lb_param_only(c->req.params, allowed, err) < 0 ||
-	    lb_param_string(c->req.params, "printer", true, &printer, err) < 0 ||
+	if (lb_param_only(lb_call_params(c), allowed, err) < 0 ||
+	    lb_param_string(lb_call_params(c), "printer", true, &printer, err) < 0 ||
 	    !need_printq(s, err))
 		return LB_EFAIL;
-	if (lb_printq_set_bed(s->printq, printer, true, err) < 0)
+	if (lb_printq_set_bed(P(s)->printq, printer, true, err) < 0)
 		return LB_EFAIL;
 	lb_info("print queue: bed of %s confirmed clear by %s", printer, who(c));
-	srv_print_dispatch(s);
+	print_dispatch(s);
 	*result = json_null();
 	return 0;
 }
 
 /* printer.estop {printer}: anyone but observers may stop a printer at once; without printer,
  * every printer. Answered when every M112 is on the wire. */
-int m_printer_estop(lb_server *s, call *c, json_t **result, lb_error *err)
+static int m_printer_estop(lb_server *s, lb_call *c, json_t **result, lb_error *err)
 {
 	static const char *const allowed[] = {"printer", NULL};
 	const char *printer = NULL;
 	json_t *stopped = json_array(), *params;
 	int rc;
 
-	if (lb_param_only(c->req.params, allowed, err) < 0 ||
-	    lb_param_string(c->req.params, "printer", false, &printer, err) < 0) {
+	if (lb_param_only(lb_call_params(c), allowed, err) < 0 ||
+	    lb_param_string(lb_call_params(c), "printer", false, &printer, err) < 0) {
 		json_decref(stopped);
 		return LB_EFAIL;
 	}
@@ -621,12 +650,12 @@ int m_printer_estop(lb_server *s, call *c, json_t **result, lb_error *err)
 		json_decref(params);
 		return rc;
 	}
-	for (size_t i = 0; i < s->ndev; i++) {
-		lb_device *d = s->dev[i];
-		if (!d->opened || d->removing || strcmp(d->spec.kind, "printer") != 0)
+	lb_device *d;
+	for (size_t i = 0; (d = srv_device_at(s, i)) != NULL; i++) {
+		if (!srv_device_live(d) || strcmp(d->spec.kind, "printer") != 0)
 			continue;
 		params = json_pack("{s:s,s:s}", "device", d->spec.id, "action", "estop");
-		if (lb_device_send(d, "call", ++s->next_token, params) == 0)
+		if (srv_send(s, d, "call", params) != 0)
 			json_array_append_new(stopped, json_string(d->spec.id));
 		json_decref(params);
 	}
@@ -634,3 +663,72 @@ int m_printer_estop(lb_server *s, call *c, json_t **result, lb_error *err)
 	*result = json_pack("{s:o}", "stopped", stopped);
 	return 0;
 }
+
+/* A printer opened or changed: it may be free for the next job. */
+static void print_device_ready(lb_server *s, lb_device *d)
+{
+	if (strcmp(d->spec.kind, "printer") == 0)
+		print_dispatch(s);
+}
+
+/* Make the service's state; 0 or LB_ENOMEM. */
+static int print_init(lb_server *s)
+{
+	print_state *st = calloc(1, sizeof *st);
+
+	if (!st || !(st->busy = json_object()) || !(st->tokens = json_object())) {
+		if (st)
+			json_decref(st->busy);
+		free(st);
+		return LB_ENOMEM;
+	}
+	*lb_service_state(s, &print_service) = st;
+	return 0;
+}
+
+/* Close the queue and free the state. */
+static void print_destroy(lb_server *s)
+{
+	void **slot = lb_service_state(s, &print_service);
+	print_state *st = *slot;
+
+	if (!st)
+		return;
+	lb_printq_destroy(&st->printq);
+	json_decref(st->busy);
+	json_decref(st->tokens);
+	free(st);
+	*slot = NULL;
+}
+
+static const lb_method print_methods[] = {
+    {"print.upload", LB_ROLE_STUDENT, LB_METHOD_UPLOAD, m_print_upload},
+    {"print.queue", LB_ROLE_OBSERVER, 0, m_print_queue},
+    {"print.job", LB_ROLE_OBSERVER, 0, m_print_job},
+    {"print.thumbnail", LB_ROLE_OBSERVER, 0, m_print_thumbnail},
+    {"print.approve", LB_ROLE_TEACHER, 0, m_print_approve},
+    {"print.cancel", LB_ROLE_STUDENT, 0, m_print_cancel},
+    {"print.pause", LB_ROLE_STUDENT, 0, m_print_pause},
+    {"print.resume", LB_ROLE_STUDENT, 0, m_print_resume},
+    {"print.retry", LB_ROLE_TEACHER, 0, m_print_retry},
+    {"print.delete", LB_ROLE_TEACHER, 0, m_print_delete},
+    {"print.move", LB_ROLE_TEACHER, 0, m_print_move},
+    {"printer.clear", LB_ROLE_TEACHER, 0, m_printer_clear},
+    {"printer.estop", LB_ROLE_STUDENT, 0, m_printer_estop},
+    {NULL, 0, 0, NULL},
+};
+
+/* The print queue: jobs uploaded, approved, handed to idle printers with a clear bed. */
+static const lb_service print_service = {
+    .name = "print",
+    .config_section = "print",
+    .methods = print_methods,
+    .init = print_init,
+    .device_ready = print_device_ready,
+    .device_gone = print_device_gone,
+    .event = print_event,
+    .reply = print_reply,
+    .job_owner = print_job_owner,
+    .destroy = print_destroy,
+};
+LB_REGISTER_SERVICE(print_service);
