@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "host.h"
 #include "../util/log.h"
 
 json_t *lb_json_sample(double v)
@@ -592,7 +591,6 @@ void lb_device_destroy(lb_device **pdev)
 	if (!pdev || !*pdev)
 		return;
 	dev = *pdev;
-	lb_device_unspawn(dev);
 	for (int i = 0; i < dev->capcache; i++)
 		if (dev->cache[i].has_header)
 			zmq_msg_close(&dev->cache[i].header);

@@ -1,12 +1,14 @@
 /* dispatch.c - a request's route to its method, after the checks the method's declaration asks for.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../sdk/driver.h"
-#include "../util/grow.h"
-#include "host.h"
-#include "server_private.h"
+#include "call.h"
+#include "device.h"
+#include "server.h"
+#include "service.h"
 
 const lb_client *lb_call_client(const lb_call *c)
 {
@@ -48,42 +50,6 @@ lb_device *srv_param_device(lb_server *s, lb_call *c, lb_error *err)
 		lb_error_set(err, LB_ERR_UNKNOWN_DEVICE,
 			     "no device '%s' (see devices.list; it may be unplugged)", id);
 	return d;
-}
-
-int srv_lease_check(lb_server *s, lb_call *c, const char *id, lb_error *err)
-{
-	return lb_lease_check(&s->leases, id, &c->client, c->now.mono, err);
-}
-
-int srv_forward(lb_server *s, lb_call *c, lb_device *d, const char *cmd, json_t *params,
-		lb_error *err)
-{
-	pending *p;
-	uint64_t token = ++s->next_token;
-
-	if (lb_grow(&s->pend, &s->cappend, s->npend, sizeof *s->pend) < 0)
-		return lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
-	if (lb_device_send(d, cmd, token, params) < 0)
-		return lb_error_set(err, LB_ERR_TIMEOUT,
-				    "device '%s' is not answering (its queue is full)", d->spec.id);
-	p = &s->pend[s->npend++];
-	p->token = token;
-	p->dev = d;
-	p->deadline = c->now.mono + (int64_t)s->opts.request_timeout_ms * 1000000;
-	p->id = json_copy(c->req.id);
-	p->nenv = c->nenv;
-	for (int i = 0; i < c->nenv; i++) {
-		zmq_msg_init(&p->env[i]);
-		zmq_msg_move(&p->env[i], &c->env[i]);
-	}
-	return LB_EAGAIN;
-}
-
-uint64_t srv_send(lb_server *s, lb_device *d, const char *cmd, json_t *params)
-{
-	uint64_t token = ++s->next_token;
-
-	return lb_device_send(d, cmd, token, params) < 0 ? 0 : token;
 }
 
 /*
@@ -133,7 +99,7 @@ static int driver_method(lb_server *s, lb_call *c, json_t **result, lb_error *er
 		return 1;
 	}
 	*rc = drv->bridge_call(drv, dot + 1, c->req.params, result, err);
-	s->rescan = 1; /* it may have changed which devices are present */
+	srv_rescan(s); /* it may have changed which devices are present */
 	return 1;
 }
 

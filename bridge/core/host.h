@@ -50,8 +50,8 @@ int lb_device_spawn(lb_device *dev, lb_host *host);
 int lb_device_send(lb_device *dev, const char *cmd, uint64_t token, const json_t *params);
 
 /*
- * After the device's BYE (main thread): join and free its host if it had one of its own. Called
- * by lb_device_destroy.
+ * After the device's BYE (main thread): join and free its host if it had one of its own. Call it
+ * before lb_device_destroy (device.c knows nothing of hosts).
  */
 void lb_device_unspawn(lb_device *dev);
 

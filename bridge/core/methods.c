@@ -6,7 +6,11 @@
 
 #include "../sdk/driver.h"
 #include "../util/grow.h"
-#include "server_private.h"
+#include "call.h"
+#include "device.h"
+#include "host.h"
+#include "server.h"
+#include "service.h"
 
 /* bridge.info */
 static int m_info(lb_server *s, lb_call *c, json_t **result, lb_error *err)
@@ -16,14 +20,17 @@ static int m_info(lb_server *s, lb_call *c, json_t **result, lb_error *err)
 
 	if (lb_param_only(c->req.params, allowed, err) < 0)
 		return LB_EFAIL;
-	for (size_t i = 0; i < s->ndev; i++)
-		live += s->dev[i]->opened && !s->dev[i]->removing;
-	*result = json_pack(
-	    "{s:i,s:s,s:s,s:b,s:I,s:I,s:{s:s,s:s,s:s?},s:I}", "protocol", LB_PROTOCOL_VERSION,
-	    "version", LB_VERSION, "epoch", s->epoch, "simulated", s->simulate > 0, "uptime_ms",
-	    (json_int_t)((c->now.mono - s->start_mono) / 1000000), "t_host",
-	    (json_int_t)c->now.real, "endpoints", "pub", s->ep_pub, "rpc", s->ep_rpc, "ws",
-	    s->ep_ws[0] ? s->ep_ws : NULL, "devices", (json_int_t)live);
+	lb_device *d;
+	for (size_t i = 0; (d = srv_device_at(s, i)) != NULL; i++)
+		live += srv_device_live(d);
+	*result = json_pack("{s:i,s:s,s:s,s:b,s:I,s:I,s:{s:s,s:s,s:s?},s:I}", "protocol",
+			    LB_PROTOCOL_VERSION, "version", LB_VERSION, "epoch", srv_epoch(s),
+			    "simulated", lb_server_simulated(s), "uptime_ms",
+			    (json_int_t)((c->now.mono - srv_start_mono(s)) / 1000000), "t_host",
+			    (json_int_t)c->now.real, "endpoints", "pub",
+			    lb_server_endpoint(s, "pub"), "rpc", lb_server_endpoint(s, "rpc"), "ws",
+			    lb_server_endpoint(s, "ws")[0] ? lb_server_endpoint(s, "ws") : NULL,
+			    "devices", (json_int_t)live);
 	return 0;
 }
 
@@ -46,7 +53,7 @@ static int m_hello(lb_server *s, lb_call *c, json_t **result, lb_error *err)
 	static const char *const allowed[] = {"name", "role", NULL};
 	const char *name = NULL, *role = NULL;
 	lb_role r = c->client.role;
-	session *se = NULL;
+	lb_client *se;
 
 	if (lb_param_only(c->req.params, allowed, err) < 0 ||
 	    lb_param_string(c->req.params, "name", false, &name, err) < 0 ||
@@ -59,18 +66,13 @@ static int m_hello(lb_server *s, lb_call *c, json_t **result, lb_error *err)
 		return lb_error_set(err, LB_ERR_FORBIDDEN,
 				    "this connection is a %s and cannot raise itself to %s",
 				    lb_role_name(c->client.role), role);
-	for (size_t i = 0; i < s->nsess; i++)
-		if (lb_client_same(&s->sess[i].c, &c->client))
-			se = &s->sess[i];
-	if (!se) {
-		if (lb_grow(&s->sess, &s->capsess, s->nsess, sizeof *s->sess) < 0)
-			return lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
-		se = &s->sess[s->nsess++];
-	}
+	se = srv_session(s, &c->client, 1);
+	if (!se)
+		return lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
 	c->client.role = r;
 	if (name)
 		snprintf(c->client.name, sizeof c->client.name, "%s", name);
-	se->c = c->client;
+	*se = c->client;
 	return m_whoami(s, c, result, err);
 }
 
@@ -88,9 +90,9 @@ static int m_devices(lb_server *s, lb_call *c, json_t **result, lb_error *err)
 	if (all && !json_is_boolean(all))
 		return lb_error_set(err, LB_ERR_INVALID_PARAMS, "all must be true or false");
 	*result = json_array();
-	for (i = 0; i < s->ndev; i++) {
-		lb_device *d = s->dev[i];
-		if (d->opened && !d->removing && (!kind || strcmp(kind, d->spec.kind) == 0))
+	lb_device *d;
+	for (i = 0; (d = srv_device_at(s, i)) != NULL; i++) {
+		if (srv_device_live(d) && (!kind || strcmp(kind, d->spec.kind) == 0))
 			json_array_append_new(*result, srv_device_json(s, d, c->now.mono));
 	}
 	if (!json_is_true(all))
@@ -133,9 +135,9 @@ static int m_snapshot(lb_server *s, lb_call *c, json_t **result, lb_error *err)
 		return LB_EFAIL;
 	}
 	plen = strlen(prefix);
-	for (size_t i = 0; i < s->ndev; i++) {
-		lb_device *d = s->dev[i];
-		if (!d->opened || d->removing)
+	lb_device *d;
+	for (size_t i = 0; (d = srv_device_at(s, i)) != NULL; i++) {
+		if (!srv_device_live(d))
 			continue;
 		json_array_append_new(devices, srv_device_json(s, d, c->now.mono));
 		for (int k = 0; k < d->ncache && k < d->nstreams; k++) {
@@ -160,7 +162,7 @@ static int m_snapshot(lb_server *s, lb_call *c, json_t **result, lb_error *err)
 		/* streams of devices gone away: their last seq (their last message ended them) */
 		const char *topic;
 		json_t *seq;
-		json_object_foreach(s->ended, topic, seq)
+		json_object_foreach(srv_ended(s), topic, seq)
 		{
 			if (strncmp(topic, prefix, plen) == 0)
 				json_array_append_new(streams,
@@ -170,8 +172,8 @@ static int m_snapshot(lb_server *s, lb_call *c, json_t **result, lb_error *err)
 	}
 	if (strncmp("bridge/devices/", prefix, plen) == 0)
 		json_array_append_new(streams, json_pack("{s:s,s:I}", "topic", "bridge/devices/",
-							 "seq", (json_int_t)s->dev_seq));
-	*result = json_pack("{s:s,s:I,s:o,s:o}", "epoch", s->epoch, "t_host",
+							 "seq", (json_int_t)srv_devices_seq(s)));
+	*result = json_pack("{s:s,s:I,s:o,s:o}", "epoch", srv_epoch(s), "t_host",
 			    (json_int_t)c->now.real, "devices", devices, "streams", streams);
 	return 0;
 }
@@ -235,7 +237,7 @@ static int check_action(lb_server *s, lb_call *c, lb_device *d, const char *acti
 static int check_setting(lb_server *s, lb_call *c, const char *key, const json_t *value,
 			 lb_error *err)
 {
-	const lb_policy *p = &s->opts.policy;
+	const lb_policy *p = &srv_opts(s)->policy;
 	double v = json_number_value(value);
 
 	if (c->client.role >= LB_ROLE_TEACHER || !json_is_number(value))
@@ -368,8 +370,8 @@ static int m_lease_acquire(lb_server *s, lb_call *c, json_t **result, lb_error *
 	    lb_param_int(c->req.params, "ttl_ms", false, 1000, 600000, &ttl, err) < 0 ||
 	    lb_param_bool(c->req.params, "force", &force, err) < 0)
 		return LB_EFAIL;
-	if (lb_lease_acquire(&s->leases, d->spec.id, &c->client, ttl * 1000000, force, c->now.mono,
-			     &l, err) < 0)
+	if (lb_lease_acquire(srv_leases(s), d->spec.id, &c->client, ttl * 1000000, force,
+			     c->now.mono, &l, err) < 0)
 		return LB_EFAIL;
 	*result = srv_lease_json(s, d->spec.id, c->now.mono);
 	srv_publish_device_event(s, "changed", d);
@@ -383,7 +385,7 @@ static int m_lease_release(lb_server *s, lb_call *c, json_t **result, lb_error *
 	lb_device *d;
 
 	if (lb_param_only(c->req.params, allowed, err) < 0 || !(d = srv_param_device(s, c, err)) ||
-	    lb_lease_release(&s->leases, d->spec.id, &c->client, c->now.mono, err) < 0)
+	    lb_lease_release(srv_leases(s), d->spec.id, &c->client, c->now.mono, err) < 0)
 		return LB_EFAIL;
 	*result = json_null();
 	srv_publish_device_event(s, "changed", d);

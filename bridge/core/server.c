@@ -236,6 +236,88 @@ void **lb_service_state(lb_server *s, const lb_service *svc)
 	return NULL;
 }
 
+int srv_lease_check(lb_server *s, lb_call *c, const char *id, lb_error *err)
+{
+	return lb_lease_check(&s->leases, id, &c->client, c->now.mono, err);
+}
+
+int srv_forward(lb_server *s, lb_call *c, lb_device *d, const char *cmd, json_t *params,
+		lb_error *err)
+{
+	pending *p;
+	uint64_t token = ++s->next_token;
+
+	if (lb_grow(&s->pend, &s->cappend, s->npend, sizeof *s->pend) < 0)
+		return lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
+	if (lb_device_send(d, cmd, token, params) < 0)
+		return lb_error_set(err, LB_ERR_TIMEOUT,
+				    "device '%s' is not answering (its queue is full)", d->spec.id);
+	p = &s->pend[s->npend++];
+	p->token = token;
+	p->dev = d;
+	p->deadline = c->now.mono + (int64_t)s->opts.request_timeout_ms * 1000000;
+	p->id = json_copy(c->req.id);
+	p->nenv = c->nenv;
+	for (int i = 0; i < c->nenv; i++) {
+		zmq_msg_init(&p->env[i]);
+		zmq_msg_move(&p->env[i], &c->env[i]);
+	}
+	return LB_EAGAIN;
+}
+
+uint64_t srv_send(lb_server *s, lb_device *d, const char *cmd, json_t *params)
+{
+	uint64_t token = ++s->next_token;
+
+	return lb_device_send(d, cmd, token, params) < 0 ? 0 : token;
+}
+
+const char *srv_epoch(const lb_server *s)
+{
+	return s->epoch;
+}
+
+int64_t srv_start_mono(const lb_server *s)
+{
+	return s->start_mono;
+}
+
+const lb_server_opts *srv_opts(const lb_server *s)
+{
+	return &s->opts;
+}
+
+lb_leases *srv_leases(lb_server *s)
+{
+	return &s->leases;
+}
+
+json_t *srv_ended(lb_server *s)
+{
+	return s->ended;
+}
+
+uint64_t srv_devices_seq(const lb_server *s)
+{
+	return s->dev_seq;
+}
+
+void srv_rescan(lb_server *s)
+{
+	s->rescan = 1;
+}
+
+lb_client *srv_session(lb_server *s, const lb_client *c, int create)
+{
+	for (size_t i = 0; i < s->nsess; i++)
+		if (lb_client_same(&s->sess[i].c, c))
+			return &s->sess[i].c;
+	if (!create || lb_grow(&s->sess, &s->capsess, s->nsess, sizeof *s->sess) < 0)
+		return NULL;
+	s->sess[s->nsess].c = *c;
+	return &s->sess[s->nsess++].c;
+}
+
 /* Every registered service's hook of that member, called with the arguments that follow. */
 #define EACH_SERVICE(hook, ...)                                                                    \
 	do {                                                                                       \
@@ -285,6 +367,7 @@ static void add_device(lb_server *s, const lb_driver *drv, lb_device_spec *spec)
 	EACH_SERVICE(device_spawn, s, d);
 	if (lb_device_spawn(d, d->spec.thread[0] ? shared_host(s, d->spec.thread) : NULL) < 0) {
 		lb_err("cannot start device %s: no memory or thread left", spec->id);
+		lb_device_unspawn(d);
 		lb_device_destroy(&d);
 		return;
 	}
@@ -561,6 +644,7 @@ static void remove_device(lb_server *s, size_t i)
 		EACH_SERVICE(device_gone, s, d);
 	}
 	s->dev[i] = s->dev[--s->ndev];
+	lb_device_unspawn(d);
 	lb_device_destroy(&d);
 }
 
@@ -1486,8 +1570,10 @@ void lb_server_destroy(lb_server **ps)
 		s->up_head = m->next;
 		lb_up_free(m);
 	}
-	for (size_t i = 0; i < s->ndev; i++)
+	for (size_t i = 0; i < s->ndev; i++) {
+		lb_device_unspawn(s->dev[i]);
 		lb_device_destroy(&s->dev[i]);
+	}
 	free(s->dev);
 	if (s->up.efd >= 0)
 		close(s->up.efd);

@@ -5,7 +5,10 @@
 #include <jansson.h>
 #include <signal.h>
 
+#include "../util/error.h"
 #include "access.h"
+
+#define LB_VERSION "0.1.0"
 
 typedef struct lb_server lb_server;
 
@@ -37,5 +40,36 @@ int lb_server_simulated(const lb_server *s);
 
 /* Stop every device, close everything. Accepts NULL; nulls the pointer. */
 void lb_server_destroy(lb_server **ps);
+
+/* --- for the core's request files (dispatch.c, methods.c); services use service.h --- */
+
+typedef struct lb_call lb_call;
+typedef struct lb_device lb_device;
+
+/* This run's epoch (16 hex digits), when it started (monotonic ns), its options. */
+const char *srv_epoch(const lb_server *s);
+int64_t srv_start_mono(const lb_server *s);
+const lb_server_opts *srv_opts(const lb_server *s);
+/* The leases on devices. */
+lb_leases *srv_leases(lb_server *s);
+/* {topic: last seq} of the streams of devices gone away (borrowed). */
+json_t *srv_ended(lb_server *s);
+/* The last seq published on bridge/devices/. */
+uint64_t srv_devices_seq(const lb_server *s);
+/* Scan for devices again at the next turn of the loop. */
+void srv_rescan(lb_server *s);
+/* The session of the caller's connection (session.hello), or NULL; with create, made when it
+ * has none (NULL only when out of memory). */
+lb_client *srv_session(lb_server *s, const lb_client *c, int create);
+/* The lease as clients see it, or null; a device as clients see it (description + lease). */
+json_t *srv_lease_json(lb_server *s, const char *device, int64_t now);
+json_t *srv_device_json(lb_server *s, lb_device *d, int64_t now);
+/* The devices that are not available (opening, failed to open, configured but absent), as
+ * devices.list {all: true} shows them after the live ones: a new array. */
+json_t *srv_unavailable_json(lb_server *s, int64_t now);
+/* Publish {event, device} on bridge/devices/. */
+void srv_publish_device_event(lb_server *s, const char *event, lb_device *d);
+/* Route a request to its method, after the checks its declaration asks for (dispatch.c). */
+int srv_dispatch(lb_server *s, lb_call *c, json_t **result, lb_error *err);
 
 #endif

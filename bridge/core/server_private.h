@@ -1,4 +1,4 @@
-/* server_private.h - what the main loop (server.c) and the request methods (methods*.c) share. */
+/* server_private.h - the main loop's state: server.c's own (unit tests may build one by hand). */
 #ifndef LB_SERVER_PRIVATE_H
 #define LB_SERVER_PRIVATE_H
 
@@ -15,11 +15,9 @@
 #include "request.h"
 #include "server.h"
 #include "service.h"
+#include "call.h"
 #include "conns.h"
 #include "subs.h"
-
-#define MAX_ENVELOPE 8
-#define LB_VERSION "0.1.0"
 
 /* A request waiting for a device thread's answer. */
 typedef struct pending {
@@ -43,19 +41,6 @@ typedef struct session {
 } session;
 
 #define LB_MAX_SERVICES 16
-
-/* One request being handled (service.h: lb_call). */
-struct lb_call {
-	lb_client client;
-	lb_request req;
-	zmq_msg_t *env;
-	int nenv;
-	lb_now now;
-	void *data; /* a binary frame to send after the reply (malloc'd), or NULL */
-	size_t datalen;
-	const void *in_data; /* the request's binary frame (LB_METHOD_UPLOAD), or NULL */
-	size_t in_len;
-};
 
 struct lb_server {
 	lb_server_opts opts;
@@ -102,19 +87,5 @@ struct lb_server {
 	uint64_t hb_seq, dev_seq;
 	int64_t next_hb, next_scan;
 };
-
-/* server.c */
-json_t *srv_lease_json(lb_server *s, const char *device, int64_t now);
-json_t *srv_device_json(lb_server *s, lb_device *d, int64_t now);
-/* The devices that are not available (opening, failed to open, configured but absent), as
- * devices.list {all: true} shows them after the live ones: a new array. */
-json_t *srv_unavailable_json(lb_server *s, int64_t now);
-void srv_publish_device_event(lb_server *s, const char *event, lb_device *d);
-void srv_send_reply(lb_server *s, zmq_msg_t *env, int nenv, char *text);
-void srv_send_reply_data(lb_server *s, zmq_msg_t *env, int nenv, char *text, const void *data,
-			 size_t len);
-
-/* methods.c: route a request to its method, after the checks its declaration asks for. */
-int srv_dispatch(lb_server *s, lb_call *c, json_t **result, lb_error *err);
 
 #endif

@@ -197,6 +197,7 @@ static int said_bye(const seen *s)
 static void drop(lb_device **d)
 {
 	free((*d)->priv);
+	lb_device_unspawn(*d);
 	lb_device_destroy(d);
 }
 
@@ -261,6 +262,7 @@ static void test_failed_open_says_failed_then_bye(void)
 	CHECK_EQ_INT(s.failed, 1);
 	CHECK_EQ_INT(s.opened, 0);
 	CHECK_STR(s.failed_msg, "no such board");
+	lb_device_unspawn(d);
 	lb_device_destroy(&d);
 	lb_host_destroy(&h);
 	close(w.efd);
