@@ -527,6 +527,14 @@ int lb_device_command(lb_device *dev, const char *name, uint64_t token, json_t *
 		} else {
 			json_decref(cfg);
 		}
+	} else if (strcmp(name, "event") == 0) {
+		/* fire and forget: the client had its answer when the event was queued */
+		const char *ev = json_string_value(json_object_get(params, "event"));
+		if (drv->event &&
+		    drv->event(dev, ev ? ev : "", json_object_get(params, "args"), &err) < 0)
+			lb_warn("device %s: event '%s' not taken: %s", dev->spec.id, ev ? ev : "",
+				err.message);
+		goto done;
 	} else if (strcmp(name, "call") == 0) {
 		const char *action = json_string_value(json_object_get(params, "action"));
 		if (!drv->call)

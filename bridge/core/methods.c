@@ -357,6 +357,48 @@ static int m_acq_start(lb_server *s, lb_call *c, json_t **result, lb_error *err)
 	return 0;
 }
 
+/*
+ * device.emit {device, event, args?}: a client's event to the device (a robot's user event):
+ * checked against the events the driver declares, queued in order with the device's other
+ * commands, and answered at once ({queued: true}); the device's answer, if any, comes on its
+ * streams.
+ */
+static int m_emit(lb_server *s, lb_call *c, json_t **result, lb_error *err)
+{
+	static const char *const allowed[] = {"device", "event", "args", NULL};
+	const char *name = NULL;
+	json_t *args = json_object_get(c->req.params, "args");
+	const lb_action *ev;
+	lb_device *d;
+
+	if (lb_param_only(c->req.params, allowed, err) < 0 || !(d = srv_param_device(s, c, err)) ||
+	    lb_param_string(c->req.params, "event", true, &name, err) < 0)
+		return LB_EFAIL;
+	if (args && !json_is_object(args))
+		return lb_error_set(err, LB_ERR_INVALID_PARAMS, "args must be an object");
+	ev = lb_driver_event(d->driver, name);
+	if (!ev || !d->driver->event) {
+		char list[256] = "";
+		size_t n = 0;
+		for (const lb_action *x = d->driver->events; x && x->name && n < sizeof list; x++)
+			n += (size_t)snprintf(list + n, sizeof list - n, "%s%s", n ? ", " : "",
+					      x->name);
+		return lb_error_set(err, LB_ERR_NOT_SUPPORTED,
+				    "device '%s' takes no event '%s' (events: %s)", d->spec.id,
+				    name, n ? list : "none");
+	}
+	if (c->client.role < ev->role)
+		return lb_error_set(err, LB_ERR_FORBIDDEN,
+				    "event '%s' requires the %s role; you are %s", name,
+				    lb_role_name(ev->role), lb_role_name(c->client.role));
+	if (lb_device_send(d, "event", 0, c->req.params) < 0)
+		return lb_error_set(
+		    err, LB_ERR_TIMEOUT,
+		    "device '%s' is not keeping up (its queue is full): event dropped", d->spec.id);
+	*result = json_pack("{s:b}", "queued", 1);
+	return 0;
+}
+
 /* lease.acquire */
 static int m_lease_acquire(lb_server *s, lb_call *c, json_t **result, lb_error *err)
 {
@@ -405,6 +447,7 @@ static const lb_method core_methods[] = {
     {"device.stop", LB_ROLE_STUDENT, LB_METHOD_LEASE, m_stop},
     {"device.set", LB_ROLE_STUDENT, LB_METHOD_LEASE, m_set},
     {"device.call", LB_ROLE_STUDENT, LB_METHOD_LEASE, m_call},
+    {"device.emit", LB_ROLE_STUDENT, LB_METHOD_LEASE, m_emit},
     {"acquisition.start", LB_ROLE_STUDENT, LB_METHOD_LEASES, m_acq_start},
     {"lease.acquire", LB_ROLE_STUDENT, 0, m_lease_acquire},
     {"lease.release", LB_ROLE_STUDENT, 0, m_lease_release},

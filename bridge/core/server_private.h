@@ -19,6 +19,9 @@
 #include "conns.h"
 #include "subs.h"
 
+/* Where every stream message is published in-process too (the recorder subscribes there). */
+#define STREAMS_INPROC "inproc://lb-streams"
+
 /* A request waiting for a device thread's answer. */
 typedef struct pending {
 	uint64_t token;

@@ -59,6 +59,14 @@ void lb_make_id(char *out, size_t cap, const char *prefix, const char *tail)
 	out[n] = '\0';
 }
 
+const lb_action *lb_driver_event(const lb_driver *drv, const char *name)
+{
+	for (const lb_action *a = drv->events; a && a->name; a++)
+		if (strcmp(a->name, name) == 0)
+			return a;
+	return NULL;
+}
+
 const lb_action *lb_driver_action(const lb_driver *drv, const char *name)
 {
 	for (const lb_action *a = drv ? drv->actions : NULL; a && a->name; a++)

@@ -115,6 +115,15 @@ struct lb_driver {
 	/* The driver's actions, ended by {NULL}: device.call reaches only these, with their roles
 	 * checked by the core; call() sees nothing else from a client. NULL: no actions. */
 	const lb_action *actions;
+	/*
+	 * The events clients may send the device (device.emit: fire and forget, in order with
+	 * its other commands), ended by {NULL}, each with its least role; NULL: none. A robot's
+	 * user events, a pin toggled by a joystick: no answer travels back.
+	 */
+	const lb_action *events;
+	/* Take a client's event (one of events, args an object or NULL); 0, or negative with err
+	 * set: the bridge logs it (the client has had its answer already). */
+	int (*event)(lb_device *dev, const char *name, const json_t *args, lb_error *err);
 	/* A driver-specific action; *result is a new reference (may stay NULL for null). */
 	int (*call)(lb_device *dev, const char *action, const json_t *args, json_t **result,
 		    lb_error *err);
@@ -165,6 +174,9 @@ void lb_make_id(char *out, size_t cap, const char *prefix, const char *tail);
 
 /* The action of that name among drv's (a service-only one too), or NULL. */
 const lb_action *lb_driver_action(const lb_driver *drv, const char *name);
+
+/* The event of that name among drv's, or NULL. */
+const lb_action *lb_driver_event(const lb_driver *drv, const char *name);
 
 /*
  * For a driver's scan: the port of a configured device's section ([DRIVER.NAME] port = PATH)

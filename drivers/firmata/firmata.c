@@ -1130,6 +1130,22 @@ static int fm_bridge_call(const lb_driver *drv, const char *method, const json_t
 	return lb_emulated_fault(&fm_emulated, method, params, result, err);
 }
 
+/* Events (device.emit): digital_write {pin, value} without an answer, for pins driven fast (a
+ * motor from a joystick); a refused write is logged by the bridge. */
+static int fm_event(lb_device *dev, const char *name, const json_t *args, lb_error *err)
+{
+	json_t *result = NULL;
+	int rc = fm_call(dev, name, args, &result, err);
+
+	json_decref(result);
+	return rc;
+}
+
+static const lb_action fm_events[] = {
+    {"digital_write", LB_ROLE_STUDENT, 0},
+    {NULL, 0, 0},
+};
+
 /* What device.call reaches: the pins, for students holding the device. */
 static const lb_action fm_actions[] = {
     {"pin_mode", LB_ROLE_STUDENT, 0},
@@ -1150,6 +1166,8 @@ static lb_driver firmata_driver = {
     .config_set = fm_config_set,
     .call = fm_call,
     .actions = fm_actions,
+    .events = fm_events,
+    .event = fm_event,
     .pollitems = fm_pollitems,
     .run = fm_run,
     .simulate = fm_simulate,

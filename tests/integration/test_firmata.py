@@ -212,6 +212,37 @@ class FirmataTest(BridgeTest):
                          "not_supported", 1005)
 
 
+    def test_events_fire_and_forget_in_order(self):
+        """device.emit: events the driver declares are answered at once and reach the board in
+        the order sent, behind the commands queued before them; an undeclared event is refused,
+        a refused write is logged and the bridge goes on."""
+        d = self.start_bridge(conf())
+        c = self.client(d)
+        wait_until(lambda: self.device(c), what="the emulated Firmata board")
+        self.assertIsNone(call(c, "pin_mode", pin=13, mode=1))
+        for i in range(40):  # ends on 1: the board's level is the last event's
+            self.assertEqual(c.call("device.emit", {"device": DEV, "event": "digital_write",
+                                                    "args": {"pin": 13, "value": i % 2}}),
+                             {"queued": True})
+        wait_until(lambda: probe(c)["pins"]["D13"]["level"] == 1, what="D13 high after 40 events")
+        for i in range(41):  # ends on 0
+            c.call("device.emit", {"device": DEV, "event": "digital_write",
+                                   "args": {"pin": 13, "value": (i + 1) % 2}})
+        wait_until(lambda: probe(c)["pins"]["D13"]["level"] == 0, what="D13 low after 41 more")
+        self.assertEqual(self.device(c)["config"]["outputs"]["D13"], 0)
+        self.assertError(c.error("device.emit", {"device": DEV, "event": "pin_mode",
+                                                 "args": {"pin": 13, "mode": 1}}),
+                         "not_supported", 1005)
+        self.assertError(c.error("device.emit", {"device": DEV, "event": "digital_write",
+                                                 "args": [13, 1]}), "invalid_params", -32602)
+        # a write the board refuses (pin 0 is the serial line): queued, logged, nothing else
+        c.call("device.emit", {"device": DEV, "event": "digital_write",
+                               "args": {"pin": 0, "value": 1}})
+        wait_until(lambda: "event 'digital_write' not taken" in d.stderr(),
+                   what="the refused event logged")
+        self.assertIsNone(call(c, "digital_write", pin=13, value=1))
+        wait_until(lambda: probe(c)["pins"]["D13"]["level"] == 1, what="the board still driven")
+
     def test_digital_write_per_version(self):
         """digital_write changes the pin on every release: 2.3 and 2.4 ignore SET_DIGITAL_PIN_VALUE
         (F5), so the driver writes the port (DIGITAL_MESSAGE) with the other outputs' levels."""

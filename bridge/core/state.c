@@ -1,0 +1,153 @@
+/* state.c - the server's state as the request files and the services read it (accessors). */
+#include <stdio.h>
+#include <string.h>
+
+#include "../util/grow.h"
+#include "server_private.h"
+
+lb_device *srv_find_device(lb_server *s, const char *id)
+{
+	for (size_t i = 0; i < s->ndev; i++)
+		if (s->dev[i]->opened && !s->dev[i]->removing &&
+		    strcmp(s->dev[i]->spec.id, id) == 0)
+			return s->dev[i];
+	return NULL;
+}
+
+const json_t *srv_config(const lb_server *s)
+{
+	return s->opts.config;
+}
+
+const char *srv_data_dir(const lb_server *s)
+{
+	return s->opts.data_dir;
+}
+
+void *srv_zmq_context(lb_server *s)
+{
+	return s->zctx;
+}
+
+const char *srv_streams_endpoint(const lb_server *s)
+{
+	(void)s;
+	return STREAMS_INPROC;
+}
+
+lb_device *srv_device_at(lb_server *s, size_t i)
+{
+	return i < s->ndev ? s->dev[i] : NULL;
+}
+
+int srv_device_live(const lb_device *d)
+{
+	return d->opened && !d->removing;
+}
+
+void **lb_service_state(lb_server *s, const lb_service *svc)
+{
+	size_t n;
+	const lb_service *const *v = lb_services(&n);
+
+	for (size_t i = 0; i < n && i < LB_MAX_SERVICES; i++)
+		if (v[i] == svc)
+			return &s->svc_state[i];
+	return NULL;
+}
+
+int srv_lease_check(lb_server *s, lb_call *c, const char *id, lb_error *err)
+{
+	return lb_lease_check(&s->leases, id, &c->client, c->now.mono, err);
+}
+
+int srv_forward(lb_server *s, lb_call *c, lb_device *d, const char *cmd, json_t *params,
+		lb_error *err)
+{
+	pending *p;
+	uint64_t token = ++s->next_token;
+
+	if (lb_grow(&s->pend, &s->cappend, s->npend, sizeof *s->pend) < 0)
+		return lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
+	if (lb_device_send(d, cmd, token, params) < 0)
+		return lb_error_set(err, LB_ERR_TIMEOUT,
+				    "device '%s' is not answering (its queue is full)", d->spec.id);
+	p = &s->pend[s->npend++];
+	p->token = token;
+	p->dev = d;
+	p->deadline = c->now.mono + (int64_t)s->opts.request_timeout_ms * 1000000;
+	p->id = json_copy(c->req.id);
+	p->nenv = c->nenv;
+	for (int i = 0; i < c->nenv; i++) {
+		zmq_msg_init(&p->env[i]);
+		zmq_msg_move(&p->env[i], &c->env[i]);
+	}
+	return LB_EAGAIN;
+}
+
+uint64_t srv_send(lb_server *s, lb_device *d, const char *cmd, json_t *params)
+{
+	uint64_t token = ++s->next_token;
+
+	return lb_device_send(d, cmd, token, params) < 0 ? 0 : token;
+}
+
+const char *srv_epoch(const lb_server *s)
+{
+	return s->epoch;
+}
+
+int64_t srv_start_mono(const lb_server *s)
+{
+	return s->start_mono;
+}
+
+const lb_server_opts *srv_opts(const lb_server *s)
+{
+	return &s->opts;
+}
+
+lb_leases *srv_leases(lb_server *s)
+{
+	return &s->leases;
+}
+
+json_t *srv_ended(lb_server *s)
+{
+	return s->ended;
+}
+
+uint64_t srv_devices_seq(const lb_server *s)
+{
+	return s->dev_seq;
+}
+
+void srv_rescan(lb_server *s)
+{
+	s->rescan = 1;
+}
+
+lb_client *srv_session(lb_server *s, const lb_client *c, int create)
+{
+	for (size_t i = 0; i < s->nsess; i++)
+		if (lb_client_same(&s->sess[i].c, c))
+			return &s->sess[i].c;
+	if (!create || lb_grow(&s->sess, &s->capsess, s->nsess, sizeof *s->sess) < 0)
+		return NULL;
+	s->sess[s->nsess].c = *c;
+	return &s->sess[s->nsess++].c;
+}
+
+const char *lb_server_endpoint(const lb_server *s, const char *which)
+{
+	if (strcmp(which, "pub") == 0)
+		return s->ep_pub;
+	if (strcmp(which, "rpc") == 0)
+		return s->ep_rpc;
+	return s->ep_ws;
+}
+
+int lb_server_simulated(const lb_server *s)
+{
+	return s->simulate > 0;
+}
