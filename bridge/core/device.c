@@ -616,3 +616,10 @@ void lb_device_destroy(lb_device **pdev)
 	free(dev);
 	*pdev = NULL;
 }
+
+const char *lb_device_state_name(lb_device_state st)
+{
+	static const char *const names[] = {"opening", "ready", "running", "busy", "closing"};
+
+	return (unsigned)st < sizeof names / sizeof names[0] ? names[st] : "?";
+}

@@ -81,6 +81,19 @@ struct lb_device {
 	int ncache;		/* 1 + the highest stream that has sent */
 };
 
+/* A device's state as the core keeps it (devices.list "state"): drivers report what they do
+ * (started, stopped, a job event), the core decides. */
+typedef enum lb_device_state {
+	LB_STATE_OPENING, /* its thread is opening it */
+	LB_STATE_READY,	  /* open, idle */
+	LB_STATE_RUNNING, /* acquiring (its streams flow) */
+	LB_STATE_BUSY,	  /* running a job for a service (a print) */
+	LB_STATE_CLOSING, /* going away (unplugged, failed, bridge stopping) */
+} lb_device_state;
+
+/* "opening", "ready", "running", "busy", "closing". */
+const char *lb_device_state_name(lb_device_state st);
+
 /*
  * Declare a stream (in open()); returns its index, or LB_EINVAL when there are too many or the
  * name is not made of LB_NAME_CHARS. The topic is kind/id/name/.

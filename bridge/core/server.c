@@ -96,10 +96,62 @@ json_t *srv_device_desc(const lb_device *d)
 }
 
 /* A device as clients see it: its thread's description plus its lease. New reference. */
+/*
+ * The device's state: the core's own view (opening, closing), a service's job on it (busy), or
+ * what its thread last described (running or ready).
+ */
+static lb_device_state device_state(lb_server *s, lb_device *d, const json_t *desc)
+{
+	size_t n;
+	const lb_service *const *v = lb_services(&n);
+	char owner[128];
+
+	if (d->removing)
+		return LB_STATE_CLOSING;
+	if (!d->opened)
+		return LB_STATE_OPENING;
+	for (size_t i = 0; i < n; i++)
+		if (v[i]->job_owner && v[i]->job_owner(s, d, owner, sizeof owner))
+			return LB_STATE_BUSY;
+	return strcmp(json_string_value(json_object_get(desc, "state"))
+			  ? json_string_value(json_object_get(desc, "state"))
+			  : "",
+		      "running") == 0
+		   ? LB_STATE_RUNNING
+		   : LB_STATE_READY;
+}
+
+/* What the device can do (LB_CAP_*), as a new array of names. */
+static json_t *device_caps(lb_server *s, lb_device *d)
+{
+	size_t n;
+	const lb_service *const *v = lb_services(&n);
+	unsigned caps = d->driver->capabilities;
+	json_t *a = json_array();
+
+	if (d->nstreams > 0)
+		caps |= LB_CAP_STREAM;
+	for (const lb_action *x = d->driver->actions; x && x->name; x++)
+		if (!(x->flags & LB_ACTION_SERVICE))
+			caps |= LB_CAP_ACTIONS;
+	if (d->driver->events && d->driver->events[0].name && d->driver->event)
+		caps |= LB_CAP_EVENTS;
+	for (size_t i = 0; i < n; i++)
+		if (v[i]->device_caps)
+			caps |= v[i]->device_caps(s, d);
+	for (unsigned k = 0; k < 32; k++)
+		if ((caps & (1u << k)) && lb_cap_name(1u << k))
+			json_array_append_new(a, json_string(lb_cap_name(1u << k)));
+	return a;
+}
+
 json_t *srv_device_json(lb_server *s, lb_device *d, int64_t now)
 {
 	json_t *o = srv_device_desc(d);
 
+	/* the state is the core's: the description's is what the thread reported */
+	json_object_set_new(o, "state", json_string(lb_device_state_name(device_state(s, d, o))));
+	json_object_set_new(o, "capabilities", device_caps(s, d));
 	json_object_set_new(o, "lease", srv_lease_json(s, d->spec.id, now));
 	return o;
 }

@@ -75,6 +75,9 @@ typedef struct lb_service {
 	 * owner or a teacher.
 	 */
 	int (*job_owner)(lb_server *s, lb_device *d, char *owner, size_t cap);
+	/* The LB_CAP_* this service gives device d (the print queue: job and upload for
+	 * printers); 0 for none. */
+	unsigned (*device_caps)(lb_server *s, lb_device *d);
 	/* At shutdown, after every device has stopped: free what the service holds. */
 	void (*destroy)(lb_server *s);
 } lb_service;

@@ -59,6 +59,17 @@ void lb_make_id(char *out, size_t cap, const char *prefix, const char *tail)
 	out[n] = '\0';
 }
 
+const char *lb_cap_name(unsigned bit)
+{
+	static const char *const names[] = {"stream", "halt",	 "program", "job",
+					    "upload", "actions", "events"};
+
+	for (unsigned k = 0; k < sizeof names / sizeof names[0]; k++)
+		if (bit == 1u << k)
+			return names[k];
+	return NULL;
+}
+
 const lb_action *lb_driver_event(const lb_driver *drv, const char *name)
 {
 	for (const lb_action *a = drv->events; a && a->name; a++)

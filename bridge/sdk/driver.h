@@ -76,6 +76,24 @@ enum {
 	LB_ACTION_JOB = 1u << 1,
 };
 
+/*
+ * What a device can do, as clients see it in devices.list ("capabilities": ["stream", ...]). The
+ * core works most of them out (streams declared, actions and events declared, a halt hook, a
+ * service running jobs on it); a driver states the rest in lb_driver.capabilities.
+ */
+enum {
+	LB_CAP_STREAM = 1u << 0,  /* publishes streams */
+	LB_CAP_HALT = 1u << 1,	  /* can be halted out of band (room stop) */
+	LB_CAP_PROGRAM = 1u << 2, /* runs programs sent to it (robots) */
+	LB_CAP_JOB = 1u << 3,	  /* a service runs jobs on it (prints, scans) */
+	LB_CAP_UPLOAD = 1u << 4,  /* takes files uploaded for it (G-code, programs) */
+	LB_CAP_ACTIONS = 1u << 5, /* has client actions (device.call) */
+	LB_CAP_EVENTS = 1u << 6,  /* takes client events (device.emit) */
+};
+
+/* The name of one LB_CAP_* bit ("stream", "halt"...), or NULL. */
+const char *lb_cap_name(unsigned bit);
+
 /* A driver action, as the core checks it before the device's thread sees it. */
 typedef struct lb_action {
 	const char *name;
@@ -92,6 +110,8 @@ typedef struct lb_action {
 struct lb_driver {
 	const char *name; /* "sim", "firmata"...: also the prefix of its bridge methods */
 	const char *description;
+	/* LB_CAP_* the core cannot work out by itself (LB_CAP_PROGRAM); 0 for most drivers. */
+	unsigned capabilities;
 
 	/* Append the devices present now to out; 0 or negative. Called at start and on hot-plug. */
 	int (*scan)(const lb_driver *drv, const lb_scan_ctx *ctx, lb_spec_list *out);

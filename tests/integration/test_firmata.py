@@ -218,7 +218,8 @@ class FirmataTest(BridgeTest):
         a refused write is logged and the bridge goes on."""
         d = self.start_bridge(conf())
         c = self.client(d)
-        wait_until(lambda: self.device(c), what="the emulated Firmata board")
+        dev = wait_until(lambda: self.device(c), what="the emulated Firmata board")
+        self.assertEqual(dev["capabilities"], ["stream", "actions", "events"])
         self.assertIsNone(call(c, "pin_mode", pin=13, mode=1))
         for i in range(40):  # ends on 1: the board's level is the last event's
             self.assertEqual(c.call("device.emit", {"device": DEV, "event": "digital_write",

@@ -324,6 +324,10 @@ class PrinterTest(BridgeTest):
         e, d, c = self.start("--baud", "115200")
         jid = self.submit(c, gcode(5000))["result"]["id"]
         self.wait_job(c, jid, ("printing",))
+        # the core's state of the printer: busy with the queue's job; what it can do
+        info = c.call("device.info", {"device": PRINTER})
+        self.assertEqual(info["state"], "busy")
+        self.assertEqual(info["capabilities"], ["stream", "job", "upload", "actions"])
         c.call("print.pause", {"id": jid})
         self.wait_job(c, jid, ("paused",))
         line = c.call("print.job", {"id": jid})["progress"]["line"]
@@ -332,6 +336,8 @@ class PrinterTest(BridgeTest):
         c.call("print.cancel", {"id": jid})
         job = self.wait_job(c, jid)
         self.assertEqual(job["state"], "cancelled")
+        wait_until(lambda: c.call("device.info", {"device": PRINTER})["state"] != "busy",
+                   what="the printer no longer busy once its job ended")
         self.assertGreaterEqual(job["progress"]["line"], line)
         # the cancel G-code goes once the job is cancelled: wait for the printer to run it
         ex = wait_until(lambda: (lambda x: x if x[-4:] == ["M104 S0", "M140 S0", "M107", "M84"]

@@ -671,6 +671,13 @@ static void print_device_ready(lb_server *s, lb_device *d)
 		print_dispatch(s);
 }
 
+/* Printers take jobs from the queue, and their files are uploaded first. */
+static unsigned print_device_caps(lb_server *s, lb_device *d)
+{
+	(void)s;
+	return strcmp(d->spec.kind, "printer") == 0 ? LB_CAP_JOB | LB_CAP_UPLOAD : 0;
+}
+
 /* Make the service's state; 0 or LB_ENOMEM. */
 static int print_init(lb_server *s)
 {
@@ -729,6 +736,7 @@ static const lb_service print_service = {
     .event = print_event,
     .reply = print_reply,
     .job_owner = print_job_owner,
+    .device_caps = print_device_caps,
     .destroy = print_destroy,
 };
 LB_REGISTER_SERVICE(print_service);
