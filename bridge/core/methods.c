@@ -34,6 +34,33 @@ static int m_info(lb_server *s, lb_call *c, json_t **result, lb_error *err)
 	return 0;
 }
 
+/*
+ * bridge.methods: every method a client may call, from the services' tables: its name, the
+ * service serving it, the least role, whether it needs the device's lease and takes a binary
+ * frame, and whether the caller may call it ("allowed").
+ */
+static int m_methods(lb_server *s, lb_call *c, json_t **result, lb_error *err)
+{
+	static const char *const allowed[] = {NULL};
+	size_t n;
+	const lb_service *const *v = lb_services(&n);
+
+	(void)s;
+	if (lb_param_only(c->req.params, allowed, err) < 0)
+		return LB_EFAIL;
+	*result = json_array();
+	for (size_t i = 0; i < n; i++)
+		for (const lb_method *m = v[i]->methods; m && m->name; m++)
+			json_array_append_new(
+			    *result,
+			    json_pack("{s:s,s:s,s:s,s:b,s:b,s:b}", "method", m->name, "service",
+				      v[i]->name, "role", lb_role_name(m->role), "lease",
+				      (m->flags & (LB_METHOD_LEASE | LB_METHOD_LEASES)) != 0,
+				      "upload", (m->flags & LB_METHOD_UPLOAD) != 0, "allowed",
+				      c->client.role >= m->role));
+	return 0;
+}
+
 /* whoami */
 static int m_whoami(lb_server *s, lb_call *c, json_t **result, lb_error *err)
 {
@@ -437,6 +464,7 @@ static int m_lease_release(lb_server *s, lb_call *c, json_t **result, lb_error *
 /* The core's methods: what each needs is checked by the dispatcher (dispatch.c) before it runs. */
 static const lb_method core_methods[] = {
     {"bridge.info", LB_ROLE_OBSERVER, 0, m_info},
+    {"bridge.methods", LB_ROLE_OBSERVER, 0, m_methods},
     {"whoami", LB_ROLE_OBSERVER, 0, m_whoami},
     {"session.hello", LB_ROLE_OBSERVER, 0, m_hello},
     {"devices.list", LB_ROLE_OBSERVER, 0, m_devices},

@@ -52,6 +52,19 @@ class RoleTest(BridgeTest):
         self.assertEqual(c.call("device.get", {"device": "sim-t1", "key": "rate"}), 20)
         self.assertEqual(c.call("device.info", {"device": "sim-t1"})["state"], "running")
         self.assertEqual(len(c.call("devices.list")), 2)
+        # bridge.methods says what an observer may call, and every method it says is not
+        # allowed is refused as forbidden (a table and its enforcement cannot drift apart)
+        methods = {m["method"]: m for m in c.call("bridge.methods")}
+        for name in ("bridge.info", "devices.list", "snapshot", "print.queue"):
+            self.assertTrue(methods[name]["allowed"], name)
+        self.assertEqual((methods["device.call"]["role"], methods["device.call"]["lease"]),
+                         ("student", True))
+        self.assertTrue(methods["print.upload"]["upload"])
+        refused = [n for n, m in methods.items() if not m["allowed"]]
+        self.assertIn("print.approve", refused)
+        for name in refused:
+            with self.subTest(method=name):
+                self.assertError(c.error(name, {"device": "sim-t1"}), "forbidden", FORBIDDEN)
 
     def test_student_commands_devices_but_not_the_bridge(self):
         d = self.start_bridge(make_conf(LAB, access={"default_role": "student"}))
