@@ -1,7 +1,10 @@
 /* main.c - labbridge: command line, configuration and signals around the server loop. */
 #include <getopt.h>
 #include <malloc.h>
+#include <errno.h>
+#include <pthread.h>
 #include <signal.h>
+#include <sys/signalfd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +77,7 @@ int main(int argc, char **argv)
 	lb_server_opts so = {0};
 	lb_server *server = NULL;
 	struct sigaction sa;
+	sigset_t stop_set;
 	double num;
 	const char *ws;
 	char home_dir[512];
@@ -154,10 +158,25 @@ int main(int argc, char **argv)
 		}
 	}
 
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_signal; /* no SA_RESTART: poll returns EINTR */
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	/*
+	 * SIGTERM and SIGINT are blocked in every thread (blocked here, before any thread exists,
+	 * every thread inherits it) and read from a signalfd by the main loop: no thread is ever
+	 * interrupted by them, and the stop reaches the loop whichever thread the kernel would have
+	 * chosen. A handler stays as a fallback if the signalfd cannot be made.
+	 */
+	sigemptyset(&stop_set);
+	sigaddset(&stop_set, SIGINT);
+	sigaddset(&stop_set, SIGTERM);
+	so.stop_fd = signalfd(-1, &stop_set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (so.stop_fd >= 0) {
+		pthread_sigmask(SIG_BLOCK, &stop_set, NULL);
+	} else {
+		lb_warn("signalfd: %s: stopping by a signal handler", strerror(errno));
+		memset(&sa, 0, sizeof sa);
+		sa.sa_handler = on_signal; /* no SA_RESTART: poll returns EINTR */
+		sigaction(SIGINT, &sa, NULL);
+		sigaction(SIGTERM, &sa, NULL);
+	}
 	signal(SIGPIPE, SIG_IGN);
 
 	{

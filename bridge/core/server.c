@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -1311,13 +1312,15 @@ int lb_server_run(lb_server *s, volatile sig_atomic_t *stop)
 		int64_t next = s->next_hb < s->next_scan ? s->next_hb : s->next_scan;
 		long timeout;
 		int rc, perr;
-		zmq_pollitem_t items[7] = {
+		/* the stop signals' fd (-1: none, never ready) and the hot-plug pipe come last */
+		zmq_pollitem_t items[8] = {
 		    {NULL, s->up.efd, ZMQ_POLLIN, 0},
 		    {s->router, 0, ZMQ_POLLIN, 0},
 		    {s->xpub, 0, ZMQ_POLLIN, 0},
 		    {s->monitor, 0, ZMQ_POLLIN, 0},
 		    {s->auth->sock, 0, ZMQ_POLLIN, 0},
 		    {s->pub_monitor, 0, ZMQ_POLLIN, 0},
+		    {NULL, s->opts.stop_fd, s->opts.stop_fd >= 0 ? ZMQ_POLLIN : 0, 0},
 		    {s->hotplug ? s->hotplug->pipe : NULL, 0, ZMQ_POLLIN, 0},
 		};
 
@@ -1335,7 +1338,7 @@ int lb_server_run(lb_server *s, volatile sig_atomic_t *stop)
 		take_uplink(s);
 		timeout =
 		    next <= now.mono || s->up_head ? 0 : (long)((next - now.mono) / 1000000 + 1);
-		rc = zmq_poll(items, s->hotplug ? 7 : 6, timeout);
+		rc = zmq_poll(items, s->hotplug ? 8 : 7, timeout);
 		perr = rc < 0 ? zmq_errno() : 0; /* before awake's read() may change errno */
 		lb_upwake_awake(&s->up);
 		if (rc < 0) {
@@ -1363,7 +1366,14 @@ int lb_server_run(lb_server *s, volatile sig_atomic_t *stop)
 			handle_subscriptions(s);
 		if (items[4].revents & ZMQ_POLLIN)
 			lb_auth_handle(s->auth);
-		if (s->hotplug && (items[6].revents & ZMQ_POLLIN)) {
+		if (items[6].revents & ZMQ_POLLIN) {
+			struct signalfd_siginfo si;
+			if (read(s->opts.stop_fd, &si, sizeof si) == (ssize_t)sizeof si)
+				lb_info("SIG%s received", sigabbrev_np((int)si.ssi_signo));
+			*stop = 1;
+			break;
+		}
+		if (s->hotplug && (items[7].revents & ZMQ_POLLIN)) {
 			zmq_msg_t m;
 			zmq_msg_init(&m);
 			if (zmq_msg_recv(&m, s->hotplug->pipe, 0) >= 0) {

@@ -23,6 +23,7 @@ typedef struct lb_server_opts {
 	lb_policy policy;	/* who is a teacher, the others' roles ([access]) */
 	const json_t *config;	/* the whole configuration (borrowed) */
 	const char *data_dir;	/* calibrations, recordings (SQLite database and CSV files) */
+	int stop_fd; /* readable when the bridge must stop (a signalfd of SIGTERM/SIGINT), or -1 */
 } lb_server_opts;
 
 /* Bind the endpoints, start the authenticator and hot-plug watcher, scan for devices.

@@ -5,10 +5,15 @@
 
 int lb_thread_start(pthread_t *thread, void *(*fn)(void *), void *arg)
 {
-	sigset_t all, old;
+	pthread_attr_t attr;
+	sigset_t all;
 	int rc;
 
-	/* the new thread inherits the mask in force when it is created */
+	/*
+	 * The new thread starts with the mask set in its attributes (glibc 2.32): the caller's
+	 * own mask is never touched, so no signal is ever held back from the main thread, even
+	 * for a moment.
+	 */
 	sigfillset(&all);
 	/* faults stay deliverable to the thread that causes them */
 	sigdelset(&all, SIGSEGV);
@@ -17,8 +22,12 @@ int lb_thread_start(pthread_t *thread, void *(*fn)(void *), void *arg)
 	sigdelset(&all, SIGILL);
 	sigdelset(&all, SIGABRT);
 	sigdelset(&all, SIGTRAP);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	rc = pthread_create(thread, NULL, fn, arg);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	rc = pthread_attr_init(&attr);
+	if (rc != 0)
+		return rc;
+	rc = pthread_attr_setsigmask_np(&attr, &all);
+	if (rc == 0)
+		rc = pthread_create(thread, &attr, fn, arg);
+	pthread_attr_destroy(&attr);
 	return rc;
 }

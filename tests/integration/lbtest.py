@@ -83,7 +83,11 @@ def hang_report(pid):
                 with open("/proc/%d/task/%s/stat" % (p, t)) as f:
                     st = f.read()
                 info.insert(1, st[st.rindex(")") + 2])
-            except (OSError, ValueError):
+                with open("/proc/%d/task/%s/status" % (p, t)) as f:
+                    # signals pending, blocked, caught: a stop that never arrived shows here
+                    info.extend(l.split()[0] + l.split()[1] for l in f
+                                if l.startswith(("SigPnd", "ShdPnd", "SigBlk", "SigCgt")))
+            except (OSError, ValueError, IndexError):
                 pass
             lines.append("  thread %s: %s" % (t, " ".join(info)))
         if shutil.which("gdb"):
@@ -182,6 +186,7 @@ class Daemon:
         self.rpc = rpc or "ipc://%s/%s-rpc" % (tmpdir, name)
         self.ws_arg = ws if isinstance(ws, str) else ("ws://127.0.0.1:0" if ws else "none")
         self.binary = binary or bridge_path()
+        self.wrapped = bool(wrapper)
         self.cmd = list(wrapper) + [self.binary, "-c", self.conf_path, "--pub", self.pub,
                                     "--rpc", self.rpc, "--ws", self.ws_arg] + list(args)
         # a private data directory (calibrations, recordings, print queue) unless the test
@@ -247,7 +252,7 @@ class Daemon:
             return None
         if self.proc.poll() is None:
             t0 = time.monotonic()
-            self.proc.send_signal(sig)
+            self._signal_bridge(sig)
             try:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
@@ -261,6 +266,21 @@ class Daemon:
         if not self._errf.closed:
             self._errf.close()
         return self.returncode
+
+    def _signal_bridge(self, sig):
+        """Send sig to the bridge itself: under a wrapper (umockdev-run), to the wrapper's
+        descendant running the bridge's binary (a wrapper need not forward signals; it exits
+        when the bridge does), else to the process started."""
+        if self.wrapped:
+            want = os.path.realpath(self.binary)
+            for pid in _descendants(self.proc.pid)[1:]:
+                try:
+                    if os.path.realpath(os.readlink("/proc/%d/exe" % pid)) == want:
+                        os.kill(pid, sig)
+                        return
+                except OSError:
+                    pass
+        self.proc.send_signal(sig)
 
     def stderr(self):
         if self._stderr_cache is not None:

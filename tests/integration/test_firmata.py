@@ -221,16 +221,17 @@ class FirmataTest(BridgeTest):
         dev = wait_until(lambda: self.device(c), what="the emulated Firmata board")
         self.assertEqual(dev["capabilities"], ["stream", "actions", "events"])
         self.assertIsNone(call(c, "pin_mode", pin=13, mode=1))
-        for i in range(40):  # ends on 1: the board's level is the last event's
-            self.assertEqual(c.call("device.emit", {"device": DEV, "event": "digital_write",
-                                                    "args": {"pin": 13, "value": i % 2}}),
-                             {"queued": True})
-        wait_until(lambda: probe(c)["pins"]["D13"]["level"] == 1, what="D13 high after 40 events")
-        for i in range(41):  # ends on 0
-            c.call("device.emit", {"device": DEV, "event": "digital_write",
-                                   "args": {"pin": 13, "value": (i + 1) % 2}})
-        wait_until(lambda: probe(c)["pins"]["D13"]["level"] == 0, what="D13 low after 41 more")
-        self.assertEqual(self.device(c)["config"]["outputs"]["D13"], 0)
+        for n, last in ((40, 1), (41, 0)):  # alternating levels, ending on `last`
+            for i in range(n):
+                self.assertEqual(c.call("device.emit", {
+                    "device": DEV, "event": "digital_write",
+                    "args": {"pin": 13, "value": (n - 1 - i + last) % 2}}), {"queued": True})
+            # device.get is queued behind the events: once answered, the driver has taken
+            # them all, in order (the last one's value is the pin's)
+            self.assertEqual(c.call("device.get", {"device": DEV, "key": "outputs"})["D13"],
+                             last)
+            wait_until(lambda: probe(c)["pins"]["D13"]["level"] == last,
+                       what="D13 at %d on the board" % last)
         self.assertError(c.error("device.emit", {"device": DEV, "event": "pin_mode",
                                                  "args": {"pin": 13, "mode": 1}}),
                          "not_supported", 1005)

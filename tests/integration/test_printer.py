@@ -234,7 +234,9 @@ class PrinterTest(BridgeTest):
         job = self.wait_job(c, self.submit(c, text)["result"]["id"], timeout=30)
         self.assertEqual(job["state"], "done", job)
         self.check_executed(e, text)
-        self.assertGreaterEqual(self.printer(c)["config"]["timeouts"], 1)
+        # the description follows the printer's counters within a second (not at the job's end)
+        wait_until(lambda: self.printer(c)["config"]["timeouts"] >= 1, timeout=5,
+                   what="the lost oks counted as timeouts in the description")
 
     def test_no_ok_after_resend(self):
         e, d, c = self.start()
