@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "../../bridge/core/device.h"
+#include "../../bridge/sdk/device.h"
 #include "../../bridge/sdk/serial.h"
 #include "../../protocols/gcode.h"
 #include "../../protocols/marlin.h"
