@@ -1003,8 +1003,9 @@ static int gd_run(lb_device *dev, const lb_now *now, const zmq_pollitem_t *items
 		return LB_EGONE;
 	}
 	/* RD_REPORT (more may be waiting) and RD_TIMEOUT (the read already waited): read again at
-	 * once; after an empty transfer or an error, wait a little */
-	*deadline = rc == RD_EMPTY || rc < 0 ? lb_now_read().mono + IDLE_NS : now->mono;
+	 * once; after an empty transfer or an error (both come back at once: now is not stale),
+	 * wait a little */
+	*deadline = rc == RD_EMPTY || rc < 0 ? now->mono + IDLE_NS : now->mono;
 	return 0;
 }
 

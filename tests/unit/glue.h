@@ -23,6 +23,7 @@ typedef struct glue {
 	lb_upwake wake;
 	lb_upq q;
 	lb_device *dev;
+	lb_up *pending; /* taken from the queue, not yet given to the test (oldest first) */
 } glue;
 
 /* One published data message, decoded. */
@@ -61,15 +62,24 @@ static inline int glue_init(glue *g, const char *drv, const char *id, const char
 	return 0;
 }
 
-/* Take the data messages published since the last call into out (at most max); how many. */
+/* Take the oldest data messages published and not yet taken into out (at most max: the others
+ * wait for the next call); how many. */
 static inline int glue_take(glue *g, glue_msg *out, int max)
 {
 	int n = 0;
-	lb_up *m = lb_upq_take(&g->q);
+	lb_up *m;
 
-	for (lb_up *next; m; m = next) {
-		next = m->next;
-		if (m->meta.type == LB_CHAN_DATA && m->nframes >= 2 && n < max) {
+	if (!g->pending)
+		g->pending = lb_upq_take(&g->q);
+	else {
+		lb_up *t = g->pending;
+		while (t->next)
+			t = t->next;
+		t->next = lb_upq_take(&g->q);
+	}
+	while ((m = g->pending) != NULL && n < max) {
+		g->pending = m->next;
+		if (m->meta.type == LB_CHAN_DATA && m->nframes >= 2) {
 			glue_msg *o = &out[n++];
 			char h[LB_HEADER_MAX + 1];
 			json_t *j;
@@ -90,6 +100,15 @@ static inline int glue_take(glue *g, glue_msg *out, int max)
 	return n;
 }
 
+/* Drop every message published so far. */
+static inline void glue_drain(glue *g)
+{
+	glue_msg m[16];
+
+	while (glue_take(g, m, 16) > 0 || g->pending)
+		;
+}
+
 /* The message of that topic's stream name ("sensor/ID/NAME/"), or NULL. */
 static inline const glue_msg *glue_find(const glue_msg *v, int n, const char *name)
 {
@@ -106,6 +125,11 @@ static inline void glue_fini(glue *g, int opened)
 {
 	if (opened && g->dev && g->dev->driver->close)
 		g->dev->driver->close(g->dev);
+	for (lb_up *m = g->pending, *next; m; m = next) {
+		next = m->next;
+		lb_up_free(m);
+	}
+	g->pending = NULL;
 	lb_device_destroy(&g->dev);
 	lb_upq_fini(&g->q);
 	close(g->wake.efd);
