@@ -290,7 +290,7 @@ static int mk_open(lb_device *dev, const lb_now *now, lb_error *err)
 	p->port = lb_serial_open(path, (int)spec_num(dev, "baud", DEFAULT_BAUD), err);
 	if (!p->port)
 		goto fail;
-	if (mk_connect(dev, p, err) < 0)
+	if (mk_connect(dev, p, now, err) < 0)
 		goto fail;
 	p->s_status = lb_device_add_stream(dev, "status", "printer status", "", LB_JSON, 2);
 	p->s_hotend = lb_device_add_stream(dev, "hotend", "temperature", "°C", LB_F32, 1);

@@ -390,7 +390,7 @@ static int wait_start(mk_priv *p, int64_t deadline)
  * next but read as the device runs, so that opening takes one round trip. 0 or negative with err
  * set.
  */
-int mk_connect(lb_device *dev, mk_priv *p, lb_error *err)
+int mk_connect(lb_device *dev, mk_priv *p, const lb_now *now, lb_error *err)
 {
 	const char *path =
 	    json_string_value(json_object_get(lb_device_get_spec(dev)->params, "path"));
@@ -399,8 +399,8 @@ int mk_connect(lb_device *dev, mk_priv *p, lb_error *err)
 
 	wait_start(p, lb_now_read().mono + START_WAIT_NS);
 	while (r != 1) {
-		int64_t now = lb_now_read().mono;
-		if (now >= deadline)
+		int64_t t = lb_now_read().mono; /* the handshake's own clock: see printer.h */
+		if (t >= deadline)
 			return lb_error_set(
 			    err, LB_ERR_DEVICE,
 			    "%s: no answer to M110 (line numbers) within %lld s: %s", path,
@@ -410,10 +410,10 @@ int mk_connect(lb_device *dev, mk_priv *p, lb_error *err)
 				: "check the baud rate and that the printer runs Marlin "
 				  "or RepRap firmware");
 		mk_sender_reset(&p->snd, 0, 1, 0, p->quiet_ns);
-		if (send_now(p, "M110 N0", now) < 0)
+		if (send_now(p, "M110 N0", t) < 0)
 			return lb_error_set(err, LB_ERR_DEVICE, "%s: cannot write to the port",
 					    path);
-		r = wait_ok(p, now + 1000000000LL < deadline ? now + 1000000000LL : deadline);
+		r = wait_ok(p, t + 1000000000LL < deadline ? t + 1000000000LL : deadline);
 	}
 	mk_sender_reset(&p->snd, p->snd.next_n,
 			p->inflight_cfg > 0			  ? p->inflight_cfg
@@ -421,12 +421,12 @@ int mk_connect(lb_device *dev, mk_priv *p, lb_error *err)
 								  : 4,
 			p->rx_buffer, p->quiet_ns);
 	own_add(p, "M115"); /* firmware and capabilities: see on_line */
-	{
-		int64_t now = lb_now_read().mono;
-		p->next_status = now;
-		p->next_poll = now + POLL_NS;
-		p->next_pos = now;
-	}
+	/* from here on the time passed in counts (the device thread's, or a test's): what the
+	 * handshake heard on the real clock is taken as heard at the open */
+	p->snd.last_rx = p->snd.last_tx = now->mono;
+	p->next_status = now->mono;
+	p->next_poll = now->mono + POLL_NS;
+	p->next_pos = now->mono;
 	return 0;
 }
 
