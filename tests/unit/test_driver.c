@@ -29,6 +29,19 @@ static int write_conf(char *path, size_t cap, const char *text)
 	return fclose(f);
 }
 
+/* The configuration text as a config object (written to a temporary file at path, which the
+ * caller unlinks), or NULL after a failed check. */
+static json_t *load_conf(char *path, size_t cap, const char *text)
+{
+	lb_error err;
+	json_t *cfg;
+
+	CHECK_EQ_INT(write_conf(path, cap, text), 0);
+	cfg = lb_config_load(path, &err);
+	CHECK(cfg != NULL);
+	return cfg;
+}
+
 /* A configured port that exists is returned; one that does not, or no port at all, leaves an
  * absent entry with the reason and the section's file:line. */
 static void test_scan_port(void)
@@ -40,14 +53,11 @@ static void test_scan_port(void)
 				  "[firmata.none]\n"	   /* 5 */
 				  "title = Bench 3\n";	   /* 6 */
 	char path[512], want[600];
-	lb_error err;
 	lb_spec_list out = {0};
 	json_t *cfg;
 	lb_scan_ctx ctx = {0};
 
-	CHECK_EQ_INT(write_conf(path, sizeof path, ini), 0);
-	cfg = lb_config_load(path, &err);
-	CHECK(cfg != NULL);
+	cfg = load_conf(path, sizeof path, ini);
 	if (!cfg)
 		goto out;
 	ctx.config = cfg;
@@ -118,15 +128,12 @@ static void test_scan_sections(void)
 				  "[lines.a]\n"
 				  "channels = t\n";
 	char path[512];
-	lb_error err;
 	json_t *cfg;
 	lb_scan_ctx ctx = {0};
 	lb_config_device d = {0};
 	int n = 0;
 
-	CHECK_EQ_INT(write_conf(path, sizeof path, ini), 0);
-	cfg = lb_config_load(path, &err);
-	CHECK(cfg != NULL);
+	cfg = load_conf(path, sizeof path, ini);
 	if (!cfg)
 		goto out;
 	ctx.config = cfg;
