@@ -57,7 +57,7 @@ build/obj/%.o: %.c build/obj/%.d
 build/labbridge: $(REL_OBJ) | build
 	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
 
-LABCTL_SRC := $(wildcard bridge/labctl/*.c) bridge/util/numfmt.c
+LABCTL_SRC := $(wildcard bridge/labctl/*.c) bridge/util/numfmt.c bridge/util/csv.c
 
 build/labctl: $(patsubst %.c,build/obj/%.o,$(LABCTL_SRC)) | build
 	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)

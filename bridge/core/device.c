@@ -623,3 +623,48 @@ const char *lb_device_state_name(lb_device_state st)
 
 	return (unsigned)st < sizeof names / sizeof names[0] ? names[st] : "?";
 }
+
+const lb_device_spec *lb_device_get_spec(const lb_device *dev)
+{
+	return &dev->spec;
+}
+
+const char *lb_device_id(const lb_device *dev)
+{
+	return dev->spec.id;
+}
+
+void *lb_device_priv(const lb_device *dev)
+{
+	return dev->priv;
+}
+
+void lb_device_set_priv(lb_device *dev, void *priv)
+{
+	dev->priv = priv;
+}
+
+bool lb_device_running(const lb_device *dev)
+{
+	return dev->running;
+}
+
+void lb_device_set_running(lb_device *dev, bool running)
+{
+	dev->running = running;
+}
+
+int lb_device_nstreams(const lb_device *dev)
+{
+	return dev->nstreams;
+}
+
+const char *lb_device_stream_name(const lb_device *dev, int i)
+{
+	return i >= 0 && i < dev->nstreams ? dev->streams[i].name : NULL;
+}
+
+const char *lb_device_stream_unit(const lb_device *dev, int i)
+{
+	return i >= 0 && i < dev->nstreams ? dev->streams[i].unit : NULL;
+}

@@ -1,4 +1,5 @@
-/* device.h - a device: its streams, its commands, and the publishing API drivers call. */
+/* device.h - a device as the core sees it: its fields, its streams, its commands (drivers see
+ * only bridge/sdk/device.h: the publishing API and the accessors). */
 #ifndef LB_DEVICE_H
 #define LB_DEVICE_H
 
@@ -7,13 +8,10 @@
 #include <stdint.h>
 #include <zmq.h>
 
+#include "../sdk/device.h"
 #include "../sdk/driver.h"
 #include "header.h"
 #include "uplink.h"
-
-#define LB_MAX_STREAMS 32
-/* The characters of device ids and stream names (topic segments). */
-#define LB_NAME_CHARS "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-"
 
 #define LB_HEADER_MAX 512
 /* Data messages a device may have waiting for the main loop (50 s of a stream at 20/s). */
@@ -95,20 +93,6 @@ typedef enum lb_device_state {
 const char *lb_device_state_name(lb_device_state st);
 
 /*
- * Declare a stream (in open()); returns its index, or LB_EINVAL when there are too many or the
- * name is not made of LB_NAME_CHARS. The topic is kind/id/name/.
- */
-int lb_device_add_stream(lb_device *dev, const char *name, const char *quantity, const char *unit,
-			 lb_sample_type type, double rate);
-
-/* Set the range and resolution a stream reports in the device description. */
-void lb_stream_set_range(lb_device *dev, int stream, double min, double max, double resolution);
-
-/* A sample (or any measured number) as JSON: a real, or for a non-finite v its name as a string
- * (lb_nonfinite_name). NULL only when out of memory. */
-json_t *lb_json_sample(double v);
-
-/*
  * Largest calibration accepted: a calibrated float32 sample must stay finite. |gain| up to
  * LB_CALIB_MAX_GAIN (not 0), |offset| up to LB_CALIB_MAX_OFFSET, and when the stream declares its
  * range [min, max] (max > min), gain * min + offset and gain * max + offset within float32.
@@ -119,49 +103,6 @@ json_t *lb_json_sample(double v);
 /* Whether gain and offset may calibrate a stream of range [min, max] (max <= min: none
  * declared): 0, or LB_EFAIL with err saying why (LB_ERR_INVALID_PARAMS). */
 int lb_calib_check(double gain, double offset, double min, double max, lb_error *err);
-
-/* Change a stream's nominal rate (the next headers carry it). 0 or LB_EINVAL. */
-int lb_stream_set_rate(lb_device *dev, int stream, double rate);
-
-/*
- * Publish count packed little-endian samples of the stream's type, the first taken at t_host
- * (ns since 1970) and t_dev (device clock). Never blocks; 0, or LB_EINVAL / LB_ENOMEM. When
- * LB_CHAN_HWM messages of the device wait for the main loop, this one is dropped (still 0): its
- * seq advances, so subscribers see the gap.
- */
-int lb_stream_publish(lb_device *dev, int stream, int64_t t_dev, int64_t t_host,
-		      const void *samples, uint32_t count);
-
-/* Publish a JSON event on a json stream (data is borrowed). 0 or negative. */
-int lb_stream_publish_json(lb_device *dev, int stream, int64_t t_host, const json_t *data);
-
-/*
- * Say that a stream cannot deliver (code: a short snake_case name such as
- * "illegal_data_address", message: one line for people, valid UTF-8), or that it delivers again
- * (code NULL). A new or different error updates the description (the stream gets "error":
- * {code, message}) and then publishes {"event": "error", "code", "message"} as a json message on
- * the stream's own topic (taking the next seq, whatever the stream's type), so subscribers and
- * snapshots see it; the same error again does nothing. Clearing updates the description only:
- * the next sample shows the stream delivers. 0, or LB_EINVAL / LB_ENOMEM.
- */
-int lb_stream_set_error(lb_device *dev, int stream, int64_t t_host, const char *code,
-			const char *message);
-
-/*
- * Tell the bridge the device's settings or state changed: the description is sent at once (a
- * "changed" event follows). For state that changes all the time (counters, temperatures) there
- * is no need to call it: the host sends the description again when its text changed, looking
- * at most once per LB_DESC_EVERY_NS (lb_device_refresh).
- */
-void lb_device_changed(lb_device *dev);
-
-/*
- * Tell the bridge's services something only they act on (device thread only): e.g. a printer's
- * {"job": 12, "state": "done"} reaches the print queue. event is borrowed. Never dropped (it
- * waits in the uplink queue however far behind the main loop is); lost only if out of memory,
- * which is logged.
- */
-void lb_device_event(lb_device *dev, const json_t *event);
 
 /* The device's description as a new JSON object (device thread only). */
 json_t *lb_device_describe(lb_device *dev);

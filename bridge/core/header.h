@@ -5,18 +5,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define LB_PROTOCOL_VERSION 1
+#include "../sdk/sample.h"
 
-/* Sample types of the binary frame, and json for messages that carry a data object. */
-typedef enum lb_sample_type {
-	LB_F32,
-	LB_F64,
-	LB_I16,
-	LB_U16,
-	LB_I32,
-	LB_U8,
-	LB_JSON
-} lb_sample_type;
+#define LB_PROTOCOL_VERSION 1
 
 /* Name on the wire ("f32"...) and size in bytes (0 for json) of a sample type. */
 const char *lb_sample_type_name(lb_sample_type t);

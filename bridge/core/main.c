@@ -15,6 +15,7 @@
 #include "auth.h"
 #include "../util/config.h"
 #include "../util/log.h"
+#include "../util/yesno.h"
 #include "server.h"
 
 #define DEFAULT_CONFIG "/etc/labbridge/labbridge.conf"
@@ -51,13 +52,11 @@ static void usage(FILE *f)
 /* Parse an "auto/yes/no" word; -1, 1, 0, or -2 if invalid. */
 static int parse_when(const char *s)
 {
-	if (!s || !strcmp(s, "yes") || !strcmp(s, "on") || !strcmp(s, "true") || !strcmp(s, "1"))
+	if (!s)
 		return 1;
-	if (!strcmp(s, "no") || !strcmp(s, "off") || !strcmp(s, "false") || !strcmp(s, "0"))
-		return 0;
 	if (!strcmp(s, "auto"))
 		return -1;
-	return -2;
+	return lb_yesno(s) < 0 ? -2 : lb_yesno(s);
 }
 
 int main(int argc, char **argv)

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "../sdk/params.h"
 #include "../util/error.h"
 
 #define LB_REQUEST_MAX_JSON (64 * 1024)
@@ -33,18 +34,5 @@ char *lb_reply_result(const json_t *id, json_t *result);
 
 /* A reply text {"id":..,"error":{"code","name","message"}}; malloc'd, NULL on ENOMEM. */
 char *lb_reply_error(const json_t *id, const lb_error *err);
-
-/*
- * Parameter readers: each fills *out and returns 0, or returns negative with an invalid_params
- * error naming the parameter. A missing optional parameter leaves *out at its default.
- */
-int lb_param_string(const json_t *params, const char *key, bool required, const char **out,
-		    lb_error *err);
-int lb_param_int(const json_t *params, const char *key, bool required, long long min, long long max,
-		 long long *out, lb_error *err);
-int lb_param_bool(const json_t *params, const char *key, bool *out, lb_error *err);
-
-/* Reject any key of params not in the NULL-terminated list allowed; 0 or negative. */
-int lb_param_only(const json_t *params, const char *const *allowed, lb_error *err);
 
 #endif

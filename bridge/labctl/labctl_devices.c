@@ -17,6 +17,7 @@
 #include <zmq.h>
 
 #include "labctl.h"
+#include "../util/csv.h"
 #include "../util/numfmt.h"
 
 #define COUNT_TIMEOUT_S 10.0 /* watch --count N: default --timeout */
@@ -102,21 +103,17 @@ static char *json_quote(const char *s, size_t len)
 	return text;
 }
 
-/* Print s as one CSV field on f: as is, or quoted with doubled quotes when it holds a comma,
- * a quote or a line break. */
+/* Print s as one CSV field on f (lb_csv_field: quoted when it holds a comma, a quote or a line
+ * break); a field too long for the stack is built on the heap, or, out of memory, cut. */
 static void csv_field(FILE *f, const char *s)
 {
-	if (!strpbrk(s, ",\"\r\n")) {
-		fputs(s, f);
-		return;
-	}
-	fputc('"', f);
-	for (; *s; s++) {
-		if (*s == '"')
-			fputc('"', f);
-		fputc(*s, f);
-	}
-	fputc('"', f);
+	char small[512], *big = NULL;
+	size_t n = lb_csv_field(small, sizeof small, s, ',');
+
+	if (n >= sizeof small && (big = malloc(n + 1)) != NULL)
+		lb_csv_field(big, n + 1, s, ',');
+	fputs(big ? big : small, f);
+	free(big);
 }
 
 /* ---------------------------------------------------------------- devices, snapshot, call, info */

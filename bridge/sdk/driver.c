@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "../util/config.h"
-#include "../core/device.h"
+#include "device.h"
 #include "../util/grow.h"
 
 /* A placeholder keeps the section present even in a binary without drivers (unit tests). */
@@ -144,6 +144,31 @@ const char *lb_scan_port(const lb_scan_ctx *ctx, const char *section, const char
 			 strerror(errno));
 	lb_spec_list_absent(out, id, name, kind, ctx->config, section, reason);
 	return NULL;
+}
+
+bool lb_scan_sections(const lb_scan_ctx *ctx, const char *family, const char *id_prefix,
+		      const char *def_title, lb_config_device *d)
+{
+	json_t *cfg = (json_t *)ctx->config;
+	size_t flen = strlen(family);
+	void *it = d->iter_ ? json_object_iter_next(cfg, d->iter_) : json_object_iter(cfg);
+
+	for (; it; it = json_object_iter_next(cfg, it)) {
+		const char *section = json_object_iter_key(it);
+		json_t *sec = json_object_iter_value(it);
+		if (strncmp(section, family, flen) != 0 || section[flen] != '.' ||
+		    !section[flen + 1] || !json_is_object(sec))
+			continue;
+		d->section = section;
+		d->name = section + flen + 1;
+		d->options = sec;
+		d->title = lb_config_str(ctx->config, section, "title", def_title);
+		lb_make_id(d->id, sizeof d->id, id_prefix, d->name);
+		d->iter_ = it;
+		return true;
+	}
+	d->iter_ = NULL;
+	return false;
 }
 
 void lb_spec_list_clear(lb_spec_list *l)

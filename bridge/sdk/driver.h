@@ -207,4 +207,25 @@ const lb_action *lb_driver_event(const lb_driver *drv, const char *name);
 const char *lb_scan_port(const lb_scan_ctx *ctx, const char *section, const char *key,
 			 lb_spec_list *out, const char *id, const char *name, const char *kind);
 
+/* A configured device of a family, as a scan walks them: one [FAMILY.NAME] section. */
+typedef struct lb_config_device {
+	const char *section;   /* "firmata.bench" */
+	const char *name;      /* what follows "FAMILY.": "bench" (never empty) */
+	const json_t *options; /* the section: {key: "value", ..., "_line": N} */
+	const char *title;     /* its title = ..., or the default title */
+	char id[64];	       /* id_prefix + name, by lb_make_id: "firmata-bench" */
+	void *iter_;	       /* where the walk is (lb_scan_sections only) */
+} lb_config_device;
+
+/*
+ * Walk the [FAMILY.NAME] sections of ctx->config, in the file's order, skipping an empty NAME
+ * (lb_config_check_sections warns about it). Start with d zeroed; each call fills d with the
+ * next one (title: the section's title, or def_title) and returns true, then false when there
+ * is none left. Allocates nothing and never fails.
+ *	lb_config_device d = {0};
+ *	while (lb_scan_sections(ctx, "lines", "lines-", "Serial sensor board", &d)) ...
+ */
+bool lb_scan_sections(const lb_scan_ctx *ctx, const char *family, const char *id_prefix,
+		      const char *def_title, lb_config_device *d);
+
 #endif

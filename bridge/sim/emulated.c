@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "../util/log.h"
-#include "../core/request.h"
+#include "../sdk/params.h"
 
 int lb_emulated_port(lb_emulated *e, json_t *ports)
 {

@@ -2,6 +2,8 @@
  */
 #include "emulator.h"
 
+#include "../../bridge/util/clock.h"
+
 #include "../../bridge/sim/ptyboard.h"
 #include "../../bridge/sim/simmath.h"
 
@@ -49,13 +51,6 @@ struct firmata_emu {
 	uint8_t held[8192];	      /* output held back in bursts */
 	size_t nheld;
 };
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 /* Write to the host (or hold it for the next burst); drops what the pty cannot take. */
 static void emit(firmata_emu *e, const uint8_t *buf, size_t len)
@@ -351,13 +346,13 @@ static void *emu_thread(void *arg)
 	firmata_emu *e = arg;
 	firmata_parser parser = {.from_host = 1};
 	int host_open = 0;
-	int64_t boot_at = -1, next_report = 0, t0 = now_ns();
+	int64_t boot_at = -1, next_report = 0, t0 = lb_clock_ns(CLOCK_MONOTONIC);
 	double budget = 0; /* bytes the 57600-baud line may still carry */
 	int64_t last_budget = t0, flush_at = 0;
 
 	while (!lb_pty_board_stopping(&e->b)) {
 		struct pollfd p = {e->b.master, POLLIN, 0};
-		int64_t now = now_ns(), wait_ns = 50000000LL;
+		int64_t now = lb_clock_ns(CLOCK_MONOTONIC), wait_ns = 50000000LL;
 		int fault = atomic_load(&e->fault), burst = atomic_load(&e->burst_ms);
 		int slow = atomic_load(&e->slow_ms);
 
@@ -376,7 +371,7 @@ static void *emu_thread(void *arg)
 			if (ppoll(&p, 1, &ts, NULL) < 0 && errno != EINTR)
 				break;
 		}
-		now = now_ns();
+		now = lb_clock_ns(CLOCK_MONOTONIC);
 		if (burst <= 0 || now >= flush_at) {
 			flush_held(e);
 			flush_at = now + (int64_t)burst * 1000000;

@@ -9,11 +9,11 @@
 #include <unistd.h>
 
 #include "../../bridge/util/config.h"
-#include "../../bridge/core/device.h"
+#include "../../bridge/sdk/device.h"
 #include "../../bridge/sdk/driver.h"
 #include "../../bridge/sim/emulated.h"
 #include "../../bridge/util/log.h"
-#include "../../bridge/core/request.h"
+#include "../../bridge/sdk/params.h"
 #include "../../bridge/sdk/sampleclock.h"
 #include "../../bridge/sdk/serial.h"
 #include "../../protocols/firmata.h"
@@ -76,43 +76,30 @@ static int is_arduino(json_int_t vid)
 	return vid == 0x2341 || vid == 0x2a03;
 }
 
-/* The device id for a section's or a serial number's tail (lb_make_id). */
-static void make_id(char *out, size_t cap, const char *tail)
-{
-	lb_make_id(out, cap, "firmata-", tail);
-}
-
 /* scan: ports of configured [firmata.NAME] sections, and Arduino boards on USB. */
 static int fm_scan(const lb_driver *drv, const lb_scan_ctx *ctx, lb_spec_list *out)
 {
-	const char *section;
-	json_t *sec, *port;
+	lb_config_device d = {0};
+	json_t *port;
 	size_t i;
 
 	(void)drv;
-	json_object_foreach((json_t *)ctx->config, section, sec)
-	{
-		const char *path, *title;
-		char id[64];
-		if (strncmp(section, "firmata.", 8) != 0)
-			continue;
-		make_id(id, sizeof id, section + 8);
-		title = lb_config_str(ctx->config, section, "title", "Firmata board");
+	while (lb_scan_sections(ctx, "firmata", "firmata-", "Firmata board", &d)) {
+		/* the section's pin and rate settings travel with the device to open() */
+		static const char *const keys[] = {"inputs", "pullup", "interval_ms", NULL};
 		/* a missing port is reported (once, with its line) and listed as absent */
-		path = lb_scan_port(ctx, section, "port", out, id, title, "sensor");
+		const char *path =
+		    lb_scan_port(ctx, d.section, "port", out, d.id, d.title, "sensor");
+		json_t *params;
 		if (!path)
 			continue;
-		{
-			/* the section's pin and rate settings travel with the device to open() */
-			static const char *const keys[] = {"inputs", "pullup", "interval_ms", NULL};
-			json_t *params = json_pack("{s:s,s:s}", "path", path, "section", section);
-			for (int k = 0; params && keys[k]; k++) {
-				const char *v = lb_config_str(ctx->config, section, keys[k], NULL);
-				if (v)
-					json_object_set_new(params, keys[k], json_string(v));
-			}
-			lb_spec_list_add(out, id, title, "sensor", false, params);
+		params = json_pack("{s:s,s:s}", "path", path, "section", d.section);
+		for (int k = 0; params && keys[k]; k++) {
+			const char *v = lb_config_str(ctx->config, d.section, keys[k], NULL);
+			if (v)
+				json_object_set_new(params, keys[k], json_string(v));
 		}
+		lb_spec_list_add(out, d.id, d.title, "sensor", false, params);
 	}
 	json_array_foreach(ctx->ports, i, port)
 	{
@@ -123,7 +110,8 @@ static int fm_scan(const lb_driver *drv, const lb_scan_ctx *ctx, lb_spec_list *o
 		if (!path || (!is_arduino(json_integer_value(json_object_get(port, "vid"))) &&
 			      !(hint && strcmp(hint, "firmata") == 0)))
 			continue;
-		make_id(id, sizeof id, serial && *serial ? serial : strrchr(path, '/') + 1);
+		lb_make_id(id, sizeof id, "firmata-",
+			   serial && *serial ? serial : strrchr(path, '/') + 1);
 		lb_spec_list_add(out, id,
 				 json_is_true(json_object_get(port, "simulated"))
 				     ? "Simulated Arduino Uno (StandardFirmata emulator)"
@@ -244,11 +232,12 @@ static void fm_measure(lb_device *dev, fm_priv *p, int64_t now)
 		return;
 	target = target == asked ? asked : round(target * 10) / 10;
 	if (target == asked)
-		lb_info("device %s delivers the %.1f samples/s asked again", dev->spec.id, asked);
+		lb_info("device %s delivers the %.1f samples/s asked again", lb_device_id(dev),
+			asked);
 	else
 		lb_warn("device %s delivers %.1f samples/s per input, not the %.1f asked "
 			"(interval_ms %d): announcing %.1f",
-			dev->spec.id, got, asked, p->interval_ms, target);
+			lb_device_id(dev), got, asked, p->interval_ms, target);
 	fm_announce(dev, p, target);
 	lb_device_changed(dev);
 }
@@ -280,7 +269,7 @@ static void fm_handle(lb_device *dev, fm_priv *p, const firmata_msg *m, int64_t 
 {
 	if (m->type == FIRMATA_MSG_ANALOG) {
 		int c = m->pin, s = c < MAX_CHANNELS ? p->stream_of[c] : -1;
-		if (s >= 0 && dev->running) {
+		if (s >= 0 && lb_device_running(dev)) {
 			int res = p->resolution[c] ? p->resolution[c] : 10;
 			float v = (float)(m->value * p->vref / ((1 << res) - 1));
 			/* the k-th last sample of the channel in this read was taken a period
@@ -297,7 +286,7 @@ static void fm_handle(lb_device *dev, fm_priv *p, const firmata_msg *m, int64_t 
 		/* a port's input pins as bits (others 0), sent when one of them changes */
 		if (m->pin < MAX_PORTS)
 			p->quiet[m->pin] = 0;
-		for (int k = 0; k < 8 && dev->running; k++) {
+		for (int k = 0; k < 8 && lb_device_running(dev); k++) {
 			int pin = 8 * m->pin + k;
 			if (pin < FIRMATA_MAX_PINS && p->pin_stream[pin] >= 0 &&
 			    is_input_mode(p->mode[pin]))
@@ -319,7 +308,7 @@ static void fm_handle(lb_device *dev, fm_priv *p, const firmata_msg *m, int64_t 
 		} else if (m->command == FIRMATA_STRING_DATA) {
 			char text[128];
 			if (firmata_decode_string(m->data, m->len, text, sizeof text) == 0)
-				lb_info("device %s says: %s", dev->spec.id, text);
+				lb_info("device %s says: %s", lb_device_id(dev), text);
 		}
 	}
 }
@@ -351,7 +340,7 @@ static int fm_pump(lb_device *dev, fm_priv *p, const lb_now *now)
 	}
 	if (p->parser.errors > p->bad_reported) {
 		lb_warn("device %s: %lu malformed byte(s) from the board (noise on the line?)",
-			dev->spec.id, p->parser.errors - p->bad_reported);
+			lb_device_id(dev), p->parser.errors - p->bad_reported);
 		p->bad_reported = p->parser.errors;
 	}
 	return n < 0 ? (int)n : 0;
@@ -476,7 +465,7 @@ static int fm_set_pin(lb_device *dev, fm_priv *p, int pin, int mode)
 	p->published[pin] = -1;
 	if (pin < 8 * MAX_PORTS && (rc = fm_write_port(p, pin / 8)) < 0)
 		return rc;
-	if (dev->running && pin < 8 * MAX_PORTS) {
+	if (lb_device_running(dev) && pin < 8 * MAX_PORTS) {
 		rc = fm_send(p, b,
 			     firmata_enc_report_digital(b, pin / 8, fm_port_has_input(p, pin / 8)));
 		if (is_input_mode(mode) && !p->feat.report_on_enable)
@@ -573,12 +562,14 @@ static void fm_close(lb_device *dev);
 /* Apply [firmata.NAME] inputs, pullup and interval_ms (bad values: a warning, not a failure). */
 static void fm_apply_config(lb_device *dev, fm_priv *p)
 {
-	const char *section = json_string_value(json_object_get(dev->spec.params, "section"));
+	const char *section =
+	    json_string_value(json_object_get(lb_device_get_spec(dev)->params, "section"));
 	static const char *const keys[] = {"inputs", "pullup"};
-	const char *ms = json_string_value(json_object_get(dev->spec.params, "interval_ms"));
+	const char *ms =
+	    json_string_value(json_object_get(lb_device_get_spec(dev)->params, "interval_ms"));
 
 	for (int k = 0; k < 2; k++) {
-		json_t *v = json_object_get(dev->spec.params, keys[k]);
+		json_t *v = json_object_get(lb_device_get_spec(dev)->params, keys[k]);
 		uint32_t mask[FIRMATA_MAX_PINS / 32];
 		lb_error err = {0};
 		if (!v)
@@ -610,14 +601,15 @@ static void fm_apply_config(lb_device *dev, fm_priv *p)
 
 static int fm_open(lb_device *dev, const lb_now *now, lb_error *err)
 {
-	const char *path = json_string_value(json_object_get(dev->spec.params, "path"));
+	const char *path =
+	    json_string_value(json_object_get(lb_device_get_spec(dev)->params, "path"));
 	fm_priv *p = calloc(1, sizeof *p);
 	uint8_t q[8];
 	int rc, n_analog, major, minor;
 
 	if (!p)
 		return lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
-	dev->priv = p;
+	lb_device_set_priv(dev, p);
 	p->interval_ms = 19;
 	p->vref = 5.0;
 	p->last_rx = now->mono;
@@ -643,7 +635,7 @@ static int fm_open(lb_device *dev, const lb_now *now, lb_error *err)
 	/* the version decides what the board can do (boards since 2.0 answer F9) */
 	if (fm_await(dev, p, have_version, q, firmata_enc_version_query(q), 1000000000LL) < 0)
 		lb_warn("device %s: no protocol version answer; assuming %d.%d as its firmware",
-			dev->spec.id, p->fw_major, p->fw_minor);
+			lb_device_id(dev), p->fw_major, p->fw_minor);
 	fm_version(p, &major, &minor);
 	p->feat = firmata_features_of(major, minor);
 	if (fm_await(dev, p, have_capabilities, q, firmata_enc_query(q, FIRMATA_CAPABILITY_QUERY),
@@ -686,7 +678,7 @@ static int fm_open(lb_device *dev, const lb_now *now, lb_error *err)
 		lb_sclock_init(&p->clock[c], 1000000LL * p->interval_ms);
 		p->enabled |= 1u << c;
 	}
-	n_analog = dev->nstreams;
+	n_analog = lb_device_nstreams(dev);
 	for (int pin = 0; pin < p->npins && pin < 8 * MAX_PORTS; pin++) {
 		/* a digital input stream per pin that is not an analog input: D2..D13 on an Uno */
 		char name[16];
@@ -708,12 +700,12 @@ static int fm_open(lb_device *dev, const lb_now *now, lb_error *err)
 	fm_announce(dev, p, 1000.0 / p->interval_ms);
 	lb_info("device %s: %s %d.%d (protocol %d.%d) on %s, %d pins, %d analog inputs, %d "
 		"digital pins, sampling every %d ms at the fastest",
-		dev->spec.id, p->firmware, p->fw_major, p->fw_minor, major, minor, path, p->npins,
-		n_analog, dev->nstreams - n_analog, p->feat.min_interval_ms);
+		lb_device_id(dev), p->firmware, p->fw_major, p->fw_minor, major, minor, path,
+		p->npins, n_analog, lb_device_nstreams(dev) - n_analog, p->feat.min_interval_ms);
 	/* sensors stream from the start, as the simulated ones do */
 	if (fm_start(dev, now, err) < 0)
 		goto fail;
-	dev->running = true;
+	lb_device_set_running(dev, true);
 	return 0;
 fail_write:
 	lb_error_set(err, LB_ERR_DEVICE, "%s: cannot write to the board", path);
@@ -724,7 +716,7 @@ fail:
 
 static int fm_start(lb_device *dev, const lb_now *now, lb_error *err)
 {
-	fm_priv *p = dev->priv;
+	fm_priv *p = lb_device_priv(dev);
 
 	p->last_rx = now->mono;
 	for (int c = 0; c < MAX_CHANNELS; c++)
@@ -739,7 +731,7 @@ static int fm_start(lb_device *dev, const lb_now *now, lb_error *err)
 
 static int fm_stop(lb_device *dev, lb_error *err)
 {
-	fm_priv *p = dev->priv;
+	fm_priv *p = lb_device_priv(dev);
 
 	if (fm_report(p, 0) < 0)
 		return lb_error_set(err, LB_ERR_DEVICE, "cannot write to the board");
@@ -748,18 +740,18 @@ static int fm_stop(lb_device *dev, lb_error *err)
 
 static void fm_close(lb_device *dev)
 {
-	fm_priv *p = dev->priv;
+	fm_priv *p = lb_device_priv(dev);
 
 	if (!p)
 		return;
 	lb_serial_destroy(&p->port);
 	free(p);
-	dev->priv = NULL;
+	lb_device_set_priv(dev, NULL);
 }
 
 static json_t *fm_config_get(lb_device *dev)
 {
-	fm_priv *p = dev->priv;
+	fm_priv *p = lb_device_priv(dev);
 	json_t *ch = json_array(), *outputs = json_object();
 	char version[16], name[16];
 	int major, minor;
@@ -780,12 +772,12 @@ static json_t *fm_config_get(lb_device *dev)
 	    version, "min_interval_ms", fm_min_interval(p, fm_nenabled(p)), "inputs",
 	    fm_pins_in(p, FIRMATA_MODE_INPUT), "pullup", fm_pins_in(p, FIRMATA_MODE_PULLUP),
 	    "outputs", outputs, "pullup_by", p->feat.pullup_mode ? "mode" : "port bit", "port",
-	    json_string_value(json_object_get(dev->spec.params, "path")));
+	    json_string_value(json_object_get(lb_device_get_spec(dev)->params, "path")));
 }
 
 static json_t *fm_limits_get(lb_device *dev)
 {
-	fm_priv *p = dev->priv;
+	fm_priv *p = lb_device_priv(dev);
 
 	/* the firmware's MINIMUM_SAMPLING_INTERVAL, or the line with the enabled inputs */
 	return json_pack("{s:{s:i,s:i},s:{s:f,s:f}}", "interval_ms", "min",
@@ -795,7 +787,7 @@ static json_t *fm_limits_get(lb_device *dev)
 
 static int fm_config_set(lb_device *dev, const char *key, const json_t *value, lb_error *err)
 {
-	fm_priv *p = dev->priv;
+	fm_priv *p = lb_device_priv(dev);
 
 	if (strcmp(key, "interval_ms") == 0) {
 		json_int_t ms = json_integer_value(value);
@@ -807,7 +799,7 @@ static int fm_config_set(lb_device *dev, const char *key, const json_t *value, l
 		p->interval_ms = (int)ms;
 		fm_announce(dev, p, 1000.0 / p->interval_ms);
 		fm_measure_restart(p);
-		if (dev->running && fm_report(p, 1) < 0)
+		if (lb_device_running(dev) && fm_report(p, 1) < 0)
 			return lb_error_set(err, LB_ERR_DEVICE, "cannot write to the board");
 		return 0;
 	}
@@ -843,7 +835,7 @@ static int fm_config_set(lb_device *dev, const char *key, const json_t *value, l
 			return LB_EFAIL;
 		p->enabled = mask;
 		fm_measure_restart(p);
-		if (dev->running && fm_report(p, 1) < 0)
+		if (lb_device_running(dev) && fm_report(p, 1) < 0)
 			return lb_error_set(err, LB_ERR_DEVICE, "cannot write to the board");
 		return 0;
 	}
@@ -884,7 +876,7 @@ static int fm_arg_pin(const fm_priv *p, const json_t *args, lb_error *err)
 static int fm_call(lb_device *dev, const char *action, const json_t *args, json_t **result,
 		   lb_error *err)
 {
-	fm_priv *p = dev->priv;
+	fm_priv *p = lb_device_priv(dev);
 	long long v = 0;
 	int pin;
 
@@ -927,7 +919,7 @@ static int fm_call(lb_device *dev, const char *action, const json_t *args, json_
 			if (is_input_mode((int)v) && p->pin_stream[pin] < 0)
 				lb_warn("device %s: D%d is an input but has no stream (the "
 					"board has more pins than a device has streams)",
-					dev->spec.id, pin);
+					lb_device_id(dev), pin);
 		} else {
 			uint8_t b[4];
 			if (fm_send(p, b, firmata_enc_pin_mode(b, pin, (int)v)) < 0)
@@ -961,7 +953,7 @@ static int fm_call(lb_device *dev, const char *action, const json_t *args, json_
 
 static int fm_pollitems(lb_device *dev, zmq_pollitem_t *items, int max)
 {
-	fm_priv *p = dev->priv;
+	fm_priv *p = lb_device_priv(dev);
 
 	if (max < 1)
 		return 0;
@@ -982,7 +974,7 @@ static void fm_quiet_ports(lb_device *dev, fm_priv *p, const lb_now *now, int64_
 	for (int k = 0; k < MAX_PORTS; k++) {
 		if (p->quiet[k] == -1)
 			p->quiet[k] = now->mono;
-		if (p->quiet[k] <= 0 || !dev->running)
+		if (p->quiet[k] <= 0 || !lb_device_running(dev))
 			continue;
 		if (now->mono - p->quiet[k] < QUIET_NS) {
 			if (*deadline < 0 || *deadline > p->quiet[k] + QUIET_NS)
@@ -1002,17 +994,17 @@ static void fm_quiet_ports(lb_device *dev, fm_priv *p, const lb_now *now, int64_
 static int fm_run(lb_device *dev, const lb_now *now, const zmq_pollitem_t *items, int nitems,
 		  int64_t *deadline)
 {
-	fm_priv *p = dev->priv;
+	fm_priv *p = lb_device_priv(dev);
 
 	(void)items, (void)nitems;
 	if (fm_pump(dev, p, now) == LB_EGONE)
 		return LB_EGONE;
-	if (dev->running && fm_nenabled(p))
+	if (lb_device_running(dev) && fm_nenabled(p))
 		fm_measure(dev, p, now->mono);
-	if (dev->running && p->enabled) {
+	if (lb_device_running(dev) && p->enabled) {
 		if (now->mono - p->last_rx > SILENCE_NS) {
-			lb_warn("device %s stopped answering (nothing for %lld s)", dev->spec.id,
-				SILENCE_NS / 1000000000LL);
+			lb_warn("device %s stopped answering (nothing for %lld s)",
+				lb_device_id(dev), SILENCE_NS / 1000000000LL);
 			return LB_EGONE;
 		}
 		*deadline = p->last_rx + SILENCE_NS + 1;

@@ -2,6 +2,8 @@
  */
 #include "emulator.h"
 
+#include "../../bridge/util/clock.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -24,13 +26,6 @@ struct gdx_emu {
 	int64_t t0;
 	uint64_t row;
 };
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 /* Queue a packet as input reports (dropped when the queue is full, as a full HID buffer would). */
 static void send_packet(gdx_emu *e, const uint8_t *pkt, size_t len)
@@ -111,7 +106,7 @@ static size_t answer(gdx_emu *e, const uint8_t *pkt, size_t len, uint8_t *out, s
 		if (len >= 11)
 			memcpy(&e->mask, pkt + 7, 4);
 		e->streaming = 1;
-		e->t0 = now_ns();
+		e->t0 = lb_clock_ns(CLOCK_MONOTONIC);
 		e->row = 0;
 		break;
 	case GDX_CMD_STOP: e->streaming = 0; break;
@@ -201,10 +196,10 @@ int gdx_emu_write(gdx_emu *e, const uint8_t *report, size_t len)
 
 int gdx_emu_read(gdx_emu *e, uint8_t *report, size_t cap, unsigned timeout_ms)
 {
-	int64_t end = now_ns() + (int64_t)timeout_ms * 1000000;
+	int64_t end = lb_clock_ns(CLOCK_MONOTONIC) + (int64_t)timeout_ms * 1000000;
 
 	for (;;) {
-		int64_t now = now_ns(), wake = end;
+		int64_t now = lb_clock_ns(CLOCK_MONOTONIC), wake = end;
 		measure(e, now);
 		if (e->n) {
 			size_t n = cap < GDX_REPORT_SIZE ? cap : GDX_REPORT_SIZE;

@@ -6,7 +6,7 @@
 #include <time.h>
 
 #include "../../bridge/util/config.h"
-#include "../../bridge/core/device.h"
+#include "../../bridge/sdk/device.h"
 #include "../../bridge/sdk/driver.h"
 #include "../../bridge/util/log.h"
 #include "../../protocols/godirect.h"
@@ -117,12 +117,6 @@ static void sysfs_attr(const char *port, const char *attr, char *out, size_t cap
 		out[--n] = '\0';
 }
 
-/* The device id for a section's or a serial number's tail (lb_make_id). */
-static void make_id(char *out, size_t cap, const char *tail)
-{
-	lb_make_id(out, cap, "godirect-", tail);
-}
-
 /* scan: Go Direct sensors on USB (08f7:0010), from libusb's device list (no transfer). */
 static int gd_scan(const lb_driver *drv, const lb_scan_ctx *ctx, lb_spec_list *out)
 {
@@ -166,7 +160,7 @@ static int gd_scan(const lb_driver *drv, const lb_scan_ctx *ctx, lb_spec_list *o
 			continue;
 		sysfs_attr(port, "serial", serial, sizeof serial);
 		sysfs_attr(port, "product", product, sizeof product);
-		make_id(id, sizeof id, serial[0] ? serial : port);
+		lb_make_id(id, sizeof id, "godirect-", serial[0] ? serial : port);
 		snprintf(name, sizeof name, "Vernier %s (Go Direct, USB)",
 			 product[0] ? product : "Go Direct sensor");
 		lb_spec_list_add(out, id, name, "sensor", false,
@@ -212,8 +206,8 @@ static int gd_write(lb_device *dev, gd_priv *p, const uint8_t *pkt, size_t len)
 						     WRITE_TIMEOUT_MS);
 		if (rc < 0) {
 			if (rc != LIBUSB_ERROR_NO_DEVICE)
-				lb_warn("device %s: cannot send command 0x%02x: %s", dev->spec.id,
-					pkt[4], libusb_error_name(rc));
+				lb_warn("device %s: cannot send command 0x%02x: %s",
+					lb_device_id(dev), pkt[4], libusb_error_name(rc));
 			return usb_rc(p, rc);
 		}
 	}
@@ -255,7 +249,7 @@ static void gd_measurement(lb_device *dev, gd_priv *p, const gdx_meas *m, const 
 	case GDX_MEAS_PERIOD:
 		if (m->has_value && m->period_us > 0 && m->period_us <= UINT32_MAX &&
 		    m->period_us != p->period_us) {
-			lb_info("device %s: the measurement period is %llu us", dev->spec.id,
+			lb_info("device %s: the measurement period is %llu us", lb_device_id(dev),
 				(unsigned long long)m->period_us);
 			p->period_us = (uint32_t)m->period_us;
 			gd_update_rates(dev, p);
@@ -268,7 +262,7 @@ static void gd_measurement(lb_device *dev, gd_priv *p, const gdx_meas *m, const 
 			lb_warn("device %s dropped %lu measurement(s) (%.3f s): a gap in t_dev, "
 				"nothing "
 				"published for them",
-				dev->spec.id, (unsigned long)m->dropped,
+				lb_device_id(dev), (unsigned long)m->dropped,
 				m->dropped * period_ns / 1e9);
 			for (int s = 0; s < GDX_MAX_SENSORS; s++)
 				if (p->enabled & (1u << s))
@@ -279,7 +273,7 @@ static void gd_measurement(lb_device *dev, gd_priv *p, const gdx_meas *m, const 
 			    period_ns ? (uint64_t)((at->mono - p->start_mono) / period_ns) : 0;
 			lb_warn("device %s dropped measurements (how many it did not say): t_dev "
 				"continues from the host's clock",
-				dev->spec.id);
+				lb_device_id(dev));
 			for (int s = 0; s < GDX_MAX_SENSORS; s++)
 				if ((p->enabled & (1u << s)) && p->sens[s].index < due)
 					p->sens[s].index = due;
@@ -329,7 +323,7 @@ static void gd_packet(lb_device *dev, gd_priv *p, const uint8_t *pkt, size_t len
 			p->have_reply = 1;
 		} else {
 			p->stray++; /* a late reply, or one nobody asked for */
-			lb_dbg("device %s: unexpected reply to command 0x%02x", dev->spec.id,
+			lb_dbg("device %s: unexpected reply to command 0x%02x", lb_device_id(dev),
 			       pkt[4]);
 		}
 		return;
@@ -374,7 +368,7 @@ static int gd_read(lb_device *dev, gd_priv *p, unsigned timeout_ms)
 		if (rc == LIBUSB_ERROR_NO_DEVICE)
 			return usb_rc(p, rc);
 		if (++p->io_errors == 1 || p->io_errors % 10 == 0)
-			lb_warn("device %s: input transfer failed: %s", dev->spec.id,
+			lb_warn("device %s: input transfer failed: %s", lb_device_id(dev),
 				libusb_error_name(rc));
 		return LB_EFAIL;
 	}
@@ -413,8 +407,8 @@ static int gd_command(lb_device *dev, gd_priv *p, const uint8_t *pkt, size_t len
 	rc = gd_write(dev, p, pkt, len);
 	if (rc < 0) {
 		p->awaited = 0;
-		lb_error_set(err, LB_ERR_DEVICE, "%s: cannot send command 0x%02x%s", dev->spec.id,
-			     cmd, rc == LB_EGONE ? " (unplugged)" : "");
+		lb_error_set(err, LB_ERR_DEVICE, "%s: cannot send command 0x%02x%s",
+			     lb_device_id(dev), cmd, rc == LB_EGONE ? " (unplugged)" : "");
 		return rc;
 	}
 	deadline = lb_now_read().mono + CMD_TIMEOUT_NS;
@@ -422,15 +416,16 @@ static int gd_command(lb_device *dev, gd_priv *p, const uint8_t *pkt, size_t len
 		if (lb_now_read().mono >= deadline) {
 			p->awaited = 0;
 			lb_error_set(err, LB_ERR_TIMEOUT,
-				     "%s: no reply to command 0x%02x within %lld s", dev->spec.id,
-				     cmd, CMD_TIMEOUT_NS / 1000000000LL);
+				     "%s: no reply to command 0x%02x within %lld s",
+				     lb_device_id(dev), cmd, CMD_TIMEOUT_NS / 1000000000LL);
 			return LB_EAGAIN;
 		}
 		rc = gd_read(dev, p, CMD_READ_MS);
 		if (rc == LB_EGONE || (rc < 0 && p->io_errors >= MAX_IO_ERRORS)) {
 			p->awaited = 0;
 			lb_error_set(err, LB_ERR_DEVICE,
-				     "%s: %s while waiting for the reply to 0x%02x", dev->spec.id,
+				     "%s: %s while waiting for the reply to 0x%02x",
+				     lb_device_id(dev),
 				     rc == LB_EGONE ? "unplugged" : "transfers fail", cmd);
 			return rc == LB_EGONE ? LB_EGONE : LB_EFAIL;
 		}
@@ -526,8 +521,8 @@ static int gd_stream_name(lb_device *dev, const gd_sensor *gs, char *out, size_t
 	while (n && out[n - 1] == '_')
 		n--;
 	out[n] = '\0';
-	for (int i = 0; i < dev->nstreams; i++)
-		taken |= strcmp(dev->streams[i].name, out) == 0;
+	for (int i = 0; i < lb_device_nstreams(dev); i++)
+		taken |= strcmp(lb_device_stream_name(dev, i), out) == 0;
 	if (n > 0 && !taken)
 		return 1;
 	snprintf(out, cap, "s%d", gs->info.number);
@@ -577,13 +572,14 @@ static void gd_add_streams(lb_device *dev, gd_priv *p)
 /* Start measuring the enabled sensors at the current period; 0 or negative with err set. */
 static int gd_start(lb_device *dev, const lb_now *now, lb_error *err)
 {
-	gd_priv *p = dev->priv;
+	gd_priv *p = lb_device_priv(dev);
 	uint8_t pkt[32];
 	gdx_reply rep;
 	int rc;
 
 	if (!p->enabled)
-		return lb_error_set(err, LB_ERR_DEVICE, "%s: no sensor is enabled", dev->spec.id);
+		return lb_error_set(err, LB_ERR_DEVICE, "%s: no sensor is enabled",
+				    lb_device_id(dev));
 	rc = gd_command(dev, p, pkt, gdx_enc_set_period(pkt, sizeof pkt, &p->counter, p->period_us),
 			&rep, err);
 	if (rc < 0)
@@ -597,7 +593,7 @@ static int gd_start(lb_device *dev, const lb_now *now, lb_error *err)
 			err);
 	if (rc == 0 && rep.len >= 1 && rep.payload[0] != 0) {
 		lb_error_set(err, LB_ERR_DEVICE, "%s refused to start (status 0x%02x)",
-			     dev->spec.id, rep.payload[0]);
+			     lb_device_id(dev), rep.payload[0]);
 		rc = LB_EFAIL;
 	}
 	if (rc < 0) {
@@ -610,7 +606,7 @@ static int gd_start(lb_device *dev, const lb_now *now, lb_error *err)
 /* Stop measuring; 0 or negative with err set (nothing to do for an unplugged device). */
 static int gd_stop(lb_device *dev, lb_error *err)
 {
-	gd_priv *p = dev->priv;
+	gd_priv *p = lb_device_priv(dev);
 	uint8_t pkt[32];
 	gdx_reply rep;
 
@@ -627,7 +623,7 @@ static int gd_stop(lb_device *dev, lb_error *err)
 /* Release the interface (giving it back to the kernel's driver if we took it) and libusb. */
 static void gd_close(lb_device *dev)
 {
-	gd_priv *p = dev->priv;
+	gd_priv *p = lb_device_priv(dev);
 
 	if (!p)
 		return;
@@ -642,7 +638,7 @@ static void gd_close(lb_device *dev)
 		libusb_exit(p->usb);
 	gdx_emu_destroy(p->emu);
 	free(p);
-	dev->priv = NULL;
+	lb_device_set_priv(dev, NULL);
 }
 
 /*
@@ -690,7 +686,7 @@ static int gd_usb_open(lb_device *dev, gd_priv *p, lb_error *err)
 	ssize_t n;
 	int rc;
 
-	if (json_is_true(json_object_get(dev->spec.params, "emulated"))) {
+	if (json_is_true(json_object_get(lb_device_get_spec(dev)->params, "emulated"))) {
 		/* the simulated lab: the same packets, through reports, without USB */
 		p->emu = gdx_emu_new();
 		return p->emu ? 0 : lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
@@ -778,7 +774,7 @@ static int gd_handshake(lb_device *dev, gd_priv *p, lb_error *err)
 	    gdx_decode_mask(rep.payload, rep.len, &p->available) < 0) {
 		if (!err->message[0])
 			lb_error_set(err, LB_ERR_DEVICE, "%s: malformed reply in the handshake",
-				     dev->spec.id);
+				     lb_device_id(dev));
 		return LB_EFAIL;
 	}
 	for (int s = 0; s < GDX_MAX_SENSORS; s++) {
@@ -790,7 +786,7 @@ static int gd_handshake(lb_device *dev, gd_priv *p, lb_error *err)
 			return LB_EFAIL;
 		if (gdx_decode_sensor_info(rep.payload, rep.len, &info) < 0 || info.number != s) {
 			lb_warn("device %s: malformed information on sensor %d, left out",
-				dev->spec.id, s);
+				lb_device_id(dev), s);
 			continue;
 		}
 		/* godirect-js: a sensor id of 0 is not a sensor */
@@ -808,14 +804,15 @@ static int gd_handshake(lb_device *dev, gd_priv *p, lb_error *err)
  */
 static int gd_open(lb_device *dev, const lb_now *now, lb_error *err)
 {
-	const char *port = json_string_value(json_object_get(dev->spec.params, "port"));
+	const char *port =
+	    json_string_value(json_object_get(lb_device_get_spec(dev)->params, "port"));
 	gd_priv *p = calloc(1, sizeof *p);
 	char names[256] = "";
 	size_t nn = 0;
 
 	if (!p)
 		return lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
-	dev->priv = p;
+	lb_device_set_priv(dev, p);
 	p->counter = GDX_COUNTER_INIT;
 	p->open_mono = now->mono;
 	snprintf(p->port, sizeof p->port, "%s", port ? port : "");
@@ -833,16 +830,17 @@ static int gd_open(lb_device *dev, const lb_now *now, lb_error *err)
 	}
 	p->period_us = gd_default_period(p);
 	gd_add_streams(dev, p);
-	for (int i = 0; i < dev->nstreams && nn + 40 < sizeof names; i++)
-		nn += (size_t)snprintf(names + nn, sizeof names - nn, "%s%s (%s)", i ? ", " : "",
-				       dev->streams[i].name, dev->streams[i].unit);
+	for (int i = 0; i < lb_device_nstreams(dev) && nn + 40 < sizeof names; i++)
+		nn +=
+		    (size_t)snprintf(names + nn, sizeof names - nn, "%s%s (%s)", i ? ", " : "",
+				     lb_device_stream_name(dev, i), lb_device_stream_unit(dev, i));
 	lb_info("device %s: %s %s, firmware %u.%u.%u, battery %u %%, on USB %s; sensors: %s",
-		dev->spec.id, p->info.order_code, p->info.serial, p->status.fw_major,
+		lb_device_id(dev), p->info.order_code, p->info.serial, p->status.fw_major,
 		p->status.fw_minor, p->status.fw_build, p->status.battery_percent, p->port, names);
-	if (json_is_true(json_object_get(dev->spec.params, "autostart"))) {
+	if (json_is_true(json_object_get(lb_device_get_spec(dev)->params, "autostart"))) {
 		if (gd_start(dev, now, err) < 0)
 			goto fail;
-		dev->running = true;
+		lb_device_set_running(dev, true);
 	}
 	return 0;
 fail:
@@ -864,7 +862,7 @@ static json_t *gd_sensor_list(uint32_t mask)
 /* Settings (period_us, sensors) and what the device said about itself, as a new object. */
 static json_t *gd_config_get(lb_device *dev)
 {
-	gd_priv *p = dev->priv;
+	gd_priv *p = lb_device_priv(dev);
 	char fw[32];
 
 	snprintf(fw, sizeof fw, "%u.%u.%u", p->info.fw_major, p->info.fw_minor, p->info.fw_build);
@@ -881,7 +879,7 @@ static json_t *gd_limits_get(lb_device *dev)
 {
 	uint32_t lo, hi, g;
 
-	gd_limits(dev->priv, &lo, &hi, &g);
+	gd_limits(lb_device_priv(dev), &lo, &hi, &g);
 	return json_pack("{s:{s:I,s:I,s:I}}", "period_us", "min", (json_int_t)lo, "max",
 			 (json_int_t)hi, "step", (json_int_t)g);
 }
@@ -894,7 +892,7 @@ static int gd_restart(lb_device *dev, gd_priv *p, lb_error *err)
 	if (!p->streaming)
 		return 0;
 	if (gd_stop(dev, err) < 0 || gd_start(dev, &now, err) < 0) {
-		dev->running = p->streaming != 0;
+		lb_device_set_running(dev, p->streaming != 0);
 		return LB_EFAIL;
 	}
 	return 0;
@@ -907,7 +905,7 @@ static int gd_restart(lb_device *dev, gd_priv *p, lb_error *err)
  */
 static int gd_config_set(lb_device *dev, const char *key, const json_t *value, lb_error *err)
 {
-	gd_priv *p = dev->priv;
+	gd_priv *p = lb_device_priv(dev);
 
 	if (strcmp(key, "period_us") == 0) {
 		uint32_t lo, hi, g;
@@ -964,13 +962,13 @@ static void gd_warn_counters(lb_device *dev, gd_priv *p, const lb_now *now)
 	if (p->bad_checksum > p->shown_bad) {
 		lb_warn(
 		    "device %s: %lu packet(s) with a bad checksum dropped (t_dev shows the gap)",
-		    dev->spec.id, p->bad_checksum - p->shown_bad);
+		    lb_device_id(dev), p->bad_checksum - p->shown_bad);
 		p->shown_bad = p->bad_checksum;
 		p->next_warn = now->mono + WARN_EVERY_NS;
 	}
 	if (p->malformed + p->reasm.errors > p->shown_malformed) {
-		lb_warn("device %s: %lu malformed packet(s) or report(s) dropped", dev->spec.id,
-			p->malformed + p->reasm.errors - p->shown_malformed);
+		lb_warn("device %s: %lu malformed packet(s) or report(s) dropped",
+			lb_device_id(dev), p->malformed + p->reasm.errors - p->shown_malformed);
 		p->shown_malformed = p->malformed + p->reasm.errors;
 		p->next_warn = now->mono + WARN_EVERY_NS;
 	}
@@ -984,7 +982,7 @@ static void gd_warn_counters(lb_device *dev, gd_priv *p, const lb_now *now)
 static int gd_run(lb_device *dev, const lb_now *now, const zmq_pollitem_t *items, int nitems,
 		  int64_t *deadline)
 {
-	gd_priv *p = dev->priv;
+	gd_priv *p = lb_device_priv(dev);
 	int rc = RD_REPORT;
 
 	(void)items, (void)nitems;
@@ -996,17 +994,18 @@ static int gd_run(lb_device *dev, const lb_now *now, const zmq_pollitem_t *items
 		rc = gd_read(dev, p, STREAM_READ_MS);
 	gd_warn_counters(dev, p, now);
 	if (rc == LB_EGONE) {
-		lb_warn("device %s was unplugged", dev->spec.id);
+		lb_warn("device %s was unplugged", lb_device_id(dev));
 		return LB_EGONE;
 	}
 	if (rc < 0 && p->io_errors >= MAX_IO_ERRORS) {
-		lb_warn("device %s stopped answering (%d transfer errors in a row)", dev->spec.id,
-			p->io_errors);
+		lb_warn("device %s stopped answering (%d transfer errors in a row)",
+			lb_device_id(dev), p->io_errors);
 		return LB_EGONE;
 	}
 	/* RD_REPORT (more may be waiting) and RD_TIMEOUT (the read already waited): read again at
-	 * once; after an empty transfer or an error, wait a little */
-	*deadline = rc == RD_EMPTY || rc < 0 ? lb_now_read().mono + IDLE_NS : now->mono;
+	 * once; after an empty transfer or an error (both come back at once: now is not stale),
+	 * wait a little */
+	*deadline = rc == RD_EMPTY || rc < 0 ? now->mono + IDLE_NS : now->mono;
 	return 0;
 }
 

@@ -1,6 +1,8 @@
 /* emulator.c - a micro:bit printing sensor lines on a pseudo-terminal, for the simulated lab. */
 #include "emulator.h"
 
+#include "../../bridge/util/clock.h"
+
 #include "../../bridge/sim/ptyboard.h"
 #include "../../bridge/sim/simmath.h"
 
@@ -24,13 +26,6 @@ struct lines_emu {
 	atomic_int fault;
 };
 
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 /* Print text to the host (what the pty cannot take is dropped, like a UART would). */
 static void emit(lines_emu *e, const char *text)
 {
@@ -42,12 +37,12 @@ static void *emu_thread(void *arg)
 {
 	lines_emu *e = arg;
 	int open_ = 0;
-	int64_t next = 0, t0 = now_ns();
+	int64_t next = 0, t0 = lb_clock_ns(CLOCK_MONOTONIC);
 	uint64_t rng = 0x2545F4914F6CDD1DULL;
 
 	while (!lb_pty_board_stopping(&e->b)) {
 		struct pollfd p = {e->b.master, POLLIN, 0};
-		int64_t now = now_ns(), wait = open_ ? next - now : 20000000LL;
+		int64_t now = lb_clock_ns(CLOCK_MONOTONIC), wait = open_ ? next - now : 20000000LL;
 		struct timespec ts;
 		char line[128];
 
@@ -67,7 +62,7 @@ static void *emu_thread(void *arg)
 			if (read(e->b.master, sink, sizeof sink) < 0)
 				continue; /* the host may type: the program ignores it */
 		}
-		now = now_ns();
+		now = lb_clock_ns(CLOCK_MONOTONIC);
 		if (!open_) {
 			open_ = 1; /* the port was opened: the program (re)starts */
 			if (atomic_load(&e->fault) != LINES_EMU_SILENT)

@@ -6,11 +6,11 @@
 #include <unistd.h>
 
 #include "../../bridge/util/config.h"
-#include "../../bridge/core/device.h"
+#include "../../bridge/sdk/device.h"
 #include "../../bridge/sdk/driver.h"
 #include "../../bridge/sim/emulated.h"
 #include "../../bridge/util/log.h"
-#include "../../bridge/core/request.h"
+#include "../../bridge/sdk/params.h"
 #include "../../bridge/sdk/serial.h"
 #include "../../protocols/lines.h"
 #include "emulator.h"
@@ -45,52 +45,37 @@ typedef struct ln_priv {
 	size_t npend, off;
 } ln_priv;
 
-/* The device id for a section's or a serial number's tail (lb_make_id). */
-static void make_id(char *out, size_t cap, const char *tail)
-{
-	lb_make_id(out, cap, "lines-", tail);
-}
-
 /* scan: configured [lines.NAME] sections, and ports whose hint is "lines" (the emulator). */
 static int ln_scan(const lb_driver *drv, const lb_scan_ctx *ctx, lb_spec_list *out)
 {
-	const char *section;
-	json_t *sec, *port;
+	lb_config_device d = {0};
+	json_t *port;
 	size_t i;
 
 	(void)drv;
-	json_object_foreach((json_t *)ctx->config, section, sec)
-	{
-		const char *path, *title;
-		char id[64];
+	while (lb_scan_sections(ctx, "lines", "lines-", "Serial sensor board", &d)) {
+		const char *path, *channels;
 		double baud, silence;
 		lb_error err;
 		json_t *params;
-		if (strncmp(section, "lines.", 6) != 0)
-			continue;
-		make_id(id, sizeof id, section + 6);
-		title = lb_config_str(ctx->config, section, "title", "Serial sensor board");
-		path = lb_scan_port(ctx, section, "port", out, id, title, "sensor");
+		path = lb_scan_port(ctx, d.section, "port", out, d.id, d.title, "sensor");
 		if (!path)
 			continue; /* listed as absent, with the reason */
-		params = json_pack("{s:s}", "path", path);
-		if (lb_config_num(ctx->config, section, "baud", 1200, 4000000, DEFAULT_BAUD, &baud,
-				  &err) < 0 ||
-		    lb_config_num(ctx->config, section, "silence_s", 0.5, 3600, DEFAULT_SILENCE_S,
+		if (lb_config_num(ctx->config, d.section, "baud", 1200, 4000000, DEFAULT_BAUD,
+				  &baud, &err) < 0 ||
+		    lb_config_num(ctx->config, d.section, "silence_s", 0.5, 3600, DEFAULT_SILENCE_S,
 				  &silence, &err) < 0) {
 			/* the message names the file and line; listed as absent (logged once) */
-			lb_spec_list_absent(out, id, title, "sensor", ctx->config, section,
+			lb_spec_list_absent(out, d.id, d.title, "sensor", ctx->config, d.section,
 					    err.message);
-			json_decref(params);
 			continue;
 		}
-		json_object_set_new(params, "baud", json_real(baud));
-		json_object_set_new(params, "silence_s", json_real(silence));
-		if (lb_config_str(ctx->config, section, "channels", NULL))
-			json_object_set_new(
-			    params, "channels",
-			    json_string(lb_config_str(ctx->config, section, "channels", NULL)));
-		lb_spec_list_add(out, id, title, "sensor", false, params);
+		params =
+		    json_pack("{s:s,s:f,s:f}", "path", path, "baud", baud, "silence_s", silence);
+		channels = lb_config_str(ctx->config, d.section, "channels", NULL);
+		if (params && channels)
+			json_object_set_new(params, "channels", json_string(channels));
+		lb_spec_list_add(out, d.id, d.title, "sensor", false, params);
 	}
 	json_array_foreach(ctx->ports, i, port)
 	{
@@ -99,7 +84,7 @@ static int ln_scan(const lb_driver *drv, const lb_scan_ctx *ctx, lb_spec_list *o
 		char id[64];
 		if (!hint || strcmp(hint, "lines") != 0)
 			continue;
-		make_id(id, sizeof id, serial && *serial ? serial : "board");
+		lb_make_id(id, sizeof id, "lines-", serial && *serial ? serial : "board");
 		lb_spec_list_add(
 		    out, id, json_string_value(json_object_get(port, "description")), "sensor",
 		    json_is_true(json_object_get(port, "simulated")),
@@ -227,25 +212,28 @@ static void ln_close(lb_device *dev);
 
 static int ln_open(lb_device *dev, const lb_now *now, lb_error *err)
 {
-	const char *path = json_string_value(json_object_get(dev->spec.params, "path"));
+	const char *path =
+	    json_string_value(json_object_get(lb_device_get_spec(dev)->params, "path"));
 	ln_priv *p = calloc(1, sizeof *p);
 	double baud = DEFAULT_BAUD;
 
 	if (!p)
 		return lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
-	dev->priv = p;
-	p->silence_s = json_number_value(json_object_get(dev->spec.params, "silence_s"));
+	lb_device_set_priv(dev, p);
+	p->silence_s =
+	    json_number_value(json_object_get(lb_device_get_spec(dev)->params, "silence_s"));
 	if (p->silence_s <= 0)
 		p->silence_s = DEFAULT_SILENCE_S;
-	if (json_is_number(json_object_get(dev->spec.params, "baud")))
-		baud = json_number_value(json_object_get(dev->spec.params, "baud"));
+	if (json_is_number(json_object_get(lb_device_get_spec(dev)->params, "baud")))
+		baud = json_number_value(json_object_get(lb_device_get_spec(dev)->params, "baud"));
 	p->port = lb_serial_open(path, (int)baud, err);
 	if (!p->port)
 		goto fail;
-	if (json_is_string(json_object_get(dev->spec.params, "channels"))) {
-		if (declare_configured(
-			dev, p, json_string_value(json_object_get(dev->spec.params, "channels")),
-			err) < 0)
+	if (json_is_string(json_object_get(lb_device_get_spec(dev)->params, "channels"))) {
+		if (declare_configured(dev, p,
+				       json_string_value(json_object_get(
+					   lb_device_get_spec(dev)->params, "channels")),
+				       err) < 0)
 			goto fail;
 	} else {
 		/* learn the channels from what the board prints first */
@@ -292,8 +280,9 @@ static int ln_open(lb_device *dev, const lb_now *now, lb_error *err)
 			goto fail;
 	}
 	p->last_rx = now->mono;
-	dev->running = true; /* boards print all the time: the streams run from the start */
-	lb_info("device %s: %d channels on %s", dev->spec.id, p->nch, path);
+	lb_device_set_running(dev,
+			      true); /* boards print all the time: the streams run from the start */
+	lb_info("device %s: %d channels on %s", lb_device_id(dev), p->nch, path);
 	return 0;
 fail:
 	ln_close(dev);
@@ -302,18 +291,18 @@ fail:
 
 static void ln_close(lb_device *dev)
 {
-	ln_priv *p = dev->priv;
+	ln_priv *p = lb_device_priv(dev);
 
 	if (!p)
 		return;
 	lb_serial_destroy(&p->port);
 	free(p);
-	dev->priv = NULL;
+	lb_device_set_priv(dev, NULL);
 }
 
 static int ln_start(lb_device *dev, const lb_now *now, lb_error *err)
 {
-	ln_priv *p = dev->priv;
+	ln_priv *p = lb_device_priv(dev);
 
 	(void)err;
 	p->last_rx = now->mono;
@@ -322,19 +311,20 @@ static int ln_start(lb_device *dev, const lb_now *now, lb_error *err)
 
 static json_t *ln_config_get(lb_device *dev)
 {
-	ln_priv *p = dev->priv;
+	ln_priv *p = lb_device_priv(dev);
 	json_t *ch = json_array();
 
 	for (int k = 0; k < p->nch; k++)
 		json_array_append_new(ch, json_string(p->name[k]));
-	return json_pack("{s:o,s:f,s:s,s:I}", "channels", ch, "silence_s", p->silence_s, "port",
-			 json_string_value(json_object_get(dev->spec.params, "path")), "bad_lines",
-			 (json_int_t)p->bad);
+	return json_pack(
+	    "{s:o,s:f,s:s,s:I}", "channels", ch, "silence_s", p->silence_s, "port",
+	    json_string_value(json_object_get(lb_device_get_spec(dev)->params, "path")),
+	    "bad_lines", (json_int_t)p->bad);
 }
 
 static int ln_config_set(lb_device *dev, const char *key, const json_t *value, lb_error *err)
 {
-	ln_priv *p = dev->priv;
+	ln_priv *p = lb_device_priv(dev);
 
 	if (strcmp(key, "silence_s") == 0) {
 		if (!json_is_number(value) || json_number_value(value) < 0.5 ||
@@ -367,7 +357,7 @@ static void publish(lb_device *dev, ln_priv *p, const lines_record *rec, const l
 
 static int ln_pollitems(lb_device *dev, zmq_pollitem_t *items, int max)
 {
-	ln_priv *p = dev->priv;
+	ln_priv *p = lb_device_priv(dev);
 
 	if (max < 1)
 		return 0;
@@ -378,7 +368,7 @@ static int ln_pollitems(lb_device *dev, zmq_pollitem_t *items, int max)
 static int ln_run(lb_device *dev, const lb_now *now, const zmq_pollitem_t *items, int nitems,
 		  int64_t *deadline)
 {
-	ln_priv *p = dev->priv;
+	ln_priv *p = lb_device_priv(dev);
 	char line[LINES_MAX_LEN + 1];
 	int r;
 
@@ -387,7 +377,7 @@ static int ln_run(lb_device *dev, const lb_now *now, const zmq_pollitem_t *items
 		lines_record rec;
 		lines_kind k = lines_parse(line, &rec, p->last_error, sizeof p->last_error);
 		if (k == LINES_DATA && (rec.named || rec.n == p->nch)) {
-			if (dev->running)
+			if (lb_device_running(dev))
 				publish(dev, p, &rec, now);
 		} else if (k == LINES_DATA) {
 			p->bad++;
@@ -400,16 +390,16 @@ static int ln_run(lb_device *dev, const lb_now *now, const zmq_pollitem_t *items
 	if (r == LB_EGONE)
 		return LB_EGONE;
 	if (p->bad > p->bad_reported && now->mono - p->last_warn > WARN_EVERY_NS) {
-		lb_warn("device %s: %lu garbled line(s) skipped (last: %s)", dev->spec.id,
+		lb_warn("device %s: %lu garbled line(s) skipped (last: %s)", lb_device_id(dev),
 			p->bad - p->bad_reported, p->last_error);
 		p->bad_reported = p->bad;
 		p->last_warn = now->mono;
 	}
-	if (dev->running) {
+	if (lb_device_running(dev)) {
 		int64_t silence = (int64_t)(p->silence_s * 1e9);
 		if (now->mono - p->last_rx > silence) {
-			lb_warn("device %s stopped answering (nothing for %.1f s)", dev->spec.id,
-				p->silence_s);
+			lb_warn("device %s stopped answering (nothing for %.1f s)",
+				lb_device_id(dev), p->silence_s);
 			return LB_EGONE;
 		}
 		*deadline = p->last_rx + silence + 1;

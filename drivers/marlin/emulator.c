@@ -2,6 +2,8 @@
  */
 #include "emulator.h"
 
+#include "../../bridge/util/clock.h"
+
 #include "../../bridge/sim/ptyboard.h"
 #include "../../bridge/sim/simmath.h"
 
@@ -97,14 +99,6 @@ struct marlin_emu {
 	double rx_clock, tx_clock;
 	int rx_pending, tx_pending, tx_blocked;
 };
-
-/* Monotonic time in ns; cannot fail. */
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * SEC + ts.tv_nsec;
-}
 
 /* A simulated duration of s seconds in ns, scaled by time_scale. */
 static int64_t sim_ns(const marlin_emu *e, double s)
@@ -669,7 +663,7 @@ static void receive(marlin_emu *e, const uint8_t *p, size_t n, int64_t now)
 	for (size_t i = 0; i < n; i++) {
 		int r = ep_update(e, p[i]);
 		if (r == 112) {
-			atomic_store(&e->estop_ns, (long long)now_ns());
+			atomic_store(&e->estop_ns, (long long)lb_clock_ns(CLOCK_MONOTONIC));
 			kill_board(e);
 			return;
 		}
@@ -867,9 +861,10 @@ static void *emu_thread(void *arg)
 
 	if (!buf)
 		return NULL;
-	e->last_temp_ns = now_ns();
+	e->last_temp_ns = lb_clock_ns(CLOCK_MONOTONIC);
 	while (!lb_pty_board_stopping(&e->b)) {
-		int64_t now = now_ns(), deadline = next_deadline(e, now), wait = deadline - now;
+		int64_t now = lb_clock_ns(CLOCK_MONOTONIC), deadline = next_deadline(e, now),
+			wait = deadline - now;
 		struct pollfd p = {e->b.master, 0, 0};
 		struct timespec ts;
 
@@ -884,7 +879,7 @@ static void *emu_thread(void *arg)
 		ts = (struct timespec){wait / SEC, wait % SEC};
 		if (ppoll(&p, 1, &ts, NULL) < 0 && errno != EINTR)
 			break;
-		now = now_ns();
+		now = lb_clock_ns(CLOCK_MONOTONIC);
 		update_temps(e, now);
 		if (p.revents & POLLHUP) {
 			if (e->open_) {

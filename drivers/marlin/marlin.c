@@ -6,10 +6,11 @@
 #include <unistd.h>
 
 #include "../../bridge/util/config.h"
-#include "../../bridge/core/device.h"
+#include "../../bridge/sdk/device.h"
 #include "../../bridge/sdk/driver.h"
 #include "../../bridge/sim/emulated.h"
 #include "../../bridge/util/log.h"
+#include "../../bridge/util/yesno.h"
 #include "../../bridge/services/print/printq.h"
 #include "emulator.h"
 #include "link.h"
@@ -35,12 +36,6 @@
  *   cancel_gcode = M104 S0 | M140 S0 | M107 | M84   sent when a job is cancelled
  * The simulated lab's printer is found through its port hint "marlin".
  */
-
-/* The device id for a section's or a serial number's tail (lb_make_id). */
-static void make_id(char *out, size_t cap, const char *tail)
-{
-	lb_make_id(out, cap, "printer-", tail);
-}
 
 /* Read a number option of a [marlin.NAME] section into params; 0, or -1 with the message in
  * params._error. */
@@ -98,10 +93,8 @@ static int param_resend_ok(const json_t *cfg, const char *section, json_t *param
 
 	if (strcmp(v, "auto") == 0)
 		k = MK_RESEND_OK_UNKNOWN;
-	else if (strcmp(v, "yes") == 0 || strcmp(v, "1") == 0)
-		k = MK_RESEND_OK_YES;
-	else if (strcmp(v, "no") == 0 || strcmp(v, "0") == 0)
-		k = MK_RESEND_OK_NO;
+	else if (lb_yesno(v) >= 0)
+		k = lb_yesno(v) ? MK_RESEND_OK_YES : MK_RESEND_OK_NO;
 	else {
 		lb_err("[%s] resend_ok = %s: auto, yes or no", section, v);
 		return -1;
@@ -117,10 +110,8 @@ static int param_pace(const json_t *cfg, const char *section, int *out)
 
 	if (strcmp(v, "auto") == 0)
 		*out = MK_PACE_AUTO;
-	else if (strcmp(v, "0") == 0 || strcmp(v, "no") == 0 || strcmp(v, "off") == 0)
-		*out = 0;
-	else if (strcmp(v, "1") == 0 || strcmp(v, "yes") == 0 || strcmp(v, "on") == 0)
-		*out = 1;
+	else if (lb_yesno(v) >= 0)
+		*out = lb_yesno(v);
 	else {
 		lb_err("[%s] pace = %s: auto, 0 or 1", section, v);
 		return -1;
@@ -161,21 +152,17 @@ static void set_pacing(const lb_scan_ctx *ctx, const char *path, int pace_cfg, l
 static int mk_scan(const lb_driver *drv, const lb_scan_ctx *ctx, lb_spec_list *out)
 {
 	static const char *const gcodes[] = {"pause_gcode", "resume_gcode", "cancel_gcode"};
-	const char *section;
-	json_t *sec, *port;
+	lb_config_device d = {0};
+	json_t *port;
 	size_t i;
 
 	(void)drv;
-	json_object_foreach((json_t *)ctx->config, section, sec)
-	{
-		const char *path, *title;
-		char id[64];
+	while (lb_scan_sections(ctx, "marlin", "printer-", "3D printer", &d)) {
+		const char *section = d.section;
+		const char *path, *title = d.title;
+		const char *id = d.id;
 		json_t *params;
 		int pace;
-		if (strncmp(section, "marlin.", 7) != 0)
-			continue;
-		make_id(id, sizeof id, section + 7);
-		title = lb_config_str(ctx->config, section, "title", "3D printer");
 		path = lb_scan_port(ctx, section, "port", out, id, title, "printer");
 		if (!path)
 			continue; /* listed as absent, with the reason */
@@ -219,7 +206,7 @@ static int mk_scan(const lb_driver *drv, const lb_scan_ctx *ctx, lb_spec_list *o
 			continue;
 		if (configured_port(ctx->config, json_string_value(json_object_get(port, "path"))))
 			continue;
-		make_id(id, sizeof id, serial && *serial ? serial : "usb");
+		lb_make_id(id, sizeof id, "printer-", serial && *serial ? serial : "usb");
 		{
 			const char *path = json_string_value(json_object_get(port, "path"));
 			json_t *params = json_pack("{s:s,s:o}", "path", path, "policy",
@@ -237,7 +224,7 @@ static int mk_scan(const lb_driver *drv, const lb_scan_ctx *ctx, lb_spec_list *o
 /* A number from the spec's params, or def. */
 static double spec_num(lb_device *dev, const char *key, double def)
 {
-	json_t *v = json_object_get(dev->spec.params, key);
+	json_t *v = json_object_get(lb_device_get_spec(dev)->params, key);
 
 	return json_is_number(v) ? json_number_value(v) : def;
 }
@@ -245,7 +232,7 @@ static double spec_num(lb_device *dev, const char *key, double def)
 /* A string from the spec's params, or def, into out[cap]. */
 static void spec_str(lb_device *dev, const char *key, const char *def, char *out, size_t cap)
 {
-	const char *v = json_string_value(json_object_get(dev->spec.params, key));
+	const char *v = json_string_value(json_object_get(lb_device_get_spec(dev)->params, key));
 
 	snprintf(out, cap, "%s", v ? v : def);
 }
@@ -254,12 +241,13 @@ static void mk_close(lb_device *dev);
 
 static int mk_open(lb_device *dev, const lb_now *now, lb_error *err)
 {
-	const char *path = json_string_value(json_object_get(dev->spec.params, "path"));
+	const char *path =
+	    json_string_value(json_object_get(lb_device_get_spec(dev)->params, "path"));
 	mk_priv *p = calloc(1, sizeof *p);
 
 	if (!p)
 		return lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
-	dev->priv = p;
+	lb_device_set_priv(dev, p);
 	p->inflight_cfg = (int)spec_num(dev, "inflight", 0);
 	p->rx_buffer = (int)spec_num(dev, "rx_buffer", 127);
 	p->baud = (long)spec_num(dev, "baud", DEFAULT_BAUD);
@@ -283,7 +271,7 @@ static int mk_open(lb_device *dev, const lb_now *now, lb_error *err)
 	{
 		/* the queue's policy, read once from [print] by lb_print_policy at the scan: a
 		 * policy that could not be read (or parsed here) refuses every console command */
-		const json_t *pol = json_object_get(dev->spec.params, "policy");
+		const json_t *pol = json_object_get(lb_device_get_spec(dev)->params, "policy");
 		const char *forbid = json_string_value(json_object_get(pol, "forbidden"));
 		const char *bad = json_string_value(json_object_get(pol, "error"));
 		char why[160];
@@ -295,14 +283,14 @@ static int mk_open(lb_device *dev, const lb_now *now, lb_error *err)
 			p->policy.refuse_all = 1;
 			snprintf(p->policy_error, sizeof p->policy_error, "%s",
 				 bad ? bad : "no safety policy");
-			lb_warn("printer %s: console commands refused: %s", dev->spec.id,
+			lb_warn("printer %s: console commands refused: %s", lb_device_id(dev),
 				bad ? bad : "no safety policy");
 		}
 	}
 	p->port = lb_serial_open(path, (int)spec_num(dev, "baud", DEFAULT_BAUD), err);
 	if (!p->port)
 		goto fail;
-	if (mk_connect(dev, p, err) < 0)
+	if (mk_connect(dev, p, now, err) < 0)
 		goto fail;
 	p->s_status = lb_device_add_stream(dev, "status", "printer status", "", LB_JSON, 2);
 	p->s_hotend = lb_device_add_stream(dev, "hotend", "temperature", "°C", LB_F32, 1);
@@ -312,8 +300,8 @@ static int mk_open(lb_device *dev, const lb_now *now, lb_error *err)
 		lb_error_set(err, LB_ERR_INTERNAL, "cannot declare the printer's streams");
 		goto fail;
 	}
-	dev->running = true;
-	lb_info("printer %s on %s: %d line(s) / %d bytes in flight", dev->spec.id, path,
+	lb_device_set_running(dev, true);
+	lb_info("printer %s on %s: %d line(s) / %d bytes in flight", lb_device_id(dev), path,
 		p->snd.window_lines, p->rx_buffer);
 	return 0;
 fail:
@@ -323,31 +311,31 @@ fail:
 
 static void mk_close(lb_device *dev)
 {
-	mk_priv *p = dev->priv;
+	mk_priv *p = lb_device_priv(dev);
 
 	if (!p)
 		return;
 	mk_printer_abandon(dev, p);
 	lb_serial_destroy(&p->port);
 	free(p);
-	dev->priv = NULL;
+	lb_device_set_priv(dev, NULL);
 }
 
 static int mk_call(lb_device *dev, const char *action, const json_t *args, json_t **result,
 		   lb_error *err)
 {
 	(void)result;
-	return mk_printer_call(dev, dev->priv, action, args, err);
+	return mk_printer_call(dev, lb_device_priv(dev), action, args, err);
 }
 
 static json_t *mk_config_get(lb_device *dev)
 {
-	return mk_printer_config(dev, dev->priv);
+	return mk_printer_config(dev, lb_device_priv(dev));
 }
 
 static int mk_pollitems(lb_device *dev, zmq_pollitem_t *items, int max)
 {
-	mk_priv *p = dev->priv;
+	mk_priv *p = lb_device_priv(dev);
 
 	if (max < 1 || !p->port)
 		return 0;
@@ -359,7 +347,7 @@ static int mk_pollitems(lb_device *dev, zmq_pollitem_t *items, int max)
 static int mk_run_checked(lb_device *dev, const lb_now *now, const zmq_pollitem_t *items,
 			  int nitems, int64_t *deadline)
 {
-	mk_priv *p = dev->priv;
+	mk_priv *p = lb_device_priv(dev);
 
 	if (!p->port)
 		return LB_EGONE;

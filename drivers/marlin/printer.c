@@ -149,8 +149,8 @@ static void progress_save(lb_device *dev, mk_priv *p)
 	    (p->snd.acked.file_line == j->saved_line && p->snd.acked.offset == j->saved_offset))
 		return;
 	if (lb_progress_write(j->progress_fd, p->snd.acked.file_line, p->snd.acked.offset) < 0) {
-		lb_warn("printer %s: job %lld: cannot record progress: %s", dev->spec.id, j->id,
-			strerror(errno));
+		lb_warn("printer %s: job %lld: cannot record progress: %s", lb_device_id(dev),
+			j->id, strerror(errno));
 		close(j->progress_fd);
 		j->has_progress_fd = 0;
 		return;
@@ -176,8 +176,8 @@ static void job_end(lb_device *dev, mk_priv *p, const char *state, const char *e
 {
 	if (!p->job.id)
 		return;
-	lb_info("printer %s: job %lld %s%s%s", dev->spec.id, p->job.id, state, error ? ": " : "",
-		error ? error : "");
+	lb_info("printer %s: job %lld %s%s%s", lb_device_id(dev), p->job.id, state,
+		error ? ": " : "", error ? error : "");
 	job_event(dev, p, state, error);
 	job_close(p);
 	if (p->state != ST_HALTED)
@@ -390,16 +390,17 @@ static int wait_start(mk_priv *p, int64_t deadline)
  * next but read as the device runs, so that opening takes one round trip. 0 or negative with err
  * set.
  */
-int mk_connect(lb_device *dev, mk_priv *p, lb_error *err)
+int mk_connect(lb_device *dev, mk_priv *p, const lb_now *now, lb_error *err)
 {
-	const char *path = json_string_value(json_object_get(dev->spec.params, "path"));
+	const char *path =
+	    json_string_value(json_object_get(lb_device_get_spec(dev)->params, "path"));
 	int64_t deadline = lb_now_read().mono + CONNECT_NS;
 	int r = 0;
 
 	wait_start(p, lb_now_read().mono + START_WAIT_NS);
 	while (r != 1) {
-		int64_t now = lb_now_read().mono;
-		if (now >= deadline)
+		int64_t t = lb_now_read().mono; /* the handshake's own clock: see printer.h */
+		if (t >= deadline)
 			return lb_error_set(
 			    err, LB_ERR_DEVICE,
 			    "%s: no answer to M110 (line numbers) within %lld s: %s", path,
@@ -409,10 +410,10 @@ int mk_connect(lb_device *dev, mk_priv *p, lb_error *err)
 				: "check the baud rate and that the printer runs Marlin "
 				  "or RepRap firmware");
 		mk_sender_reset(&p->snd, 0, 1, 0, p->quiet_ns);
-		if (send_now(p, "M110 N0", now) < 0)
+		if (send_now(p, "M110 N0", t) < 0)
 			return lb_error_set(err, LB_ERR_DEVICE, "%s: cannot write to the port",
 					    path);
-		r = wait_ok(p, now + 1000000000LL < deadline ? now + 1000000000LL : deadline);
+		r = wait_ok(p, t + 1000000000LL < deadline ? t + 1000000000LL : deadline);
 	}
 	mk_sender_reset(&p->snd, p->snd.next_n,
 			p->inflight_cfg > 0			  ? p->inflight_cfg
@@ -420,12 +421,12 @@ int mk_connect(lb_device *dev, mk_priv *p, lb_error *err)
 								  : 4,
 			p->rx_buffer, p->quiet_ns);
 	own_add(p, "M115"); /* firmware and capabilities: see on_line */
-	{
-		int64_t now = lb_now_read().mono;
-		p->next_status = now;
-		p->next_poll = now + POLL_NS;
-		p->next_pos = now;
-	}
+	/* from here on the time passed in counts (the device thread's, or a test's): what the
+	 * handshake heard on the real clock is taken as heard at the open */
+	p->snd.last_rx = p->snd.last_tx = now->mono;
+	p->next_status = now->mono;
+	p->next_poll = now->mono + POLL_NS;
+	p->next_pos = now->mono;
 	return 0;
 }
 
@@ -540,7 +541,7 @@ static int drained(const mk_priv *p)
 static void halted(lb_device *dev, mk_priv *p, const char *why, const lb_now *now)
 {
 	snprintf(p->message, sizeof p->message, "%s", why);
-	lb_warn("printer %s halted: %s", dev->spec.id, why);
+	lb_warn("printer %s halted: %s", lb_device_id(dev), why);
 	p->own_count = 0;
 	set_state(dev, p, ST_HALTED, now);
 	job_end(dev, p, "failed", why, now);
@@ -601,7 +602,7 @@ static void on_line(lb_device *dev, mk_priv *p, const char *line, size_t len, co
 		break;
 	case MARLIN_FIRMWARE:
 		snprintf(p->firmware, sizeof p->firmware, "%s", r.text);
-		lb_info("printer %s: %s", dev->spec.id, p->firmware);
+		lb_info("printer %s: %s", lb_device_id(dev), p->firmware);
 		lb_device_changed(dev);
 		console(dev, p, "recv", line, now->real);
 		break;
@@ -634,7 +635,7 @@ static void on_line(lb_device *dev, mk_priv *p, const char *line, size_t len, co
 			p->snd.window_lines = p->max_free_slots;
 	}
 	if (ev == MK_REWIND)
-		lb_dbg("printer %s: resend from line %ld (%s)", dev->spec.id, r.line,
+		lb_dbg("printer %s: resend from line %ld (%s)", lb_device_id(dev), r.line,
 		       p->last_error);
 	if (ev == MK_FAIL) {
 		if (strstr(why, "rejected") && p->last_error[0]) {
@@ -688,7 +689,8 @@ int mk_printer_run(lb_device *dev, mk_priv *p, const lb_now *now, const zmq_poll
 		return LB_EGONE;
 	if (p->state != ST_HALTED) {
 		if (mk_sender_check_timeout(&p->snd, p->timeouts, now->mono, &t)) {
-			lb_warn("printer %s: no answer in time, assuming a lost ok", dev->spec.id);
+			lb_warn("printer %s: no answer in time, assuming a lost ok",
+				lb_device_id(dev));
 			progress_save(dev, p);
 		}
 		if (now->mono >= p->next_pos) {
@@ -743,7 +745,7 @@ static int estop(lb_device *dev, mk_priv *p, lb_error *err)
 	if (lb_serial_write(p->port, stop, sizeof stop - 1, 100) < 0)
 		return lb_error_set(err, LB_ERR_DEVICE, "cannot write M112 to the printer");
 	lb_serial_write(p->port, heaters, sizeof heaters - 1, 100);
-	lb_warn("printer %s: EMERGENCY STOP", dev->spec.id);
+	lb_warn("printer %s: EMERGENCY STOP", lb_device_id(dev));
 	p->own_count = 0;
 	mk_sender_reset(&p->snd, p->snd.next_n, p->snd.window_lines, p->rx_buffer, p->quiet_ns);
 	snprintf(p->message, sizeof p->message, "emergency stop (M112): reset the printer");
@@ -764,7 +766,7 @@ static int start_print(lb_device *dev, mk_priv *p, const json_t *args, lb_error 
 	lb_now now = lb_now_read();
 
 	if (p->state != ST_IDLE || p->job.id)
-		return lb_error_set(err, LB_ERR_DEVICE, "printer %s is %s", dev->spec.id,
+		return lb_error_set(err, LB_ERR_DEVICE, "printer %s is %s", lb_device_id(dev),
 				    state_names[p->state]);
 	if (!path || id <= 0)
 		return lb_error_set(err, LB_ERR_INVALID_PARAMS, "print needs job and path");
@@ -787,7 +789,7 @@ static int start_print(lb_device *dev, mk_priv *p, const json_t *args, lb_error 
 		int fd = open(progress, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
 		if (fd < 0 || lb_progress_write(fd, 0, 0) < 0) {
 			lb_warn("printer %s: job %lld: cannot record progress in %s: %s",
-				dev->spec.id, (long long)id, progress, strerror(errno));
+				lb_device_id(dev), (long long)id, progress, strerror(errno));
 			if (fd >= 0)
 				close(fd);
 		} else {
@@ -796,7 +798,8 @@ static int start_print(lb_device *dev, mk_priv *p, const json_t *args, lb_error 
 		}
 	}
 	p->message[0] = '\0';
-	lb_info("printer %s: printing job %lld (%s)", dev->spec.id, (long long)id, p->job.name);
+	lb_info("printer %s: printing job %lld (%s)", lb_device_id(dev), (long long)id,
+		p->job.name);
 	set_state(dev, p, ST_PRINTING, &now);
 	job_event(dev, p, "printing", NULL);
 	return 0;
@@ -871,7 +874,7 @@ int mk_printer_call(lb_device *dev, mk_priv *p, const char *action, const json_t
 	if (strcmp(action, "cancel") == 0) {
 		if (!p->job.id)
 			return lb_error_set(err, LB_ERR_DEVICE, "no job on printer %s",
-					    dev->spec.id);
+					    lb_device_id(dev));
 		/* a heating or user wait (M109, M190, M0) would hold the cancel: M108 breaks it
 		 * (emergency parser) */
 		if (p->emergency_parser)
@@ -897,8 +900,9 @@ json_t *mk_printer_config(lb_device *dev, mk_priv *p)
 {
 	json_t *st = status_json(p, lb_now_read().mono);
 
-	json_object_set_new(
-	    st, "port", json_string(json_string_value(json_object_get(dev->spec.params, "path"))));
+	json_object_set_new(st, "port",
+			    json_string(json_string_value(
+				json_object_get(lb_device_get_spec(dev)->params, "path"))));
 	json_object_set_new(st, "window_lines", json_integer(p->snd.window_lines));
 	json_object_set_new(st, "window_bytes", json_integer(p->rx_buffer));
 	json_object_set_new(st, "autoreport", json_boolean(p->autoreport));

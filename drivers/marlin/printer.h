@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "../../bridge/core/device.h"
+#include "../../bridge/sdk/device.h"
 #include "../../bridge/sdk/serial.h"
 #include "../../protocols/gcode.h"
 #include "../../protocols/marlin.h"
@@ -86,9 +86,11 @@ typedef struct mk_priv {
 /*
  * Connect to the firmware on the open port p->port (p's settings filled by open): line numbers
  * reset (M110, answered), the firmware's name and capabilities asked (M115, read as it runs).
- * 0, or negative with err set (no answer: wrong baud rate, not a Marlin/RepRap printer).
+ * The handshake waits on the real clock (blocking reads); what follows is scheduled from now,
+ * the open's time. 0, or negative with err set (no answer: wrong baud rate, not a
+ * Marlin/RepRap printer).
  */
-int mk_connect(lb_device *dev, mk_priv *p, lb_error *err);
+int mk_connect(lb_device *dev, mk_priv *p, const lb_now *now, lb_error *err);
 
 /* The device thread's work: replies read, the job's lines sent within the window, status
  * published; *deadline receives the next wake-up. 0, or LB_EGONE when the port went away. */

@@ -12,10 +12,10 @@
 #include <unistd.h>
 
 #include "../../bridge/util/config.h"
-#include "../../bridge/core/device.h"
+#include "../../bridge/sdk/device.h"
 #include "../../bridge/sdk/driver.h"
 #include "../../bridge/util/log.h"
-#include "../../bridge/core/request.h"
+#include "../../bridge/sdk/params.h"
 #include "../../protocols/modbus_map.h"
 #include "emulator.h"
 
@@ -645,13 +645,13 @@ static void publish(lb_device *dev, mb_priv *p, int c, const lb_now *now, uint16
 		if (limit_ok(&p->nan_log, now->mono, &held))
 			lb_warn("device %s: channel '%s' (%s register %u): the value is %g, not a "
 				"number a stream can carry (no reading?): sample skipped%s",
-				dev->spec.id, ch->name, modbus_map_table_name(p->map[c].table),
+				lb_device_id(dev), ch->name, modbus_map_table_name(p->map[c].table),
 				(unsigned)p->map[c].address, v, more(buf, sizeof buf, held));
 		return;
 	}
 	if (ch->failing) {
 		ch->failing = 0;
-		lb_info("device %s: channel '%s' reads again", dev->spec.id, ch->name);
+		lb_info("device %s: channel '%s' reads again", lb_device_id(dev), ch->name);
 		lb_stream_set_error(dev, ch->stream, now->real, NULL, NULL);
 	}
 	sample_time(p, now, ch->due, &t_host, &t_dev);
@@ -719,7 +719,7 @@ static void channel_exception(lb_device *dev, mb_priv *p, int c, int eno, const 
 	if (limit_ok(&ch->exc_log, now->mono, &held))
 		lb_warn("device %s: channel '%s' (%s %u, %s): the device answered exception "
 			"%d (%s): sample skipped%s",
-			dev->spec.id, ch->name, what_at(m->table), (unsigned)m->address,
+			lb_device_id(dev), ch->name, what_at(m->table), (unsigned)m->address,
 			modbus_map_type_name(m->type), eno - MODBUS_ENOBASE, modbus_strerror(eno),
 			more(buf, sizeof buf, held));
 }
@@ -773,13 +773,14 @@ static int do_read(lb_device *dev, mb_priv *p, const modbus_map_read *r, const i
 			lb_warn(
 			    "device %s stopped answering: %d requests in a row without an answer "
 			    "within %d ms (unit %d on %s)",
-			    dev->spec.id, p->timeouts_in_row, p->timeout_ms, p->unit, p->where);
+			    lb_device_id(dev), p->timeouts_in_row, p->timeout_ms, p->unit,
+			    p->where);
 			return LB_EGONE;
 		}
 		if (limit_ok(&p->timeout_log, now->mono, &held))
 			lb_warn("device %s: no answer from unit %d within %d ms (%d in a row; %d "
 				"make the device gone)%s",
-				dev->spec.id, p->unit, p->timeout_ms, p->timeouts_in_row,
+				lb_device_id(dev), p->unit, p->timeout_ms, p->timeouts_in_row,
 				p->max_timeouts, more(buf, sizeof buf, held));
 		return 1;
 	case MB_BAD:
@@ -788,11 +789,11 @@ static int do_read(lb_device *dev, mb_priv *p, const modbus_map_read *r, const i
 			lb_warn(
 			    "device %s: bad answer from unit %d on %s: %s (noise on the line, or "
 			    "a wrong baud rate or parity?); %lu so far%s",
-			    dev->spec.id, p->unit, p->where, modbus_strerror(eno), p->bad,
+			    lb_device_id(dev), p->unit, p->where, modbus_strerror(eno), p->bad,
 			    more(buf, sizeof buf, held));
 		return 0;
 	default:
-		lb_warn("device %s: lost the link to %s (%s)%s", dev->spec.id, p->where,
+		lb_warn("device %s: lost the link to %s (%s)%s", lb_device_id(dev), p->where,
 			modbus_strerror(eno), p->tcp ? "" : ": unplugged?");
 		return LB_EGONE;
 	}
@@ -835,12 +836,6 @@ static int mb_poll(lb_device *dev, mb_priv *p, const lb_now *now)
 }
 
 /* ------------------------------------------------------------------ the driver */
-
-/* The device id for a section's or a serial number's tail (lb_make_id). */
-static void make_id(char *out, size_t cap, const char *tail)
-{
-	lb_make_id(out, cap, "modbus-", tail);
-}
 
 /* The simulated lab's two sensors: one per link, unless unplugged with modbus.emulator. */
 static modbus_emu *mb_emu[2];
@@ -886,25 +881,16 @@ static json_t *sim_params(modbus_emu_link link)
 static int mb_scan(const lb_driver *drv, const lb_scan_ctx *ctx, lb_spec_list *out)
 {
 	const char *file = json_string_value(json_object_get(ctx->config, "_path"));
-	const char *section;
-	json_t *sec;
+	lb_config_device d = {0};
 
 	(void)drv;
-	json_object_foreach((json_t *)ctx->config, section, sec)
-	{
-		const char *port = json_string_value(json_object_get(sec, "port"));
-		const char *title = json_string_value(json_object_get(sec, "title"));
-		char id[64];
-		if (strncmp(section, "modbus.", 7) != 0 || !section[7])
-			continue;
-		make_id(id, sizeof id, section + 7);
-		if (port && !json_object_get(sec, "tcp") &&
-		    !lb_scan_port(ctx, section, "port", out, id, title ? title : "Modbus sensor",
-				  "sensor"))
+	while (lb_scan_sections(ctx, "modbus", "modbus-", "Modbus sensor", &d)) {
+		if (json_object_get(d.options, "port") && !json_object_get(d.options, "tcp") &&
+		    !lb_scan_port(ctx, d.section, "port", out, d.id, d.title, "sensor"))
 			continue; /* not plugged in: listed as absent, with the reason */
-		if (lb_spec_list_add(out, id, title ? title : "Modbus sensor", "sensor", false,
-				     json_pack("{s:s,s:o,s:s?}", "name", section + 7, "section",
-					       json_deep_copy(sec), "file", file)) < 0)
+		if (lb_spec_list_add(out, d.id, d.title, "sensor", false,
+				     json_pack("{s:s,s:o,s:s?}", "name", d.name, "section",
+					       json_deep_copy(d.options), "file", file)) < 0)
 			return LB_ENOMEM;
 	}
 	for (int link = 0; link < 2 && ctx->simulate; link++) {
@@ -994,8 +980,8 @@ static int mb_open(lb_device *dev, const lb_now *now, lb_error *err)
 
 	if (!p)
 		return mb_err(err, LB_ERR_INTERNAL, "out of memory");
-	dev->priv = p;
-	if (mb_configure(p, dev->spec.params, err) < 0 || bus_open(p, err) < 0 ||
+	lb_device_set_priv(dev, p);
+	if (mb_configure(p, lb_device_get_spec(dev)->params, err) < 0 || bus_open(p, err) < 0 ||
 	    mb_probe(p, err) < 0)
 		goto fail;
 	for (int i = 0; i < p->nch; i++) {
@@ -1011,11 +997,11 @@ static int mb_open(lb_device *dev, const lb_now *now, lb_error *err)
 		p->ch[i].stream = s;
 		set_range(dev, s, m);
 	}
-	lb_info("device %s: Modbus %s unit %d on %s, %d channel%s, every %d ms", dev->spec.id,
+	lb_info("device %s: Modbus %s unit %d on %s, %d channel%s, every %d ms", lb_device_id(dev),
 		p->tcp ? "TCP" : "RTU", p->unit, p->where, p->nch, p->nch == 1 ? "" : "s",
 		p->period_ms);
 	mb_start(dev, now, err); /* sensors stream from the start */
-	dev->running = true;
+	lb_device_set_running(dev, true);
 	return 0;
 fail:
 	mb_close(dev); /* the bridge closes only what opened */
@@ -1024,19 +1010,19 @@ fail:
 
 static void mb_close(lb_device *dev)
 {
-	mb_priv *p = dev->priv;
+	mb_priv *p = lb_device_priv(dev);
 
 	if (!p)
 		return;
 	bus_release(&p->bus);
 	free(p);
-	dev->priv = NULL;
+	lb_device_set_priv(dev, NULL);
 }
 
 /* Start: every channel is due at once, its first sample stamped at this instant. */
 static int mb_start(lb_device *dev, const lb_now *now, lb_error *err)
 {
-	mb_priv *p = dev->priv;
+	mb_priv *p = lb_device_priv(dev);
 
 	(void)err;
 	p->started = *now;
@@ -1046,17 +1032,17 @@ static int mb_start(lb_device *dev, const lb_now *now, lb_error *err)
 	return 0;
 }
 
-/* stop: polling stops with dev->running; nothing to tell the device. Never fails. */
+/* stop: polling stops with lb_device_running(dev); nothing to tell the device. Never fails. */
 static int mb_stop(lb_device *dev, lb_error *err)
 {
 	(void)dev, (void)err;
-	return 0; /* polling stops with dev->running */
+	return 0; /* polling stops with lb_device_running(dev) */
 }
 
 /* config_get: the settings, the canonical register map and the error counters; NULL on ENOMEM. */
 static json_t *mb_config_get(lb_device *dev)
 {
-	mb_priv *p = dev->priv;
+	mb_priv *p = lb_device_priv(dev);
 	json_t *ch = json_object(), *values = json_object(), *c;
 	char buf[256];
 
@@ -1117,7 +1103,7 @@ static int set_int(const char *key, const json_t *value, long min, long max, int
  */
 static int mb_config_set(lb_device *dev, const char *key, const json_t *value, lb_error *err)
 {
-	mb_priv *p = dev->priv;
+	mb_priv *p = lb_device_priv(dev);
 
 	if (!key)
 		key = "";
@@ -1167,7 +1153,7 @@ static int mb_call(lb_device *dev, const char *action, const json_t *args, json_
 {
 	static const char *const read_args[] = {"table", "address", "count", NULL};
 	static const char *const write_args[] = {"channel", "value", NULL};
-	mb_priv *p = dev->priv;
+	mb_priv *p = lb_device_priv(dev);
 	uint16_t regs[MODBUS_MAP_MAX_READ];
 	char what[96];
 	int eno = 0, cls;
@@ -1253,11 +1239,11 @@ static int mb_call(lb_device *dev, const char *action, const json_t *args, json_
 static int mb_run(lb_device *dev, const lb_now *now, const zmq_pollitem_t *items, int nitems,
 		  int64_t *deadline)
 {
-	mb_priv *p = dev->priv;
+	mb_priv *p = lb_device_priv(dev);
 
 	(void)items, (void)nitems;
 	p->last_run = now->mono;
-	if (!dev->running)
+	if (!lb_device_running(dev))
 		return 0;
 	if (mb_poll(dev, p, now) == LB_EGONE)
 		return LB_EGONE;

@@ -6,10 +6,10 @@
 #include <time.h>
 
 #include "../../bridge/util/config.h"
-#include "../../bridge/core/device.h"
+#include "../../bridge/sdk/device.h"
 #include "../../bridge/sdk/driver.h"
 #include "../../bridge/util/log.h"
-#include "../../bridge/core/request.h"
+#include "../../bridge/sdk/params.h"
 #include "signal.h"
 
 /*
@@ -276,7 +276,7 @@ static int sim_scan(const lb_driver *drv, const lb_scan_ctx *ctx, lb_spec_list *
 /* A number from the spec's params. */
 static double param(const lb_device *dev, const char *key)
 {
-	return json_number_value(json_object_get(dev->spec.params, key));
+	return json_number_value(json_object_get(lb_device_get_spec(dev)->params, key));
 }
 
 /* Reset the acquisition timeline at now (after start or a rate change). */
@@ -296,7 +296,8 @@ static int sim_open(lb_device *dev, const lb_now *now, lb_error *err)
 
 	if (!p)
 		return lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
-	lb_wave_parse(json_string_value(json_object_get(dev->spec.params, "wave")), &p->sig.wave);
+	lb_wave_parse(json_string_value(json_object_get(lb_device_get_spec(dev)->params, "wave")),
+		      &p->sig.wave);
 	p->sig.offset = param(dev, "offset");
 	p->sig.amplitude = param(dev, "amplitude");
 	p->sig.frequency = param(dev, "frequency");
@@ -307,16 +308,17 @@ static int sim_open(lb_device *dev, const lb_now *now, lb_error *err)
 	p->rate = param(dev, "rate");
 	p->batch = (int)param(dev, "batch");
 	p->autostart = param(dev, "autostart") != 0;
-	dev->priv = p;
+	lb_device_set_priv(dev, p);
 	s = lb_device_add_stream(
-	    dev, json_string_value(json_object_get(dev->spec.params, "quantity")),
-	    json_string_value(json_object_get(dev->spec.params, "quantity")),
-	    json_string_value(json_object_get(dev->spec.params, "unit")), LB_F32, p->rate);
+	    dev, json_string_value(json_object_get(lb_device_get_spec(dev)->params, "quantity")),
+	    json_string_value(json_object_get(lb_device_get_spec(dev)->params, "quantity")),
+	    json_string_value(json_object_get(lb_device_get_spec(dev)->params, "unit")), LB_F32,
+	    p->rate);
 	if (s < 0)
 		return lb_error_set(err, LB_ERR_DEVICE, "invalid stream description");
 	lb_stream_set_range(dev, s, p->sig.min, p->sig.max, param(dev, "resolution"));
 	if (p->autostart) {
-		dev->running = true;
+		lb_device_set_running(dev, true);
 		sim_restart(dev, p, now);
 	}
 	return 0;
@@ -324,18 +326,18 @@ static int sim_open(lb_device *dev, const lb_now *now, lb_error *err)
 
 static void sim_close(lb_device *dev)
 {
-	sim_priv *p = dev->priv;
+	sim_priv *p = lb_device_priv(dev);
 
 	if (p)
 		free(p->buf);
 	free(p);
-	dev->priv = NULL;
+	lb_device_set_priv(dev, NULL);
 }
 
 static int sim_start(lb_device *dev, const lb_now *now, lb_error *err)
 {
 	(void)err;
-	sim_restart(dev, dev->priv, now);
+	sim_restart(dev, lb_device_priv(dev), now);
 	return 0;
 }
 
@@ -347,7 +349,7 @@ static int sim_stop(lb_device *dev, lb_error *err)
 
 static json_t *sim_config_get(lb_device *dev)
 {
-	sim_priv *p = dev->priv;
+	sim_priv *p = lb_device_priv(dev);
 
 	return json_pack("{s:f,s:i,s:s,s:f,s:f,s:f,s:f,s:s}", "rate", p->rate, "batch", p->batch,
 			 "wave", lb_wave_name(p->sig.wave), "offset", p->sig.offset, "amplitude",
@@ -378,7 +380,7 @@ static int number_in(const char *key, const json_t *v, double min, double max, d
 
 static int sim_config_set(lb_device *dev, const char *key, const json_t *value, lb_error *err)
 {
-	sim_priv *p = dev->priv;
+	sim_priv *p = lb_device_priv(dev);
 	double v;
 	lb_now now = lb_now_read();
 
@@ -440,12 +442,12 @@ static int sim_call(lb_device *dev, const char *action, const json_t *args, json
 		struct timespec ts;
 		if (lb_param_int(args, "ms", false, 0, 60000, &ms, err) < 0)
 			return LB_EFAIL;
-		if (dev->spec.thread[0])
+		if (lb_device_get_spec(dev)->thread[0])
 			return lb_error_set(
 			    err, LB_ERR_NOT_SUPPORTED,
 			    "device '%s' shares its thread with the other simulated "
 			    "sensors: 'hang' needs [sim.NAME] thread = own",
-			    dev->spec.id);
+			    lb_device_id(dev));
 		ts.tv_sec = ms / 1000;
 		ts.tv_nsec = (ms % 1000) * 1000000;
 		nanosleep(&ts, NULL);
@@ -459,13 +461,13 @@ static int sim_call(lb_device *dev, const char *action, const json_t *args, json
 static int sim_run(lb_device *dev, const lb_now *now, const zmq_pollitem_t *items, int nitems,
 		   int64_t *deadline)
 {
-	sim_priv *p = dev->priv;
+	sim_priv *p = lb_device_priv(dev);
 	double period_ns = 1e9 / p->rate;
 	int batch = sim_batch(p);
 	uint64_t due;
 
 	(void)items, (void)nitems;
-	if (!dev->running) {
+	if (!lb_device_running(dev)) {
 		*deadline = -1;
 		return 0;
 	}

@@ -1,4 +1,5 @@
-/* test_device.c - unit tests of bridge/core/device.c: streams, headers, calibration, losses as gaps. */
+/* test_device.c - unit tests of bridge/core/device.c: streams, headers, calibration, losses as
+ * gaps. */
 #include <jansson.h>
 #include <math.h>
 #include <stdatomic.h>
@@ -381,8 +382,40 @@ static void test_calib_bounds_and_nonfinite_json(void)
 	json_decref(v);
 }
 
+/* What drivers see of a device (sdk/device.h) is the core's fields, read and written through. */
+static void test_driver_accessors(void)
+{
+	lb_upwake w = {.efd = eventfd(0, EFD_NONBLOCK)};
+	lb_upq q;
+	lb_device *d;
+	int x;
+
+	lb_upq_init(&q, &w);
+	d = device(&q);
+	CHECK(lb_device_get_spec(d) == &d->spec);
+	CHECK_STR(lb_device_id(d), "dev-1");
+	CHECK(lb_device_priv(d) == NULL);
+	lb_device_set_priv(d, &x);
+	CHECK(lb_device_priv(d) == &x && d->priv == &x);
+	CHECK(!lb_device_running(d));
+	lb_device_set_running(d, true);
+	CHECK(lb_device_running(d) && d->running);
+	CHECK_EQ_INT(lb_device_nstreams(d), 0);
+	CHECK(lb_device_stream_name(d, 0) == NULL);
+	lb_device_add_stream(d, "t", "temperature", "°C", LB_F32, 1);
+	CHECK_EQ_INT(lb_device_nstreams(d), 1);
+	CHECK_STR(lb_device_stream_name(d, 0), "t");
+	CHECK_STR(lb_device_stream_unit(d, 0), "°C");
+	CHECK(lb_device_stream_name(d, 1) == NULL && lb_device_stream_unit(d, -1) == NULL);
+	lb_device_set_priv(d, NULL);
+	lb_device_destroy(&d);
+	lb_upq_fini(&q);
+	close(w.efd);
+}
+
 int main(void)
 {
+	RUN(test_driver_accessors);
 	RUN(test_streams_are_checked);
 	RUN(test_publish_sends_topic_header_samples);
 	RUN(test_calibration_is_applied_and_announced);

@@ -29,6 +29,19 @@ static int write_conf(char *path, size_t cap, const char *text)
 	return fclose(f);
 }
 
+/* The configuration text as a config object (written to a temporary file at path, which the
+ * caller unlinks), or NULL after a failed check. */
+static json_t *load_conf(char *path, size_t cap, const char *text)
+{
+	lb_error err;
+	json_t *cfg;
+
+	CHECK_EQ_INT(write_conf(path, cap, text), 0);
+	cfg = lb_config_load(path, &err);
+	CHECK(cfg != NULL);
+	return cfg;
+}
+
 /* A configured port that exists is returned; one that does not, or no port at all, leaves an
  * absent entry with the reason and the section's file:line. */
 static void test_scan_port(void)
@@ -40,14 +53,11 @@ static void test_scan_port(void)
 				  "[firmata.none]\n"	   /* 5 */
 				  "title = Bench 3\n";	   /* 6 */
 	char path[512], want[600];
-	lb_error err;
 	lb_spec_list out = {0};
 	json_t *cfg;
 	lb_scan_ctx ctx = {0};
 
-	CHECK_EQ_INT(write_conf(path, sizeof path, ini), 0);
-	cfg = lb_config_load(path, &err);
-	CHECK(cfg != NULL);
+	cfg = load_conf(path, sizeof path, ini);
 	if (!cfg)
 		goto out;
 	ctx.config = cfg;
@@ -100,8 +110,67 @@ static void test_make_id(void)
 	CHECK_STR(id, "lines-__t__");
 }
 
+/* The [FAMILY.NAME] walk: only that family's sections with a name, in file order, with id,
+ * name, title (or the default) and options; a family that is a prefix of another is not it. */
+static void test_scan_sections(void)
+{
+	static const char ini[] = "[lines.b 2]\n"
+				  "port = /dev/null\n"
+				  "title = Bench 2\n"
+				  "[linesx.no]\n"
+				  "port = /dev/null\n"
+				  "[firmata.x]\n"
+				  "port = /dev/null\n"
+				  "[lines]\n"
+				  "baud = 9600\n"
+				  "[lines.]\n"
+				  "port = /dev/null\n"
+				  "[lines.a]\n"
+				  "channels = t\n";
+	char path[512];
+	json_t *cfg;
+	lb_scan_ctx ctx = {0};
+	lb_config_device d = {0};
+	int n = 0;
+
+	cfg = load_conf(path, sizeof path, ini);
+	if (!cfg)
+		goto out;
+	ctx.config = cfg;
+	while (lb_scan_sections(&ctx, "lines", "lines-", "Serial board", &d)) {
+		n++;
+		if (n == 1) {
+			CHECK_STR(d.section, "lines.b 2");
+			CHECK_STR(d.name, "b 2");
+			CHECK_STR(d.id, "lines-b_2");
+			CHECK_STR(d.title, "Bench 2");
+			CHECK_STR(json_string_value(json_object_get(d.options, "port")),
+				  "/dev/null");
+		} else if (n == 2) {
+			CHECK_STR(d.section, "lines.a");
+			CHECK_STR(d.id, "lines-a");
+			CHECK_STR(d.title, "Serial board");
+			CHECK_STR(json_string_value(json_object_get(d.options, "channels")), "t");
+		}
+	}
+	CHECK_EQ_INT(n, 2);
+	/* an ended walk starts again from the first section */
+	CHECK(lb_scan_sections(&ctx, "lines", "lines-", "Serial board", &d));
+	CHECK_STR(d.section, "lines.b 2");
+	memset(&d, 0, sizeof d);
+	n = 0;
+	while (lb_scan_sections(&ctx, "firmata", "firmata-", "F", &d))
+		n++;
+	CHECK_EQ_INT(n, 1);
+	CHECK(!lb_scan_sections(&ctx, "marlin", "printer-", "P", &(lb_config_device){0}));
+	json_decref(cfg);
+out:
+	unlink(path);
+}
+
 int main(void)
 {
+	RUN(test_scan_sections);
 	RUN(test_make_id);
 	RUN(test_scan_port);
 	return check_summary();

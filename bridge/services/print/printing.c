@@ -6,6 +6,7 @@
 
 #include "../../util/config.h"
 #include "../../util/log.h"
+#include "../../util/yesno.h"
 #include "printq.h"
 #include "../../core/device.h"
 #include "../../core/service.h"
@@ -55,8 +56,7 @@ static int print_flag(lb_server *s, const char *key, int def)
 
 	if (!v)
 		return def;
-	return strcmp(v, "yes") == 0 || strcmp(v, "true") == 0 || strcmp(v, "1") == 0 ||
-	       strcmp(v, "on") == 0;
+	return lb_yesno(v) == 1;
 }
 
 /* The safety policy from [print] (lb_print_policy: the one the printers' consoles obey too);

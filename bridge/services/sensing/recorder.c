@@ -12,6 +12,7 @@
 
 #include "../../util/clock.h"
 #include "../../core/header.h"
+#include "../../util/csv.h"
 #include "../../util/log.h"
 #include "../../util/thread.h"
 
@@ -90,26 +91,13 @@ int lb_csv_row(char *buf, size_t cap, const lb_csv_opts *o, int64_t t_ns, int64_
 int lb_csv_header(char *buf, size_t cap, const lb_csv_opts *o, const char *quantity,
 		  const char *unit)
 {
-	char col[160];
-	size_t k = 0;
+	char col[160], q[2 * sizeof col + 2];
 	int n;
 
-	/* quote the column if it holds the separator, a quote or a newline (RFC 4180) */
+	/* quoted if it holds the separator, a quote or a line break (RFC 4180): fits q whole */
 	snprintf(col, sizeof col, "%s (%s)", quantity, unit);
-	if (strchr(col, o->sep) || strchr(col, '"') || strchr(col, '\n')) {
-		char q[340];
-		q[k++] = '"';
-		for (const char *p = col; *p && k < sizeof q - 3; p++) {
-			if (*p == '"')
-				q[k++] = '"';
-			q[k++] = *p;
-		}
-		q[k++] = '"';
-		q[k] = '\0';
-		n = snprintf(buf, cap, "t (s)%ctime (UTC)%c%s\n", o->sep, o->sep, q);
-	} else {
-		n = snprintf(buf, cap, "t (s)%ctime (UTC)%c%s\n", o->sep, o->sep, col);
-	}
+	lb_csv_field(q, sizeof q, col, o->sep);
+	n = snprintf(buf, cap, "t (s)%ctime (UTC)%c%s\n", o->sep, o->sep, q);
 	return n < 0 || (size_t)n >= cap ? -1 : n;
 }
 
