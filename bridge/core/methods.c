@@ -409,6 +409,7 @@ static const struct method {
     {"recording.list", LB_ROLE_OBSERVER, m_rec_list},
     {"recording.fetch", LB_ROLE_OBSERVER, m_rec_fetch},
     {"print.upload", LB_ROLE_STUDENT, m_print_upload},
+    {"upload.status", LB_ROLE_STUDENT, m_upload_status},
     {"print.queue", LB_ROLE_OBSERVER, m_print_queue},
     {"print.job", LB_ROLE_OBSERVER, m_print_job},
     {"print.thumbnail", LB_ROLE_OBSERVER, m_print_thumbnail},

@@ -24,6 +24,7 @@
 #include "host.h"
 #include "../util/log.h"
 #include "server_private.h"
+#include "../services/jobs/upload.h" /* lb_upload_method: which methods carry a binary frame */
 
 #define STREAMS_INPROC "inproc://lb-streams"
 #define MONITOR_ENDPOINT "inproc://lb-rpc-monitor"
@@ -847,7 +848,7 @@ static void handle_request(lb_server *s)
 		lb_request_parse(zmq_msg_data(&f[body]), zmq_msg_size(&f[body]), &c.req, NULL);
 	} else if ((rc = lb_request_parse(zmq_msg_data(&f[body]), zmq_msg_size(&f[body]), &c.req,
 					  &err)) == 0) {
-		if (nbinary == 1 && strcmp(c.req.method, "print.upload") == 0 && body + 1 < nf) {
+		if (nbinary == 1 && lb_upload_method(c.req.method) && body + 1 < nf) {
 			c.in_data = zmq_msg_data(&f[body + 1]);
 			c.in_len = zmq_msg_size(&f[body + 1]);
 		}

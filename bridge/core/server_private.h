@@ -53,7 +53,7 @@ typedef struct call {
 	lb_now now;
 	void *data; /* a binary frame to send after the reply (malloc'd), or NULL */
 	size_t datalen;
-	const void *in_data; /* the request's binary frame (print.upload), or NULL */
+	const void *in_data; /* the binary frame of a method of LB_UPLOAD_METHOD, or NULL */
 	size_t in_len;
 } call;
 
@@ -163,6 +163,7 @@ void srv_print_event(lb_server *s, lb_device *d, const json_t *ev);
  * runs none. */
 int srv_job_owner(lb_server *s, lb_device *d, char *owner, size_t cap);
 int m_print_upload(lb_server *s, call *c, json_t **result, lb_error *err);
+int m_upload_status(lb_server *s, call *c, json_t **result, lb_error *err);
 int m_print_queue(lb_server *s, call *c, json_t **result, lb_error *err);
 int m_print_job(lb_server *s, call *c, json_t **result, lb_error *err);
 int m_print_approve(lb_server *s, call *c, json_t **result, lb_error *err);
