@@ -245,6 +245,95 @@ static void test_submit_checks_and_queue(void)
 	lb_jobs_destroy(&j);
 }
 
+/* The ids of the unfinished jobs of a kind in list order, as "4 2 3". */
+static void order_of(lb_jobs *j, const char *kind, char *out, size_t cap)
+{
+	json_t *a = lb_jobs_list(j, kind, false);
+	size_t n = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < json_array_size(a) && n < cap; i++)
+		n += (size_t)snprintf(
+		    out + n, cap - n, "%s%lld", i ? " " : "",
+		    (long long)json_integer_value(json_object_get(json_array_get(a, i), "id")));
+	json_decref(a);
+}
+
+/* The position of job id (0 when null). */
+static long long position_of(lb_jobs *j, long long id)
+{
+	json_t *o = lb_jobs_get(j, id);
+	long long p = json_integer_value(json_object_get(o, "position"));
+
+	json_decref(o);
+	return p;
+}
+
+static void test_queue_move(void)
+{
+	char dir[256], order[64];
+	lb_error err = {0};
+	lb_jobs *j;
+	lb_job_spec sp = spec_of("print", "unix:alice", "p");
+
+	fresh_dir(dir, sizeof dir);
+	j = lb_jobs_new(dir, 100, &err);
+	if (!j) {
+		CHECK(j != NULL);
+		return;
+	}
+	sp.needs_approval = true;
+	CHECK_EQ_INT(lb_jobs_submit(j, &sp, 1, NULL, &err), 1);
+	sp.needs_approval = false;
+	CHECK_EQ_INT(lb_jobs_submit(j, &sp, 2, NULL, &err), 2);
+	CHECK_EQ_INT(lb_jobs_submit(j, &sp, 3, NULL, &err), 3);
+	sp.kind = "scan";
+	CHECK_EQ_INT(lb_jobs_submit(j, &sp, 4, NULL, &err), 4);
+	sp.kind = "print";
+	CHECK_EQ_INT(lb_jobs_submit(j, &sp, 5, NULL, &err), 5);
+	/* a job waiting for approval holds its place in the queue; kinds have their own queues */
+	CHECK_EQ_INT(position_of(j, 1), 1);
+	CHECK_EQ_INT(position_of(j, 5), 4);
+	CHECK_EQ_INT(position_of(j, 4), 1);
+	CHECK_EQ_INT(lb_jobs_next(j, "print", NULL), 2);
+	CHECK_EQ_INT(lb_jobs_move(j, 5, 1, 6, &err), 0);
+	order_of(j, "print", order, sizeof order);
+	CHECK_STR(order, "5 1 2 3");
+	CHECK_EQ_INT(lb_jobs_next(j, "print", NULL), 5);
+	CHECK_EQ_INT(lb_jobs_move(j, 1, 99, 7, &err), 0); /* past the end: last */
+	order_of(j, "print", order, sizeof order);
+	CHECK_STR(order, "5 2 3 1");
+	CHECK_EQ_INT(position_of(j, 1), 4);
+	CHECK_EQ_INT(lb_jobs_move(j, 3, 2, 8, &err), 0);
+	order_of(j, "print", order, sizeof order);
+	CHECK_STR(order, "5 3 2 1");
+	CHECK_EQ_INT(position_of(j, 4), 1); /* the scan queue did not move */
+	/* active jobs come first and have no position; they cannot be moved */
+	CHECK_EQ_INT(lb_jobs_transition(j, 2, LB_JOB_RUNNING, NULL, 9, &err), 0);
+	order_of(j, "print", order, sizeof order);
+	CHECK_STR(order, "2 5 3 1");
+	CHECK_EQ_INT(position_of(j, 2), 0);
+	CHECK_EQ_INT(position_of(j, 1), 3);
+	CHECK_EQ_INT(lb_jobs_move(j, 2, 1, 10, &err), LB_EFAIL);
+	CHECK_STR(err.message,
+		  "job 2 is running: only a waiting job (waiting_approval or queued) can be moved");
+	CHECK_EQ_INT(lb_jobs_move(j, 5, 0, 10, &err), LB_EFAIL);
+	CHECK_STR(err.message, "position 0: positions start at 1 (next)");
+	CHECK_EQ_INT(lb_jobs_move(j, 42, 1, 10, &err), LB_EFAIL);
+	CHECK_STR(err.message, "no job 42");
+	/* the order is kept across a reopen */
+	lb_jobs_destroy(&j);
+	j = lb_jobs_new(dir, 200, &err);
+	if (!j) {
+		CHECK(j != NULL);
+		return;
+	}
+	order_of(j, "print", order, sizeof order);
+	CHECK_STR(order, "5 3 1"); /* 2 was running: interrupted, history now */
+	CHECK_STR(state_of(j, 2), "interrupted");
+	lb_jobs_destroy(&j);
+}
+
 static void test_approval(void)
 {
 	char dir[256];
@@ -860,6 +949,7 @@ int main(void)
 	RUN(test_state_names);
 	RUN(test_transitions);
 	RUN(test_submit_checks_and_queue);
+	RUN(test_queue_move);
 	RUN(test_approval);
 	RUN(test_owner);
 	RUN(test_progress);

@@ -81,6 +81,7 @@ static const char schema[] =
 	"detail, approved_by, error, created, started, finished, updated"
 
 #define ACTIVE "('starting', 'running', 'paused')"
+#define WAITING "('waiting_approval', 'queued')"
 #define FINISHED "('done', 'failed', 'cancelled', 'interrupted')"
 
 /* Call the fault hook (tests) at a durable step. */
@@ -830,12 +831,13 @@ static json_t *col_object(sqlite3_stmt *s, int i)
 	return o;
 }
 
-/* The queued job's place in its kind's queue (1 = next), 0 when not queued or on error. */
+/* A waiting job's place among the waiting jobs of its kind (waiting_approval or queued; 1 =
+ * next), 0 when it is not waiting or on error. */
 static long queue_rank(lb_jobs *j, long long id)
 {
 	sqlite3_stmt *s = lb_db_prepare(j->db,
 					"SELECT COUNT(*) FROM jobs q, jobs me WHERE me.id = ?1"
-					" AND me.state = 'queued' AND q.state = 'queued'"
+					" AND me.state IN " WAITING " AND q.state IN " WAITING
 					" AND q.kind = me.kind AND (q.position < me.position OR"
 					" (q.position = me.position AND q.id <= me.id))",
 					NULL);
@@ -902,7 +904,8 @@ json_t *lb_jobs_list(lb_jobs *j, const char *kind, bool history)
 				  ? "SELECT " JOB_COLS " FROM jobs WHERE state IN " FINISHED
 				    " AND (?1 IS NULL OR kind = ?1) ORDER BY finished DESC, id DESC"
 				  : "SELECT " JOB_COLS " FROM jobs WHERE state NOT IN " FINISHED
-				    " AND (?1 IS NULL OR kind = ?1) ORDER BY position, id",
+				    " AND (?1 IS NULL OR kind = ?1)"
+				    " ORDER BY state NOT IN " ACTIVE ", position, id",
 			      NULL)
 	      : NULL;
 	json_t *a = json_array();
@@ -914,8 +917,10 @@ json_t *lb_jobs_list(lb_jobs *j, const char *kind, bool history)
 		const char *st = (const char *)sqlite3_column_text(s, 6);
 		long long id = sqlite3_column_int64(s, 0);
 
-		json_array_append_new(
-		    a, job_from_row(s, st && strcmp(st, "queued") == 0 ? queue_rank(j, id) : 0));
+		bool waiting =
+		    st && (strcmp(st, "queued") == 0 || strcmp(st, "waiting_approval") == 0);
+
+		json_array_append_new(a, job_from_row(s, waiting ? queue_rank(j, id) : 0));
 	}
 done:
 	sqlite3_finalize(s);
@@ -944,6 +949,90 @@ long long lb_jobs_next(lb_jobs *j, const char *kind, const char *device)
 		id = LB_EFAIL;
 	sqlite3_finalize(s);
 	return id;
+}
+
+int lb_jobs_move(lb_jobs *j, long long id, int pos, int64_t now_real, lb_error *err)
+{
+	lb_job_state st;
+	long long *ids = NULL, *slots = NULL;
+	size_t n = 0, cap = 0, cap2 = 0, at;
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	if (!j)
+		return lb_error_set(err, LB_ERR_INVALID_PARAMS, "no job store");
+	if (pos < 1)
+		return lb_error_set(err, LB_ERR_INVALID_PARAMS,
+				    "position %d: positions start at 1 (next)", pos);
+	if (begin(j, err) < 0)
+		return LB_EFAIL;
+	if (find_state(j, id, &st, err) != 1)
+		goto fail;
+	if (st != LB_JOB_WAITING_APPROVAL && st != LB_JOB_QUEUED) {
+		lb_error_set(
+		    err, LB_ERR_INVALID_PARAMS,
+		    "job %lld is %s: only a waiting job (waiting_approval or queued) can be"
+		    " moved",
+		    id, lb_job_state_name(st));
+		goto fail;
+	}
+	/* the waiting jobs of its kind in order, their positions kept as the slots to refill */
+	s = lb_db_prepare(j->db,
+			  "SELECT id, position FROM jobs WHERE state IN " WAITING
+			  " AND kind = (SELECT kind FROM jobs WHERE id = ?) ORDER BY position, id",
+			  err);
+	if (!s)
+		goto fail;
+	sqlite3_bind_int64(s, 1, id);
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		if (lb_grow(&ids, &cap, n, sizeof *ids) < 0 ||
+		    lb_grow(&slots, &cap2, n, sizeof *slots) < 0) {
+			lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
+			goto fail;
+		}
+		ids[n] = sqlite3_column_int64(s, 0);
+		slots[n++] = sqlite3_column_int64(s, 1);
+	}
+	sqlite3_finalize(s);
+	s = NULL;
+	/* take it out, put it back at pos (the end when pos is past it) */
+	for (at = 0; at < n && ids[at] != id; at++)
+		;
+	if (at == n) {
+		lb_error_set(err, LB_ERR_INTERNAL, "job %lld vanished from its queue", id);
+		goto fail;
+	}
+	memmove(ids + at, ids + at + 1, (n - at - 1) * sizeof *ids);
+	at = (size_t)pos - 1 < n - 1 ? (size_t)pos - 1 : n - 1;
+	memmove(ids + at + 1, ids + at, (n - 1 - at) * sizeof *ids);
+	ids[at] = id;
+	/* equal positions would keep their id order: make the slots distinct */
+	for (size_t i = 1; i < n; i++)
+		if (slots[i] <= slots[i - 1])
+			slots[i] = slots[i - 1] + 1;
+	s = lb_db_prepare(j->db, "UPDATE jobs SET position = ?, updated = ? WHERE id = ?", err);
+	if (!s)
+		goto fail;
+	for (size_t i = 0; i < n; i++) {
+		sqlite3_reset(s);
+		sqlite3_bind_int64(s, 1, slots[i]);
+		sqlite3_bind_int64(s, 2, now_real);
+		sqlite3_bind_int64(s, 3, ids[i]);
+		if (sqlite3_step(s) != SQLITE_DONE) {
+			db_error(j, err);
+			goto fail;
+		}
+	}
+	sqlite3_finalize(s);
+	free(ids);
+	free(slots);
+	rc = commit(j, "move.update", "move.commit", err);
+	return rc;
+fail:
+	sqlite3_finalize(s);
+	free(ids);
+	free(slots);
+	return rollback(j);
 }
 
 int lb_jobs_check_owner(lb_jobs *j, long long id, const char *user, bool privileged,

@@ -137,14 +137,22 @@ int lb_jobs_state(lb_jobs *j, long long id, lb_job_state *s, lb_error *err);
 /*
  * A job as a new object: {id, kind, owner, label, device, state, request_id, params, meta,
  * progress: {fraction, detail}, position, approved_by, error, created, started, finished,
- * updated}; position is its place among the queued jobs of its kind (1 = next), null when not
- * queued; times are ns since 1970, null when unset. NULL when there is no such job.
+ * updated}; position is its place among the waiting jobs of its kind (waiting_approval and
+ * queued, 1 = next), null when not waiting; times are ns since 1970, null when unset. NULL when
+ * there is no such job.
  */
 json_t *lb_jobs_get(lb_jobs *j, long long id);
 
-/* The jobs of a kind (NULL: all kinds) as a new array: the unfinished ones in queue order
- * (history false), or the finished ones, newest first (history true). */
+/* The jobs of a kind (NULL: all kinds) as a new array: the unfinished ones, active first, then in
+ * queue order (history false), or the finished ones, newest first (history true). */
 json_t *lb_jobs_list(lb_jobs *j, const char *kind, bool history);
+
+/*
+ * Move a waiting job (waiting_approval or queued) to place pos (1 = next; past the end: last)
+ * among the waiting jobs of its kind, in one transaction; the others keep their order. 0, or
+ * LB_EFAIL with err set (pos < 1, no such job, a job not waiting).
+ */
+int lb_jobs_move(lb_jobs *j, long long id, int pos, int64_t now_real, lb_error *err);
 
 /* The next queued job of a kind that may run on device (jobs for any device, or for this one),
  * in queue order: its id, 0 when none, LB_EFAIL on a database error. */
