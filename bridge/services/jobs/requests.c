@@ -32,7 +32,8 @@ int m_upload_status(lb_server *s, call *c, json_t **result, lb_error *err)
 	if (lb_upload_key(c->client.user, id, key, sizeof key) < 0)
 		return lb_error_set(err, LB_ERR_INVALID_PARAMS,
 				    "upload must be 1 to 128 characters");
-	if (snprintf(dir, sizeof dir, "%s/%s", s->opts.data_dir, decl->subdir) >= (int)sizeof dir)
+	if (!s->opts.data_dir ||
+	    snprintf(dir, sizeof dir, "%s/%s", s->opts.data_dir, decl->subdir) >= (int)sizeof dir)
 		return lb_error_set(err, LB_ERR_INTERNAL, "the data directory name is too long");
 	up = lb_uploads_new(dir, 0, err);
 	if (!up || lb_uploads_status(up, key, &offset, err) < 0)
