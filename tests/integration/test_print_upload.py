@@ -1,6 +1,7 @@
 """print.upload without its data (issue 9): a chunk sent without its binary frame is refused with
 a clear error, and no upload that sends nothing or fails at its start leaves a .part file."""
 import os
+import signal
 import zlib
 
 from lbtest import BridgeTest, make_conf, sensor
@@ -83,6 +84,30 @@ class UploadResumeTest(BridgeTest):
         # the part file became the job's: nothing more to resume
         st = c2.call("upload.status", {"method": "print.upload", "upload": "res-1"})
         self.assertEqual(st["offset"], 0)
+
+    def test_resume_after_the_bridge_was_killed(self):
+        # the part file is on disk: a bridge killed with SIGKILL and started again knows how
+        # much arrived, and the upload goes on to one job
+        self.data = os.path.join(self.tmp, "data")
+        cf = make_conf({"v1": sensor(rate=10)}, bridge={"data_dir": self.data},
+                       raw="[print]\napproval = no\n")
+        d = self.start_bridge(cf, check_exit=False)
+        text = b"G28\n" + b"".join(b"G1 X%d\n" % (i % 100) for i in range(5000))
+        cut = 20000
+        c = self.client(d)
+        base = {"request_id": "kill-1", "name": "k.gcode"}
+        self.assertEqual(c.call("print.upload", dict(base, offset=0), frames=[text[:cut]]),
+                         {"received": cut})
+        d.proc.send_signal(signal.SIGKILL)
+        d.proc.wait(timeout=5)
+        d2 = self.start_bridge(cf, name="again")
+        c2 = self.client(d2)
+        st = c2.call("upload.status", {"method": "print.upload", "upload": "kill-1"})
+        self.assertEqual(st["offset"], cut)
+        job = c2.call("print.upload", dict(base, offset=cut, final=True,
+                                           crc32=zlib.crc32(text)), frames=[text[cut:]])
+        self.assertEqual((job["size"], job["meta"]["lines"]), (len(text), 5001))
+        self.assertEqual(len(c2.call("print.queue")), 1)
 
     def test_chunk_checksum_and_errors(self):
         c = self.client(self.lab())
