@@ -384,17 +384,17 @@ class Client:
         id = self.send(method, params, id=id, frames=frames)
         return self.reply_for(id, timeout)
 
-    def call(self, method, params=None, timeout=None):
-        """The result of a request; RPCError if it failed."""
-        r = self.request(method, params, timeout)
+    def call(self, method, params=None, timeout=None, frames=()):
+        """The result of a request (binary frames after its JSON); RPCError if it failed."""
+        r = self.request(method, params, timeout, frames=frames)
         if "error" in r:
             raise RPCError(method, r["error"])
         assert "result" in r, "reply without result or error: %r" % r
         return r["result"]
 
-    def error(self, method, params=None, timeout=None):
-        """The error object of a request that must fail."""
-        r = self.request(method, params, timeout)
+    def error(self, method, params=None, timeout=None, frames=()):
+        """The error object of a request that must fail (binary frames after its JSON)."""
+        r = self.request(method, params, timeout, frames=frames)
         assert "error" in r, "%s %s should fail, got %r" % (method, json.dumps(params), r)
         return r["error"]
 

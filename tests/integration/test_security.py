@@ -206,6 +206,19 @@ class PrinterSecurityTest(BridgeTest):
         self.assertEqual((again["id"], again.get("duplicate")), (theirs["id"], True))
         self.assertEqual(c.call("print.job", {"id": mine["id"]})["owner"], "unix:root")
 
+    def test_upload_status_shows_only_the_callers_uploads(self):
+        # where another pupil's upload stands is none of a pupil's business: upload.status
+        # answers about the caller's own id, and a pupil's same id is another upload
+        e, d, c = self.start()
+        text = gcode(50).encode()
+        r = c.request("print.upload", {"request_id": "part-1", "name": "p.gcode", "offset": 0},
+                      frames=[text[:100]])
+        self.assertEqual(r.get("result"), {"received": 100}, r)
+        status = {"method": "print.upload", "upload": "part-1"}
+        self.assertEqual(c.call("upload.status", status)["offset"], 100)
+        r = requests_as(NOBODY, d.rpc, [["upload.status", status]])
+        self.assertEqual(result(r[0]), {"upload": "part-1", "offset": 0})
+
 
 class MetadataTest(BridgeTest):
 

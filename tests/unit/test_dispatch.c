@@ -4,6 +4,7 @@
 
 #include "../../bridge/core/device.h"
 #include "../../bridge/core/server_private.h"
+#include "../../bridge/services/jobs/upload.h"
 #include "check.h"
 
 /* ---------------------------------------------------------------- a service of the test's own */
@@ -162,11 +163,14 @@ static void test_registry(void)
 	CHECK(lb_service_method("devices.list", &svc) && strcmp(svc->name, "core") == 0);
 	CHECK(lb_service_method("print.upload", &svc) && strcmp(svc->name, "print") == 0);
 	CHECK(lb_service_method("print.upload", NULL)->flags & LB_METHOD_UPLOAD);
-	/* only declared methods take binary frames */
+	/* only declared methods take binary frames, each with its limit and directory
+	 * (LB_UPLOAD_METHOD), and every such declaration is a method that takes them */
 	for (size_t i = 0; i < n; i++)
 		for (const lb_method *m = v[i]->methods; m && m->name; m++)
-			if (m->flags & LB_METHOD_UPLOAD)
-				CHECK_MSG(strcmp(m->name, "print.upload") == 0, m->name);
+			CHECK_MSG(!(m->flags & LB_METHOD_UPLOAD) == !lb_upload_find(m->name),
+				  m->name);
+	CHECK(lb_upload_find("print.upload") && lb_upload_find("print.upload")->max_bytes > 0);
+	CHECK(lb_upload_method("print.upload") && !lb_upload_method("devices.list"));
 }
 
 /* Every method of every service, called by every role below the one it declares, is refused

@@ -11,6 +11,8 @@
 #include "check.h"
 #include "../../bridge/util/config.h"
 #include "../../bridge/services/print/printq.h"
+#include "../../bridge/services/print/gcheck.h"
+#include "../../bridge/services/jobs/jobs.h"
 #include "../../bridge/sdk/progress.h"
 
 static char root[] = "/tmp/lbtest-printq-XXXXXX";
@@ -1140,6 +1142,75 @@ static void test_bed_marked_at_start(void)
 	lb_printq_destroy(&q);
 }
 
+/* The printer family's G-code check plugs into the generic job store as its "print" validation
+ * hook: the store refuses a file it names the line of, keeps the metadata of a good one, and
+ * never looks at the files of other kinds. */
+static void test_gcode_check_as_job_hook(void)
+{
+	char dir[256], src[300], path[600];
+	lb_error err = {0};
+	lb_jobs *j;
+	lb_job_spec sp = {0};
+	gcode_policy pol;
+	char why[128];
+	json_t *o;
+	FILE *f;
+	long long id;
+
+	memset(&pol, 0, sizeof pol);
+	pol.max_hotend = 250;
+	pol.max_bed = 110;
+	CHECK_EQ_INT(gcode_policy_forbid(&pol, "M500", why, sizeof why), 0);
+	fresh_dir(dir, sizeof dir);
+	j = lb_jobs_new(dir, 1, &err);
+	if (!j) {
+		CHECK(j != NULL);
+		return;
+	}
+	CHECK_EQ_INT(lb_jobs_set_validator(j, "print", lb_gcode_check_file, &pol), 0);
+	snprintf(src, sizeof src, "%s/upload.part", dir);
+	f = fopen(src, "w");
+	if (f) {
+		fputs("G28\nM104 S300\n", f);
+		fclose(f);
+	}
+	sp.kind = "print";
+	sp.owner = "unix:alice";
+	sp.label = "hot.gcode";
+	sp.input = src;
+	CHECK_EQ_INT(lb_jobs_submit(j, &sp, 2, NULL, &err), LB_EFAIL);
+	CHECK_EQ_INT(err.code, LB_ERR_INVALID_PARAMS);
+	CHECK(strncmp(err.message, "line 2: ", 8) == 0);
+	CHECK(access(src, F_OK) == 0); /* refused: left where it was */
+	f = fopen(src, "w");
+	if (f) {
+		fwrite(prusa, 1, PRUSA_LEN, f);
+		fclose(f);
+	}
+	id = lb_jobs_submit(j, &sp, 3, NULL, &err);
+	CHECK(id > 0);
+	o = lb_jobs_get(j, id);
+	CHECK_EQ_INT(json_integer_value(json_object_get(json_object_get(o, "meta"), "lines")),
+		     count_lines(prusa, PRUSA_LEN));
+	CHECK_EQ_INT(json_integer_value(json_object_get(json_object_get(o, "meta"), "commands")),
+		     16);
+	CHECK_EQ_INT(json_array_size(json_object_get(json_object_get(o, "meta"), "thumbnails")), 1);
+	json_decref(o);
+	CHECK_EQ_INT(lb_jobs_input_path(j, id, path, sizeof path), 0);
+	CHECK(access(path, F_OK) == 0);
+	/* the check itself, alone: a file that cannot be read, a file without commands */
+	CHECK_EQ_INT(lb_gcode_check_file(&pol, "/nonexistent.gcode", &o, &err), LB_EFAIL);
+	CHECK_EQ_INT(err.code, LB_ERR_INTERNAL);
+	f = fopen(src, "w");
+	if (f) {
+		fputs("; only a comment\n", f);
+		fclose(f);
+	}
+	CHECK_EQ_INT(lb_gcode_check_file(NULL, src, &o, &err), LB_EFAIL);
+	CHECK_STR(err.message, "the file holds no G-code command");
+	lb_jobs_destroy(&j);
+}
+
 /* One policy from [print] for the queue and the consoles: defaults, a changed limit, a bad entry
  * (which refuses everything rather than falling back to defaults). */
 static void test_print_policy(void)
@@ -1198,6 +1269,7 @@ int main(void)
 	RUN(test_beds);
 	RUN(test_bed_marked_at_start);
 	RUN(test_print_policy);
+	RUN(test_gcode_check_as_job_hook);
 	rc = check_summary();
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
 	if (system(cmd) != 0)

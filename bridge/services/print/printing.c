@@ -10,6 +10,7 @@
 #include "printq.h"
 #include "../../core/device.h"
 #include "../../core/service.h"
+#include "../jobs/upload.h"
 
 /*
  * [print] options:
@@ -37,6 +38,10 @@ static print_state *P(lb_server *s)
 {
 	return *lb_service_state(s, &print_service);
 }
+
+/* print.upload takes one binary frame per chunk; files go to <data dir>/prints; [print] max_mb
+ * (at most 4096) lowers the limit for each upload. */
+LB_UPLOAD_METHOD(print_upload, "print.upload", 4096LL << 20, "prints");
 
 /* The queue, opened on first use; NULL with err set when the data directory is unusable. */
 static lb_printq *need_printq(lb_server *s, lb_error *err)
@@ -317,15 +322,15 @@ static int may_touch(lb_call *c, const json_t *job, const char *what, lb_error *
 			    what, (long long)json_integer_value(json_object_get(job, "id")));
 }
 
-/* print.upload {request_id, name, offset, final, crc32, printer} + one binary frame. */
+/* print.upload {request_id, name, offset, final, crc32, chunk_crc32, printer} + one binary frame. */
 static int m_print_upload(lb_server *s, lb_call *c, json_t **result, lb_error *err)
 {
-	static const char *const allowed[] = {"request_id", "name",    "offset", "final",
-					      "crc32",	    "printer", NULL};
+	static const char *const allowed[] = {"request_id", "name",    "offset",      "final",
+					      "crc32",	    "printer", "chunk_crc32", NULL};
 	lb_upload u = {0};
 	char scoped[sizeof lb_call_client(c)->user + 130];
 	gcode_policy policy;
-	long long crc = -1;
+	long long crc = -1, chunk_crc = -1;
 	double max_mb;
 	bool final = false;
 	size_t in_len;
@@ -337,14 +342,15 @@ static int m_print_upload(lb_server *s, lb_call *c, json_t **result, lb_error *e
 	    lb_param_int(lb_call_params(c), "offset", true, 0, 1LL << 40, &u.offset, err) < 0 ||
 	    lb_param_bool(lb_call_params(c), "final", &final, err) < 0 ||
 	    lb_param_int(lb_call_params(c), "crc32", false, 0, 0xffffffffLL, &crc, err) < 0 ||
+	    lb_param_int(lb_call_params(c), "chunk_crc32", false, 0, 0xffffffffLL, &chunk_crc,
+			 err) < 0 ||
 	    lb_param_string(lb_call_params(c), "printer", false, &u.printer, err) < 0)
 		return LB_EFAIL;
-	if (!*u.request_id || strlen(u.request_id) > 128)
-		return lb_error_set(err, LB_ERR_INVALID_PARAMS,
-				    "request_id must be 1 to 128 characters");
 	/* request ids are the submitter's own: another user's same id is another upload (nobody
 	 * writes into, or is handed, someone else's) */
-	snprintf(scoped, sizeof scoped, "%s/%s", who(c), u.request_id);
+	if (lb_upload_key(who(c), u.request_id, scoped, sizeof scoped) < 0)
+		return lb_error_set(err, LB_ERR_INVALID_PARAMS,
+				    "request_id must be 1 to 128 characters");
 	u.request_id = scoped;
 	if (!lb_call_input(c, &in_len) && !final)
 		return lb_error_set(err, LB_ERR_INVALID_PARAMS,
@@ -359,6 +365,8 @@ static int m_print_upload(lb_server *s, lb_call *c, json_t **result, lb_error *e
 	u.final = final;
 	u.has_crc = crc >= 0;
 	u.crc32 = (uint32_t)crc;
+	u.has_chunk_crc = chunk_crc >= 0;
+	u.chunk_crc32 = (uint32_t)chunk_crc;
 	u.owner = who(c);
 	u.role = lb_role_name(lb_call_client(c)->role);
 	u.approve = lb_call_client(c)->role >= LB_ROLE_TEACHER || !print_flag(s, "approval", 1);

@@ -13,26 +13,23 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include "../../util/config.h"
 #include "../../util/grow.h"
 #include "../../util/log.h"
 #include "../../sdk/progress.h"
+#include "../jobs/upload.h"
+#include "gcheck.h"
 
-#define PQ_BLOCK 65536	  /* bytes read at a time for the checksum */
-#define PQ_LINE_MAX 65536 /* a raw line (comments included) and its '\n' must fit */
 #define PQ_PATH_MAX 1024
-#define PQ_NAME_KEEP 64 /* characters of the sanitized request id kept in a part file's name */
 /* An upload untouched for this long is abandoned: its part file is removed (at start, and when
  * an upload starts). Long enough for a client to resume after a bridge restart. */
 #define PQ_PART_EXPIRY_NS (3600LL * 1000000000LL)
-#define PQ_STR_(x) #x
-#define PQ_STR(x) PQ_STR_(x)
 
 struct lb_printq {
 	sqlite3 *db;
 	char prints[PQ_PATH_MAX - 128]; /* dir/prints */
+	lb_uploads *up;			/* the part files of uploads, in dir/prints */
 };
 
 /* The job states, as in LB_JOB_STATES; cancel hands out these strings (static storage). */
@@ -105,25 +102,6 @@ static bool is_finished(const char *state)
 static bool is_waiting(const char *state)
 {
 	return strcmp(state, "submitted") == 0 || strcmp(state, "approved") == 0;
-}
-
-/* mkdir -p with mode; 0 or -1 with errno. */
-static int make_dirs(const char *dir, mode_t mode)
-{
-	char path[PQ_PATH_MAX];
-	size_t n = strlen(dir);
-
-	if (n >= sizeof path)
-		return errno = ENAMETOOLONG, -1;
-	memcpy(path, dir, n + 1);
-	for (char *p = path + 1; *p; p++)
-		if (*p == '/') {
-			*p = '\0';
-			if (mkdir(path, mode) < 0 && errno != EEXIST)
-				return -1;
-			*p = '/';
-		}
-	return mkdir(path, mode) < 0 && errno != EEXIST ? -1 : 0;
 }
 
 /* fsync a directory so that renames and unlinks in it are durable; 0 or -1 with errno. */
@@ -199,32 +177,6 @@ static int fold_progress(lb_printq *q, long long id, lb_error *err)
 	if (!ok)
 		return 0;
 	return store_progress(q, id, line, offset, err) < 0 ? LB_EFAIL : 1;
-}
-
-/*
- * The partial upload of a request id into path[cap]: its characters outside [A-Za-z0-9._-] made
- * '_' (at most PQ_NAME_KEEP of them), then a 64-bit FNV-1a hash of the raw id, so that ids that
- * sanitize equally still get different files. 0, or LB_EINVAL when it does not fit.
- */
-static int part_path(lb_printq *q, const char *request_id, char *path, size_t cap)
-{
-	char name[PQ_NAME_KEEP + 1];
-	uint64_t h = 1469598103934665603ULL;
-	size_t n = 0;
-	int len;
-
-	for (const unsigned char *p = (const unsigned char *)request_id; *p; p++) {
-		h = (h ^ *p) * 1099511628211ULL;
-		if (n < PQ_NAME_KEEP)
-			name[n++] = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-					    (*p >= '0' && *p <= '9') || *p == '.' || *p == '_' ||
-					    *p == '-'
-					? (char)*p
-					: '_';
-	}
-	name[n] = '\0';
-	len = snprintf(path, cap, "%s/%s-%016llx.part", q->prints, name, (unsigned long long)h);
-	return len < 0 || (size_t)len >= cap ? LB_EINVAL : 0;
 }
 
 /* A text column as a JSON string, or null. */
@@ -369,7 +321,8 @@ static void recover_files(lb_printq *q, int64_t now_real)
 
 		if (gcode_path(q, id, file, sizeof file) < 0 || access(file, F_OK) == 0 || !rid)
 			continue;
-		if (part_path(q, rid, part, sizeof part) == 0 && rename(part, file) == 0) {
+		if (lb_uploads_path(q->up, rid, part, sizeof part) == 0 &&
+		    rename(part, file) == 0) {
 			lb_info("print queue: job %lld: finished moving its file after a restart",
 				id);
 			moved++;
@@ -471,37 +424,6 @@ done:
 	return rc;
 }
 
-/* Remove the part files of uploads abandoned (untouched for PQ_PART_EXPIRY_NS at now_real).
- * Best effort: problems are logged. */
-static void sweep_parts(lb_printq *q, int64_t now_real)
-{
-	DIR *d = opendir(q->prints);
-	struct dirent *e;
-
-	while (d && (e = readdir(d))) {
-		size_t n = strlen(e->d_name);
-		char path[PQ_PATH_MAX];
-		struct stat st;
-		int64_t mtime;
-
-		if (n < 5 || strcmp(e->d_name + n - 5, ".part") != 0 ||
-		    snprintf(path, sizeof path, "%s/%s", q->prints, e->d_name) >=
-			(int)sizeof path ||
-		    lstat(path, &st) < 0 || !S_ISREG(st.st_mode))
-			continue;
-		mtime = (int64_t)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
-		if (now_real - mtime < PQ_PART_EXPIRY_NS)
-			continue;
-		if (unlink(path) == 0)
-			lb_info("print queue: removed %s (an upload abandoned for over %lld min)",
-				path, PQ_PART_EXPIRY_NS / 60000000000LL);
-		else
-			lb_warn("print queue: cannot remove %s: %s", path, strerror(errno));
-	}
-	if (d)
-		closedir(d);
-}
-
 lb_printq *lb_printq_new(const char *dir, int64_t now_real, lb_error *err)
 {
 	lb_printq *q = calloc(1, sizeof *q);
@@ -518,11 +440,10 @@ lb_printq *lb_printq_new(const char *dir, int64_t now_real, lb_error *err)
 			     "print queue: the data directory name is too long");
 		goto fail;
 	}
-	if (make_dirs(q->prints, 0750) < 0) {
-		lb_error_set(err, LB_ERR_INTERNAL, "cannot create the print directory %s: %s",
-			     q->prints, strerror(errno));
+	/* the part files of uploads live beside the jobs' files (a rename makes a job's file) */
+	q->up = lb_uploads_new(q->prints, PQ_PART_EXPIRY_NS, err);
+	if (!q->up)
 		goto fail;
-	}
 	snprintf(path, sizeof path, "%s/printq.db", dir);
 	q->db = lb_db_open(path, schema, err);
 	if (!q->db)
@@ -530,7 +451,7 @@ lb_printq *lb_printq_new(const char *dir, int64_t now_real, lb_error *err)
 	if (recover_active(q, now_real, err) < 0)
 		goto fail;
 	recover_files(q, now_real);
-	sweep_parts(q, now_real);
+	lb_uploads_sweep(q->up, now_real);
 	return q;
 fail:
 	lb_printq_destroy(&q);
@@ -542,6 +463,7 @@ void lb_printq_destroy(lb_printq **pq)
 	if (!pq || !*pq)
 		return;
 	sqlite3_close((*pq)->db);
+	lb_uploads_destroy(&(*pq)->up);
 	free(*pq);
 	*pq = NULL;
 }
@@ -616,228 +538,6 @@ int lb_printq_path(lb_printq *q, long long id, char *path, size_t cap)
 	return gcode_path(q, id, path, cap);
 }
 
-/* Write len bytes at offset, retrying short writes; 0 or -1 with errno. */
-static int write_at(int fd, const char *p, size_t len, long long offset)
-{
-	while (len > 0) {
-		ssize_t n = pwrite(fd, p, len, (off_t)offset);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -1 : (errno = EIO, -1);
-		p += n;
-		len -= (size_t)n;
-		offset += n;
-	}
-	return 0;
-}
-
-/* Whether the file starts with the len bytes of chunk (len > 0, len <= its size). */
-static bool starts_with(int fd, const void *chunk, size_t len)
-{
-	char buf[4096];
-	size_t done = 0;
-
-	while (done < len) {
-		size_t want = len - done < sizeof buf ? len - done : sizeof buf;
-		ssize_t n = pread(fd, buf, want, (off_t)done);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0 || memcmp(buf, (const char *)chunk + done, (size_t)n) != 0)
-			return false;
-		done += (size_t)n;
-	}
-	return true;
-}
-
-/* The zlib crc32 of the first size bytes of a file, read in PQ_BLOCK blocks; 0 or -1 (errno). */
-static int file_crc(int fd, long long size, uint32_t *crc)
-{
-	char *buf = malloc(PQ_BLOCK);
-	uLong c = crc32(0L, Z_NULL, 0);
-	long long pos = 0;
-	int rc = -1;
-
-	if (!buf)
-		return errno = ENOMEM, -1;
-	while (pos < size) {
-		size_t want = size - pos < PQ_BLOCK ? (size_t)(size - pos) : PQ_BLOCK;
-		ssize_t n = pread(fd, buf, want, (off_t)pos);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			if (n == 0)
-				errno = EIO;
-			goto cleanup;
-		}
-		c = crc32(c, (const Bytef *)buf, (uInt)n);
-		pos += n;
-	}
-	*crc = (uint32_t)c;
-	rc = 0;
-cleanup:
-	free(buf);
-	return rc;
-}
-
-/* Reads a file's lines through a PQ_LINE_MAX buffer, never the whole file. */
-typedef struct line_reader {
-	int fd;
-	char *buf;
-	size_t start, end; /* the unread bytes: buf[start..end) */
-	long long base;	   /* file offset of buf[0] */
-	long long size;	   /* bytes of the file to read */
-} line_reader;
-
-/*
- * The next line of the file without its '\n': 1 with *line, *len and its file offset *off; 0 at
- * the end; LB_EINVAL when a line does not fit in PQ_LINE_MAX bytes; LB_EFAIL on a read error.
- */
-static int reader_next(line_reader *r, const char **line, size_t *len, long long *off)
-{
-	for (;;) {
-		char *nl = memchr(r->buf + r->start, '\n', r->end - r->start);
-		long long next = r->base + (long long)r->end;
-		size_t want;
-		ssize_t n;
-
-		if (nl || next >= r->size) {
-			if (!nl && r->start == r->end)
-				return 0;
-			*line = r->buf + r->start;
-			*len = nl ? (size_t)(nl - *line) : r->end - r->start;
-			*off = r->base + (long long)r->start;
-			r->start = nl ? (size_t)(nl - r->buf) + 1 : r->end;
-			return 1;
-		}
-		if (r->start > 0) {
-			memmove(r->buf, r->buf + r->start, r->end - r->start);
-			r->base += (long long)r->start;
-			r->end -= r->start;
-			r->start = 0;
-		}
-		if (r->end == PQ_LINE_MAX)
-			return LB_EINVAL;
-		want = PQ_LINE_MAX - r->end;
-		if ((long long)want > r->size - next)
-			want = (size_t)(r->size - next);
-		n = pread(r->fd, r->buf + r->end, want, (off_t)next);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return LB_EFAIL;
-		r->end += (size_t)n;
-	}
-}
-
-/* Why gcode_clean refused a raw line: too long, or a control byte. */
-static const char *clean_failure(const char *line, size_t len)
-{
-	char *big = malloc(len + 1);
-	const char *why = "holds a control character";
-
-	if (big && gcode_clean(line, len, big, len + 1) >= 0)
-		why = "longer than " PQ_STR(GCODE_CMD_MAX) " characters";
-	free(big);
-	return why;
-}
-
-/*
- * Read a whole file line by line: its metadata into *m (lines and commands counted), each
- * command checked against the policy (when not NULL). 0, or LB_EFAIL with err set
- * (LB_ERR_INVALID_PARAMS "line N: ..." for a bad line).
- */
-static int scan_file(int fd, long long size, const gcode_policy *policy, gcode_meta *m,
-		     lb_error *err)
-{
-	line_reader r = {fd, malloc(PQ_LINE_MAX), 0, 0, 0, size};
-	char cmd[GCODE_CMD_MAX + 1], why[200];
-	long nline = 0, ncmd = 0;
-	const char *line;
-	size_t len;
-	long long off;
-	int got, rc = LB_EFAIL;
-
-	gcode_meta_init(m);
-	if (!r.buf)
-		return lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
-	while ((got = reader_next(&r, &line, &len, &off)) > 0) {
-		int n;
-
-		nline++;
-		gcode_meta_line(m, line, len, (long)off);
-		n = gcode_clean(line, len, cmd, sizeof cmd);
-		if (n < 0) {
-			lb_error_set(err, LB_ERR_INVALID_PARAMS, "line %ld: %s", nline,
-				     clean_failure(line, len));
-			goto cleanup;
-		}
-		if (n == 0)
-			continue;
-		ncmd++;
-		if (policy && gcode_policy_check(policy, cmd, why, sizeof why) < 0) {
-			lb_error_set(err, LB_ERR_INVALID_PARAMS, "line %ld: %s", nline, why);
-			goto cleanup;
-		}
-	}
-	if (got == LB_EINVAL) {
-		lb_error_set(err, LB_ERR_INVALID_PARAMS, "line %ld: longer than %d bytes",
-			     nline + 1, PQ_LINE_MAX - 1);
-		goto cleanup;
-	}
-	if (got < 0) {
-		lb_error_set(err, LB_ERR_INTERNAL, "cannot read the uploaded file: %s",
-			     strerror(errno));
-		goto cleanup;
-	}
-	if (ncmd == 0) {
-		lb_error_set(err, LB_ERR_INVALID_PARAMS, "the file holds no G-code command");
-		goto cleanup;
-	}
-	gcode_meta_finish(m);
-	m->lines = nline;
-	m->commands = ncmd;
-	rc = 0;
-cleanup:
-	free(r.buf);
-	return rc;
-}
-
-/* The metadata as the JSON text stored with a job (a new string), or NULL. */
-static char *meta_json(const gcode_meta *m)
-{
-	json_t *o = json_object(), *thumbs = json_array();
-	char *text = NULL;
-
-	if (!o || !thumbs)
-		goto cleanup;
-	json_object_set_new(o, "slicer", m->slicer[0] ? json_string(m->slicer) : json_null());
-	json_object_set_new(o, "time_s", m->time_s >= 0 ? json_real(m->time_s) : json_null());
-	json_object_set_new(o, "filament_mm",
-			    m->filament_mm >= 0 ? json_real(m->filament_mm) : json_null());
-	json_object_set_new(o, "filament_g",
-			    m->filament_g >= 0 ? json_real(m->filament_g) : json_null());
-	json_object_set_new(o, "layer_count",
-			    m->layer_count >= 0 ? json_integer(m->layer_count) : json_null());
-	json_object_set_new(o, "lines", json_integer(m->lines));
-	json_object_set_new(o, "commands", json_integer(m->commands));
-	for (int i = 0; i < m->nthumbs && i < GCODE_THUMBS_MAX; i++)
-		json_array_append_new(thumbs,
-				      json_pack("{s:i,s:i,s:I,s:I}", "width", m->thumbs[i].width,
-						"height", m->thumbs[i].height, "offset",
-						(json_int_t)m->thumbs[i].begin_offset, "end",
-						(json_int_t)m->thumbs[i].end_offset));
-	json_object_set(o, "thumbnails", thumbs);
-	text = json_dumps(o, JSON_COMPACT);
-cleanup:
-	json_decref(thumbs);
-	json_decref(o);
-	return text;
-}
-
 /*
  * Insert the job of a checked upload, durably (synchronous=FULL for this one statement, which is
  * its own transaction), at the end of the queue: its id (> 0), or LB_EFAIL with err set.
@@ -897,7 +597,7 @@ static int finish_upload(lb_printq *q, const lb_upload *u, int fd, const char *p
 {
 	char file[PQ_PATH_MAX];
 	char *meta = NULL;
-	gcode_meta m;
+	json_t *meta_obj = NULL;
 	uint32_t crc = 0;
 	long long id;
 	int rc = LB_EFAIL;
@@ -906,7 +606,7 @@ static int finish_upload(lb_printq *q, const lb_upload *u, int fd, const char *p
 		lb_error_set(err, LB_ERR_INVALID_PARAMS, "the file is empty");
 		goto reject;
 	}
-	if (file_crc(fd, size, &crc) < 0) {
+	if (lb_upload_file_crc(fd, size, &crc) < 0) {
 		lb_error_set(err, LB_ERR_INTERNAL, "cannot read %s: %s", part, strerror(errno));
 		goto cleanup;
 	}
@@ -916,12 +616,13 @@ static int finish_upload(lb_printq *q, const lb_upload *u, int fd, const char *p
 			     (unsigned long)crc, (unsigned long)u->crc32);
 		goto reject;
 	}
-	if (scan_file(fd, size, policy, &m, err) < 0) {
+	/* the printer family's check, in the shape of the job store's validation hook */
+	if (lb_gcode_check_file((void *)policy, part, &meta_obj, err) < 0) {
 		if (err && err->code == LB_ERR_INVALID_PARAMS)
 			goto reject;
 		goto cleanup;
 	}
-	meta = meta_json(&m);
+	meta = json_dumps(meta_obj, JSON_COMPACT);
 	if (!meta) {
 		lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
 		goto cleanup;
@@ -947,6 +648,7 @@ static int finish_upload(lb_printq *q, const lb_upload *u, int fd, const char *p
 reject:
 	unlink(part);
 cleanup:
+	json_decref(meta_obj);
 	free(meta);
 	return rc;
 }
@@ -954,10 +656,9 @@ cleanup:
 int lb_printq_upload(lb_printq *q, const lb_upload *u, const void *chunk, size_t len,
 		     const gcode_policy *policy, json_t **result, lb_error *err)
 {
-	char part[PQ_PATH_MAX];
-	struct stat st;
-	long long id, size = 0, end;
-	int fd = -1, rc = LB_EFAIL;
+	lb_upload_chunk c = {0};
+	long long id, size = 0;
+	int fd = -1, rc;
 
 	if (result)
 		*result = NULL;
@@ -972,78 +673,27 @@ int lb_printq_upload(lb_printq *q, const lb_upload *u, const void *chunk, size_t
 		return LB_EFAIL;
 	if (id > 0)
 		return duplicate_result(q, id, result, err);
-	if (part_path(q, u->request_id, part, sizeof part) < 0)
-		return lb_error_set(err, LB_ERR_INTERNAL, "print queue: path too long");
-	end = u->offset + (long long)len;
-	if (u->max_bytes > 0 && end > u->max_bytes) {
-		unlink(part);
-		return lb_error_set(err, LB_ERR_TOO_LARGE,
-				    "the file is larger than the limit of %lld bytes",
-				    u->max_bytes);
-	}
-	if (stat(part, &st) == 0)
-		size = (long long)st.st_size;
-	else if (errno != ENOENT)
-		return lb_error_set(err, LB_ERR_INTERNAL, "cannot read %s: %s", part,
-				    strerror(errno));
-	if (u->offset > size)
-		return lb_error_set(err, LB_ERR_INVALID_PARAMS, "expected offset %lld", size);
-	if (len == 0 && !u->final) {
-		/* an empty chunk only asks how much arrived: it makes no part file */
+	c.key = u->request_id;
+	c.offset = u->offset;
+	c.final = u->final;
+	c.has_crc = u->has_chunk_crc;
+	c.crc32 = u->chunk_crc32;
+	c.max_bytes = u->max_bytes;
+	c.now_real = u->now_real;
+	if (lb_uploads_write(q->up, &c, chunk, len, &size, &fd, err) < 0)
+		return LB_EFAIL;
+	if (!u->final) {
 		*result = json_pack("{s:I}", "received", (json_int_t)size);
 		return *result ? 0 : lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
 	}
-	if (u->offset == 0)
-		sweep_parts(q, u->now_real); /* an upload starts: clear the abandoned ones */
-	fd = open(part, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		lb_error_set(err, LB_ERR_INTERNAL, "cannot open %s: %s", part, strerror(errno));
-		goto cleanup;
+	{
+		char part[PQ_PATH_MAX];
+		if (lb_uploads_path(q->up, u->request_id, part, sizeof part) < 0)
+			rc = lb_error_set(err, LB_ERR_INTERNAL, "print queue: path too long");
+		else
+			rc = finish_upload(q, u, fd, part, size, policy, result, err);
 	}
-	size = (long long)st.st_size;
-	/* offset 0 restarts the upload, unless it repeats the start already received */
-	if (u->offset == 0 && size > 0 && (len > 0 || u->final) &&
-	    !((long long)len <= size && len > 0 && starts_with(fd, chunk, len))) {
-		if (ftruncate(fd, 0) < 0) {
-			lb_error_set(err, LB_ERR_INTERNAL, "cannot truncate %s: %s", part,
-				     strerror(errno));
-			goto cleanup;
-		}
-		size = 0;
-	}
-	if (u->offset > size) { /* the part shrank meanwhile */
-		lb_error_set(err, LB_ERR_INVALID_PARAMS, "expected offset %lld", size);
-		goto cleanup;
-	}
-	if (end > size) {
-		if (write_at(fd, (const char *)chunk + (size - u->offset), (size_t)(end - size),
-			     size) < 0) {
-			lb_error_set(err, LB_ERR_INTERNAL, "cannot write %s: %s", part,
-				     strerror(errno));
-			if (ftruncate(fd, size) < 0)
-				lb_warn("print queue: cannot truncate %s: %s", part,
-					strerror(errno));
-			goto cleanup;
-		}
-		size = end;
-	}
-	if (!u->final) {
-		*result = json_pack("{s:I}", "received", (json_int_t)size);
-		rc = *result ? 0 : lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
-		goto cleanup;
-	}
-	/* the final chunk ends the file */
-	if ((size > end && ftruncate(fd, end) < 0) || fsync(fd) < 0) {
-		lb_error_set(err, LB_ERR_INTERNAL, "cannot write %s: %s", part, strerror(errno));
-		goto cleanup;
-	}
-	rc = finish_upload(q, u, fd, part, end, policy, result, err);
-cleanup:
-	/* a failed start leaves no part file behind */
-	if (rc < 0 && fd >= 0 && fstat(fd, &st) == 0 && st.st_size == 0)
-		unlink(part);
-	if (fd >= 0)
-		close(fd);
+	close(fd);
 	return rc;
 }
 

@@ -49,13 +49,16 @@ typedef struct lb_upload {
 	bool final;		/* the last chunk: check, read metadata and create the job */
 	bool has_crc;		/* final: crc32 of the whole file is given */
 	uint32_t crc32;		/* zlib crc32 of the whole file */
+	bool has_chunk_crc;	/* crc32 of this chunk's bytes is given */
+	uint32_t chunk_crc32;	/* zlib crc32 of this chunk (refused, nothing written, if wrong) */
 	bool approve;		/* create the job already approved (teacher, or approval off) */
 	long long max_bytes;	/* largest file accepted (0: no limit) */
 	int64_t now_real;	/* ns since 1970 */
 } lb_upload;
 
 /*
- * Take a chunk: write it at offset into dir/prints/<request>.part (offset must be the bytes
+ * Take a chunk (through the generic uploads of services/jobs/upload.h, whose part files are in
+ * dir/prints): write it at offset into dir/prints/<request>.part (offset must be the bytes
  * received so far; a chunk already received is accepted again without effect, so a retry is
  * harmless; an empty chunk that is not the final one only asks how much arrived, and makes no
  * part file). A part file untouched for an hour is an abandoned upload: it is removed when the
