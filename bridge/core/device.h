@@ -19,11 +19,11 @@
 /*
  * Data messages a device may have waiting for the main loop: LB_CHAN_HWM messages (50 s of a
  * stream at 20/s) or LB_CHAN_HWM_BYTES of them (frames and bookkeeping), whichever is more: 1000
- * messages of 4000 bytes, or ~10 000 unbatched messages (100 ms of a 100 kHz stream: a main loop
- * descheduled for tens of ms on a busy machine does not cost samples).
+ * messages of 4000 bytes, or ~5 000 unbatched messages (~400 bytes each: 50 ms of a 100 kHz
+ * stream, where 1000 were 10 ms, shorter than a main loop's wait for a core on a busy machine).
  */
 #define LB_CHAN_HWM 1000
-#define LB_CHAN_HWM_BYTES (4u << 20)
+#define LB_CHAN_HWM_BYTES (2u << 20)
 /* How often a device thread looks whether its description changed (lb_device_refresh). */
 #define LB_DESC_EVERY_NS 1000000000LL
 

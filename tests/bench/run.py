@@ -25,6 +25,9 @@
     (tcp:// streams and requests, ws:// streams), 2 s and 15 s after it is ready (the target is
     checked at 15 s, once every queue has settled).
 
+--only raw,batched,small,latency,startup,memory runs those parts alone (batched: the batch=1000
+ramps of (b); small: its batch=1 ramp; each with its raw reference from (a)).
+
 These are measurements, not pass/fail tests: the exit status is 0 when every benchmark ran
 (whatever the figures), 1 when one could not run. Each target is printed as met / NOT met.
 Everything runs on private endpoints (tcp://127.0.0.1:0 whose port the programs report, ipc://
