@@ -168,10 +168,10 @@ static void chan_send_control(lb_device *dev, uint32_t type, uint64_t token, con
 	lb_upq_push(dev->upq, m);
 }
 
-/* Send topic, header and an optional payload to be published; dropped (LB_EAGAIN) if LB_CHAN_HWM
- * messages of the device are waiting: the main loop is saturated, and seq shows the gap. */
-static int chan_send_data(lb_device *dev, int stream, const lb_stream *s, double last,
-			  const char *header, size_t hlen, const void *payload, size_t plen)
+/* A data message of stream s with its topic frame, to be completed with the header and payload;
+ * NULL if LB_CHAN_HWM messages and LB_CHAN_HWM_BYTES of the device are waiting (the main loop is
+ * saturated: the message is dropped and seq shows the gap) or out of memory. */
+static lb_up *data_msg(lb_device *dev, int stream, const lb_stream *s, double last)
 {
 	lb_chan_meta meta = {.type = LB_CHAN_DATA,
 			     .stream = (uint32_t)stream,
@@ -180,36 +180,59 @@ static int chan_send_data(lb_device *dev, int stream, const lb_stream *s, double
 			     .last = last};
 	lb_up *m;
 
-	if (atomic_load_explicit(&dev->queued, memory_order_relaxed) >= LB_CHAN_HWM)
-		return LB_EAGAIN;
-	m = lb_up_new(&meta);
-	if (!m || up_frame(m, s->topic, strlen(s->topic)) < 0 || up_frame(m, header, hlen) < 0 ||
-	    (payload && up_frame(m, payload, plen) < 0)) {
+	if (atomic_load_explicit(&dev->queued, memory_order_relaxed) >= LB_CHAN_HWM &&
+	    atomic_load_explicit(&dev->queued_bytes, memory_order_relaxed) >= LB_CHAN_HWM_BYTES)
+		return NULL;
+	m = lb_upq_alloc(dev->upq, &meta);
+	if (m && up_frame(m, s->topic, strlen(s->topic)) < 0) {
 		lb_up_free(m);
-		return LB_ENOMEM;
+		return NULL;
 	}
+	return m;
+}
+
+/* Queue a complete data message for the main loop (held: the host thread wakes it once for
+ * the burst, lb_upq_flush in host.c). */
+static void data_push(lb_device *dev, lb_up *m)
+{
+	m->meta.bytes = sizeof *m;
+	for (int i = 0; i < m->nframes; i++)
+		m->meta.bytes += zmq_msg_size(&m->frame[i]);
 	atomic_fetch_add_explicit(&dev->queued, 1, memory_order_relaxed);
-	lb_upq_push(dev->upq, m);
-	return 0;
+	atomic_fetch_add_explicit(&dev->queued_bytes, (size_t)m->meta.bytes, memory_order_relaxed);
+	lb_upq_push_held(dev->upq, m);
+}
+
+/* Send topic, header and an optional payload to be published; dropped if LB_CHAN_HWM messages
+ * of the device are waiting (data_msg). */
+static void chan_send_data(lb_device *dev, int stream, const lb_stream *s, double last,
+			   const char *header, size_t hlen, const void *payload, size_t plen)
+{
+	lb_up *m = data_msg(dev, stream, s, last);
+
+	if (!m)
+		return;
+	if (up_frame(m, header, hlen) < 0 || (payload && up_frame(m, payload, plen) < 0)) {
+		lb_up_free(m);
+		return;
+	}
+	data_push(dev, m);
 }
 
 int lb_stream_publish(lb_device *dev, int stream, int64_t t_dev, int64_t t_host,
 		      const void *samples, uint32_t count)
 {
-	char header[LB_HEADER_MAX + 128];
+	char tail[LB_HEADER_TAIL_MAX];
 	lb_stream *s;
-	size_t size;
-	int hlen;
+	size_t size, hlen, tlen;
+	lb_up *m;
+	zmq_msg_t *hf;
 
 	if (stream < 0 || stream >= dev->nstreams || count == 0)
 		return LB_EINVAL;
 	s = &dev->streams[stream];
 	size = lb_sample_type_size(s->type);
 	if (!size)
-		return LB_EINVAL;
-	hlen = lb_header_finish(header, sizeof header, s->prefix, (size_t)s->prefix_len, s->seq + 1,
-				t_host, t_dev, count);
-	if (hlen < 0)
 		return LB_EINVAL;
 	if (calibrated(s) && s->type == LB_F32) {
 		/* calibration is applied here, once, for every client and recording */
@@ -226,8 +249,25 @@ int lb_stream_publish(lb_device *dev, int stream, int64_t t_dev, int64_t t_host,
 		samples = dev->scratch;
 	}
 	s->seq++;
-	chan_send_data(dev, stream, s, lb_sample_get(s->type, samples, count - 1), header,
-		       (size_t)hlen, samples, (size_t)count * size);
+	m = data_msg(dev, stream, s, lb_sample_get(s->type, samples, count - 1));
+	if (!m)
+		return 0; /* dropped: seq shows the gap */
+	/* the header's frame: the stream's constant prefix and the numbers */
+	tlen = lb_header_tail(tail + sizeof tail, s->seq, t_host, t_dev, count);
+	hlen = (size_t)s->prefix_len + tlen;
+	hf = &m->frame[m->nframes];
+	if (zmq_msg_init_size(hf, hlen) < 0) {
+		lb_up_free(m);
+		return 0;
+	}
+	m->nframes++;
+	memcpy(zmq_msg_data(hf), s->prefix, (size_t)s->prefix_len);
+	memcpy((char *)zmq_msg_data(hf) + s->prefix_len, tail + sizeof tail - tlen, tlen);
+	if (up_frame(m, samples, (size_t)count * size) < 0) {
+		lb_up_free(m);
+		return 0;
+	}
+	data_push(dev, m);
 	return 0;
 }
 

@@ -14,8 +14,14 @@
 #include "uplink.h"
 
 #define LB_HEADER_MAX 512
-/* Data messages a device may have waiting for the main loop (50 s of a stream at 20/s). */
+/*
+ * Data messages a device may have waiting for the main loop: LB_CHAN_HWM messages (50 s of a
+ * stream at 20/s) or LB_CHAN_HWM_BYTES of them (frames and bookkeeping), whichever is more: 1000
+ * messages of 4000 bytes, or ~5 000 unbatched messages (~400 bytes each: 50 ms of a 100 kHz
+ * stream, where 1000 were 10 ms, shorter than a main loop's wait for a core on a busy machine).
+ */
 #define LB_CHAN_HWM 1000
+#define LB_CHAN_HWM_BYTES (2u << 20)
 /* How often a device thread looks whether its description changed (lb_device_refresh). */
 #define LB_DESC_EVERY_NS 1000000000LL
 
@@ -66,8 +72,10 @@ struct lb_device {
 	int64_t desc_next;  /* monotonic ns of the next look for a changed description */
 
 	/* Data messages in the uplink, not yet published (device: +1, main loop: -1). Beyond
-	 * LB_CHAN_HWM the device drops (seq shows the gap), as a full ZeroMQ pipe would. */
+	 * LB_CHAN_HWM and LB_CHAN_HWM_BYTES the device drops (seq shows the gap), as a full ZeroMQ
+	 * pipe would. */
 	atomic_int queued;
+	atomic_size_t queued_bytes; /* their size (lb_chan_meta.bytes): the same accounting */
 
 	/* Owned by the main thread. */
 	struct lb_host *host; /* the thread that runs it (host.c); NULL until spawned */

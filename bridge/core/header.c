@@ -114,53 +114,100 @@ int lb_header_prefix(char *buf, size_t cap, const char *epoch, lb_sample_type ty
 	return (int)len;
 }
 
-/* Write the decimal digits of v at p; returns the number of characters. */
-static size_t put_u64(char *p, uint64_t v)
+/* The number of decimal digits of v (1 for 0). */
+static size_t digits_u64(uint64_t v)
 {
-	char tmp[20];
-	size_t n = 0;
+	size_t n = 1;
 
-	do {
-		tmp[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	for (size_t i = 0; i < n; i++)
-		p[i] = tmp[n - 1 - i];
-	return n;
+	while (v >= 10000) {
+		v /= 10000;
+		n += 4;
+	}
+	return n + (v >= 10) + (v >= 100) + (v >= 1000);
 }
 
-/* Same as put_u64 for a signed value. */
-static size_t put_i64(char *p, int64_t v)
+/* The characters of v in decimal: a '-' for a negative value, then its digits. */
+static size_t len_i64(int64_t v)
 {
-	if (v < 0) {
-		*p = '-';
-		return 1 + put_u64(p + 1, (uint64_t)0 - (uint64_t)v);
+	return v < 0 ? 1 + digits_u64((uint64_t)0 - (uint64_t)v) : digits_u64((uint64_t)v);
+}
+
+/* "00" to "99": two digits per division (the hot path formats ~60 digits per header). */
+static const char pairs[201] = "00010203040506070809101112131415161718192021222324"
+			       "25262728293031323334353637383940414243444546474849"
+			       "50515253545556575859606162636465666768697071727374"
+			       "75767778798081828384858687888990919293949596979899";
+
+/* Write the decimal digits of v backwards, ending just before end; returns the new start. */
+static char *rput_u64(char *end, uint64_t v)
+{
+	while (v >= 100) {
+		unsigned r = (unsigned)(v % 100);
+		v /= 100;
+		*--end = pairs[2 * r + 1];
+		*--end = pairs[2 * r];
 	}
-	return put_u64(p, (uint64_t)v);
+	if (v >= 10) {
+		*--end = pairs[2 * v + 1];
+		*--end = pairs[2 * v];
+	} else {
+		*--end = (char)('0' + v);
+	}
+	return end;
+}
+
+/* Same as rput_u64 for a signed value. */
+static char *rput_i64(char *end, int64_t v)
+{
+	if (v >= 0)
+		return rput_u64(end, (uint64_t)v);
+	end = rput_u64(end, (uint64_t)0 - (uint64_t)v);
+	*--end = '-';
+	return end;
+}
+
+/* Write the string literal s backwards, ending just before end (moved to its start). */
+#define RPUT(end, s)                                                                               \
+	do {                                                                                       \
+		(end) -= sizeof(s) - 1;                                                            \
+		memcpy((end), (s), sizeof(s) - 1);                                                 \
+	} while (0)
+
+/* The keys and brace lb_header_finish adds to the prefix. */
+#define FINISH_KEYS (7 + 10 + 9 + 9 + 1)
+
+size_t lb_header_finish_len(size_t prefix_len, uint64_t seq, int64_t t_host, int64_t t_dev,
+			    uint32_t count)
+{
+	return prefix_len + FINISH_KEYS + digits_u64(seq) + len_i64(t_host) + len_i64(t_dev) +
+	       digits_u64(count);
+}
+
+size_t lb_header_tail(char *end, uint64_t seq, int64_t t_host, int64_t t_dev, uint32_t count)
+{
+	char *p = end;
+
+	*--p = '}';
+	p = rput_u64(p, count);
+	RPUT(p, ",\"count\":");
+	p = rput_i64(p, t_dev);
+	RPUT(p, ",\"t_dev\":");
+	p = rput_i64(p, t_host);
+	RPUT(p, ",\"t_host\":");
+	p = rput_u64(p, seq);
+	RPUT(p, ",\"seq\":");
+	return (size_t)(end - p);
 }
 
 int lb_header_finish(char *buf, size_t cap, const char *prefix, size_t prefix_len, uint64_t seq,
 		     int64_t t_host, int64_t t_dev, uint32_t count)
 {
-	/* Worst case of the variable part: keys (36) + 4 numbers of at most 20 digits + brace. */
-	char *p;
+	char tail[LB_HEADER_TAIL_MAX];
+	size_t n = lb_header_tail(tail + sizeof tail, seq, t_host, t_dev, count);
 
-	if (prefix_len + 36 + 4 * 21 + 2 > cap)
+	if (prefix_len + n > cap)
 		return -1;
 	memcpy(buf, prefix, prefix_len);
-	p = buf + prefix_len;
-	memcpy(p, ",\"seq\":", 7);
-	p += 7;
-	p += put_u64(p, seq);
-	memcpy(p, ",\"t_host\":", 10);
-	p += 10;
-	p += put_i64(p, t_host);
-	memcpy(p, ",\"t_dev\":", 9);
-	p += 9;
-	p += put_i64(p, t_dev);
-	memcpy(p, ",\"count\":", 9);
-	p += 9;
-	p += put_u64(p, count);
-	*p++ = '}';
-	return (int)(p - buf);
+	memcpy(buf + prefix_len, tail + sizeof tail - n, n);
+	return (int)(prefix_len + n);
 }

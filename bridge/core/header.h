@@ -33,9 +33,22 @@ int lb_header_prefix(char *buf, size_t cap, const char *epoch, lb_sample_type ty
 
 /*
  * Complete a header: prefix + `,"seq":S,"t_host":H,"t_dev":D,"count":N}`. Returns the length
- * written, or -1 if it does not fit in cap bytes. Fast: no allocation, no locale.
+ * written (lb_header_finish_len), or -1 if it does not fit in cap bytes (nothing written then).
+ * Fast: no allocation, no locale. Not NUL-terminated.
  */
 int lb_header_finish(char *buf, size_t cap, const char *prefix, size_t prefix_len, uint64_t seq,
 		     int64_t t_host, int64_t t_dev, uint32_t count);
+
+/*
+ * The variable part alone, `,"seq":S,"t_host":H,"t_dev":D,"count":N}`, written backwards so that
+ * it ends just before end (the LB_HEADER_TAIL_MAX bytes before end are the caller's); returns its
+ * length (it starts at end minus that). The publishing hot path: one pass, no digit count.
+ */
+#define LB_HEADER_TAIL_MAX (7 + 10 + 9 + 9 + 1 + 4 * 20 + 2)
+size_t lb_header_tail(char *end, uint64_t seq, int64_t t_host, int64_t t_dev, uint32_t count);
+
+/* The exact length lb_header_finish writes for these values (to size its buffer first). */
+size_t lb_header_finish_len(size_t prefix_len, uint64_t seq, int64_t t_host, int64_t t_dev,
+			    uint32_t count);
 
 #endif

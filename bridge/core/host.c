@@ -356,6 +356,9 @@ static void *host_thread(void *arg)
 	if (h->own)
 		slot_open(h, h->first);
 	while (h->own ? h->nslots > 0 : !h->stopping) {
+		/* data messages are pushed without a wake-up (lb_upq_push_held): one for all that
+		 * its devices published since the last turn, before sleeping */
+		lb_upq_flush(&h->upq);
 		host_wait(h);
 		if (h->pfd[0].revents & POLLIN)
 			host_mail(h);
@@ -363,6 +366,7 @@ static void *host_thread(void *arg)
 			if (!slot_serve(h, i))
 				i++;
 	}
+	lb_upq_flush(&h->upq);
 	while (h->nslots) /* stopped with devices left: close them as a term would */
 		slot_close(h, h->nslots - 1);
 	return NULL;
@@ -413,9 +417,9 @@ lb_host *lb_host_new(const char *name, lb_upwake *upwake)
 	return host_start(name, upwake, NULL);
 }
 
-lb_up *lb_host_take_up(lb_host *h)
+lb_up *lb_host_take_up(lb_host *h, lb_up **tail)
 {
-	return lb_upq_take(&h->upq);
+	return lb_upq_take_tail(&h->upq, tail);
 }
 
 const char *lb_host_name(const lb_host *h)

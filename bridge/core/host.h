@@ -20,8 +20,9 @@ typedef struct lb_host lb_host;
  */
 lb_host *lb_host_new(const char *name, lb_upwake *upwake);
 
-/* The messages the host's devices sent the main loop, oldest first (main thread); NULL if none. */
-lb_up *lb_host_take_up(lb_host *h);
+/* The messages the host's devices sent the main loop, oldest first (main thread); NULL if none.
+ * tail (may be NULL) receives the last of them. */
+lb_up *lb_host_take_up(lb_host *h, lb_up **tail);
 
 /* The name devices give in lb_device_spec.thread to share this host. */
 const char *lb_host_name(const lb_host *h);

@@ -605,32 +605,55 @@ static void take_uplink(lb_server *s)
 	/* each host once: the shared ones, then those of a device of their own */
 	for (size_t i = 0; i < s->nhosts + s->ndev; i++) {
 		lb_host *h = i < s->nhosts ? s->hosts[i] : s->dev[i - s->nhosts]->host;
-		lb_up *m = h && (i < s->nhosts || !lb_host_shared(h)) ? lb_host_take_up(h) : NULL;
+		lb_up *tail = NULL;
+		lb_up *m =
+		    h && (i < s->nhosts || !lb_host_shared(h)) ? lb_host_take_up(h, &tail) : NULL;
 		if (!m)
 			continue;
 		if (s->up_tail)
 			s->up_tail->next = m;
 		else
 			s->up_head = m;
-		while (m->next)
-			m = m->next;
-		s->up_tail = m;
+		s->up_tail = tail;
 	}
 }
 
 static void handle_chan(lb_server *s, lb_up *up);
 
-/* Handle up to max device messages taken from the queues (the rest wait in s->up_head). */
+/* Handle up to max device messages taken from the queues (the rest wait in s->up_head). Data
+ * messages go back to their queue for reuse, a run of the same queue's at a time. */
 static void handle_uplink(lb_server *s, int max)
 {
+	lb_upq *q = NULL;
+	lb_up *first = NULL, *last = NULL;
+	int n = 0;
+
 	while (s->up_head && max-- > 0) {
 		lb_up *m = s->up_head;
+		lb_upq *mq = m->meta.type == LB_CHAN_DATA ? m->meta.dev->upq : NULL;
 		s->up_head = m->next;
 		if (!s->up_head)
 			s->up_tail = NULL;
+		if (!mq) {
+			/* a control message: after a BYE its device, and the queue of a thread of
+			 * its own, may be gone */
+			lb_upq_recycle(q, first, last, n);
+			q = NULL, first = NULL, n = 0;
+			handle_chan(s, m);
+			lb_up_free(m);
+			continue;
+		}
 		handle_chan(s, m);
-		lb_up_free(m);
+		if (mq != q) {
+			lb_upq_recycle(q, first, last, n);
+			q = mq, first = NULL, n = 0;
+		}
+		m->next = first;
+		first = m;
+		if (!n++)
+			last = m;
 	}
+	lb_upq_recycle(q, first, last, n);
 }
 
 /* Handle one message from a device's thread. */
@@ -645,6 +668,7 @@ static void handle_chan(lb_server *s, lb_up *up)
 		 * for snapshots */
 		lb_stream_cache *c = (int)m.stream < d->capcache ? &d->cache[m.stream] : NULL;
 		atomic_fetch_sub_explicit(&d->queued, 1, memory_order_relaxed);
+		atomic_fetch_sub_explicit(&d->queued_bytes, (size_t)m.bytes, memory_order_relaxed);
 		for (int f = 0; f < up->nframes; f++) {
 			if (f == 1 && c) {
 				if (c->has_header)

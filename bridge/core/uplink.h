@@ -4,6 +4,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <zmq.h>
 
@@ -35,6 +36,7 @@ typedef struct lb_chan_meta {
 	uint64_t seq;
 	uint64_t token;
 	double last;
+	uint64_t bytes; /* data: its frames and lb_up, counted against the device's budget */
 } lb_chan_meta;
 
 /* A message: its meaning and its frames. */
@@ -55,7 +57,17 @@ typedef struct lb_upq {
 	pthread_mutex_t lock;
 	lb_up *head, *tail;
 	lb_upwake *wake; /* the main loop's (shared, not owned) */
+	bool held;	 /* pushed without waking since the last flush (producer's own) */
+	/* Spent messages the main loop gave back for reuse (lb_upq_alloc, lb_upq_recycle):
+	 * spare under the lock, at most LB_UPQ_SPARE; reuse is the producer's own list. */
+	lb_up *spare;
+	atomic_int nspare;
+	lb_up *reuse;
 } lb_upq;
+
+/* Spent messages a queue keeps for reuse (~300 bytes each): no malloc and free per message
+ * in a stream, where a producer's allocations freed by another thread cost twice. */
+#define LB_UPQ_SPARE 512
 
 /* An empty queue that wakes the main loop through wake. */
 void lb_upq_init(lb_upq *q, lb_upwake *wake);
@@ -65,6 +77,17 @@ void lb_upq_init(lb_upq *q, lb_upwake *wake);
  * costs its producers no system call: it takes every queue again before it sleeps (below).
  */
 void lb_upq_push(lb_upq *q, lb_up *m);
+
+/*
+ * Append m (taken over) without waking the main loop: for a burst of data messages, whose
+ * producer then calls lb_upq_flush once (before it sleeps or turns to other work), so that the
+ * main loop wakes once per burst instead of racing its producer message by message. Only the
+ * queue's producer thread calls push_held and flush.
+ */
+void lb_upq_push_held(lb_upq *q, lb_up *m);
+
+/* Wake the main loop, if it sleeps, for the messages held since the last flush (none: no-op). */
+void lb_upq_flush(lb_upq *q);
 
 /*
  * The main loop is about to sleep: from now on, a push wakes it. Call it, then take every
@@ -78,6 +101,9 @@ void lb_upwake_awake(lb_upwake *w);
 /* Take every message waiting, oldest first (main thread); NULL if none. */
 lb_up *lb_upq_take(lb_upq *q);
 
+/* The same, and the last message taken in *tail (NULL if none): no walk down the list. */
+lb_up *lb_upq_take_tail(lb_upq *q, lb_up **tail);
+
 /* Free what is left in the queue. */
 void lb_upq_fini(lb_upq *q);
 
@@ -87,5 +113,15 @@ lb_up *lb_up_new(const lb_chan_meta *meta);
 
 /* Close a message's frames and free it; accepts NULL. */
 void lb_up_free(lb_up *m);
+
+/* A message without frames, as lb_up_new, reusing one given back to q if there is one
+ * (producer thread only); NULL if out of memory. */
+lb_up *lb_upq_alloc(lb_upq *q, const lb_chan_meta *meta);
+
+/*
+ * Give spent messages back to q for reuse (main thread): the chain first..last (linked by next,
+ * n of them) taken from q. Their frames are closed here; beyond LB_UPQ_SPARE they are freed.
+ */
+void lb_upq_recycle(lb_upq *q, lb_up *first, lb_up *last, int n);
 
 #endif

@@ -160,47 +160,75 @@ static void test_calibration_is_applied_and_announced(void)
 	close(w.efd);
 }
 
-/* A main loop that does not keep up: beyond LB_CHAN_HWM waiting messages the device drops, and
- * the gap shows in seq; control messages are never dropped. */
-static void test_losses_are_gaps_in_seq(void)
+/*
+ * A main loop that does not keep up: once LB_CHAN_HWM messages and LB_CHAN_HWM_BYTES wait, the
+ * device drops, and the gap shows in seq; control messages are never dropped. samples: per
+ * message (1: unbatched, ~450 bytes each, so the byte budget holds ~4 700 of them; 1000: 4000-byte
+ * payloads, stopped by the message count).
+ */
+static void losses_are_gaps_in_seq(uint32_t samples)
 {
+	enum { OFFERED = 3 * (LB_CHAN_HWM_BYTES / 400) };
 	lb_upwake w = {.efd = eventfd(0, EFD_NONBLOCK)};
 	lb_upq q;
 	lb_device *d;
-	float v = 1.0f;
+	float *v = calloc(samples, sizeof *v);
 	lb_up *m;
-	int n = 0;
-	uint64_t last = 0;
+	int n = 0, disorder = 0;
+	uint64_t last = 0, bytes = 0, before_last = 0;
 
 	lb_upq_init(&q, &w);
 	d = device(&q);
 	lb_device_add_stream(d, "v", "voltage", "V", LB_F32, 1000);
-	for (int i = 0; i < LB_CHAN_HWM + 5; i++)
-		CHECK_EQ_INT(lb_stream_publish(d, 0, i, i, &v, 1), 0);
+	for (int i = 0; i < OFFERED; i++)
+		CHECK_EQ_INT(lb_stream_publish(d, 0, i, i, v, samples), 0);
 	lb_device_changed(d); /* a control message: queued even now */
 	m = take(&q);
 	for (lb_up *x = m; x; x = x->next) {
 		if (x->meta.type == LB_CHAN_DATA) {
 			n++;
+			disorder += x->meta.seq != last + 1;
 			last = x->meta.seq;
-			atomic_fetch_sub(&d->queued, 1); /* what the main loop does */
+			before_last = bytes;
+			bytes += x->meta.bytes;
+			CHECK(x->meta.bytes > (uint64_t)samples * 4 + 150); /* frames + lb_up */
+			/* what the main loop does */
+			atomic_fetch_sub(&d->queued, 1);
+			atomic_fetch_sub(&d->queued_bytes, (size_t)x->meta.bytes);
 		} else {
 			CHECK_EQ_INT(x->meta.type, LB_CHAN_DESC);
 		}
 	}
-	CHECK_EQ_INT(n, LB_CHAN_HWM);
-	CHECK_EQ_INT(last, LB_CHAN_HWM);
+	CHECK_EQ_INT(disorder, 0);
+	CHECK_EQ_INT(last, n);
+	CHECK(n < OFFERED);
+	/* the last one accepted was the first to reach both limits */
+	CHECK(n >= LB_CHAN_HWM && bytes >= LB_CHAN_HWM_BYTES);
+	CHECK(n == LB_CHAN_HWM || before_last < LB_CHAN_HWM_BYTES);
+	/* unbatched, the byte budget holds 40 ms of a 100 kHz stream at least */
+	if (samples == 1)
+		CHECK(n > 4 * LB_CHAN_HWM);
+	else
+		CHECK_EQ_INT(n, LB_CHAN_HWM);
+	CHECK_EQ_INT(atomic_load(&d->queued_bytes), 0);
 	free_all(m);
-	/* the main loop has caught up: the next message says seq 1006, 5 after the last seen */
-	lb_stream_publish(d, 0, 0, 0, &v, 1);
+	/* the main loop has caught up: the next message's seq is past every dropped one */
+	lb_stream_publish(d, 0, 0, 0, v, samples);
 	m = take(&q);
 	CHECK(m != NULL);
 	if (m)
-		CHECK_EQ_INT(m->meta.seq, LB_CHAN_HWM + 6);
+		CHECK_EQ_INT(m->meta.seq, OFFERED + 1);
 	free_all(m);
 	lb_device_destroy(&d);
 	lb_upq_fini(&q);
 	close(w.efd);
+	free(v);
+}
+
+static void test_losses_are_gaps_in_seq(void)
+{
+	losses_are_gaps_in_seq(1);
+	losses_are_gaps_in_seq(1000);
 }
 
 /* A driver whose description holds a counter (dev->priv points to it). */

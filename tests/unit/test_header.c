@@ -462,42 +462,94 @@ static void test_finish_large_seq(void)
 	}
 }
 
+/* cap below the exact length is refused before anything is written; the exact length fits and
+ * nothing beyond it is touched, down to the longest header. */
 static void test_finish_too_small(void)
 {
 	char prefix[512], buf[1024];
 	int plen =
 	    lb_header_prefix(prefix, sizeof prefix, EPOCH, LB_F32, "temperature", "°C", 10, 0);
-	/* Worst case of the variable part, as documented in header.c: keys + 4 x 21 + brace. */
-	size_t need = (size_t)plen + 36 + 4 * 21 + 2;
-	int n;
-	bool untouched = true;
+	static const struct {
+		uint64_t seq;
+		int64_t t_host, t_dev;
+		uint32_t count;
+	} cases[] = {{1, 2, 3, 4}, {UINT64_MAX, INT64_MIN, INT64_MIN, UINT32_MAX}, {0, -1, 0, 0}};
 
 	CHECK(plen > 0);
-	memset(buf, 0x5A, sizeof buf);
-	CHECK_EQ_INT(lb_header_finish(buf, need - 1, prefix, (size_t)plen, 1, 2, 3, 4), -1);
-	for (size_t i = 0; i < sizeof buf; i++)
-		if ((unsigned char)buf[i] != 0x5A)
-			untouched = false;
-	CHECK(untouched); /* refused before writing anything */
+	for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+		size_t need = lb_header_finish_len((size_t)plen, cases[c].seq, cases[c].t_host,
+						   cases[c].t_dev, cases[c].count);
+		bool untouched = true;
+		int n;
+
+		CHECK(need > (size_t)plen + 36 && need <= (size_t)plen + 36 + 4 * 21);
+		memset(buf, 0x5A, sizeof buf);
+		CHECK_EQ_INT(lb_header_finish(buf, need - 1, prefix, (size_t)plen, cases[c].seq,
+					      cases[c].t_host, cases[c].t_dev, cases[c].count),
+			     -1);
+		for (size_t i = 0; i < sizeof buf; i++)
+			if ((unsigned char)buf[i] != 0x5A)
+				untouched = false;
+		CHECK(untouched); /* refused before writing anything */
+		n = lb_header_finish(buf, need, prefix, (size_t)plen, cases[c].seq, cases[c].t_host,
+				     cases[c].t_dev, cases[c].count);
+		CHECK_EQ_INT(n, need);
+		for (size_t i = need; i < sizeof buf; i++)
+			if ((unsigned char)buf[i] != 0x5A)
+				untouched = false;
+		CHECK(untouched);
+		if (n > 0) {
+			json_t *j = parse(buf, (size_t)n, JSON_DECODE_INT_AS_REAL);
+			CHECK(j != NULL);
+			json_decref(j);
+		}
+	}
 	CHECK_EQ_INT(lb_header_finish(buf, 0, prefix, (size_t)plen, 1, 2, 3, 4), -1);
 	CHECK_EQ_INT(lb_header_finish(buf, (size_t)plen, prefix, (size_t)plen, 1, 2, 3, 4), -1);
+}
 
-	/* With exactly the worst-case room, the longest header fits and nothing beyond is touched.
-	 */
-	memset(buf, 0x5A, sizeof buf);
-	n = lb_header_finish(buf, need, prefix, (size_t)plen, UINT64_MAX, INT64_MIN, INT64_MIN,
-			     UINT32_MAX);
-	CHECK(n > 0 && (size_t)n <= need);
-	untouched = true;
-	for (size_t i = need; i < sizeof buf; i++)
-		if ((unsigned char)buf[i] != 0x5A)
-			untouched = false;
-	CHECK(untouched);
-	if (n > 0) {
-		json_t *j = parse(buf, (size_t)n, JSON_DECODE_INT_AS_REAL);
-		CHECK(j != NULL);
-		json_decref(j);
+/* The numbers read as printf prints them, at every digit count and around each power of ten;
+ * lb_header_finish_len is the length written; lb_header_tail writes the same, within its room. */
+static void test_finish_digits(void)
+{
+	char prefix[512], buf[1024], want[200], tail[LB_HEADER_TAIL_MAX + 16];
+	int plen = lb_header_prefix(prefix, sizeof prefix, EPOCH, LB_F32, "x", "y", 1, 0);
+	uint64_t x = 88172645463325252ULL;
+	int bad = 0;
+
+	CHECK(plen > 0);
+	for (int i = 0; i < 20000; i++) {
+		uint64_t p = 1, seq;
+		int64_t th, td;
+		uint32_t cnt;
+		int n, w;
+		size_t tl;
+
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17; /* xorshift64 */
+		for (int k = (int)(x % 20); k > 0; k--)
+			p *= 10;
+		/* around a power of ten (p - 1, p, p + 1) or any value */
+		seq = i % 4 == 3 ? x : p + (uint64_t)(i % 3) - 1;
+		th = (int64_t)(i % 2 ? seq : x >> 1);
+		td = -(int64_t)(seq >> 1) - (i % 5 == 0);
+		cnt = (uint32_t)(i % 7 == 0 ? x : seq);
+		n = lb_header_finish(buf, sizeof buf, prefix, (size_t)plen, seq, th, td, cnt);
+		w = snprintf(want, sizeof want,
+			     ",\"seq\":%llu,\"t_host\":%lld,\"t_dev\":%lld,\"count\":%lu}",
+			     (unsigned long long)seq, (long long)th, (long long)td,
+			     (unsigned long)cnt);
+		if (n != plen + w || memcmp(buf + plen, want, (size_t)w) != 0 ||
+		    lb_header_finish_len((size_t)plen, seq, th, td, cnt) != (size_t)n)
+			bad++;
+		/* the tail alone, written backwards before the end of its buffer */
+		memset(tail, 0x5A, sizeof tail);
+		tl = lb_header_tail(tail + LB_HEADER_TAIL_MAX + 8, seq, th, td, cnt);
+		if (tl != (size_t)w ||
+		    memcmp(tail + LB_HEADER_TAIL_MAX + 8 - tl, want, (size_t)w) != 0 ||
+		    tail[LB_HEADER_TAIL_MAX + 8] != 0x5A || tail[7] != 0x5A)
+			bad++;
 	}
+	CHECK_EQ_INT(bad, 0);
 }
 
 /* The header of a json stream is finished the same way. */
@@ -528,6 +580,7 @@ int main(void)
 	RUN(test_finish_fields);
 	RUN(test_finish_large_seq);
 	RUN(test_finish_too_small);
+	RUN(test_finish_digits);
 	RUN(test_finish_json_type);
 	return check_summary();
 }

@@ -127,12 +127,12 @@ static int pump_for(lb_host *h, lb_upwake *w, seen *want, int (*cond)(const seen
 		struct pollfd p = {w->efd, POLLIN, 0};
 		lb_up *m, *next;
 		lb_upwake_sleeping(w);
-		m = lb_host_take_up(h);
+		m = lb_host_take_up(h, NULL);
 		if (!m)
 			poll(&p, 1, 50);
 		lb_upwake_awake(w);
 		if (!m)
-			m = lb_host_take_up(h);
+			m = lb_host_take_up(h, NULL);
 		for (; m; m = next) {
 			next = m->next;
 			if (m->meta.type == LB_CHAN_REPLY && m->meta.token == STALE_TOKEN)

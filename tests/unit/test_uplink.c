@@ -1,4 +1,5 @@
-/* test_uplink.c - unit tests of bridge/core/uplink.c: order, wake-ups only while asleep, threads. */
+/* test_uplink.c - unit tests of bridge/core/uplink.c: order, wake-ups only while asleep, threads.
+ */
 #include <poll.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -98,6 +99,74 @@ static void test_wakes_only_a_sleeping_main_loop(void)
 	close(w.efd);
 }
 
+/* A burst pushed held wakes a sleeping main loop once, at the flush; a control message wakes it
+ * at once, and covers what was held before it. */
+static void test_held_burst_wakes_once_at_flush(void)
+{
+	lb_upwake w = {.efd = eventfd(0, EFD_NONBLOCK)};
+	lb_upq q;
+	lb_up *m, *next;
+	int n = 0;
+
+	lb_upq_init(&q, &w);
+	lb_upq_flush(&q); /* nothing held: nothing to do */
+	lb_upwake_sleeping(&w);
+	lb_upq_flush(&q);
+	CHECK(!woken(w.efd));
+	for (int i = 0; i < 100; i++)
+		lb_upq_push_held(&q, msg(LB_CHAN_DATA, "d"));
+	CHECK(!woken(w.efd)); /* the burst is still being produced */
+	CHECK_EQ_INT(atomic_load(&w.sleeping), 1);
+	lb_upq_flush(&q);
+	CHECK(woken(w.efd)); /* once, for the whole burst */
+	CHECK_EQ_INT(atomic_load(&w.sleeping), 0);
+	lb_upq_flush(&q);
+	CHECK(!woken(w.efd));
+	/* asleep again: held data, then a reply, wakes it at the reply; the flush has no more */
+	lb_upwake_sleeping(&w);
+	lb_upq_push_held(&q, msg(LB_CHAN_DATA, "d"));
+	CHECK(!woken(w.efd));
+	lb_upq_push(&q, msg(LB_CHAN_REPLY, "r"));
+	CHECK(woken(w.efd));
+	lb_upwake_sleeping(&w);
+	lb_upq_flush(&q);
+	CHECK(!woken(w.efd));
+	lb_upwake_awake(&w);
+	m = lb_upq_take(&q);
+	for (; m; m = next, n++) {
+		next = m->next;
+		CHECK_EQ_INT(m->meta.type, n < 101 ? LB_CHAN_DATA : LB_CHAN_REPLY);
+		lb_up_free(m);
+	}
+	CHECK_EQ_INT(n, 102);
+	lb_upq_fini(&q);
+	close(w.efd);
+}
+
+/* take_tail gives the last message taken, without a walk. */
+static void test_take_tail(void)
+{
+	lb_upwake w = {.efd = eventfd(0, EFD_NONBLOCK)};
+	lb_upq q;
+	lb_up *m, *tail = (lb_up *)&w, *last = NULL;
+
+	lb_upq_init(&q, &w);
+	CHECK(lb_upq_take_tail(&q, &tail) == NULL);
+	CHECK(tail == NULL);
+	for (int i = 0; i < 3; i++)
+		lb_upq_push_held(&q, msg(LB_CHAN_DATA, "x"));
+	m = lb_upq_take_tail(&q, &tail);
+	for (lb_up *x = m; x; x = x->next)
+		last = x;
+	CHECK(last != NULL && tail == last);
+	for (lb_up *next; m; m = next) {
+		next = m->next;
+		lb_up_free(m);
+	}
+	lb_upq_fini(&q);
+	close(w.efd);
+}
+
 #define PRODUCERS 3
 #define PER_PRODUCER 20000
 
@@ -114,8 +183,16 @@ static void *produce(void *arg)
 		lb_chan_meta meta = {
 		    .type = LB_CHAN_DATA, .stream = (uint32_t)p->id, .seq = (uint64_t)i};
 		lb_up *m = lb_up_new(&meta);
-		if (m)
+		if (!m)
+			continue;
+		/* half of them held, flushed every 7 (as a host thread after a burst) */
+		if (p->id % 2) {
+			lb_upq_push_held(&p->q, m);
+			if (i % 7 == 6 || i == PER_PRODUCER - 1)
+				lb_upq_flush(&p->q);
+		} else {
 			lb_upq_push(&p->q, m);
+		}
 	}
 	return NULL;
 }
@@ -168,6 +245,8 @@ int main(void)
 {
 	RUN(test_fifo_order);
 	RUN(test_wakes_only_a_sleeping_main_loop);
+	RUN(test_held_burst_wakes_once_at_flush);
+	RUN(test_take_tail);
 	RUN(test_threads_lose_nothing);
 	return check_summary();
 }
