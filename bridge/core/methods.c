@@ -196,6 +196,8 @@ int srv_forward(lb_server *s, call *c, lb_device *d, const char *cmd, json_t *pa
 	pending *p;
 	uint64_t token = ++s->next_token;
 
+	if (srv_room_check(s, d, cmd, params, err) < 0) /* a stopped room: nothing moves */
+		return LB_EFAIL;
 	if (lb_grow(&s->pend, &s->cappend, s->npend, sizeof *s->pend) < 0)
 		return lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
 	if (lb_device_send(d, cmd, token, params) < 0)
@@ -421,6 +423,9 @@ static const struct method {
     {"print.move", LB_ROLE_TEACHER, m_print_move},
     {"printer.clear", LB_ROLE_TEACHER, m_printer_clear},
     {"printer.estop", LB_ROLE_STUDENT, m_printer_estop},
+    {"room.stop", LB_ROLE_STUDENT, m_room_stop},
+    {"room.release", LB_ROLE_TEACHER, m_room_release},
+    {"room.state", LB_ROLE_OBSERVER, m_room_state},
 };
 
 /* Route a method to its handler, or a driver's bridge_call for "<driver>.<method>". */

@@ -13,6 +13,7 @@
 #include "host.h"
 #include "hotplug.h"
 #include "../services/print/printq.h"
+#include "../services/room/room.h"
 #include "../services/sensing/recorder.h"
 #include "request.h"
 #include "server.h"
@@ -78,6 +79,7 @@ struct lb_server {
 	json_t *print_busy;   /* {printer id: job id} handed to a printer, not finished */
 	json_t *print_tokens; /* {token: job id} of "print" calls awaiting the printer's answer */
 	uint64_t queue_seq;
+	lb_room room; /* the room-wide stop (services/room) */
 	char epoch[17];
 	char ep_pub[256], ep_rpc[256], ep_ws[256];
 	int64_t start_mono;

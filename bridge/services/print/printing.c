@@ -83,6 +83,8 @@ void srv_print_dispatch(lb_server *s)
 {
 	lb_error err;
 
+	if (srv_room_stopped(s))
+		return; /* the room is stopped: jobs wait for room.release */
 	if (!s->printq) {
 		/* a queue exists from an earlier run: open it so its jobs go on */
 		char path[600];
@@ -596,14 +598,33 @@ int m_printer_clear(lb_server *s, call *c, json_t **result, lb_error *err)
 	return 0;
 }
 
+/*
+ * Stop one printer in an emergency: the halt path when its driver has one (M112 written at once
+ * from this thread), else the estop action through its mailbox. 0, or negative when neither
+ * could be started (the device is closing, or its mailbox is full).
+ */
+static int estop_one(lb_server *s, lb_device *d, const char *by)
+{
+	json_t *params;
+	int rc;
+
+	rc = srv_halt_device(s, d, by);
+	if (rc != LB_EINVAL)
+		return rc == LB_EGONE ? rc : 0; /* a failed hook: the thread writes M112 */
+	params = json_pack("{s:s,s:s}", "device", d->spec.id, "action", "estop");
+	rc = lb_device_send(d, "call", ++s->next_token, params);
+	json_decref(params);
+	return rc;
+}
+
 /* printer.estop {printer}: anyone but observers may stop a printer at once; without printer,
- * every printer. Answered when every M112 is on the wire. */
+ * every printer. Through the halt path (srv_halt_device): answered once the driver's hook has
+ * written M112 (or, if it could not, once the printer's thread has been told to). */
 int m_printer_estop(lb_server *s, call *c, json_t **result, lb_error *err)
 {
 	static const char *const allowed[] = {"printer", NULL};
 	const char *printer = NULL;
-	json_t *stopped = json_array(), *params;
-	int rc;
+	json_t *stopped = json_array();
 
 	if (lb_param_only(c->req.params, allowed, err) < 0 ||
 	    lb_param_string(c->req.params, "printer", false, &printer, err) < 0) {
@@ -616,19 +637,17 @@ int m_printer_estop(lb_server *s, call *c, json_t **result, lb_error *err)
 		if (!d || strcmp(d->spec.kind, "printer") != 0)
 			return lb_error_set(err, LB_ERR_UNKNOWN_DEVICE, "no printer '%s'", printer);
 		lb_warn("emergency stop of %s by %s", printer, who(c));
-		params = json_pack("{s:s,s:s}", "device", printer, "action", "estop");
-		rc = srv_forward(s, c, d, "call", params, err);
-		json_decref(params);
-		return rc;
+		if (estop_one(s, d, who(c)) < 0)
+			return lb_error_set(err, LB_ERR_DEVICE, "printer '%s' is closing", printer);
+		*result = json_null();
+		return 0;
 	}
 	for (size_t i = 0; i < s->ndev; i++) {
 		lb_device *d = s->dev[i];
 		if (!d->opened || d->removing || strcmp(d->spec.kind, "printer") != 0)
 			continue;
-		params = json_pack("{s:s,s:s}", "device", d->spec.id, "action", "estop");
-		if (lb_device_send(d, "call", ++s->next_token, params) == 0)
+		if (estop_one(s, d, who(c)) == 0)
 			json_array_append_new(stopped, json_string(d->spec.id));
-		json_decref(params);
 	}
 	lb_warn("emergency stop of every printer by %s", who(c));
 	*result = json_pack("{s:o}", "stopped", stopped);
