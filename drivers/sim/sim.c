@@ -496,10 +496,12 @@ static int sim_call(lb_device *dev, const char *action, const json_t *args, json
 				t1 = lb_now_read();
 				left = ms * 1000000 - (t1.mono - t0.mono);
 			}
+			/* {slept_ms} as always, or how long until a halt woke it and "halted" */
 			t1 = lb_now_read();
-			*result =
-			    json_pack("{s:I,s:b}", "slept_ms",
-				      (json_int_t)((t1.mono - t0.mono) / 1000000), "halted", woken);
+			*result = woken ? json_pack("{s:I,s:b}", "slept_ms",
+						    (json_int_t)((t1.mono - t0.mono) / 1000000),
+						    "halted", 1)
+					: json_pack("{s:I}", "slept_ms", (json_int_t)ms);
 		}
 		return 0;
 	}
