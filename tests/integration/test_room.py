@@ -1,6 +1,8 @@
 """The room-wide stop: any pupil halts every device that can be halted (a printing printer gets
 M112 at once, a sensor blocked in a slow driver call is reached through its halt hook), the stop
 latches (nothing set moving, no print job handed out) until a teacher releases it."""
+import os
+
 from lbtest import BridgeTest, NOBODY, make_conf, requests_as, sensor, wait_until
 import test_printer  # its helpers; importing the class by name would run its tests twice
 from test_printer import PRINTER, gcode
@@ -119,3 +121,20 @@ class RoomSensorTest(BridgeTest):
         c.call("room.release")
         for dev in ("sim-slow", "sim-t1"):
             self.assertEqual(c.call("device.start", {"device": dev})["state"], "running")
+
+    def test_the_stop_survives_a_restart(self):
+        # a crash or a restart does not release the room: only a teacher does
+        data = os.path.join(self.tmp, "room-data")
+        conf = make_conf({"t1": sensor(rate=20)}, bridge={"data_dir": data})
+        d = self.start_bridge(conf, name="before")
+        self.client(d).call("room.stop")
+        self.assertEqual(d.stop(), 0)
+        d = self.start_bridge(conf, name="after")
+        c = self.client(d)
+        st = c.call("room.state")
+        self.assertTrue(st["stopped"])
+        self.assertEqual(st["by"], "unix:root")
+        self.assertEqual(c.error("device.start", {"device": "sim-t1"})["code"], ROOM_STOPPED)
+        self.assertFalse(c.call("room.release")["stopped"])
+        self.assertFalse(os.path.exists(os.path.join(data, "room-stopped.json")))
+        c.call("device.start", {"device": "sim-t1"})

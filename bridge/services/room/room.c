@@ -1,7 +1,10 @@
 /* room.c - the room-wide stop: every device that can be halted, latched until a teacher releases
  * it. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "../../core/server_private.h"
 #include "../../util/log.h"
@@ -14,11 +17,84 @@
  * thread is blocked in, then the device's thread finishes the stop ahead of its waiting
  * commands). The stop latches: until a teacher's room.release, nothing is set moving again
  * (device.start of a device that can be halted, driver actions flagged LB_ACTION_MOTION, print
- * jobs handed to printers). Each change is published on bridge/room/. The latch lives in memory:
- * a restart of the bridge releases it (and a halted printer stays halted until reset anyway).
+ * jobs handed to printers). Each change is published on bridge/room/. The latch is kept in the
+ * data directory too (room-stopped.json, written before the reply, removed by the release): a
+ * restart or a crash of the bridge does not release the room.
  */
 
 #define ROOM_TOPIC "bridge/room/"
+#define ROOM_FILE "room-stopped.json"
+
+/* The latch's file in the data directory into path[cap]. */
+static void room_path(lb_server *s, char *path, size_t cap)
+{
+	snprintf(path, cap, "%s/" ROOM_FILE, s->opts.data_dir);
+}
+
+/* Read the latch a previous run left (once): a stopped room stays stopped. Never fails: an
+ * unreadable file is logged and taken as a stop (the safe side). */
+static void room_load(lb_server *s)
+{
+	char path[600];
+	json_error_t jerr;
+	const char *by, *name;
+	json_t *o;
+
+	if (s->room.loaded)
+		return;
+	s->room.loaded = true;
+	room_path(s, path, sizeof path);
+	if (access(path, F_OK) != 0)
+		return;
+	o = json_load_file(path, 0, &jerr);
+	if (!json_is_object(o))
+		lb_err("%s: %s: the room is taken as stopped (a teacher's room.release removes it)",
+		       path, o ? "not an object" : jerr.text);
+	s->room.stopped = true;
+	by = json_string_value(json_object_get(o, "by"));
+	name = json_string_value(json_object_get(o, "name"));
+	snprintf(s->room.by, sizeof s->room.by, "%s", by ? by : "unknown");
+	snprintf(s->room.name, sizeof s->room.name, "%s", name ? name : "");
+	s->room.since = (int64_t)json_integer_value(json_object_get(o, "since_ns"));
+	lb_warn("the room was stopped by %s before this start: it stays stopped until a teacher "
+		"releases it (room.release)",
+		s->room.by);
+	json_decref(o);
+}
+
+/* Keep the latch in the data directory (written whole: a temporary file renamed over it), or
+ * remove it. Failures are logged: the latch holds in memory all the same. */
+static void room_save(lb_server *s)
+{
+	char path[600], tmp[620];
+	json_t *o;
+	FILE *f;
+	int ok = 1;
+
+	room_path(s, path, sizeof path);
+	if (!s->room.stopped) {
+		if (unlink(path) < 0 && errno != ENOENT)
+			lb_err("%s: %s: the room will be stopped again after a restart", path,
+			       strerror(errno));
+		return;
+	}
+	snprintf(tmp, sizeof tmp, "%s.tmp", path);
+	mkdir(s->opts.data_dir, 0755); /* a bridge that never stored anything yet */
+	o = json_pack("{s:s,s:s,s:I}", "by", s->room.by, "name", s->room.name, "since_ns",
+		      (json_int_t)s->room.since);
+	f = fopen(tmp, "w");
+	if (!o || !f || json_dumpf(o, f, JSON_COMPACT) < 0 || fflush(f) != 0 ||
+	    fsync(fileno(f)) < 0)
+		ok = 0;
+	if (f && fclose(f) != 0)
+		ok = 0;
+	if (!ok || rename(tmp, path) < 0) {
+		lb_err("%s: %s: a restart of the bridge would release the room", path,
+		       strerror(errno));
+		unlink(tmp);
+	}
+	json_decref(o);
+}
 
 /* The latch and the devices it halts, as clients see it: a new object. */
 static json_t *room_json(lb_server *s)
@@ -26,6 +102,7 @@ static json_t *room_json(lb_server *s)
 	const lb_room *r = &s->room;
 	json_t *devices = json_array();
 
+	room_load(s);
 	for (size_t i = 0; i < s->ndev; i++) {
 		lb_device *d = s->dev[i];
 		if (d->opened && !d->removing && lb_device_can_halt(d))
@@ -78,11 +155,13 @@ int m_room_stop(lb_server *s, call *c, json_t **result, lb_error *err)
 		return lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
 	}
 	/* the latch first: a reply or event that races with the halts already refuses */
+	room_load(s);
 	if (!s->room.stopped) {
 		s->room.stopped = true;
 		snprintf(s->room.by, sizeof s->room.by, "%s", c->client.user);
 		snprintf(s->room.name, sizeof s->room.name, "%s", c->client.name);
 		s->room.since = c->now.real;
+		room_save(s);
 	}
 	s->room.stops++;
 	lb_warn("ROOM STOP by %s%s%s%s", c->client.user, c->client.name[0] ? " (" : "",
@@ -106,14 +185,18 @@ int m_room_stop(lb_server *s, call *c, json_t **result, lb_error *err)
 int m_room_release(lb_server *s, call *c, json_t **result, lb_error *err)
 {
 	static const char *const allowed[] = {NULL};
-	bool was = s->room.stopped;
+	bool was;
 
 	if (lb_param_only(c->req.params, allowed, err) < 0)
 		return LB_EFAIL;
+	room_load(s);
+	was = s->room.stopped;
 	memset(s->room.by, 0, sizeof s->room.by);
 	memset(s->room.name, 0, sizeof s->room.name);
 	s->room.stopped = false;
 	s->room.since = 0;
+	if (was)
+		room_save(s);
 	*result = room_json(s);
 	if (!was)
 		return 0; /* nothing to announce */
@@ -133,8 +216,9 @@ int m_room_state(lb_server *s, call *c, json_t **result, lb_error *err)
 	return 0;
 }
 
-bool srv_room_stopped(const lb_server *s)
+bool srv_room_stopped(lb_server *s)
 {
+	room_load(s);
 	return s->room.stopped;
 }
 
@@ -143,7 +227,7 @@ int srv_room_check(lb_server *s, lb_device *d, const char *cmd, const json_t *pa
 	const lb_action *a;
 	const char *name;
 
-	if (!s->room.stopped)
+	if (!srv_room_stopped(s))
 		return 0;
 	if (strcmp(cmd, "start") == 0 && lb_device_can_halt(d))
 		return lb_error_set(err, LB_ERR_ROOM_STOPPED,

@@ -13,8 +13,10 @@ struct lb_server;
 struct lb_device;
 struct call;
 
-/* The latch, kept in the server (zeroed: released). A restart releases it (not persisted). */
+/* The latch, kept in the server (zeroed: not loaded yet) and in the data directory
+ * (room-stopped.json), so that a restart or a crash does not release it. */
 typedef struct lb_room {
+	bool loaded; /* the data directory was read */
 	bool stopped;
 	char by[128];	/* who stopped the room: the identity ("unix:NAME") */
 	char name[64];	/* and the label they gave with session.hello */
@@ -31,7 +33,7 @@ int m_room_release(struct lb_server *s, struct call *c, json_t **result, lb_erro
 int m_room_state(struct lb_server *s, struct call *c, json_t **result, lb_error *err);
 
 /* Whether the room is stopped (latched). */
-bool srv_room_stopped(const struct lb_server *s);
+bool srv_room_stopped(struct lb_server *s);
 
 /*
  * May a client's command cmd (start, call with params.action...) go to device d now? While the
