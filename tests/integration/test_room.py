@@ -138,3 +138,24 @@ class RoomSensorTest(BridgeTest):
         self.assertFalse(c.call("room.release")["stopped"])
         self.assertFalse(os.path.exists(os.path.join(data, "room-stopped.json")))
         c.call("device.start", {"device": "sim-t1"})
+
+    def test_modbus_devices_stop_polling_and_refuse_writes(self):
+        d = self.start_bridge(make_conf({}, bridge={"emulate": "modbus"}))
+        c = self.client(d)
+        rtu, tcp = "modbus-sim-rtu", "modbus-sim-tcp"
+        wait_until(lambda: {rtu, tcp} <= {x["id"] for x in c.call("devices.list")},
+                   timeout=10, what="the two emulated Modbus sensors")
+        self.assertEqual(c.call("device.info", {"device": rtu})["capabilities"], ["halt"])
+        self.assertLessEqual({rtu, tcp}, set(c.call("room.stop")["halted"]))
+        for dev in (rtu, tcp):
+            wait_until(lambda: c.call("device.info", {"device": dev})["state"] == "ready",
+                       what="%s no longer polling" % dev)
+        write = {"device": rtu, "action": "write", "args": {"channel": "setpoint",
+                                                            "value": 20}}
+        self.assertEqual(c.error("device.call", write)["code"], ROOM_STOPPED)
+        # reading does not set anything moving: allowed
+        c.call("device.call", {"device": rtu, "action": "read",
+                               "args": {"table": "input", "address": 0, "count": 1}})
+        c.call("room.release")
+        self.assertAlmostEqual(c.call("device.call", write), 20, places=6)
+        self.assertEqual(c.call("device.start", {"device": rtu})["state"], "running")
