@@ -159,3 +159,30 @@ class RoomSensorTest(BridgeTest):
         c.call("room.release")
         self.assertAlmostEqual(c.call("device.call", write), 20, places=6)
         self.assertEqual(c.call("device.start", {"device": rtu})["state"], "running")
+
+    def test_firmata_outputs_go_low_and_stay_low(self):
+        d = self.start_bridge(make_conf({}, bridge={"emulate": "firmata"}))
+        c = self.client(d)
+        dev = "firmata-sim-uno-1"
+
+        def pin(p):
+            return c.call("firmata.emulator", {"probe": True})["pins"][p]
+
+        def write(value):
+            return c.request("device.call", {"device": dev, "action": "digital_write",
+                                             "args": {"pin": 13, "value": value}})
+
+        wait_until(lambda: dev in {x["id"] for x in c.call("devices.list")}, timeout=10,
+                   what="the emulated Firmata board")
+        c.call("device.call", {"device": dev, "action": "pin_mode",
+                               "args": {"pin": 13, "mode": 1}})
+        result(write(1))
+        wait_until(lambda: pin("D13")["level"] == 1, what="D13 high on the board")
+        self.assertIn(dev, c.call("room.stop")["halted"])
+        wait_until(lambda: pin("D13")["level"] == 0, what="D13 low after the stop")
+        self.assertEqual(error(write(1))["code"], ROOM_STOPPED)
+        wait_until(lambda: c.call("device.info", {"device": dev})["state"] == "ready",
+                   what="the board no longer reporting")
+        c.call("room.release")
+        result(write(1))
+        wait_until(lambda: pin("D13")["level"] == 1, what="D13 high again after the release")
