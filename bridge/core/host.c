@@ -154,8 +154,9 @@ static void slot_open(lb_host *h, lb_device *dev)
 	sl = &h->slots[h->nslots++];
 	memset(sl, 0, sizeof *sl);
 	sl->dev = dev;
-	sl->deadline = 0;	 /* run the driver once at once */
-	lb_device_halt_arm(dev); /* before OPENED: the main loop halts only open devices */
+	sl->deadline = 0; /* run the driver once at once */
+	/* before OPENED: the main loop halts only devices it knows are open */
+	lb_device_halt_arm(dev);
 	lb_device_opened(dev);
 	return;
 fail:
@@ -204,8 +205,8 @@ static void host_urgent(lb_host *h)
 		next = m->next;
 		if (i >= 0) {
 			lb_device_halted(m->dev);
-			h->slots[i].due =
-			    true; /* the driver runs next: its status after the halt */
+			/* the driver runs next: its status after the halt */
+			h->slots[i].due = true;
 		}
 		mail_free(m);
 	}
@@ -509,8 +510,8 @@ int lb_device_send(lb_device *dev, const char *cmd, uint64_t token, const json_t
 
 int lb_device_halt(lb_device *dev)
 {
-	int rc =
-	    lb_device_halt_hook(dev); /* the hardware first: at once, whatever the thread does */
+	/* the hardware first: at once, whatever the device's thread is doing */
+	int rc = lb_device_halt_hook(dev);
 
 	if (rc == LB_EINVAL || !dev->host)
 		return rc == LB_EINVAL ? rc : LB_EGONE;

@@ -214,9 +214,9 @@ int m_acq_start(lb_server *s, call *c, json_t **result, lb_error *err)
 			    err, json_is_string(id) ? LB_ERR_UNKNOWN_DEVICE : LB_ERR_INVALID_PARAMS,
 			    "devices[%zu]: no device %s", i,
 			    json_is_string(id) ? json_string_value(id) : "(not a string)");
-		if (lb_lease_check(&s->leases, devs[i]->spec.id, &c->client, c->now.mono, err) <
-			0 ||
-		    srv_room_check(s, devs[i], "start", NULL, err) < 0)
+		if (lb_lease_check(&s->leases, devs[i]->spec.id, &c->client, c->now.mono, err) < 0)
+			return LB_EFAIL;
+		if (srv_room_check(s, devs[i], "start", NULL, err) < 0) /* nothing starts */
 			return LB_EFAIL;
 	}
 	/* every device restarts at the same instant of the common host clock */
