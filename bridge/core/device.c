@@ -4,6 +4,7 @@
 #include <float.h>
 #include <inttypes.h>
 #include <math.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -620,6 +621,57 @@ int lb_device_scheduled_start(lb_device *dev, const lb_now *now)
 	}
 	send_desc(dev, LB_CHAN_DESC);
 	return 1;
+}
+
+bool lb_device_can_halt(const lb_device *dev)
+{
+	return dev->driver->halt != NULL;
+}
+
+int lb_device_halt_hook(lb_device *dev)
+{
+	int rc = LB_EGONE;
+
+	if (!lb_device_can_halt(dev))
+		return LB_EINVAL;
+	/* Dekker-style with sequentially consistent atomics: either this sees the device closing,
+	 * or lb_device_halt_disarm sees this user and waits for it */
+	atomic_fetch_add(&dev->halt_users, 1);
+	if (atomic_load(&dev->halt_open))
+		rc = dev->driver->halt(dev) < 0 ? LB_EFAIL : 0;
+	atomic_fetch_sub(&dev->halt_users, 1);
+	return rc;
+}
+
+void lb_device_halt_arm(lb_device *dev)
+{
+	atomic_store(&dev->halt_open, 1);
+}
+
+void lb_device_halt_disarm(lb_device *dev)
+{
+	atomic_store(&dev->halt_open, 0);
+	/* a hook returns at once (driver.h): wait for one that saw the device open */
+	while (atomic_load(&dev->halt_users) > 0)
+		sched_yield();
+}
+
+void lb_device_halted(lb_device *dev)
+{
+	lb_now now = lb_now_read();
+	lb_error err = {0};
+
+	lb_warn("device %s: halted", dev->spec.id);
+	dev->start_at = 0; /* a synchronised start scheduled before the halt does not happen */
+	if (dev->driver->halted) {
+		dev->driver->halted(dev, &now);
+	} else if (dev->running) {
+		if (dev->driver->stop && dev->driver->stop(dev, &err) < 0)
+			lb_warn("device %s: stopping after the halt: %s", dev->spec.id,
+				err.message);
+		dev->running = false;
+	}
+	send_desc(dev, LB_CHAN_DESC);
 }
 
 void lb_device_report(lb_device *dev, uint32_t type, const char *text)

@@ -77,6 +77,12 @@ struct lb_device {
 	atomic_int queued;
 	atomic_size_t queued_bytes; /* their size (lb_chan_meta.bytes): the same accounting */
 
+	/* The halt path (lb_device_halt, any thread, against the device thread's close): whether
+	 * the driver's halt hook may run (1 from open's success until close begins), and how many
+	 * hooks are running; close waits for none. Zero (closed) as calloc leaves them. */
+	atomic_int halt_open;
+	atomic_int halt_users;
+
 	/* Owned by the main thread. */
 	struct lb_host *host; /* the thread that runs it (host.c); NULL until spawned */
 	bool opened, removing;
@@ -115,7 +121,32 @@ int lb_calib_check(double gain, double offset, double min, double max, lb_error 
 /* The device's description as a new JSON object (device thread only). */
 json_t *lb_device_describe(lb_device *dev);
 
+/* Whether the device can be halted out of band: its driver has the halt hook ("halt" among
+ * the description's capabilities). */
+bool lb_device_can_halt(const lb_device *dev);
+
+/*
+ * Call the driver's halt hook now, from any thread, unless the device is not open or is
+ * closing (lb_device_halt_disarm), which waits for a hook running. 0 when the hook ran and
+ * succeeded; LB_EGONE when the device is not open; LB_EFAIL when the hook failed; LB_EINVAL
+ * when the driver has no hook. (host.h's lb_device_halt adds the priority mail.)
+ */
+int lb_device_halt_hook(lb_device *dev);
+
 /* For the host loop (host.c), in the device's thread: */
+
+/* The device has opened: its halt hook may run from now on. */
+void lb_device_halt_arm(lb_device *dev);
+
+/* The device is about to close: no halt hook runs from now on; returns once a hook running in
+ * another thread has returned. */
+void lb_device_halt_disarm(lb_device *dev);
+
+/*
+ * A halt reached the device's thread (ahead of its waiting commands): the driver's halted
+ * finishes the stop (or acquisition stops, without one), then the description is sent.
+ */
+void lb_device_halted(lb_device *dev);
 
 /*
  * Carry out one command from the main loop (start, stop, get, set, call, calib or term) and send

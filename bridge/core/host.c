@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,9 +25,10 @@
  * The main loop talks to a host through a mailbox: a list under a mutex and an eventfd that wakes
  * the host's poll. (A ZeroMQ PAIR per device did the same at ~25 KB resident each, for a few
  * messages a minute: two 16 KB pipe chunks touched at both ends, two sockets and their
- * mailboxes.)
+ * mailboxes.) A halt goes in a second, priority list, which the thread reads first and again
+ * before each mail it handles: it overtakes every command waiting.
  */
-typedef enum mail_kind { MAIL_ADOPT, MAIL_COMMAND, MAIL_STOP } mail_kind;
+typedef enum mail_kind { MAIL_ADOPT, MAIL_COMMAND, MAIL_STOP, MAIL_HALT } mail_kind;
 
 typedef struct mail {
 	struct mail *next;
@@ -54,8 +56,10 @@ struct lb_host {
 	pthread_mutex_t lock; /* guards the mailbox */
 	mail *head, *tail;
 	size_t queued;
-	int efd;    /* eventfd: mail has come */
-	lb_upq upq; /* its devices' messages to the main loop */
+	mail *uhead, *utail; /* the priority mail (halts), under lock too */
+	atomic_int urgent;   /* there is priority mail: looked at without the lock */
+	int efd;	     /* eventfd: mail has come */
+	lb_upq upq;	     /* its devices' messages to the main loop */
 	/* the host thread's */
 	slot *slots;
 	size_t nslots, capslots;
@@ -88,7 +92,14 @@ static int post(lb_host *h, mail_kind kind, lb_device *dev, const char *name, ui
 	/* a copy of its own: the host's thread may hold it while the main loop goes on */
 	m->params = params ? json_deep_copy(params) : NULL;
 	pthread_mutex_lock(&h->lock);
-	if (kind == MAIL_COMMAND && h->queued >= MAILBOX_MAX) {
+	if (kind == MAIL_HALT) {
+		if (h->utail)
+			h->utail->next = m;
+		else
+			h->uhead = m;
+		h->utail = m;
+		atomic_store(&h->urgent, 1);
+	} else if (kind == MAIL_COMMAND && h->queued >= MAILBOX_MAX) {
 		rc = LB_EAGAIN;
 	} else {
 		if (h->tail)
@@ -144,6 +155,8 @@ static void slot_open(lb_host *h, lb_device *dev)
 	memset(sl, 0, sizeof *sl);
 	sl->dev = dev;
 	sl->deadline = 0; /* run the driver once at once */
+	/* before OPENED: the main loop halts only devices it knows are open */
+	lb_device_halt_arm(dev);
 	lb_device_opened(dev);
 	return;
 fail:
@@ -156,6 +169,7 @@ static void slot_close(lb_host *h, size_t i)
 	lb_device *dev = h->slots[i].dev;
 	lb_error err = {0};
 
+	lb_device_halt_disarm(dev); /* no halt hook from now on, nor one still running */
 	if (dev->running && dev->driver->stop)
 		dev->driver->stop(dev, &err);
 	dev->running = false;
@@ -174,20 +188,48 @@ static long slot_of(const lb_host *h, const lb_device *dev)
 	return -1;
 }
 
+/* Act on the priority mail (host thread): each halt of a device still open reaches it now. */
+static void host_urgent(lb_host *h)
+{
+	mail *m, *next;
+
+	if (!atomic_load(&h->urgent))
+		return;
+	pthread_mutex_lock(&h->lock);
+	m = h->uhead;
+	h->uhead = h->utail = NULL;
+	atomic_store(&h->urgent, 0);
+	pthread_mutex_unlock(&h->lock);
+	for (; m; m = next) {
+		long i = slot_of(h, m->dev);
+		next = m->next;
+		if (i >= 0) {
+			lb_device_halted(m->dev);
+			/* the driver runs next: its status after the halt */
+			h->slots[i].due = true;
+		}
+		mail_free(m);
+	}
+}
+
 /*
- * Act on the mail, in order (host thread). A command for a device that has already closed is
- * dropped: the main loop fails its request when the BYE arrives. Devices are compared by
- * address only, and a new device (perhaps at a freed one's address) is adopted after any
- * mail sent before that BYE, so a late command never reaches the wrong device.
+ * Act on the mail, in order (host thread), the priority mail first and again before each one. A
+ * command for a device that has already closed is dropped: the main loop fails its request when the
+ * BYE arrives. Devices are compared by address only, and a new device (perhaps at a freed one's
+ * address) is adopted after any mail sent before that BYE, so a late command never reaches the
+ * wrong device.
  */
 static void host_mail(lb_host *h)
 {
 	mail *m = take_mail(h), *next;
 
+	host_urgent(h);
 	for (; m; m = next) {
 		long i;
 		next = m->next;
+		host_urgent(h); /* a halt that came while the last mail was handled */
 		switch (m->kind) {
+		case MAIL_HALT: break; /* not in this list */
 		case MAIL_ADOPT: slot_open(h, m->dev); break;
 		case MAIL_STOP: h->stopping = true; break;
 		case MAIL_COMMAND:
@@ -381,6 +423,10 @@ static void host_free(lb_host *h)
 		next = m->next;
 		mail_free(m);
 	}
+	for (m = h->uhead; m; m = next) {
+		next = m->next;
+		mail_free(m);
+	}
 	lb_upq_fini(&h->upq);
 	if (h->efd >= 0)
 		close(h->efd);
@@ -464,6 +510,22 @@ int lb_device_send(lb_device *dev, const char *cmd, uint64_t token, const json_t
 	if (!dev->host)
 		return LB_EFAIL;
 	return post(dev->host, MAIL_COMMAND, dev, cmd, token, params);
+}
+
+int lb_device_halt(lb_device *dev)
+{
+	/* the hardware first: at once, whatever the device's thread is doing */
+	int rc = lb_device_halt_hook(dev);
+
+	if (rc == LB_EINVAL || !dev->host)
+		return rc == LB_EINVAL ? rc : LB_EGONE;
+	if (post(dev->host, MAIL_HALT, dev, "halt", 0, NULL) < 0) {
+		lb_err("device %s: out of memory for the halt's mail: its thread does not finish "
+		       "the stop",
+		       dev->spec.id);
+		return rc < 0 ? rc : LB_EFAIL;
+	}
+	return rc;
 }
 
 void lb_device_unspawn(lb_device *dev)

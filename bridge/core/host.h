@@ -51,6 +51,16 @@ int lb_device_spawn(lb_device *dev, lb_host *host);
 int lb_device_send(lb_device *dev, const char *cmd, uint64_t token, const json_t *params);
 
 /*
+ * Halt the device out of band (main thread; it may be busy in a blocking driver call): the
+ * driver's halt hook runs now, in the calling thread (lb_device_halt_hook), then a priority mail
+ * makes the device's thread finish the stop (the driver's halted, or acquisition stopped) ahead
+ * of every command waiting. 0 when the hook reached the hardware; LB_EINVAL when the device
+ * cannot be halted (no hook: nothing done); LB_EGONE when it is not open (opening or closing:
+ * no hook ran); LB_EFAIL when the hook failed or the mail could not be posted (logged).
+ */
+int lb_device_halt(lb_device *dev);
+
+/*
  * After the device's BYE (main thread): join and free its host if it had one of its own. Call it
  * before lb_device_destroy (device.c knows nothing of hosts).
  */

@@ -372,6 +372,9 @@ static int m_acq_start(lb_server *s, lb_call *c, json_t **result, lb_error *err)
 			    err, json_is_string(id) ? LB_ERR_UNKNOWN_DEVICE : LB_ERR_INVALID_PARAMS,
 			    "devices[%zu]: no device %s", i,
 			    json_is_string(id) ? json_string_value(id) : "(not a string)");
+		if (srv_permit(s, devs[i], "start", NULL, err) <
+		    0) /* a stopped room: none starts */
+			return LB_EFAIL;
 	}
 	/* every device restarts at the same instant of the common host clock */
 	at = c->now.real + delay * 1000000;
@@ -418,6 +421,8 @@ static int m_emit(lb_server *s, lb_call *c, json_t **result, lb_error *err)
 		return lb_error_set(err, LB_ERR_FORBIDDEN,
 				    "event '%s' requires the %s role; you are %s", name,
 				    lb_role_name(ev->role), lb_role_name(c->client.role));
+	if (srv_permit(s, d, "event", c->req.params, err) < 0)
+		return LB_EFAIL;
 	if (lb_device_send(d, "event", 0, c->req.params) < 0)
 		return lb_error_set(
 		    err, LB_ERR_TIMEOUT,

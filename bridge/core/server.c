@@ -132,6 +132,8 @@ static json_t *device_caps(lb_server *s, lb_device *d)
 
 	if (d->nstreams > 0)
 		caps |= LB_CAP_STREAM;
+	if (lb_device_can_halt(d))
+		caps |= LB_CAP_HALT;
 	for (const lb_action *x = d->driver->actions; x && x->name; x++)
 		if (!(x->flags & LB_ACTION_SERVICE))
 			caps |= LB_CAP_ACTIONS;

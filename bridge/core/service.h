@@ -75,6 +75,13 @@ typedef struct lb_service {
 	 * owner or a teacher.
 	 */
 	int (*job_owner)(lb_server *s, lb_device *d, char *owner, size_t cap);
+	/*
+	 * May command cmd ("start", "call", "event"...) with params go to device d, from a client
+	 * or a service? 0, or LB_EFAIL with err set: the service vetoes it (a stopped room: nothing
+	 * set moving). err may be NULL (a service's own call: only the answer matters).
+	 */
+	int (*permit)(lb_server *s, lb_device *d, const char *cmd, const json_t *params,
+		      lb_error *err);
 	/* The LB_CAP_* this service gives device d (the print queue: job and upload for
 	 * printers); 0 for none. */
 	unsigned (*device_caps)(lb_server *s, lb_device *d);
@@ -140,6 +147,18 @@ uint64_t srv_send(lb_server *s, lb_device *d, const char *cmd, json_t *params);
 /* The ZeroMQ context, and the in-process endpoint where every stream message is published. */
 void *srv_zmq_context(lb_server *s);
 const char *srv_streams_endpoint(const lb_server *s);
+/* Offer every live device to the services again (their device_ready), as when it opened: after
+ * what held devices back has ended (a room released). */
+void srv_devices_ready(lb_server *s);
+/* Whether every service permits cmd with params to device d: 0, or LB_EFAIL with err set (err
+ * may be NULL). srv_forward and srv_send ask it themselves. */
+int srv_permit(lb_server *s, lb_device *d, const char *cmd, const json_t *params, lb_error *err);
+/*
+ * Halt d out of band (lb_device_halt: the driver's hook now, then a priority mail), logged with
+ * who asked. 0 when the hook reached the hardware; LB_EINVAL when the device cannot be halted;
+ * LB_EGONE when it is not open; LB_EFAIL when the hook failed (its thread still finishes).
+ */
+int srv_halt(lb_server *s, lb_device *d, const char *who);
 /* Publish data (borrowed) on a bridge topic with its own sequence counter. */
 void srv_publish_json(lb_server *s, const char *topic, uint64_t *seq, json_t *data);
 

@@ -3,6 +3,8 @@
 #include <string.h>
 
 #include "../util/grow.h"
+#include "../util/log.h"
+#include "host.h"
 #include "server_private.h"
 
 lb_device *srv_find_device(lb_server *s, const char *id)
@@ -67,6 +69,8 @@ int srv_forward(lb_server *s, lb_call *c, lb_device *d, const char *cmd, json_t 
 	pending *p;
 	uint64_t token = ++s->next_token;
 
+	if (srv_permit(s, d, cmd, params, err) < 0)
+		return LB_EFAIL;
 	if (lb_grow(&s->pend, &s->cappend, s->npend, sizeof *s->pend) < 0)
 		return lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
 	if (lb_device_send(d, cmd, token, params) < 0)
@@ -89,6 +93,8 @@ uint64_t srv_send(lb_server *s, lb_device *d, const char *cmd, json_t *params)
 {
 	uint64_t token = ++s->next_token;
 
+	if (srv_permit(s, d, cmd, params, NULL) < 0)
+		return 0;
 	return lb_device_send(d, cmd, token, params) < 0 ? 0 : token;
 }
 
@@ -150,4 +156,41 @@ const char *lb_server_endpoint(const lb_server *s, const char *which)
 int lb_server_simulated(const lb_server *s)
 {
 	return s->simulate > 0;
+}
+
+int srv_permit(lb_server *s, lb_device *d, const char *cmd, const json_t *params, lb_error *err)
+{
+	size_t n;
+	const lb_service *const *v = lb_services(&n);
+	lb_error scratch;
+
+	for (size_t i = 0; i < n; i++)
+		if (v[i]->permit && v[i]->permit(s, d, cmd, params, err ? err : &scratch) < 0)
+			return LB_EFAIL;
+	return 0;
+}
+
+int srv_halt(lb_server *s, lb_device *d, const char *who)
+{
+	int rc = lb_device_halt(d);
+
+	(void)s;
+	if (rc == 0)
+		lb_warn("device %s halted by %s", d->spec.id, who);
+	else if (rc != LB_EINVAL)
+		lb_err("device %s: halt by %s: %s", d->spec.id, who,
+		       rc == LB_EGONE ? "it is closing" : "the driver could not reach it at once");
+	return rc;
+}
+
+void srv_devices_ready(lb_server *s)
+{
+	size_t n;
+	const lb_service *const *v = lb_services(&n);
+
+	for (size_t k = 0; k < s->ndev; k++)
+		if (srv_device_live(s->dev[k]))
+			for (size_t i = 0; i < n; i++)
+				if (v[i]->device_ready)
+					v[i]->device_ready(s, s->dev[k]);
 }

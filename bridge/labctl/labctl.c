@@ -29,7 +29,8 @@ enum {
 	C_QUEUE = 64,
 	C_JOB = 128,
 	C_PRINTER = 256,
-	C_ALL = 511
+	C_ROOM = 512,
+	C_ALL = 1023
 };
 
 enum {
@@ -56,7 +57,8 @@ static const struct optspec {
     [OPT_RPC] = {"--rpc", true, C_ALL},
     [OPT_TIMEOUT_MS] = {"--timeout-ms", true, C_ALL},
     [OPT_JSON] = {"--json", false,
-		  C_DEVICES | C_WATCH | C_SNAPSHOT | C_CALL | C_INFO | C_QUEUE | C_JOB | C_PRINTER},
+		  C_DEVICES | C_WATCH | C_SNAPSHOT | C_CALL | C_INFO | C_QUEUE | C_JOB | C_PRINTER |
+		      C_ROOM},
     [OPT_CSV] = {"--csv", false, C_WATCH},
     [OPT_COUNT] = {"--count", true, C_WATCH},
     [OPT_TIMEOUT] = {"--timeout", true, C_WATCH},
@@ -94,6 +96,10 @@ static void usage(FILE *f)
 	    "  job move ID POSITION          put a waiting job at POSITION (1 = next)\n"
 	    "  printer clear ID              the printer's bed is clear: the next job may start\n"
 	    "  printer estop [ID]            emergency stop of one printer, or of every printer\n\n"
+	    "Room stop (every device that can be halted: printers, sensors...):\n"
+	    "  room stop                     halt them all now, and keep them halted (anyone)\n"
+	    "  room release                  let devices start again (teachers)\n"
+	    "  room state                    whether the room is stopped, by whom\n\n"
 	    "Options (anywhere on the line):\n"
 	    "  --pub EP          stream endpoint (default $LABBRIDGE_PUB, else " DEFAULT_PUB ")\n"
 	    "  --rpc EP          request endpoint (default $LABBRIDGE_RPC, else " DEFAULT_RPC ")\n"
@@ -145,6 +151,7 @@ static const struct command {
     {"queue", C_QUEUE, 0, 0, labctl_cmd_queue},
     {"job", C_JOB, 2, 3, labctl_cmd_job},
     {"printer", C_PRINTER, 1, 2, labctl_cmd_printer},
+    {"room", C_ROOM, 1, 1, labctl_cmd_room},
 };
 
 /* Read the command line into *o and find its command in *cmd. 0; 1 when help was asked; -1

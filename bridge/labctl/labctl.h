@@ -56,6 +56,8 @@ int labctl_cmd_print(void *ctx, const struct labctl_opts *o);
 int labctl_cmd_queue(void *ctx, const struct labctl_opts *o);
 int labctl_cmd_job(void *ctx, const struct labctl_opts *o);
 int labctl_cmd_printer(void *ctx, const struct labctl_opts *o);
+/* labctl_room.c: */
+int labctl_cmd_room(void *ctx, const struct labctl_opts *o);
 
 /* ---------------------------------------------------------------- messages, signals, parsing */
 

@@ -74,6 +74,9 @@ enum {
 	/* Acts on the job the device is running: only its owner or a teacher, while there is one.
 	 */
 	LB_ACTION_JOB = 1u << 1,
+	/* Sets something moving or heating (a printer's resume, console G-code): refused while
+	 * the room is stopped (room.stop), until a teacher releases it. */
+	LB_ACTION_MOTION = 1u << 2,
 };
 
 /*
@@ -169,6 +172,28 @@ struct lb_driver {
 	/* Bridge-level method "<name>.<method>" (main thread, non-blocking); NULL if none. */
 	int (*bridge_call)(const lb_driver *drv, const char *method, const json_t *params,
 			   json_t **result, lb_error *err);
+
+	/*
+	 * The out-of-band halt (an emergency stop, the room stop), in two parts. NULL: the device
+	 * cannot be halted (it lacks the "halt" capability of its description).
+	 *
+	 * halt is called from ANOTHER thread (the main loop, lb_device_halt) while the device's
+	 * thread may be blocked in any of the calls above. It must return at once and be safe to
+	 * run beside them, async-signal-safe in spirit: write a byte or an M112 to an fd the device
+	 * owns (a write(2) of a short line is safe from another thread), set an atomic flag, wake a
+	 * poll the blocking call waits in (as sane_cancel does). Never take a lock the device
+	 * thread may hold, never allocate or free, touch no field of dev but priv's atomics and fds
+	 * (an fd the device thread may close meanwhile is not one: dup it in open). The core never
+	 * calls it before open has returned 0, nor during or after close (close waits for it to
+	 * return). Returns 0, or negative when the hardware could not be told (halted still runs).
+	 */
+	int (*halt)(lb_device *dev);
+	/*
+	 * Then, in the device's thread, ahead of every command still waiting in its mailbox: finish
+	 * the stop (heaters off, the job ended "emergency stop", acquisition stopped). May be NULL:
+	 * the core then stops acquisition as device.stop does. The description is sent after it.
+	 */
+	void (*halted)(lb_device *dev, const lb_now *now);
 };
 
 /*

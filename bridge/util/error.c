@@ -45,6 +45,7 @@ const char *lb_error_name(int code)
 	case LB_ERR_NOT_SUPPORTED: return "not_supported";
 	case LB_ERR_TIMEOUT: return "timeout";
 	case LB_ERR_TOO_LARGE: return "too_large";
+	case LB_ERR_ROOM_STOPPED: return "room_stopped";
 	default: return "error";
 	}
 }

@@ -17,6 +17,7 @@ enum lb_errcode {
 	LB_ERR_NOT_SUPPORTED = 1005,
 	LB_ERR_TIMEOUT = 1006,
 	LB_ERR_TOO_LARGE = 1008,
+	LB_ERR_ROOM_STOPPED = 1009,
 };
 
 /* Internal return codes: 0 or one of these (negative). */

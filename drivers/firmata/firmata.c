@@ -2,6 +2,7 @@
  */
 #include <math.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +57,7 @@ typedef struct fm_priv {
 	double vref;
 	int64_t last_rx;
 	unsigned long bad_reported;
+	atomic_int halted; /* set by the halt hook: no sample published until the next start */
 } fm_priv;
 
 #define MODE_NONE 0x7F /* a pin the firmware does not drive (no capability) */
@@ -267,9 +269,11 @@ static int is_input_mode(int mode)
 static void fm_handle(lb_device *dev, fm_priv *p, const firmata_msg *m, int64_t arrival,
 		      const lb_now *now)
 {
+	bool live = lb_device_running(dev) && !atomic_load(&p->halted);
+
 	if (m->type == FIRMATA_MSG_ANALOG) {
 		int c = m->pin, s = c < MAX_CHANNELS ? p->stream_of[c] : -1;
-		if (s >= 0 && lb_device_running(dev)) {
+		if (s >= 0 && live) {
 			int res = p->resolution[c] ? p->resolution[c] : 10;
 			float v = (float)(m->value * p->vref / ((1 << res) - 1));
 			/* the k-th last sample of the channel in this read was taken a period
@@ -286,7 +290,7 @@ static void fm_handle(lb_device *dev, fm_priv *p, const firmata_msg *m, int64_t 
 		/* a port's input pins as bits (others 0), sent when one of them changes */
 		if (m->pin < MAX_PORTS)
 			p->quiet[m->pin] = 0;
-		for (int k = 0; k < 8 && lb_device_running(dev); k++) {
+		for (int k = 0; k < 8 && live; k++) {
 			int pin = 8 * m->pin + k;
 			if (pin < FIRMATA_MAX_PINS && p->pin_stream[pin] >= 0 &&
 			    is_input_mode(p->mode[pin]))
@@ -718,6 +722,7 @@ static int fm_start(lb_device *dev, const lb_now *now, lb_error *err)
 {
 	fm_priv *p = lb_device_priv(dev);
 
+	atomic_store(&p->halted, 0); /* started again after a halt */
 	p->last_rx = now->mono;
 	for (int c = 0; c < MAX_CHANNELS; c++)
 		lb_sclock_reset(&p->clock[c]);
@@ -736,6 +741,43 @@ static int fm_stop(lb_device *dev, lb_error *err)
 	if (fm_report(p, 0) < 0)
 		return lb_error_set(err, LB_ERR_DEVICE, "cannot write to the board");
 	return 0;
+}
+
+/*
+ * The halt hook (another thread, driver.h): samples stop at once (an atomic flag). Nothing is
+ * written from here: the board's thread never blocks, so fm_halted follows at once, and a message
+ * written from this thread could land inside one the board's thread is writing. Never fails.
+ */
+static int fm_halt(lb_device *dev)
+{
+	atomic_store(&((fm_priv *)lb_device_priv(dev))->halted, 1);
+	return 0;
+}
+
+/* After a halt, in the board's thread: every output pin low (a relay, a motor driver, a heater
+ * on a digital pin is switched off) and reporting off, as device.stop. */
+static void fm_halted(lb_device *dev, const lb_now *now)
+{
+	fm_priv *p = lb_device_priv(dev);
+	int fail = 0;
+
+	(void)now;
+	for (int k = 0; k < MAX_PORTS && 8 * k < p->npins; k++) {
+		int outputs = 0;
+		for (int i = 0; i < 8 && 8 * k + i < p->npins; i++)
+			if (p->mode[8 * k + i] == FIRMATA_MODE_OUTPUT) {
+				p->level[8 * k + i] = 0;
+				outputs = 1;
+			}
+		if (outputs && fm_write_port(p, k) < 0)
+			fail = 1;
+	}
+	if (lb_device_running(dev) && fm_report(p, 0) < 0)
+		fail = 1;
+	lb_device_set_running(dev, false);
+	if (fail)
+		lb_err("device %s: halted, but the board could not be told (outputs, reporting)",
+		       lb_device_id(dev));
 }
 
 static void fm_close(lb_device *dev)
@@ -1134,14 +1176,15 @@ static int fm_event(lb_device *dev, const char *name, const json_t *args, lb_err
 }
 
 static const lb_action fm_events[] = {
-    {"digital_write", LB_ROLE_STUDENT, 0},
+    {"digital_write", LB_ROLE_STUDENT,
+     LB_ACTION_MOTION}, /* as the action: a stopped room refuses it */
     {NULL, 0, 0},
 };
 
 /* What device.call reaches: the pins, for students holding the device. */
 static const lb_action fm_actions[] = {
     {"pin_mode", LB_ROLE_STUDENT, 0},
-    {"digital_write", LB_ROLE_STUDENT, 0},
+    {"digital_write", LB_ROLE_STUDENT, LB_ACTION_MOTION}, /* a pin may drive a relay, a motor */
     {NULL, 0, 0},
 };
 
@@ -1165,5 +1208,7 @@ static lb_driver firmata_driver = {
     .simulate = fm_simulate,
     .cleanup = fm_cleanup,
     .bridge_call = fm_bridge_call,
+    .halt = fm_halt,
+    .halted = fm_halted,
 };
 LB_REGISTER_DRIVER(firmata_driver);

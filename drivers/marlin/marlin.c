@@ -1,4 +1,6 @@
 /* marlin.c - 3D printers running Marlin or RepRap firmware over USB serial: the driver's glue. */
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -248,6 +250,7 @@ static int mk_open(lb_device *dev, const lb_now *now, lb_error *err)
 	if (!p)
 		return lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
 	lb_device_set_priv(dev, p);
+	p->halt_fd = -1;
 	p->inflight_cfg = (int)spec_num(dev, "inflight", 0);
 	p->rx_buffer = (int)spec_num(dev, "rx_buffer", 127);
 	p->baud = (long)spec_num(dev, "baud", DEFAULT_BAUD);
@@ -290,6 +293,14 @@ static int mk_open(lb_device *dev, const lb_now *now, lb_error *err)
 	p->port = lb_serial_open(path, (int)spec_num(dev, "baud", DEFAULT_BAUD), err);
 	if (!p->port)
 		goto fail;
+	/* the halt hook's own descriptor: it writes M112 from the main thread, and reset may close
+	 * the port meanwhile (its number could then name another file) */
+	p->halt_fd = fcntl(lb_serial_fd(p->port), F_DUPFD_CLOEXEC, 3);
+	if (p->halt_fd < 0) {
+		lb_error_set(err, LB_ERR_DEVICE, "cannot duplicate the port's descriptor: %s",
+			     strerror(errno));
+		goto fail;
+	}
 	if (mk_connect(dev, p, now, err) < 0)
 		goto fail;
 	p->s_status = lb_device_add_stream(dev, "status", "printer status", "", LB_JSON, 2);
@@ -317,6 +328,8 @@ static void mk_close(lb_device *dev)
 		return;
 	mk_printer_abandon(dev, p);
 	lb_serial_destroy(&p->port);
+	if (p->halt_fd >= 0)
+		close(p->halt_fd);
 	free(p);
 	lb_device_set_priv(dev, NULL);
 }
@@ -326,6 +339,35 @@ static int mk_call(lb_device *dev, const char *action, const json_t *args, json_
 {
 	(void)result;
 	return mk_printer_call(dev, lb_device_priv(dev), action, args, err);
+}
+
+/*
+ * The halt hook (another thread, driver.h): M112 on the wire now, in one write(2) of a short
+ * line to the port's duplicate descriptor (non-blocking, as the port is), between two of the
+ * device thread's writes. 0, or LB_EFAIL when the port took none or part of it (the device
+ * thread's halted writes it again).
+ */
+static int mk_halt(lb_device *dev)
+{
+	static const char stop[] = "\nM112\n"; /* after a line the pacing may have cut */
+	mk_priv *p = lb_device_priv(dev);
+	ssize_t n;
+
+	do
+		n = write(p->halt_fd, stop, sizeof stop - 1);
+	while (n < 0 && errno == EINTR);
+	if (n != (ssize_t)(sizeof stop - 1))
+		return LB_EFAIL;
+	atomic_store(&p->halt_sent, 1);
+	return 0;
+}
+
+/* After the halt, in the device thread: heaters off, the job ended, the printer halted. */
+static void mk_halted(lb_device *dev, const lb_now *now)
+{
+	mk_priv *p = lb_device_priv(dev);
+
+	mk_printer_halted(dev, p, atomic_exchange(&p->halt_sent, 0), now);
 }
 
 static json_t *mk_config_get(lb_device *dev)
@@ -402,11 +444,11 @@ LB_EMULATED_HOOKS(mk, mk_emulated)
  * being printed: its owner or a teacher. Anyone may stop a printer in an emergency.
  */
 static const lb_action mk_actions[] = {
-    {"print", LB_ROLE_TEACHER, LB_ACTION_SERVICE},
+    {"print", LB_ROLE_TEACHER, LB_ACTION_SERVICE | LB_ACTION_MOTION},
     {"pause", LB_ROLE_STUDENT, LB_ACTION_JOB},
-    {"resume", LB_ROLE_STUDENT, LB_ACTION_JOB},
+    {"resume", LB_ROLE_STUDENT, LB_ACTION_JOB | LB_ACTION_MOTION},
     {"cancel", LB_ROLE_STUDENT, LB_ACTION_JOB},
-    {"gcode", LB_ROLE_STUDENT, LB_ACTION_JOB},
+    {"gcode", LB_ROLE_STUDENT, LB_ACTION_JOB | LB_ACTION_MOTION},
     {"estop", LB_ROLE_STUDENT, 0},
     {"reset", LB_ROLE_TEACHER, 0},
     {NULL, 0, 0},
@@ -426,5 +468,7 @@ static lb_driver marlin_driver = {
     .simulate = mk_simulate,
     .cleanup = mk_cleanup,
     .bridge_call = mk_bridge_call,
+    .halt = mk_halt,
+    .halted = mk_halted,
 };
 LB_REGISTER_DRIVER(marlin_driver);

@@ -734,25 +734,49 @@ int mk_printer_run(lb_device *dev, mk_priv *p, const lb_now *now, const zmq_poll
 
 /* ---------------------------------------------------------------- actions */
 
-/* Emergency stop: M112 on the wire at once, ahead of anything queued, then heaters off. */
-static int estop(lb_device *dev, mk_priv *p, lb_error *err)
+/*
+ * Emergency stop: M112 on the wire at once (unless m112_sent: the halt hook wrote it from the
+ * main thread already), ahead of anything queued, then heaters off, the job failed, the printer
+ * halted. 0, or LB_EFAIL with err set when M112 could not be written (the rest is done).
+ */
+static int estop_finish(lb_device *dev, mk_priv *p, int m112_sent, const lb_now *now, lb_error *err)
 {
 	static const char stop[] = "\nM112\n"; /* after a line the pacing may have cut */
 	static const char heaters[] = "M104 S0\nM140 S0\n";
-	lb_now now = lb_now_read();
+	int rc = 0;
 
 	p->nout = 0;
-	if (lb_serial_write(p->port, stop, sizeof stop - 1, 100) < 0)
-		return lb_error_set(err, LB_ERR_DEVICE, "cannot write M112 to the printer");
-	lb_serial_write(p->port, heaters, sizeof heaters - 1, 100);
-	lb_warn("printer %s: EMERGENCY STOP", lb_device_id(dev));
+	if (!p->port) /* reset closed it: the printer is restarting anyway */
+		rc = m112_sent ? 0 : lb_error_set(err, LB_ERR_DEVICE, "the printer is resetting");
+	else if (!m112_sent && lb_serial_write(p->port, stop, sizeof stop - 1, 100) < 0)
+		rc = lb_error_set(err, LB_ERR_DEVICE, "cannot write M112 to the printer");
+	if (p->port)
+		lb_serial_write(p->port, heaters, sizeof heaters - 1, 100);
+	lb_warn("printer %s: EMERGENCY STOP%s", lb_device_id(dev),
+		m112_sent ? " (M112 written by the halt)" : "");
 	p->own_count = 0;
 	mk_sender_reset(&p->snd, p->snd.next_n, p->snd.window_lines, p->rx_buffer, p->quiet_ns);
 	snprintf(p->message, sizeof p->message, "emergency stop (M112): reset the printer");
 	p->state = ST_HALTED;
-	job_end(dev, p, "failed", "emergency stop", &now);
-	publish_status(dev, p, &now);
-	return 0;
+	job_end(dev, p, "failed", "emergency stop", now);
+	publish_status(dev, p, now);
+	return rc;
+}
+
+/* The estop action (device.call): the whole emergency stop in the device thread. */
+static int estop(lb_device *dev, mk_priv *p, lb_error *err)
+{
+	lb_now now = lb_now_read();
+
+	return estop_finish(dev, p, 0, &now, err);
+}
+
+void mk_printer_halted(lb_device *dev, mk_priv *p, int m112_sent, const lb_now *now)
+{
+	lb_error err = {0};
+
+	if (estop_finish(dev, p, m112_sent, now, &err) < 0)
+		lb_err("printer %s: %s", lb_device_id(dev), err.message);
 }
 
 /* print {job, path, progress, name, size, lines, time_s}: start streaming a file, recording each

@@ -3,6 +3,7 @@
 #define LB_MARLIN_PRINTER_H
 
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -47,6 +48,10 @@ typedef struct mk_job {
 
 typedef struct mk_priv {
 	lb_serial *port;
+	/* The halt hook's own descriptor of the port (a dup: the device thread may close the port,
+	 * never this one, which only close releases), and whether it put M112 on the wire. */
+	int halt_fd;
+	atomic_int halt_sent;
 	mk_sender snd;
 	marlin_splitter split;
 	mk_state state;
@@ -101,6 +106,10 @@ int mk_printer_run(lb_device *dev, mk_priv *p, const lb_now *now, const zmq_poll
  * err set. */
 int mk_printer_call(lb_device *dev, mk_priv *p, const char *action, const json_t *args,
 		    lb_error *err);
+
+/* A halt reached the device thread: M112 on the wire unless m112_sent (the halt hook wrote it),
+ * then heaters off, the job failed "emergency stop", the printer halted (reset it). */
+void mk_printer_halted(lb_device *dev, mk_priv *p, int m112_sent, const lb_now *now);
 
 /* The printer's settings and status as a new object (the device description's "config"). */
 json_t *mk_printer_config(lb_device *dev, mk_priv *p);

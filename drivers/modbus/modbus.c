@@ -5,6 +5,7 @@
 #include <modbus.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,6 +115,9 @@ typedef struct mb_priv {
 	mb_limit bad_log, timeout_log, nan_log;
 	lb_now started;	  /* the last start: the first samples are stamped at it */
 	int64_t last_run; /* monotonic time of the last run */
+	/* Set by the halt hook (main thread): polling stops after the request on the bus, not
+	 * after every due one has timed out; cleared by the next start. */
+	atomic_int halted;
 } mb_priv;
 
 /* ------------------------------------------------------------------ configuration */
@@ -815,9 +819,9 @@ static int mb_poll(lb_device *dev, mb_priv *p, const lb_now *now)
 		if (!p->ch[due[i]].solo)
 			idx[ng++] = due[i];
 	k = modbus_map_plan(p->map, idx, ng, 0, MODBUS_MAP_MAX_READ, reads, LB_MAX_STREAMS);
-	for (int r = 0; r < k && rc == 0; r++)
+	for (int r = 0; r < k && rc == 0 && !atomic_load(&p->halted); r++)
 		rc = do_read(dev, p, &reads[r], idx + reads[r].first, reads[r].n, now);
-	for (int i = 0; i < ndue && rc == 0; i++) {
+	for (int i = 0; i < ndue && rc == 0 && !atomic_load(&p->halted); i++) {
 		const modbus_map_channel *m = &p->map[due[i]];
 		modbus_map_read one = {m->table, m->address,
 				       (uint16_t)modbus_map_registers(m->type), 0, 1};
@@ -1025,10 +1029,22 @@ static int mb_start(lb_device *dev, const lb_now *now, lb_error *err)
 	mb_priv *p = lb_device_priv(dev);
 
 	(void)err;
+	atomic_store(&p->halted, 0); /* started again after a halt */
 	p->started = *now;
 	p->timeouts_in_row = 0;
 	for (int i = 0; i < p->nch; i++)
 		p->ch[i].due = now->mono;
+	return 0;
+}
+
+/*
+ * The halt hook (another thread, driver.h): no more requests on the bus once the one under way
+ * ends (the bus and its libmodbus context are the device thread's: not touched here). The
+ * device thread then stops polling (the core's stop, as device.stop). Never fails.
+ */
+static int mb_halt(lb_device *dev)
+{
+	atomic_store(&((mb_priv *)lb_device_priv(dev))->halted, 1);
 	return 0;
 }
 
@@ -1243,7 +1259,7 @@ static int mb_run(lb_device *dev, const lb_now *now, const zmq_pollitem_t *items
 
 	(void)items, (void)nitems;
 	p->last_run = now->mono;
-	if (!lb_device_running(dev))
+	if (!lb_device_running(dev) || atomic_load(&p->halted))
 		return 0;
 	if (mb_poll(dev, p, now) == LB_EGONE)
 		return LB_EGONE;
@@ -1336,7 +1352,7 @@ static int mb_bridge_call(const lb_driver *drv, const char *method, const json_t
 /* What device.call reaches: raw reads and writes of the unit, for students holding it. */
 static const lb_action mb_actions[] = {
     {"read", LB_ROLE_STUDENT, 0},
-    {"write", LB_ROLE_STUDENT, 0},
+    {"write", LB_ROLE_STUDENT, LB_ACTION_MOTION}, /* a coil may switch a motor or a heater */
     {NULL, 0, 0},
 };
 
@@ -1357,5 +1373,6 @@ static lb_driver modbus_driver = {
     .simulate = mb_simulate,
     .cleanup = mb_cleanup,
     .bridge_call = mb_bridge_call,
+    .halt = mb_halt,
 };
 LB_REGISTER_DRIVER(modbus_driver);

@@ -1,9 +1,15 @@
 /* sim.c - the simulated lab's sensors: configurable waveforms streamed like real ones. */
+#include <errno.h>
 #include <math.h>
+#include <poll.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "../../bridge/util/config.h"
 #include "../../bridge/sdk/device.h"
@@ -67,6 +73,9 @@ typedef struct sim_priv {
 	float *buf;
 	int bufcap;
 	int fault; /* a broken probe: every sample is sim_faults[fault] (0: none) */
+	/* The halt (sim_halt, from the main thread): acquisition stops, a hang ends early. */
+	atomic_int halted;
+	int halt_efd; /* eventfd the halt writes to: what "hang" waits on */
 } sim_priv;
 
 /* The values of device.set {key: "fault"}: what a broken or unplugged probe reads. */
@@ -296,6 +305,13 @@ static int sim_open(lb_device *dev, const lb_now *now, lb_error *err)
 
 	if (!p)
 		return lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
+	lb_device_set_priv(dev, p);
+	p->halt_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (p->halt_efd < 0) {
+		free(p);
+		lb_device_set_priv(dev, NULL);
+		return lb_error_set(err, LB_ERR_INTERNAL, "eventfd: %s", strerror(errno));
+	}
 	lb_wave_parse(json_string_value(json_object_get(lb_device_get_spec(dev)->params, "wave")),
 		      &p->sig.wave);
 	p->sig.offset = param(dev, "offset");
@@ -308,7 +324,6 @@ static int sim_open(lb_device *dev, const lb_now *now, lb_error *err)
 	p->rate = param(dev, "rate");
 	p->batch = (int)param(dev, "batch");
 	p->autostart = param(dev, "autostart") != 0;
-	lb_device_set_priv(dev, p);
 	s = lb_device_add_stream(
 	    dev, json_string_value(json_object_get(lb_device_get_spec(dev)->params, "quantity")),
 	    json_string_value(json_object_get(lb_device_get_spec(dev)->params, "quantity")),
@@ -328,17 +343,38 @@ static void sim_close(lb_device *dev)
 {
 	sim_priv *p = lb_device_priv(dev);
 
-	if (p)
+	if (p) {
 		free(p->buf);
+		if (p->halt_efd >= 0)
+			close(p->halt_efd);
+	}
 	free(p);
 	lb_device_set_priv(dev, NULL);
 }
 
 static int sim_start(lb_device *dev, const lb_now *now, lb_error *err)
 {
+	sim_priv *p = lb_device_priv(dev);
+	uint64_t n;
+
 	(void)err;
-	sim_restart(dev, lb_device_priv(dev), now);
+	/* started again after a halt: the halt is over */
+	atomic_store(&p->halted, 0);
+	if (read(p->halt_efd, &n, sizeof n) < 0 && errno != EAGAIN)
+		lb_warn("device %s: eventfd: %s", lb_device_id(dev), strerror(errno));
+	sim_restart(dev, p, now);
 	return 0;
+}
+
+/* The halt hook (another thread, driver.h): acquisition stops (an atomic flag sim_run obeys)
+ * and a hang in progress ends (its eventfd). 0, or LB_EFAIL if the eventfd cannot be written. */
+static int sim_halt(lb_device *dev)
+{
+	sim_priv *p = lb_device_priv(dev);
+	uint64_t one = 1;
+
+	atomic_store(&p->halted, 1);
+	return write(p->halt_efd, &one, sizeof one) == sizeof one || errno == EAGAIN ? 0 : LB_EFAIL;
 }
 
 static int sim_stop(lb_device *dev, lb_error *err)
@@ -448,10 +484,27 @@ static int sim_call(lb_device *dev, const char *action, const json_t *args, json
 			    "device '%s' shares its thread with the other simulated "
 			    "sensors: 'hang' needs [sim.NAME] thread = own",
 			    lb_device_id(dev));
-		ts.tv_sec = ms / 1000;
-		ts.tv_nsec = (ms % 1000) * 1000000;
-		nanosleep(&ts, NULL);
-		*result = json_pack("{s:I}", "slept_ms", (json_int_t)ms);
+		/* blocked as a driver waiting on a slow board would be, until a halt wakes it (as
+		 * sane_cancel wakes sane_read) */
+		{
+			sim_priv *p = lb_device_priv(dev);
+			struct pollfd pf = {p->halt_efd, POLLIN, 0};
+			lb_now t0 = lb_now_read(), t1;
+			int64_t left = ms * 1000000;
+			int woken = 0;
+			while (left > 0 && !(woken = atomic_load(&p->halted))) {
+				ts = (struct timespec){left / 1000000000, left % 1000000000};
+				ppoll(&pf, 1, &ts, NULL);
+				t1 = lb_now_read();
+				left = ms * 1000000 - (t1.mono - t0.mono);
+			}
+			/* {slept_ms} as always, or how long until a halt woke it and "halted" */
+			t1 = lb_now_read();
+			*result = woken ? json_pack("{s:I,s:b}", "slept_ms",
+						    (json_int_t)((t1.mono - t0.mono) / 1000000),
+						    "halted", 1)
+					: json_pack("{s:I}", "slept_ms", (json_int_t)ms);
+		}
 		return 0;
 	}
 	return lb_error_set(err, LB_ERR_NOT_SUPPORTED, "unknown action '%s' (actions: hang)",
@@ -467,7 +520,7 @@ static int sim_run(lb_device *dev, const lb_now *now, const zmq_pollitem_t *item
 	uint64_t due;
 
 	(void)items, (void)nitems;
-	if (!lb_device_running(dev)) {
+	if (!lb_device_running(dev) || atomic_load(&p->halted)) {
 		*deadline = -1;
 		return 0;
 	}
@@ -552,5 +605,6 @@ static lb_driver sim_driver = {
     .actions = sim_actions,
     .run = sim_run,
     .bridge_call = sim_bridge_call,
+    .halt = sim_halt,
 };
 LB_REGISTER_DRIVER(sim_driver);

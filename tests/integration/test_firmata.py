@@ -219,7 +219,7 @@ class FirmataTest(BridgeTest):
         d = self.start_bridge(conf())
         c = self.client(d)
         dev = wait_until(lambda: self.device(c), what="the emulated Firmata board")
-        self.assertEqual(dev["capabilities"], ["stream", "actions", "events"])
+        self.assertEqual(dev["capabilities"], ["stream", "halt", "actions", "events"])
         self.assertIsNone(call(c, "pin_mode", pin=13, mode=1))
         for n, last in ((40, 1), (41, 0)):  # alternating levels, ending on `last`
             for i in range(n):

@@ -329,7 +329,7 @@ class PrinterTest(BridgeTest):
         # the core's state of the printer: busy with the queue's job; what it can do
         info = c.call("device.info", {"device": PRINTER})
         self.assertEqual(info["state"], "busy")
-        self.assertEqual(info["capabilities"], ["stream", "job", "upload", "actions"])
+        self.assertEqual(info["capabilities"], ["stream", "halt", "job", "upload", "actions"])
         c.call("print.pause", {"id": jid})
         self.wait_job(c, jid, ("paused",))
         line = c.call("print.job", {"id": jid})["progress"]["line"]

@@ -297,7 +297,7 @@ class RequestTest(BridgeTest):
             self.assertEqual(t1[k], v, k)
         self.assertEqual(devs["sim-t2"]["state"], "ready", "autostart = 0")
         # what it can do: streams, and the simulator's teacher action (hang)
-        self.assertEqual(t1["capabilities"], ["stream", "actions"])
+        self.assertEqual(t1["capabilities"], ["stream", "halt", "actions"])
         s = t1["streams"][0]
         self.assertEqual(len(t1["streams"]), 1)
         for k, v in (("name", "temperature"), ("topic", T1), ("quantity", "temperature"),

@@ -104,13 +104,16 @@ static int printer_free(lb_server *s, lb_device *d)
 static void print_dispatch(lb_server *s)
 {
 	lb_error err;
+	json_t *print_call = json_pack("{s:s}", "action", "print");
 
 	if (!P(s)->printq) {
 		/* a queue exists from an earlier run: open it so its jobs go on */
 		char path[600];
 		snprintf(path, sizeof path, "%s/printq.db", srv_data_dir(s));
-		if (access(path, F_OK) != 0 || !need_printq(s, &err))
+		if (access(path, F_OK) != 0 || !need_printq(s, &err)) {
+			json_decref(print_call);
 			return;
+		}
 	}
 	lb_device *d;
 	for (size_t i = 0; (d = srv_device_at(s, i)) != NULL; i++) {
@@ -124,6 +127,9 @@ static void print_dispatch(lb_server *s)
 		 * state), so a restart after any stop still waits for printer.clear */
 		if (print_flag(s, "confirm_bed", 1) &&
 		    !lb_printq_bed_clear(P(s)->printq, d->spec.id))
+			continue;
+		/* a service may hold printers back (a stopped room): the job waits */
+		if (srv_permit(s, d, "call", print_call, NULL) < 0)
 			continue;
 		id = lb_printq_next(P(s)->printq, d->spec.id);
 		if (id <= 0 || lb_printq_path(P(s)->printq, id, file, sizeof file) < 0 ||
@@ -165,6 +171,7 @@ static void print_dispatch(lb_server *s)
 		lb_info("print queue: job %lld goes to %s", id, d->spec.id);
 		queue_changed(s, "queued", id);
 	}
+	json_decref(print_call);
 }
 
 static int print_reply(lb_server *s, uint64_t token, const json_t *reply)
@@ -322,7 +329,8 @@ static int may_touch(lb_call *c, const json_t *job, const char *what, lb_error *
 			    what, (long long)json_integer_value(json_object_get(job, "id")));
 }
 
-/* print.upload {request_id, name, offset, final, crc32, chunk_crc32, printer} + one binary frame. */
+/* print.upload {request_id, name, offset, final, crc32, chunk_crc32, printer} + one binary frame.
+ */
 static int m_print_upload(lb_server *s, lb_call *c, json_t **result, lb_error *err)
 {
 	static const char *const allowed[] = {"request_id", "name",    "offset",      "final",
@@ -633,14 +641,33 @@ static int m_printer_clear(lb_server *s, lb_call *c, json_t **result, lb_error *
 	return 0;
 }
 
+/*
+ * Stop one printer in an emergency: the halt path when its driver has one (M112 written at once
+ * from this thread), else the estop action through its mailbox. 0, or negative when neither
+ * could be started (the device is closing, or its mailbox is full).
+ */
+static int estop_one(lb_server *s, lb_device *d, const char *by)
+{
+	json_t *params;
+	int rc;
+
+	rc = srv_halt(s, d, by);
+	if (rc != LB_EINVAL)
+		return rc == LB_EGONE ? rc : 0; /* a failed hook: the thread writes M112 */
+	params = json_pack("{s:s,s:s}", "device", d->spec.id, "action", "estop");
+	rc = srv_send(s, d, "call", params) ? 0 : LB_EFAIL;
+	json_decref(params);
+	return rc;
+}
+
 /* printer.estop {printer}: anyone but observers may stop a printer at once; without printer,
- * every printer. Answered when every M112 is on the wire. */
+ * every printer. Through the halt path (srv_halt): answered once the driver's hook has
+ * written M112 (or, if it could not, once the printer's thread has been told to). */
 static int m_printer_estop(lb_server *s, lb_call *c, json_t **result, lb_error *err)
 {
 	static const char *const allowed[] = {"printer", NULL};
 	const char *printer = NULL;
-	json_t *stopped = json_array(), *params;
-	int rc;
+	json_t *stopped = json_array();
 
 	if (lb_param_only(lb_call_params(c), allowed, err) < 0 ||
 	    lb_param_string(lb_call_params(c), "printer", false, &printer, err) < 0) {
@@ -653,19 +680,17 @@ static int m_printer_estop(lb_server *s, lb_call *c, json_t **result, lb_error *
 		if (!d || strcmp(d->spec.kind, "printer") != 0)
 			return lb_error_set(err, LB_ERR_UNKNOWN_DEVICE, "no printer '%s'", printer);
 		lb_warn("emergency stop of %s by %s", printer, who(c));
-		params = json_pack("{s:s,s:s}", "device", printer, "action", "estop");
-		rc = srv_forward(s, c, d, "call", params, err);
-		json_decref(params);
-		return rc;
+		if (estop_one(s, d, who(c)) < 0)
+			return lb_error_set(err, LB_ERR_DEVICE, "printer '%s' is closing", printer);
+		*result = json_null();
+		return 0;
 	}
 	lb_device *d;
 	for (size_t i = 0; (d = srv_device_at(s, i)) != NULL; i++) {
 		if (!srv_device_live(d) || strcmp(d->spec.kind, "printer") != 0)
 			continue;
-		params = json_pack("{s:s,s:s}", "device", d->spec.id, "action", "estop");
-		if (srv_send(s, d, "call", params) != 0)
+		if (estop_one(s, d, who(c)) == 0)
 			json_array_append_new(stopped, json_string(d->spec.id));
-		json_decref(params);
 	}
 	lb_warn("emergency stop of every printer by %s", who(c));
 	*result = json_pack("{s:o}", "stopped", stopped);
