@@ -134,6 +134,10 @@ class RoomSensorTest(BridgeTest):
         st = c.call("room.state")
         self.assertTrue(st["stopped"])
         self.assertEqual(st["by"], "unix:root")
+        # a device that opens under the latch (sim-t1 starts by itself) is halted as it appears
+        wait_until(lambda: c.call("device.info", {"device": "sim-t1"})["state"] == "ready",
+                   what="sim-t1 halted when it opened in a stopped room")
+        self.assertIn("device sim-t1 halted by unix:root", d.stderr())
         self.assertEqual(c.error("device.start", {"device": "sim-t1"})["code"], ROOM_STOPPED)
         self.assertFalse(c.call("room.release")["stopped"])
         self.assertFalse(os.path.exists(os.path.join(data, "room-stopped.json")))

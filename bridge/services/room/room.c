@@ -36,6 +36,8 @@ typedef struct lb_room {
 	int64_t since;	/* real time (ns since 1970) of the stop */
 	uint64_t seq;	/* the bridge/room/ topic's last seq */
 	unsigned stops; /* room.stop calls since the bridge started */
+	json_t *halted; /* {device id: true} halted under this latch (a device that opens later is
+			   halted when it appears) */
 } lb_room;
 
 static const lb_service room_service;
@@ -182,6 +184,7 @@ static int m_room_stop(lb_server *s, lb_call *c, json_t **result, lb_error *err)
 			continue;
 		rc = srv_halt(s, d, lb_call_client(c)->user);
 		json_array_append_new(rc == 0 ? halted : failed, json_string(d->spec.id));
+		json_object_set_new(R(s)->halted, d->spec.id, json_true());
 	}
 	*result = room_json(s);
 	json_object_set(*result, "halted", halted);
@@ -204,6 +207,7 @@ static int m_room_release(lb_server *s, lb_call *c, json_t **result, lb_error *e
 	memset(R(s)->name, 0, sizeof R(s)->name);
 	R(s)->stopped = false;
 	R(s)->since = 0;
+	json_object_clear(R(s)->halted);
 	if (was)
 		room_save(s);
 	*result = room_json(s);
@@ -261,13 +265,29 @@ static int room_permit(lb_server *s, lb_device *d, const char *cmd, const json_t
 	return 0;
 }
 
+/*
+ * A device that opens while the room is stopped is halted as the others were, once per latch (its
+ * descriptions come again and again). One halted already under this latch is not halted again
+ * when it comes back (a printer reset by a teacher after its M112 would be killed again): the
+ * latch still refuses it anything that moves.
+ */
+static void room_device_ready(lb_server *s, lb_device *d)
+{
+	if (!room_stopped(s) || !lb_device_can_halt(d) || json_object_get(R(s)->halted, d->spec.id))
+		return;
+	json_object_set_new(R(s)->halted, d->spec.id, json_true());
+	srv_halt(s, d, R(s)->by);
+}
+
 /* Make the service's state; 0 or LB_ENOMEM. */
 static int room_init(lb_server *s)
 {
 	lb_room *r = calloc(1, sizeof *r);
 
-	if (!r)
+	if (!r || !(r->halted = json_object())) {
+		free(r);
 		return LB_ENOMEM;
+	}
 	*lb_service_state(s, &room_service) = r;
 	return 0;
 }
@@ -276,8 +296,11 @@ static int room_init(lb_server *s)
 static void room_destroy(lb_server *s)
 {
 	void **slot = lb_service_state(s, &room_service);
+	lb_room *r = *slot;
 
-	free(*slot);
+	if (r)
+		json_decref(r->halted);
+	free(r);
 	*slot = NULL;
 }
 
@@ -296,6 +319,7 @@ static const lb_service room_service = {
     .methods = room_methods,
     .init = room_init,
     .permit = room_permit,
+    .device_ready = room_device_ready,
     .destroy = room_destroy,
 };
 LB_REGISTER_SERVICE(room_service);
