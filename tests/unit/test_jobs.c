@@ -601,7 +601,7 @@ static void test_persistence(void)
 	char dir[256], src[300], folder[600], path[700];
 	lb_error err = {0};
 	lb_jobs *j;
-	lb_job_spec sp = spec_of("print", "unix:alice", "a");
+	lb_job_spec sp = spec_of("scan", "unix:alice", "a");
 	json_t *a, *o;
 	bool dup;
 
@@ -941,6 +941,148 @@ static void test_kill9_every_step(void)
 	printf("     kill -9 at each of %d steps of %d ops: recovered\n", total, SCRIPT_OPS);
 }
 
+/* A kind declared by this test, as a service declares its own: its devices wait for a
+ * confirmation after a job, its recovery hook writes the detail, fraction and error. */
+static void testkind_recover(const json_t *job, const char *folder, double *fraction,
+			     json_t **detail, char *error, size_t cap)
+{
+	char path[700];
+
+	snprintf(path, sizeof path, "%s/.left", folder);
+	*fraction = exists(path) ? 0.75 : 0.25;
+	*detail = json_pack("{s:b}", "recovered", exists(path));
+	snprintf(error, cap, "stopped: %s was running", sget(job, "label"));
+}
+
+static const lb_job_kind testkind = {
+    .kind = "testkind",
+    .confirm_device = true,
+    .recover = testkind_recover,
+};
+LB_JOB_KIND(testkind);
+
+/* A kind's declarations: the assigned device set with a transition, its "confirm" flag marked in
+ * that transaction and after a stop, the recovery hook, request lookup, and an import keeping ids
+ * (run twice: nothing doubled), its inputs moved by the recovery. */
+static void test_kinds_devices_import(void)
+{
+	char dir[256], path[700], src[300];
+	lb_error err = {0};
+	lb_jobs *j;
+	lb_job_spec sp = spec_of("testkind", "unix:alice", "t1");
+	json_t *o, *imp;
+
+	CHECK(lb_job_kind_find("testkind") == &testkind);
+	CHECK(lb_job_kind_find("nothing") == NULL);
+	fresh_dir(dir, sizeof dir);
+	j = lb_jobs_new(dir, 1, &err);
+	if (!j) {
+		CHECK(j != NULL);
+		return;
+	}
+	sp.request_id = "r1";
+	sp.approved_by = "unix:teacher";
+	CHECK_EQ_INT(lb_jobs_submit(j, &sp, 2, NULL, &err), 1);
+	CHECK_EQ_INT(lb_jobs_find_request(j, "testkind", "unix:alice", "r1", &err), 1);
+	CHECK_EQ_INT(lb_jobs_find_request(j, "testkind", "unix:bob", "r1", &err), 0);
+	o = lb_jobs_get(j, 1);
+	CHECK_STR(sget(o, "approved_by"), "unix:teacher");
+	CHECK(json_is_null(json_object_get(o, "assigned")));
+	json_decref(o);
+	CHECK(lb_jobs_device_confirmed(j, "dev-1"));
+	/* starting on dev-1: assigned and marked in the same change */
+	CHECK_EQ_INT(lb_jobs_transition_on(j, 1, LB_JOB_STARTING, "dev-1", NULL, 3, &err), 0);
+	CHECK(!lb_jobs_device_confirmed(j, "dev-1"));
+	o = lb_jobs_get(j, 1);
+	CHECK_STR(sget(o, "assigned"), "dev-1");
+	json_decref(o);
+	/* a refused start goes back to queued keeping it; the device stays to confirm */
+	CHECK_EQ_INT(lb_jobs_transition_on(j, 1, LB_JOB_QUEUED, NULL, NULL, 4, &err), 0);
+	CHECK(!lb_jobs_device_confirmed(j, "dev-1"));
+	CHECK_EQ_INT(lb_jobs_device_confirm(j, "dev-1", true, &err), 0);
+	CHECK(lb_jobs_device_confirmed(j, "dev-1"));
+	CHECK_EQ_INT(lb_jobs_transition_on(j, 1, LB_JOB_RUNNING, "dev-1", NULL, 5, &err), 0);
+	CHECK(!lb_jobs_device_confirmed(j, "dev-1"));
+	CHECK_EQ_INT(lb_jobs_transition_on(j, 1, LB_JOB_DONE, "dev-2", NULL, 6, &err), 0);
+	CHECK(lb_jobs_device_confirmed(j, "dev-2")); /* finishing marks nothing */
+	/* not allowed: refused, nothing changed */
+	CHECK_EQ_INT(lb_jobs_transition_on(j, 1, LB_JOB_RUNNING, "dev-3", NULL, 7, &err), LB_EFAIL);
+	CHECK(lb_jobs_device_confirmed(j, "dev-3"));
+	/* a kind without confirm_device marks nothing */
+	sp = spec_of("scan", "unix:alice", "s");
+	CHECK_EQ_INT(lb_jobs_submit(j, &sp, 8, NULL, &err), 2);
+	CHECK_EQ_INT(lb_jobs_transition_on(j, 2, LB_JOB_RUNNING, "scanner", NULL, 9, &err), 0);
+	CHECK(lb_jobs_device_confirmed(j, "scanner"));
+	/* a job running on dev-4 when the bridge stops, with what it left in its folder */
+	sp = spec_of("testkind", "unix:bob", "t3");
+	CHECK_EQ_INT(lb_jobs_submit(j, &sp, 10, NULL, &err), 3);
+	CHECK_EQ_INT(lb_jobs_transition_on(j, 3, LB_JOB_RUNNING, "dev-4", NULL, 11, &err), 0);
+	CHECK_EQ_INT(lb_jobs_device_confirm(j, "dev-4", true, &err), 0); /* wrongly, say */
+	CHECK_EQ_INT(lb_jobs_folder(j, 3, path, sizeof path, &err), 0);
+	strncat(path, "/.left", sizeof path - strlen(path) - 1);
+	CHECK_EQ_INT(write_file(path, "x"), 0);
+	/* a retry clears the assigned device */
+	CHECK_EQ_INT(lb_jobs_transition(j, 2, LB_JOB_FAILED, "x", 12, &err), 0);
+	CHECK_EQ_INT(lb_jobs_transition(j, 2, LB_JOB_QUEUED, NULL, 13, &err), 0);
+	o = lb_jobs_get(j, 2);
+	CHECK(json_is_null(json_object_get(o, "assigned")));
+	json_decref(o);
+	lb_jobs_destroy(&j);
+
+	/* an import made before the open: ids kept, input moved at recovery, active job
+	 * recovered through the hook, an id already present left alone */
+	snprintf(src, sizeof src, "%s/old-input", dir);
+	CHECK_EQ_INT(write_file(src, "old"), 0);
+	j = lb_jobs_new(dir, 100, &err);
+	if (!j) {
+		CHECK(j != NULL);
+		return;
+	}
+	o = lb_jobs_get(j, 3);
+	CHECK_STR(sget(o, "state"), "interrupted");
+	CHECK_STR(sget(o, "error"), "stopped: t3 was running");
+	CHECK(json_is_true(json_object_get(
+	    json_object_get(json_object_get(o, "progress"), "detail"), "recovered")));
+	CHECK_NEAR(json_real_value(json_object_get(json_object_get(o, "progress"), "fraction")),
+		   0.75, 1e-9);
+	json_decref(o);
+	CHECK(!lb_jobs_device_confirmed(j, "dev-4")); /* marked again by the recovery */
+	imp = json_pack("[{s:i,s:s,s:s,s:s,s:i,s:s,s:s,s:{s:i},s:i},"
+			"{s:i,s:s,s:s,s:s,s:i}]",
+			"id", 40, "kind", "testkind", "owner", "unix:carol", "state", "queued",
+			"position", 1, "label", "old.job", "input_src", src, "params", "size", 3,
+			"created", 5, "id", 1, "kind", "testkind", "owner", "unix:mallory", "state",
+			"queued", "position", 1);
+	CHECK_EQ_INT(lb_jobs_import(j, imp, 101, &err), 1);
+	CHECK_EQ_INT(lb_jobs_import(j, imp, 102, &err), 0); /* again: nothing doubled */
+	json_decref(imp);
+	o = lb_jobs_get(j, 1);
+	CHECK_STR(sget(o, "owner"), "unix:alice"); /* not replaced */
+	json_decref(o);
+	o = lb_jobs_get(j, 40);
+	CHECK_STR(sget(o, "owner"), "unix:carol");
+	CHECK_STR(sget(o, "label"), "old.job");
+	CHECK_EQ_INT(json_integer_value(json_object_get(o, "created")), 5);
+	json_decref(o);
+	imp = json_pack("[{s:i,s:s}]", "id", 41, "kind", "testkind");
+	CHECK_EQ_INT(lb_jobs_import(j, imp, 103, &err), LB_EFAIL);
+	json_decref(imp);
+	CHECK(lb_jobs_get(j, 41) == NULL);
+	lb_jobs_destroy(&j);
+	j = lb_jobs_new(dir, 200, &err);
+	if (!j) {
+		CHECK(j != NULL);
+		return;
+	}
+	CHECK_EQ_INT(lb_jobs_input_path(j, 40, path, sizeof path), 0);
+	CHECK(exists(path));
+	CHECK(!exists(src));
+	o = lb_jobs_get(j, 40);
+	CHECK_STR(sget(o, "state"), "queued"); /* an imported waiting job waits on */
+	json_decref(o);
+	lb_jobs_destroy(&j);
+}
+
 int main(void)
 {
 	if (!mkdtemp(root)) {
@@ -957,6 +1099,7 @@ int main(void)
 	RUN(test_validator_and_input);
 	RUN(test_results);
 	RUN(test_persistence);
+	RUN(test_kinds_devices_import);
 	RUN(test_kill9_every_step);
 	if (check_nfail == 0) {
 		char cmd[sizeof root + 16];
