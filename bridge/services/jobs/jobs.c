@@ -1425,14 +1425,17 @@ int lb_jobs_device_confirm(lb_jobs *j, const char *device, bool confirmed, lb_er
 {
 	sqlite3_stmt *s;
 
-	if (!j || !device || check_text("device", device, true, err) < 0)
+	if (!j || !device)
 		return lb_error_set(err, LB_ERR_INVALID_PARAMS, "no device given");
+	if (check_text("device", device, true, err) < 0)
+		return LB_EFAIL;
 	s = lb_db_prepare(j->db, "INSERT OR REPLACE INTO devices (device, confirmed) VALUES (?, ?)",
 			  err);
 	if (!s)
 		return LB_EFAIL;
 	sqlite3_bind_text(s, 1, device, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int(s, 2, confirmed ? 1 : 0);
+	fault(j, "confirm.update");
 	if (lb_db_run(j->db, s, err) < 0)
 		return LB_EFAIL;
 	fault(j, "confirm.commit");
