@@ -690,7 +690,7 @@ static void test_queue(void)
 	CHECK_EQ_INT(lb_printq_transition(q, b, "printing", NULL, NULL, 20, &err), 0);
 	CHECK_EQ_INT(lb_printq_transition(q, b, "paused", NULL, NULL, 30, &err), 0);
 	CHECK_EQ_INT(lb_printq_transition(q, b, "printing", NULL, NULL, 40, &err), 0);
-	CHECK_EQ_INT(lb_printq_progress(q, b, 3, 2, &err), 0);
+	CHECK_EQ_INT(lb_printq_progress(q, b, 3, 2, 30, &err), 0);
 	j = lb_printq_job(q, b);
 	CHECK_STR(sget(j, "state"), "printing");
 	CHECK_STR(sget(j, "assigned"), "p1");
@@ -813,7 +813,7 @@ static void test_progress(void)
 	id = upload_all(q, upload_of("p"), prusa);
 	CHECK_EQ_INT(lb_printq_approve(q, id, "t", 2, &err), 0);
 	CHECK_EQ_INT(lb_printq_transition(q, id, "printing", "p1", NULL, 5, &err), 0);
-	CHECK_EQ_INT(lb_printq_progress(q, id, 12, (long long)PRUSA_LEN / 2, &err), 0);
+	CHECK_EQ_INT(lb_printq_progress(q, id, 12, (long long)PRUSA_LEN / 2, 30, &err), 0);
 	j = lb_printq_job(q, id);
 	p = json_object_get(j, "progress");
 	CHECK_EQ_INT(iget(p, "line"), 12);
@@ -822,14 +822,14 @@ static void test_progress(void)
 	CHECK_NEAR(json_number_value(json_object_get(p, "percent")),
 		   100.0 * (double)(PRUSA_LEN / 2) / (double)PRUSA_LEN, 0.1);
 	json_decref(j);
-	CHECK_EQ_INT(lb_printq_progress(q, id, 40, (long long)PRUSA_LEN, &err), 0);
+	CHECK_EQ_INT(lb_printq_progress(q, id, 40, (long long)PRUSA_LEN, 30, &err), 0);
 	j = lb_printq_job(q, id);
 	CHECK_NEAR(json_number_value(json_object_get(json_object_get(j, "progress"), "percent")),
 		   100.0, 1e-9);
 	json_decref(j);
-	CHECK_EQ_INT(lb_printq_progress(q, 999, 1, 1, &err), LB_EFAIL);
+	CHECK_EQ_INT(lb_printq_progress(q, 999, 1, 1, 30, &err), LB_EFAIL);
 	CHECK_STR(err.message, "no job 999");
-	CHECK_EQ_INT(lb_printq_progress(q, id, -1, 1, &err), LB_EFAIL);
+	CHECK_EQ_INT(lb_printq_progress(q, id, -1, 1, 30, &err), LB_EFAIL);
 	lb_printq_destroy(&q);
 }
 
@@ -852,7 +852,7 @@ static void test_crash_recovery(void)
 	CHECK_EQ_INT(lb_printq_approve(q, p, "t", 2, &err), 0);
 	CHECK_EQ_INT(lb_printq_approve(q, s, "t", 2, &err), 0);
 	CHECK_EQ_INT(lb_printq_transition(q, p, "printing", "p1", NULL, 10, &err), 0);
-	CHECK_EQ_INT(lb_printq_progress(q, p, 7, 123, &err), 0);
+	CHECK_EQ_INT(lb_printq_progress(q, p, 7, 123, 30, &err), 0);
 	CHECK_EQ_INT(lb_printq_transition(q, s, "printing", "p2", NULL, 10, &err), 0);
 	CHECK_EQ_INT(lb_printq_transition(q, s, "paused", NULL, NULL, 11, &err), 0);
 	lb_printq_destroy(&q);
@@ -1102,7 +1102,7 @@ static void test_bed_marked_at_start(void)
 	CHECK(!lb_printq_bed_clear(q, "p1"));
 	CHECK(lb_printq_bed_clear(q, "p2"));
 	CHECK_EQ_INT(lb_printq_transition(q, a, "printing", "p1", NULL, 11, &err), 0);
-	CHECK_EQ_INT(lb_printq_progress(q, a, 5, 50, &err), 0);
+	CHECK_EQ_INT(lb_printq_progress(q, a, 5, 50, 30, &err), 0);
 	CHECK_EQ_INT(write_progress(q, a, 9, 95), 0);
 	/* another printer queued a job then the bridge died before it printed */
 	CHECK_EQ_INT(lb_printq_transition(q, b, "queued", "p2", NULL, 12, &err), 0);
@@ -1133,7 +1133,7 @@ static void test_bed_marked_at_start(void)
 	CHECK_CONTAINS(err.message, "is interrupted: cannot go to printing");
 	CHECK_EQ_INT(lb_printq_retry(q, b, 101, &err), 0);
 	CHECK_EQ_INT(lb_printq_transition(q, b, "printing", "p2", NULL, 101, &err), 0);
-	CHECK_EQ_INT(lb_printq_progress(q, b, 3, 30, &err), 0);
+	CHECK_EQ_INT(lb_printq_progress(q, b, 3, 30, 30, &err), 0);
 	CHECK_EQ_INT(lb_printq_progress_path(q, b, path, sizeof path), 0);
 	{
 		FILE *f = fopen(path, "w");

@@ -221,9 +221,9 @@ static int print_event(lb_server *s, lb_device *d, const json_t *ev)
 		return 0;
 	if (id <= 0 || !need_printq(s, &err))
 		return 1;
-	if (lb_printq_progress(P(s)->printq, id,
-			       (long)json_integer_value(json_object_get(ev, "line")),
-			       json_integer_value(json_object_get(ev, "offset")), &err) < 0)
+	if (lb_printq_progress(
+		P(s)->printq, id, (long)json_integer_value(json_object_get(ev, "line")),
+		json_integer_value(json_object_get(ev, "offset")), lb_now_read().real, &err) < 0)
 		lb_warn("print queue: job %lld: progress not recorded: %s", id, err.message);
 	if (!state)
 		return 1;

@@ -140,7 +140,8 @@ static double fraction_of(long long offset, long long size)
 
 /* Record line and offset as job id's progress (a starting, running or paused job); 0 or
  * LB_EFAIL with err set. */
-static int store_progress(lb_printq *q, long long id, int64_t line, int64_t offset, lb_error *err)
+static int store_progress(lb_printq *q, long long id, int64_t line, int64_t offset,
+			  int64_t now_real, lb_error *err)
 {
 	json_t *job = lb_jobs_get(q->j, id);
 	long long size =
@@ -152,19 +153,20 @@ static int store_progress(lb_printq *q, long long id, int64_t line, int64_t offs
 		return lb_error_set(err, LB_ERR_INVALID_PARAMS, "no job %lld", id);
 	snprintf(detail, sizeof detail, "{\"line\":%lld,\"offset\":%lld}", (long long)line,
 		 (long long)offset);
-	return lb_jobs_progress(q->j, id, fraction_of(offset, size), detail, 0, err);
+	return lb_jobs_progress(q->j, id, fraction_of(offset, size), detail, now_real, err);
 }
 
 /* Fold job id's progress file (written by its printer's thread at each acknowledged line) into
  * the job while it is still active; best effort. */
-static void fold_progress(lb_printq *q, long long id)
+static void fold_progress(lb_printq *q, long long id, int64_t now_real)
 {
 	char file[PQ_PATH_MAX];
 	int64_t line, offset;
 	lb_error err = {0};
 
 	if (lb_printq_progress_path(q, id, file, sizeof file) == 0 &&
-	    read_progress(file, &line, &offset) && store_progress(q, id, line, offset, &err) < 0)
+	    read_progress(file, &line, &offset) &&
+	    store_progress(q, id, line, offset, now_real, &err) < 0)
 		lb_warn("print queue: job %lld: progress not folded: %s", id, err.message);
 }
 
@@ -233,7 +235,7 @@ int lb_printq_import(lb_jobs *j, const char *dir, int64_t now_real, lb_error *er
 		const char *owner = (const char *)sqlite3_column_text(s, 3);
 		json_t *meta = json_loads((const char *)sqlite3_column_text(s, 18), 0, NULL);
 		json_t *o = json_object();
-		char src[PQ_PATH_MAX], progress[PQ_PATH_MAX], folder[PQ_PATH_MAX];
+		char src[PQ_PATH_MAX];
 
 		if (!o) {
 			json_decref(meta);
@@ -281,16 +283,6 @@ int lb_printq_import(lb_jobs *j, const char *dir, int64_t now_real, lb_error *er
 #undef TEXT
 #undef INT
 		json_array_append_new(jobs, o);
-		/* a printing job's progress file goes with it (the store's recovery folds it) */
-		snprintf(progress, sizeof progress, "%s/prints/%lld.progress", dir, id);
-		if (access(progress, F_OK) == 0 &&
-		    snprintf(folder, sizeof folder, "%s/jobs/%lld", dir, id) < (int)sizeof folder &&
-		    (mkdir(folder, 0750) == 0 || errno == EEXIST)) {
-			strncat(folder, "/.progress", sizeof folder - strlen(folder) - 1);
-			if (rename(progress, folder) < 0)
-				lb_warn("print queue: cannot move %s: %s", progress,
-					strerror(errno));
-		}
 	}
 	if (n != SQLITE_DONE) {
 		lb_error_set(err, LB_ERR_INTERNAL, "%s: %s", path, sqlite3_errmsg(db));
@@ -299,6 +291,21 @@ int lb_printq_import(lb_jobs *j, const char *dir, int64_t now_real, lb_error *er
 	n = lb_jobs_import(j, jobs, now_real, err);
 	if (n < 0)
 		goto done;
+	/* a printing job's progress file goes with it (the store's recovery, next, folds it) */
+	for (size_t i = 0; i < json_array_size(jobs); i++) {
+		long long id = json_integer_value(json_object_get(json_array_get(jobs, i), "id"));
+		char progress[PQ_PATH_MAX], folder[PQ_PATH_MAX];
+
+		snprintf(progress, sizeof progress, "%s/prints/%lld.progress", dir, id);
+		if (access(progress, F_OK) != 0 ||
+		    snprintf(folder, sizeof folder, "%s/jobs/%lld", dir, id) >=
+			(int)sizeof folder ||
+		    (mkdir(folder, 0750) < 0 && errno != EEXIST))
+			continue;
+		strncat(folder, "/.progress", sizeof folder - strlen(folder) - 1);
+		if (rename(progress, folder) < 0)
+			lb_warn("print queue: cannot move %s: %s", progress, strerror(errno));
+	}
 	/* the beds not known clear stay so: an active job's is marked by the store's recovery */
 	sqlite3_finalize(s);
 	s = lb_db_prepare(db, "SELECT printer FROM beds WHERE clear = 0", err);
@@ -672,7 +679,7 @@ int lb_printq_transition(lb_printq *q, long long id, const char *state, const ch
 	/* finishing: the exact last position is in the file, however the job ended */
 	if (lb_job_state_finished(to) &&
 	    (from == LB_JOB_STARTING || from == LB_JOB_RUNNING || from == LB_JOB_PAUSED))
-		fold_progress(q, id);
+		fold_progress(q, id, now_real);
 	if (lb_jobs_transition_on(q->j, id, to, printer, error, now_real, err) < 0)
 		return LB_EFAIL;
 	if (lb_job_state_finished(to))
@@ -680,13 +687,14 @@ int lb_printq_transition(lb_printq *q, long long id, const char *state, const ch
 	return 0;
 }
 
-int lb_printq_progress(lb_printq *q, long long id, long line, long long offset, lb_error *err)
+int lb_printq_progress(lb_printq *q, long long id, long line, long long offset, int64_t now_real,
+		       lb_error *err)
 {
 	if (!q)
 		return lb_error_set(err, LB_ERR_INVALID_PARAMS, "no print queue");
 	if (line < 0 || offset < 0)
 		return lb_error_set(err, LB_ERR_INVALID_PARAMS, "negative progress");
-	return store_progress(q, id, line, offset, err);
+	return store_progress(q, id, line, offset, now_real, err);
 }
 
 int lb_printq_cancel(lb_printq *q, long long id, int64_t now_real, const char **was, lb_error *err)

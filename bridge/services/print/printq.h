@@ -154,7 +154,8 @@ int lb_printq_progress_path(lb_printq *q, long long id, char *path, size_t cap);
 
 /* Record the last acknowledged line and byte offset of a queued, printing or paused job. 0 or
  * negative with err set (no such job, another state). */
-int lb_printq_progress(lb_printq *q, long long id, long line, long long offset, lb_error *err);
+int lb_printq_progress(lb_printq *q, long long id, long line, long long offset, int64_t now_real,
+		       lb_error *err);
 
 /* Cancel a job that is not finished; *was receives its state before ("printing" means the
  * caller must stop the printer). 0 or negative with err set. */
