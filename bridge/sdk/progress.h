@@ -8,9 +8,10 @@
 
 /*
  * The printer's thread records every acknowledged position of a job by one pwrite of this fixed
- * record at offset 0 of prints/<job>.progress. Once pwrite returns the kernel holds the data, so
- * a crash or kill -9 of the bridge cannot lose it (a power cut can: the queue folds the file into
- * SQLite once a second). The check word tells a whole record from an empty or foreign file.
+ * record at offset 0 of the job's .progress file (jobs/<id>/.progress). Once pwrite returns the
+ * kernel holds the data, so a crash or kill -9 of the bridge cannot lose it (a power cut can: the
+ * queue folds the file into SQLite once a second). The check word tells a whole record from an
+ * empty or foreign file.
  */
 typedef struct lb_progress_rec {
 	uint64_t magic;

@@ -601,7 +601,7 @@ static void test_persistence(void)
 	char dir[256], src[300], folder[600], path[700];
 	lb_error err = {0};
 	lb_jobs *j;
-	lb_job_spec sp = spec_of("print", "unix:alice", "a");
+	lb_job_spec sp = spec_of("scan", "unix:alice", "a");
 	json_t *a, *o;
 	bool dup;
 
@@ -695,7 +695,7 @@ static void test_persistence(void)
 
 /* ------------------------------------------------------------------ kill -9 at every step */
 
-#define SCRIPT_OPS 19
+#define SCRIPT_OPS 23
 
 /* The scripted life of three jobs; each op is run by script_op. */
 typedef struct script {
@@ -759,6 +759,26 @@ static int script_op(lb_jobs *j, const char *dir, int n)
 	case 15: return lb_jobs_transition(j, 3, LB_JOB_QUEUED, NULL, n, &err);
 	case 16: return lb_jobs_transition(j, 3, LB_JOB_CANCELLED, NULL, n, &err);
 	case 17: return lb_jobs_delete(j, 1, &err);
+	case 20: /* D: a job of a kind whose devices wait for a confirmation */
+		sp.kind = "testkind";
+		sp.owner = "unix:dave";
+		sp.label = "D";
+		return lb_jobs_submit(j, &sp, n, NULL, &err) == 4 ? 0 : -1;
+	case 21: return lb_jobs_transition_on(j, 4, LB_JOB_RUNNING, "dev-9", NULL, n, &err);
+	case 22: return lb_jobs_device_confirm(j, "dev-9", true, &err);
+	case 23: /* E: imported with its id, its input moved by the next open */
+	{
+		json_t *imp;
+		int rc;
+		snprintf(src, sizeof src, "%s/src-%d", dir, n);
+		if (write_file(src, "input of E") < 0)
+			return -1;
+		imp = json_pack("[{s:i,s:s,s:s,s:s,s:i,s:s}]", "id", 7, "kind", "scan", "owner",
+				"unix:eve", "state", "queued", "position", 9, "input_src", src);
+		rc = lb_jobs_import(j, imp, n, &err);
+		json_decref(imp);
+		return rc == 1 ? 0 : -1;
+	}
 	}
 	return -1;
 }
@@ -777,24 +797,42 @@ static void canon(lb_jobs *j, const char *dir, char *out, size_t cap)
 	int ids[16], nids = 0;
 
 	out[0] = '\0';
-	for (long long id = 1; id <= 5; id++) {
+	bool dev9 = lb_jobs_device_confirmed(j, "dev-9");
+
+	for (long long id = 1; id <= 8; id++) {
 		json_t *o = lb_jobs_get(j, id), *res;
 		const char *st;
+		double f;
 		if (!o)
 			continue;
 		st = sget(o, "state");
+		f = json_real_value(json_object_get(json_object_get(o, "progress"), "fraction"));
 		if (strcmp(st, "starting") == 0 || strcmp(st, "running") == 0 ||
-		    strcmp(st, "paused") == 0)
+		    strcmp(st, "paused") == 0) {
 			st = "interrupted";
+			/* what testkind's recovery hook makes of it: its device to confirm */
+			if (strcmp(sget(o, "kind"), "testkind") == 0) {
+				f = 0.25;
+				if (sget(o, "assigned") &&
+				    strcmp(sget(o, "assigned"), "dev-9") == 0)
+					dev9 = false;
+			}
+		}
 		if (lb_jobs_input_path(j, id, path, sizeof path) < 0 ||
 		    read_file(path, content, sizeof content) < 0)
 			snprintf(content, sizeof content, "-");
-		n += (size_t)snprintf(
-		    out + n, cap - n, "%lld %s %s %s pos=%lld f=%.2f by=%s in=%s res=", id,
-		    sget(o, "kind"), sget(o, "owner"), st,
-		    (long long)json_integer_value(json_object_get(o, "position")),
-		    json_real_value(json_object_get(json_object_get(o, "progress"), "fraction")),
-		    sget(o, "approved_by") ? sget(o, "approved_by") : "-", content);
+		/* E's input, imported, is moved into its folder by the next open: the same */
+		if (id == 7 && strcmp(content, "-") == 0) {
+			snprintf(path, sizeof path, "%s/src-23", dir);
+			if (read_file(path, content, sizeof content) < 0)
+				snprintf(content, sizeof content, "-");
+		}
+		n += (size_t)snprintf(out + n, cap - n,
+				      "%lld %s %s %s pos=%lld f=%.2f by=%s as=%s in=%s res=", id,
+				      sget(o, "kind"), sget(o, "owner"), st,
+				      (long long)json_integer_value(json_object_get(o, "position")),
+				      f, sget(o, "approved_by") ? sget(o, "approved_by") : "-",
+				      sget(o, "assigned") ? sget(o, "assigned") : "-", content);
 		res = lb_jobs_results(j, id);
 		for (size_t i = 0; i < json_array_size(res); i++)
 			n += (size_t)snprintf(out + n, cap - n, "%s=%lld,",
@@ -805,13 +843,21 @@ static void canon(lb_jobs *j, const char *dir, char *out, size_t cap)
 		json_decref(res);
 		json_decref(o);
 	}
+	n += (size_t)snprintf(out + n, cap - n, "dev-9=%d; ", dev9);
 	snprintf(path, sizeof path, "%s/jobs", dir);
 	d = opendir(path);
 	while (d && (e = readdir(d)))
-		if (e->d_name[0] != '.' && nids < 16)
+		if (e->d_name[0] != '.' && nids < 16 && atoi(e->d_name) != 7)
 			ids[nids++] = atoi(e->d_name);
 	if (d)
 		closedir(d);
+	/* E's folder is made when its input moves (at the next open): counted with the job */
+	{
+		json_t *e7 = lb_jobs_get(j, 7);
+		if (e7 && nids < 16)
+			ids[nids++] = 7;
+		json_decref(e7);
+	}
 	for (int a = 0; a < nids; a++) /* sorted: readdir's order is the file system's */
 		for (int b = a + 1; b < nids; b++)
 			if (ids[b] < ids[a]) {
@@ -941,6 +987,148 @@ static void test_kill9_every_step(void)
 	printf("     kill -9 at each of %d steps of %d ops: recovered\n", total, SCRIPT_OPS);
 }
 
+/* A kind declared by this test, as a service declares its own: its devices wait for a
+ * confirmation after a job, its recovery hook writes the detail, fraction and error. */
+static void testkind_recover(const json_t *job, const char *folder, double *fraction,
+			     json_t **detail, char *error, size_t cap)
+{
+	char path[700];
+
+	snprintf(path, sizeof path, "%s/.left", folder);
+	*fraction = exists(path) ? 0.75 : 0.25;
+	*detail = json_pack("{s:b}", "recovered", exists(path));
+	snprintf(error, cap, "stopped: %s was running", sget(job, "label"));
+}
+
+static const lb_job_kind testkind = {
+    .kind = "testkind",
+    .confirm_device = true,
+    .recover = testkind_recover,
+};
+LB_JOB_KIND(testkind);
+
+/* A kind's declarations: the assigned device set with a transition, its "confirm" flag marked in
+ * that transaction and after a stop, the recovery hook, request lookup, and an import keeping ids
+ * (run twice: nothing doubled), its inputs moved by the recovery. */
+static void test_kinds_devices_import(void)
+{
+	char dir[256], path[700], src[300];
+	lb_error err = {0};
+	lb_jobs *j;
+	lb_job_spec sp = spec_of("testkind", "unix:alice", "t1");
+	json_t *o, *imp;
+
+	CHECK(lb_job_kind_find("testkind") == &testkind);
+	CHECK(lb_job_kind_find("nothing") == NULL);
+	fresh_dir(dir, sizeof dir);
+	j = lb_jobs_new(dir, 1, &err);
+	if (!j) {
+		CHECK(j != NULL);
+		return;
+	}
+	sp.request_id = "r1";
+	sp.approved_by = "unix:teacher";
+	CHECK_EQ_INT(lb_jobs_submit(j, &sp, 2, NULL, &err), 1);
+	CHECK_EQ_INT(lb_jobs_find_request(j, "testkind", "unix:alice", "r1", &err), 1);
+	CHECK_EQ_INT(lb_jobs_find_request(j, "testkind", "unix:bob", "r1", &err), 0);
+	o = lb_jobs_get(j, 1);
+	CHECK_STR(sget(o, "approved_by"), "unix:teacher");
+	CHECK(json_is_null(json_object_get(o, "assigned")));
+	json_decref(o);
+	CHECK(lb_jobs_device_confirmed(j, "dev-1"));
+	/* starting on dev-1: assigned and marked in the same change */
+	CHECK_EQ_INT(lb_jobs_transition_on(j, 1, LB_JOB_STARTING, "dev-1", NULL, 3, &err), 0);
+	CHECK(!lb_jobs_device_confirmed(j, "dev-1"));
+	o = lb_jobs_get(j, 1);
+	CHECK_STR(sget(o, "assigned"), "dev-1");
+	json_decref(o);
+	/* a refused start goes back to queued keeping it; the device stays to confirm */
+	CHECK_EQ_INT(lb_jobs_transition_on(j, 1, LB_JOB_QUEUED, NULL, NULL, 4, &err), 0);
+	CHECK(!lb_jobs_device_confirmed(j, "dev-1"));
+	CHECK_EQ_INT(lb_jobs_device_confirm(j, "dev-1", true, &err), 0);
+	CHECK(lb_jobs_device_confirmed(j, "dev-1"));
+	CHECK_EQ_INT(lb_jobs_transition_on(j, 1, LB_JOB_RUNNING, "dev-1", NULL, 5, &err), 0);
+	CHECK(!lb_jobs_device_confirmed(j, "dev-1"));
+	CHECK_EQ_INT(lb_jobs_transition_on(j, 1, LB_JOB_DONE, "dev-2", NULL, 6, &err), 0);
+	CHECK(lb_jobs_device_confirmed(j, "dev-2")); /* finishing marks nothing */
+	/* not allowed: refused, nothing changed */
+	CHECK_EQ_INT(lb_jobs_transition_on(j, 1, LB_JOB_RUNNING, "dev-3", NULL, 7, &err), LB_EFAIL);
+	CHECK(lb_jobs_device_confirmed(j, "dev-3"));
+	/* a kind without confirm_device marks nothing */
+	sp = spec_of("scan", "unix:alice", "s");
+	CHECK_EQ_INT(lb_jobs_submit(j, &sp, 8, NULL, &err), 2);
+	CHECK_EQ_INT(lb_jobs_transition_on(j, 2, LB_JOB_RUNNING, "scanner", NULL, 9, &err), 0);
+	CHECK(lb_jobs_device_confirmed(j, "scanner"));
+	/* a job running on dev-4 when the bridge stops, with what it left in its folder */
+	sp = spec_of("testkind", "unix:bob", "t3");
+	CHECK_EQ_INT(lb_jobs_submit(j, &sp, 10, NULL, &err), 3);
+	CHECK_EQ_INT(lb_jobs_transition_on(j, 3, LB_JOB_RUNNING, "dev-4", NULL, 11, &err), 0);
+	CHECK_EQ_INT(lb_jobs_device_confirm(j, "dev-4", true, &err), 0); /* wrongly, say */
+	CHECK_EQ_INT(lb_jobs_folder(j, 3, path, sizeof path, &err), 0);
+	strncat(path, "/.left", sizeof path - strlen(path) - 1);
+	CHECK_EQ_INT(write_file(path, "x"), 0);
+	/* a retry clears the assigned device */
+	CHECK_EQ_INT(lb_jobs_transition(j, 2, LB_JOB_FAILED, "x", 12, &err), 0);
+	CHECK_EQ_INT(lb_jobs_transition(j, 2, LB_JOB_QUEUED, NULL, 13, &err), 0);
+	o = lb_jobs_get(j, 2);
+	CHECK(json_is_null(json_object_get(o, "assigned")));
+	json_decref(o);
+	lb_jobs_destroy(&j);
+
+	/* an import made before the open: ids kept, input moved at recovery, active job
+	 * recovered through the hook, an id already present left alone */
+	snprintf(src, sizeof src, "%s/old-input", dir);
+	CHECK_EQ_INT(write_file(src, "old"), 0);
+	j = lb_jobs_new(dir, 100, &err);
+	if (!j) {
+		CHECK(j != NULL);
+		return;
+	}
+	o = lb_jobs_get(j, 3);
+	CHECK_STR(sget(o, "state"), "interrupted");
+	CHECK_STR(sget(o, "error"), "stopped: t3 was running");
+	CHECK(json_is_true(json_object_get(
+	    json_object_get(json_object_get(o, "progress"), "detail"), "recovered")));
+	CHECK_NEAR(json_real_value(json_object_get(json_object_get(o, "progress"), "fraction")),
+		   0.75, 1e-9);
+	json_decref(o);
+	CHECK(!lb_jobs_device_confirmed(j, "dev-4")); /* marked again by the recovery */
+	imp = json_pack("[{s:i,s:s,s:s,s:s,s:i,s:s,s:s,s:{s:i},s:i},"
+			"{s:i,s:s,s:s,s:s,s:i}]",
+			"id", 40, "kind", "testkind", "owner", "unix:carol", "state", "queued",
+			"position", 1, "label", "old.job", "input_src", src, "params", "size", 3,
+			"created", 5, "id", 1, "kind", "testkind", "owner", "unix:mallory", "state",
+			"queued", "position", 1);
+	CHECK_EQ_INT(lb_jobs_import(j, imp, 101, &err), 1);
+	CHECK_EQ_INT(lb_jobs_import(j, imp, 102, &err), 0); /* again: nothing doubled */
+	json_decref(imp);
+	o = lb_jobs_get(j, 1);
+	CHECK_STR(sget(o, "owner"), "unix:alice"); /* not replaced */
+	json_decref(o);
+	o = lb_jobs_get(j, 40);
+	CHECK_STR(sget(o, "owner"), "unix:carol");
+	CHECK_STR(sget(o, "label"), "old.job");
+	CHECK_EQ_INT(json_integer_value(json_object_get(o, "created")), 5);
+	json_decref(o);
+	imp = json_pack("[{s:i,s:s}]", "id", 41, "kind", "testkind");
+	CHECK_EQ_INT(lb_jobs_import(j, imp, 103, &err), LB_EFAIL);
+	json_decref(imp);
+	CHECK(lb_jobs_get(j, 41) == NULL);
+	lb_jobs_destroy(&j);
+	j = lb_jobs_new(dir, 200, &err);
+	if (!j) {
+		CHECK(j != NULL);
+		return;
+	}
+	CHECK_EQ_INT(lb_jobs_input_path(j, 40, path, sizeof path), 0);
+	CHECK(exists(path));
+	CHECK(!exists(src));
+	o = lb_jobs_get(j, 40);
+	CHECK_STR(sget(o, "state"), "queued"); /* an imported waiting job waits on */
+	json_decref(o);
+	lb_jobs_destroy(&j);
+}
+
 int main(void)
 {
 	if (!mkdtemp(root)) {
@@ -957,6 +1145,7 @@ int main(void)
 	RUN(test_validator_and_input);
 	RUN(test_results);
 	RUN(test_persistence);
+	RUN(test_kinds_devices_import);
 	RUN(test_kill9_every_step);
 	if (check_nfail == 0) {
 		char cmd[sizeof root + 16];

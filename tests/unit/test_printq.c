@@ -1,6 +1,7 @@
 /* test_printq.c - the print queue: chunked uploads, checks, job states, crash recovery, beds. */
 #include <dirent.h>
 #include <fcntl.h>
+#include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -252,7 +253,7 @@ static void test_upload_chunks(void)
 		return;
 	snprintf(path, sizeof path, "%s/prints", dir);
 	CHECK(exists(path));
-	snprintf(path, sizeof path, "%s/printq.db", dir);
+	snprintf(path, sizeof path, "%s/jobs.db", dir); /* the job store is the queue's storage */
 	CHECK(exists(path));
 
 	u.has_crc = true;
@@ -307,10 +308,10 @@ static void test_upload_chunks(void)
 	CHECK_EQ_INT(iget(json_array_get(thumbs, 0), "height"), 16);
 	json_decref(r);
 
-	/* the file moved to <id>.gcode, whole, and no part is left */
+	/* the file moved into the job's folder (the store's input), whole, and no part is left */
 	CHECK_EQ_INT(find_file(dir, ".part", NULL, 0), 0);
 	CHECK_EQ_INT(lb_printq_path(q, id, path, sizeof path), 0);
-	snprintf(dir + strlen(dir), sizeof dir - strlen(dir), "/prints/%lld.gcode", id);
+	snprintf(dir + strlen(dir), sizeof dir - strlen(dir), "/jobs/%lld/input", id);
 	CHECK_STR(path, dir);
 	f = fopen(path, "rb");
 	CHECK(f != NULL);
@@ -659,7 +660,7 @@ static void test_queue(void)
 	/* next: queue order, the target printer respected */
 	CHECK_EQ_INT(lb_printq_next(q, "p1"), a);
 	CHECK_EQ_INT(lb_printq_next(q, "p2"), a);
-	CHECK_EQ_INT(lb_printq_move(q, c, 1, &err), 0);
+	CHECK_EQ_INT(lb_printq_move(q, c, 1, 1, &err), 0);
 	CHECK_EQ_INT(lb_printq_next(q, "p1"), a);
 	CHECK_EQ_INT(lb_printq_next(q, "p2"), c);
 	j = lb_printq_job(q, c);
@@ -668,7 +669,7 @@ static void test_queue(void)
 	j = lb_printq_job(q, b);
 	CHECK_EQ_INT(iget(j, "position"), 3);
 	json_decref(j);
-	CHECK_EQ_INT(lb_printq_move(q, c, 99, &err), 0); /* past the end: last */
+	CHECK_EQ_INT(lb_printq_move(q, c, 99, 1, &err), 0); /* past the end: last */
 	list = lb_printq_list(q, false);
 	CHECK_EQ_INT(json_array_size(list), 3);
 	CHECK_EQ_INT(iget(json_array_get(list, 0), "id"), a);
@@ -676,19 +677,20 @@ static void test_queue(void)
 	CHECK_EQ_INT(iget(json_array_get(list, 2), "id"), c);
 	CHECK_EQ_INT(iget(json_array_get(list, 2), "position"), 3);
 	json_decref(list);
-	CHECK_EQ_INT(lb_printq_move(q, b, 1, &err), 0);
+	CHECK_EQ_INT(lb_printq_move(q, b, 1, 1, &err), 0);
 	CHECK_EQ_INT(lb_printq_next(q, "p1"), b);
-	CHECK_EQ_INT(lb_printq_move(q, b, 0, &err), LB_EFAIL);
+	CHECK_EQ_INT(lb_printq_move(q, b, 0, 1, &err), LB_EFAIL);
 	CHECK_EQ_INT(err.code, LB_ERR_INVALID_PARAMS);
-	CHECK_EQ_INT(lb_printq_move(q, 999, 1, &err), LB_EFAIL);
+	CHECK_EQ_INT(lb_printq_move(q, 999, 1, 1, &err), LB_EFAIL);
 	CHECK_STR(err.message, "no job 999");
 
 	/* b prints on p1: active jobs come first in the list, without a position */
-	CHECK_EQ_INT(lb_printq_set_state(q, b, "queued", "p1", NULL, 10, &err), 0);
+	CHECK_EQ_INT(lb_printq_transition(q, b, "queued", "p1", NULL, 10, &err), 0);
 	CHECK_EQ_INT(lb_printq_next(q, "p1"), a);
-	CHECK_EQ_INT(lb_printq_set_state(q, b, "printing", NULL, NULL, 20, &err), 0);
-	CHECK_EQ_INT(lb_printq_set_state(q, b, "paused", NULL, NULL, 30, &err), 0);
-	CHECK_EQ_INT(lb_printq_set_state(q, b, "printing", NULL, NULL, 40, &err), 0);
+	CHECK_EQ_INT(lb_printq_transition(q, b, "printing", NULL, NULL, 20, &err), 0);
+	CHECK_EQ_INT(lb_printq_transition(q, b, "paused", NULL, NULL, 30, &err), 0);
+	CHECK_EQ_INT(lb_printq_transition(q, b, "printing", NULL, NULL, 40, &err), 0);
+	CHECK_EQ_INT(lb_printq_progress(q, b, 3, 2, 30, &err), 0);
 	j = lb_printq_job(q, b);
 	CHECK_STR(sget(j, "state"), "printing");
 	CHECK_STR(sget(j, "assigned"), "p1");
@@ -696,14 +698,14 @@ static void test_queue(void)
 	CHECK(json_is_null(json_object_get(j, "finished")));
 	CHECK(json_is_null(json_object_get(j, "position")));
 	json_decref(j);
-	CHECK_EQ_INT(lb_printq_move(q, b, 1, &err), LB_EFAIL);
+	CHECK_EQ_INT(lb_printq_move(q, b, 1, 1, &err), LB_EFAIL);
 	CHECK_CONTAINS(err.message, "is printing");
 	CHECK_EQ_INT(lb_printq_delete(q, b, &err), LB_EFAIL);
 	CHECK_CONTAINS(err.message, "is printing");
-	CHECK_EQ_INT(lb_printq_set_state(q, b, "exploded", NULL, NULL, 40, &err), LB_EFAIL);
+	CHECK_EQ_INT(lb_printq_transition(q, b, "exploded", NULL, NULL, 40, &err), LB_EFAIL);
 	CHECK_EQ_INT(err.code, LB_ERR_INVALID_PARAMS);
 	CHECK_CONTAINS(err.message, "exploded");
-	CHECK_EQ_INT(lb_printq_set_state(q, 999, "done", NULL, NULL, 40, &err), LB_EFAIL);
+	CHECK_EQ_INT(lb_printq_transition(q, 999, "done", NULL, NULL, 40, &err), LB_EFAIL);
 	CHECK_STR(err.message, "no job 999");
 	list = lb_printq_list(q, false);
 	CHECK_EQ_INT(iget(json_array_get(list, 0), "id"), b);
@@ -724,8 +726,8 @@ static void test_queue(void)
 	CHECK_STR(err.message, "no job 999");
 
 	/* a job done */
-	CHECK_EQ_INT(lb_printq_set_state(q, a, "printing", "p1", NULL, 60, &err), 0);
-	CHECK_EQ_INT(lb_printq_set_state(q, a, "done", NULL, NULL, 70, &err), 0);
+	CHECK_EQ_INT(lb_printq_transition(q, a, "printing", "p1", NULL, 60, &err), 0);
+	CHECK_EQ_INT(lb_printq_transition(q, a, "done", NULL, NULL, 70, &err), 0);
 	j = lb_printq_job(q, a);
 	CHECK_EQ_INT(iget(j, "started"), 60);
 	CHECK_EQ_INT(iget(j, "finished"), 70);
@@ -741,7 +743,9 @@ static void test_queue(void)
 	json_decref(list);
 
 	/* retry: back to approved, at the end, progress reset */
-	CHECK_EQ_INT(lb_printq_progress(q, b, 3, 2, &err), 0);
+	j = lb_printq_job(q, b);
+	CHECK_EQ_INT(iget(json_object_get(j, "progress"), "line"), 3);
+	json_decref(j);
 	CHECK_EQ_INT(lb_printq_retry(q, b, 90, &err), 0);
 	j = lb_printq_job(q, b);
 	CHECK_STR(sget(j, "state"), "approved");
@@ -781,7 +785,7 @@ static void test_queue(void)
 	json_decref(list);
 
 	/* a failed job keeps its error; a new state clears it */
-	CHECK_EQ_INT(lb_printq_set_state(q, c, "failed", "p2", "thermal runaway", 100, &err), 0);
+	CHECK_EQ_INT(lb_printq_transition(q, c, "failed", "p2", "thermal runaway", 100, &err), 0);
 	j = lb_printq_job(q, c);
 	CHECK_STR(sget(j, "error"), "thermal runaway");
 	CHECK_STR(sget(j, "assigned"), "p2");
@@ -807,8 +811,9 @@ static void test_progress(void)
 	if (!q)
 		return;
 	id = upload_all(q, upload_of("p"), prusa);
-	CHECK_EQ_INT(lb_printq_set_state(q, id, "printing", "p1", NULL, 5, &err), 0);
-	CHECK_EQ_INT(lb_printq_progress(q, id, 12, (long long)PRUSA_LEN / 2, &err), 0);
+	CHECK_EQ_INT(lb_printq_approve(q, id, "t", 2, &err), 0);
+	CHECK_EQ_INT(lb_printq_transition(q, id, "printing", "p1", NULL, 5, &err), 0);
+	CHECK_EQ_INT(lb_printq_progress(q, id, 12, (long long)PRUSA_LEN / 2, 30, &err), 0);
 	j = lb_printq_job(q, id);
 	p = json_object_get(j, "progress");
 	CHECK_EQ_INT(iget(p, "line"), 12);
@@ -817,14 +822,14 @@ static void test_progress(void)
 	CHECK_NEAR(json_number_value(json_object_get(p, "percent")),
 		   100.0 * (double)(PRUSA_LEN / 2) / (double)PRUSA_LEN, 0.1);
 	json_decref(j);
-	CHECK_EQ_INT(lb_printq_progress(q, id, 40, (long long)PRUSA_LEN, &err), 0);
+	CHECK_EQ_INT(lb_printq_progress(q, id, 40, (long long)PRUSA_LEN, 30, &err), 0);
 	j = lb_printq_job(q, id);
 	CHECK_NEAR(json_number_value(json_object_get(json_object_get(j, "progress"), "percent")),
 		   100.0, 1e-9);
 	json_decref(j);
-	CHECK_EQ_INT(lb_printq_progress(q, 999, 1, 1, &err), LB_EFAIL);
+	CHECK_EQ_INT(lb_printq_progress(q, 999, 1, 1, 30, &err), LB_EFAIL);
 	CHECK_STR(err.message, "no job 999");
-	CHECK_EQ_INT(lb_printq_progress(q, id, -1, 1, &err), LB_EFAIL);
+	CHECK_EQ_INT(lb_printq_progress(q, id, -1, 1, 30, &err), LB_EFAIL);
 	lb_printq_destroy(&q);
 }
 
@@ -844,10 +849,12 @@ static void test_crash_recovery(void)
 	p = upload_all(q, upload_of("printing"), prusa);
 	s = upload_all(q, upload_of("paused"), prusa);
 	w = upload_all(q, upload_of("waiting"), prusa);
-	CHECK_EQ_INT(lb_printq_set_state(q, p, "printing", "p1", NULL, 10, &err), 0);
-	CHECK_EQ_INT(lb_printq_progress(q, p, 7, 123, &err), 0);
-	CHECK_EQ_INT(lb_printq_set_state(q, s, "printing", "p2", NULL, 10, &err), 0);
-	CHECK_EQ_INT(lb_printq_set_state(q, s, "paused", NULL, NULL, 11, &err), 0);
+	CHECK_EQ_INT(lb_printq_approve(q, p, "t", 2, &err), 0);
+	CHECK_EQ_INT(lb_printq_approve(q, s, "t", 2, &err), 0);
+	CHECK_EQ_INT(lb_printq_transition(q, p, "printing", "p1", NULL, 10, &err), 0);
+	CHECK_EQ_INT(lb_printq_progress(q, p, 7, 123, 30, &err), 0);
+	CHECK_EQ_INT(lb_printq_transition(q, s, "printing", "p2", NULL, 10, &err), 0);
+	CHECK_EQ_INT(lb_printq_transition(q, s, "paused", NULL, NULL, 11, &err), 0);
 	lb_printq_destroy(&q);
 
 	q = lb_printq_new(dir, 777, &err);
@@ -874,7 +881,7 @@ static void test_crash_recovery(void)
 	CHECK_EQ_INT(lb_printq_approve(q, w, "t", 1, &err), 0);
 	CHECK_EQ_INT(lb_printq_retry(q, p, 800, &err), 0);
 	j = lb_printq_job(q, p);
-	CHECK_STR(sget(j, "state"), "submitted"); /* it was never approved */
+	CHECK_STR(sget(j, "state"), "approved"); /* approved once: no new approval needed */
 	CHECK(json_is_null(json_object_get(j, "error")));
 	CHECK_EQ_INT(iget(json_object_get(j, "progress"), "line"), 0);
 	json_decref(j);
@@ -910,12 +917,26 @@ static void test_file_recovery(void)
 		     0);
 	lb_printq_destroy(&q);
 
-	/* the crash window: the job committed, the file not yet renamed */
-	CHECK_EQ_INT(snprintf(path, sizeof path, "%s/prints/%lld.gcode", dir, id) > 0, 1);
+	/* the crash window: the job committed (with where its input comes from), the file not yet
+	 * moved: the store's recovery moves it */
+	CHECK_EQ_INT(snprintf(path, sizeof path, "%s/jobs/%lld/input", dir, id) > 0, 1);
 	snprintf(partpath, sizeof partpath, "%s/prints/%s", dir, part);
 	CHECK_EQ_INT(rename(path, partpath), 0);
-	/* a delete that crashed between its row and its file */
-	snprintf(orphan, sizeof orphan, "%s/prints/%d.gcode", dir, 4242);
+	{
+		sqlite3 *db = NULL;
+		char db_path[600], *sql;
+		snprintf(db_path, sizeof db_path, "%s/jobs.db", dir);
+		CHECK_EQ_INT(sqlite3_open(db_path, &db), SQLITE_OK);
+		sql =
+		    sqlite3_mprintf("UPDATE jobs SET input_src = %Q WHERE id = %lld", partpath, id);
+		CHECK_EQ_INT(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+		sqlite3_free(sql);
+		sqlite3_close(db);
+	}
+	/* a delete that crashed between its row and its files */
+	snprintf(orphan, sizeof orphan, "%s/jobs/%d", dir, 4242);
+	CHECK_EQ_INT(mkdir(orphan, 0750), 0);
+	snprintf(orphan, sizeof orphan, "%s/jobs/%d/input", dir, 4242);
 	f = fopen(orphan, "w");
 	CHECK(f != NULL);
 	if (f)
@@ -1072,20 +1093,23 @@ static void test_bed_marked_at_start(void)
 	a = upload_all(q, upload_of("a"), prusa);
 	b = upload_all(q, upload_of("b"), prusa);
 	c = upload_all(q, upload_of("c"), prusa);
+	CHECK_EQ_INT(lb_printq_approve(q, a, "t", 2, &err), 0);
+	CHECK_EQ_INT(lb_printq_approve(q, b, "t", 2, &err), 0);
+	CHECK_EQ_INT(lb_printq_approve(q, c, "t", 2, &err), 0);
 	CHECK(lb_printq_bed_clear(q, "p1"));
 	/* queued on p1 (not yet printing): the bed is already not clear */
-	CHECK_EQ_INT(lb_printq_set_state(q, a, "queued", "p1", NULL, 10, &err), 0);
+	CHECK_EQ_INT(lb_printq_transition(q, a, "queued", "p1", NULL, 10, &err), 0);
 	CHECK(!lb_printq_bed_clear(q, "p1"));
 	CHECK(lb_printq_bed_clear(q, "p2"));
-	CHECK_EQ_INT(lb_printq_set_state(q, a, "printing", "p1", NULL, 11, &err), 0);
-	CHECK_EQ_INT(lb_printq_progress(q, a, 5, 50, &err), 0);
+	CHECK_EQ_INT(lb_printq_transition(q, a, "printing", "p1", NULL, 11, &err), 0);
+	CHECK_EQ_INT(lb_printq_progress(q, a, 5, 50, 30, &err), 0);
 	CHECK_EQ_INT(write_progress(q, a, 9, 95), 0);
 	/* another printer queued a job then the bridge died before it printed */
-	CHECK_EQ_INT(lb_printq_set_state(q, b, "queued", "p2", NULL, 12, &err), 0);
+	CHECK_EQ_INT(lb_printq_transition(q, b, "queued", "p2", NULL, 12, &err), 0);
 	/* a teacher's confirmation does not survive a job starting after it */
-	CHECK_EQ_INT(lb_printq_set_state(q, c, "printing", "p3", NULL, 12, &err), 0);
+	CHECK_EQ_INT(lb_printq_transition(q, c, "printing", "p3", NULL, 12, &err), 0);
 	CHECK_EQ_INT(lb_printq_set_bed(q, "p3", true, &err), 0);
-	CHECK_EQ_INT(lb_printq_set_state(q, c, "done", NULL, NULL, 13, &err), 0);
+	CHECK_EQ_INT(lb_printq_transition(q, c, "done", NULL, NULL, 13, &err), 0);
 	CHECK(lb_printq_bed_clear(q, "p3"));
 	lb_printq_destroy(&q);
 
@@ -1104,9 +1128,12 @@ static void test_bed_marked_at_start(void)
 	/* folded: the file is gone */
 	CHECK_EQ_INT(lb_printq_progress_path(q, a, path, sizeof path), 0);
 	CHECK(!exists(path));
-	/* a torn or foreign file is ignored */
-	CHECK_EQ_INT(lb_printq_set_state(q, b, "printing", "p2", NULL, 101, &err), 0);
-	CHECK_EQ_INT(lb_printq_progress(q, b, 3, 30, &err), 0);
+	/* a torn or foreign file is ignored; an interrupted job prints again only after a retry */
+	CHECK_EQ_INT(lb_printq_transition(q, b, "printing", "p2", NULL, 101, &err), LB_EFAIL);
+	CHECK_CONTAINS(err.message, "is interrupted: cannot go to printing");
+	CHECK_EQ_INT(lb_printq_retry(q, b, 101, &err), 0);
+	CHECK_EQ_INT(lb_printq_transition(q, b, "printing", "p2", NULL, 101, &err), 0);
+	CHECK_EQ_INT(lb_printq_progress(q, b, 3, 30, 30, &err), 0);
 	CHECK_EQ_INT(lb_printq_progress_path(q, b, path, sizeof path), 0);
 	{
 		FILE *f = fopen(path, "w");
@@ -1131,9 +1158,9 @@ static void test_bed_marked_at_start(void)
 	CHECK(lb_printq_bed_clear(q, "p1"));
 	/* a job that finishes takes its file's last position */
 	CHECK_EQ_INT(lb_printq_retry(q, a, 201, &err), 0);
-	CHECK_EQ_INT(lb_printq_set_state(q, a, "printing", "p1", NULL, 202, &err), 0);
+	CHECK_EQ_INT(lb_printq_transition(q, a, "printing", "p1", NULL, 202, &err), 0);
 	CHECK_EQ_INT(write_progress(q, a, 11, 120), 0);
-	CHECK_EQ_INT(lb_printq_set_state(q, a, "interrupted", NULL, "gone", 203, &err), 0);
+	CHECK_EQ_INT(lb_printq_transition(q, a, "interrupted", NULL, "gone", 203, &err), 0);
 	j = lb_printq_job(q, a);
 	CHECK_EQ_INT(iget(json_object_get(j, "progress"), "line"), 11);
 	json_decref(j);
@@ -1245,6 +1272,150 @@ static void test_print_policy(void)
 	json_decref(cfg);
 }
 
+/* The schema of printq.db before the job store (the queue's own database), as it was. */
+static const char old_schema[] =
+    "PRAGMA journal_mode=WAL;"
+    "CREATE TABLE jobs ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT, request_id TEXT UNIQUE NOT NULL,"
+    " name TEXT, owner TEXT, role TEXT, printer TEXT, assigned TEXT,"
+    " state TEXT NOT NULL, position INTEGER NOT NULL,"
+    " size INTEGER NOT NULL, crc32 INTEGER NOT NULL, submitted INTEGER NOT NULL,"
+    " approved_by TEXT, started INTEGER, finished INTEGER, error TEXT,"
+    " line INTEGER NOT NULL DEFAULT 0, offset INTEGER NOT NULL DEFAULT 0,"
+    " meta TEXT NOT NULL DEFAULT '{}');"
+    "CREATE INDEX jobs_state ON jobs (state, position);"
+    "CREATE TABLE beds (printer TEXT PRIMARY KEY, clear INTEGER NOT NULL);"
+    "INSERT INTO jobs VALUES (3, 'unix:alice/r3', 'cube.gcode', 'unix:alice', 'student',"
+    " NULL, NULL, 'submitted', 2, 4, 11, 100, NULL, NULL, NULL, NULL, 0, 0,"
+    " '{\"lines\": 1}');"
+    "INSERT INTO jobs VALUES (5, 'unix:bob/r5', 'benchy.gcode', 'unix:bob', 'student',"
+    " 'p2', NULL, 'approved', 1, 4, 12, 101, 'unix:smith', NULL, NULL, NULL, 0, 0, '{}');"
+    "INSERT INTO jobs VALUES (7, 'unix:carol/r7', 'vase.gcode', 'unix:carol', 'student',"
+    " NULL, 'p1', 'printing', 3, 4, 13, 102, 'unix:smith', 110, NULL, NULL, 1, 2, '{}');"
+    "INSERT INTO jobs VALUES (9, 'unix:smith/r9', 'old.gcode', 'unix:smith', 'teacher',"
+    " NULL, 'p3', 'done', 4, 4, 14, 103, 'unix:smith', 111, 120, NULL, 1, 4, '{}');"
+    "INSERT INTO beds VALUES ('p3', 0);"
+    "INSERT INTO beds VALUES ('p4', 1);";
+
+/* An existing printq.db of an earlier version is imported once when the queue opens: every job
+ * with its id, state (mapped), owner, name, printer and file; a printing job's progress file
+ * folded in as the store recovers it (interrupted, its bed not clear); beds not clear kept; new
+ * jobs get ids after the imported ones; printq.db is kept aside, never imported twice. */
+static void test_import_printq_db(void)
+{
+	static const long long ids[] = {3, 5, 7, 9};
+	static const char *const states[] = {"submitted", "approved", "interrupted", "done"};
+	static const char *const owners[] = {"unix:alice", "unix:bob", "unix:carol", "unix:smith"};
+	static const char *const names[] = {"cube.gcode", "benchy.gcode", "vase.gcode",
+					    "old.gcode"};
+	char dir[256], path[700], text[64];
+	lb_error err = {0};
+	sqlite3 *db = NULL;
+	lb_printq *q;
+	json_t *j;
+	long long id;
+	int fd;
+
+	fresh_dir(dir, sizeof dir);
+	CHECK_EQ_INT(mkdir(dir, 0750), 0);
+	snprintf(path, sizeof path, "%s/prints", dir);
+	CHECK_EQ_INT(mkdir(path, 0750), 0);
+	snprintf(path, sizeof path, "%s/printq.db", dir);
+	CHECK_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
+	CHECK_EQ_INT(sqlite3_exec(db, old_schema, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	for (size_t i = 0; i < 4; i++) {
+		FILE *f;
+		snprintf(path, sizeof path, "%s/prints/%lld.gcode", dir, ids[i]);
+		f = fopen(path, "w");
+		CHECK(f != NULL);
+		if (f) {
+			fprintf(f, "G%lld\n", ids[i]);
+			fclose(f);
+		}
+	}
+	/* the printing job's thread had recorded line 6 at byte 3 */
+	snprintf(path, sizeof path, "%s/prints/7.progress", dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0640);
+	CHECK(fd >= 0);
+	CHECK_EQ_INT(lb_progress_write(fd, 6, 3), 0);
+	close(fd);
+
+	q = lb_printq_new(dir, 500, &err);
+	CHECK(q != NULL);
+	if (!q) {
+		fprintf(stderr, "%s\n", err.message);
+		return;
+	}
+	for (size_t i = 0; i < 4; i++) {
+		j = lb_printq_job(q, ids[i]);
+		CHECK(j != NULL);
+		CHECK_STR(sget(j, "state"), states[i]);
+		CHECK_STR(sget(j, "owner"), owners[i]);
+		CHECK_STR(sget(j, "name"), names[i]);
+		CHECK_EQ_INT(iget(j, "size"), 4);
+		CHECK_EQ_INT(iget(j, "crc32"), 11 + (long long)i);
+		CHECK_EQ_INT(iget(j, "submitted"), 100 + (long long)i);
+		json_decref(j);
+		/* the file moved into the job's folder */
+		CHECK_EQ_INT(lb_printq_path(q, ids[i], path, sizeof path), 0);
+		snprintf(text, sizeof text, "G%lld\n", ids[i]);
+		{
+			char back[64] = "";
+			FILE *f = fopen(path, "r");
+			CHECK(f != NULL);
+			if (f) {
+				CHECK(fgets(back, sizeof back, f) != NULL);
+				fclose(f);
+			}
+			CHECK_STR(back, text);
+		}
+		snprintf(path, sizeof path, "%s/prints/%lld.gcode", dir, ids[i]);
+		CHECK(!exists(path));
+	}
+	j = lb_printq_job(q, 5);
+	CHECK_STR(sget(j, "printer"), "p2");
+	CHECK_STR(sget(j, "approved_by"), "unix:smith");
+	CHECK_EQ_INT(iget(j, "position"), 1); /* the queue order kept: before job 3 */
+	json_decref(j);
+	j = lb_printq_job(q, 7);
+	CHECK_STR(sget(j, "assigned"), "p1");
+	CHECK_EQ_INT(iget(j, "started"), 110);
+	CHECK_EQ_INT(iget(j, "finished"), 500);
+	CHECK_EQ_INT(iget(json_object_get(j, "progress"), "line"), 6);
+	CHECK_EQ_INT(iget(json_object_get(j, "progress"), "offset"), 3);
+	CHECK_STR(sget(j, "error"),
+		  "the bridge stopped while printing (last acknowledged line 6, byte offset 3)");
+	json_decref(j);
+	j = lb_printq_job(q, 9);
+	CHECK_EQ_INT(iget(j, "finished"), 120);
+	CHECK_EQ_INT(iget(json_object_get(j, "progress"), "offset"), 4);
+	json_decref(j);
+	CHECK_EQ_INT(lb_printq_next(q, "p2"), 5);
+	CHECK(!lb_printq_bed_clear(q, "p1")); /* its job was printing */
+	CHECK(!lb_printq_bed_clear(q, "p3")); /* kept */
+	CHECK(lb_printq_bed_clear(q, "p4"));
+	snprintf(path, sizeof path, "%s/printq.db", dir);
+	CHECK(!exists(path));
+	snprintf(path, sizeof path, "%s/printq.db.imported", dir);
+	CHECK(exists(path));
+	id = upload_all(q, upload_of("new"), "G28\n");
+	CHECK(id > 9);
+	lb_printq_destroy(&q);
+	/* opened again: nothing imported twice, nothing lost */
+	q = lb_printq_new(dir, 600, &err);
+	CHECK(q != NULL);
+	if (!q)
+		return;
+	j = lb_printq_list(q, true);
+	CHECK_EQ_INT(json_array_size(j), 2);
+	json_decref(j);
+	j = lb_printq_list(q, false);
+	CHECK_EQ_INT(json_array_size(j), 3);
+	json_decref(j);
+	lb_printq_destroy(&q);
+}
+
 int main(void)
 {
 	char cmd[128];
@@ -1268,6 +1439,7 @@ int main(void)
 	RUN(test_big_file);
 	RUN(test_beds);
 	RUN(test_bed_marked_at_start);
+	RUN(test_import_printq_db);
 	RUN(test_print_policy);
 	RUN(test_gcode_check_as_job_hook);
 	rc = check_summary();

@@ -71,14 +71,15 @@ static const char schema[] =
     " meta TEXT NOT NULL DEFAULT '{}', fraction REAL NOT NULL DEFAULT 0,"
     " detail TEXT NOT NULL DEFAULT '{}', approved_by TEXT, error TEXT, input_src TEXT,"
     " created INTEGER NOT NULL, started INTEGER, finished INTEGER, updated INTEGER NOT NULL,"
-    " UNIQUE (kind, owner, request_id));"
+    " assigned TEXT, UNIQUE (kind, owner, request_id));"
+    "CREATE TABLE IF NOT EXISTS devices (device TEXT PRIMARY KEY, confirmed INTEGER NOT NULL);"
     "CREATE INDEX IF NOT EXISTS jobs_queue ON jobs (kind, state, position);"
     "CREATE TABLE IF NOT EXISTS results (job INTEGER NOT NULL, name TEXT NOT NULL,"
     " size INTEGER NOT NULL, created INTEGER NOT NULL, PRIMARY KEY (job, name));";
 
 #define JOB_COLS                                                                                   \
 	"id, kind, owner, label, device, request_id, state, position, params, meta, fraction, "    \
-	"detail, approved_by, error, created, started, finished, updated"
+	"detail, approved_by, error, created, started, finished, updated, assigned"
 
 #define ACTIVE "('starting', 'running', 'paused')"
 #define WAITING "('waiting_approval', 'queued')"
@@ -267,25 +268,138 @@ static int rollback(lb_jobs *j)
 
 /* ------------------------------------------------------------------------- recovery */
 
-/* Jobs a stop left starting, running or paused become interrupted (one transaction). */
-static int recover_active(lb_jobs *j, int64_t now_real, lb_error *err)
+extern const lb_job_kind *__start_lb_job_kind_list[] __attribute__((weak));
+extern const lb_job_kind *__stop_lb_job_kind_list[] __attribute__((weak));
+
+const lb_job_kind *lb_job_kind_find(const char *kind)
 {
-	sqlite3_stmt *s = lb_db_prepare(
-	    j->db,
-	    "UPDATE jobs SET state = 'interrupted', finished = ?1, updated = ?1,"
-	    " error = 'the bridge stopped while the job was ' || state WHERE state IN " ACTIVE,
-	    err);
-	int n;
+	if (!kind || !__start_lb_job_kind_list)
+		return NULL;
+	for (const lb_job_kind *const *k = __start_lb_job_kind_list; k < __stop_lb_job_kind_list;
+	     k++)
+		if (*k && (*k)->kind && strcmp((*k)->kind, kind) == 0)
+			return *k;
+	return NULL;
+}
+
+/* The recovery of one active job of a kind with a recover hook: its detail, fraction and error
+ * from the hook, written in the transaction under way. 0 or LB_EFAIL with err set. */
+static int recover_one(lb_jobs *j, long long id, const lb_job_kind *k, lb_error *err)
+{
+	char folder[JOBS_PATH_MAX], error[512] = "";
+	json_t *job = lb_jobs_get(j, id), *detail = NULL;
+	double fraction = -1.0;
+	char *text = NULL;
+	sqlite3_stmt *s = NULL;
+	int rc = 0;
+
+	if (!job || folder_of(j, id, folder, sizeof folder) < 0)
+		goto done;
+	k->recover(job, folder, &fraction, &detail, error, sizeof error);
+	text = json_is_object(detail) ? json_dumps(detail, JSON_COMPACT) : NULL;
+	s = lb_db_prepare(j->db,
+			  "UPDATE jobs SET fraction = CASE WHEN ?1 BETWEEN 0 AND 1 THEN ?1 ELSE"
+			  " fraction END, detail = COALESCE(?2, detail),"
+			  " error = COALESCE(?3, error) WHERE id = ?4",
+			  err);
+	if (!s) {
+		rc = LB_EFAIL;
+		goto done;
+	}
+	sqlite3_bind_double(s, 1, fraction);
+	sqlite3_bind_text(s, 2, text, -1, SQLITE_TRANSIENT);
+	if (error[0])
+		sqlite3_bind_text(s, 3, error, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(s, 4, id);
+	rc = lb_db_run(j->db, s, err) < 0 ? LB_EFAIL : 0;
+done:
+	free(text);
+	json_decref(detail);
+	json_decref(job);
+	return rc;
+}
+
+/* Mark the assigned device of job id "to confirm" when its kind declares confirm_device (in the
+ * transaction under way): 0 or LB_EFAIL with err set. */
+static int mark_device(lb_jobs *j, long long id, lb_error *err)
+{
+	sqlite3_stmt *s = lb_db_prepare(j->db, "SELECT kind FROM jobs WHERE id = ?", err);
+	const lb_job_kind *k = NULL;
 
 	if (!s)
 		return LB_EFAIL;
+	sqlite3_bind_int64(s, 1, id);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		k = lb_job_kind_find((const char *)sqlite3_column_text(s, 0));
+	sqlite3_finalize(s);
+	if (!k || !k->confirm_device)
+		return 0;
+	s = lb_db_prepare(j->db,
+			  "INSERT OR REPLACE INTO devices (device, confirmed) SELECT assigned, 0"
+			  " FROM jobs WHERE id = ? AND assigned IS NOT NULL",
+			  err);
+	if (!s)
+		return LB_EFAIL;
+	sqlite3_bind_int64(s, 1, id);
+	return lb_db_run(j->db, s, err);
+}
+
+/*
+ * Jobs a stop left starting, running or paused become interrupted, their kinds' recover hooks
+ * writing what they left, and their devices marked "to confirm" for kinds that declare it: one
+ * transaction. 0 or LB_EFAIL with err set.
+ */
+static int recover_active(lb_jobs *j, int64_t now_real, lb_error *err)
+{
+	sqlite3_stmt *s;
+	long long *ids = NULL;
+	size_t n = 0, cap = 0;
+	int changed;
+
+	if (begin(j, err) < 0)
+		return LB_EFAIL;
+	s = lb_db_prepare(j->db, "SELECT id, kind FROM jobs WHERE state IN " ACTIVE, err);
+	if (!s)
+		goto fail;
+	while (sqlite3_step(s) == SQLITE_ROW)
+		if (lb_grow(&ids, &cap, n, sizeof *ids) == 0)
+			ids[n++] = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	for (size_t i = 0; i < n; i++) {
+		sqlite3_stmt *k = lb_db_prepare(j->db, "SELECT kind FROM jobs WHERE id = ?", err);
+		const lb_job_kind *kind = NULL;
+		if (!k)
+			goto fail;
+		sqlite3_bind_int64(k, 1, ids[i]);
+		if (sqlite3_step(k) == SQLITE_ROW)
+			kind = lb_job_kind_find((const char *)sqlite3_column_text(k, 0));
+		sqlite3_finalize(k);
+		if (kind && kind->recover && recover_one(j, ids[i], kind, err) < 0)
+			goto fail;
+		if (mark_device(j, ids[i], err) < 0)
+			goto fail;
+	}
+	s = lb_db_prepare(j->db,
+			  "UPDATE jobs SET finished = ?1, updated = ?1, error = COALESCE(error,"
+			  " 'the bridge stopped while the job was ' || state),"
+			  " state = 'interrupted' WHERE state IN " ACTIVE,
+			  err);
+	if (!s)
+		goto fail;
 	sqlite3_bind_int64(s, 1, now_real);
 	if (lb_db_run(j->db, s, err) < 0)
+		goto fail;
+	changed = sqlite3_changes(j->db);
+	free(ids);
+	if (commit(j, "recover.update", "recover.commit", err) < 0)
 		return LB_EFAIL;
-	n = sqlite3_changes(j->db);
-	if (n > 0)
-		lb_warn("job store: %d job(s) interrupted by the last stop (not restarted)", n);
+	if (changed > 0)
+		lb_warn("job store: %d job(s) interrupted by the last stop (not restarted)",
+			changed);
 	return 0;
+fail:
+	free(ids);
+	return rollback(j);
 }
 
 /* Finish the moves of inputs a crash cut short; fail waiting jobs whose input is lost. */
@@ -470,7 +584,18 @@ lb_jobs *lb_jobs_new(const char *dir, int64_t now_real, lb_error *err)
 	}
 	snprintf(path, sizeof path, "%s/jobs.db", dir);
 	j->db = lb_db_open(path, schema, err);
-	if (!j->db || recover_active(j, now_real, err) < 0)
+	if (!j->db)
+		goto fail;
+	/* a jobs.db of a version without assigned devices */
+	if (sqlite3_exec(j->db, "SELECT assigned FROM jobs LIMIT 0", NULL, NULL, NULL) !=
+		SQLITE_OK &&
+	    lb_db_exec(j->db, "ALTER TABLE jobs ADD COLUMN assigned TEXT", err) < 0)
+		goto fail;
+	for (const lb_job_kind *const *k = __start_lb_job_kind_list;
+	     k && k < __stop_lb_job_kind_list; k++)
+		if (*k && (*k)->import && (*k)->import(j, dir, now_real, err) < 0)
+			goto fail;
+	if (recover_active(j, now_real, err) < 0)
 		goto fail;
 	recover_inputs(j, now_real);
 	recover_folders(j, now_real);
@@ -597,7 +722,8 @@ long long lb_jobs_submit(lb_jobs *j, const lb_job_spec *spec, int64_t now_real, 
 	if (check_text("owner", spec->owner, true, err) < 0 ||
 	    check_text("label", spec->label, false, err) < 0 ||
 	    check_text("device", spec->device, false, err) < 0 ||
-	    check_text("request id", spec->request_id, false, err) < 0)
+	    check_text("request id", spec->request_id, false, err) < 0 ||
+	    check_text("approver", spec->approved_by, false, err) < 0)
 		return LB_EFAIL;
 	if (!json_object_text(spec->params))
 		return lb_error_set(err, LB_ERR_INVALID_PARAMS,
@@ -631,9 +757,9 @@ long long lb_jobs_submit(lb_jobs *j, const lb_job_spec *spec, int64_t now_real, 
 	s = lb_db_prepare(
 	    j->db,
 	    "INSERT INTO jobs (kind, owner, label, device, request_id, state, position,"
-	    " params, meta, input_src, created, updated) VALUES (?1, ?2, ?3, ?4, ?5,"
-	    " ?6, (SELECT COALESCE(MAX(position), 0) + 1 FROM jobs), ?7, ?8, ?9,"
-	    " ?10, ?10)",
+	    " params, meta, input_src, created, updated, approved_by) VALUES (?1, ?2, ?3, ?4,"
+	    " ?5, ?6, (SELECT COALESCE(MAX(position), 0) + 1 FROM jobs), ?7, ?8, ?9,"
+	    " ?10, ?10, ?11)",
 	    err);
 	if (!s) {
 		rollback(j);
@@ -653,6 +779,8 @@ long long lb_jobs_submit(lb_jobs *j, const lb_job_spec *spec, int64_t now_real, 
 	sqlite3_bind_text(s, 8, meta_text ? meta_text : "{}", -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(s, 9, spec->input, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(s, 10, now_real);
+	if (!spec->needs_approval && !spec->uploading)
+		sqlite3_bind_text(s, 11, spec->approved_by, -1, SQLITE_TRANSIENT);
 	if (lb_db_run(j->db, s, err) < 0) {
 		rollback(j);
 		goto done;
@@ -689,6 +817,12 @@ done:
 int lb_jobs_transition(lb_jobs *j, long long id, lb_job_state to, const char *error,
 		       int64_t now_real, lb_error *err)
 {
+	return lb_jobs_transition_on(j, id, to, NULL, error, now_real, err);
+}
+
+int lb_jobs_transition_on(lb_jobs *j, long long id, lb_job_state to, const char *device,
+			  const char *error, int64_t now_real, lb_error *err)
+{
 	lb_job_state from;
 	bool retry, finished;
 	sqlite3_stmt *s;
@@ -716,7 +850,8 @@ int lb_jobs_transition(lb_jobs *j, long long id, lb_job_state to, const char *er
 	    " detail = CASE WHEN ?6 THEN '{}' ELSE detail END,"
 	    " approved_by = CASE WHEN ?6 AND ?1 = 'waiting_approval' THEN NULL ELSE approved_by "
 	    "END,"
-	    " position = CASE WHEN ?6 THEN (SELECT MAX(position) + 1 FROM jobs) ELSE position END"
+	    " position = CASE WHEN ?6 THEN (SELECT MAX(position) + 1 FROM jobs) ELSE position END,"
+	    " assigned = CASE WHEN ?6 THEN NULL ELSE COALESCE(?8, assigned) END"
 	    " WHERE id = ?7",
 	    err);
 	if (!s)
@@ -728,7 +863,11 @@ int lb_jobs_transition(lb_jobs *j, long long id, lb_job_state to, const char *er
 	sqlite3_bind_int(s, 5, finished);
 	sqlite3_bind_int(s, 6, retry);
 	sqlite3_bind_int64(s, 7, id);
+	sqlite3_bind_text(s, 8, device, -1, SQLITE_TRANSIENT);
 	if (lb_db_run(j->db, s, err) < 0)
+		return rollback(j);
+	if ((to == LB_JOB_STARTING || to == LB_JOB_RUNNING || to == LB_JOB_PAUSED) &&
+	    mark_device(j, id, err) < 0)
 		return rollback(j);
 	return commit(j, "transition.update", "transition.commit", err);
 }
@@ -864,6 +1003,7 @@ static json_t *job_from_row(sqlite3_stmt *s, long rank)
 	json_object_set_new(o, "owner", col_text(s, 2));
 	json_object_set_new(o, "label", col_text(s, 3));
 	json_object_set_new(o, "device", col_text(s, 4));
+	json_object_set_new(o, "assigned", col_text(s, 18));
 	json_object_set_new(o, "request_id", col_text(s, 5));
 	json_object_set_new(o, "state", col_text(s, 6));
 	json_object_set_new(o, "position", rank > 0 ? json_integer(rank) : json_null());
@@ -1262,4 +1402,153 @@ done:
 	if (fd >= 0)
 		close(fd);
 	return rc;
+}
+
+bool lb_jobs_device_confirmed(lb_jobs *j, const char *device)
+{
+	sqlite3_stmt *s =
+	    j && device
+		? lb_db_prepare(j->db, "SELECT confirmed FROM devices WHERE device = ?", NULL)
+		: NULL;
+	bool ok = true;
+
+	if (!s)
+		return true;
+	sqlite3_bind_text(s, 1, device, -1, SQLITE_TRANSIENT);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		ok = sqlite3_column_int(s, 0) != 0;
+	sqlite3_finalize(s);
+	return ok;
+}
+
+int lb_jobs_device_confirm(lb_jobs *j, const char *device, bool confirmed, lb_error *err)
+{
+	sqlite3_stmt *s;
+
+	if (!j || !device)
+		return lb_error_set(err, LB_ERR_INVALID_PARAMS, "no device given");
+	if (check_text("device", device, true, err) < 0)
+		return LB_EFAIL;
+	s = lb_db_prepare(j->db, "INSERT OR REPLACE INTO devices (device, confirmed) VALUES (?, ?)",
+			  err);
+	if (!s)
+		return LB_EFAIL;
+	sqlite3_bind_text(s, 1, device, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int(s, 2, confirmed ? 1 : 0);
+	fault(j, "confirm.update");
+	if (lb_db_run(j->db, s, err) < 0)
+		return LB_EFAIL;
+	fault(j, "confirm.commit");
+	return 0;
+}
+
+long long lb_jobs_find_request(lb_jobs *j, const char *kind, const char *owner,
+			       const char *request_id, lb_error *err)
+{
+	lb_job_spec spec = {.kind = kind, .owner = owner, .request_id = request_id};
+
+	if (!j || !kind || !owner || !request_id)
+		return lb_error_set(err, LB_ERR_INVALID_PARAMS, "invalid request arguments");
+	return by_request(j, &spec, err);
+}
+
+/* A string member of an import record, or NULL. */
+static const char *rec_str(const json_t *o, const char *key)
+{
+	return json_string_value(json_object_get(o, key));
+}
+
+/* An object member of an import record as JSON text (malloc'd, "{}" when absent), or NULL. */
+static char *rec_obj(const json_t *o, const char *key)
+{
+	const json_t *v = json_object_get(o, key);
+
+	return json_is_object(v) ? json_dumps(v, JSON_COMPACT) : strdup("{}");
+}
+
+/* Bind an integer member of an import record (null when absent) to parameter i. */
+static void rec_bind_int(sqlite3_stmt *s, int i, const json_t *o, const char *key)
+{
+	const json_t *v = json_object_get(o, key);
+
+	if (json_is_integer(v))
+		sqlite3_bind_int64(s, i, json_integer_value(v));
+}
+
+int lb_jobs_import(lb_jobs *j, const json_t *jobs, int64_t now_real, lb_error *err)
+{
+	sqlite3_stmt *s;
+	size_t i;
+	const json_t *o;
+	int n = 0;
+
+	if (!j || !json_is_array(jobs))
+		return lb_error_set(err, LB_ERR_INVALID_PARAMS, "invalid import arguments");
+	if (begin(j, err) < 0)
+		return LB_EFAIL;
+	s = lb_db_prepare(
+	    j->db,
+	    "INSERT OR IGNORE INTO jobs (id, kind, owner, label, device, assigned, request_id,"
+	    " state, position, params, meta, fraction, detail, approved_by, error, input_src,"
+	    " created, started, finished, updated) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
+	    " ?10, ?11, ?12, ?13, ?14, ?15, ?16, COALESCE(?17, ?20), ?18, ?19, ?20)",
+	    err);
+	if (!s)
+		return rollback(j);
+	json_array_foreach(jobs, i, o)
+	{
+		lb_job_state st;
+		char *params = rec_obj(o, "params"), *meta = rec_obj(o, "meta"),
+		     *detail = rec_obj(o, "detail");
+		const json_t *frac = json_object_get(o, "fraction");
+		int rc;
+
+		if (!json_is_integer(json_object_get(o, "id")) || !rec_str(o, "kind") ||
+		    !rec_str(o, "owner") || lb_job_state_parse(rec_str(o, "state"), &st) < 0 ||
+		    !params || !meta || !detail) {
+			free(params);
+			free(meta);
+			free(detail);
+			sqlite3_finalize(s);
+			rollback(j);
+			return lb_error_set(err, LB_ERR_INVALID_PARAMS,
+					    "import: job %zu lacks an id, kind, owner or state", i);
+		}
+		sqlite3_reset(s);
+		sqlite3_clear_bindings(s);
+		rec_bind_int(s, 1, o, "id");
+		sqlite3_bind_text(s, 2, rec_str(o, "kind"), -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(s, 3, rec_str(o, "owner"), -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(s, 4, rec_str(o, "label"), -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(s, 5, rec_str(o, "device"), -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(s, 6, rec_str(o, "assigned"), -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(s, 7, rec_str(o, "request_id"), -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(s, 8, lb_job_state_name(st), -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 9, json_integer_value(json_object_get(o, "position")));
+		sqlite3_bind_text(s, 10, params, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(s, 11, meta, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_double(s, 12, json_is_number(frac) ? json_number_value(frac) : 0.0);
+		sqlite3_bind_text(s, 13, detail, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(s, 14, rec_str(o, "approved_by"), -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(s, 15, rec_str(o, "error"), -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(s, 16, rec_str(o, "input_src"), -1, SQLITE_TRANSIENT);
+		rec_bind_int(s, 17, o, "created");
+		rec_bind_int(s, 18, o, "started");
+		rec_bind_int(s, 19, o, "finished");
+		sqlite3_bind_int64(s, 20, now_real);
+		rc = sqlite3_step(s);
+		free(params);
+		free(meta);
+		free(detail);
+		if (rc != SQLITE_DONE) {
+			db_error(j, err);
+			sqlite3_finalize(s);
+			return rollback(j);
+		}
+		n += sqlite3_changes(j->db);
+	}
+	sqlite3_finalize(s);
+	if (commit(j, "import.insert", "import.commit", err) < 0)
+		return LB_EFAIL;
+	return n;
 }

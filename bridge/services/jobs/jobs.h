@@ -88,17 +88,19 @@ int lb_jobs_set_validator(lb_jobs *j, const char *kind, lb_job_validate_fn fn, v
 
 /* What a service submits. */
 typedef struct lb_job_spec {
-	const char *kind;	/* "print", "scan", "program", "recording" */
-	const char *owner;	/* the submitter's kernel-given identity, "unix:alice" */
-	const char *label;	/* what people see ("benchy.gcode"), may be NULL */
-	const char *device;	/* the device it must run on, NULL for any of its kind */
-	const char *request_id; /* the submitter's id of this submission (a retry gives the same
-				   job again), NULL for none */
-	const char *params;	/* service-defined JSON text, NULL for {} */
-	const char *input;	/* a file to take as the job's input (moved, not copied, into
-				   the job's folder after its validation), NULL for none */
-	bool uploading;		/* created before its upload ends: state uploading */
-	bool needs_approval;	/* waiting_approval until lb_jobs_approve, else queued */
+	const char *kind;	 /* "print", "scan", "program", "recording" */
+	const char *owner;	 /* the submitter's kernel-given identity, "unix:alice" */
+	const char *label;	 /* what people see ("benchy.gcode"), may be NULL */
+	const char *device;	 /* the device it must run on, NULL for any of its kind */
+	const char *request_id;	 /* the submitter's id of this submission (a retry gives the same
+				    job again), NULL for none */
+	const char *params;	 /* service-defined JSON text, NULL for {} */
+	const char *input;	 /* a file to take as the job's input (moved, not copied, into
+				    the job's folder after its validation), NULL for none */
+	bool uploading;		 /* created before its upload ends: state uploading */
+	bool needs_approval;	 /* waiting_approval until lb_jobs_approve, else queued */
+	const char *approved_by; /* !needs_approval: who approved it (a teacher submitting), may
+				    be NULL; a retry of a job approved once goes back to queued */
 } lb_job_spec;
 
 /*
@@ -120,6 +122,72 @@ long long lb_jobs_submit(lb_jobs *j, const lb_job_spec *spec, int64_t now_real, 
 int lb_jobs_transition(lb_jobs *j, long long id, lb_job_state to, const char *error,
 		       int64_t now_real, lb_error *err);
 
+/*
+ * lb_jobs_transition, also setting the job's assigned device (the one it runs on; NULL keeps it)
+ * in the same transaction. A job of a kind whose lb_job_kind has confirm_device, going to
+ * starting, running or paused with an assigned device, marks that device "to confirm" in that
+ * transaction too (lb_jobs_device_confirmed is then false until lb_jobs_device_confirm): no
+ * restart can see such a job started and its device confirmed. A retry clears the assigned
+ * device. 0, or LB_EFAIL with err set (as lb_jobs_transition).
+ */
+int lb_jobs_transition_on(lb_jobs *j, long long id, lb_job_state to, const char *device,
+			  const char *error, int64_t now_real, lb_error *err);
+
+/* Whether a device is confirmed ready for the next job (a printer's bed clear): true for a device
+ * never marked. */
+bool lb_jobs_device_confirmed(lb_jobs *j, const char *device);
+
+/* Record a device confirmed ready (a teacher cleared the bed) or not: 0, or LB_EFAIL with err. */
+int lb_jobs_device_confirm(lb_jobs *j, const char *device, bool confirmed, lb_error *err);
+
+/* The job that a request id of an owner made for a kind: its id, 0 when none, LB_EFAIL with err
+ * set on a database error. */
+long long lb_jobs_find_request(lb_jobs *j, const char *kind, const char *owner,
+			       const char *request_id, lb_error *err);
+
+/*
+ * Insert jobs of an earlier store (a one-time import), keeping their ids, in one transaction:
+ * jobs is an array of objects {id, kind, owner, state, position, label?, device?, assigned?,
+ * request_id?, params?, meta?, fraction?, detail?, approved_by?, error?, input_src?, created?,
+ * started?, finished?} (input_src: a file that the store moves into the job's folder as at a
+ * restart). An id already present is left as it is, so an import cut short may run again. The
+ * number of jobs inserted, or LB_EFAIL with err set (a job without id, kind, owner or a known
+ * state; a database error).
+ */
+int lb_jobs_import(lb_jobs *j, const json_t *jobs, int64_t now_real, lb_error *err);
+
+/*
+ * What a service declares about its kind of job, before any store opens (LB_JOB_KIND): found by
+ * every lb_jobs_new, so recovery after a stop does the kind's part in the same transaction.
+ */
+struct lb_server;
+typedef struct lb_job_kind {
+	const char *kind;    /* "print" */
+	bool confirm_device; /* its devices wait for a confirmation after a job (printers' beds) */
+	/* At open, before recovery: bring jobs of an earlier storage of this service into the
+	 * store (dir: the store's data directory), once (lb_jobs_import); 0 or LB_EFAIL with err
+	 * set (the store does not open). May be NULL. */
+	int (*import)(lb_jobs *j, const char *dir, int64_t now_real, lb_error *err);
+	/* At open, for each job of this kind a stop left starting, running or paused (job: as
+	 * lb_jobs_get; folder: its folder), in the recovery transaction: may set *fraction and
+	 * *detail (a new object, taken) from what the job left, and writes the job's error text
+	 * into error[cap] (kept empty: the store's own). May be NULL. */
+	void (*recover)(const json_t *job, const char *folder, double *fraction, json_t **detail,
+			char *error, size_t cap);
+	/* jobs.cancel of a job of this kind (the service stops its device, or cancels it itself):
+	 * 0 or LB_EFAIL with err set. NULL: the store cancels jobs not started, refuses others. */
+	int (*cancel)(struct lb_server *s, long long id, int64_t now_real, lb_error *err);
+} lb_job_kind;
+
+/* Declare a kind: put LB_JOB_KIND(my_kind); after its definition (a linker section, as
+ * LB_REGISTER_SERVICE). */
+#define LB_JOB_KIND(k)                                                                             \
+	static const lb_job_kind *lb_job_kind_ptr_##k                                              \
+	    __attribute__((section("lb_job_kind_list"), used, aligned(sizeof(void *)))) = &k
+
+/* The declared kind of that name, or NULL. */
+const lb_job_kind *lb_job_kind_find(const char *kind);
+
 /* waiting_approval -> queued, recording who approved. 0, or LB_EFAIL with err set. */
 int lb_jobs_approve(lb_jobs *j, long long id, const char *by, int64_t now_real, lb_error *err);
 
@@ -135,8 +203,8 @@ int lb_jobs_progress(lb_jobs *j, long long id, double fraction, const char *deta
 int lb_jobs_state(lb_jobs *j, long long id, lb_job_state *s, lb_error *err);
 
 /*
- * A job as a new object: {id, kind, owner, label, device, state, request_id, params, meta,
- * progress: {fraction, detail}, position, approved_by, error, created, started, finished,
+ * A job as a new object: {id, kind, owner, label, device, assigned, state, request_id, params,
+ * meta, progress: {fraction, detail}, position, approved_by, error, created, started, finished,
  * updated}; position is its place among the waiting jobs of its kind (waiting_approval and
  * queued, 1 = next), null when not waiting; times are ns since 1970, null when unset. NULL when
  * there is no such job.

@@ -10,6 +10,7 @@
 #include "printq.h"
 #include "../../core/device.h"
 #include "../../core/service.h"
+#include "../jobs/jobs_service.h"
 #include "../jobs/upload.h"
 
 /*
@@ -43,11 +44,15 @@ static print_state *P(lb_server *s)
  * (at most 4096) lowers the limit for each upload. */
 LB_UPLOAD_METHOD(print_upload, "print.upload", 4096LL << 20, "prints");
 
-/* The queue, opened on first use; NULL with err set when the data directory is unusable. */
+/* The queue, opened on first use over the server's job store (lb_jobs_shared); NULL with err set
+ * when the data directory is unusable. */
 static lb_printq *need_printq(lb_server *s, lb_error *err)
 {
 	if (!P(s)->printq) {
-		P(s)->printq = lb_printq_new(srv_data_dir(s), lb_now_read().real, err);
+		lb_jobs *j = lb_jobs_shared(s, err);
+		if (!j)
+			return NULL;
+		P(s)->printq = lb_printq_attach(j, srv_data_dir(s), lb_now_read().real, err);
 		if (!P(s)->printq)
 			return NULL;
 	}
@@ -107,10 +112,12 @@ static void print_dispatch(lb_server *s)
 	json_t *print_call = json_pack("{s:s}", "action", "print");
 
 	if (!P(s)->printq) {
-		/* a queue exists from an earlier run: open it so its jobs go on */
-		char path[600];
-		snprintf(path, sizeof path, "%s/printq.db", srv_data_dir(s));
-		if (access(path, F_OK) != 0 || !need_printq(s, &err)) {
+		/* a queue exists from an earlier run (the job store, or a printq.db to import):
+		 * open it so its jobs go on */
+		char path[600], old[600];
+		snprintf(path, sizeof path, "%s/jobs.db", srv_data_dir(s));
+		snprintf(old, sizeof old, "%s/printq.db", srv_data_dir(s));
+		if ((access(path, F_OK) != 0 && access(old, F_OK) != 0) || !need_printq(s, &err)) {
 			json_decref(print_call);
 			return;
 		}
@@ -142,8 +149,8 @@ static void print_dispatch(lb_server *s)
 				 json_object_get(json_object_get(job, "meta"), "lines"), "time_s",
 				 json_object_get(json_object_get(job, "meta"), "time_s"));
 		json_decref(job);
-		if (lb_printq_set_state(P(s)->printq, id, "queued", d->spec.id, NULL,
-					lb_now_read().real, &err) < 0) {
+		if (lb_printq_transition(P(s)->printq, id, "queued", d->spec.id, NULL,
+					 lb_now_read().real, &err) < 0) {
 			lb_err("print queue: %s", err.message);
 			json_decref(args);
 			continue;
@@ -154,8 +161,8 @@ static void print_dispatch(lb_server *s)
 		if (!token) {
 			/* never reached the printer: nothing was printed, the bed is as clear as
 			 * the dispatcher found it */
-			lb_printq_set_state(P(s)->printq, id, "approved", NULL, NULL,
-					    lb_now_read().real, &err);
+			lb_printq_transition(P(s)->printq, id, "approved", NULL, NULL,
+					     lb_now_read().real, &err);
 			if (print_flag(s, "confirm_bed", 1))
 				lb_printq_set_bed(P(s)->printq, d->spec.id, true, &err);
 			json_decref(params);
@@ -194,8 +201,8 @@ static int print_reply(lb_server *s, uint64_t token, const json_t *reply)
 		const char *printer = json_string_value(json_object_get(job, "assigned"));
 		lb_warn("print queue: printer %s refused job %lld: %s", printer ? printer : "?", id,
 			json_string_value(json_object_get(e, "message")));
-		lb_printq_set_state(P(s)->printq, id, "approved", NULL, NULL, lb_now_read().real,
-				    &err);
+		lb_printq_transition(P(s)->printq, id, "approved", NULL, NULL, lb_now_read().real,
+				     &err);
 		if (printer) {
 			/* it refused before sending a line: the bed is as clear as the dispatcher
 			 * found it (clear, when confirmations are on) */
@@ -221,14 +228,14 @@ static int print_event(lb_server *s, lb_device *d, const json_t *ev)
 		return 0;
 	if (id <= 0 || !need_printq(s, &err))
 		return 1;
-	if (lb_printq_progress(P(s)->printq, id,
-			       (long)json_integer_value(json_object_get(ev, "line")),
-			       json_integer_value(json_object_get(ev, "offset")), &err) < 0)
+	if (lb_printq_progress(
+		P(s)->printq, id, (long)json_integer_value(json_object_get(ev, "line")),
+		json_integer_value(json_object_get(ev, "offset")), lb_now_read().real, &err) < 0)
 		lb_warn("print queue: job %lld: progress not recorded: %s", id, err.message);
 	if (!state)
 		return 1;
-	if (lb_printq_set_state(P(s)->printq, id, state, d->spec.id, error, lb_now_read().real,
-				&err) < 0)
+	if (lb_printq_transition(P(s)->printq, id, state, d->spec.id, error, lb_now_read().real,
+				 &err) < 0)
 		lb_err("print queue: job %lld: %s", id, err.message);
 	/* the bed was marked not clear when the job started: it stays so until printer.clear */
 	if (strcmp(state, "printing") != 0 && strcmp(state, "paused") != 0)
@@ -252,13 +259,13 @@ static void print_device_gone(lb_server *s, lb_device *d)
 	/* its thread ended without a word on the job: handed over but never started, it waits for
 	 * a printer again; started, it was interrupted */
 	if (state && strcmp(state, "queued") == 0) {
-		lb_printq_set_state(P(s)->printq, id, "approved", NULL, NULL, lb_now_read().real,
-				    &err);
+		lb_printq_transition(P(s)->printq, id, "approved", NULL, NULL, lb_now_read().real,
+				     &err);
 		queue_changed(s, "approved", id);
 	} else if (state && (strcmp(state, "printing") == 0 || strcmp(state, "paused") == 0)) {
-		lb_printq_set_state(P(s)->printq, id, "interrupted", d->spec.id,
-				    "the printer went away during the print", lb_now_read().real,
-				    &err);
+		lb_printq_transition(P(s)->printq, id, "interrupted", d->spec.id,
+				     "the printer went away during the print", lb_now_read().real,
+				     &err);
 		queue_changed(s, "interrupted", id);
 	}
 	json_decref(job);
@@ -446,37 +453,51 @@ static int tell_printer(lb_server *s, const json_t *job, const char *action, lb_
 		      : 0;
 }
 
+/*
+ * Cancel print job id (the caller checked who may): one on a printer is ended by the printer
+ * (cancel G-code), which reports "cancelled"; one waiting is cancelled at once. The print kind's
+ * cancel hook (jobs.cancel) too. 0, or LB_EFAIL with err set.
+ */
+static int print_cancel_job(lb_server *s, long long id, int64_t now_real, lb_error *err)
+{
+	json_t *job;
+	const char *state, *was;
+	int rc = LB_EFAIL;
+
+	if (!need_printq(s, err))
+		return LB_EFAIL;
+	job = lb_printq_job(P(s)->printq, id);
+	if (!job)
+		return lb_error_set(err, LB_ERR_INVALID_PARAMS, "no job %lld", id);
+	state = json_string_value(json_object_get(job, "state"));
+	if (strcmp(state, "printing") == 0 || strcmp(state, "paused") == 0 ||
+	    strcmp(state, "queued") == 0) {
+		rc = tell_printer(s, job, "cancel", err);
+	} else if (lb_printq_cancel(P(s)->printq, id, now_real, &was, err) == 0) {
+		queue_changed(s, "cancelled", id);
+		rc = 0;
+	}
+	json_decref(job);
+	return rc;
+}
+
 /* print.cancel {id}: students their own jobs, teachers any. */
 static int m_print_cancel(lb_server *s, lb_call *c, json_t **result, lb_error *err)
 {
 	static const char *const allowed[] = {"id", NULL};
 	long long id;
 	json_t *job;
-	const char *state;
+	int rc;
 
 	if (lb_param_only(lb_call_params(c), allowed, err) < 0 ||
 	    !(job = param_job(s, c, &id, err)))
 		return LB_EFAIL;
-	if (may_touch(c, job, "cancel", err) < 0)
-		goto fail;
-	state = json_string_value(json_object_get(job, "state"));
-	if (strcmp(state, "printing") == 0 || strcmp(state, "paused") == 0 ||
-	    strcmp(state, "queued") == 0) {
-		/* the printer ends it (cancel G-code) and reports "cancelled" */
-		if (tell_printer(s, job, "cancel", err) < 0)
-			goto fail;
-	} else {
-		const char *was;
-		if (lb_printq_cancel(P(s)->printq, id, lb_call_now(c)->real, &was, err) < 0)
-			goto fail;
-		queue_changed(s, "cancelled", id);
-	}
+	rc = may_touch(c, job, "cancel", err);
 	json_decref(job);
+	if (rc < 0 || print_cancel_job(s, id, lb_call_now(c)->real, err) < 0)
+		return LB_EFAIL;
 	*result = lb_printq_job(P(s)->printq, id);
 	return 0;
-fail:
-	json_decref(job);
-	return LB_EFAIL;
 }
 
 /* print.pause / print.resume {id}: the owner or a teacher. */
@@ -556,7 +577,7 @@ static int m_print_move(lb_server *s, lb_call *c, json_t **result, lb_error *err
 	    !(job = param_job(s, c, &id, err)))
 		return LB_EFAIL;
 	json_decref(job);
-	if (lb_printq_move(P(s)->printq, id, (int)pos, err) < 0)
+	if (lb_printq_move(P(s)->printq, id, (int)pos, lb_call_now(c)->real, err) < 0)
 		return LB_EFAIL;
 	queue_changed(s, "moved", id);
 	*result = lb_printq_list(P(s)->printq, false);
@@ -773,3 +794,14 @@ static const lb_service print_service = {
     .destroy = print_destroy,
 };
 LB_REGISTER_SERVICE(print_service);
+
+/* Print jobs in the job store: an earlier printq.db imported, the progress file folded in after
+ * a stop, the printers' beds waiting for printer.clear after a job, jobs.cancel as print.cancel. */
+static const lb_job_kind print_kind = {
+    .kind = "print",
+    .confirm_device = true,
+    .import = lb_printq_import,
+    .recover = lb_printq_recover,
+    .cancel = print_cancel_job,
+};
+LB_JOB_KIND(print_kind);

@@ -8,8 +8,14 @@
 
 #include "../../../protocols/gcode.h"
 #include "../../util/error.h"
+#include "../jobs/jobs.h"
 
 /*
+ * The print queue is a layer over the job store (services/jobs/jobs.h), kind "print": its jobs,
+ * files and states are the store's; this layer names the states as print clients always saw them,
+ * keeps the G-code upload and its check, the progress file of a printing job and the printers'
+ * beds (the store's "confirm after a job" devices).
+ *
  * Job states. submitted: waiting for a teacher's approval; approved: waiting for a printer;
  * queued: handed to a printer that is starting it; printing; paused; and the finished ones: done,
  * failed, cancelled, interrupted (the bridge or the board stopped in the middle).
@@ -27,13 +33,46 @@ typedef struct lb_printq lb_printq;
  */
 int lb_print_policy(const json_t *config, gcode_policy *p, lb_error *err);
 
+/* The print name of a store state (waiting_approval is "submitted", queued "approved", starting
+ * "queued", running "printing"; the others as they are); "?" out of range. */
+const char *lb_printq_state_name(lb_job_state s);
+
+/* The store state of a print state name: 0 with *s, or LB_EINVAL. */
+int lb_printq_state_parse(const char *name, lb_job_state *s);
+
 /*
- * Open (creating if needed) dir/printq.db and the file directory dir/prints/. Jobs that a crash
- * left printing, paused or queued are marked interrupted at now_real, with the last acknowledged
- * line and byte offset of their progress file, and their printers' beds not clear (one
- * transaction). NULL with err set on failure.
+ * Open a queue over the job store of dir (lb_jobs_new: jobs that a crash left printing, paused or
+ * queued come back interrupted, with the last acknowledged line and byte offset of their progress
+ * file, and their printers' beds not clear, in one transaction; a printq.db of an earlier version
+ * is imported once, see lb_printq_import), with the part files of uploads in dir/prints/. The
+ * queue owns the store. NULL with err set on failure.
  */
 lb_printq *lb_printq_new(const char *dir, int64_t now_real, lb_error *err);
+
+/* Like lb_printq_new over a store already open (borrowed: it outlives the queue). */
+lb_printq *lb_printq_attach(lb_jobs *j, const char *dir, int64_t now_real, lb_error *err);
+
+/* The queue's job store. */
+lb_jobs *lb_printq_store(lb_printq *q);
+
+/*
+ * The print kind's import (lb_job_kind.import): the jobs of dir/printq.db (the queue's own
+ * database before the job store) go into the store with their ids, states (mapped), owners,
+ * names, printers, progress and errors, their files prints/<id>.gcode as inputs to move, their
+ * progress files into their folders, beds not clear kept; then printq.db is renamed
+ * printq.db.imported. No printq.db: 0 and nothing done. 0, or LB_EFAIL with err set.
+ */
+int lb_printq_import(lb_jobs *j, const char *dir, int64_t now_real, lb_error *err);
+
+/* The print kind's recovery hook (lb_job_kind.recover): the progress file into the detail
+ * {line, offset}, and the error "the bridge stopped while printing (last acknowledged line N,
+ * byte offset M)". */
+void lb_printq_recover(const json_t *job, const char *folder, double *fraction, json_t **detail,
+		       char *error, size_t cap);
+
+/* A store job (lb_jobs_get) of kind print as print clients see it (lb_printq_job); NULL for
+ * NULL. */
+json_t *lb_printq_from_store(const json_t *store_job);
 
 /* Close. Accepts NULL; nulls the pointer. */
 void lb_printq_destroy(lb_printq **pq);
@@ -66,10 +105,10 @@ typedef struct lb_upload {
  * verify the crc32, read the file line by line (never whole in memory) for its metadata and for the
  * policy (a violation rejects the file with its line number: "line 12: M104 S300: hotend 300 °C is
  * above the limit of 250 °C", and removes it), then create the job, atomically with the file's move
- * to dir/prints/<job id>.gcode. A request id that already made a job returns that job again (with
- * "duplicate": true), never a second one. *result: {"received": bytes} for a chunk, the job object
- * for the final one. 0 or negative with err set (LB_ERR_INVALID_PARAMS with "expected offset N",
- * LB_ERR_TOO_LARGE...).
+ * to the job's folder (lb_jobs_submit, gcheck as the validation hook). A request id (per owner)
+ * that already made a job returns that job again (with "duplicate": true), never a second one.
+ * *result: {"received": bytes} for a chunk, the job object for the final one. 0 or negative with
+ * err set (LB_ERR_INVALID_PARAMS with "expected offset N", LB_ERR_TOO_LARGE...).
  */
 int lb_printq_upload(lb_printq *q, const lb_upload *u, const void *chunk, size_t len,
 		     const gcode_policy *policy, json_t **result, lb_error *err);
@@ -95,24 +134,28 @@ int lb_printq_path(lb_printq *q, long long id, char *path, size_t cap);
 int lb_printq_approve(lb_printq *q, long long id, const char *by, int64_t now_real, lb_error *err);
 
 /*
- * Set a job's state (and printer when not NULL, error message when not NULL), stamping started
- * (printing, first time) and finished (done, failed, cancelled, interrupted). Any transition is
- * accepted: the caller (the dispatcher) decides. A job going to queued, printing or paused marks
- * its printer's bed not clear in the same transaction (only lb_printq_set_bed clears it); a job
- * finishing takes its progress file's position. 0 or negative with err set.
+ * Move a job to a state (print name), with its printer when not NULL and error message when not
+ * NULL, as the store allows (jobs.h: approved -> queued or printing, queued -> printing or back
+ * to approved, printing <-> paused, any unfinished -> a finished state; the same unfinished state
+ * again changes nothing), stamping started and finished. A job going to queued, printing or
+ * paused marks its printer's bed not clear in the same transaction (only lb_printq_set_bed clears
+ * it); a job finishing takes its progress file's position first. 0, or LB_EFAIL with err set
+ * ("job N is S: cannot go to T", an unknown state, no such job).
  */
-int lb_printq_set_state(lb_printq *q, long long id, const char *state, const char *printer,
-			const char *error, int64_t now_real, lb_error *err);
+int lb_printq_transition(lb_printq *q, long long id, const char *state, const char *printer,
+			 const char *error, int64_t now_real, lb_error *err);
 
 /*
- * The progress file of job id into path[cap] (dir/prints/<id>.progress, see progress.h): the
+ * The progress file of job id into path[cap] (.progress in the job's folder, see progress.h): the
  * printer's thread records each acknowledged position there; the queue folds it into the job
  * when the job finishes and when lb_printq_new recovers jobs a stop interrupted. 0 or negative.
  */
 int lb_printq_progress_path(lb_printq *q, long long id, char *path, size_t cap);
 
-/* Record the last acknowledged line and byte offset of a printing job. 0 or negative. */
-int lb_printq_progress(lb_printq *q, long long id, long line, long long offset, lb_error *err);
+/* Record the last acknowledged line and byte offset of a queued, printing or paused job. 0 or
+ * negative with err set (no such job, another state). */
+int lb_printq_progress(lb_printq *q, long long id, long line, long long offset, int64_t now_real,
+		       lb_error *err);
 
 /* Cancel a job that is not finished; *was receives its state before ("printing" means the
  * caller must stop the printer). 0 or negative with err set. */
@@ -127,7 +170,7 @@ int lb_printq_delete(lb_printq *q, long long id, lb_error *err);
 
 /* Move a waiting job (submitted or approved) to position pos (1 = next) among the waiting jobs.
  * 0 or negative with err set. */
-int lb_printq_move(lb_printq *q, long long id, int pos, lb_error *err);
+int lb_printq_move(lb_printq *q, long long id, int pos, int64_t now_real, lb_error *err);
 
 /* The next approved job that printer may print (target NULL or printer), in queue order: its id,
  * or 0 when none. */
