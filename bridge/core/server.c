@@ -1470,7 +1470,15 @@ void lb_server_destroy(lb_server **ps)
 			lb_host_destroy(&s->hosts[i]);
 	free(s->hosts);
 	lb_hotplug_destroy(&s->hotplug);
-	EACH_SERVICE(destroy, s);
+	{
+		/* in the reverse order of their init: a service made early (the shared job store)
+		 * outlives those that use it */
+		size_t n;
+		const lb_service *const *v = lb_services(&n);
+		for (size_t i = n; i-- > 0;)
+			if (v[i]->destroy)
+				v[i]->destroy(s);
+	}
 	if (!stuck) {
 		size_t ndrv;
 		const lb_driver *const *drv = lb_drivers(&ndrv);

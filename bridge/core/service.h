@@ -85,7 +85,8 @@ typedef struct lb_service {
 	/* The LB_CAP_* this service gives device d (the print queue: job and upload for
 	 * printers); 0 for none. */
 	unsigned (*device_caps)(lb_server *s, lb_device *d);
-	/* At shutdown, after every device has stopped: free what the service holds. */
+	/* At shutdown, after every device has stopped: free what the service holds. Services are
+	 * destroyed in the reverse order of their init (link order). */
 	void (*destroy)(lb_server *s);
 } lb_service;
 
