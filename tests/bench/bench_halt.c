@@ -189,6 +189,7 @@ int main(int argc, char **argv)
 	printf("halt: %ld of %d halts finished by the device thread after its call returned\n",
 	       (long)atomic_load(&b->finished), n);
 	wait_up(d->host, &w, LB_CHAN_BYE);
+	lb_device_unspawn(d);
 	lb_device_destroy(&d);
 	qsort(hook, (size_t)n, sizeof *hook, cmp);
 	qsort(ret, (size_t)n, sizeof *ret, cmp);

@@ -247,6 +247,7 @@ static void blocked_device_is_halted_at_once(int in_shared_host)
 		d->host = NULL;
 	}
 	free(f);
+	lb_device_unspawn(d);
 	lb_device_destroy(&d);
 	close(w.efd);
 }
@@ -277,6 +278,7 @@ static void test_a_device_without_the_hook_cannot_be_halted(void)
 	CHECK_EQ_INT(lb_device_send(d, "term", 0, NULL), 0);
 	CHECK(pump(d->host, &w, &got, (seen){1, 1, 1}));
 	free(d->priv);
+	lb_device_unspawn(d);
 	lb_device_destroy(&d);
 	close(w.efd);
 }
@@ -325,6 +327,7 @@ static void test_close_never_races_the_hook(void)
 		hooks += atomic_load(&f->hooks);
 		halts += sp.halts;
 		free(f);
+		lb_device_unspawn(d);
 		lb_device_destroy(&d);
 	}
 	printf("  %d hooks over %ld halts racing 40 closes\n", hooks, halts);
