@@ -102,7 +102,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint64_t seq, bits;
 	int64_t t_host, t_dev;
 	uint32_t count;
-	size_t pcap, fcap, rest;
+	size_t pcap, fcap, rest, need;
 	char *quantity, *unit, *prefix, *fin;
 	const uint8_t *zero;
 
@@ -165,8 +165,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fin = malloc(fcap ? fcap : 1);
 		FUZZ_ASSERT(fin);
 		f = lb_header_finish(fin, fcap, big, (size_t)big_n, seq, t_host, t_dev, count);
-		if (fcap >= (size_t)big_n + 36 + 4 * 21 + 2) {
-			FUZZ_ASSERT(f > big_n && (size_t)f <= fcap);
+		/* it fits when its own length fits (that length counted apart, digit by digit) */
+		need = lb_header_finish_len((size_t)big_n, seq, t_host, t_dev, count);
+		FUZZ_ASSERT(need <= (size_t)big_n + 36 + 4 * 21 + 2);
+		if (fcap >= need) {
+			FUZZ_ASSERT(f > big_n && (size_t)f == need && (size_t)f <= fcap);
 			check_finished(fin, (size_t)f, type, sim, quantity, unit, rate, seq, t_host,
 				       t_dev, count);
 		} else {
