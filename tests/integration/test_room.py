@@ -127,19 +127,22 @@ class RoomSensorTest(BridgeTest):
         data = os.path.join(self.tmp, "room-data")
         conf = make_conf({"t1": sensor(rate=20)}, bridge={"data_dir": data})
         d = self.start_bridge(conf, name="before")
-        self.client(d).call("room.stop")
+        self.assertEqual(self.client(d).call("room.stop", {"reason": "robot off the table"})
+                         ["reason"], "robot off the table")
         self.assertEqual(d.stop(), 0)
         d = self.start_bridge(conf, name="after")
         c = self.client(d)
         st = c.call("room.state")
         self.assertTrue(st["stopped"])
-        self.assertEqual(st["by"], "unix:root")
+        self.assertEqual((st["by"], st["reason"]), ("unix:root", "robot off the table"))
         # a device that opens under the latch (sim-t1 starts by itself) is halted as it appears
         wait_until(lambda: c.call("device.info", {"device": "sim-t1"})["state"] == "ready",
                    what="sim-t1 halted when it opened in a stopped room")
         self.assertIn("device sim-t1 halted by unix:root", d.stderr())
         self.assertEqual(c.error("device.start", {"device": "sim-t1"})["code"], ROOM_STOPPED)
-        self.assertFalse(c.call("room.release")["stopped"])
+        err = c.error("device.start", {"device": "sim-t1"})
+        self.assertIn("robot off the table", err["message"])
+        self.assertFalse(c.call("room.resume")["stopped"])  # room.resume: room.release's alias
         self.assertFalse(os.path.exists(os.path.join(data, "room-stopped.json")))
         c.call("device.start", {"device": "sim-t1"})
 

@@ -31,13 +31,14 @@
 typedef struct lb_room {
 	bool loaded; /* the data directory was read */
 	bool stopped;
-	char by[128];	/* who stopped the room: the identity ("unix:NAME") */
-	char name[64];	/* and the label they gave with session.hello */
-	int64_t since;	/* real time (ns since 1970) of the stop */
-	uint64_t seq;	/* the bridge/room/ topic's last seq */
-	unsigned stops; /* room.stop calls since the bridge started */
-	json_t *halted; /* {device id: true} halted under this latch (a device that opens later is
-			   halted when it appears) */
+	char by[128];	  /* who stopped the room: the identity ("unix:NAME") */
+	char name[64];	  /* and the label they gave with session.hello */
+	char reason[128]; /* why, in their words (room.stop {reason}), or "" */
+	int64_t since;	  /* real time (ns since 1970) of the stop */
+	uint64_t seq;	  /* the bridge/room/ topic's last seq */
+	unsigned stops;	  /* room.stop calls since the bridge started */
+	json_t *halted;	  /* {device id: true} halted under this latch (a device that opens later is
+			     halted when it appears) */
 } lb_room;
 
 static const lb_service room_service;
@@ -78,6 +79,10 @@ static void room_load(lb_server *s)
 	name = json_string_value(json_object_get(o, "name"));
 	snprintf(R(s)->by, sizeof R(s)->by, "%s", by ? by : "unknown");
 	snprintf(R(s)->name, sizeof R(s)->name, "%s", name ? name : "");
+	snprintf(R(s)->reason, sizeof R(s)->reason, "%s",
+		 json_string_value(json_object_get(o, "reason"))
+		     ? json_string_value(json_object_get(o, "reason"))
+		     : "");
 	R(s)->since = (int64_t)json_integer_value(json_object_get(o, "since_ns"));
 	lb_warn("the room was stopped by %s before this start: it stays stopped until a teacher "
 		"releases it (room.release)",
@@ -103,8 +108,8 @@ static void room_save(lb_server *s)
 	}
 	snprintf(tmp, sizeof tmp, "%s.tmp", path);
 	mkdir(srv_data_dir(s), 0755); /* a bridge that never stored anything yet */
-	o = json_pack("{s:s,s:s,s:I}", "by", R(s)->by, "name", R(s)->name, "since_ns",
-		      (json_int_t)R(s)->since);
+	o = json_pack("{s:s,s:s,s:s,s:I}", "by", R(s)->by, "name", R(s)->name, "reason",
+		      R(s)->reason, "since_ns", (json_int_t)R(s)->since);
 	f = fopen(tmp, "w");
 	if (!o || !f || json_dumpf(o, f, JSON_COMPACT) < 0 || fflush(f) != 0 ||
 	    fsync(fileno(f)) < 0)
@@ -132,10 +137,10 @@ static json_t *room_json(lb_server *s)
 			json_array_append_new(devices, json_string(d->spec.id));
 	}
 	if (!r->stopped)
-		return json_pack("{s:b,s:n,s:n,s:n,s:o}", "stopped", 0, "by", "name", "since_ns",
-				 "devices", devices);
-	return json_pack("{s:b,s:s,s:s,s:I,s:o}", "stopped", 1, "by", r->by, "name", r->name,
-			 "since_ns", (json_int_t)r->since, "devices", devices);
+		return json_pack("{s:b,s:n,s:n,s:n,s:n,s:o}", "stopped", 0, "by", "name", "reason",
+				 "since_ns", "devices", devices);
+	return json_pack("{s:b,s:s,s:s,s:s,s:I,s:o}", "stopped", 1, "by", r->by, "name", r->name,
+			 "reason", r->reason, "since_ns", (json_int_t)r->since, "devices", devices);
 }
 
 /* Publish a change of the latch on bridge/room/: {event, room, halted?} (halted is stolen). */
@@ -152,11 +157,16 @@ static void room_publish(lb_server *s, const char *event, json_t *halted)
 
 static int m_room_stop(lb_server *s, lb_call *c, json_t **result, lb_error *err)
 {
-	static const char *const allowed[] = {NULL};
+	static const char *const allowed[] = {"reason", NULL};
+	const char *reason = NULL;
 	json_t *halted, *failed;
 
-	if (lb_param_only(lb_call_params(c), allowed, err) < 0)
+	if (lb_param_only(lb_call_params(c), allowed, err) < 0 ||
+	    lb_param_string(lb_call_params(c), "reason", false, &reason, err) < 0)
 		return LB_EFAIL;
+	if (reason && strlen(reason) >= sizeof R(s)->reason)
+		return lb_error_set(err, LB_ERR_INVALID_PARAMS, "reason: at most %zu bytes",
+				    sizeof R(s)->reason - 1);
 	halted = json_array();
 	failed = json_array();
 	if (!halted || !failed) {
@@ -170,6 +180,7 @@ static int m_room_stop(lb_server *s, lb_call *c, json_t **result, lb_error *err)
 		R(s)->stopped = true;
 		snprintf(R(s)->by, sizeof R(s)->by, "%s", lb_call_client(c)->user);
 		snprintf(R(s)->name, sizeof R(s)->name, "%s", lb_call_client(c)->name);
+		snprintf(R(s)->reason, sizeof R(s)->reason, "%s", reason ? reason : "");
 		R(s)->since = lb_call_now(c)->real;
 		room_save(s);
 	}
@@ -205,6 +216,7 @@ static int m_room_release(lb_server *s, lb_call *c, json_t **result, lb_error *e
 	was = R(s)->stopped;
 	memset(R(s)->by, 0, sizeof R(s)->by);
 	memset(R(s)->name, 0, sizeof R(s)->name);
+	memset(R(s)->reason, 0, sizeof R(s)->reason);
 	R(s)->stopped = false;
 	R(s)->since = 0;
 	json_object_clear(R(s)->halted);
@@ -244,10 +256,12 @@ static int room_permit(lb_server *s, lb_device *d, const char *cmd, const json_t
 	if (!room_stopped(s))
 		return 0;
 	if (strcmp(cmd, "start") == 0 && lb_device_can_halt(d))
-		return lb_error_set(err, LB_ERR_ROOM_STOPPED,
-				    "the room was stopped by %s: %s stays halted until a teacher "
-				    "releases the room (room.release)",
-				    R(s)->by, d->spec.id);
+		return lb_error_set(
+		    err, LB_ERR_ROOM_STOPPED,
+		    "the room was stopped by %s%s%s%s: %s stays halted until a teacher "
+		    "releases the room (room.release)",
+		    R(s)->by, R(s)->reason[0] ? " (" : "", R(s)->reason, R(s)->reason[0] ? ")" : "",
+		    d->spec.id);
 	if (strcmp(cmd, "call") == 0) {
 		name = json_string_value(json_object_get(params, "action"));
 		a = name ? lb_driver_action(d->driver, name) : NULL;
@@ -308,6 +322,7 @@ static const lb_method room_methods[] = {
     /* anyone in the room may stop it (a pupil who sees danger); only a teacher releases it */
     {"room.stop", LB_ROLE_STUDENT, 0, m_room_stop},
     {"room.release", LB_ROLE_TEACHER, 0, m_room_release},
+    {"room.resume", LB_ROLE_TEACHER, 0, m_room_release}, /* the same: the robots' vocabulary */
     {"room.state", LB_ROLE_OBSERVER, 0, m_room_state},
     {NULL, 0, 0, NULL},
 };
