@@ -19,6 +19,21 @@ const char *aseba_strerror(int code)
 	}
 }
 
+aseba_features aseba_features_of(uint16_t v)
+{
+	aseba_features f = {0};
+
+	if (v < ASEBA_MIN_PROTOCOL || v > 100)
+		return f;
+	f.supported = 1;
+	f.get_description = v <= 4;
+	f.list_nodes = v >= 5;
+	f.device_info = v >= 6;
+	f.changed_variables = v >= 7;
+	f.fragments = v >= 8;
+	return f;
+}
+
 static uint16_t rd16(const uint8_t *b)
 {
 	return (uint16_t)(b[0] | (b[1] << 8));

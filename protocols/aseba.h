@@ -129,6 +129,19 @@ enum {
 	ASEBA_E_BAD_DESC = -8,	/* a description that contradicts itself */
 };
 
+/* What a node of a protocol version (NODE_PRESENT, DESCRIPTION) understands (vm.c, consts.h). */
+typedef struct aseba_features {
+	int supported;	     /* ASEBA_MIN_PROTOCOL (4) .. 100 (ASEBA_MAX_TARGET_PROTOCOL_VERSION) */
+	int list_nodes;	     /* answers LIST_NODES and GET_NODE_DESCRIPTION (5+) */
+	int get_description; /* answers GET_DESCRIPTION (4 only: the way to list it) */
+	int device_info;     /* GET/SET_DEVICE_INFO (6+) */
+	int changed_variables; /* GET_CHANGED_VARIABLES (7+) */
+	int fragments;	       /* GET_NODE_DESCRIPTION_FRAGMENT (8+) */
+} aseba_features;
+
+/* The features of protocol version v; all zero when v is outside 4..100. */
+aseba_features aseba_features_of(uint16_t v);
+
 /* A short English text for an ASEBA_E_* code ("unknown error" for others). */
 const char *aseba_strerror(int code);
 

@@ -678,6 +678,35 @@ static void test_stream_parsing(void)
 	}
 }
 
+static void test_versions_and_garbage(void)
+{
+	/* consts.h: ASEBA_MIN_TARGET_PROTOCOL_VERSION 4, ASEBA_MAX_TARGET_PROTOCOL_VERSION 100;
+	 * vm.c answers GET_DESCRIPTION only up to 4; DEVICE_INFO v6, CHANGED_VARIABLES v7,
+	 * fragments v8 */
+	aseba_features f = aseba_features_of(3);
+	aseba_parser p = {0};
+	aseba_frame fr;
+	const char text[] = "hello world\r\n";
+	size_t used;
+
+	CHECK(!f.supported);
+	f = aseba_features_of(4);
+	CHECK(f.supported && f.get_description && !f.list_nodes);
+	f = aseba_features_of(5);
+	CHECK(f.supported && !f.get_description && f.list_nodes && !f.device_info);
+	f = aseba_features_of(6);
+	CHECK(f.device_info && !f.changed_variables);
+	f = aseba_features_of(9);
+	CHECK(f.device_info && f.changed_variables && f.fragments);
+	CHECK(!aseba_features_of(101).supported);
+	/* text on the line (a serial port that is not a Thymio): "he" announces 0x6568 bytes */
+	CHECK_EQ_INT(aseba_parse(&p, (const uint8_t *)text, strlen(text), &used, &fr),
+		     ASEBA_E_OVERSIZE);
+	CHECK_EQ_UINT(used, 6);
+	CHECK_EQ_INT(aseba_parse(&p, (const uint8_t *)text + 6, strlen(text) - 6, &used, &fr), 0);
+	CHECK_EQ_UINT(p.skip, 0x6568 - (strlen(text) - 6));
+}
+
 static void test_unknown_types(void)
 {
 	/* bootloader ACK (0x8006) and future types keep their raw payload and round-trip */
@@ -706,6 +735,7 @@ int main(void)
 	RUN(test_user_events_and_errors);
 	RUN(test_device_info);
 	RUN(test_stream_parsing);
+	RUN(test_versions_and_garbage);
 	RUN(test_unknown_types);
 	return check_summary();
 }
