@@ -107,7 +107,11 @@ enum {
 	ASEBA_MSG_GET_NODE_DESCRIPTION_FRAGMENT = 0xA015, /* v8 */
 };
 
-/* EXECUTION_STATE_CHANGED flags (consts.h AsebaExecutionStates). */
+/*
+ * EXECUTION_STATE_CHANGED flags (consts.h AsebaExecutionStates). vm.c: RUN clears STEP_BY_STEP,
+ * PAUSE sets it, STOP and RESET (and SET_BYTECODE) set flags to STEP_BY_STEP alone: the VM runs
+ * freely exactly when STEP_BY_STEP is clear.
+ */
 enum {
 	ASEBA_VM_EVENT_ACTIVE = 0x1,  /* a thread (event handler) is executing */
 	ASEBA_VM_STEP_BY_STEP = 0x2,  /* paused or stopped: not running freely */
@@ -329,7 +333,7 @@ typedef struct aseba_desc_param {
 	int16_t size;
 } aseba_desc_param;
 
-/* A node's description as its messages arrive; aseba_desc_init it (about 50 KB: allocate it). */
+/* A node's description as its messages arrive; aseba_desc_init it (about 41 KB: allocate it). */
 typedef struct aseba_desc {
 	uint16_t node;
 	int have_head, complete;

@@ -91,8 +91,9 @@ static void test_description_head(void)
 {
 	/* vm-buffer.c AsebaSendDescriptionHead: name, ASEBA_PROTOCOL_VERSION, bytecode, stack and
 	 * variables sizes, then the counts. The playground Thymio (Thymio2.cpp): "thymio-II",
-	 * bytecode 766 + 768 = 1534 words, stack 32; 1024 variables (VARIABLES_TOTAL_SIZE of the
-	 * Thymio node emulations); 30 named variables (Thymio2-descriptions.c). */
+	 * bytecode 766 + 768 = 1534 words, stack 32 (Thymio2.cpp); 30 named variables
+	 * (Thymio2-descriptions.c); 1024 variables, 13 local events and 20 natives are example
+	 * values (the playground's are sizeof its variables struct and its own tables). */
 	const uint8_t head[] = {0x18, 0x00, 0x01, 0x00, 0x00, 0x90, 0x09, 't',	'h',  'y',
 				'm',  'i',  'o',  '-',	'I',  'I',  0x09, 0x00, 0xFE, 0x05,
 				0x20, 0x00, 0x00, 0x04, 0x1E, 0x00, 0x0D, 0x00, 0x14, 0x00};
