@@ -449,6 +449,110 @@ void mbot_parser_reset(mbot_parser *p)
 	p->consumed = 0;
 }
 
+/* ff 55 0d 0a. SPACE only. */
+int mbot_enc_ack(uint8_t *buf, size_t cap)
+{
+	if (!buf || cap < 4)
+		return MBOT_ERR_SPACE;
+	buf[0] = 0xFF;
+	buf[1] = 0x55;
+	buf[2] = 0x0D;
+	buf[3] = 0x0A;
+	return 4;
+}
+
+/* ff 55 idx 0d 0a. SPACE only. */
+int mbot_enc_empty(uint8_t *buf, size_t cap, uint8_t idx)
+{
+	if (!buf || cap < 5)
+		return MBOT_ERR_SPACE;
+	buf[0] = 0xFF;
+	buf[1] = 0x55;
+	buf[2] = idx;
+	buf[3] = 0x0D;
+	buf[4] = 0x0A;
+	return 5;
+}
+
+/* ff 55 idx type value 0d 0a; RANGE for a string type or a value the type cannot hold. */
+int mbot_enc_value(uint8_t *buf, size_t cap, uint8_t idx, int type, double number, int padded)
+{
+	size_t vlen;
+	uint8_t v[8] = {0};
+
+	switch (type) {
+	case MBOT_TYPE_BYTE:
+		if (!(number >= 0 && number <= 255) || number != (double)(int)number)
+			return MBOT_ERR_RANGE;
+		v[0] = (uint8_t)(int)number;
+		vlen = 1;
+		break;
+	case MBOT_TYPE_SHORT:
+		if (!(number >= -32768 && number <= 32767) || number != (double)(int)number)
+			return MBOT_ERR_RANGE;
+		wr16(v, (int)number);
+		vlen = padded ? 4 : 2;
+		break;
+	case MBOT_TYPE_FLOAT:
+	case MBOT_TYPE_DOUBLE: {
+		float f = (float)number;
+		uint32_t u;
+		memcpy(&u, &f, sizeof u);
+		for (int i = 0; i < 4; i++)
+			v[i] = (uint8_t)(u >> (8 * i));
+		vlen = type == MBOT_TYPE_DOUBLE && padded ? 8 : 4;
+		break;
+	}
+	default: return MBOT_ERR_RANGE;
+	}
+	if (!buf || cap < 6 + vlen)
+		return MBOT_ERR_SPACE;
+	buf[0] = 0xFF;
+	buf[1] = 0x55;
+	buf[2] = idx;
+	buf[3] = (uint8_t)type;
+	memcpy(buf + 4, v, vlen);
+	buf[4 + vlen] = 0x0D;
+	buf[5 + vlen] = 0x0A;
+	return (int)(6 + vlen);
+}
+
+/* ff 55 idx 04 n text 0d 0a; RANGE above 255 characters. */
+int mbot_enc_string(uint8_t *buf, size_t cap, uint8_t idx, const char *text, size_t n)
+{
+	if (n > 255 || (n > 0 && !text))
+		return MBOT_ERR_RANGE;
+	if (!buf || cap < 7 + n)
+		return MBOT_ERR_SPACE;
+	buf[0] = 0xFF;
+	buf[1] = 0x55;
+	buf[2] = idx;
+	buf[3] = MBOT_TYPE_STRING;
+	buf[4] = (uint8_t)n;
+	if (n)
+		memcpy(buf + 5, text, n);
+	buf[5 + n] = 0x0D;
+	buf[6 + n] = 0x0A;
+	return (int)(7 + n);
+}
+
+/* "Version: x\r\n"; RANGE for an empty, long or non-printable version. */
+int mbot_enc_banner(uint8_t *buf, size_t cap, const char *version, size_t n)
+{
+	if (!version || n < 1 || n > MBOT_BANNER_MAX)
+		return MBOT_ERR_RANGE;
+	for (size_t i = 0; i < n; i++)
+		if ((uint8_t)version[i] <= 0x20 || (uint8_t)version[i] >= 0x7F)
+			return MBOT_ERR_RANGE;
+	if (!buf || cap < BANNER_PREFIX_LEN + n + 2)
+		return MBOT_ERR_SPACE;
+	memcpy(buf, BANNER_PREFIX, BANNER_PREFIX_LEN);
+	memcpy(buf + BANNER_PREFIX_LEN, version, n);
+	buf[BANNER_PREFIX_LEN + n] = '\r';
+	buf[BANNER_PREFIX_LEN + n + 1] = '\n';
+	return (int)(BANNER_PREFIX_LEN + n + 2);
+}
+
 /* The reply type of a GET of device. Never fails (0: unknown). */
 int mbot_expected_type(int device)
 {

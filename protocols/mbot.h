@@ -221,6 +221,19 @@ int mbot_parser_next(mbot_parser *p, mbot_msg *m);
 /* Forget everything held (after a timeout or a reopen). Keeps the garbage count. */
 void mbot_parser_reset(mbot_parser *p);
 
+/*
+ * Robot-side encoders (emulators, tests): the frames the firmware writes. Each returns the length,
+ * MBOT_ERR_SPACE or MBOT_ERR_RANGE. mbot_enc_value takes a numeric type: BYTE (an integer
+ * 0..255), FLOAT, SHORT (an integer -32768..32767) or DOUBLE (sent as a float32, as on the AVR);
+ * padded writes the mCore's 4-byte short or 8-byte double (the stray bytes as 0).
+ */
+int mbot_enc_ack(uint8_t *buf, size_t cap);
+int mbot_enc_empty(uint8_t *buf, size_t cap, uint8_t idx);
+int mbot_enc_value(uint8_t *buf, size_t cap, uint8_t idx, int type, double number, int padded);
+int mbot_enc_string(uint8_t *buf, size_t cap, uint8_t idx, const char *text, size_t n);
+/* "Version: x\r\n"; RANGE unless n is 1..MBOT_BANNER_MAX printable characters without blanks. */
+int mbot_enc_banner(uint8_t *buf, size_t cap, const char *version, size_t n);
+
 /* The value type a GET of device answers with (the firmware's readSensor), or 0 if unknown. */
 int mbot_expected_type(int device);
 

@@ -447,6 +447,51 @@ static void test_parser_bounds(void)
 	CHECK_EQ_UINT(p.garbage, 400);
 }
 
+/* The robot-side encoders rebuild the firmware's frames (those of test_decode_replies). */
+static void test_robot_encoders(void)
+{
+	uint8_t b[MBOT_REPLY_MAX];
+	mbot_msg m;
+
+	static const uint8_t ack[] = {0xff, 0x55, 0x0d, 0x0a};
+	SAME(b, mbot_enc_ack(b, sizeof b), ack);
+	static const uint8_t empty[] = {0xff, 0x55, 0x06, 0x0d, 0x0a};
+	SAME(b, mbot_enc_empty(b, sizeof b, 6), empty);
+	static const uint8_t us[] = {0xff, 0x55, 0x01, 0x02, 0x00, 0x00, 0xa0, 0x41, 0x0d, 0x0a};
+	SAME(b, mbot_enc_value(b, sizeof b, 1, MBOT_TYPE_FLOAT, 20.0, 0), us);
+	static const uint8_t btn[] = {0xff, 0x55, 0x05, 0x01, 0x01, 0x0d, 0x0a};
+	SAME(b, mbot_enc_value(b, sizeof b, 5, MBOT_TYPE_BYTE, 1, 0), btn);
+	static const uint8_t sh2[] = {0xff, 0x55, 0x07, 0x03, 0xd4, 0xfe, 0x0d, 0x0a};
+	SAME(b, mbot_enc_value(b, sizeof b, 7, MBOT_TYPE_SHORT, -300, 0), sh2);
+	static const uint8_t sh4[] = {0xff, 0x55, 0x07, 0x03, 0x2c, 0x01, 0x00, 0x00, 0x0d, 0x0a};
+	SAME(b, mbot_enc_value(b, sizeof b, 7, MBOT_TYPE_SHORT, 300, 1), sh4);
+	static const uint8_t d8[] = {0xff, 0x55, 0x08, 0x05, 0x00, 0x00, 0xb4,
+				     0x42, 0x00, 0x00, 0x00, 0x00, 0x0d, 0x0a};
+	SAME(b, mbot_enc_value(b, sizeof b, 8, MBOT_TYPE_DOUBLE, 90.0, 1), d8);
+	CHECK_EQ_INT(mbot_decode_reply(d8, sizeof d8, &m), 14);
+	CHECK(m.padded && m.number == 90.0);
+	static const uint8_t ver[] = {0xff, 0x55, 0x04, 0x04, 0x09, '0', '6',  '.',
+				      '0',  '1',  '.',	'1',  '0',  '7', 0x0d, 0x0a};
+	SAME(b, mbot_enc_string(b, sizeof b, 4, "06.01.107", 9), ver);
+	static const char banner[] = "Version: 06.01.030\r\n";
+	CHECK(same(b, mbot_enc_banner(b, sizeof b, "06.01.030", 9), (const uint8_t *)banner,
+		   strlen(banner)));
+
+	CHECK_EQ_INT(mbot_enc_value(b, sizeof b, 1, MBOT_TYPE_BYTE, 256, 0), MBOT_ERR_RANGE);
+	CHECK_EQ_INT(mbot_enc_value(b, sizeof b, 1, MBOT_TYPE_BYTE, 1.5, 0), MBOT_ERR_RANGE);
+	CHECK_EQ_INT(mbot_enc_value(b, sizeof b, 1, MBOT_TYPE_SHORT, 40000, 0), MBOT_ERR_RANGE);
+	CHECK_EQ_INT(mbot_enc_value(b, sizeof b, 1, MBOT_TYPE_SHORT, NAN, 0), MBOT_ERR_RANGE);
+	CHECK_EQ_INT(mbot_enc_value(b, sizeof b, 1, MBOT_TYPE_STRING, 1, 0), MBOT_ERR_RANGE);
+	CHECK_EQ_INT(mbot_enc_value(b, 9, 1, MBOT_TYPE_FLOAT, 1, 0), MBOT_ERR_SPACE);
+	CHECK_EQ_INT(mbot_enc_string(b, sizeof b, 1, "x", 256), MBOT_ERR_RANGE);
+	CHECK_EQ_INT(mbot_enc_string(b, 8, 1, "xy", 2), MBOT_ERR_SPACE);
+	CHECK_EQ_INT(mbot_enc_banner(b, sizeof b, "0 1", 3), MBOT_ERR_RANGE);
+	CHECK_EQ_INT(mbot_enc_banner(b, sizeof b, "", 0), MBOT_ERR_RANGE);
+	CHECK_EQ_INT(mbot_enc_banner(b, 12, "1.0", 3), MBOT_ERR_SPACE);
+	CHECK_EQ_INT(mbot_enc_ack(b, 3), MBOT_ERR_SPACE);
+	CHECK_EQ_INT(mbot_enc_empty(b, 4, 0), MBOT_ERR_SPACE);
+}
+
 static void test_expected_types(void)
 {
 	CHECK_EQ_INT(mbot_expected_type(MBOT_DEV_ULTRASONIC), MBOT_TYPE_FLOAT);
@@ -571,6 +616,7 @@ int main(void)
 	RUN(test_decode_errors);
 	RUN(test_parser_pieces);
 	RUN(test_parser_bounds);
+	RUN(test_robot_encoders);
 	RUN(test_expected_types);
 	RUN(test_tracker_order);
 	RUN(test_tracker_time_and_limits);
