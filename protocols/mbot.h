@@ -17,6 +17,8 @@
  * firmware collects a frame in a 52-byte buffer and silently drops one whose len exceeds 48
  * (MBOT_REQ_LEN_MAX); an unknown action gets no answer at all. Numbers are little-endian int16.
  * The firmware handles one frame at a time, in order, so answers come in the order of requests.
+ * It reads one byte per loop() pass, between blocking sensor reads and tones, from the ATmega328's
+ * 64-byte serial receive buffer: a host should keep fewer than 64 bytes of requests unanswered.
  *
  * Replies (robot -> host):
  *	ff 55 idx type value 0d 0a	a GET's value; type 1 byte, 2 float32, 3 int16, 4 string
@@ -78,7 +80,9 @@ enum {
 
 /* Ports of the mCore (MeMCore.h mePort, MePort.h). */
 enum {
-	MBOT_PORT_1 = 1, /* the default line follower port is 2, the ultrasonic sensor's 3 */
+	MBOT_PORT_1 = 1,
+	MBOT_PORT_2 = 2, /* the line follower, as an mBot is assembled */
+	MBOT_PORT_3 = 3, /* the ultrasonic sensor, as an mBot is assembled */
 	MBOT_PORT_4 = 4,
 	MBOT_PORT_LIGHT = 6,   /* on-board light sensor (A6) */
 	MBOT_PORT_ONBOARD = 7, /* on-board button (A7) and RGB LEDs (pin 13, slot 2) */
