@@ -1,5 +1,4 @@
-/* mpyrepl.c - MicroPython's raw REPL and raw-paste mode as a pure state machine over bytes and
- * time. */
+/* mpyrepl.c - MicroPython raw REPL and raw-paste: a pure state machine fed bytes and time. */
 #include "mpyrepl.h"
 
 #include <string.h>
@@ -77,6 +76,7 @@ static int mp_queue(mpy_repl *m, const char *b, size_t n)
 static void mp_state(mpy_repl *m, mpy_state s, int64_t now, uint32_t ms)
 {
 	m->state = s;
+	m->error = 0;
 	m->deadline = ms ? mp_after(now, ms) : INT64_MAX;
 }
 
@@ -137,6 +137,7 @@ int mpy_enter(mpy_repl *m, int64_t now)
 	m->error = 0;
 	m->pending = MPY_EV_NONE;
 	mp_state(m, MPY_S_ENTERING, now, m->cfg.enter_timeout_ms);
+	m->enter_end = m->deadline;
 	m->resend_at = mp_after(now, m->cfg.enter_retry_ms);
 	return 0;
 }
@@ -249,7 +250,10 @@ static size_t mp_feed_text(mpy_repl *m, const uint8_t *data, size_t len, int64_t
 			m->rx_total++;
 			if (mp_match(mp_banner, MP_BANNER_LEN, &m->m_banner, c)) {
 				if (m->ctrl_a > 1) {
+					int64_t end = m->enter_end;
 					mp_state(m, MPY_S_SETTLING, now, m->cfg.settle_ms);
+					if (m->deadline > end)
+						m->deadline = end;
 				} else {
 					mp_state(m, MPY_S_PROMPT, now, 0);
 					m->pending = MPY_EV_PROMPT;
@@ -258,8 +262,10 @@ static size_t mp_feed_text(mpy_repl *m, const uint8_t *data, size_t len, int64_t
 				}
 			}
 		} else if (m->state == MPY_S_SETTLING) {
+			/* quiet wanted, but a chatty board settles at the entering deadline */
+			int64_t quiet = mp_after(now, m->cfg.settle_ms);
 			mp_match(mp_banner, MP_BANNER_LEN, &m->m_banner, c);
-			m->deadline = mp_after(now, m->cfg.settle_ms);
+			m->deadline = quiet < m->enter_end ? quiet : m->enter_end;
 		} else if (m->state == MPY_S_REBOOTING) {
 			if (mp_match(mp_reboot, MP_REBOOT_LEN, &m->m_reboot, c)) {
 				m->m_banner = 0;
@@ -320,8 +326,6 @@ size_t mpy_feed(mpy_repl *m, const uint8_t *data, size_t len, int64_t now, mpy_e
 		m->pending = MPY_EV_NONE;
 		return 0;
 	}
-	if (len)
-		m->last_rx = now;
 	while (i < len) {
 		uint8_t c = data[i];
 
@@ -356,8 +360,8 @@ size_t mpy_feed(mpy_repl *m, const uint8_t *data, size_t len, int64_t now, mpy_e
 			if (c == 0x00) {
 				m->paste = 0;
 				mp_state(m, MPY_S_NOPASTE, now, m->cfg.reply_ms);
-				ev->type = MPY_EV_PASTE_UNSUPPORTED;
-				return i + 1;
+				i++;
+				break;
 			}
 			mp_fail(m, MPY_E_PROTOCOL, ev);
 			return i + 1;
@@ -419,8 +423,8 @@ size_t mpy_feed(mpy_repl *m, const uint8_t *data, size_t len, int64_t now, mpy_e
 			if (c == '>') {
 				mp_state(m, MPY_S_RAW_SEND, now, 0);
 				m->pace_at = now;
-				i++;
-				break;
+				ev->type = MPY_EV_PASTE_UNSUPPORTED;
+				return i + 1;
 			}
 			mp_fail(m, MPY_E_PROTOCOL, ev);
 			return i + 1;
@@ -497,11 +501,13 @@ int mpy_tick(mpy_repl *m, int64_t now, mpy_event *ev)
 		ev->type = MPY_EV_PROMPT;
 		return 1;
 	case MPY_S_NOPASTE:
-		if (now >= m->deadline) { /* tolerated: plain raw mode without the ">" */
-			mp_state(m, MPY_S_RAW_SEND, now, 0);
-			m->pace_at = now;
-		}
-		return 0;
+		if (now < m->deadline)
+			return 0;
+		/* tolerated: plain raw mode without the ">" */
+		mp_state(m, MPY_S_RAW_SEND, now, 0);
+		m->pace_at = now;
+		ev->type = MPY_EV_PASTE_UNSUPPORTED;
+		return 1;
 	case MPY_S_PASTE_SEND:
 		if (m->credit > 0 || now < m->deadline)
 			return 0;
@@ -567,6 +573,60 @@ int mpy_exit(mpy_repl *m, int64_t now)
 	m->pending = MPY_EV_NONE;
 	mp_state(m, MPY_S_FRIENDLY, now, 0);
 	return 0;
+}
+
+size_t mpy_py_open_write(char *out, size_t cap, const char *path)
+{
+	static const char head[] = "f=open('", tail[] = "','wb')\nw=f.write\n";
+	size_t n = 0, plen = 0;
+
+	if (!path)
+		return 0;
+	while (plen <= MPY_PATH_MAX && path[plen]) {
+		char c = path[plen++];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '_' || c == '.' || c == '/' || c == '-'))
+			return 0;
+	}
+	if (plen == 0 || plen > MPY_PATH_MAX)
+		return 0;
+	if (sizeof head - 1 + plen + sizeof tail > cap)
+		return 0;
+	memcpy(out, head, sizeof head - 1);
+	n = sizeof head - 1;
+	memcpy(out + n, path, plen);
+	n += plen;
+	memcpy(out + n, tail, sizeof tail); /* with its NUL */
+	return n + sizeof tail - 1;
+}
+
+size_t mpy_py_write_chunk(char *out, size_t cap, const uint8_t *data, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
+
+	if (cap < 8 || (n && !data))
+		return 0;
+	memcpy(out, "w(b'", 4);
+	o = 4;
+	for (size_t i = 0; i < n; i++) {
+		uint8_t c = data[i];
+		int plain = c >= 0x20 && c < 0x7f && c != '\\' && c != '\'';
+		if (o + (plain ? 1 : 4) + 4 > cap) /* this byte, then "')\n" and the NUL */
+			return 0;
+		if (plain) {
+			out[o++] = (char)c;
+		} else {
+			out[o++] = '\\';
+			out[o++] = 'x';
+			out[o++] = hex[c >> 4];
+			out[o++] = hex[c & 15];
+		}
+	}
+	if (o + 4 > cap)
+		return 0;
+	memcpy(out + o, "')\n", 4); /* with its NUL */
+	return o + 3;
 }
 
 const char *mpy_waiting_for(const mpy_repl *m)

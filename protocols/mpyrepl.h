@@ -1,5 +1,4 @@
-/* mpyrepl.h - MicroPython's raw REPL and raw-paste mode as a pure state machine over bytes and
- * time. */
+/* mpyrepl.h - MicroPython raw REPL and raw-paste: a pure state machine fed bytes and time. */
 #ifndef LB_PROTO_MPYREPL_H
 #define LB_PROTO_MPYREPL_H
 
@@ -119,7 +118,7 @@ typedef struct mpy_config {
 typedef struct mpy_repl {
 	mpy_config cfg;
 	mpy_state state;
-	int error;		/* the last MPY_E_*, 0 if none */
+	int error;		/* the MPY_E_* that made the state FAILED, else 0 */
 	int paste;		/* raw-paste: -1 not known yet, 0 unsupported, 1 supported */
 	uint8_t tx[MPY_TX_MAX]; /* control bytes to write, before any program byte */
 	size_t ntx;
@@ -129,9 +128,9 @@ typedef struct mpy_repl {
 	size_t credit;		     /* raw-paste: bytes that may be sent now */
 	uint8_t win_lo;		     /* first window-size byte */
 	int64_t deadline;	     /* the state's own deadline, INT64_MAX if none */
+	int64_t enter_end;	     /* ENTERING, SETTLING: the entering deadline */
 	int64_t resend_at;	     /* ENTERING: when to send the request again */
 	int64_t pace_at;	     /* RAW_SEND: when the next chunk may go */
-	int64_t last_rx;	     /* time of the last byte received */
 	unsigned ctrl_a;	     /* requests sent since mpy_enter() */
 	unsigned long rx_total;	     /* bytes received since mpy_enter() */
 	unsigned m_banner, m_reboot; /* partial matches of the banner + ">" and "soft reboot\r\n" */
@@ -189,7 +188,10 @@ size_t mpy_feed(mpy_repl *m, const uint8_t *data, size_t len, int64_t now, mpy_e
  * Let time pass: retries while entering (queued in tx), the end of settling, timeouts. Returns 1
  * and fills *ev when something happened (MPY_EV_PROMPT after settling, MPY_EV_ERROR on a
  * timeout), else 0 (ev->type MPY_EV_NONE). A ">" after "R\x00" that never comes is tolerated:
- * plain raw mode starts at the deadline.
+ * MPY_EV_PASTE_UNSUPPORTED and plain raw mode at the deadline.
+ *
+ * Every change that lets the driver write (program bytes, control bytes) comes with an event,
+ * so feeding a stream in one piece or byte by byte gives the same events, text and wire.
  */
 int mpy_tick(mpy_repl *m, int64_t now, mpy_event *ev);
 
@@ -209,6 +211,20 @@ int mpy_soft_reset(mpy_repl *m, int64_t now);
 
 /* Ctrl-B: "\r\x02", leave for the friendly REPL (state FRIENDLY). Returns 0. */
 int mpy_exit(mpy_repl *m, int64_t now);
+
+/*
+ * Saving a file (main.py) the way pyboard.py's fs_put does, one mpy_exec() per piece: first the
+ * program mpy_py_open_write() makes ("f=open('main.py','wb')\nw=f.write\n"), then one
+ * mpy_py_write_chunk() program per chunk of data ("w(b'...')\n"; 256 bytes a chunk suits a
+ * board with little RAM), then MPY_PY_CLOSE. Each returns the length written to out
+ * (NUL-terminated), or 0 when it does not fit or path is not 1..MPY_PATH_MAX bytes of
+ * [A-Za-z0-9_./-]. The chunk literal keeps printable ASCII except \ and ' and writes every other
+ * byte as \xNN: the program never holds a control byte. cap >= 4 * n + 8 always suffices.
+ */
+#define MPY_PATH_MAX 64
+#define MPY_PY_CLOSE "f.close()\n"
+size_t mpy_py_open_write(char *out, size_t cap, const char *path);
+size_t mpy_py_write_chunk(char *out, size_t cap, const uint8_t *data, size_t n);
 
 /* What the machine waits for in its state, for errors and logs ("the raw REPL banner"...). */
 const char *mpy_waiting_for(const mpy_repl *m);

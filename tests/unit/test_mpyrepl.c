@@ -1,5 +1,4 @@
-/* test_mpyrepl.c - the MicroPython raw REPL machine against the bytes real boards and hosts send.
- */
+/* test_mpyrepl.c - the MicroPython raw REPL machine against bytes real boards and hosts send. */
 #include <stdint.h>
 #include <string.h>
 
@@ -228,6 +227,19 @@ static void test_enter_board_resets_on_open(void)
 	CHECK_EQ_INT(h.m.state, MPY_S_PROMPT);
 	CHECK_EQ_INT(last_ev(&h), MPY_EV_PROMPT);
 	CHECK_EQ_INT(h.nev, 1);
+	/* a board that never goes quiet after its banner settles at the entering deadline */
+	host_init(&h, NULL);
+	mpy_enter(&h.m, 0);
+	tick(&h, 500);
+	rx(&h, BANNER, 600);
+	for (int64_t t = 600; t < 10000; t += 50) {
+		rx(&h, "timer says hi\r\n", t);
+		tick(&h, t);
+		CHECK_EQ_INT(h.m.state, MPY_S_SETTLING);
+	}
+	CHECK_EQ_INT(mpy_deadline(&h.m), 10000);
+	tick(&h, 10000);
+	CHECK_EQ_INT(h.m.state, MPY_S_PROMPT);
 }
 
 static void test_enter_timeouts(void)
@@ -373,10 +385,10 @@ static void test_r00_fallback_paced(void)
 	pump(&h, 100);
 	rx(&h, "R", 101);
 	rx_n(&h, "\x00", 1, 102, 0);
-	CHECK_EQ_INT(last_ev(&h), MPY_EV_PASTE_UNSUPPORTED);
 	CHECK_EQ_INT(h.m.state, MPY_S_NOPASTE);
 	CHECK_EQ_UINT(h.nwire, 3);
 	rx(&h, ">", 103); /* do_reader_stdin returned 0: the raw REPL prints ">" */
+	CHECK_EQ_INT(last_ev(&h), MPY_EV_PASTE_UNSUPPORTED);
 	CHECK_EQ_UINT(h.nwire, 3 + 256);
 	CHECK_EQ_INT(mpy_deadline(&h.m), 113);
 	pump(&h, 108);
@@ -407,6 +419,7 @@ static void test_r00_fallback_paced(void)
 	tick(&h, 2000);
 	CHECK_EQ_INT(h.m.state, MPY_S_NOPASTE);
 	tick(&h, 2001); /* plain raw mode starts, and the tick's pump sends the program */
+	CHECK_EQ_INT(last_ev(&h), MPY_EV_PASTE_UNSUPPORTED);
 	CHECK_EQ_INT(h.m.state, MPY_S_RAW_OK);
 	CHECK(wire_is(&h,
 		      "\x05"
@@ -785,6 +798,61 @@ static void test_bounds(void)
 	CHECK_EQ_UINT(h.m.ntx % 5, 0);
 }
 
+/* Saving main.py as pyboard.py's fs_put does: open, w(chunk) per exec, close. */
+static void test_save_file_programs(void)
+{
+	char out[1200];
+	uint8_t all[256];
+	size_t n;
+
+	n = mpy_py_open_write(out, sizeof out, "main.py");
+	CHECK_STR(out, "f=open('main.py','wb')\nw=f.write\n");
+	CHECK_EQ_UINT(n, strlen(out));
+	CHECK(mpy_py_open_write(out, sizeof out, "lib/robot_2-b.py") > 0);
+	CHECK_EQ_UINT(mpy_py_open_write(out, n, "main.py"), 0); /* no room for the NUL */
+	CHECK_EQ_UINT(mpy_py_open_write(out, n + 1, "main.py"), n);
+	CHECK_EQ_UINT(mpy_py_open_write(out, sizeof out, ""), 0);
+	CHECK_EQ_UINT(mpy_py_open_write(out, sizeof out, NULL), 0);
+	CHECK_EQ_UINT(mpy_py_open_write(out, sizeof out, "a'),exec('x"), 0);
+	CHECK_EQ_UINT(mpy_py_open_write(out, sizeof out, "main.py\n"), 0);
+	CHECK_EQ_UINT(mpy_py_open_write(out, sizeof out, "\x04"), 0);
+	memset(out, 'a', 65);
+	out[65] = '\0';
+	{
+		char path[66];
+		memcpy(path, out, 66);
+		CHECK_EQ_UINT(mpy_py_open_write(out, sizeof out, path), 0);
+		path[64] = '\0';
+		CHECK(mpy_py_open_write(out, sizeof out, path) > 0);
+	}
+
+	n = mpy_py_write_chunk(out, sizeof out, (const uint8_t *)"print('hi')\n", 12);
+	CHECK_STR(out, "w(b'print(\\x27hi\\x27)\\x0a')\n");
+	CHECK_EQ_UINT(n, strlen(out));
+	CHECK_EQ_UINT(mpy_py_write_chunk(out, sizeof out, NULL, 0), 7);
+	CHECK_STR(out, "w(b'')\n");
+	CHECK_EQ_UINT(mpy_py_write_chunk(out, sizeof out, (const uint8_t *)"\\", 1), 11);
+	CHECK_STR(out, "w(b'\\x5c')\n");
+	for (int i = 0; i < 256; i++)
+		all[i] = (uint8_t)i;
+	n = mpy_py_write_chunk(out, 4 * 256 + 10, all, 256);
+	/* 95 printable bytes minus \\ and ' kept, the other 163 as \\xNN */
+	CHECK_EQ_UINT(n, 4 + 93 + 4 * 163 + 3);
+	for (size_t i = 0; i < n; i++)
+		CHECK(out[i] >= 0x20 || out[i] == '\n');
+	/* the program it makes is one mpy_exec() takes */
+	{
+		host h;
+		host_init(&h, NULL);
+		enter(&h, 0);
+		CHECK_EQ_INT(mpy_exec(&h.m, (const uint8_t *)out, n, 0), 0);
+	}
+	CHECK_EQ_UINT(mpy_py_write_chunk(out, n, all, 256), 0);
+	CHECK_EQ_UINT(mpy_py_write_chunk(out, n + 1, all, 256), n);
+	CHECK_EQ_UINT(mpy_py_write_chunk(out, 7, NULL, 0), 0);
+	CHECK_EQ_UINT(mpy_py_write_chunk(out, 8, NULL, 0), 7);
+}
+
 int main(void)
 {
 	RUN(test_enter_from_friendly);
@@ -802,5 +870,6 @@ int main(void)
 	RUN(test_timeouts);
 	RUN(test_split_invariance);
 	RUN(test_bounds);
+	RUN(test_save_file_programs);
 	return check_summary();
 }
