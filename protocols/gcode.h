@@ -72,7 +72,8 @@ typedef enum gcode_class {
 gcode_class gcode_classify(const gcode_code *code);
 
 /* The policy's defaults: the one place they are written (the queue's submission check and the
- * printers' console check both take their policy from lb_print_policy, bridge/services/print/printq.h). */
+ * printers' console check both take their policy from lb_print_policy,
+ * bridge/services/print/printq.h). */
 #define GCODE_POLICY_MAX_HOTEND 260.0			  /* °C */
 #define GCODE_POLICY_MAX_BED 110.0			  /* °C */
 #define GCODE_POLICY_FORBIDDEN "M500 M502 M997 M303 M928" /* EEPROM, firmware, autotune, SD log */

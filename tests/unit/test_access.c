@@ -1,4 +1,5 @@
-/* test_access.c - unit tests of bridge/core/access.c: roles, and device leases with time passed in. */
+/* test_access.c - unit tests of bridge/core/access.c: roles, and device leases with time passed in.
+ */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>

@@ -1,4 +1,5 @@
-/* test_conns.c - unit tests of bridge/core/conns.c: undelivered bytes per connection, made-up numbers.
+/* test_conns.c - unit tests of bridge/core/conns.c: undelivered bytes per connection, made-up
+ * numbers.
  */
 #include <stdint.h>
 

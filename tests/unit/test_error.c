@@ -1,4 +1,5 @@
-/* test_error.c - unit tests of bridge/util/error.c: lb_error_set (format, truncation), lb_error_name. */
+/* test_error.c - unit tests of bridge/util/error.c: lb_error_set (format, truncation),
+ * lb_error_name. */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>

@@ -1,4 +1,5 @@
-/* test_host.c - unit tests of bridge/core/host.c: shared and own threads, commands, deadlines, BYE. */
+/* test_host.c - unit tests of bridge/core/host.c: shared and own threads, commands, deadlines, BYE.
+ */
 #include <poll.h>
 #include <stdatomic.h>
 #include <stdio.h>

@@ -1,4 +1,5 @@
-/* test_peer.c - unit tests of bridge/core/peer.c: the Unix user behind ipc and loopback connections. */
+/* test_peer.c - unit tests of bridge/core/peer.c: the Unix user behind ipc and loopback
+ * connections. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
