@@ -258,7 +258,12 @@ class Daemon:
             except subprocess.TimeoutExpired:
                 self.killed = True
                 self.hang_report = hang_report(self.proc.pid)
-                self.proc.kill()
+                # the whole tree: a wrapper killed alone would leave the bridge running
+                for pid in reversed(_descendants(self.proc.pid)):
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except OSError:
+                        pass
                 self.proc.wait(10)
             self.stop_seconds = time.monotonic() - t0
         self.returncode = self.proc.returncode
