@@ -177,6 +177,11 @@ class RealFirmataTest(BridgeTest):
         c.call("device.call", {"device": DEV, "action": "digital_write",
                                "args": {"pin": "D13", "value": 0}})
         uno.wait_pin("D13 0")
+        # the same as a client's event (device.emit: answered at once, no reply from the board)
+        self.assertEqual(c.call("device.emit", {"device": DEV, "event": "digital_write",
+                                                "args": {"pin": "D13", "value": 1}}),
+                         {"queued": True})
+        uno.wait_pin("D13 1")
         # D9, alone on its port and low: 2.3 sends nothing for it, 2.4+ its value at once
         c.call("device.set", {"device": DEV, "key": "inputs", "value": ["D2", "D9"]})
         wait_until(lambda: self.last_value(c, "D9") == 0, what="D9 at 0 in the snapshot")

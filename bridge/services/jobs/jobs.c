@@ -14,6 +14,7 @@
 #include "../../util/db.h"
 #include "../../util/grow.h"
 #include "../../util/log.h"
+#include "../../util/fsutil.h"
 
 #define JOBS_PATH_MAX 1024
 #define JOBS_KINDS 16
@@ -123,25 +124,6 @@ bool lb_job_transition_allowed(lb_job_state from, lb_job_state to)
 static int db_error(lb_jobs *j, lb_error *err)
 {
 	return lb_error_set(err, LB_ERR_INTERNAL, "job store: %s", sqlite3_errmsg(j->db));
-}
-
-/* mkdir -p with mode; 0 or -1 with errno. */
-static int make_dirs(const char *dir, mode_t mode)
-{
-	char path[JOBS_PATH_MAX];
-	size_t n = strlen(dir);
-
-	if (n >= sizeof path)
-		return errno = ENAMETOOLONG, -1;
-	memcpy(path, dir, n + 1);
-	for (char *p = path + 1; *p; p++)
-		if (*p == '/') {
-			*p = '\0';
-			if (mkdir(path, mode) < 0 && errno != EEXIST)
-				return -1;
-			*p = '/';
-		}
-	return mkdir(path, mode) < 0 && errno != EEXIST ? -1 : 0;
 }
 
 /* fsync a directory so that renames and unlinks in it are durable; 0 or -1 with errno. */
@@ -423,7 +405,7 @@ static void recover_inputs(lb_jobs *j, int64_t now_real)
 			continue;
 		if (access(file, F_OK) == 0) {
 			moved = true;
-		} else if (src && make_dirs(folder, 0750) == 0 && rename(src, file) == 0) {
+		} else if (src && lb_mkdirs(folder, 0750) == 0 && rename(src, file) == 0) {
 			lb_info("job store: job %lld: finished moving its input after a restart",
 				id);
 			sync_dir(folder);
@@ -577,7 +559,7 @@ lb_jobs *lb_jobs_new(const char *dir, int64_t now_real, lb_error *err)
 			     "job store: the data directory name is too long");
 		goto fail;
 	}
-	if (make_dirs(j->files, 0750) < 0) {
+	if (lb_mkdirs(j->files, 0750) < 0) {
 		lb_error_set(err, LB_ERR_INTERNAL, "cannot create the job directory %s: %s",
 			     j->files, strerror(errno));
 		goto fail;
@@ -794,7 +776,7 @@ long long lb_jobs_submit(lb_jobs *j, const lb_job_spec *spec, int64_t now_real, 
 		goto done;
 	/* a crash from here to the end is finished by lb_jobs_new (recover_inputs) */
 	if (folder_of(j, id, folder, sizeof folder) < 0 ||
-	    file_of(j, id, "input", file, sizeof file) < 0 || make_dirs(folder, 0750) < 0 ||
+	    file_of(j, id, "input", file, sizeof file) < 0 || lb_mkdirs(folder, 0750) < 0 ||
 	    rename(spec->input, file) < 0) {
 		lb_error_set(err, LB_ERR_INTERNAL, "job %lld: cannot move %s: %s", id, spec->input,
 			     strerror(errno));
@@ -1259,7 +1241,7 @@ int lb_jobs_folder(lb_jobs *j, long long id, char *path, size_t cap, lb_error *e
 		return lb_error_set(err, LB_ERR_INVALID_PARAMS, "no job store");
 	if (find_state(j, id, &st, err) != 1)
 		return LB_EFAIL;
-	if (folder_of(j, id, path, cap) < 0 || make_dirs(path, 0750) < 0)
+	if (folder_of(j, id, path, cap) < 0 || lb_mkdirs(path, 0750) < 0)
 		return lb_error_set(err, LB_ERR_INTERNAL, "job %lld: cannot make its folder: %s",
 				    id, strerror(errno));
 	return 0;

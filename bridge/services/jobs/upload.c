@@ -13,6 +13,7 @@
 #include <zlib.h>
 
 #include "../../util/log.h"
+#include "../../util/fsutil.h"
 
 #define UP_PATH_MAX 1024
 #define UP_NAME_KEEP 64 /* characters of the sanitized key kept in a part file's name */
@@ -46,25 +47,6 @@ bool lb_upload_method(const char *method)
 	return lb_upload_find(method) != NULL;
 }
 
-/* mkdir -p with mode; 0 or -1 with errno. */
-static int make_dirs(const char *dir, mode_t mode)
-{
-	char path[UP_PATH_MAX];
-	size_t n = strlen(dir);
-
-	if (n >= sizeof path)
-		return errno = ENAMETOOLONG, -1;
-	memcpy(path, dir, n + 1);
-	for (char *p = path + 1; *p; p++)
-		if (*p == '/') {
-			*p = '\0';
-			if (mkdir(path, mode) < 0 && errno != EEXIST)
-				return -1;
-			*p = '/';
-		}
-	return mkdir(path, mode) < 0 && errno != EEXIST ? -1 : 0;
-}
-
 lb_uploads *lb_uploads_new(const char *dir, int64_t expiry_ns, lb_error *err)
 {
 	lb_uploads *u = calloc(1, sizeof *u);
@@ -79,7 +61,7 @@ lb_uploads *lb_uploads_new(const char *dir, int64_t expiry_ns, lb_error *err)
 		lb_error_set(err, LB_ERR_INTERNAL, "uploads: the directory name is too long");
 		goto fail;
 	}
-	if (make_dirs(u->dir, 0750) < 0) {
+	if (lb_mkdirs(u->dir, 0750) < 0) {
 		lb_error_set(err, LB_ERR_INTERNAL, "cannot create the upload directory %s: %s",
 			     u->dir, strerror(errno));
 		goto fail;

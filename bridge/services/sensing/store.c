@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "../../util/log.h"
+#include "../../util/fsutil.h"
 
 struct lb_store {
 	sqlite3 *db;
@@ -28,25 +29,6 @@ static const char schema[] =
     " dir TEXT NOT NULL, spec TEXT NOT NULL);"
     "UPDATE recording SET state = 'interrupted' WHERE state = 'recording';";
 
-/* mkdir -p; 0 or -1 with errno. */
-static int make_dirs(const char *dir)
-{
-	char path[512];
-	size_t n = strlen(dir);
-
-	if (n >= sizeof path)
-		return errno = ENAMETOOLONG, -1;
-	memcpy(path, dir, n + 1);
-	for (char *p = path + 1; *p; p++)
-		if (*p == '/') {
-			*p = '\0';
-			if (mkdir(path, 0755) < 0 && errno != EEXIST)
-				return -1;
-			*p = '/';
-		}
-	return mkdir(path, 0755) < 0 && errno != EEXIST ? -1 : 0;
-}
-
 lb_store *lb_store_new(const char *dir, lb_error *err)
 {
 	lb_store *st = calloc(1, sizeof *st);
@@ -56,7 +38,7 @@ lb_store *lb_store_new(const char *dir, lb_error *err)
 		lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
 		return NULL;
 	}
-	if (make_dirs(dir) < 0) {
+	if (lb_mkdirs(dir, 0755) < 0) {
 		lb_error_set(err, LB_ERR_INTERNAL, "cannot create the data directory %s: %s", dir,
 			     strerror(errno));
 		goto fail;

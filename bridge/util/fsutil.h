@@ -1,0 +1,11 @@
+/* fsutil.h - small file-system helpers the stores share. */
+#ifndef LB_FSUTIL_H
+#define LB_FSUTIL_H
+
+#include <sys/types.h>
+
+/* mkdir -p: dir and every missing parent, each with mode. 0, or -1 with errno set
+ * (ENAMETOOLONG for a path of 1024 bytes or more). */
+int lb_mkdirs(const char *dir, mode_t mode);
+
+#endif
