@@ -75,14 +75,33 @@ static int stream_rebuild_prefix(lb_device *dev, lb_stream *s)
 	return 0;
 }
 
+/* Whether name is one or more non-empty segments of LB_NAME_CHARS joined by '/' ("acc",
+ * "event/button"). */
+static bool stream_name_ok(const char *name)
+{
+	size_t n;
+
+	if (!name || !*name)
+		return false;
+	for (;;) {
+		n = strspn(name, LB_NAME_CHARS);
+		if (n == 0)
+			return false;
+		if (name[n] == '\0')
+			return true;
+		if (name[n] != '/')
+			return false;
+		name += n + 1;
+	}
+}
+
 int lb_device_add_stream(lb_device *dev, const char *name, const char *quantity, const char *unit,
 			 lb_sample_type type, double rate)
 {
 	lb_stream *s = NULL;
 	json_t *base;
 
-	if (dev->nstreams >= LB_MAX_STREAMS || !name || !*name || strlen(name) >= sizeof s->name ||
-	    strspn(name, LB_NAME_CHARS) != strlen(name))
+	if (dev->nstreams >= LB_MAX_STREAMS || !stream_name_ok(name) || strlen(name) >= sizeof s->name)
 		return LB_EINVAL; /* topics promise [A-Za-z0-9._-] segments */
 	/* room for the streams it has, not LB_MAX_STREAMS of them: most devices have a few, and an
 	 * idle bridge keeps its memory small (streams are declared in open(), before the main loop
@@ -388,6 +407,11 @@ json_t *lb_device_describe(lb_device *dev)
 			    dev->driver->config_get ? dev->driver->config_get(dev) : json_object());
 	json_object_set_new(d, "limits",
 			    dev->driver->limits_get ? dev->driver->limits_get(dev) : json_object());
+	if (dev->driver->describe) {
+		json_t *k = dev->driver->describe(dev);
+		if (k)
+			json_object_set_new(d, dev->spec.kind, k);
+	}
 	return d;
 }
 

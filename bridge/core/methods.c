@@ -448,7 +448,7 @@ static int m_lease_acquire(lb_server *s, lb_call *c, json_t **result, lb_error *
 			     c->now.mono, &l, err) < 0)
 		return LB_EFAIL;
 	*result = srv_lease_json(s, d->spec.id, c->now.mono);
-	srv_publish_device_event(s, "changed", d);
+	srv_lease_changed(s, d->spec.id, false);
 	return 0;
 }
 
@@ -462,7 +462,7 @@ static int m_lease_release(lb_server *s, lb_call *c, json_t **result, lb_error *
 	    lb_lease_release(srv_leases(s), d->spec.id, &c->client, c->now.mono, err) < 0)
 		return LB_EFAIL;
 	*result = json_null();
-	srv_publish_device_event(s, "changed", d);
+	srv_lease_changed(s, d->spec.id, true);
 	return 0;
 }
 

@@ -953,7 +953,7 @@ static void on_lease_released(const char *device, void *arg)
 
 	lb_info("lease on %s released", device);
 	if (d)
-		srv_publish_device_event(s, "changed", d);
+		srv_lease_changed(s, device, true);
 }
 
 static void close_conn(lb_server *s, int fd, const char *sock, const char *why);

@@ -82,6 +82,12 @@ typedef struct lb_service {
 	 */
 	int (*permit)(lb_server *s, lb_device *d, const char *cmd, const json_t *params,
 		      lb_error *err);
+	/*
+	 * Device d's lease changed: taken or renewed (ended false: lb_lease_find says by whom), or
+	 * ended (released, expired, taken from its holder's dead connection; ended true). A robot
+	 * left moving by a group that is gone stops here.
+	 */
+	void (*lease_changed)(lb_server *s, lb_device *d, bool ended);
 	/* The LB_CAP_* this service gives device d (the print queue: job and upload for
 	 * printers); 0 for none. */
 	unsigned (*device_caps)(lb_server *s, lb_device *d);
@@ -160,6 +166,16 @@ int srv_permit(lb_server *s, lb_device *d, const char *cmd, const json_t *params
  * LB_EGONE when it is not open; LB_EFAIL when the hook failed (its thread still finishes).
  */
 int srv_halt(lb_server *s, lb_device *d, const char *who);
+
+/* Tell every service that device id's lease changed (service.h lease_changed); an unknown id
+ * is ignored. Publishes the device's "changed" event too. */
+void srv_lease_changed(lb_server *s, const char *id, bool ended);
+
+/* The live lease on device id, or NULL. */
+const lb_lease *srv_lease_find(lb_server *s, const char *id, int64_t now);
+
+/* End device id's lease, whoever holds it (the device is gone); its services are told. */
+void srv_lease_drop(lb_server *s, const char *id, int64_t now);
 /* Publish data (borrowed) on a bridge topic with its own sequence counter. */
 void srv_publish_json(lb_server *s, const char *topic, uint64_t *seq, json_t *data);
 

@@ -194,3 +194,37 @@ void srv_devices_ready(lb_server *s)
 				if (v[i]->device_ready)
 					v[i]->device_ready(s, s->dev[k]);
 }
+
+void srv_lease_changed(lb_server *s, const char *id, bool ended)
+{
+	size_t n;
+	const lb_service *const *v = lb_services(&n);
+	lb_device *d = srv_find_device(s, id);
+
+	if (!d)
+		return;
+	for (size_t i = 0; i < n; i++)
+		if (v[i]->lease_changed)
+			v[i]->lease_changed(s, d, ended);
+	srv_publish_device_event(s, "changed", d);
+}
+
+const lb_lease *srv_lease_find(lb_server *s, const char *id, int64_t now)
+{
+	return lb_lease_find(&s->leases, id, now);
+}
+
+void srv_lease_drop(lb_server *s, const char *id, int64_t now)
+{
+	const lb_lease *l = lb_lease_find(&s->leases, id, now);
+	lb_error err;
+
+	if (!l)
+		return;
+	lb_client holder = l->holder;
+	holder.role = LB_ROLE_TEACHER; /* as a teacher would: whoever holds it */
+	if (lb_lease_release(&s->leases, id, &holder, now, &err) == 0) {
+		lb_info("lease on %s released: the device is gone", id);
+		srv_lease_changed(s, id, true);
+	}
+}

@@ -41,7 +41,8 @@ const char *lb_device_stream_unit(const lb_device *dev, int i);
 
 /*
  * Declare a stream (in open()); returns its index, or LB_EINVAL when there are too many or the
- * name is not made of LB_NAME_CHARS. The topic is kind/id/name/.
+ * name is not segments of LB_NAME_CHARS joined by '/' ("acc", "event/clap"). The topic is
+ * kind/id/name/.
  */
 int lb_device_add_stream(lb_device *dev, const char *name, const char *quantity, const char *unit,
 			 lb_sample_type type, double rate);

@@ -132,6 +132,9 @@ struct lb_driver {
 	/* The device's real limits as a new JSON object ({"rate": {"min":1,"max":1000}}); or NULL.
 	 */
 	json_t *(*limits_get)(lb_device *dev);
+	/* What the device's kind says about it, as a new object the description carries under the
+	 * kind's name: a robot's languages, outputs and wheels (sdk/robot.h). NULL: nothing. */
+	json_t *(*describe)(lb_device *dev);
 	/* Change one setting; 0 or negative with err set (LB_ERR_INVALID_PARAMS,
 	 * _NOT_SUPPORTED...). */
 	int (*config_set)(lb_device *dev, const char *key, const json_t *value, lb_error *err);

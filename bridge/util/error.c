@@ -46,6 +46,8 @@ const char *lb_error_name(int code)
 	case LB_ERR_TIMEOUT: return "timeout";
 	case LB_ERR_TOO_LARGE: return "too_large";
 	case LB_ERR_ROOM_STOPPED: return "room_stopped";
+	case LB_ERR_PROGRAM: return "program_error";
+	case LB_ERR_FIRMWARE: return "wrong_firmware";
 	default: return "error";
 	}
 }

@@ -134,8 +134,12 @@ static rec_file *file_for(recording *r, const char *topic, const json_t *h)
 	stream = dev ? strchr(dev + 1, '/') : NULL;
 	if (!dev || !stream)
 		return NULL;
-	snprintf(name, sizeof name, "%.*s_%.*s", (int)(stream - dev - 1), dev + 1,
-		 (int)strcspn(stream + 1, "/"), stream + 1);
+	/* a stream of several segments (robot/r1/event/clap/) -> r1_event-clap.csv */
+	n = snprintf(name, sizeof name, "%.*s_%.*s", (int)(stream - dev - 1), dev + 1,
+		     (int)(strlen(stream + 1) - (stream[strlen(stream) - 1] == '/')), stream + 1);
+	for (char *p = strchr(name, '_'); n > 0 && p && *p; p++)
+		if (*p == '/')
+			*p = '-';
 	snprintf(path, sizeof path, "%s/%s.csv", r->dir, name);
 	f = &r->files[r->nfiles];
 	f->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
