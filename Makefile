@@ -1,8 +1,8 @@
 # labbridge - build, run and test. `make run` and `make test` install what is missing first.
 
 # Debian 12 packages: what the build needs, and what the tests need on top.
-BUILD_PKGS := gcc make pkg-config libzmq3-dev libjansson-dev libinih-dev libserialport-dev libmodbus-dev \
-              libusb-1.0-0-dev libsqlite3-dev zlib1g-dev
+BUILD_PKGS := gcc g++ make pkg-config libzmq3-dev libjansson-dev libinih-dev libserialport-dev libmodbus-dev \
+              libusb-1.0-0-dev libsqlite3-dev zlib1g-dev aseba locales
 TEST_PKGS  := $(BUILD_PKGS) gdb clang libclang-rt-14-dev valgrind python3-zmq python3-websocket \
               python3-matplotlib umockdev python3-pymodbus socat libsimavr-dev libelf-dev gcc-avr \
               avr-libc arduino-core-avr npm
@@ -19,14 +19,21 @@ SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-re
 # (-MMD), with an empty rule per header (-MP) so that a deleted header does not break the build;
 # the .d files are included at the end. A header change rebuilds what includes it, and only that.
 DEP     = -MMD -MP
-PKG_CFLAGS = $(shell pkg-config --cflags $(LIBS) 2>/dev/null)
-PKG_LIBS   = $(shell pkg-config --libs $(LIBS) 2>/dev/null) -lm -lpthread
+PKG_CFLAGS = $(shell pkg-config --cflags $(LIBS) 2>/dev/null) -isystem /usr/include/aseba
+# Debian's Aseba (package aseba): its compiler (C++) for the Thymio driver, its VM for the Thymio
+# emulator; static libraries only, linked whole programs with libstdc++.
+ASEBA_LIBS := /usr/lib/libasebacompiler.a /usr/lib/libasebacommon.a /usr/lib/libasebavmbuffer.a \
+              /usr/lib/libasebavm.a
+PKG_LIBS   = $(shell pkg-config --libs $(LIBS) 2>/dev/null) $(ASEBA_LIBS) -lstdc++ -lm -lpthread
+CXX     ?= g++
+CXXSTD  := -std=c++17 -isystem /usr/include/aseba
+CXXWARN := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 
 # bridge/: the core, the driver SDK, small utilities, the services (one folder each), the simulated
 # lab's scaffolding; labctl apart (bridge/README.md). No file is listed by hand.
 CORE_SRC   := $(filter-out bridge/core/main.c,$(wildcard bridge/core/*.c bridge/sdk/*.c bridge/util/*.c \
                 bridge/services/*/*.c bridge/sim/*.c))
-DRIVER_SRC := $(wildcard drivers/*/*.c)
+DRIVER_SRC := $(wildcard drivers/*/*.c drivers/*/*.cc)
 PROTO_SRC  := $(wildcard protocols/*.c)
 DAEMON_SRC := bridge/core/main.c $(CORE_SRC) $(DRIVER_SRC) $(PROTO_SRC)
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
@@ -48,11 +55,16 @@ test-deps:
 	@./udev/install-deps $(TEST_PKGS)
 
 # Release builds: one object per source (build/obj/), each with its header dependencies.
-REL_OBJ := $(patsubst %.c,build/obj/%.o,$(DAEMON_SRC))
+REL_OBJ := $(patsubst %.cc,build/obj/%.o,$(patsubst %.c,build/obj/%.o,$(DAEMON_SRC)))
 
 build/obj/%.o: %.c build/obj/%.d
 	@mkdir -p $(dir $@)
 	$(CC) $(CSTD) $(WARN) $(CFLAGS) $(DEP) $(PKG_CFLAGS) -c -o $@ $<
+
+# C++ sources (drivers/thymio/compile.cc: the Aseba compiler's C interface)
+build/obj/%.o: %.cc build/obj/%.d
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXSTD) $(CXXWARN) $(CFLAGS) $(DEP) -c -o $@ $<
 
 build/labbridge: $(REL_OBJ) | build
 	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
@@ -68,7 +80,12 @@ build/watch: build/obj/examples/c/watch.o | build
 # Sanitized builds for the tests: every source compiled once, the daemon and each unit test
 # linked from the same objects (object files, not an archive: the drivers' registration sections
 # must all be linked in).
-ASAN_OBJ := $(patsubst %.c,build/asan/obj/%.o,$(CORE_SRC) $(DRIVER_SRC) $(PROTO_SRC))
+ASAN_OBJ := $(patsubst %.cc,build/asan/obj/%.o,$(patsubst %.c,build/asan/obj/%.o,$(CORE_SRC) $(DRIVER_SRC) \
+              $(PROTO_SRC)))
+
+build/asan/obj/%.o: %.cc build/asan/obj/%.d
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXSTD) $(CXXWARN) -O1 -g $(SAN) $(DEP) -c -o $@ $<
 
 build/asan/obj/%.o: %.c build/asan/obj/%.d
 	@mkdir -p $(dir $@)

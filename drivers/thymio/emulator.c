@@ -1,0 +1,506 @@
+/* emulator.c - a Thymio II as an Aseba node on a pseudo-terminal, running Debian's Aseba VM. */
+#include "emulator.h"
+
+#include <errno.h>
+#include <math.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* libasebavm is built with ASEBA_ASSERT: it calls AsebaAssert, declared under that name */
+#define ASEBA_ASSERT
+#include <common/consts.h>
+#include <transport/buffer/vm-buffer.h>
+#include <vm/natives.h>
+#include <vm/vm.h>
+
+#include "../../bridge/sim/ptyboard.h"
+#include "../../bridge/util/clock.h"
+#include "../../protocols/aseba.h"
+
+#define EMU_BYTECODE 1534 /* the Thymio II's bytecode, stack and variables (firmware 14) */
+#define EMU_STACK 32
+#define EMU_VARIABLES 620
+#define TICK_NS 10000000LL
+
+/* The Thymio II's named variables, in memory order (firmware 14's description). */
+static const AsebaVMDescription emu_description = {
+    "thymio-II",
+    {{1, "_id"},
+     {1, "event.source"},
+     {32, "event.args"},
+     {2, "_fwversion"},
+     {1, "_productId"},
+     {5, "buttons._raw"},
+     {1, "button.backward"},
+     {1, "button.left"},
+     {1, "button.center"},
+     {1, "button.forward"},
+     {1, "button.right"},
+     {5, "buttons._mean"},
+     {5, "buttons._noise"},
+     {7, "prox.horizontal"},
+     {7, "prox.comm.rx._payloads"},
+     {7, "prox.comm.rx._intensities"},
+     {1, "prox.comm.rx"},
+     {1, "prox.comm.tx"},
+     {2, "prox.ground.ambiant"},
+     {2, "prox.ground.reflected"},
+     {2, "prox.ground.delta"},
+     {1, "motor.left.target"},
+     {1, "motor.right.target"},
+     {2, "_vbat"},
+     {2, "_imot"},
+     {1, "motor.left.speed"},
+     {1, "motor.right.speed"},
+     {1, "motor.left.pwm"},
+     {1, "motor.right.pwm"},
+     {2, "_integrator"},
+     {3, "acc"},
+     {3, "leds.top"},
+     {3, "leds.bottom.left"},
+     {3, "leds.bottom.right"},
+     {8, "leds.circle"},
+     {1, "temperature"},
+     {1, "rc5.address"},
+     {1, "rc5.command"},
+     {1, "mic.intensity"},
+     {1, "mic.threshold"},
+     {1, "mic._mean"},
+     {2, "timer.period"},
+     {1, "acc._tap"},
+     {1, "sound.freq"},
+     {0, NULL}}};
+
+/* Addresses of the variables the world writes (computed from the table above at start). */
+typedef struct emu_addr {
+	uint16_t id, fw, product, buttons, prox, ground_delta, target, speed, acc, leds_top, temp,
+	    sound;
+} emu_addr;
+
+static const AsebaLocalEventDescription emu_events[] = {
+    {"button.backward", "Backward button status changed"},
+    {"button.left", "Left button status changed"},
+    {"button.center", "Center button status changed"},
+    {"button.forward", "Forward button status changed"},
+    {"button.right", "Right button status changed"},
+    {"buttons", "Buttons values updated"},
+    {"prox", "Proximity values updated"},
+    {"tap", "A tap is detected"},
+    {"acc", "Accelerometer values updated"},
+    {"motor", "Motor timer"},
+    {"timer0", "Timer 0"},
+    {"timer1", "Timer 1"},
+    {NULL, NULL}};
+
+enum { EV_BUTTONS = 5, EV_PROX = 6, EV_ACC = 8, EV_MOTOR = 9, EV_TIMER0 = 10, EV_TIMER1 = 11 };
+
+static void native_leds_top(AsebaVMState *vm);
+static void native_sound_freq(AsebaVMState *vm);
+
+static const AsebaNativeFunctionDescription native_leds_top_desc = {
+    "leds.top",
+    "Set the top RGB LED (0..32 each)",
+    {{1, "red"}, {1, "green"}, {1, "blue"}, {0, NULL}}};
+static const AsebaNativeFunctionDescription native_sound_freq_desc = {
+    "sound.freq",
+    "Play a frequency (Hz) for a duration (1/60 s)",
+    {{1, "Hz"}, {1, "ds"}, {0, NULL}}};
+
+static const AsebaNativeFunctionDescription *const emu_natives_desc[] = {
+    ASEBA_NATIVES_STD_DESCRIPTIONS, &native_leds_top_desc, &native_sound_freq_desc, NULL};
+
+static const AsebaNativeFunctionPointer emu_natives[] = {ASEBA_NATIVES_STD_FUNCTIONS,
+							 native_leds_top, native_sound_freq};
+
+struct thymio_emu {
+	lb_pty_board b;
+	AsebaVMState vm; /* first touched under vm_lock only */
+	uint16_t bytecode[EMU_BYTECODE];
+	int16_t variables[EMU_VARIABLES];
+	int16_t stack[EMU_STACK];
+	emu_addr a;
+	/* the frame AsebaGetBuffer hands to vm-buffer: type and payload */
+	uint8_t in[ASEBA_MAX_PAYLOAD + 2];
+	uint16_t in_len, in_source;
+	int reboot; /* REBOOT received: reinitialise after the message */
+	atomic_int fault;
+	uint64_t rng;
+	/* what a probe sees */
+	atomic_int probe_leds[3], probe_sound, probe_target[2], probe_running;
+};
+
+/* libasebavm's callbacks are global and vm-buffer keeps one static buffer: one VM at a time. */
+static pthread_mutex_t vm_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* The emulator a VM belongs to. */
+static thymio_emu *emu_of(AsebaVMState *vm)
+{
+	return (thymio_emu *)((char *)vm - offsetof(thymio_emu, vm));
+}
+
+static uint64_t next_rand(thymio_emu *e)
+{
+	e->rng ^= e->rng << 13;
+	e->rng ^= e->rng >> 7;
+	e->rng ^= e->rng << 17;
+	return e->rng;
+}
+
+/* Write all of buf to the host (the pty may be full or closed: what does not go is lost, as on
+ * a USB line nobody reads). */
+static void emu_write(thymio_emu *e, const uint8_t *buf, size_t len)
+{
+	size_t off = 0;
+	int tries = 0;
+
+	while (off < len && tries < 50) {
+		ssize_t n = write(e->b.master, buf + off, len - off);
+		if (n > 0) {
+			off += (size_t)n;
+		} else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+			struct pollfd p = {e->b.master, POLLOUT, 0};
+			poll(&p, 1, 10);
+			tries++;
+		} else {
+			return;
+		}
+	}
+}
+
+/* vm-buffer's transport: a frame (length, source, then type and payload) to the host. */
+void AsebaSendBuffer(AsebaVMState *vm, const uint8_t *data, uint16_t length)
+{
+	thymio_emu *e = emu_of(vm);
+	uint8_t frame[ASEBA_MAX_FRAME + 8];
+	uint16_t plen = length >= 2 ? (uint16_t)(length - 2) : 0;
+	size_t n = 0;
+	int fault = atomic_load(&e->fault);
+
+	if (fault == THYMIO_EMU_SILENT || length < 2 || length > ASEBA_MAX_PAYLOAD + 2)
+		return;
+	if (fault == THYMIO_EMU_GARBAGE) {
+		frame[n++] = (uint8_t)next_rand(e);
+		frame[n++] = (uint8_t)next_rand(e);
+	}
+	frame[n++] = (uint8_t)(plen & 0xFF);
+	frame[n++] = (uint8_t)(plen >> 8);
+	frame[n++] = (uint8_t)(vm->nodeId & 0xFF);
+	frame[n++] = (uint8_t)(vm->nodeId >> 8);
+	memcpy(frame + n, data, length);
+	n += length;
+	emu_write(e, frame, n);
+}
+
+/* vm-buffer's transport: the frame waiting (once), as type and payload. */
+uint16_t AsebaGetBuffer(AsebaVMState *vm, uint8_t *data, uint16_t maxLength, uint16_t *source)
+{
+	thymio_emu *e = emu_of(vm);
+	uint16_t n = e->in_len;
+
+	if (!n || n > maxLength)
+		return 0;
+	memcpy(data, e->in, n);
+	*source = e->in_source;
+	e->in_len = 0;
+	return n;
+}
+
+const AsebaVMDescription *AsebaGetVMDescription(AsebaVMState *vm)
+{
+	(void)vm;
+	return &emu_description;
+}
+
+const AsebaLocalEventDescription *AsebaGetLocalEventsDescriptions(AsebaVMState *vm)
+{
+	(void)vm;
+	return emu_events;
+}
+
+const AsebaNativeFunctionDescription *const *AsebaGetNativeFunctionsDescriptions(AsebaVMState *vm)
+{
+	(void)vm;
+	return emu_natives_desc;
+}
+
+/* A native call from the bytecode: the id is the index in the description's natives. */
+void AsebaNativeFunction(AsebaVMState *vm, uint16_t id)
+{
+	if (id < sizeof emu_natives / sizeof emu_natives[0])
+		emu_natives[id](vm);
+	else
+		AsebaVMEmitNodeSpecificError(vm, "unknown native function");
+}
+
+/* leds.top(red, green, blue): the arguments are addresses of variables (natives.h). */
+static void native_leds_top(AsebaVMState *vm)
+{
+	thymio_emu *e = emu_of(vm);
+
+	for (int i = 0; i < 3; i++) {
+		int16_t v = vm->variables[AsebaNativePopArg(vm)];
+		vm->variables[e->a.leds_top + i] = v < 0 ? 0 : v > 32 ? 32 : v;
+	}
+}
+
+/* sound.freq(Hz, ds): what the speaker plays is shown in the sound.freq variable. */
+static void native_sound_freq(AsebaVMState *vm)
+{
+	thymio_emu *e = emu_of(vm);
+	int16_t hz = vm->variables[AsebaNativePopArg(vm)];
+
+	(void)AsebaNativePopArg(vm);
+	vm->variables[e->a.sound] = hz;
+}
+
+/* Flash, bootloader, sleep: the emulated robot has none of them (as asebadummynode). */
+void AsebaWriteBytecode(AsebaVMState *vm)
+{
+	(void)vm;
+}
+
+void AsebaResetIntoBootloader(AsebaVMState *vm)
+{
+	emu_of(vm)->reboot = 1; /* REBOOT: the robot restarts */
+}
+
+void AsebaPutVmToSleep(AsebaVMState *vm)
+{
+	(void)vm;
+}
+
+/* The VM found its bytecode wrong (stack, bounds): the firmware stops it with an error. */
+void AsebaAssert(AsebaVMState *vm, AsebaAssertReason reason)
+{
+	char msg[48];
+
+	snprintf(msg, sizeof msg, "VM assertion %d", (int)reason);
+	AsebaVMEmitNodeSpecificError(vm, msg);
+}
+
+/* The address of a named variable of the description (0 if absent: never, for ours). */
+static uint16_t var_addr(const char *name)
+{
+	uint16_t addr = 0;
+
+	for (int i = 0; emu_description.variables[i].size; i++) {
+		if (strcmp(emu_description.variables[i].name, name) == 0)
+			return addr;
+		addr += emu_description.variables[i].size;
+	}
+	return 0;
+}
+
+/* Power-on: an empty program, the variables zeroed but the firmware's own. */
+static void emu_boot(thymio_emu *e)
+{
+	e->vm.nodeId = THYMIO_EMU_NODE_ID;
+	e->vm.bytecode = e->bytecode;
+	e->vm.bytecodeSize = EMU_BYTECODE;
+	e->vm.variables = e->variables;
+	e->vm.variablesSize = EMU_VARIABLES;
+	e->vm.stack = e->stack;
+	e->vm.stackSize = EMU_STACK;
+	AsebaVMInit(&e->vm);
+	e->variables[e->a.id] = THYMIO_EMU_NODE_ID;
+	e->variables[e->a.fw] = 14;
+	e->variables[e->a.product] = 8;
+	e->variables[e->a.temp] = 245;
+	e->reboot = 0;
+}
+
+/* Handle one frame from the host as the firmware does (vm-buffer, vm.c). Under vm_lock. */
+static void emu_frame(thymio_emu *e, const aseba_frame *f)
+{
+	if (f->len + 2 > sizeof e->in)
+		return;
+	e->in[0] = (uint8_t)(f->type & 0xFF);
+	e->in[1] = (uint8_t)(f->type >> 8);
+	memcpy(e->in + 2, f->payload, f->len);
+	if (f->type >= 0x8000 && AsebaVMShouldDropPacket(&e->vm, f->source, e->in))
+		return;
+	e->in_len = (uint16_t)(f->len + 2);
+	e->in_source = f->source;
+	AsebaProcessIncomingEvents(&e->vm);
+	e->in_len = 0;
+	if (e->reboot)
+		emu_boot(e);
+}
+
+/* Whether the VM runs freely and may take a new event. */
+static int emu_can_fire(const thymio_emu *e)
+{
+	return AsebaMaskIsClear(e->vm.flags, ASEBA_VM_STEP_BY_STEP_MASK) &&
+	       AsebaMaskIsClear(e->vm.flags, ASEBA_VM_EVENT_ACTIVE_MASK);
+}
+
+/* One tick of the world (t: seconds since start, tick: its number): sensors, motors, events,
+ * then the VM runs. Under vm_lock. */
+static void emu_tick(thymio_emu *e, double t, unsigned long tick)
+{
+	int16_t *v = e->variables;
+	int ev = -1;
+
+	for (int i = 0; i < 7; i++)
+		v[e->a.prox + i] = 0;
+	/* an obstacle in front, coming and going every 4 s */
+	v[e->a.prox + 2] = (int16_t)(t - 4 * floor(t / 4) < 2 ? 3000 + 1000 * sin(t * 3) : 0);
+	v[e->a.ground_delta] = 720;
+	v[e->a.ground_delta + 1] = 705;
+	v[e->a.acc] = 0;
+	v[e->a.acc + 1] = 0;
+	v[e->a.acc + 2] = 22; /* 1 g is about 21.5 units */
+	for (int m = 0; m < 2; m++) {
+		int target = v[e->a.target + m], speed = v[e->a.speed + m];
+		if (target > 500)
+			target = 500;
+		if (target < -500)
+			target = -500;
+		v[e->a.speed + m] = (int16_t)(speed + (target - speed) / 3);
+	}
+	if (emu_can_fire(e)) {
+		if (tick % 10 == 0)
+			ev = EV_PROX;
+		else if (tick % 5 == 2)
+			ev = EV_BUTTONS;
+		else if (tick % 6 == 3)
+			ev = EV_ACC;
+		else
+			ev = EV_MOTOR;
+		AsebaVMSetupEvent(&e->vm, (uint16_t)(ASEBA_EVENT_LOCAL_EVENTS_START - ev));
+	}
+	AsebaVMRun(&e->vm, 1000);
+	(void)EV_TIMER0, (void)EV_TIMER1;
+	for (int i = 0; i < 3; i++)
+		atomic_store(&e->probe_leds[i], v[e->a.leds_top + i]);
+	atomic_store(&e->probe_sound, v[e->a.sound]);
+	atomic_store(&e->probe_target[0], v[e->a.target]);
+	atomic_store(&e->probe_target[1], v[e->a.target + 1]);
+	atomic_store(&e->probe_running,
+		     AsebaMaskIsClear(e->vm.flags, ASEBA_VM_STEP_BY_STEP_MASK) ? 1 : 0);
+}
+
+static void *emu_thread(void *arg)
+{
+	thymio_emu *e = arg;
+	aseba_parser parser;
+	int64_t t0 = lb_clock_ns(CLOCK_MONOTONIC), next_tick = t0;
+	unsigned long tick = 0;
+
+	memset(&parser, 0, sizeof parser);
+	while (!lb_pty_board_stopping(&e->b)) {
+		struct pollfd p = {e->b.master, POLLIN, 0};
+		int64_t now = lb_clock_ns(CLOCK_MONOTONIC), wait_ns = next_tick - now;
+		struct timespec ts;
+
+		if (wait_ns < 0)
+			wait_ns = 0;
+		ts.tv_sec = wait_ns / 1000000000LL;
+		ts.tv_nsec = wait_ns % 1000000000LL;
+		if (ppoll(&p, 1, &ts, NULL) < 0 && errno != EINTR)
+			break;
+		if (p.revents & POLLHUP) {
+			/* nobody has the port open: the robot keeps running, unheard */
+			struct timespec nap = {0, 20000000};
+			memset(&parser, 0, sizeof parser);
+			nanosleep(&nap, NULL);
+		} else if (p.revents & POLLIN) {
+			uint8_t buf[1024];
+			ssize_t n = read(e->b.master, buf, sizeof buf);
+			size_t off = 0;
+			while (n > 0 && off < (size_t)n) {
+				aseba_frame f;
+				size_t used = 0;
+				int rc = aseba_parse(&parser, buf + off, (size_t)n - off, &used, &f);
+				off += used;
+				if (rc == 1 && atomic_load(&e->fault) != THYMIO_EMU_SILENT) {
+					pthread_mutex_lock(&vm_lock);
+					emu_frame(e, &f);
+					pthread_mutex_unlock(&vm_lock);
+				}
+				if (rc <= 0 && used == 0)
+					break;
+			}
+		}
+		now = lb_clock_ns(CLOCK_MONOTONIC);
+		if (now >= next_tick) {
+			pthread_mutex_lock(&vm_lock);
+			emu_tick(e, (double)(now - t0) / 1e9, tick++);
+			pthread_mutex_unlock(&vm_lock);
+			next_tick += TICK_NS;
+			if (next_tick < now)
+				next_tick = now + TICK_NS;
+		}
+	}
+	return NULL;
+}
+
+thymio_emu *thymio_emu_new(lb_error *err)
+{
+	thymio_emu *e = calloc(1, sizeof *e);
+
+	if (!e) {
+		lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
+		return NULL;
+	}
+	e->rng = 0x9E3779B97F4A7C15ULL;
+	e->a.id = var_addr("_id");
+	e->a.fw = var_addr("_fwversion");
+	e->a.product = var_addr("_productId");
+	e->a.buttons = var_addr("button.backward");
+	e->a.prox = var_addr("prox.horizontal");
+	e->a.ground_delta = var_addr("prox.ground.delta");
+	e->a.target = var_addr("motor.left.target");
+	e->a.speed = var_addr("motor.left.speed");
+	e->a.acc = var_addr("acc");
+	e->a.leds_top = var_addr("leds.top");
+	e->a.temp = var_addr("temperature");
+	e->a.sound = var_addr("sound.freq");
+	pthread_mutex_lock(&vm_lock);
+	emu_boot(e);
+	pthread_mutex_unlock(&vm_lock);
+	if (lb_pty_board_start(&e->b, 1, emu_thread, e, err) < 0) {
+		free(e);
+		return NULL;
+	}
+	return e;
+}
+
+const char *thymio_emu_path(const thymio_emu *e)
+{
+	return e->b.path;
+}
+
+void thymio_emu_set_fault(thymio_emu *e, thymio_emu_fault fault)
+{
+	atomic_store(&e->fault, (int)fault);
+}
+
+void thymio_emu_probe_state(thymio_emu *e, thymio_emu_probe *out)
+{
+	for (int i = 0; i < 3; i++)
+		out->leds_top[i] = atomic_load(&e->probe_leds[i]);
+	out->sound_freq = atomic_load(&e->probe_sound);
+	out->motor_target[0] = atomic_load(&e->probe_target[0]);
+	out->motor_target[1] = atomic_load(&e->probe_target[1]);
+	out->running = atomic_load(&e->probe_running);
+}
+
+void thymio_emu_destroy(thymio_emu **pe)
+{
+	thymio_emu *e;
+
+	if (!pe || !*pe)
+		return;
+	e = *pe;
+	lb_pty_board_stop(&e->b);
+	free(e);
+	*pe = NULL;
+}
