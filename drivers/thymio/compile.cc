@@ -174,9 +174,8 @@ static int compile_cpp(const aseba_desc *d, const thymio_event_decl *events, siz
 	return 0;
 }
 
-extern "C" int thymio_compile(const aseba_desc *d, const thymio_event_decl *events,
-			      size_t nevents, const char *source, size_t max_words,
-			      thymio_compiled *out)
+extern "C" int thymio_compile(const aseba_desc *d, const thymio_event_decl *events, size_t nevents,
+			      const char *source, size_t max_words, thymio_compiled *out)
 {
 	memset(out, 0, sizeof *out);
 	try {

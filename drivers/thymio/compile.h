@@ -5,11 +5,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../../protocols/aseba.h"
-
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+#include "../../protocols/aseba.h" /* C declarations, also from C++ */
 
 /* A global (user) event the program may emit or handle: its id is its index in the list. */
 typedef struct thymio_event_decl {

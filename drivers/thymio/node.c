@@ -122,11 +122,8 @@ void thymio_node_take(thymio_node *n, const aseba_frame *f, thymio_note *note)
 		n->flags = ASEBA_VM_STEP_BY_STEP;
 		n->state_known = 1;
 		return;
-	case ASEBA_MSG_DISCONNECTED:
-		note->kind = THYMIO_NOTE_DISCONNECTED;
-		return;
-	default:
-		break;
+	case ASEBA_MSG_DISCONNECTED: note->kind = THYMIO_NOTE_DISCONNECTED; return;
+	default: break;
 	}
 	if (m.type <= ASEBA_MSG_USER_MAX) {
 		note->kind = THYMIO_NOTE_USER_EVENT;
@@ -147,7 +144,7 @@ void thymio_node_take(thymio_node *n, const aseba_frame *f, thymio_note *note)
 void thymio_node_want(thymio_node *n, uint16_t start, uint16_t count)
 {
 	for (size_t a = start; a < (size_t)start + count && a < THYMIO_MAX_VARS; a++)
-		n->fresh[a / 8] &= (uint8_t)~(1u << (a % 8));
+		n->fresh[a / 8] &= (uint8_t) ~(1u << (a % 8));
 }
 
 /* Whether the range arrived since (see node.h); a range beyond the mirror never does. */
@@ -207,4 +204,65 @@ int16_t thymio_speed_target(double v)
 	if (v < -1)
 		v = -1;
 	return (int16_t)lround(v * 500);
+}
+
+/* Append bytes (see node.h); the caller keeps what did not fit for later. */
+size_t thymio_framer_push(thymio_framer *fr, const uint8_t *data, size_t n)
+{
+	size_t room = sizeof fr->buf - fr->n, take = n < room ? n : room;
+
+	memcpy(fr->buf + fr->n, data, take);
+	fr->n += take;
+	return take;
+}
+
+/* Whether a header could start a frame a node sends. */
+static int plausible(const uint8_t *h, int source)
+{
+	unsigned len = h[0] | (unsigned)h[1] << 8, src = h[2] | (unsigned)h[3] << 8;
+	unsigned type = h[4] | (unsigned)h[5] << 8;
+
+	if (len > ASEBA_MAX_PAYLOAD || (source >= 0 && src != (unsigned)source))
+		return 0;
+	if (type <= ASEBA_MSG_USER_MAX)
+		return len % 2 == 0;
+	return type >= ASEBA_MSG_DESCRIPTION && type <= ASEBA_MSG_CHANGED_VARIABLES;
+}
+
+/* The next plausible frame that decodes (see node.h). */
+int thymio_framer_next(thymio_framer *fr, int source, aseba_frame *f)
+{
+	static const size_t H = ASEBA_HEADER_SIZE;
+
+	for (;;) {
+		size_t skip = 0, len;
+		while (skip + H <= fr->n && !plausible(fr->buf + skip, source))
+			skip++;
+		if (skip) {
+			memmove(fr->buf, fr->buf + skip, fr->n - skip);
+			fr->n -= skip;
+			fr->dropped += skip;
+		}
+		if (fr->n < H)
+			return 0;
+		len = fr->buf[0] | (size_t)fr->buf[1] << 8;
+		if (fr->n < H + len)
+			return 0;
+		f->len = len;
+		f->source = (uint16_t)(fr->buf[2] | fr->buf[3] << 8);
+		f->type = (uint16_t)(fr->buf[4] | fr->buf[5] << 8);
+		f->payload = fr->buf + H;
+		if (aseba_decode(f, &fr->scratch) == 0) {
+			/* consumed at the next call: move the frame out of the way then */
+			fr->n -= H + len;
+			memmove(fr->out, fr->buf, H + len);
+			memmove(fr->buf, fr->buf + H + len, fr->n);
+			f->payload = fr->out + H;
+			return 1;
+		}
+		/* it does not decode: noise that looked like a header */
+		memmove(fr->buf, fr->buf + 1, fr->n - 1);
+		fr->n--;
+		fr->dropped++;
+	}
 }

@@ -70,13 +70,38 @@ int thymio_node_covered(const thymio_node *n, uint16_t start, uint16_t count);
  * names[i] (1..63 bytes of [A-Za-z0-9._-]) and sizes[i] (0..32). 0, or -1 when there are more
  * than THYMIO_MAX_USER_EVENTS or a name repeats.
  */
-int thymio_node_set_events(thymio_node *n, const char *const *names, const int *sizes, size_t count);
+int thymio_node_set_events(thymio_node *n, const char *const *names, const int *sizes,
+			   size_t count);
 
 /* The id of the global event called name, or -1. */
 int thymio_node_event_id(const thymio_node *n, const char *name);
 
 /* Whether the VM runs freely (the last state known says so). */
 int thymio_node_running(const thymio_node *n);
+
+/*
+ * Frames out of a byte stream that may carry noise. Aseba has no sync marker: a frame is taken
+ * only when its header is plausible (payload <= 516 bytes, the node's id as source when known,
+ * a type a node sends: a user event with an even length, or 0x9000-0x900E) and it decodes;
+ * otherwise one byte is dropped and the search goes on, so the stream resynchronises after
+ * garbage instead of staying lost.
+ */
+typedef struct thymio_framer {
+	uint8_t buf[2 * ASEBA_MAX_FRAME];
+	size_t n;
+	unsigned long dropped;	      /* bytes dropped as noise */
+	uint8_t out[ASEBA_MAX_FRAME]; /* the frame last returned */
+	aseba_msg scratch;
+} thymio_framer;
+
+/* Append up to n bytes (as many as fit); returns how many were taken. */
+size_t thymio_framer_push(thymio_framer *fr, const uint8_t *data, size_t n);
+
+/*
+ * The next frame of the bytes pushed, with source == source when source >= 0: 1 with *f set
+ * (its payload points into fr, valid until the next call), 0 when more bytes are needed.
+ */
+int thymio_framer_next(thymio_framer *fr, int source, aseba_frame *f);
 
 /* Scale a wheel speed from -1..1 to the Thymio's -500..500 motor target (rounded, clamped). */
 int16_t thymio_speed_target(double v);
