@@ -41,7 +41,7 @@ class RobotServiceTest(BridgeTest):
         self.assertIsNone(info["owner"])
         # no lease: refused with the request to make
         e = c.error("robot.move", {"device": rid, "left": 0.5, "right": 0.5})
-        self.assertError(e, "robot.move", LEASED)
+        self.assertError(e, "leased", LEASED)
         self.assertIn("lease.acquire", e["message"])
         # the clients of a classroom race for one robot: exactly one gets it
         others = [self.client(d) for _ in range(8)]
@@ -53,16 +53,14 @@ class RobotServiceTest(BridgeTest):
         owner = winners[0]
         owner.call("robot.move", {"device": rid, "left": 0.3, "right": 0.3})
         loser = next(o for o in others if o is not owner)
-        self.assertError(loser.error("robot.move", {"device": rid, "left": 1, "right": 1}),
-                         "robot.move", LEASED)
-        self.assertError(loser.error("robot.stop", {"device": rid}), "robot.stop", LEASED)
+        self.assertError(loser.error("robot.move", {"device": rid, "left": 1, "right": 1}), "leased", LEASED)
+        self.assertError(loser.error("robot.stop", {"device": rid}), "leased", LEASED)
         # watching is for everyone
         self.assertEqual(loser.call("robot.info", {"device": rid})["active"], True)
         owner.call("robot.stop", {"device": rid})
         # a teacher takes it over (root is a teacher here)
         c.call("lease.acquire", {"device": rid, "force": True})
-        self.assertError(owner.error("robot.move", {"device": rid, "left": 1, "right": 1}),
-                         "robot.move", LEASED)
+        self.assertError(owner.error("robot.move", {"device": rid, "left": 1, "right": 1}), "leased", LEASED)
         c.call("robot.move", {"device": rid, "left": -0.2, "right": 0.2})
         c.call("lease.release", {"device": rid})
 
@@ -75,7 +73,7 @@ class RobotServiceTest(BridgeTest):
                        {"left": None, "right": 0.1}, {"left": [1], "right": 0},
                        {"linear": 50, "angular": 0}, {"speed": 1}):
             params["device"] = rid
-            self.assertError(c.error("robot.move", params), "robot.move", INVALID)
+            self.assertError(c.error("robot.move", params), "invalid_params", INVALID)
         # NaN and 1e999 as JSON numbers: the request itself is refused
         for text in ('{"id":7,"method":"robot.move","params":{"device":"%s","left":NaN,'
                      '"right":0}}' % rid,
@@ -84,9 +82,8 @@ class RobotServiceTest(BridgeTest):
             c.send_frames([text.encode()])
             r = c.recv_json()
             self.assertIn("error", r)
-        self.assertError(c.error("robot.set", {"device": rid, "warp": 9}), "robot.set", INVALID)
-        self.assertError(c.error("robot.move", {"device": "nope", "left": 0, "right": 0}),
-                         "robot.move", 1001)
+        self.assertError(c.error("robot.set", {"device": rid, "warp": 9}), "invalid_params", INVALID)
+        self.assertError(c.error("robot.move", {"device": "nope", "left": 0, "right": 0}), "unknown_device", 1001)
         # a sensor is not a robot
         self.assertTrue(c.call("robot.info", {"device": rid}))
         c.call("robot.move", {"device": rid, "left": 0.25, "right": -0.25})
@@ -137,7 +134,7 @@ class RobotServiceTest(BridgeTest):
                      what="the robot stopped")
         # latched: even a teacher holding the lease cannot set it moving
         e = c.error("robot.move", {"device": rid, "left": 0.1, "right": 0.1})
-        self.assertError(e, "robot.move", ROOM_STOPPED)
+        self.assertError(e, "room_stopped", ROOM_STOPPED)
         self.assertIn("group 5", e["message"])
         self.assertIn("robot off the table", e["message"])
         self.assertRegex(e["message"], r"at \d\d:\d\d:\d\d")
