@@ -315,6 +315,8 @@ static void emu_boot(thymio_emu *e)
 	e->reboot = 0;
 }
 
+static void emu_mirror(thymio_emu *e);
+
 /* Handle one frame from the host as the firmware does (vm-buffer, vm.c). Under vm_lock. */
 static void emu_frame(thymio_emu *e, const aseba_frame *f)
 {
@@ -331,6 +333,7 @@ static void emu_frame(thymio_emu *e, const aseba_frame *f)
 	e->in_len = 0;
 	if (e->reboot)
 		emu_boot(e);
+	emu_mirror(e);
 }
 
 /* Whether the VM runs freely and may take a new event. */
@@ -377,6 +380,14 @@ static void emu_tick(thymio_emu *e, double t, unsigned long tick)
 	}
 	AsebaVMRun(&e->vm, 1000);
 	(void)EV_TIMER0, (void)EV_TIMER1;
+	emu_mirror(e);
+}
+
+/* What a probe sees, from the VM's state. Under vm_lock. */
+static void emu_mirror(thymio_emu *e)
+{
+	const int16_t *v = e->variables;
+
 	for (int i = 0; i < 3; i++)
 		atomic_store(&e->probe_leds[i], v[e->a.leds_top + i]);
 	atomic_store(&e->probe_sound, v[e->a.sound]);

@@ -8,6 +8,8 @@
  *   node = ID                           the node to drive (default: the first that answers)
  *   events = NAME, NAME, ...            user events that get a stream event/NAME of their own
  *   title = ...
+ *   [thymio]
+ *   events = NAME, ...                  the same for the Thymios found on USB (and simulated)
  * Thymios on USB (0617:000a) are found without configuration; so is the wireless dongle
  * (0617:000c), of which the first robot answering is driven (one device per link).
  */
@@ -136,11 +138,15 @@ static int th_scan(const lb_driver *drv, const lb_scan_ctx *ctx, lb_spec_list *o
 					 json_integer_value(json_object_get(port, "pid"))) &&
 			      !(hint && strcmp(hint, "thymio") == 0)))
 			continue;
+		const char *events = lb_config_str(ctx->config, "thymio", "events", NULL);
+		json_t *params = json_pack("{s:s}", "path", path);
 		lb_make_id(id, sizeof id, "thymio-",
 			   serial && *serial ? serial : strrchr(path, '/') + 1);
+		if (params && events)
+			json_object_set_new(params, "events", json_string(events));
 		lb_spec_list_add(
 		    out, id, sim ? "Simulated Thymio II (Aseba VM emulator)" : "Thymio II (Aseba)",
-		    "robot", sim, json_pack("{s:s}", "path", path));
+		    "robot", sim, params);
 	}
 	return 0;
 }
@@ -1185,7 +1191,7 @@ static json_t *th_describe(lb_device *dev)
 	json_t *outputs = json_array();
 
 	if (p->leds_top >= 0)
-		json_array_append_new(outputs, json_string("leds.top"));
+		json_array_append_new(outputs, json_string("leds")); /* leds {top: [r, g, b]} */
 	return json_pack("{s:[s,s],s:o,s:b,s:f,s:f,s:[s,s,s,s,s],s:i}", "languages", "aseba",
 			 "aseba-bytecode", "outputs", outputs, "wheels",
 			 p->motor_left >= 0 && p->motor_right >= 0, "max_speed", 0.2, "wheel_base",
