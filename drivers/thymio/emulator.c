@@ -317,6 +317,24 @@ static void emu_boot(thymio_emu *e)
 
 static void emu_mirror(thymio_emu *e);
 
+/* Whether a command addresses variables or bytecode beyond the VM's (start + length). */
+static int out_of_bounds(const aseba_frame *f)
+{
+	const uint8_t *p = f->payload;
+	size_t start = f->len >= 4 ? (size_t)(p[2] | p[3] << 8) : 0;
+
+	switch (f->type) {
+	case ASEBA_MSG_GET_VARIABLES:
+		return f->len >= 6 && start + (size_t)(p[4] | p[5] << 8) > EMU_VARIABLES;
+	case ASEBA_MSG_SET_VARIABLES:
+		return f->len >= 4 && start + (f->len - 4) / 2 > EMU_VARIABLES;
+	case ASEBA_MSG_SET_BYTECODE:
+		return f->len >= 4 && start + (f->len - 4) / 2 > EMU_BYTECODE;
+	default:
+		return 0;
+	}
+}
+
 /* Handle one frame from the host as the firmware does (vm-buffer, vm.c). Under vm_lock. */
 static void emu_frame(thymio_emu *e, const aseba_frame *f)
 {
@@ -327,6 +345,12 @@ static void emu_frame(thymio_emu *e, const aseba_frame *f)
 	memcpy(e->in + 2, f->payload, f->len);
 	if (f->type >= 0x8000 && AsebaVMShouldDropPacket(&e->vm, f->source, e->in))
 		return;
+	if (out_of_bounds(f)) {
+		/* vm.c only asserts, then reads or writes past its arrays: the firmware's assert
+		 * (AsebaAssert) stops the VM with an error, and the message goes no further */
+		AsebaVMEmitNodeSpecificError(&e->vm, "VM assertion: out of bounds");
+		return;
+	}
 	e->in_len = (uint16_t)(f->len + 2);
 	e->in_source = f->source;
 	AsebaProcessIncomingEvents(&e->vm);
