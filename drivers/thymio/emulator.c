@@ -80,7 +80,7 @@ static const AsebaVMDescription emu_description = {"thymio-II",
 /* Addresses of the variables the world writes (computed from the table above at start). */
 typedef struct emu_addr {
 	uint16_t id, fw, product, buttons, prox, ground_delta, target, speed, acc, leds_top, temp,
-	    sound;
+	    timers, sound;
 } emu_addr;
 
 static const AsebaLocalEventDescription emu_events[] = {
@@ -128,7 +128,9 @@ struct thymio_emu {
 	/* the frame AsebaGetBuffer hands to vm-buffer: type and payload */
 	uint8_t in[ASEBA_MAX_PAYLOAD + 2];
 	uint16_t in_len, in_source;
-	int reboot; /* REBOOT received: reinitialise after the message */
+	int reboot;	  /* REBOOT received: reinitialise after the message */
+	unsigned pending; /* local events due (1 << EV_*) */
+	int timer_ms[2];  /* time since each timer last fired */
 	atomic_int fault;
 	uint64_t rng;
 	/* what a probe sees */
@@ -313,6 +315,8 @@ static void emu_boot(thymio_emu *e)
 	e->variables[e->a.product] = 8;
 	e->variables[e->a.temp] = 245;
 	e->reboot = 0;
+	e->pending = 0;
+	e->timer_ms[0] = e->timer_ms[1] = 0;
 }
 
 static void emu_mirror(thymio_emu *e);
@@ -328,10 +332,8 @@ static int out_of_bounds(const aseba_frame *f)
 		return f->len >= 6 && start + (size_t)(p[4] | p[5] << 8) > EMU_VARIABLES;
 	case ASEBA_MSG_SET_VARIABLES:
 		return f->len >= 4 && start + (f->len - 4) / 2 > EMU_VARIABLES;
-	case ASEBA_MSG_SET_BYTECODE:
-		return f->len >= 4 && start + (f->len - 4) / 2 > EMU_BYTECODE;
-	default:
-		return 0;
+	case ASEBA_MSG_SET_BYTECODE: return f->len >= 4 && start + (f->len - 4) / 2 > EMU_BYTECODE;
+	default: return 0;
 	}
 }
 
@@ -391,19 +393,37 @@ static void emu_tick(thymio_emu *e, double t, unsigned long tick)
 			target = -500;
 		v[e->a.speed + m] = (int16_t)(speed + (target - speed) / 3);
 	}
+	/* events become pending at their rate (the firmware's flags), one starts when the VM is
+	 * free, timers first */
+	if (tick % 10 == 0)
+		e->pending |= 1u << EV_PROX;
+	if (tick % 5 == 2)
+		e->pending |= 1u << EV_BUTTONS;
+	if (tick % 6 == 3)
+		e->pending |= 1u << EV_ACC;
+	e->pending |= 1u << EV_MOTOR;
+	for (int k = 0; k < 2; k++) {
+		int period = v[e->a.timers + k];
+		if (period <= 0) {
+			e->timer_ms[k] = 0;
+			continue;
+		}
+		e->timer_ms[k] += TICK_NS / 1000000;
+		if (e->timer_ms[k] >= period) {
+			e->timer_ms[k] = 0;
+			e->pending |= 1u << (EV_TIMER0 + k);
+		}
+	}
 	if (emu_can_fire(e)) {
-		if (tick % 10 == 0)
-			ev = EV_PROX;
-		else if (tick % 5 == 2)
-			ev = EV_BUTTONS;
-		else if (tick % 6 == 3)
-			ev = EV_ACC;
-		else
-			ev = EV_MOTOR;
+		static const int order[] = {EV_TIMER0,	EV_TIMER1, EV_PROX,
+					    EV_BUTTONS, EV_ACC,	   EV_MOTOR};
+		for (size_t i = 0; i < sizeof order / sizeof order[0] && ev < 0; i++)
+			if (e->pending & (1u << order[i]))
+				ev = order[i];
+		e->pending &= ~(1u << ev);
 		AsebaVMSetupEvent(&e->vm, (uint16_t)(ASEBA_EVENT_LOCAL_EVENTS_START - ev));
 	}
 	AsebaVMRun(&e->vm, 1000);
-	(void)EV_TIMER0, (void)EV_TIMER1;
 	emu_mirror(e);
 }
 
@@ -498,6 +518,7 @@ thymio_emu *thymio_emu_new(lb_error *err)
 	e->a.leds_top = var_addr("leds.top");
 	e->a.temp = var_addr("temperature");
 	e->a.sound = var_addr("sound.freq");
+	e->a.timers = var_addr("timer.period");
 	pthread_mutex_lock(&vm_lock);
 	emu_boot(e);
 	pthread_mutex_unlock(&vm_lock);

@@ -21,10 +21,11 @@ typedef enum thymio_emu_fault {
  * Thymio's description (its named variables in memory order, its local events, the standard
  * natives and leds.top/sound.freq), answering every Aseba message as vm.c does. Its world: the
  * motors follow their targets, the proximity sensors see an obstacle coming and going, the
- * accelerometer reads the robot flat; the local events prox (10 Hz), buttons (20 Hz), acc (16 Hz)
- * and motor (100 Hz) fire while a program runs. Only one Aseba VM runs in the process at a time
- * (a lock serialises them: libasebavm's transport helper keeps one static buffer). Returns NULL
- * with err set.
+ * accelerometer reads the robot flat; the local events prox (10 Hz), buttons (20 Hz), acc (16 Hz),
+ * motor (100 Hz) and timer0/timer1 (timer.period, ms) fire while a program runs, one at a time
+ * as the firmware's pending flags do (timers first). Only one Aseba VM runs in the process at a
+ * time (a lock serialises them: libasebavm's transport helper keeps one static buffer). Returns
+ * NULL with err set.
  */
 #define THYMIO_EMU_NODE_ID 48621
 thymio_emu *thymio_emu_new(lb_error *err);
