@@ -1,4 +1,5 @@
-/* emulator.c - a Thymio II as an Aseba node on a pseudo-terminal, running Debian's Aseba VM. */
+/* emulator.c - a Thymio II as an Aseba node on a pseudo-terminal or TCP, running Debian's Aseba VM.
+ */
 #include "emulator.h"
 
 #include <errno.h>
@@ -11,6 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 /* libasebavm is built with ASEBA_ASSERT: it calls AsebaAssert, declared under that name */
@@ -119,8 +123,12 @@ static const AsebaNativeFunctionPointer emu_natives[] = {ASEBA_NATIVES_STD_FUNCT
 							 native_leds_top, native_sound_freq};
 
 struct thymio_emu {
-	lb_pty_board b;
-	AsebaVMState vm; /* first touched under vm_lock only */
+	lb_pty_board b; /* the pty (b.path: the TCP target in TCP mode) */
+	int tcp, listen_fd;
+	atomic_int io_fd; /* TCP: the client's socket, -1 if none */
+	atomic_int stop;  /* TCP: the thread ends */
+	pthread_t thread; /* TCP */
+	AsebaVMState vm;  /* first touched under vm_lock only */
 	uint16_t bytecode[EMU_BYTECODE];
 	int16_t variables[EMU_VARIABLES];
 	int16_t stack[EMU_STACK];
@@ -159,14 +167,15 @@ static uint64_t next_rand(thymio_emu *e)
 static void emu_write(thymio_emu *e, const uint8_t *buf, size_t len)
 {
 	size_t off = 0;
-	int tries = 0;
+	int tries = 0, fd = e->tcp ? atomic_load(&e->io_fd) : e->b.master;
 
-	while (off < len && tries < 50) {
-		ssize_t n = write(e->b.master, buf + off, len - off);
+	while (fd >= 0 && off < len && tries < 50) {
+		ssize_t n = e->tcp ? send(fd, buf + off, len - off, MSG_NOSIGNAL)
+				   : write(fd, buf + off, len - off);
 		if (n > 0) {
 			off += (size_t)n;
 		} else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-			struct pollfd p = {e->b.master, POLLOUT, 0};
+			struct pollfd p = {fd, POLLOUT, 0};
 			poll(&p, 1, 10);
 			tries++;
 		} else {
@@ -441,6 +450,36 @@ static void emu_mirror(thymio_emu *e)
 		     AsebaMaskIsClear(e->vm.flags, ASEBA_VM_STEP_BY_STEP_MASK) ? 1 : 0);
 }
 
+/* Take bytes from the host: each complete frame goes to the VM. */
+static void emu_input(thymio_emu *e, aseba_parser *parser, const uint8_t *buf, size_t n)
+{
+	size_t off = 0;
+
+	while (off < n) {
+		aseba_frame f;
+		size_t used = 0;
+		int rc = aseba_parse(parser, buf + off, n - off, &used, &f);
+		off += used;
+		if (rc == 1 && atomic_load(&e->fault) != THYMIO_EMU_SILENT) {
+			pthread_mutex_lock(&vm_lock);
+			emu_frame(e, &f);
+			pthread_mutex_unlock(&vm_lock);
+		}
+		if (rc <= 0 && used == 0)
+			break;
+	}
+}
+
+/* Whether the thread must end. */
+static int emu_stopping(thymio_emu *e)
+{
+	return e->tcp ? atomic_load(&e->stop) : lb_pty_board_stopping(&e->b);
+}
+
+/*
+ * The robot's thread: the host's bytes (the pty's master, or the TCP client: a new client
+ * replaces the previous one, as a cable moved to another computer), and the world's ticks.
+ */
 static void *emu_thread(void *arg)
 {
 	thymio_emu *e = arg;
@@ -449,8 +488,9 @@ static void *emu_thread(void *arg)
 	unsigned long tick = 0;
 
 	memset(&parser, 0, sizeof parser);
-	while (!lb_pty_board_stopping(&e->b)) {
-		struct pollfd p = {e->b.master, POLLIN, 0};
+	while (!emu_stopping(e)) {
+		struct pollfd p[2] = {{e->tcp ? atomic_load(&e->io_fd) : e->b.master, POLLIN, 0},
+				      {e->listen_fd, POLLIN, 0}};
 		int64_t now = lb_clock_ns(CLOCK_MONOTONIC), wait_ns = next_tick - now;
 		struct timespec ts;
 
@@ -458,30 +498,31 @@ static void *emu_thread(void *arg)
 			wait_ns = 0;
 		ts.tv_sec = wait_ns / 1000000000LL;
 		ts.tv_nsec = wait_ns % 1000000000LL;
-		if (ppoll(&p, 1, &ts, NULL) < 0 && errno != EINTR)
+		if (ppoll(p, e->tcp ? 2 : 1, &ts, NULL) < 0 && errno != EINTR)
 			break;
-		if (p.revents & POLLHUP) {
+		if (e->tcp && (p[1].revents & POLLIN)) {
+			int c = accept4(e->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+			if (c >= 0) {
+				int old = atomic_exchange(&e->io_fd, c);
+				if (old >= 0)
+					close(old);
+				memset(&parser, 0, sizeof parser);
+			}
+		} else if (!e->tcp && (p[0].revents & POLLHUP)) {
 			/* nobody has the port open: the robot keeps running, unheard */
 			struct timespec nap = {0, 20000000};
 			memset(&parser, 0, sizeof parser);
 			nanosleep(&nap, NULL);
-		} else if (p.revents & POLLIN) {
+		} else if (p[0].fd >= 0 && (p[0].revents & (POLLIN | POLLHUP | POLLERR))) {
 			uint8_t buf[1024];
-			ssize_t n = read(e->b.master, buf, sizeof buf);
-			size_t off = 0;
-			while (n > 0 && off < (size_t)n) {
-				aseba_frame f;
-				size_t used = 0;
-				int rc =
-				    aseba_parse(&parser, buf + off, (size_t)n - off, &used, &f);
-				off += used;
-				if (rc == 1 && atomic_load(&e->fault) != THYMIO_EMU_SILENT) {
-					pthread_mutex_lock(&vm_lock);
-					emu_frame(e, &f);
-					pthread_mutex_unlock(&vm_lock);
-				}
-				if (rc <= 0 && used == 0)
-					break;
+			ssize_t n = read(p[0].fd, buf, sizeof buf);
+			if (n > 0) {
+				emu_input(e, &parser, buf, (size_t)n);
+			} else if (e->tcp && (n == 0 || (errno != EAGAIN && errno != EINTR))) {
+				/* the client left */
+				int old = atomic_exchange(&e->io_fd, -1);
+				if (old >= 0)
+					close(old);
 			}
 		}
 		now = lb_clock_ns(CLOCK_MONOTONIC);
@@ -497,7 +538,37 @@ static void *emu_thread(void *arg)
 	return NULL;
 }
 
-thymio_emu *thymio_emu_new(lb_error *err)
+/* Listen on 127.0.0.1:port (0: a free one) and start the thread; 0 or negative with err set. */
+static int emu_start_tcp(thymio_emu *e, int port, lb_error *err)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	socklen_t len = sizeof a;
+	int one = 1;
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	e->listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (e->listen_fd < 0 ||
+	    setsockopt(e->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
+	    bind(e->listen_fd, (struct sockaddr *)&a, sizeof a) < 0 ||
+	    listen(e->listen_fd, 4) < 0 ||
+	    getsockname(e->listen_fd, (struct sockaddr *)&a, &len) < 0) {
+		lb_error_set(err, LB_ERR_INTERNAL, "Thymio emulator: cannot listen on port %d: %s",
+			     port, strerror(errno));
+		if (e->listen_fd >= 0)
+			close(e->listen_fd);
+		return LB_EFAIL;
+	}
+	snprintf(e->b.path, sizeof e->b.path, "tcp:127.0.0.1;port=%d", ntohs(a.sin_port));
+	if (pthread_create(&e->thread, NULL, emu_thread, e) != 0) {
+		lb_error_set(err, LB_ERR_INTERNAL, "Thymio emulator: cannot start its thread");
+		close(e->listen_fd);
+		return LB_EFAIL;
+	}
+	return 0;
+}
+
+/* A robot on a pty (port < 0) or on TCP (see emulator.h); NULL with err set. */
+static thymio_emu *emu_new(int port, lb_error *err)
 {
 	thymio_emu *e = calloc(1, sizeof *e);
 
@@ -506,6 +577,9 @@ thymio_emu *thymio_emu_new(lb_error *err)
 		return NULL;
 	}
 	e->rng = 0x9E3779B97F4A7C15ULL;
+	e->tcp = port >= 0;
+	e->listen_fd = -1;
+	atomic_store(&e->io_fd, -1);
 	e->a.id = var_addr("_id");
 	e->a.fw = var_addr("_fwversion");
 	e->a.product = var_addr("_productId");
@@ -522,11 +596,26 @@ thymio_emu *thymio_emu_new(lb_error *err)
 	pthread_mutex_lock(&vm_lock);
 	emu_boot(e);
 	pthread_mutex_unlock(&vm_lock);
-	if (lb_pty_board_start(&e->b, 1, emu_thread, e, err) < 0) {
+	if ((e->tcp ? emu_start_tcp(e, port, err)
+		    : lb_pty_board_start(&e->b, 1, emu_thread, e, err)) < 0) {
 		free(e);
 		return NULL;
 	}
 	return e;
+}
+
+thymio_emu *thymio_emu_new(lb_error *err)
+{
+	return emu_new(-1, err);
+}
+
+thymio_emu *thymio_emu_new_tcp(int port, lb_error *err)
+{
+	if (port < 0 || port > 65535) {
+		lb_error_set(err, LB_ERR_INVALID_PARAMS, "port %d: 0 (any) or 1..65535", port);
+		return NULL;
+	}
+	return emu_new(port, err);
 }
 
 const char *thymio_emu_path(const thymio_emu *e)
@@ -556,7 +645,16 @@ void thymio_emu_destroy(thymio_emu **pe)
 	if (!pe || !*pe)
 		return;
 	e = *pe;
-	lb_pty_board_stop(&e->b);
+	if (e->tcp) {
+		int fd = atomic_exchange(&e->io_fd, -1);
+		atomic_store(&e->stop, 1);
+		pthread_join(e->thread, NULL);
+		close(e->listen_fd);
+		if (fd >= 0)
+			close(fd);
+	} else {
+		lb_pty_board_stop(&e->b);
+	}
 	free(e);
 	*pe = NULL;
 }

@@ -1,4 +1,5 @@
-/* emulator.h - a Thymio II as an Aseba node on a pseudo-terminal, running Debian's Aseba VM. */
+/* emulator.h - a Thymio II as an Aseba node on a pseudo-terminal or TCP, running Debian's Aseba VM.
+ */
 #ifndef LB_THYMIO_EMULATOR_H
 #define LB_THYMIO_EMULATOR_H
 
@@ -30,7 +31,15 @@ typedef enum thymio_emu_fault {
 #define THYMIO_EMU_NODE_ID 48621
 thymio_emu *thymio_emu_new(lb_error *err);
 
-/* The pseudo-terminal's path, to open like /dev/ttyACM0. */
+/*
+ * The same robot served on TCP at 127.0.0.1:port (0: a free port), as an Aseba switch or the
+ * Playground serve theirs: one client at a time (a new one replaces the previous). NULL with
+ * err set.
+ */
+thymio_emu *thymio_emu_new_tcp(int port, lb_error *err);
+
+/* The pseudo-terminal's path, to open like /dev/ttyACM0; in TCP mode, the Dashel-style target
+ * "tcp:127.0.0.1;port=N" ([thymio.NAME] target = ...). */
 const char *thymio_emu_path(const thymio_emu *e);
 
 /* Inject a fault (thread-safe). */

@@ -32,7 +32,8 @@ class ThymioExamplesTest(BridgeTest):
         self.assertEqual(out.count("backing up"), 2, out)
         self.assertIn("2 obstacles answered", out)
         # stopped and released: the next group may take it
-        self.assertEqual(c.call("thymio.emulator", {"probe": True})["motor_target"], [0, 0])
+        wait_until(lambda: c.call("thymio.emulator", {"probe": True})["motor_target"] == [0, 0],
+                   what="the robot stopped")
         info = c.call("robot.info", {"device": DEV})
         self.assertIsNone(info["owner"])
 

@@ -7,10 +7,12 @@ mid-upload, the room stop."""
 import os
 import shutil
 import socket
+import struct
 import subprocess
+import threading
 import time
 
-from lbtest import BridgeTest, make_conf, wait_until
+from lbtest import BridgeTest, make_conf, program, wait_until
 
 DEV = "thymio-sim-thymio-1"
 PROGRAM_ERROR, ROOM_STOPPED, INVALID = 1010, 1009, -32602
@@ -112,10 +114,12 @@ class ThymioTest(BridgeTest):
         self.assertEqual(self.get(c, "motor.left.target"), [-500])
         self.assertEqual(self.get(c, "motor.right.target"), [250])
         c.call("robot.set", {"device": DEV, "leds": {"top": [1, 2, 3]}})
+        self.assertEqual(self.get(c, "leds.top"), [1, 2, 3])  # after the write, in order
         self.assertEqual(self.probe(c)["leds_top"], [1, 2, 3])
         self.assertError(c.error("robot.set", {"device": DEV, "leds": {"top": [1, 2, 99]}}),
                          "invalid_params", INVALID)
         c.call("robot.stop", {"device": DEV})
+        self.assertEqual(self.get(c, "motor.right.target"), [0])
         self.assertEqual(self.probe(c)["motor_target"], [0, 0])
 
     def test_events_both_ways(self):
@@ -220,6 +224,113 @@ class ThymioTest(BridgeTest):
         c.call("room.release")
         c.call("robot.move", {"device": DEV, "left": 0.1, "right": 0.1})
         self.assertEqual(self.get(c, "motor.left.target"), [50])
+
+
+class FakeNode:
+    """A TCP peer for the driver's handshake: silent, or an Aseba protocol 4 node (it answers
+    GET_DESCRIPTION only, with a version 4 DESCRIPTION, as vm.c does for old hosts)."""
+
+    def __init__(self, kind):
+        self.kind = kind
+        self.srv = socket.socket()
+        self.srv.bind(("127.0.0.1", 0))
+        self.srv.listen(8)
+        self.srv.settimeout(0.2)
+        self.port = self.srv.getsockname()[1]
+        self.done = False
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        conns = []
+        while not self.done:
+            try:
+                c, _ = self.srv.accept()
+                c.settimeout(0.05)
+                conns.append([c, b""])
+            except socket.timeout:
+                pass
+            for entry in conns:
+                try:
+                    data = entry[0].recv(4096)
+                except (socket.timeout, OSError):
+                    continue
+                entry[1] += data
+                while len(entry[1]) >= 6:
+                    n, src, t = struct.unpack("<HHH", entry[1][:6])
+                    if len(entry[1]) < 6 + n:
+                        break
+                    entry[1] = entry[1][6 + n:]
+                    if self.kind == "old" and t == 0xA000:
+                        name = b"thymio-II"
+                        pl = bytes([len(name)]) + name + struct.pack("<7H", 4, 1534, 32, 620,
+                                                                      0, 0, 0)
+                        try:
+                            entry[0].sendall(struct.pack("<HHH", len(pl), 9, 0x9000) + pl)
+                        except OSError:
+                            pass
+        for c, _ in conns:
+            c.close()
+        self.srv.close()
+
+    def close(self):
+        self.done = True
+        self.thread.join(timeout=5)
+
+
+class ThymioLinkTest(BridgeTest):
+    """TCP targets: the emulator on TCP (link lost when it exits), and nodes the driver must
+    refuse with what to do."""
+
+    def failed_reason(self, c, dev):
+        for x in c.call("devices.list", {"all": True}):
+            if x["id"] == dev and x.get("state") == "failed":
+                return x["reason"]
+        return None
+
+    def test_tcp_target_and_link_lost(self):
+        emu = subprocess.Popen([program("LB_THYMIO_EMU", "build/asan/thymio-emu"), "--tcp", "0"],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: emu.poll() is None and emu.kill())
+        kind, target = emu.stdout.readline().split()
+        self.assertEqual(kind, "target")
+        d = self.start_bridge(make_conf({}, bridge={"request_timeout_ms": 5000},
+                                        raw="[thymio.tcp]\ntarget = %s\n" % target))
+        c = self.client(d)
+        dev = "thymio-tcp"
+        wait_until(lambda: dev in [r["device"] for r in c.call("robot.list")], timeout=15,
+                   what="the TCP Thymio")
+        c.call("lease.acquire", {"device": dev})
+        c.call("robot.move", {"device": dev, "left": 0.5, "right": -0.5})
+        def motors():
+            emu.stdin.write("probe\n")
+            emu.stdin.flush()
+            return emu.stdout.readline().split()[5:7]
+        wait_until(lambda: motors() == ["250", "-250"], what="the emulator's motor targets")
+        sub = self.subscriber(d, ["robot/%s/state/" % dev])
+        emu.stdin.close()  # the emulator exits: the connection closes
+        emu.wait(timeout=10)
+        sub.wait_for(lambda m: m.data["state"] == "gone", timeout=15, what="the robot gone")
+        wait_until(lambda: dev not in [r["device"] for r in c.call("robot.list")], timeout=15,
+                   what="the robot removed")
+
+    def test_silent_and_old_nodes_are_wrong_firmware(self):
+        silent, old = FakeNode("silent"), FakeNode("old")
+        self.addCleanup(silent.close)
+        self.addCleanup(old.close)
+        d = self.start_bridge(make_conf({}, raw=(
+            "[thymio.silent]\ntarget = tcp:127.0.0.1;port=%d\n"
+            "[thymio.old]\ntarget = tcp:host=127.0.0.1;port=%d\n" % (silent.port, old.port))))
+        c = self.client(d)
+        r = wait_until(lambda: self.failed_reason(c, "thymio-silent"), timeout=15,
+                       what="the silent node refused")
+        self.assertIn("no Aseba node answered", r)
+        self.assertIn("Thymio Suite", r)
+        r = wait_until(lambda: self.failed_reason(c, "thymio-old"), timeout=15,
+                       what="the protocol 4 node refused")
+        self.assertIn("protocol 4", r)
+        self.assertIn("update the Thymio's firmware with Thymio Suite", r)
+        self.assertIn("older than 5", r)
 
 
 def free_port():
