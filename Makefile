@@ -216,13 +216,14 @@ memcheck: test-deps build/labbridge build/labctl
 	$(PY) tests/integration/memcheck.py --bridge build/labbridge --labctl build/labctl
 
 # Benchmarks: figures and ratios against references measured in the same run (see tests/bench/).
-bench: deps $(BENCH_BIN) build/labbridge build/marlin-emu
+bench: deps $(BENCH_BIN) build/labbridge build/marlin-emu build/thymio-emu
 	@./udev/install-deps $(BENCH_PKGS)
 	@for b in $(filter-out build/bench_zmq,$(BENCH_BIN)); do $$b; done
 	$(PY) tests/bench/sensors.py --bridge build/labbridge
 	$(PY) tests/bench/run.py --bridge build/labbridge
 	$(PY) tests/bench/printers.py --bridge build/labbridge --emu build/marlin-emu
 	$(PY) tests/bench/marlin_emu.py --emu build/marlin-emu
+	$(PY) tests/bench/thymio_upload.py --bridge build/labbridge --emu build/thymio-emu
 
 # Install the daemon, labctl, the udev rules, the service and an example configuration.
 PREFIX ?= /usr/local

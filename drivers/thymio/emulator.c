@@ -14,6 +14,7 @@
 #include <time.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -503,7 +504,10 @@ static void *emu_thread(void *arg)
 		if (e->tcp && (p[1].revents & POLLIN)) {
 			int c = accept4(e->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 			if (c >= 0) {
-				int old = atomic_exchange(&e->io_fd, c);
+				int one = 1, old;
+				/* each message goes at once, as on a USB line */
+				setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+				old = atomic_exchange(&e->io_fd, c);
 				if (old >= 0)
 					close(old);
 				memset(&parser, 0, sizeof parser);
