@@ -226,6 +226,28 @@ class ThymioTest(BridgeTest):
         self.assertEqual(self.get(c, "motor.left.target"), [50])
 
 
+    def test_dead_man_stops_the_motors(self):
+        d, c = self.lab()
+        owner = self.client(d)
+        owner.call("lease.acquire", {"device": DEV})
+        owner.call("robot.program.load", {"device": DEV, "language": "aseba", "source":
+                                          "onevent motor\nmotor.left.target = 222\n"})
+        owner.call("robot.program.run", {"device": DEV})
+        wait_until(lambda: self.probe(c)["motor_target"][0] == 222, what="driving")
+        owner.close()  # the group's program ends: its lease ends, the robot stops
+        wait_until(lambda: self.probe(c)["motor_target"] == [0, 0] and
+                   not self.probe(c)["running"], what="the motors off, the program stopped")
+
+    def test_silent_robot_is_gone(self):
+        d, c = self.lab()
+        sub = self.subscriber(d, ["robot/%s/state/" % DEV])
+        c.call("thymio.emulator", {"fault": "silent"})
+        e = c.error("device.call", {"device": DEV, "action": "aseba.get",
+                                    "args": {"name": "acc"}})
+        self.assertError(e, "timeout", 1006)
+        # its sensors are read at 10 Hz: 5 s without an answer and it is gone
+        sub.wait_for(lambda m: m.data["state"] == "gone", timeout=15, what="the robot gone")
+
 class FakeNode:
     """A TCP peer for the driver's handshake: silent, or an Aseba protocol 4 node (it answers
     GET_DESCRIPTION only, with a version 4 DESCRIPTION, as vm.c does for old hosts)."""
