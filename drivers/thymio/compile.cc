@@ -60,6 +60,7 @@ static std::wstring widen(const char *s, size_t n)
 	return w;
 }
 
+// A NUL-terminated UTF-8 string, widened.
 static std::wstring widen(const char *s)
 {
 	return widen(s, strlen(s));
@@ -174,6 +175,7 @@ static int compile_cpp(const aseba_desc *d, const thymio_event_decl *events, siz
 	return 0;
 }
 
+// See compile.h: every exception is caught here and becomes LB_EFAIL with a message.
 extern "C" int thymio_compile(const aseba_desc *d, const thymio_event_decl *events, size_t nevents,
 			      const char *source, size_t max_words, thymio_compiled *out)
 {

@@ -155,6 +155,7 @@ static thymio_emu *emu_of(AsebaVMState *vm)
 	return (thymio_emu *)((char *)vm - offsetof(thymio_emu, vm));
 }
 
+/* xorshift64: the garbage fault's bytes. */
 static uint64_t next_rand(thymio_emu *e)
 {
 	e->rng ^= e->rng << 13;
@@ -223,6 +224,7 @@ uint16_t AsebaGetBuffer(AsebaVMState *vm, uint8_t *data, uint16_t maxLength, uin
 	return n;
 }
 
+/* vm-buffer's description callbacks: the Thymio II's variables, local events, natives. */
 const AsebaVMDescription *AsebaGetVMDescription(AsebaVMState *vm)
 {
 	(void)vm;
@@ -277,11 +279,13 @@ void AsebaWriteBytecode(AsebaVMState *vm)
 	(void)vm;
 }
 
+/* REBOOT (vm.c calls this): the emulated robot restarts once the message is handled. */
 void AsebaResetIntoBootloader(AsebaVMState *vm)
 {
 	emu_of(vm)->reboot = 1; /* REBOOT: the robot restarts */
 }
 
+/* SUSPEND_TO_RAM: ignored (the emulated robot never sleeps). */
 void AsebaPutVmToSleep(AsebaVMState *vm)
 {
 	(void)vm;
@@ -608,11 +612,13 @@ static thymio_emu *emu_new(int port, lb_error *err)
 	return e;
 }
 
+/* See emulator.h. */
 thymio_emu *thymio_emu_new(lb_error *err)
 {
 	return emu_new(-1, err);
 }
 
+/* See emulator.h: 0 picks a free port. */
 thymio_emu *thymio_emu_new_tcp(int port, lb_error *err)
 {
 	if (port < 0 || port > 65535) {
@@ -622,16 +628,19 @@ thymio_emu *thymio_emu_new_tcp(int port, lb_error *err)
 	return emu_new(port, err);
 }
 
+/* See emulator.h. */
 const char *thymio_emu_path(const thymio_emu *e)
 {
 	return e->b.path;
 }
 
+/* See emulator.h. */
 void thymio_emu_set_fault(thymio_emu *e, thymio_emu_fault fault)
 {
 	atomic_store(&e->fault, (int)fault);
 }
 
+/* See emulator.h. */
 void thymio_emu_probe_state(thymio_emu *e, thymio_emu_probe *out)
 {
 	for (int i = 0; i < 3; i++)
@@ -642,6 +651,7 @@ void thymio_emu_probe_state(thymio_emu *e, thymio_emu_probe *out)
 	out->running = atomic_load(&e->probe_running);
 }
 
+/* See emulator.h. */
 void thymio_emu_destroy(thymio_emu **pe)
 {
 	thymio_emu *e;

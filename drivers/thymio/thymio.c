@@ -166,6 +166,7 @@ static void line_take(th_priv *p)
 		free_line = 0;
 }
 
+/* Give the line back (after line_take). */
 static void line_give(th_priv *p)
 {
 	atomic_store(&p->line, 0);
@@ -398,6 +399,8 @@ static int th_await(lb_device *dev, th_priv *p, int (*cond)(const th_priv *), co
 	return 0;
 }
 
+/* th_await conditions: the node answered NODE_PRESENT (or an old DESCRIPTION); its whole
+ * description arrived. */
 static int have_node(const th_priv *p)
 {
 	return p->node.have_id && p->node.version;
@@ -593,8 +596,14 @@ static void th_poll_range(th_priv *p)
 	}
 }
 
+/* Close the line and free everything open() took; the robot keeps what it was doing. */
 static void th_close(lb_device *dev);
 
+/*
+ * Open the line (serial or TCP), find the node (LIST_NODES, then GET_DESCRIPTION for an old one),
+ * collect its description, declare the streams. Every wait is bounded; 0, or LB_EFAIL with err
+ * set (LB_ERR_FIRMWARE for a node too old or silent, with what to do).
+ */
 static int th_open(lb_device *dev, const lb_now *now, lb_error *err)
 {
 	const json_t *params = lb_device_get_spec(dev)->params;
@@ -736,6 +745,7 @@ static void th_close(lb_device *dev)
 	lb_device_set_priv(dev, NULL);
 }
 
+/* Sensors read again (after device.stop or a halt); never fails. */
 static int th_start(lb_device *dev, const lb_now *now, lb_error *err)
 {
 	th_priv *p = lb_device_priv(dev);
@@ -747,6 +757,7 @@ static int th_start(lb_device *dev, const lb_now *now, lb_error *err)
 	return 0;
 }
 
+/* Sensors no longer read (lb_device_running says so); the program runs on. Never fails. */
 static int th_stop(lb_device *dev, lb_error *err)
 {
 	(void)dev, (void)err;
@@ -918,7 +929,8 @@ static int th_declare_events(th_priv *p, const json_t *args, lb_error *err)
 }
 
 /* program.load: compile or take the words, then upload them (STOP, SET_BYTECODE chunks). */
-static int th_load(lb_device *dev, th_priv *p, const json_t *args, json_t **result, lb_error *err)
+static int th_load_program(lb_device *dev, th_priv *p, const json_t *args, json_t **result,
+			   lb_error *err)
 {
 	const char *language = json_string_value(json_object_get(args, "language"));
 	uint16_t *words = NULL;
@@ -927,8 +939,6 @@ static int th_load(lb_device *dev, th_priv *p, const json_t *args, json_t **resu
 	lb_now now = lb_now_read();
 	int rc;
 
-	if (th_declare_events(p, args, err) < 0)
-		return LB_EFAIL;
 	if (language && strcmp(language, "aseba") == 0) {
 		const char *source;
 		thymio_compiled c;
@@ -993,12 +1003,32 @@ static int th_load(lb_device *dev, th_priv *p, const json_t *args, json_t **resu
 	return 0;
 }
 
+/* program.load with its events (args.events) declared for the compile, and kept only when the
+ * program was uploaded: a refused program leaves the running one's names. */
+static int th_load(lb_device *dev, th_priv *p, const json_t *args, json_t **result, lb_error *err)
+{
+	thymio_event_decl old[THYMIO_MAX_USER_EVENTS];
+	size_t nold = p->node.nevents;
+	int rc;
+
+	memcpy(old, p->node.events, sizeof old);
+	rc = th_declare_events(p, args, err);
+	if (rc == 0)
+		rc = th_load_program(dev, p, args, result, err);
+	if (rc < 0) {
+		memcpy(p->node.events, old, sizeof old);
+		p->node.nevents = nold;
+	}
+	return rc;
+}
+
 /* robot.set {"leds": {"top": [r, g, b]}}: through the node's leds.top variable. */
 static int th_set(th_priv *p, const json_t *args, lb_error *err)
 {
 	json_t *leds = json_object_get(args, "leds"), *top = json_object_get(leds, "top"), *k;
 	const char *key;
 	int16_t rgb[3];
+	int rgb_rc;
 
 	json_object_foreach((json_t *)args, key, k) if (
 	    strcmp(key, "leds") !=
@@ -1021,7 +1051,8 @@ static int th_set(th_priv *p, const json_t *args, lb_error *err)
 					    "leds.top: [r, g, b], each from 0 to 32");
 		rgb[i] = (int16_t)lround(x);
 	}
-	return th_set_vars(p, p->leds_top, rgb, 3) < 0 ? write_error(p, LB_EGONE, err) : 0;
+	rgb_rc = th_set_vars(p, p->leds_top, rgb, 3);
+	return rgb_rc < 0 ? write_error(p, rgb_rc, err) : 0;
 }
 
 /* aseba.description: what the node said about itself. */
@@ -1080,6 +1111,8 @@ static int th_emit(th_priv *p, const json_t *args, lb_error *err)
 	return rc < 0 ? write_error(p, rc, err) : 0;
 }
 
+/* The robot actions (sdk/robot.h, args checked by the robot service) and the aseba.* extras;
+ * 0 with *result set, or negative with err set. */
 static int th_call(lb_device *dev, const char *action, const json_t *args, json_t **result,
 		   lb_error *err)
 {
@@ -1199,6 +1232,7 @@ static json_t *th_describe(lb_device *dev)
 			 "aseba.description", "node", p->node.id);
 }
 
+/* The line's fd, watched for input. */
 static int th_pollitems(lb_device *dev, zmq_pollitem_t *items, int max)
 {
 	th_priv *p = lb_device_priv(dev);
@@ -1211,6 +1245,8 @@ static int th_pollitems(lb_device *dev, zmq_pollitem_t *items, int max)
 	return 1;
 }
 
+/* Handle what the node sent, read the sensors every POLL_EVERY_NS; LB_EGONE when the line
+ * closed or the node stayed silent SILENCE_NS while polled. */
 static int th_run(lb_device *dev, const lb_now *now, const zmq_pollitem_t *items, int nitems,
 		  int64_t *deadline)
 {
@@ -1246,6 +1282,7 @@ static void *th_emu_create(lb_error *err)
 	return thymio_emu_new(err);
 }
 
+/* lb_emulated's accessors, around emulator.h. */
 static const char *th_emu_path(const void *emu)
 {
 	return thymio_emu_path(emu);
@@ -1274,12 +1311,14 @@ static lb_emulated th_emulated = {
     .destroy = th_emu_destroy,
 };
 
+/* The simulated lab: start the emulated Thymio and list its pty. */
 static int th_simulate(const lb_driver *drv, const lb_scan_ctx *ctx, json_t *ports)
 {
 	(void)drv, (void)ctx;
 	return lb_emulated_port(&th_emulated, ports);
 }
 
+/* Stop the emulated Thymio at shutdown. */
 static void th_cleanup(const lb_driver *drv)
 {
 	(void)drv;

@@ -144,10 +144,15 @@ class ThymioTest(BridgeTest):
         e = c.error("device.call", {"device": DEV, "action": "aseba.emit",
                                     "args": {"name": "nope"}})
         self.assertError(e, "invalid_params", INVALID)
-        # an undeclared event does not compile
+        # an undeclared event does not compile, and the running program keeps its names
         e = c.error("robot.program.load", {"device": DEV, "language": "aseba",
                                            "source": "onevent zap\n", "events": []})
         self.assertError(e, "program_error", PROGRAM_ERROR)
+        c.call("device.call", {"device": DEV, "action": "aseba.emit",
+                               "args": {"name": "ping", "args": [1]}})
+        m = sub.wait_for(lambda m: m.topic == "robot/%s/event/" % DEV and m.data["args"][1] == 1,
+                         what="the third pong")
+        self.assertEqual(m.data, {"name": "pong", "args": [4, 1]})
 
     def test_compile_and_vm_errors(self):
         d, c = self.lab()
