@@ -9,7 +9,8 @@ import time
 
 import zmq
 
-from lbtest import BridgeTest, NOBODY, make_conf, requests_as, wait_until
+from lbtest import (BridgeTest, NOBODY, labctl_path, make_conf, requests_as, run_program,
+                    san_env, wait_until)
 
 LEASED, INVALID, ROOM_STOPPED, FORBIDDEN, NOT_SUPPORTED = 1003, -32602, 1009, 1002, 1005
 
@@ -163,3 +164,37 @@ class RobotServiceTest(BridgeTest):
         self.assertIsNone(info["owner"])  # its old lease did not survive
         other = self.client(d)
         other.call("lease.acquire", {"device": rid})
+
+    def test_labctl_robots_and_drive(self):
+        d, c = self.lab()
+        rid = self.robot(c, FAMILIES[0])
+        topic = "robot/%s/state/" % rid
+        sub = self.subscriber(d, [topic])
+
+        def labctl(*args, timeout=30):
+            return run_program([labctl_path(), "--pub", d.pub, "--rpc", d.rpc] + list(args),
+                               timeout, env=san_env())
+
+        rc, out, err, _ = labctl("robots")
+        self.assertEqual(rc, 0, err)
+        self.assertIn(rid, out)
+        self.assertIn("move stop", out)
+        rc, out, err, _ = labctl("robot", "drive", rid, "0.5", "-0.5", "--for", "0.3",
+                                 "--name", "group 2")
+        self.assertEqual(rc, 0, err)
+        self.assertIn("%s: stopped" % rid, out)
+        # it drove for group 2, then the robot was stopped and freed
+        sub.wait_for(lambda m: m.topic == topic and m.data["active"]
+                     and m.data["owner_name"] == "group 2", what="the robot driven by labctl")
+        sub.wait_for(lambda m: m.topic == topic and not m.data["active"]
+                     and m.data["owner"] is None, what="the robot stopped and released")
+        rc, out, err, _ = labctl("robot", "drive", rid, "fast", "0")
+        self.assertEqual(rc, 2)
+        rc, out, err, _ = labctl("robot", "drive", rid, "3", "0")
+        self.assertEqual(rc, 1)
+        self.assertIn("invalid_params", err)
+        # someone else's robot
+        c.call("lease.acquire", {"device": rid})
+        rc, out, err, _ = labctl("robot", "stop", rid)
+        self.assertEqual(rc, 1)
+        self.assertIn("leased", err)
