@@ -184,16 +184,18 @@ static int check_pin(const firmata_pin *pins, int npins, int pin, int mode, cons
 		return fail(badkey, key, why, cap,
 			    "D%d (%s): the board has pins D0 to D%d (its capability query)", pin,
 			    use, npins - 1);
-	if (!(pins[pin].modes & (1u << mode)))
+	if (!(pins[pin].modes & (1u << mode))) {
+		static const int shown[] = {FIRMATA_MODE_OUTPUT, FIRMATA_MODE_PWM,
+					    FIRMATA_MODE_SERVO, FIRMATA_MODE_ANALOG};
+		char has[64] = "";
+		for (size_t k = 0; k < sizeof shown / sizeof shown[0]; k++)
+			if (pins[pin].modes & (1u << shown[k]))
+				snprintf(has + strlen(has), sizeof has - strlen(has), "%s%s",
+					 has[0] ? ", " : "", names[shown[k]]);
 		return fail(badkey, key, why, cap,
-			    "D%d (%s) cannot be a %s pin on this board (its capabilities: %s%s%s%s"
-			    "%s)",
-			    pin, use, names[mode],
-			    pins[pin].modes & (1u << FIRMATA_MODE_OUTPUT) ? "output " : "",
-			    pins[pin].modes & (1u << FIRMATA_MODE_PWM) ? "PWM " : "",
-			    pins[pin].modes & (1u << FIRMATA_MODE_SERVO) ? "SERVO " : "",
-			    pins[pin].modes & (1u << FIRMATA_MODE_ANALOG) ? "analog " : "",
-			    pins[pin].modes ? "" : "none: the firmware keeps it");
+			    "D%d (%s) cannot be a %s pin on this board (its capabilities: %s)", pin,
+			    use, names[mode], has[0] ? has : "none, the firmware keeps it");
+	}
 	if (used[pin])
 		return fail(badkey, key, why, cap, "D%d (%s) is used twice", pin, use);
 	used[pin] = 1;

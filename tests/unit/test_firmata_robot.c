@@ -159,10 +159,11 @@ static void test_checked_against_the_board(void)
 	     "D30 (the right wheel's servo): the board has pins D0 to D19"},
 	    {{.robot = "pwm-wheels", .left = "pwm:4,dir:2", .right = "pwm:6,dir:7"},
 	     "left",
-	     "D4 (the left wheel's PWM) cannot be a PWM pin"},
+	     "D4 (the left wheel's PWM) cannot be a PWM pin on this board (its capabilities: "
+	     "output, SERVO)"},
 	    {{.robot = "servo-wheels", .left = "servo:1", .right = "servo:10"},
 	     "left",
-	     "none: the firmware keeps it"},
+	     "none, the firmware keeps it"},
 	    {{.robot = "servo-wheels", .left = "servo:9", .right = "servo:10", .outputs = "led:9"},
 	     "outputs",
 	     "D9 (output led) is used twice"},
