@@ -4,9 +4,11 @@ and direction pins) and outputs. The simulated lab's robot (a second emulated Un
 on D9/D10, led on D13, buzzer on D8) and the standalone emulator with a config: kind "robot",
 its description, the emulator's pin states after each move/stop/set, bad mappings refused with
 the config line, the room stop (wheels still, outputs off, moves refused), an unplug."""
+import os
 import subprocess
 
 from lbtest import BridgeTest, make_conf, program, wait_until
+from test_firmata_avr import HEX, Uno
 
 DEV = "firmata-sim-robot-1"
 SERVO, OUTPUT, PWM = "servo", "output", "pwm"
@@ -114,6 +116,47 @@ class FirmataRobotTest(BridgeTest):
                          r"cannot be a PWM pin on this board \(its capabilities: output, SERVO\)")
         self.assertEqual(bot["kind"], "robot")
         self.assertIn("cannot be a PWM pin", d.stderr())
+
+
+class RealFirmataRobotTest(BridgeTest):
+    """The mapping against the genuine StandardFirmata (the prebuilt 2.4 image of
+    test_firmata_avr) on a simulated ATmega328P: its capabilities accept the servos, its own pin
+    state query answers the angles written, the halt reaches its pins."""
+    TEST_TIMEOUT = 120
+    DEV = "firmata-bot"
+
+    def state(self, c, pin):
+        return c.call("device.call", {"device": self.DEV, "action": "pin_state",
+                                      "args": {"pin": pin}})
+
+    def start_uno(self):
+        if not os.path.exists(HEX):
+            self.fail("%s is missing: make build/firmware/StandardFirmata-uno.hex (needs npm)"
+                      % HEX)
+        uno = Uno(HEX)
+        self.addCleanup(uno.stop)
+        uno.wait_booted()
+        raw = ("[sim.idle]\nrate = 1\nautostart = 0\n[firmata.bot]\nport = %s\n"
+               "robot = servo-wheels\nleft = servo:9\nright = servo:10 reversed\n"
+               "outputs = led:13\n" % uno.path)
+        d = self.start_bridge(make_conf({}, raw=raw))
+        c = self.client(d)
+        dev = wait_until(lambda: devices(c).get(self.DEV), timeout=15,
+                         what="the StandardFirmata robot")
+        self.assertEqual((dev["kind"], dev["config"]["firmware"]),
+                         ("robot", "StandardFirmata.ino"))
+        return uno, d, c
+
+    def test_servos_attached_on_the_real_firmware(self):
+        uno, d, c = self.start_uno()
+        # SERVO_CONFIG put both pins in SERVO mode, then 90 degrees: the firmware says so
+        self.assertEqual(self.state(c, "D9"), {"pin": "D9", "mode": "servo", "mode_number": 4,
+                                                 "state": 90})
+        self.assertEqual(self.state(c, 10)["state"], 90)
+        self.assertEqual(self.state(c, 13)["mode"], "output")
+        # the servo's pulses come out of D9 (the AVR's pin toggles)
+        uno.wait_pin("D9 1")
+        uno.wait_pin("D9 0")
 
 
 if __name__ == "__main__":
