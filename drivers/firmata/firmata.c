@@ -1007,9 +1007,10 @@ static int fm_stop(lb_device *dev, lb_error *err)
  * The halt hook (another thread, driver.h): the precomputed stop (wheels still, every output
  * low: fm_halt_prepare) written at once to the port's dup'd fd, a few bytes in one write; a
  * sensor board's samples stop too (an atomic flag), a robot's sensors go on streaming. The bytes
- * may land between those of a message the board's thread is writing: the firmware drops the cut
- * message and obeys the rest, and fm_halted writes the stop again whole, at once after. Returns
- * 0, or LB_EGONE when the board could not be told.
+ * may land inside a message the board's thread is writing (the firmware then drops one or the
+ * other: inside a sysex it swallows them): fm_halted, which the core runs in the board's thread
+ * ahead of any other command, writes the whole stop again. Returns 0, or LB_EGONE when the board
+ * could not be told.
  */
 static int fm_halt(lb_device *dev)
 {
