@@ -1,4 +1,9 @@
-/* firmata.c - Arduino boards running StandardFirmata as sensor boards (glue: scan, open, streams).
+/* firmata.c - Arduino boards running StandardFirmata as sensor boards and robots (glue: scan,
+ * open, streams, robot actions).
+ *
+ * Config: [firmata.NAME] port, inputs, pullup, interval_ms; a robot: robot = servo-wheels |
+ * pwm-wheels, left / right = servo:PIN [reversed] | pwm:PIN,dir:PIN [reversed], outputs =
+ * NAME:PIN, ..., max_speed_m_s, wheel_base_m (robotmap.h); [firmata] emulator_version.
  */
 #include <math.h>
 #include <poll.h>
