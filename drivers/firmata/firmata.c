@@ -1561,7 +1561,8 @@ static int fm_board_call(lb_emulated *em, const char *method, const json_t *para
  * mode, state}}}), as a voltmeter on the board would show (state: Firmata's pin state, a servo's
  * angle, a PWM duty);
  * firmata.emulator {burst_ms, min_interval_ms}: its output in bursts, a slower firmware (0: off).
- * With board: "robot", the same of the simulated robot's board.
+ * With board: "robot", the same of the simulated robot's board; a fault without board reaches
+ * both boards.
  */
 static int fm_bridge_call(const lb_driver *drv, const char *method, const json_t *params,
 			  json_t **result, lb_error *err)
@@ -1583,6 +1584,21 @@ static int fm_bridge_call(const lb_driver *drv, const char *method, const json_t
 		json_object_del(rest, "board");
 		rc = fm_board_call(&fm_emulated_robot, method, rest, result, err);
 		json_decref(rest);
+		return rc;
+	}
+	if (strcmp(method, "emulator") == 0 && json_object_get(params, "fault")) {
+		/* a fault of the lab's Firmata boards: both (the robot's only when it runs, or
+		 * for unplug/plug), as each family's "<driver>.emulator {fault}" reaches its robot */
+		lb_error rerr = {0};
+		json_t *rres = NULL;
+		int rc = fm_board_call(&fm_emulated, method, params, result, err);
+		int rrc = fm_board_call(&fm_emulated_robot, method, params, &rres, &rerr);
+		json_decref(rres);
+		if (rc < 0 && rrc == 0) {
+			*err = (lb_error){0};
+			*result = json_null();
+			return 0;
+		}
 		return rc;
 	}
 	return fm_board_call(&fm_emulated, method, params, result, err);
