@@ -169,6 +169,17 @@ class FirmataRobotTest(BridgeTest):
         c.call("robot.move", {"device": DEV, "left": 0.5, "right": 0.5})
         wait_until(lambda: self.wheels(c) == (135, 45), what="moving again after the release")
 
+    def test_owner_vanishing_stops_the_wheels(self):
+        """The dead-man: the lease holder's connection closes, the servos go back to 90."""
+        d, c = self.lab()
+        c.call("lease.release", {"device": DEV})
+        owner = self.client(d)
+        owner.call("lease.acquire", {"device": DEV})
+        owner.call("robot.move", {"device": DEV, "left": 0.5, "right": -0.5})
+        wait_until(lambda: self.wheels(c) == (135, 135), what="turning on the spot")
+        owner.close()
+        wait_until(lambda: self.wheels(c) == (90, 90), what="still once the owner is gone")
+
     def test_unplug_mid_command(self):
         """The board stops answering while a pin state query waits, then is unplugged: the
         query ends with an error in bounded time, the robot is gone, nothing hangs; plugged
