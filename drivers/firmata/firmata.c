@@ -73,6 +73,7 @@ typedef struct fm_priv {
 	int wheel_value[2];		 /* what their pins were written (angle or duty) */
 	int pwm_max;			 /* the PWM wheels' full duty (from the PWM resolution) */
 	int robot_pin[FIRMATA_MAX_PINS]; /* 1: a pin of the mapping (not a stream, not writable) */
+	char robot_state[16];		 /* the state last told (lb_robot_state), "" none */
 	/* a pin state query's answer */
 	int state_pin, state_mode, state_got;
 	long state_value;
@@ -642,6 +643,16 @@ static int fm_drive(fm_priv *p, double left, double right)
 	return fm_send(p, b, n);
 }
 
+/* Tell the robot service the robot's state when it changed (a joystick's moves, many a
+ * second, say "running" once). */
+static void fm_state(lb_device *dev, fm_priv *p, const char *state, const char *detail)
+{
+	if (strcmp(p->robot_state, state) == 0)
+		return;
+	snprintf(p->robot_state, sizeof p->robot_state, "%s", state);
+	lb_robot_state(dev, state, detail);
+}
+
 /* Where a robot key is written ("firmata.conf:12"), for messages. */
 static const char *fm_robot_where(const lb_device *dev, const char *key)
 {
@@ -973,7 +984,7 @@ static int fm_open(lb_device *dev, const lb_now *now, lb_error *err)
 		lb_info("device %s: a robot with %s wheels on D%d and D%d, %d output(s)",
 			lb_device_id(dev), p->robot.wheels == FM_WHEELS_SERVO ? "servo" : "PWM",
 			p->robot.left.pin, p->robot.right.pin, p->robot.noutputs);
-		lb_robot_state(dev, "idle", NULL);
+		fm_state(dev, p, "idle", NULL);
 	}
 	return 0;
 fail_write:
@@ -1065,7 +1076,7 @@ static void fm_halted(lb_device *dev, const lb_now *now)
 			fail = 1;
 	}
 	if (p->robot.wheels != FM_WHEELS_NONE) {
-		lb_robot_state(dev, "stopped", "halted");
+		fm_state(dev, p, "stopped", "halted");
 	} else {
 		if (lb_device_running(dev) && fm_report(p, 0) < 0)
 			fail = 1;
@@ -1092,7 +1103,7 @@ static void fm_close(lb_device *dev)
 static json_t *fm_config_get(lb_device *dev)
 {
 	fm_priv *p = lb_device_priv(dev);
-	json_t *ch = json_array(), *outputs = json_object();
+	json_t *ch = json_array(), *outputs = json_object(), *cfg;
 	char version[16], name[16];
 	int major, minor;
 
@@ -1106,13 +1117,27 @@ static json_t *fm_config_get(lb_device *dev)
 		}
 	fm_version(p, &major, &minor);
 	snprintf(version, sizeof version, "%d.%d", major, minor);
-	return json_pack(
+	cfg = json_pack(
 	    "{s:i,s:f,s:f,s:o,s:s,s:s,s:i,s:o,s:o,s:o,s:s,s:s}", "interval_ms", p->interval_ms,
 	    "rate", p->rate, "vref", p->vref, "channels", ch, "firmware", p->firmware, "protocol",
 	    version, "min_interval_ms", fm_min_interval(p, fm_nenabled(p)), "inputs",
 	    fm_pins_in(p, FIRMATA_MODE_INPUT), "pullup", fm_pins_in(p, FIRMATA_MODE_PULLUP),
 	    "outputs", outputs, "pullup_by", p->feat.pullup_mode ? "mode" : "port bit", "port",
 	    json_string_value(json_object_get(lb_device_get_spec(dev)->params, "path")));
+	if (cfg && p->robot.wheels != FM_WHEELS_NONE) {
+		/* the robot: its wheels' pins, speeds and what the pins were written */
+		json_t *outs = json_object(), *r;
+		for (int k = 0; k < p->robot.noutputs; k++)
+			json_object_set_new(outs, p->robot.outputs[k].name,
+					    json_integer(p->level[p->robot.outputs[k].pin]));
+		r = json_pack("{s:s,s:[i,i],s:[f,f],s:[i,i],s:o}", "wheels",
+			      p->robot.wheels == FM_WHEELS_SERVO ? "servo" : "pwm", "pins",
+			      p->robot.left.pin, p->robot.right.pin, "speed", p->speed[0],
+			      p->speed[1], "written", p->wheel_value[0], p->wheel_value[1],
+			      "outputs", outs);
+		json_object_set_new(cfg, "robot", r);
+	}
+	return cfg;
 }
 
 static json_t *fm_limits_get(lb_device *dev)
@@ -1259,8 +1284,8 @@ static int fm_robot_call(lb_device *dev, fm_priv *p, const char *action, const j
 					    "left and right are wheel speeds from -1 to 1");
 		if (fm_drive(p, l, r) < 0)
 			return lb_error_set(err, LB_ERR_DEVICE, "the board is gone (unplugged?)");
-		lb_robot_state(dev, l != 0 || r != 0 ? "running" : "idle",
-			       l != 0 || r != 0 ? "moving" : NULL);
+		fm_state(dev, p, l != 0 || r != 0 ? "running" : "idle",
+			 l != 0 || r != 0 ? "moving" : NULL);
 		*result = json_null();
 		return 0;
 	}
@@ -1588,7 +1613,8 @@ static int fm_bridge_call(const lb_driver *drv, const char *method, const json_t
 	}
 	if (strcmp(method, "emulator") == 0 && json_object_get(params, "fault")) {
 		/* a fault of the lab's Firmata boards: both (the robot's only when it runs, or
-		 * for unplug/plug), as each family's "<driver>.emulator {fault}" reaches its robot */
+		 * for unplug/plug), as each family's "<driver>.emulator {fault}" reaches its robot
+		 */
 		lb_error rerr = {0};
 		json_t *rres = NULL;
 		int rc = fm_board_call(&fm_emulated, method, params, result, err);

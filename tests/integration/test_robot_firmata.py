@@ -127,6 +127,9 @@ class FirmataRobotTest(BridgeTest):
         c.call("robot.stop", {"device": DEV})
         wait_until(lambda: self.wheels(c) == (90, 90), what="both servos still")
         sub.wait_for(lambda m: m.data["state"] == "idle", what="state idle")
+        robot = c.call("device.info", {"device": DEV})["config"]["robot"]
+        self.assertEqual((robot["wheels"], robot["pins"], robot["speed"], robot["written"]),
+                         ("servo", [9, 10], [0, 0], [90, 90]))
         self.assertEqual(pins(c)["D9"]["mode"], SERVO)
         # outputs
         c.call("robot.set", {"device": DEV, "led": True})
@@ -284,8 +287,7 @@ class RealFirmataRobotTest(BridgeTest):
         c = self.client(d)
         dev = wait_until(lambda: devices(c).get(self.DEV), timeout=15,
                          what="the StandardFirmata robot")
-        self.assertEqual((dev["kind"], dev["config"]["firmware"]),
-                         ("robot", "StandardFirmata.ino"))
+        self.assertEqual((dev["kind"], dev["config"]["protocol"]), ("robot", "2.4"))
         return uno, d, c
 
     def test_servos_attached_on_the_real_firmware(self):
