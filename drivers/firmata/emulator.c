@@ -427,8 +427,9 @@ static void *emu_thread(void *arg)
 				break;
 		}
 		now = lb_clock_ns(CLOCK_MONOTONIC);
-		/* a fault set while the board waited applies to what it reads now */
+		/* a fault or a burst set while the board waited applies to what it reads now */
 		fault = atomic_load(&e->fault);
+		burst = atomic_load(&e->burst_ms);
 		if (burst <= 0 || now >= flush_at) {
 			flush_held(e);
 			flush_at = now + (int64_t)burst * 1000000;

@@ -4,6 +4,7 @@ and direction pins) and outputs. The simulated lab's robot (a second emulated Un
 on D9/D10, led on D13, buzzer on D8) and the standalone emulator with a config: kind "robot",
 its description, the emulator's pin states after each move/stop/set, bad mappings refused with
 the config line, the room stop (wheels still, outputs off, moves refused), an unplug."""
+import json
 import os
 import subprocess
 
@@ -171,6 +172,30 @@ class FirmataRobotTest(BridgeTest):
         c.call("room.release")
         c.call("robot.move", {"device": DEV, "left": 0.5, "right": 0.5})
         wait_until(lambda: self.wheels(c) == (135, 45), what="moving again after the release")
+
+    def test_halt_reaches_a_board_whose_thread_waits(self):
+        """The room stop while the board's thread waits for an answer the board holds back (a
+        pin state query, up to 1 s): the halt hook's bytes stop the wheels and switch the led
+        off before that wait ends; the query then fails, the thread finishes the stop."""
+        d, c = self.lab()
+        c.call("robot.move", {"device": DEV, "left": 1, "right": 1})
+        c.call("robot.set", {"device": DEV, "led": True})
+        wait_until(lambda: self.wheels(c) == (180, 0) and pins(c)["D13"]["level"] == 1,
+                   what="moving, led on")
+        c.call("firmata.emulator", {"board": "robot", "burst_ms": 2000})
+        rid = c.send("device.call", {"device": DEV, "action": "pin_state",
+                                     "args": {"pin": 9}})
+        self.assertIn(DEV, c.call("room.stop", {"reason": "busy board"})["halted"])
+        wait_until(lambda: self.wheels(c) == (90, 90) and pins(c)["D13"]["level"] == 0,
+                   what="wheels still and led off")
+        # (replies that came meanwhile are stashed by the client)
+        self.assertNotIn(json.dumps(rid), c.stash, "the stop came before the thread's wait")
+        self.assertEqual(c.sock.poll(0), 0, "the stop came before the thread's wait ended")
+        r = c.reply_for(rid, timeout=10)
+        self.assertEqual(r.get("error", {}).get("code"), 1006, r)
+        c.call("firmata.emulator", {"board": "robot", "burst_ms": 0})
+        wait_until(lambda: c.call("robot.info", {"device": DEV})["state"] == "stopped",
+                   what="the robot stopped")
 
     def test_owner_vanishing_stops_the_wheels(self):
         """The dead-man: the lease holder's connection closes, the servos go back to 90."""
