@@ -169,6 +169,16 @@ class FirmataRobotTest(BridgeTest):
         self.assertEqual(self.wheels(c), (90, 90))
         # its sensors still stream
         sub.wait_for(lambda m: m.topic == "robot/%s/a0/" % DEV, what="a0 after the stop")
+        # plugged in again meanwhile: it opens still (reset, servos at 90), moves refused
+        c.call("firmata.emulator", {"board": "robot", "fault": "unplug"})
+        wait_until(lambda: DEV not in devices(c), what="the robot unplugged")
+        c.call("firmata.emulator", {"board": "robot", "fault": "plug"})
+        wait_until(lambda: DEV in {r["device"] for r in c.call("robot.list")}, timeout=20,
+                   what="the robot back")
+        c.call("lease.acquire", {"device": DEV})
+        self.assertError(c.error("robot.move", {"device": DEV, "left": 0.2, "right": 0.2}),
+                         "room_stopped", ROOM_STOPPED)
+        self.assertEqual(self.wheels(c), (90, 90))
         c.call("room.release")
         c.call("robot.move", {"device": DEV, "left": 0.5, "right": 0.5})
         wait_until(lambda: self.wheels(c) == (135, 45), what="moving again after the release")
