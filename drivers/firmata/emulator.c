@@ -435,7 +435,18 @@ static void *emu_thread(void *arg)
 			flush_at = now + (int64_t)burst * 1000000;
 		}
 		if (p.revents & POLLHUP) {
-			/* no host has the port open: the board is unpowered */
+			/* no host has the port open: the board is unpowered, once it has obeyed
+			 * what the host wrote before closing (a robot's last stop) */
+			uint8_t buf[256];
+			ssize_t n;
+			while (host_open && boot_at < 0 && fault != FIRMATA_EMU_SILENT &&
+			       (n = read(e->b.master, buf, sizeof buf)) > 0)
+				for (ssize_t i = 0; i < n; i++) {
+					firmata_msg m;
+					if (firmata_feed(&parser, buf[i], &m) == 1)
+						handle(e, &m, now - t0);
+				}
+			mirror(e, now - t0);
 			host_open = 0;
 			e->nheld = 0;
 			boot_at = -1;

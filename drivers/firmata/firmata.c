@@ -556,6 +556,25 @@ static void fm_halt_prepare(fm_priv *p)
 	atomic_fetch_add(&p->halt_seq, 1);
 }
 
+/* Copy the halt's bytes into b (HALT_MAX bytes) from any thread: their number (0 if none). */
+static int fm_halt_bytes(fm_priv *p, uint8_t *b)
+{
+	unsigned seq;
+	int n = 0;
+
+	for (int tries = 0; tries < 4; tries++) {
+		seq = atomic_load(&p->halt_seq);
+		if (seq & 1)
+			continue; /* being rewritten this very moment */
+		n = atomic_load(&p->halt_len);
+		for (int i = 0; i < n && i < HALT_MAX; i++)
+			b[i] = atomic_load_explicit(&p->halt_bytes[i], memory_order_relaxed);
+		if (atomic_load(&p->halt_seq) == seq)
+			break;
+	}
+	return n < HALT_MAX ? n : HALT_MAX;
+}
+
 /* Whether port k has a pin this driver reads. */
 static int fm_port_has_input(const fm_priv *p, int k)
 {
@@ -1032,21 +1051,11 @@ static int fm_halt(lb_device *dev)
 {
 	fm_priv *p = lb_device_priv(dev);
 	uint8_t b[HALT_MAX];
-	unsigned seq = 0;
-	int n = 0;
+	int n;
 
 	if (p->robot.wheels == FM_WHEELS_NONE)
 		atomic_store(&p->halted, 1);
-	for (int tries = 0; tries < 4; tries++) {
-		seq = atomic_load(&p->halt_seq);
-		if (seq & 1)
-			continue; /* being rewritten this very moment */
-		n = atomic_load(&p->halt_len);
-		for (int i = 0; i < n && i < HALT_MAX; i++)
-			b[i] = atomic_load_explicit(&p->halt_bytes[i], memory_order_relaxed);
-		if (atomic_load(&p->halt_seq) == seq)
-			break;
-	}
+	n = fm_halt_bytes(p, b);
 	if (p->halt_fd < 0 || n <= 0)
 		return p->halt_fd < 0 ? LB_EGONE : 0;
 	return write(p->halt_fd, b, (size_t)n) == n ? 0 : LB_EGONE;
@@ -1093,6 +1102,14 @@ static void fm_close(lb_device *dev)
 
 	if (!p)
 		return;
+	if (p->port && p->robot.wheels != FM_WHEELS_NONE) {
+		/* a robot left by the bridge (shutdown, a failed open) does not drive on */
+		uint8_t b[HALT_MAX];
+		int n = fm_halt_bytes(p, b);
+		if (n > 0 && fm_send(p, b, (size_t)n) < 0)
+			lb_warn("device %s: closed, but its wheels could not be stopped",
+				lb_device_id(dev));
+	}
 	if (p->halt_fd >= 0)
 		close(p->halt_fd);
 	lb_serial_destroy(&p->port);

@@ -272,6 +272,11 @@ class FirmataRobotTest(BridgeTest):
         wait_until(lambda: (emu.states()["D5"], emu.states()["D12"]) == ((3, 0), (1, 0)),
                    what="duty 0 and the lamp off after the room stop")
         c.call("room.release")
+        # the bridge stopping leaves no robot driving on
+        c.call("robot.move", {"device": "firmata-bot", "left": 1, "right": 1})
+        wait_until(lambda: emu.states()["D5"] == (3, 255), what="full speed")
+        d.stop()
+        self.assertEqual((emu.states()["D5"], emu.states()["D6"]), ((3, 0), (3, 0)))
 
     def test_bad_mappings(self):
         """A mapping that cannot be (a key not understood) is absent with its line; one the board
