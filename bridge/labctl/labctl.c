@@ -184,7 +184,9 @@ static int parse_args(int argc, char **argv, struct labctl_opts *o, const struct
 		size_t nlen;
 		int id = -1;
 
-		if (positional_only || a[0] != '-' || a[1] == '\0') {
+		/* a negative number (a wheel speed) is an argument, not an option */
+		if (positional_only || a[0] != '-' || a[1] == '\0' ||
+		    (a[1] >= '0' && a[1] <= '9') || a[1] == '.') {
 			if (npos == 5) {
 				labctl_errmsg("labctl: too many arguments ('%s')\n", a);
 				return -1;

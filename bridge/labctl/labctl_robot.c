@@ -213,9 +213,9 @@ static int robot_run(void *ctx, const struct labctl_opts *o, const char *id, con
 {
 	const char *lang = language_of(path);
 	char prefix[160];
-	json_t *src;
+	json_t *src, *params, *result = NULL;
 	void *sub = NULL;
-	int st = LABCTL_FAIL;
+	int st = LABCTL_FAIL, rc;
 
 	if (!lang) {
 		labctl_errmsg("labctl: %s: name it .py (MicroPython) or .aseba (Aseba)\n", path);
@@ -226,8 +226,16 @@ static int robot_run(void *ctx, const struct labctl_opts *o, const char *id, con
 	snprintf(prefix, sizeof prefix, "robot/%s/", id);
 	if (!(sub = labctl_subscribe(ctx, o, prefix)) || take(ctx, o, id) < 0)
 		goto cleanup;
-	if (call(ctx, o, "robot.program.load",
-		 json_pack("{s:s,s:s,s:O}", "device", id, "language", lang, "source", src)) < 0)
+	/* the source as the request's binary frame: a JSON request is at most 64 KiB */
+	params = json_pack("{s:s,s:s}", "device", id, "language", lang);
+	rc = labctl_rpc_request(ctx, o, "robot.program.load", params, json_string_value(src),
+				json_string_length(src), o->timeout_ms, &result);
+	json_decref(params);
+	json_decref(result);
+	if (rc == -3)
+		labctl_errmsg("labctl: no answer to robot.program.load within %ld ms\n",
+			      o->timeout_ms);
+	if (rc < 0)
 		goto cleanup;
 	if (call(ctx, o, "robot.program.run", json_pack("{s:s}", "device", id)) < 0)
 		goto cleanup;
