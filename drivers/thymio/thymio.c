@@ -596,8 +596,8 @@ static void th_poll_range(th_priv *p)
 	}
 }
 
-/* Close the line and free everything open() took; the robot keeps what it was doing. */
 static void th_close(lb_device *dev);
+static int th_still(th_priv *p);
 
 /*
  * Open the line (serial or TCP), find the node (LIST_NODES, then GET_DESCRIPTION for an old one),
@@ -730,12 +730,17 @@ fail:
 	return LB_EFAIL;
 }
 
+/* Stop the robot (STOP, motors 0: a bridge that stops leaves no robot driving on, nobody to
+ * stop it), close the line and free everything open() took. */
 static void th_close(lb_device *dev)
 {
 	th_priv *p = lb_device_priv(dev);
 
 	if (!p)
 		return;
+	if (p->nhalt && !p->gone && th_still(p) < 0)
+		lb_warn("device %s: the robot could not be stopped as the bridge let it go",
+			lb_device_id(dev));
 	lb_serial_destroy(&p->serial);
 	if (p->sock >= 0)
 		close(p->sock);

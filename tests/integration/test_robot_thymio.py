@@ -82,10 +82,11 @@ class ThymioTest(BridgeTest):
         self.assertIn("leds.top", [n["name"] for n in desc["natives"]])
         self.assertIn("prox", [e["name"] for e in desc["local_events"]])
         sub = self.subscriber(d, ["robot/%s/prox.2/" % DEV, "robot/%s/acc.z/" % DEV])
-        msgs = sub.collect(count=6)
-        accz = [m.samples[0] for m in msgs if m.topic.endswith("acc.z/")]
-        self.assertTrue(accz, "acc.z streams")
-        self.assertAlmostEqual(accz[0], 22 * 9.81 / 23, places=3)  # flat: the emulator's 22
+        m = sub.wait_for(lambda m: m.topic.endswith("acc.z/") and m.samples,
+                         what="an acc.z sample")
+        self.assertAlmostEqual(m.samples[0], 22 * 9.81 / 23, places=3)  # flat: the emulator's 22
+        sub.wait_for(lambda m: m.topic.endswith("prox.2/") and m.samples,
+                     what="a prox.2 sample")
         dev = {x["id"]: x for x in c.call("devices.list")}[DEV]
         streams = [s["name"] for s in dev["streams"]]
         self.assertIn("event/pong", streams)
@@ -340,6 +341,33 @@ class ThymioLinkTest(BridgeTest):
         sub.wait_for(lambda m: m.data["state"] == "gone", timeout=15, what="the robot gone")
         wait_until(lambda: dev not in [r["device"] for r in c.call("robot.list")], timeout=15,
                    what="the robot removed")
+
+    def test_a_bridge_that_stops_stops_its_robots(self):
+        emu = subprocess.Popen([program("LB_THYMIO_EMU", "build/asan/thymio-emu"), "--tcp", "0"],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: emu.poll() is None and emu.kill())
+        target = emu.stdout.readline().split()[1]
+        d = self.start_bridge(make_conf({}, bridge={"request_timeout_ms": 5000},
+                                        raw="[thymio.tcp]\ntarget = %s\n" % target))
+        c = self.client(d)
+        dev = "thymio-tcp"
+        wait_until(lambda: dev in [r["device"] for r in c.call("robot.list")], timeout=15,
+                   what="the TCP Thymio")
+        c.call("lease.acquire", {"device": dev})
+        c.call("robot.program.load", {"device": dev, "language": "aseba",
+                                      "source": "onevent motor\nmotor.left.target = 321\n"})
+        c.call("robot.program.run", {"device": dev})
+
+        def probe():
+            emu.stdin.write("probe\n")
+            emu.stdin.flush()
+            return emu.stdout.readline().split()
+        wait_until(lambda: probe()[5] == "321", what="driving")
+        self.assertEqual(d.stop(), 0)
+        # the bridge wrote the stop before closing: the emulator has taken it by the time its
+        # client is gone
+        wait_until(lambda: (lambda p: (p[5], p[6], p[8]))(probe()) == ("0", "0", "0"),
+                   what="motors off, program stopped")
 
     def test_silent_and_old_nodes_are_wrong_firmware(self):
         silent, old = FakeNode("silent"), FakeNode("old")
