@@ -790,7 +790,9 @@ static int th_halt(lb_device *dev)
 
 	atomic_store(&p->halted, 1);
 	if (p->halt_fd >= 0 && atomic_compare_exchange_strong(&p->line, &free_line, 2)) {
-		if (write(p->halt_fd, p->halt_bytes, p->nhalt) != (ssize_t)p->nhalt)
+		ssize_t n = p->serial ? write(p->halt_fd, p->halt_bytes, p->nhalt)
+				      : send(p->halt_fd, p->halt_bytes, p->nhalt, MSG_NOSIGNAL);
+		if (n != (ssize_t)p->nhalt)
 			rc = LB_EAGAIN;
 		atomic_store(&p->line, 0);
 	}
