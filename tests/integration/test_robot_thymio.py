@@ -458,6 +458,12 @@ class PlaygroundTest(BridgeTest):
         self.assertIn("leds.top", [n["name"] for n in desc["natives"]])
         info = c.call("robot.info", {"device": dev})
         self.assertEqual(info["robot"]["outputs"], [])  # its LEDs are natives only
+        # its sensors stream, read from its own layout of variables
+        sensors = self.subscriber(d, ["robot/%s/acc.z/" % dev, "robot/%s/prox.0/" % dev])
+        sensors.wait_for(lambda m: m.topic.endswith("acc.z/") and m.samples, timeout=10,
+                         what="the Playground Thymio's accelerometer")
+        sensors.wait_for(lambda m: m.topic.endswith("prox.0/") and m.samples, timeout=10,
+                         what="the Playground Thymio's proximity sensors")
 
         def get(name):
             return c.call("device.call", {"device": dev, "action": "aseba.get",
