@@ -10,7 +10,6 @@ import socket
 import struct
 import subprocess
 import threading
-import time
 
 from lbtest import BridgeTest, make_conf, program, wait_until
 
