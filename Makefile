@@ -49,10 +49,17 @@ BENCH_BIN  := $(patsubst tests/bench/%.c,build/%,$(BENCH_SRC))
 all: deps build/labbridge build/labctl build/watch
 
 # Install missing Debian packages (as root), or say exactly what to run.
+# The Aseba compiler (Thymio driver) builds std::locale("en_US.UTF-8"): generated when missing.
+ASEBA_LOCALE = locale -a 2>/dev/null | grep -qix 'en_US.utf8' || { [ "$$(id -u)" -eq 0 ] && \
+  sed -i 's/^\# *\(en_US.UTF-8 UTF-8\)/\1/' /etc/locale.gen && locale-gen >/dev/null; } || \
+  echo "Thymio programs need the en_US.UTF-8 locale: as root, enable it in /etc/locale.gen and run locale-gen" >&2
+
 deps:
 	@./udev/install-deps $(BUILD_PKGS)
+	@$(ASEBA_LOCALE)
 test-deps:
 	@./udev/install-deps $(TEST_PKGS)
+	@$(ASEBA_LOCALE)
 
 # Release builds: one object per source (build/obj/), each with its header dependencies.
 REL_OBJ := $(patsubst %.cc,build/obj/%.o,$(patsubst %.c,build/obj/%.o,$(DAEMON_SRC)))
