@@ -235,6 +235,18 @@ static void feed_byte(mbot_emu *e, uint8_t c, int64_t now)
 	}
 }
 
+/* loop(): the bytes received go through the frame state machine, until a tone keeps the sketch
+ * busy (caller holds the lock). */
+static void drain(mbot_emu *e, int64_t now)
+{
+	size_t i = 0;
+
+	while (i < e->nrx && !e->busy_until)
+		feed_byte(e, e->rx[i++], now);
+	memmove(e->rx, e->rx + i, e->nrx - i);
+	e->nrx -= i;
+}
+
 /* The board restarts (power, DTR): motors, LEDs and the parser as after reset. */
 static void restart(mbot_emu *e)
 {
@@ -298,16 +310,26 @@ static void *emu_thread(void *arg)
 			boot_at = now + EMU_BOOT_NS;
 			restart(e);
 		}
+		/* the tone has played: its ack, then the sketch reads again */
+		if (e->busy_until && now >= e->busy_until) {
+			e->busy_until = 0;
+			if (e->ack_after_busy && fault != MBOT_EMU_SILENT)
+				call_ok(e);
+			e->ack_after_busy = 0;
+		}
 		if (p.revents & POLLIN) {
 			uint8_t buf[256];
 			ssize_t n = read(e->b.master, buf, sizeof buf);
 			for (ssize_t i = 0; i < n; i++) {
 				if (boot_at >= 0 || fault == MBOT_EMU_SILENT)
 					continue; /* the bootloader, a dead sketch: ignored */
+				/* the UART takes every byte into its ring, the sketch reads
+				 * them unless a tone keeps it busy */
 				if (e->nrx < EMU_RX_CAP)
 					e->rx[e->nrx++] = buf[i];
 				else
 					e->st.dropped++;
+				drain(e, now);
 			}
 		}
 		if (boot_at >= 0 && now >= boot_at) {
@@ -318,12 +340,6 @@ static void *emu_thread(void *arg)
 				emit(e, b,
 				     (size_t)mbot_enc_banner(b, sizeof b, EMU_VERSION,
 							     strlen(EMU_VERSION)));
-		}
-		if (e->busy_until && now >= e->busy_until) {
-			e->busy_until = 0;
-			if (e->ack_after_busy && fault != MBOT_EMU_SILENT)
-				call_ok(e);
-			e->ack_after_busy = 0;
 		}
 		if (host_open && boot_at < 0 && fault != MBOT_EMU_SILENT) {
 			/* loop(): readButtonInner first, then one byte per pass (a whole frame
@@ -336,11 +352,7 @@ static void *emu_thread(void *arg)
 				     (size_t)mbot_enc_value(b, sizeof b, MBOT_IDX_EVENT,
 							    MBOT_TYPE_BYTE, e->st.button, 0));
 			}
-			size_t i = 0;
-			while (i < e->nrx && !e->busy_until)
-				feed_byte(e, e->rx[i++], now);
-			memmove(e->rx, e->rx + i, e->nrx - i);
-			e->nrx -= i;
+			drain(e, now);
 		} else if (fault == MBOT_EMU_SILENT) {
 			e->nrx = 0;
 		}
