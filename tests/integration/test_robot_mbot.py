@@ -27,6 +27,11 @@ def device(c, dev=DEV):
     return {d["id"]: d for d in c.call("devices.list")}.get(dev)
 
 
+def state(c):
+    """The robot's state as the robot service tells it."""
+    return c.call("robot.info", {"device": DEV})["state"]
+
+
 def link(c):
     """The driver's request counters."""
     return device(c)["config"]["link"]
@@ -74,7 +79,9 @@ class MbotTest(BridgeTest):
     def test_move_and_stop_reach_the_motors(self):
         d = self.start_bridge(conf())
         c = self.open_robot(d)
+        self.assertEqual(state(c), "idle")
         c.call("robot.move", {"device": DEV, "left": 1.0, "right": 0.5})
+        wait_until(lambda: state(c) == "running", what="the state running")
         st = probe(c)
         # M1 is the left wheel, mirrored: forward is negative
         self.assertEqual((st["m1"], st["m2"]), (-255, 128))
@@ -86,6 +93,32 @@ class MbotTest(BridgeTest):
         st = probe(c)
         self.assertEqual((st["m1"], st["m2"]), (0, 0))
         self.assertEqual(st["resets"], resets + 1)
+        wait_until(lambda: state(c) == "idle", what="the state idle")
+
+    def test_a_lease_that_ends_stops_the_robot(self):
+        d = self.start_bridge(conf())
+        c = self.open_robot(d)
+        c.call("robot.move", {"device": DEV, "left": 0.5, "right": 0.5})
+        self.assertEqual(probe(c)["m2"], 128)
+        c.call("lease.release", {"device": DEV})
+        wait_until(lambda: probe(c)["m2"] == 0, what="the dead-man's stop")
+        self.assertEqual(probe(c)["m1"], 0)
+
+    def test_a_robot_that_goes_silent(self):
+        d = self.start_bridge(conf())
+        c = self.open_robot(d)
+        sub = self.subscriber(d, ["robot/%s/ultrasonic/" % DEV])
+        c.call("mbot.emulator", {"fault": "silent"})
+        wait_until(lambda: state(c) == "error", timeout=10, what="the state error")
+        self.assertIn("does not answer", c.call("robot.info", {"device": DEV})["detail"])
+        # a move gets a typed error in bounded time, not a hang
+        self.assertError(c.error("robot.move", {"device": DEV, "left": 0.2, "right": 0.2},
+                                 timeout=10), "timeout", 1006)
+        c.call("mbot.emulator", {"fault": "ok"})
+        wait_until(lambda: state(c) == "idle", timeout=10, what="the state idle again")
+        sub.drain()
+        sub.wait_for(lambda m: m.header.get("count"), timeout=10, what="values again")
+        self.assertGreater(link(c)["timeouts"], 0)
 
     def test_the_wall_comes_nearer(self):
         d = self.start_bridge(conf())
@@ -172,7 +205,7 @@ class MbotTest(BridgeTest):
         c2 = self.client(d)
         c2.call("mbot.emulator", {"fault": "unplug"})
         reply = c.reply_for(rid, timeout=10)
-        self.assertIn("error", reply)
+        self.assertEqual(reply["error"]["code"], 1004, reply)  # device: gone
         wait_until(lambda: device(c2) is None, what="the mBot gone")
         c2.call("mbot.emulator", {"fault": "plug"})
         wait_until(lambda: device(c2), timeout=15, what="the mBot back")
@@ -183,13 +216,13 @@ class MbotTest(BridgeTest):
         c.call("robot.move", {"device": DEV, "left": 1, "right": 1})
         resets = probe(c)["resets"]
         self.assertIn(DEV, c.call("room.stop", {"reason": "test"})["halted"])
-        st = probe(c)
         wait_until(lambda: probe(c)["resets"] > resets, what="the RESET of the halt")
         st = probe(c)
         self.assertEqual((st["m1"], st["m2"]), (0, 0))
         self.assertError(c.error("robot.move", {"device": DEV, "left": 1, "right": 1}),
                          "room_stopped", 1009)
         self.assertEqual(probe(c)["m1"], 0)
+        wait_until(lambda: state(c) == "stopped", what="the state stopped")
         c.call("room.release")
         c.call("robot.move", {"device": DEV, "left": 0.1, "right": 0.1})
         self.assertEqual(probe(c)["m2"], 26)
