@@ -1,5 +1,4 @@
-/* emulator.c - a Makeblock mBot (mCore, mBlock firmware) on a pseudo-terminal, for the simulated lab.
- */
+/* emulator.c - an mBot (mCore, mBlock firmware) on a pseudo-terminal, for the simulated lab. */
 #include "emulator.h"
 
 #include <errno.h>
@@ -55,8 +54,8 @@ static void emit(mbot_emu *e, const uint8_t *buf, size_t n)
  * which only the next frame's ff 55 shows to be no frame. */
 static void maybe_garbage(mbot_emu *e)
 {
-	static const uint8_t noise[] = {0x13, 0x37, 0xfe, 0x55, 0x0d, 0x00,
-					0xff, 0x55, 0x05, 0x02, 0x00, 0x00, 0x00};
+	static const uint8_t noise[] = {0x13, 0x37, 0xfe, 0x55, 0x0d, 0x00, 0xff,
+					0x55, 0x05, 0x02, 0x00, 0x00, 0x00};
 
 	if (atomic_load(&e->fault) == MBOT_EMU_GARBAGE)
 		emit(e, noise, sizeof noise);
@@ -106,7 +105,8 @@ static void read_sensor(mbot_emu *e, uint8_t idx, int device, int port)
 		return;
 	case MBOT_DEV_ULTRASONIC:
 		/* no sensor on another port: the echo never comes, distanceCm gives its max */
-		send_float(e, idx, port == MBOT_PORT_3 ? round(e->st.distance_cm * 100) / 100 : 400);
+		send_float(e, idx,
+			   port == MBOT_PORT_3 ? round(e->st.distance_cm * 100) / 100 : 400);
 		return;
 	case MBOT_DEV_LIGHT:
 		/* generalDevice.aRead2() of the port: the on-board sensor is A6 (port 6) */
@@ -293,7 +293,8 @@ static void *emu_thread(void *arg)
 		now = lb_clock_ns(CLOCK_MONOTONIC);
 		pthread_mutex_lock(&e->lock);
 		physics(e, (double)(now - last) / 1e9);
-		e->st.light = (int)(e->light_base + 50 * lb_sin_turns((double)(now - t0) / 1e9 / 10.0));
+		e->st.light =
+		    (int)(e->light_base + 50 * lb_sin_turns((double)(now - t0) / 1e9 / 10.0));
 		last = now;
 		if (p.revents & POLLHUP) {
 			/* no host has the port open: the board is unpowered */

@@ -1,5 +1,4 @@
-/* emulator.h - a Makeblock mBot (mCore, mBlock firmware) on a pseudo-terminal, for the simulated lab.
- */
+/* emulator.h - an mBot (mCore, mBlock firmware) on a pseudo-terminal, for the simulated lab. */
 #ifndef LB_MBOT_EMULATOR_H
 #define LB_MBOT_EMULATOR_H
 

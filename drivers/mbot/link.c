@@ -195,9 +195,10 @@ static void on_msg(mbot_link *l, const mbot_msg *m, int64_t now_ms, mbot_link_cb
 	}
 	l->replies++;
 	poll = settle(l, &pd);
-	ev = ev_of(&pd, poll, m->kind == MBOT_MSG_EMPTY	  ? MBOT_EV_EMPTY
-			      : poll >= 0		  ? MBOT_EV_VALUE
-							  : MBOT_EV_DONE);
+	ev = ev_of(&pd, poll,
+		   m->kind == MBOT_MSG_EMPTY ? MBOT_EV_EMPTY
+		   : poll >= 0		     ? MBOT_EV_VALUE
+					     : MBOT_EV_DONE);
 	ev.type = m->kind == MBOT_MSG_VALUE ? m->type : 0;
 	ev.value = m->number;
 	ev.text = m->text;

@@ -83,8 +83,7 @@ void mbot_link_init(mbot_link *l);
  * Returns its index, or MBOT_ERR_FULL when MBOT_LINK_POLLS are there, MBOT_ERR_RANGE for a
  * period or timeout below 1 ms or a request that does not encode.
  */
-int mbot_link_add_poll(mbot_link *l, int device, int port, int slot, int period_ms,
-		       int timeout_ms);
+int mbot_link_add_poll(mbot_link *l, int device, int port, int slot, int period_ms, int timeout_ms);
 
 /* Polling on (every poll due at now_ms) or off (replies still awaited are still matched). */
 void mbot_link_polling(mbot_link *l, int on, int64_t now_ms);

@@ -57,12 +57,11 @@ static const struct {
 	double min, max, resolution;
 } sensors[S_COUNT] = {
     /* a GET ULTRASONIC blocks the firmware up to 50 ms when no echo comes */
-    {"ultrasonic", "distance", "cm", LB_F32, MBOT_DEV_ULTRASONIC, MBOT_PORT_3, -1, 100, 500, 0,
-     400, 0.01},
+    {"ultrasonic", "distance", "cm", LB_F32, MBOT_DEV_ULTRASONIC, MBOT_PORT_3, -1, 100, 500, 0, 400,
+     0.01},
     {"line", "line", "", LB_U8, MBOT_DEV_LINEFOLLOWER, MBOT_PORT_2, -1, 100, 500, 0, 3, 1},
     {"light", "light", "", LB_F32, MBOT_DEV_LIGHT, MBOT_PORT_LIGHT, -1, 200, 500, 0, 1023, 1},
-    {"button", "button", "", LB_U8, MBOT_DEV_BUTTON_INNER, MBOT_PORT_ONBOARD, 0, 200, 500, 0, 1,
-     1},
+    {"button", "button", "", LB_U8, MBOT_DEV_BUTTON_INNER, MBOT_PORT_ONBOARD, 0, 200, 500, 0, 1, 1},
 };
 
 typedef struct mb_priv {
@@ -83,10 +82,10 @@ typedef struct mb_priv {
 	int wait_state;	     /* 0 waiting, 1 answered, 2 lost */
 	int64_t tone_end_ms; /* the robot plays a tone until then (it reads nothing) */
 	int64_t last_rx_ms;
-	int silent;	  /* said "error": it stopped answering */
-	int m1, m2;	  /* motor speeds as last acknowledged */
-	int led[2][3];	  /* on-board LEDs 1 and 2 as last acknowledged */
-	int gone;	  /* the port failed: run says LB_EGONE */
+	int silent;	   /* said "error": it stopped answering */
+	int m1, m2;	   /* motor speeds as last acknowledged */
+	int led[2][3];	   /* on-board LEDs 1 and 2 as last acknowledged */
+	int gone;	   /* the port failed: run says LB_EGONE */
 	unsigned long bad; /* replies of the wrong type */
 	const char *state; /* as last told to the robot service */
 } mb_priv;
@@ -116,7 +115,8 @@ static int mb_scan(const lb_driver *drv, const lb_scan_ctx *ctx, lb_spec_list *o
 
 	(void)drv;
 	while (lb_scan_sections(ctx, "mbot", "mbot-", "mBot", &d)) {
-		const char *path = lb_scan_port(ctx, d.section, "port", out, d.id, d.title, "robot");
+		const char *path =
+		    lb_scan_port(ctx, d.section, "port", out, d.id, d.title, "robot");
 		if (path)
 			lb_spec_list_add(out, d.id, d.title, "robot", false,
 					 json_pack("{s:s}", "path", path));
@@ -169,8 +169,8 @@ static void mb_value(mb_priv *p, int s, const mbot_event *ev)
 	int want = mbot_expected_type(sensors[s].device), l, r;
 
 	if (ev->type != want || !isfinite(ev->value) ||
-	    (s == S_LINE && mbot_line_decode(ev->value, &l, &r) < 0) || ev->value < sensors[s].min ||
-	    ev->value > sensors[s].max) {
+	    (s == S_LINE && mbot_line_decode(ev->value, &l, &r) < 0) ||
+	    ev->value < sensors[s].min || ev->value > sensors[s].max) {
 		p->bad++;
 		return;
 	}
@@ -196,10 +196,11 @@ static void mb_on_event(void *ctx, const mbot_event *ev)
 	case MBOT_EV_EMPTY:
 		if (ev->device == MBOT_DEV_VERSION && ev->action == MBOT_GET &&
 		    ev->kind == MBOT_EV_DONE && ev->type == MBOT_TYPE_STRING && ev->tlen > 0) {
-			size_t n = ev->tlen < sizeof p->version - 1 ? ev->tlen : sizeof p->version - 1;
+			size_t n =
+			    ev->tlen < sizeof p->version - 1 ? ev->tlen : sizeof p->version - 1;
 			for (size_t i = 0; i < n; i++)
-				p->version[i] = ev->text[i] > 0x20 && ev->text[i] < 0x7f ? ev->text[i]
-											 : '?';
+				p->version[i] =
+				    ev->text[i] > 0x20 && ev->text[i] < 0x7f ? ev->text[i] : '?';
 			p->version[n] = '\0';
 		}
 		if (ev->poll < 0 && ev->tag == p->wait_tag && p->wait_state == 0)
@@ -213,8 +214,8 @@ static void mb_on_event(void *ctx, const mbot_event *ev)
 		p->banner = 1;
 		if (lb_device_get_spec(p->dev) && p->stream[0] >= 0) {
 			/* the board restarted (reset button, power): its motors are off */
-			lb_warn("device %s: the mBot restarted (firmware %.*s)", lb_device_id(p->dev),
-				(int)ev->tlen, ev->text);
+			lb_warn("device %s: the mBot restarted (firmware %.*s)",
+				lb_device_id(p->dev), (int)ev->tlen, ev->text);
 			p->m1 = p->m2 = 0;
 			memset(p->led, 0, sizeof p->led);
 			mb_state(p, "idle", "the robot restarted");
@@ -400,8 +401,8 @@ static int mb_open(lb_device *dev, const lb_now *now, lb_error *err)
 	next_query = ms_of(&p->now);
 	while (!have_version(p) && ms_of(&p->now) < deadline) {
 		uint8_t f[MBOT_REQ_MAX];
-		int64_t until = next_query + QUERY_EVERY_MS < deadline ? next_query + QUERY_EVERY_MS
-								      : deadline;
+		int64_t until =
+		    next_query + QUERY_EVERY_MS < deadline ? next_query + QUERY_EVERY_MS : deadline;
 		int rc = mb_command(p, f, mbot_enc_get(f, sizeof f, 0, MBOT_DEV_VERSION, 0), 0,
 				    QUERY_EVERY_MS, err);
 		if (rc == LB_EGONE)
@@ -419,10 +420,11 @@ static int mb_open(lb_device *dev, const lb_now *now, lb_error *err)
 				     "flash the mBot firmware with mBlock",
 				     p->path);
 		else
-			lb_error_set(err, LB_ERR_FIRMWARE,
-				     "%s: no answer from an mBot within %d s (switched off? another "
-				     "board?): if it is an mBot, flash the mBot firmware with mBlock",
-				     p->path, HANDSHAKE_MS / 1000);
+			lb_error_set(
+			    err, LB_ERR_FIRMWARE,
+			    "%s: no answer from an mBot within %d s (switched off? another "
+			    "board?): if it is an mBot, flash the mBot firmware with mBlock",
+			    p->path, HANDSHAKE_MS / 1000);
 		goto fail;
 	}
 	if (strncmp(p->version, "06.", 3) != 0) {
@@ -446,9 +448,9 @@ static int mb_open(lb_device *dev, const lb_now *now, lb_error *err)
 	p->halt_len = (size_t)n;
 	p->halt_len += (size_t)mbot_enc_reset(p->halt_frames + n, sizeof p->halt_frames - n, 0);
 	for (int s = 0; s < S_COUNT; s++) {
-		int k = lb_device_add_stream(dev, sensors[s].name, sensors[s].quantity,
-					     sensors[s].unit, sensors[s].type,
-					     1000.0 / sensors[s].period_ms);
+		int k =
+		    lb_device_add_stream(dev, sensors[s].name, sensors[s].quantity, sensors[s].unit,
+					 sensors[s].type, 1000.0 / sensors[s].period_ms);
 		if (k < 0)
 			continue;
 		p->stream[s] = k;
@@ -515,7 +517,8 @@ static int mb_rgb(const json_t *leds, const char *key, int rgb[3], lb_error *err
 		const json_t *x = json_array_get(v, (size_t)c);
 		if (!json_is_integer(x) || json_integer_value(x) < 0 || json_integer_value(x) > 255)
 			return lb_error_set(err, LB_ERR_INVALID_PARAMS,
-					    "leds.%s must be [r, g, b], each an integer 0..255", key);
+					    "leds.%s must be [r, g, b], each an integer 0..255",
+					    key);
 		rgb[c] = (int)json_integer_value(x);
 	}
 	return 1;
@@ -560,10 +563,10 @@ static int mb_set(mb_priv *p, const json_t *args, lb_error *err)
 		int rc;
 		if (!have[k])
 			continue;
-		rc = mb_command(p, f,
-				mbot_enc_led(f, sizeof f, 0, led_index[k], rgb[k][0], rgb[k][1],
-					     rgb[k][2]),
-				1, mb_ack_ms(p), err);
+		rc = mb_command(
+		    p, f,
+		    mbot_enc_led(f, sizeof f, 0, led_index[k], rgb[k][0], rgb[k][1], rgb[k][2]), 1,
+		    mb_ack_ms(p), err);
 		if (rc < 0)
 			return rc;
 		for (int i = 0; i < 2; i++)
@@ -609,7 +612,8 @@ static int mb_call(lb_device *dev, const char *action, const json_t *args, json_
 				    p->path);
 	if (strcmp(action, LB_ROBOT_MOVE) == 0) {
 		int left, right;
-		if (mb_speed(args, "left", &left, err) < 0 || mb_speed(args, "right", &right, err) < 0)
+		if (mb_speed(args, "left", &left, err) < 0 ||
+		    mb_speed(args, "right", &right, err) < 0)
 			return LB_EFAIL;
 		/* M1 is the left wheel, mounted mirrored */
 		if ((rc = mb_motors(p, -left, right, err)) < 0)
@@ -746,14 +750,14 @@ static json_t *mb_config_get(lb_device *dev)
 {
 	mb_priv *p = lb_device_priv(dev);
 
-	return json_pack("{s:s,s:s,s:[i,i],s:[[i,i,i],[i,i,i]],s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}}",
-			 "port", p->path, "firmware", p->version, "motors", p->m1, p->m2, "leds",
-			 p->led[0][0], p->led[0][1], p->led[0][2], p->led[1][0], p->led[1][1],
-			 p->led[1][2], "link", "requests", (json_int_t)p->link.sent, "replies",
-			 (json_int_t)p->link.replies, "lost", (json_int_t)p->link.lost, "timeouts",
-			 (json_int_t)p->link.timeouts, "stray", (json_int_t)p->link.stray,
-			 "garbage", (json_int_t)p->link.parser.garbage, "events",
-			 (json_int_t)p->link.events, "bad_values", (json_int_t)p->bad);
+	return json_pack(
+	    "{s:s,s:s,s:[i,i],s:[[i,i,i],[i,i,i]],s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}}", "port",
+	    p->path, "firmware", p->version, "motors", p->m1, p->m2, "leds", p->led[0][0],
+	    p->led[0][1], p->led[0][2], p->led[1][0], p->led[1][1], p->led[1][2], "link",
+	    "requests", (json_int_t)p->link.sent, "replies", (json_int_t)p->link.replies, "lost",
+	    (json_int_t)p->link.lost, "timeouts", (json_int_t)p->link.timeouts, "stray",
+	    (json_int_t)p->link.stray, "garbage", (json_int_t)p->link.parser.garbage, "events",
+	    (json_int_t)p->link.events, "bad_values", (json_int_t)p->bad);
 }
 
 /* The simulated lab's mBot (mbot.emulator injects faults, probes and moves its world). */
@@ -831,13 +835,12 @@ static int mb_bridge_call(const lb_driver *drv, const char *method, const json_t
 			return json_is_object(world) ? LB_EFAIL
 						     : lb_error_set(err, LB_ERR_INVALID_PARAMS,
 								    "world must be an object");
-		if (d && (!json_is_number(d) || json_number_value(d) < 2 ||
-			  json_number_value(d) > 400))
+		if (d &&
+		    (!json_is_number(d) || json_number_value(d) < 2 || json_number_value(d) > 400))
 			return lb_error_set(err, LB_ERR_INVALID_PARAMS,
 					    "distance_cm must be a number from 2 to 400");
 		mbot_emu_set_world(mb_emulated.emu, d ? json_number_value(d) : -1, (int)line,
-				   (int)light,
-				   json_object_get(world, "button") ? (int)button : -1);
+				   (int)light, json_object_get(world, "button") ? (int)button : -1);
 		*result = json_null();
 		return 0;
 	}
@@ -848,8 +851,8 @@ static int mb_bridge_call(const lb_driver *drv, const char *method, const json_t
 	    st.m1, "m2", st.m2, "leds", st.led[0][0], st.led[0][1], st.led[0][2], st.led[1][0],
 	    st.led[1][1], st.led[1][2], "tone", "freq", st.tone_hz, "ms", st.tone_ms, "count",
 	    st.tones, "resets", st.resets, "requests", st.requests, "dropped", st.dropped,
-	    "distance_cm", st.distance_cm, "line", st.line, "light", st.light, "button",
-	    st.button, "booted", st.booted);
+	    "distance_cm", st.distance_cm, "line", st.line, "light", st.light, "button", st.button,
+	    "booted", st.booted);
 	return 0;
 }
 

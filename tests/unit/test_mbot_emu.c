@@ -75,23 +75,23 @@ static void test_firmware_answers(void)
 	}
 	{
 		/* GET VERSION: a string */
-		static const uint8_t want[] = {0xff, 0x55, 0x07, 0x04, 0x09, '0', '6', '.', '0', '1',
-					       '.', '1', '0', '7', 0x0d, 0x0a};
+		static const uint8_t want[] = {0xff, 0x55, 0x07, 0x04, 0x09, '0', '6',	'.',
+					       '0',  '1',  '.',	 '1',  '0',  '7', 0x0d, 0x0a};
 		send_frame(s, f, mbot_enc_get(f, sizeof f, 7, MBOT_DEV_VERSION, 0));
 		EXPECT(s, want);
 	}
 	{
 		/* GET ULTRASONIC on port 3: the float in cm */
-		static const uint8_t want[] = {0xff, 0x55, 0x21, 0x02, 0x00, 0x00, 0x28, 0x42,
-					       0x0d, 0x0a}; /* 42.0f */
+		static const uint8_t want[] = {0xff, 0x55, 0x21, 0x02, 0x00,
+					       0x00, 0x28, 0x42, 0x0d, 0x0a}; /* 42.0f */
 		mbot_emu_set_world(e, 42.0, 2, -1, -1);
 		send_frame(s, f, mbot_enc_get(f, sizeof f, 0x21, MBOT_DEV_ULTRASONIC, 3));
 		EXPECT(s, want);
 	}
 	{
 		/* GET LINEFOLLOWER on port 2: a float too */
-		static const uint8_t want[] = {0xff, 0x55, 0x03, 0x02, 0x00, 0x00,
-					       0x00, 0x40, 0x0d, 0x0a}; /* 2.0f */
+		static const uint8_t want[] = {0xff, 0x55, 0x03, 0x02, 0x00,
+					       0x00, 0x00, 0x40, 0x0d, 0x0a}; /* 2.0f */
 		send_frame(s, f, mbot_enc_get(f, sizeof f, 3, MBOT_DEV_LINEFOLLOWER, 2));
 		EXPECT(s, want);
 	}
@@ -112,8 +112,9 @@ static void test_firmware_answers(void)
 		EXPECT(s, ACK);
 	}
 	/* RUN JOYSTICK, RGBLED: acknowledged, obeyed (speeds clamped as MeDCMotor does) */
-	send_frame(s, f, mbot_enc_request(f, sizeof f, 0, MBOT_RUN, MBOT_DEV_JOYSTICK,
-					  (const uint8_t[]){0x00, 0xff, 0x2c, 0x01}, 4));
+	send_frame(s, f,
+		   mbot_enc_request(f, sizeof f, 0, MBOT_RUN, MBOT_DEV_JOYSTICK,
+				    (const uint8_t[]){0x00, 0xff, 0x2c, 0x01}, 4));
 	EXPECT(s, ACK);
 	send_frame(s, f, mbot_enc_led(f, sizeof f, 0, 2, 10, 20, 30));
 	EXPECT(s, ACK);
@@ -143,10 +144,10 @@ static void test_firmware_answers(void)
 	}
 	{
 		/* the START cut by the overflow (4 bytes kept) takes the next request's ff as its
-		 * action (unknown: no answer), and the firmware's prevc lets that request's 55 start
-		 * it again: the next answer is the GET's, no 14th ack */
-		static const uint8_t want[] = {0xff, 0x55, 0x42, 0x04, 0x09, '0', '6', '.', '0', '1',
-					       '.', '1', '0', '7', 0x0d, 0x0a};
+		 * action (unknown: no answer), and the firmware's prevc lets that request's 55
+		 * start it again: the next answer is the GET's, no 14th ack */
+		static const uint8_t want[] = {0xff, 0x55, 0x42, 0x04, 0x09, '0', '6',	'.',
+					       '0',  '1',  '.',	 '1',  '0',  '7', 0x0d, 0x0a};
 		send_frame(s, f, mbot_enc_get(f, sizeof f, 0x42, MBOT_DEV_VERSION, 0));
 		EXPECT(s, want);
 	}

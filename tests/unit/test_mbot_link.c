@@ -134,9 +134,9 @@ static void test_timeouts_per_request(void)
 	mbot_link_polling(&l, 1, 0);
 	CHECK_EQ_INT((int)mbot_link_due(&l, 0, out, sizeof out), 14);
 	/* a command later, with its own (longer) timeout */
-	CHECK_EQ_INT(mbot_link_send(&l, f, (size_t)mbot_enc_tone(f, sizeof f, 0, 440, 500), 50,
-				    1500, &tag),
-		     0);
+	CHECK_EQ_INT(
+	    mbot_link_send(&l, f, (size_t)mbot_enc_tone(f, sizeof f, 0, 440, 500), 50, 1500, &tag),
+	    0);
 	/* the polls wait for their replies (due by 300), not for their next period */
 	CHECK_EQ_INT((int)mbot_link_deadline(&l), 300);
 	mbot_link_expire(&l, 299, keep, &log);
@@ -224,8 +224,7 @@ static void test_events_banner_and_empty(void)
 	CHECK_EQ_INT(log.ev[1].kind, MBOT_EV_EMPTY);
 	CHECK_EQ_INT(log.ev[1].poll, 0);
 	/* the board restarts: the banner, and what was in flight is lost */
-	mbot_link_input(&l, b, (size_t)mbot_enc_banner(b, sizeof b, "06.01.107", 9), 2, keep,
-			&log);
+	mbot_link_input(&l, b, (size_t)mbot_enc_banner(b, sizeof b, "06.01.107", 9), 2, keep, &log);
 	CHECK_EQ_INT(log.n, 4);
 	CHECK_EQ_INT(log.ev[2].kind, MBOT_EV_BANNER);
 	CHECK_STR(log.text[2], "06.01.107");
@@ -240,8 +239,8 @@ static void test_resync_padded_and_pieces(void)
 	uint8_t out[128], b[128];
 	evlog log = {0};
 	size_t n, k = 0;
-	static const uint8_t noise[] = {0x13, 0x37, 0xfe, 0x55, 0x0d, 0x00,
-					0xff, 0x55, 0x05, 0x02, 0x00, 0x00, 0x00};
+	static const uint8_t noise[] = {0x13, 0x37, 0xfe, 0x55, 0x0d, 0x00, 0xff,
+					0x55, 0x05, 0x02, 0x00, 0x00, 0x00};
 
 	mbot_link_init(&l);
 	CHECK_EQ_INT(mbot_link_add_poll(&l, MBOT_DEV_ULTRASONIC, 3, -1, 100, 300), 0);
@@ -258,8 +257,8 @@ static void test_resync_padded_and_pieces(void)
 	memcpy(b + k, noise, sizeof noise);
 	k += sizeof noise;
 	k += (size_t)mbot_enc_value(b + k, sizeof b - k, idx_of(out, n, 1), MBOT_TYPE_BYTE, 1, 0);
-	k += (size_t)mbot_enc_value(b + k, sizeof b - k, idx_of(out, n, 2), MBOT_TYPE_FLOAT, 617,
-				    0);
+	k +=
+	    (size_t)mbot_enc_value(b + k, sizeof b - k, idx_of(out, n, 2), MBOT_TYPE_FLOAT, 617, 0);
 	for (size_t i = 0; i < k; i++) /* one byte at a time, as a slow line brings them */
 		mbot_link_input(&l, b + i, 1, 1, keep, &log);
 	CHECK_EQ_INT(log.n, 3);
