@@ -168,9 +168,11 @@ static void mb_value(mb_priv *p, int s, const mbot_event *ev)
 {
 	int want = mbot_expected_type(sensors[s].device), l, r;
 
+	/* the ultrasonic's "no echo" is its timeout in cm, which varies with the library
+	 * release: any distance is kept, the description's range says what is usual */
 	if (ev->type != want || !isfinite(ev->value) ||
 	    (s == S_LINE && mbot_line_decode(ev->value, &l, &r) < 0) ||
-	    ev->value < sensors[s].min || ev->value > sensors[s].max) {
+	    ev->value < sensors[s].min || (s != S_ULTRASONIC && ev->value > sensors[s].max)) {
 		p->bad++;
 		return;
 	}
