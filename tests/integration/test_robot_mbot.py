@@ -185,10 +185,15 @@ class MbotTest(BridgeTest):
         try:
             raw = "[mbot.bench]\nport = %s\n" % os.ttyname(slave)
             d = self.start_bridge(make_conf({}, bridge={"emulate": "none"}, raw=raw))
-            wait_until(lambda: "not as an mBot" in d.log(), timeout=15,
-                       what="the open refused as no mBot")
-            self.assertIn("flash the mBot firmware with mBlock", d.log())
             c = self.client(d)
+
+            def failed():
+                for x in c.call("devices.list", {"all": True}):
+                    if x["id"] == "mbot-bench" and x.get("state") == "failed":
+                        return x
+            x = wait_until(failed, timeout=15, what="the open refused as no mBot")
+            self.assertIn("the port answers but not as an mBot (mCore firmware): flash the mBot "
+                          "firmware with mBlock", x["reason"])
             self.assertIsNone(device(c, "mbot-bench"))
         finally:
             stop.set()
