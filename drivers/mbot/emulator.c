@@ -40,7 +40,25 @@ struct mbot_emu {
 	size_t nrx;
 	int64_t busy_until; /* a tone plays: nothing is read (mono ns), 0: not busy */
 	int ack_after_busy;
-	int light_base; /* the light without its slow wave */
+	int light_base;	    /* the light without its slow wave */
+	int64_t timer_from; /* the TIMER's zero (mono ns) */
+};
+
+/* The firmware's other devices (mbot_firmware.ino's #defines), answered as with nothing on the
+ * port: each with the reply type its readSensor case sends. */
+enum {
+	DEV_TEMPERATURE = 2,
+	DEV_POTENTIOMETER = 4,
+	DEV_GYRO = 6,
+	DEV_SOUND = 7,
+	DEV_PIRMOTION = 15,
+	DEV_LIMITSWITCH = 21,
+	DEV_HUMITURE = 23,
+	DEV_FLAME = 24,
+	DEV_GAS = 25,
+	DEV_COMPASS = 26,
+	DEV_DIGITAL = 30,
+	DEV_TOUCH = 51,
 };
 
 /* Write the firmware's bytes to the host; what the pty cannot take is lost, as on a UART. */
@@ -92,7 +110,7 @@ static int clamp_speed(int v)
 }
 
 /* readSensor(device) for a GET, with the firmware's answers (caller holds the lock). */
-static void read_sensor(mbot_emu *e, uint8_t idx, int device, int port)
+static void read_sensor(mbot_emu *e, uint8_t idx, int device, int port, int64_t now)
 {
 	uint8_t b[32];
 	int n;
@@ -126,8 +144,40 @@ static void read_sensor(mbot_emu *e, uint8_t idx, int device, int port)
 		e->button_reported = e->st.button;
 		return;
 	}
+	case MBOT_DEV_TIMER:
+		/* currentTime: seconds since the start or the last RUN TIMER */
+		send_float(e, idx, (double)(now - e->timer_from) / 1e9);
+		return;
+	case DEV_TEMPERATURE:
+	case DEV_POTENTIOMETER:
+	case MBOT_DEV_JOYSTICK:
+	case DEV_GYRO:
+	case DEV_SOUND:
+	case DEV_PIRMOTION:
+	case DEV_LIMITSWITCH:
+	case DEV_COMPASS:
+	case DEV_DIGITAL:
+	case MBOT_DEV_ANALOG:
+		/* sendFloat of a module that is not there: what its pins read, 0 here */
+		send_float(e, idx, 0);
+		return;
+	case MBOT_DEV_IRREMOTE:
+	case MBOT_DEV_IRREMOTECODE:
+	case DEV_HUMITURE:
+	case DEV_TOUCH:
+		/* sendByte: no key, no module */
+		maybe_garbage(e);
+		emit(e, b, (size_t)mbot_enc_value(b, sizeof b, idx, MBOT_TYPE_BYTE, 0, 0));
+		return;
+	case DEV_FLAME:
+	case DEV_GAS:
+		/* sendShort: the int16 and 2 bytes read past its union */
+		maybe_garbage(e);
+		emit(e, b, (size_t)mbot_enc_value(b, sizeof b, idx, MBOT_TYPE_SHORT, 0, 1));
+		return;
 	default:
-		/* writeHead, the index, nothing, writeEnd */
+		/* IR without a message, devices the firmware does not know: writeHead, the index,
+		 * nothing, writeEnd */
 		maybe_garbage(e);
 		emit(e, b, (size_t)mbot_enc_empty(b, sizeof b, idx));
 		return;
@@ -175,6 +225,7 @@ static int run_module(mbot_emu *e, int device, int64_t now)
 		}
 		break;
 	}
+	case MBOT_DEV_TIMER: e->timer_from = now; break;
 	default: break; /* servos, displays...: nothing connected, still acknowledged */
 	}
 	return 1;
@@ -188,7 +239,7 @@ static void parse_data(mbot_emu *e, int64_t now)
 
 	e->st.requests++;
 	switch (action) {
-	case MBOT_GET: read_sensor(e, idx, device, port); break;
+	case MBOT_GET: read_sensor(e, idx, device, port, now); break;
 	case MBOT_RUN:
 		if (run_module(e, device, now))
 			call_ok(e);
@@ -248,7 +299,7 @@ static void drain(mbot_emu *e, int64_t now)
 }
 
 /* The board restarts (power, DTR): motors, LEDs and the parser as after reset. */
-static void restart(mbot_emu *e)
+static void restart(mbot_emu *e, int64_t now)
 {
 	e->st.m1 = e->st.m2 = 0;
 	memset(e->st.led, 0, sizeof e->st.led);
@@ -258,6 +309,7 @@ static void restart(mbot_emu *e)
 	e->busy_until = 0;
 	e->ack_after_busy = 0;
 	e->button_reported = e->st.button;
+	e->timer_from = now;
 }
 
 /* Move the world by dt seconds: the wall ahead comes nearer as the wheels drive forward. */
@@ -309,7 +361,7 @@ static void *emu_thread(void *arg)
 		if (!host_open) {
 			host_open = 1; /* the port was opened: DTR resets the board */
 			boot_at = now + EMU_BOOT_NS;
-			restart(e);
+			restart(e, now);
 		}
 		/* the tone has played: its ack, then the sketch reads again */
 		if (e->busy_until && now >= e->busy_until) {

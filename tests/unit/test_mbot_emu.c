@@ -102,6 +102,26 @@ static void test_firmware_answers(void)
 		EXPECT(s, want);
 	}
 	{
+		/* GET FLAME_SENSOR (24, no module): sendShort writes 4 bytes, the codec's quirk */
+		static const uint8_t want[] = {0xff, 0x55, 0x0a, 0x03, 0x00,
+					       0x00, 0x00, 0x00, 0x0d, 0x0a};
+		send_frame(s, f, mbot_enc_get(f, sizeof f, 10, 24, 1));
+		EXPECT(s, want);
+	}
+	{
+		/* GET TIMER: a float; GET IR without a message: empty */
+		uint8_t got[16];
+		mbot_msg m;
+		static const uint8_t ir[] = {0xff, 0x55, 0x0c, 0x0d, 0x0a};
+		send_frame(s, f, mbot_enc_get(f, sizeof f, 11, MBOT_DEV_TIMER, 0));
+		CHECK_EQ_INT((int)read_n(s, got, 10), 10);
+		CHECK_EQ_INT(mbot_decode_reply(got, 10, &m), 10);
+		CHECK_EQ_INT(m.type, MBOT_TYPE_FLOAT);
+		CHECK(m.number > 0 && m.number < 60);
+		send_frame(s, f, mbot_enc_get(f, sizeof f, 12, MBOT_DEV_IR, -1));
+		EXPECT(s, ir);
+	}
+	{
 		/* a frame whose len is above 48 is dropped whole; an unknown action is not
 		 * answered: the next answer is the START's */
 		uint8_t big[52] = {0xff, 0x55, 49, 1, MBOT_GET, MBOT_DEV_VERSION};
