@@ -209,6 +209,8 @@ static void mb_on_event(void *ctx, const mbot_event *ev)
 			p->wait_state = 1;
 		break;
 	case MBOT_EV_LOST:
+		lb_dbg("device %s: request (action %d, device %d) %s", lb_device_id(p->dev),
+		       ev->action, ev->device, ev->timeout ? "timed out" : "lost");
 		if (ev->poll < 0 && ev->tag == p->wait_tag && p->wait_state == 0)
 			p->wait_state = 2;
 		break;
@@ -462,6 +464,11 @@ static int mb_open(lb_device *dev, const lb_now *now, lb_error *err)
 						   sensors[s].timeout_ms);
 	}
 	lb_info("device %s: mBot firmware %s on %s", lb_device_id(dev), p->version, p->path);
+	/* the counters tell how the link does from now on (the queries sent while the board
+	 * booted went unanswered) */
+	p->link.sent = p->link.replies = p->link.lost = p->link.timeouts = p->link.stray = 0;
+	p->link.events = 0;
+	p->link.parser.garbage = 0;
 	mbot_link_polling(&p->link, 1, ms_of(&p->now));
 	p->last_rx_ms = ms_of(&p->now);
 	lb_device_set_running(dev, true);

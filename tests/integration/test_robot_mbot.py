@@ -75,6 +75,8 @@ class MbotTest(BridgeTest):
         sub.wait_for(all_seen, timeout=10, what="every sensor with the world's values")
         self.assertTrue(450 <= seen["light"] <= 650, seen["light"])
         wait_until(lambda: link(c)["replies"] > 4, what="the replies counted")
+        ln = link(c)
+        self.assertEqual((ln["stray"], ln["garbage"], ln["bad_values"]), (0, 0, 0), ln)
 
     def test_move_and_stop_reach_the_motors(self):
         d = self.start_bridge(conf())
