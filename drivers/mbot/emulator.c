@@ -321,6 +321,7 @@ static void physics(mbot_emu *e, double dt)
 	e->st.distance_cm = d < EMU_DIST_MIN ? EMU_DIST_MIN : d > EMU_DIST_MAX ? EMU_DIST_MAX : d;
 }
 
+/* The board: the host opening the port restarts it; then the firmware's loop() until stopped. */
 static void *emu_thread(void *arg)
 {
 	mbot_emu *e = arg;
@@ -414,6 +415,7 @@ static void *emu_thread(void *arg)
 	return NULL;
 }
 
+/* Start an mBot on a new pty (emulator.h); NULL with err set. */
 mbot_emu *mbot_emu_new(lb_error *err)
 {
 	mbot_emu *e = calloc(1, sizeof *e);
@@ -434,6 +436,7 @@ mbot_emu *mbot_emu_new(lb_error *err)
 	return e;
 }
 
+/* A copy of what the robot does and senses (thread-safe). */
 void mbot_emu_get_state(mbot_emu *e, mbot_emu_state *out)
 {
 	pthread_mutex_lock(&e->lock);
@@ -441,6 +444,7 @@ void mbot_emu_get_state(mbot_emu *e, mbot_emu_state *out)
 	pthread_mutex_unlock(&e->lock);
 }
 
+/* What the robot senses next; negative values leave that part (thread-safe). */
 void mbot_emu_set_world(mbot_emu *e, double distance_cm, int line, int light, int button)
 {
 	pthread_mutex_lock(&e->lock);
@@ -457,16 +461,19 @@ void mbot_emu_set_world(mbot_emu *e, double distance_cm, int line, int light, in
 	pthread_mutex_unlock(&e->lock);
 }
 
+/* The pty's path. */
 const char *mbot_emu_path(const mbot_emu *e)
 {
 	return e->b.path;
 }
 
+/* A fault from now on (thread-safe). */
 void mbot_emu_set_fault(mbot_emu *e, mbot_emu_fault fault)
 {
 	atomic_store(&e->fault, (int)fault);
 }
 
+/* Stop the board and free it: its port disappears. Accepts NULL; nulls it. */
 void mbot_emu_destroy(mbot_emu **pe)
 {
 	mbot_emu *e;

@@ -285,11 +285,13 @@ static int mb_wait(mb_priv *p, int64_t deadline_ms, int (*done)(const mb_priv *)
 	}
 }
 
+/* Whether the command waited for was answered or lost. */
 static int waited(const mb_priv *p)
 {
 	return p->wait_state != 0;
 }
 
+/* Whether a command of any size fits in the firmware's buffer and the pending table now. */
 static int have_room(const mb_priv *p)
 {
 	return p->link.inflight_bytes + MBOT_REQ_MAX <= MBOT_LINK_INFLIGHT_MAX &&
@@ -372,11 +374,14 @@ static int mb_stop_robot(mb_priv *p, lb_error *err)
 
 static void mb_close(lb_device *dev);
 
+/* Whether the firmware told its version. */
 static int have_version(const mb_priv *p)
 {
 	return p->version[0] != '\0';
 }
 
+/* Open the port, check it is an mBot (LB_ERR_FIRMWARE if not), stop it, declare the sensor
+ * streams and start polling them. 0, or LB_EFAIL with err set and nothing left open. */
 static int mb_open(lb_device *dev, const lb_now *now, lb_error *err)
 {
 	const char *path =
@@ -479,6 +484,7 @@ fail:
 	return LB_EFAIL;
 }
 
+/* Release the port and the halt hook's fd. Never fails. */
 static void mb_close(lb_device *dev)
 {
 	mb_priv *p = lb_device_priv(dev);
@@ -492,6 +498,7 @@ static void mb_close(lb_device *dev)
 	lb_device_set_priv(dev, NULL);
 }
 
+/* Sensor polling on (every sensor asked at once). Never fails. */
 static int mb_start(lb_device *dev, const lb_now *now, lb_error *err)
 {
 	mb_priv *p = lb_device_priv(dev);
@@ -503,6 +510,7 @@ static int mb_start(lb_device *dev, const lb_now *now, lb_error *err)
 	return 0;
 }
 
+/* Sensor polling off (answers still awaited are still taken). Never fails. */
 static int mb_stop(lb_device *dev, lb_error *err)
 {
 	mb_priv *p = lb_device_priv(dev);
@@ -647,6 +655,7 @@ static int mb_call(lb_device *dev, const char *action, const json_t *args, json_
 	return 0;
 }
 
+/* The port's fd, for input. */
 static int mb_pollitems(lb_device *dev, zmq_pollitem_t *items, int max)
 {
 	mb_priv *p = lb_device_priv(dev);
@@ -680,6 +689,8 @@ static void mb_silence(lb_device *dev, mb_priv *p, int silent)
 	}
 }
 
+/* Read and handle what came, send the polls due, watch for silence; *deadline: the next poll
+ * or request deadline. 0, or LB_EGONE once the port has failed. */
 static int mb_run(lb_device *dev, const lb_now *now, const zmq_pollitem_t *items, int nitems,
 		  int64_t *deadline)
 {
@@ -747,6 +758,7 @@ static void mb_halted(lb_device *dev, const lb_now *now)
 	mb_state(p, "stopped", "halted (room stop)");
 }
 
+/* The "robot" object (sdk/robot.h): no languages, LEDs and tone, wheels and their geometry. */
 static json_t *mb_describe(lb_device *dev)
 {
 	(void)dev;
@@ -755,6 +767,7 @@ static json_t *mb_describe(lb_device *dev)
 			 "extras");
 }
 
+/* Port, firmware, outputs as last acknowledged, the link's counters; NULL only out of memory. */
 static json_t *mb_config_get(lb_device *dev)
 {
 	mb_priv *p = lb_device_priv(dev);
@@ -775,17 +788,20 @@ static void *mb_emu_create(lb_error *err)
 	return mbot_emu_new(err);
 }
 
+/* The emulated mBot's pty. */
 static const char *mb_emu_path(const void *emu)
 {
 	return mbot_emu_path(emu);
 }
 
+/* A fault of the emulated mBot. */
 static void mb_emu_fault(void *emu, lb_fault fault)
 {
 	/* the emulator's faults are numbered like lb_fault (ok, silent, garbage) */
 	mbot_emu_set_fault(emu, (mbot_emu_fault)fault);
 }
 
+/* Stop the emulated mBot. */
 static void mb_emu_destroy(void *emu)
 {
 	mbot_emu *e = emu;
@@ -804,12 +820,14 @@ static lb_emulated mb_emulated = {
     .destroy = mb_emu_destroy,
 };
 
+/* The simulated lab: start the emulated mBot and list its port (hint "mbot"). 0 or negative. */
 static int mb_simulate(const lb_driver *drv, const lb_scan_ctx *ctx, json_t *ports)
 {
 	(void)drv, (void)ctx;
 	return lb_emulated_port(&mb_emulated, ports);
 }
 
+/* Stop the emulated mBot at shutdown. */
 static void mb_cleanup(const lb_driver *drv)
 {
 	(void)drv;
