@@ -80,6 +80,7 @@ typedef struct mb_priv {
 	int banner;	     /* a start banner was seen */
 	uint32_t wait_tag;   /* the command a call waits for */
 	int wait_state;	     /* 0 waiting, 1 answered, 2 lost */
+	int need;	     /* bytes of the command waiting for room */
 	int64_t tone_end_ms; /* the robot plays a tone until then (it reads nothing) */
 	int64_t last_rx_ms;
 	int silent;	   /* said "error": it stopped answering */
@@ -291,11 +292,12 @@ static int waited(const mb_priv *p)
 	return p->wait_state != 0;
 }
 
-/* Whether a command of any size fits in the firmware's buffer and the pending table now. */
+/* Whether the command about to be sent (p->need bytes) fits in the firmware's buffer and the
+ * pending table now. */
 static int have_room(const mb_priv *p)
 {
-	return p->link.inflight_bytes + MBOT_REQ_MAX <= MBOT_LINK_INFLIGHT_MAX &&
-	       mbot_track_count(&p->link.tracker) < MBOT_MAX_PENDING - 1;
+	return p->link.inflight_bytes + p->need <= MBOT_LINK_INFLIGHT_MAX &&
+	       mbot_track_count(&p->link.tracker) < MBOT_MAX_PENDING;
 }
 
 /*
@@ -313,6 +315,7 @@ static int mb_command(mb_priv *p, uint8_t *frame, int len, int wait, int timeout
 		return lb_error_set(err, LB_ERR_INTERNAL, "cannot encode the request: %s",
 				    mbot_strerror(len));
 	/* the firmware's 64-byte buffer: wait for earlier requests to be answered */
+	p->need = len;
 	if (!have_room(p) && mb_wait(p, deadline, have_room) < 0)
 		goto gone;
 	rc = mbot_link_send(&p->link, frame, (size_t)len, ms_of(&p->now), timeout_ms, &tag);
@@ -621,7 +624,6 @@ static int mb_call(lb_device *dev, const char *action, const json_t *args, json_
 		   lb_error *err)
 {
 	mb_priv *p = lb_device_priv(dev);
-	int rc;
 
 	p->now = lb_now_read();
 	if (p->gone)
@@ -633,16 +635,16 @@ static int mb_call(lb_device *dev, const char *action, const json_t *args, json_
 		    mb_speed(args, "right", &right, err) < 0)
 			return LB_EFAIL;
 		/* M1 is the left wheel, mounted mirrored */
-		if ((rc = mb_motors(p, -left, right, err)) < 0)
-			return rc == LB_EGONE ? LB_EFAIL : rc;
+		if (mb_motors(p, -left, right, err) < 0)
+			return LB_EFAIL; /* err: timeout, or the device gone */
 		mb_state(p, left || right ? "running" : "idle", NULL);
 	} else if (strcmp(action, LB_ROBOT_STOP) == 0) {
-		if ((rc = mb_stop_robot(p, err)) < 0)
-			return rc;
+		if (mb_stop_robot(p, err) < 0)
+			return LB_EFAIL;
 		mb_state(p, "idle", NULL);
 	} else if (strcmp(action, LB_ROBOT_SET) == 0) {
-		if ((rc = mb_set(p, args, err)) < 0)
-			return rc;
+		if (mb_set(p, args, err) < 0)
+			return LB_EFAIL;
 	} else if (strcmp(action, LB_ROBOT_LOAD) == 0 || strcmp(action, LB_ROBOT_RUN) == 0 ||
 		   strcmp(action, LB_ROBOT_PROG_STOP) == 0) {
 		return lb_error_set(err, LB_ERR_NOT_SUPPORTED,
