@@ -234,3 +234,19 @@ class MbotTest(BridgeTest):
         c.call("robot.move", {"device": DEV, "left": 0.1, "right": 0.1})
         self.assertEqual(probe(c)["m2"], 26)
         c.call("robot.stop", {"device": DEV})
+
+    def test_a_robot_that_opens_in_a_stopped_room_is_halted(self):
+        data = os.path.join(self.tmp, "data")
+        d = self.start_bridge(conf(data_dir=data), name="before")
+        self.client(d).call("room.stop", {"reason": "test"})
+        self.assertEqual(d.stop(), 0)
+        d = self.start_bridge(conf(data_dir=data), name="after")
+        c = self.client(d)
+        wait_until(lambda: device(c), timeout=15, what="the mBot")
+        wait_until(lambda: state(c) == "stopped", what="the robot halted as it opened")
+        self.assertIn("device %s halted by unix:root" % DEV, d.stderr())
+        self.assertEqual((probe(c)["m1"], probe(c)["m2"]), (0, 0))
+        c.call("lease.acquire", {"device": DEV})
+        self.assertError(c.error("robot.move", {"device": DEV, "left": 1, "right": 1}),
+                         "room_stopped", 1009)
+        self.assertEqual(probe(c)["m1"], 0)
