@@ -4,6 +4,7 @@ stop reaching its motors, LEDs and tone, noise and cut frames on the line, a por
 mBot, unplug in the middle of a command, the room stop."""
 import os
 import pty
+import select
 import threading
 import time
 
@@ -200,6 +201,29 @@ class MbotTest(BridgeTest):
         finally:
             stop.set()
             t.join(2)
+            os.close(master)
+            os.close(slave)
+
+    def test_a_silent_port(self):
+        master, slave = pty.openpty()  # a board that answers nothing
+        try:
+            raw = "[mbot.quiet]\nport = %s\n" % os.ttyname(slave)
+            d = self.start_bridge(make_conf({}, bridge={"emulate": "none"}, raw=raw))
+            c = self.client(d)
+
+            def failed():
+                for x in c.call("devices.list", {"all": True}):
+                    if x["id"] == "mbot-quiet" and x.get("state") == "failed":
+                        return x
+            x = wait_until(failed, timeout=15, what="the open refused")
+            self.assertIn("no answer from an mBot within 3 s", x["reason"])
+            self.assertIn("flash the mBot firmware with mBlock", x["reason"])
+            # what the driver asked: GET VERSION (ff 55 len idx 01 00 00), again and again
+            self.assertTrue(select.select([master], [], [], 5)[0], "nothing was asked")
+            asked = os.read(master, 4096)
+            self.assertEqual(asked[:2], b"\xff\x55")
+            self.assertEqual(asked[4:7], b"\x01\x00\x00")
+        finally:
             os.close(master)
             os.close(slave)
 
