@@ -38,8 +38,11 @@ struct mbot_emu {
 	/* the serial receive buffer */
 	uint8_t rx[EMU_RX_CAP];
 	size_t nrx;
-	int64_t busy_until; /* a tone plays: nothing is read (mono ns), 0: not busy */
-	int ack_after_busy;
+	int64_t busy_until;  /* a tone plays, an echo is awaited: nothing is read (mono ns) */
+	int ack_after_busy;  /* a tone: its ack when it has played */
+	int busy_ultrasonic; /* an ultrasonic measurement: its answer when the echo came */
+	uint8_t busy_idx;
+	double busy_value;
 	int light_base;	    /* the light without its slow wave */
 	int64_t timer_from; /* the TIMER's zero (mono ns) */
 };
@@ -121,11 +124,16 @@ static void read_sensor(mbot_emu *e, uint8_t idx, int device, int port, int64_t 
 		n = mbot_enc_string(b, sizeof b, idx, EMU_VERSION, strlen(EMU_VERSION));
 		emit(e, b, (size_t)n);
 		return;
-	case MBOT_DEV_ULTRASONIC:
-		/* no sensor on another port: the echo never comes, distanceCm gives its max */
-		send_float(e, idx,
-			   port == MBOT_PORT_3 ? round(e->st.distance_cm * 100) / 100 : 400);
+	case MBOT_DEV_ULTRASONIC: {
+		/* distanceCm() waits for the echo (58 us per cm there and back) before the answer
+		 * is written; no sensor on another port: the echo never comes, it gives its max */
+		double d = port == MBOT_PORT_3 ? round(e->st.distance_cm * 100) / 100 : 400;
+		e->busy_until = now + (int64_t)(d * 58000);
+		e->busy_ultrasonic = 1;
+		e->busy_idx = idx;
+		e->busy_value = d;
 		return;
+	}
 	case MBOT_DEV_LIGHT:
 		/* generalDevice.aRead2() of the port: the on-board sensor is A6 (port 6) */
 		send_float(e, idx, port == MBOT_PORT_LIGHT ? e->st.light : 0);
@@ -308,6 +316,7 @@ static void restart(mbot_emu *e, int64_t now)
 	e->nrx = 0;
 	e->busy_until = 0;
 	e->ack_after_busy = 0;
+	e->busy_ultrasonic = 0;
 	e->button_reported = e->st.button;
 	e->timer_from = now;
 }
@@ -364,12 +373,15 @@ static void *emu_thread(void *arg)
 			boot_at = now + EMU_BOOT_NS;
 			restart(e, now);
 		}
-		/* the tone has played: its ack, then the sketch reads again */
+		/* the tone has played (its ack), the echo came (the distance): the sketch reads on
+		 */
 		if (e->busy_until && now >= e->busy_until) {
 			e->busy_until = 0;
 			if (e->ack_after_busy && fault != MBOT_EMU_SILENT)
 				call_ok(e);
-			e->ack_after_busy = 0;
+			if (e->busy_ultrasonic && fault != MBOT_EMU_SILENT)
+				send_float(e, e->busy_idx, e->busy_value);
+			e->ack_after_busy = e->busy_ultrasonic = 0;
 		}
 		if (p.revents & POLLIN) {
 			uint8_t buf[256];

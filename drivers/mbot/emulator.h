@@ -19,17 +19,17 @@ typedef enum mbot_emu_fault {
  * (DTR), ignores input while it boots, then prints "Version: 06.01.107\r\n". It reads requests
  * one byte at a time with the firmware's own frame state machine (52-byte buffer, frames with a
  * len above 48 dropped, unknown actions unanswered) from a 64-byte receive buffer that drops what
- * overflows; answers GET VERSION (string), ULTRASONIC (float, cm), LIGHT (float 0..1023),
- * LINEFOLLOWER (float 0..3), BUTTON_INNER (byte), TIMER (float, s), the modules an mBot lacks
- * with the type their readSensor case sends (float, byte, or FLAME/GAS's 4-byte short) and a 0,
- * IR without a message and unknown devices with an empty answer; obeys
- * RUN JOYSTICK/MOTOR (speeds clamped to -255..255), RGBLED (port 7 slot 2: the two on-board
- * LEDs), TONE (a busy loop: nothing is read until it has played, then the ack), RESET (motors and
- * buzzer off) and START, each acknowledged ff 55 0d 0a; sends an unasked ff 55 80 01 b 0d 0a when
- * the on-board button changes. Wiring as an mBot is assembled: M1 the left wheel (mirrored: a
- * forward move is M1 negative), ultrasonic sensor on port 3 facing a wall that comes nearer as
- * the robot drives forward (0.3 m/s at full speed), line follower on port 2, the light sensor on
- * port 6. NULL with err set.
+ * overflows; answers GET VERSION (string), ULTRASONIC (float, cm, once the echo came: 58 us per
+ * cm), LIGHT (float 0..1023), LINEFOLLOWER (float 0..3), BUTTON_INNER (byte), TIMER (float, s), the
+ * modules an mBot lacks with the type their readSensor case sends (float, byte, or FLAME/GAS's
+ * 4-byte short) and a 0, IR without a message and unknown devices with an empty answer; obeys RUN
+ * JOYSTICK/MOTOR (speeds clamped to -255..255), RGBLED (port 7 slot 2: the two on-board LEDs), TONE
+ * (a busy loop: nothing is read until it has played, then the ack), RESET (motors and buzzer off)
+ * and START, each acknowledged ff 55 0d 0a; sends an unasked ff 55 80 01 b 0d 0a when the on-board
+ * button changes. Wiring as an mBot is assembled: M1 the left wheel (mirrored: a forward move is M1
+ * negative), ultrasonic sensor on port 3 facing a wall that comes nearer as the robot drives
+ * forward (0.3 m/s at full speed), line follower on port 2, the light sensor on port 6. NULL with
+ * err set.
  */
 mbot_emu *mbot_emu_new(lb_error *err);
 
