@@ -6,7 +6,6 @@ import os
 import pty
 import select
 import threading
-import time
 
 from lbtest import BridgeTest, make_conf, wait_until
 
