@@ -272,3 +272,7 @@ class RobotServiceCases:
 
 class FirmataRobotServiceTest(RobotServiceCases, BridgeTest):
     FAMILY = "firmata"
+
+
+class MbotRobotServiceTest(RobotServiceCases, BridgeTest):
+    FAMILY = "mbot"
