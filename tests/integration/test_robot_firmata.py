@@ -175,6 +175,9 @@ class FirmataRobotTest(BridgeTest):
         c.call("firmata.emulator", {"board": "robot", "fault": "plug"})
         wait_until(lambda: DEV in {r["device"] for r in c.call("robot.list")}, timeout=20,
                    what="the robot back")
+        # and halted as it appeared, as a robot plugged in during the stop is
+        wait_until(lambda: c.call("robot.info", {"device": DEV})["state"] == "stopped",
+                   what="the replugged robot halted")
         c.call("lease.acquire", {"device": DEV})
         self.assertError(c.error("robot.move", {"device": DEV, "left": 0.2, "right": 0.2}),
                          "room_stopped", ROOM_STOPPED)

@@ -17,8 +17,6 @@ from lbtest import (BridgeTest, NOBODY, labctl_path, make_conf, requests_as, run
 
 LEASED, INVALID, ROOM_STOPPED, FORBIDDEN, NOT_SUPPORTED = 1003, -32602, 1009, 1002, 1005
 
-# the emulated robot families of the simulated lab: [bridge] emulate names
-FAMILIES = ("mbot",)
 
 
 class FreezingProxy:
@@ -60,9 +58,14 @@ class FreezingProxy:
             s.close()
 
 
-class RobotServiceTest(BridgeTest):
+class RobotServiceCases:
+    """The service's tests against one family's emulated robot (FAMILY: its driver, the
+    [bridge] emulate name); each family runs them (the BridgeTest subclasses below)."""
 
-    def lab(self, families=FAMILIES, **kw):
+    FAMILY = None
+
+    def lab(self, **kw):
+        families = (self.FAMILY,)
         d = self.start_bridge(make_conf({}, bridge={
             "data_dir": os.path.join(self.tmp, "data"), "emulate": ",".join(families),
             "request_timeout_ms": 5000}), **kw)
@@ -79,7 +82,7 @@ class RobotServiceTest(BridgeTest):
 
     def test_only_the_lease_holder_drives(self):
         d, c = self.lab()
-        rid = self.robot(c, FAMILIES[0])
+        rid = self.robot(c, self.FAMILY)
         info = c.call("robot.info", {"device": rid})
         self.assertIn("robot.move", info["requests"])
         self.assertIsNone(info["owner"])
@@ -110,7 +113,7 @@ class RobotServiceTest(BridgeTest):
 
     def test_bad_parameters_never_reach_the_robot(self):
         d, c = self.lab()
-        rid = self.robot(c, FAMILIES[0])
+        rid = self.robot(c, self.FAMILY)
         c.call("lease.acquire", {"device": rid})
         for params in ({"left": "NaN", "right": 0}, {"left": 2, "right": 0},
                        {"left": 0.1}, {"left": 0.1, "right": 0.1, "linear": 0.1},
@@ -135,7 +138,7 @@ class RobotServiceTest(BridgeTest):
 
     def test_owner_vanishing_stops_the_robot(self):
         d, c = self.lab()
-        rid = self.robot(c, FAMILIES[0])
+        rid = self.robot(c, self.FAMILY)
         topic = "robot/%s/state/" % rid
         sub = self.subscriber(d, [topic])
         ctx = zmq.Context.instance()
@@ -161,7 +164,7 @@ class RobotServiceTest(BridgeTest):
 
     def test_owner_network_vanishing_stops_the_robot(self):
         d, c = self.lab(rpc="tcp://127.0.0.1:0")
-        rid = self.robot(c, FAMILIES[0])
+        rid = self.robot(c, self.FAMILY)
         topic = "robot/%s/state/" % rid
         sub = self.subscriber(d, [topic])
         proxy = FreezingProxy(d.ready_endpoint("requests"))
@@ -185,7 +188,7 @@ class RobotServiceTest(BridgeTest):
 
     def test_room_stop_latches_for_robots(self):
         d, c = self.lab()
-        rid = self.robot(c, FAMILIES[0])
+        rid = self.robot(c, self.FAMILY)
         topic = "robot/%s/state/" % rid
         sub = self.subscriber(d, [topic, "bridge/room/"])
         c.call("lease.acquire", {"device": rid})
@@ -213,7 +216,7 @@ class RobotServiceTest(BridgeTest):
 
     def test_a_robot_that_vanishes_frees_its_lease(self):
         d, c = self.lab()
-        fam = FAMILIES[0]
+        fam = self.FAMILY
         rid = self.robot(c, fam)
         topic = "robot/%s/state/" % rid
         sub = self.subscriber(d, [topic])
@@ -234,7 +237,7 @@ class RobotServiceTest(BridgeTest):
 
     def test_labctl_robots_and_drive(self):
         d, c = self.lab()
-        rid = self.robot(c, FAMILIES[0])
+        rid = self.robot(c, self.FAMILY)
         topic = "robot/%s/state/" % rid
         sub = self.subscriber(d, [topic])
 
@@ -265,3 +268,11 @@ class RobotServiceTest(BridgeTest):
         rc, out, err, _ = labctl("robot", "stop", rid)
         self.assertEqual(rc, 1)
         self.assertIn("leased", err)
+
+
+class FirmataRobotServiceTest(RobotServiceCases, BridgeTest):
+    FAMILY = "firmata"
+
+
+class MbotRobotServiceTest(RobotServiceCases, BridgeTest):
+    FAMILY = "mbot"

@@ -11,6 +11,7 @@
 #include "../../sdk/params.h"
 #include "../../sdk/robot.h"
 #include "../../util/grow.h"
+#include "../jobs/upload.h"
 #include "../../util/log.h"
 
 /*
@@ -30,6 +31,10 @@
  */
 
 #define STATE_DETAIL 160
+
+/* robot.program.load takes the source as one binary frame (a JSON request is at most 64 KiB):
+ * read in memory, never resumed, so nothing is ever kept under its directory. */
+LB_UPLOAD_METHOD(robot_load, "robot.program.load", LB_ROBOT_SOURCE_MAX, "robot-programs");
 
 /* What the service knows of one robot. */
 typedef struct robot_rec {
