@@ -12,6 +12,7 @@ import subprocess
 import threading
 
 from lbtest import BridgeTest, make_conf, program, wait_until
+from test_robots import RobotServiceCases
 
 DEV = "thymio-sim-thymio-1"
 PROGRAM_ERROR, ROOM_STOPPED, INVALID = 1010, 1009, -32602
@@ -40,6 +41,11 @@ def conf(**bridge):
     b = {"emulate": "thymio", "request_timeout_ms": 5000}
     b.update(bridge)
     return make_conf({}, bridge=b, raw="[thymio]\nevents = pong\n")
+
+
+class ThymioRobotServiceTest(RobotServiceCases, BridgeTest):
+    """The robot service's cases for every family (test_robots.py), on the emulated Thymio."""
+    FAMILY = "thymio"
 
 
 class ThymioTest(BridgeTest):
