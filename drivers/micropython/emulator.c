@@ -1,0 +1,585 @@
+/* emulator.c - a MicroPython board's raw REPL on a pseudo-terminal, running programs in python3. */
+#include "emulator.h"
+
+#include "../../bridge/sim/ptyboard.h"
+#include "../../bridge/util/clock.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+#define PYTHON "/usr/bin/python3"
+#define BOOT_NS 150000000LL	   /* input lost while the board boots after the port opens */
+#define GARBAGE_NS 50000000LL	   /* GARBAGE: noise this often */
+#define LINE_MAX_BYTES (1u << 20)  /* the program a board takes */
+#define STDERR_MAX (64u * 1024)	   /* the traceback kept */
+#define WRITE_WAIT_MS 500	   /* a host that does not read: output dropped after this */
+#define EXIT_SOFT_REBOOT 80	   /* the runner's exit status for sys.exit() */
+#define BANNER "raw REPL; CTRL-B to exit\r\n"
+#define BOOT "MicroPython v1.22.0 on 2026-12-01; labbridge emulated board (python3)\r\n" \
+	     "Type \"help()\" for more information.\r\n"
+
+/*
+ * The program runner: a micro:bit-like `microbit` module whose hardware state is kept in the
+ * file $LB_MPY_HW, MicroPython's time extras, then the program read from fd 3, run as
+ * "<stdin>", its exception printed as MicroPython does (no source lines) and sys.exit() told
+ * apart by the exit status.
+ */
+static const char runner[] =
+    "import sys,os,json,time,types,signal\n"
+    "_P=os.environ.get('LB_MPY_HW')\n"
+    "try:\n"
+    " with open(_P) as _f:_hw=json.load(_f)\n"
+    "except Exception:_hw={'i2c':{},'pins':{},'display':''}\n"
+    "def _save():\n"
+    " if _P:\n"
+    "  with open(_P+'.tmp','w') as f:json.dump(_hw,f)\n"
+    "  os.replace(_P+'.tmp',_P)\n"
+    "_t0=time.monotonic()\n"
+    "m=types.ModuleType('microbit')\n"
+    "class _I2C:\n"
+    " def init(s,*a,**k):pass\n"
+    " def scan(s):return [16]\n"
+    " def write(s,addr,buf,repeat=False):\n"
+    "  b=bytes(buf);_hw['i2c']['%d:%d'%(addr,b[0])]=list(b[1:]);_save()\n"
+    " def read(s,addr,n,repeat=False):return bytes(n)\n"
+    "class _Pin:\n"
+    " def __init__(s,n):s.n=n\n"
+    " def _set(s,v):_hw['pins']['pin%d'%s.n]=int(v);_save()\n"
+    " def write_analog(s,v):s._set(v)\n"
+    " def write_digital(s,v):s._set(v)\n"
+    " def read_digital(s):return 0\n"
+    " def read_analog(s):return 0\n"
+    " def set_analog_period(s,p):pass\n"
+    " def is_touched(s):return False\n"
+    "class _Image:\n"
+    " def __init__(s,n):s.n=n\n"
+    " def __str__(s):return 'Image.'+s.n\n"
+    "for _n in ('HEART','HAPPY','SAD','YES','NO','SMILE','CONFUSED','ANGRY','ASLEEP',\n"
+    " 'SURPRISED','SILLY','FABULOUS','MEH','ARROW_N','ARROW_S','ARROW_E','ARROW_W',\n"
+    " 'SQUARE','TRIANGLE','DIAMOND','SKULL','GHOST','DUCK','HOUSE','TORTOISE','BUTTERFLY'):\n"
+    " setattr(_Image,_n,_Image(_n))\n"
+    "class _Display:\n"
+    " def show(s,x,*a,**k):_hw['display']=str(x);_save()\n"
+    " def scroll(s,x,*a,**k):_hw['display']=str(x);_save()\n"
+    " def clear(s):_hw['display']='';_save()\n"
+    "class _Button:\n"
+    " def is_pressed(s):return False\n"
+    " def was_pressed(s):return False\n"
+    " def get_presses(s):return 0\n"
+    "m.i2c=_I2C();m.display=_Display();m.Image=_Image\n"
+    "m.button_a=_Button();m.button_b=_Button()\n"
+    "m.sleep=lambda ms:time.sleep(ms/1000)\n"
+    "m.running_time=lambda:int((time.monotonic()-_t0)*1000)\n"
+    "m.temperature=lambda:21\n"
+    "for _n in range(21):setattr(m,'pin%d'%_n,_Pin(_n))\n"
+    "m._hw=_hw\n"
+    "sys.modules['microbit']=m\n"
+    "time.sleep_ms=lambda ms:time.sleep(ms/1000)\n"
+    "time.sleep_us=lambda us:time.sleep(us/1e6)\n"
+    "time.ticks_ms=lambda:int(time.monotonic()*1000)\n"
+    "time.ticks_diff=lambda a,b:a-b\n"
+    "sys.modules['utime']=time\n"
+    "with os.fdopen(3,'rb') as _f:_src=_f.read()\n"
+    "try:\n"
+    " exec(compile(_src,'<stdin>','exec'),{'__name__':'__main__'})\n"
+    "except SystemExit:\n"
+    " sys.stdout.flush();os._exit(80)\n"
+    "except BaseException as e:\n"
+    " signal.signal(signal.SIGINT,signal.SIG_IGN)\n"
+    " sys.stdout.flush();w=sys.stderr.write\n"
+    " w('Traceback (most recent call last):\\n')\n"
+    " tb=e.__traceback__.tb_next\n"
+    " while tb:\n"
+    "  c=tb.tb_frame.f_code;w('  File \"%s\", line %d, in %s\\n'%(c.co_filename,tb.tb_lineno,"
+    "c.co_name));tb=tb.tb_next\n"
+    " if isinstance(e,SyntaxError):\n"
+    "  w('  File \"%s\", line %s\\nSyntaxError: %s\\n'%(e.filename,e.lineno,e.msg))\n"
+    " else:w('%s: %s\\n'%(type(e).__name__,e))\n"
+    " sys.stderr.flush();os._exit(1)\n";
+
+typedef enum { M_FRIENDLY, M_RAW, M_PASTE, M_RUNNING } emu_mode;
+
+struct mpy_emu {
+	lb_pty_board b;
+	int paste; /* raw-paste known */
+	atomic_int fault;
+	atomic_uint noise_ppm;
+	atomic_uint noise_seed; /* a new seed to take (0: none) */
+	atomic_ulong programs, overruns, noise_events;
+	char dir[64], hw[96]; /* the hardware state file */
+	/* board thread only */
+	emu_mode mode;
+	uint8_t *line;
+	size_t nline, capline;
+	size_t consumed, allowed; /* raw-paste: bytes taken, bytes the host may send */
+	pid_t child;
+	int out_fd, err_fd; /* the program's stdout and stderr, -1 at EOF */
+	char *errbuf;
+	size_t nerr;
+	uint64_t rng;
+	int interrupted; /* a Ctrl-C reached the program */
+};
+
+/* Write all of buf to the host, waiting up to WRITE_WAIT_MS for room; dropped after it. */
+static void emit(mpy_emu *e, const void *buf, size_t n)
+{
+	const char *p = buf;
+	int64_t end = lb_clock_ns(CLOCK_MONOTONIC) + WRITE_WAIT_MS * 1000000LL;
+
+	if (atomic_load(&e->fault) == MPY_EMU_SILENT)
+		return;
+	while (n > 0) {
+		ssize_t w = write(e->b.master, p, n);
+		if (w > 0) {
+			p += w;
+			n -= (size_t)w;
+			continue;
+		}
+		if (w < 0 && errno != EAGAIN && errno != EINTR)
+			return;
+		struct pollfd pf = {e->b.master, POLLOUT, 0};
+		if (lb_clock_ns(CLOCK_MONOTONIC) >= end)
+			return;
+		poll(&pf, 1, 10);
+	}
+}
+
+static void emits(mpy_emu *e, const char *s)
+{
+	emit(e, s, strlen(s));
+}
+
+/* Program text with "\n" as "\r\n", as MicroPython's stdout writes it. */
+static void emit_crlf(mpy_emu *e, const char *s, size_t n)
+{
+	size_t start = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (s[i] == '\n') {
+			emit(e, s + start, i - start);
+			emit(e, "\r\n", 2);
+			start = i + 1;
+		}
+	emit(e, s + start, n - start);
+}
+
+static uint64_t rnd(mpy_emu *e)
+{
+	e->rng ^= e->rng << 13;
+	e->rng ^= e->rng >> 7;
+	e->rng ^= e->rng << 17;
+	return e->rng;
+}
+
+/* Kill the running program and forget it. */
+static void kill_program(mpy_emu *e)
+{
+	if (e->child > 0) {
+		kill(e->child, SIGKILL);
+		waitpid(e->child, NULL, 0);
+	}
+	e->child = -1;
+	if (e->out_fd >= 0)
+		close(e->out_fd);
+	if (e->err_fd >= 0)
+		close(e->err_fd);
+	e->out_fd = e->err_fd = -1;
+	e->nerr = 0;
+}
+
+/* Start python3 on line[0..nline); on failure the "program" is a traceback saying so. */
+static void start_program(mpy_emu *e)
+{
+	int out[2] = {-1, -1}, err[2] = {-1, -1}, code = -1;
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
+	sigset_t none, deflt;
+	char env_hw[160];
+	char *const argv[] = {PYTHON, "-I", "-S", "-u", "-c", (char *)runner, NULL};
+	char *envp[] = {env_hw, "PATH=/usr/bin:/bin", "LC_ALL=C.UTF-8", NULL};
+	int ok = 0;
+
+	atomic_fetch_add(&e->programs, 1);
+	e->mode = M_RUNNING;
+	e->interrupted = 0;
+	e->nerr = 0;
+	snprintf(env_hw, sizeof env_hw, "LB_MPY_HW=%s", e->hw);
+	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 ||
+	    (code = memfd_create("program", MFD_CLOEXEC)) < 0)
+		goto done;
+	for (size_t o = 0; o < e->nline;) {
+		ssize_t w = write(code, e->line + o, e->nline - o);
+		if (w <= 0)
+			goto done;
+		o += (size_t)w;
+	}
+	lseek(code, 0, SEEK_SET);
+	sigemptyset(&none);
+	sigemptyset(&deflt);
+	sigaddset(&deflt, SIGINT);
+	sigaddset(&deflt, SIGPIPE);
+	sigaddset(&deflt, SIGTERM);
+	sigaddset(&deflt, SIGCHLD);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawnattr_init(&at);
+	posix_spawnattr_setsigmask(&at, &none);
+	posix_spawnattr_setsigdefault(&at, &deflt);
+	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, err[1], 2);
+	posix_spawn_file_actions_adddup2(&fa, code, 3);
+	ok = posix_spawn(&e->child, PYTHON, &fa, &at, argv, envp) == 0;
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&at);
+done:
+	if (out[1] >= 0)
+		close(out[1]);
+	if (err[1] >= 0)
+		close(err[1]);
+	if (code >= 0)
+		close(code);
+	if (!ok) {
+		static const char msg[] = "Traceback (most recent call last):\n"
+					  "OSError: [Errno 2] the emulator cannot start " PYTHON "\n";
+		e->child = -1;
+		if (out[0] >= 0)
+			close(out[0]);
+		if (err[0] >= 0)
+			close(err[0]);
+		e->out_fd = e->err_fd = -1;
+		memcpy(e->errbuf, msg, sizeof msg - 1);
+		e->nerr = sizeof msg - 1;
+		return;
+	}
+	e->out_fd = out[0];
+	e->err_fd = err[0];
+	fcntl(e->out_fd, F_SETFL, O_NONBLOCK);
+	fcntl(e->err_fd, F_SETFL, O_NONBLOCK);
+}
+
+/* The program's pipes are closed: reap it and finish the raw REPL's answer. 1 when done. */
+static int finish_program(mpy_emu *e)
+{
+	int status = 0;
+
+	if (e->child > 0) {
+		pid_t r = waitpid(e->child, &status, WNOHANG);
+		if (r == 0)
+			return 0; /* pipes closed but still running: look again */
+	}
+	e->child = -1;
+	emit(e, "\x04", 1);
+	emit_crlf(e, e->errbuf, e->nerr);
+	emit(e, "\x04", 1);
+	e->nerr = 0;
+	e->nline = 0;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == EXIT_SOFT_REBOOT) {
+		emits(e, "MPY: soft reboot\r\n" BANNER ">");
+	} else {
+		emits(e, ">");
+	}
+	e->mode = M_RAW;
+	return 1;
+}
+
+/* Append c to the raw REPL's line (bounded). */
+static void line_add(mpy_emu *e, uint8_t c)
+{
+	if (e->nline == e->capline) {
+		size_t cap = e->capline ? 2 * e->capline : 4096;
+		uint8_t *l;
+		if (cap > LINE_MAX_BYTES || !(l = realloc(e->line, cap)))
+			return; /* a board out of memory drops it */
+		e->line = l;
+		e->capline = cap;
+	}
+	e->line[e->nline++] = c;
+}
+
+/* The port was opened: the board resets (DTR) and boots. */
+static void board_reset(mpy_emu *e)
+{
+	kill_program(e);
+	e->mode = M_FRIENDLY;
+	e->nline = 0;
+}
+
+/* One byte from the host, in the board's current mode. */
+static void board_byte(mpy_emu *e, uint8_t c)
+{
+	switch (e->mode) {
+	case M_FRIENDLY:
+		if (c == 0x01) {
+			emits(e, "\r\n" BANNER ">");
+			e->mode = M_RAW;
+			e->nline = 0;
+		} else if (c == 0x02) {
+			emits(e, "\r\n" BOOT ">>> ");
+		} else if (c == 0x03) {
+			emits(e, "\r\n>>> ");
+		} else if (c == 0x04) {
+			emits(e, "\r\nMPY: soft reboot\r\n" BOOT ">>> ");
+		} else if (c == '\r') {
+			emits(e, "\r\n>>> "); /* the friendly REPL is not emulated: a new prompt */
+		} else if (c >= 0x20 && c < 0x7f) {
+			emit(e, &c, 1);
+		}
+		return;
+	case M_RAW:
+		if (c == 0x01) {
+			if (e->paste && e->nline == 2 && e->line[0] == 0x05) {
+				if (e->line[1] == 'A') {
+					uint8_t hello[5] = {'R', 0x01, MPY_EMU_WINDOW & 0xff,
+							    MPY_EMU_WINDOW >> 8, 0x01};
+					emit(e, hello, sizeof hello);
+					e->mode = M_PASTE;
+					e->consumed = 0;
+					e->allowed = 2 * MPY_EMU_WINDOW;
+				} else {
+					emits(e, "R\x00>");
+				}
+				e->nline = 0;
+				return;
+			}
+			emits(e, BANNER ">");
+			e->nline = 0;
+		} else if (c == 0x02) {
+			emits(e, "\r\n" BOOT ">>> ");
+			e->mode = M_FRIENDLY;
+		} else if (c == 0x03) {
+			e->nline = 0;
+		} else if (c == 0x04) {
+			emits(e, "OK");
+			if (e->nline == 0)
+				emits(e, "\r\nMPY: soft reboot\r\n" BANNER ">");
+			else
+				start_program(e);
+		} else {
+			line_add(e, c);
+		}
+		return;
+	case M_PASTE:
+		if (c == 0x04) {
+			emit(e, "\x04", 1);
+			start_program(e);
+		} else if (c == 0x03) {
+			static const char ki[] = "\x04\x04KeyboardInterrupt: \r\n\x04>";
+			emit(e, ki, sizeof ki - 1);
+			e->mode = M_RAW;
+			e->nline = 0;
+		} else if (e->consumed >= e->allowed) {
+			atomic_fetch_add(&e->overruns, 1); /* the UART's buffer is full: lost */
+		} else {
+			line_add(e, c);
+			if (++e->consumed % MPY_EMU_WINDOW == 0) {
+				e->allowed += MPY_EMU_WINDOW;
+				emit(e, "\x01", 1);
+			}
+		}
+		return;
+	case M_RUNNING:
+		if (c == 0x03 && e->child > 0 && !e->interrupted) {
+			kill(e->child, SIGINT);
+			e->interrupted = 1; /* "\x03\x03" in one burst: one KeyboardInterrupt */
+		}
+		return; /* anything else waits in a stdin nobody reads */
+	}
+}
+
+/* Bytes from the host, through the line noise if any. */
+static void host_bytes(mpy_emu *e, const uint8_t *buf, size_t n)
+{
+	unsigned ppm = atomic_load(&e->noise_ppm), seed = atomic_exchange(&e->noise_seed, 0);
+
+	if (seed)
+		e->rng = seed;
+	if (e->mode == M_RUNNING)
+		e->interrupted = 0; /* a new burst may interrupt again */
+	for (size_t i = 0; i < n; i++) {
+		uint8_t c = buf[i];
+		if (ppm && rnd(e) % 1000000 < ppm) {
+			uint64_t r = rnd(e);
+			atomic_fetch_add(&e->noise_events, 1);
+			if (r % 4 == 0)
+				continue; /* dropped */
+			if (r % 4 == 1)
+				board_byte(e, c); /* doubled */
+			else
+				c ^= (uint8_t)(1u << (r >> 8) % 8); /* a bit flipped */
+		}
+		board_byte(e, c);
+	}
+}
+
+/* Relay what the program printed; its stderr is kept for after the first "\x04". */
+static void program_output(mpy_emu *e, struct pollfd *pf)
+{
+	char buf[4096];
+
+	if (e->out_fd >= 0 && pf[1].revents) {
+		ssize_t n = read(e->out_fd, buf, sizeof buf);
+		if (n > 0)
+			emit_crlf(e, buf, (size_t)n);
+		else if (n == 0 || errno != EAGAIN) {
+			close(e->out_fd);
+			e->out_fd = -1;
+		}
+	}
+	if (e->err_fd >= 0 && pf[2].revents) {
+		ssize_t n = read(e->err_fd, buf, sizeof buf);
+		if (n > 0) {
+			size_t k = (size_t)n < STDERR_MAX - e->nerr ? (size_t)n : STDERR_MAX - e->nerr;
+			memcpy(e->errbuf + e->nerr, buf, k);
+			e->nerr += k;
+		} else if (n == 0 || errno != EAGAIN) {
+			close(e->err_fd);
+			e->err_fd = -1;
+		}
+	}
+}
+
+static void *emu_thread(void *arg)
+{
+	mpy_emu *e = arg;
+	int open_ = 0;
+	int64_t boot_end = 0, next_garbage = 0;
+
+	while (!lb_pty_board_stopping(&e->b)) {
+		struct pollfd pf[3] = {{e->b.master, POLLIN, 0},
+				       {e->out_fd, POLLIN, 0},
+				       {e->err_fd, POLLIN, 0}};
+		int64_t now = lb_clock_ns(CLOCK_MONOTONIC);
+		int timeout = 20;
+		uint8_t buf[512];
+
+		if (e->mode == M_RUNNING && e->out_fd < 0 && e->err_fd < 0 && finish_program(e))
+			continue;
+		if (poll(pf, 3, timeout) < 0 && errno != EINTR)
+			break;
+		now = lb_clock_ns(CLOCK_MONOTONIC);
+		if (pf[0].revents & POLLHUP) {
+			if (open_)
+				board_reset(e); /* nobody listens: the next open resets the board */
+			open_ = 0;
+			struct timespec ts = {0, 20000000};
+			nanosleep(&ts, NULL);
+			continue;
+		}
+		if (!open_) {
+			open_ = 1; /* the port was opened: DTR resets the board */
+			board_reset(e);
+			boot_end = now + BOOT_NS;
+		}
+		if (boot_end && now >= boot_end) {
+			boot_end = 0;
+			emits(e, BOOT ">>> ");
+		}
+		if (e->mode == M_RUNNING)
+			program_output(e, pf);
+		if (pf[0].revents & POLLIN) {
+			ssize_t n = read(e->b.master, buf, sizeof buf);
+			if (n > 0 && !boot_end && atomic_load(&e->fault) != MPY_EMU_SILENT)
+				host_bytes(e, buf, (size_t)n);
+		}
+		if (atomic_load(&e->fault) == MPY_EMU_GARBAGE && now >= next_garbage) {
+			static const uint8_t junk[] = {0xfe, 0x13, '#', 0x00, 0xff, '?', 0x1b, '['};
+			emit(e, junk, sizeof junk);
+			next_garbage = now + GARBAGE_NS;
+		}
+	}
+	kill_program(e);
+	return NULL;
+}
+
+mpy_emu *mpy_emu_new(int paste, lb_error *err)
+{
+	mpy_emu *e = calloc(1, sizeof *e);
+	const char *tmp = getenv("TMPDIR");
+
+	if (!e || !(e->errbuf = malloc(STDERR_MAX))) {
+		free(e);
+		lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
+		return NULL;
+	}
+	e->paste = paste;
+	e->child = -1;
+	e->out_fd = e->err_fd = -1;
+	e->rng = 0x9E3779B97F4A7C15ULL;
+	snprintf(e->dir, sizeof e->dir, "%s/lb-mpy-XXXXXX",
+		 tmp && *tmp && strlen(tmp) < 40 ? tmp : "/tmp");
+	if (!mkdtemp(e->dir)) {
+		lb_error_set(err, LB_ERR_INTERNAL, "cannot make %s: %s", e->dir, strerror(errno));
+		goto fail;
+	}
+	snprintf(e->hw, sizeof e->hw, "%s/hw.json", e->dir);
+	if (lb_pty_board_start(&e->b, 1, emu_thread, e, err) < 0) {
+		rmdir(e->dir);
+		goto fail;
+	}
+	return e;
+fail:
+	free(e->errbuf);
+	free(e);
+	return NULL;
+}
+
+const char *mpy_emu_path(const mpy_emu *e)
+{
+	return e->b.path;
+}
+
+void mpy_emu_set_fault(mpy_emu *e, mpy_emu_fault fault)
+{
+	atomic_store(&e->fault, (int)fault);
+}
+
+void mpy_emu_set_noise(mpy_emu *e, uint32_t ppm, uint32_t seed)
+{
+	atomic_store(&e->noise_seed, seed ? seed : 1);
+	atomic_store(&e->noise_ppm, ppm);
+}
+
+json_t *mpy_emu_probe(mpy_emu *e)
+{
+	json_t *hw = json_load_file(e->hw, 0, NULL);
+
+	if (!hw)
+		hw = json_pack("{s:{},s:{},s:s}", "i2c", "pins", "display", "");
+	return json_pack("{s:o,s:I,s:I,s:I,s:b}", "hw", hw, "programs",
+			 (json_int_t)atomic_load(&e->programs), "overruns",
+			 (json_int_t)atomic_load(&e->overruns), "noise_events",
+			 (json_int_t)atomic_load(&e->noise_events), "paste", e->paste);
+}
+
+void mpy_emu_destroy(mpy_emu **pe)
+{
+	mpy_emu *e;
+	char tmp[128];
+
+	if (!pe || !*pe)
+		return;
+	e = *pe;
+	lb_pty_board_stop(&e->b);
+	unlink(e->hw);
+	snprintf(tmp, sizeof tmp, "%s.tmp", e->hw);
+	unlink(tmp);
+	rmdir(e->dir);
+	free(e->line);
+	free(e->errbuf);
+	free(e);
+	*pe = NULL;
+}
