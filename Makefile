@@ -204,6 +204,7 @@ install: all
 	  $(DESTDIR)/etc/systemd/system $(DESTDIR)$(PREFIX)/share/doc/labbridge
 	install -m 755 build/labbridge build/labctl $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 udev/60-labbridge.rules $(DESTDIR)/etc/udev/rules.d/
+	udev/brltty-ch340 $(DESTDIR)
 	install -m 644 udev/labbridge.service $(DESTDIR)/etc/systemd/system/
 	install -m 644 bridge/PROTOCOL.md bridge/DESIGN.md bridge/README.md $(DESTDIR)$(PREFIX)/share/doc/labbridge/
 	[ -e $(DESTDIR)/etc/labbridge/labbridge.conf ] || install -m 644 udev/labbridge.conf $(DESTDIR)/etc/labbridge/

@@ -101,7 +101,8 @@ int lb_device_add_stream(lb_device *dev, const char *name, const char *quantity,
 	lb_stream *s = NULL;
 	json_t *base;
 
-	if (dev->nstreams >= LB_MAX_STREAMS || !stream_name_ok(name) || strlen(name) >= sizeof s->name)
+	if (dev->nstreams >= LB_MAX_STREAMS || !stream_name_ok(name) ||
+	    strlen(name) >= sizeof s->name)
 		return LB_EINVAL; /* topics promise [A-Za-z0-9._-] segments */
 	/* room for the streams it has, not LB_MAX_STREAMS of them: most devices have a few, and an
 	 * idle bridge keeps its memory small (streams are declared in open(), before the main loop

@@ -1,6 +1,7 @@
 /* params.c - readers of request parameters and action arguments, with invalid_params errors. */
 #include "params.h"
 
+#include <math.h>
 #include <string.h>
 
 int lb_param_string(const json_t *params, const char *key, bool required, const char **out,
@@ -41,6 +42,31 @@ int lb_param_int(const json_t *params, const char *key, bool required, long long
 		return lb_error_set(err, LB_ERR_INVALID_PARAMS,
 				    "parameter '%s' = %lld is out of range [%lld, %lld]", key, x,
 				    min, max);
+	*out = x;
+	return 0;
+}
+
+int lb_param_number(const json_t *params, const char *key, bool required, double min, double max,
+		    double *out, lb_error *err)
+{
+	json_t *v = json_object_get(params, key);
+	double x;
+
+	if (!v || json_is_null(v)) {
+		if (required)
+			return lb_error_set(err, LB_ERR_INVALID_PARAMS,
+					    "missing parameter '%s' (a number)", key);
+		return 0;
+	}
+	if (!json_is_number(v))
+		return lb_error_set(err, LB_ERR_INVALID_PARAMS,
+				    "parameter '%s' must be a number (not %s)", key,
+				    json_is_string(v) ? "a string" : "this");
+	x = json_number_value(v);
+	if (!isfinite(x) || x < min || x > max)
+		return lb_error_set(err, LB_ERR_INVALID_PARAMS,
+				    "parameter '%s' = %g is out of range [%g, %g]", key, x, min,
+				    max);
 	*out = x;
 	return 0;
 }

@@ -16,6 +16,9 @@ int lb_param_string(const json_t *params, const char *key, bool required, const 
 		    lb_error *err);
 int lb_param_int(const json_t *params, const char *key, bool required, long long min, long long max,
 		 long long *out, lb_error *err);
+/* A finite number (an integer or a real) within [min, max]; the error names the range. */
+int lb_param_number(const json_t *params, const char *key, bool required, double min, double max,
+		    double *out, lb_error *err);
 int lb_param_bool(const json_t *params, const char *key, bool *out, lb_error *err);
 
 /* Reject any key of params not in the NULL-terminated list allowed; 0 or negative. */

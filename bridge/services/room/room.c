@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../../core/device.h"
@@ -247,21 +248,37 @@ static bool room_stopped(lb_server *s)
 	return R(s)->stopped;
 }
 
+/* Who stopped the room and when, for people: "unix:pupil3 (group 3) at 14:32:05 (robot off the
+ * table)" into out[cap]. */
+static void room_who(lb_server *s, char *out, size_t cap)
+{
+	const lb_room *r = R(s);
+	time_t t = (time_t)(r->since / 1000000000LL);
+	struct tm tm;
+	char when[32] = "";
+
+	if (r->since > 0 && localtime_r(&t, &tm))
+		strftime(when, sizeof when, " at %H:%M:%S", &tm);
+	snprintf(out, cap, "%s%s%s%s%s%s%s%s", r->by, r->name[0] ? " (" : "", r->name,
+		 r->name[0] ? ")" : "", when, r->reason[0] ? " (" : "", r->reason,
+		 r->reason[0] ? ")" : "");
+}
+
 static int room_permit(lb_server *s, lb_device *d, const char *cmd, const json_t *params,
 		       lb_error *err)
 {
 	const lb_action *a;
 	const char *name;
+	char who[400];
 
 	if (!room_stopped(s))
 		return 0;
+	room_who(s, who, sizeof who);
 	if (strcmp(cmd, "start") == 0 && lb_device_can_halt(d))
-		return lb_error_set(
-		    err, LB_ERR_ROOM_STOPPED,
-		    "the room was stopped by %s%s%s%s: %s stays halted until a teacher "
-		    "releases the room (room.release)",
-		    R(s)->by, R(s)->reason[0] ? " (" : "", R(s)->reason, R(s)->reason[0] ? ")" : "",
-		    d->spec.id);
+		return lb_error_set(err, LB_ERR_ROOM_STOPPED,
+				    "the room was stopped by %.150s: %s stays halted until a "
+				    "teacher releases the room (room.release)",
+				    who, d->spec.id);
 	if (strcmp(cmd, "call") == 0) {
 		name = json_string_value(json_object_get(params, "action"));
 		a = name ? lb_driver_action(d->driver, name) : NULL;
@@ -273,9 +290,9 @@ static int room_permit(lb_server *s, lb_device *d, const char *cmd, const json_t
 	}
 	if (a && (a->flags & LB_ACTION_MOTION))
 		return lb_error_set(err, LB_ERR_ROOM_STOPPED,
-				    "the room was stopped by %s: '%s' would set %s moving; a "
+				    "the room was stopped by %.150s: '%s' would set %s moving; a "
 				    "teacher must release the room first (room.release)",
-				    R(s)->by, a->name, d->spec.id);
+				    who, a->name, d->spec.id);
 	return 0;
 }
 

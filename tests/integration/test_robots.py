@@ -1,0 +1,165 @@
+"""The robot vocabulary, the same for every family (robot service): a group drives only the robot
+whose lease it holds, parameters are checked before anything reaches a robot, a robot whose
+owner's client disappears stops by itself, the room stop latches for every family, a robot that
+vanishes frees its lease. Each family's own tests (test_robot_<family>.py) check what reaches
+its emulator's motors."""
+import json
+import os
+import time
+
+import zmq
+
+from lbtest import BridgeTest, NOBODY, make_conf, requests_as, wait_until
+
+LEASED, INVALID, ROOM_STOPPED, FORBIDDEN, NOT_SUPPORTED = 1003, -32602, 1009, 1002, 1005
+
+# the emulated robot families of the simulated lab: [bridge] emulate names
+FAMILIES = ("mbot",)
+
+
+class RobotServiceTest(BridgeTest):
+
+    def lab(self, families=FAMILIES):
+        d = self.start_bridge(make_conf({}, bridge={
+            "data_dir": os.path.join(self.tmp, "data"), "emulate": ",".join(families),
+            "request_timeout_ms": 5000}))
+        c = self.client(d)
+        wait_until(lambda: len(c.call("robot.list")) >= len(families), timeout=20,
+                   what="the emulated robots")
+        return d, c
+
+    def robot(self, c, family):
+        rs = [r for r in c.call("robot.list") if r["driver"] == family]
+        self.assertTrue(rs, "no %s robot in %s" % (family, c.call("robot.list")))
+        return rs[0]["device"]
+
+    def test_only_the_lease_holder_drives(self):
+        d, c = self.lab()
+        rid = self.robot(c, FAMILIES[0])
+        info = c.call("robot.info", {"device": rid})
+        self.assertIn("robot.move", info["requests"])
+        self.assertIsNone(info["owner"])
+        # no lease: refused with the request to make
+        e = c.error("robot.move", {"device": rid, "left": 0.5, "right": 0.5})
+        self.assertError(e, "leased", LEASED)
+        self.assertIn("lease.acquire", e["message"])
+        # the clients of a classroom race for one robot: exactly one gets it
+        others = [self.client(d) for _ in range(8)]
+        ids = [o.send("lease.acquire", {"device": rid}) for o in others]
+        replies = [o.reply_for(i) for o, i in zip(others, ids)]
+        winners = [o for o, r in zip(others, replies) if "result" in r]
+        self.assertEqual(len(winners), 1, replies)
+        self.assertTrue(all(r["error"]["code"] == LEASED for r in replies if "error" in r))
+        owner = winners[0]
+        owner.call("robot.move", {"device": rid, "left": 0.3, "right": 0.3})
+        loser = next(o for o in others if o is not owner)
+        self.assertError(loser.error("robot.move", {"device": rid, "left": 1, "right": 1}), "leased", LEASED)
+        self.assertError(loser.error("robot.stop", {"device": rid}), "leased", LEASED)
+        # watching is for everyone
+        self.assertEqual(loser.call("robot.info", {"device": rid})["active"], True)
+        owner.call("robot.stop", {"device": rid})
+        # a teacher takes it over (root is a teacher here)
+        c.call("lease.acquire", {"device": rid, "force": True})
+        self.assertError(owner.error("robot.move", {"device": rid, "left": 1, "right": 1}), "leased", LEASED)
+        c.call("robot.move", {"device": rid, "left": -0.2, "right": 0.2})
+        c.call("lease.release", {"device": rid})
+
+    def test_bad_parameters_never_reach_the_robot(self):
+        d, c = self.lab()
+        rid = self.robot(c, FAMILIES[0])
+        c.call("lease.acquire", {"device": rid})
+        for params in ({"left": "NaN", "right": 0}, {"left": 2, "right": 0},
+                       {"left": 0.1}, {"left": 0.1, "right": 0.1, "linear": 0.1},
+                       {"left": None, "right": 0.1}, {"left": [1], "right": 0},
+                       {"linear": 50, "angular": 0}, {"speed": 1}):
+            params["device"] = rid
+            self.assertError(c.error("robot.move", params), "invalid_params", INVALID)
+        # NaN and 1e999 as JSON numbers: the request itself is refused
+        for text in ('{"id":7,"method":"robot.move","params":{"device":"%s","left":NaN,'
+                     '"right":0}}' % rid,
+                     '{"id":7,"method":"robot.move","params":{"device":"%s","left":1e999,'
+                     '"right":0}}' % rid):
+            c.send_frames([text.encode()])
+            r = c.recv_json()
+            self.assertIn("error", r)
+        self.assertError(c.error("robot.set", {"device": rid, "warp": 9}), "invalid_params", INVALID)
+        self.assertError(c.error("robot.move", {"device": "nope", "left": 0, "right": 0}), "unknown_device", 1001)
+        # a sensor is not a robot
+        self.assertTrue(c.call("robot.info", {"device": rid}))
+        c.call("robot.move", {"device": rid, "left": 0.25, "right": -0.25})
+        c.call("robot.stop", {"device": rid})
+
+    def test_owner_vanishing_stops_the_robot(self):
+        d, c = self.lab()
+        rid = self.robot(c, FAMILIES[0])
+        topic = "robot/%s/state/" % rid
+        sub = self.subscriber(d, [topic])
+        ctx = zmq.Context.instance()
+        s = ctx.socket(zmq.DEALER)
+        s.setsockopt(zmq.LINGER, 0)
+        s.connect(d.rpc)
+        for i, (m, p) in enumerate((("session.hello", {"name": "group 3"}),
+                                    ("lease.acquire", {"device": rid}),
+                                    ("robot.move", {"device": rid, "left": 0.5, "right": 0.5}))):
+            s.send(json.dumps({"id": i, "method": m, "params": p}).encode())
+            self.assertTrue(s.poll(10000), m)
+            self.assertIn("result", json.loads(s.recv()), m)
+        sub.wait_for(lambda m: m.topic == topic and m.data["active"]
+                     and m.data["owner_name"] == "group 3", what="the robot moving for group 3")
+        t0 = time.monotonic()
+        s.close()  # the group's program dies: its connection closes
+        m = sub.wait_for(lambda m: m.topic == topic and not m.data["active"]
+                         and m.data["owner"] is None, timeout=10, what="the robot stopped")
+        print("dead-man: stopped %.1f ms after the owner's connection closed"
+              % ((time.monotonic() - t0) * 1000))
+        # the robot is free for the next group
+        c.call("lease.acquire", {"device": rid})
+
+    def test_room_stop_latches_for_robots(self):
+        d, c = self.lab()
+        rid = self.robot(c, FAMILIES[0])
+        topic = "robot/%s/state/" % rid
+        sub = self.subscriber(d, [topic, "bridge/room/"])
+        c.call("lease.acquire", {"device": rid})
+        c.call("robot.move", {"device": rid, "left": 0.5, "right": 0.5})
+        # a pupil stops the room
+        r = requests_as(NOBODY, d.rpc, [["session.hello", {"name": "group 5"}],
+                                        ["room.stop", {"reason": "robot off the table"}],
+                                        ["room.release", {}]])
+        self.assertIn(rid, r[1]["result"]["halted"])
+        self.assertEqual(r[2]["error"]["code"], FORBIDDEN)
+        sub.wait_for(lambda m: m.topic == "bridge/room/" and m.data["event"] == "stopped",
+                     what="the stop on bridge/room/")
+        sub.wait_for(lambda m: m.topic == topic and m.data["state"] == "stopped",
+                     what="the robot stopped")
+        # latched: even a teacher holding the lease cannot set it moving
+        e = c.error("robot.move", {"device": rid, "left": 0.1, "right": 0.1})
+        self.assertError(e, "room_stopped", ROOM_STOPPED)
+        self.assertIn("group 5", e["message"])
+        self.assertIn("robot off the table", e["message"])
+        self.assertRegex(e["message"], r"at \d\d:\d\d:\d\d")
+        c.call("robot.stop", {"device": rid})  # stopping is always allowed
+        c.call("room.release")
+        c.call("robot.move", {"device": rid, "left": 0.1, "right": 0.1})
+        c.call("robot.stop", {"device": rid})
+
+    def test_a_robot_that_vanishes_frees_its_lease(self):
+        d, c = self.lab()
+        fam = FAMILIES[0]
+        rid = self.robot(c, fam)
+        topic = "robot/%s/state/" % rid
+        sub = self.subscriber(d, [topic])
+        c.call("lease.acquire", {"device": rid})
+        c.call("robot.move", {"device": rid, "left": 0.5, "right": 0.5})
+        c.call("%s.emulator" % fam, {"fault": "unplug"})
+        sub.wait_for(lambda m: m.topic == topic and m.data["state"] == "gone",
+                     timeout=15, what="the robot reported gone")
+        wait_until(lambda: rid not in [r["device"] for r in c.call("robot.list")], timeout=15,
+                   what="the robot removed")
+        c.call("%s.emulator" % fam, {"fault": "plug"})
+        wait_until(lambda: rid in [r["device"] for r in c.call("robot.list")], timeout=20,
+                   what="the robot back")
+        info = c.call("robot.info", {"device": rid})
+        self.assertIsNone(info["owner"])  # its old lease did not survive
+        other = self.client(d)
+        other.call("lease.acquire", {"device": rid})
