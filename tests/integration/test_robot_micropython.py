@@ -1,0 +1,228 @@
+"""MicroPython boards through the real driver and the robot service: the simulated lab's board
+(a raw REPL on a pseudo-terminal whose programs really run in python3) with and without
+raw-paste; programs whose output and tracebacks reach robot/<id>/console/ in order, a long loop
+interrupted, motors through the Maqueen's I2C registers, a board that never answers, garbage,
+line noise (never corrupted code run), unplug mid-upload, the room stop."""
+import os
+import pty
+import time
+
+from lbtest import BridgeTest, make_conf, wait_until
+
+DEV = "micropython-sim-maqueen-1"
+CONSOLE = "robot/%s/console/" % DEV
+STATE = "robot/%s/state/" % DEV
+PROGRAM, FIRMWARE, TIMEOUT, NOT_SUPPORTED = 1010, 1011, 1006, 1005
+
+
+def conf(tmp, paste=True, raw="", **bridge):
+    b = {"emulate": "micropython", "data_dir": os.path.join(tmp, "data"),
+         "request_timeout_ms": 20000}
+    b.update(bridge)
+    if not paste:
+        raw = "[micropython]\nemulator_paste = no\n" + raw
+    return make_conf({}, bridge=b, raw=raw)
+
+
+class MicroPythonTest(BridgeTest):
+
+    def lab(self, paste=True, raw=""):
+        d = self.start_bridge(conf(self.tmp, paste, raw))
+        c = self.client(d)
+        wait_until(lambda: DEV in [r["device"] for r in c.call("robot.list")], timeout=30,
+                   what="the emulated MicroPython board")
+        c.call("lease.acquire", {"device": DEV})
+        return d, c
+
+    def probe(self, c):
+        return c.call("micropython.emulator", {"probe": True})
+
+    def run_program(self, c, sub, source, state="idle", timeout=20):
+        """Load and run source; the console messages until the robot's state is state."""
+        c.call("robot.program.load", {"device": DEV, "language": "micropython",
+                                      "source": source})
+        c.call("robot.program.run", {"device": DEV})
+        got = []
+        sub.wait_for(lambda m: m.topic == STATE and m.data["state"] == "running",
+                     keep=got, what="state running")
+        sub.wait_for(lambda m: m.topic == STATE and m.data["state"] == state, timeout=timeout,
+                     keep=got, what="state %s" % state)
+        return [m.data for m in got if m.topic == CONSOLE]
+
+    @staticmethod
+    def text(msgs, stream):
+        return "".join(m["text"] for m in msgs if m["stream"] == stream)
+
+    def test_program_output_traceback_and_stop(self):
+        d, c = self.lab()
+        info = c.call("robot.info", {"device": DEV})
+        self.assertEqual(info["robot"]["languages"], ["micropython"])
+        self.assertTrue(info["robot"]["wheels"])
+        self.assertIn("robot.move", info["requests"])
+        sub = self.subscriber(d, [CONSOLE, STATE])
+        # print reaches the console in order, accents intact
+        out = self.run_program(c, sub, "for i in range(200):\n    print('ligne', i)\n"
+                               "print('fin é')\n")
+        self.assertEqual(self.text(out, "stdout"),
+                         "".join("ligne %d\n" % i for i in range(200)) + "fin é\n")
+        self.assertEqual(self.text(out, "stderr"), "")
+        # a traceback on stderr, state error with its last line
+        out = self.run_program(c, sub, "print('avant')\nx = 1 / 0\n", state="error")
+        self.assertEqual(self.text(out, "stdout"), "avant\n")
+        err = self.text(out, "stderr")
+        self.assertIn("Traceback (most recent call last):", err)
+        self.assertIn("ZeroDivisionError", err)
+        self.assertEqual(info["robot"]["raw_paste"], True)
+        # a long loop, interrupted by robot.program.stop (Ctrl-C): KeyboardInterrupt, stopped
+        c.call("robot.program.load", {"device": DEV, "language": "micropython",
+                                      "source": "import time\nn = 0\nwhile True:\n"
+                                                "    print('tick', n)\n    n += 1\n"
+                                                "    time.sleep(0.05)\n"})
+        c.call("robot.program.run", {"device": DEV})
+        sub.wait_for(lambda m: m.topic == CONSOLE and "tick 3" in m.data["text"],
+                     what="the loop running")
+        t0 = time.monotonic()
+        c.call("robot.program.stop", {"device": DEV})
+        got = []
+        sub.wait_for(lambda m: m.topic == STATE and m.data["state"] == "stopped", keep=got,
+                     what="stopped")
+        self.assertLess(time.monotonic() - t0, 5)
+        self.assertIn("KeyboardInterrupt", self.text([m.data for m in got if m.topic == CONSOLE],
+                                                     "stderr"))
+        # the board is usable again, and syntax errors are tracebacks too
+        out = self.run_program(c, sub, "print(2 + 2)\n")
+        self.assertEqual(self.text(out, "stdout"), "4\n")
+        out = self.run_program(c, sub, "def f(:\n  pass\n", state="error")
+        self.assertIn("SyntaxError", self.text(out, "stderr"))
+        self.assertGreaterEqual(self.probe(c)["programs"], 5)
+        self.assertEqual(self.probe(c)["overruns"], 0)
+
+    def test_motors_display_and_room_stop(self):
+        d, c = self.lab()
+        sub = self.subscriber(d, [STATE, "bridge/room/"])
+        c.call("robot.move", {"device": DEV, "left": 0.5, "right": -1})
+        i2c = self.probe(c)["hw"]["i2c"]
+        # Maqueen: register 0 left, 2 right: [direction, speed 0..255]
+        self.assertEqual(i2c["16:0"], [0, 128])
+        self.assertEqual(i2c["16:2"], [1, 255])
+        c.call("robot.set", {"device": DEV, "display": "Bonjour"})
+        self.assertEqual(self.probe(c)["hw"]["display"], "Bonjour")
+        c.call("robot.set", {"device": DEV, "display": {"image": "HEART"}, "leds": {"left": 1}})
+        hw = self.probe(c)["hw"]
+        self.assertEqual(hw["display"], "Image.HEART")
+        self.assertEqual(hw["i2c"]["16:11"], [1])
+        c.call("robot.stop", {"device": DEV})
+        i2c = self.probe(c)["hw"]["i2c"]
+        self.assertEqual((i2c["16:0"][1], i2c["16:2"][1]), (0, 0))
+        # a program driving the motors, then the room stop: Ctrl-C and motors off
+        c.call("robot.program.load", {"device": DEV, "language": "micropython",
+                                      "source": "from microbit import i2c, sleep\n"
+                                                "while True:\n"
+                                                "    i2c.write(16, bytes([0, 0, 200]))\n"
+                                                "    sleep(20)\n"})
+        c.call("robot.program.run", {"device": DEV})
+        wait_until(lambda: self.probe(c)["hw"]["i2c"]["16:0"] == [0, 200],
+                   what="the program driving")
+        r = c.call("room.stop", {"reason": "test"})
+        self.assertIn(DEV, r["halted"])
+        sub.wait_for(lambda m: m.topic == STATE and m.data["state"] == "stopped",
+                     what="the robot stopped")
+        self.assertEqual(self.probe(c)["hw"]["i2c"]["16:0"], [0, 0])
+        self.assertEqual(c.error("robot.program.run", {"device": DEV})["code"], 1009)
+        c.call("room.release")
+        r = c.call("device.call", {"device": DEV, "action": "micropython.exec",
+                                   "args": {"code": "print('hi')\nprint(6 * 7)"}})
+        self.assertEqual(r["stdout"], "hi\n42\n")
+
+    def test_fallback_without_raw_paste(self):
+        d, c = self.lab(paste=False)
+        sub = self.subscriber(d, [CONSOLE, STATE])
+        src = "".join("print('line %d', %d * 2)\n" % (i, i) for i in range(300))  # > 8 KB
+        c.call("robot.program.load", {"device": DEV, "language": "micropython", "source": src})
+        r = c.call("robot.program.run", {"device": DEV})
+        self.assertFalse(r["raw_paste"])
+        got = []
+        sub.wait_for(lambda m: m.topic == STATE and m.data["state"] == "idle", keep=got,
+                     timeout=30, what="the program ended")
+        out = self.text([m.data for m in got if m.topic == CONSOLE], "stdout")
+        self.assertEqual(out, "".join("line %d %d\n" % (i, 2 * i) for i in range(300)))
+        self.assertFalse(self.probe(c)["paste"])
+        self.assertFalse(c.call("robot.info", {"device": DEV})["robot"]["raw_paste"])
+
+    def test_board_that_never_answers_and_garbage(self):
+        # a port with nothing behind it that answers: a typed error, in bounded time
+        master, slave = pty.openpty()
+        path = os.ttyname(slave)
+        raw = ("[micropython.dead]\nport = %s\nenter_timeout_s = 2\n" % path)
+        try:
+            d = self.start_bridge(conf(self.tmp, raw=raw, emulate="none"))
+            c = self.client(d)
+            t0 = time.monotonic()
+
+            def failed():
+                for e in c.call("devices.list", {"all": True}):
+                    if e["id"] == "micropython-dead" and e.get("state") == "failed":
+                        return e
+                return None
+            e = wait_until(failed, timeout=15, what="the dead board reported")
+            self.assertLess(time.monotonic() - t0, 10)
+            self.assertIn("not a MicroPython board, or wedged", e["reason"])
+            self.assertIn("unplug and replug", e["reason"])
+        finally:
+            os.close(master)
+            os.close(slave)
+
+    def test_garbage_and_unplug_mid_upload(self):
+        d, c = self.lab()
+        sub = self.subscriber(d, [CONSOLE, STATE])
+        c.call("micropython.emulator", {"fault": "garbage"})
+        # garbage between programs: the board is entered again; no crash, loud errors at worst
+        for _ in range(3):
+            c.call("robot.program.load", {"device": DEV, "language": "micropython",
+                                          "source": "print('ok')\n"})
+            r = c.request("robot.program.run", {"device": DEV})
+            self.assertTrue("result" in r or r["error"]["code"] in (1004, 1006), r)
+        c.call("micropython.emulator", {"fault": "ok"})
+        out = self.run_program(c, sub, "print('clean')\n")
+        self.assertIn("clean\n", self.text(out, "stdout"))
+        # unplug in the middle of a long upload: an error, the robot gone, nothing hangs
+        big = "x = 0\n" + "x += 1\n" * 40000
+        c.call("robot.program.load", {"device": DEV, "language": "micropython", "source": big})
+        rid = c.send("robot.program.run", {"device": DEV})
+        c.call("micropython.emulator", {"fault": "unplug"})
+        r = c.reply_for(rid, timeout=25)
+        self.assertTrue("error" in r or "result" in r, r)
+        wait_until(lambda: DEV not in [x["device"] for x in c.call("robot.list")], timeout=15,
+                   what="the board removed")
+        c.call("micropython.emulator", {"fault": "plug"})
+        wait_until(lambda: DEV in [x["device"] for x in c.call("robot.list")], timeout=30,
+                   what="the board back")
+
+    def test_line_noise_never_runs_corrupted_code(self):
+        d, c = self.lab()
+        sub = self.subscriber(d, [CONSOLE, STATE])
+        # a program whose every line matters: any change would change what it prints
+        src = "s = 0\n" + "".join("s += %d\n" % (i * 7919 % 1000) for i in range(300)) + \
+              "print('sum', s)\n"
+        want = "sum %d\n" % sum(i * 7919 % 1000 for i in range(300))
+        c.call("micropython.emulator", {"noise_ppm": 10000, "seed": 12345})  # 1 %
+        ok = corrupted = failed = 0
+        for _ in range(12):
+            c.call("robot.program.load", {"device": DEV, "language": "micropython",
+                                          "source": src})
+            r = c.request("robot.program.run", {"device": DEV})
+            if "error" in r:
+                failed += 1  # loud: the upload itself failed
+                continue
+            got = []
+            m = sub.wait_for(lambda m: m.topic == STATE and m.data["state"] in ("idle", "error"),
+                             keep=got, timeout=20, what="the program's end")
+            out = self.text([x.data for x in got if x.topic == CONSOLE], "stdout")
+            if m.data["state"] == "idle":
+                self.assertEqual(out, want)  # ran: it ran the program sent, exactly
+                ok += 1
+            else:
+                self.assertNotIn("sum", out)  # failed loudly, printing nothing of it
+                corrupted += 1
+        self.assertGreater(self.probe(c)["noise_events"], 0)
+        self.assertGreater(ok + corrupted + failed, 0)
