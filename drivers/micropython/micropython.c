@@ -290,12 +290,10 @@ static int repl_error(mp_priv *p, int code, lb_error *err)
 {
 	if (code == MPY_E_SILENT || code == MPY_E_NO_PROMPT)
 		return lb_error_set(err, code == MPY_E_SILENT ? LB_ERR_TIMEOUT : LB_ERR_FIRMWARE,
-				    "%s: %s gave no raw REPL prompt (%s): not a MicroPython board, "
+				    "%s: no raw REPL prompt in %u s (%s): not a MicroPython board, "
 				    "or wedged: unplug and replug it",
-				    p->path,
-				    code == MPY_E_SILENT ? "the board sent nothing and"
-							 : "the board talks but",
-				    mpy_strerror(code));
+				    p->path, (unsigned)(p->m.cfg.enter_timeout_ms / 1000),
+				    code == MPY_E_SILENT ? "it sent nothing" : "it talks");
 	return lb_error_set(err, code == MPY_E_TIMEOUT ? LB_ERR_TIMEOUT : LB_ERR_DEVICE,
 			    "%s: %s", p->path, mpy_strerror(code));
 }

@@ -121,6 +121,8 @@ class MicroPythonTest(BridgeTest):
                                                 "    i2c.write(16, bytes([0, 0, 200]))\n"
                                                 "    sleep(20)\n"})
         c.call("robot.program.run", {"device": DEV})
+        sub.wait_for(lambda m: m.topic == STATE and m.data["state"] == "running",
+                     what="running")
         wait_until(lambda: self.probe(c)["hw"]["i2c"]["16:0"] == [0, 200],
                    what="the program driving")
         r = c.call("room.stop", {"reason": "test"})
@@ -142,10 +144,13 @@ class MicroPythonTest(BridgeTest):
         r = c.call("robot.program.run", {"device": DEV})
         self.assertFalse(r["raw_paste"])
         got = []
+        sub.wait_for(lambda m: m.topic == STATE and m.data["state"] == "running",
+                     keep=got, what="state running")
         sub.wait_for(lambda m: m.topic == STATE and m.data["state"] == "idle", keep=got,
                      timeout=30, what="the program ended")
         out = self.text([m.data for m in got if m.topic == CONSOLE], "stdout")
-        self.assertEqual(out, "".join("line %d %d\n" % (i, 2 * i) for i in range(300)))
+        self.assertEqual(out, "".join("line %d %d\n" % (i, 2 * i) for i in range(300)),
+                         [(m.topic, m.data) for m in got][:20])
         self.assertFalse(self.probe(c)["paste"])
         self.assertFalse(c.call("robot.info", {"device": DEV})["robot"]["raw_paste"])
 
@@ -182,11 +187,16 @@ class MicroPythonTest(BridgeTest):
                                           "source": "print('ok')\n"})
             r = c.request("robot.program.run", {"device": DEV})
             self.assertTrue("result" in r or r["error"]["code"] in (1004, 1006), r)
+            if "result" in r:
+                sub.wait_for(lambda m: m.topic == STATE and m.data["state"] == "running",
+                             what="running")
+                sub.wait_for(lambda m: m.topic == STATE and m.data["state"] != "running",
+                             what="the end of the program")
         c.call("micropython.emulator", {"fault": "ok"})
         out = self.run_program(c, sub, "print('clean')\n")
         self.assertIn("clean\n", self.text(out, "stdout"))
         # unplug in the middle of a long upload: an error, the robot gone, nothing hangs
-        big = "x = 0\n" + "x += 1\n" * 40000
+        big = "x = 0\n" + "x += 1\n" * 8000  # a request holds 64 KB of JSON
         c.call("robot.program.load", {"device": DEV, "language": "micropython", "source": big})
         rid = c.send("robot.program.run", {"device": DEV})
         c.call("micropython.emulator", {"fault": "unplug"})
@@ -211,10 +221,14 @@ class MicroPythonTest(BridgeTest):
             c.call("robot.program.load", {"device": DEV, "language": "micropython",
                                           "source": src})
             r = c.request("robot.program.run", {"device": DEV})
+            got = []
+            sub.wait_for(lambda m: m.topic == STATE and m.data["state"] == "running",
+                         what="running")
             if "error" in r:
                 failed += 1  # loud: the upload itself failed
+                sub.wait_for(lambda m: m.topic == STATE and m.data["state"] == "error",
+                             what="the error")
                 continue
-            got = []
             m = sub.wait_for(lambda m: m.topic == STATE and m.data["state"] in ("idle", "error"),
                              keep=got, timeout=20, what="the program's end")
             out = self.text([x.data for x in got if x.topic == CONSOLE], "stdout")
