@@ -119,6 +119,7 @@ struct mpy_emu {
 	atomic_uint noise_ppm;
 	atomic_uint noise_seed; /* a new seed to take (0: none) */
 	atomic_ulong programs, overruns, noise_events;
+	atomic_int credit_delay_ms; /* a slow board: each window's "\x01" this late */
 	char dir[64], hw[96]; /* the hardware state file */
 	/* board thread only */
 	emu_mode mode;
@@ -131,6 +132,8 @@ struct mpy_emu {
 	size_t nerr;
 	uint64_t rng;
 	int interrupted; /* a Ctrl-C reached the program */
+	int pending_credits; /* windows consumed, their "\x01" not sent yet */
+	int64_t credit_at;
 };
 
 /* Write all of buf to the host, waiting up to WRITE_WAIT_MS for room; dropped after it. */
@@ -348,6 +351,7 @@ static void board_byte(mpy_emu *e, uint8_t c)
 					emit(e, hello, sizeof hello);
 					e->mode = M_PASTE;
 					e->consumed = 0;
+					e->pending_credits = 0;
 					e->allowed = 2 * MPY_EMU_WINDOW;
 				} else {
 					emits(e, "R\x00>");
@@ -386,8 +390,14 @@ static void board_byte(mpy_emu *e, uint8_t c)
 		} else {
 			line_add(e, c);
 			if (++e->consumed % MPY_EMU_WINDOW == 0) {
-				e->allowed += MPY_EMU_WINDOW;
-				emit(e, "\x01", 1);
+				int delay = atomic_load(&e->credit_delay_ms);
+				if (delay == 0) {
+					e->allowed += MPY_EMU_WINDOW;
+					emit(e, "\x01", 1);
+				} else if (e->pending_credits++ == 0) {
+					e->credit_at =
+					    lb_clock_ns(CLOCK_MONOTONIC) + delay * 1000000LL;
+				}
 			}
 		}
 		return;
@@ -463,7 +473,7 @@ static void *emu_thread(void *arg)
 				       {e->out_fd, POLLIN, 0},
 				       {e->err_fd, POLLIN, 0}};
 		int64_t now = lb_clock_ns(CLOCK_MONOTONIC);
-		int timeout = 20;
+		int timeout = e->mode == M_PASTE && e->pending_credits ? 1 : 20;
 		uint8_t buf[512];
 
 		if (e->mode == M_RUNNING && e->out_fd < 0 && e->err_fd < 0 && finish_program(e))
@@ -494,6 +504,12 @@ static void *emu_thread(void *arg)
 			ssize_t n = read(e->b.master, buf, sizeof buf);
 			if (n > 0 && !boot_end && atomic_load(&e->fault) != MPY_EMU_SILENT)
 				host_bytes(e, buf, (size_t)n);
+		}
+		if (e->mode == M_PASTE && e->pending_credits && now >= e->credit_at) {
+			e->allowed += MPY_EMU_WINDOW; /* a slow board has consumed a window */
+			emit(e, "\x01", 1);
+			e->pending_credits--;
+			e->credit_at = now + atomic_load(&e->credit_delay_ms) * 1000000LL;
 		}
 		if (atomic_load(&e->fault) == MPY_EMU_GARBAGE && now >= next_garbage) {
 			static const uint8_t junk[] = {0xfe, 0x13, '#', 0x00, 0xff, '?', 0x1b, '['};
@@ -545,6 +561,11 @@ const char *mpy_emu_path(const mpy_emu *e)
 void mpy_emu_set_fault(mpy_emu *e, mpy_emu_fault fault)
 {
 	atomic_store(&e->fault, (int)fault);
+}
+
+void mpy_emu_set_credit_delay(mpy_emu *e, int ms)
+{
+	atomic_store(&e->credit_delay_ms, ms < 0 ? 0 : ms);
 }
 
 void mpy_emu_set_noise(mpy_emu *e, uint32_t ppm, uint32_t seed)

@@ -49,6 +49,9 @@ void mpy_emu_set_fault(mpy_emu *e, mpy_emu_fault fault);
  */
 void mpy_emu_set_noise(mpy_emu *e, uint32_t ppm, uint32_t seed);
 
+/* A slow board (thread-safe): each raw-paste window's credit "\x01" comes ms late (0: at once). */
+void mpy_emu_set_credit_delay(mpy_emu *e, int ms);
+
 /*
  * What the board's hardware shows and has counted, as a new object: {"hw": {"i2c": {"ADDR:REG":
  * [bytes]}, "pins": {"pin16": v}, "display": text}, "programs": N, "overruns": N,

@@ -1002,7 +1002,8 @@ static void mp_cleanup(const lb_driver *drv)
 /*
  * micropython.emulator {fault: ok|silent|garbage|unplug|plug}; {probe: true}: the board's
  * hardware and counters (mpy_emu_probe); {noise_ppm: N, seed: S}: line noise on what the host
- * sends (N per million bytes, 0 = none).
+ * sends (N per million bytes, 0 = none); {credit_delay_ms: N}: a slow board (raw-paste credit
+ * N ms late).
  */
 static int mp_bridge_call(const lb_driver *drv, const char *method, const json_t *params,
 			  json_t **result, lb_error *err)
@@ -1015,6 +1016,14 @@ static int mp_bridge_call(const lb_driver *drv, const char *method, const json_t
 		if (json_is_true(json_object_get(params, "probe"))) {
 			*result = mpy_emu_probe(mp_emulated.emu);
 			return *result ? 0 : lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
+		}
+		if (json_object_get(params, "credit_delay_ms")) {
+			long long ms = 0;
+			if (lb_param_int(params, "credit_delay_ms", true, 0, 1000, &ms, err) < 0)
+				return LB_EFAIL;
+			mpy_emu_set_credit_delay(mp_emulated.emu, (int)ms);
+			*result = json_null();
+			return 0;
 		}
 		if (json_object_get(params, "noise_ppm")) {
 			long long ppm = 0, seed = 1;

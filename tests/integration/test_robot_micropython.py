@@ -195,13 +195,26 @@ class MicroPythonTest(BridgeTest):
         c.call("micropython.emulator", {"fault": "ok"})
         out = self.run_program(c, sub, "print('clean')\n")
         self.assertIn("clean\n", self.text(out, "stdout"))
-        # unplug in the middle of a long upload: an error, the robot gone, nothing hangs
+        # a slow board (each window's credit 20 ms late): the driver waits for credit, never
+        # overruns the window
+        c.call("micropython.emulator", {"credit_delay_ms": 20})
+        src = "".join("print(%d)\n" % i for i in range(300))  # 2.5 KB: 20 windows
+        out = self.run_program(c, sub, src)
+        self.assertEqual(self.text(out, "stdout"), "".join("%d\n" % i for i in range(300)))
+        self.assertEqual(self.probe(c)["overruns"], 0)
+        # unplug in the middle of a long upload (56 KB: 440 windows, 9 s at this pace): an
+        # error at once, the robot gone, nothing hangs
         big = "x = 0\n" + "x += 1\n" * 8000  # a request holds 64 KB of JSON
         c.call("robot.program.load", {"device": DEV, "language": "micropython", "source": big})
         rid = c.send("robot.program.run", {"device": DEV})
+        sub.wait_for(lambda m: m.topic == STATE and m.data["state"] == "running",
+                     what="the upload started")
+        t0 = time.monotonic()
         c.call("micropython.emulator", {"fault": "unplug"})
-        r = c.reply_for(rid, timeout=25)
-        self.assertTrue("error" in r or "result" in r, r)
+        r = c.reply_for(rid, timeout=10)
+        self.assertIn("error", r)
+        self.assertLess(time.monotonic() - t0, 5)
+        self.assertIn("went away", r["error"]["message"])
         wait_until(lambda: DEV not in [x["device"] for x in c.call("robot.list")], timeout=15,
                    what="the board removed")
         c.call("micropython.emulator", {"fault": "plug"})
