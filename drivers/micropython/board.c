@@ -185,7 +185,7 @@ size_t mpb_wrap(const uint8_t *src, size_t len, char *out, size_t cap)
 		 " return a,b\n"
 		 "if len(_s)!=%zu or _k(_s)!=(%u,%u):raise OSError('" MPB_CORRUPTED "')\n"
 		 "del _k\n"
-		 "exec(_s,{'__name__':'__main__'})\n",
+		 "exec(_s)\n",
 		 len, (unsigned)a, (unsigned)b);
 	return append(out, cap, o, tail);
 }

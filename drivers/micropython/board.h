@@ -48,12 +48,13 @@ size_t mpb_image_code(const char *name, char *out, size_t cap);
  *	def _k(d): (Adler-32's two sums, mod 65521)
  *	if len(_s)!=N or _k(_s)!=(A,B):raise OSError('labbridge: upload corrupted')
  *	del _k
- *	exec(_s,{'__name__':'__main__'})
+ *	exec(_s)
  * A byte lost or changed in the literal fails the check; one in the wrapper gives a syntax or
  * name error (the board compiles the whole text before running any of it); a control byte on
  * the line cuts the upload, leaving the literal unterminated. So corrupted code never runs: the
  * board prints a traceback instead. The literal holds printable ASCII but \ and ', and escapes
- * (\n, \t, \xNN) for the rest: no byte 0x01-0x04 is ever sent.
+ * (\n, \t, \xNN) for the rest: no byte 0x01-0x04 is ever sent. The program runs in the raw
+ * REPL's globals, as it would unwrapped (pyboard.py's fs_put relies on them lasting).
  * Returns the wrapped length (NUL-terminated in out[cap]), or 0 when it does not fit;
  * mpb_wrap_size() gives the room needed.
  */

@@ -26,7 +26,6 @@ extern char **environ;
 #define LINE_MAX_BYTES (1u << 20)  /* the program a board takes */
 #define STDERR_MAX (64u * 1024)	   /* the traceback kept */
 #define WRITE_WAIT_MS 500	   /* a host that does not read: output dropped after this */
-#define EXIT_SOFT_REBOOT 80	   /* the runner's exit status for sys.exit() */
 #define BANNER "raw REPL; CTRL-B to exit\r\n"
 #define BOOT "MicroPython v1.22.0 on 2026-12-01; labbridge emulated board (python3)\r\n" \
 	     "Type \"help()\" for more information.\r\n"
@@ -34,8 +33,10 @@ extern char **environ;
 /*
  * The program runner: a micro:bit-like `microbit` module whose hardware state is kept in the
  * file $LB_MPY_HW, MicroPython's time extras, then the program read from fd 3, run as
- * "<stdin>", its exception printed as MicroPython does (no source lines) and sys.exit() told
- * apart by the exit status.
+ * "<stdin>" in globals kept from program to program (as a board keeps them until a soft reset),
+ * its exception printed as MicroPython does (no source lines). Programs come on fd 3 (uint32 LE
+ * length, text); fd 4 says 's' when one starts, then '0' (ended), '1' (raised) or '2'
+ * (sys.exit(): a soft reset), after flushing its output.
  */
 static const char runner[] =
     "import sys,os,json,time,types,signal\n"
@@ -92,23 +93,36 @@ static const char runner[] =
     "time.ticks_ms=lambda:int(time.monotonic()*1000)\n"
     "time.ticks_diff=lambda a,b:a-b\n"
     "sys.modules['utime']=time\n"
-    "with os.fdopen(3,'rb') as _f:_src=_f.read()\n"
-    "try:\n"
-    " exec(compile(_src,'<stdin>','exec'),{'__name__':'__main__'})\n"
-    "except SystemExit:\n"
-    " sys.stdout.flush();os._exit(80)\n"
-    "except BaseException as e:\n"
+    "import struct\n"
+    "_in=os.fdopen(3,'rb',buffering=0);_st=os.fdopen(4,'wb',buffering=0)\n"
+    "def _readn(n):\n"
+    " b=b''\n"
+    " while len(b)<n:\n"
+    "  c=_in.read(n-len(b))\n"
+    "  if not c:os._exit(0)\n"
+    "  b+=c\n"
+    " return b\n"
+    "_g={'__name__':'__main__'}\n"
+    "signal.signal(signal.SIGINT,signal.SIG_IGN)\n"
+    "while True:\n"
+    " _src=_readn(struct.unpack('<I',_readn(4))[0]);_r=b'0'\n"
+    " try:\n"
+    "  signal.signal(signal.SIGINT,signal.default_int_handler);_st.write(b's')\n"
+    "  exec(compile(_src,'<stdin>','exec'),_g)\n"
+    " except SystemExit:_r=b'2'\n"
+    " except BaseException as e:\n"
+    "  signal.signal(signal.SIGINT,signal.SIG_IGN);_r=b'1'\n"
+    "  sys.stdout.flush();w=sys.stderr.write\n"
+    "  w('Traceback (most recent call last):\\n')\n"
+    "  tb=e.__traceback__.tb_next\n"
+    "  while tb:\n"
+    "   c=tb.tb_frame.f_code;w('  File \"%s\", line %d, in %s\\n'%(c.co_filename,"
+    "tb.tb_lineno,c.co_name));tb=tb.tb_next\n"
+    "  if isinstance(e,SyntaxError):\n"
+    "   w('  File \"%s\", line %s\\nSyntaxError: %s\\n'%(e.filename,e.lineno,e.msg))\n"
+    "  else:w('%s: %s\\n'%(type(e).__name__,e))\n"
     " signal.signal(signal.SIGINT,signal.SIG_IGN)\n"
-    " sys.stdout.flush();w=sys.stderr.write\n"
-    " w('Traceback (most recent call last):\\n')\n"
-    " tb=e.__traceback__.tb_next\n"
-    " while tb:\n"
-    "  c=tb.tb_frame.f_code;w('  File \"%s\", line %d, in %s\\n'%(c.co_filename,tb.tb_lineno,"
-    "c.co_name));tb=tb.tb_next\n"
-    " if isinstance(e,SyntaxError):\n"
-    "  w('  File \"%s\", line %s\\nSyntaxError: %s\\n'%(e.filename,e.lineno,e.msg))\n"
-    " else:w('%s: %s\\n'%(type(e).__name__,e))\n"
-    " sys.stderr.flush();os._exit(1)\n";
+    " sys.stdout.flush();sys.stderr.flush();_st.write(_r)\n";
 
 typedef enum { M_FRIENDLY, M_RAW, M_PASTE, M_RUNNING } emu_mode;
 
@@ -126,12 +140,15 @@ struct mpy_emu {
 	uint8_t *line;
 	size_t nline, capline;
 	size_t consumed, allowed; /* raw-paste: bytes taken, bytes the host may send */
-	pid_t child;
-	int out_fd, err_fd; /* the program's stdout and stderr, -1 at EOF */
+	pid_t child;	    /* the interpreter: its globals live until a soft reset */
+	int out_fd, err_fd; /* its stdout and stderr */
+	int prog_fd, st_fd; /* programs to it (length, text); its status ('s', then '0'-'2') */
+	int started;	    /* the program runs (its 's' came) */
 	char *errbuf;
 	size_t nerr;
 	uint64_t rng;
 	int interrupted; /* a Ctrl-C reached the program */
+	int int_pending; /* a Ctrl-C came before the program started */
 	int pending_credits; /* windows consumed, their "\x01" not sent yet */
 	int64_t credit_at;
 };
@@ -187,7 +204,7 @@ static uint64_t rnd(mpy_emu *e)
 	return e->rng;
 }
 
-/* Kill the running program and forget it. */
+/* Kill the interpreter (a reset: its globals are gone). */
 static void kill_program(mpy_emu *e)
 {
 	if (e->child > 0) {
@@ -195,18 +212,19 @@ static void kill_program(mpy_emu *e)
 		waitpid(e->child, NULL, 0);
 	}
 	e->child = -1;
-	if (e->out_fd >= 0)
-		close(e->out_fd);
-	if (e->err_fd >= 0)
-		close(e->err_fd);
-	e->out_fd = e->err_fd = -1;
+	for (int *fd = &e->out_fd; fd <= &e->st_fd; fd++) {
+		if (*fd >= 0)
+			close(*fd);
+		*fd = -1;
+	}
 	e->nerr = 0;
+	e->started = 0;
 }
 
-/* Start python3 on line[0..nline); on failure the "program" is a traceback saying so. */
-static void start_program(mpy_emu *e)
+/* Start the interpreter; 0, or -1 (nothing left open). */
+static int spawn_python(mpy_emu *e)
 {
-	int out[2] = {-1, -1}, err[2] = {-1, -1}, code = -1;
+	int out[2] = {-1, -1}, err[2] = {-1, -1}, prog[2] = {-1, -1}, st[2] = {-1, -1};
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
 	sigset_t none, deflt;
@@ -215,21 +233,11 @@ static void start_program(mpy_emu *e)
 	char *envp[] = {env_hw, "PATH=/usr/bin:/bin", "LC_ALL=C.UTF-8", NULL};
 	int ok = 0;
 
-	atomic_fetch_add(&e->programs, 1);
-	e->mode = M_RUNNING;
-	e->interrupted = 0;
-	e->nerr = 0;
 	snprintf(env_hw, sizeof env_hw, "LB_MPY_HW=%s", e->hw);
 	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 ||
-	    (code = memfd_create("program", MFD_CLOEXEC)) < 0)
+	    pipe2(prog, O_CLOEXEC) < 0 || pipe2(st, O_CLOEXEC) < 0)
 		goto done;
-	for (size_t o = 0; o < e->nline;) {
-		ssize_t w = write(code, e->line + o, e->nline - o);
-		if (w <= 0)
-			goto done;
-		o += (size_t)w;
-	}
-	lseek(code, 0, SEEK_SET);
+	/* the bridge's threads block signals: the interpreter gets a clean mask and defaults */
 	sigemptyset(&none);
 	sigemptyset(&deflt);
 	sigaddset(&deflt, SIGINT);
@@ -244,59 +252,147 @@ static void start_program(mpy_emu *e)
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
 	posix_spawn_file_actions_adddup2(&fa, err[1], 2);
-	posix_spawn_file_actions_adddup2(&fa, code, 3);
+	posix_spawn_file_actions_adddup2(&fa, prog[0], 3);
+	posix_spawn_file_actions_adddup2(&fa, st[1], 4);
 	ok = posix_spawn(&e->child, PYTHON, &fa, &at, argv, envp) == 0;
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&at);
 done:
-	if (out[1] >= 0)
-		close(out[1]);
-	if (err[1] >= 0)
-		close(err[1]);
-	if (code >= 0)
-		close(code);
+	/* the child's ends are closed here; ours too when it did not start */
+	{
+		int theirs[4] = {out[1], err[1], prog[0], st[1]}, ours[4] = {out[0], err[0], prog[1], st[0]};
+		for (int i = 0; i < 4; i++) {
+			if (theirs[i] >= 0)
+				close(theirs[i]);
+			if (!ok && ours[i] >= 0)
+				close(ours[i]);
+		}
+	}
 	if (!ok) {
-		static const char msg[] = "Traceback (most recent call last):\n"
-					  "OSError: [Errno 2] the emulator cannot start " PYTHON "\n";
 		e->child = -1;
-		if (out[0] >= 0)
-			close(out[0]);
-		if (err[0] >= 0)
-			close(err[0]);
-		e->out_fd = e->err_fd = -1;
-		memcpy(e->errbuf, msg, sizeof msg - 1);
-		e->nerr = sizeof msg - 1;
-		return;
+		return -1;
 	}
 	e->out_fd = out[0];
 	e->err_fd = err[0];
+	e->prog_fd = prog[1];
+	e->st_fd = st[0];
 	fcntl(e->out_fd, F_SETFL, O_NONBLOCK);
 	fcntl(e->err_fd, F_SETFL, O_NONBLOCK);
+	fcntl(e->st_fd, F_SETFL, O_NONBLOCK);
+	return 0;
 }
 
-/* The program's pipes are closed: reap it and finish the raw REPL's answer. 1 when done. */
-static int finish_program(mpy_emu *e)
+/* Raw REPL's answer after the program: "\x04", the traceback, "\x04", then ">" (or the soft
+ * reboot that sys.exit() makes). */
+static void finish_program(mpy_emu *e, int reboot)
 {
-	int status = 0;
-
-	if (e->child > 0) {
-		pid_t r = waitpid(e->child, &status, WNOHANG);
-		if (r == 0)
-			return 0; /* pipes closed but still running: look again */
-	}
-	e->child = -1;
 	emit(e, "\x04", 1);
 	emit_crlf(e, e->errbuf, e->nerr);
 	emit(e, "\x04", 1);
 	e->nerr = 0;
 	e->nline = 0;
-	if (WIFEXITED(status) && WEXITSTATUS(status) == EXIT_SOFT_REBOOT) {
+	e->started = 0;
+	e->mode = M_RAW;
+	if (reboot) {
+		kill_program(e); /* a soft reset: fresh globals */
 		emits(e, "MPY: soft reboot\r\n" BANNER ">");
 	} else {
 		emits(e, ">");
 	}
-	e->mode = M_RAW;
-	return 1;
+}
+
+/* Run line[0..nline) in the interpreter (started if needed). */
+static void start_program(mpy_emu *e)
+{
+	uint32_t len = (uint32_t)e->nline;
+	uint8_t hdr[4] = {len & 0xff, len >> 8 & 0xff, len >> 16 & 0xff, len >> 24};
+	int ok = 1;
+
+	atomic_fetch_add(&e->programs, 1);
+	e->mode = M_RUNNING;
+	e->interrupted = e->int_pending = e->started = 0;
+	e->nerr = 0;
+	if (e->child < 0 && spawn_python(e) < 0) {
+		static const char msg[] = "Traceback (most recent call last):\n"
+					  "OSError: the emulator cannot start " PYTHON "\n";
+		memcpy(e->errbuf, msg, sizeof msg - 1);
+		e->nerr = sizeof msg - 1;
+		finish_program(e, 0);
+		return;
+	}
+	/* the interpreter waits for it: a blocking write it reads at once */
+	for (size_t o = 0; ok && o < 4 + e->nline;) {
+		const uint8_t *p = o < 4 ? hdr + o : e->line + (o - 4);
+		size_t n = o < 4 ? 4 - o : e->nline - (o - 4);
+		ssize_t w = write(e->prog_fd, p, n);
+		if (w > 0)
+			o += (size_t)w;
+		else if (w < 0 && errno != EINTR)
+			ok = 0;
+	}
+	if (!ok) { /* it died: the status pipe's end says so */
+		kill_program(e);
+		finish_program(e, 0);
+	}
+}
+
+/* Read all the interpreter's stdout (relayed) and stderr (kept) has written now; returns 1 when
+ * either pipe ended (the interpreter died). */
+static int drain_output(mpy_emu *e)
+{
+	char buf[4096];
+	int dead = 0;
+	ssize_t n = -1;
+
+	while (e->out_fd >= 0 && (n = read(e->out_fd, buf, sizeof buf)) != 0) {
+		if (n < 0) {
+			dead = errno != EAGAIN && errno != EINTR;
+			break;
+		}
+		emit_crlf(e, buf, (size_t)n);
+	}
+	if (n == 0)
+		dead = 1;
+	while (e->err_fd >= 0 && (n = read(e->err_fd, buf, sizeof buf)) > 0) {
+		size_t k = (size_t)n < STDERR_MAX - e->nerr ? (size_t)n : STDERR_MAX - e->nerr;
+		memcpy(e->errbuf + e->nerr, buf, k);
+		e->nerr += k;
+	}
+	return dead;
+}
+
+/* The interpreter's status: started, or done (then the answer is finished). */
+static void program_status(mpy_emu *e)
+{
+	char st[16];
+	ssize_t n = read(e->st_fd, st, sizeof st);
+
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+		/* died: what it said, then a reset interpreter next time */
+		static const char msg[] = "KeyboardInterrupt: \n";
+		drain_output(e);
+		if (e->nerr == 0 && e->interrupted) {
+			memcpy(e->errbuf, msg, sizeof msg - 1);
+			e->nerr = sizeof msg - 1;
+		}
+		kill_program(e);
+		finish_program(e, 0);
+		return;
+	}
+	for (ssize_t i = 0; i < n; i++) {
+		if (st[i] == 's') {
+			e->started = 1;
+			if (e->int_pending) {
+				kill(e->child, SIGINT);
+				e->interrupted = 1;
+				e->int_pending = 0;
+			}
+		} else if (st[i] >= '0' && st[i] <= '2') {
+			drain_output(e); /* written before the status */
+			finish_program(e, st[i] == '2');
+			return;
+		}
+	}
 }
 
 /* Append c to the raw REPL's line (bounded). */
@@ -335,6 +431,7 @@ static void board_byte(mpy_emu *e, uint8_t c)
 		} else if (c == 0x03) {
 			emits(e, "\r\n>>> ");
 		} else if (c == 0x04) {
+			kill_program(e);
 			emits(e, "\r\nMPY: soft reboot\r\n" BOOT ">>> ");
 		} else if (c == '\r') {
 			emits(e, "\r\n>>> "); /* the friendly REPL is not emulated: a new prompt */
@@ -368,10 +465,12 @@ static void board_byte(mpy_emu *e, uint8_t c)
 			e->nline = 0;
 		} else if (c == 0x04) {
 			emits(e, "OK");
-			if (e->nline == 0)
+			if (e->nline == 0) {
+				kill_program(e); /* soft reset: fresh globals */
 				emits(e, "\r\nMPY: soft reboot\r\n" BANNER ">");
-			else
+			} else {
 				start_program(e);
+			}
 		} else {
 			line_add(e, c);
 		}
@@ -403,8 +502,12 @@ static void board_byte(mpy_emu *e, uint8_t c)
 		return;
 	case M_RUNNING:
 		if (c == 0x03 && e->child > 0 && !e->interrupted) {
-			kill(e->child, SIGINT);
-			e->interrupted = 1; /* "\x03\x03" in one burst: one KeyboardInterrupt */
+			if (e->started) {
+				kill(e->child, SIGINT);
+				e->interrupted = 1; /* "\x03\x03" in one burst: one interrupt */
+			} else {
+				e->int_pending = 1;
+			}
 		}
 		return; /* anything else waits in a stdin nobody reads */
 	}
@@ -435,33 +538,6 @@ static void host_bytes(mpy_emu *e, const uint8_t *buf, size_t n)
 	}
 }
 
-/* Relay what the program printed; its stderr is kept for after the first "\x04". */
-static void program_output(mpy_emu *e, struct pollfd *pf)
-{
-	char buf[4096];
-
-	if (e->out_fd >= 0 && pf[1].revents) {
-		ssize_t n = read(e->out_fd, buf, sizeof buf);
-		if (n > 0)
-			emit_crlf(e, buf, (size_t)n);
-		else if (n == 0 || errno != EAGAIN) {
-			close(e->out_fd);
-			e->out_fd = -1;
-		}
-	}
-	if (e->err_fd >= 0 && pf[2].revents) {
-		ssize_t n = read(e->err_fd, buf, sizeof buf);
-		if (n > 0) {
-			size_t k = (size_t)n < STDERR_MAX - e->nerr ? (size_t)n : STDERR_MAX - e->nerr;
-			memcpy(e->errbuf + e->nerr, buf, k);
-			e->nerr += k;
-		} else if (n == 0 || errno != EAGAIN) {
-			close(e->err_fd);
-			e->err_fd = -1;
-		}
-	}
-}
-
 static void *emu_thread(void *arg)
 {
 	mpy_emu *e = arg;
@@ -469,16 +545,15 @@ static void *emu_thread(void *arg)
 	int64_t boot_end = 0, next_garbage = 0;
 
 	while (!lb_pty_board_stopping(&e->b)) {
-		struct pollfd pf[3] = {{e->b.master, POLLIN, 0},
+		struct pollfd pf[4] = {{e->b.master, POLLIN, 0},
 				       {e->out_fd, POLLIN, 0},
-				       {e->err_fd, POLLIN, 0}};
+				       {e->err_fd, POLLIN, 0},
+				       {e->st_fd, POLLIN, 0}};
 		int64_t now = lb_clock_ns(CLOCK_MONOTONIC);
 		int timeout = e->mode == M_PASTE && e->pending_credits ? 1 : 20;
 		uint8_t buf[512];
 
-		if (e->mode == M_RUNNING && e->out_fd < 0 && e->err_fd < 0 && finish_program(e))
-			continue;
-		if (poll(pf, 3, timeout) < 0 && errno != EINTR)
+		if (poll(pf, 4, timeout) < 0 && errno != EINTR)
 			break;
 		now = lb_clock_ns(CLOCK_MONOTONIC);
 		if (pf[0].revents & POLLHUP) {
@@ -498,8 +573,10 @@ static void *emu_thread(void *arg)
 			boot_end = 0;
 			emits(e, BOOT ">>> ");
 		}
-		if (e->mode == M_RUNNING)
-			program_output(e, pf);
+		if (e->mode == M_RUNNING && (pf[1].revents || pf[2].revents))
+			drain_output(e); /* relayed as it comes; the death shows on the status */
+		if (e->mode == M_RUNNING && e->st_fd >= 0 && pf[3].revents)
+			program_status(e);
 		if (pf[0].revents & POLLIN) {
 			ssize_t n = read(e->b.master, buf, sizeof buf);
 			if (n > 0 && !boot_end && atomic_load(&e->fault) != MPY_EMU_SILENT)
@@ -533,7 +610,7 @@ mpy_emu *mpy_emu_new(int paste, lb_error *err)
 	}
 	e->paste = paste;
 	e->child = -1;
-	e->out_fd = e->err_fd = -1;
+	e->out_fd = e->err_fd = e->prog_fd = e->st_fd = -1;
 	e->rng = 0x9E3779B97F4A7C15ULL;
 	snprintf(e->dir, sizeof e->dir, "%s/lb-mpy-XXXXXX",
 		 tmp && *tmp && strlen(tmp) < 40 ? tmp : "/tmp");

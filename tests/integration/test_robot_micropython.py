@@ -7,7 +7,7 @@ import os
 import pty
 import time
 
-from lbtest import BridgeTest, make_conf, wait_until
+from lbtest import ROOT, BridgeTest, make_conf, run_program, wait_until
 
 DEV = "micropython-sim-maqueen-1"
 CONSOLE = "robot/%s/console/" % DEV
@@ -253,3 +253,35 @@ class MicroPythonTest(BridgeTest):
                 corrupted += 1
         self.assertGreater(self.probe(c)["noise_events"], 0)
         self.assertGreater(ok + corrupted + failed, 0)
+
+    def example(self, d, *args):
+        env = dict(os.environ, LABBRIDGE_PUB=d.pub, LABBRIDGE_RPC=d.rpc)
+        return run_program(["/usr/bin/python3",
+                            os.path.join(ROOT, "examples", "python", "upload_micropython.py")] +
+                           list(args), 60, env=env, cwd=self.tmp)
+
+    def test_examples(self):
+        d = self.start_bridge(conf(self.tmp))
+        c = self.client(d)
+        wait_until(lambda: DEV in [r["device"] for r in c.call("robot.list")], timeout=30,
+                   what="the emulated MicroPython board")
+        mp = os.path.join(ROOT, "examples", "micropython")
+        rc, out, err, _ = self.example(d, os.path.join(mp, "hello.py"), "--name", "group 2")
+        self.assertEqual(rc, 0, out + err)
+        self.assertTrue(out.startswith("Bonjour depuis le robot !\n1 + ... + 1 = 1\n"), out)
+        self.assertTrue(out.endswith("1 + ... + 10 = 55\nfini\n"), out)
+        self.assertIn("released", err)
+        rc, out, err, _ = self.example(d, os.path.join(mp, "maqueen_square.py"), "--save")
+        self.assertEqual(rc, 0, out + err)
+        self.assertEqual(out, "side 1\nside 2\nside 3\nside 4\nsquare done\n")
+        self.assertIn("saved as main.py", err)
+        hw = self.probe(c)["hw"]
+        self.assertEqual((hw["i2c"]["16:0"], hw["i2c"]["16:2"]), ([0, 0], [0, 0]))
+        self.assertEqual(hw["display"], "Image.HAPPY")
+        rc, out, err, _ = self.example(d, os.path.join(mp, "countdown.py"))
+        self.assertEqual(rc, 1, out + err)
+        self.assertEqual(out, "5\n4\n3\n2\n1\n")
+        self.assertIn("IndexError", err)
+        self.assertEqual(self.probe(c)["hw"]["display"], "GO")
+        # the lease is free again
+        self.assertIsNone(c.call("robot.info", {"device": DEV})["owner"])
