@@ -4,6 +4,7 @@
 #include "../../bridge/sim/ptyboard.h"
 #include "../../bridge/util/clock.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -13,7 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -134,7 +135,7 @@ struct mpy_emu {
 	atomic_uint noise_seed; /* a new seed to take (0: none) */
 	atomic_ulong programs, overruns, noise_events;
 	atomic_int credit_delay_ms; /* a slow board: each window's "\x01" this late */
-	char dir[64], hw[96]; /* the hardware state file */
+	char dir[64], hw[96], flash[96]; /* the hardware state file, the board's file system */
 	/* board thread only */
 	emu_mode mode;
 	uint8_t *line;
@@ -249,6 +250,7 @@ static int spawn_python(mpy_emu *e)
 	posix_spawnattr_setsigmask(&at, &none);
 	posix_spawnattr_setsigdefault(&at, &deflt);
 	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	posix_spawn_file_actions_addchdir_np(&fa, e->flash); /* open('main.py') lands there */
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
 	posix_spawn_file_actions_adddup2(&fa, err[1], 2);
@@ -577,6 +579,9 @@ static void *emu_thread(void *arg)
 			drain_output(e); /* relayed as it comes; the death shows on the status */
 		if (e->mode == M_RUNNING && e->st_fd >= 0 && pf[3].revents)
 			program_status(e);
+		else if (e->mode != M_RUNNING && e->child > 0 &&
+			 ((pf[1].revents | pf[2].revents | pf[3].revents) & (POLLHUP | POLLERR)))
+			kill_program(e); /* it died between programs: a new one next time */
 		if (pf[0].revents & POLLIN) {
 			ssize_t n = read(e->b.master, buf, sizeof buf);
 			if (n > 0 && !boot_end && atomic_load(&e->fault) != MPY_EMU_SILENT)
@@ -619,7 +624,14 @@ mpy_emu *mpy_emu_new(int paste, lb_error *err)
 		goto fail;
 	}
 	snprintf(e->hw, sizeof e->hw, "%s/hw.json", e->dir);
+	snprintf(e->flash, sizeof e->flash, "%s/flash", e->dir);
+	if (mkdir(e->flash, 0700) < 0) {
+		lb_error_set(err, LB_ERR_INTERNAL, "cannot make %s: %s", e->flash, strerror(errno));
+		rmdir(e->dir);
+		goto fail;
+	}
 	if (lb_pty_board_start(&e->b, 1, emu_thread, e, err) < 0) {
+		rmdir(e->flash);
 		rmdir(e->dir);
 		goto fail;
 	}
@@ -651,13 +663,41 @@ void mpy_emu_set_noise(mpy_emu *e, uint32_t ppm, uint32_t seed)
 	atomic_store(&e->noise_ppm, ppm);
 }
 
+/* The files programs wrote on the board ({name: text}, up to 64 KB each), or NULL. */
+static json_t *flash_files(const mpy_emu *e)
+{
+	json_t *files = json_object();
+	DIR *d = opendir(e->flash);
+	struct dirent *de;
+
+	while (files && d && (de = readdir(d)) != NULL) {
+		char path[384], *buf;
+		FILE *f;
+		size_t n;
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof path, "%s/%s", e->flash, de->d_name);
+		if (!(f = fopen(path, "rb")))
+			continue;
+		if ((buf = malloc(65536))) {
+			n = fread(buf, 1, 65536, f);
+			json_object_set_new(files, de->d_name, json_stringn(buf, n));
+			free(buf);
+		}
+		fclose(f);
+	}
+	if (d)
+		closedir(d);
+	return files;
+}
+
 json_t *mpy_emu_probe(mpy_emu *e)
 {
 	json_t *hw = json_load_file(e->hw, 0, NULL);
 
 	if (!hw)
 		hw = json_pack("{s:{},s:{},s:s}", "i2c", "pins", "display", "");
-	return json_pack("{s:o,s:I,s:I,s:I,s:b}", "hw", hw, "programs",
+	return json_pack("{s:o,s:o*,s:I,s:I,s:I,s:b}", "hw", hw, "files", flash_files(e), "programs",
 			 (json_int_t)atomic_load(&e->programs), "overruns",
 			 (json_int_t)atomic_load(&e->overruns), "noise_events",
 			 (json_int_t)atomic_load(&e->noise_events), "paste", e->paste);
@@ -675,6 +715,20 @@ void mpy_emu_destroy(mpy_emu **pe)
 	unlink(e->hw);
 	snprintf(tmp, sizeof tmp, "%s.tmp", e->hw);
 	unlink(tmp);
+	{
+		DIR *d = opendir(e->flash);
+		struct dirent *de;
+		while (d && (de = readdir(d)) != NULL) {
+			char path[384];
+			if (de->d_name[0] == '.')
+				continue;
+			snprintf(path, sizeof path, "%s/%s", e->flash, de->d_name);
+			unlink(path);
+		}
+		if (d)
+			closedir(d);
+	}
+	rmdir(e->flash);
 	rmdir(e->dir);
 	free(e->line);
 	free(e->errbuf);

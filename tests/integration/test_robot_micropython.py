@@ -275,6 +275,8 @@ class MicroPythonTest(BridgeTest):
         self.assertEqual(rc, 0, out + err)
         self.assertEqual(out, "side 1\nside 2\nside 3\nside 4\nsquare done\n")
         self.assertIn("saved as main.py", err)
+        with open(os.path.join(mp, "maqueen_square.py"), encoding="utf-8") as f:
+            self.assertEqual(self.probe(c)["files"]["main.py"], f.read())
         hw = self.probe(c)["hw"]
         self.assertEqual((hw["i2c"]["16:0"], hw["i2c"]["16:2"]), ([0, 0], [0, 0]))
         self.assertEqual(hw["display"], "Image.HAPPY")
