@@ -135,6 +135,7 @@ struct mpy_emu {
 	atomic_uint noise_seed; /* a new seed to take (0: none) */
 	atomic_ulong programs, overruns, noise_events;
 	atomic_int credit_delay_ms; /* a slow board: each window's "\x01" this late */
+	atomic_int baud;	    /* the link's speed for what the host sends (0: a pty's) */
 	char dir[64], hw[96], flash[96]; /* the hardware state file, the board's file system */
 	/* board thread only */
 	emu_mode mode;
@@ -544,15 +545,21 @@ static void *emu_thread(void *arg)
 {
 	mpy_emu *e = arg;
 	int open_ = 0;
-	int64_t boot_end = 0, next_garbage = 0;
+	int64_t boot_end = 0, next_garbage = 0, next_rx = 0;
 
 	while (!lb_pty_board_stopping(&e->b)) {
-		struct pollfd pf[4] = {{e->b.master, POLLIN, 0},
+		int baud = atomic_load(&e->baud);
+		int64_t t = lb_clock_ns(CLOCK_MONOTONIC);
+		int throttled = baud > 0 && t < next_rx; /* the UART has not received more yet */
+		struct pollfd pf[4] = {{e->b.master, throttled ? 0 : POLLIN, 0},
 				       {e->out_fd, POLLIN, 0},
 				       {e->err_fd, POLLIN, 0},
 				       {e->st_fd, POLLIN, 0}};
 		int64_t now = lb_clock_ns(CLOCK_MONOTONIC);
 		int timeout = e->mode == M_PASTE && e->pending_credits ? 1 : 20;
+
+		if (throttled && (next_rx - t) / 1000000 + 1 < timeout)
+			timeout = (int)((next_rx - t) / 1000000) + 1;
 		uint8_t buf[512];
 
 		if (poll(pf, 4, timeout) < 0 && errno != EINTR)
@@ -583,7 +590,19 @@ static void *emu_thread(void *arg)
 			 ((pf[1].revents | pf[2].revents | pf[3].revents) & (POLLHUP | POLLERR)))
 			kill_program(e); /* it died between programs: a new one next time */
 		if (pf[0].revents & POLLIN) {
-			ssize_t n = read(e->b.master, buf, sizeof buf);
+			size_t cap = sizeof buf;
+			int64_t per = baud > 0 ? 10000000000LL / baud : 0, from = next_rx;
+			ssize_t n;
+			if (baud > 0) { /* 10 bits a byte: what the link carried since next_rx */
+				if (from < now - 64 * per)
+					from = now - 64 * per; /* a 64-byte FIFO: no more saved up */
+				cap = (size_t)((now - from) / per) + 1;
+				if (cap > sizeof buf)
+					cap = sizeof buf;
+			}
+			n = read(e->b.master, buf, cap);
+			if (baud > 0 && n > 0)
+				next_rx = from + (int64_t)n * per; /* the link's time for those */
 			if (n > 0 && !boot_end && atomic_load(&e->fault) != MPY_EMU_SILENT)
 				host_bytes(e, buf, (size_t)n);
 		}
@@ -650,6 +669,11 @@ const char *mpy_emu_path(const mpy_emu *e)
 void mpy_emu_set_fault(mpy_emu *e, mpy_emu_fault fault)
 {
 	atomic_store(&e->fault, (int)fault);
+}
+
+void mpy_emu_set_baud(mpy_emu *e, int baud)
+{
+	atomic_store(&e->baud, baud < 0 ? 0 : baud);
 }
 
 void mpy_emu_set_credit_delay(mpy_emu *e, int ms)

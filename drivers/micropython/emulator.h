@@ -49,6 +49,10 @@ void mpy_emu_set_fault(mpy_emu *e, mpy_emu_fault fault);
  */
 void mpy_emu_set_noise(mpy_emu *e, uint32_t ppm, uint32_t seed);
 
+/* The link's speed (thread-safe): the board takes what the host sends at baud / 10 bytes a
+ * second, as a UART at that speed delivers it (0: as fast as the pty does). */
+void mpy_emu_set_baud(mpy_emu *e, int baud);
+
 /* A slow board (thread-safe): each raw-paste window's credit "\x01" comes ms late (0: at once). */
 void mpy_emu_set_credit_delay(mpy_emu *e, int ms);
 

@@ -1003,7 +1003,7 @@ static void mp_cleanup(const lb_driver *drv)
  * micropython.emulator {fault: ok|silent|garbage|unplug|plug}; {probe: true}: the board's
  * hardware and counters (mpy_emu_probe); {noise_ppm: N, seed: S}: line noise on what the host
  * sends (N per million bytes, 0 = none); {credit_delay_ms: N}: a slow board (raw-paste credit
- * N ms late).
+ * N ms late); {baud: N}: the link's speed host to board (0: the pty's).
  */
 static int mp_bridge_call(const lb_driver *drv, const char *method, const json_t *params,
 			  json_t **result, lb_error *err)
@@ -1016,6 +1016,14 @@ static int mp_bridge_call(const lb_driver *drv, const char *method, const json_t
 		if (json_is_true(json_object_get(params, "probe"))) {
 			*result = mpy_emu_probe(mp_emulated.emu);
 			return *result ? 0 : lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
+		}
+		if (json_object_get(params, "baud")) {
+			long long baud = 0;
+			if (lb_param_int(params, "baud", true, 0, 4000000, &baud, err) < 0)
+				return LB_EFAIL;
+			mpy_emu_set_baud(mp_emulated.emu, (int)baud);
+			*result = json_null();
+			return 0;
 		}
 		if (json_object_get(params, "credit_delay_ms")) {
 			long long ms = 0;
