@@ -297,8 +297,8 @@ size_t mpb_last_line(const char *text, size_t len, char *out, size_t cap)
 
 	if (cap == 0)
 		return 0;
-	while (end > 0 && (text[end - 1] == '\n' || text[end - 1] == '\r' ||
-			   text[end - 1] == ' ' || text[end - 1] == '\t'))
+	while (end > 0 && (text[end - 1] == '\n' || text[end - 1] == '\r' || text[end - 1] == ' ' ||
+			   text[end - 1] == '\t'))
 		end--;
 	start = end;
 	while (start > 0 && text[start - 1] != '\n' && text[start - 1] != '\r')

@@ -22,14 +22,15 @@
 extern char **environ;
 
 #define PYTHON "/usr/bin/python3"
-#define BOOT_NS 150000000LL	   /* input lost while the board boots after the port opens */
-#define GARBAGE_NS 50000000LL	   /* GARBAGE: noise this often */
-#define LINE_MAX_BYTES (1u << 20)  /* the program a board takes */
-#define STDERR_MAX (64u * 1024)	   /* the traceback kept */
-#define WRITE_WAIT_MS 500	   /* a host that does not read: output dropped after this */
+#define BOOT_NS 150000000LL	  /* input lost while the board boots after the port opens */
+#define GARBAGE_NS 50000000LL	  /* GARBAGE: noise this often */
+#define LINE_MAX_BYTES (1u << 20) /* the program a board takes */
+#define STDERR_MAX (64u * 1024)	  /* the traceback kept */
+#define WRITE_WAIT_MS 500	  /* a host that does not read: output dropped after this */
 #define BANNER "raw REPL; CTRL-B to exit\r\n"
-#define BOOT "MicroPython v1.22.0 on 2026-12-01; labbridge emulated board (python3)\r\n" \
-	     "Type \"help()\" for more information.\r\n"
+#define BOOT                                                                                       \
+	"MicroPython v1.22.0 on 2026-12-01; labbridge emulated board (python3)\r\n"                \
+	"Type \"help()\" for more information.\r\n"
 
 /*
  * The program runner: a micro:bit-like `microbit` module whose hardware state is kept in the
@@ -134,23 +135,23 @@ struct mpy_emu {
 	atomic_uint noise_ppm;
 	atomic_uint noise_seed; /* a new seed to take (0: none) */
 	atomic_ulong programs, overruns, noise_events;
-	atomic_int credit_delay_ms; /* a slow board: each window's "\x01" this late */
-	atomic_int baud;	    /* the link's speed for what the host sends (0: a pty's) */
+	atomic_int credit_delay_ms;	 /* a slow board: each window's "\x01" this late */
+	atomic_int baud;		 /* the link's speed for what the host sends (0: a pty's) */
 	char dir[64], hw[96], flash[96]; /* the hardware state file, the board's file system */
 	/* board thread only */
 	emu_mode mode;
 	uint8_t *line;
 	size_t nline, capline;
 	size_t consumed, allowed; /* raw-paste: bytes taken, bytes the host may send */
-	pid_t child;	    /* the interpreter: its globals live until a soft reset */
-	int out_fd, err_fd; /* its stdout and stderr */
+	pid_t child;		  /* the interpreter: its globals live until a soft reset */
+	int out_fd, err_fd;	  /* its stdout and stderr */
 	int prog_fd, st_fd; /* programs to it (length, text); its status ('s', then '0'-'2') */
 	int started;	    /* the program runs (its 's' came) */
 	char *errbuf;
 	size_t nerr;
 	uint64_t rng;
-	int interrupted; /* a Ctrl-C reached the program */
-	int int_pending; /* a Ctrl-C came before the program started */
+	int interrupted;     /* a Ctrl-C reached the program */
+	int int_pending;     /* a Ctrl-C came before the program started */
 	int pending_credits; /* windows consumed, their "\x01" not sent yet */
 	int64_t credit_at;
 };
@@ -236,8 +237,8 @@ static int spawn_python(mpy_emu *e)
 	int ok = 0;
 
 	snprintf(env_hw, sizeof env_hw, "LB_MPY_HW=%s", e->hw);
-	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 ||
-	    pipe2(prog, O_CLOEXEC) < 0 || pipe2(st, O_CLOEXEC) < 0)
+	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 || pipe2(prog, O_CLOEXEC) < 0 ||
+	    pipe2(st, O_CLOEXEC) < 0)
 		goto done;
 	/* the bridge's threads block signals: the interpreter gets a clean mask and defaults */
 	sigemptyset(&none);
@@ -263,7 +264,8 @@ static int spawn_python(mpy_emu *e)
 done:
 	/* the child's ends are closed here; ours too when it did not start */
 	{
-		int theirs[4] = {out[1], err[1], prog[0], st[1]}, ours[4] = {out[0], err[0], prog[1], st[0]};
+		int theirs[4] = {out[1], err[1], prog[0], st[1]},
+		    ours[4] = {out[0], err[0], prog[1], st[0]};
 		for (int i = 0; i < 4; i++) {
 			if (theirs[i] >= 0)
 				close(theirs[i]);
@@ -595,7 +597,8 @@ static void *emu_thread(void *arg)
 			ssize_t n;
 			if (baud > 0) { /* 10 bits a byte: what the link carried since next_rx */
 				if (from < now - 64 * per)
-					from = now - 64 * per; /* a 64-byte FIFO: no more saved up */
+					from =
+					    now - 64 * per; /* a 64-byte FIFO: no more saved up */
 				cap = (size_t)((now - from) / per) + 1;
 				if (cap > sizeof buf)
 					cap = sizeof buf;
@@ -721,8 +724,8 @@ json_t *mpy_emu_probe(mpy_emu *e)
 
 	if (!hw)
 		hw = json_pack("{s:{},s:{},s:s}", "i2c", "pins", "display", "");
-	return json_pack("{s:o,s:o*,s:I,s:I,s:I,s:b}", "hw", hw, "files", flash_files(e), "programs",
-			 (json_int_t)atomic_load(&e->programs), "overruns",
+	return json_pack("{s:o,s:o*,s:I,s:I,s:I,s:b}", "hw", hw, "files", flash_files(e),
+			 "programs", (json_int_t)atomic_load(&e->programs), "overruns",
 			 (json_int_t)atomic_load(&e->overruns), "noise_events",
 			 (json_int_t)atomic_load(&e->noise_events), "paste", e->paste);
 }

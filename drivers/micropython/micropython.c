@@ -42,8 +42,8 @@
 #define DEFAULT_BAUD 115200
 #define SPIKE_VID 0x0694
 #define SPIKE_PID 0x0009
-#define REPLY_MS 3000	    /* a snippet (motors, display) or a stop: done within */
-#define EXEC_MS 10000	    /* micropython.exec: a snippet that runs longer is interrupted */
+#define REPLY_MS 3000	   /* a snippet (motors, display) or a stop: done within */
+#define EXEC_MS 10000	   /* micropython.exec: a snippet that runs longer is interrupted */
 #define SNIP_OUT_MAX 16384 /* micropython.exec output kept */
 #define ERR_TAIL_MAX 2048  /* the end of a traceback kept, for the state's detail */
 
@@ -124,20 +124,20 @@ static int mp_scan(const lb_driver *drv, const lb_scan_ctx *ctx, lb_spec_list *o
 		    (strcmp(board, "auto") != 0 && strcmp(board, "microbit") != 0) ||
 		    (strcmp(paste, "yes") != 0 && strcmp(paste, "no") != 0) ||
 		    (strcmp(verify, "yes") != 0 && strcmp(verify, "no") != 0)) {
-			lb_spec_list_absent(out, d.id, d.title, "robot", ctx->config, d.section,
-					    "robot must be none, maqueen, bitbot or bitbot-classic; "
-					    "board auto or microbit; raw_paste and verify yes or no");
+			lb_spec_list_absent(
+			    out, d.id, d.title, "robot", ctx->config, d.section,
+			    "robot must be none, maqueen, bitbot or bitbot-classic; "
+			    "board auto or microbit; raw_paste and verify yes or no");
 			continue;
 		}
 		json_object_set_new(taken, path, json_true());
-		lb_spec_list_add(
-		    out, d.id, d.title, "robot", false,
-		    json_pack("{s:s,s:f,s:s,s:b,s:b,s:b,s:f,s:s?}", "path", path, "baud", baud,
-			      "robot", robot,
-			      "microbit", strcmp(board, "microbit") == 0 || mpb_robot_microbit(r),
-			      "raw_paste", strcmp(paste, "yes") == 0, "verify",
-			      strcmp(verify, "yes") == 0, "enter_timeout_s", enter, "stop_code",
-			      stop));
+		lb_spec_list_add(out, d.id, d.title, "robot", false,
+				 json_pack("{s:s,s:f,s:s,s:b,s:b,s:b,s:f,s:s?}", "path", path,
+					   "baud", baud, "robot", robot, "microbit",
+					   strcmp(board, "microbit") == 0 || mpb_robot_microbit(r),
+					   "raw_paste", strcmp(paste, "yes") == 0, "verify",
+					   strcmp(verify, "yes") == 0, "enter_timeout_s", enter,
+					   "stop_code", stop));
 	}
 	json_array_foreach(ctx->ports, i, port)
 	{
@@ -148,27 +148,28 @@ static int mp_scan(const lb_driver *drv, const lb_scan_ctx *ctx, lb_spec_list *o
 		char id[64];
 		if (!path || json_object_get(taken, path))
 			continue;
-		if (!sim && (hint || json_integer_value(json_object_get(port, "vid")) != SPIKE_VID ||
-			     json_integer_value(json_object_get(port, "pid")) != SPIKE_PID))
+		if (!sim &&
+		    (hint || json_integer_value(json_object_get(port, "vid")) != SPIKE_VID ||
+		     json_integer_value(json_object_get(port, "pid")) != SPIKE_PID))
 			continue;
 		lb_make_id(id, sizeof id, "micropython-",
 			   serial && *serial ? serial : (sim ? "sim" : "spike"));
-		lb_spec_list_add(
-		    out, id,
-		    sim ? json_string_value(json_object_get(port, "description"))
-			: "LEGO SPIKE hub (MicroPython)",
-		    "robot", json_is_true(json_object_get(port, "simulated")),
-		    json_pack("{s:s,s:f,s:s,s:b,s:b,s:b,s:f}", "path", path, "baud",
-			      (double)DEFAULT_BAUD, "robot", sim ? "maqueen" : "none", "microbit",
-			      sim, "raw_paste", 1, "verify", 1, "enter_timeout_s", 10.0));
+		lb_spec_list_add(out, id,
+				 sim ? json_string_value(json_object_get(port, "description"))
+				     : "LEGO SPIKE hub (MicroPython)",
+				 "robot", json_is_true(json_object_get(port, "simulated")),
+				 json_pack("{s:s,s:f,s:s,s:b,s:b,s:b,s:f}", "path", path, "baud",
+					   (double)DEFAULT_BAUD, "robot", sim ? "maqueen" : "none",
+					   "microbit", sim, "raw_paste", 1, "verify", 1,
+					   "enter_timeout_s", 10.0));
 	}
 	json_decref(taken);
 	return 0;
 }
 
 /* Publish console text ("stdout"/"stderr") of len bytes from the board, cleaned. */
-static void console(lb_device *dev, mp_priv *p, const char *which, const uint8_t *data,
-		    size_t len, int flush)
+static void console(lb_device *dev, mp_priv *p, const char *which, const uint8_t *data, size_t len,
+		    int flush)
 {
 	mpb_text *t = which[3] == 'o' ? &p->tout : &p->terr;
 	char *buf = malloc(3 * len + 16);
@@ -240,8 +241,9 @@ static void on_event(lb_device *dev, mp_priv *p, const mpy_event *ev)
 		if (p->run == RUN_PROGRAM) {
 			console(dev, p, "stdout", ev->data, ev->len, 0);
 		} else if (p->run == RUN_SNIPPET && p->snip_out) {
-			size_t k = ev->len < SNIP_OUT_MAX - p->nsnip_out ? ev->len
-									 : SNIP_OUT_MAX - p->nsnip_out;
+			size_t k = ev->len < SNIP_OUT_MAX - p->nsnip_out
+				       ? ev->len
+				       : SNIP_OUT_MAX - p->nsnip_out;
 			memcpy(p->snip_out + p->nsnip_out, ev->data, k);
 			p->nsnip_out += k;
 		}
@@ -294,8 +296,8 @@ static int repl_error(mp_priv *p, int code, lb_error *err)
 				    "or wedged: unplug and replug it",
 				    p->path, (unsigned)(p->m.cfg.enter_timeout_ms / 1000),
 				    code == MPY_E_SILENT ? "it sent nothing" : "it talks");
-	return lb_error_set(err, code == MPY_E_TIMEOUT ? LB_ERR_TIMEOUT : LB_ERR_DEVICE,
-			    "%s: %s", p->path, mpy_strerror(code));
+	return lb_error_set(err, code == MPY_E_TIMEOUT ? LB_ERR_TIMEOUT : LB_ERR_DEVICE, "%s: %s",
+			    p->path, mpy_strerror(code));
 }
 
 /*
@@ -351,8 +353,9 @@ static int pump(lb_device *dev, mp_priv *p, mp_until until, int64_t deadline_ms,
 		if (until == UNTIL_IDLE)
 			return 0;
 		if (now >= deadline_ms)
-			return lb_error_set(err, LB_ERR_TIMEOUT, "%s: no answer in time (waiting for %s)",
-					    p->path, mpy_waiting_for(&p->m));
+			return lb_error_set(err, LB_ERR_TIMEOUT,
+					    "%s: no answer in time (waiting for %s)", p->path,
+					    mpy_waiting_for(&p->m));
 		wake = mpy_deadline(&p->m);
 		if (wake > deadline_ms)
 			wake = deadline_ms;
@@ -428,7 +431,8 @@ static int exec_code(lb_device *dev, mp_priv *p, mp_runkind what, const char *co
 		p->nsnip_out = 0;
 		memset(&p->tout, 0, sizeof p->tout);
 		memset(&p->terr, 0, sizeof p->terr);
-		/* the upload: the link's time for the bytes (10 bits each) twice, and the replies */
+		/* the upload: the link's time for the bytes (10 bits each) twice, and the replies
+		 */
 		rc = pump(dev, p, what == RUN_PROGRAM ? UNTIL_ACCEPTED : UNTIL_DONE,
 			  start + 5000 + (int64_t)(p->nwire * 2 * 10 * 1000 / DEFAULT_BAUD) +
 			      (what == RUN_PROGRAM ? 0 : timeout_ms),
@@ -557,14 +561,14 @@ static int mp_open(lb_device *dev, const lb_now *now, lb_error *err)
 	cfg.use_raw_paste = !json_is_false(json_object_get(params, "raw_paste"));
 	if (json_is_number(json_object_get(params, "enter_timeout_s")))
 		cfg.enter_timeout_ms =
-		    (uint32_t)(json_number_value(json_object_get(params, "enter_timeout_s")) * 1000);
+		    (uint32_t)(json_number_value(json_object_get(params, "enter_timeout_s")) *
+			       1000);
 	mpy_init(&p->m, &cfg);
-	p->port = lb_serial_open(
-	    p->path,
-	    json_is_number(json_object_get(params, "baud"))
-		? (int)json_number_value(json_object_get(params, "baud"))
-		: DEFAULT_BAUD,
-	    err);
+	p->port = lb_serial_open(p->path,
+				 json_is_number(json_object_get(params, "baud"))
+				     ? (int)json_number_value(json_object_get(params, "baud"))
+				     : DEFAULT_BAUD,
+				 err);
 	if (!p->port)
 		goto fail;
 	p->halt_fd = dup(lb_serial_fd(p->port));
@@ -696,8 +700,8 @@ static int act_run(lb_device *dev, mp_priv *p, json_t **result, lb_error *err)
 		lb_robot_state(dev, "error", err->message);
 		return rc;
 	}
-	*result = json_pack("{s:I,s:b}", "bytes", (json_int_t)p->nwire, "raw_paste",
-			    p->m.paste == 1);
+	*result =
+	    json_pack("{s:I,s:b}", "bytes", (json_int_t)p->nwire, "raw_paste", p->m.paste == 1);
 	return 0;
 }
 
@@ -814,8 +818,7 @@ static int act_save(lb_device *dev, mp_priv *p, json_t **result, lb_error *err)
 }
 
 /* micropython.exec {code}: run a snippet, answer its output ({stdout, stderr}). */
-static int act_exec(lb_device *dev, mp_priv *p, const json_t *args, json_t **result,
-		    lb_error *err)
+static int act_exec(lb_device *dev, mp_priv *p, const json_t *args, json_t **result, lb_error *err)
 {
 	const char *code = NULL;
 	mpb_text t = {0};

@@ -5,6 +5,8 @@ interrupted, motors through the Maqueen's I2C registers, a board that never answ
 line noise (never corrupted code run), unplug mid-upload, the room stop."""
 import os
 import pty
+import select
+import threading
 import time
 
 from lbtest import ROOT, BridgeTest, make_conf, run_program, wait_until
@@ -174,6 +176,60 @@ class MicroPythonTest(BridgeTest):
             self.assertIn("not a MicroPython board, or wedged", e["reason"])
             self.assertIn("unplug and replug", e["reason"])
         finally:
+            os.close(master)
+            os.close(slave)
+
+    def test_busy_board_and_no_motor_driver(self):
+        """A board busy with its main.py when the port opens (no reset): Ctrl-C stops it, then
+        the raw REPL; a board without a robot setting refuses robot.move."""
+        master, slave = pty.openpty()
+        stop = threading.Event()
+        seen = []
+
+        def board():
+            mode, n, nxt = "busy", 0, time.monotonic()
+            while not stop.is_set():
+                r, _, _ = select.select([master], [], [], 0.01)
+                data = os.read(master, 256) if r else b""
+                seen.append(data)
+                out = b""
+                for b in data:
+                    if mode == "busy" and b == 3:
+                        out += (b"Traceback (most recent call last):\r\n  File \"main.py\", "
+                                b"line 4, in <module>\r\nKeyboardInterrupt: \r\n"
+                                b"MicroPython v1.20.0 on 2023-04-26; LEGO SPIKE\r\n>>> ")
+                        mode = "friendly"
+                    elif mode != "busy" and b == 1:
+                        out += (b"\r\n" if mode == "friendly" else b"") + \
+                            b"raw REPL; CTRL-B to exit\r\n>"
+                        mode = "raw"
+                if mode == "busy" and time.monotonic() >= nxt:
+                    out += b"tick %d\r\n" % n
+                    n, nxt = n + 1, nxt + 0.01
+                if out:
+                    os.write(master, out)
+        t = threading.Thread(target=board, daemon=True)
+        t.start()
+        try:
+            raw = "[micropython.spike]\nport = %s\n" % os.ttyname(slave)
+            d = self.start_bridge(conf(self.tmp, raw=raw, emulate="none"))
+            c = self.client(d)
+            rid = "micropython-spike"
+            wait_until(lambda: rid in [r["device"] for r in c.call("robot.list")], timeout=15,
+                       what="the busy board opened")
+            self.assertIn(3, b"".join(seen))  # it was interrupted
+            info = c.call("robot.info", {"device": rid})
+            self.assertFalse(info["robot"]["wheels"])
+            self.assertNotIn("robot.move", info["requests"])
+            c.call("lease.acquire", {"device": rid})
+            e = c.error("device.call", {"device": rid, "action": "robot.move",
+                                        "args": {"left": 1, "right": 1}})
+            self.assertIn(e["code"], (1002, -32601, 1005))  # service-only, or refused
+            self.assertEqual(c.error("robot.move", {"device": rid, "left": 1, "right": 1})["code"],
+                             NOT_SUPPORTED)
+        finally:
+            stop.set()
+            t.join(2)
             os.close(master)
             os.close(slave)
 
