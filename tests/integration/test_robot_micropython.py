@@ -5,6 +5,9 @@ interrupted, motors through the Maqueen's I2C registers, a board that never answ
 line noise (never corrupted code run), unplug mid-upload, the room stop."""
 import os
 import pty
+import re
+import shutil
+import subprocess
 import select
 import threading
 import time
@@ -343,3 +346,96 @@ class MicroPythonTest(BridgeTest):
         self.assertEqual(self.probe(c)["hw"]["display"], "GO")
         # the lease is free again
         self.assertIsNone(c.call("robot.info", {"device": DEV})["owner"])
+
+
+QEMU = "/usr/bin/qemu-system-arm"
+MICROBIT_HEX = "/usr/share/firmware-microbit-micropython/firmware.hex"
+
+
+class RealMicroPythonTest(BridgeTest):
+    """The driver against a real MicroPython: Debian's micro:bit firmware (MicroPython 1.9.2, the
+    micro:bit v1's: no raw-paste) running in QEMU's micro:bit machine, its UART on a pty."""
+
+    def board(self):
+        if not (os.path.exists(QEMU) and os.path.exists(MICROBIT_HEX)):
+            self.skipTest("allowed: needs qemu-system-arm and firmware-microbit-micropython "
+                          "(make test-deps)")
+        image = os.path.join(self.tmp, "microbit.bin")
+        # the flash part of the image (the hex also sets UICR registers QEMU has no use for)
+        subprocess.run(["objcopy", "-I", "ihex", "-O", "binary", "-j", ".sec1", "-j", ".sec2",
+                        "-j", ".sec3", "-j", ".sec4", MICROBIT_HEX, image], check=True,
+                       timeout=30)
+        q = subprocess.Popen([QEMU, "-M", "microbit", "-kernel", image, "-nographic",
+                              "-serial", "pty", "-monitor", "none"], stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        self.addCleanup(lambda: (q.kill(), q.wait(10), q.stdout.close()))
+        line = b""
+        deadline = time.monotonic() + 20
+        while b"/dev/pts/" not in line and time.monotonic() < deadline:
+            r, _, _ = select.select([q.stdout], [], [], 1)
+            if r:
+                line = q.stdout.readline()
+        m = re.search(rb"/dev/pts/\d+", line)
+        self.assertTrue(m, "qemu gave no pty: %r" % line)
+        return m.group(0).decode()
+
+    def test_programs_on_real_micropython(self):
+        path = self.board()
+        raw = "[micropython.qemu]\nport = %s\nboard = microbit\n" % path
+        d = self.start_bridge(conf(self.tmp, raw=raw, emulate="none"))
+        c = self.client(d)
+        rid = "micropython-qemu"
+        wait_until(lambda: rid in [r["device"] for r in c.call("robot.list")], timeout=30,
+                   what="the micro:bit in QEMU opened")
+        c.call("lease.acquire", {"device": rid})
+        state, console = "robot/%s/state/" % rid, "robot/%s/console/" % rid
+        sub = self.subscriber(d, [state, console])
+
+        def run(source, end):
+            c.call("robot.program.load", {"device": rid, "language": "micropython",
+                                          "source": source})
+            r = c.call("robot.program.run", {"device": rid})
+            got = []
+            sub.wait_for(lambda m: m.topic == state and m.data["state"] == "running",
+                         keep=got, timeout=20, what="running")
+            m = sub.wait_for(lambda m: m.topic == state and m.data["state"] == end, keep=got,
+                             timeout=30, what=end)
+            msgs = [x.data for x in got if x.topic == console]
+            return r, m.data, MicroPythonTest.text(msgs, "stdout"), \
+                MicroPythonTest.text(msgs, "stderr")
+
+        # the checked wrapper on the real thing; no raw-paste: plain raw mode
+        r, st, out, err = run("for i in range(5):\n    print('n', i * i)\nprint('fin')\n", "idle")
+        self.assertFalse(r["raw_paste"])
+        self.assertEqual(out, "n 0\nn 1\nn 4\nn 9\nn 16\nfin\n")
+        self.assertEqual(err, "")
+        # a real MicroPython traceback
+        r, st, out, err = run("x = [1, 2]\nprint(x[5])\n", "error")
+        self.assertIn("IndexError", err)
+        self.assertIn("IndexError", st["detail"])
+        # Ctrl-C interrupts a loop on the board
+        c.call("robot.program.load", {"device": rid, "language": "micropython",
+                                      "source": "import microbit\nn = 0\nwhile True:\n"
+                                                "    n += 1\n    if n % 200 == 0:\n"
+                                                "        print('tick', n)\n"})
+        c.call("robot.program.run", {"device": rid})
+        sub.wait_for(lambda m: m.topic == console and "tick" in m.data["text"], timeout=20,
+                     what="the loop printing")
+        c.call("robot.program.stop", {"device": rid})
+        got = []
+        sub.wait_for(lambda m: m.topic == state and m.data["state"] == "stopped", keep=got,
+                     timeout=20, what="stopped")
+        self.assertIn("KeyboardInterrupt", MicroPythonTest.text(
+            [x.data for x in got if x.topic == console], "stderr"))
+        # the board is fine afterwards; micropython.exec answers
+        r = c.call("device.call", {"device": rid, "action": "micropython.exec",
+                                   "args": {"code": "import sys\nprint(sys.implementation.name)"}})
+        self.assertEqual(r["stdout"], "micropython\n")
+        # saved as main.py on its file system, read back
+        c.call("robot.program.load", {"device": rid, "language": "micropython",
+                                      "source": "print('hello from main.py')\n"})
+        self.assertEqual(c.call("device.call", {"device": rid, "action": "micropython.save",
+                                                "args": {}})["path"], "main.py")
+        r = c.call("device.call", {"device": rid, "action": "micropython.exec",
+                                   "args": {"code": "print(open('main.py').read())"}})
+        self.assertEqual(r["stdout"], "print('hello from main.py')\n\n")
