@@ -232,9 +232,11 @@ static void on_event(lb_device *dev, mp_priv *p, const mpy_event *ev)
 	case MPY_EV_ACCEPTED:
 	case MPY_EV_ABORTED: p->accepted = 1; break;
 	case MPY_EV_PASTE_UNSUPPORTED:
-		if (!p->warned_nopaste)
+		if (!p->warned_nopaste) {
 			lb_info("device %s: the firmware has no raw-paste: plain raw mode",
 				lb_device_id(dev));
+			lb_device_changed(dev); /* describe() says raw_paste: false */
+		}
 		p->warned_nopaste = 1;
 		break;
 	case MPY_EV_STDOUT:

@@ -64,6 +64,7 @@ try:
     link = 115200 / 10
     best_wire = best_src = 0
     for _ in range(args.repeat):
+        c.call("lease.acquire", {"device": DEV})
         c.call("robot.program.load", {"device": DEV, "language": "micropython", "source": src})
         t0 = time.monotonic()
         r = c.call("robot.program.run", {"device": DEV})
@@ -91,10 +92,11 @@ try:
     ran = refused = traceback = corrupted = 0
     t0 = time.monotonic()
     for i in range(args.noise_runs):
+        c.call("lease.acquire", {"device": DEV})  # renewed: a lease ends when not renewed
         r = c.request("robot.program.run", {"device": DEV})
         got = []
         sub.wait_for(lambda m: m.topic == STATE and m.data["state"] == "running", timeout=30,
-                     what="the start of run %d" % i)
+                     what="the start of run %d (reply %r)" % (i, r))
         if "error" in r:
             refused += 1
             sub.wait_for(lambda m: m.topic == STATE and m.data["state"] == "error", timeout=30,
@@ -122,6 +124,7 @@ try:
            "MET" if corrupted == 0 else "NOT MET", probe["noise_events"]), flush=True)
 except Exception as e:  # a part that could not run
     print("FAILED: %s" % e, flush=True)
+    print("bridge log (end):\n" + "\n".join(d.stderr().splitlines()[-30:]), flush=True)
     ok = False
 finally:
     d.stop()
