@@ -36,7 +36,7 @@ class MicroPythonTest(BridgeTest):
         c = self.client(d)
         wait_until(lambda: DEV in [r["device"] for r in c.call("robot.list")], timeout=30,
                    what="the emulated MicroPython board")
-        c.call("lease.acquire", {"device": DEV})
+        c.call("lease.acquire", {"device": DEV, "ttl_ms": 600000})  # the whole test
         return d, c
 
     def probe(self, c):
