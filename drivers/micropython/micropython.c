@@ -305,11 +305,13 @@ static int repl_error(mp_priv *p, int code, lb_error *err)
 /*
  * Move bytes both ways and feed the codec until `until` holds (0), the board fails (negative,
  * err typed), the port goes (LB_EGONE, err set) or deadline_ms passes (LB_ERR_TIMEOUT). For
- * UNTIL_IDLE it never waits: it returns 0 once nothing is left to read or write.
+ * UNTIL_IDLE it never waits: it returns 0 once nothing is left to read or write, or after 64
+ * rounds (a board printing without end does not keep the device's thread from its commands).
  */
 static int pump(lb_device *dev, mp_priv *p, mp_until until, int64_t deadline_ms, lb_error *err)
 {
 	uint8_t buf[1024];
+	int rounds = 0;
 
 	for (;;) {
 		int64_t now = now_ms(), wake;
@@ -350,14 +352,18 @@ static int pump(lb_device *dev, mp_priv *p, mp_until until, int64_t deadline_ms,
 		    (until == UNTIL_ACCEPTED && (p->accepted || p->done)) ||
 		    (until == UNTIL_DONE && p->done && at_prompt(p)))
 			return 0;
-		if (r > 0 || p->m.ntx)
-			continue;
-		if (until == UNTIL_IDLE)
+		if (until == UNTIL_IDLE) {
+			/* run() returns now and then however much a board prints: commands wait */
+			if ((r > 0 || p->m.ntx) && ++rounds < 64)
+				continue;
 			return 0;
-		if (now >= deadline_ms)
+		}
+		if (now >= deadline_ms) /* even while a board floods the line */
 			return lb_error_set(err, LB_ERR_TIMEOUT,
 					    "%s: no answer in time (waiting for %s)", p->path,
 					    mpy_waiting_for(&p->m));
+		if (r > 0 || p->m.ntx)
+			continue;
 		wake = mpy_deadline(&p->m);
 		if (wake > deadline_ms)
 			wake = deadline_ms;
