@@ -94,6 +94,17 @@ class MicroPythonTest(BridgeTest):
         self.assertLess(time.monotonic() - t0, 5)
         self.assertIn("KeyboardInterrupt", self.text([m.data for m in got if m.topic == CONSOLE],
                                                      "stderr"))
+        # a program printing without end: the stop still comes through, in bounded time
+        c.call("robot.program.load", {"device": DEV, "language": "micropython",
+                                      "source": "while True:\n    print('x' * 200)\n"})
+        c.call("robot.program.run", {"device": DEV})
+        sub.wait_for(lambda m: m.topic == CONSOLE and "xxxx" in m.data["text"],
+                     what="the flood")
+        t0 = time.monotonic()
+        c.call("robot.program.stop", {"device": DEV}, timeout=15)
+        sub.wait_for(lambda m: m.topic == STATE and m.data["state"] == "stopped",
+                     timeout=15, what="stopped")
+        self.assertLess(time.monotonic() - t0, 10)
         # the board is usable again, and syntax errors are tracebacks too
         out = self.run_program(c, sub, "print(2 + 2)\n")
         self.assertEqual(self.text(out, "stdout"), "4\n")
