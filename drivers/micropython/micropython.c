@@ -503,10 +503,10 @@ static int program_running(const mp_priv *p)
 }
 
 /*
- * Stop: interrupt whatever runs (Ctrl-C; entering the raw REPL again if the board does not come
- * back to the prompt), then motors off. 0 or negative with err set.
+ * Interrupt whatever runs (Ctrl-C; entering the raw REPL again if the board does not come back
+ * to the prompt): the board is at the prompt. 0 or negative with err set.
  */
-static int stop_board(lb_device *dev, mp_priv *p, lb_error *err)
+static int interrupt_board(lb_device *dev, mp_priv *p, lb_error *err)
 {
 	int rc;
 
@@ -522,9 +522,15 @@ static int stop_board(lb_device *dev, mp_priv *p, lb_error *err)
 		program_done(dev, p);
 	}
 	p->run = RUN_NONE;
-	if ((rc = ensure_prompt(dev, p, err)) < 0)
-		return rc;
-	return motors_off(dev, p, err);
+	return ensure_prompt(dev, p, err);
+}
+
+/* Stop: interrupt whatever runs, then motors off. 0 or negative with err set. */
+static int stop_board(lb_device *dev, mp_priv *p, lb_error *err)
+{
+	int rc = interrupt_board(dev, p, err);
+
+	return rc < 0 ? rc : motors_off(dev, p, err);
 }
 
 static void mp_close(lb_device *dev);
@@ -700,10 +706,11 @@ static int act_run(lb_device *dev, mp_priv *p, json_t **result, lb_error *err)
 	if (!p->source)
 		return lb_error_set(err, LB_ERR_PROGRAM,
 				    "no program loaded: robot.program.load first");
-	if (program_running(p) && (rc = stop_board(dev, p, err)) < 0)
-		return rc;
 	lb_robot_state(dev, "running", NULL);
-	rc = exec_code(dev, p, RUN_PROGRAM, p->source, p->nsource, 0, err);
+	/* a program still running is interrupted: the new one takes over (its motors too) */
+	rc = program_running(p) ? interrupt_board(dev, p, err) : 0;
+	if (rc == 0)
+		rc = exec_code(dev, p, RUN_PROGRAM, p->source, p->nsource, 0, err);
 	if (rc < 0) {
 		lb_robot_state(dev, "error", err->message);
 		return rc;
