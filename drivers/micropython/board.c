@@ -166,28 +166,25 @@ size_t mpb_wrap_size(size_t len)
 
 size_t mpb_wrap(const uint8_t *src, size_t len, char *out, size_t cap)
 {
-	char tail[256];
 	uint32_t a, b;
+	int n;
 	size_t o;
 
 	if (cap < 8 || (len && !src))
 		return 0;
-	memcpy(out, "_s=b'", 5);
-	o = 5;
+	mpb_sums(src, len, &a, &b);
+	/* one expression statement: cut anywhere, it does not compile */
+	n = snprintf(out, cap,
+		     "(lambda s:exec(s,globals())if len(s)==%zu and(1+sum(s))%%65521==%u and"
+		     "(len(s)+sum((len(s)-i)*x for i,x in enumerate(s)))%%65521==%u else "
+		     "exec(\"raise OSError('" MPB_CORRUPTED "')\"))(b'",
+		     len, (unsigned)a, (unsigned)b);
+	if (n < 0 || (size_t)n >= cap)
+		return 0;
+	o = (size_t)n;
 	if (literal(src, len, out, cap, &o) < 0)
 		return 0;
-	mpb_sums(src, len, &a, &b);
-	snprintf(tail, sizeof tail,
-		 "'\n"
-		 "def _k(d):\n"
-		 " a=1;b=0\n"
-		 " for x in d:a=(a+x)%%65521;b=(b+a)%%65521\n"
-		 " return a,b\n"
-		 "if len(_s)!=%zu or _k(_s)!=(%u,%u):raise OSError('" MPB_CORRUPTED "')\n"
-		 "del _k\n"
-		 "exec(_s)\n",
-		 len, (unsigned)a, (unsigned)b);
-	return append(out, cap, o, tail);
+	return append(out, cap, o, "')\n");
 }
 
 /* The length of the UTF-8 sequence a lead byte starts (0: not a lead byte). */

@@ -42,19 +42,19 @@ size_t mpb_display_code(const char *text, size_t len, char *out, size_t cap);
 size_t mpb_image_code(const char *name, char *out, size_t cap);
 
 /*
- * Raw-paste has no checksum, and line noise may change a byte, drop one or add one. The
- * program is therefore sent as one bytes literal that the board checks before running it:
- *	_s=b'...'
- *	def _k(d): (Adler-32's two sums, mod 65521)
- *	if len(_s)!=N or _k(_s)!=(A,B):raise OSError('labbridge: upload corrupted')
- *	del _k
- *	exec(_s)
- * A byte lost or changed in the literal fails the check; one in the wrapper gives a syntax or
- * name error (the board compiles the whole text before running any of it); a control byte on
- * the line cuts the upload, leaving the literal unterminated. So corrupted code never runs: the
- * board prints a traceback instead. The literal holds printable ASCII but \ and ', and escapes
- * (\n, \t, \xNN) for the rest: no byte 0x01-0x04 is ever sent. The program runs in the raw
- * REPL's globals, as it would unwrapped (pyboard.py's fs_put relies on them lasting).
+ * Raw-paste has no checksum, and line noise may change a byte, drop one or add one, or make one
+ * a Ctrl-D that ends the upload early (the board then runs what it got). The program therefore
+ * travels as one expression statement that the board checks before running it:
+ *	(lambda s:exec(s,globals())if len(s)==N and(1+sum(s))%65521==A and
+ *	 (len(s)+sum((len(s)-i)*x for i,x in enumerate(s)))%65521==B else
+ *	 exec("raise OSError('labbridge: upload corrupted')"))(b'...')
+ * (on one line; A and B are Adler-32's two sums). A byte lost, changed or added in the literal
+ * fails the check; one in the rest gives a syntax or name error (the board compiles the whole
+ * text before running any of it); an upload cut anywhere leaves the statement unfinished: a
+ * syntax error. So corrupted code never runs: the board prints a traceback instead. The literal
+ * holds printable ASCII but \ and ', and escapes (\n, \t, \xNN) for the rest: no byte
+ * 0x01-0x04 is ever sent. The program runs in the raw REPL's globals, as it would unwrapped
+ * (pyboard.py's fs_put relies on them lasting).
  * Returns the wrapped length (NUL-terminated in out[cap]), or 0 when it does not fit;
  * mpb_wrap_size() gives the room needed.
  */

@@ -341,20 +341,24 @@ static void start_program(mpy_emu *e)
 	}
 }
 
-/* Read all the interpreter's stdout (relayed) and stderr (kept) has written now; returns 1 when
- * either pipe ended (the interpreter died). */
-static int drain_output(mpy_emu *e)
+/* Read what the interpreter's stdout (relayed) and stderr (kept) hold now; returns 1 when
+ * stdout ended (the interpreter died). */
+static int drain_output(mpy_emu *e, int rounds)
 {
 	char buf[4096];
 	int dead = 0;
 	ssize_t n = -1;
 
+	/* rounds > 0: at most that many reads of stdout, so a program printing without end does
+	 * not keep the board from reading the host's Ctrl-C; 0: all of it (the program ended) */
 	while (e->out_fd >= 0 && (n = read(e->out_fd, buf, sizeof buf)) != 0) {
 		if (n < 0) {
 			dead = errno != EAGAIN && errno != EINTR;
 			break;
 		}
 		emit_crlf(e, buf, (size_t)n);
+		if (rounds && --rounds == 0)
+			break;
 	}
 	if (n == 0)
 		dead = 1;
@@ -375,7 +379,7 @@ static void program_status(mpy_emu *e)
 	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
 		/* died: what it said, then a reset interpreter next time */
 		static const char msg[] = "KeyboardInterrupt: \n";
-		drain_output(e);
+		drain_output(e, 0);
 		if (e->nerr == 0 && e->interrupted) {
 			memcpy(e->errbuf, msg, sizeof msg - 1);
 			e->nerr = sizeof msg - 1;
@@ -393,7 +397,7 @@ static void program_status(mpy_emu *e)
 				e->int_pending = 0;
 			}
 		} else if (st[i] >= '0' && st[i] <= '2') {
-			drain_output(e); /* written before the status */
+			drain_output(e, 0); /* written before the status */
 			finish_program(e, st[i] == '2');
 			return;
 		}
@@ -585,7 +589,7 @@ static void *emu_thread(void *arg)
 			emits(e, BOOT ">>> ");
 		}
 		if (e->mode == M_RUNNING && (pf[1].revents || pf[2].revents))
-			drain_output(e); /* relayed as it comes; the death shows on the status */
+			drain_output(e, 8); /* relayed as it comes; a death shows on the status */
 		if (e->mode == M_RUNNING && e->st_fd >= 0 && pf[3].revents)
 			program_status(e);
 		else if (e->mode != M_RUNNING && e->child > 0 &&

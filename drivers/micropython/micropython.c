@@ -384,8 +384,9 @@ static int ensure_prompt(lb_device *dev, mp_priv *p, lb_error *err)
 {
 	if (at_prompt(p))
 		return 0;
-	if (p->m.state != MPY_S_ENTERING && p->m.state != MPY_S_SETTLING &&
-	    p->m.state != MPY_S_REBOOTING)
+	/* entering again is harmless after a soft reboot too (a board that never reboots, as a
+	 * stray byte after a program's end may make it seem, would cost reboot_ms) */
+	if (p->m.state != MPY_S_ENTERING && p->m.state != MPY_S_SETTLING)
 		mpy_enter(&p->m, now_ms());
 	return pump(dev, p, UNTIL_PROMPT, now_ms() + p->m.cfg.enter_timeout_ms + 1000, err);
 }

@@ -10,11 +10,12 @@
 /* The wrapper's literal decoded back; -1 when malformed. */
 static long unliteral(const char *w, uint8_t *out)
 {
-	const char *p = w + 5;
+	const char *p = strstr(w, "))(b'");
 	long n = 0;
 
-	if (strncmp(w, "_s=b'", 5) != 0)
+	if (!p)
 		return -1;
+	p += 5;
 	while (*p && *p != '\'') {
 		if (*p != '\\') {
 			out[n++] = (uint8_t)*p++;

@@ -7,15 +7,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Undo the wrapper's bytes literal: the body between "_s=b'" and the closing quote. Returns the
+/* Undo the wrapper's bytes literal: the body between "))(b'" and the closing quote. Returns the
  * decoded length, or -1 when the literal is malformed. */
 static long unliteral(const char *w, uint8_t *out)
 {
-	const char *p = w + 5;
+	const char *p = strstr(w, "))(b'");
 	long n = 0;
 
-	if (strncmp(w, "_s=b'", 5) != 0)
+	if (!p)
 		return -1;
+	p += 5;
 	while (*p && *p != '\'') {
 		if (*p != '\\') {
 			out[n++] = (uint8_t)*p++;
@@ -127,13 +128,18 @@ static void test_wrap_round_trip(void)
 	CHECK_EQ_INT(unliteral(w, back), (long)sizeof src);
 	CHECK(memcmp(src, back, sizeof src) == 0);
 	mpb_sums(src, sizeof src, &a, &b);
-	snprintf(expect, sizeof expect, "if len(_s)!=600 or _k(_s)!=(%u,%u):raise OSError('%s')",
-		 (unsigned)a, (unsigned)b, MPB_CORRUPTED);
+	snprintf(expect, sizeof expect,
+		 "(lambda s:exec(s,globals())if len(s)==600 and(1+sum(s))%%65521==%u and",
+		 (unsigned)a);
+	CHECK(strncmp(w, expect, strlen(expect)) == 0);
+	snprintf(expect, sizeof expect, "%%65521==%u else exec(\"raise OSError('%s')\"))(b'",
+		 (unsigned)b, MPB_CORRUPTED);
 	CHECK(strstr(w, expect) != NULL);
-	CHECK(strstr(w, "del _k\nexec(_s)\n") != NULL);
+	CHECK(strcmp(w + n - 3, "')\n") == 0);
+	CHECK(memchr(w, '\n', n - 1) == NULL); /* one line: cut anywhere, it does not compile */
 	/* newlines stay short */
 	n = mpb_wrap((const uint8_t *)"print(1)\n", 9, w, cap);
-	CHECK(strncmp(w, "_s=b'print(1)\\n'\n", 17) == 0);
+	CHECK(strstr(w, "(b'print(1)\\n')\n") != NULL);
 	/* too small */
 	CHECK(mpb_wrap(src, sizeof src, w, 100) == 0);
 	free(w);
