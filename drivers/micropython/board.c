@@ -173,10 +173,11 @@ size_t mpb_wrap(const uint8_t *src, size_t len, char *out, size_t cap)
 	if (cap < 8 || (len && !src))
 		return 0;
 	mpb_sums(src, len, &a, &b);
-	/* one expression statement: cut anywhere, it does not compile */
+	/* one expression statement: cut anywhere, it does not compile; no number is followed by a
+	 * space and a letter (a space lost there is only a warning in CPython 3.11+) */
 	n = snprintf(out, cap,
-		     "(lambda s:exec(s,globals())if len(s)==%zu and(1+sum(s))%%65521==%u and"
-		     "(len(s)+sum((len(s)-i)*x for i,x in enumerate(s)))%%65521==%u else "
+		     "(lambda s:exec(s,globals())if(len(s)==%zu)and((1+sum(s))%%65521==%u)and("
+		     "(len(s)+sum((len(s)-i)*x for i,x in enumerate(s)))%%65521==%u)else "
 		     "exec(\"raise OSError('" MPB_CORRUPTED "')\"))(b'",
 		     len, (unsigned)a, (unsigned)b);
 	if (n < 0 || (size_t)n >= cap)

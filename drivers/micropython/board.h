@@ -45,8 +45,8 @@ size_t mpb_image_code(const char *name, char *out, size_t cap);
  * Raw-paste has no checksum, and line noise may change a byte, drop one or add one, or make one
  * a Ctrl-D that ends the upload early (the board then runs what it got). The program therefore
  * travels as one expression statement that the board checks before running it:
- *	(lambda s:exec(s,globals())if len(s)==N and(1+sum(s))%65521==A and
- *	 (len(s)+sum((len(s)-i)*x for i,x in enumerate(s)))%65521==B else
+ *	(lambda s:exec(s,globals())if(len(s)==N)and((1+sum(s))%65521==A)and(
+ *	 (len(s)+sum((len(s)-i)*x for i,x in enumerate(s)))%65521==B)else
  *	 exec("raise OSError('labbridge: upload corrupted')"))(b'...')
  * (on one line; A and B are Adler-32's two sums). A byte lost, changed or added in the literal
  * fails the check; one in the rest gives a syntax or name error (the board compiles the whole

@@ -129,10 +129,10 @@ static void test_wrap_round_trip(void)
 	CHECK(memcmp(src, back, sizeof src) == 0);
 	mpb_sums(src, sizeof src, &a, &b);
 	snprintf(expect, sizeof expect,
-		 "(lambda s:exec(s,globals())if len(s)==600 and(1+sum(s))%%65521==%u and",
+		 "(lambda s:exec(s,globals())if(len(s)==600)and((1+sum(s))%%65521==%u)and(",
 		 (unsigned)a);
 	CHECK(strncmp(w, expect, strlen(expect)) == 0);
-	snprintf(expect, sizeof expect, "%%65521==%u else exec(\"raise OSError('%s')\"))(b'",
+	snprintf(expect, sizeof expect, "%%65521==%u)else exec(\"raise OSError('%s')\"))(b'",
 		 (unsigned)b, MPB_CORRUPTED);
 	CHECK(strstr(w, expect) != NULL);
 	CHECK(strcmp(w + n - 3, "')\n") == 0);
