@@ -258,6 +258,83 @@ size_t firmata_enc_analog_write(uint8_t *buf, int pin, int value)
 	return firmata_enc_analog(buf, pin, value);
 }
 
+size_t firmata_enc_analog_out(uint8_t *buf, int pin, int value)
+{
+	size_t n = 0;
+
+	if (pin < 0 || pin > 127 || value < 0 || value >= (1 << 21))
+		return 0;
+	if (pin < 16 && value < (1 << 14))
+		return firmata_enc_analog(buf, pin, value);
+	buf[n++] = FIRMATA_START_SYSEX;
+	buf[n++] = FIRMATA_EXTENDED_ANALOG;
+	buf[n++] = (uint8_t)pin;
+	buf[n++] = (uint8_t)(value & 0x7F);
+	buf[n++] = (uint8_t)((value >> 7) & 0x7F);
+	if (value >= (1 << 14))
+		buf[n++] = (uint8_t)((value >> 14) & 0x7F);
+	buf[n++] = FIRMATA_END_SYSEX;
+	return n;
+}
+
+size_t firmata_enc_servo_config(uint8_t *buf, int pin, int min_us, int max_us)
+{
+	if (pin < 0 || pin > 127 || min_us < 0 || min_us > 16383 || max_us < 0 || max_us > 16383)
+		return 0;
+	buf[0] = FIRMATA_START_SYSEX;
+	buf[1] = FIRMATA_SERVO_CONFIG;
+	buf[2] = (uint8_t)pin;
+	buf[3] = (uint8_t)(min_us & 0x7F);
+	buf[4] = (uint8_t)(min_us >> 7);
+	buf[5] = (uint8_t)(max_us & 0x7F);
+	buf[6] = (uint8_t)(max_us >> 7);
+	buf[7] = FIRMATA_END_SYSEX;
+	return 8;
+}
+
+size_t firmata_enc_pin_state_query(uint8_t *buf, int pin)
+{
+	if (pin < 0 || pin > 127)
+		return 0;
+	buf[0] = FIRMATA_START_SYSEX;
+	buf[1] = FIRMATA_PIN_STATE_QUERY;
+	buf[2] = (uint8_t)pin;
+	buf[3] = FIRMATA_END_SYSEX;
+	return 4;
+}
+
+int firmata_decode_pin_state(const uint8_t *data, size_t len, int *pin, int *mode, long *state)
+{
+	long v = 0;
+
+	if (len < 2 || len > 7)
+		return -1;
+	*pin = data[0] & 0x7F;
+	*mode = data[1] & 0x7F;
+	for (size_t i = 2; i < len; i++)
+		v |= (long)(data[i] & 0x7F) << (7 * (i - 2));
+	*state = v;
+	return 0;
+}
+
+size_t firmata_enc_pin_state(uint8_t *buf, int pin, int mode, long state)
+{
+	size_t n = 0;
+
+	if (pin < 0 || pin > 127 || mode < 0 || mode > 127 || state < 0 || state >= (1L << 35))
+		return 0;
+	buf[n++] = FIRMATA_START_SYSEX;
+	buf[n++] = FIRMATA_PIN_STATE_RESPONSE;
+	buf[n++] = (uint8_t)pin;
+	buf[n++] = (uint8_t)mode;
+	do {
+		buf[n++] = (uint8_t)(state & 0x7F);
+		state >>= 7;
+	} while (state);
+	buf[n++] = FIRMATA_END_SYSEX;
+	return n;
+}
+
 size_t firmata_enc_sampling_interval(uint8_t *buf, int ms)
 {
 	if (ms < 1 || ms > 16383)

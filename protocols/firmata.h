@@ -28,6 +28,7 @@ enum {
 	FIRMATA_PIN_STATE_QUERY = 0x6D,
 	FIRMATA_PIN_STATE_RESPONSE = 0x6E,
 	FIRMATA_EXTENDED_ANALOG = 0x6F,
+	FIRMATA_SERVO_CONFIG = 0x70,
 	FIRMATA_STRING_DATA = 0x71,
 	FIRMATA_REPORT_FIRMWARE = 0x79,
 	FIRMATA_SAMPLING_INTERVAL = 0x7A,
@@ -122,6 +123,36 @@ size_t firmata_enc_digital_write(uint8_t *buf, int pin, int value);
 size_t firmata_enc_analog_write(uint8_t *buf, int pin, int value); /* 14-bit, pins 0-15 */
 size_t firmata_enc_sampling_interval(uint8_t *buf, int ms);
 size_t firmata_enc_reset(uint8_t *buf);
+
+/*
+ * A value for an analog output (PWM duty, servo angle): ANALOG_MESSAGE (E0|pin, 14 bits) for pins
+ * 0-15 and values below 16384, else EXTENDED_ANALOG (F0 6F pin LSB MSB [bits 14-20] F7), which
+ * StandardFirmata 2.3+ takes for any pin. Returns 3 to 7, or 0 if pin is not 0..127 or value not
+ * 0..2^21-1.
+ */
+size_t firmata_enc_analog_out(uint8_t *buf, int pin, int value);
+
+/*
+ * SERVO_CONFIG (F0 70 pin minLSB minMSB maxLSB maxMSB F7): attach a servo to pin with those
+ * pulse widths (us; the Arduino Servo library's 544..2400 by default) and put the pin in SERVO
+ * mode. Returns 8, or 0 if pin is not 0..127 or a width not 0..16383.
+ */
+size_t firmata_enc_servo_config(uint8_t *buf, int pin, int min_us, int max_us);
+
+/* PIN_STATE_QUERY (F0 6D pin F7). Returns 4, or 0 if pin is not 0..127. */
+size_t firmata_enc_pin_state_query(uint8_t *buf, int pin);
+
+/*
+ * A PIN_STATE_RESPONSE payload (what follows 6E: pin, mode, state as 1 to 5 7-bit bytes, least
+ * significant first): the pin, its mode and its state (an output's level, a servo's angle, a PWM
+ * duty). Returns 0, or -1 if malformed (shorter than pin and mode, or more than 5 state bytes).
+ * The pin alone (a pin the board does not have) is malformed too.
+ */
+int firmata_decode_pin_state(const uint8_t *data, size_t len, int *pin, int *mode, long *state);
+
+/* Board-side PIN_STATE_RESPONSE (for emulators): state in as few 7-bit bytes as it needs (at
+ * least one). buf needs 10 bytes. Returns the length, or 0 if pin or mode is out of range. */
+size_t firmata_enc_pin_state(uint8_t *buf, int pin, int mode, long state);
 
 /*
  * DIGITAL_MESSAGE from the host: set the output levels of a whole port (pins 8 * port + k from the

@@ -30,7 +30,9 @@ enum {
 	C_JOB = 128,
 	C_PRINTER = 256,
 	C_ROOM = 512,
-	C_ALL = 1023
+	C_ROBOTS = 1024,
+	C_ROBOT = 2048,
+	C_ALL = 4095
 };
 
 enum {
@@ -44,7 +46,8 @@ enum {
 	OPT_PRINTER,
 	OPT_NAME,
 	OPT_NO_WAIT,
-	OPT_HISTORY
+	OPT_HISTORY,
+	OPT_FOR
 };
 
 /* The options: name, whether it takes a value, the commands it applies to. */
@@ -58,14 +61,15 @@ static const struct optspec {
     [OPT_TIMEOUT_MS] = {"--timeout-ms", true, C_ALL},
     [OPT_JSON] = {"--json", false,
 		  C_DEVICES | C_WATCH | C_SNAPSHOT | C_CALL | C_INFO | C_QUEUE | C_JOB | C_PRINTER |
-		      C_ROOM},
+		      C_ROOM | C_ROBOTS},
     [OPT_CSV] = {"--csv", false, C_WATCH},
     [OPT_COUNT] = {"--count", true, C_WATCH},
     [OPT_TIMEOUT] = {"--timeout", true, C_WATCH},
     [OPT_PRINTER] = {"--printer", true, C_PRINT},
-    [OPT_NAME] = {"--name", true, C_PRINT},
+    [OPT_NAME] = {"--name", true, C_PRINT | C_ROBOT},
     [OPT_NO_WAIT] = {"--no-wait", false, C_PRINT},
     [OPT_HISTORY] = {"--history", false, C_QUEUE},
+    [OPT_FOR] = {"--for", true, C_ROBOT},
 };
 
 /* Print the usage text on f. */
@@ -100,6 +104,17 @@ static void usage(FILE *f)
 	    "  room stop                     halt them all now, and keep them halted (anyone)\n"
 	    "  room release                  let devices start again (teachers)\n"
 	    "  room state                    whether the room is stopped, by whom\n\n"
+	    "Robots (Thymio, MicroPython boards, mBot, Arduino robots):\n"
+	    "  robots [--json]               every robot: state, owner, what it takes\n"
+	    "  robot run ID FILE [--name NAME]\n"
+	    "                                take the robot, load FILE (.py: MicroPython, .aseba:\n"
+	    "                                Aseba), run it and print its output until it ends;\n"
+	    "                                Ctrl-C stops the program\n"
+	    "  robot drive ID LEFT RIGHT [--for SEC]\n"
+	    "                                take the robot and turn its wheels (-1..1 of their\n"
+	    "                                maximum) for SEC seconds (default 1), then stop\n"
+	    "  robot stop ID                 stop a robot nobody else holds\n"
+	    "A robot is ours while labctl runs: when it exits the bridge stops the robot.\n\n"
 	    "Options (anywhere on the line):\n"
 	    "  --pub EP          stream endpoint (default $LABBRIDGE_PUB, else " DEFAULT_PUB ")\n"
 	    "  --rpc EP          request endpoint (default $LABBRIDGE_RPC, else " DEFAULT_RPC ")\n"
@@ -152,13 +167,15 @@ static const struct command {
     {"job", C_JOB, 2, 3, labctl_cmd_job},
     {"printer", C_PRINTER, 1, 2, labctl_cmd_printer},
     {"room", C_ROOM, 1, 1, labctl_cmd_room},
+    {"robots", C_ROBOTS, 0, 0, labctl_cmd_robots},
+    {"robot", C_ROBOT, 2, 4, labctl_cmd_robot},
 };
 
 /* Read the command line into *o and find its command in *cmd. 0; 1 when help was asked; -1
  * after printing what is wrong (the caller adds the usage and exits with status 2). */
 static int parse_args(int argc, char **argv, struct labctl_opts *o, const struct command **cmd)
 {
-	const char *pos[4];
+	const char *pos[5];
 	int npos = 0;
 	bool positional_only = false;
 
@@ -167,8 +184,10 @@ static int parse_args(int argc, char **argv, struct labctl_opts *o, const struct
 		size_t nlen;
 		int id = -1;
 
-		if (positional_only || a[0] != '-' || a[1] == '\0') {
-			if (npos == 4) {
+		/* a negative number (a wheel speed) is an argument, not an option */
+		if (positional_only || a[0] != '-' || a[1] == '\0' ||
+		    (a[1] >= '0' && a[1] <= '9') || a[1] == '.') {
+			if (npos == 5) {
 				labctl_errmsg("labctl: too many arguments ('%s')\n", a);
 				return -1;
 			}
@@ -210,6 +229,12 @@ static int parse_args(int argc, char **argv, struct labctl_opts *o, const struct
 		case OPT_NAME: o->name = val; break;
 		case OPT_NO_WAIT: o->no_wait = true; break;
 		case OPT_HISTORY: o->history = true; break;
+		case OPT_FOR:
+			if (parse_seconds(val, &o->for_s) < 0) {
+				labctl_errmsg("labctl: --for wants seconds (> 0), not '%s'\n", val);
+				return -1;
+			}
+			break;
 		case OPT_TIMEOUT_MS:
 			if (labctl_parse_long(val, 1, 3600000, &o->timeout_ms) < 0) {
 				labctl_errmsg(
@@ -277,6 +302,7 @@ int main(int argc, char **argv)
 	    .pub = env_pub && *env_pub ? env_pub : DEFAULT_PUB,
 	    .rpc = env_rpc && *env_rpc ? env_rpc : DEFAULT_RPC,
 	    .timeout_ms = DEFAULT_TIMEOUT_MS,
+	    .for_s = 1,
 	};
 	const struct command *cmd = NULL;
 	void *ctx;

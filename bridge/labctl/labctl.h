@@ -37,8 +37,9 @@ struct labctl_opts {
 	const char *name;      /* print: --name */
 	bool no_wait;	       /* print: --no-wait */
 	bool history;	       /* queue: --history */
+	double for_s;	       /* robot drive: --for SEC */
 	const char *cmd;       /* the command word */
-	const char *arg[3];    /* its positional arguments */
+	const char *arg[4];    /* its positional arguments */
 	int narg;
 };
 
@@ -58,6 +59,9 @@ int labctl_cmd_job(void *ctx, const struct labctl_opts *o);
 int labctl_cmd_printer(void *ctx, const struct labctl_opts *o);
 /* labctl_room.c: */
 int labctl_cmd_room(void *ctx, const struct labctl_opts *o);
+/* labctl_robot.c: */
+int labctl_cmd_robots(void *ctx, const struct labctl_opts *o);
+int labctl_cmd_robot(void *ctx, const struct labctl_opts *o);
 
 /* ---------------------------------------------------------------- messages, signals, parsing */
 
@@ -122,6 +126,12 @@ void labctl_table_free(struct labctl_table *t);
  * and Ctrl-C are left to the caller. */
 int labctl_rpc_request(void *ctx, const struct labctl_opts *o, const char *method, json_t *params,
 		       const void *data, size_t len, long timeout_ms, json_t **result);
+
+/* From now on, send every request through one connection, kept open until labctl_rpc_drop: a
+ * lease (a robot's) lasts as long as the connection that took it. 0, or -1 after saying why. */
+int labctl_rpc_keep(void *ctx, const struct labctl_opts *o);
+/* Close the kept connection (the bridge ends its leases); requests open their own again. */
+void labctl_rpc_drop(void);
 
 /* Send one request and wait up to --timeout-ms for its reply, as labctl_rpc_request (without
  * binary frames); a timeout is explained on stderr too and returns -1. */

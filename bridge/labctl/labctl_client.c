@@ -260,28 +260,61 @@ static int recv_reply(void *sock, json_t **reply, size_t *nbin, size_t *binbytes
 /* Send one request {id, method, params}, plus a binary frame when data is not NULL, and wait up
  * to timeout_ms for its reply (labctl.h says more). 0 with *result set; -1 unreachable, an
  * unreadable reply or Ctrl-C; -2 an error reply (printed); -3 no reply in time (not printed). */
+/* The connection labctl_rpc_keep opened (every request goes through it), or NULL: each request
+ * opens its own. */
+static void *kept;
+static json_int_t kept_id = REQUEST_ID;
+
+/* A DEALER connected to o->rpc, sends timing out after timeout_ms; NULL after saying why. */
+static void *rpc_connect(void *ctx, const struct labctl_opts *o, long timeout_ms)
+{
+	void *sock = zmq_socket(ctx, ZMQ_DEALER);
+	int linger = 0, sndtimeo = (int)timeout_ms;
+
+	if (!sock) {
+		labctl_errmsg("labctl: cannot create a socket: %s\n", zmq_strerror(errno));
+		return NULL;
+	}
+	zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
+	zmq_setsockopt(sock, ZMQ_SNDTIMEO, &sndtimeo, sizeof sndtimeo);
+	if (zmq_connect(sock, o->rpc) < 0) {
+		labctl_errmsg("labctl: cannot connect to '%s': %s\n", o->rpc, zmq_strerror(errno));
+		zmq_close(sock);
+		return NULL;
+	}
+	return sock;
+}
+
+int labctl_rpc_keep(void *ctx, const struct labctl_opts *o)
+{
+	if (!kept)
+		kept = rpc_connect(ctx, o, o->timeout_ms);
+	return kept ? 0 : -1;
+}
+
+void labctl_rpc_drop(void)
+{
+	if (kept)
+		zmq_close(kept);
+	kept = NULL;
+}
+
 int labctl_rpc_request(void *ctx, const struct labctl_opts *o, const char *method, json_t *params,
 		       const void *data, size_t len, long timeout_ms, json_t **result)
 {
 	void *sock = NULL;
 	json_t *req = NULL, *reply = NULL;
 	char *text = NULL;
-	int linger = 0, sndtimeo = (int)timeout_ms, rc = -1;
+	int rc = -1;
 	int64_t deadline = labctl_mono_ms() + timeout_ms;
+	/* on a kept connection each request has its own id: a late reply is told apart */
+	json_int_t rid = kept ? ++kept_id : REQUEST_ID;
 
 	*result = NULL;
-	sock = zmq_socket(ctx, ZMQ_DEALER);
-	if (!sock) {
-		labctl_errmsg("labctl: cannot create a socket: %s\n", zmq_strerror(errno));
+	sock = kept ? kept : rpc_connect(ctx, o, timeout_ms);
+	if (!sock)
 		goto cleanup;
-	}
-	zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
-	zmq_setsockopt(sock, ZMQ_SNDTIMEO, &sndtimeo, sizeof sndtimeo);
-	if (zmq_connect(sock, o->rpc) < 0) {
-		labctl_errmsg("labctl: cannot connect to '%s': %s\n", o->rpc, zmq_strerror(errno));
-		goto cleanup;
-	}
-	req = json_pack("{s:i,s:s}", "id", REQUEST_ID, "method", method);
+	req = json_pack("{s:I,s:s}", "id", rid, "method", method);
 	if (!req || (params && json_object_set(req, "params", params) < 0) ||
 	    !(text = json_dumps(req, JSON_COMPACT))) {
 		labctl_errmsg("labctl: cannot build the request (out of memory?)\n");
@@ -317,7 +350,7 @@ int labctl_rpc_request(void *ctx, const struct labctl_opts *o, const char *metho
 		if (recv_reply(sock, &reply, &nbin, &binbytes) < 0)
 			goto cleanup;
 		id = json_object_get(reply, "id");
-		if (!json_is_integer(id) || json_integer_value(id) != REQUEST_ID) {
+		if (!json_is_integer(id) || json_integer_value(id) != rid) {
 			json_decref(reply); /* not ours (a stale reply): keep waiting */
 			reply = NULL;
 			continue;
@@ -345,7 +378,7 @@ cleanup:
 	json_decref(reply);
 	json_decref(req);
 	free(text);
-	if (sock)
+	if (sock && sock != kept)
 		zmq_close(sock);
 	return rc;
 }

@@ -46,6 +46,7 @@ struct firmata_emu {
 	uint64_t rng;
 	atomic_int probe_level[EMU_PINS];
 	atomic_int probe_mode[EMU_PINS];
+	atomic_int probe_state[EMU_PINS];
 	atomic_int probe_interval;
 	atomic_int burst_ms, slow_ms; /* test knobs */
 	uint8_t held[8192];	      /* output held back in bursts */
@@ -87,7 +88,14 @@ static int is_analog(int pin)
 	return pin >= 14 && pin < EMU_PINS;
 }
 
-/* The board's answer to a capability query: an Uno's pins (PULLUP from 2.5). */
+/* IS_PIN_SERVO of an Uno: D2..D13 (MAX_SERVOS is 12 on the ATmega328P). */
+static int is_servo(int pin)
+{
+	return pin >= 2 && pin - 2 < 12;
+}
+
+/* The board's answer to a capability query: an Uno's pins (PULLUP from 2.5, SERVO at 14 bits on
+ * the servo pins). */
 static void send_capabilities(firmata_emu *e)
 {
 	uint8_t b[320];
@@ -106,6 +114,8 @@ static void send_capabilities(firmata_emu *e)
 			b[n++] = FIRMATA_MODE_ANALOG, b[n++] = 10;
 		if (pin == 3 || pin == 5 || pin == 6 || pin == 9 || pin == 10 || pin == 11)
 			b[n++] = FIRMATA_MODE_PWM, b[n++] = 8;
+		if (is_servo(pin))
+			b[n++] = FIRMATA_MODE_SERVO, b[n++] = 14;
 		b[n++] = 0x7F;
 	}
 	b[n++] = FIRMATA_END_SYSEX;
@@ -173,6 +183,12 @@ static void set_mode(firmata_emu *e, int pin, int mode)
 		break;
 	case FIRMATA_MODE_PWM:
 		if (pin == 3 || pin == 5 || pin == 6 || pin == 9 || pin == 10 || pin == 11)
+			e->modes[pin] = mode, e->latch[pin] = 0;
+		break;
+	case FIRMATA_MODE_SERVO:
+		/* the servo is attached (its pulses start at the last angle written, 90 at first)
+		 */
+		if (is_servo(pin))
 			e->modes[pin] = mode, e->latch[pin] = 0;
 		break;
 	default: send_string(e, "Unknown pin mode"); break;
@@ -255,6 +271,30 @@ static int port_inputs(const firmata_emu *e, int port, int64_t t)
 	return v;
 }
 
+/* analogWriteCallback: a servo's angle (Servo.write) or a PWM duty, kept as the pin's state. */
+static void analog_write(firmata_emu *e, int pin, int value)
+{
+	if (pin < EMU_PINS &&
+	    (e->modes[pin] == FIRMATA_MODE_SERVO || e->modes[pin] == FIRMATA_MODE_PWM))
+		e->state[pin] = value;
+}
+
+/* A PIN_STATE_RESPONSE: the pin, its mode and state (the pin alone for a pin it lacks). */
+static void send_pin_state(firmata_emu *e, int pin)
+{
+	uint8_t b[16];
+	size_t n;
+
+	if (pin < EMU_PINS) {
+		n = firmata_enc_pin_state(b, pin, e->modes[pin], e->state[pin]);
+	} else {
+		b[0] = FIRMATA_START_SYSEX, b[1] = FIRMATA_PIN_STATE_RESPONSE;
+		b[2] = (uint8_t)pin, b[3] = FIRMATA_END_SYSEX;
+		n = 4;
+	}
+	emit(e, b, n);
+}
+
 /* Handle one message from the host. */
 static void handle(firmata_emu *e, const firmata_msg *m, int64_t t)
 {
@@ -288,6 +328,7 @@ static void handle(firmata_emu *e, const firmata_msg *m, int64_t t)
 		if (m->pin < EMU_PINS)
 			set_mode(e, m->pin, m->value);
 		break;
+	case FIRMATA_MSG_ANALOG: analog_write(e, m->pin, m->value); break;
 	case FIRMATA_MSG_DIGITAL:
 		/* digitalWriteCallback: a port's OUTPUT pins, and INPUT pins' pull-ups */
 		for (int k = 0; k < 8 && m->pin < EMU_PORTS; k++) {
@@ -321,6 +362,19 @@ static void handle(firmata_emu *e, const firmata_msg *m, int64_t t)
 			send_capabilities(e);
 		} else if (m->command == FIRMATA_ANALOG_MAPPING_QUERY) {
 			send_mapping(e);
+		} else if (m->command == FIRMATA_SERVO_CONFIG && m->len > 4) {
+			/* attach with those pulse widths, then SERVO mode */
+			if (is_servo(m->data[0]))
+				set_mode(e, m->data[0], FIRMATA_MODE_SERVO);
+		} else if (m->command == FIRMATA_EXTENDED_ANALOG && m->len > 1) {
+			int v = m->data[1];
+			if (m->len > 2)
+				v |= m->data[2] << 7;
+			if (m->len > 3)
+				v |= m->data[3] << 14;
+			analog_write(e, m->data[0], v);
+		} else if (m->command == FIRMATA_PIN_STATE_QUERY && m->len > 0) {
+			send_pin_state(e, m->data[0]);
 		} else if (m->command == FIRMATA_SAMPLING_INTERVAL && m->len >= 2) {
 			int ms = m->data[0] | (m->data[1] << 7);
 			e->interval_ms =
@@ -337,6 +391,7 @@ static void mirror(firmata_emu *e, int64_t t)
 	for (int pin = 0; pin < EMU_PINS; pin++) {
 		atomic_store(&e->probe_level[pin], is_digital(pin) ? pin_level(e, pin, t) : 0);
 		atomic_store(&e->probe_mode[pin], e->modes[pin]);
+		atomic_store(&e->probe_state[pin], e->state[pin]);
 	}
 	atomic_store(&e->probe_interval, e->interval_ms);
 }
@@ -372,12 +427,26 @@ static void *emu_thread(void *arg)
 				break;
 		}
 		now = lb_clock_ns(CLOCK_MONOTONIC);
+		/* a fault or a burst set while the board waited applies to what it reads now */
+		fault = atomic_load(&e->fault);
+		burst = atomic_load(&e->burst_ms);
 		if (burst <= 0 || now >= flush_at) {
 			flush_held(e);
 			flush_at = now + (int64_t)burst * 1000000;
 		}
 		if (p.revents & POLLHUP) {
-			/* no host has the port open: the board is unpowered */
+			/* no host has the port open: the board is unpowered, once it has obeyed
+			 * what the host wrote before closing (a robot's last stop) */
+			uint8_t buf[256];
+			ssize_t n;
+			while (host_open && boot_at < 0 && fault != FIRMATA_EMU_SILENT &&
+			       (n = read(e->b.master, buf, sizeof buf)) > 0)
+				for (ssize_t i = 0; i < n; i++) {
+					firmata_msg m;
+					if (firmata_feed(&parser, buf[i], &m) == 1)
+						handle(e, &m, now - t0);
+				}
+			mirror(e, now - t0);
 			host_open = 0;
 			e->nheld = 0;
 			boot_at = -1;
@@ -494,6 +563,7 @@ void firmata_emu_probe_pins(firmata_emu *e, firmata_emu_probe *out)
 	for (int pin = 0; pin < EMU_PINS; pin++) {
 		out->level[pin] = atomic_load(&e->probe_level[pin]);
 		out->mode[pin] = atomic_load(&e->probe_mode[pin]);
+		out->state[pin] = atomic_load(&e->probe_state[pin]);
 	}
 }
 

@@ -22,7 +22,10 @@ typedef enum firmata_emu_fault {
  * release's MINIMUM_SAMPLING_INTERVAL: 10 ms up to 2.4, 1 ms from 2.5), paced at 57600 baud, and
  * digital ports masked to the pins in INPUT (or, 2.5, PULLUP) mode. 2.3 and 2.4 ignore
  * SET_DIGITAL_PIN_VALUE and know no PULLUP mode (a 1 written to an INPUT pin's port bit enables
- * its pull-up); 2.3 does not report a value at once when reporting is turned on. Wiring: D2 is a
+ * its pull-up); 2.3 does not report a value at once when reporting is turned on. Servos: D2..D13
+ * take SERVO mode (SET_PIN_MODE or SERVO_CONFIG), and an analog write (ANALOG_MESSAGE or
+ * EXTENDED_ANALOG) to a servo or PWM pin is its angle or duty, kept as the pin's state, which
+ * PIN_STATE_QUERY answers. Wiring: D2 is a
  * light gate's output (high half of each second), D3 a push button to ground (pressed in the
  * other half: it reads high only through a pull-up). Returns NULL with err set.
  */
@@ -34,6 +37,7 @@ typedef struct firmata_emu_probe {
 	int interval_ms;
 	int level[20]; /* what the pin carries: an output's level, an input's signal */
 	int mode[20];  /* the firmware's pin mode (FIRMATA_MODE_*) */
+	int state[20]; /* Firmata's pin state: an output's level, a servo's angle, a PWM duty */
 } firmata_emu_probe;
 void firmata_emu_probe_pins(firmata_emu *e, firmata_emu_probe *out);
 

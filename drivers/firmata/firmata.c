@@ -1,4 +1,9 @@
-/* firmata.c - Arduino boards running StandardFirmata as sensor boards (glue: scan, open, streams).
+/* firmata.c - Arduino boards running StandardFirmata as sensor boards and robots (glue: scan,
+ * open, streams, robot actions).
+ *
+ * Config: [firmata.NAME] port, inputs, pullup, interval_ms; a robot: robot = servo-wheels |
+ * pwm-wheels, left / right = servo:PIN [reversed] | pwm:PIN,dir:PIN [reversed], outputs =
+ * NAME:PIN, ..., max_speed_m_s, wheel_base_m (robotmap.h); [firmata] emulator_version.
  */
 #include <math.h>
 #include <poll.h>
@@ -15,10 +20,12 @@
 #include "../../bridge/sim/emulated.h"
 #include "../../bridge/util/log.h"
 #include "../../bridge/sdk/params.h"
+#include "../../bridge/sdk/robot.h"
 #include "../../bridge/sdk/sampleclock.h"
 #include "../../bridge/sdk/serial.h"
 #include "../../protocols/firmata.h"
 #include "emulator.h"
+#include "robotmap.h"
 
 #define HANDSHAKE_NS 4000000000LL /* the bootloader takes up to 2 s after the reset */
 #define QUERY_EVERY_NS 400000000LL
@@ -30,6 +37,8 @@
 #define MEASURE_NS 5000000000LL /* the delivered rate is measured over this window */
 #define RATE_TOLERANCE 0.1	/* announced rate kept while delivery is within 10% of it */
 #define QUIET_NS 200000000LL	/* 2.3: no port message this long after reporting began: 0 */
+#define STATE_NS 1000000000LL	/* a pin state query's answer */
+#define HALT_MAX (2 * 7 + 3 * MAX_PORTS) /* the halt's bytes: wheels still, outputs low */
 
 typedef struct fm_priv {
 	lb_serial *port;
@@ -58,6 +67,22 @@ typedef struct fm_priv {
 	int64_t last_rx;
 	unsigned long bad_reported;
 	atomic_int halted; /* set by the halt hook: no sample published until the next start */
+	/* a robot ([firmata.NAME] robot = ...; wheels FM_WHEELS_NONE: a sensor board) */
+	fm_robot_map robot;
+	double speed[2];		 /* the wheels' speeds last set (left, right), -1..1 */
+	int wheel_value[2];		 /* what their pins were written (angle or duty) */
+	int pwm_max;			 /* the PWM wheels' full duty (from the PWM resolution) */
+	int robot_pin[FIRMATA_MAX_PINS]; /* 1: a pin of the mapping (not a stream, not writable) */
+	char robot_state[16];		 /* the state last told (lb_robot_state), "" none */
+	/* a pin state query's answer */
+	int state_pin, state_mode, state_got;
+	long state_value;
+	/* the halt hook's bytes (seqlock: odd while open() or a mode change rewrites them) and
+	 * the port's fd dup'd for it */
+	int halt_fd;
+	atomic_uint halt_seq;
+	atomic_int halt_len;
+	_Atomic uint8_t halt_bytes[HALT_MAX];
 } fm_priv;
 
 #define MODE_NONE 0x7F /* a pin the firmware does not drive (no capability) */
@@ -78,6 +103,27 @@ static int is_arduino(json_int_t vid)
 	return vid == 0x2341 || vid == 0x2a03;
 }
 
+/* The robot keys of a [firmata.NAME] section, in fm_robot_conf's order. */
+static const char *const robot_keys[] = {"robot",	  "left",	  "right", "outputs",
+					 "max_speed_m_s", "wheel_base_m", NULL};
+
+/* The simulated lab's Firmata robot: the mapping a teacher's config would give its board. */
+static const fm_robot_conf sim_robot_conf = {"servo-wheels",	 "servo:9", "servo:10 reversed",
+					     "led:13, buzzer:8", "0.2",	    "0.12"};
+
+/* The robot keys of an object holding them (a config section, a spec's params). */
+static fm_robot_conf fm_robot_conf_of(const json_t *o)
+{
+	const char *v[6];
+
+	for (int k = 0; k < 6; k++)
+		v[k] = json_string_value(json_object_get(o, robot_keys[k]));
+	return (fm_robot_conf){v[0], v[1], v[2], v[3], v[4], v[5]};
+}
+
+/* The simulated robot board's USB serial number (its id: firmata-sim-robot-1). */
+#define SIM_ROBOT_SERIAL "sim-robot-1"
+
 /* scan: ports of configured [firmata.NAME] sections, and Arduino boards on USB. */
 static int fm_scan(const lb_driver *drv, const lb_scan_ctx *ctx, lb_spec_list *out)
 {
@@ -89,10 +135,22 @@ static int fm_scan(const lb_driver *drv, const lb_scan_ctx *ctx, lb_spec_list *o
 	while (lb_scan_sections(ctx, "firmata", "firmata-", "Firmata board", &d)) {
 		/* the section's pin and rate settings travel with the device to open() */
 		static const char *const keys[] = {"inputs", "pullup", "interval_ms", NULL};
+		fm_robot_conf rc = fm_robot_conf_of(d.options);
+		fm_robot_map map;
+		const char *bad = NULL, *path, *kind;
+		char why[200], where[160], reason[400];
+		json_t *params, *wheres;
+		/* a mapping that cannot be right whatever the board: absent, with the key's line */
+		if (fm_robot_parse(&rc, &map, &bad, why, sizeof why) < 0) {
+			lb_config_where(ctx->config, d.section, bad, where, sizeof where);
+			snprintf(reason, sizeof reason, "%s: %s", where, why);
+			lb_spec_list_absent(out, d.id, d.title, "robot", ctx->config, d.section,
+					    reason);
+			continue;
+		}
+		kind = map.wheels != FM_WHEELS_NONE ? "robot" : "sensor";
 		/* a missing port is reported (once, with its line) and listed as absent */
-		const char *path =
-		    lb_scan_port(ctx, d.section, "port", out, d.id, d.title, "sensor");
-		json_t *params;
+		path = lb_scan_port(ctx, d.section, "port", out, d.id, d.title, kind);
 		if (!path)
 			continue;
 		params = json_pack("{s:s,s:s}", "path", path, "section", d.section);
@@ -101,7 +159,22 @@ static int fm_scan(const lb_driver *drv, const lb_scan_ctx *ctx, lb_spec_list *o
 			if (v)
 				json_object_set_new(params, keys[k], json_string(v));
 		}
-		lb_spec_list_add(out, d.id, d.title, "sensor", false, params);
+		/* the mapping, and where each key is written (open() checks it against the
+		 * board's pins) */
+		wheres = json_object();
+		for (int k = 0; params && robot_keys[k]; k++) {
+			const char *v = lb_config_str(ctx->config, d.section, robot_keys[k], NULL);
+			if (!v)
+				continue;
+			json_object_set_new(params, robot_keys[k], json_string(v));
+			lb_config_where(ctx->config, d.section, robot_keys[k], where, sizeof where);
+			json_object_set_new(wheres, robot_keys[k], json_string(where));
+		}
+		if (params)
+			json_object_set_new(params, "where", wheres);
+		else
+			json_decref(wheres);
+		lb_spec_list_add(out, d.id, d.title, kind, false, params);
 	}
 	json_array_foreach(ctx->ports, i, port)
 	{
@@ -114,6 +187,16 @@ static int fm_scan(const lb_driver *drv, const lb_scan_ctx *ctx, lb_spec_list *o
 			continue;
 		lb_make_id(id, sizeof id, "firmata-",
 			   serial && *serial ? serial : strrchr(path, '/') + 1);
+		if (json_is_true(json_object_get(port, "simulated")) && serial &&
+		    strcmp(serial, SIM_ROBOT_SERIAL) == 0) {
+			/* the simulated lab's robot: sim_robot_conf's mapping */
+			lb_spec_list_add(out, id,
+					 "Simulated Firmata robot (Arduino Uno, two "
+					 "continuous-rotation servos)",
+					 "robot", true,
+					 json_pack("{s:s,s:b}", "path", path, "sim_robot", 1));
+			continue;
+		}
 		lb_spec_list_add(out, id,
 				 json_is_true(json_object_get(port, "simulated"))
 				     ? "Simulated Arduino Uno (StandardFirmata emulator)"
@@ -309,6 +392,15 @@ static void fm_handle(lb_device *dev, fm_priv *p, const firmata_msg *m, int64_t 
 			p->npins = n > 0 ? n : 0;
 		} else if (m->command == FIRMATA_ANALOG_MAPPING_RESPONSE && p->npins) {
 			firmata_decode_analog_mapping(m->data, m->len, p->pins, p->npins);
+		} else if (m->command == FIRMATA_PIN_STATE_RESPONSE) {
+			int pin, mode;
+			long state;
+			if (firmata_decode_pin_state(m->data, m->len, &pin, &mode, &state) == 0 &&
+			    pin == p->state_pin) {
+				p->state_mode = mode;
+				p->state_value = state;
+				p->state_got = 1;
+			}
 		} else if (m->command == FIRMATA_STRING_DATA) {
 			char text[128];
 			if (firmata_decode_string(m->data, m->len, text, sizeof text) == 0)
@@ -403,6 +495,22 @@ static int fm_pullup_mode(const fm_priv *p, int pin)
 	return p->feat.pullup_mode && (p->pins[pin].modes & (1u << FIRMATA_MODE_PULLUP));
 }
 
+/* Port k's DIGITAL_MESSAGE value: the outputs' levels (with_outputs: else 0), and a 1 for the
+ * pull-up of each input pin that has one but no PULLUP mode. */
+static int fm_port_value(const fm_priv *p, int k, int with_outputs)
+{
+	int v = 0;
+
+	for (int i = 0; i < 8 && 8 * k + i < p->npins; i++) {
+		int pin = 8 * k + i;
+		if (p->mode[pin] == FIRMATA_MODE_OUTPUT)
+			v |= with_outputs ? (p->level[pin] & 1) << i : 0;
+		else if (p->mode[pin] == FIRMATA_MODE_PULLUP && !fm_pullup_mode(p, pin))
+			v |= 1 << i;
+	}
+	return v;
+}
+
 /*
  * Write port k's outputs with one DIGITAL_MESSAGE (obeyed by every version): output pins carry
  * the level written, input pins with a pull-up and no PULLUP mode carry 1 (their PORT bit).
@@ -410,16 +518,61 @@ static int fm_pullup_mode(const fm_priv *p, int pin)
 static int fm_write_port(fm_priv *p, int k)
 {
 	uint8_t b[4];
-	int v = 0;
 
-	for (int i = 0; i < 8 && 8 * k + i < p->npins; i++) {
-		int pin = 8 * k + i;
-		if (p->mode[pin] == FIRMATA_MODE_OUTPUT)
-			v |= (p->level[pin] & 1) << i;
-		else if (p->mode[pin] == FIRMATA_MODE_PULLUP && !fm_pullup_mode(p, pin))
-			v |= 1 << i;
+	return fm_send(p, b, firmata_enc_digital_port(b, k, fm_port_value(p, k, 1)));
+}
+
+/* Whether port k has an output pin. */
+static int fm_port_has_output(const fm_priv *p, int k)
+{
+	for (int i = 0; i < 8 && 8 * k + i < p->npins; i++)
+		if (p->mode[8 * k + i] == FIRMATA_MODE_OUTPUT)
+			return 1;
+	return 0;
+}
+
+/*
+ * Work out the halt hook's bytes again (device thread; after open and after every change of pin
+ * modes): the wheels still (servos at 90, PWM duty 0) and every port with outputs written low,
+ * the pull-ups kept. The hook copies them under the sequence number (a seqlock: never a lock).
+ */
+static void fm_halt_prepare(fm_priv *p)
+{
+	uint8_t b[HALT_MAX];
+	size_t n = 0;
+
+	for (int k = 0; k < 2 && p->robot.wheels != FM_WHEELS_NONE; k++) {
+		const fm_wheel *w = k ? &p->robot.right : &p->robot.left;
+		n += firmata_enc_analog_out(
+		    b + n, w->pin, p->robot.wheels == FM_WHEELS_SERVO ? FM_SERVO_STILL : 0);
 	}
-	return fm_send(p, b, firmata_enc_digital_port(b, k, v));
+	for (int k = 0; k < MAX_PORTS && 8 * k < p->npins; k++)
+		if (fm_port_has_output(p, k))
+			n += firmata_enc_digital_port(b + n, k, fm_port_value(p, k, 0));
+	atomic_fetch_add(&p->halt_seq, 1); /* odd: being written */
+	for (size_t i = 0; i < n; i++)
+		atomic_store_explicit(&p->halt_bytes[i], b[i], memory_order_relaxed);
+	atomic_store(&p->halt_len, (int)n);
+	atomic_fetch_add(&p->halt_seq, 1);
+}
+
+/* Copy the halt's bytes into b (HALT_MAX bytes) from any thread: their number (0 if none). */
+static int fm_halt_bytes(fm_priv *p, uint8_t *b)
+{
+	unsigned seq;
+	int n = 0;
+
+	for (int tries = 0; tries < 4; tries++) {
+		seq = atomic_load(&p->halt_seq);
+		if (seq & 1)
+			continue; /* being rewritten this very moment */
+		n = atomic_load(&p->halt_len);
+		for (int i = 0; i < n && i < HALT_MAX; i++)
+			b[i] = atomic_load_explicit(&p->halt_bytes[i], memory_order_relaxed);
+		if (atomic_load(&p->halt_seq) == seq)
+			break;
+	}
+	return n < HALT_MAX ? n : HALT_MAX;
 }
 
 /* Whether port k has a pin this driver reads. */
@@ -475,7 +628,133 @@ static int fm_set_pin(lb_device *dev, fm_priv *p, int pin, int mode)
 		if (is_input_mode(mode) && !p->feat.report_on_enable)
 			p->quiet[pin / 8] = -1;
 	}
+	fm_halt_prepare(p);
 	return rc;
+}
+
+/*
+ * Set the wheels' speeds (-1..1, the robot's fraction of its maximum): servo angles, or the
+ * direction pins' levels then the PWM duties. 0, or negative (LB_EGONE) when the board cannot be
+ * written.
+ */
+static int fm_drive(fm_priv *p, double left, double right)
+{
+	uint8_t b[16];
+	size_t n = 0;
+	uint32_t ports = 0;
+	int rc;
+
+	for (int k = 0; k < 2; k++) {
+		const fm_wheel *w = k ? &p->robot.right : &p->robot.left;
+		int v, dir;
+		fm_robot_wheel_value(&p->robot, w, k ? right : left, p->pwm_max, &v, &dir);
+		if (w->dir >= 0 && p->level[w->dir] != dir) {
+			p->level[w->dir] = (uint8_t)dir;
+			ports |= 1u << (w->dir / 8);
+		}
+		n += firmata_enc_analog_out(b + n, w->pin, v);
+		p->speed[k] = k ? right : left;
+		p->wheel_value[k] = v;
+	}
+	for (int k = 0; k < MAX_PORTS; k++)
+		if ((ports & (1u << k)) && (rc = fm_write_port(p, k)) < 0)
+			return rc;
+	return fm_send(p, b, n);
+}
+
+/* Tell the robot service the robot's state when it changed (a joystick's moves, many a
+ * second, say "running" once). */
+static void fm_state(lb_device *dev, fm_priv *p, const char *state, const char *detail)
+{
+	if (strcmp(p->robot_state, state) == 0)
+		return;
+	snprintf(p->robot_state, sizeof p->robot_state, "%s", state);
+	lb_robot_state(dev, state, detail);
+}
+
+/* Where a robot key is written ("firmata.conf:12"), for messages. */
+static const char *fm_robot_where(const lb_device *dev, const char *key)
+{
+	const json_t *params = lb_device_get_spec(dev)->params;
+	const char *w = json_string_value(json_object_get(json_object_get(params, "where"), key));
+
+	if (json_is_true(json_object_get(params, "sim_robot")))
+		return "the simulated lab's robot";
+	return w ? w : "config";
+}
+
+/*
+ * The robot mapping of the device's spec, checked against the board's pins (before streams are
+ * declared: the mapping's pins get none). 0 (a sensor board too), or negative with err naming
+ * the config line.
+ */
+static int fm_robot_load(lb_device *dev, fm_priv *p, lb_error *err)
+{
+	const json_t *params = lb_device_get_spec(dev)->params;
+	fm_robot_conf rc = json_is_true(json_object_get(params, "sim_robot"))
+			       ? sim_robot_conf
+			       : fm_robot_conf_of(params);
+	const char *bad = NULL, *section = json_string_value(json_object_get(params, "section"));
+	char why[200];
+
+	if (fm_robot_parse(&rc, &p->robot, &bad, why, sizeof why) < 0 ||
+	    fm_robot_check(&p->robot, p->pins, p->npins, &bad, why, sizeof why) < 0)
+		return lb_error_set(err, LB_ERR_DEVICE, "%s: [%s] %s: %s", fm_robot_where(dev, bad),
+				    section ? section : "firmata", bad, why);
+	for (int k = 0; k < 2 && p->robot.wheels != FM_WHEELS_NONE; k++) {
+		const fm_wheel *w = k ? &p->robot.right : &p->robot.left;
+		p->robot_pin[w->pin] = 1;
+		if (w->dir >= 0)
+			p->robot_pin[w->dir] = 1;
+	}
+	for (int k = 0; k < p->robot.noutputs; k++)
+		p->robot_pin[p->robot.outputs[k].pin] = 1;
+	return 0;
+}
+
+/*
+ * Put the mapping's pins in their modes (after the reset): servos attached (SERVO_CONFIG) and
+ * still, PWM pins at duty 0, direction pins and outputs low outputs. 0 or negative.
+ */
+static int fm_robot_setup(fm_priv *p)
+{
+	uint8_t b[16];
+	int rc;
+
+	for (int k = 0; k < 2 && p->robot.wheels != FM_WHEELS_NONE; k++) {
+		const fm_wheel *w = k ? &p->robot.right : &p->robot.left;
+		size_t n;
+		if (p->robot.wheels == FM_WHEELS_SERVO) {
+			n = firmata_enc_servo_config(b, w->pin, FM_SERVO_MIN_US, FM_SERVO_MAX_US);
+			p->mode[w->pin] = FIRMATA_MODE_SERVO;
+		} else {
+			int bits = p->pins[w->pin].resolution[FIRMATA_MODE_PWM];
+			p->pwm_max = (1 << (bits > 0 && bits <= 14 ? bits : 8)) - 1;
+			n = firmata_enc_pin_mode(b, w->pin, FIRMATA_MODE_PWM);
+			p->mode[w->pin] = FIRMATA_MODE_PWM;
+			if (w->dir >= 0)
+				p->mode[w->dir] = FIRMATA_MODE_OUTPUT, p->level[w->dir] = 0;
+		}
+		if ((rc = fm_send(p, b, n)) < 0)
+			return rc;
+	}
+	for (int k = 0; k < p->robot.noutputs; k++) {
+		int pin = p->robot.outputs[k].pin;
+		if (p->mode[pin] != FIRMATA_MODE_OUTPUT) {
+			if ((rc = fm_send(p, b,
+					  firmata_enc_pin_mode(b, pin, FIRMATA_MODE_OUTPUT))) < 0)
+				return rc;
+			p->mode[pin] = FIRMATA_MODE_OUTPUT;
+		}
+		p->level[pin] = 0;
+	}
+	for (int k = 0; k < MAX_PORTS && 8 * k < p->npins; k++)
+		if (fm_port_has_output(p, k) && (rc = fm_write_port(p, k)) < 0)
+			return rc;
+	if (p->robot.wheels != FM_WHEELS_NONE && (rc = fm_drive(p, 0, 0)) < 0)
+		return rc;
+	fm_halt_prepare(p);
+	return 0;
 }
 
 /* Whether pin can be one of this driver's digital inputs ("D<pin>" stream). */
@@ -617,6 +896,8 @@ static int fm_open(lb_device *dev, const lb_now *now, lb_error *err)
 	p->interval_ms = 19;
 	p->vref = 5.0;
 	p->last_rx = now->mono;
+	p->halt_fd = -1;
+	p->pwm_max = 255;
 	for (int c = 0; c < MAX_CHANNELS; c++)
 		p->stream_of[c] = -1;
 	for (int pin = 0; pin < FIRMATA_MAX_PINS; pin++)
@@ -624,6 +905,8 @@ static int fm_open(lb_device *dev, const lb_now *now, lb_error *err)
 	p->port = lb_serial_open(path, FIRMATA_BAUD, err);
 	if (!p->port)
 		goto fail;
+	/* the halt hook's own fd: close() may close the port while it writes */
+	p->halt_fd = dup(lb_serial_fd(p->port));
 	lb_serial_pulse_dtr(p->port); /* a known state: the board restarts its sketch */
 	lb_serial_flush_input(p->port);
 	rc = fm_await(dev, p, have_firmware, q, firmata_enc_query(q, FIRMATA_REPORT_FIRMWARE),
@@ -651,6 +934,9 @@ static int fm_open(lb_device *dev, const lb_now *now, lb_error *err)
 			     path, p->firmware, p->fw_major, p->fw_minor);
 		goto fail;
 	}
+	/* a robot's wheels and outputs: pins the board has, in modes it has */
+	if (fm_robot_load(dev, p, err) < 0)
+		goto fail;
 	/* SYSTEM_RESET: analog pins analog, digital pins outputs, nothing reported (whatever a
 	 * previous program left, on boards that DTR does not reset) */
 	if (fm_send(p, q, firmata_enc_reset(q)) < 0)
@@ -667,7 +953,8 @@ static int fm_open(lb_device *dev, const lb_now *now, lb_error *err)
 		int c = p->pins[pin].analog_channel;
 		char name[8];
 		int s;
-		if (c >= MAX_CHANNELS || !(p->pins[pin].modes & (1u << FIRMATA_MODE_ANALOG)))
+		if (c >= MAX_CHANNELS || !(p->pins[pin].modes & (1u << FIRMATA_MODE_ANALOG)) ||
+		    p->robot_pin[pin])
 			continue;
 		snprintf(name, sizeof name, "a%d", c);
 		s = lb_device_add_stream(dev, name, "voltage", "V", LB_F32,
@@ -688,7 +975,7 @@ static int fm_open(lb_device *dev, const lb_now *now, lb_error *err)
 		char name[16];
 		int s;
 		if (!(p->pins[pin].modes & (1u << FIRMATA_MODE_INPUT)) ||
-		    p->pins[pin].analog_channel != 127)
+		    p->pins[pin].analog_channel != 127 || p->robot_pin[pin])
 			continue;
 		snprintf(name, sizeof name, "D%d", pin);
 		s = lb_device_add_stream(dev, name, "digital", "", LB_U8, 0);
@@ -700,6 +987,8 @@ static int fm_open(lb_device *dev, const lb_now *now, lb_error *err)
 	for (int k = 0; k < MAX_PORTS && 8 * k < p->npins; k++)
 		if (fm_write_port(p, k) < 0)
 			goto fail_write;
+	if (fm_robot_setup(p) < 0)
+		goto fail_write;
 	fm_apply_config(dev, p);
 	fm_announce(dev, p, 1000.0 / p->interval_ms);
 	lb_info("device %s: %s %d.%d (protocol %d.%d) on %s, %d pins, %d analog inputs, %d "
@@ -710,6 +999,12 @@ static int fm_open(lb_device *dev, const lb_now *now, lb_error *err)
 	if (fm_start(dev, now, err) < 0)
 		goto fail;
 	lb_device_set_running(dev, true);
+	if (p->robot.wheels != FM_WHEELS_NONE) {
+		lb_info("device %s: a robot with %s wheels on D%d and D%d, %d output(s)",
+			lb_device_id(dev), p->robot.wheels == FM_WHEELS_SERVO ? "servo" : "PWM",
+			p->robot.left.pin, p->robot.right.pin, p->robot.noutputs);
+		fm_state(dev, p, "idle", NULL);
+	}
 	return 0;
 fail_write:
 	lb_error_set(err, LB_ERR_DEVICE, "%s: cannot write to the board", path);
@@ -744,24 +1039,41 @@ static int fm_stop(lb_device *dev, lb_error *err)
 }
 
 /*
- * The halt hook (another thread, driver.h): samples stop at once (an atomic flag). Nothing is
- * written from here: the board's thread never blocks, so fm_halted follows at once, and a message
- * written from this thread could land inside one the board's thread is writing. Never fails.
+ * The halt hook (another thread, driver.h): the precomputed stop (wheels still, every output
+ * low: fm_halt_prepare) written at once to the port's dup'd fd, a few bytes in one write; a
+ * sensor board's samples stop too (an atomic flag), a robot's sensors go on streaming. The bytes
+ * may land inside a message the board's thread is writing (the firmware then drops one or the
+ * other: inside a sysex it swallows them): fm_halted, which the core runs in the board's thread
+ * ahead of any other command, writes the whole stop again. Returns 0, or LB_EGONE when the board
+ * could not be told.
  */
 static int fm_halt(lb_device *dev)
 {
-	atomic_store(&((fm_priv *)lb_device_priv(dev))->halted, 1);
-	return 0;
+	fm_priv *p = lb_device_priv(dev);
+	uint8_t b[HALT_MAX];
+	int n;
+
+	if (p->robot.wheels == FM_WHEELS_NONE)
+		atomic_store(&p->halted, 1);
+	n = fm_halt_bytes(p, b);
+	if (p->halt_fd < 0 || n <= 0)
+		return p->halt_fd < 0 ? LB_EGONE : 0;
+	return write(p->halt_fd, b, (size_t)n) == n ? 0 : LB_EGONE;
 }
 
-/* After a halt, in the board's thread: every output pin low (a relay, a motor driver, a heater
- * on a digital pin is switched off) and reporting off, as device.stop. */
+/*
+ * After a halt, in the board's thread: every output pin low (a relay, a motor driver, a heater
+ * on a digital pin is switched off), a robot's wheels still and its state "stopped" (its
+ * sensors keep streaming), a sensor board's reporting off, as device.stop.
+ */
 static void fm_halted(lb_device *dev, const lb_now *now)
 {
 	fm_priv *p = lb_device_priv(dev);
 	int fail = 0;
 
 	(void)now;
+	if (p->robot.wheels != FM_WHEELS_NONE && fm_drive(p, 0, 0) < 0)
+		fail = 1;
 	for (int k = 0; k < MAX_PORTS && 8 * k < p->npins; k++) {
 		int outputs = 0;
 		for (int i = 0; i < 8 && 8 * k + i < p->npins; i++)
@@ -772,9 +1084,13 @@ static void fm_halted(lb_device *dev, const lb_now *now)
 		if (outputs && fm_write_port(p, k) < 0)
 			fail = 1;
 	}
-	if (lb_device_running(dev) && fm_report(p, 0) < 0)
-		fail = 1;
-	lb_device_set_running(dev, false);
+	if (p->robot.wheels != FM_WHEELS_NONE) {
+		fm_state(dev, p, "stopped", "halted");
+	} else {
+		if (lb_device_running(dev) && fm_report(p, 0) < 0)
+			fail = 1;
+		lb_device_set_running(dev, false);
+	}
 	if (fail)
 		lb_err("device %s: halted, but the board could not be told (outputs, reporting)",
 		       lb_device_id(dev));
@@ -786,6 +1102,16 @@ static void fm_close(lb_device *dev)
 
 	if (!p)
 		return;
+	if (p->port && p->robot.wheels != FM_WHEELS_NONE) {
+		/* a robot left by the bridge (shutdown, a failed open) does not drive on */
+		uint8_t b[HALT_MAX];
+		int n = fm_halt_bytes(p, b);
+		if (n > 0 && fm_send(p, b, (size_t)n) < 0)
+			lb_warn("device %s: closed, but its wheels could not be stopped",
+				lb_device_id(dev));
+	}
+	if (p->halt_fd >= 0)
+		close(p->halt_fd);
 	lb_serial_destroy(&p->port);
 	free(p);
 	lb_device_set_priv(dev, NULL);
@@ -794,7 +1120,7 @@ static void fm_close(lb_device *dev)
 static json_t *fm_config_get(lb_device *dev)
 {
 	fm_priv *p = lb_device_priv(dev);
-	json_t *ch = json_array(), *outputs = json_object();
+	json_t *ch = json_array(), *outputs = json_object(), *cfg;
 	char version[16], name[16];
 	int major, minor;
 
@@ -808,13 +1134,27 @@ static json_t *fm_config_get(lb_device *dev)
 		}
 	fm_version(p, &major, &minor);
 	snprintf(version, sizeof version, "%d.%d", major, minor);
-	return json_pack(
+	cfg = json_pack(
 	    "{s:i,s:f,s:f,s:o,s:s,s:s,s:i,s:o,s:o,s:o,s:s,s:s}", "interval_ms", p->interval_ms,
 	    "rate", p->rate, "vref", p->vref, "channels", ch, "firmware", p->firmware, "protocol",
 	    version, "min_interval_ms", fm_min_interval(p, fm_nenabled(p)), "inputs",
 	    fm_pins_in(p, FIRMATA_MODE_INPUT), "pullup", fm_pins_in(p, FIRMATA_MODE_PULLUP),
 	    "outputs", outputs, "pullup_by", p->feat.pullup_mode ? "mode" : "port bit", "port",
 	    json_string_value(json_object_get(lb_device_get_spec(dev)->params, "path")));
+	if (cfg && p->robot.wheels != FM_WHEELS_NONE) {
+		/* the robot: its wheels' pins, speeds and what the pins were written */
+		json_t *outs = json_object(), *r;
+		for (int k = 0; k < p->robot.noutputs; k++)
+			json_object_set_new(outs, p->robot.outputs[k].name,
+					    json_integer(p->level[p->robot.outputs[k].pin]));
+		r = json_pack("{s:s,s:[i,i],s:[f,f],s:[i,i],s:o}", "wheels",
+			      p->robot.wheels == FM_WHEELS_SERVO ? "servo" : "pwm", "pins",
+			      p->robot.left.pin, p->robot.right.pin, "speed", p->speed[0],
+			      p->speed[1], "written", p->wheel_value[0], p->wheel_value[1],
+			      "outputs", outs);
+		json_object_set_new(cfg, "robot", r);
+	}
+	return cfg;
 }
 
 static json_t *fm_limits_get(lb_device *dev)
@@ -914,20 +1254,133 @@ static int fm_arg_pin(const fm_priv *p, const json_t *args, lb_error *err)
 	return (int)pin;
 }
 
-/* Actions: pin_mode {pin, mode}, digital_write {pin, value}. */
+static int have_pin_state(const fm_priv *p)
+{
+	return p->state_got;
+}
+
+/* pin_state {pin}: the board's own answer (PIN_STATE_QUERY): {pin, mode, state}. */
+static int fm_pin_state(lb_device *dev, fm_priv *p, int pin, json_t **result, lb_error *err)
+{
+	uint8_t q[8];
+	char name[16];
+	int rc;
+
+	p->state_pin = pin;
+	p->state_got = 0;
+	rc = fm_await(dev, p, have_pin_state, q, firmata_enc_pin_state_query(q, pin), STATE_NS);
+	if (rc == LB_EGONE)
+		return lb_error_set(err, LB_ERR_DEVICE, "the board is gone (unplugged?)");
+	if (rc < 0)
+		return lb_error_set(err, LB_ERR_TIMEOUT,
+				    "the board did not answer the pin state query of D%d within "
+				    "%lld ms (StandardFirmata answers it from 2.2)",
+				    pin, STATE_NS / 1000000);
+	snprintf(name, sizeof name, "D%d", pin);
+	*result = json_pack("{s:s,s:s,s:i,s:I}", "pin", name, "mode", mode_name(p->state_mode),
+			    "mode_number", p->state_mode, "state", (json_int_t)p->state_value);
+	return 0;
+}
+
+/* The robot's actions (sdk/robot.h; arguments checked by the robot service). */
+static int fm_robot_call(lb_device *dev, fm_priv *p, const char *action, const json_t *args,
+			 json_t **result, lb_error *err)
+{
+	if (p->robot.wheels == FM_WHEELS_NONE)
+		return lb_error_set(err, LB_ERR_NOT_SUPPORTED,
+				    "%s: this board is not mapped as a robot (robot = servo-wheels "
+				    "or pwm-wheels in its [firmata.NAME] section)",
+				    action);
+	if (strcmp(action, LB_ROBOT_MOVE) == 0 || strcmp(action, LB_ROBOT_STOP) == 0 ||
+	    strcmp(action, LB_ROBOT_PROG_STOP) == 0) {
+		int move = strcmp(action, LB_ROBOT_MOVE) == 0;
+		double l = move ? json_number_value(json_object_get(args, "left")) : 0;
+		double r = move ? json_number_value(json_object_get(args, "right")) : 0;
+		if (!isfinite(l) || !isfinite(r) || fabs(l) > 1 || fabs(r) > 1)
+			return lb_error_set(err, LB_ERR_INVALID_PARAMS,
+					    "left and right are wheel speeds from -1 to 1");
+		if (fm_drive(p, l, r) < 0)
+			return lb_error_set(err, LB_ERR_DEVICE, "the board is gone (unplugged?)");
+		fm_state(dev, p, l != 0 || r != 0 ? "running" : "idle",
+			 l != 0 || r != 0 ? "moving" : NULL);
+		*result = json_null();
+		return 0;
+	}
+	if (strcmp(action, LB_ROBOT_SET) == 0) {
+		const char *key;
+		json_t *v;
+		uint32_t ports = 0;
+		if (!json_is_object(args))
+			return lb_error_set(err, LB_ERR_INVALID_PARAMS,
+					    "robot.set takes an object of outputs, e.g. {\"led\": "
+					    "true}");
+		/* all checked before any is written */
+		json_object_foreach((json_t *)args, key, v)
+		{
+			int k;
+			for (k = 0; k < p->robot.noutputs; k++)
+				if (strcmp(p->robot.outputs[k].name, key) == 0)
+					break;
+			if (k == p->robot.noutputs)
+				return lb_error_set(
+				    err, LB_ERR_INVALID_PARAMS,
+				    "this robot has no output '%.40s' (its outputs: "
+				    "the outputs of its description)",
+				    key);
+			if (!json_is_boolean(v) &&
+			    !(json_is_integer(v) &&
+			      (json_integer_value(v) == 0 || json_integer_value(v) == 1)))
+				return lb_error_set(err, LB_ERR_INVALID_PARAMS,
+						    "%s: true or false (on or off)", key);
+		}
+		json_object_foreach((json_t *)args, key, v)
+		{
+			for (int k = 0; k < p->robot.noutputs; k++)
+				if (strcmp(p->robot.outputs[k].name, key) == 0) {
+					int pin = p->robot.outputs[k].pin;
+					p->level[pin] = json_is_true(v) || (json_is_integer(v) &&
+									    json_integer_value(v));
+					ports |= 1u << (pin / 8);
+				}
+		}
+		for (int k = 0; k < MAX_PORTS; k++)
+			if ((ports & (1u << k)) && fm_write_port(p, k) < 0)
+				return lb_error_set(err, LB_ERR_DEVICE,
+						    "the board is gone (unplugged?)");
+		lb_device_changed(dev);
+		*result = json_null();
+		return 0;
+	}
+	return lb_error_set(err, LB_ERR_NOT_SUPPORTED,
+			    "%s: a Firmata robot runs no programs (its languages are none): drive "
+			    "it with robot.move",
+			    action);
+}
+
+/* Actions: pin_mode {pin, mode}, digital_write {pin, value}, pin_state {pin}, and a robot's. */
 static int fm_call(lb_device *dev, const char *action, const json_t *args, json_t **result,
 		   lb_error *err)
 {
 	fm_priv *p = lb_device_priv(dev);
 	long long v = 0;
+	char what[48];
 	int pin;
 
-	if (strcmp(action, "pin_mode") != 0 && strcmp(action, "digital_write") != 0)
-		return lb_error_set(err, LB_ERR_NOT_SUPPORTED,
-				    "unknown action '%s' (actions: pin_mode, digital_write)",
-				    action);
+	if (strncmp(action, "robot.", 6) == 0)
+		return fm_robot_call(dev, p, action, args, result, err);
+	if (strcmp(action, "pin_mode") != 0 && strcmp(action, "digital_write") != 0 &&
+	    strcmp(action, "pin_state") != 0)
+		return lb_error_set(
+		    err, LB_ERR_NOT_SUPPORTED,
+		    "unknown action '%s' (actions: pin_mode, digital_write, pin_state)", action);
 	if ((pin = fm_arg_pin(p, args, err)) < 0)
 		return LB_EFAIL;
+	if (strcmp(action, "pin_state") == 0)
+		return fm_pin_state(dev, p, pin, result, err);
+	if (fm_robot_uses(&p->robot, pin, what, sizeof what))
+		return lb_error_set(err, LB_ERR_INVALID_PARAMS,
+				    "D%d is %s (its config): robot.move and robot.set drive it",
+				    pin, what);
 	if (action[0] == 'p') {
 		json_t *m = json_object_get(args, "mode");
 		if (json_is_string(m)) {
@@ -968,6 +1421,7 @@ static int fm_call(lb_device *dev, const char *action, const json_t *args, json_
 				return lb_error_set(err, LB_ERR_DEVICE,
 						    "cannot write to the board");
 			p->mode[pin] = (uint8_t)v;
+			fm_halt_prepare(p);
 		}
 		lb_device_changed(dev);
 	} else {
@@ -1093,7 +1547,27 @@ static lb_emulated fm_emulated = {
     .destroy = fm_emu_destroy,
 };
 
-/* The simulated board starts with the lab, running the configured StandardFirmata release. */
+/* The simulated lab's Firmata robot: a second emulated Uno (StandardFirmata 2.5) whose servos
+ * D9 and D10 are its wheels, D13 its LED and D8 its buzzer (sim_robot_conf). */
+static void *fm_emu_robot_create(lb_error *err)
+{
+	return firmata_emu_new(5, err);
+}
+
+static lb_emulated fm_emulated_robot = {
+    .driver = "firmata",
+    .description = "Simulated Firmata robot (StandardFirmata emulator)",
+    .serial = SIM_ROBOT_SERIAL,
+    .vid = 0x2341,
+    .pid = 0x0043,
+    .create = fm_emu_robot_create,
+    .path = fm_emu_path,
+    .set_fault = fm_emu_fault,
+    .destroy = fm_emu_destroy,
+};
+
+/* The simulated boards start with the lab: the sensor board running the configured
+ * StandardFirmata release, and the robot. */
 static int fm_simulate(const lb_driver *drv, const lb_scan_ctx *ctx, json_t *ports)
 {
 	const char *v = lb_config_str(ctx->config, "firmata", "emulator_version", NULL);
@@ -1107,7 +1581,9 @@ static int fm_simulate(const lb_driver *drv, const lb_scan_ctx *ctx, json_t *por
 				"2.4 or 2.5; using 2.%d",
 				v, fm_emu_minor);
 	}
-	return lb_emulated_port(&fm_emulated, ports);
+	if (lb_emulated_port(&fm_emulated, ports) < 0)
+		return LB_EFAIL;
+	return lb_emulated_port(&fm_emulated_robot, ports);
 }
 
 /* Stop the simulated board at shutdown. */
@@ -1115,29 +1591,78 @@ static void fm_cleanup(const lb_driver *drv)
 {
 	(void)drv;
 	lb_emulated_stop(&fm_emulated);
+	lb_emulated_stop(&fm_emulated_robot);
 }
+
+static int fm_board_call(lb_emulated *em, const char *method, const json_t *params, json_t **result,
+			 lb_error *err);
 
 /*
  * firmata.emulator {fault: ok|silent|garbage|unplug|plug}: faults of the simulated board;
  * firmata.emulator {probe: true}: what its pins carry ({version, interval_ms, pins: {D2: {level,
- * mode}}}), as a voltmeter on the board would show;
+ * mode, state}}}), as a voltmeter on the board would show (state: Firmata's pin state, a servo's
+ * angle, a PWM duty);
  * firmata.emulator {burst_ms, min_interval_ms}: its output in bursts, a slower firmware (0: off).
+ * With board: "robot", the same of the simulated robot's board; a fault without board reaches
+ * both boards.
  */
 static int fm_bridge_call(const lb_driver *drv, const char *method, const json_t *params,
 			  json_t **result, lb_error *err)
 {
+	json_t *board = json_object_get(params, "board");
+
 	(void)drv;
+	if (board) {
+		json_t *rest;
+		int rc;
+		if (!json_is_string(board) || strcmp(json_string_value(board), "robot") != 0)
+			return lb_error_set(
+			    err, LB_ERR_INVALID_PARAMS,
+			    "board must be \"robot\" (the simulated robot's board), "
+			    "or absent (the sensor board)");
+		rest = json_deep_copy(params);
+		if (!rest)
+			return lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
+		json_object_del(rest, "board");
+		rc = fm_board_call(&fm_emulated_robot, method, rest, result, err);
+		json_decref(rest);
+		return rc;
+	}
+	if (strcmp(method, "emulator") == 0 && json_object_get(params, "fault")) {
+		/* a fault of the lab's Firmata boards: both (the robot's only when it runs, or
+		 * for unplug/plug), as each family's "<driver>.emulator {fault}" reaches its robot
+		 */
+		lb_error rerr = {0};
+		json_t *rres = NULL;
+		int rc = fm_board_call(&fm_emulated, method, params, result, err);
+		int rrc = fm_board_call(&fm_emulated_robot, method, params, &rres, &rerr);
+		json_decref(rres);
+		if (rc < 0 && rrc == 0) {
+			*err = (lb_error){0};
+			*result = json_null();
+			return 0;
+		}
+		return rc;
+	}
+	return fm_board_call(&fm_emulated, method, params, result, err);
+}
+
+/* firmata.emulator for one of the emulated boards (fm_bridge_call). */
+static int fm_board_call(lb_emulated *em, const char *method, const json_t *params, json_t **result,
+			 lb_error *err)
+{
 	if (strcmp(method, "emulator") != 0)
-		return lb_emulated_fault(&fm_emulated, method, params, result, err); /* its error */
+		return lb_emulated_fault(em, method, params, result, err); /* its error */
 	if (json_object_get(params, "burst_ms") || json_object_get(params, "min_interval_ms")) {
 		long long burst = 0, slow = 0;
 		if (lb_param_int(params, "burst_ms", false, 0, 2000, &burst, err) < 0 ||
 		    lb_param_int(params, "min_interval_ms", false, 0, 16383, &slow, err) < 0)
 			return LB_EFAIL;
-		if (!fm_emulated.emu)
-			return lb_error_set(err, LB_ERR_NOT_SUPPORTED,
-					    "the simulated Firmata board is not running");
-		firmata_emu_set_timing(fm_emulated.emu, (int)burst, (int)slow);
+		if (!em->emu)
+			return lb_error_set(
+			    err, LB_ERR_NOT_SUPPORTED,
+			    "the simulated Firmata board is not running (or unplugged)");
+		firmata_emu_set_timing(em->emu, (int)burst, (int)slow);
 		*result = json_null();
 		return 0;
 	}
@@ -1145,23 +1670,25 @@ static int fm_bridge_call(const lb_driver *drv, const char *method, const json_t
 		firmata_emu_probe pr;
 		json_t *pins;
 		char name[16], version[16];
-		if (!fm_emulated.emu)
-			return lb_error_set(err, LB_ERR_NOT_SUPPORTED,
-					    "the simulated Firmata board is not running");
-		firmata_emu_probe_pins(fm_emulated.emu, &pr);
+		if (!em->emu)
+			return lb_error_set(
+			    err, LB_ERR_NOT_SUPPORTED,
+			    "the simulated Firmata board is not running (or unplugged)");
+		firmata_emu_probe_pins(em->emu, &pr);
 		pins = json_object();
 		for (int pin = 2; pin < 20; pin++) {
 			snprintf(name, sizeof name, "D%d", pin);
 			json_object_set_new(pins, name,
-					    json_pack("{s:i,s:s}", "level", pr.level[pin], "mode",
-						      mode_name(pr.mode[pin])));
+					    json_pack("{s:i,s:s,s:i}", "level", pr.level[pin],
+						      "mode", mode_name(pr.mode[pin]), "state",
+						      pr.state[pin]));
 		}
 		snprintf(version, sizeof version, "2.%d", pr.minor);
 		*result = json_pack("{s:s,s:i,s:o}", "version", version, "interval_ms",
 				    pr.interval_ms, "pins", pins);
 		return 0;
 	}
-	return lb_emulated_fault(&fm_emulated, method, params, result, err);
+	return lb_emulated_fault(em, method, params, result, err);
 }
 
 /* Events (device.emit): digital_write {pin, value} without an answer, for pins driven fast (a
@@ -1181,16 +1708,46 @@ static const lb_action fm_events[] = {
     {NULL, 0, 0},
 };
 
-/* What device.call reaches: the pins, for students holding the device. */
+/* What device.call reaches: the pins, for students holding the device; a robot's actions for
+ * the robot service (sdk/robot.h). */
 static const lb_action fm_actions[] = {
     {"pin_mode", LB_ROLE_STUDENT, 0},
     {"digital_write", LB_ROLE_STUDENT, LB_ACTION_MOTION}, /* a pin may drive a relay, a motor */
+    {"pin_state", LB_ROLE_STUDENT, 0},
+    {LB_ROBOT_MOVE, LB_ROLE_STUDENT, LB_ACTION_SERVICE | LB_ACTION_MOTION},
+    {LB_ROBOT_STOP, LB_ROLE_STUDENT, LB_ACTION_SERVICE},
+    {LB_ROBOT_LOAD, LB_ROLE_STUDENT, LB_ACTION_SERVICE | LB_ACTION_MOTION},
+    {LB_ROBOT_RUN, LB_ROLE_STUDENT, LB_ACTION_SERVICE | LB_ACTION_MOTION},
+    {LB_ROBOT_PROG_STOP, LB_ROLE_STUDENT, LB_ACTION_SERVICE},
+    {LB_ROBOT_SET, LB_ROLE_STUDENT, LB_ACTION_SERVICE | LB_ACTION_MOTION},
     {NULL, 0, 0},
 };
 
+/* A robot's description (sdk/robot.h): no languages, its outputs, its wheels; NULL for a
+ * sensor board. */
+static json_t *fm_describe(lb_device *dev)
+{
+	fm_priv *p = lb_device_priv(dev);
+	json_t *d, *outputs;
+
+	if (!p || p->robot.wheels == FM_WHEELS_NONE)
+		return NULL;
+	outputs = json_array();
+	for (int k = 0; k < p->robot.noutputs; k++)
+		json_array_append_new(outputs, json_string(p->robot.outputs[k].name));
+	d = json_pack("{s:[],s:o,s:b,s:[sss]}", "languages", "outputs", outputs, "wheels", 1,
+		      "extras", "pin_state", "pin_mode", "digital_write");
+	if (d && p->robot.max_speed > 0)
+		json_object_set_new(d, "max_speed", json_real(p->robot.max_speed));
+	if (d && p->robot.wheel_base > 0)
+		json_object_set_new(d, "wheel_base", json_real(p->robot.wheel_base));
+	return d;
+}
+
 static lb_driver firmata_driver = {
     .name = "firmata",
-    .description = "Arduino-based sensor boards running StandardFirmata (57600 baud)",
+    .description = "Arduino boards running StandardFirmata (57600 baud): sensor boards, and "
+		   "robots with their pins mapped to wheels",
     .scan = fm_scan,
     .open = fm_open,
     .close = fm_close,
@@ -1198,6 +1755,7 @@ static lb_driver firmata_driver = {
     .stop = fm_stop,
     .config_get = fm_config_get,
     .limits_get = fm_limits_get,
+    .describe = fm_describe,
     .config_set = fm_config_set,
     .call = fm_call,
     .actions = fm_actions,

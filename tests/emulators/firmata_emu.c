@@ -12,7 +12,9 @@
 /*
  * Usage: firmata-emu [2.3|2.4|2.5]
  * Prints "pty PATH", then answers each "probe" line on stdin with one line:
- * "interval_ms N D2 MODE LEVEL D3 MODE LEVEL ... D19 MODE LEVEL". Exits when stdin closes.
+ * "interval_ms N D2 MODE LEVEL D3 MODE LEVEL ... D19 MODE LEVEL", and each "states" line with
+ * "D2 MODE STATE ... D19 MODE STATE" (Firmata's pin states: a servo's angle, a PWM duty). Exits
+ * when stdin closes.
  */
 int main(int argc, char **argv)
 {
@@ -38,6 +40,15 @@ int main(int argc, char **argv)
 	fflush(stdout);
 	while (fgets(line, sizeof line, stdin)) {
 		firmata_emu_probe pr;
+		if (strncmp(line, "states", 6) == 0) {
+			firmata_emu_probe_pins(e, &pr);
+			for (int pin = 2; pin < 20; pin++)
+				printf("%sD%d %d %d", pin > 2 ? " " : "", pin, pr.mode[pin],
+				       pr.state[pin]);
+			printf("\n");
+			fflush(stdout);
+			continue;
+		}
 		if (strncmp(line, "probe", 5) != 0)
 			continue;
 		firmata_emu_probe_pins(e, &pr);

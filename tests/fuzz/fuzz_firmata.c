@@ -1,5 +1,5 @@
 /* fuzz_firmata.c - libFuzzer harness: the Firmata parser (both directions), sysex decoders, and
- * the pin-name parsers (config values such as "inputs = D2, D3"). */
+ * the pin-name parsers (config values such as "inputs = D2, D3"), pin state answers re-encoded. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -23,6 +23,22 @@ static void decode(const firmata_msg *m)
 		firmata_decode_analog_mapping(m->data, m->len, pins, n);
 	if (n > FIRMATA_MAX_PINS)
 		abort();
+	/* a pin state answer re-encodes to one that decodes the same */
+	{
+		uint8_t b[16];
+		int pin, mode, pin2, mode2;
+		long st, st2;
+		size_t k;
+		if (firmata_decode_pin_state(m->data, m->len, &pin, &mode, &st) != 0)
+			return;
+		if (pin < 0 || pin > 127 || mode < 0 || mode > 127 || st < 0 || st >= (1L << 35))
+			abort();
+		k = firmata_enc_pin_state(b, pin, mode, st);
+		if (k < 6 || k > sizeof b ||
+		    firmata_decode_pin_state(b + 2, k - 3, &pin2, &mode2, &st2) != 0 ||
+		    pin2 != pin || mode2 != mode || st2 != st)
+			abort();
+	}
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

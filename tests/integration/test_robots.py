@@ -5,24 +5,71 @@ vanishes frees its lease. Each family's own tests (test_robot_<family>.py) check
 its emulator's motors."""
 import json
 import os
+import select
+import socket
+import threading
 import time
 
 import zmq
 
-from lbtest import BridgeTest, NOBODY, make_conf, requests_as, wait_until
+from lbtest import (BridgeTest, NOBODY, labctl_path, make_conf, requests_as, run_program,
+                    san_env, wait_until)
 
 LEASED, INVALID, ROOM_STOPPED, FORBIDDEN, NOT_SUPPORTED = 1003, -32602, 1009, 1002, 1005
 
-# the emulated robot families of the simulated lab: [bridge] emulate names
-FAMILIES = ("mbot",)
 
 
-class RobotServiceTest(BridgeTest):
+class FreezingProxy:
+    """A TCP relay to the bridge that can stop relaying while keeping both connections open:
+    a client whose network vanishes (a tablet out of Wi-Fi), as the bridge sees it."""
 
-    def lab(self, families=FAMILIES):
+    def __init__(self, target):
+        host, port = target[len("tcp://"):].rsplit(":", 1)
+        self.target = (host, int(port))
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(4)
+        self.endpoint = "tcp://127.0.0.1:%d" % self.listener.getsockname()[1]
+        self.frozen = threading.Event()
+        self.done = threading.Event()
+        self.socks = [self.listener]
+        threading.Thread(target=self.run, daemon=True).start()
+
+    def run(self):
+        pairs = {}
+        while not self.done.is_set():
+            r, _, _ = select.select(list(pairs) + [self.listener], [], [], 0.05)
+            for s in r:
+                if s is self.listener:
+                    a, _ = s.accept()
+                    b = socket.create_connection(self.target)
+                    pairs[a], pairs[b] = b, a
+                    self.socks += [a, b]
+                elif not self.frozen.is_set():
+                    data = s.recv(65536)
+                    if data:
+                        pairs[s].sendall(data)
+            if self.frozen.is_set():
+                time.sleep(0.01)  # hold everything: nothing relayed, nothing closed
+
+    def close(self):
+        self.done.set()
+        for s in self.socks:
+            s.close()
+
+
+class RobotServiceCases:
+    """The service's tests against one family's emulated robot (FAMILY: its driver, the
+    [bridge] emulate name); each family runs them (the BridgeTest subclasses below)."""
+
+    FAMILY = None
+
+    def lab(self, **kw):
+        families = (self.FAMILY,)
         d = self.start_bridge(make_conf({}, bridge={
             "data_dir": os.path.join(self.tmp, "data"), "emulate": ",".join(families),
-            "request_timeout_ms": 5000}))
+            "request_timeout_ms": 5000}), **kw)
+        d.rpc = d.ready_endpoint("requests") or d.rpc  # tcp://127.0.0.1:0 -> its port
         c = self.client(d)
         wait_until(lambda: len(c.call("robot.list")) >= len(families), timeout=20,
                    what="the emulated robots")
@@ -35,7 +82,7 @@ class RobotServiceTest(BridgeTest):
 
     def test_only_the_lease_holder_drives(self):
         d, c = self.lab()
-        rid = self.robot(c, FAMILIES[0])
+        rid = self.robot(c, self.FAMILY)
         info = c.call("robot.info", {"device": rid})
         self.assertIn("robot.move", info["requests"])
         self.assertIsNone(info["owner"])
@@ -66,7 +113,7 @@ class RobotServiceTest(BridgeTest):
 
     def test_bad_parameters_never_reach_the_robot(self):
         d, c = self.lab()
-        rid = self.robot(c, FAMILIES[0])
+        rid = self.robot(c, self.FAMILY)
         c.call("lease.acquire", {"device": rid})
         for params in ({"left": "NaN", "right": 0}, {"left": 2, "right": 0},
                        {"left": 0.1}, {"left": 0.1, "right": 0.1, "linear": 0.1},
@@ -91,7 +138,7 @@ class RobotServiceTest(BridgeTest):
 
     def test_owner_vanishing_stops_the_robot(self):
         d, c = self.lab()
-        rid = self.robot(c, FAMILIES[0])
+        rid = self.robot(c, self.FAMILY)
         topic = "robot/%s/state/" % rid
         sub = self.subscriber(d, [topic])
         ctx = zmq.Context.instance()
@@ -115,9 +162,33 @@ class RobotServiceTest(BridgeTest):
         # the robot is free for the next group
         c.call("lease.acquire", {"device": rid})
 
+    def test_owner_network_vanishing_stops_the_robot(self):
+        d, c = self.lab(rpc="tcp://127.0.0.1:0")
+        rid = self.robot(c, self.FAMILY)
+        topic = "robot/%s/state/" % rid
+        sub = self.subscriber(d, [topic])
+        proxy = FreezingProxy(d.ready_endpoint("requests"))
+        self.addCleanup(proxy.close)
+        s = zmq.Context.instance().socket(zmq.DEALER)
+        s.setsockopt(zmq.LINGER, 0)
+        self.addCleanup(s.close)
+        s.connect(proxy.endpoint)
+        for i, (m, p) in enumerate((("lease.acquire", {"device": rid}),
+                                    ("robot.move", {"device": rid, "left": 0.5, "right": 0.5}))):
+            s.send(json.dumps({"id": i, "method": m, "params": p}).encode())
+            self.assertTrue(s.poll(10000), m)
+            self.assertIn("result", json.loads(s.recv()), m)
+        sub.wait_for(lambda m: m.topic == topic and m.data["active"], what="the robot moving")
+        t0 = time.monotonic()
+        proxy.frozen.set()  # the network vanishes: no FIN, no RST, nothing
+        sub.wait_for(lambda m: m.topic == topic and not m.data["active"]
+                     and m.data["owner"] is None, timeout=10, what="the robot stopped")
+        print("dead-man: stopped %.0f ms after the owner's network vanished"
+              % ((time.monotonic() - t0) * 1000))
+
     def test_room_stop_latches_for_robots(self):
         d, c = self.lab()
-        rid = self.robot(c, FAMILIES[0])
+        rid = self.robot(c, self.FAMILY)
         topic = "robot/%s/state/" % rid
         sub = self.subscriber(d, [topic, "bridge/room/"])
         c.call("lease.acquire", {"device": rid})
@@ -145,7 +216,7 @@ class RobotServiceTest(BridgeTest):
 
     def test_a_robot_that_vanishes_frees_its_lease(self):
         d, c = self.lab()
-        fam = FAMILIES[0]
+        fam = self.FAMILY
         rid = self.robot(c, fam)
         topic = "robot/%s/state/" % rid
         sub = self.subscriber(d, [topic])
@@ -163,3 +234,45 @@ class RobotServiceTest(BridgeTest):
         self.assertIsNone(info["owner"])  # its old lease did not survive
         other = self.client(d)
         other.call("lease.acquire", {"device": rid})
+
+    def test_labctl_robots_and_drive(self):
+        d, c = self.lab()
+        rid = self.robot(c, self.FAMILY)
+        topic = "robot/%s/state/" % rid
+        sub = self.subscriber(d, [topic])
+
+        def labctl(*args, timeout=30):
+            return run_program([labctl_path(), "--pub", d.pub, "--rpc", d.rpc] + list(args),
+                               timeout, env=san_env())
+
+        rc, out, err, _ = labctl("robots")
+        self.assertEqual(rc, 0, err)
+        self.assertIn(rid, out)
+        self.assertIn("move stop", out)
+        rc, out, err, _ = labctl("robot", "drive", rid, "0.5", "-0.5", "--for", "0.3",
+                                 "--name", "group 2")
+        self.assertEqual(rc, 0, err)
+        self.assertIn("%s: stopped" % rid, out)
+        # it drove for group 2, then the robot was stopped and freed
+        sub.wait_for(lambda m: m.topic == topic and m.data["active"]
+                     and m.data["owner_name"] == "group 2", what="the robot driven by labctl")
+        sub.wait_for(lambda m: m.topic == topic and not m.data["active"]
+                     and m.data["owner"] is None, what="the robot stopped and released")
+        rc, out, err, _ = labctl("robot", "drive", rid, "fast", "0")
+        self.assertEqual(rc, 2)
+        rc, out, err, _ = labctl("robot", "drive", rid, "3", "0")
+        self.assertEqual(rc, 1)
+        self.assertIn("invalid_params", err)
+        # someone else's robot
+        c.call("lease.acquire", {"device": rid})
+        rc, out, err, _ = labctl("robot", "stop", rid)
+        self.assertEqual(rc, 1)
+        self.assertIn("leased", err)
+
+
+class FirmataRobotServiceTest(RobotServiceCases, BridgeTest):
+    FAMILY = "firmata"
+
+
+class MbotRobotServiceTest(RobotServiceCases, BridgeTest):
+    FAMILY = "mbot"

@@ -64,8 +64,14 @@ static void test_streams_are_checked(void)
 	CHECK_STR(d->streams[0].topic, "sensor/dev-1/temperature/");
 	CHECK(lb_device_add_stream(d, "bad name", "q", "u", LB_F32, 1) < 0);
 	CHECK(lb_device_add_stream(d, "", "q", "u", LB_F32, 1) < 0);
-	CHECK(lb_device_add_stream(d, "a/b", "q", "u", LB_F32, 1) < 0);
-	for (int i = 1; i < LB_MAX_STREAMS; i++) {
+	/* segments joined by '/' (a robot's event/NAME), each non-empty */
+	CHECK(lb_device_add_stream(d, "/a", "q", "u", LB_F32, 1) < 0);
+	CHECK(lb_device_add_stream(d, "a/", "q", "u", LB_F32, 1) < 0);
+	CHECK(lb_device_add_stream(d, "a//b", "q", "u", LB_F32, 1) < 0);
+	CHECK(lb_device_add_stream(d, "a/b c", "q", "u", LB_F32, 1) < 0);
+	CHECK_EQ_INT(lb_device_add_stream(d, "event/clap", "q", "u", LB_F32, 1), 1);
+	CHECK_STR(d->streams[1].topic, "sensor/dev-1/event/clap/");
+	for (int i = 2; i < LB_MAX_STREAMS; i++) {
 		snprintf(name, sizeof name, "s%d", i);
 		CHECK_EQ_INT(lb_device_add_stream(d, name, "q", "u", LB_F32, 1), i);
 	}

@@ -249,8 +249,72 @@ static void test_pin_names(void)
 	CHECK_EQ_INT(firmata_parse_pin_list("D2, A1", mask), -1 - 4);
 }
 
+/* Servos and analog outputs: protocol.md's SERVO_CONFIG, EXTENDED_ANALOG and pin state query
+ * (F0 70 pin minL minM maxL maxM F7; F0 6F pin LSB MSB [..] F7; F0 6D pin F7 / F0 6E pin mode
+ * state.. F7), as firmata.js and pyFirmata write them. */
+static void test_servo_and_pin_state(void)
+{
+	/* servoConfig(9, 544, 2400): 544 = 0x220 -> 20 04; 2400 = 0x960 -> 60 12 */
+	const uint8_t servo[] = {0xF0, 0x70, 0x09, 0x20, 0x04, 0x60, 0x12, 0xF7};
+	/* analogWrite(9, 135): E9 07 01 */
+	const uint8_t write9[] = {0xE9, 0x07, 0x01};
+	/* pin 18 (A4) is beyond the 16 ANALOG_MESSAGE pins: F0 6F 12 5A 00 F7 */
+	const uint8_t ext18[] = {0xF0, 0x6F, 0x12, 0x5A, 0x00, 0xF7};
+	/* a value beyond 14 bits needs the third byte: 20000 = 0x4E20 -> 20 1C 01 */
+	const uint8_t ext_big[] = {0xF0, 0x6F, 0x03, 0x20, 0x1C, 0x01, 0xF7};
+	/* the state of pin 9 in SERVO mode at 135 degrees: F0 6E 09 04 07 01 F7 */
+	const uint8_t state[] = {0xF0, 0x6E, 0x09, 0x04, 0x07, 0x01, 0xF7};
+	firmata_parser board = {0}, host = {.from_host = 1};
+	uint8_t b[16];
+	firmata_msg m[2];
+	int pin, mode;
+	long v;
+
+	CHECK_EQ_INT((int)firmata_enc_servo_config(b, 9, 544, 2400), 8);
+	CHECK(memcmp(b, servo, sizeof servo) == 0);
+	CHECK_EQ_INT((int)firmata_enc_servo_config(b, 128, 544, 2400), 0);
+	CHECK_EQ_INT((int)firmata_enc_servo_config(b, 9, 544, 16384), 0);
+	CHECK_EQ_INT((int)firmata_enc_analog_out(b, 9, 135), 3);
+	CHECK(memcmp(b, write9, sizeof write9) == 0);
+	CHECK_EQ_INT((int)firmata_enc_analog_out(b, 18, 90), (int)sizeof ext18);
+	CHECK(memcmp(b, ext18, sizeof ext18) == 0);
+	CHECK_EQ_INT((int)firmata_enc_analog_out(b, 3, 20000), (int)sizeof ext_big);
+	CHECK(memcmp(b, ext_big, sizeof ext_big) == 0);
+	CHECK_EQ_INT((int)firmata_enc_analog_out(b, 3, -1), 0);
+	CHECK_EQ_INT((int)firmata_enc_analog_out(b, 3, 1 << 21), 0);
+	/* what the board reads of them */
+	CHECK_EQ_INT(feed_all(&host, ext18, sizeof ext18, m, 2), 1);
+	CHECK_EQ_INT(m[0].type, FIRMATA_MSG_SYSEX);
+	CHECK_EQ_INT(m[0].command, FIRMATA_EXTENDED_ANALOG);
+	CHECK_EQ_INT((int)m[0].len, 3);
+	CHECK_EQ_INT(feed_all(&host, write9, sizeof write9, m, 2), 1);
+	CHECK_EQ_INT(m[0].type, FIRMATA_MSG_ANALOG);
+	CHECK_EQ_INT(m[0].pin, 9);
+	CHECK_EQ_INT(m[0].value, 135);
+	/* pin state */
+	CHECK_EQ_INT((int)firmata_enc_pin_state_query(b, 9), 4);
+	CHECK_EQ_INT(b[0], 0xF0);
+	CHECK_EQ_INT(b[1], 0x6D);
+	CHECK_EQ_INT(b[2], 9);
+	CHECK_EQ_INT(b[3], 0xF7);
+	CHECK_EQ_INT((int)firmata_enc_pin_state(b, 9, FIRMATA_MODE_SERVO, 135), (int)sizeof state);
+	CHECK(memcmp(b, state, sizeof state) == 0);
+	CHECK_EQ_INT(feed_all(&board, state, sizeof state, m, 2), 1);
+	CHECK_EQ_INT(m[0].command, FIRMATA_PIN_STATE_RESPONSE);
+	CHECK_EQ_INT(firmata_decode_pin_state(m[0].data, m[0].len, &pin, &mode, &v), 0);
+	CHECK_EQ_INT(pin, 9);
+	CHECK_EQ_INT(mode, FIRMATA_MODE_SERVO);
+	CHECK_EQ_INT((int)v, 135);
+	/* an output at 0: one state byte; a pin the board lacks: the pin alone (malformed) */
+	CHECK_EQ_INT((int)firmata_enc_pin_state(b, 13, FIRMATA_MODE_OUTPUT, 0), 6);
+	CHECK_EQ_INT(firmata_decode_pin_state(b + 2, 3, &pin, &mode, &v), 0);
+	CHECK_EQ_INT((int)v, 0);
+	CHECK_EQ_INT(firmata_decode_pin_state(b + 2, 1, &pin, &mode, &v), -1);
+}
+
 int main(void)
 {
+	RUN(test_servo_and_pin_state);
 	RUN(test_analog_and_digital);
 	RUN(test_version_and_firmware);
 	RUN(test_firmware_roundtrip);

@@ -11,6 +11,7 @@
 #include "../../sdk/params.h"
 #include "../../sdk/robot.h"
 #include "../../util/grow.h"
+#include "../jobs/upload.h"
 #include "../../util/log.h"
 
 /*
@@ -30,6 +31,10 @@
  */
 
 #define STATE_DETAIL 160
+
+/* robot.program.load takes the source as one binary frame (a JSON request is at most 64 KiB):
+ * read in memory, never resumed, so nothing is ever kept under its directory. */
+LB_UPLOAD_METHOD(robot_load, "robot.program.load", LB_ROBOT_SOURCE_MAX, "robot-programs");
 
 /* What the service knows of one robot. */
 typedef struct robot_rec {
@@ -277,8 +282,10 @@ static int m_load(lb_server *s, lb_call *c, json_t **result, lb_error *err)
 {
 	static const char *const allowed[] = {"device", "language", "source", "bytecode",
 					      "events", "name",	    NULL};
-	json_t *p = lb_call_params(c), *args, *code;
+	json_t *p = lb_call_params(c), *args, *code, *frame_src = NULL;
 	const char *lang = NULL, *src = NULL;
+	const void *frame;
+	size_t flen = 0;
 	lb_device *d;
 
 	(void)result;
@@ -291,18 +298,42 @@ static int m_load(lb_server *s, lb_call *c, json_t **result, lb_error *err)
 				    "%s does not run %s programs (its languages: see robot.info)",
 				    d->spec.id, lang);
 	code = json_object_get(p, "bytecode");
-	if (!src == !code)
+	/* a large source comes as the request's binary frame (a JSON request is at most 64 KiB) */
+	if ((frame = lb_call_input(c, &flen)) != NULL) {
+		if (src || code)
+			return lb_error_set(err, LB_ERR_INVALID_PARAMS,
+					    "the program is either the binary frame or in the "
+					    "parameters, not both");
+		if (flen > LB_ROBOT_SOURCE_MAX)
+			return lb_error_set(err, LB_ERR_TOO_LARGE,
+					    "a program of at most %d bytes (this one: %zu)",
+					    LB_ROBOT_SOURCE_MAX, flen);
+		if (!(frame_src = json_stringn(frame, flen)))
+			return lb_error_set(err, LB_ERR_INVALID_PARAMS,
+					    "the program's text is not UTF-8");
+		src = json_string_value(frame_src);
+	}
+	if (!src == !code) {
+		json_decref(frame_src);
 		return lb_error_set(err, LB_ERR_INVALID_PARAMS,
 				    "give the program as source (text) or bytecode (words)");
-	if (src && json_string_length(json_object_get(p, "source")) > LB_ROBOT_SOURCE_MAX)
-		return lb_error_set(err, LB_ERR_TOO_LARGE, "a program of at most %d bytes",
-				    LB_ROBOT_SOURCE_MAX);
+	}
+	if (src &&
+	    strlen(src) != (frame_src ? flen : json_string_length(json_object_get(p, "source")))) {
+		json_decref(frame_src);
+		return lb_error_set(err, LB_ERR_INVALID_PARAMS,
+				    "the program's text contains a NUL character");
+	}
 	if (code && (!json_is_array(code) || json_array_size(code) > 65536))
 		return lb_error_set(err, LB_ERR_INVALID_PARAMS,
 				    "bytecode: an array of at most 65536 words");
-	if (!(args = json_deep_copy(p)))
+	if (!(args = json_deep_copy(p))) {
+		json_decref(frame_src);
 		return lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
+	}
 	json_object_del(args, "device");
+	if (frame_src)
+		json_object_set_new(args, "source", frame_src);
 	return forward(s, c, d, LB_ROBOT_LOAD, args, err);
 }
 
@@ -555,7 +586,7 @@ static const lb_method robot_methods[] = {
     /* a group drives the robot whose lease it holds; watching is for everyone */
     {"robot.move", LB_ROLE_STUDENT, LB_METHOD_LEASE, m_move},
     {"robot.stop", LB_ROLE_STUDENT, LB_METHOD_LEASE, m_stop},
-    {"robot.program.load", LB_ROLE_STUDENT, LB_METHOD_LEASE, m_load},
+    {"robot.program.load", LB_ROLE_STUDENT, LB_METHOD_LEASE | LB_METHOD_UPLOAD, m_load},
     {"robot.program.run", LB_ROLE_STUDENT, LB_METHOD_LEASE, m_run},
     {"robot.program.stop", LB_ROLE_STUDENT, LB_METHOD_LEASE, m_prog_stop},
     {"robot.set", LB_ROLE_STUDENT, LB_METHOD_LEASE, m_set},

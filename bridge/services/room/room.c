@@ -310,6 +310,15 @@ static void room_device_ready(lb_server *s, lb_device *d)
 	srv_halt(s, d, R(s)->by);
 }
 
+/* A robot that goes away (unplugged) is halted again if it comes back under the same latch, as
+ * a new one would be: a MicroPython board starts its main.py as it powers up. Not a printer: a
+ * teacher's reset after its M112 reopens it, and it must not be killed again. */
+static void room_device_gone(lb_server *s, lb_device *d)
+{
+	if (R(s) && strcmp(d->spec.kind, "robot") == 0)
+		json_object_del(R(s)->halted, d->spec.id);
+}
+
 /* Make the service's state; 0 or LB_ENOMEM. */
 static int room_init(lb_server *s)
 {
@@ -352,6 +361,7 @@ static const lb_service room_service = {
     .init = room_init,
     .permit = room_permit,
     .device_ready = room_device_ready,
+    .device_gone = room_device_gone,
     .destroy = room_destroy,
 };
 LB_REGISTER_SERVICE(room_service);
