@@ -31,6 +31,8 @@
  *   raw_paste = yes            no: plain raw mode always (paced chunks), for odd firmware
  *   verify = yes               no: programs sent as they are, without the check (see board.h)
  *   enter_timeout_s = 10       how long opening waits for the raw REPL prompt (1..60)
+ *   max_speed_m_s, wheel_base_m  the robot's top speed and wheel spacing, when known: then
+ *                              robot.move {linear, angular} works (describe() says them)
  * A LEGO SPIKE hub (USB 0694:0009) is found without a section. A micro:bit (0d28:0204) is only
  * taken when a section names its port: the same USB id is every micro:bit's, also those running
  * a sensor program that prints lines (the `lines` driver's), which this driver must not grab.
@@ -46,6 +48,9 @@
 #define EXEC_MS 10000	   /* micropython.exec: a snippet that runs longer is interrupted */
 #define SNIP_OUT_MAX 16384 /* micropython.exec output kept */
 #define ERR_TAIL_MAX 2048  /* the end of a traceback kept, for the state's detail */
+/* The simulated Maqueen's geometry (about a real one's: 42 mm wheels on N20 motors) */
+#define SIM_MAX_SPEED 0.2   /* m/s */
+#define SIM_WHEEL_BASE 0.07 /* m */
 
 typedef enum { RUN_NONE, RUN_PROGRAM, RUN_SNIPPET } mp_runkind;
 
@@ -63,6 +68,7 @@ typedef struct mp_priv {
 	const char *path; /* the spec's */
 	mpy_repl m;
 	mpb_robot robot;
+	double max_speed, wheel_base; /* the robot's geometry when configured, else 0 */
 	int microbit, verify;
 	char *stop_code; /* the config's, or NULL */
 	int console;	 /* the console stream */
@@ -101,7 +107,7 @@ static int mp_scan(const lb_driver *drv, const lb_scan_ctx *ctx, lb_spec_list *o
 	(void)drv;
 	while (lb_scan_sections(ctx, "micropython", "micropython-", "MicroPython board", &d)) {
 		const char *path, *robot, *board, *paste, *verify, *stop;
-		double baud, enter;
+		double baud, enter, vmax, base;
 		mpb_robot r;
 		lb_error err;
 		path = lb_scan_port(ctx, d.section, "port", out, d.id, d.title, "robot");
@@ -115,7 +121,11 @@ static int mp_scan(const lb_driver *drv, const lb_scan_ctx *ctx, lb_spec_list *o
 		if (lb_config_num(ctx->config, d.section, "baud", 1200, 4000000, DEFAULT_BAUD,
 				  &baud, &err) < 0 ||
 		    lb_config_num(ctx->config, d.section, "enter_timeout_s", 1, 60, 10, &enter,
-				  &err) < 0) {
+				  &err) < 0 ||
+		    lb_config_num(ctx->config, d.section, "max_speed_m_s", 0, 5, 0, &vmax, &err) <
+			0 ||
+		    lb_config_num(ctx->config, d.section, "wheel_base_m", 0, 2, 0, &base, &err) <
+			0) {
 			lb_spec_list_absent(out, d.id, d.title, "robot", ctx->config, d.section,
 					    err.message);
 			continue;
@@ -132,12 +142,13 @@ static int mp_scan(const lb_driver *drv, const lb_scan_ctx *ctx, lb_spec_list *o
 		}
 		json_object_set_new(taken, path, json_true());
 		lb_spec_list_add(out, d.id, d.title, "robot", false,
-				 json_pack("{s:s,s:f,s:s,s:b,s:b,s:b,s:f,s:s?}", "path", path,
-					   "baud", baud, "robot", robot, "microbit",
+				 json_pack("{s:s,s:f,s:s,s:b,s:b,s:b,s:f,s:s?,s:f,s:f}", "path",
+					   path, "baud", baud, "robot", robot, "microbit",
 					   strcmp(board, "microbit") == 0 || mpb_robot_microbit(r),
 					   "raw_paste", strcmp(paste, "yes") == 0, "verify",
 					   strcmp(verify, "yes") == 0, "enter_timeout_s", enter,
-					   "stop_code", stop));
+					   "stop_code", stop, "max_speed", vmax, "wheel_base",
+					   base));
 	}
 	json_array_foreach(ctx->ports, i, port)
 	{
@@ -158,10 +169,12 @@ static int mp_scan(const lb_driver *drv, const lb_scan_ctx *ctx, lb_spec_list *o
 				 sim ? json_string_value(json_object_get(port, "description"))
 				     : "LEGO SPIKE hub (MicroPython)",
 				 "robot", json_is_true(json_object_get(port, "simulated")),
-				 json_pack("{s:s,s:f,s:s,s:b,s:b,s:b,s:f}", "path", path, "baud",
-					   (double)DEFAULT_BAUD, "robot", sim ? "maqueen" : "none",
-					   "microbit", sim, "raw_paste", 1, "verify", 1,
-					   "enter_timeout_s", 10.0));
+				 json_pack("{s:s,s:f,s:s,s:b,s:b,s:b,s:f,s:f,s:f}", "path", path,
+					   "baud", (double)DEFAULT_BAUD, "robot",
+					   sim ? "maqueen" : "none", "microbit", sim, "raw_paste",
+					   1, "verify", 1, "enter_timeout_s", 10.0, "max_speed",
+					   sim ? SIM_MAX_SPEED : 0.0, "wheel_base",
+					   sim ? SIM_WHEEL_BASE : 0.0));
 	}
 	json_decref(taken);
 	return 0;
@@ -555,6 +568,8 @@ static int mp_open(lb_device *dev, const lb_now *now, lb_error *err)
 	if (mpb_robot_parse(json_string_value(json_object_get(params, "robot")), &p->robot) < 0)
 		p->robot = MPB_ROBOT_NONE;
 	p->microbit = json_is_true(json_object_get(params, "microbit"));
+	p->max_speed = json_number_value(json_object_get(params, "max_speed"));
+	p->wheel_base = json_number_value(json_object_get(params, "wheel_base"));
 	p->verify = !json_is_false(json_object_get(params, "verify"));
 	if (stop && *stop) {
 		size_t n = strlen(stop), o = 0;
@@ -640,10 +655,17 @@ static json_t *mp_describe(lb_device *dev)
 		json_array_append_new(outputs, json_string("display"));
 	if (p->robot == MPB_ROBOT_MAQUEEN)
 		json_array_append_new(outputs, json_string("leds"));
-	return json_pack("{s:[s],s:o,s:b,s:[sss],s:s,s:b}", "languages", "micropython", "outputs",
-			 outputs, "wheels", p->robot != MPB_ROBOT_NONE, "extras",
-			 "micropython.save", "micropython.reset", "micropython.exec", "robot",
-			 mpb_robot_name(p->robot), "raw_paste", p->m.paste != 0);
+	json_t *d = json_pack("{s:[s],s:o,s:b,s:[sss],s:s,s:b}", "languages", "micropython",
+			      "outputs", outputs, "wheels", p->robot != MPB_ROBOT_NONE, "extras",
+			      "micropython.save", "micropython.reset", "micropython.exec", "robot",
+			      mpb_robot_name(p->robot), "raw_paste", p->m.paste != 0);
+
+	/* robot.move {linear, angular} needs both */
+	if (d && p->robot != MPB_ROBOT_NONE && p->max_speed > 0 && p->wheel_base > 0) {
+		json_object_set_new(d, "max_speed", json_real(p->max_speed));
+		json_object_set_new(d, "wheel_base", json_real(p->wheel_base));
+	}
+	return d;
 }
 
 static json_t *mp_config_get(lb_device *dev)
