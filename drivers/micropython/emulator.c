@@ -38,7 +38,9 @@ extern char **environ;
  * "<stdin>" in globals kept from program to program (as a board keeps them until a soft reset),
  * its exception printed as MicroPython does (no source lines). Programs come on fd 3 (uint32 LE
  * length, text); fd 4 says 's' when one starts, then '0' (ended), '1' (raised) or '2'
- * (sys.exit(): a soft reset), after flushing its output.
+ * (sys.exit(): a soft reset), after flushing its output. SIGINT raises KeyboardInterrupt only
+ * while a program runs, and not twice within 200 ms: a "\x03\x03" never interrupts the
+ * runner's own handling of the first.
  */
 static const char runner[] =
     "import sys,os,json,time,types,signal\n"
@@ -105,15 +107,21 @@ static const char runner[] =
     "  b+=c\n"
     " return b\n"
     "_g={'__name__':'__main__'}\n"
-    "signal.signal(signal.SIGINT,signal.SIG_IGN)\n"
+    "_q=[float('inf')]\n"
+    "def _h(n,f):\n"
+    " t=time.monotonic()\n"
+    " if t>=_q[0]:\n"
+    "  _q[0]=t+0.2\n"
+    "  raise KeyboardInterrupt\n"
+    "signal.signal(signal.SIGINT,_h)\n"
     "while True:\n"
     " _src=_readn(struct.unpack('<I',_readn(4))[0]);_r=b'0'\n"
     " try:\n"
-    "  signal.signal(signal.SIGINT,signal.default_int_handler);_st.write(b's')\n"
+    "  _q[0]=0;_st.write(b's')\n"
     "  exec(compile(_src,'<stdin>','exec'),_g)\n"
     " except SystemExit:_r=b'2'\n"
     " except BaseException as e:\n"
-    "  signal.signal(signal.SIGINT,signal.SIG_IGN);_r=b'1'\n"
+    "  _q[0]=float('inf');_r=b'1'\n"
     "  sys.stdout.flush();w=sys.stderr.write\n"
     "  w('Traceback (most recent call last):\\n')\n"
     "  tb=e.__traceback__.tb_next\n"
@@ -123,7 +131,7 @@ static const char runner[] =
     "  if isinstance(e,SyntaxError):\n"
     "   w('  File \"%s\", line %s\\nSyntaxError: %s\\n'%(e.filename,e.lineno,e.msg))\n"
     "  else:w('%s: %s\\n'%(type(e).__name__,e))\n"
-    " signal.signal(signal.SIGINT,signal.SIG_IGN)\n"
+    " _q[0]=float('inf')\n"
     " sys.stdout.flush();sys.stderr.flush();_st.write(_r)\n";
 
 typedef enum { M_FRIENDLY, M_RAW, M_PASTE, M_RUNNING } emu_mode;
@@ -568,6 +576,11 @@ static void *emu_thread(void *arg)
 			timeout = (int)((next_rx - t) / 1000000) + 1;
 		uint8_t buf[512];
 
+		if (e->child > 0 && e->mode != M_RUNNING && waitpid(e->child, NULL, WNOHANG) > 0) {
+			e->child = -1; /* died between programs: reaped; a new one next time */
+			kill_program(e);
+			continue;
+		}
 		if (poll(pf, 4, timeout) < 0 && errno != EINTR)
 			break;
 		now = lb_clock_ns(CLOCK_MONOTONIC);

@@ -31,6 +31,9 @@
  *   raw_paste = yes            no: plain raw mode always (paced chunks), for odd firmware
  *   verify = yes               no: programs sent as they are, without the check (see board.h)
  *   enter_timeout_s = 10       how long opening waits for the raw REPL prompt (1..60)
+ *   reply_timeout_s = 2        how long the board may take to answer the protocol (a slow one)
+ *   raw_chunk = 32, raw_pace_ms = 20  plain raw mode (firmware without raw-paste): bytes sent
+ *                              every raw_pace_ms (1.6 KB/s: a micro:bit v1 drops bytes faster)
  *   max_speed_m_s, wheel_base_m  the robot's top speed and wheel spacing, when known: then
  *                              robot.move {linear, angular} works (describe() says them)
  * A LEGO SPIKE hub (USB 0694:0009) is found without a section. A micro:bit (0d28:0204) is only
@@ -48,6 +51,8 @@
 #define EXEC_MS 10000	   /* micropython.exec: a snippet that runs longer is interrupted */
 #define SNIP_OUT_MAX 16384 /* micropython.exec output kept */
 #define ERR_TAIL_MAX 2048  /* the end of a traceback kept, for the state's detail */
+#define SETTLE_MS 200	   /* quiet wanted before entering again after a failed upload */
+#define SETTLE_MAX_MS 2000
 /* The simulated Maqueen's geometry (about a real one's: 42 mm wheels on N20 motors) */
 #define SIM_MAX_SPEED 0.2   /* m/s */
 #define SIM_WHEEL_BASE 0.07 /* m */
@@ -107,7 +112,7 @@ static int mp_scan(const lb_driver *drv, const lb_scan_ctx *ctx, lb_spec_list *o
 	(void)drv;
 	while (lb_scan_sections(ctx, "micropython", "micropython-", "MicroPython board", &d)) {
 		const char *path, *robot, *board, *paste, *verify, *stop;
-		double baud, enter, vmax, base;
+		double baud, enter, vmax, base, chunk, pace, reply;
 		mpb_robot r;
 		lb_error err;
 		path = lb_scan_port(ctx, d.section, "port", out, d.id, d.title, "robot");
@@ -125,7 +130,13 @@ static int mp_scan(const lb_driver *drv, const lb_scan_ctx *ctx, lb_spec_list *o
 		    lb_config_num(ctx->config, d.section, "max_speed_m_s", 0, 5, 0, &vmax, &err) <
 			0 ||
 		    lb_config_num(ctx->config, d.section, "wheel_base_m", 0, 2, 0, &base, &err) <
-			0) {
+			0 ||
+		    lb_config_num(ctx->config, d.section, "raw_chunk", 1, 4096, 32, &chunk, &err) <
+			0 ||
+		    lb_config_num(ctx->config, d.section, "raw_pace_ms", 0, 1000, 20, &pace, &err) <
+			0 ||
+		    lb_config_num(ctx->config, d.section, "reply_timeout_s", 0.5, 60, 2, &reply,
+				  &err) < 0) {
 			lb_spec_list_absent(out, d.id, d.title, "robot", ctx->config, d.section,
 					    err.message);
 			continue;
@@ -142,13 +153,14 @@ static int mp_scan(const lb_driver *drv, const lb_scan_ctx *ctx, lb_spec_list *o
 		}
 		json_object_set_new(taken, path, json_true());
 		lb_spec_list_add(out, d.id, d.title, "robot", false,
-				 json_pack("{s:s,s:f,s:s,s:b,s:b,s:b,s:f,s:s?,s:f,s:f}", "path",
-					   path, "baud", baud, "robot", robot, "microbit",
+				 json_pack("{s:s,s:f,s:s,s:b,s:b,s:b,s:f,s:s?,s:f,s:f,s:f,s:f}",
+					   "path", path, "baud", baud, "robot", robot, "microbit",
 					   strcmp(board, "microbit") == 0 || mpb_robot_microbit(r),
 					   "raw_paste", strcmp(paste, "yes") == 0, "verify",
 					   strcmp(verify, "yes") == 0, "enter_timeout_s", enter,
-					   "stop_code", stop, "max_speed", vmax, "wheel_base",
-					   base));
+					   "stop_code", stop, "max_speed", vmax, "wheel_base", base,
+					   "reply_timeout_s", reply, "raw_chunk", chunk,
+					   "raw_pace_ms", pace));
 	}
 	json_array_foreach(ctx->ports, i, port)
 	{
@@ -404,6 +416,30 @@ static int ensure_prompt(lb_device *dev, mp_priv *p, lb_error *err)
 	return pump(dev, p, UNTIL_PROMPT, now_ms() + p->m.cfg.enter_timeout_ms + 1000, err);
 }
 
+/*
+ * Before entering again after a failed upload: drop what the board still says until it has been
+ * quiet for SETTLE_MS (at most SETTLE_MAX_MS), so that late answers of the failed attempt (an
+ * old firmware's banner, a program's end) are not taken for the answers of the next. 0, or
+ * LB_EGONE.
+ */
+static int settle(mp_priv *p)
+{
+	int64_t end = now_ms() + SETTLE_MAX_MS, quiet = now_ms() + SETTLE_MS;
+	uint8_t buf[512];
+
+	while (now_ms() < end && now_ms() < quiet) {
+		struct pollfd pf = {lb_serial_fd(p->port), POLLIN, 0};
+		ssize_t r;
+		poll(&pf, 1, SETTLE_MS);
+		r = lb_serial_read(p->port, buf, sizeof buf);
+		if (r < 0)
+			return LB_EGONE;
+		if (r > 0)
+			quiet = now_ms() + SETTLE_MS;
+	}
+	return 0;
+}
+
 /* Copy code into the wire buffer (wrapped when verifying); 0 or negative with err set. */
 static int set_wire(mp_priv *p, const char *code, size_t len, lb_error *err)
 {
@@ -457,6 +493,7 @@ static int exec_code(lb_device *dev, mp_priv *p, mp_runkind what, const char *co
 		 */
 		rc = pump(dev, p, what == RUN_PROGRAM ? UNTIL_ACCEPTED : UNTIL_DONE,
 			  start + 5000 + (int64_t)(p->nwire * 2 * 10 * 1000 / DEFAULT_BAUD) +
+			      (int64_t)(p->nwire / p->m.cfg.raw_chunk + 1) * p->m.cfg.raw_pace_ms +
 			      (what == RUN_PROGRAM ? 0 : timeout_ms),
 			  err);
 		if (rc == LB_EGONE || rc == 0 || atomic_load(&p->halt))
@@ -475,6 +512,11 @@ static int exec_code(lb_device *dev, mp_priv *p, mp_runkind what, const char *co
 		lb_warn("device %s: upload failed (%s): entering the raw REPL again",
 			lb_device_id(dev), err->message);
 		p->run = RUN_NONE;
+		if (settle(p) == LB_EGONE) {
+			rc = lb_error_set(err, LB_ERR_DEVICE, "%s: the board went away", p->path);
+			p->gone = 1;
+			return LB_EGONE;
+		}
 		mpy_enter(&p->m, now_ms());
 	}
 	if (rc < 0)
@@ -589,6 +631,20 @@ static int mp_open(lb_device *dev, const lb_now *now, lb_error *err)
 	if (!(p->snip_out = malloc(SNIP_OUT_MAX + 1)))
 		goto nomem;
 	cfg.use_raw_paste = !json_is_false(json_object_get(params, "raw_paste"));
+	/* plain raw mode is for old firmware (micro:bit v1): its UART ring is small and drops what
+	 * overflows while the board is busy; 32 bytes every 20 ms (mpremote's 256 every 10 ms lost
+	 * bytes on the micro:bit firmware in QEMU) */
+	cfg.raw_chunk = 32;
+	cfg.raw_pace_ms = 20;
+	if (json_is_number(json_object_get(params, "reply_timeout_s")))
+		cfg.reply_ms =
+		    (uint32_t)(json_number_value(json_object_get(params, "reply_timeout_s")) *
+			       1000);
+	if (json_is_number(json_object_get(params, "raw_chunk")))
+		cfg.raw_chunk = (uint32_t)json_number_value(json_object_get(params, "raw_chunk"));
+	if (json_is_number(json_object_get(params, "raw_pace_ms")))
+		cfg.raw_pace_ms =
+		    (uint32_t)json_number_value(json_object_get(params, "raw_pace_ms"));
 	if (json_is_number(json_object_get(params, "enter_timeout_s")))
 		cfg.enter_timeout_ms =
 		    (uint32_t)(json_number_value(json_object_get(params, "enter_timeout_s")) *

@@ -46,7 +46,7 @@ class MicroPythonTest(BridgeTest):
         """Load and run source; the console messages until the robot's state is state."""
         c.call("robot.program.load", {"device": DEV, "language": "micropython",
                                       "source": source})
-        c.call("robot.program.run", {"device": DEV})
+        c.call("robot.program.run", {"device": DEV}, timeout=30)  # bounded by the driver
         got = []
         sub.wait_for(lambda m: m.topic == STATE and m.data["state"] == "running",
                      keep=got, what="state running")
@@ -157,7 +157,7 @@ class MicroPythonTest(BridgeTest):
         sub = self.subscriber(d, [CONSOLE, STATE])
         src = "".join("print('line %d', %d * 2)\n" % (i, i) for i in range(300))  # > 8 KB
         c.call("robot.program.load", {"device": DEV, "language": "micropython", "source": src})
-        r = c.call("robot.program.run", {"device": DEV})
+        r = c.call("robot.program.run", {"device": DEV}, timeout=30)  # 1.6 KB/s: about 6 s
         self.assertFalse(r["raw_paste"])
         got = []
         sub.wait_for(lambda m: m.topic == STATE and m.data["state"] == "running",
@@ -393,7 +393,8 @@ class RealMicroPythonTest(BridgeTest):
 
     def test_programs_on_real_micropython(self):
         path = self.board()
-        raw = "[micropython.qemu]\nport = %s\nboard = microbit\n" % path
+        # QEMU's emulated CPU is slow on a loaded machine: the protocol's answers may be late
+        raw = "[micropython.qemu]\nport = %s\nboard = microbit\nreply_timeout_s = 15\n" % path
         d = self.start_bridge(conf(self.tmp, raw=raw, emulate="none"))
         c = self.client(d)
         rid = "micropython-qemu"
