@@ -47,7 +47,7 @@
 #define DEFAULT_BAUD 115200
 #define SPIKE_VID 0x0694
 #define SPIKE_PID 0x0009
-#define REPLY_MS 3000	   /* a snippet (motors, display) or a stop: done within */
+#define REPLY_MS 10000	   /* a snippet (motors, display) or a stop: done within (a loaded host) */
 #define EXEC_MS 10000	   /* micropython.exec: a snippet that runs longer is interrupted */
 #define SNIP_OUT_MAX 16384 /* micropython.exec output kept */
 #define ERR_TAIL_MAX 2048  /* the end of a traceback kept, for the state's detail */
@@ -636,6 +636,10 @@ static int mp_open(lb_device *dev, const lb_now *now, lb_error *err)
 	 * bytes on the micro:bit firmware in QEMU) */
 	cfg.raw_chunk = 32;
 	cfg.raw_pace_ms = 20;
+	/* a board that resets when the port opens answers a request sent during its boot late:
+	 * quiet for 500 ms after a banner (mpremote's 100 ms let a late second banner be taken
+	 * for an old firmware's answer to the raw-paste request on a loaded host) */
+	cfg.settle_ms = 500;
 	if (json_is_number(json_object_get(params, "reply_timeout_s")))
 		cfg.reply_ms =
 		    (uint32_t)(json_number_value(json_object_get(params, "reply_timeout_s")) *
