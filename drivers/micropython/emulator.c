@@ -26,7 +26,7 @@ extern char **environ;
 #define GARBAGE_NS 50000000LL	  /* GARBAGE: noise this often */
 #define LINE_MAX_BYTES (1u << 20) /* the program a board takes */
 #define STDERR_MAX (64u * 1024)	  /* the traceback kept */
-#define WRITE_WAIT_MS 500	  /* a host that does not read: output dropped after this */
+#define WRITE_WAIT_MS 10000	  /* a host that does not read for this long: output dropped */
 #define BANNER "raw REPL; CTRL-B to exit\r\n"
 #define BOOT                                                                                       \
 	"MicroPython v1.22.0 on 2026-12-01; labbridge emulated board (python3)\r\n"                \
@@ -142,7 +142,7 @@ struct mpy_emu {
 	atomic_int fault;
 	atomic_uint noise_ppm;
 	atomic_uint noise_seed; /* a new seed to take (0: none) */
-	atomic_ulong programs, overruns, noise_events;
+	atomic_ulong programs, overruns, noise_events, dropped;
 	atomic_int credit_delay_ms;	 /* a slow board: each window's "\x01" this late */
 	atomic_int baud;		 /* the link's speed for what the host sends (0: a pty's) */
 	char dir[64], hw[96], flash[96]; /* the hardware state file, the board's file system */
@@ -179,11 +179,12 @@ static void emit(mpy_emu *e, const void *buf, size_t n)
 			n -= (size_t)w;
 			continue;
 		}
-		if (w < 0 && errno != EAGAIN && errno != EINTR)
+		if ((w < 0 && errno != EAGAIN && errno != EINTR) ||
+		    lb_clock_ns(CLOCK_MONOTONIC) >= end || lb_pty_board_stopping(&e->b)) {
+			atomic_fetch_add(&e->dropped, n); /* a host that does not read: lost */
 			return;
+		}
 		struct pollfd pf = {e->b.master, POLLOUT, 0};
-		if (lb_clock_ns(CLOCK_MONOTONIC) >= end)
-			return;
 		poll(&pf, 1, 10);
 	}
 }
@@ -741,10 +742,11 @@ json_t *mpy_emu_probe(mpy_emu *e)
 
 	if (!hw)
 		hw = json_pack("{s:{},s:{},s:s}", "i2c", "pins", "display", "");
-	return json_pack("{s:o,s:o*,s:I,s:I,s:I,s:b}", "hw", hw, "files", flash_files(e),
+	return json_pack("{s:o,s:o*,s:I,s:I,s:I,s:b,s:I}", "hw", hw, "files", flash_files(e),
 			 "programs", (json_int_t)atomic_load(&e->programs), "overruns",
 			 (json_int_t)atomic_load(&e->overruns), "noise_events",
-			 (json_int_t)atomic_load(&e->noise_events), "paste", e->paste);
+			 (json_int_t)atomic_load(&e->noise_events), "paste", e->paste, "dropped",
+			 (json_int_t)atomic_load(&e->dropped));
 }
 
 void mpy_emu_destroy(mpy_emu **pe)

@@ -60,7 +60,8 @@ void mpy_emu_set_credit_delay(mpy_emu *e, int ms);
  * What the board's hardware shows and has counted, as a new object: {"hw": {"i2c": {"ADDR:REG":
  * [bytes]}, "pins": {"pin16": v}, "display": text}, "files": {name: text} (what programs
  * wrote to the board's file system, main.py...), "programs": N, "overruns": N,
- * "noise_events": N, "paste": bool}. NULL when out of memory.
+ * "noise_events": N, "paste": bool, "dropped": N (output bytes a host that did not read lost)}.
+ * NULL when out of memory.
  */
 json_t *mpy_emu_probe(mpy_emu *e);
 

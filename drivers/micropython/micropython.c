@@ -94,6 +94,7 @@ typedef struct mp_priv {
 	char *snip_out; /* a snippet's stdout */
 	size_t nsnip_out;
 	int warned_nopaste;
+	int restart_raw; /* no raw-paste just found: start the upload again from quiet */
 } mp_priv;
 
 /* The monotonic clock in ms: read here, at the edge, and passed into the codec. */
@@ -261,6 +262,9 @@ static void on_event(lb_device *dev, mp_priv *p, const mpy_event *ev)
 			lb_info("device %s: the firmware has no raw-paste: plain raw mode",
 				lb_device_id(dev));
 			lb_device_changed(dev); /* describe() says raw_paste: false */
+			/* the banner taken for the old firmware's answer may have been a late
+			 * one of entering, the answer still to come: start again from quiet */
+			p->restart_raw = 1;
 		}
 		p->warned_nopaste = 1;
 		break;
@@ -371,6 +375,16 @@ static int pump(lb_device *dev, mp_priv *p, mp_until until, int64_t deadline_ms,
 		}
 		while (mpy_tick(&p->m, now, &ev))
 			on_event(dev, p, &ev);
+		if (p->restart_raw && p->m.state == MPY_S_RAW_SEND && until != UNTIL_IDLE) {
+			p->restart_raw = 0;
+			mpy_interrupt(&p->m, now); /* nothing of the program sent yet: \x03 */
+			if ((n = mpy_tx(&p->m, &out)) > 0) {
+				if (lb_serial_write(p->port, out, n, 1000) < 0)
+					goto gone;
+				mpy_tx_done(&p->m, n);
+			}
+			return LB_EAGAIN;
+		}
 		if (p->m.state == MPY_S_FAILED && until != UNTIL_IDLE)
 			return repl_error(p, p->m.error, err);
 		if ((until == UNTIL_PROMPT && at_prompt(p)) ||
@@ -473,6 +487,8 @@ static int exec_code(lb_device *dev, mp_priv *p, mp_runkind what, const char *co
 {
 	int rc = 0;
 
+	int restarted = 0;
+
 	for (int attempt = 0; attempt < 2; attempt++) {
 		int64_t start = now_ms();
 		if ((rc = ensure_prompt(dev, p, err)) < 0)
@@ -496,6 +512,22 @@ static int exec_code(lb_device *dev, mp_priv *p, mp_runkind what, const char *co
 			      (int64_t)(p->nwire / p->m.cfg.raw_chunk + 1) * p->m.cfg.raw_pace_ms +
 			      (what == RUN_PROGRAM ? 0 : timeout_ms),
 			  err);
+		if (rc == LB_EAGAIN && !restarted) { /* no raw-paste: again, in plain raw mode */
+			restarted = 1;
+			attempt--;
+			p->run = RUN_NONE;
+			if (settle(p) == LB_EGONE) {
+				p->gone = 1;
+				lb_error_set(err, LB_ERR_DEVICE, "%s: the board went away",
+					     p->path);
+				return LB_EGONE;
+			}
+			mpy_enter(&p->m, now_ms());
+			continue;
+		}
+		if (rc == LB_EAGAIN)
+			rc =
+			    lb_error_set(err, LB_ERR_DEVICE, "%s: upload restarted twice", p->path);
 		if (rc == LB_EGONE || rc == 0 || atomic_load(&p->halt))
 			break;
 		if (p->accepted && what == RUN_SNIPPET) {

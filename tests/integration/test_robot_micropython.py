@@ -112,6 +112,7 @@ class MicroPythonTest(BridgeTest):
         self.assertIn("SyntaxError", self.text(out, "stderr"))
         self.assertGreaterEqual(self.probe(c)["programs"], 5)
         self.assertEqual(self.probe(c)["overruns"], 0)
+        self.assertEqual(self.probe(c)["dropped"], 0)
 
     def test_motors_display_and_room_stop(self):
         d, c = self.lab()
