@@ -5,7 +5,7 @@ BUILD_PKGS := gcc g++ make pkg-config libzmq3-dev libjansson-dev libinih-dev lib
               libusb-1.0-0-dev libsqlite3-dev zlib1g-dev aseba locales
 TEST_PKGS  := $(BUILD_PKGS) gdb clang libclang-rt-14-dev valgrind python3-zmq python3-websocket \
               python3-matplotlib umockdev python3-pymodbus socat libsimavr-dev libelf-dev gcc-avr \
-              avr-libc arduino-core-avr npm
+              avr-libc arduino-core-avr npm qemu-system-arm firmware-microbit-micropython
 BENCH_PKGS := $(BUILD_PKGS) python3-zmq printcore
 PY         := /usr/bin/python3
 LIBS       := libzmq jansson inih libserialport libusb-1.0 libmodbus sqlite3 zlib

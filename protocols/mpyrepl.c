@@ -342,6 +342,11 @@ size_t mpy_feed(mpy_repl *m, const uint8_t *data, size_t len, int64_t now, mpy_e
 			if (c == 'R') {
 				mp_state(m, MPY_S_PASTE_R, now, m->cfg.reply_ms);
 				i++;
+			} else if (m->paste == 1) {
+				/* a board that did raw-paste does not lose it: stray bytes (the end
+				 * of an earlier answer, noise), not old firmware */
+				mp_fail(m, MPY_E_PROTOCOL, ev);
+				return i + 1;
 			} else {
 				/* old firmware: the banner again; this byte is its start */
 				m->m_banner = 0;

@@ -21,7 +21,9 @@
  *   used.
  * - anything else: old firmware (micro:bit v1 = MicroPython 1.9.2) took "\x05A" as code and the
  *   Ctrl-A reset its raw REPL: it prints the banner and ">" again; plain raw mode is used from
- *   then on.
+ *   then on. Unless the board already did raw-paste since mpy_init(): then the bytes are stray
+ *   (the end of an earlier answer, line noise) and the machine fails with MPY_E_PROTOCOL, to be
+ *   entered again, instead of giving raw-paste up for good.
  * Plain raw mode: the code in chunks (raw_chunk bytes every raw_pace_ms, as mpremote), then
  * "\x04"; the board answers "OK".
  * Then the result: stdout until "\x04", the traceback (stderr) until "\x04", then ">". A program

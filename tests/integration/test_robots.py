@@ -276,3 +276,7 @@ class FirmataRobotServiceTest(RobotServiceCases, BridgeTest):
 
 class MbotRobotServiceTest(RobotServiceCases, BridgeTest):
     FAMILY = "mbot"
+
+
+class MicroPythonRobotServiceTest(RobotServiceCases, BridgeTest):
+    FAMILY = "micropython"

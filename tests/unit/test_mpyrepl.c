@@ -326,6 +326,15 @@ static void test_raw_paste(void)
 	CHECK_EQ_UINT(h.nerr, 0);
 	CHECK_EQ_UINT(h.ntext, 0);
 	CHECK(h.m.code == NULL);
+	/* raw-paste known: a stray answer (an earlier answer's end, noise) is a protocol error
+	 * to enter again from, not old firmware: raw-paste is kept */
+	CHECK_EQ_INT(mpy_exec(&h.m, code, sizeof code, 20), 0);
+	pump(&h, 20);
+	rx(&h, "OK\x04\x04>", 21);
+	CHECK_EQ_INT(last_ev(&h), MPY_EV_ERROR);
+	CHECK_EQ_INT(h.last_error, MPY_E_PROTOCOL);
+	CHECK_EQ_INT(h.m.state, MPY_S_FAILED);
+	CHECK_EQ_INT(h.m.paste, 1);
 }
 
 static void test_raw_paste_traceback_and_abort(void)
