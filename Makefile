@@ -222,8 +222,12 @@ fuzz: $(FUZZ_BIN)
 memcheck: test-deps build/labbridge build/labctl
 	$(PY) tests/integration/memcheck.py --bridge build/labbridge --labctl build/labctl
 
+# The robot benchmarks' classroom: N emulated robots of each family on ptys (tests/bench/robots.py).
+build/robot-farm: tests/bench/robot_farm.c $(filter-out build/obj/bridge/core/main.o,$(REL_OBJ)) | build
+	$(CC) $(CSTD) $(WARN) -O2 -g $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS)
+
 # Benchmarks: figures and ratios against references measured in the same run (see tests/bench/).
-bench: deps $(BENCH_BIN) build/labbridge build/marlin-emu build/thymio-emu
+bench: deps $(BENCH_BIN) build/labbridge build/marlin-emu build/thymio-emu build/robot-farm
 	@./udev/install-deps $(BENCH_PKGS)
 	@for b in $(filter-out build/bench_zmq,$(BENCH_BIN)); do $$b; done
 	$(PY) tests/bench/sensors.py --bridge build/labbridge
@@ -231,6 +235,8 @@ bench: deps $(BENCH_BIN) build/labbridge build/marlin-emu build/thymio-emu
 	$(PY) tests/bench/printers.py --bridge build/labbridge --emu build/marlin-emu
 	$(PY) tests/bench/marlin_emu.py --emu build/marlin-emu
 	$(PY) tests/bench/thymio_upload.py --bridge build/labbridge --emu build/thymio-emu
+	$(PY) tests/bench/micropython_upload.py
+	$(PY) tests/bench/robots.py --bridge build/labbridge --farm build/robot-farm
 
 # Install the daemon, labctl, the udev rules, the service and an example configuration.
 PREFIX ?= /usr/local
