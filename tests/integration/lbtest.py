@@ -41,6 +41,7 @@ STOP_TIMEOUT = 5.0
 
 _libc = ctypes.CDLL(None, use_errno=True)
 PR_SET_PDEATHSIG = 1
+_STARTER = os.getpid()  # the process that starts daemons (each worker imports this afresh)
 
 
 def die_with_parent():
@@ -48,6 +49,8 @@ def die_with_parent():
     behind by a killed test worker goes on reopening its configured port (/dev/pts/1...) and
     reads the answers of whatever device a later test's emulator puts on that reused pty."""
     _libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    if os.getppid() != _STARTER:
+        os._exit(1)  # the parent died before the prctl: nobody would signal this child
 
 
 def _descendants(pid):
