@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
@@ -55,6 +56,26 @@ static int open_termios(lb_serial *s, const char *path, int baud, lb_error *err)
 	return 0;
 }
 
+/*
+ * Take the port for this open file alone (an advisory lock, as lockdev and serial terminals do):
+ * a second process reading the same tty would take half the bytes of the device's answers, so a
+ * port another labbridge (or a terminal) holds is refused. 0, or LB_EFAIL with err set.
+ */
+static int lock_port(lb_serial *s, const char *path, lb_error *err)
+{
+	if (flock(s->fd, LOCK_EX | LOCK_NB) == 0)
+		return 0;
+	if (errno == EWOULDBLOCK)
+		return lb_error_set(
+		    err, LB_ERR_DEVICE,
+		    "cannot open %s: another program has it open (another labbridge, "
+		    "a serial terminal?): two readers would split its answers",
+		    path);
+	if (errno == EINVAL || errno == ENOLCK)
+		return 0; /* a file system without locks: nothing to take */
+	return lb_error_set(err, LB_ERR_DEVICE, "cannot lock %s: %s", path, strerror(errno));
+}
+
 lb_serial *lb_serial_open(const char *path, int baud, lb_error *err)
 {
 	lb_serial *s = calloc(1, sizeof *s);
@@ -66,7 +87,7 @@ lb_serial *lb_serial_open(const char *path, int baud, lb_error *err)
 	s->fd = -1;
 	if (sp_get_port_by_name(path, &s->sp) != SP_OK) {
 		s->sp = NULL;
-		if (open_termios(s, path, baud, err) < 0)
+		if (open_termios(s, path, baud, err) < 0 || lock_port(s, path, err) < 0)
 			goto fail;
 		return s;
 	}
@@ -79,13 +100,15 @@ lb_serial *lb_serial_open(const char *path, int baud, lb_error *err)
 		sp_free_error_message(msg);
 		goto fail;
 	}
+	sp_get_port_handle(s->sp, &s->fd);
+	if (lock_port(s, path, err) < 0)
+		goto fail;
 	if (sp_set_baudrate(s->sp, baud) != SP_OK || sp_set_bits(s->sp, 8) != SP_OK ||
 	    sp_set_parity(s->sp, SP_PARITY_NONE) != SP_OK || sp_set_stopbits(s->sp, 1) != SP_OK ||
 	    sp_set_flowcontrol(s->sp, SP_FLOWCONTROL_NONE) != SP_OK) {
 		lb_error_set(err, LB_ERR_DEVICE, "cannot configure %s at %d baud", path, baud);
 		goto fail;
 	}
-	sp_get_port_handle(s->sp, &s->fd);
 	fcntl(s->fd, F_SETFL, fcntl(s->fd, F_GETFL) | O_NONBLOCK);
 	return s;
 fail:

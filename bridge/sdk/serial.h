@@ -13,7 +13,9 @@ typedef struct lb_serial lb_serial;
 /*
  * Open path at baud, 8N1, no flow control, non-blocking. Real ports go through libserialport;
  * pseudo-terminals (the emulators of the simulated lab), which libserialport cannot describe, are
- * opened with termios. Returns NULL with err set ("cannot open /dev/ttyACM0: Permission denied").
+ * opened with termios. The port is taken with an exclusive advisory lock (flock): a port another
+ * process holds that way is refused, as two readers would split the device's answers. Returns
+ * NULL with err set ("cannot open /dev/ttyACM0: Permission denied").
  */
 lb_serial *lb_serial_open(const char *path, int baud, lb_error *err);
 

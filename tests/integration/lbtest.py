@@ -9,6 +9,7 @@ The paths of the programs under test come from the environment (run.py sets them
 LB_BRIDGE (default build/asan/labbridge), LB_LABCTL (build/asan/labctl), LB_WATCH (build/asan/watch).
 """
 import contextlib
+import ctypes
 import json
 import os
 import re
@@ -37,6 +38,19 @@ SANITIZER_PATTERNS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtim
 READY_PREFIX = "labbridge ready in"
 READY_TIMEOUT = 15.0   # the ASan build under load can be slow to start
 STOP_TIMEOUT = 5.0
+
+_libc = ctypes.CDLL(None, use_errno=True)
+PR_SET_PDEATHSIG = 1
+_STARTER = os.getpid()  # the process that starts daemons (each worker imports this afresh)
+
+
+def die_with_parent():
+    """preexec_fn: the child gets SIGTERM when the process that started it dies. A daemon left
+    behind by a killed test worker goes on reopening its configured port (/dev/pts/1...) and
+    reads the answers of whatever device a later test's emulator puts on that reused pty."""
+    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    if os.getppid() != _STARTER:
+        os._exit(1)  # the parent died before the prctl: nobody would signal this child
 
 
 def _descendants(pid):
@@ -209,7 +223,8 @@ class Daemon:
     def start(self):
         self._errf = open(self.err_path, "wb")
         self.proc = subprocess.Popen(self.cmd, stdout=subprocess.PIPE, stderr=self._errf,
-                                     stdin=subprocess.DEVNULL, env=self.env, cwd=self.tmpdir)
+                                     stdin=subprocess.DEVNULL, env=self.env, cwd=self.tmpdir,
+                                     preexec_fn=die_with_parent)
         self._reader = threading.Thread(target=self._read_stdout, daemon=True)
         self._reader.start()
         return self

@@ -134,6 +134,7 @@ def units_of(tests):
 
 def run_parallel(tests, args, argv):
     """Run the tests in args.jobs worker processes (this script with --worker); a summary."""
+    from lbtest import die_with_parent  # sys.path has HERE by now
     total = {"run": 0, "failed": [], "errors": [], "skipped": [], "times": []}
     queue = units_of(tests)
     tmp = tempfile.mkdtemp(prefix="lbrun-")
@@ -151,8 +152,11 @@ def run_parallel(tests, args, argv):
                 out = open(base + ".out", "wb")
                 cmd = [sys.executable, os.path.abspath(__file__)] + argv + [
                     "--worker", base + ".ids", "--result", base + ".json"]
+                # a worker (and, through lbtest, its daemons) ends with this runner: nothing
+                # is left to reopen ports that later tests' emulators reuse
                 p = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, start_new_session=True)
+                                     stdin=subprocess.DEVNULL, start_new_session=True,
+                                     preexec_fn=die_with_parent)
                 out.close()
                 running.append((p, unit, len(ids), base, time.monotonic()))
             for entry in list(running):
