@@ -11,9 +11,12 @@ int lb_request_parse(const void *buf, size_t len, lb_request *req, lb_error *err
 
 	memset(req, 0, sizeof *req);
 	if (len > LB_REQUEST_MAX_JSON)
-		return lb_error_set(err, LB_ERR_TOO_LARGE,
-				    "request frame of %zu bytes exceeds the %d-byte limit", len,
-				    LB_REQUEST_MAX_JSON);
+		return lb_error_set(
+		    err, LB_ERR_TOO_LARGE,
+		    "request frame of %zu bytes exceeds the %d-byte limit (files and "
+		    "programs go in a binary frame after the JSON: print.upload, "
+		    "robot.program.load)",
+		    len, LB_REQUEST_MAX_JSON);
 	/* jansson rejects invalid UTF-8 and NUL characters in strings. */
 	req->root = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
 	if (!req->root)

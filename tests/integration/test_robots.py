@@ -280,3 +280,46 @@ class MbotRobotServiceTest(RobotServiceCases, BridgeTest):
 
 class MicroPythonRobotServiceTest(RobotServiceCases, BridgeTest):
     FAMILY = "micropython"
+
+    def test_program_as_a_binary_frame(self):
+        """A program (one too large for a JSON request: 64 KiB) comes as the request's binary frame;
+        a frame that is not UTF-8 text, too large, or given with a source is refused before it
+        reaches the board; labctl robot run sends its file so."""
+        d, c = self.lab()
+        rid = self.robot(c, self.FAMILY)
+        console = "robot/%s/console/" % rid
+        sub = self.subscriber(d, [console, "robot/%s/state/" % rid])
+        c.call("lease.acquire", {"device": rid})
+        load = {"device": rid, "language": "micropython"}
+        # the same path for any size (a large one takes the emulated link's time: 11.5 kB/s)
+        src = ("# padding\n" * 200 + "print('frame', 6 * 7)\n").encode()
+        # in the JSON it is too large (the reply cannot carry the unread id)
+        c.send("robot.program.load", dict(load, source="x" * 70000))
+        r = c.recv_json()
+        self.assertEqual(r["error"]["name"], "too_large", r)
+        self.assertIn("binary frame", r["error"]["message"])
+        c.call("robot.program.load", load, timeout=60, frames=[src])
+        c.call("robot.program.run", {"device": rid})
+        text = []  # the output comes in pieces, as the board prints it
+
+        def has_output(m):
+            if m.topic == console:
+                text.append(m.data.get("text", ""))
+            return "frame 42" in "".join(text)
+        sub.wait_for(has_output, timeout=30, what="the program's output")
+        for frame, params, name in ((b"print('\xff')", load, "invalid_params"),
+                                    (b"print(1)", dict(load, source="print(2)"),
+                                     "invalid_params"),
+                                    (b"#" * (256 * 1024 + 1), load, "too_large")):
+            e = c.error("robot.program.load", params, frames=[frame])
+            self.assertEqual(e["name"], name, e)
+        # labctl robot run: the file as a frame, its output printed, exit 0 when it ends
+        path = os.path.join(self.tmp, "hello.py")
+        with open(path, "w") as f:
+            f.write("# a classroom program\n" * 100 + "print('hello from labctl')\n")
+        c.call("lease.release", {"device": rid})
+        rc, out, err, _ = run_program([labctl_path(), "--pub", d.pub, "--rpc", d.rpc,
+                                       "--timeout-ms", "60000", "robot", "run", rid, path],
+                                      120, env=san_env())
+        self.assertEqual(rc, 0, out + err)
+        self.assertIn("hello from labctl", out)
