@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
@@ -55,6 +56,15 @@ static int open_termios(lb_serial *s, const char *path, int baud, lb_error *err)
 	return 0;
 }
 
+/* Hold the open port exclusively (flock: released when it is closed); 0, or LB_EFAIL with err
+ * set when another process holds it. */
+static int lock_port(lb_serial *s, const char *path, lb_error *err)
+{
+	if (flock(s->fd, LOCK_EX | LOCK_NB) == 0 || errno != EWOULDBLOCK)
+		return 0; /* a file system without locks: as before */
+	return lb_error_set(err, LB_ERR_DEVICE, "%s is in use by another program", path);
+}
+
 lb_serial *lb_serial_open(const char *path, int baud, lb_error *err)
 {
 	lb_serial *s = calloc(1, sizeof *s);
@@ -66,7 +76,7 @@ lb_serial *lb_serial_open(const char *path, int baud, lb_error *err)
 	s->fd = -1;
 	if (sp_get_port_by_name(path, &s->sp) != SP_OK) {
 		s->sp = NULL;
-		if (open_termios(s, path, baud, err) < 0)
+		if (open_termios(s, path, baud, err) < 0 || lock_port(s, path, err) < 0)
 			goto fail;
 		return s;
 	}
@@ -87,6 +97,8 @@ lb_serial *lb_serial_open(const char *path, int baud, lb_error *err)
 	}
 	sp_get_port_handle(s->sp, &s->fd);
 	fcntl(s->fd, F_SETFL, fcntl(s->fd, F_GETFL) | O_NONBLOCK);
+	if (lock_port(s, path, err) < 0)
+		goto fail;
 	return s;
 fail:
 	lb_serial_destroy(&s);

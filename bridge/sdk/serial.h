@@ -13,7 +13,12 @@ typedef struct lb_serial lb_serial;
 /*
  * Open path at baud, 8N1, no flow control, non-blocking. Real ports go through libserialport;
  * pseudo-terminals (the emulators of the simulated lab), which libserialport cannot describe, are
- * opened with termios. Returns NULL with err set ("cannot open /dev/ttyACM0: Permission denied").
+ * opened with termios. The port is held exclusively with flock(2) (LOCK_EX, as pyserial's
+ * exclusive mode), which binds root too, unlike TIOCEXCL: another process that opens it the same
+ * way gets "in use" rather than half of its bytes (two readers of one tty each get a share of
+ * what it sends; a pseudo-terminal's number is reused as soon as it is freed, so a stale path may
+ * name another program's port). Returns NULL with err set ("cannot open /dev/ttyACM0: Permission
+ * denied", "/dev/pts/3 is in use by another program").
  */
 lb_serial *lb_serial_open(const char *path, int baud, lb_error *err);
 
