@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+static int settle(mbot_link *l, const mbot_pending *pd);
+
 /* Start from nothing. Never fails. */
 void mbot_link_init(mbot_link *l)
 {
@@ -49,7 +51,8 @@ void mbot_link_polling(mbot_link *l, int on, int64_t now_ms)
 		l->poll[i].next_ms = now_ms;
 }
 
-/* Record a request frame in the tracker and its metadata; 0 or FULL/RANGE. */
+/* Record a request frame in the tracker and its metadata (frame NULL: written already, whatever
+ * the room); 0 or FULL/RANGE. */
 static int track(mbot_link *l, uint8_t *frame, size_t len, int action, int device, int poll,
 		 int64_t now_ms, int timeout_ms, uint32_t *seq)
 {
@@ -58,12 +61,13 @@ static int track(mbot_link *l, uint8_t *frame, size_t len, int action, int devic
 
 	if (len > MBOT_LINK_INFLIGHT_MAX)
 		return MBOT_ERR_RANGE;
-	if (l->inflight_bytes + (int)len > MBOT_LINK_INFLIGHT_MAX)
+	if (frame && l->inflight_bytes + (int)len > MBOT_LINK_INFLIGHT_MAX)
 		return MBOT_ERR_FULL;
 	slot = mbot_track_add(&l->tracker, action, device, now_ms, timeout_ms, &idx);
 	if (slot < 0)
 		return slot;
-	frame[3] = idx;
+	if (frame)
+		frame[3] = idx;
 	l->meta[slot].seq = l->tracker.slot[slot].seq;
 	l->meta[slot].len = (int)len;
 	l->meta[slot].poll = poll;
@@ -84,6 +88,35 @@ int mbot_link_send(mbot_link *l, uint8_t *frame, size_t len, int64_t now_ms, int
 	if (n < 0 || (size_t)n != len)
 		return MBOT_ERR_LENGTH;
 	return track(l, frame, len, r.action, r.device, -1, now_ms, timeout_ms, tag);
+}
+
+/* Track a command written out of band; 0 with *tag, FULL, LENGTH or RANGE. */
+int mbot_link_adopt(mbot_link *l, const uint8_t *frame, size_t len, int64_t now_ms, int timeout_ms,
+		    uint32_t *tag)
+{
+	mbot_request r;
+	int n = mbot_parse_request(frame, len, &r);
+
+	if (n < 0 || (size_t)n != len)
+		return MBOT_ERR_LENGTH;
+	if (r.action == MBOT_GET)
+		return MBOT_ERR_RANGE;
+	return track(l, NULL, len, r.action, r.device, -1, now_ms, timeout_ms, tag);
+}
+
+/* Forget a command never written; 1 if it was pending. */
+int mbot_link_cancel(mbot_link *l, uint32_t tag)
+{
+	for (int i = 0; i < MBOT_MAX_PENDING; i++)
+		if (l->tracker.slot[i].used && l->tracker.slot[i].seq == tag) {
+			mbot_pending pd = l->tracker.slot[i];
+			memset(&l->tracker.slot[i], 0, sizeof l->tracker.slot[i]);
+			settle(l, &pd);
+			if (l->sent)
+				l->sent--;
+			return 1;
+		}
+	return 0;
 }
 
 /* The poll requests due now, into out. Never fails. */
@@ -219,11 +252,12 @@ void mbot_link_input(mbot_link *l, const uint8_t *data, size_t n, int64_t now_ms
 		n -= k;
 		while (mbot_parser_next(&l->parser, &m) == 1) {
 			on_msg(l, &m, now_ms, cb, ctx);
-			/* requests an answer overtook are reported at once, in order */
-			mbot_link_expire(l, now_ms, cb, ctx);
+			/* requests an answer overtook are reported at once, in order; none for its
+			 * deadline: its answer may be next in what was read (the reader ran late)
+			 */
+			mbot_link_expire(l, INT64_MIN, cb, ctx);
 		}
 	}
-	mbot_link_expire(l, now_ms, cb, ctx);
 }
 
 /* The next time the link wants a call, or -1. */

@@ -16,8 +16,13 @@
  * - A reply that overtakes an older request means that request's answer was lost on the line:
  *   it is reported lost at once (counted in lost), a request past its deadline as well (counted
  *   in timeouts); a lost poll is simply asked again at its next period.
- * - The firmware reads from a 64-byte receive buffer one byte per loop pass: the requests in
- *   flight never add up to more than MBOT_LINK_INFLIGHT_MAX bytes.
+ * - The firmware reads from a 64-byte receive buffer one byte per loop pass, and reads nothing
+ *   while it is busy (an ultrasonic echo awaited, a tone played): what arrives beyond the buffer
+ *   is lost. The requests in flight never add up to more than MBOT_LINK_INFLIGHT_MAX bytes, which
+ *   leaves MBOT_LINK_HALT_RESERVE bytes for the frames an emergency stop writes out of band at any
+ *   moment (mbot_link_adopt), so that a busy board still has room for them.
+ * - Deadlines are judged after the input: a reply already read is never reported late because
+ *   the reader ran late (mbot_link_input reports only the requests an answer overtook).
  */
 
 #include <stddef.h>
@@ -26,7 +31,10 @@
 #include "../../protocols/mbot.h"
 
 #define MBOT_LINK_POLLS 8
-#define MBOT_LINK_INFLIGHT_MAX 56 /* bytes of requests unanswered (the firmware buffers 64) */
+#define MBOT_LINK_RX_BUFFER 64	  /* the ATmega328's serial receive buffer */
+#define MBOT_LINK_HALT_RESERVE 16 /* an out-of-band stop: RUN JOYSTICK 0 0 (10) and RESET (5) */
+/* bytes of requests unanswered the driver may have on the line by itself */
+#define MBOT_LINK_INFLIGHT_MAX (MBOT_LINK_RX_BUFFER - MBOT_LINK_HALT_RESERVE)
 
 typedef struct mbot_link_poll {
 	int device, port, slot; /* slot < 0: the request has none */
@@ -98,12 +106,29 @@ int mbot_link_send(mbot_link *l, uint8_t *frame, size_t len, int64_t now_ms, int
 		   uint32_t *tag);
 
 /*
+ * Track a command frame another writer has already written (the halt hook's stop, written out of
+ * band whatever the room): its index byte stays as written (a command's ack carries none), its
+ * bytes count in flight even beyond MBOT_LINK_INFLIGHT_MAX (MBOT_LINK_HALT_RESERVE is kept for
+ * them). 0 with *tag set, MBOT_ERR_FULL when the table is full, MBOT_ERR_LENGTH when frame is not
+ * a request, MBOT_ERR_RANGE for a GET (its reply could not be matched) or a frame larger than the
+ * firmware's buffer.
+ */
+int mbot_link_adopt(mbot_link *l, const uint8_t *frame, size_t len, int64_t now_ms, int timeout_ms,
+		    uint32_t *tag);
+
+/* Forget the command tag (tracked, never written after all: its write failed), reporting
+ * nothing. 1 if it was pending, 0 if not. */
+int mbot_link_cancel(mbot_link *l, uint32_t tag);
+
+/*
  * The poll requests due at now_ms, written into out (cap bytes; the frames that do not fit wait
  * for the next call): returns the number of bytes to write. Never fails.
  */
 size_t mbot_link_due(mbot_link *l, int64_t now_ms, uint8_t *out, size_t cap);
 
-/* Take bytes read from the robot; cb gets each event (replies, then requests found lost). */
+/* Take bytes read from the robot; cb gets each event (replies, then the requests an answer
+ * overtook: lost). Requests past their deadline are left to mbot_link_expire, to be called once
+ * everything that was there to read has been taken. */
 void mbot_link_input(mbot_link *l, const uint8_t *data, size_t n, int64_t now_ms, mbot_link_cb cb,
 		     void *ctx);
 

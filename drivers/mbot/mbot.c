@@ -69,8 +69,13 @@ typedef struct mb_priv {
 	char path[256];
 	int halt_fd; /* a dup of the port's fd, for the halt hook */
 	uint8_t halt_frames[2 * MBOT_REQ_MAX];
-	size_t halt_len;
-	atomic_int halt_written; /* the halt hook wrote its frames (1), failed (-1), not yet (0) */
+	size_t halt_len, halt_n1; /* both frames, the first (JOYSTICK) */
+	/* the halt hook's writes: begun is counted BEFORE each write(2), so that whoever reads the
+	 * acks of a halt's frames sees the halt begun; failed counts the writes that failed */
+	atomic_uint halt_begun, halt_failed;
+	unsigned halt_adopted; /* hook writes whose frames the link tracks (device thread) */
+	unsigned halt_handled; /* hook writes halted has dealt with (device thread) */
+	uint32_t halt_tags[2]; /* the last adopted frames' tags */
 	mbot_link link;
 	lb_device *dev;
 	lb_now now; /* of the run or call under way, for the link's callbacks */
@@ -229,7 +234,30 @@ static void mb_on_event(void *ctx, const mbot_event *ev)
 	}
 }
 
-/* Read what the robot sent and handle it; LB_EGONE when the port is gone. */
+static int mb_ack_ms(const mb_priv *p);
+
+/*
+ * Track the stop frames the halt hook has begun to write and the link does not track yet, as
+ * commands already written, so that their acks are theirs: called before any input read after
+ * the write is handled (the acks cannot come before the write, which is counted before it).
+ * Never fails (a full table leaves them untracked: their acks are then stray).
+ */
+static void mb_adopt_halt(mb_priv *p)
+{
+	unsigned begun = atomic_load(&p->halt_begun);
+
+	while (p->halt_adopted != begun) {
+		size_t n1 = p->halt_n1;
+		mbot_link_adopt(&p->link, p->halt_frames, n1, ms_of(&p->now), mb_ack_ms(p),
+				&p->halt_tags[0]);
+		mbot_link_adopt(&p->link, p->halt_frames + n1, p->halt_len - n1, ms_of(&p->now),
+				mb_ack_ms(p), &p->halt_tags[1]);
+		p->halt_adopted++;
+	}
+}
+
+/* Read what the robot sent and handle it, then report the requests past their deadline (a
+ * reply that was there to read is never late); LB_EGONE when the port is gone. */
 static int mb_pump(mb_priv *p)
 {
 	uint8_t buf[512];
@@ -237,6 +265,7 @@ static int mb_pump(mb_priv *p)
 
 	while ((n = lb_serial_read(p->port, buf, sizeof buf)) > 0) {
 		p->last_rx_ms = ms_of(&p->now);
+		mb_adopt_halt(p);
 		mbot_link_input(&p->link, buf, (size_t)n, ms_of(&p->now), mb_on_event, p);
 	}
 	mbot_link_expire(&p->link, ms_of(&p->now), mb_on_event, p);
@@ -457,7 +486,7 @@ static int mb_open(lb_device *dev, const lb_now *now, lb_error *err)
 	/* the halt hook's own fd and its stop frames, ready before anyone can call it */
 	p->halt_fd = dup(lb_serial_fd(p->port));
 	n = mbot_enc_motors(p->halt_frames, sizeof p->halt_frames, 0, 0, 0);
-	p->halt_len = (size_t)n;
+	p->halt_len = p->halt_n1 = (size_t)n;
 	p->halt_len += (size_t)mbot_enc_reset(p->halt_frames + n, sizeof p->halt_frames - n, 0);
 	for (int s = 0; s < S_COUNT; s++) {
 		int k =
@@ -724,39 +753,51 @@ static int mb_run(lb_device *dev, const lb_now *now, const zmq_pollitem_t *items
 
 /*
  * The halt hook (another thread, driver.h): motors off and RESET, written at once to the dup'd
- * fd (a write(2) of 16 bytes; a frame the device thread writes meanwhile goes whole before or
- * after it, tty writes being serialised). Never allocates, never locks.
+ * fd (a write(2) of 15 bytes; a frame the device thread writes meanwhile goes whole before or
+ * after it, tty writes being serialised). The board has room for them even when busy: the
+ * driver keeps MBOT_LINK_HALT_RESERVE bytes of its buffer free for them. The write is counted
+ * before it is made: the device thread may read the acks before halted runs, and must know
+ * they are the halt's (mb_adopt_halt). Never allocates, never locks.
  */
 static int mb_halt(lb_device *dev)
 {
 	mb_priv *p = lb_device_priv(dev);
-	ssize_t n = write(p->halt_fd, p->halt_frames, p->halt_len);
+	ssize_t n;
 
-	atomic_store(&p->halt_written, n == (ssize_t)p->halt_len ? 1 : -1);
+	atomic_fetch_add(&p->halt_begun, 1);
+	n = write(p->halt_fd, p->halt_frames, p->halt_len);
+	if (n != (ssize_t)p->halt_len)
+		atomic_fetch_add(&p->halt_failed, 1);
 	return n == (ssize_t)p->halt_len ? 0 : LB_EGONE;
 }
 
-/* After a halt, in the device's thread: the halt's two acks are expected (tracked without being
- * written again) or, if the hook could not write, the stop is sent now; state "stopped". */
+/* After a halt, in the device's thread: the halt's two acks are expected (tracked, if no input
+ * has done it yet, without being written again) or, if the hook could not write, the stop is
+ * sent now; state "stopped". */
 static void mb_halted(lb_device *dev, const lb_now *now)
 {
 	mb_priv *p = lb_device_priv(dev);
 	lb_error err = {0};
+	unsigned failed;
 
 	p->now = *now;
-	if (atomic_exchange(&p->halt_written, 0) == 1) {
-		uint8_t f[2 * MBOT_REQ_MAX];
-		size_t n1 = (size_t)mbot_enc_motors(f, sizeof f, 0, 0, 0);
-		size_t n2 = (size_t)mbot_enc_reset(f + n1, sizeof f - n1, 0);
-		uint32_t tag;
-		mbot_link_send(&p->link, f, n1, ms_of(now), ACK_MS, &tag);
-		mbot_link_send(&p->link, f + n1, n2, ms_of(now), ACK_MS, &tag);
+	mb_adopt_halt(p);
+	failed = atomic_exchange(&p->halt_failed, 0);
+	if (p->halt_adopted != p->halt_handled && !failed) {
 		p->m1 = p->m2 = 0;
 		p->tone_end_ms = 0;
-	} else if (mb_stop_robot(p, &err) < 0) {
-		lb_err("device %s: halted, but the mBot could not be told: %s", lb_device_id(dev),
-		       err.message);
+	} else {
+		/* the hook did not write (not called, or its write failed: those frames are
+		 * forgotten): the stop is sent now */
+		if (failed) {
+			mbot_link_cancel(&p->link, p->halt_tags[0]);
+			mbot_link_cancel(&p->link, p->halt_tags[1]);
+		}
+		if (mb_stop_robot(p, &err) < 0)
+			lb_err("device %s: halted, but the mBot could not be told: %s",
+			       lb_device_id(dev), err.message);
 	}
+	p->halt_handled = p->halt_adopted;
 	mb_state(p, "stopped", "halted (room stop)");
 }
 

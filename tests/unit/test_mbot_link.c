@@ -178,25 +178,107 @@ static void test_firmware_buffer_bound(void)
 	evlog log = {0};
 
 	two_polls(&l);
-	/* tone requests are 10 bytes: five fit in the 56 bytes the firmware may hold */
+	/* the firmware holds 64 bytes, 16 of them kept for an out-of-band stop: tone requests
+	 * are 10 bytes, four fit in the 48 left, and a RESET (5) */
+	CHECK_EQ_INT(MBOT_LINK_INFLIGHT_MAX, 48);
 	while (mbot_link_send(&l, f, (size_t)mbot_enc_tone(f, sizeof f, 0, 440, 10), 0, 1000,
 			      &tag) == 0)
 		sent++;
-	CHECK_EQ_INT(sent, 5);
-	CHECK_EQ_INT(l.inflight_bytes, 50);
-	/* the polls wait too (7 bytes would exceed the 56) */
+	CHECK_EQ_INT(sent, 4);
+	CHECK_EQ_INT(mbot_link_send(&l, f, (size_t)mbot_enc_reset(f, sizeof f, 0), 0, 1000, &tag),
+		     0);
+	CHECK_EQ_INT(l.inflight_bytes, 45);
+	/* the polls wait too (7 bytes would exceed the 48) */
 	mbot_link_polling(&l, 1, 0);
 	CHECK_EQ_INT((int)mbot_link_due(&l, 0, out, sizeof out), 0);
-	/* an answer makes room */
+	/* an answer makes room for one */
 	{
 		uint8_t a[4];
 		mbot_link_input(&l, a, (size_t)mbot_enc_ack(a, sizeof a), 5, keep, &log);
 	}
 	CHECK_EQ_INT(log.n, 1);
 	CHECK_EQ_INT(log.ev[0].kind, MBOT_EV_DONE);
-	CHECK_EQ_INT((int)mbot_link_due(&l, 5, out, sizeof out), 14);
+	CHECK_EQ_INT((int)mbot_link_due(&l, 5, out, sizeof out), 7);
+	/* the halt hook's stop, written out of band: tracked beyond the room, its index kept */
+	{
+		uint8_t h[16];
+		int n1 = mbot_enc_motors(h, sizeof h, 0x33, 0, 0);
+		int n2 = mbot_enc_reset(h + n1, sizeof h - (size_t)n1, 0x34);
+		uint32_t t1, t2;
+		CHECK(n1 + n2 <= MBOT_LINK_HALT_RESERVE);
+		CHECK_EQ_INT(mbot_link_adopt(&l, h, (size_t)n1, 5, 1000, &t1), 0);
+		CHECK_EQ_INT(mbot_link_adopt(&l, h + n1, (size_t)n2, 5, 1000, &t2), 0);
+		CHECK_EQ_INT(h[3], 0x33);
+		CHECK_EQ_INT(l.inflight_bytes, 42 + n1 + n2);
+		CHECK(l.inflight_bytes <= MBOT_LINK_RX_BUFFER);
+		/* a GET could not be matched: refused */
+		CHECK_EQ_INT(mbot_link_adopt(&l, out, 7, 5, 1000, &t1), MBOT_ERR_RANGE);
+		/* a write that failed: forgotten without a word */
+		CHECK_EQ_INT(mbot_link_cancel(&l, t2), 1);
+		CHECK_EQ_INT(mbot_link_cancel(&l, t2), 0);
+		CHECK_EQ_INT(l.inflight_bytes, 42 + n1);
+		CHECK_EQ_INT(log.n, 1);
+	}
 	/* not a request, a frame larger than the firmware takes */
 	CHECK_EQ_INT(mbot_link_send(&l, out, 3, 0, 10, &tag), MBOT_ERR_LENGTH);
+}
+
+/* The halt hook's frames are adopted before the input that holds their acks: the acks settle
+ * them, and the next command's ack is that command's. */
+static void test_adopted_halt_acks(void)
+{
+	mbot_link l;
+	uint8_t h[16], f[16], a[8];
+	evlog log = {0};
+	uint32_t t1, t2, tag;
+	int n1, n2;
+
+	mbot_link_init(&l);
+	n1 = mbot_enc_motors(h, sizeof h, 0, 0, 0);
+	n2 = mbot_enc_reset(h + n1, sizeof h - (size_t)n1, 0);
+	CHECK_EQ_INT(mbot_link_adopt(&l, h, (size_t)n1, 0, 1000, &t1), 0);
+	CHECK_EQ_INT(mbot_link_adopt(&l, h + n1, (size_t)n2, 0, 1000, &t2), 0);
+	mbot_enc_ack(a, 4);
+	mbot_enc_ack(a + 4, 4);
+	mbot_link_input(&l, a, 8, 1, keep, &log);
+	CHECK_EQ_INT(log.n, 2);
+	CHECK_EQ_UINT(log.ev[0].tag, t1);
+	CHECK_EQ_UINT(log.ev[1].tag, t2);
+	CHECK_EQ_INT((int)l.stray, 0);
+	CHECK_EQ_INT(
+	    mbot_link_send(&l, f, (size_t)mbot_enc_motors(f, sizeof f, 0, 10, 10), 2, 1000, &tag),
+	    0);
+	mbot_link_input(&l, a, 4, 3, keep, &log);
+	CHECK_EQ_INT(log.n, 3);
+	CHECK_EQ_INT(log.ev[2].kind, MBOT_EV_DONE);
+	CHECK_EQ_UINT(log.ev[2].tag, tag);
+}
+
+/* A reader that ran late: a command's ack read after its deadline, behind a poll's reply in the
+ * same input, is the command's answer, not a timeout. */
+static void test_late_reader(void)
+{
+	mbot_link l;
+	uint8_t out[64], f[16], b[64];
+	evlog log = {0};
+	uint32_t tag;
+	size_t n, k;
+
+	two_polls(&l);
+	mbot_link_polling(&l, 1, 0);
+	n = mbot_link_due(&l, 0, out, sizeof out);
+	CHECK_EQ_INT(
+	    mbot_link_send(&l, f, (size_t)mbot_enc_motors(f, sizeof f, 0, 10, 10), 0, 1000, &tag),
+	    0);
+	k = reply(b, idx_of(out, n, 0), 80);
+	k += reply(b + k, idx_of(out, n, 1), 3);
+	k += (size_t)mbot_enc_ack(b + k, sizeof b - k);
+	mbot_link_input(&l, b, k, 1500, keep, &log);
+	mbot_link_expire(&l, 1500, keep, &log);
+	CHECK_EQ_INT(log.n, 3);
+	CHECK_EQ_INT(log.ev[2].kind, MBOT_EV_DONE);
+	CHECK_EQ_UINT(log.ev[2].tag, tag);
+	CHECK_EQ_INT((int)l.timeouts + (int)l.lost + (int)l.stray, 0);
 }
 
 static void test_events_banner_and_empty(void)
@@ -304,6 +386,8 @@ int main(void)
 	RUN(test_in_order_replies);
 	RUN(test_timeouts_per_request);
 	RUN(test_firmware_buffer_bound);
+	RUN(test_adopted_halt_acks);
+	RUN(test_late_reader);
 	RUN(test_events_banner_and_empty);
 	RUN(test_resync_padded_and_pieces);
 	RUN(test_reset_and_limits);
