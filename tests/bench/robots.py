@@ -106,6 +106,8 @@ def main():
     ap.add_argument("--each", type=int, default=8, help="robots of each family (4 families)")
     ap.add_argument("--rounds", type=int, default=20)
     ap.add_argument("--window", type=float, default=10)
+    ap.add_argument("--threads", action="store_true", help="also the CPU of each thread name")
+    ap.add_argument("--only", help="drive only this family's robots (the farm still runs all)")
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="lb-bench-robots-")
     farm = subprocess.Popen([args.farm, str(args.each)], stdin=subprocess.PIPE,
@@ -117,6 +119,8 @@ def main():
         robots.append(tuple(line.split()))
     if len(robots) != 4 * args.each:
         raise BenchError("the farm started %d robots" % len(robots))
+    if args.only:
+        robots = [r for r in robots if r[0] == args.only]
     conf = os.path.join(tmp, "robots.conf")
     with open(conf, "w") as f:
         f.write(config(robots, tmp))
@@ -165,6 +169,17 @@ def main():
                 msgs += 1
         dt = time.monotonic() - t0
         cpu = (proc_cpu_s(bridge.pid) - cpu0) / dt
+        if args.threads:
+            by = {}
+            for tid in os.listdir("/proc/%d/task" % bridge.pid):
+                with open("/proc/%d/task/%s/comm" % (bridge.pid, tid)) as f:
+                    name = f.read().strip()
+                by.setdefault(name, 0.0)
+                with open("/proc/%d/task/%s/stat" % (bridge.pid, tid)) as f:
+                    fl = f.read().rsplit(")", 1)[1].split()
+                by[name] += (int(fl[11]) + int(fl[12])) / HZ
+            log("   CPU seconds since start, by thread name: " + ", ".join(
+                "%s %.2f" % kv for kv in sorted(by.items(), key=lambda kv: -kv[1])[:12]))
         other = (machine_busy_s() - busy0) / dt - cpu
         result.update(sensors_cpu_pct=round(100 * cpu, 2), sensors_msgs_s=round(msgs / dt),
                       other_load_cores=round(other, 2))
