@@ -18,7 +18,7 @@ enum lb_errcode {
 	LB_ERR_TIMEOUT = 1006,
 	LB_ERR_TOO_LARGE = 1008,
 	LB_ERR_ROOM_STOPPED = 1009,
-	LB_ERR_PROGRAM = 1010,	 /* a program that does not compile, or failed on the robot */
+	LB_ERR_PROGRAM = 1010,	/* a program that does not compile, or failed on the robot */
 	LB_ERR_FIRMWARE = 1011, /* the device's firmware is not what the driver speaks */
 };
 
