@@ -222,6 +222,19 @@ static int job_owner(lb_server *s, lb_device *d, char *owner, size_t cap)
  * client, each with its least role; a service's action (the print queue's "print") never does;
  * an action on the device's job needs its owner or a teacher. 0, or LB_EFAIL with err set.
  */
+/* Does the caller hold d's lease (LB_ACTION_HOLDER)? 0, or LB_EFAIL with err saying what to do. */
+static int check_holder(lb_server *s, lb_call *c, lb_device *d, const char *what, lb_error *err)
+{
+	const lb_lease *l = srv_lease_find(s, d->spec.id, c->now.mono);
+
+	if (l && lb_client_same(&l->holder, &c->client))
+		return 0;
+	return lb_error_set(err, LB_ERR_LEASED,
+			    "'%s' sets %s moving: take it first (lease.acquire {\"device\": "
+			    "\"%s\"}), so that it stops when you let go",
+			    what, d->spec.id, d->spec.id);
+}
+
 static int check_action(lb_server *s, lb_call *c, lb_device *d, const char *action, lb_error *err)
 {
 	const lb_action *a = lb_driver_action(d->driver, action);
@@ -247,6 +260,8 @@ static int check_action(lb_server *s, lb_call *c, lb_device *d, const char *acti
 		return lb_error_set(err, LB_ERR_FORBIDDEN,
 				    "action '%s' requires the %s role; you are %s", action,
 				    lb_role_name(a->role), lb_role_name(c->client.role));
+	if ((a->flags & LB_ACTION_HOLDER) && check_holder(s, c, d, action, err) < 0)
+		return LB_EFAIL;
 	if ((a->flags & LB_ACTION_JOB) && c->client.role < LB_ROLE_TEACHER &&
 	    job_owner(s, d, owner, sizeof owner) && strcmp(owner, c->client.user) != 0)
 		return lb_error_set(
@@ -421,6 +436,8 @@ static int m_emit(lb_server *s, lb_call *c, json_t **result, lb_error *err)
 		return lb_error_set(err, LB_ERR_FORBIDDEN,
 				    "event '%s' requires the %s role; you are %s", name,
 				    lb_role_name(ev->role), lb_role_name(c->client.role));
+	if ((ev->flags & LB_ACTION_HOLDER) && check_holder(s, c, d, name, err) < 0)
+		return LB_EFAIL;
 	if (srv_permit(s, d, "event", c->req.params, err) < 0)
 		return LB_EFAIL;
 	if (lb_device_send(d, "event", 0, c->req.params) < 0)

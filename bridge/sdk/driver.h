@@ -77,6 +77,10 @@ enum {
 	/* Sets something moving or heating (a printer's resume, console G-code): refused while
 	 * the room is stopped (room.stop), until a teacher releases it. */
 	LB_ACTION_MOTION = 1u << 2,
+	/* Only the client HOLDING the device's lease (not merely one that nobody else's lease
+	 * excludes): a robot's extras that move it (a motor variable, a program saved to run at
+	 * boot), so that a free robot is not driven by someone the dead-man cannot stop. */
+	LB_ACTION_HOLDER = 1u << 3,
 };
 
 /*

@@ -1187,9 +1187,10 @@ static const lb_action mp_actions[] = {
     {LB_ROBOT_PROG_STOP, LB_ROLE_STUDENT, LB_ACTION_SERVICE},
     {LB_ROBOT_SET, LB_ROLE_STUDENT, LB_ACTION_SERVICE | LB_ACTION_MOTION},
     /* the extras: clients holding the lease */
-    {"micropython.save", LB_ROLE_STUDENT, 0},
-    {"micropython.reset", LB_ROLE_STUDENT, 0},
-    {"micropython.exec", LB_ROLE_STUDENT, LB_ACTION_MOTION}, /* any code: motors too */
+    {"micropython.save", LB_ROLE_STUDENT, LB_ACTION_MOTION | LB_ACTION_HOLDER},	 /* runs at boot */
+    {"micropython.reset", LB_ROLE_STUDENT, LB_ACTION_MOTION | LB_ACTION_HOLDER}, /* main.py runs */
+    {"micropython.exec", LB_ROLE_STUDENT,
+     LB_ACTION_MOTION | LB_ACTION_HOLDER}, /* any code: motors too */
     {NULL, 0, 0},
 };
 

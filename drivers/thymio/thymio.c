@@ -1357,7 +1357,8 @@ static int th_bridge_call(const lb_driver *drv, const char *method, const json_t
 }
 
 static const lb_action th_events[] = {
-    {"aseba.emit", LB_ROLE_STUDENT, LB_ACTION_MOTION}, /* a program may move on an event */
+    {"aseba.emit", LB_ROLE_STUDENT,
+     LB_ACTION_MOTION | LB_ACTION_HOLDER}, /* a program may move on an event */
     {NULL, 0, 0},
 };
 
@@ -1369,9 +1370,11 @@ static const lb_action th_actions[] = {
     {LB_ROBOT_PROG_STOP, LB_ROLE_STUDENT, LB_ACTION_SERVICE},
     {LB_ROBOT_SET, LB_ROLE_STUDENT, LB_ACTION_SERVICE | LB_ACTION_MOTION},
     {"aseba.get", LB_ROLE_STUDENT, 0},
-    {"aseba.set", LB_ROLE_STUDENT, LB_ACTION_MOTION}, /* motor targets are variables */
-    {"aseba.emit", LB_ROLE_STUDENT, LB_ACTION_MOTION},
-    {"aseba.reboot", LB_ROLE_STUDENT, 0},
+    {"aseba.set", LB_ROLE_STUDENT,
+     LB_ACTION_MOTION | LB_ACTION_HOLDER}, /* motor targets are variables */
+    {"aseba.emit", LB_ROLE_STUDENT, LB_ACTION_MOTION | LB_ACTION_HOLDER},
+    {"aseba.reboot", LB_ROLE_STUDENT,
+     LB_ACTION_MOTION | LB_ACTION_HOLDER}, /* its default program runs */
     {"aseba.description", LB_ROLE_STUDENT, 0},
     {NULL, 0, 0},
 };

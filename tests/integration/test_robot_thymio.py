@@ -46,6 +46,7 @@ def conf(**bridge):
 class ThymioRobotServiceTest(RobotServiceCases, BridgeTest):
     """The robot service's cases for every family (test_robots.py), on the emulated Thymio."""
     FAMILY = "thymio"
+    MOTION_EXTRA = ("aseba.set", {"name": "motor.left.target", "values": [0]})
 
 
 class ThymioTest(BridgeTest):

@@ -63,6 +63,26 @@ class RobotServiceCases:
     [bridge] emulate name); each family runs them (the BridgeTest subclasses below)."""
 
     FAMILY = None
+    # a family extra that can set the robot moving (device.call): only the lease holder's
+    MOTION_EXTRA = None
+
+    def test_moving_extras_need_the_lease(self):
+        if not self.MOTION_EXTRA:
+            return  # this family's extras move nothing
+        d, c = self.lab()
+        rid = self.robot(c, self.FAMILY)
+        action, args = self.MOTION_EXTRA
+        call = {"device": rid, "action": action, "args": args}
+        # a free robot: nobody holds it, so nobody's dead-man would stop it
+        e = c.error("device.call", call)
+        self.assertError(e, "leased", LEASED)
+        self.assertIn("lease.acquire", e["message"])
+        other = self.client(d)
+        other.call("lease.acquire", {"device": rid})
+        self.assertError(c.error("device.call", call), "leased", LEASED)
+        other.call("lease.release", {"device": rid})
+        c.call("lease.acquire", {"device": rid})
+        c.call("device.call", call, timeout=20)
 
     def lab(self, **kw):
         families = (self.FAMILY,)
@@ -280,6 +300,7 @@ class MbotRobotServiceTest(RobotServiceCases, BridgeTest):
 
 class MicroPythonRobotServiceTest(RobotServiceCases, BridgeTest):
     FAMILY = "micropython"
+    MOTION_EXTRA = ("micropython.exec", {"code": "print(1)"})
 
     def test_program_as_a_binary_frame(self):
         """A program (one too large for a JSON request: 64 KiB) comes as the request's binary frame;
