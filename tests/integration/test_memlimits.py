@@ -20,6 +20,7 @@ import os
 import random
 import socket
 import struct
+import threading
 import time
 import unittest
 import zlib
@@ -70,7 +71,7 @@ class RawZMTP:
     likes, with no libzmq of its own on the way (a libzmq XSUB would put an 8 MB subscription
     into its own trie first)."""
 
-    def __init__(self, endpoint, socket_type=b"SUB", timeout=10):
+    def __init__(self, endpoint, socket_type=b"SUB", timeout=10, pong=False):
         if endpoint.startswith("tcp://"):
             host, port = endpoint[6:].rsplit(":", 1)
             self.sock = socket.create_connection((host, int(port)), timeout=timeout)
@@ -92,6 +93,44 @@ class RawZMTP:
         assert flags == 0x04, "no READY command from the bridge"
         self.recv_exactly(size)
         self.buf = b""
+        self.lock = threading.Lock()  # a PONG never lands inside a frame being sent
+        self.eof = threading.Event()
+        self.reader = None
+        if pong:
+            # a live peer: the bridge's heartbeat PINGs (every 100 ms on the request socket,
+            # 300 ms to answer) are answered, as libzmq's I/O thread answers them
+            self.sock.settimeout(None)
+            self.reader = threading.Thread(target=self._read, daemon=True)
+            self.reader.start()
+
+    def _read(self):
+        """Read everything the bridge sends, answering each PING with a PONG; sets eof."""
+        buf = b""
+        try:
+            while True:
+                try:
+                    d = self.sock.recv(65536)
+                except socket.timeout:
+                    continue  # a timeout set for sending: the connection is still there
+                if not d:
+                    break
+                buf += d
+                while len(buf) >= 2:
+                    flags = buf[0]
+                    hl = 9 if flags & 0x02 else 2
+                    if len(buf) < hl:
+                        break
+                    size = struct.unpack(">Q", buf[1:9])[0] if flags & 0x02 else buf[1]
+                    if len(buf) < hl + size:
+                        break
+                    body, buf = buf[hl:hl + size], buf[hl + size:]
+                    if flags & 0x04 and body[:5] == b"\x04PING":
+                        pong = b"\x04PONG" + body[7:]
+                        with self.lock:
+                            self.sock.sendall(bytes([0x04, len(pong)]) + pong)
+        except OSError:
+            pass
+        self.eof.set()
 
     def recv_exactly(self, n):
         data = b""
@@ -109,7 +148,8 @@ class RawZMTP:
         else:
             head = bytes([flags, len(data)])
         try:
-            self.sock.sendall(head + data)
+            with self.lock:
+                self.sock.sendall(head + data)
             return True
         except (BrokenPipeError, ConnectionResetError):
             return False  # the bridge closed the connection
@@ -118,6 +158,8 @@ class RawZMTP:
 
     def closed(self, timeout):
         """Whether the bridge closes the connection within timeout (what it sends is dropped)."""
+        if self.reader:
+            return self.eof.wait(timeout)
         deadline = time.monotonic() + timeout
         try:
             while True:
@@ -440,7 +482,8 @@ class MemLimitsTest(BridgeTest):
         c.sock.settimeout(2)
         while sent < total:
             try:
-                c.sock.sendall(batch)
+                with c.lock:
+                    c.sock.sendall(batch)
             except (BrokenPipeError, ConnectionResetError, socket.timeout) as e:
                 if os.environ.get("LB_MEMLIMITS_REPORT"):
                     print(" [%s after %.0f MB]" % (type(e).__name__, sent / MB), end="")
@@ -475,7 +518,7 @@ class MemLimitsTest(BridgeTest):
         self.lab(pub="tcp://127.0.0.1:0", rpc="tcp://127.0.0.1:0")
         conns = []
         for _ in range(40):
-            c = RawZMTP(self.d.ready_endpoint("requests"), socket_type=b"DEALER")
+            c = RawZMTP(self.d.ready_endpoint("requests"), socket_type=b"DEALER", pong=True)
             self.addCleanup(c.close)
             c.send(b"", more=True)
             self.endless_message(c, 100 * 1000, total=1500 * 1000)
