@@ -141,6 +141,9 @@ int main(int argc, char **argv)
 	if (lb_config_num(cfg, "bridge", "request_timeout_ms", 10, 600000, 5000, &num, &err) < 0)
 		goto bad;
 	so.request_timeout_ms = (int)num;
+	if (lb_config_num(cfg, "bridge", "client_timeout_ms", 200, 60000, 300, &num, &err) < 0)
+		goto bad;
+	so.client_timeout_ms = (int)num;
 	if (lb_policy_load(cfg, &so.policy, &err) < 0)
 		goto bad;
 	so.config = cfg;

@@ -1231,9 +1231,9 @@ lb_server *lb_server_new(const lb_server_opts *opts)
 	lb_server *s = calloc(1, sizeof *s);
 	int zero = 0, one = 1, hwm;
 	/* a client that vanishes without closing (a tablet out of Wi-Fi) loses its leases within
-	 * ~0.5 s: its robots stop (the dead-man); PONGs come from the client's libzmq I/O thread,
-	 * so a busy client program still answers */
-	int hb_ivl = 100, hb_timeout = 300;
+	 * ~0.5 s by default: its robots stop (the dead-man); PONGs come from the client's libzmq
+	 * I/O thread, so a busy client program still answers ([bridge] client_timeout_ms) */
+	int hb_ivl = 100, hb_timeout = opts->client_timeout_ms > 0 ? opts->client_timeout_ms : 300;
 	int64_t pub_max = PUB_MAXMSGSIZE, rpc_max = RPC_MAXMSGSIZE;
 	int pub_rcvhwm = PUB_RCVHWM, rpc_rcvhwm = RPC_RCVHWM, rpc_sndhwm = RPC_SNDHWM;
 

@@ -23,10 +23,18 @@ typedef struct load_ctx {
 	int failed; /* line of the first error found here, 0 if none */
 } load_ctx;
 
-static const char *const bridge_keys[] = {
-    "pub",	 "rpc",	     "ws",	"simulate",	      "heartbeat_ms",
-    "log_level", "data_dir", "pub_hwm", "request_timeout_ms", "emulate",
-    NULL};
+static const char *const bridge_keys[] = {"pub",
+					  "rpc",
+					  "ws",
+					  "simulate",
+					  "heartbeat_ms",
+					  "log_level",
+					  "data_dir",
+					  "pub_hwm",
+					  "request_timeout_ms",
+					  "emulate",
+					  "client_timeout_ms",
+					  NULL};
 static const char *const access_keys[] = {
     "teachers",		"local_role",	     "remote_role", "default_role",
     "student_max_rate", "student_max_batch", NULL};

@@ -84,11 +84,11 @@ class RobotServiceCases:
         c.call("lease.acquire", {"device": rid})
         c.call("device.call", call, timeout=20)
 
-    def lab(self, **kw):
+    def lab(self, bridge=None, **kw):
         families = (self.FAMILY,)
-        d = self.start_bridge(make_conf({}, bridge={
+        d = self.start_bridge(make_conf({}, bridge=dict({
             "data_dir": os.path.join(self.tmp, "data"), "emulate": ",".join(families),
-            "request_timeout_ms": 5000}), **kw)
+            "request_timeout_ms": 5000}, **(bridge or {}))), **kw)
         d.rpc = d.ready_endpoint("requests") or d.rpc  # tcp://127.0.0.1:0 -> its port
         c = self.client(d)
         wait_until(lambda: len(c.call("robot.list")) >= len(families), timeout=20,
@@ -182,8 +182,9 @@ class RobotServiceCases:
         # the robot is free for the next group
         c.call("lease.acquire", {"device": rid})
 
-    def test_owner_network_vanishing_stops_the_robot(self):
-        d, c = self.lab(rpc="tcp://127.0.0.1:0")
+    def test_owner_network_vanishing_stops_the_robot(self, timeout_ms=None):
+        d, c = self.lab(rpc="tcp://127.0.0.1:0", bridge=timeout_ms and {
+            "client_timeout_ms": timeout_ms})
         rid = self.robot(c, self.FAMILY)
         topic = "robot/%s/state/" % rid
         sub = self.subscriber(d, [topic])
@@ -203,8 +204,17 @@ class RobotServiceCases:
         proxy.frozen.set()  # the network vanishes: no FIN, no RST, nothing
         sub.wait_for(lambda m: m.topic == topic and not m.data["active"]
                      and m.data["owner"] is None, timeout=10, what="the robot stopped")
-        print("dead-man: stopped %.0f ms after the owner's network vanished"
-              % ((time.monotonic() - t0) * 1000))
+        took = time.monotonic() - t0
+        print("dead-man: stopped %.0f ms after the owner's network vanished" % (took * 1000))
+        return took
+
+    def test_client_timeout_is_configurable(self):
+        """[bridge] client_timeout_ms = 1500 (a Wi-Fi that pauses): the frozen owner keeps its
+        robot until then (the last PING went at most 100 ms after the freeze)."""
+        if self.FAMILY != "mbot":
+            return  # the core's setting: one family is enough
+        took = self.test_owner_network_vanishing_stops_the_robot(timeout_ms=1500)
+        self.assertGreater(took, 1.35)
 
     def test_room_stop_latches_for_robots(self):
         d, c = self.lab()
