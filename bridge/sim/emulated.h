@@ -31,6 +31,9 @@ typedef struct lb_emulated {
 	const char *(*path)(const void *emu);
 	void (*set_fault)(void *emu, lb_fault fault);
 	void (*destroy)(void *emu);
+	/* What the board shows and has counted, as a new object, for tests and teachers
+	 * ("<driver>.emulator {probe: true}"); NULL when it has nothing to show. */
+	json_t *(*probe)(void *emu);
 	/* state */
 	void *emu;
 	int unplugged;
@@ -39,9 +42,14 @@ typedef struct lb_emulated {
 /* Start the emulator if needed and append its port to ports (unless unplugged). 0 or negative. */
 int lb_emulated_port(lb_emulated *e, json_t *ports);
 
-/* `<driver>.emulator {fault}`: apply a fault; 0 (*result = null) or negative with err set. */
+/* `<driver>.emulator {fault}`: apply a fault (*result = null); `{probe: true}`: what the board
+ * shows (e->probe). 0, or negative with err set. */
 int lb_emulated_fault(lb_emulated *e, const char *method, const json_t *params, json_t **result,
 		      lb_error *err);
+
+/* The running emulator, or NULL with err set ("the simulated X board is not running"): for a
+ * driver's own emulator requests. */
+void *lb_emulated_running(lb_emulated *e, lb_error *err);
 
 /* Stop the emulator (at shutdown). */
 void lb_emulated_stop(lb_emulated *e);
@@ -52,6 +60,17 @@ void lb_emulated_stop(lb_emulated *e);
  * the simulated lab, stops at shutdown, and takes faults through "<driver>.emulator {fault}".
  */
 #define LB_EMULATED_HOOKS(prefix, e)                                                               \
+	LB_EMULATED_SIM_HOOKS(prefix, e)                                                           \
+	static int prefix##_bridge_call(const lb_driver *drv, const char *method,                  \
+					const json_t *params, json_t **result, lb_error *err)      \
+	{                                                                                          \
+		(void)drv;                                                                         \
+		return lb_emulated_fault(&(e), method, params, result, err);                       \
+	}
+
+/* Only the simulate and cleanup hooks, for a driver whose bridge_call does more (and falls back
+ * on lb_emulated_fault). */
+#define LB_EMULATED_SIM_HOOKS(prefix, e)                                                           \
 	static int prefix##_simulate(const lb_driver *drv, const lb_scan_ctx *ctx, json_t *ports)  \
 	{                                                                                          \
 		(void)drv, (void)ctx;                                                              \
@@ -61,12 +80,6 @@ void lb_emulated_stop(lb_emulated *e);
 	{                                                                                          \
 		(void)drv;                                                                         \
 		lb_emulated_stop(&(e));                                                            \
-	}                                                                                          \
-	static int prefix##_bridge_call(const lb_driver *drv, const char *method,                  \
-					const json_t *params, json_t **result, lb_error *err)      \
-	{                                                                                          \
-		(void)drv;                                                                         \
-		return lb_emulated_fault(&(e), method, params, result, err);                       \
 	}
 
 #endif

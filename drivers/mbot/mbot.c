@@ -851,6 +851,21 @@ static void mb_emu_destroy(void *emu)
 	mbot_emu_destroy(&e);
 }
 
+/* What the emulated mBot does and senses, as a new object. */
+static json_t *mb_emu_probe(void *emu)
+{
+	mbot_emu_state st;
+
+	mbot_emu_get_state(emu, &st);
+	return json_pack(
+	    "{s:i,s:i,s:[[i,i,i],[i,i,i]],s:{s:i,s:i,s:i},s:i,s:i,s:i,s:f,s:i,s:i,s:b,s:b}", "m1",
+	    st.m1, "m2", st.m2, "leds", st.led[0][0], st.led[0][1], st.led[0][2], st.led[1][0],
+	    st.led[1][1], st.led[1][2], "tone", "freq", st.tone_hz, "ms", st.tone_ms, "count",
+	    st.tones, "resets", st.resets, "requests", st.requests, "dropped", st.dropped,
+	    "distance_cm", st.distance_cm, "line", st.line, "light", st.light, "button", st.button,
+	    "booted", st.booted);
+}
+
 static lb_emulated mb_emulated = {
     .driver = "mbot",
     .description = "Simulated mBot (mCore emulator)",
@@ -861,21 +876,11 @@ static lb_emulated mb_emulated = {
     .path = mb_emu_path,
     .set_fault = mb_emu_fault,
     .destroy = mb_emu_destroy,
+    .probe = mb_emu_probe,
 };
 
-/* The simulated lab: start the emulated mBot and list its port (hint "mbot"). 0 or negative. */
-static int mb_simulate(const lb_driver *drv, const lb_scan_ctx *ctx, json_t *ports)
-{
-	(void)drv, (void)ctx;
-	return lb_emulated_port(&mb_emulated, ports);
-}
-
-/* Stop the emulated mBot at shutdown. */
-static void mb_cleanup(const lb_driver *drv)
-{
-	(void)drv;
-	lb_emulated_stop(&mb_emulated);
-}
+/* The simulated lab: start the emulated mBot and list its port (hint "mbot"); stop it. */
+LB_EMULATED_SIM_HOOKS(mb, mb_emulated)
 
 /*
  * mbot.emulator {fault: ok|silent|garbage|unplug|plug}: faults of the simulated mBot;
@@ -885,44 +890,30 @@ static void mb_cleanup(const lb_driver *drv)
 static int mb_bridge_call(const lb_driver *drv, const char *method, const json_t *params,
 			  json_t **result, lb_error *err)
 {
-	const json_t *world = json_object_get(params, "world");
+	static const char *const keys[] = {"distance_cm", "line", "light", "button", NULL};
+	const json_t *world = json_object_get(params, "world"), *d;
+	long long line = -1, light = -1;
+	bool button = false;
 
 	(void)drv;
-	if (strcmp(method, "emulator") != 0 || json_object_size(params) != 1 ||
-	    (!world && !json_is_true(json_object_get(params, "probe"))))
+	if (strcmp(method, "emulator") != 0 || json_object_size(params) != 1 || !world)
 		return lb_emulated_fault(&mb_emulated, method, params, result, err);
-	if (!mb_emulated.emu)
-		return lb_error_set(err, LB_ERR_NOT_SUPPORTED, "the simulated mBot is not running");
-	if (world) {
-		static const char *const keys[] = {"distance_cm", "line", "light", "button", NULL};
-		const json_t *d = json_object_get(world, "distance_cm");
-		long long line = -1, light = -1;
-		bool button = false;
-		if (!json_is_object(world) || lb_param_only(world, keys, err) < 0 ||
-		    lb_param_int(world, "line", false, 0, 3, &line, err) < 0 ||
-		    lb_param_int(world, "light", false, 0, 1023, &light, err) < 0 ||
-		    lb_param_bool(world, "button", &button, err) < 0)
-			return json_is_object(world) ? LB_EFAIL
-						     : lb_error_set(err, LB_ERR_INVALID_PARAMS,
-								    "world must be an object");
-		if (d &&
-		    (!json_is_number(d) || json_number_value(d) < 2 || json_number_value(d) > 400))
-			return lb_error_set(err, LB_ERR_INVALID_PARAMS,
-					    "distance_cm must be a number from 2 to 400");
-		mbot_emu_set_world(mb_emulated.emu, d ? json_number_value(d) : -1, (int)line,
-				   (int)light, json_object_get(world, "button") ? (int)button : -1);
-		*result = json_null();
-		return 0;
-	}
-	mbot_emu_state st;
-	mbot_emu_get_state(mb_emulated.emu, &st);
-	*result = json_pack(
-	    "{s:i,s:i,s:[[i,i,i],[i,i,i]],s:{s:i,s:i,s:i},s:i,s:i,s:i,s:f,s:i,s:i,s:b,s:b}", "m1",
-	    st.m1, "m2", st.m2, "leds", st.led[0][0], st.led[0][1], st.led[0][2], st.led[1][0],
-	    st.led[1][1], st.led[1][2], "tone", "freq", st.tone_hz, "ms", st.tone_ms, "count",
-	    st.tones, "resets", st.resets, "requests", st.requests, "dropped", st.dropped,
-	    "distance_cm", st.distance_cm, "line", st.line, "light", st.light, "button", st.button,
-	    "booted", st.booted);
+	if (!lb_emulated_running(&mb_emulated, err))
+		return LB_EFAIL;
+	if (!json_is_object(world))
+		return lb_error_set(err, LB_ERR_INVALID_PARAMS, "world must be an object");
+	if (lb_param_only(world, keys, err) < 0 ||
+	    lb_param_int(world, "line", false, 0, 3, &line, err) < 0 ||
+	    lb_param_int(world, "light", false, 0, 1023, &light, err) < 0 ||
+	    lb_param_bool(world, "button", &button, err) < 0)
+		return LB_EFAIL;
+	d = json_object_get(world, "distance_cm");
+	if (d && (!json_is_number(d) || json_number_value(d) < 2 || json_number_value(d) > 400))
+		return lb_error_set(err, LB_ERR_INVALID_PARAMS,
+				    "distance_cm must be a number from 2 to 400");
+	mbot_emu_set_world(mb_emulated.emu, d ? json_number_value(d) : -1, (int)line, (int)light,
+			   json_object_get(world, "button") ? (int)button : -1);
+	*result = json_null();
 	return 0;
 }
 

@@ -1103,6 +1103,12 @@ static void mp_emu_destroy(void *emu)
 	mpy_emu_destroy(&e);
 }
 
+/* The emulated board's hardware and counters, as a new object. */
+static json_t *mp_emu_probe(void *emu)
+{
+	return mpy_emu_probe(emu);
+}
+
 static lb_emulated mp_emulated = {
     .driver = "micropython",
     .description = "Simulated micro:bit on a Maqueen (MicroPython)",
@@ -1113,6 +1119,7 @@ static lb_emulated mp_emulated = {
     .path = mp_emu_path,
     .set_fault = mp_emu_fault,
     .destroy = mp_emu_destroy,
+    .probe = mp_emu_probe,
 };
 
 /* [micropython] emulator_paste = no: the simulated board is a micro:bit v1 (no raw-paste). */
@@ -1142,14 +1149,10 @@ static int mp_bridge_call(const lb_driver *drv, const char *method, const json_t
 			  json_t **result, lb_error *err)
 {
 	(void)drv;
-	if (strcmp(method, "emulator") == 0 && json_object_get(params, "fault") == NULL) {
-		if (!mp_emulated.emu)
-			return lb_error_set(err, LB_ERR_NOT_SUPPORTED,
-					    "the simulated MicroPython board is not running");
-		if (json_is_true(json_object_get(params, "probe"))) {
-			*result = mpy_emu_probe(mp_emulated.emu);
-			return *result ? 0 : lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
-		}
+	if (strcmp(method, "emulator") == 0 && json_object_get(params, "fault") == NULL &&
+	    json_object_get(params, "probe") == NULL) {
+		if (!lb_emulated_running(&mp_emulated, err))
+			return LB_EFAIL;
 		if (json_object_get(params, "baud")) {
 			long long baud = 0;
 			if (lb_param_int(params, "baud", true, 0, 4000000, &baud, err) < 0)

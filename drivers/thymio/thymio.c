@@ -1306,6 +1306,17 @@ static void th_emu_destroy(void *emu)
 	thymio_emu_destroy(&e);
 }
 
+/* What the emulated Thymio shows, as a new object. */
+static json_t *th_emu_probe(void *emu)
+{
+	thymio_emu_probe pr;
+
+	thymio_emu_probe_state(emu, &pr);
+	return json_pack("{s:[i,i,i],s:i,s:[i,i],s:b}", "leds_top", pr.leds_top[0], pr.leds_top[1],
+			 pr.leds_top[2], "sound_freq", pr.sound_freq, "motor_target",
+			 pr.motor_target[0], pr.motor_target[1], "running", pr.running);
+}
+
 static lb_emulated th_emulated = {
     .driver = "thymio",
     .description = "Simulated Thymio II (Aseba VM emulator)",
@@ -1316,45 +1327,14 @@ static lb_emulated th_emulated = {
     .path = th_emu_path,
     .set_fault = th_emu_fault,
     .destroy = th_emu_destroy,
+    .probe = th_emu_probe,
 };
-
-/* The simulated lab: start the emulated Thymio and list its pty. */
-static int th_simulate(const lb_driver *drv, const lb_scan_ctx *ctx, json_t *ports)
-{
-	(void)drv, (void)ctx;
-	return lb_emulated_port(&th_emulated, ports);
-}
-
-/* Stop the emulated Thymio at shutdown. */
-static void th_cleanup(const lb_driver *drv)
-{
-	(void)drv;
-	lb_emulated_stop(&th_emulated);
-}
 
 /*
  * thymio.emulator {fault: ok|silent|garbage|unplug|plug}: faults of the simulated robot;
  * thymio.emulator {probe: true}: what it shows ({leds_top, sound_freq, motor_target, running}).
  */
-static int th_bridge_call(const lb_driver *drv, const char *method, const json_t *params,
-			  json_t **result, lb_error *err)
-{
-	(void)drv;
-	if (strcmp(method, "emulator") == 0 && json_is_true(json_object_get(params, "probe")) &&
-	    json_object_size(params) == 1) {
-		thymio_emu_probe pr;
-		if (!th_emulated.emu)
-			return lb_error_set(err, LB_ERR_NOT_SUPPORTED,
-					    "the simulated Thymio is not running");
-		thymio_emu_probe_state(th_emulated.emu, &pr);
-		*result = json_pack("{s:[i,i,i],s:i,s:[i,i],s:b}", "leds_top", pr.leds_top[0],
-				    pr.leds_top[1], pr.leds_top[2], "sound_freq", pr.sound_freq,
-				    "motor_target", pr.motor_target[0], pr.motor_target[1],
-				    "running", pr.running);
-		return 0;
-	}
-	return lb_emulated_fault(&th_emulated, method, params, result, err);
-}
+LB_EMULATED_HOOKS(th, th_emulated)
 
 static const lb_action th_events[] = {
     {"aseba.emit", LB_ROLE_STUDENT,
