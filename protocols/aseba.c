@@ -471,34 +471,36 @@ size_t aseba_enc_get_variables(uint8_t *buf, size_t cap, uint16_t source, uint16
 	return finish(&w);
 }
 
-size_t aseba_enc_set_variables(uint8_t *buf, size_t cap, uint16_t source, uint16_t dest,
-			       uint16_t start, const int16_t *values, size_t n)
+/* A command of type to dest: start, then n words (at most max; signed values are written as
+ * their two's complement, which is what int16 on the wire is). 0 when it does not fit. */
+static size_t enc_words(uint8_t *buf, size_t cap, uint16_t source, uint16_t type, uint16_t dest,
+			uint16_t start, const uint16_t *words, size_t n, size_t max)
 {
 	wr w;
 
-	if (n > ASEBA_MAX_SET_WORDS || (size_t)start + n > 0x10000 || (n && !values))
+	if (n > max || (size_t)start + n > 0x10000 || (n && !words))
 		return 0;
-	w = begin(buf, cap, source, ASEBA_MSG_SET_VARIABLES);
-	put16(&w, dest);
-	put16(&w, start);
-	for (size_t i = 0; i < n; i++)
-		put16(&w, (uint16_t)values[i]);
-	return finish(&w);
-}
-
-size_t aseba_enc_set_bytecode(uint8_t *buf, size_t cap, uint16_t source, uint16_t dest,
-			      uint16_t start, const uint16_t *words, size_t n)
-{
-	wr w;
-
-	if (n > ASEBA_BYTECODE_CHUNK || (size_t)start + n > 0x10000 || (n && !words))
-		return 0;
-	w = begin(buf, cap, source, ASEBA_MSG_SET_BYTECODE);
+	w = begin(buf, cap, source, type);
 	put16(&w, dest);
 	put16(&w, start);
 	for (size_t i = 0; i < n; i++)
 		put16(&w, words[i]);
 	return finish(&w);
+}
+
+size_t aseba_enc_set_variables(uint8_t *buf, size_t cap, uint16_t source, uint16_t dest,
+			       uint16_t start, const int16_t *values, size_t n)
+{
+	/* int16_t and uint16_t may alias each other (C11 6.5p7) */
+	return enc_words(buf, cap, source, ASEBA_MSG_SET_VARIABLES, dest, start,
+			 (const uint16_t *)values, n, ASEBA_MAX_SET_WORDS);
+}
+
+size_t aseba_enc_set_bytecode(uint8_t *buf, size_t cap, uint16_t source, uint16_t dest,
+			      uint16_t start, const uint16_t *words, size_t n)
+{
+	return enc_words(buf, cap, source, ASEBA_MSG_SET_BYTECODE, dest, start, words, n,
+			 ASEBA_BYTECODE_CHUNK);
 }
 
 size_t aseba_bytecode_chunks(size_t nwords)
