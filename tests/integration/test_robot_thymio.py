@@ -12,7 +12,7 @@ import subprocess
 import threading
 
 from lbtest import BridgeTest, make_conf, program, wait_until
-from test_robots import RobotServiceCases
+from test_robots import MovingExtrasCases, RobotServiceCases
 
 DEV = "thymio-sim-thymio-1"
 PROGRAM_ERROR, ROOM_STOPPED, INVALID = 1010, 1009, -32602
@@ -43,7 +43,7 @@ def conf(**bridge):
     return make_conf({}, bridge=b, raw="[thymio]\nevents = pong\n")
 
 
-class ThymioRobotServiceTest(RobotServiceCases, BridgeTest):
+class ThymioRobotServiceTest(RobotServiceCases, MovingExtrasCases, BridgeTest):
     """The robot service's cases for every family (test_robots.py), on the emulated Thymio."""
     FAMILY = "thymio"
     MOTION_EXTRA = ("aseba.set", {"name": "motor.left.target", "values": [0]})

@@ -63,27 +63,6 @@ class RobotServiceCases:
     [bridge] emulate name); each family runs them (the BridgeTest subclasses below)."""
 
     FAMILY = None
-    # a family extra that can set the robot moving (device.call): only the lease holder's
-    MOTION_EXTRA = None
-
-    def test_moving_extras_need_the_lease(self):
-        if not self.MOTION_EXTRA:
-            return  # this family's extras move nothing
-        d, c = self.lab()
-        rid = self.robot(c, self.FAMILY)
-        action, args = self.MOTION_EXTRA
-        call = {"device": rid, "action": action, "args": args}
-        # a free robot: nobody holds it, so nobody's dead-man would stop it
-        e = c.error("device.call", call)
-        self.assertError(e, "leased", LEASED)
-        self.assertIn("lease.acquire", e["message"])
-        other = self.client(d)
-        other.call("lease.acquire", {"device": rid})
-        self.assertError(c.error("device.call", call), "leased", LEASED)
-        other.call("lease.release", {"device": rid})
-        c.call("lease.acquire", {"device": rid})
-        c.call("device.call", call, timeout=20)
-
     def lab(self, bridge=None, **kw):
         families = (self.FAMILY,)
         d = self.start_bridge(make_conf({}, bridge=dict({
@@ -208,14 +187,6 @@ class RobotServiceCases:
         print("dead-man: stopped %.0f ms after the owner's network vanished" % (took * 1000))
         return took
 
-    def test_client_timeout_is_configurable(self):
-        """[bridge] client_timeout_ms = 1500 (a Wi-Fi that pauses): the frozen owner keeps its
-        robot until then (the last PING went at most 100 ms after the freeze)."""
-        if self.FAMILY != "mbot":
-            return  # the core's setting: one family is enough
-        took = self.test_owner_network_vanishing_stops_the_robot(timeout_ms=1500)
-        self.assertGreater(took, 1.35)
-
     def test_room_stop_latches_for_robots(self):
         d, c = self.lab()
         rid = self.robot(c, self.FAMILY)
@@ -307,8 +278,37 @@ class FirmataRobotServiceTest(RobotServiceCases, BridgeTest):
 class MbotRobotServiceTest(RobotServiceCases, BridgeTest):
     FAMILY = "mbot"
 
+    def test_client_timeout_is_configurable(self):
+        """[bridge] client_timeout_ms = 1500 (a Wi-Fi that pauses): the frozen owner keeps its
+        robot until then (the last PING went at most 100 ms after the freeze)."""
+        took = self.test_owner_network_vanishing_stops_the_robot(timeout_ms=1500)
+        self.assertGreater(took, 1.35)
 
-class MicroPythonRobotServiceTest(RobotServiceCases, BridgeTest):
+
+
+class MovingExtrasCases:
+    """For a family whose extras can set the robot moving (MOTION_EXTRA: an action and its
+    args, through device.call): only the lease holder's."""
+
+    def test_moving_extras_need_the_lease(self):
+        d, c = self.lab()
+        rid = self.robot(c, self.FAMILY)
+        action, args = self.MOTION_EXTRA
+        call = {"device": rid, "action": action, "args": args}
+        # a free robot: nobody holds it, so nobody's dead-man would stop it
+        e = c.error("device.call", call)
+        self.assertError(e, "leased", LEASED)
+        self.assertIn("lease.acquire", e["message"])
+        other = self.client(d)
+        other.call("lease.acquire", {"device": rid})
+        self.assertError(c.error("device.call", call), "leased", LEASED)
+        other.call("lease.release", {"device": rid})
+        c.call("lease.acquire", {"device": rid})
+        c.call("device.call", call, timeout=20)
+
+
+
+class MicroPythonRobotServiceTest(RobotServiceCases, MovingExtrasCases, BridgeTest):
     FAMILY = "micropython"
     MOTION_EXTRA = ("micropython.exec", {"code": "print(1)"})
 
