@@ -1,0 +1,129 @@
+"""Document scanners through SANE: the simulated lab's `test` backend (a private SANE_CONFIG_DIR
+written by the bridge) as a `scanner` device: its options, a grey A4 scan streamed as bands with
+every row, a cancel mid-scan, absurd option values."""
+import struct
+import time
+
+from lbtest import BridgeTest, make_conf, seq_gaps, wait_until
+
+DEV = "sane-test_0"
+IMAGE = "scanner/%s/image/" % DEV
+PROGRESS = "scanner/%s/progress/" % DEV
+HDR = struct.Struct("<4sBBBBIiIIII")  # protocols/scanband.h
+
+
+def band(m):
+    """The header fields of a band message and its image bytes."""
+    raw = m.frames[2]
+    magic, ver, fmt, depth, flags, w, h, first, rows, bpl, page = HDR.unpack_from(raw)
+    assert magic == b"LBSB" and ver == 1, raw[:8]
+    data = raw[HDR.size:]
+    assert len(data) == rows * bpl, (len(data), rows, bpl)
+    return dict(format=fmt, depth=depth, last=bool(flags & 1), width=w, height=h, first=first,
+                rows=rows, bpl=bpl, page=page), data
+
+
+class SaneTest(BridgeTest):
+
+    def device(self, c):
+        return {d["id"]: d for d in c.call("devices.list")}.get(DEV)
+
+    def start(self):
+        d = self.start_bridge(make_conf({}, bridge={"emulate": "sane"}))
+        c = self.client(d)
+        dev = wait_until(lambda: self.device(c), timeout=10, what="the SANE test scanner")
+        return d, c, dev
+
+    def test_device_and_options(self):
+        d, c, dev = self.start()
+        self.assertEqual(dev["kind"], "scanner")
+        self.assertEqual(dev["driver"], "sane")
+        self.assertTrue(dev["simulated"])
+        self.assertIn("actions", dev["capabilities"])
+        self.assertIn("halt", dev["capabilities"])
+        cfg, lim = dev["config"], dev["limits"]
+        for k in ("mode", "depth", "resolution", "tl-x", "tl-y", "br-x", "br-y", "source",
+                  "page"):
+            self.assertIn(k, cfg)
+        self.assertEqual(cfg["page"], "A4")
+        self.assertEqual(sorted(lim["mode"]["values"]), ["Color", "Gray"])
+        self.assertEqual(lim["resolution"]["unit"], "dpi")
+        # the private configuration raised the geometry limit: A3 fits
+        self.assertGreaterEqual(lim["br-y"]["max"], 420)
+        c.call("device.set", {"device": DEV, "key": "page", "value": "A3"})
+        self.assertEqual(c.call("device.get", {"device": DEV, "key": "page"}), "A3")
+        self.assertAlmostEqual(c.call("device.get", {"device": DEV, "key": "br-y"}), 420, 1)
+        # a mode change re-reads the options (SANE_INFO_RELOAD_OPTIONS)
+        c.call("device.set", {"device": DEV, "key": "mode", "value": "Color"})
+        self.assertEqual(c.call("device.get", {"device": DEV, "key": "mode"}), "Color")
+
+    def test_absurd_values(self):
+        d, c, dev = self.start()
+        for key, value, words in (("resolution", 100000, "out of range"),
+                                  ("mode", "Infrared", "not one of its values"),
+                                  ("page", "A0", "is not A4"),
+                                  ("depth", 7, "not one of its values"),
+                                  ("nonsense", 1, "no option")):
+            e = c.error("device.set", {"device": DEV, "key": key, "value": value})
+            self.assertError(e, "invalid_params", -32602)
+            self.assertIn(words, e["message"], key)
+        e = c.error("device.call", {"device": DEV, "action": "scan",
+                                    "args": {"resolution": -5}})
+        self.assertError(e, "invalid_params", -32602)
+        self.assertEqual(c.call("device.get", {"device": DEV, "key": "resolution"}), 75)
+
+    def test_a4_grey_scan_streams_every_row(self):
+        d, c, dev = self.start()
+        sub = self.subscriber(d, [IMAGE, PROGRESS])
+        r = c.call("device.call", {"device": DEV, "action": "scan",
+                                   "args": {"mode": "Gray", "depth": 8, "resolution": 75,
+                                            "page": "A4"}})
+        self.assertEqual(r["format"], "gray")
+        self.assertEqual(r["depth"], 8)
+        # 210 x 297 mm at 75 dpi
+        self.assertTrue(619 <= r["width"] <= 621 and 876 <= r["height"] <= 878, r)
+        msgs = sub.collect(seconds=20, until=lambda m: m.topic == PROGRESS and
+                           m.data.get("event") in ("done", "error", "cancelled"))
+        images = [m for m in msgs if m.topic == IMAGE]
+        events = [m.data for m in msgs if m.topic == PROGRESS]
+        self.assertEqual(events[-1]["event"], "done", events[-1])
+        self.assertEqual(events[0]["event"], "started")
+        self.assertEqual(seq_gaps(images), [])
+        row = 0
+        for i, m in enumerate(images):
+            h, data = band(m)
+            self.assertEqual((h["width"], h["height"], h["depth"], h["format"]),
+                             (r["width"], r["height"], 8, 0))
+            self.assertEqual(h["first"], row)
+            self.assertEqual(h["last"], i == len(images) - 1)
+            row += h["rows"]
+        self.assertEqual(row, r["height"])
+        pct = [e["percent"] for e in events if e["event"] == "progress"]
+        self.assertEqual(pct[-1], 100)
+        self.assertTrue(all(b - a <= 10 for a, b in zip([0] + pct, pct)), pct)
+        self.assertEqual(self.device(c)["config"]["page"], "A4")
+
+    def test_cancel_mid_scan(self):
+        d, c, dev = self.start()
+        sub = self.subscriber(d, [IMAGE, PROGRESS])
+        # a slow scanner: the test backend waits 200 ms after each buffer
+        c.call("device.call", {"device": DEV, "action": "scan",
+                               "args": {"resolution": 75, "page": "A4", "read-delay": True,
+                                        "read-delay-duration": 200000}})
+        sub.wait_for(lambda m: m.topic == IMAGE, timeout=10, what="a first band")
+        t0 = time.monotonic()
+        self.assertEqual(c.call("device.call", {"device": DEV, "action": "cancel"}),
+                         {"cancelled": True})
+        end = sub.wait_for(lambda m: m.topic == PROGRESS and
+                           m.data.get("event") in ("done", "error", "cancelled"),
+                           timeout=5, what="the end of the scan")
+        self.assertEqual(end.data["event"], "cancelled")
+        self.assertLess(end.data["rows"], end.data["height"])
+        self.assertLess(time.monotonic() - t0, 2.0)  # a bound, not a speed claim
+        # the scanner takes the next scan
+        c.call("device.call", {"device": DEV, "action": "scan",
+                               "args": {"read-delay": False, "resolution": 25}})
+        end = sub.wait_for(lambda m: m.topic == PROGRESS and
+                           m.data.get("event") in ("done", "error", "cancelled"),
+                           timeout=10, what="the end of the second scan")
+        self.assertEqual(end.data["event"], "done", end.data)
