@@ -36,6 +36,7 @@ typedef struct sn_priv {
 	int select_fd;
 	uint8_t *band;		   /* SCANBAND_HEADER_LEN + rows_per_band * bytes_per_line */
 	size_t band_len, band_cap; /* image bytes in the band, and its capacity */
+	size_t step; /* most bytes a sane_read asks for: 1% of a page, a row at least */
 	uint32_t first_row, rows_done;
 	int last_pct;
 	char last_state[16], last_message[160];
@@ -271,14 +272,22 @@ static int flush_band(lb_device *dev, sn_priv *p, const lb_now *now, bool last)
 	rest = p->band_len - rows * bpl;
 	memmove(p->band + SCANBAND_HEADER_LEN, p->band + SCANBAND_HEADER_LEN + rows * bpl, rest);
 	p->band_len = rest;
-	if (p->par.lines > 0) {
-		int pct = (int)((uint64_t)p->rows_done * 100 / (uint64_t)p->par.lines);
-		if (pct > p->last_pct) {
-			p->last_pct = pct;
-			progress(dev, p, now, "progress", json_pack("{s:i}", "percent", pct));
-		}
-	}
 	return 0;
+}
+
+/* A progress event when the rows read (published or in the band) passed another 1%. */
+static void note_progress(lb_device *dev, sn_priv *p, const lb_now *now)
+{
+	uint64_t rows = p->first_row + p->band_len / (size_t)p->par.bytes_per_line;
+	int pct;
+
+	if (p->par.lines <= 0)
+		return;
+	pct = (int)(rows * 100 / (uint64_t)p->par.lines);
+	if (pct > p->last_pct) {
+		p->last_pct = pct;
+		progress(dev, p, now, "progress", json_pack("{s:i}", "percent", pct));
+	}
 }
 
 /* "scan" {settings?}: apply the settings, sane_start, announce the frame; *result its shape. */
@@ -338,6 +347,12 @@ static int start_scan(lb_device *dev, sn_priv *p, const json_t *args, json_t **r
 		return lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
 	}
 	p->band_len = 0;
+	p->step = p->par.lines > 0 ? (size_t)p->par.lines * (size_t)p->par.bytes_per_line / 100
+				   : p->band_cap;
+	if (p->step < (size_t)p->par.bytes_per_line)
+		p->step = (size_t)p->par.bytes_per_line;
+	if (p->step > 0x7fffffff)
+		p->step = 0x7fffffff;
 	p->first_row = p->rows_done = 0;
 	p->last_pct = 0;
 	p->select_fd = -1;
@@ -369,8 +384,8 @@ static void read_scan(lb_device *dev, sn_priv *p, const lb_now *now, int64_t *de
 		SANE_Int len = 0;
 		SANE_Status st;
 		size_t room = p->band_cap - p->band_len;
-		if (room > 0x7fffffff)
-			room = 0x7fffffff;
+		if (room > p->step)
+			room = p->step; /* a progress event at least every 1% */
 		st = sane_read(p->h, p->band + SCANBAND_HEADER_LEN + p->band_len, (SANE_Int)room,
 			       &len);
 		if (st == SANE_STATUS_EOF) {
@@ -408,6 +423,7 @@ static void read_scan(lb_device *dev, sn_priv *p, const lb_now *now, int64_t *de
 			finish(dev, p, now, "error", "the scanner sent more rows than announced");
 			return;
 		}
+		note_progress(dev, p, now);
 		if (budget <= (size_t)len) {
 			*deadline = now->mono; /* more at once, after the mailbox */
 			return;

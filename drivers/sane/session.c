@@ -460,16 +460,18 @@ int sn_options_set(sn_options *o, const char *key, const json_t *value, lb_error
 		const char *s = json_string_value(value);
 		char *buf;
 		int ok = d->constraint_type != SANE_CONSTRAINT_STRING_LIST;
-		if (!s || strlen(s) >= (size_t)d->size)
-			return lb_error_set(err, LB_ERR_INVALID_PARAMS,
-					    "%s takes a string of at most %d bytes", key,
-					    (int)d->size - 1);
+		if (!s)
+			return lb_error_set(err, LB_ERR_INVALID_PARAMS, "%s takes a string", key);
 		for (int k = 0; !ok && d->constraint.string_list[k]; k++)
 			ok = strcmp(d->constraint.string_list[k], s) == 0;
 		if (!ok)
 			return lb_error_set(err, LB_ERR_INVALID_PARAMS,
-					    "%s: '%s' is not one of its values (see its limits)",
+					    "%s: '%.64s' is not one of its values (see its limits)",
 					    key, s);
+		if (strlen(s) >= (size_t)d->size)
+			return lb_error_set(err, LB_ERR_INVALID_PARAMS,
+					    "%s takes a string of at most %d bytes", key,
+					    (int)d->size - 1);
 		buf = calloc(1, (size_t)d->size);
 		if (!buf)
 			return lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
