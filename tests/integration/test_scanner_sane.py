@@ -110,7 +110,8 @@ class SaneTest(BridgeTest):
         c.call("device.call", {"device": DEV, "action": "scan",
                                "args": {"resolution": 75, "page": "A4", "read-delay": True,
                                         "read-delay-duration": 200000}})
-        sub.wait_for(lambda m: m.topic == IMAGE, timeout=10, what="a first band")
+        sub.wait_for(lambda m: m.topic == PROGRESS and m.data.get("event") == "progress",
+                     timeout=10, what="a first progress event")
         t0 = time.monotonic()
         self.assertEqual(c.call("device.call", {"device": DEV, "action": "cancel"}),
                          {"cancelled": True})
