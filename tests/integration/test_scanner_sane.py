@@ -28,8 +28,8 @@ class SaneTest(BridgeTest):
     def device(self, c):
         return {d["id"]: d for d in c.call("devices.list")}.get(DEV)
 
-    def start(self):
-        d = self.start_bridge(make_conf({}, bridge={"emulate": "sane"}))
+    def start(self, **kw):
+        d = self.start_bridge(make_conf({}, bridge={"emulate": "sane"}), **kw)
         c = self.client(d)
         dev = wait_until(lambda: self.device(c), timeout=10, what="the SANE test scanner")
         return d, c, dev
@@ -104,7 +104,9 @@ class SaneTest(BridgeTest):
         self.assertEqual(self.device(c)["config"]["page"], "A4")
 
     def test_cancel_mid_scan(self):
-        d, c, dev = self.start()
+        # libsane-test (1.2.1) leaks its reader's buffer when a scan is cancelled: checked
+        # below, where any other sanitizer report still fails the test
+        d, c, dev = self.start(check_exit=False)
         sub = self.subscriber(d, [IMAGE, PROGRESS])
         # a slow scanner: the test backend waits 200 ms after each buffer
         c.call("device.call", {"device": DEV, "action": "scan",
@@ -128,3 +130,24 @@ class SaneTest(BridgeTest):
                            m.data.get("event") in ("done", "error", "cancelled"),
                            timeout=10, what="the end of the second scan")
         self.assertEqual(end.data["event"], "done", end.data)
+        rc = d.stop()
+        self.assertEqual(only_backend_leaks(d.stderr()), [])
+        self.assertEqual(rc, 1 if "LeakSanitizer" in d.stderr() else 0)
+
+
+def only_backend_leaks(text):
+    """The sanitizer reports in text other than leaks allocated by a SANE backend (a module
+    unloaded by sane_exit, shown as <unknown module>): [] when there are none."""
+    bad, block = [], []
+    for line in text.splitlines() + [""]:
+        if "leak of" in line or not line.strip():
+            if block and not (len(block) > 2 and "<unknown module>" in block[2]
+                              and "malloc" in block[1]):
+                bad.append("\n".join(block))
+            block = [line] if "leak of" in line else []
+        elif block:
+            block.append(line)
+    other = [l for l in text.splitlines()
+             if any(p in l for p in ("AddressSanitizer:", "runtime error"))
+             and "leaked in" not in l]
+    return bad + other
