@@ -34,6 +34,7 @@ typedef struct sn_priv {
 	/* the scan under way */
 	atomic_bool scanning;	/* read by the halt hook */
 	atomic_bool cancel_req; /* set by cancel and halt: an I/O error now means cancelled */
+	atomic_bool halt_req;	/* set by halt: the cancel is the room's stop */
 	SANE_Parameters par;
 	uint8_t fmt;
 	int select_fd;
@@ -239,6 +240,7 @@ static void finish(lb_device *dev, sn_priv *p, const lb_now *now, const char *st
 	sane_cancel(p->h); /* after EOF too: SANE's end of a scan */
 	atomic_store(&p->scanning, false);
 	atomic_store(&p->cancel_req, false);
+	atomic_store(&p->halt_req, false);
 	p->select_fd = -1;
 	snprintf(p->last_state, sizeof p->last_state, "%s", state);
 	snprintf(p->last_message, sizeof p->last_message, "%s", message ? message : "");
@@ -425,7 +427,8 @@ static void read_scan(lb_device *dev, sn_priv *p, const lb_now *now, int64_t *de
 		if (st != SANE_STATUS_GOOD) {
 			char msg[128];
 			if (st == SANE_STATUS_CANCELLED || atomic_load(&p->cancel_req)) {
-				finish(dev, p, now, "cancelled", NULL);
+				finish(dev, p, now, "cancelled",
+				       atomic_load(&p->halt_req) ? "room stopped" : NULL);
 				return;
 			}
 			snprintf(msg, sizeof msg, "sane_read: %s", sane_strstatus(st));
@@ -506,6 +509,7 @@ static int sn_halt(lb_device *dev)
 	sn_priv *p = lb_device_priv(dev);
 
 	if (atomic_load(&p->scanning)) {
+		atomic_store(&p->halt_req, true);
 		atomic_store(&p->cancel_req, true);
 		sane_cancel(p->h);
 	}

@@ -135,6 +135,24 @@ class SaneTest(BridgeTest):
         self.assertEqual(rc, 1 if "LeakSanitizer" in d.stderr() else 0)
 
 
+    def test_room_stop_cancels_the_scan(self):
+        d, c, dev = self.start(check_exit=False)  # the backend's leak on cancel, as above
+        sub = self.subscriber(d, [PROGRESS])
+        c.call("device.call", {"device": DEV, "action": "scan",
+                               "args": {"resolution": 75, "page": "A4", "read-delay": True,
+                                        "read-delay-duration": 200000}})
+        sub.wait_for(lambda m: m.data.get("event") == "progress", timeout=10,
+                     what="a first progress event")
+        self.assertIn(DEV, c.call("room.stop")["halted"])
+        end = sub.wait_for(lambda m: m.data.get("event") in ("done", "error", "cancelled"),
+                           timeout=5, what="the end of the scan")
+        self.assertEqual((end.data["event"], end.data.get("message")),
+                         ("cancelled", "room stopped"))
+        c.call("room.release")
+        rc = d.stop()
+        self.assertEqual(only_backend_leaks(d.stderr()), [])
+        self.assertEqual(rc, 1 if "LeakSanitizer" in d.stderr() else 0)
+
 def only_backend_leaks(text):
     """The sanitizer reports in text other than leaks allocated by a SANE backend (a module
     unloaded by sane_exit, shown as <unknown module>): [] when there are none."""
