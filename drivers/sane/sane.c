@@ -10,7 +10,9 @@
 
 #include "../../bridge/sdk/device.h"
 #include "../../bridge/sdk/driver.h"
+#include "../../bridge/util/config.h"
 #include "../../bridge/util/log.h"
+#include "../../bridge/util/yesno.h"
 #include "../../protocols/scanband.h"
 #include "session.h"
 
@@ -131,6 +133,7 @@ static void sn_cleanup(const lb_driver *drv)
  * for the configuration in force, and lists what the last one found. A discovery that ends
  * later shows up at the next scan (every 2 s). In the simulated lab only the private
  * configuration is used (nothing when simulate did not make it: sane is not emulated).
+ * Otherwise the system's ([sane] discover = no: none, for machines whose backends misbehave).
  */
 static int sn_scan(const lb_driver *drv, const lb_scan_ctx *ctx, lb_spec_list *out)
 {
@@ -141,6 +144,8 @@ static int sn_scan(const lb_driver *drv, const lb_scan_ctx *ctx, lb_spec_list *o
 	(void)drv;
 	if (ctx->simulate && !*sim_dir)
 		return 0;
+	if (!ctx->simulate && lb_yesno(lb_config_str(ctx->config, "sane", "discover", "yes")) == 0)
+		return 0; /* [sane] discover = no: the machine's scanners stay out */
 	if (sn_discover(cfg) < 0)
 		lb_warn("sane: the discovery thread did not start");
 	list = sn_devices(cfg);
