@@ -130,9 +130,7 @@ class SaneTest(BridgeTest):
                            m.data.get("event") in ("done", "error", "cancelled"),
                            timeout=10, what="the end of the second scan")
         self.assertEqual(end.data["event"], "done", end.data)
-        rc = d.stop()
-        self.assertEqual(only_backend_leaks(d.stderr()), [])
-        self.assertEqual(rc, 1 if "LeakSanitizer" in d.stderr() else 0)
+        self.stop_checked(d)
 
 
     def test_room_stop_cancels_the_scan(self):
@@ -149,6 +147,45 @@ class SaneTest(BridgeTest):
         self.assertEqual((end.data["event"], end.data.get("message")),
                          ("cancelled", "room stopped"))
         c.call("room.release")
+        self.stop_checked(d)
+
+    def scan_to_end(self, c, sub, args):
+        """Start a scan with args; its answer, its bands and its last progress event."""
+        r = c.call("device.call", {"device": DEV, "action": "scan", "args": args})
+        msgs = sub.collect(seconds=20, until=lambda got: got and got[-1].topic == PROGRESS and
+                           got[-1].data.get("event") in ("done", "error", "cancelled"))
+        return r, [band(m) for m in msgs if m.topic == IMAGE], msgs[-1].data
+
+    def test_a3_colour(self):
+        d, c, dev = self.start()
+        sub = self.subscriber(d, [IMAGE, PROGRESS])
+        r, bands, end = self.scan_to_end(c, sub, {"mode": "Color", "resolution": 25,
+                                                  "page": "A3",
+                                                  "test-picture": "Color pattern"})
+        self.assertEqual(end["event"], "done", end)
+        self.assertEqual(r["format"], "rgb")
+        # 297 x 420 mm at 25 dpi
+        self.assertTrue(291 <= r["width"] <= 293 and 412 <= r["height"] <= 414, r)
+        self.assertEqual(r["bytes_per_line"], 3 * r["width"])
+        self.assertEqual(sum(h["rows"] for h, _ in bands), r["height"])
+        self.assertTrue(all(h["format"] == 1 and h["bpl"] == 3 * r["width"] for h, _ in bands))
+        self.assertGreater(len(set(b"".join(data for _, data in bands))), 2)  # a pattern
+
+    def test_backend_error_status(self):
+        d, c, dev = self.start(check_exit=False)  # the backend's leak on cancel, as below
+        sub = self.subscriber(d, [IMAGE, PROGRESS])
+        r, bands, end = self.scan_to_end(c, sub, {"resolution": 25,
+                                                  "read-return-value": "SANE_STATUS_JAMMED"})
+        self.assertEqual(end["event"], "error", end)
+        self.assertIn("jammed", end["message"].lower())
+        self.assertEqual(bands, [])
+        # the scanner is usable again
+        r, bands, end = self.scan_to_end(c, sub, {"read-return-value": "Default"})
+        self.assertEqual(end["event"], "done", end)
+        self.stop_checked(d)
+
+    def stop_checked(self, d):
+        """Stop the bridge: no sanitizer report but a SANE backend's own leaks."""
         rc = d.stop()
         self.assertEqual(only_backend_leaks(d.stderr()), [])
         self.assertEqual(rc, 1 if "LeakSanitizer" in d.stderr() else 0)
