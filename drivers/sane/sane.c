@@ -464,6 +464,7 @@ static void read_scan(lb_device *dev, sn_priv *p, const lb_now *now, int64_t *de
 	}
 }
 
+/* run (device thread): read what the scan under way has; *deadline for the next look. */
 static int sn_run(lb_device *dev, const lb_now *now, const zmq_pollitem_t *items, int nitems,
 		  int64_t *deadline)
 {
@@ -476,6 +477,7 @@ static int sn_run(lb_device *dev, const lb_now *now, const zmq_pollitem_t *items
 	return 0;
 }
 
+/* pollitems: the select fd while a non-blocking scan runs; none otherwise. */
 static int sn_pollitems(lb_device *dev, zmq_pollitem_t *items, int max)
 {
 	sn_priv *p = lb_device_priv(dev);
@@ -530,16 +532,19 @@ static void sn_halted(lb_device *dev, const lb_now *now)
 		finish(dev, p, now, "cancelled", "room stopped");
 }
 
+/* config_get: the options' values (NULL when out of memory). */
 static json_t *sn_config_get(lb_device *dev)
 {
 	return sn_options_get(&((sn_priv *)lb_device_priv(dev))->opt);
 }
 
+/* limits_get: the options' ranges and values (NULL when out of memory). */
 static json_t *sn_limits_get(lb_device *dev)
 {
 	return sn_options_limits(&((sn_priv *)lb_device_priv(dev))->opt);
 }
 
+/* config_set: one option, checked; refused during a scan. 0 or negative with err. */
 static int sn_config_set(lb_device *dev, const char *key, const json_t *value, lb_error *err)
 {
 	sn_priv *p = lb_device_priv(dev);

@@ -25,6 +25,7 @@ static char want_cfg[512];    /* the cfgdir the running worker uses */
 static json_t *disc_list;     /* guarded by disc_mu */
 static atomic_int nopen;
 
+/* sn_opened: as session.h promises. */
 void sn_opened(int delta)
 {
 	atomic_fetch_add(&nopen, delta);
@@ -70,6 +71,7 @@ static void *disc_main(void *arg)
 	return NULL;
 }
 
+/* sn_discover: as session.h promises. */
 int sn_discover(const char *cfgdir)
 {
 	const char *c = cfgdir ? cfgdir : "";
@@ -98,6 +100,7 @@ int sn_discover(const char *cfgdir)
 	return 0;
 }
 
+/* sn_devices: as session.h promises. */
 json_t *sn_devices(const char *cfgdir)
 {
 	json_t *out;
@@ -111,6 +114,7 @@ json_t *sn_devices(const char *cfgdir)
 	return out;
 }
 
+/* sn_shutdown: as session.h promises. */
 void sn_shutdown(void)
 {
 	if (disc_started) {
@@ -128,6 +132,7 @@ void sn_shutdown(void)
 
 /* ---------------------------------------------------------------- errors */
 
+/* sn_status_error: as session.h promises. */
 int sn_status_error(lb_error *err, const char *what, SANE_Status st)
 {
 	return lb_error_set(err, LB_ERR_DEVICE, "%s: %s", what, sane_strstatus(st));
@@ -142,6 +147,7 @@ static const struct {
 
 #define PAGE_TOL_MM 0.5 /* a backend's 296.9 mm is A4's 297 */
 
+/* sn_page_size: as session.h promises. */
 int sn_page_size(const char *name, double *w, double *h)
 {
 	for (size_t i = 0; i < sizeof pages / sizeof pages[0]; i++)
@@ -152,6 +158,7 @@ int sn_page_size(const char *name, double *w, double *h)
 	return -1;
 }
 
+/* sn_options_load: as session.h promises. */
 int sn_options_load(sn_options *o, SANE_Handle h, lb_error *err)
 {
 	const SANE_Option_Descriptor *d0 = sane_get_option_descriptor(h, 0);
@@ -176,6 +183,7 @@ int sn_options_load(sn_options *o, SANE_Handle h, lb_error *err)
 	return 0;
 }
 
+/* sn_options_free: as session.h promises. */
 void sn_options_free(sn_options *o)
 {
 	free(o->d);
@@ -250,6 +258,7 @@ static const char *page_of(const sn_options *o)
 	return "custom";
 }
 
+/* sn_options_get: as session.h promises. */
 json_t *sn_options_get(const sn_options *o)
 {
 	json_t *out = json_object();
@@ -285,6 +294,7 @@ static json_t *word_json(SANE_Value_Type t, SANE_Word w)
 	return t == SANE_TYPE_FIXED ? json_real(SANE_UNFIX(w)) : json_integer(w);
 }
 
+/* sn_options_limits: as session.h promises. */
 json_t *sn_options_limits(const sn_options *o)
 {
 	json_t *out = json_object(), *pv;
@@ -438,6 +448,7 @@ static int set_page(sn_options *o, const json_t *value, lb_error *err)
 	return 0;
 }
 
+/* sn_options_set: as session.h promises. */
 int sn_options_set(sn_options *o, const char *key, const json_t *value, lb_error *err)
 {
 	const SANE_Option_Descriptor *d;
