@@ -158,7 +158,8 @@ def make_conf(sims=None, bridge=None, access=None, raw=""):
     """An INI configuration: [bridge] (simulate = yes, emulate = none, request_timeout_ms = 1000,
     heartbeat_ms = 200 unless overridden; a value None removes a key), [access] (a dict, or
     False for no section), one [sim.NAME] section per entry of sims ({name: {key: value}}), then
-    raw text. emulate = none keeps the emulated hardware (Firmata board...) out of the lab, so
+    raw text; [sane] discover = no (the machine's own scanners). emulate = none keeps the emulated
+    hardware (Firmata board...) out of the lab, so
     the lab is exactly the [sim.*] sections."""
     b = {"simulate": "yes", "emulate": "none", "request_timeout_ms": 1000, "heartbeat_ms": 200}
     b.update(bridge or {})
@@ -167,6 +168,9 @@ def make_conf(sims=None, bridge=None, access=None, raw=""):
     if access:
         lines.append("[access]")
         lines += ["%s = %s" % (k, v) for k, v in access.items() if v is not None]
+    # the test machine's own SANE backends stay out (probes, fds): the simulated lab's private
+    # configuration is not affected
+    lines += ["[sane]", "discover = no"]
     for name, keys in (sims or {}).items():
         lines.append("[sim.%s]" % name)
         lines += ["%s = %s" % (k, v) for k, v in keys.items()]
