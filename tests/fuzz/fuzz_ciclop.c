@@ -1,0 +1,50 @@
+/* fuzz_ciclop.c - libFuzzer harness: the Ciclop board's line splitter and reply parser on any
+ * bytes. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../protocols/ciclop.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	ciclop_splitter sp = {0};
+	const char *p = (const char *)data;
+	char cmd[CICLOP_CMD_MAX];
+
+	while (size) {
+		size_t used = 0, linelen = 0;
+		const char *line = NULL;
+		int r = ciclop_next_line(&sp, p, size, &used, &line, &linelen);
+		if (used == 0 || used > size)
+			abort(); /* no progress, or past the end */
+		p += used, size -= used;
+		if (r == 1) {
+			ciclop_reply rep;
+			if (linelen > CICLOP_LINE_MAX || strlen(line) > linelen)
+				abort();
+			ciclop_kind k = ciclop_parse(line, linelen, &rep);
+			if (k != rep.kind || !memchr(rep.text, 0, sizeof rep.text))
+				abort();
+			for (size_t i = 0; rep.text[i]; i++)
+				if ((unsigned char)rep.text[i] < 0x20 ||
+				    (unsigned char)rep.text[i] >= 0x7f)
+					abort();
+		}
+	}
+	/* the encoders on values taken from the input: a command or -1, never an overflow */
+	if (size == 0 && p != (const char *)data) {
+		double v;
+		memcpy(&v, data, sizeof v < (size_t)(p - (const char *)data) ? sizeof v : 0);
+		int n = ciclop_encode_move(cmd, sizeof cmd, v);
+		if (n >= (int)sizeof cmd || (n > 0 && cmd[n - 1] != '\n'))
+			abort();
+		n = ciclop_encode_speed(cmd, sizeof cmd, v);
+		if (n >= (int)sizeof cmd)
+			abort();
+		n = ciclop_encode_laser(cmd, sizeof cmd, data[0], data[0] & 1);
+		if (n >= (int)sizeof cmd)
+			abort();
+	}
+	return 0;
+}
