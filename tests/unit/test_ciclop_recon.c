@@ -1,0 +1,215 @@
+/* test_ciclop_recon.c - 3D-scanner reconstruction against the synthetic camera, and the PLY writer.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../bridge/util/error.h"
+#include "../../drivers/ciclop/ply.h"
+#include "../../drivers/ciclop/recon.h"
+#include "../../drivers/ciclop/render.h"
+#include "check.h"
+
+/* The lab's scanner, simulated: a 1280x960 webcam 290 mm from the table, a laser 30 degrees aside.
+ */
+static void scene(ciclop_scene *sc)
+{
+	double eye[3] = {0, 60, -290}, target[3] = {0, 45, 0};
+	double a = 30 * M_PI / 180, L[3] = {290 * sin(a), 60, -290 * cos(a)};
+	double n[3] = {L[2], 0, -L[0]}, l = hypot(n[0], n[2]);
+
+	memset(sc, 0, sizeof *sc);
+	sc->cam.width = 1280, sc->cam.height = 960;
+	sc->cam.fx = sc->cam.fy = 1430, sc->cam.cx = 639.5, sc->cam.cy = 479.5;
+	CHECK_EQ_INT(ciclop_camera_lookat(&sc->cam, eye, target), 0);
+	memcpy(sc->laser_pos, L, sizeof L);
+	sc->laser_n[0] = n[0] / l, sc->laser_n[2] = n[2] / l, sc->laser_d = 0;
+	sc->laser_sigma = 0.4, sc->laser_peak = 110;
+	sc->cyl_r = 35, sc->cyl_h = 90, sc->cyl_x = 10,
+	sc->cyl_z = 5; /* off the axis: rotation shows */
+	sc->table_r = 100;
+	sc->noise_seed = 12345;
+}
+
+/* Project a table-frame point to pixel (u, v); returns 0 when it is in front of the camera. */
+static int project(const ciclop_camera *c, const double p[3], double *u, double *v)
+{
+	double q[3];
+	for (int i = 0; i < 3; i++)
+		q[i] =
+		    c->R[3 * i] * p[0] + c->R[3 * i + 1] * p[1] + c->R[3 * i + 2] * p[2] + c->t[i];
+	if (q[2] <= 0)
+		return -1;
+	*u = c->fx * q[0] / q[2] + c->cx, *v = c->fy * q[1] / q[2] + c->cy;
+	return 0;
+}
+
+/* The camera placement, the rotation and triangulation agree with a plain projection. */
+static void test_geometry(void)
+{
+	ciclop_scene sc;
+	ciclop_plane pl;
+	double p[3] = {-12, 40, 7}, back[3], u, v, r[3];
+
+	scene(&sc);
+	/* the target is at the image centre, the table axis points up the image */
+	double tg[3] = {0, 45, 0}, up[3] = {0, 80, 0};
+	CHECK(project(&sc.cam, tg, &u, &v) == 0);
+	CHECK_NEAR(u, sc.cam.cx, 1e-9);
+	CHECK_NEAR(v, sc.cam.cy, 1e-9);
+	CHECK(project(&sc.cam, up, &u, &v) == 0 && v < sc.cam.cy);
+	/* a point on the laser plane comes back from its pixel */
+	double n[3] = {0.6, 0, 0.8};
+	p[2] = -p[0] * 0.6 / 0.8; /* on n.p = 0 */
+	ciclop_plane_from_table(&sc.cam, n, 0, &pl);
+	CHECK(project(&sc.cam, p, &u, &v) == 0);
+	CHECK_EQ_INT(ciclop_triangulate(&sc.cam, &pl, u, v, back), 0);
+	for (int i = 0; i < 3; i++)
+		CHECK_NEAR(back[i], p[i], 1e-6);
+	/* a plane behind the camera is refused */
+	double n2[3] = {0, 0, 1};
+	ciclop_plane_from_table(&sc.cam, n2, -1000, &pl);
+	CHECK_EQ_INT(ciclop_triangulate(&sc.cam, &pl, sc.cam.cx, sc.cam.cy, back), LB_EINVAL);
+	/* a quarter turn counter-clockwise seen from above takes +x to -z */
+	double x[3] = {1, 2, 0};
+	ciclop_rotate_y(M_PI / 2, x, r);
+	CHECK_NEAR(r[0], 0, 1e-12);
+	CHECK_NEAR(r[1], 2, 1e-12);
+	CHECK_NEAR(r[2], -1, 1e-12);
+	/* looking straight down the axis has no "up": refused */
+	double e2[3] = {0, 300, 0}, t2[3] = {0, 0, 0};
+	ciclop_camera c2 = sc.cam;
+	CHECK_EQ_INT(ciclop_camera_lookat(&c2, e2, t2), LB_EINVAL);
+}
+
+/* A Gaussian line drawn at a known sub-pixel column is found within 0.05 px; blank rows have none.
+ */
+static void test_detect(void)
+{
+	enum { W = 64, H = 5 };
+	uint8_t on[W * H], off[W * H];
+	float cols[H];
+	double centre[H] = {20.0, 20.3, 31.77, -1, 62.5};
+	ciclop_detect_opts o = {.threshold = 20, .half_window = 8, .floor = 0.3};
+
+	for (int v = 0; v < H; v++)
+		for (int u = 0; u < W; u++) {
+			double d =
+			    centre[v] < 0 ? 0 : 120 * exp(-pow(u - centre[v], 2) / (2 * 1.5 * 1.5));
+			off[v * W + u] = (uint8_t)(40 + (u % 7));
+			on[v * W + u] = (uint8_t)lrint(40 + (u % 7) + d);
+		}
+	CHECK_EQ_INT(ciclop_detect(on, off, W, H, W, &o, cols), 4);
+	CHECK_NEAR(cols[0], 20.0, 0.05);
+	CHECK_NEAR(cols[1], 20.3, 0.05);
+	CHECK_NEAR(cols[2], 31.77, 0.05);
+	CHECK_NEAR(cols[3], -1, 0);
+	CHECK(cols[4] > 61 && cols[4] <= 63); /* cut by the edge: still inside the image */
+	o.floor = 1;
+	CHECK_EQ_INT(ciclop_detect(on, off, W, H, W, &o, cols), LB_EINVAL);
+	o.floor = 0.3;
+	CHECK_EQ_INT(ciclop_detect(on, off, W, H, W - 1, &o, cols), LB_EINVAL);
+}
+
+/* A cylinder rendered at 16 table angles comes back within the 0.3 mm RMS, all around. */
+static void test_cylinder(void)
+{
+	ciclop_scene sc;
+	ciclop_plane pl;
+	ciclop_roi roi = {.radius = 90, .ymin = 1, .ymax = 200};
+	ciclop_detect_opts o = {.threshold = 20, .half_window = 8, .floor = 0.3};
+	size_t npix = 1280 * 960, total = 0, cap = 960;
+	uint8_t *on = malloc(npix), *off = malloc(npix);
+	float *cols = malloc(960 * sizeof *cols);
+	ciclop_point *pts = malloc(cap * sizeof *pts);
+	double sq = 0, sq_wrong = 0, maxd = 0;
+	int sectors[8] = {0}, nsec = 0;
+
+	scene(&sc);
+	ciclop_plane_from_table(&sc.cam, sc.laser_n, sc.laser_d, &pl);
+	if (!CHECK(on && off && cols && pts))
+		goto out;
+	for (int k = 0; k < 16; k++) {
+		double a = k * 2 * M_PI / 16;
+		CHECK_EQ_INT(ciclop_render(&sc, a, on, off), 0);
+		int rows = ciclop_detect(on, off, 1280, 960, 1280, &o, cols);
+		CHECK(rows > 300);
+		size_t n = ciclop_points(&sc.cam, &pl, a, cols, off, 1, &roi, pts, cap);
+		CHECK(n > 300);
+		for (size_t i = 0; i < n; i++) {
+			double p[3] = {pts[i].x, pts[i].y, pts[i].z}, q[3], w[3];
+			double d = ciclop_cylinder_distance(&sc, p);
+			sq += d * d;
+			maxd = fabs(d) > maxd ? fabs(d) : maxd;
+			/* turned the wrong way, the same points miss the off-axis cylinder */
+			ciclop_rotate_y(a, p, q);
+			ciclop_rotate_y(a, q, w);
+			d = ciclop_cylinder_distance(&sc, w);
+			sq_wrong += d * d;
+			double ang = atan2(p[2] - sc.cyl_z, p[0] - sc.cyl_x);
+			sectors[(int)floor((ang + M_PI) / (2 * M_PI) * 8) & 7]++;
+			CHECK(pts[i].r == pts[i].g && pts[i].r > 10);
+		}
+		total += n;
+	}
+	for (int s = 0; s < 8; s++)
+		nsec += sectors[s] > 100;
+	double rms = total ? sqrt(sq / total) : INFINITY;
+	printf("  cylinder: %zu points, RMS %.3f mm, max %.3f mm, %d/8 sectors\n", total, rms, maxd,
+	       nsec);
+	CHECK(total > 4800);
+	CHECK(rms <= 0.3);
+	CHECK(nsec == 8);
+	CHECK(sqrt(sq_wrong / (total ? total : 1)) > 3); /* the check can tell a wrong rotation */
+out:
+	free(on), free(off), free(cols), free(pts);
+}
+
+/* The PLY writer's bytes: header with the patched count, 15 bytes a point, little-endian floats. */
+static void test_ply(void)
+{
+	FILE *f = tmpfile();
+	ciclop_ply *ply;
+	ciclop_point p[2] = {{1.5f, -2.0f, 3.25f, 10, 20, 30}, {0, 0, 1e3f, 255, 0, 1}};
+	char head[512];
+	uint8_t rec[15];
+
+	if (!CHECK(f))
+		return;
+	ply = ciclop_ply_new(f);
+	CHECK(ply != NULL);
+	CHECK_EQ_INT(ciclop_ply_add(ply, &p[0]), 0);
+	CHECK_EQ_INT(ciclop_ply_add(ply, &p[1]), 0);
+	CHECK_EQ_UINT(ciclop_ply_count(ply), 2);
+	CHECK_EQ_INT(ciclop_ply_finish(ply), 0);
+	ciclop_ply_destroy(&ply);
+	CHECK(ply == NULL);
+	ciclop_ply_destroy(&ply);
+	rewind(f);
+	size_t n = fread(head, 1, sizeof head - 1, f);
+	head[n] = 0;
+	char *end = strstr(head, "end_header\n");
+	CHECK(strncmp(head, "ply\nformat binary_little_endian 1.0\n", 36) == 0);
+	CHECK(strstr(head, "element vertex 0000000002\n") != NULL);
+	CHECK(strstr(head,
+		     "property float x\nproperty float y\nproperty float z\nproperty uchar red\n"
+		     "property uchar green\nproperty uchar blue\nend_header\n") != NULL);
+	if (CHECK(end)) {
+		size_t body = (size_t)(end + 11 - head);
+		CHECK_EQ_UINT(n, body + 30);
+		memcpy(rec, head + body, 15);
+		const uint8_t want[15] = {0, 0, 0xc0, 0x3f, 0,	0,  0, 0xc0,
+					  0, 0, 0x50, 0x40, 10, 20, 30};
+		CHECK(memcmp(rec, want, 15) == 0);
+	}
+	fclose(f);
+}
+
+int main(void)
+{
+	RUN(test_geometry);
+	RUN(test_detect);
+	RUN(test_ply);
+	RUN(test_cylinder);
+	return check_summary();
+}
