@@ -14,6 +14,85 @@ typedef struct hit {
 } hit;
 
 /*
+ * Intersect the ray o + t d (object frame) with solid s; when it meets s at tmin < t < *tbest,
+ * set *tbest and the outward normal n.
+ */
+static void shape_hit(const ciclop_shape *s, const double o[3], const double d[3], double tmin,
+		      double *tbest, double n[3])
+{
+	if (s->kind == CICLOP_SHAPE_CYLINDER && s->r > 0) {
+		double ox = o[0] - s->x, oz = o[2] - s->z;
+		double A = d[0] * d[0] + d[2] * d[2], B = 2 * (ox * d[0] + oz * d[2]),
+		       C = ox * ox + oz * oz - s->r * s->r;
+		if (A > EPS && B * B - 4 * A * C >= 0) {
+			double q = sqrt(B * B - 4 * A * C);
+			for (int k = 0; k < 2; k++) {
+				double tk = (-B + (k ? q : -q)) / (2 * A), y = o[1] + tk * d[1];
+				if (tk > tmin && y >= 0 && y <= s->h && tk < *tbest) {
+					*tbest = tk;
+					n[0] = (ox + tk * d[0]) / s->r, n[1] = 0;
+					n[2] = (oz + tk * d[2]) / s->r;
+				}
+			}
+		}
+		if (fabs(d[1]) > EPS) { /* top cap */
+			double tk = (s->h - o[1]) / d[1], x = ox + tk * d[0], z = oz + tk * d[2];
+			if (tk > tmin && tk < *tbest && x * x + z * z <= s->r * s->r)
+				*tbest = tk, n[0] = 0, n[1] = 1, n[2] = 0;
+		}
+	} else if (s->kind == CICLOP_SHAPE_BOX) {
+		double lo[3] = {s->x - s->hx, 0, s->z - s->hz},
+		       hi[3] = {s->x + s->hx, s->h, s->z + s->hz};
+		double t0 = -INFINITY, t1 = INFINITY;
+		int ax = -1;
+		double sg = 0;
+		for (int k = 0; k < 3; k++) {
+			if (fabs(d[k]) < 1e-12) {
+				if (o[k] < lo[k] || o[k] > hi[k])
+					return;
+				continue;
+			}
+			double ta = (lo[k] - o[k]) / d[k], tb = (hi[k] - o[k]) / d[k];
+			double sa = -1;
+			if (ta > tb) {
+				double x = ta;
+				ta = tb, tb = x, sa = 1;
+			}
+			if (ta > t0)
+				t0 = ta, ax = k, sg = sa;
+			if (tb < t1)
+				t1 = tb;
+		}
+		if (t0 > t1 || ax < 0 || !(t0 > tmin) || t0 >= *tbest)
+			return; /* missed, or starting inside (no inner faces wanted) */
+		*tbest = t0;
+		n[0] = n[1] = n[2] = 0;
+		n[ax] = sg;
+	}
+}
+
+/* The signed distance from p (object frame) to solid s (negative inside); INFINITY for none. */
+static double shape_sdf(const ciclop_shape *s, const double p[3])
+{
+	double dx, dz, dy = fabs(p[1] - s->h / 2) - s->h / 2;
+
+	if (s->kind == CICLOP_SHAPE_CYLINDER) {
+		dx = hypot(p[0] - s->x, p[2] - s->z) - s->r;
+		dz = -INFINITY;
+	} else if (s->kind == CICLOP_SHAPE_BOX) {
+		dx = fabs(p[0] - s->x) - s->hx;
+		dz = fabs(p[2] - s->z) - s->hz;
+	} else {
+		return INFINITY;
+	}
+	double in = fmax(dx, fmax(dy, dz));
+	if (in <= 0)
+		return in;
+	double ex = fmax(dx, 0), ey = fmax(dy, 0), ez = fmax(dz, 0);
+	return sqrt(ex * ex + ey * ey + ez * ez);
+}
+
+/*
  * Cast the ray o + t dir (table frame, dir unit) against the table disc and the cylinder turned
  * by a; the nearest hit with t > tmin into *h. Returns 1 on a hit, 0 on none.
  */
@@ -35,35 +114,15 @@ static int cast(const ciclop_scene *sc, double a, const double o[3], const doubl
 			got = 1;
 		}
 	}
-	/* cylinder, in the object frame (the object is the table frame turned by -a) */
+	/* the object's solids, in the object frame (the table frame turned by -a) */
 	ciclop_rotate_y(-a, o, oo);
 	ciclop_rotate_y(-a, dir, dd);
-	oo[0] -= sc->cyl_x, oo[2] -= sc->cyl_z;
-	double A = dd[0] * dd[0] + dd[2] * dd[2], B = 2 * (oo[0] * dd[0] + oo[2] * dd[2]),
-	       C = oo[0] * oo[0] + oo[2] * oo[2] - sc->cyl_r * sc->cyl_r, on[3] = {0}, t = INFINITY;
-	if (A > EPS) {
-		double disc = B * B - 4 * A * C;
-		if (disc >= 0) {
-			double s = sqrt(disc);
-			for (int k = 0; k < 2; k++) {
-				double tk = (-B + (k ? s : -s)) / (2 * A), y = oo[1] + tk * dd[1];
-				if (tk > tmin && y >= 0 && y <= sc->cyl_h && tk < t) {
-					t = tk;
-					on[0] = (oo[0] + tk * dd[0]) / sc->cyl_r, on[1] = 0,
-					on[2] = (oo[2] + tk * dd[2]) / sc->cyl_r;
-				}
-			}
-		}
-	}
-	if (fabs(dd[1]) > EPS) { /* top cap */
-		double tk = (sc->cyl_h - oo[1]) / dd[1], x = oo[0] + tk * dd[0],
-		       z = oo[2] + tk * dd[2];
-		if (tk > tmin && tk < t && x * x + z * z <= sc->cyl_r * sc->cyl_r)
-			t = tk, on[0] = 0, on[1] = 1, on[2] = 0;
-	}
+	double on[3] = {0}, t = INFINITY;
+	for (int i = 0; i < CICLOP_SCENE_SHAPES; i++)
+		shape_hit(&sc->shapes[i], oo, dd, tmin, &t, on);
 	if (t < h->t) {
 		double op[3] = {oo[0] + t * dd[0], oo[1] + t * dd[1], oo[2] + t * dd[2]};
-		double ang = atan2(op[2], op[0]);
+		double ang = atan2(op[2], op[0]) + 0.05 * op[1];
 		/* painted stripes that turn with the object: the texture moves between steps */
 		h->albedo = ((int)floor((ang + M_PI) * 6 / M_PI) & 1) ? 0.85 : 0.55;
 		h->t = t;
@@ -95,7 +154,7 @@ int ciclop_render(const ciclop_scene *sc, double a, uint8_t *on, uint8_t *off)
 	double eye[3];
 
 	if (!c || !on || !off || c->width <= 0 || c->height <= 0 || !(c->fx > 0) || !(c->fy > 0) ||
-	    !(sc->laser_sigma > 0) || !(sc->cyl_r > 0))
+	    !(sc->laser_sigma > 0))
 		return LB_EINVAL;
 	/* the camera's centre in the table frame: -R^T t */
 	for (int i = 0; i < 3; i++)
@@ -146,12 +205,11 @@ int ciclop_render(const ciclop_scene *sc, double a, uint8_t *on, uint8_t *off)
 	return 0;
 }
 
-double ciclop_cylinder_distance(const ciclop_scene *sc, const double p[3])
+double ciclop_object_distance(const ciclop_scene *sc, const double p[3])
 {
-	double rho = hypot(p[0] - sc->cyl_x, p[2] - sc->cyl_z);
-	double dr = rho - sc->cyl_r, dy = fabs(p[1] - sc->cyl_h / 2) - sc->cyl_h / 2;
+	double d = INFINITY;
 
-	if (dr <= 0 && dy <= 0) /* inside: the nearest face */
-		return -(dr > dy ? dr : dy);
-	return hypot(dr > 0 ? dr : 0, dy > 0 ? dy : 0);
+	for (int i = 0; i < CICLOP_SCENE_SHAPES; i++)
+		d = fmin(d, shape_sdf(&sc->shapes[i], p));
+	return fabs(d);
 }

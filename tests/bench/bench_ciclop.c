@@ -42,7 +42,9 @@ int main(void)
 	memcpy(sc.laser_pos, L, sizeof L);
 	sc.laser_n[0] = L[2] / nl, sc.laser_n[2] = -L[0] / nl;
 	sc.laser_sigma = 0.4, sc.laser_peak = 110;
-	sc.cyl_r = 35, sc.cyl_h = 90, sc.cyl_x = 10, sc.cyl_z = 5, sc.table_r = 100;
+	sc.shapes[0] =
+	    (ciclop_shape){.kind = CICLOP_SHAPE_CYLINDER, .x = 10, .z = 5, .r = 35, .h = 90};
+	sc.table_r = 100;
 	sc.noise_seed = 12345;
 	ciclop_plane_from_table(&sc.cam, sc.laser_n, sc.laser_d, &pl);
 
