@@ -99,12 +99,51 @@ int ciclop_detect(const uint8_t *on, const uint8_t *off, int width, int height, 
 	return found;
 }
 
+/* OpenCV's distortion of normalised coordinates (x, y) into (*xd, *yd). */
+static void distort(const double k[5], double x, double y, double *xd, double *yd)
+{
+	double r2 = x * x + y * y, radial = 1 + r2 * (k[0] + r2 * (k[1] + r2 * k[4]));
+
+	*xd = x * radial + 2 * k[2] * x * y + k[3] * (r2 + 2 * x * x);
+	*yd = y * radial + k[2] * (r2 + 2 * y * y) + 2 * k[3] * x * y;
+}
+
+void ciclop_project_ray(const ciclop_camera *cam, double x, double y, double *u, double *v)
+{
+	double xd, yd;
+
+	distort(cam->k, x, y, &xd, &yd);
+	*u = cam->fx * xd + cam->cx;
+	*v = cam->fy * yd + cam->cy;
+}
+
+void ciclop_pixel_ray(const ciclop_camera *cam, double u, double v, double r[3])
+{
+	const double *k = cam->k;
+	double xd = (u - cam->cx) / cam->fx, yd = (v - cam->cy) / cam->fy, x = xd, y = yd;
+
+	if (k[0] != 0 || k[1] != 0 || k[2] != 0 || k[3] != 0 || k[4] != 0)
+		for (int i = 0; i < 20; i++) { /* as cv::undistortPoints */
+			double r2 = x * x + y * y,
+			       radial = 1 + r2 * (k[0] + r2 * (k[1] + r2 * k[4]));
+			double dx = 2 * k[2] * x * y + k[3] * (r2 + 2 * x * x),
+			       dy = k[2] * (r2 + 2 * y * y) + 2 * k[3] * x * y;
+			if (!(radial > 0.1))
+				break; /* far outside the calibrated field: keep the last estimate
+					*/
+			x = (xd - dx) / radial;
+			y = (yd - dy) / radial;
+		}
+	r[0] = x, r[1] = y, r[2] = 1;
+}
+
 int ciclop_triangulate(const ciclop_camera *cam, const ciclop_plane *pl, double u, double v,
 		       double out[3])
 {
-	double r[3] = {(u - cam->cx) / cam->fx, (v - cam->cy) / cam->fy, 1}, den = dot3(pl->n, r),
-	       s, q[3];
+	double r[3], den, s, q[3];
 
+	ciclop_pixel_ray(cam, u, v, r);
+	den = dot3(pl->n, r);
 	if (fabs(den) < 1e-9)
 		return LB_EINVAL;
 	s = pl->d / den;

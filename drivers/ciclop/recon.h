@@ -15,7 +15,8 @@
  */
 typedef struct ciclop_camera {
 	int width, height;
-	double fx, fy, cx, cy; /* pinhole intrinsics (pixels); lens distortion: not yet */
+	double fx, fy, cx, cy; /* pinhole intrinsics (pixels) */
+	double k[5];	       /* lens distortion, OpenCV's order and model: k1 k2 p1 p2 k3 */
 	double R[9];	       /* camera from table: rotation, row-major */
 	double t[3];	       /* camera from table: translation (mm) */
 } ciclop_camera;
@@ -68,6 +69,13 @@ void ciclop_plane_from_table(const ciclop_camera *cam, const double n[3], double
  */
 int ciclop_detect(const uint8_t *on, const uint8_t *off, int width, int height, size_t stride,
 		  const ciclop_detect_opts *opts, float *cols);
+
+/* Pixel (u, v)'s ray in the camera frame, (x, y, 1) into r: the lens distortion undone
+ * (OpenCV's fixed-point iteration; exact when k is all zero). */
+void ciclop_pixel_ray(const ciclop_camera *cam, double u, double v, double r[3]);
+
+/* Where the ray (x, y, 1) of the camera frame lands on the image, distortion applied: *u, *v. */
+void ciclop_project_ray(const ciclop_camera *cam, double x, double y, double *u, double *v);
 
 /*
  * Intersect pixel (u, v)'s ray with the laser plane: the point, in the table frame, into out.

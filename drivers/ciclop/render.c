@@ -161,11 +161,12 @@ int ciclop_render(const ciclop_scene *sc, double a, uint8_t *on, uint8_t *off)
 		eye[i] = -(c->R[i] * c->t[0] + c->R[3 + i] * c->t[1] + c->R[6 + i] * c->t[2]);
 	for (int v = 0; v < c->height; v++)
 		for (int u = 0; u < c->width; u++) {
-			double rc[3] = {(u - c->cx) / c->fx, (v - c->cy) / c->fy, 1}, dir[3];
+			double rc[3], dir[3];
 			size_t i = (size_t)v * c->width + u;
 			double base = 8, laser = 0;
 			hit h;
 
+			ciclop_pixel_ray(c, u, v, rc);
 			for (int k = 0; k < 3; k++)
 				dir[k] =
 				    c->R[k] * rc[0] + c->R[3 + k] * rc[1] + c->R[6 + k] * rc[2];
