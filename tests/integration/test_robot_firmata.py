@@ -289,17 +289,22 @@ class FirmataRobotTest(BridgeTest):
                "right = pwm:6,dir:7\n"
                "[firmata.typo]\nport = %s\nrobot = servo-wheels\nleft = wheel:9\n"
                "right = servo:10\n" % (emu.path, emu.path))
-        d = self.start_bridge(conf(raw))
+        text = conf(raw)
+        lines = text.splitlines()
+        # the lines of the two faulty entries, wherever make_conf puts the raw text
+        typo_line = lines.index("left = wheel:9") + 1
+        bot_line = lines.index("left = pwm:4,dir:2") + 1
+        d = self.start_bridge(text)
         c = self.client(d)
         typo = wait_until(lambda: devices(c, all=True).get("firmata-typo"),
                           what="[firmata.typo] listed")
         self.assertEqual((typo["state"], typo["kind"]), ("absent", "robot"))
-        self.assertRegex(typo["reason"], r"\.conf:18: 'wheel:9' is not understood in 'wheel:9': "
+        self.assertRegex(typo["reason"], r"\.conf:%d: 'wheel:9' is not understood in 'wheel:9': " % typo_line +
                          r"write servo:PIN \[reversed\] or pwm:PIN,dir:PIN \[reversed\]")
         bot = wait_until(lambda: (devices(c, all=True).get("firmata-bot") or {}).get("state") ==
                          "failed" and devices(c, all=True)["firmata-bot"], timeout=15,
                          what="[firmata.bot] failing to open")
-        self.assertRegex(bot["reason"], r"\.conf:13: \[firmata.bot\] left: D4 \(the left wheel's PWM\) "
+        self.assertRegex(bot["reason"], r"\.conf:%d: \[firmata.bot\] left: D4 \(the left wheel's PWM\) " % bot_line +
                          r"cannot be a PWM pin on this board \(its capabilities: output, SERVO\)")
         self.assertEqual(bot["kind"], "robot")
         self.assertIn("cannot be a PWM pin", d.stderr())
