@@ -1,0 +1,450 @@
+#!/usr/bin/python3
+"""Document-scanner benchmarks (issue 12): the simulated lab's SANE `test` scanner, which the
+bridge reaches through the private SANE configuration it writes (drivers/sane/sane.c's simulate:
+dll.conf with `test` alone, its test.conf).
+
+    /usr/bin/python3 tests/bench/scanners.py [--bridge build/labbridge] [--runs 6] [--quick]
+                                             [--only enum,discovery,rate,rss]
+
+  1. enum: from just before starting the bridge to the scanner listed by `devices.list`
+     (requests back to back from the `ready` line on), per run a new bridge; the `ready` line
+     too. Target < 100 ms. The bridge runs with XDG_RUNTIME_DIR in a fresh temporary directory,
+     so its private SANE directory is found (and copied: parts 2 and 3 use the copy).
+  2. discovery: `build/bench_sane COPY` (sane_init + sane_get_devices through
+     drivers/sane/session.c's worker, and directly), target < 100 ms.
+  3. rate: an A3 300 dpi colour scan (3507 x 4960 px, 52 MB) from the test backend. Bridge:
+     from just before the start request to the reception of the band flagged LAST by a C
+     subscriber (`build/bench_zmq subscan` on scanner/<id>/image/); scanimage: the same scan
+     (`-d test:0 --mode Color --resolution 300 -l 0 -t 0 -x 297 -y 420`, SANE_CONFIG_DIR = the
+     copy) to /dev/null, its wall time, and the same command 1 mm high (its fixed cost: exec,
+     sane_init, options, sane_start) in the same run. Alternated (bridge first in even runs),
+     --runs runs; the ratio of the median rates, target >= 0.9, on scanimage's read time (wall
+     minus the 1-mm scan: strict) and on its whole wall time. First band after the start
+     request, target < 50 ms.
+  4. rss: VmHWM of the bridge (reset through /proc/PID/clear_refs before each scan) during an A3
+     600 dpi colour scan (7015 x 9921 px, ~200 MB) through `scan.submit` to PNG and to PDF,
+     target < 64 MB; VmRSS sampled every 20 ms too. Needs scan.submit and the page writers.
+
+Figures, not pass/fail tests: each part prints its figures and MET / NOT MET, then a last line
+BENCH_JSON {...}. Exit status 0 whatever the figures, 1 if a part could not run. Every wait has a
+timeout; only the processes started here are stopped.
+"""
+import argparse
+import glob
+import json
+import os
+import select
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import zmq
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+HZ = os.sysconf("SC_CLK_TCK")
+DEV = "sane-test_0"
+SANE_NAME = "test:0"
+A3_300 = {"mode": "Color", "resolution": 300, "page": "A3"}
+A3_600 = {"mode": "Color", "resolution": 600, "page": "A3"}
+SCANIMAGE_A3 = ["--mode", "Color", "--resolution", "300", "-l", "0", "-t", "0", "-x", "297",
+                "-y", "420"]
+END_EVENTS = ("done", "error", "cancelled", "failed")
+
+
+class BenchError(Exception):
+    """The benchmark itself could not run (not a missed target)."""
+
+
+def log(msg):
+    print(msg, flush=True)
+
+
+def machine_busy_s():
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return (sum(v) - v[3] - v[4]) / HZ
+
+
+def children_cpu_s():
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+class Load:
+    """The other programs' CPU (machine busy minus this script and its children), in cores."""
+
+    def __init__(self):
+        self.t, self.busy, self.own = time.monotonic(), machine_busy_s(), children_cpu_s()
+
+    def cores(self, bridge_pid=None):
+        dt = time.monotonic() - self.t
+        return max(0.0, (machine_busy_s() - self.busy - (children_cpu_s() - self.own)) / dt) \
+            if dt > 0 else 0.0
+
+
+def proc_status(pid):
+    with open("/proc/%d/status" % pid) as f:
+        return {l.split(":")[0]: l.split(":")[1].strip() for l in f if ":" in l}
+
+
+def kb(st, key):
+    return int(st[key].split()[0])
+
+
+class Client:
+    def __init__(self, ctx, ep):
+        self.s = ctx.socket(zmq.DEALER)
+        self.s.setsockopt(zmq.LINGER, 0)
+        self.s.connect(ep)
+        self.n = 0
+
+    def send(self, method, params=None):
+        self.n += 1
+        self.s.send(json.dumps({"id": self.n, "method": method, "params": params or {}}).encode())
+        return self.n
+
+    def wait(self, rid, timeout=20):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if self.s.poll(100):
+                r = json.loads(self.s.recv())
+                if r.get("id") == rid:
+                    return r
+        raise BenchError("no reply to request %d" % rid)
+
+    def call(self, method, params=None, timeout=20):
+        r = self.wait(self.send(method, params), timeout)
+        if "error" in r:
+            raise BenchError("%s: %s" % (method, r["error"]["message"]))
+        return r["result"]
+
+    def close(self):
+        self.s.close()
+
+
+class Bridge:
+    """A bridge with the simulated lab's SANE scanner only, on ipc:// endpoints in tmp."""
+
+    def __init__(self, path, tmp):
+        self.tmp = tempfile.mkdtemp(dir=tmp, prefix="bridge-")
+        self.run = os.path.join(self.tmp, "run")
+        os.mkdir(self.run, 0o700)
+        conf = os.path.join(self.tmp, "scan.conf")
+        with open(conf, "w") as f:
+            f.write("[bridge]\nsimulate = yes\nemulate = sane\nrequest_timeout_ms = 10000\n"
+                    "data_dir = %s\n" % os.path.join(self.tmp, "data"))
+        self.pub, self.rpc = "ipc://%s/pub" % self.tmp, "ipc://%s/rpc" % self.tmp
+        self.log = open(os.path.join(self.tmp, "bridge.log"), "w")
+        self.t0 = time.monotonic()
+        self.p = subprocess.Popen(
+            [path, "-q", "-c", conf, "--pub", self.pub, "--rpc", self.rpc, "--ws", "none"],
+            stdout=subprocess.PIPE, stderr=self.log, text=True,
+            env=dict(os.environ, XDG_RUNTIME_DIR=self.run,
+                     STATE_DIRECTORY=os.path.join(self.tmp, "state")))
+        r, _, _ = select.select([self.p.stdout], [], [], 15)
+        line = self.p.stdout.readline() if r else ""
+        self.t_ready = time.monotonic()
+        if "ready" not in line:
+            self.stop()
+            raise BenchError("the bridge did not start (%r; log %s)" % (line, self.log.name))
+
+    def sane_dir(self):
+        d = glob.glob(os.path.join(self.run, "labbridge-sane-*"))
+        if len(d) != 1:
+            raise BenchError("the bridge's private SANE directory is not in %s" % self.run)
+        return d[0]
+
+    def stop(self):
+        if self.p.poll() is None:
+            self.p.terminate()
+            try:
+                self.p.wait(10)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait(10)
+        self.log.close()
+
+
+def wait_listed(c, timeout=10):
+    """Requests devices.list back to back until DEV is in it: the time it was seen."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if any(d["id"] == DEV for d in c.call("devices.list")):
+            return time.monotonic()
+    raise BenchError("%s not listed within %d s" % (DEV, timeout))
+
+
+def part_enum(args, tmp, result):
+    ctx = zmq.Context()
+    ready, listed, conf = [], [], None
+    load = Load()
+    for _ in range(args.enum_runs):
+        b = Bridge(args.bridge, tmp)
+        try:
+            c = Client(ctx, b.rpc)
+            t = wait_listed(c)
+            ready.append((b.t_ready - b.t0) * 1000)
+            listed.append((t - b.t0) * 1000)
+            if conf is None:
+                conf = os.path.join(tmp, "saneconf")
+                shutil.copytree(b.sane_dir(), conf)
+            c.close()
+        finally:
+            b.stop()
+    ctx.term()
+    med = statistics.median(listed)
+    result.update(enum_listed_ms_p50=round(med, 2), enum_listed_ms_max=round(max(listed), 2),
+                  enum_ready_ms_p50=round(statistics.median(ready), 2))
+    log("1. enumeration, bridge start -> %s in devices.list: p50 %.1f ms, max %.1f ms "
+        "(%d runs; `ready` line p50 %.1f ms; other load %.2f cores); target < 100 ms: %s" % (
+            DEV, med, max(listed), len(listed), statistics.median(ready), load.cores(),
+            "MET" if max(listed) < 100 else ("p50 MET, max NOT MET" if med < 100 else
+                                             "NOT MET")))
+    return conf
+
+
+def part_discovery(args, conf, result):
+    exe = os.path.join(ROOT, "build", "bench_sane")
+    p = subprocess.run([exe, conf, str(args.discovery_runs)], capture_output=True, text=True,
+                       timeout=120)
+    for line in p.stdout.splitlines():
+        if line.startswith("BENCH_JSON "):
+            for k, v in json.loads(line[11:]).items():
+                result["discovery_%s_p50_ms" % k] = round(v["p50_ms"], 3)
+                result["discovery_%s_max_ms" % k] = round(v["max_ms"], 3)
+        else:
+            log("2. " + line)
+    if p.returncode != 0:
+        raise BenchError("bench_sane: %s" % (p.stderr.strip() or p.returncode))
+
+
+class ScanSub:
+    """build/bench_zmq subscan on the bridge's image stream: one JSON line per scan."""
+
+    def __init__(self, b, scans):
+        self.p = subprocess.Popen([os.path.join(ROOT, "build", "bench_zmq"), "subscan", b.pub,
+                                   "scanner/%s/image/" % DEV, str(scans)],
+                                  stdout=subprocess.PIPE, text=True)
+
+    def next(self, timeout=60):
+        r, _, _ = select.select([self.p.stdout], [], [], timeout)
+        line = self.p.stdout.readline() if r else ""
+        if not line:
+            raise BenchError("the subscriber reported no scan")
+        return json.loads(line)
+
+    def stop(self):
+        if self.p.poll() is None:
+            self.p.terminate()
+        self.p.wait(10)
+
+
+class Progress:
+    """A SUB on the scanner's progress stream (to know a scan ended before the next one)."""
+
+    def __init__(self, ctx, b):
+        self.s = ctx.socket(zmq.SUB)
+        self.s.setsockopt(zmq.LINGER, 0)
+        self.s.connect(b.pub)
+        self.s.subscribe(("scanner/%s/progress/" % DEV).encode())
+
+    def wait_end(self, timeout=120):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if self.s.poll(100):
+                f = self.s.recv_multipart()
+                d = json.loads(f[1]).get("data", {})
+                if d.get("event") in END_EVENTS or d.get("state") in END_EVENTS:
+                    return d
+        raise BenchError("the scan did not end within %d s" % timeout)
+
+
+def start_scan(c, settings, fmt=None):
+    """Start a scan of DEV with settings (the only place that knows how scans are started)."""
+    if fmt is not None:
+        return c.call("scan.submit", {"device": DEV, "format": fmt, "settings": settings})
+    return c.call("device.call", {"device": DEV, "action": "scan", "args": settings})
+
+
+def bridge_scan(c, sub, prog, settings):
+    t0 = time.monotonic_ns()
+    start_scan(c, settings)
+    s = sub.next()
+    end = prog.wait_end()
+    if end.get("event", end.get("state")) != "done":
+        raise BenchError("the scan ended %s" % end)
+    return t0, s
+
+
+def scanimage(args, conf, extra):
+    t0 = time.monotonic()
+    p = subprocess.run([args.scanimage, "-d", SANE_NAME] + SCANIMAGE_A3 + extra,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=120,
+                       env=dict(os.environ, SANE_CONFIG_DIR=conf))
+    t = time.monotonic() - t0
+    if p.returncode != 0:
+        raise BenchError("scanimage: %s" % p.stderr.strip())
+    return t
+
+
+def part_rate(args, tmp, conf, result):
+    b = Bridge(args.bridge, tmp)
+    ctx = zmq.Context()
+    sub = ScanSub(b, args.runs + 1)
+    try:
+        c = Client(ctx, b.rpc)
+        wait_listed(c)
+        prog = Progress(ctx, b)
+        # warm-up (and the subscriptions in place): a small scan, until the subscriber saw it
+        end = time.monotonic() + 10
+        while True:
+            try:
+                t0, s = bridge_scan(c, sub, prog, {"mode": "Color", "resolution": 25,
+                                                   "page": "A3"})
+                break
+            except BenchError:
+                if time.monotonic() > end:
+                    raise
+        rows = []
+        load = Load()
+        for r in range(args.runs):
+            row = {}
+            for who in (("bridge", "scanimage") if r % 2 == 0 else ("scanimage", "bridge")):
+                if who == "bridge":
+                    t0, s = bridge_scan(c, sub, prog, A3_300)
+                    if s["rows"] != s["height"] or not s["ordered"]:
+                        raise BenchError("the bands were not the whole image: %s" % s)
+                    row.update(bytes=s["bytes"], first_ms=(s["first_ns"] - t0) / 1e6,
+                               bridge_ms=(s["last_ns"] - t0) / 1e6,
+                               transfer_ms=(s["last_ns"] - s["first_ns"]) / 1e6)
+                else:
+                    row["si_ms"] = scanimage(args, conf, []) * 1000
+                    row["si_fixed_ms"] = scanimage(args, conf, ["-y", "1"]) * 1000
+            row["si_read_ms"] = max(0.001, row["si_ms"] - row["si_fixed_ms"])
+            rows.append(row)
+            log("   run %d: bridge %.1f ms (first band %.1f ms, first to last %.1f ms), "
+                "scanimage %.1f ms (1-mm scan %.1f ms), %.1f MB" % (
+                    r + 1, row["bridge_ms"], row["first_ms"], row["transfer_ms"], row["si_ms"],
+                    row["si_fixed_ms"], row["bytes"] / 1e6))
+        other = load.cores()
+        mb = rows[0]["bytes"] / 1e6
+        med = {k: statistics.median(x[k] for x in rows) for k in rows[0]}
+        rate_b = mb / med["bridge_ms"] * 1000
+        rate_si = mb / med["si_read_ms"] * 1000
+        rate_si_wall = mb / med["si_ms"] * 1000
+        first_max = max(x["first_ms"] for x in rows)
+        result.update(rate_bridge_mb_s=round(rate_b, 1), rate_scanimage_mb_s=round(rate_si, 1),
+                      rate_scanimage_wall_mb_s=round(rate_si_wall, 1),
+                      rate_ratio=round(rate_b / rate_si, 3),
+                      rate_ratio_wall=round(rate_b / rate_si_wall, 3),
+                      first_band_ms_p50=round(med["first_ms"], 2),
+                      first_band_ms_max=round(first_max, 2), rate_runs=len(rows),
+                      rate_other_load_cores=round(other, 2))
+        log("3. A3 300 dpi colour (%.1f MB), medians of %d alternated runs (other load %.2f "
+            "cores):" % (mb, len(rows), other))
+        log("   bridge to a ZeroMQ subscriber: %.1f ms, %.0f MB/s; scanimage to /dev/null: "
+            "read %.1f ms (%.1f wall - %.1f fixed), %.0f MB/s (%.0f MB/s on its wall time)" % (
+                med["bridge_ms"], rate_b, med["si_read_ms"], med["si_ms"], med["si_fixed_ms"],
+                rate_si, rate_si_wall))
+        log("   ratio bridge/scanimage %.2f (on scanimage's wall time %.2f); target >= 0.9: %s"
+            % (rate_b / rate_si, rate_b / rate_si_wall,
+               "MET" if rate_b / rate_si >= 0.9 else
+               ("met on the wall time only" if rate_b / rate_si_wall >= 0.9 else "NOT MET")))
+        log("   first band after the start request: p50 %.1f ms, max %.1f ms; target < 50 ms: "
+            "%s" % (med["first_ms"], first_max, "MET" if first_max < 50 else
+                    ("p50 MET, max NOT MET" if med["first_ms"] < 50 else "NOT MET")))
+    finally:
+        sub.stop()
+        b.stop()
+        ctx.destroy(0)
+
+
+def part_rss(args, tmp, result):
+    b = Bridge(args.bridge, tmp)
+    ctx = zmq.Context()
+    try:
+        c = Client(ctx, b.rpc)
+        wait_listed(c)
+        prog = Progress(ctx, b)
+        time.sleep(0.2)  # not a synchronisation: lets the idle bridge settle before its RSS
+        for fmt in ("png", "pdf"):
+            with open("/proc/%d/clear_refs" % b.p.pid, "w") as f:
+                f.write("5")  # resets VmHWM to the current RSS
+            before = kb(proc_status(b.p.pid), "VmRSS")
+            t0 = time.monotonic()
+            try:
+                job = start_scan(c, A3_600, fmt)
+            except BenchError as e:
+                raise BenchError("%s (this part needs scan.submit)" % e)
+            peak, end = 0, None
+            deadline = time.monotonic() + 600
+            while end is None and time.monotonic() < deadline:
+                peak = max(peak, kb(proc_status(b.p.pid), "VmRSS"))
+                if prog.s.poll(20):
+                    d = json.loads(prog.s.recv_multipart()[1]).get("data", {})
+                    if d.get("event") in END_EVENTS:
+                        end = d
+            st = proc_status(b.p.pid)
+            hwm = kb(st, "VmHWM")
+            job = c.call("jobs.get", {"id": job["id"]}) if "id" in job else job
+            if job.get("state") != "done":
+                time.sleep(0.5)
+                job = c.call("jobs.get", {"id": job["id"]})
+            result["rss_%s_hwm_kb" % fmt] = hwm
+            result["rss_%s_before_kb" % fmt] = before
+            log("4. A3 600 dpi colour to %s: VmHWM %.1f MB (VmRSS before %.1f MB, sampled peak "
+                "%.1f MB), %.1f s, job %s; target < 64 MB: %s" % (
+                    fmt.upper(), hwm / 1024, before / 1024, peak / 1024, time.monotonic() - t0,
+                    job.get("state"), "MET" if hwm < 64 * 1024 else "NOT MET"))
+            if job.get("state") != "done":
+                raise BenchError("the %s job ended %s" % (fmt, job))
+    finally:
+        b.stop()
+        ctx.destroy(0)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bridge", default=os.path.join(ROOT, "build", "labbridge"))
+    ap.add_argument("--scanimage", default="scanimage")
+    ap.add_argument("--runs", type=int, default=6, help="alternated rate runs")
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--only", default="enum,discovery,rate,rss")
+    args = ap.parse_args()
+    args.enum_runs = 3 if args.quick else 10
+    args.discovery_runs = 5 if args.quick else 20
+    if args.quick:
+        args.runs = min(args.runs, 3)
+    only = set(args.only.split(","))
+    tmp = tempfile.mkdtemp(prefix="lb-bench-scanners-")
+    result, ok = {}, True
+    conf = None
+    try:
+        conf = part_enum(args, tmp, result)
+    except BenchError as e:
+        log("1. enumeration: could not run: %s" % e)
+        ok = False
+    for name, fn in (("discovery", lambda: part_discovery(args, conf, result)),
+                     ("rate", lambda: part_rate(args, tmp, conf, result)),
+                     ("rss", lambda: part_rss(args, tmp, result))):
+        if name not in only:
+            continue
+        if conf is None and name != "rss":
+            log("%s: could not run: no SANE configuration copied" % name)
+            ok = False
+            continue
+        try:
+            fn()
+        except (BenchError, OSError, subprocess.SubprocessError) as e:
+            log("%s: could not run: %s" % (name, e))
+            ok = False
+    shutil.rmtree(tmp, ignore_errors=True)
+    log("BENCH_JSON " + json.dumps(result))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
