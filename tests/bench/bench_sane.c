@@ -15,7 +15,7 @@
  * the bridge writes for the simulated lab: dll.conf with `test` alone, its test.conf). RUNS
  * (default 20) times each of:
  *   - "session": the driver's own discovery, drivers/sane/session.c compiled in: sn_discover
- *     (its worker thread: sane_init, sane_get_devices) until sn_devices lists a device, then
+ *     (its worker thread: sane_init, sane_get_devices), sn_discover_wait, sn_devices, then
  *     sn_shutdown (join, sane_exit), so every run initialises SANE again;
  *   - "direct": sane_init + sane_get_devices(local_only = false) on this thread, then sane_exit.
  * Prints the first run (dynamic loading of the backend not yet in the page cache, when it is the
@@ -23,7 +23,7 @@
  * last line BENCH_JSON {...}. Exit status 0 when every run found a device, 1 otherwise.
  */
 
-#define WAIT_NS 5000000000LL /* a discovery that takes longer counts as failed */
+#define WAIT_MS 5000 /* a discovery that takes longer counts as failed */
 
 /* CLOCK_MONOTONIC in nanoseconds. */
 static int64_t now_ns(void)
@@ -40,25 +40,21 @@ static int cmp_d(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* One discovery through session.c: ms until a device is listed, or -1 (none within WAIT_NS). */
+/* One discovery through session.c, as the driver's scan does it (sn_discover, sn_discover_wait,
+ * sn_devices): ms until the list holds a device, or -1 (none within WAIT_MS). */
 static double run_session(const char *dir)
 {
-	int64_t t0 = now_ns(), t = t0;
+	int64_t t0 = now_ns();
 	double ms = -1;
+	json_t *l;
 
 	if (sn_discover(dir) < 0)
 		return -1;
-	while (t - t0 < WAIT_NS) {
-		json_t *l = sn_devices(dir);
-		size_t n = json_array_size(l);
-		json_decref(l);
-		t = now_ns();
-		if (n > 0) {
-			ms = (double)(t - t0) / 1e6;
-			break;
-		}
-		nanosleep(&(struct timespec){0, 20000}, NULL); /* 20 us between looks */
-	}
+	sn_discover_wait(WAIT_MS);
+	l = sn_devices(dir);
+	if (json_array_size(l) > 0)
+		ms = (double)(now_ns() - t0) / 1e6;
+	json_decref(l);
 	sn_shutdown();
 	return ms;
 }
