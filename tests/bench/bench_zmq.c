@@ -731,7 +731,8 @@ static int run_subscan(const char *endpoint, const char *prefix, long scans)
 			seq = hdr_u64(hd, hl, KEY("\"seq\":"), &ok);
 			if (t_first < 0) {
 				if (h.first_row != 0)
-					continue; /* the end of a scan that began before we looked */
+					continue; /* the end of a scan that began before we looked
+						   */
 				t_first = t;
 				height = h.height;
 			} else if (!ok || seq != last_seq + 1 || h.first_row != rows)

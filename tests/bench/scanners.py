@@ -33,6 +33,7 @@ import argparse
 import glob
 import json
 import os
+import resource
 import select
 import shutil
 import statistics
@@ -88,6 +89,18 @@ class Load:
 def proc_status(pid):
     with open("/proc/%d/status" % pid) as f:
         return {l.split(":")[0]: l.split(":")[1].strip() for l in f if ":" in l}
+
+
+def threads_cpu_ns(pid):
+    """CPU time of every thread of pid (schedstat: nanoseconds, not clock ticks)."""
+    total = 0
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
+                total += int(f.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            pass  # a thread that ended meanwhile
+    return total
 
 
 def kb(st, key):
@@ -206,6 +219,22 @@ def part_enum(args, tmp, result):
     return conf
 
 
+def sane_conf_copy(args, tmp):
+    """A copy of the private SANE directory of a bridge started for it (part 1 skipped)."""
+    ctx = zmq.Context()
+    b = Bridge(args.bridge, tmp)
+    try:
+        c = Client(ctx, b.rpc)
+        wait_listed(c)
+        conf = os.path.join(tmp, "saneconf")
+        shutil.copytree(b.sane_dir(), conf)
+        c.close()
+    finally:
+        b.stop()
+        ctx.destroy(0)
+    return conf
+
+
 def part_discovery(args, conf, result):
     exe = os.path.join(ROOT, "build", "bench_sane")
     p = subprocess.run([exe, conf, str(args.discovery_runs)], capture_output=True, text=True,
@@ -269,25 +298,30 @@ def start_scan(c, settings, fmt=None):
     return c.call("device.call", {"device": DEV, "action": "scan", "args": settings})
 
 
-def bridge_scan(c, sub, prog, settings):
+def bridge_scan(c, sub, prog, settings, pid=None):
+    """One scan: its start time (monotonic ns), the subscriber's line, the bridge's CPU ms."""
+    cpu0 = threads_cpu_ns(pid) if pid else 0
     t0 = time.monotonic_ns()
     start_scan(c, settings)
     s = sub.next()
     end = prog.wait_end()
     if end.get("event", end.get("state")) != "done":
         raise BenchError("the scan ended %s" % end)
-    return t0, s
+    return t0, s, (threads_cpu_ns(pid) - cpu0) / 1e6 if pid else 0
 
 
 def scanimage(args, conf, extra):
+    """scanimage's wall time (s) and CPU time (ms) for the A3 scan with extra options."""
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.monotonic()
     p = subprocess.run([args.scanimage, "-d", SANE_NAME] + SCANIMAGE_A3 + extra,
                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=120,
                        env=dict(os.environ, SANE_CONFIG_DIR=conf))
     t = time.monotonic() - t0
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
     if p.returncode != 0:
         raise BenchError("scanimage: %s" % p.stderr.strip())
-    return t
+    return t, (ru.ru_utime + ru.ru_stime - ru0.ru_utime - ru0.ru_stime) * 1000
 
 
 def part_rate(args, tmp, conf, result):
@@ -302,8 +336,7 @@ def part_rate(args, tmp, conf, result):
         end = time.monotonic() + 10
         while True:
             try:
-                t0, s = bridge_scan(c, sub, prog, {"mode": "Color", "resolution": 25,
-                                                   "page": "A3"})
+                bridge_scan(c, sub, prog, {"mode": "Color", "resolution": 25, "page": "A3"})
                 break
             except BenchError:
                 if time.monotonic() > end:
@@ -314,21 +347,24 @@ def part_rate(args, tmp, conf, result):
             row = {}
             for who in (("bridge", "scanimage") if r % 2 == 0 else ("scanimage", "bridge")):
                 if who == "bridge":
-                    t0, s = bridge_scan(c, sub, prog, A3_300)
+                    t0, s, cpu = bridge_scan(c, sub, prog, A3_300, b.p.pid)
                     if s["rows"] != s["height"] or not s["ordered"]:
                         raise BenchError("the bands were not the whole image: %s" % s)
                     row.update(bytes=s["bytes"], first_ms=(s["first_ns"] - t0) / 1e6,
                                bridge_ms=(s["last_ns"] - t0) / 1e6,
-                               transfer_ms=(s["last_ns"] - s["first_ns"]) / 1e6)
+                               transfer_ms=(s["last_ns"] - s["first_ns"]) / 1e6,
+                               bridge_cpu_ms=cpu)
                 else:
-                    row["si_ms"] = scanimage(args, conf, []) * 1000
-                    row["si_fixed_ms"] = scanimage(args, conf, ["-y", "1"]) * 1000
+                    t, row["si_cpu_ms"] = scanimage(args, conf, [])
+                    row["si_ms"] = t * 1000
+                    row["si_fixed_ms"] = scanimage(args, conf, ["-y", "1"])[0] * 1000
             row["si_read_ms"] = max(0.001, row["si_ms"] - row["si_fixed_ms"])
             rows.append(row)
-            log("   run %d: bridge %.1f ms (first band %.1f ms, first to last %.1f ms), "
-                "scanimage %.1f ms (1-mm scan %.1f ms), %.1f MB" % (
-                    r + 1, row["bridge_ms"], row["first_ms"], row["transfer_ms"], row["si_ms"],
-                    row["si_fixed_ms"], row["bytes"] / 1e6))
+            log("   run %d: bridge %.1f ms (first band %.1f ms, first to last %.1f ms; CPU %.1f "
+                "ms), scanimage %.1f ms (1-mm scan %.1f ms; CPU %.1f ms), %.1f MB" % (
+                    r + 1, row["bridge_ms"], row["first_ms"], row["transfer_ms"],
+                    row["bridge_cpu_ms"], row["si_ms"], row["si_fixed_ms"], row["si_cpu_ms"],
+                    row["bytes"] / 1e6))
         other = load.cores()
         mb = rows[0]["bytes"] / 1e6
         med = {k: statistics.median(x[k] for x in rows) for k in rows[0]}
@@ -342,13 +378,17 @@ def part_rate(args, tmp, conf, result):
                       rate_ratio_wall=round(rate_b / rate_si_wall, 3),
                       first_band_ms_p50=round(med["first_ms"], 2),
                       first_band_ms_max=round(first_max, 2), rate_runs=len(rows),
-                      rate_other_load_cores=round(other, 2))
+                      rate_other_load_cores=round(other, 2),
+                      bridge_cpu_ms_p50=round(med["bridge_cpu_ms"], 1),
+                      scanimage_cpu_ms_p50=round(med["si_cpu_ms"], 1))
         log("3. A3 300 dpi colour (%.1f MB), medians of %d alternated runs (other load %.2f "
             "cores):" % (mb, len(rows), other))
         log("   bridge to a ZeroMQ subscriber: %.1f ms, %.0f MB/s; scanimage to /dev/null: "
             "read %.1f ms (%.1f wall - %.1f fixed), %.0f MB/s (%.0f MB/s on its wall time)" % (
                 med["bridge_ms"], rate_b, med["si_read_ms"], med["si_ms"], med["si_fixed_ms"],
                 rate_si, rate_si_wall))
+        log("   CPU per scan: the bridge's threads %.1f ms (test backend's reader thread "
+            "included), scanimage %.1f ms" % (med["bridge_cpu_ms"], med["si_cpu_ms"]))
         log("   ratio bridge/scanimage %.2f (on scanimage's wall time %.2f); target >= 0.9: %s"
             % (rate_b / rate_si, rate_b / rate_si_wall,
                "MET" if rate_b / rate_si >= 0.9 else
@@ -423,7 +463,7 @@ def main():
     result, ok = {}, True
     conf = None
     try:
-        conf = part_enum(args, tmp, result)
+        conf = part_enum(args, tmp, result) if "enum" in only else sane_conf_copy(args, tmp)
     except BenchError as e:
         log("1. enumeration: could not run: %s" % e)
         ok = False
