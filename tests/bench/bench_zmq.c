@@ -31,7 +31,7 @@
  *       one JSON line: the reception times (CLOCK_MONOTONIC ns, comparable with another
  *       process's clock) of its first and last band, image bytes, bands, rows, the announced
  *       height, and whether the rows followed each other (seq and first_row without gaps). Waits
- *       60 s at most for a scan to begin, 5 s for each next band.
+ *       60 s at most for a scan to begin, 5 s for each next band. SCANS 0: until stopped.
  *
  * Every mode prints one JSON line on stdout; every wait has a timeout. Exit status 0 when the
  * run completed, 1 on a timeout or an error (the JSON line is still printed when possible).
@@ -699,7 +699,7 @@ static int run_subscan(const char *endpoint, const char *prefix, long scans)
 	int rc = 0;
 
 	rx_init(&m);
-	for (long k = 0; k < scans; k++) {
+	for (long k = 0; scans == 0 || k < scans; k++) {
 		int64_t t_first = -1, t_last = 0;
 		uint64_t bytes = 0, bands = 0, rows = 0, last_seq = 0;
 		int32_t height = 0;

@@ -253,17 +253,23 @@ def part_discovery(args, conf, result):
 class ScanSub:
     """build/bench_zmq subscan on the bridge's image stream: one JSON line per scan."""
 
-    def __init__(self, b, scans):
+    def __init__(self, b):
         self.p = subprocess.Popen([os.path.join(ROOT, "build", "bench_zmq"), "subscan", b.pub,
-                                   "scanner/%s/image/" % DEV, str(scans)],
+                                   "scanner/%s/image/" % DEV, "0"],
                                   stdout=subprocess.PIPE, text=True)
 
-    def next(self, timeout=60):
-        r, _, _ = select.select([self.p.stdout], [], [], timeout)
-        line = self.p.stdout.readline() if r else ""
-        if not line:
-            raise BenchError("the subscriber reported no scan")
-        return json.loads(line)
+    def next(self, height=None, timeout=60):
+        """The next scan's line (of that height: lines of earlier scans are skipped)."""
+        end = time.monotonic() + timeout
+        while True:
+            r, _, _ = select.select([self.p.stdout], [], [], max(0, end - time.monotonic()))
+            line = self.p.stdout.readline() if r else ""
+            if not line:
+                raise BenchError("the subscriber reported no scan within %d s%s" % (
+                    timeout, "" if self.p.poll() is None else " (it ended)"))
+            s = json.loads(line)
+            if height is None or s["height"] == height:
+                return s
 
     def stop(self):
         if self.p.poll() is None:
@@ -279,6 +285,10 @@ class Progress:
         self.s.setsockopt(zmq.LINGER, 0)
         self.s.connect(b.pub)
         self.s.subscribe(("scanner/%s/progress/" % DEV).encode())
+
+    def drain(self):
+        while self.s.poll(0):
+            self.s.recv_multipart()
 
     def wait_end(self, timeout=120):
         end = time.monotonic() + timeout
@@ -298,13 +308,14 @@ def start_scan(c, settings, fmt=None):
     return c.call("device.call", {"device": DEV, "action": "scan", "args": settings})
 
 
-def bridge_scan(c, sub, prog, settings, pid=None):
+def bridge_scan(c, sub, prog, settings, pid=None, timeout=60):
     """One scan: its start time (monotonic ns), the subscriber's line, the bridge's CPU ms."""
+    prog.drain()
     cpu0 = threads_cpu_ns(pid) if pid else 0
     t0 = time.monotonic_ns()
-    start_scan(c, settings)
-    s = sub.next()
-    end = prog.wait_end()
+    shape = start_scan(c, settings)
+    s = sub.next(shape.get("height"), timeout)
+    end = prog.wait_end(max(10, timeout))
     if end.get("event", end.get("state")) != "done":
         raise BenchError("the scan ended %s" % end)
     return t0, s, (threads_cpu_ns(pid) - cpu0) / 1e6 if pid else 0
@@ -327,16 +338,17 @@ def scanimage(args, conf, extra):
 def part_rate(args, tmp, conf, result):
     b = Bridge(args.bridge, tmp)
     ctx = zmq.Context()
-    sub = ScanSub(b, args.runs + 1)
+    sub = ScanSub(b)
     try:
         c = Client(ctx, b.rpc)
         wait_listed(c)
         prog = Progress(ctx, b)
-        # warm-up (and the subscriptions in place): a small scan, until the subscriber saw it
-        end = time.monotonic() + 10
+        # warm-up (and the subscriptions in place): small scans until the subscriber saw one
+        end = time.monotonic() + 15
         while True:
             try:
-                bridge_scan(c, sub, prog, {"mode": "Color", "resolution": 25, "page": "A3"})
+                bridge_scan(c, sub, prog, {"mode": "Color", "resolution": 25, "page": "A3"},
+                            timeout=1)
                 break
             except BenchError:
                 if time.monotonic() > end:
