@@ -18,30 +18,13 @@
 #include "output.h"
 #include "session.h"
 
-#define BAND_BYTES 65536	/* a band holds at least this much image data (and one row) */
-#define BAND_MAX_BYTES 262144	/* ... and at most this much, unless one row is larger */
+#define BAND_BYTES 65536	/* a band holds about this much image data (at least one row) */
 #define READ_BUDGET (1 << 20)	/* bytes read per run before the mailbox gets a turn */
 #define POLL_NO_FD_NS 2000000LL /* no select fd: look again after 2 ms */
 /* With a select fd, still look again after 5 ms at the latest (a safety net) */
 #define POLL_FD_NS 5000000LL
 /* The main loop waits this long for a discovery it just started (then lists it next scan) */
 #define DISCOVER_WAIT_MS 20
-
-/*
- * The rows of a band for a frame of par: about 1% of the page within BAND_BYTES..BAND_MAX_BYTES
- * (a big scan in fewer, larger messages: each one wakes the main loop and libzmq's thread), at
- * least one row. Never fails.
- */
-static size_t band_rows(const SANE_Parameters *par)
-{
-	size_t bpl = (size_t)par->bytes_per_line, want = BAND_BYTES;
-
-	if (par->lines > 0 && (size_t)par->lines * bpl / 100 > want)
-		want = (size_t)par->lines * bpl / 100;
-	if (want > BAND_MAX_BYTES)
-		want = BAND_MAX_BYTES;
-	return want / bpl ? want / bpl : 1;
-}
 
 /*
  * A `scanner` device per SANE device (id "sane-" + the SANE name, "sane-test_0"). Streams:
@@ -460,7 +443,9 @@ static int start_sheet(lb_device *dev, sn_priv *p, lb_error *err)
 				(uint32_t)p->par.bytes_per_line};
 	if (sn_output_begin_page(p->out, &shape, err) < 0)
 		return LB_EFAIL;
-	rows = band_rows(&p->par);
+	rows = BAND_BYTES / (size_t)p->par.bytes_per_line;
+	if (rows < 1)
+		rows = 1;
 	p->band_cap = rows * (size_t)p->par.bytes_per_line;
 	free(p->band);
 	p->band = malloc(SCANBAND_HEADER_LEN + p->band_cap);
