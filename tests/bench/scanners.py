@@ -258,8 +258,8 @@ class ScanSub:
                                    "scanner/%s/image/" % DEV, "0"],
                                   stdout=subprocess.PIPE, text=True)
 
-    def next(self, height=None, timeout=60):
-        """The next scan's line (of that height: lines of earlier scans are skipped)."""
+    def next(self, min_height=0, timeout=60):
+        """The next scan's line (at least min_height rows: lines of smaller scans are skipped)."""
         end = time.monotonic() + timeout
         while True:
             r, _, _ = select.select([self.p.stdout], [], [], max(0, end - time.monotonic()))
@@ -268,7 +268,7 @@ class ScanSub:
                 raise BenchError("the subscriber reported no scan within %d s%s" % (
                     timeout, "" if self.p.poll() is None else " (it ended)"))
             s = json.loads(line)
-            if height is None or s["height"] == height:
+            if s["height"] >= min_height:
                 return s
 
     def stop(self):
@@ -301,20 +301,20 @@ class Progress:
         raise BenchError("the scan did not end within %d s" % timeout)
 
 
-def start_scan(c, settings, fmt=None):
-    """Start a scan of DEV with settings (the only place that knows how scans are started)."""
-    if fmt is not None:
-        return c.call("scan.submit", {"device": DEV, "format": fmt, "settings": settings})
-    return c.call("device.call", {"device": DEV, "action": "scan", "args": settings})
+def start_scan(c, settings, fmt):
+    """Start a scan job of DEV with settings, writing fmt (the only place that knows how scans
+    are started): the job object."""
+    return c.call("scan.submit", {"device": DEV, "format": fmt, "settings": settings})
 
 
-def bridge_scan(c, sub, prog, settings, pid=None, timeout=60):
-    """One scan: its start time (monotonic ns), the subscriber's line, the bridge's CPU ms."""
+def bridge_scan(c, sub, prog, settings, fmt, pid=None, timeout=60, min_height=1000):
+    """One scan job: its start time (monotonic ns), the subscriber's line for it (the first scan
+    at least min_height rows high), the bridge's CPU ms."""
     prog.drain()
     cpu0 = threads_cpu_ns(pid) if pid else 0
     t0 = time.monotonic_ns()
-    shape = start_scan(c, settings)
-    s = sub.next(shape.get("height"), timeout)
+    start_scan(c, settings, fmt)
+    s = sub.next(min_height, timeout)
     end = prog.wait_end(max(10, timeout))
     if end.get("event", end.get("state")) != "done":
         raise BenchError("the scan ended %s" % end)
@@ -348,7 +348,7 @@ def part_rate(args, tmp, conf, result):
         while True:
             try:
                 bridge_scan(c, sub, prog, {"mode": "Color", "resolution": 25, "page": "A3"},
-                            timeout=1)
+                            args.format, timeout=1, min_height=0)
                 break
             except BenchError:
                 if time.monotonic() > end:
@@ -359,7 +359,7 @@ def part_rate(args, tmp, conf, result):
             row = {}
             for who in (("bridge", "scanimage") if r % 2 == 0 else ("scanimage", "bridge")):
                 if who == "bridge":
-                    t0, s, cpu = bridge_scan(c, sub, prog, A3_300, b.p.pid)
+                    t0, s, cpu = bridge_scan(c, sub, prog, A3_300, args.format, b.p.pid)
                     if s["rows"] != s["height"] or not s["ordered"]:
                         raise BenchError("the bands were not the whole image: %s" % s)
                     row.update(bytes=s["bytes"], first_ms=(s["first_ns"] - t0) / 1e6,
@@ -414,6 +414,28 @@ def part_rate(args, tmp, conf, result):
         ctx.destroy(0)
 
 
+def stalled_subscriber(ctx, b, c, prog):
+    """A SUB on the image stream that stops reading once subscribed (checked by a small scan's
+    bands reaching it): what a client that stalls (a tablet whose Wi-Fi drops) costs."""
+    sub = ctx.socket(zmq.SUB)
+    sub.setsockopt(zmq.LINGER, 0)
+    sub.setsockopt(zmq.RCVHWM, 1)
+    sub.setsockopt(zmq.RCVBUF, 4096)
+    sub.connect(b.pub)
+    sub.subscribe(("scanner/%s/image/" % DEV).encode())
+    end = time.monotonic() + 15
+    while time.monotonic() < end:
+        prog.drain()
+        start_scan(c, {"mode": "Gray", "resolution": 25, "page": "A4"}, "png")
+        got = sub.poll(1000)
+        prog.wait_end(30)
+        if got:
+            while sub.poll(100):
+                sub.recv_multipart()
+            return sub
+    raise BenchError("the stalled subscriber never received a band")
+
+
 def part_rss(args, tmp, result):
     b = Bridge(args.bridge, tmp)
     ctx = zmq.Context()
@@ -422,15 +444,15 @@ def part_rss(args, tmp, result):
         wait_listed(c)
         prog = Progress(ctx, b)
         time.sleep(0.2)  # not a synchronisation: lets the idle bridge settle before its RSS
-        for fmt in ("png", "pdf"):
+        for fmt, stalled in (("png", False), ("pdf", False), ("pdf", True)):
+            what = fmt + (" with a stalled subscriber" if stalled else "")
+            sub = stalled_subscriber(ctx, b, c, prog) if stalled else None
+            prog.drain()
             with open("/proc/%d/clear_refs" % b.p.pid, "w") as f:
                 f.write("5")  # resets VmHWM to the current RSS
             before = kb(proc_status(b.p.pid), "VmRSS")
             t0 = time.monotonic()
-            try:
-                job = start_scan(c, A3_600, fmt)
-            except BenchError as e:
-                raise BenchError("%s (this part needs scan.submit)" % e)
+            job = start_scan(c, A3_600, fmt)
             peak, end = 0, None
             deadline = time.monotonic() + 600
             while end is None and time.monotonic() < deadline:
@@ -439,20 +461,22 @@ def part_rss(args, tmp, result):
                     d = json.loads(prog.s.recv_multipart()[1]).get("data", {})
                     if d.get("event") in END_EVENTS:
                         end = d
+            dt = time.monotonic() - t0
             st = proc_status(b.p.pid)
             hwm = kb(st, "VmHWM")
-            job = c.call("jobs.get", {"id": job["id"]}) if "id" in job else job
-            if job.get("state") != "done":
-                time.sleep(0.5)
-                job = c.call("jobs.get", {"id": job["id"]})
-            result["rss_%s_hwm_kb" % fmt] = hwm
-            result["rss_%s_before_kb" % fmt] = before
+            job = c.call("jobs.get", {"id": job["id"]})
+            if sub is not None:
+                sub.close()
+            key = "rss_%s%s" % (fmt, "_stalled_sub" if stalled else "")
+            result[key + "_hwm_kb"] = hwm
+            result[key + "_before_kb"] = before
             log("4. A3 600 dpi colour to %s: VmHWM %.1f MB (VmRSS before %.1f MB, sampled peak "
                 "%.1f MB), %.1f s, job %s; target < 64 MB: %s" % (
-                    fmt.upper(), hwm / 1024, before / 1024, peak / 1024, time.monotonic() - t0,
-                    job.get("state"), "MET" if hwm < 64 * 1024 else "NOT MET"))
+                    what.upper() if not stalled else what.replace(fmt, fmt.upper()),
+                    hwm / 1024, before / 1024, peak / 1024, dt, job.get("state"),
+                    "MET" if hwm < 64 * 1024 else "NOT MET"))
             if job.get("state") != "done":
-                raise BenchError("the %s job ended %s" % (fmt, job))
+                raise BenchError("the %s job ended %s" % (what, job))
     finally:
         b.stop()
         ctx.destroy(0)
@@ -463,6 +487,8 @@ def main():
     ap.add_argument("--bridge", default=os.path.join(ROOT, "build", "labbridge"))
     ap.add_argument("--scanimage", default="scanimage")
     ap.add_argument("--runs", type=int, default=6, help="alternated rate runs")
+    ap.add_argument("--format", default="jpeg", choices=("pdf", "png", "jpeg", "tiff"),
+                    help="the rate part's job format")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--only", default="enum,discovery,rate,rss")
     args = ap.parse_args()
