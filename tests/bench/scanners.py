@@ -12,18 +12,21 @@ dll.conf with `test` alone, its test.conf).
      so its private SANE directory is found (and copied: parts 2 and 3 use the copy).
   2. discovery: `build/bench_sane COPY` (sane_init + sane_get_devices through
      drivers/sane/session.c's worker, and directly), target < 100 ms.
-  3. rate: an A3 300 dpi colour scan (3507 x 4960 px, 52 MB) from the test backend. Bridge:
-     from just before the start request to the reception of the band flagged LAST by a C
-     subscriber (`build/bench_zmq subscan` on scanner/<id>/image/); scanimage: the same scan
-     (`-d test:0 --mode Color --resolution 300 -l 0 -t 0 -x 297 -y 420`, SANE_CONFIG_DIR = the
-     copy) to /dev/null, its wall time, and the same command 1 mm high (its fixed cost: exec,
-     sane_init, options, sane_start) in the same run. Alternated (bridge first in even runs),
-     --runs runs; the ratio of the median rates, target >= 0.9, on scanimage's read time (wall
-     minus the 1-mm scan: strict) and on its whole wall time. First band after the start
-     request, target < 50 ms.
+  3. rate: an A3 300 dpi colour scan (3507 x 4960 px, 52 MB) from the test backend, as a scan
+     job (`scan.submit`, --format, JPEG by default: the driver writes the job's file as it reads,
+     in the same thread, so the writer paces the stream). Bridge: from just before the submit
+     request to the reception of the band flagged LAST by a C subscriber (`build/bench_zmq
+     subscan` on scanner/<id>/image/). scanimage: the same scan (`-d test:0 --mode Color
+     --resolution 300 -l 0 -t 0 -x 297 -y 420`, SANE_CONFIG_DIR = the copy) to /dev/null, its
+     wall time, and the same command 1 mm high (its fixed cost: exec, sane_init, options,
+     sane_start), and the scan written by scanimage in the job's format (like for like). Alternated
+     (bridge first in even runs), --runs runs; the ratio of the median rates, target >= 0.9, on
+     scanimage's read time (wall minus the 1-mm scan: strict) and on its whole wall time. First
+     band after the submit request, target < 50 ms. CPU per scan of both.
   4. rss: VmHWM of the bridge (reset through /proc/PID/clear_refs before each scan) during an A3
-     600 dpi colour scan (7015 x 9921 px, ~200 MB) through `scan.submit` to PNG and to PDF,
-     target < 64 MB; VmRSS sampled every 20 ms too. Needs scan.submit and the page writers.
+     600 dpi colour scan job (7015 x 9921 px, 209 MB) to PNG and to PDF, target < 64 MB; VmRSS
+     sampled every 20 ms too. Then the PDF job again with a client subscribed to the image stream
+     that stops reading (what a stalled tablet costs).
 
 Figures, not pass/fail tests: each part prints its figures and MET / NOT MET, then a last line
 BENCH_JSON {...}. Exit status 0 whatever the figures, 1 if a part could not run. Every wait has a
@@ -370,35 +373,46 @@ def part_rate(args, tmp, conf, result):
                     t, row["si_cpu_ms"] = scanimage(args, conf, [])
                     row["si_ms"] = t * 1000
                     row["si_fixed_ms"] = scanimage(args, conf, ["-y", "1"])[0] * 1000
+                    row["si_fmt_ms"] = scanimage(args, conf, [
+                        "--format=" + args.format, "-o",
+                        os.path.join(tmp, "scanimage." + args.format)])[0] * 1000
             row["si_read_ms"] = max(0.001, row["si_ms"] - row["si_fixed_ms"])
+            row["si_fmt_read_ms"] = max(0.001, row["si_fmt_ms"] - row["si_fixed_ms"])
             rows.append(row)
             log("   run %d: bridge %.1f ms (first band %.1f ms, first to last %.1f ms; CPU %.1f "
-                "ms), scanimage %.1f ms (1-mm scan %.1f ms; CPU %.1f ms), %.1f MB" % (
+                "ms), scanimage %.1f ms (1-mm scan %.1f ms; CPU %.1f ms; to a %s file %.1f ms), "
+                "%.1f MB" % (
                     r + 1, row["bridge_ms"], row["first_ms"], row["transfer_ms"],
                     row["bridge_cpu_ms"], row["si_ms"], row["si_fixed_ms"], row["si_cpu_ms"],
-                    row["bytes"] / 1e6))
+                    args.format.upper(), row["si_fmt_ms"], row["bytes"] / 1e6))
         other = load.cores()
         mb = rows[0]["bytes"] / 1e6
         med = {k: statistics.median(x[k] for x in rows) for k in rows[0]}
         rate_b = mb / med["bridge_ms"] * 1000
         rate_si = mb / med["si_read_ms"] * 1000
         rate_si_wall = mb / med["si_ms"] * 1000
+        rate_si_fmt = mb / med["si_fmt_read_ms"] * 1000
         first_max = max(x["first_ms"] for x in rows)
         result.update(rate_bridge_mb_s=round(rate_b, 1), rate_scanimage_mb_s=round(rate_si, 1),
                       rate_scanimage_wall_mb_s=round(rate_si_wall, 1),
                       rate_ratio=round(rate_b / rate_si, 3),
                       rate_ratio_wall=round(rate_b / rate_si_wall, 3),
+                      rate_scanimage_fmt_mb_s=round(rate_si_fmt, 1),
+                      rate_ratio_fmt=round(rate_b / rate_si_fmt, 3), rate_format=args.format,
                       first_band_ms_p50=round(med["first_ms"], 2),
                       first_band_ms_max=round(first_max, 2), rate_runs=len(rows),
                       rate_other_load_cores=round(other, 2),
                       bridge_cpu_ms_p50=round(med["bridge_cpu_ms"], 1),
                       scanimage_cpu_ms_p50=round(med["si_cpu_ms"], 1))
-        log("3. A3 300 dpi colour (%.1f MB), medians of %d alternated runs (other load %.2f "
-            "cores):" % (mb, len(rows), other))
+        log("3. A3 300 dpi colour (%.1f MB), a %s job, medians of %d alternated runs (other "
+            "load %.2f cores):" % (mb, args.format.upper(), len(rows), other))
         log("   bridge to a ZeroMQ subscriber: %.1f ms, %.0f MB/s; scanimage to /dev/null: "
             "read %.1f ms (%.1f wall - %.1f fixed), %.0f MB/s (%.0f MB/s on its wall time)" % (
                 med["bridge_ms"], rate_b, med["si_read_ms"], med["si_ms"], med["si_fixed_ms"],
                 rate_si, rate_si_wall))
+        log("   like for like, scanimage writing a %s file: read %.1f ms, %.0f MB/s: ratio "
+            "bridge/scanimage %.2f" % (args.format.upper(), med["si_fmt_read_ms"], rate_si_fmt,
+                                       rate_b / rate_si_fmt))
         log("   CPU per scan: the bridge's threads %.1f ms (test backend's reader thread "
             "included), scanimage %.1f ms" % (med["bridge_cpu_ms"], med["si_cpu_ms"]))
         log("   ratio bridge/scanimage %.2f (on scanimage's wall time %.2f); target >= 0.9: %s"
