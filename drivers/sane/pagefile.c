@@ -27,15 +27,16 @@
  *  - TIFF: TIFFWriteScanline into strips of ~256 KiB (libtiff buffers one strip), one directory
  *    per page (TIFFWriteDirectory); deflate + horizontal predictor for grey/colour, CCITT G4 and
  *    PHOTOMETRIC_MINISWHITE for lineart (SANE's 1 = black is MINISWHITE's 1).
- *  - PDF (libharu): each page's JPEG is written row by row into an unnamed temporary file in the
- *    output's directory; the page's image object reads that file only when the document is saved
- *    at lb_pagefile_finish. libharu's own HPDF_LoadJpegImageFromFile copies the whole JPEG into a
+ *  - PDF (libharu): each page's JPEG is written row by row at the end of one unnamed temporary
+ *    file in the output's directory (the store: one descriptor however many pages an ADF feeds);
+ *    the page's image object reads its byte range only when the document is saved at
+ *    lb_pagefile_finish. libharu's own HPDF_LoadJpegImageFromFile copies the whole JPEG into a
  *    memory stream that lives until the document is saved (every page's JPEG at once: ~10-30 MB
  *    per 600 dpi A3 colour page), so the image dictionary is built here as that function does
  *    (libharu's installed headers: HPDF_DictStream_New, the dict's stream and filter fields) and
  *    its stream is a callback reader over the temporary file: HPDF_Dict_Write copies it in 4 KiB
  *    pieces. Lineart pages go as CCITT G4 (libtiff's encoder writing into a temporary TIFF with
- *    one strip, whose bytes are the PDF's CCITTFaxDecode stream).
+ *    one strip, whose bytes, copied to the store, are the PDF's CCITTFaxDecode stream).
  * A page of unknown height (-1) is spooled, already converted, to an unnamed temporary file in
  * the output's directory (on disk, not in memory) and encoded at lb_pagefile_end_page: PNG and
  * JPEG write the height first; libtiff can grow ImageLength as rows come, but with a compressed
@@ -50,7 +51,7 @@ enum conv {
 	CONV_TO8,     /* 8 bits per sample: 16 -> high byte, 1-bit grey -> 0/255 (1 = black) */
 };
 
-/* An unnamed temporary file that libharu reads an image stream from (a byte range of it). */
+/* A page's image stream for libharu: a byte range of the store (pf->store's descriptor). */
 typedef struct pdf_part {
 	int fd;
 	off_t base, len, pos;
@@ -91,6 +92,8 @@ struct lb_pagefile {
 	int tif_fd; /* PDF lineart: the temporary TIFF's descriptor (libtiff does not own it) */
 	/* PDF */
 	HPDF_Doc pdf;
+	FILE *store;	 /* every page's image stream, one after the other (one descriptor) */
+	off_t page_base; /* where the open page's JPEG starts in the store */
 	pdf_part **parts;
 	int nparts;
 };
@@ -325,6 +328,7 @@ static int tiff_page_tags(lb_pagefile *pf, TIFF *t, bool one_strip)
 	} else {
 		ok &= TIFFSetField(t, TIFFTAG_COMPRESSION, COMPRESSION_ADOBE_DEFLATE);
 		ok &= TIFFSetField(t, TIFFTAG_PREDICTOR, PREDICTOR_HORIZONTAL);
+		ok &= TIFFSetField(t, TIFFTAG_ZIPQUALITY, 1); /* as PNG's level: speed first */
 	}
 	ok &= TIFFSetField(t, TIFFTAG_ROWSPERSTRIP, rps);
 	ok &= TIFFSetField(t, TIFFTAG_XRESOLUTION, (float)s->xdpi);
@@ -390,6 +394,14 @@ lb_pagefile *lb_pagefile_new(const char *path, lb_page_format f, int quality, lb
 		pf->pdf = HPDF_New(pdf_error, pf);
 		if (!pf->pdf)
 			goto nomem;
+		fd = anon_tmp(pf->dir);
+		if (fd < 0 || !(pf->store = fdopen(fd, "w+b"))) {
+			lb_error_set(err, LB_ERR_INTERNAL, "temporary file in %s: %s", pf->dir,
+				     strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			goto fail;
+		}
 	}
 	return pf;
 nomem:
@@ -422,6 +434,10 @@ static int enc_start(lb_pagefile *pf, lb_error *err)
 			     PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
 			     PNG_FILTER_TYPE_DEFAULT);
 		png_set_pHYs(pf->png, pf->pinfo, xppm, yppm, PNG_RESOLUTION_METER);
+		/* zlib level 1: a noisy 600 dpi A3 colour page at 36 MB/s, 110 MB, where the
+		 * default level 6 took 6.4 MB/s (a whole core, no faster than the scanner), 93 MB
+		 * (tests/bench/bench_pagefile.c) */
+		png_set_compression_level(pf->png, 1);
 		png_write_info(pf->png, pf->pinfo);
 		if (pf->out_depth == 16 && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__)
 			png_set_swap(pf->png);
@@ -441,15 +457,8 @@ static int enc_start(lb_pagefile *pf, lb_error *err)
 				return pf_fail(pf, err, LB_ERR_INTERNAL, "%s", pf->msg);
 			break;
 		}
-		if (pf->fmt == LB_PAGE_PDF) {
-			int fd = anon_tmp(pf->dir);
-			if (fd < 0 || !(pf->fp = fdopen(fd, "w+b"))) {
-				if (fd >= 0)
-					close(fd);
-				return pf_fail(pf, err, LB_ERR_INTERNAL, "temporary file in %s: %s",
-					       pf->dir, strerror(errno));
-			}
-		}
+		if (pf->fmt == LB_PAGE_PDF)
+			pf->page_base = ftello(pf->store);
 		if (pf->height > 65500 || s->width > 65500)
 			return pf_fail(pf, err, LB_ERR_INVALID_PARAMS,
 				       "jpeg is limited to 65500 pixels a side (page %u x %lld)",
@@ -462,7 +471,7 @@ static int enc_start(lb_pagefile *pf, lb_error *err)
 			return pf_fail(pf, err, LB_ERR_INTERNAL, "%s", pf->msg);
 		jpeg_create_compress(&pf->cj);
 		pf->cj_live = true;
-		jpeg_stdio_dest(&pf->cj, pf->fp);
+		jpeg_stdio_dest(&pf->cj, pf->fmt == LB_PAGE_PDF ? pf->store : pf->fp);
 		pf->cj.image_width = s->width;
 		pf->cj.image_height = (JDIMENSION)pf->height;
 		pf->cj.input_components = s->channels;
@@ -511,9 +520,9 @@ static int enc_row(lb_pagefile *pf, const uint8_t *row, int64_t r, lb_error *err
 	return 0;
 }
 
-/* Add the finished PDF page whose image is in a temporary file: a page of the image's size in
- * points (pixels / dpi * 72) with the image drawn over it. 0 or negative. */
-static int pdf_add_page(lb_pagefile *pf, int fd, off_t base, off_t len, lb_error *err)
+/* Add the finished PDF page whose image is the store's bytes [base, base + len): a page of the
+ * image's size in points (pixels / dpi * 72) with the image drawn over it. 0 or negative. */
+static int pdf_add_page(lb_pagefile *pf, off_t base, off_t len, lb_error *err)
 {
 	const lb_page_shape *s = &pf->shape;
 	HPDF_REAL w = (HPDF_REAL)(s->width * 72.0 / s->xdpi),
@@ -528,12 +537,14 @@ static int pdf_add_page(lb_pagefile *pf, int fd, off_t base, off_t len, lb_error
 	grown = p ? realloc(pf->parts, (size_t)(pf->nparts + 1) * sizeof *grown) : NULL;
 	if (!grown) {
 		free(p);
-		close(fd);
 		return pf_fail(pf, err, LB_ERR_INTERNAL, "pdf: out of memory");
 	}
 	pf->parts = grown;
 	pf->parts[pf->nparts++] = p;
-	p->fd = fd, p->base = base, p->len = len;
+	p->fd = fileno(pf->store), p->base = base, p->len = len;
+	if (fflush(pf->store) != 0) /* libharu reads the descriptor */
+		return pf_fail(pf, err, LB_ERR_INTERNAL, "pdf page %d: %s", pf->pages + 1,
+			       strerror(errno));
 
 	img = HPDF_DictStream_New(pf->pdf->mmgr, pf->pdf->xref);
 	if (!img)
@@ -582,6 +593,28 @@ fail:
 		       pf->msg[0] ? pf->msg : "libharu: cannot add the page");
 }
 
+/* Append len bytes of fd from base to out. 0, or -1 with errno. */
+static int copy_range(int fd, off_t base, off_t len, FILE *out)
+{
+	char buf[65536];
+
+	while (len > 0) {
+		ssize_t r =
+		    pread(fd, buf, len < (off_t)sizeof buf ? (size_t)len : sizeof buf, base);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			if (r == 0)
+				errno = EIO;
+			return -1;
+		}
+		if (fwrite(buf, 1, (size_t)r, out) != (size_t)r)
+			return -1;
+		base += r, len -= r;
+	}
+	return 0;
+}
+
 /* End the page's encoder (all rows given). 0 or negative. */
 static int enc_end(lb_pagefile *pf, lb_error *err)
 {
@@ -602,6 +635,7 @@ static int enc_end(lb_pagefile *pf, lb_error *err)
 				 TIFFGetField(pf->tif, TIFFTAG_STRIPOFFSETS, &offs) &&
 				 TIFFGetField(pf->tif, TIFFTAG_STRIPBYTECOUNTS, &counts);
 			off_t base = ok ? (off_t)offs[0] : 0, len = ok ? (off_t)counts[0] : 0;
+			off_t at = ftello(pf->store);
 			int fd = pf->tif_fd;
 			TIFFClose(pf->tif);
 			pf->tif = NULL, pf->tif_fd = -1;
@@ -611,28 +645,21 @@ static int enc_end(lb_pagefile *pf, lb_error *err)
 					       pf->msg[0] ? pf->msg
 							  : "libtiff: cannot end the page");
 			}
-			return pdf_add_page(pf, fd, base, len, err);
+			ok = copy_range(fd, base, len, pf->store) == 0;
+			close(fd);
+			if (!ok)
+				return pf_fail(pf, err, LB_ERR_INTERNAL, "pdf page %d: %s",
+					       pf->pages + 1, strerror(errno));
+			return pdf_add_page(pf, at, len, err);
 		}
 		if (setjmp(pf->je.jb))
 			return pf_fail(pf, err, LB_ERR_INTERNAL, "%s", pf->msg);
 		jpeg_finish_compress(&pf->cj);
 		jpeg_destroy_compress(&pf->cj);
 		pf->cj_live = false;
-		if (pf->fmt == LB_PAGE_PDF) {
-			int fd;
-			off_t len;
-			if (fflush(pf->fp) != 0)
-				return pf_fail(pf, err, LB_ERR_INTERNAL, "pdf page: %s",
-					       strerror(errno));
-			fd = dup(fileno(pf->fp));
-			len = ftello(pf->fp);
-			fclose(pf->fp);
-			pf->fp = NULL;
-			if (fd < 0)
-				return pf_fail(pf, err, LB_ERR_INTERNAL, "pdf page: %s",
-					       strerror(errno));
-			return pdf_add_page(pf, fd, 0, len, err);
-		}
+		if (pf->fmt == LB_PAGE_PDF)
+			return pdf_add_page(pf, pf->page_base, ftello(pf->store) - pf->page_base,
+					    err);
 		return 0;
 	case LB_PAGE_TIFF:
 		if (!TIFFSetField(pf->tif, TIFFTAG_IMAGELENGTH, (uint32_t)pf->height) ||
@@ -957,10 +984,10 @@ void lb_pagefile_destroy(lb_pagefile **pfp)
 		fclose(pf->spool);
 	if (pf->pdf)
 		HPDF_Free(pf->pdf);
-	for (int i = 0; i < pf->nparts; i++) {
-		close(pf->parts[i]->fd);
+	for (int i = 0; i < pf->nparts; i++)
 		free(pf->parts[i]);
-	}
+	if (pf->store)
+		fclose(pf->store);
 	free(pf->parts);
 	if (pf->tmp)
 		unlink(pf->tmp);

@@ -361,6 +361,26 @@ class SaneTest(BridgeTest):
         self.assertEqual(self.fetch(c2, j["id"], "scan-1.png"), before)
         self.assertIn(j["id"], [x["id"] for x in c2.call("jobs.list", {"history": True})])
 
+    def test_scan_cut_short_by_a_stop_comes_back_interrupted(self):
+        d, c, dev = self.start(check_exit=False)  # the backend's leak on cancel, as above
+        j = self.submit(c, SLOW, "png")
+        self.wait_job(c, j["id"], ("running",))
+        data = os.path.join(d.tmpdir, d.name + "-data")
+        self.stop_checked(d)
+        d2 = self.start_bridge(make_conf({}, bridge={"emulate": "sane"}), name="again",
+                               env={"STATE_DIRECTORY": data})
+        c2 = self.client(d2)
+        end = c2.call("jobs.get", {"id": j["id"]})
+        self.assertEqual((end["state"], end["error"]),
+                         ("interrupted", "the bridge stopped during the scan"))
+        self.assertEqual(c2.call("jobs.results", {"id": j["id"]}), [])
+        self.assertEqual(os.listdir(os.path.join(data, "jobs", str(j["id"]))), [])
+        # never run again by itself; the scanner takes new jobs
+        wait_until(lambda: self.device(c2), timeout=10, what="the scanner")
+        j2 = self.submit(c2, {"resolution": 25})
+        self.assertEqual(self.wait_job(c2, j2["id"])["state"], "done")
+        self.assertEqual(c2.call("jobs.get", {"id": j["id"]})["state"], "interrupted")
+
     def test_students_own_their_scans(self):
         d, c, dev = self.start(check_exit=False)  # the backend's leak on cancel, as above
         r = requests_as(NOBODY, d.rpc, [["scan.submit", {"device": DEV, "format": "png",

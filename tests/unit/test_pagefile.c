@@ -467,21 +467,22 @@ static int run_line(const char *cmd, const char *prefix, char *out, size_t outsz
 	return found;
 }
 
-/* PDF: three pages (colour JPEG, lineart CCITT, grey 16 of unknown height): pdfinfo's page
- * count and sizes; pdfimages' list (encodings) and the images themselves extracted and compared
- * (CCITT exact, JPEG within tolerance). */
+/* PDF: four pages (colour JPEG, lineart CCITT, grey 16 and lineart of unknown height): pdfinfo's
+ * page count and sizes; pdfimages' list (encodings) and the images themselves extracted and
+ * compared (CCITT exact, JPEG within tolerance). */
 static void test_pdf(void)
 {
 	lb_page_shape ss[] = {shape(300, 600, 3, 8, 0), shape(333, 401, 1, 1, 1),
-			      shape(150, -1, 1, 16, 0)};
-	uint32_t rows[] = {600, 401, 90};
-	const char *sizes[] = {"144 x 144 pts", "159.84 x 96.24 pts", "72 x 21.6 pts"};
+			      shape(150, -1, 1, 16, 0), shape(300, -1, 1, 1, 0)};
+	uint32_t rows[] = {600, 401, 90, 200};
+	const char *sizes[] = {"144 x 144 pts", "159.84 x 96.24 pts", "72 x 21.6 pts",
+			       "144 x 48 pts"};
 	lb_error err = {0};
 	lb_pagefile *pf = lb_pagefile_new(at("d.pdf"), LB_PAGE_PDF, 95, &err);
 	char cmd[512], line[512];
 
 	CHECK(pf != NULL);
-	for (int k = 0; k < 3; k++)
+	for (int k = 0; k < 4; k++)
 		CHECK_EQ_INT(write_page(pf, &ss[k], k, rows[k], &err), 0);
 	CHECK_EQ_INT(access(at("d.pdf"), F_OK), -1);
 	CHECK_EQ_INT(lb_pagefile_finish(&pf, &err), 0);
@@ -494,10 +495,10 @@ static void test_pdf(void)
 	}
 	snprintf(cmd, sizeof cmd, "pdfinfo %s 2>&1", at("d.pdf"));
 	CHECK_EQ_INT(run_line(cmd, "Pages:", line, sizeof line), 0);
-	CHECK_CONTAINS(line, " 3\n");
-	for (int k = 0; k < 3; k++) {
+	CHECK_CONTAINS(line, " 4\n");
+	for (int k = 0; k < 4; k++) {
 		char prefix[32];
-		snprintf(cmd, sizeof cmd, "pdfinfo -f 1 -l 3 %s 2>&1", at("d.pdf"));
+		snprintf(cmd, sizeof cmd, "pdfinfo -f 1 -l 4 %s 2>&1", at("d.pdf"));
 		snprintf(prefix, sizeof prefix, "Page    %d size:", k + 1);
 		CHECK_EQ_INT(run_line(cmd, prefix, line, sizeof line), 0);
 		CHECK_CONTAINS(line, sizes[k]);
@@ -513,6 +514,8 @@ static void test_pdf(void)
 	CHECK_EQ_INT(run_line(cmd, "   3", line, sizeof line), 0);
 	CHECK(strstr(line, " 150 ") && strstr(line, " 90 ") && strstr(line, "gray") &&
 	      strstr(line, "jpeg"));
+	CHECK_EQ_INT(run_line(cmd, "   4", line, sizeof line), 0);
+	CHECK(strstr(line, " 300 ") && strstr(line, " 200 ") && strstr(line, "ccitt"));
 	/* the images themselves: -png gives lossless copies of what the PDF decodes to */
 	/* the images themselves: JPEG streams as they are (-j), the CCITT one decoded to PNG */
 	snprintf(cmd, sizeof cmd, "pdfimages -png -j %s %s 2>&1", at("d.pdf"), at("img"));
@@ -525,6 +528,7 @@ static void test_pdf(void)
 		CHECK_EQ_INT(png_compare(at("img-001.png"), &ss[1], rows[1], 1, false), 0);
 		mean = jpeg_compare(at("img-002.jpg"), &ss[2], rows[2], 2, &maxd);
 		CHECK(mean >= 0 && mean <= 1.5 && maxd <= 20);
+		CHECK_EQ_INT(png_compare(at("img-003.png"), &ss[3], rows[3], 3, false), 0);
 	}
 	dir_clean();
 }
