@@ -78,15 +78,19 @@ def children_cpu_s():
 
 
 class Load:
-    """The other programs' CPU (machine busy minus this script and its children), in cores."""
+    """The other programs' CPU, in cores: the machine's busy time minus this script's, its
+    waited-for children's (scanimage) and that of the live processes pids (bridge, subscriber)."""
 
-    def __init__(self):
+    def __init__(self, pids=()):
+        self.pids = list(pids)
         self.t, self.busy, self.own = time.monotonic(), machine_busy_s(), children_cpu_s()
+        self.live = sum(threads_cpu_ns(p) for p in self.pids)
 
-    def cores(self, bridge_pid=None):
+    def cores(self):
         dt = time.monotonic() - self.t
-        return max(0.0, (machine_busy_s() - self.busy - (children_cpu_s() - self.own)) / dt) \
-            if dt > 0 else 0.0
+        live = (sum(threads_cpu_ns(p) for p in self.pids) - self.live) / 1e9
+        mine = children_cpu_s() - self.own + live
+        return max(0.0, (machine_busy_s() - self.busy - mine) / dt) if dt > 0 else 0.0
 
 
 def proc_status(pid):
@@ -97,7 +101,11 @@ def proc_status(pid):
 def threads_cpu_ns(pid):
     """CPU time of every thread of pid (schedstat: nanoseconds, not clock ticks)."""
     total = 0
-    for tid in os.listdir("/proc/%d/task" % pid):
+    try:
+        tids = os.listdir("/proc/%d/task" % pid)
+    except OSError:
+        return 0  # gone
+    for tid in tids:
         try:
             with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
                 total += int(f.read().split()[0])
@@ -357,7 +365,7 @@ def part_rate(args, tmp, conf, result):
                 if time.monotonic() > end:
                     raise
         rows = []
-        load = Load()
+        load = Load([b.p.pid, sub.p.pid])
         for r in range(args.runs):
             row = {}
             for who in (("bridge", "scanimage") if r % 2 == 0 else ("scanimage", "bridge")):
