@@ -372,7 +372,7 @@ class SaneTest(BridgeTest):
         c2 = self.client(d2)
         end = c2.call("jobs.get", {"id": j["id"]})
         self.assertEqual((end["state"], end["error"]),
-                         ("interrupted", "the bridge stopped during the scan"))
+                         ("interrupted", "the bridge stopped while the job was running"))
         self.assertEqual(c2.call("jobs.results", {"id": j["id"]}), [])
         self.assertEqual(os.listdir(os.path.join(data, "jobs", str(j["id"]))), [])
         # never run again by itself; the scanner takes new jobs
