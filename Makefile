@@ -8,7 +8,7 @@ TEST_PKGS  := $(BUILD_PKGS) gdb clang libclang-rt-14-dev valgrind python3-zmq py
               python3-matplotlib umockdev python3-pymodbus socat libsimavr-dev libelf-dev gcc-avr \
               avr-libc arduino-core-avr npm qemu-system-arm firmware-microbit-micropython sane-utils \
               poppler-utils
-BENCH_PKGS := $(BUILD_PKGS) python3-zmq printcore
+BENCH_PKGS := $(BUILD_PKGS) python3-zmq printcore sane-utils
 PY         := /usr/bin/python3
 LIBS       := libzmq jansson inih libserialport libusb-1.0 libmodbus sqlite3 zlib sane-backends libpng libjpeg libtiff-4
 
@@ -233,7 +233,7 @@ build/robot-farm: tests/bench/robot_farm.c $(filter-out build/obj/bridge/core/ma
 # Benchmarks: figures and ratios against references measured in the same run (see tests/bench/).
 bench: deps $(BENCH_BIN) build/labbridge build/marlin-emu build/thymio-emu build/robot-farm
 	@./udev/install-deps $(BENCH_PKGS)
-	@for b in $(filter-out build/bench_zmq,$(BENCH_BIN)); do $$b; done
+	@for b in $(filter-out build/bench_zmq build/bench_sane,$(BENCH_BIN)); do $$b; done
 	$(PY) tests/bench/sensors.py --bridge build/labbridge
 	$(PY) tests/bench/run.py --bridge build/labbridge
 	$(PY) tests/bench/printers.py --bridge build/labbridge --emu build/marlin-emu
@@ -241,6 +241,7 @@ bench: deps $(BENCH_BIN) build/labbridge build/marlin-emu build/thymio-emu build
 	$(PY) tests/bench/thymio_upload.py --bridge build/labbridge --emu build/thymio-emu
 	$(PY) tests/bench/micropython_upload.py
 	$(PY) tests/bench/robots.py --bridge build/labbridge --farm build/robot-farm
+	$(PY) tests/bench/scanners.py --bridge build/labbridge
 
 # Install the daemon, labctl, the udev rules, the service and an example configuration.
 PREFIX ?= /usr/local

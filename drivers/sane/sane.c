@@ -23,6 +23,8 @@
 #define POLL_NO_FD_NS 2000000LL /* no select fd: look again after 2 ms */
 /* With a select fd, still look again after 5 ms at the latest (a safety net) */
 #define POLL_FD_NS 5000000LL
+/* The main loop waits this long for a discovery it just started (then lists it next scan) */
+#define DISCOVER_WAIT_MS 20
 
 /*
  * A `scanner` device per SANE device (id "sane-" + the SANE name, "sane-test_0"). Streams:
@@ -142,25 +144,31 @@ static void sn_cleanup(const lb_driver *drv)
 /* ---------------------------------------------------------------- scan and open */
 
 /*
- * scan (main thread, never blocks): starts a discovery in a worker thread when none is cached
+ * scan (main thread, never blocks long): starts a discovery in a worker thread when none is cached
  * for the configuration in force, and lists what the last one found. A discovery that ends
  * later shows up at the next scan (every 2 s). In the simulated lab only the private
  * configuration is used (nothing when simulate did not make it: sane is not emulated).
  * Otherwise the system's ([sane] discover = no: none, for machines whose backends misbehave).
+ * A discovery just started is waited for DISCOVER_WAIT_MS at most, so that a quick one (the
+ * simulated lab's takes < 1 ms) is listed by this scan rather than the next, 2 s later.
  */
 static int sn_scan(const lb_driver *drv, const lb_scan_ctx *ctx, lb_spec_list *out)
 {
 	const char *cfg = ctx->simulate ? sim_dir : NULL;
 	json_t *list, *d;
 	size_t i;
+	int r;
 
 	(void)drv;
 	if (ctx->simulate && !*sim_dir)
 		return 0;
 	if (!ctx->simulate && lb_yesno(lb_config_str(ctx->config, "sane", "discover", "yes")) == 0)
 		return 0; /* [sane] discover = no: the machine's scanners stay out */
-	if (sn_discover(cfg) < 0)
+	r = sn_discover(cfg);
+	if (r < 0)
 		lb_warn("sane: the discovery thread did not start");
+	else if (r > 0) /* just started: a quick one (the simulated lab's) is listed now */
+		sn_discover_wait(DISCOVER_WAIT_MS);
 	list = sn_devices(cfg);
 	if (!list)
 		return LB_ENOMEM;

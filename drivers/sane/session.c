@@ -1,6 +1,7 @@
 /* session.c - SANE handling for the scanner driver: discovery thread, option table, errors. */
 #include "session.h"
 
+#include <errno.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -17,6 +18,7 @@
  * simulated lab's private configuration replaces the system's while no device is open).
  */
 static pthread_mutex_t disc_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t disc_cv = PTHREAD_COND_INITIALIZER; /* disc_busy went false */
 static pthread_t disc_thread;
 static bool disc_started;     /* disc_thread exists (joinable) */
 static atomic_bool disc_busy; /* the worker is running */
@@ -67,8 +69,9 @@ static void *disc_main(void *arg)
 		disc_list = list;
 		snprintf(disc_cfg, sizeof disc_cfg, "%s", want_cfg);
 	}
-	pthread_mutex_unlock(&disc_mu);
 	atomic_store(&disc_busy, false);
+	pthread_cond_broadcast(&disc_cv);
+	pthread_mutex_unlock(&disc_mu);
 	return NULL;
 }
 
@@ -98,7 +101,27 @@ int sn_discover(const char *cfgdir)
 		return LB_EFAIL;
 	}
 	disc_started = true;
-	return 0;
+	return 1;
+}
+
+/* sn_discover_wait: as session.h promises. */
+bool sn_discover_wait(int timeout_ms)
+{
+	struct timespec dl;
+	bool idle;
+
+	clock_gettime(CLOCK_MONOTONIC, &dl);
+	dl.tv_sec += timeout_ms / 1000;
+	dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (dl.tv_nsec >= 1000000000L)
+		dl.tv_sec++, dl.tv_nsec -= 1000000000L;
+	pthread_mutex_lock(&disc_mu);
+	while (atomic_load(&disc_busy))
+		if (pthread_cond_clockwait(&disc_cv, &disc_mu, CLOCK_MONOTONIC, &dl) == ETIMEDOUT)
+			break;
+	idle = !atomic_load(&disc_busy);
+	pthread_mutex_unlock(&disc_mu);
+	return idle;
 }
 
 /* sn_devices: as session.h promises. */

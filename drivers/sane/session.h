@@ -17,9 +17,14 @@
  * the current one is refused while SANE devices are open (SANE is one library per process).
  */
 
-/* Start a discovery (if none runs and the last one is not fresh for this cfgdir). 0 or
- * negative (LB_ENOMEM, or LB_EFAIL when the thread cannot start). Main thread only. */
+/* Start a discovery (if none runs and the last one is not fresh for this cfgdir). 1 when it
+ * started one, 0 when none was needed, or negative (LB_EFAIL when the thread cannot start).
+ * Main thread only. */
 int sn_discover(const char *cfgdir);
+
+/* Wait at most timeout_ms for the discovery under way to end (a quick one is then listed at
+ * once, not by the next periodic scan); true when none runs any more. Main thread only. */
+bool sn_discover_wait(int timeout_ms);
 
 /* The cached list as a new array [{name, vendor, model, type}] (empty until the first discovery
  * ends), and whether it is for cfgdir; NULL when out of memory. */

@@ -25,6 +25,13 @@
  *       Subscribes to PREFIX; from the first data message, skips WARMUP_S seconds (default 0.5),
  *       then counts messages, samples (header "count"), payload bytes and seq gaps per topic
  *       during SECONDS. Also reports the lag of the stream (receive time - last sample time).
+ *   bench_zmq subscan ENDPOINT PREFIX SCANS
+ *       Subscribes to PREFIX (a scanner's image stream: each message a band, protocols/scanband.h);
+ *       for each of SCANS scans, from its band with first_row 0 to its band flagged LAST, prints
+ *       one JSON line: the reception times (CLOCK_MONOTONIC ns, comparable with another
+ *       process's clock) of its first and last band, image bytes, bands, rows, the announced
+ *       height, and whether the rows followed each other (seq and first_row without gaps). Waits
+ *       60 s at most for a scan to begin, 5 s for each next band. SCANS 0: until stopped.
  *
  * Every mode prints one JSON line on stdout; every wait has a timeout. Exit status 0 when the
  * run completed, 1 on a timeout or an error (the JSON line is still printed when possible).
@@ -40,6 +47,8 @@
 #include <sys/prctl.h>
 #include <time.h>
 #include <zmq.h>
+
+#include "../../protocols/scanband.c"
 
 #define FIRST_TIMEOUT_MS 10000 /* waiting for the first message / the subscriber */
 #define NEXT_TIMEOUT_MS 5000   /* waiting for any later message */
@@ -678,6 +687,76 @@ static int run_subtput(const char *endpoint, const char *prefix, double seconds,
 	return timed_out ? 1 : 0;
 }
 
+/* ------------------------------------------------------------------ scanner bands */
+
+#define SCAN_WAIT_MS 60000 /* for the first band of the next scan */
+
+static int run_subscan(const char *endpoint, const char *prefix, long scans)
+{
+	void *ctx = zmq_ctx_new();
+	void *sub = make_sub(ctx, endpoint, prefix);
+	rx_msg m;
+	int rc = 0;
+
+	rx_init(&m);
+	for (long k = 0; scans == 0 || k < scans; k++) {
+		int64_t t_first = -1, t_last = 0;
+		uint64_t bytes = 0, bands = 0, rows = 0, last_seq = 0;
+		int32_t height = 0;
+		int ordered = 1, done = 0;
+
+		while (!done) {
+			scanband_header h;
+			const char *hd;
+			size_t hl;
+			int ok;
+			uint64_t seq;
+			int64_t t;
+
+			set_timeout(sub, t_first < 0 ? SCAN_WAIT_MS : NEXT_TIMEOUT_MS);
+			if (rx_recv(sub, &m, 0) < 0) {
+				if (zmq_errno() == EINTR)
+					continue;
+				fprintf(stderr, "bench_zmq subscan: %s\n",
+					t_first < 0 ? "no scan began" : "a scan stopped midway");
+				rc = 1;
+				goto out;
+			}
+			t = now_ns(CLOCK_MONOTONIC);
+			if (m.nframes != 3 ||
+			    scanband_decode(zmq_msg_data(&m.f[2]), zmq_msg_size(&m.f[2]), &h) < 0)
+				continue;
+			hd = zmq_msg_data(&m.f[1]);
+			hl = zmq_msg_size(&m.f[1]);
+			seq = hdr_u64(hd, hl, KEY("\"seq\":"), &ok);
+			if (t_first < 0) {
+				if (h.first_row != 0)
+					continue; /* the end of a scan that began before we looked
+						   */
+				t_first = t;
+				height = h.height;
+			} else if (!ok || seq != last_seq + 1 || h.first_row != rows)
+				ordered = 0;
+			last_seq = seq;
+			t_last = t;
+			bands++;
+			rows += h.rows;
+			bytes += zmq_msg_size(&m.f[2]) - SCANBAND_HEADER_LEN;
+			done = (h.flags & SCANBAND_LAST) != 0;
+		}
+		printf("{\"mode\":\"subscan\",\"first_ns\":%" PRId64 ",\"last_ns\":%" PRId64
+		       ",\"bytes\":%" PRIu64 ",\"bands\":%" PRIu64 ",\"rows\":%" PRIu64
+		       ",\"height\":%" PRId32 ",\"ordered\":%s}\n",
+		       t_first, t_last, bytes, bands, rows, height, ordered ? "true" : "false");
+		fflush(stdout);
+	}
+out:
+	rx_close(&m);
+	zmq_close(sub);
+	zmq_ctx_term(ctx);
+	return rc;
+}
+
 /* ------------------------------------------------------------------ main */
 
 static void usage(void)
@@ -685,7 +764,8 @@ static void usage(void)
 	fprintf(stderr, "usage: bench_zmq pub ENDPOINT SIZE COUNT [RATE_HZ]\n"
 			"       bench_zmq sub ENDPOINT SIZE COUNT\n"
 			"       bench_zmq sublat ENDPOINT PREFIX COUNT [WARMUP [OUTFILE]]\n"
-			"       bench_zmq subtput ENDPOINT PREFIX SECONDS [WARMUP_S]\n");
+			"       bench_zmq subtput ENDPOINT PREFIX SECONDS [WARMUP_S]\n"
+			"       bench_zmq subscan ENDPOINT PREFIX SCANS\n");
 }
 
 int main(int argc, char **argv)
@@ -702,6 +782,8 @@ int main(int argc, char **argv)
 	if (argc >= 5 && argc <= 6 && strcmp(argv[1], "subtput") == 0)
 		return run_subtput(argv[2], argv[3], parse_double(argv[4], "SECONDS"),
 				   argc == 6 ? parse_double(argv[5], "WARMUP_S") : 0.5);
+	if (argc == 5 && strcmp(argv[1], "subscan") == 0)
+		return run_subscan(argv[2], argv[3], parse_long(argv[4], "SCANS"));
 	usage();
 	return 2;
 }
