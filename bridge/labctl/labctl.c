@@ -118,7 +118,7 @@ static void usage(FILE *f)
 	    "  printer clear ID              the printer's bed is clear: the next job may start\n"
 	    "  printer estop [ID]            emergency stop of one printer, or of every printer\n\n"
 	    "Scanners (document scanners through SANE, 3D scanners):\n"
-	    "  scan -o FILE [--device ID] [--format pdf|png|jpeg|tiff|ply] [--source adf|flatbed]\n"
+	    "  scan -o FILE [--device ID] [--format pdf|png|jpeg|tiff|pnm|ply] [--source adf|flatbed]\n"
 	    "       [--size A3|A4|Letter|WxH] [--dpi N] [--mode color|gray|lineart] [--steps N]\n"
 	    "                                scan as a job (default: the first scanner, PDF), "
 	    "show\n"

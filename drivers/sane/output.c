@@ -15,7 +15,7 @@
 struct sn_output {
 	char folder[1024];
 	lb_page_format format;
-	bool per_page;	 /* PNG, JPEG: one file per page */
+	bool per_page;	 /* PNG, JPEG, PNM: one file per page */
 	lb_pagefile *pf; /* the file being written, or NULL */
 	int pages;	 /* pages ended */
 	int files;	 /* page files completed (per_page) */
@@ -45,13 +45,14 @@ sn_output *sn_output_new(const char *folder, const char *format, lb_error *err)
 	}
 	if (!format || lb_page_format_parse(format, &o->format) < 0) {
 		lb_error_set(err, LB_ERR_INVALID_PARAMS,
-			     "a scanner writes pdf, png, jpeg or tiff, not '%.32s'",
+			     "a scanner writes pdf, png, jpeg, tiff or pnm, not '%.32s'",
 			     format ? format : "(none)");
 		free(o);
 		return NULL;
 	}
 	snprintf(o->folder, sizeof o->folder, "%s", folder);
-	o->per_page = o->format == LB_PAGE_PNG || o->format == LB_PAGE_JPEG;
+	o->per_page =
+	    o->format == LB_PAGE_PNG || o->format == LB_PAGE_JPEG || o->format == LB_PAGE_PNM;
 	return o;
 }
 

@@ -48,6 +48,7 @@
 enum conv {
 	CONV_COPY,    /* the row as given (its first out_bpl bytes) */
 	CONV_INVERT1, /* 1-bit, bits inverted (SANE 1 = black -> PNG 0 = black) */
+	CONV_SWAP16,  /* 16-bit samples from host order to big-endian (PNM) */
 	CONV_TO8,     /* 8 bits per sample: 16 -> high byte, 1-bit grey -> 0/255 (1 = black) */
 };
 
@@ -123,7 +124,8 @@ int lb_page_format_parse(const char *name, lb_page_format *f)
 		const char *name;
 		lb_page_format f;
 	} names[] = {{"png", LB_PAGE_PNG},   {"jpeg", LB_PAGE_JPEG}, {"jpg", LB_PAGE_JPEG},
-		     {"tiff", LB_PAGE_TIFF}, {"tif", LB_PAGE_TIFF},  {"pdf", LB_PAGE_PDF}};
+		     {"tiff", LB_PAGE_TIFF}, {"tif", LB_PAGE_TIFF},  {"pdf", LB_PAGE_PDF},
+		     {"pnm", LB_PAGE_PNM}};
 
 	for (size_t i = 0; name && i < sizeof names / sizeof names[0]; i++)
 		if (strcmp(name, names[i].name) == 0) {
@@ -141,6 +143,7 @@ const char *lb_page_format_ext(lb_page_format f)
 	case LB_PAGE_JPEG: return "jpg";
 	case LB_PAGE_TIFF: return "tif";
 	case LB_PAGE_PDF: return "pdf";
+	case LB_PAGE_PNM: return "pnm";
 	}
 	return "bin";
 }
@@ -153,6 +156,7 @@ const char *lb_page_format_mime(lb_page_format f)
 	case LB_PAGE_JPEG: return "image/jpeg";
 	case LB_PAGE_TIFF: return "image/tiff";
 	case LB_PAGE_PDF: return "application/pdf";
+	case LB_PAGE_PNM: return "image/x-portable-anymap";
 	}
 	return "application/octet-stream";
 }
@@ -351,7 +355,7 @@ lb_pagefile *lb_pagefile_new(const char *path, lb_page_format f, int quality, lb
 	const char *slash;
 	int fd;
 
-	if (!path || !*path || f < LB_PAGE_PNG || f > LB_PAGE_PDF || quality < 0 || quality > 100) {
+	if (!path || !*path || f < LB_PAGE_PNG || f > LB_PAGE_PNM || quality < 0 || quality > 100) {
 		lb_error_set(err, LB_ERR_INVALID_PARAMS, "pagefile: bad path, format or quality");
 		return NULL;
 	}
@@ -375,7 +379,7 @@ lb_pagefile *lb_pagefile_new(const char *path, lb_page_format f, int quality, lb
 			     strerror(errno));
 		goto fail;
 	}
-	if (f == LB_PAGE_PNG || f == LB_PAGE_JPEG) {
+	if (f == LB_PAGE_PNG || f == LB_PAGE_JPEG || f == LB_PAGE_PNM) {
 		pf->fp = fdopen(fd, "wb");
 		if (!pf->fp) {
 			close(fd);
@@ -487,6 +491,17 @@ static int enc_start(lb_pagefile *pf, lb_error *err)
 		if (tiff_page_tags(pf, pf->tif, false) < 0)
 			return pf_fail(pf, err, LB_ERR_INTERNAL, "%s", pf->msg);
 		break;
+	case LB_PAGE_PNM:
+		if (fprintf(pf->fp, "P%c\n# %g x %g dpi\n%u %lld\n",
+			    pf->out_depth == 1 ? '4'
+			    : s->channels == 3 ? '6'
+					       : '5',
+			    s->xdpi, s->ydpi, s->width, (long long)pf->height) < 0 ||
+		    (pf->out_depth != 1 &&
+		     fprintf(pf->fp, "%u\n", pf->out_depth == 16 ? 65535u : 255u) < 0))
+			return pf_fail(pf, err, LB_ERR_INTERNAL, "writing %s: %s", pf->tmp,
+				       strerror(errno));
+		break;
 	}
 	pf->encoding = true;
 	return 0;
@@ -513,6 +528,11 @@ static int enc_row(lb_pagefile *pf, const uint8_t *row, int64_t r, lb_error *err
 		}
 		return 0;
 	case LB_PAGE_TIFF: break;
+	case LB_PAGE_PNM:
+		if (fwrite(row, 1, pf->out_bpl, pf->fp) != pf->out_bpl)
+			return pf_fail(pf, err, LB_ERR_INTERNAL, "writing %s: %s", pf->tmp,
+				       strerror(errno));
+		return 0;
 	}
 	if (TIFFWriteScanline(pf->tif, (void *)row, (uint32_t)r, 0) < 0)
 		return pf_fail(pf, err, LB_ERR_INTERNAL, "%s",
@@ -661,6 +681,7 @@ static int enc_end(lb_pagefile *pf, lb_error *err)
 			return pdf_add_page(pf, pf->page_base, ftello(pf->store) - pf->page_base,
 					    err);
 		return 0;
+	case LB_PAGE_PNM: return 0;
 	case LB_PAGE_TIFF:
 		if (!TIFFSetField(pf->tif, TIFFTAG_IMAGELENGTH, (uint32_t)pf->height) ||
 		    !TIFFWriteDirectory(pf->tif))
@@ -681,6 +702,14 @@ static void convert(lb_pagefile *pf, const uint8_t *in)
 
 	switch (pf->conv) {
 	case CONV_COPY: memcpy(pf->row, in, pf->out_bpl); break;
+	case CONV_SWAP16: /* host order to netpbm's big-endian */
+		for (size_t i = 0; i < n; i++) {
+			uint16_t v;
+			memcpy(&v, in + 2 * i, 2);
+			pf->row[2 * i] = (uint8_t)(v >> 8);
+			pf->row[2 * i + 1] = (uint8_t)v;
+		}
+		break;
 	case CONV_INVERT1:
 		for (size_t i = 0; i < pf->out_bpl; i++)
 			pf->row[i] = (uint8_t)~in[i];
@@ -727,10 +756,13 @@ int lb_pagefile_begin_page(lb_pagefile *pf, const lb_page_shape *s, lb_error *er
 	if (pf->page_open)
 		return pf_fail(NULL, err, LB_ERR_INVALID_PARAMS, "page %d is still open",
 			       pf->pages + 1);
-	if ((pf->fmt == LB_PAGE_PNG || pf->fmt == LB_PAGE_JPEG) && pf->pages >= 1)
+	if ((pf->fmt == LB_PAGE_PNG || pf->fmt == LB_PAGE_JPEG || pf->fmt == LB_PAGE_PNM) &&
+	    pf->pages >= 1)
 		return pf_fail(NULL, err, LB_ERR_NOT_SUPPORTED,
 			       "%s holds one page: use pdf or tiff for several",
-			       pf->fmt == LB_PAGE_PNG ? "png" : "jpeg");
+			       pf->fmt == LB_PAGE_PNG	? "png"
+			       : pf->fmt == LB_PAGE_PNM ? "pnm"
+							: "jpeg");
 	if (s->width < 1 || s->width > (1u << 20) || (s->height < 1 && s->height != -1) ||
 	    (s->channels != 1 && s->channels != 3) ||
 	    (s->depth != 1 && s->depth != 8 && s->depth != 16) ||
@@ -755,6 +787,9 @@ int lb_pagefile_begin_page(lb_pagefile *pf, const lb_page_shape *s, lb_error *er
 	} else if (pf->fmt == LB_PAGE_JPEG || (pf->fmt == LB_PAGE_PDF && s->depth == 16) ||
 		   (s->depth == 1 && s->channels == 3)) {
 		pf->conv = CONV_TO8, pf->out_depth = 8;
+	} else if (s->depth == 16 && pf->fmt == LB_PAGE_PNM &&
+		   __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__) {
+		pf->conv = CONV_SWAP16, pf->out_depth = 16;
 	} else if (s->depth == 1 && pf->fmt == LB_PAGE_PNG) {
 		pf->conv = CONV_INVERT1, pf->out_depth = 1;
 	} else { /* TIFF 16 or lineart, PNG 16, PDF lineart (CCITT: 1 = black as SANE) */
@@ -907,7 +942,8 @@ int lb_pagefile_finish(lb_pagefile **pfp, lb_error *err)
 	pf->msg[0] = 0;
 	switch (pf->fmt) {
 	case LB_PAGE_PNG:
-	case LB_PAGE_JPEG: {
+	case LB_PAGE_JPEG:
+	case LB_PAGE_PNM: {
 		FILE *fp = pf->fp;
 		pf->fp = NULL;
 		if (fflush(fp) != 0 || fsync(fileno(fp)) != 0) {

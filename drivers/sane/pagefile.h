@@ -14,7 +14,8 @@
  * path only by lb_pagefile_finish: no partial file is ever passed off as a result.
  *
  * Formats: PNG (libpng), JPEG (libjpeg-turbo), TIFF (libtiff, one directory per page: multi-page),
- * PDF (one page per sheet, through a PDF library; page size from pixels and dpi). PNG and JPEG
+ * PDF (one page per sheet, through a PDF library; page size from pixels and dpi), PNM (netpbm's
+ * P4 lineart, P5 grey, P6 colour; 16-bit samples big-endian as netpbm wants). PNG, JPEG and PNM
  * hold one page: a second lb_pagefile_begin_page fails with LB_ERR_NOT_SUPPORTED
  * ("png holds one page: use pdf or tiff for several").
  *
@@ -29,12 +30,14 @@ typedef enum lb_page_format {
 	LB_PAGE_JPEG,
 	LB_PAGE_TIFF,
 	LB_PAGE_PDF,
+	LB_PAGE_PNM, /* netpbm P4/P5/P6 as scanimage writes by default: no encoding cost */
 } lb_page_format;
 
-/* The format of a name ("png", "jpeg" or "jpg", "tiff" or "tif", "pdf"): 0 with *f, or LB_EINVAL. */
+/* The format of a name ("png", "jpeg" or "jpg", "tiff" or "tif", "pdf", "pnm"): 0 with *f, or
+ * LB_EINVAL. */
 int lb_page_format_parse(const char *name, lb_page_format *f);
 
-/* The format's usual file extension ("png", "jpg", "tif", "pdf") and MIME type. */
+/* The format's usual file extension ("png", "jpg", "tif", "pdf", "pnm") and MIME type. */
 const char *lb_page_format_ext(lb_page_format f);
 const char *lb_page_format_mime(lb_page_format f);
 

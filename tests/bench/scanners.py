@@ -13,8 +13,9 @@ dll.conf with `test` alone, its test.conf).
   2. discovery: `build/bench_sane COPY` (sane_init + sane_get_devices through
      drivers/sane/session.c's worker, and directly), target < 100 ms.
   3. rate: an A3 300 dpi colour scan (3507 x 4960 px, 52 MB) from the test backend, as a scan
-     job (`scan.submit`, --format, JPEG by default: the driver writes the job's file as it reads,
-     in the same thread, so the writer paces the stream). Bridge: from just before the submit
+     job (`scan.submit`, --format, PNM by default: what scanimage writes to /dev/null, so like
+     for like; the driver writes the job's file as it reads, in the same thread, so a compressing
+     writer (JPEG, PNG, PDF) paces the stream). Bridge: from just before the submit
      request to the reception of the band flagged LAST by a C subscriber (`build/bench_zmq
      subscan` on scanner/<id>/image/). scanimage: the same scan (`-d test:0 --mode Color
      --resolution 300 -l 0 -t 0 -x 297 -y 420`, SANE_CONFIG_DIR = the copy) to /dev/null, its
@@ -509,7 +510,7 @@ def main():
     ap.add_argument("--bridge", default=os.path.join(ROOT, "build", "labbridge"))
     ap.add_argument("--scanimage", default="scanimage")
     ap.add_argument("--runs", type=int, default=6, help="alternated rate runs")
-    ap.add_argument("--format", default="jpeg", choices=("pdf", "png", "jpeg", "tiff"),
+    ap.add_argument("--format", default="pnm", choices=("pnm", "pdf", "png", "jpeg", "tiff"),
                     help="the rate part's job format")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--only", default="enum,discovery,rate,rss")

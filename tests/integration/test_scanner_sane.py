@@ -153,7 +153,7 @@ class SaneTest(BridgeTest):
             self.assertError(e, "invalid_params", -32602)
             self.assertIn(words, e["message"], key)
         # refused at submit: no job is made
-        for params, words in (({"format": "gif"}, "pdf, png, jpeg or tiff"),
+        for params, words in (({"format": "gif"}, "pdf, png, jpeg, tiff or pnm"),
                               ({"format": "ply"}, "not 'ply'"),
                               ({"settings": {"resolution": "x" * 65}}, "settings.resolution"),
                               ({"settings": {"page": [1, 2, 3]}}, "settings.page"),

@@ -331,6 +331,9 @@ static void test_names(void)
 	CHECK_EQ_INT(f, LB_PAGE_TIFF);
 	CHECK_EQ_INT(lb_page_format_parse("pdf", &f), 0);
 	CHECK_EQ_INT(f, LB_PAGE_PDF);
+	CHECK_EQ_INT(lb_page_format_parse("pnm", &f), 0);
+	CHECK_EQ_INT(f, LB_PAGE_PNM);
+	CHECK_STR(lb_page_format_ext(LB_PAGE_PNM), "pnm");
 	CHECK_EQ_INT(lb_page_format_parse("gif", &f), LB_EINVAL);
 	CHECK_EQ_INT(lb_page_format_parse("PNG", &f), LB_EINVAL);
 	CHECK_STR(lb_page_format_ext(LB_PAGE_JPEG), "jpg");
@@ -397,12 +400,113 @@ static void test_jpeg(void)
 	}
 }
 
-/* PNG and JPEG hold one page; the file is still good after the refusal. */
+/* Read a PNM file back: its magic digit, width, height, maxval (0 for P4) and pixel bytes
+ * (malloc'd into *px). 0, or -1 for a file that is not what pagefile writes. */
+static int pnm_read(const char *path, char *magic, unsigned *w, unsigned *h, unsigned *maxval,
+		    uint8_t **px, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char line[128];
+	long at;
+	struct stat st;
+
+	*px = NULL;
+	if (!f || !fgets(line, sizeof line, f) || line[0] != 'P' || !fgets(line + 2, 100, f) ||
+	    line[2] != '#' || !fgets(line, sizeof line, f) || sscanf(line, "%u %u", w, h) != 2) {
+		if (f)
+			fclose(f);
+		return -1;
+	}
+	rewind(f);
+	*magic = (char)fgetc(f), *magic = (char)fgetc(f);
+	*maxval = 0;
+	for (int i = 0; i < (*magic == '4' ? 3 : 4); i++)
+		if (!fgets(line, sizeof line, f)) {
+			fclose(f);
+			return -1;
+		}
+	if (*magic != '4')
+		sscanf(line, "%u", maxval);
+	at = ftell(f);
+	fstat(fileno(f), &st);
+	*len = (size_t)(st.st_size - at);
+	*px = malloc(*len ? *len : 1);
+	if (!*px || fread(*px, 1, *len, f) != *len) {
+		fclose(f);
+		return -1;
+	}
+	fclose(f);
+	return 0;
+}
+
+/* PNM: P6 colour 8, P5 grey 16 (big-endian), P4 lineart (1 = black, as SANE), colour lineart as
+ * P6 8-bit, unknown height; every sample exact. */
+static void test_pnm(void)
+{
+	struct {
+		lb_page_shape s;
+		uint32_t rows;
+		char magic;
+		unsigned maxval;
+	} cases[] = {{shape(61, 37, 3, 8, 3), 37, '6', 255},
+		     {shape(45, 20, 1, 16, 0), 20, '5', 65535},
+		     {shape(77, 33, 1, 1, 1), 33, '4', 0},
+		     {shape(13, 9, 3, 1, 0), 9, '6', 255},
+		     {shape(50, -1, 3, 16, 2), 41, '6', 65535}};
+
+	for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+		lb_error err = {0};
+		const lb_page_shape *s = &cases[k].s;
+		lb_pagefile *pf = lb_pagefile_new(at("p.pnm"), LB_PAGE_PNM, 0, &err);
+		unsigned w = 0, h = 0, maxval = 1, bad = 0;
+		uint8_t *px = NULL;
+		size_t len = 0, bpl;
+		char magic = 0;
+
+		CHECK(pf != NULL);
+		if (!pf)
+			return;
+		CHECK_EQ_INT(write_page(pf, s, (int)k, cases[k].rows, &err), 0);
+		CHECK_EQ_INT(lb_pagefile_finish(&pf, &err), 0);
+		CHECK_EQ_INT(pnm_read(at("p.pnm"), &magic, &w, &h, &maxval, &px, &len), 0);
+		CHECK_EQ_INT(magic, cases[k].magic);
+		CHECK_EQ_INT(w, s->width);
+		CHECK_EQ_INT(h, cases[k].rows);
+		CHECK_EQ_INT(maxval, cases[k].maxval);
+		bpl = magic == '4'
+			  ? (s->width + 7) / 8
+			  : (size_t)s->width * (magic == '6' ? 3 : 1) * (maxval > 255 ? 2 : 1);
+		CHECK_EQ_INT(len, bpl * cases[k].rows);
+		for (uint32_t y = 0; px && len == bpl * cases[k].rows && y < cases[k].rows; y++)
+			for (uint32_t x = 0; x < s->width; x++)
+				for (int c = 0; c < s->channels; c++) {
+					size_t i = (size_t)x * s->channels + (size_t)c;
+					const uint8_t *row = px + y * bpl;
+					unsigned want = sample((int)k, s->depth, x, y, c), got;
+					if (magic == '4')
+						got = (row[i / 8] >> (7 - i % 8)) & 1;
+					else if (maxval > 255)
+						got = (unsigned)row[2 * i] << 8 | row[2 * i + 1];
+					else
+						got = row[i];
+					if (s->depth == 1 &&
+					    magic != '4') /* colour lineart: 0/255 */
+						want = want ? 255 : 0;
+					bad += got != want;
+				}
+		CHECK_EQ_INT(bad, 0);
+		free(px);
+		CHECK_EQ_INT(dir_entries(), 1);
+		dir_clean();
+	}
+}
+
+/* PNG, JPEG and PNM hold one page; the file is still good after the refusal. */
 static void test_single_page_formats(void)
 {
-	lb_page_format fs[] = {LB_PAGE_PNG, LB_PAGE_JPEG};
+	lb_page_format fs[] = {LB_PAGE_PNG, LB_PAGE_JPEG, LB_PAGE_PNM};
 
-	for (size_t k = 0; k < 2; k++) {
+	for (size_t k = 0; k < 3; k++) {
 		lb_error err = {0};
 		lb_page_shape s = shape(16, 8, 1, 8, 0);
 		lb_pagefile *pf = lb_pagefile_new(at("one"), fs[k], 0, &err);
@@ -668,6 +772,7 @@ int main(void)
 	RUN(test_names);
 	RUN(test_png);
 	RUN(test_jpeg);
+	RUN(test_pnm);
 	RUN(test_single_page_formats);
 	RUN(test_tiff_multipage);
 	RUN(test_pdf);

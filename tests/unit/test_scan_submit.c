@@ -32,7 +32,7 @@ static void test_formats(void)
 	}
 	CHECK(scan_check_format("scanner", "ply", &f, &err) < 0);
 	CHECK_EQ_INT(err.code, LB_ERR_INVALID_PARAMS);
-	CHECK(strstr(err.message, "pdf, png, jpeg or tiff") != NULL);
+	CHECK(strstr(err.message, "pdf, png, jpeg, tiff or pnm") != NULL);
 	CHECK(scan_check_format("scanner3d", "pdf", &f, &err) < 0);
 	CHECK(scan_check_format("scanner", "PDF", &f, &err) < 0);
 	CHECK(scan_check_format("scanner", "", &f, &err) < 0);

@@ -19,7 +19,7 @@ bool scan_is_scanner(const lb_device *d)
 
 int scan_check_format(const char *kind, const char *name, const char **out, lb_error *err)
 {
-	static const char *const doc[] = {"pdf", "png", "jpeg", "tiff", NULL};
+	static const char *const doc[] = {"pdf", "png", "jpeg", "tiff", "pnm", NULL};
 	static const char *const d3[] = {"ply", NULL};
 	const char *const *v = strcmp(kind, "scanner3d") == 0 ? d3 : doc;
 
@@ -33,7 +33,7 @@ int scan_check_format(const char *kind, const char *name, const char **out, lb_e
 			return 0;
 		}
 	return lb_error_set(err, LB_ERR_INVALID_PARAMS, "a %s writes %s, not '%.64s'", kind,
-			    v == d3 ? "ply" : "pdf, png, jpeg or tiff", name);
+			    v == d3 ? "ply" : "pdf, png, jpeg, tiff or pnm", name);
 }
 
 /* Whether v is a finite JSON number. */
