@@ -2,13 +2,13 @@
 
 # Debian 12 packages: what the build needs, and what the tests need on top.
 BUILD_PKGS := gcc g++ make pkg-config libzmq3-dev libjansson-dev libinih-dev libserialport-dev libmodbus-dev \
-              libusb-1.0-0-dev libsqlite3-dev zlib1g-dev aseba locales libsane-dev
+              libusb-1.0-0-dev libsqlite3-dev zlib1g-dev aseba locales libsane-dev libv4l-dev
 TEST_PKGS  := $(BUILD_PKGS) gdb clang libclang-rt-14-dev valgrind python3-zmq python3-websocket \
               python3-matplotlib umockdev python3-pymodbus socat libsimavr-dev libelf-dev gcc-avr \
               avr-libc arduino-core-avr npm qemu-system-arm firmware-microbit-micropython sane-utils
 BENCH_PKGS := $(BUILD_PKGS) python3-zmq printcore
 PY         := /usr/bin/python3
-LIBS       := libzmq jansson inih libserialport libusb-1.0 libmodbus sqlite3 zlib sane-backends
+LIBS       := libzmq jansson inih libserialport libusb-1.0 libmodbus sqlite3 zlib sane-backends libv4l2
 
 CC      ?= gcc
 CSTD    := -std=c11 -D_GNU_SOURCE
