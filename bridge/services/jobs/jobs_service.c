@@ -108,6 +108,24 @@ static int m_jobs_cancel(lb_server *s, lb_call *c, json_t **result, lb_error *er
 	return *result ? 0 : lb_error_set(err, LB_ERR_INVALID_PARAMS, "no job %lld", id);
 }
 
+/*
+ * jobs.delete {id} (students and up; only its owner or a teacher): a finished job, or one never
+ * started, goes with its files (a started one must be cancelled first). null.
+ */
+static int m_jobs_delete(lb_server *s, lb_call *c, json_t **result, lb_error *err)
+{
+	static const char *const allowed[] = {"id", NULL};
+	long long id;
+	lb_jobs *j;
+
+	if (param_id(s, c, allowed, &j, &id, err) < 0 ||
+	    lb_jobs_check_owner(j, id, lb_call_client(c)->user, privileged(c), "delete", err) < 0 ||
+	    lb_jobs_delete(j, id, err) < 0)
+		return LB_EFAIL;
+	*result = json_null();
+	return 0;
+}
+
 /* jobs.results {id} (students and up; its owner or a teacher): the job's result files
  * [{name, size, created}]. */
 static int m_jobs_results(lb_server *s, lb_call *c, json_t **result, lb_error *err)
@@ -176,6 +194,7 @@ static const lb_method jobs_methods[] = {
     {"jobs.list", LB_ROLE_OBSERVER, 0, m_jobs_list},
     {"jobs.get", LB_ROLE_OBSERVER, 0, m_jobs_get},
     {"jobs.cancel", LB_ROLE_STUDENT, 0, m_jobs_cancel},
+    {"jobs.delete", LB_ROLE_STUDENT, 0, m_jobs_delete},
     {"jobs.results", LB_ROLE_STUDENT, 0, m_jobs_results},
     {"jobs.fetch", LB_ROLE_STUDENT, 0, m_jobs_fetch},
     {NULL, 0, 0, NULL},
