@@ -89,10 +89,11 @@ int ciclop_calib_from_json(const json_t *j, ciclop_calib *out, lb_error *err)
 							    "turntable.rotation is not a rotation "
 							    "(its rows must be orthonormal)");
 			}
-		if (fabs(det - 1) > 1e-4)
+		/* recon.h's table frame (y up) and camera frame (y down) differ in handedness:
+		 * det -1 there; a right-handed table frame gives +1 */
+		if (fabs(fabs(det) - 1) > 1e-4)
 			return lb_error_set(err, LB_ERR_INVALID_PARAMS,
-					    "turntable.rotation is not a rotation (determinant %g, "
-					    "not +1: a mirror)",
+					    "turntable.rotation is not a rotation (determinant %g)",
 					    det);
 	}
 	ls = json_object_get(j, "lasers");

@@ -23,7 +23,8 @@ typedef struct ciclop_calib {
  *    "intrinsics": {"fx", "fy", "cx", "cy"},             f in (0, 100000], c inside the image
  *    "distortion": [k1, k2, p1, p2, k3],                 OpenCV's order, each |k| <= 100
  *    "turntable": {"rotation": [9, row-major], "translation": [x, y, z]},
- *                  camera from table: a rotation (orthonormal within 1e-4, det +1), |t| <= 10 m
+ *                  camera from table: orthonormal within 1e-4 (det -1 for recon.h's
+ *                  frames: table y up, camera y down), |t| <= 10 m
  *    "lasers": [{"normal": [nx, ny, nz], "distance": d}, ...]}
  *                  1..CICLOP_LASERS_MAX planes n . p = d in the camera frame, |n| = 1 +- 1e-3
  * Fills *out (normals made exactly unit); 0, or LB_EFAIL with err (LB_ERR_INVALID_PARAMS, a

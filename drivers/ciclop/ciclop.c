@@ -52,14 +52,14 @@
 #define OK_MS 2000	 /* horus-fw answers a line at once (G1 is queued) */
 #define SIM_SERIAL "sim-1"
 
-typedef enum { J_IDLE, J_NEXT, J_OK, J_WAIT, J_ENDING } job_phase;
+typedef enum { J_IDLE, J_GREET, J_NEXT, J_OK, J_WAIT, J_ENDING } job_phase;
 
 typedef struct cc_job {
 	long long id;
 	job_phase phase;
 	ciclop_scan seq;
 	int steps, lasers;
-	int64_t until_ms;		/* J_WAIT */
+	int64_t until_ns;		/* J_WAIT: monotonic */
 	char part[1100], final[1100];	/* the PLY being written, and its name when done */
 	FILE *f;
 	ciclop_ply *ply;
@@ -305,10 +305,11 @@ static void job_end(cc_priv *p, const char *state, const char *error, int silent
 	j->abort_len = n > 0 ? (size_t)n : 0;
 	j->abort_off = 0;
 	if (silent || p->gone) {
-		if (p->inflight) /* its reply may still come */
-			p->inflight = 0, p->owed++;
-		if (!p->gone)
-			send_blind(p, j->abort_cmds, j->abort_len);
+		/* written in case it listens; its replies are not counted on (the next scan begins
+		 * with a reset) */
+		p->inflight = 0;
+		if (!p->gone && lb_serial_write(p->port, j->abort_cmds, j->abort_len, OK_MS) < 0)
+			p->gone = 1;
 		job_finish(p, state, error);
 		return;
 	}
@@ -426,7 +427,19 @@ static int job_start(cc_priv *p, const json_t *args, json_t **result, lb_error *
 	j->id = id;
 	j->total = 0;
 	j->npts = 0;
-	j->phase = J_NEXT;
+	/* a clean start: the board reset (Ctrl-X: lasers and motor off, position 0, whatever an
+	 * earlier scan or a silent spell left pending is forgotten), its greeting awaited */
+	lb_serial_flush_input(p->port);
+	memset(&p->sp, 0, sizeof p->sp);
+	p->owed = 0;
+	if (send_cmd(p, "\x18") < 0) {
+		job_release(j);
+		unlink(j->part);
+		return lb_error_set(err, LB_ERR_DEVICE, "%s: the turntable board is gone", p->path);
+	}
+	snprintf(p->cmd, sizeof p->cmd, "a reset (Ctrl-X)");
+	p->ok_deadline_ms = ms_of(&p->now) + GREETING_MS;
+	j->phase = J_GREET;
 	progress(p, "started", json_pack("{s:i,s:i}", "steps", j->steps, "lasers", j->lasers));
 	lb_info("device %s: scan job %lld started (%d steps)", lb_device_id(p->dev), id, j->steps);
 	lb_device_changed(p->dev);
@@ -506,9 +519,10 @@ static void job_advance(cc_priv *p)
 	for (int guard = 0; guard < 64 && !p->gone; guard++) {
 		switch (j->phase) {
 		case J_IDLE:
+		case J_GREET:
 		case J_OK: return;
 		case J_WAIT:
-			if (ms_of(&p->now) < j->until_ms)
+			if (p->now.mono < j->until_ns)
 				return;
 			j->phase = J_NEXT;
 			break;
@@ -539,20 +553,17 @@ static void job_advance(cc_priv *p)
 				j->phase = J_OK;
 				return;
 			case CICLOP_ACT_WAIT:
-				j->until_ms = ms_of(&p->now) + (int64_t)ceil(a.wait_ms);
+				/* from when the ok was read, which is after the board began */
+				j->until_ns = p->now.mono + (int64_t)ceil(a.wait_ms * 1e6);
 				j->phase = J_WAIT;
 				break;
 			case CICLOP_ACT_FRAME:
-				if (job_frame(p, &a, &err) < 0) {
-					job_end(p, "failed", err.message, 0);
-					return;
-				}
+				if (job_frame(p, &a, &err) < 0)
+					job_end(p, "failed", err.message, 0); /* goes on ending */
 				break;
 			case CICLOP_ACT_STEP:
-				if (job_step(p, &a, &err) < 0) {
+				if (job_step(p, &a, &err) < 0)
 					job_end(p, "failed", err.message, 0);
-					return;
-				}
 				break;
 			case CICLOP_ACT_DONE:
 				if (j->total == 0)
@@ -578,6 +589,13 @@ static void on_line(cc_priv *p, const char *line, size_t len)
 	switch (ciclop_parse(line, len, &r)) {
 	case CICLOP_GREETING:
 		snprintf(p->version, sizeof p->version, "%s", r.text);
+		if (j->phase == J_GREET) { /* the reset a scan begins with */
+			p->inflight = 0, p->owed = 0;
+			p->lasers = p->motors = 0;
+			p->angle = 0;
+			j->phase = J_NEXT;
+			return;
+		}
 		if (p->greeted && (p->inflight || j->phase != J_IDLE)) {
 			lb_warn("device %s: the turntable board restarted", lb_device_id(p->dev));
 			p->inflight = 0, p->owed = 0;
@@ -594,7 +612,7 @@ static void on_line(cc_priv *p, const char *line, size_t len)
 			p->owed--;
 			return;
 		}
-		if (!p->inflight) {
+		if (!p->inflight || j->phase == J_GREET) {
 			p->stray++;
 			return;
 		}
@@ -864,7 +882,7 @@ static int cc_run(lb_device *dev, const lb_now *now, const zmq_pollitem_t *items
 		  int64_t *deadline)
 {
 	cc_priv *p = lb_device_priv(dev);
-	int64_t t = -1;
+	int64_t t = -1; /* ns */
 
 	(void)items, (void)nitems;
 	p->now = *now;
@@ -875,13 +893,14 @@ static int cc_run(lb_device *dev, const lb_now *now, const zmq_pollitem_t *items
 	}
 	job_advance(p);
 	if (p->inflight)
-		t = p->ok_deadline_ms;
-	if (p->job.phase == J_WAIT && (t < 0 || p->job.until_ms < t))
-		t = p->job.until_ms;
-	if (p->job.phase == J_NEXT) /* the guard stopped a long run of frames: go on at once */
-		t = ms_of(now);
+		t = p->ok_deadline_ms * 1000000;
+	if (p->job.phase == J_WAIT && (t < 0 || p->job.until_ns < t))
+		t = p->job.until_ns;
+	/* the guard stopped a long run of frames, or an end waits for nothing: go on at once */
+	if (p->job.phase == J_NEXT || (p->job.phase == J_ENDING && !p->inflight))
+		t = now->mono;
 	if (t >= 0)
-		*deadline = (t < ms_of(now) ? ms_of(now) : t) * 1000000;
+		*deadline = t < now->mono ? now->mono : t;
 	return 0;
 }
 
@@ -1096,8 +1115,8 @@ static lb_emulated cc_emulated = {
     .driver = "ciclop",
     .description = "Simulated Ciclop 3D scanner (turntable emulator)",
     .serial = SIM_SERIAL,
-    .vid = 0x2341, /* an Arduino Uno (ZUM BT-328 boards present themselves differently) */
-    .pid = 0x0043,
+    .vid = 0x0403, /* the ZUM BT-328's FTDI FT232R (an Arduino's ids would draw Firmata's probe) */
+    .pid = 0x6001,
     .create = cc_emu_create,
     .path = cc_emu_path,
     .set_fault = cc_emu_fault,
