@@ -7,7 +7,9 @@ import math
 import os
 import struct
 
-from lbtest import BridgeTest, make_conf, wait_until
+import subprocess
+
+from lbtest import BridgeTest, make_conf, program, wait_until
 
 DEV = "ciclop-sim-1"
 FAST = {"steps": 12, "speed": 30000, "settle_ms": 0, "laser_ms": 0}
@@ -287,3 +289,51 @@ class Scan3dExampleTest(BridgeTest):
         shapes = probe(c)["object"]
         rms = math.sqrt(sum(distance(shapes, p[:3]) ** 2 for p in pts) / len(pts))
         self.assertLess(rms, 0.3)
+
+
+class ConfiguredCiclopTest(BridgeTest):
+    """A [ciclop.NAME] section (real mode): the standalone board emulator (build/asan/ciclop-emu)
+    on its pty, a camera path that is not there; no calibration until a teacher sets one."""
+
+    def emu(self):
+        p = subprocess.Popen([program("LB_CICLOP_EMU", "build/asan/ciclop-emu")],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.addCleanup(p.wait, 10)
+        self.addCleanup(p.stdin.close)
+        return p, p.stdout.readline().split()[1]
+
+    def test_not_calibrated_then_camera_missing(self):
+        emu, path = self.emu()
+        d = self.start_bridge(make_conf({}, bridge={"simulate": "no"}, raw=(
+            "[ciclop.lab1]\nport = %s\ncamera = %s/video-none\nwidth = 640\nheight = 480\n"
+            % (path, self.tmp))))
+        c = self.client(d)
+        dev = wait_until(lambda: device(c, "ciclop-lab1"), timeout=15, what="the configured scanner")
+        self.assertFalse(dev["simulated"])
+        self.assertFalse(dev["config"]["calibrated"])
+        j = c.call("scan.submit", {"device": "ciclop-lab1"})
+        end = wait_job(c, j["id"], ("failed", "done"), timeout=10)
+        self.assertIn("not calibrated", end["error"])
+        # a teacher's calibration (here the simulated lab's geometry), stored and in effect
+        cal = {"width": 640, "height": 480,
+               "intrinsics": {"fx": 715, "fy": 715, "cx": 319.5, "cy": 239.5},
+               "distortion": [0, 0, 0, 0, 0],
+               "turntable": {"rotation": [1, 0, 0, 0, -1, 0, 0, 0, 1],
+                             "translation": [0, 45, 290]},
+               "lasers": [{"normal": [0.866, 0, -0.5], "distance": -145}]}
+        e = c.error("device.call", {"device": "ciclop-lab1", "action": "calibration.set",
+                                    "args": {"calibration": dict(cal, width=1280)}})
+        self.assertIn("640x480", e["message"])
+        c.call("device.call", {"device": "ciclop-lab1", "action": "calibration.set",
+                               "args": {"calibration": cal}})
+        got = c.call("device.call", {"device": "ciclop-lab1", "action": "calibration.get"})
+        self.assertTrue(got["file"].endswith("/calibration/ciclop-lab1.json"), got["file"])
+        self.assertTrue(os.path.exists(got["file"]))
+        j = c.call("scan.submit", {"device": "ciclop-lab1"})
+        end = wait_job(c, j["id"], ("failed", "done"), timeout=10)
+        self.assertIn("camera missing", end["error"])
+        self.assertIn("video-none does not exist", end["error"])
+        # the board was never told to light a laser
+        emu.stdin.write("state\n")
+        emu.stdin.flush()
+        self.assertIn("lasers 0 motors 0", emu.stdout.readline())
