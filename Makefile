@@ -2,13 +2,16 @@
 
 # Debian 12 packages: what the build needs, and what the tests need on top.
 BUILD_PKGS := gcc g++ make pkg-config libzmq3-dev libjansson-dev libinih-dev libserialport-dev libmodbus-dev \
-              libusb-1.0-0-dev libsqlite3-dev zlib1g-dev aseba locales libsane-dev libv4l-dev
+              libusb-1.0-0-dev libsqlite3-dev zlib1g-dev aseba locales libsane-dev \
+              libpng-dev libjpeg62-turbo-dev libtiff-dev libhpdf-dev libv4l-dev
 TEST_PKGS  := $(BUILD_PKGS) gdb clang libclang-rt-14-dev valgrind python3-zmq python3-websocket \
               python3-matplotlib umockdev python3-pymodbus socat libsimavr-dev libelf-dev gcc-avr \
-              avr-libc arduino-core-avr npm qemu-system-arm firmware-microbit-micropython sane-utils
+              avr-libc arduino-core-avr npm qemu-system-arm firmware-microbit-micropython sane-utils \
+              poppler-utils
 BENCH_PKGS := $(BUILD_PKGS) python3-zmq printcore
 PY         := /usr/bin/python3
-LIBS       := libzmq jansson inih libserialport libusb-1.0 libmodbus sqlite3 zlib sane-backends libv4l2
+LIBS       := libzmq jansson inih libserialport libusb-1.0 libmodbus sqlite3 zlib sane-backends libpng libjpeg libtiff-4 \
+              libv4l2
 
 CC      ?= gcc
 CSTD    := -std=c11 -D_GNU_SOURCE
@@ -20,11 +23,13 @@ SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-re
 # the .d files are included at the end. A header change rebuilds what includes it, and only that.
 DEP     = -MMD -MP
 PKG_CFLAGS = $(shell pkg-config --cflags $(LIBS) 2>/dev/null) -isystem /usr/include/aseba
+# libharu (libhpdf-dev, scan PDFs) has no pkg-config file.
+HPDF_LIBS  := -lhpdf
 # Debian's Aseba (package aseba): its compiler (C++) for the Thymio driver, its VM for the Thymio
 # emulator; static libraries only, linked whole programs with libstdc++.
 ASEBA_LIBS := /usr/lib/libasebacompiler.a /usr/lib/libasebacommon.a /usr/lib/libasebavmbuffer.a \
               /usr/lib/libasebavm.a
-PKG_LIBS   = $(shell pkg-config --libs $(LIBS) 2>/dev/null) $(ASEBA_LIBS) -lstdc++ -lm -lpthread
+PKG_LIBS   = $(shell pkg-config --libs $(LIBS) 2>/dev/null) $(HPDF_LIBS) $(ASEBA_LIBS) -lstdc++ -lm -lpthread
 CXX     ?= g++
 CXXSTD  := -std=c++17 -isystem /usr/include/aseba
 CXXWARN := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter

@@ -32,7 +32,8 @@ enum {
 	C_ROOM = 512,
 	C_ROBOTS = 1024,
 	C_ROBOT = 2048,
-	C_ALL = 4095
+	C_SCAN = 4096,
+	C_ALL = 8191
 };
 
 enum {
@@ -47,7 +48,15 @@ enum {
 	OPT_NAME,
 	OPT_NO_WAIT,
 	OPT_HISTORY,
-	OPT_FOR
+	OPT_FOR,
+	OPT_DEVICE,
+	OPT_FORMAT,
+	OPT_SOURCE,
+	OPT_SIZE,
+	OPT_DPI,
+	OPT_MODE,
+	OPT_STEPS,
+	OPT_OUTPUT
 };
 
 /* The options: name, whether it takes a value, the commands it applies to. */
@@ -70,6 +79,14 @@ static const struct optspec {
     [OPT_NO_WAIT] = {"--no-wait", false, C_PRINT},
     [OPT_HISTORY] = {"--history", false, C_QUEUE},
     [OPT_FOR] = {"--for", true, C_ROBOT},
+    [OPT_DEVICE] = {"--device", true, C_SCAN},
+    [OPT_FORMAT] = {"--format", true, C_SCAN},
+    [OPT_SOURCE] = {"--source", true, C_SCAN},
+    [OPT_SIZE] = {"--size", true, C_SCAN},
+    [OPT_DPI] = {"--dpi", true, C_SCAN},
+    [OPT_MODE] = {"--mode", true, C_SCAN},
+    [OPT_STEPS] = {"--steps", true, C_SCAN},
+    [OPT_OUTPUT] = {"-o", true, C_SCAN},
 };
 
 /* Print the usage text on f. */
@@ -100,6 +117,14 @@ static void usage(FILE *f)
 	    "  job move ID POSITION          put a waiting job at POSITION (1 = next)\n"
 	    "  printer clear ID              the printer's bed is clear: the next job may start\n"
 	    "  printer estop [ID]            emergency stop of one printer, or of every printer\n\n"
+	    "Scanners (document scanners through SANE, 3D scanners):\n"
+	    "  scan -o FILE [--device ID] [--format pdf|png|jpeg|tiff|ply] [--source adf|flatbed]\n"
+	    "       [--size A3|A4|Letter|WxH] [--dpi N] [--mode color|gray|lineart] [--steps N]\n"
+	    "                                scan as a job (default: the first scanner, PDF), "
+	    "show\n"
+	    "                                its progress, then fetch the result to FILE (several\n"
+	    "                                files: FILE's stem + -1, -2...); WxH in mm; Ctrl-C\n"
+	    "                                cancels the scan\n\n"
 	    "Room stop (every device that can be halted: printers, sensors...):\n"
 	    "  room stop                     halt them all now, and keep them halted (anyone)\n"
 	    "  room release                  let devices start again (teachers)\n"
@@ -169,6 +194,7 @@ static const struct command {
     {"room", C_ROOM, 1, 1, labctl_cmd_room},
     {"robots", C_ROBOTS, 0, 0, labctl_cmd_robots},
     {"robot", C_ROBOT, 2, 4, labctl_cmd_robot},
+    {"scan", C_SCAN, 0, 0, labctl_cmd_scan},
 };
 
 /* Read the command line into *o and find its command in *cmd. 0; 1 when help was asked; -1
@@ -229,6 +255,25 @@ static int parse_args(int argc, char **argv, struct labctl_opts *o, const struct
 		case OPT_NAME: o->name = val; break;
 		case OPT_NO_WAIT: o->no_wait = true; break;
 		case OPT_HISTORY: o->history = true; break;
+		case OPT_DEVICE: o->device = val; break;
+		case OPT_FORMAT: o->format = val; break;
+		case OPT_SOURCE: o->source = val; break;
+		case OPT_SIZE: o->size = val; break;
+		case OPT_MODE: o->mode = val; break;
+		case OPT_OUTPUT: o->output = val; break;
+		case OPT_DPI:
+			if (labctl_parse_long(val, 1, 100000, &o->dpi) < 0) {
+				labctl_errmsg("labctl: --dpi wants dots per inch, not '%s'\n", val);
+				return -1;
+			}
+			break;
+		case OPT_STEPS:
+			if (labctl_parse_long(val, 1, 100000, &o->steps) < 0) {
+				labctl_errmsg("labctl: --steps wants a number of steps, not '%s'\n",
+					      val);
+				return -1;
+			}
+			break;
 		case OPT_FOR:
 			if (parse_seconds(val, &o->for_s) < 0) {
 				labctl_errmsg("labctl: --for wants seconds (> 0), not '%s'\n", val);

@@ -38,6 +38,14 @@ struct labctl_opts {
 	bool no_wait;	       /* print: --no-wait */
 	bool history;	       /* queue: --history */
 	double for_s;	       /* robot drive: --for SEC */
+	const char *device;    /* scan: --device */
+	const char *format;    /* scan: --format */
+	const char *source;    /* scan: --source adf|flatbed */
+	const char *size;      /* scan: --size A3|A4|Letter|WxH */
+	const char *mode;      /* scan: --mode color|gray|lineart */
+	const char *output;    /* scan: -o FILE */
+	long dpi;	       /* scan: --dpi, 0 when not given */
+	long steps;	       /* scan: --steps (3D scanners), 0 when not given */
 	const char *cmd;       /* the command word */
 	const char *arg[4];    /* its positional arguments */
 	int narg;
@@ -57,6 +65,8 @@ int labctl_cmd_print(void *ctx, const struct labctl_opts *o);
 int labctl_cmd_queue(void *ctx, const struct labctl_opts *o);
 int labctl_cmd_job(void *ctx, const struct labctl_opts *o);
 int labctl_cmd_printer(void *ctx, const struct labctl_opts *o);
+/* labctl_scan.c: */
+int labctl_cmd_scan(void *ctx, const struct labctl_opts *o);
 /* labctl_room.c: */
 int labctl_cmd_room(void *ctx, const struct labctl_opts *o);
 /* labctl_robot.c: */
@@ -132,6 +142,12 @@ int labctl_rpc_request(void *ctx, const struct labctl_opts *o, const char *metho
 int labctl_rpc_keep(void *ctx, const struct labctl_opts *o);
 /* Close the kept connection (the bridge ends its leases); requests open their own again. */
 void labctl_rpc_drop(void);
+
+/* Send one request (no binary frame) and wait up to --timeout-ms for its reply, keeping the
+ * reply's first binary frame (jobs.fetch's bytes) in *bin (malloc'd, *binlen bytes; NULL when it
+ * has none). 0 with *result set, or -1 after saying why (an error reply, a timeout). */
+int labctl_rpc_fetch(void *ctx, const struct labctl_opts *o, const char *method, json_t *params,
+		     json_t **result, void **bin, size_t *binlen);
 
 /* Send one request and wait up to --timeout-ms for its reply, as labctl_rpc_request (without
  * binary frames); a timeout is explained on stderr too and returns -1. */

@@ -210,7 +210,8 @@ void labctl_table_free(struct labctl_table *t)
 /* Read one reply message from sock (a DEALER): skip the envelope up to the empty delimiter,
  * parse the JSON frame into *reply, count the binary frames after it. 0, or -1 after printing
  * why the reply cannot be read. */
-static int recv_reply(void *sock, json_t **reply, size_t *nbin, size_t *binbytes)
+static int recv_reply(void *sock, json_t **reply, size_t *nbin, size_t *binbytes, void **bin,
+		      size_t *binlen)
 {
 	bool delimited = false;
 	int more = 1, rc = 0;
@@ -241,6 +242,10 @@ static int recv_reply(void *sock, json_t **reply, size_t *nbin, size_t *binbytes
 				rc = -1;
 			}
 		} else {
+			if (bin && *nbin == 0 && (*bin = malloc(size ? size : 1)) != NULL) {
+				memcpy(*bin, zmq_msg_data(&m), size);
+				*binlen = size;
+			}
 			(*nbin)++;
 			*binbytes += size;
 		}
@@ -299,8 +304,11 @@ void labctl_rpc_drop(void)
 	kept = NULL;
 }
 
-int labctl_rpc_request(void *ctx, const struct labctl_opts *o, const char *method, json_t *params,
-		       const void *data, size_t len, long timeout_ms, json_t **result)
+/* labctl_rpc_request, keeping the reply's first binary frame in *bin (malloc'd, *binlen bytes)
+ * when bin is not NULL. */
+static int rpc_request(void *ctx, const struct labctl_opts *o, const char *method, json_t *params,
+		       const void *data, size_t len, long timeout_ms, json_t **result, void **bin,
+		       size_t *binlen)
 {
 	void *sock = NULL;
 	json_t *req = NULL, *reply = NULL;
@@ -347,7 +355,12 @@ int labctl_rpc_request(void *ctx, const struct labctl_opts *o, const char *metho
 		}
 		if (!(item.revents & ZMQ_POLLIN))
 			continue;
-		if (recv_reply(sock, &reply, &nbin, &binbytes) < 0)
+		if (bin) {
+			free(*bin);
+			*bin = NULL;
+			*binlen = 0;
+		}
+		if (recv_reply(sock, &reply, &nbin, &binbytes, bin, binlen) < 0)
 			goto cleanup;
 		id = json_object_get(reply, "id");
 		if (!json_is_integer(id) || json_integer_value(id) != rid) {
@@ -364,7 +377,7 @@ int labctl_rpc_request(void *ctx, const struct labctl_opts *o, const char *metho
 			rc = -2;
 			goto cleanup;
 		}
-		if (nbin)
+		if (nbin && !bin)
 			labctl_errmsg(
 			    "labctl: the reply also carries %zu binary frame(s), %zu bytes, "
 			    "not shown\n",
@@ -381,6 +394,32 @@ cleanup:
 	if (sock && sock != kept)
 		zmq_close(sock);
 	return rc;
+}
+
+int labctl_rpc_request(void *ctx, const struct labctl_opts *o, const char *method, json_t *params,
+		       const void *data, size_t len, long timeout_ms, json_t **result)
+{
+	return rpc_request(ctx, o, method, params, data, len, timeout_ms, result, NULL, NULL);
+}
+
+int labctl_rpc_fetch(void *ctx, const struct labctl_opts *o, const char *method, json_t *params,
+		     json_t **result, void **bin, size_t *binlen)
+{
+	int rc;
+
+	*bin = NULL;
+	*binlen = 0;
+	rc = rpc_request(ctx, o, method, params, NULL, 0, o->timeout_ms, result, bin, binlen);
+	if (rc == -3)
+		labctl_errmsg("labctl: no reply from the bridge at %s within %ld ms\n", o->rpc,
+			      o->timeout_ms);
+	if (rc < 0) {
+		free(*bin);
+		*bin = NULL;
+		*binlen = 0;
+		return -1;
+	}
+	return 0;
 }
 
 /* Send one request and wait up to --timeout-ms for its reply, as rpc_request (without binary

@@ -10,10 +10,12 @@
 
 #include "../../bridge/sdk/device.h"
 #include "../../bridge/sdk/driver.h"
+#include "../../bridge/sdk/params.h"
 #include "../../bridge/util/config.h"
 #include "../../bridge/util/log.h"
 #include "../../bridge/util/yesno.h"
 #include "../../protocols/scanband.h"
+#include "output.h"
 #include "session.h"
 
 #define BAND_BYTES 65536	/* a band holds about this much image data (at least one row) */
@@ -24,19 +26,30 @@
 
 /*
  * A `scanner` device per SANE device (id "sane-" + the SANE name, "sane-test_0"). Streams:
- * image (u8: each message one band, scanband.h's header then the rows) and progress (json:
- * {event: started|progress|done|cancelled|error, ...}). Options are SANE's own, by name, plus
- * "page". A scan is the client action "scan" (this slice: no persistent job yet).
+ * image (u8: each message one band, scanband.h's header then the rows; the header's page counts
+ * the sheets of a feeder job from 0) and progress (json: {event: started|progress|done|cancelled|
+ * error, job, page, ...}). Options are SANE's own, by name, plus "page". Scans are jobs of the
+ * scan service (bridge/services/scan): the service-only actions "scan.start" and "scan.cancel";
+ * the job's files are written through output.h into its folder, and its progress and end told
+ * to the service with lb_device_event.
  */
 
 typedef struct sn_priv {
 	SANE_Handle h;
 	sn_options opt;
 	int s_image, s_progress;
-	/* the scan under way */
+	/* the job under way */
 	atomic_bool scanning;	/* read by the halt hook */
 	atomic_bool cancel_req; /* set by cancel and halt: an I/O error now means cancelled */
 	atomic_bool halt_req;	/* set by halt: the cancel is the room's stop */
+	long long job;		/* the scan service's job id, 0 when none */
+	sn_output *out;		/* its files */
+	json_t *saved;		/* the options before its settings, put back at its end */
+	int page;		/* sheets delivered (pages ended) */
+	int max_pages;		/* sheets to take: 0 = until the feeder is empty */
+	bool adf;		/* the source is a document feeder */
+	bool gone;		/* an I/O error: the scanner went away */
+	double dpi;
 	SANE_Parameters par;
 	uint8_t fmt;
 	int select_fd;
@@ -46,7 +59,7 @@ typedef struct sn_priv {
 	size_t step; /* most bytes a sane_read asks for: 0.5% of a page, a row at least */
 	uint32_t first_row, rows_done;
 	int last_pct;
-	char last_state[16], last_message[160];
+	char last_state[16], last_message[256];
 } sn_priv;
 
 /* ---------------------------------------------------------------- the simulated lab */
@@ -214,6 +227,8 @@ static void sn_close(lb_device *dev)
 		return;
 	if (atomic_load(&p->scanning))
 		sane_cancel(p->h);
+	sn_output_destroy(&p->out); /* a job cut short by a stop: no partial file stays */
+	json_decref(p->saved);
 	sn_options_free(&p->opt);
 	sane_close(p->h);
 	sn_opened(-1);
@@ -224,11 +239,12 @@ static void sn_close(lb_device *dev)
 
 /* ---------------------------------------------------------------- the scan */
 
-/* Publish a json event on the progress stream: {event, rows, height, ...more}. */
+/* Publish a json event on the progress stream: {event, job, page, rows, height, ...more}. */
 static void progress(lb_device *dev, sn_priv *p, const lb_now *now, const char *event, json_t *more)
 {
-	json_t *e = json_pack("{s:s,s:i,s:i}", "event", event, "rows", (json_int_t)p->rows_done,
-			      "height", (json_int_t)p->par.lines);
+	json_t *e =
+	    json_pack("{s:s,s:I,s:i,s:i,s:i}", "event", event, "job", (json_int_t)p->job, "page",
+		      p->page + 1, "rows", (int)p->rows_done, "height", (int)p->par.lines);
 
 	if (e && more)
 		json_object_update(e, more);
@@ -238,23 +254,79 @@ static void progress(lb_device *dev, sn_priv *p, const lb_now *now, const char *
 	json_decref(e);
 }
 
-/* End the scan: state done|cancelled|error (message for people), SANE told. */
+/* Put back the options a job's settings changed (the next job starts from the scanner's own
+ * configuration); an option that cannot be set back is left as it is. */
+static void restore_options(lb_device *dev, sn_priv *p)
+{
+	json_t *cur = p->saved ? sn_options_get(&p->opt) : NULL, *v;
+	const char *key;
+	lb_error err;
+
+	json_object_foreach(p->saved, key, v)
+	{
+		if (strcmp(key, "page") != 0 && !json_equal(v, json_object_get(cur, key)))
+			sn_options_set(&p->opt, key, v, &err);
+	}
+	json_decref(cur);
+	json_decref(p->saved);
+	p->saved = NULL;
+	lb_device_changed(dev);
+}
+
+/*
+ * End the job: state done (its output completed: results), cancelled or error (message for
+ * people; the output removed). The progress stream and the scan service are told, SANE ends
+ * the scan, the options come back.
+ */
 static void finish(lb_device *dev, sn_priv *p, const lb_now *now, const char *state,
 		   const char *message)
 {
+	json_t *names = NULL, *ev = NULL;
+	lb_error err;
+
 	sane_cancel(p->h); /* after EOF too: SANE's end of a scan */
+	if (strcmp(state, "done") == 0 && sn_output_finish(&p->out, p->page, &names, &err) < 0) {
+		state = "error";
+		message = err.message;
+	}
+	sn_output_destroy(&p->out); /* failed, cancelled: no partial file is left */
 	atomic_store(&p->scanning, false);
 	atomic_store(&p->cancel_req, false);
 	atomic_store(&p->halt_req, false);
 	p->select_fd = -1;
 	snprintf(p->last_state, sizeof p->last_state, "%s", state);
 	snprintf(p->last_message, sizeof p->last_message, "%s", message ? message : "");
-	progress(dev, p, now, state, message ? json_pack("{s:s}", "message", message) : NULL);
-	lb_device_changed(dev);
+	progress(dev, p, now, state, json_pack("{s:s?,s:i}", "message", message, "pages", p->page));
+	if (strcmp(state, "done") == 0)
+		ev = json_pack("{s:I,s:s,s:o}", "job", (json_int_t)p->job, "state", "done",
+			       "results", names);
+	else if (strcmp(state, "cancelled") == 0)
+		ev = json_pack("{s:I,s:s}", "job", (json_int_t)p->job, "state", "cancelled");
+	else
+		ev = json_pack("{s:I,s:s,s:s}", "job", (json_int_t)p->job, "state", "failed",
+			       "error", message ? message : "the scan failed");
+	if (ev)
+		lb_device_event(dev, ev);
+	json_decref(ev);
+	p->job = 0;
+	restore_options(dev, p);
 }
 
-/* Publish the whole rows of the band (last: the page's last one); keep a partial row's bytes. */
-static int flush_band(lb_device *dev, sn_priv *p, const lb_now *now, bool last)
+/* The job's error text for a SANE status: what the scanner says, and what to do about it. */
+static void status_text(SANE_Status st, char *buf, size_t cap)
+{
+	const char *hint = st == SANE_STATUS_JAMMED ? " (clear the paper path, then scan again)"
+			   : st == SANE_STATUS_COVER_OPEN  ? " (close it, then scan again)"
+			   : st == SANE_STATUS_NO_DOCS	   ? " (put the sheets in the feeder)"
+			   : st == SANE_STATUS_DEVICE_BUSY ? " (another program is using it)"
+							   : "";
+
+	snprintf(buf, cap, "the scanner reports: %s%s", sane_strstatus(st), hint);
+}
+
+/* Publish the whole rows of the band (last: the page's last one) and write them to the output;
+ * keep a partial row's bytes. 0, or negative with err set. */
+static int flush_band(lb_device *dev, sn_priv *p, const lb_now *now, bool last, lb_error *err)
 {
 	size_t bpl = (size_t)p->par.bytes_per_line;
 	uint32_t rows = (uint32_t)(p->band_len / bpl);
@@ -266,18 +338,22 @@ static int flush_band(lb_device *dev, sn_priv *p, const lb_now *now, bool last)
 			     p->first_row,
 			     rows,
 			     (uint32_t)bpl,
-			     0};
+			     (uint32_t)p->page};
 	size_t rest;
 
 	if (!rows && !last)
 		return 0;
 	if (p->par.lines >= 0 && (uint64_t)p->first_row + rows > (uint64_t)p->par.lines)
-		return -1; /* more rows than the scanner announced */
+		return lb_error_set(err, LB_ERR_DEVICE,
+				    "the scanner sent more rows than announced");
 	if (scanband_encode(&h, p->band) < 0)
-		return -1;
-	if (rows)
+		return lb_error_set(err, LB_ERR_INTERNAL, "bad band header");
+	if (rows) {
 		lb_stream_publish(dev, p->s_image, now->mono, now->real, p->band,
 				  (uint32_t)(SCANBAND_HEADER_LEN + rows * bpl));
+		if (sn_output_rows(p->out, p->band + SCANBAND_HEADER_LEN, rows, err) < 0)
+			return LB_EFAIL;
+	}
 	p->first_row += rows;
 	p->rows_done = p->first_row;
 	rest = p->band_len - rows * bpl;
@@ -286,51 +362,56 @@ static int flush_band(lb_device *dev, sn_priv *p, const lb_now *now, bool last)
 	return 0;
 }
 
-/* A progress event when the rows read (published or in the band) passed another 1%. */
+/* A progress event (stream and service) when the rows read passed another 1%. */
 static void note_progress(lb_device *dev, sn_priv *p, const lb_now *now)
 {
 	uint64_t rows = p->first_row + p->band_len / (size_t)p->par.bytes_per_line;
+	double f;
+	json_t *ev;
 	int pct;
 
 	if (p->par.lines <= 0)
 		return;
 	pct = (int)(rows * 100 / (uint64_t)p->par.lines);
-	if (pct > p->last_pct) {
-		p->last_pct = pct;
-		progress(dev, p, now, "progress", json_pack("{s:i}", "percent", pct));
-	}
+	if (pct <= p->last_pct)
+		return;
+	p->last_pct = pct;
+	progress(dev, p, now, "progress", json_pack("{s:i}", "percent", pct));
+	/* the job's fraction: of every sheet when their number is known, else of this one */
+	f = p->max_pages > 0 ? (p->page + pct / 100.0) / p->max_pages : pct / 100.0;
+	ev = json_pack("{s:I,s:f,s:{s:i,s:i,s:i,s:i}}", "job", (json_int_t)p->job, "fraction",
+		       f > 1 ? 1.0 : f, "detail", "page", p->page + 1, "percent", pct, "rows",
+		       (int)rows, "height", (int)p->par.lines);
+	if (ev)
+		lb_device_event(dev, ev);
+	json_decref(ev);
 }
 
-/* "scan" {settings?}: apply the settings, sane_start, announce the frame; *result its shape. */
-static int start_scan(lb_device *dev, sn_priv *p, const json_t *args, json_t **result,
-		      lb_error *err)
+/*
+ * Start the next sheet: sane_start, its parameters checked, its page begun in the output.
+ * 0; 1 when the feeder is empty after the first sheet (the job is complete); negative with err
+ * set (a device status in words: the feeder empty at the first sheet is one).
+ */
+static int start_sheet(lb_device *dev, sn_priv *p, lb_error *err)
 {
-	const char *key;
-	json_t *v;
-	SANE_Status st;
+	SANE_Status st = sane_start(p->h);
+	lb_page_shape shape;
+	lb_now now = lb_now_read();
+	char msg[160];
 	uint32_t need;
 	size_t rows;
-	lb_now now = lb_now_read();
 
-	if (atomic_load(&p->scanning))
-		return lb_error_set(err, LB_ERR_DEVICE, "a scan is under way on this scanner");
-	if (args && !json_is_object(args))
-		return lb_error_set(err, LB_ERR_INVALID_PARAMS, "scan takes an object of settings");
-	json_object_foreach((json_t *)args, key, v)
-	{
-		if (sn_options_set(&p->opt, key, v, err) < 0)
-			return LB_EFAIL;
-	}
-	if (args && json_object_size(args))
-		lb_device_changed(dev);
-	st = sane_start(p->h);
-	if (st != SANE_STATUS_GOOD)
-		return sn_status_error(err, "sane_start", st);
-	st = sane_get_parameters(p->h, &p->par);
+	if (st == SANE_STATUS_NO_DOCS && p->page > 0)
+		return 1;
 	if (st != SANE_STATUS_GOOD) {
-		sane_cancel(p->h);
-		return sn_status_error(err, "sane_get_parameters", st);
+		status_text(st, msg, sizeof msg);
+		return lb_error_set(err,
+				    st == SANE_STATUS_INVAL ? LB_ERR_INVALID_PARAMS : LB_ERR_DEVICE,
+				    "%s", msg);
 	}
+	st = sane_get_parameters(p->h, &p->par);
+	if (st != SANE_STATUS_GOOD)
+		return sn_status_error(err, "sane_get_parameters", st);
 	p->fmt = p->par.format == SANE_FRAME_GRAY  ? SCANBAND_GRAY
 		 : p->par.format == SANE_FRAME_RGB ? SCANBAND_RGB
 						   : 255;
@@ -338,25 +419,30 @@ static int start_scan(lb_device *dev, sn_priv *p, const json_t *args, json_t **r
 			     : scanband_line_bytes(p->fmt, (uint8_t)p->par.depth,
 						   (uint32_t)p->par.pixels_per_line);
 	if (!need || p->par.bytes_per_line < (SANE_Int)need || p->par.bytes_per_line > (1 << 24) ||
-	    p->par.lines < -1 || !p->par.last_frame) {
-		sane_cancel(p->h);
+	    p->par.lines < -1 || !p->par.last_frame)
 		return lb_error_set(
 		    err, LB_ERR_NOT_SUPPORTED,
 		    "the scanner sends frames of format %d, depth %d, %d pixels, %d "
 		    "bytes per line%s: not supported yet",
 		    (int)p->par.format, p->par.depth, p->par.pixels_per_line, p->par.bytes_per_line,
 		    p->par.last_frame ? "" : " (three-pass)");
-	}
+	shape = (lb_page_shape){(uint32_t)p->par.pixels_per_line,
+				p->par.lines,
+				(uint8_t)(p->fmt == SCANBAND_RGB ? 3 : 1),
+				(uint8_t)p->par.depth,
+				p->dpi,
+				p->dpi,
+				(uint32_t)p->par.bytes_per_line};
+	if (sn_output_begin_page(p->out, &shape, err) < 0)
+		return LB_EFAIL;
 	rows = BAND_BYTES / (size_t)p->par.bytes_per_line;
 	if (rows < 1)
 		rows = 1;
 	p->band_cap = rows * (size_t)p->par.bytes_per_line;
 	free(p->band);
 	p->band = malloc(SCANBAND_HEADER_LEN + p->band_cap);
-	if (!p->band) {
-		sane_cancel(p->h);
+	if (!p->band)
 		return lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
-	}
 	p->band_len = 0;
 	p->step = p->par.lines > 0 ? (size_t)p->par.lines * (size_t)p->par.bytes_per_line / 200
 				   : p->band_cap;
@@ -381,24 +467,133 @@ static int start_scan(lb_device *dev, sn_priv *p, const json_t *args, json_t **r
 		} else
 			sane_set_io_mode(p->h, SANE_FALSE);
 	}
+	progress(dev, p, &now, "started",
+		 json_pack("{s:i,s:i,s:i,s:s,s:i,s:b}", "width", (int)p->par.pixels_per_line,
+			   "height", (int)p->par.lines, "depth", (int)p->par.depth, "format",
+			   p->fmt == SCANBAND_RGB ? "rgb" : "gray", "bytes_per_line",
+			   (int)p->par.bytes_per_line, "select_fd", p->select_fd >= 0));
+	return 0;
+}
+
+/*
+ * Apply a job's settings: each a SANE option by name (or "page"), checked against the
+ * scanner's constraints; "pages" (1..1000) is the driver's own, the number of sheets to take
+ * from the feeder (default: until it is empty; 1 on the flatbed). 0 or negative with err set.
+ */
+static int apply_settings(lb_device *dev, sn_priv *p, const json_t *settings, lb_error *err)
+{
+	const json_t *pages = json_object_get(settings, "pages");
+	json_t *cur, *v;
+	const char *key, *src;
+
+	p->max_pages = 0;
+	if (pages && (!json_is_integer(pages) || json_integer_value(pages) < 1 ||
+		      json_integer_value(pages) > 1000))
+		return lb_error_set(err, LB_ERR_INVALID_PARAMS,
+				    "pages: the number of sheets to scan, 1 to 1000");
+	p->saved = sn_options_get(&p->opt);
+	json_object_foreach((json_t *)settings, key, v)
+	{
+		if (strcmp(key, "pages") != 0 && sn_options_set(&p->opt, key, v, err) < 0)
+			return LB_EFAIL;
+	}
+	if (json_object_size(settings))
+		lb_device_changed(dev);
+	cur = sn_options_get(&p->opt);
+	src = json_string_value(json_object_get(cur, SANE_NAME_SCAN_SOURCE));
+	p->adf = src && (strcasestr(src, "adf") || strcasestr(src, "feeder"));
+	p->dpi = json_number_value(json_object_get(cur, SANE_NAME_SCAN_RESOLUTION));
+	if (!(p->dpi > 0))
+		p->dpi = json_number_value(json_object_get(cur, SANE_NAME_SCAN_X_RESOLUTION));
+	if (!(p->dpi > 0))
+		p->dpi = 75; /* a scanner that does not say: what the test backend starts with */
+	json_decref(cur);
+	if (!p->adf && pages && json_integer_value(pages) > 1)
+		return lb_error_set(err, LB_ERR_INVALID_PARAMS,
+				    "pages: several sheets need the document feeder (source adf)");
+	p->max_pages = pages ? (int)json_integer_value(pages) : p->adf ? 0 : 1;
+	return 0;
+}
+
+/*
+ * "scan.start" {job, folder, format, settings?, label?} (the scan service only): apply the
+ * settings, start the first sheet, write the pages into the job's folder as they are read;
+ * *result the first sheet's shape. A refusal (a scan under way, a bad setting, the scanner's
+ * status) leaves no file and the options as they were.
+ */
+static int start_job(lb_device *dev, sn_priv *p, const json_t *args, json_t **result, lb_error *err)
+{
+	const json_t *settings = json_object_get(args, "settings");
+	const char *folder, *format = "pdf";
+	long long job;
+
+	if (atomic_load(&p->scanning))
+		return lb_error_set(err, LB_ERR_DEVICE, "a scan is under way on this scanner");
+	if (lb_param_int(args, "job", true, 1, 1LL << 53, &job, err) < 0 ||
+	    lb_param_string(args, "folder", true, &folder, err) < 0 ||
+	    lb_param_string(args, "format", false, &format, err) < 0)
+		return LB_EFAIL;
+	if (settings && !json_is_null(settings) && !json_is_object(settings))
+		return lb_error_set(err, LB_ERR_INVALID_PARAMS, "settings: an object");
+	p->page = 0;
+	p->job = job; /* its events name it from the first one */
+	if (apply_settings(dev, p, json_is_object(settings) ? settings : NULL, err) < 0 ||
+	    !(p->out = sn_output_new(folder, format, err)) || start_sheet(dev, p, err) != 0) {
+		if (p->out)
+			sane_cancel(p->h);
+		sn_output_destroy(&p->out);
+		restore_options(dev, p);
+		p->job = 0;
+		return LB_EFAIL;
+	}
 	atomic_store(&p->cancel_req, false);
 	atomic_store(&p->scanning, true);
 	snprintf(p->last_state, sizeof p->last_state, "scanning");
 	p->last_message[0] = '\0';
-	*result =
-	    json_pack("{s:i,s:i,s:i,s:s,s:i,s:b}", "width", (json_int_t)p->par.pixels_per_line,
-		      "height", (json_int_t)p->par.lines, "depth", (json_int_t)p->par.depth,
-		      "format", p->fmt == SCANBAND_RGB ? "rgb" : "gray", "bytes_per_line",
-		      (json_int_t)p->par.bytes_per_line, "select_fd", p->select_fd >= 0);
-	progress(dev, p, &now, "started", json_incref(*result));
+	*result = json_pack("{s:I,s:i,s:i,s:i,s:s,s:i,s:b,s:i}", "job", (json_int_t)job, "width",
+			    (int)p->par.pixels_per_line, "height", (int)p->par.lines, "depth",
+			    (int)p->par.depth, "format", p->fmt == SCANBAND_RGB ? "rgb" : "gray",
+			    "bytes_per_line", (int)p->par.bytes_per_line, "adf", p->adf, "pages",
+			    p->max_pages);
 	lb_device_changed(dev);
 	return 0;
+}
+
+/* The end of a sheet: its page ended; the next sheet from the feeder, or the job's end. */
+static void end_sheet(lb_device *dev, sn_priv *p, const lb_now *now)
+{
+	lb_error err;
+	int r;
+
+	if (flush_band(dev, p, now, true, &err) < 0) {
+		finish(dev, p, now, "error", err.message);
+		return;
+	}
+	if (p->band_len || (p->par.lines >= 0 && p->rows_done != (uint32_t)p->par.lines)) {
+		finish(dev, p, now, "error", "the scanner ended the page before its last row");
+		return;
+	}
+	if (sn_output_end_page(p->out, &err) < 0) {
+		finish(dev, p, now, "error", err.message);
+		return;
+	}
+	p->page++;
+	if (!p->adf || (p->max_pages > 0 && p->page >= p->max_pages)) {
+		finish(dev, p, now, "done", NULL);
+		return;
+	}
+	r = start_sheet(dev, p, &err);
+	if (r == 1)
+		finish(dev, p, now, "done", NULL); /* the feeder is empty */
+	else if (r < 0)
+		finish(dev, p, now, "error", err.message);
 }
 
 /* Read what the scanner has (device thread); sets *deadline for the next look. */
 static void read_scan(lb_device *dev, sn_priv *p, const lb_now *now, int64_t *deadline)
 {
 	size_t budget = READ_BUDGET;
+	lb_error err;
 
 	while (atomic_load(&p->scanning)) {
 		SANE_Int len = 0;
@@ -418,25 +613,27 @@ static void read_scan(lb_device *dev, sn_priv *p, const lb_now *now, int64_t *de
 		st = sane_read(p->h, p->band + SCANBAND_HEADER_LEN + p->band_len, (SANE_Int)room,
 			       &len);
 		if (st == SANE_STATUS_EOF) {
-			if (flush_band(dev, p, now, true) < 0)
-				finish(dev, p, now, "error",
-				       "the scanner sent more rows than announced");
-			else if (p->band_len ||
-				 (p->par.lines >= 0 && p->rows_done != (uint32_t)p->par.lines))
-				finish(dev, p, now, "error",
-				       "the scanner ended the page before its last row");
-			else
-				finish(dev, p, now, "done", NULL);
+			end_sheet(dev, p, now);
+			*deadline = now->mono; /* the next sheet, if any, at once */
 			return;
 		}
 		if (st != SANE_STATUS_GOOD) {
-			char msg[128];
+			char msg[160];
 			if (st == SANE_STATUS_CANCELLED || atomic_load(&p->cancel_req)) {
 				finish(dev, p, now, "cancelled",
 				       atomic_load(&p->halt_req) ? "room stopped" : NULL);
 				return;
 			}
-			snprintf(msg, sizeof msg, "sane_read: %s", sane_strstatus(st));
+			if (st == SANE_STATUS_IO_ERROR) {
+				/* unplugged, or its link failed: the device goes, discovery finds
+				 * it again if it is still there */
+				finish(dev, p, now, "error",
+				       "the scanner went away during the scan (Error during device "
+				       "I/O)");
+				p->gone = true;
+				return;
+			}
+			status_text(st, msg, sizeof msg);
 			finish(dev, p, now, "error", msg);
 			return;
 		}
@@ -451,8 +648,8 @@ static void read_scan(lb_device *dev, sn_priv *p, const lb_now *now, int64_t *de
 			return;
 		}
 		p->band_len += (size_t)len;
-		if (p->band_len == p->band_cap && flush_band(dev, p, now, false) < 0) {
-			finish(dev, p, now, "error", "the scanner sent more rows than announced");
+		if (p->band_len == p->band_cap && flush_band(dev, p, now, false, &err) < 0) {
+			finish(dev, p, now, "error", err.message);
 			return;
 		}
 		note_progress(dev, p, now);
@@ -464,7 +661,8 @@ static void read_scan(lb_device *dev, sn_priv *p, const lb_now *now, int64_t *de
 	}
 }
 
-/* run (device thread): read what the scan under way has; *deadline for the next look. */
+/* run (device thread): read what the scan under way has; *deadline for the next look.
+ * LB_EGONE after an I/O error: the scanner is gone. */
 static int sn_run(lb_device *dev, const lb_now *now, const zmq_pollitem_t *items, int nitems,
 		  int64_t *deadline)
 {
@@ -474,6 +672,9 @@ static int sn_run(lb_device *dev, const lb_now *now, const zmq_pollitem_t *items
 	*deadline = -1;
 	if (atomic_load(&p->scanning))
 		read_scan(dev, p, now, deadline);
+	if (p->gone) {
+		return LB_EGONE;
+	}
 	return 0;
 }
 
@@ -488,16 +689,20 @@ static int sn_pollitems(lb_device *dev, zmq_pollitem_t *items, int max)
 	return 1;
 }
 
-/* scan: start one; cancel: end the one under way as cancelled (nothing to cancel: false). */
+/* scan.start: a job; scan.cancel {job}: end that job as cancelled (not running: false). */
 static int sn_call(lb_device *dev, const char *action, const json_t *args, json_t **result,
 		   lb_error *err)
 {
 	sn_priv *p = lb_device_priv(dev);
 
-	if (strcmp(action, "scan") == 0)
-		return start_scan(dev, p, args, result, err);
-	if (strcmp(action, "cancel") == 0) {
-		bool was = atomic_load(&p->scanning);
+	if (strcmp(action, "scan.start") == 0)
+		return start_job(dev, p, args, result, err);
+	if (strcmp(action, "scan.cancel") == 0) {
+		long long job = 0;
+		bool was;
+		if (lb_param_int(args, "job", true, 1, 1LL << 53, &job, err) < 0)
+			return LB_EFAIL;
+		was = atomic_load(&p->scanning) && p->job == job;
 		if (was) {
 			lb_now now = lb_now_read();
 			atomic_store(&p->cancel_req, true);
@@ -523,7 +728,7 @@ static int sn_halt(lb_device *dev)
 	return 0;
 }
 
-/* After the halt (device thread): the scan under way ends as cancelled. */
+/* After the halt (device thread): the job under way ends as cancelled. */
 static void sn_halted(lb_device *dev, const lb_now *now)
 {
 	sn_priv *p = lb_device_priv(dev);
@@ -531,7 +736,6 @@ static void sn_halted(lb_device *dev, const lb_now *now)
 	if (atomic_load(&p->scanning))
 		finish(dev, p, now, "cancelled", "room stopped");
 }
-
 /* config_get: the options' values (NULL when out of memory). */
 static json_t *sn_config_get(lb_device *dev)
 {
@@ -569,14 +773,11 @@ static json_t *sn_describe(lb_device *dev)
 	return d;
 }
 
-/*
- * The client actions of this slice: "scan" and "cancel" for students. Who may act is the
- * device's lease (a student holding it keeps others out); persistent, owned scan jobs run by a
- * service (LB_ACTION_SERVICE) come next.
- */
+/* For the scan service only: a scan is a job (owned, queued, persistent), never a client's
+ * direct call; clients use scan.submit and jobs.cancel. */
 static const lb_action sn_actions[] = {
-    {"scan", LB_ROLE_STUDENT, 0},
-    {"cancel", LB_ROLE_STUDENT, 0},
+    {"scan.start", LB_ROLE_STUDENT, LB_ACTION_SERVICE},
+    {"scan.cancel", LB_ROLE_STUDENT, LB_ACTION_SERVICE},
     {NULL, 0, 0},
 };
 

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* ---------------------------------------------------------------- discovery */
 
@@ -448,6 +449,35 @@ static int set_page(sn_options *o, const json_t *value, lb_error *err)
 	return 0;
 }
 
+/* Whether hay holds needle, ignoring case. */
+static bool has_word(const char *hay, const char *needle)
+{
+	return strcasestr(hay, needle) != NULL;
+}
+
+/*
+ * The value of a string list that s names: itself, the same ignoring case ("color" for "Color"),
+ * or for the source "adf" (a feeder: "Automatic Document Feeder", "ADF Front") and "flatbed".
+ * NULL when none.
+ */
+static const char *list_match(const SANE_String_Const *list, const char *key, const char *s)
+{
+	for (int k = 0; list[k]; k++)
+		if (strcmp(list[k], s) == 0)
+			return list[k];
+	for (int k = 0; list[k]; k++)
+		if (strcasecmp(list[k], s) == 0)
+			return list[k];
+	if (strcmp(key, SANE_NAME_SCAN_SOURCE) != 0)
+		return NULL;
+	for (int k = 0; list[k]; k++)
+		if ((strcasecmp(s, "adf") == 0 &&
+		     (has_word(list[k], "adf") || has_word(list[k], "feeder"))) ||
+		    (strcasecmp(s, "flatbed") == 0 && has_word(list[k], "flatbed")))
+			return list[k];
+	return NULL;
+}
+
 /* sn_options_set: as session.h promises. */
 int sn_options_set(sn_options *o, const char *key, const json_t *value, lb_error *err)
 {
@@ -473,8 +503,10 @@ int sn_options_set(sn_options *o, const char *key, const json_t *value, lb_error
 		int ok = d->constraint_type != SANE_CONSTRAINT_STRING_LIST;
 		if (!s)
 			return lb_error_set(err, LB_ERR_INVALID_PARAMS, "%s takes a string", key);
-		for (int k = 0; !ok && d->constraint.string_list[k]; k++)
-			ok = strcmp(d->constraint.string_list[k], s) == 0;
+		if (!ok && (s = list_match(d->constraint.string_list, key, s)) != NULL)
+			ok = 1;
+		else if (!ok)
+			s = json_string_value(value);
 		if (!ok)
 			return lb_error_set(err, LB_ERR_INVALID_PARAMS,
 					    "%s: '%.64s' is not one of its values (see its limits)",
