@@ -107,6 +107,7 @@ typedef struct cc_priv {
 	int inflight;
 	char cmd[CICLOP_CMD_MAX];
 	int64_t ok_deadline_ms;
+	int ok_timeout_ms; /* of the command in flight */
 	int owed; /* replies due to commands written without waiting */
 	unsigned long sent, oks, errors, alarms, timeouts, stray, garbage;
 	/* the board as last acknowledged */
@@ -184,6 +185,7 @@ static int send_cmd(cc_priv *p, const char *cmd)
 	p->cmd[strcspn(p->cmd, "\n")] = '\0';
 	p->inflight = 1;
 	p->sent++;
+	p->ok_timeout_ms = OK_MS;
 	p->ok_deadline_ms = ms_of(&p->now) + OK_MS;
 	return 0;
 }
@@ -438,6 +440,7 @@ static int job_start(cc_priv *p, const json_t *args, json_t **result, lb_error *
 		return lb_error_set(err, LB_ERR_DEVICE, "%s: the turntable board is gone", p->path);
 	}
 	snprintf(p->cmd, sizeof p->cmd, "a reset (Ctrl-X)");
+	p->ok_timeout_ms = GREETING_MS;
 	p->ok_deadline_ms = ms_of(&p->now) + GREETING_MS;
 	j->phase = J_GREET;
 	progress(p, "started", json_pack("{s:i,s:i}", "steps", j->steps, "lasers", j->lasers));
@@ -692,8 +695,8 @@ static int pump(cc_priv *p)
 		p->inflight = 0;
 		p->owed = 0; /* whatever it owed, it is not saying it */
 		p->timeouts++;
-		snprintf(why, sizeof why, "turntable not answering (no ok to %s within %d s)",
-			 p->cmd, OK_MS / 1000);
+		snprintf(why, sizeof why, "turntable not answering (no answer to %s within %d s)",
+			 p->cmd, p->ok_timeout_ms / 1000);
 		lb_warn("device %s: %s", lb_device_id(p->dev), why);
 		if (p->job.phase == J_ENDING)
 			job_finish(p, p->job.end_state,
@@ -953,6 +956,8 @@ static int cc_call(lb_device *dev, const char *action, const json_t *args, json_
 	}
 	if (strcmp(action, "scan.cancel") == 0) {
 		long long id = 0;
+		if (!json_is_object(args))
+			return lb_error_set(err, LB_ERR_INVALID_PARAMS, "scan.cancel takes {job}");
 		if (lb_param_int(args, "job", true, 1, INT64_MAX, &id, err) < 0)
 			return LB_EFAIL;
 		if (p->job.phase == J_IDLE || p->job.id != id) {
@@ -993,8 +998,8 @@ static int cc_halt(lb_device *dev)
 	return n == (ssize_t)p->halt_len ? 0 : LB_EGONE;
 }
 
-/* After a halt, in the device's thread: the scan under way ends failed ("the room was
- * stopped"); the board made safe again if the hook could not write. */
+/* After a halt, in the device's thread: the scan under way ends cancelled (as a document scan
+ * does); the board made safe again if the hook could not write. */
 static void cc_halted(lb_device *dev, const lb_now *now)
 {
 	cc_priv *p = lb_device_priv(dev);
@@ -1003,17 +1008,17 @@ static void cc_halted(lb_device *dev, const lb_now *now)
 	p->now = *now;
 	adopt_halt(p);
 	failed = atomic_exchange(&p->halt_failed, 0);
-	if (failed)
-		p->owed -= p->halt_ncmds * (int)failed < p->owed ? p->halt_ncmds * (int)failed
-								 : p->owed;
+	if (failed) /* writes that did not go: no reply owed for them */
+		p->owed = p->owed > p->halt_ncmds * (int)failed ? p->owed - p->halt_ncmds * (int)failed
+								: 0;
 	if (p->job.phase != J_IDLE && p->job.phase != J_ENDING) {
 		if (!failed) {
 			if (p->inflight)
 				p->inflight = 0, p->owed++;
 			p->lasers = p->motors = 0;
-			job_finish(p, "failed", "halted: the room was stopped (room.stop)");
+			job_finish(p, "cancelled", NULL);
 		} else {
-			job_end(p, "failed", "halted: the room was stopped (room.stop)", 0);
+			job_end(p, "cancelled", NULL, 0);
 			job_advance(p);
 		}
 	} else if (!failed) {
