@@ -20,8 +20,8 @@ static int numbers(const json_t *o, const char *key, const char *what, size_t n,
 	const json_t *a = json_object_get(o, key);
 
 	if (!json_is_array(a) || json_array_size(a) != n)
-		return lb_error_set(err, LB_ERR_INVALID_PARAMS, "%s must be an array of %zu numbers",
-				    what, n);
+		return lb_error_set(err, LB_ERR_INVALID_PARAMS,
+				    "%s must be an array of %zu numbers", what, n);
 	for (size_t i = 0; i < n; i++) {
 		const json_t *x = json_array_get(a, i);
 		double v = json_number_value(x);
@@ -65,8 +65,7 @@ int ciclop_calib_from_json(const json_t *j, ciclop_calib *out, lb_error *err)
 		return LB_EFAIL;
 	for (int i = 0; i < 4; i++)
 		if (lb_param_number(in, intr[i], true, i < 2 ? 1e-6 : 0,
-				    i < 2 ? 1e5 : (i == 2 ? (double)w : (double)h), &f[i],
-				    err) < 0)
+				    i < 2 ? 1e5 : (i == 2 ? (double)w : (double)h), &f[i], err) < 0)
 			return LB_EFAIL;
 	c.cam.fx = f[0], c.cam.fy = f[1], c.cam.cx = f[2], c.cam.cy = f[3];
 	if (numbers(j, "distortion", "distortion", 5, 100, c.cam.k, err) < 0)
@@ -79,7 +78,8 @@ int ciclop_calib_from_json(const json_t *j, ciclop_calib *out, lb_error *err)
 	{ /* R R^T = I and det R = +1 */
 		const double *R = c.cam.R;
 		double det = R[0] * (R[4] * R[8] - R[5] * R[7]) -
-			     R[1] * (R[3] * R[8] - R[5] * R[6]) + R[2] * (R[3] * R[7] - R[4] * R[6]);
+			     R[1] * (R[3] * R[8] - R[5] * R[6]) +
+			     R[2] * (R[3] * R[7] - R[4] * R[6]);
 		for (int a = 0; a < 3; a++)
 			for (int b = 0; b < 3; b++) {
 				double d = R[3 * a] * R[3 * b] + R[3 * a + 1] * R[3 * b + 1] +
@@ -114,8 +114,8 @@ int ciclop_calib_from_json(const json_t *j, ciclop_calib *out, lb_error *err)
 		len = sqrt(p->n[0] * p->n[0] + p->n[1] * p->n[1] + p->n[2] * p->n[2]);
 		if (fabs(len - 1) > 1e-3)
 			return lb_error_set(err, LB_ERR_INVALID_PARAMS,
-					    "lasers[%d].normal must be a unit vector (length %g)", i,
-					    len);
+					    "lasers[%d].normal must be a unit vector (length %g)",
+					    i, len);
 		for (int k = 0; k < 3; k++)
 			p->n[k] /= len;
 	}
@@ -141,19 +141,19 @@ json_t *ciclop_calib_to_json(const ciclop_calib *c)
 	json_t *ls = json_array(), *o;
 
 	for (int i = 0; ls && i < c->nlasers; i++)
-		if (json_array_append_new(ls, json_pack("{s:o*,s:f}", "normal",
-							array(c->laser[i].n, 3), "distance",
-							c->laser[i].d)) < 0) {
+		if (json_array_append_new(ls,
+					  json_pack("{s:o*,s:f}", "normal", array(c->laser[i].n, 3),
+						    "distance", c->laser[i].d)) < 0) {
 			json_decref(ls);
 			return NULL;
 		}
 	if (!ls)
 		return NULL;
-	o = json_pack("{s:i,s:i,s:{s:f,s:f,s:f,s:f},s:o*,s:{s:o*,s:o*},s:o}", "width",
-		      c->cam.width, "height", c->cam.height, "intrinsics", "fx", c->cam.fx, "fy",
-		      c->cam.fy, "cx", c->cam.cx, "cy", c->cam.cy, "distortion", array(c->cam.k, 5),
-		      "turntable", "rotation", array(c->cam.R, 9), "translation", array(c->cam.t, 3),
-		      "lasers", ls);
+	o = json_pack("{s:i,s:i,s:{s:f,s:f,s:f,s:f},s:o*,s:{s:o*,s:o*},s:o}", "width", c->cam.width,
+		      "height", c->cam.height, "intrinsics", "fx", c->cam.fx, "fy", c->cam.fy, "cx",
+		      c->cam.cx, "cy", c->cam.cy, "distortion", array(c->cam.k, 5), "turntable",
+		      "rotation", array(c->cam.R, 9), "translation", array(c->cam.t, 3), "lasers",
+		      ls);
 	return o;
 }
 

@@ -76,8 +76,7 @@ static void v4l2_close_cam(void *impl)
 
 static const ciclop_source_ops v4l2_ops = {"v4l2", v4l2_grab, v4l2_close_cam};
 
-ciclop_source *ciclop_source_v4l2(const char *path, int width, int height, int flush,
-				  lb_error *err)
+ciclop_source *ciclop_source_v4l2(const char *path, int width, int height, int flush, lb_error *err)
 {
 	struct v4l2_capability cap;
 	struct v4l2_format fmt;

@@ -59,8 +59,8 @@ typedef struct cc_job {
 	job_phase phase;
 	ciclop_scan seq;
 	int steps, lasers;
-	int64_t until_ns;		/* J_WAIT: monotonic */
-	char part[1100], final[1100];	/* the PLY being written, and its name when done */
+	int64_t until_ns;	      /* J_WAIT: monotonic */
+	char part[1100], final[1100]; /* the PLY being written, and its name when done */
 	FILE *f;
 	ciclop_ply *ply;
 	ciclop_source *cam;
@@ -108,7 +108,7 @@ typedef struct cc_priv {
 	char cmd[CICLOP_CMD_MAX];
 	int64_t ok_deadline_ms;
 	int ok_timeout_ms; /* of the command in flight */
-	int owed; /* replies due to commands written without waiting */
+	int owed;	   /* replies due to commands written without waiting */
 	unsigned long sent, oks, errors, alarms, timeouts, stray, garbage;
 	/* the board as last acknowledged */
 	int lasers, motors;
@@ -321,23 +321,23 @@ static void job_end(cc_priv *p, const char *state, const char *error, int silent
 /* The settings of scan.start into cfg and the job's options; 0 or LB_EFAIL with err set. */
 static int job_settings(cc_priv *p, const json_t *s, ciclop_scan_cfg *cfg, lb_error *err)
 {
-	static const char *const keys[] = {"steps",	"speed",  "settle_ms", "laser_ms",
-					   "lasers",	"threshold", "radius", "height",
-					   NULL};
+	static const char *const keys[] = {"steps",	"speed",  "settle_ms", "laser_ms", "lasers",
+					   "threshold", "radius", "height",    NULL};
 	long long steps = 64, lasers = (1 << p->cal.nlasers) - 1, thr = 20;
 	double speed = 1200, settle = 100, laser_ms = 50, radius = 95, height = 300;
 
 	if (s && !json_is_object(s))
 		return lb_error_set(err, LB_ERR_INVALID_PARAMS, "settings must be an object");
-	if (s && (lb_param_only(s, keys, err) < 0 ||
-		  lb_param_int(s, "steps", false, 1, CICLOP_STEPS_MAX, &steps, err) < 0 ||
-		  lb_param_number(s, "speed", false, 1, CICLOP_SPEED_MAX, &speed, err) < 0 ||
-		  lb_param_number(s, "settle_ms", false, 0, 60000, &settle, err) < 0 ||
-		  lb_param_number(s, "laser_ms", false, 0, 60000, &laser_ms, err) < 0 ||
-		  lb_param_int(s, "lasers", false, 1, (1 << p->cal.nlasers) - 1, &lasers, err) < 0 ||
-		  lb_param_int(s, "threshold", false, 1, 255, &thr, err) < 0 ||
-		  lb_param_number(s, "radius", false, 1, 1000, &radius, err) < 0 ||
-		  lb_param_number(s, "height", false, 1, 2000, &height, err) < 0))
+	if (s &&
+	    (lb_param_only(s, keys, err) < 0 ||
+	     lb_param_int(s, "steps", false, 1, CICLOP_STEPS_MAX, &steps, err) < 0 ||
+	     lb_param_number(s, "speed", false, 1, CICLOP_SPEED_MAX, &speed, err) < 0 ||
+	     lb_param_number(s, "settle_ms", false, 0, 60000, &settle, err) < 0 ||
+	     lb_param_number(s, "laser_ms", false, 0, 60000, &laser_ms, err) < 0 ||
+	     lb_param_int(s, "lasers", false, 1, (1 << p->cal.nlasers) - 1, &lasers, err) < 0 ||
+	     lb_param_int(s, "threshold", false, 1, 255, &thr, err) < 0 ||
+	     lb_param_number(s, "radius", false, 1, 1000, &radius, err) < 0 ||
+	     lb_param_number(s, "height", false, 1, 2000, &height, err) < 0))
 		return LB_EFAIL;
 	memset(cfg, 0, sizeof *cfg);
 	cfg->steps = (int)steps, cfg->lasers = (int)lasers, cfg->speed = speed;
@@ -361,7 +361,8 @@ static ciclop_source *open_camera(cc_priv *p, lb_error *err)
 		ciclop_sim_scene(&sc);
 		s = ciclop_source_sim(sim_emu, &sc, &sim_camera_fault, err);
 	} else {
-		lb_error_set(err, LB_ERR_DEVICE, "camera missing: the simulated lab's board is gone");
+		lb_error_set(err, LB_ERR_DEVICE,
+			     "camera missing: the simulated lab's board is gone");
 	}
 	pthread_mutex_unlock(&sim_lock);
 	return s;
@@ -379,8 +380,8 @@ static int job_start(cc_priv *p, const json_t *args, json_t **result, lb_error *
 	size_t npx;
 
 	if (j->phase != J_IDLE)
-		return lb_error_set(err, LB_ERR_DEVICE, "a scan is under way on this scanner (job %lld)",
-				    j->id);
+		return lb_error_set(err, LB_ERR_DEVICE,
+				    "a scan is under way on this scanner (job %lld)", j->id);
 	if (!json_is_object(args) || lb_param_only(args, keys, err) < 0 ||
 	    lb_param_int(args, "job", true, 1, INT64_MAX, &id, err) < 0 ||
 	    lb_param_string(args, "folder", true, &folder, err) < 0 ||
@@ -399,9 +400,10 @@ static int job_start(cc_priv *p, const json_t *args, json_t **result, lb_error *
 				    "calibration (device.call calibration.set)",
 				    p->cal_error[0] ? p->cal_error : "no calibration file");
 	if (p->cal.cam.width != p->width || p->cal.cam.height != p->height)
-		return lb_error_set(err, LB_ERR_DEVICE,
-				    "the calibration is for %dx%d frames, the camera is set to %dx%d",
-				    p->cal.cam.width, p->cal.cam.height, p->width, p->height);
+		return lb_error_set(
+		    err, LB_ERR_DEVICE,
+		    "the calibration is for %dx%d frames, the camera is set to %dx%d",
+		    p->cal.cam.width, p->cal.cam.height, p->width, p->height);
 	if (job_settings(p, json_object_get(args, "settings"), &cfg, err) < 0)
 		return LB_EFAIL;
 	if (ciclop_scan_init(&j->seq, &cfg) < 0)
@@ -468,9 +470,9 @@ static int job_frame(cc_priv *p, const ciclop_action *a, lb_error *err)
 		return lb_error_set(err, LB_ERR_INTERNAL, "laser %d is not calibrated", a->laser);
 	ciclop_detect(j->cam->grey, j->off, p->width, p->height, (size_t)p->width, &j->det,
 		      j->cols);
-	j->npts += ciclop_points(&p->cal.cam, &p->cal.laser[a->laser - 1],
-				 a->angle_deg * M_PI / 180, j->cols, j->tex, 3, &j->roi,
-				 j->pts + j->npts, j->cap - j->npts);
+	j->npts +=
+	    ciclop_points(&p->cal.cam, &p->cal.laser[a->laser - 1], a->angle_deg * M_PI / 180,
+			  j->cols, j->tex, 3, &j->roi, j->pts + j->npts, j->cap - j->npts);
 	return 0;
 }
 
@@ -499,8 +501,8 @@ static int job_step(cc_priv *p, const ciclop_action *a, lb_error *err)
 				  (uint32_t)len);
 	progress(p, "step",
 		 json_pack("{s:i,s:i,s:I,s:I,s:f,s:f}", "step", a->step, "steps", j->steps,
-			   "points", (json_int_t)j->npts, "total", (json_int_t)j->total,
-			   "fraction", fraction, "angle", a->angle_deg));
+			   "points", (json_int_t)j->npts, "total", (json_int_t)j->total, "fraction",
+			   fraction, "angle", a->angle_deg));
 	ev = json_pack("{s:I,s:f,s:{s:i,s:i,s:I}}", "job", (json_int_t)j->id, "fraction", fraction,
 		       "detail", "step", a->step + 1, "steps", j->steps, "points",
 		       (json_int_t)j->total);
@@ -570,9 +572,10 @@ static void job_advance(cc_priv *p)
 				break;
 			case CICLOP_ACT_DONE:
 				if (j->total == 0)
-					job_finish(p, "failed",
-						   "no laser line found (is the laser on and aimed at "
-						   "the object? too much light? the calibration?)");
+					job_finish(
+					    p, "failed",
+					    "no laser line found (is the laser on and aimed at "
+					    "the object? too much light? the calibration?)");
 				else
 					job_finish(p, "done", NULL);
 				return;
@@ -634,13 +637,16 @@ static void on_line(cc_priv *p, const char *line, size_t len)
 		} else {
 			p->alarms++;
 			snprintf(why, sizeof why,
-				 "the turntable board raised an alarm: %s (reset the board)", r.text);
+				 "the turntable board raised an alarm: %s (reset the board)",
+				 r.text);
 		}
 		lb_warn("device %s: %s", lb_device_id(p->dev), why);
 		if (j->phase == J_OK)
 			job_end(p, "failed", why, 0);
 		return;
-	case CICLOP_FEEDBACK: lb_info("device %s: board says [%s]", lb_device_id(p->dev), r.text); return;
+	case CICLOP_FEEDBACK:
+		lb_info("device %s: board says [%s]", lb_device_id(p->dev), r.text);
+		return;
 	case CICLOP_VALUE: return;
 	case CICLOP_OTHER:
 		if (r.text[0] == '\0')
@@ -776,8 +782,10 @@ static int cc_open(lb_device *dev, const lb_now *now, lb_error *err)
 	p->height = (int)json_integer_value(json_object_get(params, "height"));
 	p->flush = (int)json_integer_value(json_object_get(params, "flush"));
 	if (p->width < 16 || p->height < 16 || p->width > 8192 || p->height > 8192) {
-		lb_error_set(err, LB_ERR_INVALID_PARAMS, "camera size %dx%d: width and height "
-			     "must be 16..8192", p->width, p->height);
+		lb_error_set(err, LB_ERR_INVALID_PARAMS,
+			     "camera size %dx%d: width and height "
+			     "must be 16..8192",
+			     p->width, p->height);
 		goto fail;
 	}
 	if (!(p->port = lb_serial_open(p->path, BAUD, err)))
@@ -1009,8 +1017,9 @@ static void cc_halted(lb_device *dev, const lb_now *now)
 	adopt_halt(p);
 	failed = atomic_exchange(&p->halt_failed, 0);
 	if (failed) /* writes that did not go: no reply owed for them */
-		p->owed = p->owed > p->halt_ncmds * (int)failed ? p->owed - p->halt_ncmds * (int)failed
-								: 0;
+		p->owed = p->owed > p->halt_ncmds * (int)failed
+			      ? p->owed - p->halt_ncmds * (int)failed
+			      : 0;
 	if (p->job.phase != J_IDLE && p->job.phase != J_ENDING) {
 		if (!failed) {
 			if (p->inflight)
@@ -1035,20 +1044,20 @@ static json_t *cc_config_get(lb_device *dev)
 
 	for (int i = 0; lasers && i < (p->have_cal ? p->cal.nlasers : 1); i++)
 		json_array_append_new(lasers, json_boolean(p->lasers & (1 << i)));
-	return json_pack("{s:s,s:s,s:s,s:[i,i],s:b,s:s*,s:o*,s:b,s:f,s:o,s:{s:I,s:I,s:I,s:I,s:I,"
-			 "s:I,s:I}}",
-			 "port", p->path, "firmware", p->version, "camera", p->camera,
-			 "frame_size", p->width, p->height, "calibrated", p->have_cal,
-			 "calibration_error", p->cal_error[0] ? p->cal_error : NULL, "lasers",
-			 lasers, "motor", p->motors, "angle", p->angle, "scan",
-			 p->job.phase != J_IDLE ? json_pack("{s:I,s:i}", "job",
-							    (json_int_t)p->job.id, "steps",
-							    p->job.steps)
-						: json_null(),
-			 "link", "sent", (json_int_t)p->sent, "ok", (json_int_t)p->oks, "errors",
-			 (json_int_t)p->errors, "alarms", (json_int_t)p->alarms, "timeouts",
-			 (json_int_t)p->timeouts, "stray", (json_int_t)p->stray, "garbage",
-			 (json_int_t)p->garbage);
+	return json_pack(
+	    "{s:s,s:s,s:s,s:[i,i],s:b,s:s*,s:o*,s:b,s:f,s:o,s:{s:I,s:I,s:I,s:I,s:I,"
+	    "s:I,s:I}}",
+	    "port", p->path, "firmware", p->version, "camera", p->camera, "frame_size", p->width,
+	    p->height, "calibrated", p->have_cal, "calibration_error",
+	    p->cal_error[0] ? p->cal_error : NULL, "lasers", lasers, "motor", p->motors, "angle",
+	    p->angle, "scan",
+	    p->job.phase != J_IDLE
+		? json_pack("{s:I,s:i}", "job", (json_int_t)p->job.id, "steps", p->job.steps)
+		: json_null(),
+	    "link", "sent", (json_int_t)p->sent, "ok", (json_int_t)p->oks, "errors",
+	    (json_int_t)p->errors, "alarms", (json_int_t)p->alarms, "timeouts",
+	    (json_int_t)p->timeouts, "stray", (json_int_t)p->stray, "garbage",
+	    (json_int_t)p->garbage);
 }
 
 /* ---------------------------------------------------------------- the simulated lab */
@@ -1106,10 +1115,9 @@ static json_t *cc_emu_probe(void *emu)
 								"cylinder", "x", s->x, "z", s->z,
 								"r", s->r, "h", s->h));
 		else if (s->kind == CICLOP_SHAPE_BOX)
-			json_array_append_new(shapes,
-					      json_pack("{s:s,s:f,s:f,s:f,s:f,s:f}", "kind", "box",
-							"x", s->x, "z", s->z, "hx", s->hx, "hz",
-							s->hz, "h", s->h));
+			json_array_append_new(shapes, json_pack("{s:s,s:f,s:f,s:f,s:f,s:f}", "kind",
+								"box", "x", s->x, "z", s->z, "hx",
+								s->hx, "hz", s->hz, "h", s->h));
 	}
 	return json_pack("{s:f,s:i,s:b,s:I,s:o,s:i}", "angle", angle, "lasers", lasers, "motors",
 			 motors, "executed", (json_int_t)executed, "object", shapes, "camera",

@@ -43,9 +43,10 @@ int main(int argc, char **argv)
 			double angle;
 			int lasers, motors;
 			long executed;
-			ciclop_emu_board(e, ciclop_emu_now_ms(), &angle, &lasers, &motors, &executed);
-			printf("angle %.3f lasers %d motors %d executed %ld\n", angle, lasers, motors,
-			       executed);
+			ciclop_emu_board(e, ciclop_emu_now_ms(), &angle, &lasers, &motors,
+					 &executed);
+			printf("angle %.3f lasers %d motors %d executed %ld\n", angle, lasers,
+			       motors, executed);
 		} else {
 			printf("error: fault ok|silent|garbage|alarm, or state\n");
 		}

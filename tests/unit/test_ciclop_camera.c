@@ -228,12 +228,14 @@ static void test_sim_scene_accuracy(void)
 		ciclop_detect(on, off, 640, 480, 640, &o, cols);
 		size_t n = ciclop_points(&c.cam, &c.laser[0], a, cols, off, 1, &roi, pts, 480);
 		for (size_t i = 0; i < n; i++) {
-			double p[3] = {pts[i].x, pts[i].y, pts[i].z}, d = ciclop_object_distance(&sc, p);
+			double p[3] = {pts[i].x, pts[i].y, pts[i].z},
+			       d = ciclop_object_distance(&sc, p);
 			sq += d * d;
 			total++;
 		}
 	}
-	printf("  sim lab, 8 steps: %zu points, RMS %.3f mm\n", total, total ? sqrt(sq / total) : 0);
+	printf("  sim lab, 8 steps: %zu points, RMS %.3f mm\n", total,
+	       total ? sqrt(sq / total) : 0);
 	CHECK(total > 800);
 	CHECK(total && sqrt(sq / total) <= 0.3);
 	free(on), free(off);

@@ -9,9 +9,10 @@
 static void test_bytes_and_round_trip(void)
 {
 	pointbatch_header h = {.flags = POINTBATCH_LAST, .step = 3, .steps = 4, .count = 2}, d;
-	pointbatch_point pts[2] = {{1.0f, -2.5f, 0.0f, 10, 20, 30}, {100.25f, 0.5f, -0.0f, 255, 0, 7}};
-	uint8_t out[64], want_head[20] = {'L', 'B', 'P', 'B', 1, 1, 0, 0, 3, 0, 0, 0,
-					  4,   0,   0,	 0,   2, 0, 0, 0};
+	pointbatch_point pts[2] = {{1.0f, -2.5f, 0.0f, 10, 20, 30},
+				   {100.25f, 0.5f, -0.0f, 255, 0, 7}};
+	uint8_t out[64],
+	    want_head[20] = {'L', 'B', 'P', 'B', 1, 1, 0, 0, 3, 0, 0, 0, 4, 0, 0, 0, 2, 0, 0, 0};
 	uint8_t want_p0[15] = {0, 0, 0x80, 0x3f, 0, 0, 0x20, 0xc0, 0, 0, 0, 0, 10, 20, 30};
 	pointbatch_point p;
 

@@ -111,9 +111,9 @@ int scan_m_submit(lb_server *s, lb_call *c, json_t **result, lb_error *err)
 	if (scan_check_format(d->spec.kind, fmt, &format, err) < 0 ||
 	    scan_check_settings(settings, err) < 0 || !(j = lb_jobs_shared(s, err)))
 		return LB_EFAIL;
-	params = json_pack("{s:s,s:o}", "format", format, "settings",
-			   settings && !json_is_null(settings) ? json_incref(settings)
-							      : json_object());
+	params =
+	    json_pack("{s:s,s:o}", "format", format, "settings",
+		      settings && !json_is_null(settings) ? json_incref(settings) : json_object());
 	text = params ? json_dumps(params, JSON_COMPACT) : NULL;
 	json_decref(params);
 	if (!text)
