@@ -539,9 +539,15 @@ static int start_job(lb_device *dev, sn_priv *p, const json_t *args, json_t **re
 	p->job = job; /* its events name it from the first one */
 	if (apply_settings(dev, p, json_is_object(settings) ? settings : NULL, err) < 0 ||
 	    !(p->out = sn_output_new(folder, format, err)) || start_sheet(dev, p, err) != 0) {
+		lb_now now = lb_now_read();
+		const char *why = err ? err->message : "the scan did not start";
 		if (p->out)
 			sane_cancel(p->h);
 		sn_output_destroy(&p->out);
+		snprintf(p->last_state, sizeof p->last_state, "error");
+		snprintf(p->last_message, sizeof p->last_message, "%s", why);
+		progress(dev, p, &now, "error",
+			 json_pack("{s:s,s:i}", "message", why, "pages", p->page));
 		restore_options(dev, p);
 		p->job = 0;
 		return LB_EFAIL;
