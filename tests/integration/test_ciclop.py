@@ -161,6 +161,23 @@ class CiclopTest(BridgeTest):
         j2 = c.call("scan.submit", {"device": DEV, "settings": FAST})
         self.assertEqual(wait_job(c, j2["id"], ("done", "failed"))["state"], "done")
 
+    def test_board_unplugged_mid_scan(self):
+        d = self.start_bridge(conf())
+        c = self.open_scanner(d)
+        j = c.call("scan.submit", {"device": DEV, "settings": LIT})
+        wait_until(lambda: probe(c)["lasers"] == 1, timeout=10, what="the laser on")
+        c.call("ciclop.emulator", {"fault": "unplug"})
+        end = wait_job(c, j["id"], ("failed", "cancelled", "done"), timeout=10)
+        self.assertEqual(end["state"], "failed")
+        self.assertIn("went away during the scan", end["error"])
+        self.assertEqual(os.listdir(self.folder(d, j["id"])), [])
+        wait_until(lambda: device(c) is None, timeout=10, what="the scanner removed")
+        # plugged back: found again, and it scans
+        c.call("ciclop.emulator", {"fault": "plug"})
+        wait_until(lambda: device(c), timeout=15, what="the scanner back")
+        j2 = c.call("scan.submit", {"device": DEV, "settings": FAST})
+        self.assertEqual(wait_job(c, j2["id"], ("done", "failed"))["state"], "done")
+
     def test_silent_board_fails_the_job(self):
         d = self.start_bridge(conf())
         c = self.open_scanner(d)
