@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../../bridge/util/clock.h"
 #include "camera.h"
 
 #define FRAME_TIMEOUT_MS 2000 /* a webcam gives at least 5 frames per second */
@@ -22,32 +23,39 @@ typedef struct v4l2_cam {
 	uint8_t *buf;
 } v4l2_cam;
 
-/* Read one whole frame into c->buf, waiting at most FRAME_TIMEOUT_MS. 0 or LB_EFAIL with err. */
+/* Read one whole frame into c->buf, waiting at most FRAME_TIMEOUT_MS in all (poll, then read;
+ * a read that would block polls again). 0 or LB_EFAIL with err. */
 static int read_frame(v4l2_cam *c, lb_error *err)
 {
-	struct pollfd p = {.fd = c->fd, .events = POLLIN};
-	ssize_t n;
-	int r;
+	int left = FRAME_TIMEOUT_MS;
 
-	do
-		r = poll(&p, 1, FRAME_TIMEOUT_MS);
-	while (r < 0 && errno == EINTR);
-	if (r == 0)
-		return lb_error_set(err, LB_ERR_DEVICE, "the camera %s gives no frames (%d s)",
-				    c->path, FRAME_TIMEOUT_MS / 1000);
-	do
+	while (left > 0) {
+		struct pollfd p = {.fd = c->fd, .events = POLLIN};
+		int64_t t0 = lb_clock_ns(CLOCK_MONOTONIC);
+		ssize_t n;
+		int r = poll(&p, 1, left);
+		left -= (int)((lb_clock_ns(CLOCK_MONOTONIC) - t0) / 1000000);
+		if (r < 0 && errno != EINTR)
+			break;
+		if (r <= 0)
+			continue;
 		n = v4l2_read(c->fd, c->buf, c->size);
-	while (n < 0 && (errno == EINTR || errno == EAGAIN));
-	if (n < 0)
-		return lb_error_set(err, LB_ERR_DEVICE,
-				    errno == ENODEV ? "camera missing: %s went away (%s)"
-						    : "camera %s: %s",
-				    c->path, strerror(errno));
-	if ((size_t)n != c->size)
-		return lb_error_set(err, LB_ERR_DEVICE,
-				    "camera %s: a frame of %zd bytes, %zu expected (%dx%d RGB)",
-				    c->path, n, c->size, c->width, c->height);
-	return 0;
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n < 0)
+			return lb_error_set(err, LB_ERR_DEVICE,
+					    errno == ENODEV ? "camera missing: %s went away (%s)"
+							    : "camera %s: %s",
+					    c->path, strerror(errno));
+		if ((size_t)n != c->size)
+			return lb_error_set(
+			    err, LB_ERR_DEVICE,
+			    "camera %s: a frame of %zd bytes, %zu expected (%dx%d RGB)", c->path, n,
+			    c->size, c->width, c->height);
+		return 0;
+	}
+	return lb_error_set(err, LB_ERR_DEVICE, "the camera %s gives no frames (%d s)", c->path,
+			    FRAME_TIMEOUT_MS / 1000);
 }
 
 /* Drop the frames buffered before now, then take the next one (time is when it was read). */

@@ -207,6 +207,54 @@ static void test_v4l2_missing(void)
 	CHECK(strstr(err.message, "camera") != NULL);
 }
 
+/* A source handing over RGB frames (as V4L2's does): the size it gives, its pixels. */
+typedef struct fake_cam {
+	int w, h, closed;
+	uint8_t px[32 * 16 * 3];
+} fake_cam;
+
+static int fake_grab(void *impl, double now_ms, ciclop_raw *raw, lb_error *err)
+{
+	fake_cam *f = impl;
+
+	(void)now_ms, (void)err;
+	raw->width = f->w, raw->height = f->h, raw->channels = 3, raw->data = f->px;
+	return 0;
+}
+
+static void fake_close(void *impl)
+{
+	((fake_cam *)impl)->closed++;
+}
+
+/* RGB frames become grey (BT.601 luma) and RGB texture; another size is the clear error. */
+static void test_rgb_source(void)
+{
+	static const ciclop_source_ops ops = {"fake", fake_grab, fake_close};
+	fake_cam f = {.w = 32, .h = 16};
+	lb_error err = {0};
+	ciclop_source *s;
+
+	for (int i = 0; i < 32 * 16; i++)
+		f.px[3 * i] = 255, f.px[3 * i + 1] = (uint8_t)i, f.px[3 * i + 2] = 0;
+	s = ciclop_source_new(&ops, &f, 32, 16, &err);
+	if (!CHECK(s))
+		return;
+	CHECK_EQ_INT(ciclop_source_grab(s, 0, &err), 0);
+	CHECK_EQ_INT(s->grey[0], 77); /* pure red */
+	CHECK_EQ_INT(s->grey[100], (77 * 255 + 150 * 100 + 128) >> 8);
+	CHECK_EQ_INT(s->rgb[3 * 100 + 1], 100);
+	f.w = 30;
+	CHECK_EQ_INT(ciclop_source_grab(s, 0, &err), LB_EFAIL);
+	CHECK_CONTAINS(err.message,
+		       "camera frame of the wrong size (30x16; the calibration is for 32x16)");
+	ciclop_source_destroy(&s);
+	CHECK_EQ_INT(f.closed, 1);
+	/* an absurd size: refused, and the implementation closed all the same */
+	CHECK(ciclop_source_new(&ops, &f, 4, 4, &err) == NULL);
+	CHECK_EQ_INT(f.closed, 2);
+}
+
 /* The simulated lab's scanner reconstructs its concave figure within 0.3 mm RMS at 640x480. */
 static void test_sim_scene_accuracy(void)
 {
@@ -246,6 +294,7 @@ int main(void)
 	RUN(test_calib);
 	RUN(test_sim_camera);
 	RUN(test_v4l2_missing);
+	RUN(test_rgb_source);
 	RUN(test_sim_scene_accuracy);
 	return check_summary();
 }
