@@ -318,34 +318,98 @@ static void job_end(cc_priv *p, const char *state, const char *error, int silent
 	j->phase = J_ENDING;
 }
 
-/* The settings of scan.start into cfg and the job's options; 0 or LB_EFAIL with err set. */
+/* A scan's settings: name, range, default, whether an integer (lasers: up to the calibrated
+ * ones' mask, default all of them). */
+enum {
+	ST_STEPS,
+	ST_SPEED,
+	ST_SETTLE,
+	ST_LASER_MS,
+	ST_LASERS,
+	ST_THRESHOLD,
+	ST_RADIUS,
+	ST_HEIGHT,
+	ST_COUNT
+};
+static const struct {
+	const char *name;
+	double min, max, def;
+	int integer;
+	const char *unit;
+} settings[ST_COUNT] = {
+    {"steps", 1, CICLOP_STEPS_MAX, 64, 1, ""},
+    {"speed", 1, CICLOP_SPEED_MAX, 1200, 0, "deg/min"},
+    {"settle_ms", 0, 60000, 100, 0, "ms"},
+    {"laser_ms", 0, 60000, 50, 0, "ms"},
+    {"lasers", 1, (1 << CICLOP_LASERS_MAX) - 1, 0, 1, "bit mask"},
+    {"threshold", 1, 255, 20, 1, "grey levels"},
+    {"radius", 1, 1000, 95, 0, "mm"},
+    {"height", 1, 2000, 300, 0, "mm"},
+};
+
+/* The largest lasers mask of the calibration (1 when there is none yet). */
+static int lasers_max(const cc_priv *p)
+{
+	return (1 << (p->have_cal ? p->cal.nlasers : 1)) - 1;
+}
+
+/* The settings of scan.start into cfg and the job's options (each checked against its range,
+ * unknown keys refused); 0 or LB_EFAIL with err set naming the setting. */
 static int job_settings(cc_priv *p, const json_t *s, ciclop_scan_cfg *cfg, lb_error *err)
 {
-	static const char *const keys[] = {"steps",	"speed",  "settle_ms", "laser_ms", "lasers",
-					   "threshold", "radius", "height",    NULL};
-	long long steps = 64, lasers = (1 << p->cal.nlasers) - 1, thr = 20;
-	double speed = 1200, settle = 100, laser_ms = 50, radius = 95, height = 300;
+	static const char *keys[ST_COUNT + 1];
+	double v[ST_COUNT];
 
-	if (s && !json_is_object(s))
+	if (s && !json_is_null(s) && !json_is_object(s))
 		return lb_error_set(err, LB_ERR_INVALID_PARAMS, "settings must be an object");
-	if (s &&
-	    (lb_param_only(s, keys, err) < 0 ||
-	     lb_param_int(s, "steps", false, 1, CICLOP_STEPS_MAX, &steps, err) < 0 ||
-	     lb_param_number(s, "speed", false, 1, CICLOP_SPEED_MAX, &speed, err) < 0 ||
-	     lb_param_number(s, "settle_ms", false, 0, 60000, &settle, err) < 0 ||
-	     lb_param_number(s, "laser_ms", false, 0, 60000, &laser_ms, err) < 0 ||
-	     lb_param_int(s, "lasers", false, 1, (1 << p->cal.nlasers) - 1, &lasers, err) < 0 ||
-	     lb_param_int(s, "threshold", false, 1, 255, &thr, err) < 0 ||
-	     lb_param_number(s, "radius", false, 1, 1000, &radius, err) < 0 ||
-	     lb_param_number(s, "height", false, 1, 2000, &height, err) < 0))
+	for (int i = 0; i < ST_COUNT; i++) {
+		double max = i == ST_LASERS ? lasers_max(p) : settings[i].max;
+		keys[i] = settings[i].name;
+		v[i] = i == ST_LASERS ? lasers_max(p) : settings[i].def;
+		if (!json_is_object(s))
+			continue;
+		if (settings[i].integer) {
+			long long x = (long long)v[i];
+			if (lb_param_int(s, settings[i].name, false, (long long)settings[i].min,
+					 (long long)max, &x, err) < 0)
+				return LB_EFAIL;
+			v[i] = (double)x;
+		} else if (lb_param_number(s, settings[i].name, false, settings[i].min, max, &v[i],
+					   err) < 0) {
+			return LB_EFAIL;
+		}
+	}
+	if (json_is_object(s) && lb_param_only(s, keys, err) < 0)
 		return LB_EFAIL;
 	memset(cfg, 0, sizeof *cfg);
-	cfg->steps = (int)steps, cfg->lasers = (int)lasers, cfg->speed = speed;
-	cfg->settle_ms = settle, cfg->laser_ms = laser_ms;
-	p->job.det = (ciclop_detect_opts){.threshold = (int)thr, .half_window = 8, .floor = 0.3};
-	p->job.roi = (ciclop_roi){.radius = radius, .ymin = 1, .ymax = height};
-	p->job.steps = (int)steps, p->job.lasers = (int)lasers;
+	cfg->steps = (int)v[ST_STEPS], cfg->lasers = (int)v[ST_LASERS], cfg->speed = v[ST_SPEED];
+	cfg->settle_ms = v[ST_SETTLE], cfg->laser_ms = v[ST_LASER_MS];
+	p->job.det =
+	    (ciclop_detect_opts){.threshold = (int)v[ST_THRESHOLD], .half_window = 8, .floor = 0.3};
+	p->job.roi = (ciclop_roi){.radius = v[ST_RADIUS], .ymin = 1, .ymax = v[ST_HEIGHT]};
+	p->job.steps = cfg->steps, p->job.lasers = cfg->lasers;
 	return 0;
+}
+
+/* The "scanner3d" object of the description: formats, lasers, frame size, the scan settings
+ * with their ranges and defaults. NULL only when out of memory. */
+static json_t *cc_describe(lb_device *dev)
+{
+	cc_priv *p = lb_device_priv(dev);
+	json_t *st = json_object(), *o;
+
+	for (int i = 0; st && i < ST_COUNT; i++) {
+		double max = i == ST_LASERS ? lasers_max(p) : settings[i].max;
+		double def = i == ST_LASERS ? lasers_max(p) : settings[i].def;
+		json_object_set_new(st, settings[i].name,
+				    json_pack("{s:f,s:f,s:f,s:b,s:s}", "min", settings[i].min,
+					      "max", max, "default", def, "integer",
+					      settings[i].integer, "unit", settings[i].unit));
+	}
+	o = json_pack("{s:[s],s:i,s:[i,i],s:o*}", "formats", "ply", "lasers",
+		      p->have_cal ? p->cal.nlasers : 0, "frame_size", p->width, p->height,
+		      "settings", st);
+	return o;
 }
 
 /* The camera for a scan: the renderer in the simulated lab, else the configured V4L2 device. */
@@ -1192,6 +1256,7 @@ static lb_driver ciclop_driver = {
     .open = cc_open,
     .close = cc_close,
     .config_get = cc_config_get,
+    .describe = cc_describe,
     .call = cc_call,
     .actions = cc_actions,
     .pollitems = cc_pollitems,

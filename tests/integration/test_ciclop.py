@@ -99,6 +99,11 @@ class CiclopTest(BridgeTest):
         self.assertEqual(dev["config"]["firmware"], "Horus 0.2")
         self.assertTrue(dev["config"]["calibrated"])
         self.assertEqual({s["name"] for s in dev["streams"]}, {"points", "progress"})
+        kind = dev["scanner3d"]
+        self.assertEqual((kind["formats"], kind["lasers"], kind["frame_size"]),
+                         (["ply"], 1, [640, 480]))
+        self.assertEqual((kind["settings"]["steps"]["default"], kind["settings"]["steps"]["max"],
+                          kind["settings"]["lasers"]["max"]), (64, 3600, 1))
         # the simulated lab's calibration is stored from the renderer's geometry
         cal = c.call("device.call", {"device": DEV, "action": "calibration.get"})
         self.assertEqual((cal["calibration"]["width"], cal["calibration"]["height"]), (640, 480))
