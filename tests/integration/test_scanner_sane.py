@@ -372,7 +372,7 @@ class SaneTest(BridgeTest):
         c2 = self.client(d2)
         end = c2.call("jobs.get", {"id": j["id"]})
         self.assertEqual((end["state"], end["error"]),
-                         ("interrupted", "the bridge stopped during the scan"))
+                         ("interrupted", "the bridge stopped while the job was running"))
         self.assertEqual(c2.call("jobs.results", {"id": j["id"]}), [])
         self.assertEqual(os.listdir(os.path.join(data, "jobs", str(j["id"]))), [])
         # never run again by itself; the scanner takes new jobs
@@ -421,6 +421,14 @@ class SaneTest(BridgeTest):
         c.call("jobs.cancel", {"id": j["id"]})
         self.assertEqual(self.wait_job(c, j["id"])["state"], "cancelled")
         c.call("jobs.delete", {"id": j["id"]})
+        # a pupil cannot fill the queue: 20 scans waiting or running at most
+        r = requests_as(NOBODY, d.rpc, [["scan.submit", {"device": DEV, "settings": SLOW}]] * 21)
+        ids = [result(x)["id"] for x in r[:20]]
+        self.assertEqual(error(r[20])["name"], "too_large")
+        self.assertIn("20 scans waiting or running", error(r[20])["message"])
+        self.submit(c, {"resolution": 25})  # a teacher's are not counted
+        for i in ids:
+            c.call("jobs.cancel", {"id": i})
         self.stop_checked(d)
 
     def test_room_stop_cancels_the_scan(self):

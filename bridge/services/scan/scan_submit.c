@@ -10,6 +10,7 @@
 
 #define LABEL_MAX 100
 #define REQUEST_ID_MAX 128
+#define UNFINISHED_MAX 20 /* scans a student may have waiting or running at once */
 
 bool scan_is_scanner(const lb_device *d)
 {
@@ -77,6 +78,21 @@ int scan_check_settings(const json_t *settings, lb_error *err)
 	return 0;
 }
 
+/* How many unfinished scan jobs user has (waiting or running). */
+static size_t unfinished_of(lb_jobs *j, const char *user)
+{
+	json_t *list = lb_jobs_list(j, "scan", false), *job;
+	size_t i, n = 0;
+
+	json_array_foreach(list, i, job)
+	{
+		const char *owner = json_string_value(json_object_get(job, "owner"));
+		n += owner && strcmp(owner, user) == 0;
+	}
+	json_decref(list);
+	return n;
+}
+
 int scan_m_submit(lb_server *s, lb_call *c, json_t **result, lb_error *err)
 {
 	static const char *const allowed[] = {"device", "format",     "settings",
@@ -111,6 +127,14 @@ int scan_m_submit(lb_server *s, lb_call *c, json_t **result, lb_error *err)
 	if (scan_check_format(d->spec.kind, fmt, &format, err) < 0 ||
 	    scan_check_settings(settings, err) < 0 || !(j = lb_jobs_shared(s, err)))
 		return LB_EFAIL;
+	/* a pupil cannot fill the queue: a teacher's scans are not counted */
+	if (lb_call_client(c)->role < LB_ROLE_TEACHER &&
+	    unfinished_of(j, lb_call_client(c)->user) >= UNFINISHED_MAX &&
+	    !(rid && lb_jobs_find_request(j, "scan", lb_call_client(c)->user, rid, NULL) > 0))
+		return lb_error_set(err, LB_ERR_TOO_LARGE,
+				    "you have %d scans waiting or running already: wait for one to "
+				    "end, or cancel one (jobs.cancel)",
+				    UNFINISHED_MAX);
 	params =
 	    json_pack("{s:s,s:o}", "format", format, "settings",
 		      settings && !json_is_null(settings) ? json_incref(settings) : json_object());
