@@ -3,14 +3,15 @@
 # Debian 12 packages: what the build needs, and what the tests need on top.
 BUILD_PKGS := gcc g++ make pkg-config libzmq3-dev libjansson-dev libinih-dev libserialport-dev libmodbus-dev \
               libusb-1.0-0-dev libsqlite3-dev zlib1g-dev aseba locales libsane-dev \
-              libpng-dev libjpeg62-turbo-dev libtiff-dev libhpdf-dev
+              libpng-dev libjpeg62-turbo-dev libtiff-dev libhpdf-dev libv4l-dev
 TEST_PKGS  := $(BUILD_PKGS) gdb clang libclang-rt-14-dev valgrind python3-zmq python3-websocket \
               python3-matplotlib umockdev python3-pymodbus socat libsimavr-dev libelf-dev gcc-avr \
               avr-libc arduino-core-avr npm qemu-system-arm firmware-microbit-micropython sane-utils \
               poppler-utils
 BENCH_PKGS := $(BUILD_PKGS) python3-zmq printcore sane-utils
 PY         := /usr/bin/python3
-LIBS       := libzmq jansson inih libserialport libusb-1.0 libmodbus sqlite3 zlib sane-backends libpng libjpeg libtiff-4
+LIBS       := libzmq jansson inih libserialport libusb-1.0 libmodbus sqlite3 zlib sane-backends libpng libjpeg libtiff-4 \
+              libv4l2
 
 CC      ?= gcc
 CSTD    := -std=c11 -D_GNU_SOURCE
@@ -127,6 +128,13 @@ FEMU_SRC := tests/emulators/firmata_emu.c drivers/firmata/emulator.c protocols/f
 build/asan/firmata-emu: $(patsubst %.c,build/asan/obj/%.o,$(FEMU_SRC)) | build/asan
 	$(CC) -O1 -g $(SAN) -o $@ $^ $(PKG_LIBS)
 
+# The Ciclop/Horus 3D-scanner board (turntable, lasers) on a pty, standalone (faults on stdin).
+CEMU_SRC := tests/emulators/ciclop_emu.c drivers/ciclop/emulator.c drivers/ciclop/board.c \
+            protocols/ciclop.c bridge/sim/ptyboard.c bridge/sdk/serial.c bridge/util/error.c \
+            bridge/util/log.c bridge/util/thread.c
+build/asan/ciclop-emu: $(patsubst %.c,build/asan/obj/%.o,$(CEMU_SRC)) | build/asan
+	$(CC) -O1 -g $(SAN) -o $@ $^ $(PKG_LIBS)
+
 # The Thymio II emulator (Debian's Aseba VM) on a pty or TCP, standalone.
 TEMU_SRC := tests/emulators/thymio_emu.c drivers/thymio/emulator.c protocols/aseba.c \
             bridge/sim/ptyboard.c bridge/sdk/serial.c bridge/util/error.c bridge/util/log.c \
@@ -199,7 +207,7 @@ unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
 
 integration: build/asan/labbridge build/labbridge build/asan/labctl build/asan/watch build/asan/marlin-emu build/avr-uno \
-             build/asan/firmata-emu build/asan/thymio-emu build/firmware/StandardFirmata-uno.hex
+             build/asan/firmata-emu build/asan/thymio-emu build/asan/ciclop-emu build/firmware/StandardFirmata-uno.hex
 	$(PY) tests/integration/run.py --bridge build/asan/labbridge --labctl build/asan/labctl --watch build/asan/watch \
 	  --marlin-emu build/asan/marlin-emu
 	MARLIN_EMU=build/asan/marlin-emu $(PY) tests/emulators/test_marlin_emu.py
@@ -268,7 +276,7 @@ clean:
 # The header dependencies written by the compiles above. An object whose .d file is missing
 # (never built, or built before the .d files existed) is rebuilt: the .d files' empty rule.
 ALL_OBJ := $(REL_OBJ) $(ASAN_OBJ) $(FUZZ_OBJ) $(foreach d,build/obj build/asan/obj,\
-             $(patsubst %.c,$(d)/%.o,bridge/core/main.c $(LABCTL_SRC) $(EMU_SRC) $(FEMU_SRC) $(TEMU_SRC) \
+             $(patsubst %.c,$(d)/%.o,bridge/core/main.c $(LABCTL_SRC) $(EMU_SRC) $(FEMU_SRC) $(TEMU_SRC) $(CEMU_SRC) \
              examples/c/watch.c))
 DEP_FILES := $(sort $(ALL_OBJ:.o=.d) $(addsuffix .d,$(UNIT_BIN) $(FUZZ_BIN) $(BENCH_BIN)))
 $(DEP_FILES):

@@ -458,7 +458,7 @@ static void scan(lb_server *s)
 	if (s->simulate < 0) {
 		/* auto: the simulated lab only if no real device answers to any driver */
 		for (size_t k = 0; k < ndrv; k++) {
-			lb_scan_ctx ctx = {s->opts.config, ports, 0};
+			lb_scan_ctx ctx = {s->opts.config, ports, 0, s->opts.data_dir};
 			lb_spec_list l = {0};
 			if (drv[k]->scan(drv[k], &ctx, &l) == 0)
 				real += l.n;
@@ -470,13 +470,13 @@ static void scan(lb_server *s)
 				"\"simulated\": true)");
 	}
 	for (size_t k = 0; k < ndrv && s->simulate > 0; k++) {
-		lb_scan_ctx ctx = {s->opts.config, ports, 1};
+		lb_scan_ctx ctx = {s->opts.config, ports, 1, s->opts.data_dir};
 		if (drv[k]->simulate && emulated(s, drv[k]->name) &&
 		    drv[k]->simulate(drv[k], &ctx, ports) < 0)
 			lb_warn("driver %s: its emulator did not start", drv[k]->name);
 	}
 	for (size_t k = 0; k < ndrv; k++) {
-		lb_scan_ctx ctx = {s->opts.config, ports, s->simulate > 0};
+		lb_scan_ctx ctx = {s->opts.config, ports, s->simulate > 0, s->opts.data_dir};
 		if (drv[k]->scan(drv[k], &ctx, &found[k]) < 0)
 			lb_warn("driver %s: scan failed", drv[k]->name);
 	}

@@ -32,6 +32,8 @@ typedef struct lb_scan_ctx {
 	const json_t *config; /* whole configuration, as JSON (sections -> objects) */
 	const json_t *ports;  /* serial ports: [{path, vid, pid, serial, description}] */
 	bool simulate;	      /* the simulated lab is on */
+	const char *data_dir; /* the bridge's data directory (a driver's stored calibrations), or
+				 NULL */
 } lb_scan_ctx;
 
 /* A configured device that scan did not find, and why: shown by devices.list {all: true}. */

@@ -19,6 +19,7 @@ struct ciclop_emu {
 	pthread_mutex_t lock; /* guards board */
 	ciclop_board board;
 	atomic_int fault;
+	atomic_int refs; /* the owner's and every ciclop_emu_ref's */
 };
 
 double ciclop_emu_now_ms(void)
@@ -117,6 +118,7 @@ ciclop_emu *ciclop_emu_new(lb_error *err)
 		return NULL;
 	}
 	pthread_mutex_init(&e->lock, NULL);
+	atomic_init(&e->refs, 1);
 	ciclop_board_reset(&e->board, ciclop_emu_now_ms(), NULL, 0);
 	if (lb_pty_board_start(&e->b, 0, emu_thread, e, err) < 0) {
 		pthread_mutex_destroy(&e->lock);
@@ -144,12 +146,38 @@ void ciclop_emu_state(ciclop_emu *e, double now_ms, double *angle, int *lasers)
 	pthread_mutex_unlock(&e->lock);
 }
 
+void ciclop_emu_board(ciclop_emu *e, double now_ms, double *angle, int *lasers, int *motors,
+		      long *executed)
+{
+	pthread_mutex_lock(&e->lock);
+	*angle = ciclop_board_angle(&e->board, now_ms);
+	*lasers = e->board.lasers;
+	*motors = e->board.motors;
+	*executed = e->board.executed;
+	pthread_mutex_unlock(&e->lock);
+}
+
+ciclop_emu *ciclop_emu_ref(ciclop_emu *e)
+{
+	atomic_fetch_add(&e->refs, 1);
+	return e;
+}
+
+void ciclop_emu_unref(ciclop_emu **pe)
+{
+	if (!pe || !*pe)
+		return;
+	if (atomic_fetch_sub(&(*pe)->refs, 1) == 1) {
+		pthread_mutex_destroy(&(*pe)->lock);
+		free(*pe);
+	}
+	*pe = NULL;
+}
+
 void ciclop_emu_destroy(ciclop_emu **pe)
 {
 	if (!pe || !*pe)
 		return;
 	lb_pty_board_stop(&(*pe)->b);
-	pthread_mutex_destroy(&(*pe)->lock);
-	free(*pe);
-	*pe = NULL;
+	ciclop_emu_unref(pe);
 }

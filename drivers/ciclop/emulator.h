@@ -31,10 +31,22 @@ void ciclop_emu_set_fault(ciclop_emu *e, ciclop_emu_fault fault);
  * monotonic clock (ciclop_emu_now_ms), for the synthetic camera (thread-safe). */
 void ciclop_emu_state(ciclop_emu *e, double now_ms, double *angle, int *lasers);
 
+/* The same, with the steppers' state (enabled) and the lines executed so far. */
+void ciclop_emu_board(ciclop_emu *e, double now_ms, double *angle, int *lasers, int *motors,
+		      long *executed);
+
+/* One more holder of e (the simulated camera reads the board's state): the board's state stays
+ * readable until the last holder lets go, even once the port is gone. Returns e. */
+ciclop_emu *ciclop_emu_ref(ciclop_emu *e);
+
+/* Let go of a reference taken with ciclop_emu_ref; accepts NULL and *e NULL; sets *e NULL. */
+void ciclop_emu_unref(ciclop_emu **e);
+
 /* The emulator's clock (CLOCK_MONOTONIC, ms). */
 double ciclop_emu_now_ms(void);
 
-/* Stop the board (the port disappears) and free it; accepts NULL and *e NULL; sets *e NULL. */
+/* Stop the board (the port disappears) and drop the owner's reference (freed with the last);
+ * accepts NULL and *e NULL; sets *e NULL. */
 void ciclop_emu_destroy(ciclop_emu **e);
 
 #endif

@@ -135,8 +135,9 @@ int scan_m_submit(lb_server *s, lb_call *c, json_t **result, lb_error *err)
 				    "you have %d scans waiting or running already: wait for one to "
 				    "end, or cancel one (jobs.cancel)",
 				    UNFINISHED_MAX);
-	params = json_pack("{s:s,s:O}", "format", format, "settings",
-			   settings && !json_is_null(settings) ? settings : json_object());
+	params =
+	    json_pack("{s:s,s:o}", "format", format, "settings",
+		      settings && !json_is_null(settings) ? json_incref(settings) : json_object());
 	text = params ? json_dumps(params, JSON_COMPACT) : NULL;
 	json_decref(params);
 	if (!text)
