@@ -12,7 +12,8 @@ import tempfile
 import time
 import zlib
 
-from lbtest import BridgeTest, NOBODY, make_conf, requests_as, seq_gaps, wait_until
+from lbtest import (BridgeTest, NOBODY, STOP_TIMEOUT, make_conf, requests_as, seq_gaps,
+                    wait_until)
 
 DEV = "sane-test_0"
 IMAGE = "scanner/%s/image/" % DEV
@@ -112,7 +113,9 @@ class SaneTest(BridgeTest):
         """Stop the bridge: no sanitizer report but a SANE backend's own leaks."""
         rc = d.stop()
         self.assertEqual(only_backend_leaks(d.stderr()), [])
-        self.assertEqual(rc, 1 if "LeakSanitizer" in d.stderr() else 0)
+        self.assertEqual(rc, 1 if "LeakSanitizer" in d.stderr() else 0,
+                         "the bridge did not stop within %.0f s; it was doing:\n%s"
+                         % (STOP_TIMEOUT, d.hang_report) if d.killed else "exit status")
 
     # ------------------------------------------------------------------ the device
 
