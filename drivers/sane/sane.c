@@ -84,9 +84,10 @@ static int write_file(const char *dir, const char *name, const char *text)
 }
 
 /*
- * simulate (main thread): a private SANE configuration under the runtime dir enabling only the
- * `test` backend, one device, its geometry raised to 432 mm so that A3 (297 x 420) fits, select
- * fd and non-blocking reads on. Made once; 0 or -1.
+ * simulate (main thread): the simulated lab's SANE configuration in the bridge's private
+ * directory (sn_config_dir): a dll.conf enabling only the `test` backend, an empty dll.d (else
+ * the system's dll.d would be read), and test.conf: one device, its geometry raised to 432 mm so
+ * that A3 (297 x 420) fits, select fd and non-blocking reads on. Made once; 0 or -1.
  */
 static int sn_simulate(const lb_driver *drv, const lb_scan_ctx *ctx, json_t *ports)
 {
@@ -104,40 +105,31 @@ static int sn_simulate(const lb_driver *drv, const lb_scan_ctx *ctx, json_t *por
 					"tl_y 0.0\n"
 					"br_x 210.0\n"
 					"br_y 297.0\n";
-	const char *base = getenv("XDG_RUNTIME_DIR");
-	char tmpl[256];
+	const char *dir = sn_config_dir();
+	char dlld[320];
 
 	(void)drv, (void)ctx, (void)ports;
 	if (*sim_dir)
 		return 0;
-	snprintf(tmpl, sizeof tmpl, "%s/labbridge-sane-XXXXXX", base && *base ? base : "/tmp");
-	if (!mkdtemp(tmpl)) {
-		lb_warn("sane: cannot make %s: %s", tmpl, strerror(errno));
+	if (!dir) {
+		lb_warn("sane: cannot make a private configuration directory: %s", strerror(errno));
 		return -1;
 	}
-	if (write_file(tmpl, "dll.conf", "test\n") < 0 ||
-	    write_file(tmpl, "test.conf", test_conf) < 0) {
-		lb_warn("sane: cannot write the simulated lab's configuration in %s", tmpl);
+	snprintf(dlld, sizeof dlld, "%s/dll.d", dir);
+	if ((mkdir(dlld, 0700) < 0 && errno != EEXIST) || write_file(dir, "dll.conf", "test\n") < 0 ||
+	    write_file(dir, "test.conf", test_conf) < 0) {
+		lb_warn("sane: cannot write the simulated lab's configuration in %s", dir);
 		return -1;
 	}
-	snprintf(sim_dir, sizeof sim_dir, "%s", tmpl);
+	snprintf(sim_dir, sizeof sim_dir, "%s", dir);
 	return 0;
 }
 
 /* cleanup (shutdown, every device closed): SANE ends, the private configuration goes. */
 static void sn_cleanup(const lb_driver *drv)
 {
-	char path[320];
-
 	(void)drv;
 	sn_shutdown();
-	if (!*sim_dir)
-		return;
-	snprintf(path, sizeof path, "%s/dll.conf", sim_dir);
-	unlink(path);
-	snprintf(path, sizeof path, "%s/test.conf", sim_dir);
-	unlink(path);
-	rmdir(sim_dir);
 	sim_dir[0] = '\0';
 }
 

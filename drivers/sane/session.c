@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* ---------------------------------------------------------------- discovery */
 
@@ -27,6 +29,42 @@ static char disc_cfg[512];    /* the cfgdir of the list below ("" for the system
 static char want_cfg[512];    /* the cfgdir the running worker uses */
 static json_t *disc_list;     /* guarded by disc_mu */
 static atomic_int nopen;
+static char priv_dir[256]; /* sn_config_dir's, "" until made */
+static bool env_set;	   /* SANE_CONFIG_DIR set for the process (before the first sane_init) */
+
+/* sn_config_dir: as session.h promises. */
+const char *sn_config_dir(void)
+{
+	const char *base = getenv("XDG_RUNTIME_DIR");
+
+	if (*priv_dir)
+		return priv_dir;
+	snprintf(priv_dir, sizeof priv_dir, "%s/labbridge-sane-XXXXXX",
+		 base && *base ? base : "/tmp");
+	if (!mkdtemp(priv_dir)) {
+		priv_dir[0] = '\0';
+		return NULL;
+	}
+	return priv_dir;
+}
+
+/* Remove the private directory and what the simulated lab wrote in it. */
+static void config_dir_remove(void)
+{
+	static const char *const names[] = {"dll.conf", "test.conf", NULL};
+	char path[320];
+
+	if (!*priv_dir)
+		return;
+	for (size_t i = 0; names[i]; i++) {
+		snprintf(path, sizeof path, "%s/%s", priv_dir, names[i]);
+		unlink(path);
+	}
+	snprintf(path, sizeof path, "%s/dll.d", priv_dir);
+	rmdir(path);
+	rmdir(priv_dir);
+	priv_dir[0] = '\0';
+}
 
 /* sn_opened: as session.h promises. */
 void sn_opened(int delta)
@@ -47,15 +85,8 @@ static void *disc_main(void *arg)
 		sane_exit();
 		sane_up = false;
 	}
-	if (!sane_up) {
-		/* read by sane_init's dll backend; the only SANE_CONFIG_DIR writer is this thread
-		 */
-		if (*want_cfg)
-			setenv("SANE_CONFIG_DIR", want_cfg, 1);
-		else
-			unsetenv("SANE_CONFIG_DIR");
+	if (!sane_up) /* dll.conf and dll.d are read again by each sane_init */
 		sane_up = sane_init(&version, NULL) == SANE_STATUS_GOOD;
-	}
 	st = sane_up ? sane_get_devices(&devs, SANE_FALSE) : SANE_STATUS_INVAL;
 	for (int i = 0; list && st == SANE_STATUS_GOOD && devs && devs[i]; i++)
 		json_array_append_new(list,
@@ -94,6 +125,16 @@ int sn_discover(const char *cfgdir)
 	}
 	if (sane_up && atomic_load(&nopen) > 0)
 		return 0; /* another configuration while devices are open: keep the current one */
+	if (!env_set) {
+		/* once, before the first sane_init (see sn_config_dir) */
+		const char *dir = sn_config_dir(), *was = getenv("SANE_CONFIG_DIR");
+		char v[1024];
+		/* the bridge's own directory first, then the caller's (if it ends with ':' or is
+		 * unset, SANE appends its defaults) */
+		if (dir && snprintf(v, sizeof v, "%s:%s", dir, was ? was : "") < (int)sizeof v)
+			setenv("SANE_CONFIG_DIR", v, 1);
+		env_set = true;
+	}
 	snprintf(want_cfg, sizeof want_cfg, "%s", c);
 	atomic_store(&disc_busy, true);
 	if (pthread_create(&disc_thread, NULL, disc_main, NULL) != 0) {
@@ -152,6 +193,7 @@ void sn_shutdown(void)
 	json_decref(disc_list);
 	disc_list = NULL;
 	disc_cfg[0] = '\0';
+	config_dir_remove();
 }
 
 /* ---------------------------------------------------------------- errors */

@@ -17,6 +17,17 @@
  * the current one is refused while SANE devices are open (SANE is one library per process).
  */
 
+/*
+ * The bridge's private SANE configuration directory (made once, main thread; NULL when it cannot
+ * be made). SANE reads SANE_CONFIG_DIR once per process (sanei_config caches the path list in the
+ * dll backend, which stays loaded), so every sane_init of the bridge runs with
+ * SANE_CONFIG_DIR = "<this dir>:" followed by the SANE_CONFIG_DIR the bridge was started with,
+ * if any: empty, SANE falls through to those or the system's directories (a trailing ':'
+ * appends them); the simulated lab writes its dll.conf, dll.d/ and test.conf here,
+ * which then come first. Removed by sn_shutdown.
+ */
+const char *sn_config_dir(void);
+
 /* Start a discovery (if none runs and the last one is not fresh for this cfgdir). 1 when it
  * started one, 0 when none was needed, or negative (LB_EFAIL when the thread cannot start).
  * Main thread only. */

@@ -80,6 +80,24 @@ class SaneTest(BridgeTest):
         dev = wait_until(lambda: self.device(c), timeout=10, what="the SANE test scanner")
         return d, c, dev
 
+    def test_simulated_after_a_real_discovery(self):
+        """simulate = auto: the machine's scanners are looked for first (here through a SANE
+        configuration of no backend), then the simulated lab's scanner is served: SANE reads
+        SANE_CONFIG_DIR once per process, so the first discovery must not keep the simulated
+        lab's configuration out."""
+        system = os.path.join(self.tmp, "sane-system")
+        os.makedirs(os.path.join(system, "dll.d"))
+        with open(os.path.join(system, "dll.conf"), "w") as f:
+            f.write("# no backend\n")
+        conf = make_conf({}, bridge={"emulate": "sane", "simulate": "auto"}).replace(
+            "discover = no", "discover = yes")
+        d = self.start_bridge(conf, env={"SANE_CONFIG_DIR": system})
+        c = self.client(d)
+        wait_until(lambda: self.device(c), timeout=15, what="the SANE test scanner")
+        j = self.submit(c, {"resolution": 25})
+        self.assertEqual(self.wait_job(c, j["id"])["state"], "done")
+        self.stop_checked(d)
+
     def submit(self, c, settings=None, fmt=None, **more):
         p = dict({"device": DEV}, **more)
         if settings is not None:
