@@ -116,7 +116,8 @@ static int sn_simulate(const lb_driver *drv, const lb_scan_ctx *ctx, json_t *por
 		return -1;
 	}
 	snprintf(dlld, sizeof dlld, "%s/dll.d", dir);
-	if ((mkdir(dlld, 0700) < 0 && errno != EEXIST) || write_file(dir, "dll.conf", "test\n") < 0 ||
+	if ((mkdir(dlld, 0700) < 0 && errno != EEXIST) ||
+	    write_file(dir, "dll.conf", "test\n") < 0 ||
 	    write_file(dir, "test.conf", test_conf) < 0) {
 		lb_warn("sane: cannot write the simulated lab's configuration in %s", dir);
 		return -1;
