@@ -292,6 +292,11 @@ int lb_stream_publish(lb_device *dev, int stream, int64_t t_dev, int64_t t_host,
 	return 0;
 }
 
+size_t lb_stream_backlog(const lb_device *dev)
+{
+	return atomic_load_explicit(&((lb_device *)dev)->queued_bytes, memory_order_relaxed);
+}
+
 /* Publish a json message on any stream (events on numeric streams too); 0 or LB_ENOMEM. */
 static int publish_json(lb_device *dev, int stream, int64_t t_host, const json_t *data)
 {

@@ -5,6 +5,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "driver.h"
@@ -61,6 +62,14 @@ int lb_stream_set_rate(lb_device *dev, int stream, double rate);
  */
 int lb_stream_publish(lb_device *dev, int stream, int64_t t_dev, int64_t t_host,
 		      const void *samples, uint32_t count);
+
+/*
+ * Bytes of the device's data messages (every stream's: frames and bookkeeping) that wait for the
+ * main loop to publish them: a bulk producer (a scanner's bands) keeps it below a few MiB by
+ * pausing its reads, so that its stream is slowed rather than cut (past LB_CHAN_HWM messages
+ * and 2 MiB, lb_stream_publish drops). Any thread; never fails.
+ */
+size_t lb_stream_backlog(const lb_device *dev);
 
 /* Publish a JSON event on a json stream (data is borrowed). 0 or negative. */
 int lb_stream_publish_json(lb_device *dev, int stream, int64_t t_host, const json_t *data);

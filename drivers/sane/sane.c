@@ -23,6 +23,14 @@
 #define POLL_NO_FD_NS 2000000LL /* no select fd: look again after 2 ms */
 /* With a select fd, still look again after 5 ms at the latest (a safety net) */
 #define POLL_FD_NS 5000000LL
+/*
+ * Backpressure: past BACKLOG_MAX bytes of the device's messages waiting for the main loop
+ * (lb_stream_backlog), reads pause and are tried again BACKLOG_PAUSE_NS later (the test
+ * backend's pipe then fills and its reader waits): a slow main loop slows the scan instead of
+ * losing bands, and the backlog's memory stays bounded.
+ */
+#define BACKLOG_MAX (4u << 20)
+#define BACKLOG_PAUSE_NS 500000LL
 /* The main loop waits this long for a discovery it just started (then lists it next scan) */
 #define DISCOVER_WAIT_MS 20
 
@@ -51,6 +59,7 @@ typedef struct sn_priv {
 	int max_pages;		/* sheets to take: 0 = until the feeder is empty */
 	bool adf;		/* the source is a document feeder */
 	bool gone;		/* an I/O error: the scanner went away */
+	bool paused;		/* reads wait for the main loop's backlog (BACKLOG_MAX) */
 	double dpi;
 	SANE_Parameters par;
 	uint8_t fmt;
@@ -615,6 +624,11 @@ static void read_scan(lb_device *dev, sn_priv *p, const lb_now *now, int64_t *de
 		size_t room = p->band_cap - p->band_len;
 		if (room > p->step)
 			room = p->step; /* a progress event at least every 1% */
+		p->paused = lb_stream_backlog(dev) > BACKLOG_MAX;
+		if (p->paused) { /* no select fd meanwhile: the deadline wakes us */
+			*deadline = now->mono + BACKLOG_PAUSE_NS;
+			return;
+		}
 		if (p->nonblock) {
 			/* poll before each read: SANE's advice, and the test backend (1.2.1) takes
 			 * a read that finds its pipe empty for the end of the page */
@@ -692,12 +706,13 @@ static int sn_run(lb_device *dev, const lb_now *now, const zmq_pollitem_t *items
 	return 0;
 }
 
-/* pollitems: the select fd while a non-blocking scan runs; none otherwise. */
+/* pollitems: the select fd while a non-blocking scan runs and reads (not while paused for the
+ * main loop's backlog); none otherwise. */
 static int sn_pollitems(lb_device *dev, zmq_pollitem_t *items, int max)
 {
 	sn_priv *p = lb_device_priv(dev);
 
-	if (max < 1 || !atomic_load(&p->scanning) || p->select_fd < 0)
+	if (max < 1 || !atomic_load(&p->scanning) || p->select_fd < 0 || p->paused)
 		return 0;
 	items[0] = (zmq_pollitem_t){NULL, p->select_fd, ZMQ_POLLIN, 0};
 	return 1;
