@@ -5,49 +5,38 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdlib.h>
 
 /*
  * One band as sane_read fills it: data holds the scanband header then the rows, and is sent by
  * ZeroMQ as it is (lb_stream_publish_owned) while the job's writer reads the same rows. Whoever
- * holds a reference drops it with sn_band_unref; the last one frees the band, in whatever thread.
+ * holds a reference drops it with sn_band_unref; the last one gives the band back, in whatever
+ * thread. While a scan runs (sn_band_pool_use), bands given back are kept for the next ones, up
+ * to SN_BAND_POOL_MAX bytes: a band that lives on in the writer's queue or in libzmq's would
+ * otherwise go back to the kernel (glibc trims its heap) and cost fresh zeroed pages each time.
  */
 typedef struct sn_band {
 	atomic_int refs;
-	size_t cap; /* bytes of data */
+	size_t cap;	      /* bytes of data */
+	struct sn_band *next; /* in the pool */
 	uint8_t data[];
 } sn_band;
 
-/* A band of cap bytes with one reference, or NULL when out of memory. */
-static inline sn_band *sn_band_new(size_t cap)
-{
-	sn_band *b = malloc(sizeof *b + cap);
+#define SN_BAND_POOL_MAX (24u << 20)
 
-	if (b) {
-		atomic_init(&b->refs, 1);
-		b->cap = cap;
-	}
-	return b;
-}
+/* A band of cap bytes with one reference (from the pool when it has one of that size), or NULL
+ * when out of memory. */
+sn_band *sn_band_new(size_t cap);
 
 /* One more reference to b. */
-static inline void sn_band_ref(sn_band *b)
-{
-	atomic_fetch_add_explicit(&b->refs, 1, memory_order_relaxed);
-}
+void sn_band_ref(sn_band *b);
 
-/* Drop a reference to b (NULL: nothing); the last one frees it. */
-static inline void sn_band_unref(sn_band *b)
-{
-	if (b && atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) == 1)
-		free(b);
-}
+/* Drop a reference to b (NULL: nothing); the last one gives it back. */
+void sn_band_unref(sn_band *b);
 
 /* The same as an lb_free_fn (data: the band's data, hint: the band). */
-static inline void sn_band_free_fn(void *data, void *hint)
-{
-	(void)data;
-	sn_band_unref(hint);
-}
+void sn_band_free_fn(void *data, void *hint);
+
+/* A scan starts (+1) or ends (-1): with none running, the pool is emptied and keeps nothing. */
+void sn_band_pool_use(int delta);
 
 #endif

@@ -253,8 +253,10 @@ static void sn_close(lb_device *dev)
 
 	if (!p)
 		return;
-	if (atomic_load(&p->scanning))
+	if (atomic_load(&p->scanning)) {
 		sane_cancel(p->h);
+		sn_band_pool_use(-1);
+	}
 	sn_writer_destroy(&p->writer); /* a job cut short by a stop: no partial file stays */
 	sn_output_destroy(&p->out);
 	json_decref(p->saved);
@@ -324,6 +326,7 @@ static void finish(lb_device *dev, sn_priv *p, const lb_now *now, const char *st
 	sn_output_destroy(&p->out);
 	p->finishing = p->wait_writer = false;
 	atomic_store(&p->scanning, false);
+	sn_band_pool_use(-1);
 	atomic_store(&p->cancel_req, false);
 	atomic_store(&p->halt_req, false);
 	p->select_fd = -1;
@@ -611,6 +614,7 @@ static int start_job(lb_device *dev, sn_priv *p, const json_t *args, json_t **re
 	}
 	atomic_store(&p->cancel_req, false);
 	atomic_store(&p->scanning, true);
+	sn_band_pool_use(1); /* bands reused until its end */
 	snprintf(p->last_state, sizeof p->last_state, "scanning");
 	p->last_message[0] = '\0';
 	*result = json_pack("{s:I,s:i,s:i,s:i,s:s,s:i,s:b,s:i}", "job", (json_int_t)job, "width",
