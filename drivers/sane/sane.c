@@ -755,7 +755,13 @@ static void read_scan(lb_device *dev, sn_priv *p, const lb_now *now, int64_t *de
 			return;
 		}
 		p->band_len += (size_t)len;
-		if (p->band_len == p->band_cap && flush_band(dev, p, now, false, &err) < 0) {
+		/* a full band that ends the page is its last: flagged now (EOF brings no rows) */
+		if (p->band_len == p->band_cap &&
+		    flush_band(dev, p, now,
+			       p->par.lines >= 0 &&
+				   p->first_row + p->band_len / (size_t)p->par.bytes_per_line ==
+				       (uint64_t)p->par.lines,
+			       &err) < 0) {
 			finish(dev, p, now, "error", err.message);
 			return;
 		}
