@@ -1,6 +1,7 @@
 /* test_sane_glue.c - the SANE driver's glue against the simulated lab's `test` scanner: a scan
  * whose main loop stalls is slowed, not cut (every band arrives, in order), its file is written
- * by the job's writer thread, and a page's last band is flagged LAST. */
+ * by the job's writer thread (whose error fails the job), and a page's last band is flagged
+ * LAST. */
 #include <stdatomic.h>
 #include <sys/stat.h>
 #include <zmq.h>
@@ -24,6 +25,7 @@ typedef struct seen {
 	int bands, last;     /* bands, and those flagged LAST */
 	bool last_band_last; /* the last band received was flagged LAST */
 	char state[16];	     /* the job's end as told to the service ("" until then) */
+	char error[256];     /* and its error, if any */
 	int64_t bpl;	     /* bytes per line */
 } seen;
 
@@ -99,6 +101,9 @@ static void main_loop_takes(glue *g, seen *s)
 			const char *st = json_string_value(json_object_get(ev, "state"));
 			if (st)
 				snprintf(s->state, sizeof s->state, "%s", st);
+			if (json_is_string(json_object_get(ev, "error")))
+				snprintf(s->error, sizeof s->error, "%s",
+					 json_string_value(json_object_get(ev, "error")));
 			json_decref(ev);
 		}
 		lb_up_free(m);
@@ -185,6 +190,35 @@ static void test_a_page_of_whole_bands_ends_with_a_last_band(void)
 	glue_fini(&g, 1);
 }
 
+/* The writer thread's error fails the job: its folder gone mid-scan, the page file cannot get
+ * its final name. */
+static void test_an_error_of_the_writer_fails_the_job(void)
+{
+	json_t *args, *result = NULL;
+	lb_error err = {0};
+	char sub[300], part[400];
+	seen s = {0};
+	glue g;
+
+	snprintf(sub, sizeof sub, "%s/job", dir);
+	snprintf(part, sizeof part, "%s/.scan-1.pnm.part", sub);
+	if (!CHECK(mkdir(sub, 0700) == 0) || open_scanner(&g) < 0)
+		return;
+	args = json_pack("{s:i,s:s,s:s,s:{s:s,s:i,s:s}}", "job", 7, "folder", sub, "format", "pnm",
+			 "settings", "mode", "Gray", "resolution", 75, "page", "A4");
+	if (CHECK(g.dev->driver->call(g.dev, "scan.start", args, &result, &err) == 0)) {
+		CHECK(unlink(part) == 0);
+		CHECK(rmdir(sub) == 0);
+		run_to_end(&g, &s);
+		CHECK_STR(s.state, "failed");
+		CHECK(strstr(s.error, "scan-1.pnm") != NULL);
+	}
+	json_decref(args);
+	json_decref(result);
+	glue_fini(&g, 1);
+	rmdir(sub);
+}
+
 static void test_a_stalled_main_loop_slows_the_scan_without_loss(void)
 {
 	const lb_driver *drv = lb_driver_find("sane");
@@ -260,6 +294,7 @@ int main(void)
 	setenv("XDG_RUNTIME_DIR", dir, 1);
 	RUN(test_a_stalled_main_loop_slows_the_scan_without_loss);
 	RUN(test_a_page_of_whole_bands_ends_with_a_last_band);
+	RUN(test_an_error_of_the_writer_fails_the_job);
 	drv = lb_driver_find("sane");
 	if (drv && drv->cleanup)
 		drv->cleanup(drv);
