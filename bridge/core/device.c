@@ -240,14 +240,43 @@ static void chan_send_data(lb_device *dev, int stream, const lb_stream *s, doubl
 	data_push(dev, m);
 }
 
+/*
+ * A data message of stream s with its topic and header frames for count samples ending with
+ * last, its seq the next one (taken even when the message is dropped: the gap shows); the
+ * payload frame is the caller's to add. NULL when dropped (data_msg) or out of memory.
+ */
+static lb_up *data_msg_header(lb_device *dev, int stream, lb_stream *s, int64_t t_dev,
+			      int64_t t_host, uint32_t count, double last)
+{
+	char tail[LB_HEADER_TAIL_MAX];
+	size_t hlen, tlen;
+	lb_up *m;
+	zmq_msg_t *hf;
+
+	s->seq++;
+	m = data_msg(dev, stream, s, last);
+	if (!m)
+		return NULL; /* dropped: seq shows the gap */
+	/* the header's frame: the stream's constant prefix and the numbers */
+	tlen = lb_header_tail(tail + sizeof tail, s->seq, t_host, t_dev, count);
+	hlen = (size_t)s->prefix_len + tlen;
+	hf = &m->frame[m->nframes];
+	if (zmq_msg_init_size(hf, hlen) < 0) {
+		lb_up_free(m);
+		return NULL;
+	}
+	m->nframes++;
+	memcpy(zmq_msg_data(hf), s->prefix, (size_t)s->prefix_len);
+	memcpy((char *)zmq_msg_data(hf) + s->prefix_len, tail + sizeof tail - tlen, tlen);
+	return m;
+}
+
 int lb_stream_publish(lb_device *dev, int stream, int64_t t_dev, int64_t t_host,
 		      const void *samples, uint32_t count)
 {
-	char tail[LB_HEADER_TAIL_MAX];
 	lb_stream *s;
-	size_t size, hlen, tlen;
+	size_t size;
 	lb_up *m;
-	zmq_msg_t *hf;
 
 	if (stream < 0 || stream >= dev->nstreams || count == 0)
 		return LB_EINVAL;
@@ -269,27 +298,62 @@ int lb_stream_publish(lb_device *dev, int stream, int64_t t_dev, int64_t t_host,
 			    (float)(s->gain * lb_sample_get(LB_F32, samples, i) + s->offset);
 		samples = dev->scratch;
 	}
-	s->seq++;
-	m = data_msg(dev, stream, s, lb_sample_get(s->type, samples, count - 1));
+	m = data_msg_header(dev, stream, s, t_dev, t_host, count,
+			    lb_sample_get(s->type, samples, count - 1));
 	if (!m)
 		return 0; /* dropped: seq shows the gap */
-	/* the header's frame: the stream's constant prefix and the numbers */
-	tlen = lb_header_tail(tail + sizeof tail, s->seq, t_host, t_dev, count);
-	hlen = (size_t)s->prefix_len + tlen;
-	hf = &m->frame[m->nframes];
-	if (zmq_msg_init_size(hf, hlen) < 0) {
-		lb_up_free(m);
-		return 0;
-	}
-	m->nframes++;
-	memcpy(zmq_msg_data(hf), s->prefix, (size_t)s->prefix_len);
-	memcpy((char *)zmq_msg_data(hf) + s->prefix_len, tail + sizeof tail - tlen, tlen);
 	if (up_frame(m, samples, (size_t)count * size) < 0) {
 		lb_up_free(m);
 		return 0;
 	}
 	data_push(dev, m);
 	return 0;
+}
+
+int lb_stream_publish_owned(lb_device *dev, int stream, int64_t t_dev, int64_t t_host,
+			    void *samples, uint32_t count, lb_free_fn *free_fn, void *hint)
+{
+	lb_stream *s;
+	size_t size;
+	lb_up *m;
+
+	if (stream < 0 || stream >= dev->nstreams || count == 0 || !samples ||
+	    !(size = lb_sample_type_size(dev->streams[stream].type))) {
+		if (free_fn)
+			free_fn(samples, hint);
+		return LB_EINVAL;
+	}
+	s = &dev->streams[stream];
+	if (calibrated(s) && s->type == LB_F32) {
+		/* the samples are ours: calibrated in place */
+		for (uint32_t i = 0; i < count; i++) {
+			float v = (float)(s->gain * lb_sample_get(LB_F32, samples, i) + s->offset);
+			memcpy((char *)samples + (size_t)i * sizeof v, &v, sizeof v);
+		}
+	}
+	m = data_msg_header(dev, stream, s, t_dev, t_host, count,
+			    lb_sample_get(s->type, samples, count - 1));
+	if (!m) {
+		if (free_fn)
+			free_fn(samples, hint);
+		return 0; /* dropped: seq shows the gap */
+	}
+	/* the payload frame is the samples themselves: libzmq frees them once sent */
+	if (zmq_msg_init_data(&m->frame[m->nframes], samples, (size_t)count * size, free_fn, hint) <
+	    0) {
+		if (free_fn)
+			free_fn(samples, hint);
+		lb_up_free(m);
+		return 0;
+	}
+	m->nframes++;
+	data_push(dev, m);
+	return 0;
+}
+
+size_t lb_stream_backlog(const lb_device *dev)
+{
+	return atomic_load_explicit(&((lb_device *)dev)->queued_bytes, memory_order_relaxed);
 }
 
 /* Publish a json message on any stream (events on numeric streams too); 0 or LB_ENOMEM. */

@@ -5,6 +5,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "driver.h"
@@ -61,6 +62,28 @@ int lb_stream_set_rate(lb_device *dev, int stream, double rate);
  */
 int lb_stream_publish(lb_device *dev, int stream, int64_t t_dev, int64_t t_host,
 		      const void *samples, uint32_t count);
+
+/* Frees a buffer handed over to lb_stream_publish_owned (hint: the caller's); called once, from
+ * any thread (libzmq's I/O thread, the main loop, or the caller's when dropped). */
+typedef void lb_free_fn(void *data, void *hint);
+
+/*
+ * As lb_stream_publish (same header, seq and drop rule; calibration applied in place), but
+ * without copying: samples (count of the stream's type) is taken over and becomes the message's
+ * payload frame as it is, and free_fn(samples, hint) is called once nobody needs it any more
+ * (when sent, or at once when dropped or refused; free_fn NULL: never freed). The caller must not
+ * touch samples afterwards. 0, or LB_EINVAL (samples freed too).
+ */
+int lb_stream_publish_owned(lb_device *dev, int stream, int64_t t_dev, int64_t t_host,
+			    void *samples, uint32_t count, lb_free_fn *free_fn, void *hint);
+
+/*
+ * Bytes of the device's data messages (every stream's: frames and bookkeeping) that wait for the
+ * main loop to publish them: a bulk producer (a scanner's bands) keeps it below a few MiB by
+ * pausing its reads, so that its stream is slowed rather than cut (past LB_CHAN_HWM messages
+ * and 2 MiB, lb_stream_publish drops). Any thread; never fails.
+ */
+size_t lb_stream_backlog(const lb_device *dev);
 
 /* Publish a JSON event on a json stream (data is borrowed). 0 or negative. */
 int lb_stream_publish_json(lb_device *dev, int stream, int64_t t_host, const json_t *data);

@@ -15,14 +15,30 @@
 #include "../../bridge/util/log.h"
 #include "../../bridge/util/yesno.h"
 #include "../../protocols/scanband.h"
+#include "band.h"
 #include "output.h"
 #include "session.h"
+#include "writer.h"
 
 #define BAND_BYTES 65536	/* a band holds about this much image data (at least one row) */
 #define READ_BUDGET (1 << 20)	/* bytes read per run before the mailbox gets a turn */
 #define POLL_NO_FD_NS 2000000LL /* no select fd: look again after 2 ms */
 /* With a select fd, still look again after 5 ms at the latest (a safety net) */
 #define POLL_FD_NS 5000000LL
+/*
+ * Backpressure: past BACKLOG_MAX bytes of the device's messages waiting for the main loop
+ * (lb_stream_backlog), reads pause and are tried again BACKLOG_PAUSE_NS later (the test
+ * backend's pipe then fills and its reader waits): a slow main loop slows the scan instead of
+ * losing bands, and the backlog's memory stays bounded.
+ */
+#define BACKLOG_MAX (4u << 20)
+#define BACKLOG_PAUSE_NS 500000LL
+/*
+ * The job's writer thread (writer.h) gets the bands as they are read; past WRITER_MAX bytes of
+ * rows waiting for it, reads pause until it signals (its eventfd; WRITER_WAIT_NS a safety net).
+ */
+#define WRITER_MAX (16u << 20)
+#define WRITER_WAIT_NS 20000000LL
 /* The main loop waits this long for a discovery it just started (then lists it next scan) */
 #define DISCOVER_WAIT_MS 20
 
@@ -45,18 +61,22 @@ typedef struct sn_priv {
 	atomic_bool cancel_req; /* set by cancel and halt: an I/O error now means cancelled */
 	atomic_bool halt_req;	/* set by halt: the cancel is the room's stop */
 	long long job;		/* the scan service's job id, 0 when none */
-	sn_output *out;		/* its files */
+	sn_output *out;		/* its files, until its writer takes them over */
+	sn_writer *writer;	/* the thread writing them */
+	bool finishing;		/* the last sheet read: the writer completes the files */
+	bool wait_writer;	/* reads wait for the writer (its eventfd polled) */
 	json_t *saved;		/* the options before its settings, put back at its end */
 	int page;		/* sheets delivered (pages ended) */
 	int max_pages;		/* sheets to take: 0 = until the feeder is empty */
 	bool adf;		/* the source is a document feeder */
 	bool gone;		/* an I/O error: the scanner went away */
+	bool paused;		/* reads wait for the main loop's backlog (BACKLOG_MAX) */
 	double dpi;
 	SANE_Parameters par;
 	uint8_t fmt;
 	int select_fd;
 	bool nonblock;		   /* SANE's non-blocking mode, with select_fd */
-	uint8_t *band;		   /* SCANBAND_HEADER_LEN + rows_per_band * bytes_per_line */
+	sn_band *band;		   /* SCANBAND_HEADER_LEN + rows_per_band * bytes_per_line */
 	size_t band_len, band_cap; /* image bytes in the band, and its capacity */
 	size_t step; /* most bytes a sane_read asks for: 0.5% of a page, a row at least */
 	uint32_t first_row, rows_done;
@@ -226,14 +246,17 @@ static void sn_close(lb_device *dev)
 
 	if (!p)
 		return;
-	if (atomic_load(&p->scanning))
+	if (atomic_load(&p->scanning)) {
 		sane_cancel(p->h);
-	sn_output_destroy(&p->out); /* a job cut short by a stop: no partial file stays */
+		sn_band_pool_use(-1);
+	}
+	sn_writer_destroy(&p->writer); /* a job cut short by a stop: no partial file stays */
+	sn_output_destroy(&p->out);
 	json_decref(p->saved);
 	sn_options_free(&p->opt);
 	sane_close(p->h);
 	sn_opened(-1);
-	free(p->band);
+	sn_band_unref(p->band);
 	free(p);
 	lb_device_set_priv(dev, NULL);
 }
@@ -286,12 +309,17 @@ static void finish(lb_device *dev, sn_priv *p, const lb_now *now, const char *st
 	lb_error err;
 
 	sane_cancel(p->h); /* after EOF too: SANE's end of a scan */
-	if (strcmp(state, "done") == 0 && sn_output_finish(&p->out, p->page, &names, &err) < 0) {
+	if (strcmp(state, "done") == 0 &&
+	    (!p->writer || sn_writer_state(p->writer, &names, &err) != 1)) {
 		state = "error";
-		message = err.message;
+		message = p->writer ? err.message : "the job's files were not written";
 	}
-	sn_output_destroy(&p->out); /* failed, cancelled: no partial file is left */
+	/* failed, cancelled: no partial file is left */
+	sn_writer_destroy(&p->writer);
+	sn_output_destroy(&p->out);
+	p->finishing = p->wait_writer = false;
 	atomic_store(&p->scanning, false);
+	sn_band_pool_use(-1);
 	atomic_store(&p->cancel_req, false);
 	atomic_store(&p->halt_req, false);
 	p->select_fd = -1;
@@ -326,7 +354,8 @@ static void status_text(SANE_Status st, char *buf, size_t cap)
 }
 
 /* Publish the whole rows of the band (last: the page's last one) and write them to the output;
- * keep a partial row's bytes. 0, or negative with err set. */
+ * a partial row's bytes go on in a new band (the stream took this one over, without a copy).
+ * 0, or negative with err set. */
 static int flush_band(lb_device *dev, sn_priv *p, const lb_now *now, bool last, lb_error *err)
 {
 	size_t bpl = (size_t)p->par.bytes_per_line;
@@ -340,27 +369,35 @@ static int flush_band(lb_device *dev, sn_priv *p, const lb_now *now, bool last, 
 			     rows,
 			     (uint32_t)bpl,
 			     (uint32_t)p->page};
-	size_t rest;
+	size_t rest = p->band_len - rows * bpl;
+	sn_band *b = p->band;
+	int r;
 
 	if (!rows && !last)
 		return 0;
 	if (p->par.lines >= 0 && (uint64_t)p->first_row + rows > (uint64_t)p->par.lines)
 		return lb_error_set(err, LB_ERR_DEVICE,
 				    "the scanner sent more rows than announced");
-	if (scanband_encode(&h, p->band) < 0)
+	if (scanband_encode(&h, b->data) < 0)
 		return lb_error_set(err, LB_ERR_INTERNAL, "bad band header");
-	if (rows) {
-		lb_stream_publish(dev, p->s_image, now->mono, now->real, p->band,
-				  (uint32_t)(SCANBAND_HEADER_LEN + rows * bpl));
-		if (sn_output_rows(p->out, p->band + SCANBAND_HEADER_LEN, rows, err) < 0)
-			return LB_EFAIL;
+	if (!rows)
+		return 0;
+	p->band = sn_band_new(b->cap);
+	if (!p->band) {
+		p->band = b;
+		return lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
 	}
+	memcpy(p->band->data + SCANBAND_HEADER_LEN, b->data + SCANBAND_HEADER_LEN + rows * bpl,
+	       rest);
+	p->band_len = rest;
 	p->first_row += rows;
 	p->rows_done = p->first_row;
-	rest = p->band_len - rows * bpl;
-	memmove(p->band + SCANBAND_HEADER_LEN, p->band + SCANBAND_HEADER_LEN + rows * bpl, rest);
-	p->band_len = rest;
-	return 0;
+	sn_band_ref(b); /* one reference for the stream, one for the output */
+	lb_stream_publish_owned(dev, p->s_image, now->mono, now->real, b->data,
+				(uint32_t)(SCANBAND_HEADER_LEN + rows * bpl), sn_band_free_fn, b);
+	r = sn_writer_rows(p->writer, b, b->data + SCANBAND_HEADER_LEN, rows, rows * bpl);
+	sn_band_unref(b);
+	return r < 0 ? lb_error_set(err, LB_ERR_INTERNAL, "out of memory") : 0;
 }
 
 /* A progress event (stream and service) when the rows read passed another 1%. */
@@ -434,14 +471,15 @@ static int start_sheet(lb_device *dev, sn_priv *p, lb_error *err)
 				p->dpi,
 				p->dpi,
 				(uint32_t)p->par.bytes_per_line};
-	if (sn_output_begin_page(p->out, &shape, err) < 0)
-		return LB_EFAIL;
+	if (p->writer ? sn_writer_begin_page(p->writer, &shape) < 0
+		      : sn_output_begin_page(p->out, &shape, err) < 0)
+		return p->writer ? lb_error_set(err, LB_ERR_INTERNAL, "out of memory") : LB_EFAIL;
 	rows = BAND_BYTES / (size_t)p->par.bytes_per_line;
 	if (rows < 1)
 		rows = 1;
 	p->band_cap = rows * (size_t)p->par.bytes_per_line;
-	free(p->band);
-	p->band = malloc(SCANBAND_HEADER_LEN + p->band_cap);
+	sn_band_unref(p->band);
+	p->band = sn_band_new(SCANBAND_HEADER_LEN + p->band_cap);
 	if (!p->band)
 		return lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
 	p->band_len = 0;
@@ -516,6 +554,18 @@ static int apply_settings(lb_device *dev, sn_priv *p, const json_t *settings, lb
 	return 0;
 }
 
+/* Hand the job's output (first page begun) over to a writer thread of its own; 0, or negative
+ * with err set (the output destroyed). */
+static int start_writer(sn_priv *p, const char *folder, lb_error *err)
+{
+	sn_output *o = p->out;
+
+	p->out = NULL;
+	p->finishing = p->wait_writer = false;
+	p->writer = sn_writer_new(o, folder, err);
+	return p->writer ? 0 : LB_EFAIL;
+}
+
 /*
  * "scan.start" {job, folder, format, settings?, label?} (the scan service only): apply the
  * settings, start the first sheet, write the pages into the job's folder as they are read;
@@ -527,6 +577,7 @@ static int start_job(lb_device *dev, sn_priv *p, const json_t *args, json_t **re
 	const json_t *settings = json_object_get(args, "settings");
 	const char *folder, *format = "pdf";
 	long long job;
+	bool started = false;
 
 	if (atomic_load(&p->scanning))
 		return lb_error_set(err, LB_ERR_DEVICE, "a scan is under way on this scanner");
@@ -539,10 +590,11 @@ static int start_job(lb_device *dev, sn_priv *p, const json_t *args, json_t **re
 	p->page = 0;
 	p->job = job; /* its events name it from the first one */
 	if (apply_settings(dev, p, json_is_object(settings) ? settings : NULL, err) < 0 ||
-	    !(p->out = sn_output_new(folder, format, err)) || start_sheet(dev, p, err) != 0) {
+	    !(p->out = sn_output_new(folder, format, err)) ||
+	    !(started = start_sheet(dev, p, err) == 0) || start_writer(p, folder, err) < 0) {
 		lb_now now = lb_now_read();
 		const char *why = err ? err->message : "the scan did not start";
-		if (p->out)
+		if (p->out || started)
 			sane_cancel(p->h);
 		sn_output_destroy(&p->out);
 		snprintf(p->last_state, sizeof p->last_state, "error");
@@ -555,6 +607,7 @@ static int start_job(lb_device *dev, sn_priv *p, const json_t *args, json_t **re
 	}
 	atomic_store(&p->cancel_req, false);
 	atomic_store(&p->scanning, true);
+	sn_band_pool_use(1); /* bands reused until its end */
 	snprintf(p->last_state, sizeof p->last_state, "scanning");
 	p->last_message[0] = '\0';
 	*result = json_pack("{s:I,s:i,s:i,s:i,s:s,s:i,s:b,s:i}", "job", (json_int_t)job, "width",
@@ -580,20 +633,53 @@ static void end_sheet(lb_device *dev, sn_priv *p, const lb_now *now)
 		finish(dev, p, now, "error", "the scanner ended the page before its last row");
 		return;
 	}
-	if (sn_output_end_page(p->out, &err) < 0) {
-		finish(dev, p, now, "error", err.message);
+	if (sn_writer_end_page(p->writer) < 0) {
+		finish(dev, p, now, "error", "out of memory");
 		return;
 	}
 	p->page++;
-	if (!p->adf || (p->max_pages > 0 && p->page >= p->max_pages)) {
-		finish(dev, p, now, "done", NULL);
-		return;
-	}
-	r = start_sheet(dev, p, &err);
-	if (r == 1)
-		finish(dev, p, now, "done", NULL); /* the feeder is empty */
-	else if (r < 0)
+	r = !p->adf || (p->max_pages > 0 && p->page >= p->max_pages) ? 1
+								     : start_sheet(dev, p, &err);
+	if (r < 0) {
 		finish(dev, p, now, "error", err.message);
+	} else if (r == 1) {
+		/* every sheet read (or the feeder empty): done once the writer completed the files
+		 */
+		if (sn_writer_finish(p->writer, p->page) < 0)
+			finish(dev, p, now, "error", "out of memory");
+		else
+			p->finishing = true;
+	}
+}
+
+/*
+ * Whether the reads wait for the writer: its queue full (WRITER_MAX), or the files being
+ * completed after the last sheet; *deadline then set (a safety net: its eventfd wakes us). Ends
+ * the job when the writer failed (error) or completed the files (done).
+ */
+static bool writer_wait(lb_device *dev, sn_priv *p, const lb_now *now, int64_t *deadline)
+{
+	lb_error err;
+
+	for (bool armed = false;; armed = true) {
+		int st = sn_writer_state(p->writer, NULL, &err);
+		if (st != 0) {
+			finish(dev, p, now, st == 1 ? "done" : "error",
+			       st == 1 ? NULL : err.message);
+			return true;
+		}
+		if (!p->finishing && sn_writer_queued(p->writer) < WRITER_MAX) {
+			p->wait_writer = false;
+			return false;
+		}
+		if (armed)
+			break;
+		/* armed, then looked at again: an operation done meanwhile is not missed */
+		sn_writer_arm(p->writer);
+	}
+	p->wait_writer = true;
+	*deadline = now->mono + WRITER_WAIT_NS;
+	return true;
 }
 
 /* Read what the scanner has (device thread); sets *deadline for the next look. */
@@ -608,6 +694,13 @@ static void read_scan(lb_device *dev, sn_priv *p, const lb_now *now, int64_t *de
 		size_t room = p->band_cap - p->band_len;
 		if (room > p->step)
 			room = p->step; /* a progress event at least every 1% */
+		if (writer_wait(dev, p, now, deadline))
+			return;
+		p->paused = lb_stream_backlog(dev) > BACKLOG_MAX;
+		if (p->paused) { /* no select fd meanwhile: the deadline wakes us */
+			*deadline = now->mono + BACKLOG_PAUSE_NS;
+			return;
+		}
 		if (p->nonblock) {
 			/* poll before each read: SANE's advice, and the test backend (1.2.1) takes
 			 * a read that finds its pipe empty for the end of the page */
@@ -617,8 +710,8 @@ static void read_scan(lb_device *dev, sn_priv *p, const lb_now *now, int64_t *de
 				return;
 			}
 		}
-		st = sane_read(p->h, p->band + SCANBAND_HEADER_LEN + p->band_len, (SANE_Int)room,
-			       &len);
+		st = sane_read(p->h, p->band->data + SCANBAND_HEADER_LEN + p->band_len,
+			       (SANE_Int)room, &len);
 		if (st == SANE_STATUS_EOF) {
 			end_sheet(dev, p, now);
 			*deadline = now->mono; /* the next sheet, if any, at once */
@@ -655,7 +748,13 @@ static void read_scan(lb_device *dev, sn_priv *p, const lb_now *now, int64_t *de
 			return;
 		}
 		p->band_len += (size_t)len;
-		if (p->band_len == p->band_cap && flush_band(dev, p, now, false, &err) < 0) {
+		/* a full band that ends the page is its last: flagged now (EOF brings no rows) */
+		if (p->band_len == p->band_cap &&
+		    flush_band(dev, p, now,
+			       p->par.lines >= 0 &&
+				   p->first_row + p->band_len / (size_t)p->par.bytes_per_line ==
+				       (uint64_t)p->par.lines,
+			       &err) < 0) {
 			finish(dev, p, now, "error", err.message);
 			return;
 		}
@@ -675,8 +774,9 @@ static int sn_run(lb_device *dev, const lb_now *now, const zmq_pollitem_t *items
 {
 	sn_priv *p = lb_device_priv(dev);
 
-	(void)items, (void)nitems;
 	*deadline = -1;
+	if (p->writer && nitems > 0 && items[0].fd == sn_writer_fd(p->writer) && items[0].revents)
+		sn_writer_drain(p->writer);
 	if (atomic_load(&p->scanning))
 		read_scan(dev, p, now, deadline);
 	if (p->gone) {
@@ -685,12 +785,19 @@ static int sn_run(lb_device *dev, const lb_now *now, const zmq_pollitem_t *items
 	return 0;
 }
 
-/* pollitems: the select fd while a non-blocking scan runs; none otherwise. */
+/* pollitems: while a scan runs, the writer's eventfd when the reads wait for it, else the select
+ * fd of a non-blocking scan (not while paused for the main loop's backlog); none otherwise. */
 static int sn_pollitems(lb_device *dev, zmq_pollitem_t *items, int max)
 {
 	sn_priv *p = lb_device_priv(dev);
 
-	if (max < 1 || !atomic_load(&p->scanning) || p->select_fd < 0)
+	if (max < 1 || !atomic_load(&p->scanning))
+		return 0;
+	if (p->writer && p->wait_writer) {
+		items[0] = (zmq_pollitem_t){NULL, sn_writer_fd(p->writer), ZMQ_POLLIN, 0};
+		return 1;
+	}
+	if (p->select_fd < 0 || p->paused)
 		return 0;
 	items[0] = (zmq_pollitem_t){NULL, p->select_fd, ZMQ_POLLIN, 0};
 	return 1;

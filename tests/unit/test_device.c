@@ -124,6 +124,75 @@ static void test_publish_sends_topic_header_samples(void)
 	close(w.efd);
 }
 
+/* An lb_free_fn counting its calls (hint: the counter). */
+static void count_free(void *data, void *hint)
+{
+	free(data);
+	(*(int *)hint)++;
+}
+
+static void test_publish_owned_sends_the_buffer_itself(void)
+{
+	lb_upwake w = {.efd = eventfd(0, EFD_NONBLOCK)};
+	lb_upq q;
+	lb_device *d;
+	uint8_t *buf = malloc(5), copy[5] = {1, 2, 3, 4, 5};
+	int freed = 0;
+	lb_up *m, *c;
+	json_t *h1, *h2;
+
+	lb_upq_init(&q, &w);
+	d = device(&q);
+	lb_device_add_stream(d, "image", "image", "", LB_U8, 0);
+	memcpy(buf, copy, sizeof copy);
+	CHECK_EQ_INT(lb_stream_publish(d, 0, 5, 1000, copy, 5), 0);
+	CHECK_EQ_INT(lb_stream_publish_owned(d, 0, 5, 1000, buf, 5, count_free, &freed), 0);
+	CHECK_EQ_INT(atomic_load(&d->queued), 2);
+	CHECK_EQ_INT(lb_stream_backlog(d), atomic_load(&d->queued_bytes));
+	CHECK(lb_stream_backlog(d) > 2 * (5 + 150));
+	c = take(&q);
+	m = c ? c->next : NULL;
+	CHECK(m != NULL && m->next == NULL);
+	if (m) {
+		/* the same frames as a copied publication; the payload is the buffer itself */
+		CHECK_EQ_INT(m->nframes, 3);
+		CHECK_EQ_INT(m->meta.seq, 2);
+		CHECK(m->meta.last == 5.0);
+		CHECK_STR(text(&m->frame[0]), "sensor/dev-1/image/");
+		h1 = json_loads(text(&c->frame[1]), 0, NULL);
+		h2 = json_loads(text(&m->frame[1]), 0, NULL);
+		CHECK_EQ_INT(json_integer_value(json_object_get(h2, "seq")), 2);
+		json_object_del(h1, "seq");
+		json_object_del(h2, "seq");
+		CHECK(h1 && h2 && json_equal(h1, h2));
+		json_decref(h1);
+		json_decref(h2);
+		CHECK(zmq_msg_data(&m->frame[2]) == (void *)buf);
+		CHECK_EQ_INT(zmq_msg_size(&m->frame[2]), 5);
+		CHECK_EQ_INT(freed, 0);
+	}
+	free_all(c);
+	CHECK_EQ_INT(freed, 1); /* freed once, when its message was */
+	/* refused or dropped: freed at once, and a drop still takes its seq */
+	CHECK(lb_stream_publish_owned(d, 1, 0, 0, malloc(1), 1, count_free, &freed) < 0);
+	CHECK_EQ_INT(freed, 2);
+	atomic_store(&d->queued, LB_CHAN_HWM);
+	atomic_store(&d->queued_bytes, LB_CHAN_HWM_BYTES);
+	CHECK_EQ_INT(lb_stream_publish_owned(d, 0, 0, 0, malloc(1), 1, count_free, &freed), 0);
+	CHECK_EQ_INT(freed, 3);
+	CHECK(take(&q) == NULL);
+	atomic_store(&d->queued, 0);
+	atomic_store(&d->queued_bytes, 0);
+	CHECK_EQ_INT(lb_stream_publish_owned(d, 0, 0, 0, malloc(1), 1, count_free, &freed), 0);
+	m = take(&q);
+	CHECK(m != NULL && m->meta.seq == 4);
+	free_all(m);
+	CHECK_EQ_INT(freed, 4);
+	lb_device_destroy(&d);
+	lb_upq_fini(&q);
+	close(w.efd);
+}
+
 static void test_calibration_is_applied_and_announced(void)
 {
 	lb_upwake w = {.efd = eventfd(0, EFD_NONBLOCK)};
@@ -452,6 +521,7 @@ int main(void)
 	RUN(test_driver_accessors);
 	RUN(test_streams_are_checked);
 	RUN(test_publish_sends_topic_header_samples);
+	RUN(test_publish_owned_sends_the_buffer_itself);
 	RUN(test_calibration_is_applied_and_announced);
 	RUN(test_losses_are_gaps_in_seq);
 	RUN(test_description_follows_the_device);
