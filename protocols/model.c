@@ -1,6 +1,8 @@
 /* model.c - recognising 3D model files (STL, 3MF, OBJ) by their first bytes: a pure sniffer. */
 #include "model.h"
 
+#include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Whether c is a blank inside a line (space, tab). */
@@ -123,4 +125,74 @@ const char *model_format_name(model_format f)
 	case MODEL_NONE: break;
 	}
 	return "";
+}
+
+/* The value of "key = value" on line [p, e) when the line is that key's: 1 and *v, else 0. */
+static int md_key(const char *p, const char *e, const char *key, double *v)
+{
+	size_t n = strlen(key);
+	char num[48];
+	char *end;
+
+	if ((size_t)(e - p) <= n || memcmp(p, key, n) != 0)
+		return 0;
+	p += n;
+	while (p < e && *p == ' ')
+		p++;
+	if (p == e || *p != '=')
+		return 0;
+	p++;
+	while (p < e && *p == ' ')
+		p++;
+	n = (size_t)(e - p);
+	while (n && (p[n - 1] == ' ' || p[n - 1] == '\r'))
+		n--;
+	if (n == 0 || n >= sizeof num)
+		return 0;
+	memcpy(num, p, n);
+	num[n] = '\0';
+	if (strcmp(num, "yes") == 0 || strcmp(num, "no") == 0) {
+		*v = num[0] == 'y';
+		return 1;
+	}
+	*v = strtod(num, &end);
+	return *end == '\0' && isfinite(*v);
+}
+
+int model_info_parse(const char *text, size_t len, model_info *out)
+{
+	static const char *const sizes[] = {"size_x", "size_y", "size_z"};
+	static const char *const mins[] = {"min_x", "min_y", "min_z"};
+	const char *p = text, *e = text ? text + len : NULL;
+	int found = 0;
+
+	for (int i = 0; i < 3; i++)
+		out->size[i] = out->min[i] = -1;
+	out->facets = out->parts = -1;
+	out->manifold = -1;
+	out->volume = -1;
+	while (p && p < e) {
+		const char *nl = memchr(p, '\n', (size_t)(e - p));
+		const char *le = nl ? nl : e;
+		double v;
+
+		for (int i = 0; i < 3; i++) {
+			if (md_key(p, le, sizes[i], &v) && v >= 0 && !(found & (1 << i))) {
+				out->size[i] = v;
+				found |= 1 << i;
+			}
+			if (md_key(p, le, mins[i], &v))
+				out->min[i] = v;
+		}
+		if (md_key(p, le, "number_of_facets", &v) && v >= 0 && v < 1e15)
+			out->facets = (long)v;
+		if (md_key(p, le, "number_of_parts", &v) && v >= 0 && v < 1e15)
+			out->parts = (long)v;
+		if (md_key(p, le, "manifold", &v))
+			out->manifold = v != 0;
+		if (md_key(p, le, "volume", &v) && v >= 0)
+			out->volume = v;
+		p = nl ? nl + 1 : e;
+	}
+	return found == 7 ? 0 : -1;
 }

@@ -28,4 +28,21 @@ model_format model_sniff(const uint8_t *head, size_t len, long long size);
  */
 const char *model_format_name(model_format f);
 
+/* A model's facts as `prusa-slicer --info MODEL` prints them ("size_x = 20.000000" lines). */
+typedef struct model_info {
+	double size[3]; /* x, y, z extent, mm */
+	double min[3];	/* lowest corner, mm */
+	long facets;	/* number_of_facets; -1 unknown */
+	int manifold;	/* 1 yes, 0 no, -1 unknown */
+	long parts;	/* number_of_parts; -1 unknown */
+	double volume;	/* mm3; -1 unknown */
+} model_info;
+
+/*
+ * Parse `prusa-slicer --info` output (any other lines are skipped: log lines, "[model.stl]").
+ * 0 with *out set when the three sizes were found (finite, >= 0), else -1 (out is still
+ * initialised with what was found, unknowns -1).
+ */
+int model_info_parse(const char *text, size_t len, model_info *out);
+
 #endif

@@ -26,5 +26,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (gcode_is_command(cmd) && size > 0 && !memchr(data, '\n', size) && g == MODEL_STL_ASCII)
 		abort();
 	free(cmd);
+	{
+		model_info mi;
+		int r = model_info_parse((const char *)data, size, &mi);
+		for (int i = 0; i < 3; i++)
+			if (r == 0 && !(mi.size[i] >= 0))
+				abort();
+		if (mi.manifold < -1 || mi.manifold > 1)
+			abort();
+	}
 	return 0;
 }

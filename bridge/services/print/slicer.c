@@ -26,7 +26,7 @@ typedef struct sl_run {
 	long long id;
 	char program[LB_SLICER_PATH], model[LB_SLICER_PATH], workdir[LB_SLICER_PATH];
 	char *args[LB_SLICER_ARGS + 1];
-	int time_s, cpu_s, mem_mb;
+	int time_s, cpu_s, mem_mb, info;
 	lb_slice_status st;
 	pid_t pid;  /* > 0 while running */
 	int out_fd; /* the slicer's stdout + stderr, -1 at EOF */
@@ -150,6 +150,7 @@ long long lb_slicer_submit(lb_slicer *p, const lb_slice_spec *spec, lb_error *er
 	r->time_s = spec->time_s > 0 ? spec->time_s : LB_SLICER_TIME_S;
 	r->cpu_s = spec->cpu_s > 0 ? spec->cpu_s : LB_SLICER_CPU_S;
 	r->mem_mb = spec->mem_mb > 0 ? spec->mem_mb : LB_SLICER_MEM_MB;
+	r->info = spec->info != 0;
 	if (p->n == p->cap) {
 		size_t cap = p->cap ? p->cap * 2 : 8;
 		sl_run **runs = realloc(p->runs, cap * sizeof *runs);
@@ -378,6 +379,7 @@ static void finish(sl_run *r, int wstatus, const struct rusage *ru, int exec_err
 	double cpu = (double)ru->ru_utime.tv_sec + (double)ru->ru_stime.tv_sec +
 		     (double)(ru->ru_utime.tv_usec + ru->ru_stime.tv_usec) / 1e6;
 	struct stat sb;
+	const char *exception = strstr(r->tail, "what():");
 
 	summary(r, said, sizeof said);
 	r->pid = 0;
@@ -401,6 +403,16 @@ static void finish(sl_run *r, int wstatus, const struct rusage *ru, int exec_err
 		lb_error_set(&r->st.error, LB_ERR_TOO_LARGE,
 			     "the slicer ran out of memory (limit %d MiB)%s%s", r->mem_mb,
 			     said[0] ? ": " : "", said);
+	} else if ((WIFSIGNALED(wstatus) || WEXITSTATUS(wstatus) != 0) && exception) {
+		/* PrusaSlicer ends on an uncaught exception for a model it refuses ("Objects could
+		 * not fit on the bed"): its what() is the reason */
+		char why[SL_SUMMARY_MAX + 8] = "";
+		const char *e = exception + 7;
+		while (*e == ' ')
+			e++;
+		append_clean(why, sizeof why, e, strcspn(e, "\r\n"));
+		lb_error_set(&r->st.error, LB_ERR_INVALID_PARAMS,
+			     "the slicer refused the model: %s", why);
 	} else if (WIFSIGNALED(wstatus)) {
 		lb_error_set(&r->st.error, LB_ERR_INTERNAL, "the slicer crashed (SIG%s)%s%s",
 			     sigabbrev_np(WTERMSIG(wstatus)) ? sigabbrev_np(WTERMSIG(wstatus))
@@ -410,6 +422,8 @@ static void finish(sl_run *r, int wstatus, const struct rusage *ru, int exec_err
 		lb_error_set(&r->st.error, LB_ERR_INVALID_PARAMS,
 			     "the slicer refused the model (status %d)%s%s", WEXITSTATUS(wstatus),
 			     said[0] ? ": " : "", said);
+	} else if (r->info) {
+		r->st.state = LB_SLICE_DONE;
 	} else if (snprintf(r->st.gcode, sizeof r->st.gcode, "%s/%s", r->workdir,
 			    LB_SLICER_OUTPUT) >= (int)sizeof r->st.gcode ||
 		   stat(r->st.gcode, &sb) < 0 || sb.st_size == 0) {
@@ -448,11 +462,15 @@ static void start_run(sl_run *r, int64_t now)
 	snprintf(env_home, sizeof env_home, "HOME=%s", r->workdir);
 	snprintf(env_tmp, sizeof env_tmp, "TMPDIR=%s", r->workdir);
 	argv[a++] = r->program;
-	argv[a++] = "--export-gcode";
-	for (int i = 0; i < LB_SLICER_ARGS && r->args[i]; i++)
-		argv[a++] = r->args[i];
-	argv[a++] = "--output";
-	argv[a++] = out_path;
+	if (r->info) {
+		argv[a++] = "--info";
+	} else {
+		argv[a++] = "--export-gcode";
+		for (int i = 0; i < LB_SLICER_ARGS && r->args[i]; i++)
+			argv[a++] = r->args[i];
+		argv[a++] = "--output";
+		argv[a++] = out_path;
+	}
 	argv[a++] = r->model;
 	argv[a] = NULL;
 	devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);

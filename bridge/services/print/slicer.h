@@ -25,6 +25,7 @@ typedef struct lb_slice_spec {
 	int time_s;			  /* wall-clock limit, seconds */
 	int cpu_s;			  /* CPU time limit (RLIMIT_CPU), seconds */
 	int mem_mb;			  /* address-space limit (RLIMIT_AS), MiB */
+	int info; /* run "--info MODEL" (size, manifold: lb_slicer_output) instead of slicing */
 } lb_slice_spec;
 
 typedef enum lb_slice_state {
@@ -41,7 +42,7 @@ typedef struct lb_slice_status {
 	int position;		    /* 1-based place in the waiting line (QUEUED), else 0 */
 	int percent;		    /* from the slicer's "40 => Generating perimeters" lines */
 	char stage[64];		    /* "Generating perimeters" */
-	char gcode[LB_SLICER_PATH]; /* DONE: the G-code's path (in workdir) */
+	char gcode[LB_SLICER_PATH]; /* DONE: the G-code's path (in workdir); "" for --info */
 	lb_error error;		    /* FAILED / CANCELLED: why */
 	int net_isolated;	    /* it ran in its own empty network namespace */
 	int64_t started, ended;	    /* monotonic ns (0: not yet) */
