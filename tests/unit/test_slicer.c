@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -402,6 +403,79 @@ static void test_waiting_line_and_cancel(void)
 	lb_slicer_destroy(&p);
 }
 
+/* The pool on its own thread: runs end without the caller driving anything, the notify
+ * descriptor wakes the caller, cancel and destroy end what runs. */
+static void test_worker(void)
+{
+	char model[4][PATH_MAX], dir[4][PATH_MAX];
+	static const char *const modes[4] = {"ok", "slow", "ok", "refuse"};
+	lb_slice_spec sp[4];
+	lb_error err = {0};
+	lb_slicer_worker *w = lb_slicer_worker_new(2, &err);
+	lb_slice_status st;
+	long long id[4];
+	int64_t end = lb_now_read().mono + (int64_t)WAIT_S * 1000000000LL;
+	int wakes = 0;
+
+	if (!w) {
+		CHECK_MSG(w != NULL, err.message);
+		return;
+	}
+	for (int i = 0; i < 4; i++) {
+		sp[i] = fake_spec(modes[i], model[i], dir[i], sizeof model[i]);
+		id[i] = lb_slicer_worker_submit(w, &sp[i], &err);
+		CHECK(id[i] > 0);
+	}
+	/* wait (on the notify descriptor) for every run but the slow one to end */
+	for (;;) {
+		struct pollfd pfd = {.fd = lb_slicer_worker_fd(w), .events = POLLIN};
+		int ended = 0;
+		uint64_t v;
+
+		for (int i = 0; i < 4; i++)
+			ended += lb_slicer_worker_status(w, id[i], &st) == 0 &&
+				 st.state >= LB_SLICE_DONE;
+		if (ended == 3 || lb_now_read().mono > end)
+			break;
+		if (poll(&pfd, 1, 1000) == 1 && read(pfd.fd, &v, sizeof v) == sizeof v)
+			wakes++;
+	}
+	CHECK(wakes > 0);
+	CHECK_EQ_INT(lb_slicer_worker_status(w, id[0], &st), 0);
+	CHECK_EQ_INT(st.state, LB_SLICE_DONE);
+	CHECK_EQ_INT(lb_slicer_worker_status(w, id[2], &st), 0);
+	CHECK_EQ_INT(st.state, LB_SLICE_DONE);
+	CHECK_EQ_INT(lb_slicer_worker_status(w, id[3], &st), 0);
+	CHECK_EQ_INT(st.state, LB_SLICE_FAILED);
+	CHECK_EQ_INT(lb_slicer_worker_status(w, id[1], &st), 0);
+	CHECK_EQ_INT(st.state, LB_SLICE_RUNNING);
+	CHECK_EQ_INT(lb_slicer_worker_forget(w, id[0]), 0);
+	CHECK_EQ_INT(lb_slicer_worker_status(w, id[0], &st), LB_EINVAL);
+	CHECK_EQ_INT(lb_slicer_worker_cancel(w, id[1], lb_now_read().mono), 0);
+	while (lb_slicer_worker_status(w, id[1], &st) == 0 && st.state == LB_SLICE_RUNNING &&
+	       lb_now_read().mono < end) {
+		struct pollfd pfd = {.fd = lb_slicer_worker_fd(w), .events = POLLIN};
+		uint64_t v;
+		if (poll(&pfd, 1, 1000) == 1 && read(pfd.fd, &v, sizeof v) < 0)
+			break;
+	}
+	CHECK_EQ_INT(st.state, LB_SLICE_CANCELLED);
+	/* destroyed with a slicer running: it is killed, nothing waits for its 60 s */
+	sp[1] = fake_spec("slow", model[1], dir[1], sizeof model[1]);
+	id[1] = lb_slicer_worker_submit(w, &sp[1], &err);
+	while (lb_slicer_worker_status(w, id[1], &st) == 0 && st.state == LB_SLICE_QUEUED &&
+	       lb_now_read().mono < end) {
+		struct pollfd pfd = {.fd = lb_slicer_worker_fd(w), .events = POLLIN};
+		uint64_t v;
+		if (poll(&pfd, 1, 1000) == 1 && read(pfd.fd, &v, sizeof v) < 0)
+			break;
+	}
+	CHECK_EQ_INT(st.state, LB_SLICE_RUNNING);
+	lb_slicer_worker_destroy(&w);
+	CHECK(w == NULL);
+	lb_slicer_worker_destroy(&w);
+}
+
 /* An ASCII STL of an axis-aligned cube of side mm, its corner at the origin. */
 static int write_cube(const char *path, double side)
 {
@@ -487,6 +561,7 @@ int main(int argc, char **argv)
 	RUN(test_time_limit);
 	RUN(test_confinement);
 	RUN(test_waiting_line_and_cancel);
+	RUN(test_worker);
 	RUN(test_real_prusa_slicer);
 	rc = check_summary();
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);

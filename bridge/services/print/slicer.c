@@ -1,6 +1,9 @@
 /* slicer.c - running a slicer (PrusaSlicer's CLI) as a confined child process, a few at once. */
 #include "slicer.h"
 
+#include "../../util/clock.h"
+#include "../../util/thread.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -8,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -169,8 +174,8 @@ long long lb_slicer_submit(lb_slicer *p, const lb_slice_spec *spec, lb_error *er
 
 /* In the child, after fork: confine it, then exec the slicer. Only async-signal-safe calls.
  * Writes 'N' on status when the network namespace was made, 'E' + errno when exec failed. */
-static void child_exec(const sl_run *r, char *const argv[], char *const envp[], int out, int status,
-		       int devnull)
+static void child_exec(const sl_run *r, const char *exe, char *const argv[], char *const envp[],
+		       int out, int status, int devnull)
 {
 	struct sigaction sa;
 	sigset_t none;
@@ -205,7 +210,7 @@ static void child_exec(const sl_run *r, char *const argv[], char *const envp[], 
 	if (status > 3)
 		syscall(SYS_close_range, 3u, (unsigned)status - 1, 0u);
 	syscall(SYS_close_range, (unsigned)status + 1, ~0u, 0u);
-	execvpe(argv[0], argv, envp);
+	execve(exe, argv, envp);
 fail:
 	e = errno;
 	{
@@ -436,6 +441,27 @@ static void finish(sl_run *r, int wstatus, const struct rusage *ru, int exec_err
 	}
 }
 
+/*
+ * The program's file into exe[cap]: itself when it holds a '/', else the first executable of
+ * that name in path (searched here, not in the child between fork and exec). 0, or an errno.
+ */
+static int resolve(const char *program, const char *path, char *exe, size_t cap)
+{
+	if (strchr(program, '/')) {
+		if ((size_t)snprintf(exe, cap, "%s", program) >= cap)
+			return ENAMETOOLONG;
+		return access(exe, X_OK) == 0 ? 0 : errno;
+	}
+	while (path && *path) {
+		size_t n = strcspn(path, ":");
+		if (n > 0 && (size_t)snprintf(exe, cap, "%.*s/%s", (int)n, path, program) < cap &&
+		    access(exe, X_OK) == 0)
+			return 0;
+		path += n + (path[n] == ':');
+	}
+	return ENOENT;
+}
+
 /* Start a waiting run: fork, confine, exec. Its state becomes RUNNING, or FAILED (with the
  * reason) when it could not start. */
 static void start_run(sl_run *r, int64_t now)
@@ -444,7 +470,8 @@ static void start_run(sl_run *r, int64_t now)
 	char env_home[LB_SLICER_PATH + 8], env_tmp[LB_SLICER_PATH + 8], env_path[1024];
 	char *envp[] = {env_path, env_home, env_tmp, "LC_ALL=C", NULL};
 	const char *path = getenv("PATH");
-	int pipe_out[2] = {-1, -1}, pipe_st[2] = {-1, -1}, devnull = -1, a = 0;
+	int pipe_out[2] = {-1, -1}, pipe_st[2] = {-1, -1}, devnull = -1, a = 0, bad;
+	char exe[LB_SLICER_PATH];
 	struct rusage ru = {0};
 	pid_t pid;
 
@@ -473,6 +500,11 @@ static void start_run(sl_run *r, int64_t now)
 	}
 	argv[a++] = r->model;
 	argv[a] = NULL;
+	bad = resolve(r->program, path ? path : "/usr/bin:/bin", exe, sizeof exe);
+	if (bad) {
+		finish(r, 0, &ru, bad, now);
+		return;
+	}
 	devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (devnull < 0 || pipe2(pipe_out, O_CLOEXEC) < 0 || pipe2(pipe_st, O_CLOEXEC) < 0)
 		goto fail;
@@ -480,7 +512,7 @@ static void start_run(sl_run *r, int64_t now)
 	if (pid < 0)
 		goto fail;
 	if (pid == 0)
-		child_exec(r, argv, envp, pipe_out[1], pipe_st[1], devnull);
+		child_exec(r, exe, argv, envp, pipe_out[1], pipe_st[1], devnull);
 	setpgid(pid, pid); /* as the child does: no race with a kill of the group */
 	close(pipe_out[1]);
 	close(pipe_st[1]);
@@ -675,4 +707,180 @@ int lb_slicer_forget(lb_slicer *p, long long id)
 		return 0;
 	}
 	return LB_EINVAL;
+}
+
+/* --- the worker thread --- */
+
+#define WORKER_MAX 64 /* slicers at once at most: their pollfds fit the thread's array */
+
+struct lb_slicer_worker {
+	pthread_mutex_t lock; /* guards pool and stop */
+	lb_slicer *pool;
+	int wake_fd;   /* eventfd: submit, cancel, stop wake the thread */
+	int notify_fd; /* eventfd: the thread tells of changes */
+	int stop;
+	pthread_t thread;
+};
+
+/* Add one to an eventfd (never blocks: a counter that would overflow is left as it is). */
+static void bump(int fd)
+{
+	uint64_t one = 1;
+
+	if (write(fd, &one, sizeof one) < 0) {
+		/* EAGAIN: already far from zero, readable anyway */
+	}
+}
+
+/* The sum of the progress of every run (a change in it is worth telling). */
+static long progress_sum(const lb_slicer *p)
+{
+	long sum = 0;
+
+	for (size_t i = 0; i < p->n; i++)
+		sum += p->runs[i]->st.percent + 1000L * (long)p->runs[i]->st.state;
+	return sum;
+}
+
+/* The thread: poll the pool's descriptors and the wake eventfd, step the pool, tell of changes;
+ * at stop, kill what runs. */
+static void *worker_main(void *arg)
+{
+	lb_slicer_worker *w = arg;
+
+	for (;;) {
+		struct pollfd fds[LB_SLICER_FDS * WORKER_MAX + 1];
+		int timeout = -1, n;
+		long before, after;
+		uint64_t v;
+
+		pthread_mutex_lock(&w->lock);
+		if (w->stop) {
+			pthread_mutex_unlock(&w->lock);
+			break;
+		}
+		fds[0] = (struct pollfd){.fd = w->wake_fd, .events = POLLIN};
+		n = lb_slicer_pollfds(w->pool, fds + 1, (int)(sizeof fds / sizeof fds[0]) - 1,
+				      &timeout, lb_now_read().mono);
+		pthread_mutex_unlock(&w->lock);
+		if (poll(fds, (nfds_t)n + 1, timeout) < 0 && errno != EINTR)
+			break;
+		if (fds[0].revents & POLLIN) {
+			if (read(w->wake_fd, &v, sizeof v) < 0) {
+				/* EAGAIN: another read took it */
+			}
+		}
+		pthread_mutex_lock(&w->lock);
+		before = progress_sum(w->pool);
+		lb_slicer_step(w->pool, fds + 1, n, lb_now_read().mono);
+		after = progress_sum(w->pool);
+		pthread_mutex_unlock(&w->lock);
+		if (after != before)
+			bump(w->notify_fd);
+	}
+	return NULL;
+}
+
+lb_slicer_worker *lb_slicer_worker_new(int max, lb_error *err)
+{
+	lb_slicer_worker *w = calloc(1, sizeof *w);
+	int rc;
+
+	if (!w) {
+		lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
+		return NULL;
+	}
+	w->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	w->notify_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	w->pool = lb_slicer_new(max > WORKER_MAX ? WORKER_MAX : max, err);
+	if (w->wake_fd < 0 || w->notify_fd < 0 || !w->pool) {
+		if (w->wake_fd < 0 || w->notify_fd < 0)
+			lb_error_set(err, LB_ERR_INTERNAL, "eventfd: %s", strerror(errno));
+		goto fail;
+	}
+	pthread_mutex_init(&w->lock, NULL);
+	rc = lb_thread_start(&w->thread, worker_main, w);
+	if (rc != 0) {
+		lb_error_set(err, LB_ERR_INTERNAL, "cannot start the slicer thread: %s",
+			     strerror(rc));
+		pthread_mutex_destroy(&w->lock);
+		goto fail;
+	}
+	return w;
+fail:
+	lb_slicer_destroy(&w->pool);
+	if (w->wake_fd >= 0)
+		close(w->wake_fd);
+	if (w->notify_fd >= 0)
+		close(w->notify_fd);
+	free(w);
+	return NULL;
+}
+
+void lb_slicer_worker_destroy(lb_slicer_worker **pw)
+{
+	lb_slicer_worker *w = pw ? *pw : NULL;
+
+	if (!w)
+		return;
+	pthread_mutex_lock(&w->lock);
+	w->stop = 1;
+	pthread_mutex_unlock(&w->lock);
+	bump(w->wake_fd);
+	pthread_join(w->thread, NULL);
+	lb_slicer_destroy(&w->pool);
+	pthread_mutex_destroy(&w->lock);
+	close(w->wake_fd);
+	close(w->notify_fd);
+	free(w);
+	*pw = NULL;
+}
+
+long long lb_slicer_worker_submit(lb_slicer_worker *w, const lb_slice_spec *spec, lb_error *err)
+{
+	long long id;
+
+	pthread_mutex_lock(&w->lock);
+	id = lb_slicer_submit(w->pool, spec, err);
+	pthread_mutex_unlock(&w->lock);
+	if (id > 0)
+		bump(w->wake_fd);
+	return id;
+}
+
+int lb_slicer_worker_status(lb_slicer_worker *w, long long id, lb_slice_status *st)
+{
+	int rc;
+
+	pthread_mutex_lock(&w->lock);
+	rc = lb_slicer_status(w->pool, id, st);
+	pthread_mutex_unlock(&w->lock);
+	return rc;
+}
+
+int lb_slicer_worker_cancel(lb_slicer_worker *w, long long id, int64_t now)
+{
+	int rc;
+
+	pthread_mutex_lock(&w->lock);
+	rc = lb_slicer_cancel(w->pool, id, now);
+	pthread_mutex_unlock(&w->lock);
+	bump(w->wake_fd);
+	bump(w->notify_fd); /* a waiting run cancelled changed state here */
+	return rc;
+}
+
+int lb_slicer_worker_forget(lb_slicer_worker *w, long long id)
+{
+	int rc;
+
+	pthread_mutex_lock(&w->lock);
+	rc = lb_slicer_forget(w->pool, id);
+	pthread_mutex_unlock(&w->lock);
+	return rc;
+}
+
+int lb_slicer_worker_fd(const lb_slicer_worker *w)
+{
+	return w->notify_fd;
 }

@@ -102,4 +102,34 @@ int lb_slicer_cancel(lb_slicer *p, long long id, int64_t now);
 /* Forget a finished run (its files stay): 0, or LB_EINVAL (not finished, or unknown id). */
 int lb_slicer_forget(lb_slicer *p, long long id);
 
+/* --- the pool on a thread of its own, for the bridge (its main loop watches no service fd) --- */
+
+/* A pool driven by its own thread: opaque. Every call below is thread-safe. */
+typedef struct lb_slicer_worker lb_slicer_worker;
+
+/*
+ * Start a worker thread (lb_thread_start: signals blocked; the slicers get theirs reset)
+ * running a pool of at most max slicers (max < 1: lb_slicer_default_max(); 64 at most). The thread
+ * reads the monotonic clock at its loop's edge and passes it to lb_slicer_step. NULL with err set
+ * on failure.
+ */
+lb_slicer_worker *lb_slicer_worker_new(int max, lb_error *err);
+
+/* Stop the thread (it kills the running slicers and reaps them), free all; *w = NULL. Accepts
+ * NULL and *w NULL. */
+void lb_slicer_worker_destroy(lb_slicer_worker **w);
+
+/* As lb_slicer_submit, lb_slicer_status, lb_slicer_cancel (now: the caller's clock),
+ * lb_slicer_forget, on the worker's pool; submit and cancel wake the thread. */
+long long lb_slicer_worker_submit(lb_slicer_worker *w, const lb_slice_spec *spec, lb_error *err);
+int lb_slicer_worker_status(lb_slicer_worker *w, long long id, lb_slice_status *st);
+int lb_slicer_worker_cancel(lb_slicer_worker *w, long long id, int64_t now);
+int lb_slicer_worker_forget(lb_slicer_worker *w, long long id);
+
+/*
+ * A descriptor (eventfd) that becomes readable when a run changed state (started, ended) or its
+ * progress moved, for the caller's poll/zmq_poll; read 8 bytes to clear it. The worker owns it.
+ */
+int lb_slicer_worker_fd(const lb_slicer_worker *w);
+
 #endif
