@@ -14,6 +14,7 @@
 #include "../../bridge/services/print/slicer.c"
 #include "../../bridge/util/clock.h"
 #include "../../bridge/util/error.c"
+#include "../../bridge/util/thread.c"
 
 #define ROUNDS 10
 
