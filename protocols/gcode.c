@@ -300,6 +300,14 @@ int gcode_code_parse(const char *cmd, gcode_code *out)
 	return 0;
 }
 
+/* Promises 1 when cmd starts with a well-formed (numbered or not) G/M/T code, else 0. */
+int gcode_is_command(const char *cmd)
+{
+	gcode_code c;
+
+	return cmd && gcode_code_parse(cmd, &c) == 0 && c.letter != 0;
+}
+
 /*
  * The next parameter word at or after p: skips non-letters, then *letter (upper case) and its
  * number (blanks allowed before it, as Marlin) in [*vs, *ve), empty when it has none. Returns the

@@ -56,6 +56,14 @@ typedef struct gcode_code {
 int gcode_code_parse(const char *cmd, gcode_code *out);
 
 /*
+ * Whether a cleaned command is a G-code command a firmware runs: an optional "N<n>" line number,
+ * then a well-formed G, M or T code ("G1 X10", "N3 M105*36", "T0", "g 28"). 1 or 0; 0 for an
+ * empty command, a bare parameter ("X10"), a malformed code ("G", "M1.2.3") or any other text
+ * ("solid cube", "v 1 2 3", "PRINT_START"). Never fails.
+ */
+int gcode_is_command(const char *cmd);
+
+/*
  * The value of parameter `letter` (e.g. 'S' in "M104 S200") in a cleaned command, the code itself
  * excluded: 1 and *value set, or 0 when absent or not a number.
  */

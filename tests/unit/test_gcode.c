@@ -568,6 +568,36 @@ static void test_meta_edge(void)
 	CHECK_NEAR(m.time_s, 12, 0);
 }
 
+/* What counts as a G-code command in a file: a G/M/T code, numbered or not; nothing else. */
+static void test_is_command(void)
+{
+	static const char *const yes[] = {
+	    "G28",  "G1 X10 Y5 E0.4 F1500", "g1x10",	"M104 S200", "T0", "N3 M105*36",
+	    "G 28", "M117 solid c",	    "G29.1 P1", "m84"};
+	static const char *const no[] = {"",
+					 "solid c",
+					 "facet normal 0 0 1",
+					 "vertex 1 2 3",
+					 "endloop",
+					 "v 1 2 3",
+					 "f 1 2 3",
+					 "g cube",
+					 "mtllib cube.mtl",
+					 "X10",
+					 "G",
+					 "M1.2.3",
+					 "N5",
+					 "PRINT_START",
+					 "# Blender",
+					 "%"};
+
+	for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++)
+		CHECK_MSG(gcode_is_command(yes[i]) == 1, yes[i]);
+	for (size_t i = 0; i < sizeof no / sizeof no[0]; i++)
+		CHECK_MSG(gcode_is_command(no[i]) == 0, no[i]);
+	CHECK_EQ_INT(gcode_is_command(NULL), 0);
+}
+
 int main(void)
 {
 	RUN(test_checksum_vectors);
@@ -576,6 +606,7 @@ int main(void)
 	RUN(test_round_trip);
 	RUN(test_clean);
 	RUN(test_code_parse);
+	RUN(test_is_command);
 	RUN(test_param);
 	RUN(test_classify);
 	RUN(test_policy_forbid);

@@ -1,14 +1,20 @@
 /* gcheck.c - the printer family's check of a G-code file, in the shape of a job validation hook. */
 #include "gcheck.h"
 
+#include "../../../protocols/model.h"
+
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #define GC_LINE_MAX 65536 /* a raw line (comments included) and its '\n' must fit */
+#define GC_QUOTE_MAX 40	  /* bytes of a refused line quoted in the message */
+#define GC_MODEL_ADVICE                                                                            \
+	"the bridge does not slice models yet: slice it into G-code first (PrusaSlicer, Cura)"
 #define GC_STR_(x) #x
 #define GC_STR(x) GC_STR_(x)
 
@@ -74,10 +80,61 @@ static const char *clean_failure(const char *line, size_t len)
 	return why;
 }
 
+/* The model format the file's head looks like (MODEL_NONE when none, or unreadable). */
+static model_format sniff_file(int fd, long long size)
+{
+	uint8_t head[MODEL_SNIFF_LEN];
+	ssize_t n;
+
+	do
+		n = pread(fd, head, sizeof head, 0);
+	while (n < 0 && errno == EINTR);
+	return n > 0 ? model_sniff(head, (size_t)n, size) : MODEL_NONE;
+}
+
+/* A cleaned command quoted for a message into out[cap]: printable ASCII only (others '?'), at
+ * most GC_QUOTE_MAX bytes then "...". */
+static void quote_command(const char *cmd, char *out, size_t cap)
+{
+	size_t n = 0, i;
+
+	for (i = 0; cmd[i] && i < GC_QUOTE_MAX && n + 4 < cap; i++) {
+		unsigned char c = (unsigned char)cmd[i];
+		out[n++] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+	}
+	if (cmd[i] && n + 4 <= cap) {
+		memcpy(out + n, "...", 3);
+		n += 3;
+	}
+	out[n] = '\0';
+}
+
 /*
- * Read a whole file line by line: its metadata into *m (lines and commands counted), each
- * command checked against the policy (when not NULL). 0, or LB_EFAIL with err set
- * (LB_ERR_INVALID_PARAMS "line N: ..." for a bad line).
+ * Set err for a file refused by a line (why: "line N: ..." already written in err->message): when
+ * the file looks like a 3D model, say so instead (a binary one: the line does not matter) or in
+ * addition (a text one). Returns LB_EFAIL.
+ */
+static int refuse_model(int fd, long long size, int binary, lb_error *err)
+{
+	model_format f = sniff_file(fd, size);
+	char was[sizeof err->message];
+
+	if (f == MODEL_NONE)
+		return LB_EFAIL;
+	if (binary || f == MODEL_STL_BINARY || f == MODEL_3MF || f == MODEL_ZIP)
+		return lb_error_set(err, LB_ERR_INVALID_PARAMS,
+				    "not G-code: this looks like %s; " GC_MODEL_ADVICE,
+				    model_format_name(f));
+	snprintf(was, sizeof was, "%s", err->message);
+	return lb_error_set(err, LB_ERR_INVALID_PARAMS, "%s: this looks like %s; " GC_MODEL_ADVICE,
+			    was, model_format_name(f));
+}
+
+/*
+ * Read a whole file line by line: its metadata into *m (lines and commands counted), each line
+ * a G-code command (or blank/comment), each command checked against the policy (when not NULL).
+ * 0, or LB_EFAIL with err set (LB_ERR_INVALID_PARAMS "line N: ..." for a bad line, naming the
+ * 3D model format the file looks like when it is one: STL, 3MF, OBJ).
  */
 static int scan_file(int fd, long long size, const gcode_policy *policy, gcode_meta *m,
 		     lb_error *err)
@@ -102,10 +159,20 @@ static int scan_file(int fd, long long size, const gcode_policy *policy, gcode_m
 		if (n < 0) {
 			lb_error_set(err, LB_ERR_INVALID_PARAMS, "line %ld: %s", nline,
 				     clean_failure(line, len));
+			refuse_model(fd, size, 1, err);
 			goto cleanup;
 		}
 		if (n == 0)
 			continue;
+		if (!gcode_is_command(cmd)) {
+			char q[GC_QUOTE_MAX + 8];
+
+			quote_command(cmd, q, sizeof q);
+			lb_error_set(err, LB_ERR_INVALID_PARAMS,
+				     "line %ld: '%s' is not a G-code command", nline, q);
+			refuse_model(fd, size, 0, err);
+			goto cleanup;
+		}
 		ncmd++;
 		if (policy && gcode_policy_check(policy, cmd, why, sizeof why) < 0) {
 			lb_error_set(err, LB_ERR_INVALID_PARAMS, "line %ld: %s", nline, why);
@@ -115,6 +182,7 @@ static int scan_file(int fd, long long size, const gcode_policy *policy, gcode_m
 	if (got == LB_EINVAL) {
 		lb_error_set(err, LB_ERR_INVALID_PARAMS, "line %ld: longer than %d bytes",
 			     nline + 1, GC_LINE_MAX - 1);
+		refuse_model(fd, size, 1, err);
 		goto cleanup;
 	}
 	if (got < 0) {
@@ -124,6 +192,7 @@ static int scan_file(int fd, long long size, const gcode_policy *policy, gcode_m
 	}
 	if (ncmd == 0) {
 		lb_error_set(err, LB_ERR_INVALID_PARAMS, "the file holds no G-code command");
+		refuse_model(fd, size, 1, err);
 		goto cleanup;
 	}
 	gcode_meta_finish(m);
