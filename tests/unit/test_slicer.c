@@ -307,7 +307,8 @@ static void test_confinement(void)
 	CHECK_CONTAINS(text, "SigBlk:\t0000000000000000\n");
 	{
 		/* signals 32 and 33 are glibc's own (thread cancel, setxid): sigaction refuses
-		 * them, so a bridge started with them ignored passes that on; every other is reset */
+		 * them, so a bridge started with them ignored passes that on; every other is reset
+		 */
 		const char *ign = strstr(text, "SigIgn:\t");
 		unsigned long long bits = ~0ULL;
 		CHECK(ign && sscanf(ign, "SigIgn:\t%llx", &bits) == 1);
