@@ -7,28 +7,44 @@
 #include <string.h>
 
 #include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
 #include <new>
 #include <opencv2/calib3d.hpp>
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
+#include <thread>
 #include <vector>
 
 #define VIEWS_MAX 64
 
 // One table angle: the laser-off frame, the chessboard's corners when found, each laser's line.
+// given, angle, off and cols are the caller's; found and corners the worker's until checked.
 struct calib_view {
-	bool given = false, found = false;
+	bool given = false, checked = false, found = false;
 	double angle = 0;
 	std::vector<uint8_t> off;
 	std::vector<cv::Point2f> corners;
 	std::vector<float> cols[CICLOP_LASERS_MAX];
 };
 
+// The chessboard search (findChessboardCorners can take seconds on a frame where it fails) runs
+// in a worker thread of the calibrator's, so that the caller's thread is never held by it.
 struct ciclop_calibrator {
 	ciclop_pattern pat;
 	int width, height, nlasers;
 	std::vector<calib_view> views;
+	std::mutex lock; // guards queue, stop, checked, found, and views' checked/found/corners
+	std::condition_variable wake, idle;
+	std::deque<int> queue; // views to search
+	bool stop = false;
+	int pending = 0, checked = 0, found = 0;
+	std::thread worker;
 };
+
+static void work(ciclop_calibrator *c);
 
 // The pattern's inner corners in its own frame (mm, z = 0), row by row.
 static std::vector<cv::Point3f> object_points(const ciclop_pattern &p)
@@ -272,11 +288,62 @@ extern "C" ciclop_calibrator *ciclop_calibrator_new(const ciclop_pattern *p, int
 	try {
 		ciclop_calibrator *c = new ciclop_calibrator;
 		c->pat = *p, c->width = width, c->height = height, c->nlasers = nlasers;
-		c->views.resize((size_t)views);
+		try {
+			c->views.resize((size_t)views);
+			c->worker = std::thread(work, c);
+		} catch (...) {
+			delete c;
+			throw;
+		}
 		return c;
 	} catch (...) {
 		lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
 		return NULL;
+	}
+}
+
+// Look for the chessboard in view i's frame (the worker's, the lock not held): corners in one order
+// for every view (corner 0 top-left as seen, rows going down). May throw.
+static bool find_board(const ciclop_calibrator *c, const std::vector<uint8_t> &off,
+		       std::vector<cv::Point2f> &corners)
+{
+	cv::Mat m(c->height, c->width, CV_8UC1, const_cast<uint8_t *>(off.data()));
+	if (!cv::findChessboardCorners(m, cv::Size(c->pat.cols, c->pat.rows), corners,
+				       cv::CALIB_CB_ADAPTIVE_THRESH | cv::CALIB_CB_NORMALIZE_IMAGE |
+					   cv::CALIB_CB_FAST_CHECK))
+		return false;
+	cv::cornerSubPix(m, corners, cv::Size(5, 5), cv::Size(-1, -1),
+			 cv::TermCriteria(cv::TermCriteria::EPS + cv::TermCriteria::COUNT, 40, 0.001));
+	if (corners.back().x < corners.front().x)
+		std::reverse(corners.begin(), corners.end());
+	return true;
+}
+
+// The worker: views from the queue searched one at a time until stop. A view's frame is not
+// touched by the caller while it is queued (ciclop_calibrator_view refuses a view twice).
+static void work(ciclop_calibrator *c)
+{
+	std::unique_lock<std::mutex> g(c->lock);
+	for (;;) {
+		c->wake.wait(g, [c] { return c->stop || !c->queue.empty(); });
+		if (c->stop)
+			return;
+		int i = c->queue.front();
+		c->queue.pop_front();
+		g.unlock();
+		std::vector<cv::Point2f> corners;
+		bool ok = false;
+		try {
+			ok = find_board(c, c->views[(size_t)i].off, corners);
+		} catch (...) {
+			ok = false; // OpenCV refused the frame: no chessboard in it
+		}
+		g.lock();
+		calib_view &v = c->views[(size_t)i];
+		v.found = ok, v.corners = std::move(corners), v.checked = true;
+		c->checked++, c->found += ok, c->pending--;
+		if (c->pending == 0)
+			c->idle.notify_all();
 	}
 }
 
@@ -286,33 +353,45 @@ extern "C" int ciclop_calibrator_view(ciclop_calibrator *c, int i, double angle_
 	if (!c || !grey || i < 0 || i >= (int)c->views.size() || !isfinite(angle_deg))
 		return lb_error_set(err, LB_ERR_INVALID_PARAMS, "calibration: bad view");
 	try {
+		std::lock_guard<std::mutex> g(c->lock);
 		calib_view &v = c->views[(size_t)i];
-		size_t n = (size_t)c->width * c->height;
-		v = calib_view();
-		v.off.assign(grey, grey + n);
+		if (v.given)
+			return lb_error_set(err, LB_ERR_INVALID_PARAMS,
+					    "calibration: view %d given twice", i);
+		v.off.assign(grey, grey + (size_t)c->width * c->height);
 		v.given = true, v.angle = angle_deg;
-		cv::Mat m(c->height, c->width, CV_8UC1, v.off.data());
-		std::vector<cv::Point2f> corners;
-		if (!cv::findChessboardCorners(m, cv::Size(c->pat.cols, c->pat.rows), corners,
-					       cv::CALIB_CB_ADAPTIVE_THRESH |
-						   cv::CALIB_CB_NORMALIZE_IMAGE | cv::CALIB_CB_FAST_CHECK))
-			return 0;
-		cv::cornerSubPix(
-		    m, corners, cv::Size(5, 5), cv::Size(-1, -1),
-		    cv::TermCriteria(cv::TermCriteria::EPS + cv::TermCriteria::COUNT, 40, 0.001));
-		// one order for every view: corner 0 top-left as seen, rows going down
-		if (corners.back().x < corners.front().x)
-			std::reverse(corners.begin(), corners.end());
-		v.corners = corners;
-		v.found = true;
-		return 1;
-	} catch (const std::bad_alloc &) {
-		return lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
-	} catch (const std::exception &e) {
-		return lb_error_set(err, LB_ERR_INTERNAL, "OpenCV failed: %s", e.what());
+		c->queue.push_back(i);
+		c->pending++;
+		c->wake.notify_one();
+		return 0;
 	} catch (...) {
-		return lb_error_set(err, LB_ERR_INTERNAL, "OpenCV failed");
+		return lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
 	}
+}
+
+extern "C" int ciclop_calibrator_wait(ciclop_calibrator *c, int timeout_ms)
+{
+	std::unique_lock<std::mutex> g(c->lock);
+	c->idle.wait_for(g, std::chrono::milliseconds(timeout_ms < 0 ? 0 : timeout_ms),
+			 [c] { return c->pending == 0; });
+	return c->pending;
+}
+
+extern "C" int ciclop_calibrator_status(ciclop_calibrator *c, int *checked, int *found)
+{
+	if (!c) {
+		if (checked)
+			*checked = 0;
+		if (found)
+			*found = 0;
+		return 0;
+	}
+	std::lock_guard<std::mutex> g(c->lock);
+	if (checked)
+		*checked = c->checked;
+	if (found)
+		*found = c->found;
+	return c->pending;
 }
 
 extern "C" int ciclop_calibrator_laser(ciclop_calibrator *c, int i, int n, const uint8_t *on,
@@ -341,6 +420,10 @@ extern "C" int ciclop_calibrator_solve(ciclop_calibrator *c, ciclop_calib *out,
 	if (!c || !out || !rep)
 		return lb_error_set(err, LB_ERR_INVALID_PARAMS, "calibration: bad arguments");
 	try {
+		std::lock_guard<std::mutex> g(c->lock);
+		if (c->pending > 0)
+			return lb_error_set(err, LB_ERR_INTERNAL,
+					    "calibration: %d views still being searched", c->pending);
 		return solve_cpp(c, out, rep, err);
 	} catch (const std::bad_alloc &) {
 		return lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
@@ -356,6 +439,13 @@ extern "C" void ciclop_calibrator_destroy(ciclop_calibrator **c)
 {
 	if (!c || !*c)
 		return;
+	{
+		std::lock_guard<std::mutex> g((*c)->lock);
+		(*c)->stop = true;
+		(*c)->wake.notify_one();
+	}
+	if ((*c)->worker.joinable())
+		(*c)->worker.join(); /* after the search under way, if any */
 	delete *c;
 	*c = NULL;
 }

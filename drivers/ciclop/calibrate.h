@@ -57,12 +57,21 @@ ciclop_calibrator *ciclop_calibrator_new(const ciclop_pattern *p, int width, int
 					 int nlasers, int views, lb_error *err);
 
 /*
- * View i (0..views-1) at table angle angle_deg: grey is the laser-off frame (width * height,
- * tightly packed; copied). The chessboard is looked for now. Returns 1 when found, 0 when not,
- * or LB_EFAIL with err (bad index, OpenCV failed).
+ * View i (0..views-1, each once) at table angle angle_deg: grey is the laser-off frame (width *
+ * height, tightly packed; copied). The chessboard is looked for in the calibrator's own thread
+ * (findChessboardCorners takes seconds on some frames where it fails): ciclop_calibrator_status
+ * says how far it got. Returns 0, or LB_EFAIL with err (bad index, a view given twice, out of
+ * memory).
  */
 int ciclop_calibrator_view(ciclop_calibrator *c, int i, double angle_deg, const uint8_t *grey,
 			   lb_error *err);
+
+/* The views not searched yet (0: all done); *checked and *found (may be NULL): how many were,
+ * and how many showed the chessboard (c NULL: 0 and none). Never blocks for long (a lock). */
+int ciclop_calibrator_status(ciclop_calibrator *c, int *checked, int *found);
+
+/* Wait up to timeout_ms for every view given to be searched; returns the views still pending. */
+int ciclop_calibrator_wait(ciclop_calibrator *c, int timeout_ms);
 
 /* Laser n (1..nlasers) lit in view i (given before): its line found now against the view's
  * laser-off frame with det. Returns the rows with a line, or LB_EFAIL with err. */
@@ -70,7 +79,7 @@ int ciclop_calibrator_laser(ciclop_calibrator *c, int i, int n, const uint8_t *o
 			    const ciclop_detect_opts *det, lb_error *err);
 
 /*
- * Fit everything from the views given: *out (a calibration calib.c can store: the frame size,
+ * Fit everything from the views given (each searched: LB_EFAIL while some are pending): *out (a calibration calib.c can store: the frame size,
  * intrinsics, distortion, table pose, nlasers planes) and *rep. 0, or LB_EFAIL with err
  * (LB_ERR_DEVICE) and *out untouched: "no chessboard found in N of M frames (light, focus,
  * pattern in view?)" (fewer than 3, or than two thirds of the views, show it), "laser N: laser
@@ -79,7 +88,8 @@ int ciclop_calibrator_laser(ciclop_calibrator *c, int i, int n, const uint8_t *o
 int ciclop_calibrator_solve(ciclop_calibrator *c, ciclop_calib *out, ciclop_calib_report *rep,
 			    lb_error *err);
 
-/* Free; accepts NULL and *c NULL; sets *c NULL. */
+/* Stop the search thread (after the frame it is on, if any) and free; accepts NULL and *c NULL;
+ * sets *c NULL. */
 void ciclop_calibrator_destroy(ciclop_calibrator **c);
 
 #ifdef __cplusplus

@@ -60,10 +60,13 @@
 #define OK_MS 2000	 /* horus-fw answers a line at once (G1 is queued) */
 #define SIM_SERIAL "sim-1"
 #define CAL_VIEWS 13
+#define FIT_POLL_MS 20
 #define CAL_FIRST_DEG -60.0
 #define CAL_STEP_DEG 10.0
 
-typedef enum { J_IDLE, J_GREET, J_NEXT, J_OK, J_WAIT, J_ENDING } job_phase;
+/* J_FITTING: a calibration's frames all taken, the chessboard search (calibrate.h's thread)
+ * still going; polled every FIT_POLL_MS. */
+typedef enum { J_IDLE, J_GREET, J_NEXT, J_OK, J_WAIT, J_ENDING, J_FITTING } job_phase;
 
 typedef struct cc_job {
 	long long id;
@@ -137,6 +140,7 @@ typedef struct cc_priv {
 static pthread_mutex_t sim_lock = PTHREAD_MUTEX_INITIALIZER;
 static ciclop_emu *sim_emu;
 static atomic_int sim_camera_fault;
+static atomic_int sim_no_plate; /* the calibration plate left off the simulated table */
 
 /* The link's time: monotonic milliseconds. */
 static int64_t ms_of(const lb_now *now)
@@ -446,7 +450,7 @@ static ciclop_source *open_camera(cc_priv *p, int plate, lb_error *err)
 	pthread_mutex_lock(&sim_lock);
 	if (sim_emu && strcmp(ciclop_emu_path(sim_emu), p->path) == 0) {
 		ciclop_scene sc;
-		if (plate)
+		if (plate && !atomic_load(&sim_no_plate))
 			ciclop_sim_plate_scene(&sc);
 		else
 			ciclop_sim_scene(&sc);
@@ -562,18 +566,13 @@ static int job_frame(cc_priv *p, const ciclop_action *a, lb_error *err)
 
 	if (ciclop_source_grab(j->cam, (double)p->now.mono / 1e6, err) < 0)
 		return LB_EFAIL;
-	if (j->calibrating) { /* the chessboard looked for now, the laser line found now */
-		int rc = a->laser == 0
-			     ? ciclop_calibrator_view(j->calr, a->step, a->angle_deg, j->cam->grey,
-						      err)
-			     : ciclop_calibrator_laser(j->calr, a->step, a->laser, j->cam->grey,
-						       &j->det, err);
-		if (rc < 0)
-			return LB_EFAIL;
-		if (a->laser == 0)
-			j->found += rc, j->npts = (size_t)rc; /* npts: this view's chessboard */
-		return 0;
-	}
+	if (j->calibrating) /* the chessboard searched in calibrate.h's thread, the line now */
+		return (a->laser == 0 ? ciclop_calibrator_view(j->calr, a->step, a->angle_deg,
+							       j->cam->grey, err)
+				      : ciclop_calibrator_laser(j->calr, a->step, a->laser,
+								j->cam->grey, &j->det, err)) < 0
+			   ? LB_EFAIL
+			   : 0;
 	if (a->laser == 0) {
 		memcpy(j->off, j->cam->grey, npx);
 		memcpy(j->tex, j->cam->rgb, 3 * npx);
@@ -617,9 +616,11 @@ static int job_step(cc_priv *p, const ciclop_action *a, lb_error *err)
 	json_t *ev;
 
 	if (j->calibrating) {
-		ev = json_pack("{s:s,s:i,s:i,s:f,s:b,s:i,s:f}", "state", "running", "view", a->step,
-			       "views", j->steps, "angle", a->angle_deg, "chessboard", j->npts > 0,
-			       "found", j->found, "fraction", fraction);
+		int checked = 0, found = 0;
+		ciclop_calibrator_status(j->calr, &checked, &found);
+		ev = json_pack("{s:s,s:i,s:i,s:f,s:i,s:i,s:f}", "state", "running", "view", a->step,
+			       "views", j->steps, "angle", a->angle_deg, "checked", checked, "found",
+			       found, "fraction", fraction);
 		calib_event(p, ev);
 		return 0;
 	}
@@ -666,6 +667,11 @@ static void job_advance(cc_priv *p)
 				return;
 			j->phase = J_NEXT;
 			break;
+		case J_FITTING:
+			if (ciclop_calibrator_status(j->calr, NULL, NULL) > 0)
+				return;
+			job_finish(p, "done", NULL); /* the fit, in calib_finish */
+			return;
 		case J_ENDING: {
 			/* the command in flight answered, then the safety commands one at a time,
 			 * each acknowledged */
@@ -706,9 +712,11 @@ static void job_advance(cc_priv *p)
 					job_end(p, "failed", err.message, 0);
 				break;
 			case CICLOP_ACT_DONE:
-				if (j->calibrating)
-					job_finish(p, "done", NULL); /* the fit, in calib_finish */
-				else if (j->total == 0)
+				if (j->calibrating) {
+					j->phase = J_FITTING;
+					break;
+				}
+				if (j->total == 0)
 					job_finish(
 					    p, "failed",
 					    "no laser line found (is the laser on and aimed at "
@@ -752,6 +760,7 @@ static void calib_finish(cc_priv *p, const char *state, const char *error)
 	double secs = (double)(p->now.mono - j->started_ns) / 1e9;
 
 	memset(&rep, 0, sizeof rep);
+	ciclop_calibrator_status(j->calr, NULL, &j->found);
 	if (strcmp(state, "done") == 0) {
 		if (ciclop_calibrator_solve(j->calr, &c, &rep, &err) < 0 ||
 		    ciclop_calib_save(p->cal_path, &c, &err) < 0) {
@@ -1199,6 +1208,8 @@ static int cc_run(lb_device *dev, const lb_now *now, const zmq_pollitem_t *items
 		t = p->ok_deadline_ms * 1000000;
 	if (p->job.phase == J_WAIT && (t < 0 || p->job.until_ns < t))
 		t = p->job.until_ns;
+	if (p->job.phase == J_FITTING)
+		t = now->mono + (int64_t)FIT_POLL_MS * 1000000;
 	/* the guard stopped a long run of frames, or an end waits for nothing: go on at once */
 	if (p->job.phase == J_NEXT || (p->job.phase == J_ENDING && !p->inflight))
 		t = now->mono;
@@ -1455,7 +1466,8 @@ LB_EMULATED_SIM_HOOKS(cc, cc_emulated)
 
 /*
  * ciclop.emulator {fault: ok|silent|garbage|alarm|unplug|plug}: the simulated board's faults;
- * {camera: ok|missing|wrong_size}: the simulated camera's; {probe: true}: what the board does
+ * {camera: ok|missing|wrong_size}: the simulated camera's; {plate: false|true}: the calibration
+ * plate off (forgotten) or on the table for calibration.run's frames; {probe: true}: what the board does
  * ({angle, lasers, motors, executed, object, camera}).
  */
 static int cc_bridge_call(const lb_driver *drv, const char *method, const json_t *params,
@@ -1464,8 +1476,16 @@ static int cc_bridge_call(const lb_driver *drv, const char *method, const json_t
 	static const char *const cams[] = {"ok", "missing", "wrong_size", NULL};
 	const char *fault = json_string_value(json_object_get(params, "fault"));
 	const char *cam = json_string_value(json_object_get(params, "camera"));
+	const json_t *plate = json_object_get(params, "plate");
 
 	(void)drv;
+	if (strcmp(method, "emulator") == 0 && json_object_size(params) == 1 && plate) {
+		if (!json_is_boolean(plate))
+			return lb_error_set(err, LB_ERR_INVALID_PARAMS, "plate must be true or false");
+		atomic_store(&sim_no_plate, !json_is_true(plate));
+		*result = json_null();
+		return 0;
+	}
 	if (strcmp(method, "emulator") == 0 && json_object_size(params) == 1 && cam) {
 		int i;
 		for (i = 0; cams[i] && strcmp(cams[i], cam) != 0; i++)

@@ -347,8 +347,9 @@ class CiclopTest(BridgeTest):
         views = [m.data for m in msgs if m.data and m.data.get("event") == "calibration"
                  and m.data.get("state") == "running"]
         self.assertEqual([v["view"] for v in views], list(range(13)))
-        self.assertTrue(all(v["chessboard"] for v in views))
         self.assertEqual([v["angle"] for v in views], [-60 + 10 * i for i in range(13)])
+        self.assertTrue(all(v["found"] == v["checked"] <= v["view"] + 1 for v in views), views)
+        self.assertEqual(last["found"], 13)
         got, want = last["calibration"], truth["calibration"]
         rep = last["report"]
         print("  calibrated in %.1f s: reprojection %.3f px, fx %.2f fy %.2f cx %.2f cy %.2f, "
@@ -387,9 +388,10 @@ class CiclopTest(BridgeTest):
         print("  scan with the computed calibration: %d points, RMS %.3f mm" % (len(pts), rms))
         self.assertGreater(len(pts), 1000)
         self.assertLess(rms, 0.3)
-        # a pattern that is not the one on the table: a clear error, the calibration kept
+        # the plate forgotten: a clear error, the calibration kept
+        c.call("ciclop.emulator", {"plate": False})
         c.call("device.call", {"device": DEV, "action": "calibration.run", "args": {
-            "speed": 30000, "pattern": {"cols": 9, "rows": 6, "square_mm": 13}}})
+            "speed": 30000}})
         last = wait_until(lambda: (lambda r: r if r and r["state"] != "running" else None)(
             c.call("device.call", {"device": DEV, "action": "calibration.get"})["last_run"]),
             timeout=90, what="the failed calibration's end")
@@ -403,6 +405,19 @@ class CiclopTest(BridgeTest):
             self.assertTrue(near(json.load(f), got))
         st = probe(c)
         self.assertEqual((st["lasers"], st["motors"]), (0, False))
+        # a pattern that is not the one on the table (the search fails slowly: the device
+        # answers meanwhile)
+        c.call("ciclop.emulator", {"plate": True})
+        c.call("device.call", {"device": DEV, "action": "calibration.run", "args": {
+            "speed": 30000, "pattern": {"cols": 9, "rows": 6, "square_mm": 13}}})
+        last = wait_until(lambda: (lambda r: r if r and r["state"] != "running" else None)(
+            c.call("device.call", {"device": DEV, "action": "calibration.get"})["last_run"]),
+            timeout=120, what="the failed calibration's end")
+        self.assertEqual(last["state"], "failed", last)
+        self.assertIn("no chessboard found in 13 of 13 frames", last["error"])
+        self.assertIn("a 9x6 inner-corner pattern?", last["error"])
+        self.assertTrue(near(c.call("device.call", {"device": DEV, "action": "calibration.get"})[
+            "calibration"], got))
 
     def test_calibration_cancelled_keeps_the_calibration(self):
         d = self.start_bridge(conf())

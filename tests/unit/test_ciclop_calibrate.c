@@ -30,19 +30,20 @@ static void render_plate(void)
 			     0);
 }
 
-/* Feed c views 0..n-1 of the given frames (on NULL: the laser shows nothing); the views where
- * the chessboard was found. */
+/* Feed c views 0..n-1 of the given frames (on NULL: the laser shows nothing), wait for the
+ * search (60 s at most); the views where the chessboard was found. */
 static int feed(ciclop_calibrator *c, int n, uint8_t (*off)[W * H], uint8_t (*on)[W * H])
 {
 	lb_error err = {0};
-	int found = 0;
+	int found = -1, checked = -1;
 
 	for (int i = 0; i < n; i++) {
-		int rc = ciclop_calibrator_view(c, i, -60 + 10 * i, off[i], &err);
-		CHECK(rc >= 0);
-		found += rc == 1;
+		CHECK_EQ_INT(ciclop_calibrator_view(c, i, -60 + 10 * i, off[i], &err), 0);
 		CHECK(ciclop_calibrator_laser(c, i, 1, on ? on[i] : off[i], &det, &err) >= 0);
 	}
+	CHECK_EQ_INT(ciclop_calibrator_wait(c, 60000), 0);
+	CHECK_EQ_INT(ciclop_calibrator_status(c, &checked, &found), 0);
+	CHECK_EQ_INT(checked, n);
 	return found;
 }
 
@@ -247,7 +248,10 @@ static void test_calibrate_errors(void)
 	CHECK_EQ_INT(ciclop_calibrator_view(c, 2, 0, frame, &err), LB_EFAIL);
 	CHECK_EQ_INT(ciclop_calibrator_laser(c, 0, 1, frame, &det, &err), LB_EFAIL); /* no view */
 	CHECK_EQ_INT(ciclop_calibrator_view(c, 0, 0, frame, &err), 0);
+	CHECK_EQ_INT(ciclop_calibrator_view(c, 0, 0, frame, &err), LB_EFAIL); /* twice */
+	CHECK_CONTAINS(err.message, "given twice");
 	CHECK_EQ_INT(ciclop_calibrator_laser(c, 0, 2, frame, &det, &err), LB_EFAIL);
+	CHECK_EQ_INT(ciclop_calibrator_wait(c, 60000), 0);
 	CHECK_EQ_INT(ciclop_calibrator_solve(c, &got, &rep, &err), LB_EFAIL);
 	CHECK_CONTAINS(err.message, "no chessboard found in 1 of 1 frames");
 	ciclop_calibrator_destroy(&c);
