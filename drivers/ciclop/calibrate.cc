@@ -229,11 +229,13 @@ static int solve_cpp(ciclop_calibrator *c, ciclop_calib *out, ciclop_calib_repor
 			b.at<double>(i) = -(x * x + y * y);
 		}
 		if (!cv::solve(A, b, sol, cv::DECOMP_SVD))
-			return lb_error_set(err, LB_ERR_DEVICE, "the turntable's circle fit failed");
+			return lb_error_set(err, LB_ERR_DEVICE,
+					    "the turntable's circle fit failed");
 		double cx = -sol.at<double>(0) / 2, cy = -sol.at<double>(1) / 2;
 		double r2 = cx * cx + cy * cy - sol.at<double>(2);
 		if (!(r2 > 0))
-			return lb_error_set(err, LB_ERR_DEVICE, "the turntable's circle fit failed");
+			return lb_error_set(err, LB_ERR_DEVICE,
+					    "the turntable's circle fit failed");
 		centre = e1 * cx + e2 * cy + axis * d * (n.dot(axis) > 0 ? 1 : -1);
 		double r = sqrt(r2), ss = 0;
 		for (const auto &t : ts) {
@@ -274,15 +276,15 @@ static int solve_cpp(ciclop_calibrator *c, ciclop_calib *out, ciclop_calib_repor
 	return 0;
 }
 
-extern "C" ciclop_calibrator *ciclop_calibrator_new(const ciclop_pattern *p, int width,
-						    int height, int nlasers, int views,
-						    lb_error *err)
+extern "C" ciclop_calibrator *ciclop_calibrator_new(const ciclop_pattern *p, int width, int height,
+						    int nlasers, int views, lb_error *err)
 {
 	if (!p || p->cols < 3 || p->cols > 50 || p->rows < 3 || p->rows > 50 ||
 	    !(p->square >= 1 && p->square <= 200) || !(p->origin >= 0 && p->origin <= 500) ||
 	    width < 16 || height < 16 || width > 8192 || height > 8192 || nlasers < 1 ||
 	    nlasers > CICLOP_LASERS_MAX || views < 1 || views > VIEWS_MAX) {
-		lb_error_set(err, LB_ERR_INVALID_PARAMS, "calibration: pattern or sizes out of range");
+		lb_error_set(err, LB_ERR_INVALID_PARAMS,
+			     "calibration: pattern or sizes out of range");
 		return NULL;
 	}
 	try {
@@ -312,8 +314,9 @@ static bool find_board(const ciclop_calibrator *c, const std::vector<uint8_t> &o
 				       cv::CALIB_CB_ADAPTIVE_THRESH | cv::CALIB_CB_NORMALIZE_IMAGE |
 					   cv::CALIB_CB_FAST_CHECK))
 		return false;
-	cv::cornerSubPix(m, corners, cv::Size(5, 5), cv::Size(-1, -1),
-			 cv::TermCriteria(cv::TermCriteria::EPS + cv::TermCriteria::COUNT, 40, 0.001));
+	cv::cornerSubPix(
+	    m, corners, cv::Size(5, 5), cv::Size(-1, -1),
+	    cv::TermCriteria(cv::TermCriteria::EPS + cv::TermCriteria::COUNT, 40, 0.001));
 	if (corners.back().x < corners.front().x)
 		std::reverse(corners.begin(), corners.end());
 	return true;
@@ -423,7 +426,8 @@ extern "C" int ciclop_calibrator_solve(ciclop_calibrator *c, ciclop_calib *out,
 		std::lock_guard<std::mutex> g(c->lock);
 		if (c->pending > 0)
 			return lb_error_set(err, LB_ERR_INTERNAL,
-					    "calibration: %d views still being searched", c->pending);
+					    "calibration: %d views still being searched",
+					    c->pending);
 		return solve_cpp(c, out, rep, err);
 	} catch (const std::bad_alloc &) {
 		return lb_error_set(err, LB_ERR_INTERNAL, "out of memory");

@@ -30,19 +30,19 @@ extern "C" {
  *     up the axis, z = x cross y (away from the camera) - the frames of recon.h and render.h.
  */
 typedef struct ciclop_pattern {
-	int cols, rows;	      /* inner corners, e.g. 11 x 6 (Horus's) */
-	double square;	      /* mm, e.g. 13 */
-	double origin;	      /* mm from the table up the plate to the bottom row of inner corners */
+	int cols, rows; /* inner corners, e.g. 11 x 6 (Horus's) */
+	double square;	/* mm, e.g. 13 */
+	double origin;	/* mm from the table up the plate to the bottom row of inner corners */
 } ciclop_pattern;
 
 /* What the fit says of itself. */
 typedef struct ciclop_calib_report {
-	int views, found;    /* views given, views where the chessboard was found */
-	double reproj_px;    /* calibrateCamera's RMS reprojection error (pixels) */
+	int views, found; /* views given, views where the chessboard was found */
+	double reproj_px; /* calibrateCamera's RMS reprojection error (pixels) */
 	int nlasers;
-	int laser_points[CICLOP_LASERS_MAX]; /* points in each plane's fit */
+	int laser_points[CICLOP_LASERS_MAX];	/* points in each plane's fit */
 	double laser_rms_mm[CICLOP_LASERS_MAX]; /* their RMS distance to it */
-	double table_rms_mm; /* RMS of the pattern origin's distances to the fitted circle */
+	double table_rms_mm;	/* RMS of the pattern origin's distances to the fitted circle */
 	double table_radius_mm; /* that circle's radius */
 } ciclop_calib_report;
 
@@ -79,11 +79,12 @@ int ciclop_calibrator_laser(ciclop_calibrator *c, int i, int n, const uint8_t *o
 			    const ciclop_detect_opts *det, lb_error *err);
 
 /*
- * Fit everything from the views given (each searched: LB_EFAIL while some are pending): *out (a calibration calib.c can store: the frame size,
- * intrinsics, distortion, table pose, nlasers planes) and *rep. 0, or LB_EFAIL with err
- * (LB_ERR_DEVICE) and *out untouched: "no chessboard found in N of M frames (light, focus,
- * pattern in view?)" (fewer than 3, or than two thirds of the views, show it), "laser N: laser
- * line not found on the pattern", an unusable fit. *rep is filled as far as it got.
+ * Fit everything from the views given (each searched: LB_EFAIL while some are pending): *out (a
+ * calibration calib.c can store: the frame size, intrinsics, distortion, table pose, nlasers
+ * planes) and *rep. 0, or LB_EFAIL with err (LB_ERR_DEVICE) and *out untouched: "no chessboard
+ * found in N of M frames (light, focus, pattern in view?)" (fewer than 3, or than two thirds of the
+ * views, show it), "laser N: laser line not found on the pattern", an unusable fit. *rep is filled
+ * as far as it got.
  */
 int ciclop_calibrator_solve(ciclop_calibrator *c, ciclop_calib *out, ciclop_calib_report *rep,
 			    lb_error *err);

@@ -619,8 +619,8 @@ static int job_step(cc_priv *p, const ciclop_action *a, lb_error *err)
 		int checked = 0, found = 0;
 		ciclop_calibrator_status(j->calr, &checked, &found);
 		ev = json_pack("{s:s,s:i,s:i,s:f,s:i,s:i,s:f}", "state", "running", "view", a->step,
-			       "views", j->steps, "angle", a->angle_deg, "checked", checked, "found",
-			       found, "fraction", fraction);
+			       "views", j->steps, "angle", a->angle_deg, "checked", checked,
+			       "found", found, "fraction", fraction);
 		calib_event(p, ev);
 		return 0;
 	}
@@ -853,16 +853,15 @@ static int calib_start(cc_priv *p, const json_t *args, json_t **result, lb_error
 	cfg.first_deg = CAL_FIRST_DEG, cfg.step_deg = CAL_STEP_DEG;
 	if (ciclop_scan_init(&j->seq, &cfg) < 0)
 		return lb_error_set(err, LB_ERR_INTERNAL, "calibration sequence refused");
-	if (!(j->calr = ciclop_calibrator_new(&pat, p->width, p->height, (int)lasers, CAL_VIEWS,
-					      err)))
+	if (!(j->calr =
+		  ciclop_calibrator_new(&pat, p->width, p->height, (int)lasers, CAL_VIEWS, err)))
 		return LB_EFAIL;
 	if (!(j->cam = open_camera(p, 1, err))) {
 		job_release(j);
 		return LB_EFAIL;
 	}
-	j->det = (ciclop_detect_opts){.threshold = (int)settings[ST_THRESHOLD].def,
-				      .half_window = 8,
-				      .floor = 0.3};
+	j->det = (ciclop_detect_opts){
+	    .threshold = (int)settings[ST_THRESHOLD].def, .half_window = 8, .floor = 0.3};
 	j->steps = CAL_VIEWS, j->lasers = cfg.lasers;
 	j->found = 0, j->npts = 0, j->total = 0, j->id = 0;
 	j->started_ns = p->now.mono;
@@ -872,15 +871,18 @@ static int calib_start(cc_priv *p, const json_t *args, json_t **result, lb_error
 	}
 	j->calibrating = 1;
 	json_decref(p->cal_last);
-	p->cal_last = json_pack("{s:s,s:i,s:i}", "state", "running", "views", CAL_VIEWS, "found", 0);
-	*result = json_pack("{s:s,s:i,s:f,s:f,s:{s:i,s:i,s:f,s:f},s:I}", "state", "running",
-			    "views", CAL_VIEWS, "first_deg", CAL_FIRST_DEG, "step_deg", CAL_STEP_DEG,
-			    "pattern", "cols", pat.cols, "rows", pat.rows, "square_mm", pat.square,
-			    "origin_mm", pat.origin, "lasers", (json_int_t)lasers);
-	calib_event(p, json_pack("{s:s,s:i,s:f}", "state", "started", "views", CAL_VIEWS,
-				 "fraction", 0.0));
+	p->cal_last =
+	    json_pack("{s:s,s:i,s:i}", "state", "running", "views", CAL_VIEWS, "found", 0);
+	*result =
+	    json_pack("{s:s,s:i,s:f,s:f,s:{s:i,s:i,s:f,s:f},s:I}", "state", "running", "views",
+		      CAL_VIEWS, "first_deg", CAL_FIRST_DEG, "step_deg", CAL_STEP_DEG, "pattern",
+		      "cols", pat.cols, "rows", pat.rows, "square_mm", pat.square, "origin_mm",
+		      pat.origin, "lasers", (json_int_t)lasers);
+	calib_event(
+	    p, json_pack("{s:s,s:i,s:f}", "state", "started", "views", CAL_VIEWS, "fraction", 0.0));
 	lb_info("device %s: calibration started (%dx%d pattern of %.1f mm, %lld laser%s)",
-		lb_device_id(p->dev), pat.cols, pat.rows, pat.square, lasers, lasers > 1 ? "s" : "");
+		lb_device_id(p->dev), pat.cols, pat.rows, pat.square, lasers,
+		lasers > 1 ? "s" : "");
 	lb_device_changed(p->dev);
 	return 0;
 }
@@ -1376,8 +1378,9 @@ static json_t *cc_config_get(lb_device *dev)
 	    p->angle, "scan",
 	    p->job.phase != J_IDLE && !p->job.calibrating
 		? json_pack("{s:I,s:i}", "job", (json_int_t)p->job.id, "steps", p->job.steps)
-	    : p->job.phase != J_IDLE ? json_pack("{s:b,s:i}", "calibrating", 1, "views", p->job.steps)
-				     : json_null(),
+	    : p->job.phase != J_IDLE
+		? json_pack("{s:b,s:i}", "calibrating", 1, "views", p->job.steps)
+		: json_null(),
 	    "link", "sent", (json_int_t)p->sent, "ok", (json_int_t)p->oks, "errors",
 	    (json_int_t)p->errors, "alarms", (json_int_t)p->alarms, "timeouts",
 	    (json_int_t)p->timeouts, "stray", (json_int_t)p->stray, "garbage",
@@ -1467,7 +1470,8 @@ LB_EMULATED_SIM_HOOKS(cc, cc_emulated)
 /*
  * ciclop.emulator {fault: ok|silent|garbage|alarm|unplug|plug}: the simulated board's faults;
  * {camera: ok|missing|wrong_size}: the simulated camera's; {plate: false|true}: the calibration
- * plate off (forgotten) or on the table for calibration.run's frames; {probe: true}: what the board does
+ * plate off (forgotten) or on the table for calibration.run's frames; {probe: true}: what the board
+ * does
  * ({angle, lasers, motors, executed, object, camera}).
  */
 static int cc_bridge_call(const lb_driver *drv, const char *method, const json_t *params,
@@ -1481,7 +1485,8 @@ static int cc_bridge_call(const lb_driver *drv, const char *method, const json_t
 	(void)drv;
 	if (strcmp(method, "emulator") == 0 && json_object_size(params) == 1 && plate) {
 		if (!json_is_boolean(plate))
-			return lb_error_set(err, LB_ERR_INVALID_PARAMS, "plate must be true or false");
+			return lb_error_set(err, LB_ERR_INVALID_PARAMS,
+					    "plate must be true or false");
 		atomic_store(&sim_no_plate, !json_is_true(plate));
 		*result = json_null();
 		return 0;

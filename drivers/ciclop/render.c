@@ -238,7 +238,8 @@ static double plate_pixel(const ciclop_scene *sc, double a, const double eye[3],
 			double rc[3], dir[3], od[3], t, px, py;
 			ciclop_pixel_ray(c, u + (i - 1) / 3.0, v + (k - 1) / 3.0, rc);
 			for (int m = 0; m < 3; m++)
-				dir[m] = c->R[m] * rc[0] + c->R[3 + m] * rc[1] + c->R[6 + m] * rc[2];
+				dir[m] =
+				    c->R[m] * rc[0] + c->R[3 + m] * rc[1] + c->R[6 + m] * rc[2];
 			ciclop_rotate_y(-a, dir, od);
 			if (plate_plane(&sc->plate, oe, od, &t, &px, &py))
 				sum += plate_albedo(&sc->plate, px, py), n++;

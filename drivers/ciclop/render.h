@@ -48,7 +48,7 @@ typedef struct ciclop_scene {
 	double laser_peak;  /* grey levels the line adds at its centre, e.g. 110 */
 	ciclop_shape shapes[CICLOP_SCENE_SHAPES]; /* the object: their union (object frame) */
 	double table_r;				  /* the turntable's radius (mm) */
-	ciclop_plate plate; /* a calibration plate on the table (cols 0: none) */
+	ciclop_plate plate;  /* a calibration plate on the table (cols 0: none) */
 	uint32_t noise_seed; /* deterministic sensor noise (+-2 grey levels); 0: none */
 } ciclop_scene;
 

@@ -46,8 +46,9 @@ int ciclop_scan_init(ciclop_scan *s, const ciclop_scan_cfg *cfg);
 
 /* The next action into *a; returns a->kind (CICLOP_ACT_DONE again and again at the end). The
  * sequence: M17, G1F, G50, lasers off; for each step: (move to first_deg + step * step_deg, WAIT
- * the move's time + settle_ms; step 0 moves only when first_deg is not 0) FRAME laser 0, then for each laser used: M71T, WAIT laser_ms, FRAME, M70T;
- * STEP; at the end M18, DONE. For a cancel the caller stops asking and uses ciclop_scan_abort. */
+ * the move's time + settle_ms; step 0 moves only when first_deg is not 0) FRAME laser 0, then for
+ * each laser used: M71T, WAIT laser_ms, FRAME, M70T; STEP; at the end M18, DONE. For a cancel the
+ * caller stops asking and uses ciclop_scan_abort. */
 ciclop_act_kind ciclop_scan_next(ciclop_scan *s, ciclop_action *a);
 
 /* After a cancel or a failure: the commands that leave the board safe (every laser off, motor

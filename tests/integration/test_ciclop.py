@@ -445,6 +445,13 @@ class CiclopTest(BridgeTest):
         self.assertEqual(last["state"], "cancelled", last)
         wait_until(lambda: probe(c)["lasers"] == 0 and not probe(c)["motors"], timeout=5,
                    what="lasers and motor off")
+        # latched: no new run until the room is released
+        executed = probe(c)["executed"]
+        e = c.error("device.call", {"device": DEV, "action": "calibration.run"})
+        self.assertEqual(e["name"], "room_stopped", e)
+        self.assertEqual(probe(c)["executed"], executed)
+        self.assertTrue(near(c.call("device.call", {"device": DEV, "action": "calibration.get"})[
+            "calibration"], before["calibration"]))
         self.assertTrue(d.running())
 
 

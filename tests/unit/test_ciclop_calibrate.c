@@ -26,8 +26,8 @@ static void render_plate(void)
 
 	ciclop_sim_plate_scene(&sc);
 	for (int i = 0; i < VIEWS; i++)
-		CHECK_EQ_INT(ciclop_render(&sc, (-60 + 10 * i) * M_PI / 180, plate_on[i], plate_off[i]),
-			     0);
+		CHECK_EQ_INT(
+		    ciclop_render(&sc, (-60 + 10 * i) * M_PI / 180, plate_on[i], plate_off[i]), 0);
 }
 
 /* Feed c views 0..n-1 of the given frames (on NULL: the laser shows nothing), wait for the
@@ -58,8 +58,8 @@ static double angle_deg(const double a[3], const double b[3])
 static void to_camera(const ciclop_camera *cam, const double p[3], double out[3])
 {
 	for (int r = 0; r < 3; r++)
-		out[r] = cam->R[3 * r] * p[0] + cam->R[3 * r + 1] * p[1] + cam->R[3 * r + 2] * p[2] +
-			 cam->t[r];
+		out[r] = cam->R[3 * r] * p[0] + cam->R[3 * r + 1] * p[1] +
+			 cam->R[3 * r + 2] * p[2] + cam->t[r];
 }
 
 static void test_calibrate_sim(void)
@@ -96,14 +96,16 @@ static void test_calibrate_sim(void)
 
 	/* the laser plane: normal within 0.5 degrees, distance within 0.5 mm */
 	double na = angle_deg(got.laser[0].n, truth.laser[0].n);
-	double sign = got.laser[0].n[0] * truth.laser[0].n[0] + got.laser[0].n[1] * truth.laser[0].n[1] +
-			      got.laser[0].n[2] * truth.laser[0].n[2] <
-			  0
-		      ? -1
-		      : 1;
+	double sign = got.laser[0].n[0] * truth.laser[0].n[0] +
+				  got.laser[0].n[1] * truth.laser[0].n[1] +
+				  got.laser[0].n[2] * truth.laser[0].n[2] <
+			      0
+			  ? -1
+			  : 1;
 	double dd = fabs(got.laser[0].d - sign * truth.laser[0].d);
-	printf("  laser plane: %d points, RMS %.3f mm; normal off by %.3f deg, distance by %.3f mm\n",
-	       rep.laser_points[0], rep.laser_rms_mm[0], na, dd);
+	printf(
+	    "  laser plane: %d points, RMS %.3f mm; normal off by %.3f deg, distance by %.3f mm\n",
+	    rep.laser_points[0], rep.laser_rms_mm[0], na, dd);
 	CHECK(na < 0.5);
 	CHECK(dd < 0.5);
 
@@ -179,7 +181,8 @@ static void test_calibrate_distorted(void)
 	ciclop_project_ray(&sc.cam, 0.45, 0.34, &tu, &tv);
 	printf("  distorted lens: fx %.2f cx %.2f cy %.2f k1 %.4f (-0.1) k2 %.4f (0.05); the "
 	       "corner ray lands %.2f px off\n",
-	       got.cam.fx, got.cam.cx, got.cam.cy, got.cam.k[0], got.cam.k[1], hypot(u - tu, v - tv));
+	       got.cam.fx, got.cam.cx, got.cam.cy, got.cam.k[0], got.cam.k[1],
+	       hypot(u - tu, v - tv));
 	CHECK(fabs(got.cam.fx / sc.cam.fx - 1) < 0.01);
 	CHECK(fabs(got.cam.cx - sc.cam.cx) < 3 && fabs(got.cam.cy - sc.cam.cy) < 3);
 	CHECK(fabs(got.cam.k[0] + 0.1) < 0.01);
