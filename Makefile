@@ -3,7 +3,8 @@
 # Debian 12 packages: what the build needs, and what the tests need on top.
 BUILD_PKGS := gcc g++ make pkg-config libzmq3-dev libjansson-dev libinih-dev libserialport-dev libmodbus-dev \
               libusb-1.0-0-dev libsqlite3-dev zlib1g-dev aseba locales libsane-dev \
-              libpng-dev libjpeg62-turbo-dev libtiff-dev libhpdf-dev libv4l-dev
+              libpng-dev libjpeg62-turbo-dev libtiff-dev libhpdf-dev libv4l-dev \
+              libopencv-core-dev libopencv-imgproc-dev libopencv-calib3d-dev
 TEST_PKGS  := $(BUILD_PKGS) gdb clang libclang-rt-14-dev valgrind python3-zmq python3-websocket \
               python3-matplotlib umockdev python3-pymodbus socat libsimavr-dev libelf-dev gcc-avr \
               avr-libc arduino-core-avr npm qemu-system-arm firmware-microbit-micropython sane-utils \
@@ -31,9 +32,14 @@ HPDF_LIBS  := -lhpdf
 # emulator; static libraries only, linked whole programs with libstdc++.
 ASEBA_LIBS := /usr/lib/libasebacompiler.a /usr/lib/libasebacommon.a /usr/lib/libasebavmbuffer.a \
               /usr/lib/libasebavm.a
-PKG_LIBS   = $(shell pkg-config --libs $(LIBS) 2>/dev/null) $(HPDF_LIBS) $(ASEBA_LIBS) -lstdc++ -lm -lpthread
+# Debian's OpenCV 4.6, the modules the 3D scanners' calibration needs (drivers/ciclop/calibrate.cc):
+# the -dev packages of core, imgproc and calib3d ship no pkg-config file (libopencv-dev's opencv4.pc
+# would pull in every module).
+OPENCV_LIBS := -lopencv_calib3d -lopencv_imgproc -lopencv_core
+PKG_LIBS   = $(shell pkg-config --libs $(LIBS) 2>/dev/null) $(HPDF_LIBS) $(ASEBA_LIBS) $(OPENCV_LIBS) \
+             -lstdc++ -lm -lpthread
 CXX     ?= g++
-CXXSTD  := -std=c++17 -isystem /usr/include/aseba
+CXXSTD  := -std=c++17 -isystem /usr/include/aseba -isystem /usr/include/opencv4
 CXXWARN := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 
 # bridge/: the core, the driver SDK, small utilities, the services (one folder each), the simulated

@@ -154,3 +154,14 @@ void ciclop_sim_scene(ciclop_scene *sc)
 	sc->table_r = 100;
 	sc->noise_seed = 12345;
 }
+
+void ciclop_sim_plate_scene(ciclop_scene *sc)
+{
+	ciclop_sim_scene(sc);
+	memset(sc->shapes, 0, sizeof sc->shapes);
+	sc->plate = (ciclop_plate){.cols = CICLOP_SIM_PLATE_COLS,
+				   .rows = CICLOP_SIM_PLATE_ROWS,
+				   .square = CICLOP_SIM_PLATE_SQUARE,
+				   .origin = CICLOP_SIM_PLATE_ORIGIN,
+				   .tilt = CICLOP_SIM_PLATE_TILT};
+}

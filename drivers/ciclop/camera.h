@@ -76,4 +76,15 @@ ciclop_source *ciclop_source_sim(ciclop_emu *emu, const ciclop_scene *sc, const 
  * laser 30 degrees aside, and its object: a box with a cylinder against it (a concavity). */
 void ciclop_sim_scene(ciclop_scene *sc);
 
+/* The simulated lab's calibration plate (a teacher's: Horus's 11 x 6 inner corners of 13 mm, the
+ * bottom row 30 mm above the table, leaning back CICLOP_SIM_PLATE_TILT degrees on its stand). */
+#define CICLOP_SIM_PLATE_COLS 11
+#define CICLOP_SIM_PLATE_ROWS 6
+#define CICLOP_SIM_PLATE_SQUARE 13.0
+#define CICLOP_SIM_PLATE_ORIGIN 30.0
+#define CICLOP_SIM_PLATE_TILT 15.0
+
+/* The simulated scanner with the calibration plate on its table instead of the object. */
+void ciclop_sim_plate_scene(ciclop_scene *sc);
+
 #endif

@@ -19,6 +19,7 @@
 #include "../../protocols/ciclop.h"
 #include "../../protocols/pointbatch.h"
 #include "calib.h"
+#include "calibrate.h"
 #include "camera.h"
 #include "emulator.h"
 #include "ply.h"
@@ -45,14 +46,27 @@
  * settings} and scan.cancel {job}; one json event per step on progress and one point batch
  * (protocols/pointbatch.h) on points; the PLY written as <folder>/.scan.ply.part, renamed
  * scan.ply when complete, removed otherwise.
+ *
+ * Calibration: calibration.run (a teacher's; it turns the table and lights the lasers) plays the
+ * same sequence over CAL_VIEWS table angles (CAL_FIRST_DEG, every CAL_STEP_DEG) with the
+ * chessboard plate on the table, each frame handed to calibrate.h as it is taken; at the end the
+ * fit, stored (calib.c) when it succeeds, the previous calibration kept when it fails. Progress
+ * and the outcome as device events {"calibration": {...}} and on the progress stream; the last
+ * outcome in calibration.get's "last_run".
  */
 
 #define BAUD 115200
 #define GREETING_MS 4000 /* an Arduino boots in about 2 s after the DTR reset of the open */
 #define OK_MS 2000	 /* horus-fw answers a line at once (G1 is queued) */
 #define SIM_SERIAL "sim-1"
+#define CAL_VIEWS 13
+#define FIT_POLL_MS 20
+#define CAL_FIRST_DEG -60.0
+#define CAL_STEP_DEG 10.0
 
-typedef enum { J_IDLE, J_GREET, J_NEXT, J_OK, J_WAIT, J_ENDING } job_phase;
+/* J_FITTING: a calibration's frames all taken, the chessboard search (calibrate.h's thread)
+ * still going; polled every FIT_POLL_MS. */
+typedef enum { J_IDLE, J_GREET, J_NEXT, J_OK, J_WAIT, J_ENDING, J_FITTING } job_phase;
 
 typedef struct cc_job {
 	long long id;
@@ -77,6 +91,10 @@ typedef struct cc_job {
 	char end_error[256];
 	char abort_cmds[128];
 	size_t abort_off, abort_len;
+	/* calibration.run's job (calibrating != 0): the frames go to calr */
+	int calibrating, found;
+	ciclop_calibrator *calr;
+	int64_t started_ns;
 } cc_job;
 
 typedef struct cc_priv {
@@ -100,6 +118,7 @@ typedef struct cc_priv {
 	ciclop_calib cal;
 	int have_cal;
 	char cal_error[1200];
+	json_t *cal_last; /* calibration.run's last outcome (NULL: none yet) */
 	/* the link */
 	ciclop_splitter sp;
 	char version[CICLOP_TEXT_MAX];
@@ -121,6 +140,7 @@ typedef struct cc_priv {
 static pthread_mutex_t sim_lock = PTHREAD_MUTEX_INITIALIZER;
 static ciclop_emu *sim_emu;
 static atomic_int sim_camera_fault;
+static atomic_int sim_no_plate; /* the calibration plate left off the simulated table */
 
 /* The link's time: monotonic milliseconds. */
 static int64_t ms_of(const lb_now *now)
@@ -244,6 +264,7 @@ static void job_release(cc_job *j)
 		fclose(j->f);
 	j->f = NULL;
 	ciclop_source_destroy(&j->cam);
+	ciclop_calibrator_destroy(&j->calr);
 	free(j->off), free(j->tex), free(j->cols), free(j->pts), free(j->batch);
 	j->off = j->tex = j->batch = NULL;
 	j->cols = NULL;
@@ -252,12 +273,18 @@ static void job_release(cc_job *j)
 
 /* The job's end, reported: done (the PLY renamed to its final name, results listed), failed or
  * cancelled (the partial file removed). The board is as safe as it could be made. */
+static void calib_finish(cc_priv *p, const char *state, const char *error);
+
 static void job_finish(cc_priv *p, const char *state, const char *error)
 {
 	cc_job *j = &p->job;
 	json_t *ev;
 	char why[300];
 
+	if (j->calibrating) {
+		calib_finish(p, state, error);
+		return;
+	}
 	if (strcmp(state, "done") == 0) {
 		if (ciclop_ply_finish(j->ply) < 0 || fflush(j->f) != 0 || fsync(fileno(j->f)) < 0 ||
 		    rename(j->part, j->final) < 0) {
@@ -412,8 +439,9 @@ static json_t *cc_describe(lb_device *dev)
 	return o;
 }
 
-/* The camera for a scan: the renderer in the simulated lab, else the configured V4L2 device. */
-static ciclop_source *open_camera(cc_priv *p, lb_error *err)
+/* The camera for a scan: the renderer in the simulated lab (the figure on its table, or with
+ * plate the calibration plate), else the configured V4L2 device. */
+static ciclop_source *open_camera(cc_priv *p, int plate, lb_error *err)
 {
 	ciclop_source *s = NULL;
 
@@ -422,7 +450,10 @@ static ciclop_source *open_camera(cc_priv *p, lb_error *err)
 	pthread_mutex_lock(&sim_lock);
 	if (sim_emu && strcmp(ciclop_emu_path(sim_emu), p->path) == 0) {
 		ciclop_scene sc;
-		ciclop_sim_scene(&sc);
+		if (plate && !atomic_load(&sim_no_plate))
+			ciclop_sim_plate_scene(&sc);
+		else
+			ciclop_sim_scene(&sc);
 		s = ciclop_source_sim(sim_emu, &sc, &sim_camera_fault, err);
 	} else {
 		lb_error_set(err, LB_ERR_DEVICE,
@@ -430,6 +461,23 @@ static ciclop_source *open_camera(cc_priv *p, lb_error *err)
 	}
 	pthread_mutex_unlock(&sim_lock);
 	return s;
+}
+
+/* A clean start for a job: the board reset (Ctrl-X: lasers and motor off, position 0, whatever
+ * an earlier job or a silent spell left pending is forgotten), its greeting awaited (J_GREET).
+ * 0, or LB_EGONE when the port is gone. */
+static int board_reset(cc_priv *p)
+{
+	lb_serial_flush_input(p->port);
+	memset(&p->sp, 0, sizeof p->sp);
+	p->owed = 0;
+	if (send_cmd(p, "\x18") < 0)
+		return LB_EGONE;
+	snprintf(p->cmd, sizeof p->cmd, "a reset (Ctrl-X)");
+	p->ok_timeout_ms = GREETING_MS;
+	p->ok_deadline_ms = ms_of(&p->now) + GREETING_MS;
+	p->job.phase = J_GREET;
+	return 0;
 }
 
 /* scan.start {job, folder, format, settings, label}: check everything, open the camera and the
@@ -443,6 +491,8 @@ static int job_start(cc_priv *p, const json_t *args, json_t **result, lb_error *
 	long long id;
 	size_t npx;
 
+	if (j->phase != J_IDLE && j->calibrating)
+		return lb_error_set(err, LB_ERR_DEVICE, "the scanner is being calibrated");
 	if (j->phase != J_IDLE)
 		return lb_error_set(err, LB_ERR_DEVICE,
 				    "a scan is under way on this scanner (job %lld)", j->id);
@@ -477,7 +527,7 @@ static int job_start(cc_priv *p, const json_t *args, json_t **result, lb_error *
 		return lb_error_set(err, LB_ERR_INVALID_PARAMS, "folder too long");
 	npx = (size_t)p->width * p->height;
 	j->cap = (size_t)p->height * CICLOP_LASERS_MAX;
-	if (!(j->cam = open_camera(p, err)))
+	if (!(j->cam = open_camera(p, 0, err)))
 		return LB_EFAIL;
 	if (!(j->off = malloc(npx)) || !(j->tex = malloc(3 * npx)) ||
 	    !(j->cols = malloc((size_t)p->height * sizeof *j->cols)) ||
@@ -495,20 +545,12 @@ static int job_start(cc_priv *p, const json_t *args, json_t **result, lb_error *
 	j->id = id;
 	j->total = 0;
 	j->npts = 0;
-	/* a clean start: the board reset (Ctrl-X: lasers and motor off, position 0, whatever an
-	 * earlier scan or a silent spell left pending is forgotten), its greeting awaited */
-	lb_serial_flush_input(p->port);
-	memset(&p->sp, 0, sizeof p->sp);
-	p->owed = 0;
-	if (send_cmd(p, "\x18") < 0) {
+	j->calibrating = 0;
+	if (board_reset(p) < 0) {
 		job_release(j);
 		unlink(j->part);
 		return lb_error_set(err, LB_ERR_DEVICE, "%s: the turntable board is gone", p->path);
 	}
-	snprintf(p->cmd, sizeof p->cmd, "a reset (Ctrl-X)");
-	p->ok_timeout_ms = GREETING_MS;
-	p->ok_deadline_ms = ms_of(&p->now) + GREETING_MS;
-	j->phase = J_GREET;
 	progress(p, "started", json_pack("{s:i,s:i}", "steps", j->steps, "lasers", j->lasers));
 	lb_info("device %s: scan job %lld started (%d steps)", lb_device_id(p->dev), id, j->steps);
 	lb_device_changed(p->dev);
@@ -524,6 +566,13 @@ static int job_frame(cc_priv *p, const ciclop_action *a, lb_error *err)
 
 	if (ciclop_source_grab(j->cam, (double)p->now.mono / 1e6, err) < 0)
 		return LB_EFAIL;
+	if (j->calibrating) /* the chessboard searched in calibrate.h's thread, the line now */
+		return (a->laser == 0 ? ciclop_calibrator_view(j->calr, a->step, a->angle_deg,
+							       j->cam->grey, err)
+				      : ciclop_calibrator_laser(j->calr, a->step, a->laser,
+								j->cam->grey, &j->det, err)) < 0
+			   ? LB_EFAIL
+			   : 0;
 	if (a->laser == 0) {
 		memcpy(j->off, j->cam->grey, npx);
 		memcpy(j->tex, j->cam->rgb, 3 * npx);
@@ -540,6 +589,20 @@ static int job_frame(cc_priv *p, const ciclop_action *a, lb_error *err)
 	return 0;
 }
 
+/* A calibration event (taken over, may be NULL): on the progress stream as {"event":
+ * "calibration", ...} and as the device event {"calibration": ...}. */
+static void calib_event(cc_priv *p, json_t *ev)
+{
+	json_t *e = ev ? json_pack("{s:s}", "event", "calibration") : NULL;
+	json_t *d = ev ? json_pack("{s:O}", "calibration", ev) : NULL;
+
+	if (e && json_object_update(e, ev) == 0 && p->s_progress >= 0)
+		lb_stream_publish_json(p->dev, p->s_progress, p->now.real, e);
+	if (d)
+		lb_device_event(p->dev, d);
+	json_decref(e), json_decref(d), json_decref(ev);
+}
+
 /* A step complete: its points to the PLY, the points stream, progress. */
 static int job_step(cc_priv *p, const ciclop_action *a, lb_error *err)
 {
@@ -552,6 +615,15 @@ static int job_step(cc_priv *p, const ciclop_action *a, lb_error *err)
 	double fraction = (double)(a->step + 1) / j->steps;
 	json_t *ev;
 
+	if (j->calibrating) {
+		int checked = 0, found = 0;
+		ciclop_calibrator_status(j->calr, &checked, &found);
+		ev = json_pack("{s:s,s:i,s:i,s:f,s:i,s:i,s:f}", "state", "running", "view", a->step,
+			       "views", j->steps, "angle", a->angle_deg, "checked", checked,
+			       "found", found, "fraction", fraction);
+		calib_event(p, ev);
+		return 0;
+	}
 	for (size_t i = 0; i < j->npts; i++)
 		if (ciclop_ply_add(j->ply, &j->pts[i]) < 0)
 			return lb_error_set(err, LB_ERR_INTERNAL, "cannot write the PLY file: %s",
@@ -595,6 +667,11 @@ static void job_advance(cc_priv *p)
 				return;
 			j->phase = J_NEXT;
 			break;
+		case J_FITTING:
+			if (ciclop_calibrator_status(j->calr, NULL, NULL) > 0)
+				return;
+			job_finish(p, "done", NULL); /* the fit, in calib_finish */
+			return;
 		case J_ENDING: {
 			/* the command in flight answered, then the safety commands one at a time,
 			 * each acknowledged */
@@ -635,6 +712,10 @@ static void job_advance(cc_priv *p)
 					job_end(p, "failed", err.message, 0);
 				break;
 			case CICLOP_ACT_DONE:
+				if (j->calibrating) {
+					j->phase = J_FITTING;
+					break;
+				}
 				if (j->total == 0)
 					job_finish(
 					    p, "failed",
@@ -647,6 +728,163 @@ static void job_advance(cc_priv *p)
 			break;
 		}
 	}
+}
+
+/* What the fit says of itself (calibrate.h's report) as a new object; NULL when out of memory. */
+static json_t *report_json(const ciclop_calib_report *r)
+{
+	json_t *lasers = json_array();
+
+	for (int i = 0; lasers && i < r->nlasers && i < CICLOP_LASERS_MAX; i++)
+		json_array_append_new(lasers, json_pack("{s:i,s:f}", "points", r->laser_points[i],
+							"rms_mm", r->laser_rms_mm[i]));
+	return json_pack("{s:i,s:i,s:f,s:o*,s:{s:f,s:f}}", "views", r->views, "found", r->found,
+			 "reprojection_px", r->reproj_px, "lasers", lasers, "turntable",
+			 "radius_mm", r->table_radius_mm, "rms_mm", r->table_rms_mm);
+}
+
+/*
+ * calibration.run's end. done: the fit (calibrate.h), stored and in effect when it succeeds,
+ * else failed with the fit's words; failed or cancelled: the previous calibration kept. The
+ * outcome ({state, seconds, views, found, error?, report?, calibration?}) kept for
+ * calibration.get and published (calib_event); the job released.
+ */
+static void calib_finish(cc_priv *p, const char *state, const char *error)
+{
+	cc_job *j = &p->job;
+	ciclop_calib c;
+	ciclop_calib_report rep;
+	lb_error err = {0};
+	char why[300];
+	json_t *out, *report = NULL;
+	double secs = (double)(p->now.mono - j->started_ns) / 1e9;
+
+	memset(&rep, 0, sizeof rep);
+	ciclop_calibrator_status(j->calr, NULL, &j->found);
+	if (strcmp(state, "done") == 0) {
+		if (ciclop_calibrator_solve(j->calr, &c, &rep, &err) < 0 ||
+		    ciclop_calib_save(p->cal_path, &c, &err) < 0) {
+			snprintf(why, sizeof why, "%s", err.message);
+			state = "failed", error = why;
+		} else {
+			p->cal = c;
+			p->have_cal = 1;
+			p->cal_error[0] = '\0';
+		}
+		report = report_json(&rep);
+	}
+	out = json_pack("{s:s,s:f,s:i,s:i}", "state", state, "seconds", secs, "views", j->steps,
+			"found", j->found);
+	if (out && error)
+		json_object_set_new(out, "error", json_string(error));
+	if (out && report)
+		json_object_set(out, "report", report);
+	if (out && strcmp(state, "done") == 0)
+		json_object_set_new(out, "calibration", ciclop_calib_to_json(&p->cal));
+	json_decref(report);
+	job_release(j);
+	j->phase = J_IDLE;
+	j->calibrating = 0;
+	j->id = 0;
+	json_decref(p->cal_last);
+	p->cal_last = json_incref(out);
+	calib_event(p, out);
+	if (strcmp(state, "done") == 0)
+		lb_info("device %s: calibrated in %.1f s (reprojection %.3f px, %d of %d views), "
+			"stored in %s",
+			lb_device_id(p->dev), secs, rep.reproj_px, rep.found, rep.views,
+			p->cal_path);
+	else
+		lb_warn("device %s: calibration %s%s%s (the previous calibration is kept)",
+			lb_device_id(p->dev), state, error ? ": " : "", error ? error : "");
+	lb_device_changed(p->dev);
+}
+
+/*
+ * calibration.run {pattern?: {cols, rows, square_mm, origin_mm}, lasers?, speed?}: the plate's
+ * chessboard (inner corners 3..50, defaults the simulated lab's: Horus's 11 x 6 of 13 mm, 30 mm
+ * up), the lasers to calibrate (1..4; default the calibrated ones, or 1), the table's speed
+ * (deg/min, the scans' range and default). Starts the procedure (the board reset first); 0 with
+ * *result {state: "running", views, first_deg, step_deg, pattern, lasers}, or LB_EFAIL with err
+ * and nothing started (busy, bad arguments, board gone, no data directory, camera missing).
+ */
+static int calib_start(cc_priv *p, const json_t *args, json_t **result, lb_error *err)
+{
+	static const char *const keys[] = {"pattern", "lasers", "speed", NULL};
+	static const char *const pkeys[] = {"cols", "rows", "square_mm", "origin_mm", NULL};
+	cc_job *j = &p->job;
+	ciclop_pattern pat = {CICLOP_SIM_PLATE_COLS, CICLOP_SIM_PLATE_ROWS, CICLOP_SIM_PLATE_SQUARE,
+			      CICLOP_SIM_PLATE_ORIGIN};
+	long long cols = pat.cols, rows = pat.rows, lasers = p->have_cal ? p->cal.nlasers : 1;
+	double speed = settings[ST_SPEED].def;
+	const json_t *pj = json_object_get(args, "pattern");
+	ciclop_scan_cfg cfg;
+
+	if (j->phase != J_IDLE)
+		return lb_error_set(err, LB_ERR_DEVICE,
+				    j->calibrating ? "the scanner is already being calibrated"
+						   : "a scan is under way on this scanner");
+	if (args && !json_is_null(args) && !json_is_object(args))
+		return lb_error_set(err, LB_ERR_INVALID_PARAMS,
+				    "calibration.run takes {pattern?, lasers?, speed?}");
+	if (json_is_object(args) &&
+	    (lb_param_only(args, keys, err) < 0 ||
+	     lb_param_int(args, "lasers", false, 1, CICLOP_LASERS_MAX, &lasers, err) < 0 ||
+	     lb_param_number(args, "speed", false, 1, CICLOP_SPEED_MAX, &speed, err) < 0))
+		return LB_EFAIL;
+	if (pj && !json_is_object(pj))
+		return lb_error_set(err, LB_ERR_INVALID_PARAMS,
+				    "pattern must be {cols, rows, square_mm, origin_mm}");
+	if (pj && (lb_param_only(pj, pkeys, err) < 0 ||
+		   lb_param_int(pj, "cols", false, 3, 50, &cols, err) < 0 ||
+		   lb_param_int(pj, "rows", false, 3, 50, &rows, err) < 0 ||
+		   lb_param_number(pj, "square_mm", false, 1, 200, &pat.square, err) < 0 ||
+		   lb_param_number(pj, "origin_mm", false, 0, 500, &pat.origin, err) < 0))
+		return LB_EFAIL;
+	pat.cols = (int)cols, pat.rows = (int)rows;
+	if (p->gone)
+		return lb_error_set(err, LB_ERR_DEVICE, "%s: the turntable board is gone", p->path);
+	if (!p->cal_path[0])
+		return lb_error_set(err, LB_ERR_NOT_SUPPORTED,
+				    "the bridge has no data directory to store a calibration in");
+	memset(&cfg, 0, sizeof cfg);
+	cfg.steps = CAL_VIEWS, cfg.lasers = (1 << lasers) - 1, cfg.speed = speed;
+	cfg.settle_ms = settings[ST_SETTLE].def, cfg.laser_ms = settings[ST_LASER_MS].def;
+	cfg.first_deg = CAL_FIRST_DEG, cfg.step_deg = CAL_STEP_DEG;
+	if (ciclop_scan_init(&j->seq, &cfg) < 0)
+		return lb_error_set(err, LB_ERR_INTERNAL, "calibration sequence refused");
+	if (!(j->calr =
+		  ciclop_calibrator_new(&pat, p->width, p->height, (int)lasers, CAL_VIEWS, err)))
+		return LB_EFAIL;
+	if (!(j->cam = open_camera(p, 1, err))) {
+		job_release(j);
+		return LB_EFAIL;
+	}
+	j->det = (ciclop_detect_opts){
+	    .threshold = (int)settings[ST_THRESHOLD].def, .half_window = 8, .floor = 0.3};
+	j->steps = CAL_VIEWS, j->lasers = cfg.lasers;
+	j->found = 0, j->npts = 0, j->total = 0, j->id = 0;
+	j->started_ns = p->now.mono;
+	if (board_reset(p) < 0) {
+		job_release(j);
+		return lb_error_set(err, LB_ERR_DEVICE, "%s: the turntable board is gone", p->path);
+	}
+	j->calibrating = 1;
+	json_decref(p->cal_last);
+	p->cal_last =
+	    json_pack("{s:s,s:i,s:i}", "state", "running", "views", CAL_VIEWS, "found", 0);
+	*result =
+	    json_pack("{s:s,s:i,s:f,s:f,s:{s:i,s:i,s:f,s:f},s:I}", "state", "running", "views",
+		      CAL_VIEWS, "first_deg", CAL_FIRST_DEG, "step_deg", CAL_STEP_DEG, "pattern",
+		      "cols", pat.cols, "rows", pat.rows, "square_mm", pat.square, "origin_mm",
+		      pat.origin, "lasers", (json_int_t)lasers);
+	calib_event(
+	    p, json_pack("{s:s,s:i,s:f}", "state", "started", "views", CAL_VIEWS, "fraction", 0.0));
+	lb_info("device %s: calibration started (%dx%d pattern of %.1f mm, %lld laser%s)",
+		lb_device_id(p->dev), pat.cols, pat.rows, pat.square, lasers,
+		lasers > 1 ? "s" : "");
+	lb_device_changed(p->dev);
+	return 0;
 }
 
 /* One reply line from the board. */
@@ -933,6 +1171,7 @@ static void cc_close(lb_device *dev)
 	if (p->halt_fd >= 0)
 		close(p->halt_fd);
 	lb_serial_destroy(&p->port);
+	json_decref(p->cal_last);
 	free(p);
 	lb_device_set_priv(dev, NULL);
 }
@@ -971,6 +1210,8 @@ static int cc_run(lb_device *dev, const lb_now *now, const zmq_pollitem_t *items
 		t = p->ok_deadline_ms * 1000000;
 	if (p->job.phase == J_WAIT && (t < 0 || p->job.until_ns < t))
 		t = p->job.until_ns;
+	if (p->job.phase == J_FITTING)
+		t = now->mono + (int64_t)FIT_POLL_MS * 1000000;
 	/* the guard stopped a long run of frames, or an end waits for nothing: go on at once */
 	if (p->job.phase == J_NEXT || (p->job.phase == J_ENDING && !p->inflight))
 		t = now->mono;
@@ -998,7 +1239,9 @@ static int set_calibration(cc_priv *p, const json_t *args, json_t **result, lb_e
 				    "the calibration is for %dx%d frames, the camera gives %dx%d",
 				    c.cam.width, c.cam.height, p->width, p->height);
 	if (p->job.phase != J_IDLE)
-		return lb_error_set(err, LB_ERR_DEVICE, "a scan is under way on this scanner");
+		return lb_error_set(err, LB_ERR_DEVICE,
+				    p->job.calibrating ? "the scanner is being calibrated"
+						       : "a scan is under way on this scanner");
 	if (!p->cal_path[0])
 		return lb_error_set(err, LB_ERR_NOT_SUPPORTED,
 				    "the bridge has no data directory to store it in");
@@ -1013,7 +1256,8 @@ static int set_calibration(cc_priv *p, const json_t *args, json_t **result, lb_e
 	return 0;
 }
 
-/* scan.start, scan.cancel (the scan service's), calibration.get / calibration.set. */
+/* scan.start, scan.cancel (the scan service's), calibration.get / calibration.set /
+ * calibration.run / calibration.cancel. */
 static int cc_call(lb_device *dev, const char *action, const json_t *args, json_t **result,
 		   lb_error *err)
 {
@@ -1041,10 +1285,27 @@ static int cc_call(lb_device *dev, const char *action, const json_t *args, json_
 		*result = json_true();
 		return 0;
 	}
+	if (strcmp(action, "calibration.run") == 0) {
+		if (calib_start(p, args, result, err) < 0)
+			return LB_EFAIL;
+		job_advance(p);
+		return 0;
+	}
+	if (strcmp(action, "calibration.cancel") == 0) {
+		if (p->job.phase == J_IDLE || !p->job.calibrating) {
+			*result = json_false(); /* none under way */
+			return 0;
+		}
+		job_end(p, "cancelled", NULL, 0);
+		job_advance(p);
+		*result = json_true();
+		return 0;
+	}
 	if (strcmp(action, "calibration.get") == 0) {
-		*result = json_pack("{s:o*,s:s,s:s*}", "calibration",
+		*result = json_pack("{s:o*,s:s,s:s*,s:O*}", "calibration",
 				    p->have_cal ? ciclop_calib_to_json(&p->cal) : NULL, "file",
-				    p->cal_path, "error", p->cal_error[0] ? p->cal_error : NULL);
+				    p->cal_path, "error", p->cal_error[0] ? p->cal_error : NULL,
+				    "last_run", p->cal_last);
 		return *result ? 0 : lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
 	}
 	if (strcmp(action, "calibration.set") == 0)
@@ -1115,8 +1376,10 @@ static json_t *cc_config_get(lb_device *dev)
 	    p->height, "calibrated", p->have_cal, "calibration_error",
 	    p->cal_error[0] ? p->cal_error : NULL, "lasers", lasers, "motor", p->motors, "angle",
 	    p->angle, "scan",
-	    p->job.phase != J_IDLE
+	    p->job.phase != J_IDLE && !p->job.calibrating
 		? json_pack("{s:I,s:i}", "job", (json_int_t)p->job.id, "steps", p->job.steps)
+	    : p->job.phase != J_IDLE
+		? json_pack("{s:b,s:i}", "calibrating", 1, "views", p->job.steps)
 		: json_null(),
 	    "link", "sent", (json_int_t)p->sent, "ok", (json_int_t)p->oks, "errors",
 	    (json_int_t)p->errors, "alarms", (json_int_t)p->alarms, "timeouts",
@@ -1206,7 +1469,9 @@ LB_EMULATED_SIM_HOOKS(cc, cc_emulated)
 
 /*
  * ciclop.emulator {fault: ok|silent|garbage|alarm|unplug|plug}: the simulated board's faults;
- * {camera: ok|missing|wrong_size}: the simulated camera's; {probe: true}: what the board does
+ * {camera: ok|missing|wrong_size}: the simulated camera's; {plate: false|true}: the calibration
+ * plate off (forgotten) or on the table for calibration.run's frames; {probe: true}: what the board
+ * does
  * ({angle, lasers, motors, executed, object, camera}).
  */
 static int cc_bridge_call(const lb_driver *drv, const char *method, const json_t *params,
@@ -1215,8 +1480,17 @@ static int cc_bridge_call(const lb_driver *drv, const char *method, const json_t
 	static const char *const cams[] = {"ok", "missing", "wrong_size", NULL};
 	const char *fault = json_string_value(json_object_get(params, "fault"));
 	const char *cam = json_string_value(json_object_get(params, "camera"));
+	const json_t *plate = json_object_get(params, "plate");
 
 	(void)drv;
+	if (strcmp(method, "emulator") == 0 && json_object_size(params) == 1 && plate) {
+		if (!json_is_boolean(plate))
+			return lb_error_set(err, LB_ERR_INVALID_PARAMS,
+					    "plate must be true or false");
+		atomic_store(&sim_no_plate, !json_is_true(plate));
+		*result = json_null();
+		return 0;
+	}
 	if (strcmp(method, "emulator") == 0 && json_object_size(params) == 1 && cam) {
 		int i;
 		for (i = 0; cams[i] && strcmp(cams[i], cam) != 0; i++)
@@ -1239,12 +1513,15 @@ static int cc_bridge_call(const lb_driver *drv, const char *method, const json_t
 	return lb_emulated_fault(&cc_emulated, method, params, result, err);
 }
 
-/* The scan service's actions (not client-reachable), and the calibration's. */
+/* The scan service's actions (not client-reachable), and the calibration's (a teacher's: run
+ * turns the table and lights the lasers). */
 static const lb_action cc_actions[] = {
     {"scan.start", LB_ROLE_STUDENT, LB_ACTION_SERVICE | LB_ACTION_MOTION},
     {"scan.cancel", LB_ROLE_STUDENT, LB_ACTION_SERVICE},
     {"calibration.get", LB_ROLE_OBSERVER, 0},
     {"calibration.set", LB_ROLE_TEACHER, 0},
+    {"calibration.run", LB_ROLE_TEACHER, LB_ACTION_MOTION},
+    {"calibration.cancel", LB_ROLE_TEACHER, 0},
     {NULL, 0, 0},
 };
 

@@ -1,5 +1,5 @@
-/* render.c - synthetic 3D-scanner camera: ray-casts a cylinder on a turntable under a line laser.
- */
+/* render.c - synthetic 3D-scanner camera: ray-casts an object or a calibration chessboard on a
+ * turntable under a line laser. */
 #include "render.h"
 
 #include <math.h>
@@ -8,10 +8,75 @@
 
 #define EPS 1e-6
 
-/* What a ray hit: distance along it, point and normal (table frame), albedo 0..1. */
+/* What a ray hit: distance along it, point and normal (table frame), albedo 0..1, whether the
+ * calibration plate. */
 typedef struct hit {
 	double t, p[3], n[3], albedo;
+	int plate;
 } hit;
+
+/* The plate's axes in the object frame: ex (pattern x), ey (pattern y), ez (ex x ey, away from
+ * the camera at table angle 0), and the pattern's origin o. */
+static void plate_frame(const ciclop_plate *pl, double ex[3], double ey[3], double ez[3],
+			double o[3])
+{
+	double tau = pl->tilt * M_PI / 180, c = cos(tau), s = sin(tau);
+	double up = pl->origin + (pl->rows - 1) * pl->square;
+
+	ex[0] = -1, ex[1] = 0, ex[2] = 0;
+	ey[0] = 0, ey[1] = -c, ey[2] = -s;
+	ez[0] = 0, ez[1] = -s, ez[2] = c;
+	o[0] = (pl->cols - 1) * pl->square / 2, o[1] = up * c, o[2] = pl->z + up * s;
+}
+
+void ciclop_plate_point(const ciclop_plate *pl, double px, double py, double out[3])
+{
+	double ex[3], ey[3], ez[3], o[3];
+
+	plate_frame(pl, ex, ey, ez, o);
+	for (int k = 0; k < 3; k++)
+		out[k] = o[k] + px * ex[k] + py * ey[k];
+}
+
+/* Where the ray o + t d (object frame) meets the plate's plane: t into *t, pattern coordinates
+ * into *px, *py. Returns 1, or 0 when parallel. */
+static int plate_plane(const ciclop_plate *pl, const double ro[3], const double d[3], double *t,
+		       double *px, double *py)
+{
+	double ex[3], ey[3], ez[3], o[3], q[3];
+	double den;
+
+	plate_frame(pl, ex, ey, ez, o);
+	den = d[0] * ez[0] + d[1] * ez[1] + d[2] * ez[2];
+	if (fabs(den) < EPS)
+		return 0;
+	*t = ((o[0] - ro[0]) * ez[0] + (o[1] - ro[1]) * ez[1] + (o[2] - ro[2]) * ez[2]) / den;
+	for (int k = 0; k < 3; k++)
+		q[k] = ro[k] + *t * d[k] - o[k];
+	*px = q[0] * ex[0] + q[1] * ex[1] + q[2] * ex[2];
+	*py = q[0] * ey[0] + q[1] * ey[1] + q[2] * ey[2];
+	return 1;
+}
+
+/* Whether pattern point (px, py) is on the plate (the squares, a square's margin, down to the
+ * foot). */
+static int plate_inside(const ciclop_plate *pl, double px, double py)
+{
+	double s = pl->square;
+
+	return px >= -2 * s && px <= (pl->cols + 1) * s && py >= -2 * s &&
+	       py <= (pl->rows - 1) * s + pl->origin;
+}
+
+/* The plate's albedo at pattern point (px, py): black and white squares, white margin. */
+static double plate_albedo(const ciclop_plate *pl, double px, double py)
+{
+	double s = pl->square;
+
+	if (px < -s || px >= pl->cols * s || py < -s || py >= pl->rows * s)
+		return 0.85;
+	return (((int)floor(px / s) + (int)floor(py / s)) & 1) ? 0.06 : 0.85;
+}
 
 /*
  * Intersect the ray o + t d (object frame) with solid s; when it meets s at tmin < t < *tbest,
@@ -103,6 +168,7 @@ static int cast(const ciclop_scene *sc, double a, const double o[3], const doubl
 	int got = 0;
 
 	h->t = INFINITY;
+	h->plate = 0;
 	/* table: y = 0, within table_r */
 	if (fabs(dir[1]) > EPS) {
 		double t = -o[1] / dir[1];
@@ -120,6 +186,22 @@ static int cast(const ciclop_scene *sc, double a, const double o[3], const doubl
 	double on[3] = {0}, t = INFINITY;
 	for (int i = 0; i < CICLOP_SCENE_SHAPES; i++)
 		shape_hit(&sc->shapes[i], oo, dd, tmin, &t, on);
+	if (sc->plate.cols > 0) {
+		double tp, px, py;
+		if (plate_plane(&sc->plate, oo, dd, &tp, &px, &py) && tp > tmin && tp < t &&
+		    tp < h->t && plate_inside(&sc->plate, px, py)) {
+			double ex[3], ey[3], ez[3], po[3], sg;
+			plate_frame(&sc->plate, ex, ey, ez, po);
+			sg = dd[0] * ez[0] + dd[1] * ez[1] + dd[2] * ez[2] > 0 ? -1 : 1;
+			for (int i = 0; i < 3; i++)
+				ez[i] *= sg, h->p[i] = o[i] + tp * dir[i];
+			h->t = tp;
+			h->albedo = plate_albedo(&sc->plate, px, py);
+			h->plate = 1;
+			ciclop_rotate_y(a, ez, h->n);
+			return 1;
+		}
+	}
 	if (t < h->t) {
 		double op[3] = {oo[0] + t * dd[0], oo[1] + t * dd[1], oo[2] + t * dd[2]};
 		double ang = atan2(op[2], op[0]) + 0.05 * op[1];
@@ -140,6 +222,29 @@ static int noise(uint32_t seed, uint32_t i, uint32_t k)
 	uint32_t x = seed ^ (i * 2654435761u) ^ (k * 0x9e3779b9u);
 	x ^= x >> 16, x *= 0x7feb352du, x ^= x >> 15, x *= 0x846ca68bu, x ^= x >> 16;
 	return (int)(x % 5) - 2;
+}
+
+/* The plate's albedo averaged over pixel (u, v)'s area (3 x 3 rays from eye; antialiased
+ * squares, so that corners can be found to a fraction of a pixel). */
+static double plate_pixel(const ciclop_scene *sc, double a, const double eye[3], int u, int v)
+{
+	const ciclop_camera *c = &sc->cam;
+	double sum = 0, oe[3];
+	int n = 0;
+
+	ciclop_rotate_y(-a, eye, oe);
+	for (int i = 0; i < 3; i++)
+		for (int k = 0; k < 3; k++) {
+			double rc[3], dir[3], od[3], t, px, py;
+			ciclop_pixel_ray(c, u + (i - 1) / 3.0, v + (k - 1) / 3.0, rc);
+			for (int m = 0; m < 3; m++)
+				dir[m] =
+				    c->R[m] * rc[0] + c->R[3 + m] * rc[1] + c->R[6 + m] * rc[2];
+			ciclop_rotate_y(-a, dir, od);
+			if (plate_plane(&sc->plate, oe, od, &t, &px, &py))
+				sum += plate_albedo(&sc->plate, px, py), n++;
+		}
+	return n ? sum / n : 0.85;
 }
 
 /* Clamp to a grey byte. */
@@ -175,6 +280,8 @@ int ciclop_render(const ciclop_scene *sc, double a, uint8_t *on, uint8_t *off)
 			if (cast(sc, a, eye, dir, EPS, &h)) {
 				double cosv =
 				    -(h.n[0] * dir[0] + h.n[1] * dir[1] + h.n[2] * dir[2]);
+				if (h.plate)
+					h.albedo = plate_pixel(sc, a, eye, u, v);
 				base = h.albedo * (30 + 110 * fabs(cosv));
 				double dist = sc->laser_n[0] * h.p[0] + sc->laser_n[1] * h.p[1] +
 					      sc->laser_n[2] * h.p[2] - sc->laser_d;

@@ -20,6 +20,23 @@ typedef struct ciclop_shape {
 
 #define CICLOP_SCENE_SHAPES 4
 
+/*
+ * A calibration plate standing on the turntable (object frame, so it turns with the table): a
+ * chessboard of cols x rows inner corners (cols + 1 by rows + 1 squares of `square` mm, one square
+ * of white margin around), its foot a horizontal line at (0, 0, z) along x, leaning back (towards
+ * +z) by tilt degrees; the bottom row of inner corners `origin` mm up the plate from its foot.
+ * In the pattern's own frame (OpenCV's object points, z = 0), inner corner (i, j) is at
+ * (i * square, j * square): i grows to the camera's right and j downwards when the table is at 0
+ * (camera at -z looking +z). cols == 0: no plate.
+ */
+typedef struct ciclop_plate {
+	int cols, rows;
+	double square, origin, tilt, z;
+} ciclop_plate;
+
+/* The object-frame point of pattern point (px, py, 0) of plate pl into out. */
+void ciclop_plate_point(const ciclop_plate *pl, double px, double py, double out[3]);
+
 /* The simulated scanner: camera, one line laser, turntable, and an object made of up to
  * CICLOP_SCENE_SHAPES solids (unions make concavities). */
 typedef struct ciclop_scene {
@@ -31,6 +48,7 @@ typedef struct ciclop_scene {
 	double laser_peak;  /* grey levels the line adds at its centre, e.g. 110 */
 	ciclop_shape shapes[CICLOP_SCENE_SHAPES]; /* the object: their union (object frame) */
 	double table_r;				  /* the turntable's radius (mm) */
+	ciclop_plate plate;  /* a calibration plate on the table (cols 0: none) */
 	uint32_t noise_seed; /* deterministic sensor noise (+-2 grey levels); 0: none */
 } ciclop_scene;
 

@@ -24,7 +24,8 @@ int ciclop_scan_init(ciclop_scan *s, const ciclop_scan_cfg *cfg)
 	if (!s || !cfg || cfg->steps < 1 || cfg->steps > CICLOP_STEPS_MAX || cfg->lasers < 1 ||
 	    cfg->lasers >= (1 << CICLOP_LASERS_MAX) || !(cfg->speed > 0) ||
 	    cfg->speed > CICLOP_SPEED_MAX || !(cfg->settle_ms >= 0 && cfg->settle_ms <= 60000) ||
-	    !(cfg->laser_ms >= 0 && cfg->laser_ms <= 60000))
+	    !(cfg->laser_ms >= 0 && cfg->laser_ms <= 60000) || !(fabs(cfg->first_deg) <= 360) ||
+	    !(fabs(cfg->step_deg) <= 360))
 		return LB_EINVAL;
 	memset(s, 0, sizeof *s);
 	s->cfg = *cfg;
@@ -36,7 +37,11 @@ int ciclop_scan_init(ciclop_scan *s, const ciclop_scan_cfg *cfg)
 /* The angle of step i (degrees). */
 static double angle_of(const ciclop_scan *s, int i)
 {
-	return 360.0 * i / s->cfg.steps;
+	if (i < 0)
+		return 0; /* before step 0: where G50 left the table */
+	if (s->cfg.step_deg != 0)
+		return s->cfg.first_deg + s->cfg.step_deg * i;
+	return s->cfg.first_deg + 360.0 * i / s->cfg.steps;
 }
 
 /* The next used laser at or after n, or 0 when none. */
@@ -69,7 +74,7 @@ ciclop_act_kind ciclop_scan_next(ciclop_scan *s, ciclop_action *a)
 	case PH_OFF: /* every laser off, whatever the scan uses */
 		ciclop_encode_laser(a->cmd, sizeof a->cmd, s->laser, 0);
 		if (++s->laser > CICLOP_LASERS_MAX)
-			s->phase = PH_TEXTURE;
+			s->phase = s->cfg.first_deg != 0 ? PH_MOVE : PH_TEXTURE;
 		return a->kind = CICLOP_ACT_SEND;
 	case PH_MOVE:
 		ciclop_encode_move(a->cmd, sizeof a->cmd, angle_of(s, s->step));
@@ -77,7 +82,7 @@ ciclop_act_kind ciclop_scan_next(ciclop_scan *s, ciclop_action *a)
 		return a->kind = CICLOP_ACT_SEND;
 	case PH_MOVEWAIT:
 		a->wait_ms =
-		    (angle_of(s, s->step) - angle_of(s, s->step - 1)) / s->cfg.speed * 60000.0 +
+		    fabs(angle_of(s, s->step) - angle_of(s, s->step - 1)) / s->cfg.speed * 60000.0 +
 		    s->cfg.settle_ms;
 		s->phase = PH_TEXTURE;
 		return a->kind = CICLOP_ACT_WAIT;

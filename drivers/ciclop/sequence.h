@@ -12,6 +12,8 @@ typedef struct ciclop_scan_cfg {
 	double speed;	  /* turntable speed, deg/min (G1F) */
 	double settle_ms; /* after a move's computed time, before the next frame */
 	double laser_ms;  /* after a laser is switched, before its frame */
+	double first_deg; /* step 0's angle (0 for a scan; a calibration's start, e.g. -60) */
+	double step_deg;  /* between steps; 0: 360 / steps (a scan's full turn) */
 } ciclop_scan_cfg;
 
 typedef enum ciclop_act_kind {
@@ -38,13 +40,15 @@ typedef struct ciclop_scan {
 } ciclop_scan;
 
 /* Check cfg and start a scan in *s. Returns 0, or LB_EINVAL on steps, lasers or speeds out of
- * range (speed in (0, CICLOP_SPEED_MAX], waits in [0, 60000] ms). */
+ * range (speed in (0, CICLOP_SPEED_MAX], waits in [0, 60000] ms, |first_deg| and |step_deg| at
+ * most 360). */
 int ciclop_scan_init(ciclop_scan *s, const ciclop_scan_cfg *cfg);
 
 /* The next action into *a; returns a->kind (CICLOP_ACT_DONE again and again at the end). The
- * sequence: M17, G1F, G50, lasers off; for each step: (move to step * 360 / steps, WAIT the move's
- * time + settle_ms) FRAME laser 0, then for each laser used: M71T, WAIT laser_ms, FRAME, M70T;
- * STEP; at the end M18, DONE. For a cancel the caller stops asking and uses ciclop_scan_abort. */
+ * sequence: M17, G1F, G50, lasers off; for each step: (move to first_deg + step * step_deg, WAIT
+ * the move's time + settle_ms; step 0 moves only when first_deg is not 0) FRAME laser 0, then for
+ * each laser used: M71T, WAIT laser_ms, FRAME, M70T; STEP; at the end M18, DONE. For a cancel the
+ * caller stops asking and uses ciclop_scan_abort. */
 ciclop_act_kind ciclop_scan_next(ciclop_scan *s, ciclop_action *a);
 
 /* After a cancel or a failure: the commands that leave the board safe (every laser off, motor

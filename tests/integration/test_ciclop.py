@@ -70,6 +70,19 @@ def distance(shapes, p):
     return abs(min(sdf(s, p) for s in shapes))
 
 
+def near(a, b, tol=1e-6):
+    """a and b the same JSON, numbers within tol (the wire shortens doubles, files do not)."""
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(near(a[k], b[k], tol)
+                                                                   for k in a)
+    if isinstance(a, list):
+        return isinstance(b, list) and len(a) == len(b) and all(near(x, y, tol)
+                                                                for x, y in zip(a, b))
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return abs(a - b) <= tol * max(1, abs(a))
+    return a == b
+
+
 def decode_batch(b):
     """protocols/pointbatch.h: (step, steps, flags, [(x, y, z, r, g, b)])."""
     assert b[:4] == b"LBPB" and b[4] == 1, b[:8]
@@ -292,6 +305,154 @@ class CiclopTest(BridgeTest):
             self.assertEqual(json.load(f)["intrinsics"]["fx"], 716.0)
         got = c.call("device.call", {"device": DEV, "action": "calibration.get"})
         self.assertEqual(got["calibration"]["intrinsics"]["fx"], 716.0)
+
+    def test_teacher_calibrates_from_the_chessboard(self):
+        """calibration.run: the plate on the simulated table, the fit against the renderer's
+        geometry (the lab's first calibration), stored; a scan with it gives the figure; a
+        failed run keeps the calibration; students are refused."""
+        d = self.start_bridge(conf())
+        c = self.open_scanner(d)
+        truth = c.call("device.call", {"device": DEV, "action": "calibration.get"})
+        self.assertIsNone(truth.get("last_run"))
+        s = self.client(d)
+        s.call("session.hello", {"role": "student"})
+        for action in ("calibration.run", "calibration.cancel"):
+            e = s.error("device.call", {"device": DEV, "action": action})
+            self.assertEqual(e["name"], "forbidden", e)
+        # a wrong calibration first: the run must replace it
+        wrong = json.loads(json.dumps(truth["calibration"]))
+        wrong["intrinsics"]["fx"] = wrong["intrinsics"]["fy"] = 760.0
+        wrong["lasers"][0]["distance"] += 5
+        c.call("device.call", {"device": DEV, "action": "calibration.set",
+                               "args": {"calibration": wrong}})
+        self.assertIn("'cols' = 2 is out of range", c.error("device.call", {
+            "device": DEV, "action": "calibration.run",
+            "args": {"pattern": {"cols": 2}}})["message"])
+        self.assertIn("pattern must be", c.error("device.call", {
+            "device": DEV, "action": "calibration.run", "args": {"pattern": 11}})["message"])
+        sub = self.subscriber(d, ["scanner3d/%s/progress" % DEV])
+        started = c.call("device.call", {"device": DEV, "action": "calibration.run",
+                                         "args": {"speed": 30000}})
+        self.assertEqual((started["state"], started["views"], started["pattern"]["cols"],
+                          started["pattern"]["rows"]), ("running", 13, 11, 6))
+        # busy meanwhile: a second run and a scan are refused
+        self.assertIn("already being calibrated", c.error("device.call", {
+            "device": DEV, "action": "calibration.run"})["message"])
+        last = wait_until(lambda: (lambda r: r if r and r["state"] != "running" else None)(
+            c.call("device.call", {"device": DEV, "action": "calibration.get"})["last_run"]),
+            timeout=90, what="the calibration's end")
+        self.assertEqual(last["state"], "done", last)
+        msgs = sub.collect(seconds=5, until=lambda ms: any(
+            m.data and m.data.get("state") == "done" for m in ms))
+        views = [m.data for m in msgs if m.data and m.data.get("event") == "calibration"
+                 and m.data.get("state") == "running"]
+        self.assertEqual([v["view"] for v in views], list(range(13)))
+        self.assertEqual([v["angle"] for v in views], [-60 + 10 * i for i in range(13)])
+        self.assertTrue(all(v["found"] == v["checked"] <= v["view"] + 1 for v in views), views)
+        self.assertEqual(last["found"], 13)
+        got, want = last["calibration"], truth["calibration"]
+        rep = last["report"]
+        print("  calibrated in %.1f s: reprojection %.3f px, fx %.2f fy %.2f cx %.2f cy %.2f, "
+              "laser plane RMS %.3f mm, table circle RMS %.3f mm" % (
+                  last["seconds"], rep["reprojection_px"], got["intrinsics"]["fx"],
+                  got["intrinsics"]["fy"], got["intrinsics"]["cx"], got["intrinsics"]["cy"],
+                  rep["lasers"][0]["rms_mm"], rep["turntable"]["rms_mm"]))
+        self.assertEqual((rep["views"], rep["found"]), (13, 13))
+        self.assertLess(rep["reprojection_px"], 0.5)
+        for k in ("fx", "fy"):
+            self.assertLess(abs(got["intrinsics"][k] / want["intrinsics"][k] - 1), 0.01)
+        for k in ("cx", "cy"):
+            self.assertLess(abs(got["intrinsics"][k] - want["intrinsics"][k]), 3)
+        n, m = got["lasers"][0]["normal"], want["lasers"][0]["normal"]
+        dot = sum(a * b for a, b in zip(n, m))
+        self.assertLess(math.degrees(math.acos(min(1, abs(dot)))), 0.5)
+        self.assertLess(abs(got["lasers"][0]["distance"] - math.copysign(1, dot) *
+                            want["lasers"][0]["distance"]), 0.5)
+        self.assertLess(math.dist(got["turntable"]["translation"],
+                                  want["turntable"]["translation"]), 1.0)
+        # stored and in effect: the file, calibration.get, the board left safe
+        now = c.call("device.call", {"device": DEV, "action": "calibration.get"})
+        self.assertTrue(near(now["calibration"], got))
+        with open(truth["file"]) as f:
+            self.assertTrue(near(json.load(f), got))
+        st = probe(c)
+        self.assertEqual((st["lasers"], st["motors"]), (0, False))
+        self.assertIsNone(device(c)["config"]["scan"])
+        # a scan with the computed calibration gives the figure
+        j = c.call("scan.submit", {"device": DEV, "settings": FAST})
+        done = wait_job(c, j["id"], ("done", "failed", "cancelled"))
+        self.assertEqual(done["state"], "done", done)
+        pts = read_ply(os.path.join(self.folder(d, j["id"]), "scan.ply"))
+        shapes = probe(c)["object"]
+        rms = math.sqrt(sum(distance(shapes, p[:3]) ** 2 for p in pts) / len(pts))
+        print("  scan with the computed calibration: %d points, RMS %.3f mm" % (len(pts), rms))
+        self.assertGreater(len(pts), 1000)
+        self.assertLess(rms, 0.3)
+        # the plate forgotten: a clear error, the calibration kept
+        c.call("ciclop.emulator", {"plate": False})
+        c.call("device.call", {"device": DEV, "action": "calibration.run", "args": {
+            "speed": 30000}})
+        last = wait_until(lambda: (lambda r: r if r and r["state"] != "running" else None)(
+            c.call("device.call", {"device": DEV, "action": "calibration.get"})["last_run"]),
+            timeout=90, what="the failed calibration's end")
+        self.assertEqual(last["state"], "failed", last)
+        self.assertIn("no chessboard found in 13 of 13 frames (light, focus, pattern in view?",
+                      last["error"])
+        self.assertTrue(near(c.call("device.call", {"device": DEV, "action": "calibration.get"})[
+            "calibration"], got))
+        self.assertFalse(near(got, truth["calibration"]))  # near() can tell
+        with open(truth["file"]) as f:
+            self.assertTrue(near(json.load(f), got))
+        st = probe(c)
+        self.assertEqual((st["lasers"], st["motors"]), (0, False))
+        # a pattern that is not the one on the table (the search fails slowly: the device
+        # answers meanwhile)
+        c.call("ciclop.emulator", {"plate": True})
+        c.call("device.call", {"device": DEV, "action": "calibration.run", "args": {
+            "speed": 30000, "pattern": {"cols": 9, "rows": 6, "square_mm": 13}}})
+        last = wait_until(lambda: (lambda r: r if r and r["state"] != "running" else None)(
+            c.call("device.call", {"device": DEV, "action": "calibration.get"})["last_run"]),
+            timeout=120, what="the failed calibration's end")
+        self.assertEqual(last["state"], "failed", last)
+        self.assertIn("no chessboard found in 13 of 13 frames", last["error"])
+        self.assertIn("a 9x6 inner-corner pattern?", last["error"])
+        self.assertTrue(near(c.call("device.call", {"device": DEV, "action": "calibration.get"})[
+            "calibration"], got))
+
+    def test_calibration_cancelled_keeps_the_calibration(self):
+        d = self.start_bridge(conf())
+        c = self.open_scanner(d)
+        before = c.call("device.call", {"device": DEV, "action": "calibration.get"})
+        self.assertFalse(c.call("device.call", {"device": DEV, "action": "calibration.cancel"}))
+        c.call("device.call", {"device": DEV, "action": "calibration.run"})  # 1200 deg/min
+        wait_until(lambda: probe(c)["motors"], timeout=10, what="the table turning")
+        self.assertTrue(c.call("device.call", {"device": DEV, "action": "calibration.cancel"}))
+        last = wait_until(lambda: (lambda r: r if r and r["state"] != "running" else None)(
+            c.call("device.call", {"device": DEV, "action": "calibration.get"})["last_run"]),
+            timeout=20, what="the cancel")
+        self.assertEqual(last["state"], "cancelled", last)
+        self.assertEqual(c.call("device.call", {"device": DEV, "action": "calibration.get"})[
+            "calibration"], before["calibration"])
+        wait_until(lambda: probe(c)["lasers"] == 0 and not probe(c)["motors"], timeout=5,
+                   what="lasers and motor off")
+        # room.stop during a run: cancelled as well
+        c.call("device.call", {"device": DEV, "action": "calibration.run"})
+        wait_until(lambda: probe(c)["motors"], timeout=10, what="the table turning")
+        c.call("room.stop")
+        last = wait_until(lambda: (lambda r: r if r and r["state"] != "running" else None)(
+            c.call("device.call", {"device": DEV, "action": "calibration.get"})["last_run"]),
+            timeout=20, what="the stop")
+        self.assertEqual(last["state"], "cancelled", last)
+        wait_until(lambda: probe(c)["lasers"] == 0 and not probe(c)["motors"], timeout=5,
+                   what="lasers and motor off")
+        # latched: no new run until the room is released
+        executed = probe(c)["executed"]
+        e = c.error("device.call", {"device": DEV, "action": "calibration.run"})
+        self.assertEqual(e["name"], "room_stopped", e)
+        self.assertEqual(probe(c)["executed"], executed)
+        self.assertTrue(near(c.call("device.call", {"device": DEV, "action": "calibration.get"})[
+            "calibration"], before["calibration"]))
+        self.assertTrue(d.running())
 
 
 class Scan3dExampleTest(BridgeTest):

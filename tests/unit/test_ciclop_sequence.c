@@ -44,7 +44,11 @@ static int play(const ciclop_scan_cfg *cfg, int *steps_seen)
 			break;
 		case CICLOP_ACT_STEP:
 			CHECK_EQ_INT(a.step, *steps_seen);
-			CHECK_NEAR(a.angle_deg, 360.0 * a.step / cfg->steps, 1e-9);
+			CHECK_NEAR(a.angle_deg,
+				   cfg->first_deg + (cfg->step_deg != 0
+							 ? cfg->step_deg * a.step
+							 : 360.0 * a.step / cfg->steps),
+				   1e-9);
 			(*steps_seen)++;
 			break;
 		default: CHECK(0);
@@ -73,6 +77,31 @@ static void test_play(void)
 	c.lasers = 2, c.steps = 1;
 	CHECK_EQ_INT(play(&c, &steps), 2);
 	CHECK_EQ_INT(steps, 1);
+}
+
+/* A calibration's sequence: from -60 degrees every 10 (the first step moves too), each frame
+ * with the table arrived; the waits cover 60 + 12 * 10 degrees of moves. */
+static void test_play_from_an_angle(void)
+{
+	ciclop_scan_cfg c = {.steps = 13,
+			     .lasers = 1,
+			     .speed = 600,
+			     .settle_ms = 0,
+			     .laser_ms = 0,
+			     .first_deg = -60,
+			     .step_deg = 10};
+	ciclop_scan s;
+	ciclop_action a;
+	double total = 0;
+	int steps;
+
+	CHECK_EQ_INT(play(&c, &steps), 26);
+	CHECK_EQ_INT(steps, 13);
+	CHECK_EQ_INT(ciclop_scan_init(&s, &c), 0);
+	while (ciclop_scan_next(&s, &a) != CICLOP_ACT_DONE)
+		if (a.kind == CICLOP_ACT_WAIT)
+			total += a.wait_ms;
+	CHECK_NEAR(total, (60 + 120) / 600.0 * 60000, 1e-6);
 }
 
 /* Without the wait for the move, the board's early "ok" would let frames be taken mid-turn:
@@ -111,6 +140,10 @@ static void test_refusals_and_abort(void)
 	CHECK_EQ_INT(ciclop_scan_init(&s, &c), LB_EINVAL);
 	c = ok, c.settle_ms = -1;
 	CHECK_EQ_INT(ciclop_scan_init(&s, &c), LB_EINVAL);
+	c = ok, c.first_deg = 400;
+	CHECK_EQ_INT(ciclop_scan_init(&s, &c), LB_EINVAL);
+	c = ok, c.step_deg = -361;
+	CHECK_EQ_INT(ciclop_scan_init(&s, &c), LB_EINVAL);
 	CHECK_EQ_INT(ciclop_scan_init(&s, &ok), 0);
 	CHECK_EQ_INT(ciclop_scan_abort(buf, sizeof buf), 28);
 	CHECK_STR(buf, "M70T1\nM70T2\nM70T3\nM70T4\nM18\n");
@@ -120,6 +153,7 @@ static void test_refusals_and_abort(void)
 int main(void)
 {
 	RUN(test_play);
+	RUN(test_play_from_an_angle);
 	RUN(test_wait_covers_move);
 	RUN(test_refusals_and_abort);
 	return check_summary();
