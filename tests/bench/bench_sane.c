@@ -113,10 +113,11 @@ int main(int argc, char **argv)
 	vd = calloc((size_t)runs, sizeof *vd);
 	if (!vs || !vd || !out)
 		return 1;
+	/* session.c puts its own (empty) private directory before this one, as in the bridge;
+	 * the direct runs read the same configuration (SANE keeps the first path list) */
+	setenv("SANE_CONFIG_DIR", argv[1], 1);
 	for (int i = 0; i < runs; i++)
 		vs[i] = run_session(argv[1]);
-	/* session.c set SANE_CONFIG_DIR in its worker; the direct runs use the same */
-	setenv("SANE_CONFIG_DIR", argv[1], 1);
 	for (int i = 0; i < runs; i++)
 		vd[i] = run_direct();
 	rc |= report("session", vs, runs, out);
