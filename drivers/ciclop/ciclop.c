@@ -1470,9 +1470,8 @@ LB_EMULATED_SIM_HOOKS(cc, cc_emulated)
 /*
  * ciclop.emulator {fault: ok|silent|garbage|alarm|unplug|plug}: the simulated board's faults;
  * {camera: ok|missing|wrong_size}: the simulated camera's; {plate: false|true}: the calibration
- * plate off (forgotten) or on the table for calibration.run's frames; {probe: true}: what the board
- * does
- * ({angle, lasers, motors, executed, object, camera}).
+ * plate off (forgotten) or on the table for calibration.run's frames; {probe: true}: what the
+ * board does ({angle, lasers, motors, executed, object, camera}).
  */
 static int cc_bridge_call(const lb_driver *drv, const char *method, const json_t *params,
 			  json_t **result, lb_error *err)
