@@ -22,6 +22,7 @@ typedef struct out_conn {
 	uint64_t next;	  /* ask the kernel when held reaches this */
 	uint64_t written; /* LB_OUT_TCP: the kernel's count at the last look */
 	int64_t since;	  /* when held was last seen at 0 */
+	int64_t looked;	  /* when the kernel was last asked */
 } out_conn;
 
 struct lb_outlimit {
@@ -144,7 +145,7 @@ int lb_outlimit_open(lb_outlimit *t, int fd, lb_out_kind kind, int64_t now)
 	c->kind = kind;
 	c->written = p.written;
 	c->next = t->step;
-	c->since = now;
+	c->since = c->looked = now;
 	return 0;
 }
 
@@ -153,6 +154,7 @@ static void look(lb_outlimit *t, out_conn *c, int64_t now)
 {
 	lb_out_progress p;
 
+	c->looked = now;
 	if (t->probe(t->arg, c->fd, c->kind, &p) < 0)
 		return;
 	if (c->kind == LB_OUT_TCP) {
@@ -175,7 +177,8 @@ int lb_outlimit_queued(lb_outlimit *t, int fd, uint64_t bytes, int64_t now)
 	if (!t || bytes < LB_OUT_BULK || !(c = find(t, fd)) || c->doomed)
 		return 0;
 	c->held += bytes;
-	if (c->held < c->next && c->held <= t->limit)
+	if (c->held < c->next && c->held <= t->limit &&
+	    (c->kind == LB_OUT_TCP || now - c->looked < LB_OUT_PAUSE_NS))
 		return 0;
 	look(t, c, now);
 	c->next = c->held + t->step;

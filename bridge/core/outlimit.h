@@ -26,9 +26,13 @@
  *   socket less than 1/8 full means libzmq held nothing more for it when it was last writable,
  *   and the estimate starts again from 0. A reader that empties its socket at the very moment
  *   the bridge looks, before libzmq refilled it, is missed once (it had read 7/8 of a socket).
+ *   Looks at publishing times are biased towards a full socket during a burst: the kernel is
+ *   also asked at the first bulk message LB_OUT_PAUSE_NS or more after the last look (a reader
+ *   that caught up during a pause is seen so).
  */
 #define LB_OUT_BULK 4096u /* messages smaller than this are not counted (sensor samples) */
 #define LB_OUT_STEPS 8u	  /* the kernel is asked every limit / LB_OUT_STEPS bytes counted */
+#define LB_OUT_PAUSE_NS 10000000LL /* ... and, for unix sockets, after a 10 ms pause */
 
 typedef struct lb_outlimit lb_outlimit;
 

@@ -678,8 +678,8 @@ class MemLimitsTest(BridgeTest):
         (223 MB resident measured). The bridge closes it once it is subscriber_max_mb behind (16
         here: with the default 32 the peak was 58 MB, close to check_after's 64 MB); a client
         that reads gets every band."""
-        closed, bands = self.stalled_scan("tcp://127.0.0.1:0", 16,
-                                          {"mode": "Color", "resolution": 600, "page": "A3"})
+        closed, bands = self.stalled_scan("tcp://127.0.0.1:0", 16, dict(
+            {"mode": "Color", "resolution": 600, "page": "A3"}, **PACED))
         self.check_bands(bands)
         self.assertTrue(9920 <= sane_band(bands[0])["height"] <= 9921)  # 420 mm at 600 dpi
         peak = self.check_after("a client stalled on an A3 600 dpi colour scan's image (tcp)")
@@ -693,8 +693,8 @@ class MemLimitsTest(BridgeTest):
     def test_stalled_image_subscriber_closed_ipc(self):
         """The same over ipc:// (no count of bytes written: the socket's fullness), with a lower
         limit and a smaller scan (A4 300 dpi colour, 26 MB): closed past 4 MB."""
-        closed, bands = self.stalled_scan("ipc://%s/stall-pub" % self.tmp, 4,
-                                          {"mode": "Color", "resolution": 300, "page": "A4"})
+        closed, bands = self.stalled_scan("ipc://%s/stall-pub" % self.tmp, 4, dict(
+            {"mode": "Color", "resolution": 300, "page": "A4"}, **PACED))
         self.check_bands(bands)
         peak = self.check_after("a client stalled on an A4 300 dpi colour scan's image (ipc)")
         self.assertTrue(closed, "the bridge kept the stalled client's connection open")
@@ -719,6 +719,11 @@ SANE_IMAGE = "scanner/%s/image/" % SANE_DEV
 SANE_SCANS = "bridge/scans/"
 SANE_ENDED = ("done", "failed", "cancelled", "interrupted")
 SANE_HDR = struct.Struct("<4sBBBBIiIIII")  # protocols/scanband.h
+# A scanner at a pace the reader can follow on a loaded machine: the test backend pauses 200 ms
+# after each buffer of its pipe (1.5 MB at A4 300 dpi, ~7 MB at A3 600 dpi, sent at full speed):
+# A3 600 dpi in ~6 s (a real scanner takes minutes). At full speed (300+ MB/s) a reader whose
+# process is not scheduled for 50 ms falls 16 MB behind and is closed too: by design.
+PACED = {"read-delay": True, "read-delay-duration": 200000}
 
 
 def sane_band(m):

@@ -185,6 +185,28 @@ static void test_unix_socket_fullness(void)
 		closed = lb_outlimit_queued(t, 4, BAND, 2000 + i);
 	CHECK_EQ_INT(closed, 1);
 	CHECK(lb_outlimit_held(t, 4) > 4 * MB);
+	/* after a pause the kernel is asked at the first band: a reader that caught up is seen */
+	f.p[5].sndbuf = 212992;
+	f.p[5].unread = 212992;
+	CHECK_EQ_INT(lb_outlimit_open(t, 5, LB_OUT_UNIX, 0), 0);
+	for (i = 0; i < 40; i++)
+		CHECK_EQ_INT(lb_outlimit_queued(t, 5, BAND, 1000 + i), 0);
+	CHECK_EQ_UINT(lb_outlimit_held(t, 5), 40 * BAND); /* under a step: not asked */
+	int asked = f.asked[5];
+	f.p[5].unread = 0;
+	CHECK_EQ_INT(lb_outlimit_queued(t, 5, BAND, 1039 + LB_OUT_PAUSE_NS), 0);
+	CHECK_EQ_INT(f.asked[5], asked + 1);
+	CHECK_EQ_UINT(lb_outlimit_held(t, 5), 0);
+	CHECK(lb_outlimit_since(t, 5) == 1039 + LB_OUT_PAUSE_NS);
+	/* not within the pause */
+	CHECK_EQ_INT(lb_outlimit_queued(t, 5, BAND, 1040 + LB_OUT_PAUSE_NS), 0);
+	CHECK_EQ_INT(f.asked[5], asked + 1);
+	/* a TCP connection is exact whenever asked: not asked for a pause */
+	CHECK_EQ_INT(lb_outlimit_open(t, 7, LB_OUT_TCP, 0), 0);
+	CHECK_EQ_INT(lb_outlimit_queued(t, 7, BAND, 1), 0);
+	asked = f.asked[7];
+	CHECK_EQ_INT(lb_outlimit_queued(t, 7, BAND, 10 * LB_OUT_PAUSE_NS), 0);
+	CHECK_EQ_INT(f.asked[7], asked);
 	/* a socket 1/8 full or more is not one being emptied */
 	f.p[6].sndbuf = 800000;
 	f.p[6].unread = 100000;
