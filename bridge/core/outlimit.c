@@ -25,12 +25,16 @@ typedef struct out_conn {
 	int64_t looked;	  /* when the kernel was last asked */
 } out_conn;
 
+/* fds below this are found through an index (1 + their entry), the others by a search */
+#define FD_INDEX 1024
+
 struct lb_outlimit {
 	uint64_t limit, step;
 	lb_outlimit_probe_fn probe;
 	void *arg;
 	out_conn *conn;
 	size_t n, cap;
+	uint16_t index[FD_INDEX];
 };
 
 int lb_outlimit_kernel_probe(void *arg, int fd, lb_out_kind kind, lb_out_progress *p)
@@ -110,20 +114,33 @@ void lb_outlimit_destroy(lb_outlimit **pt)
 }
 
 /* The connection on fd, or NULL. */
-static out_conn *find(const lb_outlimit *t, int fd)
+static out_conn *out_find(const lb_outlimit *t, int fd)
 {
+	if (fd >= 0 && fd < FD_INDEX)
+		return t->index[fd] ? &t->conn[t->index[fd] - 1] : NULL;
 	for (size_t i = 0; i < t->n; i++)
 		if (t->conn[i].fd == fd)
 			return &t->conn[i];
 	return NULL;
 }
 
+/* Point fd's index entry at entry i (or at none: i = -1). */
+static void set_index(lb_outlimit *t, int fd, long i)
+{
+	if (fd >= 0 && fd < FD_INDEX)
+		t->index[fd] = (uint16_t)(i + 1);
+}
+
 void lb_outlimit_close(lb_outlimit *t, int fd)
 {
-	out_conn *c = t ? find(t, fd) : NULL;
+	out_conn *c = t ? out_find(t, fd) : NULL;
 
-	if (c)
-		*c = t->conn[--t->n];
+	if (!c)
+		return;
+	set_index(t, fd, -1);
+	*c = t->conn[--t->n];
+	if (c != &t->conn[t->n])
+		set_index(t, c->fd, c - t->conn); /* the last one moved into its place */
 }
 
 int lb_outlimit_open(lb_outlimit *t, int fd, lb_out_kind kind, int64_t now)
@@ -137,8 +154,9 @@ int lb_outlimit_open(lb_outlimit *t, int fd, lb_out_kind kind, int64_t now)
 	lb_outlimit_close(t, fd);
 	if (t->limit == 0 || t->probe(t->arg, fd, kind, &p) < 0)
 		return 0;
-	if (lb_grow(&t->conn, &t->cap, t->n, sizeof *t->conn) < 0)
+	if (t->n >= UINT16_MAX || lb_grow(&t->conn, &t->cap, t->n, sizeof *t->conn) < 0)
 		return LB_ENOMEM;
+	set_index(t, fd, (long)t->n);
 	c = &t->conn[t->n++];
 	memset(c, 0, sizeof *c);
 	c->fd = fd;
@@ -174,7 +192,7 @@ int lb_outlimit_queued(lb_outlimit *t, int fd, uint64_t bytes, int64_t now)
 {
 	out_conn *c;
 
-	if (!t || bytes < LB_OUT_BULK || !(c = find(t, fd)) || c->doomed)
+	if (!t || bytes < LB_OUT_BULK || !(c = out_find(t, fd)) || c->doomed)
 		return 0;
 	c->held += bytes;
 	if (c->held < c->next && c->held <= t->limit &&
@@ -190,14 +208,14 @@ int lb_outlimit_queued(lb_outlimit *t, int fd, uint64_t bytes, int64_t now)
 
 uint64_t lb_outlimit_held(const lb_outlimit *t, int fd)
 {
-	const out_conn *c = t ? find(t, fd) : NULL;
+	const out_conn *c = t ? out_find(t, fd) : NULL;
 
 	return c ? c->held : 0;
 }
 
 int64_t lb_outlimit_since(const lb_outlimit *t, int fd)
 {
-	const out_conn *c = t ? find(t, fd) : NULL;
+	const out_conn *c = t ? out_find(t, fd) : NULL;
 
 	return c ? c->since : 0;
 }

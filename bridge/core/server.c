@@ -673,15 +673,19 @@ static void handle_chan(lb_server *s, lb_up *up)
 		lb_stream_cache *c = (int)m.stream < d->capcache ? &d->cache[m.stream] : NULL;
 		size_t sizes[3];
 		uint64_t wire;
+		_Static_assert(sizeof up->frame / sizeof up->frame[0] == 3, "3 frames at most");
 		atomic_fetch_sub_explicit(&d->queued, 1, memory_order_relaxed);
 		atomic_fetch_sub_explicit(&d->queued_bytes, (size_t)m.bytes, memory_order_relaxed);
 		/* a bulk message (a scanner's band) counts in its subscribers' backlogs: before
-		 * sending, while the topic frame is ours */
-		for (int f = 0; f < up->nframes; f++)
-			sizes[f] = zmq_msg_size(&up->frame[f]);
-		wire = lb_outlimit_wire_size(sizes, up->nframes);
-		if (wire >= LB_OUT_BULK && up->nframes > 0)
-			count_backlogs(s, zmq_msg_data(&up->frame[0]), sizes[0], wire);
+		 * sending, while the topic frame is ours. m.bytes is its frames' bytes plus the
+		 * lb_up (device.c): small messages cost one comparison */
+		if (m.bytes + 3 * 9 >= sizeof *up + LB_OUT_BULK && up->nframes > 0) {
+			for (int f = 0; f < up->nframes; f++)
+				sizes[f] = zmq_msg_size(&up->frame[f]);
+			wire = lb_outlimit_wire_size(sizes, up->nframes);
+			if (wire >= LB_OUT_BULK)
+				count_backlogs(s, zmq_msg_data(&up->frame[0]), sizes[0], wire);
+		}
 		for (int f = 0; f < up->nframes; f++) {
 			if (f == 1 && c) {
 				if (c->has_header)

@@ -27,6 +27,7 @@ static int fake_probe(void *arg, int fd, lb_out_kind kind, lb_out_progress *p)
 	fake *f = arg;
 
 	(void)kind;
+	fd &= 15; /* fds from 1024 on (not in the index) share the entries */
 	f->asked[fd]++;
 	if (f->fail[fd])
 		return -1;
@@ -249,6 +250,43 @@ static void test_unknown_and_failing(void)
 	lb_outlimit_destroy(&t);
 }
 
+/* Entries move when one closes; fds past the index are searched. */
+static void test_many_fds(void)
+{
+	fake f = {0};
+	lb_outlimit *t = lb_outlimit_new(1 * MB, fake_probe, &f);
+	const int fds[] = {3, 4, 2048 + 5, 6, 4096 + 7, 1023, 1024 + 9};
+	const int n = (int)(sizeof fds / sizeof *fds);
+
+	for (int i = 0; i < n; i++)
+		CHECK_EQ_INT(lb_outlimit_open(t, fds[i], LB_OUT_TCP, 0), 0);
+	for (int i = 0; i < n; i++)
+		lb_outlimit_queued(t, fds[i], LB_OUT_BULK + (uint64_t)i, 1);
+	for (int i = 0; i < n; i++)
+		CHECK_EQ_UINT(lb_outlimit_held(t, fds[i]), LB_OUT_BULK + (uint64_t)i);
+	lb_outlimit_close(t, 3);	/* the last entry moves into the first */
+	lb_outlimit_close(t, 2048 + 5); /* one past the index */
+	lb_outlimit_close(t, 77);	/* unknown */
+	CHECK_EQ_UINT(lb_outlimit_connections(t), (size_t)n - 2);
+	CHECK_EQ_UINT(lb_outlimit_held(t, 3), 0);
+	CHECK_EQ_UINT(lb_outlimit_held(t, 2048 + 5), 0);
+	for (int i = 0; i < n; i++)
+		if (fds[i] != 3 && fds[i] != 2048 + 5)
+			CHECK_EQ_UINT(lb_outlimit_held(t, fds[i]), LB_OUT_BULK + (uint64_t)i);
+	/* the moved one is still counted and closed as its own */
+	int closed = 0;
+	for (int i = 0; i < 100 && !closed; i++)
+		closed = lb_outlimit_queued(t, 1024 + 9, BAND, 2 + i);
+	CHECK_EQ_INT(closed, 1);
+	CHECK_EQ_UINT(lb_outlimit_held(t, 4), LB_OUT_BULK + 1);
+	lb_outlimit_close(t, 1024 + 9);
+	lb_outlimit_close(t, 1023);
+	CHECK_EQ_INT(lb_outlimit_open(t, 1023, LB_OUT_TCP, 0), 0);
+	CHECK_EQ_UINT(lb_outlimit_held(t, 1023), 0);
+	CHECK_EQ_UINT(lb_outlimit_connections(t), (size_t)n - 3);
+	lb_outlimit_destroy(&t);
+}
+
 static void test_wire_size(void)
 {
 	size_t frames[3] = {26, 40, 65536};
@@ -309,6 +347,7 @@ int main(void)
 	RUN(test_reader_kept_and_credit_not_banked);
 	RUN(test_unix_socket_fullness);
 	RUN(test_unknown_and_failing);
+	RUN(test_many_fds);
 	RUN(test_wire_size);
 	RUN(test_kernel_probe);
 	return check_summary();
