@@ -1143,7 +1143,7 @@ static void count_backlogs(lb_server *s, const void *topic, size_t len, uint64_t
 			continue;
 		peer_name(fd, peer, sizeof peer);
 		snprintf(why, sizeof why,
-			 "%s fell %.1f MB behind in %.1f s (over subscriber_max_mb = %.0f), last "
+			 "%s fell %.1f MB behind in %.1f s (over subscriber_max_mb = %g), last "
 			 "on %.*s: a client that does not read its streams",
 			 peer, (double)lb_outlimit_held(s->outlimit, fd) / (1024 * 1024),
 			 (double)(now - lb_outlimit_since(s->outlimit, fd)) / 1e9,
