@@ -194,6 +194,8 @@ int lb_outlimit_queued(lb_outlimit *t, int fd, uint64_t bytes, int64_t now)
 
 	if (!t || bytes < LB_OUT_BULK || !(c = out_find(t, fd)) || c->doomed)
 		return 0;
+	if (c->held == 0)
+		c->since = now; /* falling behind from now on */
 	c->held += bytes;
 	if (c->held < c->next && c->held <= t->limit &&
 	    (c->kind == LB_OUT_TCP || now - c->looked < LB_OUT_PAUSE_NS))

@@ -85,7 +85,8 @@ void lb_outlimit_close(lb_outlimit *t, int fd);
  */
 int lb_outlimit_queued(lb_outlimit *t, int fd, uint64_t bytes, int64_t now);
 
-/* The estimated backlog of fd (0 if unknown), and since when (ns) it has not been 0. */
+/* The estimated backlog of fd (0 if unknown), and since when (ns) it has not been 0 (as far as
+ * the looks tell: from the first bulk message counted after a look that found it at 0). */
 uint64_t lb_outlimit_held(const lb_outlimit *t, int fd);
 int64_t lb_outlimit_since(const lb_outlimit *t, int fd);
 

@@ -115,6 +115,8 @@ static void test_stalled_tcp_closed_past_the_limit(void)
 	CHECK(lb_outlimit_held(t, 5) > 4 * MB);
 	CHECK(lb_outlimit_held(t, 5) <= 4 * MB + BAND);
 	CHECK_EQ_UINT(lb_outlimit_held(t, 5), sent - BAND);
+	/* behind since its first band (not since it connected, at 100) */
+	CHECK(lb_outlimit_since(t, 5) == 200);
 	/* the kernel was asked every half MB (limit / 8) or so, not per band */
 	CHECK(f.asked[5] >= 8 && f.asked[5] <= 12);
 	/* once: being closed, nothing more is counted */
