@@ -18,6 +18,8 @@ typedef struct out_conn {
 	int fd;
 	lb_out_kind kind;
 	int doomed;	  /* over the limit: being closed, no longer counted */
+	int blind;	  /* its subscriptions are unknown: counted while backed up */
+	int backed;	  /* blind: its send queue was backed up at the last look */
 	uint64_t held;	  /* estimated bytes libzmq holds for it */
 	uint64_t next;	  /* ask the kernel when held reaches this */
 	uint64_t written; /* LB_OUT_TCP: the kernel's count at the last look */
@@ -55,6 +57,7 @@ int lb_outlimit_kernel_probe(void *arg, int fd, lb_out_kind kind, lb_out_progres
 			return -1;
 		/* acknowledged by the peer, plus in the socket still: all libzmq wrote */
 		p->written = ti.tcpi_bytes_acked + (uint64_t)outq;
+		p->unread = (uint64_t)outq;
 		return 0;
 	}
 	len = sizeof sndbuf;
@@ -175,6 +178,7 @@ static void look(lb_outlimit *t, out_conn *c, int64_t now)
 	c->looked = now;
 	if (t->probe(t->arg, c->fd, c->kind, &p) < 0)
 		return;
+	c->backed = p.unread >= LB_OUT_BACKED;
 	if (c->kind == LB_OUT_TCP) {
 		uint64_t took = p.written >= c->written ? p.written - c->written : 0;
 		c->written = p.written;
@@ -194,6 +198,13 @@ int lb_outlimit_queued(lb_outlimit *t, int fd, uint64_t bytes, int64_t now)
 
 	if (!t || bytes < LB_OUT_BULK || !(c = out_find(t, fd)) || c->doomed)
 		return 0;
+	if (c->blind) {
+		/* only while its send queue is backed up (looking updates held too) */
+		if (now - c->looked >= LB_OUT_GATE_NS)
+			look(t, c, now);
+		if (!c->backed)
+			return 0;
+	}
 	if (c->held == 0)
 		c->since = now; /* falling behind from now on */
 	c->held += bytes;
@@ -206,6 +217,24 @@ int lb_outlimit_queued(lb_outlimit *t, int fd, uint64_t bytes, int64_t now)
 		return 0;
 	c->doomed = 1;
 	return 1;
+}
+
+void lb_outlimit_set_blind(lb_outlimit *t, int fd)
+{
+	out_conn *c = t ? out_find(t, fd) : NULL;
+
+	if (c)
+		c->blind = 1;
+}
+
+size_t lb_outlimit_blind(const lb_outlimit *t, int *fds, size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; t && i < t->n && n < max; i++)
+		if (t->conn[i].blind && !t->conn[i].doomed)
+			fds[n++] = t->conn[i].fd;
+	return n;
 }
 
 uint64_t lb_outlimit_held(const lb_outlimit *t, int fd)

@@ -29,10 +29,19 @@
  *   Looks at publishing times are biased towards a full socket during a burst: the kernel is
  *   also asked at the first bulk message LB_OUT_PAUSE_NS or more after the last look (a reader
  *   that caught up during a pause is seen so).
+ *
+ * Connections whose subscriptions are unknown ("blind": libzmq 4.3.4's WebSocket engine gives
+ * ws:// messages no ZMQ_SRCFD, so subs.c cannot tell their prefixes) are offered every bulk
+ * message, and count it only while their kernel send queue is backed up (LB_OUT_BACKED bytes
+ * unsent or unacknowledged, looked at every LB_OUT_GATE_NS at most): a client that keeps up, or
+ * is not subscribed to the bulk topic and reads its own, is not counted; a stalled one is (also
+ * when its socket filled with other topics: it is stalled all the same).
  */
 #define LB_OUT_BULK 4096u /* messages smaller than this are not counted (sensor samples) */
 #define LB_OUT_STEPS 8u	  /* the kernel is asked every limit / LB_OUT_STEPS bytes counted */
-#define LB_OUT_PAUSE_NS 10000000LL /* ... and, for unix sockets, after a 10 ms pause */
+#define LB_OUT_PAUSE_NS 10000000LL  /* ... and, for unix sockets, after a 10 ms pause */
+#define LB_OUT_BACKED (256u * 1024) /* a blind connection's send queue counted as backed up */
+#define LB_OUT_GATE_NS 1000000LL    /* how often a blind connection's send queue is looked at */
 
 typedef struct lb_outlimit lb_outlimit;
 
@@ -45,7 +54,7 @@ typedef enum lb_out_kind {
 /* What the kernel says of a connection (lb_outlimit_probe_fn's answer). */
 typedef struct lb_out_progress {
 	uint64_t written; /* LB_OUT_TCP: bytes written into the socket since it was opened */
-	uint64_t unread;  /* LB_OUT_UNIX: bytes in the socket not yet read by the peer */
+	uint64_t unread;  /* bytes in the socket not yet read (unix) or acknowledged (TCP) */
 	uint64_t sndbuf;  /* LB_OUT_UNIX: the socket's buffer size (what makes it full) */
 } lb_out_progress;
 
@@ -74,12 +83,20 @@ void lb_outlimit_destroy(lb_outlimit **pt);
  * (a connection whose probe fails is not watched: 0). 0, LB_EINVAL or LB_ENOMEM. */
 int lb_outlimit_open(lb_outlimit *t, int fd, lb_out_kind kind, int64_t now);
 
+/* The subscriptions of connection fd are unknown (ws://): it is offered every bulk message
+ * (lb_outlimit_blind lists such connections). Unknown fds are ignored. */
+void lb_outlimit_set_blind(lb_outlimit *t, int fd);
+
+/* Up to max fds of the blind connections not being closed, in fds; returns how many. */
+size_t lb_outlimit_blind(const lb_outlimit *t, int *fds, size_t max);
+
 /* The connection on fd closed: forget it. Unknown fds are ignored. */
 void lb_outlimit_close(lb_outlimit *t, int fd);
 
 /*
  * A message of `bytes` wire bytes was queued for connection fd at now (the caller found that fd
- * subscribes to its topic). Messages under LB_OUT_BULK bytes and unknown fds are ignored.
+ * subscribes to its topic, or fd is blind: then counted only while its send queue is backed
+ * up). Messages under LB_OUT_BULK bytes and unknown fds are ignored.
  * Returns 1 when the connection's backlog is over the limit: the caller closes it (1 once; the
  * connection is no longer counted until lb_outlimit_close); 0 otherwise.
  */

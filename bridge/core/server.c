@@ -1084,8 +1084,27 @@ static void handle_monitor(lb_server *s)
 	zmq_msg_close(&addr);
 }
 
-/* Estimate the backlog of stream connection fd (outlimit.h). Not a socket the kernel counts for,
- * or out of memory: not watched (logged). */
+/* Whether stream connection fd came through the ws:// endpoint (its local port is that
+ * endpoint's): libzmq gives its subscriptions no fd (ZMQ_SRCFD is -1). */
+static int is_ws(const lb_server *s, int fd)
+{
+	const char *colon = s->ep_ws[0] ? strrchr(s->ep_ws, ':') : NULL;
+	struct sockaddr_storage a;
+	socklen_t len = sizeof a;
+	int port;
+
+	if (!colon || getsockname(fd, (struct sockaddr *)&a, &len) < 0)
+		return 0;
+	port = atoi(colon + 1);
+	if (a.ss_family == AF_INET)
+		return ntohs(((const struct sockaddr_in *)&a)->sin_port) == port;
+	if (a.ss_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)&a)->sin6_port) == port;
+	return 0;
+}
+
+/* Estimate the backlog of stream connection fd (outlimit.h); a ws:// one is blind. Not a socket
+ * the kernel counts for, or out of memory: not watched (logged). */
 static void watch_backlog(lb_server *s, int fd)
 {
 	int kind = lb_outlimit_kind_of(fd);
@@ -1093,6 +1112,8 @@ static void watch_backlog(lb_server *s, int fd)
 	if (kind >= 0 &&
 	    lb_outlimit_open(s->outlimit, fd, (lb_out_kind)kind, lb_clock_ns(CLOCK_MONOTONIC)) < 0)
 		lb_warn("out of memory: stream connection %d is not watched for its backlog", fd);
+	else if (kind == LB_OUT_TCP && is_ws(s, fd))
+		lb_outlimit_set_blind(s->outlimit, fd);
 }
 
 /* Who is at the other end of connection fd, for the log: "ADDRESS:PORT", or "a local program". */
@@ -1133,6 +1154,8 @@ static void count_backlogs(lb_server *s, const void *topic, size_t len, uint64_t
 		s->out_cap = nconn;
 	}
 	n = lb_subs_match(s->subs, topic, len, s->out_fds, s->out_cap);
+	/* ws:// connections (known to subs.c, with no prefix) are offered every bulk message */
+	n += lb_outlimit_blind(s->outlimit, s->out_fds + n, s->out_cap - n);
 	if (n == 0)
 		return;
 	now = lb_clock_ns(CLOCK_MONOTONIC);

@@ -623,19 +623,30 @@ class MemLimitsTest(BridgeTest):
 
     # ------------------------------------------------------------------ a subscriber that stalls
 
-    def stalled_scan(self, pub, limit_mb, settings, fmt="jpeg", timeout=120):
+    def stalled_scan(self, pub, limit_mb, settings, fmt="jpeg", timeout=120, ws=False):
         """A client subscribes to the SANE test scanner's image (by hand: nothing of its own reads
-        for it) and never reads while a scan job runs; another reads every band. Returns whether
-        the stalled one was closed, the bands read, and the peak resident set."""
+        for it; on the ws:// endpoint if ws) and never reads while a scan job runs; another reads
+        every band. Returns whether the stalled one was closed, and the bands read."""
         data_dir = os.path.join(self.tmp, "data")
         bridge = {"emulate": "sane", "request_timeout_ms": 10000, "data_dir": data_dir}
         if limit_mb is not None:
             bridge["subscriber_max_mb"] = limit_mb
         self.lab(conf=make_conf({"v1": sensor(rate=200, batch=10)}, bridge=bridge), pub=pub,
-                 rpc="tcp://127.0.0.1:0")
+                 rpc="tcp://127.0.0.1:0", ws=ws)
         wait_until(lambda: any(d["id"] == SANE_DEV for d in self.rpc.call("devices.list")),
                    timeout=10, what="the SANE test scanner")
-        stalled = self.raw(self.d.ready_endpoint("streams"))
+        if ws:
+            url = self.rpc.call("bridge.info")["endpoints"]["ws"]
+            stalled = StalledWS(url)
+            self.addCleanup(stalled.close)
+            # ws:// subscriptions come with no fd: every WebSocket is offered the bands, and
+            # counts them only while backed up. One that subscribed to the heartbeat alone
+            # (and does not read during the scan either) is not closed.
+            self.bystander = StalledWS(url)
+            self.addCleanup(self.bystander.close)
+            self.bystander.send(b"\x01bridge/heartbeat/")
+        else:
+            stalled = self.raw(self.d.ready_endpoint("streams"))
         stalled.send(b"\x01" + SANE_IMAGE.encode())
         # the reader holds what it receives (its libzmq reads ahead of it): it keeps up
         reader = self.subscriber(self.d.ready_endpoint("streams"), [SANE_IMAGE, SANE_SCANS],
@@ -702,6 +713,20 @@ class MemLimitsTest(BridgeTest):
                          r"fell [4-9]\.\d MB behind")
         self.assertLessEqual(peak - self.before, 4 * MB + 40 * MB)
 
+    @unittest.skipIf(websocket is None, "python3-websocket (websocket-client) is not installed")
+    def test_stalled_image_subscriber_closed_ws(self):
+        """The same over ws:// (a web page whose tab is in the background): TCP's count."""
+        closed, bands = self.stalled_scan("tcp://127.0.0.1:0", 4, dict(
+            {"mode": "Color", "resolution": 300, "page": "A4"}, **PACED), ws=True)
+        self.check_bands(bands)
+        peak = self.check_after("a client stalled on an A4 300 dpi colour scan's image (ws://)")
+        self.assertTrue(closed, "the bridge kept the stalled WebSocket open")
+        self.assertFalse(self.bystander.closed(1.5), "a WebSocket not on the image was closed")
+        self.assertEqual(self.d.stderr().count(" MB behind "), 1)
+        self.assertRegex(self.d.stderr(), r"closed a stream connection: 127\.0\.0\.1:\d+ fell "
+                         r"[4-9]\.\d MB behind")
+        self.assertLessEqual(peak - self.before, 4 * MB + 40 * MB)
+
     def test_stalled_image_subscriber_without_limit(self):
         """subscriber_max_mb = 0: no limit, the stalled client stays and the bridge holds the
         whole image for it (what the tests above would see without the limit)."""
@@ -712,6 +737,35 @@ class MemLimitsTest(BridgeTest):
         self.assertFalse(closed, "closed with no limit")
         self.assertNotIn("behind", self.d.stderr())
         self.assertGreater(peak - self.before, 20 * MB)  # the 26 MB image, queued
+
+
+class StalledWS:
+    """A raw ZWS 2.0 subscriber that reads nothing until asked whether it was closed."""
+
+    def __init__(self, url):
+        self.ws = websocket.create_connection(url, subprotocols=["ZWS2.0"], timeout=5)
+        self.ws.send_binary(b"\x00")  # our (empty) routing id
+
+    def send(self, data):
+        self.ws.send_binary(b"\x00" + data)  # one frame, the last of its message
+
+    def closed(self, timeout):
+        """Whether the bridge closes the WebSocket within timeout (what it sent is read)."""
+        deadline = time.monotonic() + timeout
+        self.ws.settimeout(0.5)
+        while time.monotonic() < deadline:
+            try:
+                op, _ = self.ws.recv_data(control_frame=True)
+                if op == websocket.ABNF.OPCODE_CLOSE:
+                    return True
+            except websocket.WebSocketTimeoutException:
+                continue
+            except (websocket.WebSocketException, ConnectionError, socket.error):
+                return True
+        return False
+
+    def close(self):
+        self.ws.close()
 
 
 SANE_DEV = "sane-test_0"

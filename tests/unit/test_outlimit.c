@@ -252,6 +252,42 @@ static void test_unknown_and_failing(void)
 	lb_outlimit_destroy(&t);
 }
 
+/* A blind connection (ws://) counts what it is offered only while its send queue is backed up. */
+static void test_blind_counted_while_backed_up(void)
+{
+	fake f = {0};
+	lb_outlimit *t = lb_outlimit_new(4 * MB, fake_probe, &f);
+	int fds[4], closed = 0, i;
+	int64_t now = 0;
+
+	CHECK_EQ_INT(lb_outlimit_open(t, 3, LB_OUT_TCP, 0), 0);
+	CHECK_EQ_INT(lb_outlimit_open(t, 4, LB_OUT_TCP, 0), 0);
+	lb_outlimit_set_blind(t, 4);
+	lb_outlimit_set_blind(t, 99); /* unknown: ignored */
+	CHECK_EQ_UINT(lb_outlimit_blind(t, fds, 4), 1);
+	CHECK_EQ_INT(fds[0], 4);
+	CHECK_EQ_UINT(lb_outlimit_blind(t, fds, 0), 0);
+	/* not subscribed to the bands (or keeping up): its queue stays short, nothing counted */
+	for (i = 0; i < 1000; i++, now += 100000)
+		closed |= lb_outlimit_queued(t, 4, BAND, now);
+	CHECK_EQ_INT(closed, 0);
+	CHECK_EQ_UINT(lb_outlimit_held(t, 4), 0);
+	/* the queue is looked at every LB_OUT_GATE_NS at most: 1000 bands in 100 ms, ~100 looks */
+	CHECK(f.asked[4] >= 95 && f.asked[4] <= 105);
+	/* stalled: its queue backs up, the bands count and it is closed past the limit */
+	f.p[4].unread = LB_OUT_BACKED;
+	for (i = 0; i < 1000 && !closed; i++, now += 100000)
+		closed = lb_outlimit_queued(t, 4, BAND, now);
+	CHECK_EQ_INT(closed, 1);
+	CHECK(i <= (int)(4 * MB / BAND) + 2);
+	CHECK_EQ_UINT(lb_outlimit_blind(t, fds, 4), 0); /* being closed */
+	/* a connection whose prefixes are known is counted whatever its queue */
+	for (i = 0, closed = 0; i < 1000 && !closed; i++)
+		closed = lb_outlimit_queued(t, 3, BAND, now);
+	CHECK_EQ_INT(closed, 1);
+	lb_outlimit_destroy(&t);
+}
+
 /* Entries move when one closes; fds past the index are searched. */
 static void test_many_fds(void)
 {
@@ -349,6 +385,7 @@ int main(void)
 	RUN(test_reader_kept_and_credit_not_banked);
 	RUN(test_unix_socket_fullness);
 	RUN(test_unknown_and_failing);
+	RUN(test_blind_counted_while_backed_up);
 	RUN(test_many_fds);
 	RUN(test_wire_size);
 	RUN(test_kernel_probe);
