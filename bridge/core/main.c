@@ -138,6 +138,9 @@ int main(int argc, char **argv)
 	if (lb_config_num(cfg, "bridge", "pub_hwm", 0, 1e8, 10000, &num, &err) < 0)
 		goto bad;
 	so.pub_hwm = (int)num;
+	if (lb_config_num(cfg, "bridge", "subscriber_max_mb", 0, 65536, 32, &num, &err) < 0)
+		goto bad;
+	so.subscriber_max = (uint64_t)(num * 1024 * 1024); /* 0: no limit */
 	if (lb_config_num(cfg, "bridge", "request_timeout_ms", 10, 600000, 5000, &num, &err) < 0)
 		goto bad;
 	so.request_timeout_ms = (int)num;

@@ -1,6 +1,7 @@
 /* server.c - the bridge's main loop: sockets, publishing, device registry, hot-plug, requests. */
 #include "server.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <linux/tcp.h> /* struct tcp_info with tcpi_bytes_received (not in glibc's) */
@@ -621,6 +622,7 @@ static void take_uplink(lb_server *s)
 }
 
 static void handle_chan(lb_server *s, lb_up *up);
+static void count_backlogs(lb_server *s, const void *topic, size_t len, uint64_t wire);
 
 /* Handle up to max device messages taken from the queues (the rest wait in s->up_head). Data
  * messages go back to their queue for reuse, a run of the same queue's at a time. */
@@ -669,8 +671,21 @@ static void handle_chan(lb_server *s, lb_up *up)
 		/* topic, header, [samples]: to the XPUB socket without copying; keep the header
 		 * for snapshots */
 		lb_stream_cache *c = (int)m.stream < d->capcache ? &d->cache[m.stream] : NULL;
+		size_t sizes[3];
+		uint64_t wire;
+		_Static_assert(sizeof up->frame / sizeof up->frame[0] == 3, "3 frames at most");
 		atomic_fetch_sub_explicit(&d->queued, 1, memory_order_relaxed);
 		atomic_fetch_sub_explicit(&d->queued_bytes, (size_t)m.bytes, memory_order_relaxed);
+		/* a bulk message (a scanner's band) counts in its subscribers' backlogs: before
+		 * sending, while the topic frame is ours. m.bytes is its frames' bytes plus the
+		 * lb_up (device.c): small messages cost one comparison */
+		if (m.bytes + 3 * 9 >= sizeof *up + LB_OUT_BULK && up->nframes > 0) {
+			for (int f = 0; f < up->nframes; f++)
+				sizes[f] = zmq_msg_size(&up->frame[f]);
+			wire = lb_outlimit_wire_size(sizes, up->nframes);
+			if (wire >= LB_OUT_BULK)
+				count_backlogs(s, zmq_msg_data(&up->frame[0]), sizes[0], wire);
+		}
 		for (int f = 0; f < up->nframes; f++) {
 			if (f == 1 && c) {
 				if (c->has_header)
@@ -1069,6 +1084,98 @@ static void handle_monitor(lb_server *s)
 	zmq_msg_close(&addr);
 }
 
+/* Whether stream connection fd came through the ws:// endpoint (its local port is that
+ * endpoint's): libzmq gives its subscriptions no fd (ZMQ_SRCFD is -1). */
+static int is_ws(const lb_server *s, int fd)
+{
+	const char *colon = s->ep_ws[0] ? strrchr(s->ep_ws, ':') : NULL;
+	struct sockaddr_storage a;
+	socklen_t len = sizeof a;
+	int port;
+
+	if (!colon || getsockname(fd, (struct sockaddr *)&a, &len) < 0)
+		return 0;
+	port = atoi(colon + 1);
+	if (a.ss_family == AF_INET)
+		return ntohs(((const struct sockaddr_in *)&a)->sin_port) == port;
+	if (a.ss_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)&a)->sin6_port) == port;
+	return 0;
+}
+
+/* Estimate the backlog of stream connection fd (outlimit.h); a ws:// one is blind. Not a socket
+ * the kernel counts for, or out of memory: not watched (logged). */
+static void watch_backlog(lb_server *s, int fd)
+{
+	int kind = lb_outlimit_kind_of(fd);
+
+	if (kind >= 0 &&
+	    lb_outlimit_open(s->outlimit, fd, (lb_out_kind)kind, lb_clock_ns(CLOCK_MONOTONIC)) < 0)
+		lb_warn("out of memory: stream connection %d is not watched for its backlog", fd);
+	else if (kind == LB_OUT_TCP && is_ws(s, fd))
+		lb_outlimit_set_blind(s->outlimit, fd);
+}
+
+/* Who is at the other end of connection fd, for the log: "ADDRESS:PORT", or "a local program". */
+static void peer_name(int fd, char *out, size_t size)
+{
+	struct sockaddr_storage a;
+	socklen_t len = sizeof a;
+	char host[INET6_ADDRSTRLEN] = "?";
+
+	if (getpeername(fd, (struct sockaddr *)&a, &len) < 0)
+		snprintf(out, size, "an unknown peer");
+	else if (a.ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)&a;
+		inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
+		snprintf(out, size, "%s:%u", host, ntohs(in->sin_port));
+	} else if (a.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in = (const struct sockaddr_in6 *)&a;
+		inet_ntop(AF_INET6, &in->sin6_addr, host, sizeof host);
+		snprintf(out, size, "[%s]:%u", host, ntohs(in->sin6_port));
+	} else
+		snprintf(out, size, "a local program (ipc)");
+}
+
+/* A bulk message of `wire` bytes on topic (len bytes) was queued: count it for every connection
+ * subscribed to it, closing those whose backlog went over the limit (outlimit.h). */
+static void count_backlogs(lb_server *s, const void *topic, size_t len, uint64_t wire)
+{
+	size_t nconn = lb_subs_connections(s->subs), n;
+	int64_t now;
+
+	if (nconn == 0 || lb_outlimit_connections(s->outlimit) == 0)
+		return;
+	if (nconn > s->out_cap) {
+		int *fds = realloc(s->out_fds, nconn * sizeof *fds);
+		if (!fds)
+			return; /* out of memory: not counted this time */
+		s->out_fds = fds;
+		s->out_cap = nconn;
+	}
+	n = lb_subs_match(s->subs, topic, len, s->out_fds, s->out_cap);
+	/* ws:// connections (known to subs.c, with no prefix) are offered every bulk message */
+	n += lb_outlimit_blind(s->outlimit, s->out_fds + n, s->out_cap - n);
+	if (n == 0)
+		return;
+	now = lb_clock_ns(CLOCK_MONOTONIC);
+	for (size_t i = 0; i < n; i++) {
+		int fd = s->out_fds[i];
+		char peer[80], why[320];
+		if (!lb_outlimit_queued(s->outlimit, fd, wire, now))
+			continue;
+		peer_name(fd, peer, sizeof peer);
+		snprintf(why, sizeof why,
+			 "%s fell %.1f MB behind in %.1f s (over subscriber_max_mb = %g), last "
+			 "on %.*s: a client that does not read its streams",
+			 peer, (double)lb_outlimit_held(s->outlimit, fd) / (1024 * 1024),
+			 (double)(now - lb_outlimit_since(s->outlimit, fd)) / 1e9,
+			 (double)s->opts.subscriber_max / (1024 * 1024), (int)(len < 96 ? len : 96),
+			 (const char *)topic);
+		close_conn(s, fd, "stream", why);
+	}
+}
+
 /* Read the stream socket's connection events: a connection's subscriptions are counted from its
  * ACCEPTED event to its DISCONNECTED one. */
 static void handle_pub_monitor(lb_server *s)
@@ -1091,11 +1198,14 @@ static void handle_pub_monitor(lb_server *s)
 		else if (event == ZMQ_EVENT_ACCEPTED &&
 			 lb_subs_connections(s->subs) > MAX_CONNECTIONS)
 			close_conn(s, value, "stream", "over " MAX_CONNECTIONS_TEXT " connections");
-		else if (event == ZMQ_EVENT_ACCEPTED)
+		else if (event == ZMQ_EVENT_ACCEPTED) {
 			track_conn(s, 0, value);
+			watch_backlog(s, value);
+		}
 		if (event == ZMQ_EVENT_DISCONNECTED) {
 			lb_subs_close(s->subs, value);
 			lb_conns_close(s->conns, 0, value);
+			lb_outlimit_close(s->outlimit, value);
 		}
 	}
 	zmq_msg_close(&ev);
@@ -1263,10 +1373,11 @@ lb_server *lb_server_new(const lb_server_opts *opts)
 		goto fail;
 	s->subs = lb_subs_new();
 	s->conns = lb_conns_new();
+	s->outlimit = lb_outlimit_new(opts->subscriber_max, lb_outlimit_kernel_probe, NULL);
 	s->xpub = zmq_socket(s->zctx, ZMQ_XPUB);
 	s->router = zmq_socket(s->zctx, ZMQ_ROUTER);
 	s->up.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (!s->subs || !s->conns || !s->xpub || !s->router || s->up.efd < 0)
+	if (!s->subs || !s->conns || !s->outlimit || !s->xpub || !s->router || s->up.efd < 0)
 		goto fail;
 	hwm = opts->pub_hwm;
 	zmq_setsockopt(s->xpub, ZMQ_SNDHWM, &hwm, sizeof hwm);
@@ -1505,6 +1616,8 @@ void lb_server_destroy(lb_server **ps)
 		zmq_close(s->pub_monitor);
 	lb_subs_destroy(&s->subs);
 	lb_conns_destroy(&s->conns);
+	lb_outlimit_destroy(&s->outlimit);
+	free(s->out_fds);
 	if (s->xpub)
 		zmq_close(s->xpub);
 	if (s->router)

@@ -4,6 +4,7 @@
 
 #include <jansson.h>
 #include <signal.h>
+#include <stdint.h>
 
 #include "../util/error.h"
 #include "access.h"
@@ -13,17 +14,18 @@
 typedef struct lb_server lb_server;
 
 typedef struct lb_server_opts {
-	const char *pub;	/* stream endpoint (XPUB) */
-	const char *rpc;	/* request endpoint (ROUTER) */
-	const char *ws;		/* WebSocket stream endpoint, or NULL */
-	int simulate;		/* 1 on, 0 off, -1 auto (on when no hardware is found) */
-	int heartbeat_ms;	/* heartbeat period, at most 1000 */
-	int pub_hwm;		/* per-subscriber queue, in messages */
-	int request_timeout_ms; /* how long a device may take to answer */
-	int client_timeout_ms;	/* a request connection silent this long (no PONG) is dropped */
-	lb_policy policy;	/* who is a teacher, the others' roles ([access]) */
-	const json_t *config;	/* the whole configuration (borrowed) */
-	const char *data_dir;	/* calibrations, recordings (SQLite database and CSV files) */
+	const char *pub;	 /* stream endpoint (XPUB) */
+	const char *rpc;	 /* request endpoint (ROUTER) */
+	const char *ws;		 /* WebSocket stream endpoint, or NULL */
+	int simulate;		 /* 1 on, 0 off, -1 auto (on when no hardware is found) */
+	int heartbeat_ms;	 /* heartbeat period, at most 1000 */
+	int pub_hwm;		 /* per-subscriber queue, in messages */
+	uint64_t subscriber_max; /* a subscriber's backlog of bulk messages closing it, bytes */
+	int request_timeout_ms;	 /* how long a device may take to answer */
+	int client_timeout_ms;	 /* a request connection silent this long (no PONG) is dropped */
+	lb_policy policy;	 /* who is a teacher, the others' roles ([access]) */
+	const json_t *config;	 /* the whole configuration (borrowed) */
+	const char *data_dir;	 /* calibrations, recordings (SQLite database and CSV files) */
 	int stop_fd; /* readable when the bridge must stop (a signalfd of SIGTERM/SIGINT), or -1 */
 } lb_server_opts;
 

@@ -17,6 +17,7 @@
 #include "service.h"
 #include "call.h"
 #include "conns.h"
+#include "outlimit.h"
 #include "subs.h"
 
 /* Where every stream message is published in-process too (the recorder subscribes there). */
@@ -50,6 +51,9 @@ struct lb_server {
 	void *zctx, *xpub, *router, *monitor;
 	void *pub_monitor;	  /* the stream socket's connections: accepted, disconnected */
 	lb_subs *subs;		  /* their subscriptions, counted to bound memory (subs.h) */
+	lb_outlimit *outlimit;	  /* their backlogs of bulk messages (outlimit.h) */
+	int *out_fds;		  /* room for the fds subscribed to one message's topic */
+	size_t out_cap;		  /* ... how many */
 	lb_conn_log conn_log[2];  /* connections closed over a limit: stream, request */
 	size_t rpc_conns;	  /* request connections open (ACCEPTED, not yet DISCONNECTED) */
 	lb_upwake up;		  /* wakes the main loop: device threads' messages wait */

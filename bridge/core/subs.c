@@ -157,3 +157,22 @@ size_t lb_subs_connections(const lb_subs *t)
 {
 	return t ? t->nconn : 0;
 }
+
+size_t lb_subs_match(const lb_subs *t, const void *topic, size_t len, int *fds, size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; t && i < t->nconn && n < max; i++) {
+		const sub_conn *c = &t->conn[i];
+		if (c->doomed)
+			continue;
+		for (size_t k = 0; k < c->n; k++) {
+			const unsigned char *p = c->topics[k];
+			if (p[0] <= len && memcmp(p + 1, topic, p[0]) == 0) {
+				fds[n++] = c->fd;
+				break;
+			}
+		}
+	}
+	return n;
+}
