@@ -230,6 +230,40 @@ int gcode_clean(const char *in, size_t len, char *out, size_t cap)
 	return (int)n;
 }
 
+/* Promises as gcode.h says: the file's own "N<n> ... *<cs>" taken off, checked. */
+int gcode_strip_frame(char *cmd)
+{
+	const char *inner;
+	size_t n, len;
+	long line;
+	char first;
+	int r;
+
+	if (!cmd)
+		return -1;
+	len = strlen(cmd);
+	first = cmd[0];
+	if ((first != 'N' && first != 'n') || !gc_digit(cmd[1]))
+		return (int)len;
+	cmd[0] = 'N'; /* unframe reads an upper-case N, as Marlin */
+	r = gcode_unframe(cmd, len, &line, &inner, &n);
+	if (r == GCODE_FRAME_NO_CHECKSUM) { /* "N12 G1 X5": the number only */
+		const char *p = cmd + 1;
+		while (gc_digit(*p))
+			p++;
+		while (gc_blank(*p))
+			p++;
+		inner = p;
+		n = strlen(p);
+	} else if (r != GCODE_FRAME_OK) {
+		cmd[0] = first;
+		return -1;
+	}
+	memmove(cmd, inner, n);
+	cmd[n] = '\0';
+	return (int)n;
+}
+
 /*
  * Read a code word at p (NUL-terminated): blanks, an optional "N<n>" line number, then G/M/T,
  * optional blanks (as Marlin), a number and an optional ".sub". Returns the position after the

@@ -38,6 +38,14 @@ typedef enum gcode_frame_error {
 int gcode_unframe(const char *s, size_t len, long *line, const char **cmd, size_t *cmdlen);
 
 /*
+ * A file's own line framing taken off a cleaned command, in place: "N12 G1 X5*85" or "N12 G1 X5"
+ * becomes "G1 X5" (a slicer's or a host's numbering: the bridge numbers the lines it sends
+ * itself). Returns the command's new length (unchanged for a command without "N<n>"), or -1 when
+ * the line's checksum is wrong or its framing malformed (cmd is left as it was).
+ */
+int gcode_strip_frame(char *cmd);
+
+/*
  * Clean one line of a G-code file: drop the comment (';' to the end of the line, and '(...)'),
  * surrounding blanks and a trailing '\r'; copy the command, NUL-terminated, into out[cap].
  * Returns its length (0 for a blank or comment-only line), or -1 if it is longer than cap - 1

@@ -456,8 +456,18 @@ static int job_next(mk_priv *p, char *why, size_t cap)
 		}
 		if (n == 0)
 			continue;
+		n = gcode_strip_frame(p->pend); /* the file's own numbering: the sender's goes on */
+		if (n < 0) {
+			snprintf(why, cap,
+				 "line %ld of the file: its line number and checksum do not match",
+				 p->job.line);
+			return -1;
+		}
 		{
 			gcode_code code;
+			if (gcode_code_parse(p->pend, &code) == 0 && code.letter == 'M' &&
+			    code.number == 110)
+				continue; /* the file's numbering: the link's is the bridge's */
 			p->pend_tag.file_line = p->job.line;
 			p->pend_tag.offset = p->job.offset;
 			p->pend_tag.cls = gcode_code_parse(p->pend, &code) == 0

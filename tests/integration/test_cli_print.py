@@ -219,6 +219,31 @@ class CliPrintTest(BridgeTest):
         path = self.write("ok.gcode", "T0\n(setup)\nG28 ; home\n\nM104 S200\ng1 x1\nM84\n")
         self.labctl("print", path, timeout=PRINT_TIMEOUT)
 
+    def test_print_file_with_its_own_line_numbers(self):
+        """A file a host numbered itself ("N0 M110 N0*cs", "N3 G1 X5*cs") prints: its numbering
+        (and its M110) is taken off and the bridge's own goes on; a wrong checksum is refused at
+        upload."""
+        self.lab()
+
+        def framed(n, cmd):
+            body = "N%d %s" % (n, cmd)
+            cs = 0
+            for ch in body.encode():
+                cs ^= ch
+            return "%s*%d" % (body, cs)
+
+        cmds = ["G28", "G1 X5 Y5 F3000", "G1 X10", "M84"]
+        text = framed(0, "M110 N0") + "\n" + "".join(
+            framed(i + 1, c) + "\n" for i, c in enumerate(cmds)) + "N9 G1 X1\n"
+        _, out, err = self.labctl("print", self.write("numbered.gcode", text),
+                                  timeout=PRINT_TIMEOUT)
+        self.assertIn("done", out, "stderr: %s" % err)
+        bad = framed(1, "G28")[:-1] + "0\n"  # the checksum's last digit changed
+        if bad.rstrip("\n") == framed(1, "G28"):
+            bad = framed(1, "G28")[:-1] + "1\n"
+        _, _, err = self.labctl("print", self.write("bad.gcode", bad), expect=1)
+        self.assertIn("line 1: its own line number and checksum do not match", err)
+
     def test_printer_estop(self):
         self.lab()
         _, out, err = self.labctl("printer", "estop")

@@ -598,6 +598,39 @@ static void test_is_command(void)
 	CHECK_EQ_INT(gcode_is_command(NULL), 0);
 }
 
+/* A file's own "N<n> ... *<cs>" framing taken off, checked. */
+static void test_strip_frame(void)
+{
+	char b[64] = "N7 M104 S200", c[64] = "G28", d[64] = "N3 G1 X5*1";
+	char e[64] = "n4 T0", f[64] = "N5 G1*abc";
+	char framed[64];
+	int n = gcode_frame(framed, sizeof framed, 12, "G1 X5", 5);
+
+	CHECK(n > 0);
+	framed[n - 1] = '\0'; /* its line end */
+	CHECK_EQ_INT(gcode_strip_frame(framed), 5);
+	CHECK_STR(framed, "G1 X5");
+	CHECK_EQ_INT(gcode_strip_frame(b), 9);
+	CHECK_STR(b, "M104 S200");
+	CHECK_EQ_INT(gcode_strip_frame(c), 3);
+	CHECK_STR(c, "G28");
+	CHECK_EQ_INT(gcode_strip_frame(e), 2);
+	CHECK_STR(e, "T0");
+	/* a wrong checksum, a malformed one: refused, the line left as it was */
+	n = gcode_frame(d, sizeof d, 3, "G1 X5", 5);
+	d[n - 1] = '\0';
+	d[n - 2] = d[n - 2] == '9' ? '8' : (char)(d[n - 2] + 1);
+	{
+		char before[64];
+		snprintf(before, sizeof before, "%s", d);
+		CHECK_EQ_INT(gcode_strip_frame(d), -1);
+		CHECK_STR(d, before);
+	}
+	CHECK_EQ_INT(gcode_strip_frame(f), -1);
+	CHECK_STR(f, "N5 G1*abc");
+	CHECK_EQ_INT(gcode_strip_frame(NULL), -1);
+}
+
 int main(void)
 {
 	RUN(test_checksum_vectors);
@@ -615,5 +648,6 @@ int main(void)
 	RUN(test_meta_cura);
 	RUN(test_meta_simplify3d);
 	RUN(test_meta_edge);
+	RUN(test_strip_frame);
 	return check_summary();
 }

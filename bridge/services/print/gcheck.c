@@ -164,6 +164,13 @@ static int scan_file(int fd, long long size, const gcode_policy *policy, gcode_m
 		}
 		if (n == 0)
 			continue;
+		if (gcode_strip_frame(cmd) < 0) {
+			lb_error_set(err, LB_ERR_INVALID_PARAMS,
+				     "line %ld: its own line number and checksum do not match (a "
+				     "damaged file?)",
+				     nline);
+			goto cleanup;
+		}
 		if (!gcode_is_command(cmd)) {
 			char q[GC_QUOTE_MAX + 8];
 
