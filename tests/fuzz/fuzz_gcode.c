@@ -50,6 +50,15 @@ static void one_line(const char *s, size_t len, const gcode_policy *pol, gcode_m
 	} else if (code.letter) {
 		abort();
 	}
+	/* a file's own framing taken off: shorter or equal, NUL-terminated, unchanged on refusal */
+	{
+		char stripped[GCODE_CMD_MAX + 1];
+		int k;
+		memcpy(stripped, cmd, (size_t)n + 1);
+		k = gcode_strip_frame(stripped);
+		if (k < 0 ? strcmp(stripped, cmd) != 0 : (k > n || (size_t)k != strlen(stripped)))
+			abort();
+	}
 	for (const char *l = "SXEFRBNP"; *l; l++)
 		if (gcode_param(cmd, *l, &v) == 1 && v != v)
 			abort(); /* NaN */
