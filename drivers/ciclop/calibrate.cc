@@ -453,3 +453,13 @@ extern "C" void ciclop_calibrator_destroy(ciclop_calibrator **c)
 	delete *c;
 	*c = NULL;
 }
+
+/* The module's table (calibrate.h): what calibrate_load.c finds with dlsym. */
+extern "C" {
+extern const ciclop_calibrate_api ciclop_calibrate_api_v1;
+const ciclop_calibrate_api ciclop_calibrate_api_v1 = {
+    CICLOP_CALIBRATE_API_VERSION, ciclop_calibrator_new,     ciclop_calibrator_view,
+    ciclop_calibrator_status,	  ciclop_calibrator_wait,    ciclop_calibrator_laser,
+    ciclop_calibrator_solve,	  ciclop_calibrator_destroy,
+};
+}

@@ -93,6 +93,31 @@ int ciclop_calibrator_solve(ciclop_calibrator *c, ciclop_calib *out, ciclop_cali
  * sets *c NULL. */
 void ciclop_calibrator_destroy(ciclop_calibrator **c);
 
+/*
+ * The calibration links OpenCV (two dozen shared libraries, ~7 MB resident): it is built as a
+ * module of its own, labbridge-calibrate.so, that the bridge loads the first time a calibration
+ * runs (calibrate_load.c), so a bridge that never calibrates never maps OpenCV. The module
+ * exports this table, version 1; the functions above forward to it.
+ */
+typedef struct ciclop_calibrate_api {
+	int version; /* CICLOP_CALIBRATE_API_VERSION */
+	ciclop_calibrator *(*create)(const ciclop_pattern *p, int width, int height, int nlasers,
+				     int views, lb_error *err);
+	int (*view)(ciclop_calibrator *c, int i, double angle_deg, const uint8_t *grey,
+		    lb_error *err);
+	int (*status)(ciclop_calibrator *c, int *checked, int *found);
+	int (*wait)(ciclop_calibrator *c, int timeout_ms);
+	int (*laser)(ciclop_calibrator *c, int i, int n, const uint8_t *on,
+		     const ciclop_detect_opts *det, lb_error *err);
+	int (*solve)(ciclop_calibrator *c, ciclop_calib *out, ciclop_calib_report *rep,
+		     lb_error *err);
+	void (*destroy)(ciclop_calibrator **c);
+} ciclop_calibrate_api;
+
+#define CICLOP_CALIBRATE_API_VERSION 1
+#define CICLOP_CALIBRATE_MODULE "labbridge-calibrate.so"
+#define CICLOP_CALIBRATE_SYMBOL "ciclop_calibrate_api_v1"
+
 #ifdef __cplusplus
 }
 #endif
