@@ -5,11 +5,12 @@ an alarm, the camera's faults, room.stop and the roles."""
 import json
 import math
 import os
+import shutil
 import struct
 
 import subprocess
 
-from lbtest import BridgeTest, make_conf, program, wait_until
+from lbtest import BridgeTest, bridge_path, make_conf, program, wait_until
 
 DEV = "ciclop-sim-1"
 FAST = {"steps": 12, "speed": 30000, "settle_ms": 0, "laser_ms": 0}
@@ -305,6 +306,26 @@ class CiclopTest(BridgeTest):
             self.assertEqual(json.load(f)["intrinsics"]["fx"], 716.0)
         got = c.call("device.call", {"device": DEV, "action": "calibration.get"})
         self.assertEqual(got["calibration"]["intrinsics"]["fx"], 716.0)
+
+    def test_calibration_module_missing_is_a_clear_error(self):
+        """The calibration (OpenCV) is a module loaded on first use: a bridge installed without
+        it scans with its stored calibration and says what is missing when asked to calibrate."""
+        alone = os.path.join(self.tmp, "alone")
+        os.makedirs(alone)
+        binary = os.path.join(alone, "labbridge")
+        shutil.copy(os.path.realpath(bridge_path()), binary)
+        d = self.start_bridge(conf(), binary=binary,
+                              env={"LABBRIDGE_LIBDIR": os.path.join(self.tmp, "nowhere")})
+        c = self.open_scanner(d)
+        if os.path.exists("/usr/local/lib/labbridge/labbridge-calibrate.so"):
+            self.skipTest("allowed: a calibration module is installed on this machine")
+        e = c.error("device.call", {"device": DEV, "action": "calibration.run",
+                                    "args": {"speed": 30000}})
+        self.assertIn("labbridge-calibrate.so is not installed", e["message"])
+        job = c.call("scan.submit", {"device": DEV, "settings": FAST})
+        end = wait_until(lambda: (lambda j: j if j["state"] in ("done", "failed") else None)(
+            c.call("jobs.get", {"id": job["id"]})), timeout=60, what="the scan's end")
+        self.assertEqual(end["state"], "done", end)
 
     def test_teacher_calibrates_from_the_chessboard(self):
         """calibration.run: the plate on the simulated table, the fit against the renderer's
