@@ -57,7 +57,7 @@
 
 #define BAUD 115200
 #define GREETING_MS 4000 /* an Arduino boots in about 2 s after the DTR reset of the open */
-#define OK_MS 2000	 /* horus-fw answers a line at once (G1 is queued) */
+#define OK_MS 2000	 /* horus-fw answers a line at once (G1: plus the move's time) */
 #define SIM_SERIAL "sim-1"
 #define CAL_VIEWS 13
 #define FIT_POLL_MS 20
@@ -696,6 +696,12 @@ static void job_advance(cc_priv *p)
 			case CICLOP_ACT_SEND:
 				if (send_cmd(p, a.cmd) < 0)
 					return;
+				if (strncmp(a.cmd, "G1X", 3) == 0) {
+					/* horus-fw answers a move when it is over */
+					int move = (int)ceil(ciclop_move_ms(atof(a.cmd + 3) - p->angle,
+									    j->seq.cfg.speed));
+					p->ok_timeout_ms += move, p->ok_deadline_ms += move;
+				}
 				j->phase = J_OK;
 				return;
 			case CICLOP_ACT_WAIT:

@@ -82,7 +82,7 @@ ciclop_act_kind ciclop_scan_next(ciclop_scan *s, ciclop_action *a)
 		return a->kind = CICLOP_ACT_SEND;
 	case PH_MOVEWAIT:
 		a->wait_ms =
-		    fabs(angle_of(s, s->step) - angle_of(s, s->step - 1)) / s->cfg.speed * 60000.0 +
+		    ciclop_move_ms(angle_of(s, s->step) - angle_of(s, s->step - 1), s->cfg.speed) +
 		    s->cfg.settle_ms;
 		s->phase = PH_TEXTURE;
 		return a->kind = CICLOP_ACT_WAIT;

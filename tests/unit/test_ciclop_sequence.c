@@ -101,7 +101,7 @@ static void test_play_from_an_angle(void)
 	while (ciclop_scan_next(&s, &a) != CICLOP_ACT_DONE)
 		if (a.kind == CICLOP_ACT_WAIT)
 			total += a.wait_ms;
-	CHECK_NEAR(total, (60 + 120) / 600.0 * 60000, 1e-6);
+	CHECK_NEAR(total, ciclop_move_ms(60, 600) + 12 * ciclop_move_ms(10, 600), 1e-6);
 }
 
 /* Without the wait for the move, the board's early "ok" would let frames be taken mid-turn:
@@ -117,7 +117,9 @@ static void test_wait_covers_move(void)
 	while (ciclop_scan_next(&s, &a) != CICLOP_ACT_DONE)
 		if (a.kind == CICLOP_ACT_WAIT)
 			total += a.wait_ms;
-	CHECK_NEAR(total, 3 * 90.0 / 60 * 60000, 1e-6); /* three 90-degree moves at 60 deg/min */
+	/* three 90-degree moves at 60 deg/min, each with horus-fw's ramps (180 deg/s^2) */
+	CHECK_NEAR(total, 3 * ciclop_move_ms(90, 60), 1e-6);
+	CHECK_NEAR(ciclop_move_ms(90, 60), 90.0 / 60 * 60000 + 1000 / 180.0, 1e-9);
 }
 
 /* Absurd configurations are refused; the abort commands leave everything off. */
