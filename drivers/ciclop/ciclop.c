@@ -57,6 +57,7 @@
 
 #define BAUD 115200
 #define GREETING_MS 4000 /* an Arduino boots in about 2 s after the DTR reset of the open */
+#define CAMERA_COMMANDED "test:commanded" /* tests only: see open_camera */
 #define OK_MS 2000	 /* horus-fw answers a line at once (G1: plus the move's time) */
 #define SIM_SERIAL "sim-1"
 #define CAL_VIEWS 13
@@ -439,12 +440,30 @@ static json_t *cc_describe(lb_device *dev)
 	return o;
 }
 
+/* For `camera = test:commanded`: the table at the angle and the lasers the board acknowledged
+ * (horus-fw acknowledges a move when it is over). */
+static void commanded_state(void *arg, double now_ms, double *angle, int *lasers)
+{
+	const cc_priv *p = arg;
+
+	(void)now_ms;
+	*angle = p->angle, *lasers = p->lasers;
+}
+
 /* The camera for a scan: the renderer in the simulated lab (the figure on its table, or with
- * plate the calibration plate), else the configured V4L2 device. */
+ * plate the calibration plate); for tests against a real board's firmware (`camera =
+ * test:commanded`, documented in drivers/ciclop/TODO.md, used by
+ * tests/integration/test_ciclop_horus.py only) the renderer at what the board acknowledged; else
+ * the configured V4L2 device. */
 static ciclop_source *open_camera(cc_priv *p, int plate, lb_error *err)
 {
 	ciclop_source *s = NULL;
 
+	if (strcmp(p->camera, CAMERA_COMMANDED) == 0) {
+		ciclop_scene sc;
+		ciclop_sim_scene(&sc);
+		return ciclop_source_sim_state(&sc, commanded_state, p, err);
+	}
 	if (strcmp(p->camera, "sim") != 0)
 		return ciclop_source_v4l2(p->camera, p->width, p->height, p->flush, err);
 	pthread_mutex_lock(&sim_lock);
@@ -1049,7 +1068,7 @@ static void load_calibration(cc_priv *p, const char *data_dir)
 		lb_warn("device %s: %s", lb_device_id(p->dev), err.message);
 		return;
 	}
-	if (!p->simulated) {
+	if (!p->simulated && strcmp(p->camera, CAMERA_COMMANDED) != 0) {
 		snprintf(p->cal_error, sizeof p->cal_error, "no calibration file %s", p->cal_path);
 		return;
 	}
