@@ -36,8 +36,9 @@
  * help]" (or a Grbl greeting); the calibration <data dir>/calibration/<id>.json is read (the
  * simulated lab's is written from the renderer's geometry when there is none).
  *
- * Link: one command in flight, answered "ok" (G1's ok means queued: sequence.c waits the move's
- * time); no answer within OK_MS: "turntable not answering"; "error: ..." and "ALARM: ..." end
+ * Link: one command in flight, answered "ok" (horus-fw answers G1 when the move is over: its
+ * deadline is OK_MS plus the move's time with the firmware's ramps); no answer in time:
+ * "turntable not answering"; "error: ..." and "ALARM: ..." end
  * the scan with the board's words; any other line during a scan: garbage, the scan fails.
  * Commands written without waiting (the halt hook's, a failed scan's safety commands) are owed
  * their replies, which are taken in order before the next command's.
@@ -527,6 +528,10 @@ static int job_start(cc_priv *p, const json_t *args, json_t **result, lb_error *
 				    "a 3D scanner writes PLY files only, not %s", format);
 	if (p->gone)
 		return lb_error_set(err, LB_ERR_DEVICE, "%s: the turntable board is gone", p->path);
+	if (strcmp(p->version, "Horus 0.1") == 0) /* G50 came in horus-fw 0.2 (2016) */
+		return lb_error_set(err, LB_ERR_FIRMWARE,
+				    "the turntable runs horus-fw 0.1, which has no G50 (position reset) "
+				    "that scans need: flash horus-fw 0.2");
 	if (!p->have_cal)
 		return lb_error_set(err, LB_ERR_DEVICE,
 				    "the scanner is not calibrated (%s): a teacher sets its "

@@ -38,12 +38,17 @@ SHORT = {"steps": 8, "speed": 10800, "settle_ms": 0, "laser_ms": 0}
 LIT = {"steps": 8, "speed": 10800, "settle_ms": 0, "laser_ms": 3000}
 
 
+def commit(rev):
+    """The commit of rev in LB_HORUS_SRC's git history, or None (not git, no such rev)."""
+    r = subprocess.run(["git", "-C", SRC, "rev-parse", "--verify", "-q", rev + "^{commit}"],
+                       capture_output=True, text=True, timeout=30)
+    return r.stdout.strip() if r.returncode == 0 and r.stdout.strip() else None
+
+
 def source_key():
     """The source's commit (git), else a digest of its files."""
-    r = subprocess.run(["git", "-C", SRC, "rev-parse", "HEAD"], capture_output=True, text=True,
-                       timeout=30)
-    if r.returncode == 0 and r.stdout.strip():
-        return r.stdout.strip()
+    if commit("HEAD"):
+        return commit("HEAD")
     h = hashlib.sha256()
     for name in sorted(os.listdir(SRC)):
         if name.endswith((".c", ".h")) or name == "Makefile":
@@ -52,16 +57,20 @@ def source_key():
     return h.hexdigest()[:40]
 
 
-def firmware():
-    """horus-fw's Intel HEX image, built with its own Makefile (avr-gcc) in a temporary tree."""
-    key = source_key()
+def firmware(rev=None):
+    """horus-fw's Intel HEX image (of the checkout, or of git revision rev), built with its own
+    Makefile (avr-gcc) in a temporary tree."""
+    key = commit(rev) if rev else source_key()
     hexfile = os.path.join(BUILD, "horus-fw-%s.hex" % key)
     if os.path.exists(hexfile):
         return hexfile
     os.makedirs(BUILD, exist_ok=True)
     tree = tempfile.mkdtemp(prefix="horus-fw-")
     try:
-        if os.path.exists(os.path.join(SRC, "Makefile")):
+        if rev:
+            subprocess.run("git -C '%s' archive '%s' | tar -x -C '%s'" % (SRC, key, tree),
+                           shell=True, check=True, timeout=120)
+        elif os.path.exists(os.path.join(SRC, "Makefile")):
             shutil.rmtree(tree)
             shutil.copytree(SRC, tree, ignore=shutil.ignore_patterns(".git", "*.o", "*.hex"))
         else:  # a bare git directory
@@ -178,16 +187,16 @@ class HorusFirmwareTest(BridgeTest):
             self.fail("LB_HORUS_SRC=%s is not a directory" % SRC)
         super().setUp()
 
-    def scanner(self):
+    def scanner(self, rev=None, version="Horus 0.2"):
         """horus-fw on the simulated Uno, and a bridge whose [ciclop] section is on its pty."""
-        uno = Uno(firmware())
+        uno = Uno(firmware(rev))
         self.addCleanup(uno.stop)
         raw = ("[sim.idle]\nrate = 1\nautostart = 0\n[ciclop.horus]\nport = %s\n"
                "camera = test:commanded\nwidth = 640\nheight = 480\n" % uno.path)
         d = self.start_bridge(make_conf({}, bridge={"simulate": "no"}, raw=raw))
         c = self.client(d)
         dev = wait_until(lambda: device(c), timeout=30, what="the scanner on horus-fw")
-        self.assertEqual(dev["config"]["firmware"], "Horus 0.2")  # report.c's greeting
+        self.assertEqual(dev["config"]["firmware"], version)  # report.c's greeting
         self.assertFalse(dev["simulated"])
         # boot: every laser off, the stepper driver disabled (st_reset: D9 high)
         uno.wait("lasers off, motor disabled after the boot", Uno.all_off)
@@ -256,6 +265,21 @@ class HorusFirmwareTest(BridgeTest):
         # the halt hook's M70T1..4 and M18, written from the main thread, did it on the pins
         uno.wait("lasers off and the motor disabled after room.stop", Uno.all_off, timeout=5)
         self.assertEqual(os.listdir(self.folder(d, j["id"])), [])
+
+    def test_release_0_1_is_refused_clearly(self):
+        """horus-fw 0.1 (2015) has no G50, which a scan begins with: refused at the start, the
+        board untouched."""
+        if not commit("0.1"):
+            self.skipTest("allowed: LB_HORUS_SRC has no git history with the tag 0.1 (a plain "
+                          "checkout): release 0.1 cannot be built")
+        uno, d, c = self.scanner("0.1", "Horus 0.1")
+        uno.clear()
+        j = c.call("scan.submit", {"device": DEV, "settings": SHORT})
+        end = wait_job(c, j["id"], ("failed", "done", "cancelled"), timeout=15)
+        self.assertEqual(end["state"], "failed", end)
+        self.assertIn("no G50", end["error"])
+        with uno.lock:
+            self.assertEqual((uno.net, uno.enables, sum(uno.lit.values())), (0, 0, 0))
 
 
 if __name__ == "__main__":
