@@ -138,7 +138,8 @@ size_t ciclop_board_line(ciclop_board *b, const char *line, size_t len, double n
 			if (v != floor(v))
 				return refuse(b, "Invalid gcode ID:23", out, cap);
 			if (g >= 0 && g == 1 && v == 1)
-				return refuse(b, "Invalid gcode ID:24", out, cap); /* axis conflict */
+				return refuse(b, "Invalid gcode ID:24", out,
+					      cap); /* axis conflict */
 			g = (int)v;
 			if (g == 1)
 				linear = 1;

@@ -73,7 +73,7 @@ void ciclop_source_destroy(ciclop_source **ps)
 /* ---------------------------------------------------------------- the simulated camera */
 
 typedef struct sim_cam {
-	ciclop_emu *emu;	/* the board's state from the emulator, or ... */
+	ciclop_emu *emu;       /* the board's state from the emulator, or ... */
 	ciclop_state_fn state; /* ... from this */
 	void *state_arg;
 	ciclop_scene sc;

@@ -59,7 +59,7 @@
 #define BAUD 115200
 #define GREETING_MS 4000 /* an Arduino boots in about 2 s after the DTR reset of the open */
 #define CAMERA_COMMANDED "test:commanded" /* tests only: see open_camera */
-#define OK_MS 2000	 /* horus-fw answers a line at once (G1: plus the move's time) */
+#define OK_MS 2000 /* horus-fw answers a line at once (G1: plus the move's time) */
 #define SIM_SERIAL "sim-1"
 #define CAL_VIEWS 13
 #define FIT_POLL_MS 20
@@ -529,9 +529,10 @@ static int job_start(cc_priv *p, const json_t *args, json_t **result, lb_error *
 	if (p->gone)
 		return lb_error_set(err, LB_ERR_DEVICE, "%s: the turntable board is gone", p->path);
 	if (strcmp(p->version, "Horus 0.1") == 0) /* G50 came in horus-fw 0.2 (2016) */
-		return lb_error_set(err, LB_ERR_FIRMWARE,
-				    "the turntable runs horus-fw 0.1, which has no G50 (position reset) "
-				    "that scans need: flash horus-fw 0.2");
+		return lb_error_set(
+		    err, LB_ERR_FIRMWARE,
+		    "the turntable runs horus-fw 0.1, which has no G50 (position reset) "
+		    "that scans need: flash horus-fw 0.2");
 	if (!p->have_cal)
 		return lb_error_set(err, LB_ERR_DEVICE,
 				    "the scanner is not calibrated (%s): a teacher sets its "
@@ -722,8 +723,8 @@ static void job_advance(cc_priv *p)
 					return;
 				if (strncmp(a.cmd, "G1X", 3) == 0) {
 					/* horus-fw answers a move when it is over */
-					int move = (int)ceil(ciclop_move_ms(atof(a.cmd + 3) - p->angle,
-									    j->seq.cfg.speed));
+					int move = (int)ceil(ciclop_move_ms(
+					    atof(a.cmd + 3) - p->angle, j->seq.cfg.speed));
 					p->ok_timeout_ms += move, p->ok_deadline_ms += move;
 				}
 				j->phase = J_OK;

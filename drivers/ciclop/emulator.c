@@ -74,8 +74,8 @@ static void answer(ciclop_emu *e, const char *line, size_t len)
 	pthread_mutex_unlock(&e->lock);
 	/* horus-fw answers when the queued motion is over (the next lines wait in its buffer; a
 	 * Ctrl-X meanwhile is seen after it, where the board would abort the move at once) */
-	for (double left; n && !lb_pty_board_stopping(&e->b) &&
-			  (left = due - ciclop_emu_now_ms()) > 0;)
+	for (double left;
+	     n && !lb_pty_board_stopping(&e->b) && (left = due - ciclop_emu_now_ms()) > 0;)
 		poll(NULL, 0, left < 20 ? (int)ceil(left) : 20);
 	put(e, out, n);
 }

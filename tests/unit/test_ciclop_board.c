@@ -90,16 +90,13 @@ static void test_refusals(void)
 	ciclop_reply r;
 	char out[128];
 	/* each with report.c's words (horus-fw 0.2) */
-	const char *bad[][2] = {{"G2X1", "Unsupported command"},
-				{"G0X1", "Unsupported command"},
-				{"G1X1X2", "Invalid gcode ID:25"},
-				{"G1F-5", "Value < 0"},
-				{"G1X5", "Undefined feed rate"}, /* no F since the reset */
-				{"G1.5", "Invalid gcode ID:23"},
-				{"1G1", "Expected command letter"},
-				{"G1Xabc", "Bad number format"},
-				{"Y5", "Unsupported command"},
-				{"M999", "Unsupported command"}};
+	const char *bad[][2] = {
+	    {"G2X1", "Unsupported command"},   {"G0X1", "Unsupported command"},
+	    {"G1X1X2", "Invalid gcode ID:25"}, {"G1F-5", "Value < 0"},
+	    {"G1X5", "Undefined feed rate"}, /* no F since the reset */
+	    {"G1.5", "Invalid gcode ID:23"},   {"1G1", "Expected command letter"},
+	    {"G1Xabc", "Bad number format"},   {"Y5", "Unsupported command"},
+	    {"M999", "Unsupported command"}};
 
 	ciclop_board_reset(&b, 0, out, sizeof out);
 	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {

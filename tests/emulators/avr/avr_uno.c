@@ -227,7 +227,8 @@ static void hook_timer1(void)
 		t1_compa = c;
 		avr_register_io_write(avr, 0x6F, timsk1_write, NULL);
 	} else {
-		fprintf(stderr, "avr-uno: timer 1 not found where expected: OCR1A = 0 not emulated\n");
+		fprintf(stderr,
+			"avr-uno: timer 1 not found where expected: OCR1A = 0 not emulated\n");
 	}
 }
 
