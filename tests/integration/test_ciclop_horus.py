@@ -17,12 +17,13 @@ no horus-fw and this repository keeps no third-party code: without it the tests 
 allowed skip). The image is built once per source commit into build/avr/."""
 import hashlib
 import os
-import queue
+import select
 import shutil
 import subprocess
 import tempfile
 import threading
 import time
+import tty
 import unittest
 
 from lbtest import ROOT, BridgeTest, make_conf, program, wait_until
@@ -162,6 +163,52 @@ class Uno:
                 self.proc.wait(5)
 
 
+class Wire:
+    """A raw serial line to a board (the firmware's or the emulator's pty)."""
+
+    def __init__(self, path):
+        self.fd = os.open(path, os.O_RDWR | os.O_NOCTTY)
+        tty.setraw(self.fd)
+        self.buf = b""
+
+    def read_until(self, done, timeout=10):
+        """Bytes read until done(bytes) holds; fails after timeout."""
+        deadline = time.monotonic() + timeout
+        while not done(self.buf):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError("timeout (%d s) reading the board: %r" % (timeout, self.buf))
+            r, _, _ = select.select([self.fd], [], [], min(left, 0.2))
+            if r:
+                self.buf += os.read(self.fd, 4096)
+        out, self.buf = self.buf, b""
+        return out
+
+    def reset(self, boot):
+        """(With boot: the power-up's greeting first, the port's opening having reset it.)
+        Ctrl-X and its greeting (returned), then in step: a refused line answered, everything
+        before it dropped (an emulator's greeting from before the port was open)."""
+        greeting = lambda b: b.endswith(b" ['$' for help]\r\n")
+        if boot:
+            self.read_until(greeting, timeout=15)
+        os.write(self.fd, b"\x18")
+        out = self.read_until(greeting, timeout=15)
+        os.write(self.fd, b"G1F-1\n")
+        self.read_until(lambda b: b.endswith(b"error: Value < 0\r\n"))
+        return out
+
+    def ask(self, line):
+        """One line; its reply (up to its "ok" or "error: ..." line) and the seconds it took."""
+        t0 = time.monotonic()
+        os.write(self.fd, line.encode() + b"\n")
+        out = self.read_until(lambda b: b.endswith(b"ok\r\n") or (
+            b.endswith(b"\r\n") and b"error:" in b.rsplit(b"\r\n", 2)[-2]))
+        return out, time.monotonic() - t0
+
+    def close(self):
+        os.close(self.fd)
+
+
 def job(c, jid):
     return c.call("jobs.get", {"id": jid})
 
@@ -265,6 +312,30 @@ class HorusFirmwareTest(BridgeTest):
         # the halt hook's M70T1..4 and M18, written from the main thread, did it on the pins
         uno.wait("lasers off and the motor disabled after room.stop", Uno.all_off, timeout=5)
         self.assertEqual(os.listdir(self.folder(d, j["id"])), [])
+
+    def test_model_answers_as_the_firmware_byte_for_byte(self):
+        """Our board model (build/asan/ciclop-emu, drivers/ciclop/board.c) and horus-fw given
+        the same lines answer the same bytes, and both answer a move when it is over."""
+        uno = Uno(firmware())
+        self.addCleanup(uno.stop)
+        emu = subprocess.Popen([program("LB_CICLOP_EMU", "build/asan/ciclop-emu")],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.addCleanup(emu.wait, 10)
+        self.addCleanup(emu.stdin.close)
+        real, model = Wire(uno.path), Wire(emu.stdout.readline().split()[1])
+        self.addCleanup(real.close)
+        self.addCleanup(model.close)
+        for w in (real, model):
+            self.assertTrue(w.reset(w is real).endswith(b"\r\nHorus 0.2 ['$' for help]\r\n"))
+        lines = ["G1X5", "G0X1", "G1X1X2", "G1.5", "G1G1X1", "M71T9", "G1F-5", "1G1", "G1Xabc",
+                 "Y5", "M999", "g1 f20 (twenty deg/s)", "M17", "G1X10", "M71T1", "M70T1",
+                 "M71T4", "M70T4", "G50", "G1X-5", "M18", "G1X0", "X3"]
+        for line in lines:
+            got = [w.ask(line) for w in (real, model)]
+            self.assertEqual(got[1][0], got[0][0], "the reply to %r" % line)
+            if line == "G1X10":  # 10 deg at 20 deg/s with 180 deg/s^2 ramps: 0.61 s
+                for reply, took in got:
+                    self.assertGreater(took, 0.5, "the ok of a move came before its end")
 
     def test_release_0_1_is_refused_clearly(self):
         """horus-fw 0.1 (2015) has no G50, which a scan begins with: refused at the start, the
