@@ -41,7 +41,19 @@ int ciclop_encode_speed(char *buf, size_t cap, double deg_per_min)
 {
 	if (!isfinite(deg_per_min) || deg_per_min <= 0 || deg_per_min > CICLOP_SPEED_MAX)
 		return -1; /* the board refuses negative F; zero would stall every move */
-	return put_num(buf, cap, "G1F", deg_per_min);
+	return put_num(buf, cap, "G1F", deg_per_min / 60); /* horus-fw's F is deg/s */
+}
+
+double ciclop_move_ms(double deg, double deg_per_min)
+{
+	double d = fabs(deg), v, a = CICLOP_FW_ACCEL / 3600.0; /* deg/s^2 */
+
+	if (!(d > 0) || !(deg_per_min > 0) || !isfinite(d))
+		return 0;
+	v = (deg_per_min < CICLOP_FW_MAX_RATE ? deg_per_min : CICLOP_FW_MAX_RATE) / 60; /* deg/s */
+	if (d >= v * v / a)
+		return (d / v + v / a) * 1000.0; /* accelerate, cruise at v, decelerate */
+	return 2 * sqrt(d / a) * 1000.0;	 /* accelerate half way, decelerate */
 }
 
 int ciclop_encode_zero(char *buf, size_t cap)

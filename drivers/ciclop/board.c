@@ -2,6 +2,8 @@
  */
 #include "board.h"
 
+#include "../../protocols/ciclop.h"
+
 #include <ctype.h>
 #include <math.h>
 #include <stdio.h>
@@ -29,7 +31,7 @@ size_t ciclop_board_reset(ciclop_board *b, double now_ms, char *out, size_t cap)
 
 	memset(b, 0, sizeof *b);
 	b->executed = executed, b->refused = refused;
-	b->speed = 200;
+	b->speed = 0; /* gc_init: no feed rate until an F word */
 	b->start_ms = b->end_ms = now_ms;
 	for (int i = 0; i < 8; i++)
 		b->sensor[i] = 512;
@@ -47,6 +49,11 @@ double ciclop_board_angle(const ciclop_board *b, double now_ms)
 		return b->from_deg;
 	return b->from_deg +
 	       (b->to_deg - b->from_deg) * (now_ms - b->start_ms) / (b->end_ms - b->start_ms);
+}
+
+double ciclop_board_reply_ms(const ciclop_board *b)
+{
+	return b->end_ms;
 }
 
 int ciclop_board_moving(const ciclop_board *b, double now_ms)
@@ -97,7 +104,7 @@ size_t ciclop_board_line(ciclop_board *b, const char *line, size_t len, double n
 {
 	char s[128];
 	size_t n = 0, k = 0, out_n = 0;
-	int g = -1, m = -1, has_x = 0, has_f = 0, has_t = 0, depth = 0;
+	int g = -1, m = -1, has_x = 0, has_f = 0, has_t = 0, depth = 0, linear = b->linear;
 	double x = 0, f = 0, t = 0, v;
 
 	if (cap)
@@ -110,7 +117,7 @@ size_t ciclop_board_line(ciclop_board *b, const char *line, size_t len, double n
 		else if (c == ')')
 			depth = 0;
 		else if (!depth && c > ' ' && c < 0x7f) {
-			if (n + 1 >= sizeof s)
+			if (n + 1 >= CICLOP_BOARD_LINE_MAX)
 				return refuse(b, "Line overflow", out, cap);
 			s[n++] = (char)toupper(c);
 		}
@@ -125,32 +132,40 @@ size_t ciclop_board_line(ciclop_board *b, const char *line, size_t len, double n
 			return refuse(b, "Bad number format", out, cap);
 		switch (letter) {
 		case 'G':
-			if (g >= 0 || v != floor(v) || (v != 0 && v != 1 && v != 50))
+			/* gcode.c: G1 and G50 only; the mantissa is checked after the number */
+			if (trunc(v) != 1 && trunc(v) != 50)
 				return refuse(b, "Unsupported command", out, cap);
+			if (v != floor(v))
+				return refuse(b, "Invalid gcode ID:23", out, cap);
+			if (g >= 0 && g == 1 && v == 1)
+				return refuse(b, "Invalid gcode ID:24", out,
+					      cap); /* axis conflict */
 			g = (int)v;
+			if (g == 1)
+				linear = 1;
 			break;
 		case 'M':
-			if (m >= 0 || v != floor(v) ||
-			    (v != 0 && v != 2 && v != 17 && v != 18 && v != 50 && v != 70 &&
-			     v != 71))
+			if (v != floor(v))
+				return refuse(b, "Invalid gcode ID:23", out, cap);
+			if (v != 0 && v != 2 && v != 17 && v != 18 && v != 50 && v != 70 && v != 71)
 				return refuse(b, "Unsupported command", out, cap);
 			m = (int)v;
 			break;
 		case 'X':
 			if (has_x++)
-				return refuse(b, "Word repeated", out, cap);
+				return refuse(b, "Invalid gcode ID:25", out, cap);
 			x = v;
 			break;
 		case 'F':
 			if (has_f++)
-				return refuse(b, "Word repeated", out, cap);
+				return refuse(b, "Invalid gcode ID:25", out, cap);
 			if (v < 0)
 				return refuse(b, "Value < 0", out, cap);
 			f = v;
 			break;
 		case 'T':
 			if (has_t++)
-				return refuse(b, "Word repeated", out, cap);
+				return refuse(b, "Invalid gcode ID:25", out, cap);
 			if (v < 0)
 				return refuse(b, "Value < 0", out, cap);
 			t = v;
@@ -158,8 +173,13 @@ size_t ciclop_board_line(ciclop_board *b, const char *line, size_t len, double n
 		default: return refuse(b, "Unsupported command", out, cap);
 		}
 	}
-	if (has_f && f > 0)
-		b->speed = f;
+	/* gcode.c: F is deg/s, kept from block to block; the planner caps it at $110 */
+	double speed = has_f ? f * 60 : b->speed;
+	if (speed > CICLOP_FW_MAX_RATE)
+		speed = CICLOP_FW_MAX_RATE;
+	if (has_x && g != 50 && linear && !(speed > 0))
+		return refuse(b, "Undefined feed rate", out, cap);
+	b->speed = speed, b->linear = linear;
 	if (g == 50) {
 		b->fw_deg = 0;
 		b->from_deg = b->to_deg = 0;
@@ -169,22 +189,26 @@ size_t ciclop_board_line(ciclop_board *b, const char *line, size_t len, double n
 		if (fabs(x) > 1e6)
 			return refuse(b, "Bad number format", out, cap);
 		double start = now_ms > b->end_ms ? now_ms : b->end_ms; /* queued after the last */
-		double dur = fabs(x - b->fw_deg) / b->speed * 60000.0;
+		/* a rapid (X alone after a reset: G0's mode) runs at the maximum rate */
+		double dur = ciclop_move_ms(x - b->fw_deg, linear ? b->speed : CICLOP_FW_MAX_RATE);
+		/* the stepper driver is enabled for the move even without M17 (st_wake_up) */
 		b->fw_deg = x;
-		if (b->motors) {
-			b->from_deg = ciclop_board_angle(b, start);
-			b->to_deg = x;
-			b->start_ms = start, b->end_ms = start + dur;
-		}
+		b->from_deg = ciclop_board_angle(b, start);
+		b->to_deg = x;
+		b->start_ms = start, b->end_ms = start + dur;
 	}
 	int lt = t <= 100 ? (int)t : 0; /* T is truncated, as on the board */
-	if ((m == 70 || m == 71) && (lt < 1 || lt > 4))
-		return refuse(b, "Invalid laser", out, cap);
-	switch (m) {
+	switch (m) { /* laser_control.c: a laser outside 1..4 is ignored (answered ok) */
 	case 17: b->motors = 1; break;
 	case 18: b->motors = 0; break;
-	case 70: b->lasers &= ~(1 << (lt - 1)); break;
-	case 71: b->lasers |= 1 << (lt - 1); break;
+	case 70:
+		if (lt >= 1 && lt <= 4)
+			b->lasers &= ~(1 << (lt - 1));
+		break;
+	case 71:
+		if (lt >= 1 && lt <= 4)
+			b->lasers |= 1 << (lt - 1);
+		break;
 	case 50: {
 		char num[24];
 		snprintf(num, sizeof num, "%d\r\n", b->sensor[lt & 7]);

@@ -8,22 +8,27 @@
 
 /*
  * What horus-fw does with a command line, time passed in (milliseconds, any origin): blanks
- * dropped, letters upper-cased, "(comments)" skipped, then letter+number words; G1 moves are
- * queued (answered "ok" at once) and take |dx| / F minutes (no acceleration modelled); the
- * table only turns while the steppers are enabled (M17). Zero it, then ciclop_board_reset.
+ * dropped, letters upper-cased, "(comments)" skipped, then letter+number words (G1, G50, M0 M2
+ * M17 M18 M50 M70 M71, F X T), report.c's refusals; F in deg/s capped at 180 deg/s, moves with
+ * horus-fw's default acceleration (ciclop_move_ms; the angle in between is interpolated linearly);
+ * a move turns the table with or without M17; every line's reply is due when the queued motion
+ * is over (reply_ms: horus-fw synchronises at the end of each block). Zero it, then
+ * ciclop_board_reset.
  */
+#define CICLOP_BOARD_LINE_MAX 80 /* protocol.h's LINE_BUFFER_SIZE */
 typedef struct ciclop_board {
 	double fw_deg;		 /* the firmware's position (the last target) */
 	double from_deg, to_deg; /* the table's last move: from, to ... */
 	double start_ms, end_ms; /* ... during [start_ms, end_ms] */
-	double speed;		 /* deg/min */
+	double speed;		 /* deg/min (0: no F yet, G1 refused) */
+	int linear;		 /* G1's mode set (else X alone is a rapid) */
 	int motors;		 /* steppers enabled */
 	int lasers;		 /* bit n-1: laser n on */
 	int sensor[8];		 /* what M50T<n> answers */
 	long executed, refused;	 /* counters */
 } ciclop_board;
 
-/* Power-on state (motors off, lasers off, position 0, speed 200 deg/min); writes the greeting the
+/* Power-on state (motors off, lasers off, position 0, no feed rate); writes the greeting the
  * board prints ("\r\nHorus 0.2 ['$' for help]\r\n") into out[cap]; returns its length (cut to
  * fit, NUL-terminated when cap > 0). */
 size_t ciclop_board_reset(ciclop_board *b, double now_ms, char *out, size_t cap);
@@ -35,6 +40,9 @@ size_t ciclop_board_reset(ciclop_board *b, double now_ms, char *out, size_t cap)
  */
 size_t ciclop_board_line(ciclop_board *b, const char *line, size_t len, double now_ms, char *out,
 			 size_t cap);
+
+/* When the reply of the last line is due (ms): the end of the queued motion. */
+double ciclop_board_reply_ms(const ciclop_board *b);
 
 /* The table's physical angle (degrees) at now_ms. */
 double ciclop_board_angle(const ciclop_board *b, double now_ms);

@@ -73,7 +73,9 @@ void ciclop_source_destroy(ciclop_source **ps)
 /* ---------------------------------------------------------------- the simulated camera */
 
 typedef struct sim_cam {
-	ciclop_emu *emu;
+	ciclop_emu *emu;       /* the board's state from the emulator, or ... */
+	ciclop_state_fn state; /* ... from this */
+	void *state_arg;
 	ciclop_scene sc;
 	const atomic_int *fault;
 	uint8_t *on, *off; /* the last rendering, at angle last */
@@ -91,7 +93,10 @@ static int sim_grab(void *impl, double now_ms, ciclop_raw *raw, lb_error *err)
 	if (fault == CICLOP_CAM_MISSING)
 		return lb_error_set(err, LB_ERR_DEVICE,
 				    "camera missing: the simulated camera was unplugged");
-	ciclop_emu_state(c->emu, now_ms, &angle, &lasers);
+	if (c->state)
+		c->state(c->state_arg, now_ms, &angle, &lasers);
+	else
+		ciclop_emu_state(c->emu, now_ms, &angle, &lasers);
 	if (!c->have || angle != c->last) {
 		if (ciclop_render(&c->sc, angle * M_PI / 180, c->on, c->off) < 0)
 			return lb_error_set(err, LB_ERR_INTERNAL, "the renderer refused the scene");
@@ -109,7 +114,8 @@ static void sim_close(void *impl)
 {
 	sim_cam *c = impl;
 
-	ciclop_emu_unref(&c->emu);
+	if (c->emu)
+		ciclop_emu_unref(&c->emu);
 	free(c->on), free(c->off), free(c);
 }
 
@@ -130,6 +136,23 @@ ciclop_source *ciclop_source_sim(ciclop_emu *emu, const ciclop_scene *sc, const 
 	c->emu = ciclop_emu_ref(emu);
 	c->sc = *sc;
 	c->fault = fault;
+	return ciclop_source_new(&sim_ops, c, sc->cam.width, sc->cam.height, err);
+}
+
+ciclop_source *ciclop_source_sim_state(const ciclop_scene *sc, ciclop_state_fn state, void *arg,
+				       lb_error *err)
+{
+	sim_cam *c = calloc(1, sizeof *c);
+	size_t n = (size_t)sc->cam.width * sc->cam.height;
+
+	if (!c || !(c->on = malloc(n)) || !(c->off = malloc(n))) {
+		if (c)
+			free(c->on), free(c);
+		lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
+		return NULL;
+	}
+	c->state = state, c->state_arg = arg;
+	c->sc = *sc;
 	return ciclop_source_new(&sim_ops, c, sc->cam.width, sc->cam.height, err);
 }
 

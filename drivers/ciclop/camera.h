@@ -72,6 +72,17 @@ enum { CICLOP_CAM_OK = 0, CICLOP_CAM_MISSING, CICLOP_CAM_WRONG_SIZE };
 ciclop_source *ciclop_source_sim(ciclop_emu *emu, const ciclop_scene *sc, const atomic_int *fault,
 				 lb_error *err);
 
+/* The table's angle (degrees) and lit lasers (bit n-1: laser n) at now_ms, for a camera. */
+typedef void (*ciclop_state_fn)(void *arg, double now_ms, double *angle, int *lasers);
+
+/*
+ * The renderer as a camera that asks state(arg, ...) at every grab instead of an emulator (for
+ * tests against a real board's firmware, whose table no camera sees: the `camera = test:commanded`
+ * configuration). NULL with err set when out of memory.
+ */
+ciclop_source *ciclop_source_sim_state(const ciclop_scene *sc, ciclop_state_fn state, void *arg,
+				       lb_error *err);
+
 /* The simulated lab's scanner: a 640x480 webcam 290 mm from the table looking down at it, one
  * laser 30 degrees aside, and its object: a box with a cylinder against it (a concavity). */
 void ciclop_sim_scene(ciclop_scene *sc);

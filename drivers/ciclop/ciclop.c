@@ -36,8 +36,9 @@
  * help]" (or a Grbl greeting); the calibration <data dir>/calibration/<id>.json is read (the
  * simulated lab's is written from the renderer's geometry when there is none).
  *
- * Link: one command in flight, answered "ok" (G1's ok means queued: sequence.c waits the move's
- * time); no answer within OK_MS: "turntable not answering"; "error: ..." and "ALARM: ..." end
+ * Link: one command in flight, answered "ok" (horus-fw answers G1 when the move is over: its
+ * deadline is OK_MS plus the move's time with the firmware's ramps); no answer in time:
+ * "turntable not answering"; "error: ..." and "ALARM: ..." end
  * the scan with the board's words; any other line during a scan: garbage, the scan fails.
  * Commands written without waiting (the halt hook's, a failed scan's safety commands) are owed
  * their replies, which are taken in order before the next command's.
@@ -57,7 +58,8 @@
 
 #define BAUD 115200
 #define GREETING_MS 4000 /* an Arduino boots in about 2 s after the DTR reset of the open */
-#define OK_MS 2000	 /* horus-fw answers a line at once (G1 is queued) */
+#define CAMERA_COMMANDED "test:commanded" /* tests only: see open_camera */
+#define OK_MS 2000 /* horus-fw answers a line at once (G1: plus the move's time) */
 #define SIM_SERIAL "sim-1"
 #define CAL_VIEWS 13
 #define FIT_POLL_MS 20
@@ -439,12 +441,30 @@ static json_t *cc_describe(lb_device *dev)
 	return o;
 }
 
+/* For `camera = test:commanded`: the table at the angle and the lasers the board acknowledged
+ * (horus-fw acknowledges a move when it is over). */
+static void commanded_state(void *arg, double now_ms, double *angle, int *lasers)
+{
+	const cc_priv *p = arg;
+
+	(void)now_ms;
+	*angle = p->angle, *lasers = p->lasers;
+}
+
 /* The camera for a scan: the renderer in the simulated lab (the figure on its table, or with
- * plate the calibration plate), else the configured V4L2 device. */
+ * plate the calibration plate); for tests against a real board's firmware (`camera =
+ * test:commanded`, documented in drivers/ciclop/TODO.md, used by
+ * tests/integration/test_ciclop_horus.py only) the renderer at what the board acknowledged; else
+ * the configured V4L2 device. */
 static ciclop_source *open_camera(cc_priv *p, int plate, lb_error *err)
 {
 	ciclop_source *s = NULL;
 
+	if (strcmp(p->camera, CAMERA_COMMANDED) == 0) {
+		ciclop_scene sc;
+		ciclop_sim_scene(&sc);
+		return ciclop_source_sim_state(&sc, commanded_state, p, err);
+	}
 	if (strcmp(p->camera, "sim") != 0)
 		return ciclop_source_v4l2(p->camera, p->width, p->height, p->flush, err);
 	pthread_mutex_lock(&sim_lock);
@@ -508,6 +528,11 @@ static int job_start(cc_priv *p, const json_t *args, json_t **result, lb_error *
 				    "a 3D scanner writes PLY files only, not %s", format);
 	if (p->gone)
 		return lb_error_set(err, LB_ERR_DEVICE, "%s: the turntable board is gone", p->path);
+	if (strcmp(p->version, "Horus 0.1") == 0) /* G50 came in horus-fw 0.2 (2016) */
+		return lb_error_set(
+		    err, LB_ERR_FIRMWARE,
+		    "the turntable runs horus-fw 0.1, which has no G50 (position reset) "
+		    "that scans need: flash horus-fw 0.2");
 	if (!p->have_cal)
 		return lb_error_set(err, LB_ERR_DEVICE,
 				    "the scanner is not calibrated (%s): a teacher sets its "
@@ -696,6 +721,12 @@ static void job_advance(cc_priv *p)
 			case CICLOP_ACT_SEND:
 				if (send_cmd(p, a.cmd) < 0)
 					return;
+				if (strncmp(a.cmd, "G1X", 3) == 0) {
+					/* horus-fw answers a move when it is over */
+					int move = (int)ceil(ciclop_move_ms(
+					    atof(a.cmd + 3) - p->angle, j->seq.cfg.speed));
+					p->ok_timeout_ms += move, p->ok_deadline_ms += move;
+				}
 				j->phase = J_OK;
 				return;
 			case CICLOP_ACT_WAIT:
@@ -1043,7 +1074,7 @@ static void load_calibration(cc_priv *p, const char *data_dir)
 		lb_warn("device %s: %s", lb_device_id(p->dev), err.message);
 		return;
 	}
-	if (!p->simulated) {
+	if (!p->simulated && strcmp(p->camera, CAMERA_COMMANDED) != 0) {
 		snprintf(p->cal_error, sizeof p->cal_error, "no calibration file %s", p->cal_path);
 		return;
 	}

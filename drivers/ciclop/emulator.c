@@ -2,6 +2,7 @@
 #include "emulator.h"
 
 #include <errno.h>
+#include <math.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -59,6 +60,7 @@ static void answer(ciclop_emu *e, const char *line, size_t len)
 {
 	char out[128];
 	size_t n;
+	double due;
 
 	switch (atomic_load(&e->fault)) {
 	case CICLOP_EMU_SILENT: return;
@@ -68,7 +70,13 @@ static void answer(ciclop_emu *e, const char *line, size_t len)
 	}
 	pthread_mutex_lock(&e->lock);
 	n = ciclop_board_line(&e->board, line, len, ciclop_emu_now_ms(), out, sizeof out);
+	due = ciclop_board_reply_ms(&e->board);
 	pthread_mutex_unlock(&e->lock);
+	/* horus-fw answers when the queued motion is over (the next lines wait in its buffer; a
+	 * Ctrl-X meanwhile is seen after it, where the board would abort the move at once) */
+	for (double left;
+	     n && !lb_pty_board_stopping(&e->b) && (left = due - ciclop_emu_now_ms()) > 0;)
+		poll(NULL, 0, left < 20 ? (int)ceil(left) : 20);
 	put(e, out, n);
 }
 

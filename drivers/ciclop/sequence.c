@@ -81,9 +81,9 @@ ciclop_act_kind ciclop_scan_next(ciclop_scan *s, ciclop_action *a)
 		s->phase = PH_MOVEWAIT;
 		return a->kind = CICLOP_ACT_SEND;
 	case PH_MOVEWAIT:
-		a->wait_ms =
-		    fabs(angle_of(s, s->step) - angle_of(s, s->step - 1)) / s->cfg.speed * 60000.0 +
-		    s->cfg.settle_ms;
+		/* horus-fw answers a move when it is over (every block ends synchronised): only
+		 * the settling is left to wait */
+		a->wait_ms = s->cfg.settle_ms;
 		s->phase = PH_TEXTURE;
 		return a->kind = CICLOP_ACT_WAIT;
 	case PH_TEXTURE:

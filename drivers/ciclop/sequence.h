@@ -10,7 +10,7 @@ typedef struct ciclop_scan_cfg {
 	int steps;	  /* positions around the table, 1..CICLOP_STEPS_MAX */
 	int lasers;	  /* bit n-1: use laser n (1..CICLOP_LASERS_MAX) */
 	double speed;	  /* turntable speed, deg/min (G1F) */
-	double settle_ms; /* after a move's computed time, before the next frame */
+	double settle_ms; /* after a move's ok (the move is over), before the next frame */
 	double laser_ms;  /* after a laser is switched, before its frame */
 	double first_deg; /* step 0's angle (0 for a scan; a calibration's start, e.g. -60) */
 	double step_deg;  /* between steps; 0: 360 / steps (a scan's full turn) */
@@ -18,7 +18,7 @@ typedef struct ciclop_scan_cfg {
 
 typedef enum ciclop_act_kind {
 	CICLOP_ACT_SEND = 1, /* send cmd, wait for its "ok" (error/alarm/timeout: the scan fails) */
-	CICLOP_ACT_WAIT,     /* let wait_ms pass (horus-fw answers G1 at once: the move's time) */
+	CICLOP_ACT_WAIT,     /* let wait_ms pass (the move's ok comes when it is over: settling) */
 	CICLOP_ACT_FRAME,    /* take a frame: laser 0 = all lasers off (texture and background),
 				else with laser n on */
 	CICLOP_ACT_STEP,     /* step `step` is complete at angle_deg: reconstruct and stream it */
@@ -46,7 +46,7 @@ int ciclop_scan_init(ciclop_scan *s, const ciclop_scan_cfg *cfg);
 
 /* The next action into *a; returns a->kind (CICLOP_ACT_DONE again and again at the end). The
  * sequence: M17, G1F, G50, lasers off; for each step: (move to first_deg + step * step_deg, WAIT
- * the move's time + settle_ms; step 0 moves only when first_deg is not 0) FRAME laser 0, then for
+ * settle_ms; step 0 moves only when first_deg is not 0) FRAME laser 0, then for
  * each laser used: M71T, WAIT laser_ms, FRAME, M70T; STEP; at the end M18, DONE. For a cancel the
  * caller stops asking and uses ciclop_scan_abort. */
 ciclop_act_kind ciclop_scan_next(ciclop_scan *s, ciclop_action *a);

@@ -95,6 +95,9 @@ def decode_batch(b):
 
 
 class CiclopTest(BridgeTest):
+    # the calibration turns the table 13 times at horus-fw's real top speed (180 deg/s, with its
+    # ramps) then scans: ~15-55 s on a loaded machine (a safety net; every wait has its own)
+    TEST_TIMEOUT = 150
 
     def open_scanner(self, d, ac=None):
         c = self.client(d)

@@ -22,8 +22,14 @@ static void test_encode(void)
 	CHECK_EQ_INT(ciclop_encode_move(b, 5, 90), -1); /* too small a buffer */
 	CHECK_EQ_INT(ciclop_encode_move(b, 10, 90), -1);
 	CHECK_EQ_INT(ciclop_encode_move(b, 11, 90), 10);
-	CHECK_EQ_INT(ciclop_encode_speed(b, sizeof b, 200), 11);
-	CHECK_STR(b, "G1F200.000\n");
+	/* horus-fw's F is deg/s (gcode.c: feed_rate = F * 60) */
+	CHECK_EQ_INT(ciclop_encode_speed(b, sizeof b, 1200), 10);
+	CHECK_STR(b, "G1F20.000\n");
+	/* a move's time with horus-fw's defaults (180 deg/s max, 180 deg/s^2) */
+	CHECK_NEAR(ciclop_move_ms(90, 600), 90 / 10.0 * 1000 + 10 / 180.0 * 1000, 1e-9);
+	CHECK_NEAR(ciclop_move_ms(-90, 600), ciclop_move_ms(90, 600), 0);
+	CHECK_NEAR(ciclop_move_ms(5, 1e5), 2 * sqrt(5 / 180.0) * 1000, 1e-9); /* triangle, capped */
+	CHECK_NEAR(ciclop_move_ms(0, 600), 0, 0);
 	CHECK_EQ_INT(ciclop_encode_speed(b, sizeof b, 0), -1);
 	CHECK_EQ_INT(ciclop_encode_speed(b, sizeof b, -5), -1);
 	CHECK_EQ_INT(ciclop_encode_zero(b, sizeof b), 4);

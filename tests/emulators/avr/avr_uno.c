@@ -14,6 +14,7 @@
 
 #include <simavr/avr_adc.h>
 #include <simavr/avr_ioport.h>
+#include <simavr/avr_timer.h>
 #include <simavr/avr_uart.h>
 #include <simavr/sim_avr.h>
 #include <simavr/sim_elf.h>
@@ -199,6 +200,38 @@ static int read_firmware(const char *path, elf_firmware_t *fw)
 	return -1;
 }
 
+/*
+ * Timer 1's compare match A at OCR1A = 0 (the ATmega328P's TIMSK1, OCR1AL/H and TCCR1B): on the
+ * chip, a CTC timer whose top is 0 matches at every tick, so enabling OCIE1A runs the ISR at once.
+ * simavr 1.6 leaves a timer of top 0 stopped (its period would be one cycle), and Grbl-derived
+ * firmware (horus-fw's stepper) relies on that first interrupt to load OCR1A: without it the
+ * stepper never starts. Raised here when the firmware enables OCIE1A in that state.
+ */
+static avr_timer_comp_t *t1_compa;
+
+static void timsk1_write(avr_t *a, avr_io_addr_t addr, uint8_t v, void *param)
+{
+	(void)param;
+	a->data[addr] = v;
+	if ((v & 0x02) && a->data[0x88] == 0 && a->data[0x89] == 0 && (a->data[0x81] & 0x07) &&
+	    (a->data[0x81] & 0x18) == 0x08 && t1_compa)
+		avr_raise_interrupt(a, &t1_compa->interrupt);
+}
+
+/* Hook timer 1's OCIE1A enable (see timsk1_write), when simavr's timer 1 is where expected. */
+static void hook_timer1(void)
+{
+	avr_timer_comp_t *c = avr->io[AVR_DATA_TO_IO(0x88)].w.param;
+
+	if (c && c->r_ocr == 0x88 && c->interrupt.vector == 11) {
+		t1_compa = c;
+		avr_register_io_write(avr, 0x6F, timsk1_write, NULL);
+	} else {
+		fprintf(stderr,
+			"avr-uno: timer 1 not found where expected: OCR1A = 0 not emulated\n");
+	}
+}
+
 static int64_t wall_ns(void)
 {
 	struct timespec ts;
@@ -261,6 +294,7 @@ int main(int argc, char **argv)
 	avr->vcc = avr->avcc = avr->aref = 5000;
 	avr->log = 0;
 	avr_load_firmware(avr, &fw);
+	hook_timer1();
 	master = posix_openpt(O_RDWR | O_NOCTTY | O_NONBLOCK);
 	if (master < 0 || grantpt(master) || unlockpt(master)) {
 		perror("avr-uno: pty");
