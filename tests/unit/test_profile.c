@@ -13,6 +13,7 @@
 #include "../../bridge/services/print/slicer.h"
 #include "../../bridge/util/clock.h"
 #include "check.h"
+#include "stl_box.h"
 
 #define WAIT_S 60
 
@@ -169,30 +170,6 @@ static lb_slice_status run(lb_slice_spec *sp, char *out, size_t cap)
 	return st;
 }
 
-/* An ASCII STL of an axis-aligned box, a corner at the origin. */
-static int write_box(const char *path, double x, double y, double z)
-{
-	static const int f[12][3] = {{0, 1, 3}, {0, 3, 2}, {4, 6, 7}, {4, 7, 5},
-				     {0, 4, 5}, {0, 5, 1}, {2, 3, 7}, {2, 7, 6},
-				     {0, 2, 6}, {0, 6, 4}, {1, 5, 7}, {1, 7, 3}};
-	FILE *out = fopen(path, "w");
-
-	if (!out)
-		return -1;
-	fprintf(out, "solid box\n");
-	for (int i = 0; i < 12; i++) {
-		fprintf(out, " facet normal 0 0 0\n  outer loop\n");
-		for (int k = 0; k < 3; k++) {
-			int v = f[i][k];
-			fprintf(out, "   vertex %g %g %g\n", (v & 4) ? x : 0, (v & 2) ? y : 0,
-				(v & 1) ? z : 0);
-		}
-		fprintf(out, "  endloop\n endfacet\n");
-	}
-	fprintf(out, "endsolid box\n");
-	return fclose(out) == 0 ? 0 : -1;
-}
-
 /* The whole chain with the real slicer: --info, fit, INI per preset, slice, print check. */
 static void test_real_slicer_with_presets(void)
 {
@@ -214,8 +191,8 @@ static void test_real_slicer_with_presets(void)
 	CHECK_EQ_INT(gcode_policy_forbid(&pol, GCODE_POLICY_FORBIDDEN, why, sizeof why), 0);
 	snprintf(model, sizeof model, "%s/cube.stl", root);
 	snprintf(big, sizeof big, "%s/big.stl", root);
-	CHECK_EQ_INT(write_box(model, 20, 20, 20), 0);
-	CHECK_EQ_INT(write_box(big, 300, 40, 20), 0);
+	CHECK_EQ_INT(stl_write_box(model, 20, 20, 20), 0);
+	CHECK_EQ_INT(stl_write_box(big, 300, 40, 20), 0);
 	/* --info, then the fit */
 	snprintf(dir, sizeof dir, "%s/info", root);
 	sp.program = "prusa-slicer";

@@ -16,6 +16,7 @@
 #include "../../bridge/services/print/slicer.h"
 #include "../../bridge/util/clock.h"
 #include "check.h"
+#include "stl_box.h"
 
 #define WAIT_S 30 /* the longest a test waits for runs to end (real time) */
 
@@ -484,30 +485,6 @@ static void test_worker(void)
 	lb_slicer_worker_destroy(&w);
 }
 
-/* An ASCII STL of an axis-aligned cube of side mm, its corner at the origin. */
-static int write_cube(const char *path, double side)
-{
-	static const int f[12][3] = {{0, 1, 3}, {0, 3, 2}, {4, 6, 7}, {4, 7, 5},
-				     {0, 4, 5}, {0, 5, 1}, {2, 3, 7}, {2, 7, 6},
-				     {0, 2, 6}, {0, 6, 4}, {1, 5, 7}, {1, 7, 3}};
-	FILE *out = fopen(path, "w");
-
-	if (!out)
-		return -1;
-	fprintf(out, "solid cube\n");
-	for (int i = 0; i < 12; i++) {
-		fprintf(out, " facet normal 0 0 0\n  outer loop\n");
-		for (int k = 0; k < 3; k++) {
-			int v = f[i][k];
-			fprintf(out, "   vertex %g %g %g\n", (v & 4) ? side : 0, (v & 2) ? side : 0,
-				(v & 1) ? side : 0);
-		}
-		fprintf(out, "  endloop\n endfacet\n");
-	}
-	fprintf(out, "endsolid cube\n");
-	return fclose(out) == 0 ? 0 : -1;
-}
-
 /* The real slicer on a 20 mm cube: done, and its G-code passes the print check. */
 static void test_real_prusa_slicer(void)
 {
@@ -527,7 +504,7 @@ static void test_real_prusa_slicer(void)
 	}
 	snprintf(model, sizeof model, "%s/cube20.stl", root);
 	snprintf(dir, sizeof dir, "%s/real", root);
-	CHECK_EQ_INT(write_cube(model, 20), 0);
+	CHECK_EQ_INT(stl_write_box(model, 20, 20, 20), 0);
 	sp.program = "prusa-slicer";
 	sp.model = model;
 	sp.workdir = dir;
