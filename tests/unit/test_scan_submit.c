@@ -2,7 +2,7 @@
 #include <jansson.h>
 
 #include "check.h"
-#include "../../bridge/services/scan/scan.h"
+#include "../../bridge/services/scan/scan_submit.h"
 
 /* The settings of a JSON text, checked: 0, or negative with the message in msg. */
 static int settings(const char *text, char *msg, size_t cap)

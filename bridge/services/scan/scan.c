@@ -9,7 +9,7 @@
 #include "../../sdk/driver.h"
 #include "../../util/log.h"
 #include "../jobs/jobs_service.h"
-#include "scan.h"
+#include "scan_submit.h"
 
 /*
  * Scan jobs (kind "scan", for document scanners and 3D scanners alike) live in the shared job
@@ -59,7 +59,9 @@ static lb_jobs *store_if_any(lb_server *s)
 	return j;
 }
 
-void scan_publish(lb_server *s, const char *event, long long id)
+/* Publish a change of scan job id on bridge/scans/: {event, id, job (as the store has it, or
+ * null)}. */
+static void scan_publish(lb_server *s, const char *event, long long id)
 {
 	lb_error err;
 	lb_jobs *j = lb_jobs_shared(s, &err);
@@ -139,7 +141,8 @@ done:
 	json_decref(params);
 }
 
-void scan_dispatch(lb_server *s)
+/* Hand queued jobs to the scanners that are free (main thread, never blocks). */
+static void scan_dispatch(lb_server *s)
 {
 	lb_jobs *j = store_if_any(s);
 	lb_device *d;
@@ -403,9 +406,25 @@ static void scan_destroy(lb_server *s)
 	*slot = NULL;
 }
 
+/* scan.submit (scan_submit.h): a new job is announced on bridge/scans/ and handed to its scanner
+ * if it is free. */
+static int m_submit(lb_server *s, lb_call *c, json_t **result, lb_error *err)
+{
+	long long id = 0;
+	bool created = false;
+
+	if (scan_submit(s, c, result, &id, &created, err) < 0)
+		return LB_EFAIL;
+	if (created) {
+		scan_publish(s, "submitted", id);
+		scan_dispatch(s);
+	}
+	return 0;
+}
+
 static const lb_method scan_methods[] = {
     /* a pupil scans for themself: the job is theirs (jobs.* with ownership for the rest) */
-    {"scan.submit", LB_ROLE_STUDENT, 0, scan_m_submit},
+    {"scan.submit", LB_ROLE_STUDENT, 0, m_submit},
     {NULL, 0, 0, NULL},
 };
 

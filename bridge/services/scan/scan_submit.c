@@ -6,7 +6,7 @@
 
 #include "../../util/log.h"
 #include "../jobs/jobs_service.h"
-#include "scan.h"
+#include "scan_submit.h"
 
 #define LABEL_MAX 100
 #define REQUEST_ID_MAX 128
@@ -93,7 +93,9 @@ static size_t unfinished_of(lb_jobs *j, const char *user)
 	return n;
 }
 
-int scan_m_submit(lb_server *s, lb_call *c, json_t **result, lb_error *err)
+/* scan_submit: as scan_submit.h promises. */
+int scan_submit(lb_server *s, lb_call *c, json_t **result, long long *id_out, bool *created,
+		lb_error *err)
 {
 	static const char *const allowed[] = {"device", "format",     "settings",
 					      "label",	"request_id", NULL};
@@ -152,11 +154,10 @@ int scan_m_submit(lb_server *s, lb_call *c, json_t **result, lb_error *err)
 	free(text);
 	if (job <= 0)
 		return LB_EFAIL;
-	if (!dup) {
+	if (!dup)
 		lb_info("scan: job %lld on %s submitted by %s", job, d->spec.id, spec.owner);
-		scan_publish(s, "submitted", job);
-		scan_dispatch(s);
-	}
+	*id_out = job;
+	*created = !dup;
 	*result = lb_jobs_get(j, job);
 	return *result ? 0 : lb_error_set(err, LB_ERR_INTERNAL, "no job %lld", job);
 }

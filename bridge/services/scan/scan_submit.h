@@ -1,6 +1,6 @@
-/* scan.h - the scan service's parts shared by its files: checks of a submission, publications. */
-#ifndef LB_SCAN_H
-#define LB_SCAN_H
+/* scan_submit.h - a scan job's submission: the checks of scan.submit's parameters, the job made. */
+#ifndef LB_SCAN_SUBMIT_H
+#define LB_SCAN_SUBMIT_H
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -30,18 +30,13 @@ int scan_check_format(const char *kind, const char *name, const char **out, lb_e
  */
 int scan_check_settings(const json_t *settings, lb_error *err);
 
-/* Publish a change of scan job id on bridge/scans/: {event, id, job (as the store has it, or
- * null)}. */
-void scan_publish(lb_server *s, const char *event, long long id);
-
 /*
  * scan.submit {device, format?, settings?, label?, request_id?} (students and up): a scan job on
- * that scanner, owned by the caller's kernel-given identity; the job object (method of the
- * service's table).
+ * that scanner, owned by the caller's kernel-given identity. 0 with *result the job object and
+ * *id its id, *created false when a retry of the same request id found it made already; or
+ * LB_EFAIL with err set. The service then announces and dispatches a new job (scan.c).
  */
-int scan_m_submit(lb_server *s, lb_call *c, json_t **result, lb_error *err);
-
-/* Hand queued jobs to the scanners that are free (main thread, never blocks). */
-void scan_dispatch(lb_server *s);
+int scan_submit(lb_server *s, lb_call *c, json_t **result, long long *id, bool *created,
+		lb_error *err);
 
 #endif
