@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../../util/config.h"
 #include "../../util/fsutil.h"
@@ -112,17 +113,80 @@ static void fail_job(lb_server *s, long long id, const char *why)
 	queue_changed(s, "failed", id);
 }
 
+/* The model's size as its check at upload measured it (meta's "model": {"size": [x, y, z]}, mm)
+ * into *mi: 0, or -1 when it is not known. */
+static int model_size(const json_t *model, model_info *mi)
+{
+	const json_t *sz = json_object_get(model, "size");
+
+	memset(mi, 0, sizeof *mi);
+	mi->facets = json_is_integer(json_object_get(model, "faces"))
+			 ? (long)json_integer_value(json_object_get(model, "faces"))
+			 : -1;
+	mi->manifold = -1;
+	mi->parts = -1;
+	mi->volume = -1;
+	if (json_array_size(sz) != 3)
+		return -1;
+	for (int i = 0; i < 3; i++) {
+		mi->size[i] = json_number_value(json_array_get(sz, (size_t)i));
+		if (!json_is_number(json_array_get(sz, (size_t)i)) || !(mi->size[i] >= 0))
+			return -1;
+	}
+	return 0;
+}
+
+/* v, or def when v is NULL. */
+static const char *str_or(const char *v, const char *def)
+{
+	return v ? v : def;
+}
+
+/* Keep job id's model among its results as model.<ext> (a hard link to its input), so that its
+ * owner and teachers can download it (jobs.fetch); once. Best effort: logged. */
+static void keep_model(lb_server *s, long long id, const char *format)
+{
+	lb_jobs *j = lb_printq_store(P(s)->printq);
+	char input[1024], folder[900], tmp[1000], name[32];
+	lb_error err;
+	json_t *results = lb_jobs_results(j, id);
+	bool have;
+
+	snprintf(name, sizeof name, "model.%s", strcmp(format, "stl-binary") == 0 ? "stl" : format);
+	have = false;
+	for (size_t i = 0; i < json_array_size(results); i++)
+		have |= str_or(json_string_value(json_object_get(json_array_get(results, i), "name")),
+			       "")[0] &&
+			strcmp(json_string_value(
+				   json_object_get(json_array_get(results, i), "name")),
+			       name) == 0;
+	json_decref(results);
+	if (have || lb_jobs_input_path(j, id, input, sizeof input) < 0 ||
+	    lb_jobs_folder(j, id, folder, sizeof folder, NULL) < 0)
+		return;
+	snprintf(tmp, sizeof tmp, "%s/.model", folder);
+	unlink(tmp);
+	if (link(input, tmp) < 0 ||
+	    lb_jobs_result_add(j, id, name, tmp, lb_now_read().real, &err) < 0)
+		lb_warn("print queue: job %lld: its model is not downloadable: %s", id,
+			strerror(errno));
+}
+
 void print_models_slice(lb_server *s, long long id)
 {
 	json_t *sj = lb_jobs_get(lb_printq_store(P(s)->printq), id);
 	json_t *params = json_object_get(sj, "params");
 	lb_slicing_job job = {0};
+	model_info mi;
 	lb_slicing *sl;
 	lb_error err = {0};
 
+	keep_model(s, id, str_or(json_string_value(json_object_get(params, "model")), "stl"));
 	job.id = id;
 	job.printer = job_profile(s, json_string_value(json_object_get(sj, "device")), &err);
 	job.preset = lb_preset_find(json_string_value(json_object_get(params, "preset")));
+	if (model_size(json_object_get(json_object_get(sj, "meta"), "model"), &mi) == 0)
+		job.size = &mi;
 	job.scale = json_number_value(json_object_get(params, "scale"));
 	job.rotate = json_number_value(json_object_get(params, "rotate"));
 	if (!job.preset && job.printer)

@@ -136,64 +136,6 @@ static int submit(lb_slicing *sl, sl_job *j, bool info, lb_error *err)
 	return 0;
 }
 
-int lb_slicing_start(lb_slicing *sl, lb_printq *q, const lb_slicing_job *job, lb_error *err)
-{
-	lb_jobs *store = lb_printq_store(q);
-	json_t *sj;
-	const char *fmt;
-	char folder[LB_SLICER_PATH - 64], input[LB_SLICER_PATH]; /* folder + "/.slice" fits work */
-	sl_job j = {0};
-	model_format mf;
-
-	if (!sl || !job || !job->printer || !job->preset)
-		return lb_error_set(err, LB_ERR_INVALID_PARAMS, "invalid slicing arguments");
-	lb_slicing_cancel(sl, job->id, 0);
-	sj = lb_jobs_get(store, job->id);
-	fmt = json_string_value(json_object_get(json_object_get(sj, "params"), "model"));
-	if (!fmt) {
-		json_decref(sj);
-		return lb_error_set(err, LB_ERR_INVALID_PARAMS, "job %lld is not a model job",
-				    job->id);
-	}
-	json_decref(sj);
-	if (lb_jobs_folder(store, job->id, folder, sizeof folder, err) < 0 ||
-	    lb_jobs_input_path(store, job->id, input, sizeof input) < 0)
-		return LB_EFAIL;
-	mf = lb_printq_sniff(input);
-	if (mf == MODEL_NONE)
-		return lb_error_set(err, LB_ERR_INVALID_PARAMS, "job %lld: its model file is missing",
-				    job->id);
-	j.id = job->id;
-	snprintf(j.work, sizeof j.work, "%s/" SL_WORK, folder);
-	snprintf(j.model, sizeof j.model, "%s/model.%s", j.work, lb_model_format_ext(mf));
-	snprintf(j.ini, sizeof j.ini, "%s/profile.ini", j.work);
-	/* a slicing cut short (a restart, a retry) starts from an empty folder */
-	if (lb_rmtree(j.work) < 0 || mkdir(j.work, 0700) < 0 || link(input, j.model) < 0)
-		return lb_error_set(err, LB_ERR_INTERNAL, "job %lld: cannot prepare %s: %s",
-				    job->id, j.work, strerror(errno));
-	if (lb_profile_write_ini(job->printer, job->preset, j.ini, err) < 0)
-		return LB_EFAIL;
-	snprintf(j.label, sizeof j.label, "%s", job->printer->label);
-	j.bed_x = job->printer->bed_x;
-	j.bed_y = job->printer->bed_y;
-	j.max_z = job->printer->max_z;
-	j.scale = job->scale > 0 ? job->scale : 100.0;
-	j.rotate = job->rotate;
-	j.percent = -1;
-	if (sl->n == sl->cap) {
-		size_t cap = sl->cap ? 2 * sl->cap : 8;
-		sl_job *v = realloc(sl->v, cap * sizeof *v);
-		if (!v)
-			return lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
-		sl->v = v;
-		sl->cap = cap;
-	}
-	if (submit(sl, &j, true, err) < 0)
-		return LB_EFAIL;
-	sl->v[sl->n++] = j;
-	return 0;
-}
-
 /*
  * The model's size as it will be printed (scaled, turned about Z: the footprint's bounding box)
  * checked against the bed; when it fits only turned by a further 90 degrees, j->rotate gets them.
@@ -249,6 +191,72 @@ static int info_done(lb_slicing *sl, sl_job *j, lb_error *err)
 		return LB_EFAIL;
 	lb_slicer_worker_forget(sl->w, j->run);
 	return submit(sl, j, false, err);
+}
+
+int lb_slicing_start(lb_slicing *sl, lb_printq *q, const lb_slicing_job *job, lb_error *err)
+{
+	lb_jobs *store = lb_printq_store(q);
+	json_t *sj;
+	const char *fmt;
+	char folder[LB_SLICER_PATH - 64], input[LB_SLICER_PATH]; /* folder + "/.slice" fits work */
+	sl_job j = {0};
+	model_format mf;
+
+	if (!sl || !job || !job->printer || !job->preset)
+		return lb_error_set(err, LB_ERR_INVALID_PARAMS, "invalid slicing arguments");
+	lb_slicing_cancel(sl, job->id, 0);
+	sj = lb_jobs_get(store, job->id);
+	fmt = json_string_value(json_object_get(json_object_get(sj, "params"), "model"));
+	if (!fmt) {
+		json_decref(sj);
+		return lb_error_set(err, LB_ERR_INVALID_PARAMS, "job %lld is not a model job",
+				    job->id);
+	}
+	json_decref(sj);
+	if (lb_jobs_folder(store, job->id, folder, sizeof folder, err) < 0 ||
+	    lb_jobs_input_path(store, job->id, input, sizeof input) < 0)
+		return LB_EFAIL;
+	mf = lb_printq_sniff(input);
+	if (mf == MODEL_NONE)
+		return lb_error_set(err, LB_ERR_INVALID_PARAMS, "job %lld: its model file is missing",
+				    job->id);
+	j.id = job->id;
+	snprintf(j.work, sizeof j.work, "%s/" SL_WORK, folder);
+	snprintf(j.model, sizeof j.model, "%s/model.%s", j.work, lb_model_format_ext(mf));
+	snprintf(j.ini, sizeof j.ini, "%s/profile.ini", j.work);
+	/* a slicing cut short (a restart, a retry) starts from an empty folder */
+	if (lb_rmtree(j.work) < 0 || mkdir(j.work, 0700) < 0 || link(input, j.model) < 0)
+		return lb_error_set(err, LB_ERR_INTERNAL, "job %lld: cannot prepare %s: %s",
+				    job->id, j.work, strerror(errno));
+	if (lb_profile_write_ini(job->printer, job->preset, j.ini, err) < 0)
+		return LB_EFAIL;
+	snprintf(j.label, sizeof j.label, "%s", job->printer->label);
+	j.bed_x = job->printer->bed_x;
+	j.bed_y = job->printer->bed_y;
+	j.max_z = job->printer->max_z;
+	j.scale = job->scale > 0 ? job->scale : 100.0;
+	j.rotate = job->rotate;
+	j.percent = -1;
+	if (sl->n == sl->cap) {
+		size_t cap = sl->cap ? 2 * sl->cap : 8;
+		sl_job *v = realloc(sl->v, cap * sizeof *v);
+		if (!v)
+			return lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
+		sl->v = v;
+		sl->cap = cap;
+	}
+	if (job->size) {
+		/* measured at upload: no --info run (it costs as much as slicing a small model) */
+		j.extra = json_object();
+		if (fit(&j, job->size, err) < 0 || submit(sl, &j, false, err) < 0) {
+			json_decref(j.extra);
+			return LB_EFAIL;
+		}
+	} else if (submit(sl, &j, true, err) < 0) {
+		return LB_EFAIL;
+	}
+	sl->v[sl->n++] = j;
+	return 0;
 }
 
 /* Take the bridge's folder work out of a message ("/var/lib/.../.slice/model.stl" becomes

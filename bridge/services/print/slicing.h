@@ -25,6 +25,8 @@ typedef struct lb_slicing_job {
 	const lb_preset *preset;	 /* copied */
 	double scale;			 /* percent, 0: 100 */
 	double rotate;			 /* degrees about Z */
+	const model_info *size;		 /* the model's size when known (its check at upload
+					    measured it), else NULL: `prusa-slicer --info` first */
 } lb_slicing_job;
 
 /* What happened to a job's slicing (lb_slicing_next). */
@@ -58,10 +60,11 @@ int lb_slicing_fd(const lb_slicing *sl);
 /*
  * Start slicing job->id of queue q (its model is the job's input): a private folder "slice" in
  * the job's folder (emptied), the model linked there with the extension the slicer needs, the
- * PrusaSlicer INI of printer + preset, then `prusa-slicer --info` (its size) is queued; the fit
- * check and the slicing itself follow as lb_slicing_next sees the runs end. A job already
- * slicing is started again. 0, or LB_EFAIL with err set (the job is not a model job, its folder
- * cannot be made, a preset value out of range).
+ * PrusaSlicer INI of printer + preset; then, the model's size known, the fit check and the
+ * slicing run queued; else `prusa-slicer --info` is queued first, the fit check and the slicing
+ * following as lb_slicing_next sees it end. A job already slicing is started again. 0, or
+ * LB_EFAIL with err set (the model does not fit the bed: its size in the message; the job is not
+ * a model job, its folder cannot be made, a preset value out of range).
  */
 int lb_slicing_start(lb_slicing *sl, lb_printq *q, const lb_slicing_job *job, lb_error *err);
 /*
