@@ -374,6 +374,7 @@ static void list_add(char *buf, size_t cap, const char *item)
 static int gcode_lines(const json_t *cfg, const char *section, const char *key, const char *v,
 		       char *out, size_t cap, lb_error *err)
 {
+	const char *orig = v;
 	size_t n = 0;
 
 	while (*v) {
@@ -385,7 +386,7 @@ static int gcode_lines(const json_t *cfg, const char *section, const char *key, 
 		if (end > v) {
 			size_t len = (size_t)(end - v);
 			if (n + len + 2 > cap)
-				return bad_value(cfg, section, key, v, err,
+				return bad_value(cfg, section, key, orig, err,
 						 "too long (at most %zu characters)", cap - 2);
 			if (n)
 				out[n++] = '\n';
@@ -396,7 +397,7 @@ static int gcode_lines(const json_t *cfg, const char *section, const char *key, 
 	}
 	out[n] = '\0';
 	if (!gcode_text_ok(out))
-		return bad_value(cfg, section, key, out, err,
+		return bad_value(cfg, section, key, orig, err,
 				 "holds a control character or a backslash");
 	return 0;
 }
@@ -879,6 +880,10 @@ int lb_print_config_check(const json_t *config, lb_error *err)
 			: 0)
 			goto done;
 	}
+	/* the printers named nowhere get the default profile */
+	if (lb_profile_config(config, NULL, 0, pb, err) < 0 ||
+	    lb_profile_config(config, "printer-sim", 1, pb, err) < 0)
+		goto done;
 	if (preset_all(config, names, &n, err) < 0)
 		goto done;
 	for (int i = 0; i < n; i++)
