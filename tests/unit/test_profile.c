@@ -471,6 +471,68 @@ static void test_preset_config_bad(void)
 		  __LINE__);
 }
 
+/* The example of udev/labbridge.conf ([print], [profile.*], [preset.*] uncommented) is valid and
+ * read as documented. Run from the repository's root (as make unit does). */
+static void test_documented_example(void)
+{
+	char line[512], section[64] = "", path[PATH_MAX];
+	FILE *in = fopen("udev/labbridge.conf", "r"), *out;
+	lb_profile_buf *b = malloc(sizeof *b);
+	lb_preset_buf ps;
+	lb_error err = {0};
+	json_t *cfg = NULL;
+	int keys = 0;
+
+	snprintf(path, sizeof path, "%s/doc.conf", root);
+	out = fopen(path, "w");
+	if (!in || !out || !b) {
+		CHECK_MSG(0, "cannot read udev/labbridge.conf (run from the repository's root)");
+		goto done;
+	}
+	while (fgets(line, sizeof line, in)) {
+		char *p = line + 2;
+		if (strncmp(line, "; [", 3) == 0) {
+			snprintf(section, sizeof section, "%.*s", (int)strcspn(p + 1, "]"), p + 1);
+			if (strcmp(section, "print") == 0 || strncmp(section, "profile.", 8) == 0 ||
+			    strncmp(section, "preset.", 7) == 0)
+				fputs(p, out);
+		} else if (strncmp(line, "; ", 2) == 0 && p[0] >= 'a' && p[0] <= 'z' &&
+			   strstr(p, " = ") && strcspn(p, " ") < strcspn(p, "=") &&
+			   (strcmp(section, "print") == 0 || strncmp(section, "profile.", 8) == 0 ||
+			    strncmp(section, "preset.", 7) == 0)) {
+			fputs(p, out);
+			keys++;
+		} else if (line[0] != ';') {
+			section[0] = '\0';
+		}
+	}
+	fclose(out);
+	out = NULL;
+	CHECK(keys >= 30);
+	cfg = lb_config_load(path, &err);
+	CHECK_MSG(cfg != NULL, err.message);
+	if (!cfg)
+		goto done;
+	CHECK_MSG(lb_print_config_check(cfg, &err) == 0, err.message);
+	CHECK_EQ_INT(lb_profile_config(cfg, "printer-ender1", false, b, &err), 0);
+	CHECK_STR(b->p.label, "Creality Ender-5");
+	CHECK_NEAR(b->p.bed_x, 350, 0);
+	CHECK_STR(b->p.end_gcode, "M104 S0\nM140 S0\nG91\nG1 Z10 F600\nG90\nM84");
+	CHECK_EQ_INT(lb_profile_config(cfg, "printer-ender2", false, b, &err), 0);
+	CHECK_STR(b->p.name, "generic-220");
+	CHECK_EQ_INT(lb_preset_config(cfg, "solide", &ps, &err), 0);
+	CHECK_EQ_INT(ps.p.infill_pct, 40);
+	CHECK_EQ_INT(lb_preset_allowed(cfg, "solide", false, &err), LB_EFAIL);
+	CHECK_EQ_INT(err.code, LB_ERR_FORBIDDEN);
+done:
+	if (in)
+		fclose(in);
+	if (out)
+		fclose(out);
+	free(b);
+	json_decref(cfg);
+}
+
 /* One print job as lb_printq_job gives it (the fields the quota reads). */
 static json_t *job(const char *owner, const char *state, int64_t submitted, double time_s,
 		   double grams)
@@ -733,6 +795,7 @@ int main(void)
 	RUN(test_preset_config);
 	RUN(test_preset_config_bad);
 	RUN(test_quota);
+	RUN(test_documented_example);
 	RUN(test_ini);
 	RUN(test_real_slicer_with_presets);
 	rc = check_summary();
