@@ -573,6 +573,20 @@ static void test_quota(void)
 	CHECK_EQ_INT(
 	    lb_quota_check(&q, jobs, "unix:alice", 3 * 3600, 0, now + 7 * 24 * h, why, sizeof why),
 	    0);
+	/* a job failed or cancelled after it started: the part printed */
+	json_array_append_new(jobs, json_pack("{s:s,s:s,s:I,s:I,s:{s:i},s:{s:f,s:f}}", "owner",
+					      "unix:dan", "state", "cancelled", "submitted",
+					      (json_int_t)(now - h), "started",
+					      (json_int_t)(now - h), "progress", "percent", 25,
+					      "meta", "time_s", 8.0 * 3600, "filament_g", 400.0));
+	json_array_append_new(jobs, json_pack("{s:s,s:s,s:I,s:I,s:{s:f,s:f}}", "owner", "unix:dan",
+					      "state", "failed", "submitted", (json_int_t)(now - h),
+					      "started", (json_int_t)(now - h), "meta", "time_s",
+					      1.0 * 3600, "filament_g", 50.0));
+	CHECK_EQ_INT(lb_quota_check(&q, jobs, "unix:dan", 61 * 60, 0, now, why, sizeof why), 1);
+	CHECK_STR(why,
+		  "over the weekly quota of 4 h of printing: 3 h used, this job needs 1 h 1 min");
+	CHECK_EQ_INT(lb_quota_check(&q, jobs, "unix:dan", 60 * 60, 0, now, why, sizeof why), 0);
 	q.week_hours = 1.5;
 	CHECK_EQ_INT(lb_quota_check(&q, jobs, "unix:carol", 2 * 3600, 0, now, why, sizeof why), 1);
 	CHECK_STR(why,

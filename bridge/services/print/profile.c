@@ -921,16 +921,23 @@ static void put_duration(char *buf, size_t cap, double s, int up)
 		snprintf(buf, cap, "%lld min", min);
 }
 
-/* Whether a job in this state counts against the quota. */
-static int quota_counts(const char *state)
+/* The share of a job that counts against the quota: 1 for a job waiting, printing or done, the
+ * part printed (progress.percent, else all) of a failed or cancelled job that had started, else
+ * 0. */
+static double quota_share(const json_t *job)
 {
 	static const char *const counted[] = {"slicing",  "submitted", "approved", "queued",
 					      "printing", "paused",    "done",	   "interrupted"};
+	const char *state = json_string_value(json_object_get(job, "state"));
+	const json_t *pct = json_object_get(json_object_get(job, "progress"), "percent");
 
 	for (size_t i = 0; state && i < sizeof counted / sizeof counted[0]; i++)
 		if (strcmp(state, counted[i]) == 0)
 			return 1;
-	return 0;
+	if (!state || (strcmp(state, "failed") != 0 && strcmp(state, "cancelled") != 0) ||
+	    !json_is_integer(json_object_get(job, "started")))
+		return 0;
+	return json_is_number(pct) ? fmin(1, fmax(0, json_number_value(pct) / 100)) : 1;
 }
 
 int lb_quota_check(const lb_quota *q, const json_t *jobs, const char *owner, double time_s,
@@ -951,13 +958,13 @@ int lb_quota_check(const lb_quota *q, const json_t *jobs, const char *owner, dou
 		const char *o = json_string_value(json_object_get(job, "owner"));
 		json_t *meta = json_object_get(job, "meta");
 		json_int_t at = json_integer_value(json_object_get(job, "submitted"));
+		double share = quota_share(job);
 
-		if (!o || !owner || strcmp(o, owner) != 0 ||
-		    !quota_counts(json_string_value(json_object_get(job, "state"))) ||
-		    at <= now_real - week || at > now_real)
+		if (!o || !owner || strcmp(o, owner) != 0 || share <= 0 || at <= now_real - week ||
+		    at > now_real)
 			continue;
-		used_s += fmax(0, json_number_value(json_object_get(meta, "time_s")));
-		used_g += fmax(0, json_number_value(json_object_get(meta, "filament_g")));
+		used_s += share * fmax(0, json_number_value(json_object_get(meta, "time_s")));
+		used_g += share * fmax(0, json_number_value(json_object_get(meta, "filament_g")));
 	}
 	time_s = isfinite(time_s) && time_s > 0 ? time_s : 0;
 	filament_g = isfinite(filament_g) && filament_g > 0 ? filament_g : 0;

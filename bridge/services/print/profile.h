@@ -164,9 +164,10 @@ int lb_quota_config(const json_t *config, lb_quota *q, lb_error *err);
 /*
  * Whether a job of time_s seconds and filament_g grams by owner fits within the quota given the
  * owner's jobs submitted in the 7 days before now_real (ns since 1970). jobs: an array of
- * print-job objects as lb_printq_job returns them ({owner, state, submitted, meta: {time_s,
- * filament_g}}); counted: the states slicing, submitted, approved, queued, printing, paused,
- * done, interrupted (not failed nor cancelled). 0 when it fits; 1 when over, with why (cut to
+ * print-job objects as lb_printq_job returns them ({owner, state, submitted, started, progress:
+ * {percent}, meta: {time_s, filament_g}}); counted: the states slicing, submitted, approved,
+ * queued, printing, paused, done, interrupted, and the part printed (percent) of a job failed or
+ * cancelled after it started (not at all before). 0 when it fits; 1 when over, with why (cut to
  * cap) = "over the weekly quota of 4 h of printing: 3 h 40 min used, this job needs 35 min".
  */
 int lb_quota_check(const lb_quota *q, const json_t *jobs, const char *owner, double time_s,
