@@ -753,6 +753,26 @@ static void test_real_slicer_with_presets(void)
 	CHECK_EQ_INT(st.state, LB_SLICE_FAILED);
 	CHECK_STR(st.error.message,
 		  "the slicer refused the model: Objects could not fit on the bed");
+	/* at the scale the fit check suggests, the slicer takes it */
+	snprintf(dir, sizeof dir, "%s/big73", root);
+	sp.args[2] = "--scale";
+	sp.args[3] = "73%";
+	st = run(&sp, NULL, 0);
+	CHECK_MSG(st.state == LB_SLICE_DONE, st.error.message);
+	/* a bar longer than the bed fits turned by 45° as the check says */
+	mi.size[0] = 290, mi.size[1] = 10, mi.size[2] = 10;
+	CHECK_EQ_INT(lb_profile_check_fit_ex(pr, &mi, 100, 45, NULL, &err), 0);
+	CHECK_EQ_INT(stl_write_box(big, 290, 10, 10), 0);
+	snprintf(dir, sizeof dir, "%s/bar", root);
+	sp.args[2] = NULL;
+	st = run(&sp, NULL, 0);
+	CHECK_EQ_INT(st.state, LB_SLICE_FAILED);
+	snprintf(dir, sizeof dir, "%s/bar45", root);
+	sp.args[2] = "--rotate";
+	sp.args[3] = "45";
+	st = run(&sp, NULL, 0);
+	CHECK_MSG(st.state == LB_SLICE_DONE, st.error.message);
+	sp.args[2] = NULL;
 	/* each preset on the cube: its settings in the G-code, which passes the print check */
 	sp.model = model;
 	for (int k = 0; lb_preset_at(k); k++) {
