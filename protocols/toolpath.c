@@ -38,12 +38,12 @@ static int tp_starts(const char *p, const char *e, const char *w)
 /*
  * Parse a decimal number at *pp (< e): optional sign, digits, optional '.' and digits, at least
  * one digit (no exponent: 'E' is a G-code word). Promises 1 with *v set and *pp moved past it, or
- * 0 with *pp unchanged. Very long numbers give inf, which the callers refuse.
+ * 0 with *pp unchanged. Very long numbers give inf or NaN, which the callers refuse.
  */
 static int tp_number(const char **pp, const char *e, double *v)
 {
 	const char *p = *pp;
-	double sign = 1, val = 0, scale = 1;
+	double sign = 1, mant = 0, div = 1;
 	int digits = 0;
 
 	if (p < e && (*p == '-' || *p == '+')) {
@@ -51,15 +51,15 @@ static int tp_number(const char **pp, const char *e, double *v)
 		p++;
 	}
 	for (; p < e && tp_digit(*p); p++, digits++)
-		val = val * 10 + (*p - '0');
+		mant = mant * 10 + (*p - '0');
 	if (p < e && *p == '.')
 		for (p++; p < e && tp_digit(*p); p++, digits++) {
-			scale /= 10;
-			val += (*p - '0') * scale;
+			mant = mant * 10 + (*p - '0');
+			div *= 10;
 		}
 	if (!digits)
 		return 0;
-	*v = sign * val;
+	*v = sign * (mant / div); /* both exact for usual numbers: "0.3" is 3 / 10, rounded once */
 	*pp = p;
 	return 1;
 }
