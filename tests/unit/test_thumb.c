@@ -369,7 +369,9 @@ static void test_junk(void)
 	snprintf(gc, sizeof gc, "%s/junk.gcode", root);
 	snprintf(png, sizeof png, "%s/junk.png", root);
 
-	/* a 64 KiB line of moves, then a tower: the line is skipped, the tower drawn */
+	/* a 64 KiB line of moves, then a tower, then the object's moves on a 5000-byte line and a
+	 * 64 KiB one (which, if read, would stretch the picture to (1, 9)): the tower drawn alone
+	 */
 	memcpy(longline, "G1 X0 Y0 E1", 11);
 	for (int i = 11; i < 65536; i++)
 		longline[i] = "X1 Y9 E5 "[i % 9];
@@ -383,6 +385,11 @@ static void test_junk(void)
 	CHECK_EQ_INT(lb_gcode_thumbnail(gc, png, 64, 64, &err), LB_EFAIL);
 	CHECK_EQ_INT(err.code, LB_ERR_INVALID_PARAMS);
 	CHECK_EQ_INT(write_tower(gc, 10, longline), 0);
+	f = fopen(gc, "a");
+	if (CHECK(f)) {
+		fprintf(f, ";TYPE:Perimeter\nG1 X0 Y200\n%.5000s\n%s", longline, longline);
+		fclose(f);
+	}
 	CHECK_EQ_INT(lb_gcode_thumbnail(gc, png, 220, 124, &err), 0);
 	check_object_picture(png, 220, 124, 0.35);
 
