@@ -108,12 +108,10 @@ typedef struct tp_words {
 /* Parse the parameter words after the code in [p, e): stops at ';' or '*'; '(...)' skipped. */
 static void tp_words_parse(const char *p, const char *e, tp_words *w)
 {
-	static const char axes[] = "XYZE";
-
 	memset(w, 0, sizeof *w);
 	while (p < e) {
 		char c = tp_upper(*p);
-		const char *a;
+		int a;
 		double v;
 
 		if (c == ';' || c == '*')
@@ -129,14 +127,14 @@ static void tp_words_parse(const char *p, const char *e, tp_words *w)
 			continue;
 		while (p < e && tp_blank(*p))
 			p++;
-		a = strchr(axes, c);
-		if (a)
-			w->named[a - axes] = 1;
+		a = c == 'X' ? 0 : c == 'Y' ? 1 : c == 'Z' ? 2 : c == 'E' ? 3 : -1;
+		if (a >= 0)
+			w->named[a] = 1;
 		if (!tp_number(&p, e, &v))
 			continue;
-		if (a) {
-			w->v[a - axes] = v;
-			w->has[a - axes] = 1;
+		if (a >= 0) {
+			w->v[a] = v;
+			w->has[a] = 1;
 			w->any = 1;
 		}
 	}
