@@ -14,7 +14,6 @@
 #include "mcheck.h"
 
 #define SL_WORK ".slice" /* the job's slicing folder (a dot: the store's temporary files) */
-#define SL_SLACK_MM 0.01
 
 /* One job being sliced: its --info run, then its slicing run. */
 typedef struct sl_job {
@@ -143,27 +142,29 @@ static int submit(lb_slicing *sl, sl_job *j, bool info, lb_error *err)
  */
 static int fit(sl_job *j, const model_info *raw, lb_error *err)
 {
-	model_info mi = *raw;
 	lb_printer_profile pr = {0};
 	double k = j->scale / 100.0, a = j->rotate * M_PI / 180.0;
-	double w = raw->size[0] * k, d = raw->size[1] * k;
+	double w = raw->size[0] * k, d = raw->size[1] * k, sx, sy;
+	int turn90 = 0;
 
-	mi.size[0] = fabs(w * cos(a)) + fabs(d * sin(a));
-	mi.size[1] = fabs(w * sin(a)) + fabs(d * cos(a));
-	mi.size[2] = raw->size[2] * k;
 	pr.label = j->label;
 	pr.bed_x = j->bed_x;
 	pr.bed_y = j->bed_y;
 	pr.max_z = j->max_z;
-	if (lb_profile_check_fit(&pr, &mi, err) < 0)
+	if (lb_profile_check_fit_ex(&pr, raw, j->scale, j->rotate, &turn90, err) < 0)
 		return LB_EFAIL;
-	if (mi.size[0] > pr.bed_x + SL_SLACK_MM || mi.size[1] > pr.bed_y + SL_SLACK_MM) {
-		j->rotate += 90.0; /* it fits turned: the slicer must turn it */
+	sx = fabs(w * cos(a)) + fabs(d * sin(a));
+	sy = fabs(w * sin(a)) + fabs(d * cos(a));
+	if (turn90) {
+		double t = sx;
+		sx = sy;
+		sy = t;
+		j->rotate += 90.0; /* it fits turned: the slicer must turn it (it does not itself) */
 		json_object_set_new(j->extra, "turned", json_true());
 	}
 	json_object_set_new(j->extra, "size_mm",
-			    json_pack("[f,f,f]", round(mi.size[0] * 10) / 10,
-				      round(mi.size[1] * 10) / 10, round(mi.size[2] * 10) / 10));
+			    json_pack("[f,f,f]", round(sx * 10) / 10, round(sy * 10) / 10,
+				      round(raw->size[2] * k * 10) / 10));
 	return 0;
 }
 
