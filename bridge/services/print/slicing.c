@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -194,6 +195,45 @@ static int info_done(lb_slicing *sl, sl_job *j, lb_error *err)
 	return submit(sl, j, false, err);
 }
 
+/*
+ * Give the binary STL at input to the slicer as path. PrusaSlicer's STL reader (admesh) takes a
+ * binary STL for ASCII, and fails, when none of the 128 bytes after its 80-byte header is above
+ * 127 (whole-millimetre coordinates and zero normals do that); such a file gets a copy whose
+ * first normal's x is -0.0 (its sign bit: a byte of 0x80), which the slicer recomputes anyway.
+ * Any other: a hard link. 0, or -1 with errno set.
+ */
+static int stl_for_admesh(const char *input, const char *path)
+{
+	unsigned char head[84 + 128], buf[65536];
+	FILE *in = fopen(input, "rb"), *out = NULL;
+	size_t n = in ? fread(head, 1, sizeof head, in) : 0;
+	bool ascii_looking = n > 84;
+	int rc = -1, e;
+
+	for (size_t i = 80; i < n; i++)
+		ascii_looking &= head[i] <= 127;
+	if (!in || !ascii_looking) {
+		if (in)
+			fclose(in);
+		return link(input, path);
+	}
+	head[84 + 3] = 0x80; /* little-endian float: its last byte holds the sign */
+	out = fopen(path, "wbx");
+	if (!out || fwrite(head, 1, n, out) != n)
+		goto done;
+	while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+		if (fwrite(buf, 1, n, out) != n)
+			goto done;
+	rc = ferror(in) ? -1 : 0;
+done:
+	e = errno;
+	fclose(in);
+	if (out && fclose(out) != 0)
+		rc = -1;
+	errno = e;
+	return rc;
+}
+
 int lb_slicing_start(lb_slicing *sl, lb_printq *q, const lb_slicing_job *job, lb_error *err)
 {
 	lb_jobs *store = lb_printq_store(q);
@@ -226,7 +266,8 @@ int lb_slicing_start(lb_slicing *sl, lb_printq *q, const lb_slicing_job *job, lb
 	snprintf(j.model, sizeof j.model, "%s/model.%s", j.work, lb_model_format_ext(mf));
 	snprintf(j.ini, sizeof j.ini, "%s/profile.ini", j.work);
 	/* a slicing cut short (a restart, a retry) starts from an empty folder */
-	if (lb_rmtree(j.work) < 0 || mkdir(j.work, 0700) < 0 || link(input, j.model) < 0)
+	if (lb_rmtree(j.work) < 0 || mkdir(j.work, 0700) < 0 ||
+	    (mf == MODEL_STL_BINARY ? stl_for_admesh(input, j.model) : link(input, j.model)) < 0)
 		return lb_error_set(err, LB_ERR_INTERNAL, "job %lld: cannot prepare %s: %s",
 				    job->id, j.work, strerror(errno));
 	if (lb_profile_write_ini(job->printer, job->preset, j.ini, err) < 0)
