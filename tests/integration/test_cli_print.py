@@ -191,30 +191,30 @@ class CliPrintTest(BridgeTest):
         self.assertEqual(self.queue_json(), [], "a rejected file made a job")
         self.assertEqual(self.queue_json(history=True), [], "a rejected file made a job")
 
-    def test_print_model_refused(self):
-        """A 3D model sent as G-code (the defect of issue 13: an ASCII STL's lines were streamed
-        to the printer) is refused at submission, naming its line and what it looks like."""
+    def test_print_model_too_big_and_text_refused(self):
+        """A 3D model is sliced by the bridge (issue 13): the 900 mm cube that once went to the
+        printer as G-code (an ASCII STL's lines were streamed and the job ended "done") now fails
+        at slicing with its size; a text that is neither G-code nor a model is refused at
+        submission, naming its line."""
         self.lab()
+        v = [(0, 0, 0), (900, 0, 0), (900, 900, 0), (0, 900, 0), (0, 0, 900), (900, 0, 900),
+             (900, 900, 900), (0, 900, 900)]
+        faces = [(0, 2, 1), (0, 3, 2), (4, 5, 6), (4, 6, 7), (0, 1, 5), (0, 5, 4), (1, 2, 6),
+                 (1, 6, 5), (2, 3, 7), (2, 7, 6), (3, 0, 4), (3, 4, 7)]
         stl = "solid c\n" + "".join(
-            "  facet normal 0 0 1\n    outer loop\n      vertex 0 0 %d\n      vertex 900 0 %d\n"
-            "      vertex 0 900 %d\n    endloop\n  endfacet\n" % (z, z, z) for z in (0, 900)) + \
-            "endsolid c\n"
+            "  facet normal 0 0 0\n    outer loop\n" +
+            "".join("      vertex %d %d %d\n" % v[i] for i in f) + "    endloop\n  endfacet\n"
+            for f in faces) + "endsolid c\n"
         path = self.write("cube.stl", stl)
+        rc, out, err = self.labctl("print", path, expect=1, timeout=PRINT_TIMEOUT)
+        self.assertIn("the bridge is slicing the model", err)
+        self.assertIn("the model is 900.0 x 900.0 x 900.0 mm: larger than the bed", err)
+        history = self.queue_json(history=True)
+        self.assertEqual([(j["name"], j["state"]) for j in history], [("cube.stl", "failed")])
+        path = self.write("notes.txt", "G28\nhello world\n")
         rc, out, err = self.labctl("print", path, expect=1)
-        self.assertIn("line 1: 'solid c' is not a G-code command: this looks like an STL model",
-                      err)
-        self.assertIn("slice", err)
-        binary = os.path.join(self.tmp, "cube-bin.stl")
-        with open(binary, "wb") as f:  # a header, 1 triangle of 50 bytes
-            f.write(b"binary cube".ljust(80, b" ") + (1).to_bytes(4, "little") + bytes(50))
-        rc, out, err = self.labctl("print", binary, expect=1)
-        self.assertIn("this looks like an STL model (binary)", err)
-        obj = self.write("cube.obj", "# Blender\no Cube\nv 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n")
-        rc, out, err = self.labctl("print", obj, expect=1)
-        self.assertIn("line 1: '# Blender' is not a G-code command: this looks like an OBJ model",
-                      err)
-        self.assertEqual(self.queue_json(), [], "a model made a job")
-        self.assertEqual(self.queue_json(history=True), [], "a model made a job")
+        self.assertIn("line 2: 'hello world' is not a G-code command", err)
+        self.assertEqual(len(self.queue_json(history=True)), 1, "a refused file made a job")
         # G-code still goes through
         path = self.write("ok.gcode", "T0\n(setup)\nG28 ; home\n\nM104 S200\ng1 x1\nM84\n")
         self.labctl("print", path, timeout=PRINT_TIMEOUT)

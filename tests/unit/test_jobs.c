@@ -108,6 +108,72 @@ static void test_state_names(void)
 	CHECK(!lb_job_transition_allowed(LB_JOB_NSTATES, LB_JOB_QUEUED));
 }
 
+/* A service's stage before the queue (preparing: a model being sliced): created there, it goes
+ * on to approval or the queue, survives a restart as it is (never interrupted), takes new meta
+ * and params; a finished job may be retried into it; a queued job may be held for a teacher. */
+static void test_preparing(void)
+{
+	char dir[256];
+	lb_error err = {0};
+	lb_jobs *j;
+	lb_job_spec sp = spec_of("print", "unix:alice", "cube.stl");
+	long long a, b;
+	json_t *o;
+
+	fresh_dir(dir, sizeof dir);
+	j = lb_jobs_new(dir, 100, &err);
+	CHECK(j != NULL);
+	if (!j)
+		return;
+	sp.preparing = true;
+	sp.needs_approval = true;
+	a = lb_jobs_submit(j, &sp, 110, NULL, &err);
+	CHECK_STR(state_of(j, a), "preparing");
+	sp.needs_approval = false;
+	sp.approved_by = "unix:alice";
+	b = lb_jobs_submit(j, &sp, 111, NULL, &err);
+	CHECK_STR(state_of(j, b), "preparing");
+	/* not waiting: no position; the next job of the kind is none */
+	o = lb_jobs_get(j, a);
+	CHECK(json_is_null(json_object_get(o, "position")));
+	json_decref(o);
+	CHECK_EQ_INT(lb_jobs_next(j, "print", NULL), 0);
+	/* nothing jumps from preparing to running */
+	CHECK(!lb_job_transition_allowed(LB_JOB_PREPARING, LB_JOB_RUNNING));
+	CHECK(!lb_job_transition_allowed(LB_JOB_PREPARING, LB_JOB_INTERRUPTED));
+	CHECK_EQ_INT(lb_jobs_transition(j, a, LB_JOB_RUNNING, NULL, 112, &err), LB_EFAIL);
+	/* meta and params replaced, refused when not objects or of no job */
+	CHECK_EQ_INT(lb_jobs_set_meta(j, a, "{\"time_s\":60}", 113, &err), 0);
+	CHECK_EQ_INT(lb_jobs_set_params(j, a, "{\"scale\":50}", 113, &err), 0);
+	CHECK_EQ_INT(lb_jobs_set_meta(j, a, "[1]", 113, &err), LB_EFAIL);
+	CHECK_EQ_INT(lb_jobs_set_params(j, 99, "{}", 113, &err), LB_EFAIL);
+	o = lb_jobs_get(j, a);
+	CHECK_EQ_INT(json_integer_value(json_object_get(json_object_get(o, "params"), "scale")), 50);
+	CHECK_EQ_INT(json_number_value(json_object_get(json_object_get(o, "meta"), "time_s")), 60);
+	json_decref(o);
+	/* a restart leaves them preparing */
+	lb_jobs_destroy(&j);
+	j = lb_jobs_new(dir, 200, &err);
+	CHECK(j != NULL);
+	if (!j)
+		return;
+	CHECK_STR(state_of(j, a), "preparing");
+	/* prepared: to approval, or to the queue; a queued job held for a teacher; a failed one
+	 * prepared again */
+	CHECK_EQ_INT(lb_jobs_transition(j, a, LB_JOB_WAITING_APPROVAL, NULL, 210, &err), 0);
+	CHECK_EQ_INT(lb_jobs_transition(j, b, LB_JOB_QUEUED, NULL, 211, &err), 0);
+	CHECK_EQ_INT(lb_jobs_next(j, "print", NULL), b);
+	CHECK_EQ_INT(lb_jobs_transition(j, b, LB_JOB_WAITING_APPROVAL, NULL, 212, &err), 0);
+	CHECK_EQ_INT(lb_jobs_next(j, "print", NULL), 0);
+	CHECK_EQ_INT(lb_jobs_transition(j, a, LB_JOB_FAILED, "too big", 213, &err), 0);
+	CHECK_EQ_INT(lb_jobs_transition(j, a, LB_JOB_PREPARING, NULL, 214, &err), 0);
+	o = lb_jobs_get(j, a);
+	CHECK(json_is_null(json_object_get(o, "error")));
+	CHECK(json_is_null(json_object_get(o, "finished")));
+	json_decref(o);
+	lb_jobs_destroy(&j);
+}
+
 static void test_transitions(void)
 {
 	char dir[256];
@@ -1137,6 +1203,7 @@ int main(void)
 	}
 	RUN(test_state_names);
 	RUN(test_transitions);
+	RUN(test_preparing);
 	RUN(test_submit_checks_and_queue);
 	RUN(test_queue_move);
 	RUN(test_approval);

@@ -1278,7 +1278,7 @@ static void test_gcode_check_models(void)
 	CHECK_EQ_INT(lb_gcode_check_file(NULL, src, &o, &err), LB_EFAIL);
 	CHECK_EQ_INT(err.code, LB_ERR_INVALID_PARAMS);
 	CHECK_CONTAINS(err.message, "line 1: 'solid c' is not a G-code command: this looks like an "
-				    "STL model (ASCII); the bridge does not slice models yet");
+				    "STL model (ASCII); a model is sliced by the bridge");
 	CHECK(o == NULL);
 	/* binary STL (header "solid" as some CAD tools write) */
 	memset(stl, 0, sizeof stl);

@@ -898,11 +898,10 @@ static int print_init(lb_server *s)
 	print_state *st;
 	lb_error err;
 
-	/* printer profiles, presets, quotas: a mistake stops the bridge with its line */
-	if (lb_print_config_check(srv_config(s), &err) < 0) {
-		lb_err("%s", err.message);
-		return LB_EINVAL;
-	}
+	/* printer profiles, presets, quotas: a mistake is said now, with its line, and again by
+	 * each request it concerns (as a bad safety policy refuses every file); the bridge runs */
+	if (lb_print_config_check(srv_config(s), &err) < 0)
+		lb_err("print queue: %s", err.message);
 	st = calloc(1, sizeof *st);
 
 	if (!st || !(st->busy = json_object()) || !(st->tokens = json_object())) {

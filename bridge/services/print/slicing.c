@@ -376,6 +376,11 @@ int lb_slicing_next(lb_slicing *sl, int64_t now, lb_slicing_event *ev)
 			ev->what = LB_SLICING_FAILED;
 			ev->error = st.error;
 			hide_folder(ev->error.message, j->work);
+			if (strstr(ev->error.message, "Loading of a model file failed"))
+				lb_error_set(&ev->error, LB_ERR_INVALID_PARAMS,
+					     "the slicer could not read the model: the file is "
+					     "damaged, empty or not a model it knows (PrusaSlicer: "
+					     "Loading of a model file failed)");
 			lb_slicer_worker_forget(sl->w, j->run);
 			drop(sl, i);
 			return 1;
