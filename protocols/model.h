@@ -45,8 +45,7 @@ typedef struct model_info {
  */
 int model_info_parse(const char *text, size_t len, model_info *out);
 
-#define MODEL_LINE_MAX 4096 /* bytes of a text line (STL, OBJ) model_count accepts, without '\n'   \
-			     */
+#define MODEL_LINE_MAX 4096 /* bytes of a text line (STL, OBJ) at most, its '\n' not counted */
 
 /*
  * An incremental face counter, fed a file in chunks of any size (never whole in memory, no heap):
