@@ -423,6 +423,10 @@ static int mc_line(model_count *c, const char *p, size_t n)
 	c->line++;
 	if (n && p[n - 1] == '\r')
 		n--;
+	if (c->line == 1 && n >= 3 && memcmp(p, "\xef\xbb\xbf", 3) == 0) {
+		p += 3; /* a UTF-8 byte order mark */
+		n -= 3;
+	}
 	if (c->format == MODEL_STL_ASCII)
 		return mc_stl_line(c, p, p + n);
 	return mc_obj_line(c, p, p + n);

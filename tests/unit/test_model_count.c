@@ -163,6 +163,14 @@ static void test_obj_ok(void)
 	CHECK_EQ_INT(faces, 12);
 	CHECK_EQ_INT(vertices, 8);
 	check_splits(MODEL_OBJ, obj_cube);
+	/* a UTF-8 byte order mark before the first statement (Windows editors) */
+	CHECK_EQ_INT(count(MODEL_OBJ, "\xef\xbb\xbfv 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n", 0, &faces,
+			   &vertices),
+		     0);
+	CHECK_EQ_INT(vertices, 3);
+	CHECK_EQ_INT(
+	    count(MODEL_OBJ, "v 0 0 0\n\xef\xbb\xbfv 1 0 0\nv 0 1 0\nf 1 2 3\n", 0, NULL, NULL),
+	    -1); /* only at the start */
 }
 
 /* The error of an OBJ made of eight vertices, two texture coordinates, one normal and then the
