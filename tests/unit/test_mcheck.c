@@ -544,6 +544,19 @@ static void test_too_many_faces(void)
 	}
 	CHECK_EQ_INT(check("many.3mf", &lim, NULL, NULL, NULL), LB_EFAIL);
 	CHECK_STR(err.message, limit_msg);
+	/* two parts of 667 triangles: the limit is over the whole model */
+	n = (size_t)sprintf(xml, "<model><resources><object id=\"1\"><mesh><triangles>");
+	for (int i = 0; i < 667; i++)
+		n += (size_t)sprintf(xml + n, "<triangle v1=\"0\" v2=\"1\" v3=\"2\"/>");
+	sprintf(xml + n, "</triangles></mesh></object></resources></model>");
+	{
+		entry two[] = {{"3D/3dmodel.model", xml, 0, 0}, {"3D/Objects/o2.model", xml, 0, 0}};
+		CHECK_EQ_INT(write_zip("many2.3mf", two, 2), 0);
+	}
+	CHECK_EQ_INT(check("many2.3mf", &lim, NULL, NULL, NULL), LB_EFAIL);
+	CHECK_STR(err.message, limit_msg);
+	CHECK_EQ_INT(check("many2.3mf", &(lb_model_limits){1334, 0, 0}, &faces, NULL, NULL), 0);
+	CHECK_EQ_INT(faces, 1334);
 	free(xml);
 }
 

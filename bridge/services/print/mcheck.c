@@ -185,10 +185,11 @@ static int mk_model_part(const char *name)
 
 /* The inflation budget of a 3MF check. */
 typedef struct mk_budget {
-	long long left; /* bytes all entries may still inflate to */
-	long long max;	/* max_inflated, for the message */
-	int ratio;	/* max_ratio */
-	long long size; /* the archive's size in bytes */
+	long long left;		    /* bytes all entries may still inflate to */
+	long long max;		    /* max_inflated, for the message */
+	int ratio;		    /* max_ratio */
+	long long size;		    /* the archive's size in bytes */
+	long long faces, max_faces; /* triangles of the parts before, at most */
 } mk_budget;
 
 /* The refusal of a 3MF inflating to more than max bytes. Returns LB_EFAIL. */
@@ -208,7 +209,7 @@ static int mk_bomb(long long max, lb_error *err)
  * way, and the slicer's unzip trusts it). 0, or LB_EFAIL with err.
  */
 static int mk_entry(zip_t *za, zip_uint64_t i, const char *name, long long comp, long long size,
-		    mk_budget *b, model_count *c, long long max_faces, uint8_t *buf, lb_error *err)
+		    mk_budget *b, model_count *c, uint8_t *buf, lb_error *err)
 {
 	zip_file_t *zf;
 	long long done = 0;
@@ -242,8 +243,8 @@ static int mk_entry(zip_t *za, zip_uint64_t i, const char *name, long long comp,
 		}
 		if (c) {
 			model_count_feed(c, buf, (size_t)n); /* 3MF XML is never malformed */
-			if (model_count_faces(c) > max_faces) {
-				mk_too_many(max_faces, err);
+			if (b->faces + model_count_faces(c) > b->max_faces) {
+				mk_too_many(b->max_faces, err);
 				goto cleanup;
 			}
 		}
@@ -279,7 +280,8 @@ static int mk_3mf(int dup_fd, long long size, const lb_model_limits *lim, mk_res
 	zip_source_t *src = NULL;
 	zip_error_t ze;
 	FILE *fp;
-	mk_budget b = {lim->max_inflated, lim->max_inflated, lim->max_ratio, size};
+	mk_budget b = {lim->max_inflated, lim->max_inflated, lim->max_ratio, size, 0,
+		       lim->max_faces};
 	uint8_t *buf = NULL;
 	zip_t *za = NULL;
 	zip_int64_t entries;
@@ -362,7 +364,7 @@ static int mk_3mf(int dup_fd, long long size, const lb_model_limits *lim, mk_res
 		if (mk_entry(za, (zip_uint64_t)i, st.name,
 			     (st.valid & ZIP_STAT_COMP_SIZE) ? (long long)st.comp_size : 1,
 			     (st.valid & ZIP_STAT_SIZE) ? (long long)st.size : -1, &b,
-			     part ? &c : NULL, lim->max_faces - r->faces, buf, err) < 0)
+			     part ? &c : NULL, buf, err) < 0)
 			goto cleanup;
 		if (!part)
 			continue;
@@ -370,6 +372,7 @@ static int mk_3mf(int dup_fd, long long size, const lb_model_limits *lim, mk_res
 		model_count_end(&c, &faces, &vertices);
 		r->faces += faces;
 		r->vertices += vertices;
+		b.faces = r->faces;
 	}
 	if (!parts) {
 		lb_error_set(err, LB_ERR_INVALID_PARAMS,
