@@ -270,9 +270,9 @@ cleanup:
 }
 
 /*
- * A 3MF (or another zip: f MODEL_ZIP) open as dup_fd (a descriptor this function closes, or -1
- * with errno) of size bytes: every entry inflated within the
- * limits, the model parts' triangles and vertices counted. 0 with *r, or LB_EFAIL with err.
+ * A 3MF (or another zip) open as dup_fd (a descriptor this function closes, or -1 with errno) of
+ * size bytes: every entry inflated within the limits (all of them: the slicer reads its config
+ * entries too), the model parts' triangles and vertices counted. 0 with *r, or LB_EFAIL with err.
  */
 static int mk_3mf(int dup_fd, long long size, const lb_model_limits *lim, mk_result *r,
 		  lb_error *err)
