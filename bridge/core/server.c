@@ -1453,7 +1453,8 @@ int lb_server_run(lb_server *s, volatile sig_atomic_t *stop)
 		long timeout;
 		int rc, perr;
 		/* the stop signals' fd (-1: none, never ready) and the hot-plug pipe come last */
-		zmq_pollitem_t items[8] = {
+		/* then the services' own descriptors (wake_fd), after them */
+		zmq_pollitem_t items[8 + LB_MAX_SERVICES] = {
 		    {NULL, s->up.efd, ZMQ_POLLIN, 0},
 		    {s->router, 0, ZMQ_POLLIN, 0},
 		    {s->xpub, 0, ZMQ_POLLIN, 0},
@@ -1461,8 +1462,20 @@ int lb_server_run(lb_server *s, volatile sig_atomic_t *stop)
 		    {s->auth->sock, 0, ZMQ_POLLIN, 0},
 		    {s->pub_monitor, 0, ZMQ_POLLIN, 0},
 		    {NULL, s->opts.stop_fd, s->opts.stop_fd >= 0 ? ZMQ_POLLIN : 0, 0},
-		    {s->hotplug ? s->hotplug->pipe : NULL, 0, ZMQ_POLLIN, 0},
+		    {s->hotplug ? s->hotplug->pipe : NULL, -1, s->hotplug ? ZMQ_POLLIN : 0, 0},
 		};
+		const lb_service *woken[LB_MAX_SERVICES];
+		int nitems = 8, nwoken = 0;
+		size_t nsvc;
+		const lb_service *const *svc = lb_services(&nsvc);
+
+		for (size_t i = 0; i < nsvc && i < LB_MAX_SERVICES; i++) {
+			int fd = svc[i]->wake_fd ? svc[i]->wake_fd(s) : -1;
+			if (fd < 0 || !svc[i]->wake)
+				continue;
+			items[nitems++] = (zmq_pollitem_t){NULL, fd, ZMQ_POLLIN, 0};
+			woken[nwoken++] = svc[i];
+		}
 
 		if (lb_conns_count(s->conns) && s->next_conns < next)
 			next = s->next_conns;
@@ -1478,7 +1491,7 @@ int lb_server_run(lb_server *s, volatile sig_atomic_t *stop)
 		take_uplink(s);
 		timeout =
 		    next <= now.mono || s->up_head ? 0 : (long)((next - now.mono) / 1000000 + 1);
-		rc = zmq_poll(items, s->hotplug ? 8 : 7, timeout);
+		rc = zmq_poll(items, nitems, timeout);
 		perr = rc < 0 ? zmq_errno() : 0; /* before awake's read() may change errno */
 		lb_upwake_awake(&s->up);
 		if (rc < 0) {
@@ -1527,6 +1540,9 @@ int lb_server_run(lb_server *s, volatile sig_atomic_t *stop)
 			}
 			zmq_msg_close(&m);
 		}
+		for (int i = 0; i < nwoken; i++)
+			if (items[8 + i].revents & ZMQ_POLLIN)
+				woken[i]->wake(s);
 		now = lb_now_read();
 		if (now.mono >= s->next_hb) {
 			publish_heartbeat(s, now.mono);

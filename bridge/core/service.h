@@ -91,6 +91,13 @@ typedef struct lb_service {
 	/* The LB_CAP_* this service gives device d (the print queue: job and upload for
 	 * printers); 0 for none. */
 	unsigned (*device_caps)(lb_server *s, lb_device *d);
+	/*
+	 * A descriptor the main loop should watch for this service (the eventfd of a worker
+	 * thread of its own, e.g. the slicers), or -1 for none: asked before each wait, so it may
+	 * appear later. When it is readable the loop calls wake (which must clear it).
+	 */
+	int (*wake_fd)(lb_server *s);
+	void (*wake)(lb_server *s);
 	/* At shutdown, after every device has stopped: free what the service holds. Services are
 	 * destroyed in the reverse order of their init (link order). */
 	void (*destroy)(lb_server *s);

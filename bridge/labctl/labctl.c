@@ -47,6 +47,9 @@ enum {
 	OPT_PRINTER,
 	OPT_NAME,
 	OPT_NO_WAIT,
+	OPT_PRESET,
+	OPT_SCALE,
+	OPT_ROTATE,
 	OPT_HISTORY,
 	OPT_FOR,
 	OPT_DEVICE,
@@ -77,6 +80,9 @@ static const struct optspec {
     [OPT_PRINTER] = {"--printer", true, C_PRINT},
     [OPT_NAME] = {"--name", true, C_PRINT | C_ROBOT},
     [OPT_NO_WAIT] = {"--no-wait", false, C_PRINT},
+    [OPT_PRESET] = {"--preset", true, C_PRINT},
+    [OPT_SCALE] = {"--scale", true, C_PRINT},
+    [OPT_ROTATE] = {"--rotate", true, C_PRINT},
     [OPT_HISTORY] = {"--history", false, C_QUEUE},
     [OPT_FOR] = {"--for", true, C_ROBOT},
     [OPT_DEVICE] = {"--device", true, C_SCAN},
@@ -110,7 +116,10 @@ static void usage(FILE *f)
 	    "  info [--json]                 the bridge: version, epoch, uptime, endpoints\n\n"
 	    "Print queue (3D printers):\n"
 	    "  print FILE [--printer ID] [--name NAME] [--no-wait]\n"
-	    "                                upload a G-code file as a print job, then follow it\n"
+	    "        [--preset NAME] [--scale PCT] [--rotate DEG]\n"
+	    "                                upload a G-code file, or a 3D model (STL, 3MF, OBJ)\n"
+	    "                                the bridge slices with a preset (brouillon, normal,\n"
+	    "                                fin; scale and rotate: teachers), then follow it\n"
 	    "                                until it is done (progress, ETA, temperatures)\n"
 	    "  queue [--history] [--json]    the waiting and printing jobs, or the finished ones\n"
 	    "  job show|approve|cancel|retry|delete|pause|resume ID [--json]\n"
@@ -255,6 +264,9 @@ static int parse_args(int argc, char **argv, struct labctl_opts *o, const struct
 		case OPT_PRINTER: o->printer = val; break;
 		case OPT_NAME: o->name = val; break;
 		case OPT_NO_WAIT: o->no_wait = true; break;
+		case OPT_PRESET: o->preset = val; break;
+		case OPT_SCALE: o->scale = val; break;
+		case OPT_ROTATE: o->rotate = val; break;
 		case OPT_HISTORY: o->history = true; break;
 		case OPT_DEVICE: o->device = val; break;
 		case OPT_FORMAT: o->format = val; break;

@@ -36,6 +36,9 @@ struct labctl_opts {
 	const char *printer;   /* print: --printer */
 	const char *name;      /* print: --name */
 	bool no_wait;	       /* print: --no-wait */
+	const char *preset;    /* print: --preset (a 3D model's quality preset) */
+	const char *scale;     /* print: --scale PCT (teachers) */
+	const char *rotate;    /* print: --rotate DEG (teachers) */
 	bool history;	       /* queue: --history */
 	double for_s;	       /* robot drive: --for SEC */
 	const char *device;    /* scan: --device */

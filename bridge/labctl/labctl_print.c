@@ -218,6 +218,12 @@ static int upload_file(void *ctx, const struct labctl_opts *o, const char *path,
 			json_object_set_new(params, "crc32", json_integer((json_int_t)crc));
 		if (params && o->printer)
 			json_object_set_new(params, "printer", json_string(o->printer));
+		if (params && o->preset)
+			json_object_set_new(params, "preset", json_string(o->preset));
+		if (params && o->scale)
+			json_object_set_new(params, "scale", json_real(atof(o->scale)));
+		if (params && o->rotate)
+			json_object_set_new(params, "rotate", json_real(atof(o->rotate)));
 		if (!params) {
 			labctl_errmsg("labctl: out of memory\n");
 			goto cleanup;
@@ -260,6 +266,7 @@ struct follow {
 	int step;	   /* no terminal: the last 10 % step printed */
 	json_t *job;	   /* the last job object */
 	json_t *status;	   /* the last printer status about this job, or NULL */
+	int slice_pct;	   /* a model's last slicing percent shown, -1 at first */
 };
 
 /* Show a job's progress on stderr: from the last status message about it (with the job's line,
@@ -330,10 +337,48 @@ static void follow_announce(struct follow *fw)
 	else if (!strcmp(state, "printing"))
 		fprintf(stderr, "job %lld is printing on %s\n", fw->id,
 			printer ? printer : "a printer");
+	else if (!strcmp(state, "slicing"))
+		fprintf(stderr, "job %lld: the bridge is slicing the model (preset %s)\n", fw->id,
+			labctl_jstr(fw->job, "preset", "?"));
 	else if (!strcmp(state, "paused"))
 		fprintf(stderr, "job %lld is paused (labctl job resume %lld)\n", fw->id, fw->id);
 	else if (!final_state(state))
 		fprintf(stderr, "job %lld: %s\n", fw->id, state);
+	fflush(stderr);
+}
+
+/* A model job's slicing progress, each time it moves: "job 3: slicing 40% Generating
+ * perimeters" on stderr. */
+static void slicing_progress(struct follow *fw)
+{
+	json_t *sl = json_object_get(fw->job, "slicing");
+	int pct = (int)json_integer_value(json_object_get(sl, "percent"));
+	const char *stage = labctl_jstr(sl, "stage", "");
+
+	if (!json_is_object(sl) || pct == fw->slice_pct)
+		return;
+	fw->slice_pct = pct;
+	labctl_bar_break();
+	fprintf(stderr, "job %lld: slicing %d%% %s\n", fw->id, pct, stage);
+	fflush(stderr);
+}
+
+/* A model job left slicing: its estimates, when it has them ("job 3: sliced: estimated 12 min,
+ * 1.23 m of filament (3.7 g)"). */
+static void sliced_announce(struct follow *fw)
+{
+	json_t *meta = json_object_get(fw->job, "meta");
+	double t = json_number_value(json_object_get(meta, "time_s"));
+	double mm = json_number_value(json_object_get(meta, "filament_mm"));
+	double g = json_number_value(json_object_get(meta, "filament_g"));
+	char dur[32];
+
+	if (!json_is_number(json_object_get(meta, "time_s")))
+		return;
+	fmt_duration(dur, sizeof dur, t);
+	labctl_bar_break();
+	fprintf(stderr, "job %lld: sliced: estimated %s, %.2f m of filament (%.1f g)\n", fw->id,
+		dur, mm / 1000.0, g);
 	fflush(stderr);
 }
 
@@ -357,14 +402,19 @@ static int follow_job(struct follow *fw, void *sub, json_t *job)
 		snprintf(fw->printer, sizeof fw->printer, "%s", printer);
 	}
 	if (strcmp(state, fw->state)) {
+		if (!strcmp(fw->state, "slicing"))
+			sliced_announce(fw);
 		snprintf(fw->state, sizeof fw->state, "%s", state);
 		follow_announce(fw);
 	}
+	if (!strcmp(state, "slicing"))
+		slicing_progress(fw);
 	if (final_state(state)) {
 		json_decref(fw->status); /* the job's own final progress, not the last status */
 		fw->status = NULL;
 	}
-	if (!strcmp(state, "printing") || !strcmp(state, "paused") || final_state(state))
+	if (!strcmp(state, "printing") || !strcmp(state, "paused") ||
+	    (final_state(state) && !json_is_null(json_object_get(job, "started"))))
 		follow_progress(fw);
 	return 0;
 }
@@ -411,7 +461,7 @@ cleanup:
  * interrupted or deleted, when the bridge goes away or on Ctrl-C (the job goes on). */
 static int follow(void *ctx, const struct labctl_opts *o, json_t *job)
 {
-	struct follow fw = {.id = json_integer_value(json_object_get(job, "id")),
+	struct follow fw = {.slice_pct = -1, .id = json_integer_value(json_object_get(job, "id")),
 			    .tty = isatty(STDERR_FILENO),
 			    .step = -1};
 	void *sub = NULL;

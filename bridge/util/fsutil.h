@@ -8,4 +8,9 @@
  * (ENAMETOOLONG for a path of 1024 bytes or more). */
 int lb_mkdirs(const char *dir, mode_t mode);
 
+/* rm -r: dir and everything under it, never following symbolic links (a link is removed, not
+ * what it points to). 0 (also when dir does not exist), or -1 with errno set from the first
+ * failure (the rest is still tried). */
+int lb_rmtree(const char *dir);
+
 #endif

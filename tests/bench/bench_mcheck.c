@@ -92,7 +92,8 @@ int main(int argc, char **argv)
 			failed = 1;
 		}
 		t_check = now_s() - t0;
-		if (meta && json_integer_value(json_object_get(meta, "faces")) != faces)
+		if (meta && json_integer_value(
+				json_object_get(json_object_get(meta, "model"), "faces")) != faces)
 			failed = 1;
 		printf("{\"bench\":\"mcheck_%s\",\"bytes\":%lld,\"faces\":%lld,\"check_mb_per_s\":%"
 		       ".0f,"

@@ -28,10 +28,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	rc = lb_model_check_file(path, &lim, &meta, &err);
 	if (rc == 0) {
-		json_int_t faces = json_integer_value(json_object_get(meta, "faces"));
-		const char *f = json_string_value(json_object_get(meta, "format"));
-		if (!f || !json_string_value(json_object_get(meta, "ext")) || faces < 1 ||
-		    faces > lim.max_faces || !json_is_integer(json_object_get(meta, "vertices")))
+		json_t *m = json_object_get(meta, "model");
+		json_int_t faces = json_integer_value(json_object_get(m, "faces"));
+		if (!json_string_value(json_object_get(m, "format")) ||
+		    !json_string_value(json_object_get(m, "ext")) || faces < 1 ||
+		    faces > lim.max_faces || !json_is_integer(json_object_get(m, "vertices")))
 			abort();
 		json_decref(meta);
 	} else if (rc != LB_EFAIL || meta || !err.message[0] ||

@@ -65,14 +65,15 @@ static int check(const char *name, const lb_model_limits *lim, long long *faces,
 		*vertices = -9;
 	if (rc == 0) {
 		static char fmt[16];
-		CHECK(meta != NULL);
+		json_t *model = json_object_get(meta, "model");
+		CHECK(json_is_object(model));
 		if (faces)
-			*faces = json_integer_value(json_object_get(meta, "faces"));
+			*faces = json_integer_value(json_object_get(model, "faces"));
 		if (vertices)
-			*vertices = json_integer_value(json_object_get(meta, "vertices"));
+			*vertices = json_integer_value(json_object_get(model, "vertices"));
 		snprintf(fmt, sizeof fmt, "%s/%s",
-			 json_string_value(json_object_get(meta, "format")),
-			 json_string_value(json_object_get(meta, "ext")));
+			 json_string_value(json_object_get(model, "format")),
+			 json_string_value(json_object_get(model, "ext")));
 		if (format)
 			*format = fmt;
 		json_decref(meta);

@@ -37,15 +37,17 @@ struct lb_jobs {
 };
 
 static const char *const state_names[LB_JOB_NSTATES] = {
-    "uploading", "waiting_approval", "queued",	  "starting",	"running", "paused",
-    "done",	 "failed",	     "cancelled", "interrupted"};
+    "uploading", "preparing", "waiting_approval", "queued",	 "starting",
+    "running",	 "paused",    "done",		  "failed", "cancelled", "interrupted"};
 
 #define BIT(s) (1u << (s))
-#define RETRY_TO (BIT(LB_JOB_QUEUED) | BIT(LB_JOB_WAITING_APPROVAL))
+#define RETRY_TO (BIT(LB_JOB_QUEUED) | BIT(LB_JOB_WAITING_APPROVAL) | BIT(LB_JOB_PREPARING))
 
 /* For each state, the states it may go to (the table of jobs.h). */
 static const unsigned allowed_to[LB_JOB_NSTATES] = {
     [LB_JOB_UPLOADING] = BIT(LB_JOB_QUEUED) | BIT(LB_JOB_WAITING_APPROVAL) | BIT(LB_JOB_FAILED) |
+			 BIT(LB_JOB_CANCELLED) | BIT(LB_JOB_PREPARING),
+    [LB_JOB_PREPARING] = BIT(LB_JOB_QUEUED) | BIT(LB_JOB_WAITING_APPROVAL) | BIT(LB_JOB_FAILED) |
 			 BIT(LB_JOB_CANCELLED),
     [LB_JOB_WAITING_APPROVAL] = BIT(LB_JOB_QUEUED) | BIT(LB_JOB_FAILED) | BIT(LB_JOB_CANCELLED),
     [LB_JOB_QUEUED] =
@@ -155,23 +157,11 @@ static int file_of(lb_jobs *j, long long id, const char *name, char *path, size_
 	return n < 0 || (size_t)n >= cap ? LB_EINVAL : 0;
 }
 
-/* Remove a job's folder and the files in it (flat); best effort, problems logged. */
+/* Remove a job's folder and everything in it (a service's work folders too); best effort,
+ * problems logged. */
 static void remove_folder(const char *folder)
 {
-	DIR *d = opendir(folder);
-	struct dirent *e;
-
-	while (d && (e = readdir(d))) {
-		char path[JOBS_PATH_MAX];
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		if (snprintf(path, sizeof path, "%s/%s", folder, e->d_name) < (int)sizeof path &&
-		    unlink(path) < 0)
-			lb_warn("job store: cannot remove %s: %s", path, strerror(errno));
-	}
-	if (d)
-		closedir(d);
-	if (rmdir(folder) < 0 && errno != ENOENT)
+	if (lb_rmtree(folder) < 0)
 		lb_warn("job store: cannot remove %s: %s", folder, strerror(errno));
 }
 
@@ -754,6 +744,7 @@ long long lb_jobs_submit(lb_jobs *j, const lb_job_spec *spec, int64_t now_real, 
 	sqlite3_bind_text(s, 5, spec->request_id, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(s, 6,
 			  lb_job_state_name(spec->uploading	   ? LB_JOB_UPLOADING
+					    : spec->preparing	   ? LB_JOB_PREPARING
 					    : spec->needs_approval ? LB_JOB_WAITING_APPROVAL
 								   : LB_JOB_QUEUED),
 			  -1, SQLITE_STATIC);
@@ -762,6 +753,7 @@ long long lb_jobs_submit(lb_jobs *j, const lb_job_spec *spec, int64_t now_real, 
 	sqlite3_bind_text(s, 9, spec->input, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(s, 10, now_real);
 	if (!spec->needs_approval && !spec->uploading)
+		/* a job preparing keeps it: it goes to queued when prepared */
 		sqlite3_bind_text(s, 11, spec->approved_by, -1, SQLITE_TRANSIENT);
 	if (lb_db_run(j->db, s, err) < 0) {
 		rollback(j);
@@ -883,6 +875,43 @@ int lb_jobs_approve(lb_jobs *j, long long id, const char *by, int64_t now_real, 
 	if (lb_db_run(j->db, s, err) < 0)
 		return rollback(j);
 	return commit(j, "approve.update", "approve.commit", err);
+}
+
+/* Replace the meta or params column (a JSON object text) of job id; 0 or LB_EFAIL with err. */
+static int set_object(lb_jobs *j, long long id, const char *column, const char *text,
+		      int64_t now_real, lb_error *err)
+{
+	char sql[80];
+	sqlite3_stmt *s;
+
+	if (!j)
+		return lb_error_set(err, LB_ERR_INVALID_PARAMS, "no job store");
+	if (!text || !json_object_text(text))
+		return lb_error_set(err, LB_ERR_INVALID_PARAMS, "a job's %s must be a JSON object",
+				    column);
+	snprintf(sql, sizeof sql, "UPDATE jobs SET %s = ?, updated = ? WHERE id = ?", column);
+	s = lb_db_prepare(j->db, sql, err);
+	if (!s)
+		return LB_EFAIL;
+	sqlite3_bind_text(s, 1, text, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(s, 2, now_real);
+	sqlite3_bind_int64(s, 3, id);
+	if (lb_db_run(j->db, s, err) < 0)
+		return LB_EFAIL;
+	if (sqlite3_changes(j->db) != 1)
+		return lb_error_set(err, LB_ERR_INVALID_PARAMS, "no job %lld", id);
+	return 0;
+}
+
+int lb_jobs_set_meta(lb_jobs *j, long long id, const char *meta, int64_t now_real, lb_error *err)
+{
+	return set_object(j, id, "meta", meta, now_real, err);
+}
+
+int lb_jobs_set_params(lb_jobs *j, long long id, const char *params, int64_t now_real,
+		       lb_error *err)
+{
+	return set_object(j, id, "params", params, now_real, err);
 }
 
 int lb_jobs_progress(lb_jobs *j, long long id, double fraction, const char *detail,

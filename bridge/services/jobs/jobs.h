@@ -17,15 +17,18 @@
  *
  * States and the transitions allowed (anything else is refused with "job N is S: cannot go to T"):
  *
- *	uploading        -> queued, waiting_approval, failed, cancelled
+ *	uploading        -> preparing, queued, waiting_approval, failed, cancelled
+ *	preparing        -> queued, waiting_approval, failed, cancelled (a service's stage before
+ *	                    the queue: a model being sliced; nothing physical has happened, so a
+ *	                    stop leaves it preparing and the service prepares it again)
  *	waiting_approval -> queued (lb_jobs_approve), failed, cancelled
  *	queued           -> starting, running, failed, cancelled
  *	starting         -> running, queued (the device refused it), done, failed, cancelled,
  *	                    interrupted
  *	running          -> paused, done, failed, cancelled, interrupted
  *	paused           -> running, done, failed, cancelled, interrupted
- *	failed, cancelled, interrupted -> queued, waiting_approval (a retry: progress reset, at
- *	                    the end of the queue)
+ *	failed, cancelled, interrupted -> queued, waiting_approval, preparing (a retry: progress
+ *	                    reset, at the end of the queue)
  *	done             -> (none: a finished job stays in the history until deleted)
  *
  * Every change is one SQLite transaction (WAL, synchronous=FULL). After a kill -9 at any point,
@@ -34,6 +37,7 @@
  */
 typedef enum lb_job_state {
 	LB_JOB_UPLOADING,
+	LB_JOB_PREPARING,
 	LB_JOB_WAITING_APPROVAL,
 	LB_JOB_QUEUED,
 	LB_JOB_STARTING,
@@ -98,6 +102,8 @@ typedef struct lb_job_spec {
 	const char *input;	 /* a file to take as the job's input (moved, not copied, into
 				    the job's folder after its validation), NULL for none */
 	bool uploading;		 /* created before its upload ends: state uploading */
+	bool preparing;		 /* created preparing: the service has work to do on it before
+				    it waits (needs_approval then says where it goes next) */
 	bool needs_approval;	 /* waiting_approval until lb_jobs_approve, else queued */
 	const char *approved_by; /* !needs_approval: who approved it (a teacher submitting), may
 				    be NULL; a retry of a job approved once goes back to queued */
@@ -188,6 +194,12 @@ typedef struct lb_job_kind {
 /* The declared kind of that name, or NULL. */
 const lb_job_kind *lb_job_kind_find(const char *kind);
 
+/* Replace the meta object of job id (what the service learnt of its input, e.g. after preparing
+ * it) with meta (JSON object text). 0, or LB_EFAIL with err set (no such job, not an object). */
+int lb_jobs_set_meta(lb_jobs *j, long long id, const char *meta, int64_t now_real, lb_error *err);
+/* The same for the job's params (a retry with other settings). */
+int lb_jobs_set_params(lb_jobs *j, long long id, const char *params, int64_t now_real,
+		       lb_error *err);
 /* waiting_approval -> queued, recording who approved. 0, or LB_EFAIL with err set. */
 int lb_jobs_approve(lb_jobs *j, long long id, const char *by, int64_t now_real, lb_error *err);
 

@@ -1,8 +1,6 @@
 /* mcheck.c - the print service's check of an uploaded 3D model (STL, 3MF, OBJ) before slicing. */
 #include "mcheck.h"
 
-#include "../../../protocols/model.h"
-
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -394,9 +392,34 @@ cleanup:
 	return rc;
 }
 
+void lb_model_limits_default(lb_model_limits *lim)
+{
+	lim->max_faces = LB_MODEL_FACES_MAX;
+	lim->max_inflated = LB_MODEL_INFLATED_MAX;
+	lim->max_ratio = LB_MODEL_RATIO_MAX;
+}
+
+const char *lb_model_format_key(model_format f)
+{
+	switch (f) {
+	case MODEL_STL_ASCII: return "stl";
+	case MODEL_STL_BINARY: return "stl-binary";
+	case MODEL_3MF:
+	case MODEL_ZIP: return "3mf";
+	case MODEL_OBJ: return "obj";
+	case MODEL_NONE: break;
+	}
+	return "";
+}
+
+const char *lb_model_format_ext(model_format f)
+{
+	return f == MODEL_STL_BINARY ? "stl" : lb_model_format_key(f);
+}
+
 int lb_model_check_file(const char *path, const lb_model_limits *lim, json_t **meta, lb_error *err)
 {
-	lb_model_limits l = {LB_MODEL_FACES_MAX, LB_MODEL_INFLATED_MAX, LB_MODEL_RATIO_MAX};
+	lb_model_limits l;
 	uint8_t head[MODEL_SNIFF_LEN];
 	mk_result r = {NULL, NULL, 0, 0};
 	struct stat st;
@@ -405,6 +428,7 @@ int lb_model_check_file(const char *path, const lb_model_limits *lim, json_t **m
 	int fd, rc = LB_EFAIL;
 
 	*meta = NULL;
+	lb_model_limits_default(&l);
 	if (lim && lim->max_faces > 0)
 		l.max_faces = lim->max_faces;
 	if (lim && lim->max_inflated > 0)
@@ -455,8 +479,8 @@ int lb_model_check_file(const char *path, const lb_model_limits *lim, json_t **m
 	}
 	if (rc < 0)
 		goto done;
-	*meta = json_pack("{s:s,s:s,s:I,s:I}", "format", r.format, "ext", r.ext, "faces",
-			  (json_int_t)r.faces, "vertices", (json_int_t)r.vertices);
+	*meta = json_pack("{s:{s:s,s:s,s:I,s:I}}", "model", "format", r.format, "ext", r.ext,
+			  "faces", (json_int_t)r.faces, "vertices", (json_int_t)r.vertices);
 	if (!*meta)
 		rc = lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
 done:

@@ -4,6 +4,7 @@
 
 #include <jansson.h>
 
+#include "../../../protocols/model.h"
 #include "../../util/error.h"
 
 #define LB_MODEL_FACES_MAX 2000000LL	    /* triangles of a model at most */
@@ -19,6 +20,15 @@ typedef struct lb_model_limits {
 	int max_ratio;		/* 3MF: inflated/compressed ratio above which an entry is a bomb */
 } lb_model_limits;
 
+/* The default limits into *lim. Never fails. */
+void lb_model_limits_default(lb_model_limits *lim);
+
+/* The format's key in job params and meta ("stl", "stl-binary", "3mf", "obj"), and the file
+ * extension the slicer needs ("stl", "3mf", "obj"); "" for MODEL_NONE. A zip is taken for a
+ * 3MF. */
+const char *lb_model_format_key(model_format f);
+const char *lb_model_format_ext(model_format f);
+
 /*
  * Check the model file at path (its format from model_sniff over its head and size), reading it
  * in 64 KiB chunks, never whole in memory, and stopping as soon as a limit is passed (lim: NULL
@@ -26,10 +36,10 @@ typedef struct lb_model_limits {
  * well formed (model_count). 3MF: a readable zip, not encrypted, with at least one 3D/...model
  * part, every entry inflated (whatever its headers declare) within max_inflated in all and
  * max_ratio each; the triangles of its model parts counted. 0 with *meta a new object
- * {"format": "stl"|"stl-binary"|"3mf"|"obj", "ext": "stl"|"3mf"|"obj", "faces": N, "vertices": N
- * (-1 when the format does not say)}, or LB_EFAIL with err: LB_ERR_INVALID_PARAMS and a message
- * a pupil understands, telling what to do ("not a 3D model" when it is none), or LB_ERR_INTERNAL
- * when the file cannot be read.
+ * {"model": {"format": "stl"|"stl-binary"|"3mf"|"obj", "ext": "stl"|"3mf"|"obj", "faces": N,
+ * "vertices": N (-1 when the format does not say)}}, or LB_EFAIL with err: LB_ERR_INVALID_PARAMS
+ * and a message a pupil understands, telling what to do ("not a 3D model" when it is none), or
+ * LB_ERR_INTERNAL when the file cannot be read.
  */
 int lb_model_check_file(const char *path, const lb_model_limits *lim, json_t **meta, lb_error *err);
 

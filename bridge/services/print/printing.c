@@ -7,7 +7,7 @@
 #include "../../util/config.h"
 #include "../../util/log.h"
 #include "../../util/yesno.h"
-#include "printq.h"
+#include "print_service.h"
 #include "../../core/device.h"
 #include "../../core/service.h"
 #include "../jobs/jobs_service.h"
@@ -22,20 +22,20 @@
  *   forbidden = M500 M502 M997 M303 M928   commands a file may not hold
  *   (the policy: lb_print_policy in printq.c, defaults in protocols/gcode.h)
  *   max_mb = 200            largest G-code file accepted
+ * 3D models (STL, 3MF, OBJ) are sliced by the bridge (slicing.c):
+ *   profile = generic-220   the printer profile of jobs (profile.h: a built-in or a
+ *                           [profile.NAME] section); profile.<printer id> for one printer
+ *   presets = brouillon normal fin   the quality presets students may choose
+ *   default_preset = normal
+ *   slicer = prusa-slicer   the slicer program (PrusaSlicer's command line)
+ *   slicers = 0             slicers at once (0: cores - 1)
+ *   slice_time_s = 300, slice_mem_mb = 4096   each slicer's limits
+ *   max_faces = 2000000     triangles a model may have
  */
-
-/* What the print service keeps in the server (lb_service_state). */
-typedef struct print_state {
-	lb_printq *printq; /* opened on first use */
-	json_t *busy;	   /* {printer id: job id} handed to a printer, not finished */
-	json_t *tokens;	   /* {token: job id} of "print" calls awaiting the printer's answer */
-	uint64_t queue_seq;
-} print_state;
 
 static const lb_service print_service;
 
-/* The service's state in s (made by print_init, so never NULL while the server runs). */
-static print_state *P(lb_server *s)
+print_state *P(lb_server *s)
 {
 	return *lb_service_state(s, &print_service);
 }
@@ -46,7 +46,7 @@ LB_UPLOAD_METHOD(print_upload, "print.upload", 4096LL << 20, "prints");
 
 /* The queue, opened on first use over the server's job store (lb_jobs_shared); NULL with err set
  * when the data directory is unusable. */
-static lb_printq *need_printq(lb_server *s, lb_error *err)
+lb_printq *need_printq(lb_server *s, lb_error *err)
 {
 	if (!P(s)->printq) {
 		lb_jobs *j = lb_jobs_shared(s, err);
@@ -55,12 +55,13 @@ static lb_printq *need_printq(lb_server *s, lb_error *err)
 		P(s)->printq = lb_printq_attach(j, srv_data_dir(s), lb_now_read().real, err);
 		if (!P(s)->printq)
 			return NULL;
+		print_models_open(s);
 	}
 	return P(s)->printq;
 }
 
 /* Whether a yes/no option of [print] is on. */
-static int print_flag(lb_server *s, const char *key, int def)
+int print_flag(lb_server *s, const char *key, int def)
 {
 	const char *v = lb_config_str(srv_config(s), "print", key, NULL);
 
@@ -71,15 +72,46 @@ static int print_flag(lb_server *s, const char *key, int def)
 
 /* The safety policy from [print] (lb_print_policy: the one the printers' consoles obey too);
  * 0 or negative with err set (a bad config entry). */
-static int print_policy(lb_server *s, gcode_policy *p, lb_error *err)
+int print_policy(lb_server *s, gcode_policy *p, lb_error *err)
 {
 	return lb_print_policy(srv_config(s), p, err);
 }
 
-/* Publish a queue change on bridge/queue/: {event, job}. */
-static void queue_changed(lb_server *s, const char *event, long long id)
+/* v, or JSON null for NULL. */
+static json_t *or_null(json_t *v)
+{
+	return v ? v : json_null();
+}
+
+/* A job as clients see it (lb_printq_job) with, while it is sliced, "slicing": {percent, stage,
+ * position}; NULL when there is no such job. */
+json_t *job_view(lb_server *s, long long id)
 {
 	json_t *job = P(s)->printq ? lb_printq_job(P(s)->printq, id) : NULL;
+
+	if (job)
+		json_object_set_new(job, "slicing", or_null(lb_slicing_status(P(s)->slicing, id)));
+	return job;
+}
+
+/* The queue's jobs (lb_printq_list) as job_view shows them. */
+static json_t *list_view(lb_server *s, bool history)
+{
+	json_t *a = lb_printq_list(P(s)->printq, history), *v;
+	size_t i;
+
+	json_array_foreach(a, i, v)
+	{
+		long long id = json_integer_value(json_object_get(v, "id"));
+		json_object_set_new(v, "slicing", or_null(lb_slicing_status(P(s)->slicing, id)));
+	}
+	return a;
+}
+
+/* Publish a queue change on bridge/queue/: {event, job}. */
+void queue_changed(lb_server *s, const char *event, long long id)
+{
+	json_t *job = job_view(s, id);
 
 	srv_publish_json(s, "bridge/queue/", &P(s)->queue_seq,
 			 json_pack("{s:s,s:I,s:o}", "event", event, "id", (json_int_t)id, "job",
@@ -106,7 +138,7 @@ static int printer_free(lb_server *s, lb_device *d)
 	return free_;
 }
 
-static void print_dispatch(lb_server *s)
+void print_dispatch(lb_server *s)
 {
 	lb_error err;
 	json_t *print_call = json_pack("{s:s}", "action", "print");
@@ -282,7 +314,7 @@ static json_t *param_job(lb_server *s, lb_call *c, long long *id, lb_error *err)
 	if (!need_printq(s, err) ||
 	    lb_param_int(lb_call_params(c), "id", true, 1, 1LL << 53, id, err) < 0)
 		return NULL;
-	job = lb_printq_job(P(s)->printq, *id);
+	job = job_view(s, *id);
 	if (!job)
 		lb_error_set(err, LB_ERR_INVALID_PARAMS, "no job %lld", *id);
 	return job;
@@ -305,7 +337,7 @@ static int param_id_only(lb_server *s, lb_call *c, long long *id, lb_error *err)
  * computer, "unix:alice"; later its CURVE key), never the display name of session.hello, which
  * anyone may claim. The same person running labctl twice owns the same jobs.
  */
-static const char *who(const lb_call *c)
+const char *who(const lb_call *c)
 {
 	return lb_call_client(c)->user;
 }
@@ -340,8 +372,9 @@ static int may_touch(lb_call *c, const json_t *job, const char *what, lb_error *
  */
 static int m_print_upload(lb_server *s, lb_call *c, json_t **result, lb_error *err)
 {
-	static const char *const allowed[] = {"request_id", "name",    "offset",      "final",
-					      "crc32",	    "printer", "chunk_crc32", NULL};
+	static const char *const allowed[] = {"request_id", "name",	   "offset", "final",
+					      "crc32",	    "printer",	   "preset", "scale",
+					      "rotate",	    "chunk_crc32", NULL};
 	lb_upload u = {0};
 	char scoped[sizeof lb_call_client(c)->user + 130];
 	gcode_policy policy;
@@ -377,6 +410,9 @@ static int m_print_upload(lb_server *s, lb_call *c, json_t **result, lb_error *e
 	    lb_config_num(srv_config(s), "print", "max_mb", 1, 4096, 200, &max_mb, err) < 0 ||
 	    !need_printq(s, err))
 		return LB_EFAIL;
+	/* a model's slicing choices, checked on every chunk so a refusal comes before the bytes */
+	if (print_models_params(s, c, &u.preset, &u.scale, &u.rotate, err) < 0)
+		return LB_EFAIL;
 	u.final = final;
 	u.has_crc = crc >= 0;
 	u.crc32 = (uint32_t)crc;
@@ -392,6 +428,10 @@ static int m_print_upload(lb_server *s, lb_call *c, json_t **result, lb_error *e
 	if (rc == 0 && final && !json_is_true(json_object_get(*result, "duplicate"))) {
 		long long id = json_integer_value(json_object_get(*result, "id"));
 		lb_info("print queue: job %lld (%s) submitted by %s", id, u.name, u.owner);
+		if (strcmp(json_string_value(json_object_get(*result, "state")), "slicing") == 0)
+			print_models_slice(s, id);
+		json_decref(*result);
+		*result = job_view(s, id);
 		queue_changed(s, "submitted", id);
 		print_dispatch(s);
 	}
@@ -407,7 +447,7 @@ static int m_print_queue(lb_server *s, lb_call *c, json_t **result, lb_error *er
 	if (lb_param_only(lb_call_params(c), allowed, err) < 0 ||
 	    lb_param_bool(lb_call_params(c), "history", &history, err) < 0 || !need_printq(s, err))
 		return LB_EFAIL;
-	*result = lb_printq_list(P(s)->printq, history);
+	*result = list_view(s, history);
 	return 0;
 }
 
@@ -473,7 +513,8 @@ static int print_cancel_job(lb_server *s, long long id, int64_t now_real, lb_err
 	if (strcmp(state, "printing") == 0 || strcmp(state, "paused") == 0 ||
 	    strcmp(state, "queued") == 0) {
 		rc = tell_printer(s, job, "cancel", err);
-	} else if (lb_printq_cancel(P(s)->printq, id, now_real, &was, err) == 0) {
+	} else if ((print_models_cancel(s, id, lb_now_read().mono), 1) &&
+		   lb_printq_cancel(P(s)->printq, id, now_real, &was, err) == 0) {
 		queue_changed(s, "cancelled", id);
 		rc = 0;
 	}
@@ -496,7 +537,7 @@ static int m_print_cancel(lb_server *s, lb_call *c, json_t **result, lb_error *e
 	json_decref(job);
 	if (rc < 0 || print_cancel_job(s, id, lb_call_now(c)->real, err) < 0)
 		return LB_EFAIL;
-	*result = lb_printq_job(P(s)->printq, id);
+	*result = job_view(s, id);
 	return 0;
 }
 
@@ -539,15 +580,65 @@ static int m_print_resume(lb_server *s, lb_call *c, json_t **result, lb_error *e
 	return pause_resume(s, c, "resume", result, err);
 }
 
-/* print.retry {id} (teacher) */
+/* Record a model job's new scale and rotation in its params (only those the request gives). 0,
+ * or LB_EFAIL with err set. */
+static int set_transform(lb_server *s, long long id, double scale, double rotate,
+			 int64_t now_real, lb_error *err)
+{
+	lb_jobs *j = lb_printq_store(P(s)->printq);
+	json_t *sj = lb_jobs_get(j, id);
+	json_t *params = json_copy(json_object_get(sj, "params"));
+	char *text;
+	int rc;
+
+	json_decref(sj);
+	if (!params)
+		return lb_error_set(err, LB_ERR_INTERNAL, "cannot read job %lld", id);
+	if (scale > 0)
+		json_object_set_new(params, "scale", json_real(scale));
+	if (rotate != 0)
+		json_object_set_new(params, "rotate", json_real(rotate));
+	text = json_dumps(params, JSON_COMPACT);
+	json_decref(params);
+	rc = text ? lb_jobs_set_params(j, id, text, now_real, err)
+		  : lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
+	free(text);
+	return rc;
+}
+
+/* print.retry {id, scale?, rotate?} (teacher): a model job with a new scale or rotation is
+ * sliced again with them. */
 static int m_print_retry(lb_server *s, lb_call *c, json_t **result, lb_error *err)
 {
+	static const char *const allowed[] = {"id", "scale", "rotate", NULL};
+	double scale = 0, rotate = 0;
+	bool reslice;
 	long long id;
+	json_t *job;
 
-	if (param_id_only(s, c, &id, err) < 0 ||
-	    lb_printq_retry(P(s)->printq, id, lb_call_now(c)->real, err) < 0)
+	if (lb_param_only(lb_call_params(c), allowed, err) < 0 ||
+	    lb_param_number(lb_call_params(c), "scale", false, 1, 10000, &scale, err) < 0 ||
+	    lb_param_number(lb_call_params(c), "rotate", false, -360, 360, &rotate, err) < 0 ||
+	    !(job = param_job(s, c, &id, err)))
+		return LB_EFAIL;
+	reslice = json_object_get(lb_call_params(c), "scale") ||
+		  json_object_get(lb_call_params(c), "rotate");
+	if (reslice && json_is_null(json_object_get(job, "model"))) {
+		json_decref(job);
+		return lb_error_set(err, LB_ERR_INVALID_PARAMS,
+				    "job %lld is G-code: only a model can be scaled or rotated", id);
+	}
+	json_decref(job);
+	if (reslice && set_transform(s, id, scale, rotate, lb_call_now(c)->real, err) < 0)
+		return LB_EFAIL;
+	if (lb_printq_retry(P(s)->printq, id, reslice, lb_call_now(c)->real, err) < 0)
 		return LB_EFAIL;
 	*result = lb_printq_job(P(s)->printq, id);
+	if (strcmp(json_string_value(json_object_get(*result, "state")), "slicing") == 0) {
+		print_models_slice(s, id);
+		json_decref(*result);
+		*result = job_view(s, id);
+	}
 	queue_changed(s, json_string_value(json_object_get(*result, "state")), id);
 	print_dispatch(s);
 	return 0;
@@ -755,6 +846,7 @@ static void print_destroy(lb_server *s)
 
 	if (!st)
 		return;
+	lb_slicing_destroy(&st->slicing);
 	lb_printq_destroy(&st->printq);
 	json_decref(st->busy);
 	json_decref(st->tokens);
@@ -767,6 +859,7 @@ static const lb_method print_methods[] = {
     {"print.queue", LB_ROLE_OBSERVER, 0, m_print_queue},
     {"print.job", LB_ROLE_OBSERVER, 0, m_print_job},
     {"print.thumbnail", LB_ROLE_OBSERVER, 0, m_print_thumbnail},
+    {"print.presets", LB_ROLE_OBSERVER, 0, m_print_presets},
     {"print.approve", LB_ROLE_TEACHER, 0, m_print_approve},
     {"print.cancel", LB_ROLE_STUDENT, 0, m_print_cancel},
     {"print.pause", LB_ROLE_STUDENT, 0, m_print_pause},
@@ -791,6 +884,8 @@ static const lb_service print_service = {
     .reply = print_reply,
     .job_owner = print_job_owner,
     .device_caps = print_device_caps,
+    .wake_fd = print_models_fd,
+    .wake = print_models_wake,
     .destroy = print_destroy,
 };
 LB_REGISTER_SERVICE(print_service);

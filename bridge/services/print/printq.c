@@ -17,6 +17,7 @@
 #include "../../sdk/progress.h"
 #include "../jobs/upload.h"
 #include "gcheck.h"
+#include "mcheck.h"
 
 #define PQ_PATH_MAX 1024
 /* An upload untouched for this long is abandoned: its part file is removed (at start, and when
@@ -32,11 +33,19 @@ struct lb_printq {
 	lb_uploads *up;
 	const gcode_policy *policy; /* the policy of the upload being checked (the validation
 				       hook's; NULL: none), set for the time of its submission */
+	lb_model_limits limits;	    /* of uploaded models (lb_printq_set_limits) */
 };
+
+void lb_printq_set_limits(lb_printq *q, const lb_model_limits *lim)
+{
+	if (q && lim)
+		q->limits = *lim;
+}
 
 /* The print names of the store's states (what clients see), by lb_job_state. */
 static const char *const print_names[LB_JOB_NSTATES] = {
-    [LB_JOB_UPLOADING] = "uploading", [LB_JOB_WAITING_APPROVAL] = "submitted",
+    [LB_JOB_UPLOADING] = "uploading", [LB_JOB_PREPARING] = "slicing",
+    [LB_JOB_WAITING_APPROVAL] = "submitted",
     [LB_JOB_QUEUED] = "approved",     [LB_JOB_STARTING] = "queued",
     [LB_JOB_RUNNING] = "printing",    [LB_JOB_PAUSED] = "paused",
     [LB_JOB_DONE] = "done",	      [LB_JOB_FAILED] = "failed",
@@ -348,7 +357,7 @@ static void fail_lost_files(lb_printq *q, int64_t now_real)
 		lb_error err = {0};
 
 		if (!st || (strcmp(st, "waiting_approval") != 0 && strcmp(st, "queued") != 0) ||
-		    lb_jobs_input_path(q->j, id, path, sizeof path) < 0 || access(path, F_OK) == 0)
+		    lb_printq_path(q, id, path, sizeof path) < 0 || access(path, F_OK) == 0)
 			continue;
 		lb_warn("print queue: job %lld has lost its G-code file: failed", id);
 		if (lb_jobs_transition(q->j, id, LB_JOB_FAILED, "the G-code file is missing",
@@ -358,12 +367,35 @@ static void fail_lost_files(lb_printq *q, int64_t now_real)
 	json_decref(list);
 }
 
-/* The store's validation hook of prints: the G-code check with the queue's current policy. */
+/* The store's validation hook of prints: a 3D model (by its first bytes) gets the model check
+ * (mcheck.h), anything else the G-code check with the queue's current policy. */
 static int validate(void *ctx, const char *path, json_t **meta, lb_error *err)
 {
 	lb_printq *q = ctx;
 
+	if (lb_printq_sniff(path) != MODEL_NONE)
+		return lb_model_check_file(path, &q->limits, meta, err);
 	return lb_gcode_check_file((void *)q->policy, path, meta, err);
+}
+
+model_format lb_printq_sniff(const char *path)
+{
+	uint8_t head[MODEL_SNIFF_LEN];
+	struct stat st;
+	ssize_t n;
+	model_format f;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return MODEL_NONE;
+	n = fstat(fd, &st) == 0 ? read(fd, head, sizeof head) : -1;
+	close(fd);
+	if (n <= 0)
+		return MODEL_NONE;
+	f = model_sniff(head, (size_t)n, (long long)st.st_size);
+	/* a zip that does not show itself as 3MF in its head may still be one: the model
+	 * check says what it holds */
+	return f == MODEL_ZIP ? MODEL_3MF : f;
 }
 
 lb_printq *lb_printq_attach(lb_jobs *j, const char *dir, int64_t now_real, lb_error *err)
@@ -382,6 +414,7 @@ lb_printq *lb_printq_attach(lb_jobs *j, const char *dir, int64_t now_real, lb_er
 			     "print queue: the data directory name is too long");
 		goto fail;
 	}
+	lb_model_limits_default(&q->limits);
 	q->up = lb_uploads_new(q->prints, PQ_PART_EXPIRY_NS, err);
 	if (!q->up)
 		goto fail;
@@ -446,6 +479,9 @@ json_t *lb_printq_from_store(const json_t *sj)
 	params = json_object_get(sj, "params");
 	detail = json_object_get(json_object_get(sj, "progress"), "detail");
 	size = json_integer_value(json_object_get(params, "size"));
+	/* a model job prints its G-code: its size is that file's, once sliced */
+	if (json_is_integer(json_object_get(meta, "gcode_size")))
+		size = json_integer_value(json_object_get(meta, "gcode_size"));
 	offset = json_integer_value(json_object_get(detail, "offset"));
 	percent = size > 0 ? 100.0 * (double)offset / (double)size : 0.0;
 	if (percent > 100.0)
@@ -481,6 +517,30 @@ json_t *lb_printq_from_store(const json_t *sj)
 		      json_object_get(meta, "lines") ? json_object_get(meta, "lines") : json_null(),
 		      "percent", (double)(long long)(percent * 10.0) / 10.0));
 	json_object_set(o, "meta", meta ? meta : json_object());
+	/* a model job: what was uploaded and how it is sliced (null for G-code) */
+	if (json_is_string(json_object_get(params, "model"))) {
+		json_t *m = json_object_get(meta, "model");
+		json_object_set_new(o, "model", json_is_object(m) ? json_copy(m) : json_object());
+		json_object_set(json_object_get(o, "model"), "format",
+				json_object_get(params, "model"));
+		json_object_set(o, "preset", json_object_get(params, "preset"));
+		json_object_set_new(o, "scale",
+				    json_is_number(json_object_get(params, "scale"))
+					? json_copy(json_object_get(params, "scale"))
+					: json_null());
+		json_object_set_new(o, "rotate",
+				    json_is_number(json_object_get(params, "rotate"))
+					? json_copy(json_object_get(params, "rotate"))
+					: json_null());
+	} else {
+		json_object_set_new(o, "model", json_null());
+		json_object_set_new(o, "preset", json_null());
+	}
+	json_object_set_new(o, "hold",
+			    st == LB_JOB_WAITING_APPROVAL &&
+				    json_is_string(json_object_get(meta, "hold"))
+				? json_copy(json_object_get(meta, "hold"))
+				: json_null());
 	return o;
 }
 
@@ -512,12 +572,23 @@ json_t *lb_printq_list(lb_printq *q, bool history)
 
 int lb_printq_path(lb_printq *q, long long id, char *path, size_t cap)
 {
-	json_t *job = lb_printq_job(q, id);
+	json_t *sj = q ? lb_jobs_get(q->j, id) : NULL;
+	const char *kind = json_string_value(json_object_get(sj, "kind"));
+	bool model = json_is_string(json_object_get(json_object_get(sj, "params"), "model"));
+	bool print = kind && strcmp(kind, KIND) == 0;
+	char folder[PQ_PATH_MAX];
+	int n;
 
-	json_decref(job);
-	if (!job)
+	json_decref(sj);
+	if (!print)
 		return LB_EINVAL;
-	return lb_jobs_input_path(q->j, id, path, cap);
+	if (!model)
+		return lb_jobs_input_path(q->j, id, path, cap);
+	/* a model job prints the G-code its slicing left */
+	if (lb_jobs_folder(q->j, id, folder, sizeof folder, NULL) < 0)
+		return LB_EINVAL;
+	n = snprintf(path, cap, "%s/" LB_PRINTQ_GCODE, folder);
+	return n < 0 || (size_t)n >= cap ? LB_EINVAL : 0;
 }
 
 /* --------------------------------------------------------------- uploads */
@@ -542,9 +613,11 @@ static int finish_upload(lb_printq *q, const lb_upload *u, int fd, const char *p
 			 const gcode_policy *policy, json_t **result, lb_error *err)
 {
 	lb_job_spec spec = {0};
-	char params[160];
+	char *params = NULL;
 	uint32_t crc = 0;
 	long long id;
+	model_format mf;
+	json_t *po;
 
 	if (size == 0) {
 		lb_error_set(err, LB_ERR_INVALID_PARAMS, "the file is empty");
@@ -559,16 +632,24 @@ static int finish_upload(lb_printq *q, const lb_upload *u, int fd, const char *p
 			     (unsigned long)crc, (unsigned long)u->crc32);
 		goto reject;
 	}
-	json_t *role = json_pack("{s:s?}", "role", u->role);
-	char *role_text = role ? json_dumps(role, JSON_COMPACT) : NULL;
-	json_decref(role);
-	/* {"role": ..., "size": N, "crc32": N}: role_text is {"role":"..."} or {} */
-	if (!role_text)
+	/* {"role", "size", "crc32"} and for a model {"model": format, "preset", "scale"?,
+	 * "rotate"?}: what its slicing needs */
+	mf = lb_printq_sniff(part);
+	po = json_pack("{s:s?,s:I,s:I}", "role", u->role, "size", (json_int_t)size, "crc32",
+		       (json_int_t)crc);
+	if (po && mf != MODEL_NONE) {
+		json_object_set_new(po, "model", json_string(lb_model_format_key(mf)));
+		json_object_set_new(po, "preset", json_string(u->preset ? u->preset : "normal"));
+		if (u->scale > 0)
+			json_object_set_new(po, "scale", json_real(u->scale));
+		if (u->rotate != 0)
+			json_object_set_new(po, "rotate", json_real(u->rotate));
+	}
+	params = po ? json_dumps(po, JSON_COMPACT) : NULL;
+	json_decref(po);
+	if (!params)
 		return lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
-	snprintf(params, sizeof params, "%.*s%s\"size\":%lld,\"crc32\":%lu}",
-		 (int)strlen(role_text) - 1, role_text, strcmp(role_text, "{}") == 0 ? "" : ",",
-		 size, (unsigned long)crc);
-	free(role_text);
+	spec.preparing = mf != MODEL_NONE;
 	spec.kind = KIND;
 	spec.owner = u->owner;
 	spec.label = u->name;
@@ -581,6 +662,7 @@ static int finish_upload(lb_printq *q, const lb_upload *u, int fd, const char *p
 	q->policy = policy;
 	id = lb_jobs_submit(q->j, &spec, u->now_real, NULL, err);
 	q->policy = NULL;
+	free(params);
 	if (id < 0) {
 		if (err && err->code == LB_ERR_INVALID_PARAMS)
 			unlink(part);
@@ -717,12 +799,13 @@ int lb_printq_cancel(lb_printq *q, long long id, int64_t now_real, const char **
 	return 0;
 }
 
-int lb_printq_retry(lb_printq *q, long long id, int64_t now_real, lb_error *err)
+int lb_printq_retry(lb_printq *q, long long id, bool reslice, int64_t now_real, lb_error *err)
 {
 	lb_job_state st;
 	const char *name;
 	json_t *job;
-	bool approved;
+	bool approved, model;
+	char path[PQ_PATH_MAX];
 
 	if (!q)
 		return lb_error_set(err, LB_ERR_INVALID_PARAMS, "no print queue");
@@ -731,11 +814,16 @@ int lb_printq_retry(lb_printq *q, long long id, int64_t now_real, lb_error *err)
 	if (st != LB_JOB_FAILED && st != LB_JOB_CANCELLED && st != LB_JOB_INTERRUPTED)
 		return wrong_state(err, id, name,
 				   "only failed, cancelled or interrupted jobs can be retried");
-	/* a job cancelled before a teacher approved it goes back to waiting for approval */
+	/* a job cancelled before a teacher approved it goes back to waiting for approval; a
+	 * model job with no G-code yet (its slicing failed) is sliced again */
 	job = lb_jobs_get(q->j, id);
 	approved = json_is_string(json_object_get(job, "approved_by"));
+	model = json_is_string(json_object_get(json_object_get(job, "params"), "model"));
 	json_decref(job);
 	drop_progress(q, id);
+	if (model && (reslice || lb_printq_path(q, id, path, sizeof path) < 0 ||
+		      access(path, R_OK) != 0))
+		return lb_jobs_transition(q->j, id, LB_JOB_PREPARING, NULL, now_real, err);
 	return lb_jobs_transition(q->j, id, approved ? LB_JOB_QUEUED : LB_JOB_WAITING_APPROVAL,
 				  NULL, now_real, err);
 }
@@ -791,4 +879,58 @@ int lb_printq_set_bed(lb_printq *q, const char *printer, bool clear, lb_error *e
 	if (!q || !printer)
 		return lb_error_set(err, LB_ERR_INVALID_PARAMS, "no printer given");
 	return lb_jobs_device_confirm(q->j, printer, clear, err);
+}
+
+/* --------------------------------------------------------------- model jobs */
+
+int lb_printq_sliced(lb_printq *q, long long id, const char *gcode, const gcode_policy *policy,
+		     const json_t *extra, const char *hold, int64_t now_real, lb_error *err)
+{
+	json_t *sj, *meta = NULL, *all = NULL;
+	char *text = NULL;
+	struct stat gst;
+	lb_job_state st;
+	const char *name;
+	bool approved;
+	int rc = LB_EFAIL;
+
+	if (!q || !gcode)
+		return lb_error_set(err, LB_ERR_INVALID_PARAMS, "invalid arguments");
+	if (need_job(q, id, &st, &name, err) < 0)
+		return LB_EFAIL;
+	if (st != LB_JOB_PREPARING)
+		return wrong_state(err, id, name, "only a job being sliced can take its G-code");
+	/* the slicer's G-code passes the same check as an uploaded file */
+	if (lb_gcode_check_file((void *)policy, gcode, &meta, err) < 0)
+		return LB_EFAIL;
+	sj = lb_jobs_get(q->j, id);
+	all = json_object_get(sj, "meta");
+	all = json_is_object(all) ? json_copy(all) : json_object();
+	json_object_update(all, meta);
+	if (extra)
+		json_object_update(all, (json_t *)extra);
+	if (stat(gcode, &gst) == 0)
+		json_object_set_new(all, "gcode_size", json_integer((json_int_t)gst.st_size));
+	if (hold)
+		json_object_set_new(all, "hold", json_string(hold));
+	else
+		json_object_del(all, "hold");
+	approved = json_is_string(json_object_get(sj, "approved_by"));
+	json_decref(sj);
+	text = json_dumps(all, JSON_COMPACT);
+	if (!text) {
+		lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
+		goto done;
+	}
+	if (lb_jobs_result_add(q->j, id, LB_PRINTQ_GCODE, gcode, now_real, err) < 0 ||
+	    lb_jobs_set_meta(q->j, id, text, now_real, err) < 0)
+		goto done;
+	rc = lb_jobs_transition(q->j, id,
+				approved && !hold ? LB_JOB_QUEUED : LB_JOB_WAITING_APPROVAL, NULL,
+				now_real, err);
+done:
+	free(text);
+	json_decref(meta);
+	json_decref(all);
+	return rc;
 }

@@ -7,8 +7,10 @@
 #include <stdint.h>
 
 #include "../../../protocols/gcode.h"
+#include "../../../protocols/model.h"
 #include "../../util/error.h"
 #include "../jobs/jobs.h"
+#include "mcheck.h"
 
 /*
  * The print queue is a layer over the job store (services/jobs/jobs.h), kind "print": its jobs,
@@ -16,12 +18,16 @@
  * keeps the G-code upload and its check, the progress file of a printing job and the printers'
  * beds (the store's "confirm after a job" devices).
  *
- * Job states. submitted: waiting for a teacher's approval; approved: waiting for a printer;
+ * Job states. slicing: a 3D model (STL, 3MF, OBJ) being made into G-code (the store's
+ * preparing); submitted: waiting for a teacher's approval; approved: waiting for a printer;
  * queued: handed to a printer that is starting it; printing; paused; and the finished ones: done,
  * failed, cancelled, interrupted (the bridge or the board stopped in the middle).
  */
 #define LB_JOB_STATES                                                                              \
-	"submitted, approved, queued, printing, paused, done, failed, cancelled, interrupted"
+	"slicing, submitted, approved, queued, printing, paused, done, failed, cancelled, "        \
+	"interrupted"
+/* The result file of a model job holding its sliced G-code (what its printer prints). */
+#define LB_PRINTQ_GCODE "print.gcode"
 
 typedef struct lb_printq lb_printq;
 
@@ -37,6 +43,21 @@ int lb_print_policy(const json_t *config, gcode_policy *p, lb_error *err);
  * "queued", running "printing"; the others as they are); "?" out of range. */
 const char *lb_printq_state_name(lb_job_state s);
 
+/* The model format of the file at path from its first bytes (MODEL_NONE: G-code or anything
+ * else; a zip is taken for a 3MF, which the model check then verifies). */
+model_format lb_printq_sniff(const char *path);
+/* The limits uploaded models are checked against (lb_model_limits_default until set). */
+void lb_printq_set_limits(lb_printq *q, const lb_model_limits *lim);
+/*
+ * A model job's slicing ended with G-code at gcode (a file in the job's folder): check it like an
+ * upload against policy (its facts into meta, with extra's keys, e.g. the fit's rotation), keep it
+ * as the job's result LB_PRINTQ_GCODE (what lb_printq_path names), then the job waits: approved
+ * when it was approved at submission and hold is NULL; else submitted, hold (e.g. "over the weekly
+ * quota...") shown as the job's "hold". 0, or LB_EFAIL with err set (the G-code refused by the
+ * policy: the caller fails the job with the message; the job is left slicing).
+ */
+int lb_printq_sliced(lb_printq *q, long long id, const char *gcode, const gcode_policy *policy,
+		     const json_t *extra, const char *hold, int64_t now_real, lb_error *err);
 /* The store state of a print state name: 0 with *s, or LB_EINVAL. */
 int lb_printq_state_parse(const char *name, lb_job_state *s);
 
@@ -91,6 +112,9 @@ typedef struct lb_upload {
 	bool has_chunk_crc;	/* crc32 of this chunk's bytes is given */
 	uint32_t chunk_crc32;	/* zlib crc32 of this chunk (refused, nothing written, if wrong) */
 	bool approve;		/* create the job already approved (teacher, or approval off) */
+	const char *preset;	/* a model's quality preset (checked by the caller), NULL: normal */
+	double scale;		/* a model's scale in percent, 0: none */
+	double rotate;		/* a model's rotation about Z in degrees, 0: none */
 	long long max_bytes;	/* largest file accepted (0: no limit) */
 	int64_t now_real;	/* ns since 1970 */
 } lb_upload;
@@ -162,8 +186,10 @@ int lb_printq_progress(lb_printq *q, long long id, long line, long long offset, 
 int lb_printq_cancel(lb_printq *q, long long id, int64_t now_real, const char **was, lb_error *err);
 
 /* A finished job (failed, cancelled, interrupted) goes back to approved (to submitted if it was
- * never approved), progress reset, at the end of the queue. 0 or negative with err set. */
-int lb_printq_retry(lb_printq *q, long long id, int64_t now_real, lb_error *err);
+ * never approved), progress reset, at the end of the queue; a model job with no G-code (its
+ * slicing failed), or any model job when reslice is true, goes back to slicing. 0 or negative
+ * with err set. */
+int lb_printq_retry(lb_printq *q, long long id, bool reslice, int64_t now_real, lb_error *err);
 
 /* Remove a finished or submitted job and its file. 0 or negative with err set. */
 int lb_printq_delete(lb_printq *q, long long id, lb_error *err);

@@ -858,6 +858,23 @@ int lb_slicer_worker_status(lb_slicer_worker *w, long long id, lb_slice_status *
 	return rc;
 }
 
+int lb_slicer_worker_output(lb_slicer_worker *w, long long id, char *buf, size_t cap)
+{
+	const char *out;
+	int rc = LB_EINVAL;
+
+	if (!buf || cap == 0)
+		return LB_EINVAL;
+	pthread_mutex_lock(&w->lock);
+	out = lb_slicer_output(w->pool, id);
+	if (out) {
+		snprintf(buf, cap, "%s", out);
+		rc = 0;
+	}
+	pthread_mutex_unlock(&w->lock);
+	return rc;
+}
+
 int lb_slicer_worker_cancel(lb_slicer_worker *w, long long id, int64_t now)
 {
 	int rc;

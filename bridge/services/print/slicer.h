@@ -3,6 +3,7 @@
 #define LB_SLICER_H
 
 #include <poll.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "../../util/error.h"
@@ -125,6 +126,9 @@ long long lb_slicer_worker_submit(lb_slicer_worker *w, const lb_slice_spec *spec
 int lb_slicer_worker_status(lb_slicer_worker *w, long long id, lb_slice_status *st);
 int lb_slicer_worker_cancel(lb_slicer_worker *w, long long id, int64_t now);
 int lb_slicer_worker_forget(lb_slicer_worker *w, long long id);
+/* A copy of lb_slicer_output of the run into buf[cap] (cut to fit): 0, or LB_EINVAL (unknown id).
+ */
+int lb_slicer_worker_output(lb_slicer_worker *w, long long id, char *buf, size_t cap);
 
 /*
  * A descriptor (eventfd) that becomes readable when a run changed state (started, ended) or its

@@ -1,0 +1,392 @@
+/* slicing.c - the slicing stage of model jobs: fit check (prusa-slicer --info), then slicing. */
+#include "slicing.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../../util/fsutil.h"
+#include "../../util/log.h"
+#include "mcheck.h"
+
+#define SL_WORK ".slice" /* the job's slicing folder (a dot: the store's temporary files) */
+#define SL_SLACK_MM 0.01
+
+/* One job being sliced: its --info run, then its slicing run. */
+typedef struct sl_job {
+	long long id;
+	long long run; /* the runner's id of its current run */
+	int slicing;   /* 0: --info (the fit check), 1: slicing */
+	char work[LB_SLICER_PATH - 32], model[LB_SLICER_PATH], ini[LB_SLICER_PATH];
+	char label[128];
+	double bed_x, bed_y, max_z;
+	double scale, rotate;
+	int percent; /* last reported */
+	char stage[64];
+	json_t *extra; /* the model's facts, from --info */
+} sl_job;
+
+struct lb_slicing {
+	lb_slicer_worker *w;
+	lb_slicing_opts opts;
+	char program[LB_SLICER_PATH];
+	sl_job *v;
+	size_t n, cap;
+	long long *dead; /* runs cancelled while running: forgotten once reaped */
+	size_t ndead, capdead;
+};
+
+lb_slicing *lb_slicing_new(const lb_slicing_opts *opts, lb_error *err)
+{
+	lb_slicing *sl = calloc(1, sizeof *sl);
+
+	if (!sl) {
+		lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
+		return NULL;
+	}
+	if (opts)
+		sl->opts = *opts;
+	snprintf(sl->program, sizeof sl->program, "%s",
+		 opts && opts->program ? opts->program : "prusa-slicer");
+	sl->opts.program = sl->program;
+	sl->w = lb_slicer_worker_new(sl->opts.max, err);
+	if (!sl->w) {
+		free(sl);
+		return NULL;
+	}
+	return sl;
+}
+
+/* Forget job i (its run already ended or cancelled): its facts freed, its folder kept. */
+static void drop(lb_slicing *sl, size_t i)
+{
+	json_decref(sl->v[i].extra);
+	sl->v[i] = sl->v[--sl->n];
+}
+
+void lb_slicing_destroy(lb_slicing **p)
+{
+	if (!p || !*p)
+		return;
+	lb_slicer_worker_destroy(&(*p)->w);
+	while ((*p)->n)
+		drop(*p, 0);
+	free((*p)->v);
+	free((*p)->dead);
+	free(*p);
+	*p = NULL;
+}
+
+int lb_slicing_fd(const lb_slicing *sl)
+{
+	return sl ? lb_slicer_worker_fd(sl->w) : -1;
+}
+
+/* The job's entry, or NULL. */
+static sl_job *find(lb_slicing *sl, long long id, size_t *at)
+{
+	for (size_t i = 0; i < sl->n; i++)
+		if (sl->v[i].id == id) {
+			if (at)
+				*at = i;
+			return &sl->v[i];
+		}
+	return NULL;
+}
+
+/* Queue a run of the slicer for job j (info: the --info run): 0, or LB_EFAIL with err. */
+static int submit(lb_slicing *sl, sl_job *j, bool info, lb_error *err)
+{
+	lb_slice_spec spec = {0};
+	char scale[32], rotate[32];
+	int a = 0;
+	long long run;
+
+	spec.program = sl->opts.program;
+	spec.model = j->model;
+	spec.workdir = j->work;
+	spec.time_s = sl->opts.time_s;
+	spec.cpu_s = sl->opts.cpu_s;
+	spec.mem_mb = sl->opts.mem_mb;
+	spec.info = info;
+	if (!info) {
+		spec.args[a++] = "--load";
+		spec.args[a++] = j->ini;
+		if (j->scale > 0 && fabs(j->scale - 100.0) > 1e-9) {
+			snprintf(scale, sizeof scale, "%.4g%%", j->scale);
+			spec.args[a++] = "--scale";
+			spec.args[a++] = scale;
+		}
+		if (fmod(fabs(j->rotate), 360.0) > 1e-9) {
+			snprintf(rotate, sizeof rotate, "%.6g", j->rotate);
+			spec.args[a++] = "--rotate";
+			spec.args[a++] = rotate;
+		}
+	}
+	spec.args[a] = NULL;
+	run = lb_slicer_worker_submit(sl->w, &spec, err);
+	if (run < 0)
+		return LB_EFAIL;
+	j->run = run;
+	j->slicing = !info;
+	return 0;
+}
+
+/*
+ * The model's size as it will be printed (scaled, turned about Z: the footprint's bounding box)
+ * checked against the bed; when it fits only turned by a further 90 degrees, j->rotate gets them.
+ * 0, or LB_EFAIL with err (the size, the bed, a guess at inches or metres).
+ */
+static int fit(sl_job *j, const model_info *raw, lb_error *err)
+{
+	model_info mi = *raw;
+	lb_printer_profile pr = {0};
+	double k = j->scale / 100.0, a = j->rotate * M_PI / 180.0;
+	double w = raw->size[0] * k, d = raw->size[1] * k;
+
+	mi.size[0] = fabs(w * cos(a)) + fabs(d * sin(a));
+	mi.size[1] = fabs(w * sin(a)) + fabs(d * cos(a));
+	mi.size[2] = raw->size[2] * k;
+	pr.label = j->label;
+	pr.bed_x = j->bed_x;
+	pr.bed_y = j->bed_y;
+	pr.max_z = j->max_z;
+	if (lb_profile_check_fit(&pr, &mi, err) < 0)
+		return LB_EFAIL;
+	if (mi.size[0] > pr.bed_x + SL_SLACK_MM || mi.size[1] > pr.bed_y + SL_SLACK_MM) {
+		j->rotate += 90.0; /* it fits turned: the slicer must turn it */
+		json_object_set_new(j->extra, "turned", json_true());
+	}
+	json_object_set_new(j->extra, "size_mm",
+			    json_pack("[f,f,f]", round(mi.size[0] * 10) / 10,
+				      round(mi.size[1] * 10) / 10, round(mi.size[2] * 10) / 10));
+	return 0;
+}
+
+/* The --info run of j ended well: its facts, the fit check, then the slicing run queued. 0, or
+ * LB_EFAIL with err (why the job fails). */
+static int info_done(lb_slicing *sl, sl_job *j, lb_error *err)
+{
+	char out[LB_SLICER_TAIL + 1];
+	model_info mi;
+
+	if (lb_slicer_worker_output(sl->w, j->run, out, sizeof out) < 0 ||
+	    model_info_parse(out, strlen(out), &mi) < 0)
+		return lb_error_set(err, LB_ERR_INVALID_PARAMS,
+				    "the slicer could not read the model's size: the file is "
+				    "damaged or empty");
+	json_decref(j->extra);
+	j->extra = json_pack("{s:[f,f,f],s:I}", "model_mm", mi.size[0], mi.size[1], mi.size[2],
+			     "facets", (json_int_t)mi.facets);
+	if (mi.manifold >= 0)
+		json_object_set_new(j->extra, "manifold", json_boolean(mi.manifold));
+	if (mi.manifold == 0)
+		lb_info("slicing: job %lld: the mesh is not closed: the slicer repairs what it can",
+			j->id);
+	if (fit(j, &mi, err) < 0)
+		return LB_EFAIL;
+	lb_slicer_worker_forget(sl->w, j->run);
+	return submit(sl, j, false, err);
+}
+
+int lb_slicing_start(lb_slicing *sl, lb_printq *q, const lb_slicing_job *job, lb_error *err)
+{
+	lb_jobs *store = lb_printq_store(q);
+	json_t *sj;
+	const char *fmt;
+	char folder[LB_SLICER_PATH - 64], input[LB_SLICER_PATH]; /* folder + "/.slice" fits work */
+	sl_job j = {0};
+	model_format mf;
+
+	if (!sl || !job || !job->printer || !job->preset)
+		return lb_error_set(err, LB_ERR_INVALID_PARAMS, "invalid slicing arguments");
+	lb_slicing_cancel(sl, job->id, 0);
+	sj = lb_jobs_get(store, job->id);
+	fmt = json_string_value(json_object_get(json_object_get(sj, "params"), "model"));
+	if (!fmt) {
+		json_decref(sj);
+		return lb_error_set(err, LB_ERR_INVALID_PARAMS, "job %lld is not a model job",
+				    job->id);
+	}
+	json_decref(sj);
+	if (lb_jobs_folder(store, job->id, folder, sizeof folder, err) < 0 ||
+	    lb_jobs_input_path(store, job->id, input, sizeof input) < 0)
+		return LB_EFAIL;
+	mf = lb_printq_sniff(input);
+	if (mf == MODEL_NONE)
+		return lb_error_set(err, LB_ERR_INVALID_PARAMS, "job %lld: its model file is missing",
+				    job->id);
+	j.id = job->id;
+	snprintf(j.work, sizeof j.work, "%s/" SL_WORK, folder);
+	snprintf(j.model, sizeof j.model, "%s/model.%s", j.work, lb_model_format_ext(mf));
+	snprintf(j.ini, sizeof j.ini, "%s/profile.ini", j.work);
+	/* a slicing cut short (a restart, a retry) starts from an empty folder */
+	if (lb_rmtree(j.work) < 0 || mkdir(j.work, 0700) < 0 || link(input, j.model) < 0)
+		return lb_error_set(err, LB_ERR_INTERNAL, "job %lld: cannot prepare %s: %s",
+				    job->id, j.work, strerror(errno));
+	if (lb_profile_write_ini(job->printer, job->preset, j.ini, err) < 0)
+		return LB_EFAIL;
+	snprintf(j.label, sizeof j.label, "%s", job->printer->label);
+	j.bed_x = job->printer->bed_x;
+	j.bed_y = job->printer->bed_y;
+	j.max_z = job->printer->max_z;
+	j.scale = job->scale > 0 ? job->scale : 100.0;
+	j.rotate = job->rotate;
+	j.percent = -1;
+	if (sl->n == sl->cap) {
+		size_t cap = sl->cap ? 2 * sl->cap : 8;
+		sl_job *v = realloc(sl->v, cap * sizeof *v);
+		if (!v)
+			return lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
+		sl->v = v;
+		sl->cap = cap;
+	}
+	if (job->size) {
+		/* measured at upload: no --info run (it costs as much as slicing a small model) */
+		j.extra = json_object();
+		if (fit(&j, job->size, err) < 0 || submit(sl, &j, false, err) < 0) {
+			json_decref(j.extra);
+			return LB_EFAIL;
+		}
+	} else if (submit(sl, &j, true, err) < 0) {
+		return LB_EFAIL;
+	}
+	sl->v[sl->n++] = j;
+	return 0;
+}
+
+/* Take the bridge's folder work out of a message ("/var/lib/.../.slice/model.stl" becomes
+ * "model.stl"): it is nobody's business. */
+static void hide_folder(char *msg, const char *work)
+{
+	size_t n = strlen(work);
+	char *p;
+
+	while (n && (p = strstr(msg, work)) != NULL) {
+		size_t cut = n + (p[n] == '/');
+		memmove(p, p + cut, strlen(p + cut) + 1);
+	}
+}
+
+/* A slicer's stage as people should see it: "Exporting G-code to /path/out.gcode" loses its
+ * path (the bridge's folders are nobody's business). */
+static void stage_name(char *stage)
+{
+	char *to = strstr(stage, " to /");
+
+	if (to)
+		*to = '\0';
+}
+
+int lb_slicing_next(lb_slicing *sl, int64_t now, lb_slicing_event *ev)
+{
+	uint64_t v;
+
+	(void)now;
+	if (!sl || !ev)
+		return 0;
+	/* the worker's eventfd: cleared first, so a change after this read wakes the loop again */
+	if (read(lb_slicer_worker_fd(sl->w), &v, sizeof v) < 0 && errno != EAGAIN)
+		lb_warn("slicing: cannot read the slicers' notification: %s", strerror(errno));
+	for (size_t i = 0; i < sl->ndead;)
+		if (lb_slicer_worker_forget(sl->w, sl->dead[i]) == 0)
+			sl->dead[i] = sl->dead[--sl->ndead];
+		else
+			i++;
+	for (size_t i = 0; i < sl->n; i++) {
+		sl_job *j = &sl->v[i];
+		lb_slice_status st;
+
+		memset(ev, 0, sizeof *ev);
+		ev->id = j->id;
+		snprintf(ev->work, sizeof ev->work, "%s", j->work);
+		if (lb_slicer_worker_status(sl->w, j->run, &st) < 0) {
+			ev->what = LB_SLICING_FAILED;
+			lb_error_set(&ev->error, LB_ERR_INTERNAL, "the slicing run was lost");
+			drop(sl, i);
+			return 1;
+		}
+		if (st.state == LB_SLICE_DONE && !j->slicing) {
+			if (info_done(sl, j, &ev->error) == 0) {
+				i--; /* look at it again: its slicing may report at once */
+				continue;
+			}
+			lb_slicer_worker_forget(sl->w, j->run);
+			ev->what = LB_SLICING_FAILED;
+			drop(sl, i);
+			return 1;
+		}
+		if (st.state == LB_SLICE_DONE) {
+			ev->what = LB_SLICING_DONE;
+			ev->percent = 100;
+			snprintf(ev->gcode, sizeof ev->gcode, "%s", st.gcode);
+			ev->extra = j->extra;
+			j->extra = NULL;
+			lb_slicer_worker_forget(sl->w, j->run);
+			drop(sl, i);
+			return 1;
+		}
+		if (st.state == LB_SLICE_FAILED || st.state == LB_SLICE_CANCELLED) {
+			ev->what = LB_SLICING_FAILED;
+			ev->error = st.error;
+			hide_folder(ev->error.message, j->work);
+			lb_slicer_worker_forget(sl->w, j->run);
+			drop(sl, i);
+			return 1;
+		}
+		/* running or waiting: report a move of the slicing's progress */
+		stage_name(st.stage);
+		if (j->slicing && (st.percent != j->percent || strcmp(st.stage, j->stage) != 0)) {
+			j->percent = st.percent;
+			snprintf(j->stage, sizeof j->stage, "%s", st.stage);
+			stage_name(j->stage);
+			ev->what = LB_SLICING_PROGRESS;
+			ev->percent = st.percent;
+			snprintf(ev->stage, sizeof ev->stage, "%s", st.stage);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+int lb_slicing_cancel(lb_slicing *sl, long long id, int64_t now)
+{
+	size_t i;
+	sl_job *j = sl ? find(sl, id, &i) : NULL;
+
+	if (!j)
+		return LB_EINVAL;
+	lb_slicer_worker_cancel(sl->w, j->run, now);
+	/* refused while it runs: forgotten by lb_slicing_next once reaped */
+	if (lb_slicer_worker_forget(sl->w, j->run) < 0) {
+		if (sl->ndead == sl->capdead) {
+			size_t cap = sl->capdead ? 2 * sl->capdead : 8;
+			long long *d = realloc(sl->dead, cap * sizeof *d);
+			if (d) {
+				sl->dead = d;
+				sl->capdead = cap;
+			}
+		}
+		if (sl->ndead < sl->capdead)
+			sl->dead[sl->ndead++] = j->run;
+	}
+	drop(sl, i);
+	return 0;
+}
+
+json_t *lb_slicing_status(lb_slicing *sl, long long id)
+{
+	sl_job *j = sl ? find(sl, id, NULL) : NULL;
+	lb_slice_status st;
+
+	if (!j || lb_slicer_worker_status(sl->w, j->run, &st) < 0)
+		return NULL;
+	stage_name(st.stage);
+	return json_pack("{s:i,s:s,s:i}", "percent", j->slicing ? st.percent : 0, "stage",
+			 j->slicing ? st.stage : "checking the model", "position",
+			 st.state == LB_SLICE_QUEUED ? st.position : 0);
+}
