@@ -244,31 +244,58 @@ static int mc_is(const char *w, size_t n, const char *k)
 }
 
 /* Whether [w, w + n) is a decimal number: [+-] digits [. digits] [e [+-] digits], at least one
- * digit before the exponent. */
-static int mc_number(const char *w, size_t n)
+ * digit before the exponent, its value finite: 1 with *v (to about 15 digits), else 0. */
+static int mc_number(const char *w, size_t n, double *v)
 {
+	static const double p10[] = {1e0,  1e1,	 1e2,  1e3,  1e4,  1e5,	 1e6,  1e7,
+				     1e8,  1e9,	 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+				     1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
 	const char *e = w + n;
-	int digits = 0;
+	int digits = 0, neg = 0, scale = 0, ex = 0, eneg = 0;
+	double m = 0;
 
 	if (w < e && (*w == '+' || *w == '-'))
-		w++;
-	for (; w < e && *w >= '0' && *w <= '9'; w++)
-		digits++;
+		neg = *w++ == '-';
+	for (; w < e && *w >= '0' && *w <= '9'; w++, digits++)
+		m = m * 10 + (*w - '0');
 	if (w < e && *w == '.')
-		for (w++; w < e && *w >= '0' && *w <= '9'; w++)
-			digits++;
+		for (w++; w < e && *w >= '0' && *w <= '9'; w++, digits++, scale--)
+			m = m * 10 + (*w - '0');
 	if (!digits)
 		return 0;
 	if (w < e && (*w == 'e' || *w == 'E')) {
 		w++;
 		if (w < e && (*w == '+' || *w == '-'))
-			w++;
+			eneg = *w++ == '-';
 		if (w == e || *w < '0' || *w > '9')
 			return 0;
-		while (w < e && *w >= '0' && *w <= '9')
-			w++;
+		for (; w < e && *w >= '0' && *w <= '9'; w++)
+			if (ex < 10000)
+				ex = ex * 10 + (*w - '0');
 	}
-	return w == e;
+	if (w != e)
+		return 0;
+	scale += eneg ? -ex : ex;
+	if (scale >= 0)
+		m = scale < 23 ? m * p10[scale] : m * pow(10, scale);
+	else
+		m = scale > -23 ? m / p10[-scale] : m * pow(10, scale);
+	if (!isfinite(m))
+		return 0;
+	*v = neg ? -m : m;
+	return 1;
+}
+
+/* Widen the bounding box of c by the point p. */
+static void mc_bound(model_count *c, const double p[3])
+{
+	for (int i = 0; i < 3; i++) {
+		if (!c->bounded || p[i] < c->min[i])
+			c->min[i] = p[i];
+		if (!c->bounded || p[i] > c->max[i])
+			c->max[i] = p[i];
+	}
+	c->bounded = 1;
 }
 
 /* An STL line: facet, vertex and endfacet checked, every other line ignored. */
@@ -277,6 +304,7 @@ static int mc_stl_line(model_count *c, const char *p, const char *e)
 	const char *w;
 	size_t n;
 	int k = 0;
+	double xyz[3], v;
 
 	if (!mc_token(&p, e, &w, &n))
 		return 0;
@@ -293,14 +321,17 @@ static int mc_stl_line(model_count *c, const char *p, const char *e)
 		if (!c->in_facet)
 			return mc_fail(c, "line %lld: a vertex outside a facet", c->line);
 		while (mc_token(&p, e, &w, &n)) {
-			if (!mc_number(w, n))
+			if (!mc_number(w, n, &v))
 				return mc_fail(c, "line %lld: '%.*s' is not a number", c->line,
 					       n > 20 ? 20 : (int)n, w);
+			if (k < 3)
+				xyz[k] = v;
 			k++;
 		}
 		if (k != 3)
 			return mc_fail(c, "line %lld: a vertex has %d numbers instead of 3 (x y z)",
 				       c->line, k);
+		mc_bound(c, xyz);
 		if (c->facet_vertices < 1000)
 			c->facet_vertices++;
 		c->vertices++;
@@ -384,6 +415,7 @@ static int mc_obj_line(model_count *c, const char *p, const char *e)
 	const char *w;
 	size_t n;
 	long long k = 0;
+	double xyz[3], v;
 
 	if (hash)
 		e = hash;
@@ -391,13 +423,16 @@ static int mc_obj_line(model_count *c, const char *p, const char *e)
 		return 0;
 	if (n == 1 && *w == 'v') {
 		while (mc_token(&p, e, &w, &n)) {
-			if (!mc_number(w, n))
+			if (!mc_number(w, n, &v))
 				return mc_fail(c, "line %lld: '%.*s' is not a number", c->line,
 					       n > 20 ? 20 : (int)n, w);
+			if (k < 3)
+				xyz[k] = v;
 			k++;
 		}
 		if (k < 3)
 			return mc_fail(c, "line %lld: a vertex needs 3 numbers (x y z)", c->line);
+		mc_bound(c, xyz);
 		c->vertices++;
 	} else if (mc_is(w, n, "vt")) {
 		c->texcoords++;
@@ -539,6 +574,15 @@ int model_count_end(model_count *c, long long *faces, long long *vertices)
 long long model_count_faces(const model_count *c)
 {
 	return c->faces;
+}
+
+int model_count_bounds(const model_count *c, double min[3], double max[3])
+{
+	if (!c->bounded || c->failed)
+		return -1;
+	memcpy(min, c->min, sizeof c->min);
+	memcpy(max, c->max, sizeof c->max);
+	return 0;
 }
 
 const char *model_count_error(const model_count *c)

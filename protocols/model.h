@@ -62,6 +62,8 @@ typedef struct model_count {
 	long long texcoords, normals; /* OBJ: vt, vn lines */
 	long long facet_line;	      /* STL: the line of the open facet's "facet" */
 	int in_facet, facet_vertices; /* STL: in a facet, its vertex lines so far */
+	int bounded;		      /* STL, OBJ: min and max hold a vertex at least */
+	double min[3], max[3];	      /* STL, OBJ: the vertices' bounding box */
 	int in_tag;		      /* 3MF: 1 while reading a tag's name after '<' */
 	size_t tag_len; /* 3MF: bytes of the name so far (more than tag holds: none) */
 	char tag[12];	/* 3MF: the name so far, without a namespace prefix */
@@ -93,6 +95,10 @@ int model_count_end(model_count *c, long long *faces, long long *vertices);
 
 /* The triangles counted so far (to stop early on a model too big). Never fails. */
 long long model_count_faces(const model_count *c);
+
+/* The bounding box of the vertices so far (STL: of its facets; OBJ: every `v`, used or not):
+ * 0 with min and max, or -1 when unknown (a 3MF, no vertex yet, or malformed). */
+int model_count_bounds(const model_count *c, double min[3], double max[3]);
 
 /* Why the text is malformed ("line 12: face refers to vertex 40 of 8"), "" when it is not. */
 const char *model_count_error(const model_count *c);

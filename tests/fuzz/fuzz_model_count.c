@@ -8,7 +8,7 @@
 static model_count whole, split;
 
 /* The input's first byte picks the format and the chunk size; the rest is the file: fed whole,
- * then in chunks, the two must agree (counts, or the same error). */
+ * then in chunks, the two must agree (counts and bounds, or the same error). */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const model_format formats[] = {MODEL_STL_ASCII, MODEL_OBJ, MODEL_3MF};
@@ -35,6 +35,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if (r1 == 0 && (f1 != f2 || v1 != v2 || f1 < 0 || v1 < 0))
 		abort();
+	{
+		double a0[3], a1[3], b0[3], b1[3];
+		int k1 = model_count_bounds(&whole, a0, a1),
+		    k2 = model_count_bounds(&split, b0, b1);
+		if (k1 != k2 ||
+		    (k1 == 0 && (memcmp(a0, b0, sizeof a0) || memcmp(a1, b1, sizeof a1))))
+			abort();
+		for (int i = 0; k1 == 0 && i < 3; i++)
+			if (!(a0[i] <= a1[i])) /* finite, ordered */
+				abort();
+	}
 	if ((r1 < 0) != (model_count_error(&whole)[0] != '\0'))
 		abort();
 	if (memchr(model_count_error(&whole), '\0', sizeof whole.error) == NULL)

@@ -84,6 +84,24 @@ static int check(const char *name, const lb_model_limits *lim, long long *faces,
 	return rc;
 }
 
+/* The size the check of name (with the default limits) measured into out: 0, or -1 when none. */
+static int size_of(const char *name, double out[3])
+{
+	json_t *meta = NULL, *size;
+	int rc = -1;
+
+	if (lb_model_check_file(path(name), NULL, &meta, &err) < 0)
+		return -1;
+	size = json_object_get(json_object_get(meta, "model"), "size");
+	if (json_array_size(size) == 3) {
+		for (int i = 0; i < 3; i++)
+			out[i] = json_number_value(json_array_get(size, (size_t)i));
+		rc = 0;
+	}
+	json_decref(meta);
+	return rc;
+}
+
 /* A binary STL of n triangles (a header naming no "solid"), with room for `room` of them. */
 static void write_stl_binary(const char *name, uint32_t n, uint32_t room)
 {
@@ -112,11 +130,37 @@ static void test_stl(void)
 	CHECK_EQ_INT(faces, 12);
 	CHECK_EQ_INT(vertices, 36);
 	CHECK_STR(format, "stl/stl");
+	{
+		double size[3] = {0};
+		CHECK_EQ_INT(size_of("box.stl", size), 0);
+		CHECK(size[0] == 20 && size[1] == 10 && size[2] == 5);
+		write_stl_binary("bin.stl", 3, 3);
+		CHECK_EQ_INT(size_of("bin.stl", size), 0);
+		CHECK(size[0] == 10 && size[1] == 10 && size[2] == 0);
+	}
 	write_stl_binary("bin.stl", 1200, 1200);
 	CHECK_EQ_INT(check("bin.stl", NULL, &faces, &vertices, &format), 0);
 	CHECK_EQ_INT(faces, 1200);
 	CHECK_EQ_INT(vertices, -1);
 	CHECK_STR(format, "stl-binary/stl");
+	/* a corner that is not a number (the normal may be: the slicer computes its own) */
+	{
+		FILE *f = fopen(path("bin.stl"), "r+b");
+		static const uint8_t nan[4] = {0x00, 0x00, 0xc0, 0x7f};
+		fseek(f, 84 + 50 * 700, SEEK_SET);
+		fwrite(nan, 1, 4, f); /* the normal's x */
+		CHECK_EQ_INT(fclose(f), 0);
+		CHECK_EQ_INT(check("bin.stl", NULL, &faces, NULL, NULL), 0);
+		f = fopen(path("bin.stl"), "r+b");
+		fseek(f, 84 + 50 * 700 + 12 + 4 * 7, SEEK_SET);
+		fwrite(nan, 1, 4, f); /* the third corner's y */
+		CHECK_EQ_INT(fclose(f), 0);
+		CHECK_EQ_INT(check("bin.stl", NULL, &faces, NULL, NULL), LB_EFAIL);
+		CHECK_EQ_INT(err.code, LB_ERR_INVALID_PARAMS);
+		CHECK_STR(err.message,
+			  "the binary STL is malformed (triangle 701 has a corner that "
+			  "is not a number): export it again from your design program");
+	}
 	/* cut short: 13 triangles missing */
 	write_stl_binary("short.stl", 1200, 1187);
 	CHECK_EQ_INT(check("short.stl", NULL, NULL, NULL, NULL), LB_EFAIL);
@@ -151,6 +195,11 @@ static void test_obj(void)
 	CHECK_EQ_INT(faces, 12);
 	CHECK_EQ_INT(vertices, 8);
 	CHECK_STR(format, "obj/obj");
+	{
+		double size[3] = {0};
+		CHECK_EQ_INT(size_of("cube.obj", size), 0);
+		CHECK(size[0] == 1 && size[1] == 1 && size[2] == 1);
+	}
 	snprintf(bad, sizeof bad, "%sf 1 2 40\n", cube);
 	write_file("bad.obj", bad, strlen(bad));
 	CHECK_EQ_INT(check("bad.obj", NULL, NULL, NULL, NULL), LB_EFAIL);
@@ -305,6 +354,10 @@ static void test_3mf(void)
 	CHECK_EQ_INT(faces, 12);
 	CHECK_EQ_INT(vertices, 8);
 	CHECK_STR(format, "3mf/3mf");
+	{
+		double size[3];
+		CHECK_EQ_INT(size_of("cube.3mf", size), -1); /* not measured: the slicer will */
+	}
 	CHECK_EQ_INT(write_zip("two.3mf", two, 4), 0);
 	CHECK_EQ_INT(check("two.3mf", NULL, &faces, &vertices, &format), 0);
 	CHECK_EQ_INT(faces, 24);

@@ -47,6 +47,16 @@ static void check_splits(model_format f, const char *text)
 	}
 }
 
+/* The bounding box of the last count is (x0, y0, z0) - (x1, y1, z1), exactly. */
+static void check_bounds(double x0, double y0, double z0, double x1, double y1, double z1)
+{
+	double min[3] = {-7, -7, -7}, max[3] = {-7, -7, -7};
+
+	CHECK_EQ_INT(model_count_bounds(&mc, min, max), 0);
+	CHECK(min[0] == x0 && min[1] == y0 && min[2] == z0);
+	CHECK(max[0] == x1 && max[1] == y1 && max[2] == z1);
+}
+
 static const char stl_two[] = "solid two\n"
 			      " facet normal 0 0 1\n  outer loop\n"
 			      "   vertex 0 0 0\n   vertex 1 0 0\n   vertex 0 1 0\n"
@@ -64,6 +74,7 @@ static void test_stl_ok(void)
 	CHECK_EQ_INT(faces, 2);
 	CHECK_EQ_INT(vertices, 6);
 	CHECK_STR(model_count_error(&mc), "");
+	check_bounds(-0.0, -1, 0, 15, 1, 0.25);
 	check_splits(MODEL_STL_ASCII, stl_two);
 	/* two solids in one file */
 	CHECK_EQ_INT(count(MODEL_STL_ASCII,
@@ -115,6 +126,42 @@ static void test_stl_malformed(void)
 	}
 }
 
+static void test_numbers(void)
+{
+	static const struct {
+		const char *text;
+		double v; /* the nearest double: the compiler's conversion */
+	} ok[] = {{"0", 0},
+		  {"-0.5", -0.5},
+		  {"+12.25", 12.25},
+		  {"123.456", 123.456},
+		  {"0.1", 0.1},
+		  {"-7.", -7},
+		  {".5", 0.5},
+		  {"1e3", 1e3},
+		  {"1.5E-3", 1.5e-3},
+		  {"2.5e+2", 250},
+		  {"1e-400", 0},
+		  {"0001.000", 1},
+		  {"9.999999e+01", 99.99999}};
+	static const char *const bad[] = {"",	 "-",	".",	"+.",	 "1e",	  "1e+", "inf",
+					  "nan", "1,5", "0x10", "1e999", "1.2.3", "--1"};
+	char text[128];
+
+	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+		snprintf(text, sizeof text, "v %s 0 0\nv 0 %s 0\nv 0 0 %s\nf 1 2 3\n", ok[i].text,
+			 ok[i].text, ok[i].text);
+		CHECK_EQ_INT(count(MODEL_OBJ, text, 0, NULL, NULL), 0);
+		check_bounds(ok[i].v < 0 ? ok[i].v : 0, ok[i].v < 0 ? ok[i].v : 0,
+			     ok[i].v < 0 ? ok[i].v : 0, ok[i].v > 0 ? ok[i].v : 0,
+			     ok[i].v > 0 ? ok[i].v : 0, ok[i].v > 0 ? ok[i].v : 0);
+	}
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		snprintf(text, sizeof text, "v 0 0 %s\n", bad[i]);
+		CHECK_EQ_INT(count(MODEL_OBJ, text, 0, NULL, NULL), -1);
+	}
+}
+
 static void test_long_line(void)
 {
 	static char text[2 * MODEL_LINE_MAX];
@@ -162,6 +209,7 @@ static void test_obj_ok(void)
 	CHECK_EQ_INT(count(MODEL_OBJ, obj_cube, 0, &faces, &vertices), 0);
 	CHECK_EQ_INT(faces, 12);
 	CHECK_EQ_INT(vertices, 8);
+	check_bounds(0, 0, 0, 1, 1, 1);
 	check_splits(MODEL_OBJ, obj_cube);
 	/* a UTF-8 byte order mark before the first statement (Windows editors) */
 	CHECK_EQ_INT(count(MODEL_OBJ, "\xef\xbb\xbfv 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n", 0, &faces,
@@ -237,6 +285,10 @@ static void test_3mf_xml(void)
 	CHECK_EQ_INT(count(MODEL_3MF, xml, 0, &faces, &vertices), 0);
 	CHECK_EQ_INT(faces, 4);
 	CHECK_EQ_INT(vertices, 4);
+	{
+		double min[3], max[3];
+		CHECK_EQ_INT(model_count_bounds(&mc, min, max), -1); /* a 3MF's is not measured */
+	}
 	check_splits(MODEL_3MF, xml);
 	/* a part with no triangle (its object only refers to others) is not malformed */
 	CHECK_EQ_INT(count(MODEL_3MF, "<model><build/></model>", 0, &faces, &vertices), 0);
@@ -250,6 +302,7 @@ int main(void)
 {
 	RUN(test_stl_ok);
 	RUN(test_stl_malformed);
+	RUN(test_numbers);
 	RUN(test_long_line);
 	RUN(test_obj_ok);
 	RUN(test_obj_malformed);

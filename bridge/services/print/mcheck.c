@@ -2,6 +2,7 @@
 #include "mcheck.h"
 
 #include <errno.h>
+#include <math.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -20,6 +21,8 @@ typedef struct mk_result {
 	const char *format; /* "stl", "stl-binary", "3mf", "obj" */
 	const char *ext;    /* "stl", "3mf", "obj" */
 	long long faces, vertices;
+	int sized;	       /* 1 when min and max are known */
+	double min[3], max[3]; /* the bounding box of the vertices, mm */
 } mk_result;
 
 /* The refusal of a model with more than max triangles. Returns LB_EFAIL. */
@@ -88,11 +91,62 @@ static int mk_short_stl(const uint8_t *h, size_t len, long long size)
 }
 
 /*
- * A binary STL of size bytes whose head (84 bytes at least) is at hand: its count fits the size
- * and the limit. 0 with *r, or LB_EFAIL with err.
+ * The n triangles of a binary STL from fd (at offset 84): their corners' bounding box into *r,
+ * every coordinate finite. 0, or LB_EFAIL with err.
  */
-static int mk_stl_binary(const uint8_t *head, long long size, long long max_faces, mk_result *r,
-			 lb_error *err)
+static int mk_stl_triangles(int fd, long long n, mk_result *r, lb_error *err)
+{
+	enum { PER_READ = MK_CHUNK / 50 };
+	uint8_t *buf = malloc(PER_READ * 50);
+	long long done = 0;
+	int rc = LB_EFAIL;
+
+	if (!buf)
+		return lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
+	while (done < n) {
+		size_t want = (size_t)(n - done < PER_READ ? n - done : PER_READ) * 50;
+		ssize_t got = pread(fd, buf, want, (off_t)(84 + 50 * done));
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0 || got % 50) {
+			lb_error_set(err, LB_ERR_INTERNAL, "cannot read the model: %s",
+				     got < 0 ? strerror(errno) : "it changed while read");
+			goto cleanup;
+		}
+		for (ssize_t t = 0; t < got; t += 50) {
+			for (int k = 3; k < 12; k++) { /* the corners, after the normal */
+				float f = mk_float(buf + t + 4 * k);
+				int i = k % 3;
+				if (!isfinite(f)) {
+					lb_error_set(
+					    err, LB_ERR_INVALID_PARAMS,
+					    "the binary STL is malformed (triangle %lld has a "
+					    "corner that is not a number): " MK_AGAIN,
+					    done + t / 50 + 1);
+					goto cleanup;
+				}
+				if (!r->sized || f < r->min[i])
+					r->min[i] = f;
+				if (!r->sized || f > r->max[i])
+					r->max[i] = f;
+				r->sized |= i == 2;
+			}
+		}
+		done += got / 50;
+	}
+	rc = 0;
+cleanup:
+	free(buf);
+	return rc;
+}
+
+/*
+ * A binary STL of size bytes in fd whose head (84 bytes at least) is at hand: its count fits the
+ * size and the limit, its triangles' corners are numbers (their bounding box measured). 0 with
+ * *r, or LB_EFAIL with err.
+ */
+static int mk_stl_binary(int fd, const uint8_t *head, long long size, long long max_faces,
+			 mk_result *r, lb_error *err)
 {
 	long long n = (long long)head[80] | (long long)head[81] << 8 | (long long)head[82] << 16 |
 		      (long long)head[83] << 24;
@@ -118,7 +172,7 @@ static int mk_stl_binary(const uint8_t *head, long long size, long long max_face
 	r->ext = "stl";
 	r->faces = n;
 	r->vertices = -1;
-	return 0;
+	return mk_stl_triangles(fd, n, r, err);
 }
 
 /*
@@ -156,6 +210,7 @@ static int mk_text(int fd, model_format f, const uint8_t *head, size_t hlen, lon
 	}
 	if (model_count_end(c, &r->faces, &r->vertices) < 0)
 		goto malformed;
+	r->sized = model_count_bounds(c, r->min, r->max) == 0;
 	if (r->faces > max_faces) {
 		mk_too_many(max_faces, err);
 		goto cleanup;
@@ -421,13 +476,14 @@ int lb_model_check_file(const char *path, const lb_model_limits *lim, json_t **m
 {
 	lb_model_limits l;
 	uint8_t head[MODEL_SNIFF_LEN];
-	mk_result r = {NULL, NULL, 0, 0};
+	mk_result r;
 	struct stat st;
 	size_t hlen = 0;
 	long long size;
 	int fd, rc = LB_EFAIL;
 
 	*meta = NULL;
+	memset(&r, 0, sizeof r);
 	lb_model_limits_default(&l);
 	if (lim && lim->max_faces > 0)
 		l.max_faces = lim->max_faces;
@@ -459,7 +515,7 @@ int lb_model_check_file(const char *path, const lb_model_limits *lim, json_t **m
 				     "the binary STL is cut short: " MK_AGAIN);
 			goto done;
 		}
-		rc = mk_stl_binary(head, size, l.max_faces, &r, err);
+		rc = mk_stl_binary(fd, head, size, l.max_faces, &r, err);
 		break;
 	case MODEL_STL_ASCII:
 		rc = mk_text(fd, MODEL_STL_ASCII, head, hlen, l.max_faces, &r, err);
@@ -472,7 +528,7 @@ int lb_model_check_file(const char *path, const lb_model_limits *lim, json_t **m
 		break;
 	case MODEL_NONE:
 		if (mk_short_stl(head, hlen, size))
-			rc = mk_stl_binary(head, size, l.max_faces, &r, err);
+			rc = mk_stl_binary(fd, head, size, l.max_faces, &r, err);
 		else
 			rc = lb_error_set(err, LB_ERR_INVALID_PARAMS, "not a 3D model");
 		break;
@@ -481,6 +537,10 @@ int lb_model_check_file(const char *path, const lb_model_limits *lim, json_t **m
 		goto done;
 	*meta = json_pack("{s:{s:s,s:s,s:I,s:I}}", "model", "format", r.format, "ext", r.ext,
 			  "faces", (json_int_t)r.faces, "vertices", (json_int_t)r.vertices);
+	if (*meta && r.sized)
+		json_object_set_new(json_object_get(*meta, "model"), "size",
+				    json_pack("[f,f,f]", r.max[0] - r.min[0], r.max[1] - r.min[1],
+					      r.max[2] - r.min[2]));
 	if (!*meta)
 		rc = lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
 done:
