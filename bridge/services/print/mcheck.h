@@ -32,12 +32,14 @@ const char *lb_model_format_ext(model_format f);
 /*
  * Check the model file at path (its format from model_sniff over its head and size), reading it
  * in 64 KiB chunks, never whole in memory, and stopping as soon as a limit is passed (lim: NULL
- * for the defaults). Binary STL: its size must be 84 + 50 x its triangle count. ASCII STL, OBJ:
- * well formed (model_count). 3MF: a readable zip, not encrypted, with at least one 3D/...model
- * part, every entry inflated (whatever its headers declare) within max_inflated in all and
- * max_ratio each; the triangles of its model parts counted. 0 with *meta a new object
- * {"model": {"format": "stl"|"stl-binary"|"3mf"|"obj", "ext": "stl"|"3mf"|"obj", "faces": N,
- * "vertices": N (-1 when the format does not say)}}, or LB_EFAIL with err: LB_ERR_INVALID_PARAMS
+ * for the defaults). Binary STL: its size must be 84 + 50 x its triangle count, its corners
+ * numbers. ASCII STL, OBJ: well formed (model_count). 3MF: a readable zip, not encrypted, with at
+ * least one 3D/...model part, every entry inflated (whatever its headers declare) within
+ * max_inflated in all and max_ratio each; the triangles of its model parts counted. 0 with *meta
+ * a new object {"model": {"format": "stl"|"stl-binary"|"3mf"|"obj", "ext": "stl"|"3mf"|"obj",
+ * "faces": N, "vertices": N (-1 when the format does not say), "size": [x, y, z] (mm, the
+ * vertices' bounding box; STL and OBJ only: a 3MF's items may be transformed)}}, or LB_EFAIL
+ * with err: LB_ERR_INVALID_PARAMS
  * and a message a pupil understands, telling what to do ("not a 3D model" when it is none), or
  * LB_ERR_INTERNAL when the file cannot be read.
  */
