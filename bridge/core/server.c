@@ -1421,14 +1421,16 @@ lb_server *lb_server_new(const lb_server_opts *opts)
 		lb_warn("hot-plug watcher unavailable: devices are found at start and every 2 s");
 	{
 		size_t n;
+		int rc;
 		const lb_service *const *v = lb_services(&n);
 		if (n > LB_MAX_SERVICES) {
 			lb_err("internal: %zu services registered, at most %d", n, LB_MAX_SERVICES);
 			goto fail;
 		}
 		for (size_t i = 0; i < n; i++)
-			if (v[i]->init && v[i]->init(s) < 0) {
-				lb_err("service %s cannot start (out of memory)", v[i]->name);
+			if (v[i]->init && (rc = v[i]->init(s)) < 0) {
+				lb_err("service %s cannot start%s", v[i]->name,
+				       rc == LB_ENOMEM ? " (out of memory)" : "");
 				goto fail;
 			}
 	}

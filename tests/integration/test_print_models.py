@@ -206,11 +206,13 @@ class ModelPrintTest(BridgeTest):
         end = self.wait_job(c, job["id"], states=WAITING + FINAL, timeout=60)
         self.assertEqual(end["state"], "approved", end)
         self.assertEqual(end["meta"]["size_mm"], [150.0, 20.0, 10.0])
-        # a model that fits only turned is turned by the bridge
-        turned = self.job(c, stl_binary(40, 230, 5), "turn.stl", preset="brouillon")
-        end = self.wait_job(c, turned["id"], states=WAITING + FINAL, timeout=60)
+        # a bar longer than the bed fits it on its diagonal: the teacher turns it by 45 degrees
+        bar = self.job(c, stl_binary(290, 10, 5), "bar.stl", preset="brouillon")
+        self.assertEqual(self.wait_job(c, bar["id"], timeout=60)["state"], "failed")
+        c.call("print.retry", {"id": bar["id"], "rotate": 45})
+        end = self.wait_job(c, bar["id"], states=WAITING + FINAL, timeout=60)
         self.assertEqual(end["state"], "approved", end)
-        self.assertTrue(end["meta"]["turned"])
+        self.assertEqual(end["meta"]["size_mm"], [212.1, 212.1, 5.0])
 
     def test_presets_offered_and_students_jobs(self):
         c = self.start(print_opts={"approval": "yes", "presets": "brouillon normal"},
@@ -231,8 +233,10 @@ class ModelPrintTest(BridgeTest):
             return requests_as(NOBODY, self.d.rpc, [["print.upload", p, b64]])[0]
 
         r = student_upload("s1", preset="fin")
+        self.assertEqual(r["error"]["code"], FORBIDDEN, r)
+        self.assertIn("not one of those offered: brouillon, normal", r["error"]["message"])
+        r = student_upload("s1b", preset="ultra")
         self.assertEqual(r["error"]["code"], INVALID_PARAMS, r)
-        self.assertIn("brouillon normal", r["error"]["message"])
         r = student_upload("s2", scale=200)
         self.assertEqual(r["error"]["code"], FORBIDDEN, r)
         r = student_upload("s3")

@@ -732,7 +732,7 @@ static void test_queue(void)
 	CHECK_EQ_INT(iget(j, "started"), 60);
 	CHECK_EQ_INT(iget(j, "finished"), 70);
 	json_decref(j);
-	CHECK_EQ_INT(lb_printq_retry(q, a, 80, &err), LB_EFAIL);
+	CHECK_EQ_INT(lb_printq_retry(q, a, false, 80, &err), LB_EFAIL);
 	snprintf(path, sizeof path,
 		 "job %lld is done: only failed, cancelled or interrupted jobs can be retried", a);
 	CHECK_STR(err.message, path);
@@ -746,7 +746,7 @@ static void test_queue(void)
 	j = lb_printq_job(q, b);
 	CHECK_EQ_INT(iget(json_object_get(j, "progress"), "line"), 3);
 	json_decref(j);
-	CHECK_EQ_INT(lb_printq_retry(q, b, 90, &err), 0);
+	CHECK_EQ_INT(lb_printq_retry(q, b, false, 90, &err), 0);
 	j = lb_printq_job(q, b);
 	CHECK_STR(sget(j, "state"), "approved");
 	CHECK(json_is_null(json_object_get(j, "started")));
@@ -763,7 +763,7 @@ static void test_queue(void)
 	long long d = upload_all(q, upload_of("d"), "G28\n");
 	CHECK_EQ_INT(lb_printq_cancel(q, d, 95, &was, &err), 0);
 	CHECK_STR(was, "submitted");
-	CHECK_EQ_INT(lb_printq_retry(q, d, 96, &err), 0);
+	CHECK_EQ_INT(lb_printq_retry(q, d, false, 96, &err), 0);
 	j = lb_printq_job(q, d);
 	CHECK_STR(sget(j, "state"), "submitted");
 	json_decref(j);
@@ -790,7 +790,7 @@ static void test_queue(void)
 	CHECK_STR(sget(j, "error"), "thermal runaway");
 	CHECK_STR(sget(j, "assigned"), "p2");
 	json_decref(j);
-	CHECK_EQ_INT(lb_printq_retry(q, c, 110, &err), 0);
+	CHECK_EQ_INT(lb_printq_retry(q, c, false, 110, &err), 0);
 	j = lb_printq_job(q, c);
 	CHECK(json_is_null(json_object_get(j, "error")));
 	json_decref(j);
@@ -879,7 +879,7 @@ static void test_crash_recovery(void)
 	json_decref(j);
 	/* an interrupted job can be printed again */
 	CHECK_EQ_INT(lb_printq_approve(q, w, "t", 1, &err), 0);
-	CHECK_EQ_INT(lb_printq_retry(q, p, 800, &err), 0);
+	CHECK_EQ_INT(lb_printq_retry(q, p, false, 800, &err), 0);
 	j = lb_printq_job(q, p);
 	CHECK_STR(sget(j, "state"), "approved"); /* approved once: no new approval needed */
 	CHECK(json_is_null(json_object_get(j, "error")));
@@ -1131,7 +1131,7 @@ static void test_bed_marked_at_start(void)
 	/* a torn or foreign file is ignored; an interrupted job prints again only after a retry */
 	CHECK_EQ_INT(lb_printq_transition(q, b, "printing", "p2", NULL, 101, &err), LB_EFAIL);
 	CHECK_CONTAINS(err.message, "is interrupted: cannot go to printing");
-	CHECK_EQ_INT(lb_printq_retry(q, b, 101, &err), 0);
+	CHECK_EQ_INT(lb_printq_retry(q, b, false, 101, &err), 0);
 	CHECK_EQ_INT(lb_printq_transition(q, b, "printing", "p2", NULL, 101, &err), 0);
 	CHECK_EQ_INT(lb_printq_progress(q, b, 3, 30, 30, &err), 0);
 	CHECK_EQ_INT(lb_printq_progress_path(q, b, path, sizeof path), 0);
@@ -1157,7 +1157,7 @@ static void test_bed_marked_at_start(void)
 	CHECK_EQ_INT(lb_printq_set_bed(q, "p1", true, &err), 0);
 	CHECK(lb_printq_bed_clear(q, "p1"));
 	/* a job that finishes takes its file's last position */
-	CHECK_EQ_INT(lb_printq_retry(q, a, 201, &err), 0);
+	CHECK_EQ_INT(lb_printq_retry(q, a, false, 201, &err), 0);
 	CHECK_EQ_INT(lb_printq_transition(q, a, "printing", "p1", NULL, 202, &err), 0);
 	CHECK_EQ_INT(write_progress(q, a, 11, 120), 0);
 	CHECK_EQ_INT(lb_printq_transition(q, a, "interrupted", NULL, "gone", 203, &err), 0);

@@ -22,7 +22,8 @@
  *	                    the queue: a model being sliced; nothing physical has happened, so a
  *	                    stop leaves it preparing and the service prepares it again)
  *	waiting_approval -> queued (lb_jobs_approve), failed, cancelled
- *	queued           -> starting, running, failed, cancelled
+ *	queued           -> starting, running, failed, cancelled, waiting_approval (held for a
+ *	                    teacher again: a quota)
  *	starting         -> running, queued (the device refused it), done, failed, cancelled,
  *	                    interrupted
  *	running          -> paused, done, failed, cancelled, interrupted

@@ -10,47 +10,17 @@
 #include "../../util/fsutil.h"
 #include "../../core/device.h"
 #include "../../util/log.h"
+#include "gcheck.h"
 #include "print_service.h"
+#include "thumb.h"
 
-/* The printer profile of a job for printer (NULL: any printer): [print] profile.<printer>, else
- * [print] profile, else generic-220. NULL with err set for an unknown name. */
-static const lb_printer_profile *job_profile(lb_server *s, const char *printer, lb_error *err)
+/* The printer profile of a job for printer (NULL: any printer) into *buf (profile.h:
+ * lb_profile_config): 0, or LB_EFAIL with err set (a profile the configuration gets wrong). */
+static int job_profile(lb_server *s, const char *printer, lb_profile_buf *buf, lb_error *err)
 {
-	char key[96];
-	const char *name = NULL;
-	const lb_printer_profile *pr;
+	lb_device *d = printer ? srv_find_device(s, printer) : NULL;
 
-	if (printer && snprintf(key, sizeof key, "profile.%s", printer) < (int)sizeof key)
-		name = lb_config_str(srv_config(s), "print", key, NULL);
-	if (!name)
-		name = lb_config_str(srv_config(s), "print", "profile", "generic-220");
-	pr = lb_printer_profile_find(name);
-	if (!pr)
-		lb_error_set(err, LB_ERR_INVALID_PARAMS, "[print] profile: no printer profile '%s'",
-			     name);
-	return pr;
-}
-
-/* Whether name is among the space-separated words of list. */
-static bool in_words(const char *list, const char *name)
-{
-	size_t n = strlen(name);
-
-	for (const char *p = list; *p;) {
-		while (*p == ' ' || *p == '\t' || *p == ',')
-			p++;
-		size_t w = strcspn(p, " \t,");
-		if (w == n && strncmp(p, name, n) == 0)
-			return true;
-		p += w;
-	}
-	return false;
-}
-
-/* The presets a student may choose ([print] presets, default: every built-in one). */
-static const char *offered(lb_server *s)
-{
-	return lb_config_str(srv_config(s), "print", "presets", "brouillon normal fin");
+	return lb_profile_config(srv_config(s), printer, d && d->spec.simulated, buf, err);
 }
 
 int print_models_params(lb_server *s, lb_call *c, const char **preset, double *scale,
@@ -70,11 +40,9 @@ int print_models_params(lb_server *s, lb_call *c, const char **preset, double *s
 		return lb_error_set(err, LB_ERR_FORBIDDEN,
 				    "only a teacher may scale or rotate a model");
 	if (!name)
-		name = lb_config_str(srv_config(s), "print", "default_preset", "normal");
-	if (!lb_preset_find(name) || (!teacher && !in_words(offered(s), name)))
-		return lb_error_set(err, LB_ERR_INVALID_PARAMS,
-				    "preset '%s' is not one of those offered: %s", name,
-				    teacher ? "brouillon normal fin" : offered(s));
+		name = lb_preset_default(srv_config(s));
+	if (lb_preset_allowed(srv_config(s), name, teacher, err) < 0)
+		return LB_EFAIL;
 	*preset = name;
 	return 0;
 }
@@ -177,21 +145,23 @@ void print_models_slice(lb_server *s, long long id)
 	json_t *sj = lb_jobs_get(lb_printq_store(P(s)->printq), id);
 	json_t *params = json_object_get(sj, "params");
 	lb_slicing_job job = {0};
+	lb_profile_buf pr;
+	lb_preset_buf ps;
 	model_info mi;
 	lb_slicing *sl;
 	lb_error err = {0};
+	const char *preset = json_string_value(json_object_get(params, "preset"));
 
 	keep_model(s, id, str_or(json_string_value(json_object_get(params, "model")), "stl"));
 	job.id = id;
-	job.printer = job_profile(s, json_string_value(json_object_get(sj, "device")), &err);
-	job.preset = lb_preset_find(json_string_value(json_object_get(params, "preset")));
+	if (job_profile(s, json_string_value(json_object_get(sj, "device")), &pr, &err) == 0)
+		job.printer = &pr.p;
+	if (job.printer && lb_preset_config(srv_config(s), preset ? preset : "", &ps, &err) == 0)
+		job.preset = &ps.p;
 	if (model_size(json_object_get(json_object_get(sj, "meta"), "model"), &mi) == 0)
 		job.size = &mi;
 	job.scale = json_number_value(json_object_get(params, "scale"));
 	job.rotate = json_number_value(json_object_get(params, "rotate"));
-	if (!job.preset && job.printer)
-		lb_error_set(&err, LB_ERR_INVALID_PARAMS, "its preset '%s' no longer exists",
-			     json_string_value(json_object_get(params, "preset")));
 	if (job.printer && job.preset && (sl = need_slicing(s, &err)) != NULL &&
 	    lb_slicing_start(sl, P(s)->printq, &job, &err) == 0)
 		lb_info("print queue: job %lld: slicing %s for %s (%s)", id,
@@ -237,23 +207,96 @@ int print_models_fd(lb_server *s)
 	return lb_slicing_fd(P(s)->slicing);
 }
 
-/* Job id's slicing ended with G-code: into the queue (lb_printq_sliced) or failed. */
+/*
+ * Whether job id of owner, needing time_s of printing and filament_g, passes the weekly quota
+ * ([print] quota_hours, quota_filament_g; teachers have none): NULL, or why not (in why[cap]).
+ */
+const char *print_quota_hold(lb_server *s, long long id, const char *owner, const char *role,
+			     double time_s, double filament_g, char *why, size_t cap)
+{
+	lb_quota q;
+	lb_error err;
+	json_t *jobs, *old, *v;
+	size_t i;
+	int over;
+
+	if (role && strcmp(role, "teacher") == 0)
+		return NULL;
+	if (lb_quota_config(srv_config(s), &q, &err) < 0 ||
+	    (q.week_hours <= 0 && q.week_filament_g <= 0))
+		return NULL;
+	/* the owner's other jobs, waiting, active and finished */
+	jobs = lb_printq_list(P(s)->printq, false);
+	old = lb_printq_list(P(s)->printq, true);
+	json_array_extend(jobs, old);
+	json_decref(old);
+	json_array_foreach(jobs, i, v)
+	{
+		if (json_integer_value(json_object_get(v, "id")) == id) {
+			json_array_remove(jobs, i);
+			break;
+		}
+	}
+	over = lb_quota_check(&q, jobs, owner, time_s, filament_g, lb_now_read().real, why, cap);
+	json_decref(jobs);
+	return over == 1 ? why : NULL;
+}
+
+/* Draw job id's thumbnail from its G-code (thumb.c) and keep it as its result thumbnail.png;
+ * {"width", "height"} for its meta, or NULL when it could not be drawn (logged). */
+static json_t *thumbnail(lb_server *s, long long id, const char *gcode, const char *work)
+{
+	char png[1100];
+	lb_error err;
+
+	snprintf(png, sizeof png, "%s/thumb.png", work);
+	if (lb_gcode_thumbnail(gcode, png, LB_PRINT_THUMB_WIDTH, LB_PRINT_THUMB_HEIGHT, &err) < 0 ||
+	    lb_jobs_result_add(lb_printq_store(P(s)->printq), id, LB_PRINT_THUMB_NAME, png,
+			       lb_now_read().real, &err) < 0) {
+		lb_warn("print queue: job %lld: no thumbnail: %s", id, err.message);
+		return NULL;
+	}
+	return json_pack("{s:i,s:i}", "width", LB_PRINT_THUMB_WIDTH, "height", LB_PRINT_THUMB_HEIGHT);
+}
+
+/* Job id's slicing ended with G-code: checked like an upload, its thumbnail drawn, the weekly
+ * quota looked at, then into the queue (lb_printq_sliced), or failed. */
 static void sliced(lb_server *s, lb_slicing_event *ev)
 {
 	gcode_policy policy;
 	lb_error err = {0};
+	json_t *meta = NULL, *job, *th;
+	char why[200];
+	const char *hold = NULL;
 
 	if (print_policy(s, &policy, &err) < 0 ||
-	    lb_printq_sliced(P(s)->printq, ev->id, ev->gcode, &policy, ev->extra, NULL,
-			     lb_now_read().real, &err) < 0) {
-		char why[sizeof err.message + 40];
-		snprintf(why, sizeof why, "the sliced G-code was refused: %s", err.message);
-		fail_job(s, ev->id, why);
+	    lb_gcode_check_file(&policy, ev->gcode, &meta, &err) < 0) {
+		char msg[sizeof err.message + 40];
+		snprintf(msg, sizeof msg, "the sliced G-code was refused: %s", err.message);
+		fail_job(s, ev->id, msg);
 		return;
 	}
-	lb_info("print queue: job %lld sliced", ev->id);
-	queue_changed(s, "sliced", ev->id);
-	print_dispatch(s);
+	th = thumbnail(s, ev->id, ev->gcode, ev->work);
+	if (th) {
+		json_object_set_new(ev->extra, "thumbnail", th);
+	}
+	job = lb_printq_job(P(s)->printq, ev->id);
+	hold = print_quota_hold(s, ev->id, json_string_value(json_object_get(job, "owner")),
+				json_string_value(json_object_get(job, "role")),
+				json_number_value(json_object_get(meta, "time_s")),
+				json_number_value(json_object_get(meta, "filament_g")), why,
+				sizeof why);
+	json_decref(job);
+	if (lb_printq_sliced(P(s)->printq, ev->id, ev->gcode, meta, ev->extra, hold,
+			     lb_now_read().real, &err) < 0) {
+		fail_job(s, ev->id, err.message);
+	} else {
+		lb_info("print queue: job %lld sliced%s%s", ev->id, hold ? ": " : "",
+			hold ? hold : "");
+		queue_changed(s, "sliced", ev->id);
+		print_dispatch(s);
+	}
+	json_decref(meta);
 }
 
 void print_models_wake(lb_server *s)
@@ -274,39 +317,17 @@ void print_models_wake(lb_server *s)
 	}
 }
 
-/* A preset as print.presets shows it. */
-static json_t *preset_json(const lb_preset *p)
-{
-	static const char *const supports[] = {"none", "auto", "everywhere"};
-
-	return json_pack("{s:s,s:f,s:i,s:i,s:s,s:f}", "name", p->name, "layer_mm", p->layer_mm,
-			 "infill", p->infill_pct, "perimeters", p->perimeters, "supports",
-			 supports[p->supports], "brim_mm", p->brim_mm);
-}
-
 int m_print_presets(lb_server *s, lb_call *c, json_t **result, lb_error *err)
 {
 	static const char *const allowed[] = {NULL};
-	bool teacher = lb_call_client(c)->role >= LB_ROLE_TEACHER;
-	json_t *a, *profiles;
-	const lb_preset *p;
-	const lb_printer_profile *pr;
-	lb_device *d;
+	json_t *a;
 
-	if (lb_param_only(lb_call_params(c), allowed, err) < 0)
+	if (lb_param_only(lb_call_params(c), allowed, err) < 0 ||
+	    !(a = lb_presets_offered(srv_config(s), lb_call_client(c)->role >= LB_ROLE_TEACHER,
+				     err)))
 		return LB_EFAIL;
-	a = json_array();
-	for (int i = 0; (p = lb_preset_at(i)) != NULL; i++)
-		if (teacher || in_words(offered(s), p->name))
-			json_array_append_new(a, preset_json(p));
-	profiles = json_object();
-	pr = job_profile(s, NULL, err);
-	json_object_set_new(profiles, "*", pr ? json_string(pr->name) : json_null());
-	for (size_t i = 0; (d = srv_device_at(s, i)) != NULL; i++)
-		if (strcmp(d->spec.kind, "printer") == 0 && (pr = job_profile(s, d->spec.id, err)))
-			json_object_set_new(profiles, d->spec.id, json_string(pr->name));
-	*result = json_pack("{s:o,s:s,s:o}", "presets", a, "default",
-			    lb_config_str(srv_config(s), "print", "default_preset", "normal"),
-			    "profiles", profiles);
-	return 0;
+	*result = json_pack("{s:o,s:s,s:o*}", "presets", a, "default",
+			    lb_preset_default(srv_config(s)), "profiles",
+			    lb_profile_names(srv_config(s)));
+	return *result ? 0 : lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
 }

@@ -55,6 +55,15 @@ int print_models_cancel(lb_server *s, long long id, int64_t now_mono);
 /* The service's wake_fd and wake hooks: the slicers' notification. */
 int print_models_fd(lb_server *s);
 void print_models_wake(lb_server *s);
+/* The picture of a model job's toolpaths: its result name and size. */
+#define LB_PRINT_THUMB_NAME "thumbnail.png"
+#define LB_PRINT_THUMB_WIDTH 220
+#define LB_PRINT_THUMB_HEIGHT 124
+/* Whether job id of owner (role), needing time_s of printing and filament_g, passes the weekly
+ * quota ([print] quota_hours, quota_filament_g; teachers have none): NULL, or why not (written
+ * into why[cap]). */
+const char *print_quota_hold(lb_server *s, long long id, const char *owner, const char *role,
+			     double time_s, double filament_g, char *why, size_t cap);
 /* print.presets {}: the presets the caller may choose, the default, the printers' profiles. */
 int m_print_presets(lb_server *s, lb_call *c, json_t **result, lb_error *err);
 

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sodium.h>
 #include <unistd.h>
 
 #include "../../util/config.h"
@@ -368,8 +369,31 @@ static int may_touch(lb_call *c, const json_t *job, const char *what, lb_error *
 			    what, (long long)json_integer_value(json_object_get(job, "id")));
 }
 
-/* print.upload {request_id, name, offset, final, crc32, chunk_crc32, printer} + one binary frame.
- */
+/* A G-code job a student just submitted, already approved, over the weekly quota
+ * (print_quota_hold): back to waiting for a teacher, with the reason. */
+static void gcode_quota(lb_server *s, const json_t *job)
+{
+	const json_t *meta = json_object_get(job, "meta");
+	long long id = json_integer_value(json_object_get(job, "id"));
+	char why[200];
+	const char *hold;
+	lb_error err;
+
+	if (strcmp(json_string_value(json_object_get(job, "state")), "approved") != 0)
+		return;
+	hold = print_quota_hold(s, id, json_string_value(json_object_get(job, "owner")),
+				json_string_value(json_object_get(job, "role")),
+				json_number_value(json_object_get(meta, "time_s")),
+				json_number_value(json_object_get(meta, "filament_g")), why,
+				sizeof why);
+	if (hold && lb_printq_hold(P(s)->printq, id, hold, lb_now_read().real, &err) < 0)
+		lb_warn("print queue: job %lld: %s", id, err.message);
+	else if (hold)
+		lb_info("print queue: job %lld waits for a teacher: %s", id, hold);
+}
+
+/* print.upload {request_id, name, offset, final, crc32, chunk_crc32, printer, preset, scale,
+ * rotate} + one binary frame. */
 static int m_print_upload(lb_server *s, lb_call *c, json_t **result, lb_error *err)
 {
 	static const char *const allowed[] = {"request_id", "name",	   "offset", "final",
@@ -430,6 +454,8 @@ static int m_print_upload(lb_server *s, lb_call *c, json_t **result, lb_error *e
 		lb_info("print queue: job %lld (%s) submitted by %s", id, u.name, u.owner);
 		if (strcmp(json_string_value(json_object_get(*result, "state")), "slicing") == 0)
 			print_models_slice(s, id);
+		else
+			gcode_quota(s, *result);
 		json_decref(*result);
 		*result = job_view(s, id);
 		queue_changed(s, "submitted", id);
@@ -675,8 +701,49 @@ static int m_print_move(lb_server *s, lb_call *c, json_t **result, lb_error *err
 	return 0;
 }
 
+/* A model job's thumbnail (the bridge drew it from its G-code: result thumbnail.png) as
+ * print.thumbnail answers; takes job. 0, or LB_EFAIL with err set. */
+static int model_thumbnail(lb_server *s, long long id, json_t *job, json_t **result,
+			   lb_error *err)
+{
+	const json_t *th = json_object_get(json_object_get(job, "meta"), "thumbnail");
+	unsigned char *png = NULL;
+	char *b64 = NULL;
+	size_t got = 0;
+	long long size = 0;
+	int rc = LB_EFAIL;
+
+	if (!json_is_object(th)) {
+		lb_error_set(err, LB_ERR_INVALID_PARAMS, "job %lld has no thumbnail%s", id,
+			     json_is_null(json_object_get(job, "slicing")) ? ""
+									: " yet: it is being sliced");
+		goto done;
+	}
+	png = malloc(LB_JOBS_FETCH_MAX);
+	if (!png || lb_jobs_result_read(lb_printq_store(P(s)->printq), id, LB_PRINT_THUMB_NAME,
+					0, LB_JOBS_FETCH_MAX, png, &got, &size, err) < 0)
+		goto done;
+	b64 = malloc(sodium_base64_ENCODED_LEN(got, sodium_base64_VARIANT_ORIGINAL));
+	if (b64)
+		sodium_bin2base64(b64, sodium_base64_ENCODED_LEN(got, sodium_base64_VARIANT_ORIGINAL),
+				  png, got, sodium_base64_VARIANT_ORIGINAL);
+	else {
+		lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
+		goto done;
+	}
+	*result = json_pack("{s:I,s:i,s:O,s:O,s:s}", "id", (json_int_t)id, "index", 0, "width",
+			    json_object_get(th, "width"), "height", json_object_get(th, "height"),
+			    "base64", b64);
+	rc = *result ? 0 : lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
+done:
+	free(png);
+	free(b64);
+	json_decref(job);
+	return rc;
+}
+
 /* print.thumbnail {id, index?}: a picture the slicer embedded in the file, as base64 PNG (or
- * JPG/QOI, as the slicer wrote it). */
+ * JPG/QOI, as the slicer wrote it); for a model, the bridge's picture of its toolpaths. */
 static int m_print_thumbnail(lb_server *s, lb_call *c, json_t **result, lb_error *err)
 {
 	static const char *const allowed[] = {"id", "index", NULL};
@@ -693,6 +760,8 @@ static int m_print_thumbnail(lb_server *s, lb_call *c, json_t **result, lb_error
 		0 ||
 	    !(job = param_job(s, c, &id, err)))
 		return LB_EFAIL;
+	if (!json_is_null(json_object_get(job, "model")))
+		return model_thumbnail(s, id, job, result, err);
 	th = json_object_get(json_object_get(job, "meta"), "thumbnails");
 	if (index < 0) /* the largest */
 		for (size_t i = 0; i < json_array_size(th); i++)
@@ -826,7 +895,15 @@ static unsigned print_device_caps(lb_server *s, lb_device *d)
 /* Make the service's state; 0 or LB_ENOMEM. */
 static int print_init(lb_server *s)
 {
-	print_state *st = calloc(1, sizeof *st);
+	print_state *st;
+	lb_error err;
+
+	/* printer profiles, presets, quotas: a mistake stops the bridge with its line */
+	if (lb_print_config_check(srv_config(s), &err) < 0) {
+		lb_err("%s", err.message);
+		return LB_EINVAL;
+	}
+	st = calloc(1, sizeof *st);
 
 	if (!st || !(st->busy = json_object()) || !(st->tokens = json_object())) {
 		if (st)

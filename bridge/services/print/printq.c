@@ -883,10 +883,10 @@ int lb_printq_set_bed(lb_printq *q, const char *printer, bool clear, lb_error *e
 
 /* --------------------------------------------------------------- model jobs */
 
-int lb_printq_sliced(lb_printq *q, long long id, const char *gcode, const gcode_policy *policy,
+int lb_printq_sliced(lb_printq *q, long long id, const char *gcode, const json_t *checked,
 		     const json_t *extra, const char *hold, int64_t now_real, lb_error *err)
 {
-	json_t *sj, *meta = NULL, *all = NULL;
+	json_t *sj, *all = NULL;
 	char *text = NULL;
 	struct stat gst;
 	lb_job_state st;
@@ -900,13 +900,11 @@ int lb_printq_sliced(lb_printq *q, long long id, const char *gcode, const gcode_
 		return LB_EFAIL;
 	if (st != LB_JOB_PREPARING)
 		return wrong_state(err, id, name, "only a job being sliced can take its G-code");
-	/* the slicer's G-code passes the same check as an uploaded file */
-	if (lb_gcode_check_file((void *)policy, gcode, &meta, err) < 0)
-		return LB_EFAIL;
 	sj = lb_jobs_get(q->j, id);
 	all = json_object_get(sj, "meta");
 	all = json_is_object(all) ? json_copy(all) : json_object();
-	json_object_update(all, meta);
+	if (checked)
+		json_object_update(all, (json_t *)checked);
 	if (extra)
 		json_object_update(all, (json_t *)extra);
 	if (stat(gcode, &gst) == 0)
@@ -930,7 +928,32 @@ int lb_printq_sliced(lb_printq *q, long long id, const char *gcode, const gcode_
 				now_real, err);
 done:
 	free(text);
-	json_decref(meta);
 	json_decref(all);
 	return rc;
+}
+
+int lb_printq_hold(lb_printq *q, long long id, const char *why, int64_t now_real, lb_error *err)
+{
+	json_t *sj, *meta;
+	char *text;
+	int rc;
+
+	if (!q || !why)
+		return lb_error_set(err, LB_ERR_INVALID_PARAMS, "invalid arguments");
+	sj = lb_jobs_get(q->j, id);
+	if (!sj)
+		return lb_error_set(err, LB_ERR_INVALID_PARAMS, "no job %lld", id);
+	meta = json_object_get(sj, "meta");
+	meta = json_is_object(meta) ? json_copy(meta) : json_object();
+	json_decref(sj);
+	json_object_set_new(meta, "hold", json_string(why));
+	text = json_dumps(meta, JSON_COMPACT);
+	json_decref(meta);
+	if (!text)
+		return lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
+	rc = lb_jobs_set_meta(q->j, id, text, now_real, err);
+	free(text);
+	if (rc < 0)
+		return LB_EFAIL;
+	return lb_jobs_transition(q->j, id, LB_JOB_WAITING_APPROVAL, NULL, now_real, err);
 }

@@ -49,15 +49,18 @@ model_format lb_printq_sniff(const char *path);
 /* The limits uploaded models are checked against (lb_model_limits_default until set). */
 void lb_printq_set_limits(lb_printq *q, const lb_model_limits *lim);
 /*
- * A model job's slicing ended with G-code at gcode (a file in the job's folder): check it like an
- * upload against policy (its facts into meta, with extra's keys, e.g. the fit's rotation), keep it
- * as the job's result LB_PRINTQ_GCODE (what lb_printq_path names), then the job waits: approved
- * when it was approved at submission and hold is NULL; else submitted, hold (e.g. "over the weekly
- * quota...") shown as the job's "hold". 0, or LB_EFAIL with err set (the G-code refused by the
- * policy: the caller fails the job with the message; the job is left slicing).
+ * A model job's slicing ended with G-code at gcode (a file in the job's folder), which passed the
+ * G-code check (lb_gcode_check_file: its facts are checked): keep it as the job's result
+ * LB_PRINTQ_GCODE (what lb_printq_path names), its facts and extra's keys (the fit's rotation, the
+ * thumbnail) in meta, then the job waits: approved when it was approved at submission and hold is
+ * NULL; else submitted, hold (e.g. "over the weekly quota...") shown as the job's "hold". 0, or
+ * LB_EFAIL with err set (the job is left slicing).
  */
-int lb_printq_sliced(lb_printq *q, long long id, const char *gcode, const gcode_policy *policy,
+int lb_printq_sliced(lb_printq *q, long long id, const char *gcode, const json_t *checked,
 		     const json_t *extra, const char *hold, int64_t now_real, lb_error *err);
+/* An approved job goes back to waiting for a teacher, why shown as its "hold" (a quota). 0, or
+ * LB_EFAIL with err set. */
+int lb_printq_hold(lb_printq *q, long long id, const char *why, int64_t now_real, lb_error *err);
 /* The store state of a print state name: 0 with *s, or LB_EINVAL. */
 int lb_printq_state_parse(const char *name, lb_job_state *s);
 

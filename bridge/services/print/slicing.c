@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +15,6 @@
 #include "mcheck.h"
 
 #define SL_WORK ".slice" /* the job's slicing folder (a dot: the store's temporary files) */
-#define SL_SLACK_MM 0.01
 
 /* One job being sliced: its --info run, then its slicing run. */
 typedef struct sl_job {
@@ -143,27 +143,29 @@ static int submit(lb_slicing *sl, sl_job *j, bool info, lb_error *err)
  */
 static int fit(sl_job *j, const model_info *raw, lb_error *err)
 {
-	model_info mi = *raw;
 	lb_printer_profile pr = {0};
 	double k = j->scale / 100.0, a = j->rotate * M_PI / 180.0;
-	double w = raw->size[0] * k, d = raw->size[1] * k;
+	double w = raw->size[0] * k, d = raw->size[1] * k, sx, sy;
+	int turn90 = 0;
 
-	mi.size[0] = fabs(w * cos(a)) + fabs(d * sin(a));
-	mi.size[1] = fabs(w * sin(a)) + fabs(d * cos(a));
-	mi.size[2] = raw->size[2] * k;
 	pr.label = j->label;
 	pr.bed_x = j->bed_x;
 	pr.bed_y = j->bed_y;
 	pr.max_z = j->max_z;
-	if (lb_profile_check_fit(&pr, &mi, err) < 0)
+	if (lb_profile_check_fit_ex(&pr, raw, j->scale, j->rotate, &turn90, err) < 0)
 		return LB_EFAIL;
-	if (mi.size[0] > pr.bed_x + SL_SLACK_MM || mi.size[1] > pr.bed_y + SL_SLACK_MM) {
-		j->rotate += 90.0; /* it fits turned: the slicer must turn it */
+	sx = fabs(w * cos(a)) + fabs(d * sin(a));
+	sy = fabs(w * sin(a)) + fabs(d * cos(a));
+	if (turn90) {
+		double t = sx;
+		sx = sy;
+		sy = t;
+		j->rotate += 90.0; /* it fits turned: the slicer must turn it (it does not itself) */
 		json_object_set_new(j->extra, "turned", json_true());
 	}
 	json_object_set_new(j->extra, "size_mm",
-			    json_pack("[f,f,f]", round(mi.size[0] * 10) / 10,
-				      round(mi.size[1] * 10) / 10, round(mi.size[2] * 10) / 10));
+			    json_pack("[f,f,f]", round(sx * 10) / 10, round(sy * 10) / 10,
+				      round(raw->size[2] * k * 10) / 10));
 	return 0;
 }
 
@@ -191,6 +193,45 @@ static int info_done(lb_slicing *sl, sl_job *j, lb_error *err)
 		return LB_EFAIL;
 	lb_slicer_worker_forget(sl->w, j->run);
 	return submit(sl, j, false, err);
+}
+
+/*
+ * Give the binary STL at input to the slicer as path. PrusaSlicer's STL reader (admesh) takes a
+ * binary STL for ASCII, and fails, when none of the 128 bytes after its 80-byte header is above
+ * 127 (whole-millimetre coordinates and zero normals do that); such a file gets a copy whose
+ * first normal's x is -0.0 (its sign bit: a byte of 0x80), which the slicer recomputes anyway.
+ * Any other: a hard link. 0, or -1 with errno set.
+ */
+static int stl_for_admesh(const char *input, const char *path)
+{
+	unsigned char head[84 + 128], buf[65536];
+	FILE *in = fopen(input, "rb"), *out = NULL;
+	size_t n = in ? fread(head, 1, sizeof head, in) : 0;
+	bool ascii_looking = n > 84;
+	int rc = -1, e;
+
+	for (size_t i = 80; i < n; i++)
+		ascii_looking &= head[i] <= 127;
+	if (!in || !ascii_looking) {
+		if (in)
+			fclose(in);
+		return link(input, path);
+	}
+	head[84 + 3] = 0x80; /* little-endian float: its last byte holds the sign */
+	out = fopen(path, "wbx");
+	if (!out || fwrite(head, 1, n, out) != n)
+		goto done;
+	while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+		if (fwrite(buf, 1, n, out) != n)
+			goto done;
+	rc = ferror(in) ? -1 : 0;
+done:
+	e = errno;
+	fclose(in);
+	if (out && fclose(out) != 0)
+		rc = -1;
+	errno = e;
+	return rc;
 }
 
 int lb_slicing_start(lb_slicing *sl, lb_printq *q, const lb_slicing_job *job, lb_error *err)
@@ -225,7 +266,8 @@ int lb_slicing_start(lb_slicing *sl, lb_printq *q, const lb_slicing_job *job, lb
 	snprintf(j.model, sizeof j.model, "%s/model.%s", j.work, lb_model_format_ext(mf));
 	snprintf(j.ini, sizeof j.ini, "%s/profile.ini", j.work);
 	/* a slicing cut short (a restart, a retry) starts from an empty folder */
-	if (lb_rmtree(j.work) < 0 || mkdir(j.work, 0700) < 0 || link(input, j.model) < 0)
+	if (lb_rmtree(j.work) < 0 || mkdir(j.work, 0700) < 0 ||
+	    (mf == MODEL_STL_BINARY ? stl_for_admesh(input, j.model) : link(input, j.model)) < 0)
 		return lb_error_set(err, LB_ERR_INTERNAL, "job %lld: cannot prepare %s: %s",
 				    job->id, j.work, strerror(errno));
 	if (lb_profile_write_ini(job->printer, job->preset, j.ini, err) < 0)
