@@ -1,4 +1,4 @@
-/* model.h - recognising 3D model files (STL, 3MF, OBJ) by their first bytes: a pure sniffer. */
+/* model.h - 3D model files (STL, 3MF, OBJ): a sniffer by their first bytes, a face counter. */
 #ifndef LB_PROTO_MODEL_H
 #define LB_PROTO_MODEL_H
 
@@ -44,5 +44,63 @@ typedef struct model_info {
  * initialised with what was found, unknowns -1).
  */
 int model_info_parse(const char *text, size_t len, model_info *out);
+
+#define MODEL_LINE_MAX 4096 /* bytes of a text line (STL, OBJ) at most, its '\n' not counted */
+
+/*
+ * An incremental face counter, fed a file in chunks of any size (never whole in memory, no heap):
+ * MODEL_STL_ASCII counts facets (each a triangle of 3 vertices), MODEL_OBJ counts `v` lines as
+ * vertices and `f` lines of n >= 3 vertex references as n - 2 triangles, MODEL_3MF (fed the
+ * inflated XML of the 3D model parts) counts <vertex> and <triangle> elements. Any other format
+ * counts nothing. Fields are private.
+ */
+typedef struct model_count {
+	model_format format;
+	int failed;		      /* 1 once malformed: feeds do nothing more */
+	long long line;		      /* text: lines done so far */
+	long long faces, vertices;    /* triangles, vertices */
+	long long texcoords, normals; /* OBJ: vt, vn lines */
+	long long facet_line;	      /* STL: the line of the open facet's "facet" */
+	int in_facet, facet_vertices; /* STL: in a facet, its vertex lines so far */
+	int bounded;		      /* STL, OBJ: min and max hold a vertex at least */
+	double min[3], max[3];	      /* STL, OBJ: the vertices' bounding box */
+	int in_tag;		      /* 3MF: 1 while reading a tag's name after '<' */
+	size_t tag_len; /* 3MF: bytes of the name so far (more than tag holds: none) */
+	char tag[12];	/* 3MF: the name so far, without a namespace prefix */
+	size_t len;	/* text: bytes of an unfinished line in buf */
+	char buf[MODEL_LINE_MAX];
+	char error[128];
+} model_count;
+
+/* Start counting a file of format f (MODEL_STL_ASCII, MODEL_OBJ or MODEL_3MF). Never fails. */
+void model_count_init(model_count *c, model_format f);
+
+/*
+ * Count the next len bytes of the file. 0, or -1 when the text is malformed (then and for every
+ * later call; model_count_error says why, with the line for text formats): an STL facet with
+ * other than 3 vertices, a vertex outside a facet, a vertex coordinate that is not a number; an
+ * OBJ vertex without 3 numbers, a face of fewer than 3 vertices or referring to a vertex (or
+ * texture coordinate, normal) that does not exist before it; a text line longer than
+ * MODEL_LINE_MAX bytes. Lines may end in CRLF.
+ */
+int model_count_feed(model_count *c, const uint8_t *buf, size_t len);
+
+/*
+ * The end of the file: counts its last line (without '\n'), then 0 with *faces and *vertices
+ * (either may be NULL), or -1 malformed: an earlier feed failed, the file ends inside an STL
+ * facet, or a text model (STL, OBJ) has no face at all. A 3MF part without triangles is fine
+ * (it may only refer to others).
+ */
+int model_count_end(model_count *c, long long *faces, long long *vertices);
+
+/* The triangles counted so far (to stop early on a model too big). Never fails. */
+long long model_count_faces(const model_count *c);
+
+/* The bounding box of the vertices so far (STL: of its facets; OBJ: every `v`, used or not):
+ * 0 with min and max, or -1 when unknown (a 3MF, no vertex yet, or malformed). */
+int model_count_bounds(const model_count *c, double min[3], double max[3]);
+
+/* Why the text is malformed ("line 12: face refers to vertex 40 of 8"), "" when it is not. */
+const char *model_count_error(const model_count *c);
 
 #endif
