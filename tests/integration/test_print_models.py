@@ -299,6 +299,57 @@ class ModelPrintTest(BridgeTest):
         end = self.wait_job(c, job["id"], states=WAITING + FINAL, timeout=60)
         self.assertEqual(end["state"], "approved", end)
 
+    def upload_chunked(self, c, data, name, chunk=1 << 20):
+        """Upload in 1 MiB chunks: the final reply (result or error)."""
+        rid = "big-%d" % time.monotonic_ns()
+        off = 0
+        while True:
+            piece = data[off:off + chunk]
+            final = off + len(piece) >= len(data)
+            p = {"request_id": rid, "name": name, "offset": off, "final": final}
+            if final:
+                p["crc32"] = zlib.crc32(data)
+            r = c.request("print.upload", p, frames=[piece], timeout=60)
+            if final or "error" in r:
+                return r
+            off += len(piece)
+
+    def test_bad_models_refused_at_upload(self):
+        c = self.start(printer=False)
+        # a facet of two vertices: the line that is wrong
+        bad = stl_ascii(10, 10, 2).replace(b"  vertex 10 10 0\n", b"", 1)
+        r = self.upload(c, bad, "bad.stl")
+        self.assertEqual(r["error"]["code"], INVALID_PARAMS, r)
+        self.assertIn("line", r["error"]["message"])
+        # a binary STL cut short
+        r = self.upload(c, stl_binary(10, 10, 2)[:-20], "cut.stl")
+        self.assertEqual(r["error"]["code"], INVALID_PARAMS, r)
+        self.assertIn("cut short", r["error"]["message"])
+        # a 3MF that inflates to 600 MiB of zeros (compressed: under 1 MiB)
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as z:
+            with z.open("3D/3dmodel.model", "w", force_zip64=True) as f:
+                block = b"\0" * (1 << 20)
+                for _ in range(600):
+                    f.write(block)
+        t = time.monotonic()
+        r = self.upload_chunked(c, buf.getvalue(), "bomb.3mf")
+        self.assertEqual(r["error"]["code"], INVALID_PARAMS, r)
+        self.assertIn("zip bomb", r["error"]["message"])
+        print("3MF bomb (%d KiB) refused in %.2f s" % (len(buf.getvalue()) >> 10,
+                                                        time.monotonic() - t))
+        # an OBJ of 10 million faces (80 MB): refused with the limit, told what to do
+        big = b"v 0 0 0\nv 1 0 0\nv 0 1 0\n" + b"f 1 2 3\n" * 10000000
+        t = time.monotonic()
+        r = self.upload_chunked(c, big, "huge.obj")
+        self.assertEqual(r["error"]["code"], INVALID_PARAMS, r)
+        self.assertIn("more than 2000000 triangles", r["error"]["message"])
+        print("10-million-face OBJ (%d MB) uploaded and refused in %.2f s"
+              % (len(big) >> 20, time.monotonic() - t))
+        # none made a job; the bridge serves on
+        self.assertEqual(c.call("print.queue", {}), [])
+        self.assertEqual(c.call("print.queue", {"history": True}), [])
+
     def test_thirty_pupils_at_once(self):
         c = self.start(printer=False)
         data = stl_binary(12, 12, 3)

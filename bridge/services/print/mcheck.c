@@ -72,7 +72,7 @@ static float mk_float(const uint8_t *p)
  * whose triangles do not fit, and a first triangle that looks like one (12 finite floats of
  * less than 1e6 mm, a normal of length 0 or about 1).
  */
-static int mk_short_stl(const uint8_t *h, size_t len, long long size)
+int lb_model_short_stl(const uint8_t *h, size_t len, long long size)
 {
 	long long n = (long long)h[80] | (long long)h[81] << 8 | (long long)h[82] << 16 |
 		      (long long)h[83] << 24;
@@ -527,7 +527,7 @@ int lb_model_check_file(const char *path, const lb_model_limits *lim, json_t **m
 			      : mk_3mf(dup(fd), size, &l, &r, err);
 		break;
 	case MODEL_NONE:
-		if (mk_short_stl(head, hlen, size))
+		if (lb_model_short_stl(head, hlen, size))
 			rc = mk_stl_binary(fd, head, size, l.max_faces, &r, err);
 		else
 			rc = lb_error_set(err, LB_ERR_INVALID_PARAMS, "not a 3D model");

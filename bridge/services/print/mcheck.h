@@ -3,6 +3,7 @@
 #define LB_MCHECK_H
 
 #include <jansson.h>
+#include <stdint.h>
 
 #include "../../../protocols/model.h"
 #include "../../util/error.h"
@@ -29,6 +30,11 @@ void lb_model_limits_default(lb_model_limits *lim);
 const char *lb_model_format_key(model_format f);
 const char *lb_model_format_ext(model_format f);
 
+/*
+ * Whether a head that model_sniff did not recognise (len bytes, size the file's) is a binary STL
+ * cut short (a count whose triangles do not fit, a first triangle that looks like one): 1 or 0.
+ */
+int lb_model_short_stl(const uint8_t *h, size_t len, long long size);
 /*
  * Check the model file at path (its format from model_sniff over its head and size), reading it
  * in 64 KiB chunks, never whole in memory, and stopping as soon as a limit is passed (lim: NULL

@@ -393,6 +393,8 @@ model_format lb_printq_sniff(const char *path)
 	if (n <= 0)
 		return MODEL_NONE;
 	f = model_sniff(head, (size_t)n, (long long)st.st_size);
+	if (f == MODEL_NONE && lb_model_short_stl(head, (size_t)n, (long long)st.st_size))
+		f = MODEL_STL_BINARY; /* cut short: the model check says so */
 	/* a zip that does not show itself as 3MF in its head may still be one: the model
 	 * check says what it holds */
 	return f == MODEL_ZIP ? MODEL_3MF : f;
