@@ -103,15 +103,20 @@ def save_gcode(job):
     """The job's sliced G-code (print.gcode) written next to the model: its path."""
     path = os.path.splitext(args.file)[0] + ".gcode"
     offset = 0
-    with open(path + ".part", "wb") as f:
-        while True:
-            r, frames = request("jobs.fetch", {"id": job["id"], "file": "print.gcode",
-                                               "offset": offset})
-            f.write(frames[0] if frames else b"")
-            offset += r["size"]
-            if r["eof"]:
-                break
-    os.replace(path + ".part", path)
+    try:
+        with open(path + ".part", "wb") as f:
+            while True:
+                r, frames = request("jobs.fetch", {"id": job["id"], "file": "print.gcode",
+                                                   "offset": offset})
+                f.write(frames[0] if frames else b"")
+                offset += r["size"]
+                if r["eof"]:
+                    break
+        os.replace(path + ".part", path)
+    except BaseException:  # an error, Ctrl-C: no half file left behind
+        if os.path.exists(path + ".part"):
+            os.remove(path + ".part")
+        raise
     return path, offset
 
 
