@@ -160,10 +160,11 @@ try:
               file=sys.stderr)
     print(file=sys.stderr)
     p = chosen[0]
-    print("job %d: %s, %s, %d faces, preset %s (%.2f mm layers, %s%% infill)" % (
-        job["id"], job["name"], (job.get("model") or {}).get("format", "?"),
-        (job.get("model") or {}).get("faces", 0), preset, p["layer_mm"], p["infill"]),
-        flush=True)
+    model = job.get("model") or {}
+    print("job %d: %s, %s%s, preset %s (%.2f mm layers, %s%% infill)" % (
+        job["id"], job["name"], model.get("format", "?"),
+        ", %d faces" % model["faces"] if model.get("faces") else "", preset, p["layer_mm"],
+        p["infill"]), flush=True)
 
     shown_slicing, sliced, state, progress = None, False, None, False
     while True:
@@ -187,10 +188,11 @@ try:
                 print("job %d: printing on %s" % (job["id"], job.get("assigned") or "?"),
                       flush=True)
         if state == "slicing" and job.get("slicing"):
-            s = (int(job["slicing"]["percent"]), job["slicing"]["stage"])
+            stage = job["slicing"].get("stage")
+            s = "slicing %d%%%s" % (job["slicing"]["percent"], " " + stage if stage else "")
             if s != shown_slicing:
                 shown_slicing = s
-                print("slicing %d%% %s" % s, flush=True)
+                print(s, flush=True)
         if state in FINISHED:
             break
         if not sub.poll(3000):
