@@ -83,6 +83,18 @@ def call(method, params, frames=()):
     return request(method, params, frames)[0]
 
 
+progress_line = False  # the cursor is at the end of a printer's progress line ("\r...")
+
+
+def say(text):
+    """Print a line of its own, below the progress line if one is showing."""
+    global progress_line
+    if progress_line:
+        print()
+        progress_line = False
+    print(text, flush=True)
+
+
 def duration(s):
     """12 min, 2 h 05 min."""
     m = int(round(s / 60))
@@ -166,33 +178,30 @@ try:
         ", %d faces" % model["faces"] if model.get("faces") else "", preset, p["layer_mm"],
         p["infill"]), flush=True)
 
-    shown_slicing, sliced, state, progress = None, False, None, False
+    shown_slicing, sliced, state = None, False, None
     while True:
         if job["state"] not in ("slicing", "failed", "cancelled", "interrupted") and not sliced:
             sliced = True
-            print("job %d: sliced: %s" % (job["id"], estimates(job.get("meta") or {})),
-                  flush=True)
+            say("job %d: sliced: %s" % (job["id"], estimates(job.get("meta") or {})))
             if args.save_gcode:
                 path, size = save_gcode(job)
-                print("job %d: G-code saved to %s (%d bytes)" % (job["id"], path, size),
-                      flush=True)
+                say("job %d: G-code saved to %s (%d bytes)" % (job["id"], path, size))
         if job["state"] != state:
             state = job["state"]
             if state == "submitted":
-                print("job %d: waiting for a teacher's approval (labctl job approve %d)" % (
-                    job["id"], job["id"]), flush=True)
+                say("job %d: waiting for a teacher's approval (labctl job approve %d)" % (
+                    job["id"], job["id"]))
             elif state in ("approved", "queued"):
-                print("job %d: %s%s" % (job["id"], state, ", position %d" % job["position"]
-                                        if job.get("position") else ""), flush=True)
+                say("job %d: %s%s" % (job["id"], state, ", position %d" % job["position"]
+                                      if job.get("position") else ""))
             elif state == "printing":
-                print("job %d: printing on %s" % (job["id"], job.get("assigned") or "?"),
-                      flush=True)
+                say("job %d: printing on %s" % (job["id"], job.get("assigned") or "?"))
         if state == "slicing" and job.get("slicing"):
             stage = job["slicing"].get("stage")
             s = "slicing %d%%%s" % (job["slicing"]["percent"], " " + stage if stage else "")
             if s != shown_slicing:
                 shown_slicing = s
-                print(s, flush=True)
+                say(s)
         if state in FINISHED:
             break
         if not sub.poll(3000):
@@ -206,7 +215,7 @@ try:
         if topic == b"bridge/queue/" and d["id"] == job["id"] and d.get("job"):
             job = d["job"]
         elif topic.endswith(b"/status/") and (d.get("job") or {}).get("id") == job["id"]:
-            j, progress = d["job"], True
+            j, progress_line = d["job"], True
             print("\r%5.1f%%  line %d/%d  hotend %.0f°C  bed %.0f°C  ETA %s   " % (
                 j["percent"], j["line"], j["lines"], d["hotend"]["actual"], d["bed"]["actual"],
                 "%d s" % j["eta_s"] if j["eta_s"] >= 0 else "?"), end="", flush=True)
@@ -219,8 +228,8 @@ except KeyboardInterrupt:
         print("\njob %d: cancel asked (%s)" % (j["id"], j["state"]), file=sys.stderr)
     sys.exit(130)
 
-if progress:
-    print()  # after the progress line
+if progress_line:
+    print()  # below the progress line
 if state != "done":
     sys.exit("job %d: %s%s" % (job["id"], state, ": " + job["error"] if job.get("error") else ""))
 print("job %d: done" % job["id"])
