@@ -682,6 +682,12 @@ static void advance_transitions(lb_device *dev, mk_priv *p, const lb_now *now)
 	} else if (p->state == ST_CANCELLING && drained(p)) {
 		own_add_list(p, p->cancel_gcode);
 		job_end(dev, p, "cancelled", NULL, now);
+	} else if (p->state == ST_CANCELLING && p->emergency_parser &&
+		   now->mono - p->m108_at >= 1000000000LL) {
+		/* a second heating wait already in the firmware's buffer (a slicer's M190 then
+		 * M109) would hold the cancel again: M108 each second until the lines drain */
+		lb_serial_write(p->port, "M108\n", 5, 100);
+		p->m108_at = now->mono;
 	} else if (p->state == ST_PRINTING && p->job.eof && !p->pend_len && drained(p)) {
 		job_end(dev, p, "done", NULL, now);
 	}
@@ -913,6 +919,7 @@ int mk_printer_call(lb_device *dev, mk_priv *p, const char *action, const json_t
 		 * (emergency parser) */
 		if (p->emergency_parser)
 			lb_serial_write(p->port, "M108\n", 5, 100);
+		p->m108_at = now.mono;
 		set_state(dev, p, ST_CANCELLING, &now);
 		return 0;
 	}

@@ -22,6 +22,7 @@ import zlib
 import zmq
 
 from lbtest import (ROOT, BridgeTest, RPCError, make_conf, run_program, wait_until)
+import test_printer  # its emulator and config helpers (its test class is not imported by name)
 
 PY = "/usr/bin/python3"
 MODELS_DIR = os.path.join(ROOT, "examples", "models")
@@ -398,19 +399,27 @@ class PrintModelFakeBridgeTest(BridgeTest):
 
 class ModelPrintingTest(BridgeTest):
 
-    TEST_TIMEOUT = 600  # three prints on the emulated printer at 115200 baud, with its heat-ups
+    TEST_TIMEOUT = 300  # prints on the fast emulator; a cancel during a real-time heat-up
 
-    def lab(self):
-        d = self.start_bridge(make_conf(
-            {}, bridge={"data_dir": os.path.join(self.tmp, "data"), "emulate": "marlin"},
-            raw="[print]\napproval = no\nconfirm_bed = no\n"))
+    def lab(self, fast=False):
+        """The simulated lab's printer (real time: heat-ups take a minute), or (fast) the
+        standalone Marlin emulator at 1/100 of its times, written to without pacing."""
+        if fast:
+            e = test_printer.Emulator(self.tmp, "--time-scale", "0.01")
+            self.addCleanup(e.close)
+            cf = test_printer.conf(self.tmp, e.path)
+        else:
+            cf = make_conf({}, bridge={"data_dir": os.path.join(self.tmp, "data"),
+                                       "emulate": "marlin"},
+                           raw="[print]\napproval = no\nconfirm_bed = no\n")
+        d = self.start_bridge(cf)
         self.env = dict(os.environ, LABBRIDGE_PUB=d.pub, LABBRIDGE_RPC=d.rpc)
         c = self.client(d)
         presets = model_jobs_or_skip(self, c)
         self.assertEqual([p["name"] for p in presets["presets"]][:3],
                          ["brouillon", "normal", "fin"])
         wait_until(lambda: c.call("devices.list", {"kind": "printer"}), timeout=10,
-                   what="the simulated printer")
+                   what="the printer")
         return c
 
     def copy(self, name):
@@ -419,7 +428,7 @@ class ModelPrintingTest(BridgeTest):
         return path
 
     def test_print_each_model(self):
-        c = self.lab()
+        c = self.lab(fast=True)
         formats = {"calibration_cube.stl": "stl-binary", "name_tag.3mf": "3mf",
                    "phone_stand.obj": "obj"}
         for n, name in enumerate(MODELS, 1):
@@ -470,7 +479,9 @@ class ModelPrintingTest(BridgeTest):
         out, err = p.communicate(timeout=30)
         self.assertEqual(p.returncode, 130, "".join(seen) + out + err)
         self.assertIn("job 2: cancel asked", err)
-        wait_until(lambda: c.call("print.job", {"id": 2})["state"] == "cancelled", timeout=90,
+        # M108 breaks each heating wait (M190, then M109) while the cancel drains: seconds,
+        # not the minute of a heat-up
+        wait_until(lambda: c.call("print.job", {"id": 2})["state"] == "cancelled", timeout=20,
                    what="job 2 cancelled")
 
 
