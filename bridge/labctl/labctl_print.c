@@ -461,7 +461,8 @@ cleanup:
  * interrupted or deleted, when the bridge goes away or on Ctrl-C (the job goes on). */
 static int follow(void *ctx, const struct labctl_opts *o, json_t *job)
 {
-	struct follow fw = {.slice_pct = -1, .id = json_integer_value(json_object_get(job, "id")),
+	struct follow fw = {.slice_pct = -1,
+			    .id = json_integer_value(json_object_get(job, "id")),
 			    .tty = isatty(STDERR_FILENO),
 			    .step = -1};
 	void *sub = NULL;

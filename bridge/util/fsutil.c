@@ -31,8 +31,7 @@ static int rm_entry(const char *path, const struct stat *st, int type, struct FT
 {
 	(void)st;
 	(void)ftw;
-	if ((type == FTW_DP ? rmdir(path) : unlink(path)) < 0 && errno != ENOENT &&
-	    !rm_first_errno)
+	if ((type == FTW_DP ? rmdir(path) : unlink(path)) < 0 && errno != ENOENT && !rm_first_errno)
 		rm_first_errno = errno;
 	return 0;
 }

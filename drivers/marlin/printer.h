@@ -59,7 +59,7 @@ typedef struct mk_priv {
 	char last_error[MARLIN_TEXT_MAX];
 	char firmware[MARLIN_TEXT_MAX];
 	int autoreport, advanced_ok, emergency_parser;
-	int64_t m108_at; /* cancelling: when M108 last went out (monotonic ns) */
+	int64_t m108_at;  /* cancelling: when M108 last went out (monotonic ns) */
 	int m110_pending; /* 2: M110 is on its way, nothing else until it is acknowledged */
 	int inflight_cfg, rx_buffer, max_free_slots;
 	int64_t quiet_ns; /* how long the bytes in flight take to arrive: twice their wire time */

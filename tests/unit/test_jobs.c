@@ -148,7 +148,8 @@ static void test_preparing(void)
 	CHECK_EQ_INT(lb_jobs_set_meta(j, a, "[1]", 113, &err), LB_EFAIL);
 	CHECK_EQ_INT(lb_jobs_set_params(j, 99, "{}", 113, &err), LB_EFAIL);
 	o = lb_jobs_get(j, a);
-	CHECK_EQ_INT(json_integer_value(json_object_get(json_object_get(o, "params"), "scale")), 50);
+	CHECK_EQ_INT(json_integer_value(json_object_get(json_object_get(o, "params"), "scale")),
+		     50);
 	CHECK_EQ_INT(json_number_value(json_object_get(json_object_get(o, "meta"), "time_s")), 60);
 	json_decref(o);
 	/* a restart leaves them preparing */

@@ -37,8 +37,8 @@ struct lb_jobs {
 };
 
 static const char *const state_names[LB_JOB_NSTATES] = {
-    "uploading", "preparing", "waiting_approval", "queued",	 "starting",
-    "running",	 "paused",    "done",		  "failed", "cancelled", "interrupted"};
+    "uploading", "preparing", "waiting_approval", "queued",    "starting",   "running",
+    "paused",	 "done",      "failed",		  "cancelled", "interrupted"};
 
 #define BIT(s) (1u << (s))
 #define RETRY_TO (BIT(LB_JOB_QUEUED) | BIT(LB_JOB_WAITING_APPROVAL) | BIT(LB_JOB_PREPARING))

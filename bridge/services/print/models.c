@@ -75,8 +75,8 @@ static void fail_job(lb_server *s, long long id, const char *why)
 	lb_error err;
 
 	lb_warn("print queue: job %lld cannot be printed: %s", id, why);
-	if (lb_printq_transition(P(s)->printq, id, "failed", NULL, why, lb_now_read().real,
-				 &err) < 0)
+	if (lb_printq_transition(P(s)->printq, id, "failed", NULL, why, lb_now_read().real, &err) <
+	    0)
 		lb_warn("print queue: job %lld: %s", id, err.message);
 	queue_changed(s, "failed", id);
 }
@@ -123,11 +123,11 @@ static void keep_model(lb_server *s, long long id, const char *format)
 	snprintf(name, sizeof name, "model.%s", strcmp(format, "stl-binary") == 0 ? "stl" : format);
 	have = false;
 	for (size_t i = 0; i < json_array_size(results); i++)
-		have |= str_or(json_string_value(json_object_get(json_array_get(results, i), "name")),
-			       "")[0] &&
-			strcmp(json_string_value(
-				   json_object_get(json_array_get(results, i), "name")),
-			       name) == 0;
+		have |=
+		    str_or(json_string_value(json_object_get(json_array_get(results, i), "name")),
+			   "")[0] &&
+		    strcmp(json_string_value(json_object_get(json_array_get(results, i), "name")),
+			   name) == 0;
 	json_decref(results);
 	if (have || lb_jobs_input_path(j, id, input, sizeof input) < 0 ||
 	    lb_jobs_folder(j, id, folder, sizeof folder, NULL) < 0)
@@ -256,7 +256,8 @@ static json_t *thumbnail(lb_server *s, long long id, const char *gcode, const ch
 		lb_warn("print queue: job %lld: no thumbnail: %s", id, err.message);
 		return NULL;
 	}
-	return json_pack("{s:i,s:i}", "width", LB_PRINT_THUMB_WIDTH, "height", LB_PRINT_THUMB_HEIGHT);
+	return json_pack("{s:i,s:i}", "width", LB_PRINT_THUMB_WIDTH, "height",
+			 LB_PRINT_THUMB_HEIGHT);
 }
 
 /* Job id's slicing ended with G-code: checked like an upload, its thumbnail drawn, the weekly
@@ -326,8 +327,8 @@ int m_print_presets(lb_server *s, lb_call *c, json_t **result, lb_error *err)
 	    !(a = lb_presets_offered(srv_config(s), lb_call_client(c)->role >= LB_ROLE_TEACHER,
 				     err)))
 		return LB_EFAIL;
-	*result = json_pack("{s:o,s:s,s:o*}", "presets", a, "default",
-			    lb_preset_default(srv_config(s)), "profiles",
-			    lb_profile_names(srv_config(s)));
+	*result =
+	    json_pack("{s:o,s:s,s:o*}", "presets", a, "default", lb_preset_default(srv_config(s)),
+		      "profiles", lb_profile_names(srv_config(s)));
 	return *result ? 0 : lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
 }

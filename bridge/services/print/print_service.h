@@ -13,9 +13,9 @@
 
 /* What the print service keeps in the server (lb_service_state). */
 typedef struct print_state {
-	lb_printq *printq;   /* opened on first use */
-	json_t *busy;	     /* {printer id: job id} handed to a printer, not finished */
-	json_t *tokens;	     /* {token: job id} of "print" calls awaiting the printer's answer */
+	lb_printq *printq; /* opened on first use */
+	json_t *busy;	   /* {printer id: job id} handed to a printer, not finished */
+	json_t *tokens;	   /* {token: job id} of "print" calls awaiting the printer's answer */
 	uint64_t queue_seq;
 	lb_slicing *slicing; /* model jobs' slicers, made on first use */
 } print_state;

@@ -608,8 +608,8 @@ static int m_print_resume(lb_server *s, lb_call *c, json_t **result, lb_error *e
 
 /* Record a model job's new scale and rotation in its params (only those the request gives). 0,
  * or LB_EFAIL with err set. */
-static int set_transform(lb_server *s, long long id, double scale, double rotate,
-			 int64_t now_real, lb_error *err)
+static int set_transform(lb_server *s, long long id, double scale, double rotate, int64_t now_real,
+			 lb_error *err)
 {
 	lb_jobs *j = lb_printq_store(P(s)->printq);
 	json_t *sj = lb_jobs_get(j, id);
@@ -652,7 +652,8 @@ static int m_print_retry(lb_server *s, lb_call *c, json_t **result, lb_error *er
 	if (reslice && json_is_null(json_object_get(job, "model"))) {
 		json_decref(job);
 		return lb_error_set(err, LB_ERR_INVALID_PARAMS,
-				    "job %lld is G-code: only a model can be scaled or rotated", id);
+				    "job %lld is G-code: only a model can be scaled or rotated",
+				    id);
 	}
 	json_decref(job);
 	if (reslice && set_transform(s, id, scale, rotate, lb_call_now(c)->real, err) < 0)
@@ -703,8 +704,7 @@ static int m_print_move(lb_server *s, lb_call *c, json_t **result, lb_error *err
 
 /* A model job's thumbnail (the bridge drew it from its G-code: result thumbnail.png) as
  * print.thumbnail answers; takes job. 0, or LB_EFAIL with err set. */
-static int model_thumbnail(lb_server *s, long long id, json_t *job, json_t **result,
-			   lb_error *err)
+static int model_thumbnail(lb_server *s, long long id, json_t *job, json_t **result, lb_error *err)
 {
 	const json_t *th = json_object_get(json_object_get(job, "meta"), "thumbnail");
 	unsigned char *png = NULL;
@@ -715,17 +715,19 @@ static int model_thumbnail(lb_server *s, long long id, json_t *job, json_t **res
 
 	if (!json_is_object(th)) {
 		lb_error_set(err, LB_ERR_INVALID_PARAMS, "job %lld has no thumbnail%s", id,
-			     json_is_null(json_object_get(job, "slicing")) ? ""
-									: " yet: it is being sliced");
+			     json_is_null(json_object_get(job, "slicing"))
+				 ? ""
+				 : " yet: it is being sliced");
 		goto done;
 	}
 	png = malloc(LB_JOBS_FETCH_MAX);
-	if (!png || lb_jobs_result_read(lb_printq_store(P(s)->printq), id, LB_PRINT_THUMB_NAME,
-					0, LB_JOBS_FETCH_MAX, png, &got, &size, err) < 0)
+	if (!png || lb_jobs_result_read(lb_printq_store(P(s)->printq), id, LB_PRINT_THUMB_NAME, 0,
+					LB_JOBS_FETCH_MAX, png, &got, &size, err) < 0)
 		goto done;
 	b64 = malloc(sodium_base64_ENCODED_LEN(got, sodium_base64_VARIANT_ORIGINAL));
 	if (b64)
-		sodium_bin2base64(b64, sodium_base64_ENCODED_LEN(got, sodium_base64_VARIANT_ORIGINAL),
+		sodium_bin2base64(b64,
+				  sodium_base64_ENCODED_LEN(got, sodium_base64_VARIANT_ORIGINAL),
 				  png, got, sodium_base64_VARIANT_ORIGINAL);
 	else {
 		lb_error_set(err, LB_ERR_INTERNAL, "out of memory");

@@ -43,13 +43,17 @@ void lb_printq_set_limits(lb_printq *q, const lb_model_limits *lim)
 }
 
 /* The print names of the store's states (what clients see), by lb_job_state. */
-static const char *const print_names[LB_JOB_NSTATES] = {
-    [LB_JOB_UPLOADING] = "uploading", [LB_JOB_PREPARING] = "slicing",
-    [LB_JOB_WAITING_APPROVAL] = "submitted",
-    [LB_JOB_QUEUED] = "approved",     [LB_JOB_STARTING] = "queued",
-    [LB_JOB_RUNNING] = "printing",    [LB_JOB_PAUSED] = "paused",
-    [LB_JOB_DONE] = "done",	      [LB_JOB_FAILED] = "failed",
-    [LB_JOB_CANCELLED] = "cancelled", [LB_JOB_INTERRUPTED] = "interrupted"};
+static const char *const print_names[LB_JOB_NSTATES] = {[LB_JOB_UPLOADING] = "uploading",
+							[LB_JOB_PREPARING] = "slicing",
+							[LB_JOB_WAITING_APPROVAL] = "submitted",
+							[LB_JOB_QUEUED] = "approved",
+							[LB_JOB_STARTING] = "queued",
+							[LB_JOB_RUNNING] = "printing",
+							[LB_JOB_PAUSED] = "paused",
+							[LB_JOB_DONE] = "done",
+							[LB_JOB_FAILED] = "failed",
+							[LB_JOB_CANCELLED] = "cancelled",
+							[LB_JOB_INTERRUPTED] = "interrupted"};
 
 const char *lb_printq_state_name(lb_job_state s)
 {
@@ -823,8 +827,8 @@ int lb_printq_retry(lb_printq *q, long long id, bool reslice, int64_t now_real, 
 	model = json_is_string(json_object_get(json_object_get(job, "params"), "model"));
 	json_decref(job);
 	drop_progress(q, id);
-	if (model && (reslice || lb_printq_path(q, id, path, sizeof path) < 0 ||
-		      access(path, R_OK) != 0))
+	if (model &&
+	    (reslice || lb_printq_path(q, id, path, sizeof path) < 0 || access(path, R_OK) != 0))
 		return lb_jobs_transition(q->j, id, LB_JOB_PREPARING, NULL, now_real, err);
 	return lb_jobs_transition(q->j, id, approved ? LB_JOB_QUEUED : LB_JOB_WAITING_APPROVAL,
 				  NULL, now_real, err);

@@ -160,7 +160,8 @@ static int fit(sl_job *j, const model_info *raw, lb_error *err)
 		double t = sx;
 		sx = sy;
 		sy = t;
-		j->rotate += 90.0; /* it fits turned: the slicer must turn it (it does not itself) */
+		j->rotate +=
+		    90.0; /* it fits turned: the slicer must turn it (it does not itself) */
 		json_object_set_new(j->extra, "turned", json_true());
 	}
 	json_object_set_new(j->extra, "size_mm",
@@ -259,8 +260,8 @@ int lb_slicing_start(lb_slicing *sl, lb_printq *q, const lb_slicing_job *job, lb
 		return LB_EFAIL;
 	mf = lb_printq_sniff(input);
 	if (mf == MODEL_NONE)
-		return lb_error_set(err, LB_ERR_INVALID_PARAMS, "job %lld: its model file is missing",
-				    job->id);
+		return lb_error_set(err, LB_ERR_INVALID_PARAMS,
+				    "job %lld: its model file is missing", job->id);
 	j.id = job->id;
 	snprintf(j.work, sizeof j.work, "%s/" SL_WORK, folder);
 	snprintf(j.model, sizeof j.model, "%s/model.%s", j.work, lb_model_format_ext(mf));

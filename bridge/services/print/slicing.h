@@ -13,20 +13,20 @@
 
 /* How slicers run (the [print] options slicer, slice_time_s, slice_mem_mb, slicers). */
 typedef struct lb_slicing_opts {
-	const char *program; /* "prusa-slicer" or a path */
+	const char *program;	   /* "prusa-slicer" or a path */
 	int time_s, cpu_s, mem_mb; /* 0: the runner's defaults */
 	int max;		   /* slicers at once; < 1: cores - 1 */
 } lb_slicing_opts;
 
 /* What a job's slicing asks for. */
 typedef struct lb_slicing_job {
-	long long id;			 /* the print job (state preparing, "slicing") */
+	long long id;			   /* the print job (state preparing, "slicing") */
 	const lb_printer_profile *printer; /* copied */
-	const lb_preset *preset;	 /* copied */
-	double scale;			 /* percent, 0: 100 */
-	double rotate;			 /* degrees about Z */
-	const model_info *size;		 /* the model's size when known (its check at upload
-					    measured it), else NULL: `prusa-slicer --info` first */
+	const lb_preset *preset;	   /* copied */
+	double scale;			   /* percent, 0: 100 */
+	double rotate;			   /* degrees about Z */
+	const model_info *size;		   /* the model's size when known (its check at upload
+					      measured it), else NULL: `prusa-slicer --info` first */
 } lb_slicing_job;
 
 /* What happened to a job's slicing (lb_slicing_next). */
