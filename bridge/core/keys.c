@@ -364,18 +364,34 @@ int lb_keys_revoke(lb_keys *k, const char *which, lb_key *out, lb_error *err)
 	return 0;
 }
 
+/* qsort order of key pointers: by name. */
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp((*(const lb_key *const *)a)->name, (*(const lb_key *const *)b)->name);
+}
+
 json_t *lb_keys_json(const lb_keys *k)
 {
 	json_t *a = json_array();
+	const lb_key **by = k->n ? malloc(k->n * sizeof *by) : NULL;
 
+	if (k->n && !by) {
+		json_decref(a);
+		return NULL;
+	}
+	for (size_t i = 0; i < k->n; i++)
+		by[i] = &k->v[i];
+	if (k->n)
+		qsort(by, k->n, sizeof *by, name_cmp);
 	for (size_t i = 0; a && i < k->n; i++) {
-		const lb_key *key = &k->v[i];
+		const lb_key *key = by[i];
 		json_array_append_new(
 		    a, json_pack("{s:s,s:s,s:s,s:s,s:s,s:o}", "name", key->name, "role",
 				 lb_role_name(key->role), "fingerprint", key->fp, "public_key",
 				 key->pub, "created", key->created, "last_seen",
 				 key->last_seen ? json_integer(key->last_seen) : json_null()));
 	}
+	free(by);
 	return a;
 }
 

@@ -87,7 +87,7 @@ int lb_keys_fingerprint(const char *pub, char fp[17]);
  */
 int lb_keys_server(const char *data_dir, char pub[41], char sec[41], lb_error *err);
 
-/* The keys as keys.list shows them: [{name, role, fingerprint, public_key, created,
+/* The keys as keys.list shows them, by name: [{name, role, fingerprint, public_key, created,
  * last_seen}], a new array (NULL on ENOMEM). */
 json_t *lb_keys_json(const lb_keys *k);
 
