@@ -60,7 +60,8 @@ static json_t *connection_info(lb_server *s, lb_error *err)
 			 "net_pub", pub[0] ? pub : NULL);
 }
 
-/* The store, looked at again (a file added by hand); NULL with err when there is none. */
+/* The store, looked at again now (a file added or removed by hand counts at once for what a
+ * teacher does and sees); NULL with err when there is none. */
 static lb_keys *store(lb_server *s, lb_call *c, lb_error *err)
 {
 	lb_keys *k = srv_keys(s);
@@ -69,7 +70,7 @@ static lb_keys *store(lb_server *s, lb_call *c, lb_error *err)
 		lb_error_set(err, LB_ERR_NOT_SUPPORTED, "this bridge has no key store");
 		return NULL;
 	}
-	lb_keys_refresh(k, c->now.mono, false);
+	lb_keys_refresh(k, c->now.mono, true);
 	return k;
 }
 
