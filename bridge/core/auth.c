@@ -64,9 +64,8 @@ static void refuse(lb_auth *auth, const char *reqid, const char *why)
 
 /* A CURVE handshake from address with client key raw (32 bytes): the key's identity into user
  * and meta (its length in *metalen), or -1 when the key is not registered (logged). */
-static int curve_identity(lb_auth *auth, int64_t now, const char *address,
-			  const unsigned char *raw, char *user, size_t cap, unsigned char *meta,
-			  size_t *metalen)
+static int curve_identity(lb_auth *auth, int64_t now, const char *address, const unsigned char *raw,
+			  char *user, size_t cap, unsigned char *meta, size_t *metalen)
 {
 	char z85[41];
 	lb_key *key;
@@ -81,7 +80,9 @@ static int curve_identity(lb_auth *auth, int64_t now, const char *address,
 		if (!auth->refused_logged || now - auth->refused_logged >= 10000000000LL) {
 			lb_warn("refused a connection from %s: CURVE key %s is not registered (or "
 				"was revoked)%s",
-				address, z85, auth->refused > 1 ? " (and others since the last such message)" : "");
+				address, z85,
+				auth->refused > 1 ? " (and others since the last such message)"
+						  : "");
 			auth->refused_logged = now;
 			auth->refused = 0;
 		}
@@ -91,8 +92,8 @@ static int curve_identity(lb_auth *auth, int64_t now, const char *address,
 	*metalen = put_property(meta, "X-Role", lb_role_name(key->role));
 	*metalen += put_property(meta + *metalen, "X-Name", key->name);
 	*metalen += put_property(meta + *metalen, "X-Local", "0");
-	lb_dbg("ZAP: CURVE key '%s' (%s, %s) from %s", key->name, key->fp,
-	       lb_role_name(key->role), address);
+	lb_dbg("ZAP: CURVE key '%s' (%s, %s) from %s", key->name, key->fp, lb_role_name(key->role),
+	       address);
 	return 0;
 }
 

@@ -23,9 +23,9 @@ typedef struct lb_auth {
 	lb_policy policy;
 	lb_auth_conn *conn;
 	size_t nconn, capconn;
-	struct lb_keys *keys;	 /* the clients' CURVE keys (keys.h, borrowed), or NULL: none */
+	struct lb_keys *keys;	/* the clients' CURVE keys (keys.h, borrowed), or NULL: none */
 	int64_t refused_logged; /* when an unknown key was last logged (monotonic ns) */
-	unsigned refused;	 /* unknown keys refused since */
+	unsigned refused;	/* unknown keys refused since */
 } lb_auth;
 
 /*

@@ -23,20 +23,19 @@ static int m_info(lb_server *s, lb_call *c, json_t **result, lb_error *err)
 	lb_device *d;
 	for (size_t i = 0; (d = srv_device_at(s, i)) != NULL; i++)
 		live += srv_device_live(d);
-	*result = json_pack("{s:i,s:s,s:s,s:b,s:I,s:I,s:{s:s,s:s,s:s?,s:s?,s:s?},s:I}", "protocol",
+	*result = json_pack("{s:i,s:s,s:s,s:b,s:I,s:I,s:{s:s,s:s,s:s?},s:I}", "protocol",
 			    LB_PROTOCOL_VERSION, "version", LB_VERSION, "epoch", srv_epoch(s),
 			    "simulated", lb_server_simulated(s), "uptime_ms",
 			    (json_int_t)((c->now.mono - srv_start_mono(s)) / 1000000), "t_host",
 			    (json_int_t)c->now.real, "endpoints", "pub",
 			    lb_server_endpoint(s, "pub"), "rpc", lb_server_endpoint(s, "rpc"), "ws",
 			    lb_server_endpoint(s, "ws")[0] ? lb_server_endpoint(s, "ws") : NULL,
-			    "net_rpc",
-			    lb_server_endpoint(s, "net_rpc")[0] ? lb_server_endpoint(s, "net_rpc")
-								: NULL,
-			    "net_pub",
-			    lb_server_endpoint(s, "net_pub")[0] ? lb_server_endpoint(s, "net_pub")
-								: NULL,
 			    "devices", (json_int_t)live);
+	for (int i = 0; *result && i < 2; i++) { /* the network's endpoints (net.h), or null */
+		const char *which = i ? "net_pub" : "net_rpc", *ep = lb_server_endpoint(s, which);
+		json_object_set_new(json_object_get(*result, "endpoints"), which,
+				    ep[0] ? json_string(ep) : json_null());
+	}
 	return 0;
 }
 

@@ -42,7 +42,7 @@ bool lb_endpoint_loopback(const char *ep)
 	if (!end)
 		return false;
 	if (host[0] == '[')
-		return end - host == 4 && strncmp(host, "[::1]", 5) == 0;
+		return end - host == 4 && strncmp(host, "[::1]:", 6) == 0;
 	n = (size_t)(end - host);
 	return (n >= 4 && strncmp(host, "127.", 4) == 0) ||
 	       (n == 9 && !strncmp(host, "localhost", 9)) ||

@@ -870,7 +870,7 @@ static void identify(lb_server *s, lb_call *c, zmq_msg_t *body)
 	c->client.fd = zmq_msg_get(body, ZMQ_SRCFD);
 	snprintf(c->client.user, sizeof c->client.user, "%s", user ? user : "anonymous");
 	if (!role || lb_role_parse(role, &r) < 0)
-		r = LB_ROLE_OBSERVER;	      /* no identity: the least privilege */
+		r = LB_ROLE_OBSERVER; /* no identity: the least privilege */
 	if (local && strcmp(local, "1") == 0 && !c->client.net) /* a program on this computer */
 		lb_auth_local(s->auth, c->client.fd, c->client.user, sizeof c->client.user, &r);
 	else if (c->client.net && name) /* a key's registered name (keys.h) */

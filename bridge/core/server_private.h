@@ -69,10 +69,10 @@ struct lb_server {
 	char ep_pub[256], ep_rpc[256], ep_ws[256];
 	/* the network's own sockets (CURVE server, net.c), NULL when not configured */
 	void *net_xpub, *net_router, *net_monitor, *net_pub_monitor;
-	size_t net_rpc_conns;	  /* their request connections open */
+	size_t net_rpc_conns; /* their request connections open */
 	char ep_net_pub[256], ep_net_rpc[256];
-	struct lb_keys *keys;	  /* the clients' keys (keys.h) */
-	char server_key[41];	  /* the bridge's public key (Z85), "" until needed */
+	struct lb_keys *keys;	      /* the clients' keys (keys.h) */
+	char server_key[41];	      /* the bridge's public key (Z85), "" until needed */
 	struct lb_net_conn *net_conn; /* network request connections and their keys (net.c) */
 	size_t nnet_conn, capnet_conn;
 	int64_t start_mono;

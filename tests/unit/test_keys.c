@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "../../bridge/core/keys.h"
+#include "../../bridge/core/net.h"
 #include "../../bridge/util/fsutil.h"
 #include "check.h"
 
@@ -259,6 +260,29 @@ static void test_server_key(void)
 	CHECK(lb_keys_server(dir, pub2, sec2, &err) < 0);
 }
 
+/* Which endpoints stay on this computer (the local sockets may only bind those). */
+static void test_loopback_endpoints(void)
+{
+	CHECK(lb_endpoint_loopback("tcp://127.0.0.1:5556"));
+	CHECK(lb_endpoint_loopback("tcp://127.0.0.1:0"));
+	CHECK(lb_endpoint_loopback("tcp://127.5.6.7:1"));
+	CHECK(lb_endpoint_loopback("tcp://localhost:5556"));
+	CHECK(lb_endpoint_loopback("tcp://[::1]:5556"));
+	CHECK(lb_endpoint_loopback("tcp://lo:5556"));
+	CHECK(lb_endpoint_loopback("ws://127.0.0.1:5557"));
+	CHECK(lb_endpoint_loopback("ipc:///run/labbridge/rpc"));
+	CHECK(lb_endpoint_loopback("inproc://x"));
+	CHECK(!lb_endpoint_loopback("tcp://0.0.0.0:5556"));
+	CHECK(!lb_endpoint_loopback("tcp://*:5556"));
+	CHECK(!lb_endpoint_loopback("tcp://[::]:5556"));
+	CHECK(!lb_endpoint_loopback("tcp://10.0.0.5:5556"));
+	CHECK(!lb_endpoint_loopback("tcp://eth0:5556"));
+	CHECK(!lb_endpoint_loopback("tcp://localhost.example.org:5556"));
+	CHECK(!lb_endpoint_loopback("tcp://[::1]x:5556"));
+	CHECK(!lb_endpoint_loopback("pgm://eth0;239.192.1.1:5555"));
+	CHECK(!lb_endpoint_loopback("tcp://127.0.0.1"));
+}
+
 int main(void)
 {
 	snprintf(root, sizeof root, "/tmp/lb-test-keys-XXXXXX");
@@ -272,6 +296,7 @@ int main(void)
 	RUN(test_names_and_limits);
 	RUN(test_store_full);
 	RUN(test_server_key);
+	RUN(test_loopback_endpoints);
 	lb_rmtree(root);
 	return check_summary();
 }
