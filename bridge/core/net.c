@@ -68,11 +68,14 @@ static void *net_socket(lb_server *s, int type, void *local, const char *what, c
 	void *sock = zmq_socket(s->zctx, type);
 	int one = 1;
 	int64_t max;
+	uint64_t affinity = 2;
 	size_t sz = sizeof max;
 
 	if (!sock)
 		return NULL;
-	if (zmq_getsockopt(local, ZMQ_MAXMSGSIZE, &max, &sz) < 0 ||
+	/* connections on the second I/O thread (server.c makes two with network endpoints) */
+	if (zmq_setsockopt(sock, ZMQ_AFFINITY, &affinity, sizeof affinity) < 0 ||
+	    zmq_getsockopt(local, ZMQ_MAXMSGSIZE, &max, &sz) < 0 ||
 	    zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &max, sizeof max) < 0 ||
 	    copy_int(local, sock, ZMQ_RCVHWM) < 0 || copy_int(local, sock, ZMQ_SNDHWM) < 0 ||
 	    copy_int(local, sock, ZMQ_LINGER) < 0 ||

@@ -1399,7 +1399,10 @@ lb_server *lb_server_new(const lb_server_opts *opts)
 	s->zctx = zmq_ctx_new();
 	if (!s->zctx)
 		goto fail;
-	zmq_ctx_set(s->zctx, ZMQ_IO_THREADS, 1);
+	/* the network's sockets get an I/O thread of their own (net.c): CURVE's encryption must not
+	 * slow the local subscribers down */
+	zmq_ctx_set(s->zctx, ZMQ_IO_THREADS,
+		    (opts->net_pub && *opts->net_pub) || (opts->net_rpc && *opts->net_rpc) ? 2 : 1);
 	/* libzmq allocates (and zeroes) a slot per possible socket when the first one is made: 8192
 	 * slots cost 96 KB of an idle bridge. The bridge makes about ten sockets (devices talk to
 	 * the main loop through queues, not sockets): 256 leave room for drivers that would need
