@@ -193,6 +193,7 @@ static int load_dir(lb_keys *k, DIR *d)
 	k->v = v;
 	k->n = n;
 	k->cap = cap;
+	k->gen++;
 	return (int)n;
 }
 
@@ -208,6 +209,8 @@ int lb_keys_refresh(lb_keys *k, int64_t now, bool force)
 	if (stat(k->dir, &st) < 0) {
 		if (errno != ENOENT)
 			return LB_EFAIL;
+		if (k->n || !k->loaded)
+			k->gen++;
 		k->n = 0; /* no directory: no keys */
 		k->loaded = true;
 		memset(&k->mtime, 0, sizeof k->mtime);
@@ -316,6 +319,7 @@ int lb_keys_add(lb_keys *k, const char *pub, lb_role role, const char *name, int
 	}
 	k->v[k->n++] = key;
 	qsort(k->v, k->n, sizeof *k->v, key_cmp);
+	k->gen++;
 	note_mtime(k);
 	lb_info("key store: added %s key '%s' (%s)", lb_role_name(role), name, key.fp);
 	return 0;
@@ -360,6 +364,7 @@ int lb_keys_revoke(lb_keys *k, const char *which, lb_key *out, lb_error *err)
 		*out = *key;
 	memmove(key, key + 1, (size_t)(k->v + k->n - key - 1) * sizeof *key);
 	k->n--;
+	k->gen++;
 	note_mtime(k);
 	return 0;
 }

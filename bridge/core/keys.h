@@ -38,6 +38,7 @@ typedef struct lb_keys {
 	unsigned long ino;
 	bool loaded;
 	int64_t next_check; /* monotonic ns */
+	unsigned gen;	    /* changes whenever keys are loaded, added or revoked */
 } lb_keys;
 
 /* A store over <data_dir>/keys (the directory is made on the first key added); NULL on ENOMEM

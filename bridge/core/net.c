@@ -276,6 +276,37 @@ int srv_net_check(lb_server *s, lb_client *c, lb_now now, lb_error *err)
 	return 0;
 }
 
+void srv_net_note_sub(lb_server *s, zmq_msg_t *m, int fd)
+{
+	const char *user = zmq_msg_gets(m, "User-Id");
+
+	if (user && strncmp(user, "key:", 4) == 0 && strlen(user + 4) == 40)
+		note_conn(s, fd, user + 4);
+}
+
+void srv_net_sweep(lb_server *s, int64_t now)
+{
+	if (!s->keys || !s->nnet_conn)
+		return;
+	lb_keys_refresh(s->keys, now, false);
+	if (s->keys->gen == s->net_keys_gen)
+		return;
+	s->net_keys_gen = s->keys->gen;
+	for (size_t i = 0; i < s->nnet_conn;) {
+		struct lb_net_conn *c = &s->net_conn[i];
+		if (lb_keys_find(s->keys, c->pub)) {
+			i++;
+			continue;
+		}
+		if (fd_ino(c->fd) == c->ino) {
+			lb_info("closed a network connection of key %.8s...: no longer registered",
+				c->pub);
+			shutdown(c->fd, SHUT_RDWR);
+		}
+		*c = s->net_conn[--s->nnet_conn];
+	}
+}
+
 int srv_net_drop_key(lb_server *s, const char *pub)
 {
 	int n = 0;

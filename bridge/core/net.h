@@ -4,6 +4,7 @@
 #define LB_NET_H
 
 #include <stdbool.h>
+#include <zmq.h>
 
 #include "../util/clock.h"
 #include "../util/error.h"
@@ -38,6 +39,15 @@ int srv_net_check(lb_server *s, lb_client *c, lb_now now, lb_error *err);
 /* Close the network connections that made requests with public key pub (a key just revoked). The
  * number closed. */
 int srv_net_drop_key(lb_server *s, const char *pub);
+
+/* A subscription message m from network stream connection fd: remember the key it uses (its
+ * User-Id), so that revoking the key closes this connection too. */
+void srv_net_note_sub(lb_server *s, zmq_msg_t *m, int fd);
+
+/* When the key store changed (looked at again at most every LB_KEYS_CHECK_NS of now, monotonic
+ * ns): close the network connections, requests and streams, whose key is no longer registered (a
+ * certificate removed by hand). Cheap when nothing changed: call it every turn of the loop. */
+void srv_net_sweep(lb_server *s, int64_t now);
 
 /* The key store, or NULL when the bridge has no data directory (borrowed). */
 struct lb_keys *srv_keys(lb_server *s);

@@ -1281,6 +1281,8 @@ static void handle_subscriptions(lb_server *s, void *sock)
 		int fd = zmq_msg_get(&m, ZMQ_SRCFD);
 		lb_conns_delivered(s->conns, 0, fd, zmq_msg_size(&m), 1,
 				   lb_clock_ns(CLOCK_MONOTONIC));
+		if (sock == s->net_xpub)
+			srv_net_note_sub(s, &m, fd); /* its key: closed when revoked (net.c) */
 		lb_sub_verdict v = lb_subs_apply(s->subs, fd, zmq_msg_data(&m), zmq_msg_size(&m));
 		char why[80];
 		if (v == LB_SUB_OK)
@@ -1609,6 +1611,7 @@ int lb_server_run(lb_server *s, volatile sig_atomic_t *stop)
 		}
 		lb_leases_sweep(&s->leases, now.mono, -1, on_lease_released, s);
 		expire_pending(s, now.mono);
+		srv_net_sweep(s, now.mono);
 		check_conns(s, now.mono);
 		if (s->rescan || now.mono >= s->next_scan) {
 			scan(s);

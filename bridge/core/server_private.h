@@ -73,8 +73,9 @@ struct lb_server {
 	char ep_net_pub[256], ep_net_rpc[256];
 	struct lb_keys *keys;	      /* the clients' keys (keys.h) */
 	char server_key[41];	      /* the bridge's public key (Z85), "" until needed */
-	struct lb_net_conn *net_conn; /* network request connections and their keys (net.c) */
+	struct lb_net_conn *net_conn; /* network connections and their keys (net.c) */
 	size_t nnet_conn, capnet_conn;
+	unsigned net_keys_gen; /* the key store's generation when last swept */
 	int64_t start_mono;
 
 	lb_device **dev;

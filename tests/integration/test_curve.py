@@ -123,10 +123,14 @@ class CurveTest(BridgeTest):
         s = self.local.call("keys.new", {"role": "student", "name": "pupil"})
         student = self.curve(zmq.DEALER, s["public_key"], s["secret_key"], self.info["net_rpc"])
         self.assertEqual(self.ask(student, "whoami")["result"]["role"], "student")
-        # revoked by a teacher over the network itself
+        streams = self.curve(zmq.SUB, s["public_key"], s["secret_key"], self.info["net_pub"])
+        streams.setsockopt(zmq.SUBSCRIBE, b"")
+        self.assertTrue(streams.poll(10000), "no stream message over CURVE")
+        # revoked by a teacher over the network itself: both its connections are closed
         teacher = self.curve(zmq.DEALER, tpub, tsec, self.info["net_rpc"])
         r = self.ask(teacher, "keys.revoke", {"key": "pupil"})["result"]
-        self.assertEqual((r["revoked"]["name"], r["closed"]), ("pupil", 1))
+        self.assertEqual((r["revoked"]["name"], r["closed"]), ("pupil", 2))
+        self.assertEqual(drain_then_silent(streams), True, "a revoked key still gets streams")
         # its connection was closed: libzmq reconnects, and the handshake is refused
         r = self.ask(student, "whoami", timeout=SILENT)
         self.assertTrue(r is None or r["error"]["code"] == FORBIDDEN, r)
@@ -142,14 +146,21 @@ class CurveTest(BridgeTest):
         self.start_net()
         student = self.curve(zmq.DEALER, spub, ssec, self.info["net_rpc"])
         self.assertEqual(self.ask(student, "whoami")["result"]["name"], "by hand")
+        streams = self.curve(zmq.SUB, spub, ssec, self.info["net_pub"])
+        streams.setsockopt(zmq.SUBSCRIBE, b"")
+        self.assertTrue(streams.poll(10000), "no stream message over CURVE")
         os.unlink(os.path.join(self.data, "keys", "by_hand.cert"))
         # the store notices the directory changed: at the latest 250 ms later, at once when a
         # teacher looks (keys.*)
         names = [k["name"] for k in self.local.call("keys.list")["keys"]]
         self.assertEqual(names, ["T"])
-        r = self.ask(student, "whoami")
-        self.assertEqual((r["error"]["code"], r["error"]["message"]),
-                         (FORBIDDEN, "this key was revoked: ask the teacher for a new one"))
+        # its open connections are closed at the next turn of the bridge's loop: a request on
+        # its way is refused, or finds the connection gone
+        r = self.ask(student, "whoami", timeout=SILENT)
+        self.assertTrue(r is None or (r["error"]["code"], r["error"]["message"]) ==
+                        (FORBIDDEN, "this key was revoked: ask the teacher for a new one"), r)
+        self.assertEqual(drain_then_silent(streams), True, "a removed key still gets streams")
+        self.assertIn("no longer registered", self.daemons[0].stderr())
 
     def test_streams_over_curve(self):
         tpub, tsec = self.add_key_file("teacher", "T")
@@ -246,6 +257,18 @@ class CurveTest(BridgeTest):
         self.assertEqual(fields["pk"], key["public_key"])
         # the code's secret key is the pair of its public one
         self.assertEqual(zmq.curve_public(fields["ck"].encode()).decode(), fields["pk"])
+
+
+def drain_then_silent(sub, drain_s=5.0):
+    """Read what was queued before a connection was closed (the heartbeat keeps a live stream
+    busy: 5 heartbeats a second), then whether nothing more comes for SILENT seconds."""
+    import time
+    deadline = time.monotonic() + drain_s
+    while time.monotonic() < deadline:
+        if not sub.poll(int(SILENT * 1000)):
+            return True
+        sub.recv_multipart()
+    return False
 
 
 def r_fp(test, name):
