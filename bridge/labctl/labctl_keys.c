@@ -106,6 +106,18 @@ static int keys_new(void *ctx, const struct labctl_opts *o)
 			      "NAME\n");
 		return LABCTL_USAGE;
 	}
+	{
+		/* refuse before registering anything when the files are there already */
+		char stem[80];
+		file_stem(o->name, stem, sizeof stem);
+		snprintf(path, sizeof path, "%s/%s.key_secret", o->output ? o->output : ".", stem);
+		if (access(path, F_OK) == 0) {
+			labctl_errmsg("labctl: %s exists already: not overwritten (write elsewhere "
+				      "with --output DIR)\n",
+				      path);
+			return LABCTL_FAIL;
+		}
+	}
 	if (call(ctx, o, "keys.new", json_pack("{s:s,s:s}", "role", o->role, "name", o->name),
 		 &result) < 0)
 		goto out;
