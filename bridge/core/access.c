@@ -40,7 +40,9 @@ lb_role lb_policy_role(const lb_policy *p, uid_t uid, const gid_t *groups, size_
 
 bool lb_client_same(const lb_client *a, const lb_client *b)
 {
-	return a->rid_len == b->rid_len && memcmp(a->rid, b->rid, a->rid_len) == 0;
+	/* routing ids are per socket: a network client may choose the id of a local one */
+	return a->net == b->net && a->rid_len == b->rid_len &&
+	       memcmp(a->rid, b->rid, a->rid_len) == 0;
 }
 
 /* Index of the lease on device (live or not), or -1. */

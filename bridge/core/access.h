@@ -50,9 +50,10 @@ typedef struct lb_client {
 			 * what owns jobs and recordings */
 	char name[64];	/* display name chosen with session.hello: a label, never an identity */
 	lb_role role;	/* effective role */
+	bool net;	/* came through the network request socket (CURVE), not the local one */
 } lb_client;
 
-/* Whether two clients are the same connection. */
+/* Whether two clients are the same connection (the same socket and routing id). */
 bool lb_client_same(const lb_client *a, const lb_client *b);
 
 typedef struct lb_lease {

@@ -14,6 +14,7 @@
 #include "../util/config.h"
 #include "../util/grow.h"
 #include "../util/log.h"
+#include "keys.h"
 #include "peer.h"
 
 bool lb_auth_address_local(const char *address)
@@ -50,12 +51,59 @@ static size_t put_property(unsigned char *p, const char *name, const char *value
 	return 5 + nl + vl;
 }
 
-void lb_auth_handle(lb_auth *auth)
+/* Answer a ZAP request with status 400 (refused): no user, no properties. */
+static void refuse(lb_auth *auth, const char *reqid, const char *why)
+{
+	zmq_send(auth->sock, "1.0", 3, ZMQ_SNDMORE);
+	zmq_send(auth->sock, reqid, strlen(reqid), ZMQ_SNDMORE);
+	zmq_send(auth->sock, "400", 3, ZMQ_SNDMORE);
+	zmq_send(auth->sock, why, strlen(why), ZMQ_SNDMORE);
+	zmq_send(auth->sock, "", 0, ZMQ_SNDMORE);
+	zmq_send(auth->sock, "", 0, 0);
+}
+
+/* A CURVE handshake from address with client key raw (32 bytes): the key's identity into user
+ * and meta (its length in *metalen), or -1 when the key is not registered (logged). */
+static int curve_identity(lb_auth *auth, int64_t now, const char *address, const unsigned char *raw,
+			  char *user, size_t cap, unsigned char *meta, size_t *metalen)
+{
+	char z85[41];
+	lb_key *key;
+
+	if (!zmq_z85_encode(z85, raw, 32))
+		return -1;
+	if (auth->keys)
+		lb_keys_refresh(auth->keys, now, false);
+	key = auth->keys ? lb_keys_find(auth->keys, z85) : NULL;
+	if (!key) {
+		auth->refused++;
+		if (!auth->refused_logged || now - auth->refused_logged >= 10000000000LL) {
+			lb_warn("refused a connection from %s: CURVE key %s is not registered (or "
+				"was revoked)%s",
+				address, z85,
+				auth->refused > 1 ? " (and others since the last such message)"
+						  : "");
+			auth->refused_logged = now;
+			auth->refused = 0;
+		}
+		return -1;
+	}
+	snprintf(user, cap, "key:%s", z85);
+	*metalen = put_property(meta, "X-Role", lb_role_name(key->role));
+	*metalen += put_property(meta + *metalen, "X-Name", key->name);
+	*metalen += put_property(meta + *metalen, "X-Local", "0");
+	lb_dbg("ZAP: CURVE key '%s' (%s, %s) from %s", key->name, key->fp, lb_role_name(key->role),
+	       address);
+	return 0;
+}
+
+void lb_auth_handle(lb_auth *auth, int64_t now)
 {
 	for (;;) {
 		char version[16], reqid[256], domain[64], address[128], mechanism[16];
 		char user[192];
-		unsigned char meta[256];
+		unsigned char meta[512], cred[64];
+		int ncred = -1;
 		size_t metalen;
 		int more = 1, ev = 0;
 		size_t moresz = sizeof more, evsz = sizeof ev;
@@ -73,13 +121,29 @@ void lb_auth_handle(lb_auth *auth)
 		    recv_str(auth->sock, user, sizeof user) < 0 || /* routing identity, unused */
 		    recv_str(auth->sock, mechanism, sizeof mechanism) < 0)
 			return;
-		/* credentials frames, if any */
+		/* credentials frames, if any: CURVE's is the client's public key (32 bytes) */
 		zmq_getsockopt(auth->sock, ZMQ_RCVMORE, &more, &moresz);
 		while (more) {
-			char skip[8];
-			if (zmq_recv(auth->sock, skip, sizeof skip, 0) < 0)
+			int n = zmq_recv(auth->sock, cred, sizeof cred, 0);
+			if (n < 0)
 				return;
+			if (ncred == -1)
+				ncred = n;
 			zmq_getsockopt(auth->sock, ZMQ_RCVMORE, &more, &moresz);
+		}
+		if (strcmp(mechanism, "CURVE") == 0) {
+			if (ncred != 32 || curve_identity(auth, now, address, cred, user,
+							  sizeof user, meta, &metalen) < 0) {
+				refuse(auth, reqid, "unknown key");
+				continue;
+			}
+			zmq_send(auth->sock, "1.0", 3, ZMQ_SNDMORE);
+			zmq_send(auth->sock, reqid, strlen(reqid), ZMQ_SNDMORE);
+			zmq_send(auth->sock, "200", 3, ZMQ_SNDMORE);
+			zmq_send(auth->sock, "OK", 2, ZMQ_SNDMORE);
+			zmq_send(auth->sock, user, strlen(user), ZMQ_SNDMORE);
+			zmq_send(auth->sock, meta, metalen, 0);
+			continue;
 		}
 		local = lb_auth_address_local(address);
 		/* a local program's role follows its Unix user, asked of the kernel on its first
@@ -94,13 +158,7 @@ void lb_auth_handle(lb_auth *auth)
 		 * (ZMQ_METADATA) */
 		metalen += put_property(meta + metalen, "X-Local", local ? "1" : "0");
 		if (strcmp(mechanism, "NULL") != 0) {
-			/* Only NULL is configured today; CURVE keys will map to roles here. */
-			zmq_send(auth->sock, "1.0", 3, ZMQ_SNDMORE);
-			zmq_send(auth->sock, reqid, strlen(reqid), ZMQ_SNDMORE);
-			zmq_send(auth->sock, "400", 3, ZMQ_SNDMORE);
-			zmq_send(auth->sock, "unsupported mechanism", 21, ZMQ_SNDMORE);
-			zmq_send(auth->sock, "", 0, ZMQ_SNDMORE);
-			zmq_send(auth->sock, "", 0, 0);
+			refuse(auth, reqid, "unsupported mechanism");
 			continue;
 		}
 		zmq_send(auth->sock, "1.0", 3, ZMQ_SNDMORE);

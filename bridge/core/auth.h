@@ -23,6 +23,9 @@ typedef struct lb_auth {
 	lb_policy policy;
 	lb_auth_conn *conn;
 	size_t nconn, capconn;
+	struct lb_keys *keys;	/* the clients' CURVE keys (keys.h, borrowed), or NULL: none */
+	int64_t refused_logged; /* when an unknown key was last logged (monotonic ns) */
+	unsigned refused;	/* unknown keys refused since */
 } lb_auth;
 
 /*
@@ -34,11 +37,15 @@ typedef struct lb_auth {
 lb_auth *lb_auth_new(void *zctx, const lb_policy *policy);
 
 /*
- * Answer every ZAP request waiting (never blocks). A connection from this computer gets the
+ * Answer every ZAP request waiting (never blocks). A NULL connection from this computer gets the
  * User-Id "local:<address>" and the property X-Local: its Unix user is asked of the kernel on its
  * first request (lb_auth_local); another one gets "remote:<address>" and X-Role remote_role.
+ * A CURVE connection (the network sockets, net.h) is looked up by its public key in auth->keys
+ * (looked at again if its directory changed, now monotonic ns): a registered key gets User-Id
+ * "key:<Z85 public key>", X-Role and X-Name from its certificate; an unknown one status 400 and
+ * nothing else (logged, at most every 10 s). Any other mechanism: 400.
  */
-void lb_auth_handle(lb_auth *auth);
+void lb_auth_handle(lb_auth *auth, int64_t now);
 
 /*
  * Identify a local connection (fd, from a request's ZMQ_SRCFD): its Unix user from the kernel

@@ -40,6 +40,8 @@ static void usage(FILE *f)
 	       "      --rpc EP         request endpoint (default tcp://127.0.0.1:5556)\n"
 	       "      --ws EP          WebSocket stream endpoint, or 'none' (default "
 	       "ws://127.0.0.1:5557)\n"
+	       "      --net-pub EP     network stream endpoint, CURVE only (default none)\n"
+	       "      --net-rpc EP     network request endpoint, CURVE only (default none)\n"
 	       "      --simulate[=WHEN] serve the simulated lab: yes, no or auto (default auto:\n"
 	       "                       when no hardware is found)\n"
 	       "  -v, --verbose        more log messages (-vv: debug)\n"
@@ -66,10 +68,12 @@ int main(int argc, char **argv)
 	    {"rpc", required_argument, NULL, 'R'},	{"ws", required_argument, NULL, 'W'},
 	    {"simulate", optional_argument, NULL, 'S'}, {"verbose", no_argument, NULL, 'v'},
 	    {"quiet", no_argument, NULL, 'q'},		{"help", no_argument, NULL, 'h'},
-	    {"version", no_argument, NULL, 'V'},	{NULL, 0, NULL, 0},
+	    {"version", no_argument, NULL, 'V'},	{"net-pub", required_argument, NULL, 'N'},
+	    {"net-rpc", required_argument, NULL, 'M'},	{NULL, 0, NULL, 0},
 	};
 	const char *config_path = NULL;
 	const char *o_pub = NULL, *o_rpc = NULL, *o_ws = NULL, *o_sim = NULL;
+	const char *o_net_pub = NULL, *o_net_rpc = NULL;
 	int verbosity = LB_LOG_INFO, opt, rc = 1;
 	json_t *cfg = NULL;
 	lb_error err = {0};
@@ -90,6 +94,8 @@ int main(int argc, char **argv)
 		case 'P': o_pub = optarg; break;
 		case 'R': o_rpc = optarg; break;
 		case 'W': o_ws = optarg; break;
+		case 'N': o_net_pub = optarg; break;
+		case 'M': o_net_rpc = optarg; break;
 		case 'S': o_sim = optarg ? optarg : "yes"; break;
 		case 'v': verbosity++; break;
 		case 'q': verbosity = LB_LOG_ERROR; break;
@@ -116,12 +122,16 @@ int main(int argc, char **argv)
 	if ((o_pub && lb_config_set(cfg, "bridge", "pub", o_pub) < 0) ||
 	    (o_rpc && lb_config_set(cfg, "bridge", "rpc", o_rpc) < 0) ||
 	    (o_ws && lb_config_set(cfg, "bridge", "ws", o_ws) < 0) ||
+	    (o_net_pub && lb_config_set(cfg, "bridge", "net_pub", o_net_pub) < 0) ||
+	    (o_net_rpc && lb_config_set(cfg, "bridge", "net_rpc", o_net_rpc) < 0) ||
 	    (o_sim && lb_config_set(cfg, "bridge", "simulate", o_sim) < 0))
 		goto out;
 	so.pub = lb_config_str(cfg, "bridge", "pub", "tcp://127.0.0.1:5555");
 	so.rpc = lb_config_str(cfg, "bridge", "rpc", "tcp://127.0.0.1:5556");
 	ws = lb_config_str(cfg, "bridge", "ws", "ws://127.0.0.1:5557");
 	so.ws = strcmp(ws, "none") == 0 || !*ws ? NULL : ws;
+	so.net_pub = lb_config_str(cfg, "bridge", "net_pub", NULL);
+	so.net_rpc = lb_config_str(cfg, "bridge", "net_rpc", NULL);
 	so.simulate = parse_when(lb_config_str(cfg, "bridge", "simulate", "auto"));
 	if (so.simulate == -2) {
 		lb_err("simulate must be yes, no or auto, not '%s'",

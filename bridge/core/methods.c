@@ -31,6 +31,11 @@ static int m_info(lb_server *s, lb_call *c, json_t **result, lb_error *err)
 			    lb_server_endpoint(s, "pub"), "rpc", lb_server_endpoint(s, "rpc"), "ws",
 			    lb_server_endpoint(s, "ws")[0] ? lb_server_endpoint(s, "ws") : NULL,
 			    "devices", (json_int_t)live);
+	for (int i = 0; *result && i < 2; i++) { /* the network's endpoints (net.h), or null */
+		const char *which = i ? "net_pub" : "net_rpc", *ep = lb_server_endpoint(s, which);
+		json_object_set_new(json_object_get(*result, "endpoints"), which,
+				    ep[0] ? json_string(ep) : json_null());
+	}
 	return 0;
 }
 

@@ -25,6 +25,7 @@
 #include "../util/grow.h"
 #include "host.h"
 #include "../util/log.h"
+#include "net.h"
 #include "server_private.h"
 
 #define MONITOR_ENDPOINT "inproc://lb-rpc-monitor"
@@ -56,6 +57,28 @@
 
 /* ---------------------------------------------------------------- publishing (main thread) */
 
+/* Send one frame of a stream message on the local XPUB and on the network one (net.c). */
+static void srv_pub_send(lb_server *s, const void *buf, size_t len, int flags)
+{
+	if (s->net_xpub)
+		zmq_send(s->net_xpub, buf, len, flags);
+	zmq_send(s->xpub, buf, len, flags);
+}
+
+/* Send one frame (consumed) on both XPUBs: the network's gets a copy (refcounted, no bytes
+ * copied for frames over libzmq's 33-byte inline size). */
+static void srv_pub_msg(lb_server *s, zmq_msg_t *m, int flags)
+{
+	if (s->net_xpub) {
+		zmq_msg_t copy;
+		zmq_msg_init(&copy);
+		if (zmq_msg_copy(&copy, m) == 0)
+			zmq_msg_send(&copy, s->net_xpub, flags);
+		zmq_msg_close(&copy); /* sent: empty; dropped: freed */
+	}
+	zmq_msg_send(m, s->xpub, flags);
+}
+
 /* Publish a json message on a bridge topic: topic frame, header with data. */
 void srv_publish_json(lb_server *s, const char *topic, uint64_t *seq, json_t *data)
 {
@@ -70,8 +93,8 @@ void srv_publish_json(lb_server *s, const char *topic, uint64_t *seq, json_t *da
 	text = h ? json_dumps(h, JSON_COMPACT | JSON_REAL_PRECISION(10)) : NULL;
 
 	if (text) {
-		zmq_send(s->xpub, topic, strlen(topic), ZMQ_SNDMORE | ZMQ_DONTWAIT);
-		zmq_send(s->xpub, text, strlen(text), ZMQ_DONTWAIT);
+		srv_pub_send(s, topic, strlen(topic), ZMQ_SNDMORE | ZMQ_DONTWAIT);
+		srv_pub_send(s, text, strlen(text), ZMQ_DONTWAIT);
 	}
 	free(text);
 	json_decref(h);
@@ -193,30 +216,32 @@ static void publish_heartbeat(lb_server *s, int64_t now)
 
 /* ---------------------------------------------------------------- replies */
 
-/* Send a reply text after the envelope (the envelope messages are consumed). */
-void srv_send_reply(lb_server *s, zmq_msg_t *env, int nenv, char *text)
+/* Send a reply text after the envelope through sock, the ROUTER the request came from (the
+ * envelope messages are consumed). */
+void srv_send_reply(lb_server *s, void *sock, zmq_msg_t *env, int nenv, char *text)
 {
 	static const char oom[] = "{\"id\":null,\"error\":{\"code\":-32603,\"name\":"
 				  "\"internal_error\",\"message\":\"out of memory\"}}";
 
+	(void)s;
 	for (int i = 0; i < nenv; i++)
-		zmq_msg_send(&env[i], s->router, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+		zmq_msg_send(&env[i], sock, ZMQ_SNDMORE | ZMQ_DONTWAIT);
 	if (text)
-		zmq_send(s->router, text, strlen(text), ZMQ_DONTWAIT);
+		zmq_send(sock, text, strlen(text), ZMQ_DONTWAIT);
 	else
-		zmq_send(s->router, oom, sizeof oom - 1, ZMQ_DONTWAIT);
+		zmq_send(sock, oom, sizeof oom - 1, ZMQ_DONTWAIT);
 	free(text);
 }
 
-/* Send a reply text and one binary frame after the envelope. */
-void srv_send_reply_data(lb_server *s, zmq_msg_t *env, int nenv, char *text, const void *data,
-			 size_t len)
+/* Send a reply text and one binary frame after the envelope, through sock. */
+void srv_send_reply_data(lb_server *s, void *sock, zmq_msg_t *env, int nenv, char *text,
+			 const void *data, size_t len)
 {
+	(void)s;
 	for (int i = 0; i < nenv; i++)
-		zmq_msg_send(&env[i], s->router, ZMQ_SNDMORE | ZMQ_DONTWAIT);
-	zmq_send(s->router, text ? text : "{}", text ? strlen(text) : 2,
-		 ZMQ_SNDMORE | ZMQ_DONTWAIT);
-	zmq_send(s->router, data, len, ZMQ_DONTWAIT);
+		zmq_msg_send(&env[i], sock, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+	zmq_send(sock, text ? text : "{}", text ? strlen(text) : 2, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+	zmq_send(sock, data, len, ZMQ_DONTWAIT);
 	free(text);
 }
 
@@ -229,7 +254,7 @@ static void fail_pending_of(lb_server *s, lb_device *d)
 			lb_error err;
 			lb_error_set(&err, LB_ERR_UNKNOWN_DEVICE, "device '%s' was unplugged",
 				     d->spec.id);
-			srv_send_reply(s, p->env, p->nenv, lb_reply_error(p->id, &err));
+			srv_send_reply(s, p->sock, p->env, p->nenv, lb_reply_error(p->id, &err));
 			json_decref(p->id);
 			s->pend[i] = s->pend[--s->npend];
 		} else {
@@ -539,9 +564,9 @@ static void publish_stream_ends(lb_server *s, lb_device *d)
 			      "end", "reason", d->end_reason ? d->end_reason : "removed");
 		char *text = h ? json_dumps(h, JSON_COMPACT) : NULL;
 		if (text) {
-			zmq_send(s->xpub, d->streams[k].topic, strlen(d->streams[k].topic),
-				 ZMQ_SNDMORE | ZMQ_DONTWAIT);
-			zmq_send(s->xpub, text, strlen(text), ZMQ_DONTWAIT);
+			srv_pub_send(s, d->streams[k].topic, strlen(d->streams[k].topic),
+				     ZMQ_SNDMORE | ZMQ_DONTWAIT);
+			srv_pub_send(s, text, strlen(text), ZMQ_DONTWAIT);
 			d->cache[k].seq++;
 			if (k >= d->ncache)
 				d->ncache = k + 1;
@@ -694,8 +719,8 @@ static void handle_chan(lb_server *s, lb_up *up)
 				zmq_msg_copy(&c->header, &up->frame[f]);
 				c->has_header = true;
 			}
-			zmq_msg_send(&up->frame[f], s->xpub,
-				     (f + 1 < up->nframes ? ZMQ_SNDMORE : 0) | ZMQ_DONTWAIT);
+			srv_pub_msg(s, &up->frame[f],
+				    (f + 1 < up->nframes ? ZMQ_SNDMORE : 0) | ZMQ_DONTWAIT);
 		}
 		if (!c)
 			return;
@@ -792,7 +817,7 @@ static void handle_chan(lb_server *s, lb_up *up)
 						       json_incref(json_object_get(r, "result")));
 			}
 			json_decref(r);
-			srv_send_reply(s, p->env, p->nenv, text);
+			srv_send_reply(s, p->sock, p->env, p->nenv, text);
 			json_decref(p->id);
 			s->pend[i] = s->pend[--s->npend];
 			matched = 1;
@@ -832,9 +857,11 @@ static void identify(lb_server *s, lb_call *c, zmq_msg_t *body)
 	const char *user = zmq_msg_gets(body, "User-Id");
 	const char *role = zmq_msg_gets(body, "X-Role");
 	const char *local = zmq_msg_gets(body, "X-Local");
+	const char *name = zmq_msg_gets(body, "X-Name");
 	lb_role r = LB_ROLE_OBSERVER;
 
 	memset(&c->client, 0, sizeof c->client);
+	c->client.net = c->sock == s->net_router;
 	if (c->nenv > 0) {
 		size_t n = zmq_msg_size(&c->env[0]);
 		c->client.rid_len = n < sizeof c->client.rid ? n : sizeof c->client.rid;
@@ -843,9 +870,11 @@ static void identify(lb_server *s, lb_call *c, zmq_msg_t *body)
 	c->client.fd = zmq_msg_get(body, ZMQ_SRCFD);
 	snprintf(c->client.user, sizeof c->client.user, "%s", user ? user : "anonymous");
 	if (!role || lb_role_parse(role, &r) < 0)
-		r = LB_ROLE_OBSERVER;	      /* no identity: the least privilege */
-	if (local && strcmp(local, "1") == 0) /* a program on this computer: its Unix user */
+		r = LB_ROLE_OBSERVER; /* no identity: the least privilege */
+	if (local && strcmp(local, "1") == 0 && !c->client.net) /* a program on this computer */
 		lb_auth_local(s->auth, c->client.fd, c->client.user, sizeof c->client.user, &r);
+	else if (c->client.net && name) /* a key's registered name (keys.h) */
+		snprintf(c->client.name, sizeof c->client.name, "%s", name);
 	c->client.role = r;
 	for (size_t i = 0; i < s->nsess; i++)
 		if (lb_client_same(&s->sess[i].c, &c->client)) {
@@ -854,8 +883,9 @@ static void identify(lb_server *s, lb_call *c, zmq_msg_t *body)
 		}
 }
 
-/* Read one request (all its frames) from the ROUTER and answer it, now or later. */
-static void handle_request(lb_server *s)
+/* Read one request (all its frames) from a ROUTER (the local or the network one) and answer it
+ * through the same, now or later. */
+static void handle_request(lb_server *s, void *sock)
 {
 	zmq_msg_t f[MAX_ENVELOPE + 2];
 	int nf = 0, more = 1, nenv, body = -1;
@@ -873,7 +903,7 @@ static void handle_request(lb_server *s)
 	while (more) {
 		zmq_msg_t part;
 		zmq_msg_init(&part);
-		if (zmq_msg_recv(&part, s->router, 0) < 0) {
+		if (zmq_msg_recv(&part, sock, 0) < 0) {
 			zmq_msg_close(&part);
 			break;
 		}
@@ -907,17 +937,22 @@ static void handle_request(lb_server *s)
 	nenv = body >= 0 ? body : (nf > 0 ? (nf > 2 ? 2 : nf) : 0);
 	c.env = f;
 	c.nenv = nenv;
+	c.sock = sock;
 	c.now = lb_now_read();
 	if (nf == 0)
 		return;
 	if (body < 0) {
 		lb_error_set(&err, LB_ERR_INVALID_REQUEST,
 			     "empty request: send one JSON frame {id, method, params}");
-		srv_send_reply(s, f, nenv, lb_reply_error(NULL, &err));
+		srv_send_reply(s, sock, f, nenv, lb_reply_error(NULL, &err));
 		goto out;
 	}
 	identify(s, &c, &f[body]);
-	if (binary > MAX_BINARY) {
+	if (c.client.net && srv_net_check(s, &c.client, c.now, &err) < 0) {
+		/* a key revoked since its connection was made */
+		rc = LB_EFAIL;
+		lb_request_parse(zmq_msg_data(&f[body]), zmq_msg_size(&f[body]), &c.req, NULL);
+	} else if (binary > MAX_BINARY) {
 		rc = lb_error_set(&err, LB_ERR_TOO_LARGE,
 				  "binary frames total %zu bytes, over the %d-byte limit", binary,
 				  MAX_BINARY);
@@ -946,9 +981,9 @@ static void handle_request(lb_server *s)
 			       err.message);
 		}
 		if (rc >= 0 && c.data)
-			srv_send_reply_data(s, f, nenv, text, c.data, c.datalen);
+			srv_send_reply_data(s, sock, f, nenv, text, c.data, c.datalen);
 		else
-			srv_send_reply(s, f, nenv, text);
+			srv_send_reply(s, sock, f, nenv, text);
 	}
 	free(c.data);
 	/* on LB_EAGAIN the envelope moved into the pending entry (the moved messages are empty) */
@@ -1047,7 +1082,7 @@ static void check_conns(lb_server *s, int64_t now)
 
 /* A request connection was accepted (over MAX_CONNECTIONS: closed) or closed: drop its session
  * and leases. */
-static void handle_monitor(lb_server *s)
+static void handle_monitor(lb_server *s, void *monitor, size_t *nconns)
 {
 	zmq_msg_t ev, addr;
 	uint16_t event;
@@ -1056,12 +1091,12 @@ static void handle_monitor(lb_server *s)
 	zmq_msg_init(&ev);
 	zmq_msg_init(&addr);
 	/* every event waiting: a burst of connections is counted before their requests are read */
-	while (zmq_msg_recv(&ev, s->monitor, ZMQ_DONTWAIT) >= 0) {
-		if (zmq_msg_recv(&addr, s->monitor, 0) < 0 || zmq_msg_size(&ev) < 6)
+	while (zmq_msg_recv(&ev, monitor, ZMQ_DONTWAIT) >= 0) {
+		if (zmq_msg_recv(&addr, monitor, 0) < 0 || zmq_msg_size(&ev) < 6)
 			continue;
 		memcpy(&event, zmq_msg_data(&ev), 2);
 		memcpy(&value, (char *)zmq_msg_data(&ev) + 2, 4);
-		if (event == ZMQ_EVENT_ACCEPTED && ++s->rpc_conns > MAX_CONNECTIONS)
+		if (event == ZMQ_EVENT_ACCEPTED && ++*nconns > MAX_CONNECTIONS)
 			close_conn(s, value, "request",
 				   "over " MAX_CONNECTIONS_TEXT " connections");
 		else if (event == ZMQ_EVENT_ACCEPTED)
@@ -1069,8 +1104,8 @@ static void handle_monitor(lb_server *s)
 		if (event != ZMQ_EVENT_DISCONNECTED)
 			continue;
 		lb_conns_close(s->conns, 1, value);
-		if (s->rpc_conns > 0)
-			s->rpc_conns--;
+		if (*nconns > 0)
+			--*nconns;
 		lb_leases_sweep(&s->leases, lb_clock_ns(CLOCK_MONOTONIC), value, on_lease_released,
 				s);
 		lb_auth_forget(s->auth, value);
@@ -1178,7 +1213,7 @@ static void count_backlogs(lb_server *s, const void *topic, size_t len, uint64_t
 
 /* Read the stream socket's connection events: a connection's subscriptions are counted from its
  * ACCEPTED event to its DISCONNECTED one. */
-static void handle_pub_monitor(lb_server *s)
+static void handle_pub_monitor(lb_server *s, void *monitor)
 {
 	zmq_msg_t ev, addr;
 	uint16_t event;
@@ -1186,8 +1221,8 @@ static void handle_pub_monitor(lb_server *s)
 
 	zmq_msg_init(&ev);
 	zmq_msg_init(&addr);
-	while (zmq_msg_recv(&ev, s->pub_monitor, ZMQ_DONTWAIT) >= 0) {
-		if (zmq_msg_recv(&addr, s->pub_monitor, 0) < 0 || zmq_msg_size(&ev) < 6)
+	while (zmq_msg_recv(&ev, monitor, ZMQ_DONTWAIT) >= 0) {
+		if (zmq_msg_recv(&addr, monitor, 0) < 0 || zmq_msg_size(&ev) < 6)
 			continue;
 		memcpy(&event, zmq_msg_data(&ev), 2);
 		memcpy(&value, (char *)zmq_msg_data(&ev) + 2, 4);
@@ -1231,19 +1266,23 @@ static void close_conn(lb_server *s, int fd, const char *sock, const char *why)
 	l->unlogged = 0;
 }
 
-/* Read the stream socket's subscriptions (all topics are open to all): count them per connection,
- * closing a connection over the limits (subs.h). A bounded batch per call. */
-static void handle_subscriptions(lb_server *s)
+/* Read a stream socket's subscriptions (the local XPUB or the network one; all topics are open to
+ * all): count them per connection, closing a connection over the limits (subs.h). A bounded batch
+ * per call. */
+static void handle_subscriptions(lb_server *s, void *sock)
 {
 	zmq_msg_t m;
 
-	handle_pub_monitor(s); /* connections accepted meanwhile are known first */
+	/* connections accepted meanwhile are known first */
+	handle_pub_monitor(s, sock == s->net_xpub ? s->net_pub_monitor : s->pub_monitor);
 	zmq_msg_init(&m);
-	for (int n = 0; n < 4096 && zmq_msg_recv(&m, s->xpub, ZMQ_DONTWAIT) >= 0; n++) {
+	for (int n = 0; n < 4096 && zmq_msg_recv(&m, sock, ZMQ_DONTWAIT) >= 0; n++) {
 		/* no fd: the recorder's inproc connection, or a closed connection's leftovers */
 		int fd = zmq_msg_get(&m, ZMQ_SRCFD);
 		lb_conns_delivered(s->conns, 0, fd, zmq_msg_size(&m), 1,
 				   lb_clock_ns(CLOCK_MONOTONIC));
+		if (sock == s->net_xpub)
+			srv_net_note_sub(s, &m, fd); /* its key: closed when revoked (net.c) */
 		lb_sub_verdict v = lb_subs_apply(s->subs, fd, zmq_msg_data(&m), zmq_msg_size(&m));
 		char why[80];
 		if (v == LB_SUB_OK)
@@ -1273,7 +1312,7 @@ static void expire_pending(lb_server *s, int64_t now)
 			lb_error_set(&err, LB_ERR_TIMEOUT,
 				     "device '%s' did not answer within %d ms", p->dev->spec.id,
 				     s->opts.request_timeout_ms);
-			srv_send_reply(s, p->env, p->nenv, lb_reply_error(p->id, &err));
+			srv_send_reply(s, p->sock, p->env, p->nenv, lb_reply_error(p->id, &err));
 			json_decref(p->id);
 			s->pend[i] = s->pend[--s->npend];
 			/* a late answer finds no pending entry and is dropped */
@@ -1362,7 +1401,10 @@ lb_server *lb_server_new(const lb_server_opts *opts)
 	s->zctx = zmq_ctx_new();
 	if (!s->zctx)
 		goto fail;
-	zmq_ctx_set(s->zctx, ZMQ_IO_THREADS, 1);
+	/* the network's sockets get an I/O thread of their own (net.c): CURVE's encryption must not
+	 * slow the local subscribers down */
+	zmq_ctx_set(s->zctx, ZMQ_IO_THREADS,
+		    (opts->net_pub && *opts->net_pub) || (opts->net_rpc && *opts->net_rpc) ? 2 : 1);
 	/* libzmq allocates (and zeroes) a slot per possible socket when the first one is made: 8192
 	 * slots cost 96 KB of an idle bridge. The bridge makes about ten sockets (devices talk to
 	 * the main loop through queues, not sockets): 256 leave room for drivers that would need
@@ -1401,6 +1443,9 @@ lb_server *lb_server_new(const lb_server_opts *opts)
 	    bind_endpoint(s->xpub, "WebSocket streams", opts->ws, s->ep_ws, sizeof s->ep_ws) < 0)
 		goto fail;
 	if (zmq_bind(s->xpub, STREAMS_INPROC) < 0)
+		goto fail;
+	/* the network's endpoints, CURVE only (net.c) */
+	if (srv_net_open(s) < 0)
 		goto fail;
 	if (zmq_socket_monitor(s->router, MONITOR_ENDPOINT,
 			       ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED) < 0)
@@ -1456,7 +1501,9 @@ int lb_server_run(lb_server *s, volatile sig_atomic_t *stop)
 		int rc, perr;
 		/* the stop signals' fd (-1: none, never ready) and the hot-plug pipe come last */
 		/* then the services' own descriptors (wake_fd), after them */
-		zmq_pollitem_t items[8 + LB_MAX_SERVICES] = {
+		/* then the network's sockets (absent: polled for nothing), then the services' own
+		 * descriptors (wake_fd) */
+		zmq_pollitem_t items[12 + LB_MAX_SERVICES] = {
 		    {NULL, s->up.efd, ZMQ_POLLIN, 0},
 		    {s->router, 0, ZMQ_POLLIN, 0},
 		    {s->xpub, 0, ZMQ_POLLIN, 0},
@@ -1465,9 +1512,13 @@ int lb_server_run(lb_server *s, volatile sig_atomic_t *stop)
 		    {s->pub_monitor, 0, ZMQ_POLLIN, 0},
 		    {NULL, s->opts.stop_fd, s->opts.stop_fd >= 0 ? ZMQ_POLLIN : 0, 0},
 		    {s->hotplug ? s->hotplug->pipe : NULL, -1, s->hotplug ? ZMQ_POLLIN : 0, 0},
+		    {s->net_router, -1, s->net_router ? ZMQ_POLLIN : 0, 0},
+		    {s->net_xpub, -1, s->net_xpub ? ZMQ_POLLIN : 0, 0},
+		    {s->net_monitor, -1, s->net_monitor ? ZMQ_POLLIN : 0, 0},
+		    {s->net_pub_monitor, -1, s->net_pub_monitor ? ZMQ_POLLIN : 0, 0},
 		};
 		const lb_service *woken[LB_MAX_SERVICES];
-		int nitems = 8, nwoken = 0;
+		int nitems = 12, nwoken = 0;
 		size_t nsvc;
 		const lb_service *const *svc = lb_services(&nsvc);
 
@@ -1505,22 +1556,30 @@ int lb_server_run(lb_server *s, volatile sig_atomic_t *stop)
 		take_uplink(s);
 		/* a bounded batch, so that requests are never starved */
 		handle_uplink(s, 4096);
+		/* new connections counted before their requests */
 		if (items[3].revents & ZMQ_POLLIN)
-			handle_monitor(s); /* new connections counted before their requests */
-		if (items[1].revents & ZMQ_POLLIN) {
+			handle_monitor(s, s->monitor, &s->rpc_conns);
+		if (items[10].revents & ZMQ_POLLIN)
+			handle_monitor(s, s->net_monitor, &s->net_rpc_conns);
+		for (int k = 0; k < 2; k++) {
+			void *sock = k == 0 ? s->router : s->net_router;
+			if (!(items[k == 0 ? 1 : 8].revents & ZMQ_POLLIN))
+				continue;
 			for (int n = 0; n < 64; n++) {
 				int ev = 0;
 				size_t sz = sizeof ev;
-				zmq_getsockopt(s->router, ZMQ_EVENTS, &ev, &sz);
+				zmq_getsockopt(sock, ZMQ_EVENTS, &ev, &sz);
 				if (!(ev & ZMQ_POLLIN))
 					break;
-				handle_request(s);
+				handle_request(s, sock);
 			}
 		}
 		if ((items[2].revents | items[5].revents) & ZMQ_POLLIN)
-			handle_subscriptions(s);
+			handle_subscriptions(s, s->xpub);
+		if ((items[9].revents | items[11].revents) & ZMQ_POLLIN)
+			handle_subscriptions(s, s->net_xpub);
 		if (items[4].revents & ZMQ_POLLIN)
-			lb_auth_handle(s->auth);
+			lb_auth_handle(s->auth, now.mono);
 		if (items[6].revents & ZMQ_POLLIN) {
 			struct signalfd_siginfo si;
 			if (read(s->opts.stop_fd, &si, sizeof si) == (ssize_t)sizeof si)
@@ -1543,7 +1602,7 @@ int lb_server_run(lb_server *s, volatile sig_atomic_t *stop)
 			zmq_msg_close(&m);
 		}
 		for (int i = 0; i < nwoken; i++)
-			if (items[8 + i].revents & ZMQ_POLLIN)
+			if (items[12 + i].revents & ZMQ_POLLIN)
 				woken[i]->wake(s);
 		now = lb_now_read();
 		if (now.mono >= s->next_hb) {
@@ -1552,6 +1611,7 @@ int lb_server_run(lb_server *s, volatile sig_atomic_t *stop)
 		}
 		lb_leases_sweep(&s->leases, now.mono, -1, on_lease_released, s);
 		expire_pending(s, now.mono);
+		srv_net_sweep(s, now.mono);
 		check_conns(s, now.mono);
 		if (s->rescan || now.mono >= s->next_scan) {
 			scan(s);
@@ -1624,6 +1684,7 @@ void lb_server_destroy(lb_server **ps)
 		json_decref(s->pend[i].id);
 	}
 	free(s->pend);
+	srv_net_close(s);
 	if (s->router)
 		zmq_socket_monitor(s->router, NULL, 0);
 	if (s->monitor)

@@ -17,6 +17,8 @@ typedef struct lb_server_opts {
 	const char *pub;	 /* stream endpoint (XPUB) */
 	const char *rpc;	 /* request endpoint (ROUTER) */
 	const char *ws;		 /* WebSocket stream endpoint, or NULL */
+	const char *net_pub;	 /* network stream endpoint (XPUB, CURVE), or NULL */
+	const char *net_rpc;	 /* network request endpoint (ROUTER, CURVE), or NULL */
 	int simulate;		 /* 1 on, 0 off, -1 auto (on when no hardware is found) */
 	int heartbeat_ms;	 /* heartbeat period, at most 1000 */
 	int pub_hwm;		 /* per-subscriber queue, in messages */
@@ -36,7 +38,8 @@ lb_server *lb_server_new(const lb_server_opts *opts);
 /* Serve until *stop becomes non-zero (set from a signal handler). 0, or negative on failure. */
 int lb_server_run(lb_server *s, volatile sig_atomic_t *stop);
 
-/* The endpoint actually bound ("pub", "rpc" or "ws"), e.g. with the port chosen for :0. */
+/* The endpoint actually bound ("pub", "rpc", "ws", "net_pub", "net_rpc"), e.g. with the port
+ * chosen for :0; "" when not bound. */
 const char *lb_server_endpoint(const lb_server *s, const char *which);
 
 /* Whether the simulated lab is being served. */

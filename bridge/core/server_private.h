@@ -29,6 +29,7 @@ typedef struct pending {
 	lb_device *dev;
 	int64_t deadline;
 	json_t *id;
+	void *sock; /* the ROUTER to answer through */
 	zmq_msg_t env[MAX_ENVELOPE];
 	int nenv;
 } pending;
@@ -66,6 +67,15 @@ struct lb_server {
 	void *svc_state[LB_MAX_SERVICES]; /* each service's own (lb_service_state) */
 	char epoch[17];
 	char ep_pub[256], ep_rpc[256], ep_ws[256];
+	/* the network's own sockets (CURVE server, net.c), NULL when not configured */
+	void *net_xpub, *net_router, *net_monitor, *net_pub_monitor;
+	size_t net_rpc_conns; /* their request connections open */
+	char ep_net_pub[256], ep_net_rpc[256];
+	struct lb_keys *keys;	      /* the clients' keys (keys.h) */
+	char server_key[41];	      /* the bridge's public key (Z85), "" until needed */
+	struct lb_net_conn *net_conn; /* network connections and their keys (net.c) */
+	size_t nnet_conn, capnet_conn;
+	unsigned net_keys_gen; /* the key store's generation when last swept */
 	int64_t start_mono;
 
 	lb_device **dev;

@@ -33,7 +33,8 @@ enum {
 	C_ROBOTS = 1024,
 	C_ROBOT = 2048,
 	C_SCAN = 4096,
-	C_ALL = 8191
+	C_KEYS = 8192,
+	C_ALL = 16383
 };
 
 enum {
@@ -59,7 +60,11 @@ enum {
 	OPT_DPI,
 	OPT_MODE,
 	OPT_STEPS,
-	OPT_OUTPUT
+	OPT_OUTPUT,
+	OPT_ROLE,
+	OPT_PREFIX,
+	OPT_ENDPOINT,
+	OPT_OUTDIR
 };
 
 /* The options: name, whether it takes a value, the commands it applies to. */
@@ -73,12 +78,12 @@ static const struct optspec {
     [OPT_TIMEOUT_MS] = {"--timeout-ms", true, C_ALL},
     [OPT_JSON] = {"--json", false,
 		  C_DEVICES | C_WATCH | C_SNAPSHOT | C_CALL | C_INFO | C_QUEUE | C_JOB | C_PRINTER |
-		      C_ROOM | C_ROBOTS},
+		      C_ROOM | C_ROBOTS | C_KEYS},
     [OPT_CSV] = {"--csv", false, C_WATCH},
-    [OPT_COUNT] = {"--count", true, C_WATCH},
+    [OPT_COUNT] = {"--count", true, C_WATCH | C_KEYS},
     [OPT_TIMEOUT] = {"--timeout", true, C_WATCH},
     [OPT_PRINTER] = {"--printer", true, C_PRINT},
-    [OPT_NAME] = {"--name", true, C_PRINT | C_ROBOT},
+    [OPT_NAME] = {"--name", true, C_PRINT | C_ROBOT | C_KEYS},
     [OPT_NO_WAIT] = {"--no-wait", false, C_PRINT},
     [OPT_PRESET] = {"--preset", true, C_PRINT},
     [OPT_SCALE] = {"--scale", true, C_PRINT},
@@ -92,7 +97,11 @@ static const struct optspec {
     [OPT_DPI] = {"--dpi", true, C_SCAN},
     [OPT_MODE] = {"--mode", true, C_SCAN},
     [OPT_STEPS] = {"--steps", true, C_SCAN},
-    [OPT_OUTPUT] = {"-o", true, C_SCAN},
+    [OPT_OUTPUT] = {"-o", true, C_SCAN | C_KEYS},
+    [OPT_ROLE] = {"--role", true, C_KEYS},
+    [OPT_PREFIX] = {"--prefix", true, C_KEYS},
+    [OPT_ENDPOINT] = {"--endpoint", true, C_KEYS},
+    [OPT_OUTDIR] = {"--output", true, C_KEYS},
 };
 
 /* Print the usage text on f. */
@@ -150,6 +159,15 @@ static void usage(FILE *f)
 	    "                                maximum) for SEC seconds (default 1), then stop\n"
 	    "  robot stop ID                 stop a robot nobody else holds\n"
 	    "A robot is ours while labctl runs: when it exits the bridge stops the robot.\n\n"
+	    "Network keys (CurveZMQ, for net_rpc/net_pub; teachers):\n"
+	    "  keys new --role ROLE --name NAME [--output DIR]\n"
+	    "                                register a new key pair; writes NAME.key and\n"
+	    "                                NAME.key_secret (0600) in DIR (default: here)\n"
+	    "  keys list [--json]            the registered keys: role, fingerprint, last seen\n"
+	    "  keys revoke NAME|FINGERPRINT  refuse that key from now on\n"
+	    "  keys export NAME [--json]     its public certificate, the bridge's key, endpoints\n"
+	    "  keys qr --role ROLE --prefix TEXT --count N -o FILE.pdf [--endpoint EP]\n"
+	    "                                N keys 'TEXT 1'..'TEXT N' as a page of QR codes\n\n"
 	    "Options (anywhere on the line):\n"
 	    "  --pub EP          stream endpoint (default $LABBRIDGE_PUB, else " DEFAULT_PUB ")\n"
 	    "  --rpc EP          request endpoint (default $LABBRIDGE_RPC, else " DEFAULT_RPC ")\n"
@@ -205,6 +223,7 @@ static const struct command {
     {"robots", C_ROBOTS, 0, 0, labctl_cmd_robots},
     {"robot", C_ROBOT, 2, 4, labctl_cmd_robot},
     {"scan", C_SCAN, 0, 0, labctl_cmd_scan},
+    {"keys", C_KEYS, 1, 2, labctl_cmd_keys},
 };
 
 /* Read the command line into *o and find its command in *cmd. 0; 1 when help was asked; -1
@@ -274,6 +293,10 @@ static int parse_args(int argc, char **argv, struct labctl_opts *o, const struct
 		case OPT_SIZE: o->size = val; break;
 		case OPT_MODE: o->mode = val; break;
 		case OPT_OUTPUT: o->output = val; break;
+		case OPT_OUTDIR: o->output = val; break;
+		case OPT_ROLE: o->role = val; break;
+		case OPT_PREFIX: o->prefix = val; break;
+		case OPT_ENDPOINT: o->endpoint = val; break;
 		case OPT_DPI:
 			if (labctl_parse_long(val, 1, 100000, &o->dpi) < 0) {
 				labctl_errmsg("labctl: --dpi wants dots per inch, not '%s'\n", val);

@@ -49,6 +49,9 @@ struct labctl_opts {
 	const char *output;    /* scan: -o FILE */
 	long dpi;	       /* scan: --dpi, 0 when not given */
 	long steps;	       /* scan: --steps (3D scanners), 0 when not given */
+	const char *role;      /* keys: --role */
+	const char *prefix;    /* keys qr: --prefix */
+	const char *endpoint;  /* keys qr: --endpoint (what the codes tell tablets to connect to) */
 	const char *cmd;       /* the command word */
 	const char *arg[4];    /* its positional arguments */
 	int narg;
@@ -75,6 +78,8 @@ int labctl_cmd_room(void *ctx, const struct labctl_opts *o);
 /* labctl_robot.c: */
 int labctl_cmd_robots(void *ctx, const struct labctl_opts *o);
 int labctl_cmd_robot(void *ctx, const struct labctl_opts *o);
+/* labctl_keys.c: */
+int labctl_cmd_keys(void *ctx, const struct labctl_opts *o);
 
 /* ---------------------------------------------------------------- messages, signals, parsing */
 

@@ -26,6 +26,8 @@ typedef struct load_ctx {
 static const char *const bridge_keys[] = {"pub",
 					  "rpc",
 					  "ws",
+					  "net_pub",
+					  "net_rpc",
 					  "simulate",
 					  "heartbeat_ms",
 					  "log_level",

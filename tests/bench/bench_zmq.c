@@ -33,6 +33,9 @@
  *       height, and whether the rows followed each other (seq and first_row without gaps). Waits
  *       60 s at most for a scan to begin, 5 s for each next band. SCANS 0: until stopped.
  *
+ * CURVE (tests/bench/curve.py): BENCH_CURVE_SERVER=SECRET makes pub a CURVE server, and
+ * BENCH_CURVE_CLIENT="SERVER PUBLIC SECRET" makes every subscriber a CURVE client.
+ *
  * Every mode prints one JSON line on stdout; every wait has a timeout. Exit status 0 when the
  * run completed, 1 on a timeout or an error (the JSON line is still printed when possible).
  */
@@ -273,6 +276,33 @@ static int rx_recv(void *sock, rx_msg *m, int flags)
 	return 0;
 }
 
+/* CURVE for a subscriber when the environment asks for it: BENCH_CURVE_CLIENT = "SERVER_KEY
+ * PUBLIC_KEY SECRET_KEY" (Z85, space-separated); for bench_zmq pub BENCH_CURVE_SERVER = its
+ * SECRET_KEY (every client accepted: no ZAP handler). */
+static void curve_client(void *s)
+{
+	const char *env = getenv("BENCH_CURVE_CLIENT");
+
+	if (!env || strlen(env) != 3 * 40 + 2)
+		return;
+	if (zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, env, 40) < 0 ||
+	    zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, env + 41, 40) < 0 ||
+	    zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, env + 82, 40) < 0)
+		die("CURVE client keys");
+}
+
+static void curve_server(void *s)
+{
+	const char *env = getenv("BENCH_CURVE_SERVER");
+	int one = 1;
+
+	if (!env || strlen(env) != 40)
+		return;
+	if (zmq_setsockopt(s, ZMQ_CURVE_SERVER, &one, sizeof one) < 0 ||
+	    zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, env, 40) < 0)
+		die("CURVE server key");
+}
+
 static void *make_sub(void *ctx, const char *endpoint, const char *prefix)
 {
 	void *s = zmq_socket(ctx, ZMQ_SUB);
@@ -280,6 +310,7 @@ static void *make_sub(void *ctx, const char *endpoint, const char *prefix)
 
 	if (!s)
 		die("zmq_socket");
+	curve_client(s);
 	zmq_setsockopt(s, ZMQ_RCVHWM, &zero, sizeof zero);
 	zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
 	zmq_setsockopt(s, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
@@ -348,6 +379,7 @@ static int run_pub(const char *endpoint, long size, long count, double rate)
 	zmq_setsockopt(pub, ZMQ_LINGER, &linger, sizeof linger);
 	zmq_setsockopt(pub, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
 	zmq_setsockopt(pub, ZMQ_XPUB_VERBOSE, &one, sizeof one);
+	curve_server(pub);
 	if (zmq_bind(pub, endpoint) < 0)
 		die("zmq_bind");
 	zmq_getsockopt(pub, ZMQ_LAST_ENDPOINT, ep, &eplen);

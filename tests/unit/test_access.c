@@ -95,6 +95,15 @@ static void test_client_same(void)
 	CHECK(!lb_client_same(&a, &b));
 	CHECK(!lb_client_same(&a, &c));
 	CHECK(!lb_client_same(&c, &a));
+	/* routing ids are per socket: a network client (which may choose its routing id) is never
+	 * a local one with the same id, whose leases and session it would take */
+	{
+		lb_client n = client("AAAA", 5, "key:x", LB_ROLE_STUDENT);
+		n.net = true;
+		CHECK(!lb_client_same(&a, &n));
+		CHECK(!lb_client_same(&n, &a));
+		CHECK(lb_client_same(&n, &n));
+	}
 }
 
 static void test_acquire_and_renew(void)

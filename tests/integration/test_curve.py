@@ -1,0 +1,281 @@
+"""The network's endpoints (net_rpc, net_pub): CURVE only, each client's role and name from its
+registered key, keys added and revoked while the bridge runs, labctl keys end to end."""
+import json
+import os
+import shutil
+import stat
+import subprocess
+import tempfile
+
+import zmq
+
+from lbtest import (BridgeTest, make_conf, sensor, labctl_path, run_program, san_env,
+                    sanitizer_errors, Subscriber)
+
+LAB = {"t1": sensor(rate=50)}
+FORBIDDEN = 1002
+NET = ["--net-rpc", "tcp://127.0.0.1:0", "--net-pub", "tcp://127.0.0.1:0"]
+SILENT = 1.0  # seconds a refused client waits: what it is refused is nothing at all
+KEY_TEMPLATE = """#   written by hand, as a teacher might
+metadata
+    role = "%s"
+    name = "%s"
+curve
+    public-key = "%s"
+"""
+
+
+class CurveTest(BridgeTest):
+
+    def setUp(self):
+        super().setUp()
+        self.data = os.path.join(self.tmp, "net-data")
+        self.env = {"STATE_DIRECTORY": self.data}
+
+    def add_key_file(self, role, name):
+        """Register a key the way a person could: a certificate file in <data_dir>/keys."""
+        pub, sec = zmq.curve_keypair()
+        os.makedirs(os.path.join(self.data, "keys"), exist_ok=True)
+        with open(os.path.join(self.data, "keys", name.replace(" ", "_") + ".cert"), "w") as f:
+            f.write(KEY_TEMPLATE % (role, name, pub.decode()))
+        return pub.decode(), sec.decode()
+
+    def start_net(self, name="net", **kw):
+        d = self.start_bridge(make_conf(LAB), name=name, args=NET, env=self.env, **kw)
+        if kw.get("ready", True):
+            local = self.client(d)
+            self.info = local.call("bridge.info")["endpoints"]
+            self.local = local
+            keys = local.call("keys.list")
+            self.server_key = keys["server_key"]
+        return d
+
+    def curve(self, kind, pub, sec, endpoint, server_key=None):
+        s = self.ctx.socket(kind)
+        s.setsockopt(zmq.LINGER, 0)
+        s.curve_serverkey = (server_key or self.server_key).encode()
+        s.curve_publickey = pub.encode()
+        s.curve_secretkey = sec.encode()
+        s.connect(endpoint)
+        self._sockets.append(s)
+        return s
+
+    def ask(self, sock, method, params=None, timeout=5.0):
+        """A request over a raw DEALER: the reply, or None when nothing came within timeout."""
+        sock.send_multipart([b"", json.dumps({"id": 1, "method": method,
+                                              "params": params or {}}).encode()])
+        if not sock.poll(int(timeout * 1000)):
+            return None
+        return json.loads(sock.recv_multipart()[-1])
+
+    # ------------------------------------------------------------------ starting
+
+    def test_refuses_to_start_without_keys(self):
+        d = self.start_net(ready=False, check_exit=False)
+        self.assertEqual(d.wait_exit(20), 1)
+        self.assertIn("no client key is registered", d.stderr())
+        self.assertIn("labctl keys new --role teacher", d.stderr())
+
+    def test_refuses_a_local_endpoint_on_the_network(self):
+        self.add_key_file("teacher", "T")
+        d = self.start_bridge(make_conf(LAB), name="open", rpc="tcp://0.0.0.0:0", env=self.env,
+                              ready=False, check_exit=False)
+        self.assertEqual(d.wait_exit(20), 1)
+        self.assertIn("net_rpc = tcp://0.0.0.0:0", d.stderr())
+
+    # ------------------------------------------------------------------ roles and keys
+
+    def test_roles_names_and_refusals(self):
+        tpub, tsec = self.add_key_file("teacher", "Mme Durand")
+        self.start_net()
+        # a key registered while running (a teacher's local request): no restart
+        s = self.local.call("keys.new", {"role": "student", "name": "5B group 3"})
+        self.assertEqual((s["role"], s["name"]), ("student", "5B group 3"))
+        self.assertEqual(len(s["secret_key"]), 40)
+        rpc = self.info["net_rpc"]
+        student = self.curve(zmq.DEALER, s["public_key"], s["secret_key"], rpc)
+        me = self.ask(student, "session.hello")["result"]
+        self.assertEqual(me, {"user": "key:" + s["public_key"], "role": "student",
+                              "name": "5B group 3"})
+        r = self.ask(student, "keys.list")
+        self.assertEqual(r["error"]["code"], FORBIDDEN, "keys.* are teachers' requests")
+        teacher = self.curve(zmq.DEALER, tpub, tsec, rpc)
+        self.assertEqual(self.ask(teacher, "whoami")["result"]["role"], "teacher")
+        # an unknown key, and no CURVE at all: nothing, not even an error
+        upub, usec = zmq.curve_keypair()
+        unknown = self.curve(zmq.DEALER, upub.decode(), usec.decode(), rpc)
+        self.assertIsNone(self.ask(unknown, "whoami", timeout=SILENT))
+        plain = self.ctx.socket(zmq.DEALER)
+        plain.setsockopt(zmq.LINGER, 0)
+        plain.connect(rpc)
+        self._sockets.append(plain)
+        self.assertIsNone(self.ask(plain, "whoami", timeout=SILENT))
+        # a wrong server key: the handshake fails on the client's side
+        wrong = self.curve(zmq.DEALER, tpub, tsec, rpc, server_key=upub.decode())
+        self.assertIsNone(self.ask(wrong, "whoami", timeout=SILENT))
+        # the bridge kept serving the others
+        self.assertEqual(self.ask(student, "whoami")["result"]["role"], "student")
+        self.assertIn("is not registered", self.daemons[0].stderr())
+
+    def test_a_key_revoked_while_running_gets_nothing_more(self):
+        tpub, tsec = self.add_key_file("teacher", "T")
+        self.start_net()
+        s = self.local.call("keys.new", {"role": "student", "name": "pupil"})
+        student = self.curve(zmq.DEALER, s["public_key"], s["secret_key"], self.info["net_rpc"])
+        self.assertEqual(self.ask(student, "whoami")["result"]["role"], "student")
+        streams = self.curve(zmq.SUB, s["public_key"], s["secret_key"], self.info["net_pub"])
+        streams.setsockopt(zmq.SUBSCRIBE, b"")
+        self.assertTrue(streams.poll(10000), "no stream message over CURVE")
+        # revoked by a teacher over the network itself: both its connections are closed
+        teacher = self.curve(zmq.DEALER, tpub, tsec, self.info["net_rpc"])
+        r = self.ask(teacher, "keys.revoke", {"key": "pupil"})["result"]
+        self.assertEqual((r["revoked"]["name"], r["closed"]), ("pupil", 2))
+        self.assertEqual(drain_then_silent(streams), True, "a revoked key still gets streams")
+        # its connection was closed: libzmq reconnects, and the handshake is refused
+        r = self.ask(student, "whoami", timeout=SILENT)
+        self.assertTrue(r is None or r["error"]["code"] == FORBIDDEN, r)
+        again = self.curve(zmq.DEALER, s["public_key"], s["secret_key"], self.info["net_rpc"])
+        self.assertIsNone(self.ask(again, "whoami", timeout=SILENT))
+        self.assertEqual(self.ask(teacher, "whoami")["result"]["role"], "teacher")
+        self.assertTrue(os.path.exists(os.path.join(self.data, "keys", "revoked",
+                                                    r_fp(self, "pupil") + ".cert")))
+
+    def test_a_revoked_key_file_removed_by_hand_is_refused_on_its_next_request(self):
+        tpub, tsec = self.add_key_file("teacher", "T")
+        spub, ssec = self.add_key_file("student", "by hand")
+        self.start_net()
+        student = self.curve(zmq.DEALER, spub, ssec, self.info["net_rpc"])
+        self.assertEqual(self.ask(student, "whoami")["result"]["name"], "by hand")
+        streams = self.curve(zmq.SUB, spub, ssec, self.info["net_pub"])
+        streams.setsockopt(zmq.SUBSCRIBE, b"")
+        self.assertTrue(streams.poll(10000), "no stream message over CURVE")
+        os.unlink(os.path.join(self.data, "keys", "by_hand.cert"))
+        # the store notices the directory changed: at the latest 250 ms later, at once when a
+        # teacher looks (keys.*)
+        names = [k["name"] for k in self.local.call("keys.list")["keys"]]
+        self.assertEqual(names, ["T"])
+        # its open connections are closed at the next turn of the bridge's loop: a request on
+        # its way is refused, or finds the connection gone
+        r = self.ask(student, "whoami", timeout=SILENT)
+        self.assertTrue(r is None or (r["error"]["code"], r["error"]["message"]) ==
+                        (FORBIDDEN, "this key was revoked: ask the teacher for a new one"), r)
+        self.assertEqual(drain_then_silent(streams), True, "a removed key still gets streams")
+        self.assertIn("no longer registered", self.daemons[0].stderr())
+
+    def test_streams_over_curve(self):
+        tpub, tsec = self.add_key_file("teacher", "T")
+        self.start_net()
+        s = self.local.call("keys.new", {"role": "observer", "name": "projector"})
+        sub = self.curve(zmq.SUB, s["public_key"], s["secret_key"], self.info["net_pub"])
+        sub.setsockopt(zmq.SUBSCRIBE, b"sensor/sim-t1/")
+        self.assertTrue(sub.poll(10000), "no stream message over CURVE")
+        frames = sub.recv_multipart()
+        self.assertTrue(frames[0].startswith(b"sensor/sim-t1/"))
+        h = json.loads(frames[1])
+        self.assertEqual(h["type"], "f32")
+        upub, usec = zmq.curve_keypair()
+        stranger = self.curve(zmq.SUB, upub.decode(), usec.decode(), self.info["net_pub"])
+        stranger.setsockopt(zmq.SUBSCRIBE, b"")
+        self.assertFalse(stranger.poll(int(SILENT * 1000)), "an unknown key got streams")
+        plain = self.ctx.socket(zmq.SUB)
+        plain.setsockopt(zmq.LINGER, 0)
+        plain.setsockopt(zmq.SUBSCRIBE, b"")
+        plain.connect(self.info["net_pub"])
+        self._sockets.append(plain)
+        self.assertFalse(plain.poll(int(SILENT * 1000)), "a NULL subscriber got streams")
+
+    # ------------------------------------------------------------------ labctl keys
+
+    def labctl(self, d, *args, expect=0):
+        cmd = [labctl_path(), "--pub", d.pub, "--rpc", d.rpc] + list(args)
+        rc, out, err, _ = run_program(cmd, 60, env=san_env())
+        self.assertEqual(sanitizer_errors(err), [], err)
+        self.assertEqual(rc, expect, "labctl %s: %s\n%s" % (" ".join(args), out, err))
+        return out, err
+
+    def test_labctl_keys_end_to_end(self):
+        # the first keys are made on a bridge without network endpoints, then it serves them
+        d = self.start_bridge(make_conf(LAB), name="first", env=self.env)
+        out_dir = os.path.join(self.tmp, "keys-out")
+        os.mkdir(out_dir)
+        out, _ = self.labctl(d, "keys", "new", "--role", "teacher", "--name", "Mme Durand",
+                             "--output", out_dir)
+        self.assertIn("teacher key 'Mme Durand' registered", out)
+        secret = os.path.join(out_dir, "Mme_Durand.key_secret")
+        self.assertEqual(stat.S_IMODE(os.stat(secret).st_mode), 0o600)
+        self.labctl(d, "keys", "new", "--role", "teacher", "--name", "Mme Durand",
+                    "--output", out_dir, expect=1)  # a name in use
+        d.stop()
+        d = self.start_bridge(make_conf(LAB), name="second", args=NET, env=self.env)
+        info = self.client(d).call("bridge.info")["endpoints"]
+        # pyzmq reads the key pair labctl wrote (zcert format)
+        import zmq.auth
+        pub, sec = zmq.auth.load_certificate(secret)
+        server_key = self.client(d).call("keys.list")["server_key"]
+        teacher = self.curve(zmq.DEALER, pub.decode(), sec.decode(), info["net_rpc"],
+                             server_key=server_key)
+        self.assertEqual(self.ask(teacher, "whoami")["result"]["name"], "Mme Durand")
+        out, _ = self.labctl(d, "keys", "new", "--role", "student", "--name", "5B group 3",
+                             "--output", out_dir)
+        out, _ = self.labctl(d, "keys", "list")
+        self.assertRegex(out, r"5B group 3\s+student\s+[0-9a-f]{16}\s+\S+Z\s+never")
+        self.assertRegex(out, r"Mme Durand\s+teacher\s+[0-9a-f]{16}\s+\S+Z\s+\d{4}-")
+        out, _ = self.labctl(d, "keys", "export", "5B group 3")
+        self.assertIn('server-key = "%s"' % server_key, out)
+        self.assertIn('net_rpc = "%s"' % info["net_rpc"], out)
+        out, _ = self.labctl(d, "keys", "revoke", "5B group 3")
+        self.assertIn("revoked student key '5B group 3'", out)
+        out, _ = self.labctl(d, "keys", "list", "--json")
+        self.assertEqual([k["name"] for k in json.loads(out)["keys"]], ["Mme Durand"])
+        # a class's page of QR codes: 9 keys, two pages
+        page = os.path.join(self.tmp, "page.pdf")
+        out, _ = self.labctl(d, "keys", "qr", "--role", "student", "--prefix", "5B élève",
+                             "--count", "9", "-o", page)
+        keys = json.loads(self.labctl(d, "keys", "list", "--json")[0])["keys"]
+        self.assertEqual(sorted(k["name"] for k in keys if k["role"] == "student"),
+                         ["5B élève %d" % i for i in range(1, 10)])
+        self.check_qr_page(page, 9, server_key, info["net_rpc"], keys)
+
+    def check_qr_page(self, page, count, server_key, endpoint, keys):
+        if not shutil.which("pdfimages"):
+            self.skipTest("pdfimages (poppler-utils) is not installed")
+        listing = subprocess.run(["pdfimages", "-list", page], capture_output=True, text=True,
+                                 check=True).stdout
+        self.assertEqual(len(listing.splitlines()) - 2, count, listing)
+        if not shutil.which("zbarimg"):
+            return
+        tmp = tempfile.mkdtemp(dir=self.tmp)
+        subprocess.run(["pdfimages", "-png", page, os.path.join(tmp, "qr")], check=True)
+        first = sorted(os.listdir(tmp))[0]
+        text = subprocess.run(["zbarimg", "-q", "--raw", "-Sbinary", os.path.join(tmp, first)],
+                              capture_output=True, check=True).stdout.decode("utf-8").strip()
+        fields = dict(f.split("=", 1) for f in text.split(";")[1:])
+        self.assertTrue(text.startswith("labbridge:1;"), text)
+        self.assertEqual((fields["ep"], fields["sk"], fields["n"]),
+                         (endpoint, server_key, "5B élève 1"))
+        key = [k for k in keys if k["name"] == "5B élève 1"][0]
+        self.assertEqual(fields["pk"], key["public_key"])
+        # the code's secret key is the pair of its public one
+        self.assertEqual(zmq.curve_public(fields["ck"].encode()).decode(), fields["pk"])
+
+
+def drain_then_silent(sub, drain_s=5.0):
+    """Read what was queued before a connection was closed (the heartbeat keeps a live stream
+    busy: 5 heartbeats a second), then whether nothing more comes for SILENT seconds."""
+    import time
+    deadline = time.monotonic() + drain_s
+    while time.monotonic() < deadline:
+        if not sub.poll(int(SILENT * 1000)):
+            return True
+        sub.recv_multipart()
+    return False
+
+
+def r_fp(test, name):
+    """The fingerprint of a revoked key, from the revoked/ folder's certificate."""
+    folder = os.path.join(test.data, "keys", "revoked")
+    for f in os.listdir(folder):
+        with open(os.path.join(folder, f)) as fh:
+            if 'name = "%s"' % name in fh.read():
+                return f[:-len(".cert")]
+    return "?"
