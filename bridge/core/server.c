@@ -1500,7 +1500,6 @@ int lb_server_run(lb_server *s, volatile sig_atomic_t *stop)
 		long timeout;
 		int rc, perr;
 		/* the stop signals' fd (-1: none, never ready) and the hot-plug pipe come last */
-		/* then the services' own descriptors (wake_fd), after them */
 		/* then the network's sockets (absent: polled for nothing), then the services' own
 		 * descriptors (wake_fd) */
 		zmq_pollitem_t items[12 + LB_MAX_SERVICES] = {
