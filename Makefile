@@ -5,7 +5,7 @@ BUILD_PKGS := gcc g++ make pkg-config libzmq3-dev libjansson-dev libinih-dev lib
               libusb-1.0-0-dev libsqlite3-dev zlib1g-dev aseba locales libsane-dev \
               libpng-dev libjpeg62-turbo-dev libtiff-dev libhpdf-dev libv4l-dev \
               libopencv-core-dev libopencv-imgproc-dev libopencv-calib3d-dev libsodium-dev \
-              prusa-slicer
+              prusa-slicer libmicrohttpd-dev
 # prusa-slicer: the slicer the print service runs as a child process for model jobs
 # (services/print/slicer.c, slicing.c); libsodium: base64 and key fingerprints.
 TEST_PKGS  := $(BUILD_PKGS) gdb clang libclang-rt-14-dev valgrind python3-zmq python3-websocket \
@@ -15,7 +15,7 @@ TEST_PKGS  := $(BUILD_PKGS) gdb clang libclang-rt-14-dev valgrind python3-zmq py
 BENCH_PKGS := $(BUILD_PKGS) python3-zmq printcore sane-utils
 PY         := /usr/bin/python3
 LIBS       := libzmq jansson inih libserialport libusb-1.0 libmodbus sqlite3 zlib sane-backends libpng libjpeg libtiff-4 \
-              libv4l2 libsodium
+              libv4l2 libsodium libmicrohttpd
 
 CC      ?= gcc
 CSTD    := -std=c11 -D_GNU_SOURCE
