@@ -474,8 +474,9 @@ char *lb_httpapi_sse_event(const void *topic, size_t tlen, const void *header, s
 		gap = *seq - *prev - 1;
 	ts = json_dumps(t, JSON_ENCODE_ANY | JSON_COMPACT);
 	/* the header as it came (valid JSON), unless it holds a line break, which would end the
-	 * event's data line: then dumped again (JSON escapes them inside strings) */
-	if (memchr(header, '\n', hlen) || memchr(header, '\r', hlen)) {
+	 * event's data line, or a NUL (jansson stops reading there): then dumped again */
+	if (memchr(header, '\n', hlen) || memchr(header, '\r', hlen) ||
+	    memchr(header, '\0', hlen)) {
 		hs = json_dumps(h, JSON_COMPACT | JSON_REAL_PRECISION(17));
 		if (!hs)
 			goto out;
