@@ -165,7 +165,7 @@ static int m_pair_new(lb_server *s, lb_call *c, json_t **result, lb_error *err)
 	    lb_param_string(p, "name", true, &name, err) < 0 ||
 	    lb_param_int(p, "ttl_s", false, 10, 86400, &ttl, err) < 0 ||
 	    lb_param_int(p, "uses", false, 1, 100, &uses, err) < 0 ||
-	    lb_param_int(p, "session_s", false, 60, 86400, &session_s, err) < 0)
+	    lb_param_int(p, "session_s", false, 1, 86400, &session_s, err) < 0)
 		return LB_EFAIL;
 	if (lb_role_parse(role_name, &role) < 0)
 		return lb_error_set(err, LB_ERR_INVALID_PARAMS,

@@ -27,8 +27,9 @@
 #define STREAMS_MAX 48	  /* SSE streams at once */
 #define STREAM_HWM 10000  /* messages waiting for one slow stream before ZeroMQ drops */
 #define KEEPALIVE_NS 15000000000LL
-#define POLL_MS 250    /* a stream looks at its session and the stop flag this often */
-#define SEQ_TOPICS 256 /* topics whose last seq a stream remembers (gaps) */
+#define CHECK_NS 1000000000LL /* a stream asks whether its session still lives this often */
+#define POLL_MS 250	      /* a stream looks at its session and the stop flag this often */
+#define SEQ_TOPICS 256	      /* topics whose last seq a stream remembers (gaps) */
 
 struct lb_web {
 	lb_web_opts o;
@@ -344,7 +345,7 @@ typedef struct stream {
 	char token[LB_HTTPAPI_TOKEN_LEN + 1];
 	char *out; /* an event not yet wholly given to MHD */
 	size_t outlen, outpos;
-	int64_t last_sent;
+	int64_t last_sent, next_check; /* mono */
 	int ended;
 	struct {
 		char topic[LB_HTTPAPI_TOPIC_MAX * 2];
@@ -425,18 +426,30 @@ static size_t give(stream *st, char *buf, size_t max)
 }
 
 /* MHD's content reader of a stream: blocks (this connection's own thread) until events come,
- * fills buf with as many as fit; ends when the session or the server does. */
+ * fills buf with as many as fit; ends when the session (looked at every second) or the server
+ * does, with a last event saying why. */
 static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
 	stream *st = cls;
 	size_t n = 0;
 
+	if (st->ended || atomic_load(&st->w->stopping))
+		return MHD_CONTENT_READER_END_OF_STREAM;
 	for (;;) {
-		lb_session_info s;
-		const char *why;
+		lb_now now = lb_now_read();
 		zmq_pollitem_t pi = {st->sub, 0, ZMQ_POLLIN, 0};
-		int64_t now;
 
+		if (now.mono >= st->next_check) {
+			lb_session_info s;
+			const char *why;
+			st->next_check = now.mono + CHECK_NS;
+			if (lb_pairs_check(st->w->o.pairs, st->token, now, &s, &why) < 0) {
+				n = (size_t)snprintf(
+				    buf, max, "event: end\ndata: {\"reason\":\"%s\"}\n\n", why);
+				st->ended = 1;
+				break;
+			}
+		}
 		while (n < max) {
 			if (!st->out && !next_event(st))
 				break;
@@ -445,18 +458,9 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 		}
 		if (n > 0)
 			break;
-		if (st->ended || atomic_load(&st->w->stopping))
+		if (atomic_load(&st->w->stopping))
 			return MHD_CONTENT_READER_END_OF_STREAM;
-		now = lb_clock_ns(CLOCK_MONOTONIC);
-		if (now - st->last_sent >= KEEPALIVE_NS) {
-			if (lb_pairs_check(st->w->o.pairs, st->token, lb_now_read(), &s, &why) <
-			    0) {
-				/* the session ended: say why, then end */
-				n = (size_t)snprintf(
-				    buf, max, "event: end\ndata: {\"reason\":\"%s\"}\n\n", why);
-				st->ended = 1;
-				break;
-			}
+		if (now.mono - st->last_sent >= KEEPALIVE_NS) {
 			n = (size_t)snprintf(buf, max, ": keepalive\n\n");
 			break;
 		}
