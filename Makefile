@@ -297,6 +297,9 @@ install: all
 	udev/brltty-ch340 $(DESTDIR)
 	install -m 644 udev/labbridge.service $(DESTDIR)/etc/systemd/system/
 	install -m 644 bridge/PROTOCOL.md bridge/DESIGN.md bridge/README.md $(DESTDIR)$(PREFIX)/share/doc/labbridge/
+	install -d $(DESTDIR)$(PREFIX)/share/labbridge/www
+	cp -r www/. $(DESTDIR)$(PREFIX)/share/labbridge/www/
+	install -m 644 bridge/HTTP.md $(DESTDIR)$(PREFIX)/share/doc/labbridge/
 	[ -e $(DESTDIR)/etc/labbridge/labbridge.conf ] || install -m 644 udev/labbridge.conf $(DESTDIR)/etc/labbridge/
 	[ -n "$(DESTDIR)" ] || { getent group labbridge >/dev/null || groupadd --system labbridge; \
 	  getent passwd labbridge >/dev/null || useradd --system -g labbridge -G dialout,plugdev \
