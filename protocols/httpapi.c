@@ -304,6 +304,32 @@ int lb_httpapi_token(const char *in, int bearer, char out[LB_HTTPAPI_TOKEN_LEN +
 	return 0;
 }
 
+int lb_httpapi_file_query(const char *job_raw, const char *file_raw, long long *job, char file[129],
+			  const char **why)
+{
+	char buf[32];
+	char *end;
+	long n;
+
+	*why = "job must be a job id and file a result's name";
+	if (!job_raw || !file_raw ||
+	    lb_httpapi_unescape(job_raw, strlen(job_raw), buf, sizeof buf) < 1)
+		return -1;
+	if (!isdigit((unsigned char)buf[0]))
+		return -1;
+	*job = strtoll(buf, &end, 10);
+	if (*end || *job < 1 || *job > (1LL << 53))
+		return -1;
+	n = lb_httpapi_unescape(file_raw, strlen(file_raw), file, 129);
+	if (n < 1 || file[0] == '.')
+		return -1;
+	for (long i = 0; i < n; i++)
+		if (!isalnum((unsigned char)file[i]) && file[i] != '_' && file[i] != '.' &&
+		    file[i] != '-')
+			return -1;
+	return 0;
+}
+
 /* Whether c may appear in a topic prefix. */
 static int topic_char(char c)
 {

@@ -79,6 +79,13 @@ int lb_httpapi_pair_parse(const void *body, size_t len, char out[LB_HTTPAPI_CODE
  */
 int lb_httpapi_token(const char *in, int bearer, char out[LB_HTTPAPI_TOKEN_LEN + 1]);
 
+/*
+ * The raw (escaped) job= and file= values of GET /api/file: *job an integer 1..2^53, file a name
+ * of 1..128 bytes of [A-Za-z0-9_.-] not starting with '.'. 0, or -1 with *why.
+ */
+int lb_httpapi_file_query(const char *job_raw, const char *file_raw, long long *job, char file[129],
+			  const char **why);
+
 /* The prefixes of one stream. */
 typedef struct lb_httpapi_topics {
 	char v[LB_HTTPAPI_TOPICS_MAX][LB_HTTPAPI_TOPIC_MAX + 1];

@@ -71,6 +71,15 @@ static void check_strings(const uint8_t *data, size_t size)
 	}
 	if (lb_httpapi_pair_parse(data, size, code, &why) == 0)
 		FUZZ_ASSERT(strlen(code) == LB_HTTPAPI_CODE_LEN && !strpbrk(code, "01IO"));
+	{
+		long long job;
+		char file[129];
+		const char *amp = memchr(s, '&', size);
+		const char *q = amp ? amp + 1 : "a"; /* after it: the file= value (may be "") */
+		if (lb_httpapi_file_query(s, q, &job, file, &why) == 0)
+			FUZZ_ASSERT(job >= 1 && file[0] != '.' && !strchr(file, '/') &&
+				    strlen(file) <= 128);
+	}
 	if (lb_httpapi_token(s, size & 1, tok) == 0)
 		FUZZ_ASSERT(strlen(tok) == LB_HTTPAPI_TOKEN_LEN);
 	free(s);

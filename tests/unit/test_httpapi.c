@@ -237,6 +237,28 @@ static void test_topics(void)
 	CHECK(lb_httpapi_topics_parse(many, &t, &why) < 0);
 }
 
+static void test_file_query(void)
+{
+	long long job;
+	char file[129];
+	const char *why;
+
+	CHECK_EQ_INT(lb_httpapi_file_query("12", "scan-1.pdf", &job, file, &why), 0);
+	CHECK(job == 12);
+	CHECK_STR(file, "scan-1.pdf");
+	CHECK_EQ_INT(lb_httpapi_file_query("12", "log%2Etxt", &job, file, &why), 0);
+	CHECK_STR(file, "log.txt");
+	CHECK(lb_httpapi_file_query("12", "..%2Fjobs.db", &job, file, &why) < 0);
+	CHECK(lb_httpapi_file_query("12", ".hidden", &job, file, &why) < 0);
+	CHECK(lb_httpapi_file_query("12", "a/b", &job, file, &why) < 0);
+	CHECK(lb_httpapi_file_query("12", "", &job, file, &why) < 0);
+	CHECK(lb_httpapi_file_query("0", "a", &job, file, &why) < 0);
+	CHECK(lb_httpapi_file_query("-3", "a", &job, file, &why) < 0);
+	CHECK(lb_httpapi_file_query("12x", "a", &job, file, &why) < 0);
+	CHECK(lb_httpapi_file_query(NULL, "a", &job, file, &why) < 0);
+	CHECK(lb_httpapi_file_query("1", NULL, &job, file, &why) < 0);
+}
+
 /* The data object of an event text (after "data: "), parsed. */
 static json_t *event_data(const char *ev, size_t len)
 {
@@ -320,7 +342,7 @@ static const char *tok3 = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA3";
 
 static void test_pairs_single_use(void)
 {
-	lb_pairs *p = lb_pairs_new(60 * 1000000000LL);
+	lb_pairs *p = lb_pairs_new(60 * 1000000000LL, "t");
 	lb_pair_info pi;
 	lb_session_info si;
 	lb_error err;
@@ -329,12 +351,12 @@ static void test_pairs_single_use(void)
 	CHECK_EQ_INT(lb_pairs_add(p, LB_ROLE_STUDENT, "5B group 3", 600 * 1000000000LL, 1,
 				  3600 * 1000000000LL, rnd1, at(0), &pi, &err),
 		     0);
-	CHECK_STR(pi.id, "p1");
+	CHECK_STR(pi.id, "p1.t");
 	/* the same code again (same random bytes) is refused while live */
 	CHECK(lb_pairs_add(p, LB_ROLE_STUDENT, "x", 600 * 1000000000LL, 1, 3600 * 1000000000LL,
 			   rnd1, at(0), &pi, &err) < 0);
 	CHECK_EQ_INT(lb_pairs_redeem(p, pi.code, "10.0.0.7", tok1, at(1), &si, &why), 0);
-	CHECK_STR(si.user, "web:p1");
+	CHECK_STR(si.user, "web:p1.t");
 	CHECK_STR(si.name, "5B group 3");
 	CHECK_EQ_INT(si.role, LB_ROLE_STUDENT);
 	/* single use: a second tablet is refused */
@@ -353,7 +375,7 @@ static void test_pairs_single_use(void)
 
 static void test_pairs_revoke_and_max_age(void)
 {
-	lb_pairs *p = lb_pairs_new(600 * 1000000000LL);
+	lb_pairs *p = lb_pairs_new(600 * 1000000000LL, "t");
 	lb_pair_info pi, pj;
 	lb_session_info si;
 	lb_error err;
@@ -379,7 +401,7 @@ static void test_pairs_revoke_and_max_age(void)
 	CHECK_EQ_INT(lb_pairs_check(p, tok1, at(3), &si, &why), LB_PAIRS_REFUSED);
 	CHECK_CONTAINS(why, "revoked");
 	CHECK_EQ_INT(lb_pairs_check(p, tok3, at(3), &si, &why), 0);
-	CHECK_EQ_INT(lb_pairs_revoke(p, "p99"), LB_EFAIL);
+	CHECK_EQ_INT(lb_pairs_revoke(p, "p99.t"), LB_EFAIL);
 	/* the maximum age (100 s) ends a session in use */
 	CHECK_EQ_INT(lb_pairs_check(p, tok3, at(90), &si, &why), 0);
 	CHECK_EQ_INT(lb_pairs_check(p, tok3, at(101.5), &si, &why), LB_PAIRS_REFUSED);
@@ -389,7 +411,7 @@ static void test_pairs_revoke_and_max_age(void)
 
 static void test_pairs_rate_limit(void)
 {
-	lb_pairs *p = lb_pairs_new(600 * 1000000000LL);
+	lb_pairs *p = lb_pairs_new(600 * 1000000000LL, "t");
 	lb_pair_info pi;
 	lb_session_info si;
 	lb_error err;
@@ -413,7 +435,7 @@ static void test_pairs_rate_limit(void)
 /* A pairing's code expires with its ttl. */
 static void test_pairs_code_expiry(void)
 {
-	lb_pairs *p = lb_pairs_new(600 * 1000000000LL);
+	lb_pairs *p = lb_pairs_new(600 * 1000000000LL, "t");
 	lb_pair_info pi;
 	lb_session_info si;
 	lb_error err;
@@ -437,6 +459,7 @@ int main(void)
 	RUN(test_codes);
 	RUN(test_token);
 	RUN(test_topics);
+	RUN(test_file_query);
 	RUN(test_sse_event);
 	RUN(test_pairs_single_use);
 	RUN(test_pairs_revoke_and_max_age);

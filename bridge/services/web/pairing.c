@@ -20,7 +20,7 @@ typedef struct pairing {
 
 typedef struct session {
 	char token[LB_HTTPAPI_TOKEN_LEN + 1];
-	char pairing[16];
+	char pairing[32];
 	lb_session_info info;
 	int64_t last, max_end; /* mono */
 	const char *ended;     /* NULL while live, else why */
@@ -35,6 +35,7 @@ typedef struct addr_fails {
 
 struct lb_pairs {
 	pthread_mutex_t mu;
+	char tag[16];
 	int64_t idle_ns;
 	unsigned next_pair, next_session;
 	pairing pairs[LB_PAIRS_MAX];
@@ -45,7 +46,7 @@ struct lb_pairs {
 	size_t naddrs;
 };
 
-lb_pairs *lb_pairs_new(int64_t idle_ns)
+lb_pairs *lb_pairs_new(int64_t idle_ns, const char *tag)
 {
 	lb_pairs *p = calloc(1, sizeof *p);
 
@@ -58,6 +59,7 @@ lb_pairs *lb_pairs_new(int64_t idle_ns)
 	}
 	pthread_mutex_init(&p->mu, NULL);
 	p->idle_ns = idle_ns;
+	snprintf(p->tag, sizeof p->tag, "%s", tag);
 	return p;
 }
 
@@ -120,7 +122,7 @@ int lb_pairs_add(lb_pairs *p, lb_role role, const char *name, int64_t ttl_ns, in
 		}
 	g = &p->pairs[p->npairs++];
 	memset(g, 0, sizeof *g);
-	snprintf(g->info.id, sizeof g->info.id, "p%u", ++p->next_pair);
+	snprintf(g->info.id, sizeof g->info.id, "p%u.%s", ++p->next_pair, p->tag);
 	memcpy(g->info.code, code, sizeof code);
 	g->info.role = role;
 	snprintf(g->info.name, sizeof g->info.name, "%s", name);

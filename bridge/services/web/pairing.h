@@ -19,7 +19,7 @@ typedef struct lb_pairs lb_pairs;
 
 /* A pairing as created. */
 typedef struct lb_pair_info {
-	char id[16];
+	char id[32];
 	char code[LB_HTTPAPI_CODE_LEN + 1];
 	lb_role role;
 	char name[64];
@@ -30,7 +30,7 @@ typedef struct lb_pair_info {
 /* A session's identity, as the bridge gives it. */
 typedef struct lb_session_info {
 	char session[24]; /* "s12": its own id (leases) */
-	char user[32];	  /* "web:p3": what owns its jobs */
+	char user[48];	  /* "web:p3.TAG": what owns its jobs */
 	char name[64];
 	lb_role role;
 	int64_t expires_real; /* its maximum age, ns since 1970 */
@@ -40,8 +40,12 @@ typedef struct lb_session_info {
 /* Outcomes of lb_pairs_redeem and lb_pairs_check besides 0. */
 enum { LB_PAIRS_REFUSED = -10, LB_PAIRS_LIMITED = -11 };
 
-/* A new empty store with this idle timeout for sessions; NULL on ENOMEM. */
-lb_pairs *lb_pairs_new(int64_t idle_ns);
+/*
+ * A new empty store with this idle timeout for sessions; tag (up to 15 characters, e.g. random
+ * hex) ends every pairing id ("p3.TAG"), so that a pairing made after a restart never takes the
+ * user name ("web:p3.TAG") that owns an earlier one's jobs. NULL on ENOMEM.
+ */
+lb_pairs *lb_pairs_new(int64_t idle_ns, const char *tag);
 
 /* Free the store; accepts NULL and nulls *p. */
 void lb_pairs_destroy(lb_pairs **p);

@@ -100,11 +100,15 @@ static int web_init(lb_server *s)
 	double timeout_ms = 5000;
 	lb_error err;
 	lb_web_opts o;
+	unsigned char rnd[3];
+	char tag[7];
 
 	if (sodium_init() < 0)
 		return LB_EFAIL;
+	randombytes_buf(rnd, sizeof rnd);
+	sodium_bin2hex(tag, sizeof tag, rnd, sizeof rnd);
 	st = calloc(1, sizeof *st);
-	if (!st || !(st->pairs = lb_pairs_new(IDLE_NS))) {
+	if (!st || !(st->pairs = lb_pairs_new(IDLE_NS, tag))) {
 		free(st);
 		return LB_ENOMEM;
 	}

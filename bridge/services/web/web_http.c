@@ -230,9 +230,10 @@ static enum MHD_Result api_session(lb_web *w, struct MHD_Connection *c, const ch
 }
 
 /* Send a call to the bridge's vouched socket as session s and wait for the reply: the reply
- * object (with data in base64 when a binary frame came back), or NULL with *status. */
+ * object, or NULL with *status. A binary frame that came back is in the reply's data, in
+ * base64, or in *bin (malloc'd) and *binlen when bin is not NULL. */
 static json_t *call_bridge(lb_web *w, const lb_session_info *s, lb_httpapi_call *call,
-			   unsigned *status, const char **why)
+			   unsigned *status, const char **why, void **bin, size_t *binlen)
 {
 	void *sock = zmq_socket(w->o.zctx, ZMQ_DEALER);
 	json_t *who = json_pack("{s:s, s:s, s:s, s:s}", "user", s->user, "role",
@@ -285,7 +286,12 @@ static json_t *call_bridge(lb_web *w, const lb_session_info *s, lb_httpapi_call 
 		goto out;
 	}
 	json_object_del(reply, "id");
-	if (nparts == 3) {
+	if (nparts == 3 && bin) { /* the caller takes the bytes as they are */
+		*binlen = zmq_msg_size(&parts[2]);
+		*bin = malloc(*binlen ? *binlen : 1);
+		if (*bin)
+			memcpy(*bin, zmq_msg_data(&parts[2]), *binlen);
+	} else if (nparts == 3) {
 		size_t n = zmq_msg_size(&parts[2]);
 		size_t cap = sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_ORIGINAL);
 		char *b64 = malloc(cap);
@@ -326,7 +332,7 @@ static enum MHD_Result api_call(lb_web *w, struct MHD_Connection *c, const char 
 			      strcmp(code, "too_large") == 0 ? MHD_HTTP_CONTENT_TOO_LARGE
 							     : MHD_HTTP_BAD_REQUEST,
 			      code, why, url);
-	reply = call_bridge(w, &s, &call, &status, &why);
+	reply = call_bridge(w, &s, &call, &status, &why, NULL, NULL);
 	if (reply && json_object_get(reply, "error"))
 		lb_dbg(
 		    "http: %s (%s) %s: %s", s.user, s.session, call.method,
@@ -337,6 +343,125 @@ static enum MHD_Result api_call(lb_web *w, struct MHD_Connection *c, const char 
 			      status == MHD_HTTP_GATEWAY_TIMEOUT ? "timeout" : "internal_error",
 			      why, url);
 	return send_json(c, status, reply);
+}
+
+/* A download in progress: the chunk being sent, where the next one starts. */
+typedef struct download {
+	lb_web *w;
+	lb_session_info s;
+	long long job;
+	char file[129];
+	unsigned char *chunk;
+	size_t len, pos;
+	uint64_t next, total;
+} download;
+
+/* Fetch the chunk of the file at d->next with jobs.fetch as the session: 0, or -1 with the
+ * bridge's reply (or NULL) in *reply_out when asked. */
+static int fetch_chunk(download *d, json_t **reply_out)
+{
+	lb_httpapi_call call = {.params =
+				    json_pack("{s:I, s:s, s:I}", "id", (json_int_t)d->job, "file",
+					      d->file, "offset", (json_int_t)d->next)};
+	unsigned status;
+	const char *why;
+	void *bin = NULL;
+	size_t n = 0;
+	json_t *reply, *res;
+
+	snprintf(call.method, sizeof call.method, "jobs.fetch");
+	reply = call.params ? call_bridge(d->w, &d->s, &call, &status, &why, &bin, &n) : NULL;
+	json_decref(call.params);
+	res = json_object_get(reply, "result");
+	if (!json_is_object(res) || !bin) {
+		free(bin);
+		if (reply_out)
+			*reply_out = reply;
+		else
+			json_decref(reply);
+		return -1;
+	}
+	free(d->chunk);
+	d->chunk = bin;
+	d->len = n;
+	d->pos = 0;
+	d->next += n;
+	d->total = (uint64_t)json_integer_value(json_object_get(res, "total"));
+	json_decref(reply);
+	return 0;
+}
+
+/* MHD's content reader of a download: the current chunk, then the next one. */
+static ssize_t download_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	download *d = cls;
+	size_t k;
+
+	if (d->pos == d->len) {
+		if (d->next >= d->total || fetch_chunk(d, NULL) < 0 || d->len == 0)
+			return MHD_CONTENT_READER_END_WITH_ERROR; /* the file changed under us */
+	}
+	k = d->len - d->pos < max ? d->len - d->pos : max;
+	memcpy(buf, d->chunk + d->pos, k);
+	d->pos += k;
+	return (ssize_t)k;
+}
+
+/* MHD is done with a download. */
+static void download_free(void *cls)
+{
+	download *d = cls;
+
+	free(d->chunk);
+	free(d);
+}
+
+/* GET /api/file?job=ID&file=NAME&token=...: a job's result file, read with jobs.fetch as the
+ * session (its owner or a teacher), sent as an attachment. */
+static enum MHD_Result api_file(lb_web *w, struct MHD_Connection *c, const char *url)
+{
+	download *d = calloc(1, sizeof *d);
+	struct MHD_Response *r;
+	enum MHD_Result rc;
+	const char *why;
+	json_t *reply = NULL, *e;
+	char disp[200];
+
+	if (!d)
+		return MHD_NO;
+	d->w = w;
+	if (session_of(w, c, url, 1, &d->s, &rc) < 0)
+		goto done;
+	if (lb_httpapi_file_query(MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "job"),
+				  MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "file"),
+				  &d->job, d->file, &why) < 0) {
+		rc = refuse(c, MHD_HTTP_BAD_REQUEST, "invalid_params", why, url);
+		goto done;
+	}
+	if (fetch_chunk(d, &reply) < 0) {
+		e = json_object_get(reply, "error");
+		why = json_string_value(json_object_get(e, "message"));
+		rc = refuse(c,
+			    json_integer_value(json_object_get(e, "code")) == 1002
+				? MHD_HTTP_FORBIDDEN
+				: (e ? MHD_HTTP_NOT_FOUND : MHD_HTTP_GATEWAY_TIMEOUT),
+			    e ? json_string_value(json_object_get(e, "name")) : "timeout",
+			    why ? why : "the bridge did not answer", url);
+		json_decref(reply);
+		goto done;
+	}
+	r = MHD_create_response_from_callback(d->total, 65536, download_read, d, download_free);
+	if (!r)
+		goto done_no;
+	snprintf(disp, sizeof disp, "attachment; filename=\"job%lld-%s\"", d->job, d->file);
+	MHD_add_response_header(r, "Content-Disposition", disp);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	return send_response(c, MHD_HTTP_OK, r, lb_httpapi_mime(d->file));
+done_no:
+	rc = MHD_NO;
+done:
+	download_free(d);
+	return rc;
 }
 
 /* ---------------------------------------------------------------- live data */
@@ -639,6 +764,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		return api_session(w, c, url);
 	if (strcmp(url, "/api/stream") == 0 && get)
 		return api_stream(w, c, url);
+	if (strcmp(url, "/api/file") == 0 && get)
+		return api_file(w, c, url);
 	if (!strcmp(url, "/api/pair") || !strcmp(url, "/api/call") ||
 	    !strcmp(url, "/api/session") || !strcmp(url, "/api/stream"))
 		return refuse(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
