@@ -47,7 +47,6 @@ struct lb_web {
 typedef struct req {
 	char *body;
 	size_t len, cap, limit;
-	int too_large;
 } req;
 
 /* ---------------------------------------------------------------- responses */
@@ -727,8 +726,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		return MHD_YES;
 	}
 	if (*upload_size) { /* a piece of the body */
-		if (q->too_large || q->len + *upload_size > q->limit) {
-			q->too_large = 1;
+		if (q->len + *upload_size > q->limit) {
+			/* a body without Content-Length (chunked) that grew too large: refused now,
+			 * and the connection closed, rather than read to its end */
+			*upload_size = 0;
+			refuse(c, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
+			       "the body is over the size limit", url);
+			return MHD_NO;
 		} else {
 			if (q->len + *upload_size + 1 > q->cap) {
 				size_t cap = (q->len + *upload_size + 1) * 2;
@@ -747,9 +751,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		*upload_size = 0;
 		return MHD_YES;
 	}
-	if (q->too_large)
-		return refuse(c, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
-			      "the body is over the size limit", url);
 	if (!api) {
 		if (!get)
 			return refuse(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
