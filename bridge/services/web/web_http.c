@@ -257,7 +257,12 @@ static json_t *call_bridge(lb_web *w, const lb_session_info *s, lb_httpapi_call 
 	    (call->data && zmq_send(sock, call->data, call->datalen, 0) < 0))
 		goto out;
 	pi = (zmq_pollitem_t){sock, 0, ZMQ_POLLIN, 0};
-	if (zmq_poll(&pi, 1, w->o.call_timeout_ms) <= 0) {
+	/* in slices, so that a stopping bridge does not wait for a call's whole timeout */
+	for (int waited = 0; waited < w->o.call_timeout_ms && !atomic_load(&w->stopping);
+	     waited += POLL_MS)
+		if (zmq_poll(&pi, 1, POLL_MS) != 0)
+			break;
+	if (!(pi.revents & ZMQ_POLLIN)) {
 		*status = MHD_HTTP_GATEWAY_TIMEOUT;
 		*why = "the bridge did not answer in time";
 		goto out;
