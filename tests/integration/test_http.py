@@ -130,6 +130,20 @@ class HttpTest(BridgeTest):
         self.assertEqual(web.request("GET", "/api")[0], 404)
         self.assertIn("refused (404", d.stderr())
 
+    def test_bad_address_and_busy_port(self):
+        d = self.start_bridge(make_conf(LAB), http="nowhere:80", ready=False, check_exit=False)
+        self.assertEqual(d.wait_exit(15), 1)
+        self.assertIn("is not ADDR:PORT", d.stderr())
+        # the port taken by another program: the bridge runs, without its page, and says so
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            d2 = self.start_bridge(make_conf(LAB), name="busy",
+                                   http="127.0.0.1:%d" % taken.getsockname()[1])
+            self.assertIsNone(d2.web_url())
+            self.assertIn("cannot listen", d2.stderr())
+            self.assertEqual(len(self.client(d2).call("devices.list")), 2)
+
     def test_pairing_calls_and_roles(self):
         d, web, teacher = self.start_web()
         p = teacher.call("pair.new", {"name": "5B group 3", "role": "student"})

@@ -89,8 +89,9 @@ static void url_host(const char *addr, char *out, size_t cap)
 	freeifaddrs(ifs);
 }
 
-/* Start the HTTP server unless [bridge] http is "none"; 0, or LB_EFAIL (bad address: the bridge
- * does not start). A port in use is logged and the bridge runs without its page. */
+/* Start the HTTP server unless [bridge] http is "none"; 0, or LB_EFAIL (not an address: the
+ * bridge does not start). A port in use or a missing folder is a warning: the bridge runs
+ * without its page. */
 static int web_init(lb_server *s)
 {
 	const json_t *cfg = srv_config(s);
@@ -102,6 +103,7 @@ static int web_init(lb_server *s)
 	lb_web_opts o;
 	unsigned char rnd[3];
 	char tag[7];
+	struct sockaddr_in sa;
 
 	if (sodium_init() < 0)
 		return LB_EFAIL;
@@ -115,6 +117,12 @@ static int web_init(lb_server *s)
 	*lb_service_state(s, &web_service) = st;
 	if (!strcmp(addr, "none") || !*addr)
 		return 0;
+	if (lb_web_parse_addr(addr, &sa) < 0) {
+		lb_err("[bridge] http: '%s' is not ADDR:PORT (an IPv4 address, or * for every "
+		       "address), nor none",
+		       addr);
+		return LB_EFAIL;
+	}
 	lb_config_num(cfg, "bridge", "request_timeout_ms", 10, 600000, 5000, &timeout_ms, &err);
 	find_www(cfg, www, sizeof www);
 	o = (lb_web_opts){.addr = addr,

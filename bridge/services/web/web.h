@@ -2,6 +2,7 @@
 #ifndef LB_WEB_H
 #define LB_WEB_H
 
+#include <netinet/in.h>
 #include <stdint.h>
 
 #include "../../core/access.h"
@@ -30,6 +31,10 @@ unsigned lb_web_port(const lb_web *w);
 
 /* Stop the server (ends every stream and waits for its threads); accepts NULL and nulls *pw. */
 void lb_web_destroy(lb_web **pw);
+
+/* Parse "ADDR:PORT" (ADDR: an IPv4 address, localhost, "*" or empty for every address) into
+ * sa; 0 or -1. */
+int lb_web_parse_addr(const char *text, struct sockaddr_in *sa);
 
 /* Whether a session of role may subscribe to prefix (the local policy until topics.h). */
 int web_topic_allowed(lb_role role, const char *prefix);

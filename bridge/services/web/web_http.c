@@ -811,8 +811,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 
 /* ---------------------------------------------------------------- life cycle */
 
-/* Parse "ADDR:PORT" (ADDR: IPv4, "*" or empty for any) into sa; 0 or -1. */
-static int parse_addr(const char *text, struct sockaddr_in *sa)
+int lb_web_parse_addr(const char *text, struct sockaddr_in *sa)
 {
 	const char *colon = strrchr(text, ':');
 	char host[64];
@@ -848,13 +847,13 @@ lb_web *lb_web_new(const lb_web_opts *opts)
 		return NULL;
 	w->o = *opts;
 	w->root = -1;
-	if (parse_addr(opts->addr, &sa) < 0) {
+	if (lb_web_parse_addr(opts->addr, &sa) < 0) {
 		lb_err("http: '%s' is not ADDR:PORT (IPv4, or * for every address)", opts->addr);
 		goto fail;
 	}
 	w->root = open(opts->www, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (w->root < 0) {
-		lb_err("http: the page's folder %s: %s", opts->www, strerror(errno));
+		lb_warn("http: the page's folder %s: %s", opts->www, strerror(errno));
 		goto fail;
 	}
 	w->d = MHD_start_daemon(
@@ -867,8 +866,8 @@ lb_web *lb_web_new(const lb_web_opts *opts)
 	    on_completed, w, MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, w,
 	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, w, MHD_OPTION_END);
 	if (!w->d) {
-		lb_err("http: cannot listen on %s (in use, or not an address of this computer)",
-		       opts->addr);
+		lb_warn("http: cannot listen on %s (in use, or not an address of this computer)",
+			opts->addr);
 		goto fail;
 	}
 	info = MHD_get_daemon_info(w->d, MHD_DAEMON_INFO_BIND_PORT);
