@@ -5,6 +5,7 @@ import http.client
 import json
 import os
 import socket
+import threading
 import time
 import urllib.parse
 import zlib
@@ -368,3 +369,27 @@ class HttpTest(BridgeTest):
                 status, _, body = web2.request("GET", "/api/file?%s&token=%s"
                                                % (bad, prof["token"]))
                 self.assertIn(status, (400, 404), body)
+
+    def test_concurrent_calls_keep_their_identity(self):
+        d, web, teacher = self.start_web()
+        groups = []
+        for i in range(8):
+            p = teacher.call("pair.new", {"name": "group %d" % i})
+            groups.append((web.pair(p["code"])["token"], "web:" + p["id"], "group %d" % i))
+        wrong, errors = [], []
+
+        def worker(tok, user, name):
+            try:
+                for _ in range(15):
+                    r = web.call(tok, "whoami")["result"]
+                    if (r["user"], r["name"]) != (user, name):
+                        wrong.append((user, r))
+            except Exception as e:  # reported below, with the others
+                errors.append(repr(e))
+
+        threads = [threading.Thread(target=worker, args=g) for g in groups]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        self.assertEqual((wrong, errors), ([], []))
