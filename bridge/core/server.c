@@ -857,7 +857,8 @@ static void identify(lb_server *s, lb_call *c, zmq_msg_t *body)
 /*
  * The caller of a request from the vouched socket: frame 1, written by in-process code (the web
  * service) that authenticated it, is {"user", "role", "name", "session"}. The lease identity is
- * "\0" + session: a routing id starting with a zero byte, which no remote peer can choose.
+ * "\0web:" + session: a routing id starting with a zero byte, which no remote peer can choose,
+ * and longer than those libzmq generates.
  * 0, or LB_EINVAL when the frame is malformed (the request is refused).
  */
 static int identify_vouched(lb_call *c, zmq_msg_t *who)
@@ -873,11 +874,13 @@ static int identify_vouched(lb_call *c, zmq_msg_t *who)
 	memset(&c->client, 0, sizeof c->client);
 	c->client.fd = -1;
 	if (!user || !role || !sess || lb_role_parse(role, &r) < 0 ||
-	    strlen(sess) + 1 > sizeof c->client.rid)
+	    strlen(sess) + 5 > sizeof c->client.rid)
 		goto out;
 	c->client.role = r;
-	c->client.rid_len = strlen(sess) + 1; /* rid[0] stays 0 */
-	memcpy(c->client.rid + 1, sess, c->client.rid_len - 1);
+	/* "\0web:" + session: longer than the 5 bytes of the ids libzmq generates */
+	c->client.rid_len =
+	    (size_t)snprintf((char *)c->client.rid + 1, sizeof c->client.rid - 1, "web:%s", sess) +
+	    1;
 	snprintf(c->client.user, sizeof c->client.user, "%s", user);
 	snprintf(c->client.name, sizeof c->client.name, "%s", name ? name : "");
 	rc = 0;
