@@ -14,7 +14,7 @@
 /* One request being handled (service.h: lb_call). */
 struct lb_call {
 	lb_client client;
-	void *sock; /* the ROUTER it came through: the reply goes back there */
+	void *sock; /* the ROUTER it came through (local, network, vouched): the reply goes there */
 	lb_request req;
 	zmq_msg_t *env;
 	int nenv;

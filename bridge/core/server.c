@@ -216,8 +216,8 @@ static void publish_heartbeat(lb_server *s, int64_t now)
 
 /* ---------------------------------------------------------------- replies */
 
-/* Send a reply text after the envelope through sock, the ROUTER the request came from (the
- * envelope messages are consumed). */
+/* Send a reply text after the envelope through sock, the ROUTER the request came from (local,
+ * network, or the vouched one of in-process callers); the envelope messages are consumed. */
 void srv_send_reply(lb_server *s, void *sock, zmq_msg_t *env, int nenv, char *text)
 {
 	static const char oom[] = "{\"id\":null,\"error\":{\"code\":-32603,\"name\":"
@@ -883,8 +883,43 @@ static void identify(lb_server *s, lb_call *c, zmq_msg_t *body)
 		}
 }
 
-/* Read one request (all its frames) from a ROUTER (the local or the network one) and answer it
- * through the same, now or later. */
+/*
+ * The caller of a request from the vouched socket: frame 1, written by in-process code (the web
+ * service) that authenticated it, is {"user", "role", "name", "session"}. The lease identity is
+ * "\0web:" + session: a routing id starting with a zero byte, which no remote peer can choose,
+ * and longer than those libzmq generates.
+ * 0, or LB_EINVAL when the frame is malformed (the request is refused).
+ */
+static int identify_vouched(lb_call *c, zmq_msg_t *who)
+{
+	json_t *j = json_loadb(zmq_msg_data(who), zmq_msg_size(who), 0, NULL);
+	const char *user = json_string_value(json_object_get(j, "user"));
+	const char *role = json_string_value(json_object_get(j, "role"));
+	const char *name = json_string_value(json_object_get(j, "name"));
+	const char *sess = json_string_value(json_object_get(j, "session"));
+	lb_role r;
+	int rc = LB_EINVAL;
+
+	memset(&c->client, 0, sizeof c->client);
+	c->client.fd = -1;
+	if (!user || !role || !sess || lb_role_parse(role, &r) < 0 ||
+	    strlen(sess) + 5 > sizeof c->client.rid)
+		goto out;
+	c->client.role = r;
+	/* "\0web:" + session: longer than the 5 bytes of the ids libzmq generates */
+	c->client.rid_len =
+	    (size_t)snprintf((char *)c->client.rid + 1, sizeof c->client.rid - 1, "web:%s", sess) +
+	    1;
+	snprintf(c->client.user, sizeof c->client.user, "%s", user);
+	snprintf(c->client.name, sizeof c->client.name, "%s", name ? name : "");
+	rc = 0;
+out:
+	json_decref(j);
+	return rc;
+}
+
+/* Read one request (all its frames) from sock (the local or network request ROUTER, or the
+ * vouched one of in-process callers) and answer it there, now or later. */
 static void handle_request(lb_server *s, void *sock)
 {
 	zmq_msg_t f[MAX_ENVELOPE + 2];
@@ -928,6 +963,8 @@ static void handle_request(lb_server *s, void *sock)
 		body = 1;
 	else
 		body = -1;
+	if (sock == s->vouched) /* [routing id][identity][body]: the identity is the envelope */
+		body = nf >= 3 ? 2 : -1;
 	/* anything after the body within f is binary too */
 	for (int i = body + 1; body >= 0 && i < nf; i++) {
 		binary += zmq_msg_size(&f[i]);
@@ -935,9 +972,9 @@ static void handle_request(lb_server *s, void *sock)
 	}
 	lb_conns_delivered(s->conns, 1, srcfd, wire, nwire, lb_clock_ns(CLOCK_MONOTONIC));
 	nenv = body >= 0 ? body : (nf > 0 ? (nf > 2 ? 2 : nf) : 0);
+	c.sock = sock;
 	c.env = f;
 	c.nenv = nenv;
-	c.sock = sock;
 	c.now = lb_now_read();
 	if (nf == 0)
 		return;
@@ -947,7 +984,16 @@ static void handle_request(lb_server *s, void *sock)
 		srv_send_reply(s, sock, f, nenv, lb_reply_error(NULL, &err));
 		goto out;
 	}
-	identify(s, &c, &f[body]);
+	if (sock == s->vouched) {
+		if (identify_vouched(&c, &f[1]) < 0) {
+			lb_error_set(&err, LB_ERR_INVALID_REQUEST,
+				     "internal: malformed vouched identity");
+			srv_send_reply(s, sock, f, nenv, lb_reply_error(NULL, &err));
+			goto out;
+		}
+	} else {
+		identify(s, &c, &f[body]);
+	}
 	if (c.client.net && srv_net_check(s, &c.client, c.now, &err) < 0) {
 		/* a key revoked since its connection was made */
 		rc = LB_EFAIL;
@@ -1418,8 +1464,10 @@ lb_server *lb_server_new(const lb_server_opts *opts)
 	s->outlimit = lb_outlimit_new(opts->subscriber_max, lb_outlimit_kernel_probe, NULL);
 	s->xpub = zmq_socket(s->zctx, ZMQ_XPUB);
 	s->router = zmq_socket(s->zctx, ZMQ_ROUTER);
+	s->vouched = zmq_socket(s->zctx, ZMQ_ROUTER);
 	s->up.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (!s->subs || !s->conns || !s->outlimit || !s->xpub || !s->router || s->up.efd < 0)
+	if (!s->subs || !s->conns || !s->outlimit || !s->xpub || !s->router || !s->vouched ||
+	    s->up.efd < 0)
 		goto fail;
 	hwm = opts->pub_hwm;
 	zmq_setsockopt(s->xpub, ZMQ_SNDHWM, &hwm, sizeof hwm);
@@ -1443,6 +1491,9 @@ lb_server *lb_server_new(const lb_server_opts *opts)
 	    bind_endpoint(s->xpub, "WebSocket streams", opts->ws, s->ep_ws, sizeof s->ep_ws) < 0)
 		goto fail;
 	if (zmq_bind(s->xpub, STREAMS_INPROC) < 0)
+		goto fail;
+	zmq_setsockopt(s->vouched, ZMQ_LINGER, &zero, sizeof zero);
+	if (zmq_bind(s->vouched, SRV_VOUCHED_ENDPOINT) < 0)
 		goto fail;
 	/* the network's endpoints, CURVE only (net.c) */
 	if (srv_net_open(s) < 0)
@@ -1500,9 +1551,9 @@ int lb_server_run(lb_server *s, volatile sig_atomic_t *stop)
 		long timeout;
 		int rc, perr;
 		/* the stop signals' fd (-1: none, never ready) and the hot-plug pipe come last */
-		/* then the network's sockets (absent: polled for nothing), then the services' own
-		 * descriptors (wake_fd) */
-		zmq_pollitem_t items[12 + LB_MAX_SERVICES] = {
+		/* then the network's sockets (absent: polled for nothing), the vouched socket of
+		 * in-process callers, then the services' own descriptors (wake_fd) */
+		zmq_pollitem_t items[13 + LB_MAX_SERVICES] = {
 		    {NULL, s->up.efd, ZMQ_POLLIN, 0},
 		    {s->router, 0, ZMQ_POLLIN, 0},
 		    {s->xpub, 0, ZMQ_POLLIN, 0},
@@ -1515,9 +1566,10 @@ int lb_server_run(lb_server *s, volatile sig_atomic_t *stop)
 		    {s->net_xpub, -1, s->net_xpub ? ZMQ_POLLIN : 0, 0},
 		    {s->net_monitor, -1, s->net_monitor ? ZMQ_POLLIN : 0, 0},
 		    {s->net_pub_monitor, -1, s->net_pub_monitor ? ZMQ_POLLIN : 0, 0},
+		    {s->vouched, 0, ZMQ_POLLIN, 0},
 		};
 		const lb_service *woken[LB_MAX_SERVICES];
-		int nitems = 12, nwoken = 0;
+		int nitems = 13, nwoken = 0;
 		size_t nsvc;
 		const lb_service *const *svc = lb_services(&nsvc);
 
@@ -1573,6 +1625,14 @@ int lb_server_run(lb_server *s, volatile sig_atomic_t *stop)
 				handle_request(s, sock);
 			}
 		}
+		for (int n = 0; n < 64 && (items[12].revents & ZMQ_POLLIN); n++) {
+			int ev = 0;
+			size_t sz = sizeof ev;
+			zmq_getsockopt(s->vouched, ZMQ_EVENTS, &ev, &sz);
+			if (!(ev & ZMQ_POLLIN))
+				break;
+			handle_request(s, s->vouched);
+		}
 		if ((items[2].revents | items[5].revents) & ZMQ_POLLIN)
 			handle_subscriptions(s, s->xpub);
 		if ((items[9].revents | items[11].revents) & ZMQ_POLLIN)
@@ -1601,7 +1661,7 @@ int lb_server_run(lb_server *s, volatile sig_atomic_t *stop)
 			zmq_msg_close(&m);
 		}
 		for (int i = 0; i < nwoken; i++)
-			if (items[12 + i].revents & ZMQ_POLLIN)
+			if (items[13 + i].revents & ZMQ_POLLIN)
 				woken[i]->wake(s);
 		now = lb_now_read();
 		if (now.mono >= s->next_hb) {
@@ -1700,6 +1760,8 @@ void lb_server_destroy(lb_server **ps)
 		zmq_close(s->xpub);
 	if (s->router)
 		zmq_close(s->router);
+	if (s->vouched)
+		zmq_close(s->vouched);
 	lb_auth_destroy(&s->auth);
 	if (stuck) {
 		*ps = NULL;
