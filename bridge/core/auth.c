@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <grp.h>
+#include <inttypes.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,7 +55,7 @@ void lb_auth_handle(lb_auth *auth)
 {
 	for (;;) {
 		char version[16], reqid[256], domain[64], address[128], mechanism[16];
-		char user[192];
+		char user[192], connid[24];
 		unsigned char meta[256];
 		size_t metalen;
 		int more = 1, ev = 0;
@@ -81,6 +82,10 @@ void lb_auth_handle(lb_auth *auth)
 				return;
 			zmq_getsockopt(auth->sock, ZMQ_RCVMORE, &more, &moresz);
 		}
+		/* the connection's number, after the caller saw every connection accepted so far
+		 * (auth.h): libzmq sent its ACCEPTED event before this request */
+		if (auth->before_answer)
+			auth->before_answer(auth->before_arg);
 		local = lb_auth_address_local(address);
 		/* a local program's role follows its Unix user, asked of the kernel on its first
 		 * request (lb_auth_local); until then it is nobody in particular */
@@ -93,6 +98,8 @@ void lb_auth_handle(lb_auth *auth)
 		/* always set: a property of ZAP's wins over one the client sends itself
 		 * (ZMQ_METADATA) */
 		metalen += put_property(meta + metalen, "X-Local", local ? "1" : "0");
+		snprintf(connid, sizeof connid, "%" PRIu64, auth->next_conn++);
+		metalen += put_property(meta + metalen, "X-Conn", connid);
 		if (strcmp(mechanism, "NULL") != 0) {
 			/* Only NULL is configured today; CURVE keys will map to roles here. */
 			zmq_send(auth->sock, "1.0", 3, ZMQ_SNDMORE);

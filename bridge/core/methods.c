@@ -11,6 +11,7 @@
 #include "host.h"
 #include "server.h"
 #include "service.h"
+#include "subpolicy.h"
 
 /* bridge.info */
 static int m_info(lb_server *s, lb_call *c, json_t **result, lb_error *err)
@@ -31,6 +32,8 @@ static int m_info(lb_server *s, lb_call *c, json_t **result, lb_error *err)
 			    lb_server_endpoint(s, "pub"), "rpc", lb_server_endpoint(s, "rpc"), "ws",
 			    lb_server_endpoint(s, "ws")[0] ? lb_server_endpoint(s, "ws") : NULL,
 			    "devices", (json_int_t)live);
+	/* stream subscriptions: how many, and how many the policy refused or narrowed */
+	json_object_set_new(*result, "subscriptions", srv_sub_stats(s));
 	return 0;
 }
 

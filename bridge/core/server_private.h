@@ -51,6 +51,7 @@ struct lb_server {
 	void *zctx, *xpub, *router, *monitor;
 	void *pub_monitor;	  /* the stream socket's connections: accepted, disconnected */
 	lb_subs *subs;		  /* their subscriptions, counted to bound memory (subs.h) */
+	int subs_dirty;		  /* leases, jobs or devices changed: recheck them (subpolicy.h) */
 	lb_outlimit *outlimit;	  /* their backlogs of bulk messages (outlimit.h) */
 	int *out_fds;		  /* room for the fds subscribed to one message's topic */
 	size_t out_cap;		  /* ... how many */

@@ -1,0 +1,171 @@
+"""Stream subscriptions checked by role and ownership (bridge/core/topics.h, subpolicy.h).
+
+A pupil's program (Unix user nobody: a student) subscribes to the printer's console, which only
+its lease holder, the owner of the job it runs and teachers receive: refused, logged, counted in
+bridge.info; its other subscriptions keep flowing, and the teacher's subscriber gets the console.
+With the printer's lease, the same pupil receives it; once the lease is released, its connection
+is closed (libzmq cannot take back one connection's subscription) and, subscribed again, it gets
+the console no more.
+"""
+import json
+import os
+import subprocess
+
+from lbtest import BridgeTest, NOBODY, wait_until
+import test_printer  # its helpers; importing the class by name would run its tests twice
+from test_printer import PRINTER
+
+# A subscriber and a request connection run as another Unix user, driven by JSON lines on stdin:
+#   {"sub": [prefix...]}        subscribe
+#   {"call": [method, params]}  a request; prints the reply
+#   {"mark": true}              receive until a heartbeat published after this line arrives;
+#                               prints {"topics": {topic: count}, "reconnected": n} since the last
+#                               mark
+_AS_USER = r"""
+import json, sys, time, zmq
+pub, rpc = sys.argv[1], sys.argv[2]
+ctx = zmq.Context()
+sub = ctx.socket(zmq.SUB)
+sub.setsockopt(zmq.LINGER, 0)
+mon = sub.get_monitor_socket(zmq.EVENT_CONNECTED)
+sub.connect(pub)
+req = ctx.socket(zmq.DEALER)
+req.setsockopt(zmq.LINGER, 0)
+req.connect(rpc)
+topics, connected, n = {}, 0, 0
+def out(o):
+    sys.stdout.write(json.dumps(o) + "\n")
+    sys.stdout.flush()
+def drain_monitor():
+    global connected
+    while mon.poll(0):
+        mon.recv_multipart()
+        connected += 1
+for line in sys.stdin:
+    cmd = json.loads(line)
+    if "sub" in cmd:
+        for p in cmd["sub"]:
+            sub.setsockopt(zmq.SUBSCRIBE, p.encode())
+        out({"ok": True})
+    elif "call" in cmd:
+        n += 1
+        req.send(json.dumps({"id": n, "method": cmd["call"][0], "params": cmd["call"][1]}).encode())
+        out(json.loads(req.recv()) if req.poll(10000) else {"error": {"message": "no reply"}})
+    elif "mark" in cmd:
+        # the heartbeat's t_host is the bridge's clock: one stamped after now comes after every
+        # message published before this line
+        since, deadline = time.time_ns(), time.monotonic() + 10
+        while time.monotonic() < deadline:
+            drain_monitor()
+            if not sub.poll(200):
+                continue
+            parts = sub.recv_multipart()
+            t = parts[0].decode()
+            topics[t] = topics.get(t, 0) + 1
+            if t == "bridge/heartbeat/" and json.loads(parts[1])["t_host"] > since:
+                break
+        drain_monitor()
+        out({"topics": topics, "connected": connected})
+        topics = {}
+"""
+
+
+class AsUser:
+    """The script above, run as Unix user uid."""
+
+    def __init__(self, test, uid, d):
+        for path in (d.pub[len("ipc://"):], d.rpc[len("ipc://"):]):
+            os.chmod(path, 0o777)
+        os.chmod(test.tmp, 0o755)
+        self.p = subprocess.Popen(
+            ["setpriv", "--reuid=%d" % uid, "--regid=%d" % uid, "--clear-groups",
+             "/usr/bin/python3", "-c", _AS_USER, d.pub, d.rpc],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env={"PATH": "/usr/bin:/bin"})
+        test.addCleanup(self.close)
+
+    def send(self, cmd):
+        self.p.stdin.write((json.dumps(cmd) + "\n").encode())
+        self.p.stdin.flush()
+        line = self.p.stdout.readline()
+        if not line:
+            raise AssertionError("the client as another user ended")
+        return json.loads(line)
+
+    def close(self):
+        if self.p.poll() is None:
+            self.p.stdin.close()
+            try:
+                self.p.wait(10)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+
+
+class SubscriptionPolicyTest(BridgeTest):
+    _P = test_printer.PrinterTest
+    TEST_TIMEOUT = _P.TEST_TIMEOUT
+    emulator, printer, start = _P.emulator, _P.printer, _P.start
+
+    CONSOLE = "printer/%s/console/" % PRINTER
+
+    def console_line(self, c, sub, line):
+        """A teacher sends G-code line; its own subscriber sees it on the console."""
+        c.call("device.call", {"device": PRINTER, "action": "gcode", "args": {"lines": line}})
+        sub.wait_for(lambda m: m.data.get("line", "").startswith(line), what="the console line")
+
+    def test_a_forged_console_subscription_is_refused_and_others_keep_flowing(self):
+        e, d, c = self.start()
+        teacher = self.subscriber(d, [self.CONSOLE])
+        pupil = AsUser(self, NOBODY, d)
+        pupil.send({"sub": [self.CONSOLE, "bridge/heartbeat/", "printer/%s/status/" % PRINTER]})
+        pupil.send({"mark": True})  # its subscriptions are in effect
+        self.console_line(c, teacher, "M104 S180")
+        got = pupil.send({"mark": True})["topics"]
+        self.assertNotIn(self.CONSOLE, got)
+        self.assertGreater(got.get("bridge/heartbeat/", 0), 0)  # the bridge serves it still
+        # counted and logged with who and what
+        subs = c.call("bridge.info")["subscriptions"]
+        self.assertGreaterEqual(subs["refused"], 1)
+        wait_until(lambda: "stream subscription refused" in d.stderr(), what="the log line")
+        line = [l for l in d.stderr().splitlines() if "stream subscription refused" in l][0]
+        self.assertIn("unix:nobody", line)
+        self.assertIn(self.CONSOLE, line)
+
+    def test_a_pupils_everything_is_narrowed_a_teachers_is_not(self):
+        e, d, c = self.start()
+        teacher = self.subscriber(d, [""])
+        pupil = AsUser(self, NOBODY, d)
+        pupil.send({"sub": [""]})
+        pupil.send({"mark": True})
+        self.console_line(c, teacher, "M104 S170")
+        got = pupil.send({"mark": True})["topics"]
+        self.assertNotIn(self.CONSOLE, got)
+        self.assertIn("bridge/heartbeat/", got)
+        self.assertGreaterEqual(c.call("bridge.info")["subscriptions"]["narrowed"], 1)
+
+    def test_the_lease_holder_gets_the_console_until_it_lets_go(self):
+        e, d, c = self.start()
+        teacher = self.subscriber(d, [self.CONSOLE])
+        pupil = AsUser(self, NOBODY, d)
+        lease = pupil.send({"call": ["lease.acquire", {"device": PRINTER}]})
+        self.assertIn("result", lease, lease)
+        pupil.send({"sub": [self.CONSOLE, "bridge/heartbeat/"]})
+        first = pupil.send({"mark": True})
+        # the holder commands its printer and reads its console
+        r = pupil.send({"call": ["device.call", {"device": PRINTER, "action": "gcode",
+                                                 "args": {"lines": "M104 S160"}}]})
+        self.assertIn("result", r, r)
+        teacher.wait_for(lambda m: m.data.get("line", "").startswith("M104 S160"),
+                         what="the console line")
+        got = pupil.send({"mark": True})["topics"]
+        self.assertGreater(got.get(self.CONSOLE, 0), 0)
+        # released: its connection is closed; its libzmq reconnects and subscribes again, and
+        # the console is refused this time
+        pupil.send({"call": ["lease.release", {"device": PRINTER}]})
+        wait_until(lambda: pupil.send({"mark": True})["connected"] > first["connected"],
+                   what="the subscriber reconnected")
+        pupil.send({"mark": True})
+        self.console_line(c, teacher, "M104 S150")
+        got = pupil.send({"mark": True})["topics"]
+        self.assertNotIn(self.CONSOLE, got)
+        self.assertGreater(got.get("bridge/heartbeat/", 0), 0)
