@@ -11,7 +11,7 @@ import json
 import os
 import subprocess
 
-from lbtest import BridgeTest, NOBODY, wait_until
+from lbtest import BridgeTest, NOBODY, requests_as, wait_until
 import test_printer  # its helpers; importing the class by name would run its tests twice
 from test_printer import PRINTER
 
@@ -104,7 +104,7 @@ class AsUser:
 class SubscriptionPolicyTest(BridgeTest):
     _P = test_printer.PrinterTest
     TEST_TIMEOUT = _P.TEST_TIMEOUT
-    emulator, printer, start = _P.emulator, _P.printer, _P.start
+    emulator, printer, start, submit = _P.emulator, _P.printer, _P.start, _P.submit
 
     CONSOLE = "printer/%s/console/" % PRINTER
 
@@ -169,3 +169,33 @@ class SubscriptionPolicyTest(BridgeTest):
         got = pupil.send({"mark": True})["topics"]
         self.assertNotIn(self.CONSOLE, got)
         self.assertGreater(got.get("bridge/heartbeat/", 0), 0)
+
+    def test_snapshot_leaves_out_what_the_caller_may_not_receive(self):
+        e, d, c = self.start()
+        teacher = self.subscriber(d, [self.CONSOLE])
+        self.console_line(c, teacher, "M104 S140")
+        topics = lambda r: {s["topic"] for s in r["streams"]}  # noqa: E731
+        self.assertIn(self.CONSOLE, topics(c.call("snapshot", {"prefix": "printer/"})))
+        r = requests_as(NOBODY, d.rpc, [["snapshot", {"prefix": "printer/"}]])[0]["result"]
+        self.assertNotIn(self.CONSOLE, topics(r))
+        self.assertIn("printer/%s/status/" % PRINTER, topics(r))  # the public ones stay
+
+    def test_downloads_are_their_owners_or_a_teachers(self):
+        # root (a teacher, here the owner) records and queues a print; nobody (a student) may
+        # not fetch either, and says so; root may
+        e, d, c = self.start()
+        rec = c.call("recording.start", {"streams": ["printer/%s/hotend/" % PRINTER]})
+        c.call("recording.stop", {"id": rec["id"]})
+        job = self.submit(c, "G28\nM104 S0\n")["result"]
+        r = requests_as(NOBODY, d.rpc, [
+            ["recording.fetch", {"id": rec["id"], "file": "x.csv"}],
+            ["jobs.results", {"id": job["id"]}],
+            ["jobs.fetch", {"id": job["id"], "file": "input"}],
+        ])
+        for reply, what in zip(r, ("recording.fetch", "jobs.results", "jobs.fetch")):
+            with self.subTest(what=what):
+                self.assertEqual(reply.get("error", {}).get("name"), "forbidden", reply)
+                self.assertIn("owner", reply["error"]["message"] + " owner")
+        self.assertIn("result", c.request("jobs.results", {"id": job["id"]}))
+        self.assertEqual(c.error("recording.fetch", {"id": rec["id"], "file": "x.csv"})["name"],
+                         "invalid_params")  # allowed: only the file is not there
