@@ -11,7 +11,7 @@ import json
 import os
 import subprocess
 
-from lbtest import BridgeTest, NOBODY, requests_as, wait_until
+from lbtest import BridgeTest, NOBODY, make_conf, requests_as, sensor, wait_until
 import test_printer  # its helpers; importing the class by name would run its tests twice
 from test_printer import PRINTER
 
@@ -199,3 +199,29 @@ class SubscriptionPolicyTest(BridgeTest):
         self.assertIn("result", c.request("jobs.results", {"id": job["id"]}))
         self.assertEqual(c.error("recording.fetch", {"id": rec["id"], "file": "x.csv"})["name"],
                          "invalid_params")  # allowed: only the file is not there
+
+
+class SubscriptionChurnTest(BridgeTest):
+    """Connections that subscribe and vanish at once, hundreds of them: libzmq 4.3.4's manual
+    XPUB would apply a queued subscription of a connection already gone to its freed pipe (fixed
+    upstream after 4.3.4); the bridge applies only those of the connection holding the fd now
+    (X-Conn), so it keeps serving, and exits clean under the sanitizers (tearDown)."""
+
+    def test_short_lived_subscribers(self):
+        import zmq
+        d = self.start_bridge(make_conf({"t1": sensor(rate=100)}))
+        c = self.client(d)
+        steady = self.subscriber(d, ["bridge/heartbeat/"])
+        for i in range(300):
+            s = self.ctx.socket(zmq.SUB)
+            s.setsockopt(zmq.LINGER, 0)
+            s.connect(d.pub)
+            for p in ("", "sensor/", "bridge/", "robot/x/console/"):
+                s.setsockopt(zmq.SUBSCRIBE, p.encode())
+            if i % 3 == 0:
+                s.poll(1)  # let some of them get as far as the handshake
+            s.close()
+        steady.wait_for(lambda m: m.topic == "bridge/heartbeat/", what="a heartbeat")
+        later = self.subscriber(d, ["sensor/"])
+        later.wait_for(lambda m: m.topic.startswith("sensor/sim-t1/"), what="a sample")
+        self.assertLessEqual(c.call("bridge.info")["subscriptions"]["connections"], 3 + 300)
