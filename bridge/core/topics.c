@@ -214,6 +214,15 @@ lb_topic_verdict lb_topic_check(lb_role role, const char *user, const char *pref
 		covers = true; /* a partial device id: any device of the kind */
 	} else if ((st = slash(prefix, len, i + 1)) >= len) {
 		covers = stream_covers(prefix, k, prefix + i + 1, len - i - 1);
+		/* within one device: the whole of it for its owner */
+		if (covers && student && user) {
+			size_t d = find_device(view, prefix, k, prefix + k + 1, i - k - 1);
+			if (d != (size_t)-1 && view->owns(view->arg, d, user)) {
+				if (owned)
+					*owned = true;
+				return LB_TOPIC_ALLOW;
+			}
+		}
 	} else if (stream_restricted(prefix, k, prefix + i + 1, st - i - 1)) {
 		size_t d = find_device(view, prefix, k, prefix + k + 1, i - k - 1);
 		if (owned)
