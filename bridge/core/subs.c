@@ -200,8 +200,10 @@ size_t lb_subs_match(const lb_subs *t, const void *topic, size_t len, int *fds, 
 		const sub_conn *c = &t->conn[i];
 		if (c->doomed)
 			continue;
-		for (size_t k = 0; k < c->n; k++) {
-			const unsigned char *p = c->topics[k];
+		/* what libzmq delivers: the prefixes applied once the connection is identified
+		 * (lb_subs_grant), else those it asked for */
+		for (size_t k = 0; k < (c->identified ? c->nap : c->n); k++) {
+			const unsigned char *p = c->identified ? c->ap[k].p : c->topics[k];
 			if (p[0] <= len && memcmp(p + 1, topic, p[0]) == 0) {
 				fds[n++] = c->fd;
 				break;

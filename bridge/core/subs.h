@@ -65,8 +65,10 @@ size_t lb_subs_connections(const lb_subs *t);
 
 /*
  * The connections that receive a message on topic (len bytes): those holding a prefix of it (as
- * libzmq's XPUB matches; "" matches everything), not being closed. Up to max of their fds go to
- * fds, in no particular order; returns how many. Costs one comparison per prefix held.
+ * libzmq's XPUB matches; "" matches everything), not being closed; for a connection with an
+ * identity, the prefixes granted to it (lb_subs_grant), which are what libzmq delivers. Up to max
+ * of their fds go to fds, in no particular order; returns how many. Costs one comparison per prefix
+ * held.
  */
 size_t lb_subs_match(const lb_subs *t, const void *topic, size_t len, int *fds, size_t max);
 

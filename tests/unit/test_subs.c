@@ -188,6 +188,18 @@ static void test_grants_counted_per_connection(void)
 	CHECK_EQ_INT(on_pipe("robot/r1/"), 1);
 	lb_subs_ungrant(t, 5, "robot/", 6, record, NULL);
 	CHECK_EQ_INT(on_pipe("robot/r1/"), 0);
+	/* backlogs are counted on what is delivered: the grants, not the prefixes asked */
+	{
+		int m[4];
+		CHECK_EQ_UINT(lb_subs_match(t, "sensor/x/", 9, m, 4), 0);
+		CHECK_EQ_UINT(lb_subs_match(t, "robot/r1/console/", 17, m, 4), 0);
+		CHECK_EQ_INT(sub(t, 5, 1, "robot/r1/"), LB_SUB_OK);
+		CHECK_EQ_INT(
+		    lb_subs_grant(t, 5, "robot/r1/", 9, g, packed(g, robots), true, record, NULL),
+		    0);
+		CHECK_EQ_UINT(lb_subs_match(t, "robot/r1/console/", 17, m, 4), 1);
+		CHECK_EQ_UINT(lb_subs_match(t, "robot/r2/console/", 17, m, 4), 0);
+	}
 	/* a refused one: granted nothing, counted as granted */
 	CHECK_EQ_INT(sub(t, 5, 1, "robot/r2/console/"), LB_SUB_OK);
 	CHECK_EQ_INT(lb_subs_grant(t, 5, "robot/r2/console/", 17, g, 0, true, record, NULL), 0);
