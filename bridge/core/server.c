@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/eventfd.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -1245,7 +1246,8 @@ static void handle_subscriptions(lb_server *s, void *sock)
 	handle_pub_monitor(s); /* connections accepted meanwhile are known first */
 	zmq_msg_init(&m);
 	for (int n = 0; n < 4096 && zmq_msg_recv(&m, sock, ZMQ_DONTWAIT) >= 0; n++) {
-		/* no fd: the recorder's inproc connection, or a closed connection's leftovers */
+		/* no fd: the recorder's inproc connection, a plain ZWS2.0 page (no handshake), or
+		 * a closed connection's leftovers */
 		int fd = zmq_msg_get(&m, ZMQ_SRCFD);
 		char why[160];
 		int v;
@@ -1407,6 +1409,11 @@ lb_server *lb_server_new(const lb_server_opts *opts)
 		goto fail;
 	s->subs = lb_subs_new();
 	s->conns = lb_conns_new();
+	if (getrandom(s->streams_token, sizeof s->streams_token, 0) !=
+	    (ssize_t)sizeof s->streams_token) {
+		lb_err("cannot draw the recorder's key: %s", strerror(errno));
+		goto fail;
+	}
 	s->outlimit = lb_outlimit_new(opts->subscriber_max, lb_outlimit_kernel_probe, NULL);
 	s->xpub = zmq_socket(s->zctx, ZMQ_XPUB);
 	s->router = zmq_socket(s->zctx, ZMQ_ROUTER);

@@ -124,6 +124,48 @@ static void identify_subscriber(lb_server *s, zmq_msg_t *m, int fd)
 	lb_subs_set_identity(s->subs, fd, r, who);
 }
 
+/* lb_subs_apply_fn for anonymous subscribers: only removals (the grant is recomputed). */
+static void remove_on_pipe(void *sock, const void *prefix, size_t len, int on)
+{
+	(void)on;
+	zmq_setsockopt(sock, ZMQ_UNSUBSCRIBE, prefix, len);
+}
+
+/*
+ * A subscription with no connection fd: the in-process recorder, whose prefixes come after the
+ * run's key (service.h), or a WebSocket page that spoke plain ZWS2.0 (no handshake: no metadata,
+ * no identity): an observer, its grants applied as the policy says at the time (nothing to
+ * close later without an fd; an unsubscription removes what the same prefix would be granted
+ * now).
+ */
+static int anonymous(lb_server *s, void *sock, const unsigned char *data, size_t size)
+{
+	unsigned char buf[4096];
+	packer pk = {buf, 0, sizeof buf, false};
+	const unsigned char *key = srv_streams_token(s);
+	bool dep;
+	char reason[400];
+	lb_topic_verdict r;
+
+	if (size < 1 || data[0] > 1)
+		return LB_SUB_OK;
+	if (size >= 1 + LB_STREAMS_TOKEN && memcmp(data + 1, key, LB_STREAMS_TOKEN) == 0) {
+		apply_on_pipe(sock, data + 1 + LB_STREAMS_TOKEN, size - 1 - LB_STREAMS_TOKEN,
+			      data[0]);
+		return LB_SUB_OK;
+	}
+	if (size - 1 > LB_SUB_MAX_LEN)
+		return LB_SUB_OK; /* not applied: nothing to count, nothing to close */
+	r = decide(s, LB_ROLE_OBSERVER, NULL, data + 1, size - 1, &pk, &dep, reason, sizeof reason);
+	if (data[0] == 1 && r == LB_TOPIC_REFUSE)
+		lb_warn("stream subscription refused (an anonymous WebSocket page): %s", reason);
+	if (data[0] == 1 && r != LB_TOPIC_ALLOW)
+		lb_subs_count_verdict(s->subs, r == LB_TOPIC_REFUSE);
+	for (size_t at = 0; !pk.over && at < pk.len; at += 1 + buf[at])
+		(data[0] ? apply_on_pipe : remove_on_pipe)(sock, buf + at + 1, buf[at], data[0]);
+	return LB_SUB_OK;
+}
+
 int srv_sub_message(lb_server *s, void *sock, zmq_msg_t *m, int fd, char *why, size_t cap)
 {
 	const unsigned char *data = zmq_msg_data(m);
@@ -139,12 +181,8 @@ int srv_sub_message(lb_server *s, void *sock, zmq_msg_t *m, int fd, char *why, s
 
 	int v;
 
-	if (fd < 0) {
-		/* in-process (the recorder): no metadata; a network connection always has some */
-		if (size >= 1 && data[0] <= 1 && !zmq_msg_gets(m, "Peer-Address"))
-			apply_on_pipe(sock, data + 1, size - 1, data[0]);
-		return LB_SUB_OK;
-	}
+	if (fd < 0)
+		return anonymous(s, sock, data, size);
 	/* a connection that closed, or an earlier one that had the same fd: its pipe may be gone
 	 * (libzmq 4.3.4 would then apply to a freed pipe), so never touch it */
 	if (!lb_subs_known(s->subs, fd) || !xconn ||

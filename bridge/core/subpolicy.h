@@ -11,7 +11,8 @@
 
 /*
  * One (un)subscription m just received on the stream socket sock (ZMQ_XPUB_MANUAL) from the
- * connection on fd (ZMQ_SRCFD; -1 for the in-process recorder), after lb_subs_apply counted it:
+ * connection on fd (ZMQ_SRCFD; -1 without metadata: the in-process recorder, known by its key
+ * (srv_streams_token), or a plain ZWS2.0 WebSocket page, an anonymous observer), counted first:
  * the subscriber is identified (once per connection), its prefix checked (topics.h) and only what
  * it may receive applied to its pipe (zmq_setsockopt right after the receive); a refusal is
  * logged with who and what, and counted (bridge.info). A message of a closed connection, or of

@@ -225,3 +225,89 @@ class SubscriptionChurnTest(BridgeTest):
         later = self.subscriber(d, ["sensor/"])
         later.wait_for(lambda m: m.topic.startswith("sensor/sim-t1/"), what="a sample")
         self.assertLessEqual(c.call("bridge.info")["subscriptions"]["connections"], 3 + 300)
+
+
+# The same pupil on the WebSocket endpoint (a tablet's page), ZWS 2.0 by hand: subscribes to the
+# prefixes of argv[2:], then for each line on stdin receives until a heartbeat published after
+# it and prints {topic: count}.
+_AS_USER_WS = r"""
+import json, sys, time, websocket
+ws = websocket.create_connection(sys.argv[1], subprotocols=["ZWS2.0"], timeout=10)
+ws.send_binary(b"\x00")
+for p in sys.argv[2:]:
+    ws.send_binary(b"\x00\x01" + p.encode())
+frames = []
+def message(deadline):
+    global frames
+    while time.monotonic() < deadline:
+        ws.settimeout(max(deadline - time.monotonic(), 0.01))
+        try:
+            data = ws.recv_data()[1]
+        except websocket.WebSocketTimeoutException:
+            return None
+        frames.append(bytes(data[1:]))
+        if not data[0] & 1:
+            m, frames = frames, []
+            return m
+    return None
+for line in sys.stdin:
+    since, deadline, topics = time.time_ns(), time.monotonic() + 10, {}
+    while True:
+        m = message(deadline)
+        if m is None:
+            break
+        t = m[0].decode("utf-8", "replace")
+        topics[t] = topics.get(t, 0) + 1
+        if t == "bridge/heartbeat/" and json.loads(m[1])["t_host"] > since:
+            break
+    sys.stdout.write(json.dumps(topics) + "\n")
+    sys.stdout.flush()
+"""
+
+
+class WebSocketPolicyTest(BridgeTest):
+    _P = test_printer.PrinterTest
+    TEST_TIMEOUT = _P.TEST_TIMEOUT
+    emulator, printer = _P.emulator, _P.printer
+
+    def test_a_pupils_page_is_checked_like_its_programs(self):
+        try:
+            import websocket  # noqa: F401 (Debian's python3-websocket)
+        except ImportError:
+            self.skipTest("python3-websocket is not installed")
+        e = self.emulator()
+        d = self.start_bridge(test_printer.conf(self.tmp, e.path, None, None, 0), ws=True)
+        c = self.client(d)
+        wait_until(lambda: self.printer(c), timeout=10, what="the printer")
+        url = c.call("bridge.info")["endpoints"].get("ws")
+        if url is None:
+            self.skipTest("the bridge serves no WebSocket endpoint (libzmq without WS)")
+        console = "printer/%s/console/" % PRINTER
+        teacher = self.subscriber(d, [console])
+        p = subprocess.Popen(
+            ["setpriv", "--reuid=%d" % NOBODY, "--regid=%d" % NOBODY, "--clear-groups",
+             "/usr/bin/python3", "-c", _AS_USER_WS, url, console, "bridge/heartbeat/"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env={"PATH": "/usr/bin:/bin"})
+
+        def mark():
+            p.stdin.write(b"mark\n")
+            p.stdin.flush()
+            return json.loads(p.stdout.readline() or "null")
+
+        try:
+            self.assertIsNotNone(mark())  # subscribed
+            c.call("device.call", {"device": PRINTER, "action": "gcode",
+                                   "args": {"lines": "M104 S130"}})
+            teacher.wait_for(lambda m: m.data.get("line", "").startswith("M104 S130"),
+                             what="the console line")
+            got = mark()
+        finally:
+            p.stdin.close()
+            p.wait(10)
+        self.assertNotIn(console, got)
+        self.assertIn("bridge/heartbeat/", got)
+        # a page that spoke plain ZWS2.0 has no handshake, hence no identity: an observer
+        wait_until(lambda: "stream subscription refused" in d.stderr(), what="the log line")
+        self.assertIn("anonymous WebSocket page", [l for l in d.stderr().splitlines()
+                                                   if "stream subscription refused" in l][0])
+        self.assertGreaterEqual(c.call("bridge.info")["subscriptions"]["refused"], 1)

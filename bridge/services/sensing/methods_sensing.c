@@ -74,7 +74,8 @@ static lb_recorder *need_recorder(lb_server *s, lb_error *err)
 	sensing_state *st = S(s);
 
 	if (!st->recorder)
-		st->recorder = lb_recorder_new(srv_zmq_context(s), srv_streams_endpoint(s), err);
+		st->recorder = lb_recorder_new(srv_zmq_context(s), srv_streams_endpoint(s),
+					       srv_streams_token(s), LB_STREAMS_TOKEN, err);
 	return st->recorder;
 }
 
