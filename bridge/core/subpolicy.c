@@ -134,9 +134,9 @@ static void remove_on_pipe(void *sock, const void *prefix, size_t len, int on)
 /*
  * A subscription with no connection fd: the in-process recorder, whose prefixes come after the
  * run's key (service.h), or a WebSocket page that spoke plain ZWS2.0 (no handshake: no metadata,
- * no identity): an observer, its grants applied as the policy says at the time (nothing to
- * close later without an fd; an unsubscription removes what the same prefix would be granted
- * now).
+ * no identity): an unidentified client, with [access] remote_role (observer unless configured),
+ * its grants applied as the policy says at the time (nothing to close later without an fd; an
+ * unsubscription removes what the same prefix would be granted now).
  */
 static int anonymous(lb_server *s, void *sock, const unsigned char *data, size_t size)
 {
@@ -156,7 +156,8 @@ static int anonymous(lb_server *s, void *sock, const unsigned char *data, size_t
 	}
 	if (size - 1 > LB_SUB_MAX_LEN)
 		return LB_SUB_OK; /* not applied: nothing to count, nothing to close */
-	r = decide(s, LB_ROLE_OBSERVER, NULL, data + 1, size - 1, &pk, &dep, reason, sizeof reason);
+	r = decide(s, s->auth->policy.remote_role, NULL, data + 1, size - 1, &pk, &dep, reason,
+		   sizeof reason);
 	if (data[0] == 1 && r == LB_TOPIC_REFUSE)
 		lb_warn("stream subscription refused (an anonymous WebSocket page): %s", reason);
 	if (data[0] == 1 && r != LB_TOPIC_ALLOW)
