@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <grp.h>
+#include <inttypes.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -101,7 +102,7 @@ void lb_auth_handle(lb_auth *auth, int64_t now)
 {
 	for (;;) {
 		char version[16], reqid[256], domain[64], address[128], mechanism[16];
-		char user[192];
+		char user[192], connid[24];
 		unsigned char meta[512], cred[64];
 		int ncred = -1;
 		size_t metalen;
@@ -131,12 +132,18 @@ void lb_auth_handle(lb_auth *auth, int64_t now)
 				ncred = n;
 			zmq_getsockopt(auth->sock, ZMQ_RCVMORE, &more, &moresz);
 		}
+		/* the connection's number, after the caller saw every connection accepted so far
+		 * (auth.h): libzmq sent its ACCEPTED event before this request */
+		if (auth->before_answer)
+			auth->before_answer(auth->before_arg);
 		if (strcmp(mechanism, "CURVE") == 0) {
 			if (ncred != 32 || curve_identity(auth, now, address, cred, user,
 							  sizeof user, meta, &metalen) < 0) {
 				refuse(auth, reqid, "unknown key");
 				continue;
 			}
+			snprintf(connid, sizeof connid, "%" PRIu64, auth->next_conn++);
+			metalen += put_property(meta + metalen, "X-Conn", connid);
 			zmq_send(auth->sock, "1.0", 3, ZMQ_SNDMORE);
 			zmq_send(auth->sock, reqid, strlen(reqid), ZMQ_SNDMORE);
 			zmq_send(auth->sock, "200", 3, ZMQ_SNDMORE);
@@ -157,6 +164,8 @@ void lb_auth_handle(lb_auth *auth, int64_t now)
 		/* always set: a property of ZAP's wins over one the client sends itself
 		 * (ZMQ_METADATA) */
 		metalen += put_property(meta + metalen, "X-Local", local ? "1" : "0");
+		snprintf(connid, sizeof connid, "%" PRIu64, auth->next_conn++);
+		metalen += put_property(meta + metalen, "X-Conn", connid);
 		if (strcmp(mechanism, "NULL") != 0) {
 			refuse(auth, reqid, "unsupported mechanism");
 			continue;

@@ -3,6 +3,7 @@
 #define LB_AUTH_H
 
 #include <jansson.h>
+#include <stdint.h>
 
 #include "access.h"
 
@@ -26,6 +27,12 @@ typedef struct lb_auth {
 	struct lb_keys *keys;	/* the clients' CURVE keys (keys.h, borrowed), or NULL: none */
 	int64_t refused_logged; /* when an unknown key was last logged (monotonic ns) */
 	unsigned refused;	/* unknown keys refused since */
+	/* Every answered handshake gets the property X-Conn: next_conn, counting up (a connection's
+	 * number, never reused; subs.h tells an old connection's queued messages from a new one's
+	 * on the same fd by it). before_answer (if set) runs before each number is given. */
+	uint64_t next_conn;
+	void (*before_answer)(void *arg);
+	void *before_arg;
 } lb_auth;
 
 /*

@@ -11,6 +11,8 @@
 #include "host.h"
 #include "server.h"
 #include "service.h"
+#include "subpolicy.h"
+#include "topics.h"
 
 /* bridge.info */
 static int m_info(lb_server *s, lb_call *c, json_t **result, lb_error *err)
@@ -36,6 +38,8 @@ static int m_info(lb_server *s, lb_call *c, json_t **result, lb_error *err)
 		json_object_set_new(json_object_get(*result, "endpoints"), which,
 				    ep[0] ? json_string(ep) : json_null());
 	}
+	/* stream subscriptions: how many, and how many the policy refused or narrowed */
+	json_object_set_new(*result, "subscriptions", srv_sub_stats(s));
 	return 0;
 }
 
@@ -152,6 +156,25 @@ static int m_device_info(lb_server *s, lb_call *c, json_t **result, lb_error *er
 	return 0;
 }
 
+static int job_owner(lb_server *s, lb_device *d, char *owner, size_t cap);
+
+/* Whether the caller may see stream topic of d (topics.h): a public one, or a restricted one
+ * (a console, scan images...) as a teacher, its lease holder or the owner of its job. */
+static bool sees_stream(lb_server *s, lb_call *c, lb_device *d, const char *topic)
+{
+	const lb_lease *l;
+	char owner[128];
+
+	if (!lb_topic_restricted(topic, strlen(topic)) || c->client.role >= LB_ROLE_TEACHER)
+		return true;
+	if (c->client.role < LB_ROLE_STUDENT)
+		return false;
+	l = srv_lease_find(s, d->spec.id, c->now.mono);
+	if (l && strcmp(l->holder.user, c->client.user) == 0)
+		return true;
+	return job_owner(s, d, owner, sizeof owner) && strcmp(owner, c->client.user) == 0;
+}
+
 /* snapshot: devices and the last value of every stream (the Clone pattern). */
 static int m_snapshot(lb_server *s, lb_call *c, json_t **result, lb_error *err)
 {
@@ -175,7 +198,8 @@ static int m_snapshot(lb_server *s, lb_call *c, json_t **result, lb_error *err)
 		for (int k = 0; k < d->ncache && k < d->nstreams; k++) {
 			lb_stream_cache *sc = &d->cache[k];
 			json_t *h, *e;
-			if (!sc->seq || strncmp(d->streams[k].topic, prefix, plen) != 0)
+			if (!sc->seq || strncmp(d->streams[k].topic, prefix, plen) != 0 ||
+			    !sees_stream(s, c, d, d->streams[k].topic))
 				continue;
 			h = sc->has_header ? json_loadb(zmq_msg_data(&sc->header),
 							zmq_msg_size(&sc->header), 0, NULL)

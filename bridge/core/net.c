@@ -81,7 +81,10 @@ static void *net_socket(lb_server *s, int type, void *local, const char *what, c
 	    copy_int(local, sock, ZMQ_LINGER) < 0 ||
 	    (type == ZMQ_ROUTER && (copy_int(local, sock, ZMQ_HEARTBEAT_IVL) < 0 ||
 				    copy_int(local, sock, ZMQ_HEARTBEAT_TIMEOUT) < 0)) ||
-	    (type == ZMQ_XPUB && zmq_setsockopt(sock, ZMQ_XPUB_VERBOSER, &one, sizeof one) < 0) ||
+	    /* as the local XPUB: every (un)subscription seen, and applied only as the policy
+	     * allows (subpolicy.h) */
+	    (type == ZMQ_XPUB && (zmq_setsockopt(sock, ZMQ_XPUB_VERBOSER, &one, sizeof one) < 0 ||
+				  zmq_setsockopt(sock, ZMQ_XPUB_MANUAL, &one, sizeof one) < 0)) ||
 	    zmq_setsockopt(sock, ZMQ_CURVE_SERVER, &one, sizeof one) < 0 ||
 	    zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, secret, 40) < 0 ||
 	    zmq_setsockopt(sock, ZMQ_ZAP_DOMAIN, LB_AUTH_DOMAIN, strlen(LB_AUTH_DOMAIN)) < 0) {

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/eventfd.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -27,6 +28,7 @@
 #include "../util/log.h"
 #include "net.h"
 #include "server_private.h"
+#include "subpolicy.h"
 
 #define MONITOR_ENDPOINT "inproc://lb-rpc-monitor"
 #define PUB_MONITOR_ENDPOINT "inproc://lb-pub-monitor"
@@ -189,6 +191,7 @@ void srv_publish_device_event(lb_server *s, const char *event, lb_device *d)
 	json_t *data = json_pack("{s:s,s:o}", "event", event, "device",
 				 srv_device_json(s, d, lb_clock_ns(CLOCK_MONOTONIC)));
 	srv_publish_json(s, "bridge/devices/", &s->dev_seq, data);
+	s->subs_dirty = 1; /* a lease, a job, a device: what subscribers may see (subpolicy.h) */
 }
 
 /* Publish the heartbeat: uptime, device count and the last seq of every stream. */
@@ -1282,9 +1285,11 @@ static void handle_pub_monitor(lb_server *s, void *monitor)
 		else if (event == ZMQ_EVENT_ACCEPTED) {
 			track_conn(s, 0, value);
 			watch_backlog(s, value);
+			lb_subs_set_floor(s->subs, value, s->auth->next_conn);
 		}
 		if (event == ZMQ_EVENT_DISCONNECTED) {
 			lb_subs_close(s->subs, value);
+			lb_auth_forget(s->auth, value);
 			lb_conns_close(s->conns, 0, value);
 			lb_outlimit_close(s->outlimit, value);
 		}
@@ -1312,25 +1317,34 @@ static void close_conn(lb_server *s, int fd, const char *sock, const char *why)
 	l->unlogged = 0;
 }
 
-/* Read a stream socket's subscriptions (the local XPUB or the network one; all topics are open to
- * all): count them per connection, closing a connection over the limits (subs.h). A bounded batch
- * per call. */
+/* Read the subscriptions of stream socket sock (the local XPUB or the network one, both
+ * ZMQ_XPUB_MANUAL): count them per connection, closing a connection over the limits (subs.h),
+ * and apply to each connection only what its role and what it owns allow (subpolicy.h). A
+ * bounded batch per call. */
 static void handle_subscriptions(lb_server *s, void *sock)
 {
 	zmq_msg_t m;
 
+	void *mon = sock == s->net_xpub ? s->net_pub_monitor : s->pub_monitor;
+
 	/* connections accepted meanwhile are known first */
-	handle_pub_monitor(s, sock == s->net_xpub ? s->net_pub_monitor : s->pub_monitor);
+	handle_pub_monitor(s, mon);
 	zmq_msg_init(&m);
 	for (int n = 0; n < 4096 && zmq_msg_recv(&m, sock, ZMQ_DONTWAIT) >= 0; n++) {
-		/* no fd: the recorder's inproc connection, or a closed connection's leftovers */
+		/* no fd: the recorder's inproc connection, a plain ZWS2.0 page (no handshake), or
+		 * a closed connection's leftovers */
 		int fd = zmq_msg_get(&m, ZMQ_SRCFD);
+		char why[160];
+		int v;
+		/* a connection that closed before this message was read is known closed now (its
+		 * DISCONNECTED event comes before libzmq drops its pipe): see srv_sub_message */
+		handle_pub_monitor(s, mon);
 		lb_conns_delivered(s->conns, 0, fd, zmq_msg_size(&m), 1,
 				   lb_clock_ns(CLOCK_MONOTONIC));
 		if (sock == s->net_xpub)
 			srv_net_note_sub(s, &m, fd); /* its key: closed when revoked (net.c) */
-		lb_sub_verdict v = lb_subs_apply(s->subs, fd, zmq_msg_data(&m), zmq_msg_size(&m));
-		char why[80];
+		why[0] = '\0';
+		v = srv_sub_message(s, sock, &m, fd, why, sizeof why);
 		if (v == LB_SUB_OK)
 			continue;
 		if (v == LB_SUB_TOO_LONG)
@@ -1338,14 +1352,42 @@ static void handle_subscriptions(lb_server *s, void *sock)
 				 LB_SUB_MAX_LEN);
 		else if (v == LB_SUB_TOO_MANY)
 			snprintf(why, sizeof why, "over %d subscriptions", LB_SUB_MAX_PER_CONN);
-		else if (v == LB_SUB_FULL)
+		else if (v == LB_SUB_FULL && !why[0])
 			snprintf(why, sizeof why, "all connections hold %d subscriptions already",
 				 LB_SUB_MAX_TOTAL);
-		else
+		else if (v == LB_SUB_NOT_A_SUB)
 			snprintf(why, sizeof why, "a message that is not a subscription");
 		close_conn(s, fd, "stream", why);
 	}
 	zmq_msg_close(&m);
+}
+
+/* What subscribers may receive changed (subs_dirty): close the connections whose subscriptions
+ * would now be granted otherwise; libzmq cannot take a prefix back from one connection, so they
+ * reconnect and subscribe again under the new rules. */
+static void recheck_subscriptions(lb_server *s)
+{
+	int fds[64];
+	size_t n;
+
+	s->subs_dirty = 0;
+	do {
+		n = srv_sub_changed(s, fds, sizeof fds / sizeof *fds);
+		for (size_t i = 0; i < n; i++)
+			close_conn(s, fds[i], "stream",
+				   "what it may receive changed (a lease, a job or the devices "
+				   "present): it subscribes again under the new rules");
+	} while (n == sizeof fds / sizeof *fds);
+}
+
+/* lb_auth's before_answer: every stream connection accepted so far is known (subs.h floor). */
+static void before_zap_answer(void *arg)
+{
+	lb_server *s = arg;
+
+	handle_pub_monitor(s, s->pub_monitor);
+	if (s->net_pub_monitor)
+		handle_pub_monitor(s, s->net_pub_monitor);
 }
 
 /* Answer requests whose device did not reply in time. */
@@ -1461,6 +1503,11 @@ lb_server *lb_server_new(const lb_server_opts *opts)
 		goto fail;
 	s->subs = lb_subs_new();
 	s->conns = lb_conns_new();
+	if (getrandom(s->streams_token, sizeof s->streams_token, 0) !=
+	    (ssize_t)sizeof s->streams_token) {
+		lb_err("cannot draw the recorder's key: %s", strerror(errno));
+		goto fail;
+	}
 	s->outlimit = lb_outlimit_new(opts->subscriber_max, lb_outlimit_kernel_probe, NULL);
 	s->xpub = zmq_socket(s->zctx, ZMQ_XPUB);
 	s->router = zmq_socket(s->zctx, ZMQ_ROUTER);
@@ -1477,11 +1524,16 @@ lb_server *lb_server_new(const lb_server_opts *opts)
 	if (zmq_setsockopt(s->xpub, ZMQ_MAXMSGSIZE, &pub_max, sizeof pub_max) < 0 ||
 	    zmq_setsockopt(s->xpub, ZMQ_RCVHWM, &pub_rcvhwm, sizeof pub_rcvhwm) < 0 ||
 	    zmq_setsockopt(s->xpub, ZMQ_XPUB_VERBOSER, &one, sizeof one) < 0 ||
+	    zmq_setsockopt(s->xpub, ZMQ_XPUB_MANUAL, &one, sizeof one) < 0 ||
 	    zmq_setsockopt(s->router, ZMQ_MAXMSGSIZE, &rpc_max, sizeof rpc_max) < 0 ||
 	    zmq_setsockopt(s->router, ZMQ_RCVHWM, &rpc_rcvhwm, sizeof rpc_rcvhwm) < 0 ||
 	    zmq_setsockopt(s->router, ZMQ_SNDHWM, &rpc_sndhwm, sizeof rpc_sndhwm) < 0)
 		goto fail;
 	zmq_setsockopt(s->router, ZMQ_ZAP_DOMAIN, LB_AUTH_DOMAIN, strlen(LB_AUTH_DOMAIN));
+	/* stream connections too: their subscriptions carry the identity (subpolicy.h) */
+	zmq_setsockopt(s->xpub, ZMQ_ZAP_DOMAIN, LB_AUTH_DOMAIN, strlen(LB_AUTH_DOMAIN));
+	s->auth->before_answer = before_zap_answer;
+	s->auth->before_arg = s;
 	zmq_setsockopt(s->router, ZMQ_HEARTBEAT_IVL, &hb_ivl, sizeof hb_ivl);
 	zmq_setsockopt(s->router, ZMQ_HEARTBEAT_TIMEOUT, &hb_timeout, sizeof hb_timeout);
 	if (bind_endpoint(s->xpub, "streams", opts->pub, s->ep_pub, sizeof s->ep_pub) < 0 ||
@@ -1669,6 +1721,8 @@ int lb_server_run(lb_server *s, volatile sig_atomic_t *stop)
 			s->next_hb = now.mono + hb_ns;
 		}
 		lb_leases_sweep(&s->leases, now.mono, -1, on_lease_released, s);
+		if (s->subs_dirty)
+			recheck_subscriptions(s);
 		expire_pending(s, now.mono);
 		srv_net_sweep(s, now.mono);
 		check_conns(s, now.mono);

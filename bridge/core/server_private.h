@@ -51,8 +51,10 @@ struct lb_server {
 	lb_server_opts opts;
 	void *zctx, *xpub, *router, *monitor;
 	void *vouched; /* SRV_VOUCHED_ENDPOINT: requests whose caller in-process code vouches for */
-	void *pub_monitor;	  /* the stream socket's connections: accepted, disconnected */
-	lb_subs *subs;		  /* their subscriptions, counted to bound memory (subs.h) */
+	void *pub_monitor; /* the stream socket's connections: accepted, disconnected */
+	lb_subs *subs;	   /* their subscriptions, counted to bound memory (subs.h) */
+	int subs_dirty;	   /* leases, jobs or devices changed: recheck them (subpolicy.h) */
+	unsigned char streams_token[LB_STREAMS_TOKEN]; /* the recorder's key (service.h) */
 	lb_outlimit *outlimit;	  /* their backlogs of bulk messages (outlimit.h) */
 	int *out_fds;		  /* room for the fds subscribed to one message's topic */
 	size_t out_cap;		  /* ... how many */

@@ -168,6 +168,14 @@ uint64_t srv_send(lb_server *s, lb_device *d, const char *cmd, json_t *params);
 /* The ZeroMQ context, and the in-process endpoint where every stream message is published. */
 void *srv_zmq_context(lb_server *s);
 const char *srv_streams_endpoint(const lb_server *s);
+/*
+ * The key (LB_STREAMS_TOKEN bytes, random for each run) the in-process recorder puts before each
+ * prefix it (un)subscribes to on srv_streams_endpoint, through an XSUB: 0x01 key prefix. Its
+ * subscriptions carry no metadata, nor do those of an anonymous WebSocket page (ZWS2.0): the key
+ * tells them apart (subpolicy.h).
+ */
+#define LB_STREAMS_TOKEN 16
+const unsigned char *srv_streams_token(const lb_server *s);
 /* Offer every live device to the services again (their device_ready), as when it opened: after
  * what held devices back has ended (a room released). */
 void srv_devices_ready(lb_server *s);

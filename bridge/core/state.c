@@ -37,6 +37,11 @@ const char *srv_streams_endpoint(const lb_server *s)
 	return STREAMS_INPROC;
 }
 
+const unsigned char *srv_streams_token(const lb_server *s)
+{
+	return s->streams_token;
+}
+
 lb_device *srv_device_at(lb_server *s, size_t i)
 {
 	return i < s->ndev ? s->dev[i] : NULL;

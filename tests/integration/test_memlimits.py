@@ -631,8 +631,11 @@ class MemLimitsTest(BridgeTest):
         bridge = {"emulate": "sane", "request_timeout_ms": 10000, "data_dir": data_dir}
         if limit_mb is not None:
             bridge["subscriber_max_mb"] = limit_mb
-        self.lab(conf=make_conf({"v1": sensor(rate=200, batch=10)}, bridge=bridge), pub=pub,
-                 rpc="tcp://127.0.0.1:0", ws=ws)
+        # a page speaks plain ZWS2.0, without a handshake: it has remote_role, and only a
+        # teacher receives a scan's image (PROTOCOL.md, Who receives which topics)
+        access = {"remote_role": "teacher"} if ws else None
+        self.lab(conf=make_conf({"v1": sensor(rate=200, batch=10)}, bridge=bridge,
+                                access=access), pub=pub, rpc="tcp://127.0.0.1:0", ws=ws)
         wait_until(lambda: any(d["id"] == SANE_DEV for d in self.rpc.call("devices.list")),
                    timeout=10, what="the SANE test scanner")
         if ws:

@@ -74,7 +74,8 @@ static lb_recorder *need_recorder(lb_server *s, lb_error *err)
 	sensing_state *st = S(s);
 
 	if (!st->recorder)
-		st->recorder = lb_recorder_new(srv_zmq_context(s), srv_streams_endpoint(s), err);
+		st->recorder = lb_recorder_new(srv_zmq_context(s), srv_streams_endpoint(s),
+					       srv_streams_token(s), LB_STREAMS_TOKEN, err);
 	return st->recorder;
 }
 
@@ -423,7 +424,8 @@ static int m_rec_list(lb_server *s, lb_call *c, json_t **result, lb_error *err)
 	return 0;
 }
 
-/* recording.fetch {id, file, offset?, max?}: a chunk of a CSV file, in a binary frame. */
+/* recording.fetch {id, file, offset?, max?} (its owner or a teacher): a chunk of a CSV file, in
+ * a binary frame; forbidden for anyone else. */
 static int m_rec_fetch(lb_server *s, lb_call *c, json_t **result, lb_error *err)
 {
 	static const char *const allowed[] = {"id", "file", "offset", "max", NULL};
@@ -442,6 +444,16 @@ static int m_rec_fetch(lb_server *s, lb_call *c, json_t **result, lb_error *err)
 	    lb_param_int(lb_call_params(c), "max", false, 1, FETCH_MAX, &max, err) < 0 ||
 	    !(r = param_recording(s, c, err)))
 		return LB_EFAIL;
+	/* a group's data is its own (topics.h: downloads follow the subscriptions' rules) */
+	if (lb_call_client(c)->role < LB_ROLE_TEACHER &&
+	    strcmp(json_string_value(json_object_get(r, "owner")), lb_call_client(c)->user) != 0) {
+		long long id = json_integer_value(json_object_get(r, "id"));
+		json_decref(r);
+		return lb_error_set(err, LB_ERR_FORBIDDEN,
+				    "recording %lld belongs to another user: only its owner or a "
+				    "teacher may fetch it",
+				    id);
+	}
 	if (strchr(file, '/') || file[0] == '.' || strlen(file) < 5 ||
 	    strcmp(file + strlen(file) - 4, ".csv") != 0) {
 		json_decref(r);
@@ -513,7 +525,7 @@ static const lb_method sensing_methods[] = {
     {"recording.start", LB_ROLE_STUDENT, 0, m_rec_start},
     {"recording.stop", LB_ROLE_STUDENT, 0, m_rec_stop},
     {"recording.list", LB_ROLE_OBSERVER, 0, m_rec_list},
-    {"recording.fetch", LB_ROLE_OBSERVER, 0, m_rec_fetch},
+    {"recording.fetch", LB_ROLE_STUDENT, 0, m_rec_fetch},
     {NULL, 0, 0, NULL},
 };
 

@@ -41,6 +41,8 @@ struct lb_recorder {
 	void *pipe; /* main's end */
 	pthread_t thread;
 	char endpoint[128];
+	unsigned char key[32]; /* before each prefix subscribed (service.h) */
+	size_t keylen;
 	/* thread only */
 	void *sub, *peer;
 	recording recs[REC_MAX];
@@ -214,6 +216,22 @@ out:
 	json_decref(h);
 }
 
+/* (Un)subscribe (on 1 or 0) to prefix (len bytes) through the XSUB: 0x01 or 0x00, the key, the
+ * prefix (service.h); a prefix too long for the buffer is not subscribed (logged). */
+static void subscribe(lb_recorder *rc, int on, const char *prefix, size_t len)
+{
+	unsigned char m[1 + sizeof rc->key + 512];
+
+	if (len > sizeof m - 1 - rc->keylen) {
+		lb_warn("recorder: a prefix of %zu bytes is not recorded", len);
+		return;
+	}
+	m[0] = (unsigned char)(on ? 1 : 0);
+	memcpy(m + 1, rc->key, rc->keylen);
+	memcpy(m + 1 + rc->keylen, prefix, len);
+	zmq_send(rc->sub, m, 1 + rc->keylen + len, 0);
+}
+
 /* Close a recording's files and forget it. */
 static void close_recording(lb_recorder *rc, int i)
 {
@@ -222,7 +240,7 @@ static void close_recording(lb_recorder *rc, int i)
 	json_t *p;
 
 	json_array_foreach(r->prefixes, k, p)
-	    zmq_setsockopt(rc->sub, ZMQ_UNSUBSCRIBE, json_string_value(p), json_string_length(p));
+	    subscribe(rc, 0, json_string_value(p), json_string_length(p));
 	for (int f = 0; f < r->nfiles; f++) {
 		fdatasync(r->files[f].fd);
 		close(r->files[f].fd);
@@ -268,8 +286,8 @@ static int handle_command(lb_recorder *rc)
 		r->opts.sep = sep && *sep ? sep[0] : ',';
 		r->opts.decimal_comma = json_is_true(json_object_get(spec, "decimal_comma"));
 		r->t0 = json_integer_value(json_object_get(spec, "t0"));
-		json_array_foreach(r->prefixes, k, p) zmq_setsockopt(
-		    rc->sub, ZMQ_SUBSCRIBE, json_string_value(p), json_string_length(p));
+		json_array_foreach(r->prefixes, k, p)
+		    subscribe(rc, 1, json_string_value(p), json_string_length(p));
 	} else if (strcmp(cmd, "stop") == 0) {
 		long long id = json_integer_value(json_object_get(spec, "id"));
 		rcode = -1;
@@ -339,19 +357,23 @@ static void *recorder_thread(void *arg)
 	return NULL;
 }
 
-lb_recorder *lb_recorder_new(void *zctx, const char *endpoint, lb_error *err)
+lb_recorder *lb_recorder_new(void *zctx, const char *endpoint, const unsigned char *key,
+			     size_t keylen, lb_error *err)
 {
 	lb_recorder *rc = calloc(1, sizeof *rc);
 	int zero = 0, hwm = 100000;
 
-	if (!rc) {
-		lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
+	if (!rc || keylen > sizeof rc->key) {
+		free(rc);
+		lb_error_set(err, LB_ERR_INTERNAL, rc ? "recorder key too long" : "out of memory");
 		return NULL;
 	}
 	rc->zctx = zctx;
+	memcpy(rc->key, key, keylen);
+	rc->keylen = keylen;
 	rc->pipe = zmq_socket(zctx, ZMQ_PAIR);
 	rc->peer = zmq_socket(zctx, ZMQ_PAIR);
-	rc->sub = zmq_socket(zctx, ZMQ_SUB);
+	rc->sub = zmq_socket(zctx, ZMQ_XSUB); /* subscriptions sent with the key (service.h) */
 	if (!rc->pipe || !rc->peer || !rc->sub)
 		goto fail;
 	zmq_setsockopt(rc->pipe, ZMQ_LINGER, &zero, sizeof zero);

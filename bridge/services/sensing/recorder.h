@@ -31,9 +31,12 @@ int lb_csv_header(char *buf, size_t cap, const lb_csv_opts *o, const char *quant
 
 /*
  * Start the recorder thread: it subscribes to the bridge's streams at endpoint (an inproc
- * endpoint of the XPUB socket) as recordings ask. NULL with err set on failure.
+ * endpoint of the XPUB socket) as recordings ask, each prefix after key (keylen bytes,
+ * srv_streams_token: what tells the bridge its subscriptions are the recorder's). NULL with err
+ * set on failure.
  */
-lb_recorder *lb_recorder_new(void *zctx, const char *endpoint, lb_error *err);
+lb_recorder *lb_recorder_new(void *zctx, const char *endpoint, const unsigned char *key,
+			     size_t keylen, lb_error *err);
 
 /*
  * Start recording id: every stream under each prefix of `prefixes` (an array of strings) goes
