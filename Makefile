@@ -5,7 +5,7 @@ BUILD_PKGS := gcc g++ make pkg-config libzmq3-dev libjansson-dev libinih-dev lib
               libusb-1.0-0-dev libsqlite3-dev zlib1g-dev aseba locales libsane-dev \
               libpng-dev libjpeg62-turbo-dev libtiff-dev libhpdf-dev libv4l-dev \
               libopencv-core-dev libopencv-imgproc-dev libopencv-calib3d-dev libsodium-dev libzip-dev \
-              prusa-slicer
+              prusa-slicer libmicrohttpd-dev
 # prusa-slicer: the slicer the print service runs as a child process for model jobs
 # (services/print/slicer.c, slicing.c); libsodium: base64 and key fingerprints; libzip: the 3MF
 # models' check at upload (services/print/mcheck.c).
@@ -16,7 +16,7 @@ TEST_PKGS  := $(BUILD_PKGS) gdb clang libclang-rt-14-dev valgrind python3-zmq py
 BENCH_PKGS := $(BUILD_PKGS) python3-zmq printcore sane-utils
 PY         := /usr/bin/python3
 LIBS       := libzmq jansson inih libserialport libusb-1.0 libmodbus sqlite3 zlib sane-backends libpng libjpeg libtiff-4 \
-              libv4l2 libsodium libzip
+              libv4l2 libsodium libzip libmicrohttpd
 
 CC      ?= gcc
 CSTD    := -std=c11 -D_GNU_SOURCE
@@ -285,6 +285,7 @@ bench: deps $(BENCH_BIN) build/labbridge build/marlin-emu build/thymio-emu build
 	$(PY) tests/bench/micropython_upload.py
 	$(PY) tests/bench/robots.py --bridge build/labbridge --farm build/robot-farm
 	$(PY) tests/bench/scanners.py --bridge build/labbridge
+	$(PY) tests/bench/http_stream.py --bridge build/labbridge
 
 # Install the daemon, labctl, the udev rules, the service and an example configuration.
 PREFIX ?= /usr/local
@@ -298,6 +299,9 @@ install: all
 	udev/brltty-ch340 $(DESTDIR)
 	install -m 644 udev/labbridge.service $(DESTDIR)/etc/systemd/system/
 	install -m 644 bridge/PROTOCOL.md bridge/DESIGN.md bridge/README.md $(DESTDIR)$(PREFIX)/share/doc/labbridge/
+	install -d $(DESTDIR)$(PREFIX)/share/labbridge/www
+	cp -r www/. $(DESTDIR)$(PREFIX)/share/labbridge/www/
+	install -m 644 bridge/HTTP.md $(DESTDIR)$(PREFIX)/share/doc/labbridge/
 	[ -e $(DESTDIR)/etc/labbridge/labbridge.conf ] || install -m 644 udev/labbridge.conf $(DESTDIR)/etc/labbridge/
 	[ -n "$(DESTDIR)" ] || { getent group labbridge >/dev/null || groupadd --system labbridge; \
 	  getent passwd labbridge >/dev/null || useradd --system -g labbridge -G dialout,plugdev \

@@ -15,6 +15,7 @@
 struct lb_call {
 	lb_client client;
 	lb_request req;
+	void *sock; /* the socket the request came from, where its reply goes */
 	zmq_msg_t *env;
 	int nenv;
 	lb_now now;

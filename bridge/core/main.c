@@ -40,6 +40,8 @@ static void usage(FILE *f)
 	       "      --rpc EP         request endpoint (default tcp://127.0.0.1:5556)\n"
 	       "      --ws EP          WebSocket stream endpoint, or 'none' (default "
 	       "ws://127.0.0.1:5557)\n"
+	       "      --http ADDR:PORT the tablets' web page and API, or 'none' (default "
+	       "127.0.0.1:8080)\n"
 	       "      --simulate[=WHEN] serve the simulated lab: yes, no or auto (default auto:\n"
 	       "                       when no hardware is found)\n"
 	       "  -v, --verbose        more log messages (-vv: debug)\n"
@@ -62,14 +64,20 @@ static int parse_when(const char *s)
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-	    {"config", required_argument, NULL, 'c'},	{"pub", required_argument, NULL, 'P'},
-	    {"rpc", required_argument, NULL, 'R'},	{"ws", required_argument, NULL, 'W'},
-	    {"simulate", optional_argument, NULL, 'S'}, {"verbose", no_argument, NULL, 'v'},
-	    {"quiet", no_argument, NULL, 'q'},		{"help", no_argument, NULL, 'h'},
-	    {"version", no_argument, NULL, 'V'},	{NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'c'},
+	    {"pub", required_argument, NULL, 'P'},
+	    {"rpc", required_argument, NULL, 'R'},
+	    {"ws", required_argument, NULL, 'W'},
+	    {"simulate", optional_argument, NULL, 'S'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"quiet", no_argument, NULL, 'q'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {"http", required_argument, NULL, 'H'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *config_path = NULL;
-	const char *o_pub = NULL, *o_rpc = NULL, *o_ws = NULL, *o_sim = NULL;
+	const char *o_pub = NULL, *o_rpc = NULL, *o_ws = NULL, *o_sim = NULL, *o_http = NULL;
 	int verbosity = LB_LOG_INFO, opt, rc = 1;
 	json_t *cfg = NULL;
 	lb_error err = {0};
@@ -90,6 +98,7 @@ int main(int argc, char **argv)
 		case 'P': o_pub = optarg; break;
 		case 'R': o_rpc = optarg; break;
 		case 'W': o_ws = optarg; break;
+		case 'H': o_http = optarg; break;
 		case 'S': o_sim = optarg ? optarg : "yes"; break;
 		case 'v': verbosity++; break;
 		case 'q': verbosity = LB_LOG_ERROR; break;
@@ -116,7 +125,8 @@ int main(int argc, char **argv)
 	if ((o_pub && lb_config_set(cfg, "bridge", "pub", o_pub) < 0) ||
 	    (o_rpc && lb_config_set(cfg, "bridge", "rpc", o_rpc) < 0) ||
 	    (o_ws && lb_config_set(cfg, "bridge", "ws", o_ws) < 0) ||
-	    (o_sim && lb_config_set(cfg, "bridge", "simulate", o_sim) < 0))
+	    (o_sim && lb_config_set(cfg, "bridge", "simulate", o_sim) < 0) ||
+	    (o_http && lb_config_set(cfg, "bridge", "http", o_http) < 0))
 		goto out;
 	so.pub = lb_config_str(cfg, "bridge", "pub", "tcp://127.0.0.1:5555");
 	so.rpc = lb_config_str(cfg, "bridge", "rpc", "tcp://127.0.0.1:5556");

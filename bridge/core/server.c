@@ -193,30 +193,30 @@ static void publish_heartbeat(lb_server *s, int64_t now)
 
 /* ---------------------------------------------------------------- replies */
 
-/* Send a reply text after the envelope (the envelope messages are consumed). */
-void srv_send_reply(lb_server *s, zmq_msg_t *env, int nenv, char *text)
+/* Send a reply text after the envelope on sock (the request socket, or the vouched one of
+ * in-process callers); the envelope messages are consumed. */
+void srv_send_reply(lb_server *s, void *sock, zmq_msg_t *env, int nenv, char *text)
 {
 	static const char oom[] = "{\"id\":null,\"error\":{\"code\":-32603,\"name\":"
 				  "\"internal_error\",\"message\":\"out of memory\"}}";
 
 	for (int i = 0; i < nenv; i++)
-		zmq_msg_send(&env[i], s->router, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+		zmq_msg_send(&env[i], sock, ZMQ_SNDMORE | ZMQ_DONTWAIT);
 	if (text)
-		zmq_send(s->router, text, strlen(text), ZMQ_DONTWAIT);
+		zmq_send(sock, text, strlen(text), ZMQ_DONTWAIT);
 	else
-		zmq_send(s->router, oom, sizeof oom - 1, ZMQ_DONTWAIT);
+		zmq_send(sock, oom, sizeof oom - 1, ZMQ_DONTWAIT);
 	free(text);
 }
 
 /* Send a reply text and one binary frame after the envelope. */
-void srv_send_reply_data(lb_server *s, zmq_msg_t *env, int nenv, char *text, const void *data,
-			 size_t len)
+void srv_send_reply_data(lb_server *s, void *sock, zmq_msg_t *env, int nenv, char *text,
+			 const void *data, size_t len)
 {
 	for (int i = 0; i < nenv; i++)
-		zmq_msg_send(&env[i], s->router, ZMQ_SNDMORE | ZMQ_DONTWAIT);
-	zmq_send(s->router, text ? text : "{}", text ? strlen(text) : 2,
-		 ZMQ_SNDMORE | ZMQ_DONTWAIT);
-	zmq_send(s->router, data, len, ZMQ_DONTWAIT);
+		zmq_msg_send(&env[i], sock, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+	zmq_send(sock, text ? text : "{}", text ? strlen(text) : 2, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+	zmq_send(sock, data, len, ZMQ_DONTWAIT);
 	free(text);
 }
 
@@ -229,7 +229,7 @@ static void fail_pending_of(lb_server *s, lb_device *d)
 			lb_error err;
 			lb_error_set(&err, LB_ERR_UNKNOWN_DEVICE, "device '%s' was unplugged",
 				     d->spec.id);
-			srv_send_reply(s, p->env, p->nenv, lb_reply_error(p->id, &err));
+			srv_send_reply(s, p->sock, p->env, p->nenv, lb_reply_error(p->id, &err));
 			json_decref(p->id);
 			s->pend[i] = s->pend[--s->npend];
 		} else {
@@ -792,7 +792,7 @@ static void handle_chan(lb_server *s, lb_up *up)
 						       json_incref(json_object_get(r, "result")));
 			}
 			json_decref(r);
-			srv_send_reply(s, p->env, p->nenv, text);
+			srv_send_reply(s, p->sock, p->env, p->nenv, text);
 			json_decref(p->id);
 			s->pend[i] = s->pend[--s->npend];
 			matched = 1;
@@ -854,8 +854,44 @@ static void identify(lb_server *s, lb_call *c, zmq_msg_t *body)
 		}
 }
 
-/* Read one request (all its frames) from the ROUTER and answer it, now or later. */
-static void handle_request(lb_server *s)
+/*
+ * The caller of a request from the vouched socket: frame 1, written by in-process code (the web
+ * service) that authenticated it, is {"user", "role", "name", "session"}. The lease identity is
+ * "\0web:" + session: a routing id starting with a zero byte, which no remote peer can choose,
+ * and longer than those libzmq generates.
+ * 0, or LB_EINVAL when the frame is malformed (the request is refused).
+ */
+static int identify_vouched(lb_call *c, zmq_msg_t *who)
+{
+	json_t *j = json_loadb(zmq_msg_data(who), zmq_msg_size(who), 0, NULL);
+	const char *user = json_string_value(json_object_get(j, "user"));
+	const char *role = json_string_value(json_object_get(j, "role"));
+	const char *name = json_string_value(json_object_get(j, "name"));
+	const char *sess = json_string_value(json_object_get(j, "session"));
+	lb_role r;
+	int rc = LB_EINVAL;
+
+	memset(&c->client, 0, sizeof c->client);
+	c->client.fd = -1;
+	if (!user || !role || !sess || lb_role_parse(role, &r) < 0 ||
+	    strlen(sess) + 5 > sizeof c->client.rid)
+		goto out;
+	c->client.role = r;
+	/* "\0web:" + session: longer than the 5 bytes of the ids libzmq generates */
+	c->client.rid_len =
+	    (size_t)snprintf((char *)c->client.rid + 1, sizeof c->client.rid - 1, "web:%s", sess) +
+	    1;
+	snprintf(c->client.user, sizeof c->client.user, "%s", user);
+	snprintf(c->client.name, sizeof c->client.name, "%s", name ? name : "");
+	rc = 0;
+out:
+	json_decref(j);
+	return rc;
+}
+
+/* Read one request (all its frames) from sock (the request ROUTER, or the vouched one of
+ * in-process callers) and answer it there, now or later. */
+static void handle_request(lb_server *s, void *sock)
 {
 	zmq_msg_t f[MAX_ENVELOPE + 2];
 	int nf = 0, more = 1, nenv, body = -1;
@@ -873,7 +909,7 @@ static void handle_request(lb_server *s)
 	while (more) {
 		zmq_msg_t part;
 		zmq_msg_init(&part);
-		if (zmq_msg_recv(&part, s->router, 0) < 0) {
+		if (zmq_msg_recv(&part, sock, 0) < 0) {
 			zmq_msg_close(&part);
 			break;
 		}
@@ -898,6 +934,8 @@ static void handle_request(lb_server *s)
 		body = 1;
 	else
 		body = -1;
+	if (sock == s->vouched) /* [routing id][identity][body]: the identity is the envelope */
+		body = nf >= 3 ? 2 : -1;
 	/* anything after the body within f is binary too */
 	for (int i = body + 1; body >= 0 && i < nf; i++) {
 		binary += zmq_msg_size(&f[i]);
@@ -905,6 +943,7 @@ static void handle_request(lb_server *s)
 	}
 	lb_conns_delivered(s->conns, 1, srcfd, wire, nwire, lb_clock_ns(CLOCK_MONOTONIC));
 	nenv = body >= 0 ? body : (nf > 0 ? (nf > 2 ? 2 : nf) : 0);
+	c.sock = sock;
 	c.env = f;
 	c.nenv = nenv;
 	c.now = lb_now_read();
@@ -913,10 +952,16 @@ static void handle_request(lb_server *s)
 	if (body < 0) {
 		lb_error_set(&err, LB_ERR_INVALID_REQUEST,
 			     "empty request: send one JSON frame {id, method, params}");
-		srv_send_reply(s, f, nenv, lb_reply_error(NULL, &err));
+		srv_send_reply(s, sock, f, nenv, lb_reply_error(NULL, &err));
 		goto out;
 	}
-	identify(s, &c, &f[body]);
+	if (sock != s->vouched) {
+		identify(s, &c, &f[body]);
+	} else if (identify_vouched(&c, &f[1]) < 0) {
+		lb_error_set(&err, LB_ERR_INVALID_REQUEST, "internal: malformed vouched identity");
+		srv_send_reply(s, sock, f, nenv, lb_reply_error(NULL, &err));
+		goto out;
+	}
 	if (binary > MAX_BINARY) {
 		rc = lb_error_set(&err, LB_ERR_TOO_LARGE,
 				  "binary frames total %zu bytes, over the %d-byte limit", binary,
@@ -946,9 +991,9 @@ static void handle_request(lb_server *s)
 			       err.message);
 		}
 		if (rc >= 0 && c.data)
-			srv_send_reply_data(s, f, nenv, text, c.data, c.datalen);
+			srv_send_reply_data(s, sock, f, nenv, text, c.data, c.datalen);
 		else
-			srv_send_reply(s, f, nenv, text);
+			srv_send_reply(s, sock, f, nenv, text);
 	}
 	free(c.data);
 	/* on LB_EAGAIN the envelope moved into the pending entry (the moved messages are empty) */
@@ -1273,7 +1318,7 @@ static void expire_pending(lb_server *s, int64_t now)
 			lb_error_set(&err, LB_ERR_TIMEOUT,
 				     "device '%s' did not answer within %d ms", p->dev->spec.id,
 				     s->opts.request_timeout_ms);
-			srv_send_reply(s, p->env, p->nenv, lb_reply_error(p->id, &err));
+			srv_send_reply(s, p->sock, p->env, p->nenv, lb_reply_error(p->id, &err));
 			json_decref(p->id);
 			s->pend[i] = s->pend[--s->npend];
 			/* a late answer finds no pending entry and is dropped */
@@ -1376,8 +1421,10 @@ lb_server *lb_server_new(const lb_server_opts *opts)
 	s->outlimit = lb_outlimit_new(opts->subscriber_max, lb_outlimit_kernel_probe, NULL);
 	s->xpub = zmq_socket(s->zctx, ZMQ_XPUB);
 	s->router = zmq_socket(s->zctx, ZMQ_ROUTER);
+	s->vouched = zmq_socket(s->zctx, ZMQ_ROUTER);
 	s->up.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (!s->subs || !s->conns || !s->outlimit || !s->xpub || !s->router || s->up.efd < 0)
+	if (!s->subs || !s->conns || !s->outlimit || !s->xpub || !s->router || !s->vouched ||
+	    s->up.efd < 0)
 		goto fail;
 	hwm = opts->pub_hwm;
 	zmq_setsockopt(s->xpub, ZMQ_SNDHWM, &hwm, sizeof hwm);
@@ -1401,6 +1448,9 @@ lb_server *lb_server_new(const lb_server_opts *opts)
 	    bind_endpoint(s->xpub, "WebSocket streams", opts->ws, s->ep_ws, sizeof s->ep_ws) < 0)
 		goto fail;
 	if (zmq_bind(s->xpub, STREAMS_INPROC) < 0)
+		goto fail;
+	zmq_setsockopt(s->vouched, ZMQ_LINGER, &zero, sizeof zero);
+	if (zmq_bind(s->vouched, SRV_VOUCHED_ENDPOINT) < 0)
 		goto fail;
 	if (zmq_socket_monitor(s->router, MONITOR_ENDPOINT,
 			       ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED) < 0)
@@ -1456,7 +1506,7 @@ int lb_server_run(lb_server *s, volatile sig_atomic_t *stop)
 		int rc, perr;
 		/* the stop signals' fd (-1: none, never ready) and the hot-plug pipe come last */
 		/* then the services' own descriptors (wake_fd), after them */
-		zmq_pollitem_t items[8 + LB_MAX_SERVICES] = {
+		zmq_pollitem_t items[9 + LB_MAX_SERVICES] = {
 		    {NULL, s->up.efd, ZMQ_POLLIN, 0},
 		    {s->router, 0, ZMQ_POLLIN, 0},
 		    {s->xpub, 0, ZMQ_POLLIN, 0},
@@ -1465,9 +1515,10 @@ int lb_server_run(lb_server *s, volatile sig_atomic_t *stop)
 		    {s->pub_monitor, 0, ZMQ_POLLIN, 0},
 		    {NULL, s->opts.stop_fd, s->opts.stop_fd >= 0 ? ZMQ_POLLIN : 0, 0},
 		    {s->hotplug ? s->hotplug->pipe : NULL, -1, s->hotplug ? ZMQ_POLLIN : 0, 0},
+		    {s->vouched, 0, ZMQ_POLLIN, 0},
 		};
 		const lb_service *woken[LB_MAX_SERVICES];
-		int nitems = 8, nwoken = 0;
+		int nitems = 9, nwoken = 0;
 		size_t nsvc;
 		const lb_service *const *svc = lb_services(&nsvc);
 
@@ -1514,8 +1565,16 @@ int lb_server_run(lb_server *s, volatile sig_atomic_t *stop)
 				zmq_getsockopt(s->router, ZMQ_EVENTS, &ev, &sz);
 				if (!(ev & ZMQ_POLLIN))
 					break;
-				handle_request(s);
+				handle_request(s, s->router);
 			}
+		}
+		for (int n = 0; n < 64 && (items[8].revents & ZMQ_POLLIN); n++) {
+			int ev = 0;
+			size_t sz = sizeof ev;
+			zmq_getsockopt(s->vouched, ZMQ_EVENTS, &ev, &sz);
+			if (!(ev & ZMQ_POLLIN))
+				break;
+			handle_request(s, s->vouched);
 		}
 		if ((items[2].revents | items[5].revents) & ZMQ_POLLIN)
 			handle_subscriptions(s);
@@ -1543,7 +1602,7 @@ int lb_server_run(lb_server *s, volatile sig_atomic_t *stop)
 			zmq_msg_close(&m);
 		}
 		for (int i = 0; i < nwoken; i++)
-			if (items[8 + i].revents & ZMQ_POLLIN)
+			if (items[9 + i].revents & ZMQ_POLLIN)
 				woken[i]->wake(s);
 		now = lb_now_read();
 		if (now.mono >= s->next_hb) {
@@ -1640,6 +1699,8 @@ void lb_server_destroy(lb_server **ps)
 		zmq_close(s->xpub);
 	if (s->router)
 		zmq_close(s->router);
+	if (s->vouched)
+		zmq_close(s->vouched);
 	lb_auth_destroy(&s->auth);
 	if (stuck) {
 		*ps = NULL;

@@ -26,6 +26,7 @@
 /* A request waiting for a device thread's answer. */
 typedef struct pending {
 	uint64_t token;
+	void *sock; /* where the reply goes: the request socket or the vouched one */
 	lb_device *dev;
 	int64_t deadline;
 	json_t *id;
@@ -49,6 +50,7 @@ typedef struct session {
 struct lb_server {
 	lb_server_opts opts;
 	void *zctx, *xpub, *router, *monitor;
+	void *vouched; /* SRV_VOUCHED_ENDPOINT: requests whose caller in-process code vouches for */
 	void *pub_monitor;	  /* the stream socket's connections: accepted, disconnected */
 	lb_subs *subs;		  /* their subscriptions, counted to bound memory (subs.h) */
 	lb_outlimit *outlimit;	  /* their backlogs of bulk messages (outlimit.h) */

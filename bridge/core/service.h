@@ -158,6 +158,13 @@ int srv_forward(lb_server *s, lb_call *c, lb_device *d, const char *cmd, json_t 
 /* A service's own call to d's thread (the answer reaches the service's reply hook with this
  * token): the token (> 0), or 0 when the device's queue is full. params is borrowed. */
 uint64_t srv_send(lb_server *s, lb_device *d, const char *cmd, json_t *params);
+/*
+ * The in-process ROUTER of the main loop for requests whose caller the sender vouches for (the
+ * web service's sessions): a DEALER sends [identity JSON {"user","role","name","session"}][request
+ * JSON][binary frame?] and receives [identity][reply][binary frame?]. Only code in this process
+ * can reach it.
+ */
+#define SRV_VOUCHED_ENDPOINT "inproc://labbridge-http"
 /* The ZeroMQ context, and the in-process endpoint where every stream message is published. */
 void *srv_zmq_context(lb_server *s);
 const char *srv_streams_endpoint(const lb_server *s);

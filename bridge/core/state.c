@@ -81,6 +81,7 @@ int srv_forward(lb_server *s, lb_call *c, lb_device *d, const char *cmd, json_t 
 	p->dev = d;
 	p->deadline = c->now.mono + (int64_t)s->opts.request_timeout_ms * 1000000;
 	p->id = json_copy(c->req.id);
+	p->sock = c->sock;
 	p->nenv = c->nenv;
 	for (int i = 0; i < c->nenv; i++) {
 		zmq_msg_init(&p->env[i]);

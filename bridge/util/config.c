@@ -35,6 +35,8 @@ static const char *const bridge_keys[] = {"pub",
 					  "request_timeout_ms",
 					  "emulate",
 					  "client_timeout_ms",
+					  "http",
+					  "www",
 					  NULL};
 static const char *const access_keys[] = {
     "teachers",		"local_role",	     "remote_role", "default_role",

@@ -194,7 +194,7 @@ class Daemon:
     """One labbridge process with private endpoints in tmpdir."""
 
     def __init__(self, tmpdir, conf_text, name="bridge", ws=False, pub=None, rpc=None,
-                 args=(), wrapper=(), binary=None, env=None):
+                 args=(), wrapper=(), binary=None, env=None, http="none"):
         self.tmpdir = tmpdir
         self.name = name
         self.conf_path = os.path.join(tmpdir, name + ".conf")
@@ -206,7 +206,8 @@ class Daemon:
         self.binary = binary or bridge_path()
         self.wrapped = bool(wrapper)
         self.cmd = list(wrapper) + [self.binary, "-c", self.conf_path, "--pub", self.pub,
-                                    "--rpc", self.rpc, "--ws", self.ws_arg] + list(args)
+                                    "--rpc", self.rpc, "--ws", self.ws_arg,
+                                    "--http", http] + list(args)
         # a private data directory (calibrations, recordings, print queue) unless the test
         # names one: tests run in parallel and must not share /var/lib/labbridge
         self.env = san_env(dict({"STATE_DIRECTORY": os.path.join(tmpdir, name + "-data")},
@@ -322,6 +323,14 @@ class Daemon:
         """Everything the daemon printed, for a failure report."""
         return ("$ %s\n--- stdout\n%s\n--- stderr\n%s" %
                 (" ".join(self.cmd), "\n".join(self.stdout_lines), self.stderr()))
+
+    def web_url(self):
+        """The web page's base URL as the bridge printed it (http://HOST:PORT/), or None."""
+        for line in self.stdout_lines:
+            m = re.match(r"labbridge web page on (\S+)", line)
+            if m:
+                return m.group(1)
+        return None
 
     def ready_endpoint(self, what):
         """An endpoint as printed on the ready line (what: 'streams', 'requests')."""

@@ -1,0 +1,246 @@
+/* web.c - the web service: starts the HTTP server and serves pair.new, pair.list, pair.revoke. */
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../../core/service.h"
+#include "../../util/config.h"
+#include "../../util/log.h"
+#include "web.h"
+
+#ifndef LB_PREFIX
+#define LB_PREFIX "/usr/local"
+#endif
+
+#define IDLE_NS (30 * 60 * 1000000000LL)
+
+typedef struct web_state {
+	lb_pairs *pairs;
+	lb_web *web;
+	char host[64]; /* what pairing URLs name */
+	unsigned port;
+} web_state;
+
+static const lb_service web_service;
+
+/* The service's state (NULL before init). */
+static web_state *state(lb_server *s)
+{
+	return *lb_service_state(s, &web_service);
+}
+
+/* The page's folder: [bridge] www, else www/ beside the build tree the binary runs from
+ * (build/labbridge, build/asan/labbridge), else the installed share folder; into out. */
+static void find_www(const json_t *cfg, char *out, size_t cap)
+{
+	const char *www = lb_config_str(cfg, "bridge", "www", NULL);
+	char exe[PATH_MAX];
+	ssize_t n;
+
+	if (www && *www) {
+		snprintf(out, cap, "%s", www);
+		return;
+	}
+	n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	if (n > 0) {
+		exe[n] = '\0';
+		for (int up = 0; up < 3; up++) { /* the binary, build/, build/asan/ */
+			char *slash = strrchr(exe, '/');
+			if (!slash)
+				break;
+			*slash = '\0'; /* one folder up */
+			int len = snprintf(out, cap, "%s/www/index.html", exe);
+			if (len > 0 && (size_t)len < cap && access(out, R_OK) == 0) {
+				out[len - (int)strlen("/index.html")] = '\0'; /* the folder */
+				return;
+			}
+		}
+	}
+	snprintf(out, cap, "%s/share/labbridge/www", LB_PREFIX);
+}
+
+/* The host pairing URLs name: the bound address, or this computer's first non-loopback IPv4
+ * address when bound to every address. */
+static void url_host(const char *addr, char *out, size_t cap)
+{
+	const char *colon = strrchr(addr, ':');
+	size_t n = colon ? (size_t)(colon - addr) : 0;
+	struct ifaddrs *ifs = NULL;
+
+	snprintf(out, cap, "%.*s", (int)n, addr);
+	if (n && strcmp(out, "*") && strcmp(out, "0.0.0.0"))
+		return;
+	snprintf(out, cap, "127.0.0.1");
+	if (getifaddrs(&ifs) < 0)
+		return;
+	for (struct ifaddrs *i = ifs; i; i = i->ifa_next) {
+		const struct sockaddr_in *sa = (const struct sockaddr_in *)i->ifa_addr;
+		if (!sa || sa->sin_family != AF_INET || ntohl(sa->sin_addr.s_addr) >> 24 == 127)
+			continue;
+		inet_ntop(AF_INET, &sa->sin_addr, out, (socklen_t)cap);
+		break;
+	}
+	freeifaddrs(ifs);
+}
+
+/* Start the HTTP server unless [bridge] http is "none"; 0, or LB_EFAIL (not an address: the
+ * bridge does not start). A port in use or a missing folder is a warning: the bridge runs
+ * without its page. */
+static int web_init(lb_server *s)
+{
+	const json_t *cfg = srv_config(s);
+	const char *addr = lb_config_str(cfg, "bridge", "http", "127.0.0.1:8080");
+	web_state *st;
+	char www[PATH_MAX];
+	double timeout_ms = 5000;
+	lb_error err;
+	lb_web_opts o;
+	unsigned char rnd[3];
+	char tag[7];
+	struct sockaddr_in sa;
+
+	if (sodium_init() < 0)
+		return LB_EFAIL;
+	randombytes_buf(rnd, sizeof rnd);
+	sodium_bin2hex(tag, sizeof tag, rnd, sizeof rnd);
+	st = calloc(1, sizeof *st);
+	if (!st || !(st->pairs = lb_pairs_new(IDLE_NS, tag))) {
+		free(st);
+		return LB_ENOMEM;
+	}
+	*lb_service_state(s, &web_service) = st;
+	if (!strcmp(addr, "none") || !*addr)
+		return 0;
+	if (lb_web_parse_addr(addr, &sa) < 0) {
+		lb_err("[bridge] http: '%s' is not ADDR:PORT (an IPv4 address, or * for every "
+		       "address), nor none",
+		       addr);
+		return LB_EFAIL;
+	}
+	lb_config_num(cfg, "bridge", "request_timeout_ms", 10, 600000, 5000, &timeout_ms, &err);
+	find_www(cfg, www, sizeof www);
+	o = (lb_web_opts){.addr = addr,
+			  .www = www,
+			  .zctx = srv_zmq_context(s),
+			  .streams_endpoint = srv_streams_endpoint(s),
+			  .call_timeout_ms = (int)timeout_ms + 1000,
+			  .pairs = st->pairs};
+	st->web = lb_web_new(&o);
+	if (!st->web) {
+		lb_warn("the tablets' web page is not served");
+		return 0;
+	}
+	st->port = lb_web_port(st->web);
+	url_host(addr, st->host, sizeof st->host);
+	lb_info("web page on http://%s:%u/ (files from %s)", st->host, st->port, www);
+	printf("labbridge web page on http://%s:%u/\n", st->host, st->port);
+	fflush(stdout);
+	return 0;
+}
+
+/* Stop the HTTP server (its streams end), then forget every session. */
+static void web_destroy(lb_server *s)
+{
+	void **slot = lb_service_state(s, &web_service);
+	web_state *st = *slot;
+
+	if (!st)
+		return;
+	lb_web_destroy(&st->web);
+	lb_pairs_destroy(&st->pairs);
+	free(st);
+	*slot = NULL;
+}
+
+/* pair.new {role?, name, ttl_s?, uses?, session_s?} -> {id, code, url, role, name, expires,
+ * uses} (teacher). */
+static int m_pair_new(lb_server *s, lb_call *c, json_t **result, lb_error *err)
+{
+	static const char *const allowed[] = {"role", "name", "ttl_s", "uses", "session_s", NULL};
+	web_state *st = state(s);
+	json_t *p = lb_call_params(c);
+	const char *role_name = "student", *name = NULL;
+	long long ttl = 600, uses = 1, session_s = 4 * 3600;
+	lb_role role;
+	lb_pair_info info;
+	char url[160];
+	int rc = LB_EFAIL;
+
+	if (lb_param_only(p, allowed, err) < 0 ||
+	    lb_param_string(p, "role", false, &role_name, err) < 0 ||
+	    lb_param_string(p, "name", true, &name, err) < 0 ||
+	    lb_param_int(p, "ttl_s", false, 10, 86400, &ttl, err) < 0 ||
+	    lb_param_int(p, "uses", false, 1, 100, &uses, err) < 0 ||
+	    lb_param_int(p, "session_s", false, 1, 86400, &session_s, err) < 0)
+		return LB_EFAIL;
+	if (lb_role_parse(role_name, &role) < 0)
+		return lb_error_set(err, LB_ERR_INVALID_PARAMS,
+				    "role must be student, observer or teacher");
+	if (!*name || strlen(name) > 63)
+		return lb_error_set(err, LB_ERR_INVALID_PARAMS, "name must be 1 to 63 bytes");
+	for (int tries = 0; tries < 8 && rc < 0; tries++) { /* a code already live: another */
+		unsigned char rnd[LB_HTTPAPI_CODE_LEN];
+		randombytes_buf(rnd, sizeof rnd);
+		rc = lb_pairs_add(st->pairs, role, name, ttl * 1000000000LL, (int)uses,
+				  session_s * 1000000000LL, rnd, *lb_call_now(c), &info, err);
+		if (rc < 0 && err->code != LB_ERR_INTERNAL)
+			return rc;
+	}
+	if (rc < 0)
+		return rc;
+	snprintf(url, sizeof url, "http://%s:%u/#pair=%s", st->host[0] ? st->host : "127.0.0.1",
+		 st->port, info.code);
+	lb_info("pairing %s (%s, \"%s\", %lld use%s) made by %s", info.id, lb_role_name(role), name,
+		uses, uses > 1 ? "s" : "", lb_call_client(c)->user);
+	*result = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:i, s:b}", "id", info.id, "code",
+			    info.code, "url", url, "role", lb_role_name(role), "name", info.name,
+			    "expires", (json_int_t)(info.expires_real / 1000000000), "uses",
+			    info.uses, "served", st->web != NULL);
+	return *result ? 0 : lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
+}
+
+/* pair.list -> {pairings: [...]} (teacher). */
+static int m_pair_list(lb_server *s, lb_call *c, json_t **result, lb_error *err)
+{
+	*result = lb_pairs_list(state(s)->pairs, *lb_call_now(c));
+	return *result ? 0 : lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
+}
+
+/* pair.revoke {id} -> {id, revoked, sessions} (teacher): the code and its sessions end. */
+static int m_pair_revoke(lb_server *s, lb_call *c, json_t **result, lb_error *err)
+{
+	const char *id;
+	int n;
+
+	if (lb_param_string(lb_call_params(c), "id", true, &id, err) < 0)
+		return LB_EFAIL;
+	n = lb_pairs_revoke(state(s)->pairs, id);
+	if (n < 0)
+		return lb_error_set(err, LB_ERR_INVALID_PARAMS, "no pairing '%s'", id);
+	lb_info("pairing %s revoked by %s (%d session%s ended)", id, lb_call_client(c)->user, n,
+		n == 1 ? "" : "s");
+	*result = json_pack("{s:s, s:b, s:i}", "id", id, "revoked", 1, "sessions", n);
+	return *result ? 0 : lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
+}
+
+static const lb_method web_methods[] = {
+    {"pair.new", LB_ROLE_TEACHER, 0, m_pair_new},
+    {"pair.list", LB_ROLE_TEACHER, 0, m_pair_list},
+    {"pair.revoke", LB_ROLE_TEACHER, 0, m_pair_revoke},
+    {NULL, 0, 0, NULL},
+};
+
+static const lb_service web_service = {
+    .name = "web",
+    .methods = web_methods,
+    .init = web_init,
+    .destroy = web_destroy,
+};
+
+LB_REGISTER_SERVICE(web_service);

@@ -1,0 +1,42 @@
+/* web.h - the web service's HTTP server (bridge/HTTP.md): what web.c and web_http.c share. */
+#ifndef LB_WEB_H
+#define LB_WEB_H
+
+#include <netinet/in.h>
+#include <stdint.h>
+
+#include "../../core/access.h"
+#include "pairing.h"
+
+typedef struct lb_web lb_web;
+
+/* What the HTTP server needs from the bridge, fixed at start. */
+typedef struct lb_web_opts {
+	const char *addr; /* "ADDR:PORT" (IPv4 or "*"; port 0: any) */
+	const char *www;  /* the static files' folder */
+	void *zctx;	  /* the bridge's ZeroMQ context (inproc endpoints) */
+	const char *streams_endpoint;
+	int call_timeout_ms; /* how long /api/call waits for the bridge's answer */
+	lb_pairs *pairs;     /* borrowed: sessions */
+} lb_web_opts;
+
+/*
+ * Start the HTTP server in its own threads. NULL on failure (logged: the address is taken or
+ * invalid, the folder missing).
+ */
+lb_web *lb_web_new(const lb_web_opts *opts);
+
+/* The port it listens on (the one chosen when 0 was asked). */
+unsigned lb_web_port(const lb_web *w);
+
+/* Stop the server (ends every stream and waits for its threads); accepts NULL and nulls *pw. */
+void lb_web_destroy(lb_web **pw);
+
+/* Parse "ADDR:PORT" (ADDR: an IPv4 address, localhost, "*" or empty for every address) into
+ * sa; 0 or -1. */
+int lb_web_parse_addr(const char *text, struct sockaddr_in *sa);
+
+/* Whether a session of role may subscribe to prefix (the local policy until topics.h). */
+int web_topic_allowed(lb_role role, const char *prefix);
+
+#endif
