@@ -1,0 +1,184 @@
+// run.mjs - drives Debian's chromium headless (playwright-core, no browser download) through the
+// bridge's web page, one scenario per argument, printing one JSON verdict per line on stdout:
+//   node run.mjs --url http://127.0.0.1:PORT/ --out DIR [--chromium PATH] SCENARIO[:CODE]...
+// Scenarios: load (no code), student:CODE, teacher:CODE. Exit status 0 when every verdict is ok.
+import { chromium } from "playwright-core";
+import path from "node:path";
+
+const args = process.argv.slice(2);
+const opt = { url: null, out: ".", chromium: "/usr/bin/chromium", job: "browser-test.gcode" };
+const scenarios = [];
+for (let i = 0; i < args.length; i++) {
+  if (args[i].startsWith("--")) opt[args[i].slice(2)] = args[++i];
+  else scenarios.push(args[i]);
+}
+const origin = new URL(opt.url).origin;
+const TIMEOUT = 15000;
+
+function verdict(v) {
+  process.stdout.write(JSON.stringify(v) + "\n");
+}
+
+// A page in its own context, with its console errors, page errors and foreign requests logged.
+async function open(browser, name) {
+  const context = await browser.newContext({ viewport: { width: 1024, height: 768 }, hasTouch: true });
+  const page = await context.newPage();
+  page.setDefaultTimeout(TIMEOUT);
+  const log = { errors: [], foreign: [], requests: 0 };
+  page.on("console", (m) => m.type() === "error" && log.errors.push(`${name} console: ${m.text()}`));
+  page.on("pageerror", (e) => log.errors.push(`${name} pageerror: ${e.message}`));
+  page.on("request", (r) => {
+    log.requests++;
+    const u = r.url();
+    if (!u.startsWith(origin + "/") && !u.startsWith("blob:") && !u.startsWith("data:")) log.foreign.push(u);
+  });
+  return { context, page, log };
+}
+
+async function shot(page, name) {
+  const file = path.join(opt.out, `${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  return file;
+}
+
+// Milliseconds from navigation start to a performance mark, or null.
+function markMs(page, mark) {
+  return page.evaluate((m) => performance.getEntriesByName(m)[0]?.startTime ?? null, mark);
+}
+
+async function pairWith(page, code) {
+  await page.goto(opt.url + "#pair=" + code);
+  await page.locator("#app").waitFor({ state: "visible" });
+}
+
+const SCENARIOS = {
+  // The page loads from the bridge: pairing field usable, no console error, nothing from elsewhere.
+  async load(browser) {
+    const { context, page, log } = await open(browser, "load");
+    await page.goto(opt.url);
+    await page.locator("#pair-code").waitFor({ state: "visible" });
+    await page.waitForFunction(() => performance.getEntriesByName("lb-pair-ready").length > 0);
+    const ready = await markMs(page, "lb-pair-ready");
+    const lang = await page.getAttribute("html", "lang");
+    const title = await page.locator("#pair-title").textContent();
+    await page.click("#lang");
+    const titleEn = await page.locator("#pair-title").textContent();
+    const files = [await shot(page, "load")];
+    await context.close();
+    const checks = {
+      french_first: lang === "fr" && title.includes("Se connecter"),
+      english_switch: titleEn.includes("Join"),
+      no_console_error: log.errors.length === 0,
+      no_external_request: log.foreign.length === 0,
+    };
+    return { checks, measures: { pair_field_ready_ms: ready }, errors: log.errors, foreign: log.foreign, screenshots: files };
+  },
+
+  // A student pairs: sees who they are, no STOP ALL and no approve; a live plot updates; they
+  // upload a G-code through the page.
+  async student(browser, code) {
+    const { context, page, log } = await open(browser, "student");
+    await pairWith(page, code);
+    const who = await page.locator("#who").textContent();
+    const stopVisible = await page.locator("#stop-all").isVisible();
+    const roomTab = await page.locator("[data-tab=room]").isVisible();
+    // the live plot: its pixels change between two screenshots taken frames apart
+    const canvas = page.locator("#plots canvas").first();
+    await canvas.waitFor({ state: "visible" });
+    await page.waitForFunction(() => [...window.labbridge.plots.values()].some((p) => p.drawn > 2));
+    const firstPlot = await markMs(page, "lb-first-plot");
+    const a = await canvas.screenshot({ path: path.join(opt.out, "plot-1.png") });
+    const drawn = await page.evaluate(() => [...window.labbridge.plots.values()][0].drawn);
+    await page.waitForFunction((n) => [...window.labbridge.plots.values()][0].drawn >= n + 10, drawn);
+    const b = await canvas.screenshot({ path: path.join(opt.out, "plot-2.png") });
+    const files = [await shot(page, "student-plots"), path.join(opt.out, "plot-1.png"), path.join(opt.out, "plot-2.png")];
+    // robots: a student may take one, never sees another's controls
+    await page.click("[data-tab=robots]");
+    await page.locator("[data-robot]").first().waitFor({ state: "visible" });
+    const takeButtons = await page.locator("[data-robot] button.writer:visible").count();
+    files.push(await shot(page, "student-robots"));
+    // prints: upload a small G-code through the page
+    await page.click("[data-tab=prints]");
+    const gcode = "; browser test\nG28\nG1 X10 Y10 F3000\nG1 X20 Y20\nM84\n";
+    await page.setInputFiles("#upload-file", { name: opt.job, mimeType: "text/plain", buffer: Buffer.from(gcode) });
+    await page.click("#upload button[type=submit]");
+    await page.waitForFunction(() => /\d/.test(document.querySelector("#upload-state").textContent) && !/…/.test(document.querySelector("#upload-state").textContent));
+    const sent = await page.locator("#upload-state").textContent();
+    const card = page.locator(`#queue li[data-state=submitted]`, { hasText: opt.job });
+    await card.first().waitFor({ state: "visible" });
+    const approveButtons = await page.locator("button.approve").count();
+    files.push(await shot(page, "student-prints"));
+    await context.close();
+    const checks = {
+      shows_name_and_role: /élève/.test(who),
+      no_stop_all: !stopVisible,
+      no_room_tab: !roomTab,
+      no_approve: approveButtons === 0,
+      may_take_a_robot: takeButtons > 0,
+      plot_pixels_change: Buffer.compare(a, b) !== 0,
+      uploaded: /\d/.test(sent),
+      no_console_error: log.errors.length === 0,
+      no_external_request: log.foreign.length === 0,
+    };
+    return { checks, measures: { first_plot_ms: firstPlot, requests: log.requests }, who, sent, errors: log.errors, foreign: log.foreign, screenshots: files };
+  },
+
+  // A teacher approves the student's print, sees the room's health, then presses STOP.
+  async teacher(browser, code) {
+    const { context, page, log } = await open(browser, "teacher");
+    await pairWith(page, code);
+    const stopVisible = await page.locator("#stop-all").isVisible();
+    await page.click("[data-tab=prints]");
+    const card = page.locator("#queue li[data-state=submitted]", { hasText: opt.job }).first();
+    await card.waitFor({ state: "visible" });
+    const jobId = await card.getAttribute("data-job");
+    const files = [await shot(page, "teacher-prints")];
+    await card.locator("button.approve").click();
+    await page.waitForFunction((id) => {
+      const li = document.querySelector(`#queue li[data-job="${id}"]`);
+      return !li || li.dataset.state !== "submitted";
+    }, jobId);
+    await page.click("[data-tab=room]");
+    await page.locator("#health tbody tr").first().waitFor({ state: "visible" });
+    const healthRows = await page.locator("#health tbody tr").count();
+    await page.fill("#pn-name", "5B groupe 4");
+    await page.click("#pair-new button[type=submit]");
+    await page.locator("#pair-shown [data-code]").waitFor({ state: "visible" });
+    const shownCode = await page.locator("#pair-shown [data-code]").getAttribute("data-code");
+    files.push(await shot(page, "teacher-room"));
+    await page.click("#stop-all");
+    await page.locator("#room-banner").waitFor({ state: "visible" });
+    files.push(await shot(page, "teacher-stopped"));
+    await context.close();
+    const checks = {
+      stop_all_shown: stopVisible,
+      health_rows: healthRows > 0,
+      pairing_code_shown: /^[A-Z2-9]{6}$/.test(shownCode ?? ""),
+      stop_banner: true,
+      no_console_error: log.errors.length === 0,
+      no_external_request: log.foreign.length === 0,
+    };
+    return { checks, job: Number(jobId), errors: log.errors, foreign: log.foreign, screenshots: files };
+  },
+};
+
+const browser = await chromium.launch({ executablePath: opt.chromium, headless: true, args: ["--no-sandbox"] });
+let ok = true;
+try {
+  for (const sc of scenarios) {
+    const [name, code] = sc.split(":");
+    let v;
+    try {
+      v = await SCENARIOS[name](browser, code);
+      v.ok = Object.values(v.checks).every(Boolean);
+    } catch (e) {
+      v = { ok: false, exception: String(e.stack || e) };
+    }
+    v.scenario = name;
+    ok &&= v.ok;
+    verdict(v);
+  }
+} finally {
+  await browser.close();
+}
+process.exit(ok ? 0 : 1);
