@@ -25,10 +25,13 @@ const S = {
   consoles: new Map(), // robot id -> EventSource (teachers)
   thumbs: new Map(), // print job id -> ImageBitmap | null
   results: new Map(), // scan job id -> [{name, size}]
+  names: new Map(), // user -> pairing name (teachers: pair.list)
   rec: null,
   polling: false,
   timer: 0,
   firstPlotMs: null,
+  moves: 0, // robot.move / robot.stop answered, for the tests
+  stops: 0,
 };
 window.labbridge = S;
 
@@ -345,7 +348,7 @@ function robotCard(r) {
     await api.call("lease.release", { device: id });
     refreshRobots();
   }) }, t("release"));
-  const drive = (left, right) => () => api.call("robot.move", { device: id, left, right });
+  const drive = (left, right) => () => api.call("robot.move", { device: id, left, right }).then(() => S.moves++);
   const pad = el("div", { class: "pad", role: "group", "aria-label": r.name || id }, [
     arrow("f", "▲", "forward", drive(0.5, 0.5), id),
     arrow("l", "◀", "left", drive(-0.3, 0.3), id),
@@ -410,7 +413,7 @@ function arrow(cls, glyph, key, move, id) {
     if (!timer) return;
     clearInterval(timer);
     timer = 0;
-    safely(() => api.call("robot.stop", { device: id }));
+    safely(() => api.call("robot.stop", { device: id }).then(() => S.stops++));
   };
   b.addEventListener("pointerdown", (e) => {
     e.preventDefault();
@@ -446,6 +449,12 @@ async function loadPresets() {
   for (const x of p?.presets || []) sel.append(el("option", { value: x.name, selected: x.name === p.default }, x.name));
 }
 
+// Who a job's owner is, for people: "you", a pairing's name (teachers know them), or the user.
+function ownerName(user) {
+  if (user && user === S.me?.user) return t("you");
+  return S.names.get(user) ?? user ?? "";
+}
+
 function jobState(j) {
   return t("state_" + j.state) === "state_" + j.state ? j.state : t("state_" + j.state);
 }
@@ -457,6 +466,10 @@ async function refreshQueue() {
   ul.textContent = "";
   if (!jobs.length) ul.append(el("li", {}, t("queue_empty")));
   const waiting = jobs.filter((j) => j.state === "approved");
+  if (isTeacher()) {
+    const pl = await safely(() => api.call("pair.list"));
+    for (const x of pl?.pairings || []) S.names.set("web:" + x.id, x.name);
+  }
   for (const j of jobs) {
     const pct = j.state === "slicing" ? j.slicing?.percent : j.progress?.percent;
     const thumb = el("canvas", { class: "thumb", width: "220", height: "124", role: "img", "aria-label": j.name });
@@ -472,7 +485,7 @@ async function refreshQueue() {
     const li = el("li", { class: "card", "data-job": j.id, "data-state": j.state }, [
       thumb,
       el("h3", {}, `${j.name}`),
-      el("p", {}, `${j.owner ?? ""} · ${jobState(j)}${j.state === "slicing" ? " · " + t("slicing", { pct: Math.round(pct ?? 0) }) : ""}${j.assigned ? " · " + j.assigned : ""}${j.position ? " · #" + j.position : ""}`),
+      el("p", {}, `${ownerName(j.owner)} · ${jobState(j)}${j.state === "slicing" ? " · " + t("slicing", { pct: Math.round(pct ?? 0) }) : ""}${j.assigned ? " · " + j.assigned : ""}${j.position ? " · #" + j.position : ""}`),
       pct !== undefined && pct !== null ? el("progress", { max: "100", value: String(pct), "aria-label": `${Math.round(pct)} %` }) : null,
       j.error ? el("p", { class: "error" }, j.error) : null,
       el("div", { class: "row" }, buttons),

@@ -96,7 +96,20 @@ const SCENARIOS = {
     await page.click("[data-tab=robots]");
     await page.locator("[data-robot]").first().waitFor({ state: "visible" });
     const takeButtons = await page.locator("[data-robot] button.writer:visible").count();
+    // take the first robot, drive it forward with the on-screen arrow held, release it
+    const robot = page.locator("[data-robot]").first();
+    await robot.locator("button.writer").click();
+    const fwd = robot.locator(".pad .f");
+    await fwd.waitFor({ state: "visible" });
+    await fwd.hover();
+    await page.mouse.down();
+    await page.waitForFunction(() => window.labbridge.moves > 0);
     files.push(await shot(page, "student-robots"));
+    await page.mouse.up();
+    await page.waitForFunction(() => window.labbridge.stops > 0);
+    const driveError = await page.locator("#msg.error").count();
+    await robot.locator("button", { hasText: /Rendre/ }).click();
+    await robot.locator("button.writer").waitFor({ state: "visible" });
     // prints: upload a small G-code through the page
     await page.click("[data-tab=prints]");
     const gcode = "; browser test\nG28\nG1 X10 Y10 F3000\nG1 X20 Y20\nM84\n";
@@ -115,6 +128,7 @@ const SCENARIOS = {
       no_room_tab: !roomTab,
       no_approve: approveButtons === 0,
       may_take_a_robot: takeButtons > 0,
+      drove_a_robot: driveError === 0,
       plot_pixels_change: Buffer.compare(a, b) !== 0,
       uploaded: /\d/.test(sent),
       no_console_error: log.errors.length === 0,
