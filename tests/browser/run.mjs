@@ -92,6 +92,13 @@ const SCENARIOS = {
     await page.waitForFunction((n) => [...window.labbridge.plots.values()][0].drawn >= n + 10, drawn);
     const b = await canvas.screenshot({ path: path.join(opt.out, "plot-2.png") });
     const files = [await shot(page, "student-plots"), path.join(opt.out, "plot-1.png"), path.join(opt.out, "plot-2.png")];
+    // a synchronised recording of the chosen sensor, started and stopped from the page
+    await page.click("#rec");
+    await page.waitForFunction(() => /\d/.test(document.querySelector("#rec-state").textContent));
+    const recRunning = await page.locator("#rec-state").textContent();
+    await page.click("#rec");
+    await page.waitForFunction((s) => document.querySelector("#rec-state").textContent !== s, recRunning);
+    const recStopped = await page.locator("#rec-state").textContent();
     // robots: a student may take one, never sees another's controls
     await page.click("[data-tab=robots]");
     await page.locator("[data-robot]").first().waitFor({ state: "visible" });
@@ -131,6 +138,7 @@ const SCENARIOS = {
       drove_a_robot: driveError === 0,
       plot_pixels_change: Buffer.compare(a, b) !== 0,
       uploaded: /\d/.test(sent),
+      recording: /en cours/.test(recRunning) && /arrêté/.test(recStopped),
       no_console_error: log.errors.length === 0,
       no_external_request: log.foreign.length === 0,
     };
@@ -160,6 +168,15 @@ const SCENARIOS = {
     await page.locator("#pair-shown [data-code]").waitFor({ state: "visible" });
     const shownCode = await page.locator("#pair-shown [data-code]").getAttribute("data-code");
     files.push(await shot(page, "teacher-room"));
+    // tablet-friendly: touch targets of at least 44 px, nothing wider than a portrait 768 px
+    const small = await page.evaluate(() => [...document.querySelectorAll("button, select, input:not([type=checkbox]), a.button")]
+      .filter((e) => e.offsetParent !== null)
+      .map((e) => [e.id || e.textContent.trim() || e.tagName, e.getBoundingClientRect()])
+      .filter(([, r]) => r.width < 44 || r.height < 44).map(([n, r]) => `${n} ${r.width}x${r.height}`));
+    await page.setViewportSize({ width: 768, height: 1024 });
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    files.push(await shot(page, "teacher-room-portrait"));
+    await page.setViewportSize({ width: 1024, height: 768 });
     await page.click("#stop-all");
     await page.locator("#room-banner").waitFor({ state: "visible" });
     files.push(await shot(page, "teacher-stopped"));
@@ -167,12 +184,14 @@ const SCENARIOS = {
     const checks = {
       stop_all_shown: stopVisible,
       health_rows: healthRows > 0,
+      touch_targets_44px: small.length === 0,
+      portrait_fits: overflow <= 0,
       pairing_code_shown: /^[A-Z2-9]{6}$/.test(shownCode ?? ""),
       stop_banner: true,
       no_console_error: log.errors.length === 0,
       no_external_request: log.foreign.length === 0,
     };
-    return { checks, job: Number(jobId), errors: log.errors, foreign: log.foreign, screenshots: files };
+    return { checks, job: Number(jobId), small, overflow, errors: log.errors, foreign: log.foreign, screenshots: files };
   },
 };
 
