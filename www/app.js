@@ -570,7 +570,7 @@ async function refreshScans() {
     const links = el("div", { class: "row" });
     const li = el("li", { class: "card", "data-job": j.id, "data-state": j.state }, [
       el("h3", {}, `${j.label || "scan"} #${j.id}`),
-      el("p", {}, `${j.assigned ?? j.device ?? ""} · ${j.state}`),
+      el("p", {}, `${j.assigned ?? j.device ?? ""} · ${t("job_" + j.state) === "job_" + j.state ? j.state : t("job_" + j.state)}`),
       typeof frac === "number" ? el("progress", { max: "1", value: String(frac) }) : null,
       j.error ? el("p", { class: "error" }, typeof j.error === "string" ? j.error : j.error.message) : null,
       links,

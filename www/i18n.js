@@ -98,6 +98,13 @@ const DICT = {
     state_failed: "échec",
     state_cancelled: "annulé",
     state_interrupted: "interrompu",
+    job_queued: "en attente",
+    job_starting: "démarrage",
+    job_running: "en cours",
+    job_done: "terminé",
+    job_failed: "échec",
+    job_cancelled: "annulé",
+    job_interrupted: "interrompu",
   },
   en: {
     title: "Connected lab",
@@ -196,6 +203,13 @@ const DICT = {
     state_failed: "failed",
     state_cancelled: "cancelled",
     state_interrupted: "interrupted",
+    job_queued: "waiting",
+    job_starting: "starting",
+    job_running: "running",
+    job_done: "done",
+    job_failed: "failed",
+    job_cancelled: "cancelled",
+    job_interrupted: "interrupted",
   },
 };
 

@@ -4,6 +4,7 @@
 // Scenarios: load (no code), student:CODE, teacher:CODE. Exit status 0 when every verdict is ok.
 import { chromium } from "playwright-core";
 import path from "node:path";
+import fs from "node:fs";
 
 const args = process.argv.slice(2);
 const opt = { url: null, out: ".", chromium: "/usr/bin/chromium", job: "browser-test.gcode" };
@@ -119,8 +120,8 @@ const SCENARIOS = {
     await robot.locator("button.writer").waitFor({ state: "visible" });
     // prints: upload a small G-code through the page
     await page.click("[data-tab=prints]");
-    const gcode = "; browser test\nG28\nG1 X10 Y10 F3000\nG1 X20 Y20\nM84\n";
-    await page.setInputFiles("#upload-file", { name: opt.job, mimeType: "text/plain", buffer: Buffer.from(gcode) });
+    const gcode = opt.gcode ? fs.readFileSync(opt.gcode) : Buffer.from("; browser test\nG28\nG1 X10 Y10 F3000\nM84\n");
+    await page.setInputFiles("#upload-file", { name: opt.job, mimeType: "text/plain", buffer: gcode });
     await page.click("#upload button[type=submit]");
     await page.waitForFunction(() => /\d/.test(document.querySelector("#upload-state").textContent) && !/…/.test(document.querySelector("#upload-state").textContent));
     const sent = await page.locator("#upload-state").textContent();
@@ -128,6 +129,24 @@ const SCENARIOS = {
     await card.first().waitFor({ state: "visible" });
     const approveButtons = await page.locator("button.approve").count();
     files.push(await shot(page, "student-prints"));
+    // a scan: submitted from the page, followed to its result, downloaded through its link
+    let scanned = null;
+    if (await page.locator("[data-tab=scans]").isVisible()) {
+      await page.click("[data-tab=scans]");
+      const row = page.locator("#scanners .card").first();
+      await row.waitFor({ state: "visible" });
+      await row.locator("select").selectOption("png");
+      await row.locator("button").click();
+      const link = page.locator("#scan-jobs a[download]").first();
+      await link.waitFor({ state: "visible", timeout: 40000 });
+      const href = await link.getAttribute("href");
+      scanned = await page.evaluate(async (u) => {
+        const r = await fetch(u);
+        const b = new Uint8Array(await r.arrayBuffer());
+        return { status: r.status, png: b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47, size: b.length };
+      }, href);
+      files.push(await shot(page, "student-scans"));
+    }
     await context.close();
     const checks = {
       shows_name_and_role: /élève/.test(who),
@@ -138,11 +157,12 @@ const SCENARIOS = {
       drove_a_robot: driveError === 0,
       plot_pixels_change: Buffer.compare(a, b) !== 0,
       uploaded: /\d/.test(sent),
+      scan_result: scanned !== null && scanned.status === 200 && scanned.png,
       recording: /en cours/.test(recRunning) && /arrêté/.test(recStopped),
       no_console_error: log.errors.length === 0,
       no_external_request: log.foreign.length === 0,
     };
-    return { checks, measures: { first_plot_ms: firstPlot, requests: log.requests }, who, sent, errors: log.errors, foreign: log.foreign, screenshots: files };
+    return { checks, scanned, measures: { first_plot_ms: firstPlot, requests: log.requests }, who, sent, errors: log.errors, foreign: log.foreign, screenshots: files };
   },
 
   // A teacher approves the student's print, sees the room's health, then presses STOP.
@@ -155,6 +175,14 @@ const SCENARIOS = {
     await card.waitFor({ state: "visible" });
     const jobId = await card.getAttribute("data-job");
     const files = [await shot(page, "teacher-prints")];
+    // the job's thumbnail, drawn from print.thumbnail into its card's canvas
+    await page.waitForFunction((id) => {
+      const c = document.querySelector(`#queue li[data-job="${id}"] canvas.thumb`);
+      if (!c) return false;
+      const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+      for (let i = 3; i < d.length; i += 4) if (d[i]) return true;
+      return false;
+    }, jobId);
     await card.locator("button.approve").click();
     await page.waitForFunction((id) => {
       const li = document.querySelector(`#queue li[data-job="${id}"]`);
