@@ -25,7 +25,9 @@ const S = {
   consoles: new Map(), // robot id -> EventSource (teachers)
   thumbs: new Map(), // print job id -> ImageBitmap | null
   results: new Map(), // scan job id -> [{name, size}]
-  names: new Map(), // user -> pairing name (teachers: pair.list)
+  names: new Map(JSON.parse(localStorage.getItem("lb.names") || "[]")), // user -> pairing name (teachers)
+  samples: 0, // sensor samples received, and lost (the stream's gap counts), for the tests
+  gaps: 0,
   rec: null,
   polling: false,
   timer: 0,
@@ -185,6 +187,10 @@ async function checkSession() {
 }
 
 function onMsg(m) {
+  if (m.topic.startsWith("sensor/")) {
+    S.samples += m.values?.length ?? 0;
+    S.gaps += m.gap || 0;
+  }
   const p = S.plots.get(m.topic);
   if (p) p.push(m.header, m.values);
   else if (m.topic === "bridge/room/") refreshRoom();
@@ -605,6 +611,8 @@ async function refreshHealth() {
 async function newPairing(ev) {
   ev.preventDefault();
   const r = await api.call("pair.new", { name: $("#pn-name").value, role: $("#pn-role").value, uses: Number($("#pn-uses").value) || 1 });
+  S.names.set("web:" + r.id, r.name);
+  localStorage.setItem("lb.names", JSON.stringify([...S.names].slice(-200)));
   const shown = $("#pair-shown");
   shown.textContent = "";
   shown.append(el("span", { "data-code": r.code }, r.code.slice(0, 3) + " " + r.code.slice(3)), el("small", {}, `${r.name} · ${t("role_" + r.role)}`), el("small", {}, r.url));

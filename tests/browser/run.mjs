@@ -147,6 +147,7 @@ const SCENARIOS = {
       }, href);
       files.push(await shot(page, "student-scans"));
     }
+    const stream = await page.evaluate(() => ({ samples: window.labbridge.samples, gaps: window.labbridge.gaps }));
     await context.close();
     const checks = {
       shows_name_and_role: /élève/.test(who),
@@ -162,7 +163,7 @@ const SCENARIOS = {
       no_console_error: log.errors.length === 0,
       no_external_request: log.foreign.length === 0,
     };
-    return { checks, scanned, measures: { first_plot_ms: firstPlot, requests: log.requests }, who, sent, errors: log.errors, foreign: log.foreign, screenshots: files };
+    return { checks, scanned, measures: { first_plot_ms: firstPlot, requests: log.requests, stream }, who, sent, errors: log.errors, foreign: log.foreign, screenshots: files };
   },
 
   // A teacher approves the student's print, sees the room's health, then presses STOP.
@@ -188,6 +189,17 @@ const SCENARIOS = {
       const li = document.querySelector(`#queue li[data-job="${id}"]`);
       return !li || li.dataset.state !== "submitted";
     }, jobId);
+    // a MicroPython program from the page, its output on the robot's console (teachers see it)
+    await page.click("[data-tab=robots]");
+    const mp = page.locator("[data-robot]", { hasText: "MicroPython" }).first();
+    await mp.waitFor({ state: "visible" });
+    await mp.locator("button.writer").click();
+    await mp.locator("textarea").waitFor({ state: "visible" });
+    await mp.locator("textarea").fill('print("bonjour la classe")\n');
+    await mp.locator("button", { hasText: /Envoyer et lancer/ }).click();
+    await page.waitForFunction((sel) => /bonjour la classe/.test(document.querySelector(sel).textContent), `[data-robot="${await mp.getAttribute("data-robot")}"] pre.console`);
+    files.push(await shot(page, "teacher-robot-console"));
+    await mp.locator("button", { hasText: /Rendre/ }).click();
     await page.click("[data-tab=room]");
     await page.locator("#health tbody tr").first().waitFor({ state: "visible" });
     const healthRows = await page.locator("#health tbody tr").count();
