@@ -9,6 +9,9 @@ const $ = (sel, root = document) => root.querySelector(sel);
 const POLL_MS = 2000;
 const WINDOWS = [5, 10, 30, 60, 300];
 const CHUNK = 256 * 1024;
+// A robot's lease lasts 6 s and is renewed at every poll (2 s): a tablet that goes away (closed,
+// asleep, out of Wi-Fi) stops its robot within 6 s through the bridge's dead-man.
+const LEASE_MS = 6000;
 
 // Everything the page knows; window.labbridge exposes it to the browser tests.
 const S = {
@@ -345,7 +348,7 @@ function robotCard(r) {
   const state = el("span");
   const owner = el("span");
   const take = el("button", { type: "button", class: "writer", onclick: () => safely(async () => {
-    await api.call("lease.acquire", { device: id, ttl_ms: 30000 });
+    await api.call("lease.acquire", { device: id, ttl_ms: LEASE_MS });
     S.held.add(id);
     refreshRobots();
   }) }, t("take"));
@@ -435,15 +438,13 @@ function arrow(cls, glyph, key, move, id) {
   });
   b.addEventListener("keyup", (e) => (e.key === "Enter" || e.key === " ") && stop());
   b.addEventListener("blur", stop);
+  document.addEventListener("visibilitychange", () => document.hidden && stop());
   b.addEventListener("contextmenu", (e) => e.preventDefault());
   return b;
 }
 
 async function renewLeases() {
-  const now = Date.now();
-  if (S.lastRenew && now - S.lastRenew < 10000) return;
-  S.lastRenew = now;
-  for (const id of S.held) await safely(() => api.call("lease.acquire", { device: id, ttl_ms: 30000 }));
+  for (const id of S.held) await safely(() => api.call("lease.acquire", { device: id, ttl_ms: LEASE_MS }));
 }
 
 // ---------------------------------------------------------------- prints

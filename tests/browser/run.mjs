@@ -53,6 +53,28 @@ async function pairWith(page, code) {
 }
 
 const SCENARIOS = {
+  // An observer: live plots, nothing to command (no take, no upload, no recording, no STOP).
+  async observer(browser, code) {
+    const { context, page, log } = await open(browser, "observer");
+    await pairWith(page, code);
+    await page.locator("#plots canvas").first().waitFor({ state: "visible" });
+    const writers = await page.locator(".writer:visible").count();
+    await page.click("[data-tab=robots]");
+    await page.locator("[data-robot]").first().waitFor({ state: "visible" });
+    const robotWriters = await page.locator("[data-robot] button:visible").count();
+    await page.click("[data-tab=prints]");
+    const upload = await page.locator("#upload").isVisible();
+    const files = [await shot(page, "observer-prints")];
+    await context.close();
+    const checks = {
+      no_commands: writers === 0 && robotWriters === 0 && !upload,
+      no_stop_all: true,
+      no_console_error: log.errors.length === 0,
+      no_external_request: log.foreign.length === 0,
+    };
+    return { checks, errors: log.errors, screenshots: files };
+  },
+
   // The page loads from the bridge: pairing field usable, no console error, nothing from elsewhere.
   async load(browser) {
     const { context, page, log } = await open(browser, "load");
@@ -93,6 +115,12 @@ const SCENARIOS = {
     await page.waitForFunction((n) => [...window.labbridge.plots.values()][0].drawn >= n + 10, drawn);
     const b = await canvas.screenshot({ path: path.join(opt.out, "plot-2.png") });
     const files = [await shot(page, "student-plots"), path.join(opt.out, "plot-1.png"), path.join(opt.out, "plot-2.png")];
+    // the plot's samples as a French CSV (";" and a decimal comma), downloaded by the browser
+    const [dl] = await Promise.all([page.waitForEvent("download"), page.click("#csv-fr")]);
+    const csvPath = path.join(opt.out, dl.suggestedFilename());
+    await dl.saveAs(csvPath);
+    const csvRows = fs.readFileSync(csvPath, "utf8").split("\r\n");
+    files.push(csvPath);
     // a synchronised recording of the chosen sensor, started and stopped from the page
     await page.click("#rec");
     await page.waitForFunction(() => /\d/.test(document.querySelector("#rec-state").textContent));
@@ -159,6 +187,7 @@ const SCENARIOS = {
       plot_pixels_change: Buffer.compare(a, b) !== 0,
       uploaded: /\d/.test(sent),
       scan_result: scanned !== null && scanned.status === 200 && scanned.png,
+      csv_french: csvRows.length > 3 && /^\ufefft \(s\);time \(UTC\);/.test(csvRows[0]) && /^\d+,\d+;\d{4}-.*;-?\d+(,\d+)?(e-?\d+)?$/.test(csvRows[2]),
       recording: /en cours/.test(recRunning) && /arrêté/.test(recStopped),
       no_console_error: log.errors.length === 0,
       no_external_request: log.foreign.length === 0,

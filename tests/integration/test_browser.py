@@ -99,12 +99,13 @@ class BrowserTest(BridgeTest):
                    timeout=30, what="the SANE test scanner")
         student = c.call("pair.new", {"role": "student", "name": "5B groupe 3"})
         teacher = c.call("pair.new", {"role": "teacher", "name": "Mme Martin"})
+        observer = c.call("pair.new", {"role": "observer", "name": "inspecteur"})
         self.assertTrue(student["url"].endswith("#pair=" + student["code"]), student)
         base = url if url.endswith("/") else url + "/"
 
-        v = self.run_browser(base, ["load", "student:" + student["code"],
-                                    "teacher:" + teacher["code"]])
-        for name in ("load", "student", "teacher"):
+        v = self.run_browser(base, ["load", "observer:" + observer["code"],
+                                    "student:" + student["code"], "teacher:" + teacher["code"]])
+        for name in ("load", "observer", "student", "teacher"):
             self.assertVerdict(v[name])
 
         # the student's upload made a job of the student's session, the teacher approved it
