@@ -347,8 +347,12 @@ function robotCard(r) {
   const id = r.device;
   const state = el("span");
   const owner = el("span");
+  let last = r;
+  let takenAt = 0;
   const take = el("button", { type: "button", class: "writer", onclick: () => safely(async () => {
-    await api.call("lease.acquire", { device: id, ttl_ms: LEASE_MS });
+    // a teacher takes a robot another group holds over (force); the bridge refuses it to others
+    await api.call("lease.acquire", { device: id, ttl_ms: LEASE_MS, force: isTeacher() && !!last.owner });
+    takenAt = performance.now();
     S.held.add(id);
     refreshRobots();
   }) }, t("take"));
@@ -397,9 +401,13 @@ function robotCard(r) {
   return {
     root,
     update(x) {
+      last = x;
       state.textContent = x.state ?? "";
-      const mine = S.held.has(id) && x.owner;
-      if (S.held.has(id) && !x.owner) S.held.delete(id);
+      // held by this page: taken here, and the bridge still names this session's user (a teacher
+      // who took it over, or an expired lease, ends it)
+      // (a robot.list sent before the take answered is not believed)
+      if (S.held.has(id) && x.owner !== S.me.user && performance.now() - takenAt > 3000) S.held.delete(id);
+      const mine = S.held.has(id);
       owner.textContent = mine ? `${t("you")} (${x.owner_name ?? x.owner})` : x.owner ? (x.owner_name ?? x.owner) : t("free");
       take.hidden = !mayWrite() || !!mine || (!!x.owner && !isTeacher());
       release.hidden = !mine;
