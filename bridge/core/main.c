@@ -128,6 +128,10 @@ int main(int argc, char **argv)
 	    (o_sim && lb_config_set(cfg, "bridge", "simulate", o_sim) < 0) ||
 	    (o_http && lb_config_set(cfg, "bridge", "http", o_http) < 0))
 		goto out;
+	/* the web service reads it (services/web): its default is the daemon's, not a test's */
+	if (!lb_config_str(cfg, "bridge", "http", NULL) &&
+	    lb_config_set(cfg, "bridge", "http", "127.0.0.1:8080") < 0)
+		goto out;
 	so.pub = lb_config_str(cfg, "bridge", "pub", "tcp://127.0.0.1:5555");
 	so.rpc = lb_config_str(cfg, "bridge", "rpc", "tcp://127.0.0.1:5556");
 	ws = lb_config_str(cfg, "bridge", "ws", "ws://127.0.0.1:5557");
