@@ -25,7 +25,8 @@ const S = {
   es: null,
   held: new Set(), // robots whose lease this page holds
   robotCards: new Map(),
-  consoles: new Map(), // robot id -> EventSource (teachers)
+  consoles: new Map(), // robot id -> its console's <pre> (teachers: its topic is in the stream)
+  retryMs: 1000,
   thumbs: new Map(), // print job id -> ImageBitmap | null
   results: new Map(), // scan job id -> [{name, size}]
   names: new Map(JSON.parse(localStorage.getItem("lb.names") || "[]")), // user -> pairing name (teachers)
@@ -124,7 +125,6 @@ function stopEverything() {
   clearInterval(S.timer);
   S.es?.close();
   S.es = null;
-  for (const es of S.consoles.values()) es.close();
   S.consoles.clear();
   S.robotCards.clear();
   $("#robots").textContent = "";
@@ -173,23 +173,39 @@ async function refreshRoom() {
 
 // ---------------------------------------------------------------- live data
 
+// One stream for all live data (a browser opens at most 6 connections to one server, and calls
+// need some): sensors, printers, the bridge's events, and for teachers the robots' consoles.
 function openStream() {
   S.es?.close();
-  S.es = api.stream(["sensor/", "printer/", "bridge/"], onMsg, () => {
+  const topics = ["sensor/", "printer/", "bridge/"];
+  if (isTeacher()) topics.push(...[...S.consoles.keys()].slice(0, 13).map((id) => `robot/${id}/console/`));
+  S.streamTopics = topics.join();
+  S.es = api.stream(topics, onMsg, () => {
     if (S.es && S.es.readyState === EventSource.CLOSED && S.me) checkSession();
   });
 }
 
+// After a stream ended: back to pairing if the session is over, else open it again, waiting
+// longer each time (1 s to 30 s) while it keeps failing (a busy bridge answers 503).
 async function checkSession() {
   try {
     await api.session();
-    setTimeout(() => S.me && openStream(), 1000);
+    setTimeout(() => S.me && openStream(), S.retryMs);
+    S.retryMs = Math.min(30000, S.retryMs * 2);
   } catch {
     /* 401 brought the pairing back */
   }
 }
 
 function onMsg(m) {
+  S.retryMs = 1000;
+  const rc = /^robot\/([^/]+)\/console\/$/.exec(m.topic);
+  if (rc) {
+    const pre = S.consoles.get(rc[1]);
+    const text = m.header?.data?.text ?? m.header?.data?.line;
+    if (pre && text) pre.textContent = (pre.textContent + text).slice(-8000);
+    return;
+  }
   if (m.topic.startsWith("sensor/")) {
     S.samples += m.values?.length ?? 0;
     S.gaps += m.gap || 0;
@@ -341,6 +357,8 @@ async function refreshRobots() {
     }
     card.update(r);
   }
+  // a teacher's stream follows the robots' consoles
+  if (isTeacher() && S.consoles.size && !S.streamTopics.includes(`robot/${[...S.consoles.keys()].at(-1)}/console/`)) openStream();
 }
 
 function robotCard(r) {
@@ -391,13 +409,8 @@ function robotCard(r) {
     el("div", { class: "row" }, [take, release]),
     controls,
   ]);
-  if (isTeacher()) {
-    const es = api.stream([`robot/${id}/console/`], (m) => {
-      const text = m.header?.data?.text ?? m.header?.data?.line;
-      if (text) cons.textContent = (cons.textContent + text).slice(-8000);
-    });
-    S.consoles.set(id, es);
-  } else cons.textContent = t("console_teacher") + "\n";
+  if (isTeacher()) S.consoles.set(id, cons);
+  else cons.textContent = t("console_teacher") + "\n";
   return {
     root,
     update(x) {
@@ -637,7 +650,6 @@ function setup() {
     if (S.me) $("#who").textContent = t("who", { name: S.me.name, role: t("role_" + S.me.role) });
     S.robotCards.clear();
     $("#robots").textContent = "";
-    for (const es of S.consoles.values()) es.close();
     S.consoles.clear();
     poll();
   });
