@@ -13,7 +13,7 @@ BUILD_PKGS := gcc g++ make pkg-config libzmq3-dev libjansson-dev libinih-dev lib
 TEST_PKGS  := $(BUILD_PKGS) gdb clang libclang-rt-14-dev valgrind python3-zmq python3-websocket \
               python3-matplotlib umockdev python3-pymodbus socat libsimavr-dev libelf-dev gcc-avr \
               avr-libc arduino-core-avr npm qemu-system-arm firmware-microbit-micropython sane-utils \
-              poppler-utils zbar-tools
+              poppler-utils zbar-tools chromium nodejs
 BENCH_PKGS := $(BUILD_PKGS) python3-zmq printcore sane-utils
 PY         := /usr/bin/python3
 LIBS       := libzmq jansson inih libserialport libusb-1.0 libmodbus sqlite3 zlib sane-backends libpng libjpeg libtiff-4 \
@@ -235,6 +235,14 @@ run: deps build/labbridge build/labctl
 	@echo "Starting labbridge; in another terminal try:  build/labctl devices,  build/labctl watch sensor/ --count 100,  build/labctl queue"
 	./build/labbridge --simulate=auto
 
+# The browser tests' node side (tests/integration/test_browser.py runs tests/browser/run.mjs):
+# playwright-core at the version pinned in package-lock.json, from npm's registry like a test
+# tool; it drives Debian's /usr/bin/chromium (no browser download).
+tests/browser/node_modules/.installed: tests/browser/package.json tests/browser/package-lock.json
+	@command -v npm >/dev/null || { echo "$@: npm is not installed (make test-deps)" >&2; exit 1; }
+	cd tests/browser && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --ignore-scripts
+	touch $@
+
 # The whole suite: unit tests, integration tests against the sanitized daemon, examples, fuzz smoke.
 test: test-deps unit integration fuzz-smoke
 	@echo "make test: all tests passed"
@@ -243,7 +251,8 @@ unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
 
 integration: build/asan/labbridge build/labbridge build/asan/labctl build/asan/watch build/asan/marlin-emu build/avr-uno \
-             build/asan/firmata-emu build/asan/thymio-emu build/asan/ciclop-emu build/firmware/StandardFirmata-uno.hex
+             build/asan/firmata-emu build/asan/thymio-emu build/asan/ciclop-emu build/firmware/StandardFirmata-uno.hex \
+             tests/browser/node_modules/.installed
 	$(PY) tests/integration/run.py --bridge build/asan/labbridge --labctl build/asan/labctl --watch build/asan/watch \
 	  --marlin-emu build/asan/marlin-emu
 	MARLIN_EMU=build/asan/marlin-emu $(PY) tests/emulators/test_marlin_emu.py
