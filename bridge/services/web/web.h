@@ -36,7 +36,5 @@ void lb_web_destroy(lb_web **pw);
  * sa; 0 or -1. */
 int lb_web_parse_addr(const char *text, struct sockaddr_in *sa);
 
-/* Whether a session of role may subscribe to prefix (the local policy until topics.h). */
-int web_topic_allowed(lb_role role, const char *prefix);
 
 #endif

@@ -18,6 +18,7 @@
 #include "../../../protocols/httpapi.h"
 #include "../../core/service.h"
 #include "../../util/log.h"
+#include "../../core/topics.h"
 #include "web.h"
 
 #define CONN_LIMIT 96	  /* connections at once */
@@ -624,17 +625,47 @@ static void stream_free(void *cls)
 	free(st);
 }
 
-/* Whether a session of role may subscribe to prefix (students, observers: the room's sensors,
- * printers and the bridge's own topics; teachers: everything). */
-int web_topic_allowed(lb_role role, const char *prefix)
-{
-	static const char *const open_to_all[] = {"sensor/", "printer/", "bridge/"};
+/* The prefixes a stream subscribes to, after the topic policy (topics.h). */
+typedef struct web_subs {
+	char v[64][LB_TOPIC_MAX + 1];
+	size_t n;
+} web_subs;
 
-	if (role == LB_ROLE_TEACHER)
-		return 1;
-	for (size_t i = 0; i < sizeof open_to_all / sizeof open_to_all[0]; i++)
-		if (strncmp(prefix, open_to_all[i], strlen(open_to_all[i])) == 0)
-			return 1;
+/* lb_topic_emit: one prefix a narrowed subscription becomes (the extra ones are dropped). */
+static void web_subs_add(void *arg, const char *prefix, size_t len)
+{
+	web_subs *ws = arg;
+
+	if (ws->n < sizeof ws->v / sizeof ws->v[0] && len <= LB_TOPIC_MAX) {
+		memcpy(ws->v[ws->n], prefix, len);
+		ws->v[ws->n++][len] = '\0';
+	}
+}
+
+/*
+ * What a session (role, user) receives of the prefixes asked, by the bridge's topic policy
+ * (topics.h): public topics for every role, everything for teachers; a restricted topic of a
+ * device (a robot's console, a scan's image) is refused to others, as this thread cannot see
+ * who holds which device (the request socket's subscribers can). 0 with *ws filled, or
+ * LB_EFAIL with why[cap] set for a refused prefix.
+ */
+static int web_topics_for(lb_role role, const char *user, const lb_httpapi_topics *t, web_subs *ws,
+		   char *why, size_t cap)
+{
+	ws->n = 0;
+	for (size_t i = 0; i < t->n; i++) {
+		char reason[160] = "";
+		size_t len = strlen(t->v[i]);
+		switch (lb_topic_check(role, user, t->v[i], len, NULL, web_subs_add, ws, NULL,
+				       reason, sizeof reason)) {
+		case LB_TOPIC_ALLOW: web_subs_add(ws, t->v[i], len); break;
+		case LB_TOPIC_NARROW: break; /* its replacements were added */
+		default:
+			snprintf(why, cap, "a %s may not subscribe to '%s'%s%s", lb_role_name(role),
+				 t->v[i], reason[0] ? ": " : "", reason);
+			return LB_EFAIL;
+		}
+	}
 	return 0;
 }
 
@@ -643,24 +674,21 @@ static enum MHD_Result api_stream(lb_web *w, struct MHD_Connection *c, const cha
 {
 	lb_session_info s;
 	lb_httpapi_topics t;
+	web_subs subs;
 	enum MHD_Result rc;
 	const char *why;
 	stream *st;
 	struct MHD_Response *r;
 	int hwm = STREAM_HWM, zero = 0;
-	char msg[200];
+	char msg[400];
 
 	if (session_of(w, c, url, 1, &s, &rc) < 0)
 		return rc;
 	if (lb_httpapi_topics_parse(MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "topics"),
 				    &t, &why) < 0)
 		return refuse(c, MHD_HTTP_BAD_REQUEST, "invalid_params", why, url);
-	for (size_t i = 0; i < t.n; i++)
-		if (!web_topic_allowed(s.role, t.v[i])) {
-			snprintf(msg, sizeof msg, "a %s may not subscribe to '%s'",
-				 lb_role_name(s.role), t.v[i]);
-			return refuse(c, MHD_HTTP_FORBIDDEN, "forbidden", msg, url);
-		}
+	if (web_topics_for(s.role, s.user, &t, &subs, msg, sizeof msg) < 0)
+		return refuse(c, MHD_HTTP_FORBIDDEN, "forbidden", msg, url);
 	if (atomic_fetch_add(&w->streams, 1) >= STREAMS_MAX) {
 		atomic_fetch_sub(&w->streams, 1);
 		return refuse(c, MHD_HTTP_SERVICE_UNAVAILABLE, "busy", "too many live streams",
@@ -682,8 +710,8 @@ static enum MHD_Result api_stream(lb_web *w, struct MHD_Connection *c, const cha
 		goto fail;
 	zmq_setsockopt(st->sub, ZMQ_RCVHWM, &hwm, sizeof hwm);
 	zmq_setsockopt(st->sub, ZMQ_LINGER, &zero, sizeof zero);
-	for (size_t i = 0; i < t.n; i++)
-		zmq_setsockopt(st->sub, ZMQ_SUBSCRIBE, t.v[i], strlen(t.v[i]));
+	for (size_t i = 0; i < subs.n; i++)
+		zmq_setsockopt(st->sub, ZMQ_SUBSCRIBE, subs.v[i], strlen(subs.v[i]));
 	if (zmq_connect(st->sub, w->o.streams_endpoint) < 0)
 		goto fail;
 	st->last_sent = lb_clock_ns(CLOCK_MONOTONIC);
