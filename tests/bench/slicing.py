@@ -1,0 +1,667 @@
+#!/usr/bin/python3
+"""Slicing benchmarks (issue 13's "Speed"): what slicing 3D models in the bridge costs the rest
+of the bridge, and what the bridge adds to PrusaSlicer.
+
+    /usr/bin/python3 tests/bench/slicing.py [--bridge build/labbridge] [--models 30]
+                                            [--rounds 10] [--idle 5] [--only load,cube]
+
+  1. load: a release bridge with one simulated sensor streaming at 1 kHz (10 samples a message,
+     100 messages/s) and no printer ([print] approval = no). Idle for --idle seconds, then
+     --models different STL files (a 20 mm cube with a tower whose height and place vary)
+     uploaded at once (pipelined print.upload requests, preset normal), measured until every job
+     left "slicing" (bridge/queue/ events). In both phases: the stream latency (receive time -
+     the message's last sample time, by build/bench_zmq sublat, a C subscriber, run in 1-s
+     chunks: median and p99) and the round trip of a devices.list request every 50 ms (p50,
+     p99). Ratios loaded/idle against the 2.0 target; the total slicing time, models/min, the
+     most prusa-slicer processes alive at once (the bridge's children, sampled every 50 ms).
+  2. cube: a 20 mm cube, preset normal, end to end through the bridge (just before the
+     print.upload request to the bridge/queue/ event that says the job left "slicing") vs the
+     same prusa-slicer command by hand (subprocess, the same arguments and INI: both captured
+     from the bridge's own run by a wrapper standing for prusa-slicer in a first bridge; the same
+     environment as the bridge gives it: LC_ALL=C, HOME and TMPDIR a fresh folder). Alternated
+     (the bridge first in even rounds), --rounds rounds after one warm-up of each, medians,
+     ratio against the 1.10 target. Says whether the bridge ran `prusa-slicer --info` first (the
+     job's meta has "model_mm" only then).
+
+Figures, not pass/fail tests: each part prints its figures and MET / NOT MET, then a last line
+BENCH_JSON {...}. Exit status 0 whatever the figures, 1 if a part could not run. Every wait has a
+timeout; only the processes started here are stopped.
+"""
+import argparse
+import json
+import os
+import select
+import shlex
+import shutil
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import zlib
+
+import zmq
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+import lbtest  # noqa: E402 (the integration tests' request client)
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+BENCH_ZMQ = os.path.join(ROOT, "build", "bench_zmq")
+HZ = os.sysconf("SC_CLK_TCK")
+SENSOR = "lat"
+STREAM_RATE, STREAM_BATCH = 1000, 10  # 1 kHz, 100 messages/s
+CHUNK_MSGS = 100  # one sublat run: 1 s of the stream
+REQ_PERIOD = 0.05  # a request every 50 ms
+PRESET = "normal"
+
+# Standing for prusa-slicer in the bridge that captures the command: keeps its arguments and
+# the INI it was given, then runs the real one.
+CAPTURE = r"""#!/bin/sh
+out=%s
+ini=
+prev=
+for a in "$@"; do
+	[ "$prev" = --load ] && ini=$a
+	prev=$a
+done
+if [ -n "$ini" ] && [ ! -e "$out/profile.ini" ]; then
+	cp "$ini" "$out/profile.ini"
+	for a in "$@"; do printf '%%s\n' "$a"; done >"$out/argv"
+fi
+exec %s "$@"
+"""
+
+
+class BenchError(Exception):
+    """The benchmark itself could not run (not a missed target)."""
+
+
+def log(msg):
+    print(msg, flush=True)
+
+
+def pct(v, p):
+    """The p-th percentile of v (nearest rank), None when v is empty."""
+    if not v:
+        return None
+    s = sorted(v)
+    return s[min(len(s) - 1, max(0, int(round(p / 100 * len(s) + 0.5)) - 1))]
+
+
+def machine_busy_s():
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return (sum(v) - v[3] - v[4]) / HZ
+
+
+def proc_cpu_s(pid):
+    """(CPU seconds of pid itself, of its children it waited for: the slicers for the bridge)."""
+    with open("/proc/%d/stat" % pid) as f:
+        v = f.read().rsplit(")", 1)[1].split()
+    return (int(v[11]) + int(v[12])) / HZ, (int(v[13]) + int(v[14])) / HZ
+
+
+class Cpu:
+    """CPU use over an interval, in cores: the bridge's own threads, its slicers (reaped
+    children), and the other programs (the machine's busy time minus those, this script and its
+    children: bench_zmq)."""
+
+    def __init__(self, pid):
+        self.pid = pid
+        self.t, self.busy = time.monotonic(), machine_busy_s()
+        self.bridge, self.kids = proc_cpu_s(pid)
+        self.mine = sum(os.times()[:4])
+
+    def cores(self):
+        dt = time.monotonic() - self.t
+        bridge, kids = proc_cpu_s(self.pid)
+        bridge, kids = bridge - self.bridge, kids - self.kids
+        mine = sum(os.times()[:4]) - self.mine
+        other = machine_busy_s() - self.busy - bridge - kids - mine
+        return {k: round(max(0.0, v) / dt, 2) for k, v in (
+            ("bridge", bridge), ("slicers", kids), ("bench", mine), ("other", other))}
+
+
+# ------------------------------------------------------------------------------------ models
+
+
+def box(x0, y0, z0, x, y, z):
+    """The 12 outward-facing triangles of an x by y by z mm box at (x0, y0, z0)."""
+    v = [(0, 0, 0), (x, 0, 0), (x, y, 0), (0, y, 0), (0, 0, z), (x, 0, z), (x, y, z), (0, y, z)]
+    v = [(x0 + a, y0 + b, z0 + c) for a, b, c in v]
+    f = [(0, 2, 1), (0, 3, 2), (4, 5, 6), (4, 6, 7), (0, 1, 5), (0, 5, 4), (1, 2, 6), (1, 6, 5),
+         (2, 3, 7), (2, 7, 6), (3, 0, 4), (3, 4, 7)]
+    return [[v[i] for i in t] for t in f]
+
+
+def stl_binary(triangles, name):
+    out = bytearray(name.encode().ljust(80, b" ")[:80] + struct.pack("<I", len(triangles)))
+    for t in triangles:
+        out += struct.pack("<3f", 0, 0, 0)
+        for p in t:
+            out += struct.pack("<3f", *p)
+        out += b"\0\0"
+    return bytes(out)
+
+
+def cube():
+    return stl_binary(box(0, 0, 0, 20, 20, 20), "slicing.py 20 mm cube")
+
+
+def pupil_model(i):
+    """Model i: a 20 mm cube with a 5 x 5 mm tower on top, its height and place varying."""
+    h = 1 + 0.5 * (i % 10)
+    x, y = 2 + (i % 4) * 3.5, 2 + (i // 4 % 4) * 3.5
+    return stl_binary(box(0, 0, 0, 20, 20, 20) + box(x, y, 20, 5, 5, h),
+                      "slicing.py pupil %d" % i)
+
+
+# ------------------------------------------------------------------------------------ bridge
+
+
+class Client(lbtest.Client):
+    """The integration tests' request client; a failed request is a BenchError."""
+
+    def __init__(self, ctx, ep):
+        super().__init__(ctx, ep, timeout=20)
+
+    def call(self, method, params=None, timeout=None, frames=()):
+        try:
+            return super().call(method, params, timeout=timeout, frames=frames)
+        except AssertionError as e:  # RPCError, or no reply in time
+            raise BenchError("%s: %s" % (method, e))
+
+
+def upload_params(data, name):
+    return {"request_id": "bench-%d" % time.monotonic_ns(), "name": name, "offset": 0,
+            "final": True, "crc32": zlib.crc32(data), "preset": PRESET}
+
+
+class Bridge:
+    """A release bridge with one simulated 1 kHz sensor and the print service without a printer,
+    on ipc:// endpoints in its own folder of tmp."""
+
+    def __init__(self, path, tmp, slicer=None):
+        self.tmp = tempfile.mkdtemp(dir=tmp, prefix="bridge-")
+        conf = os.path.join(self.tmp, "slicing.conf")
+        with open(conf, "w") as f:
+            f.write("[bridge]\nsimulate = yes\nemulate = none\nrequest_timeout_ms = 10000\n"
+                    "data_dir = %s\n[sane]\ndiscover = no\n" % os.path.join(self.tmp, "data"))
+            f.write("[sim.%s]\nquantity = voltage\nunit = V\nwave = sine\nrate = %d\n"
+                    "batch = %d\n" % (SENSOR, STREAM_RATE, STREAM_BATCH))
+            f.write("[print]\napproval = no\n")
+            if slicer:
+                f.write("slicer = %s\n" % slicer)
+        self.pub, self.rpc = "ipc://%s/pub" % self.tmp, "ipc://%s/rpc" % self.tmp
+        self.log = open(os.path.join(self.tmp, "bridge.log"), "w")
+        self.p = subprocess.Popen(
+            [path, "-q", "-c", conf, "--pub", self.pub, "--rpc", self.rpc, "--ws", "none"],
+            stdout=subprocess.PIPE, stderr=self.log, text=True,
+            env=dict(os.environ, STATE_DIRECTORY=os.path.join(self.tmp, "state")))
+        r, _, _ = select.select([self.p.stdout], [], [], 15)
+        line = self.p.stdout.readline() if r else ""
+        if "ready" not in line:
+            self.stop()
+            raise BenchError("the bridge did not start (%r; log %s)" % (line, self.log.name))
+
+    def slicers(self):
+        """How many of the bridge's children are prusa-slicer now (every thread's children)."""
+        n = 0
+        try:
+            tids = os.listdir("/proc/%d/task" % self.p.pid)
+        except OSError:
+            return 0
+        for tid in tids:
+            try:
+                with open("/proc/%d/task/%s/children" % (self.p.pid, tid)) as f:
+                    kids = f.read().split()
+            except OSError:
+                continue
+            for k in kids:
+                try:
+                    with open("/proc/%s/comm" % k) as f:
+                        n += f.read().strip().startswith("prusa-slicer")
+                except OSError:
+                    pass  # ended meanwhile
+        return n
+
+    def stop(self):
+        if self.p.poll() is None:
+            self.p.terminate()
+            try:
+                self.p.wait(10)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait(10)
+        self.log.close()
+
+
+class QueueEvents:
+    """A SUB on bridge/queue/: which jobs left "slicing", and when (monotonic s)."""
+
+    def __init__(self, ctx, b):
+        self.s = ctx.socket(zmq.SUB)
+        self.s.setsockopt(zmq.LINGER, 0)
+        self.s.connect(b.pub)
+        self.s.subscribe(b"bridge/queue/")
+        self.left = {}  # job id -> (time, event, job)
+
+    def read(self, timeout_ms=0):
+        """Reads the events waiting (waiting timeout_ms for the first); returns how many."""
+        n = 0
+        while self.s.poll(timeout_ms if n == 0 else 0):
+            f = self.s.recv_multipart()
+            t = time.monotonic()
+            n += 1
+            d = json.loads(f[1]).get("data", {})
+            job = d.get("job") or {}
+            if d.get("event") != "slicing" and job.get("state") != "slicing" and "id" in d:
+                self.left.setdefault(d["id"], (t, d.get("event"), job))
+        return n
+
+    def wait_left(self, job_id, timeout):
+        end = time.monotonic() + timeout
+        while job_id not in self.left:
+            left = end - time.monotonic()
+            if left <= 0:
+                raise BenchError("job %s still slicing after %d s" % (job_id, timeout))
+            self.read(int(left * 1000) + 1)
+        return self.left[job_id]
+
+    def close(self):
+        self.s.close(0)
+
+
+def wait_subscribed(c, ev, timeout=10):
+    """Until the queue SUB receives events (a SUB misses what is published before it is
+    connected): a tiny G-code job uploaded and cancelled, again until its events arrive."""
+    end = time.monotonic() + timeout
+    data = b"G28\n"
+    while time.monotonic() < end:
+        p = upload_params(data, "warm.gcode")
+        p.pop("preset")
+        job = c.call("print.upload", p, frames=[data])
+        c.call("print.cancel", {"id": job["id"]})
+        if ev.read(500):
+            ev.left.clear()
+            return
+    raise BenchError("no event on bridge/queue/ within %d s" % timeout)
+
+
+class StreamLatency:
+    """build/bench_zmq sublat on the sensor's stream, in chunks of CHUNK_MSGS messages, back to
+    back on a thread; each chunk's latencies go to the phase that was current all along it."""
+
+    def __init__(self, b, tmp):
+        self.b, self.tmp = b, tmp
+        self.phase = "warm-up"
+        self.lat = {}  # phase -> [latency ns]
+        self.missing = {}
+        self.chunks = {}
+        self.error = None
+        self.stopping = False
+        self.t = threading.Thread(target=self.run, daemon=True)
+        self.t.start()
+
+    def run(self):
+        out = os.path.join(self.tmp, "sublat.txt")
+        try:
+            while not self.stopping:
+                phase = self.phase
+                p = subprocess.run([BENCH_ZMQ, "sublat", self.b.pub, "sensor/sim-%s/" % SENSOR,
+                                    str(CHUNK_MSGS), "2", out],
+                                   capture_output=True, text=True, timeout=30)
+                if p.returncode != 0:
+                    raise BenchError("bench_zmq sublat: %s %s" % (p.stdout, p.stderr))
+                if phase != self.phase:
+                    continue
+                r = json.loads(p.stdout.strip().splitlines()[-1])
+                with open(out) as f:
+                    lat = [int(line.split()[0]) for line in f if line.strip()]
+                self.lat.setdefault(phase, []).extend(lat)
+                self.missing[phase] = self.missing.get(phase, 0) + r["missing"]
+                self.chunks[phase] = self.chunks.get(phase, 0) + 1
+        except (BenchError, OSError, ValueError, subprocess.SubprocessError) as e:
+            self.error = e
+
+    def wait_chunks(self, phase, n, timeout):
+        """Until n chunks of phase are in (the phase must be current)."""
+        end = time.monotonic() + timeout
+        while self.chunks.get(phase, 0) < n and self.error is None:
+            if time.monotonic() > end:
+                raise BenchError("no stream latency for %s within %d s" % (phase, timeout))
+            time.sleep(0.05)  # polling another thread's progress, bounded by the timeout
+        self.check()
+
+    def check(self):
+        if self.error is not None:
+            raise BenchError(str(self.error))
+
+    def stop(self):
+        self.stopping = True
+        self.t.join(40)
+
+
+def stats_ms(v_ns):
+    return {"n": len(v_ns), "p50_ms": round(statistics.median(v_ns) / 1e6, 3),
+            "p99_ms": round(pct(v_ns, 99) / 1e6, 3), "max_ms": round(max(v_ns) / 1e6, 3)}
+
+
+NICE = r"""#!/bin/sh
+exec nice -n %d %s "$@"
+"""
+
+
+def part_load(args, tmp, result, nice=None):
+    """Part 1; with nice, the bridge's slicer is a wrapper running prusa-slicer at that niceness
+    (what a runner calling setpriority in the child would do) and the figures' keys get nice_."""
+    slicer = None
+    if nice is not None:
+        slicer = os.path.join(tmp, "nice-%d" % nice)
+        with open(slicer, "w") as f:
+            f.write(NICE % (nice, shlex.quote(args.slicer_path)))
+        os.chmod(slicer, 0o755)
+    b = Bridge(args.bridge, tmp, slicer=slicer)
+    ctx = zmq.Context()
+    sl = None
+    try:
+        c = Client(ctx, b.rpc)
+        ev = QueueEvents(ctx, b)
+        wait_subscribed(c, ev)
+        sl = StreamLatency(b, b.tmp)
+        sl.wait_chunks("warm-up", 1, 20)
+        models = [pupil_model(i) for i in range(args.models)]
+        rtt = {"idle": [], "loaded": []}
+
+        def request(phase):
+            t = time.monotonic_ns()
+            c.call("devices.list")
+            rtt[phase].append(time.monotonic_ns() - t)
+
+        # idle: requests every 50 ms, until --idle seconds and 3 latency chunks at least
+        sl.phase = "idle"
+        cpu, t0 = Cpu(b.p.pid), time.monotonic()
+        n0 = sl.chunks.get("idle", 0)
+        while time.monotonic() - t0 < args.idle or sl.chunks.get("idle", 0) < n0 + 3:
+            if time.monotonic() - t0 > args.idle + 20:
+                raise BenchError("the stream latency chunks did not come in the idle phase")
+            request("idle")
+            time.sleep(REQ_PERIOD)  # pacing the requests, not a synchronisation
+            sl.check()
+        idle_load = cpu.cores()
+        # loaded: every upload sent at once, then the same requests until all left "slicing"
+        sl.phase = "loaded"
+        ups = Client(ctx, b.rpc)
+        t_up = time.monotonic()
+        ids = [ups.send("print.upload", upload_params(m, "pupil-%02d.stl" % i), frames=[m])
+               for i, m in enumerate(models)]
+        jobs, up_rtt = [], []
+        for i in ids:
+            r = ups.reply_for(i, timeout=60)
+            up_rtt.append(time.monotonic() - t_up)
+            if "result" not in r:
+                raise BenchError("print.upload: %s" % r.get("error"))
+            jobs.append(r["result"]["id"])
+        t_uploaded = time.monotonic()
+        cpu = Cpu(b.p.pid)
+        most, samples = 0, []
+        while not all(j in ev.left for j in jobs):
+            if time.monotonic() - t_up > args.slice_timeout:
+                raise BenchError("%d of %d models still slicing after %d s" % (
+                    sum(j not in ev.left for j in jobs), len(jobs), args.slice_timeout))
+            request("loaded")
+            n = b.slicers()
+            most = max(most, n)
+            samples.append(n)
+            ev.read(int(REQ_PERIOD * 1000))
+            sl.check()
+        t_end = max(ev.left[j][0] for j in jobs)
+        loaded_load = cpu.cores()
+        sl.phase = "after"
+        ended = {ev.left[j][1] for j in jobs}
+        failed = [ev.left[j][2].get("error") for j in jobs if ev.left[j][1] == "failed"]
+        sl.stop()
+        sl.check()
+        ups.close()
+        c.close()
+        ev.close()
+        for ph in ("idle", "loaded"):
+            if not sl.lat.get(ph):
+                raise BenchError("no stream latency measured in the %s phase (slicing too short:"
+                                 " %.1f s?)" % (ph, t_end - t_up))
+        s_idle, s_load = stats_ms(sl.lat["idle"]), stats_ms(sl.lat["loaded"])
+        r_idle, r_load = stats_ms(rtt["idle"]), stats_ms(rtt["loaded"])
+        total = t_end - t_up
+        busy_samples = [n for n in samples if n > 0]
+        r = dict(
+            models=len(jobs), slicing_s=round(total, 2),
+            models_per_min=round(len(jobs) / total * 60, 1),
+            upload_s=round(t_uploaded - t_up, 3), slicers_max=most,
+            slicers_mean=round(statistics.mean(busy_samples), 2) if busy_samples else 0,
+            ended=sorted(e or "?" for e in ended), failed=len(failed),
+            stream_idle=s_idle, stream_loaded=s_load, rtt_idle=r_idle, rtt_loaded=r_load,
+            stream_missing_idle=sl.missing.get("idle", 0),
+            stream_missing_loaded=sl.missing.get("loaded", 0),
+            cpu_idle_cores=idle_load, cpu_loaded_cores=loaded_load)
+        ratios = {"stream p50": s_load["p50_ms"] / s_idle["p50_ms"],
+                  "stream p99": s_load["p99_ms"] / s_idle["p99_ms"],
+                  "request p99": r_load["p99_ms"] / r_idle["p99_ms"]}
+        r["ratios"] = {k: round(v, 2) for k, v in ratios.items()}
+        key = "load" if nice is None else "load_nice%d" % nice
+        result[key] = r
+        log("%s %d models (20 mm cube + a tower), preset %s%s, uploaded at once (%.2f s for the "
+            "uploads' replies), every one out of \"slicing\" %.2f s after the first upload: "
+            "%.1f models/min; slicers at once: at most %d (mean %.2f while any ran); ended: %s%s"
+            % ("1." if nice is None else "1b.", len(jobs), PRESET,
+               "" if nice is None else ", the slicer run by `nice -n %d`" % nice,
+               t_uploaded - t_up, total, len(jobs) / total * 60, most, r["slicers_mean"],
+               ", ".join(r["ended"]), "; failed: %s" % failed[0] if failed else ""))
+        log("   CPU in cores (of 2), idle phase / loaded phase: bridge %.2f / %.2f, slicers "
+            "%.2f / %.2f, this benchmark %.2f / %.2f, other programs %.2f / %.2f" % (
+                idle_load["bridge"], loaded_load["bridge"], idle_load["slicers"],
+                loaded_load["slicers"], idle_load["bench"], loaded_load["bench"],
+                idle_load["other"], loaded_load["other"]))
+        for what, i, l, extra in (
+                ("stream latency (1 kHz sensor, %d-sample messages; C subscriber)"
+                 % STREAM_BATCH, s_idle, s_load,
+                 ", seq gaps %d / %d" % (sl.missing.get("idle", 0), sl.missing.get("loaded", 0))),
+                ("devices.list round trip every %d ms" % (REQ_PERIOD * 1000), r_idle, r_load,
+                 "")):
+            log("   %s: idle p50 %.2f ms p99 %.2f ms max %.2f ms (n %d); loaded p50 %.2f ms p99 "
+                "%.2f ms max %.2f ms (n %d)%s" % (
+                    what, i["p50_ms"], i["p99_ms"], i["max_ms"], i["n"], l["p50_ms"],
+                    l["p99_ms"], l["max_ms"], l["n"], extra))
+        log("   ratios loaded/idle: %s; target <= 2.0: %s" % (
+            ", ".join("%s %.2f" % kv for kv in ratios.items()),
+            "MET" if all(v <= 2.0 for v in ratios.values()) else "NOT MET"))
+    finally:
+        if sl is not None and sl.t.is_alive():
+            sl.stop()
+        b.stop()
+        ctx.destroy(0)
+
+
+def capture_command(args, tmp, data):
+    """The slicer's arguments and INI for data (preset normal), from a bridge whose slicer is a
+    wrapper that keeps them: (argv list, folder holding profile.ini)."""
+    out = os.path.join(tmp, "captured")
+    os.makedirs(out)
+    wrapper = os.path.join(out, "prusa-slicer")
+    with open(wrapper, "w") as f:
+        f.write(CAPTURE % (shlex.quote(out), shlex.quote(args.slicer_path)))
+    os.chmod(wrapper, 0o755)
+    b = Bridge(args.bridge, tmp, slicer=wrapper)
+    ctx = zmq.Context()
+    try:
+        c = Client(ctx, b.rpc)
+        ev = QueueEvents(ctx, b)
+        wait_subscribed(c, ev)
+        job = c.call("print.upload", upload_params(data, "cube.stl"), frames=[data])
+        _, what, _ = ev.wait_left(job["id"], 60)
+        if what != "sliced":
+            raise BenchError("the capture job ended %s: %s" % (
+                what, c.call("print.job", {"id": job["id"]}).get("error")))
+        ev.close()
+        c.close()
+    finally:
+        b.stop()
+        ctx.destroy(0)
+    try:
+        with open(os.path.join(out, "argv")) as f:
+            argv = f.read().splitlines()
+    except OSError:
+        raise BenchError("the wrapper did not see a slicing run")
+    return argv, out
+
+
+def by_hand(args, argv, ini, model, folder, info=False):
+    """prusa-slicer with the bridge's arguments on our own files, as the bridge runs it (LC_ALL=C,
+    HOME and TMPDIR its folder, cwd its folder), after `prusa-slicer --info MODEL` when info:
+    (wall seconds of both, the slicing command)."""
+    shutil.rmtree(folder, ignore_errors=True)
+    os.makedirs(folder)
+    cmd, i = [args.slicer_path], 0
+    while i < len(argv):
+        a = argv[i]
+        if a == "--load":
+            cmd += [a, ini]
+            i += 2
+            continue
+        if a == "--output":
+            cmd += [a, os.path.join(folder, "out.gcode")]
+            i += 2
+            continue
+        cmd.append(a)
+        i += 1
+    cmd[-1] = model  # the model is the last argument
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C", "HOME": folder,
+           "TMPDIR": folder}
+    t = time.monotonic()
+    for c in ([[args.slicer_path, "--info", model]] if info else []) + [cmd]:
+        p = subprocess.run(c, cwd=folder, env=env, stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)
+        if p.returncode != 0:
+            break
+    dt = time.monotonic() - t
+    if p.returncode != 0 or not os.path.exists(os.path.join(folder, "out.gcode")):
+        raise BenchError("prusa-slicer by hand (%s): %s" % (
+            " ".join(cmd), p.stdout.decode(errors="replace")[-300:]))
+    return dt, cmd
+
+
+def part_cube(args, tmp, result):
+    data = cube()
+    argv, captured = capture_command(args, tmp, data)
+    model = os.path.join(tmp, "cube.stl")
+    with open(model, "wb") as f:
+        f.write(data)
+    ini = os.path.join(captured, "profile.ini")
+    b = Bridge(args.bridge, tmp)
+    ctx = zmq.Context()
+    try:
+        c = Client(ctx, b.rpc)
+        ev = QueueEvents(ctx, b)
+        wait_subscribed(c, ev)
+        rows, info_ran, cmd = [], set(), None
+
+        def bridge_run():
+            t = time.monotonic()
+            job = c.call("print.upload", upload_params(data, "cube.stl"), frames=[data])
+            t_reply = time.monotonic()
+            t_end, what, _ = ev.wait_left(job["id"], 60)
+            if what != "sliced":
+                raise BenchError("the cube's job ended %s: %s" % (
+                    what, c.call("print.job", {"id": job["id"]}).get("error")))
+            meta = c.call("print.job", {"id": job["id"]}).get("meta") or {}
+            info_ran.add("model_mm" in meta)
+            return t_end - t, t_reply - t
+
+        order = ("bridge", "hand", "hand_info")
+        for r in range(args.rounds + 1):  # round 0: warm-up of each
+            row = {}
+            for who in order[r % 3:] + order[:r % 3]:
+                if who == "bridge":
+                    row["bridge"], row["upload"] = bridge_run()
+                else:
+                    row[who], c2 = by_hand(args, argv, ini, model, os.path.join(tmp, "hand"),
+                                           info=who == "hand_info")
+                    cmd = cmd or c2
+            if r > 0:
+                rows.append(row)
+            log("   round %s: bridge %.1f ms (upload reply %.1f ms), by hand %.1f ms, by hand "
+                "--info then slicing %.1f ms" % (
+                    r if r else "0 (warm-up, not counted)", row["bridge"] * 1e3,
+                    row["upload"] * 1e3, row["hand"] * 1e3, row["hand_info"] * 1e3))
+        ev.close()
+        c.close()
+    finally:
+        b.stop()
+        ctx.destroy(0)
+    med = {k: statistics.median(x[k] for x in rows) for k in rows[0]}
+    ratio = med["bridge"] / med["hand"]
+    ratio_info = med["bridge"] / med["hand_info"]
+    path = ("with `prusa-slicer --info` first (meta has model_mm)" if info_ran == {True} else
+            "without --info (size measured at upload)" if info_ran == {False} else
+            "mixed: --info in some rounds")
+    result["cube"] = {
+        "bridge_ms_p50": round(med["bridge"] * 1e3, 1),
+        "hand_ms_p50": round(med["hand"] * 1e3, 1),
+        "hand_info_ms_p50": round(med["hand_info"] * 1e3, 1),
+        "upload_reply_ms_p50": round(med["upload"] * 1e3, 1), "ratio": round(ratio, 3),
+        "ratio_vs_hand_info": round(ratio_info, 3), "rounds": len(rows),
+        "info_ran": sorted(info_ran),
+        "bridge_ms_min": round(min(x["bridge"] for x in rows) * 1e3, 1),
+        "hand_ms_min": round(min(x["hand"] for x in rows) * 1e3, 1)}
+    log("2. 20 mm cube, preset %s, medians of %d alternated rounds: through the bridge (upload "
+        "-> out of \"slicing\") %.1f ms (upload reply %.1f ms), prusa-slicer by hand %.1f ms "
+        "(min %.1f vs %.1f ms), by hand --info then slicing %.1f ms; the bridge ran %s" % (
+            PRESET, len(rows), med["bridge"] * 1e3, med["upload"] * 1e3, med["hand"] * 1e3,
+            result["cube"]["bridge_ms_min"], result["cube"]["hand_ms_min"],
+            med["hand_info"] * 1e3, path))
+    log("   by hand: %s" % " ".join(shlex.quote(a) for a in cmd))
+    log("   ratio bridge/by hand %.3f (bridge/by hand with --info %.3f); target < 1.10: %s" % (
+        ratio, ratio_info, "MET" if ratio < 1.10 else
+        ("NOT MET (met against the same two runs by hand)" if ratio_info < 1.10 else
+         "NOT MET")))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bridge", default=os.path.join(ROOT, "build", "labbridge"))
+    ap.add_argument("--slicer", default="prusa-slicer", help="the program by hand")
+    ap.add_argument("--models", type=int, default=30)
+    ap.add_argument("--idle", type=float, default=5, help="seconds of the idle phase")
+    ap.add_argument("--rounds", type=int, default=10)
+    ap.add_argument("--slice-timeout", type=float, default=120)
+    ap.add_argument("--nice", type=int, default=10,
+                    help="part 1b: part 1 again with the slicer at this niceness")
+    ap.add_argument("--only", default="load,nice,cube")
+    args = ap.parse_args()
+    args.slicer_path = shutil.which(args.slicer)
+    only = set(args.only.split(","))
+    tmp = tempfile.mkdtemp(prefix="lb-bench-slicing-")
+    result, ok = {}, True
+    for name, fn in (("load", part_load),
+                     ("nice", lambda a, t, r: part_load(a, t, r, nice=a.nice)),
+                     ("cube", part_cube)):
+        if name not in only:
+            continue
+        try:
+            if not args.slicer_path:
+                raise BenchError("%s is not installed (apt-get install prusa-slicer)"
+                                 % args.slicer)
+            if not os.access(BENCH_ZMQ, os.X_OK):
+                raise BenchError("%s is missing (make build/bench_zmq)" % BENCH_ZMQ)
+            fn(args, tmp, result)
+        except (BenchError, OSError, ValueError, KeyError, subprocess.SubprocessError) as e:
+            log("%s: could not run: %s" % (name, e))
+            ok = False
+    shutil.rmtree(tmp, ignore_errors=True)
+    log("BENCH_JSON " + json.dumps(result))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
