@@ -2,26 +2,32 @@
 """Slicing benchmarks (issue 13's "Speed"): what slicing 3D models in the bridge costs the rest
 of the bridge, and what the bridge adds to PrusaSlicer.
 
-    /usr/bin/python3 tests/bench/slicing.py [--bridge build/labbridge] [--models 30]
-                                            [--rounds 10] [--idle 5] [--only load,cube]
+    /usr/bin/python3 tests/bench/slicing.py [--bridge build/labbridge] [--models 30] [--idle 5]
+                                            [--rounds 10] [--prefix "nice -n 10" ...]
+                                            [--repeat 1] [--only load,prefix,cube]
 
   1. load: a release bridge with one simulated sensor streaming at 1 kHz (10 samples a message,
      100 messages/s) and no printer ([print] approval = no). Idle for --idle seconds, then
      --models different STL files (a 20 mm cube with a tower whose height and place vary)
      uploaded at once (pipelined print.upload requests, preset normal), measured until every job
      left "slicing" (bridge/queue/ events). In both phases: the stream latency (receive time -
-     the message's last sample time, by build/bench_zmq sublat, a C subscriber, run in 1-s
+     the message's last sample time, by build/bench_zmq sublat, a C subscriber, run in 0.5-s
      chunks: median and p99) and the round trip of a devices.list request every 50 ms (p50,
      p99). Ratios loaded/idle against the 2.0 target; the total slicing time, models/min, the
-     most prusa-slicer processes alive at once (the bridge's children, sampled every 50 ms).
+     most prusa-slicer processes alive at once (the bridge's children, sampled every 50 ms); CPU
+     (cores) of the bridge, its slicers, this script and the other programs of the machine.
+  1b. prefix: part 1 again with the bridge's slicer a wrapper that runs prusa-slicer under each
+     --prefix command (default `nice -n 10`: what the runner could do with setpriority in the
+     child; `chrt --idle 0`, `taskset -c 1`...). --repeat N alternates parts 1 and 1b N times.
   2. cube: a 20 mm cube, preset normal, end to end through the bridge (just before the
      print.upload request to the bridge/queue/ event that says the job left "slicing") vs the
      same prusa-slicer command by hand (subprocess, the same arguments and INI: both captured
      from the bridge's own run by a wrapper standing for prusa-slicer in a first bridge; the same
-     environment as the bridge gives it: LC_ALL=C, HOME and TMPDIR a fresh folder). Alternated
-     (the bridge first in even rounds), --rounds rounds after one warm-up of each, medians,
-     ratio against the 1.10 target. Says whether the bridge ran `prusa-slicer --info` first (the
-     job's meta has "model_mm" only then).
+     environment as the bridge gives it: LC_ALL=C, HOME and TMPDIR a fresh folder), and vs
+     `prusa-slicer --info` then that command by hand (what the bridge runs when the upload did
+     not measure the model: the job's meta has "model_mm" only then, and the line says which
+     path ran). Rotated order, --rounds rounds after one warm-up of each, medians, ratio against
+     the 1.10 target.
 
 Figures, not pass/fail tests: each part prints its figures and MET / NOT MET, then a last line
 BENCH_JSON {...}. Exit status 0 whatever the figures, 1 if a part could not run. Every wait has a
@@ -52,7 +58,7 @@ BENCH_ZMQ = os.path.join(ROOT, "build", "bench_zmq")
 HZ = os.sysconf("SC_CLK_TCK")
 SENSOR = "lat"
 STREAM_RATE, STREAM_BATCH = 1000, 10  # 1 kHz, 100 messages/s
-CHUNK_MSGS = 100  # one sublat run: 1 s of the stream
+CHUNK_MSGS = 50  # one sublat run: 0.5 s of the stream
 REQ_PERIOD = 0.05  # a request every 50 ms
 PRESET = "normal"
 
@@ -349,19 +355,20 @@ def stats_ms(v_ns):
             "p99_ms": round(pct(v_ns, 99) / 1e6, 3), "max_ms": round(max(v_ns) / 1e6, 3)}
 
 
-NICE = r"""#!/bin/sh
-exec nice -n %d %s "$@"
+PREFIXED = r"""#!/bin/sh
+exec %s %s "$@"
 """
 
 
-def part_load(args, tmp, result, nice=None):
-    """Part 1; with nice, the bridge's slicer is a wrapper running prusa-slicer at that niceness
-    (what a runner calling setpriority in the child would do) and the figures' keys get nice_."""
-    slicer = None
-    if nice is not None:
-        slicer = os.path.join(tmp, "nice-%d" % nice)
+def part_load(args, tmp, result, prefix=None, fake=None):
+    """Part 1; with prefix (a command, e.g. "nice -n 10"), the bridge's slicer is a wrapper
+    running prusa-slicer under it (what a runner calling setpriority in the child would do);
+    with fake ((path, models, label)), that slicer and that many models (part 3)."""
+    slicer = fake[0] if fake else None
+    if prefix:
+        slicer = os.path.join(tmp, "prefixed-%d" % time.monotonic_ns())
         with open(slicer, "w") as f:
-            f.write(NICE % (nice, shlex.quote(args.slicer_path)))
+            f.write(PREFIXED % (prefix, shlex.quote(args.slicer_path)))
         os.chmod(slicer, 0o755)
     b = Bridge(args.bridge, tmp, slicer=slicer)
     ctx = zmq.Context()
@@ -372,13 +379,21 @@ def part_load(args, tmp, result, nice=None):
         wait_subscribed(c, ev)
         sl = StreamLatency(b, b.tmp)
         sl.wait_chunks("warm-up", 1, 20)
-        models = [pupil_model(i) for i in range(args.models)]
+        models = [pupil_model(i) for i in range(fake[1] if fake else args.models)]
         rtt = {"idle": [], "loaded": []}
+        syncs = {"idle": [], "loaded": []}
+        probe = os.open(os.path.join(b.tmp, "data", "fsync-probe"), os.O_WRONLY | os.O_CREAT,
+                        0o600)
 
         def request(phase):
             t = time.monotonic_ns()
             c.call("devices.list")
             rtt[phase].append(time.monotonic_ns() - t)
+            # the disk's own latency meanwhile (the bridge's job store syncs on its main loop)
+            os.pwrite(probe, b"x", 0)
+            t = time.monotonic_ns()
+            os.fdatasync(probe)
+            syncs[phase].append(time.monotonic_ns() - t)
 
         # idle: requests every 50 ms, until --idle seconds and 3 latency chunks at least
         sl.phase = "idle"
@@ -427,6 +442,7 @@ def part_load(args, tmp, result, nice=None):
         ups.close()
         c.close()
         ev.close()
+        os.close(probe)
         for ph in ("idle", "loaded"):
             if not sl.lat.get(ph):
                 raise BenchError("no stream latency measured in the %s phase (slicing too short:"
@@ -435,8 +451,9 @@ def part_load(args, tmp, result, nice=None):
         r_idle, r_load = stats_ms(rtt["idle"]), stats_ms(rtt["loaded"])
         total = t_end - t_up
         busy_samples = [n for n in samples if n > 0]
+        f_idle, f_load = stats_ms(syncs["idle"]), stats_ms(syncs["loaded"])
         r = dict(
-            models=len(jobs), slicing_s=round(total, 2),
+            fdatasync_idle=f_idle, fdatasync_loaded=f_load, models=len(jobs), slicing_s=round(total, 2),
             models_per_min=round(len(jobs) / total * 60, 1),
             upload_s=round(t_uploaded - t_up, 3), slicers_max=most,
             slicers_mean=round(statistics.mean(busy_samples), 2) if busy_samples else 0,
@@ -449,13 +466,14 @@ def part_load(args, tmp, result, nice=None):
                   "stream p99": s_load["p99_ms"] / s_idle["p99_ms"],
                   "request p99": r_load["p99_ms"] / r_idle["p99_ms"]}
         r["ratios"] = {k: round(v, 2) for k, v in ratios.items()}
-        key = "load" if nice is None else "load_nice%d" % nice
-        result[key] = r
+        r["slicer"] = prefix or (fake[2] if fake else "prusa-slicer")
+        result.setdefault("fake" if fake else "load", []).append(r)
         log("%s %d models (20 mm cube + a tower), preset %s%s, uploaded at once (%.2f s for the "
             "uploads' replies), every one out of \"slicing\" %.2f s after the first upload: "
             "%.1f models/min; slicers at once: at most %d (mean %.2f while any ran); ended: %s%s"
-            % ("1." if nice is None else "1b.", len(jobs), PRESET,
-               "" if nice is None else ", the slicer run by `nice -n %d`" % nice,
+            % ("3." if fake else "1b." if prefix else "1.", len(jobs), PRESET,
+               ", the slicer run by `%s`" % prefix if prefix else
+               ", the slicer %s" % fake[2] if fake else "",
                t_uploaded - t_up, total, len(jobs) / total * 60, most, r["slicers_mean"],
                ", ".join(r["ended"]), "; failed: %s" % failed[0] if failed else ""))
         log("   CPU in cores (of 2), idle phase / loaded phase: bridge %.2f / %.2f, slicers "
@@ -468,6 +486,8 @@ def part_load(args, tmp, result, nice=None):
                  % STREAM_BATCH, s_idle, s_load,
                  ", seq gaps %d / %d" % (sl.missing.get("idle", 0), sl.missing.get("loaded", 0))),
                 ("devices.list round trip every %d ms" % (REQ_PERIOD * 1000), r_idle, r_load,
+                 ""),
+                ("the disk meanwhile: fdatasync of 1 byte in the data folder", f_idle, f_load,
                  "")):
             log("   %s: idle p50 %.2f ms p99 %.2f ms max %.2f ms (n %d); loaded p50 %.2f ms p99 "
                 "%.2f ms max %.2f ms (n %d)%s" % (
@@ -487,7 +507,10 @@ def capture_command(args, tmp, data):
     """The slicer's arguments and INI for data (preset normal), from a bridge whose slicer is a
     wrapper that keeps them: (argv list, folder holding profile.ini)."""
     out = os.path.join(tmp, "captured")
-    os.makedirs(out)
+    if os.path.exists(os.path.join(out, "argv")):  # captured by an earlier part
+        with open(os.path.join(out, "argv")) as f:
+            return f.read().splitlines(), out
+    os.makedirs(out, exist_ok=True)
     wrapper = os.path.join(out, "prusa-slicer")
     with open(wrapper, "w") as f:
         f.write(CAPTURE % (shlex.quote(out), shlex.quote(args.slicer_path)))
@@ -627,6 +650,52 @@ def part_cube(args, tmp, result):
          "NOT MET")))
 
 
+FAKE = r"""#!/bin/sh
+# Standing for prusa-slicer without using the CPU: --info answers for the pupils' models; a
+# slicing run prints one progress line, sleeps, then writes a copy of a real G-code file.
+for a in "$@"; do
+	if [ "$a" = --info ]; then
+		printf '[model.stl]\nsize_x = 20.000000\nsize_y = 20.000000\nsize_z = 25.000000\n'
+		printf 'number_of_facets = 24\nmanifold = yes\n'
+		exit 0
+	fi
+	[ "$prev" = --output ] && out=$a
+	prev=$a
+done
+echo "10 => Processing triangulated mesh"
+sleep %s
+exec cp %s "$out"
+"""
+
+
+def part_fake(args, tmp, result):
+    """Part 3: the bridge's own work per model job, without a slicer using the CPU: part 1 with
+    FAKE standing for prusa-slicer, writing the cube's real G-code repeated to --fake-mb MB."""
+    data = cube()
+    argv, captured = capture_command(args, tmp, data)
+    model = os.path.join(tmp, "cube.stl")
+    with open(model, "wb") as f:
+        f.write(data)
+    folder = os.path.join(tmp, "fake-gcode")
+    by_hand(args, argv, os.path.join(captured, "profile.ini"), model, folder)
+    with open(os.path.join(folder, "out.gcode"), "rb") as f:
+        one = f.read()
+    big = os.path.join(tmp, "big.gcode")
+    with open(big, "wb") as f:
+        for _ in range(max(1, round(args.fake_mb * 1e6 / len(one)))):
+            f.write(one)  # the same print again and again: valid G-code, as long as wanted
+    mb = os.path.getsize(big) / 1e6
+    os.unlink(os.path.join(folder, "out.gcode"))
+    fake = os.path.join(tmp, "fake-slicer")
+    with open(fake, "w") as f:
+        f.write(FAKE % (args.fake_sleep, shlex.quote(big)))
+    os.chmod(fake, 0o755)
+    part_load(args, tmp, result, fake=(fake, args.fake_models,
+                                       "a script (sleep %s s, then a %.1f MB G-code copied)"
+                                       % (args.fake_sleep, mb)))
+    os.unlink(big)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bridge", default=os.path.join(ROOT, "build", "labbridge"))
@@ -635,17 +704,28 @@ def main():
     ap.add_argument("--idle", type=float, default=5, help="seconds of the idle phase")
     ap.add_argument("--rounds", type=int, default=10)
     ap.add_argument("--slice-timeout", type=float, default=120)
-    ap.add_argument("--nice", type=int, default=10,
-                    help="part 1b: part 1 again with the slicer at this niceness")
-    ap.add_argument("--only", default="load,nice,cube")
+    ap.add_argument("--prefix", action="append",
+                    help="part 1b: part 1 again with the slicer run by this command prefix "
+                    "(repeatable; default: \"nice -n 10\")")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="parts 1 and 1b alternated this many times")
+    ap.add_argument("--fake-models", type=int, default=4, help="part 3's models")
+    ap.add_argument("--fake-mb", type=float, default=20, help="part 3's G-code size")
+    ap.add_argument("--fake-sleep", default="1", help="part 3's slicing time (s, no CPU)")
+    ap.add_argument("--only", default="load,prefix,cube,fake")
     args = ap.parse_args()
     args.slicer_path = shutil.which(args.slicer)
     only = set(args.only.split(","))
     tmp = tempfile.mkdtemp(prefix="lb-bench-slicing-")
     result, ok = {}, True
-    for name, fn in (("load", part_load),
-                     ("nice", lambda a, t, r: part_load(a, t, r, nice=a.nice)),
-                     ("cube", part_cube)):
+    args.prefix = args.prefix or ["nice -n 10"]
+    parts = []
+    for _ in range(args.repeat):
+        parts.append(("load", part_load))
+        parts += [("prefix", lambda a, t, r, p=p: part_load(a, t, r, prefix=p))
+                  for p in args.prefix]
+    parts += [("cube", part_cube), ("fake", part_fake)]
+    for name, fn in parts:
         if name not in only:
             continue
         try:
