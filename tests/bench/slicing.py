@@ -189,7 +189,7 @@ class Bridge:
     """A release bridge with one simulated 1 kHz sensor and the print service without a printer,
     on ipc:// endpoints in its own folder of tmp."""
 
-    def __init__(self, path, tmp, slicer=None):
+    def __init__(self, path, tmp, slicer=None, log_all=False):
         self.tmp = tempfile.mkdtemp(dir=tmp, prefix="bridge-")
         conf = os.path.join(self.tmp, "slicing.conf")
         with open(conf, "w") as f:
@@ -203,7 +203,8 @@ class Bridge:
         self.pub, self.rpc = "ipc://%s/pub" % self.tmp, "ipc://%s/rpc" % self.tmp
         self.log = open(os.path.join(self.tmp, "bridge.log"), "w")
         self.p = subprocess.Popen(
-            [path, "-q", "-c", conf, "--pub", self.pub, "--rpc", self.rpc, "--ws", "none"],
+            [path] + ([] if log_all else ["-q"]) +
+            ["-c", conf, "--pub", self.pub, "--rpc", self.rpc, "--ws", "none"],
             stdout=subprocess.PIPE, stderr=self.log, text=True,
             env=dict(os.environ, STATE_DIRECTORY=os.path.join(self.tmp, "state")))
         r, _, _ = select.select([self.p.stdout], [], [], 15)
@@ -232,6 +233,38 @@ class Bridge:
                 except OSError:
                     pass  # ended meanwhile
         return n
+
+    def state(self):
+        """What became of the bridge, for an error message: running or its exit status, whether
+        it answers a request now (and its queue's states), the end of its log; when it does not
+        answer, every thread's state and backtrace (lbtest.hang_report) go to stdout."""
+        rc = self.p.poll()
+        self.log.flush()
+        try:
+            with open(self.log.name, errors="replace") as f:
+                tail = " | ".join(f.read().strip().splitlines()[-5:])
+        except OSError:
+            tail = ""
+        alive = ""
+        if rc is None:
+            ctx = zmq.Context()
+            c = lbtest.Client(ctx, self.rpc, timeout=3)
+            try:
+                t = time.monotonic()
+                c.call("devices.list")
+                states = {}
+                for j in c.call("print.queue", {}):
+                    states[j.get("state")] = states.get(j.get("state"), 0) + 1
+                alive = "; it answers (devices.list in %.1f ms), print.queue: %s" % (
+                    (time.monotonic() - t) * 1e3, states)
+            except AssertionError as e:
+                alive = "; it does not answer (%s): its threads below" % e
+                log(lbtest.hang_report(self.p.pid))
+            finally:
+                c.close()
+                ctx.destroy(0)
+        return "bridge %s%s; its log ends: %s" % (
+            "running" if rc is None else "exited with status %d" % rc, alive, tail or "(empty)")
 
     def stop(self):
         if self.p.poll() is None:
@@ -306,6 +339,7 @@ class StreamLatency:
         self.lat = {}  # phase -> [latency ns]
         self.missing = {}
         self.chunks = {}
+        self.stalls = {}  # phase -> chunks that ended because no message came for 5 s
         self.error = None
         self.stopping = False
         self.t = threading.Thread(target=self.run, daemon=True)
@@ -319,11 +353,14 @@ class StreamLatency:
                 p = subprocess.run([BENCH_ZMQ, "sublat", self.b.pub, "sensor/sim-%s/" % SENSOR,
                                     str(CHUNK_MSGS), "2", out],
                                    capture_output=True, text=True, timeout=30)
-                if p.returncode != 0:
+                lines = p.stdout.strip().splitlines()
+                r = json.loads(lines[-1]) if lines else {}
+                if p.returncode != 0 and not r.get("timeout"):
                     raise BenchError("bench_zmq sublat: %s %s" % (p.stdout, p.stderr))
                 if phase != self.phase:
                     continue
-                r = json.loads(p.stdout.strip().splitlines()[-1])
+                if r.get("timeout"):  # no message for 5 s (or 10 s at first): a stall, counted
+                    self.stalls[phase] = self.stalls.get(phase, 0) + 1
                 with open(out) as f:
                     lat = [int(line.split()[0]) for line in f if line.strip()]
                 self.lat.setdefault(phase, []).extend(lat)
@@ -370,7 +407,7 @@ def part_load(args, tmp, result, prefix=None, fake=None):
         with open(slicer, "w") as f:
             f.write(PREFIXED % (prefix, shlex.quote(args.slicer_path)))
         os.chmod(slicer, 0o755)
-    b = Bridge(args.bridge, tmp, slicer=slicer)
+    b = Bridge(args.bridge, tmp, slicer=slicer, log_all=args.bridge_log)
     ctx = zmq.Context()
     sl = None
     try:
@@ -412,13 +449,24 @@ def part_load(args, tmp, result, prefix=None, fake=None):
         t_up = time.monotonic()
         ids = [ups.send("print.upload", upload_params(m, "pupil-%02d.stl" % i), frames=[m])
                for i, m in enumerate(models)]
-        jobs, up_rtt = [], []
+        jobs, replies = [], {}
+        end = time.monotonic() + 60
+        while len(replies) < len(ids) and time.monotonic() < end:
+            try:
+                r = ups.recv_json(max(0.001, end - time.monotonic()))
+            except AssertionError:
+                break
+            replies[r.get("id")] = r
+        if len(replies) < len(ids):
+            raise BenchError("%d of %d uploads not answered within 60 s (ids %s; answered: %s)"
+                             % (len(ids) - len(replies), len(ids),
+                                [i for i in ids if i not in replies],
+                                [(i, "result" if "result" in r else r.get("error"))
+                                 for i, r in sorted(replies.items())]))
         for i in ids:
-            r = ups.reply_for(i, timeout=60)
-            up_rtt.append(time.monotonic() - t_up)
-            if "result" not in r:
-                raise BenchError("print.upload: %s" % r.get("error"))
-            jobs.append(r["result"]["id"])
+            if "result" not in replies[i]:
+                raise BenchError("print.upload: %s" % replies[i].get("error"))
+            jobs.append(replies[i]["result"]["id"])
         t_uploaded = time.monotonic()
         cpu = Cpu(b.p.pid)
         most, samples = 0, []
@@ -462,6 +510,8 @@ def part_load(args, tmp, result, prefix=None, fake=None):
             stream_idle=s_idle, stream_loaded=s_load, rtt_idle=r_idle, rtt_loaded=r_load,
             stream_missing_idle=sl.missing.get("idle", 0),
             stream_missing_loaded=sl.missing.get("loaded", 0),
+            stream_stalls_5s_idle=sl.stalls.get("idle", 0),
+            stream_stalls_5s_loaded=sl.stalls.get("loaded", 0),
             cpu_idle_cores=idle_load, cpu_loaded_cores=loaded_load)
         ratios = {"stream p50": s_load["p50_ms"] / s_idle["p50_ms"],
                   "stream p99": s_load["p99_ms"] / s_idle["p99_ms"],
@@ -485,7 +535,9 @@ def part_load(args, tmp, result, prefix=None, fake=None):
         for what, i, l, extra in (
                 ("stream latency (1 kHz sensor, %d-sample messages; C subscriber)"
                  % STREAM_BATCH, s_idle, s_load,
-                 ", seq gaps %d / %d" % (sl.missing.get("idle", 0), sl.missing.get("loaded", 0))),
+                 ", seq gaps %d / %d, stalls over 5 s %d / %d" % (
+                     sl.missing.get("idle", 0), sl.missing.get("loaded", 0),
+                     sl.stalls.get("idle", 0), sl.stalls.get("loaded", 0))),
                 ("devices.list round trip every %d ms" % (REQ_PERIOD * 1000), r_idle, r_load,
                  ""),
                 ("the disk meanwhile: fdatasync of 1 byte in the data folder", f_idle, f_load,
@@ -497,6 +549,8 @@ def part_load(args, tmp, result, prefix=None, fake=None):
         log("   ratios loaded/idle: %s; target <= 2.0: %s" % (
             ", ".join("%s %.2f" % kv for kv in ratios.items()),
             "MET" if all(v <= 2.0 for v in ratios.values()) else "NOT MET"))
+    except (BenchError, AssertionError) as e:
+        raise BenchError("%s (%s)" % (e, b.state()))
     finally:
         if sl is not None and sl.t.is_alive():
             sl.stop()
@@ -713,6 +767,9 @@ def main():
     ap.add_argument("--fake-models", type=int, default=4, help="part 3's models")
     ap.add_argument("--fake-mb", type=float, default=20, help="part 3's G-code size")
     ap.add_argument("--fake-sleep", default="1", help="part 3's slicing time (s, no CPU)")
+    ap.add_argument("--bridge-log", action="store_true",
+                    help="parts 1 and 3: the bridge logs everything (not -q); its last lines "
+                    "are printed when a part fails")
     ap.add_argument("--only", default="load,prefix,cube,fake")
     args = ap.parse_args()
     args.slicer_path = shutil.which(args.slicer)
