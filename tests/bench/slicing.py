@@ -34,6 +34,7 @@ BENCH_JSON {...}. Exit status 0 whatever the figures, 1 if a part could not run.
 timeout; only the processes started here are stopped.
 """
 import argparse
+import itertools
 import json
 import os
 import select
@@ -180,9 +181,13 @@ class Client(lbtest.Client):
             raise BenchError("%s: %s" % (method, e))
 
 
+UPLOAD_IDS = itertools.count(1)
+
+
 def upload_params(data, name):
-    return {"request_id": "bench-%d" % time.monotonic_ns(), "name": name, "offset": 0,
-            "final": True, "crc32": zlib.crc32(data), "preset": PRESET}
+    """print.upload's parameters for data in one chunk (an upload id unique in this process)."""
+    return {"request_id": "bench-%d-%d" % (os.getpid(), next(UPLOAD_IDS)), "name": name,
+            "offset": 0, "final": True, "crc32": zlib.crc32(data), "preset": PRESET}
 
 
 class Bridge:
