@@ -3,8 +3,8 @@
 of the bridge, and what the bridge adds to PrusaSlicer.
 
     /usr/bin/python3 tests/bench/slicing.py [--bridge build/labbridge] [--models 30] [--idle 5]
-                                            [--rounds 10] [--prefix "nice -n 10" ...]
-                                            [--repeat 1] [--only load,prefix,cube]
+                     [--rounds 10] [--prefix "nice -n 10" ...] [--repeat 1] [--fake-models 4]
+                     [--fake-mb 20] [--fake-sleep 1] [--bridge-log] [--only load,prefix,cube,fake]
 
   1. load: a release bridge with one simulated sensor streaming at 1 kHz (10 samples a message,
      100 messages/s) and no printer ([print] approval = no). Idle for --idle seconds, then
@@ -12,9 +12,11 @@ of the bridge, and what the bridge adds to PrusaSlicer.
      uploaded at once (pipelined print.upload requests, preset normal), measured until every job
      left "slicing" (bridge/queue/ events). In both phases: the stream latency (receive time -
      the message's last sample time, by build/bench_zmq sublat, a C subscriber, run in 0.5-s
-     chunks: median and p99) and the round trip of a devices.list request every 50 ms (p50,
-     p99). Ratios loaded/idle against the 2.0 target; the total slicing time, models/min, the
-     most prusa-slicer processes alive at once (the bridge's children, sampled every 50 ms); CPU
+     chunks: median and p99; a chunk that waited 5 s for a message is a stall, counted), the
+     round trip of a devices.list request every 50 ms (p50, p99) and, at the same pace, a 1-byte
+     fdatasync in the data folder (the disk's latency: the job store syncs on the main loop).
+     Ratios loaded/idle against the 2.0 target; the total slicing time, models/min, the most
+     prusa-slicer processes alive at once (the bridge's children, sampled every 50 ms); CPU
      (cores) of the bridge, its slicers, this script and the other programs of the machine.
   1b. prefix: part 1 again with the bridge's slicer a wrapper that runs prusa-slicer under each
      --prefix command (default `nice -n 10`: what the runner could do with setpriority in the
@@ -28,10 +30,15 @@ of the bridge, and what the bridge adds to PrusaSlicer.
      not measure the model: the job's meta has "model_mm" only then, and the line says which
      path ran). Rotated order, --rounds rounds after one warm-up of each, medians, ratio against
      the 1.10 target.
+  3. fake: part 1 with a script standing for prusa-slicer that uses no CPU (sleeps --fake-sleep
+     seconds, then copies the cube's real G-code repeated to --fake-mb MB) for --fake-models
+     models: the bridge's own work per model job (checking the G-code, drawing its thumbnail,
+     the job store), apart from the slicer's.
 
 Figures, not pass/fail tests: each part prints its figures and MET / NOT MET, then a last line
-BENCH_JSON {...}. Exit status 0 whatever the figures, 1 if a part could not run. Every wait has a
-timeout; only the processes started here are stopped.
+BENCH_JSON {...}. Exit status 0 whatever the figures, 1 if a part could not run (the bridge's
+state then: whether it answers, its queue, its log's end with --bridge-log, its threads when it
+does not answer). Every wait has a timeout; only the processes started here are stopped.
 """
 import argparse
 import itertools
