@@ -216,14 +216,17 @@ class Bridge:
         self.log = open(os.path.join(self.tmp, "bridge.log"), "w")
         self.p = subprocess.Popen(
             [path] + ([] if log_all else ["-q"]) +
-            ["-c", conf, "--pub", self.pub, "--rpc", self.rpc, "--ws", "none"],
+            ["-c", conf, "--pub", self.pub, "--rpc", self.rpc, "--ws", "none", "--http", "none"],
             stdout=subprocess.PIPE, stderr=self.log, text=True,
             env=dict(os.environ, STATE_DIRECTORY=os.path.join(self.tmp, "state")))
-        r, _, _ = select.select([self.p.stdout], [], [], 15)
-        line = self.p.stdout.readline() if r else ""
-        if "ready" not in line:
-            self.stop()
-            raise BenchError("the bridge did not start (%r; log %s)" % (line, self.log.name))
+        end, line = time.monotonic() + 15, ""
+        while "ready" not in line:  # other lines may come first (a web page's address)
+            r, _, _ = select.select([self.p.stdout], [], [], max(0, end - time.monotonic()))
+            line = self.p.stdout.readline() if r else ""
+            if not line:
+                self.stop()
+                raise BenchError("the bridge did not start within 15 s (log %s)"
+                                 % self.log.name)
 
     def slicers(self):
         """How many of the bridge's children are prusa-slicer now (every thread's children)."""
