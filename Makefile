@@ -296,6 +296,7 @@ bench: deps $(BENCH_BIN) build/labbridge build/marlin-emu build/thymio-emu build
 	$(PY) tests/bench/robots.py --bridge build/labbridge --farm build/robot-farm
 	$(PY) tests/bench/scanners.py --bridge build/labbridge
 	$(PY) tests/bench/http_stream.py --bridge build/labbridge
+	$(PY) tests/bench/slicing.py --bridge build/labbridge
 
 # Install the daemon, labctl, the udev rules, the service and an example configuration.
 PREFIX ?= /usr/local
