@@ -1085,13 +1085,25 @@ static void track_conn(lb_server *s, int sock, int fd)
 		lb_warn("out of memory: connection %d is not watched for endless messages", fd);
 }
 
+/* Whether a ZeroMQ socket has a message for the application to read. */
+static bool socket_readable(void *sock)
+{
+	int ev = 0;
+	size_t sz = sizeof ev;
+
+	return zmq_getsockopt(sock, ZMQ_EVENTS, &ev, &sz) == 0 && (ev & ZMQ_POLLIN);
+}
+
 /* Every CONNS_CHECK_NS (CONNS_QUICK_NS while a connection holds over 32 KiB
  * undelivered: on loopback an attacker sends hundreds of MB a second): close the connections
  * holding more bytes than libzmq delivered of them than conns.h allows (a multipart message that
- * never ends). */
+ * never ends). While requests wait for this loop to read them (it is behind, not the peers),
+ * request connections get 4 times their allowance. */
+
 static void check_conns(lb_server *s, int64_t now)
 {
 	int quick = 0;
+	bool behind;
 
 	uint64_t held[2 * MAX_CONNECTIONS + 64] = {0};
 	size_t n = lb_conns_count(s->conns);
@@ -1101,6 +1113,9 @@ static void check_conns(lb_server *s, int64_t now)
 		return;
 	if (n > sizeof held / sizeof *held)
 		n = sizeof held / sizeof *held; /* the rest wait for their DISCONNECTED events */
+	/* requests libzmq holds for this loop to read: the loop is behind (a slow step), not the
+	 * peers; their connections' bytes wait for it, not for a message that never ends */
+	behind = socket_readable(s->router) || (s->net_router && socket_readable(s->net_router));
 	for (size_t i = 0; i < n; i++) {
 		int fd = lb_conns_fd(s->conns, i);
 		uint64_t got;
@@ -1108,7 +1123,11 @@ static void check_conns(lb_server *s, int64_t now)
 
 		if (tcp_received(fd, &got) < 0)
 			continue;
-		if (!lb_conns_check(s->conns, i, got, now, &held[i])) {
+		/* behind, a request connection is only closed past 4 times its allowance: a peer
+		 * that keeps this loop behind cannot hide an endless message that way */
+		if (!lb_conns_check(s->conns, i, got, now, &held[i]) ||
+		    (behind && lb_conns_sock(s->conns, i) == 1 &&
+		     held[i] <= 4 * (uint64_t)LB_CONN_ALLOWANCE)) {
 			quick |= held[i] > LB_CONN_ALLOWANCE_STREAM / 8;
 			continue;
 		}

@@ -364,7 +364,10 @@ class ModelPrintTest(BridgeTest):
             lat.append(time.monotonic() - t)
         ends = [self.wait_job(c, j, states=WAITING + FINAL, timeout=240) for j in ids]
         self.assertEqual([e["state"] for e in ends], ["approved"] * 30)
-        self.assertEqual(len({e["meta"]["gcode_size"] for e in ends}), 1)
+        for e in ends:  # each with its G-code, estimates and picture
+            self.assertGreater(e["meta"]["gcode_size"], 1000)
+            self.assertGreater(e["meta"]["time_s"], 0)
+            self.assertEqual(e["meta"]["thumbnail"], {"width": 220, "height": 124})
         lat.sort()
         print("print.queue while 30 models are sliced: median %.1f ms, max %.1f ms"
               % (lat[len(lat) // 2] * 1e3, lat[-1] * 1e3))

@@ -10,9 +10,7 @@
 #include "../../util/fsutil.h"
 #include "../../core/device.h"
 #include "../../util/log.h"
-#include "gcheck.h"
 #include "print_service.h"
-#include "thumb.h"
 
 /* The printer profile of a job for printer (NULL: any printer) into *buf (profile.h:
  * lb_profile_config): 0, or LB_EFAIL with err set (a profile the configuration gets wrong). */
@@ -158,6 +156,10 @@ void print_models_slice(lb_server *s, long long id)
 		job.printer = &pr.p;
 	if (job.printer && lb_preset_config(srv_config(s), preset ? preset : "", &ps, &err) == 0)
 		job.preset = &ps.p;
+	if (job.preset && print_policy(s, &job.policy, &err) < 0)
+		job.preset = NULL; /* a bad [print] entry: said, and the job fails with it */
+	job.thumb_w = LB_PRINT_THUMB_WIDTH;
+	job.thumb_h = LB_PRINT_THUMB_HEIGHT;
 	if (model_size(json_object_get(json_object_get(sj, "meta"), "model"), &mi) == 0)
 		job.size = &mi;
 	job.scale = json_number_value(json_object_get(params, "scale"));
@@ -242,16 +244,15 @@ const char *print_quota_hold(lb_server *s, long long id, const char *owner, cons
 	return over == 1 ? why : NULL;
 }
 
-/* Draw job id's thumbnail from its G-code (thumb.c) and keep it as its result thumbnail.png;
- * {"width", "height"} for its meta, or NULL when it could not be drawn (logged). */
-static json_t *thumbnail(lb_server *s, long long id, const char *gcode, const char *work)
+/* Keep the picture the slicing stage drew of job id (png) as its result thumbnail.png; {"width",
+ * "height"} for its meta, or NULL when there is none (logged). */
+static json_t *thumbnail(lb_server *s, long long id, const char *png)
 {
-	char png[1100];
 	lb_error err;
 
-	snprintf(png, sizeof png, "%s/thumb.png", work);
-	if (lb_gcode_thumbnail(gcode, png, LB_PRINT_THUMB_WIDTH, LB_PRINT_THUMB_HEIGHT, &err) < 0 ||
-	    lb_jobs_result_add(lb_printq_store(P(s)->printq), id, LB_PRINT_THUMB_NAME, png,
+	if (!png[0])
+		return NULL;
+	if (lb_jobs_result_add(lb_printq_store(P(s)->printq), id, LB_PRINT_THUMB_NAME, png,
 			       lb_now_read().real, &err) < 0) {
 		lb_warn("print queue: job %lld: no thumbnail: %s", id, err.message);
 		return NULL;
@@ -260,44 +261,34 @@ static json_t *thumbnail(lb_server *s, long long id, const char *gcode, const ch
 			 LB_PRINT_THUMB_HEIGHT);
 }
 
-/* Job id's slicing ended with G-code: checked like an upload, its thumbnail drawn, the weekly
- * quota looked at, then into the queue (lb_printq_sliced), or failed. */
+/* Job id's slicing ended with G-code, checked and drawn by the slicing stage (off this loop):
+ * its picture kept, the weekly quota looked at, then into the queue (lb_printq_sliced), or
+ * failed. */
 static void sliced(lb_server *s, lb_slicing_event *ev)
 {
-	gcode_policy policy;
 	lb_error err = {0};
-	json_t *meta = NULL, *job, *th;
+	json_t *job, *th;
 	char why[200];
 	const char *hold = NULL;
 
-	if (print_policy(s, &policy, &err) < 0 ||
-	    lb_gcode_check_file(&policy, ev->gcode, &meta, &err) < 0) {
-		char msg[sizeof err.message + 40];
-		snprintf(msg, sizeof msg, "the sliced G-code was refused: %s", err.message);
-		fail_job(s, ev->id, msg);
-		return;
-	}
-	th = thumbnail(s, ev->id, ev->gcode, ev->work);
-	if (th) {
+	th = thumbnail(s, ev->id, ev->thumb);
+	if (th)
 		json_object_set_new(ev->extra, "thumbnail", th);
-	}
 	job = lb_printq_job(P(s)->printq, ev->id);
 	hold = print_quota_hold(s, ev->id, json_string_value(json_object_get(job, "owner")),
 				json_string_value(json_object_get(job, "role")),
-				json_number_value(json_object_get(meta, "time_s")),
-				json_number_value(json_object_get(meta, "filament_g")), why,
+				json_number_value(json_object_get(ev->meta, "time_s")),
+				json_number_value(json_object_get(ev->meta, "filament_g")), why,
 				sizeof why);
 	json_decref(job);
-	if (lb_printq_sliced(P(s)->printq, ev->id, ev->gcode, meta, ev->extra, hold,
+	if (lb_printq_sliced(P(s)->printq, ev->id, ev->gcode, ev->meta, ev->extra, hold,
 			     lb_now_read().real, &err) < 0) {
 		fail_job(s, ev->id, err.message);
-	} else {
-		lb_info("print queue: job %lld sliced%s%s", ev->id, hold ? ": " : "",
-			hold ? hold : "");
-		queue_changed(s, "sliced", ev->id);
-		print_dispatch(s);
+		return;
 	}
-	json_decref(meta);
+	lb_info("print queue: job %lld sliced%s%s", ev->id, hold ? ": " : "", hold ? hold : "");
+	queue_changed(s, "sliced", ev->id);
+	print_dispatch(s);
 }
 
 void print_models_wake(lb_server *s)
@@ -312,6 +303,7 @@ void print_models_wake(lb_server *s)
 		else
 			fail_job(s, ev.id, ev.error.message);
 		json_decref(ev.extra);
+		json_decref(ev.meta);
 		if (ev.what != LB_SLICING_PROGRESS && lb_rmtree(ev.work) < 0)
 			lb_warn("print queue: job %lld: cannot remove %s: %s", ev.id, ev.work,
 				strerror(errno));

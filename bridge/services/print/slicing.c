@@ -2,6 +2,7 @@
 #include "slicing.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -12,7 +13,10 @@
 
 #include "../../util/fsutil.h"
 #include "../../util/log.h"
+#include "../../util/thread.h"
+#include "gcheck.h"
 #include "mcheck.h"
+#include "thumb.h"
 
 #define SL_WORK ".slice" /* the job's slicing folder (a dot: the store's temporary files) */
 
@@ -28,6 +32,14 @@ typedef struct sl_job {
 	int percent; /* last reported */
 	char stage[64];
 	json_t *extra; /* the model's facts, from --info */
+	/* once sliced: its G-code checked and drawn on the post thread */
+	int post; /* 0 slicing, 1 sliced (waiting for the post thread), 2 checked */
+	char gcode[LB_SLICER_PATH];
+	gcode_policy policy;
+	int thumb_w, thumb_h;
+	json_t *meta;		    /* post 2: the G-code's facts, or NULL: refused (perr) */
+	char thumb[LB_SLICER_PATH]; /* post 2: the picture, "" when none */
+	lb_error perr;
 } sl_job;
 
 struct lb_slicing {
@@ -38,7 +50,75 @@ struct lb_slicing {
 	size_t n, cap;
 	long long *dead; /* runs cancelled while running: forgotten once reaped */
 	size_t ndead, capdead;
+	/* the post thread: checks sliced G-code and draws it, off the caller's loop; lock guards
+	 * v, n and the entries' post fields against it */
+	pthread_t post;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool post_started, stop;
 };
+
+/* The job's entry, or NULL. */
+static sl_job *find(lb_slicing *sl, long long id, size_t *at)
+{
+	for (size_t i = 0; i < sl->n; i++)
+		if (sl->v[i].id == id) {
+			if (at)
+				*at = i;
+			return &sl->v[i];
+		}
+	return NULL;
+}
+
+/* The post thread: for each job sliced (post 1), its G-code through the check (the job's policy)
+ * and its picture drawn, then the results into the entry (post 2) and the caller woken through
+ * the runner's notification. An entry cancelled meanwhile just loses them. */
+static void *post_main(void *arg)
+{
+	lb_slicing *sl = arg;
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&sl->lock);
+	while (!sl->stop) {
+		sl_job *j = NULL, c;
+		json_t *meta = NULL;
+		lb_error err = {0};
+		char png[LB_SLICER_PATH] = "";
+
+		for (size_t i = 0; i < sl->n && !j; i++)
+			if (sl->v[i].post == 1)
+				j = &sl->v[i];
+		if (!j) {
+			pthread_cond_wait(&sl->cond, &sl->lock);
+			continue;
+		}
+		c = *j;	     /* its id and paths: the entry may move while the lock is free */
+		j->post = 3; /* taken */
+		pthread_mutex_unlock(&sl->lock);
+		if (lb_gcode_check_file(&c.policy, c.gcode, &meta, &err) == 0 && c.thumb_w > 0) {
+			lb_error terr;
+			snprintf(png, sizeof png, "%s/thumb.png", c.work);
+			if (lb_gcode_thumbnail(c.gcode, png, c.thumb_w, c.thumb_h, &terr) < 0) {
+				lb_warn("slicing: job %lld: no picture: %s", c.id, terr.message);
+				png[0] = '\0';
+			}
+		}
+		pthread_mutex_lock(&sl->lock);
+		j = find(sl, c.id, NULL);
+		if (j && j->post == 3) {
+			j->meta = meta;
+			j->perr = err;
+			snprintf(j->thumb, sizeof j->thumb, "%s", png);
+			j->post = 2;
+			meta = NULL;
+			if (write(lb_slicer_worker_fd(sl->w), &one, sizeof one) < 0)
+				lb_warn("slicing: cannot wake the bridge: %s", strerror(errno));
+		}
+		json_decref(meta);
+	}
+	pthread_mutex_unlock(&sl->lock);
+	return NULL;
+}
 
 lb_slicing *lb_slicing_new(const lb_slicing_opts *opts, lb_error *err)
 {
@@ -53,18 +133,27 @@ lb_slicing *lb_slicing_new(const lb_slicing_opts *opts, lb_error *err)
 	snprintf(sl->program, sizeof sl->program, "%s",
 		 opts && opts->program ? opts->program : "prusa-slicer");
 	sl->opts.program = sl->program;
+	pthread_mutex_init(&sl->lock, NULL);
+	pthread_cond_init(&sl->cond, NULL);
 	sl->w = lb_slicer_worker_new(sl->opts.max, err);
-	if (!sl->w) {
-		free(sl);
-		return NULL;
+	if (!sl->w)
+		goto fail;
+	if (lb_thread_start(&sl->post, post_main, sl) != 0) {
+		lb_error_set(err, LB_ERR_INTERNAL, "cannot start the slicing's thread");
+		goto fail;
 	}
+	sl->post_started = true;
 	return sl;
+fail:
+	lb_slicing_destroy(&sl);
+	return NULL;
 }
 
 /* Forget job i (its run already ended or cancelled): its facts freed, its folder kept. */
 static void drop(lb_slicing *sl, size_t i)
 {
 	json_decref(sl->v[i].extra);
+	json_decref(sl->v[i].meta);
 	sl->v[i] = sl->v[--sl->n];
 }
 
@@ -72,11 +161,20 @@ void lb_slicing_destroy(lb_slicing **p)
 {
 	if (!p || !*p)
 		return;
+	if ((*p)->post_started) {
+		pthread_mutex_lock(&(*p)->lock);
+		(*p)->stop = true;
+		pthread_cond_signal(&(*p)->cond);
+		pthread_mutex_unlock(&(*p)->lock);
+		pthread_join((*p)->post, NULL);
+	}
 	lb_slicer_worker_destroy(&(*p)->w);
 	while ((*p)->n)
 		drop(*p, 0);
 	free((*p)->v);
 	free((*p)->dead);
+	pthread_mutex_destroy(&(*p)->lock);
+	pthread_cond_destroy(&(*p)->cond);
 	free(*p);
 	*p = NULL;
 }
@@ -84,18 +182,6 @@ void lb_slicing_destroy(lb_slicing **p)
 int lb_slicing_fd(const lb_slicing *sl)
 {
 	return sl ? lb_slicer_worker_fd(sl->w) : -1;
-}
-
-/* The job's entry, or NULL. */
-static sl_job *find(lb_slicing *sl, long long id, size_t *at)
-{
-	for (size_t i = 0; i < sl->n; i++)
-		if (sl->v[i].id == id) {
-			if (at)
-				*at = i;
-			return &sl->v[i];
-		}
-	return NULL;
 }
 
 /* Queue a run of the slicer for job j (info: the --info run): 0, or LB_EFAIL with err. */
@@ -247,6 +333,9 @@ int lb_slicing_start(lb_slicing *sl, lb_printq *q, const lb_slicing_job *job, lb
 	if (!sl || !job || !job->printer || !job->preset)
 		return lb_error_set(err, LB_ERR_INVALID_PARAMS, "invalid slicing arguments");
 	lb_slicing_cancel(sl, job->id, 0);
+	j.policy = job->policy;
+	j.thumb_w = job->thumb_w;
+	j.thumb_h = job->thumb_h;
 	sj = lb_jobs_get(store, job->id);
 	fmt = json_string_value(json_object_get(json_object_get(sj, "params"), "model"));
 	if (!fmt) {
@@ -280,11 +369,14 @@ int lb_slicing_start(lb_slicing *sl, lb_printq *q, const lb_slicing_job *job, lb
 	j.scale = job->scale > 0 ? job->scale : 100.0;
 	j.rotate = job->rotate;
 	j.percent = -1;
+	pthread_mutex_lock(&sl->lock);
 	if (sl->n == sl->cap) {
 		size_t cap = sl->cap ? 2 * sl->cap : 8;
 		sl_job *v = realloc(sl->v, cap * sizeof *v);
-		if (!v)
+		if (!v) {
+			pthread_mutex_unlock(&sl->lock);
 			return lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
+		}
 		sl->v = v;
 		sl->cap = cap;
 	}
@@ -293,12 +385,15 @@ int lb_slicing_start(lb_slicing *sl, lb_printq *q, const lb_slicing_job *job, lb
 		j.extra = json_object();
 		if (fit(&j, job->size, err) < 0 || submit(sl, &j, false, err) < 0) {
 			json_decref(j.extra);
+			pthread_mutex_unlock(&sl->lock);
 			return LB_EFAIL;
 		}
 	} else if (submit(sl, &j, true, err) < 0) {
+		pthread_mutex_unlock(&sl->lock);
 		return LB_EFAIL;
 	}
 	sl->v[sl->n++] = j;
+	pthread_mutex_unlock(&sl->lock);
 	return 0;
 }
 
@@ -325,13 +420,11 @@ static void stage_name(char *stage)
 		*to = '\0';
 }
 
-int lb_slicing_next(lb_slicing *sl, int64_t now, lb_slicing_event *ev)
+/* lb_slicing_next, the lock held. */
+static int next_locked(lb_slicing *sl, lb_slicing_event *ev)
 {
 	uint64_t v;
 
-	(void)now;
-	if (!sl || !ev)
-		return 0;
 	/* the worker's eventfd: cleared first, so a change after this read wakes the loop again */
 	if (read(lb_slicer_worker_fd(sl->w), &v, sizeof v) < 0 && errno != EAGAIN)
 		lb_warn("slicing: cannot read the slicers' notification: %s", strerror(errno));
@@ -347,6 +440,26 @@ int lb_slicing_next(lb_slicing *sl, int64_t now, lb_slicing_event *ev)
 		memset(ev, 0, sizeof *ev);
 		ev->id = j->id;
 		snprintf(ev->work, sizeof ev->work, "%s", j->work);
+		if (j->post == 1 || j->post == 3)
+			continue; /* on the post thread */
+		if (j->post == 2 && !j->meta) {
+			ev->what = LB_SLICING_FAILED;
+			lb_error_set(&ev->error, j->perr.code ? j->perr.code : LB_ERR_INTERNAL,
+				     "the sliced G-code was refused: %s", j->perr.message);
+			drop(sl, i);
+			return 1;
+		}
+		if (j->post == 2) {
+			ev->what = LB_SLICING_DONE;
+			ev->percent = 100;
+			snprintf(ev->gcode, sizeof ev->gcode, "%s", j->gcode);
+			snprintf(ev->thumb, sizeof ev->thumb, "%s", j->thumb);
+			ev->meta = j->meta;
+			ev->extra = j->extra;
+			j->meta = j->extra = NULL;
+			drop(sl, i);
+			return 1;
+		}
 		if (lb_slicer_worker_status(sl->w, j->run, &st) < 0) {
 			ev->what = LB_SLICING_FAILED;
 			lb_error_set(&ev->error, LB_ERR_INTERNAL, "the slicing run was lost");
@@ -364,14 +477,12 @@ int lb_slicing_next(lb_slicing *sl, int64_t now, lb_slicing_event *ev)
 			return 1;
 		}
 		if (st.state == LB_SLICE_DONE) {
-			ev->what = LB_SLICING_DONE;
-			ev->percent = 100;
-			snprintf(ev->gcode, sizeof ev->gcode, "%s", st.gcode);
-			ev->extra = j->extra;
-			j->extra = NULL;
+			/* sliced: its G-code to the post thread, reported once checked */
+			snprintf(j->gcode, sizeof j->gcode, "%s", st.gcode);
 			lb_slicer_worker_forget(sl->w, j->run);
-			drop(sl, i);
-			return 1;
+			j->post = 1;
+			pthread_cond_signal(&sl->cond);
+			continue;
 		}
 		if (st.state == LB_SLICE_FAILED || st.state == LB_SLICE_CANCELLED) {
 			ev->what = LB_SLICING_FAILED;
@@ -401,13 +512,31 @@ int lb_slicing_next(lb_slicing *sl, int64_t now, lb_slicing_event *ev)
 	return 0;
 }
 
-int lb_slicing_cancel(lb_slicing *sl, long long id, int64_t now)
+int lb_slicing_next(lb_slicing *sl, int64_t now, lb_slicing_event *ev)
+{
+	int rc;
+
+	(void)now;
+	if (!sl || !ev)
+		return 0;
+	pthread_mutex_lock(&sl->lock);
+	rc = next_locked(sl, ev);
+	pthread_mutex_unlock(&sl->lock);
+	return rc;
+}
+
+/* lb_slicing_cancel, the lock held. */
+static int cancel_locked(lb_slicing *sl, long long id, int64_t now)
 {
 	size_t i;
-	sl_job *j = sl ? find(sl, id, &i) : NULL;
+	sl_job *j = find(sl, id, &i);
 
 	if (!j)
 		return LB_EINVAL;
+	if (j->post) { /* sliced already: its results, when they come, are dropped */
+		drop(sl, i);
+		return 0;
+	}
 	lb_slicer_worker_cancel(sl->w, j->run, now);
 	/* refused while it runs: forgotten by lb_slicing_next once reaped */
 	if (lb_slicer_worker_forget(sl->w, j->run) < 0) {
@@ -426,15 +555,37 @@ int lb_slicing_cancel(lb_slicing *sl, long long id, int64_t now)
 	return 0;
 }
 
+int lb_slicing_cancel(lb_slicing *sl, long long id, int64_t now)
+{
+	int rc;
+
+	if (!sl)
+		return LB_EINVAL;
+	pthread_mutex_lock(&sl->lock);
+	rc = cancel_locked(sl, id, now);
+	pthread_mutex_unlock(&sl->lock);
+	return rc;
+}
+
 json_t *lb_slicing_status(lb_slicing *sl, long long id)
 {
-	sl_job *j = sl ? find(sl, id, NULL) : NULL;
+	sl_job *j;
 	lb_slice_status st;
+	json_t *o = NULL;
 
-	if (!j || lb_slicer_worker_status(sl->w, j->run, &st) < 0)
+	if (!sl)
 		return NULL;
-	stage_name(st.stage);
-	return json_pack("{s:i,s:s,s:i}", "percent", j->slicing ? st.percent : 0, "stage",
-			 j->slicing ? st.stage : "checking the model", "position",
-			 st.state == LB_SLICE_QUEUED ? st.position : 0);
+	pthread_mutex_lock(&sl->lock);
+	j = find(sl, id, NULL);
+	if (j && j->post)
+		o = json_pack("{s:i,s:s,s:i}", "percent", 100, "stage", "checking the G-code",
+			      "position", 0);
+	else if (j && lb_slicer_worker_status(sl->w, j->run, &st) == 0) {
+		stage_name(st.stage);
+		o = json_pack("{s:i,s:s,s:i}", "percent", j->slicing ? st.percent : 0, "stage",
+			      j->slicing ? st.stage : "checking the model", "position",
+			      st.state == LB_SLICE_QUEUED ? st.position : 0);
+	}
+	pthread_mutex_unlock(&sl->lock);
+	return o;
 }

@@ -6,6 +6,7 @@
 #include <jansson.h>
 #include <stdint.h>
 
+#include "../../../protocols/gcode.h"
 #include "../../util/error.h"
 #include "printq.h"
 #include "profile.h"
@@ -27,12 +28,15 @@ typedef struct lb_slicing_job {
 	double rotate;			   /* degrees about Z */
 	const model_info *size;		   /* the model's size when known (its check at upload
 					      measured it), else NULL: `prusa-slicer --info` first */
+	gcode_policy policy;		   /* the sliced G-code is checked against it */
+	int thumb_w, thumb_h;		   /* its picture's size (thumb.c); 0: none */
 } lb_slicing_job;
 
 /* What happened to a job's slicing (lb_slicing_next). */
 typedef enum lb_slicing_what {
 	LB_SLICING_PROGRESS, /* percent / stage moved */
-	LB_SLICING_DONE,     /* gcode: the G-code, in the job's folder; extra: facts to keep */
+	LB_SLICING_DONE,     /* gcode: the G-code, checked (meta), in the job's folder; thumb: its
+				picture (or ""); extra: facts to keep */
 	LB_SLICING_FAILED,   /* error: why (a model too big, the slicer's message, cancelled) */
 } lb_slicing_what;
 
@@ -42,10 +46,11 @@ typedef struct lb_slicing_event {
 	int percent;
 	char stage[64];
 	char gcode[LB_SLICER_PATH];
-	char work[LB_SLICER_PATH]; /* DONE, FAILED: the job's slicing folder, for the receiver to
-				      remove (lb_rmtree) once it took the G-code */
-	json_t *extra; /* DONE: {"size_mm": [x, y, z], "manifold": b, "rotated": deg?}; the
-			  receiver takes it */
+	char work[LB_SLICER_PATH];  /* DONE, FAILED: the job's slicing folder, for the receiver to
+				       remove (lb_rmtree) once it took the G-code */
+	char thumb[LB_SLICER_PATH]; /* DONE: the PNG drawn from the G-code, "" when none */
+	json_t *meta;  /* DONE: the G-code check's facts (gcheck.h: time_s, filament...); taken */
+	json_t *extra; /* DONE: {"size_mm": [x, y, z], "manifold": b, "turned": b?}; taken */
 	lb_error error;
 } lb_slicing_event;
 
@@ -70,6 +75,9 @@ int lb_slicing_start(lb_slicing *sl, lb_printq *q, const lb_slicing_job *job, lb
 /*
  * After lb_slicing_fd was readable (or at any time): the next thing that happened, into *ev (1),
  * or 0 when nothing is left to report. now: the monotonic clock (ns), for the runs it starts.
+ * A slicing that ended well is reported DONE only after its G-code was checked against the
+ * job's policy and its picture drawn, on a thread of the stage's own (a large G-code takes
+ * about a second to read: never on the caller's loop); refused by the policy, FAILED.
  */
 int lb_slicing_next(lb_slicing *sl, int64_t now, lb_slicing_event *ev);
 /* Stop job id's slicing (its slicer killed): 0, or LB_EINVAL when it is not slicing here. No

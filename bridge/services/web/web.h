@@ -36,5 +36,4 @@ void lb_web_destroy(lb_web **pw);
  * sa; 0 or -1. */
 int lb_web_parse_addr(const char *text, struct sockaddr_in *sa);
 
-
 #endif

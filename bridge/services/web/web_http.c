@@ -650,7 +650,7 @@ static void web_subs_add(void *arg, const char *prefix, size_t len)
  * LB_EFAIL with why[cap] set for a refused prefix.
  */
 static int web_topics_for(lb_role role, const char *user, const lb_httpapi_topics *t, web_subs *ws,
-		   char *why, size_t cap)
+			  char *why, size_t cap)
 {
 	ws->n = 0;
 	for (size_t i = 0; i < t->n; i++) {
