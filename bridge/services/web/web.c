@@ -130,6 +130,7 @@ static int web_init(lb_server *s)
 			  .www = www,
 			  .zctx = srv_zmq_context(s),
 			  .streams_endpoint = srv_streams_endpoint(s),
+			  .streams_token = srv_streams_token(s),
 			  .call_timeout_ms = (int)timeout_ms + 1000,
 			  .pairs = st->pairs};
 	st->web = lb_web_new(&o);

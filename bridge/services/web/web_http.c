@@ -705,15 +705,25 @@ static enum MHD_Result api_stream(lb_web *w, struct MHD_Connection *c, const cha
 	if (!st->token[0])
 		lb_httpapi_token(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"),
 				 1, st->token);
-	st->sub = zmq_socket(w->o.zctx, ZMQ_SUB);
+	/* an XSUB whose subscriptions carry the run's key (service.h: srv_streams_token), as the
+	 * recorder's: in-process subscribers have no identity of their own, and these prefixes
+	 * went through the topic policy above for the session's */
+	st->sub = zmq_socket(w->o.zctx, ZMQ_XSUB);
 	if (!st->sub)
 		goto fail;
 	zmq_setsockopt(st->sub, ZMQ_RCVHWM, &hwm, sizeof hwm);
 	zmq_setsockopt(st->sub, ZMQ_LINGER, &zero, sizeof zero);
-	for (size_t i = 0; i < subs.n; i++)
-		zmq_setsockopt(st->sub, ZMQ_SUBSCRIBE, subs.v[i], strlen(subs.v[i]));
 	if (zmq_connect(st->sub, w->o.streams_endpoint) < 0)
 		goto fail;
+	for (size_t i = 0; i < subs.n; i++) {
+		unsigned char m[1 + LB_STREAMS_TOKEN + LB_TOPIC_MAX];
+		size_t len = strlen(subs.v[i]);
+		m[0] = 1;
+		memcpy(m + 1, w->o.streams_token, LB_STREAMS_TOKEN);
+		memcpy(m + 1 + LB_STREAMS_TOKEN, subs.v[i], len);
+		if (zmq_send(st->sub, m, 1 + LB_STREAMS_TOKEN + len, 0) < 0)
+			goto fail;
+	}
 	st->last_sent = lb_clock_ns(CLOCK_MONOTONIC);
 	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, stream_read, st,
 					      stream_free);
