@@ -217,13 +217,14 @@ void lb_mdns_destroy(lb_mdns **pm)
 }
 
 /* The host to name in URLs for a bound host (n bytes at host): itself, or, when bound to every
- * address (*, 0.0.0.0), this computer's first non-loopback IPv4 address (the hostname if none). */
+ * address (*, 0.0.0.0, [::]), this computer's first non-loopback IPv4 address (the hostname if
+ * none). */
 static void url_host(const char *host, size_t n, char *out, size_t cap)
 {
 	struct ifaddrs *ifs = NULL;
 
 	snprintf(out, cap, "%.*s", (int)n, host);
-	if (n && strcmp(out, "*") && strcmp(out, "0.0.0.0"))
+	if (n && strcmp(out, "*") && strcmp(out, "0.0.0.0") && strcmp(out, "[::]"))
 		return;
 	if (gethostname(out, cap) < 0)
 		snprintf(out, cap, "localhost");
