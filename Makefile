@@ -13,7 +13,7 @@ BUILD_PKGS := gcc g++ make pkg-config libzmq3-dev libjansson-dev libinih-dev lib
 TEST_PKGS  := $(BUILD_PKGS) gdb clang libclang-rt-14-dev valgrind python3-zmq python3-websocket \
               python3-matplotlib umockdev python3-pymodbus socat libsimavr-dev libelf-dev gcc-avr \
               avr-libc arduino-core-avr npm qemu-system-arm firmware-microbit-micropython sane-utils \
-              poppler-utils zbar-tools chromium nodejs avahi-daemon avahi-utils dbus-daemon
+              poppler-utils zbar-tools chromium nodejs avahi-daemon avahi-utils dbus-daemon iproute2
 BENCH_PKGS := $(BUILD_PKGS) python3-zmq printcore sane-utils
 PY         := /usr/bin/python3
 LIBS       := libzmq jansson inih libserialport libusb-1.0 libmodbus sqlite3 zlib sane-backends libpng libjpeg libtiff-4 \
