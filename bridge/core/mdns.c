@@ -8,6 +8,7 @@
 #include <avahi-common/malloc.h>
 #include <avahi-common/strlst.h>
 #include <avahi-common/thread-watch.h>
+#include <avahi-common/timeval.h>
 #include <ifaddrs.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
@@ -27,6 +28,7 @@
 
 #define NAME_MAX_BYTES 63 /* a DNS-SD instance name (one DNS label) */
 #define RENAMES_MAX 100	  /* alternative names tried in a row before giving up */
+#define RETRY_MS 5000	  /* how often D-Bus is tried again while it is not there */
 
 /* Everything but the fields marked "main" belongs to Avahi's thread once it runs. */
 struct lb_mdns {
@@ -36,11 +38,45 @@ struct lb_mdns {
 	char *name; /* avahi_malloc'd: an alternative replaces it after a collision */
 	uint16_t port;
 	AvahiStringList *txt;
-	bool warned;	/* "no avahi-daemon" said */
-	bool announced; /* the announcement was established once */
+	AvahiTimeout *retry; /* trying D-Bus again, or NULL */
+	bool warned;	     /* "no avahi-daemon" said */
+	bool announced;	     /* the announcement was established once */
 };
 
 static void client_cb(AvahiClient *c, AvahiClientState state, void *ud);
+static void connect_client(lb_mdns *m);
+
+/* The retry timer: try D-Bus again (Avahi's thread). */
+static void retry_cb(AvahiTimeout *t, void *ud)
+{
+	connect_client(ud);
+}
+
+/*
+ * A new client into m->client (NO_FAIL: no daemon yet is its CONNECTING state, not an error, and
+ * a daemon restarting too). Without D-Bus, tried again every RETRY_MS from Avahi's thread; the
+ * first failure is warned about, not the next ones.
+ */
+static void connect_client(lb_mdns *m)
+{
+	const AvahiPoll *api = avahi_threaded_poll_get(m->poll);
+	struct timeval tv;
+	int error = 0;
+
+	m->client = avahi_client_new(api, AVAHI_CLIENT_NO_FAIL, client_cb, m, &error);
+	if (m->client)
+		return;
+	if (!m->warned)
+		lb_warn("cannot reach avahi-daemon (%s): the bridge is not announced on the LAN "
+			"until it can",
+			avahi_strerror(error));
+	m->warned = true;
+	avahi_elapse_time(&tv, RETRY_MS, 0);
+	if (m->retry)
+		api->timeout_update(m->retry, &tv);
+	else if (!(m->retry = api->timeout_new(api, &tv, retry_cb, m)))
+		lb_warn("out of memory: the bridge is not announced on the LAN");
+}
 
 /* Take Avahi's alternative name ("labbridge #2") after a collision; false when out of memory. */
 static bool rename_service(lb_mdns *m)
@@ -120,7 +156,6 @@ static void drop_group(lb_mdns *m)
 static void client_cb(AvahiClient *c, AvahiClientState state, void *ud)
 {
 	lb_mdns *m = ud;
-	int error;
 
 	switch (state) {
 	case AVAHI_CLIENT_S_RUNNING: add_service(m, c); break;
@@ -145,12 +180,10 @@ static void client_cb(AvahiClient *c, AvahiClientState state, void *ud)
 				avahi_strerror(avahi_client_errno(c)));
 			break;
 		}
-		/* D-Bus went away: a new client, waiting for the daemon (the documented way) */
+		/* D-Bus went away: a new client, waiting for it and the daemon */
 		avahi_client_free(c);
-		m->client = avahi_client_new(avahi_threaded_poll_get(m->poll), AVAHI_CLIENT_NO_FAIL,
-					     client_cb, m, &error);
-		if (!m->client)
-			lb_warn("the LAN announcement stops: %s", avahi_strerror(error));
+		m->client = NULL;
+		connect_client(m);
 		break;
 	default: break;
 	}
@@ -159,7 +192,6 @@ static void client_cb(AvahiClient *c, AvahiClientState state, void *ud)
 lb_mdns *lb_mdns_new(const char *name, uint16_t port, const char *const *txt, int ntxt)
 {
 	lb_mdns *m;
-	int error = 0;
 
 	if (!name || !*name || strlen(name) > NAME_MAX_BYTES || ntxt < 0 || ntxt > LB_MDNS_TXT_MAX)
 		return NULL;
@@ -176,15 +208,7 @@ lb_mdns *lb_mdns_new(const char *name, uint16_t port, const char *const *txt, in
 	m->poll = avahi_threaded_poll_new();
 	if (!m->poll)
 		goto oom;
-	/* NO_FAIL: no daemon yet is the CONNECTING state, not an error; the daemon restarting too
-	 */
-	m->client = avahi_client_new(avahi_threaded_poll_get(m->poll), AVAHI_CLIENT_NO_FAIL,
-				     client_cb, m, &error);
-	if (!m->client) {
-		lb_warn("cannot reach avahi-daemon (%s): the bridge is not announced on the LAN",
-			avahi_strerror(error));
-		goto fail;
-	}
+	connect_client(m); /* before the thread starts: no lock needed */
 	if (avahi_threaded_poll_start(m->poll) < 0) {
 		lb_warn("cannot start the LAN announcement's thread");
 		goto fail;
@@ -206,6 +230,8 @@ void lb_mdns_destroy(lb_mdns **pm)
 	m = *pm;
 	if (m->poll)
 		avahi_threaded_poll_stop(m->poll); /* joins the thread; fine when not started */
+	if (m->retry)
+		avahi_threaded_poll_get(m->poll)->timeout_free(m->retry);
 	if (m->client)
 		avahi_client_free(m->client); /* withdraws the announcement, frees the group */
 	if (m->poll)

@@ -15,8 +15,9 @@ typedef struct lb_mdns lb_mdns;
  * Register service name (1..63 bytes of UTF-8) of type LB_MDNS_TYPE on port with the TXT records
  * txt[0..ntxt) ("key=value", each at most 255 bytes), from a thread of Avahi's own
  * (AvahiThreadedPoll). No avahi-daemon (or no D-Bus): a warning once, the announcement is made
- * when the daemon comes (again, after a restart); a name taken on the LAN: Avahi's alternative
- * name. NULL (logged) when out of memory, the arguments are invalid or the thread cannot start.
+ * when the daemon comes (again, after a restart; D-Bus is tried again every 5 s); a name taken on
+ * the LAN: Avahi's alternative name. NULL (logged) when out of memory, the arguments are invalid
+ * or the thread cannot start.
  */
 lb_mdns *lb_mdns_new(const char *name, uint16_t port, const char *const *txt, int ntxt);
 

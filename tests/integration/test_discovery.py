@@ -266,6 +266,16 @@ class DiscoveryTest(BridgeTest):
         self.assertEqual(d.stderr().count("no avahi-daemon"), 1, d.stderr())
         self.assertEqual(len(self.client(d).call("devices.list")), 1)
 
+    def test_dbus_later(self):
+        self.need_private_avahi()
+        d = self.start_bridge(make_conf(LAB, bridge={"name": "early"}), http="*:0",
+                              env=self.bus_env)  # the bus's socket does not exist yet
+        wait_until(lambda: "cannot reach avahi-daemon" in d.stderr(), 10, what="the warning")
+        self.start_bus()
+        self.start_avahi()
+        self.seen("early", timeout=30)  # D-Bus is tried again every 5 s
+        self.assertEqual(d.stderr().count("not announced on the LAN"), 1, d.stderr())
+
     def test_bad_options_refuse_to_start(self):
         for bridge, why in (({"announce": "maybe"}, "announce must be yes or no"),
                             ({"name": "x" * 64}, "name must have 1 to 63 bytes")):
