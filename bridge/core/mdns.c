@@ -322,7 +322,7 @@ int srv_mdns_start(lb_server *s, lb_mdns **out)
 			"http): nothing to announce");
 		return 0;
 	}
-	if (rpc_port) { /* CURVE: the key clients must trust */
+	if (*rpc || *pub) { /* CURVE: the key clients must trust */
 		const char *sk = srv_server_key(s, &err);
 		if (sk && lb_keys_fingerprint(sk, fp) == 0)
 			snprintf(key, sizeof key, "key=%s", fp);
