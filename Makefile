@@ -5,19 +5,19 @@ BUILD_PKGS := gcc g++ make pkg-config libzmq3-dev libjansson-dev libinih-dev lib
               libusb-1.0-0-dev libsqlite3-dev zlib1g-dev aseba locales libsane-dev \
               libpng-dev libjpeg62-turbo-dev libtiff-dev libhpdf-dev libv4l-dev \
               libopencv-core-dev libopencv-imgproc-dev libopencv-calib3d-dev libsodium-dev libzip-dev \
-              prusa-slicer libczmq-dev libqrencode-dev libmicrohttpd-dev
+              prusa-slicer libczmq-dev libqrencode-dev libmicrohttpd-dev libavahi-client-dev
 # prusa-slicer: the slicer the print service runs as a child process for model jobs
 # (services/print/slicer.c, slicing.c); libsodium: base64 and key fingerprints; libzip: the 3MF
 # models' check at upload (services/print/mcheck.c); libczmq: CURVE certificates (core/keys.c,
-# zcert); libqrencode: labctl keys qr.
+# zcert); libqrencode: labctl keys qr; libavahi-client: the LAN announcement (core/mdns.c).
 TEST_PKGS  := $(BUILD_PKGS) gdb clang libclang-rt-14-dev valgrind python3-zmq python3-websocket \
               python3-matplotlib umockdev python3-pymodbus socat libsimavr-dev libelf-dev gcc-avr \
               avr-libc arduino-core-avr npm qemu-system-arm firmware-microbit-micropython sane-utils \
-              poppler-utils zbar-tools chromium nodejs
+              poppler-utils zbar-tools chromium nodejs avahi-daemon avahi-utils dbus-daemon iproute2
 BENCH_PKGS := $(BUILD_PKGS) python3-zmq printcore sane-utils
 PY         := /usr/bin/python3
 LIBS       := libzmq jansson inih libserialport libusb-1.0 libmodbus sqlite3 zlib sane-backends libpng libjpeg libtiff-4 \
-              libv4l2 libsodium libzip libczmq libqrencode libmicrohttpd
+              libv4l2 libsodium libzip libczmq libqrencode libmicrohttpd avahi-client
 
 CC      ?= gcc
 CSTD    := -std=c11 -D_GNU_SOURCE

@@ -26,6 +26,7 @@
 #include "../util/grow.h"
 #include "host.h"
 #include "../util/log.h"
+#include "mdns.h"
 #include "net.h"
 #include "server_private.h"
 #include "subpolicy.h"
@@ -1601,6 +1602,8 @@ lb_server *lb_server_new(const lb_server_opts *opts)
 				goto fail;
 			}
 	}
+	if (srv_mdns_start(s, &s->mdns) < 0) /* DNS-SD, once every endpoint is bound */
+		goto fail;
 	check_config_sections(s);
 	scan(s);
 	s->next_scan = s->start_mono + RESCAN_NS;
@@ -1763,6 +1766,7 @@ void lb_server_destroy(lb_server **ps)
 	if (!ps || !*ps)
 		return;
 	s = *ps;
+	lb_mdns_destroy(&s->mdns); /* withdraw the announcement first */
 	/* stop every device thread and wait for each BYE */
 	for (size_t i = 0; i < s->ndev; i++)
 		if (s->dev[i]->host) {

@@ -49,6 +49,7 @@ typedef struct session {
 
 struct lb_server {
 	lb_server_opts opts;
+	struct lb_mdns *mdns; /* the LAN announcement (mdns.h), or NULL */
 	void *zctx, *xpub, *router, *monitor;
 	void *vouched; /* SRV_VOUCHED_ENDPOINT: requests whose caller in-process code vouches for */
 	void *pub_monitor; /* the stream socket's connections: accepted, disconnected */

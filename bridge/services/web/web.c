@@ -146,6 +146,16 @@ static int web_init(lb_server *s)
 	return 0;
 }
 
+unsigned lb_web_service_url(lb_server *s, char *host, size_t cap)
+{
+	web_state *st = state(s);
+
+	if (!st || !st->web)
+		return 0;
+	snprintf(host, cap, "%s", st->host);
+	return st->port;
+}
+
 /* Stop the HTTP server (its streams end), then forget every session. */
 static void web_destroy(lb_server *s)
 {
