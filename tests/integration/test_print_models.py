@@ -170,6 +170,9 @@ class ModelPrintTest(BridgeTest):
                 meta = end["meta"]
                 self.assertGreater(meta["time_s"], 0)
                 self.assertGreater(meta["filament_mm"], 0)
+                # PLA at 1.24 g/cm3 of 1.75 mm filament: 2.98 mg a millimetre
+                self.assertAlmostEqual(meta["filament_g"], meta["filament_mm"] * 0.00298,
+                                       delta=meta["filament_g"] * 0.05 + 0.02)
                 self.assertGreater(meta["layer_count"], 1)
                 self.assertEqual(meta["size_mm"], [10.0, 8.0, 1.2])
                 self.assertEqual(end["size"], meta["gcode_size"])

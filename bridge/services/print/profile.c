@@ -16,6 +16,7 @@
 
 #define PF_TINY_MM 3.0 /* a model whose largest side is under this was likely not in mm */
 #define PF_SLACK_MM 0.01
+#define PF_PLA_DENSITY 1.24 /* g/cm3 */
 
 /* Start and end G-code shared by the Marlin printers below (PrusaSlicer placeholders). */
 #define PF_START_MARLIN                                                                            \
@@ -151,6 +152,8 @@ int lb_profile_write_ini(const lb_printer_profile *pr, const lb_preset *ps, cons
 	fprintf(f, "max_print_height = %g\n", pr->max_z);
 	fprintf(f, "nozzle_diameter = %g\n", pr->nozzle);
 	fprintf(f, "filament_diameter = %g\n", pr->filament);
+	/* PLA's density (g/cm3): the estimate's weight (filament_g), which quotas count */
+	fprintf(f, "filament_density = %g\nfilament_type = PLA\n", PF_PLA_DENSITY);
 	/* PrusaSlicer 2.5 (Debian 12) has no klipper flavour (it would read reprap): Klipper
 	 * takes Marlin's G-code. */
 	fprintf(f, "gcode_flavor = %s\n",
