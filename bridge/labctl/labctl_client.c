@@ -130,7 +130,7 @@ const char *labctl_jstr(const json_t *obj, const char *key, const char *dflt)
 /* Print v as indented JSON followed by a newline on stdout. 0, or -1 when out of memory. */
 int labctl_print_json(const json_t *v)
 {
-	char *text = json_dumps(v, JSON_INDENT(2) | JSON_ENCODE_ANY);
+	char *text = json_dumps(v, JSON_INDENT(2) | JSON_ENCODE_ANY | JSON_REAL_PRECISION(10));
 
 	if (!text) {
 		labctl_errmsg("labctl: out of memory\n");
