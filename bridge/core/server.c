@@ -27,6 +27,7 @@
 #include "host.h"
 #include "../util/log.h"
 #include "net.h"
+#include "audit.h"
 #include "server_private.h"
 #include "subpolicy.h"
 
@@ -1021,6 +1022,7 @@ static void handle_request(lb_server *s, void *sock)
 		else
 			rc = srv_dispatch(s, &c, &result, &err);
 	}
+	srv_audit(s, &c, rc, &err, result); /* audit.h: who did what, before result is sent */
 	if (rc != LB_EAGAIN) {
 		char *text =
 		    rc < 0 ? lb_reply_error(c.req.id, &err) : lb_reply_result(c.req.id, result);

@@ -39,6 +39,7 @@ static const char *const bridge_keys[] = {"pub",
 					  "client_timeout_ms",
 					  "http",
 					  "www",
+					  "audit_days",
 					  NULL};
 static const char *const access_keys[] = {
     "teachers",		"local_role",	     "remote_role", "default_role",
