@@ -39,6 +39,7 @@ class AuditTest(BridgeTest):
         t0 = time.time_ns()
         data = b"G28\nG1 X10 Y10\n"
         replies = requests_as(NOBODY, d.rpc, [
+            ["lease.acquire", {"device": ROBOT}],
             ["robot.move", {"device": ROBOT, "left": 0.5, "right": 0.25}],
             ["print.upload", {"request_id": "a-1", "name": "cube.gcode", "offset": 0,
                               "final": True, "crc32": zlib.crc32(data)},
@@ -47,6 +48,7 @@ class AuditTest(BridgeTest):
             ["devices.list", {}],
         ])
         t1 = time.time_ns()
+        replies = replies[1:]
         self.assertNotIn("error", replies[0], replies[0])
         job = replies[1]["result"]["id"]
         self.assertEqual(replies[2]["error"]["name"], "forbidden")  # students may not read it
@@ -59,8 +61,8 @@ class AuditTest(BridgeTest):
             by_method.setdefault(e["method"], []).append(e)
         # read-only methods are not recorded; a refusal of any method is
         self.assertNotIn("devices.list", by_method)
-        self.assertEqual(sorted(by_method), ["audit.list", "print.approve", "print.upload",
-                                             "robot.move"])
+        self.assertEqual(sorted(by_method), ["audit.list", "lease.acquire", "print.approve",
+                                             "print.upload", "robot.move"])
         move = by_method["robot.move"][0]
         self.assertEqual((move["user"], move["role"], move["device"]),
                          ("unix:nobody", "student", ROBOT))
@@ -81,7 +83,8 @@ class AuditTest(BridgeTest):
         self.assertEqual(log[0]["method"], "print.approve")
 
         # filters and limits
-        self.assertEqual([e["method"] for e in entries(c, device=ROBOT)], ["robot.move"])
+        self.assertEqual([e["method"] for e in entries(c, device=ROBOT)],
+                         ["robot.move", "lease.acquire"])
         self.assertEqual(len(entries(c, user="unix:nobody", limit=2)), 2)
         self.assertEqual(entries(c, since=t1 + 10**12), [])
         self.assertEqual([e["id"] for e in entries(c, user="unix:nobody", before_id=ids[0])],
@@ -115,6 +118,7 @@ class AuditTest(BridgeTest):
         self.assertNotIn(secret, json.dumps(entries(c, limit=1000)))
         with open(d.log_path if hasattr(d, "log_path") else d.err_path, "rb") as f:
             self.assertNotIn(secret.encode(), f.read())
+        c.call("lease.acquire", {"device": ROBOT})
         c.call("robot.move", {"device": ROBOT, "left": 0.1, "right": 0.1})
         before = entries(c, limit=1000)
         c.close()
