@@ -88,17 +88,40 @@ int lb_audit_flush(lb_audit *a, lb_error *err)
 	return lb_db_exec(a->db, "COMMIT", err);
 }
 
+/* Open the batch's transaction if none is: 0, or LB_EFAIL with err set. */
+static int begin(lb_audit *a, int64_t mono, lb_error *err)
+{
+	if (a->in_tx)
+		return 0;
+	if (lb_db_exec(a->db, "BEGIN", err) < 0)
+		return LB_EFAIL;
+	a->in_tx = true;
+	a->tx_start = mono;
+	return 0;
+}
+
+int lb_audit_set_outcome(lb_audit *a, int64_t id, const char *outcome, lb_error *err)
+{
+	sqlite3_stmt *st;
+
+	/* the batch's age is unknown here: it is committed by the next tick or record */
+	if (begin(a, a->in_tx ? a->tx_start : 0, err) < 0)
+		return LB_EFAIL;
+	st = lb_db_prepare(a->db, "UPDATE audit SET outcome = ? WHERE id = ?", err);
+	if (!st)
+		return LB_EFAIL;
+	bind_text(st, 1, outcome, 32);
+	sqlite3_bind_int64(st, 2, id);
+	return lb_db_run(a->db, st, err);
+}
+
 int64_t lb_audit_record(lb_audit *a, const lb_audit_entry *e, lb_now now, lb_error *err)
 {
 	int64_t id;
 	int rc;
 
-	if (!a->in_tx) {
-		if (lb_db_exec(a->db, "BEGIN", err) < 0)
-			return LB_EFAIL;
-		a->in_tx = true;
-		a->tx_start = now.mono;
-	}
+	if (begin(a, now.mono, err) < 0)
+		return LB_EFAIL;
 	sqlite3_reset(a->insert);
 	sqlite3_bind_int64(a->insert, 1, now.real);
 	bind_text(a->insert, 2, e->user, COL_SHORT);

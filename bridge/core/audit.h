@@ -54,6 +54,10 @@ lb_audit *lb_audit_new(const char *path, int days, int64_t max_rows, lb_error *e
  */
 int64_t lb_audit_record(lb_audit *a, const lb_audit_entry *e, lb_now now, lb_error *err);
 
+/* Set row id's outcome (a forwarded request answered), in the open batch. 0, or LB_EFAIL with
+ * err set. */
+int lb_audit_set_outcome(lb_audit *a, int64_t id, const char *outcome, lb_error *err);
+
 /* Commit the open transaction, if any. 0, or LB_EFAIL with err set (err may be NULL). */
 int lb_audit_flush(lb_audit *a, lb_error *err);
 
@@ -93,10 +97,15 @@ struct lb_call;
  * The core's hook where a request is answered (audit_service.c): record c when it acts (its
  * method's least role is student or more; a driver's bridge-level method) or was refused as
  * forbidden, with its outcome: "ok" (rc >= 0), "forwarded" (rc == LB_EAGAIN: a device thread
- * answers), or err's name. result (may be NULL) names the job a print.upload made. Never fails:
- * a database error is logged, the request goes on.
+ * answers), or err's name. result (may be NULL) names the job a print.upload made. The row's
+ * id, or 0 when nothing was recorded. Never fails: a database error is logged, the request goes
+ * on.
  */
-void srv_audit(struct lb_server *s, const struct lb_call *c, int rc, const lb_error *err,
-	       const json_t *result);
+int64_t srv_audit(struct lb_server *s, const struct lb_call *c, int rc, const lb_error *err,
+		  const json_t *result);
+
+/* The outcome of a forwarded request, when its device answers: row id's outcome becomes outcome
+ * ("ok", an error name). id 0 (not recorded) is ignored. Never fails (an error is logged). */
+void srv_audit_outcome(struct lb_server *s, int64_t id, const char *outcome);
 
 #endif

@@ -143,7 +143,7 @@ static void target(const lb_call *c, const json_t *result, char *out, size_t cap
 		snprintf(out, cap, "%s", json_string_value(printer));
 }
 
-void srv_audit(lb_server *s, const lb_call *c, int rc, const lb_error *err, const json_t *result)
+int64_t srv_audit(lb_server *s, const lb_call *c, int rc, const lb_error *err, const json_t *result)
 {
 	audit_state *st = state(s);
 	const lb_method *m;
@@ -151,18 +151,19 @@ void srv_audit(lb_server *s, const lb_call *c, int rc, const lb_error *err, cons
 	lb_audit_entry e;
 	lb_error werr = {0};
 	bool forbidden = rc < 0 && rc != LB_EAGAIN && err && err->code == LB_ERR_FORBIDDEN;
+	int64_t id;
 
 	if (!st || !st->log || !c->req.method)
-		return;
+		return 0;
 	m = lb_service_method(c->req.method, NULL);
 	if (!forbidden) {
 		if (m && m->role < LB_ROLE_STUDENT)
-			return; /* read-only */
+			return 0; /* read-only */
 		if (!m &&
 		    (rc >= 0 || rc == LB_EAGAIN || !err || err->code == LB_ERR_METHOD_NOT_FOUND))
-			return; /* an unknown method: nothing done */
+			return 0; /* an unknown method: nothing done */
 		if (!strcmp(c->req.method, "audit.list"))
-			return; /* reading the log does not grow it */
+			return 0; /* reading the log does not grow it */
 	}
 	target(c, rc >= 0 ? result : NULL, device, sizeof device);
 	lb_audit_summary(c->req.params, summary, sizeof summary);
@@ -177,8 +178,23 @@ void srv_audit(lb_server *s, const lb_call *c, int rc, const lb_error *err, cons
 		       : rc < 0	       ? lb_error_name(err ? err->code : LB_ERR_INTERNAL)
 				       : "ok",
 	};
-	if (lb_audit_record(st->log, &e, c->now, &werr) < 0)
+	id = lb_audit_record(st->log, &e, c->now, &werr);
+	if (id < 0) {
 		lb_warn("%s", werr.message);
+		return 0;
+	}
+	return id;
+}
+
+void srv_audit_outcome(lb_server *s, int64_t id, const char *outcome)
+{
+	audit_state *st = state(s);
+	lb_error err = {0};
+
+	if (id <= 0 || !st || !st->log)
+		return;
+	if (lb_audit_set_outcome(st->log, id, outcome, &err) < 0)
+		lb_warn("%s", err.message);
 }
 
 /* audit.list {since?, until?, user?, device?, method?, limit?, before_id?}: newest first. */

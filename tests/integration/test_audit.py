@@ -66,7 +66,7 @@ class AuditTest(BridgeTest):
         move = by_method["robot.move"][0]
         self.assertEqual((move["user"], move["role"], move["device"]),
                          ("unix:nobody", "student", ROBOT))
-        self.assertIn(move["outcome"], ("ok", "forwarded"))
+        self.assertEqual(move["outcome"], "ok")  # the device's answer, not just "forwarded"
         self.assertIn('"left":0.5', move["params"])
         self.assertTrue(t0 <= move["t"] <= t1, (t0, move["t"], t1))
         up = by_method["print.upload"][0]
@@ -81,6 +81,12 @@ class AuditTest(BridgeTest):
         ids = [e["id"] for e in log]
         self.assertEqual(ids, sorted(ids, reverse=True))
         self.assertEqual(log[0]["method"], "print.approve")
+
+        # a forwarded request the device refuses: its error, as the caller got it
+        e = c.error("device.call", {"device": "sim-idle", "method": "no-such-action"})
+        row = entries(c, method="device.call")[0]
+        self.assertEqual((row["user"], row["role"], row["device"], row["outcome"]),
+                         ("unix:root", "teacher", "sim-idle", e["name"]))
 
         # filters and limits
         self.assertEqual([e["method"] for e in entries(c, device=ROBOT)],

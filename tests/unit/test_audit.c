@@ -108,6 +108,35 @@ static void test_record_and_list(void)
 	lb_audit_destroy(NULL);
 }
 
+static void test_outcome_completed(void)
+{
+	char path[128];
+	lb_audit *a;
+	lb_error err = {0};
+	json_t *out = NULL;
+	int64_t id;
+
+	fresh_path(path, sizeof path);
+	a = lb_audit_new(path, 90, 1000, &err);
+	id = add(a, "unix:alice", "robot.move", "mbot-1", "forwarded", at(0, T0));
+	add(a, "unix:bob", "robot.move", "mbot-2", "forwarded", at(0, T0));
+	CHECK_EQ_INT(lb_audit_flush(a, &err), 0);
+	/* outside a batch, and inside one */
+	CHECK_EQ_INT(lb_audit_set_outcome(a, id, "timeout", &err), 0);
+	CHECK_EQ_INT(lb_audit_set_outcome(a, id + 1, "ok", &err), 0);
+	CHECK_EQ_INT(lb_audit_list(a, &(lb_audit_query){0}, &out, &err), 0);
+	CHECK_STR(json_string_value(json_object_get(json_array_get(out, 1), "outcome")), "timeout");
+	CHECK_STR(json_string_value(json_object_get(json_array_get(out, 0), "outcome")), "ok");
+	json_decref(out);
+	lb_audit_destroy(&a);
+	a = lb_audit_new(path, 90, 1000, &err);
+	CHECK_EQ_INT(count(a, (lb_audit_query){.user = "unix:alice"}), 1);
+	CHECK_EQ_INT(lb_audit_list(a, &(lb_audit_query){.user = "unix:alice"}, &out, &err), 0);
+	CHECK_STR(json_string_value(json_object_get(json_array_get(out, 0), "outcome")), "timeout");
+	json_decref(out);
+	lb_audit_destroy(&a);
+}
+
 static void test_limits_and_paging(void)
 {
 	char path[128];
@@ -302,6 +331,7 @@ int main(void)
 		return 1;
 	}
 	RUN(test_record_and_list);
+	RUN(test_outcome_completed);
 	RUN(test_limits_and_paging);
 	RUN(test_batching_and_persistence);
 	RUN(test_pruning);
