@@ -150,21 +150,29 @@ int64_t lb_audit_prune(lb_audit *a, int64_t now_real, lb_error *err)
 
 	if (lb_audit_flush(a, err) < 0)
 		return LB_EFAIL;
-	st = lb_db_prepare(a->db, "DELETE FROM audit WHERE t < ?", err);
-	if (!st)
-		return LB_EFAIL;
-	sqlite3_bind_int64(st, 1, now_real - (int64_t)a->days * 86400LL * 1000000000LL);
-	if (lb_db_run(a->db, st, err) < 0)
-		return LB_EFAIL;
-	removed += sqlite3_changes(a->db);
-	/* the newest max_rows kept: ids grow (AUTOINCREMENT) */
 	st = lb_db_prepare(a->db,
-			   "DELETE FROM audit WHERE id < (SELECT id FROM audit ORDER BY id DESC "
-			   "LIMIT 1 OFFSET ?)",
+			   "DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE t < ? "
+			   "ORDER BY t LIMIT ?)",
 			   err);
 	if (!st)
 		return LB_EFAIL;
+	sqlite3_bind_int64(st, 1, now_real - (int64_t)a->days * 86400LL * 1000000000LL);
+	sqlite3_bind_int(st, 2, LB_AUDIT_PRUNE_CHUNK);
+	if (lb_db_run(a->db, st, err) < 0)
+		return LB_EFAIL;
+	removed += sqlite3_changes(a->db);
+	if (removed >= LB_AUDIT_PRUNE_CHUNK)
+		return removed;
+	/* the newest max_rows kept: ids grow (AUTOINCREMENT) */
+	st = lb_db_prepare(
+	    a->db,
+	    "DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE id < (SELECT id "
+	    "FROM audit ORDER BY id DESC LIMIT 1 OFFSET ?) ORDER BY id LIMIT ?)",
+	    err);
+	if (!st)
+		return LB_EFAIL;
 	sqlite3_bind_int64(st, 1, a->max_rows - 1);
+	sqlite3_bind_int64(st, 2, LB_AUDIT_PRUNE_CHUNK - removed);
 	if (lb_db_run(a->db, st, err) < 0)
 		return LB_EFAIL;
 	removed += sqlite3_changes(a->db);
@@ -173,13 +181,18 @@ int64_t lb_audit_prune(lb_audit *a, int64_t now_real, lb_error *err)
 
 int lb_audit_tick(lb_audit *a, lb_now now, lb_error *err)
 {
+	int64_t removed;
+
 	if (a->in_tx && now.mono - a->tx_start >= LB_AUDIT_BATCH_NS && lb_audit_flush(a, err) < 0)
 		return LB_EFAIL;
 	if (!a->pruned_once || now.mono >= a->next_prune) {
 		a->pruned_once = true;
-		a->next_prune = now.mono + LB_AUDIT_PRUNE_NS;
-		if (lb_audit_prune(a, now.real, err) < 0)
+		removed = lb_audit_prune(a, now.real, err);
+		if (removed < 0)
 			return LB_EFAIL;
+		/* a full chunk: more may be due, at the next tick rather than in an hour */
+		a->next_prune = now.mono + (removed >= LB_AUDIT_PRUNE_CHUNK ? LB_AUDIT_BATCH_NS
+									    : LB_AUDIT_PRUNE_NS);
 	}
 	return 0;
 }

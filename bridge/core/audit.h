@@ -16,8 +16,10 @@
 /* Records kept in one open transaction at most, and for how long, before it is committed. */
 #define LB_AUDIT_BATCH 100
 #define LB_AUDIT_BATCH_NS 1000000000LL
-/* How often old entries are removed. */
+/* How often old entries are removed, and the most rows one pruning removes (a longer one goes
+ * on at the next tick: the main loop is never held long). */
 #define LB_AUDIT_PRUNE_NS (3600LL * 1000000000LL)
+#define LB_AUDIT_PRUNE_CHUNK 5000
 
 typedef struct lb_audit lb_audit;
 
@@ -63,13 +65,15 @@ int lb_audit_flush(lb_audit *a, lb_error *err);
 
 /*
  * The periodic work at now: commit a transaction LB_AUDIT_BATCH_NS old, and prune once every
- * LB_AUDIT_PRUNE_NS. 0, or LB_EFAIL with err set (err may be NULL).
+ * LB_AUDIT_PRUNE_NS (every LB_AUDIT_BATCH_NS while a pruning finds a full chunk to remove).
+ * 0, or LB_EFAIL with err set (err may be NULL).
  */
 int lb_audit_tick(lb_audit *a, lb_now now, lb_error *err);
 
 /*
- * Remove the entries older than the kept days at now_real, and the oldest beyond max_rows,
- * committed at once. The number of rows removed, or LB_EFAIL with err set (err may be NULL).
+ * Remove the entries older than the kept days at now_real, then the oldest beyond max_rows, at
+ * most LB_AUDIT_PRUNE_CHUNK rows in all, committed at once. The number of rows removed (the
+ * chunk: call again), or LB_EFAIL with err set (err may be NULL).
  */
 int64_t lb_audit_prune(lb_audit *a, int64_t now_real, lb_error *err);
 

@@ -241,6 +241,29 @@ static void test_pruning(void)
 	lb_audit_destroy(&a);
 }
 
+static void test_pruning_in_chunks(void)
+{
+	char path[128];
+	lb_audit *a;
+	lb_error err = {0};
+	int n = LB_AUDIT_PRUNE_CHUNK + 10;
+
+	fresh_path(path, sizeof path);
+	a = lb_audit_new(path, 1, 1000000, &err);
+	for (int i = 0; i < n; i++)
+		add(a, "unix:old", "robot.move", "mbot-1", "ok", at(0, T0 + i));
+	add(a, "unix:new", "robot.move", "mbot-1", "ok", at(0, T0 + 2 * DAY));
+	/* the first tick removes one chunk, the next (a second later, not an hour) the rest */
+	CHECK_EQ_INT(lb_audit_tick(a, at(0, T0 + 2 * DAY), &err), 0);
+	CHECK_EQ_INT(count(a, (lb_audit_query){.user = "unix:old", .limit = 1000}), 10);
+	CHECK_EQ_INT(lb_audit_tick(a, at(LB_AUDIT_BATCH_NS - 1, T0 + 2 * DAY), &err), 0);
+	CHECK_EQ_INT(count(a, (lb_audit_query){.user = "unix:old", .limit = 1000}), 10);
+	CHECK_EQ_INT(lb_audit_tick(a, at(LB_AUDIT_BATCH_NS, T0 + 2 * DAY), &err), 0);
+	CHECK_EQ_INT(count(a, (lb_audit_query){.user = "unix:old", .limit = 1000}), 0);
+	CHECK_EQ_INT(count(a, (lb_audit_query){.user = "unix:new"}), 1);
+	lb_audit_destroy(&a);
+}
+
 static void test_summary(void)
 {
 	char out[LB_AUDIT_SUMMARY_MAX + 1];
@@ -335,6 +358,7 @@ int main(void)
 	RUN(test_limits_and_paging);
 	RUN(test_batching_and_persistence);
 	RUN(test_pruning);
+	RUN(test_pruning_in_chunks);
 	RUN(test_summary);
 	RUN(test_bounded_columns);
 	RUN(test_open_fails);
