@@ -20,7 +20,8 @@ static const char schema[] = "PRAGMA journal_mode=WAL;"
 			     " outcome TEXT NOT NULL);"
 			     "CREATE INDEX IF NOT EXISTS audit_t ON audit(t);"
 			     "CREATE INDEX IF NOT EXISTS audit_user ON audit(user, id);"
-			     "CREATE INDEX IF NOT EXISTS audit_device ON audit(device, id);";
+			     "CREATE INDEX IF NOT EXISTS audit_device ON audit(device, id);"
+    "CREATE INDEX IF NOT EXISTS audit_method ON audit(method, id);";
 
 struct lb_audit {
 	sqlite3 *db;
