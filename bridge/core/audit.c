@@ -1,11 +1,15 @@
 /* audit.c - the audit log of commands: who did what to which device, when (SQLite, batched). */
 #include "audit.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "../util/db.h"
 
@@ -21,7 +25,7 @@ static const char schema[] = "PRAGMA journal_mode=WAL;"
 			     "CREATE INDEX IF NOT EXISTS audit_t ON audit(t);"
 			     "CREATE INDEX IF NOT EXISTS audit_user ON audit(user, id);"
 			     "CREATE INDEX IF NOT EXISTS audit_device ON audit(device, id);"
-    "CREATE INDEX IF NOT EXISTS audit_method ON audit(method, id);";
+			     "CREATE INDEX IF NOT EXISTS audit_method ON audit(method, id);";
 
 struct lb_audit {
 	sqlite3 *db;
@@ -49,6 +53,19 @@ lb_audit *lb_audit_new(const char *path, int days, int64_t max_rows, lb_error *e
 	}
 	a->days = days > 0 ? days : 90;
 	a->max_rows = max_rows > 0 ? max_rows : 1000000;
+	/* the file, and so its -wal and -shm (SQLite copies its mode), readable by the bridge's
+	 * user only: pupils may have accounts on this computer */
+	{
+		int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		if (fd < 0 || fchmod(fd, 0600) < 0) {
+			lb_error_set(err, LB_ERR_INTERNAL, "cannot open %s: %s", path,
+				     strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			goto fail;
+		}
+		close(fd);
+	}
 	a->db = lb_db_open(path, schema, err);
 	if (!a->db)
 		goto fail;

@@ -44,7 +44,8 @@ typedef struct lb_audit_query {
 
 /*
  * Open (creating) the log at path, keeping entries for days days (> 0) and at most max_rows
- * (> 0) of them; the first pruning happens at the first lb_audit_tick. NULL with err set
+ * (> 0) of them; the file is made (or made again) mode 0600. The first pruning happens at the
+ * first lb_audit_tick. NULL with err set
  * ("cannot open ...") when the database cannot be opened.
  */
 lb_audit *lb_audit_new(const char *path, int days, int64_t max_rows, lb_error *err);

@@ -1,6 +1,7 @@
 /* test_audit.c - the audit log: record, list filters, limits, batching, pruning, summaries. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -69,6 +70,10 @@ static void test_record_and_list(void)
 	fresh_path(path, sizeof path);
 	a = lb_audit_new(path, 90, 1000, &err);
 	CHECK(a != NULL);
+	{
+		struct stat sb;
+		CHECK(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0600);
+	}
 	add(a, "unix:alice", "robot.move", "mbot-1", "ok", at(1, T0));
 	add(a, "key:ab12", "print.approve", "job:3", "forbidden", at(2, T0 + SEC));
 	add(a, "unix:alice", "device.set", "sim-volt-1", "leased", at(3, T0 + 2 * SEC));
