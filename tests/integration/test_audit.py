@@ -140,3 +140,12 @@ class AuditTest(BridgeTest):
         self.assertTrue(after[0]["id"] > before[0]["id"])
         with open(d2.err_path, "rb") as f:
             self.assertNotIn(secret.encode(), f.read())
+
+    def test_bad_audit_days_refused(self):
+        for bad in ("0", "ninety", "40000"):
+            with self.subTest(audit_days=bad):
+                d = self.start_bridge(make_conf({}, bridge={"audit_days": bad}),
+                                      name="bad-" + bad, ready=False, check_exit=False)
+                self.assertEqual(d.wait_exit(20), 1)
+                self.assertIn("audit_days must be a number of days from 1 to 36500, not '%s'"
+                              % bad, d.stderr())
