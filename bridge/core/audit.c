@@ -37,6 +37,8 @@ struct lb_audit {
 	int64_t tx_start;   /* monotonic ns when it began */
 	int64_t next_prune; /* monotonic ns; 0: at the first tick */
 	bool pruned_once;   /* next_prune is set */
+	bool aged_full;	    /* the last pruning removed a full chunk of old entries */
+	int64_t rows;	    /* rows in the table */
 };
 
 /* Column bounds (bytes): what a client sends is cut before it is stored. */
@@ -75,6 +77,14 @@ lb_audit *lb_audit_new(const char *path, int days, int64_t max_rows, lb_error *e
 				  err);
 	if (!a->insert)
 		goto fail;
+	{
+		sqlite3_stmt *st = lb_db_prepare(a->db, "SELECT count(*) FROM audit", err);
+		if (!st)
+			goto fail;
+		if (sqlite3_step(st) == SQLITE_ROW)
+			a->rows = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+	}
 	return a;
 fail:
 	lb_audit_destroy(&a);
@@ -155,6 +165,7 @@ int64_t lb_audit_record(lb_audit *a, const lb_audit_entry *e, lb_now now, lb_err
 	if (rc != SQLITE_DONE)
 		return lb_error_set(err, LB_ERR_INTERNAL, "audit log: %s", sqlite3_errmsg(a->db));
 	id = sqlite3_last_insert_rowid(a->db);
+	a->rows++;
 	if (++a->batched >= LB_AUDIT_BATCH || now.mono - a->tx_start >= LB_AUDIT_BATCH_NS)
 		if (lb_audit_flush(a, err) < 0)
 			return LB_EFAIL;
@@ -164,7 +175,7 @@ int64_t lb_audit_record(lb_audit *a, const lb_audit_entry *e, lb_now now, lb_err
 int64_t lb_audit_prune(lb_audit *a, int64_t now_real, lb_error *err)
 {
 	sqlite3_stmt *st;
-	int64_t removed = 0;
+	int64_t removed;
 
 	if (lb_audit_flush(a, err) < 0)
 		return LB_EFAIL;
@@ -178,39 +189,36 @@ int64_t lb_audit_prune(lb_audit *a, int64_t now_real, lb_error *err)
 	sqlite3_bind_int(st, 2, LB_AUDIT_PRUNE_CHUNK);
 	if (lb_db_run(a->db, st, err) < 0)
 		return LB_EFAIL;
-	removed += sqlite3_changes(a->db);
-	if (removed >= LB_AUDIT_PRUNE_CHUNK)
+	removed = sqlite3_changes(a->db);
+	a->rows -= removed;
+	a->aged_full = removed >= LB_AUDIT_PRUNE_CHUNK;
+	if (a->rows <= a->max_rows)
 		return removed;
-	/* the newest max_rows kept: ids grow (AUTOINCREMENT) */
+	/* the newest max_rows kept (ids grow: AUTOINCREMENT); the excess is what came since the
+	 * last tick, so this stays short */
 	st = lb_db_prepare(
-	    a->db,
-	    "DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE id < (SELECT id "
-	    "FROM audit ORDER BY id DESC LIMIT 1 OFFSET ?) ORDER BY id LIMIT ?)",
-	    err);
+	    a->db, "DELETE FROM audit WHERE id IN (SELECT id FROM audit ORDER BY id LIMIT ?)", err);
 	if (!st)
 		return LB_EFAIL;
-	sqlite3_bind_int64(st, 1, a->max_rows - 1);
-	sqlite3_bind_int64(st, 2, LB_AUDIT_PRUNE_CHUNK - removed);
+	sqlite3_bind_int64(st, 1, a->rows - a->max_rows);
 	if (lb_db_run(a->db, st, err) < 0)
 		return LB_EFAIL;
-	removed += sqlite3_changes(a->db);
-	return removed;
+	a->rows -= sqlite3_changes(a->db);
+	return removed + sqlite3_changes(a->db);
 }
 
 int lb_audit_tick(lb_audit *a, lb_now now, lb_error *err)
 {
-	int64_t removed;
-
 	if (a->in_tx && now.mono - a->tx_start >= LB_AUDIT_BATCH_NS && lb_audit_flush(a, err) < 0)
 		return LB_EFAIL;
 	if (!a->pruned_once || now.mono >= a->next_prune) {
 		a->pruned_once = true;
-		removed = lb_audit_prune(a, now.real, err);
-		if (removed < 0)
+		if (lb_audit_prune(a, now.real, err) < 0)
 			return LB_EFAIL;
-		/* a full chunk: more may be due, at the next tick rather than in an hour */
-		a->next_prune = now.mono + (removed >= LB_AUDIT_PRUNE_CHUNK ? LB_AUDIT_BATCH_NS
-									    : LB_AUDIT_PRUNE_NS);
+		/* a full chunk of old entries: more may be due, at the next tick, not in an hour */
+		a->next_prune = now.mono + (a->aged_full ? LB_AUDIT_BATCH_NS : LB_AUDIT_PRUNE_NS);
+	} else if (a->rows > a->max_rows && lb_audit_prune(a, now.real, err) < 0) {
+		return LB_EFAIL; /* a flood of requests: the row bound holds at every tick */
 	}
 	return 0;
 }

@@ -66,15 +66,17 @@ int lb_audit_flush(lb_audit *a, lb_error *err);
 
 /*
  * The periodic work at now: commit a transaction LB_AUDIT_BATCH_NS old, and prune once every
- * LB_AUDIT_PRUNE_NS (every LB_AUDIT_BATCH_NS while a pruning finds a full chunk to remove).
- * 0, or LB_EFAIL with err set (err may be NULL).
+ * LB_AUDIT_PRUNE_NS (every LB_AUDIT_BATCH_NS while a pruning finds a full chunk to remove),
+ * and at every tick when there are more than max_rows rows (a flood of requests cannot grow
+ * the table beyond max_rows + one second of them). 0, or LB_EFAIL with err set (err may be
+ * NULL).
  */
 int lb_audit_tick(lb_audit *a, lb_now now, lb_error *err);
 
 /*
- * Remove the entries older than the kept days at now_real, then the oldest beyond max_rows, at
- * most LB_AUDIT_PRUNE_CHUNK rows in all, committed at once. The number of rows removed (the
- * chunk: call again), or LB_EFAIL with err set (err may be NULL).
+ * Remove the entries older than the kept days at now_real (at most LB_AUDIT_PRUNE_CHUNK of
+ * them), then the oldest beyond max_rows, committed at once. The number of rows removed, or
+ * LB_EFAIL with err set (err may be NULL).
  */
 int64_t lb_audit_prune(lb_audit *a, int64_t now_real, lb_error *err);
 

@@ -269,6 +269,31 @@ static void test_pruning_in_chunks(void)
 	lb_audit_destroy(&a);
 }
 
+static void test_row_bound_at_every_tick(void)
+{
+	char path[128];
+	lb_audit *a;
+	lb_error err = {0};
+
+	fresh_path(path, sizeof path);
+	a = lb_audit_new(path, 90, 100, &err);
+	CHECK_EQ_INT(lb_audit_tick(a, at(0, T0), &err), 0); /* the first pruning */
+	for (int i = 0; i < 1000; i++)
+		add(a, "unix:flood", "robot.move", "mbot-1", "forbidden", at(SEC / 10, T0));
+	/* half a second later, not an hour: the bound holds, the newest kept */
+	CHECK_EQ_INT(lb_audit_tick(a, at(SEC / 2, T0), &err), 0);
+	CHECK_EQ_INT(count(a, (lb_audit_query){.limit = 1000}), 100);
+	/* reopened: the count of rows is read again */
+	lb_audit_destroy(&a);
+	a = lb_audit_new(path, 90, 50, &err);
+	CHECK_EQ_INT(lb_audit_tick(a, at(0, T0), &err), 0);
+	CHECK_EQ_INT(count(a, (lb_audit_query){.limit = 1000}), 50);
+	add(a, "unix:flood", "robot.move", "mbot-1", "forbidden", at(0, T0));
+	CHECK_EQ_INT(lb_audit_tick(a, at(1, T0), &err), 0);
+	CHECK_EQ_INT(count(a, (lb_audit_query){.limit = 1000}), 50);
+	lb_audit_destroy(&a);
+}
+
 static void test_summary(void)
 {
 	char out[LB_AUDIT_SUMMARY_MAX + 1];
@@ -364,6 +389,7 @@ int main(void)
 	RUN(test_batching_and_persistence);
 	RUN(test_pruning);
 	RUN(test_pruning_in_chunks);
+	RUN(test_row_bound_at_every_tick);
 	RUN(test_summary);
 	RUN(test_bounded_columns);
 	RUN(test_open_fails);
