@@ -28,6 +28,7 @@
 #include "../util/log.h"
 #include "mdns.h"
 #include "net.h"
+#include "audit.h"
 #include "server_private.h"
 #include "subpolicy.h"
 
@@ -258,6 +259,7 @@ static void fail_pending_of(lb_server *s, lb_device *d)
 			lb_error err;
 			lb_error_set(&err, LB_ERR_UNKNOWN_DEVICE, "device '%s' was unplugged",
 				     d->spec.id);
+			srv_audit_outcome(s, p->audit_id, lb_error_name(err.code));
 			srv_send_reply(s, p->sock, p->env, p->nenv, lb_reply_error(p->id, &err));
 			json_decref(p->id);
 			s->pend[i] = s->pend[--s->npend];
@@ -816,9 +818,11 @@ static void handle_chan(lb_server *s, lb_up *up)
 				    &err, (int)json_integer_value(json_object_get(e, "code")), "%s",
 				    json_string_value(json_object_get(e, "message")));
 				text = lb_reply_error(p->id, &err);
+				srv_audit_outcome(s, p->audit_id, lb_error_name(err.code));
 			} else {
 				text = lb_reply_result(p->id,
 						       json_incref(json_object_get(r, "result")));
+				srv_audit_outcome(s, p->audit_id, "ok");
 			}
 			json_decref(r);
 			srv_send_reply(s, p->sock, p->env, p->nenv, text);
@@ -935,6 +939,7 @@ static void handle_request(lb_server *s, void *sock)
 	lb_call c;
 	lb_error err = {0};
 	json_t *result = NULL;
+	int64_t audit_id;
 	int rc;
 
 	memset(&c, 0, sizeof c);
@@ -1022,6 +1027,11 @@ static void handle_request(lb_server *s, void *sock)
 		else
 			rc = srv_dispatch(s, &c, &result, &err);
 	}
+	/* audit.h: who did what (before result is sent); a forwarded request's row is completed
+	 * when its device answers */
+	audit_id = srv_audit(s, &c, rc, &err, result);
+	if (rc == LB_EAGAIN && s->npend && s->pend[s->npend - 1].token == s->next_token)
+		s->pend[s->npend - 1].audit_id = audit_id;
 	if (rc != LB_EAGAIN) {
 		char *text =
 		    rc < 0 ? lb_reply_error(c.req.id, &err) : lb_reply_result(c.req.id, result);
@@ -1420,6 +1430,7 @@ static void expire_pending(lb_server *s, int64_t now)
 			lb_error_set(&err, LB_ERR_TIMEOUT,
 				     "device '%s' did not answer within %d ms", p->dev->spec.id,
 				     s->opts.request_timeout_ms);
+			srv_audit_outcome(s, p->audit_id, lb_error_name(err.code));
 			srv_send_reply(s, p->sock, p->env, p->nenv, lb_reply_error(p->id, &err));
 			json_decref(p->id);
 			s->pend[i] = s->pend[--s->npend];

@@ -32,6 +32,7 @@ typedef struct pending {
 	json_t *id;
 	zmq_msg_t env[MAX_ENVELOPE];
 	int nenv;
+	int64_t audit_id; /* its row in the audit log (audit.h), to complete; 0: none */
 } pending;
 
 /* Connections of a socket closed over a limit: when it was last logged, how many since. */

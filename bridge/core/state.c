@@ -83,6 +83,7 @@ int srv_forward(lb_server *s, lb_call *c, lb_device *d, const char *cmd, json_t 
 				    "device '%s' is not answering (its queue is full)", d->spec.id);
 	p = &s->pend[s->npend++];
 	p->token = token;
+	p->audit_id = 0;
 	p->dev = d;
 	p->deadline = c->now.mono + (int64_t)s->opts.request_timeout_ms * 1000000;
 	p->id = json_copy(c->req.id);

@@ -34,7 +34,8 @@ enum {
 	C_ROBOT = 2048,
 	C_SCAN = 4096,
 	C_KEYS = 8192,
-	C_ALL = 16383
+	C_AUDIT = 16384,
+	C_ALL = 32767
 };
 
 enum {
@@ -64,7 +65,9 @@ enum {
 	OPT_ROLE,
 	OPT_PREFIX,
 	OPT_ENDPOINT,
-	OPT_OUTDIR
+	OPT_OUTDIR,
+	OPT_USER,
+	OPT_SINCE
 };
 
 /* The options: name, whether it takes a value, the commands it applies to. */
@@ -78,9 +81,9 @@ static const struct optspec {
     [OPT_TIMEOUT_MS] = {"--timeout-ms", true, C_ALL},
     [OPT_JSON] = {"--json", false,
 		  C_DEVICES | C_WATCH | C_SNAPSHOT | C_CALL | C_INFO | C_QUEUE | C_JOB | C_PRINTER |
-		      C_ROOM | C_ROBOTS | C_KEYS},
+		      C_ROOM | C_ROBOTS | C_KEYS | C_AUDIT},
     [OPT_CSV] = {"--csv", false, C_WATCH},
-    [OPT_COUNT] = {"--count", true, C_WATCH | C_KEYS},
+    [OPT_COUNT] = {"--count", true, C_WATCH | C_KEYS | C_AUDIT},
     [OPT_TIMEOUT] = {"--timeout", true, C_WATCH},
     [OPT_PRINTER] = {"--printer", true, C_PRINT},
     [OPT_NAME] = {"--name", true, C_PRINT | C_ROBOT | C_KEYS},
@@ -90,7 +93,7 @@ static const struct optspec {
     [OPT_ROTATE] = {"--rotate", true, C_PRINT},
     [OPT_HISTORY] = {"--history", false, C_QUEUE},
     [OPT_FOR] = {"--for", true, C_ROBOT},
-    [OPT_DEVICE] = {"--device", true, C_SCAN},
+    [OPT_DEVICE] = {"--device", true, C_SCAN | C_AUDIT},
     [OPT_FORMAT] = {"--format", true, C_SCAN},
     [OPT_SOURCE] = {"--source", true, C_SCAN},
     [OPT_SIZE] = {"--size", true, C_SCAN},
@@ -102,6 +105,8 @@ static const struct optspec {
     [OPT_PREFIX] = {"--prefix", true, C_KEYS},
     [OPT_ENDPOINT] = {"--endpoint", true, C_KEYS},
     [OPT_OUTDIR] = {"--output", true, C_KEYS},
+    [OPT_USER] = {"--user", true, C_AUDIT},
+    [OPT_SINCE] = {"--since", true, C_AUDIT},
 };
 
 /* Print the usage text on f. */
@@ -168,6 +173,10 @@ static void usage(FILE *f)
 	    "  keys export NAME [--json]     its public certificate, the bridge's key, endpoints\n"
 	    "  keys qr --role ROLE --prefix TEXT --count N -o FILE.pdf [--endpoint EP]\n"
 	    "                                N keys 'TEXT 1'..'TEXT N' as a page of QR codes\n\n"
+	    "Audit log of commands (teachers):\n"
+	    "  audit [--device D] [--user U] [--since 1h|30m|2d|SEC] [--count N] [--json]\n"
+	    "                                who did what to which device, when (newest\n"
+	    "                                first, at most N entries, default 100)\n\n"
 	    "Options (anywhere on the line):\n"
 	    "  --pub EP          stream endpoint (default $LABBRIDGE_PUB, else " DEFAULT_PUB ")\n"
 	    "  --rpc EP          request endpoint (default $LABBRIDGE_RPC, else " DEFAULT_RPC ")\n"
@@ -224,6 +233,7 @@ static const struct command {
     {"robot", C_ROBOT, 2, 4, labctl_cmd_robot},
     {"scan", C_SCAN, 0, 0, labctl_cmd_scan},
     {"keys", C_KEYS, 1, 2, labctl_cmd_keys},
+    {"audit", C_AUDIT, 0, 0, labctl_cmd_audit},
 };
 
 /* Read the command line into *o and find its command in *cmd. 0; 1 when help was asked; -1
@@ -294,6 +304,8 @@ static int parse_args(int argc, char **argv, struct labctl_opts *o, const struct
 		case OPT_MODE: o->mode = val; break;
 		case OPT_OUTPUT: o->output = val; break;
 		case OPT_OUTDIR: o->output = val; break;
+		case OPT_USER: o->user = val; break;
+		case OPT_SINCE: o->since = val; break;
 		case OPT_ROLE: o->role = val; break;
 		case OPT_PREFIX: o->prefix = val; break;
 		case OPT_ENDPOINT: o->endpoint = val; break;

@@ -52,6 +52,8 @@ struct labctl_opts {
 	const char *role;      /* keys: --role */
 	const char *prefix;    /* keys qr: --prefix */
 	const char *endpoint;  /* keys qr: --endpoint (what the codes tell tablets to connect to) */
+	const char *user;      /* audit: --user */
+	const char *since;     /* audit: --since (1h, 30m, 2d, seconds) */
 	const char *cmd;       /* the command word */
 	const char *arg[4];    /* its positional arguments */
 	int narg;
@@ -80,6 +82,8 @@ int labctl_cmd_robots(void *ctx, const struct labctl_opts *o);
 int labctl_cmd_robot(void *ctx, const struct labctl_opts *o);
 /* labctl_keys.c: */
 int labctl_cmd_keys(void *ctx, const struct labctl_opts *o);
+/* labctl_audit.c: */
+int labctl_cmd_audit(void *ctx, const struct labctl_opts *o);
 
 /* ---------------------------------------------------------------- messages, signals, parsing */
 

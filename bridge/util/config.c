@@ -41,6 +41,7 @@ static const char *const bridge_keys[] = {"pub",
 					  "www",
 					  "announce",
 					  "name",
+					  "audit_days",
 					  NULL};
 static const char *const access_keys[] = {
     "teachers",		"local_role",	     "remote_role", "default_role",
