@@ -13,8 +13,7 @@
 
 #define GC_LINE_MAX 65536 /* a raw line (comments included) and its '\n' must fit */
 #define GC_QUOTE_MAX 40	  /* bytes of a refused line quoted in the message */
-#define GC_MODEL_ADVICE                                                                            \
-	"a model is sliced by the bridge when it is uploaded as one (STL, 3MF, OBJ)"
+#define GC_MODEL_ADVICE "a model is sliced by the bridge when it is uploaded as one (STL, 3MF, OBJ)"
 #define GC_STR_(x) #x
 #define GC_STR(x) GC_STR_(x)
 

@@ -18,8 +18,8 @@ typedef struct lb_web_opts {
 	void *zctx;	  /* the bridge's ZeroMQ context (inproc endpoints) */
 	const char *streams_endpoint;
 	const unsigned char *streams_token; /* srv_streams_token: LB_STREAMS_TOKEN bytes */
-	int call_timeout_ms; /* how long /api/call waits for the bridge's answer */
-	lb_pairs *pairs;     /* borrowed: sessions */
+	int call_timeout_ms;		    /* how long /api/call waits for the bridge's answer */
+	lb_pairs *pairs;		    /* borrowed: sessions */
 } lb_web_opts;
 
 /*
