@@ -18,7 +18,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../services/web/web.h"
 #include "../util/config.h"
 #include "../util/log.h"
 #include "../util/yesno.h"
@@ -267,6 +266,20 @@ static void url_host(const char *host, size_t n, char *out, size_t cap)
 	freeifaddrs(ifs);
 }
 
+/* The host (into host[cap]) and port of the web page's URL "http://HOST:PORT/"; 0 when none. */
+static unsigned http_host_port(const char *url, char *host, size_t cap)
+{
+	const char *h = url && strncmp(url, "http://", 7) == 0 ? url + 7 : NULL;
+	const char *colon = h ? strrchr(h, ':') : NULL;
+	unsigned long port = colon ? strtoul(colon + 1, NULL, 10) : 0;
+
+	if (!h || !colon || port == 0 || port > 65535 || (size_t)(colon - h) >= cap)
+		return 0;
+	memcpy(host, h, (size_t)(colon - h));
+	host[colon - h] = '\0';
+	return (unsigned)port;
+}
+
 /* A bound tcp:// endpoint's URL as announced, "KEY=tcp://HOST:PORT", into out; its port, or 0
  * when ep is none or not tcp:// beyond loopback. */
 static unsigned tcp_txt(const char *key, const char *ep, char *out, size_t cap)
@@ -309,7 +322,7 @@ int srv_mdns_start(lb_server *s, lb_mdns **out)
 	}
 	rpc_port = tcp_txt("rpc", lb_server_endpoint(s, "net_rpc"), rpc, sizeof rpc);
 	tcp_txt("pub", lb_server_endpoint(s, "net_pub"), pub, sizeof pub);
-	http_port = lb_web_service_url(s, host, sizeof host);
+	http_port = http_host_port(lb_server_endpoint(s, "http"), host, sizeof host);
 	if (http_port && strncmp(host, "127.", 4) && strcmp(host, "localhost"))
 		snprintf(http, sizeof http, "http=http://%s:%u/", host, http_port);
 	else

@@ -38,8 +38,8 @@ lb_server *lb_server_new(const lb_server_opts *opts);
 /* Serve until *stop becomes non-zero (set from a signal handler). 0, or negative on failure. */
 int lb_server_run(lb_server *s, volatile sig_atomic_t *stop);
 
-/* The endpoint actually bound ("pub", "rpc", "ws", "net_pub", "net_rpc"), e.g. with the port
- * chosen for :0; "" when not bound. */
+/* The endpoint actually bound ("pub", "rpc", "ws", "net_pub", "net_rpc", "http": the web page's
+ * URL), e.g. with the port chosen for :0; "" when not bound. */
 const char *lb_server_endpoint(const lb_server *s, const char *which);
 
 /* Whether the simulated lab is being served. */

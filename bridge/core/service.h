@@ -165,6 +165,9 @@ uint64_t srv_send(lb_server *s, lb_device *d, const char *cmd, json_t *params);
  * can reach it.
  */
 #define SRV_VOUCHED_ENDPOINT "inproc://labbridge-http"
+/* The URL of the web page the bridge serves ("http://HOST:PORT/"; NULL: none), set by the
+ * service serving it, for those announcing it (lb_server_endpoint "http"). */
+void srv_set_http(lb_server *s, const char *url);
 /* The ZeroMQ context, and the in-process endpoint where every stream message is published. */
 void *srv_zmq_context(lb_server *s);
 const char *srv_streams_endpoint(const lb_server *s);

@@ -161,7 +161,14 @@ const char *lb_server_endpoint(const lb_server *s, const char *which)
 		return s->ep_net_pub;
 	if (strcmp(which, "net_rpc") == 0)
 		return s->ep_net_rpc;
+	if (strcmp(which, "http") == 0)
+		return s->ep_http;
 	return s->ep_ws;
+}
+
+void srv_set_http(lb_server *s, const char *url)
+{
+	snprintf(s->ep_http, sizeof s->ep_http, "%s", url ? url : "");
 }
 
 int lb_server_simulated(const lb_server *s)

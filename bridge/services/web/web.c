@@ -142,18 +142,13 @@ static int web_init(lb_server *s)
 	url_host(addr, st->host, sizeof st->host);
 	lb_info("web page on http://%s:%u/ (files from %s)", st->host, st->port, www);
 	printf("labbridge web page on http://%s:%u/\n", st->host, st->port);
+	{
+		char url[300];
+		snprintf(url, sizeof url, "http://%s:%u/", st->host, st->port);
+		srv_set_http(s, url);
+	}
 	fflush(stdout);
 	return 0;
-}
-
-unsigned lb_web_service_url(lb_server *s, char *host, size_t cap)
-{
-	web_state *st = state(s);
-
-	if (!st || !st->web)
-		return 0;
-	snprintf(host, cap, "%s", st->host);
-	return st->port;
 }
 
 /* Stop the HTTP server (its streams end), then forget every session. */

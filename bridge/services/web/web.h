@@ -38,9 +38,4 @@ void lb_web_destroy(lb_web **pw);
  * sa; 0 or -1. */
 int lb_web_parse_addr(const char *text, struct sockaddr_in *sa);
 
-/* The web page's host (as pairing URLs name it) into host (cap bytes) and port, for the LAN
- * announcement (core/mdns.c); 0 when the page is not served. */
-typedef struct lb_server lb_server;
-unsigned lb_web_service_url(lb_server *s, char *host, size_t cap);
-
 #endif
