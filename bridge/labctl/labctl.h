@@ -87,6 +87,10 @@ int labctl_cmd_audit(void *ctx, const struct labctl_opts *o);
 
 /* ---------------------------------------------------------------- messages, signals, parsing */
 
+/* A time in ns since 1970 (a JSON integer) as local "YYYY-MM-DD HH:MM:SS" into buf[n]; "-" when
+ * it is not an integer. */
+void labctl_fmt_stamp(char *buf, size_t n, const json_t *ns);
+
 /* Print a message on stderr, on a line of its own when a progress bar is drawn. Never fails. */
 void __attribute__((format(printf, 1, 2))) labctl_errmsg(const char *fmt, ...);
 

@@ -93,12 +93,7 @@ int labctl_cmd_audit(void *ctx, const struct labctl_opts *o)
 				      labctl_jstr(e, "params", "")};
 		snprintf(id, sizeof id, "%lld",
 			 (long long)json_integer_value(json_object_get(e, "id")));
-		if (json_is_integer(tv)) {
-			time_t secs = (time_t)(json_integer_value(tv) / 1000000000);
-			struct tm tm;
-			gmtime_r(&secs, &tm);
-			strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
-		}
+		labctl_fmt_stamp(when, sizeof when, tv);
 		if (labctl_table_add(&t, row) < 0)
 			goto out;
 	}

@@ -127,6 +127,20 @@ const char *labctl_jstr(const json_t *obj, const char *key, const char *dflt)
 	return s ? s : dflt;
 }
 
+void labctl_fmt_stamp(char *buf, size_t n, const json_t *ns)
+{
+	time_t t;
+	struct tm tm;
+
+	if (!json_is_integer(ns)) {
+		snprintf(buf, n, "-");
+		return;
+	}
+	t = (time_t)(json_integer_value(ns) / 1000000000);
+	if (!localtime_r(&t, &tm) || !strftime(buf, n, "%Y-%m-%d %H:%M:%S", &tm))
+		snprintf(buf, n, "%" JSON_INTEGER_FORMAT " ns", json_integer_value(ns));
+}
+
 /* Print v as indented JSON followed by a newline on stdout. 0, or -1 when out of memory. */
 int labctl_print_json(const json_t *v)
 {

@@ -59,22 +59,6 @@ static void fmt_duration(char *buf, size_t n, double secs)
 		snprintf(buf, n, "%ld s", s);
 }
 
-/* Write a timestamp of the queue (ns since 1970, or JSON null) as local time to the second
- * into buf; "-" when null. */
-static void fmt_stamp(char *buf, size_t n, const json_t *ns)
-{
-	time_t t;
-	struct tm tm;
-
-	if (!json_is_integer(ns)) {
-		snprintf(buf, n, "-");
-		return;
-	}
-	t = (time_t)(json_integer_value(ns) / 1000000000);
-	if (!localtime_r(&t, &tm) || !strftime(buf, n, "%Y-%m-%d %H:%M:%S", &tm))
-		snprintf(buf, n, "%" JSON_INTEGER_FORMAT " ns", json_integer_value(ns));
-}
-
 /* Write a progress bar of pct percent, BAR_WIDTH characters between brackets, into buf. */
 static void fmt_bar(char *buf, size_t n, double pct)
 {
@@ -685,7 +669,7 @@ int labctl_cmd_queue(void *ctx, const struct labctl_opts *o)
 		else
 			snprintf(printer, sizeof printer, "-");
 		fmt_job_progress(progress, sizeof progress, job);
-		fmt_stamp(submitted, sizeof submitted, json_object_get(job, "submitted"));
+		labctl_fmt_stamp(submitted, sizeof submitted, json_object_get(job, "submitted"));
 		if (labctl_table_add(&t, row) < 0)
 			goto oom;
 	}
@@ -731,16 +715,16 @@ static void print_job(const json_t *job)
 	fmt_bytes(a, sizeof a, json_number_value(json_object_get(job, "size")));
 	printf("%-12s %s, crc32 %08llx\n", "size", a,
 	       (unsigned long long)json_integer_value(json_object_get(job, "crc32")));
-	fmt_stamp(a, sizeof a, json_object_get(job, "submitted"));
+	labctl_fmt_stamp(a, sizeof a, json_object_get(job, "submitted"));
 	printf("%-12s %s\n", "submitted", a);
 	if (by)
 		printf("%-12s %s\n", "approved by", by);
 	if (json_is_integer(json_object_get(job, "started"))) {
-		fmt_stamp(a, sizeof a, json_object_get(job, "started"));
+		labctl_fmt_stamp(a, sizeof a, json_object_get(job, "started"));
 		printf("%-12s %s\n", "started", a);
 	}
 	if (json_is_integer(json_object_get(job, "finished"))) {
-		fmt_stamp(a, sizeof a, json_object_get(job, "finished"));
+		labctl_fmt_stamp(a, sizeof a, json_object_get(job, "finished"));
 		printf("%-12s %s\n", "finished", a);
 	}
 	printf("%-12s %.1f%% (line %" JSON_INTEGER_FORMAT " of %" JSON_INTEGER_FORMAT ")\n",
