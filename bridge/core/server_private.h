@@ -76,9 +76,9 @@ struct lb_server {
 	void *net_xpub, *net_router, *net_monitor, *net_pub_monitor;
 	size_t net_rpc_conns; /* their request connections open */
 	char ep_net_pub[256], ep_net_rpc[256];
-	char ep_http[256]; /* the web page's URL, set by the service serving it (srv_set_http) */
-	struct lb_keys *keys;	      /* the clients' keys (keys.h) */
-	char server_key[41];	      /* the bridge's public key (Z85), "" until needed */
+	char ep_http[256];    /* the web page's URL, set by the service serving it (srv_set_http) */
+	struct lb_keys *keys; /* the clients' keys (keys.h) */
+	char server_key[41];  /* the bridge's public key (Z85), "" until needed */
 	struct lb_net_conn *net_conn; /* network connections and their keys (net.c) */
 	size_t nnet_conn, capnet_conn;
 	unsigned net_keys_gen; /* the key store's generation when last swept */

@@ -115,27 +115,28 @@ static void keep_model(lb_server *s, long long id, const char *format)
 	lb_jobs *j = lb_printq_store(P(s)->printq);
 	char input[1024], folder[900], tmp[1000], name[32];
 	lb_error err;
-	json_t *results = lb_jobs_results(j, id);
-	bool have;
+	json_t *results = lb_jobs_results(j, id), *r;
+	bool have = false;
+	size_t i;
 
 	snprintf(name, sizeof name, "model.%s", strcmp(format, "stl-binary") == 0 ? "stl" : format);
-	have = false;
-	for (size_t i = 0; i < json_array_size(results); i++)
-		have |=
-		    str_or(json_string_value(json_object_get(json_array_get(results, i), "name")),
-			   "")[0] &&
-		    strcmp(json_string_value(json_object_get(json_array_get(results, i), "name")),
-			   name) == 0;
+	json_array_foreach(results, i, r)
+	{
+		const char *n = json_string_value(json_object_get(r, "name"));
+		have |= n && strcmp(n, name) == 0;
+	}
 	json_decref(results);
 	if (have || lb_jobs_input_path(j, id, input, sizeof input) < 0 ||
 	    lb_jobs_folder(j, id, folder, sizeof folder, NULL) < 0)
 		return;
 	snprintf(tmp, sizeof tmp, "%s/.model", folder);
 	unlink(tmp);
-	if (link(input, tmp) < 0 ||
-	    lb_jobs_result_add(j, id, name, tmp, lb_now_read().real, &err) < 0)
+	if (link(input, tmp) < 0)
 		lb_warn("print queue: job %lld: its model is not downloadable: %s", id,
 			strerror(errno));
+	else if (lb_jobs_result_add(j, id, name, tmp, lb_now_read().real, &err) < 0)
+		lb_warn("print queue: job %lld: its model is not downloadable: %s", id,
+			err.message);
 }
 
 void print_models_slice(lb_server *s, long long id)

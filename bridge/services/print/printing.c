@@ -539,10 +539,14 @@ static int print_cancel_job(lb_server *s, long long id, int64_t now_real, lb_err
 	if (strcmp(state, "printing") == 0 || strcmp(state, "paused") == 0 ||
 	    strcmp(state, "queued") == 0) {
 		rc = tell_printer(s, job, "cancel", err);
-	} else if ((print_models_cancel(s, id, lb_now_read().mono), 1) &&
-		   lb_printq_cancel(P(s)->printq, id, now_real, &was, err) == 0) {
-		queue_changed(s, "cancelled", id);
-		rc = 0;
+	} else {
+		/* a model being sliced: its slicer is killed first */
+		if (strcmp(state, "slicing") == 0)
+			print_models_cancel(s, id, lb_now_read().mono);
+		if (lb_printq_cancel(P(s)->printq, id, now_real, &was, err) == 0) {
+			queue_changed(s, "cancelled", id);
+			rc = 0;
+		}
 	}
 	json_decref(job);
 	return rc;
