@@ -12,7 +12,7 @@
     plain delivered in the same step.
 
 Measurements, not pass/fail: exit status 0 when everything ran. One line per figure and a last
-line CURVE_JSON {...}. Only processes started here are stopped (run.py's Proc)."""
+line CURVE_JSON {...}. Only processes started here are stopped (benchlib's Proc)."""
 import argparse
 import json
 import os
@@ -21,25 +21,12 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import run as br  # noqa: E402  (tests/bench/run.py: processes, configurations, CPU)
+import benchlib as bl  # noqa: E402  (tests/bench/benchlib.py: processes, the bridge, CPU)
+import run as br  # noqa: E402  (tests/bench/run.py: the simulated lab's configuration)
 
 import zmq  # noqa: E402
 
 CERT = 'metadata\n    role = "%s"\n    name = "%s"\ncurve\n    public-key = "%s"\n'
-
-
-def with_env(extra, fn):
-    """fn() with os.environ extended by extra (the children started inherit it)."""
-    old = {k: os.environ.get(k) for k in extra}
-    os.environ.update(extra)
-    try:
-        return fn()
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 def raw(args, size, count, curve):
@@ -50,12 +37,12 @@ def raw(args, size, count, curve):
         cpub, csec = zmq.curve_keypair()
         env_pub = {"BENCH_CURVE_SERVER": ssec.decode()}
         env_sub = {"BENCH_CURVE_CLIENT": " ".join(k.decode() for k in (spub, cpub, csec))}
-    pub = with_env(env_pub, lambda: br.Proc([args.bench, "pub", "tcp://127.0.0.1:0", str(size),
-                                             str(count)], stderr=None, name="bench_zmq pub"))
+    pub = bl.Proc([args.bench, "pub", "tcp://127.0.0.1:0", str(size), str(count)],
+                  name="bench_zmq pub", env=dict(os.environ, **env_pub))
     try:
         ep = pub.json_line(10)["endpoint"]
-        sub = with_env(env_sub, lambda: br.Proc([args.bench, "sub", ep, str(size), str(count)],
-                                                name="bench_zmq sub"))
+        sub = bl.Proc([args.bench, "sub", ep, str(size), str(count)], name="bench_zmq sub",
+                      env=dict(os.environ, **env_sub))
         try:
             r = sub.json_line(120)
             sub.wait(10)
@@ -68,68 +55,57 @@ def raw(args, size, count, curve):
 
 
 def start(args, tmp, ndev):
-    """A bridge with ndev fast simulated sensors, a net_pub, and a registered observer key:
-    (Bridge-like dict, observer public key, observer secret key)."""
-    data = os.path.join(tmp, "data-%d" % ndev)
-    os.makedirs(os.path.join(data, "keys"))
+    """A ready bridge with ndev fast simulated sensors, a net_pub, and a registered observer key:
+    (the Bridge, with its net_pub and server_key, observer public key, observer secret key)."""
     pub, sec = zmq.curve_keypair()
-    with open(os.path.join(data, "keys", "bench.cert"), "w") as f:
-        f.write(CERT % ("observer", "bench", pub.decode()))
     devs = [("b%03d" % i, {"rate": "100000", "batch": 100, "wave": "constant", "offset": 1.5,
                            "noise": 0}) for i in range(ndev)]
-    conf = os.path.join(tmp, "b%d.conf" % ndev)
-    with open(conf, "w") as f:
-        f.write(br.sim_conf(devs, True, data))
-    rpc = "ipc://%s/rpc-%d" % (tmp, ndev)
-    errf = open(os.path.join(tmp, "b%d.stderr" % ndev), "wb")
-    p = br.Proc([args.bridge, "-q", "-c", conf, "--pub", "tcp://127.0.0.1:0", "--rpc", rpc,
-                 "--ws", "none", "--net-pub", "tcp://127.0.0.1:0"], stderr=errf,
-                name="labbridge")
-    line = p.read_until(lambda l: l.startswith("labbridge ready in"), 30)
-    if line is None:
-        p.stop()
-        raise br.BenchError("the bridge did not start: see %s" % errf.name)
-    s = zmq.Context.instance().socket(zmq.REQ)
-    s.setsockopt(zmq.LINGER, 0)
-    s.setsockopt(zmq.RCVTIMEO, 5000)
-    s.connect(rpc)
-    s.send_json({"id": 1, "method": "bridge.info"})
-    eps = s.recv_json()["result"]["endpoints"]
-    s.send_json({"id": 2, "method": "keys.list"})
-    server_key = s.recv_json()["result"]["server_key"]
-    s.close()
-    return {"proc": p, "pub": br.READY_RE.search(line).group(2), "net_pub": eps["net_pub"],
-            "server_key": server_key, "errf": errf}, pub.decode(), sec.decode()
+
+    def conf(d):
+        data = os.path.join(d, "data")
+        os.makedirs(os.path.join(data, "keys"))
+        with open(os.path.join(data, "keys", "bench.cert"), "w") as f:
+            f.write(CERT % ("observer", "bench", pub.decode()))
+        return br.sim_conf(devs, True, data)
+    b = bl.start_bridge(args.bridge, tmp, conf, timeout=30, name="b%d" % ndev,
+                        pub="tcp://127.0.0.1:0", extra=["--net-pub", "tcp://127.0.0.1:0"])
+    try:
+        b.net_pub = b.call("bridge.info", timeout=5)["endpoints"]["net_pub"]
+        b.server_key = b.call("keys.list", timeout=5)["server_key"]
+    except bl.BenchError:
+        b.stop()
+        raise
+    return b, pub.decode(), sec.decode()
 
 
 def step(args, b, cpub, csec, curve_too):
     """One counting window: a plain subscriber, and a CURVE one too when asked; the results and
     the bridge's CPU (cores) over the window."""
-    subs = [br.Proc([args.bench, "subtput", b["pub"], "sensor/sim-b", str(args.seconds), "0.5"],
+    subs = [bl.Proc([args.bench, "subtput", b.pub, "sensor/sim-b", str(args.seconds), "0.5"],
                     name="subtput plain")]
     if curve_too:
-        env = {"BENCH_CURVE_CLIENT": " ".join((b["server_key"], cpub, csec))}
-        subs.append(with_env(env, lambda: br.Proc(
-            [args.bench, "subtput", b["net_pub"], "sensor/sim-b", str(args.seconds), "0.5"],
-            name="subtput curve")))
+        env = dict(os.environ, BENCH_CURVE_CLIENT=" ".join((b.server_key, cpub, csec)))
+        subs.append(bl.Proc(
+            [args.bench, "subtput", b.net_pub, "sensor/sim-b", str(args.seconds), "0.5"],
+            name="subtput curve", env=env))
     try:
         time.sleep(0.6)  # measuring the bridge's CPU over the subscribers' window, not a sync
-        th0, t0 = br.thread_cpu(b["proc"].pid), time.monotonic()
+        th0, t0 = bl.thread_cpu(b.pid), time.monotonic()
         res = [s.json_line(args.seconds + 30) for s in subs]
-        th1, t1 = br.thread_cpu(b["proc"].pid), time.monotonic()
+        th1, t1 = bl.thread_cpu(b.pid), time.monotonic()
         for s in subs:
             s.wait(10)
     finally:
         for s in subs:
             s.kill()
-    split = br.thread_cpu_split(b["proc"].pid, th0, th1, t1 - t0)
+    split = br.thread_cpu_split(b.pid, th0, th1, t1 - t0)
     return res, round(sum(v["cores"] for v in split.values()), 3)
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--bridge", default=os.path.join(br.ROOT, "build/labbridge"))
-    ap.add_argument("--bench", default=os.path.join(br.ROOT, "build/bench_zmq"))
+    ap.add_argument("--bridge", default=os.path.join(bl.ROOT, "build/labbridge"))
+    ap.add_argument("--bench", default=os.path.join(bl.ROOT, "build/bench_zmq"))
     ap.add_argument("--seconds", type=float, default=3.0)
     ap.add_argument("--devices", default="4,16,48")
     args = ap.parse_args()
@@ -150,8 +126,7 @@ def main():
                 (alone,), cores_alone = step(args, b, cpub, csec, False)
                 (plain, curve), cores_both = step(args, b, cpub, csec, True)
             finally:
-                b["proc"].stop()
-                b["errf"].close()
+                b.stop()
             offered = ndev * 1000
             row = {"devices": ndev, "offered_msgs_per_s": offered,
                    "plain_alone_msgs_per_s": alone["msgs_per_s"],

@@ -18,63 +18,29 @@ import re
 import selectors
 import shutil
 import socket
-import subprocess
 import sys
 import tempfile
 import time
 
-import zmq
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import benchlib  # noqa: E402 (tests/bench/benchlib.py: the bridge, CPU from /proc)
 
-HZ = os.sysconf("SC_CLK_TCK")
 SENSORS, RATE = 6, 100
 EVENT = re.compile(rb'"topic":"([^"]+)".*?"seq":(\d+).*?"count":(\d+).*"gap":(\d+)\}')
 
 
-def cpu_seconds(pid):
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / HZ
-
-
 def start(bridge, tmp):
+    """A ready bridge with SENSORS simulated sensors and its web server on a free port; (the
+    Bridge, (host, port) of its web page or None)."""
     conf = "[bridge]\nsimulate = yes\nemulate = none\nhttp = 127.0.0.1:0\n[sane]\ndiscover = no\n"
     for i in range(SENSORS):
         conf += "[sim.s%d]\nquantity = voltage\nunit = V\nrate = %d\nwave = sine\n" % (i, RATE)
-    path = os.path.join(tmp, "bench.conf")
-    with open(path, "w") as f:
-        f.write(conf)
-    env = dict(os.environ, STATE_DIRECTORY=os.path.join(tmp, "data"))
-    p = subprocess.Popen([bridge, "-q", "-c", path, "--pub", "ipc://%s/pub" % tmp,
-                          "--rpc", "ipc://%s/rpc" % tmp, "--ws", "none"],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-    url = None
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        line = p.stdout.readline().decode()
-        if not line:
-            break
+    b = benchlib.start_bridge(bridge, tmp, conf, timeout=20)
+    for line in b.lines:
         m = re.match(r"labbridge web page on http://([\d.]+):(\d+)/", line)
         if m:
-            url = (m.group(1), int(m.group(2)))
-        if line.startswith("labbridge ready"):
-            return p, url
-    p.kill()
-    sys.exit("the bridge did not start: %s" % p.stderr.read().decode())
-
-
-def call(tmp, method, params):
-    ctx = zmq.Context.instance()
-    s = ctx.socket(zmq.DEALER)
-    s.setsockopt(zmq.LINGER, 0)
-    s.connect("ipc://%s/rpc" % tmp)
-    s.send_multipart([b"", json.dumps({"id": 1, "method": method, "params": params}).encode()])
-    if not s.poll(10000):
-        sys.exit("no answer to %s" % method)
-    r = json.loads(s.recv_multipart()[1])
-    s.close()
-    if "error" in r:
-        sys.exit("%s: %s" % (method, r["error"]["message"]))
-    return r["result"]
+            return b, (m.group(1), int(m.group(2)))
+    return b, None
 
 
 def pair(addr, code):
@@ -152,7 +118,7 @@ def main():
     try:
         if not addr:
             sys.exit("the bridge printed no web page address")
-        code = call(tmp, "pair.new", {"name": "bench", "uses": max(1, args.clients)})["code"]
+        code = p.call("pair.new", {"name": "bench", "uses": max(1, args.clients)})["code"]
         tokens = [pair(addr, code) for _ in range(args.clients)]
         warmup = 2.0
         warmup_until = time.monotonic() + warmup
@@ -164,19 +130,18 @@ def main():
         for pr in procs:
             pr.start()
         time.sleep(max(0.0, warmup_until - time.monotonic()))  # the measured interval's start
-        c0, t0 = cpu_seconds(p.pid), time.monotonic()
+        c0, t0 = p.cpu_s(), time.monotonic()
         results = []
         if not procs:  # --clients 0: the bridge's own cost, for comparison
             time.sleep(args.seconds)
         for _ in procs:
             results += q.get(timeout=args.seconds + 60)
         dt = time.monotonic() - t0
-        cpu = (cpu_seconds(p.pid) - c0) / dt
+        cpu = (p.cpu_s() - c0) / dt
         for pr in procs:
             pr.join(10)
     finally:
-        p.terminate()
-        p.wait(10)
+        p.stop()
         shutil.rmtree(tmp, ignore_errors=True)
     events = sum(r["events"] for r in results)
     gaps = sum(r["gaps"] for r in results)

@@ -39,26 +39,22 @@ import os
 import random
 import select
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import traceback
 import zlib
 
 import zmq
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
-HZ = os.sysconf("SC_CLK_TCK")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import benchlib  # noqa: E402 (tests/bench/benchlib.py: the bridge, CPU from /proc)
+from benchlib import BenchError, log, proc_cpu_s  # noqa: E402
+from benchlib import machine_busy_s as system_busy_s  # noqa: E402
 LINK_BYTES_S = 115200 / 10  # 8N1: 10 bits a byte
 CHUNK = 256 * 1024  # print.upload chunk (PROTOCOL.md: "256 KiB is a good size")
 FINAL = ("done", "failed", "cancelled", "interrupted")
-
-
-class BenchError(Exception):
-    """The benchmark itself could not run (not a missed target)."""
 
 
 def wait_for(pred, timeout, what, interval=0.005):
@@ -71,24 +67,6 @@ def wait_for(pred, timeout, what, interval=0.005):
         if time.monotonic() > deadline:
             raise BenchError("timeout (%.0f s) waiting for %s" % (timeout, what))
         time.sleep(interval)
-
-
-def log(msg):
-    print(msg, flush=True)
-
-
-def proc_cpu_s(pid):
-    """CPU seconds (utime + stime) of a process, all its threads, from /proc/PID/stat."""
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / HZ
-
-
-def system_busy_s():
-    """CPU seconds the whole machine has spent busy (all cores) since boot."""
-    with open("/proc/stat") as f:
-        v = [int(x) for x in f.readline().split()[1:]]
-    return (sum(v[:8]) - v[3] - (v[4] if len(v) > 4 else 0)) / HZ
 
 
 class Load:
@@ -181,51 +159,28 @@ class Emulator:
             self.proc.wait(5)
 
 
-class Bridge:
-    """One labbridge with its configuration, data_dir and endpoints in tmp; a DEALER client."""
+class Bridge(benchlib.Bridge):
+    """One ready labbridge with its configuration, data_dir and endpoints in a folder of tmp; a
+    DEALER client."""
 
     def __init__(self, binary, tmp, printers, ctx):
         """printers: {NAME: {option: value}} -> [marlin.NAME] sections (printer-NAME)."""
-        self.tmp = tmp
-        conf = ["[bridge]", "simulate = yes", "emulate = none",
-                "data_dir = %s" % os.path.join(tmp, "data"), "request_timeout_ms = 5000",
-                "[print]", "approval = no", "confirm_bed = no",
-                # a parked simulated sensor keeps the default simulated lab out
-                "[sim.idle]", "rate = 1", "autostart = 0"]
-        for name, opts in printers.items():
-            conf.append("[marlin.%s]" % name)
-            conf += ["%s = %s" % kv for kv in opts.items()]
-        path = os.path.join(tmp, "bench.conf")
-        with open(path, "w") as f:
-            f.write("\n".join(conf) + "\n")
-        self.err_path = os.path.join(tmp, "bridge.stderr")
-        self.errf = open(self.err_path, "wb")
-        self.proc = subprocess.Popen([binary, "-q", "-c", path, "--pub", "ipc://%s/pub" % tmp,
-                                      "--rpc", "ipc://%s/rpc" % tmp, "--ws", "none"],
-                                     stdout=subprocess.PIPE, stderr=self.errf,
-                                     stdin=subprocess.DEVNULL, cwd=tmp)
-        try:
-            line = read_line(self.proc.stdout, 15, "labbridge").decode("utf-8", "replace")
-        except BenchError as e:
-            self.stop()
-            raise BenchError("%s: %s" % (e, self.stderr()))
-        if not line.startswith("labbridge ready"):
-            self.stop()
-            raise BenchError("the bridge did not start: %s %s" % (line, self.stderr()))
-        # keep reading stdout so that the daemon never blocks on a full pipe
-        threading.Thread(target=lambda: [None for _ in self.proc.stdout], daemon=True).start()
+        def conf(d):
+            lines = ["[bridge]", "simulate = yes", "emulate = none",
+                     "data_dir = %s" % os.path.join(d, "data"), "request_timeout_ms = 5000",
+                     "[print]", "approval = no", "confirm_bed = no",
+                     # a parked simulated sensor keeps the default simulated lab out
+                     "[sim.idle]", "rate = 1", "autostart = 0"]
+            for name, opts in printers.items():
+                lines.append("[marlin.%s]" % name)
+                lines += ["%s = %s" % kv for kv in opts.items()]
+            return "\n".join(lines) + "\n"
+        super().__init__(binary, tmp, conf, name="printers", cwd=tmp)
+        self.wait_ready(15)
         self.sock = ctx.socket(zmq.DEALER)
         self.sock.setsockopt(zmq.LINGER, 0)
-        self.sock.connect("ipc://%s/rpc" % tmp)
+        self.sock.connect(self.rpc)
         self.next_id = 1
-        self.pid = self.proc.pid
-
-    def stderr(self):
-        try:
-            with open(self.err_path, "rb") as f:
-                return f.read().decode("utf-8", "replace")[-3000:]
-        except OSError:
-            return ""
 
     def send(self, method, params, frames=()):
         """Send a request without waiting; its id."""
@@ -292,20 +247,11 @@ class Bridge:
         return wait_for(lambda: (lambda j: j if j["state"] in states else None)(self.job(jid)),
                         timeout, "job %d in %s" % (jid, "/".join(states)), 0.02)
 
-    def cpu_seconds(self):
-        return proc_cpu_s(self.pid)
-
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+        super().stop()
         if getattr(self, "sock", None) is not None:
             self.sock.close(0)
-        self.errf.close()
+            self.sock = None
 
 
 class Setup:
@@ -565,9 +511,9 @@ def part5(args, cmds, results):
         wait_for(lambda: all(e.stats()["executed"] > 20 for e in emus), 10, "all 8 streaming")
         ex0 = [e.stats()["executed"] for e in emus]
         load = Load([b.pid] + [e.proc.pid for e in emus])
-        c0, t0 = b.cpu_seconds(), time.monotonic()
+        c0, t0 = b.cpu_s(), time.monotonic()
         time.sleep(args.window)  # the measurement window (not a synchronisation)
-        c1, t1 = b.cpu_seconds(), time.monotonic()
+        c1, t1 = b.cpu_s(), time.monotonic()
         other, ours = load.done()
         ex1 = [e.stats()["executed"] for e in emus]
         states = [b.job(j)["state"] for j in jobs]

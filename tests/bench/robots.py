@@ -28,28 +28,9 @@ import time
 
 import zmq
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
-HZ = os.sysconf("SC_CLK_TCK")
-
-
-class BenchError(Exception):
-    """The benchmark itself could not run (not a missed target)."""
-
-
-def log(msg):
-    print(msg, flush=True)
-
-
-def proc_cpu_s(pid):
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / HZ
-
-
-def machine_busy_s():
-    with open("/proc/stat") as f:
-        v = [int(x) for x in f.readline().split()[1:]]
-    return (sum(v) - v[3] - v[4]) / HZ
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import benchlib  # noqa: E402 (tests/bench/benchlib.py: the bridge, CPU from /proc)
+from benchlib import HZ, ROOT, BenchError, log, machine_busy_s, proc_cpu_s  # noqa: E402
 
 
 def pct(v, p):
@@ -121,22 +102,15 @@ def main():
         raise BenchError("the farm started %d robots" % len(robots))
     if args.only:
         robots = [r for r in robots if r[0] == args.only]
-    conf = os.path.join(tmp, "robots.conf")
-    with open(conf, "w") as f:
-        f.write(config(robots, tmp))
-    pub, rpc = "ipc://%s/pub" % tmp, "ipc://%s/rpc" % tmp
-    bridge = subprocess.Popen([args.bridge, "-c", conf, "--pub", pub, "--rpc", rpc, "--ws",
-                               "none"], stdout=subprocess.PIPE, stderr=open(
-                                   os.path.join(tmp, "bridge.log"), "w"), text=True,
-                              env=dict(os.environ, STATE_DIRECTORY=os.path.join(tmp, "state")))
+    bridge = benchlib.Bridge(args.bridge, tmp, lambda d: config(robots, d), name="robots",
+                             quiet=False)
+    pub = bridge.pub
     ok = True
     result = {"robots": len(robots)}
     ctx = zmq.Context()
     try:
-        for line in bridge.stdout:
-            if "ready" in line:
-                break
-        c = Client(ctx, rpc)
+        bridge.wait_ready(30)
+        c = Client(ctx, bridge.rpc)
         end = time.monotonic() + 60
         while len(c.call("robot.list")) < len(robots):
             if time.monotonic() > end:
@@ -245,14 +219,10 @@ def main():
                     f, pct(v, 50), pct(v, 99), max(v), len(v)))
                 result["stop_p99_%s_ms" % f] = round(pct(v, 99), 2)
     except BenchError as e:
-        log("robots: could not run: %s (log: %s)" % (e, os.path.join(tmp, "bridge.log")))
+        log("robots: could not run: %s (log: %s)" % (e, bridge.log_path))
         ok = False
     finally:
-        bridge.terminate()
-        try:
-            bridge.wait(10)
-        except subprocess.TimeoutExpired:
-            bridge.kill()
+        bridge.stop()
         farm.stdin.close()
         farm.wait(10)
     log("BENCH_JSON " + json.dumps(result))

@@ -39,16 +39,17 @@ import argparse
 import json
 import os
 import re
-import select
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import benchlib  # noqa: E402 (tests/bench/benchlib.py: processes, the bridge, CPU from /proc)
+from benchlib import (ROOT, BenchError, Proc, kb, machine_busy_s, own_cpu_s,  # noqa: E402
+                      proc_status, thread_cpu)
 
 # Targets (from the issue).
 TARGET_RATIO = 0.5            # bridge throughput / raw libzmq throughput
@@ -59,14 +60,12 @@ TARGET_RSS_KB = 8 * 1024
 
 SENSOR_RATE = 100000          # Hz: the many-devices ramp (a fast real sensor)
 FAST_MIN_RATE = 1e6           # Hz: a simulator allowing more than this gets the fast ramps
-READY_RE = re.compile(r"labbridge ready in ([0-9.]+) ms.*?streams on (\S+?)(?:,| and )")
 
 # --only: (a) raw, (b) batched (batch=1000 ramps) and small (batch=1 ramp), (c), (d), (e)
 PARTS = ("raw", "batched", "small", "latency", "startup", "memory")
 
 RAW_BATCH_SIZE = 4000         # bytes: 1000 f32 samples, as batch=1000
 RAW_SMALL_SIZE = 4            # bytes: one f32 sample, as batch=1
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 QUIET = False
 
@@ -76,64 +75,18 @@ def log(msg):
         print(msg, flush=True)
 
 
-class BenchError(Exception):
-    pass
-
-
 # ------------------------------------------------------------------------------------ CPU use
-
-def system_busy_s():
-    """CPU seconds the whole machine has spent busy (all cores) since boot."""
-    with open("/proc/stat") as f:
-        v = [int(x) for x in f.readline().split()[1:]]
-    idle = v[3] + (v[4] if len(v) > 4 else 0)          # idle + iowait
-    busy = sum(v[:8]) - idle                           # up to steal; guest is inside user
-    return busy / CLK_TCK
-
-
-def own_cpu_s():
-    """CPU seconds of this script and of its children that have been waited for."""
-    t = os.times()
-    return t.user + t.system + t.children_user + t.children_system
-
 
 class CpuWatch:
     """CPU the machine spent on work other than this benchmark (other users' programs)."""
 
     def __init__(self):
-        self.t0, self.busy0, self.own0 = time.monotonic(), system_busy_s(), own_cpu_s()
+        self.t0, self.busy0, self.own0 = time.monotonic(), machine_busy_s(), own_cpu_s()
 
     def foreign_cores(self):
         dt = time.monotonic() - self.t0
-        other = (system_busy_s() - self.busy0) - (own_cpu_s() - self.own0)
+        other = (machine_busy_s() - self.busy0) - (own_cpu_s() - self.own0)
         return max(0.0, other / dt) if dt > 0 else 0.0
-
-
-def thread_cpu(pid):
-    """{tid: (comm, cpu_s)} of a live process. The on-CPU time comes from schedstat (ns): the
-    utime/stime of /proc/PID/task/TID/stat are whole clock ticks per thread, which rounds the
-    short wake-ups of hundreds of device threads down to nothing."""
-    out = {}
-    try:
-        tids = os.listdir("/proc/%d/task" % pid)
-    except OSError:
-        return out
-    for tid in tids:
-        base = "/proc/%d/task/%s/" % (pid, tid)
-        try:
-            with open(base + "comm") as f:
-                comm = f.read().strip()
-            try:
-                with open(base + "schedstat") as f:
-                    cpu = int(f.read().split()[0]) / 1e9
-            except (OSError, ValueError, IndexError):
-                with open(base + "stat") as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-                cpu = (int(fields[11]) + int(fields[12])) / CLK_TCK
-        except OSError:
-            continue
-        out[int(tid)] = (comm, cpu)
-    return out
 
 
 def thread_cpu_split(pid, before, after, seconds):
@@ -145,105 +98,6 @@ def thread_cpu_split(pid, before, after, seconds):
         kind = "main" if tid == pid else ("zmq_io" if comm.startswith("ZMQbg") else "devices")
         kinds[kind] = kinds.get(kind, 0.0) + (c1 - c0) / seconds
     return {k: {"cores": round(v, 3)} for k, v in kinds.items()}
-
-
-# ------------------------------------------------------------------------------------ processes
-
-class Proc:
-    """A child process started here; stop() ends only it."""
-
-    def __init__(self, argv, stdout=subprocess.PIPE, stderr=None, name=None):
-        self.name = name or os.path.basename(argv[0])
-        self.t_spawn = time.monotonic()
-        self.p = subprocess.Popen(argv, stdout=stdout, stderr=stderr, stdin=subprocess.DEVNULL)
-        self.pid = self.p.pid
-        self.rusage = None
-        self.buf = b""
-
-    def wait(self, timeout):
-        """Wait for the exit (keeps the rusage); the exit status, or BenchError on timeout."""
-        deadline = time.monotonic() + timeout
-        while self.p.returncode is None:
-            pid, status, ru = os.wait4(self.pid, os.WNOHANG)
-            if pid == self.pid:
-                self.rusage = ru
-                self.p.returncode = os.waitstatus_to_exitcode(status)
-                break
-            if time.monotonic() > deadline:
-                self.kill()
-                raise BenchError("%s did not finish within %.0f s" % (self.name, timeout))
-            time.sleep(0.005)
-        return self.p.returncode
-
-    def stop(self, timeout=10.0):
-        """SIGTERM, then SIGKILL after timeout; the exit status (None if it had to be killed)."""
-        if self.p.returncode is not None:
-            return self.p.returncode
-        try:
-            os.kill(self.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        try:
-            return self.wait(timeout)
-        except BenchError:
-            return None
-
-    def kill(self):
-        if self.p.returncode is not None:
-            return
-        try:
-            os.kill(self.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        try:
-            _, status, self.rusage = os.wait4(self.pid, 0)
-            self.p.returncode = os.waitstatus_to_exitcode(status)
-        except ChildProcessError:
-            self.p.returncode = -9
-
-    def cpu_s(self):
-        return self.rusage.ru_utime + self.rusage.ru_stime if self.rusage else float("nan")
-
-    def read_until(self, pred, timeout):
-        """Read stdout lines until pred(line); that line, or None on timeout or EOF."""
-        fd = self.p.stdout.fileno()
-        deadline = time.monotonic() + timeout
-        while True:
-            while b"\n" in self.buf:
-                line, self.buf = self.buf.split(b"\n", 1)
-                text = line.decode("utf-8", "replace")
-                if pred(text):
-                    return text
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return None
-            r, _, _ = select.select([fd], [], [], left)
-            if r:
-                chunk = os.read(fd, 65536)
-                if not chunk:
-                    return None
-                self.buf += chunk
-
-    def json_line(self, timeout):
-        """The first JSON line on stdout (a bench_zmq result)."""
-        line = self.read_until(lambda l: l.startswith("{"), timeout)
-        if line is None:
-            raise BenchError("%s printed no result within %.0f s" % (self.name, timeout))
-        return json.loads(line)
-
-
-def proc_status(pid):
-    out = {}
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            k, _, v = line.partition(":")
-            out[k] = v.strip()
-    return out
-
-
-def kb(status, key):
-    v = status.get(key, "0 kB").split()
-    return int(v[0]) if v else 0
 
 
 # ------------------------------------------------------------------------------------ the bridge
@@ -262,85 +116,20 @@ def sim_conf(devices, isolate, data_dir):
     return "\n".join(lines) + "\n"
 
 
-class Bridge:
-    """One daemon on private endpoints; wait_ready() reads the bound stream endpoint."""
+class Bridge(benchlib.Bridge):
+    """One daemon on private endpoints, with sim_conf(devices, isolate) in a folder of its own;
+    wait_ready() reads the bound stream endpoint."""
 
     emulate_key = True   # cleared if this daemon does not know [bridge] emulate
-    count = 0
 
     def __init__(self, args, tmpdir, name, devices, isolate, pub="tcp://127.0.0.1:0", rpc=None,
                  ws="none"):
-        Bridge.count += 1
-        name = "%s-%d" % (name, Bridge.count)
-        self.conf = os.path.join(tmpdir, name + ".conf")
-        with open(self.conf, "w", encoding="utf-8") as f:
-            f.write(sim_conf(devices, isolate, os.path.join(tmpdir, name + "-data")))
-        self.err_path = os.path.join(tmpdir, name + ".stderr")
-        self.errf = open(self.err_path, "wb")
-        self.rpc = rpc or "ipc://%s/%s-rpc" % (tmpdir, name)
-        argv = [args.bridge, "-q", "-c", self.conf, "--pub", pub, "--rpc", self.rpc,
-                "--ws", ws]
-        self.proc = Proc(argv, stderr=self.errf, name="labbridge")
-        self.pid = self.proc.pid
-        self.ready_ms = self.self_ms = self.pub = None
-
-    def parse_ready(self, line):
-        m = READY_RE.search(line)
-        if m:
-            self.self_ms = float(m.group(1))
-            self.pub = m.group(2)
-
-    def wait_ready(self, timeout=15.0):
-        line = self.proc.read_until(lambda l: l.startswith("labbridge ready in"), timeout)
-        if line is None:
-            self.stop()
-            raise BenchError("labbridge did not print 'labbridge ready in' within %.0f s; "
-                             "stderr:\n%s" % (timeout, self.stderr_tail()))
-        self.ready_ms = (time.monotonic() - self.proc.t_spawn) * 1e3
-        self.parse_ready(line)
-        return line
+        super().__init__(args.bridge, tmpdir,
+                         lambda d: sim_conf(devices, isolate, os.path.join(d, "data")),
+                         name=name, pub=pub, rpc=rpc, ws=ws)
 
     def stderr_tail(self, n=20):
-        try:
-            with open(self.err_path, "rb") as f:
-                lines = f.read().decode("utf-8", "replace").splitlines()
-        except OSError:
-            return ""
-        out, last, count = [], None, 0       # repeated lines shown once, with a count
-        for l in lines:
-            if l == last:
-                count += 1
-                continue
-            if count:
-                out.append("  (x%d more)" % count)
-            out.append(l)
-            last, count = l, 0
-        if count:
-            out.append("  (x%d more)" % count)
-        return "\n".join(out[-n:])
-
-    def call(self, method, params=None, timeout_ms=3000):
-        """One request; its result, or BenchError."""
-        zmq = need_pyzmq()
-        s = zmq.Context.instance().socket(zmq.REQ)
-        s.setsockopt(zmq.LINGER, 0)
-        s.setsockopt(zmq.RCVTIMEO, timeout_ms)
-        try:
-            s.connect(self.rpc)
-            s.send_json({"id": 1, "method": method, "params": params or {}})
-            r = s.recv_json()
-        except zmq.ZMQError as e:
-            raise BenchError("%s: no reply (%s)" % (method, e))
-        finally:
-            s.close()
-        if "error" in r:
-            raise BenchError("%s: %s" % (method, r["error"]))
-        return r["result"]
-
-    def stop(self):
-        st = self.proc.stop(10.0)
-        self.errf.close()
-        return st
+        return self.log_tail(n)
 
 
 def start_bridge(args, tmpdir, name, devices, isolate=True, timeout=30.0,

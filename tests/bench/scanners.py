@@ -48,11 +48,11 @@ import time
 
 import zmq
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
-import lbtest  # noqa: E402 (the integration tests' request client)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import benchlib  # noqa: E402 (tests/bench/benchlib.py: the bridge, CPU from /proc)
+from benchlib import (BENCH_ZMQ, ROOT, BenchError, kb, log, machine_busy_s,  # noqa: E402
+                      own_cpu_s, proc_status, threads_cpu_ns)
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
-HZ = os.sysconf("SC_CLK_TCK")
 DEV = "sane-test_0"
 SANE_NAME = "test:0"
 A3_300 = {"mode": "Color", "resolution": 300, "page": "A3"}
@@ -62,121 +62,43 @@ SCANIMAGE_A3 = ["--mode", "Color", "--resolution", "300", "-l", "0", "-t", "0", 
 END_EVENTS = ("done", "error", "cancelled", "failed")
 
 
-class BenchError(Exception):
-    """The benchmark itself could not run (not a missed target)."""
-
-
-def log(msg):
-    print(msg, flush=True)
-
-
-def machine_busy_s():
-    with open("/proc/stat") as f:
-        v = [int(x) for x in f.readline().split()[1:]]
-    return (sum(v) - v[3] - v[4]) / HZ
-
-
-def children_cpu_s():
-    t = os.times()
-    return t.user + t.system + t.children_user + t.children_system
-
-
 class Load:
     """The other programs' CPU, in cores: the machine's busy time minus this script's, its
     waited-for children's (scanimage) and that of the live processes pids (bridge, subscriber)."""
 
     def __init__(self, pids=()):
         self.pids = list(pids)
-        self.t, self.busy, self.own = time.monotonic(), machine_busy_s(), children_cpu_s()
+        self.t, self.busy, self.own = time.monotonic(), machine_busy_s(), own_cpu_s()
         self.live = sum(threads_cpu_ns(p) for p in self.pids)
 
     def cores(self):
         dt = time.monotonic() - self.t
         live = (sum(threads_cpu_ns(p) for p in self.pids) - self.live) / 1e9
-        mine = children_cpu_s() - self.own + live
+        mine = own_cpu_s() - self.own + live
         return max(0.0, (machine_busy_s() - self.busy - mine) / dt) if dt > 0 else 0.0
 
 
-def proc_status(pid):
-    with open("/proc/%d/status" % pid) as f:
-        return {l.split(":")[0]: l.split(":")[1].strip() for l in f if ":" in l}
+Client = benchlib.bench_client_class()
 
 
-def threads_cpu_ns(pid):
-    """CPU time of every thread of pid (schedstat: nanoseconds, not clock ticks)."""
-    total = 0
-    try:
-        tids = os.listdir("/proc/%d/task" % pid)
-    except OSError:
-        return 0  # gone
-    for tid in tids:
-        try:
-            with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
-                total += int(f.read().split()[0])
-        except (OSError, ValueError, IndexError):
-            pass  # a thread that ended meanwhile
-    return total
-
-
-def kb(st, key):
-    return int(st[key].split()[0])
-
-
-class Client(lbtest.Client):
-    """The integration tests' request client; a failed request is a BenchError (the part could
-    not run), not a test assertion."""
-
-    def __init__(self, ctx, ep):
-        super().__init__(ctx, ep, timeout=20)
-
-    def call(self, method, params=None, timeout=None, frames=()):
-        try:
-            return super().call(method, params, timeout=timeout, frames=frames)
-        except AssertionError as e:  # RPCError, or no reply in time
-            raise BenchError("%s: %s" % (method, e))
-
-
-class Bridge:
-    """A bridge with the simulated lab's SANE scanner only, on ipc:// endpoints in tmp."""
+class Bridge(benchlib.Bridge):
+    """A ready bridge with the simulated lab's SANE scanner only, on ipc:// endpoints in a folder
+    of its own in tmp (with its XDG_RUNTIME_DIR, where the private SANE directory goes)."""
 
     def __init__(self, path, tmp):
-        self.tmp = tempfile.mkdtemp(dir=tmp, prefix="bridge-")
-        self.run = os.path.join(self.tmp, "run")
-        os.mkdir(self.run, 0o700)
-        conf = os.path.join(self.tmp, "scan.conf")
-        with open(conf, "w") as f:
-            f.write("[bridge]\nsimulate = yes\nemulate = sane\nrequest_timeout_ms = 10000\n"
-                    "data_dir = %s\n" % os.path.join(self.tmp, "data"))
-        self.pub, self.rpc = "ipc://%s/pub" % self.tmp, "ipc://%s/rpc" % self.tmp
-        self.log = open(os.path.join(self.tmp, "bridge.log"), "w")
-        self.t0 = time.monotonic()
-        self.p = subprocess.Popen(
-            [path, "-q", "-c", conf, "--pub", self.pub, "--rpc", self.rpc, "--ws", "none"],
-            stdout=subprocess.PIPE, stderr=self.log, text=True,
-            env=dict(os.environ, XDG_RUNTIME_DIR=self.run,
-                     STATE_DIRECTORY=os.path.join(self.tmp, "state")))
-        r, _, _ = select.select([self.p.stdout], [], [], 15)
-        line = self.p.stdout.readline() if r else ""
-        self.t_ready = time.monotonic()
-        if "ready" not in line:
-            self.stop()
-            raise BenchError("the bridge did not start (%r; log %s)" % (line, self.log.name))
+        def conf(d):
+            os.mkdir(os.path.join(d, "run"), 0o700)
+            return ("[bridge]\nsimulate = yes\nemulate = sane\nrequest_timeout_ms = 10000\n"
+                    "data_dir = %s\n" % os.path.join(d, "data"))
+        super().__init__(path, tmp, conf, name="scan",
+                         env=lambda d: {"XDG_RUNTIME_DIR": os.path.join(d, "run")})
+        self.wait_ready(15)
 
     def sane_dir(self):
-        d = glob.glob(os.path.join(self.run, "labbridge-sane-*"))
+        d = glob.glob(os.path.join(self.dir, "run", "labbridge-sane-*"))
         if len(d) != 1:
-            raise BenchError("the bridge's private SANE directory is not in %s" % self.run)
+            raise BenchError("the bridge's private SANE directory is not in %s/run" % self.dir)
         return d[0]
-
-    def stop(self):
-        if self.p.poll() is None:
-            self.p.terminate()
-            try:
-                self.p.wait(10)
-            except subprocess.TimeoutExpired:
-                self.p.kill()
-                self.p.wait(10)
-        self.log.close()
 
 
 def wait_listed(c, timeout=10):
@@ -252,7 +174,7 @@ class ScanSub:
     """build/bench_zmq subscan on the bridge's image stream: one JSON line per scan."""
 
     def __init__(self, b):
-        self.p = subprocess.Popen([os.path.join(ROOT, "build", "bench_zmq"), "subscan", b.pub,
+        self.p = subprocess.Popen([BENCH_ZMQ, "subscan", b.pub,
                                    "scanner/%s/image/" % DEV, "0"],
                                   stdout=subprocess.PIPE, text=True)
 
@@ -352,12 +274,12 @@ def part_rate(args, tmp, conf, result):
                 if time.monotonic() > end:
                     raise
         rows = []
-        load = Load([b.p.pid, sub.p.pid])
+        load = Load([b.pid, sub.p.pid])
         for r in range(args.runs):
             row = {}
             for who in (("bridge", "scanimage") if r % 2 == 0 else ("scanimage", "bridge")):
                 if who == "bridge":
-                    t0, s, cpu = bridge_scan(c, sub, prog, A3_300, args.format, b.p.pid)
+                    t0, s, cpu = bridge_scan(c, sub, prog, A3_300, args.format, b.pid)
                     if s["rows"] != s["height"] or not s["ordered"]:
                         raise BenchError("the bands were not the whole image: %s" % s)
                     row.update(bytes=s["bytes"], first_ms=(s["first_ns"] - t0) / 1e6,
@@ -457,21 +379,21 @@ def part_rss(args, tmp, result):
             what = fmt + (" with a stalled subscriber" if stalled else "")
             sub = stalled_subscriber(ctx, b, c, prog) if stalled else None
             prog.drain()
-            with open("/proc/%d/clear_refs" % b.p.pid, "w") as f:
+            with open("/proc/%d/clear_refs" % b.pid, "w") as f:
                 f.write("5")  # resets VmHWM to the current RSS
-            before = kb(proc_status(b.p.pid), "VmRSS")
+            before = kb(proc_status(b.pid), "VmRSS")
             t0 = time.monotonic()
             job = start_scan(c, A3_600, fmt)
             peak, end = 0, None
             deadline = time.monotonic() + 600
             while end is None and time.monotonic() < deadline:
-                peak = max(peak, kb(proc_status(b.p.pid), "VmRSS"))
+                peak = max(peak, kb(proc_status(b.pid), "VmRSS"))
                 if prog.s.poll(20):
                     d = json.loads(prog.s.recv_multipart()[1]).get("data", {})
                     if d.get("event") in END_EVENTS:
                         end = d
             dt = time.monotonic() - t0
-            st = proc_status(b.p.pid)
+            st = proc_status(b.pid)
             hwm = kb(st, "VmHWM")
             job = c.call("jobs.get", {"id": job["id"]})
             if sub is not None:
@@ -528,9 +450,7 @@ def main():
         except (BenchError, OSError, subprocess.SubprocessError) as e:
             log("%s: could not run: %s" % (name, e))
             ok = False
-    shutil.rmtree(tmp, ignore_errors=True)
-    log("BENCH_JSON " + json.dumps(result))
-    return 0 if ok else 1
+    return benchlib.finish(tmp, result, ok)
 
 
 if __name__ == "__main__":

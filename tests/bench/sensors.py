@@ -21,44 +21,9 @@ import time
 
 import zmq
 
-HZ = os.sysconf("SC_CLK_TCK")
-BENCH_ZMQ = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "build",
-                         "bench_zmq")
-
-
-def start(bridge, tmp, conf):
-    path = os.path.join(tmp, "bench.conf")
-    with open(path, "w") as f:
-        f.write(conf)
-    p = subprocess.Popen([bridge, "-q", "-c", path, "--pub", "ipc://%s/pub" % tmp,
-                          "--rpc", "ipc://%s/rpc" % tmp, "--ws", "none"],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 15
-    line = p.stdout.readline().decode()
-    if not line.startswith("labbridge ready") or time.monotonic() > deadline:
-        p.kill()
-        sys.exit("the bridge did not start: %s %s" % (line, p.stderr.read().decode()))
-    return p
-
-
-def cpu_seconds(pid):
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / HZ
-
-
-def call(ctx, tmp, method, params):
-    s = ctx.socket(zmq.DEALER)
-    s.setsockopt(zmq.LINGER, 0)
-    s.connect("ipc://%s/rpc" % tmp)
-    s.send_multipart([b"", json.dumps({"id": 1, "method": method, "params": params}).encode()])
-    if not s.poll(10000):
-        sys.exit("no answer to %s" % method)
-    r = json.loads(s.recv_multipart()[1])
-    s.close()
-    if "error" in r:
-        sys.exit("%s: %s" % (method, r["error"]["message"]))
-    return r["result"]
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import benchlib  # noqa: E402 (tests/bench/benchlib.py: the bridge, CPU from /proc)
+from benchlib import BENCH_ZMQ  # noqa: E402
 
 
 def classroom(bridge, seconds):
@@ -66,11 +31,11 @@ def classroom(bridge, seconds):
     conf = "[bridge]\nsimulate = yes\nemulate = none\n"
     for i in range(30):
         conf += "[sim.s%02d]\nquantity = voltage\nunit = V\nrate = 100\nwave = sine\n" % i
-    p = start(bridge, tmp, conf)
+    p = benchlib.start_bridge(bridge, tmp, conf)
     ctx = zmq.Context()
     sub = ctx.socket(zmq.SUB)
     sub.setsockopt(zmq.RCVHWM, 0)
-    sub.connect("ipc://%s/pub" % tmp)
+    sub.connect(p.pub)
     sub.subscribe(b"sensor/")
     # warm up: wait for every stream
     seen = set()
@@ -79,7 +44,7 @@ def classroom(bridge, seconds):
         if sub.poll(1000):
             seen.add(sub.recv_multipart()[0])
     last, gaps, samples = {}, 0, 0
-    c0, t0 = cpu_seconds(p.pid), time.monotonic()
+    c0, t0 = p.cpu_s(), time.monotonic()
     while time.monotonic() - t0 < seconds:
         if not sub.poll(200):
             continue
@@ -90,9 +55,8 @@ def classroom(bridge, seconds):
         last[topic] = h["seq"]
         samples += h["count"]
     dt = time.monotonic() - t0
-    cpu = (cpu_seconds(p.pid) - c0) / dt
-    p.terminate()
-    p.wait(10)
+    cpu = (p.cpu_s() - c0) / dt
+    p.stop()
     ctx.destroy(0)
     shutil.rmtree(tmp, ignore_errors=True)
     expected = 30 * 100 * dt
@@ -104,24 +68,21 @@ def classroom(bridge, seconds):
 
 def firmata(bridge, seconds, interval_ms):
     tmp = tempfile.mkdtemp(prefix="lbbench-")
-    p = start(bridge, tmp, "[bridge]\nsimulate = yes\nemulate = firmata\n[sim.idle]\nrate = 1\n"
-                           "autostart = 0\n")
-    ctx = zmq.Context()
+    p = benchlib.start_bridge(bridge, tmp, "[bridge]\nsimulate = yes\nemulate = firmata\n"
+                              "[sim.idle]\nrate = 1\nautostart = 0\n")
     dev = "firmata-sim-uno-1"
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
-        if any(d["id"] == dev for d in call(ctx, tmp, "devices.list", {})):
+        if any(d["id"] == dev for d in p.call("devices.list")):
             break
         time.sleep(0.1)  # polling the device list at start, not a synchronisation in a test
-    call(ctx, tmp, "device.set", {"device": dev, "key": "interval_ms", "value": interval_ms})
+    p.call("device.set", {"device": dev, "key": "interval_ms", "value": interval_ms})
     # the C subscriber of tests/bench (bench_zmq sublat): Python would add its own latency
     n = int(seconds * 6 * 1000 / interval_ms)
-    out = subprocess.run([BENCH_ZMQ, "sublat", "ipc://%s/pub" % tmp, "sensor/%s/" % dev, str(n)],
+    out = subprocess.run([BENCH_ZMQ, "sublat", p.pub, "sensor/%s/" % dev, str(n)],
                          capture_output=True, timeout=seconds + 30).stdout.decode()
     r = json.loads(out.strip().splitlines()[-1])
-    p.terminate()
-    p.wait(10)
-    ctx.destroy(0)
+    p.stop()
     shutil.rmtree(tmp, ignore_errors=True)
     return {"bench": "firmata_6_pins", "interval_ms": interval_ms, "samples": r["n"],
             "expected_per_s": round(6 * 1000 / interval_ms), "lost_messages": r["missing"],

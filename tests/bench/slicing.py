@@ -44,7 +44,6 @@ import argparse
 import itertools
 import json
 import os
-import select
 import shlex
 import shutil
 import statistics
@@ -58,12 +57,12 @@ import zlib
 
 import zmq
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
-import lbtest  # noqa: E402 (the integration tests' request client)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import benchlib  # noqa: E402 (tests/bench/benchlib.py: the bridge, CPU from /proc)
+from benchlib import (BENCH_ZMQ, ROOT, BenchError, log, machine_busy_s, pct,  # noqa: E402
+                      proc_cpu)
+import lbtest  # noqa: E402 (the integration tests' request client: on the path since benchlib)
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
-BENCH_ZMQ = os.path.join(ROOT, "build", "bench_zmq")
-HZ = os.sysconf("SC_CLK_TCK")
 SENSOR = "lat"
 STREAM_RATE, STREAM_BATCH = 1000, 10  # 1 kHz, 100 messages/s
 CHUNK_MSGS = 50  # one sublat run: 0.5 s of the stream
@@ -88,35 +87,6 @@ exec %s "$@"
 """
 
 
-class BenchError(Exception):
-    """The benchmark itself could not run (not a missed target)."""
-
-
-def log(msg):
-    print(msg, flush=True)
-
-
-def pct(v, p):
-    """The p-th percentile of v (nearest rank), None when v is empty."""
-    if not v:
-        return None
-    s = sorted(v)
-    return s[min(len(s) - 1, max(0, int(round(p / 100 * len(s) + 0.5)) - 1))]
-
-
-def machine_busy_s():
-    with open("/proc/stat") as f:
-        v = [int(x) for x in f.readline().split()[1:]]
-    return (sum(v) - v[3] - v[4]) / HZ
-
-
-def proc_cpu_s(pid):
-    """(CPU seconds of pid itself, of its children it waited for: the slicers for the bridge)."""
-    with open("/proc/%d/stat" % pid) as f:
-        v = f.read().rsplit(")", 1)[1].split()
-    return (int(v[11]) + int(v[12])) / HZ, (int(v[13]) + int(v[14])) / HZ
-
-
 class Cpu:
     """CPU use over an interval, in cores: the bridge's own threads, its slicers (reaped
     children), and the other programs (the machine's busy time minus those, this script and its
@@ -125,12 +95,12 @@ class Cpu:
     def __init__(self, pid):
         self.pid = pid
         self.t, self.busy = time.monotonic(), machine_busy_s()
-        self.bridge, self.kids = proc_cpu_s(pid)
+        self.bridge, self.kids = proc_cpu(pid)
         self.mine = sum(os.times()[:4])
 
     def cores(self):
         dt = time.monotonic() - self.t
-        bridge, kids = proc_cpu_s(self.pid)
+        bridge, kids = proc_cpu(self.pid)
         bridge, kids = bridge - self.bridge, kids - self.kids
         mine = sum(os.times()[:4]) - self.mine
         other = machine_busy_s() - self.busy - bridge - kids - mine
@@ -175,17 +145,7 @@ def pupil_model(i):
 # ------------------------------------------------------------------------------------ bridge
 
 
-class Client(lbtest.Client):
-    """The integration tests' request client; a failed request is a BenchError."""
-
-    def __init__(self, ctx, ep):
-        super().__init__(ctx, ep, timeout=20)
-
-    def call(self, method, params=None, timeout=None, frames=()):
-        try:
-            return super().call(method, params, timeout=timeout, frames=frames)
-        except AssertionError as e:  # RPCError, or no reply in time
-            raise BenchError("%s: %s" % (method, e))
+Client = benchlib.bench_client_class()
 
 
 UPLOAD_IDS = itertools.count(1)
@@ -197,47 +157,32 @@ def upload_params(data, name):
             "offset": 0, "final": True, "crc32": zlib.crc32(data), "preset": PRESET}
 
 
-class Bridge:
-    """A release bridge with one simulated 1 kHz sensor and the print service without a printer,
-    on ipc:// endpoints in its own folder of tmp."""
+class Bridge(benchlib.Bridge):
+    """A ready release bridge with one simulated 1 kHz sensor and the print service without a
+    printer, on ipc:// endpoints in its own folder of tmp."""
 
     def __init__(self, path, tmp, slicer=None, log_all=False):
-        self.tmp = tempfile.mkdtemp(dir=tmp, prefix="bridge-")
-        conf = os.path.join(self.tmp, "slicing.conf")
-        with open(conf, "w") as f:
-            f.write("[bridge]\nsimulate = yes\nemulate = none\nrequest_timeout_ms = 10000\n"
-                    "data_dir = %s\n[sane]\ndiscover = no\n" % os.path.join(self.tmp, "data"))
-            f.write("[sim.%s]\nquantity = voltage\nunit = V\nwave = sine\nrate = %d\n"
-                    "batch = %d\n" % (SENSOR, STREAM_RATE, STREAM_BATCH))
-            f.write("[print]\napproval = no\n")
-            if slicer:
-                f.write("slicer = %s\n" % slicer)
-        self.pub, self.rpc = "ipc://%s/pub" % self.tmp, "ipc://%s/rpc" % self.tmp
-        self.log = open(os.path.join(self.tmp, "bridge.log"), "w")
-        self.p = subprocess.Popen(
-            [path] + ([] if log_all else ["-q"]) +
-            ["-c", conf, "--pub", self.pub, "--rpc", self.rpc, "--ws", "none", "--http", "none"],
-            stdout=subprocess.PIPE, stderr=self.log, text=True,
-            env=dict(os.environ, STATE_DIRECTORY=os.path.join(self.tmp, "state")))
-        end, line = time.monotonic() + 15, ""
-        while "ready" not in line:  # other lines may come first (a web page's address)
-            r, _, _ = select.select([self.p.stdout], [], [], max(0, end - time.monotonic()))
-            line = self.p.stdout.readline() if r else ""
-            if not line:
-                self.stop()
-                raise BenchError("the bridge did not start within 15 s (log %s)"
-                                 % self.log.name)
+        def conf(d):
+            return ("[bridge]\nsimulate = yes\nemulate = none\nrequest_timeout_ms = 10000\n"
+                    "data_dir = %s\n[sane]\ndiscover = no\n" % os.path.join(d, "data") +
+                    "[sim.%s]\nquantity = voltage\nunit = V\nwave = sine\nrate = %d\n"
+                    "batch = %d\n" % (SENSOR, STREAM_RATE, STREAM_BATCH) +
+                    "[print]\napproval = no\n" + ("slicer = %s\n" % slicer if slicer else ""))
+        super().__init__(path, tmp, conf, name="slicing", quiet=not log_all,
+                         extra=["--http", "none"])
+        self.tmp = self.dir
+        self.wait_ready(15)
 
     def slicers(self):
         """How many of the bridge's children are prusa-slicer now (every thread's children)."""
         n = 0
         try:
-            tids = os.listdir("/proc/%d/task" % self.p.pid)
+            tids = os.listdir("/proc/%d/task" % self.pid)
         except OSError:
             return 0
         for tid in tids:
             try:
-                with open("/proc/%d/task/%s/children" % (self.p.pid, tid)) as f:
+                with open("/proc/%d/task/%s/children" % (self.pid, tid)) as f:
                     kids = f.read().split()
             except OSError:
                 continue
@@ -253,10 +198,10 @@ class Bridge:
         """What became of the bridge, for an error message: running or its exit status, whether
         it answers a request now (and its queue's states), the end of its log; when it does not
         answer, every thread's state and backtrace (lbtest.hang_report) go to stdout."""
-        rc = self.p.poll()
-        self.log.flush()
+        rc = self.proc.p.poll()
+        self.errf.flush()
         try:
-            with open(self.log.name, errors="replace") as f:
+            with open(self.log_path, errors="replace") as f:
                 tail = " | ".join(f.read().strip().splitlines()[-5:])
         except OSError:
             tail = ""
@@ -274,22 +219,12 @@ class Bridge:
                     (time.monotonic() - t) * 1e3, states)
             except AssertionError as e:
                 alive = "; it does not answer (%s): its threads below" % e
-                log(lbtest.hang_report(self.p.pid))
+                log(lbtest.hang_report(self.pid))
             finally:
                 c.close()
                 ctx.destroy(0)
         return "bridge %s%s; its log ends: %s" % (
             "running" if rc is None else "exited with status %d" % rc, alive, tail or "(empty)")
-
-    def stop(self):
-        if self.p.poll() is None:
-            self.p.terminate()
-            try:
-                self.p.wait(10)
-            except subprocess.TimeoutExpired:
-                self.p.kill()
-                self.p.wait(10)
-        self.log.close()
 
 
 class QueueEvents:
@@ -449,7 +384,7 @@ def part_load(args, tmp, result, prefix=None, fake=None):
 
         # idle: requests every 50 ms, until --idle seconds and 3 latency chunks at least
         sl.phase = "idle"
-        cpu, t0 = Cpu(b.p.pid), time.monotonic()
+        cpu, t0 = Cpu(b.pid), time.monotonic()
         n0 = sl.chunks.get("idle", 0)
         while time.monotonic() - t0 < args.idle or sl.chunks.get("idle", 0) < n0 + 3:
             if time.monotonic() - t0 > args.idle + 20:
@@ -483,7 +418,7 @@ def part_load(args, tmp, result, prefix=None, fake=None):
                 raise BenchError("print.upload: %s" % replies[i].get("error"))
             jobs.append(replies[i]["result"]["id"])
         t_uploaded = time.monotonic()
-        cpu = Cpu(b.p.pid)
+        cpu = Cpu(b.pid)
         most, samples = 0, []
         while not all(j in ev.left for j in jobs):
             if time.monotonic() - t_up > args.slice_timeout:
@@ -812,9 +747,7 @@ def main():
                 subprocess.SubprocessError) as e:  # AssertionError: lbtest, no reply in time
             log("%s: could not run: %s" % (name, e))
             ok = False
-    shutil.rmtree(tmp, ignore_errors=True)
-    log("BENCH_JSON " + json.dumps(result))
-    return 0 if ok else 1
+    return benchlib.finish(tmp, result, ok)
 
 
 if __name__ == "__main__":
