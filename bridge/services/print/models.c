@@ -10,7 +10,7 @@
 #include "../../util/fsutil.h"
 #include "../../core/device.h"
 #include "../../util/log.h"
-#include "print_service.h"
+#include "models.h"
 
 /* The printer profile of a job for printer (NULL: any printer) into *buf (profile.h:
  * lb_profile_config): 0, or LB_EFAIL with err set (a profile the configuration gets wrong). */
@@ -47,14 +47,14 @@ int print_models_params(lb_server *s, lb_call *c, const char **preset, double *s
 
 /* The slicers, made on first use from [print] slicer, slicers, slice_time_s, slice_mem_mb; NULL
  * with err set. */
-static lb_slicing *need_slicing(lb_server *s, lb_error *err)
+static lb_slicing *need_slicing(lb_server *s, print_state *st, lb_error *err)
 {
 	const json_t *cf = srv_config(s);
 	lb_slicing_opts o = {0};
 	double max, time_s, mem_mb;
 
-	if (P(s)->slicing)
-		return P(s)->slicing;
+	if (st->slicing)
+		return st->slicing;
 	if (lb_config_num(cf, "print", "slicers", 0, 64, 0, &max, err) < 0 ||
 	    lb_config_num(cf, "print", "slice_time_s", 1, 86400, 300, &time_s, err) < 0 ||
 	    lb_config_num(cf, "print", "slice_mem_mb", 256, 65536, 4096, &mem_mb, err) < 0)
@@ -63,20 +63,19 @@ static lb_slicing *need_slicing(lb_server *s, lb_error *err)
 	o.max = (int)max;
 	o.time_s = (int)time_s;
 	o.mem_mb = (int)mem_mb;
-	P(s)->slicing = lb_slicing_new(&o, err);
-	return P(s)->slicing;
+	st->slicing = lb_slicing_new(&o, err);
+	return st->slicing;
 }
 
 /* Fail job id (still slicing) with why, and tell the clients. */
-static void fail_job(lb_server *s, long long id, const char *why)
+static void fail_job(lb_server *s, print_state *st, long long id, const char *why)
 {
 	lb_error err;
 
 	lb_warn("print queue: job %lld cannot be printed: %s", id, why);
-	if (lb_printq_transition(P(s)->printq, id, "failed", NULL, why, lb_now_read().real, &err) <
-	    0)
+	if (lb_printq_transition(st->printq, id, "failed", NULL, why, lb_now_read().real, &err) < 0)
 		lb_warn("print queue: job %lld: %s", id, err.message);
-	queue_changed(s, "failed", id);
+	print_queue_changed(s, st, "failed", id);
 }
 
 /* The model's size as its check at upload measured it (meta's "model": {"size": [x, y, z]}, mm)
@@ -110,9 +109,9 @@ static const char *str_or(const char *v, const char *def)
 
 /* Keep job id's model among its results as model.<ext> (a hard link to its input), so that its
  * owner and teachers can download it (jobs.fetch); once. Best effort: logged. */
-static void keep_model(lb_server *s, long long id, const char *format)
+static void keep_model(print_state *st, long long id, const char *format)
 {
-	lb_jobs *j = lb_printq_store(P(s)->printq);
+	lb_jobs *j = lb_printq_store(st->printq);
 	char input[1024], folder[900], tmp[1000], name[32];
 	lb_error err;
 	json_t *results = lb_jobs_results(j, id), *r;
@@ -139,9 +138,9 @@ static void keep_model(lb_server *s, long long id, const char *format)
 			err.message);
 }
 
-void print_models_slice(lb_server *s, long long id)
+void print_models_slice(lb_server *s, print_state *st, long long id)
 {
-	json_t *sj = lb_jobs_get(lb_printq_store(P(s)->printq), id);
+	json_t *sj = lb_jobs_get(lb_printq_store(st->printq), id);
 	json_t *params = json_object_get(sj, "params");
 	lb_slicing_job job = {0};
 	lb_profile_buf pr;
@@ -151,13 +150,13 @@ void print_models_slice(lb_server *s, long long id)
 	lb_error err = {0};
 	const char *preset = json_string_value(json_object_get(params, "preset"));
 
-	keep_model(s, id, str_or(json_string_value(json_object_get(params, "model")), "stl"));
+	keep_model(st, id, str_or(json_string_value(json_object_get(params, "model")), "stl"));
 	job.id = id;
 	if (job_profile(s, json_string_value(json_object_get(sj, "device")), &pr, &err) == 0)
 		job.printer = &pr.p;
 	if (job.printer && lb_preset_config(srv_config(s), preset ? preset : "", &ps, &err) == 0)
 		job.preset = &ps.p;
-	if (job.preset && print_policy(s, &job.policy, &err) < 0)
+	if (job.preset && lb_print_policy(srv_config(s), &job.policy, &err) < 0)
 		job.preset = NULL; /* a bad [print] entry: said, and the job fails with it */
 	job.thumb_w = LB_PRINT_THUMB_WIDTH;
 	job.thumb_h = LB_PRINT_THUMB_HEIGHT;
@@ -165,17 +164,17 @@ void print_models_slice(lb_server *s, long long id)
 		job.size = &mi;
 	job.scale = json_number_value(json_object_get(params, "scale"));
 	job.rotate = json_number_value(json_object_get(params, "rotate"));
-	if (job.printer && job.preset && (sl = need_slicing(s, &err)) != NULL &&
-	    lb_slicing_start(sl, P(s)->printq, &job, &err) == 0)
+	if (job.printer && job.preset && (sl = need_slicing(s, st, &err)) != NULL &&
+	    lb_slicing_start(sl, st->printq, &job, &err) == 0)
 		lb_info("print queue: job %lld: slicing %s for %s (%s)", id,
 			json_string_value(json_object_get(sj, "label")), job.printer->name,
 			job.preset->name);
 	else
-		fail_job(s, id, err.message);
+		fail_job(s, st, id, err.message);
 	json_decref(sj);
 }
 
-void print_models_open(lb_server *s)
+void print_models_open(lb_server *s, print_state *st)
 {
 	lb_model_limits lim;
 	double faces;
@@ -189,33 +188,34 @@ void print_models_open(lb_server *s)
 		lim.max_faces = (long long)faces;
 	else
 		lb_warn("%s", err.message);
-	lb_printq_set_limits(P(s)->printq, &lim);
+	lb_printq_set_limits(st->printq, &lim);
 	/* jobs a stop left slicing: nothing physical happened, they are sliced again */
-	list = lb_printq_list(P(s)->printq, false);
+	list = lb_printq_list(st->printq, false);
 	json_array_foreach(list, i, v)
 	{
 		if (strcmp(json_string_value(json_object_get(v, "state")), "slicing") == 0)
-			print_models_slice(s, json_integer_value(json_object_get(v, "id")));
+			print_models_slice(s, st, json_integer_value(json_object_get(v, "id")));
 	}
 	json_decref(list);
 }
 
-int print_models_cancel(lb_server *s, long long id, int64_t now_mono)
+int print_models_cancel(print_state *st, long long id, int64_t now_mono)
 {
-	return lb_slicing_cancel(P(s)->slicing, id, now_mono) == 0;
+	return lb_slicing_cancel(st->slicing, id, now_mono) == 0;
 }
 
-int print_models_fd(lb_server *s)
+int print_models_fd(print_state *st)
 {
-	return lb_slicing_fd(P(s)->slicing);
+	return lb_slicing_fd(st->slicing);
 }
 
 /*
  * Whether job id of owner, needing time_s of printing and filament_g, passes the weekly quota
  * ([print] quota_hours, quota_filament_g; teachers have none): NULL, or why not (in why[cap]).
  */
-const char *print_quota_hold(lb_server *s, long long id, const char *owner, const char *role,
-			     double time_s, double filament_g, char *why, size_t cap)
+const char *print_quota_hold(lb_server *s, print_state *st, long long id, const char *owner,
+			     const char *role, double time_s, double filament_g, char *why,
+			     size_t cap)
 {
 	lb_quota q;
 	lb_error err;
@@ -229,8 +229,8 @@ const char *print_quota_hold(lb_server *s, long long id, const char *owner, cons
 	    (q.week_hours <= 0 && q.week_filament_g <= 0))
 		return NULL;
 	/* the owner's other jobs, waiting, active and finished */
-	jobs = lb_printq_list(P(s)->printq, false);
-	old = lb_printq_list(P(s)->printq, true);
+	jobs = lb_printq_list(st->printq, false);
+	old = lb_printq_list(st->printq, true);
 	json_array_extend(jobs, old);
 	json_decref(old);
 	json_array_foreach(jobs, i, v)
@@ -247,13 +247,13 @@ const char *print_quota_hold(lb_server *s, long long id, const char *owner, cons
 
 /* Keep the picture the slicing stage drew of job id (png) as its result thumbnail.png; {"width",
  * "height"} for its meta, or NULL when there is none (logged). */
-static json_t *thumbnail(lb_server *s, long long id, const char *png)
+static json_t *thumbnail(print_state *st, long long id, const char *png)
 {
 	lb_error err;
 
 	if (!png[0])
 		return NULL;
-	if (lb_jobs_result_add(lb_printq_store(P(s)->printq), id, LB_PRINT_THUMB_NAME, png,
+	if (lb_jobs_result_add(lb_printq_store(st->printq), id, LB_PRINT_THUMB_NAME, png,
 			       lb_now_read().real, &err) < 0) {
 		lb_warn("print queue: job %lld: no thumbnail: %s", id, err.message);
 		return NULL;
@@ -263,52 +263,54 @@ static json_t *thumbnail(lb_server *s, long long id, const char *png)
 }
 
 /* Job id's slicing ended with G-code, checked and drawn by the slicing stage (off this loop):
- * its picture kept, the weekly quota looked at, then into the queue (lb_printq_sliced), or
- * failed. */
-static void sliced(lb_server *s, lb_slicing_event *ev)
+ * its picture kept, the weekly quota looked at, then into the queue (lb_printq_sliced): 1, or
+ * failed: 0. */
+static int sliced(lb_server *s, print_state *st, lb_slicing_event *ev)
 {
 	lb_error err = {0};
 	json_t *job, *th;
 	char why[200];
 	const char *hold = NULL;
 
-	th = thumbnail(s, ev->id, ev->thumb);
+	th = thumbnail(st, ev->id, ev->thumb);
 	if (th)
 		json_object_set_new(ev->extra, "thumbnail", th);
-	job = lb_printq_job(P(s)->printq, ev->id);
-	hold = print_quota_hold(s, ev->id, json_string_value(json_object_get(job, "owner")),
+	job = lb_printq_job(st->printq, ev->id);
+	hold = print_quota_hold(s, st, ev->id, json_string_value(json_object_get(job, "owner")),
 				json_string_value(json_object_get(job, "role")),
 				json_number_value(json_object_get(ev->meta, "time_s")),
 				json_number_value(json_object_get(ev->meta, "filament_g")), why,
 				sizeof why);
 	json_decref(job);
-	if (lb_printq_sliced(P(s)->printq, ev->id, ev->gcode, ev->meta, ev->extra, hold,
+	if (lb_printq_sliced(st->printq, ev->id, ev->gcode, ev->meta, ev->extra, hold,
 			     lb_now_read().real, &err) < 0) {
-		fail_job(s, ev->id, err.message);
-		return;
+		fail_job(s, st, ev->id, err.message);
+		return 0;
 	}
 	lb_info("print queue: job %lld sliced%s%s", ev->id, hold ? ": " : "", hold ? hold : "");
-	queue_changed(s, "sliced", ev->id);
-	print_dispatch(s);
+	print_queue_changed(s, st, "sliced", ev->id);
+	return 1;
 }
 
-void print_models_wake(lb_server *s)
+int print_models_wake(lb_server *s, print_state *st)
 {
 	lb_slicing_event ev;
+	int printable = 0;
 
-	while (lb_slicing_next(P(s)->slicing, lb_now_read().mono, &ev) == 1) {
+	while (lb_slicing_next(st->slicing, lb_now_read().mono, &ev) == 1) {
 		if (ev.what == LB_SLICING_PROGRESS)
-			queue_changed(s, "slicing", ev.id);
+			print_queue_changed(s, st, "slicing", ev.id);
 		else if (ev.what == LB_SLICING_DONE)
-			sliced(s, &ev);
+			printable += sliced(s, st, &ev);
 		else
-			fail_job(s, ev.id, ev.error.message);
+			fail_job(s, st, ev.id, ev.error.message);
 		json_decref(ev.extra);
 		json_decref(ev.meta);
 		if (ev.what != LB_SLICING_PROGRESS && lb_rmtree(ev.work) < 0)
 			lb_warn("print queue: job %lld: cannot remove %s: %s", ev.id, ev.work,
 				strerror(errno));
 	}
+	return printable;
 }
 
 int m_print_presets(lb_server *s, lb_call *c, json_t **result, lb_error *err)

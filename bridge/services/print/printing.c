@@ -8,7 +8,8 @@
 #include "../../util/config.h"
 #include "../../util/log.h"
 #include "../../util/yesno.h"
-#include "print_service.h"
+#include "models.h"
+#include "print_state.h"
 #include "../../core/device.h"
 #include "../../core/service.h"
 #include "../jobs/jobs_service.h"
@@ -36,7 +37,8 @@
 
 static const lb_service print_service;
 
-print_state *P(lb_server *s)
+/* The service's state in s (made by print_init, so never NULL while the server runs). */
+static print_state *P(lb_server *s)
 {
 	return *lb_service_state(s, &print_service);
 }
@@ -47,7 +49,7 @@ LB_UPLOAD_METHOD(print_upload, "print.upload", 4096LL << 20, "prints");
 
 /* The queue, opened on first use over the server's job store (lb_jobs_shared); NULL with err set
  * when the data directory is unusable. */
-lb_printq *need_printq(lb_server *s, lb_error *err)
+static lb_printq *need_printq(lb_server *s, lb_error *err)
 {
 	if (!P(s)->printq) {
 		lb_jobs *j = lb_jobs_shared(s, err);
@@ -56,13 +58,13 @@ lb_printq *need_printq(lb_server *s, lb_error *err)
 		P(s)->printq = lb_printq_attach(j, srv_data_dir(s), lb_now_read().real, err);
 		if (!P(s)->printq)
 			return NULL;
-		print_models_open(s);
+		print_models_open(s, P(s));
 	}
 	return P(s)->printq;
 }
 
 /* Whether a yes/no option of [print] is on. */
-int print_flag(lb_server *s, const char *key, int def)
+static int print_flag(lb_server *s, const char *key, int def)
 {
 	const char *v = lb_config_str(srv_config(s), "print", key, NULL);
 
@@ -73,26 +75,15 @@ int print_flag(lb_server *s, const char *key, int def)
 
 /* The safety policy from [print] (lb_print_policy: the one the printers' consoles obey too);
  * 0 or negative with err set (a bad config entry). */
-int print_policy(lb_server *s, gcode_policy *p, lb_error *err)
+static int print_policy(lb_server *s, gcode_policy *p, lb_error *err)
 {
 	return lb_print_policy(srv_config(s), p, err);
 }
 
-/* v, or JSON null for NULL. */
-static json_t *or_null(json_t *v)
+/* A job as clients see it (print_job_view); NULL when there is no such job. */
+static json_t *job_view(lb_server *s, long long id)
 {
-	return v ? v : json_null();
-}
-
-/* A job as clients see it (lb_printq_job) with, while it is sliced, "slicing": {percent, stage,
- * position}; NULL when there is no such job. */
-json_t *job_view(lb_server *s, long long id)
-{
-	json_t *job = P(s)->printq ? lb_printq_job(P(s)->printq, id) : NULL;
-
-	if (job)
-		json_object_set_new(job, "slicing", or_null(lb_slicing_status(P(s)->slicing, id)));
-	return job;
+	return print_job_view(P(s), id);
 }
 
 /* The queue's jobs (lb_printq_list) as job_view shows them. */
@@ -104,19 +95,16 @@ static json_t *list_view(lb_server *s, bool history)
 	json_array_foreach(a, i, v)
 	{
 		long long id = json_integer_value(json_object_get(v, "id"));
-		json_object_set_new(v, "slicing", or_null(lb_slicing_status(P(s)->slicing, id)));
+		json_t *sl = lb_slicing_status(P(s)->slicing, id);
+		json_object_set_new(v, "slicing", sl ? sl : json_null());
 	}
 	return a;
 }
 
-/* Publish a queue change on bridge/queue/: {event, job}. */
-void queue_changed(lb_server *s, const char *event, long long id)
+/* Publish a queue change on bridge/queue/: {event, id, job} (print_queue_changed). */
+static void queue_changed(lb_server *s, const char *event, long long id)
 {
-	json_t *job = job_view(s, id);
-
-	srv_publish_json(s, "bridge/queue/", &P(s)->queue_seq,
-			 json_pack("{s:s,s:I,s:o}", "event", event, "id", (json_int_t)id, "job",
-				   job ? job : json_null()));
+	print_queue_changed(s, P(s), event, id);
 }
 
 /* The printer a job runs on (its "assigned" field), or NULL. */
@@ -139,7 +127,9 @@ static int printer_free(lb_server *s, lb_device *d)
 	return free_;
 }
 
-void print_dispatch(lb_server *s)
+/* Hand approved jobs to idle printers (with a clear bed, not held back by another service):
+ * each one queued, sent, and published; a job that cannot be sent stays approved. */
+static void print_dispatch(lb_server *s)
 {
 	lb_error err;
 	json_t *print_call = json_pack("{s:s}", "action", "print");
@@ -338,7 +328,7 @@ static int param_id_only(lb_server *s, lb_call *c, long long *id, lb_error *err)
  * computer, "unix:alice"; later its CURVE key), never the display name of session.hello, which
  * anyone may claim. The same person running labctl twice owns the same jobs.
  */
-const char *who(const lb_call *c)
+static const char *who(const lb_call *c)
 {
 	return lb_call_client(c)->user;
 }
@@ -381,7 +371,7 @@ static void gcode_quota(lb_server *s, const json_t *job)
 
 	if (strcmp(json_string_value(json_object_get(job, "state")), "approved") != 0)
 		return;
-	hold = print_quota_hold(s, id, json_string_value(json_object_get(job, "owner")),
+	hold = print_quota_hold(s, P(s), id, json_string_value(json_object_get(job, "owner")),
 				json_string_value(json_object_get(job, "role")),
 				json_number_value(json_object_get(meta, "time_s")),
 				json_number_value(json_object_get(meta, "filament_g")), why,
@@ -453,7 +443,7 @@ static int m_print_upload(lb_server *s, lb_call *c, json_t **result, lb_error *e
 		long long id = json_integer_value(json_object_get(*result, "id"));
 		lb_info("print queue: job %lld (%s) submitted by %s", id, u.name, u.owner);
 		if (strcmp(json_string_value(json_object_get(*result, "state")), "slicing") == 0)
-			print_models_slice(s, id);
+			print_models_slice(s, P(s), id);
 		else
 			gcode_quota(s, *result);
 		json_decref(*result);
@@ -542,7 +532,7 @@ static int print_cancel_job(lb_server *s, long long id, int64_t now_real, lb_err
 	} else {
 		/* a model being sliced: its slicer is killed first */
 		if (strcmp(state, "slicing") == 0)
-			print_models_cancel(s, id, lb_now_read().mono);
+			print_models_cancel(P(s), id, lb_now_read().mono);
 		if (lb_printq_cancel(P(s)->printq, id, now_real, &was, err) == 0) {
 			queue_changed(s, "cancelled", id);
 			rc = 0;
@@ -666,7 +656,7 @@ static int m_print_retry(lb_server *s, lb_call *c, json_t **result, lb_error *er
 		return LB_EFAIL;
 	*result = lb_printq_job(P(s)->printq, id);
 	if (strcmp(json_string_value(json_object_get(*result, "state")), "slicing") == 0) {
-		print_models_slice(s, id);
+		print_models_slice(s, P(s), id);
 		json_decref(*result);
 		*result = job_view(s, id);
 	}
@@ -898,6 +888,20 @@ static unsigned print_device_caps(lb_server *s, lb_device *d)
 	return strcmp(d->spec.kind, "printer") == 0 ? LB_CAP_JOB | LB_CAP_UPLOAD : 0;
 }
 
+/* The service's wake_fd: the slicers' notification (print_models_fd). */
+static int print_wake_fd(lb_server *s)
+{
+	return print_models_fd(P(s));
+}
+
+/* The service's wake: the slicers' news (print_models_wake); the jobs that became printable go
+ * to idle printers. */
+static void print_wake(lb_server *s)
+{
+	if (print_models_wake(s, P(s)) > 0)
+		print_dispatch(s);
+}
+
 /* Make the service's state; 0 or LB_ENOMEM. */
 static int print_init(lb_server *s)
 {
@@ -966,8 +970,8 @@ static const lb_service print_service = {
     .reply = print_reply,
     .job_owner = print_job_owner,
     .device_caps = print_device_caps,
-    .wake_fd = print_models_fd,
-    .wake = print_models_wake,
+    .wake_fd = print_wake_fd,
+    .wake = print_wake,
     .destroy = print_destroy,
 };
 LB_REGISTER_SERVICE(print_service);
