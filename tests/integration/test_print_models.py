@@ -367,10 +367,19 @@ class ModelPrintTest(BridgeTest):
             lat.append(time.monotonic() - t)
         ends = [self.wait_job(c, j, states=WAITING + FINAL, timeout=240) for j in ids]
         self.assertEqual([e["state"] for e in ends], ["approved"] * 30)
-        for e in ends:  # each with its G-code, estimates and picture
+        for e in ends:  # each with its G-code and estimates
             self.assertGreater(e["meta"]["gcode_size"], 1000)
             self.assertGreater(e["meta"]["time_s"], 0)
-            self.assertEqual(e["meta"]["thumbnail"], {"width": 220, "height": 124})
+        # and its picture, drawn after it was queued (event "thumbnail")
+        for j in ids:
+            meta = wait_until(lambda: (lambda m: m if m.get("thumbnail") else None)(
+                c.call("print.job", {"id": j})["meta"]), timeout=60, what="job %d's picture" % j)
+            self.assertEqual(meta["thumbnail"], {"width": 220, "height": 124})
+        th = c.call("print.thumbnail", {"id": ids[0]})
+        png = base64.b64decode(th["base64"])
+        self.assertEqual(png[:8], b"\x89PNG\r\n\x1a\n")
+        self.assertEqual((th["width"], th["height"]), (220, 124))
+        self.assertEqual(struct.unpack(">II", png[16:24]), (220, 124))
         lat.sort()
         print("print.queue while 30 models are sliced: median %.1f ms, max %.1f ms"
               % (lat[len(lat) // 2] * 1e3, lat[-1] * 1e3))

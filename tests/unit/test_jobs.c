@@ -175,6 +175,87 @@ static void test_preparing(void)
 	lb_jobs_destroy(&j);
 }
 
+/* lb_jobs_update: files, meta and state in one commit; refused, nothing changes and the files
+ * stay where they were. */
+static void test_update(void)
+{
+	char dir[256], folder[600], a[700], b[700];
+	lb_error err = {0};
+	lb_jobs *j;
+	lb_job_spec sp = spec_of("print", "unix:alice", "cube.stl");
+	lb_job_file files[2];
+	long long id;
+	json_t *o, *r;
+
+	fresh_dir(dir, sizeof dir);
+	j = lb_jobs_new(dir, 100, &err);
+	if (!j) {
+		CHECK(j != NULL);
+		return;
+	}
+	sp.preparing = true;
+	sp.needs_approval = true;
+	id = lb_jobs_submit(j, &sp, 110, NULL, &err);
+	CHECK_EQ_INT(lb_jobs_folder(j, id, folder, sizeof folder, &err), 0);
+	snprintf(a, sizeof a, "%s/.a", folder);
+	snprintf(b, sizeof b, "%s/.b", folder);
+	CHECK_EQ_INT(write_file(a, "G1 X1\n"), 0);
+	CHECK_EQ_INT(write_file(b, "png"), 0);
+	files[0] = (lb_job_file){"print.gcode", a};
+	files[1] = (lb_job_file){"thumbnail.png", b};
+	/* refused (preparing cannot go to running): no row, no meta, the files where they were */
+	CHECK_EQ_INT(lb_jobs_update(j, id, files, 2, "{\"time_s\":60}", LB_JOB_RUNNING, 120, &err),
+		     LB_EFAIL);
+	CHECK_STR(err.message, "job 1 is preparing: cannot go to running");
+	CHECK(exists(a) && exists(b));
+	r = lb_jobs_results(j, id);
+	CHECK_EQ_UINT(json_array_size(r), 0);
+	json_decref(r);
+	o = lb_jobs_get(j, id);
+	CHECK(json_object_get(json_object_get(o, "meta"), "time_s") == NULL);
+	json_decref(o);
+	/* a bad meta or a bad name: refused the same */
+	CHECK_EQ_INT(lb_jobs_update(j, id, files, 2, "[1]", LB_JOB_WAITING_APPROVAL, 120, &err),
+		     LB_EFAIL);
+	files[1].name = "../x";
+	CHECK_EQ_INT(lb_jobs_update(j, id, files, 2, NULL, -1, 120, &err), LB_EFAIL);
+	files[1].name = "thumbnail.png";
+	CHECK(exists(a) && exists(b));
+	CHECK_STR(state_of(j, id), "preparing");
+	/* all at once */
+	CHECK_EQ_INT(
+	    lb_jobs_update(j, id, files, 2, "{\"time_s\":60}", LB_JOB_WAITING_APPROVAL, 121, &err),
+	    0);
+	CHECK(!exists(a) && !exists(b));
+	CHECK_STR(state_of(j, id), "waiting_approval");
+	r = lb_jobs_results(j, id);
+	CHECK_EQ_UINT(json_array_size(r), 2);
+	CHECK_STR(sget(json_array_get(r, 0), "name"), "print.gcode");
+	CHECK_EQ_INT(json_integer_value(json_object_get(json_array_get(r, 0), "size")), 6);
+	CHECK_STR(sget(json_array_get(r, 1), "name"), "thumbnail.png");
+	json_decref(r);
+	o = lb_jobs_get(j, id);
+	CHECK_EQ_INT(json_number_value(json_object_get(json_object_get(o, "meta"), "time_s")), 60);
+	json_decref(o);
+	/* meta alone, the state kept; no arguments, refused */
+	CHECK_EQ_INT(lb_jobs_update(j, id, NULL, 0, "{\"time_s\":61}", -1, 122, &err), 0);
+	CHECK_STR(state_of(j, id), "waiting_approval");
+	CHECK_EQ_INT(lb_jobs_update(NULL, id, NULL, 0, NULL, -1, 122, &err), LB_EFAIL);
+	CHECK_EQ_INT(lb_jobs_update(j, id, NULL, 1, NULL, -1, 122, &err), LB_EFAIL);
+	/* it lasts */
+	lb_jobs_destroy(&j);
+	j = lb_jobs_new(dir, 200, &err);
+	if (!j) {
+		CHECK(j != NULL);
+		return;
+	}
+	CHECK_STR(state_of(j, id), "waiting_approval");
+	o = lb_jobs_get(j, id);
+	CHECK_EQ_INT(json_number_value(json_object_get(json_object_get(o, "meta"), "time_s")), 61);
+	json_decref(o);
+	lb_jobs_destroy(&j);
+}
+
 static void test_transitions(void)
 {
 	char dir[256];
@@ -1205,6 +1286,7 @@ int main(void)
 	RUN(test_state_names);
 	RUN(test_transitions);
 	RUN(test_preparing);
+	RUN(test_update);
 	RUN(test_submit_checks_and_queue);
 	RUN(test_queue_move);
 	RUN(test_approval);

@@ -794,24 +794,20 @@ int lb_jobs_transition(lb_jobs *j, long long id, lb_job_state to, const char *er
 	return lb_jobs_transition_on(j, id, to, NULL, error, now_real, err);
 }
 
-int lb_jobs_transition_on(lb_jobs *j, long long id, lb_job_state to, const char *device,
-			  const char *error, int64_t now_real, lb_error *err)
+/* The state change of lb_jobs_transition_on inside a transaction begun by the caller: 0, or
+ * LB_EFAIL with err set (the caller rolls back). */
+static int transition_in(lb_jobs *j, long long id, lb_job_state to, const char *device,
+			 const char *error, int64_t now_real, lb_error *err)
 {
 	lb_job_state from;
 	bool retry, finished;
 	sqlite3_stmt *s;
 
-	if (!j || (unsigned)to >= LB_JOB_NSTATES)
-		return lb_error_set(err, LB_ERR_INVALID_PARAMS, "invalid transition arguments");
-	if (begin(j, err) < 0)
-		return LB_EFAIL;
 	if (find_state(j, id, &from, err) != 1)
-		return rollback(j);
-	if (!lb_job_transition_allowed(from, to)) {
-		rollback(j);
+		return LB_EFAIL;
+	if (!lb_job_transition_allowed(from, to))
 		return lb_error_set(err, LB_ERR_INVALID_PARAMS, "job %lld is %s: cannot go to %s",
 				    id, lb_job_state_name(from), lb_job_state_name(to));
-	}
 	retry = lb_job_state_finished(from);
 	finished = lb_job_state_finished(to);
 	s = lb_db_prepare(
@@ -829,7 +825,7 @@ int lb_jobs_transition_on(lb_jobs *j, long long id, lb_job_state to, const char 
 	    " WHERE id = ?7",
 	    err);
 	if (!s)
-		return rollback(j);
+		return LB_EFAIL;
 	sqlite3_bind_text(s, 1, lb_job_state_name(to), -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 2, now_real);
 	sqlite3_bind_text(s, 3, error, -1, SQLITE_TRANSIENT);
@@ -839,9 +835,21 @@ int lb_jobs_transition_on(lb_jobs *j, long long id, lb_job_state to, const char 
 	sqlite3_bind_int64(s, 7, id);
 	sqlite3_bind_text(s, 8, device, -1, SQLITE_TRANSIENT);
 	if (lb_db_run(j->db, s, err) < 0)
-		return rollback(j);
+		return LB_EFAIL;
 	if ((to == LB_JOB_STARTING || to == LB_JOB_RUNNING || to == LB_JOB_PAUSED) &&
 	    mark_device(j, id, err) < 0)
+		return LB_EFAIL;
+	return 0;
+}
+
+int lb_jobs_transition_on(lb_jobs *j, long long id, lb_job_state to, const char *device,
+			  const char *error, int64_t now_real, lb_error *err)
+{
+	if (!j || (unsigned)to >= LB_JOB_NSTATES)
+		return lb_error_set(err, LB_ERR_INVALID_PARAMS, "invalid transition arguments");
+	if (begin(j, err) < 0)
+		return LB_EFAIL;
+	if (transition_in(j, id, to, device, error, now_real, err) < 0)
 		return rollback(j);
 	return commit(j, "transition.update", "transition.commit", err);
 }
@@ -1276,54 +1284,113 @@ int lb_jobs_folder(lb_jobs *j, long long id, char *path, size_t cap, lb_error *e
 	return 0;
 }
 
-int lb_jobs_result_add(lb_jobs *j, long long id, const char *name, const char *src,
-		       int64_t now_real, lb_error *err)
+/* Check a result file before it is added to job id: its name, src a regular file (its size into
+ * *size), file[cap] the path it will have; the job's folder made, into folder[cap]. 0, or
+ * LB_EFAIL with err set. */
+static int result_check(lb_jobs *j, long long id, const char *name, const char *src, char *folder,
+			char *file, size_t cap, long long *size, lb_error *err)
 {
-	char folder[JOBS_PATH_MAX], file[JOBS_PATH_MAX];
 	struct stat st;
-	sqlite3_stmt *s;
 
-	if (!j || !src)
+	if (!src || cap > JOBS_PATH_MAX)
 		return lb_error_set(err, LB_ERR_INVALID_PARAMS, "invalid result arguments");
 	if (!good_name(name))
 		return lb_error_set(err, LB_ERR_INVALID_PARAMS,
 				    "a result name is 1 to 100 of [A-Za-z0-9._-], not starting with"
 				    " '.', not \"input\"");
-	if (lb_jobs_folder(j, id, folder, sizeof folder, err) < 0)
+	if (lb_jobs_folder(j, id, folder, cap, err) < 0)
 		return LB_EFAIL;
-	if (file_of(j, id, name, file, sizeof file) < 0)
+	if (file_of(j, id, name, file, cap) < 0)
 		return lb_error_set(err, LB_ERR_INTERNAL, "job store: path too long");
 	if (stat(src, &st) < 0 || !S_ISREG(st.st_mode))
 		return lb_error_set(err, LB_ERR_INTERNAL, "cannot read %s: %s", src,
 				    errno ? strerror(errno) : "not a file");
-	if (begin(j, err) < 0)
-		return LB_EFAIL;
-	s = lb_db_prepare(
+	*size = (long long)st.st_size;
+	return 0;
+}
+
+/* The row of result name (size bytes) of job id, inside a transaction begun by the caller: 0, or
+ * LB_EFAIL with err set (the caller rolls back). */
+static int result_row(lb_jobs *j, long long id, const char *name, long long size, int64_t now_real,
+		      lb_error *err)
+{
+	sqlite3_stmt *s = lb_db_prepare(
 	    j->db, "INSERT OR REPLACE INTO results (job, name, size, created) VALUES (?, ?, ?, ?)",
 	    err);
+
 	if (!s)
-		return rollback(j);
+		return LB_EFAIL;
 	sqlite3_bind_int64(s, 1, id);
 	sqlite3_bind_text(s, 2, name, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(s, 3, (sqlite3_int64)st.st_size);
+	sqlite3_bind_int64(s, 3, (sqlite3_int64)size);
 	sqlite3_bind_int64(s, 4, now_real);
-	if (lb_db_run(j->db, s, err) < 0)
-		return rollback(j);
-	fault(j, "result.insert");
-	/* a crash after the rename and before the commit: lb_jobs_new records the file */
-	if (rename(src, file) < 0) {
+	return lb_db_run(j->db, s, err) < 0 ? LB_EFAIL : 0;
+}
+
+int lb_jobs_result_add(lb_jobs *j, long long id, const char *name, const char *src,
+		       int64_t now_real, lb_error *err)
+{
+	lb_job_file f = {name, src};
+
+	return lb_jobs_update(j, id, &f, 1, NULL, -1, now_real, err);
+}
+
+int lb_jobs_update(lb_jobs *j, long long id, const lb_job_file *files, size_t nfiles,
+		   const char *meta, int to, int64_t now_real, lb_error *err)
+{
+	struct {
+		char path[JOBS_PATH_MAX];
+		long long size;
+	} *dst = NULL;
+	char folder[JOBS_PATH_MAX];
+	size_t moved = 0;
+	int rc = LB_EFAIL;
+
+	if (!j || (nfiles && !files) || to >= LB_JOB_NSTATES || nfiles > LB_JOBS_UPDATE_FILES)
+		return lb_error_set(err, LB_ERR_INVALID_PARAMS, "invalid job update arguments");
+	if (nfiles && !(dst = calloc(nfiles, sizeof *dst)))
+		return lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
+	for (size_t i = 0; i < nfiles; i++)
+		if (result_check(j, id, files[i].name, files[i].src, folder, dst[i].path,
+				 sizeof dst[i].path, &dst[i].size, err) < 0)
+			goto done;
+	if (begin(j, err) < 0)
+		goto done;
+	for (size_t i = 0; i < nfiles; i++)
+		if (result_row(j, id, files[i].name, dst[i].size, now_real, err) < 0) {
+			rollback(j);
+			goto done;
+		}
+	if (nfiles)
+		fault(j, "result.insert");
+	if ((meta && set_object(j, id, "meta", meta, now_real, err) < 0) ||
+	    (to >= 0 && transition_in(j, id, (lb_job_state)to, NULL, NULL, now_real, err) < 0)) {
 		rollback(j);
-		return lb_error_set(err, LB_ERR_INTERNAL, "job %lld: cannot move %s: %s", id, src,
-				    strerror(errno));
+		goto done;
 	}
-	if (sync_dir(folder) < 0)
+	/* a crash after a rename and before the commit: lb_jobs_new records the file */
+	for (; moved < nfiles; moved++)
+		if (rename(files[moved].src, dst[moved].path) < 0) {
+			rollback(j);
+			lb_error_set(err, LB_ERR_INTERNAL, "job %lld: cannot move %s: %s", id,
+				     files[moved].src, strerror(errno));
+			goto undo;
+		}
+	if (nfiles && sync_dir(folder) < 0)
 		lb_warn("job store: cannot sync %s: %s", folder, strerror(errno));
-	if (commit(j, "result.move", "result.commit", err) < 0) {
-		if (rename(file, src) < 0)
-			lb_warn("job store: cannot move %s back: %s", file, strerror(errno));
-		return LB_EFAIL;
-	}
-	return 0;
+	if (commit(j, nfiles ? "result.move" : "update.update",
+		   nfiles ? "result.commit" : "update.commit", err) < 0)
+		goto undo;
+	rc = 0;
+	goto done;
+undo:
+	while (moved-- > 0)
+		if (rename(dst[moved].path, files[moved].src) < 0)
+			lb_warn("job store: cannot move %s back: %s", dst[moved].path,
+				strerror(errno));
+done:
+	free(dst);
+	return rc;
 }
 
 json_t *lb_jobs_results(lb_jobs *j, long long id)

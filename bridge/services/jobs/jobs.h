@@ -264,6 +264,25 @@ int lb_jobs_input_path(lb_jobs *j, long long id, char *path, size_t cap);
 int lb_jobs_result_add(lb_jobs *j, long long id, const char *name, const char *src,
 		       int64_t now_real, lb_error *err);
 
+/* A file to move into a job's results (lb_jobs_update): src as result name. */
+typedef struct lb_job_file {
+	const char *name;
+	const char *src;
+} lb_job_file;
+
+/* The most files one lb_jobs_update moves. */
+#define LB_JOBS_UPDATE_FILES 8
+
+/*
+ * What a service learnt of job id, stored at once with one commit (a sliced model: its G-code,
+ * its facts and its next state): files[nfiles] moved into its results (each as
+ * lb_jobs_result_add), its meta replaced by meta (as lb_jobs_set_meta; NULL keeps it), then its
+ * state to `to` (as lb_jobs_transition, no error text; -1 keeps it). 0, or LB_EFAIL with err set
+ * (as those functions): then nothing changed and the files are back where they were.
+ */
+int lb_jobs_update(lb_jobs *j, long long id, const lb_job_file *files, size_t nfiles,
+		   const char *meta, int to, int64_t now_real, lb_error *err);
+
 /* The folder of job id (for a service's temporary files) into path[cap]; it is created. 0 or
  * LB_EFAIL with err set. */
 int lb_jobs_folder(lb_jobs *j, long long id, char *path, size_t cap, lb_error *err);

@@ -245,36 +245,36 @@ const char *print_quota_hold(lb_server *s, print_state *st, long long id, const 
 	return over == 1 ? why : NULL;
 }
 
-/* Keep the picture the slicing stage drew of job id (png) as its result thumbnail.png; {"width",
- * "height"} for its meta, or NULL when there is none (logged). */
-static json_t *thumbnail(print_state *st, long long id, const char *png)
+/* Keep the picture the slicing stage drew of job id (png, "" when none) as its result
+ * thumbnail.png, its size in meta's "thumbnail" ({"width", "height"}), and tell the clients
+ * (event "thumbnail"); a job gone meanwhile just loses it (logged). */
+static void picture(lb_server *s, print_state *st, long long id, const char *png)
 {
 	lb_error err;
+	json_t *size;
 
 	if (!png[0])
-		return NULL;
-	if (lb_jobs_result_add(lb_printq_store(st->printq), id, LB_PRINT_THUMB_NAME, png,
-			       lb_now_read().real, &err) < 0) {
+		return;
+	size =
+	    json_pack("{s:i,s:i}", "width", LB_PRINT_THUMB_WIDTH, "height", LB_PRINT_THUMB_HEIGHT);
+	if (lb_printq_add_result(st->printq, id, LB_PRINT_THUMB_NAME, png, "thumbnail", size,
+				 lb_now_read().real, &err) < 0)
 		lb_warn("print queue: job %lld: no thumbnail: %s", id, err.message);
-		return NULL;
-	}
-	return json_pack("{s:i,s:i}", "width", LB_PRINT_THUMB_WIDTH, "height",
-			 LB_PRINT_THUMB_HEIGHT);
+	else
+		print_queue_changed(s, st, "thumbnail", id);
+	json_decref(size);
 }
 
-/* Job id's slicing ended with G-code, checked and drawn by the slicing stage (off this loop):
- * its picture kept, the weekly quota looked at, then into the queue (lb_printq_sliced): 1, or
- * failed: 0. */
+/* Job id's slicing ended with G-code, checked by the slicing stage (off this loop): the weekly
+ * quota looked at, then into the queue (lb_printq_sliced, one commit): 1, or failed: 0. Its
+ * picture comes later (picture). */
 static int sliced(lb_server *s, print_state *st, lb_slicing_event *ev)
 {
 	lb_error err = {0};
-	json_t *job, *th;
+	json_t *job;
 	char why[200];
 	const char *hold = NULL;
 
-	th = thumbnail(st, ev->id, ev->thumb);
-	if (th)
-		json_object_set_new(ev->extra, "thumbnail", th);
 	job = lb_printq_job(st->printq, ev->id);
 	hold = print_quota_hold(s, st, ev->id, json_string_value(json_object_get(job, "owner")),
 				json_string_value(json_object_get(job, "role")),
@@ -284,6 +284,8 @@ static int sliced(lb_server *s, print_state *st, lb_slicing_event *ev)
 	json_decref(job);
 	if (lb_printq_sliced(st->printq, ev->id, ev->gcode, ev->meta, ev->extra, hold,
 			     lb_now_read().real, &err) < 0) {
+		if (ev->drawing) /* no picture of a failed job: the event that follows is dropped */
+			lb_slicing_cancel(st->slicing, ev->id, lb_now_read().mono);
 		fail_job(s, st, ev->id, err.message);
 		return 0;
 	}
@@ -302,11 +304,13 @@ int print_models_wake(lb_server *s, print_state *st)
 			print_queue_changed(s, st, "slicing", ev.id);
 		else if (ev.what == LB_SLICING_DONE)
 			printable += sliced(s, st, &ev);
+		else if (ev.what == LB_SLICING_PICTURE)
+			picture(s, st, ev.id, ev.thumb);
 		else
 			fail_job(s, st, ev.id, ev.error.message);
 		json_decref(ev.extra);
 		json_decref(ev.meta);
-		if (ev.what != LB_SLICING_PROGRESS && lb_rmtree(ev.work) < 0)
+		if (ev.what != LB_SLICING_PROGRESS && ev.work[0] && lb_rmtree(ev.work) < 0)
 			lb_warn("print queue: job %lld: cannot remove %s: %s", ev.id, ev.work,
 				strerror(errno));
 	}

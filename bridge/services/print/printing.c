@@ -709,9 +709,10 @@ static int model_thumbnail(lb_server *s, long long id, json_t *job, json_t **res
 
 	if (!json_is_object(th)) {
 		lb_error_set(err, LB_ERR_INVALID_PARAMS, "job %lld has no thumbnail%s", id,
-			     json_is_null(json_object_get(job, "slicing"))
-				 ? ""
-				 : " yet: it is being sliced");
+			     !json_is_null(json_object_get(job, "slicing"))
+				 ? " yet: it is being sliced"
+			     : lb_slicing_drawing(P(s)->slicing, id) ? " yet: it is being drawn"
+								     : "");
 		goto done;
 	}
 	png = malloc(LB_JOBS_FETCH_MAX);

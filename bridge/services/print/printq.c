@@ -926,15 +926,41 @@ int lb_printq_sliced(lb_printq *q, long long id, const char *gcode, const json_t
 		lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
 		goto done;
 	}
-	if (lb_jobs_result_add(q->j, id, LB_PRINTQ_GCODE, gcode, now_real, err) < 0 ||
-	    lb_jobs_set_meta(q->j, id, text, now_real, err) < 0)
-		goto done;
-	rc = lb_jobs_transition(q->j, id,
-				approved && !hold ? LB_JOB_QUEUED : LB_JOB_WAITING_APPROVAL, NULL,
-				now_real, err);
+	{
+		lb_job_file f = {LB_PRINTQ_GCODE, gcode};
+		rc = lb_jobs_update(q->j, id, &f, 1, text,
+				    approved && !hold ? LB_JOB_QUEUED : LB_JOB_WAITING_APPROVAL,
+				    now_real, err);
+	}
 done:
 	free(text);
 	json_decref(all);
+	return rc;
+}
+
+int lb_printq_add_result(lb_printq *q, long long id, const char *name, const char *src,
+			 const char *key, json_t *value, int64_t now_real, lb_error *err)
+{
+	json_t *sj, *meta;
+	char *text;
+	lb_job_file f = {name, src};
+	int rc;
+
+	if (!q || !key || !value)
+		return lb_error_set(err, LB_ERR_INVALID_PARAMS, "invalid arguments");
+	sj = lb_jobs_get(q->j, id);
+	if (!sj)
+		return lb_error_set(err, LB_ERR_INVALID_PARAMS, "no job %lld", id);
+	meta = json_object_get(sj, "meta");
+	meta = json_is_object(meta) ? json_copy(meta) : json_object();
+	json_decref(sj);
+	json_object_set(meta, key, value);
+	text = json_dumps(meta, JSON_COMPACT);
+	json_decref(meta);
+	if (!text)
+		return lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
+	rc = lb_jobs_update(q->j, id, &f, 1, text, -1, now_real, err);
+	free(text);
 	return rc;
 }
 

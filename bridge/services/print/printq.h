@@ -51,13 +51,19 @@ void lb_printq_set_limits(lb_printq *q, const lb_model_limits *lim);
 /*
  * A model job's slicing ended with G-code at gcode (a file in the job's folder), which passed the
  * G-code check (lb_gcode_check_file: its facts are checked): keep it as the job's result
- * LB_PRINTQ_GCODE (what lb_printq_path names), its facts and extra's keys (the fit's rotation, the
- * thumbnail) in meta, then the job waits: approved when it was approved at submission and hold is
- * NULL; else submitted, hold (e.g. "over the weekly quota...") shown as the job's "hold". 0, or
- * LB_EFAIL with err set (the job is left slicing).
+ * LB_PRINTQ_GCODE (what lb_printq_path names), its facts and extra's keys (the fit's rotation) in
+ * meta, then the job waits: approved when it was approved at submission and hold is NULL; else
+ * submitted, hold (e.g. "over the weekly quota...") shown as the job's "hold". All in one commit
+ * of the store (lb_jobs_update). 0, or LB_EFAIL with err set (the job is left slicing, the file
+ * where it was).
  */
 int lb_printq_sliced(lb_printq *q, long long id, const char *gcode, const json_t *checked,
 		     const json_t *extra, const char *hold, int64_t now_real, lb_error *err);
+/* Keep the file src as job id's result name and value as its meta's key, in one commit of the
+ * store (a model job's picture, drawn after it was queued). 0, or LB_EFAIL with err set (no such
+ * job: nothing kept, src where it was). */
+int lb_printq_add_result(lb_printq *q, long long id, const char *name, const char *src,
+			 const char *key, json_t *value, int64_t now_real, lb_error *err);
 /* An approved job goes back to waiting for a teacher, why shown as its "hold" (a quota). 0, or
  * LB_EFAIL with err set. */
 int lb_printq_hold(lb_printq *q, long long id, const char *why, int64_t now_real, lb_error *err);

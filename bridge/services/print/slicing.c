@@ -32,13 +32,13 @@ typedef struct sl_job {
 	int percent; /* last reported */
 	char stage[64];
 	json_t *extra; /* the model's facts, from --info */
-	/* once sliced: its G-code checked and drawn on the post thread */
-	int post; /* 0 slicing, 1 sliced (waiting for the post thread), 2 checked */
+	/* once sliced: its G-code checked, then drawn, on the post thread */
+	int post; /* a post_stage: 0 while slicing */
 	char gcode[LB_SLICER_PATH];
 	gcode_policy policy;
 	int thumb_w, thumb_h;
-	json_t *meta;		    /* post 2: the G-code's facts, or NULL: refused (perr) */
-	char thumb[LB_SLICER_PATH]; /* post 2: the picture, "" when none */
+	json_t *meta;		    /* POST_CHECKED: the G-code's facts, or NULL: refused (perr) */
+	char thumb[LB_SLICER_PATH]; /* POST_DRAWN: the picture, "" when none */
 	lb_error perr;
 } sl_job;
 
@@ -58,6 +58,21 @@ struct lb_slicing {
 	bool post_started, stop;
 };
 
+/* Where a sliced job is after its slicer (sl_job.post). */
+enum post_stage {
+	POST_NONE,     /* slicing */
+	POST_SLICED,   /* its G-code waits for the post thread's check */
+	POST_CHECKING, /* taken by the post thread */
+	POST_CHECKED,  /* checked: DONE (or FAILED) to report */
+	POST_TO_DRAW,  /* DONE reported: its picture waits for the post thread */
+	POST_DRAWING,  /* taken by the post thread */
+	POST_DRAWN,    /* drawn: PICTURE to report */
+};
+
+/* The G-code's second name in the job's slicing folder, which the picture is drawn from (the
+ * receiver of DONE moves the G-code itself away). */
+#define SL_DRAW_SRC "draw.gcode"
+
 /* The job's entry, or NULL. */
 static sl_job *find(lb_slicing *sl, long long id, size_t *at)
 {
@@ -70,9 +85,58 @@ static sl_job *find(lb_slicing *sl, long long id, size_t *at)
 	return NULL;
 }
 
-/* The post thread: for each job sliced (post 1), its G-code through the check (the job's policy)
- * and its picture drawn, then the results into the entry (post 2) and the caller woken through
- * the runner's notification. An entry cancelled meanwhile just loses them. */
+/* The post thread's next work, the lock held: a job to check (first: checks let jobs into the
+ * queue), else one to draw; NULL when there is none. */
+static sl_job *post_next(lb_slicing *sl)
+{
+	for (size_t i = 0; i < sl->n; i++)
+		if (sl->v[i].post == POST_SLICED)
+			return &sl->v[i];
+	for (size_t i = 0; i < sl->n; i++)
+		if (sl->v[i].post == POST_TO_DRAW)
+			return &sl->v[i];
+	return NULL;
+}
+
+/* Check job c's G-code against its policy: its facts into *meta (NULL and err set: refused).
+ * When it passes and a picture is wanted, the G-code gets its second name to draw from; 1 then,
+ * 0 when no picture will come. */
+static int post_check(sl_job *c, json_t **meta, lb_error *err)
+{
+	char src[LB_SLICER_PATH + 16];
+
+	*meta = NULL;
+	if (lb_gcode_check_file(&c->policy, c->gcode, meta, err) < 0 || c->thumb_w <= 0)
+		return 0;
+	snprintf(src, sizeof src, "%s/" SL_DRAW_SRC, c->work);
+	unlink(src);
+	if (link(c->gcode, src) < 0) {
+		lb_warn("slicing: job %lld: no picture: cannot link its G-code: %s", c->id,
+			strerror(errno));
+		return 0;
+	}
+	return 1;
+}
+
+/* Draw job c's picture from its G-code's second name into png[cap] ("" when it fails: said). */
+static void post_draw(const sl_job *c, char *png, size_t cap)
+{
+	char src[LB_SLICER_PATH + 16];
+	lb_error err;
+
+	snprintf(src, sizeof src, "%s/" SL_DRAW_SRC, c->work);
+	snprintf(png, cap, "%s/thumb.png", c->work);
+	if (lb_gcode_thumbnail(src, png, c->thumb_w, c->thumb_h, &err) < 0) {
+		lb_warn("slicing: job %lld: no picture: %s", c->id, err.message);
+		png[0] = '\0';
+	}
+	unlink(src);
+}
+
+/* The post thread: for each job sliced, its G-code through the check (the job's policy), the
+ * results into the entry (POST_CHECKED) and the caller woken through the runner's notification;
+ * then, once DONE was reported, its picture drawn (POST_DRAWN) and the caller woken again. An
+ * entry cancelled meanwhile just loses them. */
 static void *post_main(void *arg)
 {
 	lb_slicing *sl = arg;
@@ -80,37 +144,36 @@ static void *post_main(void *arg)
 
 	pthread_mutex_lock(&sl->lock);
 	while (!sl->stop) {
-		sl_job *j = NULL, c;
+		sl_job *j = post_next(sl), c;
 		json_t *meta = NULL;
 		lb_error err = {0};
 		char png[LB_SLICER_PATH] = "";
+		int taken, draw = 0;
 
-		for (size_t i = 0; i < sl->n && !j; i++)
-			if (sl->v[i].post == 1)
-				j = &sl->v[i];
 		if (!j) {
 			pthread_cond_wait(&sl->cond, &sl->lock);
 			continue;
 		}
-		c = *j;	     /* its id and paths: the entry may move while the lock is free */
-		j->post = 3; /* taken */
+		c = *j; /* its id and paths: the entry may move while the lock is free */
+		taken = j->post = j->post == POST_SLICED ? POST_CHECKING : POST_DRAWING;
 		pthread_mutex_unlock(&sl->lock);
-		if (lb_gcode_check_file(&c.policy, c.gcode, &meta, &err) == 0 && c.thumb_w > 0) {
-			lb_error terr;
-			snprintf(png, sizeof png, "%s/thumb.png", c.work);
-			if (lb_gcode_thumbnail(c.gcode, png, c.thumb_w, c.thumb_h, &terr) < 0) {
-				lb_warn("slicing: job %lld: no picture: %s", c.id, terr.message);
-				png[0] = '\0';
-			}
-		}
+		if (taken == POST_CHECKING)
+			draw = post_check(&c, &meta, &err);
+		else
+			post_draw(&c, png, sizeof png);
 		pthread_mutex_lock(&sl->lock);
 		j = find(sl, c.id, NULL);
-		if (j && j->post == 3) {
-			j->meta = meta;
-			j->perr = err;
-			snprintf(j->thumb, sizeof j->thumb, "%s", png);
-			j->post = 2;
-			meta = NULL;
+		if (j && j->post == taken) {
+			if (taken == POST_CHECKING) {
+				j->meta = meta;
+				j->perr = err;
+				j->thumb_w = draw ? j->thumb_w : 0;
+				j->post = POST_CHECKED;
+				meta = NULL;
+			} else {
+				snprintf(j->thumb, sizeof j->thumb, "%s", png);
+				j->post = POST_DRAWN;
+			}
 			if (write(lb_slicer_worker_fd(sl->w), &one, sizeof one) < 0)
 				lb_warn("slicing: cannot wake the bridge: %s", strerror(errno));
 		}
@@ -440,23 +503,37 @@ static int next_locked(lb_slicing *sl, lb_slicing_event *ev)
 		memset(ev, 0, sizeof *ev);
 		ev->id = j->id;
 		snprintf(ev->work, sizeof ev->work, "%s", j->work);
-		if (j->post == 1 || j->post == 3)
+		if (j->post == POST_SLICED || j->post == POST_CHECKING || j->post == POST_TO_DRAW ||
+		    j->post == POST_DRAWING)
 			continue; /* on the post thread */
-		if (j->post == 2 && !j->meta) {
+		if (j->post == POST_CHECKED && !j->meta) {
 			ev->what = LB_SLICING_FAILED;
 			lb_error_set(&ev->error, j->perr.code ? j->perr.code : LB_ERR_INTERNAL,
 				     "the sliced G-code was refused: %s", j->perr.message);
 			drop(sl, i);
 			return 1;
 		}
-		if (j->post == 2) {
+		if (j->post == POST_CHECKED) {
 			ev->what = LB_SLICING_DONE;
 			ev->percent = 100;
 			snprintf(ev->gcode, sizeof ev->gcode, "%s", j->gcode);
-			snprintf(ev->thumb, sizeof ev->thumb, "%s", j->thumb);
 			ev->meta = j->meta;
 			ev->extra = j->extra;
 			j->meta = j->extra = NULL;
+			ev->drawing = j->thumb_w > 0;
+			if (!ev->drawing) {
+				drop(sl, i);
+				return 1;
+			}
+			/* its picture next, on the post thread: the folder stays until then */
+			ev->work[0] = '\0';
+			j->post = POST_TO_DRAW;
+			pthread_cond_signal(&sl->cond);
+			return 1;
+		}
+		if (j->post == POST_DRAWN) {
+			ev->what = LB_SLICING_PICTURE;
+			snprintf(ev->thumb, sizeof ev->thumb, "%s", j->thumb);
 			drop(sl, i);
 			return 1;
 		}
@@ -480,7 +557,7 @@ static int next_locked(lb_slicing *sl, lb_slicing_event *ev)
 			/* sliced: its G-code to the post thread, reported once checked */
 			snprintf(j->gcode, sizeof j->gcode, "%s", st.gcode);
 			lb_slicer_worker_forget(sl->w, j->run);
-			j->post = 1;
+			j->post = POST_SLICED;
 			pthread_cond_signal(&sl->cond);
 			continue;
 		}
@@ -577,7 +654,9 @@ json_t *lb_slicing_status(lb_slicing *sl, long long id)
 		return NULL;
 	pthread_mutex_lock(&sl->lock);
 	j = find(sl, id, NULL);
-	if (j && j->post)
+	if (j && j->post >= POST_TO_DRAW)
+		o = NULL; /* sliced: only its picture is being drawn */
+	else if (j && j->post)
 		o = json_pack("{s:i,s:s,s:i}", "percent", 100, "stage", "checking the G-code",
 			      "position", 0);
 	else if (j && lb_slicer_worker_status(sl->w, j->run, &st) == 0) {
@@ -588,4 +667,18 @@ json_t *lb_slicing_status(lb_slicing *sl, long long id)
 	}
 	pthread_mutex_unlock(&sl->lock);
 	return o;
+}
+
+bool lb_slicing_drawing(lb_slicing *sl, long long id)
+{
+	sl_job *j;
+	bool drawing;
+
+	if (!sl)
+		return false;
+	pthread_mutex_lock(&sl->lock);
+	j = find(sl, id, NULL);
+	drawing = j && j->post >= POST_TO_DRAW;
+	pthread_mutex_unlock(&sl->lock);
+	return drawing;
 }

@@ -4,6 +4,7 @@
 #define LB_SLICING_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "../../../protocols/gcode.h"
@@ -35,9 +36,10 @@ typedef struct lb_slicing_job {
 /* What happened to a job's slicing (lb_slicing_next). */
 typedef enum lb_slicing_what {
 	LB_SLICING_PROGRESS, /* percent / stage moved */
-	LB_SLICING_DONE,     /* gcode: the G-code, checked (meta), in the job's folder; thumb: its
-				picture (or ""); extra: facts to keep */
+	LB_SLICING_DONE,     /* gcode: the G-code, checked (meta), in the job's folder; extra:
+				facts to keep; drawing: its picture follows (LB_SLICING_PICTURE) */
 	LB_SLICING_FAILED,   /* error: why (a model too big, the slicer's message, cancelled) */
+	LB_SLICING_PICTURE,  /* after DONE with drawing: thumb, the picture (or "": none) */
 } lb_slicing_what;
 
 typedef struct lb_slicing_event {
@@ -46,9 +48,11 @@ typedef struct lb_slicing_event {
 	int percent;
 	char stage[64];
 	char gcode[LB_SLICER_PATH];
-	char work[LB_SLICER_PATH];  /* DONE, FAILED: the job's slicing folder, for the receiver to
-				       remove (lb_rmtree) once it took the G-code */
-	char thumb[LB_SLICER_PATH]; /* DONE: the PNG drawn from the G-code, "" when none */
+	char work[LB_SLICER_PATH];  /* DONE, FAILED, PICTURE: the job's slicing folder, for the
+				       receiver to remove (lb_rmtree) once it took the G-code (and
+				       the picture); "" on a DONE whose picture follows */
+	char thumb[LB_SLICER_PATH]; /* PICTURE: the PNG drawn from the G-code, "" when none */
+	bool drawing;		    /* DONE: a PICTURE event follows for this job */
 	json_t *meta;  /* DONE: the G-code check's facts (gcheck.h: time_s, filament...); taken */
 	json_t *extra; /* DONE: {"size_mm": [x, y, z], "manifold": b, "turned": b?}; taken */
 	lb_error error;
@@ -76,15 +80,20 @@ int lb_slicing_start(lb_slicing *sl, lb_printq *q, const lb_slicing_job *job, lb
  * After lb_slicing_fd was readable (or at any time): the next thing that happened, into *ev (1),
  * or 0 when nothing is left to report. now: the monotonic clock (ns), for the runs it starts.
  * A slicing that ended well is reported DONE only after its G-code was checked against the
- * job's policy and its picture drawn, on a thread of the stage's own (a large G-code takes
- * about a second to read: never on the caller's loop); refused by the policy, FAILED.
+ * job's policy, on a thread of the stage's own (a large G-code takes about a second to read:
+ * never on the caller's loop); refused by the policy, FAILED. Its picture (thumb_w > 0) is drawn
+ * on that thread after DONE, from a link to the G-code (the receiver may move the G-code), and
+ * reported as PICTURE: the job can be queued (and printed) before its picture exists.
  */
 int lb_slicing_next(lb_slicing *sl, int64_t now, lb_slicing_event *ev);
 /* Stop job id's slicing (its slicer killed): 0, or LB_EINVAL when it is not slicing here. No
  * event follows for it. */
 int lb_slicing_cancel(lb_slicing *sl, long long id, int64_t now);
 /* Job id's slicing as {percent, stage, position} (position: place among jobs waiting for a
- * slicer, 0 when running), a new object; NULL when it is not slicing here. */
+ * slicer, 0 when running), a new object; NULL when it is not slicing here (nor when only its
+ * picture is being drawn). */
 json_t *lb_slicing_status(lb_slicing *sl, long long id);
+/* Whether job id was sliced and its picture is being drawn (a PICTURE event will follow). */
+bool lb_slicing_drawing(lb_slicing *sl, long long id);
 
 #endif
