@@ -41,8 +41,13 @@ ASEBA_LIBS := /usr/lib/libasebacompiler.a /usr/lib/libasebacommon.a /usr/lib/lib
 # Only the module build/labbridge-calibrate.so links them (below): the bridge loads it on the first
 # calibration, so a bridge that never calibrates never maps OpenCV (~7 MB resident).
 OPENCV_LIBS := -lopencv_calib3d -lopencv_imgproc -lopencv_core
-PKG_LIBS   = $(shell pkg-config --libs $(LIBS) 2>/dev/null) $(HPDF_LIBS) $(ASEBA_LIBS) \
-             -lstdc++ -lm -lpthread -ldl
+# libzip (the 3MF check) is not linked: services/print/ziplib.c loads it on the first 3MF, so that a
+# bridge that never reads a 3MF never maps it nor the libcrypto it pulls in (~1.5 MB resident).
+# Its headers are used (PKG_CFLAGS); ZIP_LIBS for the programs that call it directly (test_mcheck).
+LAZY_LIBS  := libzip
+ZIP_LIBS    = $(shell pkg-config --libs libzip 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(filter-out $(LAZY_LIBS),$(LIBS)) 2>/dev/null) $(HPDF_LIBS) \
+             $(ASEBA_LIBS) -lstdc++ -lm -lpthread -ldl
 CXX     ?= g++
 CXXSTD  := -std=c++17 -isystem /usr/include/aseba -isystem /usr/include/opencv4
 CXXWARN := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
@@ -210,6 +215,8 @@ build/firmware/StandardFirmata-uno.hex: build/firmware/$(FIRMATA_NPM)-$(FIRMATA_
 	  exit 1; }
 	mv $@.tmp $@
 
+# test_mcheck writes zip files itself
+build/asan/test_mcheck: PKG_LIBS += $(ZIP_LIBS)
 build/asan/test_%: tests/unit/test_%.c build/asan/test_%.d $(ASAN_OBJ) | build/asan build/asan/labbridge-calibrate.so
 	$(CC) $(CSTD) $(WARN) -O1 -g $(SAN) $(DEP) -MF $@.d -MT $@ $(PKG_CFLAGS) -o $@ $< $(ASAN_OBJ) $(PKG_LIBS)
 

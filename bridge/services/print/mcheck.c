@@ -11,7 +11,8 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zip.h>
+
+#include "ziplib.h"
 
 #define MK_CHUNK 65536 /* bytes read (or inflated) at a time */
 #define MK_AGAIN "export it again from your design program"
@@ -261,8 +262,8 @@ static int mk_bomb(long long max, lb_error *err)
  * then its size must be the one declared (libzip does not check it: a header may lie either
  * way, and the slicer's unzip trusts it). 0, or LB_EFAIL with err.
  */
-static int mk_entry(zip_t *za, zip_uint64_t i, const char *name, long long comp, long long size,
-		    mk_budget *b, model_count *c, uint8_t *buf, lb_error *err)
+static int mk_entry(const lb_ziplib *z, zip_t *za, zip_uint64_t i, const char *name, long long comp,
+		    long long size, mk_budget *b, model_count *c, uint8_t *buf, lb_error *err)
 {
 	zip_file_t *zf;
 	long long done = 0;
@@ -273,14 +274,14 @@ static int mk_entry(zip_t *za, zip_uint64_t i, const char *name, long long comp,
 		comp = comp < 1 ? 1 : b->size; /* a lying header cannot widen the ratio */
 	if (size > b->left)
 		return mk_bomb(b->max, err); /* says so itself */
-	zf = zip_fopen_index(za, i, 0);
+	zf = z->zip_fopen_index(za, i, 0);
 	if (!zf) {
 		lb_error_set(err, LB_ERR_INVALID_PARAMS,
 			     "the 3MF file is damaged (%.60s: %s): " MK_AGAIN, name,
-			     zip_error_strerror(zip_get_error(za)));
+			     z->zip_error_strerror(z->zip_get_error(za)));
 		return LB_EFAIL;
 	}
-	while ((n = zip_fread(zf, buf, MK_CHUNK)) > 0) {
+	while ((n = z->zip_fread(zf, buf, MK_CHUNK)) > 0) {
 		done += n;
 		if (done > b->left) {
 			mk_bomb(b->max, err);
@@ -305,7 +306,7 @@ static int mk_entry(zip_t *za, zip_uint64_t i, const char *name, long long comp,
 	if (n < 0) {
 		lb_error_set(err, LB_ERR_INVALID_PARAMS,
 			     "the 3MF file is damaged (%.60s: %s): " MK_AGAIN, name,
-			     zip_error_strerror(zip_file_get_error(zf)));
+			     z->zip_error_strerror(z->zip_file_get_error(zf)));
 		goto cleanup;
 	}
 	if (size >= 0 && done != size) {
@@ -318,7 +319,7 @@ static int mk_entry(zip_t *za, zip_uint64_t i, const char *name, long long comp,
 	b->left -= done;
 	rc = 0;
 cleanup:
-	zip_fclose(zf);
+	z->zip_fclose(zf);
 	return rc;
 }
 
@@ -339,8 +340,14 @@ static int mk_3mf(int dup_fd, long long size, const lb_model_limits *lim, mk_res
 	zip_t *za = NULL;
 	zip_int64_t entries;
 	int zerr = 0, parts = 0, rc = LB_EFAIL;
+	const lb_ziplib *z = lb_ziplib_get(err);
 
-	zip_error_init(&ze);
+	if (!z) {
+		if (dup_fd >= 0)
+			close(dup_fd);
+		return LB_EFAIL;
+	}
+	z->zip_error_init(&ze);
 	fp = dup_fd >= 0 ? fdopen(dup_fd, "rb") : NULL;
 	if (!fp) {
 		lb_error_set(err, LB_ERR_INTERNAL, "cannot read the model: %s", strerror(errno));
@@ -348,24 +355,24 @@ static int mk_3mf(int dup_fd, long long size, const lb_model_limits *lim, mk_res
 			close(dup_fd);
 		return LB_EFAIL;
 	}
-	src = zip_source_filep_create(fp, 0, -1, &ze); /* owns fp from now on */
+	src = z->zip_source_filep_create(fp, 0, -1, &ze); /* owns fp from now on */
 	if (!src)
 		fclose(fp);
-	za = src ? zip_open_from_source(src, ZIP_RDONLY | ZIP_CHECKCONS, &ze) : NULL;
+	za = src ? z->zip_open_from_source(src, ZIP_RDONLY | ZIP_CHECKCONS, &ze) : NULL;
 	if (!za) {
-		zip_source_free(src);
-		zerr = zip_error_code_zip(&ze);
+		z->zip_source_free(src);
+		zerr = z->zip_error_code_zip(&ze);
 		if (zerr == ZIP_ER_NOENT) /* not the file (open): a record in it (zip64) */
 			zerr = ZIP_ER_INCONS;
-		zip_error_fini(&ze);
-		zip_error_init_with_code(&ze, zerr);
+		z->zip_error_fini(&ze);
+		z->zip_error_init_with_code(&ze, zerr);
 		lb_error_set(err,
 			     zerr == ZIP_ER_OPEN || zerr == ZIP_ER_READ || zerr == ZIP_ER_MEMORY
 				 ? LB_ERR_INTERNAL
 				 : LB_ERR_INVALID_PARAMS,
 			     "the 3MF file is not a valid zip archive: %s",
-			     zip_error_strerror(&ze));
-		zip_error_fini(&ze);
+			     z->zip_error_strerror(&ze));
+		z->zip_error_fini(&ze);
 		return LB_EFAIL;
 	}
 	buf = malloc(MK_CHUNK);
@@ -373,7 +380,7 @@ static int mk_3mf(int dup_fd, long long size, const lb_model_limits *lim, mk_res
 		lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
 		goto cleanup;
 	}
-	entries = zip_get_num_entries(za, 0);
+	entries = z->zip_get_num_entries(za, 0);
 	if (entries > LB_MODEL_ENTRIES_MAX) {
 		lb_error_set(err, LB_ERR_INVALID_PARAMS,
 			     "the 3MF file holds more than %d files: " MK_AGAIN,
@@ -387,11 +394,11 @@ static int mk_3mf(int dup_fd, long long size, const lb_model_limits *lim, mk_res
 		long long faces, vertices;
 		int part;
 
-		if (zip_stat_index(za, (zip_uint64_t)i, 0, &st) < 0 ||
+		if (z->zip_stat_index(za, (zip_uint64_t)i, 0, &st) < 0 ||
 		    !(st.valid & ZIP_STAT_NAME)) {
 			lb_error_set(err, LB_ERR_INVALID_PARAMS,
 				     "the 3MF file is damaged (%s): " MK_AGAIN,
-				     zip_error_strerror(zip_get_error(za)));
+				     z->zip_error_strerror(z->zip_get_error(za)));
 			goto cleanup;
 		}
 		if ((st.valid & ZIP_STAT_ENCRYPTION_METHOD) &&
@@ -402,7 +409,7 @@ static int mk_3mf(int dup_fd, long long size, const lb_model_limits *lim, mk_res
 			goto cleanup;
 		}
 		if ((st.valid & ZIP_STAT_COMP_METHOD) &&
-		    !zip_compression_method_supported((zip_int32_t)st.comp_method, 0)) {
+		    !z->zip_compression_method_supported((zip_int32_t)st.comp_method, 0)) {
 			lb_error_set(err, LB_ERR_INVALID_PARAMS,
 				     "the 3MF file uses a compression this bridge cannot read "
 				     "(method %d): " MK_AGAIN,
@@ -414,7 +421,7 @@ static int mk_3mf(int dup_fd, long long size, const lb_model_limits *lim, mk_res
 		part = mk_model_part(st.name);
 		if (part)
 			model_count_init(&c, MODEL_3MF);
-		if (mk_entry(za, (zip_uint64_t)i, st.name,
+		if (mk_entry(z, za, (zip_uint64_t)i, st.name,
 			     (st.valid & ZIP_STAT_COMP_SIZE) ? (long long)st.comp_size : 1,
 			     (st.valid & ZIP_STAT_SIZE) ? (long long)st.size : -1, &b,
 			     part ? &c : NULL, buf, err) < 0)
@@ -443,7 +450,7 @@ static int mk_3mf(int dup_fd, long long size, const lb_model_limits *lim, mk_res
 	rc = 0;
 cleanup:
 	free(buf);
-	zip_discard(za);
+	z->zip_discard(za);
 	return rc;
 }
 
