@@ -278,7 +278,9 @@ typedef struct lb_job_file {
  * its facts and its next state): files[nfiles] moved into its results (each as
  * lb_jobs_result_add), its meta replaced by meta (as lb_jobs_set_meta; NULL keeps it), then its
  * state to `to` (as lb_jobs_transition, no error text; -1 keeps it). 0, or LB_EFAIL with err set
- * (as those functions): then nothing changed and the files are back where they were.
+ * (as those functions): then nothing changed and the files are back where they were. A crash
+ * after the files moved and before the commit: the next open records them as results (as it does
+ * for lb_jobs_result_add), meta and state unchanged (a service that redoes its work replaces them).
  */
 int lb_jobs_update(lb_jobs *j, long long id, const lb_job_file *files, size_t nfiles,
 		   const char *meta, int to, int64_t now_real, lb_error *err);
