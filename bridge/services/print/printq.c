@@ -938,27 +938,41 @@ done:
 	return rc;
 }
 
+/* Job id's meta with key set to value (taken), as JSON text to free, or NULL with err set (no
+ * such job, out of memory). */
+static char *meta_with(lb_printq *q, long long id, const char *key, json_t *value, lb_error *err)
+{
+	json_t *sj = lb_jobs_get(q->j, id), *meta;
+	char *text;
+
+	if (!sj) {
+		json_decref(value);
+		lb_error_set(err, LB_ERR_INVALID_PARAMS, "no job %lld", id);
+		return NULL;
+	}
+	meta = json_object_get(sj, "meta");
+	meta = json_is_object(meta) ? json_copy(meta) : json_object();
+	json_decref(sj);
+	json_object_set_new(meta, key, value);
+	text = json_dumps(meta, JSON_COMPACT);
+	json_decref(meta);
+	if (!text)
+		lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
+	return text;
+}
+
 int lb_printq_add_result(lb_printq *q, long long id, const char *name, const char *src,
 			 const char *key, json_t *value, int64_t now_real, lb_error *err)
 {
-	json_t *sj, *meta;
-	char *text;
 	lb_job_file f = {name, src};
+	char *text;
 	int rc;
 
 	if (!q || !key || !value)
 		return lb_error_set(err, LB_ERR_INVALID_PARAMS, "invalid arguments");
-	sj = lb_jobs_get(q->j, id);
-	if (!sj)
-		return lb_error_set(err, LB_ERR_INVALID_PARAMS, "no job %lld", id);
-	meta = json_object_get(sj, "meta");
-	meta = json_is_object(meta) ? json_copy(meta) : json_object();
-	json_decref(sj);
-	json_object_set(meta, key, value);
-	text = json_dumps(meta, JSON_COMPACT);
-	json_decref(meta);
+	text = meta_with(q, id, key, json_incref(value), err);
 	if (!text)
-		return lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
+		return LB_EFAIL;
 	rc = lb_jobs_update(q->j, id, &f, 1, text, -1, now_real, err);
 	free(text);
 	return rc;
@@ -966,26 +980,15 @@ int lb_printq_add_result(lb_printq *q, long long id, const char *name, const cha
 
 int lb_printq_hold(lb_printq *q, long long id, const char *why, int64_t now_real, lb_error *err)
 {
-	json_t *sj, *meta;
 	char *text;
 	int rc;
 
 	if (!q || !why)
 		return lb_error_set(err, LB_ERR_INVALID_PARAMS, "invalid arguments");
-	sj = lb_jobs_get(q->j, id);
-	if (!sj)
-		return lb_error_set(err, LB_ERR_INVALID_PARAMS, "no job %lld", id);
-	meta = json_object_get(sj, "meta");
-	meta = json_is_object(meta) ? json_copy(meta) : json_object();
-	json_decref(sj);
-	json_object_set_new(meta, "hold", json_string(why));
-	text = json_dumps(meta, JSON_COMPACT);
-	json_decref(meta);
+	text = meta_with(q, id, "hold", json_string(why), err);
 	if (!text)
-		return lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
-	rc = lb_jobs_set_meta(q->j, id, text, now_real, err);
-	free(text);
-	if (rc < 0)
 		return LB_EFAIL;
-	return lb_jobs_transition(q->j, id, LB_JOB_WAITING_APPROVAL, NULL, now_real, err);
+	rc = lb_jobs_update(q->j, id, NULL, 0, text, LB_JOB_WAITING_APPROVAL, now_real, err);
+	free(text);
+	return rc;
 }

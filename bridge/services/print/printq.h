@@ -64,8 +64,8 @@ int lb_printq_sliced(lb_printq *q, long long id, const char *gcode, const json_t
  * job: nothing kept, src where it was). */
 int lb_printq_add_result(lb_printq *q, long long id, const char *name, const char *src,
 			 const char *key, json_t *value, int64_t now_real, lb_error *err);
-/* An approved job goes back to waiting for a teacher, why shown as its "hold" (a quota). 0, or
- * LB_EFAIL with err set. */
+/* An approved job goes back to waiting for a teacher, why shown as its "hold" (a quota), in one
+ * commit. 0, or LB_EFAIL with err set (nothing changed). */
 int lb_printq_hold(lb_printq *q, long long id, const char *why, int64_t now_real, lb_error *err);
 /* The store state of a print state name: 0 with *s, or LB_EINVAL. */
 int lb_printq_state_parse(const char *name, lb_job_state *s);
