@@ -15,6 +15,8 @@ bridge/PROTOCOL.md, section Robots.
 import argparse, json, os, sys, time
 import zmq
 
+import labbridge_net
+
 ap = argparse.ArgumentParser(description="Drive a robot along a square through labbridge.")
 ap.add_argument("--robot", help="a robot id (default: the first free robot with wheels)")
 ap.add_argument("--speed", type=float, default=0.5, help="wheel speed, 0..1 of the maximum")
@@ -26,7 +28,7 @@ args = ap.parse_args()
 ctx = zmq.Context()
 rpc = ctx.socket(zmq.DEALER)
 rpc.setsockopt(zmq.LINGER, 0)
-rpc.connect(os.environ.get("LABBRIDGE_RPC", "tcp://127.0.0.1:5556"))
+labbridge_net.connect(rpc, "rpc")
 next_id = 0
 
 

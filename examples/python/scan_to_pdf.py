@@ -16,6 +16,8 @@ Format: bridge/PROTOCOL.md, section Scan jobs.
 import argparse, json, os, re, sys, time
 import zmq
 
+import labbridge_net
+
 ap = argparse.ArgumentParser(description="Scan to a PDF through labbridge.")
 ap.add_argument("output", help="the PDF to write")
 ap.add_argument("--scanner", help="a scanner id (default: the first document scanner)")
@@ -29,7 +31,7 @@ args = ap.parse_args()
 ctx = zmq.Context()
 rpc = ctx.socket(zmq.DEALER)
 rpc.setsockopt(zmq.LINGER, 0)
-rpc.connect(os.environ.get("LABBRIDGE_RPC", "tcp://127.0.0.1:5556"))
+labbridge_net.connect(rpc, "rpc")
 next_id = 0
 
 

@@ -11,6 +11,8 @@ Needs pyzmq (Debian: python3-zmq). LABBRIDGE_PUB overrides the stream endpoint
 import argparse, datetime, json, os, struct, sys
 import zmq
 
+import labbridge_net
+
 TYPES = {"f32": "f", "f64": "d", "i16": "h", "u16": "H", "i32": "i", "u8": "B"}
 
 ap = argparse.ArgumentParser(description="Print live samples from labbridge.")
@@ -20,7 +22,7 @@ args = ap.parse_args()
 
 sub = zmq.Context().socket(zmq.SUB)
 sub.setsockopt(zmq.LINGER, 0)
-sub.connect(os.environ.get("LABBRIDGE_PUB", "tcp://127.0.0.1:5555"))
+labbridge_net.connect(sub, "pub")
 sub.subscribe(args.prefix)  # 'sensor/', 'sensor/sim-temp-1/', ...: mind the final '/'
 n = 0
 while not args.count or n < args.count:

@@ -25,7 +25,8 @@ curve
 """
 
 
-class CurveTest(BridgeTest):
+class CurveBase(BridgeTest):
+    """Helpers: key files, a bridge with network endpoints, CURVE sockets, labctl."""
 
     def setUp(self):
         super().setUp()
@@ -67,6 +68,17 @@ class CurveTest(BridgeTest):
         if not sock.poll(int(timeout * 1000)):
             return None
         return json.loads(sock.recv_multipart()[-1])
+
+    def labctl(self, d, *args, expect=0):
+        cmd = [labctl_path(), "--pub", d.pub, "--rpc", d.rpc] + list(args)
+        rc, out, err, _ = run_program(cmd, 60, env=san_env())
+        self.assertEqual(sanitizer_errors(err), [], err)
+        self.assertEqual(rc, expect, "labctl %s: %s\n%s" % (" ".join(args), out, err))
+        return out, err
+
+
+
+class CurveTest(CurveBase):
 
     # ------------------------------------------------------------------ starting
 
@@ -186,13 +198,6 @@ class CurveTest(BridgeTest):
 
     # ------------------------------------------------------------------ labctl keys
 
-    def labctl(self, d, *args, expect=0):
-        cmd = [labctl_path(), "--pub", d.pub, "--rpc", d.rpc] + list(args)
-        rc, out, err, _ = run_program(cmd, 60, env=san_env())
-        self.assertEqual(sanitizer_errors(err), [], err)
-        self.assertEqual(rc, expect, "labctl %s: %s\n%s" % (" ".join(args), out, err))
-        return out, err
-
     def test_labctl_keys_end_to_end(self):
         # the first keys are made on a bridge without network endpoints, then it serves them
         d = self.start_bridge(make_conf(LAB), name="first", env=self.env)
@@ -257,6 +262,145 @@ class CurveTest(BridgeTest):
         self.assertEqual(fields["pk"], key["public_key"])
         # the code's secret key is the pair of its public one
         self.assertEqual(zmq.curve_public(fields["ck"].encode()).decode(), fields["pk"])
+
+
+class LabctlCurveTest(CurveBase):
+    """labctl and the examples as on another computer: CURVE keys, no local endpoint."""
+
+    NET_ENV = ("LABBRIDGE_PUB", "LABBRIDGE_RPC", "LABBRIDGE_CONNECT", "LABBRIDGE_KEY",
+               "LABBRIDGE_SERVER_KEY", "LABBRIDGE_DISCOVER", "LABBRIDGE_CLIENT_CONF")
+
+    def setUp(self):
+        super().setUp()
+        self.tpub, self.tsec = self.add_key_file("teacher", "T")
+        self.start_net()
+        self.keydir = os.path.join(self.tmp, "keys-out")
+        os.mkdir(self.keydir)
+
+    def new_key(self, role, name):
+        """A key pair made with labctl keys new on the bridge's computer: its secret file."""
+        self.labctl(self.daemons[0], "keys", "new", "--role", role, "--name", name, "--output",
+                    self.keydir)
+        return os.path.join(self.keydir, name.replace(" ", "_") + ".key_secret")
+
+    def remote_env(self, extra=None):
+        """The environment of a program on another computer: nothing local is named."""
+        env = san_env({"XDG_CONFIG_HOME": os.path.join(self.tmp, "no-config")})
+        for k in self.NET_ENV:
+            env.pop(k, None)
+        env.update(extra or {})
+        return env
+
+    def remote(self, *args, expect=0, env=None, timeout=40):
+        """labctl run with args only (and env): (stdout, stderr)."""
+        rc, out, err, _ = run_program([labctl_path()] + list(args), timeout,
+                                      env=self.remote_env(env))
+        self.assertEqual(sanitizer_errors(err), [], err)
+        self.assertEqual(rc, expect, "labctl %s: %s\n%s" % (" ".join(args), out, err))
+        return out, err
+
+    def test_labctl_devices_and_watch_with_a_student_key(self):
+        secret = self.new_key("student", "5B group 3")
+        # the key file alone: it names the endpoints and the bridge's key (keys new wrote them)
+        out, _ = self.remote("--key", secret, "devices")
+        self.assertIn("sim-t1", out)
+        out, _ = self.remote("--key", secret, "call", "whoami")
+        self.assertEqual(json.loads(out)["role"], "student")
+        self.assertEqual(json.loads(out)["name"], "5B group 3")
+        # a teacher's request is refused as for any student
+        _, err = self.remote("--key", secret, "keys", "list", expect=1)
+        self.assertIn("forbidden", err)
+        # everything named explicitly, streams included
+        connect = "%s,%s" % (self.info["net_rpc"], self.info["net_pub"])
+        out, _ = self.remote("--connect", connect, "--key", secret, "--server-key",
+                             self.server_key, "watch", "sensor/sim-t1/", "--count", "5", "--csv")
+        rows = [l for l in out.splitlines() if "sensor/sim-t1/" in l]
+        self.assertEqual(len(rows), 5, out)
+        # the same from the environment
+        out, _ = self.remote("snapshot", "--json", env={
+            "LABBRIDGE_CONNECT": connect, "LABBRIDGE_KEY": secret,
+            "LABBRIDGE_SERVER_KEY": self.server_key})
+        self.assertIn("sensor/sim-t1/", out)
+        # and from client.ini (a key path beside it, the server key as a file: the bridge's)
+        conf_dir = os.path.join(self.tmp, "xdg", "labbridge")
+        os.makedirs(conf_dir)
+        shutil.copy(secret, os.path.join(conf_dir, "me.key_secret"))
+        with open(os.path.join(conf_dir, "client.ini"), "w") as f:
+            f.write("# a teacher's laptop\n[bridge]\nconnect = %s\nkey = me.key_secret\n"
+                    "server_key = %s\n" % (connect, os.path.join(self.data, "server_key")))
+        out, _ = self.remote("call", "whoami", env={"XDG_CONFIG_HOME": os.path.join(self.tmp,
+                                                                                   "xdg")})
+        self.assertEqual(json.loads(out)["name"], "5B group 3")
+        # the command line wins over the environment: the local endpoints, no key
+        d = self.daemons[0]
+        out, _ = self.remote("--rpc", d.rpc, "--pub", d.pub, "call", "whoami",
+                             env={"LABBRIDGE_CONNECT": "tcp://127.0.0.1:1,tcp://127.0.0.1:2"})
+        self.assertFalse(json.loads(out)["user"].startswith("key:"), out)
+
+    def test_labctl_refused_key_says_so_at_once(self):
+        secret = self.new_key("student", "pupil")
+        self.remote("--key", secret, "devices")
+        self.local.call("keys.revoke", {"key": "pupil"})
+        # the handshake's failure ends it: no waiting out the (long) timeout
+        _, err = self.remote("--key", secret, "--timeout-ms", "600000", "devices", expect=1,
+                             timeout=30)
+        self.assertIn("refused this key (revoked or unknown", err)
+        _, err = self.remote("--key", secret, "--timeout-ms", "600000", "watch", "sensor/",
+                             "--count", "1", expect=1, timeout=30)
+        self.assertIn("refused this key", err)
+        # an unknown key too
+        import zmq.auth
+        _, sfile = zmq.auth.create_certificates(self.tmp, "stranger")
+        _, err = self.remote("--key", sfile, "--connect", self.info["net_rpc"], "--server-key",
+                             self.server_key, "--timeout-ms", "600000", "devices", expect=1,
+                             timeout=30)
+        self.assertIn("refused this key", err)
+
+    def test_labctl_key_errors(self):
+        secret = self.new_key("student", "pupil")
+        rpc = self.info["net_rpc"]
+        # a wrong server key: the bridge cannot read our HELLO and closes
+        wrong, _ = zmq.curve_keypair()
+        _, err = self.remote("--key", secret, "--server-key", wrong.decode(), "--connect", rpc,
+                             "--timeout-ms", "600000", "devices", expect=1, timeout=30)
+        self.assertIn("server key is probably wrong", err)
+        _, err = self.remote("--key", secret, "--server-key", "not-a-key", "devices", expect=1)
+        self.assertIn("is neither a public key", err)
+        _, err = self.remote("--key", os.path.join(self.tmp, "missing.key_secret"), "devices",
+                             expect=1)
+        self.assertIn("cannot read the key file", err)
+        self.assertIn("No such file", err)
+        # the public half alone
+        public = os.path.join(self.tmp, "public.key")
+        shutil.copy(secret[:-len("_secret")], public)
+        _, err = self.remote("--key", public, "devices", expect=1)
+        self.assertIn("holds a public key only, not a secret key", err)
+        garbage = os.path.join(self.tmp, "garbage")
+        with open(garbage, "w") as f:
+            f.write("hello\n")
+        _, err = self.remote("--key", garbage, "devices", expect=1)
+        self.assertIn("is not a key file", err)
+        _, err = self.remote("--connect", "tcp://nowhere", "devices", expect=1)
+        self.assertIn("is not tcp://HOST:PORT", err)
+        # the streams endpoint unknown (one endpoint given): said, not guessed
+        _, err = self.remote("--key", secret, "--connect", rpc, "watch", "sensor/", "--count",
+                             "1", expect=1)
+        self.assertIn("no stream endpoint is known", err)
+
+    def test_example_over_curve(self):
+        secret = self.new_key("observer", "projector")
+        example = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                               "examples", "python", "watch_sensor.py")
+        rc, out, err, _ = run_program(["/usr/bin/python3", example, "sensor/sim-t1/", "--count",
+                                       "3"], 40,
+                                      env=self.remote_env({"LABBRIDGE_KEY": secret}))
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(len([l for l in out.splitlines() if "sensor/sim-t1/" in l]), 3, out)
+        self.local.call("keys.revoke", {"key": "projector"})
+        rc, out, err, _ = run_program(["/usr/bin/python3", example, "--count", "1"], 40,
+                                      env=self.remote_env({"LABBRIDGE_KEY": secret}))
+        self.assertEqual(rc, 1, out)
+        self.assertIn("refused this key", err)
 
 
 def drain_then_silent(sub, drain_s=5.0):
