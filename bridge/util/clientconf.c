@@ -9,6 +9,8 @@
 
 #include "error.h"
 
+#define LINE_MAX_BYTES 198 /* inih's INI_MAX_LINE (200) less the newline and the NUL */
+
 /* Whether ep is tcp://HOST:PORT with a non-empty host and a port 1..65535. */
 static int tcp_endpoint_ok(const char *ep, size_t len)
 {
@@ -133,9 +135,21 @@ static int on_value(void *user, const char *section, const char *name, const cha
 int lb_clientconf_parse(const char *text, struct lb_clientconf *out, char *err, size_t err_cap)
 {
 	struct parse_state st = {.out = out};
-	int rc;
+	int rc = 0;
 
 	memset(out, 0, sizeof *out);
+	/* inih would cut a longer line in two, and say the second half is not INI */
+	for (const char *line = text; *line; rc++) {
+		const char *nl = strchr(line, '\n');
+		size_t len = nl ? (size_t)(nl - line) : strlen(line);
+
+		if (len > LINE_MAX_BYTES) {
+			snprintf(err, err_cap, "line %d: longer than %d bytes", rc + 1,
+				 LINE_MAX_BYTES);
+			return LB_EINVAL;
+		}
+		line += len + (nl != NULL);
+	}
 	rc = ini_parse_string(text, on_value, &st);
 	if (st.failed) {
 		snprintf(err, err_cap, "line %d: %s", rc, st.why);
