@@ -136,7 +136,10 @@ static void usage(FILE *f)
 	    "  call METHOD [JSON-PARAMS]     any request; prints the result as JSON, e.g.\n"
 	    "                                call device.set '{\"device\": \"sim-volt-1\", "
 	    "\"key\": \"rate\", \"value\": 5000}'\n"
-	    "  info [--json]                 the bridge: version, epoch, uptime, endpoints\n\n"
+	    "  info [--json]                 the bridge: version, epoch, uptime, endpoints\n"
+	    "  discover [--timeout S] [--json]\n"
+	    "                                the bridges announced on the LAN (DNS-SD): name,\n"
+	    "                                host, addresses, endpoints, key fingerprint\n\n"
 	    "Print queue (3D printers):\n"
 	    "  print FILE [--printer ID] [--name NAME] [--no-wait]\n"
 	    "        [--preset NAME] [--scale PCT] [--rotate DEG]\n"
@@ -202,8 +205,7 @@ static void usage(FILE *f)
 	    "  $LABBRIDGE_CONNECT, $LABBRIDGE_KEY, $LABBRIDGE_SERVER_KEY, $LABBRIDGE_DISCOVER, "
 	    "and\n"
 	    "  ~/.config/labbridge/client.ini ([bridge] connect/rpc/pub/key/server_key; or\n"
-	    "  $LABBRIDGE_CLIENT_CONF) give the same, the command line first.\n"
-	    "  discover [--timeout S] [--json]   the bridges announced on the LAN (DNS-SD)\n\n"
+	    "  $LABBRIDGE_CLIENT_CONF) give the same, the command line first.\n\n"
 	    "watch: --count N stops after N samples; --timeout SEC fails when no sample arrives\n"
 	    "for SEC seconds (default: never, or 10 s with --count); lost messages (sequence "
 	    "gaps)\n"
@@ -439,6 +441,7 @@ int main(int argc, char **argv)
 		return LABCTL_FAIL;
 	}
 	st = cmd->run(ctx, &o);
+	labctl_net_close();
 	zmq_ctx_term(ctx);
 	return st;
 }

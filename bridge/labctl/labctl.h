@@ -111,10 +111,18 @@ int labctl_net_setup(struct labctl_opts *o, const char *default_rpc, const char 
  * Set sock's CURVE keys when o->curve, connect it to ep, and when o->curve wait up to
  * timeout_ms for its handshake (a socket monitor): 0 once it succeeded (or at once without
  * CURVE); -1 after saying why (the bridge refused the key, a wrong server key, cannot connect);
- * -3 when the bridge did not answer in time (said too).
+ * -3 when the bridge did not answer in time (said too). watch_after: keep watching the
+ * connection afterwards (one socket at a time: the stream socket) for labctl_net_explain.
  */
 int labctl_net_connect(void *ctx, void *sock, const struct labctl_opts *o, const char *ep,
-		       long timeout_ms);
+		       long timeout_ms, bool watch_after);
+
+/* When sock is the watched one and its connection was closed and then refused (a key revoked
+ * while in use), say so on stderr; nothing otherwise. For the "no heartbeat" failures. */
+void labctl_net_explain(void *sock);
+
+/* Close what labctl_net_connect kept (before zmq_ctx_term, which would wait for it). */
+void labctl_net_close(void);
 
 /* One bridge found on the LAN (labctl_discover.c). */
 struct labctl_found {

@@ -298,7 +298,7 @@ static void *rpc_connect(void *ctx, const struct labctl_opts *o, long timeout_ms
 	zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
 	zmq_setsockopt(sock, ZMQ_SNDTIMEO, &sndtimeo, sizeof sndtimeo);
 	/* with CURVE, returns once the handshake succeeded: a refused key is said at once */
-	if (labctl_net_connect(ctx, sock, o, o->rpc, timeout_ms) < 0) {
+	if (labctl_net_connect(ctx, sock, o, o->rpc, timeout_ms, false) < 0) {
 		zmq_close(sock);
 		return NULL;
 	}
@@ -481,7 +481,7 @@ void *labctl_subscribe(void *ctx, const struct labctl_opts *o, const char *topic
 			      "--pub EP)\n");
 		goto fail;
 	}
-	if (labctl_net_connect(ctx, sub, o, o->pub, o->timeout_ms) < 0)
+	if (labctl_net_connect(ctx, sub, o, o->pub, o->timeout_ms, true) < 0)
 		goto fail;
 	return sub;
 fail:

@@ -477,8 +477,46 @@ static int wait_handshake(void *mon, const char *ep, long timeout_ms)
 	}
 }
 
+/* The stream socket whose connection is still watched after its handshake, and its monitor. */
+static void *watched, *watched_mon;
+
+/* Stop watching the stream socket's connection (labctl_net_close). */
+static void unwatch(void)
+{
+	if (watched_mon)
+		zmq_close(watched_mon);
+	watched = watched_mon = NULL;
+}
+
+void labctl_net_close(void)
+{
+	unwatch();
+}
+
+void labctl_net_explain(void *sock)
+{
+	uint16_t ev;
+	uint32_t val;
+
+	if (!sock || sock != watched)
+		return;
+	for (;;) {
+		zmq_pollitem_t item = {watched_mon, 0, ZMQ_POLLIN, 0};
+
+		if (zmq_poll(&item, 1, 0) <= 0 || monitor_event(watched_mon, &ev, &val) < 0)
+			return;
+		/* its handshake succeeded once: refused now, the key was revoked meanwhile */
+		if (ev == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
+			labctl_errmsg(
+			    "labctl: the bridge closed our connection and refuses this key "
+			    "now (revoked while in use: ask the teacher for a new one)\n");
+			return;
+		}
+	}
+}
+
 int labctl_net_connect(void *ctx, void *sock, const struct labctl_opts *o, const char *ep,
-		       long timeout_ms)
+		       long timeout_ms, bool watch_after)
 {
 	static unsigned serial;
 	char addr[64];
@@ -516,6 +554,13 @@ int labctl_net_connect(void *ctx, void *sock, const struct labctl_opts *o, const
 		goto out;
 	}
 	rc = o->curve ? wait_handshake(mon, ep, timeout_ms) : 0;
+	if (rc == 0 && mon && watch_after) {
+		/* kept: a key revoked while in use is told apart from a bridge gone */
+		unwatch();
+		watched = sock;
+		watched_mon = mon;
+		return 0;
+	}
 out:
 	if (o->curve)
 		zmq_socket_monitor(sock, NULL, 0);

@@ -398,6 +398,37 @@ class LabctlCurveTest(CurveBase):
                              timeout=30)
         self.assertIn("refused this key", err)
 
+    def test_labctl_watch_revoked_while_in_use(self):
+        import select
+        import subprocess
+        import time
+        secret = self.new_key("student", "pupil")
+        p = subprocess.Popen([labctl_path(), "--key", secret, "watch", "sensor/", "--csv"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             env=self.remote_env())
+        try:
+            # the header, then a sample: its streams come over CURVE
+            got, deadline = b"", time.monotonic() + 20
+            while got.count(b"\n") < 2 and time.monotonic() < deadline:
+                if select.select([p.stdout], [], [], deadline - time.monotonic())[0]:
+                    chunk = os.read(p.stdout.fileno(), 4096)
+                    if not chunk:
+                        break
+                    got += chunk
+            self.assertIn(b"sensor/sim-t1/", got, p.stderr.read1() if p.poll() else got)
+            self.local.call("keys.revoke", {"key": "pupil"})
+            rc = p.wait(20)  # no heartbeat for 3 s: it ends, saying why
+            err = p.stderr.read().decode()
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+            p.stdout.close()
+            p.stderr.close()
+        self.assertEqual(rc, 1, err)
+        self.assertEqual(sanitizer_errors(err), [], err)
+        self.assertIn("refuses this key now (revoked while in use", err)
+
     def test_labctl_key_errors(self):
         secret = self.new_key("student", "pupil")
         rpc = self.info["net_rpc"]
