@@ -66,6 +66,7 @@ def main():
     ap.add_argument("--clear", action="store_true", help="remove the calibration")
     ap.add_argument("--pub", default=None)
     ap.add_argument("--rpc", default=None)
+    labbridge_net.add_options(ap)
     args = ap.parse_args()
 
     ctx = zmq.Context()

@@ -23,6 +23,7 @@ ap.add_argument("--speed", type=float, default=0.5, help="wheel speed, 0..1 of t
 ap.add_argument("--side", type=float, default=1.0, help="seconds along each side")
 ap.add_argument("--turn", type=float, default=0.5, help="seconds for each quarter turn")
 ap.add_argument("--name", help="who is driving (shown as the robot's owner)")
+labbridge_net.add_options(ap)
 args = ap.parse_args()
 
 ctx = zmq.Context()

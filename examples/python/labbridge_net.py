@@ -13,11 +13,13 @@ With a key alone, the endpoints and the bridge's key written in it by `labctl ke
 Without any of these: this computer's bridge, tcp://127.0.0.1:5556 and :5555.
 
     import labbridge_net
+    labbridge_net.add_options(ap)   # --connect, --key, --server-key (before ap.parse_args())
     rpc = ctx.socket(zmq.DEALER); labbridge_net.connect(rpc, "rpc")
     sub = ctx.socket(zmq.SUB);    labbridge_net.connect(sub, "pub")
 
 Needs pyzmq only (Debian: python3-zmq).
 """
+import argparse
 import configparser
 import os
 import re
@@ -92,6 +94,28 @@ def _server_key(value):
     if not key:
         sys.exit("labbridge: %s holds no public key" % value)
     return key
+
+
+class _SetEnv(argparse.Action):
+    """An option that sets its environment variable, which settings() then reads."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        os.environ[self.const] = values
+        if self.const == "LABBRIDGE_CONNECT":  # the command line first: over these too
+            os.environ.pop("LABBRIDGE_RPC", None)
+            os.environ.pop("LABBRIDGE_PUB", None)
+        setattr(namespace, self.dest, values)
+
+
+def add_options(ap):
+    """Give an example's argparse parser labctl's options: --connect, --key, --server-key."""
+    g = ap.add_argument_group("another computer's bridge (CURVE; see labbridge_net.py)")
+    g.add_argument("--connect", action=_SetEnv, const="LABBRIDGE_CONNECT", metavar="RPC[,PUB]",
+                   help="tcp://HOST:PORT[,tcp://HOST:PORT], or HOST ($LABBRIDGE_CONNECT)")
+    g.add_argument("--key", action=_SetEnv, const="LABBRIDGE_KEY", metavar="FILE",
+                   help="our key pair, NAME.key_secret from labctl keys new ($LABBRIDGE_KEY)")
+    g.add_argument("--server-key", action=_SetEnv, const="LABBRIDGE_SERVER_KEY",
+                   metavar="Z85|FILE", help="the bridge's public key ($LABBRIDGE_SERVER_KEY)")
 
 
 def settings():

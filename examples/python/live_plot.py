@@ -30,6 +30,7 @@ def main():
     ap.add_argument("--seconds", type=float, help="stop after this many seconds")
     ap.add_argument("--out", help="render to this image file instead of a window")
     ap.add_argument("--pub", default=None)
+    labbridge_net.add_options(ap)
     args = ap.parse_args()
 
     import matplotlib

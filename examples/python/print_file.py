@@ -19,6 +19,7 @@ ap = argparse.ArgumentParser(description="Print a G-code file through labbridge'
 ap.add_argument("file", help="a sliced G-code file")
 ap.add_argument("--printer", help="a printer id (default: the first free printer)")
 ap.add_argument("--name", help="who is printing (shown in the queue)")
+labbridge_net.add_options(ap)
 args = ap.parse_args()
 
 ctx = zmq.Context()

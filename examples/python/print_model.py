@@ -33,6 +33,7 @@ ap.add_argument("--save-gcode", action="store_true",
 ap.add_argument("--scale", type=float, help="teachers: scale in percent (1 to 10000)")
 ap.add_argument("--rotate", type=float, help="teachers: rotation about Z in degrees")
 ap.add_argument("--list-presets", action="store_true", help="show the presets and exit")
+labbridge_net.add_options(ap)
 args = ap.parse_args()
 if not args.list_presets:
     if not args.file:

@@ -47,6 +47,7 @@ def main():
     ap.add_argument("--french", action="store_true", help="';' separator and decimal comma")
     ap.add_argument("--out", default=".", help="folder for the CSV files (default: here)")
     ap.add_argument("--rpc", default=None)
+    labbridge_net.add_options(ap)
     args = ap.parse_args()
 
     rpc = zmq.Context().socket(zmq.DEALER)

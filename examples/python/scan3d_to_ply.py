@@ -21,6 +21,7 @@ ap.add_argument("output", help="the PLY file to write")
 ap.add_argument("--device", help="a 3D scanner id (default: the first one)")
 ap.add_argument("--steps", type=int, help="positions around the turntable")
 ap.add_argument("--speed", type=float, help="turntable speed, degrees per minute")
+labbridge_net.add_options(ap)
 args = ap.parse_args()
 
 ctx = zmq.Context()

@@ -25,6 +25,7 @@ ap.add_argument("--scanner", help="a scanner id (default: the first document sca
 ap.add_argument("--width", type=int, default=200, help="preview width in pixels (default 200)")
 ap.add_argument("--scan", action="store_true", help="start a scan (A4 colour, 50 dpi) as well")
 ap.add_argument("--timeout", type=float, default=60, help="seconds to wait for the page")
+labbridge_net.add_options(ap)
 args = ap.parse_args()
 
 ctx = zmq.Context()

@@ -26,6 +26,7 @@ ap.add_argument("--dpi", type=int, default=150, help="resolution (default 150)")
 ap.add_argument("--mode", default="color", help="color or gray (default color)")
 ap.add_argument("--adf", action="store_true", help="every sheet of the document feeder")
 ap.add_argument("--pages", type=int, help="with --adf: this many sheets (default: all)")
+labbridge_net.add_options(ap)
 args = ap.parse_args()
 
 ctx = zmq.Context()

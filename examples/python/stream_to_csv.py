@@ -117,6 +117,7 @@ def main():
     ap.add_argument("--out", help="CSV file (default: standard output)")
     ap.add_argument("--sep", default=",", help="column separator (default ',')")
     ap.add_argument("--decimal-comma", action="store_true", help="21,5 instead of 21.5")
+    labbridge_net.add_options(ap)
     args = ap.parse_args()
     if args.sep == "\\t":
         args.sep = "\t"

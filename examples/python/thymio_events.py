@@ -25,6 +25,7 @@ ap.add_argument("--program", default=os.path.join(HERE, "..", "aseba", "obstacle
                 help="the Aseba program (it emits obstacle [d] and handles speed [v])")
 ap.add_argument("--count", type=int, default=3, help="obstacles to answer before stopping")
 ap.add_argument("--timeout", type=float, default=30, help="seconds to wait for them")
+labbridge_net.add_options(ap)
 args = ap.parse_args()
 
 ctx = zmq.Context()

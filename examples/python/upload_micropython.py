@@ -23,6 +23,7 @@ ap.add_argument("--robot", help="a robot id (default: the first free MicroPython
 ap.add_argument("--seconds", type=float, default=20, help="stop the program after this long")
 ap.add_argument("--save", action="store_true", help="also save it on the board as main.py")
 ap.add_argument("--name", help="who is programming (shown as the robot's owner)")
+labbridge_net.add_options(ap)
 args = ap.parse_args()
 
 with open(args.program, encoding="utf-8") as f:

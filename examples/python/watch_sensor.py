@@ -18,6 +18,7 @@ TYPES = {"f32": "f", "f64": "d", "i16": "h", "u16": "H", "i32": "i", "u8": "B"}
 ap = argparse.ArgumentParser(description="Print live samples from labbridge.")
 ap.add_argument("prefix", nargs="?", default="sensor/", help="topic prefix (default sensor/)")
 ap.add_argument("--count", type=int, default=0, help="stop after N samples (default: never)")
+labbridge_net.add_options(ap)
 args = ap.parse_args()
 
 sub = zmq.Context().socket(zmq.SUB)

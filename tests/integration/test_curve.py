@@ -469,6 +469,35 @@ class LabctlCurveTest(CurveBase):
                                       env=self.remote_env({"LABBRIDGE_KEY": secret}))
         self.assertEqual(rc, 0, err)
         self.assertEqual(len([l for l in out.splitlines() if "sensor/sim-t1/" in l]), 3, out)
+        # labctl's options, and a client.ini (the key beside it, the server key in it)
+        connect = "%s,%s" % (self.info["net_rpc"], self.info["net_pub"])
+        rc, out, err, _ = run_program(["/usr/bin/python3", example, "sensor/sim-t1/", "--count",
+                                       "2", "--connect", connect, "--key", secret,
+                                       "--server-key", self.server_key], 40,
+                                      env=self.remote_env({"LABBRIDGE_RPC": "tcp://x:1"}))
+        self.assertEqual(rc, 0, err)
+        ini = os.path.join(self.keydir, "client.ini")
+        with open(ini, "w") as f:
+            f.write("[bridge]\nconnect = %s\nkey = %s\nserver_key = %s\n"
+                    % (connect, os.path.basename(secret), self.server_key))
+        rc, out, err, _ = run_program(["/usr/bin/python3", example, "sensor/sim-t1/", "--count",
+                                       "2"], 40,
+                                      env=self.remote_env({"LABBRIDGE_CLIENT_CONF": ini}))
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(len([l for l in out.splitlines() if "sensor/sim-t1/" in l]), 2, out)
+        wrong, _ = zmq.curve_keypair()
+        rc, out, err, _ = run_program(["/usr/bin/python3", example, "--count", "1",
+                                       "--server-key", wrong.decode()], 40,
+                                      env=self.remote_env({"LABBRIDGE_KEY": secret}))
+        self.assertEqual(rc, 1, out)
+        self.assertIn("server key is probably wrong", err)
+        # an example with requests too (a DEALER): stream_to_csv asks the devices first
+        csv_example = os.path.join(os.path.dirname(example), "stream_to_csv.py")
+        rc, out, err, _ = run_program(["/usr/bin/python3", csv_example, "sensor/sim-t1/",
+                                       "--count", "3"], 40,
+                                      env=self.remote_env({"LABBRIDGE_KEY": secret}))
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(len([l for l in out.splitlines() if "sim-t1" in l]), 3, out)
         self.local.call("keys.revoke", {"key": "projector"})
         rc, out, err, _ = run_program(["/usr/bin/python3", example, "--count", "1"], 40,
                                       env=self.remote_env({"LABBRIDGE_KEY": secret}))
