@@ -290,6 +290,13 @@ static int discover(struct labctl_opts *o, const char *want)
 				      DISCOVER_TIMEOUT_MS / 1000);
 		return -1;
 	}
+	if (!o->curve) {
+		labctl_errmsg(
+		    "labctl: the bridge '%s' found on the LAN serves CURVE only: give --key "
+		    "FILE (NAME.key_secret from labctl keys new) and --server-key\n",
+		    found.name);
+		return -1;
+	}
 	if (!found.rpc[0]) {
 		labctl_errmsg("labctl: the bridge '%s' serves no network requests (no net_rpc): "
 			      "only its web page\n",
@@ -386,6 +393,15 @@ int labctl_net_setup(struct labctl_opts *o, const char *default_rpc, const char 
 	if (!o->rpc_buf[0] && !o->pub_buf[0]) {
 		labctl_errmsg("labctl: no endpoint is known (the key file names none): give "
 			      "--connect tcp://HOST:PORT,tcp://HOST:PORT\n");
+		return -1;
+	}
+	/* the bridge serves only loopback without CURVE: a plain connection elsewhere would
+	 * wait out its timeout and then blame the network */
+	if (!o->curve && (lb_endpoint_remote(o->rpc_buf) || lb_endpoint_remote(o->pub_buf))) {
+		labctl_errmsg(
+		    "labctl: %s is another computer's: a bridge serves it with CURVE only; "
+		    "give --key FILE (NAME.key_secret from labctl keys new)\n",
+		    lb_endpoint_remote(o->rpc_buf) ? o->rpc_buf : o->pub_buf);
 		return -1;
 	}
 	o->rpc = o->rpc_buf;

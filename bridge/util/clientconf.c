@@ -85,6 +85,25 @@ int lb_connect_split(const char *spec, char *rpc, size_t rpc_cap, char *pub, siz
 	return 0;
 }
 
+bool lb_endpoint_remote(const char *ep)
+{
+	const char *host, *colon;
+	size_t n;
+
+	if (strncmp(ep, "tcp://", 6) || !(colon = strrchr(host = ep + 6, ':')))
+		return false;
+	n = (size_t)(colon - host);
+	if ((n == 9 && !strncmp(host, "localhost", 9)) || (n == 5 && !strncmp(host, "[::1]", 5)))
+		return false;
+	if (n >= 4 && !strncmp(host, "127.", 4)) {
+		for (size_t i = 4; i < n; i++)
+			if ((host[i] < '0' || host[i] > '9') && host[i] != '.')
+				return true; /* 127.example.org */
+		return false;
+	}
+	return true;
+}
+
 /* What the ini handler needs: the result and why it stopped (inih gives the line). */
 struct parse_state {
 	struct lb_clientconf *out;

@@ -2,6 +2,7 @@
 #ifndef LB_CLIENTCONF_H
 #define LB_CLIENTCONF_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define LB_CLIENT_STR 512	/* each value, with its terminating NUL */
@@ -26,6 +27,12 @@ struct lb_clientconf {
  */
 int lb_connect_split(const char *spec, char *rpc, size_t rpc_cap, char *pub, size_t pub_cap,
 		     char *err, size_t err_cap);
+
+/*
+ * Whether ep is a tcp:// endpoint beyond this computer (a host other than 127.x.y.z,
+ * localhost and [::1]): one a bridge serves with CURVE only. Never fails.
+ */
+bool lb_endpoint_remote(const char *ep);
 
 /*
  * Read the text of a client.ini (inih syntax; section [bridge], keys connect, rpc, pub, key,

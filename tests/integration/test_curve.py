@@ -455,6 +455,10 @@ class LabctlCurveTest(CurveBase):
         self.assertIn("is not a key file", err)
         _, err = self.remote("--connect", "tcp://nowhere", "devices", expect=1)
         self.assertIn("is not tcp://HOST:PORT", err)
+        # another computer's endpoint without a key: said at once, not a timeout
+        _, err = self.remote("--connect", "tcp://192.0.2.1:5556,tcp://192.0.2.1:5555",
+                             "--timeout-ms", "600000", "devices", expect=1, timeout=30)
+        self.assertIn("a bridge serves it with CURVE only; give --key FILE", err)
         # the streams endpoint unknown (one endpoint given): said, not guessed
         _, err = self.remote("--key", secret, "--connect", rpc, "watch", "sensor/", "--count",
                              "1", expect=1)

@@ -115,8 +115,25 @@ static void test_ini_refusals(void)
 	CHECK_EQ_INT((int)strlen(c.key), 192);
 }
 
+static void test_endpoint_remote(void)
+{
+	CHECK(lb_endpoint_remote("tcp://192.168.1.20:5556"));
+	CHECK(lb_endpoint_remote("tcp://labpc:5556"));
+	CHECK(lb_endpoint_remote("tcp://[fe80::1]:5556"));
+	CHECK(lb_endpoint_remote("tcp://127.example.org:5556"));
+	CHECK(lb_endpoint_remote("tcp://0.0.0.0:5556"));
+	CHECK(!lb_endpoint_remote("tcp://127.0.0.1:5556"));
+	CHECK(!lb_endpoint_remote("tcp://127.1.2.3:5556"));
+	CHECK(!lb_endpoint_remote("tcp://localhost:5556"));
+	CHECK(!lb_endpoint_remote("tcp://[::1]:5556"));
+	CHECK(!lb_endpoint_remote("ipc:///tmp/rpc"));
+	CHECK(!lb_endpoint_remote("tcp://nocolon"));
+	CHECK(!lb_endpoint_remote(""));
+}
+
 int main(void)
 {
+	RUN(test_endpoint_remote);
 	RUN(test_connect_lists);
 	RUN(test_connect_refusals);
 	RUN(test_connect_too_long);
