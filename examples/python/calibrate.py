@@ -15,7 +15,6 @@ override the endpoints.
 import argparse
 import itertools
 import json
-import os
 import struct
 import sys
 import time

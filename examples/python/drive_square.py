@@ -12,7 +12,7 @@ nobody else can drive it meanwhile, and if the script dies the bridge stops the 
 Exits 0 once the square is driven, 1 if the robot was taken, stopped or lost. Format:
 bridge/PROTOCOL.md, section Robots.
 """
-import argparse, json, os, sys, time
+import argparse, json, sys, time
 import zmq
 
 import labbridge_net

@@ -11,7 +11,6 @@ matplotlib (Debian: python3-zmq python3-matplotlib). LABBRIDGE_PUB overrides the
 """
 import argparse
 import json
-import os
 import struct
 import sys
 import time

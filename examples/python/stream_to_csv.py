@@ -19,7 +19,6 @@ tcp://127.0.0.1:5556). Exits 1 if no data comes for 5 s.
 import argparse
 import csv
 import json
-import os
 import struct
 import sys
 import time

@@ -12,7 +12,7 @@ comes, its traceback on stderr. A program still running after --seconds is stopp
 the board, motors off). Exits 0 when the program ended well, 1 otherwise (a traceback, the
 robot taken, stopped or lost). Format: bridge/PROTOCOL.md, section Robots.
 """
-import argparse, json, os, sys, time
+import argparse, json, sys, time
 import zmq
 
 import labbridge_net

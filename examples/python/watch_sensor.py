@@ -8,7 +8,7 @@
 Needs pyzmq (Debian: python3-zmq). LABBRIDGE_PUB overrides the stream endpoint
 (tcp://127.0.0.1:5555). Exits 1 if nothing arrives for 5 s. Format: bridge/PROTOCOL.md.
 """
-import argparse, datetime, json, os, struct, sys
+import argparse, datetime, json, struct, sys
 import zmq
 
 import labbridge_net
