@@ -226,6 +226,16 @@ class DiscoveryTest(BridgeTest):
         self.assertEqual(a["txt"]["key"], z85_fingerprint(server_key))
         self.assertNotIn("http", a["txt"])
 
+    def test_labctl_discover_without_avahi(self):
+        env = san_env({"DBUS_SYSTEM_BUS_ADDRESS": "unix:path=" + os.path.join(self.tmp, "none")})
+        rc, out, err, _ = run_program([labctl_path(), "discover"], 30, env=env)
+        self.assertEqual((rc, sanitizer_errors(err)), (1, []), out + err)
+        self.assertIn("cannot browse the LAN: no avahi-daemon", err)
+        rc, out, err, _ = run_program([labctl_path(), "--connect", "auto", "devices"], 30,
+                                      env=env)
+        self.assertEqual(rc, 1, out + err)
+        self.assertIn("cannot browse the LAN", err)
+
     def test_labctl_discover_and_connect(self):
         self.start_bus()
         self.start_avahi()
