@@ -479,11 +479,12 @@ static int wait_handshake(void *mon, const char *ep, long timeout_ms)
 			return -1;
 		case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
 			/* the bridge closed the connection before its WELCOME: it could not read
-			 * our HELLO, sealed for another server key */
+			 * our HELLO, sealed for another server key, or it is a NULL endpoint */
 			labctl_errmsg(
 			    "labctl: the bridge at %s closed the connection during the "
 			    "CURVE handshake: the server key is probably wrong (labctl keys "
-			    "export shows the right one)\n",
+			    "export shows the right one), or this is not its net_rpc/net_pub "
+			    "endpoint\n",
 			    ep);
 			return -1;
 		default:
