@@ -185,7 +185,8 @@ def connect(sock, which, endpoint=None, timeout=HANDSHAKE_S):
         sys.exit("labbridge: the bridge at %s refused this key (revoked or unknown)" % ep)
     if ev == zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL:
         sys.exit("labbridge: the bridge at %s closed the connection during the CURVE "
-                 "handshake: the server key is probably wrong" % ep)
+                 "handshake: the server key is probably wrong, or this is not its "
+                 "net_rpc/net_pub endpoint" % ep)
     if ev != zmq.EVENT_HANDSHAKE_SUCCEEDED:
         sys.exit("labbridge: %s does not speak CURVE as expected" % ep)
     return ep
