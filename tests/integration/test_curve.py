@@ -455,10 +455,11 @@ class LabctlCurveTest(CurveBase):
         self.assertIn("is not a key file", err)
         _, err = self.remote("--connect", "tcp://nowhere", "devices", expect=1)
         self.assertIn("is not tcp://HOST:PORT", err)
-        # the local (NULL) endpoint with a key: the mechanisms differ
+        # the local (NULL) endpoint with a key: the mechanisms differ (seen by labctl, or the
+        # bridge closing first: either way the endpoint is named as the likely mistake)
         _, err = self.remote("--key", secret, "--rpc", self.daemons[0].rpc, "--timeout-ms",
                              "600000", "devices", expect=1, timeout=30)
-        self.assertIn("or this is not its net_rpc/net_pub endpoint", err)
+        self.assertIn("net_rpc/net_pub endpoint", err)
         # another computer's endpoint without a key: said at once, not a timeout
         _, err = self.remote("--connect", "tcp://192.0.2.1:5556,tcp://192.0.2.1:5555",
                              "--timeout-ms", "600000", "devices", expect=1, timeout=30)
