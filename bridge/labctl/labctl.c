@@ -35,7 +35,8 @@ enum {
 	C_SCAN = 4096,
 	C_KEYS = 8192,
 	C_AUDIT = 16384,
-	C_ALL = 32767
+	C_DISCOVER = 32768,
+	C_ALL = 65535
 };
 
 enum {
@@ -67,7 +68,11 @@ enum {
 	OPT_ENDPOINT,
 	OPT_OUTDIR,
 	OPT_USER,
-	OPT_SINCE
+	OPT_SINCE,
+	OPT_CONNECT,
+	OPT_KEY,
+	OPT_SERVER_KEY,
+	OPT_DISCOVER
 };
 
 /* The options: name, whether it takes a value, the commands it applies to. */
@@ -76,15 +81,19 @@ static const struct optspec {
 	bool has_value;
 	unsigned cmds;
 } optspecs[] = {
-    [OPT_PUB] = {"--pub", true, C_ALL},
-    [OPT_RPC] = {"--rpc", true, C_ALL},
+    [OPT_PUB] = {"--pub", true, C_ALL & ~C_DISCOVER},
+    [OPT_RPC] = {"--rpc", true, C_ALL & ~C_DISCOVER},
+    [OPT_CONNECT] = {"--connect", true, C_ALL & ~C_DISCOVER},
+    [OPT_KEY] = {"--key", true, C_ALL & ~C_DISCOVER},
+    [OPT_SERVER_KEY] = {"--server-key", true, C_ALL & ~C_DISCOVER},
+    [OPT_DISCOVER] = {"--discover", true, C_ALL & ~C_DISCOVER},
     [OPT_TIMEOUT_MS] = {"--timeout-ms", true, C_ALL},
     [OPT_JSON] = {"--json", false,
 		  C_DEVICES | C_WATCH | C_SNAPSHOT | C_CALL | C_INFO | C_QUEUE | C_JOB | C_PRINTER |
-		      C_ROOM | C_ROBOTS | C_KEYS | C_AUDIT},
+		      C_ROOM | C_ROBOTS | C_KEYS | C_AUDIT | C_DISCOVER},
     [OPT_CSV] = {"--csv", false, C_WATCH},
     [OPT_COUNT] = {"--count", true, C_WATCH | C_KEYS | C_AUDIT},
-    [OPT_TIMEOUT] = {"--timeout", true, C_WATCH},
+    [OPT_TIMEOUT] = {"--timeout", true, C_WATCH | C_DISCOVER},
     [OPT_PRINTER] = {"--printer", true, C_PRINT},
     [OPT_NAME] = {"--name", true, C_PRINT | C_ROBOT | C_KEYS},
     [OPT_NO_WAIT] = {"--no-wait", false, C_PRINT},
@@ -127,7 +136,10 @@ static void usage(FILE *f)
 	    "  call METHOD [JSON-PARAMS]     any request; prints the result as JSON, e.g.\n"
 	    "                                call device.set '{\"device\": \"sim-volt-1\", "
 	    "\"key\": \"rate\", \"value\": 5000}'\n"
-	    "  info [--json]                 the bridge: version, epoch, uptime, endpoints\n\n"
+	    "  info [--json]                 the bridge: version, epoch, uptime, endpoints\n"
+	    "  discover [--timeout S] [--json]\n"
+	    "                                the bridges announced on the LAN (DNS-SD): name,\n"
+	    "                                host, addresses, endpoints, key fingerprint\n\n"
 	    "Print queue (3D printers):\n"
 	    "  print FILE [--printer ID] [--name NAME] [--no-wait]\n"
 	    "        [--preset NAME] [--scale PCT] [--rotate DEG]\n"
@@ -182,6 +194,18 @@ static void usage(FILE *f)
 	    "  --rpc EP          request endpoint (default $LABBRIDGE_RPC, else " DEFAULT_RPC ")\n"
 	    "  --timeout-ms N    how long to wait for a reply (default 5000)\n"
 	    "  -h, --help        this text\n\n"
+	    "Another computer's bridge (CURVE, its net_rpc/net_pub endpoints):\n"
+	    "  --connect RPC[,PUB]  tcp://HOST:PORT of its requests[, of its streams], or HOST\n"
+	    "                    (tcp://HOST:5556,tcp://HOST:5555), or auto[:NAME] (discover)\n"
+	    "  --key FILE        our key pair: NAME.key_secret from labctl keys new (alone, its\n"
+	    "                    endpoints and the bridge's key written in it are used)\n"
+	    "  --server-key K    the bridge's public key: Z85 text (labctl keys export) or a file\n"
+	    "  --discover NAME   the bridge of that name on the LAN (checked against "
+	    "--server-key)\n"
+	    "  $LABBRIDGE_CONNECT, $LABBRIDGE_KEY, $LABBRIDGE_SERVER_KEY, $LABBRIDGE_DISCOVER, "
+	    "and\n"
+	    "  ~/.config/labbridge/client.ini ([bridge] connect/rpc/pub/key/server_key; or\n"
+	    "  $LABBRIDGE_CLIENT_CONF) give the same, the command line first.\n\n"
 	    "watch: --count N stops after N samples; --timeout SEC fails when no sample arrives\n"
 	    "for SEC seconds (default: never, or 10 s with --count); lost messages (sequence "
 	    "gaps)\n"
@@ -234,6 +258,7 @@ static const struct command {
     {"scan", C_SCAN, 0, 0, labctl_cmd_scan},
     {"keys", C_KEYS, 1, 2, labctl_cmd_keys},
     {"audit", C_AUDIT, 0, 0, labctl_cmd_audit},
+    {"discover", C_DISCOVER, 0, 0, labctl_cmd_discover},
 };
 
 /* Read the command line into *o and find its command in *cmd. 0; 1 when help was asked; -1
@@ -284,10 +309,14 @@ static int parse_args(int argc, char **argv, struct labctl_opts *o, const struct
 			labctl_errmsg("labctl: %s takes no value\n", optspecs[id].name);
 			return -1;
 		}
-		o->given |= 1u << id;
+		o->given |= 1ull << id;
 		switch (id) {
 		case OPT_PUB: o->pub = val; break;
 		case OPT_RPC: o->rpc = val; break;
+		case OPT_CONNECT: o->connect = val; break;
+		case OPT_KEY: o->key = val; break;
+		case OPT_SERVER_KEY: o->server_key = val; break;
+		case OPT_DISCOVER: o->discover = val; break;
 		case OPT_JSON: o->json = true; break;
 		case OPT_CSV: o->csv = true; break;
 		case OPT_PRINTER: o->printer = val; break;
@@ -375,7 +404,7 @@ static int parse_args(int argc, char **argv, struct labctl_opts *o, const struct
 	for (int k = 0; k < o->narg; k++)
 		o->arg[k] = pos[k + 1];
 	for (int k = 0; k < (int)(sizeof optspecs / sizeof *optspecs); k++)
-		if ((o->given & 1u << k) && !(optspecs[k].cmds & (*cmd)->bit)) {
+		if ((o->given & 1ull << k) && !(optspecs[k].cmds & (*cmd)->bit)) {
 			labctl_errmsg("labctl: %s does not apply to '%s'\n", optspecs[k].name,
 				      o->cmd);
 			return -1;
@@ -390,10 +419,7 @@ static int parse_args(int argc, char **argv, struct labctl_opts *o, const struct
 /* Parse the command line and run its command; the exit status (LABCTL_*). */
 int main(int argc, char **argv)
 {
-	const char *env_pub = getenv("LABBRIDGE_PUB"), *env_rpc = getenv("LABBRIDGE_RPC");
 	struct labctl_opts o = {
-	    .pub = env_pub && *env_pub ? env_pub : DEFAULT_PUB,
-	    .rpc = env_rpc && *env_rpc ? env_rpc : DEFAULT_RPC,
 	    .timeout_ms = DEFAULT_TIMEOUT_MS,
 	    .for_s = 1,
 	};
@@ -406,12 +432,16 @@ int main(int argc, char **argv)
 		usage(st > 0 ? stdout : stderr);
 		return st > 0 ? LABCTL_OK : LABCTL_USAGE;
 	}
+	/* where the bridge is, and the keys to reach it over the network */
+	if (cmd->bit != C_DISCOVER && labctl_net_setup(&o, DEFAULT_RPC, DEFAULT_PUB) < 0)
+		return LABCTL_FAIL;
 	ctx = zmq_ctx_new();
 	if (!ctx) {
 		labctl_errmsg("labctl: cannot start ZeroMQ: %s\n", zmq_strerror(errno));
 		return LABCTL_FAIL;
 	}
 	st = cmd->run(ctx, &o);
+	labctl_net_close();
 	zmq_ctx_term(ctx);
 	return st;
 }

@@ -26,36 +26,43 @@ enum { LABCTL_OK = 0, LABCTL_FAIL = 1, LABCTL_USAGE = 2 };
 
 /* What the command line asked for. */
 struct labctl_opts {
-	const char *pub, *rpc; /* endpoints */
-	long timeout_ms;       /* requests */
-	bool json, csv;	       /* output format */
-	long count;	       /* watch: samples to print, 0 for no limit */
-	double timeout_s;      /* watch: give up after this long without a sample, 0: never */
-	bool timeout_set;      /* watch: --timeout was given */
-	unsigned given;	       /* the command-specific options given (OPT_* bits, labctl.c) */
-	const char *printer;   /* print: --printer */
-	const char *name;      /* print: --name */
-	bool no_wait;	       /* print: --no-wait */
-	const char *preset;    /* print: --preset (a 3D model's quality preset) */
-	const char *scale;     /* print: --scale PCT (teachers) */
-	const char *rotate;    /* print: --rotate DEG (teachers) */
-	bool history;	       /* queue: --history */
-	double for_s;	       /* robot drive: --for SEC */
-	const char *device;    /* scan: --device */
-	const char *format;    /* scan: --format */
-	const char *source;    /* scan: --source adf|flatbed */
-	const char *size;      /* scan: --size A3|A4|Letter|WxH */
-	const char *mode;      /* scan: --mode color|gray|lineart */
-	const char *output;    /* scan: -o FILE */
-	long dpi;	       /* scan: --dpi, 0 when not given */
-	long steps;	       /* scan: --steps (3D scanners), 0 when not given */
-	const char *role;      /* keys: --role */
-	const char *prefix;    /* keys qr: --prefix */
-	const char *endpoint;  /* keys qr: --endpoint (what the codes tell tablets to connect to) */
-	const char *user;      /* audit: --user */
-	const char *since;     /* audit: --since (1h, 30m, 2d, seconds) */
-	const char *cmd;       /* the command word */
-	const char *arg[4];    /* its positional arguments */
+	const char *pub, *rpc;	/* endpoints */
+	const char *connect;	/* --connect RPC[,PUB] | HOST | auto[:NAME] */
+	const char *key;	/* --key FILE: our secret certificate (zcert) */
+	const char *server_key; /* --server-key Z85|FILE */
+	const char *discover;	/* --discover NAME: a bridge found on the LAN */
+	bool curve;		/* connect with CURVE: the three keys below are set */
+	char curve_public[41], curve_secret[41], curve_server[41];
+	char rpc_buf[512], pub_buf[512]; /* where rpc and pub point when resolved here */
+	long timeout_ms;		 /* requests */
+	bool json, csv;			 /* output format */
+	long count;			 /* watch: samples to print, 0 for no limit */
+	double timeout_s;     /* watch: give up after this long without a sample, 0: never */
+	bool timeout_set;     /* watch: --timeout was given */
+	uint64_t given;	      /* the command-specific options given (OPT_* bits, labctl.c) */
+	const char *printer;  /* print: --printer */
+	const char *name;     /* print: --name */
+	bool no_wait;	      /* print: --no-wait */
+	const char *preset;   /* print: --preset (a 3D model's quality preset) */
+	const char *scale;    /* print: --scale PCT (teachers) */
+	const char *rotate;   /* print: --rotate DEG (teachers) */
+	bool history;	      /* queue: --history */
+	double for_s;	      /* robot drive: --for SEC */
+	const char *device;   /* scan: --device */
+	const char *format;   /* scan: --format */
+	const char *source;   /* scan: --source adf|flatbed */
+	const char *size;     /* scan: --size A3|A4|Letter|WxH */
+	const char *mode;     /* scan: --mode color|gray|lineart */
+	const char *output;   /* scan: -o FILE */
+	long dpi;	      /* scan: --dpi, 0 when not given */
+	long steps;	      /* scan: --steps (3D scanners), 0 when not given */
+	const char *role;     /* keys: --role */
+	const char *prefix;   /* keys qr: --prefix */
+	const char *endpoint; /* keys qr: --endpoint (what the codes tell tablets to connect to) */
+	const char *user;     /* audit: --user */
+	const char *since;    /* audit: --since (1h, 30m, 2d, seconds) */
+	const char *cmd;      /* the command word */
+	const char *arg[4];   /* its positional arguments */
 	int narg;
 };
 
@@ -84,6 +91,57 @@ int labctl_cmd_robot(void *ctx, const struct labctl_opts *o);
 int labctl_cmd_keys(void *ctx, const struct labctl_opts *o);
 /* labctl_audit.c: */
 int labctl_cmd_audit(void *ctx, const struct labctl_opts *o);
+/* labctl_discover.c: */
+int labctl_cmd_discover(void *ctx, const struct labctl_opts *o);
+
+/* ---------------------------------------------------------------- the network (labctl_net.c) */
+
+/*
+ * Decide where and how to connect, into o (rpc, pub, curve and its keys), from, first to last:
+ * the command line, the environment (LABBRIDGE_CONNECT, LABBRIDGE_RPC, LABBRIDGE_PUB,
+ * LABBRIDGE_KEY, LABBRIDGE_SERVER_KEY, LABBRIDGE_DISCOVER), the client config file
+ * ($LABBRIDGE_CLIENT_CONF, else ~/.config/labbridge/client.ini), the key file's own metadata
+ * (net_rpc, net_pub, server-key), the local defaults. Discovery (--discover, --connect auto)
+ * browses the LAN here. 0, or -1 after saying why on stderr (a key file missing or not a secret
+ * key, a malformed server key, a bad endpoint, no bridge found).
+ */
+int labctl_net_setup(struct labctl_opts *o, const char *default_rpc, const char *default_pub);
+
+/*
+ * Set sock's CURVE keys when o->curve, connect it to ep, and when o->curve wait up to
+ * timeout_ms for its handshake (a socket monitor): 0 once it succeeded (or at once without
+ * CURVE); -1 after saying why (the bridge refused the key, a wrong server key, cannot connect);
+ * -3 when the bridge did not answer in time (said too). watch_after: keep watching the
+ * connection afterwards (one socket at a time: the stream socket) for labctl_net_explain.
+ */
+int labctl_net_connect(void *ctx, void *sock, const struct labctl_opts *o, const char *ep,
+		       long timeout_ms, bool watch_after);
+
+/* When sock is the watched one and its connection was closed and then refused (a key revoked
+ * while in use), say so on stderr; nothing otherwise. For the "no heartbeat" failures. */
+void labctl_net_explain(void *sock);
+
+/* Close what labctl_net_connect kept (before zmq_ctx_term, which would wait for it). */
+void labctl_net_close(void);
+
+/* One bridge found on the LAN (labctl_discover.c). */
+struct labctl_found {
+	char name[64], host[256], addrs[256]; /* addrs: space-separated */
+	char rpc[256], pub[256], http[256], key[32];
+	int port;
+};
+
+/*
+ * Browse _labbridge._tcp for up to timeout_ms (less once every service seen is resolved and
+ * Avahi says it has listed all it knows), resolving each: up to max results into found[], their
+ * number in *n. want: stop at the first one of that name (NULL: gather all). 0, or -1 after
+ * saying why (no avahi-daemon).
+ */
+int labctl_browse(const char *want, long timeout_ms, struct labctl_found *found, int max, int *n);
+
+/* The 16-hex-digit fingerprint of a Z85 public key (PROTOCOL.md, Network and keys) into fp; 0,
+ * or -1 when key is not one. */
+int labctl_fingerprint(const char *key, char fp[17]);
 
 /* ---------------------------------------------------------------- messages, signals, parsing */
 

@@ -284,7 +284,8 @@ static int recv_reply(void *sock, json_t **reply, size_t *nbin, size_t *binbytes
 static void *kept;
 static json_int_t kept_id = REQUEST_ID;
 
-/* A DEALER connected to o->rpc, sends timing out after timeout_ms; NULL after saying why. */
+/* A DEALER connected to o->rpc (with CURVE: its handshake done), sends timing out after
+ * timeout_ms; NULL after saying why (a refused key, no answer within timeout_ms too). */
 static void *rpc_connect(void *ctx, const struct labctl_opts *o, long timeout_ms)
 {
 	void *sock = zmq_socket(ctx, ZMQ_DEALER);
@@ -296,8 +297,8 @@ static void *rpc_connect(void *ctx, const struct labctl_opts *o, long timeout_ms
 	}
 	zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
 	zmq_setsockopt(sock, ZMQ_SNDTIMEO, &sndtimeo, sizeof sndtimeo);
-	if (zmq_connect(sock, o->rpc) < 0) {
-		labctl_errmsg("labctl: cannot connect to '%s': %s\n", o->rpc, zmq_strerror(errno));
+	/* with CURVE, returns once the handshake succeeded: a refused key is said at once */
+	if (labctl_net_connect(ctx, sock, o, o->rpc, timeout_ms, false) < 0) {
 		zmq_close(sock);
 		return NULL;
 	}
@@ -475,10 +476,13 @@ void *labctl_subscribe(void *ctx, const struct labctl_opts *o, const char *topic
 		labctl_errmsg("labctl: cannot subscribe: %s\n", zmq_strerror(errno));
 		goto fail;
 	}
-	if (zmq_connect(sub, o->pub) < 0) {
-		labctl_errmsg("labctl: cannot connect to '%s': %s\n", o->pub, zmq_strerror(errno));
+	if (!*o->pub) {
+		labctl_errmsg("labctl: no stream endpoint is known: give --connect RPC,PUB (or "
+			      "--pub EP)\n");
 		goto fail;
 	}
+	if (labctl_net_connect(ctx, sub, o, o->pub, o->timeout_ms, true) < 0)
+		goto fail;
 	return sub;
 fail:
 	zmq_close(sub);

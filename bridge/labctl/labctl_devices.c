@@ -816,6 +816,7 @@ int labctl_cmd_watch(void *ctx, const struct labctl_opts *o)
 		int got = 0, rc = 0;
 
 		if (wait <= 0) {
+			labctl_net_explain(sub);
 			labctl_errmsg(
 			    "labctl: no heartbeat from the bridge at %s for %d s — is labbridge "
 			    "running?\n",

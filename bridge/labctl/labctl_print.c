@@ -488,6 +488,7 @@ static int follow(void *ctx, const struct labctl_opts *o, json_t *job)
 			continue;
 		}
 		if (wait <= 0) {
+			labctl_net_explain(sub);
 			labctl_bar_break();
 			labctl_errmsg(
 			    "labctl: no heartbeat from the bridge at %s for %d s — is labbridge "

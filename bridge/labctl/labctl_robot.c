@@ -175,6 +175,7 @@ static int follow_program(void *ctx, const struct labctl_opts *o, const char *id
 			next_renew = now + LEASE_MS / 3;
 		}
 		if (now - last_any > LABCTL_LIVENESS_MS) {
+			labctl_net_explain(sub);
 			labctl_errmsg("labctl: no heartbeat from the bridge at %s for %d s\n",
 				      o->pub, LABCTL_LIVENESS_MS / 1000);
 			return LABCTL_FAIL;

@@ -15,12 +15,13 @@ override the endpoints.
 import argparse
 import itertools
 import json
-import os
 import struct
 import sys
 import time
 
 import zmq
+
+import labbridge_net
 
 _ids = itertools.count(1)
 
@@ -62,14 +63,15 @@ def main():
     ap.add_argument("--average", type=float, default=2.0, help="seconds averaged per reference")
     ap.add_argument("--tare", action="store_true", help="make the value shown now read 0")
     ap.add_argument("--clear", action="store_true", help="remove the calibration")
-    ap.add_argument("--pub", default=os.environ.get("LABBRIDGE_PUB", "tcp://127.0.0.1:5555"))
-    ap.add_argument("--rpc", default=os.environ.get("LABBRIDGE_RPC", "tcp://127.0.0.1:5556"))
+    ap.add_argument("--pub", default=None)
+    ap.add_argument("--rpc", default=None)
+    labbridge_net.add_options(ap)
     args = ap.parse_args()
 
     ctx = zmq.Context()
     rpc = ctx.socket(zmq.DEALER)
     rpc.setsockopt(zmq.LINGER, 0)
-    rpc.connect(args.rpc)
+    labbridge_net.connect(rpc, "rpc", args.rpc)
     target = {"device": args.device, "stream": args.stream}
     if args.clear:
         call(rpc, "calib.clear", target)
@@ -80,7 +82,7 @@ def main():
         print("%s/%s: tared (offset %.6g)" % (args.device, args.stream, r["offset"]))
         return
     sub = ctx.socket(zmq.SUB)
-    sub.connect(args.pub)
+    labbridge_net.connect(sub, "pub", args.pub)
     sub.subscribe("sensor/%s/%s/" % (args.device, args.stream))
     points = []
     for k in range(2):

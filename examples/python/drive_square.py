@@ -12,8 +12,10 @@ nobody else can drive it meanwhile, and if the script dies the bridge stops the 
 Exits 0 once the square is driven, 1 if the robot was taken, stopped or lost. Format:
 bridge/PROTOCOL.md, section Robots.
 """
-import argparse, json, os, sys, time
+import argparse, json, sys, time
 import zmq
+
+import labbridge_net
 
 ap = argparse.ArgumentParser(description="Drive a robot along a square through labbridge.")
 ap.add_argument("--robot", help="a robot id (default: the first free robot with wheels)")
@@ -21,12 +23,13 @@ ap.add_argument("--speed", type=float, default=0.5, help="wheel speed, 0..1 of t
 ap.add_argument("--side", type=float, default=1.0, help="seconds along each side")
 ap.add_argument("--turn", type=float, default=0.5, help="seconds for each quarter turn")
 ap.add_argument("--name", help="who is driving (shown as the robot's owner)")
+labbridge_net.add_options(ap)
 args = ap.parse_args()
 
 ctx = zmq.Context()
 rpc = ctx.socket(zmq.DEALER)
 rpc.setsockopt(zmq.LINGER, 0)
-rpc.connect(os.environ.get("LABBRIDGE_RPC", "tcp://127.0.0.1:5556"))
+labbridge_net.connect(rpc, "rpc")
 next_id = 0
 
 

@@ -11,12 +11,13 @@ matplotlib (Debian: python3-zmq python3-matplotlib). LABBRIDGE_PUB overrides the
 """
 import argparse
 import json
-import os
 import struct
 import sys
 import time
 
 import zmq
+
+import labbridge_net
 
 TYPES = {"f32": "f", "f64": "d", "i16": "h", "u16": "H", "i32": "i", "u8": "B"}
 
@@ -27,7 +28,8 @@ def main():
     ap.add_argument("--window", type=float, default=10.0, help="seconds shown (default 10)")
     ap.add_argument("--seconds", type=float, help="stop after this many seconds")
     ap.add_argument("--out", help="render to this image file instead of a window")
-    ap.add_argument("--pub", default=os.environ.get("LABBRIDGE_PUB", "tcp://127.0.0.1:5555"))
+    ap.add_argument("--pub", default=None)
+    labbridge_net.add_options(ap)
     args = ap.parse_args()
 
     import matplotlib
@@ -36,7 +38,7 @@ def main():
     import matplotlib.pyplot as plt
 
     sub = zmq.Context().socket(zmq.SUB)
-    sub.connect(args.pub)
+    labbridge_net.connect(sub, "pub", args.pub)
     for p in args.prefixes:
         sub.subscribe(p)
 

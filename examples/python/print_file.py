@@ -13,19 +13,22 @@ job. Exits 0 when the job is done, 1 if it failed or was cancelled. Format: brid
 import argparse, json, os, socket, sys, time, zlib
 import zmq
 
+import labbridge_net
+
 ap = argparse.ArgumentParser(description="Print a G-code file through labbridge's queue.")
 ap.add_argument("file", help="a sliced G-code file")
 ap.add_argument("--printer", help="a printer id (default: the first free printer)")
 ap.add_argument("--name", help="who is printing (shown in the queue)")
+labbridge_net.add_options(ap)
 args = ap.parse_args()
 
 ctx = zmq.Context()
 rpc = ctx.socket(zmq.DEALER)
 rpc.setsockopt(zmq.LINGER, 0)
-rpc.connect(os.environ.get("LABBRIDGE_RPC", "tcp://127.0.0.1:5556"))
+labbridge_net.connect(rpc, "rpc")
 sub = ctx.socket(zmq.SUB)
 sub.setsockopt(zmq.LINGER, 0)
-sub.connect(os.environ.get("LABBRIDGE_PUB", "tcp://127.0.0.1:5555"))
+labbridge_net.connect(sub, "pub")
 sub.subscribe("bridge/queue/")
 sub.subscribe("printer/")
 

@@ -18,6 +18,8 @@ cancelled (with the reason), 2 on bad usage, 130 on Ctrl-C. Format: bridge/PROTO
 import argparse, json, os, signal, socket, sys, time, zlib
 import zmq
 
+import labbridge_net
+
 MODELS = (".stl", ".3mf", ".obj")
 FINISHED = ("done", "failed", "cancelled", "interrupted")
 
@@ -31,6 +33,7 @@ ap.add_argument("--save-gcode", action="store_true",
 ap.add_argument("--scale", type=float, help="teachers: scale in percent (1 to 10000)")
 ap.add_argument("--rotate", type=float, help="teachers: rotation about Z in degrees")
 ap.add_argument("--list-presets", action="store_true", help="show the presets and exit")
+labbridge_net.add_options(ap)
 args = ap.parse_args()
 if not args.list_presets:
     if not args.file:
@@ -47,10 +50,10 @@ if not args.list_presets:
 ctx = zmq.Context()
 rpc = ctx.socket(zmq.DEALER)
 rpc.setsockopt(zmq.LINGER, 0)
-rpc.connect(os.environ.get("LABBRIDGE_RPC", "tcp://127.0.0.1:5556"))
+labbridge_net.connect(rpc, "rpc")
 sub = ctx.socket(zmq.SUB)
 sub.setsockopt(zmq.LINGER, 0)
-sub.connect(os.environ.get("LABBRIDGE_PUB", "tcp://127.0.0.1:5555"))
+labbridge_net.connect(sub, "pub")
 sub.subscribe("bridge/queue/")
 sub.subscribe("printer/")
 next_id = 0

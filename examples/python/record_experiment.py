@@ -19,6 +19,8 @@ import time
 
 import zmq
 
+import labbridge_net
+
 _ids = itertools.count(1)
 
 
@@ -44,12 +46,13 @@ def main():
     ap.add_argument("--name", default="experiment", help="name of the recording")
     ap.add_argument("--french", action="store_true", help="';' separator and decimal comma")
     ap.add_argument("--out", default=".", help="folder for the CSV files (default: here)")
-    ap.add_argument("--rpc", default=os.environ.get("LABBRIDGE_RPC", "tcp://127.0.0.1:5556"))
+    ap.add_argument("--rpc", default=None)
+    labbridge_net.add_options(ap)
     args = ap.parse_args()
 
     rpc = zmq.Context().socket(zmq.DEALER)
     rpc.setsockopt(zmq.LINGER, 0)
-    rpc.connect(args.rpc)
+    labbridge_net.connect(rpc, "rpc", args.rpc)
 
     streams = ["sensor/%s/" % d for d in args.devices]
     opts = {"sep": ";", "decimal_comma": True} if args.french else {}

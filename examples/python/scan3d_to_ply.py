@@ -14,20 +14,23 @@ preview: here counted), then the PLY is fetched with jobs.fetch. Exits 0 when th
 import argparse, json, os, struct, sys
 import zmq
 
+import labbridge_net
+
 ap = argparse.ArgumentParser(description="Scan an object to a PLY file through labbridge.")
 ap.add_argument("output", help="the PLY file to write")
 ap.add_argument("--device", help="a 3D scanner id (default: the first one)")
 ap.add_argument("--steps", type=int, help="positions around the turntable")
 ap.add_argument("--speed", type=float, help="turntable speed, degrees per minute")
+labbridge_net.add_options(ap)
 args = ap.parse_args()
 
 ctx = zmq.Context()
 rpc = ctx.socket(zmq.DEALER)
 rpc.setsockopt(zmq.LINGER, 0)
-rpc.connect(os.environ.get("LABBRIDGE_RPC", "tcp://127.0.0.1:5556"))
+labbridge_net.connect(rpc, "rpc")
 sub = ctx.socket(zmq.SUB)
 sub.setsockopt(zmq.LINGER, 0)
-sub.connect(os.environ.get("LABBRIDGE_PUB", "tcp://127.0.0.1:5555"))
+labbridge_net.connect(sub, "pub")
 
 
 def call(method, params=None, frames=False):

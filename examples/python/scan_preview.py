@@ -15,6 +15,8 @@ then the rows. Exits 0 once the first page is complete. Format: bridge/PROTOCOL.
 import argparse, json, os, struct, sys, time, zlib
 import zmq
 
+import labbridge_net
+
 HDR = struct.Struct("<4sBBBBIiIIII")
 
 ap = argparse.ArgumentParser(description="Preview a scan as it arrives, as a PNG.")
@@ -23,16 +25,17 @@ ap.add_argument("--scanner", help="a scanner id (default: the first document sca
 ap.add_argument("--width", type=int, default=200, help="preview width in pixels (default 200)")
 ap.add_argument("--scan", action="store_true", help="start a scan (A4 colour, 50 dpi) as well")
 ap.add_argument("--timeout", type=float, default=60, help="seconds to wait for the page")
+labbridge_net.add_options(ap)
 args = ap.parse_args()
 
 ctx = zmq.Context()
 rpc = ctx.socket(zmq.DEALER)
 rpc.setsockopt(zmq.LINGER, 0)
-rpc.connect(os.environ.get("LABBRIDGE_RPC", "tcp://127.0.0.1:5556"))
+labbridge_net.connect(rpc, "rpc")
 sub = ctx.socket(zmq.SUB)
 sub.setsockopt(zmq.LINGER, 0)
 sub.setsockopt(zmq.RCVHWM, 100000)  # a page's bands may come faster than we draw
-sub.connect(os.environ.get("LABBRIDGE_PUB", "tcp://127.0.0.1:5555"))
+labbridge_net.connect(sub, "pub")
 
 
 def call(method, params=None):

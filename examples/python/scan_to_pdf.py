@@ -16,6 +16,8 @@ Format: bridge/PROTOCOL.md, section Scan jobs.
 import argparse, json, os, re, sys, time
 import zmq
 
+import labbridge_net
+
 ap = argparse.ArgumentParser(description="Scan to a PDF through labbridge.")
 ap.add_argument("output", help="the PDF to write")
 ap.add_argument("--scanner", help="a scanner id (default: the first document scanner)")
@@ -24,12 +26,13 @@ ap.add_argument("--dpi", type=int, default=150, help="resolution (default 150)")
 ap.add_argument("--mode", default="color", help="color or gray (default color)")
 ap.add_argument("--adf", action="store_true", help="every sheet of the document feeder")
 ap.add_argument("--pages", type=int, help="with --adf: this many sheets (default: all)")
+labbridge_net.add_options(ap)
 args = ap.parse_args()
 
 ctx = zmq.Context()
 rpc = ctx.socket(zmq.DEALER)
 rpc.setsockopt(zmq.LINGER, 0)
-rpc.connect(os.environ.get("LABBRIDGE_RPC", "tcp://127.0.0.1:5556"))
+labbridge_net.connect(rpc, "rpc")
 next_id = 0
 
 

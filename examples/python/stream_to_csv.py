@@ -19,12 +19,13 @@ tcp://127.0.0.1:5556). Exits 1 if no data comes for 5 s.
 import argparse
 import csv
 import json
-import os
 import struct
 import sys
 import time
 
 import zmq
+
+import labbridge_net
 
 TYPES = {"f32": "f", "f64": "d", "i16": "h", "u16": "H", "i32": "i", "u8": "B"}
 HEARTBEAT = "bridge/heartbeat/"
@@ -115,21 +116,21 @@ def main():
     ap.add_argument("--out", help="CSV file (default: standard output)")
     ap.add_argument("--sep", default=",", help="column separator (default ',')")
     ap.add_argument("--decimal-comma", action="store_true", help="21,5 instead of 21.5")
+    labbridge_net.add_options(ap)
     args = ap.parse_args()
     if args.sep == "\\t":
         args.sep = "\t"
     if args.decimal_comma and args.sep == ",":
         print("stream_to_csv: note: decimal commas with ',' separators: values are quoted",
               file=sys.stderr)
-    pub_ep = os.environ.get("LABBRIDGE_PUB", "tcp://127.0.0.1:5555")
     ctx = zmq.Context()
     sub = ctx.socket(zmq.SUB)
     sub.setsockopt(zmq.LINGER, 0)
     sub.setsockopt(zmq.RCVHWM, 100000)
-    sub.connect(pub_ep)
+    pub_ep = labbridge_net.connect(sub, "pub")
     rpc = ctx.socket(zmq.DEALER)
     rpc.setsockopt(zmq.LINGER, 0)
-    rpc.connect(os.environ.get("LABBRIDGE_RPC", "tcp://127.0.0.1:5556"))
+    labbridge_net.connect(rpc, "rpc")
 
     # 1. Subscribe, and wait until the subscription is in effect: the heartbeat subscription
     #    goes after ours, so once a heartbeat arrives, ours is active too. Queue what arrives.

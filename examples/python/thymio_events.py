@@ -16,6 +16,8 @@ bridge/PROTOCOL.md, sections Robots and Thymio.
 import argparse, json, os, sys, time
 import zmq
 
+import labbridge_net
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ap = argparse.ArgumentParser(description="Events between a Thymio's program and this script.")
 ap.add_argument("--robot", help="a Thymio's id (default: the first free one)")
@@ -23,12 +25,13 @@ ap.add_argument("--program", default=os.path.join(HERE, "..", "aseba", "obstacle
                 help="the Aseba program (it emits obstacle [d] and handles speed [v])")
 ap.add_argument("--count", type=int, default=3, help="obstacles to answer before stopping")
 ap.add_argument("--timeout", type=float, default=30, help="seconds to wait for them")
+labbridge_net.add_options(ap)
 args = ap.parse_args()
 
 ctx = zmq.Context()
 rpc = ctx.socket(zmq.DEALER)
 rpc.setsockopt(zmq.LINGER, 0)
-rpc.connect(os.environ.get("LABBRIDGE_RPC", "tcp://127.0.0.1:5556"))
+labbridge_net.connect(rpc, "rpc")
 next_id = 0
 
 
@@ -60,7 +63,7 @@ call("lease.acquire", {"device": robot, "ttl_ms": 10000})
 # subscribe before the program runs: its first event must not be missed
 sub = ctx.socket(zmq.SUB)
 sub.setsockopt(zmq.LINGER, 0)
-sub.connect(os.environ.get("LABBRIDGE_PUB", "tcp://127.0.0.1:5555"))
+labbridge_net.connect(sub, "pub")
 sub.setsockopt(zmq.SUBSCRIBE, ("robot/%s/event/" % robot).encode())
 sub.setsockopt(zmq.SUBSCRIBE, b"bridge/heartbeat/")
 # subscriptions take effect asynchronously: the first heartbeat says ours are in place

@@ -12,8 +12,10 @@ comes, its traceback on stderr. A program still running after --seconds is stopp
 the board, motors off). Exits 0 when the program ended well, 1 otherwise (a traceback, the
 robot taken, stopped or lost). Format: bridge/PROTOCOL.md, section Robots.
 """
-import argparse, json, os, sys, time
+import argparse, json, sys, time
 import zmq
+
+import labbridge_net
 
 ap = argparse.ArgumentParser(description="Run a MicroPython program on a robot through labbridge.")
 ap.add_argument("program", help="the program (a .py file)")
@@ -21,6 +23,7 @@ ap.add_argument("--robot", help="a robot id (default: the first free MicroPython
 ap.add_argument("--seconds", type=float, default=20, help="stop the program after this long")
 ap.add_argument("--save", action="store_true", help="also save it on the board as main.py")
 ap.add_argument("--name", help="who is programming (shown as the robot's owner)")
+labbridge_net.add_options(ap)
 args = ap.parse_args()
 
 with open(args.program, encoding="utf-8") as f:
@@ -28,7 +31,7 @@ with open(args.program, encoding="utf-8") as f:
 ctx = zmq.Context()
 rpc = ctx.socket(zmq.DEALER)
 rpc.setsockopt(zmq.LINGER, 0)
-rpc.connect(os.environ.get("LABBRIDGE_RPC", "tcp://127.0.0.1:5556"))
+labbridge_net.connect(rpc, "rpc")
 next_id = 0
 
 
@@ -69,7 +72,7 @@ print("%s is ours (%s)" % (robot, free[0]["name"]), file=sys.stderr)
 # the console and the state, subscribed before the run (a heartbeat says the subscription holds)
 sub = ctx.socket(zmq.SUB)
 sub.setsockopt(zmq.LINGER, 0)
-sub.connect(os.environ.get("LABBRIDGE_PUB", "tcp://127.0.0.1:5555"))
+labbridge_net.connect(sub, "pub")
 console, state = "robot/%s/console/" % robot, "robot/%s/state/" % robot
 for topic in (console, state, "bridge/heartbeat/"):
     sub.subscribe(topic)

@@ -8,19 +8,22 @@
 Needs pyzmq (Debian: python3-zmq). LABBRIDGE_PUB overrides the stream endpoint
 (tcp://127.0.0.1:5555). Exits 1 if nothing arrives for 5 s. Format: bridge/PROTOCOL.md.
 """
-import argparse, datetime, json, os, struct, sys
+import argparse, datetime, json, struct, sys
 import zmq
+
+import labbridge_net
 
 TYPES = {"f32": "f", "f64": "d", "i16": "h", "u16": "H", "i32": "i", "u8": "B"}
 
 ap = argparse.ArgumentParser(description="Print live samples from labbridge.")
 ap.add_argument("prefix", nargs="?", default="sensor/", help="topic prefix (default sensor/)")
 ap.add_argument("--count", type=int, default=0, help="stop after N samples (default: never)")
+labbridge_net.add_options(ap)
 args = ap.parse_args()
 
 sub = zmq.Context().socket(zmq.SUB)
 sub.setsockopt(zmq.LINGER, 0)
-sub.connect(os.environ.get("LABBRIDGE_PUB", "tcp://127.0.0.1:5555"))
+labbridge_net.connect(sub, "pub")
 sub.subscribe(args.prefix)  # 'sensor/', 'sensor/sim-temp-1/', ...: mind the final '/'
 n = 0
 while not args.count or n < args.count:

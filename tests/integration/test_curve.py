@@ -25,7 +25,8 @@ curve
 """
 
 
-class CurveTest(BridgeTest):
+class CurveBase(BridgeTest):
+    """Helpers: key files, a bridge with network endpoints, CURVE sockets, labctl."""
 
     def setUp(self):
         super().setUp()
@@ -50,23 +51,65 @@ class CurveTest(BridgeTest):
             self.server_key = keys["server_key"]
         return d
 
-    def curve(self, kind, pub, sec, endpoint, server_key=None):
+    def curve(self, kind, pub, sec, endpoint, server_key=None, monitor=False):
+        """A CURVE socket connected to endpoint; with monitor, its events are watched from
+        before the connection (wait_event)."""
         s = self.ctx.socket(kind)
         s.setsockopt(zmq.LINGER, 0)
         s.curve_serverkey = (server_key or self.server_key).encode()
         s.curve_publickey = pub.encode()
         s.curve_secretkey = sec.encode()
+        if monitor:
+            mon = s.get_monitor_socket()
+            self._sockets.append(mon)
+            self.monitors = getattr(self, "monitors", {})
+            self.monitors[s] = mon
         s.connect(endpoint)
         self._sockets.append(s)
         return s
 
+    def wait_event(self, sock, event, timeout=10.0):
+        """Wait for the monitor event `event` on sock (made with monitor=True), skipping
+        others; AssertionError, naming the events seen, when it does not come in time."""
+        import time
+        import zmq.utils.monitor
+        mon, seen = self.monitors[sock], []
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or not mon.poll(int(left * 1000)):
+                self.fail("no event 0x%x within %.0f s (seen: %s)" %
+                          (event, timeout, ", ".join("0x%x" % e for e in seen)))
+            e = zmq.utils.monitor.recv_monitor_message(mon)["event"]
+            if e == event:
+                return
+            seen.append(e)
+
     def ask(self, sock, method, params=None, timeout=5.0):
         """A request over a raw DEALER: the reply, or None when nothing came within timeout."""
-        sock.send_multipart([b"", json.dumps({"id": 1, "method": method,
-                                              "params": params or {}}).encode()])
+        # not waiting to send: once a handshake was refused (ZAP 400) libzmq does not
+        # reconnect and drops the connection's queue, and a DEALER with no queue blocks a
+        # send for ever (this test's old 60 s hang, when the refusal came before the send)
+        try:
+            sock.send_multipart([b"", json.dumps({"id": 1, "method": method,
+                                                  "params": params or {}}).encode()],
+                                flags=zmq.DONTWAIT)
+        except zmq.Again:
+            return None  # nowhere to queue it: nothing can come back either
         if not sock.poll(int(timeout * 1000)):
             return None
         return json.loads(sock.recv_multipart()[-1])
+
+    def labctl(self, d, *args, expect=0):
+        cmd = [labctl_path(), "--pub", d.pub, "--rpc", d.rpc] + list(args)
+        rc, out, err, _ = run_program(cmd, 60, env=san_env())
+        self.assertEqual(sanitizer_errors(err), [], err)
+        self.assertEqual(rc, expect, "labctl %s: %s\n%s" % (" ".join(args), out, err))
+        return out, err
+
+
+
+class CurveTest(CurveBase):
 
     # ------------------------------------------------------------------ starting
 
@@ -121,20 +164,31 @@ class CurveTest(BridgeTest):
         tpub, tsec = self.add_key_file("teacher", "T")
         self.start_net()
         s = self.local.call("keys.new", {"role": "student", "name": "pupil"})
-        student = self.curve(zmq.DEALER, s["public_key"], s["secret_key"], self.info["net_rpc"])
+        student = self.curve(zmq.DEALER, s["public_key"], s["secret_key"], self.info["net_rpc"],
+                             monitor=True)
         self.assertEqual(self.ask(student, "whoami")["result"]["role"], "student")
-        streams = self.curve(zmq.SUB, s["public_key"], s["secret_key"], self.info["net_pub"])
+        streams = self.curve(zmq.SUB, s["public_key"], s["secret_key"], self.info["net_pub"],
+                             monitor=True)
         streams.setsockopt(zmq.SUBSCRIBE, b"")
         self.assertTrue(streams.poll(10000), "no stream message over CURVE")
         # revoked by a teacher over the network itself: both its connections are closed
         teacher = self.curve(zmq.DEALER, tpub, tsec, self.info["net_rpc"])
         r = self.ask(teacher, "keys.revoke", {"key": "pupil"})["result"]
         self.assertEqual((r["revoked"]["name"], r["closed"]), ("pupil", 2))
-        self.assertEqual(drain_then_silent(streams), True, "a revoked key still gets streams")
-        # its connection was closed: libzmq reconnects, and the handshake is refused
+        # each closed connection is seen closed by libzmq, which reconnects, and the handshake
+        # is refused (ZAP 400): waited for as events, not guessed from a silence
+        for sock in (student, streams):
+            self.wait_event(sock, zmq.EVENT_DISCONNECTED)
+            self.wait_event(sock, zmq.EVENT_HANDSHAKE_FAILED_AUTH)
+        # what was queued before the close is all there is: nothing can come any more
+        while streams.poll(0):
+            streams.recv_multipart()
+        self.assertFalse(streams.poll(int(SILENT * 1000)), "a revoked key still gets streams")
         r = self.ask(student, "whoami", timeout=SILENT)
         self.assertTrue(r is None or r["error"]["code"] == FORBIDDEN, r)
-        again = self.curve(zmq.DEALER, s["public_key"], s["secret_key"], self.info["net_rpc"])
+        again = self.curve(zmq.DEALER, s["public_key"], s["secret_key"], self.info["net_rpc"],
+                           monitor=True)
+        self.wait_event(again, zmq.EVENT_HANDSHAKE_FAILED_AUTH)
         self.assertIsNone(self.ask(again, "whoami", timeout=SILENT))
         self.assertEqual(self.ask(teacher, "whoami")["result"]["role"], "teacher")
         self.assertTrue(os.path.exists(os.path.join(self.data, "keys", "revoked",
@@ -185,13 +239,6 @@ class CurveTest(BridgeTest):
         self.assertFalse(plain.poll(int(SILENT * 1000)), "a NULL subscriber got streams")
 
     # ------------------------------------------------------------------ labctl keys
-
-    def labctl(self, d, *args, expect=0):
-        cmd = [labctl_path(), "--pub", d.pub, "--rpc", d.rpc] + list(args)
-        rc, out, err, _ = run_program(cmd, 60, env=san_env())
-        self.assertEqual(sanitizer_errors(err), [], err)
-        self.assertEqual(rc, expect, "labctl %s: %s\n%s" % (" ".join(args), out, err))
-        return out, err
 
     def test_labctl_keys_end_to_end(self):
         # the first keys are made on a bridge without network endpoints, then it serves them
@@ -257,6 +304,214 @@ class CurveTest(BridgeTest):
         self.assertEqual(fields["pk"], key["public_key"])
         # the code's secret key is the pair of its public one
         self.assertEqual(zmq.curve_public(fields["ck"].encode()).decode(), fields["pk"])
+
+
+class LabctlCurveTest(CurveBase):
+    """labctl and the examples as on another computer: CURVE keys, no local endpoint."""
+
+    NET_ENV = ("LABBRIDGE_PUB", "LABBRIDGE_RPC", "LABBRIDGE_CONNECT", "LABBRIDGE_KEY",
+               "LABBRIDGE_SERVER_KEY", "LABBRIDGE_DISCOVER", "LABBRIDGE_CLIENT_CONF")
+
+    def setUp(self):
+        super().setUp()
+        self.tpub, self.tsec = self.add_key_file("teacher", "T")
+        self.start_net()
+        self.keydir = os.path.join(self.tmp, "keys-out")
+        os.mkdir(self.keydir)
+
+    def new_key(self, role, name):
+        """A key pair made with labctl keys new on the bridge's computer: its secret file."""
+        self.labctl(self.daemons[0], "keys", "new", "--role", role, "--name", name, "--output",
+                    self.keydir)
+        return os.path.join(self.keydir, name.replace(" ", "_") + ".key_secret")
+
+    def remote_env(self, extra=None):
+        """The environment of a program on another computer: nothing local is named."""
+        env = san_env({"XDG_CONFIG_HOME": os.path.join(self.tmp, "no-config")})
+        for k in self.NET_ENV:
+            env.pop(k, None)
+        env.update(extra or {})
+        return env
+
+    def remote(self, *args, expect=0, env=None, timeout=40):
+        """labctl run with args only (and env): (stdout, stderr)."""
+        rc, out, err, _ = run_program([labctl_path()] + list(args), timeout,
+                                      env=self.remote_env(env))
+        self.assertEqual(sanitizer_errors(err), [], err)
+        self.assertEqual(rc, expect, "labctl %s: %s\n%s" % (" ".join(args), out, err))
+        return out, err
+
+    def test_labctl_devices_and_watch_with_a_student_key(self):
+        secret = self.new_key("student", "5B group 3")
+        # the key file alone: it names the endpoints and the bridge's key (keys new wrote them)
+        out, _ = self.remote("--key", secret, "devices")
+        self.assertIn("sim-t1", out)
+        out, _ = self.remote("--key", secret, "call", "whoami")
+        self.assertEqual(json.loads(out)["role"], "student")
+        self.assertEqual(json.loads(out)["name"], "5B group 3")
+        # a teacher's request is refused as for any student
+        _, err = self.remote("--key", secret, "keys", "list", expect=1)
+        self.assertIn("forbidden", err)
+        # everything named explicitly, streams included
+        connect = "%s,%s" % (self.info["net_rpc"], self.info["net_pub"])
+        out, _ = self.remote("--connect", connect, "--key", secret, "--server-key",
+                             self.server_key, "watch", "sensor/sim-t1/", "--count", "5", "--csv")
+        rows = [l for l in out.splitlines() if "sensor/sim-t1/" in l]
+        self.assertEqual(len(rows), 5, out)
+        # the same from the environment
+        out, _ = self.remote("snapshot", "--json", env={
+            "LABBRIDGE_CONNECT": connect, "LABBRIDGE_KEY": secret,
+            "LABBRIDGE_SERVER_KEY": self.server_key})
+        self.assertIn("sensor/sim-t1/", out)
+        # and from client.ini (a key path beside it, the server key as a file: the bridge's)
+        conf_dir = os.path.join(self.tmp, "xdg", "labbridge")
+        os.makedirs(conf_dir)
+        shutil.copy(secret, os.path.join(conf_dir, "me.key_secret"))
+        with open(os.path.join(conf_dir, "client.ini"), "w") as f:
+            f.write("# a teacher's laptop\n[bridge]\nconnect = %s\nkey = me.key_secret\n"
+                    "server_key = %s\n" % (connect, os.path.join(self.data, "server_key")))
+        out, _ = self.remote("call", "whoami", env={"XDG_CONFIG_HOME": os.path.join(self.tmp,
+                                                                                   "xdg")})
+        self.assertEqual(json.loads(out)["name"], "5B group 3")
+        # the command line wins over the environment: the local endpoints, no key
+        d = self.daemons[0]
+        out, _ = self.remote("--rpc", d.rpc, "--pub", d.pub, "call", "whoami",
+                             env={"LABBRIDGE_CONNECT": "tcp://127.0.0.1:1,tcp://127.0.0.1:2"})
+        self.assertFalse(json.loads(out)["user"].startswith("key:"), out)
+
+    def test_labctl_refused_key_says_so_at_once(self):
+        secret = self.new_key("student", "pupil")
+        self.remote("--key", secret, "devices")
+        self.local.call("keys.revoke", {"key": "pupil"})
+        # the handshake's failure ends it: no waiting out the (long) timeout
+        _, err = self.remote("--key", secret, "--timeout-ms", "600000", "devices", expect=1,
+                             timeout=30)
+        self.assertIn("refused this key (revoked or unknown", err)
+        _, err = self.remote("--key", secret, "--timeout-ms", "600000", "watch", "sensor/",
+                             "--count", "1", expect=1, timeout=30)
+        self.assertIn("refused this key", err)
+        # an unknown key too
+        import zmq.auth
+        _, sfile = zmq.auth.create_certificates(self.tmp, "stranger")
+        _, err = self.remote("--key", sfile, "--connect", self.info["net_rpc"], "--server-key",
+                             self.server_key, "--timeout-ms", "600000", "devices", expect=1,
+                             timeout=30)
+        self.assertIn("refused this key", err)
+
+    def test_labctl_watch_revoked_while_in_use(self):
+        import select
+        import subprocess
+        import time
+        secret = self.new_key("student", "pupil")
+        p = subprocess.Popen([labctl_path(), "--key", secret, "watch", "sensor/", "--csv"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             env=self.remote_env())
+        try:
+            # the header, then a sample: its streams come over CURVE
+            got, deadline = b"", time.monotonic() + 20
+            while got.count(b"\n") < 2 and time.monotonic() < deadline:
+                if select.select([p.stdout], [], [], deadline - time.monotonic())[0]:
+                    chunk = os.read(p.stdout.fileno(), 4096)
+                    if not chunk:
+                        break
+                    got += chunk
+            self.assertIn(b"sensor/sim-t1/", got, p.stderr.read1() if p.poll() else got)
+            self.local.call("keys.revoke", {"key": "pupil"})
+            rc = p.wait(20)  # no heartbeat for 3 s: it ends, saying why
+            err = p.stderr.read().decode()
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+            p.stdout.close()
+            p.stderr.close()
+        self.assertEqual(rc, 1, err)
+        self.assertEqual(sanitizer_errors(err), [], err)
+        self.assertIn("refuses this key now (revoked while in use", err)
+
+    def test_labctl_key_errors(self):
+        secret = self.new_key("student", "pupil")
+        rpc = self.info["net_rpc"]
+        # a wrong server key: the bridge cannot read our HELLO and closes
+        wrong, _ = zmq.curve_keypair()
+        _, err = self.remote("--key", secret, "--server-key", wrong.decode(), "--connect", rpc,
+                             "--timeout-ms", "600000", "devices", expect=1, timeout=30)
+        self.assertIn("server key is probably wrong", err)
+        _, err = self.remote("--key", secret, "--server-key", "not-a-key", "devices", expect=1)
+        self.assertIn("is neither a public key", err)
+        _, err = self.remote("--key", os.path.join(self.tmp, "missing.key_secret"), "devices",
+                             expect=1)
+        self.assertIn("cannot read the key file", err)
+        self.assertIn("No such file", err)
+        # the public half alone
+        public = os.path.join(self.tmp, "public.key")
+        shutil.copy(secret[:-len("_secret")], public)
+        _, err = self.remote("--key", public, "devices", expect=1)
+        self.assertIn("holds a public key only, not a secret key", err)
+        garbage = os.path.join(self.tmp, "garbage")
+        with open(garbage, "w") as f:
+            f.write("hello\n")
+        _, err = self.remote("--key", garbage, "devices", expect=1)
+        self.assertIn("is not a key file", err)
+        _, err = self.remote("--connect", "tcp://nowhere", "devices", expect=1)
+        self.assertIn("is not tcp://HOST:PORT", err)
+        # the local (NULL) endpoint with a key: the mechanisms differ (seen by labctl, or the
+        # bridge closing first: either way the endpoint is named as the likely mistake)
+        _, err = self.remote("--key", secret, "--rpc", self.daemons[0].rpc, "--timeout-ms",
+                             "600000", "devices", expect=1, timeout=30)
+        self.assertIn("net_rpc/net_pub endpoint", err)
+        # another computer's endpoint without a key: said at once, not a timeout
+        _, err = self.remote("--connect", "tcp://192.0.2.1:5556,tcp://192.0.2.1:5555",
+                             "--timeout-ms", "600000", "devices", expect=1, timeout=30)
+        self.assertIn("a bridge serves it with CURVE only; give --key FILE", err)
+        # the streams endpoint unknown (one endpoint given): said, not guessed
+        _, err = self.remote("--key", secret, "--connect", rpc, "watch", "sensor/", "--count",
+                             "1", expect=1)
+        self.assertIn("no stream endpoint is known", err)
+
+    def test_example_over_curve(self):
+        secret = self.new_key("observer", "projector")
+        example = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                               "examples", "python", "watch_sensor.py")
+        rc, out, err, _ = run_program(["/usr/bin/python3", example, "sensor/sim-t1/", "--count",
+                                       "3"], 40,
+                                      env=self.remote_env({"LABBRIDGE_KEY": secret}))
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(len([l for l in out.splitlines() if "sensor/sim-t1/" in l]), 3, out)
+        # labctl's options, and a client.ini (the key beside it, the server key in it)
+        connect = "%s,%s" % (self.info["net_rpc"], self.info["net_pub"])
+        rc, out, err, _ = run_program(["/usr/bin/python3", example, "sensor/sim-t1/", "--count",
+                                       "2", "--connect", connect, "--key", secret,
+                                       "--server-key", self.server_key], 40,
+                                      env=self.remote_env({"LABBRIDGE_RPC": "tcp://x:1"}))
+        self.assertEqual(rc, 0, err)
+        ini = os.path.join(self.keydir, "client.ini")
+        with open(ini, "w") as f:
+            f.write("[bridge]\nconnect = %s\nkey = %s\nserver_key = %s\n"
+                    % (connect, os.path.basename(secret), self.server_key))
+        rc, out, err, _ = run_program(["/usr/bin/python3", example, "sensor/sim-t1/", "--count",
+                                       "2"], 40,
+                                      env=self.remote_env({"LABBRIDGE_CLIENT_CONF": ini}))
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(len([l for l in out.splitlines() if "sensor/sim-t1/" in l]), 2, out)
+        wrong, _ = zmq.curve_keypair()
+        rc, out, err, _ = run_program(["/usr/bin/python3", example, "--count", "1",
+                                       "--server-key", wrong.decode()], 40,
+                                      env=self.remote_env({"LABBRIDGE_KEY": secret}))
+        self.assertEqual(rc, 1, out)
+        self.assertIn("server key is probably wrong", err)
+        # an example with requests too (a DEALER): stream_to_csv asks the devices first
+        csv_example = os.path.join(os.path.dirname(example), "stream_to_csv.py")
+        rc, out, err, _ = run_program(["/usr/bin/python3", csv_example, "sensor/sim-t1/",
+                                       "--count", "3"], 40,
+                                      env=self.remote_env({"LABBRIDGE_KEY": secret}))
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(len([l for l in out.splitlines() if "sim-t1" in l]), 3, out)
+        self.local.call("keys.revoke", {"key": "projector"})
+        rc, out, err, _ = run_program(["/usr/bin/python3", example, "--count", "1"], 40,
+                                      env=self.remote_env({"LABBRIDGE_KEY": secret}))
+        self.assertEqual(rc, 1, out)
+        self.assertIn("refused this key", err)
 
 
 def drain_then_silent(sub, drain_s=5.0):

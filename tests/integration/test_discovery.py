@@ -7,6 +7,7 @@ The avahi-daemon is a private one: its own system D-Bus (dbus-daemon on a socket
 folder, reached through DBUS_SYSTEM_BUS_ADDRESS) and its own network namespace (unshare: only a
 loopback interface with multicast on), so nothing is announced on the machine's real LAN."""
 import hashlib
+import json
 import os
 import shutil
 import signal
@@ -16,7 +17,8 @@ import time
 import zmq
 import zmq.utils.z85
 
-from lbtest import BridgeTest, make_conf, sensor, run_program, wait_until
+from lbtest import (BridgeTest, labctl_path, make_conf, sensor, run_program, san_env,
+                    sanitizer_errors, wait_until)
 
 LAB = {"t1": sensor(rate=50)}
 TYPE = "_labbridge._tcp"
@@ -223,6 +225,71 @@ class DiscoveryTest(BridgeTest):
         self.assertTrue(a["txt"]["pub"].endswith(":%d" % pub_port), a)
         self.assertEqual(a["txt"]["key"], z85_fingerprint(server_key))
         self.assertNotIn("http", a["txt"])
+
+    def test_labctl_discover_without_avahi(self):
+        env = san_env({"DBUS_SYSTEM_BUS_ADDRESS": "unix:path=" + os.path.join(self.tmp, "none")})
+        rc, out, err, _ = run_program([labctl_path(), "discover"], 30, env=env)
+        self.assertEqual((rc, sanitizer_errors(err)), (1, []), out + err)
+        self.assertIn("cannot browse the LAN: no avahi-daemon", err)
+        rc, out, err, _ = run_program([labctl_path(), "--connect", "auto", "devices"], 30,
+                                      env=env)
+        self.assertEqual(rc, 1, out + err)
+        self.assertIn("cannot browse the LAN", err)
+
+    def test_labctl_discover_and_connect(self):
+        self.start_bus()
+        self.start_avahi()
+        data = os.path.join(self.tmp, "net-data")
+        os.makedirs(os.path.join(data, "keys"))
+        import zmq.auth
+        _, secret = zmq.auth.create_certificates(self.tmp, "prof")
+        with open(os.path.join(data, "keys", "prof.cert"), "w") as f:
+            f.write(KEY_TEMPLATE % zmq.auth.load_certificate(secret)[0].decode())
+        d = self.start_bridge(make_conf(LAB, bridge={"name": "curve-lab"}), http="*:0",
+                              args=["--net-rpc", "tcp://0.0.0.0:0", "--net-pub",
+                                    "tcp://0.0.0.0:0"],
+                              env=dict(self.bus_env, STATE_DIRECTORY=data))
+        info = self.client(d).call("bridge.info")["endpoints"]
+        server_key = self.client(d).call("keys.list")["server_key"]
+        self.seen("curve-lab")
+        env = san_env(self.bus_env)
+        for k in ("LABBRIDGE_PUB", "LABBRIDGE_RPC", "LABBRIDGE_CONNECT", "LABBRIDGE_KEY"):
+            env.pop(k, None)
+        env["XDG_CONFIG_HOME"] = os.path.join(self.tmp, "no-config")
+        rc, out, err, _ = run_program([labctl_path(), "discover", "--json"], 30, env=env)
+        self.assertEqual((rc, sanitizer_errors(err)), (0, []), err)
+        found = {b["name"]: b for b in json.loads(out)}
+        b = found["curve-lab"]
+        self.assertEqual(b["key"], z85_fingerprint(server_key))
+        self.assertTrue(b["rpc"].endswith(":" + info["net_rpc"].rsplit(":", 1)[1]), b)
+        self.assertTrue(b["pub"].endswith(":" + info["net_pub"].rsplit(":", 1)[1]), b)
+        self.assertTrue(b["http"].startswith("http://"), b)
+        self.assertTrue(b["addresses"], b)
+        rc, out, err, _ = run_program([labctl_path(), "discover"], 30, env=env)
+        self.assertEqual(rc, 0, err)
+        self.assertRegex(out, r"curve-lab\s+\S+\s+.*tcp://\S+\s+tcp://\S+\s+http://\S+\s+%s"
+                         % z85_fingerprint(server_key))
+        # connecting through what was found, the fingerprint checked against the key given
+        rc, out, err, _ = run_program([labctl_path(), "--discover", "curve-lab", "--key", secret,
+                                       "--server-key", server_key, "call", "whoami"], 30,
+                                      env=env)
+        self.assertEqual((rc, sanitizer_errors(err)), (0, []), err)
+        self.assertEqual(json.loads(out)["name"], "prof")
+        rc, out, err, _ = run_program([labctl_path(), "--connect", "auto", "--key", secret,
+                                       "--server-key", server_key, "devices"], 30, env=env)
+        self.assertEqual(rc, 0, err)
+        self.assertIn("sim-t1", out)
+        other, _ = zmq.curve_keypair()
+        rc, out, err, _ = run_program([labctl_path(), "--discover", "curve-lab", "--key", secret,
+                                       "--server-key", other.decode(), "devices"], 30, env=env)
+        self.assertEqual(rc, 1, out)
+        self.assertIn("not %s (that of the server key given)" % z85_fingerprint(other.decode()),
+                      err)
+        rc, out, err, _ = run_program([labctl_path(), "--discover", "no-such-lab", "--key",
+                                       secret, "--server-key", server_key, "devices"], 30,
+                                      env=env)
+        self.assertEqual(rc, 1, out)
+        self.assertIn("no bridge named 'no-such-lab' found", err)
 
     def test_announce_no_and_loopback_only(self):
         self.start_bus()
