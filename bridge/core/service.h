@@ -210,7 +210,8 @@ void srv_lease_changed(lb_server *s, const char *id, bool ended);
 /* The live lease on device id, or NULL. */
 const lb_lease *srv_lease_find(lb_server *s, const char *id, int64_t now);
 
-/* End device id's lease, whoever holds it (the device is gone); its services are told. */
+/* End device id's lease, whoever holds it (the device is gone, or assigned to another group);
+ * its services are told. */
 void srv_lease_drop(lb_server *s, const char *id, int64_t now);
 /* Whether the bridge knows a device of that id: open, opening, failed to open, or configured and
  * absent (unplugged). */

@@ -151,30 +151,47 @@ static void url_escape(const char *id, char *out, size_t cap)
 	out[n] = '\0';
 }
 
-/* Draw one label (device d, link text) with its top left corner at (x, top). 0, or -1. */
+/* Write text (WinAnsi) at (x, y) in font, at size pt or smaller (down to 5 pt) so that it fits in
+ * width; still too wide at 5 pt, it is cut and ends with "...". */
+static void fit_text(HPDF_Page page, HPDF_Font font, float size, const char *text, float x, float y,
+		     float width)
+{
+	char cut[200];
+	size_t n;
+
+	snprintf(cut, sizeof cut, "%s", text);
+	HPDF_Page_SetFontAndSize(page, font, size);
+	while (size > 5 && HPDF_Page_TextWidth(page, cut) > width) {
+		size -= 0.5f;
+		HPDF_Page_SetFontAndSize(page, font, size);
+	}
+	for (n = strlen(cut); n > 3 && HPDF_Page_TextWidth(page, cut) > width; n--)
+		memcpy(cut + n - 4, "...", 4);
+	HPDF_Page_TextOut(page, x, y, cut);
+}
+
+/* Draw one label (device d, link text) with its top left corner at (x, top): the code, the id,
+ * the device's name and driver. 0, or -1. */
 static int draw_label(HPDF_Doc pdf, HPDF_Page page, HPDF_Font font, HPDF_Font bold, const json_t *d,
 		      const char *link, float x, float top)
 {
-	char id[128], model[160], line[200];
-	const char *name = labctl_jstr(d, "name", ""), *driver = labctl_jstr(d, "driver", "");
+	char id[128], name[160], driver[80];
+	const float text_w = LABEL_W - 6 * MM, y = top - 3 * MM - LABEL_QR;
 
 	/* a light frame to cut along */
 	HPDF_Page_SetGrayStroke(page, 0.75f);
 	HPDF_Page_SetLineWidth(page, 0.3f);
 	HPDF_Page_Rectangle(page, x, top - LABEL_H, LABEL_W, LABEL_H);
 	HPDF_Page_Stroke(page);
-	if (labctl_pdf_qr(pdf, page, link, x + (LABEL_W - LABEL_QR) / 2, top - 3 * MM - LABEL_QR,
-			  LABEL_QR) < 0)
+	if (labctl_pdf_qr(pdf, page, link, x + (LABEL_W - LABEL_QR) / 2, y, LABEL_QR) < 0)
 		return -1;
 	labctl_pdf_text(labctl_jstr(d, "id", "?"), id, sizeof id);
-	snprintf(line, sizeof line, "%s%s%s%s", name, *driver ? " (" : "", driver,
-		 *driver ? ")" : "");
-	labctl_pdf_text(line, model, sizeof model);
+	labctl_pdf_text(labctl_jstr(d, "name", ""), name, sizeof name);
+	snprintf(driver, sizeof driver, "driver %s", labctl_jstr(d, "driver", "?"));
 	HPDF_Page_BeginText(page);
-	HPDF_Page_SetFontAndSize(page, bold, 9);
-	HPDF_Page_TextOut(page, x + 3 * MM, top - 3 * MM - LABEL_QR - 4 * MM, id);
-	HPDF_Page_SetFontAndSize(page, font, 7);
-	HPDF_Page_TextOut(page, x + 3 * MM, top - 3 * MM - LABEL_QR - 8 * MM, model);
+	fit_text(page, bold, 9, id, x + 3 * MM, y - 4 * MM, text_w);
+	fit_text(page, font, 7, name, x + 3 * MM, y - 7.5f * MM, text_w);
+	fit_text(page, font, 7, driver, x + 3 * MM, y - 10.5f * MM, text_w);
 	HPDF_Page_EndText(page);
 	return 0;
 }

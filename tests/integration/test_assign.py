@@ -42,8 +42,8 @@ class AssignTest(BridgeTest):
             f.write(KEY % (role, name, pub.decode()))
         self.keys[name] = (pub.decode(), sec.decode())
 
-    def start(self, name="bridge", **kw):
-        d = self.start_bridge(make_conf(LAB), name=name, args=NET, env=self.env, **kw)
+    def start(self, name="bridge", conf=None, **kw):
+        d = self.start_bridge(conf or make_conf(LAB), name=name, args=NET, env=self.env, **kw)
         self.teacher = self.client(d)  # root, the bridge's own user: a teacher
         self.net_rpc = self.teacher.call("bridge.info")["endpoints"]["net_rpc"]
         self.server_key = self.teacher.call("keys.list")["server_key"]
@@ -160,6 +160,26 @@ class AssignTest(BridgeTest):
         forbidden = self.teacher.call("audit.list", {"device": "sim-t2"})["entries"]
         self.assertIn(("unix:nobody", "room.assign", "forbidden"),
                       [(x["user"], x["method"], x["outcome"]) for x in forbidden])
+
+    def test_a_robot_assigned_away_from_its_holder_stops(self):
+        self.add_key("teacher", "T")
+        self.add_key("student", G3)
+        robot = "mbot-sim-mbot-1"
+        self.start(conf=make_conf({}, bridge={"emulate": "mbot"}))
+        wait_until(lambda: any(x["id"] == robot for x in self.teacher.call("devices.list")),
+                   timeout=15, what="the emulated mBot")
+        g3 = self.net(G3)
+        self.assertIn("result", self.ask(g3, "lease.acquire", {"device": robot}))
+        self.assertIn("result", self.ask(g3, "robot.move", {"device": robot, "left": 0.5,
+                                                           "right": 0.5}))
+        self.assertEqual(self.teacher.call("mbot.emulator", {"probe": True})["m2"], 128)
+        r = self.teacher.call("room.assign", {"device": robot, "group": G4})
+        self.assertEqual(r["released"], G3)
+        wait_until(lambda: self.teacher.call("mbot.emulator", {"probe": True})["m2"] == 0,
+                   what="the dead-man's stop")
+        self.assertIsNone(self.lease(robot))
+        self.assertEqual(self.ask(g3, "lease.acquire", {"device": robot})["error"]["code"],
+                         ASSIGNED)
 
     def test_a_device_assigned_to_a_user_id(self):
         self.add_key("teacher", "T")
