@@ -95,6 +95,13 @@ class AssignTest(BridgeTest):
         err = self.ask(g4, "lease.acquire", {"device": "sim-t1"})["error"]
         self.assertEqual((err["code"], err["name"]), (ASSIGNED, "assigned"))
         self.assertEqual(err["message"], "sim-t1 is assigned to 5B group 3; ask your teacher")
+        # a key's group is its registered name: renaming itself with session.hello changes
+        # the label only
+        self.assertEqual(self.ask(g3, "session.hello", {"name": G4})["result"]["name"], G4)
+        self.teacher.call("room.assign", {"device": "sim-t3", "group": G4})
+        self.assertEqual(self.ask(g3, "lease.acquire", {"device": "sim-t3"})["error"]["code"],
+                         ASSIGNED)
+        self.teacher.call("room.assign", {"device": "sim-t3", "group": None})
         self.assertEqual(self.ask(g3, "lease.acquire", {"device": "sim-t1"})["result"]["holder"],
                          "key:" + self.keys[G3][0])
         # session.hello's name is a label, never a group: a local pupil naming itself G3

@@ -114,9 +114,12 @@ static int assign_save(lb_server *s)
 	return 0;
 }
 
-/* The name people know a lease's holder by: its display name, else its identity. */
+/* The name people know a lease's holder by: its trusted group, else its display name, else its
+ * identity. */
 static const char *holder_name(const lb_lease *l)
 {
+	if (l->holder.group[0])
+		return l->holder.group;
 	return l->holder.name[0] ? l->holder.name : l->holder.user;
 }
 
