@@ -33,11 +33,10 @@ static int m_info(lb_server *s, lb_call *c, json_t **result, lb_error *err)
 			    lb_server_endpoint(s, "pub"), "rpc", lb_server_endpoint(s, "rpc"), "ws",
 			    lb_server_endpoint(s, "ws")[0] ? lb_server_endpoint(s, "ws") : NULL,
 			    "devices", (json_int_t)live);
-	for (int i = 0; *result && i < 3; i++) { /* network endpoints (net.h), web page, or null */
-		const char *which = i == 2 ? "http"
-				    : i	   ? "net_pub"
-					   : "net_rpc",
-			   *ep = lb_server_endpoint(s, which);
+	/* the network's endpoints (net.h) and the web page, or null */
+	for (size_t i = 0; *result && i < 3; i++) {
+		static const char *const eps[] = {"net_rpc", "net_pub", "http"};
+		const char *which = eps[i], *ep = lb_server_endpoint(s, which);
 		json_object_set_new(json_object_get(*result, "endpoints"), which,
 				    ep[0] ? json_string(ep) : json_null());
 	}

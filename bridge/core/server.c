@@ -946,8 +946,8 @@ static int identify_vouched(lb_call *c, zmq_msg_t *who)
 	    1;
 	snprintf(c->client.user, sizeof c->client.user, "%s", user);
 	snprintf(c->client.name, sizeof c->client.name, "%s", name ? name : "");
-	snprintf(c->client.group, sizeof c->client.group, "%s",
-		 name ? name : ""); /* the pairing's */
+	/* the web session's pairing name is a trusted group (never session.hello's) */
+	snprintf(c->client.group, sizeof c->client.group, "%s", name ? name : "");
 	rc = 0;
 out:
 	json_decref(j);

@@ -195,6 +195,16 @@ class AssignTest(BridgeTest):
         r = requests_as(NOBODY, d.rpc, [["lease.acquire", {"device": "sim-t1"}]])
         self.assertEqual(r[0]["result"]["holder"], "unix:nobody")
 
+    def test_an_unplugged_configured_device_may_be_assigned(self):
+        self.add_key("teacher", "T")
+        self.start(conf=make_conf(LAB, raw="[firmata.nope]\nport = /dev/ttyNOPE0\n"))
+        every = lambda: {x["id"]: x for x in self.teacher.call("devices.list", {"all": True})}
+        wait_until(lambda: "firmata-nope" in every(), what="the absent device listed")
+        self.assertEqual(self.teacher.call("room.assign", {"device": "firmata-nope",
+                                                           "group": G3})["group"], G3)
+        nope = every()["firmata-nope"]
+        self.assertEqual((nope["state"], nope["assigned"]), ("absent", G3))
+
     def test_web_sessions_of_the_group(self):
         self.add_key("teacher", "T")
         d = self.start(http="127.0.0.1:0")
