@@ -216,6 +216,9 @@ void srv_lease_drop(lb_server *s, const char *id, int64_t now);
 /* Whether the bridge knows a device of that id: open, opening, failed to open, or configured and
  * absent (unplugged). */
 bool srv_device_known(lb_server *s, const char *id);
+/* Publish device id's "changed" event on bridge/devices/ (a field a service adds to it changed);
+ * a device that is not open is ignored. */
+void srv_device_changed(lb_server *s, const char *id);
 /* Publish data (borrowed) on a bridge topic with its own sequence counter. */
 void srv_publish_json(lb_server *s, const char *topic, uint64_t *seq, json_t *data);
 

@@ -246,3 +246,11 @@ void srv_lease_drop(lb_server *s, const char *id, int64_t now)
 		srv_lease_changed(s, id, true);
 	}
 }
+
+void srv_device_changed(lb_server *s, const char *id)
+{
+	lb_device *d = srv_find_device(s, id);
+
+	if (d)
+		srv_publish_device_event(s, "changed", d);
+}

@@ -81,6 +81,7 @@ class AssignTest(BridgeTest):
         self.add_key("student", G4)
         d = self.start()
         room = self.subscriber(d, ("bridge/room/",))
+        devs = self.subscriber(d, ("bridge/devices/",))
         g3, g4 = self.net(G3), self.net(G4)
         self.assertIsNone(self.assigned("sim-t1"), "unassigned devices say null")
         self.assertEqual(self.teacher.call("room.assign", {"device": "sim-t1", "group": G3}),
@@ -90,6 +91,10 @@ class AssignTest(BridgeTest):
         self.assertEqual((ev["type"], ev["data"]),
                          ("json", {"event": "assigned", "device": "sim-t1", "group": G3}))
         self.assertEqual(self.assigned("sim-t1"), G3)
+        devs.wait_for(lambda m: m.header["data"]["event"] == "changed"
+                      and m.header["data"]["device"]["id"] == "sim-t1"
+                      and m.header["data"]["device"]["assigned"] == G3,
+                      what="sim-t1's changed event with its group")
         self.assertEqual(self.teacher.call("device.info", {"device": "sim-t1"})["assigned"], G3)
         # another group is refused, saying to whom it is assigned; the group takes it
         err = self.ask(g4, "lease.acquire", {"device": "sim-t1"})["error"]

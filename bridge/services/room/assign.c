@@ -181,6 +181,7 @@ static int m_room_assign(lb_server *s, lb_call *c, json_t **result, lb_error *er
 			lb_call_client(c)->user);
 		room_publish_event(s, json_pack("{s:s,s:s,s:s?}", "event", "assigned", "device",
 						device, "group", group));
+		srv_device_changed(s, device); /* its "assigned" */
 	}
 	*result = json_pack("{s:s,s:s?}", "device", device, "group", group);
 	if (*result && released[0])
