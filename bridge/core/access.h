@@ -49,6 +49,8 @@ typedef struct lb_client {
 			 * computer, by its Unix user), remote:10.0.0.7 (unidentified), a CURVE key;
 			 * what owns jobs and recordings */
 	char name[64];	/* display name chosen with session.hello: a label, never an identity */
+	char group[64]; /* trusted group: a CURVE key's registered name or a web session's pairing
+			 * name, never session.hello's; "" otherwise (device assignments) */
 	lb_role role;	/* effective role */
 	bool net;	/* came through the network request socket (CURVE), not the local one */
 } lb_client;

@@ -201,6 +201,27 @@ static int m_export(lb_server *s, lb_call *c, json_t **result, lb_error *err)
 	return 0;
 }
 
+/* The names of the registered student keys, as groups a teacher may assign devices to. */
+static void keys_group_names(lb_server *s, json_t *names, lb_now now)
+{
+	lb_keys *k = srv_keys(s);
+	json_t *list, *e;
+	size_t i;
+
+	if (!k)
+		return;
+	lb_keys_refresh(k, now.mono, false);
+	list = lb_keys_json(k);
+	json_array_foreach(list, i, e)
+	{
+		const char *role = json_string_value(json_object_get(e, "role"));
+		const char *name = json_string_value(json_object_get(e, "name"));
+		if (name && *name && role && strcmp(role, "student") == 0)
+			json_object_set_new(names, name, json_true());
+	}
+	json_decref(list);
+}
+
 static const lb_method keys_methods[] = {
     {"keys.new", LB_ROLE_TEACHER, 0, m_new},
     {"keys.list", LB_ROLE_TEACHER, 0, m_list},
@@ -213,5 +234,6 @@ static const lb_method keys_methods[] = {
 static const lb_service keys_service = {
     .name = "keys",
     .methods = keys_methods,
+    .group_names = keys_group_names,
 };
 LB_REGISTER_SERVICE(keys_service);

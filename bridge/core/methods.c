@@ -33,8 +33,10 @@ static int m_info(lb_server *s, lb_call *c, json_t **result, lb_error *err)
 			    lb_server_endpoint(s, "pub"), "rpc", lb_server_endpoint(s, "rpc"), "ws",
 			    lb_server_endpoint(s, "ws")[0] ? lb_server_endpoint(s, "ws") : NULL,
 			    "devices", (json_int_t)live);
-	for (int i = 0; *result && i < 2; i++) { /* the network's endpoints (net.h), or null */
-		const char *which = i ? "net_pub" : "net_rpc", *ep = lb_server_endpoint(s, which);
+	/* the network's endpoints (net.h) and the web page, or null */
+	for (size_t i = 0; *result && i < 3; i++) {
+		static const char *const eps[] = {"net_rpc", "net_pub", "http"};
+		const char *which = eps[i], *ep = lb_server_endpoint(s, which);
 		json_object_set_new(json_object_get(*result, "endpoints"), which,
 				    ep[0] ? json_string(ep) : json_null());
 	}
@@ -477,6 +479,19 @@ static int m_emit(lb_server *s, lb_call *c, json_t **result, lb_error *err)
 	return 0;
 }
 
+/* Whether every service lets c take device id's lease (service.h lease_permit): 0, or LB_EFAIL
+ * with err set by the first that refuses. */
+static int lease_permitted(lb_server *s, const char *id, const lb_client *c, lb_error *err)
+{
+	size_t n;
+	const lb_service *const *v = lb_services(&n);
+
+	for (size_t i = 0; i < n; i++)
+		if (v[i]->lease_permit && v[i]->lease_permit(s, id, c, err) < 0)
+			return LB_EFAIL;
+	return 0;
+}
+
 /* lease.acquire */
 static int m_lease_acquire(lb_server *s, lb_call *c, json_t **result, lb_error *err)
 {
@@ -488,7 +503,8 @@ static int m_lease_acquire(lb_server *s, lb_call *c, json_t **result, lb_error *
 
 	if (lb_param_only(c->req.params, allowed, err) < 0 || !(d = srv_param_device(s, c, err)) ||
 	    lb_param_int(c->req.params, "ttl_ms", false, 1000, 600000, &ttl, err) < 0 ||
-	    lb_param_bool(c->req.params, "force", &force, err) < 0)
+	    lb_param_bool(c->req.params, "force", &force, err) < 0 ||
+	    lease_permitted(s, d->spec.id, &c->client, err) < 0)
 		return LB_EFAIL;
 	if (lb_lease_acquire(srv_leases(s), d->spec.id, &c->client, ttl * 1000000, force,
 			     c->now.mono, &l, err) < 0)

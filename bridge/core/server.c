@@ -176,6 +176,17 @@ static json_t *device_caps(lb_server *s, lb_device *d)
 	return a;
 }
 
+/* Let every service add its fields to o, device id's object (service.h device_fields). */
+static void services_device_fields(lb_server *s, const char *id, json_t *o)
+{
+	size_t n;
+	const lb_service *const *v = lb_services(&n);
+
+	for (size_t i = 0; i < n && o; i++)
+		if (v[i]->device_fields)
+			v[i]->device_fields(s, id, o);
+}
+
 json_t *srv_device_json(lb_server *s, lb_device *d, int64_t now)
 {
 	json_t *o = srv_device_desc(d);
@@ -184,6 +195,7 @@ json_t *srv_device_json(lb_server *s, lb_device *d, int64_t now)
 	json_object_set_new(o, "state", json_string(lb_device_state_name(device_state(s, d, o))));
 	json_object_set_new(o, "capabilities", device_caps(s, d));
 	json_object_set_new(o, "lease", srv_lease_json(s, d->spec.id, now));
+	services_device_fields(s, d->spec.id, o);
 	return o;
 }
 
@@ -473,7 +485,19 @@ json_t *srv_unavailable_json(lb_server *s, int64_t now)
 		json_array_append_new(out, e);
 	}
 	json_decref(seen);
+	for (size_t i = 0; i < json_array_size(out); i++) {
+		json_t *e = json_array_get(out, i);
+		services_device_fields(s, json_string_value(json_object_get(e, "id")), e);
+	}
 	return out;
+}
+
+bool srv_device_known(lb_server *s, const char *id)
+{
+	for (size_t i = 0; i < s->ndev; i++)
+		if (strcmp(s->dev[i]->spec.id, id) == 0)
+			return true;
+	return json_object_get(s->failed, id) || json_object_get(s->absent, id);
 }
 
 /* Ask every driver for its devices; open the new ones, stop those no longer listed. */
@@ -881,8 +905,10 @@ static void identify(lb_server *s, lb_call *c, zmq_msg_t *body)
 		r = LB_ROLE_OBSERVER; /* no identity: the least privilege */
 	if (local && strcmp(local, "1") == 0 && !c->client.net) /* a program on this computer */
 		lb_auth_local(s->auth, c->client.fd, c->client.user, sizeof c->client.user, &r);
-	else if (c->client.net && name) /* a key's registered name (keys.h) */
+	else if (c->client.net && name) { /* a key's registered name (keys.h): its group too */
 		snprintf(c->client.name, sizeof c->client.name, "%s", name);
+		snprintf(c->client.group, sizeof c->client.group, "%s", name);
+	}
 	c->client.role = r;
 	for (size_t i = 0; i < s->nsess; i++)
 		if (lb_client_same(&s->sess[i].c, &c->client)) {
@@ -920,6 +946,8 @@ static int identify_vouched(lb_call *c, zmq_msg_t *who)
 	    1;
 	snprintf(c->client.user, sizeof c->client.user, "%s", user);
 	snprintf(c->client.name, sizeof c->client.name, "%s", name ? name : "");
+	/* the web session's pairing name is a trusted group (never session.hello's) */
+	snprintf(c->client.group, sizeof c->client.group, "%s", name ? name : "");
 	rc = 0;
 out:
 	json_decref(j);

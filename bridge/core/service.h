@@ -88,6 +88,17 @@ typedef struct lb_service {
 	 * left moving by a group that is gone stops here.
 	 */
 	void (*lease_changed)(lb_server *s, lb_device *d, bool ended);
+	/*
+	 * May client c take (or renew) device id's lease? 0, or LB_EFAIL with err set: the service
+	 * refuses (a device assigned to another group). lease.acquire asks every service.
+	 */
+	int (*lease_permit)(lb_server *s, const char *id, const lb_client *c, lb_error *err);
+	/* Add this service's fields to o, the object describing device id as clients see it
+	 * (devices.list, device.info, bridge/devices/ events), an open device or not. */
+	void (*device_fields)(lb_server *s, const char *id, json_t *o);
+	/* Add the names of the groups this service knows (a key's name, a pairing's) as keys of
+	 * the object names (a set); room.assignments offers them to the teacher. */
+	void (*group_names)(lb_server *s, json_t *names, lb_now now);
 	/* The LB_CAP_* this service gives device d (the print queue: job and upload for
 	 * printers); 0 for none. */
 	unsigned (*device_caps)(lb_server *s, lb_device *d);
@@ -199,8 +210,15 @@ void srv_lease_changed(lb_server *s, const char *id, bool ended);
 /* The live lease on device id, or NULL. */
 const lb_lease *srv_lease_find(lb_server *s, const char *id, int64_t now);
 
-/* End device id's lease, whoever holds it (the device is gone); its services are told. */
+/* End device id's lease, whoever holds it (the device is gone, or assigned to another group);
+ * its services are told. */
 void srv_lease_drop(lb_server *s, const char *id, int64_t now);
+/* Whether the bridge knows a device of that id: open, opening, failed to open, or configured and
+ * absent (unplugged). */
+bool srv_device_known(lb_server *s, const char *id);
+/* Publish device id's "changed" event on bridge/devices/ (a field a service adds to it changed);
+ * a device that is not open is ignored. */
+void srv_device_changed(lb_server *s, const char *id);
 /* Publish data (borrowed) on a bridge topic with its own sequence counter. */
 void srv_publish_json(lb_server *s, const char *topic, uint64_t *seq, json_t *data);
 

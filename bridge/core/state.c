@@ -242,7 +242,15 @@ void srv_lease_drop(lb_server *s, const char *id, int64_t now)
 	lb_client holder = l->holder;
 	holder.role = LB_ROLE_TEACHER; /* as a teacher would: whoever holds it */
 	if (lb_lease_release(&s->leases, id, &holder, now, &err) == 0) {
-		lb_info("lease on %s released: the device is gone", id);
+		lb_info("lease on %s ended (%s held it)", id, holder.user);
 		srv_lease_changed(s, id, true);
 	}
+}
+
+void srv_device_changed(lb_server *s, const char *id)
+{
+	lb_device *d = srv_find_device(s, id);
+
+	if (d)
+		srv_publish_device_event(s, "changed", d);
 }

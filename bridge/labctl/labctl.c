@@ -72,7 +72,9 @@ enum {
 	OPT_CONNECT,
 	OPT_KEY,
 	OPT_SERVER_KEY,
-	OPT_DISCOVER
+	OPT_DISCOVER,
+	OPT_URL,
+	OPT_NONE
 };
 
 /* The options: name, whether it takes a value, the commands it applies to. */
@@ -102,20 +104,22 @@ static const struct optspec {
     [OPT_ROTATE] = {"--rotate", true, C_PRINT},
     [OPT_HISTORY] = {"--history", false, C_QUEUE},
     [OPT_FOR] = {"--for", true, C_ROBOT},
-    [OPT_DEVICE] = {"--device", true, C_SCAN | C_AUDIT},
+    [OPT_DEVICE] = {"--device", true, C_SCAN | C_AUDIT | C_DEVICES},
     [OPT_FORMAT] = {"--format", true, C_SCAN},
     [OPT_SOURCE] = {"--source", true, C_SCAN},
     [OPT_SIZE] = {"--size", true, C_SCAN},
     [OPT_DPI] = {"--dpi", true, C_SCAN},
     [OPT_MODE] = {"--mode", true, C_SCAN},
     [OPT_STEPS] = {"--steps", true, C_SCAN},
-    [OPT_OUTPUT] = {"-o", true, C_SCAN | C_KEYS},
+    [OPT_OUTPUT] = {"-o", true, C_SCAN | C_KEYS | C_DEVICES},
     [OPT_ROLE] = {"--role", true, C_KEYS},
     [OPT_PREFIX] = {"--prefix", true, C_KEYS},
     [OPT_ENDPOINT] = {"--endpoint", true, C_KEYS},
     [OPT_OUTDIR] = {"--output", true, C_KEYS},
     [OPT_USER] = {"--user", true, C_AUDIT},
     [OPT_SINCE] = {"--since", true, C_AUDIT},
+    [OPT_URL] = {"--url", true, C_DEVICES},
+    [OPT_NONE] = {"--none", false, C_ROOM},
 };
 
 /* Print the usage text on f. */
@@ -127,6 +131,8 @@ static void usage(FILE *f)
 	    "The labbridge command-line client (protocol: bridge/PROTOCOL.md).\n\n"
 	    "Commands:\n"
 	    "  devices [--json]              the devices, their streams (unit, rate) and leases\n"
+	    "  devices labels -o FILE.pdf [--url http://HOST:PORT/] [--device ID]...\n"
+	    "                                QR labels to stick on devices (4 x 5 cm, A4 pages)\n"
 	    "  watch PATTERN [--count N] [--csv | --json] [--timeout SEC]\n"
 	    "                                live samples of the topics starting with PATTERN:\n"
 	    "                                sensor/ (every sensor), sensor/sim-temp-1/ (a "
@@ -164,7 +170,10 @@ static void usage(FILE *f)
 	    "Room stop (every device that can be halted: printers, sensors...):\n"
 	    "  room stop                     halt them all now, and keep them halted (anyone)\n"
 	    "  room release                  let devices start again (teachers)\n"
-	    "  room state                    whether the room is stopped, by whom\n\n"
+	    "  room state                    whether the room is stopped, by whom\n"
+	    "  room assign DEVICE GROUP|--none  only GROUP's students may take DEVICE (teachers)\n"
+	    "  room assignments              which device is assigned to which group, who holds "
+	    "it\n\n"
 	    "Robots (Thymio, MicroPython boards, mBot, Arduino robots):\n"
 	    "  robots [--json]               every robot: state, owner, what it takes\n"
 	    "  robot run ID FILE [--name NAME]\n"
@@ -243,7 +252,7 @@ static const struct command {
 	int minargs, maxargs;
 	int (*run)(void *ctx, const struct labctl_opts *o);
 } commands[] = {
-    {"devices", C_DEVICES, 0, 0, labctl_cmd_devices},
+    {"devices", C_DEVICES, 0, 1, labctl_cmd_devices},
     {"watch", C_WATCH, 1, 1, labctl_cmd_watch},
     {"snapshot", C_SNAPSHOT, 0, 1, labctl_cmd_snapshot},
     {"call", C_CALL, 1, 2, labctl_cmd_call},
@@ -252,7 +261,7 @@ static const struct command {
     {"queue", C_QUEUE, 0, 0, labctl_cmd_queue},
     {"job", C_JOB, 2, 3, labctl_cmd_job},
     {"printer", C_PRINTER, 1, 2, labctl_cmd_printer},
-    {"room", C_ROOM, 1, 1, labctl_cmd_room},
+    {"room", C_ROOM, 1, 3, labctl_cmd_room},
     {"robots", C_ROBOTS, 0, 0, labctl_cmd_robots},
     {"robot", C_ROBOT, 2, 4, labctl_cmd_robot},
     {"scan", C_SCAN, 0, 0, labctl_cmd_scan},
@@ -326,7 +335,16 @@ static int parse_args(int argc, char **argv, struct labctl_opts *o, const struct
 		case OPT_SCALE: o->scale = val; break;
 		case OPT_ROTATE: o->rotate = val; break;
 		case OPT_HISTORY: o->history = true; break;
-		case OPT_DEVICE: o->device = val; break;
+		case OPT_DEVICE:
+			o->device = val;
+			if (o->ndevices == LABCTL_DEVICES_MAX) {
+				labctl_errmsg("labctl: at most %d --device\n", LABCTL_DEVICES_MAX);
+				return -1;
+			}
+			o->devices[o->ndevices++] = val;
+			break;
+		case OPT_URL: o->url = val; break;
+		case OPT_NONE: o->none = true; break;
 		case OPT_FORMAT: o->format = val; break;
 		case OPT_SOURCE: o->source = val; break;
 		case OPT_SIZE: o->size = val; break;

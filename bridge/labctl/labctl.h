@@ -24,6 +24,8 @@ enum { LABCTL_OK = 0, LABCTL_FAIL = 1, LABCTL_USAGE = 2 };
 /* The bridge's heartbeat: alive, and the last seq sent on each stream. */
 #define LABCTL_HEARTBEAT_TOPIC "bridge/heartbeat/"
 
+#define LABCTL_DEVICES_MAX 256 /* --device options */
+
 /* What the command line asked for. */
 struct labctl_opts {
 	const char *pub, *rpc;	/* endpoints */
@@ -61,6 +63,10 @@ struct labctl_opts {
 	const char *endpoint; /* keys qr: --endpoint (what the codes tell tablets to connect to) */
 	const char *user;     /* audit: --user */
 	const char *since;    /* audit: --since (1h, 30m, 2d, seconds) */
+	const char *url;      /* devices labels: --url (the page tablets open) */
+	const char *devices[LABCTL_DEVICES_MAX]; /* devices labels: every --device */
+	int ndevices;
+	bool none;	      /* room assign: --none (clear) */
 	const char *cmd;      /* the command word */
 	const char *arg[4];   /* its positional arguments */
 	int narg;
@@ -71,6 +77,8 @@ struct labctl_opts {
 /* Each runs one command with the ZeroMQ context ctx and returns its exit status (LABCTL_*).
  * labctl_devices.c: */
 int labctl_cmd_devices(void *ctx, const struct labctl_opts *o);
+/* labctl_labels.c: labctl devices labels */
+int labctl_cmd_labels(void *ctx, const struct labctl_opts *o);
 int labctl_cmd_snapshot(void *ctx, const struct labctl_opts *o);
 int labctl_cmd_call(void *ctx, const struct labctl_opts *o);
 int labctl_cmd_info(void *ctx, const struct labctl_opts *o);

@@ -189,8 +189,17 @@ int labctl_cmd_devices(void *ctx, const struct labctl_opts *o)
 	size_t i;
 	int st = LABCTL_FAIL;
 
-	json_t *params = json_pack("{s:b}", "all", 1);
+	json_t *params;
 	size_t live = 0;
+
+	if (o->narg == 1 && strcmp(o->arg[0], "labels") == 0)
+		return labctl_cmd_labels(ctx, o);
+	if (o->narg > 0 || o->ndevices || o->output || o->url) {
+		labctl_errmsg("labctl: usage: labctl devices [--json] | devices labels -o FILE.pdf "
+			      "[--url URL] [--device ID]...\n");
+		return LABCTL_USAGE;
+	}
+	params = json_pack("{s:b}", "all", 1);
 
 	if (!params || labctl_rpc_call(ctx, o, "devices.list", params, &list) < 0)
 		goto cleanup;

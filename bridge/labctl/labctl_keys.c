@@ -1,8 +1,6 @@
 /* labctl_keys.c - labctl keys new|list|revoke|export|qr: clients' CURVE keys (keys.* requests). */
 #include <czmq.h>
 #include <errno.h>
-#include <hpdf.h>
-#include <qrencode.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,10 +8,9 @@
 #include <unistd.h>
 
 #include "labctl.h"
+#include "labctl_qrpdf.h"
 
 #define QR_MAX_COUNT 200 /* keys made by one `keys qr` */
-#define QR_PX 4		 /* image pixels per QR module */
-#define QR_QUIET 4	 /* modules of white around the code */
 
 /* A file name from a key's name: letters, digits, '.', '-' and '_' kept, others '_'. */
 static void file_stem(const char *name, char *out, size_t cap)
@@ -250,61 +247,6 @@ static char *qr_text(const json_t *r, const char *ep)
 	return text;
 }
 
-/* A name as libharu's WinAnsi font shows it: UTF-8 Latin-1 letters kept, others '?'. */
-static void to_winansi(const char *in, char *out, size_t cap)
-{
-	size_t n = 0;
-	const unsigned char *p = (const unsigned char *)in;
-
-	while (*p && n + 1 < cap) {
-		if (*p < 0x80)
-			out[n++] = (char)*p++;
-		else if ((*p == 0xC2 || *p == 0xC3) && (p[1] & 0xC0) == 0x80) {
-			out[n++] = (char)(((p[0] & 0x03) << 6) | (p[1] & 0x3F));
-			p += 2;
-		} else {
-			out[n++] = '?';
-			p++;
-			while ((*p & 0xC0) == 0x80)
-				p++;
-		}
-	}
-	out[n] = '\0';
-}
-
-/* libharu's errors end the page: noted here, checked after each call that matters. */
-static void pdf_error(HPDF_STATUS error, HPDF_STATUS detail, void *data)
-{
-	*(HPDF_STATUS *)data = error ? error : detail;
-}
-
-/* Draw QR code q at (x, y) (bottom left), side pt, as a grayscale image (one pixel block per
- * module: PDF readers and `pdfimages | zbarimg` see a crisp code). 0 or -1. */
-static int draw_qr(HPDF_Doc pdf, HPDF_Page page, const QRcode *q, float x, float y, float side)
-{
-	int w = (q->width + 2 * QR_QUIET) * QR_PX;
-	unsigned char *px = malloc((size_t)w * (size_t)w);
-	HPDF_Image img;
-
-	if (!px)
-		return -1;
-	memset(px, 255, (size_t)w * (size_t)w);
-	for (int r = 0; r < q->width; r++)
-		for (int c = 0; c < q->width; c++)
-			if (q->data[r * q->width + c] & 1)
-				for (int dy = 0; dy < QR_PX; dy++)
-					memset(
-					    px + (size_t)((r + QR_QUIET) * QR_PX + dy) * (size_t)w +
-						(size_t)(c + QR_QUIET) * QR_PX,
-					    0, QR_PX);
-	img = HPDF_LoadRawImageFromMem(pdf, px, (HPDF_UINT)w, (HPDF_UINT)w, HPDF_CS_DEVICE_GRAY, 8);
-	free(px);
-	if (!img)
-		return -1;
-	HPDF_Page_DrawImage(page, img, x, y, side, side);
-	return 0;
-}
-
 /* labctl keys qr --role ROLE --prefix TEXT --count N -o FILE.pdf [--endpoint EP]: make N keys
  * named "TEXT 1".."TEXT N" and print them as QR codes, 8 per A4 page, with their names. */
 static int keys_qr(void *ctx, const struct labctl_opts *o)
@@ -321,16 +263,15 @@ static int keys_qr(void *ctx, const struct labctl_opts *o)
 			      QR_MAX_COUNT);
 		return LABCTL_USAGE;
 	}
-	pdf = HPDF_New(pdf_error, &perr);
+	pdf = labctl_pdf_new(&perr);
 	if (!pdf)
 		return LABCTL_FAIL;
-	HPDF_SetCompressionMode(pdf, HPDF_COMP_ALL);
 	font = HPDF_GetFont(pdf, "Helvetica", "WinAnsiEncoding");
 	for (long i = 1; i <= o->count; i++) {
 		char name[128], label[160], shown[160];
 		json_t *result = NULL;
 		char *text;
-		QRcode *q;
+		int drawn;
 		int slot = (int)((i - 1) % 8);
 		float x = 40 + (float)(slot % 2) * 270, y = 842 - 40 - (float)(slot / 2 + 1) * 195;
 
@@ -347,25 +288,19 @@ static int keys_qr(void *ctx, const struct labctl_opts *o)
 			goto out;
 		}
 		text = qr_text(result, o->endpoint);
-		q = text ? QRcode_encodeString(text, 0, QR_ECLEVEL_M, QR_MODE_8, 1) : NULL;
-		free(text);
-		if (!q) {
-			labctl_errmsg("labctl: cannot make the QR code of '%s'\n", name);
-			json_decref(result);
-			goto out;
-		}
 		if (slot == 0) {
 			page = HPDF_AddPage(pdf);
 			HPDF_Page_SetSize(page, HPDF_PAGE_SIZE_A4, HPDF_PAGE_PORTRAIT);
 		}
-		if (draw_qr(pdf, page, q, x + 40, y + 25, 160) < 0) {
-			QRcode_free(q);
+		drawn = text ? labctl_pdf_qr(pdf, page, text, x + 40, y + 25, 160) : -1;
+		free(text);
+		if (drawn < 0) {
+			labctl_errmsg("labctl: cannot make the QR code of '%s'\n", name);
 			json_decref(result);
 			goto out;
 		}
-		QRcode_free(q);
 		snprintf(label, sizeof label, "%s (%s)", name, labctl_jstr(result, "role", "?"));
-		to_winansi(label, shown, sizeof shown);
+		labctl_pdf_text(label, shown, sizeof shown);
 		HPDF_Page_BeginText(page);
 		HPDF_Page_SetFontAndSize(page, font, 12);
 		HPDF_Page_TextOut(page, x + 40, y + 8, shown);

@@ -48,6 +48,7 @@ const char *lb_error_name(int code)
 	case LB_ERR_ROOM_STOPPED: return "room_stopped";
 	case LB_ERR_PROGRAM: return "program_error";
 	case LB_ERR_FIRMWARE: return "wrong_firmware";
+	case LB_ERR_ASSIGNED: return "assigned";
 	default: return "error";
 	}
 }

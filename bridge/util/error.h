@@ -20,6 +20,7 @@ enum lb_errcode {
 	LB_ERR_ROOM_STOPPED = 1009,
 	LB_ERR_PROGRAM = 1010,	/* a program that does not compile, or failed on the robot */
 	LB_ERR_FIRMWARE = 1011, /* the device's firmware is not what the driver speaks */
+	LB_ERR_ASSIGNED = 1012, /* the device is assigned to another group (room.assign) */
 };
 
 /* Internal return codes: 0 or one of these (negative). */

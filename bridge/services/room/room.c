@@ -12,6 +12,7 @@
 #include "../../core/service.h"
 #include "../../sdk/driver.h"
 #include "../../util/log.h"
+#include "room.h"
 
 /*
  * A pupil who sees something go wrong (a printer's nozzle in the wrong place, a robot heading for
@@ -25,7 +26,6 @@
  * restart or a crash of the bridge does not release the room.
  */
 
-#define ROOM_TOPIC "bridge/room/"
 #define ROOM_FILE "room-stopped.json"
 
 /* The latch (the service's state in the server). */
@@ -154,6 +154,14 @@ static void room_publish(lb_server *s, const char *event, json_t *halted)
 	json_decref(halted);
 	if (data)
 		srv_publish_json(s, ROOM_TOPIC, &R(s)->seq, data);
+}
+
+void room_publish_event(lb_server *s, json_t *data)
+{
+	if (R(s) && data)
+		srv_publish_json(s, ROOM_TOPIC, &R(s)->seq, data);
+	else
+		json_decref(data);
 }
 
 static int m_room_stop(lb_server *s, lb_call *c, json_t **result, lb_error *err)

@@ -156,6 +156,19 @@ json_t *lb_pairs_list(lb_pairs *p, lb_now now)
 	return a ? json_pack("{s:o}", "pairings", a) : NULL;
 }
 
+void lb_pairs_names(lb_pairs *p, lb_role role, lb_now now, json_t *names)
+{
+	pthread_mutex_lock(&p->mu);
+	sweep(p, now.mono);
+	for (size_t i = 0; i < p->npairs; i++)
+		if (p->pairs[i].info.role == role && p->pairs[i].info.name[0])
+			json_object_set_new(names, p->pairs[i].info.name, json_true());
+	for (size_t i = 0; i < p->nsess; i++)
+		if (!p->sess[i].ended && p->sess[i].info.role == role && p->sess[i].info.name[0])
+			json_object_set_new(names, p->sess[i].info.name, json_true());
+	pthread_mutex_unlock(&p->mu);
+}
+
 int lb_pairs_revoke(lb_pairs *p, const char *id)
 {
 	int found = 0, n = 0;

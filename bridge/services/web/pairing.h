@@ -62,6 +62,10 @@ int lb_pairs_add(lb_pairs *p, lb_role role, const char *name, int64_t ttl_ns, in
 /* The live pairings {pairings: [{id, role, name, expires, uses_left, sessions}]} (no codes). */
 json_t *lb_pairs_list(lb_pairs *p, lb_now now);
 
+/* Add the name of every live pairing and live session of role as a key of names (an object used
+ * as a set). Never fails (a name that cannot be added is left out). */
+void lb_pairs_names(lb_pairs *p, lb_role role, lb_now now, json_t *names);
+
 /* End pairing id and its sessions: how many sessions ended, or LB_EFAIL (unknown id). */
 int lb_pairs_revoke(lb_pairs *p, const char *id);
 

@@ -236,6 +236,14 @@ static int m_pair_revoke(lb_server *s, lb_call *c, json_t **result, lb_error *er
 	return *result ? 0 : lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
 }
 
+/* The names of the live student pairings and sessions, as groups a teacher may assign devices to.
+ */
+static void web_group_names(lb_server *s, json_t *names, lb_now now)
+{
+	if (state(s))
+		lb_pairs_names(state(s)->pairs, LB_ROLE_STUDENT, now, names);
+}
+
 static const lb_method web_methods[] = {
     {"pair.new", LB_ROLE_TEACHER, 0, m_pair_new},
     {"pair.list", LB_ROLE_TEACHER, 0, m_pair_list},
@@ -248,6 +256,7 @@ static const lb_service web_service = {
     .methods = web_methods,
     .init = web_init,
     .destroy = web_destroy,
+    .group_names = web_group_names,
 };
 
 LB_REGISTER_SERVICE(web_service);
