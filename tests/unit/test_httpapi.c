@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "../../bridge/services/web/pairing.h"
@@ -448,6 +449,95 @@ static void test_pairs_code_expiry(void)
 	lb_pairs_destroy(&p);
 }
 
+/* A session and a revoked pairing kept across a restart (a second store on the same file), expired
+ * ones dropped, a bad file set aside; time passed in. */
+static void test_pairs_persist(void)
+{
+	char dir[] = "/tmp/lbpairsXXXXXX", path[64], bad[128];
+	lb_pairs *p = lb_pairs_new(600 * 1000000000LL, "a");
+	lb_pair_info pi, pj, pk;
+	lb_session_info si;
+	lb_error err = {0};
+	const char *why;
+	json_t *l;
+	FILE *f;
+	unsigned char r3[6] = {9, 9, 9, 1, 2, 3};
+
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof path, "%s/web.db", dir);
+	CHECK_EQ_INT(lb_pairs_persist(p, path, at(0), &err), 0);
+	CHECK_EQ_INT(lb_pairs_add(p, LB_ROLE_STUDENT, "g1", 600 * 1000000000LL, 2,
+				  3600 * 1000000000LL, rnd1, at(0), &pi, &err),
+		     0);
+	CHECK_EQ_INT(lb_pairs_add(p, LB_ROLE_OBSERVER, "g2", 600 * 1000000000LL, 1,
+				  3600 * 1000000000LL, rnd2, at(0), &pj, &err),
+		     0);
+	CHECK_EQ_INT(lb_pairs_add(p, LB_ROLE_STUDENT, "short", 20 * 1000000000LL, 1,
+				  3600 * 1000000000LL, r3, at(0), &pk, &err),
+		     0);
+	CHECK_EQ_INT(lb_pairs_redeem(p, pi.code, "a", tok1, at(1), &si, &why), 0);
+	CHECK_STR(si.session, "s1");
+	CHECK_EQ_INT(lb_pairs_redeem(p, pj.code, "b", tok2, at(1), &si, &why), 0);
+	CHECK_EQ_INT(lb_pairs_revoke(p, pj.id), 1);
+	lb_pairs_destroy(&p);
+
+	/* the restart: a new tag, the same file, 30 s later */
+	p = lb_pairs_new(600 * 1000000000LL, "b");
+	CHECK_EQ_INT(lb_pairs_persist(p, path, at(30), &err), 0);
+	CHECK_EQ_INT(lb_pairs_check(p, tok1, at(31), &si, &why), 0);
+	CHECK_STR(si.user, "web:p1.a");
+	CHECK_STR(si.name, "g1");
+	CHECK_EQ_INT(si.role, LB_ROLE_STUDENT);
+	CHECK_EQ_INT(lb_pairs_check(p, tok2, at(31), &si, &why), LB_PAIRS_REFUSED);
+	/* the code has one use left, the short one expired, the revoked one is gone */
+	l = lb_pairs_list(p, at(31));
+	CHECK_EQ_INT((int)json_array_size(json_object_get(l, "pairings")), 1);
+	CHECK_EQ_INT((int)json_integer_value(json_object_get(
+			 json_array_get(json_object_get(l, "pairings"), 0), "uses_left")),
+		     1);
+	json_decref(l);
+	CHECK_EQ_INT(lb_pairs_redeem(p, pj.code, "c", tok3, at(31), &si, &why), LB_PAIRS_REFUSED);
+	CHECK_EQ_INT(lb_pairs_redeem(p, pk.code, "c", tok3, at(31), &si, &why), LB_PAIRS_REFUSED);
+	CHECK_EQ_INT(lb_pairs_redeem(p, pi.code, "d", tok3, at(32), &si, &why), 0);
+	CHECK_STR(si.session, "s2"); /* numbered after the kept one: its own lease identity */
+	CHECK_EQ_INT(lb_pairs_check(p, tok3, at(60), &si, &why), 0); /* within it: not */
+	CHECK_EQ_INT(lb_pairs_check(p, tok1, at(95), &si, &why), 0); /* a minute on: written */
+	lb_pairs_destroy(&p);
+
+	/* idle 600 s since the last use written: gone at the next start; the other kept */
+	p = lb_pairs_new(600 * 1000000000LL, "c");
+	CHECK_EQ_INT(lb_pairs_persist(p, path, at(650), &err), 0);
+	CHECK_EQ_INT(lb_pairs_check(p, tok1, at(650), &si, &why), 0);
+	CHECK_EQ_INT(lb_pairs_check(p, tok3, at(650), &si, &why), LB_PAIRS_REFUSED);
+	lb_pairs_destroy(&p);
+
+	/* a file that is not a database: set aside, a new one started */
+	unlink(path);
+	snprintf(bad, sizeof bad, "%s-wal", path);
+	unlink(bad);
+	snprintf(bad, sizeof bad, "%s-shm", path);
+	unlink(bad);
+	f = fopen(path, "w");
+	CHECK(f != NULL);
+	for (int i = 0; f && i < 200; i++)
+		fputs("not a database at all ", f);
+	if (f)
+		fclose(f);
+	p = lb_pairs_new(600 * 1000000000LL, "d");
+	CHECK_EQ_INT(lb_pairs_persist(p, path, at(800), &err), 0);
+	CHECK_EQ_INT(lb_pairs_check(p, tok1, at(800), &si, &why), LB_PAIRS_REFUSED);
+	snprintf(bad, sizeof bad, "%s.bad-%lld", path, (long long)(at(800).real / 1000000000));
+	CHECK(access(bad, F_OK) == 0);
+	lb_pairs_destroy(&p);
+	unlink(bad);
+	unlink(path);
+	snprintf(bad, sizeof bad, "%s-wal", path);
+	unlink(bad);
+	snprintf(bad, sizeof bad, "%s-shm", path);
+	unlink(bad);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	RUN(test_path_ok);
@@ -465,5 +555,6 @@ int main(void)
 	RUN(test_pairs_revoke_and_max_age);
 	RUN(test_pairs_rate_limit);
 	RUN(test_pairs_code_expiry);
+	RUN(test_pairs_persist);
 	return check_summary();
 }

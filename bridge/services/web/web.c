@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../../core/service.h"
@@ -116,6 +117,14 @@ static int web_init(lb_server *s)
 		return LB_ENOMEM;
 	}
 	*lb_service_state(s, &web_service) = st;
+	if (srv_data_dir(s)) { /* sessions survive a restart */
+		char path[PATH_MAX];
+		mkdir(srv_data_dir(s), 0755); /* a bridge that never stored anything yet */
+		snprintf(path, sizeof path, "%s/web.db", srv_data_dir(s));
+		if (lb_pairs_persist(st->pairs, path, lb_now_read(), &err) < 0)
+			lb_warn("web sessions: %s: kept in memory only (a restart ends them)",
+				err.message);
+	}
 	if (!strcmp(addr, "none") || !*addr)
 		return 0;
 	if (lb_web_parse_addr(addr, &sa) < 0) {
