@@ -54,6 +54,7 @@ struct labctl_opts {
 	const char *endpoint;  /* keys qr: --endpoint (what the codes tell tablets to connect to) */
 	const char *user;      /* audit: --user */
 	const char *since;     /* audit: --since (1h, 30m, 2d, seconds) */
+	long uses, ttl;	       /* pair new: --uses, --ttl (0 when not given) */
 	const char *cmd;       /* the command word */
 	const char *arg[4];    /* its positional arguments */
 	int narg;
@@ -84,6 +85,8 @@ int labctl_cmd_robot(void *ctx, const struct labctl_opts *o);
 int labctl_cmd_keys(void *ctx, const struct labctl_opts *o);
 /* labctl_audit.c: */
 int labctl_cmd_audit(void *ctx, const struct labctl_opts *o);
+/* labctl_pair.c: */
+int labctl_cmd_pair(void *ctx, const struct labctl_opts *o);
 
 /* ---------------------------------------------------------------- messages, signals, parsing */
 

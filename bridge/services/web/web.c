@@ -13,6 +13,7 @@
 #include "../../core/service.h"
 #include "../../util/config.h"
 #include "../../util/log.h"
+#include "../../util/qrsvg.h"
 #include "web.h"
 
 #ifndef LB_PREFIX
@@ -175,7 +176,7 @@ static void web_destroy(lb_server *s)
 }
 
 /* pair.new {role?, name, ttl_s?, uses?, session_s?} -> {id, code, url, role, name, expires,
- * uses} (teacher). */
+ * uses, served, qr_svg} (teacher); qr_svg: the QR code of url as an SVG document. */
 static int m_pair_new(lb_server *s, lb_call *c, json_t **result, lb_error *err)
 {
 	static const char *const allowed[] = {"role", "name", "ttl_s", "uses", "session_s", NULL};
@@ -185,7 +186,7 @@ static int m_pair_new(lb_server *s, lb_call *c, json_t **result, lb_error *err)
 	long long ttl = 600, uses = 1, session_s = 4 * 3600;
 	lb_role role;
 	lb_pair_info info;
-	char url[160];
+	char url[160], *svg;
 	int rc = LB_EFAIL;
 
 	if (lb_param_only(p, allowed, err) < 0 ||
@@ -214,10 +215,15 @@ static int m_pair_new(lb_server *s, lb_call *c, json_t **result, lb_error *err)
 		 st->port, info.code);
 	lb_info("pairing %s (%s, \"%s\", %lld use%s) made by %s", info.id, lb_role_name(role), name,
 		uses, uses > 1 ? "s" : "", lb_call_client(c)->user);
-	*result = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:i, s:b}", "id", info.id, "code",
+	svg = lb_qrsvg(url, 0);
+	*result =
+	    svg ? json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:i, s:b, s:s}", "id", info.id, "code",
 			    info.code, "url", url, "role", lb_role_name(role), "name", info.name,
 			    "expires", (json_int_t)(info.expires_real / 1000000000), "uses",
-			    info.uses, "served", st->web != NULL);
+			    info.uses, "served", st->web != NULL, "qr_svg", svg)
+		: NULL;
+	free(svg);
+	sodium_memzero(&info, sizeof info);
 	return *result ? 0 : lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
 }
 
