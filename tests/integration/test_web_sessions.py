@@ -129,3 +129,45 @@ class WebSessionsTest(BridgeTest):
         self.assertIn("1 session ended", r.stdout.decode())
         self.assertEqual(run("new").returncode, 2)  # --name is required
         self.assertEqual(run("new", "--name", "x", "--uses", "0").returncode, 2)
+
+    # -- IPv6
+
+    def need_ipv6_loopback(self):
+        try:
+            with socket.socket(socket.AF_INET6) as s:
+                s.bind(("::1", 0))
+        except OSError as e:
+            self.skipTest("allowed: this machine has no IPv6 loopback (::1): %s" % e)
+
+    def fetch(self, host, port):
+        """The status of GET / on host:port, or None when nothing answers there."""
+        try:
+            w = Web("http://%s:%d/" % ("[%s]" % host if ":" in host else host, port))
+            return w.request("GET", "/")[0]
+        except OSError:
+            return None
+
+    def test_ipv6_loopback(self):
+        self.need_ipv6_loopback()
+        d, web, teacher = self.start_web(http="[::1]:0")
+        self.assertTrue(d.web_url().startswith("http://[::1]:"), d.web_url())
+        self.assertEqual(web.host, "::1")
+        self.assertEqual(self.fetch("::1", web.port), 200)
+        self.assertIsNone(self.fetch("127.0.0.1", web.port))
+        p = teacher.call("pair.new", {"name": "g"})
+        self.assertTrue(p["url"].startswith("http://[::1]:%d/#pair=" % web.port), p["url"])
+        s = web.pair(p["code"])
+        self.assertEqual(web.call(s["token"], "whoami")["result"]["role"], "student")
+
+    def test_every_address_both_families(self):
+        self.need_ipv6_loopback()
+        d, web, teacher = self.start_web(http="*:0")
+        self.assertEqual(self.fetch("127.0.0.1", web.port), 200)
+        self.assertEqual(self.fetch("::1", web.port), 200)
+        # an IPv4 client of the dual-stack socket is logged as IPv4
+        Web("http://127.0.0.1:%d/" % web.port).request("GET", "/missing")
+        self.assertIn("http: 127.0.0.1 /missing refused", d.stderr())
+        # [::]: IPv6 only
+        d2, web2, _ = self.start_web(name="v6only", http="[::]:0")
+        self.assertEqual(self.fetch("::1", web2.port), 200)
+        self.assertIsNone(self.fetch("127.0.0.1", web2.port))

@@ -1,5 +1,6 @@
 /* test_httpapi.c - unit tests of protocols/httpapi.c and the web sessions (services/web/pairing.c).
  */
+#include <arpa/inet.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 
 #include "check.h"
 #include "../../bridge/services/web/pairing.h"
+#include "../../bridge/services/web/web.h"
 #include "../../protocols/httpapi.h"
 
 /* lb_httpapi_path on a C string: its result, out filled. */
@@ -538,6 +540,43 @@ static void test_pairs_persist(void)
 	rmdir(dir);
 }
 
+/* lb_web_parse_addr: IPv4, [IPv6], every address of both families, and what is refused. */
+static void test_parse_addr(void)
+{
+	static const char *const bad[] = {
+	    "",		 "8080",       "nowhere:80",  "1.2.3.4:",   "1.2.3.4:x",  "1.2.3.4:65536",
+	    "::1:8080",	 "[::1:8080",  "::1]:8080",   "[]:8080",    "[x]:8080",	  "[::1]8080",
+	    "[::1]:-1",	 "1.2.3.4:+1", "1.2.3.4: 80", "[::1%lo]:80", "256.1.1.1:80",
+	};
+	struct sockaddr_storage sa;
+	const struct sockaddr_in *v4 = (const struct sockaddr_in *)&sa;
+	const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)&sa;
+	int dual;
+
+	CHECK_EQ_INT(lb_web_parse_addr("127.0.0.1:8080", &sa, &dual), 0);
+	CHECK(sa.ss_family == AF_INET && ntohs(v4->sin_port) == 8080 &&
+	      ntohl(v4->sin_addr.s_addr) == INADDR_LOOPBACK && !dual);
+	CHECK_EQ_INT(lb_web_parse_addr("localhost:0", &sa, &dual), 0);
+	CHECK(sa.ss_family == AF_INET && ntohl(v4->sin_addr.s_addr) == INADDR_LOOPBACK);
+	CHECK_EQ_INT(lb_web_parse_addr("0.0.0.0:80", &sa, &dual), 0);
+	CHECK(sa.ss_family == AF_INET && v4->sin_addr.s_addr == 0 && !dual);
+	CHECK_EQ_INT(lb_web_parse_addr("[::1]:8080", &sa, &dual), 0);
+	CHECK(sa.ss_family == AF_INET6 && ntohs(v6->sin6_port) == 8080 &&
+	      IN6_IS_ADDR_LOOPBACK(&v6->sin6_addr) && !dual);
+	CHECK_EQ_INT(lb_web_parse_addr("[::]:8080", &sa, &dual), 0);
+	CHECK(sa.ss_family == AF_INET6 && IN6_IS_ADDR_UNSPECIFIED(&v6->sin6_addr) && !dual);
+	CHECK_EQ_INT(lb_web_parse_addr("[fd00::12:3]:1", &sa, &dual), 0);
+	CHECK(sa.ss_family == AF_INET6 && v6->sin6_addr.s6_addr[0] == 0xfd &&
+	      v6->sin6_addr.s6_addr[15] == 3);
+	CHECK_EQ_INT(lb_web_parse_addr("*:8080", &sa, &dual), 0);
+	CHECK(sa.ss_family == AF_INET6 && IN6_IS_ADDR_UNSPECIFIED(&v6->sin6_addr) && dual &&
+	      ntohs(v6->sin6_port) == 8080);
+	CHECK_EQ_INT(lb_web_parse_addr(":65535", &sa, &dual), 0);
+	CHECK(dual && ntohs(v6->sin6_port) == 65535);
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+		CHECK_MSG(lb_web_parse_addr(bad[i], &sa, &dual) < 0, bad[i]);
+}
+
 int main(void)
 {
 	RUN(test_path_ok);
@@ -556,5 +595,6 @@ int main(void)
 	RUN(test_pairs_rate_limit);
 	RUN(test_pairs_code_expiry);
 	RUN(test_pairs_persist);
+	RUN(test_parse_addr);
 	return check_summary();
 }

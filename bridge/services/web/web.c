@@ -67,27 +67,46 @@ static void find_www(const json_t *cfg, char *out, size_t cap)
 	snprintf(out, cap, "%s/share/labbridge/www", LB_PREFIX);
 }
 
-/* The host pairing URLs name: the bound address, or this computer's first non-loopback IPv4
- * address when bound to every address. */
+/* The host pairing URLs name (as typed in a browser: IPv6 in brackets): the bound address, or,
+ * bound to every address, this computer's first non-loopback IPv4 address, else (IPv6 allowed) its
+ * first global IPv6 one, else loopback. */
 static void url_host(const char *addr, char *out, size_t cap)
 {
 	const char *colon = strrchr(addr, ':');
 	size_t n = colon ? (size_t)(colon - addr) : 0;
 	struct ifaddrs *ifs = NULL;
+	int any6 = n == 4 && !strncmp(addr, "[::]", 4), any4 = 0, only4 = 0, found = 0;
+	char text[INET6_ADDRSTRLEN];
 
 	snprintf(out, cap, "%.*s", (int)n, addr);
-	if (n && strcmp(out, "*") && strcmp(out, "0.0.0.0"))
-		return;
-	snprintf(out, cap, "127.0.0.1");
+	any4 = !n || !strcmp(out, "*") || !strcmp(out, "0.0.0.0");
+	only4 = !strcmp(out, "0.0.0.0");
+	if (!any4 && !any6)
+		return; /* as given: an IPv4 address, localhost, or [IPv6] */
+	snprintf(out, cap, any6 ? "[::1]" : "127.0.0.1");
 	if (getifaddrs(&ifs) < 0)
 		return;
-	for (struct ifaddrs *i = ifs; i; i = i->ifa_next) {
-		const struct sockaddr_in *sa = (const struct sockaddr_in *)i->ifa_addr;
-		if (!sa || sa->sin_family != AF_INET || ntohl(sa->sin_addr.s_addr) >> 24 == 127)
-			continue;
-		inet_ntop(AF_INET, &sa->sin_addr, out, (socklen_t)cap);
-		break;
-	}
+	for (int pass = 0; pass < (only4 ? 1 : 2) && !found; pass++) /* IPv4 first, then IPv6 */
+		for (struct ifaddrs *i = ifs; i && !found; i = i->ifa_next) {
+			const struct sockaddr *sa = i->ifa_addr;
+			if (pass == 0 && !any6 && sa && sa->sa_family == AF_INET) {
+				const struct in_addr *a =
+				    &((const struct sockaddr_in *)sa)->sin_addr;
+				if (ntohl(a->s_addr) >> 24 == 127)
+					continue;
+				inet_ntop(AF_INET, a, out, (socklen_t)cap);
+				found = 1;
+			} else if (pass == 1 && sa && sa->sa_family == AF_INET6) {
+				const struct in6_addr *a =
+				    &((const struct sockaddr_in6 *)sa)->sin6_addr;
+				if (IN6_IS_ADDR_LOOPBACK(a) || IN6_IS_ADDR_LINKLOCAL(a) ||
+				    IN6_IS_ADDR_V4MAPPED(a))
+					continue;
+				inet_ntop(AF_INET6, a, text, sizeof text);
+				snprintf(out, cap, "[%s]", text);
+				found = 1;
+			}
+		}
 	freeifaddrs(ifs);
 }
 
@@ -106,7 +125,8 @@ static int web_init(lb_server *s)
 	lb_web_opts o;
 	unsigned char rnd[3];
 	char tag[7];
-	struct sockaddr_in sa;
+	struct sockaddr_storage sa;
+	int dual;
 
 	if (sodium_init() < 0)
 		return LB_EFAIL;
@@ -128,9 +148,9 @@ static int web_init(lb_server *s)
 	}
 	if (!strcmp(addr, "none") || !*addr)
 		return 0;
-	if (lb_web_parse_addr(addr, &sa) < 0) {
-		lb_err("[bridge] http: '%s' is not ADDR:PORT (an IPv4 address, or * for every "
-		       "address), nor none",
+	if (lb_web_parse_addr(addr, &sa, &dual) < 0) {
+		lb_err("[bridge] http: '%s' is not ADDR:PORT (an IPv4 address, an IPv6 one in "
+		       "brackets, or * for every address), nor none",
 		       addr);
 		return LB_EFAIL;
 	}

@@ -63,6 +63,11 @@ static void peer_addr(struct MHD_Connection *c, char *out, size_t cap)
 	if (sa && sa->sa_family == AF_INET)
 		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out,
 			  (socklen_t)cap);
+	else if (sa && sa->sa_family == AF_INET6 &&
+		 IN6_IS_ADDR_V4MAPPED(&((const struct sockaddr_in6 *)sa)->sin6_addr))
+		/* an IPv4 client of a dual-stack socket: named as IPv4 (logs, rate limits) */
+		inet_ntop(AF_INET, &((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr[12], out,
+			  (socklen_t)cap);
 	else if (sa && sa->sa_family == AF_INET6)
 		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out,
 			  (socklen_t)cap);
@@ -849,44 +854,81 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 
 /* ---------------------------------------------------------------- life cycle */
 
-int lb_web_parse_addr(const char *text, struct sockaddr_in *sa)
+int lb_web_parse_addr(const char *text, struct sockaddr_storage *sa, int *dual)
 {
 	const char *colon = strrchr(text, ':');
+	struct sockaddr_in *v4 = (struct sockaddr_in *)sa;
+	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)sa;
 	char host[64];
 	char *end;
+	size_t n;
 	unsigned long port;
 
 	memset(sa, 0, sizeof *sa);
-	sa->sin_family = AF_INET;
+	*dual = 0;
 	if (!colon || (size_t)(colon - text) >= sizeof host)
 		return -1;
-	memcpy(host, text, (size_t)(colon - text));
-	host[colon - text] = '\0';
+	n = (size_t)(colon - text);
+	memcpy(host, text, n);
+	host[n] = '\0';
 	port = strtoul(colon + 1, &end, 10);
-	if (*end || end == colon + 1 || port > 65535)
+	if (*end || end == colon + 1 || colon[1] < '0' || colon[1] > '9' || port > 65535)
 		return -1;
-	sa->sin_port = htons((uint16_t)port);
-	if (!*host || !strcmp(host, "*"))
-		sa->sin_addr.s_addr = htonl(INADDR_ANY);
-	else if (!strcmp(host, "localhost"))
-		sa->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	else if (inet_pton(AF_INET, host, &sa->sin_addr) != 1)
+	if (host[0] == '[') { /* an IPv6 literal, in brackets as in URLs */
+		if (n < 3 || host[n - 1] != ']')
+			return -1;
+		host[n - 1] = '\0';
+		v6->sin6_family = AF_INET6;
+		v6->sin6_port = htons((uint16_t)port);
+		return inet_pton(AF_INET6, host + 1, &v6->sin6_addr) == 1 ? 0 : -1;
+	}
+	if (!*host || !strcmp(host, "*")) { /* every address of both families */
+		v6->sin6_family = AF_INET6;
+		v6->sin6_port = htons((uint16_t)port);
+		v6->sin6_addr = in6addr_any;
+		*dual = 1;
+		return 0;
+	}
+	v4->sin_family = AF_INET;
+	v4->sin_port = htons((uint16_t)port);
+	if (!strcmp(host, "localhost"))
+		v4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	else if (inet_pton(AF_INET, host, &v4->sin_addr) != 1)
 		return -1;
 	return 0;
+}
+
+/* Start MHD on sa (dual: both families); NULL when it cannot listen there. */
+static struct MHD_Daemon *start_mhd(lb_web *w, const struct sockaddr_storage *sa, int dual)
+{
+	unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+			 MHD_USE_ERROR_LOG | MHD_USE_POLL;
+
+	if (sa->ss_family == AF_INET6)
+		flags |= dual ? MHD_USE_DUAL_STACK : MHD_USE_IPv6;
+	return MHD_start_daemon(
+	    flags, 0, NULL, NULL, on_request, w, MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)sa,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONN_LIMIT, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+	    (unsigned)CONN_PER_IP, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONN_TIMEOUT_S,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY, MHD_OPTION_NOTIFY_COMPLETED,
+	    on_completed, w, MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, w,
+	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, w, MHD_OPTION_END);
 }
 
 lb_web *lb_web_new(const lb_web_opts *opts)
 {
 	lb_web *w = calloc(1, sizeof *w);
-	struct sockaddr_in sa;
+	struct sockaddr_storage sa;
 	const union MHD_DaemonInfo *info;
+	int dual;
 
 	if (!w)
 		return NULL;
 	w->o = *opts;
 	w->root = -1;
-	if (lb_web_parse_addr(opts->addr, &sa) < 0) {
-		lb_err("http: '%s' is not ADDR:PORT (IPv4, or * for every address)", opts->addr);
+	if (lb_web_parse_addr(opts->addr, &sa, &dual) < 0) {
+		lb_err("http: '%s' is not ADDR:PORT (IPv4, [IPv6], or * for every address)",
+		       opts->addr);
 		goto fail;
 	}
 	w->root = open(opts->www, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -894,22 +936,24 @@ lb_web *lb_web_new(const lb_web_opts *opts)
 		lb_warn("http: the page's folder %s: %s", opts->www, strerror(errno));
 		goto fail;
 	}
-	w->d = MHD_start_daemon(
-	    MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
-		MHD_USE_POLL,
-	    0, NULL, NULL, on_request, w, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONN_LIMIT, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-	    (unsigned)CONN_PER_IP, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONN_TIMEOUT_S,
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY, MHD_OPTION_NOTIFY_COMPLETED,
-	    on_completed, w, MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, w,
-	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, w, MHD_OPTION_END);
+	w->d = start_mhd(w, &sa, dual);
+	if (!w->d && dual) { /* a computer without IPv6: every IPv4 address */
+		struct sockaddr_in *v4 = (struct sockaddr_in *)&sa;
+		in_port_t port = ((struct sockaddr_in6 *)&sa)->sin6_port;
+		memset(&sa, 0, sizeof sa);
+		v4->sin_family = AF_INET;
+		v4->sin_port = port;
+		v4->sin_addr.s_addr = htonl(INADDR_ANY);
+		lb_info("http: no IPv6 here: listening on every IPv4 address only");
+		w->d = start_mhd(w, &sa, 0);
+	}
 	if (!w->d) {
 		lb_warn("http: cannot listen on %s (in use, or not an address of this computer)",
 			opts->addr);
 		goto fail;
 	}
 	info = MHD_get_daemon_info(w->d, MHD_DAEMON_INFO_BIND_PORT);
-	w->port = info ? info->port : ntohs(sa.sin_port);
+	w->port = info ? info->port : 0;
 	return w;
 fail:
 	lb_web_destroy(&w);
