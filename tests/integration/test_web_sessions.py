@@ -4,9 +4,10 @@ import json
 import os
 import socket
 import subprocess
+import time
 import xml.etree.ElementTree as ET
 
-from lbtest import BridgeTest, labctl_path, make_conf, san_env
+from lbtest import BridgeTest, labctl_path, make_conf, san_env, wait_until
 from test_http import LAB, Web
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -171,3 +172,112 @@ class WebSessionsTest(BridgeTest):
         d2, web2, _ = self.start_web(name="v6only", http="[::]:0")
         self.assertEqual(self.fetch("::1", web2.port), 200)
         self.assertIsNone(self.fetch("127.0.0.1", web2.port))
+
+    # -- a student's own restricted topics over SSE
+
+    def robot_lab(self):
+        d = self.start_bridge(make_conf({}, bridge={
+            "emulate": "micropython", "request_timeout_ms": 5000}), http="127.0.0.1:0")
+        c = self.client(d)
+        wait_until(lambda: c.call("robot.list"), timeout=20, what="the emulated robot")
+        rid = c.call("robot.list")[0]["device"]
+        return d, Web(d.web_url()), c, rid
+
+    def run_program(self, web, tok, rid, text):
+        load = {"device": rid, "language": "micropython", "source": "print(%r)\n" % text}
+        for method, params in (("robot.program.load", load),
+                               ("robot.program.run", {"device": rid})):
+            r = web.call(tok, method, params)
+            self.assertIn("result", r, r)
+
+    def test_owner_gets_its_console_until_the_lease_is_forced(self):
+        d, web, teacher, rid = self.robot_lab()
+        console = "robot/%s/console/" % rid
+        mine = web.pair(teacher.call("pair.new", {"name": "group 1"})["code"])["token"]
+        other = web.pair(teacher.call("pair.new", {"name": "group 2"})["code"])["token"]
+        watcher = web.pair(teacher.call("pair.new", {"name": "watch", "role": "observer"})
+                           ["code"])["token"]
+        # nobody's: refused to a student, and to an observer always
+        self.assertEqual(web.request("GET", "/api/stream?topics=%s&token=%s" % (console, mine))[0],
+                         403)
+        self.assertIn("result", web.call(mine, "lease.acquire", {"device": rid}))
+        for tok in (other, watcher):
+            status, _, body = web.request("GET", "/api/stream?topics=%s&token=%s" % (console,
+                                                                                  tok))
+            self.assertEqual(status, 403, body)
+            self.assertEqual(json.loads(body)["error"]["code"], "forbidden")
+        # the holder's stream: its program's output
+        sse = Events(web, "/api/stream?topics=%s,bridge/heartbeat/&token=%s" % (console, mine))
+        self.assertEqual(sse.status, 200)
+        self.run_program(web, mine, rid, "hello 42")
+        text = []
+        for ev, data in sse.events():
+            if ev == "msg" and data["topic"] == console:
+                text.append((data["header"].get("data") or {}).get("text", ""))
+                if "hello 42" in "".join(text):
+                    break
+        # a teacher takes the robot: the stream gets `revoked`, then no console line
+        teacher_sub = self.subscriber(d, [console])
+        teacher.call("lease.acquire", {"device": rid, "force": True})
+        revoked = None
+        for ev, data in sse.events():
+            if ev == "revoked":
+                revoked = data
+                break
+            self.assertNotEqual(ev, "end")
+        self.assertEqual(revoked["topic"], console)
+        self.assertIn("taken by", revoked["reason"])
+        load = {"device": rid, "language": "micropython", "source": "print('after 7')\n"}
+        teacher.call("robot.program.load", load, timeout=30)
+        teacher.call("robot.program.run", {"device": rid})
+        seen = []
+
+        def has_after(m):
+            seen.append(m.data.get("text", ""))
+            return "after 7" in "".join(seen)
+        teacher_sub.wait_for(has_after, timeout=30, what="the teacher's program output")
+        since = time.time_ns()
+        for ev, data in sse.events():  # the stream stays open: heartbeats go on
+            self.assertNotEqual(ev, "end")
+            if ev == "msg":
+                self.assertNotEqual(data["topic"], console, "a console line after revoked")
+                if data["topic"] == "bridge/heartbeat/" and data["header"]["t_host"] > since:
+                    break
+        sse.close()
+        # taken again: only a new stream gets it
+        self.assertEqual(web.request("GET", "/api/stream?topics=%s&token=%s" % (console, mine))[0],
+                         403)
+
+    def test_internal_method_unreachable(self):
+        d, web, teacher = self.start_web()
+        params = {"stream": 1, "prefixes": ["robot/"]}
+        tt = web.pair(teacher.call("pair.new", {"name": "prof", "role": "teacher"})["code"])
+        err = web.call(tt["token"], "web.stream_grant", params)["error"]
+        self.assertEqual(err["name"], "method_not_found")
+        self.assertEqual(teacher.error("web.stream_grant", params)["name"], "method_not_found")
+        self.assertNotIn("web.stream_grant", [m["method"] for m in teacher.call("bridge.methods")])
+
+
+class Events:
+    """An event stream being read: (event, data) pairs."""
+
+    def __init__(self, web, path):
+        self.c = web.conn(timeout=30)
+        self.c.request("GET", path)
+        self.r = self.c.getresponse()
+        self.status = self.r.status
+
+    def events(self):
+        event = None
+        while True:
+            line = self.r.readline()
+            if not line:
+                return
+            line = line.decode().rstrip("\n")
+            if line.startswith("event: "):
+                event = line[7:]
+            elif line.startswith("data: "):
+                yield event, json.loads(line[6:])
+
+    def close(self):
+        self.c.close()

@@ -544,9 +544,9 @@ static void test_pairs_persist(void)
 static void test_parse_addr(void)
 {
 	static const char *const bad[] = {
-	    "",		 "8080",       "nowhere:80",  "1.2.3.4:",   "1.2.3.4:x",  "1.2.3.4:65536",
-	    "::1:8080",	 "[::1:8080",  "::1]:8080",   "[]:8080",    "[x]:8080",	  "[::1]8080",
-	    "[::1]:-1",	 "1.2.3.4:+1", "1.2.3.4: 80", "[::1%lo]:80", "256.1.1.1:80",
+	    "",		"8080",	      "nowhere:80",  "1.2.3.4:",    "1.2.3.4:x",    "1.2.3.4:65536",
+	    "::1:8080", "[::1:8080",  "::1]:8080",   "[]:8080",	    "[x]:8080",	    "[::1]8080",
+	    "[::1]:-1", "1.2.3.4:+1", "1.2.3.4: 80", "[::1%lo]:80", "256.1.1.1:80",
 	};
 	struct sockaddr_storage sa;
 	const struct sockaddr_in *v4 = (const struct sockaddr_in *)&sa;
@@ -577,6 +577,54 @@ static void test_parse_addr(void)
 		CHECK_MSG(lb_web_parse_addr(bad[i], &sa, &dual) < 0, bad[i]);
 }
 
+/* lb_grants_still_fn of the test: prefixes starting with "robot/a/" are no longer granted. */
+static int still_not_a(void *arg, const lb_client *who, const char *prefix, char *why, size_t cap)
+{
+	(*(int *)arg)++;
+	if (strncmp(prefix, "robot/a/", 8) != 0)
+		return 1;
+	snprintf(why, cap, "lease on a taken by %s", who->user);
+	return 0;
+}
+
+/* The grants table: revoked grants block their restricted topics, announced once, per stream. */
+static void test_grants(void)
+{
+	lb_grants *g = lb_grants_new();
+	lb_client who = {.role = LB_ROLE_STUDENT, .user = "web:p1.t"};
+	char prefix[256], reason[160];
+	int asked = 0;
+
+	CHECK_EQ_INT(lb_grants_add(g, 1, &who, "robot/a/console/"), 0);
+	CHECK_EQ_INT(lb_grants_add(g, 1, &who, "robot/b/"), 0);
+	CHECK_EQ_INT(lb_grants_add(g, 2, &who, "robot/a/"), 0);
+	CHECK(!lb_grants_blocked(g, 1, "robot/a/console/", 16));
+	CHECK_EQ_INT(lb_grants_next_revoked(g, 1, prefix, sizeof prefix, reason, sizeof reason), 0);
+	CHECK_EQ_INT((int)lb_grants_recheck(g, still_not_a, &asked), 2);
+	CHECK_EQ_INT(asked, 3);
+	CHECK(lb_grants_blocked(g, 1, "robot/a/console/x", 17));
+	CHECK(!lb_grants_blocked(g, 1, "robot/b/console/", 16));
+	CHECK(!lb_grants_blocked(g, 3, "robot/a/console/", 16)); /* another stream's */
+	CHECK(lb_grants_blocked(g, 2, "robot/a/event/", 14));
+	CHECK_EQ_INT(lb_grants_next_revoked(g, 1, prefix, sizeof prefix, reason, sizeof reason), 1);
+	CHECK_STR(prefix, "robot/a/console/");
+	CHECK_STR(reason, "lease on a taken by web:p1.t");
+	CHECK_EQ_INT(lb_grants_next_revoked(g, 1, prefix, sizeof prefix, reason, sizeof reason), 0);
+	asked = 0;
+	CHECK_EQ_INT((int)lb_grants_recheck(g, still_not_a, &asked), 0); /* revoked: not asked */
+	CHECK_EQ_INT(asked, 1);
+	lb_grants_drop(g, 1);
+	CHECK_EQ_INT((int)lb_grants_count(g), 1);
+	CHECK(!lb_grants_blocked(g, 1, "robot/a/console/", 16));
+	for (int i = 0; i < LB_GRANTS_MAX; i++)
+		lb_grants_add(g, 9, &who, "robot/c/");
+	CHECK_EQ_INT(lb_grants_add(g, 9, &who, "robot/c/"), LB_EFAIL);
+	CHECK_EQ_INT((int)lb_grants_count(g), LB_GRANTS_MAX);
+	lb_grants_destroy(&g);
+	CHECK(g == NULL);
+	lb_grants_destroy(&g);
+}
+
 int main(void)
 {
 	RUN(test_path_ok);
@@ -596,5 +644,6 @@ int main(void)
 	RUN(test_pairs_code_expiry);
 	RUN(test_pairs_persist);
 	RUN(test_parse_addr);
+	RUN(test_grants);
 	return check_summary();
 }

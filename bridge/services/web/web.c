@@ -24,6 +24,7 @@
 
 typedef struct web_state {
 	lb_pairs *pairs;
+	lb_grants *grants; /* what SSE streams receive by ownership */
 	lb_web *web;
 	char host[64]; /* what pairing URLs name */
 	unsigned port;
@@ -133,7 +134,9 @@ static int web_init(lb_server *s)
 	randombytes_buf(rnd, sizeof rnd);
 	sodium_bin2hex(tag, sizeof tag, rnd, sizeof rnd);
 	st = calloc(1, sizeof *st);
-	if (!st || !(st->pairs = lb_pairs_new(IDLE_NS, tag))) {
+	if (!st || !(st->pairs = lb_pairs_new(IDLE_NS, tag)) || !(st->grants = lb_grants_new())) {
+		if (st)
+			lb_pairs_destroy(&st->pairs);
 		free(st);
 		return LB_ENOMEM;
 	}
@@ -162,7 +165,8 @@ static int web_init(lb_server *s)
 			  .streams_endpoint = srv_streams_endpoint(s),
 			  .streams_token = srv_streams_token(s),
 			  .call_timeout_ms = (int)timeout_ms + 1000,
-			  .pairs = st->pairs};
+			  .pairs = st->pairs,
+			  .grants = st->grants};
 	st->web = lb_web_new(&o);
 	if (!st->web) {
 		lb_warn("the tablets' web page is not served");
@@ -191,6 +195,7 @@ static void web_destroy(lb_server *s)
 		return;
 	lb_web_destroy(&st->web);
 	lb_pairs_destroy(&st->pairs);
+	lb_grants_destroy(&st->grants);
 	free(st);
 	*slot = NULL;
 }
@@ -271,6 +276,139 @@ static int m_pair_revoke(lb_server *s, lb_call *c, json_t **result, lb_error *er
 	return *result ? 0 : lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
 }
 
+/* ---------------------------------------------------------------- streams by ownership */
+
+#define GRANT_PREFIXES 64 /* prefixes one stream may be granted */
+
+/* The prefixes a stream request is granted (lb_topic_emit). */
+typedef struct granted {
+	json_t *list; /* strings */
+} granted;
+
+static void granted_add(void *arg, const char *prefix, size_t len)
+{
+	granted *g = arg;
+
+	if (json_array_size(g->list) < GRANT_PREFIXES)
+		json_array_append_new(g->list, json_stringn(prefix, len));
+}
+
+/*
+ * web.stream_grant {stream, prefixes: [...]} -> {prefixes: [...], dependent: N} (internal: the
+ * HTTP thread's /api/stream, as the session): what the session receives of each prefix, by the
+ * topic policy with the devices and owners now, a lease counting only when this session holds it.
+ * The granted prefixes that depend on what it owns are remembered (grants.h) and taken back when
+ * that ends. A prefix of restricted topics only, of a device it does not own: forbidden.
+ */
+static int m_stream_grant(lb_server *s, lb_call *c, json_t **result, lb_error *err)
+{
+	static const char *const allowed[] = {"stream", "prefixes", NULL};
+	web_state *st = state(s);
+	json_t *p = lb_call_params(c), *prefixes = json_object_get(p, "prefixes"), *v;
+	const lb_client *who = lb_call_client(c);
+	long long stream;
+	granted g = {json_array()};
+	size_t i, ndep = 0;
+	int rc = LB_EFAIL;
+
+	if (!g.list)
+		return lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
+	if (lb_param_only(p, allowed, err) < 0 ||
+	    lb_param_int(p, "stream", true, 1, INT64_MAX, &stream, err) < 0)
+		goto out;
+	if (!json_is_array(prefixes) || json_array_size(prefixes) > LB_HTTPAPI_TOPICS_MAX) {
+		lb_error_set(err, LB_ERR_INVALID_PARAMS, "prefixes: 0..%d strings",
+			     LB_HTTPAPI_TOPICS_MAX);
+		goto out;
+	}
+	json_array_foreach(prefixes, i, v)
+	{
+		const char *pre = json_string_value(v);
+		char why[400];
+		size_t before = json_array_size(g.list);
+		bool dep = false;
+		lb_topic_verdict r;
+		if (!pre || strlen(pre) > LB_TOPIC_MAX) {
+			lb_error_set(err, LB_ERR_INVALID_PARAMS, "prefixes: strings of 0..%d bytes",
+				     LB_TOPIC_MAX);
+			goto out;
+		}
+		r = srv_sub_decide(s, who, pre, strlen(pre), granted_add, &g, &dep, why,
+				   sizeof why);
+		if (r == LB_TOPIC_REFUSE) {
+			lb_error_set(err, LB_ERR_FORBIDDEN, "a %s may not subscribe to '%s': %s",
+				     lb_role_name(who->role), pre, why);
+			goto out;
+		}
+		if (r == LB_TOPIC_ALLOW)
+			granted_add(&g, pre, strlen(pre));
+		/* each prefix granted that covers restricted topics it owns: remembered */
+		for (size_t k = before; dep && k < json_array_size(g.list); k++) {
+			const char *e = json_string_value(json_array_get(g.list, k));
+			bool edep = false;
+			if (srv_sub_decide(s, who, e, strlen(e), NULL, NULL, &edep, NULL, 0) !=
+				LB_TOPIC_ALLOW ||
+			    !edep)
+				continue;
+			if (lb_grants_add(st->grants, (uint64_t)stream, who, e) < 0) {
+				lb_error_set(err, LB_ERR_TOO_LARGE,
+					     "too many live streams by ownership");
+				goto out;
+			}
+			ndep++;
+		}
+	}
+	*result = json_pack("{s:O, s:I}", "prefixes", g.list, "dependent", (json_int_t)ndep);
+	rc = *result ? 0 : lb_error_set(err, LB_ERR_INTERNAL, "out of memory");
+out:
+	if (rc < 0)
+		lb_grants_drop(st->grants, (uint64_t)stream);
+	json_decref(g.list);
+	return rc;
+}
+
+/* lb_grants_still_fn: whether who still receives prefix; else why, for the tablet. */
+static int still_granted(void *arg, const lb_client *who, const char *prefix, char *why, size_t cap)
+{
+	lb_server *s = arg;
+	char dev[128] = "";
+	const char *slash1 = strchr(prefix, '/'), *slash2 = slash1 ? strchr(slash1 + 1, '/') : NULL;
+	const lb_lease *l;
+
+	if (srv_sub_decide(s, who, prefix, strlen(prefix), NULL, NULL, NULL, NULL, 0) ==
+	    LB_TOPIC_ALLOW)
+		return 1;
+	if (slash1 && slash2 && slash2 - slash1 - 1 < (long)sizeof dev)
+		snprintf(dev, sizeof dev, "%.*s", (int)(slash2 - slash1 - 1), slash1 + 1);
+	l = dev[0] ? srv_lease_find(s, dev, lb_now_read().mono) : NULL;
+	if (!l)
+		snprintf(why, cap, "lease on %s released or expired, or its job ended",
+			 dev[0] ? dev : "the device");
+	else
+		snprintf(why, cap, "lease on %s taken by %s (%s)", dev, l->holder.user,
+			 lb_role_name(l->holder.role));
+	return 0;
+}
+
+/* subs_changed: a lease, a job or the devices changed: take back what streams no longer own. */
+static void web_subs_changed(lb_server *s)
+{
+	web_state *st = state(s);
+	size_t n;
+
+	if (!st)
+		return;
+	n = lb_grants_recheck(st->grants, still_granted, s);
+	if (n)
+		lb_info("web: %zu stream grant%s taken back (ownership ended)", n,
+			n == 1 ? "" : "s");
+}
+
+static const lb_method web_internal[] = {
+    {"web.stream_grant", LB_ROLE_OBSERVER, 0, m_stream_grant},
+    {NULL, 0, 0, NULL},
+};
+
 static const lb_method web_methods[] = {
     {"pair.new", LB_ROLE_TEACHER, 0, m_pair_new},
     {"pair.list", LB_ROLE_TEACHER, 0, m_pair_list},
@@ -283,6 +421,8 @@ static const lb_service web_service = {
     .methods = web_methods,
     .init = web_init,
     .destroy = web_destroy,
+    .internal = web_internal,
+    .subs_changed = web_subs_changed,
 };
 
 LB_REGISTER_SERVICE(web_service);

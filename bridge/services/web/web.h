@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "../../core/access.h"
+#include "grants.h"
 #include "pairing.h"
 
 typedef struct lb_web lb_web;
@@ -20,6 +21,7 @@ typedef struct lb_web_opts {
 	const unsigned char *streams_token; /* srv_streams_token: LB_STREAMS_TOKEN bytes */
 	int call_timeout_ms;		    /* how long /api/call waits for the bridge's answer */
 	lb_pairs *pairs;		    /* borrowed: sessions */
+	lb_grants *grants;		    /* borrowed: what streams receive by ownership */
 } lb_web_opts;
 
 /*

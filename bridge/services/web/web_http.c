@@ -42,6 +42,7 @@ struct lb_web {
 	unsigned port;
 	atomic_int stopping;
 	atomic_int streams;
+	atomic_uint_fast64_t next_stream; /* stream ids, for their grants (grants.h) */
 };
 
 /* One request in progress: its body so far. */
@@ -237,12 +238,14 @@ static enum MHD_Result api_session(lb_web *w, struct MHD_Connection *c, const ch
 /* Send a call to the bridge's vouched socket as session s and wait for the reply: the reply
  * object, or NULL with *status. A binary frame that came back is in the reply's data, in
  * base64, or in *bin (malloc'd) and *binlen when bin is not NULL. */
-static json_t *call_bridge(lb_web *w, const lb_session_info *s, lb_httpapi_call *call,
-			   unsigned *status, const char **why, void **bin, size_t *binlen)
+static json_t *call_bridge_as(lb_web *w, const lb_session_info *s, int internal,
+			      lb_httpapi_call *call, unsigned *status, const char **why, void **bin,
+			      size_t *binlen)
 {
 	void *sock = zmq_socket(w->o.zctx, ZMQ_DEALER);
-	json_t *who = json_pack("{s:s, s:s, s:s, s:s}", "user", s->user, "role",
-				lb_role_name(s->role), "name", s->name, "session", s->session);
+	json_t *who =
+	    json_pack("{s:s, s:s, s:s, s:s, s:b}", "user", s->user, "role", lb_role_name(s->role),
+		      "name", s->name, "session", s->session, "internal", internal);
 	json_t *rq =
 	    json_pack("{s:i, s:s, s:O}", "id", 1, "method", call->method, "params", call->params);
 	char *who_text = who ? json_dumps(who, JSON_COMPACT) : NULL;
@@ -323,6 +326,13 @@ out:
 	free(who_text);
 	free(rq_text);
 	return reply;
+}
+
+/* A client's call (never an internal one: only this file's own requests are) as session s. */
+static json_t *call_bridge(lb_web *w, const lb_session_info *s, lb_httpapi_call *call,
+			   unsigned *status, const char **why, void **bin, size_t *binlen)
+{
+	return call_bridge_as(w, s, 0, call, status, why, bin, binlen);
 }
 
 /* POST /api/call {method, params, data?} as the token's session. */
@@ -479,6 +489,8 @@ done:
 /* One SSE stream: its SUB socket, the event being sent, the last seq of each topic. */
 typedef struct stream {
 	lb_web *w;
+	uint64_t id;	  /* its grants (grants.h) */
+	size_t dependent; /* prefixes granted by ownership: each message is checked */
 	void *sub;
 	char token[LB_HTTPAPI_TOKEN_LEN + 1];
 	char *out; /* an event not yet wholly given to MHD */
@@ -515,7 +527,22 @@ static int next_event(stream *st)
 {
 	zmq_msg_t f[3];
 	int n = 0, more = 1, got = 0;
+	char prefix[256], reason[160];
 
+	if (st->dependent && lb_grants_next_revoked(st->w->o.grants, st->id, prefix, sizeof prefix,
+						    reason, sizeof reason)) {
+		json_t *j = json_pack("{s:s, s:s}", "topic", prefix, "reason", reason);
+		char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+		json_decref(j);
+		if (text && asprintf(&st->out, "event: revoked\ndata: %s\n\n", text) > 0) {
+			st->outlen = strlen(st->out);
+			st->outpos = 0;
+		} else {
+			st->out = NULL;
+		}
+		free(text);
+		return 1;
+	}
 	while (more) {
 		zmq_msg_t m;
 		zmq_msg_init(&m);
@@ -530,6 +557,11 @@ static int next_event(stream *st)
 		}
 		zmq_msg_close(&m);
 	}
+	/* a restricted topic granted by ownership that ended: dropped from then on */
+	if (n >= 2 && st->dependent &&
+	    lb_topic_restricted(zmq_msg_data(&f[0]), zmq_msg_size(&f[0])) &&
+	    lb_grants_blocked(st->w->o.grants, st->id, zmq_msg_data(&f[0]), zmq_msg_size(&f[0])))
+		n = -n;
 	if (n >= 2) {
 		int known;
 		uint64_t seq,
@@ -544,6 +576,8 @@ static int next_event(stream *st)
 		st->outpos = 0;
 		got = st->out != NULL;
 	}
+	if (n < 0) /* dropped: still one message read */
+		n = -n;
 	for (int i = 0; i < n; i++)
 		zmq_msg_close(&f[i]);
 	return got || n > 0;
@@ -626,6 +660,8 @@ static void stream_free(void *cls)
 	if (st->sub)
 		zmq_close(st->sub);
 	free(st->out);
+	if (st->id)
+		lb_grants_drop(st->w->o.grants, st->id);
 	atomic_fetch_sub(&st->w->streams, 1);
 	free(st);
 }
@@ -648,29 +684,51 @@ static void web_subs_add(void *arg, const char *prefix, size_t len)
 }
 
 /*
- * What a session (role, user) receives of the prefixes asked, by the bridge's topic policy
- * (topics.h): public topics for every role, everything for teachers; a restricted topic of a
- * device (a robot's console, a scan's image) is refused to others, as this thread cannot see
- * who holds which device (the request socket's subscribers can). 0 with *ws filled, or
- * LB_EFAIL with why[cap] set for a refused prefix.
+ * What session s receives of the prefixes asked, as stream id: a teacher everything; any other
+ * role what the main loop's topic policy grants it (web.stream_grant, an internal request: the
+ * main loop alone knows who holds which device; a restricted topic of a device the session owns
+ * is granted, and taken back when that ends, grants.h). 0 with *ws and *dependent filled, or
+ * LB_EFAIL with *status and why[cap] set (403 for a refused prefix).
  */
-static int web_topics_for(lb_role role, const char *user, const lb_httpapi_topics *t, web_subs *ws,
-			  char *why, size_t cap)
+static int web_topics_for(lb_web *w, const lb_session_info *s, uint64_t id,
+			  const lb_httpapi_topics *t, web_subs *ws, size_t *dependent,
+			  unsigned *status, char *why, size_t cap)
 {
+	lb_httpapi_call call = {0};
+	json_t *reply, *res, *e, *v;
+	const char *msg;
+	size_t i;
+
 	ws->n = 0;
-	for (size_t i = 0; i < t->n; i++) {
-		char reason[160] = "";
-		size_t len = strlen(t->v[i]);
-		switch (lb_topic_check(role, user, t->v[i], len, NULL, web_subs_add, ws, NULL,
-				       reason, sizeof reason)) {
-		case LB_TOPIC_ALLOW: web_subs_add(ws, t->v[i], len); break;
-		case LB_TOPIC_NARROW: break; /* its replacements were added */
-		default:
-			snprintf(why, cap, "a %s may not subscribe to '%s'%s%s", lb_role_name(role),
-				 t->v[i], reason[0] ? ": " : "", reason);
-			return LB_EFAIL;
-		}
+	*dependent = 0;
+	if (s->role >= LB_ROLE_TEACHER) {
+		for (i = 0; i < t->n; i++)
+			web_subs_add(ws, t->v[i], strlen(t->v[i]));
+		return 0;
 	}
+	snprintf(call.method, sizeof call.method, "web.stream_grant");
+	call.params = json_pack("{s:I, s:[]}", "stream", (json_int_t)id, "prefixes");
+	for (i = 0; call.params && i < t->n; i++)
+		json_array_append_new(json_object_get(call.params, "prefixes"),
+				      json_string(t->v[i]));
+	reply = call.params ? call_bridge_as(w, s, 1, &call, status, &msg, NULL, NULL) : NULL;
+	json_decref(call.params);
+	res = json_object_get(reply, "result");
+	e = json_object_get(reply, "error");
+	if (!json_is_object(res)) {
+		if (e && json_integer_value(json_object_get(e, "code")) == 1002)
+			*status = MHD_HTTP_FORBIDDEN;
+		else if (e)
+			*status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+		snprintf(why, cap, "%s",
+			 e ? json_string_value(json_object_get(e, "message")) : msg);
+		json_decref(reply);
+		return LB_EFAIL;
+	}
+	json_array_foreach(json_object_get(res, "prefixes"), i, v)
+	    web_subs_add(ws, json_string_value(v), json_string_length(v));
+	*dependent = (size_t)json_integer_value(json_object_get(res, "dependent"));
+	json_decref(reply);
 	return 0;
 }
 
@@ -685,26 +743,40 @@ static enum MHD_Result api_stream(lb_web *w, struct MHD_Connection *c, const cha
 	stream *st;
 	struct MHD_Response *r;
 	int hwm = STREAM_HWM, zero = 0;
-	char msg[400];
+	char msg[600];
+	uint64_t id;
+	size_t dependent;
+	unsigned status;
 
 	if (session_of(w, c, url, 1, &s, &rc) < 0)
 		return rc;
 	if (lb_httpapi_topics_parse(MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "topics"),
 				    &t, &why) < 0)
 		return refuse(c, MHD_HTTP_BAD_REQUEST, "invalid_params", why, url);
-	if (web_topics_for(s.role, s.user, &t, &subs, msg, sizeof msg) < 0)
-		return refuse(c, MHD_HTTP_FORBIDDEN, "forbidden", msg, url);
 	if (atomic_fetch_add(&w->streams, 1) >= STREAMS_MAX) {
 		atomic_fetch_sub(&w->streams, 1);
 		return refuse(c, MHD_HTTP_SERVICE_UNAVAILABLE, "busy", "too many live streams",
 			      url);
 	}
+	id = atomic_fetch_add(&w->next_stream, 1) + 1;
+	if (web_topics_for(w, &s, id, &t, &subs, &dependent, &status, msg, sizeof msg) < 0) {
+		lb_grants_drop(w->o.grants, id); /* an answer that came too late may have some */
+		atomic_fetch_sub(&w->streams, 1);
+		return refuse(c, status,
+			      status == MHD_HTTP_FORBIDDEN	   ? "forbidden"
+			      : status == MHD_HTTP_GATEWAY_TIMEOUT ? "timeout"
+								   : "internal_error",
+			      msg, url);
+	}
 	st = calloc(1, sizeof *st);
 	if (!st) {
+		lb_grants_drop(w->o.grants, id);
 		atomic_fetch_sub(&w->streams, 1);
 		return MHD_NO;
 	}
 	st->w = w;
+	st->id = id;
+	st->dependent = dependent;
 	lb_httpapi_token(MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "token"), 0,
 			 st->token);
 	if (!st->token[0])
@@ -712,7 +784,7 @@ static enum MHD_Result api_stream(lb_web *w, struct MHD_Connection *c, const cha
 				 1, st->token);
 	/* an XSUB whose subscriptions carry the run's key (service.h: srv_streams_token), as the
 	 * recorder's: in-process subscribers have no identity of their own, and these prefixes
-	 * went through the topic policy above for the session's */
+	 * went through the main loop's topic policy for the session's (web_topics_for) */
 	st->sub = zmq_socket(w->o.zctx, ZMQ_XSUB);
 	if (!st->sub)
 		goto fail;
