@@ -41,6 +41,9 @@ class WebSessionsTest(BridgeTest):
                     raw += f.read()
         for secret in (tok, gtok, p["code"], short["code"]):
             self.assertNotIn(secret.encode(), raw)
+        # and readable by the bridge's user only (a 6-letter code's hash is cheap to reverse)
+        self.assertEqual(os.stat(os.path.join(self.tmp, "bridge-data", "web.db")).st_mode & 0o077,
+                         0)
         self.assertEqual(d.stop(), 0)
 
         d2, web2, teacher2 = self.start_web()

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../../util/db.h"
@@ -169,6 +170,20 @@ static void db_del_session(lb_pairs *p, const session *x)
 	db_do(p, "DELETE FROM sessions WHERE token_hash = ?", "b", x->token_hash);
 }
 
+/* Make the file at path and its journal readable by the bridge's user only: a code's hash is
+ * cheap to reverse (32^6 codes), so another user must not read them. */
+static void keep_private(const char *path)
+{
+	const char *side[] = {"", "-wal", "-shm"};
+
+	for (size_t i = 0; i < 3; i++) {
+		char f[4200];
+		snprintf(f, sizeof f, "%s%s", path, side[i]);
+		if (chmod(f, 0600) < 0 && errno != ENOENT)
+			lb_warn("web sessions: %s: %s", f, strerror(errno));
+	}
+}
+
 /* Move the unreadable file at path aside (path.bad-SECONDS), logged. */
 static void set_aside(const char *path, int64_t real, const char *why)
 {
@@ -284,6 +299,8 @@ int lb_pairs_persist(lb_pairs *p, const char *path, lb_now now, lb_error *err)
 		lb_error e = {0};
 		p->npairs = p->nsess = 0;
 		p->db = lb_db_open(path, schema, &e);
+		if (p->db)
+			keep_private(path);
 		if (p->db && load(p, now, &e) == 0)
 			break;
 		sqlite3_close(p->db);
