@@ -720,13 +720,16 @@ static int web_topics_for(lb_web *w, const lb_session_info *s, uint64_t id,
 			*status = MHD_HTTP_FORBIDDEN;
 		else if (e)
 			*status = MHD_HTTP_INTERNAL_SERVER_ERROR;
-		snprintf(why, cap, "%s",
-			 e ? json_string_value(json_object_get(e, "message")) : msg);
+		msg = e ? json_string_value(json_object_get(e, "message")) : msg;
+		snprintf(why, cap, "%s", msg ? msg : "internal error");
 		json_decref(reply);
 		return LB_EFAIL;
 	}
 	json_array_foreach(json_object_get(res, "prefixes"), i, v)
-	    web_subs_add(ws, json_string_value(v), json_string_length(v));
+	{
+		if (json_is_string(v))
+			web_subs_add(ws, json_string_value(v), json_string_length(v));
+	}
 	*dependent = (size_t)json_integer_value(json_object_get(res, "dependent"));
 	json_decref(reply);
 	return 0;
