@@ -113,7 +113,7 @@ build/pic/%.o: %.cc build/pic/%.d
 build/labbridge-calibrate.so: $(patsubst %.cc,build/pic/%.o,$(patsubst %.c,build/pic/%.o,$(CALIB_MOD_SRC))) | build
 	$(CXX) $(CFLAGS) -shared -Wl,-Bsymbolic -o $@ $^ $(OPENCV_LIBS) -lm -lpthread
 
-LABCTL_SRC := $(wildcard bridge/labctl/*.c) bridge/util/numfmt.c bridge/util/csv.c bridge/util/clientconf.c
+LABCTL_SRC := $(wildcard bridge/labctl/*.c) bridge/util/numfmt.c bridge/util/csv.c bridge/util/clientconf.c bridge/util/qrsvg.c
 
 build/labctl: $(patsubst %.c,build/obj/%.o,$(LABCTL_SRC)) | build
 	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)

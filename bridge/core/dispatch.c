@@ -103,6 +103,20 @@ static int driver_method(lb_server *s, lb_call *c, json_t **result, lb_error *er
 	return 1;
 }
 
+int srv_dispatch_internal(lb_server *s, lb_call *c, json_t **result, lb_error *err)
+{
+	const lb_method *m = lb_service_internal(c->req.method);
+
+	if (!m)
+		return lb_error_set(err, LB_ERR_METHOD_NOT_FOUND, "unknown internal method '%s'",
+				    c->req.method);
+	if (c->client.role < m->role)
+		return lb_error_set(err, LB_ERR_FORBIDDEN, "%s requires the %s role; you are %s",
+				    c->req.method, lb_role_name(m->role),
+				    lb_role_name(c->client.role));
+	return m->fn(s, c, result, err);
+}
+
 int srv_dispatch(lb_server *s, lb_call *c, json_t **result, lb_error *err)
 {
 	const lb_method *m = lb_service_method(c->req.method, NULL);

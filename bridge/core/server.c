@@ -919,12 +919,13 @@ static void identify(lb_server *s, lb_call *c, zmq_msg_t *body)
 
 /*
  * The caller of a request from the vouched socket: frame 1, written by in-process code (the web
- * service) that authenticated it, is {"user", "role", "name", "session"}. The lease identity is
- * "\0web:" + session: a routing id starting with a zero byte, which no remote peer can choose,
- * and longer than those libzmq generates.
+ * service) that authenticated it, is {"user", "role", "name", "session", "internal"?}. The lease
+ * identity is "\0web:" + session: a routing id starting with a zero byte, which no remote peer
+ * can choose, and longer than those libzmq generates. *internal: the request is for an internal
+ * method (lb_service.internal), which only that code asks for.
  * 0, or LB_EINVAL when the frame is malformed (the request is refused).
  */
-static int identify_vouched(lb_call *c, zmq_msg_t *who)
+static int identify_vouched(lb_call *c, zmq_msg_t *who, int *internal)
 {
 	json_t *j = json_loadb(zmq_msg_data(who), zmq_msg_size(who), 0, NULL);
 	const char *user = json_string_value(json_object_get(j, "user"));
@@ -936,6 +937,7 @@ static int identify_vouched(lb_call *c, zmq_msg_t *who)
 
 	memset(&c->client, 0, sizeof c->client);
 	c->client.fd = -1;
+	*internal = json_is_true(json_object_get(j, "internal"));
 	if (!user || !role || !sess || lb_role_parse(role, &r) < 0 ||
 	    strlen(sess) + 5 > sizeof c->client.rid)
 		goto out;
@@ -968,7 +970,7 @@ static void handle_request(lb_server *s, void *sock)
 	lb_error err = {0};
 	json_t *result = NULL;
 	int64_t audit_id;
-	int rc;
+	int rc, internal = 0;
 
 	memset(&c, 0, sizeof c);
 	/* Keep the envelope and the body; only count the binary frames (v1 methods take none). */
@@ -1022,7 +1024,7 @@ static void handle_request(lb_server *s, void *sock)
 		goto out;
 	}
 	if (sock == s->vouched) {
-		if (identify_vouched(&c, &f[1]) < 0) {
+		if (identify_vouched(&c, &f[1], &internal) < 0) {
 			lb_error_set(&err, LB_ERR_INVALID_REQUEST,
 				     "internal: malformed vouched identity");
 			srv_send_reply(s, sock, f, nenv, lb_reply_error(NULL, &err));
@@ -1052,6 +1054,8 @@ static void handle_request(lb_server *s, void *sock)
 			rc = lb_error_set(&err, LB_ERR_INVALID_PARAMS,
 					  "%s takes no binary frames (got %zu)", c.req.method,
 					  nbinary);
+		else if (internal) /* in-process code's own request (vouched socket only) */
+			rc = srv_dispatch_internal(s, &c, &result, &err);
 		else
 			rc = srv_dispatch(s, &c, &result, &err);
 	}
@@ -1426,7 +1430,8 @@ static void handle_subscriptions(lb_server *s, void *sock)
 static void recheck_subscriptions(lb_server *s)
 {
 	int fds[64];
-	size_t n;
+	size_t n, nsvc;
+	const lb_service *const *v = lb_services(&nsvc);
 
 	s->subs_dirty = 0;
 	do {
@@ -1436,6 +1441,9 @@ static void recheck_subscriptions(lb_server *s)
 				   "what it may receive changed (a lease, a job or the devices "
 				   "present): it subscribes again under the new rules");
 	} while (n == sizeof fds / sizeof *fds);
+	for (size_t i = 0; i < nsvc; i++) /* in-process streams (the web's SSE) */
+		if (v[i]->subs_changed)
+			v[i]->subs_changed(s);
 }
 
 /* lb_auth's before_answer: every stream connection accepted so far is known (subs.h floor). */

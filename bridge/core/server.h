@@ -78,5 +78,8 @@ json_t *srv_unavailable_json(lb_server *s, int64_t now);
 void srv_publish_device_event(lb_server *s, const char *event, lb_device *d);
 /* Route a request to its method, after the checks its declaration asks for (dispatch.c). */
 int srv_dispatch(lb_server *s, lb_call *c, json_t **result, lb_error *err);
+/* Route an internal request (lb_service.internal: in-process callers only) to its method, with
+ * its least role checked; an unknown name: method_not_found (dispatch.c). */
+int srv_dispatch_internal(lb_server *s, lb_call *c, json_t **result, lb_error *err);
 
 #endif

@@ -17,6 +17,18 @@ const lb_service *const *lb_services(size_t *n)
 	return (const lb_service *const *)__start_lb_service_list;
 }
 
+const lb_method *lb_service_internal(const char *name)
+{
+	size_t n;
+	const lb_service *const *v = lb_services(&n);
+
+	for (size_t i = 0; i < n; i++)
+		for (const lb_method *m = v[i]->internal; m && m->name; m++)
+			if (strcmp(m->name, name) == 0)
+				return m;
+	return NULL;
+}
+
 const lb_method *lb_service_method(const char *name, const lb_service **svc)
 {
 	size_t n;

@@ -11,6 +11,7 @@
 #include "../util/error.h"
 #include "access.h"
 #include "request.h" /* lb_param_*: reading a method's params */
+#include "topics.h"
 
 typedef struct lb_server lb_server;
 typedef struct lb_device lb_device;
@@ -112,6 +113,17 @@ typedef struct lb_service {
 	/* At shutdown, after every device has stopped: free what the service holds. Services are
 	 * destroyed in the reverse order of their init (link order). */
 	void (*destroy)(lb_server *s);
+	/*
+	 * Methods only code in the bridge's process calls (the web server's stream grants): run
+	 * when a request on the vouched socket (SRV_VOUCHED_ENDPOINT) has an identity marked
+	 * "internal": true, which only that code writes. Never reached from the request sockets
+	 * nor /api/call (unknown method there), not listed by bridge.methods. Ended by {NULL}.
+	 */
+	const lb_method *internal;
+	/* What subscribers may receive changed (a lease, a job, the devices present): called in
+	 * the main-loop turn that changed it, after the stream sockets' subscriptions are checked
+	 * again, so that in-process streams (the web's) can be checked the same way. */
+	void (*subs_changed)(lb_server *s);
 } lb_service;
 
 /*
@@ -129,6 +141,9 @@ const lb_service *const *lb_services(size_t *n);
 /* The method of that name among every registered service's (the core's included), or NULL;
  * *svc (if not NULL) receives its service. */
 const lb_method *lb_service_method(const char *name, const lb_service **svc);
+
+/* The internal method of that name (lb_service.internal), or NULL. */
+const lb_method *lb_service_internal(const char *name);
 
 /* The slot where a service keeps its state in this server (NULL until it sets it). */
 void **lb_service_state(lb_server *s, const lb_service *svc);
@@ -206,6 +221,16 @@ int srv_halt(lb_server *s, lb_device *d, const char *who);
 /* Tell every service that device id's lease changed (service.h lease_changed); an unknown id
  * is ignored. Publishes the device's "changed" event too. */
 void srv_lease_changed(lb_server *s, const char *id, bool ended);
+
+/*
+ * What client who (role, user, and its lease identity: a lease counts only when this connection
+ * holds it, as a web session's own) receives of prefix (len bytes), as lb_topic_check decides
+ * with the bridge's devices and owners now (topics.h: emit, dependent, why as there). For
+ * in-process streams that subscribe with the streams key (the web's SSE). Never fails.
+ */
+lb_topic_verdict srv_sub_decide(lb_server *s, const lb_client *who, const char *prefix, size_t len,
+				lb_topic_emit *emit, void *arg, bool *dependent, char *why,
+				size_t cap);
 
 /* The live lease on device id, or NULL. */
 const lb_lease *srv_lease_find(lb_server *s, const char *id, int64_t now);

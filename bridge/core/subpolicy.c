@@ -13,7 +13,8 @@
 /* The view of the devices the policy reads (topics.h): the server at one instant. */
 typedef struct view_arg {
 	lb_server *s;
-	int64_t now; /* monotonic ns, for leases */
+	int64_t now;	      /* monotonic ns, for leases */
+	const lb_client *who; /* NULL, or the client whose lease identity must hold a lease */
 } view_arg;
 
 static size_t view_count(void *arg)
@@ -46,8 +47,13 @@ static bool view_owns(void *arg, size_t i, const char *user)
 	const lb_service *const *v = lb_services(&n);
 	char owner[128];
 
-	if (l && strcmp(l->holder.user, user) == 0)
+	if (l && va->who) { /* this connection's (a web session's) lease, not its user's */
+		if (l->holder.rid_len == va->who->rid_len &&
+		    memcmp(l->holder.rid, va->who->rid, l->holder.rid_len) == 0)
+			return true;
+	} else if (l && strcmp(l->holder.user, user) == 0) {
 		return true;
+	}
 	for (size_t k = 0; k < n; k++)
 		if (v[k]->job_owner && v[k]->job_owner(va->s, d, owner, sizeof owner) &&
 		    strcmp(owner, user) == 0)
@@ -79,7 +85,7 @@ static void pack(void *arg, const char *prefix, size_t len)
 static lb_topic_verdict decide(lb_server *s, lb_role role, const char *user, const void *prefix,
 			       size_t len, packer *pk, bool *dependent, char *why, size_t cap)
 {
-	view_arg va = {s, lb_clock_ns(CLOCK_MONOTONIC)};
+	view_arg va = {s, lb_clock_ns(CLOCK_MONOTONIC), NULL};
 	lb_topic_view v = {view_count, view_device, view_stream, view_owns, &va};
 	lb_topic_verdict r =
 	    lb_topic_check(role, user, prefix, len, &v, pack, pk, dependent, why, cap);
@@ -221,6 +227,17 @@ int srv_sub_message(lb_server *s, void *sock, zmq_msg_t *m, int fd, char *why, s
 		return LB_SUB_FULL;
 	}
 	return 0;
+}
+
+lb_topic_verdict srv_sub_decide(lb_server *s, const lb_client *who, const char *prefix, size_t len,
+				lb_topic_emit *emit, void *arg, bool *dependent, char *why,
+				size_t cap)
+{
+	view_arg va = {s, lb_clock_ns(CLOCK_MONOTONIC), who};
+	lb_topic_view v = {view_count, view_device, view_stream, view_owns, &va};
+
+	return lb_topic_check(who->role, who->user, prefix, len, &v, emit, arg, dependent, why,
+			      cap);
 }
 
 size_t srv_sub_changed(lb_server *s, int *fds, size_t max)

@@ -36,7 +36,8 @@ enum {
 	C_KEYS = 8192,
 	C_AUDIT = 16384,
 	C_DISCOVER = 32768,
-	C_ALL = 65535
+	C_PAIR = 65536,
+	C_ALL = 131071
 };
 
 enum {
@@ -74,7 +75,9 @@ enum {
 	OPT_SERVER_KEY,
 	OPT_DISCOVER,
 	OPT_URL,
-	OPT_NONE
+	OPT_NONE,
+	OPT_USES,
+	OPT_TTL
 };
 
 /* The options: name, whether it takes a value, the commands it applies to. */
@@ -92,12 +95,12 @@ static const struct optspec {
     [OPT_TIMEOUT_MS] = {"--timeout-ms", true, C_ALL},
     [OPT_JSON] = {"--json", false,
 		  C_DEVICES | C_WATCH | C_SNAPSHOT | C_CALL | C_INFO | C_QUEUE | C_JOB | C_PRINTER |
-		      C_ROOM | C_ROBOTS | C_KEYS | C_AUDIT | C_DISCOVER},
+		      C_ROOM | C_ROBOTS | C_KEYS | C_AUDIT | C_DISCOVER | C_PAIR},
     [OPT_CSV] = {"--csv", false, C_WATCH},
     [OPT_COUNT] = {"--count", true, C_WATCH | C_KEYS | C_AUDIT},
     [OPT_TIMEOUT] = {"--timeout", true, C_WATCH | C_DISCOVER},
     [OPT_PRINTER] = {"--printer", true, C_PRINT},
-    [OPT_NAME] = {"--name", true, C_PRINT | C_ROBOT | C_KEYS},
+    [OPT_NAME] = {"--name", true, C_PRINT | C_ROBOT | C_KEYS | C_PAIR},
     [OPT_NO_WAIT] = {"--no-wait", false, C_PRINT},
     [OPT_PRESET] = {"--preset", true, C_PRINT},
     [OPT_SCALE] = {"--scale", true, C_PRINT},
@@ -112,7 +115,7 @@ static const struct optspec {
     [OPT_MODE] = {"--mode", true, C_SCAN},
     [OPT_STEPS] = {"--steps", true, C_SCAN},
     [OPT_OUTPUT] = {"-o", true, C_SCAN | C_KEYS | C_DEVICES},
-    [OPT_ROLE] = {"--role", true, C_KEYS},
+    [OPT_ROLE] = {"--role", true, C_KEYS | C_PAIR},
     [OPT_PREFIX] = {"--prefix", true, C_KEYS},
     [OPT_ENDPOINT] = {"--endpoint", true, C_KEYS},
     [OPT_OUTDIR] = {"--output", true, C_KEYS},
@@ -120,6 +123,8 @@ static const struct optspec {
     [OPT_SINCE] = {"--since", true, C_AUDIT},
     [OPT_URL] = {"--url", true, C_DEVICES},
     [OPT_NONE] = {"--none", false, C_ROOM},
+    [OPT_USES] = {"--uses", true, C_PAIR},
+    [OPT_TTL] = {"--ttl", true, C_PAIR},
 };
 
 /* Print the usage text on f. */
@@ -194,6 +199,11 @@ static void usage(FILE *f)
 	    "  keys export NAME [--json]     its public certificate, the bridge's key, endpoints\n"
 	    "  keys qr --role ROLE --prefix TEXT --count N -o FILE.pdf [--endpoint EP]\n"
 	    "                                N keys 'TEXT 1'..'TEXT N' as a page of QR codes\n\n"
+	    "Tablets (the web page; teachers):\n"
+	    "  pair new --name NAME [--role ROLE] [--uses K] [--ttl SEC] [--json]\n"
+	    "                                a pairing code, its URL and its QR code (terminal)\n"
+	    "  pair list [--json]            the live pairings (their codes are not shown again)\n"
+	    "  pair revoke ID                the code stops working, its sessions end\n\n"
 	    "Audit log of commands (teachers):\n"
 	    "  audit [--device D] [--user U] [--since 1h|30m|2d|SEC] [--count N] [--json]\n"
 	    "                                who did what to which device, when (newest\n"
@@ -268,6 +278,7 @@ static const struct command {
     {"keys", C_KEYS, 1, 2, labctl_cmd_keys},
     {"audit", C_AUDIT, 0, 0, labctl_cmd_audit},
     {"discover", C_DISCOVER, 0, 0, labctl_cmd_discover},
+    {"pair", C_PAIR, 1, 2, labctl_cmd_pair},
 };
 
 /* Read the command line into *o and find its command in *cmd. 0; 1 when help was asked; -1
@@ -356,6 +367,20 @@ static int parse_args(int argc, char **argv, struct labctl_opts *o, const struct
 		case OPT_ROLE: o->role = val; break;
 		case OPT_PREFIX: o->prefix = val; break;
 		case OPT_ENDPOINT: o->endpoint = val; break;
+		case OPT_USES:
+			if (labctl_parse_long(val, 1, 100, &o->uses) < 0) {
+				labctl_errmsg("labctl: --uses wants 1..100 tablets, not '%s'\n",
+					      val);
+				return -1;
+			}
+			break;
+		case OPT_TTL:
+			if (labctl_parse_long(val, 10, 86400, &o->ttl) < 0) {
+				labctl_errmsg("labctl: --ttl wants 10..86400 seconds, not '%s'\n",
+					      val);
+				return -1;
+			}
+			break;
 		case OPT_DPI:
 			if (labctl_parse_long(val, 1, 100000, &o->dpi) < 0) {
 				labctl_errmsg("labctl: --dpi wants dots per inch, not '%s'\n", val);

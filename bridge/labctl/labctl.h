@@ -67,6 +67,7 @@ struct labctl_opts {
 	const char *devices[LABCTL_DEVICES_MAX]; /* devices labels: every --device */
 	int ndevices;
 	bool none;	      /* room assign: --none (clear) */
+	long uses, ttl;	      /* pair new: --uses, --ttl (0 when not given) */
 	const char *cmd;      /* the command word */
 	const char *arg[4];   /* its positional arguments */
 	int narg;
@@ -150,6 +151,9 @@ int labctl_browse(const char *want, long timeout_ms, struct labctl_found *found,
 /* The 16-hex-digit fingerprint of a Z85 public key (PROTOCOL.md, Network and keys) into fp; 0,
  * or -1 when key is not one. */
 int labctl_fingerprint(const char *key, char fp[17]);
+
+/* labctl_pair.c: */
+int labctl_cmd_pair(void *ctx, const struct labctl_opts *o);
 
 /* ---------------------------------------------------------------- messages, signals, parsing */
 

@@ -354,9 +354,11 @@ class HttpTest(BridgeTest):
             f.write(blob)
         d2 = self.start_bridge(conf, name="again", http="127.0.0.1:0")
         web2, teacher2 = Web(d2.web_url()), self.client(d2)
-        # the old token died with the bridge; a new pairing is another user, not the owner
-        self.assertEqual(web2.request("GET", "/api/file?job=%d&file=log.txt&token=%s"
-                                      % (jid, tok))[0], 401)
+        # the session survived the restart (web.db): its token still owns its job; a new
+        # pairing is another user, not the owner
+        status, _, body = web2.request("GET", "/api/file?job=%d&file=log.txt&token=%s"
+                                       % (jid, tok))
+        self.assertEqual((status, body), (200, blob))
         other = web2.pair(teacher2.call("pair.new", {"name": "g"})["code"])["token"]
         status, _, body = web2.request("GET", "/api/file?job=%d&file=log.txt&token=%s"
                                        % (jid, other))

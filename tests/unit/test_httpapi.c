@@ -1,12 +1,15 @@
 /* test_httpapi.c - unit tests of protocols/httpapi.c and the web sessions (services/web/pairing.c).
  */
+#include <arpa/inet.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "../../bridge/services/web/pairing.h"
+#include "../../bridge/services/web/web.h"
 #include "../../protocols/httpapi.h"
 
 /* lb_httpapi_path on a C string: its result, out filled. */
@@ -448,6 +451,180 @@ static void test_pairs_code_expiry(void)
 	lb_pairs_destroy(&p);
 }
 
+/* A session and a revoked pairing kept across a restart (a second store on the same file), expired
+ * ones dropped, a bad file set aside; time passed in. */
+static void test_pairs_persist(void)
+{
+	char dir[] = "/tmp/lbpairsXXXXXX", path[64], bad[128];
+	lb_pairs *p = lb_pairs_new(600 * 1000000000LL, "a");
+	lb_pair_info pi, pj, pk;
+	lb_session_info si;
+	lb_error err = {0};
+	const char *why;
+	json_t *l;
+	FILE *f;
+	unsigned char r3[6] = {9, 9, 9, 1, 2, 3};
+
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof path, "%s/web.db", dir);
+	CHECK_EQ_INT(lb_pairs_persist(p, path, at(0), &err), 0);
+	CHECK_EQ_INT(lb_pairs_add(p, LB_ROLE_STUDENT, "g1", 600 * 1000000000LL, 2,
+				  3600 * 1000000000LL, rnd1, at(0), &pi, &err),
+		     0);
+	CHECK_EQ_INT(lb_pairs_add(p, LB_ROLE_OBSERVER, "g2", 600 * 1000000000LL, 1,
+				  3600 * 1000000000LL, rnd2, at(0), &pj, &err),
+		     0);
+	CHECK_EQ_INT(lb_pairs_add(p, LB_ROLE_STUDENT, "short", 20 * 1000000000LL, 1,
+				  3600 * 1000000000LL, r3, at(0), &pk, &err),
+		     0);
+	CHECK_EQ_INT(lb_pairs_redeem(p, pi.code, "a", tok1, at(1), &si, &why), 0);
+	CHECK_STR(si.session, "s1");
+	CHECK_EQ_INT(lb_pairs_redeem(p, pj.code, "b", tok2, at(1), &si, &why), 0);
+	CHECK_EQ_INT(lb_pairs_revoke(p, pj.id), 1);
+	lb_pairs_destroy(&p);
+
+	/* the restart: a new tag, the same file, 30 s later */
+	p = lb_pairs_new(600 * 1000000000LL, "b");
+	CHECK_EQ_INT(lb_pairs_persist(p, path, at(30), &err), 0);
+	CHECK_EQ_INT(lb_pairs_check(p, tok1, at(31), &si, &why), 0);
+	CHECK_STR(si.user, "web:p1.a");
+	CHECK_STR(si.name, "g1");
+	CHECK_EQ_INT(si.role, LB_ROLE_STUDENT);
+	CHECK_EQ_INT(lb_pairs_check(p, tok2, at(31), &si, &why), LB_PAIRS_REFUSED);
+	/* the code has one use left, the short one expired, the revoked one is gone */
+	l = lb_pairs_list(p, at(31));
+	CHECK_EQ_INT((int)json_array_size(json_object_get(l, "pairings")), 1);
+	CHECK_EQ_INT((int)json_integer_value(json_object_get(
+			 json_array_get(json_object_get(l, "pairings"), 0), "uses_left")),
+		     1);
+	json_decref(l);
+	CHECK_EQ_INT(lb_pairs_redeem(p, pj.code, "c", tok3, at(31), &si, &why), LB_PAIRS_REFUSED);
+	CHECK_EQ_INT(lb_pairs_redeem(p, pk.code, "c", tok3, at(31), &si, &why), LB_PAIRS_REFUSED);
+	CHECK_EQ_INT(lb_pairs_redeem(p, pi.code, "d", tok3, at(32), &si, &why), 0);
+	CHECK_STR(si.session, "s2"); /* numbered after the kept one: its own lease identity */
+	CHECK_EQ_INT(lb_pairs_check(p, tok3, at(60), &si, &why), 0); /* within it: not */
+	CHECK_EQ_INT(lb_pairs_check(p, tok1, at(95), &si, &why), 0); /* a minute on: written */
+	lb_pairs_destroy(&p);
+
+	/* idle 600 s since the last use written: gone at the next start; the other kept */
+	p = lb_pairs_new(600 * 1000000000LL, "c");
+	CHECK_EQ_INT(lb_pairs_persist(p, path, at(650), &err), 0);
+	CHECK_EQ_INT(lb_pairs_check(p, tok1, at(650), &si, &why), 0);
+	CHECK_EQ_INT(lb_pairs_check(p, tok3, at(650), &si, &why), LB_PAIRS_REFUSED);
+	lb_pairs_destroy(&p);
+
+	/* a file that is not a database: set aside, a new one started */
+	unlink(path);
+	snprintf(bad, sizeof bad, "%s-wal", path);
+	unlink(bad);
+	snprintf(bad, sizeof bad, "%s-shm", path);
+	unlink(bad);
+	f = fopen(path, "w");
+	CHECK(f != NULL);
+	for (int i = 0; f && i < 200; i++)
+		fputs("not a database at all ", f);
+	if (f)
+		fclose(f);
+	p = lb_pairs_new(600 * 1000000000LL, "d");
+	CHECK_EQ_INT(lb_pairs_persist(p, path, at(800), &err), 0);
+	CHECK_EQ_INT(lb_pairs_check(p, tok1, at(800), &si, &why), LB_PAIRS_REFUSED);
+	snprintf(bad, sizeof bad, "%s.bad-%lld", path, (long long)(at(800).real / 1000000000));
+	CHECK(access(bad, F_OK) == 0);
+	lb_pairs_destroy(&p);
+	unlink(bad);
+	unlink(path);
+	snprintf(bad, sizeof bad, "%s-wal", path);
+	unlink(bad);
+	snprintf(bad, sizeof bad, "%s-shm", path);
+	unlink(bad);
+	rmdir(dir);
+}
+
+/* lb_web_parse_addr: IPv4, [IPv6], every address of both families, and what is refused. */
+static void test_parse_addr(void)
+{
+	static const char *const bad[] = {
+	    "",		"8080",	      "nowhere:80",  "1.2.3.4:",    "1.2.3.4:x",    "1.2.3.4:65536",
+	    "::1:8080", "[::1:8080",  "::1]:8080",   "[]:8080",	    "[x]:8080",	    "[::1]8080",
+	    "[::1]:-1", "1.2.3.4:+1", "1.2.3.4: 80", "[::1%lo]:80", "256.1.1.1:80",
+	};
+	struct sockaddr_storage sa;
+	const struct sockaddr_in *v4 = (const struct sockaddr_in *)&sa;
+	const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)&sa;
+	int dual;
+
+	CHECK_EQ_INT(lb_web_parse_addr("127.0.0.1:8080", &sa, &dual), 0);
+	CHECK(sa.ss_family == AF_INET && ntohs(v4->sin_port) == 8080 &&
+	      ntohl(v4->sin_addr.s_addr) == INADDR_LOOPBACK && !dual);
+	CHECK_EQ_INT(lb_web_parse_addr("localhost:0", &sa, &dual), 0);
+	CHECK(sa.ss_family == AF_INET && ntohl(v4->sin_addr.s_addr) == INADDR_LOOPBACK);
+	CHECK_EQ_INT(lb_web_parse_addr("0.0.0.0:80", &sa, &dual), 0);
+	CHECK(sa.ss_family == AF_INET && v4->sin_addr.s_addr == 0 && !dual);
+	CHECK_EQ_INT(lb_web_parse_addr("[::1]:8080", &sa, &dual), 0);
+	CHECK(sa.ss_family == AF_INET6 && ntohs(v6->sin6_port) == 8080 &&
+	      IN6_IS_ADDR_LOOPBACK(&v6->sin6_addr) && !dual);
+	CHECK_EQ_INT(lb_web_parse_addr("[::]:8080", &sa, &dual), 0);
+	CHECK(sa.ss_family == AF_INET6 && IN6_IS_ADDR_UNSPECIFIED(&v6->sin6_addr) && !dual);
+	CHECK_EQ_INT(lb_web_parse_addr("[fd00::12:3]:1", &sa, &dual), 0);
+	CHECK(sa.ss_family == AF_INET6 && v6->sin6_addr.s6_addr[0] == 0xfd &&
+	      v6->sin6_addr.s6_addr[15] == 3);
+	CHECK_EQ_INT(lb_web_parse_addr("*:8080", &sa, &dual), 0);
+	CHECK(sa.ss_family == AF_INET6 && IN6_IS_ADDR_UNSPECIFIED(&v6->sin6_addr) && dual &&
+	      ntohs(v6->sin6_port) == 8080);
+	CHECK_EQ_INT(lb_web_parse_addr(":65535", &sa, &dual), 0);
+	CHECK(dual && ntohs(v6->sin6_port) == 65535);
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+		CHECK_MSG(lb_web_parse_addr(bad[i], &sa, &dual) < 0, bad[i]);
+}
+
+/* lb_grants_still_fn of the test: prefixes starting with "robot/a/" are no longer granted. */
+static int still_not_a(void *arg, const lb_client *who, const char *prefix, char *why, size_t cap)
+{
+	(*(int *)arg)++;
+	if (strncmp(prefix, "robot/a/", 8) != 0)
+		return 1;
+	snprintf(why, cap, "lease on a taken by %s", who->user);
+	return 0;
+}
+
+/* The grants table: revoked grants block their restricted topics, announced once, per stream. */
+static void test_grants(void)
+{
+	lb_grants *g = lb_grants_new();
+	lb_client who = {.role = LB_ROLE_STUDENT, .user = "web:p1.t"};
+	char prefix[256], reason[160];
+	int asked = 0;
+
+	CHECK_EQ_INT(lb_grants_add(g, 1, &who, "robot/a/console/"), 0);
+	CHECK_EQ_INT(lb_grants_add(g, 1, &who, "robot/b/"), 0);
+	CHECK_EQ_INT(lb_grants_add(g, 2, &who, "robot/a/"), 0);
+	CHECK(!lb_grants_blocked(g, 1, "robot/a/console/", 16));
+	CHECK_EQ_INT(lb_grants_next_revoked(g, 1, prefix, sizeof prefix, reason, sizeof reason), 0);
+	CHECK_EQ_INT((int)lb_grants_recheck(g, still_not_a, &asked), 2);
+	CHECK_EQ_INT(asked, 3);
+	CHECK(lb_grants_blocked(g, 1, "robot/a/console/x", 17));
+	CHECK(!lb_grants_blocked(g, 1, "robot/b/console/", 16));
+	CHECK(!lb_grants_blocked(g, 3, "robot/a/console/", 16)); /* another stream's */
+	CHECK(lb_grants_blocked(g, 2, "robot/a/event/", 14));
+	CHECK_EQ_INT(lb_grants_next_revoked(g, 1, prefix, sizeof prefix, reason, sizeof reason), 1);
+	CHECK_STR(prefix, "robot/a/console/");
+	CHECK_STR(reason, "lease on a taken by web:p1.t");
+	CHECK_EQ_INT(lb_grants_next_revoked(g, 1, prefix, sizeof prefix, reason, sizeof reason), 0);
+	asked = 0;
+	CHECK_EQ_INT((int)lb_grants_recheck(g, still_not_a, &asked), 0); /* revoked: not asked */
+	CHECK_EQ_INT(asked, 1);
+	lb_grants_drop(g, 1);
+	CHECK_EQ_INT((int)lb_grants_count(g), 1);
+	CHECK(!lb_grants_blocked(g, 1, "robot/a/console/", 16));
+	for (int i = 0; i < LB_GRANTS_MAX; i++)
+		lb_grants_add(g, 9, &who, "robot/c/");
+	CHECK_EQ_INT(lb_grants_add(g, 9, &who, "robot/c/"), LB_EFAIL);
+	CHECK_EQ_INT((int)lb_grants_count(g), LB_GRANTS_MAX);
+	lb_grants_destroy(&g);
+	CHECK(g == NULL);
+	lb_grants_destroy(&g);
+}
+
 int main(void)
 {
 	RUN(test_path_ok);
@@ -465,5 +642,8 @@ int main(void)
 	RUN(test_pairs_revoke_and_max_age);
 	RUN(test_pairs_rate_limit);
 	RUN(test_pairs_code_expiry);
+	RUN(test_pairs_persist);
+	RUN(test_parse_addr);
+	RUN(test_grants);
 	return check_summary();
 }

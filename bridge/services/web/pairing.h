@@ -47,6 +47,15 @@ enum { LB_PAIRS_REFUSED = -10, LB_PAIRS_LIMITED = -11 };
  */
 lb_pairs *lb_pairs_new(int64_t idle_ns, const char *tag);
 
+/*
+ * Keep the store in the SQLite file at path from now on (only hashes of codes and tokens): load
+ * the pairings and sessions still live at now, drop the others; every change is written (a
+ * session's last use at most once a minute, WAL without a sync per write). An unreadable file is
+ * logged and moved aside (path.bad-SECONDS) and a new one started. 0, or LB_EFAIL with err when
+ * not even a new file can be made (the store stays in memory).
+ */
+int lb_pairs_persist(lb_pairs *p, const char *path, lb_now now, lb_error *err);
+
 /* Free the store; accepts NULL and nulls *p. */
 void lb_pairs_destroy(lb_pairs **p);
 

@@ -42,6 +42,7 @@ struct lb_web {
 	unsigned port;
 	atomic_int stopping;
 	atomic_int streams;
+	atomic_uint_fast64_t next_stream; /* stream ids, for their grants (grants.h) */
 };
 
 /* One request in progress: its body so far. */
@@ -62,6 +63,11 @@ static void peer_addr(struct MHD_Connection *c, char *out, size_t cap)
 	snprintf(out, cap, "?");
 	if (sa && sa->sa_family == AF_INET)
 		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out,
+			  (socklen_t)cap);
+	else if (sa && sa->sa_family == AF_INET6 &&
+		 IN6_IS_ADDR_V4MAPPED(&((const struct sockaddr_in6 *)sa)->sin6_addr))
+		/* an IPv4 client of a dual-stack socket: named as IPv4 (logs, rate limits) */
+		inet_ntop(AF_INET, &((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr[12], out,
 			  (socklen_t)cap);
 	else if (sa && sa->sa_family == AF_INET6)
 		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out,
@@ -232,12 +238,14 @@ static enum MHD_Result api_session(lb_web *w, struct MHD_Connection *c, const ch
 /* Send a call to the bridge's vouched socket as session s and wait for the reply: the reply
  * object, or NULL with *status. A binary frame that came back is in the reply's data, in
  * base64, or in *bin (malloc'd) and *binlen when bin is not NULL. */
-static json_t *call_bridge(lb_web *w, const lb_session_info *s, lb_httpapi_call *call,
-			   unsigned *status, const char **why, void **bin, size_t *binlen)
+static json_t *call_bridge_as(lb_web *w, const lb_session_info *s, int internal,
+			      lb_httpapi_call *call, unsigned *status, const char **why, void **bin,
+			      size_t *binlen)
 {
 	void *sock = zmq_socket(w->o.zctx, ZMQ_DEALER);
-	json_t *who = json_pack("{s:s, s:s, s:s, s:s}", "user", s->user, "role",
-				lb_role_name(s->role), "name", s->name, "session", s->session);
+	json_t *who =
+	    json_pack("{s:s, s:s, s:s, s:s, s:b}", "user", s->user, "role", lb_role_name(s->role),
+		      "name", s->name, "session", s->session, "internal", internal);
 	json_t *rq =
 	    json_pack("{s:i, s:s, s:O}", "id", 1, "method", call->method, "params", call->params);
 	char *who_text = who ? json_dumps(who, JSON_COMPACT) : NULL;
@@ -318,6 +326,13 @@ out:
 	free(who_text);
 	free(rq_text);
 	return reply;
+}
+
+/* A client's call (never an internal one: only this file's own requests are) as session s. */
+static json_t *call_bridge(lb_web *w, const lb_session_info *s, lb_httpapi_call *call,
+			   unsigned *status, const char **why, void **bin, size_t *binlen)
+{
+	return call_bridge_as(w, s, 0, call, status, why, bin, binlen);
 }
 
 /* POST /api/call {method, params, data?} as the token's session. */
@@ -474,6 +489,8 @@ done:
 /* One SSE stream: its SUB socket, the event being sent, the last seq of each topic. */
 typedef struct stream {
 	lb_web *w;
+	uint64_t id;	  /* its grants (grants.h) */
+	size_t dependent; /* prefixes granted by ownership: each message is checked */
 	void *sub;
 	char token[LB_HTTPAPI_TOKEN_LEN + 1];
 	char *out; /* an event not yet wholly given to MHD */
@@ -510,7 +527,22 @@ static int next_event(stream *st)
 {
 	zmq_msg_t f[3];
 	int n = 0, more = 1, got = 0;
+	char prefix[256], reason[160];
 
+	if (st->dependent && lb_grants_next_revoked(st->w->o.grants, st->id, prefix, sizeof prefix,
+						    reason, sizeof reason)) {
+		json_t *j = json_pack("{s:s, s:s}", "topic", prefix, "reason", reason);
+		char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+		json_decref(j);
+		if (text && asprintf(&st->out, "event: revoked\ndata: %s\n\n", text) > 0) {
+			st->outlen = strlen(st->out);
+			st->outpos = 0;
+		} else {
+			st->out = NULL;
+		}
+		free(text);
+		return 1;
+	}
 	while (more) {
 		zmq_msg_t m;
 		zmq_msg_init(&m);
@@ -525,6 +557,11 @@ static int next_event(stream *st)
 		}
 		zmq_msg_close(&m);
 	}
+	/* a restricted topic granted by ownership that ended: dropped from then on */
+	if (n >= 2 && st->dependent &&
+	    lb_topic_restricted(zmq_msg_data(&f[0]), zmq_msg_size(&f[0])) &&
+	    lb_grants_blocked(st->w->o.grants, st->id, zmq_msg_data(&f[0]), zmq_msg_size(&f[0])))
+		n = -n;
 	if (n >= 2) {
 		int known;
 		uint64_t seq,
@@ -539,6 +576,8 @@ static int next_event(stream *st)
 		st->outpos = 0;
 		got = st->out != NULL;
 	}
+	if (n < 0) /* dropped: still one message read */
+		n = -n;
 	for (int i = 0; i < n; i++)
 		zmq_msg_close(&f[i]);
 	return got || n > 0;
@@ -621,6 +660,8 @@ static void stream_free(void *cls)
 	if (st->sub)
 		zmq_close(st->sub);
 	free(st->out);
+	if (st->id)
+		lb_grants_drop(st->w->o.grants, st->id);
 	atomic_fetch_sub(&st->w->streams, 1);
 	free(st);
 }
@@ -643,29 +684,54 @@ static void web_subs_add(void *arg, const char *prefix, size_t len)
 }
 
 /*
- * What a session (role, user) receives of the prefixes asked, by the bridge's topic policy
- * (topics.h): public topics for every role, everything for teachers; a restricted topic of a
- * device (a robot's console, a scan's image) is refused to others, as this thread cannot see
- * who holds which device (the request socket's subscribers can). 0 with *ws filled, or
- * LB_EFAIL with why[cap] set for a refused prefix.
+ * What session s receives of the prefixes asked, as stream id: a teacher everything; any other
+ * role what the main loop's topic policy grants it (web.stream_grant, an internal request: the
+ * main loop alone knows who holds which device; a restricted topic of a device the session owns
+ * is granted, and taken back when that ends, grants.h). 0 with *ws and *dependent filled, or
+ * LB_EFAIL with *status and why[cap] set (403 for a refused prefix).
  */
-static int web_topics_for(lb_role role, const char *user, const lb_httpapi_topics *t, web_subs *ws,
-			  char *why, size_t cap)
+static int web_topics_for(lb_web *w, const lb_session_info *s, uint64_t id,
+			  const lb_httpapi_topics *t, web_subs *ws, size_t *dependent,
+			  unsigned *status, char *why, size_t cap)
 {
+	lb_httpapi_call call = {0};
+	json_t *reply, *res, *e, *v;
+	const char *msg;
+	size_t i;
+
 	ws->n = 0;
-	for (size_t i = 0; i < t->n; i++) {
-		char reason[160] = "";
-		size_t len = strlen(t->v[i]);
-		switch (lb_topic_check(role, user, t->v[i], len, NULL, web_subs_add, ws, NULL,
-				       reason, sizeof reason)) {
-		case LB_TOPIC_ALLOW: web_subs_add(ws, t->v[i], len); break;
-		case LB_TOPIC_NARROW: break; /* its replacements were added */
-		default:
-			snprintf(why, cap, "a %s may not subscribe to '%s'%s%s", lb_role_name(role),
-				 t->v[i], reason[0] ? ": " : "", reason);
-			return LB_EFAIL;
-		}
+	*dependent = 0;
+	if (s->role >= LB_ROLE_TEACHER) {
+		for (i = 0; i < t->n; i++)
+			web_subs_add(ws, t->v[i], strlen(t->v[i]));
+		return 0;
 	}
+	snprintf(call.method, sizeof call.method, "web.stream_grant");
+	call.params = json_pack("{s:I, s:[]}", "stream", (json_int_t)id, "prefixes");
+	for (i = 0; call.params && i < t->n; i++)
+		json_array_append_new(json_object_get(call.params, "prefixes"),
+				      json_string(t->v[i]));
+	reply = call.params ? call_bridge_as(w, s, 1, &call, status, &msg, NULL, NULL) : NULL;
+	json_decref(call.params);
+	res = json_object_get(reply, "result");
+	e = json_object_get(reply, "error");
+	if (!json_is_object(res)) {
+		if (e && json_integer_value(json_object_get(e, "code")) == 1002)
+			*status = MHD_HTTP_FORBIDDEN;
+		else if (e)
+			*status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+		msg = e ? json_string_value(json_object_get(e, "message")) : msg;
+		snprintf(why, cap, "%s", msg ? msg : "internal error");
+		json_decref(reply);
+		return LB_EFAIL;
+	}
+	json_array_foreach(json_object_get(res, "prefixes"), i, v)
+	{
+		if (json_is_string(v))
+			web_subs_add(ws, json_string_value(v), json_string_length(v));
+	}
+	*dependent = (size_t)json_integer_value(json_object_get(res, "dependent"));
+	json_decref(reply);
 	return 0;
 }
 
@@ -680,26 +746,40 @@ static enum MHD_Result api_stream(lb_web *w, struct MHD_Connection *c, const cha
 	stream *st;
 	struct MHD_Response *r;
 	int hwm = STREAM_HWM, zero = 0;
-	char msg[400];
+	char msg[600];
+	uint64_t id;
+	size_t dependent;
+	unsigned status;
 
 	if (session_of(w, c, url, 1, &s, &rc) < 0)
 		return rc;
 	if (lb_httpapi_topics_parse(MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "topics"),
 				    &t, &why) < 0)
 		return refuse(c, MHD_HTTP_BAD_REQUEST, "invalid_params", why, url);
-	if (web_topics_for(s.role, s.user, &t, &subs, msg, sizeof msg) < 0)
-		return refuse(c, MHD_HTTP_FORBIDDEN, "forbidden", msg, url);
 	if (atomic_fetch_add(&w->streams, 1) >= STREAMS_MAX) {
 		atomic_fetch_sub(&w->streams, 1);
 		return refuse(c, MHD_HTTP_SERVICE_UNAVAILABLE, "busy", "too many live streams",
 			      url);
 	}
+	id = atomic_fetch_add(&w->next_stream, 1) + 1;
+	if (web_topics_for(w, &s, id, &t, &subs, &dependent, &status, msg, sizeof msg) < 0) {
+		lb_grants_drop(w->o.grants, id); /* an answer that came too late may have some */
+		atomic_fetch_sub(&w->streams, 1);
+		return refuse(c, status,
+			      status == MHD_HTTP_FORBIDDEN	   ? "forbidden"
+			      : status == MHD_HTTP_GATEWAY_TIMEOUT ? "timeout"
+								   : "internal_error",
+			      msg, url);
+	}
 	st = calloc(1, sizeof *st);
 	if (!st) {
+		lb_grants_drop(w->o.grants, id);
 		atomic_fetch_sub(&w->streams, 1);
 		return MHD_NO;
 	}
 	st->w = w;
+	st->id = id;
+	st->dependent = dependent;
 	lb_httpapi_token(MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "token"), 0,
 			 st->token);
 	if (!st->token[0])
@@ -707,7 +787,7 @@ static enum MHD_Result api_stream(lb_web *w, struct MHD_Connection *c, const cha
 				 1, st->token);
 	/* an XSUB whose subscriptions carry the run's key (service.h: srv_streams_token), as the
 	 * recorder's: in-process subscribers have no identity of their own, and these prefixes
-	 * went through the topic policy above for the session's */
+	 * went through the main loop's topic policy for the session's (web_topics_for) */
 	st->sub = zmq_socket(w->o.zctx, ZMQ_XSUB);
 	if (!st->sub)
 		goto fail;
@@ -849,44 +929,81 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 
 /* ---------------------------------------------------------------- life cycle */
 
-int lb_web_parse_addr(const char *text, struct sockaddr_in *sa)
+int lb_web_parse_addr(const char *text, struct sockaddr_storage *sa, int *dual)
 {
 	const char *colon = strrchr(text, ':');
+	struct sockaddr_in *v4 = (struct sockaddr_in *)sa;
+	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)sa;
 	char host[64];
 	char *end;
+	size_t n;
 	unsigned long port;
 
 	memset(sa, 0, sizeof *sa);
-	sa->sin_family = AF_INET;
+	*dual = 0;
 	if (!colon || (size_t)(colon - text) >= sizeof host)
 		return -1;
-	memcpy(host, text, (size_t)(colon - text));
-	host[colon - text] = '\0';
+	n = (size_t)(colon - text);
+	memcpy(host, text, n);
+	host[n] = '\0';
 	port = strtoul(colon + 1, &end, 10);
-	if (*end || end == colon + 1 || port > 65535)
+	if (*end || end == colon + 1 || colon[1] < '0' || colon[1] > '9' || port > 65535)
 		return -1;
-	sa->sin_port = htons((uint16_t)port);
-	if (!*host || !strcmp(host, "*"))
-		sa->sin_addr.s_addr = htonl(INADDR_ANY);
-	else if (!strcmp(host, "localhost"))
-		sa->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	else if (inet_pton(AF_INET, host, &sa->sin_addr) != 1)
+	if (host[0] == '[') { /* an IPv6 literal, in brackets as in URLs */
+		if (n < 3 || host[n - 1] != ']')
+			return -1;
+		host[n - 1] = '\0';
+		v6->sin6_family = AF_INET6;
+		v6->sin6_port = htons((uint16_t)port);
+		return inet_pton(AF_INET6, host + 1, &v6->sin6_addr) == 1 ? 0 : -1;
+	}
+	if (!*host || !strcmp(host, "*")) { /* every address of both families */
+		v6->sin6_family = AF_INET6;
+		v6->sin6_port = htons((uint16_t)port);
+		v6->sin6_addr = in6addr_any;
+		*dual = 1;
+		return 0;
+	}
+	v4->sin_family = AF_INET;
+	v4->sin_port = htons((uint16_t)port);
+	if (!strcmp(host, "localhost"))
+		v4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	else if (inet_pton(AF_INET, host, &v4->sin_addr) != 1)
 		return -1;
 	return 0;
+}
+
+/* Start MHD on sa (dual: both families); NULL when it cannot listen there. */
+static struct MHD_Daemon *start_mhd(lb_web *w, const struct sockaddr_storage *sa, int dual)
+{
+	unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+			 MHD_USE_ERROR_LOG | MHD_USE_POLL;
+
+	if (sa->ss_family == AF_INET6)
+		flags |= dual ? MHD_USE_DUAL_STACK : MHD_USE_IPv6;
+	return MHD_start_daemon(
+	    flags, 0, NULL, NULL, on_request, w, MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)sa,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONN_LIMIT, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+	    (unsigned)CONN_PER_IP, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONN_TIMEOUT_S,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY, MHD_OPTION_NOTIFY_COMPLETED,
+	    on_completed, w, MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, w,
+	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, w, MHD_OPTION_END);
 }
 
 lb_web *lb_web_new(const lb_web_opts *opts)
 {
 	lb_web *w = calloc(1, sizeof *w);
-	struct sockaddr_in sa;
+	struct sockaddr_storage sa;
 	const union MHD_DaemonInfo *info;
+	int dual;
 
 	if (!w)
 		return NULL;
 	w->o = *opts;
 	w->root = -1;
-	if (lb_web_parse_addr(opts->addr, &sa) < 0) {
-		lb_err("http: '%s' is not ADDR:PORT (IPv4, or * for every address)", opts->addr);
+	if (lb_web_parse_addr(opts->addr, &sa, &dual) < 0) {
+		lb_err("http: '%s' is not ADDR:PORT (IPv4, [IPv6], or * for every address)",
+		       opts->addr);
 		goto fail;
 	}
 	w->root = open(opts->www, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -894,22 +1011,24 @@ lb_web *lb_web_new(const lb_web_opts *opts)
 		lb_warn("http: the page's folder %s: %s", opts->www, strerror(errno));
 		goto fail;
 	}
-	w->d = MHD_start_daemon(
-	    MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
-		MHD_USE_POLL,
-	    0, NULL, NULL, on_request, w, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONN_LIMIT, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-	    (unsigned)CONN_PER_IP, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONN_TIMEOUT_S,
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY, MHD_OPTION_NOTIFY_COMPLETED,
-	    on_completed, w, MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, w,
-	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, w, MHD_OPTION_END);
+	w->d = start_mhd(w, &sa, dual);
+	if (!w->d && dual) { /* a computer without IPv6: every IPv4 address */
+		struct sockaddr_in *v4 = (struct sockaddr_in *)&sa;
+		in_port_t port = ((struct sockaddr_in6 *)&sa)->sin6_port;
+		memset(&sa, 0, sizeof sa);
+		v4->sin_family = AF_INET;
+		v4->sin_port = port;
+		v4->sin_addr.s_addr = htonl(INADDR_ANY);
+		lb_info("http: no IPv6 here: listening on every IPv4 address only");
+		w->d = start_mhd(w, &sa, 0);
+	}
 	if (!w->d) {
 		lb_warn("http: cannot listen on %s (in use, or not an address of this computer)",
 			opts->addr);
 		goto fail;
 	}
 	info = MHD_get_daemon_info(w->d, MHD_DAEMON_INFO_BIND_PORT);
-	w->port = info ? info->port : ntohs(sa.sin_port);
+	w->port = info ? info->port : 0;
 	return w;
 fail:
 	lb_web_destroy(&w);
