@@ -47,12 +47,20 @@ export function say(text, isError = false) {
   m.classList.toggle("error", isError);
 }
 
+// A message of the bridge for people: raw identities in it (web:p3.ab12, key:..., unix:...)
+// replaced by their names, or dropped when they only repeat a name given before them.
+export function plain(msg) {
+  return String(msg ?? "")
+    .replace(/\s*\((?:web|key|unix):[^)\s]*\)/g, "")
+    .replace(/\b(?:web|key|unix):[A-Za-z0-9._=+/-]+/g, (id) => ownerName(id));
+}
+
 // Run an async action, showing its error instead of throwing (no unhandled rejection).
 export async function safely(fn) {
   try {
     return await fn();
   } catch (e) {
-    say(t("error", { msg: e.message || String(e) }), true);
+    say(t("error", { msg: plain(e.message || String(e)) }), true);
     return undefined;
   }
 }

@@ -2,7 +2,7 @@
 // program and its live console), and the leases this page holds.
 import { t } from "./i18n.js";
 import * as api from "./api.js";
-import { $, S, el, say, safely, isTeacher, mayWrite, ownerName, learnName, hooks } from "./common.js";
+import { $, S, el, say, safely, isTeacher, mayWrite, ownerName, learnName, plain, hooks } from "./common.js";
 
 // A robot's lease lasts 6 s and is renewed at every poll (2 s): a tablet that goes away (closed,
 // asleep, out of Wi-Fi) stops its robot within 6 s through the bridge's dead-man.
@@ -39,10 +39,16 @@ export async function refreshRobots() {
 
 // The refusal of a lease as a sentence for people (assigned to another group, leased...).
 export function leaseRefusal(e) {
-  if (e.code === "assigned" || e.code === 1012) return t("lease_assigned", { msg: e.message });
-  if (e.code === "leased" || e.code === 1003) return t("lease_leased", { msg: e.message });
+  if (e.code === "assigned" || e.code === 1012) {
+    const group = /assigned to (.+?)(?:;|$)/.exec(e.message ?? "")?.[1];
+    return group ? t("lease_assigned_to", { group }) : t("lease_assigned");
+  }
+  if (e.code === "leased" || e.code === 1003) {
+    const who = /leased by (.+?)(?: \(| for |$)/.exec(e.message ?? "")?.[1];
+    return who ? t("lease_leased_by", { name: plain(who) }) : t("lease_leased");
+  }
   if (e.code === "room_stopped" || e.code === 1009) return t("lease_room_stopped");
-  return t("error", { msg: e.message || String(e.code) });
+  return t("error", { msg: plain(e.message || String(e.code)) });
 }
 
 // Take device's lease for this page (force: a teacher taking it over); throws the ApiError.
