@@ -26,7 +26,7 @@ export async function refreshRoomTable() {
       row = roomRow(d.id);
       S.roomRows.set(d.id, row);
     }
-    body.append(row.tr); // in the bridge's order
+    if (row.tr.parentNode !== body) body.append(row.tr); // moving a row would take its select's focus
     row.update(d, since.get(d.id));
   }
   for (const [id, row] of S.roomRows)

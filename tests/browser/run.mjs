@@ -39,9 +39,9 @@ async function open(browser, name, viewport = { width: 1024, height: 768 }) {
   return { context, page, log };
 }
 
-async function shot(page, name) {
+async function shot(page, name, fullPage = true) {
   const file = path.join(opt.out, `${name}.png`);
-  await page.screenshot({ path: file, fullPage: true });
+  await page.screenshot({ path: file, fullPage });
   return file;
 }
 
@@ -248,7 +248,7 @@ const SCENARIOS = {
     await st2.page.goto(opt.url + `#pair=${student2Code}&device=${id}`);
     await st2.page.locator("#msg.error").waitFor({ state: "visible" });
     const refusal = await st2.page.locator("#msg").textContent();
-    const tab2 = await st2.page.locator("#tab-robots").isVisible();
+    const tab2 = (await st2.page.locator("[data-tab=robots]").getAttribute("aria-selected")) === "true";
     files.push(await shot(st2.page, "device-student2"));
     await st2.context.close();
     await st.context.close();
@@ -286,7 +286,7 @@ const SCENARIOS = {
       const url = await page.locator("#projector .url").textContent();
       const lay = await layout(page);
       sizes[size] = { qr, codeBox, fontPx, url, overflow: lay.overflow, small: lay.small, cut: lay.cut };
-      files.push(await shot(page, `projector-${size}`));
+      files.push(await shot(page, `projector-${size}`, false)); // what the projector shows
     }
     const shownCode = await page.locator("#projector .code").getAttribute("data-code");
     await page.click("#projector-close");
@@ -296,9 +296,10 @@ const SCENARIOS = {
     const checks = {
       qr_inline: qrInline === 1,
       qr_big: Object.entries(sizes).every(([k, v]) => v.qr && v.qr.width >= 0.5 * minSide(SIZES[k]) && Math.abs(v.qr.width - v.qr.height) < 2),
+      qr_whole: Object.entries(sizes).every(([k, v]) => v.qr && v.qr.x >= 0 && v.qr.x + v.qr.width <= SIZES[k].width && v.qr.y >= 0 && v.qr.y + v.qr.height <= SIZES[k].height),
       // 5 m away a letter must be about 7 cm high: on a 2 m wide image of 1024 px, ~36 px;
       // the code is drawn at 90 px or more (its capitals ~65 px)
-      code_large: Object.values(sizes).every((v) => v.fontPx >= 90 && v.codeBox.x >= 0 && v.codeBox.x + v.codeBox.width <= 1024),
+      code_large: Object.entries(sizes).every(([k, v]) => v.fontPx >= 90 && v.codeBox.x >= 0 && v.codeBox.x + v.codeBox.width <= SIZES[k].width && v.codeBox.y + v.codeBox.height <= SIZES[k].height),
       url_shown: Object.values(sizes).every((v) => v.url.includes("#pair=" + shownCode)),
       fits: Object.values(sizes).every((v) => v.overflow <= 0 && v.small.length === 0 && v.cut.length === 0),
       closes: closed,
