@@ -135,6 +135,8 @@ class PageFeaturesTest(BrowserTest):
     screen with groups (room.assign), #device= links, the pairing's QR code for the projector,
     a student's live robot console."""
 
+    test_page_in_a_real_browser = None  # BrowserTest's own, not run twice
+
     def start_lab(self):
         """A bridge with the simulated lab (two emulated robots, a printer, a scanner): (d, c, url)."""
         conf = make_conf({"t1": sensor(rate=50, quantity="temperature", unit="°C")},
