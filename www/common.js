@@ -98,7 +98,9 @@ export function ownerName(user, name) {
   if (name) return name;
   const known = S.names.get(user);
   if (known) return known;
-  const [kind, rest] = [user.slice(0, user.indexOf(":")), user.slice(user.indexOf(":") + 1)];
+  const colon = user.indexOf(":");
+  if (colon < 0) return user; // already a name (a local client's label)
+  const [kind, rest] = [user.slice(0, colon), user.slice(colon + 1)];
   if (kind === "unix" && /^[a-z_][a-z0-9_.-]{0,31}$/i.test(rest)) return t("owner_unix", { user: rest });
   if (kind === "key") return t("owner_key");
   if (kind === "web") return t("owner_web");

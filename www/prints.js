@@ -31,7 +31,7 @@ export async function refreshQueue() {
     const buttons = [];
     if (isTeacher() && j.state === "submitted")
       buttons.push(el("button", { type: "button", class: "approve", onclick: () => safely(() => api.call("print.approve", { id: j.id }).then(refreshQueue)) }, t("approve")));
-    if (isTeacher() || (mayWrite() && j.owner === S.me.user))
+    if (isTeacher() || (mayWrite() && (j.owner === S.me.user || j.owner === S.me.name)))
       buttons.push(el("button", { type: "button", class: "cancel", onclick: () => safely(() => api.call("print.cancel", { id: j.id }).then(refreshQueue)) }, t("cancel")));
     if (isTeacher() && j.state === "approved" && j.position > 1)
       buttons.push(el("button", { type: "button", "aria-label": t("up"), onclick: () => safely(() => api.call("print.move", { id: j.id, position: j.position - 1 }).then(refreshQueue)) }, "↑"));

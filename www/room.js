@@ -3,7 +3,7 @@
 // big with their QR code in a projector view.
 import { t } from "./i18n.js";
 import * as api from "./api.js";
-import { $, S, el, say, safely, isTeacher, ownerName, learnName, learnNames } from "./common.js";
+import { $, S, el, say, safely, isTeacher, ownerName, learnName, learnNames, plain } from "./common.js";
 
 // Refresh the room table: one row per device, updated in place (a select being used keeps its
 // focus and value).
@@ -59,7 +59,8 @@ function roomRow(id) {
     try {
       const r = await api.call("room.assign", { device: id, group: g });
       current = r.group ?? null;
-      say(g ? t("assigned_to", { device: id, group: g }) : t("assigned_none", { device: id }));
+      const said = g ? t("assigned_to", { device: id, group: g }) : t("assigned_none", { device: id });
+      say(r.released ? `${said} ${t("assigned_released", { name: plain(r.released) })}` : said);
     } catch (e) {
       group.value = current ?? "";
       throw e;

@@ -250,6 +250,12 @@ const SCENARIOS = {
     const refusal = await st2.page.locator("#msg").textContent();
     const tab2 = (await st2.page.locator("[data-tab=robots]").getAttribute("aria-selected")) === "true";
     files.push(await shot(st2.page, "device-student2"));
+    // the same label again, the page in English: the refusal in English
+    await st2.page.click("#lang");
+    await st2.page.evaluate((d) => (location.hash = "device=" + d), id);
+    await st2.page.waitForFunction(() => /Another group|another group/.test(document.querySelector("#msg").textContent));
+    const refusalEn = await st2.page.locator("#msg").textContent();
+    await st2.page.click("#lang");
     await st2.context.close();
     await st.context.close();
     const errors = [...te.log.errors, ...st.log.errors, ...st2.log.errors];
@@ -258,10 +264,11 @@ const SCENARIOS = {
       teacher_select_focused: focused === id,
       student_holds_it: held,
       student_refused_said: /Un autre groupe utilise déjà cet appareil|confié à un autre groupe/.test(refusal),
+      refused_in_english: /Another group is already using this device|assigned to another group/.test(refusalEn),
       refused_on_robots: tab2,
       no_console_error: errors.length === 0,
     };
-    return { checks, refusal, errors, screenshots: files };
+    return { checks, refusal, refusalEn, errors, screenshots: files };
   },
 
   // The pairing code for the projector: its QR code (pair.new's qr_svg, inserted CSP-safe), the
