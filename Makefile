@@ -14,7 +14,7 @@ TEST_PKGS  := $(BUILD_PKGS) gdb clang libclang-rt-14-dev valgrind python3-zmq py
               python3-matplotlib umockdev python3-pymodbus socat libsimavr-dev libelf-dev gcc-avr \
               avr-libc arduino-core-avr npm qemu-system-arm firmware-microbit-micropython sane-utils \
               poppler-utils zbar-tools chromium nodejs avahi-daemon avahi-utils dbus-daemon iproute2
-BENCH_PKGS := $(BUILD_PKGS) python3-zmq printcore sane-utils
+BENCH_PKGS := $(BUILD_PKGS) python3-zmq printcore sane-utils chromium nodejs npm
 PY         := /usr/bin/python3
 LIBS       := libzmq jansson inih libserialport libusb-1.0 libmodbus sqlite3 zlib sane-backends libpng libjpeg libtiff-4 \
               libv4l2 libsodium libzip libczmq libqrencode libmicrohttpd avahi-client
@@ -293,6 +293,7 @@ build/robot-farm: tests/bench/robot_farm.c $(filter-out build/obj/bridge/core/ma
 # Benchmarks: figures and ratios against references measured in the same run (see tests/bench/).
 bench: deps $(BENCH_BIN) build/labbridge build/marlin-emu build/thymio-emu build/robot-farm
 	@./udev/install-deps $(BENCH_PKGS)
+	@$(MAKE) --no-print-directory tests/browser/node_modules/.installed
 	@for b in $(filter-out build/bench_zmq build/bench_sane,$(BENCH_BIN)); do $$b; done
 	$(PY) tests/bench/sensors.py --bridge build/labbridge
 	$(PY) tests/bench/run.py --bridge build/labbridge
@@ -304,6 +305,7 @@ bench: deps $(BENCH_BIN) build/labbridge build/marlin-emu build/thymio-emu build
 	$(PY) tests/bench/scanners.py --bridge build/labbridge
 	$(PY) tests/bench/http_stream.py --bridge build/labbridge
 	$(PY) tests/bench/slicing.py --bridge build/labbridge
+	$(PY) tests/bench/page_load.py --bridge build/labbridge
 
 # Install the daemon, labctl, the udev rules, the service and an example configuration.
 PREFIX ?= /usr/local

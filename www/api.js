@@ -76,8 +76,9 @@ export async function call(method, params = {}, data = null, withData = false) {
   return { result: j.result, data: j.data ? fromBase64(j.data) : null };
 }
 
-// An EventSource on topics (prefixes), calling onMsg(event data) for each message; returns it.
-export function stream(topics, onMsg, onError = () => {}) {
+// An EventSource on topics (prefixes), calling onMsg(event data) for each message, and
+// events[name](parsed data) for other named events (`revoked`: {topic, reason}); returns it.
+export function stream(topics, onMsg, onError = () => {}, events = {}) {
   const q = new URLSearchParams({ topics: topics.join(","), token: token() ?? "" });
   const es = new EventSource("/api/stream?" + q.toString());
   es.addEventListener("msg", (e) => {
@@ -87,6 +88,16 @@ export function stream(topics, onMsg, onError = () => {}) {
       onError(err);
     }
   });
+  for (const [name, fn] of Object.entries(events))
+    es.addEventListener(name, (e) => {
+      let d = null;
+      try {
+        d = JSON.parse(e.data);
+      } catch {
+        d = { reason: e.data };
+      }
+      fn(d);
+    });
   es.addEventListener("end", () => es.close());
   es.onerror = onError;
   return es;

@@ -127,3 +127,63 @@ class BrowserTest(BridgeTest):
             e = c.request("robot.move", {"device": r["device"], "left": 0.1, "right": 0.1})
             self.assertIn("error", e, e)
         c.call("room.release")
+
+
+class PageFeaturesTest(BrowserTest):
+    """The classroom page's features, one test (and one run.mjs scenario) each, so that each can
+    be run alone (-k test_page_layout...): the layout at tablet and projector sizes, the room
+    screen with groups (room.assign), #device= links, the pairing's QR code for the projector,
+    a student's live robot console."""
+
+    test_page_in_a_real_browser = None  # BrowserTest's own, not run twice
+
+    def start_lab(self):
+        """A bridge with the simulated lab (two emulated robots, a printer, a scanner): (d, c, url)."""
+        conf = make_conf({"t1": sensor(rate=50, quantity="temperature", unit="°C")},
+                         bridge={"emulate": "mbot,micropython,marlin,sane",
+                                 "request_timeout_ms": 5000})
+        d = self.start_bridge(conf, http="127.0.0.1:0")
+        url = d.web_url()
+        self.assertIsNotNone(url, "no 'web page on' line:\n" + d.log())
+        c = self.client(d)
+        wait_until(lambda: len(c.call("robot.list")) >= 2, timeout=30, what="the emulated robots")
+        wait_until(lambda: any(x["kind"] == "scanner" for x in c.call("devices.list")),
+                   timeout=30, what="the SANE test scanner")
+        return d, c, url if url.endswith("/") else url + "/"
+
+    def pairing(self, c, role, name, uses=1):
+        return c.call("pair.new", {"role": role, "name": name, "uses": uses})["code"]
+
+    def test_page_layout(self):
+        d, c, url = self.start_lab()
+        v = self.run_browser(url, ["layout:" + self.pairing(c, "teacher", "Mme Martin")], timeout=140)
+        self.assertVerdict(v["layout"])
+
+    def test_page_room(self):
+        d, c, url = self.start_lab()
+        teacher = self.pairing(c, "teacher", "Mme Martin")
+        student = self.pairing(c, "student", "5B groupe 3")
+        self.pairing(c, "student", "5B groupe 8")  # a live pairing: a group the teacher may pick
+        v = self.run_browser(url, ["room:%s:%s:5B groupe 8" % (teacher, student)])
+        self.assertVerdict(v["room"])
+        a = c.call("room.assignments")
+        self.assertEqual([x for x in a["assignments"] if x["group"] == "5B groupe 8"], [], a)
+
+    def test_page_device_link(self):
+        d, c, url = self.start_lab()
+        robot = c.call("robot.list")[0]["device"]
+        v = self.run_browser(url, ["device:%s:%s:%s:%s" % (
+            self.pairing(c, "teacher", "Mme Martin"), self.pairing(c, "student", "5B groupe 3"),
+            self.pairing(c, "student", "5B groupe 4"), robot)])
+        self.assertVerdict(v["device"])
+
+    def test_page_projector(self):
+        d, c, url = self.start_lab()
+        v = self.run_browser(url, ["projector:" + self.pairing(c, "teacher", "Mme Martin")])
+        self.assertVerdict(v["projector"])
+
+    def test_page_console(self):
+        d, c, url = self.start_lab()
+        v = self.run_browser(url, ["console:%s:%s" % (self.pairing(c, "student", "5B groupe 3"),
+                                                      self.pairing(c, "teacher", "Mme Martin"))])
+        self.assertVerdict(v["console"])
