@@ -66,10 +66,10 @@ struct labctl_opts {
 	const char *url;      /* devices labels: --url (the page tablets open) */
 	const char *devices[LABCTL_DEVICES_MAX]; /* devices labels: every --device */
 	int ndevices;
-	bool none;	      /* room assign: --none (clear) */
-	long uses, ttl;	      /* pair new: --uses, --ttl (0 when not given) */
-	const char *cmd;      /* the command word */
-	const char *arg[4];   /* its positional arguments */
+	bool none;	    /* room assign: --none (clear) */
+	long uses, ttl;	    /* pair new: --uses, --ttl (0 when not given) */
+	const char *cmd;    /* the command word */
+	const char *arg[4]; /* its positional arguments */
 	int narg;
 };
 

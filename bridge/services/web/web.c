@@ -284,7 +284,6 @@ static void web_group_names(lb_server *s, json_t *names, lb_now now)
 		lb_pairs_names(state(s)->pairs, LB_ROLE_STUDENT, now, names);
 }
 
-
 /* ---------------------------------------------------------------- streams by ownership */
 
 #define GRANT_PREFIXES 64 /* prefixes one stream may be granted */
