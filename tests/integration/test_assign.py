@@ -9,7 +9,7 @@ import tempfile
 
 import zmq
 
-from lbtest import (BridgeTest, make_conf, sensor, labctl_path, run_program, san_env,
+from lbtest import (BridgeTest, register_key, make_conf, sensor, labctl_path, run_program, san_env,
                     sanitizer_errors, requests_as, wait_until, NOBODY)
 from test_http import Web
 
@@ -18,12 +18,6 @@ NET = ["--net-rpc", "tcp://127.0.0.1:0", "--net-pub", "tcp://127.0.0.1:0"]
 UNKNOWN_DEVICE, FORBIDDEN, LEASED, ASSIGNED = 1001, 1002, 1003, 1012
 INVALID_PARAMS = -32602
 G3, G4 = "5B group 3", "5B group 4"
-KEY = """metadata
-    role = "%s"
-    name = "%s"
-curve
-    public-key = "%s"
-"""
 
 
 class AssignTest(BridgeTest):
@@ -36,11 +30,7 @@ class AssignTest(BridgeTest):
 
     def add_key(self, role, name):
         """A registered key (a certificate file in <data_dir>/keys): (public, secret)."""
-        pub, sec = zmq.curve_keypair()
-        os.makedirs(os.path.join(self.data, "keys"), exist_ok=True)
-        with open(os.path.join(self.data, "keys", name.replace(" ", "_") + ".cert"), "w") as f:
-            f.write(KEY % (role, name, pub.decode()))
-        self.keys[name] = (pub.decode(), sec.decode())
+        self.keys[name] = register_key(self.data, role, name)
 
     def start(self, name="bridge", conf=None, **kw):
         d = self.start_bridge(conf or make_conf(LAB), name=name, args=NET, env=self.env, **kw)

@@ -334,7 +334,9 @@ class CiclopTest(BridgeTest):
         """calibration.run: the plate on the simulated table, the fit against the renderer's
         geometry (the lab's first calibration), stored; a scan with it gives the figure; a
         failed run keeps the calibration; students are refused."""
-        d = self.start_bridge(conf())
+        # the device answers between frames of a search; one frame's search (OpenCV under
+        # ASan) can take over the usual 1 s on a loaded machine: a wider request timeout
+        d = self.start_bridge(conf(request_timeout_ms=10000))
         c = self.open_scanner(d)
         truth = c.call("device.call", {"device": DEV, "action": "calibration.get"})
         self.assertIsNone(truth.get("last_run"))

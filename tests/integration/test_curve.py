@@ -9,20 +9,13 @@ import tempfile
 
 import zmq
 
-from lbtest import (BridgeTest, make_conf, sensor, labctl_path, run_program, san_env,
-                    sanitizer_errors, Subscriber)
+from lbtest import (BridgeTest, register_key, make_conf, sensor, labctl_path, run_program, san_env,
+                    sanitizer_errors)
 
 LAB = {"t1": sensor(rate=50)}
 FORBIDDEN = 1002
 NET = ["--net-rpc", "tcp://127.0.0.1:0", "--net-pub", "tcp://127.0.0.1:0"]
 SILENT = 1.0  # seconds a refused client waits: what it is refused is nothing at all
-KEY_TEMPLATE = """#   written by hand, as a teacher might
-metadata
-    role = "%s"
-    name = "%s"
-curve
-    public-key = "%s"
-"""
 
 
 class CurveBase(BridgeTest):
@@ -35,11 +28,7 @@ class CurveBase(BridgeTest):
 
     def add_key_file(self, role, name):
         """Register a key the way a person could: a certificate file in <data_dir>/keys."""
-        pub, sec = zmq.curve_keypair()
-        os.makedirs(os.path.join(self.data, "keys"), exist_ok=True)
-        with open(os.path.join(self.data, "keys", name.replace(" ", "_") + ".cert"), "w") as f:
-            f.write(KEY_TEMPLATE % (role, name, pub.decode()))
-        return pub.decode(), sec.decode()
+        return register_key(self.data, role, name)
 
     def start_net(self, name="net", **kw):
         d = self.start_bridge(make_conf(LAB), name=name, args=NET, env=self.env, **kw)
