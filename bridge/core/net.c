@@ -12,7 +12,7 @@
 #include "../util/grow.h"
 #include "../util/log.h"
 #include "keys.h"
-#include "server_private.h"
+#include "state.h"
 
 #define NET_MONITOR "inproc://lb-net-rpc-monitor"
 #define NET_PUB_MONITOR "inproc://lb-net-pub-monitor"

@@ -29,7 +29,7 @@
 #include "mdns.h"
 #include "net.h"
 #include "audit.h"
-#include "server_private.h"
+#include "state.h"
 #include "subpolicy.h"
 
 #define MONITOR_ENDPOINT "inproc://lb-rpc-monitor"

@@ -5,7 +5,7 @@
 #include "../util/grow.h"
 #include "../util/log.h"
 #include "host.h"
-#include "server_private.h"
+#include "state.h"
 
 lb_device *srv_find_device(lb_server *s, const char *id)
 {

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "../util/log.h"
-#include "server_private.h"
+#include "state.h"
 #include "subpolicy.h"
 #include "topics.h"
 

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "../../bridge/core/device.h"
-#include "../../bridge/core/server_private.h"
+#include "../../bridge/core/state.h"
 #include "../../bridge/services/jobs/upload.h"
 #include "check.h"
 

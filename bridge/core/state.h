@@ -1,6 +1,7 @@
-/* server_private.h - the main loop's state: server.c's own (unit tests may build one by hand). */
-#ifndef LB_SERVER_PRIVATE_H
-#define LB_SERVER_PRIVATE_H
+/* state.h - the main loop's state (struct lb_server): server.c's own, read by state.c's accessors
+ * (unit tests may build one by hand). */
+#ifndef LB_STATE_H
+#define LB_STATE_H
 
 #include <jansson.h>
 #include <stdint.h>
