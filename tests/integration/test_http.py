@@ -6,7 +6,6 @@ import json
 import os
 import socket
 import threading
-import time
 import urllib.parse
 import zlib
 
@@ -72,17 +71,17 @@ class Web:
 
 
 class SSE:
-    """An event stream being read: events as dicts."""
+    """An event stream being read: its events as (name, data) pairs, or the 'msg' events' data."""
 
-    def __init__(self, web, path):
-        self.c = web.conn(timeout=10)
+    def __init__(self, web, path, timeout=10):
+        self.c = web.conn(timeout=timeout)
         self.c.request("GET", path)
         self.r = self.c.getresponse()
         self.status = self.r.status
         self.end_reason = None
 
-    def events(self):
-        """The data of each 'msg' event, as they come."""
+    def pairs(self):
+        """Every event as (event name, decoded data), as they come, until the stream ends."""
         event = None
         while True:
             line = self.r.readline()
@@ -91,10 +90,16 @@ class SSE:
             line = line.decode().rstrip("\n")
             if line.startswith("event: "):
                 event = line[7:]
-            elif line.startswith("data: ") and event == "end":
-                self.end_reason = json.loads(line[6:])["reason"]
-            elif line.startswith("data: ") and event == "msg":
-                yield json.loads(line[6:])
+            elif line.startswith("data: "):
+                yield event, json.loads(line[6:])
+
+    def events(self):
+        """The data of each 'msg' event, as they come (an 'end' event's reason is kept)."""
+        for event, data in self.pairs():
+            if event == "end":
+                self.end_reason = data["reason"]
+            elif event == "msg":
+                yield data
 
     def close(self):
         self.c.close()

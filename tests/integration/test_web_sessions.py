@@ -8,7 +8,7 @@ import time
 import xml.etree.ElementTree as ET
 
 from lbtest import BridgeTest, labctl_path, make_conf, san_env, wait_until
-from test_http import LAB, Web
+from test_http import LAB, SSE, Web
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -261,26 +261,11 @@ class WebSessionsTest(BridgeTest):
         self.assertNotIn("web.stream_grant", [m["method"] for m in teacher.call("bridge.methods")])
 
 
-class Events:
-    """An event stream being read: (event, data) pairs."""
+class Events(SSE):
+    """An event stream being read: (event, data) pairs, every event named."""
 
     def __init__(self, web, path):
-        self.c = web.conn(timeout=30)
-        self.c.request("GET", path)
-        self.r = self.c.getresponse()
-        self.status = self.r.status
+        super().__init__(web, path, timeout=30)
 
     def events(self):
-        event = None
-        while True:
-            line = self.r.readline()
-            if not line:
-                return
-            line = line.decode().rstrip("\n")
-            if line.startswith("event: "):
-                event = line[7:]
-            elif line.startswith("data: "):
-                yield event, json.loads(line[6:])
-
-    def close(self):
-        self.c.close()
+        return self.pairs()
